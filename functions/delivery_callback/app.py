@@ -1,0 +1,22 @@
+"""S2d: JST pushes 物流同步 (logistics.upload) to /jushuitan/delivery_callback (pos-contract.md)."""
+
+from o2o_bridge import runtime
+from o2o_bridge.errors import NotImplementedYet
+from o2o_bridge.observability import logger, metrics
+from o2o_bridge.web.answers import coded_resolver
+from o2o_bridge.web.jst_push import read_push
+
+app = coded_resolver()
+
+
+@app.post("/jushuitan/delivery_callback")
+def delivery_callback():
+    push = read_push(app.current_event, runtime.state_store(), storage="shop")
+    logger.append_keys(ent_id=push.ent_id)
+    raise NotImplementedYet("the 物流同步 (logistics.upload) flow (S2d)", issue=6)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,18 @@
+"""GET /health: the bridge answers and says which version and stage it runs."""
+
+import os
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+import o2o_bridge
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok", "service": "o2o-bridge", "version": o2o_bridge.__version__, "stage": os.environ.get("O2O_STAGE", "dev")}
+
+
+def lambda_handler(event, context):
+    return app.resolve(event, context)

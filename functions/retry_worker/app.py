@@ -1,0 +1,20 @@
+"""RetryQueue consumer: runs each retry envelope again; partial batch responses."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from o2o_bridge import runtime
+from o2o_bridge.observability import logger, metrics
+from o2o_bridge.retry_worker import runner_from_runtime, run_record
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record):
+    run_record(runner_from_runtime(), record.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    runtime.lambda_context = context
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,224 @@
+"""StateTable: single-table design with typed key prefixes.
+
+| item | pk | sk | notes |
+|---|---|---|---|
+| tenant config | TENANT#<ent_id> | CONFIG | JSON document; gsi1pk TENANTS lists tenants |
+| document link | LINK#<ent_id>#<kind>#<key> | TO#<other_kind> | written both ways in one transaction |
+| poll cursor | CURSOR#<ent_id> | <name> | value + version for optimistic advance |
+| timeline entry | DOC#<key> | AT#<iso time>#<seq> | expires after TIMELINE_TTL_DAYS |
+| timeline alias | DOC#<alias> | ALIAS | points to the document's primary key |
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from ..ports import Cursor, DocumentLink, TimelineEntry
+
+TIMELINE_TTL_DAYS = 180
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+class DynamoStateStore:
+    """Tenants, links, cursors and the timeline in StateTable (one boto3 client, reused)."""
+
+    def __init__(self, client: Any, table_name: str, *, tenant_cache_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.table = table_name
+        self._tenant_cache: dict[str, tuple[float, Any]] = {}
+        self._tenant_cache_seconds = tenant_cache_seconds
+        self._clock = clock
+
+    # --- tenants -------------------------------------------------------------------
+    def get(self, ent_id: str):
+        from ..tenant import Tenant
+
+        cached = self._tenant_cache.get(ent_id)
+        if cached and self._clock() - cached[0] < self._tenant_cache_seconds:
+            return cached[1]
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}, ConsistentRead=True
+        ).get("Item")
+        tenant = Tenant.model_validate(json.loads(item["config"]["S"])) if item else None
+        if tenant is not None:
+            self._tenant_cache[ent_id] = (self._clock(), tenant)
+        return tenant
+
+    def put(self, tenant) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": _s(f"TENANT#{tenant.ent_id}"),
+                "sk": _s("CONFIG"),
+                "gsi1pk": _s("TENANTS"),
+                "gsi1sk": _s(tenant.ent_id),
+                "config": _s(json.dumps(tenant.to_storage(), ensure_ascii=False)),
+                "updated_at": _s(_now_iso()),
+            },
+        )
+        self._tenant_cache.pop(tenant.ent_id, None)
+
+    def list_ids(self) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": _s("TENANTS")},
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            ids.extend(item["gsi1sk"]["S"] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- links ---------------------------------------------------------------------
+    def link(self, link: DocumentLink) -> DocumentLink:
+        def put(kind: str, key: str, other_kind: str, other_key: str) -> dict[str, Any]:
+            return {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": _s(f"LINK#{link.ent_id}#{kind}#{key}"),
+                        "sk": _s(f"TO#{other_kind}"),
+                        "other_key": _s(other_key),
+                        "data": _s(json.dumps(link.data, ensure_ascii=False, default=str)),
+                        "created_at": _s(_now_iso()),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    put(link.kind, link.key, link.other_kind, link.other_key),
+                    put(link.other_kind, link.other_key, link.kind, link.key),
+                ]
+            )
+            return link
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        existing = self.find(link.ent_id, link.kind, link.key, link.other_kind)
+        if existing is None:  # only the reverse direction existed: a conflicting earlier link
+            reverse = self.find(link.ent_id, link.other_kind, link.other_key, link.kind)
+            raise ValueError(f"{link.other_kind} {link.other_key} is already linked to {link.kind} {reverse.other_key if reverse else '?'}")
+        return existing
+
+    def find(self, ent_id: str, kind: str, key: str, other_kind: str) -> DocumentLink | None:
+        item = self.client.get_item(
+            TableName=self.table,
+            Key={"pk": _s(f"LINK#{ent_id}#{kind}#{key}"), "sk": _s(f"TO#{other_kind}")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        return DocumentLink(ent_id, kind, key, other_kind, item["other_key"]["S"], json.loads(item["data"]["S"]))
+
+    # --- cursors -------------------------------------------------------------------
+    def get_cursor(self, ent_id: str, name: str) -> Cursor | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": _s(f"CURSOR#{ent_id}"), "sk": _s(name)}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return Cursor(
+            ent_id, name, item["value"]["S"], int(item["version"]["N"]), datetime.fromisoformat(item["updated_at"]["S"])
+        )
+
+    def advance_cursor(self, ent_id: str, name: str, value: str, expected_version: int | None) -> bool:
+        condition = "attribute_not_exists(pk)" if expected_version is None else "version = :expected"
+        values: dict[str, Any] = {":value": _s(value), ":at": _s(_now_iso()), ":one": {"N": "1"}}
+        if expected_version is not None:
+            values[":expected"] = {"N": str(expected_version)}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"CURSOR#{ent_id}"), "sk": _s(name)},
+                UpdateExpression="SET #v = :value, updated_at = :at ADD version :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "value"},
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+
+    # --- timeline ------------------------------------------------------------------
+    def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
+               level: str = "info", aliases: tuple[str, ...] = ()) -> None:
+        expires_at = str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "pk": _s(f"DOC#{key}"),
+                "sk": _s(f"AT#{_now_iso()}#{uuid.uuid4().hex[:8]}"),
+                "ent_id": _s(ent_id),
+                "step": _s(step),
+                "level": _s(level),
+                "detail": _s(json.dumps(detail or {}, ensure_ascii=False, default=str)),
+                "expires_at": {"N": expires_at},
+            },
+        )
+        for alias in aliases:
+            if alias != key:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={"pk": _s(f"DOC#{alias}"), "sk": _s("ALIAS"), "target": _s(key), "expires_at": {"N": expires_at}},
+                )
+
+    def entries(self, key: str) -> list[TimelineEntry]:
+        alias = self.client.get_item(TableName=self.table, Key={"pk": _s(f"DOC#{key}"), "sk": _s("ALIAS")}).get("Item")
+        primary = alias["target"]["S"] if alias else key
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :at)",
+            "ExpressionAttributeValues": {":pk": _s(f"DOC#{primary}"), ":at": _s("AT#")},
+        }
+        entries: list[TimelineEntry] = []
+        while True:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items", []):
+                at = datetime.fromisoformat(item["sk"]["S"].split("#")[1])
+                entries.append(
+                    TimelineEntry(primary, item["ent_id"]["S"], at, item["step"]["S"], json.loads(item["detail"]["S"]),
+                                  item["level"]["S"])
+                )
+            if "LastEvaluatedKey" not in page:
+                return entries
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class CursorView:
+    """CursorRepository over the store (the store's method names say which item they touch)."""
+
+    def __init__(self, store: DynamoStateStore) -> None:
+        self.store = store
+
+    def get(self, ent_id: str, name: str) -> Cursor | None:
+        return self.store.get_cursor(ent_id, name)
+
+    def advance(self, ent_id: str, name: str, value: str, expected_version: int | None) -> bool:
+        return self.store.advance_cursor(ent_id, name, value, expected_version)

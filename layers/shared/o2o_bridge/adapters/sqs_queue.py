@@ -1,0 +1,131 @@
+"""RetryQueue and RetryDLQ over SQS."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
+
+
+class SqsCommandQueue:
+    """CommandQueue: retries go to RetryQueue (delayed), dead letters to RetryDLQ."""
+
+    def __init__(self, client: Any, queue_url: str, dlq_url: str) -> None:
+        self.client = client
+        self.queue_url = queue_url
+        self.dlq_url = dlq_url
+
+    def enqueue(self, envelope: RetryEnvelope, delay_seconds: int) -> None:
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=envelope.model_dump_json(),
+            DelaySeconds=max(0, min(SQS_MAX_DELAY_SECONDS, int(delay_seconds))),
+            MessageAttributes=_attributes(envelope),
+        )
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        self.client.send_message(
+            QueueUrl=self.dlq_url,
+            MessageBody=letter.model_dump_json(),
+            MessageAttributes=_attributes(letter.envelope) if letter.envelope else {},
+        )
+
+
+def _attributes(envelope: RetryEnvelope) -> dict[str, Any]:
+    attributes = {"command": {"DataType": "String", "StringValue": envelope.command}}
+    if envelope.ent_id:
+        attributes["ent_id"] = {"DataType": "String", "StringValue": envelope.ent_id}
+    return attributes
+
+
+@dataclass
+class DeadLetterMessage:
+    """One message on the DLQ as an operator sees it."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    letter: DeadLetter | None
+    envelope: RetryEnvelope | None
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id if self.envelope else self.message_id
+
+    @property
+    def reason(self) -> str:
+        if self.letter:
+            return self.letter.reason
+        if self.envelope:
+            return "moved by the queue's redrive policy: the worker failed on it repeatedly without answering"
+        return "unreadable message (not a retry envelope)"
+
+
+class DeadLetterBox:
+    """Lists and re-drives RetryDLQ messages (`o2o dlq list` / `o2o dlq replay`)."""
+
+    def __init__(self, client: Any, dlq_url: str, retry_queue_url: str) -> None:
+        self.client = client
+        self.dlq_url = dlq_url
+        self.retry_queue_url = retry_queue_url
+
+    def list(self, *, limit: int = 1000) -> list[DeadLetterMessage]:
+        """Every message on the DLQ; they are held invisible while read, then released."""
+        messages = self._receive_all(hold_seconds=30, limit=limit)
+        self._release(messages)
+        return messages
+
+    def replay(self, ids: Iterable[str] | None = None) -> list[DeadLetterMessage]:
+        """Send the chosen dead letters (all when ``ids`` is None) back to the retry queue.
+
+        A replayed envelope starts again with zero failed attempts and ``replays`` + 1.
+        """
+        wanted = set(ids) if ids is not None else None
+        held = self._receive_all(hold_seconds=60, limit=10_000)
+        chosen = [m for m in held if wanted is None or m.id in wanted or m.message_id in wanted]
+        missing = (wanted or set()) - {m.id for m in chosen} - {m.message_id for m in chosen}
+        if missing:
+            self._release(held)
+            raise LookupError(f"no dead letter with id {', '.join(sorted(missing))}")
+        for message in chosen:
+            body = message.envelope.replayed().model_dump_json() if message.envelope else message.body
+            self.client.send_message(QueueUrl=self.retry_queue_url, MessageBody=body)
+            self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle)
+        self._release(m for m in held if m not in chosen)
+        return chosen
+
+    def _receive_all(self, *, hold_seconds: int, limit: int) -> list[DeadLetterMessage]:
+        seen: dict[str, DeadLetterMessage] = {}
+        while len(seen) < limit:
+            page = self.client.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not page:
+                break
+            for message in page:
+                seen[message["MessageId"]] = _parse(message)
+        return list(seen.values())
+
+    def _release(self, messages: Iterable[DeadLetterMessage]) -> None:
+        for message in messages:
+            self.client.change_message_visibility(
+                QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
+            )
+
+
+def _parse(message: dict[str, Any]) -> DeadLetterMessage:
+    body = message["Body"]
+    letter = envelope = None
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and "envelope" in data:
+            letter = DeadLetter.model_validate(data)
+            envelope = letter.envelope
+        else:
+            envelope = RetryEnvelope.model_validate(data)
+    except ValueError:
+        pass
+    return DeadLetterMessage(message["MessageId"], message["ReceiptHandle"], body, letter, envelope)

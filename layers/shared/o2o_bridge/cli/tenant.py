@@ -1,0 +1,79 @@
+"""`o2o tenant put FILE.yaml`, `o2o tenant get ENT_ID` (and `doctor`, issue #3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import NotImplementedYet
+
+
+def register(commands) -> None:
+    tenant = commands.add_parser("tenant", help="register and inspect tenants (店+ merchants)")
+    sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")
+    put = sub.add_parser("put", help="validate a tenant file and store it (nothing is stored on any error)")
+    put.add_argument("file", type=Path)
+    put.set_defaults(run=put_tenant)
+    get = sub.add_parser("get", help="print a stored tenant, secrets masked")
+    get.add_argument("ent_id")
+    get.set_defaults(run=get_tenant)
+    doctor = sub.add_parser("doctor", help="check a tenant against the live systems")
+    doctor.add_argument("ent_id")
+    doctor.set_defaults(run=doctor_tenant)
+
+
+def load_tenant_file(path: Path):
+    """Parse and validate a tenant file; returns (tenant, errors) with errors as key-path lines."""
+    import yaml
+    from pydantic import ValidationError
+
+    from ..tenant import parse_tenant, validation_messages
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return None, [f"{path}: cannot read: {exc.strerror}"]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return None, [f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]
+    try:
+        return parse_tenant(data), []
+    except ValidationError as exc:
+        return None, validation_messages(exc)
+
+
+def put_tenant(args) -> int:
+    from .. import runtime
+    from .environment import use_bridge_environment
+
+    tenant, errors = load_tenant_file(args.file)
+    if errors:
+        print(f"{args.file}: {len(errors)} error(s); nothing was stored", file=sys.stderr)
+        for line in errors:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    where = use_bridge_environment()
+    runtime.state_store().put(tenant)
+    print(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
+    return 0
+
+
+def get_tenant(args) -> int:
+    import yaml
+
+    from .. import runtime
+    from .environment import use_bridge_environment
+
+    use_bridge_environment()
+    tenant = runtime.state_store().get(args.ent_id)
+    if tenant is None:
+        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
+        return 2
+    yaml.safe_dump(json.loads(json.dumps(tenant.to_display())), sys.stdout, allow_unicode=True, sort_keys=False)
+    return 0
+
+
+def doctor_tenant(args) -> int:
+    raise NotImplementedYet("`o2o tenant doctor` (checks against JST and 店+)", issue=3)

@@ -1,0 +1,45 @@
+"""What `retry_worker` does with one SQS record, wired to this container's adapters."""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import ValidationError
+
+from . import runtime
+from .observability import logger, metrics
+from .redaction import redact_text
+from .retry import DeadLetter, RetryEnvelope, RetryRunner, commands
+
+
+@functools.cache
+def runner_from_runtime() -> RetryRunner:
+    from . import flows  # noqa: F401 - importing the flows registers their retry commands
+
+    settings = runtime.settings()
+    store = runtime.state_store()
+    return RetryRunner(
+        commands,
+        runtime.command_queue(),
+        store,
+        store,
+        max_attempts=settings.retry_max_attempts,
+        base_delay_seconds=settings.retry_base_delay_seconds,
+        no_delay=settings.retry_no_delay,
+    )
+
+
+def run_record(runner: RetryRunner, body: str) -> str:
+    try:
+        envelope = RetryEnvelope.model_validate_json(body)
+    except ValidationError as exc:
+        reason = f"malformed retry message: {exc.error_count()} problem(s), first: {exc.errors(include_url=False)[0]['msg']}"
+        runner.queue.dead_letter(DeadLetter(envelope=None, reason=reason, error_type="MalformedMessage",
+                                            raw_body=redact_text(body[:10_000])))
+        outcome = "dead-lettered"
+    else:
+        logger.append_keys(retry_id=envelope.id, command=envelope.command, ent_id=envelope.ent_id)
+        outcome = runner.run(envelope)
+    metrics.add_metric(name=f"Retry_{outcome.replace('-', '_')}", unit="Count", value=1)
+    logger.info("retry message handled", extra={"outcome": outcome})
+    return outcome

@@ -1,0 +1,53 @@
+"""Per-container wiring: settings, AWS clients and adapters, each built once and reused.
+
+Nothing here runs at import time; the first use builds it. Tests reset it with
+``runtime.reset()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .settings import Settings
+
+lambda_context: Any = None
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.cache
+def aws_client(service: str) -> Any:
+    import boto3  # deferred: the import is the largest part of a cold start
+
+    return boto3.client(service)
+
+
+@functools.cache
+def state_store():
+    from .adapters.dynamodb_state import DynamoStateStore
+
+    return DynamoStateStore(aws_client("dynamodb"), settings().state_table)
+
+
+@functools.cache
+def command_queue():
+    from .adapters.sqs_queue import SqsCommandQueue
+
+    return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
+
+
+@functools.cache
+def secret_resolver():
+    from .adapters.secrets_manager import SecretsManagerResolver
+
+    return SecretsManagerResolver()
+
+
+def reset() -> None:
+    """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
+    for cached in (settings, aws_client, state_store, command_queue, secret_resolver):
+        cached.cache_clear()

@@ -1,0 +1,49 @@
+"""Deployment settings, read once per container from the environment `template.yaml` sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from .errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_table: str
+    idempotency_table: str
+    retry_queue_url: str
+    retry_dlq_url: str
+    stage: str = "dev"
+    retry_max_attempts: int = 8
+    retry_base_delay_seconds: int = 30
+    # Set by `o2o local drain --now`: re-enqueued retries skip their backoff delay.
+    retry_no_delay: bool = False
+
+    _REQUIRED = {
+        "state_table": "STATE_TABLE",
+        "idempotency_table": "IDEMPOTENCY_TABLE",
+        "retry_queue_url": "RETRY_QUEUE_URL",
+        "retry_dlq_url": "RETRY_DLQ_URL",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        missing = [var for var in cls._REQUIRED.values() if not env.get(var)]
+        if missing:
+            raise ConfigurationError(
+                "missing environment variable(s) " + ", ".join(missing)
+                + ": template.yaml sets them in AWS; locally run `o2o local up` or export them"
+            )
+        try:
+            return cls(
+                **{field: env[var] for field, var in cls._REQUIRED.items()},
+                stage=env.get("O2O_STAGE", "dev"),
+                retry_max_attempts=int(env.get("RETRY_MAX_ATTEMPTS", "8")),
+                retry_base_delay_seconds=int(env.get("RETRY_BASE_DELAY_SECONDS", "30")),
+                retry_no_delay=env.get("O2O_RETRY_NO_DELAY", "") in {"1", "true", "yes"},
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"RETRY_MAX_ATTEMPTS / RETRY_BASE_DELAY_SECONDS must be integers: {exc}") from exc

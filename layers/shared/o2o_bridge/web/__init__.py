@@ -1,0 +1,1 @@
+"""HTTP edges: request parsing and the answer formats each caller expects."""

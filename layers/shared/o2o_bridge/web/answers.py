@@ -1,0 +1,59 @@
+"""Resolvers whose errors come out in the caller's own answer format.
+
+JST expects ``{"code": 0, "msg": "执行成功"}`` on success and a non-zero ``code`` with a
+message otherwise; the store system expects ``{"code": 0, "msg": "ok"}``. Every
+BridgeError maps to one status: bad input 4xx (nothing written), not-implemented 501,
+transient 503 (the caller retries), anything unexpected 500 without internals.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from ..errors import BadRequest, BridgeError, NotImplementedYet, TransientError
+from ..observability import logger
+
+JST_OK = {"code": 0, "msg": "执行成功"}
+POS_OK = {"code": 0, "msg": "ok"}
+
+
+def json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type="application/json; charset=utf-8",
+                    body=json.dumps(body, ensure_ascii=False))
+
+
+def status_of(error: BridgeError) -> int:
+    if isinstance(error, BadRequest):
+        return error.status_code
+    if isinstance(error, NotImplementedYet):
+        return 501
+    if isinstance(error, TransientError):
+        return 503
+    return 500
+
+
+def coded_resolver() -> APIGatewayHttpResolver:
+    """An HTTP API resolver answering ``{"code": <non-zero>, "msg": ...}`` on every error."""
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(BridgeError)
+    def bridge_error(error: BridgeError) -> Response:
+        status = status_of(error)
+        log = logger.warning if status < 500 or status == 501 else logger.error
+        log("request refused", extra={"status": status, "error": error.message, "error_type": type(error).__name__})
+        return json_response(status, {"code": status, "msg": error.message})
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        request_id = getattr(getattr(app, "lambda_context", None), "aws_request_id", "-")
+        return json_response(500, {"code": 500, "msg": f"internal error (request {request_id}); see the logs"})
+
+    @app.not_found
+    def not_found(_: Exception) -> Response:
+        return json_response(404, {"code": 404, "msg": "no such route"})
+
+    return app

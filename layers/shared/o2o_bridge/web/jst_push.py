@@ -1,0 +1,72 @@
+"""Reading a JST push (the four callbacks of pos-contract.md) off an HTTP API event.
+
+JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
+string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
+``partnerid``, ``ts``, ``sign``). Anything malformed is a BadRequest: answered 400 in
+JST's format before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+from ..errors import BadRequest, Forbidden, UnknownTenant
+from ..ports import TenantRepository
+
+
+@dataclass(frozen=True)
+class JstPush:
+    ent_id: str
+    storage_code: str
+    query: dict[str, str]
+    body: dict[str, Any]
+    raw_body: str
+    tenant: Any
+
+
+def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"]) -> JstPush:
+    query = dict(event.query_string_parameters or {})
+    ent_id, storage_code = query.get("entId", "").strip(), query.get("storageCode", "").strip()
+    if not ent_id:
+        raise BadRequest("query parameter entId is required")
+    if not storage_code:
+        raise BadRequest("query parameter storageCode is required")
+    raw = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            raw = base64.b64decode(raw).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("body is not valid UTF-8") from None
+    body = _parse_body(raw, event.headers.get("content-type", ""))
+
+    tenant = tenants.get(ent_id)
+    if tenant is None:
+        raise UnknownTenant(ent_id)
+    if storage == "shop":
+        if storage_code != str(tenant.jushuitan.self_mall_shop_id):
+            raise Forbidden(f"storageCode {storage_code!r} is not tenant {ent_id}'s 自有商城 shop")
+    elif storage_code not in {str(w.jst_wms_co_id) for w in tenant.warehouses}:
+        raise Forbidden(f"storageCode {storage_code!r} is not a warehouse mapped for tenant {ent_id}")
+    return JstPush(ent_id, storage_code, query, body, raw, tenant)
+
+
+def _parse_body(raw: str, content_type: str) -> dict[str, Any]:
+    if not raw.strip():
+        raise BadRequest("empty body: expected a JSON object or a form with a biz field")
+    text = raw
+    if "application/x-www-form-urlencoded" in content_type.lower() or (not raw.lstrip().startswith(("{", "[")) and "biz=" in raw):
+        form = parse_qs(raw, keep_blank_values=True)
+        if "biz" not in form:
+            raise BadRequest("form body has no biz field")
+        text = form["biz"][0]
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
