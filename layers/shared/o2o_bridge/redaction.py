@@ -53,8 +53,11 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks secret-shaped text in every record's message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact_text(record.msg)
-        if record.args:
-            record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args) if isinstance(record.args, tuple) else record.args
+        # Format first: a secret may arrive through the arguments, not the template.
+        if isinstance(record.msg, str) or record.args:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                return True
+            record.msg, record.args = redact_text(message), None
         return True

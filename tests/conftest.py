@@ -1,0 +1,52 @@
+"""Shared test setup: no test reaches real AWS.
+
+Unit tests use moto's in-process mock (``aws`` fixture) or in-memory fakes (tests/fakes.py);
+integration tests start a moto server and the local API emulator on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Safe defaults before boto3 is imported anywhere: dummy credentials, a fixed region.
+for name, value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_NAMESPACE": "O2OBridgeTest",
+    "POWERTOOLS_SERVICE_NAME": "o2o-bridge",
+    "POWERTOOLS_DEV": "false",
+}.items():
+    os.environ.setdefault(name, value)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto's in-process AWS with the template's tables and queues, and the runtime pointed at them."""
+    from moto import mock_aws
+
+    from o2o_bridge import runtime
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        from aws_setup import create_template_resources
+
+        names = create_template_resources()
+        for var, value in names.items():
+            monkeypatch.setenv(var, value)
+        runtime.reset()
+        import o2o_bridge.retry_worker as worker
+
+        worker.runner_from_runtime.cache_clear()
+        yield names
+        runtime.reset()
+        worker.runner_from_runtime.cache_clear()

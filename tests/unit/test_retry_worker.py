@@ -1,0 +1,77 @@
+"""retry_worker on moto: partial batch responses, dead letters with reasons, no secrets."""
+
+import json
+
+import boto3
+import pytest
+
+from handlers import invoke, sample_event
+from o2o_bridge import runtime
+from o2o_bridge.errors import PermanentError, TransientError
+from o2o_bridge.retry import RetryEnvelope, commands
+from o2o_bridge.tenant import parse_tenant
+from test_tenant_model import demo_doc
+
+
+def sqs_event(*bodies: str) -> dict:
+    template = sample_event("retry_worker")["Records"][0]
+    return {"Records": [dict(template, messageId=f"m{i}", body=body) for i, body in enumerate(bodies)]}
+
+
+def drain(url: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+@pytest.fixture
+def world(aws, monkeypatch):
+    runtime.state_store().put(parse_tenant(demo_doc()))
+    outcomes = {}
+
+    def ok(ctx):
+        outcomes["ok"] = ctx.payload
+
+    def flaky(ctx):
+        raise TransientError("店+ answered 503 for key demo-pos-api-key")
+
+    def refused(ctx):
+        raise PermanentError("店+ refused: store S404 does not exist")
+
+    for name, fn in {"test.ok": ok, "test.flaky": flaky, "test.refused": refused}.items():
+        monkeypatch.setitem(commands._commands, name, fn)
+    return aws, outcomes
+
+
+def test_one_batch_retries_dead_letters_and_completes_each_message(world):
+    env, outcomes = world
+    batch = sqs_event(
+        RetryEnvelope(command="test.ok", ent_id="10010", payload={"n": 1}).model_dump_json(),
+        RetryEnvelope(command="test.flaky", ent_id="10010", trace_key="SO-1").model_dump_json(),
+        RetryEnvelope(command="test.refused", ent_id="10010").model_dump_json(),
+        "this is not an envelope",
+    )
+    result = invoke("retry_worker", batch)
+    assert result == {"batchItemFailures": []}  # every record was handled durably
+    assert outcomes["ok"] == {"n": 1}
+    # moto honours DelaySeconds; peek at the queue attributes instead of waiting for the retry.
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=env["RETRY_QUEUE_URL"], AttributeNames=["All"])["Attributes"]
+    assert int(attrs["ApproximateNumberOfMessagesDelayed"]) + int(attrs["ApproximateNumberOfMessages"]) == 1
+    dead = drain(env["RETRY_DLQ_URL"])
+    reasons = sorted(d["reason"] for d in dead)
+    assert reasons[0].startswith("malformed retry message")
+    assert reasons[1] == "店+ refused: store S404 does not exist"
+    assert "demo-pos-api-key" not in json.dumps(dead)
+    steps = [e.step for e in runtime.state_store().entries("SO-1")]
+    assert steps == ["retry.scheduled"]
+
+
+def test_a_failure_to_queue_reports_the_item_so_sqs_keeps_it(world, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ConnectionError("SQS unreachable")
+
+    monkeypatch.setattr(runtime.command_queue(), "enqueue", broken)
+    batch = sqs_event(
+        RetryEnvelope(command="test.flaky", ent_id="10010").model_dump_json(),
+        RetryEnvelope(command="test.ok", ent_id="10010").model_dump_json(),
+    )
+    assert invoke("retry_worker", batch) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}

@@ -1,0 +1,55 @@
+"""StateTable through its adapter, on moto with the tables of template.yaml."""
+
+import pytest
+
+from o2o_bridge import runtime
+from o2o_bridge.adapters.dynamodb_state import CursorView
+from o2o_bridge.ports import DocumentLink
+from o2o_bridge.tenant import parse_tenant
+from test_tenant_model import demo_doc
+
+
+def test_tenants_round_trip_with_secrets_and_are_listed(aws):
+    store = runtime.state_store()
+    tenant = parse_tenant(demo_doc())
+    store.put(tenant)
+    store.put(tenant.model_copy(update={"ent_id": "20020"}))
+    assert store.get("10010") == tenant
+    assert store.get("10010").jushuitan.app_secret.get_secret_value() == "demo-app-secret"
+    assert store.get("nobody") is None
+    assert sorted(store.list_ids()) == ["10010", "20020"]
+
+
+def test_links_are_found_both_ways_and_the_first_link_wins(aws):
+    store = runtime.state_store()
+    first = DocumentLink("10010", "jst_io", "700001", "pos_fulfilment", "F1", {"store": "S001"})
+    assert store.link(first) == first
+    assert store.find("10010", "pos_fulfilment", "F1", "jst_io").other_key == "700001"
+    assert store.link(first) == first  # a repeat is harmless
+    again = DocumentLink("10010", "jst_io", "700001", "pos_fulfilment", "F2")
+    assert store.link(again).other_key == "F1"
+    with pytest.raises(ValueError, match="already linked"):
+        store.link(DocumentLink("10010", "jst_io", "700009", "pos_fulfilment", "F1"))
+
+
+def test_cursor_moves_only_from_the_version_it_was_read_at(aws):
+    cursors = CursorView(runtime.state_store())
+    assert cursors.get("10010", "outbound") is None
+    assert cursors.advance("10010", "outbound", "1000", None)
+    assert not cursors.advance("10010", "outbound", "999", None)  # someone created it already
+    current = cursors.get("10010", "outbound")
+    assert (current.value, current.version) == ("1000", 1)
+    assert cursors.advance("10010", "outbound", "2000", 1)
+    assert not cursors.advance("10010", "outbound", "3000", 1)  # a concurrent run lost the race
+    assert cursors.get("10010", "outbound").value == "2000"
+
+
+def test_timeline_is_ordered_and_reachable_through_aliases(aws):
+    store = runtime.state_store()
+    store.record("700001", "10010", "outbound.polled", {"so_id": "TB123"}, aliases=("TB123",))
+    store.record("700001", "10010", "routing.decided", {"store": "S001"})
+    store.record("other", "10010", "noise")
+    steps = [e.step for e in store.entries("TB123")]
+    assert steps == ["outbound.polled", "routing.decided"]
+    assert store.entries("700001")[1].detail == {"store": "S001"}
+    assert store.entries("unknown") == []
