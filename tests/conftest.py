@@ -44,9 +44,5 @@ def aws(monkeypatch):
         for var, value in names.items():
             monkeypatch.setenv(var, value)
         runtime.reset()
-        import o2o_bridge.retry_worker as worker
-
-        worker.runner_from_runtime.cache_clear()
         yield names
         runtime.reset()
-        worker.runner_from_runtime.cache_clear()

@@ -4,13 +4,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from o2o_bridge import runtime
 from o2o_bridge.observability import logger, metrics
-from o2o_bridge.retry_worker import runner_from_runtime, run_record
+from o2o_bridge.retry_worker import run_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record):
-    run_record(runner_from_runtime(), record.body)
+    run_record(runtime.retry_runner(), record.body)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 from pydantic import ValidationError
 
-from . import runtime
 from .observability import logger, metrics
 from .redaction import redact_text
-from .retry import DeadLetter, RetryEnvelope, RetryRunner, commands
-
-
-@functools.cache
-def runner_from_runtime() -> RetryRunner:
-    from . import flows  # noqa: F401 - importing the flows registers their retry commands
-
-    settings = runtime.settings()
-    store = runtime.state_store()
-    return RetryRunner(
-        commands,
-        runtime.command_queue(),
-        store,
-        store,
-        max_attempts=settings.retry_max_attempts,
-        base_delay_seconds=settings.retry_base_delay_seconds,
-        no_delay=settings.retry_no_delay,
-    )
+from .retry import DeadLetter, RetryEnvelope, RetryRunner
 
 
 def run_record(runner: RetryRunner, body: str) -> str:

@@ -47,7 +47,25 @@ def secret_resolver():
     return SecretsManagerResolver()
 
 
+@functools.cache
+def retry_runner():
+    from . import flows  # noqa: F401 - importing the flows registers their retry commands
+    from .retry import RetryRunner, commands
+
+    config = settings()
+    store = state_store()
+    return RetryRunner(
+        commands,
+        command_queue(),
+        store,
+        store,
+        max_attempts=config.retry_max_attempts,
+        base_delay_seconds=config.retry_base_delay_seconds,
+        no_delay=config.retry_no_delay,
+    )
+
+
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, secret_resolver):
+    for cached in (settings, aws_client, state_store, command_queue, secret_resolver, retry_runner):
         cached.cache_clear()

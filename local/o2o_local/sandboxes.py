@@ -1,0 +1,67 @@
+"""Slots for the sandboxes of the local stack: the JST open platform and the 店+ store
+system. Issues #3 and #4 fill them; until then each slot says so (no fake server here).
+
+A sandbox factory takes the host to bind and returns a ``Sandbox``: ``start()`` gives its
+address (or None when it is not available), ``environment()`` the variables a tenant or
+the CLI needs to reach it, ``stop()`` ends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["SANDBOXES", "Sandbox", "UnavailableSandbox", "start_sandboxes"]
+
+
+class Sandbox(Protocol):
+    name: str  # "JST sandbox", "店+ sandbox"
+
+    def start(self) -> str | None: ...
+
+    def status(self) -> str: ...  # one line: the address, or why there is none
+
+    def environment(self) -> dict[str, str]: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class UnavailableSandbox:
+    name: str
+    reason: str
+
+    def start(self) -> str | None:
+        return None
+
+    def status(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+    def environment(self) -> dict[str, str]:
+        return {}
+
+    def stop(self) -> None:
+        pass
+
+
+SandboxFactory = Callable[[str], Sandbox]
+
+SANDBOXES: dict[str, SandboxFactory] = {
+    "jst": lambda host: UnavailableSandbox("JST sandbox", "not available yet: the JST sandbox comes with issue #3"),
+    "pos": lambda host: UnavailableSandbox("店+ sandbox", "not available yet: the 店+ sandbox comes with issue #4"),
+}
+
+
+def start_sandboxes(host: str = "127.0.0.1") -> dict[str, tuple[Sandbox, str | None]]:
+    """Start every slot of SANDBOXES: key -> (sandbox, its address or None)."""
+    started: dict[str, tuple[Sandbox, str | None]] = {}
+    try:
+        for key, factory in SANDBOXES.items():
+            sandbox = factory(host)
+            started[key] = (sandbox, sandbox.start())
+    except BaseException:
+        for sandbox, _ in started.values():
+            sandbox.stop()
+        raise
+    return started
