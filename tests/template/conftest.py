@@ -1,5 +1,5 @@
 """Template checks: the helpers next to this file are imported as plain modules
-(cfn_yaml, template_facts), whatever pytest import mode the project uses."""
+(template_facts), whatever pytest import mode the project uses."""
 
 import sys
 from pathlib import Path
