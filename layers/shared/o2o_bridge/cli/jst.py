@@ -1,19 +1,43 @@
-"""`o2o jst call PATH [BIZ_JSON] --tenant ENT_ID` (comes with the JST client, issue #3)."""
+"""`o2o jst call PATH [BIZ_JSON] --tenant ENT_ID`: one signed JST call with the tenant's
+credentials (token renewal and the shared rate limit included); prints JST's JSON answer."""
 
 from __future__ import annotations
 
-from ..errors import NotImplementedYet
+import json
+import sys
 
 
 def register(commands) -> None:
     jst = commands.add_parser("jst", help="talk to Jushuitan with a tenant's credentials")
     sub = jst.add_subparsers(dest="jst_command", required=True, metavar="ACTION")
     call = sub.add_parser("call", help="one signed JST call; prints the JSON answer")
-    call.add_argument("path")
-    call.add_argument("biz", nargs="?", default="{}")
+    call.add_argument("path", help="endpoint path, e.g. /open/shops/query")
+    call.add_argument("biz", nargs="?", default="{}", help="the biz JSON (object or array), sent exactly as given")
     call.add_argument("--tenant", required=True)
     call.set_defaults(run=jst_call)
 
 
 def jst_call(args) -> int:
-    raise NotImplementedYet("`o2o jst call` (the signed JST client)", issue=3)
+    from .. import runtime
+    from ..adapters.jst.factory import jst_for_tenant
+    from .environment import use_bridge_environment
+
+    try:
+        biz = json.loads(args.biz)
+    except ValueError as exc:
+        print(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
+        return 2
+    if not isinstance(biz, (dict, list)):
+        print("o2o: BIZ_JSON must be a JSON object or array", file=sys.stderr)
+        return 2
+    use_bridge_environment()
+    tenant = runtime.state_store().get(args.tenant)
+    if tenant is None:
+        print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
+        return 2
+    path = args.path if args.path.startswith("/") else f"/{args.path}"
+    # The text as typed is what gets signed and sent (JST signs the exact biz string).
+    answer = jst_for_tenant(tenant).call(path, args.biz)
+    json.dump(answer, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0

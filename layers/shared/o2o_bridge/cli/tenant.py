@@ -6,8 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import NotImplementedYet
-
 
 def register(commands) -> None:
     tenant = commands.add_parser("tenant", help="register and inspect tenants (店+ merchants)")
@@ -76,4 +74,21 @@ def get_tenant(args) -> int:
 
 
 def doctor_tenant(args) -> int:
-    raise NotImplementedYet("`o2o tenant doctor` (checks against JST and 店+)", issue=3)
+    """One line per check (✓/✗ and why); exit 1 when any check fails."""
+    from .. import runtime
+    from ..adapters.jst.doctor import check_tenant
+    from ..adapters.jst.factory import jst_for_tenant
+    from .environment import use_bridge_environment
+
+    use_bridge_environment()
+    tenant = runtime.state_store().get(args.ent_id)
+    if tenant is None:
+        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
+        return 2
+    checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    print(f"tenant {tenant.ent_id} ({tenant.name})")
+    for check in checks:
+        print(f"  {check.line()}")
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    return 1 if failed else 0

@@ -3,7 +3,13 @@
 JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
 string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
 ``partnerid``, ``ts``, ``sign``). Anything malformed is a BadRequest: answered 400 in
-JST's format before anything is read or written.
+JST's format before anything is read or written. A push that does not prove it comes
+from JST (sign with the tenant's partner key, or the tenant's ``token``) is Unauthorized
+(401) unless the tenant explicitly set ``allow_unsigned``.
+
+The body is checked against its model only when the flow asks (``push.delivery()``,
+``push.cancel()``, ``push.return_goods()``, ``push.stock()``), so a missing field is a
+400 naming it.
 """
 
 from __future__ import annotations
@@ -11,11 +17,16 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs
 
 from ..errors import BadRequest, Forbidden, UnknownTenant
-from ..ports import TenantRepository
+from ..ports import SecretResolver, TenantRepository
+
+if TYPE_CHECKING:
+    from ..adapters.jst.push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -26,9 +37,36 @@ class JstPush:
     body: dict[str, Any]
     raw_body: str
     tenant: Any
+    authenticated_by: str = "unsigned"  # "sign", "token" or "unsigned" (tenant opted out)
+
+    def as_model(self, model: type[M]) -> M:
+        from ..adapters.jst.push import parse_push_body
+
+        return parse_push_body(model, self.body)
+
+    def delivery(self) -> "LogisticsPush":
+        from ..adapters.jst.push import LogisticsPush
+
+        return self.as_model(LogisticsPush)
+
+    def cancel(self) -> "CancelPush":
+        from ..adapters.jst.push import CancelPush
+
+        return self.as_model(CancelPush)
+
+    def return_goods(self) -> "ReturnGoodsPush":
+        from ..adapters.jst.push import ReturnGoodsPush
+
+        return self.as_model(ReturnGoodsPush)
+
+    def stock(self) -> "StockPush":
+        from ..adapters.jst.push import StockPush
+
+        return self.as_model(StockPush)
 
 
-def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"]) -> JstPush:
+def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"],
+              secrets: SecretResolver | None = None) -> JstPush:
     query = dict(event.query_string_parameters or {})
     ent_id, storage_code = query.get("entId", "").strip(), query.get("storageCode", "").strip()
     if not ent_id:
@@ -51,7 +89,30 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
             raise Forbidden(f"storageCode {storage_code!r} is not tenant {ent_id}'s 自有商城 shop")
     elif storage_code not in {str(w.jst_wms_co_id) for w in tenant.warehouses}:
         raise Forbidden(f"storageCode {storage_code!r} is not a warehouse mapped for tenant {ent_id}")
-    return JstPush(ent_id, storage_code, query, body, raw, tenant)
+    authenticated_by = _authenticate(query, tenant, secrets)
+    return JstPush(ent_id, storage_code, query, body, raw, tenant, authenticated_by)
+
+
+def _authenticate(query: dict[str, str], tenant: Any, secrets: SecretResolver | None) -> str:
+    from ..adapters.jst.push import authenticate_push
+
+    callback = tenant.jushuitan.callback
+    resolver = secrets if secrets is not None else _RuntimeResolver()
+    return authenticate_push(
+        query,
+        partner_key=callback.reveal("partner_key", resolver),
+        token=callback.reveal("token", resolver),
+        allow_unsigned=callback.allow_unsigned,
+    )
+
+
+class _RuntimeResolver:
+    """Secrets Manager through the container's cached resolver, built only when a reference is used."""
+
+    def resolve(self, reference: str) -> str:
+        from .. import runtime
+
+        return runtime.secret_resolver().resolve(reference)
 
 
 def _parse_body(raw: str, content_type: str) -> dict[str, Any]:

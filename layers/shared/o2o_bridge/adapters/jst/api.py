@@ -1,0 +1,237 @@
+"""The typed JST adapter: one method per endpoint the scenarios use (implements ports.JstApi).
+
+Query methods hide the paging rules of ``paging``; upload methods cut their input into
+batches of the documented maximum (``BATCH_LIMITS``, configurable where the sources are
+unsure) and return one result per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+from pydantic import BaseModel
+
+from . import models as m
+from .client import JstClient
+from .errors import JstPermanentError
+from .paging import TsScan, batches, keep_latest, pages_by_index, scan_by_ts, split_window
+
+R = TypeVar("R", bound=BaseModel)
+
+SHANGHAI_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Page sizes (§4 table) and upload batch sizes; the uncertain ones (§8) may be overridden."""
+
+    outbound_page: int = 50
+    order_page: int = 100
+    inventory_page: int = 100
+    sku_page: int = 50
+    mall_item_page: int = 50
+    other_inout_page: int = 50
+    aftersale_page: int = 50
+    logistic_page: int = 50
+    logistics_company_page: int = 50
+    shop_page: int = 100
+    wms_partner_page: int = 30
+    orders_upload_batch: int = 50       # only a 2019 old-API model says 50 (§5.3)
+    aftersale_upload_batch: int = 50    # no maximum known (§8): kept as small as orders
+    wms_sent_upload_batch: int = 50
+    cancel_batch: int = 50
+    inventory_items: int = 500
+    other_inout_items: int = 1000
+    so_ids_per_query: int = 20          # order query / logistic query
+    outbound_ids_per_query: int = 50
+    inventory_skus_per_query: int = 100
+
+
+def _when(value: datetime) -> str:
+    # JST reads date-times as Asia/Shanghai wall time (§3 practical rules).
+    if value.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        value = value.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    return value.strftime(SHANGHAI_FORMAT)
+
+
+def _records(data: Any, list_key: str, model: type[R]) -> tuple[list[R], bool]:
+    data = data or {}
+    rows = data.get(list_key) or []
+    return [model.model_validate(row) for row in rows], bool(data.get("has_next"))
+
+
+@dataclass
+class JstApiAdapter:
+    client: JstClient
+    limits: Limits = field(default_factory=Limits)
+
+    # --- raw ------------------------------------------------------------------------------
+    def call(self, path: str, biz: Any = None) -> Any:
+        return self.client.call(path, biz, raw=True)
+
+    # --- generic shapes -------------------------------------------------------------------
+    def _ts_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], start_ts: int,
+                 page_size: int, key: Callable[[R], Any], cursor_field: str = "start_ts") -> TsScan:
+        def fetch(cursor: int):
+            body = {**biz, "page_index": 1, "page_size": page_size, cursor_field: cursor}
+            if cursor_field == "start_ts":
+                body["is_get_total"] = False  # JST: no totals on a ts scan
+            return _records(self.client.call(path, body), list_key, model)
+
+        return scan_by_ts(fetch, start_ts=start_ts, key=key)
+
+    def _window_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], begin: datetime,
+                     end: datetime, page_size: int, key: Callable[[R], Any],
+                     max_span: timedelta = timedelta(days=7)) -> list[R]:
+        found: list[R] = []
+        for start, stop in split_window(begin, end, max_span):
+            window = {**biz, "modified_begin": _when(start), "modified_end": _when(stop), "page_size": page_size}
+            found.extend(pages_by_index(lambda i, window=window: _records(
+                self.client.call(path, {**window, "page_index": i}), list_key, model)))
+        return keep_latest(found, key, lambda r: getattr(r, "ts", 0) or 0)
+
+    def _list_all(self, path: str, model: type[R], list_key: str, page_size: int, biz: dict[str, Any] | None = None) -> list[R]:
+        return list(pages_by_index(lambda i: _records(
+            self.client.call(path, {**(biz or {}), "page_index": i, "page_size": page_size}), list_key, model)))
+
+    def _upload_rows(self, path: str, rows: Sequence[BaseModel], size: int) -> list[m.UploadResult]:
+        results: list[m.UploadResult] = []
+        for chunk in batches(rows, size):
+            data = self.client.call(path, list(chunk)) or {}
+            results.extend(m.UploadResult.model_validate(r) for r in (data.get("datas") or []))
+        return results
+
+    # --- 5.1 sales outbound (S1) ----------------------------------------------------------
+    def scan_sales_outbounds(self, *, start_ts: int, wms_co_id: int | None = None, status: str | None = None,
+                             shop_id: int | None = None) -> TsScan:
+        biz = {k: v for k, v in {"wms_co_id": wms_co_id, "status": status, "shop_id": shop_id}.items() if v is not None}
+        return self._ts_scan("/open/orders/out/simple/query", m.SalesOutbound, "datas", biz=biz, start_ts=start_ts,
+                             page_size=self.limits.outbound_page, key=lambda r: r.io_id)
+
+    def sales_outbounds_by_ids(self, io_ids: Sequence[int]) -> list[m.SalesOutbound]:
+        found: list[m.SalesOutbound] = []
+        for chunk in batches(list(io_ids), self.limits.outbound_ids_per_query):
+            found.extend(self._list_all("/open/orders/out/simple/query", m.SalesOutbound, "datas",
+                                        self.limits.outbound_page, {"io_ids": chunk}))
+        return keep_latest(found, lambda r: r.io_id, lambda r: r.ts)
+
+    def upload_wms_sent(self, rows: Sequence[m.WmsSent]) -> list[Any]:
+        answers = []
+        for chunk in batches(list(rows), self.limits.wms_sent_upload_batch):
+            answers.append(self.client.call("/open/orders/wms/sent/upload", list(chunk)))
+        return answers
+
+    # --- 5.2 / 5.3 / 5.5 orders (S2) -------------------------------------------------------
+    def upload_orders(self, orders: Sequence[m.OrderUpload]) -> list[m.UploadResult]:
+        return self._upload_rows("/open/jushuitan/orders/upload", list(orders), self.limits.orders_upload_batch)
+
+    def query_orders(self, *, shop_id: int, so_ids: Sequence[str]) -> list[m.Order]:
+        found: list[m.Order] = []
+        for chunk in batches(list(so_ids), self.limits.so_ids_per_query):
+            found.extend(self._list_all("/open/orders/single/query", m.Order, "orders", self.limits.order_page,
+                                        {"shop_id": shop_id, "so_ids": chunk}))
+        return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
+
+    def scan_orders(self, *, shop_id: int, start_ts: int) -> TsScan:
+        return self._ts_scan("/open/orders/single/query", m.Order, "orders", biz={"shop_id": shop_id},
+                             start_ts=start_ts, page_size=self.limits.order_page, key=lambda r: r.o_id)
+
+    def cancel_orders(self, o_ids: Sequence[int], *, cancel_type: str, remark: str | None = None) -> list[Any]:
+        answers = []
+        for chunk in batches(list(o_ids), self.limits.cancel_batch):
+            answers.append(self.client.call("/open/jushuitan/orderbyoid/cancel",
+                                            m.OrderCancel(o_ids=chunk, cancel_type=cancel_type, remark=remark)))
+        return answers
+
+    # --- 5.4 logistics (S2x) ---------------------------------------------------------------
+    def query_logistics(self, *, shop_id: int, begin: datetime, end: datetime) -> list[m.LogisticOrder]:
+        return self._window_scan("/open/logistic/query", m.LogisticOrder, "orders", biz={"shop_id": shop_id},
+                                 begin=begin, end=end, page_size=self.limits.logistic_page,
+                                 key=lambda r: (r.o_id, r.l_id))
+
+    # --- 5.6 / 5.7 inventory (S3, S4) --------------------------------------------------------
+    def scan_inventory(self, *, start_ts: int, wms_co_id: int | None = None) -> TsScan:
+        biz = {"wms_co_id": wms_co_id} if wms_co_id is not None else {}
+        return self._ts_scan("/open/inventory/query", m.Inventory, "inventorys", biz=biz, start_ts=start_ts,
+                             page_size=self.limits.inventory_page, key=lambda r: r.sku_id, cursor_field="ts")
+
+    def inventory_of(self, sku_ids: Sequence[str], *, wms_co_id: int | None = None) -> list[m.Inventory]:
+        found: list[m.Inventory] = []
+        for chunk in batches(list(sku_ids), self.limits.inventory_skus_per_query):
+            biz: dict[str, Any] = {"sku_ids": ",".join(chunk)}
+            if wms_co_id is not None:
+                biz["wms_co_id"] = wms_co_id
+            found.extend(self._list_all("/open/inventory/query", m.Inventory, "inventorys",
+                                        self.limits.inventory_page, biz))
+        return keep_latest(found, lambda r: r.sku_id, lambda r: r.ts)
+
+    def upload_inventory(self, *, wms_co_id: int, so_id_prefix: str, items: Sequence[m.StockItem],
+                         type: str = "check", remark: str | None = None) -> list[Any]:
+        """One inventoryv2 upload per 500 items; ``so_id`` = prefix-1, prefix-2... (unique per upload)."""
+        answers = []
+        for number, chunk in enumerate(batches(list(items), self.limits.inventory_items), start=1):
+            body = m.InventoryV2Upload(wms_co_id=wms_co_id, type=type, so_id=f"{so_id_prefix}-{number}",
+                                       items=chunk, remark=remark)
+            answers.append(self.client.call("/open/jushuitan/inventoryv2/upload", body, raw=True))
+        return answers
+
+    # --- 5.9 other in/out (S5, S6) -----------------------------------------------------------
+    def upload_other_inout(self, doc: m.OtherInOutUpload) -> Any:
+        if len(doc.items) > self.limits.other_inout_items:
+            raise JstPermanentError(f"other in/out {doc.external_id} has {len(doc.items)} lines; JST takes at most "
+                                    f"{self.limits.other_inout_items} (split the document)")
+        return self.client.call("/open/jushuitan/otherinout/upload", doc)
+
+    def query_other_inout(self, *, io_ids: Sequence[int] = (), so_ids: Sequence[str] = (),
+                          wms_co_id: int | None = None) -> list[m.OtherInOut]:
+        found: list[m.OtherInOut] = []
+        for field_name, ids in (("io_ids", list(io_ids)), ("so_ids", list(so_ids))):
+            for chunk in batches(ids, 50) if ids else ():
+                biz: dict[str, Any] = {field_name: chunk}
+                if wms_co_id is not None:
+                    biz["wms_co_id"] = wms_co_id
+                found.extend(self._list_all("/open/other/inout/query", m.OtherInOut, "datas",
+                                            self.limits.other_inout_page, biz))
+        return keep_latest(found, lambda r: r.io_id, lambda r: r.ts)
+
+    def scan_other_inout(self, *, start_ts: int, wms_co_id: int | None = None) -> TsScan:
+        biz = {"wms_co_id": wms_co_id} if wms_co_id is not None else {}
+        return self._ts_scan("/open/other/inout/query", m.OtherInOut, "datas", biz=biz, start_ts=start_ts,
+                             page_size=self.limits.other_inout_page, key=lambda r: r.io_id)
+
+    # --- 5.10 after-sales (S2r, S2x) -----------------------------------------------------------
+    def upload_aftersales(self, rows: Sequence[m.AfterSaleUpload]) -> list[m.UploadResult]:
+        return self._upload_rows("/open/aftersale/upload", list(rows), self.limits.aftersale_upload_batch)
+
+    def query_aftersale_received(self, *, begin: datetime, end: datetime,
+                                 shop_id: int | None = None) -> list[m.AfterSaleReceived]:
+        biz = {"shop_id": shop_id} if shop_id is not None else {}
+        return self._window_scan("/open/aftersale/received/query", m.AfterSaleReceived, "datas", biz=biz,
+                                 begin=begin, end=end, page_size=self.limits.aftersale_page, key=lambda r: r.io_id)
+
+    # --- 5.8 items (S7) ---------------------------------------------------------------------
+    def query_skus(self, *, begin: datetime, end: datetime) -> list[m.Sku]:
+        return self._window_scan("/open/sku/query", m.Sku, "datas", biz={}, begin=begin, end=end,
+                                 page_size=self.limits.sku_page, key=lambda r: r.sku_id)
+
+    def query_mall_items(self, *, begin: datetime, end: datetime) -> list[m.MallItem]:
+        return self._window_scan("/open/mall/item/query", m.MallItem, "datas", biz={}, begin=begin, end=end,
+                                 page_size=self.limits.mall_item_page, key=lambda r: r.i_id)
+
+    # --- 5.11 base data (doctor) ------------------------------------------------------------
+    def query_shops(self, shop_ids: Iterable[int] = ()) -> list[m.Shop]:
+        ids = list(shop_ids)
+        return self._list_all("/open/shops/query", m.Shop, "datas", self.limits.shop_page,
+                              {"shop_ids": ids} if ids else None)
+
+    def query_warehouses(self) -> list[m.WmsPartner]:
+        return self._list_all("/open/wms/partner/query", m.WmsPartner, "datas", self.limits.wms_partner_page)
+
+    def query_logistics_companies(self, wms_co_id: int | None = None) -> list[m.LogisticsCompany]:
+        return self._list_all("/open/logisticscompany/query", m.LogisticsCompany, "datas",
+                              self.limits.logistics_company_page,
+                              {"wms_co_id": wms_co_id} if wms_co_id is not None else None)

@@ -1,0 +1,137 @@
+"""`o2o tenant doctor`: the tenant file checked against what JST really has.
+
+Each check is independent and says in one line why it failed, so an implementation
+engineer can fix everything in one pass. JST calls that fail (permission, network) fail
+only the checks that needed them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...errors import BridgeError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    reason: str
+
+    def line(self) -> str:
+        return f"{'✓' if self.ok else '✗'} {self.name}: {self.reason}"
+
+
+class _Lookups:
+    """JST base data fetched once and shared by the checks; a failure is remembered, not repeated."""
+
+    def __init__(self, jst: Any) -> None:
+        self.jst = jst
+        self._cache: dict[str, Any] = {}
+
+    def get(self, name: str, fetch: Callable[[], Any]) -> Any:
+        if name not in self._cache:
+            try:
+                self._cache[name] = fetch()
+            except BridgeError as exc:
+                self._cache[name] = exc
+        value = self._cache[name]
+        if isinstance(value, BridgeError):
+            raise value
+        return value
+
+
+def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
+    section = tenant.jushuitan
+    lookups = _Lookups(jst)
+    checks: list[Check] = []
+
+    def run(name: str, body: Callable[[], str]) -> None:
+        try:
+            checks.append(Check(name, True, body()))
+        except _Failed as failed:
+            checks.append(Check(name, False, str(failed)))
+        except BridgeError as exc:
+            checks.append(Check(name, False, f"JST call failed: {exc.message}"))
+
+    def credentials() -> str:
+        for name in ("app_secret", "access_token", "refresh_token"):
+            if section.secret_source(name) is not None:
+                try:
+                    if not section.reveal(name, secrets):
+                        raise _Failed(f"jushuitan.{name} is empty")
+                except BridgeError as exc:
+                    raise _Failed(f"jushuitan.{name} cannot be read: {exc.message}") from None
+        shops = lookups.get("shops", jst.query_shops)
+        return f"signed call accepted by JST (app {section.app_key}; {len(shops)} shop(s) visible)"
+
+    def warehouses() -> str:
+        known = {w.wms_co_id: w for w in lookups.get("warehouses", jst.query_warehouses)}
+        wanted = {"offline_wms_co_id": section.offline_wms_co_id, "main_wms_co_id": section.main_wms_co_id}
+        if section.return_wms_co_id is not None:
+            wanted["return_wms_co_id"] = section.return_wms_co_id
+        missing = [f"{key}={value}" for key, value in wanted.items() if value not in known]
+        if missing:
+            raise _Failed(f"not among JST's {len(known)} warehouse(s): {', '.join(missing)}")
+        return ", ".join(f"{key}={value} ({known[value].name or '?'})" for key, value in wanted.items())
+
+    def self_mall_shop() -> str:
+        shops = {s.shop_id: s for s in lookups.get("shops", jst.query_shops)}
+        shop = shops.get(section.self_mall_shop_id)
+        if shop is None:
+            raise _Failed(f"shop {section.self_mall_shop_id} does not exist in JST")
+        if not shop.is_self_mall:
+            raise _Failed(f"shop {shop.shop_id} ({shop.shop_name}) is a {shop.shop_site or 'unknown'} shop, not 自有商城")
+        return f"shop {shop.shop_id} ({shop.shop_name}) is a 自有商城 shop"
+
+    def logistics() -> str:
+        if not tenant.logistics:
+            raise _Failed("no logistics mapping: store shipments cannot name their carrier in JST")
+        known = {c.lc_id for c in lookups.get("logistics", jst.query_logistics_companies)}
+        missing = [row.jst_lc_id for row in tenant.logistics if row.jst_lc_id not in known]
+        if missing:
+            raise _Failed(f"jst_lc_id not among JST's logistics companies: {', '.join(missing)}")
+        return f"{len(tenant.logistics)} carrier(s) mapped, all known to JST"
+
+    def stores() -> str:
+        if not tenant.stores:
+            raise _Failed("no stores: online orders cannot be routed to any store")
+        idle = [s.code for s in tenant.stores if not (s.ship or s.pickup)]
+        if idle:
+            raise _Failed(f"store(s) neither ship nor offer pickup: {', '.join(idle)}")
+        return f"{len(tenant.stores)} store(s), each ships or offers pickup"
+
+    def warehouse_mapping() -> str:
+        mapped = {w.jst_wms_co_id for w in tenant.warehouses}
+        needed = {section.offline_wms_co_id, section.main_wms_co_id}
+        unmapped = sorted(needed - mapped)
+        if unmapped:
+            raise _Failed(f"JST warehouse(s) without a 店+ warehouse code: {', '.join(map(str, unmapped))}")
+        known = {w.wms_co_id for w in lookups.get("warehouses", jst.query_warehouses)}
+        unknown = sorted(mapped - known)
+        if unknown:
+            raise _Failed(f"mapped jst_wms_co_id not among JST's warehouses: {', '.join(map(str, unknown))}")
+        return f"{len(tenant.warehouses)} warehouse(s) mapped, offline and main included"
+
+    def stock_formula() -> str:
+        from ...stock_formula import FormulaError, StockFormula
+
+        try:
+            StockFormula(tenant.stock.formula)
+        except FormulaError as exc:
+            raise _Failed(f"{tenant.stock.formula!r}: {exc}") from None
+        return f"{tenant.stock.formula!r} parses"
+
+    run("credentials", credentials)
+    run("warehouses", warehouses)
+    run("self_mall_shop", self_mall_shop)
+    run("logistics", logistics)
+    run("stores", stores)
+    run("warehouse_mapping", warehouse_mapping)
+    run("stock_formula", stock_formula)
+    return checks
+
+
+class _Failed(Exception):
+    pass

@@ -1,0 +1,55 @@
+"""Building a tenant's JST adapter from the runtime: secrets resolved, tokens and the rate
+limit shared through StateTable, one httpx.Client per container."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .api import JstApiAdapter
+from .client import JstClient, JstCredentials
+from .rate_limit import DynamoRateLimiter, windows_for
+from .tokens import DynamoTokenStore
+
+# ent_id -> (the tenant's jushuitan section it was built from, adapter)
+_built: dict[str, tuple[Any, JstApiAdapter]] = {}
+_lock = threading.Lock()
+
+
+def credentials_of(tenant: Any, secrets: Any) -> JstCredentials:
+    section = tenant.jushuitan
+    return JstCredentials(
+        base_url=section.base_url,
+        app_key=section.app_key,
+        app_secret=section.reveal("app_secret", secrets) or "",
+        access_token=section.reveal("access_token", secrets),
+        refresh_token=section.reveal("refresh_token", secrets),
+    )
+
+
+def jst_for_tenant(tenant: Any) -> JstApiAdapter:
+    """The tenant's adapter, built once per container and rebuilt when the tenant's JST
+    section changes (new secret, URL or limit); tokens and counters live in StateTable, so a
+    rebuild loses nothing."""
+    from ... import runtime
+
+    section = tenant.jushuitan
+    with _lock:
+        built = _built.get(tenant.ent_id)
+        if built is None or built[0] != section:
+            dynamodb, table = runtime.aws_client("dynamodb"), runtime.settings().state_table
+            client = JstClient(
+                tenant.ent_id,
+                credentials_of(tenant, runtime.secret_resolver()),
+                token_store=DynamoTokenStore(dynamodb, table),
+                limiter=DynamoRateLimiter(dynamodb, table, section.app_key,
+                                          windows_for(section.rate_limit.per_second, section.rate_limit.per_minute)),
+            )
+            _built[tenant.ent_id] = (section, JstApiAdapter(client))
+        return _built[tenant.ent_id][1]
+
+
+def forget() -> None:
+    """Tests and re-bootstraps: drop every built adapter."""
+    with _lock:
+        _built.clear()

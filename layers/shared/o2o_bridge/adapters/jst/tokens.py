@@ -1,0 +1,240 @@
+"""The tenant's JST access token: where the current one lives and how it is renewed (§2).
+
+Every Lambda reads the current token from StateTable (``TOKEN#<ent_id>`` / ``CURRENT``),
+falling back to the tokens in the tenant file. Renewal is guarded twice, because JST may
+invalidate a token when another refresh is made (§8: unknown):
+- a short lease (``TOKEN#<ent_id>`` / ``LEASE``): one container refreshes, the others wait
+  a few seconds for the stored token to change and use it;
+- a version condition on the write: if two refreshes still happen (a lease expired), the
+  first write wins and the other adopts the stored token instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Protocol
+
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float | None  # epoch seconds; None when unknown (a token from the tenant file)
+    obtained_at: float
+    version: int = 0  # 0 = not stored yet
+
+
+class TokenStore(Protocol):
+    def load(self, ent_id: str) -> TokenRecord | None: ...
+
+    def claim_refresh(self, ent_id: str, holder: str, now: float, seconds: float) -> bool:
+        """Take the refresh lease unless another holder's lease is still running."""
+
+    def save(self, ent_id: str, record: TokenRecord, expected_version: int) -> bool:
+        """Store ``record`` as version expected_version + 1 if the stored one is still
+        ``expected_version`` (0 = none stored); False when someone else wrote first."""
+
+
+class InMemoryTokenStore:
+    def __init__(self) -> None:
+        self.records: dict[str, TokenRecord] = {}
+        self.leases: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def claim_refresh(self, ent_id: str, holder: str, now: float, seconds: float) -> bool:
+        with self._lock:
+            current = self.leases.get(ent_id)
+            if current and current[0] != holder and current[1] > now:
+                return False
+            self.leases[ent_id] = (holder, now + seconds)
+            return True
+
+    def load(self, ent_id: str) -> TokenRecord | None:
+        return self.records.get(ent_id)
+
+    def save(self, ent_id: str, record: TokenRecord, expected_version: int) -> bool:
+        with self._lock:
+            current = self.records.get(ent_id)
+            if (current.version if current else 0) != expected_version:
+                return False
+            self.records[ent_id] = replace(record, version=expected_version + 1)
+            return True
+
+
+class DynamoTokenStore:
+    """TOKEN#<ent_id> / CURRENT in StateTable (encrypted at rest like the tenant config)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    @staticmethod
+    def _key(ent_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"TOKEN#{ent_id}"}, "sk": {"S": "CURRENT"}}
+
+    def load(self, ent_id: str) -> TokenRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=self._key(ent_id), ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return TokenRecord(
+            access_token=item["access_token"]["S"],
+            refresh_token=item.get("refresh_token", {}).get("S"),
+            expires_at=float(item["expires_at_epoch"]["N"]) if "expires_at_epoch" in item else None,
+            obtained_at=float(item["obtained_at"]["N"]),
+            version=int(item["version"]["N"]),
+        )
+
+    def claim_refresh(self, ent_id: str, holder: str, now: float, seconds: float) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": f"TOKEN#{ent_id}"}, "sk": {"S": "LEASE"}, "holder": {"S": holder},
+                      "lease_until": {"N": repr(now + seconds)}, "expires_at": {"N": str(int(now + seconds) + 3600)}},
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR holder = :me",
+                ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": holder}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def save(self, ent_id: str, record: TokenRecord, expected_version: int) -> bool:
+        item: dict[str, Any] = {
+            **self._key(ent_id),
+            "access_token": {"S": record.access_token},
+            "obtained_at": {"N": repr(record.obtained_at)},
+            "version": {"N": str(expected_version + 1)},
+        }
+        if record.refresh_token:
+            item["refresh_token"] = {"S": record.refresh_token}
+        if record.expires_at is not None:
+            item["expires_at_epoch"] = {"N": repr(record.expires_at)}
+        condition = "attribute_not_exists(pk)" if expected_version == 0 else "version = :v"
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item, "ConditionExpression": condition}
+        if expected_version:
+            kwargs["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
+        try:
+            self.client.put_item(**kwargs)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """When to renew. IEU renews 24 h before ``expires_in`` runs out; a short-lived token is
+    renewed at half its life instead so it is not refreshed on every call."""
+
+    refresh_ahead_seconds: float = 24 * 3600
+    # How long one container may hold the refresh lease, and how long others wait for it.
+    lease_seconds: float = 15.0
+    wait_for_other_refresh_seconds: float = 8.0
+    # §1/§8: dev-api may want /openWebIsv; production uses /openWeb.
+    auth_path_prefix: str = "/openWeb"
+    init_grant_type: str = "authorization_code"  # KOCO sends refresh_token; IEU/JSTAN/ZMOYI this
+
+    def renew_at(self, record: TokenRecord) -> float | None:
+        if record.expires_at is None:
+            return None
+        lifetime = max(record.expires_at - record.obtained_at, 0)
+        return record.expires_at - min(self.refresh_ahead_seconds, lifetime / 2)
+
+
+class TokenIssuer(Protocol):
+    """The HTTP side of tokens (JstClient implements it): returns (access, refresh, expires_in)."""
+
+    def fetch_init_token(self, code: str) -> tuple[str, str | None, float | None]: ...
+    def fetch_refreshed_token(self, refresh_token: str) -> tuple[str, str | None, float | None]: ...
+
+
+class TokenManager:
+    """The current token for one tenant, renewed ahead of expiry or when JST says code 100."""
+
+    def __init__(self, ent_id: str, store: TokenStore, issuer: TokenIssuer, *, seed_access_token: str | None,
+                 seed_refresh_token: str | None, policy: TokenPolicy = TokenPolicy(),
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.ent_id = ent_id
+        self.sleep = sleep
+        self.holder = _random.token_hex(8)  # this container
+        self.store = store
+        self.issuer = issuer
+        self.seed_access_token = seed_access_token
+        self.seed_refresh_token = seed_refresh_token
+        self.policy = policy
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def _current(self) -> TokenRecord | None:
+        stored = self.store.load(self.ent_id)
+        if stored is not None:
+            return stored
+        if self.seed_access_token:
+            return TokenRecord(self.seed_access_token, self.seed_refresh_token, None, 0.0, version=0)
+        return None
+
+    def access_token(self) -> str:
+        """A token to call with: the stored one, renewed first if it is near its expiry."""
+        with self._lock:
+            record = self._current()
+            if record is None:
+                return self._install(None, *self.issuer.fetch_init_token(_six_random_chars())).access_token
+            renew_at = self.policy.renew_at(record)
+            if renew_at is not None and self.clock() >= renew_at and record.refresh_token:
+                return self._renew(record).access_token
+            return record.access_token
+
+    def after_token_rejected(self, rejected_token: str) -> str:
+        """JST said code 100 for ``rejected_token``: the token to retry with (raises if none)."""
+        with self._lock:
+            record = self._current()
+            if record is not None and record.access_token != rejected_token:
+                return record.access_token  # another container already renewed it
+            if record is None or not record.refresh_token:
+                return self._install(record, *self.issuer.fetch_init_token(_six_random_chars())).access_token
+            return self._renew(record).access_token
+
+    def _renew(self, record: TokenRecord) -> TokenRecord:
+        assert record.refresh_token
+        if not self.store.claim_refresh(self.ent_id, self.holder, self.clock(), self.policy.lease_seconds):
+            newer = self._wait_for_newer(record)
+            if newer is not None:
+                return newer
+            # The holder seems gone: refresh anyway; the version condition still protects the record.
+        return self._install(record, *self.issuer.fetch_refreshed_token(record.refresh_token))
+
+    def _wait_for_newer(self, record: TokenRecord) -> TokenRecord | None:
+        deadline = self.clock() + self.policy.wait_for_other_refresh_seconds
+        while self.clock() < deadline:
+            self.sleep(0.2)
+            current = self.store.load(self.ent_id)
+            if current is not None and current.access_token != record.access_token:
+                return current
+        return None
+
+    def _install(self, previous: TokenRecord | None, access: str, refresh: str | None,
+                 expires_in: float | None) -> TokenRecord:
+        now = self.clock()
+        fresh = TokenRecord(
+            access_token=access,
+            refresh_token=refresh or (previous.refresh_token if previous else None),
+            expires_at=now + expires_in if expires_in else None,
+            obtained_at=now,
+        )
+        expected = previous.version if previous else 0
+        if self.store.save(self.ent_id, fresh, expected):
+            return replace(fresh, version=expected + 1)
+        winner = self.store.load(self.ent_id)
+        return winner if winner is not None else fresh
+
+
+def _six_random_chars() -> str:
+    # A self-built (商家自研) app sends any random 6-character code to getInitToken (§2).
+    return _random.token_hex(3)

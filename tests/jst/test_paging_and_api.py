@@ -1,0 +1,170 @@
+"""Paging rules (ts cursor, 7-day windows, dedupe) and batch sizes, through the typed adapter."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from o2o_bridge.adapters.jst import models as m
+from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits
+from o2o_bridge.adapters.jst.paging import batches, keep_latest, split_window
+
+from .jst_fakes import FakeGateway, make_client, ok
+
+OUT = "/open/orders/out/simple/query"
+
+
+def outbound(io_id: int, ts: int, status: str = "WaitConfirm") -> dict:
+    return {"io_id": io_id, "ts": ts, "status": status, "so_id": f"SO{io_id}", "wms_co_id": 10001,
+            "items": [{"sku_id": "A-1", "qty": "2.0000", "sale_price": "9.90"}], "some_new_field": {"x": 1}}
+
+
+def test_ts_scan_keeps_the_cursor_on_page_one_and_the_latest_version_of_changed_records():
+    # JST data changes between our pages: io 2 is modified (new ts 7) after page one was read.
+    table = {1: outbound(1, 3), 2: outbound(2, 4), 3: outbound(3, 5)}
+    served = []
+
+    def query(call):
+        biz = call.biz
+        assert biz["page_index"] == 1 and biz["is_get_total"] is False and biz["page_size"] == 2
+        rows = sorted((r for r in table.values() if r["ts"] >= biz["start_ts"]), key=lambda r: r["ts"])
+        page = rows[:2]
+        served.append([r["io_id"] for r in page])
+        if len(served) == 1:
+            table[2] = outbound(2, 7, status="Delete")
+            table[4] = outbound(4, 6)
+        return ok({"datas": page, "has_next": len(rows) > 2, "page_index": 1})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={OUT: query})), Limits(outbound_page=2))
+    scan = api.scan_sales_outbounds(start_ts=0, wms_co_id=10001, status="WaitConfirm")
+    by_id = {r.io_id: r for r in scan.records}
+    assert sorted(by_id) == [1, 2, 3, 4]  # nothing lost, nothing twice
+    assert by_id[2].status == "Delete" and by_id[2].ts == 7  # the highest-ts version wins
+    assert scan.next_ts == 7
+    assert served[0] == [1, 2]
+
+
+def test_ts_scan_stops_when_a_page_brings_nothing_newer():
+    calls = []
+
+    def query(call):
+        calls.append(call.biz["start_ts"])
+        return ok({"datas": [outbound(9, 5)], "has_next": True})  # a server that always says has_next
+
+    scan = JstApiAdapter(make_client(FakeGateway(routes={OUT: query}))).scan_sales_outbounds(start_ts=5)
+    assert calls == [5] and scan.next_ts == 5 and len(scan.records) == 1
+
+
+def test_inventory_scan_uses_the_ts_field_and_inventorys_list():
+    def query(call):
+        assert "ts" in call.biz and "start_ts" not in call.biz and "modified_begin" not in call.biz
+        return ok({"inventorys": [{"sku_id": "A", "qty": "3.0000", "order_lock": 1, "ts": 11}], "has_next": False})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={"/open/inventory/query": query})))
+    (row,) = api.scan_inventory(start_ts=10, wms_co_id=10000).records
+    assert row.qty == Decimal("3") and row.formula_values()["order_lock"] == Decimal(1)
+
+
+def test_a_long_range_is_split_into_windows_of_at_most_seven_days():
+    begin, end = datetime(2026, 1, 1), datetime(2026, 1, 20, 12)
+    windows = split_window(begin, end)
+    assert windows[0][0] == begin and windows[-1][1] == end and len(windows) == 3
+    assert all(stop - start <= timedelta(days=7) for start, stop in windows)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # edges shared: nothing skipped
+    with pytest.raises(ValueError):
+        split_window(end, begin)
+
+
+def test_window_queries_page_each_window_and_drop_edge_duplicates():
+    seen = []
+
+    def query(call):
+        biz = call.biz
+        seen.append((biz["modified_begin"], biz["modified_end"], biz["page_index"]))
+        if biz["page_index"] == 1:
+            # The record at the window edge comes back in both windows, newer the second time.
+            return ok({"orders": [{"o_id": 1, "l_id": "SF1", "ts": len(seen), "items": []}], "has_next": True})
+        return ok({"orders": [{"o_id": 2, "l_id": "SF2", "ts": 1, "items": []}], "has_next": False})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={"/open/logistic/query": query})))
+    rows = api.query_logistics(shop_id=1, begin=datetime(2026, 1, 1), end=datetime(2026, 1, 10))
+    assert seen == [("2026-01-01 00:00:00", "2026-01-08 00:00:00", 1), ("2026-01-01 00:00:00", "2026-01-08 00:00:00", 2),
+                    ("2026-01-08 00:00:00", "2026-01-10 00:00:00", 1), ("2026-01-08 00:00:00", "2026-01-10 00:00:00", 2)]
+    assert sorted((r.o_id, r.ts) for r in rows) == [(1, 3), (2, 1)]
+
+
+def test_aware_datetimes_are_sent_as_shanghai_wall_time():
+    from zoneinfo import ZoneInfo
+
+    def query(call):
+        assert call.biz["modified_begin"] == "2026-01-01 08:00:00"
+        return ok({"datas": [], "has_next": False})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={"/open/aftersale/received/query": query})))
+    utc = ZoneInfo("UTC")
+    api.query_aftersale_received(begin=datetime(2026, 1, 1, tzinfo=utc), end=datetime(2026, 1, 2, tzinfo=utc))
+
+
+def test_keep_latest_and_batches():
+    rows = [("a", 1), ("b", 5), ("a", 3), ("a", 2)]
+    assert keep_latest(rows, key=lambda r: r[0], ts=lambda r: r[1]) == [("a", 3), ("b", 5)]
+    assert [len(b) for b in batches(list(range(120)), 50)] == [50, 50, 20]
+    with pytest.raises(ValueError):
+        list(batches([1], 0))
+
+
+def order(n: int) -> m.OrderUpload:
+    return m.OrderUpload(shop_id=133242, so_id=f"P{n}", order_date="2026-01-01 10:00:00",
+                         shop_status="WAIT_SELLER_SEND_GOODS", shop_buyer_id="b", receiver_address="上海市 南京西路 1 号",
+                         receiver_name="张三", pay_amount=Decimal("19.80"),
+                         items=[m.OrderUploadItem(sku_id="A-1", shop_sku_id="A-1", amount=Decimal("19.80"),
+                                                  base_price=Decimal("9.90"), qty=2, name="T恤", outer_oi_id=f"P{n}-1")])
+
+
+def test_uploads_fill_each_call_to_the_maximum():
+    sizes = {}
+
+    def upload(call):
+        rows = call.biz
+        sizes.setdefault(call.path, []).append(len(rows) if isinstance(rows, list) else len(rows["items"]))
+        if call.path.endswith("orders/upload"):
+            return ok({"datas": [{"so_id": r["so_id"], "o_id": i, "issuccess": True} for i, r in enumerate(rows)]})
+        if call.path.endswith("inventoryv2/upload"):
+            return {"code": 0, "msg": "ok", "issuccess": True, "data": {"data": {"so_id": rows["so_id"], "io_id": 1}}}
+        return ok(None)
+
+    gateway = FakeGateway(routes={"/open/jushuitan/orders/upload": upload,
+                                  "/open/jushuitan/inventoryv2/upload": upload,
+                                  "/open/orders/wms/sent/upload": upload,
+                                  "/open/jushuitan/orderbyoid/cancel": lambda call: ok("ok")})
+    api = JstApiAdapter(make_client(gateway))
+    results = api.upload_orders([order(n) for n in range(120)])
+    assert sizes["/open/jushuitan/orders/upload"] == [50, 50, 20] and len(results) == 120 and results[0].issuccess
+    api.upload_inventory(wms_co_id=10001, so_id_prefix="STK-20260101", items=[m.StockItem(sku_id=f"S{i}", qty=i) for i in range(1201)])
+    assert sizes["/open/jushuitan/inventoryv2/upload"] == [500, 500, 201]
+    so_ids = [c.biz["so_id"] for c in gateway.calls_to("/open/jushuitan/inventoryv2/upload")]
+    assert so_ids == ["STK-20260101-1", "STK-20260101-2", "STK-20260101-3"]
+    api.upload_wms_sent([m.WmsSent(io_id=i, lc_id="SF", l_id=f"SF{i}") for i in range(51)])
+    assert sizes["/open/orders/wms/sent/upload"] == [50, 1]
+    api.cancel_orders(list(range(75)), cancel_type="门店取消")
+    assert [len(c.biz["o_ids"]) for c in gateway.calls_to("/open/jushuitan/orderbyoid/cancel")] == [50, 25]
+    first = gateway.calls_to("/open/jushuitan/orders/upload")[0].biz[0]
+    assert first["pay_amount"] == 19.8 and first["items"][0]["qty"] == 2 and "pay" not in first
+
+
+def test_batch_maxima_are_configurable():
+    sizes = []
+    gateway = FakeGateway(routes={"/open/jushuitan/orders/upload": lambda c: sizes.append(len(c.biz)) or ok({"datas": []})})
+    JstApiAdapter(make_client(gateway), Limits(orders_upload_batch=20)).upload_orders([order(n) for n in range(45)])
+    assert sizes == [20, 20, 5]
+
+
+def test_base_data_queries_page_by_index():
+    def wms(call):
+        index = call.biz["page_index"]
+        return ok({"datas": [{"wms_co_id": 10000 + index, "name": f"仓{index}"}], "has_next": index < 3})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={"/open/wms/partner/query": wms})))
+    assert [w.wms_co_id for w in api.query_warehouses()] == [10001, 10002, 10003]

@@ -1,0 +1,66 @@
+"""Rotated tokens live in StateTable (TOKEN#<ent_id>) so every container uses the new one."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+
+from o2o_bridge.adapters.jst.tokens import DynamoTokenStore, TokenRecord
+
+from .jst_fakes import ACCESS, FakeGateway, make_client, ok
+
+
+def test_store_round_trip_and_conditional_write(aws):
+    store = DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"])
+    assert store.load("E1") is None
+    assert store.save("E1", TokenRecord("a1", "r1", 2000.5, 1000.0), 0)
+    assert not store.save("E1", TokenRecord("other", "r", None, 1.0), 0)  # someone already stored one
+    record = store.load("E1")
+    assert (record.access_token, record.refresh_token, record.expires_at, record.version) == ("a1", "r1", 2000.5, 1)
+    assert store.save("E1", TokenRecord("a2", None, None, 1001.0), 1)
+    assert not store.save("E1", TokenRecord("a3", None, None, 1002.0), 1)  # stale version loses
+    assert store.load("E1").access_token == "a2"
+    item = boto3.client("dynamodb").get_item(TableName=aws["STATE_TABLE"],
+                                             Key={"pk": {"S": "TOKEN#E1"}, "sk": {"S": "CURRENT"}})["Item"]
+    assert item["version"]["N"] == "2"
+
+
+def test_concurrent_refreshes_make_one_jst_call_and_agree_on_one_token(aws, item_atomic_moto):
+    """Two containers see code 100 at once: one takes the lease and refreshes, the other waits
+    for the stored token and uses it (JST may invalidate a token when another is issued)."""
+    import time
+
+    gateway = FakeGateway(routes={"/open/shops/query": lambda call: ok({})})
+    original = gateway._token
+
+    def slow_token(call):
+        time.sleep(0.5)  # the refresh is in flight while the second container arrives
+        return original(call)
+
+    gateway._token = slow_token
+    start = threading.Barrier(2)
+    results = []
+
+    def container():
+        client = make_client(gateway, store=DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"]))
+        start.wait(timeout=5)
+        results.append(client.tokens.after_token_rejected(ACCESS))
+
+    threads = [threading.Thread(target=container) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    stored = DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"]).load("E1")
+    assert len(results) == 2 and results[0] == results[1] == stored.access_token
+    assert len(gateway.calls_to("/openWeb/auth/refreshToken")) == 1
+    assert stored.version == 1
+
+
+def test_an_abandoned_lease_does_not_block_renewal_forever(aws):
+    store = DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"])
+    assert store.claim_refresh("E1", "dead-container", now=1000.0, seconds=15)
+    assert not store.claim_refresh("E1", "me", now=1010.0, seconds=15)
+    assert store.claim_refresh("E1", "me", now=1016.0, seconds=15)  # expired
+    assert store.claim_refresh("E1", "me", now=1017.0, seconds=15)  # my own lease again
