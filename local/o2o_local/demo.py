@@ -143,7 +143,10 @@ def run_demo(env: dict[str, str], api: str) -> None:
     push = json.dumps({"so_id": "WM20261122001", "l_id": "SF1400012345678", "lc_id": "SF",
                        "items": [{"sku_id": "TS-RED-M", "qty": 1, "outer_oi_id": "1"}]}, ensure_ascii=False)
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242", push)
-    show(f"POST /jushuitan/delivery_callback (valid) -> {status} {body}")
+    show(f"POST /jushuitan/delivery_callback (no callback token) -> {status} {body}")
+    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242"
+                        "&token=demo-callback-token", push)
+    show(f"POST /jushuitan/delivery_callback (valid, authenticated) -> {status} {body}")
     o2o("invoke", "poll_jst_outbound", env=env, expect=2)
 
     heading("5. Retries: a command that fails for good lands in the DLQ with its reason, and is replayed")

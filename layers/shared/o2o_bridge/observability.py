@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics
 
 from .redaction import RedactingFilter
+
+# An invocation that refuses its input or finds no work publishes no business metric;
+# that is normal here, not a mistake worth a warning on every such call.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger()
 logger.addFilter(RedactingFilter())
