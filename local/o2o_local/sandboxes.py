@@ -1,5 +1,5 @@
 """Slots for the sandboxes of the local stack: the JST open platform and the 店+ store
-system. Issues #3 and #4 fill them; until then each slot says so (no fake server here).
+system. A slot whose sandbox is not built yet says so (no fake server here).
 
 A sandbox factory takes the host to bind and returns a ``Sandbox``: ``start()`` gives its
 address (or None when it is not available), ``environment()`` the variables a tenant or
@@ -7,6 +7,8 @@ the CLI needs to reach it, ``stop()`` ends it.
 """
 
 from __future__ import annotations
+
+import os
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ class Sandbox(Protocol):
     def environment(self) -> dict[str, str]: ...
 
     def stop(self) -> None: ...
+
+    # Optional: ``connect_bridge(api_url)`` tells a sandbox where the bridge's HTTP API is.
 
 
 @dataclass
@@ -47,8 +51,15 @@ class UnavailableSandbox:
 
 SandboxFactory = Callable[[str], Sandbox]
 
+def _jst_sandbox(host: str) -> Sandbox:
+    from .jst_sandbox import jst_sandbox_factory
+
+    # The demo tenant's jushuitan.base_url is http://127.0.0.1:8801.
+    return jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
+
+
 SANDBOXES: dict[str, SandboxFactory] = {
-    "jst": lambda host: UnavailableSandbox("JST sandbox", "not available yet: the JST sandbox comes with issue #3"),
+    "jst": _jst_sandbox,
     "pos": lambda host: UnavailableSandbox("店+ sandbox", "not available yet: the 店+ sandbox comes with issue #4"),
 }
 

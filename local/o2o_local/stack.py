@@ -89,6 +89,10 @@ class LocalStack:
                 self.api.start()
             except OSError as error:
                 raise LocalStackError(f"cannot serve the HTTP API on {self.host}:{self.api_port}: {error}") from error
+            for sandbox in self.sandboxes.values():
+                connect = getattr(sandbox, "connect_bridge", None)
+                if connect is not None:
+                    connect(self.api.url)
             if self.with_scheduler:
                 self.scheduler = Scheduler(self.template, log=self.log)
                 self.scheduler.start()

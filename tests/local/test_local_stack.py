@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -27,11 +28,16 @@ def get(url):
 def test_local_stack_runs_everything_and_restores_the_environment(fixture_template, monkeypatch):
     monkeypatch.delenv("STATE_TABLE", raising=False)
     monkeypatch.setenv("O2O_STAGE", "before")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        jst_port = probe.getsockname()[1]
+    monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(jst_port))
     lines = []
     with LocalStack(fixture_template, api_port=0, aws_port=0, log=lines.append) as stack:
         addresses = stack.addresses()
         assert addresses["aws"].startswith("http://127.0.0.1:") and addresses["api"].startswith("http://127.0.0.1:")
-        assert addresses["jst"] == "JST sandbox: not available yet: the JST sandbox comes with issue #3"
+        assert addresses["jst"] == f"http://127.0.0.1:{jst_port}"
+        assert stack.sandboxes["jst"].state.settings.callback_base_url == addresses["api"]
         assert addresses["pos"] == "店+ sandbox: not available yet: the 店+ sandbox comes with issue #4"
         assert os.environ["STATE_TABLE"] == "o2o-local-StateTable" and os.environ["O2O_STAGE"] == "local"
         assert os.environ["AWS_ENDPOINT_URL"] == addresses["aws"]
@@ -61,7 +67,10 @@ def test_a_failed_start_stops_what_started(fixture_template, moto_endpoint):
     assert stack.moto is None and stack.api is None and stack.scheduler is None
 
 
-def test_run_up_prints_addresses_and_the_export_line(capsys):
+def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(probe.getsockname()[1]))
     stop = threading.Event()
     codes = []
     thread = threading.Thread(target=lambda: codes.append(run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=stop)))
@@ -81,7 +90,8 @@ def test_run_up_prints_addresses_and_the_export_line(capsys):
     assert "AWS endpoint (moto)  http://127.0.0.1:" in out and "HTTP API             http://127.0.0.1:" in out
     assert "GET /echo" in out and "-> echo" in out
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
-    assert "JST sandbox: not available yet" in out and "店+ sandbox: not available yet" in out
+    assert "JST sandbox          http://127.0.0.1:" in out and "店+ sandbox: not available yet" in out
+    assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:" in export

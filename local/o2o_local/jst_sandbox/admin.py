@@ -1,0 +1,142 @@
+"""Admin endpoints under /__admin__/ (JSON in, JSON out), mapped onto the Python API.
+
+GET  /__admin__/state[/<collection>]     the whole state, or one collection (orders, outbounds,
+                                          confirmed_outbounds, sent_uploads, other_inouts,
+                                          inventory, inventory_uploads, aftersales, aftersale_received, ...)
+GET  /__admin__/calls[?path=/open/...]   calls received: seq, path, biz, code, msg, http_status, fault
+GET  /__admin__/pushes                   pushes sent: kind, url, payload, http_status, response, accepted
+GET  /__admin__/faults | rate-limit | settings
+POST /__admin__/reset                    {} (state, logs, faults)
+POST /__admin__/seed                     {"demo": true, "callback_base_url": ..., shops, warehouses,
+                                          logistics_companies, skus, inventory, outbounds, orders,
+                                          other_inouts, aftersales, credentials, settings}
+POST /__admin__/settings                 {any Settings field}
+POST /__admin__/faults                   {error_rate, http_fraction, jst_codes, http_statuses, latency_ms,
+                                          timeout_rate, hang_seconds, apply_effect_rate, paths, seed,
+                                          "reset": bool, "script": [{kind, path, code, delay, apply_effect, times}]}
+POST /__admin__/rate-limit               {per_second, per_minute, enabled}
+POST /__admin__/token                    {app_key, access_token?, refresh_token?, expires_in?} issue;
+                                          {"expire": true, "access_token"?} expire (→ code 100)
+POST /__admin__/calls/clear
+POST /__admin__/clock                    {advance_seconds}
+POST /__admin__/outbounds                {outbound fields} add a sales outbound (and its order)
+POST /__admin__/outbounds/status         {io_id, status}
+POST /__admin__/otherinout/confirm       {io_id, status?}
+POST /__admin__/inventory-uploads/confirm {so_id}
+POST /__admin__/orders/ship              {o_id|so_id, lc_id, l_id?, items?, push?, drop?, body?, auth?, ...}
+POST /__admin__/orders/cancel            {o_id|so_id, remark?, push?, ...push options}
+POST /__admin__/aftersales/receive       {as_id|outer_as_id, items?, action?, wms_co_id?, push?, ...}
+POST /__admin__/inventory                {wms_co_id, sku_id, qty..., push?, push_options?}
+POST /__admin__/inventory/push           {wms_co_id, sku_ids?, ...push options}
+POST /__admin__/push                     {kind, payload, ent_id?, storage_code?, body?, auth?, drop?, base_url?}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import JstSandbox
+
+PREFIX = "/__admin__/"
+
+
+def handle(sb: "JstSandbox", method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
+    route = path[len(PREFIX):].strip("/")
+    try:
+        if method == "GET":
+            return 200, _get(sb, route, query)
+        if not isinstance(body, dict):
+            return 400, {"error": "body must be a JSON object"}
+        return 200, _post(sb, route, body)
+    except LookupError as exc:
+        return 404, {"error": str(exc)}
+    except (ValueError, TypeError) as exc:
+        return 400, {"error": str(exc)}
+
+
+def _get(sb: "JstSandbox", route: str, query: dict) -> Any:
+    if route == "state":
+        return sb.state.snapshot(query.get("collection"))
+    if route.startswith("state/"):
+        return sb.state.snapshot(route[len("state/"):])
+    if route == "calls":
+        return sb.calls(query.get("path"))
+    if route == "pushes":
+        return sb.state.snapshot("pushes")
+    if route == "faults":
+        return sb.faults.snapshot()
+    if route == "rate-limit":
+        return sb.rate_limit.snapshot()
+    if route == "settings":
+        return sb.state.settings.to_dict()
+    raise LookupError(f"unknown admin route GET {route}")
+
+
+def _post(sb: "JstSandbox", route: str, body: dict) -> Any:
+    if route == "reset":
+        sb.reset()
+        return {"ok": True}
+    if route == "seed":
+        body = dict(body)
+        result = {}
+        if body.pop("demo", False):
+            result = sb.seed_demo(callback_base_url=body.pop("callback_base_url", None))
+        elif "callback_base_url" in body:
+            sb.configure(callback_base_url=body.pop("callback_base_url"))
+        if body:
+            result = sb.seed(**body)
+        return result
+    if route == "settings":
+        return sb.configure(**body)
+    if route == "faults":
+        body = dict(body)
+        if body.pop("reset", False):
+            sb.faults.reset()
+        script = body.pop("script", [])
+        if body:
+            sb.faults.configure(**body)
+        for f in script:
+            f = dict(f)
+            sb.faults.add(f.pop("kind"), **f)
+        return sb.faults.snapshot()
+    if route == "rate-limit":
+        return sb.rate_limit.configure(**body)
+    if route == "token":
+        if body.get("expire"):
+            return {"expired": sb.state.expire_token(body.get("access_token"))}
+        app_key = body.get("app_key") or next(iter(sb.state.apps), None)
+        if app_key is None or app_key not in sb.state.apps:
+            raise LookupError("unknown app_key (seed credentials first)")
+        return sb.state.issue_token(app_key, access_token=body.get("access_token"),
+                                    refresh_token=body.get("refresh_token"), expires_in=body.get("expires_in"))
+    if route == "calls/clear":
+        sb.clear_calls()
+        return {"ok": True}
+    if route == "clock":
+        sb.advance_clock(float(body.get("advance_seconds", 0)))
+        return {"now": sb.state.now_str()}
+    if route == "outbounds":
+        return sb.add_outbound(**body)
+    if route == "outbounds/status":
+        return sb.set_outbound_status(body["io_id"], body["status"])
+    if route == "otherinout/confirm":
+        return sb.confirm_other_inout(body["io_id"], body.get("status", "Confirmed"))
+    if route == "inventory-uploads/confirm":
+        return sb.confirm_inventory_upload(body["so_id"])
+    if route == "orders/ship":
+        return sb.ship_order(**body)
+    if route == "orders/cancel":
+        return sb.cancel_order(**body)
+    if route == "aftersales/receive":
+        return sb.receive_aftersale(**body)
+    if route == "inventory":
+        body = dict(body)
+        return sb.set_stock(body.pop("wms_co_id"), body.pop("sku_id"), **body)
+    if route == "inventory/push":
+        body = dict(body)
+        return sb.push_stock(body.pop("wms_co_id"), body.pop("sku_ids", None), **body)
+    if route == "push":
+        body = dict(body)
+        return sb.push(body.pop("kind"), body.pop("payload"), **body)
+    raise LookupError(f"unknown admin route POST {route}")
