@@ -129,6 +129,10 @@ def run_demo(env: dict[str, str], api: str) -> None:
     o2o("tenant", "put", str(DEMO_TENANT), env=env)
     o2o("tenant", "get", "10010", env=env)
 
+    heading("2b. The tenant against the JST sandbox: doctor and one signed call")
+    o2o("tenant", "doctor", "10010", env=env)
+    o2o("jst", "call", "/open/shops/query", '{"page_index": 1, "page_size": 10}', "--tenant", "10010", env=env)
+
     heading("3. The HTTP API: /health, and a JST push with a malformed body")
     status, body = http("GET", f"{api}/health")
     show(f"GET /health -> {status} {body}")
