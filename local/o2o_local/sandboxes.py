@@ -58,9 +58,16 @@ def _jst_sandbox(host: str) -> Sandbox:
     return jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
 
 
+def _pos_sandbox(host: str) -> Sandbox:
+    from .pos_sandbox import PosSandbox
+
+    # Port 8802 (O2O_POS_SANDBOX_PORT): the demo tenant's pos.base_url is http://127.0.0.1:8802/api.
+    return PosSandbox.for_local_stack(host)
+
+
 SANDBOXES: dict[str, SandboxFactory] = {
     "jst": _jst_sandbox,
-    "pos": lambda host: UnavailableSandbox("店+ sandbox", "not available yet: the 店+ sandbox comes with issue #4"),
+    "pos": _pos_sandbox,
 }
 
 

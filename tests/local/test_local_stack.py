@@ -32,13 +32,15 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
         probe.bind(("127.0.0.1", 0))
         jst_port = probe.getsockname()[1]
     monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(jst_port))
+    monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
     lines = []
     with LocalStack(fixture_template, api_port=0, aws_port=0, log=lines.append) as stack:
         addresses = stack.addresses()
         assert addresses["aws"].startswith("http://127.0.0.1:") and addresses["api"].startswith("http://127.0.0.1:")
         assert addresses["jst"] == f"http://127.0.0.1:{jst_port}"
         assert stack.sandboxes["jst"].state.settings.callback_base_url == addresses["api"]
-        assert addresses["pos"] == "店+ sandbox: not available yet: the 店+ sandbox comes with issue #4"
+        assert addresses["pos"].startswith("http://127.0.0.1:") and addresses["pos"].endswith("/api")
+        assert stack.sandboxes["pos"].bridge_url == addresses["api"]
         assert os.environ["STATE_TABLE"] == "o2o-local-StateTable" and os.environ["O2O_STAGE"] == "local"
         assert os.environ["AWS_ENDPOINT_URL"] == addresses["aws"]
         assert stack.resources["WorkQueue"] == os.environ["WORK_QUEUE_URL"]
@@ -71,6 +73,7 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(probe.getsockname()[1]))
+    monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
     stop = threading.Event()
     codes = []
     thread = threading.Thread(target=lambda: codes.append(run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=stop)))
@@ -90,7 +93,8 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     assert "AWS endpoint (moto)  http://127.0.0.1:" in out and "HTTP API             http://127.0.0.1:" in out
     assert "GET /echo" in out and "-> echo" in out
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
-    assert "JST sandbox          http://127.0.0.1:" in out and "店+ sandbox: not available yet" in out
+    sandbox_lines = [line.split() for line in out.splitlines() if "sandbox " in line and "http://" in line]
+    assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:")}
     assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))

@@ -1,0 +1,160 @@
+"""Signed events from the sandbox to a tiny bridge stand-in, and the admin endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from o2o_local.pos_sandbox import DEMO_WEBHOOK_SECRET, PosSandbox, openapi
+
+from .builders import fulfilment
+from .conftest import assert_valid
+
+ENT = "10010"
+
+
+class Receiver:
+    """POST /pos/events: checks the signature over the raw body like the bridge must."""
+
+    def __init__(self, secret: str = DEMO_WEBHOOK_SECRET) -> None:
+        self.secret = secret.encode()
+        self.received: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(receiver.secret, raw, hashlib.sha256).hexdigest()
+                signature = self.headers.get("X-O2O-Signature", "")
+                good = self.path == "/pos/events" and hmac.compare_digest(signature, expected)
+                body = json.loads(raw)
+                receiver.received.append({"body": body, "event_id": self.headers.get("X-O2O-Event-Id"),
+                                          "signature": signature, "good": good})
+                status, answer = (200, {"code": 0, "msg": "ok"}) if good else (401, {"code": 401, "msg": "bad signature"})
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def bridge():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+EXAMPLES = openapi.document()["components"]["examples"]
+
+
+@pytest.mark.parametrize("event_type", list(EXAMPLES))
+def test_every_event_type_is_emitted_signed(pos, bridge, event_type):
+    data = EXAMPLES[event_type]["value"]["data"]
+    result = pos.emit(event_type, data, bridge_url=bridge.url, event_id=f"evt-{event_type}")
+    assert result.ok and result.body == {"code": 0, "msg": "ok"}
+    [got] = bridge.received
+    assert got["good"] and got["event_id"] == f"evt-{event_type}" == got["body"]["event_id"]
+    assert got["body"]["ent_id"] == ENT and got["body"]["type"] == event_type and got["body"]["data"] == data
+    assert_valid("PosEvent", got["body"])
+    recorded = pos.state.merchant(ENT).events[-1]
+    assert recorded["status"] == 200 and recorded["answer"] == {"code": 0, "msg": "ok"}
+
+
+def test_a_wrong_secret_is_refused_by_the_receiver_and_recorded(pos, bridge):
+    result = pos.emit("order.cancelled", {"order_no": "SO1", "reason": "x"}, bridge_url=bridge.url, secret="nope")
+    assert result.status == 401 and not bridge.received[0]["good"]
+    assert pos.state.merchant(ENT).events[-1]["status"] == 401
+
+
+def test_an_invalid_event_is_not_sent_unless_asked(pos, bridge):
+    with pytest.raises(ValueError, match=r"data.items\[0\]: 'version' is a required property"):
+        pos.emit("stock.changed", {"store_code": "S001", "items": [{"sku_id": "A", "qty": 1}]}, bridge_url=bridge.url)
+    assert bridge.received == []
+    result = pos.emit("stock.changed", {"store_code": "S001"}, bridge_url=bridge.url, validate=False)
+    assert result.status == 200 and bridge.received[0]["body"]["data"] == {"store_code": "S001"}
+
+
+def test_an_unreachable_bridge_is_recorded_not_raised(pos):
+    result = pos.emit("order.cancelled", {"order_no": "SO1", "reason": "x"}, bridge_url="http://127.0.0.1:9",
+                      timeout=1)
+    assert result.status is None and result.error
+
+
+def test_events_make_the_store_state_coherent(pos, bridge, api):
+    created = api.create_fulfilment_order(fulfilment())
+    pos.emit("fulfilment.shipped", {"fulfilment_id": created.fulfilment_id, "external_id": "2026112200001",
+                                    "carrier_code": "SF", "tracking_no": "SF1", "shipped_at": "2026-11-22T15:00:00+08:00"},
+             bridge_url=bridge.url)
+    merchant = pos.state.merchant(ENT)
+    assert merchant.fulfilments[created.fulfilment_id]["status"] == "shipped"
+    pos.emit("transfer.submitted", EXAMPLES["transfer.submitted"]["value"]["data"], bridge_url=bridge.url)
+    assert merchant.transfers["TR20261122001"]["status"] == "submitted"
+    result = pos.set_store_stock(ENT, "S001", [{"sku_id": "SKU-RED-M", "qty": 4}], bridge_url=bridge.url)
+    assert result.ok and bridge.received[-1]["body"]["data"]["items"] == [{"sku_id": "SKU-RED-M", "qty": 4, "version": 2}]
+
+
+def test_admin_endpoints_over_http(bridge):
+    with PosSandbox() as sandbox, httpx.Client(base_url=sandbox.url + "/__admin__", timeout=5) as admin:
+        assert admin.post("/seed-demo").json()["data"] == {"seeded": [ENT]}
+        assert admin.post("/seed", json={"merchants": [{"ent_id": "20020", "api_key": "k2-xxxx",
+                                                        "webhook_secret": "s2", "stores": ["S9"]}]}).status_code == 200
+        state = admin.get("/state", params={"ent_id": ENT}).json()["data"]
+        assert list(state["merchants"]) == [ENT]
+        assert state["merchants"][ENT]["store_stock"]["S001/SKU-RED-M"]["qty"] == 5
+        assert "api_key" not in json.dumps(state) and "demo-pos-api-key" not in json.dumps(state)
+
+        assert admin.post("/config", json={"bridge_url": bridge.url}).json()["data"]["bridge_url"] == bridge.url
+        sent = admin.post("/emit", json={"ent_id": ENT, "type": "order.cancelled",
+                                         "data": {"order_no": "SO1", "reason": "顾客取消"}}).json()["data"]
+        assert sent["status"] == 200 and bridge.received[-1]["good"]
+        stock = admin.post("/store-stock", json={"ent_id": ENT, "store_code": "S002",
+                                                 "items": [{"sku_id": "SKU-RED-M", "qty": 9}]}).json()["data"]
+        assert stock["status"] == 200
+
+        faults = admin.post("/faults", json={"path": "/stock", "error_rate": 1.0, "statuses": [503], "seed": 7})
+        assert faults.json()["data"]["rules"][0]["path"] == "/stock"
+        answer = httpx.get(sandbox.base_url + "/stock", headers={"Authorization": "Bearer demo-pos-api-key",
+                                                                 "X-Ent-Id": ENT})
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+        assert_valid("ErrorAnswer", answer.json())
+        assert admin.delete("/faults").json()["data"]["rules"] == []
+        assert admin.post("/reset").status_code == 200
+        assert admin.get("/state").json()["data"]["merchants"] == {}
+        assert admin.post("/nope").status_code == 404
+
+
+def test_raw_protocol_errors(pos):
+    base, auth = pos.base_url, {"Authorization": "Bearer demo-pos-api-key", "X-Ent-Id": ENT}
+    cases = [
+        (httpx.post(base + "/orders/SO1/cancel", json={"reason": "x"}), 401, 40100),
+        (httpx.post(base + "/orders/SO1/cancel", json={"reason": "x"},
+                    headers={"Authorization": "Bearer demo-pos-api-key"}), 400, 40001),
+        (httpx.post(base + "/orders/SO1/cancel", json={"reason": "x"}, headers=auth), 400, 40002),
+        (httpx.post(base + "/orders/SO1/cancel", content=b"{", headers={**auth, "Idempotency-Key": "k"}), 400, 40000),
+        (httpx.post(base + "/fulfilment-orders", json={"external_id": 1}, headers={**auth, "Idempotency-Key": "k2"}),
+         422, 42200),
+        (httpx.get(base + "/nothing", headers=auth), 404, 40400),
+        (httpx.get(base + "/stock", params={"limit": "0"}, headers=auth), 422, 42200),
+    ]
+    for response, status, code in cases:
+        assert (response.status_code, response.json()["code"]) == (status, code), response.text
+        assert_valid("ErrorAnswer", response.json())
