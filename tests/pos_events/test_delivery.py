@@ -1,0 +1,108 @@
+"""At-least-once in, exactly-once effect: one effect per (ent_id, event_id), acknowledged only when done."""
+
+import threading
+
+import boto3
+import pytest
+
+from o2o_bridge.events import dispatch
+
+from .conftest import EVENT_TYPES, OTHER_SECRET, fresh, request, send, table_items
+
+OK = (200, {"code": 0, "msg": "ok"})
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_each_type_reaches_its_flow_once_and_a_repeat_is_acknowledged(tenants, effects, event_type):
+    body = fresh(event_type)
+    state_before, records_before = table_items(tenants)
+    assert send(request(body)) == OK
+    assert send(request(body)) == OK
+    assert effects == [("10010", body["event_id"], event_type)]
+    assert table_items(tenants) == (state_before, records_before + 1)
+
+
+def test_the_idempotency_record_has_a_stable_prefix(tenants, effects):
+    body = fresh("order.cancelled")
+    before = {item["id"]["S"] for item in boto3.client("dynamodb").scan(TableName=tenants["IDEMPOTENCY_TABLE"])["Items"]}
+    assert send(request(body)) == OK
+    after = {item["id"]["S"] for item in boto3.client("dynamodb").scan(TableName=tenants["IDEMPOTENCY_TABLE"])["Items"]}
+    (new,) = after - before
+    assert new.startswith("pos_events.event#")
+
+
+def test_the_same_event_id_of_two_tenants_is_two_events(tenants, effects):
+    body = fresh("stock.changed")
+    assert send(request(body)) == OK
+    assert send(request({**body, "ent_id": "20020"}, secret=OTHER_SECRET)) == OK
+    assert [effect[0] for effect in effects] == ["10010", "20020"]
+
+
+def test_a_501_is_not_acknowledged_and_does_not_poison_the_retry(tenants, monkeypatch):
+    body = fresh("fulfilment.shipped")
+    before = table_items(tenants)
+    code, answer = send(request(body))
+    assert code == 501 and "issue #5" in answer["msg"] and "not implemented yet" in answer["msg"]
+    assert table_items(tenants) == before  # no completed (or in-progress) record left behind
+
+    # The flow lands (issue #5); the store system's retry of the same event is processed.
+    done = []
+    monkeypatch.setitem(dispatch.FLOWS, "fulfilment.shipped", lambda event, tenant: done.append(event.event_id))
+    assert send(request(body)) == OK
+    assert done == [body["event_id"]]
+
+
+@pytest.mark.parametrize(
+    "event_type, issue",
+    [("fulfilment.shipped", 5), ("fulfilment.picked_up", 5), ("fulfilment.rejected", 5),
+     ("order.warehouse_requested", 6), ("order.cancelled", 6), ("return.requested", 6),
+     ("stock.changed", 7), ("transfer.submitted", 8), ("warehouse_return.submitted", 8)],
+)
+def test_every_type_names_the_issue_that_builds_its_flow(tenants, event_type, issue):
+    code, answer = send(request(fresh(event_type)))
+    assert code == 501 and f"the {event_type} flow" in answer["msg"] and f"issue #{issue})" in answer["msg"]
+
+
+def test_a_failing_flow_is_not_acknowledged_and_runs_again_on_retry(tenants, monkeypatch):
+    from o2o_bridge.errors import TransientError
+
+    calls = []
+
+    def flaky(event, tenant):
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise TransientError("JST is down")
+
+    monkeypatch.setitem(dispatch.FLOWS, "order.cancelled", flaky)
+    body = fresh("order.cancelled")
+    assert send(request(body))[0] == 503
+    assert send(request(body)) == OK
+    assert send(request(body)) == OK
+    assert len(calls) == 2
+
+
+def test_two_concurrent_deliveries_have_one_effect(tenants, monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    effects = []
+
+    def slow_flow(event, tenant):
+        started.set()
+        assert release.wait(10)
+        effects.append(event.event_id)
+
+    monkeypatch.setitem(dispatch.FLOWS, "stock.changed", slow_flow)
+    body = fresh("stock.changed")
+    answers = {}
+    first = threading.Thread(target=lambda: answers.setdefault("first", send(request(body))))
+    first.start()
+    try:
+        assert started.wait(10)
+        # The first delivery is still running: the second is told to come back, not acknowledged.
+        code, answer = send(request(body))
+        assert code == 503 and "being processed by another delivery" in answer["msg"]
+    finally:
+        release.set()
+        first.join(10)
+    assert answers["first"] == OK
+    assert send(request(body)) == OK  # after the first is done, a repeat is acknowledged
+    assert effects == [body["event_id"]]
