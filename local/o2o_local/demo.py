@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TENANT = ROOT / "local" / "tenants" / "demo.yaml"
 O2O = [sys.executable, "-m", "o2o_bridge.cli"]
+# Where `o2o local up` serves the 店+ sandbox (the demo tenant's pos.base_url).
+POS_SANDBOX = "http://127.0.0.1:8802"
 
 
 def free_port() -> int:
@@ -152,6 +154,14 @@ def run_demo(env: dict[str, str], api: str) -> None:
                         "&token=demo-callback-token", push)
     show(f"POST /jushuitan/delivery_callback (valid, authenticated) -> {status} {body}")
     o2o("invoke", "poll_jst_outbound", env=env, expect=2)
+    shipped = {"fulfilment_id": "F1001", "external_id": "700001", "carrier_code": "SF",
+               "tracking_no": "SF1400099999999", "shipped_at": "2026-11-22T10:29:00+08:00"}
+    for label, extra in (("signed", {}), ("forged signature", {"secret": "not-the-webhook-secret"})):
+        status, body = http("POST", f"{POS_SANDBOX}/__admin__/emit", json.dumps(
+            {"type": "fulfilment.shipped", "data": shipped, "ent_id": "10010", **extra}))
+        answer = json.loads(body).get("data", {}) if status == 200 else {"status": f"(sandbox {status})", "body": body}
+        show(f"店+ sandbox emits fulfilment.shipped ({label}) -> bridge answered "
+             f"{answer.get('status')} {json.dumps(answer.get('body'), ensure_ascii=False)}")
 
     heading("5. Retries: a command that fails for good lands in the DLQ with its reason, and is replayed")
     send_retry(env)

@@ -321,7 +321,8 @@ class PosSandbox:
             if (method, path) == ("POST", "/emit"):
                 result = self.emit(body["type"], body.get("data", {}), ent_id=body.get("ent_id"),
                                    event_id=body.get("event_id"), occurred_at=body.get("occurred_at"),
-                                   bridge_url=body.get("bridge_url"), validate=body.get("validate"))
+                                   bridge_url=body.get("bridge_url"), validate=body.get("validate"),
+                                   secret=body.get("secret"))
                 return ok(result.to_dict())
             if (method, path) == ("POST", "/store-stock"):
                 result = self.set_store_stock(str(body["ent_id"]), str(body["store_code"]), body["items"],
