@@ -34,6 +34,7 @@ sam-check:
 
 bench: setup
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/jst_client.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache
