@@ -4,41 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from recording_receiver import RecordingReceiver
 
 from .test_jst_sandbox_endpoints import _order
 
 
-class Receiver:
+class Receiver(RecordingReceiver):
+    """The bridge's callback routes: records each push as a dict and answers ``self.answer``."""
+
     def __init__(self) -> None:
-        self.requests: list[dict] = []
         self.answer = (200, {"code": 0, "msg": "执行成功"})
-        outer = self
+        super().__init__(lambda request: self.answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                url = urllib.parse.urlsplit(self.path)
-                outer.requests.append({"path": url.path, "query": dict(urllib.parse.parse_qsl(url.query)),
-                                       "content_type": self.headers.get("Content-Type"), "raw": raw})
-                status, body = outer.answer
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    @property
+    def pushes(self) -> list[dict]:
+        return [{"path": r.path, "query": r.query, "content_type": r.headers.get("Content-Type"), "raw": r.raw}
+                for r in self.requests]
 
     def payload(self, req: dict) -> dict:
         if req["content_type"].startswith("application/json"):
@@ -51,8 +35,7 @@ def receiver(jst):
     r = Receiver()
     jst.configure(callback_base_url=r.url)
     yield r
-    r.server.shutdown()
-    r.server.server_close()
+    r.close()
 
 
 def expected_sign(query: dict, key: str) -> str:
@@ -66,7 +49,7 @@ def expected_sign(query: dict, key: str) -> str:
 def test_delivery_push_after_shipping_an_uploaded_order(jst, client, receiver, body):
     client.ok("/open/jushuitan/orders/upload", [_order("POS-7")])
     result = jst.ship_order(so_id="POS-7", lc_id="SF", l_id="SF777", body=body)
-    req = receiver.requests[-1]
+    req = receiver.pushes[-1]
     assert req["path"] == "/jushuitan/delivery_callback"
     q = req["query"]
     assert (q["entId"], q["storageCode"], q["method"]) == ("10010", "133242", "logistics.upload")
@@ -84,7 +67,7 @@ def test_partial_shipment_gives_two_pushes(jst, client, receiver):
     assert first["payload"]["is_send_all"] is False and first["order"]["status"] == "Delivering"
     second = jst.ship_order(so_id="POS-8", l_id="SF2")
     assert second["payload"]["is_send_all"] is True and second["order"]["status"] == "Sent"
-    assert [receiver.payload(r)["l_id"] for r in receiver.requests] == ["SF1", "SF2"]
+    assert [receiver.payload(r)["l_id"] for r in receiver.pushes] == ["SF1", "SF2"]
 
 
 def test_cancel_return_and_stock_pushes_with_token_auth(jst, client, receiver):
@@ -95,26 +78,26 @@ def test_cancel_return_and_stock_pushes_with_token_auth(jst, client, receiver):
                                           "items": [{"sku_id": "TS001-WHT-M", "qty": 1, "outer_oi_id": "POS-1-1"}]}])
     jst.receive_aftersale(outer_as_id="RT-6", auth="token", body="form")
     jst.set_stock(10000, "TS001-WHT-L", qty=55, push=True, push_options={"auth": "token"})
-    paths = [r["path"] for r in receiver.requests]
+    paths = [r["path"] for r in receiver.pushes]
     assert paths == ["/jushuitan/cancel_callback", "/jushuitan/return_goods_callback", "/jushuitan/stock_callback"]
-    assert all(r["query"]["token"] == "demo-callback-token" and "sign" not in r["query"] for r in receiver.requests)
-    cancel, ret, stock = (receiver.payload(r) for r in receiver.requests)
+    assert all(r["query"]["token"] == "demo-callback-token" and "sign" not in r["query"] for r in receiver.pushes)
+    cancel, ret, stock = (receiver.payload(r) for r in receiver.pushes)
     assert cancel == {"so_id": "POS-5", "o_id": cancel["o_id"], "remark": "缺货"}
     assert (ret["outer_as_id"], ret["action_name"], ret["items"]) == ("RT-6", "确认收货", [{"sku_id": "TS001-WHT-M", "qty": 1}])
-    assert receiver.requests[2]["query"]["storageCode"] == "10000" and receiver.requests[2]["query"]["type"] == "2"
+    assert receiver.pushes[2]["query"]["storageCode"] == "10000" and receiver.pushes[2]["query"]["type"] == "2"
     assert stock["datas"][0]["sku_id"] == "TS001-WHT-L" and stock["datas"][0]["qty"] == 55
 
 
 def test_dropped_push_is_recorded_not_sent_and_refusals_are_recorded(jst, client, receiver):
     client.ok("/open/jushuitan/orders/upload", [_order("POS-4")])
     result = jst.ship_order(so_id="POS-4", l_id="SF4", drop=True)
-    assert receiver.requests == [] and result["push"]["dropped"] is True
+    assert receiver.pushes == [] and result["push"]["dropped"] is True
     # the missed push is still visible to reconciliation
     assert client.ok("/open/logistic/query", {"so_ids": ["POS-4"]})["orders"][0]["l_id"] == "SF4"
     receiver.answer = (401, {"code": 10, "msg": "bad sign"})
     rec = jst.push("stock", {"datas": []}, storage_code=10001, auth="bad_sign")
     assert rec["http_status"] == 401 and rec["accepted"] is False and rec["response"]["code"] == 10
-    assert receiver.requests[-1]["query"]["sign"] == "0" * 32
+    assert receiver.pushes[-1]["query"]["sign"] == "0" * 32
     jst.configure(callback_base_url="http://127.0.0.1:9")  # nothing listens there
     rec = jst.push("cancel", {"so_id": "X"}, timeout=1)
     assert rec["accepted"] is False and rec["error"]
@@ -123,7 +106,7 @@ def test_dropped_push_is_recorded_not_sent_and_refusals_are_recorded(jst, client
 def test_sign_scope_all_query(jst, receiver):
     jst.configure(push_sign_scope="all_query", partnerid="p1", partner_key="k")
     jst.push("delivery", {"so_id": "A"}, storage_code=133242)
-    q = receiver.requests[-1]["query"]
+    q = receiver.pushes[-1]["query"]
     rest = {k: v for k, v in q.items() if k not in ("method", "partnerid", "sign")}
     text = q["method"] + q["partnerid"] + "".join(k + rest[k] for k in sorted(rest)) + "k"
     assert q["sign"] == hashlib.md5(text.encode()).hexdigest()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from recording_receiver import RecordingReceiver
 
 from o2o_local.pos_sandbox import DEMO_WEBHOOK_SECRET, PosSandbox, openapi
 
@@ -19,41 +18,21 @@ from .conftest import assert_valid
 ENT = "10010"
 
 
-class Receiver:
+class Receiver(RecordingReceiver):
     """POST /pos/events: checks the signature over the raw body like the bridge must."""
 
     def __init__(self, secret: str = DEMO_WEBHOOK_SECRET) -> None:
         self.secret = secret.encode()
         self.received: list[dict] = []
-        receiver = self
+        super().__init__(self._check)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = "sha256=" + hmac.new(receiver.secret, raw, hashlib.sha256).hexdigest()
-                signature = self.headers.get("X-O2O-Signature", "")
-                good = self.path == "/pos/events" and hmac.compare_digest(signature, expected)
-                body = json.loads(raw)
-                receiver.received.append({"body": body, "event_id": self.headers.get("X-O2O-Event-Id"),
-                                          "signature": signature, "good": good})
-                status, answer = (200, {"code": 0, "msg": "ok"}) if good else (401, {"code": 401, "msg": "bad signature"})
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def _check(self, request) -> tuple[int, dict]:
+        expected = "sha256=" + hmac.new(self.secret, request.raw, hashlib.sha256).hexdigest()
+        signature = request.headers.get("X-O2O-Signature", "")
+        good = request.path == "/pos/events" and hmac.compare_digest(signature, expected)
+        self.received.append({"body": json.loads(request.raw), "event_id": request.headers.get("X-O2O-Event-Id"),
+                              "signature": signature, "good": good})
+        return (200, {"code": 0, "msg": "ok"}) if good else (401, {"code": 401, "msg": "bad signature"})
 
 
 @pytest.fixture
