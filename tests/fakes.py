@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from o2o_bridge.ports import Cursor, DocumentLink, TimelineEntry
+from o2o_bridge.ports import Cursor, DocumentLink, Record, TimelineEntry
 
 
 class FakeTenants:
@@ -78,3 +80,75 @@ class FakeCursors:
             return False
         self.cursors[(ent_id, name)] = Cursor(ent_id, name, value, (expected_version or 0) + 1, datetime.now(timezone.utc))
         return True
+
+
+class FakeRecords:
+    """RecordRepository in memory, with the same conditional-write rules as DynamoDB's."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], Record] = {}
+        self._lock = threading.Lock()  # flows are replayed concurrently in tests
+
+    def get(self, ent_id, kind, key):
+        return self.items.get((ent_id, kind, key))
+
+    def put(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
+        with self._lock:
+            current = self.items.get((ent_id, kind, key))
+            if (current.version if current else None) != expected_version:
+                return None
+            record = Record(ent_id, kind, key, copy.deepcopy(data), (expected_version or 0) + 1,
+                            datetime.now(timezone.utc))
+            self.items[(ent_id, kind, key)] = record
+            return record
+
+    def delete(self, ent_id, kind, key):
+        with self._lock:
+            self.items.pop((ent_id, kind, key), None)
+
+    def list(self, ent_id, kind, *, prefix=""):
+        return sorted((r for (e, k, key), r in self.items.items() if e == ent_id and k == kind and key.startswith(prefix)),
+                      key=lambda r: r.key)
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    def __call__(self, name, value=1):
+        self.values[name] = self.values.get(name, 0) + value
+
+
+def fake_context(tenant, *, jst=None, store=None, **overrides):
+    """A FlowContext over in-memory fakes; pass the JstApi / StoreSystem fakes a test needs.
+    Every fake is reachable as an attribute of the returned context (ctx.records.items, …)."""
+    from o2o_bridge.flows.kit import FlowContext
+
+    parts = dict(tenant=tenant, jst=jst, store=store, links=FakeLinks(), cursors=FakeCursors(),
+                 records=FakeRecords(), timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics(),
+                 retry_base_delay_seconds=0)
+    parts.update(overrides)
+    return FlowContext(**parts)
+
+
+def drain_retries(ctx, *, max_rounds: int = 50) -> int:
+    """Run what ``ctx.queue`` holds through the real RetryRunner (no delays) until it is empty,
+    with ``ctx`` as every retried command's context; returns how many envelopes ran."""
+    from o2o_bridge.flows import kit
+    from o2o_bridge.retry import RetryRunner, commands
+
+    runner = RetryRunner(commands, ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
+                         base_delay_seconds=0, no_delay=True)
+    saved, kit.context_for = kit.context_for, (lambda tenant: ctx)
+    ran = 0
+    try:
+        for _ in range(max_rounds):
+            if not ctx.queue.queued:
+                return ran
+            batch, ctx.queue.queued = ctx.queue.queued, []
+            for envelope, _delay in batch:
+                runner.run(envelope)
+                ran += 1
+        raise AssertionError(f"retries did not drain in {max_rounds} rounds: {len(ctx.queue.queued)} left")
+    finally:
+        kit.context_for = saved

@@ -1,86 +1,33 @@
-"""`make demo`: the local stack, one tenant, and every path that exists, end to end.
+"""`make demo`: the local stack, one tenant, and every scenario, end to end.
 
 It drives the bridge the way an operator would: the `o2o` commands in a second
-process, HTTP requests to the local API, and prints what each step showed. Later issues
-add their scenarios here.
+process, HTTP requests to the local API, the sandboxes' admin endpoints standing in for
+people at the store and the warehouse, and prints what each step showed. Each scenario
+is a module of ``o2o_local.demo_steps`` with ``run(demo)``; SCENARIOS says their order.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_TENANT = ROOT / "local" / "tenants" / "demo.yaml"
-O2O = [sys.executable, "-m", "o2o_bridge.cli"]
-# Where `o2o local up` serves the 店+ sandbox (the demo tenant's pos.base_url).
-POS_SANDBOX = "http://127.0.0.1:8802"
+from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
+                           http, o2o, show, wait_for)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def heading(text: str) -> None:
-    print(f"\n=== {text} ===", flush=True)
-
-
-def show(text: str) -> None:
-    print(textwrap.indent(text.rstrip(), "    "), flush=True)
-
-
-def o2o(*args: str, env: dict[str, str], expect: int | None = 0) -> subprocess.CompletedProcess:
-    print(f"$ o2o {' '.join(args)}", flush=True)
-    result = subprocess.run([*O2O, *args], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    show(result.stdout + result.stderr)
-    if expect is not None and result.returncode != expect:
-        raise SystemExit(f"demo failed: `o2o {' '.join(args)}` exited {result.returncode}, expected {expect}")
-    return result
-
-
-def http(method: str, url: str, body: str | None = None, content_type: str = "application/json") -> tuple[int, str]:
-    data = body.encode("utf-8") if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode("utf-8")
-
-
-def wait_for(url: str, stack: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if stack.poll() is not None:
-            raise SystemExit(f"demo failed: `o2o local up` exited with {stack.returncode}")
-        try:
-            if http("GET", url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"demo failed: the local stack did not answer {url} within {seconds} s")
-
-
-def count_state_items(env: dict[str, str]) -> int:
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"],
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client.scan(TableName="o2o-local-StateTable", Select="COUNT")["Count"]
-
+# (module of o2o_local.demo_steps, what it shows, the issue that builds it)
+SCENARIOS = (
+    ("s1_store_fulfilment", "S1: online orders shipped or picked up at stores", 5),
+    ("s2_warehouse_orders", "S2: store and micro-mall orders shipped by the warehouse", 6),
+    ("stock_sync", "S3/S4: stock both ways and the 02:10 nightly run", 7),
+    ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
+    ("products", "S7: the product master", 8),
+)
 
 def main() -> int:
     api_port, aws_port = free_port(), free_port()
@@ -145,25 +92,22 @@ def run_demo(env: dict[str, str], api: str) -> None:
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=99999&storageCode=133242", '{"so_id": "X"}')
     show(f"POST /jushuitan/delivery_callback (unknown tenant) -> {status} {body}")
 
-    heading("4. Paths whose flow comes in a later issue say so, and acknowledge nothing")
+    heading("4. Callers that cannot prove who they are get a 401 in their own format, nothing written")
     push = json.dumps({"so_id": "WM20261122001", "l_id": "SF1400012345678", "lc_id": "SF",
                        "items": [{"sku_id": "TS-RED-M", "qty": 1, "outer_oi_id": "1"}]}, ensure_ascii=False)
+    before = count_state_items(env)
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242", push)
-    show(f"POST /jushuitan/delivery_callback (no callback token) -> {status} {body}")
-    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242"
-                        "&token=demo-callback-token", push)
-    show(f"POST /jushuitan/delivery_callback (valid, authenticated) -> {status} {body}")
-    o2o("invoke", "poll_jst_outbound", env=env, expect=2)
+    show(f"POST /jushuitan/delivery_callback (no sign, no token) -> {status} {body}")
     shipped = {"fulfilment_id": "F1001", "external_id": "700001", "carrier_code": "SF",
                "tracking_no": "SF1400099999999", "shipped_at": "2026-11-22T10:29:00+08:00"}
-    for label, extra in (("signed", {}), ("forged signature", {"secret": "not-the-webhook-secret"})):
-        status, body = http("POST", f"{POS_SANDBOX}/__admin__/emit", json.dumps(
-            {"type": "fulfilment.shipped", "data": shipped, "ent_id": "10010", **extra}))
-        answer = json.loads(body).get("data", {}) if status == 200 else {"status": f"(sandbox {status})", "body": body}
-        show(f"店+ sandbox emits fulfilment.shipped ({label}) -> bridge answered "
-             f"{answer.get('status')} {json.dumps(answer.get('body'), ensure_ascii=False)}")
+    status, body = http("POST", f"{POS_SANDBOX}/__admin__/emit", json.dumps(
+        {"type": "fulfilment.shipped", "data": shipped, "ent_id": "10010", "secret": "not-the-webhook-secret"}))
+    answer = json.loads(body).get("data", {}) if status == 200 else {"status": f"(sandbox {status})", "body": body}
+    show(f"店+ sandbox emits fulfilment.shipped with a forged signature -> bridge answered "
+         f"{answer.get('status')} {json.dumps(answer.get('body'), ensure_ascii=False)}")
+    show(f"StateTable items before/after: {before}/{count_state_items(env)} (nothing written)")
 
-    heading("5. Retries: a command that fails for good lands in the DLQ with its reason, and is replayed")
+    heading("5. Retries: a message no flow can run lands in the DLQ with its reason, and is replayed")
     send_retry(env)
     o2o("local", "drain", "--now", env=env)
     listed = o2o("dlq", "list", env=env)
@@ -172,12 +116,21 @@ def run_demo(env: dict[str, str], api: str) -> None:
     o2o("local", "drain", "--now", env=env)
     o2o("dlq", "list", env=env)
 
-    heading("6. The document's timeline")
-    o2o("trace", "700001", env=env)
+    demo = Demo(env=env, api=api)
+    for number, (module, title, issue) in enumerate(SCENARIOS, start=6):
+        heading(f"{number}. {title}")
+        try:
+            steps = importlib.import_module(f"o2o_local.demo_steps.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"o2o_local.demo_steps.{module}":
+                raise
+            show(f"(not built yet: it comes with issue #{issue})")
+            continue
+        steps.run(demo)
 
 
 def send_retry(env: dict[str, str]) -> None:
-    """Queue what a flow queues after a transient failure (the S1 dispatch of outbound 700001)."""
+    """Queue what a flow queues after a transient failure, for a command this release lacks."""
     import boto3
 
     from o2o_bridge.adapters.sqs_queue import SqsCommandQueue
@@ -188,10 +141,11 @@ def send_retry(env: dict[str, str]) -> None:
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     queue_url = sqs.get_queue_url(QueueName="o2o-local-RetryQueue")["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="o2o-local-RetryDLQ")["QueueUrl"]
-    envelope = enqueue_retry(SqsCommandQueue(sqs, queue_url, dlq_url), command="pos.create_fulfilment_order",
-                             ent_id="10010", payload={"io_id": 700001, "store_code": "S001"},
-                             error=TransientError("店+ answered 503"), trace_key="700001", base_delay_seconds=0)
-    show(f"queued retry {envelope.id}: {envelope.command} for outbound 700001 (first attempt failed: {envelope.last_error})")
+    # A command name no flow registers, as a message left by an older release would carry.
+    envelope = enqueue_retry(SqsCommandQueue(sqs, queue_url, dlq_url), command="legacy.create_store_order",
+                             ent_id="10010", payload={"io_id": 699999, "store_code": "S001"},
+                             error=TransientError("店+ answered 503"), trace_key="699999", base_delay_seconds=0)
+    show(f"queued retry {envelope.id}: {envelope.command} for outbound 699999 (first attempt failed: {envelope.last_error})")
 
 
 if __name__ == "__main__":

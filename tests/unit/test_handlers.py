@@ -104,7 +104,14 @@ def test_health_answers_ok(aws):
     assert code == 200 and body["status"] == "ok"
 
 
-@pytest.mark.parametrize("function", ["poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push"])
+def test_poll_jst_documents_reports_each_tenant_whose_document_flows_are_not_built(tenant):
+    from o2o_bridge.flows.kit import TenantFailures
+
+    with pytest.raises(TenantFailures, match="not implemented yet"):
+        invoke("poll_jst_documents", {})
+
+
+@pytest.mark.parametrize("function", ["poll_jst_outbound", "pull_jst_stock", "sync_products", "nightly_stock_push"])
 def test_schedule_functions_fail_loudly_until_their_flow_exists(aws, function):
     from o2o_bridge.errors import NotImplementedYet
 

@@ -53,3 +53,24 @@ def test_timeline_is_ordered_and_reachable_through_aliases(aws):
     assert steps == ["outbound.polled", "routing.decided"]
     assert store.entries("700001")[1].detail == {"store": "S001"}
     assert store.entries("unknown") == []
+
+
+def test_flow_records_are_written_only_from_the_version_they_were_read_at(aws):
+    from o2o_bridge.adapters.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    first = records.put("10010", "route", "700001", {"rejected_by": ["S001"]})
+    assert first.version == 1
+    assert records.put("10010", "route", "700001", {"rejected_by": []}) is None  # exists already
+    assert records.put("10010", "route", "700001", {"rejected_by": ["S001", "S002"]}, expected_version=5) is None
+    second = records.put("10010", "route", "700001", {"rejected_by": ["S001", "S002"]}, expected_version=1, ttl_days=30)
+    assert second.version == 2
+    assert records.get("10010", "route", "700001").data == {"rejected_by": ["S001", "S002"]}
+    records.put("10010", "route", "700002", {"rejected_by": []})
+    records.put("10010", "exception", "700003", {"reason": "no store left"})
+    records.put("20020", "route", "700009", {})
+    assert [r.key for r in records.list("10010", "route")] == ["700001", "700002"]
+    assert [r.key for r in records.list("10010", "route", prefix="7000")] == ["700001", "700002"]
+    assert records.list("10010", "route", prefix="8") == []
+    records.delete("10010", "route", "700001")
+    assert records.get("10010", "route", "700001") is None

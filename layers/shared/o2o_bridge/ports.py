@@ -48,6 +48,19 @@ class TimelineEntry:
     level: str = "info"
 
 
+@dataclass(frozen=True)
+class Record:
+    """A small piece of flow state: an effect done once, a routing decision, an exception,
+    a stock version. ``kind`` groups records of one tenant so they can be listed."""
+
+    ent_id: str
+    kind: str
+    key: str
+    data: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
 class TenantRepository(Protocol):
     def get(self, ent_id: str) -> "Tenant | None": ...
     def put(self, tenant: "Tenant") -> None: ...
@@ -66,6 +79,22 @@ class CursorRepository(Protocol):
 
     def advance(self, ent_id: str, name: str, value: str, expected_version: int | None) -> bool:
         """Move the cursor if nobody else moved it since ``expected_version``; False otherwise."""
+
+
+class RecordRepository(Protocol):
+    """Versioned flow state with conditional writes, so concurrent Lambdas never both win."""
+
+    def get(self, ent_id: str, kind: str, key: str) -> Record | None: ...
+
+    def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+            expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        """Write if the stored version is ``expected_version`` (None: only if absent).
+        Returns the new record, or None when someone else wrote first."""
+
+    def delete(self, ent_id: str, kind: str, key: str) -> None: ...
+
+    def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
+        """Every record of one kind (keys starting with ``prefix``), in key order."""
 
 
 class Timeline(Protocol):

@@ -49,8 +49,10 @@ def secret_resolver():
 
 @functools.cache
 def retry_runner():
-    from . import flows  # noqa: F401 - importing the flows registers their retry commands
+    from . import flows
     from .retry import RetryRunner, commands
+
+    flows.import_all()  # importing the flows registers their retry commands
 
     config = settings()
     store = state_store()

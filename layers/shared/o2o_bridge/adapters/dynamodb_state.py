@@ -7,6 +7,7 @@
 | poll cursor | CURSOR#<ent_id> | <name> | value + version for optimistic advance |
 | timeline entry | DOC#<key> | AT#<iso time>#<seq> | expires after TIMELINE_TTL_DAYS |
 | timeline alias | DOC#<alias> | ALIAS | points to the document's primary key |
+| flow record | REC#<ent_id>#<kind> | <key> | JSON data + version; conditional writes; optional TTL |
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from ..ports import Cursor, DocumentLink, TimelineEntry
+from ..ports import Cursor, DocumentLink, Record, TimelineEntry
 
 TIMELINE_TTL_DAYS = 180
 
@@ -166,6 +167,58 @@ class DynamoStateStore:
                 return False
             raise
 
+    # --- flow records --------------------------------------------------------------
+    def get_record(self, ent_id: str, kind: str, key: str) -> Record | None:
+        item = self.client.get_item(
+            TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}, ConsistentRead=True
+        ).get("Item")
+        return _record(ent_id, kind, item) if item else None
+
+    def put_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                   expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        version = 1 if expected_version is None else expected_version + 1
+        at = _now_iso()
+        item: dict[str, Any] = {
+            "pk": _s(f"REC#{ent_id}#{kind}"),
+            "sk": _s(key),
+            "data": _s(json.dumps(data, ensure_ascii=False, default=str)),
+            "version": {"N": str(version)},
+            "updated_at": _s(at),
+        }
+        if ttl_days:
+            item["expires_at"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if expected_version is None:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kwargs["ConditionExpression"] = "version = :expected"
+            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        try:
+            self.client.put_item(**kwargs)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
+
+    def delete_record(self, ent_id: str, kind: str, key: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)})
+
+    def list_records(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
+        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
+        values: dict[str, Any] = {":pk": _s(f"REC#{ent_id}#{kind}")}
+        if prefix:
+            values[":prefix"] = _s(prefix)
+        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values, "ConsistentRead": True}
+        records: list[Record] = []
+        while True:
+            page = self.client.query(**kwargs)
+            records.extend(_record(ent_id, kind, item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # --- timeline ------------------------------------------------------------------
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
                level: str = "info", aliases: tuple[str, ...] = ()) -> None:
@@ -209,6 +262,31 @@ class DynamoStateStore:
             if "LastEvaluatedKey" not in page:
                 return entries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
+    return Record(ent_id, kind, item["sk"]["S"], json.loads(item["data"]["S"]), int(item["version"]["N"]),
+                  datetime.fromisoformat(item["updated_at"]["S"]))
+
+
+class RecordView:
+    """RecordRepository over the store."""
+
+    def __init__(self, store: DynamoStateStore) -> None:
+        self.store = store
+
+    def get(self, ent_id: str, kind: str, key: str) -> Record | None:
+        return self.store.get_record(ent_id, kind, key)
+
+    def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+            expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        return self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+
+    def delete(self, ent_id: str, kind: str, key: str) -> None:
+        self.store.delete_record(ent_id, kind, key)
+
+    def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
+        return self.store.list_records(ent_id, kind, prefix=prefix)
 
 
 class CursorView:

@@ -1,10 +1,9 @@
 """Which flow handles which store event, and running it once per ``(ent_id, event_id)``.
 
-``FLOWS`` is the one place a scenario plugs in: issue #5 sets the ``fulfilment.*``
-entries, #6 the ``order.*`` and ``return.requested`` ones, #7 ``stock.changed``, #8
-``transfer.submitted`` and ``warehouse_return.submitted``::
-
-    FLOWS["fulfilment.shipped"] = fulfilment.on_shipped   # (event, tenant) -> None
+``FLOWS`` is the one place a scenario plugs in. Each entry names the flow function in its
+scenario module (``o2o_bridge.flows.<module>.<function>(event, tenant)``), imported on
+first use so a cold start loads only what its event needs. Until the module defines the
+function, the event is answered 501 naming the issue that builds it.
 
 A flow returns when its work is done or durably queued for retry; only then is the event
 acknowledged and its idempotency record completed. A flow that raises (a type whose flow
@@ -17,7 +16,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import NotImplementedYet, TransientError
+from ..errors import TransientError
+from ..flows.kit import flow_function
 from ..web.answers import POS_OK
 from .models import EVENT_TYPES, PosEvent
 
@@ -30,24 +30,24 @@ IDEMPOTENCY_PREFIX = "pos_events.event"  # stable across stacks and refactors: k
 IDEMPOTENCY_KEY = "[ent_id, event_id]"  # event_id is unique per event, per tenant
 
 
-def not_built(what: str, issue: int) -> Flow:
-    def flow(event: PosEvent, tenant: "Tenant") -> Any:
-        raise NotImplementedYet(f"the {event.type} flow ({what})", issue=issue)
+# event type -> (flow module, function, what it does, the issue that builds it)
+_ROUTES = {
+    "fulfilment.shipped": ("store_fulfilment", "on_fulfilment_shipped", "S1, the store shipped", 5),
+    "fulfilment.picked_up": ("store_fulfilment", "on_fulfilment_picked_up", "S1, the customer picked up", 5),
+    "fulfilment.rejected": ("store_fulfilment", "on_fulfilment_rejected", "S1r, re-route to the next store", 5),
+    "order.warehouse_requested": ("warehouse_orders", "on_order_warehouse_requested",
+                                  "S2, upload to the JST 自有商城 shop", 6),
+    "order.cancelled": ("warehouse_orders", "on_order_cancelled", "S2, the store cancelled", 6),
+    "return.requested": ("warehouse_orders", "on_return_requested", "S2r, upload the after-sale", 6),
+    "stock.changed": ("stock_sync", "on_stock_changed", "S4, store stock to JST", 7),
+    "transfer.submitted": ("store_transfers", "on_transfer_submitted", "S5, 配货 other-out in JST", 8),
+    "warehouse_return.submitted": ("store_transfers", "on_warehouse_return_submitted", "S6, 退仓 other-in in JST", 8),
+}
 
-    flow.__name__ = f"not_built_issue_{issue}"
-    return flow
-
-
+# The flow functions ``o2o_bridge.flows.<module>.<function>(event, tenant)``, imported on first call.
 FLOWS: dict[str, Flow] = {
-    "fulfilment.shipped": not_built("S1, the store shipped", issue=5),
-    "fulfilment.picked_up": not_built("S1, the customer picked up", issue=5),
-    "fulfilment.rejected": not_built("S1r, re-route to the next store", issue=5),
-    "order.warehouse_requested": not_built("S2, upload to the JST 自有商城 shop", issue=6),
-    "order.cancelled": not_built("S2, the store cancelled", issue=6),
-    "return.requested": not_built("S2r, upload the after-sale", issue=6),
-    "stock.changed": not_built("S4, store stock to JST", issue=7),
-    "transfer.submitted": not_built("S5, 配货 other-out in JST", issue=8),
-    "warehouse_return.submitted": not_built("S6, 退仓 other-in in JST", issue=8),
+    event_type: flow_function(module, function, what=f"the {event_type} flow ({what})", issue=issue)
+    for event_type, (module, function, what, issue) in _ROUTES.items()
 }
 assert set(FLOWS) == set(EVENT_TYPES), "every event type needs an entry in FLOWS"
 

@@ -1,6 +1,21 @@
 """Business flows, one module per scenario of ARCHITECTURE.md. Plain Python over ports.
 
-Importing this package imports every flow, so each registers its retry commands with
-``o2o_bridge.retry.commands`` (the retry worker relies on it). The scenario flows come
-with their issues (S1: #5, S2: #6, stock: #7, S5-S7: #8).
+``kit`` holds what they share (the context, effects done once, retried steps, scheduled
+work per tenant). ``import_all()`` imports every flow module so each registers its retry
+commands with ``o2o_bridge.retry.commands``; the retry worker calls it before its first
+message. Store events reach flows through ``o2o_bridge.events.dispatch.FLOWS``.
 """
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+
+def import_all() -> list[str]:
+    """Import every module of this package (new scenario modules need no registration)."""
+    names = []
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+        names.append(module.name)
+    return names

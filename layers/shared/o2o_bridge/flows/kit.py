@@ -1,0 +1,254 @@
+"""What every scenario flow stands on: its ports in one context, effects done once, steps
+retried through the queue, and scheduled work run tenant by tenant.
+
+A flow is ``def flow(ctx: FlowContext, ...)``: plain Python over ``ctx``'s ports, so unit
+tests build a context of in-memory fakes (tests/fakes.py ``fake_context``) and the Lambdas
+build a live one (``live_context``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ..errors import BridgeError, TransientError
+from ..redaction import redact_text
+from ..retry import CommandContext, commands, enqueue_retry
+
+if TYPE_CHECKING:
+    from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
+                         TenantRepository, Timeline)
+    from ..tenant import Tenant
+
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class FlowContext:
+    """One tenant's view of the world for one piece of work."""
+
+    tenant: "Tenant"
+    jst: "JstApi"
+    store: "StoreSystem"
+    links: "LinkRepository"
+    cursors: "CursorRepository"
+    records: "RecordRepository"
+    timeline: "Timeline"
+    queue: "CommandQueue"
+    metric: Callable[[str, float], None] = lambda name, value=1: None
+    now: Callable[[], datetime] = _utcnow
+    # Seconds this invocation may still run; long scans stop early and resume next run.
+    time_left: Callable[[], float] = lambda: float("inf")
+    retry_base_delay_seconds: int = 30
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ent_id(self) -> str:
+        return self.tenant.ent_id
+
+
+def live_context(tenant: "Tenant") -> FlowContext:
+    """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
+    from .. import runtime
+    from ..adapters.dynamodb_state import CursorView, RecordView
+    from ..adapters.jst.factory import jst_for_tenant
+    from ..adapters.pos.factory import store_system_for_tenant
+    from ..observability import metrics
+
+    store = runtime.state_store()
+    lambda_context = runtime.lambda_context
+
+    def time_left() -> float:
+        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
+            return float("inf")
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    def metric(name: str, value: float = 1) -> None:
+        metrics.add_metric(name=name, unit="Count", value=value)
+
+    return FlowContext(
+        tenant=tenant,
+        jst=jst_for_tenant(tenant),
+        store=store_system_for_tenant(tenant),
+        links=store,
+        cursors=CursorView(store),
+        records=RecordView(store),
+        timeline=store,
+        queue=runtime.command_queue(),
+        metric=metric,
+        time_left=time_left,
+        retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
+    )
+
+
+# How a retried command gets its context back: live in Lambdas, fakes in tests.
+context_for: Callable[["Tenant"], FlowContext] = live_context
+
+
+# --- steps that may fail transiently ------------------------------------------------------
+
+FlowStep = Callable[[FlowContext, dict[str, Any]], Any]
+
+
+def flow_command(name: str) -> Callable[[FlowStep], FlowStep]:
+    """Register ``step(ctx, payload)`` as a retry command; ``attempt`` runs it first in line.
+
+    The payload holds business data only (ids, quantities), never a secret: the retry
+    worker rebuilds the context from the tenant."""
+
+    def decorator(step: FlowStep) -> FlowStep:
+        def from_envelope(command: CommandContext) -> None:
+            if command.tenant is None:
+                raise BridgeError(f"retry command {name!r} needs a tenant")
+            step(context_for(command.tenant), command.payload)
+
+        commands.register(name)(from_envelope)
+        step.command_name = name  # type: ignore[attr-defined]
+        return step
+
+    return decorator
+
+
+def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str | None = None) -> Any:
+    """Run a registered step now. On a transient error it goes to the retry queue (and the
+    timeline says so) and ``attempt`` returns None: the work is durably queued, so the
+    caller may acknowledge. Permanent errors propagate."""
+    name = getattr(step, "command_name", None)
+    if name is None:
+        raise TypeError(f"{step.__name__} is not registered with @flow_command")
+    try:
+        return step(ctx, payload)
+    except TransientError as exc:
+        envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
+                                 trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
+                                 known_secrets=ctx.tenant.inline_secrets())
+        if trace_key:
+            ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
+                                {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
+                                level="warning")
+        ctx.metric("RetryQueued", 1)
+        return None
+
+
+# --- effects done exactly once ---------------------------------------------------------------
+
+EFFECT_KIND = "effect"
+
+
+class EffectInProgress(TransientError):
+    """Another worker holds the claim on this effect; try again after its lease."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Any
+    repeated: bool  # True: done before, nothing was done now
+
+
+def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, lease_seconds: int = 120,
+                ttl_days: int | None = 400) -> Outcome:
+    """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
+
+    A claim with a lease is taken with a conditional write before the effect; the result is
+    stored after it. A repeat gets the stored result without a second effect; a concurrent
+    duplicate gets EffectInProgress (transient); a crashed claim expires after its lease.
+    ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key),
+    because a crash between the effect and the "done" write re-runs it after the lease."""
+    records = ctx.records
+    existing = records.get(ctx.ent_id, EFFECT_KIND, key)
+    now = ctx.now()
+    if existing is not None:
+        if existing.data.get("state") == "done":
+            return Outcome(existing.data.get("result"), True)
+        until = datetime.fromisoformat(existing.data["lease_until"])
+        if until > now:
+            raise EffectInProgress(f"{key} is being done by another worker", retry_after_seconds=(until - now).seconds + 1)
+    claim = records.put(ctx.ent_id, EFFECT_KIND, key,
+                        {"state": "running", "lease_until": (now + timedelta(seconds=lease_seconds)).isoformat()},
+                        expected_version=existing.version if existing else None, ttl_days=ttl_days)
+    if claim is None:
+        raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=lease_seconds)
+    try:
+        result = do()
+    except BaseException:
+        records.delete(ctx.ent_id, EFFECT_KIND, key)
+        raise
+    records.put(ctx.ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": ctx.now().isoformat()},
+                expected_version=claim.version, ttl_days=ttl_days)
+    return Outcome(result, False)
+
+
+def effect_done(ctx: FlowContext, key: str) -> bool:
+    record = ctx.records.get(ctx.ent_id, EFFECT_KIND, key)
+    return record is not None and record.data.get("state") == "done"
+
+
+# --- flows looked up when first used ----------------------------------------------------------
+
+
+def flow_function(module: str, function: str, *, what: str, issue: int) -> Callable[..., Any]:
+    """``o2o_bridge.flows.<module>.<function>``, imported on first call (cold starts load only
+    what they use); until it exists, calling it raises NotImplementedYet naming the issue."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        from ..errors import NotImplementedYet
+
+        qualified = f"o2o_bridge.flows.{module}"
+        try:
+            target = getattr(importlib.import_module(qualified), function)
+        except (ModuleNotFoundError, AttributeError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name != qualified:
+                raise
+            raise NotImplementedYet(what, issue=issue) from None
+        return target(*args, **kwargs)
+
+    call.__name__ = f"{module}.{function}"
+    return call
+
+
+# --- scheduled work over every tenant -----------------------------------------------------------
+
+
+class TenantFailures(BridgeError):
+    """Some tenants' scheduled work failed; the others' went on and is done."""
+
+
+def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+                    tenants: "TenantRepository | None" = None,
+                    build: Callable[["Tenant"], FlowContext] | None = None,
+                    log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
+    recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
+    function's error alarm fires), after every tenant had its turn."""
+    from .. import runtime
+
+    tenants = tenants if tenants is not None else runtime.state_store()
+    build = build or context_for
+    summary: dict[str, Any] = {"job": job, "tenants": {}}
+    failed: list[str] = []
+    for ent_id in tenants.list_ids():
+        started = time.monotonic()
+        tenant = tenants.get(ent_id)
+        if tenant is None:
+            continue
+        try:
+            result = flow(build(tenant)) or {}
+            summary["tenants"][ent_id] = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
+            message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
+            failed.append(ent_id)
+            summary["tenants"][ent_id] = {"ok": False, "error": message}
+        if log:
+            log(f"{job} tenant {ent_id}", summary["tenants"][ent_id])
+    if failed:
+        raise TenantFailures(f"{job} failed for tenant(s) {', '.join(failed)}: "
+                             + "; ".join(summary["tenants"][e]["error"] for e in failed))
+    return summary
