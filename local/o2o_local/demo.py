@@ -30,6 +30,12 @@ SCENARIOS = (
 )
 
 def main() -> int:
+    # The demo tenant's sandboxes listen on fixed ports (8801, 8802): demos on one machine
+    # take turns instead of failing to bind.
+    import fcntl
+
+    lock = open(Path(tempfile.gettempdir()) / "o2o-demo.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     api_port, aws_port = free_port(), free_port()
     env = dict(os.environ)
     env.update({
