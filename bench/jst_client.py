@@ -13,7 +13,8 @@ rows per N, and drives the bridge's real ``JstApiAdapter`` / ``JstClient`` over 
 
 2. Rate-limit use, with the sandbox's limit on (``--per-second`` / ``--per-minute``, default
    50/s and 1000/min so a run takes seconds) and the client's limiter set to the same
-   limit, then to a fraction of it (``--headroom``, default 0.5). The workload is the
+   limit, then to a fraction of it (``--headroom``, default 0.5), for each way of counting
+   (``--counting``, default both: ``sliding``, the tenant default, and ``fixed``). The workload is the
    outbound scan of the largest N plus its inventoryv2 upload. A call the sandbox refuses
    (199/200) is retried after the error's ``retry_after_seconds``, as the retry queue would.
    Printed per run: calls accepted, calls refused (199/200), elapsed, accepted calls per
@@ -28,6 +29,7 @@ Usage (from the repository root):
     .venv/bin/python bench/jst_client.py --n 1000 5000 20000
     .venv/bin/python bench/jst_client.py --per-second 5 --per-minute 100 --n 200   # JST's defaults (slow)
     .venv/bin/python bench/jst_client.py --headroom 0.8
+    .venv/bin/python bench/jst_client.py --counting sliding --margin-ms 20
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from o2o_bridge.adapters.jst import models as m  # noqa: E402
 from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits  # noqa: E402
 from o2o_bridge.adapters.jst.client import FORM, JstClient, JstCredentials  # noqa: E402
 from o2o_bridge.adapters.jst.errors import JstRateLimited  # noqa: E402
-from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, windows_for  # noqa: E402
+from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for  # noqa: E402
 from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore  # noqa: E402
 from o2o_local.jst_sandbox import DEMO, JstSandbox  # noqa: E402
 
@@ -63,10 +65,19 @@ INVENTORY = "/open/inventory/query"
 UPLOAD = "/open/jushuitan/inventoryv2/upload"
 
 
+def limiter_for(counting: str, margin_ms: int, per_second: int, per_minute: int) -> Any:
+    """The in-memory twin of what the factory builds for a tenant with this ``counting``."""
+    windows = windows_for(per_second, per_minute)
+    if counting == "fixed":
+        return InMemoryRateLimiter(CREDS["app_key"], windows, max_wait_seconds=70.0)
+    return InMemorySlidingLogLimiter(CREDS["app_key"], windows, margin_seconds=margin_ms / 1000, max_wait_seconds=70.0)
+
+
 class Run:
     """One client: its adapter, the send time of every HTTP request, and 199/200 retries."""
 
-    def __init__(self, jst: JstSandbox, per_second: int, per_minute: int) -> None:
+    def __init__(self, jst: JstSandbox, per_second: int, per_minute: int, counting: str = "sliding",
+                 margin_ms: int = 50) -> None:
         self.sent_at: list[float] = []
         self.refused: Counter[int] = Counter()
         self.waited = 0.0
@@ -76,7 +87,7 @@ class Run:
             "bench", JstCredentials(base_url=jst.url, app_key=CREDS["app_key"], app_secret=CREDS["app_secret"],
                                     access_token=CREDS["access_token"], refresh_token=CREDS["refresh_token"]),
             http=self.http, token_store=InMemoryTokenStore(),
-            limiter=InMemoryRateLimiter(CREDS["app_key"], windows_for(per_second, per_minute), max_wait_seconds=70.0))
+            limiter=limiter_for(counting, margin_ms, per_second, per_minute))
         self.api = JstApiAdapter(self.client, Limits())
         original: Callable[..., Any] = self.client.call
 
@@ -160,10 +171,10 @@ def busiest_calendar_second(times: list[float]) -> int:
 
 
 def rate_use(jst: JstSandbox, n: int, per_second: int, per_minute: int, client_per_second: int,
-             client_per_minute: int) -> dict[str, Any]:
+             client_per_minute: int, counting: str, margin_ms: int) -> dict[str, Any]:
     seed(jst, n)
     jst.rate_limit.configure(per_second=per_second, per_minute=per_minute, enabled=True)
-    run = Run(jst, per_second=client_per_second, per_minute=client_per_minute)
+    run = Run(jst, per_second=client_per_second, per_minute=client_per_minute, counting=counting, margin_ms=margin_ms)
     try:
         started = time.perf_counter()
         run.api.scan_sales_outbounds(start_ts=0, wms_co_id=WMS)
@@ -175,7 +186,7 @@ def rate_use(jst: JstSandbox, n: int, per_second: int, per_minute: int, client_p
     calls = [c for c in jst.calls() if c["path"] in (OUTBOUNDS, UPLOAD)]
     accepted = sum(1 for c in calls if c["code"] == 0)
     return {
-        "client": f"{client_per_second}/s {client_per_minute}/min",
+        "client": f"{counting} {client_per_second}/s {client_per_minute}/min",
         "accepted": accepted, "refused_199": run.refused[199], "refused_200": run.refused[200],
         "waited": run.waited, "elapsed": elapsed, "rate": accepted / elapsed if elapsed else 0.0,
         "peak_calendar": busiest_calendar_second(run.sent_at), "peak_sliding": busiest(run.sent_at, 1.0),
@@ -190,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-minute", type=int, default=1000, help="sandbox rate limit per minute (default 1000)")
     parser.add_argument("--headroom", type=float, default=0.5,
                         help="second rate run: the client's limiter at this fraction of the sandbox's (default 0.5)")
+    parser.add_argument("--counting", choices=("sliding", "fixed", "both"), default="both",
+                        help="the client limiter's counting in the rate runs (default both)")
+    parser.add_argument("--margin-ms", type=int, default=50, help="sliding counting's margin (default 50)")
     args = parser.parse_args(argv)
+    countings = ("sliding", "fixed") if args.counting == "both" else (args.counting,)
 
     with JstSandbox("127.0.0.1", port=0) as jst:
         print(f"JST sandbox at {jst.url}\n")
@@ -212,20 +227,22 @@ def main(argv: list[str] | None = None) -> int:
         low = max(1, int(args.per_second * args.headroom)), max(1, int(args.per_minute * args.headroom))
         if low != runs[0]:
             runs.append(low)
-        header = (f"{'client limiter':<18} {'accepted':>8} {'199':>5} {'200':>5} {'waited s':>8} {'elapsed s':>9} "
+        header = (f"{'client limiter':<26} {'accepted':>8} {'199':>5} {'200':>5} {'waited s':>8} {'elapsed s':>9} "
                   f"{'calls/s':>8} {'limit/s':>7} {'use':>6} {'peak cal. s':>11} {'peak 1 s':>8} "
                   f"{'peak 60 s':>9} {'limit/min':>9}")
         print(header)
         print("-" * len(header))
-        for client_second, client_minute in runs:
-            r = rate_use(jst, n, args.per_second, args.per_minute, client_second, client_minute)
-            print(f"{r['client']:<18} {r['accepted']:>8} {r['refused_199']:>5} {r['refused_200']:>5} "
+        for counting, (client_second, client_minute) in ((c, r) for c in countings for r in runs):
+            r = rate_use(jst, n, args.per_second, args.per_minute, client_second, client_minute, counting,
+                         args.margin_ms)
+            print(f"{r['client']:<26} {r['accepted']:>8} {r['refused_199']:>5} {r['refused_200']:>5} "
                   f"{r['waited']:>8.1f} {r['elapsed']:>9.2f} {r['rate']:>8.1f} {args.per_second:>7} "
                   f"{r['rate'] / args.per_second:>6.0%} {r['peak_calendar']:>11} {r['peak_sliding']:>8} "
                   f"{r['peak_minute']:>9} {args.per_minute:>9}")
         print("   calls/s = calls accepted / elapsed; use = calls/s over the sandbox's per-second limit;\n"
-              "   peak cal. s = most requests in one calendar second (what the client's limiter counts);\n"
-              "   peak 1 s = most requests in any sliding second (what the sandbox counts, refusing with 199).")
+              "   peak cal. s = most requests in one calendar second (what fixed counting counts);\n"
+              "   peak 1 s = most requests in any sliding second (what the sandbox counts, refusing with 199);\n"
+              f"   sliding counting uses a {args.margin_ms} ms margin: at most limit / (1 s + margin) per second.")
     return 0
 
 

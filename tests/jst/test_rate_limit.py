@@ -1,16 +1,30 @@
-"""Per-app pacing: the window arithmetic with a fake clock, and the shared DynamoDB limiter
-under 4 concurrent workers (threads against moto)."""
+"""Per-app pacing: the window arithmetic with a fake clock, and the shared DynamoDB limiters
+under 4 concurrent workers (threads against moto), for both ways of counting: calendar
+windows (``fixed``) and a sliding log (``sliding``, the default)."""
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import Counter
 
+import boto3
 import pytest
+from pydantic import ValidationError
 
+from o2o_bridge.adapters.jst import rate_limit
 from o2o_bridge.adapters.jst.errors import JstRateLimited
-from o2o_bridge.adapters.jst.rate_limit import DynamoRateLimiter, InMemoryRateLimiter, Window, windows_for
+from o2o_bridge.adapters.jst.rate_limit import (
+    DynamoRateLimiter,
+    DynamoSlidingLogLimiter,
+    GrantLog,
+    InMemoryGrantLog,
+    InMemoryRateLimiter,
+    InMemorySlidingLogLimiter,
+    Window,
+    windows_for,
+)
 
 
 class FakeClock:
@@ -24,6 +38,25 @@ class FakeClock:
         self.now += seconds
 
 
+def busiest(times: list[float], span: float) -> int:
+    """The most grants within any ``span`` seconds, wherever the interval starts (what a
+    sliding-window counter such as the sandbox's sees)."""
+    times = sorted(times)
+    return max((bisect.bisect_right(times, t + span - 1e-9) - i for i, t in enumerate(times)), default=0)
+
+
+@pytest.fixture(autouse=True)
+def no_jitter(request, monkeypatch):
+    """Fake-clock tests assert exact instants; the concurrent ones keep the real jitter."""
+    if "item_atomic_moto" not in request.fixturenames:
+        monkeypatch.setattr(rate_limit, "_jitter", lambda: 0.0)
+
+
+def sliding(clock: FakeClock, windows, **kwargs) -> InMemorySlidingLogLimiter:
+    return InMemorySlidingLogLimiter("app", windows, clock=clock, sleep=clock.sleep, **kwargs)
+
+
+# --- fixed windows ---------------------------------------------------------------------------
 def test_in_memory_limiter_respects_both_windows():
     clock = FakeClock()
     limiter = InMemoryRateLimiter("app", windows_for(5, 12), clock=clock, sleep=clock.sleep, max_wait_seconds=120)
@@ -44,7 +77,67 @@ def test_a_wait_longer_than_allowed_is_a_transient_error_with_retry_after():
     assert caught.value.retryable and caught.value.retry_after_seconds == 40
 
 
-def test_the_limit_is_taken_from_the_tenant(monkeypatch, aws):
+# --- sliding log -----------------------------------------------------------------------------
+def test_sliding_log_respects_both_windows_wherever_they_start():
+    clock = FakeClock()
+    limiter = sliding(clock, windows_for(5, 12), max_wait_seconds=120)
+    grants = [limiter.acquire().at for _ in range(30)]
+    assert busiest(grants, 1.0) == 5 and busiest(grants, 60.0) == 12
+    # Full use otherwise: 5, then 5 more one second and the margin later, then the minute is full.
+    assert grants[:6] == [1000.0] * 5 + [1001.05]
+    assert grants[12] == pytest.approx(1060.05)
+
+
+def test_a_burst_across_a_calendar_boundary_puts_2n_in_a_second_when_fixed_and_n_when_sliding():
+    fixed_clock, sliding_clock = FakeClock(1000.5), FakeClock(1000.5)
+    fixed = InMemoryRateLimiter("app", windows_for(5, 100), clock=fixed_clock, sleep=fixed_clock.sleep)
+    log = sliding(sliding_clock, windows_for(5, 100))
+    fixed_grants = [fixed.acquire().at for _ in range(10)]
+    sliding_grants = [log.acquire().at for _ in range(10)]
+    assert max(Counter(int(t) for t in fixed_grants).values()) == 5     # what fixed counting promises
+    assert busiest(fixed_grants, 1.0) == 10                             # what a sliding counter sees
+    assert busiest(sliding_grants, 1.0) == 5
+
+
+def test_the_margin_widens_each_window():
+    for margin, sixth in ((0.0, 1001.0), (0.05, 1001.05), (0.2, 1001.2)):
+        clock = FakeClock()
+        limiter = sliding(clock, windows_for(5, 100), margin_seconds=margin)
+        assert [limiter.acquire().at for _ in range(6)][-1] == pytest.approx(sixth)
+
+
+def test_sliding_wait_longer_than_allowed_is_a_transient_error_with_retry_after():
+    clock = FakeClock(1040.0)
+    limiter = sliding(clock, windows_for(5, 3), max_wait_seconds=10)
+    for _ in range(3):
+        limiter.acquire()
+    with pytest.raises(JstRateLimited) as caught:
+        limiter.acquire()
+    assert caught.value.retryable and caught.value.retry_after_seconds == 61   # free at 1100.05
+
+
+def test_a_limiter_with_a_stale_view_loses_the_write_and_decides_on_the_stored_log():
+    clock = FakeClock()
+    shared = InMemoryGrantLog()
+    first, second = (sliding(clock, windows_for(3, 100), log=shared) for _ in range(2))
+    assert second.acquire().at == 1000.0            # second now believes the log holds one grant
+    for _ in range(2):
+        first.acquire()                             # first's stale (empty) view is refused, then it catches up
+    assert shared.current.version == 3 and len(shared.current.stamps) == 3
+    assert second.acquire().at == pytest.approx(1001.05)   # second's stale view is refused; it waits
+    assert shared.current.version == 4
+
+
+def test_stamps_ahead_of_our_clock_count():
+    """Another container's clock runs 300 ms ahead: its grants still count against ours."""
+    clock = FakeClock()
+    shared = InMemoryGrantLog()
+    shared.replace_if_unchanged(0, (1000_300, 1000_300))
+    limiter = sliding(clock, windows_for(2, 100), log=shared)
+    assert limiter.acquire().at == pytest.approx(1001.35)   # not 1000.0: they leave at 1000.3 + 1.05
+
+
+def test_the_tenant_chooses_the_counting(monkeypatch, aws):
     from o2o_bridge.adapters.jst import factory
     from o2o_bridge.tenant import parse_tenant
 
@@ -53,24 +146,80 @@ def test_the_limit_is_taken_from_the_tenant(monkeypatch, aws):
     doc = tenant_doc()
     doc["jushuitan"]["rate_limit"] = {"per_second": 3, "per_minute": 40}
     factory.forget()
-    adapter = factory.jst_for_tenant(parse_tenant(doc))
-    assert adapter.client.limiter.windows == (Window(1, 3), Window(60, 40))
-    assert isinstance(adapter.client.limiter, DynamoRateLimiter)
+    limiter = factory.jst_for_tenant(parse_tenant(doc)).client.limiter
+    assert isinstance(limiter, DynamoSlidingLogLimiter)     # the default
+    assert limiter.windows == (Window(1, 3), Window(60, 40)) and limiter.margin_seconds == 0.05
+
+    doc["jushuitan"]["rate_limit"] = {"per_second": 3, "per_minute": 40, "counting": "sliding", "margin_ms": 120}
+    limiter = factory.jst_for_tenant(parse_tenant(doc)).client.limiter   # a changed section rebuilds
+    assert isinstance(limiter, DynamoSlidingLogLimiter) and limiter.margin_seconds == 0.12
+
+    doc["jushuitan"]["rate_limit"] = {"per_second": 3, "per_minute": 40, "counting": "fixed"}
+    limiter = factory.jst_for_tenant(parse_tenant(doc)).client.limiter
+    assert isinstance(limiter, DynamoRateLimiter) and limiter.windows == (Window(1, 3), Window(60, 40))
     factory.forget()
 
 
-def run_workers(table: str, key: str, windows, seconds: int, workers: int = 4) -> tuple[list[float], int, int]:
+@pytest.mark.parametrize("rate_limit, where", [
+    ({"counting": "calendar"}, "counting"),
+    ({"margin_ms": -1}, "margin_ms"),
+    ({"margin_ms": 501}, "margin_ms"),
+])
+def test_the_tenant_file_refuses_an_unknown_counting_or_a_margin_out_of_bounds(rate_limit, where):
+    from o2o_bridge.tenant import parse_tenant
+
+    from .test_doctor import tenant_doc
+
+    doc = tenant_doc()
+    doc["jushuitan"]["rate_limit"] = rate_limit
+    with pytest.raises(ValidationError) as caught:
+        parse_tenant(doc)
+    assert [e["loc"] for e in caught.value.errors()] == [("jushuitan", "rate_limit", where)]
+
+
+def test_the_sliding_log_item_in_state_table(aws):
+    clock = FakeClock(1_764_000_000.0)
+    client = boto3.client("dynamodb")
+    limiter = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-item", windows_for(2, 100),
+                                      clock=clock, sleep=clock.sleep)
+    grants = [limiter.acquire().at for _ in range(3)]
+    assert grants == [1_764_000_000.0, 1_764_000_000.0, pytest.approx(1_764_000_001.05)]
+    item = client.get_item(TableName=aws["STATE_TABLE"], Key={"pk": {"S": "RATE#app-item"}, "sk": {"S": "LOG"}},
+                           ConsistentRead=True)["Item"]
+    assert [v["N"] for v in item["grants"]["L"]] == ["1764000000.000", "1764000000.000", "1764000001.050"]
+    assert item["version"]["N"] == "3"
+    assert int(item["expires_at"]["N"]) >= 1_764_000_001 + 60
+
+    clock.now += 61     # a minute later the log is trimmed on the next write
+    other = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-item", windows_for(2, 100),
+                                    clock=clock, sleep=clock.sleep)
+    other.acquire()     # a new container: its first write is refused and returns the stored item
+    item = client.get_item(TableName=aws["STATE_TABLE"], Key={"pk": {"S": "RATE#app-item"}, "sk": {"S": "LOG"}},
+                           ConsistentRead=True)["Item"]
+    assert [v["N"] for v in item["grants"]["L"]] == ["1764000062.050"] and item["version"]["N"] == "4"
+
+
+def test_a_refused_write_returns_the_stored_log(aws):
+    client = boto3.client("dynamodb")
+    first = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-race", windows_for(5, 100))
+    second = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-race", windows_for(5, 100))
+    assert first._replace_if_unchanged(0, (1000_000,)) == (True, GrantLog((1000_000,), 1))
+    assert second._replace_if_unchanged(0, (1000_001,)) == (False, GrantLog((1000_000,), 1))
+    assert second._replace_if_unchanged(1, (1000_000, 1000_001)) == (True, GrantLog((1000_000, 1000_001), 2))
+    assert first._replace_if_unchanged(1, (1000_000, 1000_002)) == (False, GrantLog((1000_000, 1000_001), 2))
+
+
+# --- 4 concurrent workers against moto -------------------------------------------------------
+def run_workers(make_limiter, seconds: int, workers: int = 4) -> tuple[list[float], int, int]:
     """``workers`` threads, each with its own limiter object (as separate Lambda containers
     would have), take slots as fast as they can for ``seconds`` whole seconds."""
-    import boto3
-
+    limiters = [make_limiter() for _ in range(workers)]   # boto3's default session is not thread-safe
     start = int(time.time()) + 1  # begin on a second boundary so only whole windows count
     stop = start + seconds
     grants: list[float] = []
     lock = threading.Lock()
 
-    def worker():
-        limiter = DynamoRateLimiter(boto3.client("dynamodb"), table, key, windows, max_wait_seconds=5)
+    def worker(limiter):
         while time.time() < start:
             time.sleep(0.001)
         while True:
@@ -80,7 +229,7 @@ def run_workers(table: str, key: str, windows, seconds: int, workers: int = 4) -
             with lock:
                 grants.append(grant.at)
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    threads = [threading.Thread(target=worker, args=(limiter,)) for limiter in limiters]
     for t in threads:
         t.start()
     for t in threads:
@@ -88,11 +237,23 @@ def run_workers(table: str, key: str, windows, seconds: int, workers: int = 4) -
     return grants, start, stop
 
 
+def dynamo(kind, table: str, key: str, windows):
+    def make_limiter():
+        client = boto3.client("dynamodb")
+        # A client's first call loads its service model, which takes seconds on a busy machine:
+        # done before the start line so the measured seconds are spent taking slots.
+        client.get_item(TableName=table, Key={"pk": {"S": "warm-up"}, "sk": {"S": "warm-up"}})
+        return kind(client, table, key, windows, max_wait_seconds=5)
+
+    return make_limiter
+
+
 def test_four_concurrent_workers_share_one_limit_in_dynamodb(aws, item_atomic_moto):
-    """5/s for 3 s across 4 workers: no second ever sees more than 5 calls, and at least
-    90 % of the available slots are used."""
+    """5/s for 3 s across 4 workers: no calendar second ever sees more than 5 calls, and at
+    least 90 % of the available slots are used."""
     limit, seconds = 5, 3
-    grants, start, stop = run_workers(aws["STATE_TABLE"], "app-4w", windows_for(limit, 1000), seconds)
+    grants, start, stop = run_workers(
+        dynamo(DynamoRateLimiter, aws["STATE_TABLE"], "app-4w", windows_for(limit, 1000)), seconds)
     per_second = Counter(int(t) for t in grants)
     assert {s: n for s, n in per_second.items() if n > limit} == {}
     used = sum(n for s, n in per_second.items() if start <= s < stop)
@@ -102,8 +263,27 @@ def test_four_concurrent_workers_share_one_limit_in_dynamodb(aws, item_atomic_mo
 def test_the_longer_window_is_shared_too(aws, item_atomic_moto):
     """The per-minute counter works the same way; shown with a 2-second window so the test
     stays short: 5/s but only 6 per 2 s."""
-    grants, start, stop = run_workers(aws["STATE_TABLE"], "app-2s", [Window(1, 5), Window(2, 6)], 4)
+    grants, start, stop = run_workers(
+        dynamo(DynamoRateLimiter, aws["STATE_TABLE"], "app-2s", [Window(1, 5), Window(2, 6)]), 4)
     per_second = Counter(int(t) for t in grants)
     per_two = Counter(int(t // 2) for t in grants)
     assert max(per_second.values()) <= 5 and max(per_two.values()) <= 6
     assert len(grants) >= 0.9 * 6 * 2
+
+
+def test_four_concurrent_workers_share_one_sliding_log_in_dynamodb(aws, item_atomic_moto):
+    """The same 5/s for 3 s with sliding counting: no 1 s interval, wherever it starts, sees
+    more than 5 calls, and at least 90 % of the limit is used."""
+    limit, seconds = 5, 3
+    grants, start, stop = run_workers(
+        dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-4w-log", windows_for(limit, 1000)), seconds)
+    assert busiest(grants, 1.0) <= limit, sorted(grants)
+    assert len(grants) >= 0.9 * limit * seconds, f"only {len(grants)} of {limit * seconds}: {sorted(grants)}"
+
+
+def test_the_longer_sliding_window_is_shared_too(aws, item_atomic_moto):
+    """The 60 s window of the log, shown with a 2-second one: 5/s but only 6 in any 2 s."""
+    grants, start, stop = run_workers(
+        dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-2s-log", [Window(1, 5), Window(2, 6)]), 4)
+    assert busiest(grants, 1.0) <= 5 and busiest(grants, 2.0) <= 6, sorted(grants)
+    assert len(grants) >= 0.9 * 6 * 2, sorted(grants)

@@ -14,7 +14,7 @@ import pytest
 
 from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits
 from o2o_bridge.adapters.jst.client import FORM, JstClient, JstCredentials
-from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, windows_for
+from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for
 from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore
 from o2o_local.jst_sandbox import DEMO, JstSandbox
 
@@ -89,19 +89,25 @@ def make(jst):
 
     def build(*, app_secret: str = CREDS["app_secret"], access_token: str | None = CREDS["access_token"],
               refresh_token: str | None = CREDS["refresh_token"], timeout: float = 5.0,
-              per_second: int = 1000, per_minute: int = 100_000, limits: Limits | None = None,
+              per_second: int = 1000, per_minute: int = 100_000, counting: str = "sliding", margin_ms: int = 50,
+              limits: Limits | None = None,
               store: InMemoryTokenStore | None = None, **client_kwargs: Any) -> Harness:
         wire = Wire()
         http = httpx.Client(timeout=httpx.Timeout(timeout, connect=2.0), headers={"Content-Type": FORM},
                             event_hooks={"request": [wire.on_request], "response": [wire.on_response]})
         opened.append(http)
         store = store or InMemoryTokenStore()
+        windows = windows_for(per_second, per_minute)
+        # Counting as a tenant's rate_limit.counting would choose (sliding by default).
+        limiter = (InMemoryRateLimiter(CREDS["app_key"], windows, max_wait_seconds=5.0) if counting == "fixed" else
+                   InMemorySlidingLogLimiter(CREDS["app_key"], windows, margin_seconds=margin_ms / 1000,
+                                             max_wait_seconds=5.0))
         client = JstClient(
             ENT_ID,
             JstCredentials(base_url=jst.url, app_key=CREDS["app_key"], app_secret=app_secret,
                            access_token=access_token, refresh_token=refresh_token),
             http=http, token_store=store,
-            limiter=InMemoryRateLimiter(CREDS["app_key"], windows_for(per_second, per_minute), max_wait_seconds=5.0),
+            limiter=limiter,
             **client_kwargs,
         )
         return Harness(jst, client, JstApiAdapter(client, limits or Limits()), store, wire)

@@ -127,11 +127,11 @@ def test_per_minute_limit_200_is_rate_limited_with_retry_after(h):
 
 
 def test_the_client_limiter_paces_a_burst_so_the_sandbox_never_refuses_it(make, jst):
-    # The client counts fixed calendar seconds; the sandbox counts the last 1.0 s (sliding).
-    # A client at N/s can put 2N calls into one sliding second across a boundary, so the
-    # sandbox gets 2N here (see the xfail below for N against N).
+    # Fixed counting counts calendar seconds; the sandbox counts the last 1.0 s (sliding). A
+    # client at N/s can put 2N calls into one sliding second across a boundary, so the
+    # sandbox gets 2N here (see below for N against N).
     jst.rate_limit.configure(per_second=20, per_minute=1000, enabled=True)
-    h = make(per_second=10, per_minute=1000)
+    h = make(per_second=10, per_minute=1000, counting="fixed")
     started = time.monotonic()
     for _ in range(25):
         h.api.query_shops()
@@ -140,17 +140,37 @@ def test_the_client_limiter_paces_a_burst_so_the_sandbox_never_refuses_it(make, 
     assert elapsed >= 1.0   # 25 calls at 10 per calendar second span at least two boundaries
 
 
-@pytest.mark.xfail(strict=True, raises=JstRateLimited,
-                   reason="client limiter uses fixed calendar windows, the sandbox a sliding 1 s window: at the "
-                          "same N/s a burst puts up to 2N calls in one sliding second (JST's own counting is "
-                          "not documented, jushuitan-api.md §4)")
+def start_mid_second() -> None:
+    """So that a first burst of N shares a sliding second with N sent right after the boundary."""
+    while not 0.3 <= time.time() % 1 <= 0.6:
+        time.sleep(0.02)
+
+
 def test_the_client_limiter_at_the_same_limit_as_a_sliding_window_sandbox(make, jst):
+    # Sliding counting (the default) keeps every 1 s interval, wherever it starts, within N:
+    # the burst straddling a calendar boundary is paced instead of refused.
     jst.rate_limit.configure(per_second=10, per_minute=1000, enabled=True)
-    h = make(per_second=10, per_minute=1000)
-    while not 0.3 <= time.time() % 1 <= 0.6:   # start mid-second: the first 10 then share a sliding
-        time.sleep(0.02)                        # second with the 10 sent right after the boundary
+    h = make(per_second=10, per_minute=1000, counting="sliding")
+    start_mid_second()
+    started = time.monotonic()
     for _ in range(21):
         h.api.query_shops()
+    elapsed = time.monotonic() - started
+    assert [c["code"] for c in jst.calls(SHOPS)] == [0] * 21
+    assert elapsed >= 2.0   # 10, then 10 more 1 s + 50 ms margin later, then the last
+
+
+def test_fixed_counting_at_the_same_limit_is_refused_by_a_sliding_window_sandbox(make, jst):
+    # Why sliding is the default: JST's own counting is not documented (jushuitan-api.md §4),
+    # and against a sliding counter fixed windows at N/s put up to 2N calls in one second.
+    jst.rate_limit.configure(per_second=10, per_minute=1000, enabled=True)
+    h = make(per_second=10, per_minute=1000, counting="fixed")
+    start_mid_second()
+    with pytest.raises(JstRateLimited) as caught:
+        for _ in range(21):
+            h.api.query_shops()
+    codes = [c["code"] for c in jst.calls(SHOPS)]
+    assert caught.value.code == 199 and codes[:10] == [0] * 10 and codes[-1] == 199
 
 
 # --- transport -----------------------------------------------------------------------------

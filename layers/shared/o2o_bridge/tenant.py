@@ -124,6 +124,14 @@ class CallbackAuth(_WithSecrets):
 class RateLimit(_Strict):
     per_second: PositiveInt = 5
     per_minute: PositiveInt = 100
+    # JST does not document how it counts: "sliding" never exceeds the limit in any 1 s / 60 s
+    # interval; "fixed" counts calendar seconds and minutes (cheaper, but up to 2x per_second
+    # in a sliding second across a boundary). See docs/jst-rate-limits.md.
+    counting: Literal["sliding", "fixed"] = "sliding"
+    # Sliding only: each window is counted this much longer, to absorb latency differences
+    # between grant and call and clock skew between Lambdas. 500 ms already costs a third of
+    # the per-second rate.
+    margin_ms: Annotated[int, Field(ge=0, le=500)] = 50
 
 
 class JushuitanConfig(_WithSecrets):

@@ -6,7 +6,7 @@
 - ``models``: pydantic models of the request and response bodies
 - ``paging``: ts-cursor scans, 7-day windows, dedupe, batches
 - ``tokens``: the current token per tenant (``TOKEN#<ent_id>``), renewal
-- ``rate_limit``: per-app pacing across containers (``RATE#<app_key>#...``)
+- ``rate_limit``: per-app pacing across containers (a sliding log ``RATE#<app_key>``/``LOG`` by default, or fixed windows)
 - ``push``: JST push bodies and their authentication
 - ``errors``: what failed and whether to retry
 - ``factory``: ``jst_for_tenant(tenant)`` wired from the runtime

@@ -19,7 +19,7 @@ import httpx
 from ...observability import logger
 from ...redaction import redact_text
 from .errors import ErrorPolicy, JstAuthError, JstPermanentError, JstTransientError
-from .rate_limit import InMemoryRateLimiter, RateLimiter, windows_for
+from .rate_limit import InMemorySlidingLogLimiter, RateLimiter, windows_for
 from .signing import business_params, dump_biz, token_params
 from .tokens import InMemoryTokenStore, TokenManager, TokenPolicy, TokenStore
 
@@ -52,7 +52,7 @@ class JstClient:
         self.credentials = credentials
         self.base_url = credentials.base_url.rstrip("/")
         self.http = http or shared_http_client()
-        self.limiter = limiter or InMemoryRateLimiter(credentials.app_key, windows_for(5, 100))
+        self.limiter = limiter or InMemorySlidingLogLimiter(credentials.app_key, windows_for(5, 100))
         self.errors = error_policy or ErrorPolicy()
         self.token_policy = token_policy = token_policy or TokenPolicy()
         self.clock = clock

@@ -8,7 +8,7 @@ from typing import Any
 
 from .api import JstApiAdapter
 from .client import JstClient, JstCredentials
-from .rate_limit import DynamoRateLimiter, windows_for
+from .rate_limit import DynamoRateLimiter, DynamoSlidingLogLimiter, RateLimiter, windows_for
 from .tokens import DynamoTokenStore
 
 # ent_id -> (the tenant's jushuitan section it was built from, adapter)
@@ -27,6 +27,15 @@ def credentials_of(tenant: Any, secrets: Any) -> JstCredentials:
     )
 
 
+def limiter_for(section: Any, dynamodb: Any, table: str) -> RateLimiter:
+    """The app's shared limiter, counting as the tenant's ``rate_limit.counting`` says."""
+    limit = section.rate_limit
+    windows = windows_for(limit.per_second, limit.per_minute)
+    if limit.counting == "fixed":
+        return DynamoRateLimiter(dynamodb, table, section.app_key, windows)
+    return DynamoSlidingLogLimiter(dynamodb, table, section.app_key, windows, margin_seconds=limit.margin_ms / 1000)
+
+
 def jst_for_tenant(tenant: Any) -> JstApiAdapter:
     """The tenant's adapter, built once per container and rebuilt when the tenant's JST
     section changes (new secret, URL or limit); tokens and counters live in StateTable, so a
@@ -42,8 +51,7 @@ def jst_for_tenant(tenant: Any) -> JstApiAdapter:
                 tenant.ent_id,
                 credentials_of(tenant, runtime.secret_resolver()),
                 token_store=DynamoTokenStore(dynamodb, table),
-                limiter=DynamoRateLimiter(dynamodb, table, section.app_key,
-                                          windows_for(section.rate_limit.per_second, section.rate_limit.per_minute)),
+                limiter=limiter_for(section, dynamodb, table),
             )
             _built[tenant.ent_id] = (section, JstApiAdapter(client))
         return _built[tenant.ent_id][1]
