@@ -1,10 +1,12 @@
 """Every 2 min: JST sales outbounds of the 店加线下仓 -> store fulfilment orders (S1, S1c)."""
 
-from o2o_bridge.errors import NotImplementedYet
+from o2o_bridge import runtime
+from o2o_bridge.flows import kit, store_fulfilment
 from o2o_bridge.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    raise NotImplementedYet("poll_jst_outbound (S1)", issue=5)
+    runtime.lambda_context = context
+    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, log=logger.info)

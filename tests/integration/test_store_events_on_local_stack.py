@@ -36,12 +36,12 @@ def written(stack) -> int:
                for table in ("StateTable", "IdempotencyTable"))
 
 
-def test_a_signed_event_reaches_pos_events_and_is_not_acknowledged_before_its_flow(stack):
+def test_a_signed_event_reaches_its_flow_which_refuses_an_unknown_fulfilment(stack):
     before = written(stack)
     result = stack.store.emit("fulfilment.shipped", SHIPPED, ent_id="10010")
-    assert result.status == 501
-    assert "issue #5" in result.body["msg"]
-    assert written(stack) == before  # the store system keeps the event and sends it again later
+    assert result.status == 422  # S1 (#5): F1001 is no fulfilment order the bridge created
+    assert "F1001" in result.body["msg"]
+    assert written(stack) == before  # nothing written on a 4xx
 
 
 def test_a_forged_signature_is_refused_with_401_and_nothing_written(stack):

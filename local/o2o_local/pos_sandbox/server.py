@@ -217,6 +217,33 @@ class PosSandbox:
                                     "error": result.error, "sent_at": datetime.now(timezone.utc).isoformat()})
         return result
 
+    def fulfilment_event(self, fulfilment_id: str, action: str, *, ent_id: str | None = None,
+                         carrier_code: str = "SF", tracking_no: str | None = None, reason: str = "out_of_stock",
+                         event_id: str | None = None) -> EmitResult:
+        """People at the store act on a fulfilment order (S1): ``shipped`` (with carrier and tracking
+        no.), ``picked_up`` by the customer, or ``rejected`` (out_of_stock, damaged, other); the
+        matching ``fulfilment.*`` event is emitted with the order's own ids."""
+        merchant = self._merchant_for_emit(ent_id)
+        with self.state.lock:
+            fulfilment = merchant.fulfilments.get(fulfilment_id)
+            if fulfilment is None:
+                raise KeyError(f"fulfilment {fulfilment_id} not found")
+            if fulfilment["status"] != "created":
+                raise ValueError(f"fulfilment {fulfilment_id} is {fulfilment['status']}; only an open one can be "
+                                 f"{action.replace('_', ' ')}")
+            at = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+            base = {"fulfilment_id": fulfilment_id, "external_id": fulfilment["external_id"]}
+        if action == "shipped":
+            data = {**base, "carrier_code": carrier_code, "tracking_no": tracking_no or f"{carrier_code}{fulfilment_id}",
+                    "shipped_at": at}
+        elif action == "picked_up":
+            data = {**base, "picked_up_at": at}
+        elif action == "rejected":
+            data = {**base, "store_code": fulfilment["store_code"], "reason": reason}
+        else:
+            raise ValueError(f"action must be shipped, picked_up or rejected, not {action!r}")
+        return self.emit(f"fulfilment.{action}", data, ent_id=merchant.ent_id, event_id=event_id)
+
     def _merchant_for_emit(self, ent_id: str | None) -> Merchant:
         if ent_id is not None:
             return self.state.merchant(ent_id)
@@ -324,6 +351,16 @@ class PosSandbox:
                                    bridge_url=body.get("bridge_url"), validate=body.get("validate"),
                                    secret=body.get("secret"))
                 return ok(result.to_dict())
+            if (method, path) == ("POST", "/fulfilment-event"):
+                result = self.fulfilment_event(str(body["fulfilment_id"]), body["action"], ent_id=body.get("ent_id"),
+                                               carrier_code=body.get("carrier_code", "SF"),
+                                               tracking_no=body.get("tracking_no"),
+                                               reason=body.get("reason", "out_of_stock"),
+                                               event_id=body.get("event_id"))
+                return ok(result.to_dict())
+            if (method, path) == ("POST", "/store-stock/bulk"):  # no event: seeds and silent counts
+                rows = [(str(r[0]), str(r[1]), int(r[2])) for r in body["rows"]]
+                return ok({"rows": self.state.bulk_store_stock(str(body["ent_id"]), rows, body.get("version"))})
             if (method, path) == ("POST", "/store-stock"):
                 result = self.set_store_stock(str(body["ent_id"]), str(body["store_code"]), body["items"],
                                               emit=body.get("emit", True))

@@ -1,0 +1,92 @@
+"""`o2o exceptions list [--tenant ENT_ID]` / `o2o exceptions reroute IO_ID [--tenant ENT_ID] [--store CODE]`.
+
+Online orders no store could take (every eligible store rejected them, or none passed the
+routing filters), or whose confirmation JST or the store refused, are parked as exceptions
+(S1r); the FulfilmentExceptions alarm fires. An operator lists them and re-routes one by hand:
+to the routing again (after stock arrived or a store was added), or to a named store. A
+parked confirmation (unknown carrier, refused by JST) is retried the same way after the cause
+is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def register(commands) -> None:
+    exceptions = commands.add_parser("exceptions", help="online orders parked for an operator (S1r), and re-routing them")
+    sub = exceptions.add_subparsers(dest="exceptions_command", required=True, metavar="ACTION")
+    show = sub.add_parser("list", help="every open exception with its reason and the stores that rejected it")
+    show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
+    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    show.set_defaults(run=list_exceptions)
+    reroute = sub.add_parser("reroute", help="route a parked order again (or retry its parked confirmation)")
+    reroute.add_argument("io_id", help="the JST sales outbound io_id")
+    reroute.add_argument("--tenant", metavar="ENT_ID", help="the tenant (default: the one that knows the io_id)")
+    reroute.add_argument("--store", metavar="CODE", help="send it to this store, skipping the routing filters")
+    reroute.set_defaults(run=reroute_exception)
+
+
+def _tenants(only: str | None):
+    from .. import runtime
+    from ..errors import UnknownTenant
+    from .environment import use_bridge_environment
+
+    use_bridge_environment()
+    repository = runtime.state_store()
+    ids = [only] if only else repository.list_ids()
+    tenants = []
+    for ent_id in ids:
+        tenant = repository.get(ent_id)
+        if tenant is None:
+            raise UnknownTenant(ent_id)
+        tenants.append(tenant)
+    return tenants
+
+
+def list_exceptions(args) -> int:
+    from ..flows import kit, store_fulfilment
+
+    found = 0
+    for tenant in _tenants(args.tenant):
+        for item in store_fulfilment.open_exceptions(kit.context_for(tenant)):
+            found += 1
+            if args.json:
+                print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
+                continue
+            rejected = ", ".join(item.get("rejected_by") or []) or "-"
+            print(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
+                  f"since={item.get('at', '-')[:19]} rejected_by={rejected}\n    reason: {item['reason']}")
+            for store, why in (item.get("dropped") or {}).items():
+                print(f"    {store}: {why}")
+    if not args.json:
+        print(f"{found} open exception(s)")
+    return 0
+
+
+def reroute_exception(args) -> int:
+    from ..errors import UnprocessableRequest
+    from ..flows import kit, store_fulfilment
+
+    tenants = _tenants(args.tenant)
+    known = [t for t in tenants if store_fulfilment.load_order(kit.context_for(t), args.io_id) is not None]
+    if not known:
+        raise UnprocessableRequest(f"no tenant knows outbound {args.io_id}")
+    if len(known) > 1:
+        raise UnprocessableRequest(f"outbound {args.io_id} is known to tenants "
+                                   f"{', '.join(t.ent_id for t in known)}: say which with --tenant")
+    ctx = kit.context_for(known[0])
+    result = store_fulfilment.reroute_by_hand(ctx, args.io_id, store_code=args.store)
+    order = store_fulfilment.load_order(ctx, args.io_id)
+    if result.get("retried"):
+        print(f"retried {result['retried']} for outbound {args.io_id}: "
+              + ("done" if result.get("result") else "queued for retry or parked again (see o2o trace)"))
+    elif order and order.status == "dispatched":
+        print(f"outbound {args.io_id} dispatched to store {order.data['store_code']} "
+              f"(fulfilment {order.data['fulfilment_id']})")
+    elif order and order.status == "exception":
+        print(f"outbound {args.io_id} is parked again: no store can take it (see o2o trace {args.io_id})")
+        return 1
+    else:
+        print(f"outbound {args.io_id} is {order.status if order else 'unknown'}; a retry is queued")
+    return 0

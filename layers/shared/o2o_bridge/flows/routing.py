@@ -1,0 +1,209 @@
+"""Which store fulfils an online order (S1): ``route_outbound``.
+
+Candidates are the tenant's stores that can serve the order's delivery (ship, or pickup
+when the order asks for it). Each filter drops stores with a reason a person can read:
+the receiver's region, stores that already rejected the order, the day's capacity, SKUs
+a store said it is out of, and the store's stock of every line (P7). The survivors are
+ranked by the tenant's ``routing.order_by`` (priority, then stock left). When none is
+left the tenant's fallback store (指定下单店仓) takes it, unless it rejected the order too.
+
+Daily capacity is counted per store per Asia/Shanghai day in ``ctx.records`` with
+conditional writes, so concurrent Lambdas never give a store more than its capacity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+from zoneinfo import ZoneInfo
+
+from ..errors import TransientError
+
+if TYPE_CHECKING:
+    from ..tenant import Store
+    from .kit import FlowContext
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CAPACITY_KIND = "s1.capacity"       # key <store>:<day>, data {"io_ids": [...]}
+UNAVAILABLE_KIND = "s1.unavailable"  # key <store>:<sku_id>, data {"day", "io_id"}
+
+
+@dataclass(frozen=True)
+class Line:
+    sku_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class OrderToRoute:
+    io_id: str
+    delivery: str  # "express" or "pickup"
+    province: str
+    city: str
+    lines: tuple[Line, ...]
+
+
+@dataclass
+class Decision:
+    store_code: str | None
+    why: str
+    ranked: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    fallback: bool = False
+
+    def detail(self) -> dict[str, Any]:
+        return {"store": self.store_code, "why": self.why, "ranked": self.ranked, "dropped": self.dropped,
+                "fallback": self.fallback}
+
+
+def shanghai_day(ctx: "FlowContext") -> str:
+    return ctx.now().astimezone(SHANGHAI).date().isoformat()
+
+
+def _place(name: str | None) -> str:
+    # 上海市 / 上海, 江苏省 / 江苏 name the same place in tenant files and JST addresses.
+    text = (name or "").strip()
+    for suffix in ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
+def covers_region(store: "Store", province: str, city: str) -> bool:
+    if not store.regions:
+        return True  # a store without regions serves everywhere
+    places = {_place(province), _place(city)} - {""}
+    return any(_place(region) in places for region in store.regions)
+
+
+# --- capacity ---------------------------------------------------------------------------
+
+def capacity_used(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
+    record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, f"{store_code}:{day}")
+    return list(record.data.get("io_ids", [])) if record else []
+
+
+def reserve_capacity(ctx: "FlowContext", store: "Store", io_id: str, day: str) -> bool:
+    """Count ``io_id`` against the store's capacity of ``day``; False when it is full.
+    Counting the same outbound again changes nothing."""
+    if store.daily_capacity is None:
+        return True
+    key = f"{store.code}:{day}"
+    for _ in range(20):
+        record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, key)
+        io_ids = list(record.data.get("io_ids", [])) if record else []
+        if io_id in io_ids:
+            return True
+        if len(io_ids) >= store.daily_capacity:
+            return False
+        if ctx.records.put(ctx.ent_id, CAPACITY_KIND, key, {"io_ids": [*io_ids, io_id]},
+                           expected_version=record.version if record else None, ttl_days=3):
+            return True
+    raise TransientError(f"capacity of store {store.code} for {day} is contended; try again")
+
+
+def release_capacity(ctx: "FlowContext", store_code: str, io_id: str, day: str | None) -> None:
+    """The store no longer fulfils ``io_id`` (rejected, cancelled): its slot is free again."""
+    if not day:
+        return
+    key = f"{store_code}:{day}"
+    for _ in range(20):
+        record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, key)
+        if record is None or io_id not in record.data.get("io_ids", []):
+            return
+        left = [i for i in record.data["io_ids"] if i != io_id]
+        if ctx.records.put(ctx.ent_id, CAPACITY_KIND, key, {"io_ids": left}, expected_version=record.version,
+                           ttl_days=3):
+            return
+    raise TransientError(f"capacity of store {store_code} for {day} is contended; try again")
+
+
+# --- SKUs a store said it is out of -------------------------------------------------------
+
+def mark_unavailable(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str], io_id: str) -> None:
+    """A store rejected ``io_id`` as out of stock: skip it for these SKUs for the rest of the day
+    (its P7 stock may lag behind what is on the shelf)."""
+    day = shanghai_day(ctx)
+    for sku_id in sku_ids:
+        key = f"{store_code}:{sku_id}"
+        current = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, key)
+        ctx.records.put(ctx.ent_id, UNAVAILABLE_KIND, key, {"day": day, "io_id": io_id},
+                        expected_version=current.version if current else None, ttl_days=2)
+
+
+def unavailable_skus(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]) -> list[str]:
+    day = shanghai_day(ctx)
+    found = []
+    for sku_id in sku_ids:
+        record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{sku_id}")
+        if record is not None and record.data.get("day") == day:
+            found.append(sku_id)
+    return found
+
+
+# --- the decision -------------------------------------------------------------------------
+
+def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> Decision:
+    """The store that should fulfil ``order`` (or None), with the reason each other store was dropped.
+
+    Reads stock (P7) of the stores that passed every other filter; a transient failure there
+    propagates so the caller's step is retried as a whole."""
+    tenant = ctx.tenant
+    options = tenant.routing
+    rejected = set(rejected_by)
+    day = shanghai_day(ctx)
+    dropped: dict[str, str] = {}
+    survivors: list["Store"] = []
+    for store in tenant.stores:
+        if order.delivery == "pickup" and not store.pickup:
+            dropped[store.code] = "does not serve store pickup"
+        elif order.delivery == "express" and not store.ship:
+            dropped[store.code] = "does not ship orders"
+        elif not covers_region(store, order.province, order.city):
+            dropped[store.code] = f"region {'/'.join(store.regions)} does not cover {order.province} {order.city}"
+        elif store.code in rejected:
+            dropped[store.code] = "rejected this order before"
+        elif store.daily_capacity is not None and \
+                len(used := capacity_used(ctx, store.code, day)) >= store.daily_capacity \
+                and order.io_id not in used:
+            dropped[store.code] = f"daily capacity {store.daily_capacity} reached for {day}"
+        elif marked := unavailable_skus(ctx, store.code, [line.sku_id for line in order.lines]):
+            dropped[store.code] = f"said it is out of {', '.join(marked)} today"
+        else:
+            survivors.append(store)
+
+    balance: dict[str, int] = {}
+    if options.check_stock:
+        needed: dict[str, int] = {}
+        for line in order.lines:
+            needed[line.sku_id] = needed.get(line.sku_id, 0) + line.qty
+        kept = []
+        for store in survivors:
+            stock = ctx.store.store_stock(store.code, list(needed))
+            on_hand = {item.sku_id: item.qty for item in stock.items}
+            safety = store.safety_stock if store.safety_stock is not None else tenant.stock.safety_stock
+            short = [f"{sku} has {on_hand.get(sku, 0) - safety}, needs {qty}" for sku, qty in needed.items()
+                     if on_hand.get(sku, 0) - safety < qty]
+            if short:
+                dropped[store.code] = "stock: " + "; ".join(short)
+                continue
+            balance[store.code] = min((on_hand.get(sku, 0) - safety - qty for sku, qty in needed.items()), default=0)
+            kept.append(store)
+        survivors = kept
+
+    def rank(store: "Store") -> tuple:
+        keys = {"priority": store.priority, "stock": -balance.get(store.code, 0)}
+        return (*(keys[name] for name in options.order_by), store.code)
+
+    ranked = [store.code for store in sorted(survivors, key=rank)]
+    if ranked:
+        return Decision(ranked[0], f"first of {len(ranked)} eligible store(s) by {', '.join(options.order_by)}",
+                        ranked, dropped)
+    fallback = options.fallback_store if options.fallback_store in {s.code for s in tenant.stores} else None
+    if fallback and fallback not in rejected:
+        return Decision(fallback, "no store passed the filters: the fallback store (指定下单店仓) takes it",
+                        [], dropped, fallback=True)
+    why = "no store is left" + (f" (the fallback store {fallback} rejected it too)" if fallback else
+                                " and no fallback store is configured")
+    return Decision(None, why, [], dropped)
+

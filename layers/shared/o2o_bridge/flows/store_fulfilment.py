@@ -1,0 +1,536 @@
+"""S1, S1r, S1c: online orders fulfilled by stores (线上订单线下发货 / 门店自提).
+
+1. ``poll_jst_outbound`` reads the sales outbounds of the tenant's 店加线下仓 by ts cursor.
+   A ``WaitConfirm`` outbound is remembered and dispatched; a ``Delete`` / ``Cancelled`` one
+   cancels what was dispatched. The cursor moves only after a page's outbounds are handled,
+   and a run short of time stops between pages (the next run goes on from there).
+2. Dispatch routes the outbound (``routing.route_outbound``) and creates the store's
+   fulfilment order (P1, Idempotency-Key from io_id, store and route number); the
+   fulfilment is linked to the io_id.
+3. The store ships (``fulfilment.shipped``) or the customer picks up
+   (``fulfilment.picked_up``): the outbound is confirmed in JST (wms/sent/upload), once per
+   outbound, with the carrier mapped through the tenant's logistics table, or the tenant's
+   pickup logistics code and no tracking number.
+4. The store rejects (``fulfilment.rejected``): the order is routed again without every
+   store that rejected it; ``out_of_stock`` also marks its SKUs unavailable at that store
+   for the day. With no store left the order is parked as an exception (record, metric
+   ``FulfilmentExceptions`` with an alarm, ``o2o exceptions``), to be re-routed by hand.
+
+Every call to JST or 店+ runs in a step started with ``kit.attempt``: a transient failure
+queues the step for the retry worker. State per outbound is one versioned record
+(``s1.order``) changed with conditional writes; effects are ``kit.effect_once``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydantic import ValidationError
+
+from ..errors import PermanentError, TransientError, UnprocessableRequest
+from ..ports import DocumentLink
+from . import kit, routing
+from .kit import FlowContext, attempt, effect_once, flow_command
+
+if TYPE_CHECKING:
+    from ..adapters.jst.models import SalesOutbound
+    from ..events.models import PosEvent
+    from ..tenant import Tenant
+
+CURSOR = "jst.sales_outbound"
+ORDER_KIND = "s1.order"          # key io_id: the outbound's state here
+EXCEPTION_KIND = "s1.exception"  # key io_id: what an operator must look at
+# Links are one to one and an outbound may go to several stores in turn, so a fulfilment
+# order is linked to "<io_id>#<route number>".
+OUTBOUND_ROUTE, FULFILMENT = "jst_outbound_route", "pos_fulfilment"
+EXCEPTION_METRIC = "FulfilmentExceptions"
+PAGE_SIZE = 50          # outbounds handled between two cursor moves (JST's page size)
+TIME_MARGIN_SECONDS = 20.0  # stop a scan with this much time left; the next run goes on
+ORDER_TTL_DAYS = 180
+CANCELLED_AT_JST = ("Delete", "Cancelled")
+
+
+class OrderChanged(TransientError):
+    """Someone else kept changing the outbound's record; the step is retried."""
+
+
+# --- the outbound's record ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Order:
+    version: int
+    data: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return self.data.get("status", "")
+
+
+def load_order(ctx: FlowContext, io_id: str) -> Order | None:
+    record = ctx.records.get(ctx.ent_id, ORDER_KIND, io_id)
+    return Order(record.version, record.data) if record else None
+
+
+def change_order(ctx: FlowContext, io_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> \
+        tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Apply ``change(current data) -> new data (None: leave it)`` with a conditional write,
+    re-reading on a conflict. Returns (before, after)."""
+    for _ in range(20):
+        current = load_order(ctx, io_id)
+        before = dict(current.data) if current else None
+        after = change(dict(before) if before is not None else None)
+        if after is None or after == before:
+            return before, before
+        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version if current else None,
+                           ttl_days=ORDER_TTL_DAYS):
+            return before, after
+    raise OrderChanged(f"outbound {io_id} kept changing under this step")
+
+
+def _order_from_outbound(ctx: FlowContext, ob: "SalesOutbound") -> dict[str, Any]:
+    labels = getattr(ob, "labels", None) or ""
+    labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
+    delivery = "pickup" if ctx.tenant.routing.pickup_label in labels else "express"
+    extra = ob.model_extra or {}
+    city = ob.receiver_city or ""
+    return {
+        "io_id": str(ob.io_id), "o_id": str(ob.o_id or ""), "so_id": ob.so_id or "", "shop_id": ob.shop_id,
+        "delivery": delivery, "status": "routing", "route_no": 0, "jst_status": ob.status, "ts": ob.ts,
+        "receiver": {"name": ob.receiver_name or "", "mobile": ob.receiver_mobile or extra.get("receiver_phone") or "",
+                     "province": ob.receiver_state or "", "city": city, "district": ob.receiver_district or city,
+                     "address": ob.receiver_address or ""},
+        "items": [{"sku_id": item.sku_id, "qty": int(item.qty), "name": item.name or item.sku_id,
+                   "price": str(item.sale_price) if item.sale_price is not None else None}
+                  for item in ob.items if item.qty > 0],
+        "buyer_message": extra.get("buyer_message") or None,
+        "rejections": [], "store_code": None, "fulfilment_id": None, "forced_store": None,
+    }
+
+
+# --- 1. the poll ----------------------------------------------------------------------------
+
+def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
+    """Scan the 店加线下仓's sales outbounds from the stored ts cursor and handle each one."""
+    cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
+    start_ts = int(cursor.value) if cursor else 0
+    version = cursor.version if cursor else None
+    scan = ctx.jst.scan_sales_outbounds(start_ts=start_ts, wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id)
+    outbounds = sorted(scan.records, key=lambda ob: ob.ts)
+    summary: dict[str, Any] = {"cursor_from": start_ts, "read": len(outbounds), "handled": 0, "dispatched": 0,
+                               "cancelled": 0, "ignored": 0, "stopped_early": False}
+    position = start_ts
+    for first in range(0, len(outbounds), PAGE_SIZE):
+        if ctx.time_left() < TIME_MARGIN_SECONDS:
+            summary["stopped_early"] = True  # the rest is read again by the next run
+            break
+        page = outbounds[first:first + PAGE_SIZE]
+        for outbound in page:
+            summary[handle_outbound(ctx, outbound)] += 1
+            summary["handled"] += 1
+        highest = max(ob.ts for ob in page)
+        if highest > position:
+            if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(highest), version):
+                # Another run moved the cursor meanwhile: it goes on from there.
+                summary["cursor_taken_over"] = True
+                break
+            version = (version or 0) + 1
+            position = highest
+    summary["cursor_to"] = position
+    return summary
+
+
+def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
+    """One outbound as the scan saw it; safe to repeat (the cursor's edge record comes back)."""
+    io_id = str(outbound.io_id)
+    if outbound.status == "WaitConfirm":
+        data = _order_from_outbound(ctx, outbound)
+        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
+            ctx.timeline.record(io_id, ctx.ent_id, "s1.outbound_seen",
+                                {"so_id": data["so_id"], "o_id": data["o_id"], "delivery": data["delivery"],
+                                 "items": [{"sku_id": i["sku_id"], "qty": i["qty"]} for i in data["items"]],
+                                 "region": f"{data['receiver']['province']} {data['receiver']['city']}"},
+                                aliases=tuple(a for a in (data["so_id"], data["o_id"]) if a))
+        order = load_order(ctx, io_id)
+        if order is not None and order.status == "routing":
+            attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.data["route_no"]}, trace_key=io_id)
+            return "dispatched"
+        return "ignored"
+    if outbound.status in CANCELLED_AT_JST:
+        return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.status) else "ignored"
+    return "ignored"  # Confirmed (by us), OuterConfirming...: nothing for the stores to do
+
+
+# --- 2. dispatch ---------------------------------------------------------------------------------
+
+def _fulfilment_order(ctx: FlowContext, data: dict[str, Any], store_code: str):
+    from ..adapters.pos import models as pos
+
+    try:
+        return pos.FulfilmentOrder(
+            external_id=data["io_id"], jst_o_id=data["o_id"] or data["io_id"],
+            platform_order_id=data["so_id"] or data["io_id"], store_code=store_code, delivery=data["delivery"],
+            receiver=pos.Receiver(**{k: v or "-" for k, v in data["receiver"].items()}),
+            items=[pos.FulfilmentItem(sku_id=i["sku_id"], qty=i["qty"], name=i["name"], price=i.get("price"))
+                   for i in data["items"]],
+            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"))
+    except ValidationError as exc:
+        raise PermanentError(f"outbound {data['io_id']} cannot become a fulfilment order: {exc}") from None
+
+
+def _to_route(data: dict[str, Any]) -> routing.OrderToRoute:
+    return routing.OrderToRoute(
+        io_id=data["io_id"], delivery=data["delivery"], province=data["receiver"]["province"],
+        city=data["receiver"]["city"],
+        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]))
+
+
+def _still_routing(route_no: int) -> Callable[[dict[str, Any] | None], bool]:
+    return lambda d: bool(d) and d["status"] == "routing" and d["route_no"] == route_no
+
+
+def _parked(ctx: FlowContext, io_id: str, route_no: int) -> None:
+    change_order(ctx, io_id, lambda d: {**d, "status": "exception"} if _still_routing(route_no)(d) else None)
+
+
+@flow_command("s1.dispatch")
+def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Route the outbound (once per route number) and go on to create the store's order.
+
+    Routing and creating are two steps so that each retry repeats as few calls as possible."""
+    io_id, route_no = str(payload["io_id"]), int(payload["route_no"])
+    order = load_order(ctx, io_id)
+    if order is None or not _still_routing(route_no)(order.data):
+        return None  # done, cancelled or routed again since this step was queued
+    data = order.data
+    stores = {store.code: store for store in ctx.tenant.stores}
+
+    def decide() -> dict[str, Any]:
+        rejected = [r["store_code"] for r in data.get("rejections", [])]
+        forced = data.get("forced_store")
+        if forced:
+            decision = routing.Decision(forced, "chosen by hand (o2o exceptions reroute)", [forced])
+        else:
+            decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
+        day = routing.shanghai_day(ctx)
+        while decision.store_code is not None and not forced and not decision.fallback:
+            if routing.reserve_capacity(ctx, stores[decision.store_code], io_id, day):
+                break
+            # Filled up by a concurrent dispatch since the decision: route without it.
+            rejected = [*rejected, decision.store_code]
+            decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
+                            level="info" if decision.store_code else "warning")
+        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day}
+
+    decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
+    if decision["store_code"] is None:
+        _park(ctx, io_id, "no_store", decision["why"], dropped=decision["dropped"])
+        _parked(ctx, io_id, route_no)
+        return decision
+    return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
+                                          "day": decision["day"]}, trace_key=io_id)
+
+
+@flow_command("s1.create_at_store")
+def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """P1 at the routed store (Idempotency-Key from io_id, store and route number); link; mark dispatched."""
+    io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
+    order = load_order(ctx, io_id)
+    if order is None or (order.status != "cancelled" and not _still_routing(route_no)(order.data)):
+        return None
+
+    def create() -> dict[str, Any]:
+        created = ctx.store.create_fulfilment_order(_fulfilment_order(ctx, order.data, store_code),
+                                                    business_key=f"{io_id}:{store_code}:{route_no}")
+        return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
+
+    if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
+        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        return None  # JST cancelled it before the store heard of it
+    try:
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
+    except PermanentError as exc:
+        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        _park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
+        _parked(ctx, io_id, route_no)
+        return None
+    result = outcome.result
+    fulfilment_id = result["fulfilment_id"]
+    ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
+                                {"store_code": store_code}))
+
+    def dispatched(d):
+        if _still_routing(route_no)(d):
+            return {**d, "status": "dispatched", "store_code": store_code, "fulfilment_id": fulfilment_id,
+                    "capacity_day": result.get("day")}
+        return None
+
+    before, after = change_order(ctx, io_id, dispatched)
+    if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
+                            {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
+                            aliases=(fulfilment_id,))
+        ctx.metric("FulfilmentDispatched", 1)
+        _resolve_exception(ctx, io_id)
+    elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):
+        # JST cancelled the outbound while this step created the store's order: undo it.
+        change_order(ctx, io_id, lambda d: {**d, "fulfilment_id": fulfilment_id, "store_code": store_code,
+                                            "capacity_day": result.get("day")}
+                     if d and not d.get("fulfilment_id") else None)
+        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": fulfilment_id}, trace_key=io_id)
+    return result
+
+
+# --- 3. shipped / picked up -----------------------------------------------------------------------
+
+def _outbound_of_event(ctx: FlowContext, fulfilment_id: str, external_id: str) -> str:
+    """The io_id a store event is about; refuses a fulfilment the bridge did not create."""
+    link = ctx.links.find(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE)
+    if link is not None:
+        io_id = link.other_key.split("#", 1)[0]
+        if io_id != external_id:
+            raise UnprocessableRequest(f"data.external_id: fulfilment {fulfilment_id} belongs to outbound "
+                                       f"{io_id}, not {external_id}")
+        return io_id
+    order = load_order(ctx, external_id)
+    if order is not None and order.status == "routing":
+        # The fulfilment may have been created a moment ago and not linked yet.
+        raise TransientError(f"fulfilment {fulfilment_id} is not linked to outbound {external_id} yet; send it again",
+                             retry_after_seconds=30)
+    raise UnprocessableRequest(f"data.fulfilment_id: {fulfilment_id} (outbound {external_id}) is not a fulfilment "
+                               "order the bridge created")
+
+
+def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
+    ctx = kit.context_for(tenant)
+    data = event.data
+    io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
+                        {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
+                         "tracking_no": data.tracking_no, "event_id": event.event_id})
+    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
+                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no},
+            trace_key=io_id)
+
+
+def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
+    ctx = kit.context_for(tenant)
+    data = event.data
+    io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
+                        {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
+    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up"},
+            trace_key=io_id)
+
+
+def _logistics_for(ctx: FlowContext, payload: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(lc_id, lc_name, l_id) for JST."""
+    tenant = ctx.tenant
+    if payload["how"] == "picked_up":
+        if not tenant.routing.pickup_lc_id:
+            raise PermanentError("the tenant has no routing.pickup_lc_id: set the JST logistics code for store pickups")
+        name = next((m.name for m in tenant.logistics if m.jst_lc_id == tenant.routing.pickup_lc_id), "门店自提")
+        return tenant.routing.pickup_lc_id, name, ""
+    carrier = payload["carrier_code"]
+    for mapping in tenant.logistics:
+        if mapping.pos_code == carrier:
+            return mapping.jst_lc_id, mapping.name, payload["tracking_no"]
+    raise PermanentError(f"carrier {carrier!r} of the store is not in the tenant's logistics table (pos_code -> jst_lc_id)")
+
+
+class JstRefusedShipment(PermanentError):
+    pass
+
+
+@flow_command("s1.confirm_outbound")
+def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Confirm the outbound shipped in JST (wms/sent/upload), exactly once per outbound."""
+    from ..adapters.jst.models import WmsSent
+
+    io_id = str(payload["io_id"])
+
+    def upload() -> dict[str, Any]:
+        lc_id, lc_name, l_id = _logistics_for(ctx, payload)
+        row = WmsSent(io_id=int(io_id), lc_id=lc_id, l_id=l_id, lc_name=lc_name,
+                      wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id, is_un_lid=True if not l_id else None)
+        answers = ctx.jst.upload_wms_sent([row])
+        results = [r for a in answers if isinstance(a, dict) for r in (a.get("datas") or [])]
+        mine = next((r for r in results if str(r.get("io_id")) == io_id), None)
+        if mine is not None and not mine.get("issuccess", True):
+            # Refused: maybe because an earlier try (whose answer was lost) already confirmed it.
+            current = ctx.jst.sales_outbounds_by_ids([int(io_id)])
+            if not any(ob.status == "Confirmed" for ob in current):
+                raise JstRefusedShipment(f"JST refused to confirm outbound {io_id}: {mine.get('msg')}")
+        return {"lc_id": lc_id, "l_id": l_id, "how": payload["how"]}
+
+    try:
+        outcome = effect_once(ctx, f"s1.confirm:{io_id}", upload)
+    except PermanentError as exc:
+        _park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
+        return None
+    status = payload["how"]
+    before, after = change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
+    if not outcome.repeated:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
+                                                                       "fulfilment_id": payload["fulfilment_id"]})
+        ctx.metric("FulfilmentConfirmed", 1)
+    _resolve_exception(ctx, io_id, kinds=("confirm_refused",))
+    return outcome.result
+
+
+# --- 4. rejected ---------------------------------------------------------------------------------
+
+def on_fulfilment_rejected(event: "PosEvent", tenant: "Tenant") -> None:
+    ctx = kit.context_for(tenant)
+    data = event.data
+    io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    attempt(ctx, store_rejected, {"io_id": io_id, "fulfilment_id": data.fulfilment_id,
+                                  "store_code": data.store_code, "reason": data.reason}, trace_key=io_id)
+
+
+@flow_command("s1.rejected")
+def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
+    """Note the rejection (once per fulfilment) and route the order again without that store."""
+    io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
+    store_code = payload["store_code"]
+
+    def rejected(d):
+        if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
+            return None
+        changed = {**d, "rejections": [*d.get("rejections", []), {"store_code": store_code, "reason": payload["reason"],
+                                                                   "fulfilment_id": fulfilment_id}]}
+        if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
+            changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
+                           forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
+        return changed
+
+    before, after = change_order(ctx, io_id, rejected)
+    if after is not before and after is not None:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
+                            {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
+                             "route_again": after["status"] == "routing"}, level="warning")
+        ctx.metric("FulfilmentRejected", 1)
+    current = load_order(ctx, io_id)
+    if current is None:
+        return
+    # The side effects are repeat-safe, so a retried step redoes them all.
+    released = current.data.get("released") or {}
+    if released.get("store_code") == store_code:
+        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
+    if payload["reason"] == "out_of_stock":
+        routing.mark_unavailable(ctx, store_code, [i["sku_id"] for i in current.data.get("items", [])], io_id)
+    if current.status == "routing":
+        attempt(ctx, dispatch, {"io_id": io_id, "route_no": current.data["route_no"]}, trace_key=io_id)
+
+
+# --- 5. cancelled at JST ----------------------------------------------------------------------
+
+def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
+    """JST voided the outbound: stop whatever the stores were doing with it. True when it changed."""
+    def cancelled(d):
+        if d is None:
+            # Never dispatched: remember it so a late dispatch does nothing.
+            return {"io_id": io_id, "status": "cancelled", "jst_status": jst_status, "route_no": 0, "rejections": []}
+        if d["status"] in ("routing", "exception", "dispatched"):
+            return {**d, "status": "cancelled", "jst_status": jst_status, "was": d["status"]}
+        return None
+
+    before, after = change_order(ctx, io_id, cancelled)
+    if after is before:
+        if before and before["status"] in ("shipped", "picked_up"):
+            _park(ctx, io_id, "cancelled_after_shipping",
+                  f"JST marked the outbound {jst_status} after the store {before['status'].replace('_', ' ')} it")
+        return False
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_jst", {"jst_status": jst_status,
+                                                                   "was": (before or {}).get("status", "unseen")})
+    _resolve_exception(ctx, io_id)
+    if before and before["status"] == "dispatched" and before.get("fulfilment_id"):
+        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"]}, trace_key=io_id)
+    return True
+
+
+@flow_command("s1.cancel_at_store")
+def cancel_at_store(ctx: FlowContext, payload: dict[str, Any]) -> None:
+    """P2, once per fulfilment order; a store that already shipped makes it an exception."""
+    from ..adapters.pos.errors import PosConflict
+
+    io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
+    try:
+        outcome = effect_once(ctx, f"s1.cancel:{fulfilment_id}", lambda: ctx.store.cancel_fulfilment_order(
+            fulfilment_id, "订单已在聚水潭取消 (the online order was cancelled)").status)
+    except PosConflict as exc:
+        _park(ctx, io_id, "store_cannot_cancel", f"JST cancelled the outbound but the store refused: {exc.pos_msg or exc}")
+        return
+    order = load_order(ctx, io_id)
+    if order is not None and order.data.get("store_code"):
+        routing.release_capacity(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
+    if not outcome.repeated:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_store", {"fulfilment_id": fulfilment_id,
+                                                                         "status": outcome.result})
+
+
+# --- exceptions ------------------------------------------------------------------------------
+
+def _park(ctx: FlowContext, io_id: str, kind: str, reason: str, **detail: Any) -> None:
+    """Record an exception once (counted once in the metric the alarm watches)."""
+    data = {"io_id": io_id, "kind": kind, "reason": reason, "status": "open", "at": ctx.now().isoformat(), **detail}
+    order = load_order(ctx, io_id)
+    if order is not None:
+        data.update(so_id=order.data.get("so_id"), rejected_by=[r["store_code"] for r in order.data.get("rejections", [])])
+    for _ in range(5):
+        current = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
+        if current is not None and current.data.get("status") == "open" and current.data.get("kind") == kind:
+            return
+        if ctx.records.put(ctx.ent_id, EXCEPTION_KIND, io_id, data,
+                           expected_version=current.version if current else None, ttl_days=ORDER_TTL_DAYS):
+            ctx.timeline.record(io_id, ctx.ent_id, "s1.exception", {"kind": kind, "reason": reason, **detail},
+                                level="error")
+            ctx.metric(EXCEPTION_METRIC, 1)
+            return
+
+
+def _resolve_exception(ctx: FlowContext, io_id: str, *, kinds: tuple[str, ...] | None = None) -> None:
+    current = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
+    if current is None or current.data.get("status") != "open" or (kinds and current.data.get("kind") not in kinds):
+        return
+    ctx.records.put(ctx.ent_id, EXCEPTION_KIND, io_id,
+                    {**current.data, "status": "resolved", "resolved_at": ctx.now().isoformat()},
+                    expected_version=current.version, ttl_days=ORDER_TTL_DAYS)
+
+
+def open_exceptions(ctx: FlowContext) -> list[dict[str, Any]]:
+    return [r.data for r in ctx.records.list(ctx.ent_id, EXCEPTION_KIND) if r.data.get("status") == "open"]
+
+
+def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = None) -> dict[str, Any]:
+    """`o2o exceptions reroute`: route a parked (or stuck) order again, to ``store_code`` if given
+    (any store of the tenant, even one that rejected it: the operator spoke to it)."""
+    if store_code is not None and store_code not in {s.code for s in ctx.tenant.stores}:
+        raise UnprocessableRequest(f"store {store_code} is not one of tenant {ctx.ent_id}'s stores")
+    exception = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
+    if exception is not None and exception.data.get("status") == "open" and exception.data.get("retry"):
+        retry = exception.data["retry"]
+        step = {"s1.confirm_outbound": confirm_outbound}[retry["command"]]
+        result = attempt(ctx, step, retry["payload"], trace_key=io_id)
+        return {"io_id": io_id, "retried": retry["command"], "result": result}
+
+    def again(d):
+        if d is None:
+            raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
+        if d["status"] not in ("exception", "routing"):
+            raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
+        return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
+
+    _, after = change_order(ctx, io_id, again)
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"]})
+    _resolve_exception(ctx, io_id)
+    result = attempt(ctx, dispatch, {"io_id": io_id, "route_no": after["route_no"]}, trace_key=io_id)
+    order = load_order(ctx, io_id)
+    return {"io_id": io_id, "status": order.status if order else None, "result": result,
+            "queued_for_retry": result is None and order is not None and order.status == "routing"}
+
+
+__all__ = ["cancel_outbound", "confirm_outbound", "dispatch", "handle_outbound", "on_fulfilment_picked_up",
+           "on_fulfilment_rejected", "on_fulfilment_shipped", "open_exceptions", "poll_jst_outbound",
+           "reroute_by_hand", "store_rejected"]
