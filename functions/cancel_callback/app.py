@@ -1,9 +1,9 @@
 """S2c: JST pushes 取消订单 (order cancel) to /jushuitan/cancel_callback (pos-contract.md)."""
 
 from o2o_bridge import runtime
-from o2o_bridge.errors import NotImplementedYet
+from o2o_bridge.flows import warehouse_orders
 from o2o_bridge.observability import logger, metrics
-from o2o_bridge.web.answers import coded_resolver
+from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.web.jst_push import read_push
 
 app = coded_resolver()
@@ -15,10 +15,13 @@ app = coded_resolver()
 def cancel_callback():
     push = read_push(app.current_event, runtime.state_store(), storage="shop")
     logger.append_keys(ent_id=push.ent_id)
-    raise NotImplementedYet("the 取消订单 (order cancel) flow (S2c)", issue=6)
+    warehouse_orders.on_cancel_push(push)
+    # Done, queued for retry or dead-lettered with its reason: JST may stop sending it.
+    return json_response(200, JST_OK)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
+    runtime.lambda_context = context
     return app.resolve(event, context)

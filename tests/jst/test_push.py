@@ -168,4 +168,5 @@ def test_a_push_through_the_real_handler_without_credentials_is_a_401_in_jst_for
     form = sample_event("delivery_callback", query=signed_query())
     form["body"] = "biz=" + quote(sample_event("delivery_callback")["body"])
     form["headers"]["content-type"] = "application/x-www-form-urlencoded"
-    assert answer("delivery_callback", form)[0] == 501  # authenticated; the flow comes later
+    # Authenticated: the S2d flow (#6) runs; 店+ is unreachable here, so the shipment is queued for retry.
+    assert answer("delivery_callback", form) == (200, {"code": 0, "msg": "执行成功"})

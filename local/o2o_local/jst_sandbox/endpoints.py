@@ -207,13 +207,18 @@ def mall_item_query(state: SandboxState, biz: dict) -> dict:
                                               "brand": s["brand"], "modified": s["modified"], "created": s["created"],
                                               "skus": []})
         style["modified"] = max(style["modified"], s["modified"])
+        # The style's labels and custom fields (S7 only_label / attribute_fields): its SKUs' ones.
+        style["labels"] = ",".join(dict.fromkeys(x for x in (style.get("labels", "") + "," + s.get("labels", "")).split(",") if x))
+        for n in range(1, 11):
+            style.setdefault(f"other_{n}", s.get(f"other_{n}", ""))
         if not biz.get("only_item"):
             style["skus"].append({"sku_id": s["sku_id"], "i_id": s["i_id"], "name": s["name"],
                                   "sale_price": s["sale_price"], "cost_price": s["cost_price"],
                                   "market_price": s["market_price"], "enabled": s["enabled"],
                                   "properties_value": s["properties_value"], "category": s["category"],
                                   "purchase_price": s.get("purchase_price", s["cost_price"]),
-                                  "sku_code": s.get("sku_code", ""), "modified": s["modified"]})
+                                  "sku_code": s.get("sku_code", ""), "labels": s.get("labels", ""),
+                                  "modified": s["modified"]})
     rows = [st for st in styles.values()
             if (not i_ids or st["i_id"] in i_ids) and _in_window(st.get(date_field), window)]
     return ok(_paged(rows, index, size, "datas"))
@@ -525,7 +530,26 @@ def logistic_query(state: SandboxState, biz: dict) -> dict:
     for o in state.orders.values():
         if not o.get("send_date") or shop_id not in (None, "") and o["shop_id"] != int(shop_id):
             continue
-        if so_ids and o["so_id"] not in so_ids or not _in_window(o.get(date_key), window):
+        if so_ids and o["so_id"] not in so_ids:
+            continue
+        # A partly shipped order is one row per parcel (its tracking no. and its lines), as JST
+        # shows the split orders of a partial shipment; seeded orders without parcels stay one row.
+        parcels = [ob for ob in state.outbounds.values() if ob["o_id"] == o["o_id"] and ob["status"] == "Confirmed"
+                   and ob.get("l_id")]
+        if parcels:
+            for ob in parcels:
+                send_date = ob.get("io_date") or o["send_date"]
+                if not _in_window(ob.get("modified") if date_key == "modified" else send_date, window):
+                    continue
+                rows.append({"o_id": o["o_id"], "so_id": o["so_id"], "shop_id": o["shop_id"], "send_date": send_date,
+                             "lc_id": ob["lc_id"], "l_id": ob["l_id"], "logistics_company": ob["logistics_company"],
+                             "freight": o["freight"], "weight": o["weight"], "wms_co_id": ob["wms_co_id"],
+                             "modified": ob["modified"], "ts": ob["ts"],
+                             "items": [{"sku_id": it["sku_id"], "qty": it["qty"], "outer_oi_id": it.get("outer_oi_id", ""),
+                                        "raw_so_id": o["so_id"], "oi_id": it.get("oi_id"), "name": it.get("name", "")}
+                                       for it in ob["items"]]})
+            continue
+        if not _in_window(o.get(date_key), window):
             continue
         rows.append({"o_id": o["o_id"], "so_id": o["so_id"], "shop_id": o["shop_id"], "send_date": o["send_date"],
                      "lc_id": o["lc_id"], "l_id": o["l_id"], "logistics_company": o["logistics_company"],
