@@ -1,9 +1,9 @@
 """S3: JST pushes 库存同步 (inventory.upload) to /jushuitan/stock_callback (pos-contract.md)."""
 
 from o2o_bridge import runtime
-from o2o_bridge.errors import NotImplementedYet
+from o2o_bridge.flows import stock_sync
 from o2o_bridge.observability import logger, metrics
-from o2o_bridge.web.answers import coded_resolver
+from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.web.jst_push import read_push
 
 app = coded_resolver()
@@ -13,10 +13,13 @@ app = coded_resolver()
 def stock_callback():
     push = read_push(app.current_event, runtime.state_store(), storage="warehouse")
     logger.append_keys(ent_id=push.ent_id)
-    raise NotImplementedYet("the 库存同步 (inventory.upload) flow (S3)", issue=7)
+    # Returns once the levels are in 店+ or durably queued for retry: only then acknowledged.
+    stock_sync.on_stock_push(push.tenant, push.storage_code, push.stock())
+    return json_response(200, JST_OK)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
+    runtime.lambda_context = context
     return app.resolve(event, context)

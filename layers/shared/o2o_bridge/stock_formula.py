@@ -40,6 +40,8 @@ class FormulaError(ValueError):
 class StockFormula:
     def __init__(self, text: str) -> None:
         self.text = text
+        if not text.strip():
+            raise FormulaError("stock formula is empty; write e.g. qty (the default) or qty + virtual_qty - order_lock")
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
@@ -71,8 +73,10 @@ class StockFormula:
             for arg in node.args:
                 self._check(arg)
         else:
+            found = ast.get_source_segment(self.text.strip(), node) or type(node).__name__
             raise FormulaError(
-                f"stock formula {self.text!r} may only use numbers, inventory fields, + - *, max() and min()"
+                f"stock formula {self.text!r} may only use numbers, inventory fields, + - *, max() and min() "
+                f"with two or more arguments; {found!r} is not allowed"
             )
 
     def evaluate(self, inventory: Mapping[str, object]) -> Decimal:

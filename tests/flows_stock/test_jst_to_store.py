@@ -1,0 +1,119 @@
+"""S3 / S4e: JST warehouse stock reaches 店+ with versions; stale never wins, repeats push once."""
+
+import random
+
+import pytest
+
+from fakes import drain_retries
+from o2o_bridge.adapters.jst.push import StockPush
+from o2o_bridge.errors import BadRequest
+from o2o_bridge.flows import stock_sync
+from o2o_bridge.flows.stock_sync import jst_version
+
+from .stock_fakes import demo_tenant, modified_at, tenant_with
+
+MAIN = 10000
+
+
+def push(*rows):
+    return StockPush.model_validate({"datas": [
+        {"sku_id": sku, "qty": qty, "modified": modified_at(second)} for sku, qty, second in rows]})
+
+
+def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store):
+    stock_sync.on_stock_push(ctx.tenant, "10000", push(("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11)))
+    assert store.warehouse[("10000", "TS-RED-M")] == (37, jst_version(modified_at(10)))
+    assert store.warehouse[("10000", "TS-RED-L")][0] == 5
+    assert ctx.timeline.steps("stock:10000") == ["stock.push.received"]
+
+
+def test_a_repeated_push_gives_one_store_call_and_an_older_one_changes_nothing(ctx, store):
+    for _ in range(3):
+        stock_sync.on_stock_push(ctx.tenant, "10000", push(("SKU1", 8, 20)))
+    stock_sync.on_stock_push(ctx.tenant, "10000", push(("SKU1", 99, 5)))  # late, older push
+    assert store.p6_effects == 1 and len(store.p6_calls) == 1
+    assert store.warehouse[("10000", "SKU1")][0] == 8
+
+
+def test_shuffled_updates_from_pushes_and_pulls_end_at_the_newest_version_of_every_sku(ctx, store, jst):
+    rng = random.Random(11)
+    updates = [(f"SKU{n}", rng.randint(0, 50), second) for n in range(40) for second in rng.sample(range(1, 500), 6)]
+    newest = {}
+    for sku, qty, second in updates:
+        if sku not in newest or second > newest[sku][1]:
+            newest[sku] = (qty, second)
+    for _ in range(3):  # replays too
+        rng.shuffle(updates)
+        for start in range(0, len(updates), 7):
+            batch = updates[start:start + 7]
+            way = rng.choice(["push", "late retry", "pull"])
+            if way == "push":
+                stock_sync.on_stock_push(ctx.tenant, "10000", push(*batch))
+            elif way == "late retry":  # a P6 step queued long ago runs now
+                stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "10000", "items": [
+                    {"sku_id": sku, "qty": qty, "version": jst_version(modified_at(second))} for sku, qty, second in batch]})
+            else:  # JST only moves forward; the hourly pull reads what it holds now
+                for sku, qty, second in batch:
+                    row = jst.inventory.get((MAIN, sku))
+                    if row is None or modified_at(second) > row["modified"]:
+                        jst.set(MAIN, sku, second=second, qty=qty)
+                stock_sync.pull_jst_stock(ctx)
+    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items()} == {s: q for s, (q, _) in newest.items()}
+    for sku, (qty, _) in newest.items():
+        assert ctx.records.get("10010", stock_sync.WAREHOUSE_LEVEL, f"10000|{sku}").data["qty"] == qty
+
+
+def test_a_formula_over_other_fields_reads_the_inventory_and_never_publishes_a_negative(make_ctx, jst, store):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(formula="qty + purchase_qty - order_lock")))
+    jst.set(MAIN, "A", second=3, qty=10, purchase_qty=5, order_lock=2)
+    jst.set(MAIN, "B", second=3, qty=1, order_lock=4)
+    stock_sync.on_stock_push(ctx.tenant, "10000", push(("A", 10, 3), ("B", 1, 3)))
+    assert store.warehouse[("10000", "A")][0] == 13 and store.warehouse[("10000", "B")][0] == 0
+    assert jst.reads == 1
+
+
+def test_an_unmapped_warehouse_is_refused():
+    with pytest.raises(BadRequest, match="not mapped"):
+        stock_sync.mapping_for(demo_tenant(), 424242)
+
+
+def test_the_hourly_pull_follows_the_ts_cursor_and_skips_what_it_applied(ctx, store, jst):
+    jst.set(MAIN, "A", second=1, qty=4)
+    jst.set(10001, "B", second=1, qty=7)
+    first = stock_sync.pull_jst_stock(ctx)
+    assert first["10000"]["applied"] == 1 and first["10001"]["applied"] == 1
+    assert store.warehouse[("10000", "A")][0] == 4 and store.warehouse[("10001", "B")][0] == 7
+    effects = store.p6_effects
+    again = stock_sync.pull_jst_stock(ctx)  # the ts cursor re-reads only the boundary row
+    assert store.p6_effects == effects and again["10000"]["applied"] == 0
+    jst.set(MAIN, "A", second=9, qty=2)
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("10000", "A")][0] == 2
+
+
+def test_with_30_percent_transient_store_faults_the_pull_converges_through_the_retry_queue(ctx, store, jst):
+    for n in range(60):
+        jst.set(MAIN, f"SKU{n}", second=n, qty=n)
+    store.faults.transient_rate = 0.3
+    stock_sync.pull_jst_stock(ctx)
+    drain_retries(ctx)
+    store.faults.transient_rate = 0
+    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items() if code == "10000"} == \
+           {f"SKU{n}": n for n in range(60)}
+
+
+def test_store_warehouses_follow_the_master(make_ctx, store, jst):
+    def with_store_warehouse(master):
+        def mutate(doc):
+            doc["stock"]["master"] = master
+            doc["warehouses"].append({"jst_wms_co_id": 20001, "pos_warehouse_code": "S001"})
+        return tenant_with(mutate)
+
+    ctx = make_ctx(with_store_warehouse("pos"))
+    stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
+    assert ("S001", "A") not in store.stores
+    assert ctx.timeline.steps("stock:S001") == ["stock.push.ignored"]
+
+    ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
+    stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
+    assert store.stores[("S001", "A")][0] == 3
