@@ -1,10 +1,13 @@
 """Hourly: JST SKUs / mall items by modified window -> 店+ products (S7)."""
 
-from o2o_bridge.errors import NotImplementedYet
+from o2o_bridge import runtime
+from o2o_bridge.flows import kit
+from o2o_bridge.flows.products import sync_products
 from o2o_bridge.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    raise NotImplementedYet("sync_products (S7)", issue=8)
+    runtime.lambda_context = context
+    return kit.run_for_tenants("sync_products", sync_products, log=logger.info)

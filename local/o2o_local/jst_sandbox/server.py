@@ -259,15 +259,20 @@ class JstSandbox:
             return dict(self.state.touch(ob))
 
     def confirm_other_inout(self, io_id: int, status: str = "Confirmed") -> dict:
-        """The warehouse confirms (or voids: Cancelled/Delete) an other in/out document (S5, S6)."""
+        """The warehouse confirms (or voids: Cancelled/Delete) an other in/out document (S5, S6).
+        A Confirmed document can still be voided with Cancelled (作废 after taking effect): its
+        stock change is undone."""
         with self.state.lock:
             doc = self.state.other_inouts[int(io_id)]
-            if doc["status"] != "WaitConfirm":
+            voiding_confirmed = doc["status"] == "Confirmed" and status == "Cancelled"
+            if doc["status"] != "WaitConfirm" and not voiding_confirmed:
                 raise ValueError(f"other in/out {io_id} is {doc['status']}, not WaitConfirm")
             doc["status"] = status
             if status == "Confirmed":
                 doc["io_date"] = self.state.now_str()
                 self.state._apply_other_inout_stock(doc)
+            elif voiding_confirmed:
+                self.state._apply_other_inout_stock({**doc, "upload_type": "in" if doc["upload_type"] == "out" else "out"})
             return dict(self.state.touch(doc))
 
     def confirm_inventory_upload(self, so_id: str) -> dict:

@@ -1,0 +1,103 @@
+"""`o2o products backfill --since DATE [--tenant ENT_ID]`, `o2o products sync [--tenant ENT_ID]` and
+`o2o products failed [--tenant ENT_ID]`: the product master (S7) from JST to 店+, by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, time, timedelta, timezone
+
+from ..errors import BadRequest
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def register(commands) -> None:
+    products = commands.add_parser("products", help="the product master (S7): backfill or sync now")
+    actions = products.add_subparsers(dest="action", required=True, metavar="ACTION")
+    backfill = actions.add_parser("backfill", help="send every product JST modified since DATE to 店+, window by window")
+    backfill.add_argument("--since", required=True, type=_since, metavar="DATE",
+                          help="YYYY-MM-DD (00:00 Asia/Shanghai) or an ISO 8601 time with offset")
+    backfill.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
+    backfill.set_defaults(run=run_backfill)
+    sync = actions.add_parser("sync", help="run the hourly sync_products now")
+    sync.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
+    sync.set_defaults(run=run_sync)
+    failed = actions.add_parser("failed", help="products waiting to be sent again, with their error")
+    failed.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
+    failed.set_defaults(run=list_failed)
+
+
+def _since(text: str) -> datetime:
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(0), SHANGHAI)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (YYYY-MM-DD or ISO 8601)") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+    if moment > datetime.now(timezone.utc):
+        raise argparse.ArgumentTypeError(f"{text!r} is in the future")
+    return moment
+
+
+def selected_tenants(args):
+    """``--tenant``'s tenant, or every registered one."""
+    from .. import runtime
+    from .environment import use_bridge_environment
+
+    use_bridge_environment()
+    store = runtime.state_store()
+    ids = [args.tenant] if args.tenant else store.list_ids()
+    tenants = []
+    for ent_id in ids:
+        tenant = store.get(ent_id)
+        if tenant is None:
+            raise BadRequest(f"unknown tenant {ent_id!r} (o2o tenant put FILE first)")
+        tenants.append(tenant)
+    return tenants
+
+
+def run_backfill(args) -> int:
+    from ..flows import kit
+    from ..flows.products import backfill, progress_line
+
+    failed = 0
+    for tenant in selected_tenants(args):
+        print(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
+        summary = backfill(kit.context_for(tenant), args.since,
+                           progress=lambda step: print(f"  {progress_line(step)}", flush=True))
+        failed += summary["failed"]
+        print(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
+              f"{summary['failed']} failed (recorded; the hourly sync retries them)"
+              + ("; stopped early, run again to finish" if summary["stopped_early"] else ""), flush=True)
+    return 1 if failed else 0
+
+
+def run_sync(args) -> int:
+    from ..flows import kit
+    from ..flows.products import sync_products
+
+    failed = 0
+    for tenant in selected_tenants(args):
+        summary = sync_products(kit.context_for(tenant))
+        failed += summary["failed"]
+        print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
+    return 1 if failed else 0
+
+
+def list_failed(args) -> int:
+    from ..flows import kit
+    from ..flows.products import FAILED
+
+    found = 0
+    for tenant in selected_tenants(args):
+        for record in kit.context_for(tenant).records.list(tenant.ent_id, FAILED):
+            found += 1
+            data = record.data
+            print(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "
+                  f"since={str(data.get('first_failed_at', '-'))[:19]}\n    error: {data.get('error')}")
+    if not found:
+        print("no product waiting to be sent again")
+    return 0

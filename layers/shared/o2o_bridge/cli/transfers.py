@@ -1,0 +1,38 @@
+"""`o2o transfers exceptions [--tenant ENT_ID] [--clear DOC_NO]`: 配货 / 退仓 documents (S5, S6)
+that need an operator (voided or refused in JST), and forgetting one once it is settled."""
+
+from __future__ import annotations
+
+
+def register(commands) -> None:
+    transfers = commands.add_parser("transfers", help="配货 / 退仓 documents (S5, S6) that need an operator")
+    actions = transfers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exceptions = actions.add_parser("exceptions", help="documents voided or refused in JST, with what happened")
+    exceptions.add_argument("--tenant", help="one tenant's ent_id (default: every tenant)")
+    exceptions.add_argument("--clear", metavar="DOC_NO", help="forget this document's exception (settled with the store)")
+    exceptions.set_defaults(run=show_exceptions)
+
+
+def show_exceptions(args) -> int:
+    from ..flows import kit, store_transfers
+    from .products import selected_tenants
+
+    found = 0
+    for tenant in selected_tenants(args):
+        ctx = kit.context_for(tenant)
+        for item in store_transfers.open_exceptions(ctx):
+            if args.clear and item["doc_no"] != args.clear:
+                continue
+            found += 1
+            if args.clear:
+                ctx.records.delete(tenant.ent_id, store_transfers.EXCEPTION, f"{item['kind']}:{item['doc_no']}")
+                ctx.timeline.record(item["doc_no"], tenant.ent_id, f"{item['kind']}.exception_cleared", {})
+                print(f"cleared {item['kind']} {item['doc_no']} (tenant {tenant.ent_id})")
+                continue
+            print(f"{item['doc_no']}  tenant={tenant.ent_id} kind={item['kind']} since={item.get('at', '-')[:19]}")
+            for problem in item.get("problems", [item.get("message")]):
+                print(f"    {problem}")
+    if not found:
+        print(f"no exception for {args.clear}" if args.clear else "no 配货 / 退仓 exception")
+        return 1 if args.clear else 0
+    return 0
