@@ -38,29 +38,27 @@ def test_the_same_event_id_of_two_tenants_is_two_events(tenants, effects):
     assert [effect[0] for effect in effects] == ["10010", "20020"]
 
 
-def test_a_501_is_not_acknowledged_and_does_not_poison_the_retry(tenants, monkeypatch):
-    body = fresh("fulfilment.shipped")
+def test_a_refused_event_is_not_acknowledged_and_does_not_poison_the_retry(tenants, monkeypatch):
+    body = fresh("fulfilment.shipped")  # about fulfilment F1001, which the bridge never created
     before = table_items(tenants)
     code, answer = send(request(body))
-    assert code == 501 and "issue #5" in answer["msg"] and "not implemented yet" in answer["msg"]
+    assert code == 422 and "not a fulfilment order the bridge created" in answer["msg"]
     assert table_items(tenants) == before  # no completed (or in-progress) record left behind
 
-    # The flow lands (issue #5); the store system's retry of the same event is processed.
+    # Once the flow can take it, the store system's retry of the same event is processed.
     done = []
     monkeypatch.setitem(dispatch.FLOWS, "fulfilment.shipped", lambda event, tenant: done.append(event.event_id))
     assert send(request(body)) == OK
     assert done == [body["event_id"]]
 
 
-@pytest.mark.parametrize(
-    "event_type, issue",
-    [("fulfilment.shipped", 5), ("fulfilment.picked_up", 5), ("fulfilment.rejected", 5),
-     ("order.warehouse_requested", 6), ("order.cancelled", 6), ("return.requested", 6),
-     ("stock.changed", 7), ("transfer.submitted", 8), ("warehouse_return.submitted", 8)],
-)
-def test_every_type_names_the_issue_that_builds_its_flow(tenants, event_type, issue):
+@pytest.mark.parametrize("event_type", ["fulfilment.shipped", "fulfilment.picked_up", "fulfilment.rejected"])
+def test_fulfilment_events_about_an_unknown_fulfilment_are_refused_naming_the_field(tenants, event_type):
+    # The S2 types (#6) reach their flows: tests/flows_s2/test_store_events.py; S1 flows: tests/flows_s1.
+    before = table_items(tenants)
     code, answer = send(request(fresh(event_type)))
-    assert code == 501 and f"the {event_type} flow" in answer["msg"] and f"issue #{issue})" in answer["msg"]
+    assert code == 422 and answer["msg"].startswith("data.fulfilment_id:")
+    assert table_items(tenants) == before
 
 
 def test_a_failing_flow_is_not_acknowledged_and_runs_again_on_retry(tenants, monkeypatch):
@@ -106,3 +104,25 @@ def test_two_concurrent_deliveries_have_one_effect(tenants, monkeypatch):
     assert answers["first"] == OK
     assert send(request(body)) == OK  # after the first is done, a repeat is acknowledged
     assert effects == [body["event_id"]]
+
+
+@pytest.mark.parametrize("event_type, jst_type", [("transfer.submitted", "out"), ("warehouse_return.submitted", "in")])
+def test_store_documents_reach_jst_once_through_the_real_handler(tenants, monkeypatch, event_type, jst_type):
+    # S5/S6 (#8): the event is acknowledged once its other in/out is uploaded; a repeat uploads nothing.
+    from fakes import fake_context
+    from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
+    from o2o_bridge.flows import kit
+
+    contexts = []
+
+    def context_for(tenant):
+        if not contexts:
+            contexts.append(fake_context(tenant, jst=FakeJst(), store=FakeStore()))
+        return contexts[0]
+
+    monkeypatch.setattr(kit, "context_for", context_for)
+    body = fresh(event_type)
+    assert send(request(body)) == OK
+    assert send(request({**body, "event_id": body["event_id"] + "-again"})) == OK  # same document, new delivery
+    (uploaded,) = contexts[0].jst.other_inouts.values()
+    assert (uploaded["so_id"], uploaded["upload_type"]) == (body["data"]["doc_no"], jst_type)

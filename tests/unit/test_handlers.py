@@ -47,18 +47,15 @@ def test_bad_delivery_pushes_get_a_jst_style_error_and_write_nothing(tenant, cha
     assert (state_items(tenant), idempotency_items(tenant)) == before
 
 
-@pytest.mark.parametrize("function", CALLBACKS)
-def test_valid_pushes_are_refused_with_501_until_their_flow_exists(tenant, function):
-    before = state_items(tenant)
-    code, body = answer(function, sample_event(function))
-    assert code == 501
-    assert "not implemented yet" in body["msg"] and "issue #" in body["msg"]
-    assert state_items(tenant) == before
+# Every callback's flow is built now (#6 the S2 ones: tests/flows_s2/test_callbacks.py; #7 stock_callback).
 
 
 def test_form_biz_bodies_are_read_like_json_ones(tenant):
-    code, body = answer("delivery_callback", sample_event("delivery_callback_form"))
-    assert code == 501
+    # The biz field is read as the JSON body: its missing l_id is named like a JSON body's.
+    event = sample_event("delivery_callback_form", body="biz=%7B%22so_id%22%3A%22WM1%22%7D")
+    before = state_items(tenant)
+    code, body = answer("delivery_callback", event)
+    assert code == 400 and "l_id" in body["msg"] and state_items(tenant) == before
 
 
 def test_stock_callback_storage_code_must_be_a_mapped_warehouse(tenant):
@@ -68,9 +65,11 @@ def test_stock_callback_storage_code_must_be_a_mapped_warehouse(tenant):
 
 def test_both_cancel_routes_reach_the_cancel_callback(tenant):
     for path in ("/jushuitan/cancel_callback", "/jushuitan/cancal_callback"):
-        event = sample_event("cancel_callback", rawPath=path, routeKey=f"POST {path}")
+        # A body without its so_id: the route reaches the handler, which names the field (400).
+        event = sample_event("cancel_callback", rawPath=path, routeKey=f"POST {path}", body={"remark": "x"})
         event["requestContext"]["http"]["path"] = path
-        assert answer("cancel_callback", event)[0] == 501
+        code, body = answer("cancel_callback", event)
+        assert code == 400 and "so_id" in body["msg"]
 
 
 @pytest.mark.parametrize(
@@ -91,11 +90,11 @@ def test_bad_store_events_are_refused_with_the_contract_status(tenant, body, sta
     assert (state_items(tenant), idempotency_items(tenant)) == before
 
 
-def test_store_events_are_not_acknowledged_before_their_flow_exists(tenant):
-    # events/pos_events.json is signed with the demo tenant's webhook secret.
+def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_and_writes_nothing(tenant):
+    # events/pos_events.json is signed with the demo tenant's webhook secret; its F1001 is unknown here.
     before = state_items(tenant), idempotency_items(tenant)
     code, body = answer("pos_events", sample_event("pos_events"))
-    assert code == 501 and "issue #5" in body["msg"]
+    assert code == 422 and "F1001" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
     assert (state_items(tenant), idempotency_items(tenant)) == before
 
 
@@ -104,16 +103,63 @@ def test_health_answers_ok(aws):
     assert code == 200 and body["status"] == "ok"
 
 
-def test_poll_jst_documents_reports_each_tenant_whose_document_flows_are_not_built(tenant):
+@pytest.fixture
+def tenant_without_jst(aws):
+    # A port nothing listens on (a local stack or demo may be serving the demo tenant's :8801).
+    doc = demo_doc()
+    doc["jushuitan"]["base_url"] = "http://127.0.0.1:9"
+    runtime.state_store().put(parse_tenant(doc))
+    return aws
+
+
+def test_poll_jst_documents_reports_each_tenant_it_could_not_poll(tenant_without_jst):
+    # Both document flows exist (#6 missed pushes, #8 other in/out); no JST answers here.
     from o2o_bridge.flows.kit import TenantFailures
 
-    with pytest.raises(TenantFailures, match="not implemented yet"):
+    with pytest.raises(TenantFailures, match="10010.*unreachable"):
         invoke("poll_jst_documents", {})
 
 
-@pytest.mark.parametrize("function", ["poll_jst_outbound", "pull_jst_stock", "sync_products", "nightly_stock_push"])
-def test_schedule_functions_fail_loudly_until_their_flow_exists(aws, function):
-    from o2o_bridge.errors import NotImplementedYet
+def test_sync_products_runs_every_registered_tenant(aws):
+    # No tenant registered: nothing to read, nothing failed (the flow is tested in tests/flows_products).
+    assert invoke("sync_products", {}) == {"job": "sync_products", "tenants": {}}
 
-    with pytest.raises(NotImplementedYet, match="not implemented yet"):
-        invoke(function, {})
+
+def test_sync_products_reports_a_tenant_whose_jst_is_unreachable(tenant_without_jst):
+    from o2o_bridge.flows.kit import TenantFailures
+
+    with pytest.raises(TenantFailures, match="sync_products failed for tenant.*10010.*unreachable"):
+        invoke("sync_products", {})
+
+
+def test_a_stock_push_is_acknowledged_once_its_levels_are_applied_or_durably_queued(tenant):
+    # No 店+ answers here (port 9): the P6 call fails transiently and goes to the retry queue (S3, #7).
+    doc = demo_doc()
+    doc["pos"]["base_url"] = "http://127.0.0.1:9/api"
+    runtime.state_store().put(parse_tenant(doc))
+    code, body = answer("stock_callback", sample_event("stock_callback"))
+    assert (code, body) == (200, {"code": 0, "msg": "执行成功"})
+    code, body = answer("stock_callback", sample_event("stock_callback_form"))
+    assert (code, body) == (200, {"code": 0, "msg": "执行成功"})
+
+
+@pytest.mark.parametrize("function", ["pull_jst_stock", "nightly_stock_push"])
+def test_stock_schedules_run_every_registered_tenant(aws, function):
+    # No tenant registered: nothing to do (the flows are tested in tests/flows_stock).
+    assert invoke(function, {}) == {"job": function, "tenants": {}}
+
+
+def test_poll_jst_outbound_runs_every_registered_tenant(aws):
+    # No tenant registered: nothing to read (the S1 flow is tested in tests/flows_s1).
+    assert invoke("poll_jst_outbound", {}) == {"job": "poll_jst_outbound", "tenants": {}}
+
+
+def test_poll_jst_outbound_reports_a_tenant_whose_jst_is_unreachable_and_keeps_its_cursor(aws):
+    from o2o_bridge.flows.kit import TenantFailures
+
+    doc = demo_doc()  # nothing listens on port 9, even while a demo's sandboxes run on 8801/8802
+    doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = "http://127.0.0.1:9", "http://127.0.0.1:9/api"
+    runtime.state_store().put(parse_tenant(doc))
+    with pytest.raises(TenantFailures, match="poll_jst_outbound failed for tenant.*10010"):
+        invoke("poll_jst_outbound", {})
+    assert runtime.state_store().get_cursor("10010", "jst.sales_outbound") is None

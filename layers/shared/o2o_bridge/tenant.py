@@ -172,6 +172,24 @@ class Store(_Strict):
     ship: bool = True
     pickup: bool = False
     safety_stock: Annotated[int, Field(ge=0)] | None = None
+    # S4: this store's stock counts into the JST 店加线下仓 (offline_wms_co_id).
+    feeds_offline: bool = True
+
+
+class RoutingOptions(_Strict):
+    """How S1 picks a store for an online order (route_outbound in flows/routing.py)."""
+
+    # JST logistics code confirmed for a store pickup (门店自提): no tracking number is sent.
+    pickup_lc_id: str | None = None
+    # An outbound carrying this JST label is a pickup order; only pickup stores serve it.
+    pickup_label: str = "门店自提"
+    # 指定下单店仓: the store that takes an order no store passes the filters for.
+    fallback_store: str | None = None
+    # Candidates are ranked by these keys in turn: priority (lower first), stock (more
+    # left after the order first).
+    order_by: list[Literal["priority", "stock"]] = ["priority", "stock"]
+    # Read each candidate's stock (P7) before routing to it.
+    check_stock: bool = True
 
 
 class WarehouseMapping(_Strict):
@@ -194,6 +212,8 @@ class StockOptions(_Strict):
     master: Literal["pos", "erp"] = "pos"
     formula: str = "qty"
     safety_stock: Annotated[int, Field(ge=0)] = 0
+    # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
+    coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
 
     @field_validator("formula")
     @classmethod
@@ -226,6 +246,7 @@ class Tenant(_Strict):
     logistics: list[LogisticsMapping] = []
     stock: StockOptions = StockOptions()
     products: ProductOptions = ProductOptions()
+    routing: RoutingOptions = RoutingOptions()
 
     @field_validator("ent_id", mode="before")
     @classmethod
@@ -248,6 +269,12 @@ class Tenant(_Strict):
                 repeated = sorted({k for k in keys if keys.count(k) > 1})
                 if repeated:
                     problems.append(((section,), f"{key} must be unique; repeated: {', '.join(repeated)}"))
+            routing, stores = data.get("routing"), data.get("stores")
+            fallback = routing.get("fallback_store") if isinstance(routing, dict) else None
+            codes = {str(s.get("code")) for s in stores if isinstance(s, dict)} if isinstance(stores, list) else set()
+            # A tenant still without stores routes nothing; `tenant doctor` reports that on its own.
+            if fallback is not None and codes and str(fallback) not in codes:
+                problems.append((("routing", "fallback_store"), f"{fallback} is not one of the tenant's stores"))
         return _validate_with(handler, data, problems)
 
     # Storage keeps the real secret values (the table is encrypted); display masks them.

@@ -12,6 +12,7 @@ and is not recorded, so a repeat is judged again.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import hashlib
 import itertools
@@ -58,6 +59,33 @@ class StockCell:
         return {"qty": self.qty, "version": self.version, "updated_at": iso(self.updated_at)}
 
 
+class StockCells(dict):
+    """Stock cells that count their changes, so P8 pages a cached sorted index (1 M rows for
+    bench/nightly_stock.py) instead of sorting every cell for every page."""
+
+    changes = 0
+
+    def __setitem__(self, key, value) -> None:
+        self.changes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.changes += 1
+        super().__delitem__(key)
+
+    def pop(self, *args):
+        self.changes += 1
+        return super().pop(*args)
+
+    def clear(self) -> None:
+        self.changes += 1
+        super().clear()
+
+    def update(self, *args, **kwargs) -> None:
+        self.changes += 1
+        super().update(*args, **kwargs)
+
+
 @dataclass
 class Merchant:
     ent_id: str
@@ -71,7 +99,7 @@ class Merchant:
     shipments: list[dict[str, Any]] = field(default_factory=list)
     returns: dict[str, dict[str, Any]] = field(default_factory=dict)
     warehouse_stock: dict[tuple[str, str], StockCell] = field(default_factory=dict)
-    store_stock: dict[tuple[str, str], StockCell] = field(default_factory=dict)
+    store_stock: dict[tuple[str, str], StockCell] = field(default_factory=StockCells)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     warehouse_returns: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -166,6 +194,18 @@ class PosState:
                 return self.merchants[str(ent_id)]
             except KeyError:
                 raise KeyError(f"no merchant {ent_id!r} seeded in the 店+ sandbox") from None
+
+    def bulk_store_stock(self, ent_id: str, rows: Any, version: int | None = None) -> int:
+        """Many store stock cells at once, in process (bench/nightly_stock.py): ``rows`` of
+        ``(store_code, sku_id, qty)``; each version is bumped (or set to ``version``)."""
+        with self.lock:
+            cells = self.merchant(ent_id).store_stock
+            at, count = self.clock(), 0
+            for store_code, sku_id, qty in rows:
+                old = cells.get((store_code, sku_id))
+                cells[(store_code, sku_id)] = StockCell(int(qty), version or ((old.version + 1) if old else 1), at)
+                count += 1
+            return count
 
     def set_store_stock(self, ent_id: str, store_code: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A store's stock changed (a sale, a count): bump each version; returns the new levels."""
@@ -263,8 +303,15 @@ class PosState:
             shipment = {**copy.deepcopy(body), "tracking_no": tracking_no, "order_no": order_no,
                         "shipment_id": self.next_id("SH")}
             m.shipments.append(shipment)
-        order["status"] = "shipped"
-        return ok({"order_no": order_no, "shipment_id": shipment["shipment_id"], "status": "shipped"})
+        # An order whose lines are known ships in parts until every quantity has left.
+        ordered: dict[str, int] = {}
+        for item in order.get("items") or []:
+            ordered[str(item["sku_id"])] = ordered.get(str(item["sku_id"]), 0) + int(item["qty"])
+        for sent in (s for s in m.shipments if s["order_no"] == order_no):
+            for item in sent["items"]:
+                ordered[str(item["sku_id"])] = ordered.get(str(item["sku_id"]), 0) - int(item["qty"])
+        order["status"] = "partially_shipped" if any(left > 0 for left in ordered.values()) else "shipped"
+        return ok({"order_no": order_no, "shipment_id": shipment["shipment_id"], "status": order["status"]})
 
     def cancel_order(self, m: Merchant, order_no: str, body: dict[str, Any]) -> Answer:
         if invalid := _invalid("CancelRequest", body):
@@ -272,8 +319,8 @@ class PosState:
         order = m.orders.get(order_no)
         if order is None:
             return error(404, NOT_FOUND, f"order {order_no} not found")
-        if order["status"] == "shipped":
-            return error(409, CONFLICT, f"order {order_no} is shipped; it cannot be cancelled")
+        if order["status"] in ("shipped", "partially_shipped"):
+            return error(409, CONFLICT, f"order {order_no} is {order['status'].replace('_', ' ')}; it cannot be cancelled")
         if order["status"] != "cancelled":
             order.update(status="cancelled", cancel_reason=body["reason"])
         return ok({"order_no": order_no, "status": "cancelled"})
@@ -293,14 +340,16 @@ class PosState:
     def set_warehouse_stock(self, m: Merchant, warehouse_code: str, body: dict[str, Any]) -> Answer:
         if invalid := _invalid("WarehouseStockSet", body):
             return invalid
-        if m.warehouses and warehouse_code not in m.warehouses:
+        # A store is a warehouse too (门店仓): JST as stock master sets store stock this way (S4e).
+        cells = m.store_stock if warehouse_code in m.stores else m.warehouse_stock
+        if m.warehouses and warehouse_code not in m.warehouses and warehouse_code not in m.stores:
             return error(404, NOT_FOUND, f"warehouse {warehouse_code} not found")
         results, applied = [], 0
         for item in body["items"]:
             cell_key = (warehouse_code, str(item["sku_id"]))
-            cell = m.warehouse_stock.get(cell_key)
+            cell = cells.get(cell_key)
             if cell is None or item["version"] > cell.version:  # the higher version wins
-                cell = m.warehouse_stock[cell_key] = StockCell(item["qty"], item["version"], self.clock())
+                cell = cells[cell_key] = StockCell(item["qty"], item["version"], self.clock())
                 status = "applied"
                 applied += 1
             else:
@@ -343,15 +392,20 @@ class PosState:
                 after = tuple(json.loads(base64.urlsafe_b64decode(cursor.encode())))
             except (ValueError, TypeError):
                 return error(422, INVALID, "cursor: not a cursor this API gave")
-        rows = sorted(
-            ((cell.updated_at.timestamp(), store, sku), cell) for (store, sku), cell in m.store_stock.items()
-            if since is None or cell.updated_at >= since
-        )
+        index = getattr(m, "_stock_index", None)
+        if index is None or index[0] != getattr(m.store_stock, "changes", None) or index[3] is not m.store_stock:
+            rows = sorted(((cell.updated_at.timestamp(), store, sku), cell) for (store, sku), cell in m.store_stock.items())
+            index = m._stock_index = (getattr(m.store_stock, "changes", None), rows, [row[0] for row in rows],
+                                      m.store_stock)
+        _, rows, keys = index[:3]
+        start = bisect.bisect_left(keys, (since.timestamp(),)) if since is not None else 0
         if after is not None:
-            rows = [row for row in rows if row[0] > after]
-        page, more = rows[:size], len(rows) > size
+            start = max(start, bisect.bisect_right(keys, after))
+        page, more = rows[start:start + size], len(rows) > start + size
+        stamps: dict[datetime, str] = {}  # many cells share a moment (bulk seeds): format it once
         items = [{"store_code": k[1], "sku_id": k[2], "qty": c.qty, "version": c.version,
-                  "updated_at": iso(c.updated_at)} for k, c in page]
+                  "updated_at": stamps.get(c.updated_at) or stamps.setdefault(c.updated_at, iso(c.updated_at))}
+                 for k, c in page]
         next_cursor = base64.urlsafe_b64encode(json.dumps(list(page[-1][0])).encode()).decode() if more else None
         return ok({"items": items, "next_cursor": next_cursor})
 
@@ -372,7 +426,9 @@ class PosState:
                 m.products[sku_code] = record
                 results.append({"sku_code": sku_code, "status": "created"})
                 continue
-            record = {**existing, **copy.deepcopy(item)}
+            # null = not given: the store keeps its own value (e.g. its retail price when the
+            # tenant does not sync sale prices).
+            record = {**existing, **{k: copy.deepcopy(v) for k, v in item.items() if v is not None}}
             if options["category_once"]:
                 record["category"] = existing.get("category")
             if record == existing:
