@@ -126,3 +126,13 @@ def test_a_flow_that_is_not_built_says_which_issue_builds_it():
     missing = kit.flow_function("no_such_scenario", "run", what="the S9 flow", issue=99)
     with pytest.raises(NotImplementedYet, match="issue #99"):
         missing(None)
+
+
+def test_a_refused_input_is_parked_once_with_its_reason_and_replays_are_acknowledged(ctx):
+    failures[:] = [PermanentError("店+ refused: order SO1 is closed")] * 1
+    first = kit.settle(ctx, confirm_step, {"io_id": 9, "source": "push"}, trace_key="9", identity_ignores=("source",))
+    again = kit.settle(ctx, confirm_step, {"io_id": 9, "source": "poll"}, trace_key="9", identity_ignores=("source",))
+    assert first["outcome"] == "dead_lettered" and "order SO1 is closed" in first["reason"]
+    assert again["outcome"] == "dead_lettered_before"
+    assert len(ctx.queue.dead) == 1 and ctx.queue.dead[0].envelope.command == "test.kit.confirm"
+    assert ctx.timeline.steps("9") == ["dead_lettered"]

@@ -8,14 +8,16 @@ build a live one (``live_context``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ..errors import BridgeError, TransientError
+from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
-from ..retry import CommandContext, commands, enqueue_retry
+from ..retry import CommandContext, DeadLetter, RetryEnvelope, commands, enqueue_retry
 
 if TYPE_CHECKING:
     from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
@@ -134,6 +136,41 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
                                 level="warning")
         ctx.metric("RetryQueued", 1)
         return None
+
+
+PARKED_KIND = "parked"  # inputs already dead-lettered, so a repeat does not fill the DLQ again
+PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
+
+
+def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
+           identity_ignores: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``step`` so that a webhook or a poll may move on: done, queued for retry
+    (transient), or parked on the DLQ with the reason (permanent: the store refused, a carrier
+    is not mapped), where `o2o dlq list` shows it and `o2o dlq replay` re-runs it after the fix.
+
+    The same input parked before is not parked again (JST re-sends pushes and polls overlap):
+    the operator fixes and replays the first. ``identity_ignores`` names payload keys that do
+    not make an input different (e.g. whether it came from a push or a poll)."""
+    name = getattr(step, "command_name", None)
+    if name is None:
+        raise TypeError(f"{step.__name__} is not registered with @flow_command")
+    identity = {k: v for k, v in payload.items() if k not in identity_ignores}
+    marker = f"{name}:{hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]}"
+    earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+    if earlier is not None:
+        return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
+    try:
+        result = attempt(ctx, step, payload, trace_key=trace_key)
+    except PermanentError as exc:
+        reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())
+        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
+        ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
+        ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
+        ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
+                        ttl_days=PARKED_MEMORY_DAYS)
+        ctx.metric("DeadLettered", 1)
+        return {"outcome": "dead_lettered", "reason": reason}
+    return result if result is not None else {"outcome": "queued"}
 
 
 # --- effects done exactly once ---------------------------------------------------------------

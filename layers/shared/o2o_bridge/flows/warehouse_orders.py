@@ -30,8 +30,6 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ConfigurationError, PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from ..redaction import redact_text
-from ..retry import DeadLetter, RetryEnvelope
 from . import kit
 
 if TYPE_CHECKING:
@@ -56,8 +54,6 @@ FIRST_LOOKBACK = timedelta(days=1)
 # Stop a scan early (cursor not advanced) when the Lambda has less than this left.
 STOP_WHEN_SECONDS_LEFT = 20.0
 RECORD_TTL_DAYS = 400
-DEAD_LETTER_KIND = "s2.dead_letter"  # inputs already dead-lettered (see ``settle``)
-DEAD_LETTER_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
 # The store's return types that JST knows by another name (anything else: a normal return).
 AFTERSALE_TYPES = {"return": "普通退货", "refund_only": "仅退款", "exchange": "换货", "reject": "拒收退货",
@@ -260,30 +256,9 @@ def on_return_goods_push(push: "JstPush") -> dict[str, Any]:
 
 
 def settle(ctx: kit.FlowContext, step: kit.FlowStep, payload: dict[str, Any], *, trace_key: str) -> dict[str, Any]:
-    """Run ``step`` so that the caller may acknowledge: done, queued for retry (transient), or
-    dead-lettered with the reason (permanent: e.g. the store refused, a carrier not mapped).
-
-    The same input dead-lettered before is not dead-lettered again (JST's retries and the
-    overlapping S2x windows would fill the DLQ): the operator fixes and replays the first."""
-    name = step.command_name  # type: ignore[attr-defined]
-    marker = f"{name}:{_digest({k: v for k, v in payload.items() if k != 'source'})}"
-    earlier = ctx.records.get(ctx.ent_id, DEAD_LETTER_KIND, marker)
-    if earlier is not None:
-        return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
-    try:
-        result = kit.attempt(ctx, step, payload, trace_key=trace_key)
-    except PermanentError as exc:
-        reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())
-        ctx.queue.dead_letter(DeadLetter(envelope=RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload,
-                                                                trace_key=trace_key),
-                                         reason=reason, error_type=type(exc).__name__))
-        ctx.timeline.record(trace_key, ctx.ent_id, "s2.dead_lettered", {"command": name, "reason": reason},
-                            level="error")
-        ctx.records.put(ctx.ent_id, DEAD_LETTER_KIND, marker, {"reason": reason, "trace_key": trace_key},
-                        ttl_days=DEAD_LETTER_MEMORY_DAYS)
-        ctx.metric("DeadLettered", 1)
-        return {"outcome": "dead_lettered", "reason": reason}
-    return result if result is not None else {"outcome": "queued"}
+    """A push or a polled record is settled (done, queued, or parked with its reason); the
+    input's ``source`` is left out of its identity so push and poll park one letter."""
+    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",))
 
 
 # --- S2d: a parcel shipped ---------------------------------------------------------------
