@@ -32,7 +32,10 @@ class Fault:
 class FaultConfig:
     error_rate: float = 0.0  # fraction of matching calls answered with an error
     http_fraction: float = 0.5  # of those errors, the fraction answered with HTTP 5xx (the rest: JST code)
-    jst_codes: list[int] = field(default_factory=lambda: [150, 160])
+    # 199 (too many calls a second) is the one JST code every source calls transient; 150/160
+    # mean "internal error" in one table only (and 150 "may not refresh" in another), so the
+    # bridge treats them as permanent unless a deployment says otherwise (ErrorPolicy).
+    jst_codes: list[int] = field(default_factory=lambda: [199])
     http_statuses: list[int] = field(default_factory=lambda: [500, 502, 503])
     latency_ms: float = 0.0  # added to every matching call
     timeout_rate: float = 0.0  # fraction of matching calls that hang
