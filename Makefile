@@ -35,6 +35,7 @@ sam-check:
 bench: setup
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/jst_client.py
+	$(BIN)/python bench/s1_fulfilment.py
 	$(BIN)/python bench/nightly_stock.py
 
 clean:
