@@ -8,8 +8,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
-import yaml
 
+from conftest import demo_world
 from o2o_bridge.cli import main as o2o
 
 pytestmark = pytest.mark.integration
@@ -19,23 +19,8 @@ _io_ids = itertools.count(560001)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from pathlib import Path
-
-    from o2o_local.jst_sandbox import jst_sandbox_factory
-    from o2o_local.pos_sandbox import PosSandbox
-    from o2o_local.stack import LocalStack
-
-    with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack, \
-            jst_sandbox_factory("127.0.0.1", port=0) as jst, \
-            PosSandbox(bridge_url=stack.addresses()["api"]) as store:
-        store.seed_demo()
+    with demo_world(tmp_path_factory.mktemp("s1")) as (stack, jst, store):
         jst.seed(logistics_companies=[{"lc_id": "MDZT", "lc_name": "门店自提"}])  # routing.pickup_lc_id
-        doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml")
-                             .read_text(encoding="utf-8"))
-        doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
-        tenant_file = tmp_path_factory.mktemp("tenant") / "tenant.yaml"
-        tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-        assert o2o(["tenant", "put", str(tenant_file)]) == 0
         yield stack, jst, store
 
 

@@ -5,17 +5,14 @@ bridge answers both over the real handlers (moto server for the tables and queue
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
-from o2o_bridge.cli import main as o2o
+from conftest import demo_world
 
 pytestmark = pytest.mark.integration
 
-DEMO_TENANT = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
 RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
             "address": "世纪大道 100 号"}
 
@@ -28,22 +25,9 @@ def order(order_no: str, *lines: tuple[str, str, int]) -> dict:
 
 @pytest.fixture(scope="module")
 def s2(tmp_path_factory):
-    from o2o_local.jst_sandbox import JstSandbox
-    from o2o_local.pos_sandbox import PosSandbox
-    from o2o_local.stack import LocalStack
-
-    with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack, JstSandbox() as jst:
-        api = stack.addresses()["api"]
-        with PosSandbox(bridge_url=api) as store:
-            jst.seed_demo(callback_base_url=api)
-            store.seed_demo()
-            doc = yaml.safe_load(DEMO_TENANT.read_text(encoding="utf-8"))
-            doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
-            tenant_file = tmp_path_factory.mktemp("s2") / "tenant.yaml"
-            tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-            assert o2o(["tenant", "put", str(tenant_file)]) == 0
-            stack.jst, stack.store = jst, store
-            yield stack
+    with demo_world(tmp_path_factory.mktemp("s2"), jst_callbacks=True) as (stack, jst, store):
+        stack.jst, stack.store = jst, store
+        yield stack
 
 
 def merchant(s2):

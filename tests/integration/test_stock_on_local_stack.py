@@ -5,11 +5,10 @@ nightly`); both sandboxes read back."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-import yaml
 
+from conftest import demo_world
 from o2o_bridge.cli import main as o2o
 
 pytestmark = pytest.mark.integration
@@ -18,23 +17,12 @@ STORE_SKUS = ("SKU-RED-M", "SKU-RED-L", "SKU-BLUE-M", "SKU-BLUE-L")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from o2o_local.jst_sandbox import jst_sandbox_factory
-    from o2o_local.pos_sandbox import PosSandbox
-    from o2o_local.stack import LocalStack
-
-    with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack, \
-            jst_sandbox_factory("127.0.0.1", port=0, callback_base_url=stack.addresses()["api"]) as jst, \
-            PosSandbox(bridge_url=stack.addresses()["api"]) as store:
-        store.seed_demo()
-        jst.seed(skus=[{"sku_id": s} for s in STORE_SKUS])
-        doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml")
-                             .read_text(encoding="utf-8"))
-        doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
+    def no_coalescing_delay(doc):
         doc["stock"]["coalesce_seconds"] = 0
-        tenant_file = tmp_path_factory.mktemp("tenant") / "tenant.yaml"
-        tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-        assert o2o(["tenant", "put", str(tenant_file)]) == 0
-        yield stack, jst, store
+
+    with demo_world(tmp_path_factory.mktemp("stock"), adjust_tenant=no_coalescing_delay, jst_callbacks=True) as running:
+        running[1].seed(skus=[{"sku_id": s} for s in STORE_SKUS])
+        yield running
 
 
 def jst_qty(jst, wms_co_id, sku):

@@ -4,8 +4,8 @@ the bridge talks to the JST sandbox and the 店+ sandbox over HTTP, `o2o` drives
 from __future__ import annotations
 
 import pytest
-import yaml
 
+from conftest import demo_world
 from o2o_bridge.cli import main as o2o
 
 pytestmark = pytest.mark.integration
@@ -13,26 +13,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from o2o_local.jst_sandbox import jst_sandbox_factory
-    from o2o_local.pos_sandbox import PosSandbox
-    from o2o_local.stack import LocalStack
-
-    with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack, \
-            jst_sandbox_factory("127.0.0.1", port=0) as jst, \
-            PosSandbox(bridge_url=stack.addresses()["api"]) as store:
-        store.seed_demo()
-        doc = yaml.safe_load((stack_root() / "local" / "tenants" / "demo.yaml").read_text(encoding="utf-8"))
-        doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
-        tenant_file = tmp_path_factory.mktemp("tenant") / "tenant.yaml"
-        tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-        assert o2o(["tenant", "put", str(tenant_file)]) == 0
-        yield stack, jst, store
-
-
-def stack_root():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2]
+    with demo_world(tmp_path_factory.mktemp("s5-s7")) as running:
+        yield running
 
 
 def test_a_replenishment_is_uploaded_once_followed_and_reported_shipped(world, capsys):

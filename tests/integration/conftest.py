@@ -1,0 +1,39 @@
+"""What the scenario tests on the local stack share: the stack, both sandboxes on free ports,
+and the demo tenant registered against them (local/tenants/demo.yaml, URLs rewritten)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+DEMO_TENANT = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
+
+
+@contextlib.contextmanager
+def demo_world(tenant_dir: Path, *, adjust_tenant: Callable[[dict[str, Any]], None] | None = None,
+               jst_callbacks: bool = False) -> Iterator[tuple[Any, Any, Any]]:
+    """(stack, jst, store): the local stack without its own sandboxes or scheduler, a JST
+    sandbox (its pushes go to the stack's API when ``jst_callbacks``), a 店+ sandbox whose
+    events go there, and the demo
+    tenant stored with both sandboxes' URLs (``adjust_tenant`` may change the document)."""
+    from o2o_bridge.cli import main as o2o
+    from o2o_local.jst_sandbox import jst_sandbox_factory
+    from o2o_local.pos_sandbox import PosSandbox
+    from o2o_local.stack import LocalStack
+
+    with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack:
+        api = stack.addresses()["api"]
+        callbacks = {"callback_base_url": api} if jst_callbacks else {}
+        with jst_sandbox_factory("127.0.0.1", port=0, **callbacks) as jst, PosSandbox(bridge_url=api) as store:
+            store.seed_demo()
+            doc = yaml.safe_load(DEMO_TENANT.read_text(encoding="utf-8"))
+            doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
+            if adjust_tenant:
+                adjust_tenant(doc)
+            tenant_file = tenant_dir / "tenant.yaml"
+            tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+            assert o2o(["tenant", "put", str(tenant_file)]) == 0
+            yield stack, jst, store
