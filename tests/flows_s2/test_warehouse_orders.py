@@ -55,6 +55,14 @@ def test_a_store_order_is_uploaded_paid_to_the_self_mall_shop_and_linked(world):
     assert "s2.uploaded" in world.steps("WM1001")
 
 
+def test_the_item_name_the_store_sends_is_what_jst_shows_and_the_sku_code_stands_in_without_one(world):
+    event = order_requested("WM1003")
+    named = event.model_copy(update={"data": event.data.model_copy(update={"items": [
+        event.data.items[0].model_copy(update={"name": "纯棉T恤 白 M"}), event.data.items[1]]})})
+    s2.on_order_warehouse_requested(named, world.tenant)
+    assert [i.name for i in world.jst.orders["WM1003"]["upload"].items] == ["纯棉T恤 白 M", "JN002-BLU-30"]
+
+
 def test_the_same_order_event_five_times_concurrently_is_one_upload(world):
     event = order_requested("WM1002")
     concurrently(5, lambda: s2.on_order_warehouse_requested(event, world.tenant))

@@ -53,6 +53,8 @@ class OrderLine(_Model):
     qty: Quantity
     price: Money
     amount: Money
+    # An addition to the contract: the name JST shows on the order (the SKU code when absent).
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)] | None = None
 
 
 class ReturnLine(_Model):

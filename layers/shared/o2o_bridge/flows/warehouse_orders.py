@@ -136,7 +136,7 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
         receiver_state=receiver.province, receiver_city=receiver.city, receiver_district=receiver.district,
         receiver_address=receiver.address, receiver_name=receiver.name, receiver_mobile=receiver.mobile,
         pay_amount=order.pay_amount, freight=order.freight,
-        items=[jst.OrderUploadItem(sku_id=line.sku_id, shop_sku_id=line.sku_id, name=line.sku_id, qty=line.qty,
+        items=[jst.OrderUploadItem(sku_id=line.sku_id, shop_sku_id=line.sku_id, name=line.name or line.sku_id, qty=line.qty,
                                    price=line.price, base_price=line.price, amount=line.amount,
                                    outer_oi_id=line.line_no) for line in order.items],
         # With WAIT_SELLER_SEND_GOODS, JST shows the order paid only when pay.amount == pay_amount.
