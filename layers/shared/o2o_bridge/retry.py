@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .errors import PermanentError, TransientError
 from .ports import CommandQueue, TenantRepository, Timeline
 from .redaction import redact_text, secret_keys_in
+# The registry lives in a module without pydantic, so flows register their commands at
+# import time without every handler's cold start paying for the envelope models.
+from .retry_commands import CommandRegistry, commands  # noqa: F401 - re-exported
 from .tenant import Tenant
 
 SQS_MAX_DELAY_SECONDS = 900
@@ -86,32 +89,6 @@ class CommandContext(BaseModel):
 
 
 Command = Callable[[CommandContext], None]
-
-
-class CommandRegistry:
-    """Name -> the flow step that re-runs it. Flows register what they may enqueue."""
-
-    def __init__(self) -> None:
-        self._commands: dict[str, Command] = {}
-
-    def register(self, name: str) -> Callable[[Command], Command]:
-        def decorator(fn: Command) -> Command:
-            if name in self._commands and self._commands[name] is not fn:
-                raise ValueError(f"retry command {name!r} is registered twice")
-            self._commands[name] = fn
-            return fn
-
-        return decorator
-
-    def get(self, name: str) -> Command | None:
-        return self._commands.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._commands)
-
-
-# Every flow registers its retryable commands here when it is imported.
-commands = CommandRegistry()
 
 
 def backoff_seconds(attempts: int, base: int, rand: Callable[[], float] = random.random) -> int:

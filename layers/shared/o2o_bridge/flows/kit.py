@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
-from ..retry import CommandContext, DeadLetter, RetryEnvelope, commands, enqueue_retry
+from ..retry_commands import commands
 
 if TYPE_CHECKING:
+    from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline)
     from ..tenant import Tenant
@@ -105,7 +106,7 @@ def flow_command(name: str) -> Callable[[FlowStep], FlowStep]:
     worker rebuilds the context from the tenant."""
 
     def decorator(step: FlowStep) -> FlowStep:
-        def from_envelope(command: CommandContext) -> None:
+        def from_envelope(command: "CommandContext") -> None:
             if command.tenant is None:
                 raise BridgeError(f"retry command {name!r} needs a tenant")
             step(context_for(command.tenant), command.payload)
@@ -127,6 +128,8 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
     try:
         return step(ctx, payload)
     except TransientError as exc:
+        from ..retry import enqueue_retry  # the envelope models load only when something fails
+
         envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
                                  trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
                                  known_secrets=ctx.tenant.inline_secrets())
@@ -162,6 +165,8 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     try:
         result = attempt(ctx, step, payload, trace_key=trace_key)
     except PermanentError as exc:
+        from ..retry import DeadLetter, RetryEnvelope
+
         reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())
         envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
         ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))

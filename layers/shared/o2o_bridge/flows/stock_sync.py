@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from ..errors import BadRequest, PermanentError, TransientError
-from ..retry import RetryEnvelope
 from ..stock_formula import StockFormula
 from . import kit
 
@@ -302,6 +301,8 @@ def schedule_flush(ctx: "FlowContext") -> str:
                             expected_version=current.version if current else None, ttl_days=DIRTY_TTL_DAYS)
     if claim is None:
         return "already queued"
+    from ..retry import RetryEnvelope  # only store events pay for the envelope model
+
     try:
         ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id, payload={"flush_id": flush_id},
                                         trace_key="stock:offline"), delay)
