@@ -1,7 +1,8 @@
 """In-memory JST and 店+ for the S1 flows, with the behaviour the flows rely on and fault injection.
 
 - ``FakeJst``: sales outbounds with a rowversion ``ts`` bumped on every change, scanned with the
-  real ``paging.scan_by_ts`` (page size 2, so scans have several pages); wms/sent/upload confirms a
+  real ``paging.iter_ts_pages`` / ``scan_by_ts`` (page size 2, so scans have several pages; every
+  page fetched is one call, counted in ``fetches`` and subject to the faults); wms/sent/upload confirms a
   WaitConfirm outbound and refuses a repeat or a voided one, as JST does.
 - ``FakeStore``: fulfilment orders with Idempotency-Key semantics (a repeated key gets the first
   answer), store stock for P7, cancel refused (409) once shipped.
@@ -18,7 +19,7 @@ from typing import Any
 
 from o2o_bridge.adapters.jst import models as jm
 from o2o_bridge.adapters.jst.errors import JstTransientError
-from o2o_bridge.adapters.jst.paging import scan_by_ts
+from o2o_bridge.adapters.jst.paging import iter_ts_pages, scan_by_ts
 from o2o_bridge.adapters.pos import models as pm
 from o2o_bridge.adapters.pos.errors import PosConflict, PosNotFound, PosTransientError
 
@@ -57,7 +58,8 @@ class FakeJst:
         self._ts = itertools.count(1000)
         self.lock = threading.RLock()
         self.scans = 0
-        self.during_scan = None  # a hook run after the first page of a scan (records changing mid-scan)
+        self.fetches: list[int] = []  # the start_ts of every page fetched (one JST call each)
+        self.during_scan = None  # a hook run once, after the next page is fetched (records changing mid-scan)
 
     # --- what JST's OMS does on its own ---
     def add(self, io_id: int, *, province: str = "上海市", city: str = "上海市", items=(("SKU-RED-M", 1),),
@@ -76,24 +78,30 @@ class FakeJst:
             self.outbounds[io_id].update(status=status, ts=next(self._ts))
 
     # --- JstApi ---
-    def scan_sales_outbounds(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
-        self.faults.before(JstTransientError, "outbound scan")
-        self.scans += 1
-        pages = {"n": 0}
-
+    def _page_fetcher(self, wms_co_id):
         def fetch(cursor):
+            # One JST call (/open/orders/out/simple/query, page_index 1, start_ts=cursor).
+            self.faults.before(JstTransientError, "outbound scan page")
             with self.lock:
+                self.fetches.append(cursor)
                 rows = sorted((r for r in self.outbounds.values()
                                if r["ts"] >= cursor and (wms_co_id is None or r["wms_co_id"] == wms_co_id)),
                               key=lambda r: r["ts"])
                 page = [jm.SalesOutbound.model_validate(r) for r in rows[:self.page_size]]
-            pages["n"] += 1
-            if pages["n"] == 1 and self.during_scan:
                 hook, self.during_scan = self.during_scan, None
+            if hook:
                 hook()
             return page, len(rows) > self.page_size
 
-        return scan_by_ts(fetch, start_ts=start_ts, key=lambda r: r.io_id)
+        return fetch
+
+    def scan_sales_outbounds(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
+        self.scans += 1
+        return scan_by_ts(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: r.io_id)
+
+    def iter_sales_outbound_pages(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
+        self.scans += 1
+        return iter_ts_pages(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: r.io_id)
 
     def sales_outbounds_by_ids(self, io_ids):
         self.faults.before(JstTransientError, "outbound query")

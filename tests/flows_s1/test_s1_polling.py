@@ -44,19 +44,56 @@ def test_a_record_modified_while_the_scan_runs_is_not_missed(world):
         ["700002", "700003", "700004", "700005"]
 
 
-def test_a_run_short_of_time_stops_between_pages_and_the_next_run_goes_on(world, monkeypatch):
-    monkeypatch.setattr(s1, "PAGE_SIZE", 2)
+def pages_then_out_of_time(world, pages):
+    """time_left() as a Lambda sees it: enough before each of ``pages`` pages, then nearly none."""
+    budget = iter([100] * pages)
+    world.ctx.time_left = lambda: next(budget, 0)
+
+
+def test_a_run_short_of_time_stops_between_pages_and_the_next_run_goes_on(world):
     for io_id in range(700001, 700006):
         world.jst.add(io_id)
-    budget = iter([100, 100, 0])  # time for two pages, then the Lambda is nearly out of time
-    world.ctx.time_left = lambda: next(budget, 0)
+    pages_then_out_of_time(world, 2)  # pages of 2: the second page repeats the first's edge record
     summary = s1.poll_jst_outbound(world.ctx)
-    assert summary["stopped_early"] and summary["handled"] == 4
-    assert cursor(world) == world.jst.outbounds[700004]["ts"]
+    assert summary["stopped_early"] and summary["pages"] == 2 and summary["handled"] == 3
+    assert cursor(world) == world.jst.outbounds[700003]["ts"]
+    assert len(world.jst.fetches) == 2  # nothing fetched that this run did not handle
     world.ctx.time_left = lambda: float("inf")
     summary = s1.poll_jst_outbound(world.ctx)
     assert not summary["stopped_early"]
     assert len(world.store.created) == 5
+
+
+def test_a_backlog_longer_than_one_run_is_fetched_once_over_the_runs(world):
+    backlog = range(700001, 700041)  # 40 outbounds, read in pages of 2
+    for io_id in backlog:
+        world.jst.add(io_id)
+    # After the first page, JST voids one outbound of that page: it comes back later in the scan.
+    world.jst.during_scan = lambda: world.jst.set_status(700001, "Delete")
+    pages_then_out_of_time(world, 15)
+    first = s1.poll_jst_outbound(world.ctx)
+    assert first["stopped_early"] and first["pages"] == 15
+    world.ctx.time_left = lambda: float("inf")
+    second = s1.poll_jst_outbound(world.ctx)
+    assert not second["stopped_early"] and second["cursor_from"] == first["cursor_to"]
+
+    # Each page was fetched once over both runs: the second run began where the first stopped.
+    fetched = world.jst.fetches
+    assert fetched == sorted(set(fetched)) and len(fetched) == first["pages"] + second["pages"]
+    # 41 versions (40 outbounds + the voided one's new one): the first page brings 2, every later
+    # page 1 new and the repeat of the previous edge, so an uninterrupted scan is 40 pages too.
+    assert first["pages"] + second["pages"] == 40
+    # Every version handled once: 700001 was dispatched as first read, then cancelled at its store once.
+    assert sorted(int(f["external_id"]) for f in world.store.fulfilments.values() if f["status"] == "created") \
+        == list(backlog)[1:]
+    assert len(world.store.created) == 40 and world.store.cancelled == [world.store.created[0]]
+    assert world.order(700001)["status"] == "cancelled"
+    assert all(world.steps(io_id).count("s1.outbound_seen") == 1 for io_id in backlog)
+
+    # A later run re-reads only the page at the cursor's edge, and does nothing with it.
+    third = s1.poll_jst_outbound(world.ctx)
+    assert third["pages"] == 1 and third["handled"] == 1 and len(world.jst.fetches) == 41
+    assert len(world.store.created) == 40
 
 
 def test_a_failed_scan_leaves_the_cursor_and_other_tenants_go_on(make_world):

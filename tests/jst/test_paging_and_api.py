@@ -57,6 +57,72 @@ def test_ts_scan_stops_when_a_page_brings_nothing_newer():
     assert calls == [5] and scan.next_ts == 5 and len(scan.records) == 1
 
 
+def test_outbound_pages_are_fetched_one_at_a_time_as_the_caller_asks():
+    # io 2 is modified (new ts 7) after page one was read; io 4 appears meanwhile.
+    table = {1: outbound(1, 3), 2: outbound(2, 4), 3: outbound(3, 5)}
+    served = []
+
+    def query(call):
+        biz = call.biz
+        assert biz["page_index"] == 1 and biz["is_get_total"] is False and biz["wms_co_id"] == 10001
+        rows = sorted((r for r in table.values() if r["ts"] >= biz["start_ts"]), key=lambda r: r["ts"])
+        served.append(biz["start_ts"])
+        if len(served) == 1:
+            table[2] = outbound(2, 7, status="Delete")
+            table[4] = outbound(4, 6)
+        return ok({"datas": rows[:2], "has_next": len(rows) > 2, "page_index": 1})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={OUT: query})), Limits(outbound_page=2))
+    pages = api.iter_sales_outbound_pages(start_ts=0, wms_co_id=10001)
+    assert served == []  # nothing is fetched before the caller asks
+    first = next(pages)
+    assert served == [0] and [r.io_id for r in first.records] == [1, 2] and first.next_ts == 4 and not first.last
+    rest = list(pages)
+    # io 2 left the cursor's edge (now ts 7) and comes again, in its new version, on the last page;
+    # the repeat of io 4 at the cursor (ts 6) is dropped. Nothing lost, no version twice.
+    assert served == [0, 4, 6]
+    assert [[(r.io_id, r.ts) for r in p.records] for p in rest] == [[(3, 5), (4, 6)], [(2, 7)]]
+    assert [p.next_ts for p in rest] == [6, 7] and [p.last for p in rest] == [False, True]
+
+
+def test_a_run_that_stops_after_a_page_and_resumes_from_its_cursor_reads_each_page_once():
+    table = {n: outbound(n, 100 + n) for n in range(1, 11)}
+    served = []
+
+    def query(call):
+        start = call.biz["start_ts"]
+        served.append(start)
+        rows = sorted((r for r in table.values() if r["ts"] >= start), key=lambda r: r["ts"])
+        return ok({"datas": rows[:3], "has_next": len(rows) > 3})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={OUT: query})), Limits(outbound_page=3))
+    pages = api.iter_sales_outbound_pages(start_ts=0)
+    first, second = next(pages), next(pages)
+    pages.close()  # out of time: the caller stores the second page's cursor and stops
+    assert served == [0, 103] and second.next_ts == 105
+    again = list(api.iter_sales_outbound_pages(start_ts=second.next_ts))
+    handled = [r.io_id for p in (first, second, *again) for r in p.records]
+    assert handled == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10]  # only the edge record (io 5) comes twice
+    assert served == [0, 103, 105, 107, 109] and len(served) == len(set(served))
+    assert again[-1].last and again[-1].next_ts == 110
+
+
+def test_ts_pages_stop_on_a_page_with_nothing_newer_and_at_the_page_guard():
+    from o2o_bridge.adapters.jst.paging import iter_ts_pages
+
+    stuck = list(iter_ts_pages(lambda cursor: ([outbound(9, 5)], True), start_ts=5, key=lambda r: r["io_id"],
+                               ts=lambda r: r["ts"]))
+    assert len(stuck) == 1 and stuck[0].last and stuck[0].next_ts == 5
+    calls = []
+
+    def endless(cursor):
+        calls.append(cursor)
+        return [outbound(cursor + 1, cursor + 1)], True  # always one newer record, always has_next
+
+    guarded = list(iter_ts_pages(endless, start_ts=0, key=lambda r: r["io_id"], ts=lambda r: r["ts"], max_pages=4))
+    assert len(calls) == 4 and guarded[-1].last and guarded[-1].next_ts == 4
+
+
 def test_inventory_scan_uses_the_ts_field_and_inventorys_list():
     def query(call):
         assert "ts" in call.biz and "start_ts" not in call.biz and "modified_begin" not in call.biz

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
 
 if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need them
     from .adapters.jst import models as jst
-    from .adapters.jst.paging import TsScan
+    from .adapters.jst.paging import TsPage, TsScan
     from .adapters.pos import models as pos
     from .retry import DeadLetter, RetryEnvelope
     from .tenant import Tenant
@@ -135,6 +135,10 @@ class JstApi(Protocol):
     # S1: sales outbounds of the offline warehouse, by ts cursor; confirm them shipped.
     def scan_sales_outbounds(self, *, start_ts: int, wms_co_id: int | None = None, status: str | None = None,
                              shop_id: int | None = None) -> "TsScan": ...
+    # The same scan a page (one JST call) at a time, each fetched only when asked for: the S1
+    # poll stores the cursor after each handled page and stops between pages when out of time.
+    def iter_sales_outbound_pages(self, *, start_ts: int, wms_co_id: int | None = None, status: str | None = None,
+                                  shop_id: int | None = None) -> "Iterator[TsPage]": ...
     def sales_outbounds_by_ids(self, io_ids: Sequence[int]) -> "list[jst.SalesOutbound]": ...
     def upload_wms_sent(self, rows: "Sequence[jst.WmsSent]") -> list[Any]: ...
     # S2: store orders into the 自有商城 shop; their state; cancel.

@@ -190,6 +190,9 @@ class RoutingOptions(_Strict):
     order_by: list[Literal["priority", "stock"]] = ["priority", "stock"]
     # Read each candidate's stock (P7) before routing to it.
     check_stock: bool = True
+    # An order still being routed or dispatched after this long (its retries gave up or keep
+    # failing) is listed by `o2o exceptions list` so an operator can re-route it.
+    stuck_after_minutes: PositiveInt = 30
 
 
 class WarehouseMapping(_Strict):

@@ -6,6 +6,12 @@ routing filters), or whose confirmation JST or the store refused, are parked as 
 to the routing again (after stock arrived or a store was added), or to a named store. A
 parked confirmation (unknown carrier, refused by JST) is retried the same way after the cause
 is fixed.
+
+The list also shows orders stuck in routing/dispatch for longer than the tenant's
+``routing.stuck_after_minutes`` (default 30), kind ``stuck_routing``, with why: their dispatch
+step was dead-lettered, is waiting for a retry, or is not running. ``reroute`` without
+``--store`` runs their dispatch again on the same route (the same store order key, so nothing
+is created twice); with ``--store`` they go to that store instead.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import json
 def register(commands) -> None:
     exceptions = commands.add_parser("exceptions", help="online orders parked for an operator (S1r), and re-routing them")
     sub = exceptions.add_subparsers(dest="exceptions_command", required=True, metavar="ACTION")
-    show = sub.add_parser("list", help="every open exception with its reason and the stores that rejected it")
+    show = sub.add_parser("list", help="every open exception (and order stuck in routing) with its reason and "
+                                       "the stores that rejected it")
     show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
     show.add_argument("--json", action="store_true", help="one JSON object per line")
     show.set_defaults(run=list_exceptions)
@@ -49,14 +56,15 @@ def list_exceptions(args) -> int:
 
     found = 0
     for tenant in _tenants(args.tenant):
-        for item in store_fulfilment.open_exceptions(kit.context_for(tenant)):
+        for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant)):
             found += 1
             if args.json:
                 print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
                 continue
             rejected = ", ".join(item.get("rejected_by") or []) or "-"
+            state = f" dispatch={item['dispatch_state']}" if item.get("dispatch_state") else ""
             print(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
-                  f"since={item.get('at', '-')[:19]} rejected_by={rejected}\n    reason: {item['reason']}")
+                  f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
             for store, why in (item.get("dropped") or {}).items():
                 print(f"    {store}: {why}")
     if not args.json:

@@ -2,8 +2,9 @@
 
 1. ``poll_jst_outbound`` reads the sales outbounds of the tenant's 店加线下仓 by ts cursor.
    A ``WaitConfirm`` outbound is remembered and dispatched; a ``Delete`` / ``Cancelled`` one
-   cancels what was dispatched. The cursor moves only after a page's outbounds are handled,
-   and a run short of time stops between pages (the next run goes on from there).
+   cancels what was dispatched. Pages are fetched one at a time (``iter_sales_outbound_pages``);
+   the cursor moves only after a page's outbounds are handled, and a run short of time stops
+   before fetching the next page (the next run goes on from there, so a backlog is read once).
 2. Dispatch routes the outbound (``routing.route_outbound``) and creates the store's
    fulfilment order (P1, Idempotency-Key from io_id, store and route number); the
    fulfilment is linked to the io_id.
@@ -24,6 +25,7 @@ queues the step for the retry worker. State per outbound is one versioned record
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import ValidationError
@@ -41,12 +43,17 @@ if TYPE_CHECKING:
 CURSOR = "jst.sales_outbound"
 ORDER_KIND = "s1.order"          # key io_id: the outbound's state here
 EXCEPTION_KIND = "s1.exception"  # key io_id: what an operator must look at
+# key io_id: an outbound being routed or dispatched (status "routing") and since when, so the
+# ones stuck there (their retries gave up or keep failing) are found without reading every order.
+ROUTING_KIND = "s1.routing"
+DISPATCH_COMMANDS = ("s1.dispatch", "s1.create_at_store")
 # Links are one to one and an outbound may go to several stores in turn, so a fulfilment
 # order is linked to "<io_id>#<route number>".
 OUTBOUND_ROUTE, FULFILMENT = "jst_outbound_route", "pos_fulfilment"
 EXCEPTION_METRIC = "FulfilmentExceptions"
-PAGE_SIZE = 50          # outbounds handled between two cursor moves (JST's page size)
-TIME_MARGIN_SECONDS = 20.0  # stop a scan with this much time left; the next run goes on
+# Stop fetching pages with this much time left (a page of 50 outbounds, each routed and created
+# at a store, must fit in it); the next run goes on from the cursor.
+TIME_MARGIN_SECONDS = 20.0
 ORDER_TTL_DAYS = 180
 CANCELLED_AT_JST = ("Delete", "Cancelled")
 
@@ -82,10 +89,34 @@ def change_order(ctx: FlowContext, io_id: str, change: Callable[[dict[str, Any] 
         after = change(dict(before) if before is not None else None)
         if after is None or after == before:
             return before, before
+        if _routing(after) and not (_routing(before) and before["route_no"] == after["route_no"]):
+            _note_routing(ctx, io_id, after["route_no"])  # before the order: a crash leaves no order unseen
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version if current else None,
                            ttl_days=ORDER_TTL_DAYS):
+            if _routing(before) and not _routing(after):
+                _routing_done(ctx, io_id, before["route_no"])
             return before, after
     raise OrderChanged(f"outbound {io_id} kept changing under this step")
+
+
+def _routing(data: dict[str, Any] | None) -> bool:
+    return bool(data) and data.get("status") == "routing"
+
+
+def _note_routing(ctx: FlowContext, io_id: str, route_no: int) -> None:
+    """Remember since when the outbound is being routed (a new route number starts the clock again)."""
+    current = ctx.records.get(ctx.ent_id, ROUTING_KIND, io_id)
+    if current is not None and current.data.get("route_no") == route_no:
+        return
+    ctx.records.put(ctx.ent_id, ROUTING_KIND, io_id,
+                    {"io_id": io_id, "route_no": route_no, "since": ctx.now().isoformat()},
+                    expected_version=current.version if current else None, ttl_days=ORDER_TTL_DAYS)
+
+
+def _routing_done(ctx: FlowContext, io_id: str, route_no: int) -> None:
+    current = ctx.records.get(ctx.ent_id, ROUTING_KIND, io_id)
+    if current is not None and current.data.get("route_no", 0) <= route_no:
+        ctx.records.delete(ctx.ent_id, ROUTING_KIND, io_id)
 
 
 def _order_from_outbound(ctx: FlowContext, ob: "SalesOutbound") -> dict[str, Any]:
@@ -111,31 +142,43 @@ def _order_from_outbound(ctx: FlowContext, ob: "SalesOutbound") -> dict[str, Any
 # --- 1. the poll ----------------------------------------------------------------------------
 
 def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
-    """Scan the 店加线下仓's sales outbounds from the stored ts cursor and handle each one."""
+    """Scan the 店加线下仓's sales outbounds from the stored ts cursor, a page at a time: fetch a
+    page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next.
+    A run short of time stops between pages and fetched nothing it did not handle; the next run
+    goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     start_ts = int(cursor.value) if cursor else 0
     version = cursor.version if cursor else None
-    scan = ctx.jst.scan_sales_outbounds(start_ts=start_ts, wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id)
-    outbounds = sorted(scan.records, key=lambda ob: ob.ts)
-    summary: dict[str, Any] = {"cursor_from": start_ts, "read": len(outbounds), "handled": 0, "dispatched": 0,
+    summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
                                "cancelled": 0, "ignored": 0, "stopped_early": False}
     position = start_ts
-    for first in range(0, len(outbounds), PAGE_SIZE):
-        if ctx.time_left() < TIME_MARGIN_SECONDS:
-            summary["stopped_early"] = True  # the rest is read again by the next run
-            break
-        page = outbounds[first:first + PAGE_SIZE]
-        for outbound in page:
-            summary[handle_outbound(ctx, outbound)] += 1
-            summary["handled"] += 1
-        highest = max(ob.ts for ob in page)
-        if highest > position:
-            if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(highest), version):
-                # Another run moved the cursor meanwhile: it goes on from there.
-                summary["cursor_taken_over"] = True
+    pages = ctx.jst.iter_sales_outbound_pages(start_ts=start_ts, wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id)
+    try:
+        while True:
+            if ctx.time_left() < TIME_MARGIN_SECONDS:
+                summary["stopped_early"] = True  # the next run goes on from the cursor
                 break
-            version = (version or 0) + 1
-            position = highest
+            page = next(pages, None)
+            if page is None:
+                break
+            summary["pages"] += 1
+            summary["read"] += len(page.records)
+            for outbound in sorted(page.records, key=lambda ob: ob.ts):
+                summary[handle_outbound(ctx, outbound)] += 1
+                summary["handled"] += 1
+            if page.next_ts > position:
+                if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(page.next_ts), version):
+                    # Another run moved the cursor meanwhile: it goes on from there.
+                    summary["cursor_taken_over"] = True
+                    break
+                version = (version or 0) + 1
+                position = page.next_ts
+            if page.last:
+                break
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
     summary["cursor_to"] = position
     return summary
 
@@ -145,6 +188,8 @@ def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
     io_id = str(outbound.io_id)
     if outbound.status == "WaitConfirm":
         data = _order_from_outbound(ctx, outbound)
+        if load_order(ctx, io_id) is None:
+            _note_routing(ctx, io_id, data["route_no"])
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
             ctx.timeline.record(io_id, ctx.ent_id, "s1.outbound_seen",
                                 {"so_id": data["so_id"], "o_id": data["o_id"], "delivery": data["delivery"],
@@ -503,9 +548,61 @@ def open_exceptions(ctx: FlowContext) -> list[dict[str, Any]]:
     return [r.data for r in ctx.records.list(ctx.ent_id, EXCEPTION_KIND) if r.data.get("status") == "open"]
 
 
+def stuck_orders(ctx: FlowContext) -> list[dict[str, Any]]:
+    """Outbounds still being routed or dispatched ``routing.stuck_after_minutes`` after they
+    started: their dispatch step was dead-lettered (retries gave up), is still waiting for a
+    retry, or is not running at all. Shown by `o2o exceptions list`, re-routed by `reroute`."""
+    oldest = ctx.now() - timedelta(minutes=ctx.tenant.routing.stuck_after_minutes)
+    stuck = []
+    for marker in ctx.records.list(ctx.ent_id, ROUTING_KIND):
+        since = datetime.fromisoformat(marker.data["since"])
+        if since > oldest:
+            continue
+        order = load_order(ctx, marker.key)
+        if order is None or order.status != "routing":
+            continue  # left routing; the marker's removal was lost (it expires with its TTL)
+        state, why = _dispatch_state(ctx, marker.key, order.data["route_no"])
+        stuck.append({"io_id": marker.key, "kind": "stuck_routing", "status": "open", "at": since.isoformat(),
+                      "so_id": order.data.get("so_id"), "route_no": order.data["route_no"], "dispatch_state": state,
+                      "rejected_by": [r["store_code"] for r in order.data.get("rejections", [])],
+                      "reason": f"still being routed/dispatched after {ctx.tenant.routing.stuck_after_minutes} min: "
+                                f"{why}"})
+    return stuck
+
+
+def _dispatch_state(ctx: FlowContext, io_id: str, route_no: int) -> tuple[str, str]:
+    """("dead_lettered" | "waiting_for_retry" | "not_running", a sentence) from the order's timeline."""
+    decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
+    store = ((decided.data.get("result") or {}).get("store_code") if decided and decided.data.get("state") == "done"
+             else None)
+    where = f"routed to store {store}" if store else "no store decided yet"
+    last = None
+    for entry in ctx.timeline.entries(io_id):
+        if entry.step in ("retry.queued", "retry.scheduled", "retry.dead_lettered", "retry.succeeded") and \
+                entry.detail.get("command") in DISPATCH_COMMANDS:
+            last = entry
+    if last is not None and last.step == "retry.dead_lettered":
+        return "dead_lettered", f"{where}; {last.detail['command']} was dead-lettered: {last.detail.get('reason')}"
+    if last is not None and last.step in ("retry.queued", "retry.scheduled"):
+        attempts = last.detail.get("attempt", 1)
+        return "waiting_for_retry", (f"{where}; {last.detail['command']} is waiting for retry (failed {attempts} "
+                                     f"time(s), last: {last.detail.get('error')})")
+    return "not_running", f"{where}; no dispatch step is running or queued for it"
+
+
+def exceptions_to_show(ctx: FlowContext) -> list[dict[str, Any]]:
+    """What `o2o exceptions list` prints: the parked orders, then the stuck ones."""
+    return [*open_exceptions(ctx), *stuck_orders(ctx)]
+
+
 def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = None) -> dict[str, Any]:
     """`o2o exceptions reroute`: route a parked (or stuck) order again, to ``store_code`` if given
-    (any store of the tenant, even one that rejected it: the operator spoke to it)."""
+    (any store of the tenant, even one that rejected it: the operator spoke to it).
+
+    A stuck order (still routing) without ``store_code`` runs its dispatch again under the same
+    route number: the same decision and the same Idempotency-Key at the store, so a store order
+    created by a try whose answer was lost is found, not doubled. With ``store_code`` it gets a
+    new route number (and the capacity held at the store it was routed to is given back)."""
     if store_code is not None and store_code not in {s.code for s in ctx.tenant.stores}:
         raise UnprocessableRequest(f"store {store_code} is not one of tenant {ctx.ent_id}'s stores")
     exception = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
@@ -520,10 +617,15 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
             raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
         if d["status"] not in ("exception", "routing"):
             raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
+        if d["status"] == "routing" and store_code is None:
+            return None  # stuck: the same route again
         return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
 
-    _, after = change_order(ctx, io_id, again)
-    ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"]})
+    before, after = change_order(ctx, io_id, again)
+    if before["status"] == "routing" and after["route_no"] != before["route_no"]:
+        _release_route(ctx, io_id, before["route_no"])
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"],
+                                                                   "same_route": after is before})
     _resolve_exception(ctx, io_id)
     result = attempt(ctx, dispatch, {"io_id": io_id, "route_no": after["route_no"]}, trace_key=io_id)
     order = load_order(ctx, io_id)
@@ -531,6 +633,14 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
             "queued_for_retry": result is None and order is not None and order.status == "routing"}
 
 
+def _release_route(ctx: FlowContext, io_id: str, route_no: int) -> None:
+    """A stuck route given up by hand: free the capacity its decision took at the store."""
+    decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
+    result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
+    if result.get("store_code"):
+        routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
+
+
 __all__ = ["cancel_outbound", "confirm_outbound", "dispatch", "handle_outbound", "on_fulfilment_picked_up",
            "on_fulfilment_rejected", "on_fulfilment_shipped", "open_exceptions", "poll_jst_outbound",
-           "reroute_by_hand", "store_rejected"]
+           "exceptions_to_show", "reroute_by_hand", "store_rejected", "stuck_orders"]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from pydantic import BaseModel
 
 from . import models as m
 from .client import JstClient
 from .errors import JstPermanentError
-from .paging import TsScan, batches, keep_latest, pages_by_index, scan_by_ts, split_window
+from .paging import TsPage, TsScan, batches, iter_ts_pages, keep_latest, pages_by_index, scan_by_ts, split_window
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -74,14 +74,19 @@ class JstApiAdapter:
         return self.client.call(path, biz, raw=True)
 
     # --- generic shapes -------------------------------------------------------------------
-    def _ts_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], start_ts: int,
-                 page_size: int, key: Callable[[R], Any], cursor_field: str = "start_ts") -> TsScan:
+    def _ts_fetch(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], page_size: int,
+                  cursor_field: str = "start_ts") -> Callable[[int], tuple[list[R], bool]]:
         def fetch(cursor: int):
             body = {**biz, "page_index": 1, "page_size": page_size, cursor_field: cursor}
             if cursor_field == "start_ts":
                 body["is_get_total"] = False  # JST: no totals on a ts scan
             return _records(self.client.call(path, body), list_key, model)
 
+        return fetch
+
+    def _ts_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], start_ts: int,
+                 page_size: int, key: Callable[[R], Any], cursor_field: str = "start_ts") -> TsScan:
+        fetch = self._ts_fetch(path, model, list_key, biz=biz, page_size=page_size, cursor_field=cursor_field)
         return scan_by_ts(fetch, start_ts=start_ts, key=key)
 
     def _window_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], begin: datetime,
@@ -111,6 +116,14 @@ class JstApiAdapter:
         biz = {k: v for k, v in {"wms_co_id": wms_co_id, "status": status, "shop_id": shop_id}.items() if v is not None}
         return self._ts_scan("/open/orders/out/simple/query", m.SalesOutbound, "datas", biz=biz, start_ts=start_ts,
                              page_size=self.limits.outbound_page, key=lambda r: r.io_id)
+
+    def iter_sales_outbound_pages(self, *, start_ts: int, wms_co_id: int | None = None, status: str | None = None,
+                                  shop_id: int | None = None) -> Iterator[TsPage]:
+        """The same scan one page (one JST call) at a time, fetched as the caller asks."""
+        biz = {k: v for k, v in {"wms_co_id": wms_co_id, "status": status, "shop_id": shop_id}.items() if v is not None}
+        fetch = self._ts_fetch("/open/orders/out/simple/query", m.SalesOutbound, "datas", biz=biz,
+                               page_size=self.limits.outbound_page)
+        return iter_ts_pages(fetch, start_ts=start_ts, key=lambda r: r.io_id)
 
     def sales_outbounds_by_ids(self, io_ids: Sequence[int]) -> list[m.SalesOutbound]:
         found: list[m.SalesOutbound] = []
