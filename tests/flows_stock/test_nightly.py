@@ -69,8 +69,8 @@ def test_a_crash_mid_run_resumes_without_pushing_a_finished_chunk_twice(ctx, jst
         jst.faults.script["upload_inventory"] = [None, None, Crash()]
     else:  # JST took chunk 3, the Lambda died before writing its done-marker
         jst.after_upload = [None, None, Crash()]
-    with pytest.raises(Crash):
-        stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
+    with pytest.raises(Crash):  # one push at a time: chunks 1 and 2 done, then the crash
+        stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False, push_workers=1)
     if when == "after":  # a real crash leaves the claim; it expires after its lease
         ctx.records.items = {k: v for k, v in ctx.records.items.items() if "chunk:00002" not in k[2]}
     lines = []

@@ -64,25 +64,32 @@ class StockCells(dict):
     bench/nightly_stock.py) instead of sorting every cell for every page."""
 
     changes = 0
+    key_changes = 0  # cells added or removed: the P8 order=sku index (keys only) is stale
 
     def __setitem__(self, key, value) -> None:
         self.changes += 1
+        if key not in self:
+            self.key_changes += 1
         super().__setitem__(key, value)
 
     def __delitem__(self, key) -> None:
         self.changes += 1
+        self.key_changes += 1
         super().__delitem__(key)
 
     def pop(self, *args):
         self.changes += 1
+        self.key_changes += 1
         return super().pop(*args)
 
     def clear(self) -> None:
         self.changes += 1
+        self.key_changes += 1
         super().clear()
 
     def update(self, *args, **kwargs) -> None:
         self.changes += 1
+        self.key_changes += 1
         super().update(*args, **kwargs)
 
 
@@ -370,7 +377,12 @@ class PosState:
             items.append({"sku_id": sku_id, "qty": cell.qty if cell else 0, "version": cell.version if cell else 0})
         return ok({"store_code": store_code, "items": items})
 
-    def stock_page(self, m: Merchant, updated_since: str | None, cursor: str | None, limit: str | None) -> Answer:
+    def stock_page(self, m: Merchant, updated_since: str | None, cursor: str | None, limit: str | None,
+                   order: str | None = None, sku_after: str | None = None) -> Answer:
+        if order not in (None, "", "updated", "sku"):
+            return error(422, INVALID, "order: must be updated or sku")
+        if sku_after and order != "sku":
+            return error(422, INVALID, "sku_after: only with order=sku")
         try:
             size = int(limit) if limit else 200
         except ValueError:
@@ -392,6 +404,10 @@ class PosState:
                 after = tuple(json.loads(base64.urlsafe_b64decode(cursor.encode())))
             except (ValueError, TypeError):
                 return error(422, INVALID, "cursor: not a cursor this API gave")
+            if (order == "sku") != (after[:1] == ("sku",)):
+                return error(422, INVALID, "cursor: given by a scan in another order")
+        if order == "sku":
+            return self._stock_page_by_sku(m, since, after[1:] if after else None, sku_after or None, size)
         index = getattr(m, "_stock_index", None)
         if index is None or index[0] != getattr(m.store_stock, "changes", None) or index[3] is not m.store_stock:
             rows = sorted(((cell.updated_at.timestamp(), store, sku), cell) for (store, sku), cell in m.store_stock.items())
@@ -407,6 +423,47 @@ class PosState:
                   "updated_at": stamps.get(c.updated_at) or stamps.setdefault(c.updated_at, iso(c.updated_at))}
                  for k, c in page]
         next_cursor = base64.urlsafe_b64encode(json.dumps(list(page[-1][0])).encode()).decode() if more else None
+        return ok({"items": items, "next_cursor": next_cursor})
+
+    @staticmethod
+    def _stock_page_by_sku(m: Merchant, since: datetime | None, after: tuple | None, sku_after: str | None,
+                           size: int) -> Answer:
+        """P8 ``order=sku``: rows by (sku_id, store_code), so a SKU's rows come together and a
+        reader knows a SKU is complete once it sees the next one (the 02:10 run pushes while it reads)."""
+        cells = m.store_stock
+        index = getattr(m, "_sku_index", None)
+        if index is None or index[0] != getattr(cells, "key_changes", None) or index[3] is not cells:
+            keys = list(cells)
+            index = m._sku_index = (getattr(cells, "key_changes", None), sorted({k[1] for k in keys}),
+                                    sorted({k[0] for k in keys}), cells)
+        _, skus, stores = index[:3]
+        if after is not None:
+            at, first_store = bisect.bisect_left(skus, after[0]), bisect.bisect_right(stores, after[1])
+            if at < len(skus) and skus[at] != after[0]:
+                first_store = 0
+        else:
+            at, first_store = (bisect.bisect_right(skus, sku_after) if sku_after is not None else 0), 0
+        since_ts = since.timestamp() if since is not None else None
+        stamps: dict[datetime, str] = {}
+        items: list[dict[str, Any]] = []
+        last, more = None, False
+        for number in range(at, len(skus)):
+            sku = skus[number]
+            for store in stores[first_store:] if first_store else stores:
+                cell = cells.get((store, sku))
+                if cell is None or (since_ts is not None and cell.updated_at.timestamp() < since_ts):
+                    continue
+                if len(items) == size:
+                    more = True
+                    break
+                items.append({"store_code": store, "sku_id": sku, "qty": cell.qty, "version": cell.version,
+                              "updated_at": stamps.get(cell.updated_at)
+                              or stamps.setdefault(cell.updated_at, iso(cell.updated_at))})
+                last = (sku, store)
+            if more:
+                break
+            first_store = 0
+        next_cursor = base64.urlsafe_b64encode(json.dumps(["sku", *last]).encode()).decode() if more else None
         return ok({"items": items, "next_cursor": next_cursor})
 
     # --- P9 -------------------------------------------------------------------------------

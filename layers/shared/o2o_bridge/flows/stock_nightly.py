@@ -10,14 +10,21 @@ stock.master: erp  the JST stock of the store warehouses (full ts scan) -> compa
 A run (one per tenant and Asia/Shanghai day) is planned once, then pushed in chunks:
 
 1. plan: read both sides, diff, and store the plan (the chunks' items) and the next snapshot
-   under a plan id; the run record, written last, is the commit point. A crash before it
-   re-plans; after it, the stored plan is reused (a re-read could change a chunk's content
+   under a plan id. A stored chunk is never re-cut (a re-read could change a chunk's content
    under an so_id JST has already seen).
+   ``pos`` streams: it reads P8 in SKU order (``order=sku``), so a SKU's total is final once
+   the scan has passed it, and each full chunk of 500 changed SKUs is stored (with the SKUs it
+   covers) and pushed while the read goes on; the upload time hides the read. A crash resumes
+   the read after the last stored chunk's SKU (``sku_after``). The rest (the last partial
+   chunk, SKUs gone from every store) is stored with the snapshot, and the run record's move
+   from ``planning`` to ``pushing`` is the commit point of that tail.
+   ``erp`` reads everything first; its run record, written last, is the commit point.
 2. push: each chunk is one JST call (or one P6 call) done once (an effect record per chunk:
    its done-marker). Scheduled runs fan the chunks out through the retry queue (SQS) to the
    retry worker, so the work is not bound to one 15-minute invocation and a failed chunk is
-   retried on its own; ``o2o stock nightly`` pushes them inline with progress lines. Either
-   way, running the same run again (a crash, a Scheduler retry) skips finished chunks.
+   retried on its own; ``o2o stock nightly`` pushes them inline (a background thread, in
+   chunk order, stopping at the first failure) with progress lines. Either way, running the
+   same run again (a crash, a Scheduler retry) skips finished chunks.
 3. finish: when every chunk is done the snapshot generation becomes current and the summary
    (rows read, changed, pushed, drift) goes to the timeline (key ``stock-nightly:<run>``) and
    to metrics.
@@ -33,9 +40,11 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 import zlib
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
@@ -47,13 +56,15 @@ from .stock_sync import (EVENT_PUSHED, JST_UPLOAD_MAX, P6_MAX, SHANGHAI, feeding
 if TYPE_CHECKING:
     from .kit import FlowContext
 
-RUN = "stock.nightly.run"  # "<run_id>" -> state, plan_id, chunks, counts, summary
-PLAN = "stock.nightly.plan"  # "<run_id>|<plan_id>|<chunk>" -> {z: compressed chunk}
+RUN = "stock.nightly.run"  # "<run_id>" -> state (planning|pushing|done), plan_id, chunks, counts, summary
+PLAN = "stock.nightly.plan"  # "<run_id>|<plan_id>|<chunk>" or "<run_id>|<plan_id>|<tail>|<chunk>" -> {z: chunk}
 SNAPSHOT = "stock.snapshot"  # "<scope>|<generation>|<part>" -> {z: compressed {key: qty}}
 SNAPSHOT_HEAD = "stock.snapshot.head"  # "<scope>" -> {generation, parts}
 CHUNK_COMMAND = "stock.nightly_chunk"
 SNAPSHOT_PART = 5_000
 PLAN_TTL_DAYS = 14
+P8_PAGE = 1_000  # P8's largest page
+MAX_PUSH_WORKERS = 10  # inline pushes at a time (at most the tenant's JST calls a second)
 
 Progress = Callable[[str], None]
 
@@ -106,23 +117,39 @@ def run_id_for(ctx: "FlowContext") -> str:
 
 
 def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out: bool = True,
-                       progress: Progress | None = None) -> dict[str, Any]:
+                       progress: Progress | None = None, push_workers: int | None = None) -> dict[str, Any]:
     """Plan (or resume) tonight's run and push its chunks: queued for the retry worker
-    (``fan_out``) or here, in order, reporting ``progress``."""
+    (``fan_out``) or here, reporting ``progress`` (``push_workers`` calls at a time, by default
+    the tenant's JST calls per second)."""
+    workers = push_workers or min(MAX_PUSH_WORKERS, ctx.tenant.jushuitan.rate_limit.per_second)
     say = progress or (lambda line: None)
     run_id = run_id or run_id_for(ctx)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
     if run is not None and run.data["state"] == "done":
         say(f"run {run_id} is already done")
         return {"run": run_id, "state": "done", **run.data["summary"]}
-    if run is None:
-        if ctx.tenant.stock.master == "pos" and not feeding_stores(ctx.tenant):
-            say("no store of this tenant feeds the 店加线下仓 (stores[].feeds_offline): nothing to push")
-            return {"run": run_id, "state": "skipped", "reason": "no store feeds the 店加线下仓"}
+    if run is None and ctx.tenant.stock.master == "pos" and not feeding_stores(ctx.tenant):
+        say("no store of this tenant feeds the 店加线下仓 (stores[].feeds_offline): nothing to push")
+        return {"run": run_id, "state": "skipped", "reason": "no store feeds the 店加线下仓"}
+    dispatched: set[int] = set()  # chunks the streaming plan already pushed or queued
+    if (run is None and ctx.tenant.stock.master == "pos") or (run is not None and run.data["state"] == "planning"):
+        run = _stream_store_to_jst(ctx, run_id, run, fan_out, say, dispatched, workers)
+        if run.data["state"] == "done":
+            return {"run": run_id, "state": "done", **run.data["summary"]}
+    elif run is None:
         run = plan_run(ctx, run_id, say)
     data = run.data
     pending = [n for n in range(data["chunks"]) if not kit.effect_done(ctx, chunk_key(run_id, n))]
-    if len(pending) < data["chunks"]:
+    if dispatched:
+        if fan_out:
+            pending = [n for n in pending if n not in dispatched]
+            if not pending and _chunks_done(ctx, run_id) >= data["chunks"]:  # the workers were quicker
+                return finish_run(ctx, run_id, say)
+            if not pending:
+                return {"run": run_id, "state": "pushing", "queued": len(dispatched), **counts_of(data)}
+        else:
+            say(f"run {run_id}: {data['chunks'] - len(pending)} of {data['chunks']} chunks pushed while reading")
+    if len(pending) < data["chunks"] and not (dispatched and not fan_out):
         say(f"resuming run {run_id}: {data['chunks'] - len(pending)} of {data['chunks']} chunks already pushed")
     if fan_out and pending:
         for n in pending:
@@ -137,7 +164,12 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
 
 
 def counts_of(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: data[k] for k in ("direction", "rows_read", "changed", "drift", "planned", "chunks")}
+    return {k: data.get(k) for k in ("direction", "rows_read", "changed", "drift", "planned", "chunks")}
+
+
+def _chunks_done(ctx: "FlowContext", run_id: str) -> int:
+    return sum(1 for r in ctx.records.list(ctx.ent_id, kit.EFFECT_KIND, prefix=f"stock-nightly:{run_id}:chunk:")
+               if r.data.get("state") == "done")
 
 
 def chunk_key(run_id: str, n: int) -> str:
@@ -145,11 +177,10 @@ def chunk_key(run_id: str, n: int) -> str:
 
 
 def plan_run(ctx: "FlowContext", run_id: str, say: Progress):
+    """An ``erp`` run: both sides read in full, then the chunks, the snapshot and (last, the
+    commit point) the run record."""
     plan_id = uuid.uuid4().hex[:8]
-    if ctx.tenant.stock.master == "pos":
-        scope, chunks, snapshot, counts = _plan_store_to_jst(ctx, say)
-    else:
-        scope, chunks, snapshot, counts = _plan_jst_to_stores(ctx, say)
+    scope, chunks, snapshot, counts = _plan_jst_to_stores(ctx, say)  # pos runs stream instead
     generation = f"{run_id}-{plan_id}"
     for n, chunk in enumerate(chunks):
         ctx.records.put(ctx.ent_id, PLAN, f"{run_id}|{plan_id}|{n:05d}", {"z": pack(chunk)}, ttl_days=PLAN_TTL_DAYS)
@@ -167,32 +198,172 @@ def plan_run(ctx: "FlowContext", run_id: str, say: Progress):
     return run
 
 
-def _plan_store_to_jst(ctx: "FlowContext", say: Progress):
+class _InlinePusher:
+    """``o2o stock nightly``: pushes stored chunks, in order, on background threads while the
+    plan reads on; after a failure it starts no more (a re-run resumes from there). As many
+    threads as JST allows calls a second: a second's calls go out together, not one after the
+    other's answer (each upload takes tens of ms), so the pushes keep to the rate-limit bound."""
+
+    def __init__(self, ctx: "FlowContext", run_id: str, say: Progress, workers: int) -> None:
+        self.ctx, self.run_id, self.say = ctx, run_id, say
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="stock-nightly-push")
+        self.futures: list[Future] = []
+        self.failed = threading.Event()
+
+    def __call__(self, n: int) -> None:
+        self.futures.append(self.pool.submit(self._push, n))
+
+    def _push(self, n: int) -> None:
+        if self.failed.is_set():
+            return
+        try:
+            push_chunk(self.ctx, self.run_id, n)
+        except BaseException:
+            self.failed.set()
+            raise
+        self.say(f"chunk {n + 1} pushed")
+
+    def wait(self) -> None:
+        """Every queued push finished; the first failure raised."""
+        self.pool.shutdown(wait=True)
+        for future in self.futures:
+            future.result()
+
+
+def _stream_store_to_jst(ctx: "FlowContext", run_id: str, run: Any, fan_out: bool, say: Progress,
+                         dispatched: set[int], workers: int):
+    """Plan (or resume planning) a ``pos`` run while its chunks are pushed: P8 in SKU order;
+    each time 500 SKUs are known to have changed they become the next chunk, stored and then
+    pushed (``fan_out``: queued for the retry worker) while the read goes on. Returns the
+    committed run record (state ``pushing``; ``done`` when every chunk is already done)."""
+    if run is None:
+        started = {"state": "planning", "plan_id": uuid.uuid4().hex[:8], "scope": "offline",
+                   "direction": "store->jst", "started_at": ctx.now().isoformat()}
+        run = ctx.records.put(ctx.ent_id, RUN, run_id, started, ttl_days=PLAN_TTL_DAYS * 4)
+        if run is None:  # another invocation started the same run first: follow it
+            run = ctx.records.get(ctx.ent_id, RUN, run_id)
+            if run.data["state"] != "planning":
+                return run
+    plan_id = run.data["plan_id"]
+    prefix = f"{run_id}|{plan_id}|"
+    stored = [unpack(r.data["z"]) for r in ctx.records.list(ctx.ent_id, PLAN, prefix=prefix)
+              if r.key.count("|") == 2]  # read chunks; a tail is only valid once committed
+    pusher: _InlinePusher | None = None
+    if fan_out:
+        def push(n: int) -> None:
+            dispatched.add(n)
+            ctx.queue.enqueue(RetryEnvelope(command=CHUNK_COMMAND, ent_id=ctx.ent_id,
+                                            payload={"run": run_id, "chunk": n},
+                                            trace_key=f"stock-nightly:{run_id}"), 0)
+    else:
+        pusher = _InlinePusher(ctx, run_id, say, workers)
+
+        def push(n: int) -> None:
+            dispatched.add(n)
+            pusher(n)
+    if stored:
+        pending = [n for n in range(len(stored)) if not kit.effect_done(ctx, chunk_key(run_id, n))]
+        say(f"resuming run {run_id}: {len(stored) - len(pending)} of {len(stored)} chunks planned so far "
+            f"already pushed; reading on after SKU {stored[-1]['last_sku']}")
+        for n in pending:
+            push(n)
+    try:
+        return _read_and_commit(ctx, run_id, run, stored, push, say)
+    finally:
+        if pusher is not None:
+            pusher.wait()
+
+
+def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dict[str, Any]],
+                     push: Callable[[int], None], say: Progress):
     tenant = ctx.tenant
+    plan_id = run.data["plan_id"]
     stores = feeding_stores(tenant)
-    totals: dict[str, int] = defaultdict(int)
-    rows = 0
-    for row in ctx.store.scan_stock(limit=1000):
-        rows += 1
-        safety = stores.get(row.store_code)
-        totals[row.sku_id] += max(0, row.qty - safety) if safety is not None else 0
-        if rows % 100_000 == 0:
-            say(f"read {rows} store stock rows")
-    target = {sku: max(0, total - tenant.stock.safety_stock) for sku, total in totals.items()}
-    del totals
-    snapshot = load_snapshot(ctx, "offline")
-    changed = {sku: qty for sku, qty in target.items() if snapshot.get(sku) != qty}
-    for sku, qty in snapshot.items():  # gone from every store: nothing left to sell online
-        if sku not in target and qty != 0:
-            changed[sku] = target[sku] = 0
-    del snapshot
+    tenant_safety = tenant.stock.safety_stock
+    old = load_snapshot(ctx, "offline")
     # Drift: a change the near-real-time path (store events) did not deliver to JST.
     event_pushed = {r.key: r.data.get("qty") for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
-    drift = sum(1 for sku, qty in changed.items() if event_pushed.get(sku) != qty)
-    items = [{"sku_id": sku, "qty": changed[sku]} for sku in sorted(changed)]
-    chunks = [{"items": items[i:i + JST_UPLOAD_MAX]} for i in range(0, len(items), JST_UPLOAD_MAX)]
-    return "offline", chunks, target, {"direction": "store->jst", "rows_read": rows, "changed": len(changed),
-                                       "drift": drift}
+    seen: set[str] = set()
+    for chunk in stored:
+        seen.update(chunk["seen"])
+    items: list[dict[str, Any]] = []
+    covered: list[str] = []
+    counts = {"rows": 0, "drift": 0}
+
+    def cut(last_sku: str) -> None:
+        n = len(stored)
+        chunk = {"items": list(items), "last_sku": last_sku, "seen": list(covered), **counts}
+        if ctx.records.put(ctx.ent_id, PLAN, f"{run_id}|{plan_id}|{n:05d}", {"z": pack(chunk)},
+                           ttl_days=PLAN_TTL_DAYS) is None:
+            raise NightlyRunError(f"stock run {run_id}: another invocation is planning it (chunk {n} exists); "
+                                  "this one stops")
+        stored.append(chunk)
+        items.clear()
+        covered.clear()
+        counts.update(rows=0, drift=0)
+        push(n)
+
+    def settle(sku: str, total: int) -> None:
+        if sku in seen:
+            raise NightlyRunError(f"店+ P8 order=sku gave SKU {sku!r} twice, apart: its total would be wrong")
+        seen.add(sku)
+        covered.append(sku)
+        qty = max(0, total - tenant_safety)
+        if old.get(sku) != qty:
+            items.append({"sku_id": sku, "qty": qty})
+            counts["drift"] += event_pushed.get(sku) != qty
+            if len(items) == JST_UPLOAD_MAX:
+                cut(sku)
+
+    after = stored[-1]["last_sku"] if stored else None
+    current, total, rows = None, 0, 0
+    for store_code, sku, qty in ctx.store.scan_stock(limit=P8_PAGE, order="sku", sku_after=after,
+                                                     quantities_only=True):
+        if sku != current:
+            if current is not None:
+                settle(current, total)
+            current, total = sku, 0
+        counts["rows"] += 1
+        safety = stores.get(store_code)
+        if safety is not None and qty > safety:
+            total += qty - safety
+        rows += 1
+        if rows % 100_000 == 0:
+            say(f"read {rows} store stock rows")
+    if current is not None:
+        settle(current, total)
+    # The tail: the last partial chunk and the SKUs gone from every store (nothing left to sell
+    # online). Stored under a fresh tail id; the run record names the one that counts.
+    for sku in sorted(sku for sku, qty in old.items() if qty != 0 and sku not in seen):
+        items.append({"sku_id": sku, "qty": 0})
+        counts["drift"] += event_pushed.get(sku) != 0
+    tail_id = uuid.uuid4().hex[:6]
+    tail = [items[i:i + JST_UPLOAD_MAX] for i in range(0, len(items), JST_UPLOAD_MAX)]
+    for m, part in enumerate(tail):
+        ctx.records.put(ctx.ent_id, PLAN, f"{run_id}|{plan_id}|{tail_id}|{len(stored) + m:05d}",
+                        {"z": pack({"items": part})}, ttl_days=PLAN_TTL_DAYS)
+    # The next snapshot: what JST holds once every chunk is in.
+    snapshot = {sku: old[sku] for sku in seen if sku in old}
+    for chunk in [*stored, *({"items": part} for part in tail)]:
+        snapshot.update((i["sku_id"], i["qty"]) for i in chunk["items"] if i["sku_id"] in seen)
+    generation = f"{run_id}-{plan_id}-{tail_id}"
+    parts = write_snapshot(ctx, "offline", generation, snapshot)
+    changed = sum(len(c["items"]) for c in stored) + len(items)
+    data = {**run.data, "state": "pushing", "tail": tail_id, "read_chunks": len(stored),
+            "chunks": len(stored) + len(tail), "planned": changed, "generation": generation, "parts": parts,
+            "rows_read": sum(c["rows"] for c in stored) + counts["rows"], "changed": changed,
+            "drift": sum(c["drift"] for c in stored) + counts["drift"]}
+    committed = ctx.records.put(ctx.ent_id, RUN, run_id, data, expected_version=run.version,
+                                ttl_days=PLAN_TTL_DAYS * 4)
+    if committed is None:  # another invocation committed this run first: follow its plan
+        return ctx.records.get(ctx.ent_id, RUN, run_id)
+    say(f"run {run_id} planned: {data['rows_read']} rows read, {changed} changed, {data['drift']} drift, "
+        f"{changed} to push in {data['chunks']} calls")
+    ctx.timeline.record(f"stock-nightly:{run_id}", ctx.ent_id, "stock.nightly.planned",
+                        {k: v for k, v in data.items() if k not in ("state",)})
+    for n in range(len(stored), data["chunks"]):
+        push(n)
+    return committed
 
 
 def _plan_jst_to_stores(ctx: "FlowContext", say: Progress):
@@ -208,11 +379,11 @@ def _plan_jst_to_stores(ctx: "FlowContext", say: Progress):
             values[f"{mapping.pos_warehouse_code}|{level['sku_id']}"] = level
         say(f"read {len(scan.records)} JST rows of warehouse {mapping.jst_wms_co_id}")
     store_side: dict[str, int] = {}
-    for row in ctx.store.scan_stock(limit=1000):
+    for store_code, sku, qty in ctx.store.scan_stock(limit=P8_PAGE, quantities_only=True):
         rows += 1
-        key = f"{row.store_code}|{row.sku_id}"
+        key = f"{store_code}|{sku}"
         if key in values:
-            store_side[key] = row.qty
+            store_side[key] = qty
     snapshot = load_snapshot(ctx, "erp")
     changed = {key for key, level in values.items() if snapshot.get(key) != level["qty"]}
     drifted = {key for key, level in values.items() if store_side.get(key, 0) != level["qty"]}
@@ -232,7 +403,9 @@ def _chunk(ctx: "FlowContext", run_id: str, n: int) -> tuple[dict[str, Any], dic
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
     if run is None:
         raise NightlyRunError(f"stock run {run_id} has no plan")
-    record = ctx.records.get(ctx.ent_id, PLAN, f"{run_id}|{run.data['plan_id']}|{n:05d}")
+    data = run.data
+    tail = f"{data['tail']}|" if data.get("tail") and n >= data["read_chunks"] else ""
+    record = ctx.records.get(ctx.ent_id, PLAN, f"{run_id}|{data['plan_id']}|{tail}{n:05d}")
     if record is None:
         raise NightlyRunError(f"stock run {run_id} chunk {n} is missing from its plan")
     return run.data, unpack(record.data["z"])
@@ -270,9 +443,8 @@ def push_chunk_command(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
     run_id, n = payload["run"], int(payload["chunk"])
     result = push_chunk(ctx, run_id, n)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
-    done = sum(1 for r in ctx.records.list(ctx.ent_id, kit.EFFECT_KIND, prefix=f"stock-nightly:{run_id}:chunk:")
-               if r.data.get("state") == "done")
-    if run is not None and run.data["state"] != "done" and done >= run.data["chunks"]:
+    # While the run is still planning more chunks may come; the planner closes it then.
+    if run is not None and run.data["state"] == "pushing" and _chunks_done(ctx, run_id) >= run.data["chunks"]:
         finish_run(ctx, run_id)
     return result
 

@@ -8,11 +8,16 @@ P6's 500 items into chunks with their own keys; ``scan_stock`` follows P8's curs
 
 from __future__ import annotations
 
+import json
+import queue
+import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from . import idempotency
@@ -37,6 +42,39 @@ def chunks(items: Sequence[T], size: int = MAX_STOCK_ITEMS) -> list[list[T]]:
     if size < 1:
         raise ValueError("size must be ≥ 1")
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+_NEXT_CURSOR_VALUE = re.compile(rb'\s*:\s*(null|"(?:[^"\\]|\\.)*")')
+
+
+def _raw_next_cursor(raw: bytes) -> str | None:
+    """``data.next_cursor`` of a P8 answer, found without parsing the page (the last
+    occurrence: it follows the items in every answer seen; a wrong guess is caught against the
+    parsed page, costing only speed)."""
+    at = raw.rfind(b'"next_cursor"')
+    found = _NEXT_CURSOR_VALUE.match(raw, at + 13) if at > 0 and raw[at - 1:at] != b"\\" else None
+    if found is None:
+        return None
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _quantities(data: Any) -> tuple[list[tuple[str, str, int]], str | None]:
+    """A P8 page as ``(store_code, sku_id, qty)`` tuples and its next cursor, checked without a
+    model per row (the checks StockRow would make of these three fields)."""
+    try:
+        cursor = data["next_cursor"]
+        rows = [(item["store_code"], item["sku_id"], item["qty"]) for item in data["items"]]
+    except (KeyError, TypeError):
+        rows, cursor = None, None
+    if rows is None or not (cursor is None or isinstance(cursor, str)) or not all(
+            type(store) is str and type(sku) is str and type(qty) is int for store, sku, qty in rows):
+        raise PosTransientError("店+ GET /stock answered code 0 with unreadable data (items: store_code, sku_id "
+                                "must be strings and qty an integer)", method="GET", path="/stock")
+    return rows, cursor
 
 
 def _segment(value: Any) -> str:
@@ -114,19 +152,31 @@ class StoreSystemApi:
         return result
 
     def stock_page(self, *, updated_since: datetime | str | None = None, cursor: str | None = None,
-                   limit: int = DEFAULT_PAGE_SIZE) -> StockPage:
-        """P8, one page."""
+                   limit: int = DEFAULT_PAGE_SIZE, order: str | None = None,
+                   sku_after: str | None = None) -> StockPage:
+        """P8, one page (``order="sku"``: by SKU, then store; ``sku_after`` starts after that SKU)."""
         since = updated_since.isoformat() if isinstance(updated_since, datetime) else updated_since
-        params = {"updated_since": since, "cursor": cursor, "limit": limit}
+        params = {"updated_since": since, "cursor": cursor, "limit": limit, "order": order,
+                  "sku_after": sku_after if cursor is None else None}
         return self._read("/stock", params, StockPage)
 
-    def scan_stock(self, *, updated_since: datetime | str | None = None,
-                   limit: int = DEFAULT_PAGE_SIZE) -> Iterator[StockRow]:
-        """P8 paging: every row changed since ``updated_since``, following the cursor to its end."""
+    def scan_stock(self, *, updated_since: datetime | str | None = None, limit: int = DEFAULT_PAGE_SIZE,
+                   order: str | None = None, sku_after: str | None = None,
+                   quantities_only: bool = False) -> Iterator[Any]:
+        """P8 paging: every row changed since ``updated_since``, following the cursor to its end;
+        ``order="sku"`` gives each SKU's rows together, ``sku_after`` starts after that SKU.
+
+        ``quantities_only`` yields ``(store_code, sku_id, qty)`` tuples instead of StockRow
+        models: a 1 M-row scan then spends its time on the wire, not on 1 M model objects.
+        The next page is fetched while the caller works on this one."""
+        if quantities_only:
+            yield from self._scan_quantities(updated_since, limit, order, sku_after)
+            return
         cursor: str | None = None
         seen: set[str] = set()
         while True:
-            page = self.stock_page(updated_since=updated_since, cursor=cursor, limit=limit)
+            page = self.stock_page(updated_since=updated_since, cursor=cursor, limit=limit, order=order,
+                                   sku_after=sku_after)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -135,6 +185,59 @@ class StoreSystemApi:
                                         method="GET", path="/stock")
             seen.add(page.next_cursor)
             cursor = page.next_cursor
+
+    def _scan_quantities(self, updated_since: datetime | str | None, limit: int, order: str | None,
+                         sku_after: str | None) -> Iterator[tuple[str, str, int]]:
+        """Pages as tuples; a thread fetches page N+1 while the caller parses page N (the store
+        builds a page about as long as the bridge takes to read one). The thread only moves
+        bytes: it takes the next cursor from the raw answer, and the parsed page must agree."""
+        since = updated_since.isoformat() if isinstance(updated_since, datetime) else updated_since
+        pages: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def fetch_all() -> None:
+            cursor: str | None = None
+            while not stop.is_set():
+                params = {"updated_since": since, "cursor": cursor, "limit": limit, "order": order,
+                          "sku_after": sku_after if cursor is None else None}
+                present = {k: v for k, v in params.items() if v is not None}
+                try:
+                    response = self.client.send("GET", "/stock", None, params=present,
+                                                idempotency_key=idempotency.key("read", f"/stock?{urlencode(present)}"))
+                except BaseException as exc:  # handed to the reader, raised there
+                    response = exc
+                cursor = _raw_next_cursor(response.content) if isinstance(response, httpx.Response) else None
+                while not stop.is_set():
+                    try:
+                        pages.put((response, cursor), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if cursor is None:
+                    return
+
+        fetcher = threading.Thread(target=fetch_all, name="p8-prefetch", daemon=True)
+        fetcher.start()
+        seen: set[str] = set()
+        try:
+            while True:
+                response, expected = pages.get()
+                if isinstance(response, BaseException):
+                    raise response
+                rows, cursor = _quantities(self.client.data_of("GET", "/stock", response))
+                if cursor != expected:
+                    raise PosTransientError("店+ GET /stock: the next cursor read ahead differs from the page's",
+                                            method="GET", path="/stock")
+                if cursor is not None:
+                    if cursor in seen:
+                        raise PosPermanentError(f"店+ GET /stock repeated cursor {cursor!r}; paging stopped",
+                                                method="GET", path="/stock")
+                    seen.add(cursor)
+                yield from rows
+                if cursor is None:
+                    return
+        finally:
+            stop.set()
 
     # --- S7: products ----------------------------------------------------------------------
     def upsert_products(self, batch: ProductBatch, *, business_key: str | None = None) -> ProductResults:

@@ -50,6 +50,13 @@ class PosClient:
     def request(self, method: str, path: str, body: Any = None, *, idempotency_key: str,
                 params: Mapping[str, Any] | None = None) -> Any:
         """One call; the ``data`` of a ``code == 0`` answer, or a PosPermanentError / PosTransientError."""
+        return self.data_of(method, path, self.send(method, path, body, idempotency_key=idempotency_key,
+                                                    params=params))
+
+    def send(self, method: str, path: str, body: Any = None, *, idempotency_key: str,
+             params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """The call without reading its answer (``data_of`` does): a paging reader fetches the
+        next page while the caller parses this one. Transport failures: PosTransientError."""
         headers = {
             "Authorization": f"Bearer {self.credentials.api_key}",
             "X-Ent-Id": self.ent_id,
@@ -71,9 +78,9 @@ class PosClient:
         except httpx.TransportError as exc:
             raise PosTransientError(f"店+ {method} {path} unreachable ({type(exc).__name__}: {self._scrub(str(exc))})",
                                     method=method, path=path) from None
-        return self._data_of(method, path, response)
+        return response
 
-    def _data_of(self, method: str, path: str, response: httpx.Response) -> Any:
+    def data_of(self, method: str, path: str, response: httpx.Response) -> Any:
         status = response.status_code
         answer: Any = None
         try:
