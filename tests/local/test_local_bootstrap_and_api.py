@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -76,6 +77,16 @@ def call(api, method, path, body=None, headers=None):
         return error.code, error.headers, error.read()
 
 
+def logged(api, predicate, seconds: float = 3.0) -> bool:
+    """The emulator logs a request after its answer is sent: give the log line a moment."""
+    deadline = time.monotonic() + seconds
+    while not any(predicate(line) for line in api.lines):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_api_routes_a_request_to_the_function(api):
     status, headers, body = call(api, "GET", "/echo?a=1&a=2", headers={"Cookie": "s=1", "X-Test": "yes"})
     assert status == 200
@@ -89,7 +100,7 @@ def test_api_routes_a_request_to_the_function(api):
     assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
     assert event["requestContext"]["domainName"] == api.url.removeprefix("http://")
     assert 0 < json.loads(body)["remaining_ms"] <= 10_000  # counts down from the function timeout
-    assert any(line.startswith("[api] GET /echo -> echo 200") for line in api.lines)
+    assert logged(api, lambda line: line.startswith("[api] GET /echo -> echo 200"))
 
 
 def test_api_path_parameters_form_bodies_and_inferred_responses(api):
@@ -114,7 +125,7 @@ def test_api_unknown_route_and_wrong_method_are_404(api):
 def test_api_handler_error_is_internal_server_error(api):
     status, _, body = call(api, "GET", "/boom")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
-    assert any("RuntimeError: boom" in line for line in api.lines)  # the traceback is logged
+    assert logged(api, lambda line: "RuntimeError: boom" in line)  # the traceback is logged
 
 
 def test_api_port_in_use(fixture_template, api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import boto3
 import pytest
@@ -91,9 +92,11 @@ def test_a_raising_handler_fails_the_whole_batch(fixture_template, local_env):
 
 def test_delayed_messages_are_waited_for(fixture_template, local_env):
     clear_state()
+    sent_at = time.monotonic()
     send(local_env["WorkQueue"], {"id": "late"}, delay=1)
     report = drain(fixture_template, max_seconds=10)
-    assert report.complete and report.functions["consumer"].succeeded == 1 and report.seconds >= 0.8
+    # Counted from the send: the drain itself may start late on a busy machine.
+    assert report.complete and report.functions["consumer"].succeeded == 1 and time.monotonic() - sent_at >= 0.9
     assert received_ids() == ["msg#late"]
 
 
