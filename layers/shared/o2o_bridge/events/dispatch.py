@@ -17,7 +17,6 @@ import functools
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import TransientError
-from ..flows.kit import flow_function
 from ..web.answers import POS_OK
 from .models import EVENT_TYPES, PosEvent
 
@@ -44,11 +43,21 @@ _ROUTES = {
     "warehouse_return.submitted": ("store_transfers", "on_warehouse_return_submitted", "S6, 退仓 other-in in JST", 8),
 }
 
+def _flow(event_type: str, module: str, function: str, what: str, issue: int) -> Flow:
+    # The flow kit and the scenario module load on the first event of the type, not at init.
+    def flow(event: PosEvent, tenant: "Tenant") -> Any:
+        from ..flows.kit import flow_function
+
+        return flow_function(module, function, what=f"the {event_type} flow ({what})", issue=issue)(event, tenant)
+
+    flow.__name__ = f"{module}.{function}"
+    return flow
+
+
 # The flow functions ``o2o_bridge.flows.<module>.<function>(event, tenant)``, imported on first call.
-FLOWS: dict[str, Flow] = {
-    event_type: flow_function(module, function, what=f"the {event_type} flow ({what})", issue=issue)
-    for event_type, (module, function, what, issue) in _ROUTES.items()
-}
+FLOWS: dict[str, Flow] = {event_type: _flow(event_type, *route) for event_type, route in _ROUTES.items()}
+
+
 assert set(FLOWS) == set(EVENT_TYPES), "every event type needs an entry in FLOWS"
 
 

@@ -48,7 +48,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
-from ..retry import RetryEnvelope
 from . import kit
 from .stock_sync import (EVENT_PUSHED, JST_UPLOAD_MAX, P6_MAX, SHANGHAI, feeding_stores,
                          levels_from_inventory, store_warehouse_codes, upload_check_once)
@@ -121,6 +120,8 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
     """Plan (or resume) tonight's run and push its chunks: queued for the retry worker
     (``fan_out``) or here, reporting ``progress`` (``push_workers`` calls at a time, by default
     the tenant's JST calls per second)."""
+    from ..retry import RetryEnvelope  # loaded by the run, not by every cold start
+
     workers = push_workers or min(MAX_PUSH_WORKERS, ctx.tenant.jushuitan.rate_limit.per_second)
     say = progress or (lambda line: None)
     run_id = run_id or run_id_for(ctx)
@@ -250,6 +251,8 @@ def _stream_store_to_jst(ctx: "FlowContext", run_id: str, run: Any, fan_out: boo
               if r.key.count("|") == 2]  # read chunks; a tail is only valid once committed
     pusher: _InlinePusher | None = None
     if fan_out:
+        from ..retry import RetryEnvelope
+
         def push(n: int) -> None:
             dispatched.add(n)
             ctx.queue.enqueue(RetryEnvelope(command=CHUNK_COMMAND, ent_id=ctx.ent_id,
