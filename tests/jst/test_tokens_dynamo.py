@@ -64,3 +64,35 @@ def test_an_abandoned_lease_does_not_block_renewal_forever(aws):
     assert not store.claim_refresh("E1", "me", now=1010.0, seconds=15)
     assert store.claim_refresh("E1", "me", now=1016.0, seconds=15)  # expired
     assert store.claim_refresh("E1", "me", now=1017.0, seconds=15)  # my own lease again
+
+
+def test_new_tokens_in_the_tenant_file_replace_the_stored_token_and_an_unchanged_file_keeps_it(aws, tmp_path, capsys):
+    """After the merchant re-authorises, the operator puts the new tokens in the tenant file;
+    the refreshed token kept in StateTable must not silently win over them."""
+    import yaml
+
+    from pathlib import Path
+
+    from o2o_bridge.cli import main as o2o
+
+    store = DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"])
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+    tenant_file = tmp_path / "tenant.yaml"
+    tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    assert o2o(["tenant", "put", str(tenant_file)]) == 0
+    store.save(doc["ent_id"], TokenRecord("refreshed-access", "refreshed-refresh", None, 1.0), 0)
+
+    assert o2o(["tenant", "put", str(tenant_file)]) == 0  # the same file again: the refreshed token stays
+    assert store.load(doc["ent_id"]).access_token == "refreshed-access"
+
+    doc["jushuitan"]["access_token"], doc["jushuitan"]["refresh_token"] = "reauthorised-access", "reauthorised-refresh"
+    tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    capsys.readouterr()
+    assert o2o(["tenant", "put", str(tenant_file)]) == 0
+    assert store.load(doc["ent_id"]) is None
+    out = capsys.readouterr().out
+    assert "stored JST token was dropped" in out and "reauthorised" not in out
+
+    store.save(doc["ent_id"], TokenRecord("refreshed-again", None, None, 1.0), 0)
+    assert o2o(["tenant", "put", str(tenant_file), "--reset-token"]) == 0  # same values behind a ref
+    assert store.load(doc["ent_id"]) is None

@@ -12,6 +12,9 @@ def register(commands) -> None:
     sub = tenant.add_subparsers(dest="tenant_command", required=True, metavar="ACTION")
     put = sub.add_parser("put", help="validate a tenant file and store it (nothing is stored on any error)")
     put.add_argument("file", type=Path)
+    put.add_argument("--reset-token", action="store_true",
+                     help="use the file's JST tokens even if their values did not change in the file "
+                          "(e.g. after re-authorising with the same Secrets Manager reference)")
     put.set_defaults(run=put_tenant)
     get = sub.add_parser("get", help="print a stored tenant, secrets masked")
     get.add_argument("ent_id")
@@ -53,9 +56,30 @@ def put_tenant(args) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     where = use_bridge_environment()
-    runtime.state_store().put(tenant)
+    store = runtime.state_store()
+    previous = store.get(tenant.ent_id)
+    store.put(tenant)
     print(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
+    # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
+    # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
+    if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
+        from ..adapters.jst.tokens import DynamoTokenStore
+
+        settings = runtime.settings()
+        if DynamoTokenStore(runtime.aws_client("dynamodb"), settings.state_table).forget(tenant.ent_id):
+            print("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
     return 0
+
+
+def _jst_tokens(tenant) -> tuple:
+    """The file's JST token settings, comparable without revealing them (inline or *_ref)."""
+    section = tenant.jushuitan
+
+    def value(name: str):
+        inline = getattr(section, name)
+        return inline.get_secret_value() if inline is not None else getattr(section, f"{name}_ref")
+
+    return value("access_token"), value("refresh_token")
 
 
 def get_tenant(args) -> int:

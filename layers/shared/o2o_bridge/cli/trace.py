@@ -7,7 +7,8 @@ import json
 
 def register(commands) -> None:
     trace = commands.add_parser("trace", help="every step, decision and error of one document")
-    trace.add_argument("key", help="JST io_id / so_id / o_id, store order no., or a retry id")
+    trace.add_argument("key", help="JST io_id / so_id / o_id, store order / return / 配货 / 退仓 doc no., a SKU id, "
+                            "stock:<store or warehouse code>, stock-nightly:<run id>, or a retry id")
     trace.add_argument("--json", action="store_true", help="one JSON object per line")
     trace.set_defaults(run=show_trace)
 

@@ -77,6 +77,13 @@ class DynamoTokenStore:
     def _key(ent_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"TOKEN#{ent_id}"}, "sk": {"S": "CURRENT"}}
 
+    def forget(self, ent_id: str) -> bool:
+        """Drop the stored token (and any refresh lease), so the tenant file's tokens are used
+        again: after the merchant re-authorised the app. True if there was one."""
+        answer = self.client.delete_item(TableName=self.table, Key=self._key(ent_id), ReturnValues="ALL_OLD")
+        self.client.delete_item(TableName=self.table, Key={"pk": {"S": f"TOKEN#{ent_id}"}, "sk": {"S": "LEASE"}})
+        return bool(answer.get("Attributes"))
+
     def load(self, ent_id: str) -> TokenRecord | None:
         item = self.client.get_item(TableName=self.table, Key=self._key(ent_id), ConsistentRead=True).get("Item")
         if not item:
