@@ -56,10 +56,11 @@ class World:
         return self.event("fulfilment.picked_up", fulfilment_id=f["fulfilment_id"], external_id=str(io_id),
                           picked_up_at="2026-11-30T11:00:00+08:00")
 
-    def rejected(self, io_id, reason="out_of_stock"):
+    def rejected(self, io_id, reason="out_of_stock", items=None):
         f = self.store.current(io_id)
+        extra = {"items": items} if items is not None else {}
         return self.event("fulfilment.rejected", fulfilment_id=f["fulfilment_id"], external_id=str(io_id),
-                          store_code=f["store_code"], reason=reason)
+                          store_code=f["store_code"], reason=reason, **extra)
 
     def mark(self, event):
         """What the store did before telling the bridge."""

@@ -91,6 +91,19 @@ def test_events_make_the_store_state_coherent(pos, bridge, api):
     assert result.ok and bridge.received[-1]["body"]["data"]["items"] == [{"sku_id": "SKU-RED-M", "qty": 4, "version": 2}]
 
 
+def test_a_rejection_from_the_admin_may_name_the_skus_it_cannot_fulfil(pos, bridge, api, monkeypatch):
+    monkeypatch.setattr(pos, "bridge_url", bridge.url)
+    created = api.create_fulfilment_order(fulfilment())
+    with httpx.Client(base_url=pos.url + "/__admin__", timeout=5) as admin:
+        sent = admin.post("/fulfilment-event", json={"fulfilment_id": created.fulfilment_id, "action": "rejected",
+                                                     "reason": "out_of_stock", "ent_id": ENT,
+                                                     "items": [{"sku_id": "SKU-RED-M", "qty": 1}]})
+    assert sent.status_code == 200 and bridge.received[-1]["good"]
+    body = bridge.received[-1]["body"]
+    assert body["type"] == "fulfilment.rejected" and body["data"]["items"] == [{"sku_id": "SKU-RED-M", "qty": 1}]
+    assert_valid("PosEvent", body)
+
+
 def test_admin_endpoints_over_http(bridge):
     with PosSandbox() as sandbox, httpx.Client(base_url=sandbox.url + "/__admin__", timeout=5) as admin:
         assert admin.post("/seed-demo").json()["data"] == {"seeded": [ENT]}

@@ -116,6 +116,18 @@ def test_the_rejection_reasons_of_the_contract():
         assert parse_event(body).data.reason == reason
 
 
+def test_a_rejection_may_name_the_skus_it_cannot_fulfil():
+    body = sample_body("fulfilment.rejected")
+    assert parse_event(body).data.items is None  # optional: absent, every SKU of the order is meant
+    body["data"]["items"] = [{"sku_id": "SKU-RED-M", "qty": 2}, {"sku_id": "SKU-RED-L"}]
+    items = parse_event(body).data.items
+    assert [(i.sku_id, i.qty) for i in items] == [("SKU-RED-M", 2), ("SKU-RED-L", None)]
+    for broken, path in [([], "data.items"), ([{"qty": 1}], "data.items[0].sku_id"),
+                         ([{"sku_id": "X", "qty": 0}], "data.items[0].qty")]:
+        body["data"]["items"] = broken
+        assert problem(body).startswith(f"malformed event: {path}: ")
+
+
 def test_numbers_for_ids_and_money_as_text_are_read_as_such():
     body = sample_body("order.warehouse_requested")
     body["data"]["items"][0]["line_no"] = 1

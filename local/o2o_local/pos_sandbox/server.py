@@ -220,10 +220,11 @@ class PosSandbox:
 
     def fulfilment_event(self, fulfilment_id: str, action: str, *, ent_id: str | None = None,
                          carrier_code: str = "SF", tracking_no: str | None = None, reason: str = "out_of_stock",
-                         event_id: str | None = None) -> EmitResult:
+                         event_id: str | None = None, items: list[dict] | None = None) -> EmitResult:
         """People at the store act on a fulfilment order (S1): ``shipped`` (with carrier and tracking
-        no.), ``picked_up`` by the customer, or ``rejected`` (out_of_stock, damaged, other); the
-        matching ``fulfilment.*`` event is emitted with the order's own ids."""
+        no.), ``picked_up`` by the customer, or ``rejected`` (out_of_stock, damaged, other; with
+        ``items`` [{sku_id, qty?}] the SKUs it cannot fulfil, sent as the event's optional ``items``);
+        the matching ``fulfilment.*`` event is emitted with the order's own ids."""
         merchant = self._merchant_for_emit(ent_id)
         with self.state.lock:
             fulfilment = merchant.fulfilments.get(fulfilment_id)
@@ -241,6 +242,9 @@ class PosSandbox:
             data = {**base, "picked_up_at": at}
         elif action == "rejected":
             data = {**base, "store_code": fulfilment["store_code"], "reason": reason}
+            if items:
+                data["items"] = [{"sku_id": str(i["sku_id"]), **({"qty": int(i["qty"])} if i.get("qty") else {})}
+                                 for i in items]
         else:
             raise ValueError(f"action must be shipped, picked_up or rejected, not {action!r}")
         return self.emit(f"fulfilment.{action}", data, ent_id=merchant.ent_id, event_id=event_id)
@@ -357,7 +361,7 @@ class PosSandbox:
                                                carrier_code=body.get("carrier_code", "SF"),
                                                tracking_no=body.get("tracking_no"),
                                                reason=body.get("reason", "out_of_stock"),
-                                               event_id=body.get("event_id"))
+                                               event_id=body.get("event_id"), items=body.get("items"))
                 return ok(result.to_dict())
             if (method, path) == ("POST", "/store-stock/bulk"):  # no event: seeds and silent counts
                 rows = [(str(r[0]), str(r[1]), int(r[2])) for r in body["rows"]]

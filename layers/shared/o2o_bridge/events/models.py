@@ -113,11 +113,19 @@ class FulfilmentPickedUp(_Model):
     picked_up_at: Moment
 
 
+class RejectedItem(_Model):
+    sku_id: Text
+    qty: Quantity | None = None  # how many the store is short of; informative only
+
+
 class FulfilmentRejected(_Model):
     fulfilment_id: Text
     external_id: Text
     store_code: Text
     reason: Literal["out_of_stock", "damaged", "other"]
+    # An addition to the contract: the SKUs the store cannot fulfil. With ``out_of_stock`` only
+    # these are marked unavailable at the store for the day; absent, every SKU of the order is.
+    items: Annotated[list[RejectedItem], Field(min_length=1)] | None = None
 
 
 class TransferSubmitted(_Model):

@@ -13,9 +13,10 @@
    outbound, with the carrier mapped through the tenant's logistics table, or the tenant's
    pickup logistics code and no tracking number.
 4. The store rejects (``fulfilment.rejected``): the order is routed again without every
-   store that rejected it; ``out_of_stock`` also marks its SKUs unavailable at that store
-   for the day. With no store left the order is parked as an exception (record, metric
-   ``FulfilmentExceptions`` with an alarm, ``o2o exceptions``), to be re-routed by hand.
+   store that rejected it; ``out_of_stock`` also marks unavailable at that store for the day
+   the SKUs the event names (optional ``items``), or else every SKU of the order. With no
+   store left the order is parked as an exception (record, metric ``FulfilmentExceptions``
+   with an alarm, ``o2o exceptions``), to be re-routed by hand.
 
 Every call to JST or 店+ runs in a step started with ``kit.attempt``: a transient failure
 queues the step for the retry worker. State per outbound is one versioned record
@@ -430,21 +431,30 @@ def on_fulfilment_rejected(event: "PosEvent", tenant: "Tenant") -> None:
     ctx = kit.context_for(tenant)
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
-    attempt(ctx, store_rejected, {"io_id": io_id, "fulfilment_id": data.fulfilment_id,
-                                  "store_code": data.store_code, "reason": data.reason}, trace_key=io_id)
+    payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
+               "reason": data.reason}
+    if data.items:  # the store named what it cannot fulfil (optional in the contract)
+        payload["sku_ids"] = sorted({item.sku_id for item in data.items})
+    attempt(ctx, store_rejected, payload, trace_key=io_id)
 
 
 @flow_command("s1.rejected")
 def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
-    """Note the rejection (once per fulfilment) and route the order again without that store."""
+    """Note the rejection (once per fulfilment) and route the order again without that store.
+
+    ``out_of_stock`` marks the SKUs the store named (``sku_ids``) unavailable there for the day;
+    when it named none, every SKU of the order."""
     io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
     store_code = payload["store_code"]
+    named_skus = payload.get("sku_ids")
 
     def rejected(d):
         if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
             return None
-        changed = {**d, "rejections": [*d.get("rejections", []), {"store_code": store_code, "reason": payload["reason"],
-                                                                   "fulfilment_id": fulfilment_id}]}
+        rejection = {"store_code": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id}
+        if named_skus:
+            rejection["sku_ids"] = named_skus
+        changed = {**d, "rejections": [*d.get("rejections", []), rejection]}
         if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
             changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
                            forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
@@ -454,6 +464,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     if after is not before and after is not None:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
                             {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
+                             **({"skus": named_skus} if named_skus else {}),
                              "route_again": after["status"] == "routing"}, level="warning")
         ctx.metric("FulfilmentRejected", 1)
     current = load_order(ctx, io_id)
@@ -464,7 +475,8 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     if released.get("store_code") == store_code:
         routing.release_capacity(ctx, store_code, io_id, released.get("day"))
     if payload["reason"] == "out_of_stock":
-        routing.mark_unavailable(ctx, store_code, [i["sku_id"] for i in current.data.get("items", [])], io_id)
+        sku_ids = named_skus or [i["sku_id"] for i in current.data.get("items", [])]
+        routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
     if current.status == "routing":
         attempt(ctx, dispatch, {"io_id": io_id, "route_no": current.data["route_no"]}, trace_key=io_id)
 
