@@ -48,6 +48,9 @@ def test_an_order_waiting_for_a_retry_is_listed_with_its_last_error_and_the_time
     [stuck] = s1.stuck_orders(world.ctx)
     assert stuck["dispatch_state"] == "waiting_for_retry" and "injected fault before P7" in stuck["reason"]
     assert "after 60 min" in stuck["reason"]
+    # Every poll counts them, so the FulfilmentsStuck alarm fires without anyone looking.
+    assert s1.poll_jst_outbound(world.ctx)["stuck"] == 1
+    assert world.ctx.metric.values["FulfilmentsStuck"] == 1
 
 
 def test_rerouting_a_stuck_order_whose_store_order_was_created_unanswered_creates_no_second_one(make_world):

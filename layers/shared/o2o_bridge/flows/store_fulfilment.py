@@ -181,6 +181,10 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
         if close is not None:
             close()
     summary["cursor_to"] = position
+    # Orders whose dispatch never finished would otherwise wait silently for a person to run
+    # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
+    summary["stuck"] = len(stuck_orders(ctx, explain=False))
+    ctx.metric("FulfilmentsStuck", summary["stuck"])
     return summary
 
 
@@ -560,10 +564,11 @@ def open_exceptions(ctx: FlowContext) -> list[dict[str, Any]]:
     return [r.data for r in ctx.records.list(ctx.ent_id, EXCEPTION_KIND) if r.data.get("status") == "open"]
 
 
-def stuck_orders(ctx: FlowContext) -> list[dict[str, Any]]:
+def stuck_orders(ctx: FlowContext, *, explain: bool = True) -> list[dict[str, Any]]:
     """Outbounds still being routed or dispatched ``routing.stuck_after_minutes`` after they
     started: their dispatch step was dead-lettered (retries gave up), is still waiting for a
-    retry, or is not running at all. Shown by `o2o exceptions list`, re-routed by `reroute`."""
+    retry, or is not running at all. Shown by `o2o exceptions list`, re-routed by `reroute`.
+    Without ``explain`` (the poll's count) the timelines are not read."""
     oldest = ctx.now() - timedelta(minutes=ctx.tenant.routing.stuck_after_minutes)
     stuck = []
     for marker in ctx.records.list(ctx.ent_id, ROUTING_KIND):
@@ -573,6 +578,9 @@ def stuck_orders(ctx: FlowContext) -> list[dict[str, Any]]:
         order = load_order(ctx, marker.key)
         if order is None or order.status != "routing":
             continue  # left routing; the marker's removal was lost (it expires with its TTL)
+        if not explain:
+            stuck.append({"io_id": marker.key})
+            continue
         state, why = _dispatch_state(ctx, marker.key, order.data["route_no"])
         stuck.append({"io_id": marker.key, "kind": "stuck_routing", "status": "open", "at": since.isoformat(),
                       "so_id": order.data.get("so_id"), "route_no": order.data["route_no"], "dispatch_state": state,
