@@ -88,9 +88,6 @@ class CommandContext(BaseModel):
         return self.envelope.payload
 
 
-Command = Callable[[CommandContext], None]
-
-
 def backoff_seconds(attempts: int, base: int, rand: Callable[[], float] = random.random) -> int:
     """Exponential backoff with jitter (50-100 % of base * 2^(attempts-1)), capped at SQS's 900 s."""
     ceiling = min(SQS_MAX_DELAY_SECONDS, base * 2 ** max(attempts - 1, 0))
