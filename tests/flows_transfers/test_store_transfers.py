@@ -185,10 +185,9 @@ def test_a_document_jst_refuses_is_an_exception_and_a_dead_letter_and_the_event_
     submit(world, "transfer.submitted", "PH006", [{"sku_id": "NOPE", "qty": 1}])  # returns: acknowledged
     exception = world.records.get("10010", "transfer.exception", "transfer:PH006")
     assert "不存在" in exception.data["message"]
-    drain_retries(world)  # only the retry worker writes the DLQ: it tries once more, then dead-letters
-    (letter,) = world.queue.dead
+    (letter,) = world.queue.dead  # parked at once with the reason, JST asked once
     assert letter.envelope.command == "store_transfers.upload_part" and "不存在" in letter.reason
-    assert world.timeline.steps("PH006")[-1] == "retry.dead_lettered"
+    assert world.timeline.steps("PH006")[-1] == "dead_lettered" and world.queue.queued == []
     assert len(world.records.get("10010", "transfer.exception", "transfer:PH006").data["problems"]) == 1
 
     world.jst.upload_other_inout = real_upload  # the SKU is created in JST; `o2o dlq replay` runs it again
@@ -209,7 +208,6 @@ def test_a_document_the_store_refuses_is_an_exception_asked_once_and_replayable(
     world.jst.set_status("PH007")
     assert store_transfers.follow_other_inout(world)["store_refused"] == 1
     assert "not found" in world.records.get("10010", "transfer.exception", "transfer:PH007").data["message"]
-    drain_retries(world)
     (letter,) = world.queue.dead
     again = store_transfers.follow_other_inout(world)
     assert (again["confirmed"], again["store_refused"]) == (0, 0)  # not asked again

@@ -592,11 +592,12 @@ def test_working_function_may_use_state_idempotency_retry_queue_and_secrets(lid)
 
 
 def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_send_to_the_dlq():
-    # The JST push callbacks and their missed-push poll acknowledge an input the store refused
-    # by parking it on the DLQ with the reason (flows.kit.settle); nobody else writes there.
+    # The JST push callbacks, their missed-push poll and pos_events (配货/退仓 documents JST
+    # refuses) acknowledge a refused input by parking it on the DLQ with the reason
+    # (flows.kit.settle); nobody else writes there.
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
-                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction"}, \
+                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 

@@ -141,6 +141,11 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
         return None
 
 
+def digest(value: Any) -> str:
+    """A short stable fingerprint of JSON-able business data (idempotency keys, markers)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
+
+
 PARKED_KIND = "parked"  # inputs already dead-lettered, so a repeat does not fill the DLQ again
 PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
@@ -158,7 +163,7 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
     identity = {k: v for k, v in payload.items() if k not in identity_ignores}
-    marker = f"{name}:{hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]}"
+    marker = f"{name}:{digest(identity)}"
     earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
     if earlier is not None:
         return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}

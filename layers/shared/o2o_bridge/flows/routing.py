@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
-from zoneinfo import ZoneInfo
 
 from ..errors import TransientError
+from ..shanghai_time import shanghai_day as business_day
 
 if TYPE_CHECKING:
     from ..tenant import Store
     from .kit import FlowContext
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAPACITY_KIND = "s1.capacity"       # key <store>:<day>, data {"io_ids": [...]}
 UNAVAILABLE_KIND = "s1.unavailable"  # key <store>:<sku_id>, data {"day", "io_id"}
 
@@ -57,7 +56,7 @@ class Decision:
 
 
 def shanghai_day(ctx: "FlowContext") -> str:
-    return ctx.now().astimezone(SHANGHAI).date().isoformat()
+    return business_day(ctx.now())
 
 
 def _place(name: str | None) -> str:

@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
 from . import kit
-from .stock_sync import (EVENT_PUSHED, JST_UPLOAD_MAX, P6_MAX, SHANGHAI, feeding_stores,
+from ..shanghai_time import SHANGHAI
+from .stock_sync import (EVENT_PUSHED, JST_UPLOAD_MAX, P6_MAX, feeding_stores,
                          levels_from_inventory, store_warehouse_codes, upload_check_once)
 
 if TYPE_CHECKING:

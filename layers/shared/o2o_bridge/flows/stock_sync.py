@@ -14,16 +14,14 @@ S4  (stock.master: pos) ``stock.changed`` events only record the store levels (v
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
-from zoneinfo import ZoneInfo
 
 from ..errors import BadRequest, PermanentError, TransientError
+from ..shanghai_time import from_jst_text
 from ..stock_formula import StockFormula
 from . import kit
 
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
     from ..tenant import Tenant, WarehouseMapping
     from .kit import FlowContext
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 JST_UPLOAD_MAX = 500  # /open/jushuitan/inventoryv2/upload items per call
 P6_MAX = 500
 
@@ -65,7 +62,9 @@ def jst_version(modified: str | None, ts: int | None = 0) -> int:
     that second. A push carries no ts: within one second the pulled row wins over it."""
     if not modified:
         return int(ts or 0) % 1000
-    moment = datetime.strptime(modified.strip()[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    moment = from_jst_text(modified)
+    if moment is None:
+        raise ValueError(f"JST modified time {modified!r} is not yyyy-MM-dd HH:mm:ss")
     return int(moment.timestamp()) * 1000 + int(ts or 0) % 1000
 
 
@@ -101,7 +100,7 @@ def formula_for(tenant: "Tenant") -> StockFormula:
 
 
 def _stable_hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return kit.digest(value)[:16]
 
 
 # --- versioned levels --------------------------------------------------------------------------

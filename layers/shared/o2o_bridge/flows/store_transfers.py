@@ -15,17 +15,17 @@ store system is told once (P10 shipped / P11 received).
 - A part voided in JST (``Cancelled`` / ``Delete``) is an exception on the store document:
   a ``transfer.exception`` record and an error on its timeline; the store is not told.
 - A refusal (JST refuses the upload, the store refuses P10/P11) is an exception too, and the
-  step goes to the retry worker, which dead-letters it with the reason for a later replay.
+  step is parked on the DLQ with the reason (kit.settle) for a replay once the cause is fixed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError, TransientError
 from ..ports import DocumentLink
+from ..shanghai_time import from_jst_text
 from . import kit
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ EXCEPTION = "transfer.exception"  # record kind: what an operator must look at (
 CONFIRMED = "Confirmed"
 VOIDED = ("Cancelled", "Delete")  # voided after / before taking effect
 STORE_REFUSED = "StoreRefused"  # confirmed in JST, refused by the store: waits for a DLQ replay
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def submit_document(ctx: "FlowContext", kind: DocumentKind, data: Any) -> list[s
     for n, (external_id, part_lines) in enumerate(zip(external_ids, parts), start=1):
         payload = {"kind": kind.name, "doc_no": doc_no, "store_code": store_code, "part": n, "parts": len(parts),
                    "external_id": external_id, "remark": str(data.remark or ""), "items": part_lines}
-        _attempt_or_hand_over(ctx, upload_part, payload, trace_key=doc_no)
+        kit.settle(ctx, upload_part, payload, trace_key=doc_no)
     return external_ids
 
 
@@ -240,17 +239,16 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> Non
         doc_parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
-            try:
-                if kit.attempt(ctx, tell_store, {"kind": kind_name, "doc_no": doc_no}, trace_key=doc_no) is not None:
-                    summary["store_told"] += 1
-            except PermanentError as exc:
+            told = kit.settle(ctx, tell_store, {"kind": kind_name, "doc_no": doc_no}, trace_key=doc_no)
+            if told.get("outcome") in ("dead_lettered", "dead_lettered_before"):
                 # The store refused (e.g. it does not know the document): stop asking it every
                 # poll; the exception and the dead letter (replayable) say what to do.
                 for part in doc_parts:
                     _update_part(ctx, part, status=STORE_REFUSED)
-                record_exception(ctx, kind, doc_no, f"the store system refused {kind.label} {doc_no}: {exc}")
-                _attempt_or_hand_over(ctx, tell_store, {"kind": kind_name, "doc_no": doc_no}, trace_key=doc_no)
+                record_exception(ctx, kind, doc_no, f"the store system refused {kind.label} {doc_no}: {told['reason']}")
                 summary["store_refused"] += 1
+            elif told.get("outcome") != "queued":
+                summary["store_told"] += 1
 
 
 def _update_part(ctx: "FlowContext", part, **changes: Any) -> bool:
@@ -284,7 +282,7 @@ def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list
         for item in part.data["confirmed_items"]:
             totals[item["sku_id"]] = totals.get(item["sku_id"], 0) + int(item["qty"])
     items = [pos.SkuQty(sku_id=sku, qty=qty) for sku, qty in totals.items()]
-    when = max((_jst_time(p.data.get("io_date")) for p in parts), default=None) or ctx.now()
+    when = max((from_jst_text(p.data.get("io_date")) for p in parts), default=None) or ctx.now()
     # The first part's io_id names the JST document (a split document's other io_ids are on its timeline).
     io_id = str(parts[0].data["io_id"])
     if kind is TRANSFER:
@@ -295,13 +293,6 @@ def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list
             doc_no, pos.WarehouseReturnReceived(jst_io_id=io_id, received_at=when, items=items), business_key=doc_no)
     return {**done.model_dump(mode="json"), "jst_io_ids": [p.data["io_id"] for p in parts],
             "qty": sum(totals.values())}
-
-
-def _jst_time(text: str | None) -> datetime | None:
-    try:
-        return datetime.strptime(str(text).strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI) if text else None
-    except ValueError:
-        return None
 
 
 # --- exceptions, keys ------------------------------------------------------------------------------
@@ -323,28 +314,6 @@ def record_exception(ctx: "FlowContext", kind: DocumentKind, doc_no: str, messag
     ctx.timeline.record(doc_no, ctx.ent_id, f"{kind.name}.exception", {"message": message, **(detail or {})},
                         level="error")
     ctx.metric("DocumentException", 1)
-
-
-def _attempt_or_hand_over(ctx: "FlowContext", step: Callable, payload: dict[str, Any], *, trace_key: str) -> Any:
-    """``kit.attempt``; a permanent refusal (already recorded as an exception) is handed to the
-    retry worker, which tries once more and dead-letters it with the reason (only the retry
-    worker may write the DLQ), so an operator can replay it after fixing the cause. The
-    caller may acknowledge either way. Returns the step's result, or None when queued."""
-    from ..redaction import redact_text
-    from ..retry import enqueue_retry
-
-    try:
-        return kit.attempt(ctx, step, payload, trace_key=trace_key)
-    except PermanentError as exc:
-        envelope = enqueue_retry(ctx.queue, command=step.command_name, ent_id=ctx.ent_id, payload=payload, error=exc,
-                                 trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
-                                 known_secrets=ctx.tenant.inline_secrets())
-        ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
-                            {"command": step.command_name, "retry_id": envelope.id,
-                             "error": redact_text(str(exc), ctx.tenant.inline_secrets()),
-                             "note": "refused: tried once more by the retry worker, then dead-lettered"},
-                            level="error")
-        return None
 
 
 def _part_prefix(kind: DocumentKind, doc_no: str) -> str:

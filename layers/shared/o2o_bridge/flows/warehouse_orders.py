@@ -21,23 +21,20 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
-from zoneinfo import ZoneInfo
 
 from ..errors import ConfigurationError, PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
+from ..shanghai_time import from_jst_text, to_jst_text
 from . import kit
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
     from ..web.jst_push import JstPush
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-JST_TIME = "%Y-%m-%d %H:%M:%S"
 
 # Flow state (RecordRepository kinds), links and cursors of this scenario.
 ORDER_KIND = "s2.order"      # per store order: its lines, JST o_id, parcels shipped, cancelled by whom
@@ -128,7 +125,7 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
     from ..adapters.jst import models as jst
 
     tenant = ctx.tenant
-    paid_at = _jst_time(order.paid_at)
+    paid_at = to_jst_text(order.paid_at)
     receiver = order.receiver
     upload = jst.OrderUpload(
         shop_id=tenant.jushuitan.self_mall_shop_id, so_id=order.order_no, order_date=paid_at,
@@ -233,7 +230,7 @@ def on_delivery_push(push: "JstPush") -> list[dict[str, Any]]:
             {"line": item.outer_oi_id or item.sku_id, "sku_id": item.sku_id, "qty": _whole(item.qty)})
     return [settle(ctx, record_shipment, {
         "so_id": so_id, "l_id": body.l_id, "lc_id": body.lc_id, "logistics_company": body.logistics_company,
-        "send_date": body.send_date or _jst_time(ctx.now()), "lines": lines, "source": "push"}, trace_key=so_id)
+        "send_date": body.send_date or to_jst_text(ctx.now()), "lines": lines, "source": "push"}, trace_key=so_id)
         for so_id, lines in by_order.items()]
 
 
@@ -250,7 +247,7 @@ def on_return_goods_push(push: "JstPush") -> dict[str, Any]:
     ctx = kit.context_for(push.tenant)
     payload = {"return_no": body.outer_as_id, "so_id": body.so_id, "as_id": body.as_id,
                "action": "confirm" if body.received else "cancel",
-               "received_at": getattr(body, "send_date", None) or _jst_time(ctx.now()),
+               "received_at": getattr(body, "send_date", None) or to_jst_text(ctx.now()),
                "items": _merge_skus((i.sku_id, _whole(i.qty)) for i in body.items), "source": "push"}
     return settle(ctx, record_return_receipt, payload, trace_key=body.outer_as_id)
 
@@ -296,7 +293,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
     def ship() -> dict[str, Any]:
         shipment = pos.Shipment(
             carrier_code=carrier.pos_code, carrier_name=carrier.name, tracking_no=l_id,
-            shipped_at=_parse_jst_time(payload.get("send_date")) or ctx.now(),
+            shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
@@ -415,7 +412,7 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
         raise PermanentError(f"return {return_no}: JST sent no lines and the bridge does not know the return's lines")
 
     def receive() -> dict[str, Any]:
-        receipt = pos.ReturnReceipt(action=action, received_at=_parse_jst_time(payload.get("received_at")) or ctx.now(),
+        receipt = pos.ReturnReceipt(action=action, received_at=from_jst_text(payload.get("received_at")) or ctx.now(),
                                     items=[pos.SkuQty(sku_id=i["sku_id"], qty=i["qty"]) for i in items])
         done = _once_at_store(lambda: ctx.store.receive_return(return_no, receipt, business_key=key))
 
@@ -610,27 +607,7 @@ def _merge_skus(pairs: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"sku_id": sku_id, "qty": qty} for sku_id, qty in merged.items()]
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
-
-
 def _whole(qty: Any) -> int:
     return int(Decimal(str(qty)))
 
 
-def _jst_time(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime(JST_TIME)
-
-
-def _parse_jst_time(text: str | None) -> datetime | None:
-    """JST's ``yyyy-MM-dd HH:mm:ss`` is Asia/Shanghai wall time."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text.strip()[:19], JST_TIME).replace(tzinfo=SHANGHAI)
-    except ValueError:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)

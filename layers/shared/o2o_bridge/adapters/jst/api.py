@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from pydantic import BaseModel
 
+from ...shanghai_time import to_jst_text
 from . import models as m
 from .client import JstClient
 from .errors import JstPermanentError
@@ -20,7 +21,6 @@ from .paging import TsPage, TsScan, batches, iter_ts_pages, keep_latest, pages_b
 
 R = TypeVar("R", bound=BaseModel)
 
-SHANGHAI_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,7 @@ class Limits:
 
 def _when(value: datetime) -> str:
     # JST reads date-times as Asia/Shanghai wall time (§3 practical rules).
-    if value.tzinfo is not None:
-        from zoneinfo import ZoneInfo
-
-        value = value.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
-    return value.strftime(SHANGHAI_FORMAT)
+    return to_jst_text(value)
 
 
 def _records(data: Any, list_key: str, model: type[R]) -> tuple[list[R], bool]:

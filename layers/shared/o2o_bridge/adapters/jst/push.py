@@ -11,12 +11,12 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from datetime import datetime
 from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ...errors import BadRequest, Unauthorized
+from ...shanghai_time import from_jst_text
 from .models import Qty
 from .signing import legacy_push_sign
 
@@ -168,11 +168,7 @@ def _parse_ts(ts: str | None) -> float | None:
     if text.isdigit():
         value = int(text)
         return value / 1000 if value > 10**11 else float(value)  # milliseconds or seconds
-    try:
-        from zoneinfo import ZoneInfo
-
-        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
-    except ValueError:
-        return None
+    moment = from_jst_text(text)
+    return moment.timestamp() if moment is not None else None
 
 
