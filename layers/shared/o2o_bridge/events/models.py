@@ -9,6 +9,7 @@ failure into a 422 that names the field path (``data.items[0].qty``).
 from __future__ import annotations
 
 from decimal import Decimal
+import functools
 from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
@@ -35,7 +36,9 @@ Moment = AwareDatetime
 
 class _Model(BaseModel):
     # Unknown fields are tolerated (and dropped): the contract only ever adds optional ones.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a model's validator is built when it first validates, not at import, so a
+    # cold start pays only for the event types its container actually receives.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Receiver(_Model):
@@ -210,7 +213,9 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {get_args(m.model_fields["type"].anno
 EVENT_TYPES = tuple(EVENT_MODELS)
 
 PosEvent = Annotated[Union[_EVENTS], Field(discriminator="type")]  # type: ignore[valid-type]
-_adapter: TypeAdapter[Any] = TypeAdapter(PosEvent)
+@functools.cache
+def _adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(PosEvent)  # the union's validator, built on the first event
 
 MAX_REPORTED_ERRORS = 5
 
@@ -218,7 +223,7 @@ MAX_REPORTED_ERRORS = 5
 def parse_event(body: Any) -> PosEvent:
     """The typed event of a decoded body; UnprocessableRequest (422) naming each bad field."""
     try:
-        return _adapter.validate_python(body)
+        return _adapter().validate_python(body)
     except ValidationError as error:
         raise UnprocessableRequest(f"malformed event: {describe(error)}") from None
 
