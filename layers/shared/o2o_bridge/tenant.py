@@ -113,12 +113,32 @@ class CallbackAuth(_WithSecrets):
     token_ref: SecretRef | None = None
     # Only an explicit opt-in accepts unauthenticated pushes.
     allow_unsigned: bool = False
+    # Which proof a push may bring. Default: the sign when a partner key is set (the token is
+    # then refused: a URL carrying both would let a captured push drop its sign and live
+    # forever), else the token. Both only by naming them (the local demo does, for its
+    # token-authenticated sample events next to the sandbox's signed pushes).
+    accept: list[Literal["sign", "token"]] | None = None
+    # A signed push's ts must be within this many seconds of now, either way (JST's own API
+    # allows 10 minutes of clock error). 0 switches the window off: a captured push then
+    # stays valid forever; see docs/security.md.
+    max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
+    # route accepts any method but logistics.upload, refund.goods and inventory.upload.
+    cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _some_authentication(self):
         if not (self.secret_source("partner_key") or self.secret_source("token") or self.allow_unsigned):
             raise ValueError("set partner_key or token (inline or *_ref), or opt out explicitly with allow_unsigned: true")
+        for kind, secret in (("sign", "partner_key"), ("token", "token")):
+            if kind in (self.accept or ()) and not self.secret_source(secret):
+                raise ValueError(f"accept names {kind} but {secret} (or {secret}_ref) is not set")
         return self
+
+    def accepted_proofs(self) -> frozenset[str]:
+        if self.accept is not None:
+            return frozenset(self.accept)
+        return frozenset({"sign"} if self.secret_source("partner_key") else {"token"} if self.secret_source("token") else ())
 
 
 class RateLimit(_Strict):
