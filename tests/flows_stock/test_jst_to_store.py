@@ -117,3 +117,28 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
     stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
     assert store.stores[("S001", "A")][0] == 3
+
+
+def test_attack_2_a_push_modified_in_2099_is_refused_and_never_pins_the_level(ctx, store):
+    forged = StockPush.model_validate({"datas": [{"sku_id": "SKU1", "qty": 0, "modified": "2099-12-31 23:59:59"}]})
+    with pytest.raises(BadRequest, match="2099-12-31 23:59:59 is later than now"):
+        stock_sync.on_stock_push(ctx.tenant, "10000", forged)
+    assert store.p6_calls == [] and ctx.records.items == {} and ctx.timeline.steps("stock:10000") == []
+    # the next genuine push is applied, not "stale"
+    stock_sync.on_stock_push(ctx.tenant, "10000", push(("SKU1", 8, 20)))
+    assert store.warehouse[("10000", "SKU1")][0] == 8
+
+
+def test_a_level_from_jsts_api_with_a_clock_ahead_is_capped_at_now_plus_the_allowance(ctx):
+    from types import SimpleNamespace
+
+    row = SimpleNamespace(sku_id="A", modified="2099-12-31 23:59:59", ts=5, formula_values=lambda: {"qty": 3})
+    [level] = stock_sync.levels_from_inventory(ctx.tenant, [row])
+    assert level["version"] <= stock_sync.latest_acceptable_version(ctx.tenant)
+    assert level["version"] < jst_version("2099-12-31 23:59:59")
+
+
+def test_an_unreadable_modified_is_a_400_naming_it():
+    with pytest.raises(Exception) as caught:
+        StockPush.model_validate({"datas": [{"sku_id": "A", "qty": 1, "modified": "next tuesday"}]})
+    assert "modified" in str(caught.value)

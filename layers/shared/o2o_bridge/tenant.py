@@ -237,6 +237,9 @@ class StockOptions(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] = 0
     # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
     coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
+    # A JST stock level's version is its modified time: a pushed one later than now + this is
+    # refused (it would pin the level until then), one JST's API answers is counted as now + this.
+    clock_allowance_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
     @field_validator("formula")
     @classmethod

@@ -14,6 +14,7 @@ S4  (stock.master: pos) ``stock.changed`` events only record the store levels (v
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,6 +67,21 @@ def jst_version(modified: str | None, ts: int | None = 0) -> int:
     if moment is None:
         raise ValueError(f"JST modified time {modified!r} is not yyyy-MM-dd HH:mm:ss")
     return int(moment.timestamp()) * 1000 + int(ts or 0) % 1000
+
+
+def latest_acceptable_version(tenant: "Tenant", now: float | None = None) -> int:
+    """The highest JST version a level may carry: now + the tenant's clock allowance. A later
+    one (a forged ``modified: 2099-…``) would make every genuine level after it "stale"."""
+    return int((time.time() if now is None else now) + tenant.stock.clock_allowance_seconds) * 1000 + 999
+
+
+def refuse_future_versions(tenant: "Tenant", rows: Iterable[Any], now: float | None = None) -> None:
+    """A pushed row modified after now + the allowance: the whole push is bad input (400)."""
+    limit = latest_acceptable_version(tenant, now)
+    for index, row in enumerate(rows):
+        if row.modified and jst_version(row.modified) > limit:
+            raise BadRequest(f"datas[{index}].modified {row.modified} is later than now + "
+                             f"{tenant.stock.clock_allowance_seconds} s: refused, nothing was written")
 
 
 def store_warehouse_codes(tenant: "Tenant") -> set[str]:
@@ -180,12 +196,15 @@ def mapping_for(tenant: "Tenant", wms_co_id: int) -> "WarehouseMapping":
 def levels_from_inventory(tenant: "Tenant", rows: Iterable[Any]) -> list[dict[str, Any]]:
     """JST inventory rows -> 店+ levels through the tenant's stock formula."""
     formula = formula_for(tenant)
+    # What JST's API answers is trusted, but its clock may run ahead: capped, never refused.
+    limit = latest_acceptable_version(tenant)
     return [{"sku_id": row.sku_id, "qty": publishable(formula.evaluate(row.formula_values())),
-             "version": jst_version(row.modified, row.ts)} for row in rows]
+             "version": min(jst_version(row.modified, row.ts), limit)} for row in rows]
 
 
 def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dict[str, Any]:
     """S3: the 库存同步 push of one JST warehouse. Done (P6) or durably queued on return."""
+    refuse_future_versions(tenant, push.datas)
     ctx = kit.context_for(tenant)
     mapping = mapping_for(tenant, int(storage_code))
     trace = f"stock:{mapping.pos_warehouse_code}"

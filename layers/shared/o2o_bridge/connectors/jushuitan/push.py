@@ -113,6 +113,13 @@ class StockRow(PushBody):
     sku_source: str | None = None
     modified: str | None = None
 
+    @model_validator(mode="after")
+    def _modified_is_a_time(self):
+        # The level's version is this time: unreadable is bad input, not a crash in the flow.
+        if self.modified is not None and from_jst_text(self.modified) is None:
+            raise ValueError(f"modified {self.modified[:40]!r} is not yyyy-MM-dd HH:mm:ss")
+        return self
+
 
 class StockPush(PushBody):
     """库存同步 (inventory.upload): ``datas`` (ShopeX); the new push's ``items`` is accepted too."""
