@@ -181,6 +181,12 @@ class PosConfig(_WithSecrets):
     api_key_ref: SecretRef | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_ref: SecretRef | None = None
+    # /pos/events refuses an event whose occurred_at is older than this (a captured event
+    # replayed later) or further ahead than event_max_ahead_seconds. At most 7 days, so the
+    # idempotency record of an accepted event (14 days) outlives the window: a replay inside
+    # the window is a duplicate, one after it is refused.
+    event_max_age_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24
+    event_max_ahead_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
 
 class Store(_Strict):
