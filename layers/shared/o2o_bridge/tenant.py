@@ -97,11 +97,17 @@ class _WithSecrets(_Strict):
         return inline if inline is not None else getattr(self, f"{name}_ref")
 
     def reveal(self, name: str, resolver: "SecretResolver") -> str | None:
-        """The secret's value: inline, or read through ``resolver`` from its reference."""
+        """The secret's value: inline, or read through ``resolver`` from its reference. Once
+        revealed, the value is masked in every log line, error and dead letter of the process."""
+        from .redaction import remember
+
         source = self.secret_source(name)
         if isinstance(source, SecretStr):
-            return source.get_secret_value()
-        return resolver.resolve(source) if source else None
+            value = source.get_secret_value()
+        else:
+            value = resolver.resolve(source) if source else None
+        remember(value)
+        return value
 
 
 class CallbackAuth(_WithSecrets):
