@@ -66,14 +66,18 @@ def test_an_abandoned_lease_does_not_block_renewal_forever(aws):
     assert store.claim_refresh("E1", "me", now=1017.0, seconds=15)  # my own lease again
 
 
-def test_new_tokens_in_the_tenant_file_replace_the_stored_token_and_an_unchanged_file_keeps_it(aws, tmp_path, capsys):
+def test_new_tokens_in_the_tenant_file_replace_the_stored_token_and_an_unchanged_file_keeps_it(aws, tmp_path, capsys,
+                                                                                                 monkeypatch):
     """After the merchant re-authorises, the operator puts the new tokens in the tenant file;
     the refreshed token kept in StateTable must not silently win over them."""
     import yaml
 
     from pathlib import Path
 
+    from o2o_bridge.cli import environment
     from o2o_bridge.cli import main as o2o
+
+    monkeypatch.setattr(environment, "is_local_stack", lambda: True)  # the demo file's inline secrets
 
     store = DynamoTokenStore(boto3.client("dynamodb"), aws["STATE_TABLE"])
     doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))

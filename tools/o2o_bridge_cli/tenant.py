@@ -47,6 +47,8 @@ def load_tenant_file(path: Path):
 
 def put_tenant(args) -> int:
     from .. import runtime
+    from ..tenant import tenant_secret_prefix
+    from . import environment
     from .environment import use_bridge_environment
 
     tenant, errors = load_tenant_file(args.file)
@@ -56,6 +58,16 @@ def put_tenant(args) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     where = use_bridge_environment()
+    inline = tenant.inline_secret_paths()
+    if inline and not environment.is_local_stack():
+        # A deployed stack keeps tenant secrets in Secrets Manager only: StateTable is read by
+        # every function and shown by `tenant get`, so a secret stored there is one leak away.
+        print(f"{args.file}: inline secrets are for the local stack only; against {where} give each as "
+              f"*_ref: secretsmanager:{tenant_secret_prefix()}tenants/{tenant.ent_id}/NAME[#key] "
+              f"(docs/security.md); nothing was stored", file=sys.stderr)
+        for path in inline:
+            print(f"  {path}: inline", file=sys.stderr)
+        return 2
     store = runtime.state_store()
     previous = store.get(tenant.ent_id)
     store.put(tenant)

@@ -315,6 +315,26 @@ class Tenant(_Strict):
                 problems.append((("routing", "fallback_store"), f"{fallback} is not one of the tenant's stores"))
         return _validate_with(handler, data, problems)
 
+    @model_validator(mode="after")
+    def _secrets_under_own_path(self):
+        # Functions may read every secret under the prefix (IAM cannot tell tenants apart inside
+        # one function), so a tenant file may only name secrets under its own path: tenant A
+        # cannot point a reference at tenant B's partner key.
+        own = f"secretsmanager:{tenant_secret_prefix()}tenants/{self.ent_id}/"
+        wrong = [f"{path}: {ref}" for path, ref in self.secret_references() if not ref.startswith(own)]
+        if wrong:
+            raise ValueError(f"secret references must name a secret under {own[len('secretsmanager:'):]}…; "
+                             + "; ".join(wrong))
+        return self
+
+    def secret_references(self) -> list[tuple[str, str]]:
+        """(key path, reference) of every secret given as ``*_ref``."""
+        return [(path, value) for path, value in _secret_fields(self) if isinstance(value, str)]
+
+    def inline_secret_paths(self) -> list[str]:
+        """Key paths of the secrets given inline (refused against a deployed stack)."""
+        return [path for path, value in _secret_fields(self) if isinstance(value, SecretStr)]
+
     # Storage keeps the real secret values (the table is encrypted); display masks them.
     def to_storage(self) -> dict[str, Any]:
         return _reveal(self.model_dump(mode="python", exclude_none=True))
@@ -327,6 +347,26 @@ class Tenant(_Strict):
         found: list[str] = []
         _collect_secrets(self, found)
         return found
+
+
+def tenant_secret_prefix() -> str:
+    """The Secrets Manager name prefix of tenant secrets (template parameter TenantSecretPrefix)."""
+    import os
+
+    return os.environ.get("O2O_TENANT_SECRET_PREFIX", "o2o/")
+
+
+def _secret_fields(model: BaseModel, path: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if isinstance(model, _WithSecrets) and value is not None and (
+                isinstance(value, SecretStr) or (name.endswith("_ref") and name[:-4] in type(model).model_fields)):
+            found.append((here, value))
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_fields(value, here))
+    return found
 
 
 def _reveal(value: Any) -> Any:
