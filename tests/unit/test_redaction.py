@@ -24,11 +24,17 @@ def test_log_records_are_redacted_by_the_filter(caplog):
     assert "leak-me-please" not in caplog.text
 
 
-def test_the_bridge_logger_masks_extra_fields_and_tracebacks(capsys):
+def test_the_bridge_logger_masks_extra_fields_and_tracebacks():
+    import io
     import json
 
     from o2o_bridge.observability import logger
     from o2o_bridge.redaction import remember
+
+    stream = io.StringIO()  # what the function's handler writes, whatever stdout is at the time
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
 
     remember("sm-resolved-partner-key-123")  # as if read from Secrets Manager by tenant.reveal
     try:
@@ -36,7 +42,8 @@ def test_the_bridge_logger_masks_extra_fields_and_tracebacks(capsys):
     except RuntimeError:
         logger.exception("push failed", extra={"api_key": "pos-key-456", "query": {"token": "cb-token-789", "entId": "1"},
                                                "note": "sent sm-resolved-partner-key-123"})
-    out = capsys.readouterr().out
+    logger.removeHandler(handler)
+    out = stream.getvalue()
     for leaked in ("sm-resolved-partner-key-123", "tok-in-traceback", "pos-key-456", "cb-token-789"):
         assert leaked not in out, leaked
     record = json.loads(out.strip().splitlines()[-1])
