@@ -182,7 +182,7 @@ def test_the_new_store_events_move_the_store_as_a_till_would(pos, bridge):
 
 
 def test_a_cod_order_shipped_or_picked_up_reports_what_was_collected(pos, bridge, api, monkeypatch):
-    from o2o_bridge.adapters.pos import models as m
+    from o2o_bridge.connectors.store import models as m
 
     cod = fulfilment(io_id=1).model_copy(update={"cod": m.CashOnDelivery(amount="99.00")})
     shipped = api.create_fulfilment_order(cod)
@@ -203,7 +203,7 @@ def test_a_cod_order_shipped_or_picked_up_reports_what_was_collected(pos, bridge
 
 
 def test_receipts_notes_and_members_are_visible_and_a_receipt_is_received_from_the_admin(pos, api):
-    from o2o_bridge.adapters.pos import models as m
+    from o2o_bridge.connectors.store import models as m
 
     items = [m.SkuQty(sku_id="SKU-RED-M", qty=6)]
     api.create_inbound_receipt("S002", m.StoreDocument(doc_no="CGRK1", doc_type="采购入库", items=items, remark=""))

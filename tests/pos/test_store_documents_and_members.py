@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from o2o_bridge.adapters.pos import PosIdempotencyConflict, PosNotFound, PosPermanentError
-from o2o_bridge.adapters.pos import models as m
+from o2o_bridge.connectors.store import PosIdempotencyConflict, PosNotFound, PosPermanentError
+from o2o_bridge.connectors.store import models as m
 
 from .builders import T0, fulfilment
 from .conftest import assert_valid
