@@ -86,7 +86,7 @@ class FakeJst:
         self._fault("orders/single/query")
         with self.lock:
             return [jst.Order(o_id=o["o_id"], so_id=so_id, shop_id=shop_id, status=o["status"],
-                              **({"remark": o["remark"]} if o.get("remark") else {}))
+                              **({"cancel_remark": o["cancel_remark"]} if o.get("cancel_remark") else {}))
                     for so_id, o in self.orders.items() if so_id in so_ids]
 
     def cancel_orders(self, o_ids, *, cancel_type, remark=None):
@@ -149,7 +149,7 @@ class FakeJst:
     def cancel_in_jst(self, so_id: str, remark: str = "") -> dict:
         """JST (the merchant, or the platform) cancels the order: returns the 取消订单 push body."""
         order = self.orders.setdefault(so_id, {"o_id": next(self._ids), "status": "WaitConfirm"})
-        order.update(status="Cancelled", remark=remark)
+        order.update(status="Cancelled", cancel_remark=remark)
         return {"so_id": so_id, "remark": remark}
 
     def ship_merged(self, so_id: str, l_id: str, lines: list[tuple[str, str, str, int]], at: datetime,

@@ -326,7 +326,7 @@ def test_30_percent_transient_faults_converge_to_one_effect_each(monkeypatch, se
     for _ in range(2):
         for so in cancelled:
             with world.jst.lock:
-                world.jst.orders[so].update(status="Cancelled", remark="缺货")  # JST cancelled it
+                world.jst.orders[so].update(status="Cancelled", cancel_remark="缺货")  # JST cancelled it
             jst_cancelled(world, {"so_id": so, "remark": "缺货"})
         s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "S1", "reason": "x"}), world.tenant)
         for so in returned:

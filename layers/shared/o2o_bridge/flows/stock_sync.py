@@ -184,10 +184,18 @@ def levels_of(tenant: "Tenant", levels: Iterable[StockLevel]) -> list[dict[str, 
 
 def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, Any]:
     """S3: a push said these SKUs moved in this warehouse: their levels are re-read from whoever
-    holds them and set in 店+ (P6). Done or durably queued on return."""
+    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too)."""
+    _, location = location_for(ctx, warehouse_code)  # an unmapped warehouse is refused at once
+    done = kit.attempt(ctx, reread_stock, {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))},
+                       trace_key=f"stock:{location.pos_code}")
+    return done if done is not None else {"queued": len(set(sku_ids))}
+
+
+@kit.flow_command("stock.reread")
+def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    warehouse_code, skus = payload["warehouse_code"], payload["sku_ids"]
     source, location = location_for(ctx, warehouse_code)
     trace = f"stock:{location.pos_code}"
-    skus = sorted(set(sku_ids))
     if source is None:
         ctx.timeline.record(trace, ctx.ent_id, "stock.push.ignored",
                             {"reason": "store stock master is the store system (stock.master: pos); "

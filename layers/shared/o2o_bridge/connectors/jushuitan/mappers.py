@@ -87,7 +87,8 @@ def shipments_of_row(row: "jst.LogisticOrder") -> list[Shipment]:
 def cancelled(order: "jst.Order") -> OrderCancelled | None:
     if order.status != "Cancelled" or not order.so_id:
         return None
-    remark = (order.model_extra or {}).get("remark") or ""
+    # The reason JST keeps with a cancel (the order's own remark is the buyer's, not this).
+    remark = (order.model_extra or {}).get("cancel_remark") or ""
     return OrderCancelled(order.so_id, str(remark))
 
 
