@@ -7,10 +7,12 @@ refuses a repeated so_id with code 160 "already exists", which means the first w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...errors import PermanentError, TransientError
-from ...ports.erp import ErpInfo
+from ...ports.erp import ErpInfo, ErpProduct
+from . import mappers
 from ...ports.warehouse import SkuQty
 from .warehouse import JstStock, is_store_warehouse
 
@@ -25,7 +27,7 @@ class JstErp(JstStock):
     def __init__(self, api: "JstApi", tenant: "Tenant") -> None:
         super().__init__(api, tenant, lambda mapping: is_store_warehouse(tenant, mapping))
         section = tenant.jushuitan
-        self.info = ErpInfo(system="jst", virtual_warehouse=str(section.offline_wms_co_id),
+        self.info = ErpInfo(system="jst", display_name="JST", virtual_warehouse=str(section.offline_wms_co_id),
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
                             calls_per_second=section.rate_limit.per_second)
 
@@ -46,6 +48,15 @@ class JstErp(JstStock):
                 raise
             return True
         return False
+
+    def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
+        if by_style:  # /open/mall/item/query: styles with their SKUs
+            return [p for style in self.api.query_mall_items(begin=begin, end=end)
+                    for p in mappers.products_of_style(style)]
+        return [mappers.product_of_sku(sku) for sku in self.api.query_skus(begin=begin, end=end)]
+
+    def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
+        return mappers.product_again(record)
 
 
 def is_already_uploaded(exc: Exception) -> bool:

@@ -5,8 +5,9 @@ upload shape, after-sale type names, other in/out statuses and type names, stock
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from ...ports.erp import ErpProduct
 from ...ports.warehouse import (DocumentState, OrderCancelled, ReturnReceived, Shipment, ShippedLine, SkuQty,
                                 StockLevel, StoreOrder, ReturnRequest)
 from ...shanghai_time import from_jst_text, to_jst_text
@@ -137,3 +138,81 @@ def jst_version(modified: str | None, ts: int | None = 0) -> int:
 
 def stock_level(row: "jst.Inventory") -> StockLevel:
     return StockLevel(row.sku_id, row.formula_values(), jst_version(row.modified, row.ts))
+
+
+# --- S7: products --------------------------------------------------------------------------------
+
+
+def _extra(row: Any, name: str) -> Any:
+    value = getattr(row, name, None) if name in type(row).model_fields else (row.model_extra or {}).get(name)
+    return None if value == "" else value
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v not in (None, "")), None)
+
+
+def _labels(*holders: Any) -> tuple[str, ...] | None:
+    """JST's labels of the first holder that has any (a SKU's, else its style's)."""
+    import re
+
+    for holder in holders:
+        labels = getattr(holder, "labels", None) or _extra(holder, "labels")
+        if labels:
+            values = labels if isinstance(labels, list) else re.split(r"[;；,，|/]", str(labels))
+            return tuple(str(v).strip() for v in values if str(v).strip())
+    return None
+
+
+def _fields(*holders: Any) -> dict[str, Any]:
+    """Every field of the holders by JST's name, the first non-empty one winning."""
+    found: dict[str, Any] = {}
+    for holder in holders:
+        for name, value in {**holder.model_dump(), **(holder.model_extra or {})}.items():
+            if name not in found and value not in (None, ""):
+                found[name] = value
+    return found
+
+
+def _barcode(row: Any) -> str | None:
+    value = _extra(row, "sku_code") or _extra(row, "barcode")
+    return str(value) if value else None
+
+
+def product_of_sku(sku: "jst.Sku") -> ErpProduct:
+    """商品名称 ← name; 货号 ← i_id; 商品编码 ← sku_id; 条形码 ← sku_code; 颜色/尺码 ←
+    properties_value; 品牌 ← brand; 成本价 ← cost_price; 吊牌价 ← market_price; 零售价 ← sale_price."""
+    return ErpProduct(sku_id=sku.sku_id, style_code=sku.i_id or sku.sku_id, name=sku.name, barcode=_barcode(sku),
+                      spec=sku.properties_value, color=_extra(sku, "color"), brand=sku.brand,
+                      category=sku.category or _extra(sku, "vc_name"), cost_price=sku.cost_price,
+                      tag_price=sku.market_price, retail_price=sku.sale_price, labels=_labels(sku),
+                      fields=_fields(sku), record={"source": "sku", "row": sku.model_dump(mode="json")})
+
+
+def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku") -> ErpProduct:
+    """The same map for one SKU of a style (pull SPU): the style gives name, brand and category,
+    the SKU its code, spec and prices (the style's when the SKU has none)."""
+    only_this = style.model_copy(update={"skus": [sku]})
+    return ErpProduct(sku_id=sku.sku_id, style_code=style.i_id, name=style.name or _extra(sku, "name"),
+                      barcode=_barcode(sku), spec=sku.properties_value, color=None, brand=style.brand,
+                      category=style.c_name or _extra(sku, "category"),
+                      cost_price=_first(sku.cost_price, _extra(style, "c_price")),
+                      tag_price=_first(sku.market_price, _extra(style, "market_price")),
+                      retail_price=_first(sku.sale_price, _extra(style, "s_price")),
+                      labels=_labels(sku, style), fields=_fields(sku, style),
+                      record={"source": "style", "row": only_this.model_dump(mode="json")})
+
+
+def products_of_style(style: "jst.MallItem") -> list[ErpProduct]:
+    return [product_of_style_sku(style, sku) for sku in style.skus]
+
+
+def product_again(record: Mapping[str, Any]) -> ErpProduct:
+    from . import models as jst
+
+    if record["source"] == "style":
+        style = jst.MallItem.model_validate(record["row"])
+        if not style.skus:
+            raise ValueError(f"style {style.i_id} has no SKU")
+        return product_of_style_sku(style, style.skus[0])
+    return product_of_sku(jst.Sku.model_validate(record["row"]))
