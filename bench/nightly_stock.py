@@ -185,7 +185,7 @@ def bridge_context(urls: dict[str, str], n_stores: int, per_second: int, per_min
     from o2o_bridge.connectors.jushuitan.erp import JstErp
     from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
 
-    ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant), jst=jst,
+    ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant),
                       store=store, links=FakeLinks(), cursors=FakeCursors(),
                       records=CountingRecords(), timeline=FakeTimeline(), queue=FakeCommandQueue(),
                       metric=FakeMetrics())

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
 
         jst = JstApiAdapter(client)
-        ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant), jst=jst,
+        ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant),
                           store=StoreSystemApi(PosClient(
             pos_credentials(tenant, None))), links=FakeLinks(), cursors=FakeCursors(), records=CountingRecords(),
             timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics())

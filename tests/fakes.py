@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -128,9 +129,13 @@ def fake_context(tenant, *, jst=None, store=None, **overrides):
     from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
     from o2o_bridge.flows.kit import FlowContext
 
+    @dataclasses.dataclass
     class TestFlowContext(FlowContext):
         """Like a Lambda's context, whose adapters are built for the tenant as loaded: a test
-        that changes ``ctx.tenant`` gets the JST adapters for the changed tenant."""
+        that changes ``ctx.tenant`` gets the JST adapters for the changed tenant. ``jst`` is the
+        test's handle on its JST fake (flows never read it)."""
+
+        jst: Any = None
 
         def __setattr__(self, name, value):
             super().__setattr__(name, value)

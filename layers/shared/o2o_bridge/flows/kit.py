@@ -21,7 +21,6 @@ from ..retry_commands import commands
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
-    from ..connectors.jushuitan.port import JstApi
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline, Warehouse)
     from ..tenant import Tenant
@@ -52,9 +51,6 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
-    # S1 (flows/store_fulfilment.py) and S7 (flows/products.py) still read JST's own API; they
-    # move behind the Erp port next (docs/architecture.md, "Adding an ERP or a warehouse").
-    jst: "JstApi | None" = None
 
     @property
     def ent_id(self) -> str:
@@ -87,7 +83,6 @@ def live_context(tenant: "Tenant") -> FlowContext:
         tenant=tenant,
         warehouse=JstWarehouse(jst, tenant),
         erp=JstErp(jst, tenant),
-        jst=jst,
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),

@@ -8,10 +8,10 @@ refuses a repeated so_id with code 160 "already exists", which means the first w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from ...errors import PermanentError, TransientError
-from ...ports.erp import ErpInfo, ErpProduct
+from ...errors import ConfigurationError, PermanentError, TransientError
+from ...ports.erp import ErpInfo, ErpProduct, ErpRefused, OutboundPage
 from . import mappers
 from ...ports.warehouse import SkuQty
 from .warehouse import JstStock, is_store_warehouse
@@ -31,6 +31,52 @@ class JstErp(JstStock):
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
                             calls_per_second=section.rate_limit.per_second)
 
+    # --- S1 ------------------------------------------------------------------------------------
+    def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
+        pages = self.api.iter_sales_outbound_pages(start_ts=int(since or 0),
+                                                  wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
+        try:
+            for page in pages:
+                yield OutboundPage([mappers.online_outbound(ob) for ob in page.records], str(page.next_ts), page.last)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
+                                tracking_no: str | None = None) -> dict[str, Any]:
+        """wms/sent/upload with the carrier mapped through the tenant's logistics table, or the
+        tenant's pickup logistics code and no tracking number."""
+        from .models import WmsSent
+
+        lc_id, lc_name, l_id = self._logistics_for(how, carrier_code, tracking_no)
+        row = WmsSent(io_id=int(outbound_id), lc_id=lc_id, l_id=l_id, lc_name=lc_name,
+                      wms_co_id=self.tenant.jushuitan.offline_wms_co_id, is_un_lid=True if not l_id else None)
+        answers = self.api.upload_wms_sent([row])
+        results = [r for a in answers if isinstance(a, dict) for r in (a.get("datas") or [])]
+        mine = next((r for r in results if str(r.get("io_id")) == outbound_id), None)
+        if mine is not None and not mine.get("issuccess", True):
+            # Refused: maybe because an earlier try (whose answer was lost) already confirmed it.
+            current = self.api.sales_outbounds_by_ids([int(outbound_id)])
+            if not any(ob.status == "Confirmed" for ob in current):
+                raise ErpRefused(f"JST refused to confirm outbound {outbound_id}: {mine.get('msg')}")
+        return {"lc_id": lc_id, "l_id": l_id, "how": how}
+
+    def _logistics_for(self, how: str, carrier_code: str | None, tracking_no: str | None) -> tuple[str, str | None, str]:
+        tenant = self.tenant
+        if how == "picked_up":
+            if not tenant.routing.pickup_lc_id:
+                raise ConfigurationError("the tenant has no routing.pickup_lc_id: set the JST logistics code for "
+                                         "store pickups")
+            name = next((m.name for m in tenant.logistics if m.jst_lc_id == tenant.routing.pickup_lc_id), "门店自提")
+            return tenant.routing.pickup_lc_id, name, ""
+        for mapping in tenant.logistics:
+            if mapping.pos_code == carrier_code:
+                return mapping.jst_lc_id, mapping.name, tracking_no or ""
+        raise ConfigurationError(f"carrier {carrier_code!r} of the store is not in the tenant's logistics table "
+                                 "(pos_code -> jst_lc_id)")
+
+    # --- S4 ------------------------------------------------------------------------------------
     def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
         from .models import StockItem
 

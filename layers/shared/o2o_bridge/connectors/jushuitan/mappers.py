@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ...ports.erp import ErpProduct
-from ...ports.warehouse import (DocumentState, OrderCancelled, ReturnReceived, Shipment, ShippedLine, SkuQty,
+from ...ports.erp import ErpProduct, OnlineOutbound, OutboundLine
+from ...ports.warehouse import (DocumentState, Receiver, OrderCancelled, ReturnReceived, Shipment, ShippedLine, SkuQty,
                                 StockLevel, StoreOrder, ReturnRequest)
 from ...shanghai_time import from_jst_text, to_jst_text
 
@@ -216,3 +216,28 @@ def product_again(record: Mapping[str, Any]) -> ErpProduct:
             raise ValueError(f"style {style.i_id} has no SKU")
         return product_of_style_sku(style, style.skus[0])
     return product_of_sku(jst.Sku.model_validate(record["row"]))
+
+
+# --- S1: sales outbounds of the 店加线下仓 ---------------------------------------------------------
+
+WAITING = "WaitConfirm"
+CANCELLED_AT_JST = ("Delete", "Cancelled")
+
+
+def online_outbound(ob: "jst.SalesOutbound") -> OnlineOutbound:
+    labels = getattr(ob, "labels", None) or ""
+    labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
+    extra = ob.model_extra or {}
+    city = ob.receiver_city or ""
+    status = "waiting" if ob.status == WAITING else "cancelled" if ob.status in CANCELLED_AT_JST else "other"
+    return OnlineOutbound(
+        outbound_id=str(ob.io_id), order_id=str(ob.o_id or ""), platform_order_no=ob.so_id or "",
+        shop_id=str(ob.shop_id) if ob.shop_id is not None else None, status=status, erp_status=ob.status,
+        position=ob.ts,
+        receiver=Receiver(name=ob.receiver_name or "", mobile=ob.receiver_mobile or extra.get("receiver_phone") or "",
+                          province=ob.receiver_state or "", city=city, district=ob.receiver_district or city,
+                          address=ob.receiver_address or ""),
+        lines=tuple(OutboundLine(item.sku_id, int(item.qty), item.name or item.sku_id,
+                                 str(item.sale_price) if item.sale_price is not None else None)
+                    for item in ob.items if item.qty > 0),
+        labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None)
