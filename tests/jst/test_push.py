@@ -17,7 +17,7 @@ from o2o_bridge.connectors.jushuitan.push import StockPush
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.errors import BadRequest, Unauthorized
 from o2o_bridge.tenant import parse_tenant
-from o2o_bridge.web.jst_push import read_push
+from o2o_bridge.connectors.jushuitan.inbound import read_push
 
 from .test_doctor import tenant_doc
 
@@ -318,3 +318,13 @@ def test_a_missing_or_null_quantity_is_refused_and_named(name, body, field):
         reader()
     message = caught.value.message
     assert field in message and ("quantity is required" in message or "Field required" in message), message
+
+
+def test_attack_2_a_stock_push_modified_in_2099_is_refused_before_anything_is_read():
+    push = read("stock_callback", body={"datas": [{"sku_id": "A", "qty": 0, "modified": "2099-12-31 23:59:59"}]},
+                token="demo-callback-token")
+    with pytest.raises(BadRequest, match="2099-12-31 23:59:59 is later than now"):
+        push.named_stock()
+    fresh = read("stock_callback", body={"datas": [{"sku_id": "A", "qty": 0, "modified": "2026-11-22 10:00:00"}]},
+                 token="demo-callback-token")
+    assert fresh.named_stock() == ("10000", ["A"])

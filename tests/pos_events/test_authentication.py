@@ -39,7 +39,7 @@ def test_the_window_is_per_tenant_and_shorter_than_the_idempotency_records():
     from o2o_bridge.events.models import parse_event
     from o2o_bridge.idempotency import DEFAULT_TTL_SECONDS
     from o2o_bridge.tenant import PosConfig, parse_tenant
-    from o2o_bridge.web.pos_event import check_window
+    from o2o_bridge.connectors.store.inbound import check_window
 
     from .conftest import demo_doc
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from o2o_bridge.errors import UnprocessableRequest
 from o2o_bridge.events.models import parse_event
-from o2o_bridge.web.pos_event import check_window
+from o2o_bridge.connectors.store.inbound import check_window
 
 from .conftest import DEMO_SECRET, EVENT_TYPES, OTHER_SECRET, request, send, table_items
 

@@ -19,7 +19,7 @@ from handlers import answer, sample_event
 from o2o_bridge import runtime
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.tenant import parse_tenant
-from o2o_bridge.web.pos_event import sign as sign_event
+from o2o_bridge.connectors.store.inbound import sign as sign_event
 
 REFUSED = (401, {"code": 401, "msg": "push not authenticated for this callback URL"})
 

@@ -100,7 +100,7 @@ def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_an
     import json
     from datetime import datetime, timezone
 
-    from o2o_bridge.web.pos_event import sign
+    from o2o_bridge.connectors.store.inbound import sign
 
     event = sample_event("pos_events")
     raw = json.dumps({**json.loads(event["body"]), "occurred_at": datetime.now(timezone.utc).isoformat()})
