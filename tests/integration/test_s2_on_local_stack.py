@@ -4,7 +4,6 @@ bridge answers both over the real handlers (moto server for the tables and queue
 
 from __future__ import annotations
 
-
 import boto3
 import pytest
 
