@@ -52,6 +52,8 @@ class WdtTimestampRefused(WdtTransientError):
     """The request's timestamp is outside the server's 5-minute window: our clock is off.
     The client re-signs with the server's time once; a repeat is retried later."""
 
+    server_date: str | None = None  # the answer's HTTP Date header: the server's clock
+
 
 @dataclass(frozen=True)
 class ErrorPolicy:
