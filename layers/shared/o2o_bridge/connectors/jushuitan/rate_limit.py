@@ -11,8 +11,8 @@ module only makes them speak JST: a wait too long is a ``JstRateLimited``.
 
 from __future__ import annotations
 
-from ...connectors import pacing
-from ...connectors.pacing import (  # noqa: F401 - the JST names of the shared pieces
+from .. import pacing
+from ..pacing import (  # noqa: F401 - the JST names of the shared pieces
     DEFAULT_MARGIN_SECONDS,
     Grant,
     GrantLog,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-from ...connectors import paging as shared
-from ...connectors.paging import batches, keep_latest  # noqa: F401 - JST code imports them here
+from .. import paging as shared
+from ..paging import batches, keep_latest  # noqa: F401 - JST code imports them here
 
 T = TypeVar("T")
 
