@@ -7,9 +7,14 @@ from o2o_bridge import runtime
 from o2o_bridge.flows import kit, stock_nightly
 from o2o_bridge.observability import logger, metrics
 
+nightly_wdt_stock = kit.flow_function("wdt_stock", "nightly_wdt_stock",
+                                      what="nightly_stock_push: 02:10 旺店通 stock by stock.master (W5)", issue=16)
+
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, log=logger.info)
+    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push",
+                                                                 jushuitan=stock_nightly.nightly_stock_push,
+                                                                 wangdiantong=nightly_wdt_stock), log=logger.info)

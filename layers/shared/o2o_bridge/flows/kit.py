@@ -50,6 +50,8 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
+    # The 旺店通 ERP of a tenant whose ``erp`` is ``wangdiantong`` (connectors/wangdiantong).
+    wdt: Any = None
 
     @property
     def ent_id(self) -> str:
@@ -75,9 +77,15 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
+    wdt = None
+    if tenant.erp == "wangdiantong":
+        from ..connectors.wangdiantong.factory import wdt_for_tenant
+
+        wdt = wdt_for_tenant(tenant)
     return FlowContext(
         tenant=tenant,
-        jst=jst_for_tenant(tenant),
+        jst=jst_for_tenant(tenant) if tenant.erp == "jushuitan" else NoJst(tenant),
+        wdt=wdt,
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),
@@ -88,6 +96,20 @@ def live_context(tenant: "Tenant") -> FlowContext:
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
     )
+
+
+class NoJst:
+    """The JST port of a tenant whose ERP is not JST: any use is a configuration error that
+    names the tenant and its ERP, never a call with empty credentials."""
+
+    def __init__(self, tenant: "Tenant") -> None:
+        self._tenant = tenant
+
+    def __getattr__(self, name: str) -> Any:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}, not JST: "
+                                 f"the JST step {name} does not apply to it")
 
 
 # How a retried command gets its context back: live in Lambdas, fakes in tests.
@@ -268,13 +290,31 @@ class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
 
 
+def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
+            ) -> Callable[[FlowContext], dict[str, Any] | None]:
+    """One scheduled job whose work depends on the tenant's ERP (e.g. nightly_stock_push:
+    JST's S3/S4 or 旺店通's W5). A tenant whose ERP has no flow for the job fails loudly."""
+
+    def flow(ctx: FlowContext) -> dict[str, Any] | None:
+        chosen = flows.get(ctx.tenant.erp)
+        if chosen is None:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"{job} has no flow for a tenant whose ERP is {ctx.tenant.erp}")
+        return chosen(ctx)
+
+    return flow
+
+
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+                    erp: str | None = None,
                     tenants: "TenantRepository | None" = None,
                     build: Callable[["Tenant"], FlowContext] | None = None,
                     log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
     recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
-    function's error alarm fires), after every tenant had its turn."""
+    function's error alarm fires), after every tenant had its turn. With ``erp``, only the
+    tenants of that ERP take part (a JST poll skips 旺店通 tenants)."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
@@ -285,6 +325,9 @@ def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | Non
         started = time.monotonic()
         tenant = tenants.get(ent_id)
         if tenant is None:
+            continue
+        if erp is not None and tenant.erp != erp:
+            summary["tenants"][ent_id] = {"ok": True, "skipped": f"erp is {tenant.erp}"}
             continue
         try:
             result = flow(build(tenant)) or {}
