@@ -124,14 +124,11 @@ class WdtApi:
             answers.append(m.TradePushAnswer.model_validate(answer))
         return answers
 
-    def query_trades(self, *, begin: datetime, end: datetime, shop_no: str | None = None) -> list[dict[str, Any]]:
+    def query_trades(self, *, begin: datetime, end: datetime, shop_no: str | None = None) -> list[m.WdtRecord]:
         """trade_query.php by modified time, in windows of at most 60 minutes."""
-        found: list[dict[str, Any]] = []
-        for start, stop in split_window(begin, end, self.limits.trade_window):
-            business = {"start_time": when(start), "end_time": when(stop), "shop_no": shop_no}
-            found.extend(row.model_dump() for row in self._all("trade_query.php", business, m.WdtRecord,
-                                                               page_size=self.limits.trade_page_size))
-        return found
+        return self._by_modified("trade_query.php", m.WdtRecord, begin=begin, end=end, span=self.limits.trade_window,
+                                 key=lambda r: (getattr(r, "shop_no", None), getattr(r, "tid", None)),
+                                 business={"shop_no": shop_no}, page_size=self.limits.trade_page_size)
 
     # --- W5 stock -----------------------------------------------------------------------------
     def query_stock(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockRow]:
