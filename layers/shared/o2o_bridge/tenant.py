@@ -179,6 +179,7 @@ class WdtErrorCodes(_Strict):
     transient_codes: list[int] = []
     auth_codes: list[int] = []
     timestamp_codes: list[int] = []
+    duplicate_codes: list[int] = []  # "this outer_no is already booked": the push was done before
 
 
 class WdtDocuments(_Strict):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline)
+    from ..retail_erp import RetailErp
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -50,8 +51,9 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
-    # The 旺店通 ERP of a tenant whose ``erp`` is ``wangdiantong`` (connectors/wangdiantong).
-    wdt: Any = None
+    # The ERP in the bridge's retail terms (retail_erp.RetailErp) of a tenant whose ERP keeps
+    # its stores' books: 旺店通 (connectors/wangdiantong); None for a JST tenant.
+    erp: "RetailErp | None" = None
 
     @property
     def ent_id(self) -> str:
@@ -77,15 +79,15 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
-    wdt = None
+    erp = None
     if tenant.erp == "wangdiantong":
-        from ..connectors.wangdiantong.factory import wdt_for_tenant
+        from ..connectors.wangdiantong.factory import retail_erp_for_tenant
 
-        wdt = wdt_for_tenant(tenant)
+        erp = retail_erp_for_tenant(tenant)
     return FlowContext(
         tenant=tenant,
         jst=jst_for_tenant(tenant) if tenant.erp == "jushuitan" else NoJst(tenant),
-        wdt=wdt,
+        erp=erp,
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),

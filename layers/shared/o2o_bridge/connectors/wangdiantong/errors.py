@@ -55,6 +55,10 @@ class WdtTimestampRefused(WdtTransientError):
     server_date: str | None = None  # the answer's HTTP Date header: the server's clock
 
 
+class WdtDuplicate(WdtPermanentError):
+    """The document's ``outer_no`` is already booked: the push was done before."""
+
+
 @dataclass(frozen=True)
 class ErrorPolicy:
     """Which non-zero answers mean what (tenant option ``wangdiantong.errors``)."""
@@ -63,9 +67,11 @@ class ErrorPolicy:
     transient_codes: frozenset[int] = frozenset()
     auth_codes: frozenset[int] = frozenset()
     timestamp_codes: frozenset[int] = frozenset()
+    duplicate_codes: frozenset[int] = frozenset()
     rate_limit_phrases: tuple[str, ...] = ("频率", "并发次数", "too frequent", "rate limit")
     transient_phrases: tuple[str, ...] = ("系统繁忙", "服务器繁忙", "稍后重试", "busy", "timeout")
     timestamp_phrases: tuple[str, ...] = ("时间戳", "timestamp")
+    duplicate_phrases: tuple[str, ...] = ("已存在", "重复", "already exists")
     auth_phrases: tuple[str, ...] = ("签名", "sign error", "invalid sign", "appkey", "卖家账号", "权限", "白名单")
     rate_limit_retry_after_seconds: float = 60.0
     transient_retry_after_seconds: float | None = None
@@ -84,6 +90,8 @@ class ErrorPolicy:
             return WdtTimestampRefused(text, retry_after_seconds=1.0, **args)
         if code in self.transient_codes or said(self.transient_phrases):
             return WdtTransientError(text, retry_after_seconds=self.transient_retry_after_seconds, **args)
+        if code in self.duplicate_codes or said(self.duplicate_phrases):
+            return WdtDuplicate(text, **args)
         if code in self.auth_codes or said(self.auth_phrases):
             return WdtAuthError(text, **args)
         return WdtPermanentError(text, **args)
@@ -99,4 +107,5 @@ def error_policy_from(options: object | None) -> ErrorPolicy:
         transient_codes=frozenset(getattr(options, "transient_codes", ())),
         auth_codes=frozenset(getattr(options, "auth_codes", ())),
         timestamp_codes=frozenset(getattr(options, "timestamp_codes", ())),
+        duplicate_codes=frozenset(getattr(options, "duplicate_codes", ())),
     )

@@ -61,6 +61,13 @@ def wdt_for_tenant(tenant: Any) -> WdtApi:
         return _built[tenant.ent_id][1]
 
 
+def retail_erp_for_tenant(tenant: Any) -> Any:
+    """The tenant's ERP in the bridge's retail terms (retail_erp.RetailErp)."""
+    from .retail import WdtRetailErp
+
+    return WdtRetailErp(wdt_for_tenant(tenant), tenant)
+
+
 def forget() -> None:
     """Tests and re-bootstraps: drop every built adapter."""
     with _lock:
