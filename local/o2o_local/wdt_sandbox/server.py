@@ -206,13 +206,14 @@ class WdtSandbox:
         fault = self.faults.draw(api)
         entry: dict[str, Any] = {"api": api, "fault": fault.to_dict() if fault else None,
                                  "params": {k: v for k, v in form.items() if k not in ("sign", "appkey", "sid")}}
-        if fault and fault.delay:
-            self._stopping.wait(fault.delay)
         if fault and fault.kind == "timeout":
-            if fault.apply_effect:
+            if fault.apply_effect:  # the ERP did the work; its answer never arrives
                 process(self.state, self.rate_limit, api, form, info)
             self.state.record_call({**entry, "code": None, "http_status": None})
+            self._stopping.wait(fault.delay)
             return 0, None, True
+        if fault and fault.delay:
+            self._stopping.wait(fault.delay)
         if fault and fault.kind in ("jst", "http"):
             if fault.apply_effect:  # done, but the answer is lost
                 process(self.state, self.rate_limit, api, form, info)
