@@ -166,6 +166,9 @@ class RetailErp(Protocol):
     def products(self, begin: datetime, end: datetime) -> list[ErpProduct]:
         """SKUs created or changed in [begin, end]."""
 
+    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
+        """The ERP's product data of these SKUs (those it knows)."""
+
     def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
         """Store warehouses' stock changed in [begin, end]."""
 

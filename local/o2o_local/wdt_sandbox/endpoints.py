@@ -290,8 +290,11 @@ def _document_query(direction: str) -> Callable[[WdtState, dict], dict]:
 
 
 def _goods_query(state: WdtState, form: dict) -> dict:
-    window = _window(form, timedelta(days=state.settings.goods_window_days), "goods_query")
-    rows = [_plain(g) for g in state.goods.values() if _in(window, g["modified"])]
+    by_key = form.get("spec_no") or form.get("goods_no")
+    window = _window(form, timedelta(days=state.settings.goods_window_days), "goods_query", required=not by_key)
+    rows = [_plain(g) for g in state.goods.values() if _in(window, g["modified"])
+            and (not form.get("goods_no") or g["goods_no"] == form["goods_no"])
+            and (not form.get("spec_no") or any(s["spec_no"] == form["spec_no"] for s in g["spec_list"]))]
     return _paged(state, form, _sorted(rows), "goods_list")
 
 

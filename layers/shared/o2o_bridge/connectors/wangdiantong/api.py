@@ -175,6 +175,10 @@ class WdtApi:
         return self._by_modified("goods_query.php", m.Goods, begin=begin, end=end, span=self.limits.goods_window,
                                  key=lambda r: r.goods_no)
 
+    def goods_of_spec(self, spec_no: str) -> list[m.Goods]:
+        """goods_query.php by ``spec_no`` (no time window): the goods that has this spec."""
+        return self._all("goods_query.php", {"spec_no": spec_no}, m.Goods)
+
     # --- W6 base data -------------------------------------------------------------------------
     def shops(self, shop_no: str | None = None) -> list[m.Shop]:
         return self._all("shop.php", {"shop_no": shop_no}, m.Shop)

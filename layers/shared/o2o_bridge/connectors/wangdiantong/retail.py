@@ -145,6 +145,18 @@ class WdtRetailErp:
     def products(self, begin: datetime, end: datetime) -> list[ErpProduct]:
         return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.to_products(goods)]
 
+    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
+        wanted = set(sku_ids)
+        found: dict[str, ErpProduct] = {}
+        for sku in sorted(wanted):
+            if sku in found:
+                continue
+            for goods in self.api.goods_of_spec(sku):
+                for product in mappers.to_products(goods):
+                    if product.sku_code in wanted:
+                        found[product.sku_code] = product
+        return list(found.values())
+
     def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
         stores = self._stores_by_warehouse()
         return [mappers.to_stock(row, stores[row.warehouse_no])
