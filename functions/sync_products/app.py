@@ -5,7 +5,7 @@ from o2o_bridge.flows import kit
 from o2o_bridge.flows.products import sync_products
 from o2o_bridge.observability import logger, metrics
 
-sync_wdt_products = kit.flow_function("wdt_products", "sync_wdt_products",
+sync_erp_products = kit.flow_function("erp_products", "sync_erp_products",
                                       what="sync_products: hourly 旺店通 price/name/barcode update (W4)", issue=16)
 
 
@@ -14,4 +14,4 @@ sync_wdt_products = kit.flow_function("wdt_products", "sync_wdt_products",
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return kit.run_for_tenants("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                            wangdiantong=sync_wdt_products), log=logger.info)
+                                                            wangdiantong=sync_erp_products), log=logger.info)

@@ -109,31 +109,40 @@ def _deliver(ctx: "FlowContext", doc: ErpDocument) -> dict[str, Any]:
 
 
 def create_unknown_products(ctx: "FlowContext", sku_ids: list[str]) -> list[str]:
-    """Create at the store the SKUs it does not know, from the ERP's product data; the names
-    of the ones it knows are refreshed on the way (the hourly update would do the same)."""
-    from ..connectors.store import models as pos
-
-    products = {p.sku_code: p for p in ctx.erp.products_of(sorted(set(sku_ids)))}
-    missing_in_erp = sorted(set(sku_ids) - set(products))
+    """Create at the store the SKUs it does not know, from the ERP's product data."""
+    products = ctx.erp.products_of(sorted(set(sku_ids)))
+    missing_in_erp = sorted(set(sku_ids) - {p.sku_code for p in products})
     if missing_in_erp:
         raise PermanentError(f"the ERP has no product data for {', '.join(missing_in_erp[:10])}")
+    return create_missing(ctx, products)
+
+
+def create_missing(ctx: "FlowContext", products: list[ErpProduct]) -> list[str]:
+    """Create the products the store system does not have yet; returns their SKUs.
+
+    The store system says which it lacks when asked to update them without auto_create
+    ("skipped"); that question sends the ERP's name, so a product it has gets the ERP's
+    name (what the hourly update does anyway) and nothing else."""
+    from ..connectors.store import models as pos
+
+    by_sku = {p.sku_code: p for p in products}
     options = ctx.tenant.products
     unknown: list[str] = []
-    skus = sorted(products)
+    skus = sorted(by_sku)
     for start in range(0, len(skus), PRODUCT_BATCH):
         chunk = skus[start:start + PRODUCT_BATCH]
-        probe = pos.ProductBatch(items=[_name_only(products[s]) for s in chunk], options=_options(options, create=False))
+        probe = pos.ProductBatch(items=[_name_only(by_sku[s]) for s in chunk], options=_options(options, create=False))
         results = ctx.store.upsert_products(probe)
         unknown.extend(r.sku_code for r in results.results if r.status == "skipped")
     for start in range(0, len(unknown), PRODUCT_BATCH):
         chunk = unknown[start:start + PRODUCT_BATCH]
-        batch = pos.ProductBatch(items=[to_store_product(products[s]) for s in chunk], options=_options(options, create=True))
+        batch = pos.ProductBatch(items=[to_store_product(by_sku[s]) for s in chunk], options=_options(options, create=True))
         results = ctx.store.upsert_products(batch)
         failed = [f"{r.sku_code}: {r.msg or r.status}" for r in results.results if r.status not in ("created", "updated")]
         if failed:
             raise PermanentError(f"the store refused new products: {'; '.join(failed[:10])}")
     if unknown:
-        ctx.metric("ProductsCreatedFromDocuments", len(unknown))
+        ctx.metric("ProductsCreatedFromErp", len(unknown))
     return unknown
 
 
