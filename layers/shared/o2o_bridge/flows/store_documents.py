@@ -33,8 +33,7 @@ OUT_KINDS = ("exchange_out", "manual_out")
 def _context(tenant: "Tenant", event_type: str) -> "FlowContext":
     ctx = kit.context_for(tenant)
     if ctx.erp is None:
-        raise NotImplementedYet(f"{event_type} for a tenant whose ERP is {tenant.erp} (only an ERP that keeps the "
-                                f"stores' books, 旺店通, takes store documents)", issue=16)
+        raise NotImplementedYet(f"the {event_type} flow for a tenant whose ERP is {tenant.erp}", issue=16)
     return ctx
 
 

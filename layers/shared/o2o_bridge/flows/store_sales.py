@@ -36,8 +36,7 @@ STOP_WITH_SECONDS_LEFT = 20
 def on_sale_completed(event, tenant: "Tenant") -> None:
     ctx = kit.context_for(tenant)
     if ctx.erp is None:
-        raise NotImplementedYet(f"sale.completed for a tenant whose ERP is {tenant.erp} (only an ERP that keeps "
-                                f"the stores' books, 旺店通, takes store sales)", issue=16)
+        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {tenant.erp}", issue=14)
     queue_sale(ctx, StoreSale.from_event(event.data))
 
 
