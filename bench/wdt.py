@@ -105,7 +105,7 @@ def rate_bound(calls: int, per_second: int, per_minute: int) -> float:
 _SHARED: dict[str, Any] = {}
 
 
-def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master: str):
+def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master: str, stores: list[str] | None = None):
     import httpx
     import yaml
 
@@ -123,6 +123,8 @@ def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master
     doc["wangdiantong"]["base_url"] = f"{wdt_url}/openapi2"
     doc["wangdiantong"]["rate_limit"] = {"per_second": per_second, "per_minute": per_minute}
     doc["stock"]["master"] = master
+    if stores:
+        doc["stores"] = [{"code": code, "name": code} for code in stores]
     tenant = parse_tenant(doc)
     section = tenant.wangdiantong
     # One limiter for the account, as every Lambda shares the DynamoDB log in production.
@@ -187,7 +189,7 @@ def bench_w5(args, wdt: Child, pos: Child) -> None:
                    "spec_list": [{"spec_no": s, "retail_price": 10} for s in specs[n:n + 10]]}
                   for n in range(0, args.skus, 10)],
         "stock": [{"warehouse_no": w, "spec_no": s, "stock_num": 10} for w in stores for s in specs]})
-    ctx = context(wdt.url, pos.url, args.per_second, args.per_minute, "erp")
+    ctx = context(wdt.url, pos.url, args.per_second, args.per_minute, "erp", stores)
     # The first night runs an hour after the data was written; the next one a day later.
     first_night = datetime.now(timezone.utc) + timedelta(hours=1)
     ctx.now = lambda: first_night
@@ -224,7 +226,7 @@ def bench_w5(args, wdt: Child, pos: Child) -> None:
           f"{wall / bound if bound else float('nan'):.2f}")
 
     # stock.master pos, a day later: the same rows change at the stores and are counted into 旺店通.
-    pos_ctx = context(wdt.url, pos.url, args.per_second, args.per_minute, "pos")
+    pos_ctx = context(wdt.url, pos.url, args.per_second, args.per_minute, "pos", stores)
     pos_ctx.cursors = ctx.cursors  # the same tenant: the night before is its last run
     pos_ctx.erp.api.client.clock_offset = 2 * 86_400
     wdt.admin("POST", "/__admin__/clock", {"advance_seconds": 86_400})

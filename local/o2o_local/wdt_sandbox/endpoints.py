@@ -89,7 +89,7 @@ def _page(state: WdtState, form: dict, default: int = 40) -> tuple[int, int]:
 
 def _paged(state: WdtState, form: dict, rows: list[dict], list_key: str, default: int = 40) -> dict:
     page_no, size = _page(state, form, default)
-    answer = ok(**{list_key: rows[page_no * size:(page_no + 1) * size]})
+    answer = ok(**{list_key: [_plain(r) for r in rows[page_no * size:(page_no + 1) * size]]})
     if page_no == 0:  # only page 0 carries the total
         answer["total_count"] = len(rows)
     return answer
@@ -109,7 +109,8 @@ def _window(form: dict, limit: timedelta, what: str, *, required: bool = True):
         raise WdtError("param", "end_time不能早于start_time")
     if e - b > limit:
         raise WdtError("param", f"{what}的时间跨度不能超过{_span_text(limit)}")
-    return b, e
+    # Compared as text: the fixed format sorts like the times (and is much faster to compare).
+    return begin.strip(), end.strip()
 
 
 def _span_text(span: timedelta) -> str:
@@ -120,7 +121,7 @@ def _in(window, modified: str) -> bool:
     if window is None:
         return True
     b, e = window
-    return b <= parse_time(modified) <= e  # closed interval
+    return b <= modified <= e  # closed interval
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
@@ -180,7 +181,7 @@ def _trade_push(state: WdtState, form: dict) -> dict:
 
 def _trade_query(state: WdtState, form: dict) -> dict:
     window = _window(form, timedelta(minutes=state.settings.trade_window_minutes), "trade_query")
-    rows = [_plain(t) for t in state.trades.values()
+    rows = [t for t in state.trades.values()
             if _in(window, t["modified"]) and (not form.get("shop_no") or t["shop_no"] == form["shop_no"])]
     return _paged(state, form, _sorted(rows), "trades")
 
@@ -281,7 +282,7 @@ def _document_query(direction: str) -> Callable[[WdtState, dict], dict]:
     def query(state: WdtState, form: dict) -> dict:
         window = _window(form, timedelta(days=state.settings.document_window_days), f"{direction}_order_query")
         docs = state.stockins if direction == "in" else state.stockouts
-        rows = [_plain(d) for d in docs.values() if _in(window, d["modified"])
+        rows = [d for d in docs.values() if _in(window, d["modified"])
                 and (not form.get("warehouse_no") or d["warehouse_no"] == form["warehouse_no"])
                 and (not form.get("status") or d["status"] == form["status"])]
         return _paged(state, form, _sorted(rows), list_key)
@@ -292,7 +293,7 @@ def _document_query(direction: str) -> Callable[[WdtState, dict], dict]:
 def _goods_query(state: WdtState, form: dict) -> dict:
     by_key = form.get("spec_no") or form.get("goods_no")
     window = _window(form, timedelta(days=state.settings.goods_window_days), "goods_query", required=not by_key)
-    rows = [_plain(g) for g in state.goods.values() if _in(window, g["modified"])
+    rows = [g for g in state.goods.values() if _in(window, g["modified"])
             and (not form.get("goods_no") or g["goods_no"] == form["goods_no"])
             and (not form.get("spec_no") or any(s["spec_no"] == form["spec_no"] for s in g["spec_list"]))]
     return _paged(state, form, _sorted(rows), "goods_list")
@@ -300,7 +301,7 @@ def _goods_query(state: WdtState, form: dict) -> dict:
 
 def _base(collection: str, list_key: str, default: int = 40) -> Callable[[WdtState, dict], dict]:
     def query(state: WdtState, form: dict) -> dict:
-        rows = [_plain(r) for r in getattr(state, collection).values()]
+        rows = list(getattr(state, collection).values())
         if collection == "shops" and form.get("shop_no"):
             rows = [r for r in rows if r["shop_no"] == form["shop_no"]]
         return _paged(state, form, rows, list_key, default)
