@@ -117,7 +117,7 @@ def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master
     from o2o_bridge.connectors.wangdiantong.rate_limit import InMemorySlidingLogLimiter
     from o2o_bridge.connectors.wangdiantong.retail import WdtRetailErp
     from o2o_bridge.tenant import parse_tenant
-    from o2o_local.pos_sandbox import DEMO_API_KEY
+    from o2o_local.pos_sandbox.demo import WDT_DEMO_API_KEY
 
     doc = yaml.safe_load((ROOT / "local" / "tenants" / "wdt-demo.yaml").read_text(encoding="utf-8"))
     doc["wangdiantong"]["base_url"] = f"{wdt_url}/openapi2"
@@ -132,7 +132,7 @@ def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master
         _SHARED["limiter"] = InMemorySlidingLogLimiter(f"wdt:{section.sid}", windows_for(per_second, per_minute))
     client = WdtClient(WdtCredentials(section.base_url, section.sid, section.appkey,
                                       section.appsecret.get_secret_value()), limiter=_SHARED["limiter"])
-    store = StoreSystemApi(PosClient(PosCredentials(f"{pos_url}/api", ENT_ID, DEMO_API_KEY),
+    store = StoreSystemApi(PosClient(PosCredentials(f"{pos_url}/api", ENT_ID, WDT_DEMO_API_KEY),
                                      http=httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))))
     return fake_context(tenant, erp=WdtRetailErp(WdtApi(client), tenant), store=store)
 

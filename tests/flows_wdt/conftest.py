@@ -16,8 +16,8 @@ from o2o_bridge.connectors.wangdiantong.api import WdtApi
 from o2o_bridge.connectors.wangdiantong.client import WdtClient, WdtCredentials
 from o2o_bridge.connectors.wangdiantong.retail import WdtRetailErp
 from o2o_bridge.tenant import parse_tenant
-from o2o_local.pos_sandbox import DEMO_API_KEY, PosSandbox
-from o2o_local.pos_sandbox.demo import WDT_DEMO_ENT_ID, wdt_demo_merchant
+from o2o_local.pos_sandbox import PosSandbox
+from o2o_local.pos_sandbox.demo import WDT_DEMO_API_KEY, WDT_DEMO_ENT_ID, wdt_demo_merchant
 from o2o_local.wdt_sandbox import WdtSandbox
 
 WDT_DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "wdt-demo.yaml"
@@ -68,7 +68,7 @@ def pos(pos_sandbox):
 
 def store_for(pos_sandbox) -> StoreSystemApi:
     http = httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
-    return StoreSystemApi(PosClient(PosCredentials(pos_sandbox.base_url, WDT_DEMO_ENT_ID, DEMO_API_KEY), http=http))
+    return StoreSystemApi(PosClient(PosCredentials(pos_sandbox.base_url, WDT_DEMO_ENT_ID, WDT_DEMO_API_KEY), http=http))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ DEMO_SKUS = ("SKU-RED-M", "SKU-RED-L", "SKU-BLUE-M", "SKU-BLUE-L")
 # The 旺店通 demo merchant: its stores' warehouses in 旺店通 are S101 / S102 (仓库编号 = store code).
 WDT_DEMO_ENT_ID = "10020"
 WDT_DEMO_WEBHOOK_SECRET = "demo-wdt-webhook-secret"
+WDT_DEMO_API_KEY = "demo-wdt-pos-api-key"  # an API key belongs to one merchant
 
 
 def demo_seed() -> dict[str, Any]:
@@ -41,14 +42,14 @@ def wdt_demo_merchant() -> dict[str, Any]:
     stock = {"S101": {"PIL-STD": 8}, "S102": {"PIL-LOW": 5}}
     return {
         "ent_id": WDT_DEMO_ENT_ID,
-        "api_key": DEMO_API_KEY,
+        "api_key": WDT_DEMO_API_KEY,
         "webhook_secret": WDT_DEMO_WEBHOOK_SECRET,
         "stores": [{"code": "S101", "name": "徐家汇店"}, {"code": "S102", "name": "五角场店"}],
         "warehouses": [],
         "store_stock": [{"store_code": store, "sku_id": sku, "qty": qty, "version": 1}
                         for store, levels in stock.items() for sku, qty in levels.items()],
         "products": [{"spu_code": "PIL", "sku_code": "PIL-STD", "name": "记忆棉枕", "size": "标准",
-                      "barcode": "6911000000011", "retail_price": "199"},
+                      "barcode": "6911000000011", "retail_price": "199", "brand": "示例"},
                      {"spu_code": "PIL", "sku_code": "PIL-LOW", "name": "记忆棉枕", "size": "低枕",
-                      "barcode": "6911000000012", "retail_price": "189"}],
+                      "barcode": "6911000000012", "retail_price": "189", "brand": "示例"}],
     }

@@ -249,14 +249,17 @@ class WdtState:
 
             def plain(value: Any) -> Any:
                 if isinstance(value, dict):
-                    return [plain(v) for v in value.values()] if value and isinstance(next(iter(value)), tuple) \
-                        else {str(k): plain(v) for k, v in value.items()}
+                    return {str(k): plain(v) for k, v in value.items()}
                 if isinstance(value, list):
                     return [plain(v) for v in value]
                 if isinstance(value, Decimal):
                     return qty_text(value)
                 return value
 
+            def rows(name: str) -> list:  # each collection as a list of its records
+                value = getattr(self, name)
+                return plain(list(value.values()) if isinstance(value, dict) else value)
+
             if collection:
-                return plain(getattr(self, collection))
-            return {name: plain(getattr(self, name)) for name in names if name != "calls"}
+                return rows(collection)
+            return {name: rows(name) for name in names if name != "calls"}

@@ -2,10 +2,10 @@
 
 - ``poll_erp_documents`` (schedule ``poll_wdt_documents``) reads the stock-in and stock-out
   documents modified since the last run, starting ``overlap_minutes`` earlier (windows
-  overlap, so a document written while the previous run read is not missed) and ending a
-  minute ago. The ERP port leaves out what the stores must not get: the bridge's own
-  bookings (W3), the excluded types (JIT退货入库, 预入库, 线上销售单, 盘盈, 盘亏), warehouses
-  that are no store's.
+  overlap, so a document written while the previous run read, or committed after it with
+  an earlier modified time, is read by the next run) and ending now. The ERP port leaves
+  out what the stores must not get: the bridge's own bookings (W3), the excluded types
+  (JIT退货入库, 预入库, 线上销售单, 盘盈, 盘亏), warehouses that are no store's.
 - Each document is delivered once (``erp_document`` record per direction and document no.,
   ``kit.effect_once``, and the store system's Idempotency-Key on the ERP's document no.): a
   stock-in becomes a pending inbound receipt (P12), a stock-out an outbound note (P13), at
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 CURSOR = "erp.documents"
 SEEN = "erp_document"            # one per "<in|out>:<doc_no>" taken care of (delivered, queued or parked)
 SEEN_MEMORY_DAYS = 60
-LAG = timedelta(minutes=1)       # documents being written right now are read by the next run
 MAX_SKUS = 5000                  # the guide: a document brings at most 5000 SKUs to the store
 PRODUCT_BATCH = 100
 TIME_RESERVE_SECONDS = 20
@@ -39,7 +38,7 @@ TIME_RESERVE_SECONDS = 20
 
 def poll_erp_documents(ctx: "FlowContext") -> dict[str, Any]:
     overlap = timedelta(minutes=ctx.tenant.wangdiantong.documents.overlap_minutes)
-    end = ctx.now() - LAG
+    end = ctx.now()
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     last_end = datetime.fromisoformat(cursor.value) if cursor else end
     begin = min(last_end, end) - overlap
