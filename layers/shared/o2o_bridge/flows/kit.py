@@ -21,8 +21,8 @@ from ..retry_commands import commands
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
-    from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
-                         TenantRepository, Timeline)
+    from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
+                         TenantRepository, Timeline, Warehouse)
     from ..retail_erp import RetailErp
     from ..tenant import Tenant
 
@@ -38,7 +38,10 @@ class FlowContext:
     """One tenant's view of the world for one piece of work."""
 
     tenant: "Tenant"
-    jst: "JstApi"
+    warehouse: "Warehouse"
+    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
+    # of the store-retail scenarios (W1-W5, retail_erp.py).
+    erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
     cursors: "CursorRepository"
@@ -51,9 +54,6 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
-    # The ERP in the bridge's retail terms (retail_erp.RetailErp) of a tenant whose ERP keeps
-    # its stores' books: 旺店通 (connectors/wangdiantong); None for a JST tenant.
-    erp: "RetailErp | None" = None
 
     @property
     def ent_id(self) -> str:
@@ -64,7 +64,9 @@ def live_context(tenant: "Tenant") -> FlowContext:
     """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
     from .. import runtime
     from ..connectors.aws.dynamodb_state import CursorView, RecordView
+    from ..connectors.jushuitan.erp import JstErp
     from ..connectors.jushuitan.factory import jst_for_tenant
+    from ..connectors.jushuitan.warehouse import JstWarehouse
     from ..connectors.store.factory import store_system_for_tenant
     from ..observability import metrics
 
@@ -79,14 +81,18 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
-    erp = None
     if tenant.erp == "wangdiantong":
+        # 旺店通 keeps the stores' books (W1-W5: retail_erp.RetailErp); the JST scenarios'
+        # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
         from ..connectors.wangdiantong.factory import retail_erp_for_tenant
 
-        erp = retail_erp_for_tenant(tenant)
+        warehouse, erp = NotThisErp(tenant, "warehouse"), retail_erp_for_tenant(tenant)
+    else:
+        jst = jst_for_tenant(tenant)
+        warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
     return FlowContext(
         tenant=tenant,
-        jst=jst_for_tenant(tenant) if tenant.erp == "jushuitan" else NoJst(tenant),
+        warehouse=warehouse,
         erp=erp,
         store=store_system_for_tenant(tenant),
         links=store,
@@ -100,18 +106,18 @@ def live_context(tenant: "Tenant") -> FlowContext:
     )
 
 
-class NoJst:
-    """The JST port of a tenant whose ERP is not JST: any use is a configuration error that
-    names the tenant and its ERP, never a call with empty credentials."""
+class NotThisErp:
+    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
+    use is a configuration error naming the tenant, its ERP and the step, never a call."""
 
-    def __init__(self, tenant: "Tenant") -> None:
-        self._tenant = tenant
+    def __init__(self, tenant: "Tenant", port: str) -> None:
+        self._tenant, self._port = tenant, port
 
     def __getattr__(self, name: str) -> Any:
         from ..errors import ConfigurationError
 
-        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}, not JST: "
-                                 f"the JST step {name} does not apply to it")
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
+                                 f"does not take the step {name}")
 
 
 # How a retried command gets its context back: live in Lambdas, fakes in tests.
