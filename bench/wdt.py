@@ -143,7 +143,7 @@ def calls(sandbox: Child, api: str) -> int:
 
 def bench_w1(args, wdt: Child, pos: Child) -> None:
     from o2o_bridge.flows import store_sales
-    from o2o_bridge.retail_erp import SaleLine, StoreSale
+    from o2o_bridge.ports.retail import SaleLine, StoreSale
     from o2o_bridge.shanghai_time import SHANGHAI
 
     ctx = context(wdt.url, pos.url, args.per_second, args.per_minute, "erp")

@@ -12,7 +12,7 @@ import pytest
 
 from fakes import drain_retries
 from o2o_bridge.flows import store_sales
-from o2o_bridge.retail_erp import SaleLine, StoreSale
+from o2o_bridge.ports.retail import SaleLine, StoreSale
 from o2o_bridge.shanghai_time import SHANGHAI
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError
-from ..retail_erp import ErpDocument, ErpDocumentLine, ErpProduct
+from ..ports.retail import ErpDocument, ErpDocumentLine, RetailProduct
 from . import kit
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def create_unknown_products(ctx: "FlowContext", sku_ids: list[str]) -> list[str]
     return create_missing(ctx, products)
 
 
-def create_missing(ctx: "FlowContext", products: list[ErpProduct]) -> list[str]:
+def create_missing(ctx: "FlowContext", products: list[RetailProduct]) -> list[str]:
     """Create the products the store system does not have yet; returns their SKUs.
 
     The store system says which it lacks when asked to update them without auto_create
@@ -152,7 +152,7 @@ def _options(options: Any, *, create: bool) -> "pos.ProductOptions":
                               mount_category=options.mount_category, spec_template=options.spec_template)
 
 
-def _name_only(product: ErpProduct) -> "pos.Product":
+def _name_only(product: RetailProduct) -> "pos.Product":
     """A P9 item that changes nothing but the name (null keeps a field's value at the store)."""
     from ..connectors.store import models as pos
 
@@ -161,7 +161,7 @@ def _name_only(product: ErpProduct) -> "pos.Product":
                        retail_price=None)
 
 
-def to_store_product(product: ErpProduct) -> "pos.Product":
+def to_store_product(product: RetailProduct) -> "pos.Product":
     """An ERP product as the store system creates it (P9): the spec's name as its size."""
     from ..connectors.store import models as pos
 

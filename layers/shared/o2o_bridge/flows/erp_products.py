@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PermanentError
-from ..retail_erp import ErpProduct
+from ..ports.retail import RetailProduct
 from ..shanghai_time import from_jst_text
 from . import kit
 
@@ -75,7 +75,7 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
     return totals
 
 
-def _plain(product: ErpProduct) -> dict[str, Any]:
+def _plain(product: RetailProduct) -> dict[str, Any]:
     return {**product.__dict__, "retail_price": None if product.retail_price is None else str(product.retail_price)}
 
 
@@ -85,17 +85,17 @@ def create_products(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
 
     from .erp_documents import create_missing
 
-    products = [ErpProduct(**{**item, "retail_price": None if item["retail_price"] is None
+    products = [RetailProduct(**{**item, "retail_price": None if item["retail_price"] is None
                               else Decimal(item["retail_price"])}) for item in payload["items"]]
     return {"outcome": "done", "created": create_missing(ctx, products)}
 
 
-def _created_within(product: ErpProduct, start: datetime, stop: datetime) -> bool:
+def _created_within(product: RetailProduct, start: datetime, stop: datetime) -> bool:
     created = from_jst_text(product.created)
     return created is None or start <= created <= stop
 
 
-def _send(ctx: "FlowContext", products: list[ErpProduct], *, trace: str) -> dict[str, int]:
+def _send(ctx: "FlowContext", products: list[RetailProduct], *, trace: str) -> dict[str, int]:
     summary = {"sent": 0, "created": 0, "updated": 0, "parked": 0, "queued": 0}
     by_sku = {p.sku_code: p for p in products}
     skus = sorted(by_sku)
@@ -112,7 +112,7 @@ def _send(ctx: "FlowContext", products: list[ErpProduct], *, trace: str) -> dict
     return summary
 
 
-def _item(product: ErpProduct) -> dict[str, Any]:
+def _item(product: RetailProduct) -> dict[str, Any]:
     """The P9 item as JSON with only the three fields the hourly run updates."""
     return {"spu_code": product.spu_code, "sku_code": product.sku_code, "name": product.name,
             "barcode": product.barcode or None, "retail_price": str(product.retail_price)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..retail_erp import SkuQty
+from ..ports.retail import SkuQty
 from ..shanghai_time import from_jst_text, shanghai_day
 from . import kit
 

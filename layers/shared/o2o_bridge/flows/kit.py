@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline, Warehouse)
-    from ..retail_erp import RetailErp
+    from ..ports.retail import RetailErp
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ class FlowContext:
     tenant: "Tenant"
     warehouse: "Warehouse"
     # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
-    # of the store-retail scenarios (W1-W5, retail_erp.py).
+    # of the store-retail scenarios (W1-W5, ports/retail.py).
     erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
@@ -82,7 +82,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
         metrics.add_metric(name=name, unit="Count", value=value)
 
     if tenant.erp == "wangdiantong":
-        # 旺店通 keeps the stores' books (W1-W5: retail_erp.RetailErp); the JST scenarios'
+        # 旺店通 keeps the stores' books (W1-W5: ports.retail.RetailErp); the JST scenarios'
         # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
         from ..connectors.wangdiantong.factory import retail_erp_for_tenant
 

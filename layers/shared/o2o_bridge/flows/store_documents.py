@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotImplementedYet
-from ..retail_erp import GoodsMovement, SkuQty, StockCount
+from ..ports.retail import GoodsMovement, SkuQty, StockCount
 from . import kit
 
 if TYPE_CHECKING:

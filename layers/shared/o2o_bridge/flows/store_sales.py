@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotImplementedYet, PermanentError, TransientError
-from ..retail_erp import StoreSale
+from ..ports.retail import StoreSale
 from . import kit
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ def wdt_for_tenant(tenant: Any) -> WdtApi:
 
 
 def retail_erp_for_tenant(tenant: Any) -> Any:
-    """The tenant's ERP in the bridge's retail terms (retail_erp.RetailErp)."""
+    """The tenant's ERP in the bridge's retail terms (ports.retail.RetailErp)."""
     from .retail import WdtRetailErp
 
     return WdtRetailErp(wdt_for_tenant(tenant), tenant)

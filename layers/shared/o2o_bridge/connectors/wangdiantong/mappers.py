@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ...retail_erp import ErpDocument, ErpDocumentLine, ErpProduct, ErpStock, StoreSale
+from ...ports.retail import ErpDocument, ErpDocumentLine, RetailProduct, ErpStock, StoreSale
 from ...shanghai_time import to_jst_text
 from . import models as m
 
@@ -70,8 +70,8 @@ def to_document(doc: m.StockDocument, direction: str, store_code: str) -> ErpDoc
                        remark=doc.remark or "", modified=doc.modified or "")
 
 
-def to_products(goods: m.Goods) -> list[ErpProduct]:
-    return [ErpProduct(spu_code=goods.goods_no, sku_code=spec.spec_no, name=goods.goods_name or goods.goods_no,
+def to_products(goods: m.Goods) -> list[RetailProduct]:
+    return [RetailProduct(spu_code=goods.goods_no, sku_code=spec.spec_no, name=goods.goods_name or goods.goods_no,
                        spec_name=spec.spec_name or "", barcode=spec.barcode or "", retail_price=spec.retail_price,
                        category=goods.class_name or "", brand=goods.brand_name or "", created=goods.created or "",
                        modified=goods.modified or "")

@@ -1,4 +1,4 @@
-"""The retail ERP port over 旺店通 企业版 (``retail_erp.RetailErp``).
+"""The retail ERP port over 旺店通 企业版 (``ports.retail.RetailErp``).
 
 - Sales go to ``trade_push.php`` of the tenant's POS shop, at most 50 a call and at most 30
   of one customer (``buyer_nick``) a call, as the interface requires. The sale no. is the
@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from ...errors import ConfigurationError, PermanentError
-from ...retail_erp import (ErpDocument, ErpProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
+from ...ports.retail import (ErpDocument, RetailProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
                            StoreSale)
 from . import mappers, models as m
 from .api import WdtApi
@@ -142,12 +142,12 @@ class WdtRetailErp:
         return found
 
     # --- W4 / W5 ------------------------------------------------------------------------------
-    def products(self, begin: datetime, end: datetime) -> list[ErpProduct]:
+    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
         return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.to_products(goods)]
 
-    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
+    def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
         wanted = set(sku_ids)
-        found: dict[str, ErpProduct] = {}
+        found: dict[str, RetailProduct] = {}
         for sku in sorted(wanted):
             if sku in found:
                 continue

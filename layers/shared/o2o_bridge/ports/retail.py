@@ -120,7 +120,7 @@ class ErpDocument:
 
 
 @dataclass(frozen=True)
-class ErpProduct:
+class RetailProduct:
     """One SKU of the ERP's product master, with what the store system takes (P9)."""
 
     spu_code: str
@@ -163,10 +163,10 @@ class RetailErp(Protocol):
         """The ERP's stock documents of the stores' warehouses modified in [begin, end] that
         go to the stores: never the ones the bridge booked itself, nor the excluded types."""
 
-    def products(self, begin: datetime, end: datetime) -> list[ErpProduct]:
+    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
         """SKUs created or changed in [begin, end]."""
 
-    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
+    def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
         """The ERP's product data of these SKUs (those it knows)."""
 
     def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
