@@ -28,21 +28,21 @@ def aws_client(service: str) -> Any:
 
 @functools.cache
 def state_store():
-    from .adapters.dynamodb_state import DynamoStateStore
+    from .connectors.aws.dynamodb_state import DynamoStateStore
 
     return DynamoStateStore(aws_client("dynamodb"), settings().state_table)
 
 
 @functools.cache
 def command_queue():
-    from .adapters.sqs_queue import SqsCommandQueue
+    from .connectors.aws.sqs_queue import SqsCommandQueue
 
     return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
 
 
 @functools.cache
 def secret_resolver():
-    from .adapters.secrets_manager import SecretsManagerResolver
+    from .connectors.aws.secrets_manager import SecretsManagerResolver
 
     return SecretsManagerResolver()
 

@@ -1,1 +1,2 @@
-"""Connectors: the only code that knows an outside system's HTTP, signing, formats and keys."""
+"""Connectors: one package per outside system (jushuitan, store = 店+, aws), the only code
+that knows HTTP, signing, XML, DynamoDB keys, SQS or Secrets Manager."""
