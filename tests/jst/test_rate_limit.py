@@ -13,7 +13,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from o2o_bridge.connectors.jushuitan import rate_limit
+from o2o_bridge.connectors.aws import rate_limit  # the shared limiters (jitter lives there)
 from o2o_bridge.connectors.jushuitan.errors import JstRateLimited
 from o2o_bridge.connectors.jushuitan.rate_limit import (
     DynamoRateLimiter,

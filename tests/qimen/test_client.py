@@ -101,3 +101,19 @@ def test_hostile_answer_is_unreadable_not_expanded():
             b"<response><flag>success</flag><message>&b;</message></response>")
     with pytest.raises(QimenTransientError, match="unreadable"):
         client_answering(bomb).call("deliveryorder.create", b"<request/>")
+
+
+def test_calls_are_paced_by_the_shared_sliding_log_and_refused_as_qimen_rate_limited():
+    from o2o_bridge.connectors.aws.rate_limit import InMemoryGrantLog, windows_for
+    from o2o_bridge.connectors.qimen.factory import InMemorySlidingLogLimiter
+
+    clock = [1000.0]
+    limiter = InMemorySlidingLogLimiter("qimen:K1", windows_for(2, 100), log=InMemoryGrantLog(),
+                                        max_wait_seconds=0.0, clock=lambda: clock[0], sleep=lambda s: None)
+    client = client_answering(OK)
+    client.limiter = limiter
+    client.call("order.cancel", b"<request/>")
+    client.call("order.cancel", b"<request/>")
+    with pytest.raises(QimenRateLimited, match="奇门 app rate limit reached") as caught:
+        client.call("order.cancel", b"<request/>")
+    assert caught.value.retry_after_seconds >= 1

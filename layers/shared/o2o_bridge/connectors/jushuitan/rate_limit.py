@@ -1,341 +1,37 @@
-"""Pacing calls to one JST app across every Lambda that uses it (§4 "Rate limits").
-
-JST counts per app: 5 calls a second (code 199) and 100 a minute (code 200) by default,
-per API permission package. Each Lambda container has its own process, so the count lives
-in DynamoDB (StateTable) and every container takes its slots there.
-
-How JST counts is not documented (jushuitan-api.md §4). Two ways of counting exist here,
-chosen per tenant with ``jushuitan.rate_limit.counting`` (see docs/jst-rate-limits.md):
-
-``sliding`` (the default): a sliding log. One item per app_key (``RATE#<app_key>`` /
-``LOG``) holds the grant time of every call of the last minute (epoch seconds at
-millisecond resolution, trimmed on each write) and a ``version``. A call is granted when
-fewer than ``limit`` grants lie within the last ``seconds + margin`` of every window, and
-the grant is recorded with a write conditional on the version read: two containers that
-decided on the same state cannot both write, the loser re-decides on the winner's log.
-So no 1 s or 60 s interval, wherever it starts, ever holds more than the limit: the
-strictest counting JST could use is respected. The margin (``margin_ms``, default 50 ms)
-widens each window so that differences in the delay between a grant and JST receiving
-the call (the DynamoDB write, the network) and clock skew between containers do not push
-two calls closer together than JST's window. The price: at most ``limit / (1 s +
-margin)`` calls a second (about 95 % of the limit at 50 ms), and each grant rewrites an
-item of about 10 bytes per grant of the last minute (about 1 KB, one write unit, at
-100/min).
-
-``fixed``: one counter item per app_key and calendar window (``RATE#<app_key>#<len>s#
-<window no.>``), taken with a conditional ``ADD``; all windows of a call in one
-transaction, so a call that fits the second but not the minute takes neither. Cheap (two
-small updates a call) and exact for calendar seconds and minutes, but a burst across a
-boundary puts up to 2N calls into one sliding second: a JST that counts sliding windows
-refuses some of them with 199.
-
-Either way a caller waits for a free slot up to ``max_wait_seconds``; beyond that it gets
-a TransientError with ``retry_after_seconds`` so the retry queue waits instead of a
-Lambda burning its timeout.
-"""
+"""JST's pacing: the shared limiters of connectors/aws/rate_limit.py, refusing with
+JstRateLimited and keyed by the JST app key (``RATE#<app_key>``), as before they were shared."""
 
 from __future__ import annotations
 
-import math
-import random
-import threading
-import time
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Callable, Protocol, Sequence
-
-from botocore.exceptions import ClientError
-
+from ..aws import rate_limit as _shared
+from ..aws.rate_limit import (  # noqa: F401 - the names JST code and tests use
+    DEFAULT_MARGIN_SECONDS,
+    Grant,
+    GrantLog,
+    InMemoryGrantLog,
+    RateLimiter,
+    Window,
+    windows_for,
+)
 from .errors import JstRateLimited
 
-DEFAULT_MARGIN_SECONDS = 0.05
+
+class _Jst:
+    label = "JST app"
+    rate_limited = JstRateLimited
 
 
-def _jitter() -> float:
-    """Added to every wait so waiting containers do not all hit the table at the same instant."""
-    return random.uniform(0.001, 0.02)
+class InMemoryRateLimiter(_Jst, _shared.InMemoryRateLimiter):
+    pass
 
 
-@dataclass(frozen=True)
-class Window:
-    seconds: int
-    limit: int
+class DynamoRateLimiter(_Jst, _shared.DynamoRateLimiter):
+    pass
 
 
-def windows_for(per_second: int, per_minute: int) -> tuple[Window, ...]:
-    return (Window(1, per_second), Window(60, per_minute))
+class InMemorySlidingLogLimiter(_Jst, _shared.InMemorySlidingLogLimiter):
+    pass
 
 
-@dataclass(frozen=True)
-class Grant:
-    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows."""
-
-    at: float
-    waited: float
-
-
-class RateLimiter(Protocol):
-    def acquire(self) -> Grant:
-        """Block until a call fits every window, or raise JstRateLimited (transient)."""
-
-
-class _WindowedLimiter:
-    """The waiting loop; subclasses say how a set of window slots is taken atomically."""
-
-    def __init__(self, key: str, windows: Sequence[Window], *, max_wait_seconds: float = 10.0,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.key = key
-        self.windows = tuple(windows)
-        self.max_wait_seconds = max_wait_seconds
-        self.clock = clock
-        self.sleep = sleep
-
-    def _try_take(self, slots: list[tuple[Window, int]]) -> Window | None:
-        """Take one slot in each (window, window number); return the full window, or None if taken."""
-        raise NotImplementedError
-
-    def acquire(self) -> Grant:
-        started = self.clock()
-        while True:
-            now = self.clock()
-            slots = [(w, int(now // w.seconds)) for w in self.windows]
-            full = self._try_take(slots)
-            if full is None:
-                after = self.clock()
-                # The take may have been slow: a slot counted in a window that has since
-                # closed is wasted rather than spent in the next window uncounted.
-                if all(int(after // w.seconds) == number for w, number in slots):
-                    return Grant(after, after - started)
-                continue
-            number = int(now // full.seconds)
-            wait = (number + 1) * full.seconds - now
-            waited = now - started
-            if waited + wait > self.max_wait_seconds:
-                raise JstRateLimited(
-                    f"JST app rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
-                    retry_after_seconds=math.ceil(wait),
-                )
-            self.sleep(wait + _jitter())
-
-
-class InMemoryRateLimiter(_WindowedLimiter):
-    """One process only (tests, single-process tools): no sharing across containers."""
-
-    def __init__(self, key: str, windows: Sequence[Window], **kwargs: Any) -> None:
-        super().__init__(key, windows, **kwargs)
-        self._counts: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-
-    def _try_take(self, slots):
-        with self._lock:
-            for window, number in slots:
-                if self._counts.get((window.seconds, number), 0) >= window.limit:
-                    return window
-            for window, number in slots:
-                self._counts[(window.seconds, number)] = self._counts.get((window.seconds, number), 0) + 1
-            return None
-
-
-class DynamoRateLimiter(_WindowedLimiter):
-    """Shared by every container: conditional counters in StateTable, expiring by TTL."""
-
-    def __init__(self, client: Any, table: str, key: str, windows: Sequence[Window], **kwargs: Any) -> None:
-        super().__init__(key, windows, **kwargs)
-        self.client = client
-        self.table = table
-
-    def _item_key(self, window: Window, number: int) -> dict[str, Any]:
-        return {"pk": {"S": f"RATE#{self.key}#{window.seconds}s#{number}"}, "sk": {"S": "COUNT"}}
-
-    def _try_take(self, slots):
-        items = []
-        for window, number in slots:
-            items.append({
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._item_key(window, number),
-                    "UpdateExpression": "ADD calls :one SET expires_at = if_not_exists(expires_at, :expires)",
-                    "ConditionExpression": "attribute_not_exists(calls) OR calls < :limit",
-                    "ExpressionAttributeValues": {
-                        ":one": {"N": "1"},
-                        ":limit": {"N": str(window.limit)},
-                        ":expires": {"N": str((number + 2) * window.seconds + 60)},
-                    },
-                }
-            })
-        for _ in range(20):
-            try:
-                self.client.transact_write_items(TransactItems=items)
-                return None
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons") or []
-                for (window, _), reason in zip(slots, reasons):
-                    if reason.get("Code") == "ConditionalCheckFailed":
-                        return window
-                # Cancelled by a concurrent transaction on the same counter: not full, try again.
-                self.sleep(random.uniform(0.001, 0.01))
-        return slots[0][0]
-
-
-# --- sliding log ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GrantLog:
-    """The shared state of a sliding-log limiter: grant stamps (epoch milliseconds, sorted)
-    and the version of the stored item (0 = nothing stored yet)."""
-
-    stamps: tuple[int, ...] = ()
-    version: int = 0
-
-
-class _SlidingLogLimiter:
-    """The decision and waiting loop; subclasses say how the log is replaced if unchanged.
-
-    Stamps are whole milliseconds rounded up, so integer arithmetic decides: a grant is
-    recorded no earlier than it was made, which can only make the count stricter.
-    """
-
-    def __init__(self, key: str, windows: Sequence[Window], *, margin_seconds: float = DEFAULT_MARGIN_SECONDS,
-                 max_wait_seconds: float = 10.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if margin_seconds < 0:
-            raise ValueError("margin_seconds must be >= 0")
-        self.key = key
-        self.windows = tuple(windows)
-        self.margin_seconds = margin_seconds
-        self.max_wait_seconds = max_wait_seconds
-        self.clock = clock
-        self.sleep = sleep
-        self._margin_ms = round(margin_seconds * 1000)
-        self._kept_ms = max(w.seconds for w in self.windows) * 1000 + self._margin_ms
-        # The last log this object saw. A stale one costs one refused write, never a grant too many.
-        self._known = GrantLog()
-
-    def _replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...]) -> tuple[bool, GrantLog]:
-        """Store ``stamps`` as version expected_version + 1 if the stored version is still
-        ``expected_version``: (True, the new log), else (False, the log stored now)."""
-        raise NotImplementedError
-
-    def _wait_ms(self, stamps: tuple[int, ...], now_ms: int) -> tuple[int, Window | None]:
-        """How long until one more grant fits every window (0: now), and the window that is full."""
-        longest, full = 0, None
-        for window in self.windows:
-            span = window.seconds * 1000 + self._margin_ms
-            inside = [s for s in stamps if s > now_ms - span]
-            if len(inside) >= window.limit:
-                # Free once the oldest stamps have left the span and limit - 1 remain.
-                wait = inside[len(inside) - window.limit] + span - now_ms
-                if wait > longest:
-                    longest, full = wait, window
-        return longest, full
-
-    def acquire(self) -> Grant:
-        started = self.clock()
-        log = self._known
-        while True:
-            now = self.clock()
-            now_ms = math.ceil(now * 1000)
-            # Stamps ahead of our clock (another container's skew) are kept and counted.
-            stamps = tuple(s for s in log.stamps if s > now_ms - self._kept_ms)
-            wait_ms, full = self._wait_ms(stamps, now_ms)
-            waited = now - started
-            if full is not None:
-                wait = wait_ms / 1000
-                if waited + wait > self.max_wait_seconds:
-                    raise JstRateLimited(
-                        f"JST app rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
-                        retry_after_seconds=math.ceil(wait),
-                    )
-                self.sleep(wait + _jitter())
-                continue
-            if waited > self.max_wait_seconds:
-                raise JstRateLimited("JST app rate limiter busy (too many containers at once); try again later",
-                                     retry_after_seconds=1)
-            written, log = self._replace_if_unchanged(log.version, tuple(sorted(stamps + (now_ms,))))
-            self._known = log
-            if written:
-                return Grant(now, self.clock() - started)
-            # Another container wrote first: decide again on its log (no sleep, no read needed).
-
-
-class InMemoryGrantLog:
-    """The stored log for in-memory sliding limiters; limiter objects sharing one play
-    separate containers sharing the StateTable item."""
-
-    def __init__(self) -> None:
-        self.current = GrantLog()
-        self._lock = threading.Lock()
-
-    def replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...]) -> tuple[bool, GrantLog]:
-        with self._lock:
-            if self.current.version != expected_version:
-                return False, self.current
-            self.current = GrantLog(stamps, expected_version + 1)
-            return True, self.current
-
-
-class InMemorySlidingLogLimiter(_SlidingLogLimiter):
-    """The sliding log in one process (tests, single-process tools): same decisions as the
-    DynamoDB one, shared only with limiters given the same ``log``."""
-
-    def __init__(self, key: str, windows: Sequence[Window], *, log: InMemoryGrantLog | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(key, windows, **kwargs)
-        self.log = log or InMemoryGrantLog()
-
-    def _replace_if_unchanged(self, expected_version, stamps):
-        return self.log.replace_if_unchanged(expected_version, stamps)
-
-
-def _seconds_text(stamp_ms: int) -> str:
-    return f"{stamp_ms // 1000}.{stamp_ms % 1000:03d}"
-
-
-class DynamoSlidingLogLimiter(_SlidingLogLimiter):
-    """Shared by every container: ``RATE#<app_key>`` / ``LOG`` in StateTable, replaced with a
-    version-conditional put, expiring by TTL once a minute passes without a call."""
-
-    def __init__(self, client: Any, table: str, key: str, windows: Sequence[Window], **kwargs: Any) -> None:
-        super().__init__(key, windows, **kwargs)
-        self.client = client
-        self.table = table
-
-    def _item_key(self) -> dict[str, Any]:
-        return {"pk": {"S": f"RATE#{self.key}"}, "sk": {"S": "LOG"}}
-
-    @staticmethod
-    def _log_of(item: dict[str, Any] | None) -> GrantLog:
-        if not item:
-            return GrantLog()
-        stamps = sorted(int(Decimal(v["N"]) * 1000) for v in item.get("grants", {}).get("L", []))
-        return GrantLog(tuple(stamps), int(item["version"]["N"]))
-
-    def _replace_if_unchanged(self, expected_version, stamps):
-        newest = max(stamps)
-        item = {
-            **self._item_key(),
-            "grants": {"L": [{"N": _seconds_text(s)} for s in stamps]},
-            "version": {"N": str(expected_version + 1)},
-            "expires_at": {"N": str(newest // 1000 + self._kept_ms // 1000 + 60)},
-        }
-        request: dict[str, Any] = {"TableName": self.table, "Item": item,
-                                   "ExpressionAttributeNames": {"#version": "version"},
-                                   # The refused write returns the stored item: no read to catch up.
-                                   "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-        if expected_version:
-            request["ConditionExpression"] = "#version = :expected"
-            request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
-        else:
-            request["ConditionExpression"] = "attribute_not_exists(#version)"
-        try:
-            self.client.put_item(**request)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            current = exc.response.get("Item")
-            if current is None:  # the item is gone (TTL) or the service did not return it
-                current = self.client.get_item(TableName=self.table, Key=self._item_key(),
-                                               ConsistentRead=True).get("Item")
-            return False, self._log_of(current)
-        return True, GrantLog(stamps, expected_version + 1)
+class DynamoSlidingLogLimiter(_Jst, _shared.DynamoSlidingLogLimiter):
+    pass
