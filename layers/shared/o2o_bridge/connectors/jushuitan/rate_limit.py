@@ -1,10 +1,18 @@
-"""JST's pacing: the shared limiters of connectors/aws/rate_limit.py, refusing with
-JstRateLimited and keyed by the JST app key (``RATE#<app_key>``), as before they were shared."""
+"""Pacing calls to one JST app across every Lambda that uses it (§4 "Rate limits").
+
+JST counts per app: 5 calls a second (code 199) and 100 a minute (code 200) by default,
+per API permission package. How JST counts is not documented (jushuitan-api.md §4), so the
+tenant chooses with ``jushuitan.rate_limit.counting`` (see docs/jst-rate-limits.md):
+``sliding`` (the default, a log ``RATE#<app_key>`` / ``LOG`` in StateTable) never puts more
+than the limit into any 1 s or 60 s interval; ``fixed`` counts calendar seconds and minutes.
+The limiters themselves are the bridge's shared ones (``connectors/pacing.py``); this
+module only makes them speak JST: a wait too long is a ``JstRateLimited``.
+"""
 
 from __future__ import annotations
 
-from ..aws import rate_limit as _shared
-from ..aws.rate_limit import (  # noqa: F401 - the names JST code and tests use
+from .. import pacing
+from ..pacing import (  # noqa: F401 - the JST names of the shared pieces
     DEFAULT_MARGIN_SECONDS,
     Grant,
     GrantLog,
@@ -16,22 +24,26 @@ from ..aws.rate_limit import (  # noqa: F401 - the names JST code and tests use
 from .errors import JstRateLimited
 
 
-class _Jst:
+def _refused(message: str, retry_after_seconds: int) -> JstRateLimited:
+    return JstRateLimited(message, retry_after_seconds=retry_after_seconds)
+
+
+class _SpeaksJst:
     label = "JST app"
-    rate_limited = JstRateLimited
+    refusal = staticmethod(_refused)
 
 
-class InMemoryRateLimiter(_Jst, _shared.InMemoryRateLimiter):
-    pass
+class InMemoryRateLimiter(_SpeaksJst, pacing.InMemoryRateLimiter):
+    """Fixed windows in one process (tests, single-process tools)."""
 
 
-class DynamoRateLimiter(_Jst, _shared.DynamoRateLimiter):
-    pass
+class DynamoRateLimiter(_SpeaksJst, pacing.DynamoRateLimiter):
+    """Fixed windows shared by every container (``counting: fixed``)."""
 
 
-class InMemorySlidingLogLimiter(_Jst, _shared.InMemorySlidingLogLimiter):
-    pass
+class InMemorySlidingLogLimiter(_SpeaksJst, pacing.InMemorySlidingLogLimiter):
+    """The sliding log in one process (tests, single-process tools)."""
 
 
-class DynamoSlidingLogLimiter(_Jst, _shared.DynamoSlidingLogLimiter):
-    pass
+class DynamoSlidingLogLimiter(_SpeaksJst, pacing.DynamoSlidingLogLimiter):
+    """The sliding log shared by every container (the default)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..aws import rate_limit as shared_limits
+from .. import pacing as shared_limits
 from .client import QimenClient, QimenCredentials
 from .errors import QimenRateLimited
 
@@ -15,20 +15,26 @@ _built: dict[str, tuple[Any, QimenClient]] = {}
 _lock = threading.Lock()
 
 
-class _Qimen:
+def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
+    return QimenRateLimited(message, retry_after_seconds=retry_after_seconds)
+
+
+class _SpeaksQimen:
+    """The shared limiters (connectors/pacing.py), refusing with QimenRateLimited."""
+
     label = "奇门 app"
-    rate_limited = QimenRateLimited
+    refusal = staticmethod(_refused)
 
 
-class DynamoSlidingLogLimiter(_Qimen, shared_limits.DynamoSlidingLogLimiter):
+class DynamoSlidingLogLimiter(_SpeaksQimen, shared_limits.DynamoSlidingLogLimiter):
     pass
 
 
-class DynamoRateLimiter(_Qimen, shared_limits.DynamoRateLimiter):
+class DynamoRateLimiter(_SpeaksQimen, shared_limits.DynamoRateLimiter):
     pass
 
 
-class InMemorySlidingLogLimiter(_Qimen, shared_limits.InMemorySlidingLogLimiter):
+class InMemorySlidingLogLimiter(_SpeaksQimen, shared_limits.InMemorySlidingLogLimiter):
     pass
 
 

@@ -1,39 +1,34 @@
-"""Pacing calls to one outside app across every Lambda that uses it.
+"""Pacing calls to one outside API account across every Lambda that uses it.
 
-An outside API counts calls per app (JST: 5 a second and 100 a minute by default; the 奇门
-gateway: per app key, limits not published). Each Lambda container has its own process, so
-the count lives in DynamoDB (StateTable) and every container takes its slots there. Each
-connector binds these limiters to its own refusal (the JST and 奇门 rate-limited errors)
-and key (the app key, prefixed per outside system when two could share a value).
+An API such as JST or 旺店通 counts calls per app (per second, per minute). Each Lambda
+container has its own process, so the count lives in DynamoDB (StateTable) and every
+container takes its slots there. A connector builds one limiter per account, with a key
+naming the account (JST: the app key; 旺店通: ``wdt:<sid>:<appkey>``), its windows, and
+the transient error its callers expect.
 
-How an outside system counts is rarely documented. Two ways of counting exist here, chosen
-per tenant with ``rate_limit.counting`` (see docs/jst-rate-limits.md):
+Two ways of counting:
 
-``sliding`` (the default): a sliding log. One item per app (``RATE#<key>`` / ``LOG``)
-holds the grant time of every call of the last minute (epoch seconds at millisecond
+``sliding`` (the default): a sliding log. One item per key (``RATE#<key>`` / ``LOG``)
+holds the grant time of every call of the longest window (epoch seconds at millisecond
 resolution, trimmed on each write) and a ``version``. A call is granted when fewer than
 ``limit`` grants lie within the last ``seconds + margin`` of every window, and the grant is
 recorded with a write conditional on the version read: two containers that decided on the
-same state cannot both write, the loser re-decides on the winner's log. So no 1 s or 60 s
-interval, wherever it starts, ever holds more than the limit: the strictest counting the
-outside system could use is respected. The margin (``margin_ms``, default 50 ms) widens
-each window so that differences in the delay between a grant and the outside system
-receiving the call (the DynamoDB write, the network) and clock skew between containers do
-not push two calls closer together than its window. The price: at most ``limit / (1 s +
-margin)`` calls a second (about 95 % of the limit at 50 ms), and each grant rewrites an
-item of about 10 bytes per grant of the last minute (about 1 KB, one write unit, at
-100/min).
+same state cannot both write, the loser re-decides on the winner's log. So no interval of
+a window's length, wherever it starts, ever holds more than the limit: the strictest way
+the API could count is respected. The margin (default 50 ms) widens each window so that
+differences in the delay between a grant and the API receiving the call, and clock skew
+between containers, do not push two calls closer together than the API's window. The
+price: at most ``limit / (window + margin)`` calls, and each grant rewrites an item of
+about 10 bytes per grant of the longest window.
 
-``fixed``: one counter item per app and calendar window (``RATE#<key>#<len>s#<window
+``fixed``: one counter item per key and calendar window (``RATE#<key>#<len>s#<window
 no.>``), taken with a conditional ``ADD``; all windows of a call in one transaction, so a
-call that fits the second but not the minute takes neither. Cheap (two small updates a
-call) and exact for calendar seconds and minutes, but a burst across a boundary puts up to
-2N calls into one sliding second: an outside system that counts sliding windows refuses
-some of them.
+call that fits the second but not the minute takes neither. Cheap and exact for calendar
+windows, but a burst across a boundary puts up to 2N calls into one sliding window.
 
 Either way a caller waits for a free slot up to ``max_wait_seconds``; beyond that it gets
-the connector's rate-limited error (transient) with ``retry_after_seconds`` so the retry
-queue waits instead of a Lambda burning its timeout.
+the connector's transient error with ``retry_after_seconds`` so the retry queue waits
+instead of a Lambda burning its timeout.
 """
 
 from __future__ import annotations
@@ -48,7 +43,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from botocore.exceptions import ClientError
 
-from ...errors import TransientError
+from ..errors import TransientError
 
 DEFAULT_MARGIN_SECONDS = 0.05
 
@@ -76,23 +71,28 @@ class Grant:
     waited: float
 
 
-class RateLimited(TransientError):
-    """No slot in time: the call was not made; try again after ``retry_after_seconds``."""
-
-
 class RateLimiter(Protocol):
     def acquire(self) -> Grant:
-        """Block until a call fits every window, or raise the connector's RateLimited (transient)."""
+        """Block until a call fits every window, or raise the limiter's refusal (transient)."""
+
+
+class RateLimitReached(TransientError):
+    """No slot within the wait a caller may spend: the work waits in the retry queue."""
+
+
+def refuse_as_transient(message: str, retry_after_seconds: int) -> TransientError:
+    return RateLimitReached(message, retry_after_seconds=retry_after_seconds)
 
 
 class _Refusing:
-    """What a limiter raises when no slot comes in time; connectors override both."""
+    """What a limiter says when the wait is too long. A connector names its API (``label``)
+    and raises its own transient class (``refusal``)."""
 
-    label: str = "app"
-    rate_limited: Callable[..., TransientError] = RateLimited
+    label: str = "API"
+    refusal: Callable[[str, int], TransientError] = staticmethod(refuse_as_transient)
 
-    def _refused(self, message: str, retry_after_seconds: float) -> TransientError:
-        return self.rate_limited(f"{self.label} {message}", retry_after_seconds=retry_after_seconds)
+    def _refuse(self, what: str, retry_after_seconds: int) -> TransientError:
+        return self.refusal(f"{self.label} {what}", retry_after_seconds)
 
 
 class _WindowedLimiter(_Refusing):
@@ -127,8 +127,8 @@ class _WindowedLimiter(_Refusing):
             wait = (number + 1) * full.seconds - now
             waited = now - started
             if waited + wait > self.max_wait_seconds:
-                raise self._refused(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
-                                    math.ceil(wait))
+                raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
+                                   math.ceil(wait))
             self.sleep(wait + _jitter())
 
 
@@ -257,12 +257,12 @@ class _SlidingLogLimiter(_Refusing):
             if full is not None:
                 wait = wait_ms / 1000
                 if waited + wait > self.max_wait_seconds:
-                    raise self._refused(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
-                                        math.ceil(wait))
+                    raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
+                                       math.ceil(wait))
                 self.sleep(wait + _jitter())
                 continue
             if waited > self.max_wait_seconds:
-                raise self._refused("rate limiter busy (too many containers at once); try again later", 1)
+                raise self._refuse("rate limiter busy (too many containers at once); try again later", 1)
             written, log = self._replace_if_unchanged(log.version, tuple(sorted(stamps + (now_ms,))))
             self._known = log
             if written:
@@ -304,7 +304,7 @@ def _seconds_text(stamp_ms: int) -> str:
 
 
 class DynamoSlidingLogLimiter(_SlidingLogLimiter):
-    """Shared by every container: ``RATE#<app_key>`` / ``LOG`` in StateTable, replaced with a
+    """Shared by every container: ``RATE#<key>`` / ``LOG`` in StateTable, replaced with a
     version-conditional put, expiring by TTL once a minute passes without a call."""
 
     def __init__(self, client: Any, table: str, key: str, windows: Sequence[Window], **kwargs: Any) -> None:

@@ -1,0 +1,217 @@
+"""Q1-Q6: a cloud warehouse (3PL WMS) over 奇门 for tenants with ``warehouse: qimen``.
+
+The bridge plays the ERP side: it creates WMS documents (发货单, 退货入库单, 出库单, 入库单)
+and the WMS confirms them, once or in several messages. This module keeps what is true of
+every 奇门 document whatever the store-side scenario:
+
+- Each WMS message takes effect once: its ``outBizCode`` (else a digest of the document)
+  is an effect key, so a message the gateway delivers twice is acknowledged and ignored.
+- Each document the bridge created is remembered with its plan (SKU -> units). Confirms add
+  up against it (``confirmType`` 1 = more to come, 0 = the last) and never exceed it: units
+  beyond the plan are acknowledged, not passed on, and raised as an exception
+  (``exceptions_to_show``, ``o2o exceptions list``). A confirm of a document the bridge never
+  created is refused.
+- What a confirm means for the store (a parcel shipped -> P3, 配货 shipped -> P10, a return
+  received -> P5, 退仓 received -> P11, stock moved -> re-read and P6) is handed to the
+  ERP-neutral store-order, 配货, 退仓 and warehouse-stock flows through ``HAND_OVER``; this
+  module holds none of their business rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import NotImplementedYet, PermanentError
+from . import kit
+
+if TYPE_CHECKING:
+    from ..connectors.qimen.inbound import QimenCall
+    from ..connectors.qimen.mappers import Confirmation, Parcel
+
+DOCUMENT_KIND = "qimen.document"    # per WMS document: kind, plan, confirmed so far, store-side key
+EXCEPTION_KIND = "qimen.exception"  # confirms beyond the plan, refused cancels
+MESSAGE_EFFECT = "qimen.message"
+RECORD_TTL_DAYS = 400
+
+# Which document kind each confirm method answers.
+CONFIRMS = {
+    "deliveryorder.confirm": "delivery",
+    "stockout.confirm": "stockout",
+    "returnorder.confirm": "return",
+    "entryorder.confirm": "entry",
+}
+STOCK_REPORTS = ("stockchange.report", "inventory.report")
+
+
+class UnknownWmsDocument(PermanentError):
+    """A confirm for a document the bridge did not create (or no longer remembers)."""
+
+
+# --- hand-over to the ERP-neutral flows -------------------------------------------------------
+# (ctx, document record, what happened) -> None. The store-side meaning of each confirm
+# belongs to the ERP-neutral flows; until they take 奇门 confirmations, each fails loudly.
+
+
+def _not_yet(what: str) -> Callable[..., None]:
+    def hand_over(*_: Any, **__: Any) -> None:
+        raise NotImplementedYet(f"{what} through the ERP-neutral flows", issue=17)
+
+    return hand_over
+
+
+HAND_OVER: dict[str, Callable[..., None]] = {
+    "delivery": _not_yet("奇门 deliveryorder.confirm -> 店+ shipment per parcel (P3)"),
+    "stockout": _not_yet("奇门 stockout.confirm -> 配货 shipped (P10)"),
+    "return": _not_yet("奇门 returnorder.confirm -> return received (P5)"),
+    "entry": _not_yet("奇门 entryorder.confirm -> 退仓 received (P11)"),
+    "stock": _not_yet("奇门 stock reports -> re-read warehouse stock and set it at the store (P6)"),
+}
+
+
+# --- documents the bridge created -------------------------------------------------------------
+
+
+def remember_document(ctx: kit.FlowContext, code: str, *, kind: str, plan: dict[str, int], order_type: str,
+                      store_key: str, wms_id: str | None = None) -> dict[str, Any]:
+    """Record a document just created at the WMS (idempotent: the first record stays)."""
+    data = {"kind": kind, "plan": dict(plan), "confirmed": {}, "order_type": order_type, "store_key": store_key,
+            "wms_id": wms_id, "final": False}
+    stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, data, ttl_days=RECORD_TTL_DAYS)
+    if stored is None:
+        existing = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
+        return existing.data if existing else data
+    return data
+
+
+def document(ctx: kit.FlowContext, code: str) -> dict[str, Any] | None:
+    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
+    return record.data if record else None
+
+
+def split_against_plan(plan: dict[str, int], confirmed: dict[str, int],
+                       quantities: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """(accepted, excess): ``quantities`` cut at what the plan still leaves after ``confirmed``."""
+    accepted, excess = {}, {}
+    for sku, qty in quantities.items():
+        left = max(0, int(plan.get(sku, 0)) - int(confirmed.get(sku, 0)))
+        take = min(qty, left)
+        if take:
+            accepted[sku] = take
+        if qty > take:
+            excess[sku] = qty - take
+    return accepted, excess
+
+
+# --- the WMS's messages ------------------------------------------------------------------------
+
+
+def on_wms_message(call: "QimenCall") -> dict[str, Any]:
+    """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
+    ctx = kit.context_for(call.tenant)
+    key = call.message_key
+    if call.method in CONFIRMS:
+        kind = CONFIRMS[call.method]
+
+        def take() -> dict[str, Any]:
+            return _take_confirm(ctx, kind, call.method, call.document, key)
+    elif call.method in STOCK_REPORTS:
+
+        def take() -> dict[str, Any]:
+            return _take_stock_report(ctx, call.method, call.document)
+    else:  # inbound.read_callback admits only the methods above
+        raise PermanentError(f"no flow takes 奇门 {call.method}")
+    outcome = kit.effect_once(ctx, f"{MESSAGE_EFFECT}:{key}", take, ttl_days=RECORD_TTL_DAYS)
+    if outcome.repeated:
+        ctx.timeline.record(_trace_key(ctx, call), ctx.ent_id, "qimen.message_repeated", {"message": key})
+        return {"outcome": "repeated", **(outcome.result or {})}
+    return {"outcome": "done", **(outcome.result or {})}
+
+
+def _trace_key(ctx: kit.FlowContext, call: "QimenCall") -> str:
+    from ..connectors.qimen import mappers
+
+    if call.method in CONFIRMS:
+        return _confirmation(call.method, call.document).document_code
+    return f"qimen.stock:{','.join(mappers.items_to_reread(call.document))[:80]}"
+
+
+def _confirmation(method: str, doc: Any) -> "Confirmation":
+    from ..connectors.qimen import mappers
+
+    if method in ("deliveryorder.confirm", "stockout.confirm"):
+        return mappers.shipment_confirmation(doc)
+    if method == "returnorder.confirm":
+        return mappers.return_confirmation(doc)
+    return mappers.entry_confirmation(doc)
+
+
+def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str) -> dict[str, Any]:
+    confirmation = _confirmation(method, doc)
+    code = confirmation.document_code
+    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
+    if record is None or record.data.get("kind") != kind:
+        raise UnknownWmsDocument(f"{method}: {code} is not a {kind} document the bridge created")
+    data = record.data
+    confirmed = dict(data.get("confirmed") or {})
+    passed: list[dict[str, int]] = []
+    excess_total: dict[str, int] = {}
+    # Parcels (shipments) or one receipt (returns, entries): each cut at what is still open.
+    pieces: list[tuple["Parcel | None", dict[str, int]]] = (
+        [(parcel, parcel.items) for parcel in confirmation.parcels] if confirmation.parcels
+        else [(None, confirmation.received)] if confirmation.received else [])
+    hand_over = HAND_OVER[kind]
+    for parcel, quantities in pieces:
+        accepted, excess = split_against_plan(data["plan"], confirmed, quantities)
+        for sku, qty in excess.items():
+            excess_total[sku] = excess_total.get(sku, 0) + qty
+        if not accepted:
+            continue
+        hand_over(ctx, {**data, "code": code}, replace(parcel, items=accepted) if parcel else accepted, confirmation)
+        for sku, qty in accepted.items():
+            confirmed[sku] = confirmed.get(sku, 0) + qty
+        passed.append(accepted)
+    complete = all(confirmed.get(sku, 0) >= int(qty) for sku, qty in data["plan"].items())
+    stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code,
+                             {**data, "confirmed": confirmed, "final": bool(data.get("final")) or confirmation.final,
+                              "wms_id": data.get("wms_id") or confirmation.wms_id},
+                             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
+    if stored is None:
+        # Another message of this document was taken at the same moment: this one is taken
+        # again on the WMS's retry, against the new totals (the hand-over is keyed, so a
+        # parcel already passed on is not passed twice).
+        raise kit.EffectInProgress(f"{code} was confirmed by another message just now", retry_after_seconds=5)
+    ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_confirmed",
+                        {"message": message, "passed": passed, "final": confirmation.final, "complete": complete},
+                        aliases=(data.get("store_key"),) if data.get("store_key") else ())
+    if excess_total:
+        _raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
+                         detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
+    return {"document": code, "passed": passed, "excess": excess_total, "complete": complete}
+
+
+def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[str, Any]:
+    from ..connectors.qimen import mappers
+
+    skus = mappers.items_to_reread(report)
+    if skus:
+        HAND_OVER["stock"](ctx, {"method": method}, skus, None)
+    ctx.timeline.record(f"qimen.stock:{method}", ctx.ent_id, "qimen.stock_reread", {"skus": len(skus)})
+    return {"reread": skus}
+
+
+# --- exceptions ---------------------------------------------------------------------------------
+
+
+def _raise_exception(ctx: kit.FlowContext, code: str, reason: str, *, message: str, detail: dict[str, Any]) -> None:
+    ctx.records.put(ctx.ent_id, EXCEPTION_KIND, f"{code}:{message}",
+                    {"document": code, "reason": reason, "at": ctx.now().isoformat(), **detail},
+                    ttl_days=RECORD_TTL_DAYS)
+    ctx.timeline.record(code, ctx.ent_id, "qimen.exception", {"reason": reason, **detail}, level="error")
+    ctx.metric("CloudWarehouseExceptions", 1)
+
+
+def exceptions_to_show(ctx: kit.FlowContext) -> list[dict[str, Any]]:
+    """Open cloud-warehouse exceptions of the tenant, oldest first."""
+    rows = [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION_KIND)]
+    return sorted(rows, key=lambda row: row.get("at", ""))
