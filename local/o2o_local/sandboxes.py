@@ -65,9 +65,17 @@ def _pos_sandbox(host: str) -> Sandbox:
     return PosSandbox.for_local_stack(host)
 
 
+def _qimen_sandbox(host: str) -> Sandbox:
+    from .qimen_sandbox import QimenSandbox
+
+    # Port 8805 (O2O_QIMEN_SANDBOX_PORT): the cloud-warehouse tenant's qimen.gateway_url.
+    return QimenSandbox.for_local_stack(host)
+
+
 SANDBOXES: dict[str, SandboxFactory] = {
     "jst": _jst_sandbox,
     "pos": _pos_sandbox,
+    "qimen": _qimen_sandbox,
 }
 
 

@@ -16,7 +16,7 @@ from o2o_bridge import runtime
 from o2o_bridge.connectors.qimen import inbound
 from o2o_bridge.tenant import parse_tenant
 
-from .wms import answer_of, api_event, cloud_doc, delivery_confirm, demo_doc, signed_query
+from qimen_wms import answer_of, api_event, cloud_doc, delivery_confirm, demo_doc, signed_query
 
 CONFIRM = delivery_confirm("SO1", "MSG-1", [("SF100", {"SKU-A": 1})])
 

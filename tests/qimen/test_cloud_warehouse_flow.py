@@ -15,7 +15,7 @@ from o2o_bridge.errors import TransientError
 from o2o_bridge.flows import cloud_warehouse, kit
 from o2o_bridge.tenant import parse_tenant
 
-from .wms import cloud_doc, delivery_confirm, receipt_confirm, stock_change
+from qimen_wms import cloud_doc, delivery_confirm, receipt_confirm, stock_change
 
 
 class Recorder:

@@ -14,7 +14,7 @@ import yaml
 from o2o_bridge.connectors.qimen.signing import sign, timestamp_text
 from o2o_bridge.connectors.qimen.xml_codec import dump_document, parse_document
 
-TENANTS = Path(__file__).resolve().parents[2] / "local" / "tenants"
+TENANTS = Path(__file__).resolve().parents[1] / "local" / "tenants"
 CLOUD = TENANTS / "cloud-warehouse.yaml"
 SECRET = "demo-qimen-app-secret"
 
