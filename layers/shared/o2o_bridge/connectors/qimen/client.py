@@ -88,7 +88,7 @@ class QimenClient:
         """Post ``request`` as ``<request>``; the ``<response>`` of a successful call."""
         method = full_method(method)
         answer = self.post(method, self.request_body(request))
-        return self._judge(method, answer)
+        return self.judge(method, answer)
 
     @staticmethod
     def request_body(request: Any) -> bytes:
@@ -123,7 +123,8 @@ class QimenClient:
         root, document = _read_answer(text)
         return QimenAnswer(response.status_code, text, document, root)
 
-    def _judge(self, method: str, answer: QimenAnswer) -> dict[str, Any]:
+    def judge(self, method: str, answer: QimenAnswer) -> dict[str, Any]:
+        """The ``<response>`` of a successful answer; otherwise the error that says whether to retry."""
         status = answer.status
         if status == 429:
             raise QimenRateLimited(f"奇门 {method} answered HTTP 429", method=method, retry_after_seconds=1.0)
