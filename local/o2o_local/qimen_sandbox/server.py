@@ -301,7 +301,9 @@ class QimenSandbox:
         for criteria in request.findall("criteriaList/criteria"):
             sku = _text(criteria, "itemCode")
             if _text(criteria, "warehouseCode") not in ("", self.merchant["warehouse_code"]):
-                continue
+                return _failure("invalid-warehouse", f"仓库 {_text(criteria, 'warehouseCode')} 不存在")
+            if _text(criteria, "ownerCode") not in ("", self.merchant["owner_code"]):
+                return _failure("invalid-owner", f"货主 {_text(criteria, 'ownerCode')} 不存在")
             rows.append({"warehouseCode": self.merchant["warehouse_code"], "itemCode": sku, "inventoryType": "ZP",
                          "quantity": self.state.stock.get(sku, 0), "lockQuantity": 0})
         return _success(items=rows)
