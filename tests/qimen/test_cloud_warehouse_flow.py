@@ -81,6 +81,23 @@ def test_partial_deliveries_add_up_per_parcel(world):
     assert ctx.timeline.steps("SO1").count("qimen.delivery_confirmed") == 2
 
 
+def test_trace_finds_a_documents_steps_under_the_store_key_and_the_wms_id(world):
+    ctx, _ = world
+    aliases: dict[str, tuple[str, ...]] = {}
+    record = ctx.timeline.record
+
+    def recording(key, ent_id, step, detail=None, *, level="info", **kwargs):
+        aliases[step] = kwargs.get("aliases", ())
+        return record(key, ent_id, step, detail, level=level)
+
+    ctx.timeline.record = recording
+    remember(ctx, "SO1", "delivery", {"A": 1})
+    cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm("SO1", "M1", [("SF1", {"A": 1})])))
+    assert ctx.timeline.steps("SO1") == ["qimen.delivery_created", "qimen.delivery_confirmed"]
+    assert aliases["qimen.delivery_created"] == ("store-SO1",)
+    assert aliases["qimen.delivery_confirmed"] == ("store-SO1", "W-SO1")
+
+
 def test_a_repeated_out_biz_code_is_acknowledged_without_a_second_effect(world):
     ctx, recorder = world
     remember(ctx, "SO1", "delivery", {"A": 2})

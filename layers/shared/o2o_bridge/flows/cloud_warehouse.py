@@ -81,7 +81,16 @@ def remember_document(ctx: kit.FlowContext, code: str, *, kind: str, plan: dict[
     if stored is None:
         existing = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
         return existing.data if existing else data
+    ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_created", {"plan": plan, "order_type": order_type,
+                                                                    "wms_id": wms_id},
+                        aliases=_aliases(code, store_key, wms_id))
     return data
+
+
+def _aliases(code: str, *others: str | None) -> tuple[str, ...]:
+    """The other keys `o2o trace` finds a WMS document's steps under: the store's document
+    no. and the WMS's own id."""
+    return tuple(dict.fromkeys(key for key in others if key and key != code))
 
 
 def document(ctx: kit.FlowContext, code: str) -> dict[str, Any] | None:
@@ -183,7 +192,7 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
         raise kit.EffectInProgress(f"{code} was confirmed by another message just now", retry_after_seconds=5)
     ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_confirmed",
                         {"message": message, "passed": passed, "final": confirmation.final, "complete": complete},
-                        aliases=(data.get("store_key"),) if data.get("store_key") else ())
+                        aliases=_aliases(code, data.get("store_key"), data.get("wms_id") or confirmation.wms_id))
     if excess_total:
         _raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
                          detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
@@ -207,7 +216,8 @@ def _raise_exception(ctx: kit.FlowContext, code: str, reason: str, *, message: s
     ctx.records.put(ctx.ent_id, EXCEPTION_KIND, f"{code}:{message}",
                     {"document": code, "reason": reason, "at": ctx.now().isoformat(), **detail},
                     ttl_days=RECORD_TTL_DAYS)
-    ctx.timeline.record(code, ctx.ent_id, "qimen.exception", {"reason": reason, **detail}, level="error")
+    ctx.timeline.record(code, ctx.ent_id, "qimen.exception", {"reason": reason, **detail}, level="error",
+                        aliases=_aliases(code, detail.get("store_key")))
     ctx.metric("CloudWarehouseExceptions", 1)
 
 
