@@ -22,6 +22,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
+    DOCUMENT_KIND,
+    EXCEPTION_KIND,
+    RECORD_TTL_DAYS,
+    aliases_of,
+    document,
+    exceptions_to_show,
+    raise_exception,
+    remember_document,
+    split_against_plan,
+)
 from ..errors import NotImplementedYet, PermanentError
 from . import kit
 
@@ -29,10 +40,7 @@ if TYPE_CHECKING:
     from ..connectors.qimen.inbound import QimenCall
     from ..connectors.qimen.mappers import Confirmation, Parcel
 
-DOCUMENT_KIND = "qimen.document"    # per WMS document: kind, plan, confirmed so far, store-side key
-EXCEPTION_KIND = "qimen.exception"  # confirms beyond the plan, refused cancels
 MESSAGE_EFFECT = "qimen.message"
-RECORD_TTL_DAYS = 400
 
 # Which document kind each confirm method answers.
 CONFIRMS = {
@@ -67,49 +75,6 @@ HAND_OVER: dict[str, Callable[..., None]] = {
     "entry": _not_yet("奇门 entryorder.confirm -> 退仓 received (P11)"),
     "stock": _not_yet("奇门 stock reports -> re-read warehouse stock and set it at the store (P6)"),
 }
-
-
-# --- documents the bridge created -------------------------------------------------------------
-
-
-def remember_document(ctx: kit.FlowContext, code: str, *, kind: str, plan: dict[str, int], order_type: str,
-                      store_key: str, wms_id: str | None = None) -> dict[str, Any]:
-    """Record a document just created at the WMS (idempotent: the first record stays)."""
-    data = {"kind": kind, "plan": dict(plan), "confirmed": {}, "order_type": order_type, "store_key": store_key,
-            "wms_id": wms_id, "final": False}
-    stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, data, ttl_days=RECORD_TTL_DAYS)
-    if stored is None:
-        existing = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
-        return existing.data if existing else data
-    ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_created", {"plan": plan, "order_type": order_type,
-                                                                    "wms_id": wms_id},
-                        aliases=_aliases(code, store_key, wms_id))
-    return data
-
-
-def _aliases(code: str, *others: str | None) -> tuple[str, ...]:
-    """The other keys `o2o trace` finds a WMS document's steps under: the store's document
-    no. and the WMS's own id."""
-    return tuple(dict.fromkeys(key for key in others if key and key != code))
-
-
-def document(ctx: kit.FlowContext, code: str) -> dict[str, Any] | None:
-    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
-    return record.data if record else None
-
-
-def split_against_plan(plan: dict[str, int], confirmed: dict[str, int],
-                       quantities: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
-    """(accepted, excess): ``quantities`` cut at what the plan still leaves after ``confirmed``."""
-    accepted, excess = {}, {}
-    for sku, qty in quantities.items():
-        left = max(0, int(plan.get(sku, 0)) - int(confirmed.get(sku, 0)))
-        take = min(qty, left)
-        if take:
-            accepted[sku] = take
-        if qty > take:
-            excess[sku] = qty - take
-    return accepted, excess
 
 
 # --- the WMS's messages ------------------------------------------------------------------------
@@ -192,9 +157,9 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
         raise kit.EffectInProgress(f"{code} was confirmed by another message just now", retry_after_seconds=5)
     ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_confirmed",
                         {"message": message, "passed": passed, "final": confirmation.final, "complete": complete},
-                        aliases=_aliases(code, data.get("store_key"), data.get("wms_id") or confirmation.wms_id))
+                        aliases=aliases_of(code, data.get("store_key"), data.get("wms_id") or confirmation.wms_id))
     if excess_total:
-        _raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
+        raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
                          detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
     return {"document": code, "passed": passed, "excess": excess_total, "complete": complete}
 
@@ -209,19 +174,3 @@ def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[s
     return {"reread": skus}
 
 
-# --- exceptions ---------------------------------------------------------------------------------
-
-
-def _raise_exception(ctx: kit.FlowContext, code: str, reason: str, *, message: str, detail: dict[str, Any]) -> None:
-    ctx.records.put(ctx.ent_id, EXCEPTION_KIND, f"{code}:{message}",
-                    {"document": code, "reason": reason, "at": ctx.now().isoformat(), **detail},
-                    ttl_days=RECORD_TTL_DAYS)
-    ctx.timeline.record(code, ctx.ent_id, "qimen.exception", {"reason": reason, **detail}, level="error",
-                        aliases=_aliases(code, detail.get("store_key")))
-    ctx.metric("CloudWarehouseExceptions", 1)
-
-
-def exceptions_to_show(ctx: kit.FlowContext) -> list[dict[str, Any]]:
-    """Open cloud-warehouse exceptions of the tenant, oldest first."""
-    rows = [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION_KIND)]
-    return sorted(rows, key=lambda row: row.get("at", ""))
