@@ -49,3 +49,20 @@ def test_usage_errors(wms, capsys, tmp_path):
     assert main(["qimen", "call", "inventory.query", "--tenant", "10010"]) == 2
     err = capsys.readouterr().err
     assert "no file" in err and "no tenant 'nobody'" in err and "tenant 10010 has no qimen section" in err
+
+
+def test_exceptions_list_shows_cloud_warehouse_exceptions(wms, capsys):
+    from o2o_bridge.connectors.qimen.ledger import raise_exception
+    from o2o_bridge.flows import kit
+
+    tenant = runtime.state_store().get("10020")
+    ctx = kit.context_for(tenant)
+    raise_exception(ctx, "WM1", "cancel_refused", message="cancel:cancel-refused",
+                    detail={"store_key": "WM1", "wms_message": "已发货，不能取消"})
+    raise_exception(ctx, "WM2", "confirmed_beyond_plan", message="deliveryorder.confirm:M9",
+                    detail={"store_key": "WM2", "excess": {"A": 1}})
+    assert main(["exceptions", "list", "--tenant", "10020"]) == 0
+    out = capsys.readouterr().out
+    assert "WM1  tenant=10020 kind=qimen.cancel_refused" in out and "已发货，不能取消" in out
+    assert "kind=qimen.confirmed_beyond_plan" in out and 'excess={"A": 1}' in out
+    assert "2 open exception(s)" in out

@@ -123,7 +123,7 @@ class ReturnOrderHead(_Out):
     logistics_code: str | None = None
     express_code: str | None = None
     return_reason: str | None = None
-    sender_info: Contact
+    sender_info: Contact | None = None
     remark: str | None = None
 
 
