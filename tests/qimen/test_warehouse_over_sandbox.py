@@ -153,3 +153,38 @@ def test_a_transient_failure_remembers_nothing_and_a_retry_creates_one_document(
     world.warehouse.submit_order(order)
     world.warehouse.submit_order(order)  # a replay after a lost answer
     assert list(world.wms.state.documents) == ["WM1"]
+
+
+class StoreStock:
+    """店+ P6 as the versioned S3 step calls it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, tuple[int, int]]]] = []
+
+    def set_warehouse_stock(self, code, levels, *, business_key=None):
+        self.calls.append((code, {level.sku_id: (level.qty, level.version) for level in levels}))
+
+
+def test_a_stock_report_is_a_signal_to_read_again_and_set_absolute_levels_at_the_store(world, monkeypatch):
+    monkeypatch.setitem(cloud_warehouse.HAND_OVER, "stock", cloud_warehouse._reread_after_report)
+    world.ctx.store = StoreStock()
+    world.ctx.extras["qimen"] = world.warehouse.client
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    world.wms.change_stock({"TS001-WHT-M": 44})                  # reported as -6
+    clock[0] = datetime(2026, 12, 2, 6, 5, tzinfo=timezone.utc)
+    world.wms.count_stock({"TS001-WHT-M": 40, "JN002-BLU-30": 21})  # a count: -4, +1
+    first, second = world.ctx.store.calls
+    assert first[0] == "20000" and first[1] == {"TS001-WHT-M": (44, 1796191200000)}
+    assert second[1] == {"TS001-WHT-M": (40, 1796191500000), "JN002-BLU-30": (21, 1796191500000)}
+
+
+def test_an_older_read_never_overwrites_a_newer_level(world):
+    world.ctx.store = StoreStock()
+    world.ctx.extras["qimen"] = world.warehouse.client
+    world.ctx.now = lambda: datetime(2026, 12, 2, 6, 5, tzinfo=timezone.utc)
+    cloud_warehouse.reread_stock(world.ctx, {"skus": ["TS001-WHT-M"]})
+    world.wms.state.stock["TS001-WHT-M"] = 1
+    world.ctx.now = lambda: datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)  # a late, older read
+    result = cloud_warehouse.reread_stock(world.ctx, {"skus": ["TS001-WHT-M"]})
+    assert result["stale"] == 1 and len(world.ctx.store.calls) == 1

@@ -591,8 +591,9 @@ def test_tenant_secret_access_is_limited_to_the_prefix():
 # Functions granted less than the usual set, each exactly what it uses.
 NARROW = {
     # Verifies the WMS's call with the tenant's secret and records the message and the WMS
-    # document in StateTable; it queues nothing (a transient failure is answered "retry-later").
-    "QimenCallbackFunction": {"dynamodb": {"StateTable"}, "sqs": set()},
+    # document in StateTable; only a stock re-read is queued for retry (a confirm that fails
+    # transiently is answered "retry-later" and the WMS sends it again).
+    "QimenCallbackFunction": {"dynamodb": {"StateTable"}, "sqs": {"RetryQueue"}},
 }
 
 

@@ -68,13 +68,50 @@ def _not_yet(what: str) -> Callable[..., None]:
     return hand_over
 
 
+def _reread_after_report(ctx: kit.FlowContext, _document: dict[str, Any], skus: list[str], _confirmation: Any) -> None:
+    kit.attempt(ctx, reread_stock, {"skus": skus}, trace_key=f"stock:{ctx.tenant.qimen.store_warehouse_code}")
+
+
 HAND_OVER: dict[str, Callable[..., None]] = {
     "delivery": _not_yet("奇门 deliveryorder.confirm -> 店+ shipment per parcel (P3)"),
     "stockout": _not_yet("奇门 stockout.confirm -> 配货 shipped (P10)"),
     "return": _not_yet("奇门 returnorder.confirm -> return received (P5)"),
     "entry": _not_yet("奇门 entryorder.confirm -> 退仓 received (P11)"),
-    "stock": _not_yet("奇门 stock reports -> re-read warehouse stock and set it at the store (P6)"),
+    "stock": _reread_after_report,
 }
+
+
+# --- Q5: warehouse stock ----------------------------------------------------------------------
+
+
+def warehouse_for(ctx: kit.FlowContext) -> Any:
+    """The tenant's cloud WMS as its warehouse (the live 奇门 client, or ``ctx.extras['qimen']``)."""
+    from ..connectors.qimen.warehouse import QimenWarehouse
+
+    client = ctx.extras.get("qimen")
+    if client is None:
+        from ..connectors.qimen.factory import qimen_for_tenant
+
+        client = qimen_for_tenant(ctx.tenant)
+    return QimenWarehouse(ctx, client)
+
+
+@kit.flow_command("qimen.reread_stock")
+def reread_stock(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the named SKUs' stock from the WMS (inventory.query) and set it at the 店+
+    warehouse through the versioned S3 step: the read's moment is the version, so a later
+    read always wins and a reported delta is never added to anything."""
+    from . import stock_sync
+
+    skus = list(payload["skus"])
+    levels = warehouse_for(ctx).read_stock(skus)
+    version = int(ctx.now().timestamp() * 1000)
+    code = ctx.tenant.qimen.store_warehouse_code
+    result = stock_sync.set_warehouse_stock(ctx, {"warehouse_code": code, "items": [
+        {"sku_id": sku, "qty": stock_sync.publishable(qty), "version": version} for sku, qty in levels.items()]})
+    ctx.timeline.record(f"stock:{code}", ctx.ent_id, "qimen.stock_read", {"skus": len(skus), **result},
+                        aliases=tuple(skus[:20]))
+    return result
 
 
 # --- the WMS's messages ------------------------------------------------------------------------
