@@ -4,7 +4,7 @@ Plans (or resumes) each tenant's run and fans its chunks out through the retry q
 retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime
-from o2o_bridge.flows import kit, stock_nightly
+from o2o_bridge.flows import cloud_warehouse, kit, stock_nightly
 from o2o_bridge.observability import logger, metrics
 
 
@@ -12,4 +12,11 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, log=logger.info)
+    return kit.run_for_tenants("nightly_stock_push", nightly, log=logger.info)
+
+
+def nightly(ctx):
+    """The nightly comparison (S4, S4e); for a cloud-warehouse tenant the WMS's stock read again first (Q5)."""
+    wms = cloud_warehouse.read_all_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
+    result = stock_nightly.nightly_stock_push(ctx) or {}
+    return {**result, "qimen": wms} if wms is not None else result

@@ -188,3 +188,19 @@ def test_an_older_read_never_overwrites_a_newer_level(world):
     world.ctx.now = lambda: datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)  # a late, older read
     result = cloud_warehouse.reread_stock(world.ctx, {"skus": ["TS001-WHT-M"]})
     assert result["stale"] == 1 and len(world.ctx.store.calls) == 1
+
+
+def test_the_scheduled_runs_read_every_sku_the_wms_may_hold(world):
+    world.ctx.store = StoreStock()
+    world.ctx.extras["qimen"] = world.warehouse.client
+    world.warehouse.submit_order(event("order.warehouse_requested", ORDER))
+    world.warehouse.sync_items([SimpleNamespace(sku_code="TS001-WHT-L", name="T恤 L")])
+    result = cloud_warehouse.read_all_stock(world.ctx)
+    assert result == {"skus": 3, "applied": 3, "queued_chunks": 0}
+    [(code, levels)] = world.ctx.store.calls
+    assert {sku: qty for sku, (qty, _) in levels.items()} == {"TS001-WHT-M": 50, "JN002-BLU-30": 20, "TS001-WHT-L": 30}
+
+
+def test_a_tenant_whose_warehouse_is_the_erp_is_not_read(world):
+    world.ctx.tenant = world.ctx.tenant.model_copy(update={"warehouse": "erp"})
+    assert cloud_warehouse.read_all_stock(world.ctx) == {"skipped": "warehouse is not qimen"}

@@ -96,6 +96,32 @@ def warehouse_for(ctx: kit.FlowContext) -> Any:
     return QimenWarehouse(ctx, client)
 
 
+STOCK_CHUNK = 500  # SKUs per re-read step (one P6 call at most)
+
+
+def read_all_stock(ctx: kit.FlowContext) -> dict[str, Any]:
+    """The hourly and 02:10 runs: every SKU the WMS may hold (sent to it, or in the bridge's
+    documents, or already shown at the 店+ warehouse) read again and set at the store. A
+    chunk that fails transiently waits in the retry queue; the others go on."""
+    from ..connectors.qimen.ledger import known_skus
+    from .stock_sync import WAREHOUSE_LEVEL
+
+    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
+        return {"skipped": "warehouse is not qimen"}
+    code = ctx.tenant.qimen.store_warehouse_code
+    skus = known_skus(ctx) | {record.key.split("|", 1)[1]
+                              for record in ctx.records.list(ctx.ent_id, WAREHOUSE_LEVEL, prefix=f"{code}|")}
+    totals = {"skus": len(skus), "applied": 0, "queued_chunks": 0}
+    ordered = sorted(skus)
+    for start in range(0, len(ordered), STOCK_CHUNK):
+        result = kit.attempt(ctx, reread_stock, {"skus": ordered[start:start + STOCK_CHUNK]}, trace_key=f"stock:{code}")
+        if result is None:
+            totals["queued_chunks"] += 1
+        else:
+            totals["applied"] += result.get("applied", 0)
+    return totals
+
+
 @kit.flow_command("qimen.reread_stock")
 def reread_stock(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Read the named SKUs' stock from the WMS (inventory.query) and set it at the 店+

@@ -12,6 +12,7 @@ from typing import Any
 
 DOCUMENT_KIND = "qimen.document"    # per WMS document: kind, plan, confirmed so far, store-side key
 EXCEPTION_KIND = "qimen.exception"  # confirms beyond the plan, refused cancels
+ITEM_KIND = "qimen.item"            # SKUs the WMS was sent (items.synchronize): read in the stock runs
 RECORD_TTL_DAYS = 400
 
 
@@ -71,3 +72,19 @@ def exceptions_to_show(ctx: Any) -> list[dict[str, Any]]:
     """Open cloud-warehouse exceptions of the tenant, oldest first."""
     rows = [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION_KIND)]
     return sorted(rows, key=lambda row: row.get("at", ""))
+
+
+# --- items the WMS knows ------------------------------------------------------------------------
+
+
+def remember_items(ctx: Any, sku_ids: list[str]) -> None:
+    for sku in sku_ids:
+        ctx.records.put(ctx.ent_id, ITEM_KIND, sku, {"at": ctx.now().isoformat()}, ttl_days=RECORD_TTL_DAYS)
+
+
+def known_skus(ctx: Any) -> set[str]:
+    """SKUs the WMS may hold: those sent to it, those of the bridge's documents."""
+    skus = {record.key for record in ctx.records.list(ctx.ent_id, ITEM_KIND)}
+    for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND):
+        skus.update((record.data.get("plan") or {}).keys())
+    return skus

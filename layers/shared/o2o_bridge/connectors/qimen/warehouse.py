@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 from ...errors import PermanentError
 from . import models as qm
 from .errors import QimenPermanentError
-from .ledger import raise_exception, remember_document
+from .ledger import raise_exception, remember_document, remember_items
 from .mappers import stock_levels
 from .signing import timestamp_text
 
@@ -170,5 +170,6 @@ class QimenWarehouse:
             self.client.call("items.synchronize", qm.ItemsSynchronize(
                 action_type=action, warehouse_code=self.section.warehouse_code, owner_code=self.section.owner_code,
                 items=items))
+            remember_items(self.ctx, [item.item_code for item in items])
             sent += len(items)
         return sent
