@@ -45,10 +45,14 @@ def full_method(method: str) -> str:
 
 class RateLimiter(Protocol):
     def acquire(self) -> Any: ...
+    def complete(self, grant: Any) -> None: ...
 
 
 class _Unpaced:
     def acquire(self) -> None:
+        return None
+
+    def complete(self, grant: Any) -> None:
         return None
 
 
@@ -110,7 +114,7 @@ class QimenClient:
     def post(self, method: str, body: bytes) -> QimenAnswer:
         """One signed POST of ``body`` as it is; transport failures raise, answers are returned."""
         method = full_method(method)
-        self.limiter.acquire()
+        grant = self.limiter.acquire()
         params = self.signed_url_params(method, body)
         try:
             response = self.http.post(self.credentials.gateway_url, params=params, content=body,
@@ -119,6 +123,9 @@ class QimenClient:
             raise QimenTransientError(f"奇门 {method} timed out ({type(exc).__name__})", method=method) from None
         except httpx.TransportError as exc:
             raise QimenTransientError(f"奇门 {method} unreachable: {self._scrub(str(exc))}", method=method) from None
+        finally:
+            # The gateway has the call by now (or never will): its slot counts from here.
+            self.limiter.complete(grant)
         text = response.text
         root, document = _read_answer(text)
         return QimenAnswer(response.status_code, text, document, root)
