@@ -5,7 +5,7 @@ taken by the cloud-warehouse flow (the neutral flows replaced by a recorder)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import httpx
@@ -204,3 +204,51 @@ def test_the_scheduled_runs_read_every_sku_the_wms_may_hold(world):
 def test_a_tenant_whose_warehouse_is_the_erp_is_not_read(world):
     world.ctx.tenant = world.ctx.tenant.model_copy(update={"warehouse": "erp"})
     assert cloud_warehouse.read_all_stock(world.ctx) == {"skipped": "warehouse is not qimen"}
+
+
+def product(sku: str, name: str = "T恤", **changes) -> dict:
+    return {"spu_code": sku.split("-")[0], "sku_code": sku, "barcode": "6900000000011", "name": name, "color": "白色",
+            "size": "M", "brand": "示例", "category": "T恤", "cost_price": "35.00", "tag_price": "129.00",
+            "retail_price": "99.00", "attributes": {}, **changes}
+
+
+def test_product_changes_reach_the_wms_as_add_then_update(world):
+    world.ctx.extras["qimen"] = world.warehouse.client
+    changed = SimpleNamespace(data=SimpleNamespace(items=[SimpleNamespace(model_dump=lambda mode: product("TS001-WHT-M"))]))
+    assert cloud_warehouse.on_product_changed(changed, world.ctx.tenant) == {"added": 1, "updated": 0}
+    assert world.wms.state.items["TS001-WHT-M"]["actionType"] == "add"
+    renamed = SimpleNamespace(data=SimpleNamespace(items=[SimpleNamespace(
+        model_dump=lambda mode: product("TS001-WHT-M", name="纯棉T恤"))]))
+    assert cloud_warehouse.on_product_changed(renamed, world.ctx.tenant) == {"added": 0, "updated": 1}
+    item = world.wms.state.items["TS001-WHT-M"]
+    assert (item["actionType"], item["itemName"], item["barCode"], item["retailPrice"]) == ("update", "纯棉T恤",
+                                                                                              "6900000000011", "99.00")
+
+
+def test_a_refused_product_change_is_parked_with_its_reason(world):
+    world.ctx.extras["qimen"] = world.warehouse.client
+    world.wms.faults["script"] = [{"kind": "failure", "code": "item-invalid"}]
+    changed = SimpleNamespace(data=SimpleNamespace(items=[SimpleNamespace(model_dump=lambda mode: product("X-1"))]))
+    result = cloud_warehouse.on_product_changed(changed, world.ctx.tenant)
+    assert result["outcome"] == "dead_lettered" and "item-invalid" in result["reason"]
+    assert len(world.ctx.queue.dead) == 1
+
+
+def test_products_the_erp_sends_to_the_store_also_go_to_the_wms(world):
+    from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
+    from o2o_bridge.flows import products
+
+    now = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+    world.ctx.jst, world.ctx.store, world.ctx.now = FakeJst(), FakeStore(), lambda: now
+    world.ctx.extras["qimen"] = world.warehouse.client
+    for n in range(3):
+        world.ctx.jst.add_sku(f"TS-{n}", now - timedelta(minutes=30), name=f"T恤 {n}", sale_price="99")
+    summary = products.sync_products(world.ctx)
+    assert (summary["sent"], summary["failed"]) == (3, 0)
+    assert sorted(world.wms.state.items) == ["TS-0", "TS-1", "TS-2"]
+    assert sorted(world.ctx.store.products) == ["TS-0", "TS-1", "TS-2"]
+    world.wms.faults["script"] = [{"kind": "failure", "code": "item-invalid"}]
+    world.ctx.jst.add_sku("TS-9", now - timedelta(minutes=10), name="新品", sale_price="59")
+    summary = products.sync_products(world.ctx)
+    assert summary["failed"] == 1 and "TS-9" not in world.wms.state.items
+    assert "the cloud WMS refused it" in world.ctx.records.get("10020", products.FAILED, "TS-9").data["error"]

@@ -313,7 +313,8 @@ class QimenSandbox:
         for item in items:
             if item is None or not _text(item, "itemCode"):
                 return _failure("invalid-request", "item.itemCode 必填")
-            self.state.items[_text(item, "itemCode")] = {child.tag: (child.text or "").strip() for child in item}
+            self.state.items[_text(item, "itemCode")] = {**{child.tag: (child.text or "").strip() for child in item},
+                                                        "actionType": _text(request, "actionType")}
         return _success()
 
     # --- the warehouse side: confirmations and reports to the bridge ------------------------

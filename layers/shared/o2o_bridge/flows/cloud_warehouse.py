@@ -237,3 +237,46 @@ def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[s
     return {"reread": skus}
 
 
+
+
+# --- Q6: products to the WMS ------------------------------------------------------------------
+
+
+@kit.flow_command("qimen.sync_items")
+def sync_items(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Products (P9 item fields) to the WMS: items it was never sent as ``add``, the others as
+    ``update``. The WMS upserts by itemCode, so sending a product twice changes nothing."""
+    from types import SimpleNamespace
+
+    from ..connectors.qimen.ledger import ITEM_KIND
+
+    products = [SimpleNamespace(**item) for item in payload["items"]]
+    known = {record.key for record in ctx.records.list(ctx.ent_id, ITEM_KIND)}
+    warehouse = warehouse_for(ctx)
+    added = warehouse.sync_items([p for p in products if p.sku_code not in known], action="add")
+    updated = warehouse.sync_items([p for p in products if p.sku_code in known], action="update")
+    ctx.timeline.record("qimen.items", ctx.ent_id, "qimen.items_synchronized", {"added": added, "updated": updated},
+                        aliases=tuple(p.sku_code for p in products[:50]))
+    ctx.metric("WmsItemsSynchronized", added + updated)
+    return {"added": added, "updated": updated}
+
+
+def products_to_wms(ctx: kit.FlowContext, products: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Send products to a cloud-warehouse tenant's WMS now (a transient failure waits in the
+    retry queue). None for a tenant whose warehouse is the ERP's. A refusal raises (the
+    caller records or parks it)."""
+    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None or not products:
+        return None
+    return kit.attempt(ctx, sync_items, {"items": products}, trace_key="qimen.items") or {"outcome": "queued"}
+
+
+def on_product_changed(event: Any, tenant: Any) -> dict[str, Any]:
+    """Q6: a product changed at the store system goes to the cloud WMS; a refusal is parked
+    with its reason (`o2o dlq list`), the event acknowledged."""
+    ctx = kit.context_for(tenant)
+    items = [item.model_dump(mode="json") for item in event.data.items]
+    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
+        ctx.timeline.record("qimen.items", ctx.ent_id, "product.changed_ignored",
+                            {"why": "the tenant has no cloud warehouse", "items": len(items)})
+        return {"outcome": "ignored"}
+    return kit.settle(ctx, sync_items, {"items": items}, trace_key="qimen.items")

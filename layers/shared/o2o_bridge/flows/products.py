@@ -147,17 +147,37 @@ def send(ctx: "FlowContext", sources: list[tuple[str, Any, str]], *, waiting: se
     sent = 0
     for batch in batches(ready, BATCH):
         results = _upsert(ctx, batch)
+        done = []
         for source, row, sku_id, _product in batch:
             status, message = results.get(sku_id, ("failed", "the store system did not answer for this item"))
             if status in DONE_STATUSES:
-                sent += 1
-                if sku_id in waiting:
-                    ctx.records.delete(ctx.ent_id, FAILED, sku_id)
-                    ctx.timeline.record(sku_id, ctx.ent_id, "product.synced", {"status": status, "after_failure": True})
+                done.append((source, row, sku_id, _product, status))
             else:
                 failed += 1
                 _failed(ctx, source, row, sku_id, f"{status}: {message}")
+        refused = _to_cloud_warehouse(ctx, done)
+        for source, row, sku_id, _product, status in done:
+            if refused:
+                failed += 1
+                _failed(ctx, source, row, sku_id, f"the cloud WMS refused it: {refused}")
+                continue
+            sent += 1
+            if sku_id in waiting:
+                ctx.records.delete(ctx.ent_id, FAILED, sku_id)
+                ctx.timeline.record(sku_id, ctx.ent_id, "product.synced", {"status": status, "after_failure": True})
     return sent, failed
+
+
+def _to_cloud_warehouse(ctx: "FlowContext", done: list) -> str | None:
+    """Q6: what reached 店+ also goes to a cloud-warehouse tenant's WMS; the reason if refused
+    (the items are then recorded as failed, and the hourly run sends them again)."""
+    from . import cloud_warehouse
+
+    try:
+        cloud_warehouse.products_to_wms(ctx, [item[3].body() for item in done])
+    except PermanentError as exc:
+        return _short(exc)
+    return None
 
 
 def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
