@@ -252,3 +252,11 @@ def test_products_the_erp_sends_to_the_store_also_go_to_the_wms(world):
     summary = products.sync_products(world.ctx)
     assert summary["failed"] == 1 and "TS-9" not in world.wms.state.items
     assert "the cloud WMS refused it" in world.ctx.records.get("10020", products.FAILED, "TS-9").data["error"]
+
+
+def test_a_product_changed_event_as_the_store_sends_it(world):
+    world.ctx.extras["qimen"] = world.warehouse.client
+    changed = event("product.changed", {"items": [product("JN002-BLU-30", name="直筒牛仔裤")]})
+    assert cloud_warehouse.on_product_changed(SimpleNamespace(data=changed), world.ctx.tenant) == {"added": 1,
+                                                                                                    "updated": 0}
+    assert world.wms.state.items["JN002-BLU-30"]["itemName"] == "直筒牛仔裤"
