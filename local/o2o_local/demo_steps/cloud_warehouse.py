@@ -63,6 +63,15 @@ def run(demo) -> None:
          f"JN002-BLU-30 {warehouse_stock(demo, 'JN002-BLU-30')}")
     demo.o2o("trace", f"stock:{POS_WAREHOUSE}")
 
+    show("Q6: a product changed at the store (product.changed) goes to the WMS (items.synchronize)")
+    emitted = demo.pos_admin("POST", "/__admin__/emit", {"type": "product.changed", "ent_id": ENT_ID, "data": {
+        "items": [{"spu_code": "TS001", "sku_code": "TS001-WHT-M", "barcode": "6900000000011", "name": "纯棉T恤 白 M",
+                   "color": "白色", "size": "M", "brand": "示例", "category": "T恤", "cost_price": "35.00",
+                   "tag_price": "129.00", "retail_price": "99.00", "attributes": {}}]}})["data"]
+    show(f"product.changed -> {emitted.get('status')} {json.dumps(emitted.get('body'), ensure_ascii=False)}")
+    item = wms_admin("GET", "/__admin__/items")["TS001-WHT-M"]
+    show(f"WMS item TS001-WHT-M: {item['itemName']} barcode {item['barCode']} ({item['actionType']})")
+
     show("Q1-Q4 today: a micro-mall order of this tenant is refused (501) rather than sent to the ERP's warehouse; "
          "the WMS's confirms are answered not-implemented until the ERP-neutral flows take the cloud WMS")
     emitted = demo.pos_admin("POST", "/__admin__/emit", {"type": "order.warehouse_requested", "ent_id": ENT_ID, "data": {
