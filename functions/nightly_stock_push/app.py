@@ -4,7 +4,7 @@ Plans (or resumes) each tenant's run and fans its chunks out through the retry q
 retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime
-from o2o_bridge.flows import cloud_warehouse, kit, stock_nightly
+from o2o_bridge.flows import kit, stock_nightly, stock_sync
 from o2o_bridge.observability import logger, metrics
 
 
@@ -16,7 +16,8 @@ def lambda_handler(event, context):
 
 
 def nightly(ctx):
-    """The nightly comparison (S4, S4e); for a cloud-warehouse tenant the WMS's stock read again first (Q5)."""
-    wms = cloud_warehouse.read_all_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
+    """The nightly comparison (S4, S4e); a cloud-warehouse tenant's WMS stock is read again first
+    (Q5: 奇门 has no "changed since" read, so the hourly read is repeated at 02:10 too)."""
+    wms = stock_sync.pull_jst_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
     result = stock_nightly.nightly_stock_push(ctx) or {}
     return {**result, "qimen": wms} if wms is not None else result

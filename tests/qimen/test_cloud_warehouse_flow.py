@@ -23,21 +23,17 @@ class Recorder:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.calls: list[tuple[str, str, dict[str, int], str | None]] = []
+        self.stock: list[list[str]] = []
         self.fail_first = fail_first
 
-    def for_kind(self, kind: str):
-        def hand_over(ctx, document, what, confirmation):
-            if self.fail_first:
-                self.fail_first -= 1
-                raise TransientError("store system busy")
-            if isinstance(what, list):      # stock: the SKUs to read again
-                items, tracking = {"skus": what}, None
-            elif isinstance(what, dict):    # a receipt: SKU -> units
-                items, tracking = dict(what), None
-            else:                           # a Parcel
-                items, tracking = dict(what.items), what.tracking_no
-            self.calls.append((kind, document.get("code", ""), items, tracking))
-        return hand_over
+    def hand_over(self, ctx, kind, code, data, parcels, passed, at, cancelled):
+        if self.fail_first:
+            self.fail_first -= 1
+            raise TransientError("store system busy")
+        trackings = [p["tracking_no"] for p in parcels] if parcels else [None] * len(passed)
+        for tracking, items in zip(trackings, passed):
+            self.calls.append((kind, code, dict(items), tracking))
+        return []
 
     def totals(self, kind: str, code: str) -> dict[str, int]:
         total: dict[str, int] = {}
@@ -50,12 +46,15 @@ class Recorder:
 
 @pytest.fixture
 def world(monkeypatch):
+    from o2o_bridge.flows import stock_sync
+
     tenant = parse_tenant(cloud_doc())
     ctx = fake_context(tenant)
     monkeypatch.setattr(kit, "context_for", lambda t: ctx)
     recorder = Recorder()
-    for kind in list(cloud_warehouse.HAND_OVER):
-        monkeypatch.setitem(cloud_warehouse.HAND_OVER, kind, recorder.for_kind(kind))
+    monkeypatch.setattr(cloud_warehouse, "_hand_over", recorder.hand_over)
+    monkeypatch.setattr(stock_sync, "recheck_stock",
+                        lambda ctx, code, skus: recorder.stock.append([code, *skus]) or {"reread": len(skus)})
     return ctx, recorder
 
 
@@ -134,15 +133,16 @@ def test_an_excess_is_acknowledged_not_passed_on_and_raised_as_an_exception(worl
     assert ctx.metric.values["CloudWarehouseExceptions"] == 1
 
 
-def test_a_transient_hand_over_failure_takes_the_message_again_on_redelivery(world):
+def test_a_transient_hand_over_failure_is_taken_again_on_redelivery_without_counting_twice(world):
     ctx, recorder = world
     recorder.fail_first = 1
-    remember(ctx, "SO1", "delivery", {"A": 1})
-    body = delivery_confirm("SO1", "M1", [("SF1", {"A": 1})])
+    remember(ctx, "SO1", "delivery", {"A": 2})
+    body = delivery_confirm("SO1", "M1", [("SF1", {"A": 1})], final=False)
     with pytest.raises(TransientError):
         cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))
-    assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {}  # nothing recorded
+    assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 1}  # the WMS's news is kept
     assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))["outcome"] == "done"
+    assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 1}  # not counted twice
     assert recorder.totals("delivery", "SO1") == {"A": 1}
 
 
@@ -157,7 +157,7 @@ def test_stock_reports_name_the_items_to_read_again_never_deltas(world):
     _, recorder = world
     result = cloud_warehouse.on_wms_message(message("stockchange.report", stock_change({"B": -3, "A": 5})))
     assert result["reread"] == ["A", "B"]
-    assert recorder.calls == [("stock", "", {"skus": ["A", "B"]}, None)]
+    assert recorder.stock == [["WH01", "A", "B"]]
 
 
 def every_kind_of_confirm():

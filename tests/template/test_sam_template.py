@@ -591,9 +591,8 @@ def test_tenant_secret_access_is_limited_to_the_prefix():
 # Functions granted less than the usual set, each exactly what it uses.
 NARROW = {
     # Verifies the WMS's call with the tenant's secret and records the message and the WMS
-    # document in StateTable; only a stock re-read is queued for retry (a confirm that fails
-    # transiently is answered "retry-later" and the WMS sends it again).
-    "QimenCallbackFunction": {"dynamodb": {"StateTable"}, "sqs": {"RetryQueue"}},
+    # document in StateTable; the store steps it hands on are queued for retry or parked.
+    "QimenCallbackFunction": {"dynamodb": {"StateTable"}, "sqs": {"RetryQueue", "RetryDLQ"}},
 }
 
 
@@ -619,7 +618,8 @@ def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_se
     # (flows.kit.settle); nobody else writes there.
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
-                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction"}, \
+                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction",
+                       "QimenCallbackFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 

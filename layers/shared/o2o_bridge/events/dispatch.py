@@ -57,22 +57,10 @@ _ROUTES = {
     "member.updated": ("members", "on_member_updated", "member merge, a store member changed", 18),
 }
 
-# A cloud-warehouse tenant (warehouse: qimen) has its orders, 配货 and 退仓 handled by its 奇门
-# WMS: these events must never reach the ERP's warehouse flows.
-CLOUD_WAREHOUSE_EVENTS = frozenset({"order.warehouse_requested", "order.cancelled", "return.requested",
-                                    "transfer.submitted", "warehouse_return.submitted"})
-
-
 def _flow(event_type: str, module: str, function: str, what: str, issue: int | tuple[int, ...]) -> Flow:
     # The flow kit and the scenario module load on the first event of the type, not at init.
     def flow(event: PosEvent, tenant: "Tenant") -> Any:
         from ..flows.kit import flow_function
-
-        if event_type in CLOUD_WAREHOUSE_EVENTS and getattr(tenant, "warehouse", "erp") == "qimen":
-            from ..errors import NotImplementedYet
-
-            raise NotImplementedYet(f"the {event_type} flow for a cloud-warehouse tenant (warehouse: qimen, "
-                                    "the 奇门 WMS behind the ERP-neutral flows)", issue=17)
 
         return flow_function(module, function, what=f"the {event_type} flow ({what})", issue=issue)(event, tenant)
 

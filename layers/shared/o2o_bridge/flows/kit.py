@@ -79,9 +79,14 @@ def live_context(tenant: "Tenant") -> FlowContext:
         metrics.add_metric(name=name, unit="Count", value=value)
 
     jst = jst_for_tenant(tenant)
+    warehouse: Any = JstWarehouse(jst, tenant)
+    if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
+        from ..connectors.qimen.warehouse import warehouse_for_tenant
+
+        warehouse = warehouse_for_tenant(tenant, records=RecordView(store), timeline=store, metric=metric)
     return FlowContext(
         tenant=tenant,
-        warehouse=JstWarehouse(jst, tenant),
+        warehouse=warehouse,
         erp=JstErp(jst, tenant),
         store=store_system_for_tenant(tenant),
         links=store,
