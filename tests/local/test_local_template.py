@@ -131,6 +131,8 @@ STACK_LAYOUT = {
     "pull_jst_stock": ("PullJstStockFunction", "cron(5 * * * ? *)"),
     "sync_products": ("SyncProductsFunction", "cron(20 * * * ? *)"),
     "nightly_stock_push": ("NightlyStockPushFunction", "cron(10 2 * * ? *)"),
+    "push_wdt_sales": ("PushWdtSalesFunction", "cron(0/10 * * * ? *)"),
+    "poll_wdt_documents": ("PollWdtDocumentsFunction", "cron(0/10 * * * ? *)"),
     "retry_worker": ("RetryWorkerFunction", "RetryQueue"),
 }
 
