@@ -28,6 +28,20 @@ class DocumentLink:
 
 
 @dataclass(frozen=True)
+class MalformedRow:
+    """A row an outside system listed that the bridge cannot read (a missing or mistyped field).
+
+    A poll's connector returns it in place of the row, so the scan parks it with the reason
+    (kit.each_record) and goes on with the rows behind it; ``ts`` keeps the cursor moving."""
+
+    source: str  # e.g. "JST /open/orders/out/simple/query"
+    raw: dict[str, Any]
+    problem: str
+    key: str  # the row's business key when it has one, else a digest of the row
+    ts: int = 0
+
+
+@dataclass(frozen=True)
 class Cursor:
     ent_id: str
     name: str

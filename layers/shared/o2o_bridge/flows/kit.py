@@ -13,7 +13,8 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
@@ -128,17 +129,21 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
     try:
         return step(ctx, payload)
     except TransientError as exc:
-        from ..retry import enqueue_retry  # the envelope models load only when something fails
-
-        envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
-                                 trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
-                                 known_secrets=ctx.tenant.inline_secrets())
-        if trace_key:
-            ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
-                                {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
-                                level="warning")
-        ctx.metric("RetryQueued", 1)
+        _queue_retry(ctx, name, payload, trace_key, exc)
         return None
+
+
+def _queue_retry(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str | None, exc: Exception) -> None:
+    from ..retry import enqueue_retry  # the envelope models load only when something fails
+
+    envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
+                             trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
+                             known_secrets=ctx.tenant.inline_secrets())
+    if trace_key:
+        ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
+                            {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
+                            level="warning")
+    ctx.metric("RetryQueued", 1)
 
 
 def digest(value: Any) -> str:
@@ -162,73 +167,201 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
-    identity = {k: v for k, v in payload.items() if k not in identity_ignores}
-    marker = f"{name}:{digest(identity)}"
+    marker = _parked_marker(name, payload, identity_ignores)
     earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
     if earlier is not None:
         return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
     try:
         result = attempt(ctx, step, payload, trace_key=trace_key)
     except PermanentError as exc:
-        from ..retry import DeadLetter, RetryEnvelope
-
-        reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())
-        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
-        ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
-        ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
-        ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
-                        ttl_days=PARKED_MEMORY_DAYS)
-        ctx.metric("DeadLettered", 1)
+        reason = _park(ctx, name, payload, trace_key, exc, marker)
         return {"outcome": "dead_lettered", "reason": reason}
     return result if result is not None else {"outcome": "queued"}
+
+
+def _parked_marker(name: str, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> str:
+    return f"{name}:{digest({k: v for k, v in payload.items() if k not in identity_ignores})}"
+
+
+def _park(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str, exc: BaseException,
+          marker: str) -> str:
+    """Dead-letter ``payload`` for command ``name`` with the reason, once (the marker remembers it)."""
+    from ..retry import DeadLetter, RetryEnvelope
+
+    reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())[:2000]
+    try:
+        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
+    except ValueError as refused:  # e.g. the record carries a field named like a secret: park what is safe
+        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload={"unsafe_payload_dropped": True},
+                                 trace_key=trace_key)
+        reason = f"{reason} (its payload was not kept: {str(refused).splitlines()[0][:200]})"
+    ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
+    ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
+    ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
+                    ttl_days=PARKED_MEMORY_DAYS)
+    ctx.metric("DeadLettered", 1)
+    return reason
+
+
+# --- polls and scans: a record that fails is set aside, the scan goes on --------------------------
+
+
+def set_aside(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
+              error: BaseException) -> str:
+    """A record of a poll or scan failed while it was handled: put it where it does not block the
+    records behind it, and say where. ``step`` is the registered command that handles that one
+    record again from ``payload`` (business data of the record, e.g. its JST row).
+
+    - a transient error: queued for the retry worker ("queued");
+    - anything else (a permanent refusal, a malformed row, a bug): parked on the DLQ with the
+      reason, once per record ("parked"; "parked_before" when an earlier run parked it), where
+      `o2o dlq list` shows it and `o2o dlq replay` re-runs ``step`` after the fix.
+    The scan then goes on and may move its cursor past the record: it is not lost."""
+    name = getattr(step, "command_name", None)
+    if name is None:
+        raise TypeError(f"{step.__name__} is not registered with @flow_command")
+    if isinstance(error, TransientError):
+        _queue_retry(ctx, name, payload, trace_key, error)
+        ctx.metric("RecordsSetAside", 1)
+        return "queued"
+    marker = _parked_marker(name, payload)
+    if ctx.records.get(ctx.ent_id, PARKED_KIND, marker) is not None:
+        return "parked_before"
+    _park(ctx, name, payload, trace_key, error, marker)
+    ctx.metric("RecordsSetAside", 1)
+    return "parked"
+
+
+R = TypeVar("R")
+
+
+def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], str], *, step: FlowStep,
+                payload_of: Callable[[R], dict[str, Any]], trace_key_of: Callable[[R], str],
+                counts: Counter | None = None) -> Counter:
+    """Handle every record of a poll's page (or a scan's list) with ``handle(record) -> outcome``;
+    a record that raises is ``set_aside`` and the loop goes on with the next one. Returns the
+    outcomes counted (``parked``, ``queued``, whatever ``handle`` returned). A ``MalformedRow``
+    (a row the connector could not read) is parked without calling ``handle``.
+
+    Only a failure to set a record aside (the state table or the queues are down) stops the loop:
+    then the caller must not move its cursor, and does not, because the exception propagates."""
+    from ..ports import MalformedRow
+
+    counts = counts if counts is not None else Counter()
+    for record in records:
+        try:
+            if isinstance(record, MalformedRow):
+                raise PermanentError(f"malformed row from {record.source}: {record.problem}")
+            outcome = handle(record)
+        except Exception as exc:  # noqa: BLE001 - one record must not stop the ones behind it
+            payload = {"row": record.raw} if isinstance(record, MalformedRow) else payload_of(record)
+            trace_key = record.key if isinstance(record, MalformedRow) else trace_key_of(record)
+            outcome = set_aside(ctx, step, payload, trace_key=trace_key, error=exc)
+        counts[outcome] += 1
+    return counts
 
 
 # --- effects done exactly once ---------------------------------------------------------------
 
 EFFECT_KIND = "effect"
 
+# How long a claim holds. A claim must outlast everything its holder can still do, or a second
+# worker takes over while the first is still calling. A Lambda cannot outlive its timeout, so
+# the lease is the invocation's remaining time (every HTTP client call runs inside it: the JST
+# and 店+ clients' timeouts and retries end before the function's does) plus a margin for
+# clocks that differ between containers and for a request still in flight when the holder is
+# stopped. Outside Lambda (the CLI, local runs) nothing stops the holder, so it gets the
+# longest any Lambda may run.
+LEASE_MARGIN_SECONDS = 15
+LEASE_WITHOUT_DEADLINE_SECONDS = 900
+
 
 class EffectInProgress(TransientError):
     """Another worker holds the claim on this effect; try again after its lease."""
 
 
+class EffectLeaseLost(TransientError):
+    """This worker did the effect after its lease ran out and another worker has claimed the
+    effect since; that worker's "done" is the one that counts (the downstream business key
+    keeps the second call from doubling the effect). The step is retried and then finds it done."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     result: Any
-    repeated: bool  # True: done before, nothing was done now
+    repeated: bool  # True: done before (or by another worker), nothing here counts as the effect
+    # True: this worker called too, after its lease ran out; the result is the other worker's.
+    late: bool = False
 
 
-def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, lease_seconds: int = 120,
-                ttl_days: int | None = 400) -> Outcome:
+def lease_seconds_for(ctx: FlowContext) -> float:
+    left = ctx.time_left()
+    if left == float("inf") or left > LEASE_WITHOUT_DEADLINE_SECONDS:
+        left = LEASE_WITHOUT_DEADLINE_SECONDS
+    return max(left, 0) + LEASE_MARGIN_SECONDS
+
+
+def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
-    A claim with a lease is taken with a conditional write before the effect; the result is
-    stored after it. A repeat gets the stored result without a second effect; a concurrent
-    duplicate gets EffectInProgress (transient); a crashed claim expires after its lease.
-    ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key),
-    because a crash between the effect and the "done" write re-runs it after the lease."""
-    records = ctx.records
-    existing = records.get(ctx.ent_id, EFFECT_KIND, key)
-    now = ctx.now()
+    See ``once``; the lease is ``lease_seconds_for(ctx)``."""
+    return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
+                ttl_days=ttl_days, metric=ctx.metric)
+
+
+def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T], *, lease_seconds: float,
+         now: Callable[[], datetime] = _utcnow, ttl_days: int | None = 400,
+         metric: Callable[[str, float], None] = lambda name, value=1: None) -> Outcome:
+    """``do()`` once per (ent_id, key): the one mechanism behind effect_once and the DLQ replay.
+
+    1. Claim: a conditional write (absent, released, or running past its lease) of a "running"
+       record with a lease. Losing the write means another worker claimed it: EffectInProgress.
+    2. ``do()``.
+    3. Complete: "done" with the result, written only if the record is still this claim's
+       version. If it is not (the lease ran out and another worker claimed it), nothing is
+       overwritten: a "done" already there is returned as a repeat (``late``), else
+       EffectLeaseLost (transient) so the step comes back and finds it done.
+    On failure the claim is released the same way, only if it is still this claim's: a release
+    never removes another worker's claim or "done". A release is a write, not a delete, so the
+    record's version only grows and an old claim can never match a new record's version.
+    A repeat gets the stored result without a second effect. Requests: one read and two
+    conditional writes, as before.
+
+    ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
+    a holder that dies between the effect and the "done" write is redone after its lease."""
+    existing = records.get(ent_id, EFFECT_KIND, key)
+    started = now()
     if existing is not None:
-        if existing.data.get("state") == "done":
+        state = existing.data.get("state")
+        if state == "done":
             return Outcome(existing.data.get("result"), True)
-        until = datetime.fromisoformat(existing.data["lease_until"])
-        if until > now:
-            raise EffectInProgress(f"{key} is being done by another worker", retry_after_seconds=(until - now).seconds + 1)
-    claim = records.put(ctx.ent_id, EFFECT_KIND, key,
-                        {"state": "running", "lease_until": (now + timedelta(seconds=lease_seconds)).isoformat()},
+        if state == "running":
+            until = datetime.fromisoformat(existing.data["lease_until"])
+            if until > started:
+                raise EffectInProgress(f"{key} is being done by another worker",
+                                       retry_after_seconds=int((until - started).total_seconds()) + 1)
+    claim = records.put(ent_id, EFFECT_KIND, key,
+                        {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()},
                         expected_version=existing.version if existing else None, ttl_days=ttl_days)
     if claim is None:
-        raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=lease_seconds)
+        raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
         result = do()
-    except BaseException:
-        records.delete(ctx.ent_id, EFFECT_KIND, key)
+    except BaseException as exc:
+        if records.put(ent_id, EFFECT_KIND, key, {"state": "released", "error": type(exc).__name__},
+                       expected_version=claim.version, ttl_days=ttl_days) is None:
+            metric("EffectLeaseLost", 1)  # another worker took the claim over meanwhile: it is theirs
         raise
-    records.put(ctx.ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": ctx.now().isoformat()},
-                expected_version=claim.version, ttl_days=ttl_days)
-    return Outcome(result, False)
+    done = records.put(ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": now().isoformat()},
+                       expected_version=claim.version, ttl_days=ttl_days)
+    if done is not None:
+        return Outcome(result, False)
+    metric("EffectLeaseLost", 1)
+    current = records.get(ent_id, EFFECT_KIND, key)
+    if current is not None and current.data.get("state") == "done":
+        return Outcome(current.data.get("result"), True, late=True)
+    raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "
+                          "holds it now and its result will count", retry_after_seconds=30)
 
 
 def effect_done(ctx: FlowContext, key: str) -> bool:

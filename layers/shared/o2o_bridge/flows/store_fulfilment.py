@@ -164,9 +164,14 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
                 break
             summary["pages"] += 1
             summary["read"] += len(page.records)
-            for outbound in sorted(page.records, key=lambda ob: ob.ts):
-                summary[handle_outbound(ctx, outbound)] += 1
-                summary["handled"] += 1
+            # An outbound that fails is set aside (queued or parked with its reason) and the
+            # page goes on: one bad order never holds the cursor and every order behind it.
+            outcomes = kit.each_record(ctx, sorted(page.records, key=lambda ob: ob.ts),
+                                       lambda ob: handle_outbound(ctx, ob), step=handle_outbound_again,
+                                       payload_of=_outbound_payload, trace_key_of=lambda ob: str(ob.io_id))
+            for outcome, count in outcomes.items():
+                summary[outcome] = summary.get(outcome, 0) + count
+                summary["handled"] += count
             if page.next_ts > position:
                 if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(page.next_ts), version):
                     # Another run moved the cursor meanwhile: it goes on from there.
@@ -209,6 +214,23 @@ def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
     if outbound.status in CANCELLED_AT_JST:
         return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.status) else "ignored"
     return "ignored"  # Confirmed (by us), OuterConfirming...: nothing for the stores to do
+
+
+def _outbound_payload(outbound: "SalesOutbound") -> dict[str, Any]:
+    return {"row": outbound.model_dump(mode="json", exclude_none=True)}
+
+
+@flow_command("s1.handle_outbound")
+def handle_outbound_again(ctx: FlowContext, payload: dict[str, Any]) -> str:
+    """An outbound the poll set aside, handled again by the retry worker or `o2o dlq replay`."""
+    from ..connectors.jushuitan.models import SalesOutbound
+
+    try:
+        outbound = SalesOutbound.model_validate(payload["row"])
+    except ValidationError as exc:
+        raise PermanentError(f"the JST outbound row cannot be read: {exc.error_count()} problem(s), first: "
+                             f"{exc.errors(include_url=False)[0]['msg']}") from None
+    return handle_outbound(ctx, outbound)
 
 
 # --- 2. dispatch ---------------------------------------------------------------------------------
