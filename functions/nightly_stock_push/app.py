@@ -12,4 +12,4 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, log=logger.info)
+    return kit.scheduled_job("nightly_stock_push", stock_nightly.nightly_stock_push, event)

@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("sync_products", sync_products, log=logger.info)
+    return kit.scheduled_job("sync_products", sync_products, event)

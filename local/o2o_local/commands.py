@@ -206,7 +206,30 @@ def invoke_function(name: str, event: dict[str, Any] | None = None, *, template:
         else:
             event = {}
     apply_local_environment(tpl)
-    return lambda_runtime.invoke(spec, event)
+    result = lambda_runtime.invoke(spec, event)
+    if spec.schedules and spec.sqs_sources and isinstance(result, dict) and "queued" in result:
+        result = run_queued_tenant_runs(tpl, spec, result)
+    return result
+
+
+def run_queued_tenant_runs(tpl: Template, spec: Any, fanned_out: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled function's fan-out queued one run per tenant on its own queue: run them now,
+    as Lambda's event source would, and report every tenant's summary. Raises TenantFailures
+    (like a run of every tenant in one process) when one failed, after all ran."""
+    from o2o_bridge.flows.kit import TenantFailures
+
+    from .drain import deliver_own_queue
+
+    tenants: dict[str, Any] = {}
+    for answer in deliver_own_queue(tpl, spec):
+        if isinstance(answer, dict):
+            tenants.update(answer.get("tenants") or {})
+    summary = {**fanned_out, "tenants": tenants}
+    failed = [ent_id for ent_id, run in tenants.items() if not run.get("ok")]
+    if failed:
+        raise TenantFailures(f"{fanned_out.get('job')} failed for tenant(s) {', '.join(failed)}: "
+                             + "; ".join(str(tenants[e].get("error")) for e in failed))
+    return summary
 
 
 def run_invoke(name: str, event_file: str | Path | None = None, *, template: TemplateArg = None,

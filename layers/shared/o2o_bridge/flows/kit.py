@@ -394,40 +394,182 @@ def flow_function(module: str, function: str, *, what: str, issue: int) -> Calla
     return call
 
 
-# --- scheduled work over every tenant -----------------------------------------------------------
+# --- scheduled work: one unit per tenant -----------------------------------------------------------
+#
+# A schedule fires its function once (EventBridge Scheduler, asynchronously, with no Lambda
+# retries: the next firing is the retry). That invocation only fans out: one message per tenant
+# on the function's own FIFO queue, in a fair order. The same function consumes the queue, one
+# tenant per invocation, so each tenant has the function's whole timeout; a tenant that fails
+# is logged and counted (metric ScheduledTenantFailed, alarmed) but its message is not failed,
+# so it is not re-run and never holds up the tenants queued behind it.
+
+BRIDGE = "-"  # owner of bridge-wide cursors (not a tenant)
+# Tenants of one ERP app that may run at once (FIFO message groups per app and slot): they share
+# the app's rate limit, so more would only wait for it.
+SLOTS_PER_ERP_APP = 2
+# A queued tenant run is started only with this much of an invocation left (a batch of more than
+# one); the rest are handed back.
+RUN_TIME_RESERVE_SECONDS = 10.0
 
 
 class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
 
 
-def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
-                    tenants: "TenantRepository | None" = None,
-                    build: Callable[["Tenant"], FlowContext] | None = None,
-                    log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
-    recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
-    function's error alarm fires), after every tenant had its turn."""
-    from .. import runtime
+def erp_app_of(tenant: "Tenant") -> str:
+    """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
+    jst = getattr(tenant, "jushuitan", None)
+    return f"jst:{jst.app_key}" if jst is not None else f"tenant:{tenant.ent_id}"
 
-    tenants = tenants if tenants is not None else runtime.state_store()
-    build = build or context_for
-    summary: dict[str, Any] = {"job": job, "tenants": {}}
-    failed: list[str] = []
-    for ent_id in tenants.list_ids():
-        started = time.monotonic()
+
+def fair_order(ent_ids: list[str], turn: int) -> list[str]:
+    """The tenants in a rotated order: each run starts one further, so no tenant is always last."""
+    ordered = sorted(ent_ids)
+    if not ordered:
+        return ordered
+    start = turn % len(ordered)
+    return ordered[start:] + ordered[:start]
+
+
+def next_turn(job: str, cursors: "CursorRepository") -> int:
+    """This run's turn number for ``job`` (bridge-wide; a lost race only repeats a rotation)."""
+    name = f"schedule.{job}.turn"
+    current = cursors.get(BRIDGE, name)
+    turn = int(current.value) + 1 if current else 0
+    cursors.advance(BRIDGE, name, str(turn), current.version if current else None)
+    return turn
+
+
+def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], tenant: "Tenant", *,
+               build: Callable[["Tenant"], FlowContext] | None = None) -> dict[str, Any]:
+    """One tenant's scheduled work on its own: its summary (``ok``, the flow's counts, seconds),
+    or ``ok: False`` and the error (redacted). Logged as one structured line, counted on failure."""
+    from ..observability import logger, metrics
+
+    started = time.monotonic()
+    try:
+        result = flow((build or context_for)(tenant)) or {}
+        summary = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
+    except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
+        message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
+        summary = {"ok": False, "error": message, "seconds": round(time.monotonic() - started, 3)}
+        metrics.add_metric(name="ScheduledTenantFailed", unit="Count", value=1)
+    (logger.info if summary["ok"] else logger.error)(
+        f"{job}: tenant {tenant.ent_id} {'done' if summary['ok'] else 'failed'}",
+        extra={"job": job, "ent_id": tenant.ent_id, "ok": summary["ok"], "summary": summary})
+    return summary
+
+
+def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "CursorRepository", queue: Any,
+            slots: int = SLOTS_PER_ERP_APP) -> dict[str, Any]:
+    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app."""
+    turn = next_turn(job, cursors)
+    runs: list[tuple[str, str]] = []
+    for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
         if tenant is None:
             continue
+        # A tenant keeps its slot, so its runs never overlap (one FIFO group runs one at a time).
+        slot = int(digest(ent_id), 16) % max(slots, 1)
+        runs.append((ent_id, f"{erp_app_of(tenant)}#{slot}"))
+    queue.send(job, run_id, runs)
+    from ..observability import logger
+
+    logger.info(f"{job}: {len(runs)} tenant run(s) queued", extra={"job": job, "run_id": run_id, "turn": turn,
+                                                                   "order": [e for e, _ in runs]})
+    return {"job": job, "run_id": run_id, "queued": [e for e, _ in runs]}
+
+
+def _run_id(event: dict[str, Any], now: datetime) -> str:
+    scheduled = event.get("scheduled_time") if isinstance(event, dict) else None
+    if isinstance(scheduled, str) and scheduled and not scheduled.startswith("<"):
+        return scheduled  # EventBridge Scheduler's <aws.scheduler.scheduled-time>: the same on its retries
+    return now.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], event: Any, *,
+                  tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
+                  queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
+                  time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+    """The handler of a scheduled function, for the three events it gets:
+
+    - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
+    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``); a failed tenant is
+      not a failed message (that would re-run it and hold up its FIFO group);
+    - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
+    """
+    from .. import runtime
+
+    tenants = tenants if tenants is not None else runtime.state_store()
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
+                           time_left=time_left or _lambda_time_left)
+    if isinstance(event, dict) and event.get("ent_id"):
+        tenant = tenants.get(str(event["ent_id"]))
+        if tenant is None:
+            raise BridgeError(f"{job}: no tenant {event['ent_id']!r} is registered")
+        summary = run_tenant(job, flow, tenant, build=build)
+        if not summary["ok"]:
+            raise TenantFailures(f"{job} failed for tenant(s) {tenant.ent_id}: {summary['error']}")
+        return {"job": job, "tenants": {tenant.ent_id: summary}}
+    if cursors is None:
+        from ..connectors.aws.dynamodb_state import CursorView
+
+        cursors = CursorView(runtime.state_store())
+    return fan_out(job, _run_id(event if isinstance(event, dict) else {}, _utcnow()), tenants=tenants,
+                   cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job))
+
+
+def _lambda_time_left() -> float:
+    from .. import runtime
+
+    context = runtime.lambda_context
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return float("inf")
+    return context.get_remaining_time_in_millis() / 1000
+
+
+def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], records: list[dict[str, Any]], *,
+                tenants: "TenantRepository", build: Callable[["Tenant"], FlowContext] | None,
+                time_left: Callable[[], float]) -> dict[str, Any]:
+    from ..observability import logger
+
+    summaries: dict[str, Any] = {}
+    handed_back: list[dict[str, str]] = []
+    for record in records:
+        if handed_back or (summaries and time_left() < RUN_TIME_RESERVE_SECONDS):
+            # FIFO: once one is handed back, every later record of the batch is too (order kept).
+            handed_back.append({"itemIdentifier": record.get("messageId", "")})
+            continue
         try:
-            result = flow(build(tenant)) or {}
-            summary["tenants"][ent_id] = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
-        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
-            message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
-            failed.append(ent_id)
-            summary["tenants"][ent_id] = {"ok": False, "error": message}
-        if log:
-            log(f"{job} tenant {ent_id}", summary["tenants"][ent_id])
+            body = json.loads(record.get("body") or "{}")
+            ent_id = str(body["ent_id"])
+        except (ValueError, KeyError, TypeError):
+            logger.error(f"{job}: unreadable tenant-run message dropped", extra={"job": job})
+            continue
+        tenant = tenants.get(ent_id)
+        if tenant is None:
+            logger.warning(f"{job}: tenant {ent_id} is no longer registered", extra={"job": job, "ent_id": ent_id})
+            continue
+        summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
+    return {"batchItemFailures": handed_back, "job": job, "tenants": summaries}
+
+
+def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+                    tenants: "TenantRepository | None" = None,
+                    build: Callable[["Tenant"], FlowContext] | None = None, turn: int = 0) -> dict[str, Any]:
+    """Every tenant's run of ``job`` in this process, one after another in the fair order of
+    ``turn`` (the CLI and tests; Lambdas fan out). Raises TenantFailures at the end if any failed,
+    after every tenant had its turn."""
+    from .. import runtime
+
+    tenants = tenants if tenants is not None else runtime.state_store()
+    summary: dict[str, Any] = {"job": job, "tenants": {}}
+    for ent_id in fair_order(tenants.list_ids(), turn):
+        tenant = tenants.get(ent_id)
+        if tenant is not None:
+            summary["tenants"][ent_id] = run_tenant(job, flow, tenant, build=build)
+    failed = [e for e, s in summary["tenants"].items() if not s["ok"]]
     if failed:
         raise TenantFailures(f"{job} failed for tenant(s) {', '.join(failed)}: "
                              + "; ".join(summary["tenants"][e]["error"] for e in failed))
