@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import lambda_runtime
 from .bootstrap import bootstrap
 from .bridge_runtime import reset_bridge_runtime
-from .drain import drain
+from .drain import drain, run_queued_tenant_runs
 from .environment import local_environment
 from .errors import LocalStackError
 from .moto_server import MotoServerError
@@ -207,29 +207,7 @@ def invoke_function(name: str, event: dict[str, Any] | None = None, *, template:
             event = {}
     apply_local_environment(tpl)
     result = lambda_runtime.invoke(spec, event)
-    if spec.schedules and spec.sqs_sources and isinstance(result, dict) and "queued" in result:
-        result = run_queued_tenant_runs(tpl, spec, result)
-    return result
-
-
-def run_queued_tenant_runs(tpl: Template, spec: Any, fanned_out: dict[str, Any]) -> dict[str, Any]:
-    """A scheduled function's fan-out queued one run per tenant on its own queue: run them now,
-    as Lambda's event source would, and report every tenant's summary. Raises TenantFailures
-    (like a run of every tenant in one process) when one failed, after all ran."""
-    from o2o_bridge.flows.kit import TenantFailures
-
-    from .drain import deliver_own_queue
-
-    tenants: dict[str, Any] = {}
-    for answer in deliver_own_queue(tpl, spec):
-        if isinstance(answer, dict):
-            tenants.update(answer.get("tenants") or {})
-    summary = {**fanned_out, "tenants": tenants}
-    failed = [ent_id for ent_id, run in tenants.items() if not run.get("ok")]
-    if failed:
-        raise TenantFailures(f"{fanned_out.get('job')} failed for tenant(s) {', '.join(failed)}: "
-                             + "; ".join(str(tenants[e].get("error")) for e in failed))
-    return summary
+    return run_queued_tenant_runs(tpl, spec, result)
 
 
 def run_invoke(name: str, event_file: str | Path | None = None, *, template: TemplateArg = None,

@@ -24,7 +24,8 @@ from .names import local_region
 from .sqs_event import failed_message_ids, sqs_event
 from .template import FunctionSpec, SqsSource, Template
 
-__all__ = ["DrainReport", "FunctionTally", "QueueCounts", "deliver_own_queue", "drain", "NO_DELAY_ENV"]
+__all__ = ["DrainReport", "FunctionTally", "QueueCounts", "deliver_own_queue", "drain", "run_queued_tenant_runs",
+           "NO_DELAY_ENV"]
 
 NO_DELAY_ENV = "O2O_RETRY_NO_DELAY"
 POLL_INTERVAL = 0.1
@@ -192,6 +193,27 @@ def _receive_batch(sqs: Any, queue: _Queue, batch_size: int) -> list[dict[str, A
             break
         messages.extend(received)
     return messages
+
+
+def run_queued_tenant_runs(template: Template, spec: FunctionSpec, result: Any, *,
+                           invoke: Invoke | None = None) -> Any:
+    """When ``result`` is a scheduled function's fan-out (one run per tenant queued on its own
+    queue), run those tenant runs now, as Lambda's event source would, and report every
+    tenant's summary; raises TenantFailures (naming them) when a tenant failed, after all ran.
+    Any other result is returned as it is."""
+    if not (spec.schedules and spec.sqs_sources and isinstance(result, dict) and "queued" in result):
+        return result
+    from o2o_bridge.flows.kit import TenantFailures
+
+    tenants: dict[str, Any] = {}
+    for answer in deliver_own_queue(template, spec, invoke=invoke):
+        if isinstance(answer, dict):
+            tenants.update(answer.get("tenants") or {})
+    failed = [ent_id for ent_id, run in tenants.items() if not run.get("ok")]
+    if failed:
+        raise TenantFailures(f"{result.get('job')} failed for tenant(s) {', '.join(failed)}: "
+                             + "; ".join(str(tenants[e].get("error")) for e in failed))
+    return {**result, "tenants": tenants}
 
 
 def deliver_own_queue(template: Template, spec: FunctionSpec, *, invoke: Invoke | None = None,
