@@ -190,4 +190,5 @@ def test_request_count_is_one_read_and_two_writes(ctx):
     ctx.records.calls.clear()
     with pytest.raises(TransientError):
         kit.effect_once(ctx, "other", lambda: (_ for _ in ()).throw(TransientError("x")))
-    assert ctx.records.calls == ["get", "put", "put"]
+    assert ctx.records.calls == ["get", "put", "delete"]  # a first claim that failed leaves nothing behind
+    assert ctx.records.inner.get(ctx.ent_id, kit.EFFECT_KIND, "other") is None

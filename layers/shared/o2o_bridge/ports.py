@@ -105,7 +105,9 @@ class RecordRepository(Protocol):
         """Write if the stored version is ``expected_version`` (None: only if absent).
         Returns the new record, or None when someone else wrote first."""
 
-    def delete(self, ent_id: str, kind: str, key: str) -> None: ...
+    def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        """Delete (only if the stored version is ``expected_version``, when given). False when
+        the condition failed; True otherwise (also when there was nothing to delete)."""
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         """Every record of one kind (keys starting with ``prefix``), in key order."""

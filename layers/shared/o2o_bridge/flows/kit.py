@@ -237,11 +237,13 @@ R = TypeVar("R")
 
 def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], str], *, step: FlowStep,
                 payload_of: Callable[[R], dict[str, Any]], trace_key_of: Callable[[R], str],
-                counts: Counter | None = None) -> Counter:
+                counts: Counter | None = None, stop: Callable[[], bool] | None = None) -> Counter:
     """Handle every record of a poll's page (or a scan's list) with ``handle(record) -> outcome``;
     a record that raises is ``set_aside`` and the loop goes on with the next one. Returns the
     outcomes counted (``parked``, ``queued``, whatever ``handle`` returned). A ``MalformedRow``
-    (a row the connector could not read) is parked without calling ``handle``.
+    (a row the connector could not read) is parked without calling ``handle``. ``stop()`` is asked
+    before each record (e.g. too little time left): then ``stopped_early`` is counted and the
+    loop ends.
 
     Only a failure to set a record aside (the state table or the queues are down) stops the loop:
     then the caller must not move its cursor, and does not, because the exception propagates."""
@@ -249,6 +251,9 @@ def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], st
 
     counts = counts if counts is not None else Counter()
     for record in records:
+        if stop is not None and stop():
+            counts["stopped_early"] += 1  # the caller keeps its cursor: the next run reads these again
+            break
         try:
             if isinstance(record, MalformedRow):
                 raise PermanentError(f"malformed row from {record.source}: {record.problem}")
@@ -322,8 +327,8 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
        overwritten: a "done" already there is returned as a repeat (``late``), else
        EffectLeaseLost (transient) so the step comes back and finds it done.
     On failure the claim is released the same way, only if it is still this claim's: a release
-    never removes another worker's claim or "done". A release is a write, not a delete, so the
-    record's version only grows and an old claim can never match a new record's version.
+    never removes another worker's claim or "done" (see ``_release`` for why an old claim can
+    never match a newer record's version).
     A repeat gets the stored result without a second effect. Requests: one read and two
     conditional writes, as before.
 
@@ -348,8 +353,7 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     try:
         result = do()
     except BaseException as exc:
-        if records.put(ent_id, EFFECT_KIND, key, {"state": "released", "error": type(exc).__name__},
-                       expected_version=claim.version, ttl_days=ttl_days) is None:
+        if not _release(records, ent_id, key, claim.version, type(exc).__name__, ttl_days):
             metric("EffectLeaseLost", 1)  # another worker took the claim over meanwhile: it is theirs
         raise
     done = records.put(ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": now().isoformat()},
@@ -362,6 +366,19 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         return Outcome(current.data.get("result"), True, late=True)
     raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "
                           "holds it now and its result will count", retry_after_seconds=30)
+
+
+def _release(records: "RecordRepository", ent_id: str, key: str, version: int, error: str,
+             ttl_days: int | None) -> bool:
+    """Give up this worker's claim, only if it still is this worker's. A first claim (version 1)
+    is deleted: only its own claimer ever deletes a version-1 record, so no live worker can hold
+    an older claim that a new record's version 1 would match, and a refused input leaves nothing
+    behind. A claim taken over (version 2 and up) is marked released instead, so the versions of
+    that record keep growing and a late completion of an older claim can never match them."""
+    if version == 1:
+        return records.delete(ent_id, EFFECT_KIND, key, expected_version=1)
+    return records.put(ent_id, EFFECT_KIND, key, {"state": "released", "error": error}, expected_version=version,
+                       ttl_days=ttl_days) is not None
 
 
 def effect_done(ctx: FlowContext, key: str) -> bool:

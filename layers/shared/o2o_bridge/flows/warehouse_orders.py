@@ -443,37 +443,68 @@ def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
     """Shipments and return receipts JST shows but whose push the bridge never got; the same
     steps and effect keys as the callbacks, so whichever comes second changes nothing."""
     shop_id = ctx.tenant.jushuitan.self_mall_shop_id
-    shipments = _recover(ctx, LOGISTICS_CURSOR,
-                         lambda begin, end: ctx.jst.query_logistics(shop_id=shop_id, begin=begin, end=end),
-                         _shipments_of_rows, record_shipment)
-    receipts = _recover(ctx, RECEIVED_CURSOR,
-                        lambda begin, end: ctx.jst.query_aftersale_received(begin=begin, end=end, shop_id=shop_id),
-                        _receipts_of_rows, record_return_receipt)
+    shipments = _recover(ctx, "shipments", LOGISTICS_CURSOR,
+                         lambda begin, end: ctx.jst.query_logistics(shop_id=shop_id, begin=begin, end=end))
+    receipts = _recover(ctx, "return_receipts", RECEIVED_CURSOR,
+                        lambda begin, end: ctx.jst.query_aftersale_received(begin=begin, end=end, shop_id=shop_id))
     return {"shipments": shipments, "return_receipts": receipts}
 
 
-def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             payloads_of: Callable[[kit.FlowContext, list[Any]], list[tuple[str, dict[str, Any] | None]]],
-             step: kit.FlowStep) -> dict[str, Any]:
+def _recovery(what: str) -> tuple[Any, Callable[..., list[tuple[str, dict[str, Any] | None]]], kit.FlowStep]:
+    """(JST row model, rows -> step payloads, step) of one S2x scan."""
+    from ..connectors.jushuitan import models as jst
+
+    if what == "shipments":
+        return jst.LogisticOrder, _shipments_of_rows, record_shipment
+    return jst.AfterSaleReceived, _receipts_of_rows, record_return_receipt
+
+
+def _recover(ctx: kit.FlowContext, what: str, cursor_name: str,
+             fetch: Callable[[datetime, datetime], list[Any]]) -> dict[str, Any]:
+    _model, payloads_of, step = _recovery(what)
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
     rows = fetch(begin, end)
     counts: Counter[str] = Counter()
-    for trace_key, payload in payloads_of(ctx, rows):
-        if ctx.time_left() < STOP_WHEN_SECONDS_LEFT:
-            counts["stopped_early"] += 1
-            break
-        if payload is None:
-            counts["not_ours"] += 1
-            continue
-        counts[settle(ctx, step, payload, trace_key=trace_key)["outcome"]] += 1
-    else:
-        # Moved only after every row is done, queued or dead-lettered; a lost race means another
-        # run moved it, which is as good.
+    try:
+        found = payloads_of(ctx, rows)
+    except Exception:  # noqa: BLE001 - a row that cannot be read: find it, set it aside, keep the others
+        found = []
+        for row in rows:
+            try:
+                found.extend(payloads_of(ctx, [row]))
+            except Exception as exc:  # noqa: BLE001
+                key = str(getattr(row, "so_id", None) or getattr(row, "outer_as_id", None) or getattr(row, "io_id", ""))
+                counts[kit.set_aside(ctx, recover_row, {"what": what, "row": row.model_dump(mode="json")},
+                                     trace_key=key, error=exc)] += 1
+
+    def handle(item: tuple[str, dict[str, Any] | None]) -> str:
+        trace_key, payload = item
+        return "not_ours" if payload is None else settle(ctx, step, payload, trace_key=trace_key)["outcome"]
+
+    kit.each_record(ctx, found, handle, step=step, payload_of=lambda item: item[1], trace_key_of=lambda item: item[0],
+                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT)
+    if not counts["stopped_early"]:
+        # Moved only after every row is done, queued or set aside (parked with its reason); a
+        # lost race means another run moved it, which is as good.
         ctx.cursors.advance(ctx.ent_id, cursor_name, end.isoformat(), cursor.version if cursor else None)
     return {"window": [begin.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")],
-            "rows": len(rows), **dict(sorted(counts.items()))}
+            "rows": len(rows), **dict(sorted((k, v) for k, v in counts.items() if v))}
+
+
+@kit.flow_command("s2x.recover_row")
+def recover_row(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """A JST row the S2x poll could not turn into a step, run again (`o2o dlq replay` after the fix)."""
+    from pydantic import ValidationError
+
+    model, payloads_of, step = _recovery(payload["what"])
+    try:
+        row = model.model_validate(payload["row"])
+    except ValidationError as exc:
+        raise PermanentError(f"the JST row cannot be read: {exc.errors(include_url=False)[0]['msg']}") from None
+    outcomes = [settle(ctx, step, found, trace_key=key)["outcome"] for key, found in payloads_of(ctx, [row]) if found]
+    return {"outcomes": outcomes}
 
 
 def _shipments_of_rows(ctx: kit.FlowContext, rows: list[Any]) -> list[tuple[str, dict[str, Any] | None]]:
