@@ -180,8 +180,12 @@ def mapping_for(tenant: "Tenant", wms_co_id: int) -> "WarehouseMapping":
 def levels_from_inventory(tenant: "Tenant", rows: Iterable[Any]) -> list[dict[str, Any]]:
     """JST inventory rows -> 店+ levels through the tenant's stock formula."""
     formula = formula_for(tenant)
-    return [{"sku_id": row.sku_id, "qty": publishable(formula.evaluate(row.formula_values())),
-             "version": jst_version(row.modified, row.ts)} for row in rows]
+    return [level_of(formula, row) for row in rows]
+
+
+def level_of(formula: StockFormula, row: Any) -> dict[str, Any]:
+    return {"sku_id": row.sku_id, "qty": publishable(formula.evaluate(row.formula_values())),
+            "version": jst_version(row.modified, row.ts)}
 
 
 def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dict[str, Any]:
@@ -217,7 +221,13 @@ def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dic
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
-    """S3/S4e hourly: every mapped warehouse's changes since its ts cursor -> P6."""
+    """S3/S4e hourly: every mapped warehouse's changes since its ts cursor -> P6.
+
+    A row whose level cannot be worked out (the tenant's formula fails on it) and a level the
+    store refuses are set aside (kit.set_aside: parked with the reason, replayable); the others
+    are applied and the cursor moves past all of them."""
+    from collections import Counter
+
     from ..connectors.jushuitan.paging import batches
 
     summary: dict[str, Any] = {}
@@ -226,23 +236,63 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
             summary[str(mapping.jst_wms_co_id)] = "left for the next run (time)"
             continue
         name = f"stock.inventory.{mapping.jst_wms_co_id}"
+        code = mapping.pos_warehouse_code
         cursor = ctx.cursors.get(ctx.ent_id, name)
         scan = ctx.jst.scan_inventory(start_ts=int(cursor.value) if cursor else 0, wms_co_id=mapping.jst_wms_co_id)
-        items = levels_from_inventory(ctx.tenant, scan.records)
-        applied = stale = queued = 0
+        counts: Counter = Counter()
+        items: list[dict[str, Any]] = []
+        formula = formula_for(ctx.tenant)
+
+        def read(row: Any) -> str:
+            items.append(level_of(formula, row))
+            return "read"
+
+        kit.each_record(ctx, scan.records, read, step=apply_inventory_row,
+                        payload_of=lambda row: {"warehouse_code": code, "row": row.model_dump(mode="json")},
+                        trace_key_of=lambda row: f"stock:{code}", counts=counts)
         for part in batches(items, P6_MAX):
-            result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": mapping.pos_warehouse_code, "items": part},
-                                 trace_key=f"stock:{mapping.pos_warehouse_code}")
-            if result is None:
-                queued += len(part)
-            else:
-                applied += result["applied"]
-                stale += result["stale"] + result["duplicate"]
-        # Only after the levels are applied or durably queued: a crash re-reads them.
+            _apply_levels(ctx, code, part, counts)
+        # Only after the levels are applied, durably queued or set aside: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, str(scan.next_ts), cursor.version if cursor else None)
-        summary[str(mapping.jst_wms_co_id)] = {"read": len(items), "applied": applied, "unchanged": stale,
-                                               "queued": queued, "next_ts": scan.next_ts}
+        summary[str(mapping.jst_wms_co_id)] = {"read": len(items), "applied": counts["applied"],
+                                               "unchanged": counts["unchanged"], "queued": counts["queued"],
+                                               "set_aside": counts["parked"] + counts["parked_before"],
+                                               "next_ts": scan.next_ts}
     return summary
+
+
+def _apply_levels(ctx: "FlowContext", code: str, items: list[dict[str, Any]], counts: Any) -> None:
+    """P6 for ``items``; a batch the store refuses is halved until each refused level stands
+    alone and is set aside, so one bad SKU does not hold back the levels around it."""
+    payload = {"warehouse_code": code, "items": items}
+    try:
+        result = kit.attempt(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}")
+    except PermanentError as exc:
+        if len(items) > 1:
+            middle = len(items) // 2
+            _apply_levels(ctx, code, items[:middle], counts)
+            _apply_levels(ctx, code, items[middle:], counts)
+            return
+        counts[kit.set_aside(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}", error=exc)] += 1
+        return
+    except Exception as exc:  # noqa: BLE001 - not a refusal: set the batch aside as it is
+        counts[kit.set_aside(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}", error=exc)] += 1
+        return
+    if result is None:
+        counts["queued"] += len(items)
+    else:
+        counts["applied"] += result["applied"]
+        counts["unchanged"] += result["stale"] + result["duplicate"]
+
+
+@kit.flow_command("stock.apply_inventory_row")
+def apply_inventory_row(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A JST inventory row the hourly pull set aside, applied again (`o2o dlq replay` after the fix)."""
+    from ..connectors.jushuitan.models import Inventory
+
+    row = Inventory.model_validate(payload["row"])
+    return set_warehouse_stock(ctx, {"warehouse_code": payload["warehouse_code"],
+                                     "items": levels_from_inventory(ctx.tenant, [row])})
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
