@@ -141,7 +141,7 @@ def send(ctx: "FlowContext", sources: list[tuple[str, Any, str]], *, waiting: se
     for source, row, sku_id in sources:
         try:
             ready.append((source, row, sku_id, map_row(source, row, sku_id, options)))
-        except (MappingError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a mapping error or a bug: this SKU waits, the rest go on
             _failed(ctx, source, row, sku_id, f"cannot map: {_short(exc)}")
             failed += 1
     sent = 0

@@ -202,29 +202,52 @@ def follow_other_inout(ctx: "FlowContext") -> dict[str, Any]:
 
 
 def _read_in_jst(ctx: "FlowContext", parts: list, summary: dict[str, int]) -> None:
-    """Each part's state in JST: Confirmed (with the confirmed lines), voided, or still waiting."""
+    """Each part's state in JST: Confirmed (with the confirmed lines), voided, or still waiting.
+    A part that fails to be handled is set aside (kit.each_record) and the others go on."""
     pending = {int(p.data["io_id"]): p for p in parts}
     found = {doc.io_id: doc for doc in ctx.jst.query_other_inout(io_ids=sorted(pending))} if pending else {}
-    for io_id, part in pending.items():
-        doc = found.get(io_id)
-        kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
-        if doc is None:
-            summary["missing"] += 1
-        elif doc.status == CONFIRMED:
-            items = [{"sku_id": i.sku_id, "qty": int(i.qty)} for i in doc.items if i.qty > 0] or part.data["items"]
-            if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=doc.io_date):
-                ctx.timeline.record(doc_no, ctx.ent_id, f"jst.other_{kind.jst_type}.confirmed",
-                                    {"io_id": io_id, "external_id": part.data["external_id"], "io_date": doc.io_date,
-                                     "qty": sum(i["qty"] for i in items)})
-            summary["confirmed"] += 1
-        elif doc.status in VOIDED:
-            if _update_part(ctx, part, status=doc.status):
-                record_exception(ctx, kind, doc_no,
-                                 f"JST {kind.label} document {part.data['external_id']} (io_id {io_id}) was voided "
-                                 f"({doc.status}) before the store was told", {"io_id": io_id, "status": doc.status})
-            summary["voided"] += 1
-        else:
-            summary["waiting"] += 1
+    outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0])),
+                               step=follow_part, payload_of=lambda item: _part_payload(item[1]),
+                               trace_key_of=lambda item: item[1].data["doc_no"])
+    for outcome, count in outcomes.items():
+        summary[outcome] = summary.get(outcome, 0) + count
+
+
+def _part_payload(part) -> dict[str, Any]:
+    return {"kind": part.data["kind"], "doc_no": part.data["doc_no"], "part": part.data["part"]}
+
+
+def _follow_part(ctx: "FlowContext", part, doc) -> str:
+    io_id = int(part.data["io_id"])
+    kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
+    if doc is None:
+        return "missing"
+    if doc.status == CONFIRMED:
+        items = [{"sku_id": i.sku_id, "qty": int(i.qty)} for i in doc.items if i.qty > 0] or part.data["items"]
+        if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=doc.io_date):
+            ctx.timeline.record(doc_no, ctx.ent_id, f"jst.other_{kind.jst_type}.confirmed",
+                                {"io_id": io_id, "external_id": part.data["external_id"], "io_date": doc.io_date,
+                                 "qty": sum(i["qty"] for i in items)})
+        return "confirmed"
+    if doc.status in VOIDED:
+        if _update_part(ctx, part, status=doc.status):
+            record_exception(ctx, kind, doc_no,
+                             f"JST {kind.label} document {part.data['external_id']} (io_id {io_id}) was voided "
+                             f"({doc.status}) before the store was told", {"io_id": io_id, "status": doc.status})
+        return "voided"
+    return "waiting"
+
+
+@kit.flow_command("store_transfers.follow_part")
+def follow_part(ctx: "FlowContext", payload: dict[str, Any]) -> str:
+    """One part the poll set aside, read in JST and handled again (`o2o dlq replay` after the fix);
+    a confirmed document is then told to the store by the next poll."""
+    kind = KINDS[payload["kind"]]
+    part = ctx.records.get(ctx.ent_id, OPEN, _part_key(kind, payload["doc_no"], int(payload["part"])))
+    if part is None:
+        return "finished"  # the store was told meanwhile
+    docs = ctx.jst.query_other_inout(io_ids=[int(part.data["io_id"])])
+    return _follow_part(ctx, part, next(iter(docs), None))
 
 
 def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> None:
@@ -239,7 +262,13 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> Non
         doc_parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
-            told = kit.settle(ctx, tell_store, {"kind": kind_name, "doc_no": doc_no}, trace_key=doc_no)
+            payload = {"kind": kind_name, "doc_no": doc_no}
+            try:
+                told = kit.settle(ctx, tell_store, payload, trace_key=doc_no)
+            except Exception as exc:  # noqa: BLE001 - not a refusal: set it aside, tell the others
+                outcome = kit.set_aside(ctx, tell_store, payload, trace_key=doc_no, error=exc)
+                summary[outcome] = summary.get(outcome, 0) + 1
+                continue
             if told.get("outcome") in ("dead_lettered", "dead_lettered_before"):
                 # The store refused (e.g. it does not know the document): stop asking it every
                 # poll; the exception and the dead letter (replayable) say what to do.
