@@ -521,6 +521,11 @@ def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
 
     before, after = change_order(ctx, io_id, cancelled)
     if after is before:
+        if before and before["status"] == "cancelled" and before.get("was") == "dispatched" \
+                and before.get("fulfilment_id") and not kit.effect_done(ctx, f"s1.cancel:{before['fulfilment_id']}"):
+            # A run that noted the cancel died before asking the store: ask it now (once, effect_once).
+            attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"]}, trace_key=io_id)
+            return True
         if before and before["status"] in ("shipped", "picked_up"):
             _park(ctx, io_id, "cancelled_after_shipping",
                   f"JST marked the outbound {jst_status} after the store {before['status'].replace('_', ' ')} it")
