@@ -164,3 +164,16 @@ def every_crash(make_world: Callable[[], Any], steps: list[Step], check: Callabl
         except AssertionError as failure:
             raise AssertionError(f"killed at crash point {n}/{clean.points} ({killed.killed_at}): {failure}") from None
     return clean.points
+
+
+def built_once(build: Callable[[Any], Step]) -> Step:
+    """A step whose input is made once per world (a store event, a JST push body, what the
+    warehouse did): the re-send after a kill carries the same input."""
+    built: dict[int, Step] = {}
+
+    def step(world: Any) -> Any:
+        if id(world) not in built:
+            built[id(world)] = build(world)
+        return built[id(world)](world)
+
+    return step
