@@ -260,6 +260,11 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> Non
             break
         kind = KINDS[kind_name]
         doc_parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        if kit.effect_done(ctx, _store_effect_key(kind, doc_no)):
+            # The store was told by a run that died while it stopped following the parts.
+            for part in doc_parts:
+                ctx.records.delete(ctx.ent_id, OPEN, part.key)
+            continue
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
             payload = {"kind": kind_name, "doc_no": doc_no}
