@@ -6,8 +6,7 @@ quantities are right."""
 import itertools
 
 from fakes import fake_context
-from flows_stock.stock_fakes import FakeJst, FakeStore, demo_tenant, modified_at
-from o2o_bridge.connectors.jushuitan.push import StockPush
+from flows_stock.stock_fakes import FakeJst, FakeStore, demo_tenant
 from o2o_bridge.events.models import EVENT_MODELS
 from o2o_bridge.flows import kit, stock_nightly, stock_sync
 
@@ -39,10 +38,13 @@ def stock_changed(store_code, sku, qty, version):
     return built_once(build)
 
 
-def jst_pushes_levels(world):
-    push = StockPush.model_validate({"datas": [{"sku_id": "W1", "qty": 30, "modified": modified_at(10)},
-                                               {"sku_id": "W2", "qty": 4, "modified": modified_at(11)}]})
-    stock_sync.on_stock_push(world.ctx.tenant, str(MAIN), push)
+def _jst_moved(world):
+    world.jst.set(MAIN, "W1", second=10, qty=30)
+    world.jst.set(MAIN, "W2", second=11, qty=4)
+    return lambda w: stock_sync.recheck_stock(w.ctx, str(MAIN), ["W1", "W2"])  # the push names the SKUs
+
+
+jst_pushes_levels = built_once(_jst_moved)
 
 
 def jst_changes(world):
@@ -70,7 +72,9 @@ def check(world, run):
 
 
 def test_stock_killed_at_every_crash_point_reaches_each_side_once(monkeypatch):
-    monkeypatch.setattr(stock_nightly, "JST_UPLOAD_MAX", 25)  # three chunks from 70 SKUs
+    from o2o_bridge.connectors.jushuitan import erp
+
+    monkeypatch.setattr(erp, "MAX_STOCK_ITEMS", 25)  # three chunks from 70 SKUs
     points = every_crash(lambda: World(monkeypatch), STEPS, check,
                          settle=[lambda w: stock_sync.pull_jst_stock(w.ctx)])
     assert points >= 20

@@ -33,7 +33,7 @@ def test_a_permanent_store_error_on_one_order_parks_it_and_the_poll_goes_on(worl
     assert sorted(f["external_id"] for f in world.store.fulfilments.values()) == ["700001", "700003"]
     assert cursor(world) == last["ts"]  # the cursor moved past the bad order
     [letter] = world.ctx.queue.dead
-    assert letter.envelope.command == "s1.handle_outbound" and letter.envelope.payload["row"]["io_id"] == 700002
+    assert letter.envelope.command == "s1.handle_outbound" and letter.envelope.payload["outbound"]["outbound_id"] == "700002"
     assert "SKU SKU-BAD is blocked" in letter.reason
     assert "dead_lettered" in world.steps(700002)
 
