@@ -20,4 +20,4 @@ def follow_documents(ctx):
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.scheduled_job("poll_jst_documents", follow_documents, event)
+    return kit.scheduled_job("poll_jst_documents", follow_documents, event, erp="jushuitan")

@@ -1,7 +1,4 @@
-"""Every 2 min: JST sales outbounds of the 店加线下仓 -> store fulfilment orders (S1, S1c).
-
-The schedule fans out one run per tenant onto this function's own queue; each run is one tenant
-(kit.scheduled_job)."""
+"""Every 2 min: JST sales outbounds of the 店加线下仓 -> store fulfilment orders (S1, S1c)."""
 
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit, store_fulfilment
@@ -12,4 +9,4 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event)
+    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan")

@@ -104,4 +104,4 @@ def test_tenants_of_one_erp_app_share_a_bounded_number_of_groups():
     groups = {group for _, group in sent["runs"]}
     app = kit.erp_app_of(tenants.get("30000"))
     assert {g for g in groups if g.startswith(app)} <= {f"{app}#{slot}" for slot in range(kit.SLOTS_PER_ERP_APP)}
-    assert any(g.startswith("jst:other#") for g in groups) and len(sent["runs"]) == 13
+    assert any(g.startswith("jushuitan:other#") for g in groups) and len(sent["runs"]) == 13

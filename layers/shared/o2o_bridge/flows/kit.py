@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline, Warehouse)
+    from ..ports.retail import RetailErp
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -39,7 +40,9 @@ class FlowContext:
 
     tenant: "Tenant"
     warehouse: "Warehouse"
-    erp: "Erp"
+    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
+    # of the store-retail scenarios (W1-W5, ports/retail.py).
+    erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
     cursors: "CursorRepository"
@@ -79,11 +82,23 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
-    jst = jst_for_tenant(tenant)
+    if tenant.erp == "wangdiantong":
+        # 旺店通 keeps the stores' books (W1-W5: ports.retail.RetailErp); the JST scenarios'
+        # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
+        from ..connectors.wangdiantong.factory import retail_erp_for_tenant
+
+        warehouse, erp = NotThisErp(tenant, "warehouse"), retail_erp_for_tenant(tenant)
+    else:
+        jst = jst_for_tenant(tenant)
+        warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
+    if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
+        from ..connectors.qimen.warehouse import warehouse_for_tenant
+
+        warehouse = warehouse_for_tenant(tenant, records=RecordView(store), timeline=store, metric=metric)
     return FlowContext(
         tenant=tenant,
-        warehouse=JstWarehouse(jst, tenant),
-        erp=JstErp(jst, tenant),
+        warehouse=warehouse,
+        erp=erp,
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),
@@ -94,6 +109,20 @@ def live_context(tenant: "Tenant") -> FlowContext:
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
     )
+
+
+class NotThisErp:
+    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
+    use is a configuration error naming the tenant, its ERP and the step, never a call."""
+
+    def __init__(self, tenant: "Tenant", port: str) -> None:
+        self._tenant, self._port = tenant, port
+
+    def __getattr__(self, name: str) -> Any:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
+                                 f"does not take the step {name}")
 
 
 # How a retried command gets its context back: live in Lambdas, fakes in tests.
@@ -441,8 +470,25 @@ class TenantFailures(BridgeError):
 
 def erp_app_of(tenant: "Tenant") -> str:
     """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
-    jst = getattr(tenant, "jushuitan", None)
-    return f"jst:{jst.app_key}" if jst is not None else f"tenant:{tenant.ent_id}"
+    section = getattr(tenant, tenant.erp, None) if hasattr(tenant, "erp") else getattr(tenant, "jushuitan", None)
+    key = getattr(section, "app_key", None) or getattr(section, "sid", None)
+    return f"{getattr(tenant, 'erp', 'jushuitan')}:{key}" if key else f"tenant:{tenant.ent_id}"
+
+
+def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
+            ) -> Callable[[FlowContext], dict[str, Any] | None]:
+    """One scheduled job whose work depends on the tenant's ERP (e.g. nightly_stock_push:
+    JST's S3/S4 or 旺店通's W5). A tenant whose ERP has no flow for the job fails loudly."""
+
+    def flow(ctx: FlowContext) -> dict[str, Any] | None:
+        chosen = flows.get(ctx.tenant.erp)
+        if chosen is None:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"{job} has no flow for a tenant whose ERP is {ctx.tenant.erp}")
+        return chosen(ctx)
+
+    return flow
 
 
 def fair_order(ent_ids: list[str], turn: int) -> list[str]:
@@ -484,13 +530,14 @@ def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], t
 
 
 def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "CursorRepository", queue: Any,
-            slots: int = SLOTS_PER_ERP_APP) -> dict[str, Any]:
-    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app."""
+            slots: int = SLOTS_PER_ERP_APP, erp: str | None = None) -> dict[str, Any]:
+    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app (with
+    ``erp``, only that ERP's tenants: a JST poll skips 旺店通 tenants)."""
     turn = next_turn(job, cursors)
     runs: list[tuple[str, str]] = []
     for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
-        if tenant is None:
+        if tenant is None or not _of_erp(tenant, erp):
             continue
         # A tenant keeps its slot, so its runs never overlap (one FIFO group runs one at a time).
         slot = int(digest(ent_id), 16) % max(slots, 1)
@@ -503,6 +550,10 @@ def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "Cur
     return {"job": job, "run_id": run_id, "queued": [e for e, _ in runs]}
 
 
+def _of_erp(tenant: "Tenant", erp: str | None) -> bool:
+    return erp is None or getattr(tenant, "erp", "jushuitan") == erp
+
+
 def _run_id(event: dict[str, Any], now: datetime) -> str:
     scheduled = event.get("scheduled_time") if isinstance(event, dict) else None
     if isinstance(scheduled, str) and scheduled and not scheduled.startswith("<"):
@@ -513,14 +564,15 @@ def _run_id(event: dict[str, Any], now: datetime) -> str:
 def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], event: Any, *,
                   tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
                   queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
-                  time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+                  time_left: Callable[[], float] | None = None, erp: str | None = None) -> dict[str, Any]:
     """The handler of a scheduled function, for the three events it gets:
 
     - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
     - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``); a failed tenant is
       not a failed message (that would re-run it and hold up its FIFO group);
     - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
-    """
+
+    With ``erp``, only the tenants of that ERP take part."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
@@ -540,7 +592,7 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
 
         cursors = CursorView(runtime.state_store())
     return fan_out(job, _run_id(event if isinstance(event, dict) else {}, _utcnow()), tenants=tenants,
-                   cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job))
+                   cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job), erp=erp)
 
 
 def _lambda_time_left() -> float:
@@ -578,7 +630,7 @@ def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], 
     return {"batchItemFailures": handed_back, "job": job, "tenants": summaries}
 
 
-def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *, erp: str | None = None,
                     tenants: "TenantRepository | None" = None,
                     build: Callable[["Tenant"], FlowContext] | None = None, turn: int = 0) -> dict[str, Any]:
     """Every tenant's run of ``job`` in this process, one after another in the fair order of
@@ -590,7 +642,7 @@ def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | Non
     summary: dict[str, Any] = {"job": job, "tenants": {}}
     for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
-        if tenant is not None:
+        if tenant is not None and _of_erp(tenant, erp):
             summary["tenants"][ent_id] = run_tenant(job, flow, tenant, build=build)
     failed = [e for e, s in summary["tenants"].items() if not s["ok"]]
     if failed:
