@@ -183,8 +183,11 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 @pytest.mark.skipif(not REPO_TEMPLATE.is_file(), reason="template.yaml not written yet")
 def test_the_real_template_runs_locally(sandboxes_on_free_ports):
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
+        runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
+                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
         resources = set(stack.resources)
-        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias"}, resources
+        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
+                             "TenantRunsDLQ", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
