@@ -16,7 +16,8 @@ is created twice); with ``--store`` they go to that store instead.
 
 from __future__ import annotations
 
-import json
+from ..errors import BadRequest
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -25,7 +26,7 @@ def register(commands) -> None:
     show = sub.add_parser("list", help="every open exception (and order stuck in routing) with its reason and "
                                        "the stores that rejected it")
     show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
-    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(show)
     show.set_defaults(run=list_exceptions)
     reroute = sub.add_parser("reroute", help="route a parked order again (or retry its parked confirmation)")
     reroute.add_argument("io_id", help="the JST sales outbound io_id")
@@ -55,46 +56,48 @@ def list_exceptions(args) -> int:
     from ..flows import kit, store_fulfilment
 
     found = 0
-    for tenant in _tenants(args.tenant):
+    tenants = _tenants(args.tenant)
+    if args.json:
+        echo_json([{"ent_id": tenant.ent_id, **item} for tenant in tenants
+                   for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant))])
+        return 0
+    for tenant in tenants:
         for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant)):
             found += 1
-            if args.json:
-                print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
-                continue
             rejected = ", ".join(item.get("rejected_by") or []) or "-"
             state = f" dispatch={item['dispatch_state']}" if item.get("dispatch_state") else ""
-            print(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
+            echo(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
                   f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
             for store, why in (item.get("dropped") or {}).items():
-                print(f"    {store}: {why}")
-    if not args.json:
-        print(f"{found} open exception(s)")
+                echo(f"    {store}: {why}")
+    echo(f"{found} open exception(s)")
     return 0
 
 
 def reroute_exception(args) -> int:
-    from ..errors import UnprocessableRequest
     from ..flows import kit, store_fulfilment
 
     tenants = _tenants(args.tenant)
     known = [t for t in tenants if store_fulfilment.load_order(kit.context_for(t), args.io_id) is not None]
     if not known:
-        raise UnprocessableRequest(f"no tenant knows outbound {args.io_id}")
+        from . import NotFound
+
+        raise NotFound(f"no tenant knows outbound {args.io_id}")
     if len(known) > 1:
-        raise UnprocessableRequest(f"outbound {args.io_id} is known to tenants "
+        raise BadRequest(f"outbound {args.io_id} is known to tenants "
                                    f"{', '.join(t.ent_id for t in known)}: say which with --tenant")
     ctx = kit.context_for(known[0])
     result = store_fulfilment.reroute_by_hand(ctx, args.io_id, store_code=args.store)
     order = store_fulfilment.load_order(ctx, args.io_id)
     if result.get("retried"):
-        print(f"retried {result['retried']} for outbound {args.io_id}: "
+        echo(f"retried {result['retried']} for outbound {args.io_id}: "
               + ("done" if result.get("result") else "queued for retry or parked again (see o2o trace)"))
     elif order and order.status == "dispatched":
-        print(f"outbound {args.io_id} dispatched to store {order.data['store_code']} "
+        echo(f"outbound {args.io_id} dispatched to store {order.data['store_code']} "
               f"(fulfilment {order.data['fulfilment_id']})")
     elif order and order.status == "exception":
-        print(f"outbound {args.io_id} is parked again: no store can take it (see o2o trace {args.io_id})")
+        echo(f"outbound {args.io_id} is parked again: no store can take it (see o2o trace {args.io_id})")
         return 1
     else:
-        print(f"outbound {args.io_id} is {order.status if order else 'unknown'}; a retry is queued")
+        echo(f"outbound {args.io_id} is {order.status if order else 'unknown'}; a retry is queued")
     return 0

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._output import add_json_flag, echo, echo_json, result_stream
+
 
 def register(commands) -> None:
     tenant = commands.add_parser("tenant", help="register and inspect tenants (店+ merchants)")
@@ -18,9 +20,11 @@ def register(commands) -> None:
     put.set_defaults(run=put_tenant)
     get = sub.add_parser("get", help="print a stored tenant, secrets masked")
     get.add_argument("ent_id")
+    add_json_flag(get)
     get.set_defaults(run=get_tenant)
     doctor = sub.add_parser("doctor", help="check a tenant against the live systems")
     doctor.add_argument("ent_id")
+    add_json_flag(doctor)
     doctor.set_defaults(run=doctor_tenant)
 
 
@@ -51,15 +55,15 @@ def put_tenant(args) -> int:
 
     tenant, errors = load_tenant_file(args.file)
     if errors:
-        print(f"{args.file}: {len(errors)} error(s); nothing was stored", file=sys.stderr)
+        echo(f"{args.file}: {len(errors)} error(s); nothing was stored", file=sys.stderr)
         for line in errors:
-            print(f"  {line}", file=sys.stderr)
+            echo(f"  {line}", file=sys.stderr)
         return 2
     where = use_bridge_environment()
     store = runtime.state_store()
     previous = store.get(tenant.ent_id)
     store.put(tenant)
-    print(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
+    echo(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
     # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
     # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
     if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
@@ -67,7 +71,7 @@ def put_tenant(args) -> int:
 
         settings = runtime.settings()
         if DynamoTokenStore(runtime.aws_client("dynamodb"), settings.state_table).forget(tenant.ent_id):
-            print("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
+            echo("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
     return 0
 
 
@@ -85,16 +89,26 @@ def _jst_tokens(tenant) -> tuple:
 def get_tenant(args) -> int:
     import yaml
 
+    tenant = stored_tenant(args.ent_id)
+    shown = json.loads(json.dumps(tenant.to_display()))
+    if args.json:
+        echo_json(shown)
+    else:
+        yaml.safe_dump(shown, result_stream(), allow_unicode=True, sort_keys=False)
+    return 0
+
+
+def stored_tenant(ent_id: str):
+    """The stored tenant, or NotFound (exit 1) naming it."""
     from .. import runtime
+    from . import NotFound
     from .environment import use_bridge_environment
 
     use_bridge_environment()
-    tenant = runtime.state_store().get(args.ent_id)
+    tenant = runtime.state_store().get(ent_id)
     if tenant is None:
-        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
-        return 2
-    yaml.safe_dump(json.loads(json.dumps(tenant.to_display())), sys.stdout, allow_unicode=True, sort_keys=False)
-    return 0
+        raise NotFound(f"no tenant {ent_id!r} is stored (o2o tenant put FILE first)")
+    return tenant
 
 
 def doctor_tenant(args) -> int:
@@ -102,17 +116,16 @@ def doctor_tenant(args) -> int:
     from .. import runtime
     from ..connectors.jushuitan.doctor import check_tenant
     from ..connectors.jushuitan.factory import jst_for_tenant
-    from .environment import use_bridge_environment
 
-    use_bridge_environment()
-    tenant = runtime.state_store().get(args.ent_id)
-    if tenant is None:
-        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
-        return 2
+    tenant = stored_tenant(args.ent_id)
     checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
-    print(f"tenant {tenant.ent_id} ({tenant.name})")
-    for check in checks:
-        print(f"  {check.line()}")
     failed = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    if args.json:
+        echo_json({"ent_id": tenant.ent_id, "name": tenant.name, "ok": not failed,
+                   "checks": [{"name": c.name, "ok": c.ok, "reason": c.reason} for c in checks]})
+        return 1 if failed else 0
+    echo(f"tenant {tenant.ent_id} ({tenant.name})")
+    for check in checks:
+        echo(f"  {check.line()}")
+    echo(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import json
 
+from ._output import add_json_flag, echo, echo_json
+
 
 def register(commands) -> None:
     trace = commands.add_parser("trace", help="every step, decision and error of one document")
     trace.add_argument("key", help="JST io_id / so_id / o_id, store order / return / 配货 / 退仓 doc no., a SKU id, "
                             "stock:<store or warehouse code>, stock-nightly:<run id>, or a retry id")
-    trace.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(trace)
     trace.set_defaults(run=show_trace)
 
 
 def show_trace(args) -> int:
     from .. import runtime
+    from ..shanghai_time import SHANGHAI
+    from . import NotFound
     from .environment import use_bridge_environment
 
     use_bridge_environment()
     entries = runtime.state_store().entries(args.key)
     if not entries:
-        print(f"no timeline for {args.key!r}")
-        return 1
+        raise NotFound(f"no timeline for {args.key!r}")
+    if args.json:
+        echo_json([{"at": entry.at.astimezone(SHANGHAI).isoformat(), "ent_id": entry.ent_id, "step": entry.step,
+                    "level": entry.level, "detail": entry.detail} for entry in entries])
+        return 0
     for entry in entries:
-        if args.json:
-            print(json.dumps({"at": entry.at.isoformat(), "ent_id": entry.ent_id, "step": entry.step,
-                              "level": entry.level, "detail": entry.detail}, ensure_ascii=False))
-        else:
-            detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in entry.detail.items())
-            print(f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.level.upper():7} [{entry.ent_id}] {entry.step}  {detail}".rstrip())
+        detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in entry.detail.items())
+        # Operators and merchants count in Shanghai time; the zone is printed so nobody guesses.
+        echo(f"{entry.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S %Z} {entry.level.upper():7} [{entry.ent_id}] {entry.step}  {detail}".rstrip())
     return 0
