@@ -5,11 +5,12 @@ retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit, stock_nightly
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, log=logger.info)

@@ -47,6 +47,8 @@ def main() -> int:
         # Keep the printout about the business: handlers log warnings and errors only here.
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # The demo makes its own documents; the sample events' documents would only add noise.
+        "O2O_SAMPLE_DOCUMENTS": "0",
     })
     for name in ("O2O_STACK", "STATE_TABLE", "IDEMPOTENCY_TABLE", "RETRY_QUEUE_URL", "RETRY_DLQ_URL", "AWS_PROFILE"):
         env.pop(name, None)

@@ -54,15 +54,25 @@ SandboxFactory = Callable[[str], Sandbox]
 def _jst_sandbox(host: str) -> Sandbox:
     from .jst_sandbox import jst_sandbox_factory
 
+    from . import sample_documents
+
     # The demo tenant's jushuitan.base_url is http://127.0.0.1:8801.
-    return jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
+    sandbox = jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
+    if sample_documents.enabled():  # what events/*.json refer to
+        sample_documents.seed_jst(sandbox)
+    return sandbox
 
 
 def _pos_sandbox(host: str) -> Sandbox:
     from .pos_sandbox import PosSandbox
 
     # Port 8802 (O2O_POS_SANDBOX_PORT): the demo tenant's pos.base_url is http://127.0.0.1:8802/api.
-    return PosSandbox.for_local_stack(host)
+    from . import sample_documents
+
+    sandbox = PosSandbox.for_local_stack(host)
+    if sample_documents.enabled():  # what events/*.json refer to
+        sample_documents.seed_store(sandbox)
+    return sandbox
 
 
 SANDBOXES: dict[str, SandboxFactory] = {

@@ -16,11 +16,11 @@ def refused(env, event, status, message):
 
 def test_the_sample_event_is_signed_for_the_demo_tenant(tenants):
     # events/pos_events.json carries a real signature: it passes the edge and reaches the S1 flow,
-    # which refuses its fulfilment F1001 because the bridge never created it.
+    # which refuses its fulfilment FO700001-1 because the bridge never created it.
     from handlers import sample_event
 
     code, body = send(sample_event("pos_events"))
-    assert code == 422 and "F1001" in body["msg"]
+    assert code == 422 and "FO700001-1" in body["msg"]
 
 
 @pytest.mark.parametrize(

@@ -459,17 +459,21 @@ def test_every_function_has_an_errors_alarm():
         assert props.get("TreatMissingData") == "notBreaching", f"{lid} Errors alarm fires when the function is idle"
 
 
-def test_every_dlq_has_a_depth_alarm():
+def test_every_dlq_alarms_again_for_each_new_letter():
+    # Not "depth >= 1", which fires once and stays red: a second letter would page nobody.
     for dlq in _dlq_ids():
-        matching = [
-            props
-            for props in _alarms().values()
-            if props.get("Namespace") == "AWS/SQS"
-            and props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
-            and any(referenced_id(d.get("Value")) == dlq for d in props.get("Dimensions", []))
-        ]
-        assert matching, f"{dlq} has no depth alarm: dead letters would pile up unseen"
-        assert matching[0].get("Threshold") == 1, f"{dlq} depth alarm does not fire on the first dead letter"
+        matching = []
+        for props in _alarms().values():
+            stats = {m["Id"]: m["MetricStat"] for m in props.get("Metrics", []) if "MetricStat" in m}
+            names = {(st["Metric"]["MetricName"], referenced_id(st["Metric"]["Dimensions"][0]["Value"]))
+                     for st in stats.values()}
+            if ("NumberOfMessagesSent", dlq) in names and ("ApproximateNumberOfMessagesVisible", dlq) in names:
+                matching.append(props)
+        assert matching, f"{dlq} has no new-letter alarm: dead letters would pile up unseen"
+        (props,) = matching
+        (expression,) = [m["Expression"] for m in props["Metrics"] if m.get("ReturnData")]
+        assert "DIFF(" in expression and "sent" in expression  # a rise in depth, or a letter sent
+        assert props["Threshold"] == 1 and props["TreatMissingData"] == "notBreaching"
 
 
 def test_alarms_notify_the_topic_only_when_one_is_given():
@@ -630,8 +634,10 @@ def test_function_name_outputs_point_at_their_function():
         assert referenced_id(outputs[f"{lid}Name"]["Value"]) == lid, f"output {lid}Name does not !Ref {lid}"
 
 
-def test_http_api_url_output_is_the_default_stage_url():
+def test_http_api_url_output_is_the_api_endpoint_attribute():
+    # The API's own attribute, right in every partition (amazonaws.com.cn included), with the
+    # trailing slash the callback URLs are appended to.
     value = sub_text(TEMPLATE["Outputs"]["HttpApiUrl"]["Value"])
-    assert value == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/", (
+    assert value == "${HttpApi.ApiEndpoint}/", (
         f"HttpApiUrl is {value!r}: the callback URLs merchants paste into JST would be wrong"
     )

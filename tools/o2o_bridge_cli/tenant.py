@@ -26,6 +26,25 @@ def register(commands) -> None:
     doctor.add_argument("ent_id")
     add_json_flag(doctor)
     doctor.set_defaults(run=doctor_tenant)
+    urls = sub.add_parser("urls", help="the callback URLs to paste into JST and the store system, each with the "
+                                       "console menu path where it goes")
+    urls.add_argument("ent_id")
+    urls.add_argument("--base-url", help="the API's base URL (default: the deployed stack's CustomDomainUrl or "
+                                         "HttpApiUrl output with O2O_STACK, else the local API)")
+    urls.add_argument("--reveal-token", action="store_true",
+                      help="put the tenant's callback token into the URLs (read from Secrets Manager if a *_ref)")
+    add_json_flag(urls)
+    urls.set_defaults(run=show_urls)
+    init = sub.add_parser("init", help="write a commented production tenant file (secrets as Secrets Manager "
+                                       "references, real endpoints)")
+    init.add_argument("--erp", choices=("jushuitan", "wangdiantong"), default="jushuitan")
+    init.add_argument("--warehouse", choices=("erp", "qimen"), default="erp",
+                      help="erp: the ERP's own WMS; qimen: a 3PL cloud warehouse over 奇门")
+    init.add_argument("--ent-id", default="ENT_ID", help="the merchant's 店+ entId (default: a placeholder)")
+    init.add_argument("--output", "-o", type=Path, help="file to write (default: stdout); never overwritten")
+    init.set_defaults(run=init_tenant)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the tenant file (docs/tenant.schema.json)")
+    schema.set_defaults(run=print_schema)
 
 
 def load_tenant_file(path: Path):
@@ -129,3 +148,45 @@ def doctor_tenant(args) -> int:
         echo(f"  {check.line()}")
     echo(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0
+
+
+def show_urls(args) -> int:
+    from .onboarding import api_base_url, callback_urls, reveal_callback_token, urls_as_json
+
+    tenant = stored_tenant(args.ent_id)
+    base_url, source = api_base_url(args.base_url)
+    token = reveal_callback_token(tenant) if args.reveal_token else None
+    urls = callback_urls(tenant, base_url, token)
+    if args.json:
+        echo_json(urls_as_json(urls, base_url, source))
+        return 0
+    echo(f"tenant {tenant.ent_id} ({tenant.name}); base URL {base_url} from {source}")
+    for url in urls:
+        echo(f"\n[{url.system}] {url.setting}\n  菜单: {url.menu_path}\n  {url.url}")
+    if any("<TOKEN>" in url.url for url in urls):
+        echo("\n<TOKEN> is jushuitan.callback.token: --reveal-token puts it in")
+    return 0
+
+
+def init_tenant(args) -> int:
+    from .onboarding import production_template
+
+    text = production_template(args.erp, args.warehouse, args.ent_id)
+    if args.output is None:
+        echo(text, end="")
+        return 0
+    if args.output.exists():
+        from ..errors import BadRequest
+
+        raise BadRequest(f"{args.output} exists; it is never overwritten (choose another --output)")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    echo(f"wrote {args.output}: fill in every <...>, then o2o tenant put {args.output}")
+    return 0
+
+
+def print_schema(args) -> int:
+    from .onboarding import schema_text
+
+    echo(schema_text(), end="")
+    return 0

@@ -1,0 +1,63 @@
+"""The documents the sample events in ``events/`` talk about, seeded by ``o2o local up``.
+
+Each sample event names real things: the JST sales outbounds 700001-700003 waiting in the
+店加线下仓 (S1: ``o2o invoke poll_jst_outbound`` sends them to the stores, and the
+``pos_events_fulfilment_*`` samples name the fulfilment orders that creates), the
+micro-mall orders SO20261122001 / SO20261122002 and the return RT20261122001 at the store
+system (S2: the JST pushes ship, cancel and receive them). Every SKU is one both sandboxes
+know (the demo merchant's SKU-RED-M ... SKU-BLUE-L).
+
+``make demo`` drives its own documents and starts the stack with
+``O2O_SAMPLE_DOCUMENTS=0``; tests seed these with ``seed_sample_documents``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+ENV_SWITCH = "O2O_SAMPLE_DOCUMENTS"
+
+_SHANGHAI_RECEIVER = {"receiver_name": "王小姐", "receiver_mobile": "13800000000", "receiver_state": "上海市",
+                      "receiver_city": "上海市", "receiver_district": "静安区", "receiver_address": "南京西路 1266 号"}
+
+# S1: online orders JST's OMS assigned to the 店加线下仓 (10001), status WaitConfirm.
+JST_OUTBOUNDS: list[dict[str, Any]] = [
+    {"io_id": 700001, "so_id": "TB700001", "wms_co_id": 10001, "shop_id": 133242, "labels": "",
+     **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-M", "qty": 1, "name": "T恤 红 M"}]},
+    {"io_id": 700002, "so_id": "TB700002", "wms_co_id": 10001, "shop_id": 133242, "labels": "门店自提",
+     **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-L", "qty": 1, "name": "T恤 红 L"}]},
+    {"io_id": 700003, "so_id": "TB700003", "wms_co_id": 10001, "shop_id": 133242, "labels": "",
+     **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-M", "qty": 1, "name": "T恤 红 M"}]},
+]
+
+# S2: store-system documents the JST pushes refer to.
+_ORDER_LINES = [{"line_no": "1", "sku_id": "SKU-RED-M", "qty": 2, "price": "99.00", "amount": "198.00"}]
+STORE_DOCUMENTS: dict[str, Any] = {
+    "ent_id": "10010",
+    "orders": [
+        {"order_no": "SO20261122001", "items": _ORDER_LINES},
+        {"order_no": "SO20261122002", "items": _ORDER_LINES},
+    ],
+    "returns": [{"return_no": "RT20261122001", "order_no": "SO20261122001",
+                 "items": [{"line_no": "1", "sku_id": "SKU-RED-M", "qty": 1, "amount": "99.00"}]}],
+}
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def seed_jst(sandbox: Any) -> None:
+    sandbox.seed(outbounds=JST_OUTBOUNDS)
+
+
+def seed_store(sandbox: Any) -> None:
+    from .pos_sandbox.demo import DEMO_API_KEY, DEMO_WEBHOOK_SECRET
+
+    sandbox.seed({**STORE_DOCUMENTS, "api_key": DEMO_API_KEY, "webhook_secret": DEMO_WEBHOOK_SECRET})
+
+
+def seed_sample_documents(jst: Any, store: Any) -> None:
+    seed_jst(jst)
+    seed_store(store)
