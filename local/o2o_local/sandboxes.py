@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import LocalStackError
+
 __all__ = ["SANDBOXES", "Sandbox", "UnavailableSandbox", "start_sandboxes"]
 
 
@@ -87,7 +89,13 @@ def start_sandboxes(host: str = "127.0.0.1") -> dict[str, tuple[Sandbox, str | N
     try:
         for key, factory in SANDBOXES.items():
             sandbox = factory(host)
-            started[key] = (sandbox, sandbox.start())
+            try:
+                started[key] = (sandbox, sandbox.start())
+            except OSError as error:  # the port is taken, most often by another `o2o local up`
+                port = getattr(sandbox, "port", "?")
+                raise LocalStackError(
+                    f"cannot start the {sandbox.name} on {host}:{port}: {error.strerror or error}. "
+                    "Is another `o2o local up` (or make demo) running? Stop it, or use --no-sandboxes") from None
     except BaseException:
         for sandbox, _ in started.values():
             sandbox.stop()

@@ -362,29 +362,37 @@ def test_schedule_runs_on_time_and_retries_delivery(where, props):
 
 def test_layer_architecture_and_build_match_every_function():
     layer = RESOURCES[LAYER_ID]
-    props, metadata = layer["Properties"], layer.get("Metadata", {})
+    props = layer["Properties"]
+    build = (ROOT / "scripts" / "build_layer.sh").read_text(encoding="utf-8")
     for lid, fn in sam_functions().items():
-        assert props.get("CompatibleArchitectures") == fn["Architectures"], (
+        assert props.get("CompatibleArchitectures") == fn["Architectures"] == ["arm64"], (
             f"{LAYER_ID} CompatibleArchitectures {props.get('CompatibleArchitectures')} != {lid} {fn['Architectures']}"
         )
-        assert [metadata.get("BuildArchitecture")] == fn["Architectures"], (
-            f"{LAYER_ID} BuildArchitecture {metadata.get('BuildArchitecture')} != {lid} {fn['Architectures']}: "
-            "native wheels (pydantic-core) would be built for the wrong CPU"
-        )
-        assert metadata.get("BuildMethod") == fn["Runtime"], (
-            f"{LAYER_ID} BuildMethod {metadata.get('BuildMethod')} != {lid} Runtime {fn['Runtime']}"
-        )
         assert fn["Runtime"] in props.get("CompatibleRuntimes", []), f"{LAYER_ID} is not compatible with {lid}"
+        # native wheels (pydantic-core) are fetched for the functions' CPU and Python, not this machine's
+        assert 'PLATFORM="${LAYER_PLATFORM:-manylinux2014_aarch64}"' in build
+        assert f'RUNTIME_VERSION="${{LAYER_PYTHON_VERSION:-{fn["Runtime"].removeprefix("python")}}}"' in build
 
 
-def test_layer_folder_has_requirements_and_no_python_dir():
-    assert RESOURCES[LAYER_ID]["Properties"]["ContentUri"].rstrip("/") == "layers/shared"
+def test_layer_is_what_build_layer_makes_from_layers_shared():
+    assert RESOURCES[LAYER_ID]["Properties"]["ContentUri"].rstrip("/") == "build/layer"
+    assert "Metadata" not in RESOURCES[LAYER_ID], "no sam build method: sam build's python builder needs python3.12"
     shared = ROOT / "layers" / "shared"
-    assert (shared / "requirements.txt").is_file(), "layers/shared/requirements.txt is missing: the layer would ship no libraries"
-    assert not (shared / "python").exists(), (
-        "layers/shared/python/ exists: SAM's builder adds python/ itself, the package would end up in python/python/"
-    )
+    assert (shared / "requirements.lock").is_file(), "layers/shared/requirements.lock is missing: run make lock"
+    assert not (shared / "python").exists()
     assert (shared / "o2o_bridge" / "__init__.py").is_file(), "layers/shared/o2o_bridge is not a package"
+
+
+def test_layer_lock_pins_every_requirement_with_hashes_and_leaves_boto_to_the_runtime():
+    lock = (ROOT / "layers" / "shared" / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {_requirement_name(line) for line in lock.splitlines() if re.match(r"^[A-Za-z0-9]", line)}
+    wanted = {_requirement_name(line) for line in (ROOT / "layers" / "shared" / "requirements.txt")
+              .read_text(encoding="utf-8").splitlines() if line.strip() and not line.lstrip().startswith("#")}
+    assert wanted <= pinned, f"run make lock: {sorted(wanted - pinned)} are not in requirements.lock"
+    assert not pinned & {"boto3", "botocore", "s3transfer"}, "the layer would shadow the runtime's boto3"
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 1)[1]):
+        if re.match(r"^[A-Za-z0-9]", block):
+            assert "--hash=sha256:" in block, f"no hash for {block.splitlines()[0]}"
 
 
 def _requirement_name(line: str) -> str:
