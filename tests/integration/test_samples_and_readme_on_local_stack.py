@@ -103,6 +103,8 @@ def test_every_readme_command_succeeds(world, capsys):
         code = o2o(argv)
         captured = capsys.readouterr()
         assert code == 0, f"o2o {' '.join(argv)} -> {code}\n{captured.out}\n{captured.err}"
+        if argv[0] == "trace":  # the timeline in Shanghai time, saying so
+            assert all(" CST " in line for line in captured.out.splitlines()), captured.out
     assert o2o(["stock", "status", "--tenant", "10010", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "done"  # the nightly run finished, nothing parked
     assert not dead_letters()
