@@ -25,14 +25,24 @@ EVENTS = ROOT / "events"
 MALFORMED = {"delivery_callback_malformed"}
 
 
-def sample_order() -> list[str]:
-    """The files in the order events/README.md lists them (the story they tell)."""
+def _listed(section: str) -> list[str]:
     listed = []
-    for line in (EVENTS / "README.md").read_text(encoding="utf-8").splitlines():
+    for line in section.splitlines():
         if line.startswith("| `"):
             first_cell = line.split("|")[1]
             listed += [name.removesuffix(".json") for name in first_cell.split("`") if name.endswith(".json")]
     return listed
+
+
+README_SECTIONS = (EVENTS / "README.md").read_text(encoding="utf-8").split("## Not built yet")
+# Store events whose flow another issue builds: answered 501 naming it, nothing written.
+NOT_BUILT = set(_listed(README_SECTIONS[1])) if len(README_SECTIONS) > 1 else set()
+
+
+def sample_order() -> list[str]:
+    """The files in the order events/README.md lists them (the story they tell), then the
+    ones whose flow is not built yet."""
+    return _listed(README_SECTIONS[0]) + sorted(NOT_BUILT)
 
 
 def function_of(stack, sample: str) -> str:
@@ -68,7 +78,7 @@ def test_every_sample_event_succeeds_in_order_and_nothing_is_dead_lettered(world
         event = json.loads((EVENTS / f"{sample}.json").read_text(encoding="utf-8"))
         result = world.invoke(function_of(world, sample), event)
         if "routeKey" in event:
-            expected = 400 if sample in MALFORMED else 200
+            expected = 400 if sample in MALFORMED else 501 if sample in NOT_BUILT else 200
             assert result["statusCode"] == expected, f"{sample}: {result}"
         elif "Records" in event:
             assert result == {"batchItemFailures": []}, f"{sample}: {result}"
