@@ -21,7 +21,7 @@ RUNTIME_VERSION="${LAYER_PYTHON_VERSION:-3.12}"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/python"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check \
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
   --platform "$PLATFORM" --python-version "$RUNTIME_VERSION" --implementation cp --only-binary=:all: \
   --no-deps --require-hashes -r "$LOCK" --target "$OUT/python" \
   2> >(grep -v "^WARNING: Location" >&2)

@@ -21,7 +21,8 @@ if [ ! -x "$SAM_VENV/bin/sam" ] || [ requirements/sam.lock -nt "$SAM_VENV/bin/sa
   echo "sam_check: installing the SAM CLI into $SAM_VENV from requirements/sam.lock"
   rm -rf "$SAM_VENV"
   "$PYTHON" -m venv "$SAM_VENV"
-  "$SAM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+  # --no-deps: the lock is the complete set (pip would otherwise trip over extras it names).
+  "$SAM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
     -r requirements/sam.lock 2> >(grep -v "^WARNING: Location" >&2) || die "installing the SAM CLI failed"
 fi
 SAM="$SAM_VENV/bin/sam"
