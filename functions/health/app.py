@@ -5,7 +5,7 @@ import os
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 import o2o_bridge
-from o2o_bridge.observability import traced
+from o2o_bridge.tracing import traced
 
 app = APIGatewayHttpResolver()
 

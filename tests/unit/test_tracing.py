@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from o2o_bridge import observability
+from o2o_bridge import tracing as observability
 
 ROOT = Path(__file__).resolve().parents[2]
 
