@@ -116,9 +116,9 @@ TEMPLATE = """\
 #
 # Secrets never appear in this file: each is a Secrets Manager reference under the stack's
 # TenantSecretPrefix (default o2o/). Create them first (docs/deploy.md § Tenant secrets):
-#   aws secretsmanager create-secret --name o2o/ENT_ID/jushuitan \\
+#   aws secretsmanager create-secret --name o2o/tenants/ENT_ID/jushuitan \\
 #     --secret-string '{"app_secret":"…","access_token":"…","refresh_token":"…","callback_token":"…"}'
-#   aws secretsmanager create-secret --name o2o/ENT_ID/pos --secret-string '{"api_key":"…","webhook_secret":"…"}'
+#   aws secretsmanager create-secret --name o2o/tenants/ENT_ID/pos --secret-string '{"api_key":"…","webhook_secret":"…"}'
 
 ent_id: "ENT_ID"                    # 店+ 商户编号 (entId)
 name: <商户名称>
@@ -126,12 +126,12 @@ name: <商户名称>
 jushuitan:                          # 聚水潭 open platform
   base_url: https://openapi.jushuitan.com
   app_key: <APPKEY>                 # 聚水潭开放平台 › 应用管理: the app's AppKey
-  app_secret_ref: secretsmanager:o2o/ENT_ID/jushuitan#app_secret
-  access_token_ref: secretsmanager:o2o/ENT_ID/jushuitan#access_token
-  refresh_token_ref: secretsmanager:o2o/ENT_ID/jushuitan#refresh_token
+  app_secret_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#app_secret
+  access_token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#access_token
+  refresh_token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#refresh_token
   callback:                         # how JST proves a push is genuine (one of the two)
-    token_ref: secretsmanager:o2o/ENT_ID/jushuitan#callback_token    # &token=… on every callback URL
-    # partner_key_ref: secretsmanager:o2o/ENT_ID/jushuitan#partner_key   # or JST's push sign
+    token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#callback_token    # &token=… on every callback URL
+    # partner_key_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#partner_key   # or JST's push sign
     allow_unsigned: false           # never true in production
   offline_wms_co_id: <wms_co_id>    # 店加线下仓: 聚水潭 › 仓库管理 › 查看仓库 (S1 orders for stores)
   main_wms_co_id: <wms_co_id>       # 总仓
@@ -141,8 +141,8 @@ jushuitan:                          # 聚水潭 open platform
 
 pos:                                # 店+ store system
   base_url: https://<店+ API host>/api
-  api_key_ref: secretsmanager:o2o/ENT_ID/pos#api_key
-  webhook_secret_ref: secretsmanager:o2o/ENT_ID/pos#webhook_secret
+  api_key_ref: secretsmanager:o2o/tenants/ENT_ID/pos#api_key
+  webhook_secret_ref: secretsmanager:o2o/tenants/ENT_ID/pos#webhook_secret
 
 stores:                             # stores that ship or hand over online orders (S1)
   - {code: <门店编码>, name: <门店名称>, regions: [<省份>], priority: 1, daily_capacity: 200, pickup: true}

@@ -1,4 +1,4 @@
-"""`o2o trace KEY`: the timeline of one document."""
+"""`o2o trace KEY [--tenant ENT_ID]`: the timeline of one document."""
 
 from __future__ import annotations
 
@@ -11,20 +11,27 @@ def register(commands) -> None:
     trace = commands.add_parser("trace", help="every step, decision and error of one document")
     trace.add_argument("key", help="JST io_id / so_id / o_id, store order / return / 配货 / 退仓 doc no., a SKU id, "
                             "stock:<store or warehouse code>, stock-nightly:<run id>, or a retry id")
+    trace.add_argument("--tenant", metavar="ENT_ID",
+                       help="the tenant whose document it is (needed when several tenants use the key)")
     add_json_flag(trace)
     trace.set_defaults(run=show_trace)
 
 
 def show_trace(args) -> int:
     from .. import runtime
+    from ..connectors.aws.dynamodb_state import AmbiguousKey
+    from ..errors import BadRequest
     from ..shanghai_time import SHANGHAI
     from . import NotFound
     from .environment import use_bridge_environment
 
     use_bridge_environment()
-    entries = runtime.state_store().entries(args.key)
+    try:
+        entries = runtime.state_store().entries(args.key, args.tenant)
+    except AmbiguousKey as exc:  # the operator must say which tenant: a usage error
+        raise BadRequest(str(exc)) from None
     if not entries:
-        raise NotFound(f"no timeline for {args.key!r}")
+        raise NotFound(f"no timeline for {args.key!r}" + (f" at tenant {args.tenant}" if args.tenant else ""))
     if args.json:
         echo_json([{"at": entry.at.astimezone(SHANGHAI).isoformat(), "ent_id": entry.ent_id, "step": entry.step,
                     "level": entry.level, "detail": entry.detail} for entry in entries])

@@ -97,11 +97,17 @@ class _WithSecrets(_Strict):
         return inline if inline is not None else getattr(self, f"{name}_ref")
 
     def reveal(self, name: str, resolver: "SecretResolver") -> str | None:
-        """The secret's value: inline, or read through ``resolver`` from its reference."""
+        """The secret's value: inline, or read through ``resolver`` from its reference. Once
+        revealed, the value is masked in every log line, error and dead letter of the process."""
+        from .redaction import remember
+
         source = self.secret_source(name)
         if isinstance(source, SecretStr):
-            return source.get_secret_value()
-        return resolver.resolve(source) if source else None
+            value = source.get_secret_value()
+        else:
+            value = resolver.resolve(source) if source else None
+        remember(value)
+        return value
 
 
 class CallbackAuth(_WithSecrets):
@@ -113,12 +119,32 @@ class CallbackAuth(_WithSecrets):
     token_ref: SecretRef | None = None
     # Only an explicit opt-in accepts unauthenticated pushes.
     allow_unsigned: bool = False
+    # Which proof a push may bring. Default: the sign when a partner key is set (the token is
+    # then refused: a URL carrying both would let a captured push drop its sign and live
+    # forever), else the token. Both only by naming them (the local demo does, for its
+    # token-authenticated sample events next to the sandbox's signed pushes).
+    accept: list[Literal["sign", "token"]] | None = None
+    # A signed push's ts must be within this many seconds of now, either way (JST's own API
+    # allows 10 minutes of clock error). 0 switches the window off: a captured push then
+    # stays valid forever; see docs/security.md.
+    max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
+    # route accepts any method but logistics.upload, refund.goods and inventory.upload.
+    cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _some_authentication(self):
         if not (self.secret_source("partner_key") or self.secret_source("token") or self.allow_unsigned):
             raise ValueError("set partner_key or token (inline or *_ref), or opt out explicitly with allow_unsigned: true")
+        for kind, secret in (("sign", "partner_key"), ("token", "token")):
+            if kind in (self.accept or ()) and not self.secret_source(secret):
+                raise ValueError(f"accept names {kind} but {secret} (or {secret}_ref) is not set")
         return self
+
+    def accepted_proofs(self) -> frozenset[str]:
+        if self.accept is not None:
+            return frozenset(self.accept)
+        return frozenset({"sign"} if self.secret_source("partner_key") else {"token"} if self.secret_source("token") else ())
 
 
 class RateLimit(_Strict):
@@ -161,6 +187,12 @@ class PosConfig(_WithSecrets):
     api_key_ref: SecretRef | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_ref: SecretRef | None = None
+    # /pos/events refuses an event whose occurred_at is older than this (a captured event
+    # replayed later) or further ahead than event_max_ahead_seconds. At most 7 days, so the
+    # idempotency record of an accepted event (14 days) outlives the window: a replay inside
+    # the window is a duplicate, one after it is refused.
+    event_max_age_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24
+    event_max_ahead_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
 
 class Store(_Strict):
@@ -217,6 +249,9 @@ class StockOptions(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] = 0
     # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
     coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
+    # A JST stock level's version is its modified time: a pushed one later than now + this is
+    # refused (it would pin the level until then), one JST's API answers is counted as now + this.
+    clock_allowance_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
     @field_validator("formula")
     @classmethod
@@ -280,6 +315,26 @@ class Tenant(_Strict):
                 problems.append((("routing", "fallback_store"), f"{fallback} is not one of the tenant's stores"))
         return _validate_with(handler, data, problems)
 
+    @model_validator(mode="after")
+    def _secrets_under_own_path(self):
+        # Functions may read every secret under the prefix (IAM cannot tell tenants apart inside
+        # one function), so a tenant file may only name secrets under its own path: tenant A
+        # cannot point a reference at tenant B's partner key.
+        own = f"secretsmanager:{tenant_secret_prefix()}tenants/{self.ent_id}/"
+        wrong = [f"{path}: {ref}" for path, ref in self.secret_references() if not ref.startswith(own)]
+        if wrong:
+            raise ValueError(f"secret references must name a secret under {own[len('secretsmanager:'):]}…; "
+                             + "; ".join(wrong))
+        return self
+
+    def secret_references(self) -> list[tuple[str, str]]:
+        """(key path, reference) of every secret given as ``*_ref``."""
+        return [(path, value) for path, value in _secret_fields(self) if isinstance(value, str)]
+
+    def inline_secret_paths(self) -> list[str]:
+        """Key paths of the secrets given inline (refused against a deployed stack)."""
+        return [path for path, value in _secret_fields(self) if isinstance(value, SecretStr)]
+
     # Storage keeps the real secret values (the table is encrypted); display masks them.
     def to_storage(self) -> dict[str, Any]:
         return _reveal(self.model_dump(mode="python", exclude_none=True))
@@ -292,6 +347,26 @@ class Tenant(_Strict):
         found: list[str] = []
         _collect_secrets(self, found)
         return found
+
+
+def tenant_secret_prefix() -> str:
+    """The Secrets Manager name prefix of tenant secrets (template parameter TenantSecretPrefix)."""
+    import os
+
+    return os.environ.get("O2O_TENANT_SECRET_PREFIX", "o2o/")
+
+
+def _secret_fields(model: BaseModel, path: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if isinstance(model, _WithSecrets) and value is not None and (
+                isinstance(value, SecretStr) or (name.endswith("_ref") and name[:-4] in type(model).model_fields)):
+            found.append((here, value))
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_fields(value, here))
+    return found
 
 
 def _reveal(value: Any) -> Any:
