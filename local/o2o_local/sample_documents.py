@@ -61,3 +61,44 @@ def seed_store(sandbox: Any) -> None:
 def seed_sample_documents(jst: Any, store: Any) -> None:
     seed_jst(jst)
     seed_store(store)
+
+
+def restamped(event: dict[str, Any], tenant: Any, resolver: Any, *, now: Any = None) -> dict[str, Any]:
+    """``event`` happening now, signed again with ``tenant``'s own secrets.
+
+    The bridge refuses a store event older than the tenant's window (``pos.event_max_age_hours``)
+    and a signed JST push older than ``callback.max_age_seconds`` as replays, so a sample file
+    written once cannot stay valid: ``o2o invoke --event FILE --restamp`` (local stack only)
+    moves its time to now and signs it as the store system or JST would.
+    """
+    import base64
+    import copy
+    import json
+    from datetime import datetime, timezone
+
+    from o2o_bridge.connectors.store.inbound import sign
+    from o2o_bridge.shanghai_time import SHANGHAI
+
+    from .jst_sandbox.signing import push_sign
+
+    now = now or datetime.now(timezone.utc)
+    event = copy.deepcopy(event)
+    context = event.get("requestContext")
+    if context is None:
+        return event  # schedule and SQS samples carry no time the bridge checks
+    context["time"], context["timeEpoch"] = now.strftime("%d/%b/%Y:%H:%M:%S +0000"), int(now.timestamp() * 1000)
+    headers = event.get("headers") or {}
+    if "x-o2o-signature" in headers and event.get("body"):
+        raw = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else event["body"].encode("utf-8")
+        body = json.loads(raw)
+        body["occurred_at"] = now.astimezone(SHANGHAI).isoformat(timespec="seconds")
+        text = json.dumps(body, ensure_ascii=False)
+        event["body"], event["isBase64Encoded"] = text, False
+        headers["x-o2o-signature"] = sign(tenant.pos.reveal("webhook_secret", resolver), text.encode("utf-8"))
+    query = event.get("queryStringParameters") or {}
+    if "sign" in query and "ts" in query:
+        query["ts"] = str(int(now.timestamp()))
+        partner_key = tenant.jushuitan.callback.reveal("partner_key", resolver)
+        query["sign"] = push_sign(query["method"], query["partnerid"], query, partner_key)
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    return event

@@ -26,6 +26,9 @@ def register(commands) -> None:
                        "else the handler in process against the local stack)")
     invoke.add_argument("function", help="short name (e.g. poll_jst_outbound) or logical id")
     invoke.add_argument("--event", type=Path, help="JSON event file (schedule functions need none)")
+    invoke.add_argument("--restamp", action="store_true",
+                        help="local stack only: move the event's time to now and sign it again with the tenant's "
+                             "secrets (the bridge refuses old store events and signed JST pushes as replays)")
     invoke.set_defaults(run=invoke_function)
 
 
@@ -42,8 +45,13 @@ def invoke_function(args) -> int:
     from o2o_local.errors import LocalStackError
 
     event = _read_event(args.event)
+    deployed = bool(os.environ.get("O2O_STACK") and not os.environ.get("AWS_ENDPOINT_URL"))
+    if args.restamp:
+        if deployed or event is None:
+            raise BadRequest("--restamp is for a sample --event on the local stack (AWS_ENDPOINT_URL)")
+        event = _restamped(event)
     try:
-        if os.environ.get("O2O_STACK") and not os.environ.get("AWS_ENDPOINT_URL"):
+        if deployed:
             return invoke_deployed(os.environ["O2O_STACK"], args.function, event)
         from o2o_local.stack import invoke_function as run_in_process
 
@@ -52,6 +60,29 @@ def invoke_function(args) -> int:
         raise BadRequest(str(exc)) from None
     echo_json(result)
     return 0
+
+
+def _restamped(event: dict[str, Any]) -> dict[str, Any]:
+    from o2o_local.sample_documents import restamped
+
+    from .. import runtime
+    from .environment import use_bridge_environment
+    from .tenant import stored_tenant
+
+    use_bridge_environment()
+    query = event.get("queryStringParameters") or {}
+    ent_id = query.get("entId")
+    if ent_id is None and event.get("body"):
+        import base64
+
+        raw = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else event["body"]
+        try:
+            ent_id = json.loads(raw).get("ent_id")
+        except (ValueError, AttributeError):
+            ent_id = None
+    if ent_id is None:
+        return event
+    return restamped(event, stored_tenant(str(ent_id)), runtime.secret_resolver())
 
 
 def invoke_deployed(stack_name: str, name: str, event: dict[str, Any] | None, *, lambda_client=None,
