@@ -14,7 +14,8 @@ GLOBALS = TEMPLATE["Globals"]["Function"]
 ALARMS = {lid: r["Properties"] for lid, r in resources_of_type("AWS::CloudWatch::Alarm").items()}
 SCHEDULED = {fn.logical_id for fn in LAYOUT.functions if fn.schedule}
 INTERVAL_SECONDS = {"PollJstOutboundFunction": 120, "PollJstDocumentsFunction": 900, "PullJstStockFunction": 3600,
-                    "SyncProductsFunction": 3600, "NightlyStockPushFunction": 86400}
+                    "SyncProductsFunction": 3600, "NightlyStockPushFunction": 86400,
+                    "PushWdtSalesFunction": 600, "PollWdtDocumentsFunction": 600}
 
 
 def test_every_function_is_traced_by_powertools():

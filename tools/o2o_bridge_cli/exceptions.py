@@ -12,9 +12,16 @@ The list also shows orders stuck in routing/dispatch for longer than the tenant'
 step was dead-lettered, is waiting for a retry, or is not running. ``reroute`` without
 ``--store`` runs their dispatch again on the same route (the same store order key, so nothing
 is created twice); with ``--store`` they go to that store instead.
+
+For a cloud-warehouse tenant (``warehouse: qimen``) it also lists the WMS's confirms beyond
+the bridge's document (kind ``qimen.confirmed_beyond_plan``: the excess was not passed on to
+the store) and cancels the WMS refused (kind ``qimen.cancel_refused``, typically already
+shipped).
 """
 
 from __future__ import annotations
+
+import json
 
 from ..errors import BadRequest
 from ._output import add_json_flag, echo, echo_json
@@ -55,23 +62,41 @@ def _tenants(only: str | None):
 def list_exceptions(args) -> int:
     from ..flows import kit, store_fulfilment
 
-    found = 0
     tenants = _tenants(args.tenant)
     if args.json:
-        echo_json([{"ent_id": tenant.ent_id, **item} for tenant in tenants
-                   for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant))])
+        rows = [{"ent_id": tenant.ent_id, **item} for tenant in tenants
+                for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant))]
+        rows += [{"ent_id": tenant.ent_id, "kind": f"qimen.{row['reason']}", **row} for tenant in tenants
+                 if tenant.qimen is not None for row in _cloud_warehouse_rows(tenant)]
+        echo_json(rows)
         return 0
+    found = 0
     for tenant in tenants:
         for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant)):
             found += 1
             rejected = ", ".join(item.get("rejected_by") or []) or "-"
             state = f" dispatch={item['dispatch_state']}" if item.get("dispatch_state") else ""
             echo(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
-                  f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
+                 f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
             for store, why in (item.get("dropped") or {}).items():
                 echo(f"    {store}: {why}")
+        if tenant.qimen is not None:
+            for row in _cloud_warehouse_rows(tenant):
+                found += 1
+                detail = (f"excess={json.dumps(row['excess'], ensure_ascii=False)}" if row.get("excess")
+                          else f"wms said: {row.get('wms_message') or '-'}")
+                echo(f"{row['document']}  tenant={tenant.ent_id} kind=qimen.{row['reason']} "
+                     f"since={row.get('at', '-')[:19]} store_doc={row.get('store_key') or '-'}\n    {detail}")
     echo(f"{found} open exception(s)")
     return 0
+
+
+def _cloud_warehouse_rows(tenant) -> list[dict]:
+    """A 奇门 WMS that confirmed more than the bridge's document, or refused a cancel."""
+    from ..connectors.qimen.ledger import exceptions_to_show
+    from ..flows import kit
+
+    return exceptions_to_show(kit.context_for(tenant))
 
 
 def reroute_exception(args) -> int:

@@ -32,6 +32,9 @@ def jst_call(args) -> int:
         echo("o2o: BIZ_JSON must be a JSON object or array", file=sys.stderr)
         return 2
     tenant = stored_tenant(args.tenant)
+    if tenant.jushuitan is None:
+        echo(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not JST (use o2o wdt call)", file=sys.stderr)
+        return 2
     path = args.path if args.path.startswith("/") else f"/{args.path}"
     # The text as typed is what gets signed and sent (JST signs the exact biz string).
     answer = jst_for_tenant(tenant).call(path, args.biz)

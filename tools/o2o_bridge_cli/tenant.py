@@ -106,6 +106,8 @@ def put_tenant(args) -> int:
 def _jst_tokens(tenant) -> tuple:
     """The file's JST token settings, comparable without revealing them (inline or *_ref)."""
     section = tenant.jushuitan
+    if section is None:  # a 旺店通 tenant keeps no tokens
+        return ()
 
     def value(name: str):
         inline = getattr(section, name)
@@ -142,11 +144,23 @@ def stored_tenant(ent_id: str):
 def doctor_tenant(args) -> int:
     """One line per check (✓/✗ and why); exit 1 when any check fails."""
     from .. import runtime
-    from ..connectors.jushuitan.doctor import check_tenant
-    from ..connectors.jushuitan.factory import jst_for_tenant
 
     tenant = stored_tenant(args.ent_id)
-    checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    if tenant.erp == "wangdiantong":
+        from ..connectors.wangdiantong.doctor import check_tenant as check_wdt
+        from ..connectors.wangdiantong.factory import wdt_for_tenant
+
+        checks = check_wdt(tenant, wdt_for_tenant(tenant), runtime.secret_resolver())
+    else:
+        from ..connectors.jushuitan.doctor import check_tenant
+        from ..connectors.jushuitan.factory import jst_for_tenant
+
+        checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    if tenant.qimen is not None:
+        from ..connectors.qimen.doctor import check_qimen
+        from ..connectors.qimen.factory import qimen_for_tenant
+
+        checks += check_qimen(tenant, qimen_for_tenant(tenant), runtime.secret_resolver())
     failed = [c for c in checks if not c.ok]
     if args.json:
         echo_json({"ent_id": tenant.ent_id, "name": tenant.name, "ok": not failed,
