@@ -4,8 +4,9 @@ Each sample event names real things: the JST sales outbounds 700001-700003 waiti
 店加线下仓 (S1: ``o2o invoke poll_jst_outbound`` sends them to the stores, and the
 ``pos_events_fulfilment_*`` samples name the fulfilment orders that creates), the
 micro-mall orders SO20261122001 / SO20261122002 and the return RT20261122001 at the store
-system (S2: the JST pushes ship, cancel and receive them). Every SKU is one both sandboxes
-know (the demo merchant's SKU-RED-M ... SKU-BLUE-L).
+system (S2: the JST pushes ship, cancel and receive them). The JST sandbox also learns the
+demo merchant's store SKUs (SKU-RED-M ... SKU-BLUE-L) and its pickup carrier MDZT, so both
+sandboxes' seeds agree (a nightly stock run no longer meets a SKU JST does not know).
 
 ``make demo`` drives its own documents and starts the stack with
 ``O2O_SAMPLE_DOCUMENTS=0``; tests seed these with ``seed_sample_documents``.
@@ -48,8 +49,20 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+# What the demo merchant's stores sell (the 店+ sandbox's SKU-RED-M ... SKU-BLUE-L), known to JST
+# too, so store stock, store orders and returns name SKUs JST accepts; and the carrier the demo
+# tenant confirms store pickups with (routing.pickup_lc_id).
+STORE_SKUS = ("SKU-RED-M", "SKU-RED-L", "SKU-BLUE-M", "SKU-BLUE-L")
+JST_CATALOGUE = {
+    "skus": [{"sku_id": sku, "i_id": sku.rsplit("-", 1)[0], "name": f"T恤 {sku}",
+              "properties_value": sku.split("-", 1)[1], "brand": "示例", "sale_price": 99, "cost_price": 35,
+              "market_price": 129, "category": "T恤", "labels": ""} for sku in STORE_SKUS],
+    "logistics_companies": [{"lc_id": "MDZT", "lc_name": "门店自提"}],
+}
+
+
 def seed_jst(sandbox: Any) -> None:
-    sandbox.seed(outbounds=JST_OUTBOUNDS)
+    sandbox.seed(**JST_CATALOGUE, outbounds=JST_OUTBOUNDS)
 
 
 def seed_store(sandbox: Any) -> None:

@@ -17,7 +17,7 @@ def test_reset_seed_and_state(jst, client):
     assert client.call("/open/shops/query", {})["code"] == 140  # app_key unknown after a reset
     counts = client.admin("seed", {"demo": True, "skus": [{"sku_id": "EXTRA-1", "name": "加购"}],
                                    "inventory": [{"wms_co_id": 10001, "sku_id": "EXTRA-1", "qty": 4}]})
-    assert counts["skus"] == 9 and counts["warehouses"] == 2  # 8 demo SKUs + EXTRA-1
+    assert counts["skus"] == 5 and counts["warehouses"] == 2
     state = client.admin("state", method="GET")
     assert {"orders", "outbounds", "confirmed_outbounds", "other_inouts", "inventory_uploads", "aftersales",
             "calls", "pushes", "settings"} <= set(state)

@@ -13,7 +13,7 @@ def test_base_data(client):
     assert {(w["wms_co_id"], w["name"], w["is_main"]) for w in wh["datas"]} == {(10000, "总仓", True), (10001, "店加线下仓", False)}
     assert wh["data_count"] == 2 and wh["has_next"] is False
     lcs = client.ok("/open/logisticscompany/query", {"page_size": 50})
-    assert {lc["lc_id"] for lc in lcs["datas"]} == {"SF", "ZTO", "MDZT"}
+    assert {lc["lc_id"] for lc in lcs["datas"]} == {"SF", "ZTO"}
     assert set(lcs["datas"][0]) == {"lc_id", "lc_name", "modified"}
 
 

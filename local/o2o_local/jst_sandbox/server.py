@@ -32,8 +32,7 @@ DEMO = {
     "shops": [{"shop_id": 133242, "shop_name": "自有商城", "shop_site": "商家自有商城"}],
     "warehouses": [{"wms_co_id": 10000, "name": "总仓", "is_main": True},
                    {"wms_co_id": 10001, "name": "店加线下仓", "is_main": False}],
-    "logistics_companies": [{"lc_id": "SF", "lc_name": "顺丰速运"}, {"lc_id": "ZTO", "lc_name": "中通快递"},
-                            {"lc_id": "MDZT", "lc_name": "门店自提"}],  # the demo tenant's routing.pickup_lc_id
+    "logistics_companies": [{"lc_id": "SF", "lc_name": "顺丰速运"}, {"lc_id": "ZTO", "lc_name": "中通快递"}],
     "skus": [
         {"sku_id": "TS001-WHT-M", "i_id": "TS001", "name": "纯棉T恤", "properties_value": "白色;M", "color": "白色",
          "brand": "示例", "sale_price": 99, "cost_price": 35, "market_price": 129, "sku_code": "6900000000011",
@@ -47,11 +46,6 @@ DEMO = {
         {"sku_id": "JN002-BLU-32", "i_id": "JN002", "name": "直筒牛仔裤", "properties_value": "蓝色;32", "color": "蓝色",
          "brand": "示例", "sale_price": 299, "cost_price": 110, "market_price": 399, "sku_code": "6900000000022",
          "category": "牛仔裤", "labels": "", "other_1": "2026", "other_2": "秋"},
-        # What the demo merchant's stores sell (the 店+ sandbox's SKU-RED-M ... SKU-BLUE-L): one
-        # catalogue on both sides, so store stock, store orders and returns name SKUs JST knows.
-        *({"sku_id": sku, "i_id": sku.rsplit("-", 1)[0], "name": f"T恤 {sku}", "properties_value": sku.split("-", 1)[1],
-           "brand": "示例", "sale_price": 99, "cost_price": 35, "market_price": 129, "category": "T恤", "labels": ""}
-          for sku in ("SKU-RED-M", "SKU-RED-L", "SKU-BLUE-M", "SKU-BLUE-L")),
     ],
     "inventory": [
         {"wms_co_id": 10000, "sku_id": "TS001-WHT-M", "qty": 120, "virtual_qty": 0, "order_lock": 2},
