@@ -36,8 +36,9 @@ Log = Callable[[str], None]
 @dataclass
 class FunctionTally:
     delivered: int = 0  # message deliveries (a message retried three times counts three)
-    succeeded: int = 0
+    succeeded: int = 0  # handled and done: not failed, and not parked in a dead-letter queue
     failed: int = 0
+    dead_lettered: int = 0  # acknowledged by the consumer but parked by it in a dead-letter queue
     batches: int = 0
     errors: list[str] = field(default_factory=list)  # one line per failed batch
 
@@ -69,7 +70,8 @@ class DrainReport:
         lines = []
         for name, tally in self.functions.items():
             batches = f"{tally.batches} batch" + ("" if tally.batches == 1 else "es")
-            lines.append(f"{name}: {tally.delivered} delivered, {tally.succeeded} succeeded, "
+            parked = f"{tally.dead_lettered} dead-lettered, " if tally.dead_lettered else ""
+            lines.append(f"{name}: {tally.delivered} delivered, {tally.succeeded} succeeded, {parked}"
                          f"{tally.failed} failed ({batches})")
         for queue, counts in self.left.items():
             state = "empty" if counts.total == 0 else (
@@ -126,7 +128,14 @@ def drain(template: Template, *, now: bool = False, max_seconds: float = 60.0, i
                 messages = _receive_batch(sqs, queue, source.batch_size)
                 if messages:
                     delivered = True
+                    parked_before = sum(_counts(sqs, queues[lid]).total for lid in others)
+                    succeeded_before = tallies[spec.name].succeeded
                     _deliver(sqs, queue, spec, source, messages, invoke, tallies[spec.name], say)
+                    # A consumer that parks a message for good (the retry worker's dead letter)
+                    # acknowledges it: count it as dead-lettered, not as succeeded.
+                    parked = sum(_counts(sqs, queues[lid]).total for lid in others) - parked_before
+                    _count_parked(tallies[spec.name], min(parked, tallies[spec.name].succeeded - succeeded_before),
+                                  say, spec.name)
             if time.monotonic() >= deadline:
                 break
             if not delivered:
@@ -141,6 +150,14 @@ def drain(template: Template, *, now: bool = False, max_seconds: float = 60.0, i
         dead_lettered={lid: max(0, other_counts[lid].total - before[lid]) for lid in others},
         seconds=time.monotonic() - started,
     )
+
+
+def _count_parked(tally: FunctionTally, parked: int, say: Log, name: str) -> None:
+    moved = max(0, parked)
+    if moved:
+        tally.succeeded -= moved
+        tally.dead_lettered += moved
+        say(f"[drain] {name}: {moved} of that batch dead-lettered")
 
 
 @contextmanager

@@ -118,7 +118,7 @@ def test_tenant_put_reports_errors_and_stores_nothing(stack, tmp_path, capsys):
                    .replace("main_wms_co_id: 10000", "main_wms_co_id: zero"), encoding="utf-8")
     assert o2o(["tenant", "put", str(bad)]) == 2
     assert "jushuitan.main_wms_co_id:" in capsys.readouterr().err
-    assert o2o(["tenant", "get", "30030"]) == 2
+    assert o2o(["tenant", "get", "30030"]) == 1  # not found: failed, one line
 
 
 def test_tenant_get_masks_every_secret(tenant, capsys):

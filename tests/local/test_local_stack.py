@@ -126,6 +126,26 @@ def test_run_up_port_in_use_is_a_clear_error(moto_endpoint, capsys):
     assert "o2o local up: cannot start the local AWS endpoint" in capsys.readouterr().err
 
 
+def test_a_sandbox_port_in_use_is_one_line_naming_it(monkeypatch, capsys):
+    # What `make demo` meets while `o2o local up` runs: the sandboxes' fixed ports are taken.
+    import socket
+
+    from o2o_local.demo import sandbox_ports_in_use
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(port))
+        monkeypatch.setenv("O2O_SAMPLE_DOCUMENTS", "0")
+        assert sandbox_ports_in_use() == f"{port} (JST sandbox)"
+        assert run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=threading.Event()) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"o2o local up: cannot start the JST sandbox on 127.0.0.1:{port}: Address already in use. "
+        "Is another `o2o local up` (or make demo) running? Stop it, or use --no-sandboxes"], err
+
+
 def test_run_bootstrap_needs_aws_endpoint_url(monkeypatch, capsys):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     assert run_bootstrap(template=FIXTURE_TEMPLATE) == 2
@@ -200,5 +220,7 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
         report = stack.drain(now=True, max_seconds=10)
         assert report.complete, str(report)
         tally = report.functions["retry_worker"]
-        assert (tally.delivered, tally.succeeded, tally.failed) == (1, 1, 0), str(report)
+        # parked by the worker, so reported as dead-lettered, not as succeeded
+        assert (tally.delivered, tally.succeeded, tally.dead_lettered, tally.failed) == (1, 0, 1, 0), str(report)
+        assert "1 delivered, 0 succeeded, 1 dead-lettered, 0 failed" in str(report)
         assert report.other_queues["RetryDLQ"].total == 1

@@ -96,7 +96,7 @@ def test_bad_store_events_are_refused_with_the_contract_status(tenant, body, sta
 
 
 def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_and_writes_nothing(tenant):
-    # events/pos_events.json, happening now, signed with the demo tenant's webhook secret; its F1001 is unknown here.
+    # events/pos_events.json, happening now, signed with the demo tenant's webhook secret; its FO700001-1 is unknown here.
     import json
     from datetime import datetime, timezone
 
@@ -107,7 +107,7 @@ def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_an
     event["body"], event["headers"]["x-o2o-signature"] = raw, sign("demo-webhook-secret", raw.encode())
     before = state_items(tenant), idempotency_items(tenant)
     code, body = answer("pos_events", event)
-    assert code == 422 and "F1001" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
+    assert code == 422 and "FO700001-1" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
     assert (state_items(tenant), idempotency_items(tenant)) == before
 
 
