@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need the
     from .adapters.jst import models as jst
     from .adapters.jst.paging import TsPage, TsScan
     from .adapters.pos import models as pos
+    from .ledger import Fact
     from .retry import DeadLetter, RetryEnvelope
     from .tenant import Tenant
 
@@ -110,6 +111,13 @@ class Timeline(Protocol):
     ) -> None: ...
 
     def entries(self, key: str) -> list[TimelineEntry]: ...
+
+
+class Ledger(Protocol):
+    """The append-only document ledger (ledger.py): each business fact written once."""
+
+    def append(self, fact: "Fact") -> bool:
+        """Write ``fact`` unless a fact with its key is already there; True when written now."""
 
 
 class CommandQueue(Protocol):

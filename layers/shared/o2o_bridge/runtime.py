@@ -41,6 +41,31 @@ def command_queue():
 
 
 @functools.cache
+def ledger():
+    """The document ledger this container appends facts to (files locally, else S3)."""
+    config = settings()
+    if config.ledger_dir:
+        from .adapters.file_ledger import FileLedger
+
+        return FileLedger(config.ledger_dir)
+    if config.ledger_bucket:
+        from .adapters.s3_ledger import S3Ledger
+
+        return S3Ledger(aws_client("s3"), config.ledger_bucket)
+    return _NoLedger()
+
+
+class _NoLedger:
+    """A function the template gives no LEDGER_BUCKET has no business appending facts."""
+
+    def append(self, fact):
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_BUCKET "
+                                 "(template.yaml) and no O2O_LEDGER_DIR (local stack)")
+
+
+@functools.cache
 def secret_resolver():
     from .adapters.secrets_manager import SecretsManagerResolver
 
@@ -69,5 +94,5 @@ def retry_runner():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, secret_resolver, retry_runner):
+    for cached in (settings, aws_client, state_store, command_queue, ledger, secret_resolver, retry_runner):
         cached.cache_clear()

@@ -21,8 +21,8 @@ from ..retry_commands import commands
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
-    from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
-                         TenantRepository, Timeline)
+    from ..ports import (CommandQueue, CursorRepository, JstApi, Ledger, LinkRepository, RecordRepository,
+                         StoreSystem, TenantRepository, Timeline)
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -30,6 +30,12 @@ T = TypeVar("T")
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _memory_ledger() -> "Ledger":
+    from ..ledger import MemoryLedger
+
+    return MemoryLedger()
 
 
 @dataclass
@@ -50,6 +56,8 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
+    # The document ledger (every business fact, once); in memory unless the Lambda wires S3.
+    ledger: "Ledger" = field(default_factory=_memory_ledger)
 
     @property
     def ent_id(self) -> str:
@@ -87,6 +95,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
         metric=metric,
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
+        ledger=runtime.ledger(),
     )
 
 

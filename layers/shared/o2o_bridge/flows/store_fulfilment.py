@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import kit, routing
+from . import kit, ledger_facts, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -271,7 +271,8 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
         ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
                             level="info" if decision.store_code else "warning")
-        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day}
+        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
+                "at": ctx.now().isoformat()}
 
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
@@ -279,7 +280,7 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
         _parked(ctx, io_id, route_no)
         return decision
     return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
-                                          "day": decision["day"]}, trace_key=io_id)
+                                          "day": decision["day"], "at": decision.get("at")}, trace_key=io_id)
 
 
 @flow_command("s1.create_at_store")
@@ -307,6 +308,8 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
+    ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
+                            at=payload.get("at"))
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 
@@ -360,7 +363,8 @@ def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
                         {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
                          "tracking_no": data.tracking_no, "event_id": event.event_id})
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
-                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no},
+                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
+                                    "at": data.shipped_at.isoformat()},
             trace_key=io_id)
 
 
@@ -370,7 +374,8 @@ def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
                         {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
-    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up"},
+    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
+                                    "at": data.picked_up_at.isoformat()},
             trace_key=io_id)
 
 
@@ -420,6 +425,9 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
         _park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
         return None
     status = payload["how"]
+    known = load_order(ctx, io_id)
+    ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
+                           fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
     before, after = change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
@@ -436,7 +444,7 @@ def on_fulfilment_rejected(event: "PosEvent", tenant: "Tenant") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
-               "reason": data.reason}
+               "reason": data.reason, "at": event.occurred_at.isoformat()}
     if data.items:  # the store named what it cannot fulfil (optional in the contract)
         payload["sku_ids"] = sorted({item.sku_id for item in data.items})
     attempt(ctx, store_rejected, payload, trace_key=io_id)
@@ -474,6 +482,8 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     current = load_order(ctx, io_id)
     if current is None:
         return
+    ledger_facts.rejected(ctx, current.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                          reason=payload["reason"], at=payload.get("at"))
     # The side effects are repeat-safe, so a retried step redoes them all.
     released = current.data.get("released") or {}
     if released.get("store_code") == store_code:
@@ -507,7 +517,8 @@ def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
                                                                    "was": (before or {}).get("status", "unseen")})
     _resolve_exception(ctx, io_id)
     if before and before["status"] == "dispatched" and before.get("fulfilment_id"):
-        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"]}, trace_key=io_id)
+        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"],
+                                       "at": ctx.now().isoformat()}, trace_key=io_id)
     return True
 
 
@@ -526,6 +537,7 @@ def cancel_at_store(ctx: FlowContext, payload: dict[str, Any]) -> None:
     order = load_order(ctx, io_id)
     if order is not None and order.data.get("store_code"):
         routing.release_capacity(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
+        ledger_facts.cancelled(ctx, order.data, fulfilment_id=fulfilment_id, at=payload.get("at"))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_store", {"fulfilment_id": fulfilment_id,
                                                                          "status": outcome.result})

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ..errors import ConfigurationError, PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
 from ..shanghai_time import from_jst_text, to_jst_text
-from . import kit
+from . import kit, ledger_facts
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
@@ -297,6 +297,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
+        ledger_facts.store_order_shipped(ctx, so_id=so_id, shipment_key=key, lines=to_ship, at=shipment.shipped_at)
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("parcels", {}).setdefault(
             key, {"l_id": l_id, "lines": {line["line"]: line["qty"] for line in to_ship}}))
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
@@ -415,6 +416,8 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
         receipt = pos.ReturnReceipt(action=action, received_at=from_jst_text(payload.get("received_at")) or ctx.now(),
                                     items=[pos.SkuQty(sku_id=i["sku_id"], qty=i["qty"]) for i in items])
         done = _once_at_store(lambda: ctx.store.receive_return(return_no, receipt, business_key=key))
+        ledger_facts.store_order_returned(ctx, return_no=return_no, order_no=ret.get("order_no"), key=key,
+                                          items=items, action=action, at=receipt.received_at)
 
         def apply(data: dict[str, Any]) -> None:
             if int(data.get("generation", 0)) != generation or (data.get("receipt") == "received") != received:
