@@ -50,12 +50,12 @@ for extra in (ROOT / "layers" / "shared", ROOT / "local"):
 
 import httpx  # noqa: E402
 
-from o2o_bridge.adapters.jst import models as m  # noqa: E402
-from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits  # noqa: E402
-from o2o_bridge.adapters.jst.client import FORM, JstClient, JstCredentials  # noqa: E402
-from o2o_bridge.adapters.jst.errors import JstRateLimited  # noqa: E402
-from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for  # noqa: E402
-from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore  # noqa: E402
+from o2o_bridge.connectors.jushuitan import models as m  # noqa: E402
+from o2o_bridge.connectors.jushuitan.api import JstApiAdapter, Limits  # noqa: E402
+from o2o_bridge.connectors.jushuitan.client import FORM, JstClient, JstCredentials  # noqa: E402
+from o2o_bridge.connectors.jushuitan.errors import JstRateLimited  # noqa: E402
+from o2o_bridge.connectors.jushuitan.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for  # noqa: E402
+from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore  # noqa: E402
 from o2o_local.jst_sandbox import DEMO, JstSandbox  # noqa: E402
 
 CREDS = DEMO["credentials"]

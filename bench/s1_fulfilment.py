@@ -93,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from fakes import FakeCommandQueue, FakeCursors, FakeLinks, FakeMetrics, FakeRecords, FakeTenants, FakeTimeline
-    from o2o_bridge.adapters.jst.api import JstApiAdapter
-    from o2o_bridge.adapters.jst.client import JstClient
-    from o2o_bridge.adapters.jst.factory import credentials_of as jst_credentials
-    from o2o_bridge.adapters.jst.rate_limit import InMemorySlidingLogLimiter, windows_for
-    from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore
-    from o2o_bridge.adapters.pos.api import StoreSystemApi
-    from o2o_bridge.adapters.pos.client import PosClient
-    from o2o_bridge.adapters.pos.factory import credentials_of as pos_credentials
+    from o2o_bridge.connectors.jushuitan.api import JstApiAdapter
+    from o2o_bridge.connectors.jushuitan.client import JstClient
+    from o2o_bridge.connectors.jushuitan.factory import credentials_of as jst_credentials
+    from o2o_bridge.connectors.jushuitan.rate_limit import InMemorySlidingLogLimiter, windows_for
+    from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore
+    from o2o_bridge.connectors.store.api import StoreSystemApi
+    from o2o_bridge.connectors.store.client import PosClient
+    from o2o_bridge.connectors.store.factory import credentials_of as pos_credentials
     from o2o_bridge.flows import kit
     from o2o_bridge.flows import store_fulfilment as s1
     from o2o_bridge.flows.kit import FlowContext

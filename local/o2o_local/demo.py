@@ -139,7 +139,7 @@ def send_retry(env: dict[str, str]) -> None:
     """Queue what a flow queues after a transient failure, for a command this release lacks."""
     import boto3
 
-    from o2o_bridge.adapters.sqs_queue import SqsCommandQueue
+    from o2o_bridge.connectors.aws.sqs_queue import SqsCommandQueue
     from o2o_bridge.errors import TransientError
     from o2o_bridge.retry import enqueue_retry
 

@@ -143,7 +143,7 @@ def test_a_failed_window_keeps_the_cursor_at_the_last_window_sent():
     def second_window_fails(**window):
         calls.append(window)
         if len(calls) == 2:
-            from o2o_bridge.adapters.jst.errors import JstTransientError
+            from o2o_bridge.connectors.jushuitan.errors import JstTransientError
             raise JstTransientError("JST is down")
         return real(**window)
 

@@ -17,11 +17,11 @@ import random
 import threading
 from typing import Any
 
-from o2o_bridge.adapters.jst import models as jm
-from o2o_bridge.adapters.jst.errors import JstTransientError
-from o2o_bridge.adapters.jst.paging import iter_ts_pages, scan_by_ts
-from o2o_bridge.adapters.pos import models as pm
-from o2o_bridge.adapters.pos.errors import PosConflict, PosNotFound, PosTransientError
+from o2o_bridge.connectors.jushuitan import models as jm
+from o2o_bridge.connectors.jushuitan.errors import JstTransientError
+from o2o_bridge.connectors.jushuitan.paging import iter_ts_pages, scan_by_ts
+from o2o_bridge.connectors.store import models as pm
+from o2o_bridge.connectors.store.errors import PosConflict, PosNotFound, PosTransientError
 
 
 class Faults:

@@ -1,7 +1,7 @@
 """`o2o exceptions`: what an operator sees of parked online orders, and re-routing one by hand."""
 
 from o2o_bridge import runtime
-from o2o_bridge.adapters.dynamodb_state import RecordView
+from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 from o2o_bridge.cli import main as o2o
 from o2o_bridge.flows import store_fulfilment as s1
 
@@ -35,7 +35,7 @@ def test_an_order_stuck_in_routing_is_listed_with_why_and_rerouted_from_the_cli(
     from datetime import datetime, timedelta, timezone
 
     from fakes import FakeCommandQueue, fake_context
-    from o2o_bridge.adapters.dynamodb_state import CursorView
+    from o2o_bridge.connectors.aws.dynamodb_state import CursorView
     from o2o_bridge.flows import kit
 
     from .conftest import STOCK

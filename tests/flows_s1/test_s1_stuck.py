@@ -71,7 +71,7 @@ def test_rerouting_a_stuck_order_whose_store_order_was_created_unanswered_create
 
 
 def test_a_stuck_order_sent_to_a_named_store_frees_the_capacity_of_the_store_it_was_routed_to(make_world):
-    from o2o_bridge.adapters.pos.errors import PosTransientError
+    from o2o_bridge.connectors.store.errors import PosTransientError
 
     world = make_world()
     create = world.store.create_fulfilment_order

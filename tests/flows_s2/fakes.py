@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from o2o_bridge.adapters.jst import models as jst
-from o2o_bridge.adapters.jst.errors import JstPermanentError, JstTransientError
-from o2o_bridge.adapters.pos import models as pos
-from o2o_bridge.adapters.pos.errors import PosIdempotencyConflict, PosNotFound, PosTransientError
+from o2o_bridge.connectors.jushuitan import models as jst
+from o2o_bridge.connectors.jushuitan.errors import JstPermanentError, JstTransientError
+from o2o_bridge.connectors.store import models as pos
+from o2o_bridge.connectors.store.errors import PosIdempotencyConflict, PosNotFound, PosTransientError
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 from fakes import drain_retries
 from handlers import answer, sample_event
-from o2o_bridge.adapters.jst.signing import legacy_push_sign
+from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 
 
 OK = (200, {"code": 0, "msg": "执行成功"})

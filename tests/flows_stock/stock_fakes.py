@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from o2o_bridge.adapters.jst.errors import JstPermanentError, JstTransientError
-from o2o_bridge.adapters.jst.models import Inventory
-from o2o_bridge.adapters.jst.paging import TsScan
-from o2o_bridge.adapters.pos.errors import PosTransientError
-from o2o_bridge.adapters.pos.models import StockRow, StoreStock, StoreStockItem, WarehouseStock
+from o2o_bridge.connectors.jushuitan.errors import JstPermanentError, JstTransientError
+from o2o_bridge.connectors.jushuitan.models import Inventory
+from o2o_bridge.connectors.jushuitan.paging import TsScan
+from o2o_bridge.connectors.store.errors import PosTransientError
+from o2o_bridge.connectors.store.models import StockRow, StoreStock, StoreStockItem, WarehouseStock
 from o2o_bridge.tenant import parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"

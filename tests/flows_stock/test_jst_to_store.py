@@ -5,7 +5,7 @@ import random
 import pytest
 
 from fakes import drain_retries
-from o2o_bridge.adapters.jst.push import StockPush
+from o2o_bridge.connectors.jushuitan.push import StockPush
 from o2o_bridge.errors import BadRequest
 from o2o_bridge.flows import stock_sync
 from o2o_bridge.flows.stock_sync import jst_version

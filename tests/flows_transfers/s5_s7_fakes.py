@@ -11,10 +11,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from o2o_bridge.adapters.jst import models as jst
-from o2o_bridge.adapters.jst.errors import JstPermanentError, JstTransientError
-from o2o_bridge.adapters.pos import models as pos
-from o2o_bridge.adapters.pos.errors import PosPermanentError, PosTransientError
+from o2o_bridge.connectors.jushuitan import models as jst
+from o2o_bridge.connectors.jushuitan.errors import JstPermanentError, JstTransientError
+from o2o_bridge.connectors.store import models as pos
+from o2o_bridge.connectors.store.errors import PosPermanentError, PosTransientError
 
 SHANGHAI = timezone(timedelta(hours=8))
 

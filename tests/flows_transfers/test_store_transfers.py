@@ -174,7 +174,7 @@ def test_a_document_voided_in_jst_is_an_exception_and_the_store_is_not_told(worl
 
 
 def test_a_document_jst_refuses_is_an_exception_and_a_dead_letter_and_the_event_is_acknowledged(world):
-    from o2o_bridge.adapters.jst.errors import JstPermanentError
+    from o2o_bridge.connectors.jushuitan.errors import JstPermanentError
 
     real_upload = world.jst.upload_other_inout
 
@@ -196,7 +196,7 @@ def test_a_document_jst_refuses_is_an_exception_and_a_dead_letter_and_the_event_
 
 
 def test_a_document_the_store_refuses_is_an_exception_asked_once_and_replayable(world):
-    from o2o_bridge.adapters.pos.errors import PosPermanentError
+    from o2o_bridge.connectors.store.errors import PosPermanentError
 
     real = world.store.transfer_warehouse_shipped
 
@@ -251,7 +251,7 @@ def test_thirty_percent_transient_faults_converge_to_one_document_and_one_store_
 
 
 def test_a_split_document_waits_for_a_part_whose_upload_is_still_queued(world):
-    from o2o_bridge.adapters.jst.errors import JstTransientError
+    from o2o_bridge.connectors.jushuitan.errors import JstTransientError
 
     real = world.jst.upload_other_inout
 

@@ -86,7 +86,7 @@ def test_a_permanent_failure_is_dead_lettered_with_its_reason_and_replayed(tenan
     sqs = client("sqs", tenant)
     queue_url = sqs.get_queue_url(QueueName="o2o-local-RetryQueue")["QueueUrl"]
     dlq_url = sqs.get_queue_url(QueueName="o2o-local-RetryDLQ")["QueueUrl"]
-    from o2o_bridge.adapters.sqs_queue import SqsCommandQueue
+    from o2o_bridge.connectors.aws.sqs_queue import SqsCommandQueue
 
     envelope = enqueue_retry(SqsCommandQueue(sqs, queue_url, dlq_url), command="jst.command_nobody_handles",
                              ent_id="10010", payload={"io_id": 7}, error=TransientError("timeout"),

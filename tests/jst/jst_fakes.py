@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from o2o_bridge.adapters.jst.client import JstClient, JstCredentials
-from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, Window
-from o2o_bridge.adapters.jst.signing import openweb_sign
-from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore
+from o2o_bridge.connectors.jushuitan.client import JstClient, JstCredentials
+from o2o_bridge.connectors.jushuitan.rate_limit import InMemoryRateLimiter, Window
+from o2o_bridge.connectors.jushuitan.signing import openweb_sign
+from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore
 
 APP_KEY = "test-app-key"
 APP_SECRET = "s3cr3t-app-secret-value"

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from o2o_bridge import runtime
-from o2o_bridge.adapters.jst import client as client_module
-from o2o_bridge.adapters.jst import factory
+from o2o_bridge.connectors.jushuitan import client as client_module
+from o2o_bridge.connectors.jushuitan import factory
 from o2o_bridge.cli import main
 from o2o_bridge.tenant import parse_tenant
 

@@ -7,15 +7,15 @@ import logging
 import httpx
 import pytest
 
-from o2o_bridge.adapters.jst.client import DEFAULT_TIMEOUT, shared_http_client
-from o2o_bridge.adapters.jst.errors import (
+from o2o_bridge.connectors.jushuitan.client import DEFAULT_TIMEOUT, shared_http_client
+from o2o_bridge.connectors.jushuitan.errors import (
     ErrorPolicy,
     JstAuthError,
     JstPermanentError,
     JstRateLimited,
     JstTransientError,
 )
-from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore, TokenPolicy, TokenRecord
+from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore, TokenPolicy, TokenRecord
 from o2o_bridge.errors import PermanentError, TransientError
 
 from .jst_fakes import ACCESS, APP_SECRET, REFRESH, FakeGateway, make_client, ok

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from o2o_bridge.adapters.jst import models as m
-from o2o_bridge.adapters.jst.doctor import check_tenant
-from o2o_bridge.adapters.jst.errors import JstAuthError
+from o2o_bridge.connectors.jushuitan import models as m
+from o2o_bridge.connectors.jushuitan.doctor import check_tenant
+from o2o_bridge.connectors.jushuitan.errors import JstAuthError
 from o2o_bridge.tenant import parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
@@ -113,7 +113,7 @@ def test_a_stock_formula_that_no_longer_parses_fails_its_check(monkeypatch):
 
 def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, monkeypatch, capsys):
     from o2o_bridge import runtime
-    from o2o_bridge.adapters.jst import factory
+    from o2o_bridge.connectors.jushuitan import factory
     from o2o_bridge.cli import main
 
     doc = tenant_doc()

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from o2o_bridge.adapters.jst import models as m
+from o2o_bridge.connectors.jushuitan import models as m
 
 
 def test_quantities_parse_decimal_strings_and_extra_fields_are_kept():

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from o2o_bridge.adapters.jst import models as m
-from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits
-from o2o_bridge.adapters.jst.paging import batches, keep_latest, split_window
+from o2o_bridge.connectors.jushuitan import models as m
+from o2o_bridge.connectors.jushuitan.api import JstApiAdapter, Limits
+from o2o_bridge.connectors.jushuitan.paging import batches, keep_latest, split_window
 
 from .jst_fakes import FakeGateway, make_client, ok
 
@@ -108,7 +108,7 @@ def test_a_run_that_stops_after_a_page_and_resumes_from_its_cursor_reads_each_pa
 
 
 def test_ts_pages_stop_on_a_page_with_nothing_newer_and_at_the_page_guard():
-    from o2o_bridge.adapters.jst.paging import iter_ts_pages
+    from o2o_bridge.connectors.jushuitan.paging import iter_ts_pages
 
     stuck = list(iter_ts_pages(lambda cursor: ([outbound(9, 5)], True), start_ts=5, key=lambda r: r["io_id"],
                                ts=lambda r: r["ts"]))

@@ -2,7 +2,7 @@
 
 import inspect
 
-from o2o_bridge.adapters.jst.api import JstApiAdapter
+from o2o_bridge.connectors.jushuitan.api import JstApiAdapter
 from o2o_bridge.ports import JstApi
 
 

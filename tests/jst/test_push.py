@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from fakes import FakeTenants
 from handlers import sample_event
-from o2o_bridge.adapters.jst.push import StockPush, authenticate_push
-from o2o_bridge.adapters.jst.signing import legacy_push_sign
+from o2o_bridge.connectors.jushuitan.push import StockPush, authenticate_push
+from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.errors import BadRequest, Unauthorized
 from o2o_bridge.tenant import parse_tenant
 from o2o_bridge.web.jst_push import read_push

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from o2o_bridge.adapters.jst import rate_limit
-from o2o_bridge.adapters.jst.errors import JstRateLimited
-from o2o_bridge.adapters.jst.rate_limit import (
+from o2o_bridge.connectors.jushuitan import rate_limit
+from o2o_bridge.connectors.jushuitan.errors import JstRateLimited
+from o2o_bridge.connectors.jushuitan.rate_limit import (
     DynamoRateLimiter,
     DynamoSlidingLogLimiter,
     GrantLog,
@@ -138,7 +138,7 @@ def test_stamps_ahead_of_our_clock_count():
 
 
 def test_the_tenant_chooses_the_counting(monkeypatch, aws):
-    from o2o_bridge.adapters.jst import factory
+    from o2o_bridge.connectors.jushuitan import factory
     from o2o_bridge.tenant import parse_tenant
 
     from .test_doctor import tenant_doc

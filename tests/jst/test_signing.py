@@ -1,6 +1,6 @@
 """The golden vectors of jushuitan-api.md §3 (IEU's DefaultJstDigestTest and NODE)."""
 
-from o2o_bridge.adapters.jst.signing import business_params, dump_biz, legacy_push_sign, openweb_sign, token_params
+from o2o_bridge.connectors.jushuitan.signing import business_params, dump_biz, legacy_push_sign, openweb_sign, token_params
 
 APP_KEY = "5b53060f23d84ddf9703056e84fa5a2d"
 APP_SECRET = "e9c5ca33fecb404b8e6cdbd0ef4a6d25"

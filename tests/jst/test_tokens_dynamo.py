@@ -6,7 +6,7 @@ import threading
 
 import boto3
 
-from o2o_bridge.adapters.jst.tokens import DynamoTokenStore, TokenRecord
+from o2o_bridge.connectors.jushuitan.tokens import DynamoTokenStore, TokenRecord
 
 from .jst_fakes import ACCESS, FakeGateway, make_client, ok
 

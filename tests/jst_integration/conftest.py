@@ -12,10 +12,10 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from o2o_bridge.adapters.jst.api import JstApiAdapter, Limits
-from o2o_bridge.adapters.jst.client import FORM, JstClient, JstCredentials
-from o2o_bridge.adapters.jst.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for
-from o2o_bridge.adapters.jst.tokens import InMemoryTokenStore
+from o2o_bridge.connectors.jushuitan.api import JstApiAdapter, Limits
+from o2o_bridge.connectors.jushuitan.client import FORM, JstClient, JstCredentials
+from o2o_bridge.connectors.jushuitan.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for
+from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore
 from o2o_local.jst_sandbox import DEMO, JstSandbox
 
 CREDS = DEMO["credentials"]

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from o2o_bridge.adapters.jst import models as m
-from o2o_bridge.adapters.jst.api import Limits
+from o2o_bridge.connectors.jushuitan import models as m
+from o2o_bridge.connectors.jushuitan.api import Limits
 from o2o_bridge.ports import JstApi
 
 from .conftest import MAIN_WMS, SHOP, STORE_WMS

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from o2o_bridge.adapters.jst import models as m
-from o2o_bridge.adapters.jst.client import JstClient, JstCredentials
-from o2o_bridge.adapters.jst.errors import JstAuthError, JstPermanentError, JstRateLimited, JstTransientError
-from o2o_bridge.adapters.jst.tokens import TokenPolicy
+from o2o_bridge.connectors.jushuitan import models as m
+from o2o_bridge.connectors.jushuitan.client import JstClient, JstCredentials
+from o2o_bridge.connectors.jushuitan.errors import JstAuthError, JstPermanentError, JstRateLimited, JstTransientError
+from o2o_bridge.connectors.jushuitan.tokens import TokenPolicy
 from o2o_bridge.errors import PermanentError, TransientError
 
 from .conftest import CREDS, ENT_ID, MAIN_WMS
@@ -289,7 +289,7 @@ def test_a_token_rejected_again_after_renewal_is_not_renewed_twice(h):
 def test_a_token_near_its_expiry_is_renewed_before_the_call(make, jst):
     issued = jst.state.issue_token(CREDS["app_key"], expires_in=3600)
     h = make(access_token=None, refresh_token=None)
-    from o2o_bridge.adapters.jst.tokens import TokenRecord
+    from o2o_bridge.connectors.jushuitan.tokens import TokenRecord
     now = time.time()
     h.store.save(ENT_ID, TokenRecord(issued["access_token"], issued["refresh_token"], now + 10, now - 3590), 0)
     h.api.query_shops()

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from o2o_bridge.adapters.jst import models as m
-from o2o_bridge.adapters.jst.errors import JstPermanentError
+from o2o_bridge.connectors.jushuitan import models as m
+from o2o_bridge.connectors.jushuitan.errors import JstPermanentError
 
 from .conftest import MAIN_WMS, SHOP, STORE_WMS
 

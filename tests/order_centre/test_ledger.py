@@ -6,8 +6,8 @@ from decimal import Decimal
 import boto3
 import pytest
 
-from o2o_bridge.adapters.file_ledger import FileLedger
-from o2o_bridge.adapters.s3_ledger import S3Ledger
+from o2o_bridge.connectors.files.ledger import FileLedger
+from o2o_bridge.connectors.aws.s3_ledger import S3Ledger
 from o2o_bridge.flows import store_fulfilment as s1
 from o2o_bridge.ledger import (Fact, FactLine, LedgerError, fact_body, fact_object_name, fact_rows, hash_identity,
                                mobile_hash, normalise_mobile)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from o2o_bridge.adapters.pos import models as m
+from o2o_bridge.connectors.store import models as m
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 22, 15, 0, tzinfo=CST)

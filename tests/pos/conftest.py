@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from o2o_bridge.adapters.pos import PosClient, PosCredentials, StoreSystemApi
+from o2o_bridge.connectors.store import PosClient, PosCredentials, StoreSystemApi
 from o2o_local.pos_sandbox import DEMO_API_KEY, DEMO_ENT_ID, PosSandbox
 from o2o_local.pos_sandbox import openapi
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from o2o_bridge.adapters.pos import PosConflict, PosNotFound
-from o2o_bridge.adapters.pos import models as m
+from o2o_bridge.connectors.store import PosConflict, PosNotFound
+from o2o_bridge.connectors.store import models as m
 
 from .builders import OPTIONS, T0, fulfilment, product, shipment
 

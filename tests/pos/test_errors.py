@@ -9,7 +9,7 @@ import socket
 import httpx
 import pytest
 
-from o2o_bridge.adapters.pos import (
+from o2o_bridge.connectors.store import (
     PosAuthError, PosClient, PosConflict, PosCredentials, PosNotFound, PosPermanentError, PosRateLimited,
     PosTransientError, StoreSystemApi,
 )

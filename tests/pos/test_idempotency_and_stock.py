@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from o2o_bridge.adapters.pos import PosIdempotencyConflict, PosTransientError
-from o2o_bridge.adapters.pos import models as m
-from o2o_bridge.adapters.pos.api import chunks
+from o2o_bridge.connectors.store import PosIdempotencyConflict, PosTransientError
+from o2o_bridge.connectors.store import models as m
+from o2o_bridge.connectors.store.api import chunks
 
 from .builders import fulfilment, shipment
 from .conftest import make_api

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from o2o_bridge.adapters.pos import StoreSystemApi
-from o2o_bridge.adapters.pos import factory
+from o2o_bridge.connectors.store import StoreSystemApi
+from o2o_bridge.connectors.store import factory
 from o2o_bridge.ports import StoreSystem
 from o2o_bridge.tenant import parse_tenant
 

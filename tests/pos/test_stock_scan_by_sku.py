@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from o2o_bridge.adapters.pos import PosTransientError
-from o2o_bridge.adapters.pos.api import _raw_next_cursor
+from o2o_bridge.connectors.store import PosTransientError
+from o2o_bridge.connectors.store.api import _raw_next_cursor
 
 ENT = "10010"
 AUTH = {"Authorization": "Bearer demo-pos-api-key", "X-Ent-Id": ENT}

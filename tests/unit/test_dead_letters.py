@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from o2o_bridge import runtime
-from o2o_bridge.adapters.sqs_queue import DeadLetterBox
+from o2o_bridge.connectors.aws.sqs_queue import DeadLetterBox
 from o2o_bridge.retry import DeadLetter, RetryEnvelope
 
 

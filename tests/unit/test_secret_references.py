@@ -6,7 +6,7 @@ import json
 import boto3
 import pytest
 
-from o2o_bridge.adapters.secrets_manager import SecretsManagerResolver
+from o2o_bridge.connectors.aws.secrets_manager import SecretsManagerResolver
 from o2o_bridge.errors import ConfigurationError
 from o2o_bridge.tenant import parse_tenant
 from test_tenant_model import demo_doc

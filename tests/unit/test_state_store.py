@@ -3,7 +3,7 @@
 import pytest
 
 from o2o_bridge import runtime
-from o2o_bridge.adapters.dynamodb_state import CursorView
+from o2o_bridge.connectors.aws.dynamodb_state import CursorView
 from o2o_bridge.ports import DocumentLink
 from o2o_bridge.tenant import parse_tenant
 from test_tenant_model import demo_doc
@@ -56,7 +56,7 @@ def test_timeline_is_ordered_and_reachable_through_aliases(aws):
 
 
 def test_flow_records_are_written_only_from_the_version_they_were_read_at(aws):
-    from o2o_bridge.adapters.dynamodb_state import RecordView
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 
     records = RecordView(runtime.state_store())
     first = records.put("10010", "route", "700001", {"rejected_by": ["S001"]})

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
 
 if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need them
-    from .adapters.jst import models as jst
-    from .adapters.jst.paging import TsPage, TsScan
-    from .adapters.pos import models as pos
+    from .connectors.jushuitan import models as jst
+    from .connectors.jushuitan.paging import TsPage, TsScan
+    from .connectors.store import models as pos
     from .ledger import Fact
     from .retry import DeadLetter, RetryEnvelope
     from .tenant import Tenant
@@ -133,9 +133,9 @@ class SecretResolver(Protocol):
 
 
 class JstApi(Protocol):
-    """What flows and `o2o tenant doctor` need from Jushuitan. adapters/jst/api.py implements
+    """What flows and `o2o tenant doctor` need from Jushuitan. connectors/jushuitan/api.py implements
     it over HTTP (signed, paced, token renewal); tests use in-memory fakes. Errors are
-    adapters.jst.errors classes: TransientError (retry later) or PermanentError."""
+    connectors.jushuitan.errors classes: TransientError (retry later) or PermanentError."""
 
     def call(self, path: str, biz: Any = None) -> dict[str, Any]:
         """One signed call to any endpoint; JST's whole answer (code 0)."""
@@ -180,10 +180,10 @@ class JstApi(Protocol):
 
 class StoreSystem(Protocol):
     """What flows need from the 店+ store system: P1–P11 of pos-contract.md.
-    adapters/pos/api.py implements it over HTTP (StoreSystemApi); tests use in-memory fakes.
+    connectors/store/api.py implements it over HTTP (StoreSystemApi); tests use in-memory fakes.
     Every command is idempotent at the store: the adapter derives the Idempotency-Key from
     ``business_key`` (or from the request's own document keys when it is None). Errors are
-    adapters.pos.errors classes: PosTransientError (retry later) or PosPermanentError."""
+    connectors.store.errors classes: PosTransientError (retry later) or PosPermanentError."""
 
     # S1: store fulfilment of online orders.
     def create_fulfilment_order(self, order: "pos.FulfilmentOrder", *,

@@ -28,14 +28,14 @@ def aws_client(service: str) -> Any:
 
 @functools.cache
 def state_store():
-    from .adapters.dynamodb_state import DynamoStateStore
+    from .connectors.aws.dynamodb_state import DynamoStateStore
 
     return DynamoStateStore(aws_client("dynamodb"), settings().state_table)
 
 
 @functools.cache
 def command_queue():
-    from .adapters.sqs_queue import SqsCommandQueue
+    from .connectors.aws.sqs_queue import SqsCommandQueue
 
     return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
 
@@ -45,11 +45,11 @@ def ledger():
     """The document ledger this container appends facts to (files locally, else S3)."""
     config = settings()
     if config.ledger_dir:
-        from .adapters.file_ledger import FileLedger
+        from .connectors.files.ledger import FileLedger
 
         return FileLedger(config.ledger_dir)
     if config.ledger_bucket:
-        from .adapters.s3_ledger import S3Ledger
+        from .connectors.aws.s3_ledger import S3Ledger
 
         return S3Ledger(aws_client("s3"), config.ledger_bucket)
     return _NoLedger()
@@ -67,7 +67,7 @@ class _NoLedger:
 
 @functools.cache
 def secret_resolver():
-    from .adapters.secrets_manager import SecretsManagerResolver
+    from .connectors.aws.secrets_manager import SecretsManagerResolver
 
     return SecretsManagerResolver()
 

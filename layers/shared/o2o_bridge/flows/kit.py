@@ -67,9 +67,9 @@ class FlowContext:
 def live_context(tenant: "Tenant") -> FlowContext:
     """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
     from .. import runtime
-    from ..adapters.dynamodb_state import CursorView, RecordView
-    from ..adapters.jst.factory import jst_for_tenant
-    from ..adapters.pos.factory import store_system_for_tenant
+    from ..connectors.aws.dynamodb_state import CursorView, RecordView
+    from ..connectors.jushuitan.factory import jst_for_tenant
+    from ..connectors.store.factory import store_system_for_tenant
     from ..observability import metrics
 
     store = runtime.state_store()

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
-    from ..adapters.jst import models as jst
-    from ..adapters.pos import models as pos
+    from ..connectors.jushuitan import models as jst
+    from ..connectors.store import models as pos
     from ..tenant import ProductOptions
     from .kit import FlowContext
 
@@ -71,7 +71,7 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
 def sync_range(ctx: "FlowContext", begin: datetime, end: datetime, *, advance_cursor: bool,
                progress: Progress | None = None) -> dict[str, Any]:
     """Read and send [begin, end] in windows of ≤ 7 days; returns the counts."""
-    from ..adapters.jst.paging import split_window
+    from ..connectors.jushuitan.paging import split_window
 
     windows = split_window(begin, end, MAX_WINDOW)
     totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "stopped_early": False}
@@ -114,7 +114,7 @@ def sync_window(ctx: "FlowContext", begin: datetime, end: datetime) -> dict[str,
 
 def retry_failed(ctx: "FlowContext") -> dict[str, int]:
     """Send again every SKU a previous run recorded as failed."""
-    from ..adapters.jst import models as jst
+    from ..connectors.jushuitan import models as jst
 
     waiting = ctx.records.list(ctx.ent_id, FAILED)
     sources = []
@@ -131,7 +131,7 @@ def retry_failed(ctx: "FlowContext") -> dict[str, int]:
 def send(ctx: "FlowContext", sources: list[tuple[str, Any, str]], *, waiting: set[str] | None = None) -> tuple[int, int]:
     """Map and upsert ``sources`` ((source, JST row, sku_id)) in batches; every failure is
     recorded, every success clears an earlier failure. Returns (sent, failed)."""
-    from ..adapters.jst.paging import batches
+    from ..connectors.jushuitan.paging import batches
 
     if waiting is None:
         waiting = {r.key for r in ctx.records.list(ctx.ent_id, FAILED)} if sources else set()
@@ -163,8 +163,8 @@ def send(ctx: "FlowContext", sources: list[tuple[str, Any, str]], *, waiting: se
 def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
     """sku_id -> (status, message) for one batch. A refused batch is split so that one bad item
     does not fail its neighbours; a transient failure fails the batch for this run only."""
-    from ..adapters.pos import models as pos
-    from ..adapters.pos.idempotency import content_hash
+    from ..connectors.store import models as pos
+    from ..connectors.store.idempotency import content_hash
 
     options = ctx.tenant.products
     request = pos.ProductBatch(items=[item[3] for item in batch], options=pos.ProductOptions(
@@ -246,7 +246,7 @@ def map_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku", options: "Produ
 def _product(*, options: "ProductOptions", retail_price: Any, name: str | None, **fields: Any) -> "pos.Product":
     from pydantic import ValidationError
 
-    from ..adapters.pos import models as pos
+    from ..connectors.store import models as pos
 
     if not name:
         raise MappingError("no name in JST")

@@ -431,7 +431,7 @@ def push_chunk(ctx: "FlowContext", run_id: str, n: int) -> Any:
             so_id = f"O2O-NIGHT-{run_id}-{data['plan_id'][:6]}-{n + 1:04d}"
             upload_check_once(ctx, so_id, chunk["items"], remark=f"店+ nightly stock {run_id}")
             return {"so_id": so_id, "items": len(chunk["items"])}
-        from ..adapters.pos.models import StockLevel
+        from ..connectors.store.models import StockLevel
 
         levels = [StockLevel(sku_id=i["sku_id"], qty=i["qty"], version=i["version"]) for i in chunk["items"]]
         done = ctx.store.set_warehouse_stock(chunk["warehouse_code"], levels,

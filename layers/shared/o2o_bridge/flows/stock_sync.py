@@ -26,7 +26,7 @@ from ..stock_formula import StockFormula
 from . import kit
 
 if TYPE_CHECKING:
-    from ..adapters.jst.push import StockPush
+    from ..connectors.jushuitan.push import StockPush
     from ..events.models import PosEvent
     from ..tenant import Tenant, WarehouseMapping
     from .kit import FlowContext
@@ -145,7 +145,7 @@ def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int,
 def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """Levels ``{sku_id, qty, version}`` of one 店+ warehouse (or store, S4e): the newer ones
     to P6, each once. Payload: ``warehouse_code``, ``items``."""
-    from ..adapters.pos.models import StockLevel
+    from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
     fresh: list[Claim] = []
@@ -218,7 +218,7 @@ def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dic
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
     """S3/S4e hourly: every mapped warehouse's changes since its ts cursor -> P6."""
-    from ..adapters.jst.paging import batches
+    from ..connectors.jushuitan.paging import batches
 
     summary: dict[str, Any] = {}
     for mapping in warehouses_from_jst(ctx.tenant):
@@ -394,7 +394,7 @@ def upload_check_once(ctx: "FlowContext", so_id: str, items: Sequence[dict[str, 
     """One count upload, once per ``so_id`` (an effect record), also across a crash between
     JST's answer and our record: JST refuses a repeated so_id ("already exists", code 160),
     which means the first upload was taken."""
-    from ..adapters.jst.models import StockItem
+    from ..connectors.jushuitan.models import StockItem
 
     def upload() -> dict[str, Any]:
         stock = [StockItem(sku_id=i["sku_id"], qty=int(i["qty"])) for i in items]

@@ -37,7 +37,7 @@ from . import kit, ledger_facts, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
-    from ..adapters.jst.models import SalesOutbound
+    from ..connectors.jushuitan.models import SalesOutbound
     from ..events.models import PosEvent
     from ..tenant import Tenant
 
@@ -214,7 +214,7 @@ def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
 # --- 2. dispatch ---------------------------------------------------------------------------------
 
 def _fulfilment_order(ctx: FlowContext, data: dict[str, Any], store_code: str):
-    from ..adapters.pos import models as pos
+    from ..connectors.store import models as pos
 
     try:
         return pos.FulfilmentOrder(
@@ -401,7 +401,7 @@ class JstRefusedShipment(PermanentError):
 @flow_command("s1.confirm_outbound")
 def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
     """Confirm the outbound shipped in JST (wms/sent/upload), exactly once per outbound."""
-    from ..adapters.jst.models import WmsSent
+    from ..connectors.jushuitan.models import WmsSent
 
     io_id = str(payload["io_id"])
 
@@ -525,7 +525,7 @@ def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
 @flow_command("s1.cancel_at_store")
 def cancel_at_store(ctx: FlowContext, payload: dict[str, Any]) -> None:
     """P2, once per fulfilment order; a store that already shipped makes it an exception."""
-    from ..adapters.pos.errors import PosConflict
+    from ..connectors.store.errors import PosConflict
 
     io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
     try:

@@ -130,8 +130,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> int | None:
 
 
 def _upload(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any]) -> dict[str, Any]:
-    from ..adapters.jst import models as jst
-    from ..adapters.jst.errors import JstPermanentError
+    from ..connectors.jushuitan import models as jst
+    from ..connectors.jushuitan.errors import JstPermanentError
 
     external_id, wms_co_id = payload["external_id"], kind.warehouse(ctx.tenant)
     store = next((s for s in ctx.tenant.stores if s.code == payload["store_code"]), None)
@@ -271,7 +271,7 @@ def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list) -> dict[str, Any]:
-    from ..adapters.pos import models as pos
+    from ..connectors.store import models as pos
 
     if not parts or any(p.data.get("status") not in (CONFIRMED, STORE_REFUSED) for p in parts) \
             or len(parts) != parts[0].data["parts"]:

@@ -122,7 +122,7 @@ def upload_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any
 
 
 def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
-    from ..adapters.jst import models as jst
+    from ..connectors.jushuitan import models as jst
 
     tenant = ctx.tenant
     paid_at = to_jst_text(order.paid_at)
@@ -155,7 +155,7 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
 
 @kit.flow_command("s2.cancel_in_jst")
 def cancel_in_jst(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
-    from ..adapters.jst.errors import JstPermanentError
+    from ..connectors.jushuitan.errors import JstPermanentError
 
     order_no, reason = payload["order_no"], payload["reason"]
     ledger = _record(ctx, ORDER_KIND, order_no) or {}
@@ -195,7 +195,7 @@ def upload_aftersale(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str,
 
 
 def _upload_aftersale(ctx: kit.FlowContext, ret: Any) -> dict[str, Any]:
-    from ..adapters.jst import models as jst
+    from ..connectors.jushuitan import models as jst
 
     tenant = ctx.tenant
     total = sum((line.amount for line in ret.items), Decimal(0))
@@ -271,7 +271,7 @@ def shipment_key(so_id: str, l_id: str, lines: Iterable[dict[str, Any]]) -> str:
 
 @kit.flow_command("s2.record_shipment")
 def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
-    from ..adapters.pos import models as pos
+    from ..connectors.store import models as pos
 
     so_id, l_id = payload["so_id"], payload["l_id"]
     key = shipment_key(so_id, l_id, payload["lines"])
@@ -350,7 +350,7 @@ def _once_at_store(call: Callable[[], Any]) -> Any:
     a re-run after a crash may differ only in e.g. which of JST's times it carries)."""
     from types import SimpleNamespace
 
-    from ..adapters.pos.errors import PosIdempotencyConflict
+    from ..connectors.store.errors import PosIdempotencyConflict
 
     try:
         return call()
@@ -396,7 +396,7 @@ def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[st
 
 @kit.flow_command("s2.record_return_receipt")
 def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
-    from ..adapters.pos import models as pos
+    from ..connectors.store import models as pos
 
     return_no, action = payload["return_no"], payload["action"]
     ret = _record(ctx, RETURN_KIND, return_no) or {}

@@ -24,7 +24,7 @@ from ..errors import BadRequest, Forbidden, UnknownTenant
 from ..ports import SecretResolver, TenantRepository
 
 if TYPE_CHECKING:
-    from ..adapters.jst.push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
+    from ..connectors.jushuitan.push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
 
 M = TypeVar("M")
 
@@ -40,27 +40,27 @@ class JstPush:
     authenticated_by: str = "unsigned"  # "sign", "token" or "unsigned" (tenant opted out)
 
     def as_model(self, model: type[M]) -> M:
-        from ..adapters.jst.push import parse_push_body
+        from ..connectors.jushuitan.push import parse_push_body
 
         return parse_push_body(model, self.body)
 
     def delivery(self) -> "LogisticsPush":
-        from ..adapters.jst.push import LogisticsPush
+        from ..connectors.jushuitan.push import LogisticsPush
 
         return self.as_model(LogisticsPush)
 
     def cancel(self) -> "CancelPush":
-        from ..adapters.jst.push import CancelPush
+        from ..connectors.jushuitan.push import CancelPush
 
         return self.as_model(CancelPush)
 
     def return_goods(self) -> "ReturnGoodsPush":
-        from ..adapters.jst.push import ReturnGoodsPush
+        from ..connectors.jushuitan.push import ReturnGoodsPush
 
         return self.as_model(ReturnGoodsPush)
 
     def stock(self) -> "StockPush":
-        from ..adapters.jst.push import StockPush
+        from ..connectors.jushuitan.push import StockPush
 
         return self.as_model(StockPush)
 
@@ -94,7 +94,7 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
 
 
 def _authenticate(query: dict[str, str], tenant: Any, secrets: SecretResolver | None) -> str:
-    from ..adapters.jst.push import authenticate_push
+    from ..connectors.jushuitan.push import authenticate_push
 
     callback = tenant.jushuitan.callback
     resolver = secrets if secrets is not None else _RuntimeResolver()

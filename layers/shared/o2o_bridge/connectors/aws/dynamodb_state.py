@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from ..ports import Cursor, DocumentLink, Record, TimelineEntry
+from ...ports import Cursor, DocumentLink, Record, TimelineEntry
 
 TIMELINE_TTL_DAYS = 180
 
@@ -50,7 +50,7 @@ class DynamoStateStore:
 
     # --- tenants -------------------------------------------------------------------
     def get(self, ent_id: str):
-        from ..tenant import Tenant
+        from ...tenant import Tenant
 
         cached = self._tenant_cache.get(ent_id)
         if cached and self._clock() - cached[0] < self._tenant_cache_seconds:

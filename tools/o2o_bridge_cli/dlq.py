@@ -19,7 +19,7 @@ def register(commands) -> None:
 
 def _box():
     from .. import runtime
-    from ..adapters.sqs_queue import DeadLetterBox
+    from ..connectors.aws.sqs_queue import DeadLetterBox
     from .environment import use_bridge_environment
 
     use_bridge_environment()

@@ -19,7 +19,7 @@ def register(commands) -> None:
 
 def jst_call(args) -> int:
     from .. import runtime
-    from ..adapters.jst.factory import jst_for_tenant
+    from ..connectors.jushuitan.factory import jst_for_tenant
     from .environment import use_bridge_environment
 
     try:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
+from ...retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
 
 
 class SqsCommandQueue:

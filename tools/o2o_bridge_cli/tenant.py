@@ -63,7 +63,7 @@ def put_tenant(args) -> int:
     # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
     # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
     if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
-        from ..adapters.jst.tokens import DynamoTokenStore
+        from ..connectors.jushuitan.tokens import DynamoTokenStore
 
         settings = runtime.settings()
         if DynamoTokenStore(runtime.aws_client("dynamodb"), settings.state_table).forget(tenant.ent_id):
@@ -100,8 +100,8 @@ def get_tenant(args) -> int:
 def doctor_tenant(args) -> int:
     """One line per check (✓/✗ and why); exit 1 when any check fails."""
     from .. import runtime
-    from ..adapters.jst.doctor import check_tenant
-    from ..adapters.jst.factory import jst_for_tenant
+    from ..connectors.jushuitan.doctor import check_tenant
+    from ..connectors.jushuitan.factory import jst_for_tenant
     from .environment import use_bridge_environment
 
     use_bridge_environment()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import TransientError
-from ..ledger import Fact, fact_body, fact_object_name
+from ...errors import TransientError
+from ...ledger import Fact, fact_body, fact_object_name
 
 LEDGER_PREFIX = "ledger/"
 _RETRYABLE = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed",

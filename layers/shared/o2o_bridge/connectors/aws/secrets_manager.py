@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
 
 PREFIX = "secretsmanager:"
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..ledger import Fact, fact_body, fact_object_name
+from ...ledger import Fact, fact_body, fact_object_name
 
 
 class FileLedger:

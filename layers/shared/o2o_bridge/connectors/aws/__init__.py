@@ -1,0 +1,1 @@
+"""AWS: DynamoDB state, the SQS retry queue and dead letters, Secrets Manager references."""
