@@ -28,7 +28,7 @@ def test_a_fact_lands_on_its_shanghai_day_as_a_head_row_and_a_row_per_line():
     assert fact.day == "2026-12-01"
     assert fact_object_name(fact).startswith("tenant=10010/day=2026-12-01/sale_completed-")
     head, first, second = fact_rows(fact)
-    assert (head["line_no"], head["sku_id"], head["qty"], head["amount"], head["at"]) == \
+    assert (head["line_no"], head["sku_id"], head["qty"], head["amount"], head["occurred_at"]) == \
         (0, None, 3, 259.0, "2026-12-01 07:30:00")
     # A sale takes the goods out of the store: the lines carry the signed stock movement.
     assert (first["sku_id"], first["qty"], first["stock_delta"], first["amount"]) == ("SKU-A", 2, -2, 200.0)

@@ -53,7 +53,7 @@ FACT_KINDS: dict[str, int] = {
 ROW_COLUMNS: dict[str, str] = {
     "fact_key": "string",
     "kind": "string",
-    "at": "string",          # Asia/Shanghai wall time, yyyy-MM-dd HH:mm:ss (sorts as text)
+    "occurred_at": "string",  # Asia/Shanghai wall time, yyyy-MM-dd HH:mm:ss (sorts as text)
     "store_code": "string",
     "doc_no": "string",      # the fact's own document: io_id, order_no, sale_no, doc_no...
     "io_id": "string",       # the JST sales outbound, when the fact is about an online order
@@ -123,7 +123,7 @@ def fact_rows(fact: Fact) -> list[dict[str, Any]]:
     sign = FACT_KINDS[fact.kind]
     head = {
         "fact_key": fact.key, "kind": fact.kind,
-        "at": fact.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        "occurred_at": fact.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
         "store_code": fact.store_code, "doc_no": fact.doc_no, "io_id": fact.io_id, "so_id": fact.so_id,
         "delivery": fact.delivery, "reason": fact.reason, "payment": fact.payment, "member_hash": fact.member_hash,
     }
