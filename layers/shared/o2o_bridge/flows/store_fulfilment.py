@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import kit, ledger_facts, routing
+from . import cod, kit, ledger_facts, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
     """One outbound as the scan saw it; safe to repeat (the cursor's edge record comes back)."""
     io_id = str(outbound.io_id)
     if outbound.status == "WaitConfirm":
-        data = _order_from_outbound(ctx, outbound)
+        data = {**_order_from_outbound(ctx, outbound), **cod.cod_terms(ctx, outbound)}
         if load_order(ctx, io_id) is None:
             _note_routing(ctx, io_id, data["route_no"])
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
@@ -362,6 +362,8 @@ def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
     ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
                         {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
                          "tracking_no": data.tracking_no, "event_id": event.event_id})
+    cod.handed_over(ctx, load_order(ctx, io_id).data, how="shipped", at=data.shipped_at,
+                    collected=getattr(data, "cod_collected", None))
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
                                     "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
                                     "at": data.shipped_at.isoformat()},
@@ -374,6 +376,8 @@ def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
                         {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
+    cod.handed_over(ctx, load_order(ctx, io_id).data, how="picked_up", at=data.picked_up_at,
+                    collected=getattr(data, "cod_collected", None))
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
                                     "at": data.picked_up_at.isoformat()},
             trace_key=io_id)
