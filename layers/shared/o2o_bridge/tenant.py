@@ -210,8 +210,12 @@ class OrderCentreOptions(_Strict):
     pickup_expiry_days: PositiveInt = 7
     # Parked orders are re-routed by the schedule at most this many times.
     heal_max_attempts: Annotated[int, Field(ge=0, le=100)] = 6
-    # Dispatched orders reserve their lines at the store (预订单占用可用量).
+    # Dispatched orders reserve their lines at the store (预订单占用可用量): routing reads a
+    # store's stock minus what it holds, so two orders never take its last unit.
     reserve_stock: bool = True
+    # The stock reported to the ERP's 店加线下仓 (S4) is store stock minus what is held. Turn it
+    # off when the ERP's own order occupation already holds the dispatched orders' stock.
+    report_minus_reservations: bool = True
 
 
 class WarehouseMapping(_Strict):

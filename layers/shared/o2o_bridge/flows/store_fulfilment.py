@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import cod, kit, ledger_facts, routing
+from . import cod, kit, ledger_facts, reservations, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -264,11 +264,14 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
         day = routing.shanghai_day(ctx)
         while decision.store_code is not None and not forced and not decision.fallback:
-            if routing.reserve_capacity(ctx, stores[decision.store_code], io_id, day):
+            if reservations.hold(ctx, stores[decision.store_code], io_id, day, data["items"],
+                                 decision.stock.get(decision.store_code)):
                 break
             # Filled up by a concurrent dispatch since the decision: route without it.
             rejected = [*rejected, decision.store_code]
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
+        if decision.store_code is not None and (forced or decision.fallback):
+            reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
         ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
                             level="info" if decision.store_code else "warning")
         return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
@@ -298,11 +301,13 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         return None  # JST cancelled it before the store heard of it
     try:
         outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         _park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
         _parked(ctx, io_id, route_no)
         return None
@@ -432,6 +437,8 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
     known = load_order(ctx, io_id)
     ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
                            fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
+    if known is not None:  # the goods left the store: its stock says so now, the hold goes
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
     before, after = change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
@@ -492,6 +499,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     released = current.data.get("released") or {}
     if released.get("store_code") == store_code:
         routing.release_capacity(ctx, store_code, io_id, released.get("day"))
+        reservations.release(ctx, store_code, io_id, current.data.get("items", []))
     if payload["reason"] == "out_of_stock":
         sku_ids = named_skus or [i["sku_id"] for i in current.data.get("items", [])]
         routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
@@ -541,6 +549,7 @@ def cancel_at_store(ctx: FlowContext, payload: dict[str, Any]) -> None:
     order = load_order(ctx, io_id)
     if order is not None and order.data.get("store_code"):
         routing.release_capacity(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
+        reservations.release(ctx, order.data["store_code"], io_id, order.data.get("items", []))
         ledger_facts.cancelled(ctx, order.data, fulfilment_id=fulfilment_id, at=payload.get("at"))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_store", {"fulfilment_id": fulfilment_id,
@@ -675,6 +684,8 @@ def _release_route(ctx: FlowContext, io_id: str, route_no: int) -> None:
     result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
     if result.get("store_code"):
         routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
+        order = load_order(ctx, io_id)
+        reservations.release(ctx, result["store_code"], io_id, order.data.get("items", []) if order else [])
 
 
 __all__ = ["cancel_outbound", "confirm_outbound", "dispatch", "handle_outbound", "on_fulfilment_picked_up",
