@@ -1,0 +1,331 @@
+"""What one callback costs: every AWS request, log bytes and warm duration per callback kind,
+and the price of 1 M callbacks of each kind at the list prices stated below.
+
+The bridge runs on the local stack (moto server, the HTTP API emulator, the JST and 店+
+sandboxes, the demo tenant). The callbacks arrive the way they do in production: the JST
+sandbox pushes over HTTP to the bridge's routes, the 店+ sandbox sends signed store events.
+Everything is counted from outside the code it measures:
+
+- AWS requests: a botocore ``before-send`` hook on the default session, so every request any
+  client of the handler makes (DynamoDB, SQS, Secrets Manager, ...) is seen as it goes on the
+  wire; request and response sizes give DynamoDB's capacity units (below);
+- work a callback hands to the retry queue is run (``o2o local drain``) inside the measured
+  span of that callback and counted with it: moving work out of the handler is no saving;
+- log bytes: a counting wrapper around the logger's output stream;
+- duration: wall time of the HTTP request as its sender sees it (an upper bound of what
+  Lambda bills: it includes the emulator and the sandbox round trip).
+
+Each kind is sent N times after one warm-up; a duplicate is the same push or event again.
+
+DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
+the item written (the request body stands in for the item), two for a transactional write; a
+read unit per started 4 KB read (half for an eventually consistent read). No assertions.
+
+    .venv/bin/python bench/cost.py [-n 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests", ROOT / "tests" / "integration"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+# List prices, USD, us-east-1 (AWS price pages as of 2026; arm64 Lambda).
+PRICES = {
+    "http_api_per_million": 1.00,            # HTTP API requests, first 300 M a month
+    "lambda_requests_per_million": 0.20,
+    "lambda_arm_gb_second": 0.0000133334,
+    "lambda_memory_gb": 0.5,                 # MemorySize 512 in template.yaml
+    "dynamodb_wru_per_million": 0.625,       # on-demand write request units
+    "dynamodb_rru_per_million": 0.125,       # on-demand read request units
+    "sqs_per_million": 0.40,                 # standard queue requests (64 KB chunks)
+    "secrets_per_10k": 0.05,                 # Secrets Manager API calls
+    "logs_ingest_per_gb": 0.50,              # CloudWatch Logs ingestion
+}
+GOAL_DDB_HAPPY, GOAL_DDB_DUPLICATE, GOAL_DOLLARS = 3, 1, 3.00
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+READS = {"GetItem", "Query", "Scan"}
+
+
+@dataclass
+class Tally:
+    requests: Counter = field(default_factory=Counter)   # "dynamodb.PutItem" -> n
+    wru: float = 0.0
+    rru: float = 0.0
+    log_bytes: int = 0
+    seconds: float = 0.0       # wall time of the callbacks as their senders saw them
+    aws_seconds: float = 0.0   # of which inside AWS requests (the local moto server's latency)
+
+    def ddb_requests(self) -> int:
+        return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))
+
+    def service_requests(self, service: str) -> int:
+        return sum(n for op, n in self.requests.items() if op.startswith(service + "."))
+
+
+class AwsMeter:
+    """Counts every AWS request made through boto3's default session (all the bridge's clients)."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
+        events.register("before-send", self._before_send)
+        events.register("after-call.dynamodb", self._after_dynamodb)
+        events.register("after-call", self._after_call)
+        self.tally = Tally()
+        self._started = threading.local()
+
+    def _before_send(self, request: Any, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        self.tally.requests[f"{service}.{operation}"] += 1
+        self._started.at = time.perf_counter()
+        if service != "dynamodb":
+            return
+        body = request.body or b""
+        size = len(body if isinstance(body, (bytes, bytearray)) else str(body).encode())
+        if operation in WRITES:
+            self.tally.wru += max(1, math.ceil(size / 1024))
+        elif operation == "TransactWriteItems":
+            items = json.loads(body).get("TransactItems", [])
+            self.tally.wru += 2 * sum(max(1, math.ceil(len(json.dumps(i)) / 1024)) for i in items)
+        elif operation == "BatchWriteItem":
+            for rows in json.loads(body).get("RequestItems", {}).values():
+                self.tally.wru += sum(max(1, math.ceil(len(json.dumps(r)) / 1024)) for r in rows)
+
+    def _after_dynamodb(self, http_response: Any, model: Any, event_name: str = "", **_: Any) -> None:
+        operation = model.name
+        if operation not in READS and operation not in {"BatchGetItem", "TransactGetItems"}:
+            return
+        size = len(http_response.content or b"")
+        units = max(1, math.ceil(size / 4096))
+        self.tally.rru += units * (2 if operation == "TransactGetItems" else 1)
+
+    def _after_call(self, **_: Any) -> None:
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            self.tally.aws_seconds += time.perf_counter() - started
+            self._started.at = None
+
+    def take(self) -> Tally:
+        taken, self.tally = self.tally, Tally()
+        return taken
+
+
+class StdoutMeter(io.TextIOBase):
+    """Stands in for stdout, where a Lambda's logs and EMF metrics go, and counts their bytes.
+    The emulator's own lines ("[api] ...") are not the function's and are not counted."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        if not text.startswith("[api]"):
+            self.bytes += len(text.encode("utf-8"))
+        return len(text)  # swallowed: the bench prints a table, not thousands of log lines
+
+    def flush(self) -> None:
+        pass
+
+
+def _meter_stdout(meter: StdoutMeter) -> None:
+    """Every stream handler writing to stdout (the Powertools logger's) writes to the meter."""
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.__stdout__, sys.stdout):
+                handler.stream = meter
+
+
+def _lambda_seconds(t: Tally, per: int, aws_latency: float) -> float:
+    """Billed duration per callback: the measured wall time with the local moto server's latency
+    replaced by a production DynamoDB/SQS latency (``aws_latency`` per request)."""
+    requests = sum(t.requests.values())
+    return max(0.0, (t.seconds - t.aws_seconds + requests * aws_latency) / per)
+
+
+def _dollars_per_million(t: Tally, per: int, aws_latency: float) -> dict[str, float]:
+    p = PRICES
+    seconds = _lambda_seconds(t, per, aws_latency)
+    cost = {
+        "api": p["http_api_per_million"],
+        "lambda": p["lambda_requests_per_million"] + seconds * p["lambda_memory_gb"] * p["lambda_arm_gb_second"] * 1e6,
+        "dynamodb": (t.wru / per) * p["dynamodb_wru_per_million"] + (t.rru / per) * p["dynamodb_rru_per_million"],
+        "sqs": t.service_requests("sqs") / per * p["sqs_per_million"],
+        "secrets": t.service_requests("secrets-manager") / per * p["secrets_per_10k"] * 100,
+        "logs": t.log_bytes / per * 1e6 / 1e9 * p["logs_ingest_per_gb"],
+    }
+    cost["total"] = sum(cost.values())
+    return cost
+
+
+RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
+            "address": "世纪大道 100 号"}
+
+
+def _order(order_no: str) -> dict[str, Any]:
+    items = [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "price": "99.00", "amount": "99.00"}]
+    return {"order_no": order_no, "receiver": RECEIVER, "items": items, "freight": "0.00", "pay_amount": "99.00",
+            "paid_at": "2026-11-22T10:20:00+08:00"}
+
+
+def _ok(result: Any) -> None:
+    status = getattr(result, "status", None)
+    if status is None and isinstance(result, dict):
+        status = result.get("http_status")
+    if status != 200:
+        raise SystemExit(f"bench: a callback was not accepted: {result}")
+
+
+def scenarios(jst: Any, store: Any, skus: list[str]) -> list[tuple[str, Callable[[int], Any], Callable[[int], Any]]]:
+    """(kind, send the i-th callback, send its duplicate)."""
+    events: dict[str, dict[int, Any]] = defaultdict(dict)
+    pushes: dict[str, dict[int, Any]] = defaultdict(dict)
+
+    def order_requested(i: int) -> Any:
+        result = store.emit("order.warehouse_requested", _order(f"CO-{i}"), ent_id="10010")
+        events["order"][i] = result.event
+        return result
+
+    def order_requested_again(i: int) -> Any:
+        event = events["order"][i]
+        return store.emit("order.warehouse_requested", event["data"], ent_id="10010", event_id=event["event_id"])
+
+    def delivery(i: int) -> Any:
+        shipped = jst.ship_order(so_id=f"CO-{i}", lc_id="SF", l_id=f"SF-CO-{i}")
+        pushes["delivery"][i] = shipped["payload"]
+        return shipped["push"]
+
+    def delivery_again(i: int) -> Any:
+        return jst.push("delivery", pushes["delivery"][i], storage_code=133242)
+
+    def stock_changed(i: int) -> Any:
+        result = store.set_store_stock("10010", "S001", [{"sku_id": "TS001-WHT-M", "qty": 10 + i}])
+        events["stock"][i] = result.event
+        return result
+
+    def stock_changed_again(i: int) -> Any:
+        event = events["stock"][i]
+        return store.emit("stock.changed", event["data"], ent_id="10010", event_id=event["event_id"])
+
+    def stock_push(width: int) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
+        chosen = skus[:width]
+
+        def send(i: int) -> Any:
+            for sku in chosen:
+                jst.set_stock(10000, sku, qty=100 + i)
+            result = jst.push_stock(10000, chosen)
+            pushes[f"stock{width}"][i] = result["payload"]
+            return result
+
+        def again(i: int) -> Any:
+            return jst.push("stock", pushes[f"stock{width}"][i], storage_code=10000)
+
+        return send, again
+
+    one, one_again = stock_push(1)
+    twenty, twenty_again = stock_push(20)
+    return [
+        ("pos_events order.warehouse_requested", order_requested, order_requested_again),
+        ("delivery_callback", delivery, delivery_again),
+        ("pos_events stock.changed", stock_changed, stock_changed_again),
+        ("stock_callback, 1 SKU", one, one_again),
+        ("stock_callback, 20 SKUs", twenty, twenty_again),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20, help="callbacks of each kind (default 20)")
+    parser.add_argument("--aws-latency-ms", type=float, default=5.0,
+                        help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
+    args = parser.parse_args()
+    latency = args.aws_latency_ms / 1000
+
+    from conftest import demo_world  # tests/integration: the demo tenant against both sandboxes
+    from o2o_bridge import runtime
+
+    stdout = StdoutMeter()
+    with tempfile.TemporaryDirectory() as tmp, demo_world(Path(tmp), jst_callbacks=True) as (stack, jst, store):
+        skus = sorted({s for (w, s) in jst.state.inventory if w == 10000})
+        while len(skus) < 20:  # the demo warehouse has fewer SKUs: add some, as a merchant would have
+            sku = f"BENCH-{len(skus):03d}"
+            jst.state.seed(skus=[{"sku_id": sku}])
+            jst.set_stock(10000, sku, qty=1)
+            skus.append(sku)
+        meter = AwsMeter()
+        runtime.reset()  # the bridge's clients are built again, on the metered session
+
+        def batch(send: Callable[[int], Any], numbers: range) -> Tally:
+            """Send the callbacks one after another, then run the work they queued (coalesced
+            flushes, retries) once: what the queue does for several callbacks is shared by them."""
+            meter.take()
+            logged, seconds = stdout.bytes, 0.0
+            for i in numbers:
+                started = time.perf_counter()
+                _ok(send(i))
+                seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            stack.drain(now=True, max_seconds=60)
+            seconds += time.perf_counter() - started
+            tally = meter.take()
+            tally.seconds, tally.log_bytes = seconds, stdout.bytes - logged
+            return tally
+
+        rows = []
+        real_stdout = sys.stdout
+        try:
+            sys.stdout = stdout
+            for kind, send, again in scenarios(jst, store, skus):
+                batch(send, range(0, 1)), batch(again, range(0, 1))  # warm-up: caches, tokens, clients
+                _meter_stdout(stdout)
+                numbers = range(1, args.n + 1)
+                rows.append((kind, batch(send, numbers), batch(again, numbers)))
+        finally:
+            sys.stdout = real_stdout
+
+    n = args.n
+    print(f"Per callback: {n} of each kind after a warm-up, then the work they queued, run once "
+          f"(duplicates: the same push or event again).")
+    print(f"Goals: DynamoDB requests <= {GOAL_DDB_HAPPY} happy / <= {GOAL_DDB_DUPLICATE} duplicate; "
+          f"<= ${GOAL_DOLLARS:.2f} per 1 M callbacks.\n")
+    header = (f"{'callback':38} {'DDB req':>7} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'SM':>4} "
+              f"{'log B':>6} {'local ms':>8} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} {'dup $':>6}")
+    print(header)
+    print("-" * len(header))
+    for kind, happy, duplicate in rows:
+        cost, dup_cost = _dollars_per_million(happy, n, latency), _dollars_per_million(duplicate, n, latency)
+        print(f"{kind:38} {happy.ddb_requests() / n:7.2f} {duplicate.ddb_requests() / n:5.2f} {happy.wru / n:5.1f} "
+              f"{happy.rru / n:5.1f} {happy.service_requests('sqs') / n:4.1f} "
+              f"{happy.service_requests('secrets-manager') / n:4.1f} {happy.log_bytes / n:6.0f} "
+              f"{happy.seconds / n * 1000:8.1f} {_lambda_seconds(happy, n, latency) * 1000:6.1f} "
+              f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
+    print("\nAWS requests by operation (happy path, per callback):")
+    for kind, happy, _ in rows:
+        ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))
+        print(f"  {kind}: {ops or 'none'}")
+    print("\nPrices used (USD): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
+    print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms': the local wall time with moto's latency replaced "
+          f"by {args.aws_latency_ms:g} ms per AWS request) + DynamoDB (estimated units) + SQS + Secrets Manager + "
+          f"log ingestion. 'local ms' includes the emulator and the sandboxes' round trips.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
