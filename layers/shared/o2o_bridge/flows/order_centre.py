@@ -1,5 +1,6 @@
 """The order centre's scheduled rounds (functions/poll_jst_documents, every 15 min, per tenant):
-货到付款 reconciliation (cod.py). Each round is independent: one failing does not stop the others,
+货到付款 reconciliation (cod.py), parked orders re-routed and uncollected pickups expired
+(healing.py). Each round is independent: one failing does not stop the others,
 and the failure is raised at the end so the function's error alarm sees it."""
 
 from __future__ import annotations
@@ -7,11 +8,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..redaction import redact_text
-from . import cod
+from . import cod, healing
 from .kit import FlowContext, TenantFailures
 
 ROUNDS: dict[str, Callable[[FlowContext], dict[str, Any]]] = {
     "cod": cod.reconcile,
+    "heal_parked": healing.heal_parked,
+    "expire_pickups": healing.expire_pickups,
 }
 
 

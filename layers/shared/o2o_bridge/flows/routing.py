@@ -208,8 +208,8 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     fallback = options.fallback_store if options.fallback_store in {s.code for s in tenant.stores} else None
     if fallback and fallback not in rejected:
         return Decision(fallback, "no store passed the filters: the fallback store (指定下单店仓) takes it",
-                        [], dropped, fallback=True)
+                        [], dropped, fallback=True, stock=seen)
     why = "no store is left" + (f" (the fallback store {fallback} rejected it too)" if fallback else
                                 " and no fallback store is configured")
-    return Decision(None, why, [], dropped)
+    return Decision(None, why, [], dropped, stock=seen)
 

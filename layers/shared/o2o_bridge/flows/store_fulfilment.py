@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import cod, kit, ledger_facts, reservations, routing
+from . import cod, kit, ledger_facts, pickup_clock, reservations, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -315,6 +315,8 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
     fulfilment_id = result["fulfilment_id"]
     ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
                             at=payload.get("at"))
+    pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                                 at=payload.get("at"))
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 
