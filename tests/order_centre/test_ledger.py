@@ -110,3 +110,15 @@ def test_a_rejection_and_a_cancellation_are_facts_of_the_store_that_had_the_orde
     assert kinds == [("fulfilment.dispatched", "S001"), ("fulfilment.rejected", "S001"),
                      ("fulfilment.dispatched", second_store), ("fulfilment.cancelled", second_store)]
     assert world.ctx.ledger.of_kind("fulfilment.rejected")[0].reason == "out_of_stock"
+
+
+def test_a_function_appends_to_the_templates_bucket(aws):
+    """The functions' environment (LEDGER_BUCKET from template.yaml) gives them the S3 ledger."""
+    from o2o_bridge import runtime
+    from o2o_bridge.connectors.aws.s3_ledger import S3Ledger
+
+    ledger = runtime.ledger()
+    assert isinstance(ledger, S3Ledger) and ledger.bucket == aws["LEDGER_BUCKET"]
+    assert ledger.append(a_sale()) is True and ledger.append(a_sale()) is False
+    listed = runtime.aws_client("s3").list_objects_v2(Bucket=ledger.bucket, Prefix="ledger/tenant=10010/")
+    assert listed["KeyCount"] == 1

@@ -239,3 +239,20 @@ def _runs(columns: dict[int, int]) -> list[tuple[int, int]]:
             runs.append((x, columns[x]))
     # The legend's swatch is a 10 px square: not a bar.
     return [run for run in runs if run[1] > 12]
+
+
+def test_detected_and_declared_schemas_give_the_same_reports(ledger_dir, monkeypatch):
+    from o2o_bridge.cli.order_centre import engines
+
+    # A fact that fills every column, so DuckDB's sample detects a type for each.
+    FileLedger(ledger_dir).append(Fact(E, "fulfilment.shipped", "shipped:full", at(2), store_code="S003",
+                                       doc_no="F99", io_id="99", so_id="SO99", delivery="express", reason="r",
+                                       payment="cash", member_hash="ab" * 16, amount=Decimal("10.50"),
+                                       cod_amount=Decimal("10.50"), lines=(FactLine("SKU-C", 1, Decimal("10.50")),)))
+    fast = engines.DuckDbEngine(ledger_dir)
+    assert "CAST(" in fast.connection.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'ledger'").fetchone()[0]
+    monkeypatch.setattr(engines, "_detected_types_are_safe", lambda connection, source: False)
+    declared = engines.DuckDbEngine(ledger_dir)
+    for name, report in REPORTS.items():
+        assert run_report(fast, report, E, "2026-12-01", "2026-12-03") == \
+            run_report(declared, report, E, "2026-12-01", "2026-12-03"), name

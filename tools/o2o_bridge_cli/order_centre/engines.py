@@ -36,26 +36,57 @@ class DuckDbEngine:
                 from None
         self.root = Path(root)
         self.connection = duckdb.connect()
+        # Its progress bar writes to stdout, which is the report's (csv, --json).
+        self.connection.execute("SET enable_progress_bar = false")
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.connection.execute(f"SET memory_limit = '{memory_limit}'")
-        columns = ", ".join(f"'{name}': '{ROW_COLUMN_TYPES_DUCKDB[kind]}'" for name, kind in ROW_COLUMNS.items())
         pattern = str(self.root / "tenant=*" / "day=*" / "*.jsonl").replace("'", "''")
-        if any(self.root.glob("tenant=*/day=*/*.jsonl")):
-            source = (f"read_json('{pattern}', format = 'newline_delimited', columns = {{{columns}}}, "
-                      "hive_partitioning = true, hive_types = {'tenant': 'VARCHAR', 'day': 'VARCHAR'})")
-        else:  # an empty ledger is a report of nothing, not an error
-            source = ("SELECT * FROM (SELECT " + ", ".join(
-                f"CAST(NULL AS {ROW_COLUMN_TYPES_DUCKDB[kind]}) AS {name}" for name, kind in ROW_COLUMNS.items())
-                + ", CAST(NULL AS VARCHAR) AS tenant, CAST(NULL AS VARCHAR) AS day) WHERE false")
-            self.connection.execute(f"CREATE VIEW ledger AS {source}")
+        if not any(self.root.glob("tenant=*/day=*/*.jsonl")):  # an empty ledger is a report of nothing
+            empty = ", ".join(f"CAST(NULL AS {ROW_COLUMN_TYPES_DUCKDB[kind]}) AS {name}"
+                              for name, kind in ROW_COLUMNS.items())
+            self.connection.execute(f"CREATE VIEW ledger AS SELECT {empty}, CAST(NULL AS VARCHAR) AS tenant, "
+                                    "CAST(NULL AS VARCHAR) AS day WHERE false")
             return
-        self.connection.execute(f"CREATE VIEW ledger AS SELECT * FROM {source}")
+        hive = "hive_partitioning = true, hive_types = {'tenant': 'VARCHAR', 'day': 'VARCHAR'}"
+        detected = f"read_json('{pattern}', format = 'newline_delimited', {hive})"
+        if _detected_types_are_safe(self.connection, detected):
+            # DuckDB reads only the columns a query needs when it detected the types itself
+            # (about 2.5x faster than with a declared schema); the casts give the view the
+            # table's types whatever it detected.
+            casts = ", ".join(f"CAST({name} AS {ROW_COLUMN_TYPES_DUCKDB[kind]}) AS {name}"
+                              for name, kind in ROW_COLUMNS.items())
+            self.connection.execute(f"CREATE VIEW ledger AS SELECT {casts}, tenant, day FROM {detected}")
+        else:
+            columns = ", ".join(f"'{name}': '{ROW_COLUMN_TYPES_DUCKDB[kind]}'" for name, kind in ROW_COLUMNS.items())
+            self.connection.execute(f"CREATE VIEW ledger AS SELECT * FROM read_json('{pattern}', "
+                                    f"format = 'newline_delimited', columns = {{{columns}}}, {hive})")
 
     def run(self, sql: str, parameters: Sequence[str]) -> tuple[list[str], Rows]:
         cursor = self.connection.execute(sql, list(parameters))
         return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+_STRINGS = {"VARCHAR"}
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT"}
+_NUMBERS = _INTEGERS | {"DOUBLE", "FLOAT"}
+
+
+def _detected_types_are_safe(connection: Any, source: str) -> bool:
+    """DuckDB detects types from a sample of the files. A column that was null in every sampled
+    row is typed NULL, and its values in the other files would read as NULL without an error:
+    then (or on any other surprise) the declared schema is used instead."""
+    detected = {row[0]: str(row[1]).strip('"').upper()
+                for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    for name, kind in ROW_COLUMNS.items():
+        if kind == "string":
+            allowed = _STRINGS | ({"TIMESTAMP"} if name == "occurred_at" else set())
+        else:
+            allowed = _NUMBERS if kind == "double" else _INTEGERS
+        if detected.get(name) not in allowed:
+            return False
+    return True
 
 
 class AthenaEngine:
