@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/nightly_stock.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/shared_rate_limit.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache

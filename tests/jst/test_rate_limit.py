@@ -4,6 +4,8 @@ windows (``fixed``) and a sliding log (``sliding``, the default)."""
 
 from __future__ import annotations
 
+import math
+
 import bisect
 import threading
 import time
@@ -38,6 +40,14 @@ class FakeClock:
         self.now += seconds
 
 
+
+def granted(limiter):
+    """A call through ``limiter`` that reaches JST and finishes at once, as the client makes it."""
+    grant = limiter.acquire()
+    limiter.complete(grant)
+    return grant
+
+
 def busiest(times: list[float], span: float) -> int:
     """The most grants within any ``span`` seconds, wherever the interval starts (what a
     sliding-window counter such as the sandbox's sees)."""
@@ -60,7 +70,7 @@ def sliding(clock: FakeClock, windows, **kwargs) -> InMemorySlidingLogLimiter:
 def test_in_memory_limiter_respects_both_windows():
     clock = FakeClock()
     limiter = InMemoryRateLimiter("app", windows_for(5, 12), clock=clock, sleep=clock.sleep, max_wait_seconds=120)
-    grants = [limiter.acquire().at for _ in range(30)]
+    grants = [granted(limiter).at for _ in range(30)]
     per_second = Counter(int(t) for t in grants)
     per_minute = Counter(int(t // 60) for t in grants)
     assert max(per_second.values()) == 5
@@ -71,9 +81,9 @@ def test_a_wait_longer_than_allowed_is_a_transient_error_with_retry_after():
     clock = FakeClock(1040.0)  # minute 17 (1020-1080) has 40 s left
     limiter = InMemoryRateLimiter("app", windows_for(5, 3), clock=clock, sleep=clock.sleep, max_wait_seconds=10)
     for _ in range(3):
-        limiter.acquire()
+        granted(limiter)
     with pytest.raises(JstRateLimited) as caught:
-        limiter.acquire()
+        granted(limiter)
     assert caught.value.retryable and caught.value.retry_after_seconds == 40
 
 
@@ -81,7 +91,7 @@ def test_a_wait_longer_than_allowed_is_a_transient_error_with_retry_after():
 def test_sliding_log_respects_both_windows_wherever_they_start():
     clock = FakeClock()
     limiter = sliding(clock, windows_for(5, 12), max_wait_seconds=120)
-    grants = [limiter.acquire().at for _ in range(30)]
+    grants = [granted(limiter).at for _ in range(30)]
     assert busiest(grants, 1.0) == 5 and busiest(grants, 60.0) == 12
     # Full use otherwise: 5, then 5 more one second and the margin later, then the minute is full.
     assert grants[:6] == [1000.0] * 5 + [1001.05]
@@ -92,8 +102,8 @@ def test_a_burst_across_a_calendar_boundary_puts_2n_in_a_second_when_fixed_and_n
     fixed_clock, sliding_clock = FakeClock(1000.5), FakeClock(1000.5)
     fixed = InMemoryRateLimiter("app", windows_for(5, 100), clock=fixed_clock, sleep=fixed_clock.sleep)
     log = sliding(sliding_clock, windows_for(5, 100))
-    fixed_grants = [fixed.acquire().at for _ in range(10)]
-    sliding_grants = [log.acquire().at for _ in range(10)]
+    fixed_grants = [granted(fixed).at for _ in range(10)]
+    sliding_grants = [granted(log).at for _ in range(10)]
     assert max(Counter(int(t) for t in fixed_grants).values()) == 5     # what fixed counting promises
     assert busiest(fixed_grants, 1.0) == 10                             # what a sliding counter sees
     assert busiest(sliding_grants, 1.0) == 5
@@ -103,16 +113,16 @@ def test_the_margin_widens_each_window():
     for margin, sixth in ((0.0, 1001.0), (0.05, 1001.05), (0.2, 1001.2)):
         clock = FakeClock()
         limiter = sliding(clock, windows_for(5, 100), margin_seconds=margin)
-        assert [limiter.acquire().at for _ in range(6)][-1] == pytest.approx(sixth)
+        assert [granted(limiter).at for _ in range(6)][-1] == pytest.approx(sixth)
 
 
 def test_sliding_wait_longer_than_allowed_is_a_transient_error_with_retry_after():
     clock = FakeClock(1040.0)
     limiter = sliding(clock, windows_for(5, 3), max_wait_seconds=10)
     for _ in range(3):
-        limiter.acquire()
+        granted(limiter)
     with pytest.raises(JstRateLimited) as caught:
-        limiter.acquire()
+        granted(limiter)
     assert caught.value.retryable and caught.value.retry_after_seconds == 61   # free at 1100.05
 
 
@@ -120,12 +130,39 @@ def test_a_limiter_with_a_stale_view_loses_the_write_and_decides_on_the_stored_l
     clock = FakeClock()
     shared = InMemoryGrantLog()
     first, second = (sliding(clock, windows_for(3, 100), log=shared) for _ in range(2))
-    assert second.acquire().at == 1000.0            # second now believes the log holds one grant
+    assert granted(second).at == 1000.0            # second now believes the log holds one grant
     for _ in range(2):
-        first.acquire()                             # first's stale (empty) view is refused, then it catches up
-    assert shared.current.version == 3 and len(shared.current.stamps) == 3
-    assert second.acquire().at == pytest.approx(1001.05)   # second's stale view is refused; it waits
-    assert shared.current.version == 4
+        granted(first)                             # first's stale (empty) view is refused, then it catches up
+    # Each call writes twice (the grant in flight, then its completion): 3 calls, 6 versions.
+    assert shared.current.version == 6 and len(shared.current.stamps) == 3 and shared.current.in_flight == ()
+    assert granted(second).at == pytest.approx(1001.05)   # second's stale view is refused; it waits
+    assert shared.current.version == 8
+
+
+def test_a_call_still_on_its_way_to_jst_holds_its_slot_until_it_is_over():
+    """A container descheduled between its grant and its request: JST counts the call when it
+    arrives, so nobody may take the slot a second after the *grant* while the call is in flight."""
+    clock = FakeClock()
+    shared = InMemoryGrantLog()
+    slow, other = (sliding(clock, windows_for(1, 100), log=shared, max_wait_seconds=0.5) for _ in range(2))
+    in_flight = slow.acquire()                       # granted at 1000.0 ...
+    clock.now += 2.0                                 # ... and still not answered two seconds later
+    with pytest.raises(JstRateLimited):
+        other.acquire()                              # by grant time it would be free: it is not
+    over = clock.now
+    slow.complete(in_flight)                         # the call is over now, at 1002.x
+    assert shared.current.in_flight == () and shared.current.stamps == (math.ceil(over * 1000),)
+    patient = sliding(clock, windows_for(1, 100), log=shared)
+    assert granted(patient).at == pytest.approx(over + 1.05, abs=0.03)  # a second (and the margin) after it was over
+
+
+def test_a_grant_whose_container_died_stops_holding_its_slot_after_the_cap():
+    clock = FakeClock()
+    shared = InMemoryGrantLog()
+    crashed = sliding(clock, windows_for(1, 100), log=shared, in_flight_cap_seconds=30)
+    crashed.acquire()                                # never completed: the container is gone
+    survivor = sliding(clock, windows_for(1, 100), log=shared, max_wait_seconds=60, in_flight_cap_seconds=30)
+    assert granted(survivor).at == pytest.approx(1031.05)  # counted as at 1030.0 (grant + cap), then free
 
 
 def test_stamps_ahead_of_our_clock_count():
@@ -134,7 +171,7 @@ def test_stamps_ahead_of_our_clock_count():
     shared = InMemoryGrantLog()
     shared.replace_if_unchanged(0, (1000_300, 1000_300))
     limiter = sliding(clock, windows_for(2, 100), log=shared)
-    assert limiter.acquire().at == pytest.approx(1001.35)   # not 1000.0: they leave at 1000.3 + 1.05
+    assert granted(limiter).at == pytest.approx(1001.35)   # not 1000.0: they leave at 1000.3 + 1.05
 
 
 def test_the_tenant_chooses_the_counting(monkeypatch, aws):
@@ -182,21 +219,21 @@ def test_the_sliding_log_item_in_state_table(aws):
     client = boto3.client("dynamodb")
     limiter = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-item", windows_for(2, 100),
                                       clock=clock, sleep=clock.sleep)
-    grants = [limiter.acquire().at for _ in range(3)]
+    grants = [granted(limiter).at for _ in range(3)]
     assert grants == [1_764_000_000.0, 1_764_000_000.0, pytest.approx(1_764_000_001.05)]
     item = client.get_item(TableName=aws["STATE_TABLE"], Key={"pk": {"S": "RATE#app-item"}, "sk": {"S": "LOG"}},
                            ConsistentRead=True)["Item"]
     assert [v["N"] for v in item["grants"]["L"]] == ["1764000000.000", "1764000000.000", "1764000001.050"]
-    assert item["version"]["N"] == "3"
+    assert item["version"]["N"] == "6" and "in_flight" not in item   # each call: its grant, then its completion
     assert int(item["expires_at"]["N"]) >= 1_764_000_001 + 60
 
     clock.now += 61     # a minute later the log is trimmed on the next write
     other = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-item", windows_for(2, 100),
                                     clock=clock, sleep=clock.sleep)
-    other.acquire()     # a new container: its first write is refused and returns the stored item
+    granted(other)     # a new container: its first write is refused and returns the stored item
     item = client.get_item(TableName=aws["STATE_TABLE"], Key={"pk": {"S": "RATE#app-item"}, "sk": {"S": "LOG"}},
                            ConsistentRead=True)["Item"]
-    assert [v["N"] for v in item["grants"]["L"]] == ["1764000062.050"] and item["version"]["N"] == "4"
+    assert [v["N"] for v in item["grants"]["L"]] == ["1764000062.050"] and item["version"]["N"] == "8"
 
 
 def test_a_refused_write_returns_the_stored_log(aws):
@@ -223,7 +260,7 @@ def run_workers(make_limiter, seconds: int, workers: int = 4) -> tuple[list[floa
         while time.time() < start:
             time.sleep(0.001)
         while True:
-            grant = limiter.acquire()
+            grant = granted(limiter)
             if grant.at >= stop:
                 return
             with lock:

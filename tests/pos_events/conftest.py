@@ -25,6 +25,8 @@ EVENT_TYPES = [
     "order.warehouse_requested", "order.cancelled", "return.requested",
     "fulfilment.shipped", "fulfilment.picked_up", "fulfilment.rejected",
     "transfer.submitted", "warehouse_return.submitted", "stock.changed",
+    "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted", "store_transfer.submitted",
+    "payment.collected", "product.changed", "member.updated",
 ]
 
 

@@ -29,6 +29,7 @@ moment = st.datetimes(timezones=st.sampled_from([timezone.utc, None])).map(lambd
 items_of = lambda fields: st.lists(st.fixed_dictionaries(fields), min_size=1, max_size=4)  # noqa: E731
 receiver = st.fixed_dictionaries({k: text for k in ("name", "mobile", "province", "city", "district", "address")})
 sku_qty = items_of({"sku_id": ids, "qty": qty})
+payment = st.sampled_from(["cash", "card", "wechat", "alipay", "other"])
 
 DATA = {
     "order.warehouse_requested": st.fixed_dictionaries({
@@ -48,6 +49,30 @@ DATA = {
     "warehouse_return.submitted": st.fixed_dictionaries({"doc_no": ids, "store_code": ids, "items": sku_qty, "remark": st.text(max_size=20)}),
     "stock.changed": st.fixed_dictionaries({
         "store_code": ids, "items": items_of({"sku_id": ids, "qty": st.integers(-10**6, 10**6), "version": st.integers(0, 2**53)})}),
+    "sale.completed": st.fixed_dictionaries({
+        "sale_no": ids, "store_code": ids, "sold_at": moment, "payment": payment, "total_amount": money,
+        "items": items_of({"line_no": ids, "sku_id": ids, "qty": qty, "price": money, "amount": money})},
+        optional={"member_id": ids, "member_mobile": ids}),
+    "sale.refunded": st.fixed_dictionaries({
+        "refund_no": ids, "sale_no": ids, "store_code": ids, "refunded_at": moment, "defective": st.booleans(),
+        "items": items_of({"line_no": ids, "sku_id": ids, "qty": qty, "amount": money})}),
+    "stock.counted": st.fixed_dictionaries({
+        "count_no": ids, "store_code": ids, "approved_at": moment,
+        "items": items_of({"sku_id": ids, "counted_qty": st.integers(0, 10**6)})}),
+    "store_document.submitted": st.fixed_dictionaries({
+        "doc_no": ids, "store_code": ids, "items": sku_qty,
+        "kind": st.sampled_from(["exchange_out", "manual_out", "reversal", "purchase_in", "import_in"])}),
+    "store_transfer.submitted": st.fixed_dictionaries({"doc_no": ids, "from_store": ids, "to_store": ids, "items": sku_qty}),
+    "payment.collected": st.one_of(
+        st.fixed_dictionaries({"external_id": ids, "amount": money, "method": payment, "collected_at": moment},
+                              optional={"order_no": ids}),
+        st.fixed_dictionaries({"order_no": ids, "amount": money, "method": payment, "collected_at": moment})),
+    "product.changed": st.fixed_dictionaries({"items": items_of({
+        "spu_code": text, "sku_code": text, "name": text, "attributes": st.dictionaries(text, st.none() | text, max_size=2),
+        **{k: st.none() | st.text(max_size=8) for k in ("barcode", "color", "size", "brand", "category")},
+        **{k: st.none() | money for k in ("cost_price", "tag_price", "retail_price")}})}),
+    "member.updated": st.fixed_dictionaries({
+        "member_id": ids, "mobile": ids, "name": text, "store_code": ids, "updated_at": moment}),
 }
 assert set(DATA) == set(EVENT_TYPES)
 

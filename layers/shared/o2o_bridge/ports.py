@@ -179,7 +179,7 @@ class JstApi(Protocol):
 
 
 class StoreSystem(Protocol):
-    """What flows need from the 店+ store system: P1–P11 of pos-contract.md.
+    """What flows need from the 店+ store system: P1–P14 of pos-contract.md.
     connectors/store/api.py implements it over HTTP (StoreSystemApi); tests use in-memory fakes.
     Every command is idempotent at the store: the adapter derives the Idempotency-Key from
     ``business_key`` (or from the request's own document keys when it is None). Errors are
@@ -211,3 +211,11 @@ class StoreSystem(Protocol):
                                    business_key: str | None = None) -> "pos.TransferShippedDone": ...
     def warehouse_return_received(self, doc_no: str, received: "pos.WarehouseReturnReceived", *,
                                   business_key: str | None = None) -> "pos.WarehouseReturnReceivedDone": ...
+    # W2: an ERP's stock-in / stock-out documents of a store's warehouse.
+    def create_inbound_receipt(self, store_code: str, document: "pos.StoreDocument", *,
+                               business_key: str | None = None) -> "pos.InboundReceiptCreated": ...
+    def book_outbound_note(self, store_code: str, document: "pos.StoreDocument", *,
+                           business_key: str | None = None) -> "pos.OutboundNoteBooked": ...
+    # Member merge: one merged profile per person.
+    def put_member(self, member_id: str, profile: "pos.MemberProfile", *,
+                   business_key: str | None = None) -> "pos.MemberSaved": ...

@@ -411,6 +411,7 @@ class SandboxState:
         with self.lock:
             entry["seq"] = next(self._call_seq)
             entry.setdefault("at", self.now_str())
+            entry.setdefault("received", time.time())  # epoch seconds, for rate measurements
             self.calls.append(entry)
             if len(self.calls) > self.settings.max_calls_kept:
                 del self.calls[: len(self.calls) - self.settings.max_calls_kept]

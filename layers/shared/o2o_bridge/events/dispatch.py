@@ -3,7 +3,8 @@
 ``FLOWS`` is the one place a scenario plugs in. Each entry names the flow function in its
 scenario module (``o2o_bridge.flows.<module>.<function>(event, tenant)``), imported on
 first use so a cold start loads only what its event needs. Until the module defines the
-function, the event is answered 501 naming the issue that builds it.
+function, the event is answered 501 naming the issue that builds it (or the issues: a store
+sale reaches JST with one and 旺店通 with another).
 
 A flow returns when its work is done or durably queued for retry; only then is the event
 acknowledged and its idempotency record completed. A flow that raises (a type whose flow
@@ -29,7 +30,7 @@ IDEMPOTENCY_PREFIX = "pos_events.event"  # stable across stacks and refactors: k
 IDEMPOTENCY_KEY = "[ent_id, event_id]"  # event_id is unique per event, per tenant
 
 
-# event type -> (flow module, function, what it does, the issue that builds it)
+# event type -> (flow module, function, what it does, the issue or issues that build it)
 _ROUTES = {
     "fulfilment.shipped": ("store_fulfilment", "on_fulfilment_shipped", "S1, the store shipped", 5),
     "fulfilment.picked_up": ("store_fulfilment", "on_fulfilment_picked_up", "S1, the customer picked up", 5),
@@ -41,9 +42,22 @@ _ROUTES = {
     "stock.changed": ("stock_sync", "on_stock_changed", "S4, store stock to JST", 7),
     "transfer.submitted": ("store_transfers", "on_transfer_submitted", "S5, 配货 other-out in JST", 8),
     "warehouse_return.submitted": ("store_transfers", "on_warehouse_return_submitted", "S6, 退仓 other-in in JST", 8),
+    # The ERP books the store's retail and counts: JST with ERP-owned store stock (#14), 旺店通 (#16).
+    "sale.completed": ("store_retail", "on_sale_completed", "W1, a store retail sale booked in the ERP", (14, 16)),
+    "sale.refunded": ("store_retail", "on_sale_refunded", "W1/W3, a store retail refund booked in the ERP", (14, 16)),
+    "stock.counted": ("store_counts", "on_stock_counted", "W3, an approved store stock count (盘点) in the ERP",
+                      (14, 16)),
+    "store_document.submitted": ("store_documents", "on_store_document_submitted",
+                                 "W3, a store's own in/out document in the ERP", 16),
+    "store_transfer.submitted": ("store_transfers", "on_store_transfer_submitted",
+                                 "店店调拨, stock moved between two stores in the ERP", 14),
+    "payment.collected": ("cash_on_delivery", "on_payment_collected", "货到付款 collected at the store", 18),
+    "product.changed": ("products", "on_product_changed", "Q6, a store's product change sent to the cloud warehouse",
+                        17),
+    "member.updated": ("members", "on_member_updated", "member merge, a store member changed", 18),
 }
 
-def _flow(event_type: str, module: str, function: str, what: str, issue: int) -> Flow:
+def _flow(event_type: str, module: str, function: str, what: str, issue: int | tuple[int, ...]) -> Flow:
     # The flow kit and the scenario module load on the first event of the type, not at init.
     def flow(event: PosEvent, tenant: "Tenant") -> Any:
         from ..flows.kit import flow_function

@@ -248,9 +248,10 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
 # --- flows looked up when first used ----------------------------------------------------------
 
 
-def flow_function(module: str, function: str, *, what: str, issue: int) -> Callable[..., Any]:
+def flow_function(module: str, function: str, *, what: str, issue: int | tuple[int, ...]) -> Callable[..., Any]:
     """``o2o_bridge.flows.<module>.<function>``, imported on first call (cold starts load only
-    what they use); until it exists, calling it raises NotImplementedYet naming the issue."""
+    what they use); until it exists, calling it raises NotImplementedYet naming the issue (or
+    the issues, when several build it, e.g. one per ERP)."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         import importlib

@@ -14,13 +14,18 @@ fewer than ``limit`` grants lie within the last ``seconds + margin`` of every wi
 the grant is recorded with a write conditional on the version read: two containers that
 decided on the same state cannot both write, the loser re-decides on the winner's log.
 So no 1 s or 60 s interval, wherever it starts, ever holds more than the limit: the
-strictest counting JST could use is respected. The margin (``margin_ms``, default 50 ms)
-widens each window so that differences in the delay between a grant and JST receiving
-the call (the DynamoDB write, the network) and clock skew between containers do not push
-two calls closer together than JST's window. The price: at most ``limit / (1 s +
-margin)`` calls a second (about 95 % of the limit at 50 ms), and each grant rewrites an
+strictest counting JST could use is respected.
+
+JST counts a call when it *arrives*, which may be well after its grant: a container can be
+descheduled between the grant and the request (seen here: 4 processes on 2 busy cores
+drew 199 refusals with grant stamps alone). So a grant is recorded *in flight* and counts as
+happening "now" for everyone until its caller reports the call finished (``complete``),
+when its stamp becomes the finishing time, an upper bound of the arrival. A caller that
+never reports (a crashed container) stops holding its slot after ``in_flight_cap`` (the
+HTTP timeout and then some). The margin (``margin_ms``, default 50 ms) covers clock skew
+between containers. The price: two conditional writes per call instead of one, each of an
 item of about 10 bytes per grant of the last minute (about 1 KB, one write unit, at
-100/min).
+100/min); and at most ``limit / (1 s + margin + call time)`` calls a second.
 
 ``fixed``: one counter item per app_key and calendar window (``RATE#<app_key>#<len>s#
 <window no.>``), taken with a conditional ``ADD``; all windows of a call in one
@@ -49,6 +54,12 @@ from botocore.exceptions import ClientError
 from .errors import JstRateLimited
 
 DEFAULT_MARGIN_SECONDS = 0.05
+# How often a caller blocked only by calls still in flight looks again (they usually end within
+# tens of milliseconds; sleeping a whole window would waste the slot they free).
+IN_FLIGHT_POLL_SECONDS = 0.03
+# An in-flight grant whose caller never reports back stops holding its slot after this long:
+# longer than any JST call may take (the client's read timeout is 30 s).
+DEFAULT_IN_FLIGHT_CAP_SECONDS = 45.0
 
 
 def _jitter() -> float:
@@ -68,15 +79,20 @@ def windows_for(per_second: int, per_minute: int) -> tuple[Window, ...]:
 
 @dataclass(frozen=True)
 class Grant:
-    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows."""
+    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows.
+    ``stamp`` identifies an in-flight grant of a sliding log (whole ms), None elsewhere."""
 
     at: float
     waited: float
+    stamp: int | None = None
 
 
 class RateLimiter(Protocol):
     def acquire(self) -> Grant:
         """Block until a call fits every window, or raise JstRateLimited (transient)."""
+
+    def complete(self, grant: Grant) -> None:
+        """The call of ``grant`` is over (answered, failed or timed out)."""
 
 
 class _WindowedLimiter:
@@ -116,6 +132,9 @@ class _WindowedLimiter:
                     retry_after_seconds=math.ceil(wait),
                 )
             self.sleep(wait + _jitter())
+
+    def complete(self, grant: Grant) -> None:
+        """Calendar windows count grants, not arrivals: nothing to do."""
 
 
 class InMemoryRateLimiter(_WindowedLimiter):
@@ -187,6 +206,13 @@ class GrantLog:
 
     stamps: tuple[int, ...] = ()
     version: int = 0
+    # Stamps (a sub-multiset of ``stamps``) whose calls may not have reached JST yet.
+    in_flight: tuple[int, ...] = ()
+
+
+def _without_one(values: tuple[int, ...], value: int) -> tuple[int, ...]:
+    index = values.index(value)
+    return values[:index] + values[index + 1:]
 
 
 class _SlidingLogLimiter:
@@ -198,9 +224,11 @@ class _SlidingLogLimiter:
 
     def __init__(self, key: str, windows: Sequence[Window], *, margin_seconds: float = DEFAULT_MARGIN_SECONDS,
                  max_wait_seconds: float = 10.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 in_flight_cap_seconds: float = DEFAULT_IN_FLIGHT_CAP_SECONDS) -> None:
         if margin_seconds < 0:
             raise ValueError("margin_seconds must be >= 0")
+        self._in_flight_cap_ms = round(in_flight_cap_seconds * 1000)
         self.key = key
         self.windows = tuple(windows)
         self.margin_seconds = margin_seconds
@@ -212,10 +240,32 @@ class _SlidingLogLimiter:
         # The last log this object saw. A stale one costs one refused write, never a grant too many.
         self._known = GrantLog()
 
-    def _replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...]) -> tuple[bool, GrantLog]:
-        """Store ``stamps`` as version expected_version + 1 if the stored version is still
-        ``expected_version``: (True, the new log), else (False, the log stored now)."""
+    def _replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...],
+                              in_flight: tuple[int, ...] = ()) -> tuple[bool, GrantLog]:
+        """Store ``stamps`` (of which ``in_flight``) as version expected_version + 1 if the stored
+        version is still ``expected_version``: (True, the new log), else (False, the log stored now)."""
         raise NotImplementedError
+
+    def _read(self) -> GrantLog:
+        """The stored log now."""
+        raise NotImplementedError
+
+    def _counted(self, log: GrantLog, now_ms: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(what each grant counts as now, the stamps to keep, the in-flight ones to keep).
+        An in-flight call may reach JST at any moment until it is reported, so it counts as now."""
+        counted, kept, flying = [], [], list(log.in_flight)
+        for stamp in log.stamps:
+            if stamp in flying:
+                flying.remove(stamp)
+                at = min(now_ms, stamp + self._in_flight_cap_ms)
+                in_flight = at == now_ms
+            else:
+                at, in_flight = stamp, False
+            if at > now_ms - self._kept_ms:
+                counted.append(at)
+                kept.append(stamp)
+        kept_in_flight = tuple(s for s in log.in_flight if s in kept and s + self._in_flight_cap_ms > now_ms)
+        return tuple(sorted(counted)), tuple(kept), kept_in_flight
 
     def _wait_ms(self, stamps: tuple[int, ...], now_ms: int) -> tuple[int, Window | None]:
         """How long until one more grant fits every window (0: now), and the window that is full."""
@@ -237,9 +287,17 @@ class _SlidingLogLimiter:
             now = self.clock()
             now_ms = math.ceil(now * 1000)
             # Stamps ahead of our clock (another container's skew) are kept and counted.
-            stamps = tuple(s for s in log.stamps if s > now_ms - self._kept_ms)
-            wait_ms, full = self._wait_ms(stamps, now_ms)
+            counted, stamps, in_flight = self._counted(log, now_ms)
+            wait_ms, full = self._wait_ms(counted, now_ms)
             waited = now - started
+            if full is not None and wait_ms >= full.seconds * 1000 + self._margin_ms and in_flight:
+                # Full only because of calls still in flight: look again shortly.
+                if waited + IN_FLIGHT_POLL_SECONDS > self.max_wait_seconds:
+                    raise JstRateLimited("JST app rate limit reached (calls in flight); try again later",
+                                         retry_after_seconds=1)
+                self.sleep(IN_FLIGHT_POLL_SECONDS + _jitter())
+                log = self._known = self._read()
+                continue
             if full is not None:
                 wait = wait_ms / 1000
                 if waited + wait > self.max_wait_seconds:
@@ -252,11 +310,29 @@ class _SlidingLogLimiter:
             if waited > self.max_wait_seconds:
                 raise JstRateLimited("JST app rate limiter busy (too many containers at once); try again later",
                                      retry_after_seconds=1)
-            written, log = self._replace_if_unchanged(log.version, tuple(sorted(stamps + (now_ms,))))
+            written, log = self._replace_if_unchanged(log.version, tuple(sorted(stamps + (now_ms,))),
+                                                      tuple(sorted(in_flight + (now_ms,))))
             self._known = log
             if written:
-                return Grant(now, self.clock() - started)
+                return Grant(now, self.clock() - started, stamp=now_ms)
             # Another container wrote first: decide again on its log (no sleep, no read needed).
+
+    def complete(self, grant: Grant) -> None:
+        """The call is over: its stamp becomes now (no later than it reached JST) and stops
+        counting as in flight. Contended writes are decided again on the winner's log; a
+        report that cannot be written (busy table) leaves the slot to ``in_flight_cap``."""
+        if grant.stamp is None:
+            return
+        log = self._known
+        for _ in range(20):
+            if grant.stamp not in log.in_flight:
+                return  # trimmed, or expired by the cap
+            done_ms = max(grant.stamp, math.ceil(self.clock() * 1000))
+            stamps = tuple(sorted(_without_one(log.stamps, grant.stamp) + (done_ms,)))
+            written, log = self._replace_if_unchanged(log.version, stamps, _without_one(log.in_flight, grant.stamp))
+            self._known = log
+            if written:
+                return
 
 
 class InMemoryGrantLog:
@@ -267,11 +343,12 @@ class InMemoryGrantLog:
         self.current = GrantLog()
         self._lock = threading.Lock()
 
-    def replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...]) -> tuple[bool, GrantLog]:
+    def replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...],
+                             in_flight: tuple[int, ...] = ()) -> tuple[bool, GrantLog]:
         with self._lock:
             if self.current.version != expected_version:
                 return False, self.current
-            self.current = GrantLog(stamps, expected_version + 1)
+            self.current = GrantLog(stamps, expected_version + 1, in_flight)
             return True, self.current
 
 
@@ -284,8 +361,11 @@ class InMemorySlidingLogLimiter(_SlidingLogLimiter):
         super().__init__(key, windows, **kwargs)
         self.log = log or InMemoryGrantLog()
 
-    def _replace_if_unchanged(self, expected_version, stamps):
-        return self.log.replace_if_unchanged(expected_version, stamps)
+    def _replace_if_unchanged(self, expected_version, stamps, in_flight=()):
+        return self.log.replace_if_unchanged(expected_version, stamps, in_flight)
+
+    def _read(self) -> GrantLog:
+        return self.log.current
 
 
 def _seconds_text(stamp_ms: int) -> str:
@@ -309,16 +389,23 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
         if not item:
             return GrantLog()
         stamps = sorted(int(Decimal(v["N"]) * 1000) for v in item.get("grants", {}).get("L", []))
-        return GrantLog(tuple(stamps), int(item["version"]["N"]))
+        in_flight = sorted(int(Decimal(v["N"]) * 1000) for v in item.get("in_flight", {}).get("L", []))
+        return GrantLog(tuple(stamps), int(item["version"]["N"]), tuple(in_flight))
 
-    def _replace_if_unchanged(self, expected_version, stamps):
+    def _read(self) -> GrantLog:
+        return self._log_of(self.client.get_item(TableName=self.table, Key=self._item_key(),
+                                                 ConsistentRead=True).get("Item"))
+
+    def _replace_if_unchanged(self, expected_version, stamps, in_flight=()):
         newest = max(stamps)
         item = {
             **self._item_key(),
             "grants": {"L": [{"N": _seconds_text(s)} for s in stamps]},
             "version": {"N": str(expected_version + 1)},
-            "expires_at": {"N": str(newest // 1000 + self._kept_ms // 1000 + 60)},
+            "expires_at": {"N": str(newest // 1000 + (self._kept_ms + self._in_flight_cap_ms) // 1000 + 60)},
         }
+        if in_flight:
+            item["in_flight"] = {"L": [{"N": _seconds_text(s)} for s in in_flight]}
         request: dict[str, Any] = {"TableName": self.table, "Item": item,
                                    "ExpressionAttributeNames": {"#version": "version"},
                                    # The refused write returns the stored item: no read to catch up.
@@ -338,4 +425,4 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
                 current = self.client.get_item(TableName=self.table, Key=self._item_key(),
                                                ConsistentRead=True).get("Item")
             return False, self._log_of(current)
-        return True, GrantLog(stamps, expected_version + 1)
+        return True, GrantLog(stamps, expected_version + 1, tuple(in_flight))

@@ -1,0 +1,144 @@
+"""One JST app's rate limit shared by several processes through DynamoDB, as concurrent Lambda
+containers share it: how much of the limit they use, and whether JST ever refuses them.
+
+Starts a local DynamoDB (moto server, the template's StateTable) and the JST sandbox, whose
+limiter counts sliding windows (a call is refused with 199 when the last second already holds
+``per_second`` calls, 200 when the last minute holds ``per_minute``). Then ``--processes``
+separate Python processes each build the bridge's own JST client with the tenant default
+limiter (the sliding grant log in StateTable) and call JST as fast as their limiter lets them
+for ``--seconds``. Counted at the sandbox, from its call log (not by the clients):
+
+- accepted calls vs the most the sandbox's windows allow in that time (use);
+- refused calls (199 / 200);
+- the busiest sliding second and minute as the sandbox saw them.
+
+No assertions.
+
+    .venv/bin/python bench/shared_rate_limit.py                    # 4 processes, 5/s 100/min, 30 s
+    .venv/bin/python bench/shared_rate_limit.py --per-minute 1000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT / "layers" / "shared", ROOT / "local"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+PATH = "/open/shops/query"
+
+
+def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[int, int], margin_ms: int,
+           start_at: float, stop_at: float, results: Any) -> None:
+    """One 'container': its own boto3 client, its own limiter object, the shared grant log."""
+    for extra in (ROOT / "layers" / "shared", ROOT / "local"):
+        sys.path.insert(0, str(extra))
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    import boto3
+    import httpx
+
+    from o2o_bridge.connectors.jushuitan.client import FORM, JstClient, JstCredentials
+    from o2o_bridge.connectors.jushuitan.errors import JstRateLimited
+    from o2o_bridge.connectors.jushuitan.rate_limit import DynamoSlidingLogLimiter, windows_for
+    from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore
+    from o2o_local.jst_sandbox import DEMO
+
+    creds = DEMO["credentials"]
+    limiter = DynamoSlidingLogLimiter(boto3.client("dynamodb", endpoint_url=endpoint), table, creds["app_key"],
+                                      windows_for(*limits), margin_seconds=margin_ms / 1000, max_wait_seconds=70.0)
+    http = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), headers={"Content-Type": FORM})
+    client = JstClient(f"bench-{number}", JstCredentials(base_url=jst_url, app_key=creds["app_key"],
+                                                         app_secret=creds["app_secret"],
+                                                         access_token=creds["access_token"],
+                                                         refresh_token=creds["refresh_token"]),
+                       http=http, token_store=InMemoryTokenStore(), limiter=limiter)
+    refused = ok = 0
+    time.sleep(max(0.0, start_at - time.time()))
+    while time.time() < stop_at:
+        try:
+            client.call(PATH, {"page_index": 1, "page_size": 10})
+            ok += 1
+        except JstRateLimited as exc:
+            if exc.code in (199, 200):  # JST refused a call our limiter allowed
+                refused += 1
+                time.sleep(exc.retry_after_seconds or 1.0)
+            # else: our own limiter asked to wait longer than it may; go round again
+    results.put((number, ok, refused))
+    http.close()
+
+
+def busiest(times: list[float], span: float) -> int:
+    times = sorted(times)
+    return max((bisect.bisect_right(times, t + span - 1e-9) - i for i, t in enumerate(times)), default=0)
+
+
+def bound(span: float, per_second: int, per_minute: int) -> int:
+    """The most calls sliding per-second and per-minute windows allow from the first to the last
+    of them, ``span`` seconds apart (JST refuses a call when the last 1 s / 60 s hold the limit)."""
+    return min(per_second * (int(span) + 1), per_minute * (int(span // 60) + 1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--per-second", type=int, default=5)
+    parser.add_argument("--per-minute", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--margin-ms", type=int, default=50, help="the sliding limiter's margin (tenant default 50)")
+    args = parser.parse_args()
+
+    from o2o_local.bootstrap import bootstrap
+    from o2o_local.jst_sandbox import JstSandbox
+    from o2o_local.moto_server import MotoServer
+    from o2o_local.template import load_template
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    with MotoServer(port=0) as aws, JstSandbox("127.0.0.1", port=0) as jst:
+        names = bootstrap(load_template(), aws.url, log=lambda _line: None)
+        jst.seed_demo()
+        jst.rate_limit.configure(per_second=args.per_second, per_minute=args.per_minute, enabled=True)
+        jst.clear_calls()
+        start_at = time.time() + 3.0  # every process imported and connected before the clock starts
+        stop_at = start_at + args.seconds
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
+        processes = [context.Process(target=worker, args=(i, aws.url, names["StateTable"], jst.url,
+                                                          (args.per_second, args.per_minute), args.margin_ms,
+                                                          start_at, stop_at, results))
+                     for i in range(args.processes)]
+        for p in processes:
+            p.start()
+        per_process = sorted(results.get(timeout=args.seconds + 120) for _ in processes)
+        for p in processes:
+            p.join()
+        calls = [c for c in jst.calls(PATH)]
+
+    accepted = [c for c in calls if c["code"] == 0]
+    refused = [c for c in calls if c["code"] in (199, 200)]
+    stamps = [c["received"] for c in accepted]
+    span = max(stamps) - min(stamps) if stamps else 0.0
+    most = bound(span, args.per_second, args.per_minute)
+    print(f"{args.processes} processes sharing one JST app's limit ({args.per_second}/s, {args.per_minute}/min) "
+          f"through DynamoDB for {args.seconds:g} s; sliding margin {args.margin_ms} ms; counted at the JST sandbox.")
+    print(f"  accepted calls     {len(accepted)} in {span:.1f} s, of at most {most} the sandbox's sliding windows allow "
+          f"-> use {len(accepted) / most:.0%} (goal >= 90 %)")
+    print(f"  refused calls      {len(refused)} (199: {sum(c['code'] == 199 for c in refused)}, "
+          f"200: {sum(c['code'] == 200 for c in refused)}) (goal 0)")
+    if stamps:
+        print(f"  busiest 1 s / 60 s {busiest(stamps, 1.0)} / {busiest(stamps, 60.0)} "
+              f"(limits {args.per_second} / {args.per_minute})")
+    print("  per process (accepted, refused): " + ", ".join(f"#{n} {ok}/{no}" for n, ok, no in per_process))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
