@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from o2o_bridge.flows import cod
+from o2o_bridge.flows import cash_on_delivery as cod
 from o2o_bridge.flows import store_fulfilment as s1
 
 
@@ -103,3 +103,41 @@ def test_the_rounds_of_the_documents_poll_reconcile_cod(world):
     from o2o_bridge.flows import order_centre
 
     assert order_centre.rounds(world.ctx)["cod"] == {"mismatch": 0, "overdue": 0}
+
+
+def test_the_store_gets_the_amount_to_collect_and_reports_it_on_the_shipped_event(world):
+    cod_outbound(world, 700001)
+    s1.poll_jst_outbound(world.ctx)
+    assert world.store.current(700001)["cod"] == {"amount": "179.00"}
+    fulfilment = world.store.current(700001)
+    shipped = world.event("fulfilment.shipped", fulfilment_id=fulfilment["fulfilment_id"], external_id="700001",
+                          carrier_code="SF", tracking_no="SF1", shipped_at="2026-11-30T11:00:00+08:00",
+                          cod_collected={"amount": "179.00", "method": "cash"})
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    [record] = cod.problems(world.ctx, include_all=True)
+    assert (record["status"], record["collected"], record["method"]) == ("collected", "179.00", "cash")
+    [fact] = world.ctx.ledger.of_kind("fulfilment.shipped")
+    assert str(fact.cod_amount) == "179.00"
+
+
+def test_payment_collected_names_the_online_order_or_a_store_order(world):
+    import pytest
+
+    from o2o_bridge.errors import UnprocessableRequest
+
+    cod_outbound(world, 700001)
+    s1.poll_jst_outbound(world.ctx)
+    ship(world, 700001)
+    paid = world.event("payment.collected", external_id="700001", amount="179.00", method="wechat",
+                       collected_at="2026-12-01T10:00:00+08:00")
+    cod.on_payment_collected(paid, world.ctx.tenant)
+    assert cod.problems(world.ctx) == []
+    unknown = world.event("payment.collected", external_id="799999", amount="1.00", method="cash",
+                          collected_at="2026-12-01T10:00:00+08:00")
+    with pytest.raises(UnprocessableRequest, match="799999"):
+        cod.on_payment_collected(unknown, world.ctx.tenant)
+    store_order = world.event("payment.collected", order_no="WM-1", amount="59.00", method="cash",
+                              collected_at="2026-12-01T10:00:00+08:00")
+    cod.on_payment_collected(store_order, world.ctx.tenant)
+    assert [f.doc_no for f in world.ctx.ledger.of_kind("cod.collected")] == ["700001", "order:WM-1"]

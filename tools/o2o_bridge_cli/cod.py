@@ -23,7 +23,7 @@ def register(commands) -> None:
 
 
 def list_cod(args) -> int:
-    from o2o_bridge.flows import cod, kit
+    from o2o_bridge.flows import cash_on_delivery as cod, kit
 
     from .exceptions import _tenants
 

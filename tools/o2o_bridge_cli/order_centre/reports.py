@@ -201,5 +201,36 @@ ORDER BY h.day, h.store_code, h.io_id
     lambda tenant, day_from, day_to, store: [tenant, day_from, day_to, *([store] if store else []),
                                              tenant, day_from, day_to])
 
+MEMBER_SPENDING = Report(
+    "member-spending", "会员跨渠道消费 Cross-channel member spending",
+    "Per person (the hashed identity of the member merge: never a number or a name): retail sales at "
+    "the stores and online orders the stores fulfilled, their amounts, the total, how many stores, and "
+    "whether the person bought in both channels. Largest total first.",
+    """
+WITH spending AS (
+  SELECT member_hash,
+         COUNT(CASE WHEN kind = 'sale.completed' THEN 1 END) AS store_sales,
+         SUM(CASE WHEN kind = 'sale.completed' THEN COALESCE(amount, 0) ELSE 0 END) AS store_amount,
+         COUNT(CASE WHEN kind IN ('fulfilment.shipped', 'fulfilment.picked_up') THEN 1 END) AS online_orders,
+         SUM(CASE WHEN kind IN ('fulfilment.shipped', 'fulfilment.picked_up') THEN COALESCE(amount, 0)
+                  ELSE 0 END) AS online_amount,
+         COUNT(DISTINCT store_code) AS stores
+  FROM ledger
+  WHERE tenant = ? AND day BETWEEN ? AND ? AND line_no = 0 AND member_hash IS NOT NULL
+    AND kind IN ('sale.completed', 'fulfilment.shipped', 'fulfilment.picked_up') {store}
+  GROUP BY member_hash
+)
+SELECT SUBSTR(member_hash, 1, 12) AS person, store_sales, ROUND(store_amount, 2) AS store_amount,
+       online_orders, ROUND(online_amount, 2) AS online_amount, ROUND(store_amount + online_amount, 2) AS total,
+       stores, CASE WHEN store_sales > 0 AND online_orders > 0 THEN 'both' ELSE 'one' END AS channels
+FROM spending
+ORDER BY store_amount + online_amount DESC, member_hash
+""",
+    (Column("person", "会员 person"), Column("store_sales", "门店单 store sales", "int"),
+     Column("store_amount", "门店消费 in store", "money"), Column("online_orders", "线上单 online", "int"),
+     Column("online_amount", "线上消费 online", "money"), Column("total", "合计 total", "money"),
+     Column("stores", "门店数 stores", "int"), Column("channels", "渠道 channels")),
+    _standard)
+
 REPORTS: dict[str, Report] = {r.name: r for r in (PICKUP_SUMMARY, PICKUP_DOCUMENTS, STOCK_LEDGER, DAILY_RETAIL,
-                                                   STORE_INOUT, COD)}
+                                                   STORE_INOUT, COD, MEMBER_SPENDING)}

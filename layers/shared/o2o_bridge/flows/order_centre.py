@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..redaction import redact_text
-from . import cod, healing
+from . import cash_on_delivery as cod, healing
 from .kit import FlowContext, TenantFailures
 
 ROUNDS: dict[str, Callable[[FlowContext], dict[str, Any]]] = {

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import cod, kit, ledger_facts, pickup_clock, reservations, routing
+from . import cash_on_delivery as cod, kit, ledger_facts, members, pickup_clock, reservations, routing
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -223,7 +223,8 @@ def _fulfilment_order(ctx: FlowContext, data: dict[str, Any], store_code: str):
             receiver=pos.Receiver(**{k: v or "-" for k, v in data["receiver"].items()}),
             items=[pos.FulfilmentItem(sku_id=i["sku_id"], qty=i["qty"], name=i["name"], price=i.get("price"))
                    for i in data["items"]],
-            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"))
+            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"),
+            cod=pos.CashOnDelivery(amount=data["cod_amount"]) if data.get("cod_amount") else None)
     except ValidationError as exc:
         raise PermanentError(f"outbound {data['io_id']} cannot become a fulfilment order: {exc}") from None
 
@@ -317,6 +318,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
                             at=payload.get("at"))
     pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
                                  at=payload.get("at"))
+    members.note_online_buyer(ctx, order.data)
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ..errors import ConfigurationError, PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
 from ..shanghai_time import from_jst_text, to_jst_text
-from . import kit, ledger_facts
+from . import cash_on_delivery, kit, ledger_facts
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
@@ -140,6 +140,7 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
         pay=jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
                          seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount),
     )
+    upload = cash_on_delivery.unpaid_for_cod(ctx, order, upload)  # 货到付款: the courier collects the rest
     row = _row_for(ctx.jst.upload_orders([upload]), order.order_no, lambda r: r.so_id)
     if row.issuccess and row.o_id:
         o_id = row.o_id

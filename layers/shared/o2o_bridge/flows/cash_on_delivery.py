@@ -193,6 +193,39 @@ def on_payment_collected(event, tenant: "Tenant") -> None:
                       source="payment.collected")
 
 
+# --- S2: a store order the warehouse ships 货到付款 -------------------------------------------------
+
+def unpaid_for_cod(ctx: "FlowContext", order: Any, upload: Any) -> Any:
+    """The JST upload of a store order with a COD part: paid only for what the customer paid
+    (no pay line when nothing), the tenant's COD label and the amount to collect in the remark,
+    so the warehouse ships it 货到付款. The amount is remembered for the reconciliation (key
+    ``order:<order_no>``)."""
+    cod = getattr(order, "cod", None)
+    if cod is None or not cod.amount:
+        return upload
+    to_collect = _money(cod.amount)
+    paid = max(_money(order.pay_amount) - to_collect, Decimal("0.00"))
+    labels = [label for label in (upload.labels or "").split(",") if label]
+    label = ctx.tenant.order_centre.cod_label
+    changes: dict[str, Any] = {
+        "pay": upload.pay.model_copy(update={"amount": paid}) if paid > 0 and upload.pay is not None else None,
+        "labels": ",".join([*labels, label]) if label and label not in labels else upload.labels,
+        "remark": f"货到付款 代收 {to_collect} 元" + (f"; {upload.remark}" if upload.remark else ""),
+    }
+    key = f"order:{order.order_no}"
+
+    def expect(d):
+        d = d or {"io_id": key, "collected": None, "handed_at": None, "store_code": None}
+        if d.get("expected") is not None:
+            return None
+        changed = {**d, "expected": str(to_collect), "order_no": order.order_no}
+        changed["status"] = _status(changed)
+        return changed
+
+    _change(ctx, key, expect)
+    return upload.model_copy(update=changes)
+
+
 # --- reconciliation ----------------------------------------------------------------------------
 
 def problems(ctx: "FlowContext", *, include_all: bool = False) -> list[dict[str, Any]]:
