@@ -27,6 +27,7 @@ SCENARIOS = (
     ("stock_sync", "S3/S4: stock both ways and the 02:10 nightly run", 7),
     ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
     ("products", "S7: the product master", 8),
+    ("order_centre", "The order centre: 货到付款, reservations, healing, members, reports over the ledger", 18),
 )
 
 def main() -> int:
