@@ -96,12 +96,14 @@ def test_pickup_documents_show_each_document_and_how_it_ended(ledger_dir):
     assert documents["F1"]["ended_at"] == "2026-12-02 15:00:00" and documents["F5"]["ended_at"] is None
 
 
-def test_stock_ledger_opening_in_out_closing_and_the_count(ledger_dir):
+def test_stock_ledger_opening_in_out_the_count_and_closing(ledger_dir):
     by_sku = {(r["store"], r["sku"]): r for r in rows(ledger_dir, "stock-ledger")}
-    # Opening 20 (配货 before the period); out: 3 pickups + a sale of 2; in: a refund of 1; 2 SKU-B shipped.
+    # Opening 20 (配货 before the period); out: 3 pickups + a sale of 2; in: a refund of 1: the book says 16,
+    # the count (after every movement) found 13: 3 short, and the closing balance is what was counted.
     assert by_sku[("S001", "SKU-A")] == {"store": "S001", "sku": "SKU-A", "opening": 20, "qty_in": 1, "qty_out": 5,
-                                         "closing": 16, "counted": 13}
+                                         "count_difference": -3, "closing": 13, "counted": 13}
     assert by_sku[("S001", "SKU-B")]["qty_out"] == 4 and by_sku[("S001", "SKU-B")]["closing"] == -4
+    assert by_sku[("S001", "SKU-B")]["count_difference"] == 0 and by_sku[("S001", "SKU-B")]["counted"] is None
     assert by_sku[("S002", "SKU-A")]["qty_out"] == 1
 
 
@@ -159,7 +161,7 @@ def test_the_cli_writes_an_excel_workbook(ledger_dir, tmp_path, capsys):
                  "--format", "xlsx", "-o", str(target), "--ledger-dir", str(ledger_dir)]) == 0
     sheet = load_workbook(target).active
     assert sheet["A2"].value == "门店 store" and sheet.max_row == 2 + 3
-    assert [c.value for c in sheet[3]][:6] == ["S001", "SKU-A", 20, 1, 5, 16]
+    assert [c.value for c in sheet[3]][:7] == ["S001", "SKU-A", 20, 1, 5, -3, 13]
 
 
 def test_bad_days_are_a_usage_error_and_nothing_runs(ledger_dir, capsys):
@@ -256,3 +258,15 @@ def test_detected_and_declared_schemas_give_the_same_reports(ledger_dir, monkeyp
     for name, report in REPORTS.items():
         assert run_report(fast, report, E, "2026-12-01", "2026-12-03") == \
             run_report(declared, report, E, "2026-12-01", "2026-12-03"), name
+
+
+def test_a_count_before_the_period_is_the_opening_balance_the_later_movements_start_from(tmp_path):
+    ledger = FileLedger(tmp_path)
+    ledger.append(Fact(E, "transfer.shipped", "t", at(1, 8), store_code="S001", doc_no="T", lines=(FactLine("A", 10),)))
+    ledger.append(Fact(E, "stock.counted", "k", at(1, 20), store_code="S001", doc_no="K", lines=(FactLine("A", 7),)))
+    ledger.append(Fact(E, "sale.completed", "s", at(1, 21), store_code="S001", doc_no="X", amount=Decimal("1"),
+                       lines=(FactLine("A", 1, Decimal("1")),)))
+    ledger.append(Fact(E, "sale.completed", "s2", at(2, 10), store_code="S001", doc_no="X2", amount=Decimal("1"),
+                       lines=(FactLine("A", 2, Decimal("1")),)))
+    [row] = rows(tmp_path, "stock-ledger", "2026-12-02", "2026-12-02")
+    assert (row["opening"], row["qty_out"], row["count_difference"], row["closing"], row["counted"]) == (6, 2, 0, 4, None)

@@ -21,8 +21,8 @@ REPORTS = ("pickup-summary", "pickup-documents", "stock-ledger", "daily-retail",
 def run(demo: Demo) -> None:
     show("货到付款: JST's OMS assigns COD order 530001 (is_cod, pay_amount 299.00, nothing paid online) "
          "and 530002 (199.00) to the 店加线下仓:")
-    _outbound(demo, 530001, "SKU-RED-M", is_cod=True, pay_amount="299.00", paid_amount="0")
-    _outbound(demo, 530002, "SKU-RED-M", is_cod=True, pay_amount="199.00", paid_amount="0")
+    _outbound(demo, 530001, "SKU-RED-L", is_cod=True, pay_amount="299.00", paid_amount="0")
+    _outbound(demo, 530002, "SKU-RED-L", is_cod=True, pay_amount="199.00", paid_amount="0")
     demo.o2o("invoke", "poll_jst_outbound")
     for io_id in (530001, 530002):
         fulfilment = _live(demo, io_id)

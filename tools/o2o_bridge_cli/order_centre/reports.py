@@ -98,27 +98,51 @@ ORDER BY dispatched_at, store_code, doc_no
 
 STOCK_LEDGER = Report(
     "stock-ledger", "门店商品进销存汇总 Store stock ledger",
-    "Per store and SKU: opening = every movement before the period, in and out within it (配货 in, "
-    "retail refunds in; online orders shipped or picked up, retail sales and 退仓 out), closing = "
-    "opening + in - out, and the last counted quantity (盘点) in the period when there was a count.",
+    "Per store and SKU: opening balance, in and out within the period (配货 and retail refunds in; online "
+    "orders shipped or picked up, retail sales and 退仓 out), the stock count difference (盘盈盘亏), and the "
+    "closing balance. A balance is the last stock count (盘点) before that moment plus every movement "
+    "after it (every movement when there was no count), so closing = opening + in - out + count difference.",
     """
-SELECT store_code AS store, sku_id AS sku,
-       SUM(CASE WHEN day < ? THEN COALESCE(stock_delta, 0) ELSE 0 END) AS opening,
-       SUM(CASE WHEN day >= ? AND stock_delta > 0 THEN stock_delta ELSE 0 END) AS qty_in,
-       SUM(CASE WHEN day >= ? AND stock_delta < 0 THEN -stock_delta ELSE 0 END) AS qty_out,
-       SUM(COALESCE(stock_delta, 0)) AS closing,
-       MAX_BY(qty, CASE WHEN kind = 'stock.counted' AND day >= ? THEN occurred_at END) AS counted
-FROM ledger
-WHERE tenant = ? AND day <= ? AND line_no > 0 AND store_code IS NOT NULL
-  AND (stock_delta IS NOT NULL OR kind = 'stock.counted') {store}
-GROUP BY store_code, sku_id
+WITH lines AS (
+  SELECT store_code, sku_id, day, occurred_at, kind, qty, stock_delta
+  FROM ledger
+  WHERE tenant = ? AND day <= ? AND line_no > 0 AND store_code IS NOT NULL
+    AND (stock_delta IS NOT NULL OR kind = 'stock.counted') {store}
+), counts AS (
+  SELECT store_code, sku_id, MAX(CASE WHEN day < ? THEN occurred_at END) AS before_at, MAX(occurred_at) AS end_at
+  FROM lines
+  WHERE kind = 'stock.counted'
+  GROUP BY store_code, sku_id
+), balances AS (
+  SELECT l.store_code, l.sku_id,
+         COALESCE(MAX(CASE WHEN l.kind = 'stock.counted' AND l.occurred_at = c.before_at THEN l.qty END), 0)
+           + SUM(CASE WHEN l.kind <> 'stock.counted' AND l.day < ?
+                       AND (c.before_at IS NULL OR l.occurred_at > c.before_at) THEN l.stock_delta ELSE 0 END)
+           AS opening,
+         SUM(CASE WHEN l.kind <> 'stock.counted' AND l.day >= ? AND l.stock_delta > 0 THEN l.stock_delta ELSE 0 END)
+           AS qty_in,
+         SUM(CASE WHEN l.kind <> 'stock.counted' AND l.day >= ? AND l.stock_delta < 0 THEN -l.stock_delta ELSE 0 END)
+           AS qty_out,
+         COALESCE(MAX(CASE WHEN l.kind = 'stock.counted' AND l.occurred_at = c.end_at THEN l.qty END), 0)
+           + SUM(CASE WHEN l.kind <> 'stock.counted'
+                       AND (c.end_at IS NULL OR l.occurred_at > c.end_at) THEN l.stock_delta ELSE 0 END)
+           AS closing,
+         MAX(CASE WHEN l.kind = 'stock.counted' AND l.occurred_at = c.end_at AND l.day >= ? THEN l.qty END)
+           AS counted
+  FROM lines l LEFT JOIN counts c ON c.store_code = l.store_code AND c.sku_id = l.sku_id
+  GROUP BY l.store_code, l.sku_id
+)
+SELECT store_code AS store, sku_id AS sku, opening, qty_in, qty_out,
+       closing - opening - qty_in + qty_out AS count_difference, closing, counted
+FROM balances
 ORDER BY store_code, sku_id
 """,
     (Column("store", "门店 store"), Column("sku", "商品 SKU"), Column("opening", "期初 opening", "int"),
      Column("qty_in", "入库 in", "int"), Column("qty_out", "出库 out", "int"),
-     Column("closing", "期末 closing", "int"), Column("counted", "盘点 counted", "int")),
-    lambda tenant, day_from, day_to, store: [day_from, day_from, day_from, day_from, tenant, day_to,
-                                             *([store] if store else [])])
+     Column("count_difference", "盘盈亏 count diff.", "int"), Column("closing", "期末 closing", "int"),
+     Column("counted", "盘点 counted", "int")),
+    lambda tenant, day_from, day_to, store: [tenant, day_to, *([store] if store else []),
+                                             day_from, day_from, day_from, day_from, day_from])
 
 DAILY_RETAIL = Report(
     "daily-retail", "零售日报 Daily retail",

@@ -71,7 +71,13 @@ def _due(fields: dict[str, Any]) -> Decimal | None:
 
 
 def cod_terms(ctx: "FlowContext", outbound: "SalesOutbound") -> dict[str, Any]:
-    """``{"cod_amount": "123.00"}`` for a COD outbound with money still to collect, else ``{}``."""
+    """The order's money for the store and the ledger: ``pay_amount`` when JST gives it, and
+    ``cod_amount`` for a COD outbound with money still to collect."""
+    terms = {"pay_amount": str(_money(outbound.pay_amount))} if _money(outbound.pay_amount) is not None else {}
+    return {**terms, **_cod_amount(ctx, outbound)}
+
+
+def _cod_amount(ctx: "FlowContext", outbound: "SalesOutbound") -> dict[str, Any]:
     options = ctx.tenant.order_centre
     fields = {**(outbound.model_extra or {}), "pay_amount": outbound.pay_amount,
               **({"labels": outbound.labels} if getattr(outbound, "labels", None) else {})}

@@ -41,9 +41,13 @@ def _order_lines(data: dict[str, Any]) -> tuple[FactLine, ...]:
     return tuple(lines)
 
 
-def _total(lines: Iterable[FactLine]) -> Decimal | None:
+def _total(lines: Iterable[FactLine], data: dict[str, Any] | None = None) -> Decimal | None:
+    """The lines' amounts, or the order's pay_amount when its lines carry no price."""
     amounts = [line.amount for line in lines if line.amount is not None]
-    return sum(amounts, Decimal("0")) if amounts else None
+    if amounts:
+        return sum(amounts, Decimal("0"))
+    paid = (data or {}).get("pay_amount")
+    return Decimal(str(paid)) if paid not in (None, "") else None
 
 
 def _buyer(ctx: "FlowContext", data: dict[str, Any]) -> str | None:
@@ -63,7 +67,7 @@ def dispatched(ctx: "FlowContext", data: dict[str, Any], *, store_code: str, ful
     return ctx.ledger.append(Fact(
         ctx.ent_id, "fulfilment.dispatched", f"dispatched:{data['io_id']}:{route_no}", moment(at, ctx),
         store_code=store_code, doc_no=fulfilment_id, io_id=data["io_id"], so_id=data.get("so_id") or None,
-        delivery=data.get("delivery"), member_hash=_buyer(ctx, data), amount=_total(lines), cod_amount=_cod(data),
+        delivery=data.get("delivery"), member_hash=_buyer(ctx, data), amount=_total(lines, data), cod_amount=_cod(data),
         lines=lines))
 
 
@@ -73,7 +77,7 @@ def fulfilled(ctx: "FlowContext", data: dict[str, Any], *, how: str, fulfilment_
     return ctx.ledger.append(Fact(
         ctx.ent_id, f"fulfilment.{how}", f"{how}:{data['io_id']}", moment(at, ctx),
         store_code=data.get("store_code"), doc_no=fulfilment_id, io_id=data["io_id"], so_id=data.get("so_id") or None,
-        delivery=data.get("delivery"), member_hash=_buyer(ctx, data), amount=_total(lines), cod_amount=_cod(data),
+        delivery=data.get("delivery"), member_hash=_buyer(ctx, data), amount=_total(lines, data), cod_amount=_cod(data),
         lines=lines))
 
 
