@@ -32,3 +32,27 @@ def test_an_order_entirely_on_delivery_has_no_pay_line_and_a_plain_order_is_unch
     s2.on_order_warehouse_requested(order_requested("WM2003"), world.tenant)
     plain = world.jst.orders["WM2003"]["upload"]
     assert plain.pay.amount == plain.pay_amount and not plain.labels and not plain.remark
+
+
+def test_store_order_parcels_cancels_and_return_receipts_are_ledger_facts_once(monkeypatch):
+    from datetime import datetime, timezone
+
+    from o2o_bridge.web.jst_push import JstPush
+
+    world = World(monkeypatch)
+
+    def push(body):
+        return JstPush("10010", "133242", {}, body, "", world.tenant, "token")
+
+    s2.on_order_warehouse_requested(order_requested("WM3001"), world.tenant)
+    parcel = world.jst.ship("WM3001", "SF301", [("1", "TS001-WHT-M", 2)], datetime.now(timezone.utc))
+    for _ in range(3):
+        s2.on_delivery_push(push(parcel))
+    s2.on_order_warehouse_requested(order_requested("WM3002"), world.tenant)
+    for _ in range(2):
+        s2.on_cancel_push(push({"so_id": "WM3002", "remark": "缺货"}))
+    kinds = [(f.kind, f.doc_no) for f in world.ctx.ledger.facts]
+    assert kinds == [("store_order.shipped", "WM3001"), ("store_order.cancelled", "WM3002")]
+    [shipped] = world.ctx.ledger.of_kind("store_order.shipped")
+    assert [(line.sku_id, line.qty) for line in shipped.lines] == [("TS001-WHT-M", 2)]
+    assert world.ctx.ledger.of_kind("store_order.cancelled")[0].reason == "缺货"

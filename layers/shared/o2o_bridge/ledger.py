@@ -38,6 +38,7 @@ FACT_KINDS: dict[str, int] = {
     "fulfilment.cancelled": 0,      # S1c: the online order was cancelled while at the store
     "pickup.expired": 0,            # not picked up in time; handed to a person
     "store_order.shipped": 0,       # S2: the warehouse shipped a store / micro-mall order
+    "store_order.cancelled": 0,     # S2c: the ERP cancelled a store order, the store was told
     "store_order.returned": 0,      # S2r: the warehouse received the returned goods
     "transfer.shipped": +1,         # S5 配货: the warehouse shipped goods to the store
     "warehouse_return.received": -1,  # S6 退仓: the warehouse received what the store sent back

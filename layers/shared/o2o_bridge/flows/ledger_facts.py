@@ -122,6 +122,12 @@ def store_order_shipped(ctx: "FlowContext", *, so_id: str, shipment_key: str, li
         lines=lines_of(lines, amount=None)))
 
 
+def store_order_cancelled(ctx: "FlowContext", *, so_id: str, reason: str | None, at: Any) -> bool:
+    """JST cancelled a store order the warehouse was to ship; the store was told (S2c)."""
+    return ctx.ledger.append(Fact(ctx.ent_id, "store_order.cancelled", f"s2-cancelled:{so_id}", moment(at, ctx),
+                                  doc_no=so_id, so_id=so_id, reason=reason or "cancelled in the ERP"))
+
+
 def store_order_returned(ctx: "FlowContext", *, return_no: str, order_no: str | None, key: str,
                          items: Iterable[dict[str, Any]], action: str, at: Any) -> bool:
     sign = 1 if action == "confirm" else -1

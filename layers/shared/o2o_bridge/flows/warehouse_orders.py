@@ -381,6 +381,7 @@ def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[st
     def cancel() -> dict[str, Any]:
         done = _once_at_store(lambda: ctx.store.cancel_order(so_id, payload["remark"] or "聚水潭取消订单",
                                                              business_key=so_id))
+        ledger_facts.store_order_cancelled(ctx, so_id=so_id, reason=payload["remark"], at=payload.get("at"))
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("cancelled_by", "jst"))
         return {"status": done.status}
 
