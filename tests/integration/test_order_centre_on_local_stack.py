@@ -19,8 +19,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    import httpx
+
     with demo_world(tmp_path_factory.mktemp("centre")) as (stack, jst, store):
         yield stack, jst, store
+        # Every moto server of this process shares one backend: forget this module's tables (its
+        # poll cursors would hide the next module's outbounds, whose JST sandbox counts ts anew).
+        httpx.post(f"{stack.endpoint_url}/moto-api/reset", timeout=10)
 
 
 def outbound(jst, io_id, sku, **extra):

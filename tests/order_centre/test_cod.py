@@ -66,8 +66,7 @@ def test_the_collection_is_recorded_once_and_a_different_second_report_changes_n
 def test_a_short_collection_is_a_mismatch_that_raises_the_alarm(world):
     cod_outbound(world, 700001)
     s1.poll_jst_outbound(world.ctx)
-    order = world.order(700001)
-    cod.handed_over(world.ctx, order, how="picked_up", at=datetime(2026, 11, 30, 9, tzinfo=timezone.utc),
+    cod.handed_over(world.ctx, "700001", how="picked_up", at=datetime(2026, 11, 30, 9, tzinfo=timezone.utc),
                     collected=SimpleNamespace(amount="150.00", method="wechat"))
     assert cod.reconcile(world.ctx) == {"mismatch": 1, "overdue": 0}
     [mismatch] = cod.problems(world.ctx)

@@ -52,3 +52,12 @@ def test_the_ledger_bucket_is_private_encrypted_versioned_and_kept():
     assert workgroup["EnforceWorkGroupConfiguration"] is True
     assert workgroup["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
     assert {"LedgerBucketName", "LedgerDatabaseName", "LedgerWorkgroupName"} <= set(TEMPLATE["Outputs"])
+
+
+def test_the_report_engines_stay_out_of_the_lambda_layer():
+    from template_facts import ROOT
+
+    requirements = (ROOT / "layers" / "shared" / "requirements.txt").read_text(encoding="utf-8").lower()
+    assert "duckdb" not in requirements and "openpyxl" not in requirements
+    layer_sources = (ROOT / "layers" / "shared" / "o2o_bridge").rglob("*.py")
+    assert not [p for p in layer_sources if "import duckdb" in p.read_text("utf-8") or "openpyxl" in p.read_text("utf-8")]

@@ -81,7 +81,6 @@ def _cod_amount(ctx: "FlowContext", outbound: "SalesOutbound") -> dict[str, Any]
     options = ctx.tenant.order_centre
     fields = {**(outbound.model_extra or {}), "pay_amount": outbound.pay_amount,
               **({"labels": outbound.labels} if getattr(outbound, "labels", None) else {})}
-    fields.setdefault("paid_amount", (outbound.model_extra or {}).get("paid_amount"))
     is_cod = _flagged(fields.get(options.cod_field)) or bool(options.cod_label and options.cod_label in _labels(fields))
     if not is_cod and options.cod_source == "order" and outbound.so_id and outbound.shop_id:
         orders = ctx.jst.query_orders(shop_id=int(outbound.shop_id), so_ids=[outbound.so_id])
@@ -122,11 +121,14 @@ def _status(record: dict[str, Any]) -> str:
     return "collected" if Decimal(record["collected"]) == Decimal(record["expected"]) else "mismatch"
 
 
-def handed_over(ctx: "FlowContext", order: dict[str, Any], *, how: str, at: datetime,
-                collected: Any = None) -> None:
-    """The store shipped a COD order or the customer picked it up (``collected``: the event's
-    optional ``cod_collected`` {amount, method})."""
-    io_id = str(order["io_id"])
+def handed_over(ctx: "FlowContext", io_id: str, *, how: str, at: datetime, collected: Any = None) -> None:
+    """The store shipped online order ``io_id`` or the customer picked it up (``collected``: the
+    event's optional ``cod_collected`` {amount, method})."""
+    from .store_fulfilment import load_order
+
+    known = load_order(ctx, str(io_id))
+    order = known.data if known else {"io_id": str(io_id)}
+    io_id = str(io_id)
     expected = _money(order.get("cod_amount"))
     if expected is None and collected is None:
         return

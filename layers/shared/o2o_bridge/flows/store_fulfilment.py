@@ -371,8 +371,8 @@ def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
     ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
                         {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
                          "tracking_no": data.tracking_no, "event_id": event.event_id})
-    cod.handed_over(ctx, load_order(ctx, io_id).data, how="shipped", at=data.shipped_at,
-                    collected=getattr(data, "cod_collected", None))
+    cod.handed_over(ctx, io_id, how="shipped", at=data.shipped_at,
+                    collected=data.cod_collected)
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
                                     "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
                                     "at": data.shipped_at.isoformat()},
@@ -385,8 +385,8 @@ def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
                         {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
-    cod.handed_over(ctx, load_order(ctx, io_id).data, how="picked_up", at=data.picked_up_at,
-                    collected=getattr(data, "cod_collected", None))
+    cod.handed_over(ctx, io_id, how="picked_up", at=data.picked_up_at,
+                    collected=data.cod_collected)
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
                                     "at": data.picked_up_at.isoformat()},
             trace_key=io_id)
