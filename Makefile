@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/shared_rate_limit.py
+	$(BIN)/python bench/wdt.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache

@@ -5,23 +5,28 @@ import random
 import pytest
 
 from fakes import drain_retries
-from o2o_bridge.connectors.jushuitan.push import StockPush
 from o2o_bridge.errors import BadRequest
 from o2o_bridge.flows import stock_sync
-from o2o_bridge.flows.stock_sync import jst_version
+from o2o_bridge.connectors.jushuitan.mappers import jst_version
 
 from .stock_fakes import demo_tenant, modified_at, tenant_with
 
 MAIN = 10000
 
 
-def push(*rows):
-    return StockPush.model_validate({"datas": [
-        {"sku_id": sku, "qty": qty, "modified": modified_at(second)} for sku, qty, second in rows]})
+def pushed(ctx, code: str, *rows):
+    """JST's stock moved (it only moves forward: an older row changes nothing in JST) and it
+    pushes 库存同步 naming the SKUs: the bridge re-reads them from JST."""
+    jst = ctx.jst
+    for sku, qty, second in rows:
+        row = jst.inventory.get((int(code), sku))
+        if row is None or modified_at(second) > row["modified"]:
+            jst.set(int(code), sku, second=second, qty=qty)
+    return stock_sync.recheck_stock(ctx, code, [sku for sku, _, _ in rows])
 
 
 def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store):
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11)))
+    pushed(ctx, "10000", ("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11))
     assert store.warehouse[("10000", "TS-RED-M")] == (37, jst_version(modified_at(10)))
     assert store.warehouse[("10000", "TS-RED-L")][0] == 5
     assert ctx.timeline.steps("stock:10000") == ["stock.push.received"]
@@ -29,8 +34,8 @@ def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store):
 
 def test_a_repeated_push_gives_one_store_call_and_an_older_one_changes_nothing(ctx, store):
     for _ in range(3):
-        stock_sync.on_stock_push(ctx.tenant, "10000", push(("SKU1", 8, 20)))
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(("SKU1", 99, 5)))  # late, older push
+        pushed(ctx, "10000", ("SKU1", 8, 20))
+    pushed(ctx, "10000", ("SKU1", 99, 5))  # late, older push
     assert store.p6_effects == 1 and len(store.p6_calls) == 1
     assert store.warehouse[("10000", "SKU1")][0] == 8
 
@@ -48,7 +53,7 @@ def test_shuffled_updates_from_pushes_and_pulls_end_at_the_newest_version_of_eve
             batch = updates[start:start + 7]
             way = rng.choice(["push", "late retry", "pull"])
             if way == "push":
-                stock_sync.on_stock_push(ctx.tenant, "10000", push(*batch))
+                pushed(ctx, "10000", *batch)
             elif way == "late retry":  # a P6 step queued long ago runs now
                 stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "10000", "items": [
                     {"sku_id": sku, "qty": qty, "version": jst_version(modified_at(second))} for sku, qty, second in batch]})
@@ -67,14 +72,14 @@ def test_a_formula_over_other_fields_reads_the_inventory_and_never_publishes_a_n
     ctx = make_ctx(tenant_with(lambda d: d["stock"].update(formula="qty + purchase_qty - order_lock")))
     jst.set(MAIN, "A", second=3, qty=10, purchase_qty=5, order_lock=2)
     jst.set(MAIN, "B", second=3, qty=1, order_lock=4)
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(("A", 10, 3), ("B", 1, 3)))
+    pushed(ctx, "10000", ("A", 10, 3), ("B", 1, 3))
     assert store.warehouse[("10000", "A")][0] == 13 and store.warehouse[("10000", "B")][0] == 0
     assert jst.reads == 1
 
 
-def test_an_unmapped_warehouse_is_refused():
+def test_an_unmapped_warehouse_is_refused(ctx):
     with pytest.raises(BadRequest, match="not mapped"):
-        stock_sync.mapping_for(demo_tenant(), 424242)
+        stock_sync.location_for(ctx, "424242")
 
 
 def test_the_hourly_pull_follows_the_ts_cursor_and_skips_what_it_applied(ctx, store, jst):
@@ -110,10 +115,31 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
         return tenant_with(mutate)
 
     ctx = make_ctx(with_store_warehouse("pos"))
-    stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
+    pushed(ctx, "20001", ("A", 3, 1))
     assert ("S001", "A") not in store.stores
     assert ctx.timeline.steps("stock:S001") == ["stock.push.ignored"]
 
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
-    stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
+    pushed(ctx, "20001", ("A", 3, 1))
     assert store.stores[("S001", "A")][0] == 3
+
+
+def test_attack_2_a_level_jst_answers_with_a_clock_far_ahead_is_capped_and_never_pins_the_level(ctx, store):
+    from types import SimpleNamespace
+
+    from o2o_bridge.connectors.jushuitan.mappers import latest_version, stock_level
+
+    row = SimpleNamespace(sku_id="A", modified="2099-12-31 23:59:59", ts=5, formula_values=lambda: {"qty": 3})
+    level = stock_level(row, ctx.tenant.stock.clock_allowance_seconds)
+    assert level.version <= latest_version(ctx.tenant.stock.clock_allowance_seconds)
+    assert level.version < jst_version("2099-12-31 23:59:59")
+    # so a genuine change a little later is newer, not "stale"
+    assert jst_version(modified_at(0)) < level.version  # (modified_at is in the past: the cap is now + allowance)
+
+
+def test_an_unreadable_modified_is_a_400_naming_it():
+    from o2o_bridge.connectors.jushuitan.push import StockPush
+
+    with pytest.raises(Exception) as caught:
+        StockPush.model_validate({"datas": [{"sku_id": "A", "qty": 1, "modified": "next tuesday"}]})
+    assert "modified" in str(caught.value)

@@ -34,10 +34,11 @@ def test_an_order_entirely_on_delivery_has_no_pay_line_and_a_plain_order_is_unch
     assert plain.pay.amount == plain.pay_amount and not plain.labels and not plain.remark
 
 
-def test_store_order_parcels_cancels_and_return_receipts_are_ledger_facts_once(monkeypatch):
+def test_store_order_parcels_and_cancels_are_ledger_facts_once(monkeypatch):
     from datetime import datetime, timezone
 
-    from o2o_bridge.web.jst_push import JstPush
+    from fakes import drain_retries
+    from o2o_bridge.connectors.jushuitan.inbound import JstPush
 
     world = World(monkeypatch)
 
@@ -47,10 +48,12 @@ def test_store_order_parcels_cancels_and_return_receipts_are_ledger_facts_once(m
     s2.on_order_warehouse_requested(order_requested("WM3001"), world.tenant)
     parcel = world.jst.ship("WM3001", "SF301", [("1", "TS001-WHT-M", 2)], datetime.now(timezone.utc))
     for _ in range(3):
-        s2.on_delivery_push(push(parcel))
+        s2.recheck_shipments(world.ctx, *push(parcel).named_shipments())
     s2.on_order_warehouse_requested(order_requested("WM3002"), world.tenant)
+    cancel = world.jst.cancel_in_jst("WM3002", "缺货")
     for _ in range(2):
-        s2.on_cancel_push(push({"so_id": "WM3002", "remark": "缺货"}))
+        s2.recheck_cancels(world.ctx, push(cancel).named_cancels())
+    drain_retries(world.ctx)
     kinds = [(f.kind, f.doc_no) for f in world.ctx.ledger.facts]
     assert kinds == [("store_order.shipped", "WM3001"), ("store_order.cancelled", "WM3002")]
     [shipped] = world.ctx.ledger.of_kind("store_order.shipped")

@@ -16,7 +16,7 @@ from handlers import sample_event
 from o2o_bridge import runtime
 from o2o_bridge.events import dispatch
 from o2o_bridge.tenant import parse_tenant
-from o2o_bridge.web.pos_event import sign
+from o2o_bridge.connectors.store.inbound import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SECRET = "demo-webhook-secret"
@@ -35,8 +35,11 @@ def demo_doc() -> dict[str, Any]:
 
 
 def sample_body(event_type: str) -> dict[str, Any]:
-    """The body of events/pos_events_<type>.json, decoded."""
-    return json.loads(sample_event("pos_events_" + event_type.replace(".", "_"))["body"])
+    """The body of events/pos_events_<type>.json, decoded, happening now (inside the window)."""
+    from datetime import datetime, timezone
+
+    body = json.loads(sample_event("pos_events_" + event_type.replace(".", "_"))["body"])
+    return {**body, "occurred_at": datetime.now(timezone.utc).isoformat()}
 
 
 def fresh(event_type: str, **changes: Any) -> dict[str, Any]:

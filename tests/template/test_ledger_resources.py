@@ -6,9 +6,10 @@ from __future__ import annotations
 from o2o_bridge.ledger import ROW_COLUMNS
 from template_facts import RESOURCES, SAM_FUNCTION, TEMPLATE, resources_of_type
 
-# The functions whose flows append facts (S1, S2, S5/S6 and every retried step of them).
+# The functions whose flows append facts (S1, S2, S5/S6, the cloud warehouse's confirmations,
+# and every retried step of them).
 WRITERS = {"DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction", "PosEventsFunction",
-           "PollJstOutboundFunction", "PollJstDocumentsFunction", "RetryWorkerFunction"}
+           "PollJstOutboundFunction", "PollJstDocumentsFunction", "RetryWorkerFunction", "QimenCallbackFunction"}
 
 
 def _properties(lid):

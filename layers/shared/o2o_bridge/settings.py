@@ -24,6 +24,8 @@ class Settings:
     # files for the local stack (O2O_LEDGER_DIR, which wins when both are set).
     ledger_bucket: str | None = None
     ledger_dir: str | None = None
+    # The KMS key (id, ARN or alias) JST tokens are encrypted with at rest.
+    token_key_id: str = ""
 
     _REQUIRED = {
         "state_table": "STATE_TABLE",
@@ -50,6 +52,7 @@ class Settings:
                 retry_no_delay=env.get("O2O_RETRY_NO_DELAY", "") in {"1", "true", "yes"},
                 ledger_bucket=env.get("LEDGER_BUCKET") or None,
                 ledger_dir=env.get("O2O_LEDGER_DIR") or None,
+                token_key_id=env.get("TOKEN_KEY_ID", ""),
             )
         except ValueError as exc:
             raise ConfigurationError(f"RETRY_MAX_ATTEMPTS / RETRY_BASE_DELAY_SECONDS must be integers: {exc}") from exc

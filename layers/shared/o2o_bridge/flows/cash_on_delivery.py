@@ -1,8 +1,8 @@
 """货到付款 (cash on delivery) for online orders fulfilled by stores.
 
-1. A COD outbound (JST's ``is_cod`` on the outbound, or on the order when the tenant reads it
-   there, or the tenant's COD label) carries the amount still to pay (pay_amount - paid_amount)
-   into the order's record; dispatch sends it to the store as P1 ``cod``.
+1. A COD outbound (the ERP's mark, JST's ``is_cod`` on the outbound, or the tenant's COD label)
+   carries the amount still to pay (pay_amount - paid_amount) into the order's record; dispatch
+   sends it to the store as P1 ``cod``.
 2. When the store ships it or the customer picks it up, the order becomes a COD order to
    reconcile (record ``cod.order``): expected amount, store, when it was handed over.
 3. The store reports the money: ``cod_collected`` on the shipped / picked-up event, or a
@@ -30,13 +30,12 @@ from ..errors import UnprocessableRequest
 from . import kit, ledger_facts
 
 if TYPE_CHECKING:
-    from ..connectors.jushuitan.models import SalesOutbound
+    from ..ports.erp import OnlineOutbound
     from ..tenant import Tenant
     from .kit import FlowContext
 
 COD_KIND = "cod.order"  # key io_id: expected, collected, status
 COD_TTL_DAYS = 400
-TRUE_TEXTS = {"1", "true", "yes", "y", "是"}
 
 
 def _money(value: Any) -> Decimal | None:
@@ -48,19 +47,6 @@ def _money(value: Any) -> Decimal | None:
         return None
 
 
-def _flagged(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE_TEXTS if value is not None else False
-
-
-def _labels(record: Any) -> list[str]:
-    labels = getattr(record, "labels", None) or (record.get("labels") if isinstance(record, dict) else None) or ""
-    if isinstance(labels, list):
-        return [str(label).strip() for label in labels]
-    return [part.strip() for part in str(labels).replace("，", ",").split(",") if part.strip()]
-
-
 def _due(fields: dict[str, Any]) -> Decimal | None:
     """The amount still to pay: pay_amount minus what was paid online (paid_amount)."""
     pay = _money(fields.get("pay_amount"))
@@ -70,32 +56,20 @@ def _due(fields: dict[str, Any]) -> Decimal | None:
     return max(pay - paid, Decimal("0.00"))
 
 
-def cod_terms(ctx: "FlowContext", outbound: "SalesOutbound") -> dict[str, Any]:
-    """The order's money for the store and the ledger: ``pay_amount`` when JST gives it, and
-    ``cod_amount`` for a COD outbound with money still to collect."""
-    terms = {"pay_amount": str(_money(outbound.pay_amount))} if _money(outbound.pay_amount) is not None else {}
-    return {**terms, **_cod_amount(ctx, outbound)}
-
-
-def _cod_amount(ctx: "FlowContext", outbound: "SalesOutbound") -> dict[str, Any]:
-    options = ctx.tenant.order_centre
-    fields = {**(outbound.model_extra or {}), "pay_amount": outbound.pay_amount,
-              **({"labels": outbound.labels} if getattr(outbound, "labels", None) else {})}
-    is_cod = _flagged(fields.get(options.cod_field)) or bool(options.cod_label and options.cod_label in _labels(fields))
-    if not is_cod and options.cod_source == "order" and outbound.so_id and outbound.shop_id:
-        orders = ctx.jst.query_orders(shop_id=int(outbound.shop_id), so_ids=[outbound.so_id])
-        order = next((o for o in orders if str(getattr(o, "so_id", "")) == outbound.so_id), None)
-        if order is not None:
-            order_fields = {**(order.model_extra or {}), "pay_amount": getattr(order, "pay_amount", None),
-                            "paid_amount": getattr(order, "paid_amount", None) or (order.model_extra or {}).get(
-                                "paid_amount"), "labels": getattr(order, "labels", None)}
-            if _flagged(order_fields.get(options.cod_field)) or \
-                    bool(options.cod_label and options.cod_label in _labels(order_fields)):
-                is_cod, fields = True, order_fields
-    if not is_cod:
-        return {}
-    due = _due(fields)
-    return {"cod_amount": str(due)} if due else {}
+def cod_terms(ctx: "FlowContext", outbound: "OnlineOutbound") -> dict[str, Any]:
+    """The order's money for the store and the ledger: ``pay_amount`` when the ERP gives it, and
+    ``cod_amount`` (pay_amount - paid_amount) for a COD outbound with money still to collect.
+    COD: the ERP marks it (JST: the tenant's ``order_centre.cod_field`` on the outbound, read by
+    the connector) or it carries the tenant's ``order_centre.cod_label``."""
+    terms: dict[str, Any] = {}
+    pay = _money(outbound.pay_amount)
+    if pay is not None:
+        terms["pay_amount"] = str(pay)
+    label = ctx.tenant.order_centre.cod_label
+    if not (outbound.cash_on_delivery or (label and label in outbound.labels)):
+        return terms
+    due = _due({"pay_amount": outbound.pay_amount, "paid_amount": outbound.paid_amount})
+    return {**terms, "cod_amount": str(due)} if due else terms
 
 
 # --- handed over, collected ------------------------------------------------------------------
@@ -203,23 +177,13 @@ def on_payment_collected(event, tenant: "Tenant") -> None:
 
 # --- S2: a store order the warehouse ships 货到付款 -------------------------------------------------
 
-def unpaid_for_cod(ctx: "FlowContext", order: Any, upload: Any) -> Any:
-    """The JST upload of a store order with a COD part: paid only for what the customer paid
-    (no pay line when nothing), the tenant's COD label and the amount to collect in the remark,
-    so the warehouse ships it 货到付款. The amount is remembered for the reconciliation (key
-    ``order:<order_no>``)."""
+def expect_for_store_order(ctx: "FlowContext", order: Any) -> None:
+    """A store order with a COD part went to the warehouse (uploaded unpaid for that part, see
+    the warehouse connector): its amount awaits the reconciliation, key ``order:<order_no>``."""
     cod = getattr(order, "cod", None)
     if cod is None or not cod.amount:
-        return upload
+        return
     to_collect = _money(cod.amount)
-    paid = max(_money(order.pay_amount) - to_collect, Decimal("0.00"))
-    labels = [label for label in (upload.labels or "").split(",") if label]
-    label = ctx.tenant.order_centre.cod_label
-    changes: dict[str, Any] = {
-        "pay": upload.pay.model_copy(update={"amount": paid}) if paid > 0 and upload.pay is not None else None,
-        "labels": ",".join([*labels, label]) if label and label not in labels else upload.labels,
-        "remark": f"货到付款 代收 {to_collect} 元" + (f"; {upload.remark}" if upload.remark else ""),
-    }
     key = f"order:{order.order_no}"
 
     def expect(d):
@@ -231,7 +195,6 @@ def unpaid_for_cod(ctx: "FlowContext", order: Any, upload: Any) -> Any:
         return changed
 
     _change(ctx, key, expect)
-    return upload.model_copy(update=changes)
 
 
 # --- reconciliation ----------------------------------------------------------------------------

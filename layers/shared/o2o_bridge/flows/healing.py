@@ -102,10 +102,10 @@ def simulate(ctx: "FlowContext", io_id: str) -> dict[str, Any]:
     if order is not None:
         data, known = order.data, True
     else:
-        found = ctx.jst.sales_outbounds_by_ids([int(io_id)]) if io_id.isdigit() else []
-        if not found:
-            raise UnprocessableRequest(f"outbound {io_id} is neither known to the bridge nor found in JST")
-        data, known = s1._order_from_outbound(ctx, found[0]), False
+        found = ctx.erp.find_online_outbound(io_id)
+        if found is None:
+            raise UnprocessableRequest(f"outbound {io_id} is neither known to the bridge nor found in the ERP")
+        data, known = s1._order_from_outbound(ctx, found), False
     rejected = [r["store_code"] for r in data.get("rejections", [])]
     decision = routing.route_outbound(ctx, s1._to_route(data), rejected_by=rejected)
     needed: dict[str, int] = {}

@@ -1,4 +1,5 @@
-"""The edge of ``POST /pos/events`` (pos-contract.md): authenticate, then read the event.
+"""The store system's inbound edge, ``POST /pos/events`` (docs/openapi/pos-api.yaml):
+authenticate, then read the event.
 
 Authentication runs first, in ``verify_signature`` (a resolver middleware), on the raw body
 exactly as received (base64-decoded when API Gateway says ``isBase64Encoded``), before the
@@ -15,7 +16,8 @@ body is read into any model:
 5. ``X-O2O-Event-Id`` present and equal to the (now authentic) body's ``event_id``: 422.
 
 Only then does ``read_event`` validate the decoded body against the event models (422
-naming the field). Nothing on this path writes anything.
+naming the field) and refuse an event whose ``occurred_at`` is outside the tenant's window
+(422). Nothing on this path writes anything.
 """
 
 from __future__ import annotations
@@ -27,16 +29,17 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import Unauthorized, UnknownTenant, UnprocessableRequest
-from ..events.models import PosEvent, parse_event
+from ...errors import Unauthorized, UnknownTenant, UnprocessableRequest
+from ...events.models import PosEvent, parse_event
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-    from ..ports import SecretResolver, TenantRepository
-    from ..tenant import Tenant
+    from ...ports import SecretResolver, TenantRepository
+    from ...tenant import Tenant
 
 SIGNATURE_HEADER = "X-O2O-Signature"
 EVENT_ID_HEADER = "X-O2O-Event-Id"
@@ -110,10 +113,29 @@ def verify_signature(tenants: Callable[[], "TenantRepository"], secrets: Callabl
     return middleware
 
 
-def read_event(app: "APIGatewayHttpResolver") -> tuple[PosEvent, "Tenant"]:
-    """The typed event and its tenant; only after ``verify_signature`` passed."""
+def read_event(app: "APIGatewayHttpResolver", now: datetime | None = None) -> tuple[PosEvent, "Tenant"]:
+    """The typed event and its tenant; only after ``verify_signature`` passed.
+
+    An event that happened outside the tenant's window (``pos.event_max_age_hours`` back,
+    ``pos.event_max_ahead_seconds`` ahead) is 422: the signature proves who sent it, not when,
+    and an idempotency record does not live forever.
+    """
     signed: SignedRequest = app.context[CONTEXT_KEY]
-    return parse_event(signed.body), signed.tenant
+    event = parse_event(signed.body)
+    check_window(event, signed.tenant, now)
+    return event, signed.tenant
+
+
+def check_window(event: PosEvent, tenant: "Tenant", now: datetime | None = None) -> None:
+    now = now or datetime.now(timezone.utc)
+    oldest = now - timedelta(hours=tenant.pos.event_max_age_hours)
+    latest = now + timedelta(seconds=tenant.pos.event_max_ahead_seconds)
+    if event.occurred_at < oldest:
+        raise UnprocessableRequest(f"occurred_at: {event.occurred_at.isoformat()} is older than "
+                                   f"{tenant.pos.event_max_age_hours} h: refused (a replay?); nothing was written")
+    if event.occurred_at > latest:
+        raise UnprocessableRequest(f"occurred_at: {event.occurred_at.isoformat()} is more than "
+                                   f"{tenant.pos.event_max_ahead_seconds} s ahead of the bridge's clock: refused")
 
 
 def raw_body(event: Any) -> bytes:
