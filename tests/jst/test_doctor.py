@@ -58,7 +58,7 @@ def run(doc=None, jst=None):
 def test_a_healthy_tenant_passes_every_check():
     checks = run()
     assert list(checks) == ["credentials", "warehouses", "self_mall_shop", "logistics", "stores",
-                            "warehouse_mapping", "stock_formula"]
+                            "warehouse_mapping", "stock_formula", "self_mall_dispatch_rule"]
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
     assert checks["self_mall_shop"].line().startswith("✓ self_mall_shop: shop 133242")
 
@@ -122,9 +122,16 @@ def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, mo
     monkeypatch.setattr(factory, "jst_for_tenant", lambda tenant: jst)
     assert main(["tenant", "doctor", "10010"]) == 0
     out = capsys.readouterr().out
-    assert out.count("✓") == 7 and "7 of 7 checks passed" in out
+    assert out.count("✓") == 7 and out.count("\n  ! ") == 1 and "8 of 8 checks passed (1 to act on)" in out
     jst.companies = []
     assert main(["tenant", "doctor", "10010"]) == 1
     out = capsys.readouterr().out
     assert "✗ logistics: jst_lc_id not among JST's logistics companies: SF, ZTO" in out
     assert main(["tenant", "doctor", "nope"]) == 2
+
+
+def test_the_self_mall_dispatch_rule_is_a_warning_a_person_must_act_on():
+    rule = run()["self_mall_dispatch_rule"]
+    assert rule.ok and rule.warning
+    assert rule.line().startswith("! self_mall_dispatch_rule:")
+    assert "133242" in rule.reason and "店加线下仓" in rule.reason and "订单分配策略" in rule.reason

@@ -114,5 +114,6 @@ def doctor_tenant(args) -> int:
     for check in checks:
         print(f"  {check.line()}")
     failed = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    warnings = sum(1 for c in checks if c.warning)
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed" + (f" ({warnings} to act on)" if warnings else ""))
     return 1 if failed else 0

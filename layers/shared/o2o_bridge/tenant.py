@@ -171,6 +171,9 @@ class Store(_Strict):
     daily_capacity: PositiveInt | None = None
     ship: bool = True
     pickup: bool = False
+    # The city the store is in: a pickup the chosen store cannot serve only moves to a pickup
+    # store of the same city (门店自提; unset: only the chosen store itself may serve it).
+    city: str | None = None
     safety_stock: Annotated[int, Field(ge=0)] | None = None
     # S4: this store's stock counts into the JST 店加线下仓 (offline_wms_co_id).
     feeds_offline: bool = True
@@ -183,6 +186,10 @@ class RoutingOptions(_Strict):
     pickup_lc_id: str | None = None
     # An outbound carrying this JST label is a pickup order; only pickup stores serve it.
     pickup_label: str = "门店自提"
+    # The JST outbound field that carries the store the customer chose for 门店自提 (JST does
+    # not document one; set it to the field your shop's order import fills). An outbound with a
+    # store code there is a pickup at that store.
+    pickup_store_field: Annotated[str, Field(min_length=1)] = "pickup_store_code"
     # 指定下单店仓: the store that takes an order no store passes the filters for.
     fallback_store: str | None = None
     # Candidates are ranked by these keys in turn: priority (lower first), stock (more

@@ -18,9 +18,11 @@ class Check:
     name: str
     ok: bool
     reason: str
+    # A rule the bridge cannot verify through JST's API: passes, but the person must act on it.
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.name}: {self.reason}"
+        return f"{'!' if self.warning else '✓' if self.ok else '✗'} {self.name}: {self.reason}"
 
 
 class _Lookups:
@@ -130,6 +132,10 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
+    checks.append(Check("self_mall_dispatch_rule", True, (
+        f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
+        f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
+        "self_mall_order exception instead of sending it to a store"), warning=True))
     return checks
 
 
