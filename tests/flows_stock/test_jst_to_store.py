@@ -79,10 +79,9 @@ def test_an_unmapped_warehouse_is_refused():
 
 def test_the_hourly_pull_follows_the_ts_cursor_and_skips_what_it_applied(ctx, store, jst):
     jst.set(MAIN, "A", second=1, qty=4)
-    jst.set(10001, "B", second=1, qty=7)
     first = stock_sync.pull_jst_stock(ctx)
-    assert first["10000"]["applied"] == 1 and first["10001"]["applied"] == 1
-    assert store.warehouse[("10000", "A")][0] == 4 and store.warehouse[("10001", "B")][0] == 7
+    assert first["10000"]["applied"] == 1
+    assert store.warehouse[("10000", "A")][0] == 4
     effects = store.p6_effects
     again = stock_sync.pull_jst_stock(ctx)  # the ts cursor re-reads only the boundary row
     assert store.p6_effects == effects and again["10000"]["applied"] == 0
@@ -117,3 +116,13 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
     stock_sync.on_stock_push(ctx.tenant, "20001", push(("A", 3, 1)))
     assert store.stores[("S001", "A")][0] == 3
+
+
+def test_a_mapped_offline_warehouse_never_loops_the_stores_aggregate_back_into_the_store_system(make_ctx, store, jst):
+    """店加线下仓 is fed by the stores: a tenant stored with it mapped still never pulls it."""
+    ctx = make_ctx(tenant_with(lambda d: d["warehouses"].append({"jst_wms_co_id": 10001,
+                                                                 "pos_warehouse_code": "10001"})))
+    jst.set(MAIN, "A", second=1, qty=4)
+    jst.set(10001, "B", second=1, qty=7)
+    pulled = stock_sync.pull_jst_stock(ctx)
+    assert "10001" not in pulled and ("10001", "B") not in store.warehouse

@@ -37,7 +37,7 @@ def run(demo: Demo) -> None:
     show("JST's OMS assigns five online orders to the 店加线下仓 (wms_co_id 10001), status WaitConfirm:")
     for io_id, (what, city, sku, labels) in ORDERS.items():
         demo.jst_admin("POST", "/__admin__/outbounds", {
-            "io_id": io_id, "so_id": f"S1-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 133242, "labels": labels,
+            "io_id": io_id, "so_id": f"S1-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 10086, "labels": labels,
             "receiver_name": "王小姐", "receiver_mobile": "13800000000", **RECEIVERS[city],
             "items": [{"sku_id": sku, "qty": 1, "name": "T恤"}]})
         show(f"  outbound {io_id}: {city} {sku}{' (' + labels + ')' if labels else ''}  -> {what}")

@@ -76,8 +76,10 @@ def warehouses_from_jst(tenant: "Tenant") -> list["WarehouseMapping"]:
     """The mapped JST warehouses whose stock flows to 店+. A store's own warehouse only when
     JST is the stock master (S4e); when the store system is, store stock is never overwritten."""
     stores = store_warehouse_codes(tenant)
-    return [w for w in tenant.warehouses
-            if tenant.stock.master == "erp" or w.pos_warehouse_code not in stores]
+    # Never 店加线下仓: the stores feed it, so its stock in 店+ would count them twice (a loop);
+    # `tenant doctor` refuses that mapping, and a tenant stored before the rule is safe too.
+    return [w for w in tenant.warehouses if w.jst_wms_co_id != tenant.jushuitan.offline_wms_co_id
+            and (tenant.stock.master == "erp" or w.pos_warehouse_code not in stores)]
 
 
 def feeding_stores(tenant: "Tenant") -> dict[str, int]:
