@@ -58,7 +58,8 @@ def test_shuffled_updates_from_pushes_and_pulls_end_at_the_newest_version_of_eve
                     if row is None or modified_at(second) > row["modified"]:
                         jst.set(MAIN, sku, second=second, qty=qty)
                 stock_sync.pull_jst_stock(ctx)
-    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items()} == {s: q for s, (q, _) in newest.items()}
+    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items() if code == "10000"} == \
+        {s: q for s, (q, _) in newest.items()}
     for sku, (qty, _) in newest.items():
         assert ctx.records.get("10010", stock_sync.WAREHOUSE_LEVEL, f"10000|{sku}").data["qty"] == qty
 
@@ -126,3 +127,21 @@ def test_a_mapped_offline_warehouse_never_loops_the_stores_aggregate_back_into_t
     jst.set(10001, "B", second=1, qty=7)
     pulled = stock_sync.pull_jst_stock(ctx)
     assert "10001" not in pulled and ("10001", "B") not in store.warehouse
+
+
+def test_the_sales_return_stock_reaches_the_store_systems_warehouse_2_as_the_guide_sets_it_up(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse=2)))
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("10000", "A")][0] == 4  # sellable stock, through the tenant's formula
+    assert store.warehouse[("2", "A")][0] == 3      # 销退仓: what came back, apart from it
+    jst.set(MAIN, "A", second=5, qty=4, return_qty=0)  # moved back to sellable stock in JST
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("2", "A")][0] == 0
+
+
+def test_without_the_option_returned_goods_stay_out_of_the_store_system(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].pop("sales_return_warehouse")))
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert [key for key in store.warehouse if key[0] == "2"] == []

@@ -150,6 +150,9 @@ class JushuitanConfig(_WithSecrets):
     main_wms_co_id: PositiveInt
     return_wms_co_id: PositiveInt | None = None
     self_mall_shop_id: PositiveInt
+    # The JST warehouse part after-sale uploads name for returned goods (售后 warehouse_type):
+    # 2 = 销退仓 as the guide sets up; 1 main, 3 进货仓, 4 次品仓.
+    aftersale_warehouse_type: Literal[1, 2, 3, 4] = 2
     rate_limit: RateLimit = RateLimit()
 
 
@@ -224,6 +227,14 @@ class StockOptions(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] = 0
     # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
     coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
+    # 销退仓: the 店+ warehouse that shows JST's sales-return stock (the guide codes it "2");
+    # unset, returned goods are not shown in 店+ (flows/sales_return_stock.py).
+    sales_return_warehouse: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("sales_return_warehouse", mode="before")
+    @classmethod
+    def _return_code_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
 
     @field_validator("formula")
     @classmethod

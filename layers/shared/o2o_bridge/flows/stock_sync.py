@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from ..errors import BadRequest, PermanentError, TransientError
 from ..shanghai_time import from_jst_text
 from ..stock_formula import StockFormula
-from . import kit
+from . import kit, sales_return_stock
 
 if TYPE_CHECKING:
     from ..connectors.jushuitan.push import StockPush
@@ -231,20 +231,30 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
         cursor = ctx.cursors.get(ctx.ent_id, name)
         scan = ctx.jst.scan_inventory(start_ts=int(cursor.value) if cursor else 0, wms_co_id=mapping.jst_wms_co_id)
         items = levels_from_inventory(ctx.tenant, scan.records)
-        applied = stale = queued = 0
-        for part in batches(items, P6_MAX):
-            result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": mapping.pos_warehouse_code, "items": part},
-                                 trace_key=f"stock:{mapping.pos_warehouse_code}")
-            if result is None:
-                queued += len(part)
-            else:
-                applied += result["applied"]
-                stale += result["stale"] + result["duplicate"]
+        counts = _apply_levels(ctx, mapping.pos_warehouse_code, items)
+        returns = sales_return_stock.return_levels(ctx.tenant, mapping.jst_wms_co_id, scan.records)
+        if returns:  # its 销退仓 part to the 店+ return warehouse (code 2)
+            counts["sales_return"] = {"warehouse": returns[0], **_apply_levels(ctx, *returns)}
         # Only after the levels are applied or durably queued: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, str(scan.next_ts), cursor.version if cursor else None)
-        summary[str(mapping.jst_wms_co_id)] = {"read": len(items), "applied": applied, "unchanged": stale,
-                                               "queued": queued, "next_ts": scan.next_ts}
+        summary[str(mapping.jst_wms_co_id)] = {"read": len(items), **counts, "next_ts": scan.next_ts}
     return summary
+
+
+def _apply_levels(ctx: "FlowContext", code: str, levels: list[dict[str, Any]]) -> dict[str, int]:
+    """P6 in parts of 500 (each a step of its own): applied, unchanged and queued counts."""
+    from ..connectors.jushuitan.paging import batches
+
+    applied = stale = queued = 0
+    for part in batches(levels, P6_MAX):
+        result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": code, "items": part},
+                             trace_key=f"stock:{code}")
+        if result is None:
+            queued += len(part)
+        else:
+            applied += result["applied"]
+            stale += result["stale"] + result["duplicate"]
+    return {"applied": applied, "unchanged": stale, "queued": queued}
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------

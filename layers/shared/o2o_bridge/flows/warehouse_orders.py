@@ -203,6 +203,7 @@ def _upload_aftersale(ctx: kit.FlowContext, ret: Any) -> dict[str, Any]:
         shop_id=tenant.jushuitan.self_mall_shop_id, outer_as_id=ret.return_no, so_id=ret.order_no,
         type=ret.type if ret.type in JST_AFTERSALE_TYPES else AFTERSALE_TYPES.get(ret.type, "普通退货"),
         total_amount=total, refund=total, wms_co_id=tenant.jushuitan.return_wms_co_id,
+        warehouse_type=tenant.jushuitan.aftersale_warehouse_type,  # 销退仓 (2) unless the tenant says otherwise
         items=[jst.AfterSaleItemUpload(sku_id=line.sku_id, qty=line.qty, amount=line.amount,
                                        outer_oi_id=line.line_no) for line in ret.items],
     )
