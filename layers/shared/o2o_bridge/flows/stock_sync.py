@@ -187,35 +187,46 @@ def levels_from_inventory(tenant: "Tenant", rows: Iterable[Any]) -> list[dict[st
 
 
 def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dict[str, Any]:
-    """S3: the 库存同步 push of one JST warehouse. Done (P6) or durably queued on return."""
+    """S3: a 库存同步 push names SKUs whose stock changed; it is a signal, not a figure.
+
+    JST's push is shop-level: its ``qty`` is what JST syncs to the 自有商城 shop (its own
+    shop-stock rule over every warehouse), not the stock of the warehouse in ``storageCode``.
+    So the named SKUs' inventory of that warehouse is read again and put through the tenant's
+    formula, exactly as the hourly pull does: both write the same figure with the same
+    version, and they can never alternate values. Done (P6) or durably queued on return."""
     ctx = kit.context_for(tenant)
     mapping = mapping_for(tenant, int(storage_code))
     trace = f"stock:{mapping.pos_warehouse_code}"
+    sku_ids = sorted({row.sku_id for row in push.datas})
     if mapping not in warehouses_from_jst(tenant):
         ctx.timeline.record(trace, ctx.ent_id, "stock.push.ignored",
                             {"reason": "store stock master is the store system (stock.master: pos); "
                                        "JST stock of a store warehouse is not written to the store",
-                             "skus": len(push.datas)})
-        return {"ignored": len(push.datas)}
-    latest: dict[str, Any] = {}
-    for row in push.datas:  # one push may list a SKU twice: keep its newest row
-        seen = latest.get(row.sku_id)
-        if seen is None or jst_version(row.modified) >= jst_version(seen.modified):
-            latest[row.sku_id] = row
-    formula = formula_for(tenant)
-    if formula.fields == ["qty"] and all(row.modified for row in latest.values()):
-        items = [{"sku_id": sku, "qty": publishable(formula.evaluate({"qty": row.qty})),
-                  "version": jst_version(row.modified)} for sku, row in latest.items()]
-    else:
-        # The push carries qty only: a formula over other fields (or a row without its
-        # modified time) needs JST's full inventory rows of these SKUs.
-        items = levels_from_inventory(tenant, ctx.jst.inventory_of(sorted(latest), wms_co_id=mapping.jst_wms_co_id))
-    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": mapping.pos_warehouse_code, "items": items},
+                             "skus": len(sku_ids)})
+        return {"ignored": len(sku_ids)}
+    result = kit.attempt(ctx, reread_stock, {"wms_co_id": mapping.jst_wms_co_id, "sku_ids": sku_ids},
                          trace_key=trace)
     ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
-                        {"wms_co_id": mapping.jst_wms_co_id, "skus": sorted(latest)[:20], "count": len(latest),
+                        {"wms_co_id": mapping.jst_wms_co_id, "skus": sku_ids[:20], "count": len(sku_ids),
                          "result": result if result is not None else "queued for retry"})
-    return result or {"queued": len(items)}
+    return result or {"queued": len(sku_ids)}
+
+
+@kit.flow_command("stock.reread")
+def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """The named SKUs' JST inventory of one mapped warehouse, through the tenant's formula, to
+    its 店+ warehouse (and the 销退仓 part to the return warehouse). Payload: wms_co_id, sku_ids."""
+    from ..connectors.jushuitan.paging import batches
+
+    mapping = mapping_for(ctx.tenant, int(payload["wms_co_id"]))
+    rows = [row for part in batches(list(payload["sku_ids"]), 100)  # inventory query: ≤ 100 SKUs a call
+            for row in ctx.jst.inventory_of(part, wms_co_id=mapping.jst_wms_co_id)]
+    counts: dict[str, Any] = {"read": len(rows), **_apply_levels(ctx, mapping.pos_warehouse_code,
+                                                                  levels_from_inventory(ctx.tenant, rows))}
+    returns = sales_return_stock.return_levels(ctx.tenant, mapping.jst_wms_co_id, rows)
+    if returns:
+        counts["sales_return"] = {"warehouse": returns[0], **_apply_levels(ctx, *returns)}
+    return counts
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
