@@ -182,7 +182,11 @@ def bridge_context(urls: dict[str, str], n_stores: int, per_second: int, per_min
     client = JstClient(ENT_ID, jst_credentials(tenant, None), token_store=InMemoryTokenStore())
     jst = JstApiAdapter(client)
     store = StoreSystemApi(PosClient(pos_credentials(tenant, None)))
-    ctx = FlowContext(tenant=tenant, jst=jst, store=store, links=FakeLinks(), cursors=FakeCursors(),
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+    from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
+
+    ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant),
+                      store=store, links=FakeLinks(), cursors=FakeCursors(),
                       records=CountingRecords(), timeline=FakeTimeline(), queue=FakeCommandQueue(),
                       metric=FakeMetrics())
 

@@ -141,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         client.limiter = InMemorySlidingLogLimiter(tenant.jushuitan.app_key,
                                                    windows_for(args.per_second, args.per_minute),
                                                    margin_seconds=0.05, max_wait_seconds=70.0)
-        ctx = FlowContext(tenant=tenant, jst=JstApiAdapter(client), store=StoreSystemApi(PosClient(
+        from o2o_bridge.connectors.jushuitan.erp import JstErp
+        from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
+
+        jst = JstApiAdapter(client)
+        ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant),
+                          store=StoreSystemApi(PosClient(
             pos_credentials(tenant, None))), links=FakeLinks(), cursors=FakeCursors(), records=CountingRecords(),
             timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics())
         kit.context_for = lambda _tenant: ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -121,14 +122,38 @@ class FakeMetrics:
 
 def fake_context(tenant, *, jst=None, store=None, **overrides):
     """A FlowContext over in-memory fakes; pass the JstApi / StoreSystem fakes a test needs.
-    Every fake is reachable as an attribute of the returned context (ctx.records.items, …)."""
+    A JstApi fake is wrapped in the JST connector's Warehouse and Erp adapters (so the JST
+    mappers run too) unless ``warehouse`` / ``erp`` are given. Every fake is reachable as an
+    attribute of the returned context (ctx.records.items, ctx.jst, …)."""
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+    from o2o_bridge.connectors.jushuitan.warehouse import JstWarehouse
     from o2o_bridge.flows.kit import FlowContext
 
+    @dataclasses.dataclass
+    class TestFlowContext(FlowContext):
+        """Like a Lambda's context, whose adapters are built for the tenant as loaded: a test
+        that changes ``ctx.tenant`` gets the JST adapters for the changed tenant. ``jst`` is the
+        test's handle on its JST fake (flows never read it)."""
+
+        jst: Any = None
+
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value)
+            if name == "tenant" and jst_adapters:
+                super().__setattr__("warehouse", JstWarehouse(self.jst, value))
+                super().__setattr__("erp", JstErp(self.jst, value))
+
+    jst_adapters = jst is not None and "warehouse" not in overrides and "erp" not in overrides
+    if jst is not None:
+        overrides.setdefault("warehouse", JstWarehouse(jst, tenant))
+        overrides.setdefault("erp", JstErp(jst, tenant))
+    overrides.setdefault("warehouse", None)
+    overrides.setdefault("erp", None)
     parts = dict(tenant=tenant, jst=jst, store=store, links=FakeLinks(), cursors=FakeCursors(),
                  records=FakeRecords(), timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics(),
                  retry_base_delay_seconds=0)
     parts.update(overrides)
-    return FlowContext(**parts)
+    return TestFlowContext(**parts)
 
 
 def drain_retries(ctx, *, max_rounds: int = 50) -> int:

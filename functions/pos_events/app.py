@@ -4,7 +4,7 @@ from o2o_bridge import idempotency, runtime
 from o2o_bridge.events.dispatch import deliver
 from o2o_bridge.observability import logger, metrics
 from o2o_bridge.web.answers import coded_resolver, json_response
-from o2o_bridge.web.pos_event import read_event, verify_signature
+from o2o_bridge.connectors.store.inbound import read_event, verify_signature
 
 app = coded_resolver()
 

@@ -85,7 +85,8 @@ class FakeJst:
     def query_orders(self, *, shop_id, so_ids):
         self._fault("orders/single/query")
         with self.lock:
-            return [jst.Order(o_id=o["o_id"], so_id=so_id, shop_id=shop_id, status=o["status"])
+            return [jst.Order(o_id=o["o_id"], so_id=so_id, shop_id=shop_id, status=o["status"],
+                              **({"cancel_remark": o["cancel_remark"]} if o.get("cancel_remark") else {}))
                     for so_id, o in self.orders.items() if so_id in so_ids]
 
     def cancel_orders(self, o_ids, *, cancel_type, remark=None):
@@ -130,10 +131,42 @@ class FakeJst:
             self.calls.append("aftersale/received/query")
             return [r for r in self.received if begin <= r.model_extra["at"] <= end]
 
+    # --- re-reads of what a push names ------------------------------------------------------------
+    def logistics_of(self, *, shop_id, so_ids):
+        self._fault("logistic/query")
+        with self.lock:
+            self.calls.append("logistic/query")
+            return [p for p in self.parcels
+                    if p.so_id in so_ids or any((i.model_extra or {}).get("so_id") in so_ids for i in p.items)]
+
+    def aftersale_received_of(self, *, so_ids=(), as_ids=(), shop_id=None):
+        self._fault("aftersale/received/query")
+        with self.lock:
+            self.calls.append("aftersale/received/query")
+            return [r for r in self.received if r.so_id in so_ids or r.as_id in as_ids]
+
     # --- what the warehouse does -----------------------------------------------------------------
+    def cancel_in_jst(self, so_id: str, remark: str = "") -> dict:
+        """JST (the merchant, or the platform) cancels the order: returns the 取消订单 push body."""
+        order = self.orders.setdefault(so_id, {"o_id": next(self._ids), "status": "WaitConfirm"})
+        order.update(status="Cancelled", cancel_remark=remark)
+        return {"so_id": so_id, "remark": remark}
+
+    def ship_merged(self, so_id: str, l_id: str, lines: list[tuple[str, str, str, int]], at: datetime,
+                    lc_id: str = "SF") -> dict:
+        """One parcel of a merged order: each line (its store order, line no., sku, qty)."""
+        items = [{"sku_id": sku, "qty": qty, "outer_oi_id": line, "so_id": so, "raw_so_id": so}
+                 for so, line, sku, qty in lines]
+        self.parcels.append(jst.LogisticOrder(o_id=self.orders.get(so_id, {}).get("o_id", 1), so_id=so_id,
+                                              shop_id=self.shop_id, lc_id=lc_id, l_id=l_id,
+                                              send_date=at.strftime("%Y-%m-%d %H:%M:%S"), ts=next(self._ts),
+                                              items=items, sent_at=at))
+        return {"so_id": so_id, "l_id": l_id, "lc_id": lc_id, "send_date": at.strftime("%Y-%m-%d %H:%M:%S"),
+                "items": items}
+
     def ship(self, so_id: str, l_id: str, lines: list[tuple[str, str, int]], at: datetime, lc_id: str = "SF") -> dict:
         """A parcel leaves: it shows in /open/logistic/query; returns the 物流同步 push body."""
-        order = self.orders[so_id]
+        order = self.orders.setdefault(so_id, {"o_id": next(self._ids), "status": "WaitConfirm"})
         items = [{"sku_id": sku, "qty": qty, "outer_oi_id": line, "so_id": so_id} for line, sku, qty in lines]
         self.parcels.append(jst.LogisticOrder(o_id=order["o_id"], so_id=so_id, shop_id=self.shop_id, lc_id=lc_id,
                                               l_id=l_id, send_date=at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -141,14 +174,19 @@ class FakeJst:
         return {"so_id": so_id, "o_id": order["o_id"], "l_id": l_id, "lc_id": lc_id, "logistics_company": "顺丰速运",
                 "send_date": at.strftime("%Y-%m-%d %H:%M:%S"), "items": items}
 
-    def receive(self, outer_as_id: str, at: datetime, status: str = "Confirmed") -> dict:
-        doc = self.aftersales[outer_as_id]
-        items = [{"sku_id": i.sku_id, "qty": i.qty} for i in doc["upload"].items]
-        self.received.append(jst.AfterSaleReceived(io_id=next(self._ids), as_id=doc["as_id"], outer_as_id=outer_as_id,
-                                                   so_id=doc["upload"].so_id, status=status,
+    def receive(self, outer_as_id: str, at: datetime, status: str = "Confirmed", *, so_id: str | None = None,
+                as_id: int | None = None, items: list[dict] | None = None) -> dict:
+        """The warehouse receives (or un-receives) a return; returns the 售后收货 push body. A
+        return the bridge never uploaded needs its order, JST's as_id and lines."""
+        doc = self.aftersales.get(outer_as_id)
+        so_id = so_id or doc["upload"].so_id
+        as_id = as_id or doc["as_id"]
+        items = items if items is not None else [{"sku_id": i.sku_id, "qty": i.qty} for i in doc["upload"].items]
+        self.received.append(jst.AfterSaleReceived(io_id=next(self._ids), as_id=as_id, outer_as_id=outer_as_id,
+                                                   so_id=so_id, status=status,
                                                    io_date=at.strftime("%Y-%m-%d %H:%M:%S"), ts=next(self._ts),
                                                    items=items, at=at))
-        return {"outer_as_id": outer_as_id, "so_id": doc["upload"].so_id, "as_id": doc["as_id"],
+        return {"outer_as_id": outer_as_id, "so_id": so_id, "as_id": as_id,
                 "action_name": "确认收货" if status == "Confirmed" else "取消收货", "items": items}
 
 

@@ -27,6 +27,13 @@ KINDS = {"delivery_callback": "ship", "cancel_callback": "cancel", "return_goods
 
 @pytest.fixture
 def world(live_world):
+    """JST holds what the pushes name: a push only makes the bridge re-read JST."""
+    from datetime import datetime
+
+    at = datetime.fromisoformat("2026-11-22T10:15:00+08:00")
+    live_world.jst.ship("WM1", "SF100", [("1", "TS001-WHT-M", 1)], at)
+    live_world.jst.cancel_in_jst("WM2", "缺货")
+    live_world.jst.receive("RT1", at, so_id="WM1", as_id=990001, items=[{"sku_id": "TS001-WHT-M", "qty": 1}])
     return live_world
 
 

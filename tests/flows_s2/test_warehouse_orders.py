@@ -10,7 +10,7 @@ import pytest
 
 from fakes import drain_retries
 from o2o_bridge.flows import warehouse_orders as s2
-from o2o_bridge.web.jst_push import JstPush
+from o2o_bridge.connectors.jushuitan.inbound import JstPush
 
 from .conftest import order_requested, return_requested, store_event
 
@@ -22,7 +22,19 @@ def push(world, body: dict) -> JstPush:
 
 
 def deliver(world, body: dict, times: int = 1) -> list:
-    return [s2.on_delivery_push(push(world, body)) for _ in range(times)]
+    """JST pushes 物流同步 ``times`` times: each push makes the bridge re-read the parcel it names."""
+    return [s2.recheck_shipments(world.ctx, *push(world, body).named_shipments()) for _ in range(times)]
+
+
+def jst_cancelled(world, body: dict) -> list:
+    """JST pushes 取消订单: the bridge re-reads the order."""
+    return s2.recheck_cancels(world.ctx, push(world, body).named_cancels())
+
+
+def receipt_pushed(world, body: dict) -> list:
+    """JST pushes 售后收货: the bridge re-reads the return's receipts."""
+    return_nos, order_nos, as_ids = push(world, body).named_receipts()
+    return s2.recheck_receipts(world.ctx, return_nos, order_nos=order_nos, warehouse_return_ids=as_ids)
 
 
 def concurrently(times: int, action) -> None:
@@ -94,7 +106,7 @@ def test_the_store_cancelling_cancels_in_jst_once_and_jsts_echo_changes_nothing(
         s2.on_order_cancelled(cancel, world.tenant)
     assert world.jst.calls.count("orderbyoid/cancel") == 1 and world.jst.orders["WM1001"]["status"] == "Cancelled"
     # JST then pushes 取消订单 for it: the store cancelled it itself, so no P4.
-    assert s2.on_cancel_push(push(world, {"so_id": "WM1001", "remark": "店+取消"}))["outcome"] == "already_cancelled"
+    assert jst_cancelled(world, {"so_id": "WM1001", "remark": "店+取消"})[0]["outcome"] == "already_cancelled"
     assert world.store.effects == []
 
 
@@ -128,7 +140,7 @@ def test_two_partial_parcels_ship_their_own_lines_once_each_even_replayed_5_time
     first = world.jst.ship("WM1001", "SF001", [("1", "TS001-WHT-M", 1)], NOW)
     second = world.jst.ship("WM1001", "SF002", [("1", "TS001-WHT-M", 1), ("2", "JN002-BLU-30", 1)], NOW)
     assert {r[0]["outcome"] for r in deliver(world, first, 5)} == {"shipped", "repeated"}
-    concurrently(5, lambda: s2.on_delivery_push(push(world, second)))
+    concurrently(5, lambda: deliver(world, second))
     drain_retries(world.ctx)
     assert world.store.of("ship") == [
         ("ship", "WM1001", "SF001", "SF", (("TS001-WHT-M", 1),)),
@@ -173,7 +185,7 @@ def test_after_the_mapping_is_fixed_the_replayed_dead_letter_ships_once(world):
 
 def test_the_store_refusing_a_parcel_is_dead_lettered_not_retried_forever(world):
     world.store.unknown_orders.add("NOT-AT-STORE")
-    body = {"so_id": "NOT-AT-STORE", "l_id": "SF1", "lc_id": "SF", "items": [{"sku_id": "A", "qty": 1}]}
+    body = world.jst.ship("NOT-AT-STORE", "SF1", [("A", "A", 1)], NOW)
     assert deliver(world, body)[0][0]["outcome"] == "dead_lettered"
     assert world.queue.queued == [] and "PosNotFound" in world.queue.dead[0].reason
     # JST's retries of the same push do not fill the DLQ: the operator replays the first one.
@@ -183,9 +195,8 @@ def test_the_store_refusing_a_parcel_is_dead_lettered_not_retried_forever(world)
 def test_a_merged_orders_parcel_ships_each_store_order_its_lines(world):
     uploaded(world, "WM2001", lines=(("1", "TS001-WHT-M", 1, "99"),))
     uploaded(world, "WM2002", lines=(("1", "TS001-WHT-L", 1, "99"),))
-    body = {"so_id": "WM2001", "l_id": "SF77", "lc_id": "SF", "items": [
-        {"sku_id": "TS001-WHT-M", "qty": 1, "so_id": "WM2001", "outer_oi_id": "1"},
-        {"sku_id": "TS001-WHT-L", "qty": 1, "so_id": "WM2002", "outer_oi_id": "1"}]}
+    body = world.jst.ship_merged("WM2001", "SF77", [("WM2001", "1", "TS001-WHT-M", 1), ("WM2002", "1", "TS001-WHT-L", 1)],
+                                 NOW)
     deliver(world, body)
     assert [(e[1], e[4]) for e in world.store.of("ship")] == [("WM2001", (("TS001-WHT-M", 1),)),
                                                              ("WM2002", (("TS001-WHT-L", 1),))]
@@ -196,7 +207,8 @@ def test_a_merged_orders_parcel_ships_each_store_order_its_lines(world):
 
 def test_jst_cancelling_cancels_the_store_order_once_even_5_concurrent_pushes(world):
     uploaded(world)
-    concurrently(5, lambda: s2.on_cancel_push(push(world, {"so_id": "WM1001", "remark": "缺货"})))
+    body = world.jst.cancel_in_jst("WM1001", "缺货")
+    concurrently(5, lambda: jst_cancelled(world, body))
     drain_retries(world.ctx)
     assert world.store.of("cancel") == [("cancel", "WM1001", "缺货")]
 
@@ -212,7 +224,7 @@ def test_a_return_is_an_after_sale_in_jst_and_its_receipt_reaches_the_store_once
     assert after_sale["uploads"] == 1 and after_sale["upload"].so_id == "WM1001"
     assert after_sale["upload"].type == "普通退货" and after_sale["upload"].items[0].outer_oi_id == "1"
     received = world.jst.receive("RT1001", NOW)
-    concurrently(5, lambda: s2.on_return_goods_push(push(world, received)))
+    concurrently(5, lambda: receipt_pushed(world, received))
     drain_retries(world.ctx)
     assert world.store.of("receipt") == [("receipt", "RT1001", "confirm", (("TS001-WHT-M", 1),))]
 
@@ -223,7 +235,10 @@ def test_receipt_cancelled_then_confirmed_again_is_three_effects_and_replays_non
     confirm = world.jst.receive("RT1001", NOW)
     cancel = {**confirm, "action_name": "取消收货", "items": []}  # ShopeX's model carries no lines
     for body in (confirm, confirm, cancel, cancel, confirm, confirm):
-        s2.on_return_goods_push(push(world, body))
+        if body is not confirm or world.jst.received[-1].status != "Confirmed":
+            # JST takes the receipt back, or receives it again, then pushes.
+            world.jst.receive("RT1001", NOW, status="Confirmed" if body is confirm else "Cancelled")
+        receipt_pushed(world, body)
     assert [e[2] for e in world.store.of("receipt")] == ["confirm", "cancel", "confirm"]
 
 
@@ -277,7 +292,7 @@ def test_a_dropped_receipt_push_is_recovered_once(world):
     world.jst.receive("RT1001", NOW - timedelta(minutes=3))
     assert s2.recover_missed_pushes(world.ctx)["return_receipts"]["received"] == 1
     s2.recover_missed_pushes(world.ctx)
-    s2.on_return_goods_push(push(world, {"outer_as_id": "RT1001", "so_id": "WM1001", "action_name": "确认收货"}))
+    receipt_pushed(world, {"outer_as_id": "RT1001", "so_id": "WM1001", "action_name": "确认收货"})
     assert len(world.store.of("receipt")) == 1
 
 
@@ -310,7 +325,9 @@ def test_30_percent_transient_faults_converge_to_one_effect_each(monkeypatch, se
         deliver(world, body)
     for _ in range(2):
         for so in cancelled:
-            s2.on_cancel_push(push(world, {"so_id": so, "remark": "缺货"}))
+            with world.jst.lock:
+                world.jst.orders[so].update(status="Cancelled", cancel_remark="缺货")  # JST cancelled it
+            jst_cancelled(world, {"so_id": so, "remark": "缺货"})
         s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "S1", "reason": "x"}), world.tenant)
         for so in returned:
             s2.on_return_requested(return_requested(f"R{so}", so), world.tenant)
@@ -320,7 +337,7 @@ def test_30_percent_transient_faults_converge_to_one_effect_each(monkeypatch, se
     world.faults(0.3)
     for _ in range(2):
         for body in receipts:
-            s2.on_return_goods_push(push(world, body))
+            receipt_pushed(world, body)
         try:
             s2.recover_missed_pushes(world.ctx)
         except Exception:  # a failed poll run is retried by the next schedule

@@ -5,40 +5,37 @@ import random
 import pytest
 
 from fakes import drain_retries
-from o2o_bridge.connectors.jushuitan.errors import JstTransientError
-from o2o_bridge.connectors.jushuitan.push import StockPush
 from o2o_bridge.errors import BadRequest
 from o2o_bridge.flows import stock_sync
-from o2o_bridge.flows.stock_sync import jst_version
+from o2o_bridge.connectors.jushuitan.mappers import jst_version
 
 from .stock_fakes import demo_tenant, modified_at, tenant_with
 
 MAIN = 10000
 
 
-def push(jst, *rows, wms=MAIN):
-    """JST's stock moves (forward only), then its 库存同步 push names the SKUs. The push's qty is
-    shop-level (JST's shop-stock rule over every warehouse), here deliberately another number:
-    the bridge must not take it for the warehouse's stock."""
+def pushed(ctx, code: str, *rows):
+    """JST's stock moved (it only moves forward: an older row changes nothing in JST) and it
+    pushes 库存同步 naming the SKUs: the bridge re-reads them from JST."""
+    jst = ctx.jst
     for sku, qty, second in rows:
-        row = jst.inventory.get((wms, sku))
+        row = jst.inventory.get((int(code), sku))
         if row is None or modified_at(second) > row["modified"]:
-            jst.set(wms, sku, second=second, qty=qty)
-    return StockPush.model_validate({"datas": [
-        {"sku_id": sku, "qty": qty + 1000, "modified": modified_at(second)} for sku, qty, second in rows]})
+            jst.set(int(code), sku, second=second, qty=qty)
+    return stock_sync.recheck_stock(ctx, code, [sku for sku, _, _ in rows])
 
 
-def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store, jst):
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, ("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11)))
+def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store):
+    pushed(ctx, "10000", ("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11))
     assert store.warehouse[("10000", "TS-RED-M")] == (37, jst_version(modified_at(10)))
     assert store.warehouse[("10000", "TS-RED-L")][0] == 5
     assert ctx.timeline.steps("stock:10000") == ["stock.push.received"]
 
 
-def test_a_repeated_push_gives_one_store_call_and_an_older_one_changes_nothing(ctx, store, jst):
+def test_a_repeated_push_gives_one_store_call_and_an_older_one_changes_nothing(ctx, store):
     for _ in range(3):
-        stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, ("SKU1", 8, 20)))
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, ("SKU1", 99, 5)))  # late, older push
+        pushed(ctx, "10000", ("SKU1", 8, 20))
+    pushed(ctx, "10000", ("SKU1", 99, 5))  # late, older push
     main_calls = [key for key in store.p6_calls if key.startswith("stock:10000:")]
     assert len(main_calls) == 1  # one store call for the main warehouse (another for 销退仓 "2")
     assert store.warehouse[("10000", "SKU1")][0] == 8
@@ -57,7 +54,7 @@ def test_shuffled_updates_from_pushes_and_pulls_end_at_the_newest_version_of_eve
             batch = updates[start:start + 7]
             way = rng.choice(["push", "late retry", "pull"])
             if way == "push":
-                stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, *batch))
+                pushed(ctx, "10000", *batch)
             elif way == "late retry":  # a P6 step queued long ago runs now
                 stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "10000", "items": [
                     {"sku_id": sku, "qty": qty, "version": jst_version(modified_at(second))} for sku, qty, second in batch]})
@@ -77,14 +74,14 @@ def test_a_formula_over_other_fields_reads_the_inventory_and_never_publishes_a_n
     ctx = make_ctx(tenant_with(lambda d: d["stock"].update(formula="qty + purchase_qty - order_lock")))
     jst.set(MAIN, "A", second=3, qty=10, purchase_qty=5, order_lock=2)
     jst.set(MAIN, "B", second=3, qty=1, order_lock=4)
-    stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, ("A", 10, 3), ("B", 1, 3)))
+    pushed(ctx, "10000", ("A", 10, 3), ("B", 1, 3))
     assert store.warehouse[("10000", "A")][0] == 13 and store.warehouse[("10000", "B")][0] == 0
     assert jst.reads == 1
 
 
-def test_an_unmapped_warehouse_is_refused():
+def test_an_unmapped_warehouse_is_refused(ctx):
     with pytest.raises(BadRequest, match="not mapped"):
-        stock_sync.mapping_for(demo_tenant(), 424242)
+        stock_sync.location_for(ctx, "424242")
 
 
 def test_the_hourly_pull_follows_the_ts_cursor_and_skips_what_it_applied(ctx, store, jst):
@@ -119,12 +116,12 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
         return tenant_with(mutate)
 
     ctx = make_ctx(with_store_warehouse("pos"))
-    stock_sync.on_stock_push(ctx.tenant, "20001", push(jst, ("A", 3, 1), wms=20001))
+    pushed(ctx, "20001", ("A", 3, 1))
     assert ("S001", "A") not in store.stores
     assert ctx.timeline.steps("stock:S001") == ["stock.push.ignored"]
 
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
-    stock_sync.on_stock_push(ctx.tenant, "20001", push(jst, ("A", 3, 1), wms=20001))
+    pushed(ctx, "20001", ("A", 3, 1))
     assert store.stores[("S001", "A")][0] == 3
 
 
@@ -156,36 +153,18 @@ def test_without_the_option_returned_goods_stay_out_of_the_store_system(make_ctx
     assert [key for key in store.warehouse if key[0] == "2"] == []
 
 
-def test_a_push_is_a_signal_its_shop_level_qty_is_never_taken_for_warehouse_stock(ctx, store, jst):
-    jst.set(MAIN, "A", second=3, qty=10)
-    shop_level = StockPush.model_validate({"datas": [{"sku_id": "A", "qty": 42, "modified": modified_at(4)}]})
-    stock_sync.on_stock_push(ctx.tenant, "10000", shop_level)
-    assert store.warehouse[("10000", "A")] == (10, jst_version(modified_at(3)))
+def test_a_push_of_the_return_warehouse_also_refreshes_the_sales_return_stock(ctx, store, jst):
+    jst.set(MAIN, "A", second=3, qty=10, return_qty=2)
+    stock_sync.recheck_stock(ctx, "10000", ["A"])
+    assert store.warehouse[("2", "A")][0] == 2
 
 
 def test_pushes_and_the_hourly_pull_can_never_alternate_values(ctx, store, jst):
     jst.set(MAIN, "A", second=3, qty=10)
     figures = []
     for _ in range(3):
-        stock_sync.on_stock_push(ctx.tenant, "10000", StockPush.model_validate(
-            {"datas": [{"sku_id": "A", "qty": 42, "modified": modified_at(9)}]}))
+        stock_sync.recheck_stock(ctx, "10000", ["A"])
         figures.append(store.warehouse[("10000", "A")][0])
         stock_sync.pull_jst_stock(ctx)
         figures.append(store.warehouse[("10000", "A")][0])
     assert figures == [10] * 6 and len([k for k in store.p6_calls if k.startswith("stock:10000:")]) == 1
-
-
-def test_a_push_of_the_return_warehouse_also_refreshes_the_sales_return_stock(ctx, store, jst):
-    jst.set(MAIN, "A", second=3, qty=10, return_qty=2)
-    stock_sync.on_stock_push(ctx.tenant, "10000", StockPush.model_validate(
-        {"datas": [{"sku_id": "A", "qty": 12, "modified": modified_at(3)}]}))
-    assert store.warehouse[("2", "A")][0] == 2
-
-
-def test_a_jst_read_failing_during_a_push_is_queued_and_converges(ctx, store, jst):
-    jst.set(MAIN, "A", second=3, qty=10)
-    jst.faults.script["inventory_of"] = [JstTransientError("JST busy (199)")]
-    result = stock_sync.on_stock_push(ctx.tenant, "10000", push(jst, ("A", 10, 3)))
-    assert result == {"queued": 1} and ("10000", "A") not in store.warehouse  # acknowledged: durably queued
-    drain_retries(ctx)
-    assert store.warehouse[("10000", "A")][0] == 10

@@ -3,7 +3,7 @@
 import inspect
 
 from o2o_bridge.connectors.jushuitan.api import JstApiAdapter
-from o2o_bridge.ports import JstApi
+from o2o_bridge.connectors.jushuitan.port import JstApi
 
 
 def test_the_adapter_implements_the_port():

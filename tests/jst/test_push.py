@@ -16,7 +16,7 @@ from o2o_bridge.connectors.jushuitan.push import StockPush, authenticate_push
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.errors import BadRequest, Unauthorized
 from o2o_bridge.tenant import parse_tenant
-from o2o_bridge.web.jst_push import read_push
+from o2o_bridge.connectors.jushuitan.inbound import read_push
 
 from .test_doctor import tenant_doc
 

@@ -9,7 +9,7 @@ import pytest
 
 from o2o_bridge.connectors.jushuitan import models as m
 from o2o_bridge.connectors.jushuitan.api import Limits
-from o2o_bridge.ports import JstApi
+from o2o_bridge.connectors.jushuitan.port import JstApi
 
 from .conftest import MAIN_WMS, SHOP, STORE_WMS
 

@@ -16,7 +16,7 @@ from handlers import sample_event
 from o2o_bridge import runtime
 from o2o_bridge.events import dispatch
 from o2o_bridge.tenant import parse_tenant
-from o2o_bridge.web.pos_event import sign
+from o2o_bridge.connectors.store.inbound import sign
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SECRET = "demo-webhook-secret"

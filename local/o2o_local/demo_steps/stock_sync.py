@@ -100,7 +100,7 @@ def store_event(store_code: str, sku: str, qty: int, *, version: int) -> Path:
     """A signed stock.changed event as the 店+ system posts it (like events/pos_events.json)."""
     import uuid
 
-    from o2o_bridge.web.pos_event import sign
+    from o2o_bridge.connectors.store.inbound import sign
 
     event = json.loads((ROOT / "events" / "pos_events.json").read_text(encoding="utf-8"))
     body = {"event_id": f"evt-demo-{uuid.uuid4().hex[:8]}", "ent_id": ENT_ID, "type": "stock.changed",

@@ -341,7 +341,7 @@ class JstSandbox:
             order = self._order(o_id, so_id)
             if order["status"] == "Sent":
                 raise ValueError(f"order {order['o_id']} is already Sent")
-            order["status"] = "Cancelled"
+            order.update(status="Cancelled", cancel_remark=remark)
             self.state.touch(order)
             for ob in self.state.outbounds.values():
                 if ob["o_id"] == order["o_id"] and ob["status"] == "WaitConfirm":

@@ -2,5 +2,5 @@
 
 ``models`` is the "Store system → bridge (events)" table of pos-contract.md as pydantic v2
 models; ``dispatch`` runs one authenticated event once per ``(ent_id, event_id)``. The
-HTTP edge (signature, answers) is ``o2o_bridge.web.pos_event``.
+HTTP edge (signature, answers) is ``o2o_bridge.connectors.store.inbound``.
 """

@@ -21,8 +21,8 @@ from ..retry_commands import commands
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
-    from ..ports import (CommandQueue, CursorRepository, JstApi, LinkRepository, RecordRepository, StoreSystem,
-                         TenantRepository, Timeline)
+    from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
+                         TenantRepository, Timeline, Warehouse)
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -37,7 +37,8 @@ class FlowContext:
     """One tenant's view of the world for one piece of work."""
 
     tenant: "Tenant"
-    jst: "JstApi"
+    warehouse: "Warehouse"
+    erp: "Erp"
     store: "StoreSystem"
     links: "LinkRepository"
     cursors: "CursorRepository"
@@ -60,7 +61,9 @@ def live_context(tenant: "Tenant") -> FlowContext:
     """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
     from .. import runtime
     from ..connectors.aws.dynamodb_state import CursorView, RecordView
+    from ..connectors.jushuitan.erp import JstErp
     from ..connectors.jushuitan.factory import jst_for_tenant
+    from ..connectors.jushuitan.warehouse import JstWarehouse
     from ..connectors.store.factory import store_system_for_tenant
     from ..observability import metrics
 
@@ -75,9 +78,11 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
+    jst = jst_for_tenant(tenant)
     return FlowContext(
         tenant=tenant,
-        jst=jst_for_tenant(tenant),
+        warehouse=JstWarehouse(jst, tenant),
+        erp=JstErp(jst, tenant),
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),

@@ -1,9 +1,9 @@
 """门店自提: the store the customer chose, and where a pickup may go when that store cannot serve it.
 
-JST has no documented field for the pickup store, so the tenant names the outbound field that
-carries it (``routing.pickup_store_field``, default ``pickup_store_code``). An outbound with a
-store code there is a pickup at that store, with or without the tenant's pickup label. The
-rules the guide's customers expect:
+The ERP connector reads the chosen store off the outbound (for JST, which documents no such
+field, from the field the tenant names in ``routing.pickup_store_field``, default
+``pickup_store_code``). An outbound with a chosen store is a pickup at that store, with or
+without the tenant's pickup label. The rules the guide's customers expect:
 
 - a pickup only ever goes to a store with ``pickup: true`` (the chosen one, an alternative or
   the fallback store);
@@ -22,16 +22,6 @@ if TYPE_CHECKING:
     from ..tenant import Store, Tenant
 
 PICKUP_REJECTED = "pickup_rejected"  # exception kind
-
-
-def chosen_store(tenant: "Tenant", outbound: Any) -> str | None:
-    """The store code the customer chose, read from the outbound's ``routing.pickup_store_field``
-    (a field JST returns beyond the documented ones is kept in the record's extras)."""
-    name = tenant.routing.pickup_store_field
-    value = getattr(outbound, name, None) if name in type(outbound).model_fields else \
-        (outbound.model_extra or {}).get(name)
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 def _city(name: str | None) -> str:
@@ -55,4 +45,4 @@ def city_of(tenant: "Tenant", code: str) -> str:
     return (store.city if store and store.city else None) or "its city (no city set for the store)"
 
 
-__all__ = ["PICKUP_REJECTED", "chosen_store", "city_of", "same_city"]
+__all__ = ["PICKUP_REJECTED", "city_of", "same_city"]

@@ -1,14 +1,15 @@
-"""S7 商品资料: JST's product master → 店+ products (P9), hourly and as a first backfill.
+"""S7 商品资料: the ERP's product master → 店+ products (P9), hourly and as a first backfill,
+over the Erp port (``erp.changed_products``).
 
-- Reads ``/open/sku/query`` (one row per SKU), or ``/open/mall/item/query`` (styles with their
-  SKUs) when the tenant pulls SPU, by **modified window**: JST takes at most 7 days a call, so
-  a longer gap is read window by window, and the cursor ``products.modified`` moves after each
-  window is sent. Each run starts ``OVERLAP`` before the cursor (a record modified at a window
+- Reads the ERP's SKUs, or its styles with their SKUs when the tenant pulls SPU, by
+  **modified window**: the ERP takes a bounded span a call (``erp.info.max_product_window``,
+  JST 7 days), so a longer gap is read window by window, and the cursor ``products.modified``
+  moves after each window is sent. Each run starts ``OVERLAP`` before the cursor (a record modified at a window
   edge is read twice, never skipped); a repeat is an idempotent upsert at the store.
-- Maps each SKU with the field map of ARCHITECTURE.md and the tenant's ``products`` options
-  (``map_sku`` / ``map_style``) and upserts them in batches of ``BATCH``.
+- Maps each SKU with the store's field map (docs/architecture.md) and the tenant's ``products``
+  options (``map_product``) and upserts them in batches of ``BATCH``.
 - An item that fails (mapping, a refused item, a failed batch) is recorded as a
-  ``product.failed`` record with its JST row and on its timeline (key: the sku_id); the rest
+  ``product.failed`` record with the ERP's record of it and on its timeline (key: the sku_id); the rest
   go on, and every run first retries the recorded ones (re-mapped with the current options).
 """
 
@@ -20,14 +21,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PermanentError, TransientError
 
+from ..ports.erp import ErpProduct
+
 if TYPE_CHECKING:
-    from ..connectors.jushuitan import models as jst
     from ..connectors.store import models as pos
     from ..tenant import ProductOptions
     from .kit import FlowContext
 
 CURSOR = "products.modified"
-MAX_WINDOW = timedelta(days=7)  # JST: modified_begin..modified_end at most 7 days
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=1)  # a tenant's first hourly run; history comes from `o2o products backfill`
 BATCH = 100  # P9 items per call (the contract gives no maximum; small batches isolate failures)
@@ -39,7 +40,7 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class MappingError(PermanentError):
-    """A JST record the store cannot take as it is (no name, a negative price, ...)."""
+    """A product the store cannot take as it is (no name, a negative price, ...)."""
 
 
 # --- the hourly run and the backfill ----------------------------------------------------------
@@ -71,9 +72,7 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
 def sync_range(ctx: "FlowContext", begin: datetime, end: datetime, *, advance_cursor: bool,
                progress: Progress | None = None) -> dict[str, Any]:
     """Read and send [begin, end] in windows of ≤ 7 days; returns the counts."""
-    from ..connectors.jushuitan.paging import split_window
-
-    windows = split_window(begin, end, MAX_WINDOW)
+    windows = split_window(begin, end, ctx.erp.info.max_product_window)
     totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "stopped_early": False}
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR) if advance_cursor else None
     version = cursor.version if cursor else None
@@ -99,64 +98,76 @@ def sync_range(ctx: "FlowContext", begin: datetime, end: datetime, *, advance_cu
 
 
 def sync_window(ctx: "FlowContext", begin: datetime, end: datetime) -> dict[str, int]:
-    """One window (≤ 7 days): read JST, map, keep the labelled ones, send."""
+    """One window: read the ERP, map, keep the labelled ones, send."""
     options = ctx.tenant.products
-    if options.pull_spu:
-        rows: list[Any] = ctx.jst.query_mall_items(begin=begin, end=end)
-        sources = [("style", style, sku.sku_id) for style in rows for sku in style.skus]
-    else:
-        rows = ctx.jst.query_skus(begin=begin, end=end)
-        sources = [("sku", sku, sku.sku_id) for sku in rows]
-    selected = [s for s in sources if _labelled(s[0], s[1], s[2], options.only_label)]
+    found = ctx.erp.changed_products(begin, end, by_style=options.pull_spu)
+    selected = [p for p in found if _labelled(p, options.only_label)]
     sent, failed = send(ctx, selected)
-    return {"read": len(sources), "selected": len(selected), "sent": sent, "failed": failed}
+    return {"read": len(found), "selected": len(selected), "sent": sent, "failed": failed}
 
 
 def retry_failed(ctx: "FlowContext") -> dict[str, int]:
     """Send again every SKU a previous run recorded as failed."""
-    from ..connectors.jushuitan import models as jst
-
     waiting = ctx.records.list(ctx.ent_id, FAILED)
-    sources = []
+    products: list[ErpProduct] = []
+    failed = 0
     for record in waiting:
-        model = jst.MallItem if record.data["source"] == "style" else jst.Sku
-        sources.append((record.data["source"], model.model_validate(record.data["row"]), record.key))
-    sent, failed = send(ctx, sources, waiting={r.key for r in waiting}) if sources else (0, 0)
-    return {"sent": sent, "failed": failed}
+        try:
+            products.append(ctx.erp.product_again(record.data))
+        except ValueError as exc:
+            failed += 1
+            ctx.timeline.record(record.key, ctx.ent_id, "product.sync_failed", {"error": _short(exc)}, level="warning")
+    sent, not_sent = send(ctx, products, waiting={r.key for r in waiting}) if products else (0, 0)
+    return {"sent": sent, "failed": failed + not_sent}
+
+
+def split_window(begin: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
+    """Consecutive windows of at most ``max_span`` covering [begin, end]; they share their edges
+    so a record modified exactly at an edge is read by both (an upsert twice changes nothing)."""
+    if end < begin:
+        raise ValueError(f"window end {end} is before its begin {begin}")
+    windows = []
+    start = begin
+    while True:
+        stop = min(start + max_span, end)
+        windows.append((start, stop))
+        if stop >= end:
+            return windows
+        start = stop
 
 
 # --- sending ----------------------------------------------------------------------------------
 
 
-def send(ctx: "FlowContext", sources: list[tuple[str, Any, str]], *, waiting: set[str] | None = None) -> tuple[int, int]:
-    """Map and upsert ``sources`` ((source, JST row, sku_id)) in batches; every failure is
-    recorded, every success clears an earlier failure. Returns (sent, failed)."""
-    from ..connectors.jushuitan.paging import batches
-
+def send(ctx: "FlowContext", products: list[ErpProduct], *, waiting: set[str] | None = None) -> tuple[int, int]:
+    """Map and upsert ``products`` in batches; every failure is recorded, every success clears
+    an earlier failure. Returns (sent, failed)."""
     if waiting is None:
-        waiting = {r.key for r in ctx.records.list(ctx.ent_id, FAILED)} if sources else set()
+        waiting = {r.key for r in ctx.records.list(ctx.ent_id, FAILED)} if products else set()
     options = ctx.tenant.products
-    ready: list[tuple[str, Any, str, "pos.Product"]] = []
+    ready: list[tuple[ErpProduct, "pos.Product"]] = []
     failed = 0
-    for source, row, sku_id in sources:
+    for product in products:
         try:
-            ready.append((source, row, sku_id, map_row(source, row, sku_id, options)))
+            ready.append((product, map_product(product, options, erp_name=ctx.erp.info.display_name)))
         except (MappingError, ValueError) as exc:
-            _failed(ctx, source, row, sku_id, f"cannot map: {_short(exc)}")
+            _failed(ctx, product, f"cannot map: {_short(exc)}")
             failed += 1
     sent = 0
-    for batch in batches(ready, BATCH):
+    for start in range(0, len(ready), BATCH):
+        batch = ready[start:start + BATCH]
         results = _upsert(ctx, batch)
-        for source, row, sku_id, _product in batch:
-            status, message = results.get(sku_id, ("failed", "the store system did not answer for this item"))
+        for product, _mapped in batch:
+            status, message = results.get(product.sku_id, ("failed", "the store system did not answer for this item"))
             if status in DONE_STATUSES:
                 sent += 1
-                if sku_id in waiting:
-                    ctx.records.delete(ctx.ent_id, FAILED, sku_id)
-                    ctx.timeline.record(sku_id, ctx.ent_id, "product.synced", {"status": status, "after_failure": True})
+                if product.sku_id in waiting:
+                    ctx.records.delete(ctx.ent_id, FAILED, product.sku_id)
+                    ctx.timeline.record(product.sku_id, ctx.ent_id, "product.synced",
+                                        {"status": status, "after_failure": True})
             else:
                 failed += 1
-                _failed(ctx, source, row, sku_id, f"{status}: {message}")
+                _failed(ctx, product, f"{status}: {message}")
     return sent, failed
 
 
@@ -167,7 +178,7 @@ def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
     from ..connectors.store.idempotency import content_hash
 
     options = ctx.tenant.products
-    request = pos.ProductBatch(items=[item[3] for item in batch], options=pos.ProductOptions(
+    request = pos.ProductBatch(items=[item[1] for item in batch], options=pos.ProductOptions(
         auto_create=options.auto_create, category_once=options.category_once,
         mount_category=options.mount_category, spec_template=options.spec_template))
     # The store answers a repeated Idempotency-Key with its first answer: a batch that failed
@@ -177,20 +188,20 @@ def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
     try:
         answer = ctx.store.upsert_products(request, business_key=business_key)
     except TransientError as exc:
-        return {item[2]: ("failed", f"store system unavailable: {_short(exc)}") for item in batch}
+        return {item[0].sku_id: ("failed", f"store system unavailable: {_short(exc)}") for item in batch}
     except PermanentError as exc:
         if len(batch) == 1:
-            return {batch[0][2]: ("refused", _short(exc))}
+            return {batch[0][0].sku_id: ("refused", _short(exc))}
         middle = len(batch) // 2
         return {**_upsert(ctx, batch[:middle]), **_upsert(ctx, batch[middle:])}
     return {r.sku_code: (r.status, r.msg or "") for r in answer.results}
 
 
-def _failed(ctx: "FlowContext", source: str, row: Any, sku_id: str, reason: str) -> None:
+def _failed(ctx: "FlowContext", product: ErpProduct, reason: str) -> None:
     now = ctx.now().isoformat()
-    if source == "style":  # keep only the failed SKU of the style
-        row = row.model_copy(update={"skus": [s for s in row.skus if s.sku_id == sku_id]})
-    data = {"source": source, "row": row.model_dump(mode="json"), "error": reason, "last_failed_at": now}
+    sku_id = product.sku_id
+    # The ERP's own record of the product ("source", "row" for JST), to read it again later.
+    data = {**product.record, "error": reason, "last_failed_at": now}
     for _ in range(3):  # a concurrent run may write the same record: re-read and try again
         existing = ctx.records.get(ctx.ent_id, FAILED, sku_id)
         attempts = (existing.data.get("attempts", 0) if existing else 0) + 1
@@ -207,49 +218,29 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
-# --- the field map (店+ ← JST) ----------------------------------------------------------------
+# --- the field map (店+ ← the ERP) --------------------------------------------------------------
 
 
-def map_row(source: str, row: Any, sku_id: str, options: "ProductOptions") -> "pos.Product":
-    if source == "style":
-        sku = next((s for s in row.skus if s.sku_id == sku_id), None)
-        if sku is None:
-            raise MappingError(f"style {row.i_id} has no SKU {sku_id}")
-        return map_style_sku(row, sku, options)
-    return map_sku(row, options)
+def map_product(product: ErpProduct, options: "ProductOptions", *, erp_name: str = "the ERP") -> "pos.Product":
+    """商品名称, 货号, 商品编码, 条形码, 颜色/尺码 (the spec split by the tenant's template), 品牌,
+    分类, 标准成本价, 标准吊牌价, 标准零售价 (unless the tenant keeps the store's), and the
+    tenant's attributes (年份, 季节, ... ← the ERP's custom fields)."""
+    color, size = split_spec(product.spec, options.spec_template)
+    return _product(spu_code=product.style_code or product.sku_id, sku_code=product.sku_id, barcode=product.barcode,
+                    name=product.name, color=color or product.color, size=size, brand=product.brand,
+                    category=product.category, cost_price=product.cost_price, tag_price=product.tag_price,
+                    retail_price=product.retail_price, attributes=_attributes(options, product), options=options,
+                    erp_name=erp_name)
 
 
-def map_sku(sku: "jst.Sku", options: "ProductOptions") -> "pos.Product":
-    """商品名称 ← name; 货号 ← i_id; 商品编码 ← sku_id; 条形码 ← sku_code; 颜色/尺码 ←
-    properties_value by the spec template; 品牌 ← brand; 成本价 ← cost_price; 吊牌价 ←
-    market_price; 零售价 ← sale_price (unless the tenant keeps the store's); attributes ← other_N."""
-    color, size = split_spec(sku.properties_value, options.spec_template)
-    return _product(spu_code=sku.i_id or sku.sku_id, sku_code=sku.sku_id, barcode=_barcode(sku),
-                    name=sku.name, color=color or _extra(sku, "color"), size=size, brand=sku.brand,
-                    category=sku.category or _extra(sku, "vc_name"), cost_price=sku.cost_price,
-                    tag_price=sku.market_price, retail_price=sku.sale_price,
-                    attributes=_attributes(options, sku), options=options)
-
-
-def map_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku", options: "ProductOptions") -> "pos.Product":
-    """The same map for one SKU of a style (pull SPU): the style gives name, brand and category,
-    the SKU its code, spec and prices (the style's when the SKU has none)."""
-    color, size = split_spec(sku.properties_value, options.spec_template)
-    return _product(spu_code=style.i_id, sku_code=sku.sku_id, barcode=_barcode(sku), name=style.name or _extra(sku, "name"),
-                    color=color, size=size, brand=style.brand, category=style.c_name or _extra(sku, "category"),
-                    cost_price=_first(sku.cost_price, _extra(style, "c_price")),
-                    tag_price=_first(sku.market_price, _extra(style, "market_price")),
-                    retail_price=_first(sku.sale_price, _extra(style, "s_price")),
-                    attributes=_attributes(options, sku, style), options=options)
-
-
-def _product(*, options: "ProductOptions", retail_price: Any, name: str | None, **fields: Any) -> "pos.Product":
+def _product(*, options: "ProductOptions", retail_price: Any, name: str | None, erp_name: str,
+             **fields: Any) -> "pos.Product":
     from pydantic import ValidationError
 
     from ..connectors.store import models as pos
 
     if not name:
-        raise MappingError("no name in JST")
+        raise MappingError(f"no name in {erp_name}")
     try:
         return pos.Product(name=name, retail_price=retail_price if options.sync_sale_price else None, **fields)
     except ValidationError as exc:
@@ -280,42 +271,18 @@ def _size_first(template: str | None) -> bool:
     return size_at >= 0 and (color_at < 0 or size_at < color_at)
 
 
-def _labelled(source: str, row: Any, sku_id: str, label: str | None) -> bool:
-    """only_label: only items JST labels so (e.g. 店加); the SKU's labels, else its style's."""
-    if not label:
-        return True
-    holders = [row]
-    if source == "style":
-        holders = [s for s in row.skus if s.sku_id == sku_id] + [row]
-    for holder in holders:
-        labels = getattr(holder, "labels", None) or _extra(holder, "labels")
-        if labels:
-            values = labels if isinstance(labels, list) else _SPLIT.split(str(labels))
-            return label in {str(v).strip() for v in values}
-    return False
+def _labelled(product: ErpProduct, label: str | None) -> bool:
+    """only_label: only items the ERP labels so (e.g. 店加)."""
+    return not label or label in (product.labels or ())
 
 
-def _attributes(options: "ProductOptions", *holders: Any) -> dict[str, str | None]:
-    """年份/季节/... ← the tenant's mapping to JST custom fields other_1..10."""
+def _attributes(options: "ProductOptions", product: ErpProduct) -> dict[str, str | None]:
+    """年份/季节/... ← the tenant's mapping to the ERP's custom fields (JST other_1..10)."""
     found: dict[str, str | None] = {}
     for name, field_name in options.attribute_fields.items():
-        value = next((v for v in (_extra(h, field_name) for h in holders) if v not in (None, "")), None)
-        found[name] = str(value) if value is not None else None
+        value = product.fields.get(field_name)
+        found[name] = str(value) if value not in (None, "") else None
     return found
-
-
-def _barcode(row: Any) -> str | None:
-    value = _extra(row, "sku_code") or _extra(row, "barcode")
-    return str(value) if value else None
-
-
-def _extra(row: Any, name: str) -> Any:
-    value = getattr(row, name, None) if name in type(row).model_fields else (row.model_extra or {}).get(name)
-    return None if value == "" else value
-
-
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v not in (None, "")), None)
 
 
 def progress_line(step: dict[str, Any]) -> str:

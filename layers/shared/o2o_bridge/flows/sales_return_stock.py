@@ -15,26 +15,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
+    from ..ports.warehouse import StockLevel
     from ..tenant import Tenant
 
 
-def source_warehouse(tenant: "Tenant") -> int | None:
-    """The JST warehouse whose 销退仓 feeds the 店+ return warehouse (None: the option is off)."""
+def source_warehouse(tenant: "Tenant") -> str | None:
+    """The warehouse whose 销退仓 feeds the store system's return warehouse (None: the option is off)."""
     if tenant.stock.sales_return_warehouse is None:
         return None
-    return tenant.jushuitan.return_wms_co_id or tenant.jushuitan.main_wms_co_id
+    return str(tenant.jushuitan.return_wms_co_id or tenant.jushuitan.main_wms_co_id)
 
 
-def return_levels(tenant: "Tenant", wms_co_id: int, rows: Iterable[Any]) -> tuple[str, list[dict[str, Any]]] | None:
-    """(店+ warehouse code, levels) from JST inventory rows of ``wms_co_id``; None when that
-    warehouse's 销退仓 is not mapped."""
-    from .stock_sync import jst_version, publishable
+def return_levels(tenant: "Tenant", warehouse_code: str, levels: Iterable["StockLevel"]) \
+        -> tuple[str, list[dict[str, Any]]] | None:
+    """(store-system warehouse code, levels) of the ``return_qty`` figure of ``warehouse_code``'s
+    levels; None when that warehouse's 销退仓 is not shown."""
+    from .stock_sync import publishable
 
-    if source_warehouse(tenant) != wms_co_id:
+    if source_warehouse(tenant) != str(warehouse_code):
         return None
     return tenant.stock.sales_return_warehouse, [
-        {"sku_id": row.sku_id, "qty": publishable(row.return_qty or 0), "version": jst_version(row.modified, row.ts)}
-        for row in rows]
+        {"sku_id": level.sku_id, "qty": publishable(level.figures.get("return_qty", 0)), "version": level.version}
+        for level in levels]
 
 
 __all__ = ["return_levels", "source_warehouse"]

@@ -50,8 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import BridgeError
 from . import kit
 from ..shanghai_time import SHANGHAI
-from .stock_sync import (EVENT_PUSHED, JST_UPLOAD_MAX, P6_MAX, feeding_stores,
-                         levels_from_inventory, store_warehouse_codes, upload_check_once)
+from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, upload_check_once
 
 if TYPE_CHECKING:
     from .kit import FlowContext
@@ -123,7 +122,7 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
     the tenant's JST calls per second)."""
     from ..retry import RetryEnvelope  # loaded by the run, not by every cold start
 
-    workers = push_workers or min(MAX_PUSH_WORKERS, ctx.tenant.jushuitan.rate_limit.per_second)
+    workers = push_workers or min(MAX_PUSH_WORKERS, ctx.erp.info.calls_per_second)
     say = progress or (lambda line: None)
     run_id = run_id or run_id_for(ctx)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
@@ -316,7 +315,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
         if old.get(sku) != qty:
             items.append({"sku_id": sku, "qty": qty})
             counts["drift"] += event_pushed.get(sku) != qty
-            if len(items) == JST_UPLOAD_MAX:
+            if len(items) == ctx.erp.info.max_stock_items_per_upload:
                 cut(sku)
 
     after = stored[-1]["last_sku"] if stored else None
@@ -342,7 +341,8 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
         items.append({"sku_id": sku, "qty": 0})
         counts["drift"] += event_pushed.get(sku) != 0
     tail_id = uuid.uuid4().hex[:6]
-    tail = [items[i:i + JST_UPLOAD_MAX] for i in range(0, len(items), JST_UPLOAD_MAX)]
+    size = ctx.erp.info.max_stock_items_per_upload
+    tail = [items[i:i + size] for i in range(0, len(items), size)]
     for m, part in enumerate(tail):
         ctx.records.put(ctx.ent_id, PLAN, f"{run_id}|{plan_id}|{tail_id}|{len(stored) + m:05d}",
                         {"z": pack({"items": part})}, ttl_days=PLAN_TTL_DAYS)
@@ -372,16 +372,14 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
 
 def _plan_jst_to_stores(ctx: "FlowContext", say: Progress):
     tenant = ctx.tenant
-    stores = store_warehouse_codes(tenant)
-    mappings = [w for w in tenant.warehouses if w.pos_warehouse_code in stores]
     values: dict[str, dict[str, Any]] = {}
     rows = 0
-    for mapping in mappings:
-        scan = ctx.jst.scan_inventory(start_ts=0, wms_co_id=mapping.jst_wms_co_id)
-        rows += len(scan.records)
-        for level in levels_from_inventory(tenant, scan.records):
-            values[f"{mapping.pos_warehouse_code}|{level['sku_id']}"] = level
-        say(f"read {len(scan.records)} JST rows of warehouse {mapping.jst_wms_co_id}")
+    for location in ctx.erp.stock_locations():
+        page = ctx.erp.stock_changes(location.warehouse_code, None)
+        rows += len(page.levels)
+        for level in levels_of(tenant, page.levels):
+            values[f"{location.pos_code}|{level['sku_id']}"] = level
+        say(f"read {len(page.levels)} ERP rows of warehouse {location.warehouse_code}")
     store_side: dict[str, int] = {}
     for store_code, sku, qty in ctx.store.scan_stock(limit=P8_PAGE, quantities_only=True):
         rows += 1

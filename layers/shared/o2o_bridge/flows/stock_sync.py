@@ -1,15 +1,19 @@
-"""Stock both ways (ARCHITECTURE.md S3, S4, S4e), near real time. The 02:10 run is stock_nightly.
+"""Stock both ways (S3, S4, S4e), near real time, over the Warehouse and Erp ports. The 02:10
+run is stock_nightly.
 
-S3  JST warehouse stock -> 店+ warehouse stock (P6): the 库存同步 push (``on_stock_push``) and
-    the hourly ts-cursor pull (``pull_jst_stock``). Every level carries a version; a stale
-    version never overwrites a newer one: the stored level is replaced only by a conditional
-    write on its record version, and P6 keeps the higher version as well.
-S4e (stock.master: erp) the same path also carries the JST stock of the store warehouses
-    (a ``warehouses`` mapping whose pos code is a store code) into the stores' stock.
+S3  warehouse stock -> 店+ warehouse stock (P6): a push naming SKUs (``recheck_stock``: the
+    levels are re-read from the warehouse, never taken from the push) and the hourly
+    cursor pull (``pull_jst_stock``). Every level carries a version; a stale version never
+    overwrites a newer one: the stored level is replaced only by a conditional write on its
+    record version, and P6 keeps the higher version as well. The tenant's stock formula
+    turns the warehouse's figures into the quantity shown.
+S4e (stock.master: erp) the same path also carries the ERP's stock of the store warehouses
+    into the stores' stock.
 S4  (stock.master: pos) ``stock.changed`` events only record the store levels (versioned) and
     mark their SKUs dirty; one delayed "flush" per tenant (SQS delay ``coalesce_seconds``)
-    aggregates the dirty SKUs over the stores feeding the 店加线下仓, minus safety stock, and
-    uploads them to JST in ≤ 500-item ``type=check`` counts with a unique ``so_id`` each.
+    aggregates the dirty SKUs over the stores feeding the ERP's virtual warehouse for the
+    stores (JST: 店加线下仓), minus safety stock, and counts them into it
+    (``erp.upload_store_stock``, a unique upload id each).
 """
 
 from __future__ import annotations
@@ -20,18 +24,16 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..errors import BadRequest, PermanentError, TransientError
-from ..shanghai_time import from_jst_text
+from ..errors import BadRequest, TransientError
+from ..ports.warehouse import SkuQty, StockLevel, StockLocation, StockSource
 from ..stock_formula import StockFormula
 from . import kit, sales_return_stock
 
 if TYPE_CHECKING:
-    from ..connectors.jushuitan.push import StockPush
     from ..events.models import PosEvent
-    from ..tenant import Tenant, WarehouseMapping
+    from ..tenant import Tenant
     from .kit import FlowContext
 
-JST_UPLOAD_MAX = 500  # /open/jushuitan/inventoryv2/upload items per call
 P6_MAX = 500
 
 # Record kinds (ctx.records). Keys start with the SKU where a flow lists "every store of one SKU".
@@ -57,29 +59,18 @@ def publishable(value: Decimal | int) -> int:
     return max(0, int(number))
 
 
-def jst_version(modified: str | None, ts: int | None = 0) -> int:
-    """A JST level's version: its ``modified`` second (Asia/Shanghai), then JST's ts within
-    that second. A push carries no ts: within one second the pulled row wins over it."""
-    if not modified:
-        return int(ts or 0) % 1000
-    moment = from_jst_text(modified)
-    if moment is None:
-        raise ValueError(f"JST modified time {modified!r} is not yyyy-MM-dd HH:mm:ss")
-    return int(moment.timestamp()) * 1000 + int(ts or 0) % 1000
-
-
 def store_warehouse_codes(tenant: "Tenant") -> set[str]:
     return {store.code for store in tenant.stores}
 
 
-def warehouses_from_jst(tenant: "Tenant") -> list["WarehouseMapping"]:
-    """The mapped JST warehouses whose stock flows to 店+. A store's own warehouse only when
-    JST is the stock master (S4e); when the store system is, store stock is never overwritten."""
-    stores = store_warehouse_codes(tenant)
-    # Never 店加线下仓: the stores feed it, so its stock in 店+ would count them twice (a loop);
-    # `tenant doctor` refuses that mapping, and a tenant stored before the rule is safe too.
-    return [w for w in tenant.warehouses if w.jst_wms_co_id != tenant.jushuitan.offline_wms_co_id
-            and (tenant.stock.master == "erp" or w.pos_warehouse_code not in stores)]
+def stock_sources(ctx: "FlowContext") -> list[tuple[StockSource, StockLocation]]:
+    """Where the store system's stock comes from: the warehouse's own warehouses, and the
+    ERP's store warehouses only when the ERP is stock master (S4e); when the store system is,
+    store stock is never overwritten."""
+    found: list[tuple[StockSource, StockLocation]] = [(ctx.warehouse, loc) for loc in ctx.warehouse.stock_locations()]
+    if ctx.tenant.stock.master == "erp":
+        found += [(ctx.erp, loc) for loc in ctx.erp.stock_locations()]
+    return found
 
 
 def feeding_stores(tenant: "Tenant") -> dict[str, int]:
@@ -172,100 +163,96 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     return counts
 
 
-def mapping_for(tenant: "Tenant", wms_co_id: int) -> "WarehouseMapping":
-    for mapping in tenant.warehouses:
-        if mapping.jst_wms_co_id == wms_co_id:
-            return mapping
-    raise BadRequest(f"JST warehouse {wms_co_id} is not mapped for tenant {tenant.ent_id}")
+def location_for(ctx: "FlowContext", warehouse_code: str) -> tuple[StockSource | None, StockLocation]:
+    """The mapped warehouse ``warehouse_code`` and who holds its stock now (None: nobody whose
+    stock the store shows, e.g. a store warehouse while the store system is stock master)."""
+    for source, location in stock_sources(ctx):
+        if location.warehouse_code == warehouse_code:
+            return source, location
+    for location in [*ctx.warehouse.stock_locations(), *ctx.erp.stock_locations()]:
+        if location.warehouse_code == warehouse_code:
+            return None, location
+    raise BadRequest(f"warehouse {warehouse_code} is not mapped for tenant {ctx.ent_id}")
 
 
-def levels_from_inventory(tenant: "Tenant", rows: Iterable[Any]) -> list[dict[str, Any]]:
-    """JST inventory rows -> 店+ levels through the tenant's stock formula."""
+def levels_of(tenant: "Tenant", levels: Iterable[StockLevel]) -> list[dict[str, Any]]:
+    """Warehouse levels -> 店+ levels through the tenant's stock formula."""
     formula = formula_for(tenant)
-    return [{"sku_id": row.sku_id, "qty": publishable(formula.evaluate(row.formula_values())),
-             "version": jst_version(row.modified, row.ts)} for row in rows]
+    return [{"sku_id": level.sku_id, "qty": publishable(formula.evaluate(dict(level.figures))),
+             "version": level.version} for level in levels]
 
 
-def on_stock_push(tenant: "Tenant", storage_code: str, push: "StockPush") -> dict[str, Any]:
-    """S3: a 库存同步 push names SKUs whose stock changed; it is a signal, not a figure.
-
-    JST's push is shop-level: its ``qty`` is what JST syncs to the 自有商城 shop (its own
-    shop-stock rule over every warehouse), not the stock of the warehouse in ``storageCode``.
-    So the named SKUs' inventory of that warehouse is read again and put through the tenant's
-    formula, exactly as the hourly pull does: both write the same figure with the same
-    version, and they can never alternate values. Done (P6) or durably queued on return."""
-    ctx = kit.context_for(tenant)
-    mapping = mapping_for(tenant, int(storage_code))
-    trace = f"stock:{mapping.pos_warehouse_code}"
-    sku_ids = sorted({row.sku_id for row in push.datas})
-    if mapping not in warehouses_from_jst(tenant):
-        ctx.timeline.record(trace, ctx.ent_id, "stock.push.ignored",
-                            {"reason": "store stock master is the store system (stock.master: pos); "
-                                       "JST stock of a store warehouse is not written to the store",
-                             "skus": len(sku_ids)})
-        return {"ignored": len(sku_ids)}
-    result = kit.attempt(ctx, reread_stock, {"wms_co_id": mapping.jst_wms_co_id, "sku_ids": sku_ids},
-                         trace_key=trace)
-    ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
-                        {"wms_co_id": mapping.jst_wms_co_id, "skus": sku_ids[:20], "count": len(sku_ids),
-                         "result": result if result is not None else "queued for retry"})
-    return result or {"queued": len(sku_ids)}
+def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, Any]:
+    """S3: a push said these SKUs moved in this warehouse: their levels are re-read from whoever
+    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too)."""
+    _, location = location_for(ctx, warehouse_code)  # an unmapped warehouse is refused at once
+    done = kit.attempt(ctx, reread_stock, {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))},
+                       trace_key=f"stock:{location.pos_code}")
+    return done if done is not None else {"queued": len(set(sku_ids))}
 
 
 @kit.flow_command("stock.reread")
 def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
-    """The named SKUs' JST inventory of one mapped warehouse, through the tenant's formula, to
-    its 店+ warehouse (and the 销退仓 part to the return warehouse). Payload: wms_co_id, sku_ids."""
-    from ..connectors.jushuitan.paging import batches
-
-    mapping = mapping_for(ctx.tenant, int(payload["wms_co_id"]))
-    rows = [row for part in batches(list(payload["sku_ids"]), 100)  # inventory query: ≤ 100 SKUs a call
-            for row in ctx.jst.inventory_of(part, wms_co_id=mapping.jst_wms_co_id)]
-    counts: dict[str, Any] = {"read": len(rows), **_apply_levels(ctx, mapping.pos_warehouse_code,
-                                                                  levels_from_inventory(ctx.tenant, rows))}
-    returns = sales_return_stock.return_levels(ctx.tenant, mapping.jst_wms_co_id, rows)
-    if returns:
-        counts["sales_return"] = {"warehouse": returns[0], **_apply_levels(ctx, *returns)}
-    return counts
+    warehouse_code, skus = payload["warehouse_code"], payload["sku_ids"]
+    source, location = location_for(ctx, warehouse_code)
+    trace = f"stock:{location.pos_code}"
+    if source is None:
+        ctx.timeline.record(trace, ctx.ent_id, "stock.push.ignored",
+                            {"reason": "store stock master is the store system (stock.master: pos); "
+                                       "the ERP's stock of a store warehouse is not written to the store",
+                             "skus": len(skus)})
+        return {"ignored": len(skus)}
+    levels = source.stock_of(warehouse_code, skus)
+    items = levels_of(ctx.tenant, levels)
+    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": items},
+                         trace_key=trace)
+    _sales_return_stock(ctx, warehouse_code, levels)
+    ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
+                        {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items),
+                         "result": result if result is not None else "queued for retry"})
+    return result or {"queued": len(items)}
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
-    """S3/S4e hourly: every mapped warehouse's changes since its ts cursor -> P6."""
-    from ..connectors.jushuitan.paging import batches
-
+    """S3/S4e hourly: every mapped warehouse's changes since its cursor -> P6."""
     summary: dict[str, Any] = {}
-    for mapping in warehouses_from_jst(ctx.tenant):
+    for source, location in stock_sources(ctx):
+        code = location.warehouse_code
         if ctx.time_left() < 60:
-            summary[str(mapping.jst_wms_co_id)] = "left for the next run (time)"
+            summary[code] = "left for the next run (time)"
             continue
-        name = f"stock.inventory.{mapping.jst_wms_co_id}"
+        name = f"stock.inventory.{code}"  # JST: the ts cursor of the wms_co_id (its first name)
         cursor = ctx.cursors.get(ctx.ent_id, name)
-        scan = ctx.jst.scan_inventory(start_ts=int(cursor.value) if cursor else 0, wms_co_id=mapping.jst_wms_co_id)
-        items = levels_from_inventory(ctx.tenant, scan.records)
-        counts = _apply_levels(ctx, mapping.pos_warehouse_code, items)
-        returns = sales_return_stock.return_levels(ctx.tenant, mapping.jst_wms_co_id, scan.records)
-        if returns:  # its 销退仓 part to the 店+ return warehouse (code 2)
-            counts["sales_return"] = {"warehouse": returns[0], **_apply_levels(ctx, *returns)}
+        page = source.stock_changes(code, cursor.value if cursor else None)
+        items = levels_of(ctx.tenant, page.levels)
+        applied = stale = queued = 0
+        for start in range(0, len(items), P6_MAX):
+            part = items[start:start + P6_MAX]
+            result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": part},
+                                 trace_key=f"stock:{location.pos_code}")
+            if result is None:
+                queued += len(part)
+            else:
+                applied += result["applied"]
+                stale += result["stale"] + result["duplicate"]
+        returns = _sales_return_stock(ctx, code, page.levels)
         # Only after the levels are applied or durably queued: a crash re-reads them.
-        ctx.cursors.advance(ctx.ent_id, name, str(scan.next_ts), cursor.version if cursor else None)
-        summary[str(mapping.jst_wms_co_id)] = {"read": len(items), **counts, "next_ts": scan.next_ts}
+        ctx.cursors.advance(ctx.ent_id, name, page.next_cursor, cursor.version if cursor else None)
+        summary[code] = {"read": len(items), "applied": applied, "unchanged": stale, "queued": queued,
+                         "next_ts": page.next_cursor, **({"sales_return": returns} if returns else {})}
     return summary
 
 
-def _apply_levels(ctx: "FlowContext", code: str, levels: list[dict[str, Any]]) -> dict[str, int]:
-    """P6 in parts of 500 (each a step of its own): applied, unchanged and queued counts."""
-    from ..connectors.jushuitan.paging import batches
-
-    applied = stale = queued = 0
-    for part in batches(levels, P6_MAX):
-        result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": code, "items": part},
-                             trace_key=f"stock:{code}")
-        if result is None:
-            queued += len(part)
-        else:
-            applied += result["applied"]
-            stale += result["stale"] + result["duplicate"]
-    return {"applied": applied, "unchanged": stale, "queued": queued}
+def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequence[StockLevel]) -> dict[str, Any] | None:
+    """The 销退仓 part of these levels to the store system's return warehouse (code 2), when
+    ``warehouse_code`` is the one whose returns it shows (flows/sales_return_stock.py)."""
+    returns = sales_return_stock.return_levels(ctx.tenant, warehouse_code, levels)
+    if returns is None:
+        return None
+    code, items = returns
+    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": code, "items": items},
+                         trace_key=f"stock:{code}") if items else {"applied": 0}
+    return {"warehouse": code, **(result or {"queued": len(items)})}
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
@@ -279,10 +266,10 @@ def on_stock_changed(event: "PosEvent", tenant: "Tenant") -> None:
     trace = f"stock:{data.store_code}"
     reason = None
     if tenant.stock.master == "erp":
-        reason = "stock.master is erp: JST owns store stock, store events are not pushed"
+        reason = "stock.master is erp: the ERP owns store stock, store events are not pushed"
     elif data.store_code not in feeding_stores(tenant):
         reason = (f"store {data.store_code} is not a store of this tenant" if data.store_code
-                  not in store_warehouse_codes(tenant) else f"store {data.store_code} does not feed the 店加线下仓")
+                  not in store_warehouse_codes(tenant) else f"store {data.store_code} does not feed the ERP's store warehouse")
     if reason:
         ctx.timeline.record(trace, ctx.ent_id, "stock.changed.ignored",
                             {"event_id": event.event_id, "reason": reason, "skus": len(data.items)})
@@ -336,7 +323,7 @@ def schedule_flush(ctx: "FlowContext") -> str:
 
 @kit.flow_command(FLUSH_COMMAND)
 def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
-    """The dirty SKUs, aggregated over the feeding stores, to the JST offline warehouse."""
+    """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse."""
     # Let the next event queue the next flush: whatever it changes after this line is either
     # read below or left dirty for that flush.
     marker = ctx.records.get(ctx.ent_id, FLUSH, "offline")
@@ -345,12 +332,12 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     dirty = [r for r in ctx.records.list(ctx.ent_id, DIRTY) if not r.data.get("cleared")]
     if not dirty:
         return {"skus": 0, "uploads": 0}
-    if ctx.tenant.stock.master != "pos":  # switched to erp since the events came: JST owns the stock now
+    if ctx.tenant.stock.master != "pos":  # switched to erp since the events came: the ERP owns the stock now
         for record in dirty:
             ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": ctx.now().isoformat()},
                             expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
         ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.skipped",
-                            {"reason": "stock.master is erp: store stock is not pushed to JST", "skus": len(dirty)})
+                            {"reason": "stock.master is erp: store stock is not pushed to the ERP", "skus": len(dirty)})
         return {"skus": 0, "skipped": len(dirty)}
     skus = [r.key for r in dirty]
     quantities = offline_quantities(ctx, skus)
@@ -366,7 +353,7 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
         ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": now},
                         expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
     ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.uploaded",
-                        {"wms_co_id": ctx.tenant.jushuitan.offline_wms_co_id, "skus": len(items),
+                        {"warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items),
                          "so_ids": uploads, "sample": items[:10]})
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
@@ -398,47 +385,28 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
     return {sku: offline_quantity(ctx.tenant, levels[sku]) for sku in skus}
 
 
-# --- uploads to JST ----------------------------------------------------------------------------
+# --- counts into the ERP ---------------------------------------------------------------------------
 
 
 def upload_offline_stock(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id_base: str,
                          remark: str) -> list[str]:
-    """``type=check`` counts of the offline warehouse, ≤ 500 items each, one ``so_id`` per
-    upload (``<base>-<n>``), each done once (see ``upload_check_once``)."""
+    """Counts of the ERP's store warehouse, ≤ ``erp.info.max_stock_items_per_upload`` items
+    each, one upload id per count (``<base>-<n>``), each done once (``upload_check_once``)."""
     done = []
-    for number, start in enumerate(range(0, len(items), JST_UPLOAD_MAX), start=1):
+    size = ctx.erp.info.max_stock_items_per_upload
+    for number, start in enumerate(range(0, len(items), size), start=1):
         so_id = f"{so_id_base}-{number}"
-        upload_check_once(ctx, so_id, items[start:start + JST_UPLOAD_MAX], remark=remark)
+        upload_check_once(ctx, so_id, items[start:start + size], remark=remark)
         done.append(so_id)
     return done
 
 
 def upload_check_once(ctx: "FlowContext", so_id: str, items: Sequence[dict[str, Any]], *, remark: str) -> Any:
-    """One count upload, once per ``so_id`` (an effect record), also across a crash between
-    JST's answer and our record: JST refuses a repeated so_id ("already exists", code 160),
-    which means the first upload was taken."""
-    from ..connectors.jushuitan.models import StockItem
+    """One count, once per upload id (an effect record), also across a crash between the ERP's
+    answer and our record: the ERP recognises a repeated id (Erp.upload_store_stock)."""
 
     def upload() -> dict[str, Any]:
-        stock = [StockItem(sku_id=i["sku_id"], qty=int(i["qty"])) for i in items]
-        try:
-            # The adapter numbers the uploads of one call: one chunk gives "<so_id>-1"... so
-            # the prefix is the so_id itself and the JST so_id is "<so_id>-1".
-            ctx.jst.upload_inventory(wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id, so_id_prefix=so_id,
-                                     items=stock, type="check", remark=remark)
-        except PermanentError as exc:
-            if getattr(exc, "code", None) == 160 and not is_already_uploaded(exc):
-                # 160 is also "内部保存失败" (internal save failure): worth another try.
-                raise TransientError(str(exc)) from None
-            if not is_already_uploaded(exc):
-                raise
-            return {"so_id": so_id, "items": len(stock), "repeat": True}
-        return {"so_id": so_id, "items": len(stock)}
+        repeat = ctx.erp.upload_store_stock(so_id, [SkuQty(i["sku_id"], int(i["qty"])) for i in items], remark=remark)
+        return {"so_id": so_id, "items": len(items), **({"repeat": True} if repeat else {})}
 
     return kit.effect_once(ctx, f"stock-upload:{so_id}", upload).result
-
-
-def is_already_uploaded(exc: Exception) -> bool:
-    code = getattr(exc, "code", None)
-    message = f"{getattr(exc, 'jst_msg', '')} {exc}"
-    return code == 160 and ("已存在" in message or "exist" in message.lower() or "重复" in message)

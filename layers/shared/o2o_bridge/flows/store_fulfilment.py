@@ -1,24 +1,24 @@
 """S1, S1r, S1c: online orders fulfilled by stores (线上订单线下发货 / 门店自提).
 
-1. ``poll_jst_outbound`` reads the sales outbounds of the tenant's 店加线下仓 by ts cursor.
-   A ``WaitConfirm`` outbound is remembered and dispatched; a ``Delete`` / ``Cancelled`` one
-   cancels what was dispatched. Pages are fetched one at a time (``iter_sales_outbound_pages``);
+1. ``poll_jst_outbound`` reads the online outbounds the ERP assigned to the stores (Erp port
+   ``online_outbound_pages``; JST: sales outbounds of the 店加线下仓 by ts cursor). A waiting
+   outbound is remembered and dispatched; a cancelled one cancels what was dispatched. Pages
+   are fetched one at a time;
    the cursor moves only after a page's outbounds are handled, and a run short of time stops
    before fetching the next page (the next run goes on from there, so a backlog is read once).
 2. Dispatch routes the outbound (``routing.route_outbound``) and creates the store's
    fulfilment order (P1, Idempotency-Key from io_id, store and route number); the
    fulfilment is linked to the io_id.
 3. The store ships (``fulfilment.shipped``) or the customer picks up
-   (``fulfilment.picked_up``): the outbound is confirmed in JST (wms/sent/upload), once per
-   outbound, with the carrier mapped through the tenant's logistics table, or the tenant's
-   pickup logistics code and no tracking number.
+   (``fulfilment.picked_up``): the outbound is confirmed in the ERP
+   (``erp.confirm_online_outbound``; JST wms/sent/upload), once per outbound.
 4. The store rejects (``fulfilment.rejected``): the order is routed again without every
    store that rejected it; ``out_of_stock`` also marks unavailable at that store for the day
    the SKUs the event names (optional ``items``), or else every SKU of the order. With no
    store left the order is parked as an exception (record, metric ``FulfilmentExceptions``
    with an alarm, ``o2o exceptions``), to be re-routed by hand.
 
-Every call to JST or 店+ runs in a step started with ``kit.attempt``: a transient failure
+Every call to the ERP or 店+ runs in a step started with ``kit.attempt``: a transient failure
 queues the step for the retry worker. State per outbound is one versioned record
 (``s1.order``) changed with conditional writes; effects are ``kit.effect_once``.
 """
@@ -38,8 +38,8 @@ from .offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
-    from ..connectors.jushuitan.models import SalesOutbound
     from ..events.models import PosEvent
+    from ..ports.erp import OnlineOutbound
     from ..tenant import Tenant
 
 CURSOR = "jst.sales_outbound"
@@ -57,7 +57,6 @@ EXCEPTION_METRIC = "FulfilmentExceptions"
 # at a store, must fit in it); the next run goes on from the cursor.
 TIME_MARGIN_SECONDS = 20.0
 ORDER_TTL_DAYS = 180
-CANCELLED_AT_JST = ("Delete", "Cancelled")
 
 
 class OrderChanged(TransientError):
@@ -121,23 +120,20 @@ def _routing_done(ctx: FlowContext, io_id: str, route_no: int) -> None:
         ctx.records.delete(ctx.ent_id, ROUTING_KIND, io_id)
 
 
-def _order_from_outbound(ctx: FlowContext, ob: "SalesOutbound") -> dict[str, Any]:
-    labels = getattr(ob, "labels", None) or ""
-    labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
-    extra = ob.model_extra or {}
-    chosen = pickup.chosen_store(ctx.tenant, ob)
-    delivery = "pickup" if ctx.tenant.routing.pickup_label in labels or chosen else "express"
-    city = ob.receiver_city or ""
+def _order_from_outbound(ctx: FlowContext, ob: "OnlineOutbound") -> dict[str, Any]:
+    # Record field names are the first ones (io_id, o_id, so_id, jst_status, ts): stored orders carry them.
+    # A store the customer chose (门店自提) makes it a pickup even without the pickup label.
+    delivery = "pickup" if ctx.tenant.routing.pickup_label in ob.labels or ob.pickup_store_code else "express"
+    receiver = ob.receiver
     return {
-        "io_id": str(ob.io_id), "o_id": str(ob.o_id or ""), "so_id": ob.so_id or "", "shop_id": ob.shop_id,
-        "delivery": delivery, "pickup_store_code": chosen, "status": "routing", "route_no": 0, "jst_status": ob.status, "ts": ob.ts,
-        "receiver": {"name": ob.receiver_name or "", "mobile": ob.receiver_mobile or extra.get("receiver_phone") or "",
-                     "province": ob.receiver_state or "", "city": city, "district": ob.receiver_district or city,
-                     "address": ob.receiver_address or ""},
-        "items": [{"sku_id": item.sku_id, "qty": int(item.qty), "name": item.name or item.sku_id,
-                   "price": str(item.sale_price) if item.sale_price is not None else None}
-                  for item in ob.items if item.qty > 0],
-        "buyer_message": extra.get("buyer_message") or None,
+        "io_id": ob.outbound_id, "o_id": ob.order_id, "so_id": ob.platform_order_no,
+        "shop_id": int(ob.shop_id) if ob.shop_id and ob.shop_id.isdigit() else ob.shop_id,
+        "delivery": delivery, "pickup_store_code": ob.pickup_store_code, "status": "routing", "route_no": 0,
+        "jst_status": ob.erp_status, "ts": ob.position,
+        "receiver": {"name": receiver.name, "mobile": receiver.mobile, "province": receiver.province,
+                     "city": receiver.city, "district": receiver.district, "address": receiver.address},
+        "items": [{"sku_id": line.sku_id, "qty": line.qty, "name": line.name, "price": line.price} for line in ob.lines],
+        "buyer_message": ob.buyer_message,
         "rejections": [], "store_code": None, "fulfilment_id": None, "forced_store": None,
     }
 
@@ -145,7 +141,7 @@ def _order_from_outbound(ctx: FlowContext, ob: "SalesOutbound") -> dict[str, Any
 # --- 1. the poll ----------------------------------------------------------------------------
 
 def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
-    """Scan the 店加线下仓's sales outbounds from the stored ts cursor, a page at a time: fetch a
+    """Scan the stores' online outbounds from the stored cursor, a page at a time: fetch a
     page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next.
     A run short of time stops between pages and fetched nothing it did not handle; the next run
     goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
@@ -155,7 +151,7 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
     summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
                                "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
     position = start_ts
-    pages = ctx.jst.iter_sales_outbound_pages(start_ts=start_ts, wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id)
+    pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
     try:
         while True:
             if ctx.time_left() < TIME_MARGIN_SECONDS:
@@ -165,17 +161,17 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
             if page is None:
                 break
             summary["pages"] += 1
-            summary["read"] += len(page.records)
-            for outbound in sorted(page.records, key=lambda ob: ob.ts):
+            summary["read"] += len(page.outbounds)
+            for outbound in sorted(page.outbounds, key=lambda ob: ob.position):
                 summary[handle_outbound(ctx, outbound)] += 1
                 summary["handled"] += 1
-            if page.next_ts > position:
-                if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(page.next_ts), version):
+            if int(page.next_cursor) > position:
+                if not ctx.cursors.advance(ctx.ent_id, CURSOR, page.next_cursor, version):
                     # Another run moved the cursor meanwhile: it goes on from there.
                     summary["cursor_taken_over"] = True
                     break
                 version = (version or 0) + 1
-                position = page.next_ts
+                position = int(page.next_cursor)
             if page.last:
                 break
     finally:
@@ -190,10 +186,10 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
     return summary
 
 
-def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
+def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
     """One outbound as the scan saw it; safe to repeat (the cursor's edge record comes back)."""
-    io_id = str(outbound.io_id)
-    if outbound.status == "WaitConfirm":
+    io_id = outbound.outbound_id
+    if outbound.status == "waiting":
         data = _order_from_outbound(ctx, outbound)
         refusal = self_mall_refusal(ctx.tenant, data["shop_id"])
         if refusal:
@@ -214,8 +210,8 @@ def handle_outbound(ctx: FlowContext, outbound: "SalesOutbound") -> str:
             attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.data["route_no"]}, trace_key=io_id)
             return "dispatched"
         return "ignored"
-    if outbound.status in CANCELLED_AT_JST:
-        return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.status) else "ignored"
+    if outbound.status == "cancelled":
+        return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.erp_status) else "ignored"
     return "ignored"  # Confirmed (by us), OuterConfirming...: nothing for the stores to do
 
 
@@ -388,45 +384,14 @@ def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
             trace_key=io_id)
 
 
-def _logistics_for(ctx: FlowContext, payload: dict[str, Any]) -> tuple[str, str | None, str]:
-    """(lc_id, lc_name, l_id) for JST."""
-    tenant = ctx.tenant
-    if payload["how"] == "picked_up":
-        if not tenant.routing.pickup_lc_id:
-            raise PermanentError("the tenant has no routing.pickup_lc_id: set the JST logistics code for store pickups")
-        name = next((m.name for m in tenant.logistics if m.jst_lc_id == tenant.routing.pickup_lc_id), "门店自提")
-        return tenant.routing.pickup_lc_id, name, ""
-    carrier = payload["carrier_code"]
-    for mapping in tenant.logistics:
-        if mapping.pos_code == carrier:
-            return mapping.jst_lc_id, mapping.name, payload["tracking_no"]
-    raise PermanentError(f"carrier {carrier!r} of the store is not in the tenant's logistics table (pos_code -> jst_lc_id)")
-
-
-class JstRefusedShipment(PermanentError):
-    pass
-
-
 @flow_command("s1.confirm_outbound")
 def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Confirm the outbound shipped in JST (wms/sent/upload), exactly once per outbound."""
-    from ..connectors.jushuitan.models import WmsSent
-
+    """Confirm the outbound shipped (or picked up) in the ERP, exactly once per outbound."""
     io_id = str(payload["io_id"])
 
     def upload() -> dict[str, Any]:
-        lc_id, lc_name, l_id = _logistics_for(ctx, payload)
-        row = WmsSent(io_id=int(io_id), lc_id=lc_id, l_id=l_id, lc_name=lc_name,
-                      wms_co_id=ctx.tenant.jushuitan.offline_wms_co_id, is_un_lid=True if not l_id else None)
-        answers = ctx.jst.upload_wms_sent([row])
-        results = [r for a in answers if isinstance(a, dict) for r in (a.get("datas") or [])]
-        mine = next((r for r in results if str(r.get("io_id")) == io_id), None)
-        if mine is not None and not mine.get("issuccess", True):
-            # Refused: maybe because an earlier try (whose answer was lost) already confirmed it.
-            current = ctx.jst.sales_outbounds_by_ids([int(io_id)])
-            if not any(ob.status == "Confirmed" for ob in current):
-                raise JstRefusedShipment(f"JST refused to confirm outbound {io_id}: {mine.get('msg')}")
-        return {"lc_id": lc_id, "l_id": l_id, "how": payload["how"]}
+        return ctx.erp.confirm_online_outbound(io_id, how=payload["how"], carrier_code=payload.get("carrier_code"),
+                                               tracking_no=payload.get("tracking_no"))
 
     try:
         outcome = effect_once(ctx, f"s1.confirm:{io_id}", upload)

@@ -1,17 +1,21 @@
-"""S2: store and micro-mall orders the warehouse fulfils (线下订单线上发货, 缺货订单仓发).
+"""S2 / Q1: store and micro-mall orders the warehouse fulfils (线下订单线上发货, 缺货订单仓发),
+over the Warehouse port (ports/warehouse.py): JST's 自有商城 shop today, a 奇门 WMS the same way.
 
-The store side asks, JST answers with pushes, a schedule catches the pushes JST lost:
+The store side asks, the warehouse answers, a schedule catches what the answers missed:
 
-- ``order.warehouse_requested`` → the order goes to the tenant's 自有商城 shop in JST
-  (``so_id`` = store order no., ``outer_oi_id`` = line no., paid); ``so_id`` ↔ ``o_id`` linked.
-- ``order.cancelled`` (the store cancelled) → JST ``orderbyoid/cancel``.
-- ``return.requested`` → JST after-sale (``outer_as_id`` = return no.).
-- 物流同步 push (S2d) → P3, once per parcel (so_id, l_id, lines); partial shipments add up
-  in the order's ledger, so nothing ships twice and a fully shipped order takes no more.
-- 取消订单 push (S2c) → P4. 售后收货 push (S2r) → P5 confirm / cancel.
-- ``recover_missed_pushes`` (S2x, every 15 min) reads ``/open/logistic/query`` and
-  ``/open/aftersale/received/query`` over overlapping windows and runs the same steps with the
-  same effect keys, so a parcel seen by both the push and the poll is one effect.
+- ``order.warehouse_requested`` → ``warehouse.submit_order``; store order no. ↔ the
+  warehouse's order id linked.
+- ``order.cancelled`` (the store cancelled) → ``warehouse.cancel_order``.
+- ``return.requested`` → ``warehouse.submit_return``.
+- What the warehouse did enters ONE function, ``take_confirmations``: a parcel shipped (S2d)
+  → P3, once per parcel (order no., tracking no., lines), partial shipments adding up in the
+  order's ledger so nothing ships twice; the warehouse cancelled (S2c) → P4; a return received
+  or un-received (S2r) → P5.
+- Confirmations come from ``recheck`` (a push named documents: they are re-read from the
+  warehouse's own API, so a forged or replayed push can cause a re-read, never an effect),
+  from ``recover_missed_pushes`` (S2x, every 15 min, overlapping windows), or from a
+  warehouse that signs its confirmations itself. The same steps and effect keys serve all,
+  so a parcel seen twice is one effect.
 
 A callback is acknowledged when its step is done, queued for retry (transient failure) or
 dead-lettered with its reason (the store refused; an operator fixes and replays it).
@@ -26,21 +30,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ..errors import ConfigurationError, PermanentError, TransientError, UnprocessableRequest
+from ..errors import PermanentError, TransientError
 from ..ports import DocumentLink
+from ..ports.warehouse import (OrderCancelled, OrderLine, Receiver, ReturnReceived, ReturnRequest, Shipment,
+                               StoreOrder, WarehouseRefused)
 from ..shanghai_time import from_jst_text, to_jst_text
 from . import kit
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
-    from ..web.jst_push import JstPush
 
 
 # Flow state (RecordRepository kinds), links and cursors of this scenario.
 ORDER_KIND = "s2.order"      # per store order: its lines, JST o_id, parcels shipped, cancelled by whom
 RETURN_KIND = "s2.return"    # per store return: its lines, JST as_id, receipt state
-STORE_ORDER, JST_ORDER = "store_order", "jst_order"
-STORE_RETURN, JST_AFTERSALE = "store_return", "jst_aftersale"
+STORE_ORDER, STORE_RETURN = "store_order", "store_return"
 LOGISTICS_CURSOR = "s2x.logistics"
 RECEIVED_CURSOR = "s2x.aftersale_received"
 
@@ -52,24 +56,24 @@ FIRST_LOOKBACK = timedelta(days=1)
 STOP_WHEN_SECONDS_LEFT = 20.0
 RECORD_TTL_DAYS = 400
 
-# The store's return types that JST knows by another name (anything else: a normal return).
-AFTERSALE_TYPES = {"return": "普通退货", "refund_only": "仅退款", "exchange": "换货", "reject": "拒收退货",
-                   "reship": "补发", "repair": "维修", "other": "其它"}
-JST_AFTERSALE_TYPES = frozenset(AFTERSALE_TYPES.values()) | {"投诉"}
 
 
-class WarehouseRefused(UnprocessableRequest):
-    """JST refused the store's document (a row error of an upload, a cancel it cannot do).
-    The store system gets a 422 with JST's own message; nothing is linked or recorded."""
+def warehouse_order(ctx: kit.FlowContext) -> str:
+    """The link kind of the warehouse's order ids: "jst_order" for JST (its stored links keep that name)."""
+    return f"{ctx.warehouse.info.system}_order"
+
+
+def warehouse_return(ctx: kit.FlowContext) -> str:
+    return f"{ctx.warehouse.info.system}_aftersale"
 
 
 # =====================================================================================
-# Store events (o2o_bridge.events.dispatch FLOWS)
+# Store events (o2o_bridge.events.routes)
 # =====================================================================================
 
 
 def on_order_warehouse_requested(event: Any, tenant: "Tenant") -> None:
-    """S2: upload the store order to the tenant's 自有商城 shop in JST."""
+    """S2: the warehouse is to ship the store order."""
     ctx = kit.context_for(tenant)
     order = event.data
     ctx.timeline.record(order.order_no, ctx.ent_id, "s2.warehouse_requested",
@@ -80,18 +84,18 @@ def on_order_warehouse_requested(event: Any, tenant: "Tenant") -> None:
 
 
 def on_order_cancelled(event: Any, tenant: "Tenant") -> None:
-    """S2: the store cancelled an order it had sent to the warehouse: cancel it in JST."""
+    """S2: the store cancelled an order it had sent to the warehouse: cancel it there."""
     ctx = kit.context_for(tenant)
     order_no = event.data.order_no
     ledger = _record(ctx, ORDER_KIND, order_no)
-    if ledger is None and ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, JST_ORDER) is None:
+    if ledger is None and ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx)) is None:
         ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "not an order sent to the warehouse"})
         return
-    kit.attempt(ctx, cancel_in_jst, {"order_no": order_no, "reason": event.data.reason}, trace_key=order_no)
+    kit.attempt(ctx, cancel_in_warehouse, {"order_no": order_no, "reason": event.data.reason}, trace_key=order_no)
 
 
 def on_return_requested(event: Any, tenant: "Tenant") -> None:
-    """S2r: the customer returns goods of a warehouse-shipped order: an after-sale in JST."""
+    """S2r: the customer returns goods of a warehouse-shipped order to the warehouse."""
     ctx = kit.context_for(tenant)
     ret = event.data
     ctx.timeline.record(ret.return_no, ctx.ent_id, "s2.return_requested", {"order_no": ret.order_no})
@@ -122,60 +126,40 @@ def upload_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any
 
 
 def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
-    from ..connectors.jushuitan import models as jst
-
-    tenant = ctx.tenant
-    paid_at = to_jst_text(order.paid_at)
     receiver = order.receiver
-    upload = jst.OrderUpload(
-        shop_id=tenant.jushuitan.self_mall_shop_id, so_id=order.order_no, order_date=paid_at,
-        shop_status="WAIT_SELLER_SEND_GOODS", shop_buyer_id=receiver.mobile,
-        receiver_state=receiver.province, receiver_city=receiver.city, receiver_district=receiver.district,
-        receiver_address=receiver.address, receiver_name=receiver.name, receiver_mobile=receiver.mobile,
-        pay_amount=order.pay_amount, freight=order.freight,
-        items=[jst.OrderUploadItem(sku_id=line.sku_id, shop_sku_id=line.sku_id, name=line.name or line.sku_id, qty=line.qty,
-                                   price=line.price, base_price=line.price, amount=line.amount,
-                                   outer_oi_id=line.line_no) for line in order.items],
-        # With WAIT_SELLER_SEND_GOODS, JST shows the order paid only when pay.amount == pay_amount.
-        pay=jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
-                         seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount),
-    )
-    row = _row_for(ctx.jst.upload_orders([upload]), order.order_no, lambda r: r.so_id)
-    if row.issuccess and row.o_id:
-        o_id = row.o_id
-    elif _already_there(row.msg):
-        # A retry after a lost answer: JST has the order already; that is success.
-        o_id = row.o_id or _o_id_in_jst(ctx, order.order_no)
-    else:
-        raise WarehouseRefused(f"JST refused order {order.order_no}: {row.msg or 'no reason given'}")
-    ctx.links.link(DocumentLink(ctx.ent_id, STORE_ORDER, order.order_no, JST_ORDER, str(o_id)))
-    _remember_order(ctx, order, o_id=str(o_id))
-    return {"o_id": str(o_id), "shop_id": tenant.jushuitan.self_mall_shop_id}
+    accepted = ctx.warehouse.submit_order(StoreOrder(
+        order_no=order.order_no, paid_at=order.paid_at, pay_amount=order.pay_amount, freight=order.freight,
+        receiver=Receiver(name=receiver.name, mobile=receiver.mobile, province=receiver.province, city=receiver.city,
+                          district=receiver.district, address=receiver.address),
+        lines=tuple(OrderLine(line_no=line.line_no, sku_id=line.sku_id, qty=line.qty, price=line.price,
+                              amount=line.amount, name=line.name) for line in order.items)))
+    o_id = accepted.warehouse_order_id
+    ctx.links.link(DocumentLink(ctx.ent_id, STORE_ORDER, order.order_no, warehouse_order(ctx), o_id))
+    _remember_order(ctx, order, o_id=o_id)
+    # "o_id": the warehouse's order id (JST's o_id), the name stored effects already carry.
+    return {"o_id": o_id, "warehouse": ctx.warehouse.info.system}
 
 
+# The command keeps its first name: queued retries and dead letters refer to it.
 @kit.flow_command("s2.cancel_in_jst")
-def cancel_in_jst(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
-    from ..connectors.jushuitan.errors import JstPermanentError
-
+def cancel_in_warehouse(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
     order_no, reason = payload["order_no"], payload["reason"]
     ledger = _record(ctx, ORDER_KIND, order_no) or {}
     if ledger.get("refused"):
-        ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "JST refused the order's upload"})
+        ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "the warehouse refused the order"})
         return {"outcome": "not_in_jst"}
     o_id = _o_id_of(ctx, order_no)
     if o_id is None:
         # The upload is still waiting for its retry: cancel after it.
-        raise TransientError(f"store order {order_no} is not in JST yet; its cancel waits for the upload",
+        raise TransientError(f"store order {order_no} is not in the warehouse yet; its cancel waits for the upload",
                              retry_after_seconds=30)
 
     def cancel() -> dict[str, Any]:
-        try:
-            ctx.jst.cancel_orders([int(o_id)], cancel_type="店+取消", remark=reason)
-        except JstPermanentError as exc:
-            raise WarehouseRefused(f"JST refused to cancel order {order_no} (o_id {o_id}): {exc.jst_msg or exc.message}") from None
+        ctx.warehouse.cancel_order(order_no, o_id, reason)
         _change_record(ctx, ORDER_KIND, order_no, lambda data: data.update(cancelled_by="store"))
         return {"o_id": o_id}
 
+    # The effect and timeline names say "jst": stored effects of running orders carry them.
     outcome = kit.effect_once(ctx, f"s2.jst-cancel:{order_no}", cancel, ttl_days=RECORD_TTL_DAYS)
     if not outcome.repeated:
         ctx.timeline.record(order_no, ctx.ent_id, "s2.cancelled_in_jst", outcome.result)
@@ -195,62 +179,114 @@ def upload_aftersale(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str,
 
 
 def _upload_aftersale(ctx: kit.FlowContext, ret: Any) -> dict[str, Any]:
-    from ..connectors.jushuitan import models as jst
-
-    tenant = ctx.tenant
-    total = sum((line.amount for line in ret.items), Decimal(0))
-    upload = jst.AfterSaleUpload(
-        shop_id=tenant.jushuitan.self_mall_shop_id, outer_as_id=ret.return_no, so_id=ret.order_no,
-        type=ret.type if ret.type in JST_AFTERSALE_TYPES else AFTERSALE_TYPES.get(ret.type, "普通退货"),
-        total_amount=total, refund=total, wms_co_id=tenant.jushuitan.return_wms_co_id,
-        warehouse_type=tenant.jushuitan.aftersale_warehouse_type,  # 销退仓 (2) unless the tenant says otherwise
-        items=[jst.AfterSaleItemUpload(sku_id=line.sku_id, qty=line.qty, amount=line.amount,
-                                       outer_oi_id=line.line_no) for line in ret.items],
-    )
-    row = _row_for(ctx.jst.upload_aftersales([upload]), ret.return_no, lambda r: r.outer_as_id)
-    if not (row.issuccess or (_already_there(row.msg) and row.as_id)):
-        raise WarehouseRefused(f"JST refused return {ret.return_no}: {row.msg or 'no reason given'}")
-    if row.as_id:
-        ctx.links.link(DocumentLink(ctx.ent_id, STORE_RETURN, ret.return_no, JST_AFTERSALE, str(row.as_id)))
-    _remember_return(ctx, ret, as_id=str(row.as_id) if row.as_id else None)
-    return {"as_id": str(row.as_id) if row.as_id else None}
+    accepted = ctx.warehouse.submit_return(ReturnRequest(
+        return_no=ret.return_no, order_no=ret.order_no, kind=ret.type,
+        lines=tuple(OrderLine(line_no=line.line_no, sku_id=line.sku_id, qty=line.qty, amount=line.amount)
+                    for line in ret.items)))
+    as_id = accepted.warehouse_return_id
+    if as_id:
+        ctx.links.link(DocumentLink(ctx.ent_id, STORE_RETURN, ret.return_no, warehouse_return(ctx), as_id))
+    _remember_return(ctx, ret, as_id=as_id)
+    return {"as_id": as_id}
 
 
 # =====================================================================================
-# JST pushes (functions/*_callback): the push is authenticated and parsed by read_push
+# What the warehouse did: one way in, whoever tells
 # =====================================================================================
 
 
-def on_delivery_push(push: "JstPush") -> list[dict[str, Any]]:
-    """S2d 物流同步: one parcel; a merged order's lines carry their own so_id."""
-    body = push.delivery()
-    ctx = kit.context_for(push.tenant)
-    by_order: dict[str, list[dict[str, Any]]] = {}
-    for item in body.items:
-        by_order.setdefault(item.so_id or body.so_id, []).append(
-            {"line": item.outer_oi_id or item.sku_id, "sku_id": item.sku_id, "qty": _whole(item.qty)})
-    return [settle(ctx, record_shipment, {
-        "so_id": so_id, "l_id": body.l_id, "lc_id": body.lc_id, "logistics_company": body.logistics_company,
-        "send_date": body.send_date or to_jst_text(ctx.now()), "lines": lines, "source": "push"}, trace_key=so_id)
-        for so_id, lines in by_order.items()]
+def take_confirmations(ctx: kit.FlowContext, confirmations: Iterable[Any], *, source: str) -> list[dict[str, Any]]:
+    """Shipments, cancels and return receipts the warehouse holds, each settled (done, queued,
+    or parked with its reason). ``source`` says who told (push, S2x, confirm) for the timeline."""
+    results = []
+    for confirmation in confirmations:
+        trace_key, step, payload = _step_for(ctx, confirmation, source)
+        results.append(settle(ctx, step, payload, trace_key=trace_key))
+    return results
 
 
-def on_cancel_push(push: "JstPush") -> dict[str, Any]:
-    """S2c 取消订单."""
-    body = push.cancel()
-    ctx = kit.context_for(push.tenant)
-    return settle(ctx, cancel_store_order, {"so_id": body.so_id, "remark": body.remark or ""}, trace_key=body.so_id)
+def _step_for(ctx: kit.FlowContext, confirmation: Any, source: str) -> tuple[str, kit.FlowStep, dict[str, Any]]:
+    if isinstance(confirmation, Shipment):
+        return confirmation.order_no, record_shipment, {
+            "so_id": confirmation.order_no, "l_id": confirmation.tracking_no, "lc_id": confirmation.carrier_code,
+            "logistics_company": confirmation.carrier_name,
+            "send_date": confirmation.shipped_at or to_jst_text(ctx.now()),
+            "lines": [{"line": line.line_no, "sku_id": line.sku_id, "qty": line.qty} for line in confirmation.lines],
+            "source": source}
+    if isinstance(confirmation, OrderCancelled):
+        return confirmation.order_no, cancel_store_order, {"so_id": confirmation.order_no, "remark": confirmation.remark}
+    if isinstance(confirmation, ReturnReceived):
+        return confirmation.return_no, record_return_receipt, {
+            "return_no": confirmation.return_no, "so_id": confirmation.order_no,
+            "as_id": confirmation.warehouse_return_id, "action": "confirm" if confirmation.received else "cancel",
+            "received_at": confirmation.received_at or to_jst_text(ctx.now()),
+            "items": [{"sku_id": i.sku_id, "qty": i.qty} for i in confirmation.items], "source": source}
+    raise TypeError(f"not a warehouse confirmation: {confirmation!r}")
 
 
-def on_return_goods_push(push: "JstPush") -> dict[str, Any]:
-    """S2r 售后收货: 确认收货 (confirm) or 取消收货 (cancel)."""
-    body = push.return_goods()
-    ctx = kit.context_for(push.tenant)
-    payload = {"return_no": body.outer_as_id, "so_id": body.so_id, "as_id": body.as_id,
-               "action": "confirm" if body.received else "cancel",
-               "received_at": getattr(body, "send_date", None) or to_jst_text(ctx.now()),
-               "items": _merge_skus((i.sku_id, _whole(i.qty)) for i in body.items), "source": "push"}
-    return settle(ctx, record_return_receipt, payload, trace_key=body.outer_as_id)
+def recheck_shipments(ctx: kit.FlowContext, order_nos: Iterable[str], tracking_nos: Iterable[str] = (), *,
+                      source: str = "push") -> list[dict[str, Any]]:
+    """A push said these orders shipped (S2d): what the warehouse holds for them is taken, only
+    the parcels named (``tracking_nos``) when given."""
+    return _recheck(ctx, {"what": "shipments", "order_nos": sorted(set(order_nos)),
+                          "tracking_nos": sorted(set(tracking_nos)), "source": source})
+
+
+def recheck_cancels(ctx: kit.FlowContext, order_nos: Iterable[str], *, source: str = "push") -> list[dict[str, Any]]:
+    """A push said these orders were cancelled (S2c): those the warehouse holds cancelled are."""
+    return _recheck(ctx, {"what": "cancels", "order_nos": sorted(set(order_nos)), "source": source})
+
+
+def recheck_receipts(ctx: kit.FlowContext, return_nos: Iterable[str], *, order_nos: Iterable[str] = (),
+                     warehouse_return_ids: Iterable[str] = (), source: str = "push") -> list[dict[str, Any]]:
+    """A push said these returns were received or un-received (S2r): the latest receipt the
+    warehouse holds for each decides."""
+    return _recheck(ctx, {"what": "receipts", "return_nos": sorted(set(return_nos)),
+                          "order_nos": sorted(set(order_nos)),
+                          "warehouse_return_ids": sorted({str(i) for i in warehouse_return_ids}), "source": source})
+
+
+def _recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    # A re-read that fails transiently is queued (the push is then acknowledged: its news is
+    # durably waiting), like any step.
+    keys = payload.get("return_nos") or payload["order_nos"]
+    done = kit.attempt(ctx, recheck, payload, trace_key=keys[0] if keys else "s2.recheck")
+    return done if done is not None else [{"outcome": "queued"}]
+
+
+@kit.flow_command("s2.recheck")
+def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Re-read the documents a push named and take what the warehouse holds."""
+    what, source = payload["what"], payload.get("source", "push")
+    if what == "shipments":
+        named = set(payload.get("tracking_nos") or ())
+        found: list[Any] = [s for s in ctx.warehouse.shipments_of(payload["order_nos"])
+                            if not named or s.tracking_no in named]
+        keys, why = payload["order_nos"], "the warehouse holds no such parcel"
+    elif what == "cancels":
+        found = ctx.warehouse.cancelled_of(payload["order_nos"])
+        keys, why = payload["order_nos"], "the warehouse does not hold the order cancelled"
+    else:
+        wanted = set(payload["return_nos"])
+        latest: dict[str, ReturnReceived] = {}
+        for receipt in ctx.warehouse.receipts_of(order_nos=payload["order_nos"],
+                                                 warehouse_return_ids=payload["warehouse_return_ids"]):
+            return_no = receipt.return_no or _return_no_of(ctx, receipt.warehouse_return_id)
+            if return_no in wanted:
+                latest[return_no] = _with_return_no(receipt, return_no)
+        found = list(latest.values())
+        keys, why = sorted(wanted), "the warehouse holds no receipt of it"
+    if not found:
+        for key in keys:
+            ctx.timeline.record(key, ctx.ent_id, "s2.push_unconfirmed", {"why": why, "source": source},
+                                level="warning")
+    return take_confirmations(ctx, found, source=source)
+
+
+def _with_return_no(receipt: ReturnReceived, return_no: str) -> ReturnReceived:
+    from dataclasses import replace
+
+    return receipt if receipt.return_no == return_no else replace(receipt, return_no=return_no)
 
 
 def settle(ctx: kit.FlowContext, step: kit.FlowStep, payload: dict[str, Any], *, trace_key: str) -> dict[str, Any]:
@@ -289,11 +325,11 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
         ctx.timeline.record(so_id, ctx.ent_id, "s2.shipment_ignored",
                             {"l_id": l_id, "why": "its lines are shipped already", "source": payload["source"]})
         return {"outcome": "already_shipped"}
-    carrier = _carrier(ctx.tenant, payload["lc_id"])
+    carrier = ctx.warehouse.store_carrier(payload["lc_id"])
 
     def ship() -> dict[str, Any]:
         shipment = pos.Shipment(
-            carrier_code=carrier.pos_code, carrier_name=carrier.name, tracking_no=l_id,
+            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=l_id,
             shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
@@ -301,7 +337,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("parcels", {}).setdefault(
             key, {"l_id": l_id, "lines": {line["line"]: line["qty"] for line in to_ship}}))
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
-                "carrier": carrier.pos_code, "lines": {line["line"]: line["qty"] for line in to_ship}}
+                "carrier": carrier.code, "lines": {line["line"]: line["qty"] for line in to_ship}}
 
     outcome = kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS)
     if outcome.repeated:
@@ -358,15 +394,7 @@ def _once_at_store(call: Callable[[], Any]) -> Any:
         return SimpleNamespace(status="applied before", shipment_id=None)
 
 
-def _carrier(tenant: "Tenant", lc_id: str):
-    for mapping in tenant.logistics:
-        if mapping.jst_lc_id == lc_id:
-            return mapping
-    raise ConfigurationError(f"JST carrier lc_id {lc_id!r} has no store carrier in tenant {tenant.ent_id}'s "
-                             "logistics mapping; add it (o2o tenant put) and replay the dead letter")
-
-
-# --- S2c: JST cancelled -----------------------------------------------------------------
+# --- S2c: the warehouse cancelled -----------------------------------------------------------------
 
 
 @kit.flow_command("s2.cancel_store_order")
@@ -378,7 +406,7 @@ def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[st
         return {"outcome": "already_cancelled"}
 
     def cancel() -> dict[str, Any]:
-        done = _once_at_store(lambda: ctx.store.cancel_order(so_id, payload["remark"] or "聚水潭取消订单",
+        done = _once_at_store(lambda: ctx.store.cancel_order(so_id, payload["remark"] or "仓库取消订单",
                                                              business_key=so_id))
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("cancelled_by", "jst"))
         return {"status": done.status}
@@ -436,39 +464,33 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
 
 
 # =====================================================================================
-# S2x: pushes JST never delivered (functions/poll_jst_documents, every 15 min)
+# S2x: news the pushes never brought (functions/poll_jst_documents, every 15 min)
 # =====================================================================================
 
 
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
-    """Shipments and return receipts JST shows but whose push the bridge never got; the same
-    steps and effect keys as the callbacks, so whichever comes second changes nothing."""
-    shop_id = ctx.tenant.jushuitan.self_mall_shop_id
-    shipments = _recover(ctx, LOGISTICS_CURSOR,
-                         lambda begin, end: ctx.jst.query_logistics(shop_id=shop_id, begin=begin, end=end),
-                         _shipments_of_rows, record_shipment)
-    receipts = _recover(ctx, RECEIVED_CURSOR,
-                        lambda begin, end: ctx.jst.query_aftersale_received(begin=begin, end=end, shop_id=shop_id),
-                        _receipts_of_rows, record_return_receipt)
+    """Shipments and return receipts the warehouse shows but no push announced; the same steps
+    and effect keys as the pushes, so whichever comes second changes nothing."""
+    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take)
+    receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take)
     return {"shipments": shipments, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             payloads_of: Callable[[kit.FlowContext, list[Any]], list[tuple[str, dict[str, Any] | None]]],
-             step: kit.FlowStep) -> dict[str, Any]:
+             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]]) -> dict[str, Any]:
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
     rows = fetch(begin, end)
     counts: Counter[str] = Counter()
-    for trace_key, payload in payloads_of(ctx, rows):
+    for confirmation in to_take(ctx, rows):
         if ctx.time_left() < STOP_WHEN_SECONDS_LEFT:
             counts["stopped_early"] += 1
             break
-        if payload is None:
+        if confirmation is None:
             counts["not_ours"] += 1
             continue
-        counts[settle(ctx, step, payload, trace_key=trace_key)["outcome"]] += 1
+        counts[take_confirmations(ctx, [confirmation], source="S2x")[0]["outcome"]] += 1
     else:
         # Moved only after every row is done, queued or dead-lettered; a lost race means another
         # run moved it, which is as good.
@@ -477,54 +499,34 @@ def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, 
             "rows": len(rows), **dict(sorted(counts.items()))}
 
 
-def _shipments_of_rows(ctx: kit.FlowContext, rows: list[Any]) -> list[tuple[str, dict[str, Any] | None]]:
-    found = []
-    for row in sorted(rows, key=lambda r: r.ts):
-        by_order: dict[str, list[dict[str, Any]]] = {}
-        for item in row.items:
-            by_order.setdefault(item.raw_so_id or row.so_id or "", []).append(
-                {"line": item.outer_oi_id or item.sku_id, "sku_id": item.sku_id, "qty": _whole(item.qty)})
-        for so_id, lines in by_order.items():
-            if not (so_id and row.l_id and row.lc_id) or not _is_ours(ctx, so_id):
-                found.append((so_id, None))
-                continue
-            found.append((so_id, {"so_id": so_id, "l_id": row.l_id, "lc_id": row.lc_id,
-                                  "logistics_company": row.logistics_company, "send_date": row.send_date,
-                                  "lines": lines, "source": "S2x"}))
-    return found
+def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Shipment]) -> list[Shipment | None]:
+    return [s if s.order_no and s.tracking_no and s.carrier_code and _is_ours(ctx, s.order_no) else None
+            for s in shipments]
 
 
-def _receipts_of_rows(ctx: kit.FlowContext, rows: list[Any]) -> list[tuple[str, dict[str, Any] | None]]:
-    # The latest receipt document of each return says its state now (a confirm, cancel,
-    # re-confirm history is one "received").
-    latest: dict[str, Any] = {}
-    found: list[tuple[str, dict[str, Any] | None]] = []
-    for row in sorted(rows, key=lambda r: r.ts):
-        return_no = row.outer_as_id or _return_no_of(ctx, row.as_id)
-        if return_no is None or _record(ctx, RETURN_KIND, return_no) is None:
-            found.append((str(row.as_id or row.io_id), None))
+def _receipts_to_take(ctx: kit.FlowContext, receipts: list[ReturnReceived]) -> list[ReturnReceived | None]:
+    # The latest receipt of each return says its state now (a confirm, cancel, re-confirm
+    # history is one "received").
+    latest: dict[str, ReturnReceived] = {}
+    found: list[ReturnReceived | None] = []
+    for receipt in receipts:
+        return_no = receipt.return_no or _return_no_of(ctx, receipt.warehouse_return_id)
+        if not return_no or _record(ctx, RETURN_KIND, return_no) is None:
+            found.append(None)
             continue
-        latest[return_no] = row
-    for return_no, row in latest.items():
-        action = {"Confirmed": "confirm", "Cancelled": "cancel"}.get(row.status or "")
-        if action is None:
-            continue
-        found.append((return_no, {"return_no": return_no, "so_id": row.so_id, "as_id": row.as_id, "action": action,
-                                  "received_at": row.io_date,
-                                  "items": _merge_skus((i.sku_id, _whole(i.qty)) for i in row.items),
-                                  "source": "S2x"}))
-    return found
+        latest[return_no] = _with_return_no(receipt, return_no)
+    return found + list(latest.values())
 
 
 def _is_ours(ctx: kit.FlowContext, so_id: str) -> bool:
     return (_record(ctx, ORDER_KIND, so_id) is not None
-            or ctx.links.find(ctx.ent_id, STORE_ORDER, so_id, JST_ORDER) is not None)
+            or ctx.links.find(ctx.ent_id, STORE_ORDER, so_id, warehouse_order(ctx)) is not None)
 
 
 def _return_no_of(ctx: kit.FlowContext, as_id: Any) -> str | None:
     if as_id is None:
         return None
-    link = ctx.links.find(ctx.ent_id, JST_AFTERSALE, str(as_id), STORE_RETURN)
+    link = ctx.links.find(ctx.ent_id, warehouse_return(ctx), str(as_id), STORE_RETURN)
     return link.other_key if link else None
 
 
@@ -534,7 +536,7 @@ def _return_no_of(ctx: kit.FlowContext, as_id: Any) -> str | None:
 
 
 def _remember_order(ctx: kit.FlowContext, order: Any, *, o_id: str | None = None) -> None:
-    """The order's ledger: its lines (what a parcel may still ship) and its JST o_id."""
+    """The order's ledger: its lines (what a parcel may still ship) and the warehouse's order id."""
     def change(data: dict[str, Any]) -> None:
         data.setdefault("lines", {line.line_no: {"sku_id": line.sku_id, "qty": line.qty} for line in order.items})
         if o_id is not None:
@@ -574,30 +576,10 @@ def _change_record(ctx: kit.FlowContext, kind: str, key: str, change: Callable[[
 
 
 def _o_id_of(ctx: kit.FlowContext, order_no: str) -> str | None:
-    link = ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, JST_ORDER)
+    link = ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx))
     if link is not None:
         return link.other_key
     return (_record(ctx, ORDER_KIND, order_no) or {}).get("o_id")
-
-
-def _o_id_in_jst(ctx: kit.FlowContext, so_id: str) -> int:
-    orders = ctx.jst.query_orders(shop_id=ctx.tenant.jushuitan.self_mall_shop_id, so_ids=[so_id])
-    if not orders:
-        raise TransientError(f"JST says order {so_id} exists but does not list it yet")
-    return orders[0].o_id
-
-
-def _row_for(rows: list[Any], key: str, key_of: Callable[[Any], Any]) -> Any:
-    row = next((r for r in rows if str(key_of(r) or "") == key), None)
-    if row is None and len(rows) == 1:
-        row = rows[0]
-    if row is None:
-        raise TransientError(f"JST's upload answer has no row for {key}")
-    return row
-
-
-def _already_there(msg: str | None) -> bool:
-    return bool(msg) and any(word in msg for word in ("已存在", "重复", "已确认"))
 
 
 def _merge_skus(pairs: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -606,9 +588,3 @@ def _merge_skus(pairs: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
         if qty > 0:
             merged[sku_id] = merged.get(sku_id, 0) + int(qty)
     return [{"sku_id": sku_id, "qty": qty} for sku_id, qty in merged.items()]
-
-
-def _whole(qty: Any) -> int:
-    return int(Decimal(str(qty)))
-
-

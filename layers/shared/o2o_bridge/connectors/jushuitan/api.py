@@ -162,6 +162,14 @@ class JstApiAdapter:
                                  begin=begin, end=end, page_size=self.limits.logistic_page,
                                  key=lambda r: (r.o_id, r.l_id))
 
+    def logistics_of(self, *, shop_id: int, so_ids: Sequence[str]) -> list[m.LogisticOrder]:
+        """The parcels JST holds for these orders (a push names them; this is what JST says)."""
+        found: list[m.LogisticOrder] = []
+        for chunk in batches(list(so_ids), self.limits.so_ids_per_query):
+            found.extend(self._list_all("/open/logistic/query", m.LogisticOrder, "orders", self.limits.logistic_page,
+                                        {"shop_id": shop_id, "so_ids": chunk}))
+        return keep_latest(found, lambda r: (r.o_id, r.l_id), lambda r: r.ts)
+
     # --- 5.6 / 5.7 inventory (S3, S4) --------------------------------------------------------
     def scan_inventory(self, *, start_ts: int, wms_co_id: int | None = None) -> TsScan:
         biz = {"wms_co_id": wms_co_id} if wms_co_id is not None else {}
@@ -221,6 +229,19 @@ class JstApiAdapter:
         biz = {"shop_id": shop_id} if shop_id is not None else {}
         return self._window_scan("/open/aftersale/received/query", m.AfterSaleReceived, "datas", biz=biz,
                                  begin=begin, end=end, page_size=self.limits.aftersale_page, key=lambda r: r.io_id)
+
+    def aftersale_received_of(self, *, so_ids: Sequence[str] = (), as_ids: Sequence[int] = (),
+                              shop_id: int | None = None) -> list[m.AfterSaleReceived]:
+        """The receipt documents JST holds for these after-sales (by as_id) or orders (by so_id)."""
+        found: list[m.AfterSaleReceived] = []
+        for field_name, ids in (("as_ids", list(as_ids)), ("so_ids", list(so_ids))):
+            for chunk in batches(ids, 50) if ids else ():
+                biz: dict[str, Any] = {field_name: chunk}
+                if shop_id is not None:
+                    biz["shop_id"] = shop_id
+                found.extend(self._list_all("/open/aftersale/received/query", m.AfterSaleReceived, "datas",
+                                            self.limits.aftersale_page, biz))
+        return sorted(keep_latest(found, lambda r: r.io_id, lambda r: r.ts), key=lambda r: r.ts)
 
     # --- 5.8 items (S7) ---------------------------------------------------------------------
     def query_skus(self, *, begin: datetime, end: datetime) -> list[m.Sku]:

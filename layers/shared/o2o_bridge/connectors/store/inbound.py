@@ -1,4 +1,5 @@
-"""The edge of ``POST /pos/events`` (pos-contract.md): authenticate, then read the event.
+"""The store system's inbound edge, ``POST /pos/events`` (docs/openapi/pos-api.yaml):
+authenticate, then read the event.
 
 Authentication runs first, in ``verify_signature`` (a resolver middleware), on the raw body
 exactly as received (base64-decoded when API Gateway says ``isBase64Encoded``), before the
@@ -29,14 +30,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import Unauthorized, UnknownTenant, UnprocessableRequest
-from ..events.models import PosEvent, parse_event
+from ...errors import Unauthorized, UnknownTenant, UnprocessableRequest
+from ...events.models import PosEvent, parse_event
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-    from ..ports import SecretResolver, TenantRepository
-    from ..tenant import Tenant
+    from ...ports import SecretResolver, TenantRepository
+    from ...tenant import Tenant
 
 SIGNATURE_HEADER = "X-O2O-Signature"
 EVENT_ID_HEADER = "X-O2O-Event-Id"

@@ -1,4 +1,10 @@
-"""Reading a JST push (the four callbacks of pos-contract.md) off an HTTP API event.
+"""JST's inbound edge: reading a push (the four callbacks, docs/openapi/pos-api.yaml
+"JST callbacks") off an HTTP API event, and what it names.
+
+A push is a signal, never a fact: it names documents (an order's parcel, a cancelled order,
+a return's receipt, the SKUs whose stock moved) and the flows re-read those documents through
+JST's signed API (the Warehouse port) before any effect. A forged or replayed push can at most
+cause a re-read.
 
 JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
 string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
@@ -20,11 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs
 
-from ..errors import BadRequest, Forbidden, UnknownTenant
-from ..ports import SecretResolver, TenantRepository
+from ...errors import BadRequest, Forbidden, UnknownTenant
+from ...ports import SecretResolver, TenantRepository
 
 if TYPE_CHECKING:
-    from ..connectors.jushuitan.push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
+    from .push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
 
 M = TypeVar("M")
 
@@ -40,29 +46,48 @@ class JstPush:
     authenticated_by: str = "unsigned"  # "sign", "token" or "unsigned" (tenant opted out)
 
     def as_model(self, model: type[M]) -> M:
-        from ..connectors.jushuitan.push import parse_push_body
+        from .push import parse_push_body
 
         return parse_push_body(model, self.body)
 
     def delivery(self) -> "LogisticsPush":
-        from ..connectors.jushuitan.push import LogisticsPush
+        from .push import LogisticsPush
 
         return self.as_model(LogisticsPush)
 
     def cancel(self) -> "CancelPush":
-        from ..connectors.jushuitan.push import CancelPush
+        from .push import CancelPush
 
         return self.as_model(CancelPush)
 
     def return_goods(self) -> "ReturnGoodsPush":
-        from ..connectors.jushuitan.push import ReturnGoodsPush
+        from .push import ReturnGoodsPush
 
         return self.as_model(ReturnGoodsPush)
 
     def stock(self) -> "StockPush":
-        from ..connectors.jushuitan.push import StockPush
+        from .push import StockPush
 
         return self.as_model(StockPush)
+
+    # --- what the push names (the flows re-read it from JST) ------------------------------
+    def named_shipments(self) -> tuple[list[str], list[str]]:
+        """物流同步: the store orders (a merged order's lines carry their own so_id) and the parcel."""
+        body = self.delivery()
+        return sorted({item.so_id or body.so_id for item in body.items} | {body.so_id}), [body.l_id]
+
+    def named_cancels(self) -> list[str]:
+        """取消订单: the store order."""
+        return [self.cancel().so_id]
+
+    def named_receipts(self) -> tuple[list[str], list[str], list[str]]:
+        """售后收货: the return (outer_as_id), its order, and JST's as_id when given."""
+        body = self.return_goods()
+        return [body.outer_as_id], [body.so_id], [body.as_id] if body.as_id else []
+
+    def named_stock(self) -> tuple[str, list[str]]:
+        """库存同步: the warehouse (storageCode = wms_co_id) and its SKUs."""
+        return self.storage_code, sorted({row.sku_id for row in self.stock().datas})
 
 
 def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"],
@@ -97,7 +122,7 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
 
 
 def _authenticate(query: dict[str, str], tenant: Any, secrets: SecretResolver | None) -> str:
-    from ..connectors.jushuitan.push import authenticate_push
+    from .push import authenticate_push
 
     callback = tenant.jushuitan.callback
     resolver = secrets if secrets is not None else _RuntimeResolver()
@@ -113,7 +138,7 @@ class _RuntimeResolver:
     """Secrets Manager through the container's cached resolver, built only when a reference is used."""
 
     def resolve(self, reference: str) -> str:
-        from .. import runtime
+        from ... import runtime
 
         return runtime.secret_resolver().resolve(reference)
 

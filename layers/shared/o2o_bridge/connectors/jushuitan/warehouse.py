@@ -1,0 +1,194 @@
+"""JST as the tenant's warehouse (ports.Warehouse): store orders into the 自有商城 shop, other
+in/out documents for 配货 / 退仓, inventory of the mapped warehouses.
+
+Exactly once at JST: an order is keyed by its ``so_id`` (the store order no.), an after-sale by
+``outer_as_id``, an other in/out by ``external_id``. JST answers a repeat with "already exists"
+(a row message, or code 160); that is success, and the id is read back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ...errors import ConfigurationError, TransientError
+from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
+                                ReturnReceived, ReturnRequest, Shipment, StockLevel, StockLocation, StockPage,
+                                StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from . import mappers
+
+if TYPE_CHECKING:
+    from ...tenant import Tenant, WarehouseMapping
+    from .port import JstApi
+
+MAX_OTHER_INOUT_LINES = 1000  # /open/jushuitan/otherinout/upload: items ≤ 1000
+ALREADY_EXISTS = 160  # JST's answer to a repeated external_id (外部单号已存在)
+
+
+class JstStock:
+    """Stock levels of some of the tenant's mapped JST warehouses (by ``wms_co_id``)."""
+
+    def __init__(self, api: "JstApi", tenant: "Tenant", holds: Callable[["WarehouseMapping"], bool]) -> None:
+        self.api, self.tenant, self._holds = api, tenant, holds
+
+    def stock_locations(self) -> list[StockLocation]:
+        # Never 店加线下仓: the stores feed it, so showing its stock in 店+ would count them twice
+        # (a loop); `tenant doctor` refuses that mapping, and a tenant stored before the rule is safe.
+        offline = self.tenant.jushuitan.offline_wms_co_id
+        return [StockLocation(str(w.jst_wms_co_id), w.pos_warehouse_code) for w in self.tenant.warehouses
+                if self._holds(w) and w.jst_wms_co_id != offline]
+
+    def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
+        scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
+        return StockPage([mappers.stock_level(row) for row in scan.records], str(scan.next_ts))
+
+    def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
+        return [mappers.stock_level(row) for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))]
+
+
+def is_store_warehouse(tenant: "Tenant", mapping: "WarehouseMapping") -> bool:
+    return mapping.pos_warehouse_code in {store.code for store in tenant.stores}
+
+
+class JstWarehouse(JstStock):
+    info = WarehouseInfo(system="jst", max_document_lines=MAX_OTHER_INOUT_LINES)
+
+    def __init__(self, api: "JstApi", tenant: "Tenant") -> None:
+        super().__init__(api, tenant, lambda mapping: not is_store_warehouse(tenant, mapping))
+        self.shop_id = tenant.jushuitan.self_mall_shop_id
+
+    # --- S2 ----------------------------------------------------------------------------------------
+    def submit_order(self, order: StoreOrder) -> OrderAccepted:
+        row = _row_for(self.api.upload_orders([mappers.order_upload(self.tenant, order)]), order.order_no,
+                       lambda r: r.so_id)
+        if row.issuccess and row.o_id:
+            o_id = row.o_id
+        elif _already_there(row.msg):
+            # A retry after a lost answer: JST has the order already; that is success.
+            o_id = row.o_id or self._o_id_in_jst(order.order_no)
+        else:
+            raise WarehouseRefused(f"JST refused order {order.order_no}: {row.msg or 'no reason given'}")
+        return OrderAccepted(order.order_no, str(o_id))
+
+    def _o_id_in_jst(self, so_id: str) -> int:
+        orders = self.api.query_orders(shop_id=self.shop_id, so_ids=[so_id])
+        if not orders:
+            raise TransientError(f"JST says order {so_id} exists but does not list it yet")
+        return orders[0].o_id
+
+    def cancel_order(self, order_no: str, warehouse_order_id: str, reason: str) -> None:
+        from .errors import JstPermanentError
+
+        try:
+            self.api.cancel_orders([int(warehouse_order_id)], cancel_type="店+取消", remark=reason)
+        except JstPermanentError as exc:
+            raise WarehouseRefused(f"JST refused to cancel order {order_no} (o_id {warehouse_order_id}): "
+                                   f"{exc.jst_msg or exc.message}") from None
+
+    def submit_return(self, request: ReturnRequest) -> ReturnAccepted:
+        row = _row_for(self.api.upload_aftersales([mappers.aftersale_upload(self.tenant, request)]), request.return_no,
+                       lambda r: r.outer_as_id)
+        if not (row.issuccess or (_already_there(row.msg) and row.as_id)):
+            raise WarehouseRefused(f"JST refused return {request.return_no}: {row.msg or 'no reason given'}")
+        return ReturnAccepted(request.return_no, str(row.as_id) if row.as_id else None)
+
+    def store_carrier(self, carrier_code: str) -> Carrier:
+        for mapping in self.tenant.logistics:
+            if mapping.jst_lc_id == carrier_code:
+                return Carrier(mapping.pos_code, mapping.name)
+        raise ConfigurationError(f"JST carrier lc_id {carrier_code!r} has no store carrier in tenant "
+                                 f"{self.tenant.ent_id}'s logistics mapping; add it (o2o tenant put) and replay "
+                                 "the dead letter")
+
+    def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+        rows = self.api.query_logistics(shop_id=self.shop_id, begin=begin, end=end)
+        return [s for row in sorted(rows, key=lambda r: r.ts) for s in mappers.shipments_of_row(row)]
+
+    def shipments_of(self, order_nos: Sequence[str]) -> list[Shipment]:
+        rows = self.api.logistics_of(shop_id=self.shop_id, so_ids=list(order_nos))
+        return [s for row in sorted(rows, key=lambda r: r.ts) for s in mappers.shipments_of_row(row)
+                if s.order_no in order_nos]
+
+    def cancelled_of(self, order_nos: Sequence[str]) -> list[OrderCancelled]:
+        found = (mappers.cancelled(order) for order in self.api.query_orders(shop_id=self.shop_id, so_ids=list(order_nos)))
+        return [c for c in found if c is not None and c.order_no in order_nos]
+
+    def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
+        rows = self.api.query_aftersale_received(begin=begin, end=end, shop_id=self.shop_id)
+        return _receipts(rows)
+
+    def receipts_of(self, *, order_nos: Sequence[str] = (),
+                    warehouse_return_ids: Sequence[str] = ()) -> list[ReturnReceived]:
+        rows = self.api.aftersale_received_of(so_ids=list(order_nos), as_ids=[int(i) for i in warehouse_return_ids],
+                                              shop_id=self.shop_id)
+        return _receipts(rows)
+
+    # --- S5 / S6 -----------------------------------------------------------------------------------
+    def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
+        return self._other_inout("out", self.tenant.jushuitan.main_wms_co_id, document)
+
+    def take_back_from_store(self, document: StoreDocument) -> DocumentAccepted:
+        section = self.tenant.jushuitan
+        return self._other_inout("in", section.return_wms_co_id or section.main_wms_co_id, document)
+
+    def _other_inout(self, direction: str, wms_co_id: int, document: StoreDocument) -> DocumentAccepted:
+        from . import models as jst
+        from .errors import JstPermanentError
+
+        external_id = document.doc_no
+        upload = jst.OtherInOutUpload(
+            type=direction, external_id=external_id, wms_co_id=wms_co_id, remark=document.remark,
+            receiver_name=document.store_name if direction == "out" else None,
+            items=[jst.OtherInOutItemUpload(sku_id=line.sku_id, qty=line.qty) for line in document.lines])
+        try:
+            answer = self.api.upload_other_inout(upload)
+        except JstPermanentError as exc:
+            if exc.code != ALREADY_EXISTS:
+                raise
+            # A repeat of an upload JST already holds (our earlier attempt died before recording it).
+            io_id = self._find_io_id(direction, external_id, wms_co_id)
+            if io_id is None:
+                # 160 also means 内部保存失败 (internal save failure) in one error table: try again later.
+                raise TransientError(f"JST answered code 160 for {external_id} but holds no such document yet") from None
+            return DocumentAccepted(str(io_id), str(wms_co_id), already_there=True)
+        io_id = _io_id_in(answer) or self._find_io_id(direction, external_id, wms_co_id)
+        if io_id is None:
+            raise TransientError(f"JST accepted {external_id} without an io_id and cannot find it yet")
+        return DocumentAccepted(str(io_id), str(wms_co_id))
+
+    def _find_io_id(self, direction: str, external_id: str, wms_co_id: int) -> int | None:
+        for doc in self.api.query_other_inout(so_ids=[external_id], wms_co_id=wms_co_id):
+            if doc.so_id == external_id and mappers.is_other_inout_type(doc.type, direction):
+                return doc.io_id
+        return None
+
+    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
+        if not warehouse_doc_ids:
+            return []
+        return [mappers.document_state(doc) for doc in self.api.query_other_inout(io_ids=sorted(int(i) for i in warehouse_doc_ids))]
+
+
+def _receipts(rows: list[Any]) -> list[ReturnReceived]:
+    found = (mappers.return_received(row) for row in sorted(rows, key=lambda r: r.ts))
+    return [r for r in found if r is not None]
+
+
+def _io_id_in(answer: Any) -> int | None:
+    # JST nests it: data.data.io_id (the client returns ``data``); accept one level less too.
+    for candidate in (answer, (answer or {}).get("data") if isinstance(answer, dict) else None):
+        if isinstance(candidate, dict) and candidate.get("io_id"):
+            return int(candidate["io_id"])
+    return None
+
+
+def _row_for(rows: list[Any], key: str, key_of: Callable[[Any], Any]) -> Any:
+    row = next((r for r in rows if str(key_of(r) or "") == key), None)
+    if row is None and len(rows) == 1:
+        row = rows[0]
+    if row is None:
+        raise TransientError(f"JST's upload answer has no row for {key}")
+    return row
+
+
+def _already_there(msg: str | None) -> bool:
+    return bool(msg) and any(word in msg for word in ("已存在", "重复", "已确认"))

@@ -1,0 +1,123 @@
+"""State ports: what flows keep between runs (document links, cursors, versioned records, the
+per-document timeline), where failed work waits (the command queue) and how a secret
+reference is resolved. connectors/aws implements them over DynamoDB, SQS and Secrets Manager;
+tests/fakes.py in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need them
+    from ..retry import DeadLetter, RetryEnvelope
+    from ..tenant import Tenant
+
+
+@dataclass(frozen=True)
+class DocumentLink:
+    """A binder record: our knowledge that one system's document is another's."""
+
+    ent_id: str
+    kind: str
+    key: str
+    other_kind: str
+    other_key: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    ent_id: str
+    name: str
+    value: str
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One step in the life of a document, as `o2o trace KEY` prints it."""
+
+    key: str
+    ent_id: str
+    at: datetime
+    step: str
+    detail: dict[str, Any]
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A small piece of flow state: an effect done once, a routing decision, an exception,
+    a stock version. ``kind`` groups records of one tenant so they can be listed."""
+
+    ent_id: str
+    kind: str
+    key: str
+    data: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class TenantRepository(Protocol):
+    def get(self, ent_id: str) -> "Tenant | None": ...
+    def put(self, tenant: "Tenant") -> None: ...
+    def list_ids(self) -> list[str]: ...
+
+
+class LinkRepository(Protocol):
+    def link(self, link: DocumentLink) -> DocumentLink:
+        """Record the link both ways; returns the stored link (the first one wins)."""
+
+    def find(self, ent_id: str, kind: str, key: str, other_kind: str) -> DocumentLink | None: ...
+
+
+class CursorRepository(Protocol):
+    def get(self, ent_id: str, name: str) -> Cursor | None: ...
+
+    def advance(self, ent_id: str, name: str, value: str, expected_version: int | None) -> bool:
+        """Move the cursor if nobody else moved it since ``expected_version``; False otherwise."""
+
+
+class RecordRepository(Protocol):
+    """Versioned flow state with conditional writes, so concurrent Lambdas never both win."""
+
+    def get(self, ent_id: str, kind: str, key: str) -> Record | None: ...
+
+    def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+            expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        """Write if the stored version is ``expected_version`` (None: only if absent).
+        Returns the new record, or None when someone else wrote first."""
+
+    def delete(self, ent_id: str, kind: str, key: str) -> None: ...
+
+    def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
+        """Every record of one kind (keys starting with ``prefix``), in key order."""
+
+
+class Timeline(Protocol):
+    def record(
+        self,
+        key: str,
+        ent_id: str,
+        step: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        level: str = "info",
+        aliases: tuple[str, ...] = (),
+    ) -> None: ...
+
+    def entries(self, key: str) -> list[TimelineEntry]: ...
+
+
+class CommandQueue(Protocol):
+    """Where work that failed transiently waits, and where hopeless work is laid to rest."""
+
+    def enqueue(self, envelope: "RetryEnvelope", delay_seconds: int) -> None: ...
+    def dead_letter(self, letter: "DeadLetter") -> None: ...
+
+
+class SecretResolver(Protocol):
+    def resolve(self, reference: str) -> str:
+        """The value behind ``secretsmanager:NAME[#json_key]``."""

@@ -1,0 +1,294 @@
+"""The Warehouse port: whoever ships the stores' orders, sends goods to the stores (配货),
+takes them back (退仓) and holds the warehouse stock. Today the ERP's own warehouse (JST,
+connectors/jushuitan/warehouse.py); a cloud WMS over 奇门 implements the same port.
+
+The value types are the bridge's own terms, small frozen dataclasses: no connector's wire
+model crosses this line. Identifiers a warehouse gives (its order, return and document ids)
+are opaque strings to the flows: they are stored and handed back, never interpreted.
+
+Exactly once, the rule for every command below: the warehouse call is idempotent on the
+store's own document number (``order_no``, ``return_no``, ``doc_no``). An adapter asked again
+for a document the warehouse already holds answers as it did the first time (the same id,
+``already_there`` when it can tell) instead of creating a second one. The flows add their
+own effect records on top (flows/kit.py ``effect_once``), so a repeat after a lost answer
+reaches the warehouse at most once more, and is then recognised by that number.
+
+Reads have no effect and may be repeated freely; whatever the warehouse says it shipped,
+cancelled or received enters one flow function (flows/warehouse_orders.py
+``take_confirmations``; flows/store_transfers.py ``follow_store_documents``), whether the
+news came from a poll, a push naming documents (re-read here, never believed), or a
+confirmation the warehouse signs itself.
+
+Errors: errors.TransientError (retry later) or errors.PermanentError; ``WarehouseRefused`` when
+the warehouse refuses a document for a reason the store's staff must fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Mapping, Protocol, Sequence
+
+from ..errors import UnprocessableRequest
+
+
+class WarehouseRefused(UnprocessableRequest):
+    """The warehouse refused the store's document (a row error of an upload, a cancel it cannot
+    do). The store system gets a 422 with the warehouse's own message; nothing is linked."""
+
+
+# --- value types --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkuQty:
+    sku_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of a store order or return, numbered by the store (``line_no``)."""
+
+    line_no: str
+    sku_id: str
+    qty: int
+    amount: Decimal = Decimal(0)
+    price: Decimal | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    mobile: str
+    province: str
+    city: str
+    district: str
+    address: str
+
+
+@dataclass(frozen=True)
+class StoreOrder:
+    """A store or micro-mall order the warehouse is to ship (S2 / Q1), paid."""
+
+    order_no: str
+    receiver: Receiver
+    lines: tuple[OrderLine, ...]
+    pay_amount: Decimal
+    freight: Decimal
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderAccepted:
+    order_no: str
+    warehouse_order_id: str  # the warehouse's id of the order (JST o_id)
+
+
+@dataclass(frozen=True)
+class ReturnRequest:
+    """The customer sends goods of a warehouse-shipped order back to the warehouse (S2r / Q2).
+    ``kind``: return, refund_only, exchange, reject, reship, repair, other (the store's words)."""
+
+    return_no: str
+    order_no: str
+    kind: str
+    lines: tuple[OrderLine, ...]
+
+
+@dataclass(frozen=True)
+class ReturnAccepted:
+    return_no: str
+    warehouse_return_id: str | None  # JST as_id; None when the warehouse gives none
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    """``line_no`` is the store's line number when the warehouse echoes it, else the SKU."""
+
+    line_no: str
+    sku_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """One parcel of one store order left the warehouse (S2d / Q1 confirm)."""
+
+    order_no: str
+    tracking_no: str
+    carrier_code: str        # the warehouse's carrier code; ``store_carrier`` maps it
+    carrier_name: str | None
+    shipped_at: str          # the warehouse's wall time, yyyy-MM-dd HH:mm:ss Asia/Shanghai
+    lines: tuple[ShippedLine, ...]
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    """The warehouse (or the ERP behind it) cancelled a store order (S2c)."""
+
+    order_no: str
+    remark: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnReceived:
+    """The warehouse received a return (``received``) or took its receipt back (S2r / Q2)."""
+
+    return_no: str
+    order_no: str | None
+    warehouse_return_id: str | None
+    received: bool
+    received_at: str | None  # wall time as in Shipment.shipped_at
+    items: tuple[SkuQty, ...]
+
+
+Confirmation = Shipment | OrderCancelled | ReturnReceived
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """A carrier as the store system knows it."""
+
+    code: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreDocument:
+    """A 配货 (``to_store``: the warehouse sends goods to a store, S5 / Q3) or 退仓
+    (``from_store``: the warehouse takes goods back, S6 / Q4) document, or one part of a long
+    one. ``doc_no`` is the number the warehouse keys it by (the store's, ``-n`` for a part)."""
+
+    direction: Literal["to_store", "from_store"]
+    doc_no: str
+    store_code: str
+    store_name: str | None
+    lines: tuple[SkuQty, ...]
+    remark: str
+
+
+@dataclass(frozen=True)
+class DocumentAccepted:
+    warehouse_doc_id: str
+    warehouse_code: str        # where the document lives (JST wms_co_id)
+    already_there: bool = False  # the warehouse held it already: an earlier attempt's answer was lost
+
+
+DocumentStatus = Literal["waiting", "confirmed", "voided"]
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What the warehouse did with a StoreDocument: ``confirmed`` with the quantities it
+    really moved, ``voided`` (``detail`` says how), or still ``waiting``."""
+
+    warehouse_doc_id: str
+    status: DocumentStatus
+    detail: str = ""
+    lines: tuple[SkuQty, ...] = ()
+    confirmed_at: str | None = None  # wall time as in Shipment.shipped_at
+
+
+@dataclass(frozen=True)
+class StockLocation:
+    """A warehouse whose stock the store system shows: ``warehouse_code`` (the warehouse's own
+    code) is shown as the store system's ``pos_code`` (a warehouse, or a store's own stock)."""
+
+    warehouse_code: str
+    pos_code: str
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """A SKU's stock in one warehouse. ``figures`` are the warehouse's named quantities
+    (qty, virtual_qty, order_lock, ...) for the tenant's stock formula; ``version`` orders two
+    readings of one SKU (a higher one is newer)."""
+
+    sku_id: str
+    figures: Mapping[str, Decimal]
+    version: int
+
+
+@dataclass(frozen=True)
+class StockPage:
+    levels: list[StockLevel]
+    next_cursor: str  # hand it back to read on from here
+
+
+@dataclass(frozen=True)
+class WarehouseInfo:
+    """How flows name the warehouse in timelines and metrics (``jst``, ``qimen``)."""
+
+    system: str
+    max_document_lines: int = 0  # a StoreDocument may carry at most this many lines (0: no limit)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+# --- the port -------------------------------------------------------------------------------------
+
+
+class StockSource(Protocol):
+    """Who holds stock levels the store system shows: the warehouse (S3 / Q5) and, for the
+    store warehouses when the ERP is stock master, the ERP (S4e)."""
+
+    def stock_locations(self) -> list[StockLocation]:
+        """Every warehouse of this tenant, held here, whose stock the store system may show."""
+
+    def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
+        """Levels changed since the cursor ``since`` (None: every level)."""
+
+    def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
+        """The current levels of these SKUs (a SKU the warehouse does not hold is left out)."""
+
+
+class Warehouse(StockSource, Protocol):
+    """S2, S5, S6 and S3 (Q1–Q5). Stock: ``stock_locations`` lists the warehouses that are not
+    a store's own."""
+
+    info: WarehouseInfo
+
+    # S2 / Q1: store orders shipped by the warehouse.
+    def submit_order(self, order: StoreOrder) -> OrderAccepted:
+        """Ask the warehouse to ship ``order``. Once per ``order_no``: a repeat answers the
+        first submission's id. WarehouseRefused when the warehouse will not take it."""
+
+    def cancel_order(self, order_no: str, warehouse_order_id: str, reason: str) -> None:
+        """The store cancelled ``order_no``. Repeating it is harmless. WarehouseRefused when
+        the warehouse cannot cancel (e.g. shipped already)."""
+
+    def submit_return(self, request: ReturnRequest) -> ReturnAccepted:
+        """Announce a customer's return of a warehouse-shipped order. Once per ``return_no``."""
+
+    def store_carrier(self, carrier_code: str) -> Carrier:
+        """The store system's carrier for the warehouse's ``carrier_code``;
+        errors.ConfigurationError (permanent) when the tenant has not mapped it."""
+
+    # What happened to those documents (reads, no effect).
+    def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+        """Parcels of store orders shipped (or changed) in [begin, end]."""
+
+    def shipments_of(self, order_nos: Sequence[str]) -> list[Shipment]:
+        """Every parcel the warehouse holds for these store orders."""
+
+    def cancelled_of(self, order_nos: Sequence[str]) -> list[OrderCancelled]:
+        """Those of these store orders the warehouse holds as cancelled."""
+
+    def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
+        """Return receipts (and receipts taken back) in [begin, end], oldest first."""
+
+    def receipts_of(self, *, order_nos: Sequence[str] = (),
+                    warehouse_return_ids: Sequence[str] = ()) -> list[ReturnReceived]:
+        """The receipts the warehouse holds for returns of these orders or with these ids, oldest first."""
+
+    # S5 / S6 (Q3 / Q4): goods to and from the stores.
+    def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
+        """配货: the warehouse is to send ``document``'s goods to its store. Once per ``doc_no``."""
+
+    def take_back_from_store(self, document: StoreDocument) -> DocumentAccepted:
+        """退仓: the warehouse is to receive ``document``'s goods from its store. Once per ``doc_no``."""
+
+    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
+        """The state of these documents; a document the warehouse does not list is left out."""
