@@ -153,6 +153,10 @@ class JushuitanConfig(_WithSecrets):
     # The JST warehouse part after-sale uploads name for returned goods (售后 warehouse_type):
     # 2 = 销退仓 as the guide sets up; 1 main, 3 进货仓, 4 次品仓.
     aftersale_warehouse_type: Literal[1, 2, 3, 4] = 2
+    # JST warehouses with 货位管理 (bin management): there a count upload with type=check zeroes
+    # every SKU not sent, so the bridge sends the difference (type=adjust) instead. JST's API
+    # does not say which warehouses manage bins: list them.
+    bin_managed_wms_co_ids: list[PositiveInt] = []
     rate_limit: RateLimit = RateLimit()
 
 
