@@ -58,7 +58,7 @@ def run(doc=None, jst=None):
 def test_a_healthy_tenant_passes_every_check():
     checks = run()
     assert list(checks) == ["credentials", "warehouses", "self_mall_shop", "logistics", "stores",
-                            "warehouse_mapping", "stock_formula", "self_mall_dispatch_rule"]
+                            "warehouse_mapping", "stock_formula", "bin_management", "self_mall_dispatch_rule"]
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
     assert checks["self_mall_shop"].line().startswith("✓ self_mall_shop: shop 133242")
 
@@ -122,7 +122,7 @@ def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, mo
     monkeypatch.setattr(factory, "jst_for_tenant", lambda tenant: jst)
     assert main(["tenant", "doctor", "10010"]) == 0
     out = capsys.readouterr().out
-    assert out.count("✓") == 7 and out.count("\n  ! ") == 1 and "8 of 8 checks passed (1 to act on)" in out
+    assert out.count("✓") == 7 and out.count("\n  ! ") == 2 and "9 of 9 checks passed (2 to act on)" in out
     jst.companies = []
     assert main(["tenant", "doctor", "10010"]) == 1
     out = capsys.readouterr().out
@@ -157,3 +157,11 @@ def test_the_main_warehouse_still_needs_its_store_warehouse_code():
     doc["warehouses"] = []
     check = run(doc)["warehouse_mapping"]
     assert not check.ok and "main_wms_co_id 10000" in check.reason
+
+
+def test_bin_management_is_a_tenant_fact_the_doctor_asks_about():
+    assert run()["bin_management"].warning
+    doc = tenant_doc()
+    doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001]
+    check = run(doc)["bin_management"]
+    assert check.ok and not check.warning and "type=adjust" in check.reason

@@ -320,6 +320,12 @@ def apply_inventory_upload(state: SandboxState, doc: dict) -> dict:
             state.set_inventory(doc["wms_co_id"], it["sku_id"], **{field_name: qty})
         else:
             state.adjust_inventory(doc["wms_co_id"], it["sku_id"], field_name, qty)
+    if doc["type"] == "check" and doc["wms_co_id"] in state.bin_managed:
+        # As JST does in a bin-managed warehouse: a check count zeroes every SKU it does not list.
+        listed = {it["sku_id"] for it in doc["items"]}
+        for (wms, sku), row in list(state.inventory.items()):
+            if wms == doc["wms_co_id"] and sku not in listed and row.get(field_name):
+                state.set_inventory(wms, sku, **{field_name: 0})
     doc["status"] = "Confirmed"
     return state.touch(doc)
 

@@ -137,6 +137,12 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
+    bins = section.bin_managed_wms_co_ids
+    checks.append(Check("bin_management", True, (
+        f"counts into {', '.join(map(str, bins))} go as type=adjust (货位管理)" if bins else
+        "JST's API does not show 货位管理: if 店加线下仓 or a store's JST warehouse manages bins, list it in "
+        "jushuitan.bin_managed_wms_co_ids, or a stock upload (type=check) zeroes every SKU it does not send"),
+        warning=not bins))
     checks.append(Check("self_mall_dispatch_rule", True, (
         f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
         f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
