@@ -251,14 +251,29 @@ class StockOptions(_Strict):
 
 
 class ProductOptions(_Strict):
-    auto_create: bool = True
-    pull_spu: bool = False
-    sync_sale_price: bool = True
-    only_label: str | None = None
-    category_once: bool = False
-    mount_category: str | None = None
+    """The guide's 商品同步 settings (docs/s5-s7-transfers-and-products.md lists each)."""
+
+    auto_create: bool = True              # 自动建档
+    pull_spu: bool = False                # 拉取SPU
+    # 标准零售价 ← JST 一口价: "never" (不同步销售价), "on_create" (a new product gets JST's price,
+    # the store's own price is never overwritten; the default) or "overwrite" (JST's price
+    # replaces the store's every sync: the guide's separately enabled mode).
+    sale_price: Literal["never", "on_create", "overwrite"] = "on_create"
+    # The older switch: false = sale_price "never"; true = the default above. Kept so tenant
+    # files written before sale_price still load.
+    sync_sale_price: bool | None = None
+    only_label: str | None = None         # 仅同步含店加标签
+    category_once: bool = False           # 仅同步一次类目
+    # 仅同步一次类目: new products are filed under this store category first (the guide's 其他,
+    # created in 店+ beforehand); later syncs never change a product's category.
+    staging_category: Annotated[str, Field(min_length=1)] = "其他"
+    mount_category: str | None = None     # 挂载类目
     spec_template: str | None = None
     attribute_fields: dict[str, Annotated[str, Field(pattern=r"^other_([1-9]|10)$")]] = {}
+
+    @property
+    def price_mode(self) -> str:
+        return "never" if self.sync_sale_price is False else self.sale_price
 
 
 class Tenant(_Strict):

@@ -29,8 +29,7 @@ DEMO = {
     "credentials": {"app_key": "demo-app-key", "app_secret": "demo-app-secret",
                     "access_token": "demo-access-token", "refresh_token": "demo-refresh-token",
                     "partner_key": "demo-partner-key", "callback_token": "demo-callback-token", "ent_id": "10010"},
-    "shops": [{"shop_id": 133242, "shop_name": "自有商城", "shop_site": "商家自有商城"},
-              {"shop_id": 10086, "shop_name": "天猫旗舰店", "shop_site": "天猫"}],
+    "shops": [{"shop_id": 133242, "shop_name": "自有商城", "shop_site": "商家自有商城"}],
     "warehouses": [{"wms_co_id": 10000, "name": "总仓", "is_main": True},
                    {"wms_co_id": 10001, "name": "店加线下仓", "is_main": False}],
     "logistics_companies": [{"lc_id": "SF", "lc_name": "顺丰速运"}, {"lc_id": "ZTO", "lc_name": "中通快递"}],
@@ -221,7 +220,7 @@ class JstSandbox:
 
     def seed_demo(self, *, callback_base_url: str | None = None) -> dict:
         """The demo tenant of local/tenants/demo.yaml: warehouses 10000 总仓 / 10001 店加线下仓,
-        shop 133242 自有商城 and 10086 天猫, logistics SF/ZTO, four SKUs with stock, the demo credentials."""
+        shop 133242 自有商城, logistics SF/ZTO, four SKUs with stock, the demo credentials."""
         if callback_base_url:
             self.state.configure(callback_base_url=callback_base_url)
         return self.state.seed(**DEMO)

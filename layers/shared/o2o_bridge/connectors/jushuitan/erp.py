@@ -144,8 +144,12 @@ class JstErp(JstStock):
 
     def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
         if by_style:  # /open/mall/item/query: styles with their SKUs
-            return [p for style in self.api.query_mall_items(begin=begin, end=end)
-                    for p in mappers.products_of_style(style)]
+            styles = self.api.query_mall_items(begin=begin, end=end)
+            # A style's SKUs come without 条形码, labels or custom fields: read those from the SKU
+            # master (≤ 20 SKUs a call), so barcodes, only_label and attribute_fields work here too.
+            details = {sku.sku_id: sku for sku in
+                       self.api.skus_by_ids([sku.sku_id for style in styles for sku in style.skus])} if styles else {}
+            return [p for style in styles for p in mappers.products_of_style(style, details)]
         return [mappers.product_of_sku(sku) for sku in self.api.query_skus(begin=begin, end=end)]
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:

@@ -191,22 +191,27 @@ def product_of_sku(sku: "jst.Sku") -> ErpProduct:
                       fields=_fields(sku), record={"source": "sku", "row": sku.model_dump(mode="json")})
 
 
-def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku") -> ErpProduct:
+def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku", detail: "jst.Sku | None" = None) -> ErpProduct:
     """The same map for one SKU of a style (pull SPU): the style gives name, brand and category,
-    the SKU its code, spec and prices (the style's when the SKU has none)."""
+    the SKU its code, spec and prices (the style's when the SKU has none); ``detail``, the SKU's
+    row in the SKU master, its 条形码, labels and custom fields, which a style query leaves out."""
     only_this = style.model_copy(update={"skus": [sku]})
+    holders = [h for h in (detail, sku) if h is not None]
+    record = {"source": "style", "row": only_this.model_dump(mode="json")}
+    if detail is not None:
+        record["detail"] = detail.model_dump(mode="json")
     return ErpProduct(sku_id=sku.sku_id, style_code=style.i_id, name=style.name or _extra(sku, "name"),
-                      barcode=_barcode(sku), spec=sku.properties_value, color=None, brand=style.brand,
+                      barcode=next((b for b in map(_barcode, holders) if b), None), spec=sku.properties_value,
+                      color=None, brand=style.brand,
                       category=style.c_name or _extra(sku, "category"),
                       cost_price=_first(sku.cost_price, _extra(style, "c_price")),
                       tag_price=_first(sku.market_price, _extra(style, "market_price")),
                       retail_price=_first(sku.sale_price, _extra(style, "s_price")),
-                      labels=_labels(sku, style), fields=_fields(sku, style),
-                      record={"source": "style", "row": only_this.model_dump(mode="json")})
+                      labels=_labels(*holders, style), fields=_fields(*holders, style), record=record)
 
 
-def products_of_style(style: "jst.MallItem") -> list[ErpProduct]:
-    return [product_of_style_sku(style, sku) for sku in style.skus]
+def products_of_style(style: "jst.MallItem", details: Mapping[str, "jst.Sku"] | None = None) -> list[ErpProduct]:
+    return [product_of_style_sku(style, sku, (details or {}).get(sku.sku_id)) for sku in style.skus]
 
 
 def product_again(record: Mapping[str, Any]) -> ErpProduct:
@@ -216,7 +221,8 @@ def product_again(record: Mapping[str, Any]) -> ErpProduct:
         style = jst.MallItem.model_validate(record["row"])
         if not style.skus:
             raise ValueError(f"style {style.i_id} has no SKU")
-        return product_of_style_sku(style, style.skus[0])
+        detail = jst.Sku.model_validate(record["detail"]) if record.get("detail") else None
+        return product_of_style_sku(style, style.skus[0], detail)
     return product_of_sku(jst.Sku.model_validate(record["row"]))
 
 
