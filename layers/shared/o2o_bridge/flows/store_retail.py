@@ -1,24 +1,34 @@
-"""A store's retail sales and refunds (零售单 / 零售退单), by the tenant's ERP.
+"""The store's retail events, by the tenant's ERP.
 
-For a JST tenant they matter when JST owns the stores' stock (``stock.master: erp``): they are
-booked on the store's JST warehouse (flows/erp_store_stock.py). An ERP that keeps the stores'
-books in its own way plugs its flow in here.
+A 旺店通 tenant's ERP keeps the stores' books: a sale is booked as an order of the POS shop
+(W1, flows/store_sales.py) and a returned item as a stock-in (W3, flows/store_documents.py).
+A JST tenant books them (零售单 / 零售退单) on the store's JST warehouse when JST owns the
+stores' stock (``stock.master: erp``; flows/erp_store_stock.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from . import erp_store_stock
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..events.models import PosEvent
     from ..tenant import Tenant
 
 
-def on_sale_completed(event: "PosEvent", tenant: "Tenant") -> None:
-    erp_store_stock.on_sale_completed(event, tenant)
+def on_sale_completed(event, tenant: "Tenant") -> Any:
+    if tenant.erp == "wangdiantong":
+        from .store_sales import on_sale_completed as book_in_wdt
+
+        return book_in_wdt(event, tenant)
+    from .erp_store_stock import on_sale_completed as book_in_jst
+
+    return book_in_jst(event, tenant)
 
 
-def on_sale_refunded(event: "PosEvent", tenant: "Tenant") -> None:
-    erp_store_stock.on_sale_refunded(event, tenant)
+def on_sale_refunded(event, tenant: "Tenant") -> Any:
+    if tenant.erp == "wangdiantong":
+        from .store_documents import on_sale_refunded as book_in_wdt
+
+        return book_in_wdt(event, tenant)
+    from .erp_store_stock import on_sale_refunded as book_in_jst
+
+    return book_in_jst(event, tenant)
