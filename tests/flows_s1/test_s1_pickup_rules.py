@@ -90,3 +90,15 @@ def test_the_fallback_store_respects_its_daily_capacity(pickup_world):
     assert created_at(world) == ["S003", "S003"]
     [parked] = s1.open_exceptions(world.ctx)
     assert parked["io_id"] == "720013" and "daily capacity 2" in parked["reason"]
+
+
+def test_the_chosen_store_is_honoured_wherever_the_customer_lives(pickup_world):
+    """A pickup at a 南京 store booked by a customer with a 上海 address: the store's regions
+    are about delivery, the customer comes to the store."""
+    world = pickup_world()
+    tenant = world.ctx.tenant
+    stores = [s.model_copy(update={"regions": ["江苏省"]}) if s.code == "S002" else s for s in tenant.stores]
+    world.ctx.tenant = tenant.model_copy(update={"stores": stores})
+    world.jst.add(720020, pickup_store_code="S002", province="上海市", city="上海市")
+    poll(world)
+    assert world.store.current(720020)["store_code"] == "S002"

@@ -162,7 +162,8 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
             dropped[store.code] = f"not in {pickup.city_of(tenant, order.pickup_store)}, the chosen store's city"
         elif order.delivery == "express" and not store.ship:
             dropped[store.code] = "does not ship orders"
-        elif not covers_region(store, order.province, order.city):
+        elif not order.pickup_store and not covers_region(store, order.province, order.city):
+            # (a chosen pickup store replaces the delivery region: the customer comes to the store)
             dropped[store.code] = f"region {'/'.join(store.regions)} does not cover {order.province} {order.city}"
         elif store.code in rejected:
             dropped[store.code] = "rejected this order before"
