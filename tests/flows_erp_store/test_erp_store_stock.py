@@ -69,6 +69,7 @@ def test_a_store_transfer_moves_stock_between_the_two_stores_jst_warehouses_and_
     assert (into["type"], into["external_id"], into["wms_co_id"]) == ("in", "DB001-in", S002)
     assert "店店调拨 DB001 S001 -> S002" == out["remark"] == into["remark"]
     assert (world.store_qty("S001", "TS001-WHT-M"), world.store_qty("S002", "TS001-WHT-M")) == (7, 13)
+    assert world.ctx.timeline.steps("DB001").count("erp_store.booked") == 2  # both halves on the transfer's timeline
 
 
 def test_a_store_without_a_jst_warehouse_is_parked_with_the_reason_and_the_next_sale_still_goes(world):

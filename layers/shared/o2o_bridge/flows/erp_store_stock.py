@@ -100,7 +100,8 @@ def on_store_transfer_submitted(event: "PosEvent", tenant: "Tenant") -> None:
     remark = f"店店调拨 {transfer.doc_no} {transfer.from_store} -> {transfer.to_store}"
     for store, direction in ((transfer.from_store, "out"), (transfer.to_store, "in")):
         book(ctx, {"doc_no": f"{transfer.doc_no}-{direction}", "store_code": store, "direction": direction,
-                   "kind": "transfer", "lines": lines, "remark": remark}, trace=transfer.doc_no)
+                   "kind": "transfer", "lines": lines, "remark": remark, "trace": transfer.doc_no},
+             trace=transfer.doc_no)
 
 
 # --- the steps ------------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def book_count(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 
 def _booked(ctx: "FlowContext", doc_no: str, payload: dict[str, Any], outcome: Any, sku_ids: list[str]) -> dict[str, Any]:
     booking = outcome.result
-    trace = payload.get("trace") or doc_no.removesuffix("-out").removesuffix("-in")
+    trace = payload.get("trace") or doc_no  # a transfer's two halves share the transfer's timeline
     if not outcome.repeated:
         ctx.timeline.record(trace, ctx.ent_id, "erp_store.booked",
                             {"kind": payload["kind"], "doc_no": doc_no, "store": payload["store_code"],

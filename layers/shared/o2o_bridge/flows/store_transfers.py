@@ -71,8 +71,13 @@ def on_transfer_submitted(event, tenant: "Tenant") -> None:
 
 
 def on_store_transfer_submitted(event, tenant: "Tenant") -> None:
-    """店店调拨: stock moved between two stores (flows/erp_store_stock.py books it in the ERP)."""
+    """店店调拨: stock moved between two stores (flows/erp_store_stock.py books it in JST)."""
     from .erp_store_stock import on_store_transfer_submitted as book_in_erp
+
+    if tenant.erp != "jushuitan":
+        from ..errors import NotImplementedYet
+
+        raise NotImplementedYet(f"the store_transfer.submitted flow for a tenant whose ERP is {tenant.erp}", issue=16)
 
     book_in_erp(event, tenant)
 

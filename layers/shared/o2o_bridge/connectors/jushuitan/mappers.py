@@ -262,11 +262,4 @@ def online_outbound(ob: "jst.SalesOutbound", pickup_store_field: str = "pickup_s
                                  str(item.sale_price) if item.sale_price is not None else None)
                     for item in ob.items if item.qty > 0),
         labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None,
-        pickup_store_code=_field_text(ob, pickup_store_field))
-
-
-def _field_text(record: Any, name: str) -> str | None:
-    """A field JST returns, declared or kept among the record's extras; blank is None."""
-    value = getattr(record, name, None) if name in type(record).model_fields else (record.model_extra or {}).get(name)
-    text = str(value).strip() if value is not None else ""
-    return text or None
+        pickup_store_code=str(_extra(ob, pickup_store_field) or "").strip() or None)
