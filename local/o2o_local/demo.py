@@ -27,6 +27,7 @@ SCENARIOS = (
     ("stock_sync", "S3/S4: stock both ways and the 02:10 nightly run", 7),
     ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
     ("products", "S7: the product master", 8),
+    ("jst_guide", "The implementation guide's rules: 自有商城 guard, 门店自提, 销退仓, JST-owned store stock", 14),
     ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
     ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
     ("order_centre", "The order centre: 货到付款, reservations, healing, members, reports over the ledger", 18),

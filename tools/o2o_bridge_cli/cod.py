@@ -9,7 +9,7 @@ per-day reconciliation over the ledger is `o2o report cod`.
 
 from __future__ import annotations
 
-import json
+from ._output import echo, echo_json
 
 
 def register(commands) -> None:
@@ -18,7 +18,7 @@ def register(commands) -> None:
     show = sub.add_parser("list", help="mismatched and overdue COD orders (every one with --all)")
     show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
     show.add_argument("--all", action="store_true", help="every COD order, collected ones too")
-    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    show.add_argument("--json", action="store_true", help="print one JSON document (a list) on stdout and nothing else")
     show.set_defaults(run=list_cod)
 
 
@@ -27,17 +27,19 @@ def list_cod(args) -> int:
 
     from .exceptions import _tenants
 
-    found = 0
+    found, listed = 0, []
     for tenant in _tenants(args.tenant):
         for item in cod.problems(kit.context_for(tenant), include_all=args.all):
             found += 1
             if args.json:
-                print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
+                listed.append({"ent_id": tenant.ent_id, **item})
                 continue
-            print(f"{item['io_id']}  tenant={tenant.ent_id} store={item.get('store_code') or '-'} "
+            echo(f"{item['io_id']}  tenant={tenant.ent_id} store={item.get('store_code') or '-'} "
                   f"status={item['status']} expected={item.get('expected') or '-'} "
                   f"collected={item.get('collected') or '-'} missing={item['missing']} "
                   f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}")
-    if not args.json:
-        print(f"{found} COD order(s)" + ("" if args.all else " to look at"))
+    if args.json:
+        echo_json(listed)
+    else:
+        echo(f"{found} COD order(s)" + ("" if args.all else " to look at"))
     return 0

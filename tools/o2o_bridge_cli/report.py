@@ -11,9 +11,9 @@ stack's ledger when ``AWS_ENDPOINT_URL`` points at one (DuckDB); the deployed st
 
 from __future__ import annotations
 
-import json
+from ._output import echo, echo_json
+
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def run_report_command(args) -> int:
     names, rows = run_report(engine_for(args.ledger_dir), report, args.tenant, day_from, day_to, args.store)
     result = Result(report, args.tenant, day_from, day_to, args.store, names, rows)
     if args.json:
-        print(json.dumps(result.records(), ensure_ascii=False, default=str))
+        echo_json(result.records())
         return 0
     if args.format in ("xlsx", "html"):
         target = Path(args.output or f"{report.name}-{args.tenant}-{day_from}-{day_to}.{args.format}")
@@ -98,11 +98,11 @@ def run_report_command(args) -> int:
             target.write_bytes(as_xlsx(result))
         else:
             target.write_text(as_html(result), encoding="utf-8")
-        print(f"{report.title}: {len(rows)} row(s) written to {target}")
+        echo(f"{report.title}: {len(rows)} row(s) written to {target}")
         return 0
     text = as_table(result) + "\n" if args.format == "table" else as_csv(result)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        echo(text, end="")
     return 0

@@ -8,7 +8,8 @@ dispatched, held or counted.
 
 from __future__ import annotations
 
-import json
+from ._output import echo, echo_json
+
 
 
 def register(commands) -> None:
@@ -29,16 +30,16 @@ def simulate_route(args) -> int:
     [tenant] = _tenants(args.tenant)
     answer = healing.simulate(kit.context_for(tenant), args.io_id)
     if args.json:
-        print(json.dumps(answer, ensure_ascii=False))
+        echo_json(answer)
         return 0
-    print(f"outbound {answer['io_id']} ({answer['status']}, {answer['delivery']}, {answer['region']}): "
+    echo(f"outbound {answer['io_id']} ({answer['status']}, {answer['delivery']}, {answer['region']}): "
           + ", ".join(f"{sku} x{qty}" for sku, qty in answer["items"].items()))
     for store in answer["stores"]:
         line = f"  {store['store']:<8} {store['verdict']:<14} {store.get('why', '')}"
-        print(line.rstrip())
+        echo(line.rstrip())
         for sku, stock in (store.get("stock") or {}).items():
-            print(f"      {sku}: on hand {stock['on_hand']}, held by other orders {stock['held_by_others']}, "
+            echo(f"      {sku}: on hand {stock['on_hand']}, held by other orders {stock['held_by_others']}, "
                   f"needed {stock['needed']}")
     decided = answer["decision"]
-    print(f"=> {'store ' + decided if decided else 'no store'}: {answer['why']} (nothing was dispatched)")
+    echo(f"=> {'store ' + decided if decided else 'no store'}: {answer['why']} (nothing was dispatched)")
     return 0

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from ..errors import BadRequest, PermanentError, TransientError
 from ..ports.warehouse import SkuQty, StockLevel, StockLocation, StockSource
 from ..stock_formula import StockFormula
-from . import kit, reservations
+from . import kit, reservations, sales_return_stock
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
@@ -206,9 +206,11 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
                                        "the ERP's stock of a store warehouse is not written to the store",
                              "skus": len(skus)})
         return {"ignored": len(skus)}
-    items = levels_of(ctx.tenant, source.stock_of(warehouse_code, skus))
+    levels = source.stock_of(warehouse_code, skus)
+    items = levels_of(ctx.tenant, levels)
     result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": items},
                          trace_key=trace)
+    _sales_return_stock(ctx, warehouse_code, levels)
     ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
                         {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items),
                          "result": result if result is not None else "queued for retry"})
@@ -247,11 +249,12 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
                         trace_key_of=lambda level: f"stock:{location.pos_code}", counts=counts)
         for start in range(0, len(items), P6_MAX):
             _apply_levels(ctx, location.pos_code, items[start:start + P6_MAX], counts)
+        returns = _sales_return_stock(ctx, code, page.levels)
         # Only after the levels are applied, durably queued or set aside: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, page.next_cursor, cursor.version if cursor else None)
         summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],
                          "queued": counts["queued"], "set_aside": counts["parked"] + counts["parked_before"],
-                         "next_ts": page.next_cursor}
+                         "next_ts": page.next_cursor, **({"sales_return": returns} if returns else {})}
     return summary
     return summary
 
@@ -286,6 +289,18 @@ def apply_warehouse_level(ctx: "FlowContext", payload: dict[str, Any]) -> dict[s
     level = StockLevel(payload["sku_id"], {k: Decimal(v) for k, v in payload["figures"].items()}, int(payload["version"]))
     return set_warehouse_stock(ctx, {"warehouse_code": payload["warehouse_code"],
                                      "items": levels_of(ctx.tenant, [level])})
+
+
+def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequence[StockLevel]) -> dict[str, Any] | None:
+    """The 销退仓 part of these levels to the store system's return warehouse (code 2), when
+    ``warehouse_code`` is the one whose returns it shows (flows/sales_return_stock.py)."""
+    returns = sales_return_stock.return_levels(ctx.tenant, warehouse_code, levels)
+    if returns is None:
+        return None
+    code, items = returns
+    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": code, "items": items},
+                         trace_key=f"stock:{code}") if items else {"applied": 0}
+    return {"warehouse": code, **(result or {"queued": len(items)})}
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------

@@ -34,7 +34,8 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import cash_on_delivery as cod, kit, ledger_facts, members, pickup_clock, reservations, routing
+from . import cash_on_delivery as cod, kit, ledger_facts, members, pickup, pickup_clock, reservations, routing
+from .offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -122,12 +123,14 @@ def _routing_done(ctx: FlowContext, io_id: str, route_no: int) -> None:
 
 def _order_from_outbound(ctx: FlowContext, ob: "OnlineOutbound") -> dict[str, Any]:
     # Record field names are the first ones (io_id, o_id, so_id, jst_status, ts): stored orders carry them.
-    delivery = "pickup" if ctx.tenant.routing.pickup_label in ob.labels else "express"
+    # A store the customer chose (门店自提) makes it a pickup even without the pickup label.
+    delivery = "pickup" if ctx.tenant.routing.pickup_label in ob.labels or ob.pickup_store_code else "express"
     receiver = ob.receiver
     return {
         "io_id": ob.outbound_id, "o_id": ob.order_id, "so_id": ob.platform_order_no,
         "shop_id": int(ob.shop_id) if ob.shop_id and ob.shop_id.isdigit() else ob.shop_id,
-        "delivery": delivery, "status": "routing", "route_no": 0, "jst_status": ob.erp_status, "ts": ob.position,
+        "delivery": delivery, "pickup_store_code": ob.pickup_store_code, "status": "routing", "route_no": 0,
+        "jst_status": ob.erp_status, "ts": ob.position,
         "receiver": {"name": receiver.name, "mobile": receiver.mobile, "province": receiver.province,
                      "city": receiver.city, "district": receiver.district, "address": receiver.address},
         "items": [{"sku_id": line.sku_id, "qty": line.qty, "name": line.name, "price": line.price} for line in ob.lines],
@@ -147,7 +150,7 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
     start_ts = int(cursor.value) if cursor else 0
     version = cursor.version if cursor else None
     summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
-                               "cancelled": 0, "ignored": 0, "stopped_early": False}
+                               "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
     position = start_ts
     pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
     try:
@@ -194,7 +197,10 @@ def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
     io_id = outbound.outbound_id
     if outbound.status == "waiting":
         data = {**_order_from_outbound(ctx, outbound), **cod.cod_terms(ctx, outbound)}
-        if load_order(ctx, io_id) is None:
+        refusal = self_mall_refusal(ctx.tenant, data["shop_id"])
+        if refusal:
+            data["status"] = "exception"
+        elif load_order(ctx, io_id) is None:
             _note_routing(ctx, io_id, data["route_no"])
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
             ctx.timeline.record(io_id, ctx.ent_id, "s1.outbound_seen",
@@ -202,6 +208,9 @@ def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
                                  "items": [{"sku_id": i["sku_id"], "qty": i["qty"]} for i in data["items"]],
                                  "region": f"{data['receiver']['province']} {data['receiver']['city']}"},
                                 aliases=tuple(a for a in (data["so_id"], data["o_id"]) if a))
+        if refusal:
+            _park(ctx, io_id, SELF_MALL_ORDER, refusal, shop_id=data["shop_id"])
+            return "refused"
         order = load_order(ctx, io_id)
         if order is not None and order.status == "routing":
             attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.data["route_no"]}, trace_key=io_id)
@@ -245,7 +254,8 @@ def _fulfilment_order(ctx: FlowContext, data: dict[str, Any], store_code: str):
             items=[pos.FulfilmentItem(sku_id=i["sku_id"], qty=i["qty"], name=i["name"], price=i.get("price"))
                    for i in data["items"]],
             shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"),
-            cod=pos.CashOnDelivery(amount=data["cod_amount"]) if data.get("cod_amount") else None)
+            cod=pos.CashOnDelivery(amount=data["cod_amount"]) if data.get("cod_amount") else None,
+            pickup_store_code=data.get("pickup_store_code"))
     except ValidationError as exc:
         raise PermanentError(f"outbound {data['io_id']} cannot become a fulfilment order: {exc}") from None
 
@@ -254,7 +264,8 @@ def _to_route(data: dict[str, Any]) -> routing.OrderToRoute:
     return routing.OrderToRoute(
         io_id=data["io_id"], delivery=data["delivery"], province=data["receiver"]["province"],
         city=data["receiver"]["city"],
-        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]))
+        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]),
+        pickup_store=data.get("pickup_store_code"))
 
 
 def _still_routing(route_no: int) -> Callable[[dict[str, Any] | None], bool]:
@@ -285,9 +296,13 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
         else:
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
         day = routing.shanghai_day(ctx)
-        while decision.store_code is not None and not forced and not decision.fallback:
-            if reservations.hold(ctx, stores[decision.store_code], io_id, day, data["items"],
-                                 decision.stock.get(decision.store_code)):
+        while decision.store_code is not None and not forced:  # the fallback store has a capacity too
+            store = stores[decision.store_code]
+            if decision.fallback:  # stock is not why it was chosen: its lines are held below, unchecked
+                taken = routing.reserve_capacity(ctx, store, io_id, day)
+            else:
+                taken = reservations.hold(ctx, store, io_id, day, data["items"], decision.stock.get(decision.store_code))
+            if taken:
                 break
             # Filled up by a concurrent dispatch since the decision: route without it.
             rejected = [*rejected, decision.store_code]
@@ -301,7 +316,11 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
 
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
-        _park(ctx, io_id, "no_store", decision["why"], dropped=decision["dropped"])
+        kind = "no_store"
+        if data.get("pickup_store_code"):
+            kind = pickup.PICKUP_REJECTED if data.get("rejections") else "no_pickup_store"
+        _park(ctx, io_id, kind, decision["why"], dropped=decision["dropped"],
+              **({"pickup_store_code": data["pickup_store_code"]} if data.get("pickup_store_code") else {}))
         _parked(ctx, io_id, route_no)
         return decision
     return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
@@ -650,6 +669,9 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
     if store_code is not None and store_code not in {s.code for s in ctx.tenant.stores}:
         raise UnprocessableRequest(f"store {store_code} is not one of tenant {ctx.ent_id}'s stores")
     exception = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
+    if exception is not None and exception.data.get("status") == "open" and exception.data.get("kind") == SELF_MALL_ORDER:
+        raise UnprocessableRequest(f"outbound {io_id} is a 自有商城 order: no store may fulfil it; "
+                                   "re-assign it to a warehouse in JST")
     if exception is not None and exception.data.get("status") == "open" and exception.data.get("retry"):
         retry = exception.data["retry"]
         step = {"s1.confirm_outbound": confirm_outbound}[retry["command"]]

@@ -128,6 +128,9 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
         raise BadRequest("query parameter entId is required")
     if not storage_code:
         raise BadRequest("query parameter storageCode is required")
+    if storage == "warehouse" and query.get("type", "2").strip() != "2":
+        # The guide's 库存同步 URL carries type=2; another value is a URL pasted for something else.
+        raise BadRequest(f"query parameter type must be 2 on stock_callback (the 库存同步 URL), got {query['type']!r}")
     raw = event.body or ""
     if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
         raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")

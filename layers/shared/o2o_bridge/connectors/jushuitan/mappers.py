@@ -92,6 +92,8 @@ def aftersale_upload(tenant: "Tenant", request: ReturnRequest) -> "jst.AfterSale
     return jst.AfterSaleUpload(
         shop_id=tenant.jushuitan.self_mall_shop_id, outer_as_id=request.return_no, so_id=request.order_no,
         type=kind, total_amount=total, refund=total, wms_co_id=tenant.jushuitan.return_wms_co_id,
+        # Returned goods land in the 销退仓 (2) as the guide sets up, unless the tenant says otherwise.
+        warehouse_type=tenant.jushuitan.aftersale_warehouse_type,
         items=[jst.AfterSaleItemUpload(sku_id=line.sku_id, qty=line.qty, amount=line.amount,
                                        outer_oi_id=line.line_no) for line in request.lines],
     )
@@ -221,22 +223,27 @@ def product_of_sku(sku: "jst.Sku") -> ErpProduct:
                       fields=_fields(sku), record={"source": "sku", "row": sku.model_dump(mode="json")})
 
 
-def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku") -> ErpProduct:
+def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku", detail: "jst.Sku | None" = None) -> ErpProduct:
     """The same map for one SKU of a style (pull SPU): the style gives name, brand and category,
-    the SKU its code, spec and prices (the style's when the SKU has none)."""
+    the SKU its code, spec and prices (the style's when the SKU has none); ``detail``, the SKU's
+    row in the SKU master, its 条形码, labels and custom fields, which a style query leaves out."""
     only_this = style.model_copy(update={"skus": [sku]})
+    holders = [h for h in (detail, sku) if h is not None]
+    record = {"source": "style", "row": only_this.model_dump(mode="json")}
+    if detail is not None:
+        record["detail"] = detail.model_dump(mode="json")
     return ErpProduct(sku_id=sku.sku_id, style_code=style.i_id, name=style.name or _extra(sku, "name"),
-                      barcode=_barcode(sku), spec=sku.properties_value, color=None, brand=style.brand,
+                      barcode=next((b for b in map(_barcode, holders) if b), None), spec=sku.properties_value,
+                      color=None, brand=style.brand,
                       category=style.c_name or _extra(sku, "category"),
                       cost_price=_first(sku.cost_price, _extra(style, "c_price")),
                       tag_price=_first(sku.market_price, _extra(style, "market_price")),
                       retail_price=_first(sku.sale_price, _extra(style, "s_price")),
-                      labels=_labels(sku, style), fields=_fields(sku, style),
-                      record={"source": "style", "row": only_this.model_dump(mode="json")})
+                      labels=_labels(*holders, style), fields=_fields(*holders, style), record=record)
 
 
-def products_of_style(style: "jst.MallItem") -> list[ErpProduct]:
-    return [product_of_style_sku(style, sku) for sku in style.skus]
+def products_of_style(style: "jst.MallItem", details: Mapping[str, "jst.Sku"] | None = None) -> list[ErpProduct]:
+    return [product_of_style_sku(style, sku, (details or {}).get(sku.sku_id)) for sku in style.skus]
 
 
 def product_again(record: Mapping[str, Any]) -> ErpProduct:
@@ -246,7 +253,8 @@ def product_again(record: Mapping[str, Any]) -> ErpProduct:
         style = jst.MallItem.model_validate(record["row"])
         if not style.skus:
             raise ValueError(f"style {style.i_id} has no SKU")
-        return product_of_style_sku(style, style.skus[0])
+        detail = jst.Sku.model_validate(record["detail"]) if record.get("detail") else None
+        return product_of_style_sku(style, style.skus[0], detail)
     return product_of_sku(jst.Sku.model_validate(record["row"]))
 
 
@@ -256,7 +264,11 @@ WAITING = "WaitConfirm"
 CANCELLED_AT_JST = ("Delete", "Cancelled")
 
 
-def online_outbound(ob: "jst.SalesOutbound", *, cod_field: str = "is_cod") -> OnlineOutbound:
+def online_outbound(ob: "jst.SalesOutbound", pickup_store_field: str = "pickup_store_code", *,
+                    cod_field: str = "is_cod") -> OnlineOutbound:
+    """``pickup_store_field``: the outbound field that holds the store the customer chose for
+    门店自提 (JST documents none; the tenant's ``routing.pickup_store_field``); ``cod_field`` the
+    one that marks 货到付款 (the tenant's ``order_centre.cod_field``)."""
     labels = getattr(ob, "labels", None) or ""
     labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
     extra = ob.model_extra or {}
@@ -276,7 +288,8 @@ def online_outbound(ob: "jst.SalesOutbound", *, cod_field: str = "is_cod") -> On
         pay_amount=str(ob.pay_amount) if ob.pay_amount is not None else None,
         paid_amount=str(extra["paid_amount"]) if extra.get("paid_amount") not in (None, "") else None,
         # JST's outbound query documents no COD flag: the field is the tenant's (order_centre.cod_field).
-        cash_on_delivery=_flag(extra.get(cod_field)))
+        cash_on_delivery=_flag(extra.get(cod_field)),
+        pickup_store_code=str(_extra(ob, pickup_store_field) or "").strip() or None)
 
 
 def _flag(value: Any) -> bool:
