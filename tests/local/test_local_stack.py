@@ -167,7 +167,7 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 @pytest.mark.skipif(not REPO_TEMPLATE.is_file(), reason="template.yaml not written yet")
 def test_the_real_template_runs_locally():
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
-        assert set(stack.resources) == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ"}
+        assert set(stack.resources) == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias"}
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
