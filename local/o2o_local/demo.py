@@ -27,10 +27,11 @@ SCENARIOS = (
     ("stock_sync", "S3/S4: stock both ways and the 02:10 nightly run", 7),
     ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
     ("products", "S7: the product master", 8),
+    ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
 )
 
 def main() -> int:
-    # The demo tenant's sandboxes listen on fixed ports (8801, 8802): demos on one machine
+    # The demo tenants' sandboxes listen on fixed ports (8801, 8802, 8804): demos on one machine
     # take turns instead of failing to bind.
     import fcntl
 

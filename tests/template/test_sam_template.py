@@ -43,9 +43,10 @@ def _param_default(name: str):
 # ----------------------------------------------------------------- functions
 
 
-def test_stack_layout_lists_the_twelve_functions_of_the_design():
-    assert len(LAYOUT.functions) == 12, (
-        f"docs/stack-layout.md's Functions table should list 12 functions, found "
+def test_stack_layout_lists_the_fourteen_functions_of_the_design():
+    # 12 for JST and the store system, push_wdt_sales (W1) and poll_wdt_documents (W2) for 旺店通.
+    assert len(LAYOUT.functions) == 14, (
+        f"docs/stack-layout.md's Functions table should list 14 functions, found "
         f"{[fn.short_name for fn in LAYOUT.functions]}"
     )
 
@@ -559,7 +560,8 @@ def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_se
     # (flows.kit.settle); nobody else writes there.
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
-                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction"}, \
+                       "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction",
+                       "PushWdtSalesFunction", "PollWdtDocumentsFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 

@@ -83,6 +83,8 @@ def put_tenant(args) -> int:
 def _jst_tokens(tenant) -> tuple:
     """The file's JST token settings, comparable without revealing them (inline or *_ref)."""
     section = tenant.jushuitan
+    if section is None:  # a 旺店通 tenant keeps no tokens
+        return ()
 
     def value(name: str):
         inline = getattr(section, name)
@@ -109,8 +111,6 @@ def get_tenant(args) -> int:
 def doctor_tenant(args) -> int:
     """One line per check (✓/✗ and why); exit 1 when any check fails."""
     from .. import runtime
-    from ..connectors.jushuitan.doctor import check_tenant
-    from ..connectors.jushuitan.factory import jst_for_tenant
     from .environment import use_bridge_environment
 
     use_bridge_environment()
@@ -118,7 +118,16 @@ def doctor_tenant(args) -> int:
     if tenant is None:
         print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
         return 2
-    checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    if tenant.erp == "wangdiantong":
+        from ..connectors.wangdiantong.doctor import check_tenant as check_wdt
+        from ..connectors.wangdiantong.factory import wdt_for_tenant
+
+        checks = check_wdt(tenant, wdt_for_tenant(tenant), runtime.secret_resolver())
+    else:
+        from ..connectors.jushuitan.doctor import check_tenant
+        from ..connectors.jushuitan.factory import jst_for_tenant
+
+        checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
     print(f"tenant {tenant.ent_id} ({tenant.name})")
     for check in checks:
         print(f"  {check.line()}")

@@ -1,4 +1,4 @@
-"""The tenant: one 店+ merchant (entId) with its JST app, store system and mappings.
+"""The tenant: one 店+ merchant (entId) with its ERP (JST or 旺店通), store system and mappings.
 
 This is the tenant file of operations-contract.md as a pydantic v2 model. Secrets are
 given inline (local use) or as a Secrets Manager reference in the sibling ``*_ref`` key;
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -179,6 +180,81 @@ class JushuitanConfig(_WithSecrets):
     rate_limit: RateLimit = RateLimit()
 
 
+Code = Annotated[str, Field(min_length=1)]
+
+
+def _text_code(value: Any) -> Any:
+    # Warehouse and shop numbers such as 000 or 1001 are text: a YAML int is taken as written.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+WdtCode = Annotated[str, BeforeValidator(_text_code), Field(min_length=1, max_length=40)]
+
+
+class WdtRateLimit(RateLimit):
+    """The 企业版 publishes no limits: these are the bridge's own pace, shared by every Lambda."""
+
+    per_minute: PositiveInt = 300
+
+
+class WdtErrorCodes(_Strict):
+    """旺店通's codes are not published; the client recognises its messages, and a deployment
+    that has seen a code may name it here."""
+
+    rate_limit_codes: list[int] = []
+    transient_codes: list[int] = []
+    auth_codes: list[int] = []
+    timestamp_codes: list[int] = []
+    duplicate_codes: list[int] = []  # "this outer_no is already booked": the push was done before
+
+
+class WdtDocuments(_Strict):
+    """Which ERP stock-in / stock-out documents reach the stores (W2). The query answers'
+    type codes are not published: a document is left out when its type code or its type
+    name is listed here (the guide's five: JIT退货入库, 预入库, 线上销售单, 盘盈单, 盘亏单)."""
+
+    excluded_stockin_types: list[WdtCode] = ["4"]
+    excluded_stockout_types: list[WdtCode] = ["1", "4"]
+    excluded_type_names: list[str] = ["JIT退货入库", "预入库", "线上销售单", "销售出库", "盘盈入库", "盘亏出库",
+                                      "盘盈单", "盘亏单"]
+    # Only documents in these states are passed on (empty: every state); 旺店通's status
+    # numbers are not published for these queries.
+    statuses: list[WdtCode] = []
+    # The bridge's own pushes carry an outer_no with this prefix; they never come back (W3).
+    own_outer_no_prefix: Annotated[str, Field(min_length=2)] = "O2O-"
+    # Each 10-minute run reads back this far before its last end (overlapping windows).
+    overlap_minutes: Annotated[int, Field(ge=1, le=120)] = 20
+
+
+class WangdiantongConfig(_WithSecrets):
+    """The 旺店通 ERP 企业版 section of a tenant whose ``erp`` is ``wangdiantong``."""
+
+    _required_secrets: ClassVar[tuple[str, ...]] = ("appsecret",)
+
+    base_url: Url = "https://api.wangdian.cn/openapi2"
+    sid: Code
+    appkey: Code
+    appsecret: SecretStr | None = None
+    appsecret_ref: SecretRef | None = None
+    shop_no: WdtCode
+    main_warehouse_no: WdtCode
+    no_tracking_logistics_code: WdtCode
+    cod_logistics_code: WdtCode
+    rate_limit: WdtRateLimit = WdtRateLimit()
+    # Platforms (platform_id) whose shops trade_push accepts: 自有 and 其它. The ids are an
+    # assumption (127 = 其它 in sales_refund_push); the doctor names the shop's platform.
+    push_platform_ids: list[WdtCode] = ["0", "127"]
+    # trade_push's switch: 0 non-strict (the default), 1 strict; its exact meaning is unpublished.
+    strict_trade_push: bool = False
+    # Send each sale's store warehouse as trade warehouse_no (seen only in other 旺店通 lines).
+    trade_warehouse_no: bool = False
+    errors: WdtErrorCodes = WdtErrorCodes()
+    documents: WdtDocuments = WdtDocuments()
+    trade_page_size: Annotated[int, Field(ge=1, le=100)] = 40
+    document_lines: PositiveInt = 1000
+    count_lines: PositiveInt = 1000
+
+
 class PosConfig(_WithSecrets):
     _required_secrets: ClassVar[tuple[str, ...]] = ("api_key", "webhook_secret")
 
@@ -206,6 +282,13 @@ class Store(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] | None = None
     # S4: this store's stock counts into the JST 店加线下仓 (offline_wms_co_id).
     feeds_offline: bool = True
+    # 旺店通: the store's ERP warehouse (仓库编号); the guide makes it the store code.
+    wdt_warehouse_no: WdtCode | None = None
+
+    @property
+    def wdt_warehouse(self) -> str:
+        """The 旺店通 仓库编号 of this store: ``wdt_warehouse_no``, else the store code."""
+        return self.wdt_warehouse_no or self.code
 
 
 class RoutingOptions(_Strict):
@@ -272,12 +355,17 @@ class ProductOptions(_Strict):
     mount_category: str | None = None
     spec_template: str | None = None
     attribute_fields: dict[str, Annotated[str, Field(pattern=r"^other_([1-9]|10)$")]] = {}
+    # 旺店通 (W2): SKUs of an ERP document unknown to the store are created first (P9).
+    create_from_documents: bool = True
 
 
 class Tenant(_Strict):
     ent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
-    jushuitan: JushuitanConfig
+    # The tenant's one ERP; its section is required and the other ERP's is refused.
+    erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
+    jushuitan: JushuitanConfig | None = None
+    wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig
     stores: list[Store] = []
     warehouses: list[WarehouseMapping] = []
@@ -307,6 +395,22 @@ class Tenant(_Strict):
                 repeated = sorted({k for k in keys if keys.count(k) > 1})
                 if repeated:
                     problems.append(((section,), f"{key} must be unique; repeated: {', '.join(repeated)}"))
+            erp = data.get("erp", "jushuitan")
+            sections = {"jushuitan": "JST", "wangdiantong": "旺店通"}
+            if erp in sections:
+                if data.get(erp) is None:
+                    problems.append(((erp,), f"required: a tenant whose erp is {erp} needs its {erp} section"))
+                for other, label in sections.items():
+                    if other != erp and other in data:
+                        problems.append(((other,), f"a tenant has one ERP: erp is {erp}, so remove the {other} "
+                                                   f"({label}) section"))
+            stores_rows = data.get("stores") if isinstance(data.get("stores"), list) else []
+            if erp == "wangdiantong":
+                warehouses = [str(s.get("wdt_warehouse_no") or s.get("code")) for s in stores_rows if isinstance(s, dict)]
+                repeated = sorted({w for w in warehouses if warehouses.count(w) > 1})
+                if repeated:
+                    problems.append((("stores",), f"wdt_warehouse_no (default: the store code) must be unique; "
+                                                  f"repeated: {', '.join(repeated)}"))
             routing, stores = data.get("routing"), data.get("stores")
             fallback = routing.get("fallback_store") if isinstance(routing, dict) else None
             codes = {str(s.get("code")) for s in stores if isinstance(s, dict)} if isinstance(stores, list) else set()
