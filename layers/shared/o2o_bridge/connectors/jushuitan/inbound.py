@@ -140,6 +140,8 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
     # Authentication first, and alike for every stranger: an unknown entId, a storageCode that
     # is not the tenant's, a wrong sign and a wrong token do the same work and get one answer.
     tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
+    if tenant is not None and getattr(tenant, "jushuitan", None) is None:
+        tenant = None  # a tenant on another ERP has no JST pushes: a stranger here
     storage_ok = tenant is not None and storage_code in _storage_codes(tenant, route_storage)
     authenticated_by = verify_push(query, route=route, credentials=_credentials(tenant, secrets), storage_ok=storage_ok,
                                    now=now)
