@@ -28,6 +28,7 @@ SCENARIOS = (
     ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
     ("products", "S7: the product master", 8),
     ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
+    ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
 )
 
 def main() -> int:

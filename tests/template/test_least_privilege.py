@@ -26,7 +26,6 @@ FLOW = {  # StateFlowPolicy: every function that runs a flow
     ("kms:Decrypt", "TokenKey", "jst-token"),
     ("sqs:SendMessage*", "RetryQueue", ""),
 }
-TOKENS = {("kms:Encrypt", "TokenKey", "jst-token"), ("kms:Decrypt", "TokenKey", "jst-token")}
 LIST_TENANTS = {("dynamodb:Query", "StateTable/index/gsi1", "")}
 PARK = {("sqs:SendMessage*", "RetryDLQ", "")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
@@ -45,12 +44,12 @@ EXPECTED = {
     "SyncProductsFunction": FLOW | LIST_TENANTS,
     "NightlyStockPushFunction": FLOW | LIST_TENANTS,
     "RetryWorkerFunction": FLOW | PARK,
-    # 旺店通 keeps no tokens: no token key
-    "PushWdtSalesFunction": (FLOW - TOKENS) | LIST_TENANTS | PARK,
-    "PollWdtDocumentsFunction": (FLOW - TOKENS) | LIST_TENANTS | PARK,
+    "QimenCallbackFunction": FLOW | PARK,
+    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK,
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK,
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
-          "StockCallbackFunction", "PosEventsFunction", "HealthFunction"]
+          "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]
 
 
 def _resource(value) -> str:
