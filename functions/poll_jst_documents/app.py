@@ -20,4 +20,4 @@ def follow_documents(ctx):
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_documents", follow_documents, log=logger.info)
+    return kit.run_for_tenants("poll_jst_documents", follow_documents, erp="jushuitan", log=logger.info)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline, Warehouse)
+    from ..ports.retail import RetailErp
     from ..tenant import Tenant
 
 T = TypeVar("T")
@@ -38,7 +39,9 @@ class FlowContext:
 
     tenant: "Tenant"
     warehouse: "Warehouse"
-    erp: "Erp"
+    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
+    # of the store-retail scenarios (W1-W5, ports/retail.py).
+    erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
     cursors: "CursorRepository"
@@ -78,8 +81,15 @@ def live_context(tenant: "Tenant") -> FlowContext:
     def metric(name: str, value: float = 1) -> None:
         metrics.add_metric(name=name, unit="Count", value=value)
 
-    jst = jst_for_tenant(tenant)
-    warehouse: Any = JstWarehouse(jst, tenant)
+    if tenant.erp == "wangdiantong":
+        # 旺店通 keeps the stores' books (W1-W5: ports.retail.RetailErp); the JST scenarios'
+        # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
+        from ..connectors.wangdiantong.factory import retail_erp_for_tenant
+
+        warehouse, erp = NotThisErp(tenant, "warehouse"), retail_erp_for_tenant(tenant)
+    else:
+        jst = jst_for_tenant(tenant)
+        warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
     if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
         from ..connectors.qimen.warehouse import warehouse_for_tenant
 
@@ -87,7 +97,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
     return FlowContext(
         tenant=tenant,
         warehouse=warehouse,
-        erp=JstErp(jst, tenant),
+        erp=erp,
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),
@@ -98,6 +108,20 @@ def live_context(tenant: "Tenant") -> FlowContext:
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
     )
+
+
+class NotThisErp:
+    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
+    use is a configuration error naming the tenant, its ERP and the step, never a call."""
+
+    def __init__(self, tenant: "Tenant", port: str) -> None:
+        self._tenant, self._port = tenant, port
+
+    def __getattr__(self, name: str) -> Any:
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
+                                 f"does not take the step {name}")
 
 
 # How a retried command gets its context back: live in Lambdas, fakes in tests.
@@ -279,13 +303,31 @@ class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
 
 
+def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
+            ) -> Callable[[FlowContext], dict[str, Any] | None]:
+    """One scheduled job whose work depends on the tenant's ERP (e.g. nightly_stock_push:
+    JST's S3/S4 or 旺店通's W5). A tenant whose ERP has no flow for the job fails loudly."""
+
+    def flow(ctx: FlowContext) -> dict[str, Any] | None:
+        chosen = flows.get(ctx.tenant.erp)
+        if chosen is None:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"{job} has no flow for a tenant whose ERP is {ctx.tenant.erp}")
+        return chosen(ctx)
+
+    return flow
+
+
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+                    erp: str | None = None,
                     tenants: "TenantRepository | None" = None,
                     build: Callable[["Tenant"], FlowContext] | None = None,
                     log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
     recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
-    function's error alarm fires), after every tenant had its turn."""
+    function's error alarm fires), after every tenant had its turn. With ``erp``, only the
+    tenants of that ERP take part (a JST poll skips 旺店通 tenants)."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
@@ -296,6 +338,9 @@ def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | Non
         started = time.monotonic()
         tenant = tenants.get(ent_id)
         if tenant is None:
+            continue
+        if erp is not None and tenant.erp != erp:
+            summary["tenants"][ent_id] = {"ok": True, "skipped": f"erp is {tenant.erp}"}
             continue
         try:
             result = flow(build(tenant)) or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..jushuitan import rate_limit as shared_limits
+from .. import pacing as shared_limits
 from .client import QimenClient, QimenCredentials
 from .errors import QimenRateLimited
 
@@ -15,12 +15,16 @@ _built: dict[str, tuple[Any, QimenClient]] = {}
 _lock = threading.Lock()
 
 
+def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
+    return QimenRateLimited(message, retry_after_seconds=retry_after_seconds)
+
+
 class _SpeaksQimen:
-    """The JST connector's limiters (the same StateTable log and counters, under the key
-    ``qimen:<app_key>``), refusing with QimenRateLimited."""
+    """The bridge's shared limiters (connectors/pacing.py: the same StateTable log and counters
+    as JST's, under the key ``qimen:<app_key>``), refusing with QimenRateLimited."""
 
     label = "奇门 app"
-    refusal = QimenRateLimited
+    refusal = staticmethod(_refused)
 
 
 class DynamoSlidingLogLimiter(_SpeaksQimen, shared_limits.DynamoSlidingLogLimiter):
