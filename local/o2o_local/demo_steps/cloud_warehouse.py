@@ -22,7 +22,7 @@ POS_WAREHOUSE = "20000"
 
 def run(demo) -> None:
     demo.pos_admin("POST", "/__admin__/seed", {"merchants": [{
-        "ent_id": ENT_ID, "api_key": "demo-pos-api-key", "webhook_secret": "demo-webhook-secret",
+        "ent_id": ENT_ID, "api_key": "demo-cloud-pos-api-key", "webhook_secret": "demo-cloud-webhook-secret",
         "stores": [{"code": "S001", "name": "南京西路店"}], "warehouses": [POS_WAREHOUSE]}]})
     demo.o2o("tenant", "put", str(CLOUD_TENANT))
     show("The tenant's qimen section against the WMS sandbox (its JST checks are printed too):")
