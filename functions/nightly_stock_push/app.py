@@ -1,5 +1,4 @@
-"""02:10 Asia/Shanghai: the day's changed stock in one direction (JST: S4, S4e; 旺店通: W5 by stock.master);
-a cloud-warehouse tenant's WMS stock is read again first (Q5).
+"""02:10 Asia/Shanghai: the day's changed stock in one direction (JST: S4, S4e; 旺店通: W5 by stock.master).
 
 Plans (or resumes) each tenant's run and fans its chunks out through the retry queue; the
 retry worker pushes them (flows/stock_nightly.py)."""
@@ -10,18 +9,19 @@ from o2o_bridge.observability import logger, metrics
 
 nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
                                       what="nightly_stock_push: 02:10 旺店通 stock by stock.master (W5)", issue=16)
-by_erp = kit.for_erp("nightly_stock_push", jushuitan=stock_nightly.nightly_stock_push, wangdiantong=nightly_erp_stock)
-
-
-def nightly(ctx):
-    # Q5: 奇门 has no "changed since" read, so the hourly read of the WMS is repeated at 02:10 too.
-    wms = stock_sync.pull_jst_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
-    result = by_erp(ctx) or {}
-    return {**result, "qimen": wms} if wms is not None else result
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", nightly, log=logger.info)
+    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                                 wangdiantong=nightly_erp_stock), log=logger.info)
+
+
+def nightly(ctx):
+    """The nightly comparison (S4, S4e); a cloud-warehouse tenant's WMS stock is read again first
+    (Q5: 奇门 has no "changed since" read, so the hourly read is repeated at 02:10 too)."""
+    wms = stock_sync.pull_jst_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
+    result = stock_nightly.nightly_stock_push(ctx) or {}
+    return {**result, "qimen": wms} if wms is not None else result

@@ -103,8 +103,7 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
     sandbox_lines = [line.split() for line in out.splitlines() if "sandbox " in line and "http://" in line]
     assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:"),
-                                                                 ("旺店通", "http://127.0.0.1:"),
-                                                                    ("奇门", "http://127.0.0.1:")}
+                                                                 ("旺店通", "http://127.0.0.1:"), ("奇门", "http://127.0.0.1:")}
     assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))

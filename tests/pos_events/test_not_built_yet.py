@@ -11,7 +11,7 @@ from .conftest import fresh, request, send, table_items
 
 # event type -> the issues that build its flow for these (JST) tenants (JST with ERP-owned store
 # stock: #14; the O2O order centre: #18). For a 旺店通 tenant the sale, refund, count and
-# store-document flows exist (#16: tests/flows_wdt); product.changed (#17) has its flow (tests/qimen).
+# store-document flows exist (#16: tests/flows_wdt); product.changed (#17) has its flow: tests/qimen.
 BUILT_BY = {
     "sale.completed": "issue #14",
     "sale.refunded": "issue #14",

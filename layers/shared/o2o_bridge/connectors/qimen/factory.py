@@ -10,6 +10,10 @@ from .. import pacing as shared_limits
 from .client import QimenClient, QimenCredentials
 from .errors import QimenRateLimited
 
+
+def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
+    return QimenRateLimited(message, retry_after_seconds=retry_after_seconds)
+
 # ent_id -> (the tenant's qimen section it was built from, client)
 _built: dict[str, tuple[Any, QimenClient]] = {}
 _lock = threading.Lock()
@@ -20,8 +24,8 @@ def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
 
 
 class _SpeaksQimen:
-    """The bridge's shared limiters (connectors/pacing.py: the same StateTable log and counters
-    as JST's, under the key ``qimen:<app_key>``), refusing with QimenRateLimited."""
+    """The bridge's shared limiters (the same StateTable log and counters as every connector's,
+    under the key ``qimen:<app_key>``), refusing with QimenRateLimited."""
 
     label = "奇门 app"
     refusal = staticmethod(_refused)
