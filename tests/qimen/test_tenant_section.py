@@ -81,5 +81,5 @@ def test_warehouse_qimen_needs_the_section():
 
 
 def test_both_secret_sources_are_refused():
-    doc = cloud_doc(app_secret_ref="secretsmanager:o2o/x")
+    doc = cloud_doc(app_secret_ref="secretsmanager:o2o/tenants/10010/x")
     assert any(m.startswith("qimen.app_secret: give app_secret or app_secret_ref") for m in errors_of(doc))
