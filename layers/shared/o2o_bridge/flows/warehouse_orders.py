@@ -336,7 +336,9 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
 
     def ship() -> dict[str, Any]:
         shipment = pos.Shipment(
-            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=l_id,
+            # The port's carrier name is optional: then the warehouse's own name of it, or its code.
+            carrier_code=carrier.code, carrier_name=carrier.name or payload.get("logistics_company") or carrier.code,
+            tracking_no=l_id,
             shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
