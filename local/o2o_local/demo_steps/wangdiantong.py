@@ -53,6 +53,7 @@ def run(demo) -> None:
         show(f"旺店通 {doc['order_type_name']} {doc['order_no']} outer_no={doc['outer_no']} warehouse={doc['warehouse_no']} "
              f"remark={doc['remark']!r} lines={[(d['spec_no'], d['goods_count']) for d in doc['details_list']]}")
     show("(RF-0002 is defective: it stays in the store system, 旺店通 hears nothing)")
+    demo.o2o("trace", "RF-0001")
 
     show("W2 an ERP user creates 乳胶靠垫 CUS-GRY in 货品档案 and a 调拨入库 of it to 徐家汇店")
     demo.wdt_admin("POST", "/__admin__/goods", {"goods_no": "CUS", "goods_name": "乳胶靠垫", "class_name": "床品",
