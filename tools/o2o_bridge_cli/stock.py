@@ -47,12 +47,26 @@ def _context(ent_id: str):
     return kit.context_for(tenant)
 
 
+def _jst_only(ctx) -> bool:
+    """status, pull and show read the JST nightly run's state; a 旺店通 tenant has none."""
+    if ctx is not None and ctx.tenant.erp != "jushuitan":
+        print(f"o2o: tenant {ctx.ent_id}'s ERP is {ctx.tenant.erp}: this command reads JST's stock state "
+              f"(run `o2o stock nightly --tenant {ctx.ent_id}` for its 02:10 run)", file=sys.stderr)
+        return False
+    return True
+
+
 def run_nightly(args) -> int:
     from ..flows import stock_nightly
 
     ctx = _context(args.tenant)
     if ctx is None:
         return 2
+    if ctx.tenant.erp == "wangdiantong":  # W5: one pass in the direction of stock.master
+        from ..flows.erp_stock import nightly_erp_stock
+
+        print(json.dumps(nightly_erp_stock(ctx), ensure_ascii=False))
+        return 0
     started = time.monotonic()
 
     def progress(line: str) -> None:
@@ -67,6 +81,8 @@ def show_status(args) -> int:
     from ..flows import stock_nightly
 
     ctx = _context(args.tenant)
+    if not _jst_only(ctx):
+        return 2
     if ctx is None:
         return 2
     run_id = args.run_id or stock_nightly.run_id_for(ctx)
@@ -82,6 +98,8 @@ def run_pull(args) -> int:
     from ..flows import stock_sync
 
     ctx = _context(args.tenant)
+    if not _jst_only(ctx):
+        return 2
     if ctx is None:
         return 2
     for wms_co_id, result in stock_sync.pull_jst_stock(ctx).items():
@@ -93,6 +111,8 @@ def show_sku(args) -> int:
     from ..flows import stock_nightly, stock_sync
 
     ctx = _context(args.tenant)
+    if not _jst_only(ctx):
+        return 2
     if ctx is None:
         return 2
     sku, ent = args.sku, ctx.ent_id
