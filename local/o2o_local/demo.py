@@ -28,6 +28,7 @@ SCENARIOS = (
     ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
     ("products", "S7: the product master", 8),
     ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
+    ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
 )
 
 def main() -> int:
@@ -93,11 +94,12 @@ def run_demo(env: dict[str, str], api: str) -> None:
     status, body = http("GET", f"{api}/health")
     show(f"GET /health -> {status} {body}")
     before = count_state_items(env)
-    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242", "{so_id: oops")
-    show(f"POST /jushuitan/delivery_callback (malformed) -> {status} {body}")
+    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242"
+                                "&token=demo-callback-token", "{so_id: oops")
+    show(f"POST /jushuitan/delivery_callback (authenticated, malformed) -> {status} {body}")
     show(f"StateTable items before/after: {before}/{count_state_items(env)} (nothing written)")
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=99999&storageCode=133242", '{"so_id": "X"}')
-    show(f"POST /jushuitan/delivery_callback (unknown tenant) -> {status} {body}")
+    show(f"POST /jushuitan/delivery_callback (unknown tenant: the same 401 as a wrong credential) -> {status} {body}")
 
     heading("4. Callers that cannot prove who they are get a 401 in their own format, nothing written")
     push = json.dumps({"so_id": "WM20261122001", "l_id": "SF1400012345678", "lc_id": "SF",

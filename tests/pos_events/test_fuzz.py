@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import string
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_label
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from o2o_bridge.errors import UnprocessableRequest
 from o2o_bridge.events.models import parse_event
+from o2o_bridge.connectors.store.inbound import check_window
 
 from .conftest import DEMO_SECRET, EVENT_TYPES, OTHER_SECRET, request, send, table_items
 
@@ -26,6 +28,9 @@ ids = st.one_of(text, st.text(string.ascii_letters + string.digits + "-_", min_s
 qty = st.integers(1, 10**6)
 money = st.one_of(st.decimals(min_value=0, max_value=10**7, places=2).map(str), st.integers(0, 10**6))
 moment = st.datetimes(timezones=st.sampled_from([timezone.utc, None])).map(lambda d: d.isoformat())
+# occurred_at: mostly inside the tenant's 24 h window, sometimes any time at all (refused 422)
+recent = st.integers(-23 * 3600, 200).map(lambda s: (datetime.now(timezone.utc) + timedelta(seconds=s)).isoformat())
+WINDOW = SimpleNamespace(pos=SimpleNamespace(event_max_age_hours=24, event_max_ahead_seconds=300))
 items_of = lambda fields: st.lists(st.fixed_dictionaries(fields), min_size=1, max_size=4)  # noqa: E731
 receiver = st.fixed_dictionaries({k: text for k in ("name", "mobile", "province", "city", "district", "address")})
 sku_qty = items_of({"sku_id": ids, "qty": qty})
@@ -90,7 +95,7 @@ def valid_events(draw):
         "event_id": draw(st.text(string.ascii_letters + string.digits, min_size=8, max_size=24)),
         "ent_id": draw(st.sampled_from(["10010", "10010", "10010", "20020", "20020", 10010, "99999", "x" * 70])),
         "type": event_type,
-        "occurred_at": draw(moment),
+        "occurred_at": draw(st.one_of(recent, recent, recent, moment)),
         "data": draw(DATA[event_type]),
     }
     if draw(st.booleans()):  # the store system may add fields anywhere
@@ -171,6 +176,7 @@ def test_fuzzed_deliveries_never_fail_and_never_write_on_refusal(tenants, effect
         assert len(effects) == done_before
     try:
         parsed = parse_event(json.loads(raw))
+        check_window(parsed, WINDOW)
     except (UnprocessableRequest, ValueError, RecursionError, AttributeError):
         parsed = None
     if parsed is not None and signing == "own" and header == "body" and own:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -98,11 +99,17 @@ class _WithSecrets(_Strict):
         return inline if inline is not None else getattr(self, f"{name}_ref")
 
     def reveal(self, name: str, resolver: "SecretResolver") -> str | None:
-        """The secret's value: inline, or read through ``resolver`` from its reference."""
+        """The secret's value: inline, or read through ``resolver`` from its reference. Once
+        revealed, the value is masked in every log line, error and dead letter of the process."""
+        from .redaction import remember
+
         source = self.secret_source(name)
         if isinstance(source, SecretStr):
-            return source.get_secret_value()
-        return resolver.resolve(source) if source else None
+            value = source.get_secret_value()
+        else:
+            value = resolver.resolve(source) if source else None
+        remember(value)
+        return value
 
 
 class CallbackAuth(_WithSecrets):
@@ -114,12 +121,32 @@ class CallbackAuth(_WithSecrets):
     token_ref: SecretRef | None = None
     # Only an explicit opt-in accepts unauthenticated pushes.
     allow_unsigned: bool = False
+    # Which proof a push may bring. Default: the sign when a partner key is set (the token is
+    # then refused: a URL carrying both would let a captured push drop its sign and live
+    # forever), else the token. Both only by naming them (the local demo does, for its
+    # token-authenticated sample events next to the sandbox's signed pushes).
+    accept: list[Literal["sign", "token"]] | None = None
+    # A signed push's ts must be within this many seconds of now, either way (JST's own API
+    # allows 10 minutes of clock error). 0 switches the window off: a captured push then
+    # stays valid forever; see docs/security.md.
+    max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
+    # route accepts any method but logistics.upload, refund.goods and inventory.upload.
+    cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _some_authentication(self):
         if not (self.secret_source("partner_key") or self.secret_source("token") or self.allow_unsigned):
             raise ValueError("set partner_key or token (inline or *_ref), or opt out explicitly with allow_unsigned: true")
+        for kind, secret in (("sign", "partner_key"), ("token", "token")):
+            if kind in (self.accept or ()) and not self.secret_source(secret):
+                raise ValueError(f"accept names {kind} but {secret} (or {secret}_ref) is not set")
         return self
+
+    def accepted_proofs(self) -> frozenset[str]:
+        if self.accept is not None:
+            return frozenset(self.accept)
+        return frozenset({"sign"} if self.secret_source("partner_key") else {"token"} if self.secret_source("token") else ())
 
 
 class RateLimit(_Strict):
@@ -237,6 +264,12 @@ class PosConfig(_WithSecrets):
     api_key_ref: SecretRef | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_ref: SecretRef | None = None
+    # /pos/events refuses an event whose occurred_at is older than this (a captured event
+    # replayed later) or further ahead than event_max_ahead_seconds. At most 7 days, so the
+    # idempotency record of an accepted event (14 days) outlives the window: a replay inside
+    # the window is a duplicate, one after it is refused.
+    event_max_age_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24
+    event_max_ahead_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
 
 class Store(_Strict):
@@ -300,6 +333,9 @@ class StockOptions(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] = 0
     # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
     coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
+    # A JST stock level's version is its modified time: a pushed one later than now + this is
+    # refused (it would pin the level until then), one JST's API answers is counted as now + this.
+    clock_allowance_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
     @field_validator("formula")
     @classmethod
@@ -324,6 +360,66 @@ class ProductOptions(_Strict):
     create_from_documents: bool = True
 
 
+class QimenCarrier(_Strict):
+    """One carrier both ways: the 店+ carrier code and the code the WMS uses (SF, ZTO, ...)."""
+
+    pos_code: Annotated[str, Field(min_length=1)]
+    qimen_code: Annotated[str, Field(min_length=1)]
+    name: str | None = None  # the carrier name the store shows; default: the WMS's own name
+
+
+def _code_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+QimenCode = Annotated[str, BeforeValidator(_code_text), Field(min_length=1, max_length=64)]
+
+
+class QimenConfig(_WithSecrets):
+    """``warehouse: qimen``: a 3PL cloud WMS over the 奇门 WMS standard (Q1-Q6)."""
+
+    _required_secrets: ClassVar[tuple[str, ...]] = ("app_secret",)
+
+    gateway_url: Url = "https://qimen.api.taobao.com/router/qimen/service"
+    app_key: Annotated[str, Field(min_length=1)]
+    # Also verifies the WMS's calls to /qimen/callback.
+    app_secret: SecretStr | None = None
+    app_secret_ref: SecretRef | None = None
+    customer_id: QimenCode               # customerId, the routing id both ways
+    warehouse_code: QimenCode            # the WMS warehouse
+    owner_code: QimenCode                # 货主编码
+    # The 店+ warehouse whose stock the WMS's stock becomes (default: warehouse_code).
+    pos_warehouse_code: QimenCode | None = None
+    logistics: list[QimenCarrier] = []
+    v: str = "2.0"
+    sign_method: Literal["md5", "hmac", "hmac-sha256"] = "md5"
+    # 奇门 publishes no limit; the JST-like default paces every call of the app.
+    rate_limit: RateLimit = RateLimit()
+    # A WMS call whose timestamp is further than this from our clock is refused (a replay);
+    # 0 turns the check off. 奇门 states no tolerance: 10 minutes is an assumption.
+    callback_max_skew_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # 配货 goes out as 调拨出库 (DBCK) or 普通出库 (PTCK); 退仓 comes in as 调拨入库 (DBRK) or 其他入库 (QTRK).
+    transfer_order_type: Literal["DBCK", "PTCK"] = "DBCK"
+    warehouse_return_order_type: Literal["DBRK", "QTRK"] = "DBRK"
+
+    @property
+    def store_warehouse_code(self) -> str:
+        return self.pos_warehouse_code or self.warehouse_code
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unique_carriers(cls, data: Any, handler):
+        problems = []
+        rows = data.get("logistics") if isinstance(data, dict) else None
+        if isinstance(rows, list):
+            for key in ("pos_code", "qimen_code"):
+                keys = [str(r.get(key)) for r in rows if isinstance(r, dict) and r.get(key) is not None]
+                repeated = sorted({k for k in keys if keys.count(k) > 1})
+                if repeated:
+                    problems.append((("logistics",), f"{key} must be unique; repeated: {', '.join(repeated)}"))
+        return _validate_with(handler, data, problems)
+
+
 class Tenant(_Strict):
     ent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
@@ -332,6 +428,10 @@ class Tenant(_Strict):
     jushuitan: JushuitanConfig | None = None
     wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig
+    # Who ships store and micro-mall orders, 配货 and 退仓, and holds the warehouse stock:
+    # the ERP, or a cloud WMS over 奇门 (the ``qimen`` section).
+    warehouse: Literal["erp", "qimen"] = "erp"
+    qimen: QimenConfig | None = None
     stores: list[Store] = []
     warehouses: list[WarehouseMapping] = []
     logistics: list[LogisticsMapping] = []
@@ -376,6 +476,9 @@ class Tenant(_Strict):
                 if repeated:
                     problems.append((("stores",), f"wdt_warehouse_no (default: the store code) must be unique; "
                                                   f"repeated: {', '.join(repeated)}"))
+            if data.get("warehouse") == "qimen" and not isinstance(data.get("qimen"), dict):
+                problems.append((("qimen",), "required when warehouse is qimen: the cloud WMS's 奇门 app, "
+                                             "customer_id, warehouse_code and owner_code"))
             routing, stores = data.get("routing"), data.get("stores")
             fallback = routing.get("fallback_store") if isinstance(routing, dict) else None
             codes = {str(s.get("code")) for s in stores if isinstance(s, dict)} if isinstance(stores, list) else set()
@@ -383,6 +486,26 @@ class Tenant(_Strict):
             if fallback is not None and codes and str(fallback) not in codes:
                 problems.append((("routing", "fallback_store"), f"{fallback} is not one of the tenant's stores"))
         return _validate_with(handler, data, problems)
+
+    @model_validator(mode="after")
+    def _secrets_under_own_path(self):
+        # Functions may read every secret under the prefix (IAM cannot tell tenants apart inside
+        # one function), so a tenant file may only name secrets under its own path: tenant A
+        # cannot point a reference at tenant B's partner key.
+        own = f"secretsmanager:{tenant_secret_prefix()}tenants/{self.ent_id}/"
+        wrong = [f"{path}: {ref}" for path, ref in self.secret_references() if not ref.startswith(own)]
+        if wrong:
+            raise ValueError(f"secret references must name a secret under {own[len('secretsmanager:'):]}…; "
+                             + "; ".join(wrong))
+        return self
+
+    def secret_references(self) -> list[tuple[str, str]]:
+        """(key path, reference) of every secret given as ``*_ref``."""
+        return [(path, value) for path, value in _secret_fields(self) if isinstance(value, str)]
+
+    def inline_secret_paths(self) -> list[str]:
+        """Key paths of the secrets given inline (refused against a deployed stack)."""
+        return [path for path, value in _secret_fields(self) if isinstance(value, SecretStr)]
 
     # Storage keeps the real secret values (the table is encrypted); display masks them.
     def to_storage(self) -> dict[str, Any]:
@@ -396,6 +519,26 @@ class Tenant(_Strict):
         found: list[str] = []
         _collect_secrets(self, found)
         return found
+
+
+def tenant_secret_prefix() -> str:
+    """The Secrets Manager name prefix of tenant secrets (template parameter TenantSecretPrefix)."""
+    import os
+
+    return os.environ.get("O2O_TENANT_SECRET_PREFIX", "o2o/")
+
+
+def _secret_fields(model: BaseModel, path: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if isinstance(model, _WithSecrets) and value is not None and (
+                isinstance(value, SecretStr) or (name.endswith("_ref") and name[:-4] in type(model).model_fields)):
+            found.append((here, value))
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_fields(value, here))
+    return found
 
 
 def _reveal(value: Any) -> Any:

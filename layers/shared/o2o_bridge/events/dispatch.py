@@ -52,8 +52,8 @@ _ROUTES = {
     "store_transfer.submitted": ("store_transfers", "on_store_transfer_submitted",
                                  "店店调拨, stock moved between two stores in the ERP", 14),
     "payment.collected": ("cash_on_delivery", "on_payment_collected", "货到付款 collected at the store", 18),
-    "product.changed": ("products", "on_product_changed", "Q6, a store's product change sent to the cloud warehouse",
-                        17),
+    "product.changed": ("cloud_warehouse", "on_product_changed",
+                        "Q6, a store's product change sent to the cloud warehouse", 17),
     "member.updated": ("members", "on_member_updated", "member merge, a store member changed", 18),
 }
 

@@ -90,6 +90,10 @@ def live_context(tenant: "Tenant") -> FlowContext:
     else:
         jst = jst_for_tenant(tenant)
         warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
+    if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
+        from ..connectors.qimen.warehouse import warehouse_for_tenant
+
+        warehouse = warehouse_for_tenant(tenant, records=RecordView(store), timeline=store, metric=metric)
     return FlowContext(
         tenant=tenant,
         warehouse=warehouse,
