@@ -26,7 +26,7 @@ def at(ctx, moment):
 
 
 def store_qty(pos, store, sku):
-    cell = pos.state.merchants["10020"].store_stock.get((store, sku))
+    cell = pos.state.merchants["10030"].store_stock.get((store, sku))
     return None if cell is None else cell.qty
 
 
@@ -59,7 +59,7 @@ def test_pos_master_counts_each_store_warehouse_in_the_erp(sandbox, pos, monkeyp
     # The seeded store stock (S101 PIL-STD 8, S102 PIL-LOW 5) overwrote the ERP's: same figures, one 盘点 each.
     assert len(sandbox.state.pd_orders) == 2
     clock["now"] = t0 + timedelta(days=1)
-    pos.set_store_stock("10020", "S101", [{"sku_id": "PIL-STD", "qty": 3}], emit=False)
+    pos.set_store_stock("10030", "S101", [{"sku_id": "PIL-STD", "qty": 3}], emit=False)
     second = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(days=1, hours=1)))
     assert (second["stores"], second["skus"]) == (1, 1)
     assert sandbox.state.stock[("S101", "PIL-STD")]["stock_num"] == Decimal(3)
