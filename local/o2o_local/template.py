@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .cfn_yaml import load_cfn_file
 from .intrinsics import resolve
-from .names import LOCAL_ACCOUNT_ID, LOCAL_STACK_NAME, local_name
+from .names import LOCAL_ACCOUNT_ID, LOCAL_STACK_NAME, local_bucket_name, local_name
 
 __all__ = [
     "FunctionSpec", "QueueSpec", "Route", "ScheduleSpec", "SqsSource", "TableSpec",
@@ -63,16 +65,22 @@ class ScheduleSpec:
     input: Any = None  # the schedule's Input (a JSON string in the template) or None
     enabled: bool = True
 
-    def event(self) -> Any:
-        """The payload EventBridge Scheduler hands the function: Input if any, else {}."""
+    def event(self, at: datetime | None = None) -> Any:
+        """The payload EventBridge Scheduler hands the function: Input if any, else {}; the
+        context attributes <aws.scheduler.scheduled-time> and <aws.scheduler.execution-id> are
+        filled in as the Scheduler does (the firing time, UTC, to the second)."""
         if self.input is None:
             return {}
-        if isinstance(self.input, str):
+        value = self.input
+        if isinstance(value, str):
+            fired = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+            value = value.replace("<aws.scheduler.scheduled-time>", fired.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            value = value.replace("<aws.scheduler.execution-id>", uuid.uuid4().hex)
             try:
-                return json.loads(self.input)
+                return json.loads(value)
             except json.JSONDecodeError:
-                return self.input
-        return self.input
+                return value
+        return value
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,11 @@ class Template:
     def resources(self) -> dict[str, Any]:
         return self.document.get("Resources") or {}
 
+    @property
+    def buckets(self) -> list[str]:
+        """Logical ids of the S3 buckets."""
+        return [lid for lid, resource in self.resources.items() if (resource or {}).get("Type") == "AWS::S3::Bucket"]
+
     def function(self, name: str) -> FunctionSpec:
         """A function by short name or logical id; KeyError listing the known ones."""
         if name in self.functions:
@@ -240,6 +253,9 @@ class Template:
             elif kind == "AWS::DynamoDB::Table":
                 refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
                 refs[f"{logical_id}.StreamArn"] = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}/stream/local"
+            elif kind == "AWS::S3::Bucket":
+                refs[logical_id] = bucket_name = local_bucket_name(logical_id)
+                refs[f"{logical_id}.Arn"] = f"arn:aws:s3:::{bucket_name}"
             elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
                 refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
             elif kind == "AWS::KMS::Alias":

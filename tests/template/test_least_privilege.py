@@ -28,25 +28,33 @@ FLOW = {  # StateFlowPolicy: every function that runs a flow
 }
 LIST_TENANTS = {("dynamodb:Query", "StateTable/index/gsi1", "")}
 PARK = {("sqs:SendMessage*", "RetryDLQ", "")}
+def runs(queue: str) -> set[tuple[str, str, str]]:
+    """A scheduled function fans out one run per tenant onto its own FIFO queue (kit.fan_out)."""
+    return {("sqs:SendMessage*", queue, "")}
+
+
+# The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
+# whose flows record business facts (docs/order-centre.md).
+LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
 EXPECTED = {
-    "DeliveryCallbackFunction": FLOW | PARK,
-    "CancelCallbackFunction": FLOW | PARK,
-    "ReturnGoodsCallbackFunction": FLOW | PARK,
+    "DeliveryCallbackFunction": FLOW | PARK | LEDGER,
+    "CancelCallbackFunction": FLOW | PARK | LEDGER,
+    "ReturnGoodsCallbackFunction": FLOW | PARK | LEDGER,
     "StockCallbackFunction": FLOW,
-    "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE,
+    "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE | LEDGER,
     "HealthFunction": set(),
-    "PollJstOutboundFunction": FLOW | LIST_TENANTS,
-    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK,
-    "PullJstStockFunction": FLOW | LIST_TENANTS,
-    "SyncProductsFunction": FLOW | LIST_TENANTS,
-    "NightlyStockPushFunction": FLOW | LIST_TENANTS,
-    "RetryWorkerFunction": FLOW | PARK,
-    "QimenCallbackFunction": FLOW | PARK,
-    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK,
-    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK,
+    "PollJstOutboundFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstOutboundRuns"),
+    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstDocumentsRuns"),
+    "PullJstStockFunction": FLOW | LIST_TENANTS | PARK | runs("PullJstStockRuns"),
+    "SyncProductsFunction": FLOW | LIST_TENANTS | runs("SyncProductsRuns"),
+    "NightlyStockPushFunction": FLOW | LIST_TENANTS | runs("NightlyStockPushRuns"),
+    "RetryWorkerFunction": FLOW | PARK | LEDGER,
+    "QimenCallbackFunction": FLOW | PARK | LEDGER,
+    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollWdtDocumentsRuns"),
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
           "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]

@@ -40,6 +40,52 @@ def command_queue():
     return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
 
 
+def tenant_runs(job: str):
+    """The FIFO queue of ``job``'s tenant runs (its scheduled function's own queue). Each
+    function sets ``<JOB>_RUNS_QUEUE_URL``: one local process runs every function, so the
+    names must differ."""
+    import os
+
+    from .connectors.aws.tenant_runs import SqsTenantRuns
+    from .errors import ConfigurationError
+
+    variable = tenant_runs_variable(job)
+    url = os.environ.get(variable)
+    if not url:
+        raise ConfigurationError(f"{variable} is not set: template.yaml gives {job}'s function the URL of its "
+                                 "tenant-runs queue")
+    return SqsTenantRuns(aws_client("sqs"), url)
+
+
+def tenant_runs_variable(job: str) -> str:
+    return f"{job.upper()}_RUNS_QUEUE_URL"
+
+
+@functools.cache
+def ledger():
+    """The document ledger this container appends facts to (files locally, else S3)."""
+    config = settings()
+    if config.ledger_dir:
+        from .connectors.files.ledger import FileLedger
+
+        return FileLedger(config.ledger_dir)
+    if config.ledger_bucket:
+        from .connectors.aws.s3_ledger import S3Ledger
+
+        return S3Ledger(aws_client("s3"), config.ledger_bucket)
+    return _NoLedger()
+
+
+class _NoLedger:
+    """A function the template gives no LEDGER_BUCKET has no business appending facts."""
+
+    def append(self, fact):
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_BUCKET "
+                                 "(template.yaml) and no O2O_LEDGER_DIR (local stack)")
+
+
 @functools.cache
 def token_store():
     """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID)."""
@@ -82,5 +128,6 @@ def retry_runner():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, token_store, secret_resolver, retry_runner):
+    for cached in (settings, aws_client, state_store, command_queue, ledger, token_store, secret_resolver,
+                   retry_runner):
         cached.cache_clear()

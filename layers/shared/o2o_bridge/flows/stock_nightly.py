@@ -48,7 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
-from . import kit
+from . import kit, reservations
 from ..shanghai_time import SHANGHAI
 from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, upload_check_once
 
@@ -127,6 +127,8 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
     run_id = run_id or run_id_for(ctx)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
     if run is not None and run.data["state"] == "done":
+        if not kit.effect_done(ctx, f"stock-nightly:{run_id}:finish"):
+            return finish_run(ctx, run_id, say)  # closed by a run that died before its "done"
         say(f"run {run_id} is already done")
         return {"run": run_id, "state": "done", **run.data["summary"]}
     if run is None and ctx.tenant.stock.master == "pos" and not feeding_stores(ctx.tenant):
@@ -286,6 +288,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
     old = load_snapshot(ctx, "offline")
     # Drift: a change the near-real-time path (store events) did not deliver to JST.
     event_pushed = {r.key: r.data.get("qty") for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    held = reservations.by_sku_and_store(ctx)  # what dispatched orders hold at the stores
     seen: set[str] = set()
     for chunk in stored:
         seen.update(chunk["seen"])
@@ -327,6 +330,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
                 settle(current, total)
             current, total = sku, 0
         counts["rows"] += 1
+        qty -= held.get((sku, store_code), 0)
         safety = stores.get(store_code)
         if safety is not None and qty > safety:
             total += qty - safety
@@ -455,6 +459,8 @@ def finish_run(ctx: "FlowContext", run_id: str, say: Progress | None = None) -> 
     def finish() -> dict[str, Any]:
         run = ctx.records.get(ctx.ent_id, RUN, run_id)
         data = run.data
+        if data["state"] == "done":
+            return data["summary"]  # closed by a run that died before its "done"
         pushed = sum(int((r.data.get("result") or {}).get("items", 0))
                      for r in ctx.records.list(ctx.ent_id, kit.EFFECT_KIND, prefix=f"stock-nightly:{run_id}:chunk:")
                      if r.data.get("state") == "done")
