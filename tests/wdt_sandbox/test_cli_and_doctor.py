@@ -41,9 +41,9 @@ def test_wdt_call_prints_the_answer_and_sends_nested_values_as_json(tenant, sand
 def test_wdt_call_errors_are_one_line(tenant, capsys):
     assert main(["wdt", "call", "shop.php", "[1]", "--tenant", "10030"]) == 2
     assert "JSON object" in capsys.readouterr().err
-    assert main(["wdt", "call", "shop.php", "--tenant", "nobody"]) == 2
+    assert main(["wdt", "call", "shop.php", "--tenant", "nobody"]) == 1  # not found
     assert main(["wdt", "call", "trade_query.php", '{"start_time":"2026-12-01 00:00:00","end_time":"2026-12-01 02:00:00"}',
-                 "--tenant", "10030"]) == 2
+                 "--tenant", "10030"]) == 1  # the ERP refused: failed
     assert "时间跨度" in capsys.readouterr().err
 
 
