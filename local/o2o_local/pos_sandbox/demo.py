@@ -12,7 +12,7 @@ DEMO_WEBHOOK_SECRET = "demo-webhook-secret"
 DEMO_SKUS = ("SKU-RED-M", "SKU-RED-L", "SKU-BLUE-M", "SKU-BLUE-L")
 
 # The 旺店通 demo merchant: its stores' warehouses in 旺店通 are S101 / S102 (仓库编号 = store code).
-WDT_DEMO_ENT_ID = "10020"
+WDT_DEMO_ENT_ID = "10030"
 WDT_DEMO_WEBHOOK_SECRET = "demo-wdt-webhook-secret"
 WDT_DEMO_API_KEY = "demo-wdt-pos-api-key"  # an API key belongs to one merchant
 
