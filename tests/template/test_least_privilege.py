@@ -31,6 +31,13 @@ PARK = {("sqs:SendMessage*", "RetryDLQ", "")}
 # The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
 # whose flows record business facts (docs/order-centre.md).
 LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
+
+
+def runs(queue: str) -> set[tuple[str, str, str]]:
+    """A scheduled function fans out one run per tenant onto its own FIFO queue (kit.fan_out)."""
+    return {("sqs:SendMessage*", queue, "")}
+
+
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
@@ -41,15 +48,15 @@ EXPECTED = {
     "StockCallbackFunction": FLOW,
     "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE | LEDGER,
     "HealthFunction": set(),
-    "PollJstOutboundFunction": FLOW | LIST_TENANTS | LEDGER,
-    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER,
-    "PullJstStockFunction": FLOW | LIST_TENANTS,
-    "SyncProductsFunction": FLOW | LIST_TENANTS,
-    "NightlyStockPushFunction": FLOW | LIST_TENANTS,
+    "PollJstOutboundFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstOutboundRuns"),
+    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstDocumentsRuns"),
+    "PullJstStockFunction": FLOW | LIST_TENANTS | PARK | runs("PullJstStockRuns"),
+    "SyncProductsFunction": FLOW | LIST_TENANTS | runs("SyncProductsRuns"),
+    "NightlyStockPushFunction": FLOW | LIST_TENANTS | runs("NightlyStockPushRuns"),
     "RetryWorkerFunction": FLOW | PARK | LEDGER,
     "QimenCallbackFunction": FLOW | PARK | LEDGER,
-    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK,
-    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK,
+    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollWdtDocumentsRuns"),
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
           "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]

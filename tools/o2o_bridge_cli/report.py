@@ -11,14 +11,13 @@ stack's ledger when ``AWS_ENDPOINT_URL`` points at one (DuckDB); the deployed st
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
 
 def register(commands) -> None:
+    from ._output import add_json_flag
     from .order_centre.reports import REPORTS
 
     report = commands.add_parser("report", help="order-centre reports over the document ledger "
@@ -33,7 +32,7 @@ def register(commands) -> None:
     report.add_argument("--output", "-o", metavar="FILE",
                         help="write here (xlsx and html default to NAME-TENANT-FROM-TO.xlsx/.html)")
     report.add_argument("--ledger-dir", metavar="DIR", help="read the ledger from these files (DuckDB)")
-    report.add_argument("--json", action="store_true", help="the rows as JSON on stdout, nothing else")
+    add_json_flag(report)
     report.set_defaults(run=run_report_command)
 
 
@@ -79,6 +78,7 @@ def engine_for(ledger_dir: str | None):
 def run_report_command(args) -> int:
     from o2o_bridge.errors import BadRequest
 
+    from ._output import echo, echo_json, result_stream
     from .order_centre.engines import run_report
     from .order_centre.render import Result, as_csv, as_html, as_table, as_xlsx
     from .order_centre.reports import REPORTS
@@ -90,7 +90,7 @@ def run_report_command(args) -> int:
     names, rows = run_report(engine_for(args.ledger_dir), report, args.tenant, day_from, day_to, args.store)
     result = Result(report, args.tenant, day_from, day_to, args.store, names, rows)
     if args.json:
-        print(json.dumps(result.records(), ensure_ascii=False, default=str))
+        echo_json(result.records())
         return 0
     if args.format in ("xlsx", "html"):
         target = Path(args.output or f"{report.name}-{args.tenant}-{day_from}-{day_to}.{args.format}")
@@ -98,11 +98,11 @@ def run_report_command(args) -> int:
             target.write_bytes(as_xlsx(result))
         else:
             target.write_text(as_html(result), encoding="utf-8")
-        print(f"{report.title}: {len(rows)} row(s) written to {target}")
+        echo(f"{report.title}: {len(rows)} row(s) written to {target}")
         return 0
     text = as_table(result) + "\n" if args.format == "table" else as_csv(result)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        result_stream().write(text)
     return 0
