@@ -206,8 +206,8 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
         runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
                                             "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
         resources = set(stack.resources)
-        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias", "LedgerBucket",
-                             "TenantRunsDLQ", *runs}, resources
+        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
+                             "TenantRunsDLQ", "LedgerBucket", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {

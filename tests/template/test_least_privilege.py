@@ -28,16 +28,14 @@ FLOW = {  # StateFlowPolicy: every function that runs a flow
 }
 LIST_TENANTS = {("dynamodb:Query", "StateTable/index/gsi1", "")}
 PARK = {("sqs:SendMessage*", "RetryDLQ", "")}
-# The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
-# whose flows record business facts (docs/order-centre.md).
-LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
-
-
 def runs(queue: str) -> set[tuple[str, str, str]]:
     """A scheduled function fans out one run per tenant onto its own FIFO queue (kit.fan_out)."""
     return {("sqs:SendMessage*", queue, "")}
 
 
+# The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
+# whose flows record business facts (docs/order-centre.md).
+LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 

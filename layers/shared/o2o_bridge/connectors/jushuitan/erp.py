@@ -38,8 +38,9 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                yield OutboundPage([_outbound_or_malformed(ob, self.tenant.order_centre.cod_field)
-                                    for ob in page.records], str(page.next_ts), page.last)
+                cod_field = self.tenant.order_centre.cod_field
+                yield OutboundPage([_outbound_or_malformed(ob, cod_field=cod_field) for ob in page.records],
+                                   str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -121,7 +122,7 @@ class JstErp(JstStock):
             raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
 
 
-def _outbound_or_malformed(row: Any, cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
+def _outbound_or_malformed(row: Any, *, cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
     """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
     ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
     if isinstance(row, MalformedRow):
