@@ -3,8 +3,6 @@ reconciled (mismatch, overdue) and listed."""
 
 from __future__ import annotations
 
-import json
-
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -97,6 +95,8 @@ def test_o2o_cod_list_shows_what_to_look_at_from_the_stored_records(aws, capsys)
     assert "700001  tenant=10010 store=S001 status=mismatch expected=179.00 collected=150.00 missing=29.00" in out
     assert "700002" not in out and "1 COD order(s) to look at" in out
     assert o2o(["cod", "list", "--all", "--json"]) == 0
+    import json
+
     assert [row["io_id"] for row in json.loads(capsys.readouterr().out)] == ["700001", "700002"]
 
 

@@ -9,37 +9,34 @@ per-day reconciliation over the ledger is `o2o report cod`.
 
 from __future__ import annotations
 
-from ._output import echo, echo_json
-
 
 def register(commands) -> None:
+    from ._output import add_json_flag
+
     group = commands.add_parser("cod", help="货到付款: COD orders not collected in time or collected wrong")
     sub = group.add_subparsers(dest="cod_command", required=True, metavar="ACTION")
     show = sub.add_parser("list", help="mismatched and overdue COD orders (every one with --all)")
     show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
     show.add_argument("--all", action="store_true", help="every COD order, collected ones too")
-    show.add_argument("--json", action="store_true", help="print one JSON document (a list) on stdout and nothing else")
+    add_json_flag(show)
     show.set_defaults(run=list_cod)
 
 
 def list_cod(args) -> int:
     from o2o_bridge.flows import cash_on_delivery as cod, kit
 
+    from ._output import echo, echo_json
     from .exceptions import _tenants
 
-    found, listed = 0, []
-    for tenant in _tenants(args.tenant):
-        for item in cod.problems(kit.context_for(tenant), include_all=args.all):
-            found += 1
-            if args.json:
-                listed.append({"ent_id": tenant.ent_id, **item})
-                continue
-            echo(f"{item['io_id']}  tenant={tenant.ent_id} store={item.get('store_code') or '-'} "
-                  f"status={item['status']} expected={item.get('expected') or '-'} "
-                  f"collected={item.get('collected') or '-'} missing={item['missing']} "
-                  f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}")
+    found = [{"ent_id": tenant.ent_id, **item} for tenant in _tenants(args.tenant)
+             for item in cod.problems(kit.context_for(tenant), include_all=args.all)]
     if args.json:
-        echo_json(listed)
-    else:
-        echo(f"{found} COD order(s)" + ("" if args.all else " to look at"))
+        echo_json(found)
+        return 0
+    for item in found:
+        echo(f"{item['io_id']}  tenant={item['ent_id']} store={item.get('store_code') or '-'} "
+             f"status={item['status']} expected={item.get('expected') or '-'} "
+             f"collected={item.get('collected') or '-'} missing={item['missing']} "
+             f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}")
+    echo(f"{len(found)} COD order(s)" + ("" if args.all else " to look at"))
     return 0

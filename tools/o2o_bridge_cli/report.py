@@ -11,14 +11,13 @@ stack's ledger when ``AWS_ENDPOINT_URL`` points at one (DuckDB); the deployed st
 
 from __future__ import annotations
 
-from ._output import echo, echo_json
-
 import os
 from datetime import date
 from pathlib import Path
 
 
 def register(commands) -> None:
+    from ._output import add_json_flag
     from .order_centre.reports import REPORTS
 
     report = commands.add_parser("report", help="order-centre reports over the document ledger "
@@ -33,7 +32,7 @@ def register(commands) -> None:
     report.add_argument("--output", "-o", metavar="FILE",
                         help="write here (xlsx and html default to NAME-TENANT-FROM-TO.xlsx/.html)")
     report.add_argument("--ledger-dir", metavar="DIR", help="read the ledger from these files (DuckDB)")
-    report.add_argument("--json", action="store_true", help="the rows as JSON on stdout, nothing else")
+    add_json_flag(report)
     report.set_defaults(run=run_report_command)
 
 
@@ -79,6 +78,7 @@ def engine_for(ledger_dir: str | None):
 def run_report_command(args) -> int:
     from o2o_bridge.errors import BadRequest
 
+    from ._output import echo, echo_json, result_stream
     from .order_centre.engines import run_report
     from .order_centre.render import Result, as_csv, as_html, as_table, as_xlsx
     from .order_centre.reports import REPORTS
@@ -104,5 +104,5 @@ def run_report_command(args) -> int:
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
-        echo(text, end="")
+        result_stream().write(text)
     return 0

@@ -8,23 +8,23 @@ dispatched, held or counted.
 
 from __future__ import annotations
 
-from ._output import echo, echo_json
-
-
 
 def register(commands) -> None:
+    from ._output import add_json_flag
+
     route = commands.add_parser("route", help="S1 routing without dispatching")
     sub = route.add_subparsers(dest="route_command", required=True, metavar="ACTION")
     simulate = sub.add_parser("simulate", help="what routing would decide now for an outbound, store by store")
     simulate.add_argument("io_id", help="the JST sales outbound io_id")
     simulate.add_argument("--tenant", required=True, metavar="ENT_ID")
-    simulate.add_argument("--json", action="store_true", help="the answer as one JSON object")
+    add_json_flag(simulate)
     simulate.set_defaults(run=simulate_route)
 
 
 def simulate_route(args) -> int:
     from o2o_bridge.flows import healing, kit
 
+    from ._output import echo, echo_json
     from .exceptions import _tenants
 
     [tenant] = _tenants(args.tenant)
