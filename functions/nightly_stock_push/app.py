@@ -5,7 +5,7 @@ retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit, stock_nightly, stock_sync
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
                                       what="nightly_stock_push: 02:10 旺店通 stock by stock.master (W5)", issue=16)
@@ -13,10 +13,11 @@ nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                                 wangdiantong=nightly_erp_stock), log=logger.info)
+    return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                               wangdiantong=nightly_erp_stock), event)
 
 
 def nightly(ctx):

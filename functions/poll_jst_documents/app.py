@@ -2,7 +2,7 @@
 
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 
 recover_missed_pushes = kit.flow_function("warehouse_orders", "recover_missed_pushes",
@@ -18,6 +18,7 @@ def follow_documents(ctx):
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_documents", follow_documents, erp="jushuitan", log=logger.info)
+    return kit.scheduled_job("poll_jst_documents", follow_documents, event, erp="jushuitan")

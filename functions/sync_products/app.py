@@ -3,7 +3,7 @@
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit
 from o2o_bridge.flows.products import sync_products
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 sync_erp_products = kit.flow_function("erp_products", "sync_erp_products",
                                       what="sync_products: hourly 旺店通 price/name/barcode update (W4)", issue=16)
@@ -11,7 +11,8 @@ sync_erp_products = kit.flow_function("erp_products", "sync_erp_products",
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                            wangdiantong=sync_erp_products), log=logger.info)
+    return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                          wangdiantong=sync_erp_products), event)
