@@ -30,6 +30,7 @@ SCENARIOS = (
     ("jst_guide", "The implementation guide's rules: 自有商城 guard, 门店自提, 销退仓, JST-owned store stock", 14),
     ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
     ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
+    ("order_centre", "The order centre: 货到付款, reservations, healing, members, reports over the ledger", 18),
 )
 
 def main() -> int:
