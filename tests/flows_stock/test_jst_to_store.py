@@ -125,6 +125,51 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     assert store.stores[("S001", "A")][0] == 3
 
 
+def test_a_mapped_offline_warehouse_never_loops_the_stores_aggregate_back_into_the_store_system(make_ctx, store, jst):
+    """店加线下仓 is fed by the stores: a tenant stored with it mapped still never pulls it."""
+    ctx = make_ctx(tenant_with(lambda d: d["warehouses"].append({"jst_wms_co_id": 10001,
+                                                                 "pos_warehouse_code": "10001"})))
+    jst.set(MAIN, "A", second=1, qty=4)
+    jst.set(10001, "B", second=1, qty=7)
+    pulled = stock_sync.pull_jst_stock(ctx)
+    assert "10001" not in pulled and ("10001", "B") not in store.warehouse
+
+
+def test_the_sales_return_stock_reaches_the_store_systems_warehouse_2_as_the_guide_sets_it_up(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse=2)))
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("10000", "A")][0] == 4  # sellable stock, through the tenant's formula
+    assert store.warehouse[("2", "A")][0] == 3      # 销退仓: what came back, apart from it
+    jst.set(MAIN, "A", second=5, qty=4, return_qty=0)  # moved back to sellable stock in JST
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("2", "A")][0] == 0
+
+
+def test_without_the_option_returned_goods_stay_out_of_the_store_system(ctx, store, jst):
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert [key for key in store.warehouse if key[0] == "2"] == []
+
+
+def test_a_push_of_the_return_warehouse_also_refreshes_the_sales_return_stock(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse="2")))
+    jst.set(MAIN, "A", second=3, qty=10, return_qty=2)
+    stock_sync.recheck_stock(ctx, "10000", ["A"])
+    assert store.warehouse[("2", "A")][0] == 2
+
+
+def test_pushes_and_the_hourly_pull_can_never_alternate_values(ctx, store, jst):
+    jst.set(MAIN, "A", second=3, qty=10)
+    figures = []
+    for _ in range(3):
+        stock_sync.recheck_stock(ctx, "10000", ["A"])
+        figures.append(store.warehouse[("10000", "A")][0])
+        stock_sync.pull_jst_stock(ctx)
+        figures.append(store.warehouse[("10000", "A")][0])
+    assert figures == [10] * 6 and len([k for k in store.p6_calls if k.startswith("stock:10000:")]) == 1
+
+
 def test_a_level_the_store_refuses_is_set_aside_and_the_others_are_applied(ctx, store, jst, monkeypatch):
     from o2o_bridge.connectors.store.errors import PosPermanentError
 
@@ -172,49 +217,6 @@ def test_a_row_whose_level_cannot_be_worked_out_is_set_aside_and_the_others_are_
     ctx.queue.queued.append((letter.envelope.replayed(), 0))
     drain_retries(ctx)
     assert store.warehouse[("10000", "B")][0] == 10
-def test_a_mapped_offline_warehouse_never_loops_the_stores_aggregate_back_into_the_store_system(make_ctx, store, jst):
-    """店加线下仓 is fed by the stores: a tenant stored with it mapped still never pulls it."""
-    ctx = make_ctx(tenant_with(lambda d: d["warehouses"].append({"jst_wms_co_id": 10001,
-                                                                 "pos_warehouse_code": "10001"})))
-    jst.set(MAIN, "A", second=1, qty=4)
-    jst.set(10001, "B", second=1, qty=7)
-    pulled = stock_sync.pull_jst_stock(ctx)
-    assert "10001" not in pulled and ("10001", "B") not in store.warehouse
-
-
-def test_the_sales_return_stock_reaches_the_store_systems_warehouse_2_as_the_guide_sets_it_up(make_ctx, store, jst):
-    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse=2)))
-    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
-    stock_sync.pull_jst_stock(ctx)
-    assert store.warehouse[("10000", "A")][0] == 4  # sellable stock, through the tenant's formula
-    assert store.warehouse[("2", "A")][0] == 3      # 销退仓: what came back, apart from it
-    jst.set(MAIN, "A", second=5, qty=4, return_qty=0)  # moved back to sellable stock in JST
-    stock_sync.pull_jst_stock(ctx)
-    assert store.warehouse[("2", "A")][0] == 0
-
-
-def test_without_the_option_returned_goods_stay_out_of_the_store_system(make_ctx, store, jst):
-    ctx = make_ctx(tenant_with(lambda d: d["stock"].pop("sales_return_warehouse")))
-    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
-    stock_sync.pull_jst_stock(ctx)
-    assert [key for key in store.warehouse if key[0] == "2"] == []
-
-
-def test_a_push_of_the_return_warehouse_also_refreshes_the_sales_return_stock(ctx, store, jst):
-    jst.set(MAIN, "A", second=3, qty=10, return_qty=2)
-    stock_sync.recheck_stock(ctx, "10000", ["A"])
-    assert store.warehouse[("2", "A")][0] == 2
-
-
-def test_pushes_and_the_hourly_pull_can_never_alternate_values(ctx, store, jst):
-    jst.set(MAIN, "A", second=3, qty=10)
-    figures = []
-    for _ in range(3):
-        stock_sync.recheck_stock(ctx, "10000", ["A"])
-        figures.append(store.warehouse[("10000", "A")][0])
-        stock_sync.pull_jst_stock(ctx)
-        figures.append(store.warehouse[("10000", "A")][0])
-    assert figures == [10] * 6 and len([k for k in store.p6_calls if k.startswith("stock:10000:")]) == 1
 
 
 def test_attack_2_a_level_jst_answers_with_a_clock_far_ahead_is_capped_and_never_pins_the_level(ctx, store):

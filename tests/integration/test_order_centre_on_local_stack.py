@@ -29,7 +29,7 @@ def world(tmp_path_factory):
 
 
 def outbound(jst, io_id, sku, **extra):
-    jst.add_outbound(io_id=io_id, so_id=f"OC-{io_id}", wms_co_id=10001, shop_id=133242, labels="",
+    jst.add_outbound(io_id=io_id, so_id=f"OC-{io_id}", wms_co_id=10001, shop_id=10086, labels="",
                      receiver_name="王小姐", receiver_mobile="13800000000", receiver_state="上海市",
                      receiver_city="上海市", receiver_district="静安区", receiver_address="南京西路1号",
                      items=[{"sku_id": sku, "qty": 1, "name": "T恤"}], **extra)
@@ -99,7 +99,7 @@ def test_the_order_centre_end_to_end(world, capsys):
                                              "store_code": "S001", "updated_at": at}, ent_id="10010").ok
     merged = store.state.merchant("10010").members["M9001"]
     assert merged["merged_from"] == ["M9002"] and merged["mobile"] == "13800000000"
-    assert {c["channel"] for c in merged["channels"]} == {"store", "online:133242"}
+    assert {c["channel"] for c in merged["channels"]} == {"store", "online:10086"}
 
     # The reports over the ledger the functions wrote.
     [summary] = [r for r in report("store-inout", capsys) if r["doc_no"] == fulfilment["fulfilment_id"]]

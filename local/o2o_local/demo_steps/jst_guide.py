@@ -50,6 +50,10 @@ def run(demo) -> None:
 
     show("销退仓: JST's sales-return stock of the 总仓 (return_qty) shows in the 店+ warehouse coded 2 "
          "(stock.sales_return_warehouse: \"2\")")
+    returns = Path(tempfile.mkdtemp()) / "demo-sales-return.yaml"
+    returns.write_text(DEMO_TENANT.read_text(encoding="utf-8").replace(
+        "  safety_stock: 0\n", '  safety_stock: 0\n  sales_return_warehouse: "2"\n', 1), encoding="utf-8")
+    demo.o2o("tenant", "put", str(returns))
     demo.jst_admin("POST", "/__admin__/inventory", {"wms_co_id": 10000, "sku_id": "TS001-WHT-M", "return_qty": 3})
     demo.o2o("stock", "pull", "--tenant", ENT_ID)
     show(f"  店+ warehouse 2 TS001-WHT-M: {warehouse_stock(demo, '2', 'TS001-WHT-M')}; "

@@ -298,9 +298,12 @@ def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequenc
     if returns is None:
         return None
     code, items = returns
-    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": code, "items": items},
-                         trace_key=f"stock:{code}") if items else {"applied": 0}
-    return {"warehouse": code, **(result or {"queued": len(items)})}
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for start in range(0, len(items), P6_MAX):
+        _apply_levels(ctx, code, items[start:start + P6_MAX], counts)
+    return {"warehouse": code, **{k: v for k, v in counts.items() if v}}
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
