@@ -16,8 +16,8 @@ nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                                 wangdiantong=nightly_erp_stock), log=logger.info)
+    return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                               wangdiantong=nightly_erp_stock), event)
 
 
 def nightly(ctx):

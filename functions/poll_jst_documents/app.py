@@ -21,4 +21,4 @@ def follow_documents(ctx):
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_documents", follow_documents, erp="jushuitan", log=logger.info)
+    return kit.scheduled_job("poll_jst_documents", follow_documents, event, erp="jushuitan")

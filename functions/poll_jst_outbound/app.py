@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, erp="jushuitan", log=logger.info)
+    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan")

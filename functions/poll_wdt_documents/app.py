@@ -11,5 +11,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_wdt_documents", erp_documents.poll_erp_documents, erp="wangdiantong",
-                               log=logger.info)
+    return kit.scheduled_job("poll_wdt_documents", erp_documents.poll_erp_documents, event, erp="wangdiantong")

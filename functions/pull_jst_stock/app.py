@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("pull_jst_stock", stock_sync.pull_jst_stock, erp="jushuitan", log=logger.info)
+    return kit.scheduled_job("pull_jst_stock", stock_sync.pull_jst_stock, event, erp="jushuitan")

@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("push_wdt_sales", store_sales.push_store_sales, erp="wangdiantong", log=logger.info)
+    return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong")

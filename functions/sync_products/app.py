@@ -14,5 +14,5 @@ sync_erp_products = kit.flow_function("erp_products", "sync_erp_products",
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                            wangdiantong=sync_erp_products), log=logger.info)
+    return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                          wangdiantong=sync_erp_products), event)

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from . import lambda_runtime
 from .bootstrap import bootstrap
 from .bridge_runtime import reset_bridge_runtime
-from .drain import drain
+from .drain import drain, run_queued_tenant_runs
 from .environment import local_environment
 from .errors import LocalStackError
 from .moto_server import MotoServerError
@@ -216,7 +216,8 @@ def invoke_function(name: str, event: dict[str, Any] | None = None, *, template:
         else:
             event = {}
     apply_local_environment(tpl)
-    return lambda_runtime.invoke(spec, event)
+    result = lambda_runtime.invoke(spec, event)
+    return run_queued_tenant_runs(tpl, spec, result)
 
 
 def run_invoke(name: str, event_file: str | Path | None = None, *, template: TemplateArg = None,

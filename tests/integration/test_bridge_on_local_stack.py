@@ -70,8 +70,10 @@ def test_health_answers_200(stack):
     ],
 )
 def test_a_malformed_delivery_push_gets_a_4xx_json_error_and_writes_nothing(tenant, body, content_type, message):
+    """Authenticated (the tenant's callback token), so the body is read: a malformed one is a 400."""
     before = state_items(tenant)
-    status, answer = http(tenant, "POST", "/jushuitan/delivery_callback?entId=10010&storageCode=133242", body, content_type)
+    status, answer = http(tenant, "POST", "/jushuitan/delivery_callback?entId=10010&storageCode=133242"
+                                          "&token=demo-callback-token", body, content_type)
     assert status == 400
     assert answer["code"] == 400 and message in answer["msg"]
     assert state_items(tenant) == before

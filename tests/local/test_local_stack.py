@@ -65,7 +65,14 @@ def test_local_stack_without_sandboxes_or_scheduler(fixture_template):
         assert set(stack.addresses()) == {"aws", "api"} and stack.scheduler is None
 
 
-def test_a_failed_start_stops_what_started(fixture_template, moto_endpoint):
+@pytest.fixture
+def sandboxes_on_free_ports(monkeypatch):
+    """Every sandbox on a port of its own: a developer's `o2o local up` may hold the fixed ones."""
+    for name in ("JST", "POS", "WDT", "QIMEN"):
+        monkeypatch.setenv(f"O2O_{name}_SANDBOX_PORT", "0")
+
+
+def test_a_failed_start_stops_what_started(fixture_template, moto_endpoint, sandboxes_on_free_ports):
     port = int(moto_endpoint.rsplit(":", 1)[1])
     before = dict(os.environ)
     stack = LocalStack(fixture_template, api_port=port, aws_port=0, log=None)
@@ -194,13 +201,18 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not REPO_TEMPLATE.is_file(), reason="template.yaml not written yet")
-def test_the_real_template_runs_locally():
+def test_the_real_template_runs_locally(sandboxes_on_free_ports):
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
-        assert set(stack.resources) == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ"}
+        runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
+                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
+        resources = set(stack.resources)
+        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
+                             "TenantRunsDLQ", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
-            "poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push"}
+            "poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push",
+            "push_wdt_sales", "poll_wdt_documents"}
         # the real retry_worker: a malformed envelope is dead-lettered with its reason
         import boto3
 

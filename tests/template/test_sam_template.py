@@ -576,10 +576,12 @@ def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_se
     # The JST push callbacks, their missed-push poll and pos_events (配货/退仓 documents JST
     # refuses) acknowledge a refused input by parking it on the DLQ with the reason
     # (flows.kit.settle); nobody else writes there.
+    # The polls set aside a record they cannot handle there too (flows.kit.set_aside).
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
                        "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction",
-                       "PushWdtSalesFunction", "PollWdtDocumentsFunction", "QimenCallbackFunction"}, \
+                       "PushWdtSalesFunction", "PollWdtDocumentsFunction", "QimenCallbackFunction",
+                       "PollJstOutboundFunction", "PullJstStockFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 

@@ -135,7 +135,8 @@ def test_poll_jst_documents_reports_each_tenant_it_could_not_poll(tenant_without
 
 def test_sync_products_runs_every_registered_tenant(aws):
     # No tenant registered: nothing to read, nothing failed (the flow is tested in tests/flows_products).
-    assert invoke("sync_products", {}) == {"job": "sync_products", "tenants": {}}
+    result = invoke("sync_products", {})
+    assert (result["job"], result["queued"], result["tenants"]) == ("sync_products", [], {})
 
 
 def test_sync_products_reports_a_tenant_whose_jst_is_unreachable(tenant_without_jst):
@@ -159,12 +160,14 @@ def test_a_stock_push_is_acknowledged_once_its_levels_are_applied_or_durably_que
 @pytest.mark.parametrize("function", ["pull_jst_stock", "nightly_stock_push"])
 def test_stock_schedules_run_every_registered_tenant(aws, function):
     # No tenant registered: nothing to do (the flows are tested in tests/flows_stock).
-    assert invoke(function, {}) == {"job": function, "tenants": {}}
+    result = invoke(function, {})
+    assert (result["job"], result["queued"], result["tenants"]) == (function, [], {})
 
 
 def test_poll_jst_outbound_runs_every_registered_tenant(aws):
     # No tenant registered: nothing to read (the S1 flow is tested in tests/flows_s1).
-    assert invoke("poll_jst_outbound", {}) == {"job": "poll_jst_outbound", "tenants": {}}
+    result = invoke("poll_jst_outbound", {})
+    assert (result["job"], result["queued"], result["tenants"]) == ("poll_jst_outbound", [], {})
 
 
 def test_poll_jst_outbound_reports_a_tenant_whose_jst_is_unreachable_and_keeps_its_cursor(aws):

@@ -40,6 +40,27 @@ def command_queue():
     return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
 
 
+def tenant_runs(job: str):
+    """The FIFO queue of ``job``'s tenant runs (its scheduled function's own queue). Each
+    function sets ``<JOB>_RUNS_QUEUE_URL``: one local process runs every function, so the
+    names must differ."""
+    import os
+
+    from .connectors.aws.tenant_runs import SqsTenantRuns
+    from .errors import ConfigurationError
+
+    variable = tenant_runs_variable(job)
+    url = os.environ.get(variable)
+    if not url:
+        raise ConfigurationError(f"{variable} is not set: template.yaml gives {job}'s function the URL of its "
+                                 "tenant-runs queue")
+    return SqsTenantRuns(aws_client("sqs"), url)
+
+
+def tenant_runs_variable(job: str) -> str:
+    return f"{job.upper()}_RUNS_QUEUE_URL"
+
+
 @functools.cache
 def token_store():
     """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID)."""

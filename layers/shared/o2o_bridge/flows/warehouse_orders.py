@@ -316,6 +316,11 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
     if kit.effect_done(ctx, effect):
         return {"outcome": "repeated"}
     ledger = _record(ctx, ORDER_KIND, so_id)
+    recorded = ((ledger or {}).get("parcels") or {}).get(key)
+    if recorded is not None:
+        # This parcel's P3 was made and booked by a run that died before its "done": finish that
+        # effect (the same Idempotency-Key: 店+ answers, nothing ships twice).
+        return _finish_shipment(ctx, payload, key, effect, ledger, recorded)
     if ledger is not None and ledger.get("lines") and not _unshipped(ledger):
         ctx.timeline.record(so_id, ctx.ent_id, "s2.shipment_ignored",
                             {"l_id": l_id, "why": "the order is already fully shipped", "source": payload["source"]})
@@ -339,12 +344,37 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
                 "carrier": carrier.code, "lines": {line["line"]: line["qty"] for line in to_ship}}
 
-    outcome = kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS)
+    return _shipped(ctx, payload, kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS))
+
+
+def _shipped(ctx: kit.FlowContext, payload: dict[str, Any], outcome: kit.Outcome) -> dict[str, Any]:
     if outcome.repeated:
         return {"outcome": "repeated"}
-    ctx.timeline.record(so_id, ctx.ent_id, "s2.shipped", {**outcome.result, "source": payload["source"]})
+    ctx.timeline.record(payload["so_id"], ctx.ent_id, "s2.shipped", {**outcome.result, "source": payload["source"]})
     ctx.metric("WarehouseOrderShipped", 1)
     return {"outcome": "shipped", **outcome.result}
+
+
+def _finish_shipment(ctx: kit.FlowContext, payload: dict[str, Any], key: str, effect: str,
+                     ledger: dict[str, Any], recorded: dict[str, Any]) -> dict[str, Any]:
+    from ..connectors.store import models as pos
+
+    carrier = ctx.warehouse.store_carrier(payload["lc_id"])
+    sku_of = {line["line"]: line["sku_id"] for line in payload["lines"]}
+    sku_of.update({line: spec["sku_id"] for line, spec in (ledger.get("lines") or {}).items()})
+    lines = {line: int(qty) for line, qty in recorded["lines"].items()}
+
+    def ship() -> dict[str, Any]:
+        shipment = pos.Shipment(
+            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=payload["l_id"],
+            shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
+            items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
+                (sku_of.get(line, line), qty) for line, qty in lines.items())])
+        done = _once_at_store(lambda: ctx.store.ship_order(payload["so_id"], shipment, business_key=key))
+        return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": payload["l_id"],
+                "carrier": carrier.code, "lines": lines}
+
+    return _shipped(ctx, payload, kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS))
 
 
 def _unshipped(ledger: dict[str, Any]) -> dict[str, int]:
@@ -429,12 +459,17 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
     return_no, action = payload["return_no"], payload["action"]
     ret = _record(ctx, RETURN_KIND, return_no) or {}
     received = ret.get("receipt") == "received"
-    if (action == "confirm") == received:
-        # 确认收货 of a received return, or 取消收货 of one not received: nothing changes.
-        return {"outcome": "repeated"}
     # Each confirm/cancel pair is one generation: a repeat of the same message has the same
     # key; a re-receipt after a cancel is a new effect.
     generation = int(ret.get("generation", 0))
+    if (action == "confirm") == received:
+        # 确认收货 of a received return, or 取消收货 of one not received: nothing changes — unless
+        # the run that booked this very change died before its "done": then that effect is finished.
+        booked = generation if action == "confirm" else generation - 1
+        claim = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s2.return-receipt:{return_no}:{action}:{booked}")
+        if booked < 0 or claim is None or claim.data.get("state") == "done":
+            return {"outcome": "repeated"}
+        generation, received = booked, not received
     key = f"{return_no}:{action}:{generation}"
     items = payload.get("items") or ret.get("items") or []
     if not items:
@@ -471,32 +506,37 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
     """Shipments and return receipts the warehouse shows but no push announced; the same steps
     and effect keys as the pushes, so whichever comes second changes nothing."""
-    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take)
-    receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take)
+    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment)
+    receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take,
+                        record_return_receipt)
     return {"shipments": shipments, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]]) -> dict[str, Any]:
+             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep) -> dict[str, Any]:
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
     rows = fetch(begin, end)
     counts: Counter[str] = Counter()
-    for confirmation in to_take(ctx, rows):
-        if ctx.time_left() < STOP_WHEN_SECONDS_LEFT:
-            counts["stopped_early"] += 1
-            break
+
+    def take(confirmation: Any) -> str:
         if confirmation is None:
-            counts["not_ours"] += 1
-            continue
-        counts[take_confirmations(ctx, [confirmation], source="S2x")[0]["outcome"]] += 1
-    else:
-        # Moved only after every row is done, queued or dead-lettered; a lost race means another
-        # run moved it, which is as good.
+            return "not_ours"
+        return take_confirmations(ctx, [confirmation], source="S2x")[0]["outcome"]
+
+    # A confirmation that fails other than by a refusal (which settle parks) is set aside too,
+    # and the scan goes on with the ones behind it.
+    kit.each_record(ctx, to_take(ctx, rows), take, step=step,
+                    payload_of=lambda confirmation: _step_for(ctx, confirmation, "S2x")[2],
+                    trace_key_of=lambda confirmation: _step_for(ctx, confirmation, "S2x")[0],
+                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT)
+    if not counts["stopped_early"]:
+        # Moved only after every row is done, queued or set aside (parked with its reason); a
+        # lost race means another run moved it, which is as good.
         ctx.cursors.advance(ctx.ent_id, cursor_name, end.isoformat(), cursor.version if cursor else None)
     return {"window": [begin.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")],
-            "rows": len(rows), **dict(sorted(counts.items()))}
+            "rows": len(rows), **dict(sorted((k, v) for k, v in counts.items() if v))}
 
 
 def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Shipment]) -> list[Shipment | None]:

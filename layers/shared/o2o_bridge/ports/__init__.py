@@ -12,7 +12,7 @@ here imports a connector: the types are small dataclasses and Protocols.
 """
 
 from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
-from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, Record,
+from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, Record,
                     RecordRepository, SecretResolver, TenantRepository, Timeline, TimelineEntry)
 from .store_system import StoreSystem
 from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, OrderLine,
@@ -22,7 +22,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "LinkRepository", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "TenantRepository", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",
