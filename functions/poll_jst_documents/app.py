@@ -1,4 +1,5 @@
-"""Every 15 min: missed delivery/return pushes (S2x) and other in/out documents until Confirmed (S5, S6)."""
+"""Every 15 min: missed delivery/return pushes (S2x), other in/out documents until Confirmed (S5, S6),
+and the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired)."""
 
 from o2o_bridge import runtime
 from o2o_bridge.flows import kit
@@ -9,11 +10,14 @@ recover_missed_pushes = kit.flow_function("warehouse_orders", "recover_missed_pu
                                            what="poll_jst_documents: missed delivery/return pushes (S2x)", issue=6)
 follow_other_inout = kit.flow_function("store_transfers", "follow_other_inout",
                                        what="poll_jst_documents: other in/out until Confirmed (S5, S6)", issue=8)
+order_centre_rounds = kit.flow_function("order_centre", "rounds",
+                                        what="poll_jst_documents: the order centre's rounds", issue=18)
 
 
 def follow_documents(ctx):
-    # Two independent jobs over the same tenant's JST documents.
-    return {"missed_pushes": recover_missed_pushes(ctx), "other_inout": follow_other_inout(ctx)}
+    # Independent jobs over the same tenant's documents.
+    return {"missed_pushes": recover_missed_pushes(ctx), "other_inout": follow_other_inout(ctx),
+            "order_centre": order_centre_rounds(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)

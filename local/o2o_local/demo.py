@@ -29,6 +29,7 @@ SCENARIOS = (
     ("products", "S7: the product master", 8),
     ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
     ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
+    ("order_centre", "The order centre: 货到付款, reservations, healing, members, reports over the ledger", 18),
 )
 
 def main() -> int:

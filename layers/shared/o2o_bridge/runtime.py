@@ -62,6 +62,31 @@ def tenant_runs_variable(job: str) -> str:
 
 
 @functools.cache
+def ledger():
+    """The document ledger this container appends facts to (files locally, else S3)."""
+    config = settings()
+    if config.ledger_dir:
+        from .connectors.files.ledger import FileLedger
+
+        return FileLedger(config.ledger_dir)
+    if config.ledger_bucket:
+        from .connectors.aws.s3_ledger import S3Ledger
+
+        return S3Ledger(aws_client("s3"), config.ledger_bucket)
+    return _NoLedger()
+
+
+class _NoLedger:
+    """A function the template gives no LEDGER_BUCKET has no business appending facts."""
+
+    def append(self, fact):
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_BUCKET "
+                                 "(template.yaml) and no O2O_LEDGER_DIR (local stack)")
+
+
+@functools.cache
 def token_store():
     """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID)."""
     from .connectors.jushuitan.tokens import DynamoTokenStore, KmsTokenCipher
@@ -103,5 +128,6 @@ def retry_runner():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, token_store, secret_resolver, retry_runner):
+    for cached in (settings, aws_client, state_store, command_queue, ledger, token_store, secret_resolver,
+                   retry_runner):
         cached.cache_clear()

@@ -311,6 +311,28 @@ class RoutingOptions(_Strict):
     stuck_after_minutes: PositiveInt = 30
 
 
+class OrderCentreOptions(_Strict):
+    """What the order centre does around routing (flows/cod.py, reservations.py, healing.py)."""
+
+    # 货到付款: the field of the ERP's outbound that marks a COD order (JST: is_cod), and a label
+    # that marks one as well.
+    cod_field: str = "is_cod"
+    cod_label: str | None = "货到付款"
+    # A COD order shipped or picked up this many days ago and still not collected is overdue.
+    cod_overdue_days: PositiveInt = 3
+    # A pickup order not picked up this many days after it reached the store expires into a
+    # person's queue (o2o exceptions list) and the pickup-summary report counts it expired.
+    pickup_expiry_days: PositiveInt = 7
+    # Parked orders are re-routed by the schedule at most this many times.
+    heal_max_attempts: Annotated[int, Field(ge=0, le=100)] = 6
+    # Dispatched orders reserve their lines at the store (预订单占用可用量): routing reads a
+    # store's stock minus what it holds, so two orders never take its last unit.
+    reserve_stock: bool = True
+    # The stock reported to the ERP's 店加线下仓 (S4) is store stock minus what is held. Turn it
+    # off when the ERP's own order occupation already holds the dispatched orders' stock.
+    report_minus_reservations: bool = True
+
+
 class WarehouseMapping(_Strict):
     jst_wms_co_id: PositiveInt
     pos_warehouse_code: Annotated[str, Field(min_length=1)]
@@ -438,6 +460,7 @@ class Tenant(_Strict):
     stock: StockOptions = StockOptions()
     products: ProductOptions = ProductOptions()
     routing: RoutingOptions = RoutingOptions()
+    order_centre: OrderCentreOptions = OrderCentreOptions()
 
     @field_validator("ent_id", mode="before")
     @classmethod

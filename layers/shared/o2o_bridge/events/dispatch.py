@@ -74,6 +74,10 @@ FLOWS: dict[str, Flow] = {event_type: _flow(event_type, *route) for event_type, 
 
 assert set(FLOWS) == set(EVENT_TYPES), "every event type needs an entry in FLOWS"
 
+# Store events whose business fact goes to the ledger (flows/retail_facts.py) before their flow
+# runs: a sale happened at the till whether or not the ERP flow books it (or is built yet).
+RECORDED_BEFORE_THEIR_FLOW = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
+
 
 def deliver(event: PosEvent, tenant: "Tenant") -> dict[str, Any]:
     """Run ``event``'s flow unless this ``(ent_id, event_id)`` was already done; the answer body."""
@@ -98,6 +102,10 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
 
     @once(IDEMPOTENCY_PREFIX, key=IDEMPOTENCY_KEY)
     def run(record: dict[str, Any], *, event: PosEvent, tenant: "Tenant") -> dict[str, Any]:
+        if event.type in RECORDED_BEFORE_THEIR_FLOW:  # the document ledger's fact, whatever the ERP flow does
+            from ..flows import retail_facts
+
+            retail_facts.record(event, tenant)
         FLOWS[event.type](event, tenant)
         return dict(POS_OK)
 

@@ -22,7 +22,7 @@ from ..retry_commands import commands
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
-    from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
+    from ..ports import (CommandQueue, CursorRepository, Erp, Ledger, LinkRepository, RecordRepository, StoreSystem,
                          TenantRepository, Timeline, Warehouse)
     from ..ports.retail import RetailErp
     from ..tenant import Tenant
@@ -32,6 +32,12 @@ T = TypeVar("T")
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _memory_ledger() -> "Ledger":
+    from ..ledger import MemoryLedger
+
+    return MemoryLedger()
 
 
 @dataclass
@@ -55,6 +61,8 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
+    # The document ledger (every business fact, once); in memory unless the Lambda wires S3.
+    ledger: "Ledger" = field(default_factory=_memory_ledger)
 
     @property
     def ent_id(self) -> str:
@@ -108,6 +116,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
         metric=metric,
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
+        ledger=runtime.ledger(),
     )
 
 

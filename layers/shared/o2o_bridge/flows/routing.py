@@ -49,6 +49,8 @@ class Decision:
     ranked: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     fallback: bool = False
+    # The P7 stock read per store (before reservations), for the reservation the dispatch takes.
+    stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def detail(self) -> dict[str, Any]:
         return {"store": self.store_code, "why": self.why, "ranked": self.ranked, "dropped": self.dropped,
@@ -171,7 +173,10 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
         else:
             survivors.append(store)
 
+    from . import reservations
+
     balance: dict[str, int] = {}
+    seen: dict[str, dict[str, int]] = {}
     if options.check_stock:
         needed: dict[str, int] = {}
         for line in order.lines:
@@ -179,7 +184,9 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
         kept = []
         for store in survivors:
             stock = ctx.store.store_stock(store.code, list(needed))
-            on_hand = {item.sku_id: item.qty for item in stock.items}
+            seen[store.code] = {item.sku_id: item.qty for item in stock.items}
+            # What other dispatched orders hold there is not for this one (reservations.py).
+            on_hand = reservations.available(ctx, store.code, seen[store.code], excluding=order.io_id)
             safety = store.safety_stock if store.safety_stock is not None else tenant.stock.safety_stock
             short = [f"{sku} has {on_hand.get(sku, 0) - safety}, needs {qty}" for sku, qty in needed.items()
                      if on_hand.get(sku, 0) - safety < qty]
@@ -197,12 +204,12 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     ranked = [store.code for store in sorted(survivors, key=rank)]
     if ranked:
         return Decision(ranked[0], f"first of {len(ranked)} eligible store(s) by {', '.join(options.order_by)}",
-                        ranked, dropped)
+                        ranked, dropped, stock=seen)
     fallback = options.fallback_store if options.fallback_store in {s.code for s in tenant.stores} else None
     if fallback and fallback not in rejected:
         return Decision(fallback, "no store passed the filters: the fallback store (指定下单店仓) takes it",
-                        [], dropped, fallback=True)
+                        [], dropped, fallback=True, stock=seen)
     why = "no store is left" + (f" (the fallback store {fallback} rejected it too)" if fallback else
                                 " and no fallback store is configured")
-    return Decision(None, why, [], dropped)
+    return Decision(None, why, [], dropped, stock=seen)
 

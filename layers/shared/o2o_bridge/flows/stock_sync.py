@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from ..errors import BadRequest, PermanentError, TransientError
 from ..ports.warehouse import SkuQty, StockLevel, StockLocation, StockSource
 from ..stock_formula import StockFormula
-from . import kit
+from . import kit, reservations
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
@@ -415,6 +415,7 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
         for item in ctx.store.store_stock(store, wanted).items:
             claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
             levels.setdefault(item.sku_id, {})[store] = item.qty
+    levels = reservations.minus_held(ctx, levels)  # dispatched orders hold their lines at the stores
     return {sku: offline_quantity(ctx.tenant, levels[sku]) for sku in skus}
 
 

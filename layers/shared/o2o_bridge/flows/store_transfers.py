@@ -29,7 +29,7 @@ from ..errors import PermanentError, TransientError
 from ..ports import DocumentLink
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..shanghai_time import from_jst_text
-from . import kit
+from . import kit, ledger_facts
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
@@ -300,6 +300,8 @@ def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list
     else:
         done = ctx.store.warehouse_return_received(
             doc_no, pos.WarehouseReturnReceived(jst_io_id=io_id, received_at=when, items=items), business_key=doc_no)
+    record = ledger_facts.transfer_shipped if kind is TRANSFER else ledger_facts.warehouse_return_received
+    record(ctx, doc_no=doc_no, store_code=str(parts[0].data["store_code"]), items=items, at=when)
     return {**done.model_dump(mode="json"), "jst_io_ids": [p.data["io_id"] for p in parts],
             "qty": sum(totals.values())}
 

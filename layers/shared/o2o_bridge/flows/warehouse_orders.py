@@ -35,7 +35,7 @@ from ..ports import DocumentLink
 from ..ports.warehouse import (OrderCancelled, OrderLine, Receiver, ReturnReceived, ReturnRequest, Shipment,
                                StoreOrder, WarehouseRefused)
 from ..shanghai_time import from_jst_text, to_jst_text
-from . import kit
+from . import cash_on_delivery, kit, ledger_facts
 
 if TYPE_CHECKING:
     from ..tenant import Tenant
@@ -132,10 +132,12 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
         receiver=Receiver(name=receiver.name, mobile=receiver.mobile, province=receiver.province, city=receiver.city,
                           district=receiver.district, address=receiver.address),
         lines=tuple(OrderLine(line_no=line.line_no, sku_id=line.sku_id, qty=line.qty, price=line.price,
-                              amount=line.amount, name=line.name) for line in order.items)))
+                              amount=line.amount, name=line.name) for line in order.items),
+        cod_amount=order.cod.amount if order.cod is not None else None))
     o_id = accepted.warehouse_order_id
     ctx.links.link(DocumentLink(ctx.ent_id, STORE_ORDER, order.order_no, warehouse_order(ctx), o_id))
     _remember_order(ctx, order, o_id=o_id)
+    cash_on_delivery.expect_for_store_order(ctx, order)  # 货到付款: the courier collects the COD part
     # "o_id": the warehouse's order id (JST's o_id), the name stored effects already carry.
     return {"o_id": o_id, "warehouse": ctx.warehouse.info.system}
 
@@ -339,6 +341,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in _merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
+        ledger_facts.store_order_shipped(ctx, so_id=so_id, shipment_key=key, lines=to_ship, at=shipment.shipped_at)
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("parcels", {}).setdefault(
             key, {"l_id": l_id, "lines": {line["line"]: line["qty"] for line in to_ship}}))
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
@@ -438,6 +441,7 @@ def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[st
     def cancel() -> dict[str, Any]:
         done = _once_at_store(lambda: ctx.store.cancel_order(so_id, payload["remark"] or "仓库取消订单",
                                                              business_key=so_id))
+        ledger_facts.store_order_cancelled(ctx, so_id=so_id, reason=payload["remark"], at=payload.get("at"))
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("cancelled_by", "jst"))
         return {"status": done.status}
 
@@ -479,6 +483,8 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
         receipt = pos.ReturnReceipt(action=action, received_at=from_jst_text(payload.get("received_at")) or ctx.now(),
                                     items=[pos.SkuQty(sku_id=i["sku_id"], qty=i["qty"]) for i in items])
         done = _once_at_store(lambda: ctx.store.receive_return(return_no, receipt, business_key=key))
+        ledger_facts.store_order_returned(ctx, return_no=return_no, order_no=ret.get("order_no"), key=key,
+                                          items=items, action=action, at=receipt.received_at)
 
         def apply(data: dict[str, Any]) -> None:
             if int(data.get("generation", 0)) != generation or (data.get("receipt") == "received") != received:

@@ -51,6 +51,11 @@ class OnlineOutbound:
     lines: tuple[OutboundLine, ...]
     labels: tuple[str, ...] = ()
     buyer_message: str | None = None
+    # The order's money as text: what the customer owes in all, and what was paid online.
+    pay_amount: str | None = None
+    paid_amount: str | None = None
+    # The ERP marks it 货到付款 (cash on delivery): the store collects what is still unpaid.
+    cash_on_delivery: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class Erp(StockSource, Protocol):
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
         """S1: an outbound the poll could not read (a ``MalformedRow`` it parked), read again from
         its row after the fix; PermanentError while it still cannot be read."""
+    def find_online_outbound(self, outbound_id: str) -> "OnlineOutbound | None":
+        """One outbound as the ERP has it now (`o2o route simulate` of one the bridge has not seen)."""
 
     def confirm_online_outbound(self, outbound_id: str, *, how: Literal["shipped", "picked_up"],
                                 carrier_code: str | None = None, tracking_no: str | None = None) -> dict[str, Any]:

@@ -38,11 +38,17 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                yield OutboundPage([_outbound_or_malformed(ob) for ob in page.records], str(page.next_ts), page.last)
+                cod_field = self.tenant.order_centre.cod_field
+                yield OutboundPage([_outbound_or_malformed(ob, cod_field=cod_field) for ob in page.records],
+                                   str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
+
+    def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
+        found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []
+        return mappers.online_outbound(found[0], cod_field=self.tenant.order_centre.cod_field) if found else None
 
     def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
                                 tracking_no: str | None = None) -> dict[str, Any]:
@@ -111,18 +117,18 @@ class JstErp(JstStock):
         from .models import SalesOutbound
 
         try:
-            return mappers.online_outbound(SalesOutbound.model_validate(row))
+            return mappers.online_outbound(SalesOutbound.model_validate(row), cod_field=self.tenant.order_centre.cod_field)
         except (ValidationError, ValueError, TypeError) as exc:
             raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
 
 
-def _outbound_or_malformed(row: Any) -> "OnlineOutbound | MalformedRow":
+def _outbound_or_malformed(row: Any, *, cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
     """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
     ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
     if isinstance(row, MalformedRow):
         return row
     try:
-        return mappers.online_outbound(row)
+        return mappers.online_outbound(row, cod_field=cod_field)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with this row, it is this row's
         return MalformedRow("JST /open/orders/out/simple/query", row.model_dump(mode="json"),
                             f"{type(exc).__name__}: {exc}"[:500], str(row.io_id), row.ts)

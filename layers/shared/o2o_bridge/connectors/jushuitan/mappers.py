@@ -58,9 +58,30 @@ def order_upload(tenant: "Tenant", order: StoreOrder) -> "jst.OrderUpload":
                                    qty=line.qty, price=line.price, base_price=line.price, amount=line.amount,
                                    outer_oi_id=line.line_no) for line in order.lines],
         # With WAIT_SELLER_SEND_GOODS, JST shows the order paid only when pay.amount == pay_amount.
-        pay=jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
-                         seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount),
+        **({"pay": jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
+                                seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount)}
+           | _cash_on_delivery(tenant, order)),
     )
+
+
+def _cash_on_delivery(tenant: "Tenant", order: StoreOrder) -> dict:
+    """货到付款: paid only for what the customer paid (no pay line when nothing, so JST shows it
+    unpaid), with the tenant's COD label and the amount to collect in the remark, so the warehouse
+    ships it cash on delivery. JST's order upload documents no COD flag of its own."""
+    if not order.cod_amount:
+        return {}
+    from . import models as jst
+
+    to_collect = Decimal(order.cod_amount).quantize(Decimal("0.01"))
+    paid = max(Decimal(order.pay_amount) - to_collect, Decimal(0))
+    label = tenant.order_centre.cod_label
+    return {
+        "pay": jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=to_jst_text(order.paid_at), payment="店+",
+                            seller_account=tenant.name, buyer_account=order.receiver.mobile, amount=paid)
+        if paid > 0 else None,
+        "labels": label or None,
+        "remark": f"货到付款 代收 {to_collect} 元",
+    }
 
 
 def aftersale_upload(tenant: "Tenant", request: ReturnRequest) -> "jst.AfterSaleUpload":
@@ -235,7 +256,7 @@ WAITING = "WaitConfirm"
 CANCELLED_AT_JST = ("Delete", "Cancelled")
 
 
-def online_outbound(ob: "jst.SalesOutbound") -> OnlineOutbound:
+def online_outbound(ob: "jst.SalesOutbound", *, cod_field: str = "is_cod") -> OnlineOutbound:
     labels = getattr(ob, "labels", None) or ""
     labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
     extra = ob.model_extra or {}
@@ -251,4 +272,14 @@ def online_outbound(ob: "jst.SalesOutbound") -> OnlineOutbound:
         lines=tuple(OutboundLine(item.sku_id, int(item.qty), item.name or item.sku_id,
                                  str(item.sale_price) if item.sale_price is not None else None)
                     for item in ob.items if item.qty > 0),
-        labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None)
+        labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None,
+        pay_amount=str(ob.pay_amount) if ob.pay_amount is not None else None,
+        paid_amount=str(extra["paid_amount"]) if extra.get("paid_amount") not in (None, "") else None,
+        # JST's outbound query documents no COD flag: the field is the tenant's (order_centre.cod_field).
+        cash_on_delivery=_flag(extra.get(cod_field)))
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in {"1", "true", "yes", "y", "是"}
