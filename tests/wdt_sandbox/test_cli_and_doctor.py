@@ -42,8 +42,9 @@ def test_wdt_call_errors_are_one_line(tenant, capsys):
     assert main(["wdt", "call", "shop.php", "[1]", "--tenant", "10020"]) == 2
     assert "JSON object" in capsys.readouterr().err
     assert main(["wdt", "call", "shop.php", "--tenant", "nobody"]) == 2
+    # 旺店通 refused the call: a failure (1), not a usage error (the CLI's exit codes)
     assert main(["wdt", "call", "trade_query.php", '{"start_time":"2026-12-01 00:00:00","end_time":"2026-12-01 02:00:00"}',
-                 "--tenant", "10020"]) == 2
+                 "--tenant", "10020"]) == 1
     assert "时间跨度" in capsys.readouterr().err
 
 

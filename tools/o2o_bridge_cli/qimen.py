@@ -8,6 +8,8 @@ flag is ``success``, 1 when the gateway or the WMS refused (the reason on stderr
 
 from __future__ import annotations
 
+from ._output import echo_json, result_stream  # noqa: F401 - results to stdout, logs to stderr
+
 import sys
 from pathlib import Path
 
@@ -52,9 +54,9 @@ def qimen_call(args) -> int:
     client = qimen_for_tenant(tenant)
     method = full_method(args.method)
     answer = client.post(method, body)
-    sys.stdout.write(answer.text)
+    result_stream().write(answer.text)
     if not answer.text.endswith("\n"):
-        sys.stdout.write("\n")
+        result_stream().write("\n")
     try:
         client.judge(method, answer)
     except BridgeError as error:

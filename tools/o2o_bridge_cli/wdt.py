@@ -3,6 +3,8 @@ tenant's credentials (the shared rate limit included); prints the ERP's JSON ans
 
 from __future__ import annotations
 
+from ._output import echo_json, result_stream  # noqa: F401 - results to stdout, logs to stderr
+
 import json
 import sys
 
@@ -42,6 +44,5 @@ def wdt_call(args) -> int:
         return 2
     name = args.name if args.name.endswith(".php") else f"{args.name}.php"
     answer = wdt_for_tenant(tenant).call(name, biz)
-    json.dump(answer, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    echo_json(answer)
     return 0
