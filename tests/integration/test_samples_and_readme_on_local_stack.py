@@ -15,7 +15,7 @@ import pytest
 
 from o2o_bridge.cli import main as o2o
 
-from conftest import demo_world
+from conftest import demo_world, _reset_aws  # at import: later modules bring conftests of their own
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +64,6 @@ def world(tmp_path_factory):
         try:
             yield stack
         finally:
-            from conftest import _reset_aws
-
             _reset_aws(stack)  # later modules find the tables and queues as a new stack has them
 
 

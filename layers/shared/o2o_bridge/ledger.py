@@ -23,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from .shanghai_time import SHANGHAI
@@ -116,7 +116,14 @@ class Fact:
 
 
 def _money(value: Decimal | None) -> float | None:
-    return None if value is None else float(Decimal(value).quantize(Decimal("0.01")))
+    if value is None:
+        return None
+    amount = Decimal(value)
+    try:
+        amount = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than a cent-exact quantize allows: keep it as it came
+        pass
+    return float(amount)
 
 
 def fact_rows(fact: Fact) -> list[dict[str, Any]]:
