@@ -19,18 +19,18 @@ REPORTS = ("pickup-summary", "pickup-documents", "stock-ledger", "daily-retail",
 
 
 def run(demo: Demo) -> None:
-    show("货到付款: JST's OMS assigns COD order 530001 (is_cod, pay_amount 299.00, nothing paid online) "
-         "and 530002 (199.00) to the 店加线下仓:")
-    _outbound(demo, 530001, "SKU-RED-L", is_cod=True, pay_amount="299.00", paid_amount="0")
-    _outbound(demo, 530002, "SKU-RED-L", is_cod=True, pay_amount="199.00", paid_amount="0")
+    show("货到付款: JST's OMS assigns COD order 570001 (is_cod, pay_amount 299.00, nothing paid online) "
+         "and 570002 (199.00) to the 店加线下仓:")
+    _outbound(demo, 570001, "SKU-RED-L", is_cod=True, pay_amount="299.00", paid_amount="0")
+    _outbound(demo, 570002, "SKU-RED-L", is_cod=True, pay_amount="199.00", paid_amount="0")
     demo.o2o("invoke", "poll_jst_outbound")
-    for io_id in (530001, 530002):
+    for io_id in (570001, 570002):
         fulfilment = _live(demo, io_id)
         show(f"  店+ fulfilment {fulfilment['fulfilment_id']} of {io_id} at {fulfilment['store_code']}: "
              f"P1 cod = {fulfilment.get('cod')}")
-    show("The store ships 530001 and collects 299.00 in cash; 530002's customer pays only 150.00 at delivery:")
-    _act(demo, _live(demo, 530001), "shipped", tracking_no="SF1400053001")
-    _act(demo, _live(demo, 530002), "shipped", tracking_no="SF1400053002",
+    show("The store ships 570001 and collects 299.00 in cash; 570002's customer pays only 150.00 at delivery:")
+    _act(demo, _live(demo, 570001), "shipped", tracking_no="SF1400057001")
+    _act(demo, _live(demo, 570002), "shipped", tracking_no="SF1400057002",
          cod_collected={"amount": "150.00", "method": "cash"})
     show("The order-centre round (every 15 min in poll_jst_documents) reconciles: CodMismatch = 1, and:")
     demo.o2o("invoke", "poll_jst_documents")
@@ -41,29 +41,29 @@ def run(demo: Demo) -> None:
     for store, qty in (("S001", 1), ("S002", 0)):
         demo.pos_admin("POST", "/__admin__/store-stock", {"ent_id": ENT_ID, "store_code": store, "emit": False,
                                                            "items": [{"sku_id": "SKU-BLUE-L", "qty": qty}]})
-    _outbound(demo, 530003, "SKU-BLUE-L")
-    _outbound(demo, 530004, "SKU-BLUE-L")
+    _outbound(demo, 570003, "SKU-BLUE-L")
+    _outbound(demo, 570004, "SKU-BLUE-L")
     demo.o2o("invoke", "poll_jst_outbound")
     demo.drain()
-    first, second = _live(demo, 530003), _live(demo, 530004)
-    show(f"  530003 -> {first['store_code']} (holds the last unit); 530004 -> {second['store_code']} "
+    first, second = _live(demo, 570003), _live(demo, 570004)
+    show(f"  570003 -> {first['store_code']} (holds the last unit); 570004 -> {second['store_code']} "
          "(S001 dropped: its unit is held; the fallback store takes it)")
-    show("What routing would decide for 530004 now, store by store (nothing is dispatched):")
-    demo.o2o("route", "simulate", "530004", "--tenant", ENT_ID)
+    show("What routing would decide for 570004 now, store by store (nothing is dispatched):")
+    demo.o2o("route", "simulate", "570004", "--tenant", ENT_ID)
 
-    show("The fallback store S002 rejects 530004 too (damaged): no store is left, it is parked:")
+    show("The fallback store S002 rejects 570004 too (damaged): no store is left, it is parked:")
     _act(demo, second, "rejected", reason="damaged")
     demo.drain()
     demo.o2o("exceptions", "list")
-    show("530003 ships (its hold goes) and S001 receives one more SKU-BLUE-L; the next order-centre round "
-         "heals 530004 without anyone re-routing it:")
-    _act(demo, first, "shipped", tracking_no="SF1400053003")
+    show("570003 ships (its hold goes) and S001 receives one more SKU-BLUE-L; the next order-centre round "
+         "heals 570004 without anyone re-routing it:")
+    _act(demo, first, "shipped", tracking_no="SF1400057003")
     demo.pos_admin("POST", "/__admin__/store-stock", {"ent_id": ENT_ID, "store_code": "S001", "emit": False,
                                                        "items": [{"sku_id": "SKU-BLUE-L", "qty": 1}]})
     demo.o2o("invoke", "poll_jst_documents")
-    healed = _live(demo, 530004)
-    show(f"  530004 -> {healed['store_code']} ({healed['fulfilment_id']}); its timeline:")
-    demo.o2o("trace", "530004")
+    healed = _live(demo, 570004)
+    show(f"  570004 -> {healed['store_code']} ({healed['fulfilment_id']}); its timeline:")
+    demo.o2o("trace", "570004", "--tenant", ENT_ID)
 
     show("Members: 店+ sends two members with one number written two ways; the online buyer of the orders "
          "above (receiver 13800000000) is the same person:")
@@ -80,7 +80,7 @@ def run(demo: Demo) -> None:
          "501 for it, but the sale is in the ledger):")
     now = datetime.utcnow() + SHANGHAI_OFFSET
     _emit(demo, "sale.completed", {
-        "sale_no": "X530001", "store_code": "S001", "sold_at": now.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+        "sale_no": "X570001", "store_code": "S001", "sold_at": now.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
         "payment": "wechat", "member_id": "M9001", "total_amount": "158.00",
         "items": [{"line_no": "1", "sku_id": "SKU-RED-L", "qty": 2, "price": "79.00", "amount": "158.00"}]})
 
@@ -97,7 +97,7 @@ def run(demo: Demo) -> None:
 
 def _outbound(demo: Demo, io_id: int, sku: str, **extra: Any) -> None:
     demo.jst_admin("POST", "/__admin__/outbounds", {
-        "io_id": io_id, "so_id": f"OC-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 133242, "labels": "",
+        "io_id": io_id, "so_id": f"OC-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 10086, "labels": "",
         "receiver_name": "王小姐", "receiver_mobile": "13800000000", "receiver_state": "上海市",
         "receiver_city": "上海市", "receiver_district": "静安区", "receiver_address": "南京西路 1266 号",
         "items": [{"sku_id": sku, "qty": 1, "name": "T恤"}], **extra})
