@@ -12,7 +12,8 @@ Connectors implement them (connectors/<system>/); tests implement them in memory
 here imports a connector: the types are small dataclasses and Protocols.
 """
 
-from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
+from .erp import (Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundLine,
+                  OutboundPage)
 from .ledger import Ledger
 from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, Record,
                     RecordRepository, SecretResolver, TenantRepository, Timeline, TimelineEntry)
@@ -24,7 +25,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "TenantRepository", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",
