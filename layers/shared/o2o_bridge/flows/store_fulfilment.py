@@ -439,9 +439,14 @@ def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
 
 
 def queue_confirmation(ctx: FlowContext, payload: dict[str, Any]) -> None:
-    """The store is done with the outbound: its confirmation waits for the next poll's batch
-    (one conditional write; a repeated event finds it waiting and changes nothing)."""
-    ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, str(payload["io_id"]), payload, ttl_days=ORDER_TTL_DAYS)
+    """The store is done with the outbound: the goods left it, so the order's hold on its stock
+    goes now; the confirmation waits for the next poll's batch (one conditional write; a
+    repeated event finds it waiting and changes nothing)."""
+    io_id = str(payload["io_id"])
+    known = load_order(ctx, io_id)
+    if known is not None:
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+    ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
 
 
 def confirm_pending(ctx: FlowContext) -> dict[str, Any]:
@@ -521,7 +526,7 @@ def _confirmed(ctx: FlowContext, payload: dict[str, Any], outcome: Any) -> dict[
     known = load_order(ctx, io_id)
     ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
                            fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
-    if known is not None:  # the goods left the store: its stock says so now, the hold goes
+    if known is not None:  # gone at the store event already; a retry queued before batching had not
         reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
     change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
     if not outcome.repeated:
