@@ -18,14 +18,15 @@ CPU time and max RSS):
   a crash: the bench waits the error's ``retry_after_seconds`` and tries the step again, as the
   schedule or the retry worker would, and prints how many it met and how long it waited;
 - memory: max RSS of this process (the bridge: flow, adapters, and the in-memory state that
-  stands for DynamoDB), and how much of it that state is (its records as JSON).
+  stands for DynamoDB), and how much of it that state is (the Python objects it holds), so
+  what the flow itself holds shows apart from what DynamoDB would hold.
 ``--sizes 100,1000,10000`` runs each size in a fresh process and prints them side by side. No
 assertions.
 
 Usage (from the repository root):
 
     .venv/bin/python bench/s1_fulfilment.py              # 300 orders, 3 stores, JST limit 5/s 100/min
-    .venv/bin/python bench/s1_fulfilment.py --sizes 100,1000,10000 --per-second 50 --per-minute 3000
+    .venv/bin/python bench/s1_fulfilment.py --sizes 100,1000,10000 --per-second 50 --per-minute 3000 --no-stock-check
     .venv/bin/python bench/s1_fulfilment.py --orders 1000 --per-minute 1000 --pages-per-run 5
 """
 
@@ -119,19 +120,50 @@ def _serve(conn, which: str) -> None:
     box = JstSandbox("127.0.0.1", 0) if which == "jst" else PosSandbox("127.0.0.1", 0)
     box.start()
     conn.send(box.url if which == "jst" else box.base_url)
+    # Counted here, so the logs and the outbounds never travel into the bridge's process.
+    counts = {
+        "accepted_calls": lambda path, skip=0: len(accepted(box.calls(path)[skip:])),
+        "all_calls": lambda path: len(box.calls(path)),
+        "confirmed": lambda: sum(1 for o in box.state.snapshot("outbounds") if o["status"] == "Confirmed"),
+        "requests": lambda: len(box.state.requests),
+    }
     while True:
         method, args, kwargs = conn.recv()
         try:
-            target = box
-            for name in method.split("."):
-                target = getattr(target, name)
-            answer = target(*args, **kwargs)
+            if method in counts:
+                answer = counts[method](*args, **kwargs)
+            else:
+                target = box
+                for name in method.split("."):
+                    target = getattr(target, name)
+                answer = target(*args, **kwargs)
         except BaseException as exc:  # told to the bench
             answer = exc
         if method == "stop":
             conn.send(True)
             return
         conn.send(answer)
+
+
+def deep_size(root) -> int:
+    """Bytes of the Python objects reachable from ``root`` (each counted once)."""
+    seen, stack, total = set(), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, (int, float, bool)):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif hasattr(obj, "__dict__"):
+            stack.append(vars(obj))
+        elif hasattr(obj, "__slots__"):
+            stack.extend(getattr(obj, name) for name in obj.__slots__ if hasattr(obj, name))
+    return total
 
 
 def rss_mb() -> float:
@@ -146,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-minute", type=int, default=100)
     parser.add_argument("--pages-per-run", type=int, default=0,
                         help="time for this many scan pages per poll run (0: one run with time for all)")
+    parser.add_argument("--no-stock-check", action="store_true",
+                        help="routing.check_stock: false (no P7 per candidate store: one 店+ call per order)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one size, as a line of JSON
     args = parser.parse_args(argv)
     if args.sizes:
@@ -158,13 +192,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def side_by_side(sizes: list[int], args) -> int:
     print(f"s1_fulfilment: {', '.join(map(str, sizes))} outbounds, each in a fresh process; JST limit "
-          f"{args.per_second}/s {args.per_minute}/min")
+          f"{args.per_second}/s {args.per_minute}/min{'; no P7 stock check' if args.no_stock_check else ''}")
     rows = []
     for size in sizes:
         argv = [sys.executable, __file__, "--orders", str(size), "--per-second", str(args.per_second),
                 "--per-minute", str(args.per_minute), "--json"]
         if args.pages_per_run:
             argv += ["--pages-per-run", str(args.pages_per_run)]
+        if args.no_stock_check:
+            argv += ["--no-stock-check"]
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         lines = done.stdout.splitlines()
         print("\n".join("  " + line for line in lines if not line.startswith("JSON ")))
@@ -220,13 +256,15 @@ def run(args) -> dict:
                          receiver_name="王", receiver_mobile="138", receiver_state="上海市",
                          receiver_city="上海市", receiver_district="静安区", receiver_address="1号",
                          items=[{"sku_id": "SKU-RED-M", "qty": 1}])
-        pos_requests_before = len(pos_box.call("state.snapshot")["requests"])
+        pos_requests_before = pos_box.call("requests")
 
         doc = yaml.safe_load((ROOT / "local" / "tenants" / "demo.yaml").read_text(encoding="utf-8"))
         doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst_box.url, pos_box.url
         doc["jushuitan"]["rate_limit"] = {"per_second": args.per_second, "per_minute": args.per_minute}
         for store in doc["stores"]:
             store["regions"], store["daily_capacity"] = [], None
+        if args.no_stock_check:
+            doc.setdefault("routing", {})["check_stock"] = False
         tenant = parse_tenant(doc)
         client = JstClient(ENT_ID, jst_credentials(tenant, None), token_store=InMemoryTokenStore())
         client.limiter = InMemorySlidingLogLimiter(tenant.jushuitan.app_key,
@@ -272,15 +310,15 @@ def run(args) -> dict:
             for envelope, _delay in batch:
                 runner.run(envelope)
         poll_seconds = time.monotonic() - started
-        pos_calls = len(pos_box.call("state.snapshot")["requests"]) - pos_requests_before
-        scan_calls = len(accepted(jst_box.call("calls", SCAN)))
+        pos_calls = pos_box.call("requests") - pos_requests_before
+        scan_calls = jst_box.call("accepted_calls", SCAN)
         if args.pages_per_run:
             print(f"poll in {len(runs)} runs of at most {args.pages_per_run} pages: JST scan calls {scan_calls} "
                   f"over all runs (an uninterrupted scan: {total_pages})")
         dispatch_rate = summary["dispatched"] / max(poll_seconds, 1e-9)
         print(f"poll: dispatched {summary['dispatched']} in {poll_seconds:.1f} s ({dispatch_rate:.0f}/s); "
               f"JST scan calls {scan_calls} (minimum {args.orders // 50 + 1}); 店+ calls {pos_calls} "
-              f"({pos_calls / args.orders:.1f} per order: P7 per candidate + P1); "
+              f"({pos_calls / args.orders:.1f} per order: {'P1' if args.no_stock_check else 'P7 per candidate + P1'}); "
               f"state writes {CountingRecords.writes / args.orders:.1f} per order; retries queued {queued_by_poll} "
               f"(left after running them: {len(ctx.queue.queued)}); {poll_patience.summary()}")
 
@@ -291,14 +329,14 @@ def run(args) -> dict:
                                         "how": "shipped", "carrier_code": "SF", "tracking_no": f"SF{n}"})
         writes_before = CountingRecords.writes
         runs.clear()
-        scans_before = len(jst_box.call("calls", SCAN))
+        scans_before = jst_box.call("all_calls", SCAN)
         started = time.monotonic()
         while ctx.records.list(ctx.ent_id, s1.PENDING_CONFIRM_KIND):  # the next polls confirm what waits
             polls(confirm_patience)
         confirm_seconds = time.monotonic() - started
-        sent_calls = len(accepted(jst_box.call("calls", SENT)))
-        extra_scans = len(accepted(jst_box.call("calls", SCAN)[scans_before:]))
-        confirmed = sum(1 for o in jst_box.call("state.snapshot", "outbounds") if o["status"] == "Confirmed")
+        sent_calls = jst_box.call("accepted_calls", SENT)
+        extra_scans = jst_box.call("accepted_calls", SCAN, scans_before)
+        confirmed = jst_box.call("confirmed")
         minimum = -(-args.orders // 50)
         calls = sent_calls + extra_scans
         bound = max((calls - 1) // args.per_second, 60 * ((calls - 1) // args.per_minute))
@@ -308,13 +346,12 @@ def run(args) -> dict:
               f"{confirm_seconds:.1f} s ({confirm_rate:.0f} outbounds/min); rate bound {bound:.0f} s at "
               f"{args.per_second}/s {args.per_minute}/min; state writes "
               f"{(CountingRecords.writes - writes_before) / args.orders:.1f} per order; {confirm_patience.summary()}")
-        state_mb = (sum(len(json.dumps(r.data, default=str)) + 64 for r in ctx.records.items.values())
-                    + sum(len(json.dumps(e.detail, default=str)) + 96 for e in ctx.timeline.items)) / 2 ** 20
+        state_mb = deep_size((ctx.records.items, ctx.timeline.items, ctx.links, ctx.cursors)) / 2 ** 20
         peak_mb = rss_mb()
         print(f"CPU {time.process_time() - cpu0:.1f} s; peak memory {peak_mb:.0f} MB max RSS of this process "
               f"({rss_before:.0f} MB before the poll); the in-memory state standing for DynamoDB: "
               f"{len(ctx.records.items)} records and {len(ctx.timeline.items)} timeline entries, {state_mb:.1f} MB "
-              "as JSON (Python holds several times that)")
+              "of Python objects")
         return {"orders": args.orders, "dispatch_rate": dispatch_rate, "scan_calls": scan_calls,
                 "confirm_rate": confirm_rate, "sent_calls": sent_calls, "confirm_seconds": confirm_seconds,
                 "confirm_bound": bound, "peak_mb": peak_mb, "state_mb": state_mb}
