@@ -346,12 +346,14 @@ def run(args) -> dict:
               f"{confirm_seconds:.1f} s ({confirm_rate:.0f} outbounds/min); rate bound {bound:.0f} s at "
               f"{args.per_second}/s {args.per_minute}/min; state writes "
               f"{(CountingRecords.writes - writes_before) / args.orders:.1f} per order; {confirm_patience.summary()}")
-        state_mb = deep_size((ctx.records.items, ctx.timeline.items, ctx.links, ctx.cursors)) / 2 ** 20
+        # What DynamoDB and the S3 ledger would hold (records, timeline, links, cursors, ledger facts).
+        state_mb = deep_size((ctx.records.items, ctx.timeline.items, ctx.links, ctx.cursors, ctx.ledger,
+                              ctx.metric)) / 2 ** 20
         peak_mb = rss_mb()
         print(f"CPU {time.process_time() - cpu0:.1f} s; peak memory {peak_mb:.0f} MB max RSS of this process "
-              f"({rss_before:.0f} MB before the poll); the in-memory state standing for DynamoDB: "
-              f"{len(ctx.records.items)} records and {len(ctx.timeline.items)} timeline entries, {state_mb:.1f} MB "
-              "of Python objects")
+              f"({rss_before:.0f} MB before the poll); the in-memory state standing for DynamoDB and S3: "
+              f"{len(ctx.records.items)} records, {len(ctx.timeline.items)} timeline entries and the ledger's facts: "
+              f"{state_mb:.1f} MB of Python objects")
         return {"orders": args.orders, "dispatch_rate": dispatch_rate, "scan_calls": scan_calls,
                 "confirm_rate": confirm_rate, "sent_calls": sent_calls, "confirm_seconds": confirm_seconds,
                 "confirm_bound": bound, "peak_mb": peak_mb, "state_mb": state_mb}
