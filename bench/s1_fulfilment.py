@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-minute", type=int, default=100)
     parser.add_argument("--pages-per-run", type=int, default=0,
                         help="time for this many scan pages per poll run (0: one run with time for all)")
+    parser.add_argument("--skus", type=int, default=100, help="the orders' SKUs, one each in turn (default 100)")
     parser.add_argument("--no-stock-check", action="store_true",
                         help="routing.check_stock: false (no P7 per candidate store: one 店+ call per order)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one size, as a line of JSON
@@ -195,7 +196,7 @@ def side_by_side(sizes: list[int], args) -> int:
           f"{args.per_second}/s {args.per_minute}/min{'; no P7 stock check' if args.no_stock_check else ''}")
     rows = []
     for size in sizes:
-        argv = [sys.executable, __file__, "--orders", str(size), "--per-second", str(args.per_second),
+        argv = [sys.executable, __file__, "--orders", str(size), "--skus", str(args.skus), "--per-second", str(args.per_second),
                 "--per-minute", str(args.per_minute), "--json"]
         if args.pages_per_run:
             argv += ["--pages-per-run", str(args.pages_per_run)]
@@ -249,13 +250,18 @@ def run(args) -> dict:
         jst_box.call("rate_limit.configure", per_second=args.per_second, per_minute=args.per_minute, enabled=True)
         jst_box.call("clear_calls")
         pos_box.call("seed_demo")
-        pos_box.call("set_store_stock", ENT_ID, "S001", [{"sku_id": "SKU-RED-M", "qty": 10 ** 6}], emit=False)
-        pos_box.call("set_store_stock", ENT_ID, "S002", [{"sku_id": "SKU-RED-M", "qty": 10 ** 6}], emit=False)
+        # The orders spread over --skus SKUs: the stores hold a dispatched order's lines in one
+        # record per store and SKU, which grows with the orders of that SKU held at once.
+        skus = [f"BENCH-SKU-{n:03d}" for n in range(args.skus)]
+        jst_box.call("seed", skus=[{"sku_id": sku, "i_id": "BENCH"} for sku in skus])
+        for store in ("S001", "S002"):
+            pos_box.call("set_store_stock", ENT_ID, store, [{"sku_id": sku, "qty": 10 ** 6} for sku in skus],
+                         emit=False)
         for n in range(args.orders):
             jst_box.call("add_outbound", io_id=900000 + n, so_id=f"BENCH-{n}", wms_co_id=10001, shop_id=10086,
                          receiver_name="王", receiver_mobile="138", receiver_state="上海市",
                          receiver_city="上海市", receiver_district="静安区", receiver_address="1号",
-                         items=[{"sku_id": "SKU-RED-M", "qty": 1}])
+                         items=[{"sku_id": skus[n % len(skus)], "qty": 1}])
         pos_requests_before = pos_box.call("requests")
 
         doc = yaml.safe_load((ROOT / "local" / "tenants" / "demo.yaml").read_text(encoding="utf-8"))
@@ -278,8 +284,8 @@ def run(args) -> dict:
         kit.context_for = lambda _tenant: ctx
         rss_before = rss_mb()
 
-        print(f"s1_fulfilment: {args.orders} outbounds, stores S001/S002, JST limit {args.per_second}/s "
-              f"{args.per_minute}/min")
+        print(f"s1_fulfilment: {args.orders} outbounds of {args.skus} SKUs, stores S001/S002, JST limit "
+              f"{args.per_second}/s {args.per_minute}/min")
         cpu0, started = time.process_time(), time.monotonic()
         poll_patience, confirm_patience = Patience(), Patience()
         runs = []
