@@ -3,7 +3,7 @@
 Plans (or resumes) each tenant's run and fans its chunks out through the retry queue; the
 retry worker pushes them (flows/stock_nightly.py)."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, stock_nightly
 from o2o_bridge.observability import logger, metrics
 
@@ -12,4 +12,4 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, log=logger.info)
+    return kit.run_for_tenants("nightly_stock_push", stock_nightly.nightly_stock_push, build=wiring.context_for, log=logger.info)

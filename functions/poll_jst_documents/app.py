@@ -1,23 +1,19 @@
-"""Every 15 min: missed delivery/return pushes (S2x) and other in/out documents until Confirmed (S5, S6)."""
+"""Every 15 min: warehouse news the pushes missed (S2x) and 配货/退仓 documents until the
+warehouse confirms them (S5, S6)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import kit, store_transfers, warehouse_orders
 from o2o_bridge.observability import logger, metrics
 
 
-recover_missed_pushes = kit.flow_function("warehouse_orders", "recover_missed_pushes",
-                                           what="poll_jst_documents: missed delivery/return pushes (S2x)", issue=6)
-follow_other_inout = kit.flow_function("store_transfers", "follow_other_inout",
-                                       what="poll_jst_documents: other in/out until Confirmed (S5, S6)", issue=8)
-
-
 def follow_documents(ctx):
-    # Two independent jobs over the same tenant's JST documents.
-    return {"missed_pushes": recover_missed_pushes(ctx), "other_inout": follow_other_inout(ctx)}
+    # Two independent jobs over the same tenant's warehouse documents.
+    return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
+            "other_inout": store_transfers.follow_other_inout(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_documents", follow_documents, log=logger.info)
+    return kit.run_for_tenants("poll_jst_documents", follow_documents, build=wiring.context_for, log=logger.info)

@@ -1,6 +1,6 @@
 """Every 2 min: JST sales outbounds of the 店加线下仓 -> store fulfilment orders (S1, S1c)."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_fulfilment
 from o2o_bridge.observability import logger, metrics
 
@@ -9,4 +9,4 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, log=logger.info)
+    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, build=wiring.context_for, log=logger.info)

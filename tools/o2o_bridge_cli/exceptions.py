@@ -52,11 +52,12 @@ def _tenants(only: str | None):
 
 
 def list_exceptions(args) -> int:
-    from ..flows import kit, store_fulfilment
+    from .. import wiring
+    from ..flows import store_fulfilment
 
     found = 0
     for tenant in _tenants(args.tenant):
-        for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant)):
+        for item in store_fulfilment.exceptions_to_show(wiring.context_for(tenant)):
             found += 1
             if args.json:
                 print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
@@ -74,16 +75,17 @@ def list_exceptions(args) -> int:
 
 def reroute_exception(args) -> int:
     from ..errors import UnprocessableRequest
-    from ..flows import kit, store_fulfilment
+    from .. import wiring
+    from ..flows import store_fulfilment
 
     tenants = _tenants(args.tenant)
-    known = [t for t in tenants if store_fulfilment.load_order(kit.context_for(t), args.io_id) is not None]
+    known = [t for t in tenants if store_fulfilment.load_order(wiring.context_for(t), args.io_id) is not None]
     if not known:
         raise UnprocessableRequest(f"no tenant knows outbound {args.io_id}")
     if len(known) > 1:
         raise UnprocessableRequest(f"outbound {args.io_id} is known to tenants "
                                    f"{', '.join(t.ent_id for t in known)}: say which with --tenant")
-    ctx = kit.context_for(known[0])
+    ctx = wiring.context_for(known[0])
     result = store_fulfilment.reroute_by_hand(ctx, args.io_id, store_code=args.store)
     order = store_fulfilment.load_order(ctx, args.io_id)
     if result.get("retried"):

@@ -60,13 +60,13 @@ def selected_tenants(args):
 
 
 def run_backfill(args) -> int:
-    from ..flows import kit
+    from .. import wiring
     from ..flows.products import backfill, progress_line
 
     failed = 0
     for tenant in selected_tenants(args):
         print(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
-        summary = backfill(kit.context_for(tenant), args.since,
+        summary = backfill(wiring.context_for(tenant), args.since,
                            progress=lambda step: print(f"  {progress_line(step)}", flush=True))
         failed += summary["failed"]
         print(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
@@ -76,24 +76,24 @@ def run_backfill(args) -> int:
 
 
 def run_sync(args) -> int:
-    from ..flows import kit
+    from .. import wiring
     from ..flows.products import sync_products
 
     failed = 0
     for tenant in selected_tenants(args):
-        summary = sync_products(kit.context_for(tenant))
+        summary = sync_products(wiring.context_for(tenant))
         failed += summary["failed"]
         print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
     return 1 if failed else 0
 
 
 def list_failed(args) -> int:
-    from ..flows import kit
+    from .. import wiring
     from ..flows.products import FAILED
 
     found = 0
     for tenant in selected_tenants(args):
-        for record in kit.context_for(tenant).records.list(tenant.ent_id, FAILED):
+        for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED):
             found += 1
             data = record.data
             print(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "

@@ -36,7 +36,7 @@ def register(commands) -> None:
 
 def _context(ent_id: str):
     from .. import runtime
-    from ..flows import kit
+    from .. import wiring
     from .environment import use_bridge_environment
 
     use_bridge_environment()
@@ -44,7 +44,7 @@ def _context(ent_id: str):
     if tenant is None:
         print(f"o2o: no tenant {ent_id!r}", file=sys.stderr)
         return None
-    return kit.context_for(tenant)
+    return wiring.context_for(tenant)
 
 
 def run_nightly(args) -> int:

@@ -14,12 +14,13 @@ def register(commands) -> None:
 
 
 def show_exceptions(args) -> int:
-    from ..flows import kit, store_transfers
+    from .. import wiring
+    from ..flows import store_transfers
     from .products import selected_tenants
 
     found = 0
     for tenant in selected_tenants(args):
-        ctx = kit.context_for(tenant)
+        ctx = wiring.context_for(tenant)
         for item in store_transfers.open_exceptions(ctx):
             if args.clear and item["doc_no"] != args.clear:
                 continue

@@ -1,4 +1,5 @@
-"""Per-container wiring: settings, AWS clients and adapters, each built once and reused.
+"""Per-container infrastructure: settings, AWS clients and the AWS adapters, each built once
+and reused. What each Lambda's flows get per tenant is composed in wiring.py.
 
 Nothing here runs at import time; the first use builds it. Tests reset it with
 ``runtime.reset()`` after changing the environment.
@@ -47,27 +48,7 @@ def secret_resolver():
     return SecretsManagerResolver()
 
 
-@functools.cache
-def retry_runner():
-    from . import flows
-    from .retry import RetryRunner, commands
-
-    flows.import_all()  # importing the flows registers their retry commands
-
-    config = settings()
-    store = state_store()
-    return RetryRunner(
-        commands,
-        command_queue(),
-        store,
-        store,
-        max_attempts=config.retry_max_attempts,
-        base_delay_seconds=config.retry_base_delay_seconds,
-        no_delay=config.retry_no_delay,
-    )
-
-
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, secret_resolver, retry_runner):
+    for cached in (settings, aws_client, state_store, command_queue, secret_resolver):
         cached.cache_clear()

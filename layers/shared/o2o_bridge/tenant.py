@@ -8,7 +8,7 @@ unknown keys are refused so a typo in a tenant file is reported, not ignored.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -242,6 +242,10 @@ class ProductOptions(_Strict):
 class Tenant(_Strict):
     ent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
+    # Which connectors serve the tenant (o2o_bridge/wiring.py): its ERP, and who ships its
+    # store orders, 配货 and 退仓 and holds the warehouse stock (``erp``: the ERP's own warehouse).
+    erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
+    warehouse: Literal["erp", "qimen"] = "erp"
     jushuitan: JushuitanConfig
     pos: PosConfig
     stores: list[Store] = []
@@ -330,3 +334,11 @@ def validation_messages(error: ValidationError) -> list[str]:
 def parse_tenant(data: Any) -> Tenant:
     """Validate a tenant document; raises ValidationError (see ``validation_messages``)."""
     return Tenant.model_validate(data)
+
+
+class TenantRepository(Protocol):
+    """Where tenants are kept (connectors/aws: StateTable; tests: in memory)."""
+
+    def get(self, ent_id: str) -> Tenant | None: ...
+    def put(self, tenant: Tenant) -> None: ...
+    def list_ids(self) -> list[str]: ...

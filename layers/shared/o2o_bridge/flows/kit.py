@@ -3,7 +3,7 @@ retried through the queue, and scheduled work run tenant by tenant.
 
 A flow is ``def flow(ctx: FlowContext, ...)``: plain Python over ``ctx``'s ports, so unit
 tests build a context of in-memory fakes (tests/fakes.py ``fake_context``) and the Lambdas
-build a live one (``live_context``).
+get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
-from ..retry_commands import commands
 
 if TYPE_CHECKING:
-    from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
-                         TenantRepository, Timeline, Warehouse)
-    from ..tenant import Tenant
+                         Timeline, Warehouse)
+    from ..tenant import Tenant, TenantRepository
 
 T = TypeVar("T")
 
@@ -57,66 +55,20 @@ class FlowContext:
         return self.tenant.ent_id
 
 
-def live_context(tenant: "Tenant") -> FlowContext:
-    """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
-    from .. import runtime
-    from ..connectors.aws.dynamodb_state import CursorView, RecordView
-    from ..connectors.jushuitan.erp import JstErp
-    from ..connectors.jushuitan.factory import jst_for_tenant
-    from ..connectors.jushuitan.warehouse import JstWarehouse
-    from ..connectors.store.factory import store_system_for_tenant
-    from ..observability import metrics
-
-    store = runtime.state_store()
-    lambda_context = runtime.lambda_context
-
-    def time_left() -> float:
-        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
-            return float("inf")
-        return lambda_context.get_remaining_time_in_millis() / 1000
-
-    def metric(name: str, value: float = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
-
-    jst = jst_for_tenant(tenant)
-    return FlowContext(
-        tenant=tenant,
-        warehouse=JstWarehouse(jst, tenant),
-        erp=JstErp(jst, tenant),
-        store=store_system_for_tenant(tenant),
-        links=store,
-        cursors=CursorView(store),
-        records=RecordView(store),
-        timeline=store,
-        queue=runtime.command_queue(),
-        metric=metric,
-        time_left=time_left,
-        retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
-    )
-
-
-# How a retried command gets its context back: live in Lambdas, fakes in tests.
-context_for: Callable[["Tenant"], FlowContext] = live_context
-
-
 # --- steps that may fail transiently ------------------------------------------------------
 
 FlowStep = Callable[[FlowContext, dict[str, Any]], Any]
 
 
 def flow_command(name: str) -> Callable[[FlowStep], FlowStep]:
-    """Register ``step(ctx, payload)`` as a retry command; ``attempt`` runs it first in line.
+    """Name ``step(ctx, payload)`` as the retry command ``name``; ``attempt`` runs it first in
+    line and queues it under that name. The retry worker finds it in the explicit table
+    o2o_bridge/wiring.py ``retry_commands`` (a test checks every named step is there).
 
     The payload holds business data only (ids, quantities), never a secret: the retry
     worker rebuilds the context from the tenant."""
 
     def decorator(step: FlowStep) -> FlowStep:
-        def from_envelope(command: "CommandContext") -> None:
-            if command.tenant is None:
-                raise BridgeError(f"retry command {name!r} needs a tenant")
-            step(context_for(command.tenant), command.payload)
-
-        commands.register(name)(from_envelope)
         step.command_name = name  # type: ignore[attr-defined]
         return step
 
@@ -241,31 +193,6 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
     return record is not None and record.data.get("state") == "done"
 
 
-# --- flows looked up when first used ----------------------------------------------------------
-
-
-def flow_function(module: str, function: str, *, what: str, issue: int) -> Callable[..., Any]:
-    """``o2o_bridge.flows.<module>.<function>``, imported on first call (cold starts load only
-    what they use); until it exists, calling it raises NotImplementedYet naming the issue."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        import importlib
-
-        from ..errors import NotImplementedYet
-
-        qualified = f"o2o_bridge.flows.{module}"
-        try:
-            target = getattr(importlib.import_module(qualified), function)
-        except (ModuleNotFoundError, AttributeError) as exc:
-            if isinstance(exc, ModuleNotFoundError) and exc.name != qualified:
-                raise
-            raise NotImplementedYet(what, issue=issue) from None
-        return target(*args, **kwargs)
-
-    call.__name__ = f"{module}.{function}"
-    return call
-
-
 # --- scheduled work over every tenant -----------------------------------------------------------
 
 
@@ -274,8 +201,8 @@ class TenantFailures(BridgeError):
 
 
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
+                    build: Callable[["Tenant"], FlowContext],
                     tenants: "TenantRepository | None" = None,
-                    build: Callable[["Tenant"], FlowContext] | None = None,
                     log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
     recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
@@ -283,7 +210,6 @@ def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | Non
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
-    build = build or context_for
     summary: dict[str, Any] = {"job": job, "tenants": {}}
     failed: list[str] = []
     for ent_id in tenants.list_ids():

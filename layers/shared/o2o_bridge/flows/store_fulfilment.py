@@ -39,7 +39,6 @@ from .kit import FlowContext, attempt, effect_once, flow_command
 if TYPE_CHECKING:
     from ..events.models import PosEvent
     from ..ports.erp import OnlineOutbound
-    from ..tenant import Tenant
 
 CURSOR = "jst.sales_outbound"
 ORDER_KIND = "s1.order"          # key io_id: the outbound's state here
@@ -347,8 +346,7 @@ def _outbound_of_event(ctx: FlowContext, fulfilment_id: str, external_id: str) -
                                "order the bridge created")
 
 
-def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
@@ -359,8 +357,7 @@ def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
             trace_key=io_id)
 
 
-def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
@@ -395,8 +392,7 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
 
 # --- 4. rejected ---------------------------------------------------------------------------------
 
-def on_fulfilment_rejected(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,

@@ -27,8 +27,7 @@ import copy
 import hashlib
 from collections import Counter
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import PermanentError, TransientError
 from ..ports import DocumentLink
@@ -36,9 +35,6 @@ from ..ports.warehouse import (OrderCancelled, OrderLine, Receiver, ReturnReceiv
                                StoreOrder, WarehouseRefused)
 from ..shanghai_time import from_jst_text, to_jst_text
 from . import kit
-
-if TYPE_CHECKING:
-    from ..tenant import Tenant
 
 
 # Flow state (RecordRepository kinds), links and cursors of this scenario.
@@ -72,9 +68,8 @@ def warehouse_return(ctx: kit.FlowContext) -> str:
 # =====================================================================================
 
 
-def on_order_warehouse_requested(event: Any, tenant: "Tenant") -> None:
+def on_order_warehouse_requested(event: Any, ctx: kit.FlowContext) -> None:
     """S2: the warehouse is to ship the store order."""
-    ctx = kit.context_for(tenant)
     order = event.data
     ctx.timeline.record(order.order_no, ctx.ent_id, "s2.warehouse_requested",
                         {"lines": len(order.items), "pay_amount": str(order.pay_amount)})
@@ -83,9 +78,8 @@ def on_order_warehouse_requested(event: Any, tenant: "Tenant") -> None:
         _remember_order(ctx, order)
 
 
-def on_order_cancelled(event: Any, tenant: "Tenant") -> None:
+def on_order_cancelled(event: Any, ctx: kit.FlowContext) -> None:
     """S2: the store cancelled an order it had sent to the warehouse: cancel it there."""
-    ctx = kit.context_for(tenant)
     order_no = event.data.order_no
     ledger = _record(ctx, ORDER_KIND, order_no)
     if ledger is None and ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx)) is None:
@@ -94,9 +88,8 @@ def on_order_cancelled(event: Any, tenant: "Tenant") -> None:
     kit.attempt(ctx, cancel_in_warehouse, {"order_no": order_no, "reason": event.data.reason}, trace_key=order_no)
 
 
-def on_return_requested(event: Any, tenant: "Tenant") -> None:
+def on_return_requested(event: Any, ctx: kit.FlowContext) -> None:
     """S2r: the customer returns goods of a warehouse-shipped order to the warehouse."""
-    ctx = kit.context_for(tenant)
     ret = event.data
     ctx.timeline.record(ret.return_no, ctx.ent_id, "s2.return_requested", {"order_no": ret.order_no})
     if kit.attempt(ctx, upload_aftersale, {"return": ret.model_dump(mode="json")}, trace_key=ret.return_no) is None:

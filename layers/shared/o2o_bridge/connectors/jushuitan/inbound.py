@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs
 
 from ...errors import BadRequest, Forbidden, UnknownTenant
-from ...ports import SecretResolver, TenantRepository
+from ...ports import SecretResolver
 
 if TYPE_CHECKING:
+    from ...tenant import TenantRepository
     from .push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
 
 M = TypeVar("M")
