@@ -2,12 +2,14 @@
 warehouse confirms them (S5, S6)."""
 
 from o2o_bridge import runtime, wiring
-from o2o_bridge.flows import kit, store_transfers, warehouse_orders
+from o2o_bridge.flows import kit
 from o2o_bridge.observability import logger, metrics
 
 
 def follow_documents(ctx):
-    # Two independent jobs over the same tenant's warehouse documents.
+    # Two independent jobs over the same tenant's warehouse documents (loaded at the first run).
+    from o2o_bridge.flows import store_transfers, warehouse_orders
+
     return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
             "other_inout": store_transfers.follow_other_inout(ctx)}
 
