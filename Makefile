@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/nightly_stock.py
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/shared_rate_limit.py
+	$(BIN)/python bench/wdt.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache

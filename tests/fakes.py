@@ -32,8 +32,8 @@ class FakeTimeline:
     def record(self, key, ent_id, step, detail=None, *, level="info", aliases=()):
         self.items.append(TimelineEntry(key, ent_id, datetime.now(timezone.utc), step, detail or {}, level))
 
-    def entries(self, key):
-        return [e for e in self.items if e.key == key]
+    def entries(self, key, ent_id=None):
+        return [e for e in self.items if e.key == key and ent_id in (None, e.ent_id)]
 
     def steps(self, key=None) -> list[str]:
         return [e.step for e in self.items if key is None or e.key == key]

@@ -18,4 +18,5 @@ def follow_documents(ctx):
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_documents", follow_documents, build=wiring.context_for, log=logger.info)
+    return kit.run_for_tenants("poll_jst_documents", follow_documents, build=wiring.context_for, erp="jushuitan",
+                               log=logger.info)

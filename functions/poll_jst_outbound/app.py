@@ -9,4 +9,5 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, build=wiring.context_for, log=logger.info)
+    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, build=wiring.context_for,
+                               erp="jushuitan", log=logger.info)

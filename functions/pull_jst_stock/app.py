@@ -9,4 +9,5 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("pull_jst_stock", stock_sync.pull_jst_stock, build=wiring.context_for, log=logger.info)
+    return kit.run_for_tenants("pull_jst_stock", stock_sync.pull_jst_stock, build=wiring.context_for,
+                               erp="jushuitan", log=logger.info)

@@ -1,7 +1,7 @@
-"""Hourly: JST SKUs / mall items by modified window -> 店+ products (S7)."""
+"""Hourly: ERP products by modified window -> 店+ products (JST: S7; 旺店通: W4, price/name/barcode only)."""
 
 from o2o_bridge import runtime, wiring
-from o2o_bridge.flows import kit
+from o2o_bridge.flows import erp_products, kit
 from o2o_bridge.flows.products import sync_products
 from o2o_bridge.observability import logger, metrics
 
@@ -10,4 +10,6 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("sync_products", sync_products, build=wiring.context_for, log=logger.info)
+    return kit.run_for_tenants("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                            wangdiantong=erp_products.sync_erp_products),
+                               build=wiring.context_for, log=logger.info)

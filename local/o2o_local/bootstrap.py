@@ -30,7 +30,26 @@ def bootstrap(template: Template, endpoint_url: str | None, *, log: Log | None =
     sqs = local_client("sqs", endpoint_url)
     for queue in ordered_queues(template):
         created[queue.logical_id] = _ensure_queue(sqs, queue, created, say)
+    aliases = [lid for lid, res in template.document["Resources"].items()
+               if isinstance(res, dict) and res.get("Type") == "AWS::KMS::Alias"]
+    if aliases:
+        kms = local_client("kms", endpoint_url)
+        for logical_id in aliases:
+            created[logical_id] = _ensure_kms_alias(kms, logical_id, say)
     return created
+
+
+def _ensure_kms_alias(kms, logical_id: str, say: Log) -> str:
+    """A symmetric key behind the alias the functions encrypt with (TOKEN_KEY_ID)."""
+    from .template import kms_alias_name
+
+    alias = kms_alias_name(logical_id)
+    existing = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    if alias not in existing:
+        key_id = kms.create_key(Description=f"o2o local {logical_id}")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    say(f"kms key {logical_id}: {alias} ({'exists' if alias in existing else 'created'})")
+    return alias
 
 
 def _ensure_table(dynamodb, table: TableSpec, say: Log) -> str:

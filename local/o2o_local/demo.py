@@ -16,11 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .demo_steps import products, s1_store_fulfilment, s2_warehouse_orders, stock_sync, store_transfers
+from .demo_steps import products, s1_store_fulfilment, s2_warehouse_orders, stock_sync, store_transfers, wangdiantong
 from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
                            http, o2o, show, wait_for)
 
-# (module of o2o_local.demo_steps, what it shows, the issue that builds it)
 # Each scenario's steps (a module of demo_steps with ``run(demo)``) and title, in order.
 SCENARIOS = (
     (s1_store_fulfilment, "S1: online orders shipped or picked up at stores"),
@@ -28,10 +27,11 @@ SCENARIOS = (
     (stock_sync, "S3/S4: stock both ways and the 02:10 nightly run"),
     (store_transfers, "S5/S6: replenishment and returns to the warehouse"),
     (products, "S7: the product master"),
+    (wangdiantong, "W1-W6: a second tenant on 旺店通 ERP 企业版"),
 )
 
 def main() -> int:
-    # The demo tenant's sandboxes listen on fixed ports (8801, 8802): demos on one machine
+    # The demo tenants' sandboxes listen on fixed ports (8801, 8802, 8804): demos on one machine
     # take turns instead of failing to bind.
     import fcntl
 
@@ -93,11 +93,12 @@ def run_demo(env: dict[str, str], api: str) -> None:
     status, body = http("GET", f"{api}/health")
     show(f"GET /health -> {status} {body}")
     before = count_state_items(env)
-    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242", "{so_id: oops")
-    show(f"POST /jushuitan/delivery_callback (malformed) -> {status} {body}")
+    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242"
+                                "&token=demo-callback-token", "{so_id: oops")
+    show(f"POST /jushuitan/delivery_callback (authenticated, malformed) -> {status} {body}")
     show(f"StateTable items before/after: {before}/{count_state_items(env)} (nothing written)")
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=99999&storageCode=133242", '{"so_id": "X"}')
-    show(f"POST /jushuitan/delivery_callback (unknown tenant) -> {status} {body}")
+    show(f"POST /jushuitan/delivery_callback (unknown tenant: the same 401 as a wrong credential) -> {status} {body}")
 
     heading("4. Callers that cannot prove who they are get a 401 in their own format, nothing written")
     push = json.dumps({"so_id": "WM20261122001", "l_id": "SF1400012345678", "lc_id": "SF",

@@ -21,6 +21,7 @@ O2O = [sys.executable, "-m", "o2o_bridge.cli"]
 # Where `o2o local up` serves the sandboxes (the demo tenant's base URLs).
 JST_SANDBOX = "http://127.0.0.1:8801"
 POS_SANDBOX = "http://127.0.0.1:8802"
+WDT_SANDBOX = "http://127.0.0.1:8804"
 ENT_ID = "10010"
 
 
@@ -103,6 +104,10 @@ class Demo:
     def pos_admin(self, method: str, path: str, payload: Any = None) -> Any:
         """The 店+ sandbox's admin endpoints (emit store events, read what the bridge did)."""
         return _admin(f"{POS_SANDBOX}{path}", method, payload)
+
+    def wdt_admin(self, method: str, path: str, payload: Any = None) -> Any:
+        """The 旺店通 sandbox's admin endpoints (an ERP user's documents, read what the bridge did)."""
+        return _admin(f"{WDT_SANDBOX}{path}", method, payload)
 
     def drain(self) -> None:
         """Deliver every queued retry now (what the event source mapping does in AWS)."""

@@ -1,5 +1,5 @@
-"""Slots for the sandboxes of the local stack: the JST open platform and the 店+ store
-system. A slot whose sandbox is not built yet says so (no fake server here).
+"""Slots for the sandboxes of the local stack: the JST open platform, the 店+ store
+system and 旺店通 ERP 企业版. A slot whose sandbox is not built yet says so (no fake server here).
 
 A sandbox factory takes the host to bind and returns a ``Sandbox``: ``start()`` gives its
 address (or None when it is not available), ``environment()`` the variables a tenant or
@@ -65,9 +65,17 @@ def _pos_sandbox(host: str) -> Sandbox:
     return PosSandbox.for_local_stack(host)
 
 
+def _wdt_sandbox(host: str) -> Sandbox:
+    from .wdt_sandbox import wdt_sandbox_factory
+
+    # The 旺店通 demo tenant's wangdiantong.base_url is http://127.0.0.1:8804/openapi2.
+    return wdt_sandbox_factory(host, port=int(os.environ.get("O2O_WDT_SANDBOX_PORT", "8804")))
+
+
 SANDBOXES: dict[str, SandboxFactory] = {
     "jst": _jst_sandbox,
     "pos": _pos_sandbox,
+    "wdt": _wdt_sandbox,
 }
 
 

@@ -242,6 +242,8 @@ class Template:
                 refs[f"{logical_id}.StreamArn"] = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}/stream/local"
             elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
                 refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
+            elif kind == "AWS::KMS::Alias":
+                refs[logical_id] = kms_alias_name(logical_id)
         return refs
 
     def resolve(self, value: Any, refs: dict[str, Any] | None = None) -> Any:
@@ -250,6 +252,11 @@ class Template:
 
 
 # -- loading ---------------------------------------------------------------------------------
+
+def kms_alias_name(logical_id: str) -> str:
+    """The local stack's name for a KMS alias of the template (bootstrap creates its key)."""
+    return f"alias/{local_name(logical_id)}"
+
 
 def default_template_path() -> Path:
     override = os.environ.get("O2O_TEMPLATE")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ class World:
 
     def event(self, event_type, **data):
         return parse_event({"event_id": f"evt-{next(self._events)}", "ent_id": self.ctx.ent_id, "type": event_type,
-                            "occurred_at": "2026-11-30T10:00:00+08:00", "data": data})
+                            "occurred_at": datetime.now(timezone.utc).isoformat(), "data": data})
 
     def shipped(self, io_id, carrier="SF", tracking="SF100"):
         f = self.store.current(io_id)

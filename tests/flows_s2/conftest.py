@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def demo_tenant(**changes: Any):
 
 def store_event(event_type: str, data: dict[str, Any]):
     return parse_event({"event_id": f"evt-{uuid.uuid4().hex[:10]}", "ent_id": "10010", "type": event_type,
-                        "occurred_at": "2026-11-22T10:00:00+08:00", "data": data})
+                        "occurred_at": datetime.now(timezone.utc).isoformat(), "data": data})
 
 
 def order_requested(order_no: str = "WM1001", lines=(("1", "TS001-WHT-M", 2, "99.00"), ("2", "JN002-BLU-30", 1, "299.00"))):

@@ -122,3 +122,24 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
     pushed(ctx, "20001", ("A", 3, 1))
     assert store.stores[("S001", "A")][0] == 3
+
+
+def test_attack_2_a_level_jst_answers_with_a_clock_far_ahead_is_capped_and_never_pins_the_level(ctx, store):
+    from types import SimpleNamespace
+
+    from o2o_bridge.connectors.jushuitan.mappers import latest_version, stock_level
+
+    row = SimpleNamespace(sku_id="A", modified="2099-12-31 23:59:59", ts=5, formula_values=lambda: {"qty": 3})
+    level = stock_level(row, ctx.tenant.stock.clock_allowance_seconds)
+    assert level.version <= latest_version(ctx.tenant.stock.clock_allowance_seconds)
+    assert level.version < jst_version("2099-12-31 23:59:59")
+    # so a genuine change a little later is newer, not "stale"
+    assert jst_version(modified_at(0)) < level.version  # (modified_at is in the past: the cap is now + allowance)
+
+
+def test_an_unreadable_modified_is_a_400_naming_it():
+    from o2o_bridge.connectors.jushuitan.push import StockPush
+
+    with pytest.raises(Exception) as caught:
+        StockPush.model_validate({"datas": [{"sku_id": "A", "qty": 1, "modified": "next tuesday"}]})
+    assert "modified" in str(caught.value)

@@ -1,6 +1,7 @@
 """S4: store events are coalesced into one JST upload per window; the master decides."""
 
 import itertools
+from datetime import datetime, timezone
 
 from fakes import drain_retries
 from o2o_bridge.events.models import EVENT_MODELS
@@ -15,7 +16,7 @@ _ids = itertools.count(1)
 def stock_changed(store_code, *items):
     return EVENT_MODELS["stock.changed"].model_validate({
         "event_id": f"evt-{next(_ids)}", "ent_id": "10010", "type": "stock.changed",
-        "occurred_at": "2026-11-30T10:00:00+08:00",
+        "occurred_at": datetime.now(timezone.utc).isoformat(),
         "data": {"store_code": store_code, "items": [{"sku_id": s, "qty": q, "version": v} for s, q, v in items]}})
 
 

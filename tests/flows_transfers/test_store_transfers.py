@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
@@ -17,7 +18,7 @@ from o2o_bridge.flows import kit, store_transfers
 def event(event_type: str, doc_no: str, items, *, store_code="S001", remark="周末补货", event_id=None):
     return EVENT_MODELS[event_type].model_validate({
         "event_id": event_id or f"evt-{doc_no}", "ent_id": "10010", "type": event_type,
-        "occurred_at": "2026-11-22T10:30:00+08:00",
+        "occurred_at": datetime.now(timezone.utc).isoformat(),
         "data": {"doc_no": doc_no, "store_code": store_code, "items": items, "remark": remark}})
 
 

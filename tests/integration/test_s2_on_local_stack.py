@@ -4,8 +4,6 @@ bridge answers both over the real handlers (moto server for the tables and queue
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 
@@ -91,10 +89,11 @@ def test_an_order_cancelled_by_jst_and_a_return_received(s2):
 def test_forged_and_cross_tenant_pushes_are_refused_with_nothing_written(s2):
     payload = {"so_id": "WM-IT-1", "l_id": "SF-X", "lc_id": "SF", "items": [{"sku_id": "TS001-WHT-M", "qty": 1}]}
     before = written(s2), len(merchant(s2)["shipments"])
+    refused = {"code": 401, "msg": "push not authenticated for this callback URL"}
     bad_sign = s2.jst.push("delivery", payload, storage_code=133242, auth="bad_sign")
-    assert bad_sign["http_status"] == 401 and bad_sign["response"]["code"] == 401
     other_shop = s2.jst.push("delivery", payload, storage_code=555, auth="token")
-    assert other_shop["http_status"] == 403 and "not tenant 10010's" in other_shop["response"]["msg"]
     unknown = s2.jst.push("cancel", {"so_id": "WM-IT-1"}, ent_id="99999", storage_code=133242, auth="token")
-    assert unknown["http_status"] == 404 and json.dumps(unknown["response"], ensure_ascii=False).count("99999")
+    # one answer for every stranger: nothing tells them which merchants exist
+    for push in (bad_sign, other_shop, unknown):
+        assert (push["http_status"], push["response"]) == (401, refused)
     assert (written(s2), len(merchant(s2)["shipments"])) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from fakes import FakeTenants
 from handlers import sample_event
-from o2o_bridge.connectors.jushuitan.push import StockPush, authenticate_push
+from o2o_bridge.connectors.jushuitan.push import StockPush
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.errors import BadRequest, Unauthorized
 from o2o_bridge.tenant import parse_tenant
@@ -39,64 +40,159 @@ def event(name: str, query: dict | None = None, body=None) -> APIGatewayProxyEve
     return APIGatewayProxyEventV2(sample_event(name, **changes))
 
 
-def signed_query(method="logistics.upload", partner_key=PARTNER_KEY, *, cover_our_params=False, **extra):
-    query = {"entId": "10010", "storageCode": "133242", "method": method, "partnerid": "p1", "ts": "1763777700", **extra}
-    covered = {k: v for k, v in query.items() if cover_our_params or k not in {"entId", "storageCode", "type", "token"}}
+NOW = 1763777700.0
+
+
+def signed_query(method="logistics.upload", partner_key=PARTNER_KEY, *, ent_id="10010", storage_code="133242",
+                 ts=NOW, **extra):
+    query = {"entId": ent_id, "storageCode": storage_code, "method": method, "partnerid": "p1", "ts": str(int(ts)), **extra}
+    covered = {k: v for k, v in query.items() if k not in {"method", "partnerid"}}
     query["sign"] = legacy_push_sign(method, "p1", covered, partner_key)
     return query
 
 
+def read(name, query=None, body=None, *, t=None, now=NOW, **callback):
+    return read_push(event(name, query, body), t or tenants(**callback), now=now)
+
+
 # --- authentication ------------------------------------------------------------------------
-@pytest.mark.parametrize("cover_our_params", [False, True])
-def test_a_jst_signed_push_is_accepted_whether_or_not_the_sign_covers_our_url_parameters(cover_our_params):
-    push = read_push(event("delivery_callback", signed_query(cover_our_params=cover_our_params)),
-                     tenants(partner_key=PARTNER_KEY), storage="shop")
-    assert push.authenticated_by == "sign"
+def test_a_push_signed_over_its_route_method_tenant_and_fresh_ts_is_accepted():
+    assert read("delivery_callback", signed_query(), partner_key=PARTNER_KEY).authenticated_by == "sign"
+    assert read("stock_callback", signed_query("inventory.upload", storage_code="10000", type="2"),
+                partner_key=PARTNER_KEY).authenticated_by == "sign"
+
+
+@pytest.mark.parametrize("case, query", [
+    # attack 1: a genuine signed push replayed on another route (its method names another push)
+    ("logistics push on the cancel route", ("cancel_callback", signed_query("logistics.upload"))),
+    ("stock push on the delivery route", ("delivery_callback", signed_query("inventory.upload"))),
+    # attack 1: a sign that does not cover entId / storageCode (made for the ts only)
+    ("sign over ts only", ("delivery_callback", {**signed_query(), "sign": legacy_push_sign(
+        "logistics.upload", "p1", {"ts": str(int(NOW))}, PARTNER_KEY)})),
+    # attack 1: another warehouse's storageCode pasted into a signed URL
+    ("storageCode swapped after signing", ("stock_callback", {**signed_query("inventory.upload", storage_code="10000"),
+                                                             "storageCode": "10001"})),
+    # attack 1: an old ts (2017) and one far in the future
+    ("2017 ts", ("delivery_callback", signed_query(ts=1500000000))),
+    ("future ts", ("delivery_callback", signed_query(ts=NOW + 3600))),
+    ("no ts", ("delivery_callback", {k: v for k, v in signed_query().items() if k != "ts"})),
+    ("bad sign", ("delivery_callback", signed_query(partner_key="wrong"))),
+    ("non-ASCII sign", ("delivery_callback", {**signed_query(), "sign": "签名" * 16})),
+])
+def test_a_push_whose_sign_does_not_bind_route_tenant_and_time_is_refused(case, query):
+    name, q = query
+    with pytest.raises(Unauthorized) as caught:
+        read(name, q, partner_key=PARTNER_KEY)
+    assert caught.value.status_code == 401 and caught.value.message == "push not authenticated for this callback URL"
+
+
+def test_the_cancel_route_takes_its_configured_method_or_any_method_of_no_other_route():
+    assert read("cancel_callback", signed_query("order.cancel"), partner_key=PARTNER_KEY).authenticated_by == "sign"
+    with pytest.raises(Unauthorized):
+        read("cancel_callback", signed_query("order.cancel"), partner_key=PARTNER_KEY, cancel_method="cancel.upload")
+    assert read("cancel_callback", signed_query("cancel.upload"), partner_key=PARTNER_KEY,
+                cancel_method="cancel.upload").authenticated_by == "sign"
+
+
+def test_the_window_is_configurable_per_tenant_and_can_be_switched_off_explicitly():
+    old = signed_query(ts=NOW - 1800)
+    with pytest.raises(Unauthorized):
+        read("delivery_callback", old, partner_key=PARTNER_KEY)
+    assert read("delivery_callback", old, partner_key=PARTNER_KEY, max_age_seconds=3600).authenticated_by == "sign"
+    assert read("delivery_callback", signed_query(ts=1500000000), partner_key=PARTNER_KEY,
+                max_age_seconds=0).authenticated_by == "sign"
+    # JST wall time and milliseconds are read too
+    assert read("delivery_callback", signed_query(ts=NOW * 1000), partner_key=PARTNER_KEY).authenticated_by == "sign"
+
+
+def test_two_genuine_pushes_with_one_sign_are_both_accepted():
+    # The sign covers the query, not the body: two pushes of one method in one second share it.
+    t = tenants(partner_key=PARTNER_KEY)
+    query = signed_query()
+    assert read("delivery_callback", query, t=t).authenticated_by == "sign"
+    assert read("delivery_callback", query, t=t).authenticated_by == "sign"
 
 
 def test_a_bad_sign_is_401_even_if_a_token_is_configured():
     with pytest.raises(Unauthorized) as caught:
-        read_push(event("delivery_callback", signed_query(partner_key="wrong")),
-                  tenants(partner_key=PARTNER_KEY, token="demo-callback-token"), storage="shop")
+        read("delivery_callback", signed_query(partner_key="wrong", token="demo-callback-token"),
+             partner_key=PARTNER_KEY, token="demo-callback-token")
     assert caught.value.status_code == 401 and PARTNER_KEY not in caught.value.message
 
 
 def test_the_per_tenant_token_alternative():
-    push = read_push(event("delivery_callback"), tenants(token="demo-callback-token"), storage="shop")
-    assert push.authenticated_by == "token"
-    with pytest.raises(Unauthorized) as caught:
-        read_push(event("delivery_callback", {"entId": "10010", "storageCode": "133242", "token": "guess"}),
-                  tenants(token="demo-callback-token"), storage="shop")
-    assert "demo-callback-token" not in caught.value.message
+    assert read("delivery_callback", token="demo-callback-token").authenticated_by == "token"
+    for guess in ("guess", "令牌", "demo-callback-token-"):
+        with pytest.raises(Unauthorized) as caught:
+            read("delivery_callback", {"entId": "10010", "storageCode": "133242", "token": guess},
+                 token="demo-callback-token")
+        assert "demo-callback-token" not in caught.value.message
 
 
 def test_no_credential_is_401_unless_the_tenant_opted_out_explicitly():
     bare = {"entId": "10010", "storageCode": "133242"}
     with pytest.raises(Unauthorized):
-        read_push(event("delivery_callback", bare), tenants(partner_key=PARTNER_KEY, token="t0ken"), storage="shop")
-    push = read_push(event("delivery_callback", bare), tenants(allow_unsigned=True), storage="shop")
-    assert push.authenticated_by == "unsigned"
+        read("delivery_callback", bare, partner_key=PARTNER_KEY, token="t0ken")
+    assert read("delivery_callback", bare, allow_unsigned=True).authenticated_by == "unsigned"
 
 
 def test_secrets_given_as_references_are_resolved_through_the_resolver():
     class Resolver:
         def resolve(self, reference):
-            assert reference == "secretsmanager:o2o/10010#callback_token"
+            assert reference == "secretsmanager:o2o/tenants/10010/callback#token"
             return "demo-callback-token"
 
-    push = read_push(event("delivery_callback"), tenants(token_ref="secretsmanager:o2o/10010#callback_token"),
-                     storage="shop", secrets=Resolver())
+    push = read_push(event("delivery_callback"), tenants(token_ref="secretsmanager:o2o/tenants/10010/callback#token"),
+                     secrets=Resolver())
     assert push.authenticated_by == "token"
 
 
-def test_signed_push_age_is_checked_only_when_configured(monkeypatch):
-    query = signed_query()
-    assert authenticate_push(query, partner_key=PARTNER_KEY, token=None, allow_unsigned=False, now=2e9) == "sign"
-    monkeypatch.setenv("JST_PUSH_MAX_AGE_SECONDS", "600")
-    with pytest.raises(Unauthorized, match="replay"):
-        authenticate_push(query, partner_key=PARTNER_KEY, token=None, allow_unsigned=False, now=2e9)
-    assert authenticate_push(query, partner_key=PARTNER_KEY, token=None, allow_unsigned=False,
-                             now=1763777700 + 30) == "sign"
+# --- attack 3: strangers learn nothing --------------------------------------------------------
+STRANGERS = {
+    "unknown tenant": {"entId": "99999", "storageCode": "133242", "token": "demo-callback-token"},
+    "wrong token": {"entId": "10010", "storageCode": "133242", "token": "guess"},
+    "foreign storageCode": {"entId": "10010", "storageCode": "555", "token": "demo-callback-token"},
+    "no credential": {"entId": "10010", "storageCode": "133242"},
+}
+
+
+def test_unknown_tenant_wrong_token_and_foreign_storage_code_look_alike_and_cost_alike(monkeypatch):
+    from o2o_bridge.connectors.jushuitan import push as push_module
+
+    calls: list[str] = []
+    sign, equal = push_module._expected_sign, push_module._equal
+    monkeypatch.setattr(push_module, "_expected_sign", lambda *a: calls.append("sign") or sign(*a))
+    monkeypatch.setattr(push_module, "_equal", lambda *a: calls.append("compare") or equal(*a))
+    t = tenants(token="demo-callback-token")
+    seen = {}
+    for case, query in STRANGERS.items():
+        calls.clear()
+        with pytest.raises(Unauthorized) as caught:
+            read("delivery_callback", query, t=t)
+        seen[case] = (caught.value.status_code, caught.value.message, tuple(calls))
+    # and a wrong sign for a tenant with a partner key
+    calls.clear()
+    with pytest.raises(Unauthorized) as caught:
+        read("delivery_callback", signed_query(partner_key="wrong"), partner_key=PARTNER_KEY)
+    seen["wrong sign"] = (caught.value.status_code, caught.value.message, tuple(calls))
+    assert len(set(seen.values())) == 1, seen
+    assert next(iter(seen.values())) == (401, "push not authenticated for this callback URL", ("sign", "compare", "compare"))
+    # the reasons differ only in the log
+    assert {c.value.reason for c in [caught]} == {"sign does not match the partner key"}
+
+
+def test_strangers_get_one_answer_through_the_real_handler_before_the_body_is_read(aws):
+    from handlers import answer
+    from o2o_bridge import runtime
+
+    runtime.state_store().put(parse_tenant(tenant_doc()))
+    answers = set()
+    for query in [*STRANGERS.values(), signed_query(partner_key="wrong")]:
+        for body in ("{not json", json.dumps({"so_id": "X"})):
+            code, reply = answer("delivery_callback", sample_event("delivery_callback", query=query, body=body))
+            answers.add((code, json.dumps(reply, ensure_ascii=False)))
+    assert answers == {(401, json.dumps({"code": 401, "msg": "push not authenticated for this callback URL"},
+                                        ensure_ascii=False))}
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -165,8 +261,70 @@ def test_a_push_through_the_real_handler_without_credentials_is_a_401_in_jst_for
     runtime.state_store().put(parse_tenant(tenant_doc()))
     code, body = answer("delivery_callback", sample_event("delivery_callback", query={"entId": "10010", "storageCode": "133242"}))
     assert code == 401 and body["code"] == 401 and "not authenticated" in body["msg"]
-    form = sample_event("delivery_callback", query=signed_query())
+    form = sample_event("delivery_callback", query=signed_query(ts=time.time()))
     form["body"] = "biz=" + quote(sample_event("delivery_callback")["body"])
     form["headers"]["content-type"] = "application/x-www-form-urlencoded"
     # Authenticated: the S2d flow (#6) runs; 店+ is unreachable here, so the shipment is queued for retry.
     assert answer("delivery_callback", form) == (200, {"code": 0, "msg": "执行成功"})
+
+
+# --- attacks 5 and 6: hostile bodies are a 400, a quantity is never guessed ---------------------
+@pytest.mark.parametrize("body, says", [
+    ("[" * 5000 + "]" * 5000, "nests deeper"),
+    ("[1]", "body must be a JSON object"),
+    ('{"a":' * 5000 + "1" + "}" * 5000, "nests deeper"),
+    ('{"a":' * 20 + "1" + "}" * 20, "nests deeper"),
+    ("x" * (1024 * 1024 + 10), "larger than"),
+    ("biz=" + quote('{"so_id":' * 3000 + "1" + "}" * 3000), "nests deeper"),
+])
+def test_hostile_bodies_are_400_never_500(body, says):
+    with pytest.raises(BadRequest) as caught:
+        read("delivery_callback", body=body, token="demo-callback-token")
+    assert caught.value.status_code == 400 and says in caught.value.message
+
+
+def test_hostile_bodies_through_the_real_handler_answer_400_and_write_nothing(aws):
+    import boto3
+
+    from handlers import answer
+    from o2o_bridge import runtime
+
+    runtime.state_store().put(parse_tenant(tenant_doc()))
+    table = runtime.settings().state_table
+    before = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    for body in ('{"so_id":' * 100000 + "1" + "}" * 100000, "[" * 100000, "{\"so_id\": \"\\ud800\"}" + " " * 10):
+        code, reply = answer("delivery_callback", sample_event("delivery_callback", body=body))
+        assert code == 400 and reply["code"] == 400, reply
+    code, _ = answer("delivery_callback", sample_event("delivery_callback", query={**signed_query(ts=time.time()),
+                                                                                  "sign": "签名"}))
+    assert code == 401
+    assert boto3.client("dynamodb").scan(TableName=table)["Items"] == before
+
+
+@pytest.mark.parametrize("name, body, field", [
+    ("stock_callback", {"datas": [{"sku_id": "A", "qty": None, "modified": "2026-11-22 10:00:00"}]}, "datas[0].qty"),
+    ("stock_callback", {"datas": [{"sku_id": "A", "qty": "", "modified": "2026-11-22 10:00:00"}]}, "datas[0].qty"),
+    ("stock_callback", {"datas": [{"sku_id": "A", "modified": "2026-11-22 10:00:00"}]}, "datas[0].qty"),
+    ("delivery_callback", {"so_id": "S", "l_id": "L", "lc_id": "SF", "items": [{"sku_id": "A", "qty": None}]},
+     "items[0].qty"),
+    ("return_goods_callback", {"outer_as_id": "R", "so_id": "S", "items": [{"sku_id": "A", "qty": None}]},
+     "items[0].qty"),
+])
+def test_a_missing_or_null_quantity_is_refused_and_named(name, body, field):
+    push = read_push(event(name, body=body), tenants(token="demo-callback-token"))
+    reader = {"stock_callback": push.stock, "delivery_callback": push.delivery,
+              "return_goods_callback": push.return_goods}[name]
+    with pytest.raises(BadRequest) as caught:
+        reader()
+    message = caught.value.message
+    assert field in message and ("quantity is required" in message or "Field required" in message), message
+
+
+def test_attack_2_a_stock_push_modified_in_2099_is_refused_before_anything_is_read():
+    push = read("stock_callback", body={"datas": [{"sku_id": "A", "qty": 0, "modified": "2099-12-31 23:59:59"}]},
+                token="demo-callback-token")
+    with pytest.raises(BadRequest, match="2099-12-31 23:59:59 is later than now"):
+        push.named_stock()
+    fresh = read("stock_callback", body={"datas": [{"sku_id": "A", "qty": 0, "modified": "2026-11-22 10:00:00"}]},
+                 token="demo-callback-token")
+    assert fresh.named_stock() == ("10000", ["A"])

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from o2o_bridge.connectors.jushuitan import rate_limit
+from o2o_bridge.connectors import pacing
 from o2o_bridge.connectors.jushuitan.errors import JstRateLimited
 from o2o_bridge.connectors.jushuitan.rate_limit import (
     DynamoRateLimiter,
@@ -59,7 +59,7 @@ def busiest(times: list[float], span: float) -> int:
 def no_jitter(request, monkeypatch):
     """Fake-clock tests assert exact instants; the concurrent ones keep the real jitter."""
     if "item_atomic_moto" not in request.fixturenames:
-        monkeypatch.setattr(rate_limit, "_jitter", lambda: 0.0)
+        monkeypatch.setattr(pacing, "_jitter", lambda: 0.0)
 
 
 def sliding(clock: FakeClock, windows, **kwargs) -> InMemorySlidingLogLimiter:

@@ -40,8 +40,9 @@ def receiver(jst):
 
 def expected_sign(query: dict, key: str) -> str:
     # reference §6.1: md5(method + partnerid + ksorted(other query params except sign) + partnerkey),
-    # here with the default scope "jst_params": only ts besides method/partnerid is signed
-    text = query["method"] + query["partnerid"] + "ts" + query["ts"] + key
+    # with the default scope "all_query": entId, storageCode, ts (and type) are all signed
+    rest = {k: v for k, v in query.items() if k not in ("method", "partnerid", "sign")}
+    text = query["method"] + query["partnerid"] + "".join(k + rest[k] for k in sorted(rest)) + key
     return hashlib.md5(text.encode()).hexdigest()
 
 

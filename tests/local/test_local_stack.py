@@ -33,6 +33,7 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
         jst_port = probe.getsockname()[1]
     monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(jst_port))
     monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
+    monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
     lines = []
     with LocalStack(fixture_template, api_port=0, aws_port=0, log=lines.append) as stack:
         addresses = stack.addresses()
@@ -41,6 +42,8 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
         assert stack.sandboxes["jst"].state.settings.callback_base_url == addresses["api"]
         assert addresses["pos"].startswith("http://127.0.0.1:") and addresses["pos"].endswith("/api")
         assert stack.sandboxes["pos"].bridge_url == addresses["api"]
+        assert addresses["wdt"].startswith("http://127.0.0.1:")
+        assert stack.sandboxes["wdt"].state.shops  # seeded with the 旺店通 demo tenant
         assert os.environ["STATE_TABLE"] == "o2o-local-StateTable" and os.environ["O2O_STAGE"] == "local"
         assert os.environ["AWS_ENDPOINT_URL"] == addresses["aws"]
         assert stack.resources["WorkQueue"] == os.environ["WORK_QUEUE_URL"]
@@ -74,6 +77,7 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(probe.getsockname()[1]))
     monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
+    monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
     stop = threading.Event()
     codes = []
     thread = threading.Thread(target=lambda: codes.append(run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=stop)))
@@ -94,7 +98,8 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     assert "GET /echo" in out and "-> echo" in out
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
     sandbox_lines = [line.split() for line in out.splitlines() if "sandbox " in line and "http://" in line]
-    assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:")}
+    assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:"),
+                                                                 ("旺店通", "http://127.0.0.1:")}
     assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))

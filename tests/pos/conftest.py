@@ -27,6 +27,9 @@ OPERATIONS = [
     ("POST", r"/products/batch", "ProductBatch", "ProductBatchAnswer"),
     ("POST", r"/transfers/[^/]+/warehouse-shipped", "WarehouseDocument", "TransferShippedAnswer"),
     ("POST", r"/warehouse-returns/[^/]+/received", "WarehouseReturnReceipt", "WarehouseReturnReceivedAnswer"),
+    ("POST", r"/stores/[^/]+/inbound-receipts", "StoreDocument", "InboundReceiptAnswer"),
+    ("POST", r"/stores/[^/]+/outbound-notes", "StoreDocument", "OutboundNoteAnswer"),
+    ("PUT", r"/members/[^/]+", "MemberProfile", "MemberAnswer"),
 ]
 
 

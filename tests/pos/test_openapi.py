@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -16,7 +17,8 @@ DOC = openapi.document()
 SCHEMAS = DOC["components"]["schemas"]
 EVENTS = ["order.warehouse_requested", "order.cancelled", "return.requested", "fulfilment.shipped",
           "fulfilment.picked_up", "fulfilment.rejected", "transfer.submitted", "warehouse_return.submitted",
-          "stock.changed"]
+          "stock.changed", "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted",
+          "store_transfer.submitted", "payment.collected", "product.changed", "member.updated"]
 # pos-contract.md, "Store system → bridge (events)": the required data fields of each type.
 EVENT_DATA = {
     "order.warehouse_requested": {"order_no", "receiver", "items", "pay_amount", "freight", "paid_at"},
@@ -28,6 +30,14 @@ EVENT_DATA = {
     "transfer.submitted": {"doc_no", "store_code", "items", "remark"},
     "warehouse_return.submitted": {"doc_no", "store_code", "items", "remark"},
     "stock.changed": {"store_code", "items"},
+    "sale.completed": {"sale_no", "store_code", "sold_at", "payment", "items", "total_amount"},
+    "sale.refunded": {"refund_no", "sale_no", "store_code", "refunded_at", "items", "defective"},
+    "stock.counted": {"count_no", "store_code", "approved_at", "items"},
+    "store_document.submitted": {"doc_no", "store_code", "kind", "items"},
+    "store_transfer.submitted": {"doc_no", "from_store", "to_store", "items"},
+    "payment.collected": {"amount", "method", "collected_at"},  # and external_id or order_no (anyOf)
+    "product.changed": {"items"},
+    "member.updated": {"member_id", "mobile", "name", "store_code", "updated_at"},
 }
 # pos-contract.md, "Bridge → store system": method, path and required body fields.
 ENDPOINTS = {
@@ -43,6 +53,9 @@ ENDPOINTS = {
     ("post", "/products/batch"): {"items", "options"},
     ("post", "/transfers/{doc_no}/warehouse-shipped"): {"jst_io_id", "shipped_at", "items"},
     ("post", "/warehouse-returns/{doc_no}/received"): {"jst_io_id", "received_at", "items"},
+    ("post", "/stores/{store_code}/inbound-receipts"): {"doc_no", "doc_type", "items", "remark"},
+    ("post", "/stores/{store_code}/outbound-notes"): {"doc_no", "doc_type", "items", "remark"},
+    ("put", "/members/{member_id}"): {"mobile", "name", "channels", "merged_from"},
 }
 
 
@@ -153,3 +166,30 @@ def test_every_operation_example_is_valid():
                                  content["example"])
                     checked += 1
     assert checked > 25
+
+
+def test_p1_optional_fields_of_the_contract():
+    order = SCHEMAS["FulfilmentOrderCreate"]
+    assert {"cod", "pickup_store_code", "placed_at", "paid_at"} <= set(order["properties"])
+    assert not {"cod", "pickup_store_code", "placed_at", "paid_at"} & set(order["required"])
+    assert order["properties"]["cod"]["required"] == ["amount"]
+    assert "zip" in SCHEMAS["Receiver"]["properties"] and "zip" not in SCHEMAS["Receiver"]["required"]
+
+
+@pytest.mark.parametrize("event_type", ["fulfilment.shipped", "fulfilment.picked_up"])
+def test_cod_collected_is_optional_on_shipped_and_picked_up(event_type):
+    example = copy.deepcopy(DOC["components"]["examples"][event_type]["value"])
+    example["data"]["cod_collected"] = {"amount": "99.00", "method": "cash"}
+    assert_valid("PosEvent", example)
+    example["data"]["cod_collected"] = {"amount": "99.00", "method": "cheque"}
+    assert any(p.startswith("data.cod_collected.method") for p in openapi.problems("PosEvent", example))
+
+
+def test_a_payment_names_its_order_one_way_or_the_other():
+    example = copy.deepcopy(DOC["components"]["examples"]["payment.collected"]["value"])
+    assert_valid("PosEvent", example)
+    assert_valid("PosEvent", {**example, "data": {**example["data"], "order_no": "SO1"}})
+    del example["data"]["external_id"]
+    assert openapi.problems("PosEvent", example)
+    example["data"]["order_no"] = "SO20261122001"
+    assert_valid("PosEvent", example)

@@ -150,3 +150,77 @@ def test_raw_protocol_errors(pos):
     for response, status, code in cases:
         assert (response.status_code, response.json()["code"]) == (status, code), response.text
         assert_valid("ErrorAnswer", response.json())
+
+
+def test_the_new_store_events_move_the_store_as_a_till_would(pos, bridge):
+    merchant = pos.state.merchant(ENT)
+    assert (merchant.store_stock[("S001", "SKU-RED-M")].qty, merchant.store_stock[("S002", "SKU-RED-M")].qty) == (5, 2)
+    sale = EXAMPLES["sale.completed"]["value"]["data"]  # two SKU-RED-M sold at S001
+    assert pos.emit("sale.completed", sale, bridge_url=bridge.url).ok
+    assert pos.emit("sale.completed", sale, bridge_url=bridge.url).ok  # the same sale again: booked once
+    assert merchant.sales["XS20261122001"]["status"] == "completed"
+    assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 3
+    refund = EXAMPLES["sale.refunded"]["value"]["data"]  # one back, not defective
+    pos.emit("sale.refunded", refund, bridge_url=bridge.url)
+    assert merchant.sales["XS20261122001"]["status"] == "refunded"
+    assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 4
+    pos.emit("sale.refunded", {**refund, "refund_no": "TH2", "defective": True}, bridge_url=bridge.url)
+    assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 4  # defective goods are not sellable stock
+    pos.emit("store_transfer.submitted", EXAMPLES["store_transfer.submitted"]["value"]["data"], bridge_url=bridge.url)
+    assert (merchant.store_stock[("S001", "SKU-RED-M")].qty, merchant.store_stock[("S002", "SKU-RED-M")].qty) == (2, 4)
+    pos.emit("stock.counted", EXAMPLES["stock.counted"]["value"]["data"], bridge_url=bridge.url)
+    assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 4 and merchant.store_stock[("S001", "SKU-RED-L")].qty == 0
+    pos.emit("store_document.submitted", EXAMPLES["store_document.submitted"]["value"]["data"], bridge_url=bridge.url)
+    assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 3 and merchant.store_documents["SD20261122001"]["kind"] == "manual_out"
+    pos.emit("payment.collected", EXAMPLES["payment.collected"]["value"]["data"], bridge_url=bridge.url)
+    pos.emit("member.updated", EXAMPLES["member.updated"]["value"]["data"], bridge_url=bridge.url)
+    pos.emit("product.changed", EXAMPLES["product.changed"]["value"]["data"], bridge_url=bridge.url)
+    assert merchant.payments[0]["external_id"] == "2026112200002"
+    assert merchant.members["M000123"]["store_code"] == "S001"
+    assert merchant.products["SKU-RED-M"]["retail_price"] == "89.00"
+    assert all(r["good"] for r in bridge.received) and len(bridge.received) == 10
+
+
+def test_a_cod_order_shipped_or_picked_up_reports_what_was_collected(pos, bridge, api, monkeypatch):
+    from o2o_bridge.connectors.store import models as m
+
+    cod = fulfilment(io_id=1).model_copy(update={"cod": m.CashOnDelivery(amount="99.00")})
+    shipped = api.create_fulfilment_order(cod)
+    monkeypatch.setattr(pos, "bridge_url", bridge.url)
+    assert pos.fulfilment_event(shipped.fulfilment_id, "shipped").ok
+    assert bridge.received[-1]["body"]["data"]["cod_collected"] == {"amount": "99.00", "method": "cash"}
+    picked = api.create_fulfilment_order(fulfilment(io_id=2).model_copy(update={"cod": m.CashOnDelivery(amount="50")}))
+    with httpx.Client(base_url=pos.url + "/__admin__", timeout=5) as admin:
+        sent = admin.post("/fulfilment-event", json={"fulfilment_id": picked.fulfilment_id, "action": "picked_up",
+                                                     "cod_collected": {"amount": "50", "method": "wechat"}})
+    assert sent.status_code == 200
+    body = bridge.received[-1]["body"]
+    assert body["type"] == "fulfilment.picked_up" and body["data"]["cod_collected"] == {"amount": "50", "method": "wechat"}
+    assert_valid("PosEvent", body)
+    plain = api.create_fulfilment_order(fulfilment(io_id=3))
+    pos.fulfilment_event(plain.fulfilment_id, "shipped")
+    assert "cod_collected" not in bridge.received[-1]["body"]["data"]
+
+
+def test_receipts_notes_and_members_are_visible_and_a_receipt_is_received_from_the_admin(pos, api):
+    from o2o_bridge.connectors.store import models as m
+
+    items = [m.SkuQty(sku_id="SKU-RED-M", qty=6)]
+    api.create_inbound_receipt("S002", m.StoreDocument(doc_no="CGRK1", doc_type="采购入库", items=items, remark=""))
+    api.book_outbound_note("S001", m.StoreDocument(doc_no="QTCK1", doc_type="其他出库", items=items[:1], remark="样品"))
+    api.put_member("M1", m.MemberProfile(mobile="13800000000", name="张三", channels=[], merged_from=["M2"]))
+    with httpx.Client(base_url=pos.url + "/__admin__", timeout=5) as admin:
+        state = admin.get("/state", params={"ent_id": ENT}).json()["data"]["merchants"][ENT]
+        assert state["inbound_receipts"]["S002/CGRK1"]["status"] == "pending"
+        assert state["outbound_notes"]["S001/QTCK1"]["status"] == "booked"
+        assert state["members"]["M2"]["merged_into"] == "M1"
+        received = admin.post("/inbound-receipt/receive", json={"ent_id": ENT, "store_code": "S002", "doc_no": "CGRK1"})
+        assert received.json()["data"]["status"] == "received"
+        assert admin.get("/state").json()["data"]["merchants"][ENT]["store_stock"]["S002/SKU-RED-M"]["qty"] == 8
+        missing = admin.post("/inbound-receipt/receive", json={"ent_id": ENT, "store_code": "S002", "doc_no": "NONE"})
+        assert missing.status_code == 422 and "no inbound receipt" in missing.json()["msg"]
+
+
+def test_members_can_be_seeded(pos):
+    pos.seed({"merchants": [{"ent_id": ENT, "members": [{"member_id": "M7", "mobile": "13900000000", "name": "李四"}]}]})
+    assert pos.state.merchant(ENT).members["M7"]["name"] == "李四"

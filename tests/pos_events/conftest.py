@@ -25,6 +25,8 @@ EVENT_TYPES = [
     "order.warehouse_requested", "order.cancelled", "return.requested",
     "fulfilment.shipped", "fulfilment.picked_up", "fulfilment.rejected",
     "transfer.submitted", "warehouse_return.submitted", "stock.changed",
+    "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted", "store_transfer.submitted",
+    "payment.collected", "product.changed", "member.updated",
 ]
 
 
@@ -33,8 +35,11 @@ def demo_doc() -> dict[str, Any]:
 
 
 def sample_body(event_type: str) -> dict[str, Any]:
-    """The body of events/pos_events_<type>.json, decoded."""
-    return json.loads(sample_event("pos_events_" + event_type.replace(".", "_"))["body"])
+    """The body of events/pos_events_<type>.json, decoded, happening now (inside the window)."""
+    from datetime import datetime, timezone
+
+    body = json.loads(sample_event("pos_events_" + event_type.replace(".", "_"))["body"])
+    return {**body, "occurred_at": datetime.now(timezone.utc).isoformat()}
 
 
 def fresh(event_type: str, **changes: Any) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Hypothesis strategies from the JSON Schemas of docs/openapi/pos-api.yaml.
 
 hypothesis-jsonschema is not installed, so this covers the constructs the PosEvent_*
-components use: $ref, allOf (merged), oneOf, const, enum, type object/array/string/
-integer/number, required, minItems/maxItems, minLength/maxLength, pattern, minimum/maximum
-and format date-time.
+components use: $ref, allOf (merged), oneOf, anyOf (of required lists, on an object), const,
+enum, type object/array/string/integer/number/boolean/null and lists of types, required,
+additionalProperties, minItems/maxItems, minLength/maxLength, pattern, minimum/maximum and
+format date-time.
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ class SchemaStrategies:
             return st.sampled_from(schema["enum"])
         if "oneOf" in schema:
             return st.one_of([self.strategy(option) for option in schema["oneOf"]])
+        if "anyOf" in schema:  # e.g. "external_id or order_no": each branch adds its required fields
+            base = {k: v for k, v in schema.items() if k != "anyOf"}
+            return st.one_of([self.strategy({**base, "required": [*base.get("required", []),
+                                                                  *self.resolve(option).get("required", [])]})
+                              for option in schema["anyOf"]])
         kind = schema.get("type")
+        if isinstance(kind, list):
+            return st.one_of([self.strategy({**schema, "type": one}) for one in kind])
+        if kind == "null":
+            return st.none()
         if kind == "object" or "properties" in schema:
             return self._object(schema)
         if kind == "array":
@@ -74,6 +84,9 @@ class SchemaStrategies:
         properties = schema.get("properties", {})
         required = {name: self.strategy(properties.get(name, {})) for name in schema.get("required", [])}
         optional = {name: self.strategy(s) for name, s in properties.items() if name not in required}
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and not properties:
+            return st.dictionaries(st.text(max_size=8), self.strategy(extra), max_size=3)
         return st.fixed_dictionaries(required, optional=optional)
 
     def _string(self, schema: dict[str, Any]) -> st.SearchStrategy[str]:

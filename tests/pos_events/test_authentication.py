@@ -14,13 +14,45 @@ def refused(env, event, status, message):
     return body
 
 
-def test_the_sample_event_is_signed_for_the_demo_tenant(tenants):
-    # events/pos_events.json carries a real signature: it passes the edge and reaches the S1 flow,
-    # which refuses its fulfilment F1001 because the bridge never created it.
+def test_the_sample_event_is_signed_for_the_demo_tenant_but_too_old_to_replay(tenants):
+    # events/pos_events.json carries a real signature: it passes the signature check, and is
+    # then refused because it happened (2026-11-22) before the tenant's 24 h window.
     from handlers import sample_event
 
+    before = table_items(tenants)
     code, body = send(sample_event("pos_events"))
-    assert code == 422 and "F1001" in body["msg"]
+    assert code == 422 and body["msg"].startswith("occurred_at: 2026-11-22T10:30:00+08:00 is older than 24 h")
+    assert table_items(tenants) == before
+
+
+@pytest.mark.parametrize("occurred_at, message", [
+    ("2001-01-01T00:00:00+08:00", "is older than 24 h"),  # attack 4
+    ("2099-01-01T00:00:00+08:00", "ahead of the bridge's clock"),
+])
+def test_attack_4_events_outside_the_window_are_422_with_nothing_written(tenants, occurred_at, message):
+    refused(tenants, request(fresh("fulfilment.shipped", occurred_at=occurred_at)), 422, message)
+
+
+def test_the_window_is_per_tenant_and_shorter_than_the_idempotency_records():
+    from datetime import datetime, timedelta, timezone
+
+    from o2o_bridge.events.models import parse_event
+    from o2o_bridge.idempotency import DEFAULT_TTL_SECONDS
+    from o2o_bridge.tenant import PosConfig, parse_tenant
+    from o2o_bridge.connectors.store.inbound import check_window
+
+    from .conftest import demo_doc
+
+    longest = PosConfig.model_fields["event_max_age_hours"].metadata[-1].le
+    assert longest * 3600 < DEFAULT_TTL_SECONDS  # a replay inside any window is a duplicate, never new
+    doc = demo_doc()
+    doc["pos"]["event_max_age_hours"] = 48
+    tenant = parse_tenant(doc)
+    event = parse_event(fresh("fulfilment.shipped",
+                              occurred_at=(datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()))
+    check_window(event, tenant)  # 30 h old: inside 48 h
+    with pytest.raises(Exception, match="older than 24 h"):
+        check_window(event, parse_tenant(demo_doc()))
 
 
 @pytest.mark.parametrize(
@@ -71,7 +103,10 @@ def test_a_base64_body_is_verified_on_its_decoded_bytes(tenants, effects):
 
 def test_the_signature_covers_the_raw_bytes_not_a_re_serialisation(tenants, effects):
     # Same JSON value, different bytes: whitespace and key order are the sender's, and signed as such.
-    raw = '{ "data": {"order_no": "SO1", "reason": "r"},\n "type": "order.cancelled", "occurred_at": "2026-11-22T10:30:00+08:00", "ent_id": "10010", "event_id": "evt-raw" }'
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).isoformat()
+    raw = '{ "data": {"order_no": "SO1", "reason": "r"},\n "type": "order.cancelled", "occurred_at": "%s", "ent_id": "10010", "event_id": "evt-raw" }' % now
     assert send(request(raw, event_id="evt-raw"))[0] == 200
     assert effects == [("10010", "evt-raw", "order.cancelled")]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import string
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_label
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from o2o_bridge.errors import UnprocessableRequest
 from o2o_bridge.events.models import parse_event
+from o2o_bridge.connectors.store.inbound import check_window
 
 from .conftest import DEMO_SECRET, EVENT_TYPES, OTHER_SECRET, request, send, table_items
 
@@ -26,9 +28,13 @@ ids = st.one_of(text, st.text(string.ascii_letters + string.digits + "-_", min_s
 qty = st.integers(1, 10**6)
 money = st.one_of(st.decimals(min_value=0, max_value=10**7, places=2).map(str), st.integers(0, 10**6))
 moment = st.datetimes(timezones=st.sampled_from([timezone.utc, None])).map(lambda d: d.isoformat())
+# occurred_at: mostly inside the tenant's 24 h window, sometimes any time at all (refused 422)
+recent = st.integers(-23 * 3600, 200).map(lambda s: (datetime.now(timezone.utc) + timedelta(seconds=s)).isoformat())
+WINDOW = SimpleNamespace(pos=SimpleNamespace(event_max_age_hours=24, event_max_ahead_seconds=300))
 items_of = lambda fields: st.lists(st.fixed_dictionaries(fields), min_size=1, max_size=4)  # noqa: E731
 receiver = st.fixed_dictionaries({k: text for k in ("name", "mobile", "province", "city", "district", "address")})
 sku_qty = items_of({"sku_id": ids, "qty": qty})
+payment = st.sampled_from(["cash", "card", "wechat", "alipay", "other"])
 
 DATA = {
     "order.warehouse_requested": st.fixed_dictionaries({
@@ -48,6 +54,30 @@ DATA = {
     "warehouse_return.submitted": st.fixed_dictionaries({"doc_no": ids, "store_code": ids, "items": sku_qty, "remark": st.text(max_size=20)}),
     "stock.changed": st.fixed_dictionaries({
         "store_code": ids, "items": items_of({"sku_id": ids, "qty": st.integers(-10**6, 10**6), "version": st.integers(0, 2**53)})}),
+    "sale.completed": st.fixed_dictionaries({
+        "sale_no": ids, "store_code": ids, "sold_at": moment, "payment": payment, "total_amount": money,
+        "items": items_of({"line_no": ids, "sku_id": ids, "qty": qty, "price": money, "amount": money})},
+        optional={"member_id": ids, "member_mobile": ids}),
+    "sale.refunded": st.fixed_dictionaries({
+        "refund_no": ids, "sale_no": ids, "store_code": ids, "refunded_at": moment, "defective": st.booleans(),
+        "items": items_of({"line_no": ids, "sku_id": ids, "qty": qty, "amount": money})}),
+    "stock.counted": st.fixed_dictionaries({
+        "count_no": ids, "store_code": ids, "approved_at": moment,
+        "items": items_of({"sku_id": ids, "counted_qty": st.integers(0, 10**6)})}),
+    "store_document.submitted": st.fixed_dictionaries({
+        "doc_no": ids, "store_code": ids, "items": sku_qty,
+        "kind": st.sampled_from(["exchange_out", "manual_out", "reversal", "purchase_in", "import_in"])}),
+    "store_transfer.submitted": st.fixed_dictionaries({"doc_no": ids, "from_store": ids, "to_store": ids, "items": sku_qty}),
+    "payment.collected": st.one_of(
+        st.fixed_dictionaries({"external_id": ids, "amount": money, "method": payment, "collected_at": moment},
+                              optional={"order_no": ids}),
+        st.fixed_dictionaries({"order_no": ids, "amount": money, "method": payment, "collected_at": moment})),
+    "product.changed": st.fixed_dictionaries({"items": items_of({
+        "spu_code": text, "sku_code": text, "name": text, "attributes": st.dictionaries(text, st.none() | text, max_size=2),
+        **{k: st.none() | st.text(max_size=8) for k in ("barcode", "color", "size", "brand", "category")},
+        **{k: st.none() | money for k in ("cost_price", "tag_price", "retail_price")}})}),
+    "member.updated": st.fixed_dictionaries({
+        "member_id": ids, "mobile": ids, "name": text, "store_code": ids, "updated_at": moment}),
 }
 assert set(DATA) == set(EVENT_TYPES)
 
@@ -65,7 +95,7 @@ def valid_events(draw):
         "event_id": draw(st.text(string.ascii_letters + string.digits, min_size=8, max_size=24)),
         "ent_id": draw(st.sampled_from(["10010", "10010", "10010", "20020", "20020", 10010, "99999", "x" * 70])),
         "type": event_type,
-        "occurred_at": draw(moment),
+        "occurred_at": draw(st.one_of(recent, recent, recent, moment)),
         "data": draw(DATA[event_type]),
     }
     if draw(st.booleans()):  # the store system may add fields anywhere
@@ -146,6 +176,7 @@ def test_fuzzed_deliveries_never_fail_and_never_write_on_refusal(tenants, effect
         assert len(effects) == done_before
     try:
         parsed = parse_event(json.loads(raw))
+        check_window(parsed, WINDOW)
     except (UnprocessableRequest, ValueError, RecursionError, AttributeError):
         parsed = None
     if parsed is not None and signing == "own" and header == "body" and own:

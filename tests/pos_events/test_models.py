@@ -22,6 +22,14 @@ REQUIRED = {
     "transfer.submitted": ["doc_no", "store_code", "items", "remark"],
     "warehouse_return.submitted": ["doc_no", "store_code", "items", "remark"],
     "stock.changed": ["store_code", "items"],
+    "sale.completed": ["sale_no", "store_code", "sold_at", "payment", "items", "total_amount"],
+    "sale.refunded": ["refund_no", "sale_no", "store_code", "refunded_at", "items", "defective"],
+    "stock.counted": ["count_no", "store_code", "approved_at", "items"],
+    "store_document.submitted": ["doc_no", "store_code", "kind", "items"],
+    "store_transfer.submitted": ["doc_no", "from_store", "to_store", "items"],
+    "payment.collected": ["amount", "method", "collected_at"],  # and external_id or order_no: see below
+    "product.changed": ["items"],
+    "member.updated": ["member_id", "mobile", "name", "store_code", "updated_at"],
 }
 ITEM_FIELDS = {
     "order.warehouse_requested": ["line_no", "sku_id", "qty", "price", "amount"],
@@ -29,6 +37,13 @@ ITEM_FIELDS = {
     "transfer.submitted": ["sku_id", "qty"],
     "warehouse_return.submitted": ["sku_id", "qty"],
     "stock.changed": ["sku_id", "qty", "version"],
+    "sale.completed": ["line_no", "sku_id", "qty", "price", "amount"],
+    "sale.refunded": ["line_no", "sku_id", "qty", "amount"],
+    "stock.counted": ["sku_id", "counted_qty"],
+    "store_document.submitted": ["sku_id", "qty"],
+    "store_transfer.submitted": ["sku_id", "qty"],
+    "product.changed": ["spu_code", "sku_code", "barcode", "name", "color", "size", "brand", "category", "cost_price",
+                        "tag_price", "retail_price", "attributes"],
 }
 RECEIVER = ["name", "mobile", "province", "city", "district", "address"]
 
@@ -94,6 +109,33 @@ def test_unknown_extra_fields_are_tolerated(event_type):
         ("fulfilment.rejected", lambda d: d.update(reason="tired"), "data.reason"),
         ("fulfilment.shipped", lambda d: d.update(tracking_no=None), "data.tracking_no"),
         ("order.cancelled", lambda d: d.update(order_no=["SO1"]), "data.order_no"),
+        ("sale.completed", lambda d: d.update(payment="bitcoin"), "data.payment"),
+        ("sale.completed", lambda d: d["items"][0].update(qty=0), "data.items[0].qty"),
+        ("sale.completed", lambda d: d["items"][0].update(qty="2"), "data.items[0].qty"),
+        ("sale.completed", lambda d: d.update(total_amount="-0.01"), "data.total_amount"),
+        ("sale.completed", lambda d: d.update(sold_at="2026-11-22T14:04:30"), "data.sold_at"),
+        ("sale.completed", lambda d: d.update(member_id="  "), "data.member_id"),
+        ("sale.refunded", lambda d: d.update(defective="no"), "data.defective"),
+        ("sale.refunded", lambda d: d.update(defective=0), "data.defective"),
+        ("sale.refunded", lambda d: d["items"][0].update(amount="Infinity"), "data.items[0].amount"),
+        ("stock.counted", lambda d: d["items"][0].update(counted_qty=-1), "data.items[0].counted_qty"),
+        ("stock.counted", lambda d: d["items"][0].update(counted_qty=1.5), "data.items[0].counted_qty"),
+        ("stock.counted", lambda d: d.update(items=[]), "data.items"),
+        ("store_document.submitted", lambda d: d.update(kind="gift_out"), "data.kind"),
+        ("store_document.submitted", lambda d: d["items"][0].update(qty=-3), "data.items[0].qty"),
+        ("store_transfer.submitted", lambda d: d.update(to_store=""), "data.to_store"),
+        ("store_transfer.submitted", lambda d: d["items"][0].update(qty=True), "data.items[0].qty"),
+        ("payment.collected", lambda d: d.update(method="cheque"), "data.method"),
+        ("payment.collected", lambda d: d.update(amount="-5"), "data.amount"),
+        ("payment.collected", lambda d: d.update(collected_at="today"), "data.collected_at"),
+        ("product.changed", lambda d: d["items"][0].update(tag_price="-1"), "data.items[0].tag_price"),
+        ("product.changed", lambda d: d["items"][0].update(name=" "), "data.items[0].name"),
+        ("product.changed", lambda d: d.update(items=[]), "data.items"),
+        ("member.updated", lambda d: d.update(mobile=None), "data.mobile"),
+        ("member.updated", lambda d: d.update(updated_at="2026-11-22"), "data.updated_at"),
+        ("fulfilment.shipped", lambda d: d.update(cod_collected={"amount": "99.00", "method": "iou"}),
+         "data.cod_collected.method"),
+        ("fulfilment.picked_up", lambda d: d.update(cod_collected={"method": "cash"}), "data.cod_collected.amount"),
     ],
 )
 def test_a_bad_value_is_named_by_its_path(event_type, change, path):
@@ -159,3 +201,52 @@ def test_quantities_are_json_integers_not_booleans_or_text(value):
     body = sample_body("stock.changed")
     body["data"]["items"][0]["qty"] = value
     assert problem(body).startswith("malformed event: data.items[0].qty:")
+
+
+def test_the_new_events_read_as_the_bridge_needs_them():
+    sale = parse_event(sample_body("sale.completed")).data
+    assert (sale.payment, sale.total_amount, sale.member_id) == ("wechat", Decimal("198.00"), "M000123")
+    assert sale.sold_at.utcoffset().total_seconds() == 8 * 3600
+    assert [(i.sku_id, i.qty, i.amount) for i in sale.items] == [("SKU-RED-M", 2, Decimal("198.00"))]
+    assert parse_event(sample_body("sale.refunded")).data.defective is False
+    counted = parse_event(sample_body("stock.counted")).data
+    assert [(i.sku_id, i.counted_qty) for i in counted.items] == [("SKU-RED-M", 4), ("SKU-RED-L", 0)]
+    for kind in ("exchange_out", "manual_out", "reversal", "purchase_in", "import_in"):
+        body = sample_body("store_document.submitted")
+        body["data"]["kind"] = kind
+        assert parse_event(body).data.kind == kind
+    transfer = parse_event(sample_body("store_transfer.submitted")).data
+    assert (transfer.from_store, transfer.to_store) == ("S001", "S002")
+    product = parse_event(sample_body("product.changed")).data.items[0]
+    assert (product.sku_code, product.retail_price, product.attributes["season"]) == ("SKU-RED-M", Decimal("89.00"), "秋")
+    member = parse_event(sample_body("member.updated")).data
+    assert (member.member_id, member.mobile, member.store_code) == ("M000123", "13800000000", "S001")
+
+
+def test_optional_fields_of_the_new_events_may_be_absent_or_null():
+    body = sample_body("sale.completed")
+    del body["data"]["member_id"], body["data"]["member_mobile"]
+    assert parse_event(body).data.member_id is None
+    body = sample_body("product.changed")
+    body["data"]["items"][0].update(barcode=None, retail_price=None, attributes={"season": None})
+    assert parse_event(body).data.items[0].retail_price is None
+
+
+def test_a_payment_names_its_fulfilment_or_its_store_order():
+    body = sample_body("payment.collected")
+    assert parse_event(body).data.external_id == "2026112200002"
+    del body["data"]["external_id"]
+    assert problem(body) == "malformed event: data: external_id or order_no is required"
+    body["data"]["order_no"] = "SO20261122001"
+    paid = parse_event(body).data
+    assert (paid.order_no, paid.external_id, paid.amount, paid.method) == ("SO20261122001", None, Decimal("99.00"),
+                                                                            "wechat")
+
+
+@pytest.mark.parametrize("event_type", ["fulfilment.shipped", "fulfilment.picked_up"])
+def test_shipped_and_picked_up_may_say_what_cash_on_delivery_was_collected(event_type):
+    body = sample_body(event_type)
+    assert parse_event(body).data.cod_collected is None
+    body["data"]["cod_collected"] = {"amount": 99, "method": "cash"}
+    collected = parse_event(body).data.cod_collected
+    assert (collected.amount, collected.method) == (Decimal("99"), "cash")

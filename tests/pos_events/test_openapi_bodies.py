@@ -7,6 +7,9 @@ This keeps the published contract and the bridge's models from drifting apart.
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_label
@@ -43,7 +46,15 @@ BY_TYPE = {t: event_strategy(DOCUMENT, f"PosEvent_{t.replace('.', '_')}") for t 
 def openapi_events(draw):
     body = draw(BY_TYPE[draw(st.sampled_from(EVENT_TYPES))])
     body["ent_id"] = draw(st.sampled_from(sorted(TENANT_SECRETS)))  # a registered tenant, to be signed for
+    # inside the tenant's window (the contract allows any time; the bridge refuses stale ones)
+    body["occurred_at"] = (datetime.now(timezone.utc) - timedelta(seconds=draw(st.integers(0, 23 * 3600)))).isoformat()
+    # An id of this test's own: the package's tables keep the records of the other tests, and a
+    # generated id such as 0 may already be a done event there (then rightly acknowledged, not run).
+    body["event_id"] = f"{body['event_id']}-openapi-{next(_SERIAL)}"
     return body
+
+
+_SERIAL = itertools.count(1)
 
 
 @settings(max_examples=120, deadline=None, derandomize=True,

@@ -35,8 +35,11 @@ CALLBACKS = ["delivery_callback", "cancel_callback", "return_goods_callback", "s
         ({"body": ""}, 400, "empty body"),
         ({"query": {"storageCode": "133242"}}, 400, "entId is required"),
         ({"query": {"entId": "10010"}}, 400, "storageCode is required"),
-        ({"query": {"entId": "99999", "storageCode": "133242"}}, 404, "unknown entId '99999'"),
-        ({"query": {"entId": "10010", "storageCode": "1"}}, 403, "storageCode '1' is not tenant 10010's 自有商城 shop"),
+        # authentication first, one answer for every stranger (unknown tenant, foreign storageCode)
+        ({"query": {"entId": "99999", "storageCode": "133242", "token": "demo-callback-token"}}, 401,
+         "push not authenticated for this callback URL"),
+        ({"query": {"entId": "10010", "storageCode": "1", "token": "demo-callback-token"}}, 401,
+         "push not authenticated for this callback URL"),
     ],
 )
 def test_bad_delivery_pushes_get_a_jst_style_error_and_write_nothing(tenant, changes, status, message):
@@ -59,8 +62,10 @@ def test_form_biz_bodies_are_read_like_json_ones(tenant):
 
 
 def test_stock_callback_storage_code_must_be_a_mapped_warehouse(tenant):
-    code, body = answer("stock_callback", sample_event("stock_callback", query={"entId": "10010", "storageCode": "133242"}))
-    assert code == 403 and "not a warehouse mapped" in body["msg"]
+    # the 自有商城 shop id is not a warehouse: refused like any stranger, before authentication says more
+    query = {"entId": "10010", "storageCode": "133242", "type": "2", "token": "demo-callback-token"}
+    code, body = answer("stock_callback", sample_event("stock_callback", query=query))
+    assert code == 401 and body["msg"] == "push not authenticated for this callback URL"
 
 
 def test_both_cancel_routes_reach_the_cancel_callback(tenant):
@@ -91,9 +96,17 @@ def test_bad_store_events_are_refused_with_the_contract_status(tenant, body, sta
 
 
 def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_and_writes_nothing(tenant):
-    # events/pos_events.json is signed with the demo tenant's webhook secret; its F1001 is unknown here.
+    # events/pos_events.json, happening now, signed with the demo tenant's webhook secret; its F1001 is unknown here.
+    import json
+    from datetime import datetime, timezone
+
+    from o2o_bridge.connectors.store.inbound import sign
+
+    event = sample_event("pos_events")
+    raw = json.dumps({**json.loads(event["body"]), "occurred_at": datetime.now(timezone.utc).isoformat()})
+    event["body"], event["headers"]["x-o2o-signature"] = raw, sign("demo-webhook-secret", raw.encode())
     before = state_items(tenant), idempotency_items(tenant)
-    code, body = answer("pos_events", sample_event("pos_events"))
+    code, body = answer("pos_events", event)
     assert code == 422 and "F1001" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
     assert (state_items(tenant), idempotency_items(tenant)) == before
 

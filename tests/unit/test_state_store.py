@@ -49,10 +49,34 @@ def test_timeline_is_ordered_and_reachable_through_aliases(aws):
     store.record("700001", "10010", "outbound.polled", {"so_id": "TB123"}, aliases=("TB123",))
     store.record("700001", "10010", "routing.decided", {"store": "S001"})
     store.record("other", "10010", "noise")
-    steps = [e.step for e in store.entries("TB123")]
+    steps = [e.step for e in store.entries("TB123", "10010")]
     assert steps == ["outbound.polled", "routing.decided"]
-    assert store.entries("700001")[1].detail == {"store": "S001"}
-    assert store.entries("unknown") == []
+    assert store.entries("700001", "10010")[1].detail == {"store": "S001"}
+    assert store.entries("unknown", "10010") == []
+
+
+def test_attack_9_timelines_are_per_tenant_and_an_ambiguous_key_asks_which(aws, capsys):
+    from o2o_bridge.cli import main as o2o
+
+    store = runtime.state_store()
+    tenant = parse_tenant(demo_doc())
+    store.put(tenant)
+    store.put(tenant.model_copy(update={"ent_id": "20020"}))
+    store.record("SO-1", "20020", "b.secret.step", {"customer": "B's customer"})
+    # tenant A has no SO-1: asking for it under A never shows B's document
+    assert store.entries("SO-1", "10010") == []
+    assert o2o(["trace", "SO-1", "--tenant", "10010"]) == 1
+    assert "B's customer" not in capsys.readouterr().out
+    # one tenant has the key: the short form finds it
+    assert o2o(["trace", "SO-1"]) == 0 and "[20020] b.secret.step" in capsys.readouterr().out
+    # two tenants have it: the short form asks, the long form shows each its own
+    store.record("SO-1", "10010", "a.step", aliases=("TB-1",))
+    assert o2o(["trace", "SO-1"]) == 2
+    assert "at 2 tenants (10010, 20020): say which with --tenant" in capsys.readouterr().err
+    assert o2o(["trace", "SO-1", "--tenant", "10010"]) == 0
+    out = capsys.readouterr().out
+    assert "a.step" in out and "b.secret.step" not in out
+    assert [e.step for e in store.entries("TB-1", "10010")] == ["a.step"] and store.entries("TB-1", "20020") == []
 
 
 def test_flow_records_are_written_only_from_the_version_they_were_read_at(aws):

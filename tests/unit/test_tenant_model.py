@@ -53,9 +53,9 @@ def test_every_error_is_reported_with_its_key_path_at_once():
 def test_secret_may_be_a_secrets_manager_reference_but_not_both():
     doc = demo_doc()
     doc["jushuitan"].pop("app_secret")
-    doc["jushuitan"]["app_secret_ref"] = "secretsmanager:o2o/10010#app_secret"
+    doc["jushuitan"]["app_secret_ref"] = "secretsmanager:o2o/tenants/10010/jushuitan#app_secret"
     tenant = parse_tenant(doc)
-    assert tenant.jushuitan.secret_source("app_secret") == "secretsmanager:o2o/10010#app_secret"
+    assert tenant.jushuitan.secret_source("app_secret") == "secretsmanager:o2o/tenants/10010/jushuitan#app_secret"
 
     doc["jushuitan"]["app_secret"] = "inline"
     assert any("give app_secret or app_secret_ref, not both" in m for m in errors_of(doc))

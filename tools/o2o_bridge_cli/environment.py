@@ -20,6 +20,11 @@ STACK_OUTPUTS = {
 }
 
 
+def is_local_stack() -> bool:
+    """True when the CLI talks to the local stack (`o2o local up`), not to AWS."""
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
+
+
 def use_bridge_environment() -> str:
     """Point this process at the bridge's resources; returns a one-line description."""
     if all(os.environ.get(var) for var in STACK_OUTPUTS.values()):

@@ -35,6 +35,9 @@ def jst_call(args) -> int:
     if tenant is None:
         print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
         return 2
+    if tenant.jushuitan is None:
+        print(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not JST (use o2o wdt call)", file=sys.stderr)
+        return 2
     path = args.path if args.path.startswith("/") else f"/{args.path}"
     # The text as typed is what gets signed and sent (JST signs the exact biz string).
     answer = jst_for_tenant(tenant).call(path, args.biz)

@@ -65,6 +65,9 @@ def run_backfill(args) -> int:
 
     failed = 0
     for tenant in selected_tenants(args):
+        if tenant.erp == "wangdiantong":
+            failed += _backfill_from_erp(tenant, args.since)
+            continue
         print(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
         summary = backfill(wiring.context_for(tenant), args.since,
                            progress=lambda step: print(f"  {progress_line(step)}", flush=True))
@@ -75,12 +78,33 @@ def run_backfill(args) -> int:
     return 1 if failed else 0
 
 
+def _backfill_from_erp(tenant, since) -> int:
+    """W4: the goods the ERP created since ``since``, a month a window (the guide's button)."""
+    from .. import wiring
+    from ..flows import erp_products
+
+    print(f"tenant {tenant.ent_id}: goods 旺店通 created since {since.isoformat()} (one-month windows)", flush=True)
+    summary = erp_products.backfill(wiring.context_for(tenant), since, progress=lambda step: print(
+        f"  window {step['window']}: {step['begin'][:10]} .. {step['end'][:10]}  {step['new']} new SKU(s), "
+        f"{step['created']} created at the store, {step['parked']} batch(es) parked", flush=True))
+    print(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['created']} created, "
+          f"{summary['parked']} batch(es) parked (o2o dlq list)", flush=True)
+    return summary["parked"]
+
+
 def run_sync(args) -> int:
     from .. import wiring
     from ..flows.products import sync_products
 
     failed = 0
     for tenant in selected_tenants(args):
+        if tenant.erp == "wangdiantong":
+            from ..flows.erp_products import sync_erp_products
+
+            summary = sync_erp_products(wiring.context_for(tenant))
+            failed += summary["parked"]
+            print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
+            continue
         summary = sync_products(wiring.context_for(tenant))
         failed += summary["failed"]
         print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)

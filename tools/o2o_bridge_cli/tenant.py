@@ -47,6 +47,8 @@ def load_tenant_file(path: Path):
 
 def put_tenant(args) -> int:
     from .. import runtime
+    from ..tenant import tenant_secret_prefix
+    from . import environment
     from .environment import use_bridge_environment
 
     tenant, errors = load_tenant_file(args.file)
@@ -56,6 +58,16 @@ def put_tenant(args) -> int:
             print(f"  {line}", file=sys.stderr)
         return 2
     where = use_bridge_environment()
+    inline = tenant.inline_secret_paths()
+    if inline and not environment.is_local_stack():
+        # A deployed stack keeps tenant secrets in Secrets Manager only: StateTable is read by
+        # every function and shown by `tenant get`, so a secret stored there is one leak away.
+        print(f"{args.file}: inline secrets are for the local stack only; against {where} give each as "
+              f"*_ref: secretsmanager:{tenant_secret_prefix()}tenants/{tenant.ent_id}/NAME[#key] "
+              f"(docs/security.md); nothing was stored", file=sys.stderr)
+        for path in inline:
+            print(f"  {path}: inline", file=sys.stderr)
+        return 2
     store = runtime.state_store()
     previous = store.get(tenant.ent_id)
     store.put(tenant)
@@ -63,10 +75,7 @@ def put_tenant(args) -> int:
     # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
     # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
     if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
-        from ..connectors.jushuitan.tokens import DynamoTokenStore
-
-        settings = runtime.settings()
-        if DynamoTokenStore(runtime.aws_client("dynamodb"), settings.state_table).forget(tenant.ent_id):
+        if runtime.token_store().forget(tenant.ent_id):
             print("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
     return 0
 
@@ -74,6 +83,8 @@ def put_tenant(args) -> int:
 def _jst_tokens(tenant) -> tuple:
     """The file's JST token settings, comparable without revealing them (inline or *_ref)."""
     section = tenant.jushuitan
+    if section is None:  # a 旺店通 tenant keeps no tokens
+        return ()
 
     def value(name: str):
         inline = getattr(section, name)
@@ -100,8 +111,6 @@ def get_tenant(args) -> int:
 def doctor_tenant(args) -> int:
     """One line per check (✓/✗ and why); exit 1 when any check fails."""
     from .. import runtime
-    from ..connectors.jushuitan.doctor import check_tenant
-    from ..connectors.jushuitan.factory import jst_for_tenant
     from .environment import use_bridge_environment
 
     use_bridge_environment()
@@ -109,7 +118,16 @@ def doctor_tenant(args) -> int:
     if tenant is None:
         print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
         return 2
-    checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    if tenant.erp == "wangdiantong":
+        from ..connectors.wangdiantong.doctor import check_tenant as check_wdt
+        from ..connectors.wangdiantong.factory import wdt_for_tenant
+
+        checks = check_wdt(tenant, wdt_for_tenant(tenant), runtime.secret_resolver())
+    else:
+        from ..connectors.jushuitan.doctor import check_tenant
+        from ..connectors.jushuitan.factory import jst_for_tenant
+
+        checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
     print(f"tenant {tenant.ent_id} ({tenant.name})")
     for check in checks:
         print(f"  {check.line()}")

@@ -1,26 +1,34 @@
-"""`o2o trace KEY`: the timeline of one document."""
+"""`o2o trace KEY [--tenant ENT_ID]`: the timeline of one document of one tenant."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 
 def register(commands) -> None:
     trace = commands.add_parser("trace", help="every step, decision and error of one document")
     trace.add_argument("key", help="JST io_id / so_id / o_id, store order / return / 配货 / 退仓 doc no., a SKU id, "
                             "stock:<store or warehouse code>, stock-nightly:<run id>, or a retry id")
+    trace.add_argument("--tenant", metavar="ENT_ID",
+                       help="the tenant whose document it is (needed when several tenants use the key)")
     trace.add_argument("--json", action="store_true", help="one JSON object per line")
     trace.set_defaults(run=show_trace)
 
 
 def show_trace(args) -> int:
     from .. import runtime
+    from ..connectors.aws.dynamodb_state import AmbiguousKey
     from .environment import use_bridge_environment
 
     use_bridge_environment()
-    entries = runtime.state_store().entries(args.key)
+    try:
+        entries = runtime.state_store().entries(args.key, args.tenant)
+    except AmbiguousKey as exc:
+        print(f"o2o: {exc}", file=sys.stderr)
+        return 2
     if not entries:
-        print(f"no timeline for {args.key!r}")
+        print(f"no timeline for {args.key!r}" + (f" at tenant {args.tenant}" if args.tenant else ""))
         return 1
     for entry in entries:
         if args.json:

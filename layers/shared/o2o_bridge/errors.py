@@ -41,10 +41,14 @@ class NotImplementedYet(PermanentError):
     It fails loudly instead of pretending success, and names the issue that builds it.
     """
 
-    def __init__(self, what: str, issue: int) -> None:
-        super().__init__(f"{what} is not implemented yet (it comes with issue #{issue}); nothing was done")
+    def __init__(self, what: str, issue: int | tuple[int, ...]) -> None:
+        issues = (issue,) if isinstance(issue, int) else tuple(issue)
+        named = ", ".join(f"#{number}" for number in issues)
+        super().__init__(f"{what} is not implemented yet (it comes with issue{'s' if len(issues) > 1 else ''} "
+                         f"{named}); nothing was done")
         self.what = what
-        self.issue = issue
+        self.issues = issues
+        self.issue = issues[0]
 
 
 class BadRequest(PermanentError):

@@ -6,12 +6,13 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .redaction import RedactingFilter
+from .redaction import RedactingFilter, redacting_formatter
 
 # An invocation that refuses its input or finds no work publishes no business metric;
 # that is normal here, not a mistake worth a warning on every such call.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
-logger = Logger()
+# The formatter masks every field and the traceback; the filter also covers other handlers.
+logger = Logger(logger_formatter=redacting_formatter())
 logger.addFilter(RedactingFilter())
 metrics = Metrics()

@@ -2,7 +2,10 @@
 
 Adapters should never put a secret into a message in the first place; this is the
 second line of defence for text that came from somewhere else (an exception from a
-library, a downstream error body echoing our request).
+library, a downstream error body echoing our request). Every secret value the process has
+revealed (``remember``, called by the tenant model) is masked wherever it appears, and the
+log formatter masks whole log records: the message, every ``extra=`` field (by key name and
+by value) and the formatted traceback.
 """
 
 from __future__ import annotations
@@ -14,9 +17,18 @@ from typing import Any, Iterable
 MASK = "****"
 
 SECRET_KEY_PATTERN = re.compile(
-    r"(secret|password|passwd|api_key|apikey|access_token|refresh_token|partner_key|webhook_secret|authorization)",
+    r"(secret|password|passwd|api_key|apikey|access_token|refresh_token|partner_key|webhook_secret|authorization"
+    r"|^token$|_token$)",
     re.IGNORECASE,
 )
+# Secret values revealed in this process (tenant secrets read inline or from Secrets Manager).
+_REVEALED: set[str] = set()
+
+
+def remember(value: str | None) -> None:
+    """Mask ``value`` from now on in every redacted text of this process."""
+    if value and len(value) >= 4:
+        _REVEALED.add(value)
 
 # name=value / "name": "value" / Bearer tokens in free text.
 _INLINE_SECRET = re.compile(
@@ -28,10 +40,31 @@ _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 def redact_text(text: str, known_secrets: Iterable[str] = ()) -> str:
     """Mask known secret values and anything shaped like ``token=...`` in ``text``."""
-    for secret in sorted({s for s in known_secrets if s and len(s) >= 4}, key=len, reverse=True):
+    for secret in sorted({s for s in (*known_secrets, *_REVEALED) if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _INLINE_SECRET.sub(lambda m: m.group("key") + MASK, text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
+
+
+def mask_revealed(text: str) -> str:
+    """Only the secret values this process revealed masked (for text that must stay replayable)."""
+    for secret in sorted(_REVEALED, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def redact_value(value: Any, known_secrets: Iterable[str] = ()) -> Any:
+    """``value`` (a log record, a dead letter) with secret-named keys masked and every string redacted."""
+    if isinstance(value, dict):
+        return {k: (MASK if SECRET_KEY_PATTERN.search(str(k)) and v not in (None, "") and not isinstance(v, (dict, list))
+                    else redact_value(v, known_secrets)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v, known_secrets) for v in value]
+    if isinstance(value, str):
+        return redact_text(value, known_secrets)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact_text(str(value), known_secrets)  # an exception object, a datetime: as it would be printed
 
 
 def secret_keys_in(value: Any, path: str = "") -> list[str]:
@@ -61,3 +94,14 @@ class RedactingFilter(logging.Filter):
                 return True
             record.msg, record.args = redact_text(message), None
         return True
+
+
+def redacting_formatter():
+    """A Powertools JSON formatter that redacts the whole record before it is written."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class RedactingFormatter(LambdaPowertoolsFormatter):
+        def serialize(self, log):  # the record as a dict: message, extra fields, exception text
+            return super().serialize(redact_value(log))
+
+    return RedactingFormatter()

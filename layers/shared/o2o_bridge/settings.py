@@ -20,6 +20,8 @@ class Settings:
     retry_base_delay_seconds: int = 30
     # Set by `o2o local drain --now`: re-enqueued retries skip their backoff delay.
     retry_no_delay: bool = False
+    # The KMS key (id, ARN or alias) JST tokens are encrypted with at rest.
+    token_key_id: str = ""
 
     _REQUIRED = {
         "state_table": "STATE_TABLE",
@@ -44,6 +46,7 @@ class Settings:
                 retry_max_attempts=int(env.get("RETRY_MAX_ATTEMPTS", "8")),
                 retry_base_delay_seconds=int(env.get("RETRY_BASE_DELAY_SECONDS", "30")),
                 retry_no_delay=env.get("O2O_RETRY_NO_DELAY", "") in {"1", "true", "yes"},
+                token_key_id=env.get("TOKEN_KEY_ID", ""),
             )
         except ValueError as exc:
             raise ConfigurationError(f"RETRY_MAX_ATTEMPTS / RETRY_BASE_DELAY_SECONDS must be integers: {exc}") from exc

@@ -1,4 +1,4 @@
-"""The tenant: one 店+ merchant (entId) with its JST app, store system and mappings.
+"""The tenant: one 店+ merchant (entId) with its ERP (JST or 旺店通), store system and mappings.
 
 This is the tenant file of operations-contract.md as a pydantic v2 model. Secrets are
 given inline (local use) or as a Secrets Manager reference in the sibling ``*_ref`` key;
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -97,11 +98,17 @@ class _WithSecrets(_Strict):
         return inline if inline is not None else getattr(self, f"{name}_ref")
 
     def reveal(self, name: str, resolver: "SecretResolver") -> str | None:
-        """The secret's value: inline, or read through ``resolver`` from its reference."""
+        """The secret's value: inline, or read through ``resolver`` from its reference. Once
+        revealed, the value is masked in every log line, error and dead letter of the process."""
+        from .redaction import remember
+
         source = self.secret_source(name)
         if isinstance(source, SecretStr):
-            return source.get_secret_value()
-        return resolver.resolve(source) if source else None
+            value = source.get_secret_value()
+        else:
+            value = resolver.resolve(source) if source else None
+        remember(value)
+        return value
 
 
 class CallbackAuth(_WithSecrets):
@@ -113,12 +120,32 @@ class CallbackAuth(_WithSecrets):
     token_ref: SecretRef | None = None
     # Only an explicit opt-in accepts unauthenticated pushes.
     allow_unsigned: bool = False
+    # Which proof a push may bring. Default: the sign when a partner key is set (the token is
+    # then refused: a URL carrying both would let a captured push drop its sign and live
+    # forever), else the token. Both only by naming them (the local demo does, for its
+    # token-authenticated sample events next to the sandbox's signed pushes).
+    accept: list[Literal["sign", "token"]] | None = None
+    # A signed push's ts must be within this many seconds of now, either way (JST's own API
+    # allows 10 minutes of clock error). 0 switches the window off: a captured push then
+    # stays valid forever; see docs/security.md.
+    max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
+    # route accepts any method but logistics.upload, refund.goods and inventory.upload.
+    cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _some_authentication(self):
         if not (self.secret_source("partner_key") or self.secret_source("token") or self.allow_unsigned):
             raise ValueError("set partner_key or token (inline or *_ref), or opt out explicitly with allow_unsigned: true")
+        for kind, secret in (("sign", "partner_key"), ("token", "token")):
+            if kind in (self.accept or ()) and not self.secret_source(secret):
+                raise ValueError(f"accept names {kind} but {secret} (or {secret}_ref) is not set")
         return self
+
+    def accepted_proofs(self) -> frozenset[str]:
+        if self.accept is not None:
+            return frozenset(self.accept)
+        return frozenset({"sign"} if self.secret_source("partner_key") else {"token"} if self.secret_source("token") else ())
 
 
 class RateLimit(_Strict):
@@ -153,6 +180,81 @@ class JushuitanConfig(_WithSecrets):
     rate_limit: RateLimit = RateLimit()
 
 
+Code = Annotated[str, Field(min_length=1)]
+
+
+def _text_code(value: Any) -> Any:
+    # Warehouse and shop numbers such as 000 or 1001 are text: a YAML int is taken as written.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+WdtCode = Annotated[str, BeforeValidator(_text_code), Field(min_length=1, max_length=40)]
+
+
+class WdtRateLimit(RateLimit):
+    """The 企业版 publishes no limits: these are the bridge's own pace, shared by every Lambda."""
+
+    per_minute: PositiveInt = 300
+
+
+class WdtErrorCodes(_Strict):
+    """旺店通's codes are not published; the client recognises its messages, and a deployment
+    that has seen a code may name it here."""
+
+    rate_limit_codes: list[int] = []
+    transient_codes: list[int] = []
+    auth_codes: list[int] = []
+    timestamp_codes: list[int] = []
+    duplicate_codes: list[int] = []  # "this outer_no is already booked": the push was done before
+
+
+class WdtDocuments(_Strict):
+    """Which ERP stock-in / stock-out documents reach the stores (W2). The query answers'
+    type codes are not published: a document is left out when its type code or its type
+    name is listed here (the guide's five: JIT退货入库, 预入库, 线上销售单, 盘盈单, 盘亏单)."""
+
+    excluded_stockin_types: list[WdtCode] = ["4"]
+    excluded_stockout_types: list[WdtCode] = ["1", "4"]
+    excluded_type_names: list[str] = ["JIT退货入库", "预入库", "线上销售单", "销售出库", "盘盈入库", "盘亏出库",
+                                      "盘盈单", "盘亏单"]
+    # Only documents in these states are passed on (empty: every state); 旺店通's status
+    # numbers are not published for these queries.
+    statuses: list[WdtCode] = []
+    # The bridge's own pushes carry an outer_no with this prefix; they never come back (W3).
+    own_outer_no_prefix: Annotated[str, Field(min_length=2)] = "O2O-"
+    # Each 10-minute run reads back this far before its last end (overlapping windows).
+    overlap_minutes: Annotated[int, Field(ge=1, le=120)] = 20
+
+
+class WangdiantongConfig(_WithSecrets):
+    """The 旺店通 ERP 企业版 section of a tenant whose ``erp`` is ``wangdiantong``."""
+
+    _required_secrets: ClassVar[tuple[str, ...]] = ("appsecret",)
+
+    base_url: Url = "https://api.wangdian.cn/openapi2"
+    sid: Code
+    appkey: Code
+    appsecret: SecretStr | None = None
+    appsecret_ref: SecretRef | None = None
+    shop_no: WdtCode
+    main_warehouse_no: WdtCode
+    no_tracking_logistics_code: WdtCode
+    cod_logistics_code: WdtCode
+    rate_limit: WdtRateLimit = WdtRateLimit()
+    # Platforms (platform_id) whose shops trade_push accepts: 自有 and 其它. The ids are an
+    # assumption (127 = 其它 in sales_refund_push); the doctor names the shop's platform.
+    push_platform_ids: list[WdtCode] = ["0", "127"]
+    # trade_push's switch: 0 non-strict (the default), 1 strict; its exact meaning is unpublished.
+    strict_trade_push: bool = False
+    # Send each sale's store warehouse as trade warehouse_no (seen only in other 旺店通 lines).
+    trade_warehouse_no: bool = False
+    errors: WdtErrorCodes = WdtErrorCodes()
+    documents: WdtDocuments = WdtDocuments()
+    trade_page_size: Annotated[int, Field(ge=1, le=100)] = 40
+    document_lines: PositiveInt = 1000
+    count_lines: PositiveInt = 1000
+
+
 class PosConfig(_WithSecrets):
     _required_secrets: ClassVar[tuple[str, ...]] = ("api_key", "webhook_secret")
 
@@ -161,6 +263,12 @@ class PosConfig(_WithSecrets):
     api_key_ref: SecretRef | None = None
     webhook_secret: SecretStr | None = None
     webhook_secret_ref: SecretRef | None = None
+    # /pos/events refuses an event whose occurred_at is older than this (a captured event
+    # replayed later) or further ahead than event_max_ahead_seconds. At most 7 days, so the
+    # idempotency record of an accepted event (14 days) outlives the window: a replay inside
+    # the window is a duplicate, one after it is refused.
+    event_max_age_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24
+    event_max_ahead_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
 
 class Store(_Strict):
@@ -174,6 +282,13 @@ class Store(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] | None = None
     # S4: this store's stock counts into the JST 店加线下仓 (offline_wms_co_id).
     feeds_offline: bool = True
+    # 旺店通: the store's ERP warehouse (仓库编号); the guide makes it the store code.
+    wdt_warehouse_no: WdtCode | None = None
+
+    @property
+    def wdt_warehouse(self) -> str:
+        """The 旺店通 仓库编号 of this store: ``wdt_warehouse_no``, else the store code."""
+        return self.wdt_warehouse_no or self.code
 
 
 class RoutingOptions(_Strict):
@@ -217,6 +332,9 @@ class StockOptions(_Strict):
     safety_stock: Annotated[int, Field(ge=0)] = 0
     # S4: store events within this many seconds go to JST as one upload (SQS delay, ≤ 900).
     coalesce_seconds: Annotated[int, Field(ge=0, le=900)] = 30
+    # A JST stock level's version is its modified time: a pushed one later than now + this is
+    # refused (it would pin the level until then), one JST's API answers is counted as now + this.
+    clock_allowance_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
 
     @field_validator("formula")
     @classmethod
@@ -237,16 +355,20 @@ class ProductOptions(_Strict):
     mount_category: str | None = None
     spec_template: str | None = None
     attribute_fields: dict[str, Annotated[str, Field(pattern=r"^other_([1-9]|10)$")]] = {}
+    # 旺店通 (W2): SKUs of an ERP document unknown to the store are created first (P9).
+    create_from_documents: bool = True
 
 
 class Tenant(_Strict):
     ent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
-    # Which connectors serve the tenant (o2o_bridge/wiring.py): its ERP, and who ships its
-    # store orders, 配货 and 退仓 and holds the warehouse stock (``erp``: the ERP's own warehouse).
+    # The tenant's one ERP; its section is required and the other ERP's is refused.
     erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
+    # Who ships its store orders, 配货 and 退仓 and holds the warehouse stock (o2o_bridge/wiring.py):
+    # ``erp`` is the ERP's own warehouse; ``qimen`` a cloud warehouse over 奇门 (issue #17).
     warehouse: Literal["erp", "qimen"] = "erp"
-    jushuitan: JushuitanConfig
+    jushuitan: JushuitanConfig | None = None
+    wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig
     stores: list[Store] = []
     warehouses: list[WarehouseMapping] = []
@@ -276,6 +398,22 @@ class Tenant(_Strict):
                 repeated = sorted({k for k in keys if keys.count(k) > 1})
                 if repeated:
                     problems.append(((section,), f"{key} must be unique; repeated: {', '.join(repeated)}"))
+            erp = data.get("erp", "jushuitan")
+            sections = {"jushuitan": "JST", "wangdiantong": "旺店通"}
+            if erp in sections:
+                if data.get(erp) is None:
+                    problems.append(((erp,), f"required: a tenant whose erp is {erp} needs its {erp} section"))
+                for other, label in sections.items():
+                    if other != erp and other in data:
+                        problems.append(((other,), f"a tenant has one ERP: erp is {erp}, so remove the {other} "
+                                                   f"({label}) section"))
+            stores_rows = data.get("stores") if isinstance(data.get("stores"), list) else []
+            if erp == "wangdiantong":
+                warehouses = [str(s.get("wdt_warehouse_no") or s.get("code")) for s in stores_rows if isinstance(s, dict)]
+                repeated = sorted({w for w in warehouses if warehouses.count(w) > 1})
+                if repeated:
+                    problems.append((("stores",), f"wdt_warehouse_no (default: the store code) must be unique; "
+                                                  f"repeated: {', '.join(repeated)}"))
             routing, stores = data.get("routing"), data.get("stores")
             fallback = routing.get("fallback_store") if isinstance(routing, dict) else None
             codes = {str(s.get("code")) for s in stores if isinstance(s, dict)} if isinstance(stores, list) else set()
@@ -283,6 +421,26 @@ class Tenant(_Strict):
             if fallback is not None and codes and str(fallback) not in codes:
                 problems.append((("routing", "fallback_store"), f"{fallback} is not one of the tenant's stores"))
         return _validate_with(handler, data, problems)
+
+    @model_validator(mode="after")
+    def _secrets_under_own_path(self):
+        # Functions may read every secret under the prefix (IAM cannot tell tenants apart inside
+        # one function), so a tenant file may only name secrets under its own path: tenant A
+        # cannot point a reference at tenant B's partner key.
+        own = f"secretsmanager:{tenant_secret_prefix()}tenants/{self.ent_id}/"
+        wrong = [f"{path}: {ref}" for path, ref in self.secret_references() if not ref.startswith(own)]
+        if wrong:
+            raise ValueError(f"secret references must name a secret under {own[len('secretsmanager:'):]}…; "
+                             + "; ".join(wrong))
+        return self
+
+    def secret_references(self) -> list[tuple[str, str]]:
+        """(key path, reference) of every secret given as ``*_ref``."""
+        return [(path, value) for path, value in _secret_fields(self) if isinstance(value, str)]
+
+    def inline_secret_paths(self) -> list[str]:
+        """Key paths of the secrets given inline (refused against a deployed stack)."""
+        return [path for path, value in _secret_fields(self) if isinstance(value, SecretStr)]
 
     # Storage keeps the real secret values (the table is encrypted); display masks them.
     def to_storage(self) -> dict[str, Any]:
@@ -296,6 +454,26 @@ class Tenant(_Strict):
         found: list[str] = []
         _collect_secrets(self, found)
         return found
+
+
+def tenant_secret_prefix() -> str:
+    """The Secrets Manager name prefix of tenant secrets (template parameter TenantSecretPrefix)."""
+    import os
+
+    return os.environ.get("O2O_TENANT_SECRET_PREFIX", "o2o/")
+
+
+def _secret_fields(model: BaseModel, path: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{path}.{name}" if path else name
+        if isinstance(model, _WithSecrets) and value is not None and (
+                isinstance(value, SecretStr) or (name.endswith("_ref") and name[:-4] in type(model).model_fields)):
+            found.append((here, value))
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_fields(value, here))
+    return found
 
 
 def _reveal(value: Any) -> Any:

@@ -26,26 +26,29 @@ from .errors import ConfigurationError, NotImplementedYet
 if TYPE_CHECKING:
     from .flows.kit import FlowContext, FlowStep
     from .ports import Erp, Warehouse
+    from .ports.retail import RetailErp
     from .retry import RetryRunner
     from .tenant import Tenant
 
 ContextFactory = Callable[["Tenant"], "FlowContext"]
 
 # Which issue builds a connector that a tenant may already name.
-PLANNED_ERPS = {"wangdiantong": 16}
 PLANNED_WAREHOUSES = {"qimen": 17}
 
 
-def erp_for(tenant: "Tenant") -> "Erp":
-    """The tenant's ERP adapter, by its ``erp`` key."""
+def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
+    """The tenant's ERP adapter, by its ``erp`` key: JST's Erp port (S1, S4, S7), or 旺店通's
+    RetailErp (it keeps its stores' books: W1-W5, ports/retail.py)."""
     name = tenant.erp
     if name == "jushuitan":
         from .connectors.jushuitan.erp import JstErp
         from .connectors.jushuitan.factory import jst_for_tenant
 
         return JstErp(jst_for_tenant(tenant), tenant)
-    if name in PLANNED_ERPS:
-        raise NotImplementedYet(f"tenant {tenant.ent_id}'s ERP {name!r}", issue=PLANNED_ERPS[name])
+    if name == "wangdiantong":
+        from .connectors.wangdiantong.factory import retail_erp_for_tenant
+
+        return retail_erp_for_tenant(tenant)
     raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown ERP {name!r}")
 
 
@@ -58,12 +61,23 @@ def warehouse_for(tenant: "Tenant") -> "Warehouse":
             from .connectors.jushuitan.warehouse import JstWarehouse
 
             return JstWarehouse(jst_for_tenant(tenant), tenant)
-        if tenant.erp in PLANNED_ERPS:
-            raise NotImplementedYet(f"tenant {tenant.ent_id}'s ERP warehouse ({tenant.erp})", issue=PLANNED_ERPS[tenant.erp])
-        raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown ERP {tenant.erp!r}")
+        # 旺店通 here keeps the stores' books; the warehouse scenarios (S2, S5, S6) are not its.
+        return NotThisErp(tenant, "warehouse")  # type: ignore[return-value]
     if name in PLANNED_WAREHOUSES:
         raise NotImplementedYet(f"tenant {tenant.ent_id}'s warehouse {name!r}", issue=PLANNED_WAREHOUSES[name])
     raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown warehouse {name!r}")
+
+
+class NotThisErp:
+    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
+    use is a configuration error naming the tenant, its ERP and the step, never a call."""
+
+    def __init__(self, tenant: "Tenant", port: str) -> None:
+        self._tenant, self._port = tenant, port
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
+                                 f"does not take the step {name}")
 
 
 class _Lazy:
@@ -122,7 +136,8 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import stock_nightly, stock_sync, store_fulfilment, store_transfers, warehouse_orders
+    from .flows import (erp_documents, erp_products, erp_stock, stock_nightly, stock_sync, store_documents,
+                        store_fulfilment, store_sales, store_transfers, warehouse_orders)
 
     steps = (
         # S1
@@ -137,6 +152,10 @@ def retry_commands() -> dict[str, "FlowStep"]:
         stock_nightly.push_chunk_command,
         # S5 / S6
         store_transfers.upload_part, store_transfers.tell_store,
+        # W1-W5: an ERP that keeps the stores' books (旺店通)
+        store_sales.push_sale, store_documents.book_count, store_documents.book_movement,
+        erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,
+        erp_stock.set_store_stock, erp_stock.count_store_stock,
     )
     return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
 

@@ -104,7 +104,7 @@ def store_event(store_code: str, sku: str, qty: int, *, version: int) -> Path:
 
     event = json.loads((ROOT / "events" / "pos_events.json").read_text(encoding="utf-8"))
     body = {"event_id": f"evt-demo-{uuid.uuid4().hex[:8]}", "ent_id": ENT_ID, "type": "stock.changed",
-            "occurred_at": "2026-11-30T10:00:00+08:00",
+            "occurred_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": {"store_code": store_code, "items": [{"sku_id": sku, "qty": qty, "version": version}]}}
     raw = json.dumps(body, ensure_ascii=False)
     event["body"] = raw

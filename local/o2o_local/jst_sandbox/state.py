@@ -61,7 +61,9 @@ class Settings:
     partnerid: str = "jst-sandbox"
     partner_key: str = "erp"  # ShopeX hard-codes 'erp'; the demo tenant configures its own
     callback_token: str = ""
-    push_sign_scope: str = "jst_params"  # "jst_params": sign ts only; "all_query": every other query param
+    # "all_query": every query parameter but sign (ShopeX's check; what the bridge requires, so
+    # the sign binds entId and storageCode); "jst_params": ts only (an older reading of §6.1).
+    push_sign_scope: str = "all_query"
     cancel_method: str = "order.cancel"  # the cancel push's method name is unknown (reference §8)
     cancel_path: str = "/jushuitan/cancel_callback"
     push_timeout_s: float = 5.0

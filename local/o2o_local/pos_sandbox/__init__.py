@@ -1,6 +1,6 @@
 """The 店+ store-system sandbox of the local stack (docs/pos-sandbox.md).
 
-- ``server``: ``PosSandbox`` (HTTP on 127.0.0.1, /api P1–P11, /__admin__/, event emission)
+- ``server``: ``PosSandbox`` (HTTP on 127.0.0.1, /api P1–P14, /__admin__/, event emission)
 - ``state``: the in-memory store system, idempotency records, stock versions
 - ``faults``: error rates, latency, timeouts per path, deterministic seed
 - ``openapi``: docs/openapi/pos-api.yaml as JSON Schema validators

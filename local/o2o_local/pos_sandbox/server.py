@@ -1,4 +1,4 @@
-"""The 店+ sandbox: P1–P11 of pos-contract.md served under ``/api`` on 127.0.0.1, admin
+"""The 店+ sandbox: P1–P14 of pos-contract.md served under ``/api`` on 127.0.0.1, admin
 endpoints under ``/__admin__/``, and signed store events sent to the bridge.
 
     with PosSandbox(bridge_url="http://127.0.0.1:3000") as sandbox:
@@ -89,6 +89,10 @@ class PosSandbox:
             ("POST", re.compile(r"/transfers/(?P<id>[^/]+)/warehouse-shipped"), lambda m, b, q, id: s.transfer_shipped(m, id, b)),
             ("POST", re.compile(r"/warehouse-returns/(?P<id>[^/]+)/received"),
              lambda m, b, q, id: s.warehouse_return_received(m, id, b)),
+            ("POST", re.compile(r"/stores/(?P<id>[^/]+)/inbound-receipts"),
+             lambda m, b, q, id: s.create_inbound_receipt(m, id, b)),
+            ("POST", re.compile(r"/stores/(?P<id>[^/]+)/outbound-notes"), lambda m, b, q, id: s.book_outbound_note(m, id, b)),
+            ("PUT", re.compile(r"/members/(?P<id>[^/]+)"), lambda m, b, q, id: s.put_member(m, id, b)),
         ]
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -220,11 +224,14 @@ class PosSandbox:
 
     def fulfilment_event(self, fulfilment_id: str, action: str, *, ent_id: str | None = None,
                          carrier_code: str = "SF", tracking_no: str | None = None, reason: str = "out_of_stock",
-                         event_id: str | None = None, items: list[dict] | None = None) -> EmitResult:
+                         event_id: str | None = None, items: list[dict] | None = None,
+                         cod_collected: dict[str, Any] | None = None) -> EmitResult:
         """People at the store act on a fulfilment order (S1): ``shipped`` (with carrier and tracking
         no.), ``picked_up`` by the customer, or ``rejected`` (out_of_stock, damaged, other; with
         ``items`` [{sku_id, qty?}] the SKUs it cannot fulfil, sent as the event's optional ``items``);
-        the matching ``fulfilment.*`` event is emitted with the order's own ids."""
+        the matching ``fulfilment.*`` event is emitted with the order's own ids. ``cod_collected``
+        {amount, method} (shipped or picked up): the 货到付款 amount the store collected; by default
+        a shipped / picked-up 货到付款 order (P1 ``cod``) reports its full amount collected in cash."""
         merchant = self._merchant_for_emit(ent_id)
         with self.state.lock:
             fulfilment = merchant.fulfilments.get(fulfilment_id)
@@ -247,6 +254,11 @@ class PosSandbox:
                                  for i in items]
         else:
             raise ValueError(f"action must be shipped, picked_up or rejected, not {action!r}")
+        if action != "rejected":
+            if cod_collected is None and fulfilment.get("cod"):
+                cod_collected = {"amount": fulfilment["cod"]["amount"], "method": "cash"}
+            if cod_collected is not None:
+                data["cod_collected"] = dict(cod_collected)
         return self.emit(f"fulfilment.{action}", data, ent_id=merchant.ent_id, event_id=event_id)
 
     def _merchant_for_emit(self, ent_id: str | None) -> Merchant:
@@ -361,8 +373,12 @@ class PosSandbox:
                                                carrier_code=body.get("carrier_code", "SF"),
                                                tracking_no=body.get("tracking_no"),
                                                reason=body.get("reason", "out_of_stock"),
-                                               event_id=body.get("event_id"), items=body.get("items"))
+                                               event_id=body.get("event_id"), items=body.get("items"),
+                                               cod_collected=body.get("cod_collected"))
                 return ok(result.to_dict())
+            if (method, path) == ("POST", "/inbound-receipt/receive"):  # the store confirms a P12 receipt
+                return ok(self.state.receive_inbound_receipt(str(body["ent_id"]), str(body["store_code"]),
+                                                             str(body["doc_no"])))
             if (method, path) == ("POST", "/store-stock/bulk"):  # no event: seeds and silent counts
                 rows = [(str(r[0]), str(r[1]), int(r[2])) for r in body["rows"]]
                 return ok({"rows": self.state.bulk_store_stock(str(body["ent_id"]), rows, body.get("version"))})

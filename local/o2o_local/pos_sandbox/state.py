@@ -1,5 +1,5 @@
 """The 店+ sandbox's in-memory store system: merchants and their documents, stock with
-versions, and the idempotency records. Thread-safe (one lock); every P1–P11 operation is
+versions, and the idempotency records. Thread-safe (one lock); every P1–P14 operation is
 a method returning ``(http_status, answer)`` with the {code, msg, data} envelope.
 
 Idempotency: a successful (2xx) answer is recorded under (merchant, Idempotency-Key)
@@ -110,6 +110,14 @@ class Merchant:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     warehouse_returns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inbound_receipts: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<store>/<doc_no>" (P12)
+    outbound_notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<store>/<doc_no>" (P13)
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # member_id (P14, member.updated)
+    sales: dict[str, dict[str, Any]] = field(default_factory=dict)  # sale_no (sale.completed / refunded)
+    stock_counts: dict[str, dict[str, Any]] = field(default_factory=dict)  # count_no (stock.counted)
+    store_documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_no (store_document.submitted)
+    store_transfers: dict[str, dict[str, Any]] = field(default_factory=dict)  # doc_no (store_transfer.submitted)
+    payments: list[dict[str, Any]] = field(default_factory=list)  # payment.collected
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -128,6 +136,14 @@ class Merchant:
             "products": copy.deepcopy(self.products),
             "transfers": copy.deepcopy(self.transfers),
             "warehouse_returns": copy.deepcopy(self.warehouse_returns),
+            "inbound_receipts": copy.deepcopy(self.inbound_receipts),
+            "outbound_notes": copy.deepcopy(self.outbound_notes),
+            "members": copy.deepcopy(self.members),
+            "sales": copy.deepcopy(self.sales),
+            "stock_counts": copy.deepcopy(self.stock_counts),
+            "store_documents": copy.deepcopy(self.store_documents),
+            "store_transfers": copy.deepcopy(self.store_transfers),
+            "payments": copy.deepcopy(self.payments),
             "idempotency_keys": sorted(self.idempotency),
             "events": copy.deepcopy(self.events),
         }
@@ -156,7 +172,8 @@ class PosState:
         """Add or extend merchants. ``spec``: ``{"merchants": [{ent_id, api_key, webhook_secret,
         bridge_url?, stores: [{code, name}], warehouses: [codes], store_stock: [{store_code,
         sku_id, qty, version?}], warehouse_stock: [...], orders: [{order_no, ...}], returns,
-        transfers, warehouse_returns, products}]}`` (a single merchant object is accepted too)."""
+        transfers, warehouse_returns, products, members: [{member_id, ...}]}]}`` (a single merchant
+        object is accepted too)."""
         merchants = spec.get("merchants", [spec] if "ent_id" in spec else [])
         with self.lock:
             seeded = []
@@ -183,7 +200,8 @@ class PosState:
                         cells[(place, str(row["sku_id"]))] = StockCell(int(row["qty"]), version, self.clock())
                 for kind, key, status in (("orders", "order_no", "open"), ("returns", "return_no", "requested"),
                                           ("transfers", "doc_no", "submitted"),
-                                          ("warehouse_returns", "doc_no", "submitted"), ("products", "sku_code", None)):
+                                          ("warehouse_returns", "doc_no", "submitted"), ("products", "sku_code", None),
+                                          ("members", "member_id", None)):
                     for doc in item.get(kind, []):
                         record = {"status": status, **doc} if status else dict(doc)
                         getattr(merchant, kind)[str(doc[key])] = record
@@ -520,6 +538,81 @@ class PosState:
                        received_items=copy.deepcopy(body["items"]), inbound_no=self.next_id("IB"))
         return ok({"doc_no": doc_no, "status": "received", "inbound_no": doc["inbound_no"]})
 
+    # --- P12 / P13 ------------------------------------------------------------------------
+    def create_inbound_receipt(self, m: Merchant, store_code: str, body: dict[str, Any]) -> Answer:
+        """P12: one pending inbound receipt per store and ERP document; the store confirms it
+        when the goods arrive (``receive_inbound_receipt``, an admin action)."""
+        if invalid := _invalid("StoreDocument", body):
+            return invalid
+        if m.stores and store_code not in m.stores:
+            return error(404, NOT_FOUND, f"store {store_code} not found")
+        doc_no = str(body["doc_no"])
+        receipt = m.inbound_receipts.get(f"{store_code}/{doc_no}")
+        if receipt is None:
+            receipt = m.inbound_receipts[f"{store_code}/{doc_no}"] = {
+                **copy.deepcopy(body), "doc_no": doc_no, "store_code": store_code,
+                "inbound_receipt_no": self.next_id("IR"), "status": "pending", "created_at": iso(self.clock())}
+        return ok({k: receipt[k] for k in ("doc_no", "store_code", "inbound_receipt_no", "status")})
+
+    def receive_inbound_receipt(self, ent_id: str, store_code: str, doc_no: str) -> dict[str, Any]:
+        """The store confirms a pending P12 receipt: its items are added to the store's stock."""
+        with self.lock:
+            m = self.merchant(ent_id)
+            receipt = m.inbound_receipts.get(f"{store_code}/{doc_no}")
+            if receipt is None:
+                raise KeyError(f"no inbound receipt for {doc_no} at store {store_code}")
+            if receipt["status"] == "pending":
+                self._move_store_stock(m, store_code, receipt["items"], +1)
+                receipt.update(status="received", received_at=iso(self.clock()))
+            return copy.deepcopy(receipt)
+
+    def book_outbound_note(self, m: Merchant, store_code: str, body: dict[str, Any]) -> Answer:
+        """P13: the goods leave the store's stock once per store and ERP document."""
+        if invalid := _invalid("StoreDocument", body):
+            return invalid
+        if m.stores and store_code not in m.stores:
+            return error(404, NOT_FOUND, f"store {store_code} not found")
+        doc_no = str(body["doc_no"])
+        note = m.outbound_notes.get(f"{store_code}/{doc_no}")
+        if note is None:
+            self._move_store_stock(m, store_code, body["items"], -1)
+            note = m.outbound_notes[f"{store_code}/{doc_no}"] = {
+                **copy.deepcopy(body), "doc_no": doc_no, "store_code": store_code,
+                "outbound_no": self.next_id("OB"), "status": "booked", "booked_at": iso(self.clock())}
+        return ok({k: note[k] for k in ("doc_no", "store_code", "outbound_no", "status")})
+
+    def _move_store_stock(self, m: Merchant, store_code: str, items: list[dict[str, Any]], sign: int) -> None:
+        for item in items:
+            cell_key = (store_code, str(item["sku_id"]))
+            old = m.store_stock.get(cell_key)
+            m.store_stock[cell_key] = StockCell((old.qty if old else 0) + sign * int(item["qty"]),
+                                                (old.version + 1) if old else 1, self.clock())
+
+    # --- P14 ------------------------------------------------------------------------------
+    def put_member(self, m: Merchant, member_id: str, body: dict[str, Any]) -> Answer:
+        """P14: the merged profile replaces the member's; each of ``merged_from`` is marked merged into it."""
+        if invalid := _invalid("MemberProfile", body):
+            return invalid
+        merged_from = [str(other) for other in body["merged_from"]]
+        if member_id in merged_from:
+            return error(422, INVALID, f"merged_from: a member cannot be merged into itself ({member_id})")
+        existing = m.members.get(member_id)
+        profile = {"member_id": member_id, "mobile": str(body["mobile"]), "name": str(body["name"]),
+                   "channels": [{"channel": str(c["channel"]), "external_id": str(c["external_id"])}
+                                for c in body["channels"]],
+                   "merged_from": merged_from}
+        if existing is None:
+            status = "created"
+        elif {k: existing.get(k) for k in profile} == profile:
+            status = "unchanged"
+        else:
+            status = "updated"
+        if status != "unchanged":
+            m.members[member_id] = {**(existing or {}), **copy.deepcopy(profile), "merged_at": iso(self.clock())}
+        for other in merged_from:
+            m.members.setdefault(other, {"member_id": other})["merged_into"] = member_id
+        return ok({"member_id": member_id, "status": status, "merged_from": merged_from})
+
     # --- store-side effects of emitted events ---------------------------------------------
     def apply_event(self, m: Merchant, event_type: str, data: dict[str, Any]) -> None:
         """What happened at the store before it told the bridge (keeps P3–P11 coherent)."""
@@ -538,6 +631,47 @@ class PosState:
                 m.transfers.setdefault(str(data["doc_no"]), {**copy.deepcopy(data), "status": "submitted"})
             elif event_type == "warehouse_return.submitted":
                 m.warehouse_returns.setdefault(str(data["doc_no"]), {**copy.deepcopy(data), "status": "submitted"})
+            # The store's own stock moves with its documents (once per document), as at a real till.
+            elif event_type == "sale.completed":
+                if str(data["sale_no"]) not in m.sales:
+                    m.sales[str(data["sale_no"])] = {**copy.deepcopy(data), "status": "completed"}
+                    self._move_store_stock(m, str(data["store_code"]), data["items"], -1)
+            elif event_type == "sale.refunded":
+                sale = m.sales.setdefault(str(data["sale_no"]), {"sale_no": str(data["sale_no"]), "status": "completed"})
+                refunds = sale.setdefault("refunds", {})
+                if str(data["refund_no"]) not in refunds:
+                    refunds[str(data["refund_no"])] = copy.deepcopy(data)
+                    sale["status"] = "refunded"
+                    if not data.get("defective"):  # defective goods are not sellable stock again
+                        self._move_store_stock(m, str(data["store_code"]), data["items"], +1)
+            elif event_type == "stock.counted":
+                if str(data["count_no"]) not in m.stock_counts:
+                    m.stock_counts[str(data["count_no"])] = {**copy.deepcopy(data), "status": "approved"}
+                    for item in data["items"]:
+                        cell_key = (str(data["store_code"]), str(item["sku_id"]))
+                        old = m.store_stock.get(cell_key)
+                        m.store_stock[cell_key] = StockCell(int(item["counted_qty"]), (old.version + 1) if old else 1,
+                                                            self.clock())
+            elif event_type == "store_document.submitted":
+                if str(data["doc_no"]) not in m.store_documents:
+                    m.store_documents[str(data["doc_no"])] = {**copy.deepcopy(data), "status": "submitted"}
+                    direction = {"exchange_out": -1, "manual_out": -1, "purchase_in": +1, "import_in": +1}
+                    if data["kind"] in direction:  # a reversal's direction depends on what it reverses
+                        self._move_store_stock(m, str(data["store_code"]), data["items"], direction[data["kind"]])
+            elif event_type == "store_transfer.submitted":
+                if str(data["doc_no"]) not in m.store_transfers:
+                    m.store_transfers[str(data["doc_no"])] = {**copy.deepcopy(data), "status": "submitted"}
+                    self._move_store_stock(m, str(data["from_store"]), data["items"], -1)
+                    self._move_store_stock(m, str(data["to_store"]), data["items"], +1)
+            elif event_type == "payment.collected":
+                m.payments.append(copy.deepcopy(data))
+            elif event_type == "member.updated":
+                member = m.members.setdefault(str(data["member_id"]), {"member_id": str(data["member_id"])})
+                member.update({k: copy.deepcopy(v) for k, v in data.items() if k != "member_id"})
+            elif event_type == "product.changed":
+                for item in data.get("items", []):
+                    m.products[str(item["sku_code"])] = {**m.products.get(str(item["sku_code"]), {}),
+                                                         **copy.deepcopy(item)}
             elif event_type == "stock.changed":
                 for item in data.get("items", []):
                     cell_key = (str(data["store_code"]), str(item["sku_id"]))

@@ -53,7 +53,7 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
         from .routes import ROUTES
 
-        ROUTES[event.type].flow(event, context_for(tenant))
+        ROUTES[event.type].run(event, context_for(tenant))
         return dict(ACKNOWLEDGED)
 
     return run

@@ -12,7 +12,9 @@ from decimal import Decimal
 import functools
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter,
+                      ValidationError, model_validator)
+from pydantic_core import PydanticCustomError
 
 from ..errors import UnprocessableRequest
 
@@ -30,6 +32,10 @@ Quantity = Annotated[int, Field(gt=0, strict=True)]
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Version = Annotated[int, Field(ge=0, strict=True)]
 StockQty = Annotated[int, Field(strict=True)]
+CountedQty = Annotated[int, Field(ge=0, strict=True)]  # what a stock count found on the shelf; 0 is a real count
+# JSON true / false only: "no" or 0 is not an answer to "is it defective?".
+Flag = Annotated[bool, Field(strict=True)]
+PaymentMethod = Literal["cash", "card", "wechat", "alipay", "other"]
 # A time without its offset is ambiguous (Asia/Shanghai or UTC?) and JST needs the right one.
 Moment = AwareDatetime
 
@@ -102,18 +108,27 @@ class ReturnRequested(_Model):
     items: Annotated[list[ReturnLine], Field(min_length=1)]
 
 
+class CodCollected(_Model):
+    """An addition to the contract: the 货到付款 amount the store collected from the customer."""
+
+    amount: Money
+    method: PaymentMethod
+
+
 class FulfilmentShipped(_Model):
     fulfilment_id: Text
     external_id: Text
     carrier_code: Text
     tracking_no: Text
     shipped_at: Moment
+    cod_collected: CodCollected | None = None
 
 
 class FulfilmentPickedUp(_Model):
     fulfilment_id: Text
     external_id: Text
     picked_up_at: Moment
+    cod_collected: CodCollected | None = None
 
 
 class RejectedItem(_Model):
@@ -148,6 +163,106 @@ class WarehouseReturnSubmitted(_Model):
 class StockChanged(_Model):
     store_code: Text
     items: Annotated[list[StockLevel], Field(min_length=1)]
+
+
+class SaleLine(_Model):
+    line_no: Text
+    sku_id: Text
+    qty: Quantity
+    price: Money
+    amount: Money
+
+
+class SaleCompleted(_Model):
+    sale_no: Text
+    store_code: Text
+    sold_at: Moment
+    payment: PaymentMethod
+    items: Annotated[list[SaleLine], Field(min_length=1)]
+    total_amount: Money
+    member_id: Text | None = None
+    member_mobile: Text | None = None
+
+
+class SaleRefunded(_Model):
+    refund_no: Text
+    sale_no: Text
+    store_code: Text
+    refunded_at: Moment
+    items: Annotated[list[ReturnLine], Field(min_length=1)]
+    defective: Flag  # the goods came back defective (次品), not sellable stock
+
+
+class CountedItem(_Model):
+    sku_id: Text
+    counted_qty: CountedQty
+
+
+class StockCounted(_Model):
+    count_no: Text
+    store_code: Text
+    approved_at: Moment
+    items: Annotated[list[CountedItem], Field(min_length=1)]
+
+
+class StoreDocumentSubmitted(_Model):
+    doc_no: Text
+    store_code: Text
+    kind: Literal["exchange_out", "manual_out", "reversal", "purchase_in", "import_in"]
+    items: Annotated[list[SkuQty], Field(min_length=1)]
+
+
+class StoreTransferSubmitted(_Model):
+    doc_no: Text
+    from_store: Text
+    to_store: Text
+    items: Annotated[list[SkuQty], Field(min_length=1)]
+
+
+class PaymentCollected(_Model):
+    """货到付款 collected at the store: for a fulfilment order (``external_id``, the JST io_id
+    given in P1) or a store order (``order_no``); at least one of the two."""
+
+    external_id: Text | None = None
+    order_no: Text | None = None
+    amount: Money
+    method: PaymentMethod
+    collected_at: Moment
+
+    @model_validator(mode="after")
+    def _names_its_order(self) -> "PaymentCollected":
+        if self.external_id is None and self.order_no is None:
+            raise PydanticCustomError("order_missing", "external_id or order_no is required")
+        return self
+
+
+class ChangedProduct(_Model):
+    """The fields of a P9 item as the store system sends them back (null: the store has none)."""
+
+    spu_code: Text
+    sku_code: Text
+    barcode: str | None
+    name: Text
+    color: str | None
+    size: str | None
+    brand: str | None
+    category: str | None
+    cost_price: Money | None
+    tag_price: Money | None
+    retail_price: Money | None
+    attributes: dict[str, str | None]
+
+
+class ProductChanged(_Model):
+    items: Annotated[list[ChangedProduct], Field(min_length=1)]
+
+
+class MemberUpdated(_Model):
+    member_id: Text
+    mobile: Text
+    name: Text
+    store_code: Text
+    updated_at: Moment
 
 
 # --- the envelope ------------------------------------------------------------------
@@ -204,10 +319,52 @@ class StockChangedEvent(_Envelope):
     data: StockChanged
 
 
+class SaleCompletedEvent(_Envelope):
+    type: Literal["sale.completed"]
+    data: SaleCompleted
+
+
+class SaleRefundedEvent(_Envelope):
+    type: Literal["sale.refunded"]
+    data: SaleRefunded
+
+
+class StockCountedEvent(_Envelope):
+    type: Literal["stock.counted"]
+    data: StockCounted
+
+
+class StoreDocumentSubmittedEvent(_Envelope):
+    type: Literal["store_document.submitted"]
+    data: StoreDocumentSubmitted
+
+
+class StoreTransferSubmittedEvent(_Envelope):
+    type: Literal["store_transfer.submitted"]
+    data: StoreTransferSubmitted
+
+
+class PaymentCollectedEvent(_Envelope):
+    type: Literal["payment.collected"]
+    data: PaymentCollected
+
+
+class ProductChangedEvent(_Envelope):
+    type: Literal["product.changed"]
+    data: ProductChanged
+
+
+class MemberUpdatedEvent(_Envelope):
+    type: Literal["member.updated"]
+    data: MemberUpdated
+
+
 _EVENTS = (
     OrderWarehouseRequestedEvent, OrderCancelledEvent, ReturnRequestedEvent,
     FulfilmentShippedEvent, FulfilmentPickedUpEvent, FulfilmentRejectedEvent,
     TransferSubmittedEvent, WarehouseReturnSubmittedEvent, StockChangedEvent,
+    SaleCompletedEvent, SaleRefundedEvent, StockCountedEvent, StoreDocumentSubmittedEvent,
+    StoreTransferSubmittedEvent, PaymentCollectedEvent, ProductChangedEvent, MemberUpdatedEvent,
 )
 EVENT_MODELS: dict[str, type[_Envelope]] = {get_args(m.model_fields["type"].annotation)[0]: m for m in _EVENTS}
 EVENT_TYPES = tuple(EVENT_MODELS)

@@ -1,14 +1,20 @@
 """Which flow handles which store event: the typed table ``ROUTES`` (event type -> the flow
 function and what it does). A reader, or a code-navigation tool, goes from an event type
 straight to its flow. ``dispatch.deliver`` imports this module on the first event, so a cold
-start loads the flows only when an event needs them."""
+start loads the flows only when an event needs them.
+
+A type whose flow is not built yet has no function and names the issue that builds it: the
+event is answered 501 (not implemented yet, issue #N) and nothing is written.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..flows import stock_sync, store_fulfilment, store_transfers, warehouse_orders
+from ..errors import NotImplementedYet
+from ..flows import (stock_sync, store_counts, store_documents, store_fulfilment, store_retail, store_transfers,
+                     warehouse_orders)
 from .models import EVENT_TYPES, PosEvent
 
 if TYPE_CHECKING:
@@ -17,8 +23,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Route:
-    flow: Callable[[PosEvent, "FlowContext"], Any]
+    flow: Callable[[PosEvent, "FlowContext"], Any] | None
     what: str
+    issues: tuple[int, ...] = ()  # who builds it, while ``flow`` is None
+
+    def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
+        if self.flow is None:
+            raise NotImplementedYet(f"the {event.type} flow ({self.what})", issue=self.issues)
+        return self.flow(event, ctx)
 
 
 ROUTES: dict[str, Route] = {
@@ -32,6 +44,16 @@ ROUTES: dict[str, Route] = {
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
+    # The ERP books the store's retail and counts: 旺店通 (#16); JST with ERP-owned store stock (#14).
+    "sale.completed": Route(store_retail.on_sale_completed, "W1, a store retail sale booked in the ERP"),
+    "sale.refunded": Route(store_retail.on_sale_refunded, "W1/W3, a store retail refund booked in the ERP"),
+    "stock.counted": Route(store_counts.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP"),
+    "store_document.submitted": Route(store_documents.on_store_document_submitted,
+                                      "W3, a store's own in/out document in the ERP"),
+    "store_transfer.submitted": Route(None, "店店调拨, stock moved between two stores in the ERP", (14,)),
+    "payment.collected": Route(None, "货到付款 collected at the store", (18,)),
+    "product.changed": Route(None, "Q6, a store's product change sent to the cloud warehouse", (17,)),
+    "member.updated": Route(None, "member merge, a store member changed", (18,)),
 }
 
 assert set(ROUTES) == set(EVENT_TYPES), "every event type needs a route"

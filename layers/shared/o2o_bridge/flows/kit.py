@@ -21,6 +21,7 @@ from ..redaction import redact_text
 if TYPE_CHECKING:
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
                          Timeline, Warehouse)
+    from ..ports.retail import RetailErp
     from ..tenant import Tenant, TenantRepository
 
 T = TypeVar("T")
@@ -36,7 +37,9 @@ class FlowContext:
 
     tenant: "Tenant"
     warehouse: "Warehouse"
-    erp: "Erp"
+    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
+    # of the store-retail scenarios (W1-W5, ports/retail.py).
+    erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
     cursors: "CursorRepository"
@@ -200,13 +203,31 @@ class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
 
 
+def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
+            ) -> Callable[[FlowContext], dict[str, Any] | None]:
+    """One scheduled job whose work depends on the tenant's ERP (e.g. nightly_stock_push:
+    JST's S3/S4 or 旺店通's W5). A tenant whose ERP has no flow for the job fails loudly."""
+
+    def flow(ctx: FlowContext) -> dict[str, Any] | None:
+        chosen = flows.get(ctx.tenant.erp)
+        if chosen is None:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"{job} has no flow for a tenant whose ERP is {ctx.tenant.erp}")
+        return chosen(ctx)
+
+    return flow
+
+
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
                     build: Callable[["Tenant"], FlowContext],
+                    erp: str | None = None,
                     tenants: "TenantRepository | None" = None,
                     log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
     recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
-    function's error alarm fires), after every tenant had its turn."""
+    function's error alarm fires), after every tenant had its turn. With ``erp``, only the
+    tenants of that ERP take part (a JST poll skips 旺店通 tenants)."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
@@ -216,6 +237,9 @@ def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | Non
         started = time.monotonic()
         tenant = tenants.get(ent_id)
         if tenant is None:
+            continue
+        if erp is not None and tenant.erp != erp:
+            summary["tenants"][ent_id] = {"ok": True, "skipped": f"erp is {tenant.erp}"}
             continue
         try:
             result = flow(build(tenant)) or {}

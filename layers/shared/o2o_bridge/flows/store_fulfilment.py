@@ -557,7 +557,7 @@ def _dispatch_state(ctx: FlowContext, io_id: str, route_no: int) -> tuple[str, s
              else None)
     where = f"routed to store {store}" if store else "no store decided yet"
     last = None
-    for entry in ctx.timeline.entries(io_id):
+    for entry in ctx.timeline.entries(io_id, ctx.ent_id):
         if entry.step in ("retry.queued", "retry.scheduled", "retry.dead_lettered", "retry.succeeded") and \
                 entry.detail.get("command") in DISPATCH_COMMANDS:
             last = entry

@@ -5,6 +5,8 @@
 - store_system.py  the store system (店+)
 - warehouse.py     the warehouse: store orders, 配货 / 退仓, warehouse stock (JST, a 奇门 WMS)
 - erp.py           what only the ERP does: store stock counts, stock of the store warehouses
+- retail.py        an ERP that keeps the stores' books (旺店通): store sales, store and ERP
+                   stock documents, products and stock of the store warehouses (W1-W5)
 
 Connectors implement them (connectors/<system>/); tests implement them in memory. Nothing
 here imports a connector: the types are small dataclasses and Protocols.

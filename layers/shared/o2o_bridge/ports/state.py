@@ -98,7 +98,8 @@ class Timeline(Protocol):
         aliases: tuple[str, ...] = (),
     ) -> None: ...
 
-    def entries(self, key: str) -> list[TimelineEntry]: ...
+    def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
+        """``key``'s timeline at ``ent_id``; flows always name their tenant."""
 
 
 class QueuedCommand(Protocol):

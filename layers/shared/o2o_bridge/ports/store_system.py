@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need the
 
 
 class StoreSystem(Protocol):
-    """What flows need from the 店+ store system: P1–P13 of the store contract
+    """What flows need from the 店+ store system: P1–P14 of the store contract
     (docs/openapi/pos-api.yaml). connectors/store/api.py implements it over HTTP
     (StoreSystemApi); tests use in-memory fakes.
 
@@ -50,3 +50,11 @@ class StoreSystem(Protocol):
                                    business_key: str | None = None) -> "pos.TransferShippedDone": ...
     def warehouse_return_received(self, doc_no: str, received: "pos.WarehouseReturnReceived", *,
                                   business_key: str | None = None) -> "pos.WarehouseReturnReceivedDone": ...
+    # W2: an ERP's stock-in / stock-out documents of a store's warehouse.
+    def create_inbound_receipt(self, store_code: str, document: "pos.StoreDocument", *,
+                               business_key: str | None = None) -> "pos.InboundReceiptCreated": ...
+    def book_outbound_note(self, store_code: str, document: "pos.StoreDocument", *,
+                           business_key: str | None = None) -> "pos.OutboundNoteBooked": ...
+    # Member merge: one merged profile per person.
+    def put_member(self, member_id: str, profile: "pos.MemberProfile", *,
+                   business_key: str | None = None) -> "pos.MemberSaved": ...

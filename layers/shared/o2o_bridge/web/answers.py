@@ -43,7 +43,10 @@ def coded_resolver() -> APIGatewayHttpResolver:
     def bridge_error(error: BridgeError) -> Response:
         status = status_of(error)
         log = logger.warning if status < 500 or status == 501 else logger.error
-        log("request refused", extra={"status": status, "error": error.message, "error_type": type(error).__name__})
+        # A refusal whose answer is the same for every reason (PushRefused) logs the reason.
+        reason = getattr(error, "reason", None)
+        log("request refused", extra={"status": status, "error": error.message, "error_type": type(error).__name__,
+                                      **({"reason": reason} if reason else {})})
         return json_response(status, {"code": status, "msg": error.message})
 
     @app.exception_handler(Exception)

@@ -5,8 +5,8 @@
 | tenant config | TENANT#<ent_id> | CONFIG | JSON document; gsi1pk TENANTS lists tenants |
 | document link | LINK#<ent_id>#<kind>#<key> | TO#<other_kind> | written both ways in one transaction |
 | poll cursor | CURSOR#<ent_id> | <name> | value + version for optimistic advance |
-| timeline entry | DOC#<key> | AT#<iso time>#<seq> | expires after TIMELINE_TTL_DAYS |
-| timeline alias | DOC#<alias> | ALIAS | points to the document's primary key |
+| timeline entry | DOC#<ent_id>#<key> | AT#<iso time>#<seq> | expires after TIMELINE_TTL_DAYS |
+| timeline alias | DOC#<ent_id>#<alias> | ALIAS | points to the document's primary key |
 | flow record | REC#<ent_id>#<kind> | <key> | JSON data + version; conditional writes; optional TTL |
 """
 
@@ -220,13 +220,14 @@ class DynamoStateStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # --- timeline ------------------------------------------------------------------
+    # Keyed per tenant: two merchants may both have an SO-1, and one must never see the other's.
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
                level: str = "info", aliases: tuple[str, ...] = ()) -> None:
         expires_at = str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)
         self.client.put_item(
             TableName=self.table,
             Item={
-                "pk": _s(f"DOC#{key}"),
+                "pk": _s(_doc(ent_id, key)),
                 "sk": _s(f"AT#{_now_iso()}#{uuid.uuid4().hex[:8]}"),
                 "ent_id": _s(ent_id),
                 "step": _s(step),
@@ -239,16 +240,25 @@ class DynamoStateStore:
             if alias != key:
                 self.client.put_item(
                     TableName=self.table,
-                    Item={"pk": _s(f"DOC#{alias}"), "sk": _s("ALIAS"), "target": _s(key), "expires_at": {"N": expires_at}},
+                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key),
+                          "expires_at": {"N": expires_at}},
                 )
 
-    def entries(self, key: str) -> list[TimelineEntry]:
-        alias = self.client.get_item(TableName=self.table, Key={"pk": _s(f"DOC#{key}"), "sk": _s("ALIAS")}).get("Item")
-        primary = alias["target"]["S"] if alias else key
+    def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
+        """The timeline of ``key`` at tenant ``ent_id``. Without a tenant (the CLI's short form):
+        the one tenant that has such a key, AmbiguousKey when several do."""
+        if ent_id is None:
+            owners = self.timeline_tenants(key)
+            if len(owners) > 1:
+                raise AmbiguousKey(key, owners)
+            if not owners:
+                return []
+            ent_id = owners[0]
+        primary = self._primary(ent_id, key)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :at)",
-            "ExpressionAttributeValues": {":pk": _s(f"DOC#{primary}"), ":at": _s("AT#")},
+            "ExpressionAttributeValues": {":pk": _s(_doc(ent_id, primary)), ":at": _s("AT#")},
         }
         entries: list[TimelineEntry] = []
         while True:
@@ -262,6 +272,33 @@ class DynamoStateStore:
             if "LastEvaluatedKey" not in page:
                 return entries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def timeline_tenants(self, key: str) -> list[str]:
+        """The tenants with a timeline (or an alias) under ``key``: one query per tenant."""
+        owners = []
+        for ent_id in self.list_ids():
+            page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
+                                     ExpressionAttributeValues={":pk": _s(_doc(ent_id, key))}, Limit=1)
+            if page.get("Items"):
+                owners.append(ent_id)
+        return owners
+
+    def _primary(self, ent_id: str, key: str) -> str:
+        alias = self.client.get_item(TableName=self.table, Key={"pk": _s(_doc(ent_id, key)), "sk": _s("ALIAS")}).get("Item")
+        return alias["target"]["S"] if alias else key
+
+
+class AmbiguousKey(LookupError):
+    """A document key several tenants use: the caller must say which tenant."""
+
+    def __init__(self, key: str, tenants: list[str]) -> None:
+        super().__init__(f"{key!r} has a timeline at {len(tenants)} tenants ({', '.join(tenants)}): say which with --tenant")
+        self.key = key
+        self.tenants = tenants
+
+
+def _doc(ent_id: str, key: str) -> str:
+    return f"DOC#{ent_id}#{key}"
 
 
 def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:

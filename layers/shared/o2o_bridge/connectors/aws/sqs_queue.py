@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ...redaction import mask_revealed
 from ...retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
 
 
@@ -28,7 +29,8 @@ class SqsCommandQueue:
     def dead_letter(self, letter: DeadLetter) -> None:
         self.client.send_message(
             QueueUrl=self.dlq_url,
-            MessageBody=letter.model_dump_json(),
+            # Last line of defence: no tenant secret this process has seen reaches the DLQ.
+            MessageBody=mask_revealed(letter.model_dump_json()),
             MessageAttributes=_attributes(letter.envelope) if letter.envelope else {},
         )
 

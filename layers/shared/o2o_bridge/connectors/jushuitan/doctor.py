@@ -7,44 +7,15 @@ only the checks that needed them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...errors import BridgeError
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    reason: str
-
-    def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.name}: {self.reason}"
-
-
-class _Lookups:
-    """JST base data fetched once and shared by the checks; a failure is remembered, not repeated."""
-
-    def __init__(self, jst: Any) -> None:
-        self.jst = jst
-        self._cache: dict[str, Any] = {}
-
-    def get(self, name: str, fetch: Callable[[], Any]) -> Any:
-        if name not in self._cache:
-            try:
-                self._cache[name] = fetch()
-            except BridgeError as exc:
-                self._cache[name] = exc
-        value = self._cache[name]
-        if isinstance(value, BridgeError):
-            raise value
-        return value
+from ..checks import Check, Lookups
 
 
 def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     section = tenant.jushuitan
-    lookups = _Lookups(jst)
+    lookups = Lookups()
     checks: list[Check] = []
 
     def run(name: str, body: Callable[[], str]) -> None:

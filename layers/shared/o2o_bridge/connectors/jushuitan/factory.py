@@ -9,7 +9,6 @@ from typing import Any
 from .api import JstApiAdapter
 from .client import JstClient, JstCredentials
 from .rate_limit import DynamoRateLimiter, DynamoSlidingLogLimiter, RateLimiter, windows_for
-from .tokens import DynamoTokenStore
 
 # ent_id -> (the tenant's jushuitan section it was built from, adapter)
 _built: dict[str, tuple[Any, JstApiAdapter]] = {}
@@ -50,7 +49,7 @@ def jst_for_tenant(tenant: Any) -> JstApiAdapter:
             client = JstClient(
                 tenant.ent_id,
                 credentials_of(tenant, runtime.secret_resolver()),
-                token_store=DynamoTokenStore(dynamodb, table),
+                token_store=runtime.token_store(),
                 limiter=limiter_for(section, dynamodb, table),
             )
             _built[tenant.ent_id] = (section, JstApiAdapter(client))

@@ -8,10 +8,11 @@ cause a re-read.
 
 JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
 string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
-``partnerid``, ``ts``, ``sign``). Anything malformed is a BadRequest: answered 400 in
-JST's format before anything is read or written. A push that does not prove it comes
-from JST (sign with the tenant's partner key, or the tenant's ``token``) is Unauthorized
-(401) unless the tenant explicitly set ``allow_unsigned``.
+``partnerid``, ``ts``, ``sign``). Authentication comes first (``verify_push``): a push that
+does not prove it comes from this tenant's JST for this route and this storageCode gets one
+401 whatever the reason, unless the tenant explicitly set ``allow_unsigned``. Then the body
+is read: anything malformed is a BadRequest answered 400 in JST's format. Nothing is written
+on either path.
 
 The body is checked against its model only when the flow asks (``push.delivery()``,
 ``push.cancel()``, ``push.return_goods()``, ``push.stock()``), so a missing field is a
@@ -21,12 +22,11 @@ The body is checked against its model only when the flow asks (``push.delivery()
 from __future__ import annotations
 
 import base64
-import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import parse_qs
 
-from ...errors import BadRequest, Forbidden, UnknownTenant
+from ...errors import BadRequest, ConfigurationError
 from ...ports import SecretResolver
 
 if TYPE_CHECKING:
@@ -86,49 +86,95 @@ class JstPush:
         body = self.return_goods()
         return [body.outer_as_id], [body.so_id], [body.as_id] if body.as_id else []
 
-    def named_stock(self) -> tuple[str, list[str]]:
-        """库存同步: the warehouse (storageCode = wms_co_id) and its SKUs."""
-        return self.storage_code, sorted({row.sku_id for row in self.stock().datas})
+    def named_stock(self, now: float | None = None) -> tuple[str, list[str]]:
+        """库存同步: the warehouse (storageCode = wms_co_id) and its SKUs. A row modified later than
+        now + the tenant's clock allowance is a forged or broken push: refused (400), nothing read."""
+        from .mappers import jst_version, latest_version
+
+        rows = self.stock().datas
+        limit = latest_version(self.tenant.stock.clock_allowance_seconds, now)
+        for index, row in enumerate(rows):
+            if row.modified and jst_version(row.modified) > limit:
+                raise BadRequest(f"push body: datas[{index}].modified {row.modified} is later than now + "
+                                 f"{self.tenant.stock.clock_allowance_seconds} s: refused, nothing was written")
+        return self.storage_code, sorted({row.sku_id for row in rows})
 
 
-def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"],
-              secrets: SecretResolver | None = None) -> JstPush:
-    query = dict(event.query_string_parameters or {})
+# routeKey -> (route name, what its storageCode names). The route a push arrived on decides
+# which push method its sign must carry.
+ROUTES: dict[str, tuple[str, Literal["shop", "warehouse"]]] = {
+    "/jushuitan/delivery_callback": ("delivery", "shop"),
+    "/jushuitan/cancel_callback": ("cancel", "shop"),
+    "/jushuitan/cancal_callback": ("cancel", "shop"),
+    "/jushuitan/return_goods_callback": ("return_goods", "shop"),
+    "/jushuitan/stock_callback": ("stock", "warehouse"),
+}
+ENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the Tenant model's ent_id pattern
+MAX_QUERY_VALUE = 256
+
+
+def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"] | None = None,
+              secrets: SecretResolver | None = None, now: float | None = None) -> JstPush:
+    """Authenticate the push (one 401 for every reason), then parse its body (400 naming what is wrong)."""
+    from .push import MAX_BODY_BYTES, parse_push_text, verify_push
+
+    route, route_storage = _route_of(event)
+    if storage is not None and storage != route_storage:
+        raise ConfigurationError(f"route {route} reads a {route_storage} storageCode, not a {storage}")
+    query = {k: v for k, v in (event.query_string_parameters or {}).items()}
+    if any(len(v) > MAX_QUERY_VALUE for v in query.values()):
+        raise BadRequest(f"a query parameter is longer than {MAX_QUERY_VALUE} characters")
     ent_id, storage_code = query.get("entId", "").strip(), query.get("storageCode", "").strip()
     if not ent_id:
         raise BadRequest("query parameter entId is required")
     if not storage_code:
         raise BadRequest("query parameter storageCode is required")
     raw = event.body or ""
+    if len(raw) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
     if event.is_base64_encoded:
         try:
             raw = base64.b64decode(raw).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("body is not valid UTF-8") from None
-    body = _parse_body(raw, event.headers.get("content-type", ""))
 
-    tenant = tenants.get(ent_id)
-    if tenant is None:
-        raise UnknownTenant(ent_id)
-    if storage == "shop":
-        if storage_code != str(tenant.jushuitan.self_mall_shop_id):
-            raise Forbidden(f"storageCode {storage_code!r} is not tenant {ent_id}'s 自有商城 shop")
-    elif storage_code not in {str(w.jst_wms_co_id) for w in tenant.warehouses}:
-        raise Forbidden(f"storageCode {storage_code!r} is not a warehouse mapped for tenant {ent_id}")
-    authenticated_by = _authenticate(query, tenant, secrets)
+    # Authentication first, and alike for every stranger: an unknown entId, a storageCode that
+    # is not the tenant's, a wrong sign and a wrong token do the same work and get one answer.
+    tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
+    storage_ok = tenant is not None and storage_code in _storage_codes(tenant, route_storage)
+    authenticated_by = verify_push(query, route=route, credentials=_credentials(tenant, secrets), storage_ok=storage_ok,
+                                   now=now)
+    body = parse_push_text(raw, event.headers.get("content-type", ""))
     return JstPush(ent_id, storage_code, query, body, raw, tenant, authenticated_by)
 
 
-def _authenticate(query: dict[str, str], tenant: Any, secrets: SecretResolver | None) -> str:
-    from .push import authenticate_push
+def _route_of(event: Any) -> tuple[str, Literal["shop", "warehouse"]]:
+    route_key = (event.get("routeKey") or "").partition(" ")[2] or event.get("rawPath") or ""
+    if route_key not in ROUTES:
+        raise ConfigurationError(f"{route_key!r} is not a JST callback route")
+    return ROUTES[route_key]
 
+
+def _storage_codes(tenant: Any, storage: str) -> set[str]:
+    if storage == "shop":
+        return {str(tenant.jushuitan.self_mall_shop_id)}
+    return {str(w.jst_wms_co_id) for w in tenant.warehouses}
+
+
+def _credentials(tenant: Any, secrets: SecretResolver | None):
+    from .push import PushCredentials
+
+    if tenant is None:
+        return None
     callback = tenant.jushuitan.callback
     resolver = secrets if secrets is not None else _RuntimeResolver()
-    return authenticate_push(
-        query,
+    return PushCredentials(
         partner_key=callback.reveal("partner_key", resolver),
         token=callback.reveal("token", resolver),
         allow_unsigned=callback.allow_unsigned,
+        accept=callback.accepted_proofs(),
+        max_age_seconds=callback.max_age_seconds,
+        cancel_method=callback.cancel_method,
     )
 
 
@@ -139,21 +185,3 @@ class _RuntimeResolver:
         from ... import runtime
 
         return runtime.secret_resolver().resolve(reference)
-
-
-def _parse_body(raw: str, content_type: str) -> dict[str, Any]:
-    if not raw.strip():
-        raise BadRequest("empty body: expected a JSON object or a form with a biz field")
-    text = raw
-    if "application/x-www-form-urlencoded" in content_type.lower() or (not raw.lstrip().startswith(("{", "[")) and "biz=" in raw):
-        form = parse_qs(raw, keep_blank_values=True)
-        if "biz" not in form:
-            raise BadRequest("form body has no biz field")
-        text = form["biz"][0]
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    return body

@@ -4,6 +4,8 @@ upload shape, after-sale type names, other in/out statuses and type names, stock
 
 from __future__ import annotations
 
+import time
+
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -136,8 +138,17 @@ def jst_version(modified: str | None, ts: int | None = 0) -> int:
     return int(moment.timestamp()) * 1000 + int(ts or 0) % 1000
 
 
-def stock_level(row: "jst.Inventory") -> StockLevel:
-    return StockLevel(row.sku_id, row.formula_values(), jst_version(row.modified, row.ts))
+def latest_version(clock_allowance_seconds: int, now: float | None = None) -> int:
+    """The highest version a JST level may carry: now + the tenant's clock allowance
+    (``stock.clock_allowance_seconds``). A later one (``modified: 2099-…``) would make every
+    genuine level after it "stale" and pin the level."""
+    return int((time.time() if now is None else now) + clock_allowance_seconds) * 1000 + 999
+
+
+def stock_level(row: "jst.Inventory", clock_allowance_seconds: int = 300) -> StockLevel:
+    # What JST's API answers is trusted, but its clock may run ahead: capped, never refused.
+    version = min(jst_version(row.modified, row.ts), latest_version(clock_allowance_seconds))
+    return StockLevel(row.sku_id, row.formula_values(), version)
 
 
 # --- S7: products --------------------------------------------------------------------------------

@@ -15,39 +15,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+from .. import paging as shared
+from ..paging import batches, keep_latest  # noqa: F401 - JST code imports them here
 
 T = TypeVar("T")
 
 MAX_WINDOW = timedelta(days=7)
-# A page whose records all sit at one ts value could loop forever; a real ts (SQL Server
-# rowversion) is unique per row, so this only guards against a misbehaving server.
-MAX_PAGES = 10_000
 
 
 def split_window(begin: datetime, end: datetime, max_span: timedelta = MAX_WINDOW) -> list[tuple[datetime, datetime]]:
-    """Consecutive windows of at most ``max_span`` covering [begin, end]; they share their edges
-    so a record modified exactly at an edge is read by both (dedupe drops the repeat)."""
-    if end < begin:
-        raise ValueError(f"window end {end} is before its begin {begin}")
-    windows = []
-    start = begin
-    while True:
-        stop = min(start + max_span, end)
-        windows.append((start, stop))
-        if stop >= end:
-            return windows
-        start = stop
+    """JST's modified windows: at most 7 days each (see ``connectors.paging.split_window``)."""
+    return shared.split_window(begin, end, max_span)
 
 
-def keep_latest(records: Iterable[T], key: Callable[[T], Any], ts: Callable[[T], int]) -> list[T]:
-    """One record per key: the version with the highest ts (first-seen order kept)."""
-    best: dict[Any, T] = {}
-    for record in records:
-        k = key(record)
-        if k not in best or ts(record) > ts(best[k]):
-            best[k] = record
-    return list(best.values())
+# A page whose records all sit at one ts value could loop forever; a real ts (SQL Server
+# rowversion) is unique per row, so this only guards against a misbehaving server.
+MAX_PAGES = 10_000
 
 
 @dataclass
@@ -134,11 +119,3 @@ def pages_by_index(fetch: Callable[[int], tuple[Sequence[T], bool]], max_pages: 
         yield from page
         if not has_next or not page:
             return
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    """``items`` in consecutive chunks of ``size`` (the last may be shorter)."""
-    if size <= 0:
-        raise ValueError("batch size must be positive")
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])

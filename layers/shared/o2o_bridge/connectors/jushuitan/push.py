@@ -1,32 +1,50 @@
 """JST pushes to our callback URLs (§6): the four bodies and how a push is authenticated.
 
 The bodies tolerate fields we do not know (JST and its integrators disagree on extras)
-but refuse a body without the fields a flow needs, naming the field. Authentication
-follows pos-contract.md: the old-API push sign when the tenant has a partner key, or
-the tenant's ``token`` query parameter, or nothing only when the tenant opted out.
+but refuse a body without the fields a flow needs, naming the field, and a quantity that is
+missing or null. Bodies are bounded (size, nesting) so a hostile one is a 400, never a 500.
+Authentication (``verify_push``): the old-API push sign bound to route, tenant and time when
+the tenant has a partner key, else the tenant's ``token`` query parameter, else nothing only
+when the tenant opted out; every refusal is the same 401.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
+import secrets as _random
 import time
+from dataclasses import dataclass
 from typing import Any, Mapping, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import json
+from decimal import Decimal
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ...errors import BadRequest, Unauthorized
 from ...shanghai_time import from_jst_text
-from .models import Qty
+from .models import _decimal
 from .signing import legacy_push_sign
 
 P = TypeVar("P", bound=BaseModel)
 
-# Query parameters our route URLs carry for ourselves; JST's sign may or may not cover them.
-OUR_QUERY_PARAMETERS = frozenset({"entId", "storageCode", "type", "token"})
-# §8: no source gives JST's ts format or clock tolerance. Unset = ts not checked;
-# set (seconds) = a signed push older or newer than that is refused as a replay.
-MAX_AGE_VARIABLE = "JST_PUSH_MAX_AGE_SECONDS"
+MAX_BODY_BYTES = 1024 * 1024  # ~5 000 stock rows; JST pushes are far smaller
+MAX_NESTING = 16  # the deepest push body is 3 levels (datas[].field)
+
+
+def _pushed_quantity(value: Any) -> Any:
+    # Unlike a query answer (models.Qty), a push that leaves qty out or null says nothing about
+    # the quantity: setting 0 from it would empty a store's stock.
+    parsed = _decimal(value)
+    if parsed is None:
+        raise ValueError("a quantity is required (null or empty is not a quantity)")
+    return parsed
+
+
+Qty = Annotated[Decimal, BeforeValidator(_pushed_quantity)]
+
 
 
 class PushBody(BaseModel):
@@ -95,6 +113,13 @@ class StockRow(PushBody):
     sku_source: str | None = None
     modified: str | None = None
 
+    @model_validator(mode="after")
+    def _modified_is_a_time(self):
+        # The level's version is this time: unreadable is bad input, not a crash in the flow.
+        if self.modified is not None and from_jst_text(self.modified) is None:
+            raise ValueError(f"modified {self.modified[:40]!r} is not yyyy-MM-dd HH:mm:ss")
+        return self
+
 
 class StockPush(PushBody):
     """库存同步 (inventory.upload): ``datas`` (ShopeX); the new push's ``items`` is accepted too."""
@@ -109,6 +134,47 @@ class StockPush(PushBody):
         return data
 
 
+def parse_push_text(raw: str, content_type: str) -> dict[str, Any]:
+    """The push's JSON object, from a JSON body or a form's ``biz`` field; BadRequest otherwise."""
+    if not raw.strip():
+        raise BadRequest("empty body: expected a JSON object or a form with a biz field")
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    text = raw
+    if "application/x-www-form-urlencoded" in content_type.lower() or (not raw.lstrip().startswith(("{", "[")) and "biz=" in raw):
+        try:
+            form = parse_qs(raw, keep_blank_values=True, max_num_fields=100)
+        except ValueError:
+            raise BadRequest("form body has too many fields") from None
+        if "biz" not in form:
+            raise BadRequest("form body has no biz field")
+        text = form["biz"][0]
+    try:
+        body = json.loads(text)
+    except RecursionError:
+        raise BadRequest(f"body nests deeper than {MAX_NESTING} levels") from None
+    except ValueError as exc:
+        where = f": {exc.msg} at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise BadRequest(f"body is not valid JSON{where}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    if _depth(body) > MAX_NESTING:
+        raise BadRequest(f"body nests deeper than {MAX_NESTING} levels")
+    return body
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            return depth
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        level.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def parse_push_body(model: type[P], body: Mapping[str, Any]) -> P:
     """Validate a push body; a missing or malformed field is a BadRequest naming it."""
     try:
@@ -121,54 +187,118 @@ def parse_push_body(model: type[P], body: Mapping[str, Any]) -> P:
         raise BadRequest("push body: " + "; ".join(problems)) from None
 
 
-def authenticate_push(query: Mapping[str, str], *, partner_key: str | None, token: str | None,
-                      allow_unsigned: bool, now: float | None = None) -> str:
-    """How the push proved it comes from JST: "sign", "token" or "unsigned"; else Unauthorized."""
-    sign = (query.get("sign") or "").strip().lower()
-    if partner_key and sign:
-        if not any(hmac.compare_digest(sign, expected) for expected in _expected_signs(query, partner_key)):
-            raise Unauthorized("push sign does not match the tenant's partner key")
-        _check_age(query.get("ts"), now)
-        return "sign"
-    given = query.get("token")
-    if token and given:
-        if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
-            raise Unauthorized("push token does not match the tenant's callback token")
-        return "token"
-    if allow_unsigned:
-        return "unsigned"
-    expected = " or ".join(n for n, v in (("a JST sign (method, partnerid, ts, sign)", partner_key),
-                                          ("the tenant's token query parameter", token)) if v)
-    raise Unauthorized(f"push is not authenticated: expected {expected or 'a configured credential'}")
+# --- authentication ---------------------------------------------------------------------------
+#
+# JST's push sign (old-API, §6.1) is md5(method + partnerid + k1v1k2v2... + partnerkey) over the
+# query string, not the body. A push is accepted only when that sign covers
+#   - the route's push method (a logistics push cannot be replayed on the cancel route),
+#   - this tenant: entId and storageCode are query parameters, so they are inside the sign,
+#   - a ts within the tenant's window (callback.max_age_seconds, default 10 min either way).
+# Signs are not remembered: two genuine pushes of one method in one second carry one sign.
+# What the sign cannot cover (the body) is bounded by the flows: see docs/security.md.
+
+# The push method each route's sign must name (§6.1: ShopeX's Verify.php). The cancel push's
+# method is unknown (§8): CallbackAuth.cancel_method names it; unset, the cancel route accepts
+# any method except the three that belong to the other routes.
+ROUTE_METHODS: dict[str, str | None] = {
+    "delivery": "logistics.upload",
+    "cancel": None,
+    "return_goods": "refund.goods",
+    "stock": "inventory.upload",
+}
+REFUSED = "push not authenticated for this callback URL"
 
 
-def _expected_signs(query: Mapping[str, str], partner_key: str) -> list[str]:
-    method, partner_id = query.get("method", ""), query.get("partnerid", "")
-    everything = {k: v for k, v in query.items() if k not in {"sign", "method", "partnerid"}}
-    jst_only = {k: v for k, v in everything.items() if k not in OUR_QUERY_PARAMETERS}
-    # §6.1/§8: unknown whether JST's sign covers the parameters of the URL we configured.
-    return [legacy_push_sign(method, partner_id, params, partner_key) for params in (jst_only, everything)]
+@dataclass(frozen=True)
+class PushCredentials:
+    """What a tenant accepts as proof that a push comes from its JST (CallbackAuth, revealed)."""
+
+    partner_key: str | None
+    token: str | None
+    allow_unsigned: bool = False
+    accept: frozenset[str] = frozenset({"sign", "token"})  # of the configured ones
+    max_age_seconds: int = 600
+    cancel_method: str | None = None
 
 
-def _check_age(ts: str | None, now: float | None) -> None:
-    limit = os.environ.get(MAX_AGE_VARIABLE, "").strip()
-    if not limit:
-        return
+# Unknown tenants are verified against these, so a stranger's push costs the same work and
+# gets the same answer as a push with a wrong credential for a real tenant.
+_DUMMY = PushCredentials(partner_key=_random.token_hex(16), token=_random.token_hex(16))
+
+
+class PushRefused(Unauthorized):
+    """401 with one answer for every reason; the reason goes to the log only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(REFUSED)
+        self.reason = reason
+
+
+def verify_push(query: Mapping[str, str], *, route: str, credentials: PushCredentials | None,
+                storage_ok: bool, now: float | None = None) -> str:
+    """How the push proved it comes from this tenant's JST: "sign", "token" or "unsigned".
+
+    Raises PushRefused (401, one message) for an unknown tenant (``credentials`` None), a
+    storageCode that is not the tenant's, a wrong or stale sign or a wrong token. Every call
+    computes one sign and compares one sign and one token, whatever the outcome.
+    """
+    known = credentials is not None
+    creds = credentials if credentials is not None else _DUMMY
+    given_sign = query.get("sign") or ""
+    sign_ok = _equal(given_sign.strip().lower(), _expected_sign(query, creds.partner_key or _DUMMY.partner_key))
+    token_ok = _equal(query.get("token") or "", creds.token or _DUMMY.token)
+    method_ok = _method_fits(query.get("method") or "", route, creds.cancel_method)
+    fresh = _fresh(query.get("ts"), creds.max_age_seconds, time.time() if now is None else now)
+
+    by_sign = bool(creds.partner_key) and "sign" in creds.accept
+    by_token = bool(creds.token) and "token" in creds.accept
+    if by_sign and (given_sign or not by_token):
+        how, proven = "sign", bool(given_sign) and sign_ok and method_ok and fresh
+        reason = ("no sign" if not given_sign else "sign does not match the partner key" if not sign_ok
+                  else f"method {query.get('method')!r} is not the {route} push" if not method_ok
+                  else "ts outside the accepted window (replay or clock)")
+    elif by_token:
+        how, proven = "token", bool(query.get("token")) and token_ok
+        reason = "no token" if not query.get("token") else "token does not match"
+    else:
+        how, proven, reason = "unsigned", creds.allow_unsigned, "no credential configured"
+    if known and storage_ok and proven:
+        return how
+    raise PushRefused("unknown entId" if not known else "storageCode is not the tenant's" if not storage_ok else reason)
+
+
+def _expected_sign(query: Mapping[str, str], partner_key: str) -> str:
+    # Every query parameter but sign is covered, our URL's entId / storageCode / type included
+    # (ShopeX signs all of them): a sign made for another tenant or warehouse does not fit.
+    covered = {k: v for k, v in query.items() if k not in {"sign", "method", "partnerid"}}
+    return legacy_push_sign(query.get("method") or "", query.get("partnerid") or "", covered, partner_key)
+
+
+def _equal(given: str, expected: str) -> bool:
+    # Bytes, so a non-ASCII value is a mismatch rather than a TypeError.
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
+def _method_fits(method: str, route: str, cancel_method: str | None) -> bool:
+    expected = ROUTE_METHODS[route] if route != "cancel" else cancel_method
+    if expected is not None:
+        return method == expected
+    return bool(method) and method not in {m for m in ROUTE_METHODS.values() if m}
+
+
+def _fresh(ts: str | None, max_age_seconds: int, now: float) -> bool:
+    if max_age_seconds == 0:  # the tenant switched the window off explicitly
+        return True
     at = _parse_ts(ts)
-    if at is None:
-        raise Unauthorized("signed push has no readable ts")
-    if abs((time.time() if now is None else now) - at) > float(limit):
-        raise Unauthorized("signed push ts is outside the accepted clock window (replay?)")
+    return at is not None and abs(now - at) <= max_age_seconds
 
 
 def _parse_ts(ts: str | None) -> float | None:
     if not ts:
         return None
     text = ts.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 13:
         value = int(text)
         return value / 1000 if value > 10**11 else float(value)  # milliseconds or seconds
-    moment = from_jst_text(text)
+    moment = from_jst_text(text[:32])
     return moment.timestamp() if moment is not None else None
-
-

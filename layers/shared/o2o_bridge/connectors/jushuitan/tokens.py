@@ -7,6 +7,10 @@ invalidate a token when another refresh is made (§8: unknown):
   a few seconds for the stored token to change and use it;
 - a version condition on the write: if two refreshes still happen (a lease expired), the
   first write wins and the other adopts the stored token instead of overwriting it.
+
+The access and refresh tokens are stored encrypted with the stack's KMS key (``TokenKey``),
+bound to their tenant by the encryption context: StateTable never holds them in clear, and a
+ciphertext copied to another tenant's item does not decrypt.
 """
 
 from __future__ import annotations
@@ -66,12 +70,44 @@ class InMemoryTokenStore:
             return True
 
 
-class DynamoTokenStore:
-    """TOKEN#<ent_id> / CURRENT in StateTable (encrypted at rest like the tenant config)."""
+class TokenCipher(Protocol):
+    def encrypt(self, plaintext: str, ent_id: str) -> bytes: ...
+    def decrypt(self, ciphertext: bytes, ent_id: str) -> str: ...
 
-    def __init__(self, client: Any, table: str) -> None:
+
+class KmsTokenCipher:
+    """KMS Encrypt / Decrypt under one key, the tenant in the encryption context; a decrypted
+    value is cached by its ciphertext so a warm container asks KMS once per token."""
+
+    def __init__(self, client: Any, key_id: str) -> None:
+        self.client = client
+        self.key_id = key_id
+        self._plain: dict[bytes, str] = {}
+
+    @staticmethod
+    def _context(ent_id: str) -> dict[str, str]:
+        return {"o2o:purpose": "jst-token", "o2o:ent_id": ent_id}
+
+    def encrypt(self, plaintext: str, ent_id: str) -> bytes:
+        blob = self.client.encrypt(KeyId=self.key_id, Plaintext=plaintext.encode("utf-8"),
+                                   EncryptionContext=self._context(ent_id))["CiphertextBlob"]
+        self._plain[blob] = plaintext
+        return blob
+
+    def decrypt(self, ciphertext: bytes, ent_id: str) -> str:
+        if ciphertext not in self._plain:
+            self._plain[ciphertext] = self.client.decrypt(
+                CiphertextBlob=ciphertext, EncryptionContext=self._context(ent_id))["Plaintext"].decode("utf-8")
+        return self._plain[ciphertext]
+
+
+class DynamoTokenStore:
+    """TOKEN#<ent_id> / CURRENT in StateTable, the tokens encrypted by ``cipher`` (KMS)."""
+
+    def __init__(self, client: Any, table: str, cipher: TokenCipher) -> None:
         self.client = client
         self.table = table
+        self.cipher = cipher
 
     @staticmethod
     def _key(ent_id: str) -> dict[str, Any]:
@@ -88,13 +124,29 @@ class DynamoTokenStore:
         item = self.client.get_item(TableName=self.table, Key=self._key(ent_id), ConsistentRead=True).get("Item")
         if not item:
             return None
+        if "access_token_enc" not in item:  # stored in clear before tokens were encrypted
+            return self._encrypt_legacy(ent_id, item)
+        refresh = item.get("refresh_token_enc", {}).get("B")
         return TokenRecord(
-            access_token=item["access_token"]["S"],
-            refresh_token=item.get("refresh_token", {}).get("S"),
+            access_token=self.cipher.decrypt(item["access_token_enc"]["B"], ent_id),
+            refresh_token=self.cipher.decrypt(refresh, ent_id) if refresh else None,
             expires_at=float(item["expires_at_epoch"]["N"]) if "expires_at_epoch" in item else None,
             obtained_at=float(item["obtained_at"]["N"]),
             version=int(item["version"]["N"]),
         )
+
+    def _encrypt_legacy(self, ent_id: str, item: dict[str, Any]) -> TokenRecord:
+        record = TokenRecord(
+            access_token=item["access_token"]["S"],
+            refresh_token=item.get("refresh_token", {}).get("S"),
+            expires_at=float(item["expires_at_epoch"]["N"]) if "expires_at_epoch" in item else None,
+            obtained_at=float(item["obtained_at"]["N"]),
+        )
+        version = int(item["version"]["N"])
+        # Rewritten encrypted at once (same tokens, next version); if another container wins, reread.
+        if self.save(ent_id, record, version):
+            return replace(record, version=version + 1)
+        return self.load(ent_id) or replace(record, version=version)
 
     def claim_refresh(self, ent_id: str, holder: str, now: float, seconds: float) -> bool:
         try:
@@ -114,12 +166,12 @@ class DynamoTokenStore:
     def save(self, ent_id: str, record: TokenRecord, expected_version: int) -> bool:
         item: dict[str, Any] = {
             **self._key(ent_id),
-            "access_token": {"S": record.access_token},
+            "access_token_enc": {"B": self.cipher.encrypt(record.access_token, ent_id)},
             "obtained_at": {"N": repr(record.obtained_at)},
             "version": {"N": str(expected_version + 1)},
         }
         if record.refresh_token:
-            item["refresh_token"] = {"S": record.refresh_token}
+            item["refresh_token_enc"] = {"B": self.cipher.encrypt(record.refresh_token, ent_id)}
         if record.expires_at is not None:
             item["expires_at_epoch"] = {"N": repr(record.expires_at)}
         condition = "attribute_not_exists(pk)" if expected_version == 0 else "version = :v"

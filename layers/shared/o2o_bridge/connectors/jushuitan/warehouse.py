@@ -37,10 +37,13 @@ class JstStock:
 
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
-        return StockPage([mappers.stock_level(row) for row in scan.records], str(scan.next_ts))
+        allowance = self.tenant.stock.clock_allowance_seconds
+        return StockPage([mappers.stock_level(row, allowance) for row in scan.records], str(scan.next_ts))
 
     def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
-        return [mappers.stock_level(row) for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))]
+        allowance = self.tenant.stock.clock_allowance_seconds
+        return [mappers.stock_level(row, allowance)
+                for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))]
 
 
 def is_store_warehouse(tenant: "Tenant", mapping: "WarehouseMapping") -> bool:

@@ -1,7 +1,7 @@
-"""The 店+ store-system adapter: P1–P11 of pos-contract.md behind the ``StoreSystem`` port.
+"""The 店+ store-system adapter: P1–P14 of pos-contract.md behind the ``StoreSystem`` port.
 
 - ``client``: one authenticated call (bearer key, X-Ent-Id, Idempotency-Key, envelope, errors)
-- ``api``: ``StoreSystemApi``, the typed P1–P11 methods, P6 chunking, P8 paging
+- ``api``: ``StoreSystemApi``, the typed P1–P14 methods, P6 chunking, P8 paging
 - ``models``: pydantic request / answer models
 - ``idempotency``: the Idempotency-Key scheme
 - ``errors``: PosPermanentError / PosTransientError and their subclasses

@@ -1,4 +1,4 @@
-"""The StoreSystem port over HTTP: P1–P11 of pos-contract.md as typed methods.
+"""The StoreSystem port over HTTP: P1–P14 of pos-contract.md as typed methods.
 
 Each command derives its Idempotency-Key from its business key (``idempotency.py``), so a
 retry of the same action is applied once. ``set_warehouse_stock`` splits a set larger than
@@ -24,10 +24,11 @@ from . import idempotency
 from .client import PosClient
 from .errors import PosPermanentError, PosTransientError
 from .models import (
-    MAX_STOCK_ITEMS, CancelRequest, FulfilmentCancelled, FulfilmentCreated, FulfilmentOrder, OrderCancelled,
-    ProductBatch, ProductResults, ReturnReceipt, ReturnReceiptDone, Shipment, ShipmentCreated, StockLevel,
-    StockPage, StockRow, StoreStock, TransferShipped, TransferShippedDone, WarehouseReturnReceived,
-    WarehouseReturnReceivedDone, WarehouseStock, WarehouseStockSet,
+    MAX_STOCK_ITEMS, CancelRequest, FulfilmentCancelled, FulfilmentCreated, FulfilmentOrder, InboundReceiptCreated,
+    MemberProfile, MemberSaved, OrderCancelled, OutboundNoteBooked, ProductBatch, ProductResults, ReturnReceipt,
+    ReturnReceiptDone, Shipment, ShipmentCreated, StockLevel, StockPage, StockRow, StoreDocument, StoreStock,
+    TransferShipped, TransferShippedDone, WarehouseReturnReceived, WarehouseReturnReceivedDone, WarehouseStock,
+    WarehouseStockSet,
 )
 
 T = TypeVar("T")
@@ -259,6 +260,30 @@ class StoreSystemApi:
         key = idempotency.key("warehouse-return-received", business_key or f"{doc_no}:{received.jst_io_id}")
         return self._command("POST", f"/warehouse-returns/{_segment(doc_no)}/received", received, key,
                              WarehouseReturnReceivedDone)
+
+    # --- W2: ERP documents of a store's warehouse --------------------------------------------
+    def create_inbound_receipt(self, store_code: str, document: StoreDocument, *,
+                               business_key: str | None = None) -> InboundReceiptCreated:
+        """P12: the ERP's stock-in document becomes a pending inbound receipt at the store.
+        Key ``inbound-receipt:<store_code>:<doc_no>``."""
+        key = idempotency.key("inbound-receipt", business_key or f"{store_code}:{document.doc_no}")
+        return self._command("POST", f"/stores/{_segment(store_code)}/inbound-receipts", document, key,
+                             InboundReceiptCreated)
+
+    def book_outbound_note(self, store_code: str, document: StoreDocument, *,
+                           business_key: str | None = None) -> OutboundNoteBooked:
+        """P13: the ERP's stock-out document is booked out of the store.
+        Key ``outbound-note:<store_code>:<doc_no>``."""
+        key = idempotency.key("outbound-note", business_key or f"{store_code}:{document.doc_no}")
+        return self._command("POST", f"/stores/{_segment(store_code)}/outbound-notes", document, key,
+                             OutboundNoteBooked)
+
+    # --- member merge --------------------------------------------------------------------------
+    def put_member(self, member_id: str, profile: MemberProfile, *, business_key: str | None = None) -> MemberSaved:
+        """P14: the merged profile. Key ``member:<member_id>:<hash of the profile>``: the same
+        profile sent again is one action, a changed profile is a new one."""
+        key = idempotency.key("member", member_id, business_key or idempotency.content_hash(profile.body()))
+        return self._command("PUT", f"/members/{_segment(member_id)}", profile, key, MemberSaved)
 
     # --- plumbing ----------------------------------------------------------------------------
     def _command(self, method: str, path: str, request: Any, key: str, answer: type[A]) -> A:

@@ -16,6 +16,9 @@ same key and the store system applies the action once (pos-contract.md):
 | P9 products | ``products:<business key>``; without one, a hash of the batch |
 | P10 transfer shipped | ``transfer-shipped:<doc_no>:<jst_io_id>`` |
 | P11 return received | ``warehouse-return-received:<doc_no>:<jst_io_id>`` |
+| P12 inbound receipt | ``inbound-receipt:<store_code>:<doc_no>`` (the ERP's document no.) |
+| P13 outbound note | ``outbound-note:<store_code>:<doc_no>`` |
+| P14 member | ``member:<member_id>:<business key>``; without one, a hash of the profile |
 
 Callers may always pass their own business key (``business_key=``); the action prefix is
 added here so two actions on one document never share a key.

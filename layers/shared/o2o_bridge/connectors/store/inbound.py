@@ -16,7 +16,8 @@ body is read into any model:
 5. ``X-O2O-Event-Id`` present and equal to the (now authentic) body's ``event_id``: 422.
 
 Only then does ``read_event`` validate the decoded body against the event models (422
-naming the field). Nothing on this path writes anything.
+naming the field) and refuse an event whose ``occurred_at`` is outside the tenant's window
+(422). Nothing on this path writes anything.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from ...errors import Unauthorized, UnknownTenant, UnprocessableRequest
@@ -111,10 +113,29 @@ def verify_signature(tenants: Callable[[], "TenantRepository"], secrets: Callabl
     return middleware
 
 
-def read_event(app: "APIGatewayHttpResolver") -> tuple[PosEvent, "Tenant"]:
-    """The typed event and its tenant; only after ``verify_signature`` passed."""
+def read_event(app: "APIGatewayHttpResolver", now: datetime | None = None) -> tuple[PosEvent, "Tenant"]:
+    """The typed event and its tenant; only after ``verify_signature`` passed.
+
+    An event that happened outside the tenant's window (``pos.event_max_age_hours`` back,
+    ``pos.event_max_ahead_seconds`` ahead) is 422: the signature proves who sent it, not when,
+    and an idempotency record does not live forever.
+    """
     signed: SignedRequest = app.context[CONTEXT_KEY]
-    return parse_event(signed.body), signed.tenant
+    event = parse_event(signed.body)
+    check_window(event, signed.tenant, now)
+    return event, signed.tenant
+
+
+def check_window(event: PosEvent, tenant: "Tenant", now: datetime | None = None) -> None:
+    now = now or datetime.now(timezone.utc)
+    oldest = now - timedelta(hours=tenant.pos.event_max_age_hours)
+    latest = now + timedelta(seconds=tenant.pos.event_max_ahead_seconds)
+    if event.occurred_at < oldest:
+        raise UnprocessableRequest(f"occurred_at: {event.occurred_at.isoformat()} is older than "
+                                   f"{tenant.pos.event_max_age_hours} h: refused (a replay?); nothing was written")
+    if event.occurred_at > latest:
+        raise UnprocessableRequest(f"occurred_at: {event.occurred_at.isoformat()} is more than "
+                                   f"{tenant.pos.event_max_ahead_seconds} s ahead of the bridge's clock: refused")
 
 
 def raw_body(event: Any) -> bytes:

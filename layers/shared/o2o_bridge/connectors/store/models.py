@@ -1,4 +1,4 @@
-"""Typed requests and answers of the 店+ API, P1–P11 of pos-contract.md
+"""Typed requests and answers of the 店+ API, P1–P14 of pos-contract.md
 (docs/openapi/pos-api.yaml is the same contract as OpenAPI 3.1).
 
 Requests refuse unknown fields (a typo in a mapper fails in tests, not at the store);
@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 __all__ = [
-    "Answer", "CancelRequest", "FulfilmentCancelled", "FulfilmentCreated", "FulfilmentItem", "FulfilmentOrder",
-    "MAX_STOCK_ITEMS", "OrderCancelled", "Product", "ProductBatch", "ProductOptions", "ProductResult",
+    "Answer", "CancelRequest", "CashOnDelivery", "FulfilmentCancelled", "FulfilmentCreated", "FulfilmentItem",
+    "FulfilmentOrder", "InboundReceiptCreated", "MAX_STOCK_ITEMS", "MemberChannel", "MemberProfile", "MemberSaved",
+    "OrderCancelled", "OutboundNoteBooked", "Product", "ProductBatch", "ProductOptions", "ProductResult",
     "ProductResults", "Receiver", "ReturnReceipt", "ReturnReceiptDone", "Shipment", "ShipmentCreated", "SkuQty",
-    "StockLevel", "StockPage", "StockRow", "StoreStock", "StoreStockItem", "TransferShipped",
+    "StockLevel", "StockPage", "StockRow", "StoreDocument", "StoreStock", "StoreStockItem", "TransferShipped",
     "TransferShippedDone", "WarehouseReturnReceived", "WarehouseReturnReceivedDone", "WarehouseStock",
     "WarehouseStockResult", "WarehouseStockSet",
 ]
@@ -84,8 +85,18 @@ class FulfilmentItem(_Request):
     price: Money | None = None
 
 
+class CashOnDelivery(_Request):
+    """P1 ``cod``: a 货到付款 order; the store collects ``amount`` from the customer."""
+
+    amount: Money
+
+
 class FulfilmentOrder(_Request):
-    """P1 body: one JST sales outbound (io_id) routed to one store."""
+    """P1 body: one JST sales outbound (io_id) routed to one store.
+
+    The optional fields are sent only when known: ``cod`` for a 货到付款 order,
+    ``pickup_store_code`` the store the customer chose for 门店自提, ``placed_at`` / ``paid_at``
+    the customer's order and payment times (``receiver.zip`` the postcode)."""
 
     external_id: Id  # JST io_id
     jst_o_id: Id
@@ -97,6 +108,10 @@ class FulfilmentOrder(_Request):
     shop_id: Id | None = None
     buyer_message: str | None = None
     remark: str | None = None
+    cod: CashOnDelivery | None = None
+    pickup_store_code: Id | None = None
+    placed_at: Time | None = None
+    paid_at: Time | None = None
 
 
 class FulfilmentCreated(_Answer):
@@ -281,6 +296,58 @@ class WarehouseReturnReceivedDone(_Answer):
     doc_no: str
     status: str
     inbound_no: str | None = None
+
+
+# --- P12 / P13 -------------------------------------------------------------------------
+
+
+class StoreDocument(_Request):
+    """P12 / P13 body: an ERP stock-in (P12) or stock-out (P13) document of a store's warehouse."""
+
+    doc_no: Id  # the ERP's document no.: one receipt / note per store and doc_no
+    doc_type: Id  # the ERP's type, e.g. 调拨入库, 采购入库, 其他出库
+    items: Annotated[list[SkuQty], Field(min_length=1)]
+    remark: Annotated[str, Field(max_length=2000)] = ""
+
+
+class InboundReceiptCreated(_Answer):
+    doc_no: str
+    store_code: str
+    inbound_receipt_no: str
+    status: str
+
+
+class OutboundNoteBooked(_Answer):
+    doc_no: str
+    store_code: str
+    outbound_no: str
+    status: str
+
+
+# --- P14 -------------------------------------------------------------------------------
+
+
+class MemberChannel(_Request):
+    channel: Id  # where the person is known: the store system, an online shop, ...
+    external_id: Id
+
+
+class MemberProfile(_Request):
+    """P14 body: one merged member profile."""
+
+    mobile: Id
+    name: Id
+    channels: list[MemberChannel]
+    merged_from: list[Id]
+
+    def body(self) -> dict[str, Any]:  # the empty lists are the contract's "none", always sent
+        return self.model_dump(mode="json")
+
+
+class MemberSaved(_Answer):
+    member_id: str
+    status: str
+    merged_from: list[str] = []
 
 
 class Answer(_Answer):

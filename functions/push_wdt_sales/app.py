@@ -1,0 +1,13 @@
+"""Every 10 min: the stores' queued retail sales -> 旺店通 trades of the POS shop (W1)."""
+
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import kit, store_sales
+from o2o_bridge.observability import logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    runtime.lambda_context = context
+    return kit.run_for_tenants("push_wdt_sales", store_sales.push_store_sales, build=wiring.context_for,
+                               erp="wangdiantong", log=logger.info)

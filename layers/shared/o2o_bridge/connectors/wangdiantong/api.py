@@ -1,0 +1,193 @@
+"""The typed 旺店通 企业版 adapter: one method per interface the scenarios use.
+
+Queries hide the paging rules: ``page_no`` starts at 0, ``total_count`` comes only with
+page 0, and a query by modified time takes a limited window (``trade_query`` 60 minutes,
+``stock_query`` 30 days), so a longer range is split into windows that share their edges
+and each is paged to its end; a record read twice (an edge, a page shifted by a change
+during the scan) is kept once, in its latest version. Uploads are cut into batches of the
+documented maximum. Limits the sources are unsure of are ``Limits`` fields a tenant may
+override.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+
+from pydantic import BaseModel
+
+from ...shanghai_time import to_jst_text
+from ..paging import batches, keep_latest, split_window
+from . import models as m
+from .client import WdtClient
+from .errors import WdtPermanentError
+
+R = TypeVar("R", bound=BaseModel)
+
+MAX_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    page_size: int = 100               # 1-100 on every list query
+    trade_page_size: int = 40          # one SDK says trade_query takes at most 40
+    trade_window: timedelta = timedelta(minutes=60)
+    stock_window: timedelta = timedelta(days=30)
+    document_window: timedelta = timedelta(days=30)   # not published for stock-in/out queries
+    goods_window: timedelta = timedelta(days=30)      # not published for goods_query
+    trades_per_push: int = 50
+    count_lines: int = 1000            # lines of one 盘点 (not published)
+    document_lines: int = 1000         # lines of one 其他入库 / 其他出库 (not published)
+
+
+# The list node of each answer; the first name present is used (the 企业版 does not
+# publish them all, and copies of its docs disagree).
+LIST_KEYS: dict[str, tuple[str, ...]] = {
+    "trade_query.php": ("trades",),
+    "stock_query.php": ("stocks",),
+    "stockin_order_query.php": ("stockin_list", "stockin_order_list", "orders"),
+    "stockout_order_query.php": ("stockout_list", "stockout_order_list", "orders"),
+    "goods_query.php": ("goods_list", "goods"),
+    "shop.php": ("shoplist", "shop_list", "shops"),
+    "warehouse_query.php": ("warehouses", "warehouse_list"),
+    "logistics.php": ("logistics_list", "logistics"),
+    "goods_class_query.php": ("goods_class", "goods_class_list"),
+}
+
+
+def rows_of(api: str, answer: Mapping[str, Any]) -> list[Any]:
+    for key in LIST_KEYS.get(api, ()):
+        rows = answer.get(key)
+        if rows is not None:
+            return list(rows)
+    return []
+
+
+def when(moment: datetime) -> str:
+    """A time as 旺店通 reads it: Asia/Shanghai wall time."""
+    return to_jst_text(moment)
+
+
+def _modified(record: Any) -> str:
+    return getattr(record, "modified", None) or ""
+
+
+@dataclass
+class WdtApi:
+    client: WdtClient
+    limits: Limits = field(default_factory=Limits)
+
+    # --- raw --------------------------------------------------------------------------------
+    def call(self, api: str, business: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.client.call(api, business)
+
+    # --- paging -----------------------------------------------------------------------------
+    def pages(self, api: str, business: Mapping[str, Any], model: type[R], *,
+              page_size: int | None = None) -> Iterator[list[R]]:
+        """Every page of one query, from page_no 0 to the end: the end is the page that
+        completes ``total_count`` (given with page 0), a short page or an empty one."""
+        size = page_size or self.limits.page_size
+        total: int | None = None
+        seen = 0
+        for page_no in range(MAX_PAGES):
+            answer = self.client.call(api, {**business, "page_no": page_no, "page_size": size})
+            if page_no == 0 and answer.get("total_count") is not None:
+                total = int(answer["total_count"])
+            rows = [model.model_validate(row) for row in rows_of(api, answer)]
+            seen += len(rows)
+            if rows:
+                yield rows
+            if not rows or len(rows) < size or (total is not None and seen >= total):
+                return
+        raise WdtPermanentError(f"旺店通 {api} returned more than {MAX_PAGES} pages; narrow the query", api=api)
+
+    def _all(self, api: str, business: Mapping[str, Any], model: type[R], **kwargs: Any) -> list[R]:
+        return [row for page in self.pages(api, business, model, **kwargs) for row in page]
+
+    def _by_modified(self, api: str, model: type[R], *, begin: datetime, end: datetime, span: timedelta,
+                     key: Callable[[R], Any], business: Mapping[str, Any] | None = None,
+                     page_size: int | None = None) -> list[R]:
+        found: list[R] = []
+        for start, stop in split_window(begin, end, span):
+            window = {**(business or {}), "start_time": when(start), "end_time": when(stop)}
+            found.extend(self._all(api, window, model, page_size=page_size))
+        return keep_latest(found, key, _modified)
+
+    # --- W1 trades ----------------------------------------------------------------------------
+    def push_trades(self, shop_no: str, trades: Sequence[m.Trade], *, strict: bool = False) -> list[m.TradePushAnswer]:
+        """trade_push.php, at most ``trades_per_push`` a call; one answer per call."""
+        answers = []
+        for chunk in batches(list(trades), self.limits.trades_per_push):
+            answer = self.client.call("trade_push.php", {"shop_no": shop_no, "switch": 1 if strict else 0,
+                                                         "trade_list": chunk})
+            answers.append(m.TradePushAnswer.model_validate(answer))
+        return answers
+
+    def query_trades(self, *, begin: datetime, end: datetime, shop_no: str | None = None) -> list[m.WdtRecord]:
+        """trade_query.php by modified time, in windows of at most 60 minutes."""
+        return self._by_modified("trade_query.php", m.WdtRecord, begin=begin, end=end, span=self.limits.trade_window,
+                                 key=lambda r: (getattr(r, "shop_no", None), getattr(r, "tid", None)),
+                                 business={"shop_no": shop_no}, page_size=self.limits.trade_page_size)
+
+    # --- W5 stock -----------------------------------------------------------------------------
+    def query_stock(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockRow]:
+        """stock_query.php: stock rows modified in [begin, end], windows of at most 30 days."""
+        return self._by_modified("stock_query.php", m.StockRow, begin=begin, end=end, span=self.limits.stock_window,
+                                 key=lambda r: (r.warehouse_no, r.spec_no), business={"warehouse_no": warehouse_no})
+
+    def count_stock(self, *, warehouse_no: str, lines: Sequence[m.CountLine], remark: str = "",
+                    adjust: bool = True) -> list[dict[str, Any]]:
+        """stock_sync_by_pd.php: a 盘点 whose counted quantities overwrite the ERP's stock."""
+        answers = []
+        for chunk in batches(list(lines), self.limits.count_lines):
+            answers.append(self.client.call("stock_sync_by_pd.php", {
+                "warehouse_no": warehouse_no, "is_adjust_stock": 1 if adjust else 0, "remark": remark,
+                "goods_list": chunk}))
+        return answers
+
+    # --- W3 / W2 documents --------------------------------------------------------------------
+    def push_stockin(self, info: m.StockinInfo) -> dict[str, Any]:
+        self._fits(info.outer_no, len(info.goods_list))
+        return self.client.call("stockin_order_push.php", {"stockin_info": info})
+
+    def push_stockout(self, info: m.StockoutInfo) -> dict[str, Any]:
+        self._fits(info.outer_no, len(info.detail_list))
+        return self.client.call("stockout_order_push.php", {"stockout_info": info})
+
+    def _fits(self, outer_no: str, lines: int) -> None:
+        if lines > self.limits.document_lines:
+            raise WdtPermanentError(f"document {outer_no} has {lines} lines; 旺店通 takes at most "
+                                    f"{self.limits.document_lines} (split it)")
+
+    def query_stockins(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockDocument]:
+        return self._by_modified("stockin_order_query.php", m.StockDocument, begin=begin, end=end,
+                                 span=self.limits.document_window, key=lambda r: r.order_no,
+                                 business={"warehouse_no": warehouse_no})
+
+    def query_stockouts(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockDocument]:
+        return self._by_modified("stockout_order_query.php", m.StockDocument, begin=begin, end=end,
+                                 span=self.limits.document_window, key=lambda r: r.order_no,
+                                 business={"warehouse_no": warehouse_no})
+
+    # --- W4 goods -----------------------------------------------------------------------------
+    def query_goods(self, *, begin: datetime, end: datetime) -> list[m.Goods]:
+        return self._by_modified("goods_query.php", m.Goods, begin=begin, end=end, span=self.limits.goods_window,
+                                 key=lambda r: r.goods_no)
+
+    def goods_of_spec(self, spec_no: str) -> list[m.Goods]:
+        """goods_query.php by ``spec_no`` (no time window): the goods that has this spec."""
+        return self._all("goods_query.php", {"spec_no": spec_no}, m.Goods)
+
+    # --- W6 base data -------------------------------------------------------------------------
+    def shops(self, shop_no: str | None = None) -> list[m.Shop]:
+        return self._all("shop.php", {"shop_no": shop_no}, m.Shop)
+
+    def warehouses(self) -> list[m.Warehouse]:
+        return self._all("warehouse_query.php", {}, m.Warehouse)
+
+    def logistics(self) -> list[m.Logistics]:
+        return self._all("logistics.php", {}, m.Logistics)
+
+    def goods_classes(self) -> list[m.GoodsClass]:
+        return self._all("goods_class_query.php", {}, m.GoodsClass)

@@ -1,0 +1,163 @@
+"""The retail ERP port over 旺店通 企业版 (``ports.retail.RetailErp``).
+
+- Sales go to ``trade_push.php`` of the tenant's POS shop, at most 50 a call and at most 30
+  of one customer (``buyer_nick``) a call, as the interface requires. The sale no. is the
+  order's ``tid``: 旺店通 books a repeated tid as a change, never as a second order. When
+  a call is refused for good, its sales are pushed one by one so that only the refused
+  ones are reported and the others are booked.
+- Store documents go to ``stockin_order_push.php`` / ``stockout_order_push.php`` as 其他入库
+  / 其他出库 with ``outer_no`` = the tenant's prefix + the store's document no., approved at
+  once; a repeated outer_no ("already exists") is the same document, already booked.
+- Counts go to ``stock_sync_by_pd.php`` (the counted quantity overwrites).
+- Reads map the stores' warehouses (仓库编号, default the store code) back to stores and
+  drop what the bridge booked itself and the document types the tenant excludes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Sequence
+
+from ...errors import ConfigurationError, PermanentError
+from ...ports.retail import (ErpDocument, RetailProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
+                           StoreSale)
+from . import mappers, models as m
+from .api import WdtApi
+from .errors import WdtDuplicate
+
+MAX_SAME_BUYER = 30  # trade_push: at most 30 orders of one buyer_nick a call
+
+MOVEMENT_LABELS = {"refund": "门店退货入库", "reversal": "冲单", "purchase_in": "采购入库", "import_in": "入库单导入",
+                   "exchange_out": "换货出库", "manual_out": "出库开单"}
+
+
+@dataclass
+class WdtRetailErp:
+    api: WdtApi
+    tenant: Any
+
+    @property
+    def section(self) -> Any:
+        return self.tenant.wangdiantong
+
+    def _store(self, code: str) -> Any:
+        store = next((s for s in self.tenant.stores if s.code == code), None)
+        if store is None:
+            raise ConfigurationError(f"store {code} is not one of tenant {self.tenant.ent_id}'s stores")
+        return store
+
+    def _stores_by_warehouse(self) -> dict[str, str]:
+        return {s.wdt_warehouse: s.code for s in self.tenant.stores}
+
+    def outer_no(self, doc_no: str) -> str:
+        return f"{self.section.documents.own_outer_no_prefix}{doc_no}"
+
+    # --- W1 ---------------------------------------------------------------------------------
+    def book_sales(self, sales: Sequence[StoreSale]) -> list[SaleBooking]:
+        bookings: list[SaleBooking] = []
+        for batch in self._batches(list(sales)):
+            trades = [mappers.sale_to_trade(s, self.section, self._store(s.store_code)) for s in batch]
+            try:
+                self.api.push_trades(self.section.shop_no, trades, strict=self.section.strict_trade_push)
+                bookings.extend(SaleBooking(s.sale_no, True) for s in batch)
+            except PermanentError as refused:
+                if len(batch) == 1:
+                    bookings.append(SaleBooking(batch[0].sale_no, False, str(refused)))
+                    continue
+                bookings.extend(self.book_sales_one_by_one(batch))
+        return bookings
+
+    def book_sales_one_by_one(self, sales: Sequence[StoreSale]) -> list[SaleBooking]:
+        bookings = []
+        for sale in sales:
+            bookings.extend(self.book_sales([sale]))
+        return bookings
+
+    def _batches(self, sales: list[StoreSale]) -> list[list[StoreSale]]:
+        size = self.api.limits.trades_per_push
+        batches: list[list[StoreSale]] = []
+        current: list[StoreSale] = []
+        buyers: Counter[str] = Counter()
+        for sale in sales:
+            nick = mappers.buyer_nick(sale)
+            if len(current) >= size or buyers[nick] >= MAX_SAME_BUYER:
+                batches.append(current)
+                current, buyers = [], Counter()
+            current.append(sale)
+            buyers[nick] += 1
+        if current:
+            batches.append(current)
+        return batches
+
+    # --- W3 ---------------------------------------------------------------------------------
+    def book_count(self, count: StockCount) -> str:
+        return self.set_stock(count.store_code, count.lines, reference=f"门店盘点 {count.count_no}")
+
+    def set_stock(self, store_code: str, lines: Sequence[SkuQty], *, reference: str) -> str:
+        warehouse = self._store(store_code).wdt_warehouse
+        answers = self.api.count_stock(warehouse_no=warehouse, remark=reference,
+                                       lines=[m.CountLine(spec_no=l.sku_id, stock_num=Decimal(l.qty)) for l in lines])
+        return ",".join(str(a.get("pd_no") or a.get("order_no") or "") for a in answers).strip(",")
+
+    def book_movement(self, movement: GoodsMovement) -> str:
+        warehouse = self._store(movement.store_code).wdt_warehouse
+        outer_no = self.outer_no(movement.doc_no)
+        remark = " ".join(p for p in (MOVEMENT_LABELS.get(movement.kind, movement.kind), movement.doc_no,
+                                      movement.remark) if p)
+        try:
+            if movement.direction == "in":
+                answer = self.api.push_stockin(m.StockinInfo(
+                    outer_no=outer_no, warehouse_no=warehouse, remark=remark,
+                    goods_list=[m.StockinLine(spec_no=l.sku_id, stockin_num=Decimal(l.qty)) for l in movement.lines]))
+            else:
+                answer = self.api.push_stockout(m.StockoutInfo(
+                    outer_no=outer_no, warehouse_no=warehouse, remark=remark,
+                    detail_list=[m.StockoutLine(spec_no=l.sku_id, num=Decimal(l.qty)) for l in movement.lines]))
+        except WdtDuplicate:
+            return f"already booked as {outer_no}"
+        return str(answer.get("order_no") or answer.get("stockin_no") or answer.get("stockout_no") or outer_no)
+
+    # --- W2 ---------------------------------------------------------------------------------
+    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+        stores = self._stores_by_warehouse()
+        rules = self.section.documents
+        found: list[ErpDocument] = []
+        for direction, rows, excluded in (("in", self.api.query_stockins(begin=begin, end=end), rules.excluded_stockin_types),
+                                          ("out", self.api.query_stockouts(begin=begin, end=end), rules.excluded_stockout_types)):
+            for doc in rows:
+                store = stores.get(doc.warehouse_no)
+                if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+                    continue
+                if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+                    continue
+                if rules.statuses and (doc.status or "") not in rules.statuses:
+                    continue
+                mapped = mappers.to_document(doc, direction, store)
+                if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
+                    continue
+                found.append(mapped)
+        return found
+
+    # --- W4 / W5 ------------------------------------------------------------------------------
+    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
+        return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.to_products(goods)]
+
+    def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
+        wanted = set(sku_ids)
+        found: dict[str, RetailProduct] = {}
+        for sku in sorted(wanted):
+            if sku in found:
+                continue
+            for goods in self.api.goods_of_spec(sku):
+                for product in mappers.to_products(goods):
+                    if product.sku_code in wanted:
+                        found[product.sku_code] = product
+        return list(found.values())
+
+    def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
+        stores = self._stores_by_warehouse()
+        return [mappers.to_stock(row, stores[row.warehouse_no])
+                for row in self.api.query_stock(begin=begin, end=end) if row.warehouse_no in stores]

@@ -1,0 +1,134 @@
+"""W1: the stores' retail sales (零售单) reach the ERP within 10 minutes.
+
+- ``sale.completed`` queues the sale once per sale no.: a replayed event, a second delivery
+  or the same sale under a new event id adds nothing (``store_sale`` record per sale no.).
+- ``push_store_sales`` (schedule ``push_wdt_sales``, every 10 minutes) books the queue in
+  sale order, ≤ 50 sales a call (the ERP port cuts further where the ERP needs it). The sale
+  no. is the order's key at the ERP, so a sale pushed again after a crash between the push
+  and the bookkeeping is a change there, never a second order.
+- A sale the ERP refuses for good (an unknown SKU, a store without its warehouse) is parked
+  with the reason on the DLQ (kit.settle) and leaves the queue, so it never holds back the
+  sales behind it; `o2o dlq replay` books it once the cause is fixed.
+- A transient failure (rate limit, timeout) stops the run: what is booked is marked, the
+  rest stays queued for the next run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotImplementedYet, PermanentError, TransientError
+from ..ports.retail import StoreSale
+from . import kit
+
+if TYPE_CHECKING:
+    from ..tenant import Tenant
+    from .kit import FlowContext
+
+SALE = "store_sale"            # one per sale no.: its data and state (queued | booked | parked)
+QUEUED = "store_sale.queued"   # the queue, keyed "<sold_at UTC>#<sale_no>" so it lists in sale order
+SALE_MEMORY_DAYS = 30           # a replay of an older sale would be a change at the ERP, never an order
+PER_CALL = 50
+PER_RUN = 2000                  # 40 calls: well inside one run at the default pace
+STOP_WITH_SECONDS_LEFT = 20
+
+
+def on_sale_completed(event, ctx: "FlowContext") -> None:
+    if ctx.erp is None:
+        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
+    queue_sale(ctx, StoreSale.from_event(event.data))
+
+
+def queue_sale(ctx: "FlowContext", sale: StoreSale) -> bool:
+    """Queue ``sale`` for the next run; False when it was queued (or booked) before."""
+    if ctx.records.get(ctx.ent_id, SALE, sale.sale_no) is not None:
+        ctx.timeline.record(sale.sale_no, ctx.ent_id, "sale.repeated", {"store_code": sale.store_code})
+        return False
+    queue_key = f"{_sale_order(sale)}#{sale.sale_no}"
+    # The queue entry first: a crash before the sale record leaves a queued sale, never a lost one.
+    ctx.records.put(ctx.ent_id, QUEUED, queue_key, {"sale_no": sale.sale_no})
+    created = ctx.records.put(ctx.ent_id, SALE, sale.sale_no,
+                              {"state": "queued", "queue_key": queue_key, "sale": sale.to_record()},
+                              ttl_days=SALE_MEMORY_DAYS)
+    if created is None:
+        return False
+    ctx.timeline.record(sale.sale_no, ctx.ent_id, "sale.queued",
+                        {"store_code": sale.store_code, "payment": sale.payment, "total": str(sale.total),
+                         "lines": len(sale.lines)})
+    ctx.metric("StoreSaleQueued", 1)
+    return True
+
+
+def _sale_order(sale: StoreSale) -> str:
+    from datetime import timezone
+
+    return sale.sold_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def push_store_sales(ctx: "FlowContext", *, per_run: int = PER_RUN) -> dict[str, Any]:
+    """Book the queued sales at the ERP (the 10-minute run)."""
+    summary = {"booked": 0, "parked": 0, "left": 0, "calls": 0}
+    queued = ctx.records.list(ctx.ent_id, QUEUED)
+    pending: list[tuple[Any, StoreSale]] = []
+    for entry in queued[:per_run]:
+        record = ctx.records.get(ctx.ent_id, SALE, entry.data["sale_no"])
+        if record is None or record.data["state"] != "queued":  # booked or parked before a crash
+            ctx.records.delete(ctx.ent_id, QUEUED, entry.key)
+            continue
+        pending.append((record, StoreSale.from_record(record.data["sale"])))
+    for start in range(0, len(pending), PER_CALL):
+        if ctx.time_left() < STOP_WITH_SECONDS_LEFT:
+            summary["stopped"] = "out of time"
+            break
+        chunk = pending[start:start + PER_CALL]
+        try:
+            bookings = ctx.erp.book_sales([sale for _, sale in chunk])
+        except TransientError as exc:
+            summary["stopped"] = f"{type(exc).__name__}: {exc}"
+            ctx.metric("StoreSalesPushStopped", 1)
+            break
+        summary["calls"] += 1
+        by_sale = {b.sale_no: b for b in bookings}
+        for record, sale in chunk:
+            booking = by_sale[sale.sale_no]
+            if booking.booked:
+                _mark(ctx, record, "booked")
+                summary["booked"] += 1
+            else:
+                _park(ctx, record, sale, booking.reason)
+                summary["parked"] += 1
+    summary["left"] = len(ctx.records.list(ctx.ent_id, QUEUED))
+    if summary["booked"]:
+        ctx.metric("StoreSalesBooked", summary["booked"])
+    return summary
+
+
+def _mark(ctx: "FlowContext", record: Any, state: str, **detail: Any) -> None:
+    ctx.records.put(ctx.ent_id, SALE, record.key, {**record.data, "state": state, **detail},
+                    expected_version=record.version, ttl_days=SALE_MEMORY_DAYS)
+    ctx.records.delete(ctx.ent_id, QUEUED, record.data["queue_key"])
+    if state == "booked":
+        ctx.timeline.record(record.key, ctx.ent_id, "erp.sale_booked", {"store_code": record.data["sale"]["store_code"]})
+
+
+def _park(ctx: "FlowContext", record: Any, sale: StoreSale, reason: str) -> None:
+    """Off the queue and onto the DLQ with the ERP's reason; a replay books it (push_sale)."""
+    _mark(ctx, record, "parked", reason=reason)
+    kit.settle(ctx, push_sale, {"sale_no": sale.sale_no}, trace_key=sale.sale_no)
+
+
+@kit.flow_command("store_sales.push_sale")
+def push_sale(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """Book one sale now (a parked sale's replay, or its first refusal's record)."""
+    record = ctx.records.get(ctx.ent_id, SALE, payload["sale_no"])
+    if record is None:
+        raise PermanentError(f"sale {payload['sale_no']} is not known any more (older than {SALE_MEMORY_DAYS} days)")
+    if record.data["state"] == "booked":
+        return {"outcome": "booked before"}
+    (booking,) = ctx.erp.book_sales([StoreSale.from_record(record.data["sale"])])
+    if not booking.booked:
+        raise PermanentError(f"the ERP refused sale {booking.sale_no}: {booking.reason}")
+    ctx.records.put(ctx.ent_id, SALE, record.key, {**record.data, "state": "booked"},
+                    expected_version=record.version, ttl_days=SALE_MEMORY_DAYS)
+    ctx.timeline.record(record.key, ctx.ent_id, "erp.sale_booked", {"replayed": True})
+    return {"outcome": "booked"}

@@ -1,0 +1,162 @@
+"""The attacks of issue #12, each replayed against the real handlers (moto for DynamoDB and
+SQS): every one is refused, in the caller's format, and leaves both tables and both queues
+exactly as they were. Attacks 7-9 (secrets at rest, IAM, per-tenant timelines) are proved
+where they live: tests/unit/test_secret_references.py, tests/jst/test_tokens_dynamo.py,
+tests/unit/test_redaction.py, tests/template/test_least_privilege.py,
+tests/unit/test_state_store.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+
+from handlers import answer, sample_event
+from o2o_bridge import runtime
+from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
+from o2o_bridge.tenant import parse_tenant
+from o2o_bridge.connectors.store.inbound import sign as sign_event
+
+REFUSED = (401, {"code": 401, "msg": "push not authenticated for this callback URL"})
+
+
+def demo_doc() -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def bridge():
+    """One moto world for the module (like the ``aws`` fixture): each test compares before/after."""
+    from moto import mock_aws
+
+    from aws_setup import create_template_resources
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        names = create_template_resources()
+        for var, value in names.items():
+            patch.setenv(var, value)
+        runtime.reset()
+        runtime.state_store().put(parse_tenant(demo_doc()))
+        yield names
+        runtime.reset()
+
+
+def snapshot(env) -> tuple:
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    tables = tuple(json.dumps(sorted(dynamodb.scan(TableName=env[t])["Items"], key=str), sort_keys=True)
+                   for t in ("STATE_TABLE", "IDEMPOTENCY_TABLE"))
+    queues = tuple(sqs.get_queue_attributes(QueueUrl=env[q], AttributeNames=["All"])["Attributes"][k]
+                   for q in ("RETRY_QUEUE_URL", "RETRY_DLQ_URL")
+                   for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"))
+    return tables, queues
+
+
+def signed(method: str, *, storage_code: str = "133242", ts: float | None = None, **extra) -> dict:
+    """A query as JST signs it: every parameter but sign, our entId/storageCode included."""
+    query = {"entId": "10010", "storageCode": storage_code, **extra, "method": method, "partnerid": "jst",
+             "ts": str(int(time.time() if ts is None else ts))}
+    covered = {k: v for k, v in query.items() if k not in ("method", "partnerid")}
+    return {**query, "sign": legacy_push_sign(method, "jst", covered, "demo-partner-key")}
+
+
+def push(function: str, query: dict, body) -> tuple[int, dict]:
+    event = sample_event(function, query=query, body=body)
+    path = "/jushuitan/" + function
+    event.update(rawPath=path, routeKey=f"POST {path}")
+    return answer(function, event)
+
+
+def stock_body(modified: str, qty=5) -> dict:
+    return {"datas": [{"sku_id": "TS001-WHT-M", "qty": qty, "modified": modified}]}
+
+
+def now_jst() -> str:
+    return datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+ATTACK_1 = {
+    "a 2017 ts with a new body on the stock route":
+        ("stock_callback", signed("inventory.upload", storage_code="10000", type="2", ts=1500000000),
+         stock_body("2026-12-01 10:00:00")),
+    "another warehouse's storageCode pasted into a signed stock URL":
+        ("stock_callback", {**signed("inventory.upload", storage_code="10000", type="2"), "storageCode": "10001"},
+         stock_body("2026-12-01 10:00:00")),
+    "a captured logistics push replayed on the cancel route with a forged so_id":
+        ("cancel_callback", signed("logistics.upload"), {"so_id": "ANY-ORDER"}),
+    "a captured stock push replayed on the delivery route":
+        ("delivery_callback", signed("inventory.upload"), {"so_id": "X", "l_id": "L", "lc_id": "SF",
+                                                          "items": [{"sku_id": "A", "qty": 1}]}),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACK_1))
+def test_attack_1_a_captured_push_is_bound_to_its_route_tenant_and_time(bridge, attack):
+    function, query, body = ATTACK_1[attack]
+    before = snapshot(bridge)
+    assert push(function, query, body) == REFUSED
+    assert snapshot(bridge) == before
+
+
+def test_attack_2_a_2099_stock_version_is_refused_and_pins_nothing(bridge):
+    before = snapshot(bridge)
+    code, reply = push("stock_callback", signed("inventory.upload", storage_code="10000", type="2"),
+                       stock_body("2099-12-31 23:59:59", qty=0))
+    assert code == 400 and "2099-12-31 23:59:59 is later than now" in reply["msg"]
+    assert snapshot(bridge) == before
+
+
+def test_attack_3_strangers_cannot_tell_unknown_tenants_from_wrong_credentials(bridge):
+    before = snapshot(bridge)
+    strangers = [
+        {"entId": "99999", "storageCode": "133242", "token": "demo-callback-token"},  # unknown tenant
+        {"entId": "10010", "storageCode": "555", "token": "demo-callback-token"},  # foreign storageCode
+        {"entId": "10010", "storageCode": "133242", "token": "guessed"},  # wrong token
+        {**signed("logistics.upload"), "sign": "0" * 32},  # wrong signature
+        {**signed("logistics.upload"), "entId": "99999"},  # unknown tenant, signed
+    ]
+    answers = {json.dumps(push("delivery_callback", q, {"so_id": "X"}), ensure_ascii=False) for q in strangers}
+    assert answers == {json.dumps(REFUSED, ensure_ascii=False)}
+    assert snapshot(bridge) == before
+
+
+@pytest.mark.parametrize("occurred_at", ["2001-01-01T00:00:00+08:00", "2099-01-01T00:00:00+08:00"])
+def test_attack_4_a_store_event_outside_the_window_is_refused(bridge, occurred_at):
+    body = {"event_id": f"evt-old-{occurred_at[:4]}", "ent_id": "10010", "type": "order.cancelled",
+            "occurred_at": occurred_at, "data": {"order_no": "SO1", "reason": "r"}}
+    raw = json.dumps(body)
+    event = sample_event("pos_events", body=raw)
+    event["headers"].update({"x-o2o-event-id": body["event_id"], "x-o2o-signature": sign_event("demo-webhook-secret", raw.encode())})
+    before = snapshot(bridge)
+    code, reply = answer("pos_events", event)
+    assert code == 422 and reply["msg"].startswith("occurred_at:")
+    assert snapshot(bridge) == before
+
+
+@pytest.mark.parametrize("query, body, status", [
+    (None, '{"so_id":' * 50000 + "1" + "}" * 50000, 400),  # deep nesting: RecursionError, now a 400
+    (None, "[" * 100000, 400),
+    (None, "x" * (2 * 1024 * 1024), 400),  # larger than the bodies JST sends
+    ("non-ASCII sign", '{"so_id": "X"}', 401),
+])
+def test_attack_5_malformed_bodies_and_signs_are_4xx_never_500(bridge, query, body, status):
+    q = {**signed("logistics.upload"), "sign": "签名" * 16} if query else {
+        "entId": "10010", "storageCode": "133242", "token": "demo-callback-token"}
+    before = snapshot(bridge)
+    code, reply = push("delivery_callback", q, body)
+    assert code == status and reply["code"] == status
+    assert snapshot(bridge) == before
+
+
+def test_attack_6_a_null_quantity_is_refused_and_named(bridge):
+    before = snapshot(bridge)
+    code, reply = push("stock_callback", signed("inventory.upload", storage_code="10000", type="2"),
+                       {"datas": [{"sku_id": "TS001-WHT-M", "qty": None, "modified": now_jst()}]})
+    assert code == 400 and "datas[0].qty" in reply["msg"] and "quantity is required" in reply["msg"]
+    assert snapshot(bridge) == before

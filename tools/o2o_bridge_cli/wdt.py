@@ -1,0 +1,47 @@
+"""`o2o wdt call NAME.php [BIZ_JSON] --tenant ENT_ID`: one signed 旺店通 call with the
+tenant's credentials (the shared rate limit included); prints the ERP's JSON answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(commands) -> None:
+    wdt = commands.add_parser("wdt", help="talk to 旺店通 ERP 企业版 with a tenant's credentials")
+    sub = wdt.add_subparsers(dest="wdt_command", required=True, metavar="ACTION")
+    call = sub.add_parser("call", help="one signed 旺店通 call; prints the JSON answer")
+    call.add_argument("name", help="the interface, e.g. shop.php or stock_query.php")
+    call.add_argument("biz", nargs="?", default="{}",
+                      help='business parameters as a JSON object, e.g. \'{"page_no":0,"trade_list":[...]}\'; '
+                           "arrays and objects are sent as JSON strings")
+    call.add_argument("--tenant", required=True)
+    call.set_defaults(run=wdt_call)
+
+
+def wdt_call(args) -> int:
+    from .. import runtime
+    from ..connectors.wangdiantong.factory import wdt_for_tenant
+    from .environment import use_bridge_environment
+
+    try:
+        biz = json.loads(args.biz)
+    except ValueError as exc:
+        print(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
+        return 2
+    if not isinstance(biz, dict):
+        print("o2o: BIZ_JSON must be a JSON object (one key per business parameter)", file=sys.stderr)
+        return 2
+    use_bridge_environment()
+    tenant = runtime.state_store().get(args.tenant)
+    if tenant is None:
+        print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
+        return 2
+    if tenant.wangdiantong is None:
+        print(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not 旺店通 (use o2o jst call)", file=sys.stderr)
+        return 2
+    name = args.name if args.name.endswith(".php") else f"{args.name}.php"
+    answer = wdt_for_tenant(tenant).call(name, biz)
+    json.dump(answer, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
