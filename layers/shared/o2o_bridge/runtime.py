@@ -42,19 +42,6 @@ def command_queue():
 
 
 @functools.cache
-def token_store():
-    """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID)."""
-    from .connectors.jushuitan.tokens import DynamoTokenStore, KmsTokenCipher
-    from .errors import ConfigurationError
-
-    key_id = settings().token_key_id
-    if not key_id:
-        raise ConfigurationError("TOKEN_KEY_ID is not set: JST tokens are only stored encrypted "
-                                 "(template.yaml sets it to the stack's TokenKey)")
-    return DynamoTokenStore(aws_client("dynamodb"), settings().state_table, KmsTokenCipher(aws_client("kms"), key_id))
-
-
-@functools.cache
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
@@ -63,5 +50,5 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, token_store, secret_resolver):
+    for cached in (settings, aws_client, state_store, command_queue, secret_resolver):
         cached.cache_clear()

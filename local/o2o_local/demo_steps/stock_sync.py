@@ -99,6 +99,7 @@ def stock_push_event(wms_co_id: int, sku: str, qty: int) -> Path:
 def store_event(store_code: str, sku: str, qty: int, *, version: int) -> Path:
     """A signed stock.changed event as the 店+ system posts it (like events/pos_events.json)."""
     import uuid
+    from datetime import datetime, timezone
 
     from o2o_bridge.connectors.store.inbound import sign
 
