@@ -71,7 +71,9 @@ def test_health_answers_200(stack):
 )
 def test_a_malformed_delivery_push_gets_a_4xx_json_error_and_writes_nothing(tenant, body, content_type, message):
     before = state_items(tenant)
-    status, answer = http(tenant, "POST", "/jushuitan/delivery_callback?entId=10010&storageCode=133242", body, content_type)
+    # With the tenant's callback token: authentication comes first, then the body is judged.
+    status, answer = http(tenant, "POST", "/jushuitan/delivery_callback?entId=10010&storageCode=133242"
+                          "&token=demo-callback-token", body, content_type)
     assert status == 400
     assert answer["code"] == 400 and message in answer["msg"]
     assert state_items(tenant) == before
