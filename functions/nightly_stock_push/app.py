@@ -4,7 +4,7 @@ Plans (or resumes) each tenant's run and fans its chunks out through the retry q
 retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime, wiring
-from o2o_bridge.flows import erp_stock, kit, stock_nightly
+from o2o_bridge.flows import erp_stock, kit, stock_nightly, stock_sync
 from o2o_bridge.observability import logger, metrics
 
 
@@ -12,7 +12,14 @@ from o2o_bridge.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push",
-                                                                 jushuitan=stock_nightly.nightly_stock_push,
+    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
                                                                  wangdiantong=erp_stock.nightly_erp_stock),
                                build=wiring.context_for, log=logger.info)
+
+
+def nightly(ctx):
+    """The nightly comparison (S4, S4e); a cloud-warehouse tenant's WMS stock is read again first
+    (Q5: 奇门 has no "changed since" read, so the hourly read is repeated at 02:10 too)."""
+    wms = stock_sync.pull_jst_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
+    result = stock_nightly.nightly_stock_push(ctx) or {}
+    return {**result, "qimen": wms} if wms is not None else result

@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .demo_steps import products, s1_store_fulfilment, s2_warehouse_orders, stock_sync, store_transfers, wangdiantong
+from .demo_steps import (cloud_warehouse, products, s1_store_fulfilment, s2_warehouse_orders, stock_sync,
+                         store_transfers, wangdiantong)
 from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
                            http, o2o, show, wait_for)
 
@@ -28,6 +29,7 @@ SCENARIOS = (
     (store_transfers, "S5/S6: replenishment and returns to the warehouse"),
     (products, "S7: the product master"),
     (wangdiantong, "W1-W6: a second tenant on 旺店通 ERP 企业版"),
+    (cloud_warehouse, "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门"),
 )
 
 def main() -> int:

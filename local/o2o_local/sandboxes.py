@@ -72,10 +72,18 @@ def _wdt_sandbox(host: str) -> Sandbox:
     return wdt_sandbox_factory(host, port=int(os.environ.get("O2O_WDT_SANDBOX_PORT", "8804")))
 
 
+def _qimen_sandbox(host: str) -> Sandbox:
+    from .qimen_sandbox import QimenSandbox
+
+    # Port 8805 (O2O_QIMEN_SANDBOX_PORT): the cloud-warehouse tenant's qimen.gateway_url.
+    return QimenSandbox.for_local_stack(host)
+
+
 SANDBOXES: dict[str, SandboxFactory] = {
     "jst": _jst_sandbox,
     "pos": _pos_sandbox,
     "wdt": _wdt_sandbox,
+    "qimen": _qimen_sandbox,
 }
 
 

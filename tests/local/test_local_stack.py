@@ -34,6 +34,7 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
     monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(jst_port))
     monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
     monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
+    monkeypatch.setenv("O2O_QIMEN_SANDBOX_PORT", "0")
     lines = []
     with LocalStack(fixture_template, api_port=0, aws_port=0, log=lines.append) as stack:
         addresses = stack.addresses()
@@ -44,6 +45,8 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
         assert stack.sandboxes["pos"].bridge_url == addresses["api"]
         assert addresses["wdt"].startswith("http://127.0.0.1:")
         assert stack.sandboxes["wdt"].state.shops  # seeded with the 旺店通 demo tenant
+        assert addresses["qimen"].endswith("/router/qimen/service")
+        assert stack.sandboxes["qimen"].bridge_url == addresses["api"]
         assert os.environ["STATE_TABLE"] == "o2o-local-StateTable" and os.environ["O2O_STAGE"] == "local"
         assert os.environ["AWS_ENDPOINT_URL"] == addresses["aws"]
         assert stack.resources["WorkQueue"] == os.environ["WORK_QUEUE_URL"]
@@ -78,6 +81,7 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
         monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(probe.getsockname()[1]))
     monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
     monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
+    monkeypatch.setenv("O2O_QIMEN_SANDBOX_PORT", "0")
     stop = threading.Event()
     codes = []
     thread = threading.Thread(target=lambda: codes.append(run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=stop)))
@@ -99,7 +103,7 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
     sandbox_lines = [line.split() for line in out.splitlines() if "sandbox " in line and "http://" in line]
     assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:"),
-                                                                 ("旺店通", "http://127.0.0.1:")}
+                                                                 ("旺店通", "http://127.0.0.1:"), ("奇门", "http://127.0.0.1:")}
     assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))

@@ -123,6 +123,7 @@ STACK_LAYOUT = {
                                                    ("POST", "/jushuitan/cancal_callback")]),
     "return_goods_callback": ("ReturnGoodsCallbackFunction", [("POST", "/jushuitan/return_goods_callback")]),
     "stock_callback": ("StockCallbackFunction", [("POST", "/jushuitan/stock_callback")]),
+    "qimen_callback": ("QimenCallbackFunction", [("POST", "/qimen/callback")]),
     "pos_events": ("PosEventsFunction", [("POST", "/pos/events")]),
     "health": ("HealthFunction", [("GET", "/health")]),
     "poll_jst_outbound": ("PollJstOutboundFunction", "cron(0/2 * * * ? *)"),

@@ -44,9 +44,12 @@ EXPECTED = {
     "SyncProductsFunction": FLOW | LIST_TENANTS,
     "NightlyStockPushFunction": FLOW | LIST_TENANTS,
     "RetryWorkerFunction": FLOW | PARK,
+    "QimenCallbackFunction": FLOW | PARK,
+    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK,
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK,
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
-          "StockCallbackFunction", "PosEventsFunction", "HealthFunction"]
+          "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]
 
 
 def _resource(value) -> str:

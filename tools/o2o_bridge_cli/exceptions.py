@@ -12,6 +12,11 @@ The list also shows orders stuck in routing/dispatch for longer than the tenant'
 step was dead-lettered, is waiting for a retry, or is not running. ``reroute`` without
 ``--store`` runs their dispatch again on the same route (the same store order key, so nothing
 is created twice); with ``--store`` they go to that store instead.
+
+For a cloud-warehouse tenant (``warehouse: qimen``) it also lists the WMS's confirms beyond
+the bridge's document (kind ``qimen.confirmed_beyond_plan``: the excess was not passed on to
+the store) and cancels the WMS refused (kind ``qimen.cancel_refused``, typically already
+shipped).
 """
 
 from __future__ import annotations
@@ -68,9 +73,28 @@ def list_exceptions(args) -> int:
                   f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
             for store, why in (item.get("dropped") or {}).items():
                 print(f"    {store}: {why}")
+        if tenant.qimen is not None:
+            found += _cloud_warehouse_exceptions(tenant, args.json)
     if not args.json:
         print(f"{found} open exception(s)")
     return 0
+
+
+def _cloud_warehouse_exceptions(tenant, as_json: bool) -> int:
+    """A 奇门 WMS that confirmed more than the bridge's document, or refused a cancel."""
+    from .. import wiring
+    from ..connectors.qimen.ledger import exceptions_to_show
+
+    rows = exceptions_to_show(wiring.context_for(tenant))
+    for row in rows:
+        if as_json:
+            print(json.dumps({"ent_id": tenant.ent_id, "kind": f"qimen.{row['reason']}", **row}, ensure_ascii=False))
+            continue
+        detail = (f"excess={json.dumps(row['excess'], ensure_ascii=False)}" if row.get("excess")
+                  else f"wms said: {row.get('wms_message') or '-'}")
+        print(f"{row['document']}  tenant={tenant.ent_id} kind=qimen.{row['reason']} since={row.get('at', '-')[:19]} "
+              f"store_doc={row.get('store_key') or '-'}\n    {detail}")
+    return len(rows)
 
 
 def reroute_exception(args) -> int:

@@ -130,6 +130,11 @@ def doctor_tenant(args) -> int:
         from ..connectors.jushuitan.factory import jst_for_tenant
 
         checks = check_tenant(tenant, jst_for_tenant(tenant), runtime.secret_resolver())
+    if tenant.qimen is not None:
+        from ..connectors.qimen.doctor import check_qimen
+        from ..connectors.qimen.factory import qimen_for_tenant
+
+        checks += check_qimen(tenant, qimen_for_tenant(tenant), runtime.secret_resolver())
     print(f"tenant {tenant.ent_id} ({tenant.name})")
     for check in checks:
         print(f"  {check.line()}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -359,6 +360,66 @@ class ProductOptions(_Strict):
     create_from_documents: bool = True
 
 
+class QimenCarrier(_Strict):
+    """One carrier both ways: the 店+ carrier code and the code the WMS uses (SF, ZTO, ...)."""
+
+    pos_code: Annotated[str, Field(min_length=1)]
+    qimen_code: Annotated[str, Field(min_length=1)]
+    name: str | None = None  # the carrier name the store shows; default: the WMS's own name
+
+
+def _code_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+QimenCode = Annotated[str, BeforeValidator(_code_text), Field(min_length=1, max_length=64)]
+
+
+class QimenConfig(_WithSecrets):
+    """``warehouse: qimen``: a 3PL cloud WMS over the 奇门 WMS standard (Q1-Q6)."""
+
+    _required_secrets: ClassVar[tuple[str, ...]] = ("app_secret",)
+
+    gateway_url: Url = "https://qimen.api.taobao.com/router/qimen/service"
+    app_key: Annotated[str, Field(min_length=1)]
+    # Also verifies the WMS's calls to /qimen/callback.
+    app_secret: SecretStr | None = None
+    app_secret_ref: SecretRef | None = None
+    customer_id: QimenCode               # customerId, the routing id both ways
+    warehouse_code: QimenCode            # the WMS warehouse
+    owner_code: QimenCode                # 货主编码
+    # The 店+ warehouse whose stock the WMS's stock becomes (default: warehouse_code).
+    pos_warehouse_code: QimenCode | None = None
+    logistics: list[QimenCarrier] = []
+    v: str = "2.0"
+    sign_method: Literal["md5", "hmac", "hmac-sha256"] = "md5"
+    # 奇门 publishes no limit; the JST-like default paces every call of the app.
+    rate_limit: RateLimit = RateLimit()
+    # A WMS call whose timestamp is further than this from our clock is refused (a replay);
+    # 0 turns the check off. 奇门 states no tolerance: 10 minutes is an assumption.
+    callback_max_skew_seconds: Annotated[int, Field(ge=0, le=86400)] = 600
+    # 配货 goes out as 调拨出库 (DBCK) or 普通出库 (PTCK); 退仓 comes in as 调拨入库 (DBRK) or 其他入库 (QTRK).
+    transfer_order_type: Literal["DBCK", "PTCK"] = "DBCK"
+    warehouse_return_order_type: Literal["DBRK", "QTRK"] = "DBRK"
+
+    @property
+    def store_warehouse_code(self) -> str:
+        return self.pos_warehouse_code or self.warehouse_code
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unique_carriers(cls, data: Any, handler):
+        problems = []
+        rows = data.get("logistics") if isinstance(data, dict) else None
+        if isinstance(rows, list):
+            for key in ("pos_code", "qimen_code"):
+                keys = [str(r.get(key)) for r in rows if isinstance(r, dict) and r.get(key) is not None]
+                repeated = sorted({k for k in keys if keys.count(k) > 1})
+                if repeated:
+                    problems.append((("logistics",), f"{key} must be unique; repeated: {', '.join(repeated)}"))
+        return _validate_with(handler, data, problems)
+
+
 class Tenant(_Strict):
     ent_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
@@ -370,6 +431,10 @@ class Tenant(_Strict):
     jushuitan: JushuitanConfig | None = None
     wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig
+    # Who ships store and micro-mall orders, 配货 and 退仓, and holds the warehouse stock:
+    # the ERP, or a cloud WMS over 奇门 (the ``qimen`` section).
+    warehouse: Literal["erp", "qimen"] = "erp"
+    qimen: QimenConfig | None = None
     stores: list[Store] = []
     warehouses: list[WarehouseMapping] = []
     logistics: list[LogisticsMapping] = []
@@ -414,6 +479,9 @@ class Tenant(_Strict):
                 if repeated:
                     problems.append((("stores",), f"wdt_warehouse_no (default: the store code) must be unique; "
                                                   f"repeated: {', '.join(repeated)}"))
+            if data.get("warehouse") == "qimen" and not isinstance(data.get("qimen"), dict):
+                problems.append((("qimen",), "required when warehouse is qimen: the cloud WMS's 奇门 app, "
+                                             "customer_id, warehouse_code and owner_code"))
             routing, stores = data.get("routing"), data.get("stores")
             fallback = routing.get("fallback_store") if isinstance(routing, dict) else None
             codes = {str(s.get("code")) for s in stores if isinstance(s, dict)} if isinstance(stores, list) else set()

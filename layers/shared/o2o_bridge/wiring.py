@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import ConfigurationError, NotImplementedYet
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .flows.kit import FlowContext, FlowStep
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from .tenant import Tenant
 
 ContextFactory = Callable[["Tenant"], "FlowContext"]
-
-# Which issue builds a connector that a tenant may already name.
-PLANNED_WAREHOUSES = {"qimen": 17}
-
 
 def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
     """The tenant's ERP adapter, by its ``erp`` key: JST's Erp port (S1, S4, S7), or 旺店通's
@@ -52,9 +48,15 @@ def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
     raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown ERP {name!r}")
 
 
-def warehouse_for(tenant: "Tenant") -> "Warehouse":
-    """The tenant's warehouse adapter, by its ``warehouse`` key (``erp``: the ERP's own)."""
+def warehouse_for(tenant: "Tenant", *, records: Any = None, timeline: Any = None,
+                  metric: Callable[[str, float], None] | None = None) -> "Warehouse":
+    """The tenant's warehouse adapter, by its ``warehouse`` key (``erp``: the ERP's own; ``qimen``:
+    a cloud WMS over 奇门, which keeps its document ledger in the tenant's state)."""
     name = tenant.warehouse
+    if name == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
+        from .connectors.qimen.warehouse import warehouse_for_tenant
+
+        return warehouse_for_tenant(tenant, records=records, timeline=timeline, metric=metric)
     if name == "erp":
         if tenant.erp == "jushuitan":
             from .connectors.jushuitan.factory import jst_for_tenant
@@ -63,8 +65,6 @@ def warehouse_for(tenant: "Tenant") -> "Warehouse":
             return JstWarehouse(jst_for_tenant(tenant), tenant)
         # 旺店通 here keeps the stores' books; the warehouse scenarios (S2, S5, S6) are not its.
         return NotThisErp(tenant, "warehouse")  # type: ignore[return-value]
-    if name in PLANNED_WAREHOUSES:
-        raise NotImplementedYet(f"tenant {tenant.ent_id}'s warehouse {name!r}", issue=PLANNED_WAREHOUSES[name])
     raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown warehouse {name!r}")
 
 
@@ -116,7 +116,8 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 
     return FlowContext(
         tenant=tenant,
-        warehouse=_Lazy(lambda: warehouse_for(tenant)),  # type: ignore[arg-type]
+        warehouse=_Lazy(lambda: warehouse_for(tenant, records=RecordView(store), timeline=store,  # type: ignore[arg-type]
+                                              metric=metric)),
         erp=_Lazy(lambda: erp_for(tenant)),  # type: ignore[arg-type]
         store=store_system_for_tenant(tenant),
         links=store,
@@ -136,7 +137,7 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (erp_documents, erp_products, erp_stock, stock_nightly, stock_sync, store_documents,
+    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, stock_nightly, stock_sync, store_documents,
                         store_fulfilment, store_sales, store_transfers, warehouse_orders)
 
     steps = (
@@ -152,6 +153,8 @@ def retry_commands() -> dict[str, "FlowStep"]:
         stock_nightly.push_chunk_command,
         # S5 / S6
         store_transfers.upload_part, store_transfers.tell_store,
+        # Q6: products to a cloud warehouse
+        cloud_warehouse.sync_items,
         # W1-W5: an ERP that keeps the stores' books (旺店通)
         store_sales.push_sale, store_documents.book_count, store_documents.book_movement,
         erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NotImplementedYet
-from ..flows import (stock_sync, store_counts, store_documents, store_fulfilment, store_retail, store_transfers,
+from ..flows import (cloud_warehouse, stock_sync, store_counts, store_documents, store_fulfilment, store_retail, store_transfers,
                      warehouse_orders)
 from .models import EVENT_TYPES, PosEvent
 
@@ -52,7 +52,7 @@ ROUTES: dict[str, Route] = {
                                       "W3, a store's own in/out document in the ERP"),
     "store_transfer.submitted": Route(None, "店店调拨, stock moved between two stores in the ERP", (14,)),
     "payment.collected": Route(None, "货到付款 collected at the store", (18,)),
-    "product.changed": Route(None, "Q6, a store's product change sent to the cloud warehouse", (17,)),
+    "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse"),
     "member.updated": Route(None, "member merge, a store member changed", (18,)),
 }
 

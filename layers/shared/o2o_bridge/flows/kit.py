@@ -8,14 +8,13 @@ get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
+from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
 from ..redaction import redact_text
 
 if TYPE_CHECKING:
@@ -99,11 +98,6 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
                                 level="warning")
         ctx.metric("RetryQueued", 1)
         return None
-
-
-def digest(value: Any) -> str:
-    """A short stable fingerprint of JSON-able business data (idempotency keys, markers)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 PARKED_KIND = "parked"  # inputs already dead-lettered, so a repeat does not fill the DLQ again

@@ -143,18 +143,38 @@ def send(ctx: "FlowContext", products: list[ErpProduct], *, waiting: set[str] | 
     for start in range(0, len(ready), BATCH):
         batch = ready[start:start + BATCH]
         results = _upsert(ctx, batch)
-        for product, _mapped in batch:
+        done = []
+        for product, mapped in batch:
             status, message = results.get(product.sku_id, ("failed", "the store system did not answer for this item"))
             if status in DONE_STATUSES:
-                sent += 1
-                if product.sku_id in waiting:
-                    ctx.records.delete(ctx.ent_id, FAILED, product.sku_id)
-                    ctx.timeline.record(product.sku_id, ctx.ent_id, "product.synced",
-                                        {"status": status, "after_failure": True})
+                done.append((product, mapped, status))
             else:
                 failed += 1
                 _failed(ctx, product, f"{status}: {message}")
+        refused = _to_cloud_warehouse(ctx, [mapped for _, mapped, _ in done])
+        for product, _mapped, status in done:
+            if refused:
+                failed += 1
+                _failed(ctx, product, f"the cloud WMS refused it: {refused}")
+                continue
+            sent += 1
+            if product.sku_id in waiting:
+                ctx.records.delete(ctx.ent_id, FAILED, product.sku_id)
+                ctx.timeline.record(product.sku_id, ctx.ent_id, "product.synced",
+                                    {"status": status, "after_failure": True})
     return sent, failed
+
+
+def _to_cloud_warehouse(ctx: "FlowContext", done: list) -> str | None:
+    """Q6: what reached 店+ also goes to a cloud-warehouse tenant's WMS; the reason if refused
+    (the items are then recorded as failed, and the hourly run sends them again)."""
+    from . import cloud_warehouse
+
+    try:
+        cloud_warehouse.products_to_wms(ctx, [mapped.body() for mapped in done])
+    except PermanentError as exc:
+        return _short(exc)
+    return None
 
 
 def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:

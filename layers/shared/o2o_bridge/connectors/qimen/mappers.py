@@ -1,0 +1,97 @@
+"""奇门 documents in the bridge's terms: parcels shipped, goods received, items to re-read.
+
+A WMS names goods by ``itemCode``, which the bridge sends as the 店+ SKU id, so item codes
+are SKU ids both ways. Quantities are whole units; a confirm's quantities are its own (a
+``confirmType`` 1 message carries only what it adds).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from ...shanghai_time import from_jst_text
+from . import models as qm
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """One package of a deliveryorder / stockout confirm."""
+
+    tracking_no: str | None
+    carrier_code: str | None       # the WMS's logistics code
+    carrier_name: str | None
+    items: dict[str, int]          # SKU id -> units in this parcel
+    package_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What one confirm message says happened to one of the bridge's WMS documents."""
+
+    document_code: str             # deliveryOrderCode / returnOrderCode / entryOrderCode
+    wms_id: str | None
+    final: bool                    # confirmType 0 (or absent): no more messages for this document
+    at: datetime | None
+    parcels: list[Parcel] = field(default_factory=list)
+    received: dict[str, int] = field(default_factory=dict)   # returns and entries: units received
+    status: str | None = None
+
+
+def _counted(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for sku, qty in pairs:
+        if qty > 0:
+            total[sku] += qty
+    return dict(total)
+
+
+def shipment_confirmation(confirm: qm.DeliveryOrderConfirm) -> Confirmation:
+    """deliveryorder.confirm / stockout.confirm: one Parcel per package. A WMS that reports
+    lines without packages shipped them as one parcel without a tracking number."""
+    head = confirm.delivery_order
+    parcels = [Parcel(tracking_no=p.express_code, carrier_code=p.logistics_code, carrier_name=p.logistics_name,
+                      items=_counted((i.item_code, i.quantity) for i in p.items), package_code=p.package_code)
+               for p in confirm.packages]
+    parcels = [p for p in parcels if p.items]
+    if not parcels and confirm.order_lines:
+        lines = _counted((line.item_code, line.actual_qty) for line in confirm.order_lines)
+        if lines:
+            parcels = [Parcel(tracking_no=None, carrier_code=None, carrier_name=None, items=lines)]
+    return Confirmation(document_code=head.delivery_order_code, wms_id=head.delivery_order_id,
+                        final=head.confirm_type == 0, at=from_jst_text(head.order_confirm_time),
+                        parcels=parcels, status=head.status)
+
+
+def return_confirmation(confirm: qm.ReturnOrderConfirm) -> Confirmation:
+    head = confirm.return_order
+    return Confirmation(document_code=head.return_order_code, wms_id=head.return_order_id, final=True,
+                        at=from_jst_text(head.order_confirm_time),
+                        received=_counted((line.item_code, line.actual_qty) for line in confirm.order_lines))
+
+
+def entry_confirmation(confirm: qm.EntryOrderConfirm) -> Confirmation:
+    head = confirm.entry_order
+    return Confirmation(document_code=head.entry_order_code, wms_id=head.entry_order_id,
+                        final=head.confirm_type == 0, at=from_jst_text(head.operate_time),
+                        received=_counted((line.item_code, line.actual_qty) for line in confirm.order_lines),
+                        status=head.status)
+
+
+def items_to_reread(report: Any) -> list[str]:
+    """stockchange.report / inventory.report name the items whose stock moved; the bridge
+    reads their stock again (inventory.query) instead of adding the reported deltas."""
+    return sorted({item.item_code for item in report.items if (item.inventory_type or "ZP") == "ZP"})
+
+
+def stock_levels(answer: dict[str, Any], warehouse_code: str) -> dict[str, int]:
+    """An inventory.query answer as SKU id -> sellable (unfrozen, 正品) units in the warehouse."""
+    rows = qm.InventoryQueryAnswer.model_validate(answer).items
+    levels: Counter[str] = Counter()
+    for row in rows:
+        if (row.inventory_type or "ZP") != "ZP" or (row.warehouse_code and row.warehouse_code != warehouse_code):
+            continue
+        levels[row.item_code] += row.quantity
+    return dict(levels)

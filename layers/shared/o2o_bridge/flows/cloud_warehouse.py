@@ -1,0 +1,253 @@
+"""Q1-Q6: a cloud warehouse (3PL WMS) over 奇门 for tenants with ``warehouse: qimen``.
+
+The store-side work is the ERP-neutral flows', over the Warehouse port the 奇门 WMS
+implements (connectors/qimen/warehouse.py): S2 ships store orders (Q1, Q1c, Q2), S5/S6
+follow 配货 and 退仓 (Q3, Q4), S3 keeps the warehouse stock (Q5). This module takes what
+the WMS sends, signed, to /qimen/callback, and hands it to those flows:
+
+- Each WMS message takes effect once: its ``outBizCode`` (else a digest of the document) is
+  an effect key, so a message the gateway delivers twice is acknowledged and ignored.
+- A confirm adds up against the plan of the document the bridge created (ledger.py):
+  ``confirmType`` 1 = more to come, 0 = the last; units beyond the plan are acknowledged, not
+  passed on, and raised as an exception (``o2o exceptions list``). A confirm of a document
+  the bridge never created is refused.
+- Then: each parcel of a deliveryorder.confirm is a ``Shipment`` and a return receipt a
+  ``ReturnReceived`` for ``warehouse_orders.take_confirmations`` (P3 per parcel, P5); a
+  stockout / entryorder confirm moves its document forward in ``store_transfers`` (P10 / P11
+  once the WMS confirmed it in full); a stock report makes S3 read the named SKUs again
+  (``stock_sync.recheck_stock``: absolute levels, never the reported deltas) → P6.
+- Q6: products to the WMS (``items.synchronize``) from product.changed and from S7.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
+    DOCUMENT_KIND,
+    EXCEPTION_KIND,
+    RECORD_TTL_DAYS,
+    aliases_of,
+    document,
+    exceptions_to_show,
+    raise_exception,
+    remember_document,
+    split_against_plan,
+)
+from ..errors import PermanentError
+from ..shanghai_time import to_jst_text
+from . import kit
+
+if TYPE_CHECKING:
+    from ..connectors.qimen.inbound import QimenCall
+    from ..connectors.qimen.mappers import Confirmation
+
+MESSAGE_EFFECT = "qimen.message"
+MESSAGES_KEPT = 200  # message keys a document remembers (a guard under the effect records)
+
+# Which document kind each confirm method answers.
+CONFIRMS = {
+    "deliveryorder.confirm": "delivery",
+    "stockout.confirm": "stockout",
+    "returnorder.confirm": "return",
+    "entryorder.confirm": "entry",
+}
+STOCK_REPORTS = ("stockchange.report", "inventory.report")
+
+
+class UnknownWmsDocument(PermanentError):
+    """A confirm for a document the bridge did not create (or no longer remembers)."""
+
+
+# --- the WMS's messages ------------------------------------------------------------------------
+
+
+def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
+    """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
+    key = call.message_key
+    if call.method in CONFIRMS:
+        kind = CONFIRMS[call.method]
+
+        def take() -> dict[str, Any]:
+            return _take_confirm(ctx, kind, call.method, call.document, key)
+    elif call.method in STOCK_REPORTS:
+
+        def take() -> dict[str, Any]:
+            return _take_stock_report(ctx, call.method, call.document)
+    else:  # inbound.read_callback admits only the methods above
+        raise PermanentError(f"no flow takes 奇门 {call.method}")
+    outcome = kit.effect_once(ctx, f"{MESSAGE_EFFECT}:{key}", take, ttl_days=RECORD_TTL_DAYS)
+    if outcome.repeated:
+        ctx.timeline.record(_trace_key(call), ctx.ent_id, "qimen.message_repeated", {"message": key})
+        return {"outcome": "repeated", **(outcome.result or {})}
+    return {"outcome": "done", **(outcome.result or {})}
+
+
+def _trace_key(call: "QimenCall") -> str:
+    from ..connectors.qimen import mappers
+
+    if call.method in CONFIRMS:
+        return _confirmation(call.method, call.document).document_code
+    return f"qimen.stock:{','.join(mappers.items_to_reread(call.document))[:80]}"
+
+
+def _confirmation(method: str, doc: Any) -> "Confirmation":
+    from ..connectors.qimen import mappers
+
+    if method in ("deliveryorder.confirm", "stockout.confirm"):
+        return mappers.shipment_confirmation(doc)
+    if method == "returnorder.confirm":
+        return mappers.return_confirmation(doc)
+    return mappers.entry_confirmation(doc)
+
+
+def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str) -> dict[str, Any]:
+    confirmation = _confirmation(method, doc)
+    code = confirmation.document_code
+    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
+    if record is None or record.data.get("kind") != kind:
+        raise UnknownWmsDocument(f"{method}: {code} is not a {kind} document the bridge created")
+    data = record.data
+    at = to_jst_text(confirmation.at or ctx.now())
+    seen = message in (data.get("messages") or [])
+    confirmed = dict(data.get("confirmed") or {})
+    parcels = list(data.get("parcels") or [])
+    passed: list[dict[str, int]] = []
+    excess_total: dict[str, int] = {}
+    new_parcels: list[dict[str, Any]] = []
+    pieces = ([(p, p.items) for p in confirmation.parcels] if confirmation.parcels
+              else [(None, confirmation.received)] if confirmation.received else [])
+    for number, (parcel, quantities) in enumerate(pieces, 1):
+        accepted, excess = split_against_plan(data["plan"], confirmed, quantities)
+        for sku, qty in excess.items():
+            excess_total[sku] = excess_total.get(sku, 0) + qty
+        if not accepted:
+            continue
+        for sku, qty in accepted.items():
+            confirmed[sku] = confirmed.get(sku, 0) + qty
+        passed.append(accepted)
+        if parcel is not None:
+            new_parcels.append({"tracking_no": parcel.tracking_no or parcel.package_code or f"{code}-{message}-{number}",
+                                "carrier_code": parcel.carrier_code or "OTHER", "carrier_name": parcel.carrier_name,
+                                "shipped_at": at, "items": accepted})
+    cancelled = (confirmation.status or "").upper() == "CANCELED"
+    final = bool(data.get("final")) or confirmation.final or cancelled
+    complete = all(confirmed.get(sku, 0) >= int(qty) for sku, qty in data["plan"].items())
+    if not seen:
+        stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, {
+            **data, "confirmed": confirmed, "parcels": parcels + new_parcels, "final": final,
+            "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
+            "confirmed_at": at if final else data.get("confirmed_at"),
+            "wms_id": data.get("wms_id") or confirmation.wms_id,
+            "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
+            expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
+        if stored is None:
+            # Another message of this document was taken at the same moment: this one is taken
+            # again on the WMS's retry, against the new totals.
+            raise kit.EffectInProgress(f"{code} was confirmed by another message just now", retry_after_seconds=5)
+        ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_confirmed",
+                            {"message": message, "passed": passed, "final": final, "complete": complete},
+                            aliases=aliases_of(code, data.get("store_key"), data.get("wms_id") or confirmation.wms_id))
+        if excess_total:
+            raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
+                            detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
+    # The ledger holds the news now: hand it to the neutral flows (each step done, queued or parked).
+    handed = _hand_over(ctx, kind, code, {**data, "final": final, "wms_id": data.get("wms_id") or confirmation.wms_id},
+                        new_parcels, passed, at, cancelled)
+    return {"document": code, "passed": passed, "excess": excess_total, "complete": complete, "handed": handed}
+
+
+def _hand_over(ctx: kit.FlowContext, kind: str, code: str, data: dict[str, Any], parcels: list[dict[str, Any]],
+               passed: list[dict[str, int]], at: str, cancelled: bool) -> list[Any]:
+    from ..ports.warehouse import OrderCancelled, ReturnReceived, SkuQty
+
+    if kind == "delivery":
+        from ..connectors.qimen.warehouse import shipment_of
+        from . import warehouse_orders
+
+        news: list[Any] = [shipment_of(code, parcel) for parcel in parcels]
+        if cancelled:
+            news.append(OrderCancelled(code, "the cloud WMS cancelled it"))
+        return warehouse_orders.take_confirmations(ctx, news, source="qimen") if news else []
+    if kind == "return":
+        from . import warehouse_orders
+
+        items = {}
+        for received in passed:
+            for sku, qty in received.items():
+                items[sku] = items.get(sku, 0) + qty
+        if not items:
+            return []
+        receipt = ReturnReceived(return_no=code, order_no=data.get("order_no"), warehouse_return_id=data.get("wms_id"),
+                                 received=True, received_at=at,
+                                 items=tuple(SkuQty(sku, qty) for sku, qty in items.items()))
+        return warehouse_orders.take_confirmations(ctx, [receipt], source="qimen")
+    # 配货 / 退仓: the document's state is read from the ledger by store_transfers; once the
+    # WMS's last confirm is in, the store is told without waiting for the next poll.
+    if data.get("final"):
+        from . import store_transfers
+
+        return [store_transfers.follow_other_inout(ctx)]
+    return []
+
+
+def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[str, Any]:
+    from ..connectors.qimen import mappers
+    from . import stock_sync
+
+    skus = mappers.items_to_reread(report)
+    section = ctx.tenant.qimen
+    result = stock_sync.recheck_stock(ctx, section.warehouse_code, skus) if skus else {}
+    return {"reread": skus, "result": result}
+
+
+# --- Q6: products to the WMS ------------------------------------------------------------------
+
+
+def _wms(ctx: kit.FlowContext) -> Any:
+    """The tenant's cloud WMS (the context's warehouse when it is one)."""
+    from ..connectors.qimen.warehouse import QimenWarehouse, warehouse_for_tenant
+
+    if isinstance(ctx.warehouse, QimenWarehouse):
+        return ctx.warehouse
+    return warehouse_for_tenant(ctx.tenant, records=ctx.records, timeline=ctx.timeline, now=ctx.now,
+                                metric=ctx.metric, client=ctx.extras.get("qimen"))
+
+
+@kit.flow_command("qimen.sync_items")
+def sync_items(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Products (P9 item fields) to the WMS: items it was never sent as ``add``, the others as
+    ``update``. The WMS upserts by itemCode, so sending a product twice changes nothing."""
+    from types import SimpleNamespace
+
+    from ..connectors.qimen.ledger import ITEM_KIND
+
+    products = [SimpleNamespace(**item) for item in payload["items"]]
+    known = {record.key for record in ctx.records.list(ctx.ent_id, ITEM_KIND)}
+    wms = _wms(ctx)
+    added = wms.sync_items([p for p in products if p.sku_code not in known], action="add")
+    updated = wms.sync_items([p for p in products if p.sku_code in known], action="update")
+    ctx.timeline.record("qimen.items", ctx.ent_id, "qimen.items_synchronized", {"added": added, "updated": updated},
+                        aliases=tuple(p.sku_code for p in products[:50]))
+    ctx.metric("WmsItemsSynchronized", added + updated)
+    return {"added": added, "updated": updated}
+
+
+def products_to_wms(ctx: kit.FlowContext, products: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Send products to a cloud-warehouse tenant's WMS now (a transient failure waits in the
+    retry queue). None for a tenant whose warehouse is the ERP's. A refusal raises (the
+    caller records or parks it)."""
+    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None or not products:
+        return None
+    return kit.attempt(ctx, sync_items, {"items": products}, trace_key="qimen.items") or {"outcome": "queued"}
+
+
+def on_product_changed(event: Any, ctx: kit.FlowContext) -> dict[str, Any]:
+    """Q6: a product changed at the store system goes to the cloud WMS; a refusal is parked
+    with its reason (`o2o dlq list`), the event acknowledged."""
+    items = [item.model_dump(mode="json") for item in event.data.items]
+    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
+        ctx.timeline.record("qimen.items", ctx.ent_id, "product.changed_ignored",
+                            {"why": "the tenant has no cloud warehouse", "items": len(items)})
+        return {"outcome": "ignored"}
+    return kit.settle(ctx, sync_items, {"items": items}, trace_key="qimen.items")
