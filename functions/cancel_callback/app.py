@@ -1,4 +1,4 @@
-"""S2c: JST pushes 取消订单 (order cancel) to /jushuitan/cancel_callback (pos-contract.md)."""
+"""S2c: JST pushes 取消订单 (order cancel) to /jushuitan/cancel_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import warehouse_orders

@@ -1,4 +1,4 @@
-"""S2d: JST pushes 物流同步 (logistics.upload) to /jushuitan/delivery_callback (pos-contract.md)."""
+"""S2d: JST pushes 物流同步 (logistics.upload) to /jushuitan/delivery_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import warehouse_orders

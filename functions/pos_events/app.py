@@ -1,4 +1,4 @@
-"""Store-system (店+) events: POST /pos/events (pos-contract.md)."""
+"""Store-system (店+) events: POST /pos/events (the store contract, docs/openapi/pos-api.yaml)."""
 
 from o2o_bridge import idempotency, runtime, wiring
 from o2o_bridge.events.dispatch import deliver

@@ -1,4 +1,4 @@
-"""S2r: JST pushes 售后收货 (refund.goods) to /jushuitan/return_goods_callback (pos-contract.md)."""
+"""S2r: JST pushes 售后收货 (refund.goods) to /jushuitan/return_goods_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import warehouse_orders

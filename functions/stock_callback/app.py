@@ -1,4 +1,4 @@
-"""S3: JST pushes 库存同步 (inventory.upload) to /jushuitan/stock_callback (pos-contract.md)."""
+"""S3: JST pushes 库存同步 (inventory.upload) to /jushuitan/stock_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import stock_sync

@@ -11,7 +11,7 @@ from o2o_bridge.events.models import EVENT_MODELS, parse_event
 
 from .conftest import EVENT_TYPES, fresh, request, sample_body, send, table_items
 
-# pos-contract.md, "Store system → bridge (events)": type → required data fields.
+# the store contract (docs/openapi/pos-api.yaml), "Store system → bridge (events)": type → required data fields.
 REQUIRED = {
     "order.warehouse_requested": ["order_no", "receiver", "items", "pay_amount", "freight", "paid_at"],
     "order.cancelled": ["order_no", "reason"],

@@ -122,12 +122,14 @@ def test_one_tenant_failing_does_not_stop_the_others_and_the_run_says_which_fail
     assert summary["tenants"]["20020"]["ok"] and summary["tenants"]["20020"]["dispatched"] == 0
 
 
-def test_a_connector_that_is_not_built_says_which_issue_builds_it():
-    from o2o_bridge import wiring
+def test_a_flow_that_is_not_built_says_which_issue_builds_it():
+    from types import SimpleNamespace
 
-    tenant = parse_tenant({**demo_doc(), "warehouse": "qimen"})
-    with pytest.raises(NotImplementedYet, match="issue #17"):
-        wiring.warehouse_for(tenant)
+    from o2o_bridge.events.routes import Route
+
+    missing = Route(None, "the S9 flow", (99,))
+    with pytest.raises(NotImplementedYet, match="issue #99"):
+        missing.run(SimpleNamespace(type="s9.happened"), None)
 
 
 def test_a_refused_input_is_parked_once_with_its_reason_and_replays_are_acknowledged(ctx):

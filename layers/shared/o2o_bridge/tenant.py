@@ -1,6 +1,6 @@
 """The tenant: one 店+ merchant (entId) with its ERP (JST or 旺店通), store system and mappings.
 
-This is the tenant file of operations-contract.md as a pydantic v2 model. Secrets are
+This is the tenant file (docs/runbook.md) as a pydantic v2 model. Secrets are
 given inline (local use) or as a Secrets Manager reference in the sibling ``*_ref`` key;
 unknown keys are refused so a typo in a tenant file is reported, not ignored.
 """
@@ -113,7 +113,7 @@ class _WithSecrets(_Strict):
 
 
 class CallbackAuth(_WithSecrets):
-    """How JST pushes to our callback URLs are authenticated (pos-contract.md)."""
+    """How JST pushes to our callback URLs are authenticated (the store contract, docs/openapi/pos-api.yaml)."""
 
     partner_key: SecretStr | None = None
     partner_key_ref: SecretRef | None = None

@@ -78,7 +78,7 @@ def load_order(ctx: FlowContext, io_id: str) -> Order | None:
     return Order(record.version, record.data) if record else None
 
 
-def change_order(ctx: FlowContext, io_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> \
+def change_order(ctx: FlowContext, io_id: str, change: "Transition") -> \
         tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Apply ``change(current data) -> new data (None: leave it)`` with a conditional write,
     re-reading on a conflict. Returns (before, after)."""
@@ -132,6 +132,82 @@ def _order_from_outbound(ctx: FlowContext, ob: "OnlineOutbound") -> dict[str, An
         "buyer_message": ob.buyer_message,
         "rejections": [], "store_code": None, "fulfilment_id": None, "forced_store": None,
     }
+
+
+# --- named transitions: each takes the order's data (None: never seen) and returns the new
+# data, or None to leave it as it is ----------------------------------------------------------------
+
+Transition = Callable[[dict[str, Any] | None], dict[str, Any] | None]
+
+
+def still_routing(data: dict[str, Any] | None, route_no: int) -> bool:
+    return bool(data) and data["status"] == "routing" and data["route_no"] == route_no
+
+
+def parked(route_no: int) -> Transition:
+    """No store can take it (or the store refused it): an exception for a person."""
+    return lambda d: {**d, "status": "exception"} if still_routing(d, route_no) else None
+
+
+def dispatched(route_no: int, store_code: str, fulfilment_id: str, day: str | None) -> Transition:
+    """The routed store has its fulfilment order."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not still_routing(d, route_no):
+            return None
+        return {**d, "status": "dispatched", "store_code": store_code, "fulfilment_id": fulfilment_id,
+                "capacity_day": day}
+    return change
+
+
+def created_while_cancelled(store_code: str, fulfilment_id: str, day: str | None) -> Transition:
+    """The ERP cancelled while the store's order was being created: remember it, to undo it."""
+    return lambda d: ({**d, "fulfilment_id": fulfilment_id, "store_code": store_code, "capacity_day": day}
+                      if d and not d.get("fulfilment_id") else None)
+
+
+def confirmed(status: str) -> Transition:
+    """Shipped or picked up, confirmed in the ERP."""
+    return lambda d: {**d, "status": status} if d and d["status"] != status else None
+
+
+def rejected_by(store_code: str, fulfilment_id: str, reason: str, sku_ids: list[str] | None) -> Transition:
+    """A store rejected its fulfilment order (once per fulfilment): route again without it."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
+            return None
+        rejection = {"store_code": store_code, "reason": reason, "fulfilment_id": fulfilment_id}
+        if sku_ids:
+            rejection["sku_ids"] = sku_ids
+        changed = {**d, "rejections": [*d.get("rejections", []), rejection]}
+        if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
+            changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
+                           forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
+        return changed
+    return change
+
+
+def cancelled_by_erp(io_id: str, erp_status: str) -> Transition:
+    """The ERP voided the outbound; a never-seen one is remembered so a late dispatch does nothing."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None:
+            return {"io_id": io_id, "status": "cancelled", "jst_status": erp_status, "route_no": 0, "rejections": []}
+        if d["status"] in ("routing", "exception", "dispatched"):
+            return {**d, "status": "cancelled", "jst_status": erp_status, "was": d["status"]}
+        return None
+    return change
+
+
+def routed_again_by_hand(io_id: str, store_code: str | None) -> Transition:
+    """`o2o exceptions reroute`: a parked order (or a stuck one, to another store) gets a new route."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None:
+            raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
+        if d["status"] not in ("exception", "routing"):
+            raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
+        if d["status"] == "routing" and store_code is None:
+            return None  # stuck: the same route again
+        return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
+    return change
 
 
 # --- 1. the poll ----------------------------------------------------------------------------
@@ -229,14 +305,6 @@ def _to_route(data: dict[str, Any]) -> routing.OrderToRoute:
         lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]))
 
 
-def _still_routing(route_no: int) -> Callable[[dict[str, Any] | None], bool]:
-    return lambda d: bool(d) and d["status"] == "routing" and d["route_no"] == route_no
-
-
-def _parked(ctx: FlowContext, io_id: str, route_no: int) -> None:
-    change_order(ctx, io_id, lambda d: {**d, "status": "exception"} if _still_routing(route_no)(d) else None)
-
-
 @flow_command("s1.dispatch")
 def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
     """Route the outbound (once per route number) and go on to create the store's order.
@@ -244,7 +312,7 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
     Routing and creating are two steps so that each retry repeats as few calls as possible."""
     io_id, route_no = str(payload["io_id"]), int(payload["route_no"])
     order = load_order(ctx, io_id)
-    if order is None or not _still_routing(route_no)(order.data):
+    if order is None or not still_routing(order.data, route_no):
         return None  # done, cancelled or routed again since this step was queued
     data = order.data
     stores = {store.code: store for store in ctx.tenant.stores}
@@ -270,7 +338,7 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
         _park(ctx, io_id, "no_store", decision["why"], dropped=decision["dropped"])
-        _parked(ctx, io_id, route_no)
+        change_order(ctx, io_id, parked(route_no))
         return decision
     return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
                                           "day": decision["day"]}, trace_key=io_id)
@@ -281,7 +349,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
     """P1 at the routed store (Idempotency-Key from io_id, store and route number); link; mark dispatched."""
     io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
     order = load_order(ctx, io_id)
-    if order is None or (order.status != "cancelled" and not _still_routing(route_no)(order.data)):
+    if order is None or (order.status != "cancelled" and not still_routing(order.data, route_no)):
         return None
 
     def create() -> dict[str, Any]:
@@ -297,20 +365,14 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         _park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
-        _parked(ctx, io_id, route_no)
+        change_order(ctx, io_id, parked(route_no))
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 
-    def dispatched(d):
-        if _still_routing(route_no)(d):
-            return {**d, "status": "dispatched", "store_code": store_code, "fulfilment_id": fulfilment_id,
-                    "capacity_day": result.get("day")}
-        return None
-
-    before, after = change_order(ctx, io_id, dispatched)
+    before, after = change_order(ctx, io_id, dispatched(route_no, store_code, fulfilment_id, result.get("day")))
     if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
                             {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
@@ -319,9 +381,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
         _resolve_exception(ctx, io_id)
     elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):
         # JST cancelled the outbound while this step created the store's order: undo it.
-        change_order(ctx, io_id, lambda d: {**d, "fulfilment_id": fulfilment_id, "store_code": store_code,
-                                            "capacity_day": result.get("day")}
-                     if d and not d.get("fulfilment_id") else None)
+        change_order(ctx, io_id, created_while_cancelled(store_code, fulfilment_id, result.get("day")))
         attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": fulfilment_id}, trace_key=io_id)
     return result
 
@@ -381,7 +441,7 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
         _park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
         return None
     status = payload["how"]
-    before, after = change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
+    change_order(ctx, io_id, confirmed(status))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
                                                                        "fulfilment_id": payload["fulfilment_id"]})
@@ -412,19 +472,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     store_code = payload["store_code"]
     named_skus = payload.get("sku_ids")
 
-    def rejected(d):
-        if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
-            return None
-        rejection = {"store_code": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id}
-        if named_skus:
-            rejection["sku_ids"] = named_skus
-        changed = {**d, "rejections": [*d.get("rejections", []), rejection]}
-        if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
-            changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
-                           forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
-        return changed
-
-    before, after = change_order(ctx, io_id, rejected)
+    before, after = change_order(ctx, io_id, rejected_by(store_code, fulfilment_id, payload["reason"], named_skus))
     if after is not before and after is not None:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
                             {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
@@ -449,15 +497,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
 
 def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
     """JST voided the outbound: stop whatever the stores were doing with it. True when it changed."""
-    def cancelled(d):
-        if d is None:
-            # Never dispatched: remember it so a late dispatch does nothing.
-            return {"io_id": io_id, "status": "cancelled", "jst_status": jst_status, "route_no": 0, "rejections": []}
-        if d["status"] in ("routing", "exception", "dispatched"):
-            return {**d, "status": "cancelled", "jst_status": jst_status, "was": d["status"]}
-        return None
-
-    before, after = change_order(ctx, io_id, cancelled)
+    before, after = change_order(ctx, io_id, cancelled_by_erp(io_id, jst_status))
     if after is before:
         if before and before["status"] in ("shipped", "picked_up"):
             _park(ctx, io_id, "cancelled_after_shipping",
@@ -592,16 +632,7 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
         result = attempt(ctx, step, retry["payload"], trace_key=io_id)
         return {"io_id": io_id, "retried": retry["command"], "result": result}
 
-    def again(d):
-        if d is None:
-            raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
-        if d["status"] not in ("exception", "routing"):
-            raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
-        if d["status"] == "routing" and store_code is None:
-            return None  # stuck: the same route again
-        return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
-
-    before, after = change_order(ctx, io_id, again)
+    before, after = change_order(ctx, io_id, routed_again_by_hand(io_id, store_code))
     if before["status"] == "routing" and after["route_no"] != before["route_no"]:
         _release_route(ctx, io_id, before["route_no"])
     ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"],
