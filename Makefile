@@ -1,19 +1,27 @@
 # The two commands of the README: `make demo` and `make test`. Everything they need is
-# installed into .venv from pyproject.toml; only Python 3.11+ and make are assumed.
+# installed into .venv from requirements/dev.lock (exact versions, hashes checked); only
+# Python 3.11+ and make are assumed: no python3.12, no Docker, no AWS account.
+#
+# Adding or changing a dependency: edit pyproject.toml (and layers/shared/requirements.txt if
+# Lambda needs it too), then `make lock` and commit the changed lock files.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras
 
-.PHONY: setup demo test test-fast lint sam-check bench clean
+.PHONY: prereqs setup demo test test-fast lint layer sam-check lock bench clean
 
-setup: $(STAMP)
+prereqs:
+	@PYTHON=$(PYTHON) bash scripts/prereqs.sh
 
-$(STAMP): pyproject.toml layers/shared/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
+setup: prereqs $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	@PYTHON=$(PYTHON) bash scripts/prereqs.sh --network
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 demo: setup
@@ -22,15 +30,34 @@ demo: setup
 lint: setup
 	$(BIN)/cfn-lint template.yaml
 
+# The network check comes first: the layer build at the end needs the package index, and
+# finding that out after the whole suite would waste its minutes.
 test: setup lint
+	@PYTHON=$(PYTHON) bash scripts/prereqs.sh --network
 	$(BIN)/python -m pytest
 	$(MAKE) sam-check
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not integration"
 
+# build/layer: what template.yaml's SharedLayer ships (CPython 3.12, arm64), from any machine.
+layer:
+	PYTHON=$(PYTHON) bash scripts/build_layer.sh
+
 sam-check:
-	bash scripts/sam_check.sh
+	PYTHON=$(PYTHON) bash scripts/sam_check.sh
+
+# Re-pin everything after a dependency change (pip-tools, installed in the venv):
+#   requirements/dev.lock          the dev venv: the project and its [dev] extras
+#   layers/shared/requirements.lock the Lambda layer, without what the runtime provides
+#   requirements/sam.lock          the SAM CLI's own venv
+# `make lock UPGRADE=1` also moves every pin to the newest allowed version.
+lock: setup
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe --extra dev -o requirements/dev.lock pyproject.toml requirements/build.in
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) -o layers/shared/requirements.lock layers/shared/requirements.txt \
+	  --unsafe-package boto3 --unsafe-package botocore --unsafe-package s3transfer \
+	  --unsafe-package urllib3 --unsafe-package python-dateutil --unsafe-package six
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe -o requirements/sam.lock requirements/sam.in
 
 bench: setup
 	$(BIN)/python bench/cold_start.py
@@ -42,4 +69,4 @@ bench: setup
 	$(BIN)/python bench/wdt.py
 
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache
+	rm -rf $(VENV) .venv-sam .aws-sam build .pytest_cache

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Validate and build the SAM application the way `sam deploy` will see it, without Docker:
-#   sam validate --lint   (SAM transform + cfn-lint)
-#   sam build             (arm64 layer: SAM's python builder downloads aarch64 wheels)
-# The SAM CLI lives in its own venv (.venv-sam): its pins clash with the dev venv.
-# The python builder needs a python3.12 on PATH matching the Lambda runtime; we take the
-# first that works from PATH, then from pyenv (`pyenv root`/versions/3.12.*/bin).
+# Check the SAM application the way `sam deploy` will see it, with no python3.12 and no Docker:
+#   sam validate --lint   the SAM transform and cfn-lint, by the SAM CLI itself
+#   scripts/build_layer.sh the layer for CPython 3.12 on arm64 (pip --platform), checked
+# The SAM CLI lives in its own venv (.venv-sam, any python3 >= 3.11), installed from
+# requirements/sam.lock with hashes: its pins clash with the dev venv.
+# `sam build` is not used: its python builder insists on a local python3.12 for every
+# function. The functions are plain folders that `sam deploy` zips as they are.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON="${PYTHON:-python3}"
 SAM_VENV="${SAM_VENV:-.venv-sam}"
 export SAM_CLI_TELEMETRY=0
 # sam validate translates the template for a region; any region works for the check.
@@ -15,64 +17,20 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
 
 die() { echo "sam_check: $*" >&2; exit 1; }
 
-is_py312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
-
-# A pyenv shim named python3.12 may exist yet fail ("command not found" for the selected
-# version), so each candidate is run, not merely looked up.
-find_py312_dir() {
-  if is_py312 python3.12; then
-    dirname "$(command -v python3.12)"
-    return 0
-  fi
-  local root=""
-  if command -v pyenv >/dev/null 2>&1; then
-    root="$(pyenv root)"
-  elif [ -n "${PYENV_ROOT:-}" ]; then
-    root="$PYENV_ROOT"
-  elif [ -d "$HOME/.pyenv" ]; then
-    root="$HOME/.pyenv"
-  fi
-  if [ -n "$root" ] && [ -d "$root/versions" ]; then
-    local dir
-    # newest 3.12.x first
-    for dir in $(ls -d "$root"/versions/3.12.* 2>/dev/null | sort -V -r); do
-      if is_py312 "$dir/bin/python3.12"; then
-        echo "$dir/bin"
-        return 0
-      fi
-    done
-  fi
-  return 1
-}
-
-PY312_DIR="$(find_py312_dir)" || die "no working python3.12 found (the Lambda runtime is python3.12 and
-sam build needs the same interpreter on PATH). Install one, e.g.
-  pyenv install 3.12      # then rerun; this script finds \$(pyenv root)/versions/3.12.*
-  apt-get install python3.12 python3.12-venv   # or your distro's package"
-export PATH="$PY312_DIR:$PATH"
-echo "sam_check: python3.12 = $(command -v python3.12) ($(python3.12 -V 2>&1))"
-
-if [ ! -x "$SAM_VENV/bin/sam" ]; then
-  echo "sam_check: creating $SAM_VENV with aws-sam-cli (once)"
+if [ ! -x "$SAM_VENV/bin/sam" ] || [ requirements/sam.lock -nt "$SAM_VENV/bin/sam" ]; then
+  echo "sam_check: installing the SAM CLI into $SAM_VENV from requirements/sam.lock"
   rm -rf "$SAM_VENV"
-  python3.12 -m venv "$SAM_VENV"
-  "$SAM_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$SAM_VENV/bin/python" -m pip install --quiet aws-sam-cli \
-    || die "pip install aws-sam-cli failed"
+  "$PYTHON" -m venv "$SAM_VENV"
+  # --no-deps: the lock is the complete set (pip would otherwise trip over extras it names).
+  "$SAM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    -r requirements/sam.lock 2> >(grep -v "^WARNING: Location" >&2) || die "installing the SAM CLI failed"
 fi
 SAM="$SAM_VENV/bin/sam"
 echo "sam_check: $("$SAM" --version)"
 
 echo "sam_check: sam validate --lint"
-"$SAM" validate --lint --template-file template.yaml \
-  || die "sam validate --lint failed"
+"$SAM" validate --lint --template-file template.yaml || die "sam validate --lint failed"
 
-echo "sam_check: sam build (arm64, no container)"
-"$SAM" build --template-file template.yaml --build-dir .aws-sam/build \
-  || die "sam build failed"
-
-# The layer must come out with the package under python/ where Lambda looks (/opt/python).
-layer_dir=".aws-sam/build/SharedLayer/python"
-[ -f "$layer_dir/o2o_bridge/__init__.py" ] \
-  || die "built layer has no $layer_dir/o2o_bridge: check SharedLayer's ContentUri/BuildMethod"
-echo "sam_check: OK ($(du -sh .aws-sam/build/SharedLayer | cut -f1) layer)"
+echo "sam_check: the layer for the Lambda runtime"
+PYTHON="$PYTHON" scripts/build_layer.sh || die "the layer build failed"
+echo "sam_check: OK"

@@ -103,9 +103,13 @@ class FakeRecords:
             self.items[(ent_id, kind, key)] = record
             return record
 
-    def delete(self, ent_id, kind, key):
+    def delete(self, ent_id, kind, key, *, expected_version=None):
         with self._lock:
+            current = self.items.get((ent_id, kind, key))
+            if expected_version is not None and (current is None or current.version != expected_version):
+                return False
             self.items.pop((ent_id, kind, key), None)
+            return True
 
     def list(self, ent_id, kind, *, prefix=""):
         return sorted((r for (e, k, key), r in self.items.items() if e == ent_id and k == kind and key.startswith(prefix)),

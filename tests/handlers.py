@@ -18,6 +18,7 @@ def sample_event(name: str, **changes: Any) -> dict[str, Any]:
     if "body" in changes:
         body = changes.pop("body")
         event["body"] = body if isinstance(body, str) or body is None else json.dumps(body, ensure_ascii=False)
+        event["isBase64Encoded"] = False  # a replacement body is given as text
     if "query" in changes:
         query = changes.pop("query")
         event["queryStringParameters"] = query or None

@@ -5,6 +5,7 @@ import os
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 import o2o_bridge
+from o2o_bridge.tracing import traced
 
 app = APIGatewayHttpResolver()
 
@@ -14,5 +15,6 @@ def health():
     return {"status": "ok", "service": "o2o-bridge", "version": o2o_bridge.__version__, "stage": os.environ.get("O2O_STAGE", "dev")}
 
 
+@traced
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -5,16 +5,15 @@ retry worker pushes them (flows/stock_nightly.py)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import erp_stock, kit, stock_nightly, stock_sync
-from o2o_bridge.observability import logger, metrics
-
+from o2o_bridge.observability import logger, metrics, traced
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                                 wangdiantong=erp_stock.nightly_erp_stock),
-                               build=wiring.context_for, log=logger.info)
+    return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                               wangdiantong=erp_stock.nightly_erp_stock), event, build=wiring.context_for)
 
 
 def nightly(ctx):

@@ -2,12 +2,12 @@
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_fulfilment
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_jst_outbound", store_fulfilment.poll_jst_outbound, build=wiring.context_for,
-                               erp="jushuitan", log=logger.info)
+    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan", build=wiring.context_for)

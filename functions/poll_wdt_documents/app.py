@@ -3,12 +3,12 @@ inbound receipts (P12) and outbound notes (P13) at the stores, unknown SKUs crea
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import erp_documents, kit
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("poll_wdt_documents", erp_documents.poll_erp_documents, build=wiring.context_for,
-                               erp="wangdiantong", log=logger.info)
+    return kit.scheduled_job("poll_wdt_documents", erp_documents.poll_erp_documents, event, erp="wangdiantong", build=wiring.context_for)

@@ -2,7 +2,7 @@
 
 from o2o_bridge import idempotency, runtime, wiring
 from o2o_bridge.events.dispatch import deliver
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import coded_resolver, json_response
 from o2o_bridge.connectors.store.inbound import read_event, verify_signature
 
@@ -18,6 +18,7 @@ def pos_events():
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     idempotency.register_lambda_context(context)

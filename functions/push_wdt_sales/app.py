@@ -2,12 +2,12 @@
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_sales
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("push_wdt_sales", store_sales.push_store_sales, build=wiring.context_for,
-                               erp="wangdiantong", log=logger.info)
+    return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong", build=wiring.context_for)

@@ -2,7 +2,7 @@
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.qimen_callback import qimen_answer, qimen_resolver, read_call
 
 app = qimen_resolver()
@@ -18,6 +18,7 @@ def qimen_callback():
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return app.resolve(event, context)

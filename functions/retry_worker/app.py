@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from o2o_bridge import runtime, wiring
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.retry_worker import run_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -15,6 +15,7 @@ def record_handler(record):
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -2,7 +2,7 @@
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import warehouse_orders
-from o2o_bridge.observability import logger, metrics
+from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
 
@@ -23,6 +23,7 @@ def return_goods_callback():
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return app.resolve(event, context)

@@ -3,13 +3,12 @@
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import erp_products, kit
 from o2o_bridge.flows.products import sync_products
-from o2o_bridge.observability import logger, metrics
-
+from o2o_bridge.observability import logger, metrics, traced
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
+@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.run_for_tenants("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                            wangdiantong=erp_products.sync_erp_products),
-                               build=wiring.context_for, log=logger.info)
+    return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                          wangdiantong=erp_products.sync_erp_products), event, build=wiring.context_for)

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from . import lambda_runtime
 from .bootstrap import bootstrap
 from .bridge_runtime import reset_bridge_runtime
-from .drain import drain
+from .drain import drain, run_queued_tenant_runs
 from .environment import local_environment
 from .errors import LocalStackError
 from .moto_server import MotoServerError
@@ -47,9 +47,15 @@ def _template(template: TemplateArg) -> Template:
         raise LocalStackError(str(error)) from error
 
 
-def _fail(command: str, error: BaseException) -> int:
+def _fail(command: str, error: BaseException | str, code: int = 2) -> int:
     print(f"o2o {command}: {error}", file=sys.stderr, flush=True)
-    return 2
+    return code
+
+
+def _unreachable(command: str, error: EndpointConnectionError) -> int:
+    """A stopped local stack: one line, exit 1 (it failed; the command itself was right)."""
+    return _fail(command, f"the local stack does not answer at {error.kwargs.get('endpoint_url')}: "
+                          "is `o2o local up` running (and AWS_ENDPOINT_URL the address it printed)?", 1)
 
 
 def endpoint_from_environment(command: str) -> str:
@@ -155,6 +161,8 @@ def run_bootstrap(*, template: TemplateArg = None, endpoint_url: str | None = No
         resources = bootstrap(tpl, endpoint, log=lambda line: print(f"  {line}", flush=True))
     except LocalStackError as error:
         return _fail("local bootstrap", error)
+    except EndpointConnectionError as error:
+        return _unreachable("local bootstrap", error)
     except (BotoCoreError, ClientError) as error:
         return _fail("local bootstrap", f"{endpoint} did not accept the calls: {error}")
     print(f"{len(resources)} resources ready", flush=True)
@@ -173,6 +181,8 @@ def run_drain(now: bool = False, max_seconds: float = 60.0, *, template: Templat
                        log=lambda line: print(line, flush=True))
     except LocalStackError as error:
         return _fail("local drain", error)
+    except EndpointConnectionError as error:
+        return _unreachable("local drain", error)
     except (BotoCoreError, ClientError) as error:
         return _fail("local drain", f"the endpoint did not accept the calls: {error}")
     print(report, flush=True)
@@ -206,7 +216,8 @@ def invoke_function(name: str, event: dict[str, Any] | None = None, *, template:
         else:
             event = {}
     apply_local_environment(tpl)
-    return lambda_runtime.invoke(spec, event)
+    result = lambda_runtime.invoke(spec, event)
+    return run_queued_tenant_runs(tpl, spec, result)
 
 
 def run_invoke(name: str, event_file: str | Path | None = None, *, template: TemplateArg = None,

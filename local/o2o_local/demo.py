@@ -39,6 +39,11 @@ def main() -> int:
 
     lock = open(Path(tempfile.gettempdir()) / "o2o-demo.lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    taken = sandbox_ports_in_use()
+    if taken:
+        print(f"make demo: port {taken} is in use (the demo's sandboxes listen there): is `o2o local up` "
+              "running? Stop it (Ctrl-C in its shell) and run make demo again.", file=sys.stderr)
+        return 1
     api_port, aws_port = free_port(), free_port()
     env = dict(os.environ)
     env.update({
@@ -50,6 +55,8 @@ def main() -> int:
         # Keep the printout about the business: handlers log warnings and errors only here.
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # The demo makes its own documents; the sample events' documents would only add noise.
+        "O2O_SAMPLE_DOCUMENTS": "0",
     })
     for name in ("O2O_STACK", "STATE_TABLE", "IDEMPOTENCY_TABLE", "RETRY_QUEUE_URL", "RETRY_DLQ_URL", "AWS_PROFILE"):
         env.pop(name, None)
@@ -61,18 +68,43 @@ def main() -> int:
     stack = subprocess.Popen([*O2O, "local", "up", "--port", str(api_port), "--aws-port", str(aws_port)],
                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(f"{api}/health", stack)
+        try:
+            wait_for(f"{api}/health", stack)
+        except SystemExit as failed:
+            log.flush()
+            last = [line for line in Path(log.name).read_text(encoding="utf-8").splitlines() if line.strip()][-1:]
+            raise SystemExit(f"{failed.code}: {last[0] if last else '(no output)'}") from None
         log.flush()
         show(Path(log.name).read_text(encoding="utf-8"))
         run_demo(env, api)
     finally:
-        os.killpg(stack.pid, signal.SIGINT)
-        try:
-            stack.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(stack.pid, signal.SIGKILL)
+        stop_stack(stack)
     heading("Done: the local stack is stopped")
     return 0
+
+
+def sandbox_ports_in_use() -> str | None:
+    """'8801 (JST sandbox)' when a sandbox port the demo tenant points at is taken, else None."""
+    import socket
+
+    for port, name in ((int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")), "JST sandbox"),
+                       (int(os.environ.get("O2O_POS_SANDBOX_PORT", "8802")), "店+ sandbox")):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return f"{port} ({name})"
+    return None
+
+
+def stop_stack(stack: subprocess.Popen) -> None:
+    if stack.poll() is not None:  # it already exited (and said why in its log)
+        return
+    try:
+        os.killpg(stack.pid, signal.SIGINT)
+        stack.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(stack.pid, signal.SIGKILL)
 
 
 def run_demo(env: dict[str, str], api: str) -> None:

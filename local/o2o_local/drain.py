@@ -24,7 +24,8 @@ from .names import local_region
 from .sqs_event import failed_message_ids, sqs_event
 from .template import FunctionSpec, SqsSource, Template
 
-__all__ = ["DrainReport", "FunctionTally", "QueueCounts", "drain", "NO_DELAY_ENV"]
+__all__ = ["DrainReport", "FunctionTally", "QueueCounts", "deliver_own_queue", "drain", "run_queued_tenant_runs",
+           "NO_DELAY_ENV"]
 
 NO_DELAY_ENV = "O2O_RETRY_NO_DELAY"
 POLL_INTERVAL = 0.1
@@ -35,8 +36,9 @@ Log = Callable[[str], None]
 @dataclass
 class FunctionTally:
     delivered: int = 0  # message deliveries (a message retried three times counts three)
-    succeeded: int = 0
+    succeeded: int = 0  # handled and done: not failed, and not parked in a dead-letter queue
     failed: int = 0
+    dead_lettered: int = 0  # acknowledged by the consumer but parked by it in a dead-letter queue
     batches: int = 0
     errors: list[str] = field(default_factory=list)  # one line per failed batch
 
@@ -68,7 +70,8 @@ class DrainReport:
         lines = []
         for name, tally in self.functions.items():
             batches = f"{tally.batches} batch" + ("" if tally.batches == 1 else "es")
-            lines.append(f"{name}: {tally.delivered} delivered, {tally.succeeded} succeeded, "
+            parked = f"{tally.dead_lettered} dead-lettered, " if tally.dead_lettered else ""
+            lines.append(f"{name}: {tally.delivered} delivered, {tally.succeeded} succeeded, {parked}"
                          f"{tally.failed} failed ({batches})")
         for queue, counts in self.left.items():
             state = "empty" if counts.total == 0 else (
@@ -125,7 +128,14 @@ def drain(template: Template, *, now: bool = False, max_seconds: float = 60.0, i
                 messages = _receive_batch(sqs, queue, source.batch_size)
                 if messages:
                     delivered = True
+                    parked_before = sum(_counts(sqs, queues[lid]).total for lid in others)
+                    succeeded_before = tallies[spec.name].succeeded
                     _deliver(sqs, queue, spec, source, messages, invoke, tallies[spec.name], say)
+                    # A consumer that parks a message for good (the retry worker's dead letter)
+                    # acknowledges it: count it as dead-lettered, not as succeeded.
+                    parked = sum(_counts(sqs, queues[lid]).total for lid in others) - parked_before
+                    _count_parked(tallies[spec.name], min(parked, tallies[spec.name].succeeded - succeeded_before),
+                                  say, spec.name)
             if time.monotonic() >= deadline:
                 break
             if not delivered:
@@ -140,6 +150,14 @@ def drain(template: Template, *, now: bool = False, max_seconds: float = 60.0, i
         dead_lettered={lid: max(0, other_counts[lid].total - before[lid]) for lid in others},
         seconds=time.monotonic() - started,
     )
+
+
+def _count_parked(tally: FunctionTally, parked: int, say: Log, name: str) -> None:
+    moved = max(0, parked)
+    if moved:
+        tally.succeeded -= moved
+        tally.dead_lettered += moved
+        say(f"[drain] {name}: {moved} of that batch dead-lettered")
 
 
 @contextmanager
@@ -194,9 +212,53 @@ def _receive_batch(sqs: Any, queue: _Queue, batch_size: int) -> list[dict[str, A
     return messages
 
 
+def run_queued_tenant_runs(template: Template, spec: FunctionSpec, result: Any, *,
+                           invoke: Invoke | None = None) -> Any:
+    """When ``result`` is a scheduled function's fan-out (one run per tenant queued on its own
+    queue), run those tenant runs now, as Lambda's event source would, and report every
+    tenant's summary; raises TenantFailures (naming them) when a tenant failed, after all ran.
+    Any other result is returned as it is."""
+    if not (spec.schedules and spec.sqs_sources and isinstance(result, dict) and "queued" in result):
+        return result
+    from o2o_bridge.flows.kit import TenantFailures
+
+    tenants: dict[str, Any] = {}
+    for answer in deliver_own_queue(template, spec, invoke=invoke):
+        if isinstance(answer, dict):
+            tenants.update(answer.get("tenants") or {})
+    failed = [ent_id for ent_id, run in tenants.items() if not run.get("ok")]
+    if failed:
+        raise TenantFailures(f"{result.get('job')} failed for tenant(s) {', '.join(failed)}: "
+                             + "; ".join(str(tenants[e].get("error")) for e in failed))
+    return {**result, "tenants": tenants}
+
+
+def deliver_own_queue(template: Template, spec: FunctionSpec, *, invoke: Invoke | None = None,
+                      endpoint_url: str | None = None, log: Log | None = None, max_seconds: float = 600.0) -> list[Any]:
+    """Deliver what waits on the queues ``spec`` itself consumes (a scheduled function's tenant
+    runs, queued by its own fan-out) until they are empty; returns each invocation's result.
+    Works on moto's in-process mock too (no endpoint)."""
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    sqs = local_client("sqs", endpoint_url)
+    invoke = invoke or lambda_runtime.invoke
+    say = log or (lambda line: None)
+    results: list[Any] = []
+    deadline = time.monotonic() + max_seconds
+    for source in (s for s in spec.sqs_sources if s.enabled):
+        queue = _describe(sqs, template, source.queue_logical_id)
+        tally = FunctionTally()
+        while time.monotonic() < deadline:
+            messages = _receive_batch(sqs, queue, source.batch_size)
+            if not messages:
+                break
+            results.append(_deliver(sqs, queue, spec, source, messages, invoke, tally, say))
+    return results
+
+
 def _deliver(sqs: Any, queue: _Queue, spec: FunctionSpec, source: SqsSource, messages: list[dict[str, Any]],
-             invoke: Invoke, tally: FunctionTally, say: Log) -> None:
+             invoke: Invoke, tally: FunctionTally, say: Log) -> Any:
     ids = [message["MessageId"] for message in messages]
+    result: Any = None
     handles = {message["MessageId"]: message["ReceiptHandle"] for message in messages}
     tally.batches += 1
     tally.delivered += len(messages)
@@ -224,3 +286,4 @@ def _deliver(sqs: Any, queue: _Queue, spec: FunctionSpec, source: SqsSource, mes
     tally.succeeded += len(succeeded)
     tally.failed += len(retry)
     say(f"[drain] {spec.name}: {len(ids)} from {queue.logical_id} -> {len(succeeded)} ok, {len(retry)} failed")
+    return result

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .errors import LocalStackError
+
 __all__ = ["SANDBOXES", "Sandbox", "UnavailableSandbox", "start_sandboxes"]
 
 
@@ -54,15 +56,25 @@ SandboxFactory = Callable[[str], Sandbox]
 def _jst_sandbox(host: str) -> Sandbox:
     from .jst_sandbox import jst_sandbox_factory
 
+    from . import sample_documents
+
     # The demo tenant's jushuitan.base_url is http://127.0.0.1:8801.
-    return jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
+    sandbox = jst_sandbox_factory(host, port=int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")))
+    if sample_documents.enabled():  # what events/*.json refer to
+        sample_documents.seed_jst(sandbox)
+    return sandbox
 
 
 def _pos_sandbox(host: str) -> Sandbox:
     from .pos_sandbox import PosSandbox
 
     # Port 8802 (O2O_POS_SANDBOX_PORT): the demo tenant's pos.base_url is http://127.0.0.1:8802/api.
-    return PosSandbox.for_local_stack(host)
+    from . import sample_documents
+
+    sandbox = PosSandbox.for_local_stack(host)
+    if sample_documents.enabled():  # what events/*.json refer to
+        sample_documents.seed_store(sandbox)
+    return sandbox
 
 
 def _wdt_sandbox(host: str) -> Sandbox:
@@ -93,7 +105,13 @@ def start_sandboxes(host: str = "127.0.0.1") -> dict[str, tuple[Sandbox, str | N
     try:
         for key, factory in SANDBOXES.items():
             sandbox = factory(host)
-            started[key] = (sandbox, sandbox.start())
+            try:
+                started[key] = (sandbox, sandbox.start())
+            except OSError as error:  # the port is taken, most often by another `o2o local up`
+                port = getattr(sandbox, "port", "?")
+                raise LocalStackError(
+                    f"cannot start the {sandbox.name} on {host}:{port}: {error.strerror or error}. "
+                    "Is another `o2o local up` (or make demo) running? Stop it, or use --no-sandboxes") from None
     except BaseException:
         for sandbox, _ in started.values():
             sandbox.stop()

@@ -78,7 +78,14 @@ class Scheduler:
             if schedule is None:
                 raise KeyError(f"{spec.name} has no schedule {schedule_name!r}; "
                                f"it has {', '.join(s.name for s in spec.schedules)}")
-        return self.invoke(spec, schedule.event())
+        return self._fire(spec, schedule.event())
+
+    def _fire(self, spec: FunctionSpec, event: Any) -> Any:
+        """Invoke the function with its schedule's event; a fan-out's tenant runs (queued on
+        the function's own queue) run right after, as Lambda's event source would run them."""
+        from .drain import run_queued_tenant_runs
+
+        return run_queued_tenant_runs(self.template, spec, self.invoke(spec, event), invoke=self.invoke)
 
     def due(self, now: datetime) -> list[ScheduledJob]:
         """The jobs whose firing time has come by ``now``; each is moved to its next time
@@ -114,7 +121,7 @@ class Scheduler:
     def _run(self, job: ScheduledJob, at: datetime) -> None:
         stamp = at.astimezone(ZoneInfo(job.schedule.timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
         try:
-            result = self.invoke(job.function, job.schedule.event())
+            result = self._fire(job.function, job.schedule.event(at))
         except Exception as error:  # noqa: BLE001 - one line per firing, the loop goes on
             print(traceback.format_exc().rstrip(), file=sys.stderr, flush=True)
             self.log(f"[scheduler] {stamp} {job.label}: ERROR {type(error).__name__}: {error}")

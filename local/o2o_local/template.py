@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +65,22 @@ class ScheduleSpec:
     input: Any = None  # the schedule's Input (a JSON string in the template) or None
     enabled: bool = True
 
-    def event(self) -> Any:
-        """The payload EventBridge Scheduler hands the function: Input if any, else {}."""
+    def event(self, at: datetime | None = None) -> Any:
+        """The payload EventBridge Scheduler hands the function: Input if any, else {}; the
+        context attributes <aws.scheduler.scheduled-time> and <aws.scheduler.execution-id> are
+        filled in as the Scheduler does (the firing time, UTC, to the second)."""
         if self.input is None:
             return {}
-        if isinstance(self.input, str):
+        value = self.input
+        if isinstance(value, str):
+            fired = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+            value = value.replace("<aws.scheduler.scheduled-time>", fired.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            value = value.replace("<aws.scheduler.execution-id>", uuid.uuid4().hex)
             try:
-                return json.loads(self.input)
+                return json.loads(value)
             except json.JSONDecodeError:
-                return self.input
-        return self.input
+                return value
+        return value
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,9 @@ def test_backfill_exits_1_when_items_failed(ctx, capsys):
 
 
 def test_an_unknown_tenant_or_a_bad_date_is_refused(ctx, capsys):
-    assert o2o(["products", "sync", "--tenant", "99999"]) == 2
-    assert "unknown tenant '99999'" in capsys.readouterr().err
+    # Not found is a failure (1) with one line; a bad argument is a usage error (2).
+    assert o2o(["products", "sync", "--tenant", "99999"]) == 1
+    assert "no tenant '99999'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         o2o(["products", "backfill", "--since", "last week"])
 

@@ -101,7 +101,7 @@ class FakeJst:
 
     def iter_sales_outbound_pages(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
         self.scans += 1
-        return iter_ts_pages(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: r.io_id)
+        return iter_ts_pages(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: getattr(r, "io_id", None) or r.key)
 
     def sales_outbounds_by_ids(self, io_ids):
         self.faults.before(JstTransientError, "outbound query")

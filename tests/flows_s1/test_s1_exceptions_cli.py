@@ -25,7 +25,7 @@ def test_parked_orders_are_listed_with_their_reason_and_an_unknown_one_is_refuse
     assert "S001: region 上海市 does not cover 广东省 广州市" in out and "510006" not in out
     assert "1 open exception(s)" in out
 
-    assert o2o(["exceptions", "reroute", "999999"]) == 2
+    assert o2o(["exceptions", "reroute", "999999"]) == 1  # not found: failed, not a usage error
     assert "no tenant knows outbound 999999" in capsys.readouterr().err
     assert o2o(["exceptions", "reroute", "510005", "--store", "S999"]) == 2
     assert "S999 is not one of tenant 10010's stores" in capsys.readouterr().err

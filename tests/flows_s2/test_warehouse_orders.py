@@ -352,3 +352,33 @@ def test_30_percent_transient_faults_converge_to_one_effect_each(monkeypatch, se
     assert {so: world.ctx.links.find("10010", "store_order", so, "jst_order").other_key for so in world.jst.orders} \
         == {so: str(o["o_id"]) for so, o in world.jst.orders.items()}
     assert world.jst.orders["S1"]["status"] == "Cancelled" and len(world.jst.aftersales) == len(returned)
+
+
+# --- S2x: a poisoned row --------------------------------------------------------------------------
+
+
+def test_a_parcel_that_fails_unexpectedly_is_parked_and_the_parcels_behind_it_ship(world, monkeypatch):
+    for order_no in ("WM1001", "WM1002", "WM1003"):
+        uploaded(world, order_no)
+    for order_no, l_id in (("WM1001", "SF001"), ("WM1002", "SF-BAD"), ("WM1003", "SF003")):
+        world.jst.ship(order_no, l_id, [("1", "TS001-WHT-M", 1)], NOW - timedelta(minutes=5))
+    real = world.store.ship_order
+
+    def ship_order(order_no, shipment, **kwargs):
+        if order_no == "WM1002":
+            raise KeyError("tracking")  # a bug, not a refusal: no error class says what to do
+        return real(order_no, shipment, **kwargs)
+
+    monkeypatch.setattr(world.store, "ship_order", ship_order)
+    summary = s2.recover_missed_pushes(world.ctx)["shipments"]
+    assert summary["shipped"] == 2 and summary["parked"] == 1
+    assert [e[1] for e in world.store.of("ship")] == ["WM1001", "WM1003"]
+    assert world.ctx.cursors.get("10010", s2.LOGISTICS_CURSOR) is not None  # moved past it
+    [letter] = world.queue.dead
+    assert letter.envelope.command == "s2.record_shipment" and letter.envelope.payload["so_id"] == "WM1002"
+    assert "KeyError" in letter.reason
+
+    monkeypatch.setattr(world.store, "ship_order", real)  # fixed; the operator replays the letter
+    world.queue.queued.append((letter.envelope.replayed(), 0))
+    drain_retries(world.ctx)
+    assert sorted(e[1] for e in world.store.of("ship")) == ["WM1001", "WM1002", "WM1003"]

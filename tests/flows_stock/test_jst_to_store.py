@@ -124,6 +124,55 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     assert store.stores[("S001", "A")][0] == 3
 
 
+def test_a_level_the_store_refuses_is_set_aside_and_the_others_are_applied(ctx, store, jst, monkeypatch):
+    from o2o_bridge.connectors.store.errors import PosPermanentError
+
+    for n in range(9):
+        jst.set(MAIN, f"SKU{n}", second=n + 1, qty=n)
+    real = store.set_warehouse_stock
+
+    def refusing(code, items, **kwargs):
+        if any(level.sku_id == "SKU4" for level in items):
+            raise PosPermanentError("店+ P6: SKU4 is not a product of this warehouse", status=422)
+        return real(code, items, **kwargs)
+
+    monkeypatch.setattr(store, "set_warehouse_stock", refusing)
+    summary = stock_sync.pull_jst_stock(ctx)["10000"]
+    assert summary["applied"] == 8 and summary["set_aside"] == 1
+    assert sorted(sku for (code, sku) in store.warehouse if code == "10000") == [f"SKU{n}" for n in range(9) if n != 4]
+    [letter] = ctx.queue.dead
+    assert [i["sku_id"] for i in letter.envelope.payload["items"]] == ["SKU4"] and "not a product" in letter.reason
+    assert ctx.cursors.get("10010", "stock.inventory.10000") is not None  # moved past it
+
+    monkeypatch.setattr(store, "set_warehouse_stock", real)  # the product is created; the letter replayed
+    ctx.queue.queued.append((letter.envelope.replayed(), 0))
+    drain_retries(ctx)
+    assert store.warehouse[("10000", "SKU4")][0] == 4
+
+
+def test_a_row_whose_level_cannot_be_worked_out_is_set_aside_and_the_others_are_applied(ctx, store, jst, monkeypatch):
+    jst.set(MAIN, "A", second=1, qty=10)
+    jst.set(MAIN, "B", second=2, qty=10)
+    jst.set(MAIN, "C", second=3, qty=9)
+    real = stock_sync.level_of
+
+    def level_of(formula, row):
+        if row.sku_id == "B":
+            raise ArithmeticError("qty is NaN")  # e.g. a value JST should never send
+        return real(formula, row)
+
+    monkeypatch.setattr(stock_sync, "level_of", level_of)
+    summary = stock_sync.pull_jst_stock(ctx)["10000"]
+    assert summary["applied"] == 2 and summary["set_aside"] == 1
+    assert store.warehouse[("10000", "A")][0] == 10 and store.warehouse[("10000", "C")][0] == 9
+    [letter] = ctx.queue.dead
+    assert letter.envelope.command == "stock.apply_warehouse_level" and letter.envelope.payload["sku_id"] == "B"
+    monkeypatch.setattr(stock_sync, "level_of", real)
+    ctx.queue.queued.append((letter.envelope.replayed(), 0))
+    drain_retries(ctx)
+    assert store.warehouse[("10000", "B")][0] == 10
+
+
 def test_attack_2_a_level_jst_answers_with_a_clock_far_ahead_is_capped_and_never_pins_the_level(ctx, store):
     from types import SimpleNamespace
 

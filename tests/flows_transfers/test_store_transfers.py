@@ -273,3 +273,28 @@ def test_a_split_document_waits_for_a_part_whose_upload_is_still_queued(world):
     world.jst.set_status("PH-Q-2")
     assert store_transfers.follow_other_inout(world)["store_told"] == 1
     assert sum(i["qty"] for i in world.store.transfers["PH-Q"]["items"]) == 2002
+
+
+def test_a_document_that_fails_while_followed_is_set_aside_and_the_others_are_told(world, monkeypatch):
+    for doc_no in ("PH101", "PH102", "PH103"):
+        submit(world, "transfer.submitted", doc_no, [{"sku_id": "TS-M", "qty": 1}])
+        world.jst.set_status(doc_no, "Confirmed", items=[{"sku_id": "TS-M", "qty": 1}])
+    real = store_transfers._update_part
+
+    def update(ctx, part, **changes):
+        if part.data["doc_no"] == "PH102":
+            raise KeyError("confirmed_items")  # a bug while handling this one document
+        return real(ctx, part, **changes)
+
+    monkeypatch.setattr(store_transfers, "_update_part", update)
+    summary = store_transfers.follow_other_inout(world)
+    assert summary["parked"] == 1 and summary["store_told"] == 2
+    assert sorted(world.store.transfers) == ["PH101", "PH103"]
+    [letter] = world.queue.dead
+    assert letter.envelope.command == "store_transfers.follow_part" and letter.envelope.payload["doc_no"] == "PH102"
+
+    monkeypatch.setattr(store_transfers, "_update_part", real)  # fixed: replay the letter, the next poll tells
+    world.queue.queued.append((letter.envelope.replayed(), 0))
+    drain_retries(world)
+    store_transfers.follow_other_inout(world)
+    assert sorted(world.store.transfers) == ["PH101", "PH102", "PH103"]

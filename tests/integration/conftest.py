@@ -14,17 +14,23 @@ DEMO_TENANT = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.
 
 @contextlib.contextmanager
 def demo_world(tenant_dir: Path, *, adjust_tenant: Callable[[dict[str, Any]], None] | None = None,
-               jst_callbacks: bool = False) -> Iterator[tuple[Any, Any, Any]]:
+               jst_callbacks: bool = False, fresh: bool = False) -> Iterator[tuple[Any, Any, Any]]:
     """(stack, jst, store): the local stack without its own sandboxes or scheduler, a JST
     sandbox (its pushes go to the stack's API when ``jst_callbacks``), a 店+ sandbox whose
     events go there, and the demo
-    tenant stored with both sandboxes' URLs (``adjust_tenant`` may change the document)."""
+    tenant stored with both sandboxes' URLs (``adjust_tenant`` may change the document).
+
+    Every moto server in one process shares moto's in-memory backends, so tables and queues
+    keep what earlier test modules left. ``fresh`` empties them before (and after) this world,
+    as a new `o2o local up` would be."""
     from o2o_bridge.cli import main as o2o
     from o2o_local.jst_sandbox import jst_sandbox_factory
     from o2o_local.pos_sandbox import PosSandbox
     from o2o_local.stack import LocalStack
 
     with LocalStack(api_port=0, aws_port=0, sandboxes=False, scheduler=False) as stack:
+        if fresh:
+            _reset_aws(stack)
         api = stack.addresses()["api"]
         callbacks = {"callback_base_url": api} if jst_callbacks else {}
         with jst_sandbox_factory("127.0.0.1", port=0, **callbacks) as jst, PosSandbox(bridge_url=api) as store:
@@ -37,3 +43,17 @@ def demo_world(tenant_dir: Path, *, adjust_tenant: Callable[[dict[str, Any]], No
             tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
             assert o2o(["tenant", "put", str(tenant_file)]) == 0
             yield stack, jst, store
+
+
+def _reset_aws(stack: Any) -> None:
+    """Empty moto's backends (every table and queue of every stack in this process), then
+    create this stack's tables and queues again."""
+    import urllib.request
+
+    from o2o_local.bootstrap import bootstrap
+    from o2o_local.bridge_runtime import reset_bridge_runtime
+
+    urllib.request.urlopen(urllib.request.Request(f"{stack.endpoint_url}/moto-api/reset", method="POST"),
+                           timeout=30).read()
+    bootstrap(stack.template, stack.endpoint_url)
+    reset_bridge_runtime()

@@ -70,10 +70,10 @@ def test_health_answers_200(stack):
     ],
 )
 def test_a_malformed_delivery_push_gets_a_4xx_json_error_and_writes_nothing(tenant, body, content_type, message):
+    """Authenticated (the tenant's callback token), so the body is read: a malformed one is a 400."""
     before = state_items(tenant)
-    # With the tenant's callback token: authentication comes first, then the body is judged.
     status, answer = http(tenant, "POST", "/jushuitan/delivery_callback?entId=10010&storageCode=133242"
-                          "&token=demo-callback-token", body, content_type)
+                                          "&token=demo-callback-token", body, content_type)
     assert status == 400
     assert answer["code"] == 400 and message in answer["msg"]
     assert state_items(tenant) == before
@@ -118,7 +118,7 @@ def test_tenant_put_reports_errors_and_stores_nothing(stack, tmp_path, capsys):
                    .replace("main_wms_co_id: 10000", "main_wms_co_id: zero"), encoding="utf-8")
     assert o2o(["tenant", "put", str(bad)]) == 2
     assert "jushuitan.main_wms_co_id:" in capsys.readouterr().err
-    assert o2o(["tenant", "get", "30030"]) == 2
+    assert o2o(["tenant", "get", "30030"]) == 1  # not found: failed, one line
 
 
 def test_tenant_get_masks_every_secret(tenant, capsys):

@@ -57,8 +57,8 @@ def test_jst_call_renews_an_expired_token_and_stores_it_for_every_lambda(gateway
 def test_jst_call_errors(gateway, capsys):
     assert main(["jst", "call", "/open/shops/query", "{nope", "--tenant", "10010"]) == 2
     assert "not valid JSON" in capsys.readouterr().err
-    assert main(["jst", "call", "/open/shops/query", "--tenant", "nobody"]) == 2
+    assert main(["jst", "call", "/open/shops/query", "--tenant", "nobody"]) == 1  # not found
     gateway.routes["/open/shops/query"] = lambda call: {"code": 190, "msg": "没有API权限"}
-    assert main(["jst", "call", "/open/shops/query", "--tenant", "10010"]) == 2
+    assert main(["jst", "call", "/open/shops/query", "--tenant", "10010"]) == 1  # JST refused: failed
     err = capsys.readouterr().err
     assert "code 190" in err and "没有API权限" in err and APP_SECRET not in err

@@ -226,10 +226,33 @@ def test_a_lease_held_by_a_vanished_container_delays_renewal_but_does_not_block_
     gateway = gateway_answering(ok({}))
     gateway.valid_tokens = set()
     store = InMemoryTokenStore()
-    store.claim_refresh("E1", "vanished", now[0], 15)
+    store.claim_refresh("E1", "vanished", now[0], 15)  # 15 s of its lease are left
     client = make_client(gateway, store=store)
     client.tokens.clock = lambda: now[0]
     client.tokens.sleep = lambda s: now.__setitem__(0, now[0] + s)
     client.call(SHOPS, {})
     assert len(gateway.calls_to("/openWeb/auth/refreshToken")) == 1
-    assert 5008 <= now[0] < 5010  # waited wait_for_other_refresh_seconds, then renewed itself
+    assert 5015 <= now[0] < 5017  # waited until the vanished holder's lease ran out, then renewed itself
+
+
+def test_while_a_slow_holder_refreshes_a_second_container_waits_and_never_refreshes_too():
+    from o2o_bridge.connectors.jushuitan.errors import JstTransientError
+
+    now = [5000.0]
+    gateway = gateway_answering(ok({}))
+    gateway.valid_tokens = set()  # JST says code 100 for the old token
+    store = InMemoryTokenStore()
+    store.claim_refresh("E1", "slow-holder", now[0], TokenPolicy().lease_seconds)  # its refresh call is slow
+    client = make_client(gateway, store=store)
+    client.tokens.clock = lambda: now[0]
+    client.tokens.sleep = lambda s: now.__setitem__(0, now[0] + s)
+    with pytest.raises(JstTransientError, match="another container is renewing"):
+        client.call(SHOPS, {})  # the step goes to the retry queue
+    assert gateway.calls_to("/openWeb/auth/refreshToken") == []
+    assert now[0] - 5000 >= TokenPolicy().wait_for_other_refresh_seconds
+
+    # The slow holder stores its token; the second container adopts it without a refresh.
+    store.save("E1", TokenRecord("access-token-from-holder", REFRESH, None, now[0]), 0)
+    gateway.valid_tokens = {"access-token-from-holder"}
+    client.call(SHOPS, {})
+    assert gateway.calls_to("/openWeb/auth/refreshToken") == []

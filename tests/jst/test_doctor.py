@@ -127,4 +127,4 @@ def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, mo
     assert main(["tenant", "doctor", "10010"]) == 1
     out = capsys.readouterr().out
     assert "✗ logistics: jst_lc_id not among JST's logistics companies: SF, ZTO" in out
-    assert main(["tenant", "doctor", "nope"]) == 2
+    assert main(["tenant", "doctor", "nope"]) == 1  # not found

@@ -199,14 +199,14 @@ def test_strangers_get_one_answer_through_the_real_handler_before_the_body_is_re
 def test_the_four_sample_pushes_parse_into_their_models():
     t = tenants(token="demo-callback-token")
     delivery = read_push(event("delivery_callback"), t, storage="shop").delivery()
-    assert delivery.so_id == "WM20261122001" and delivery.lc_id == "SF" and delivery.items[0].qty == Decimal(1)
+    assert delivery.so_id == "SO20261122001" and delivery.lc_id == "SF" and delivery.items[0].qty == Decimal(1)
     assert delivery.o_id == "880001"  # ids as text whatever JST sends
     cancel = read_push(event("cancel_callback"), t, storage="shop").cancel()
-    assert cancel.so_id == "WM20261122002" and cancel.remark == "买家取消"
+    assert cancel.so_id == "SO20261122002" and cancel.remark == "买家取消"
     returned = read_push(event("return_goods_callback"), t, storage="shop").return_goods()
     assert returned.outer_as_id == "RT20261122001" and returned.received
     stock = read_push(event("stock_callback"), t, storage="warehouse").stock()
-    assert stock.datas[0].sku_id == "TS-RED-M" and stock.datas[0].qty == Decimal(37)
+    assert stock.datas[0].sku_id == "SKU-RED-M" and stock.datas[0].qty == Decimal(37)
 
 
 def test_a_form_body_with_biz_reads_like_json():

@@ -65,7 +65,14 @@ def test_local_stack_without_sandboxes_or_scheduler(fixture_template):
         assert set(stack.addresses()) == {"aws", "api"} and stack.scheduler is None
 
 
-def test_a_failed_start_stops_what_started(fixture_template, moto_endpoint):
+@pytest.fixture
+def sandboxes_on_free_ports(monkeypatch):
+    """Every sandbox on a port of its own: a developer's `o2o local up` may hold the fixed ones."""
+    for name in ("JST", "POS", "WDT", "QIMEN"):
+        monkeypatch.setenv(f"O2O_{name}_SANDBOX_PORT", "0")
+
+
+def test_a_failed_start_stops_what_started(fixture_template, moto_endpoint, sandboxes_on_free_ports):
     port = int(moto_endpoint.rsplit(":", 1)[1])
     before = dict(os.environ)
     stack = LocalStack(fixture_template, api_port=port, aws_port=0, log=None)
@@ -117,6 +124,26 @@ def test_run_up_port_in_use_is_a_clear_error(moto_endpoint, capsys):
     port = int(moto_endpoint.rsplit(":", 1)[1])
     assert run_up(0, port, template=FIXTURE_TEMPLATE, stop_event=threading.Event()) == 2
     assert "o2o local up: cannot start the local AWS endpoint" in capsys.readouterr().err
+
+
+def test_a_sandbox_port_in_use_is_one_line_naming_it(monkeypatch, capsys):
+    # What `make demo` meets while `o2o local up` runs: the sandboxes' fixed ports are taken.
+    import socket
+
+    from o2o_local.demo import sandbox_ports_in_use
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(port))
+        monkeypatch.setenv("O2O_SAMPLE_DOCUMENTS", "0")
+        assert sandbox_ports_in_use() == f"{port} (JST sandbox)"
+        assert run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=threading.Event()) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"o2o local up: cannot start the JST sandbox on 127.0.0.1:{port}: Address already in use. "
+        "Is another `o2o local up` (or make demo) running? Stop it, or use --no-sandboxes"], err
 
 
 def test_run_bootstrap_needs_aws_endpoint_url(monkeypatch, capsys):
@@ -174,13 +201,18 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not REPO_TEMPLATE.is_file(), reason="template.yaml not written yet")
-def test_the_real_template_runs_locally():
+def test_the_real_template_runs_locally(sandboxes_on_free_ports):
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
-        assert set(stack.resources) == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ"}
+        runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
+                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
+        resources = set(stack.resources)
+        assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
+                             "TenantRunsDLQ", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
-            "poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push"}
+            "poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push",
+            "push_wdt_sales", "poll_wdt_documents"}
         # the real retry_worker: a malformed envelope is dead-lettered with its reason
         import boto3
 
@@ -188,5 +220,7 @@ def test_the_real_template_runs_locally():
         report = stack.drain(now=True, max_seconds=10)
         assert report.complete, str(report)
         tally = report.functions["retry_worker"]
-        assert (tally.delivered, tally.succeeded, tally.failed) == (1, 1, 0), str(report)
+        # parked by the worker, so reported as dead-lettered, not as succeeded
+        assert (tally.delivered, tally.succeeded, tally.dead_lettered, tally.failed) == (1, 0, 1, 0), str(report)
+        assert "1 delivered, 0 succeeded, 1 dead-lettered, 0 failed" in str(report)
         assert report.other_queues["RetryDLQ"].total == 1

@@ -131,6 +131,8 @@ STACK_LAYOUT = {
     "pull_jst_stock": ("PullJstStockFunction", "cron(5 * * * ? *)"),
     "sync_products": ("SyncProductsFunction", "cron(20 * * * ? *)"),
     "nightly_stock_push": ("NightlyStockPushFunction", "cron(10 2 * * ? *)"),
+    "push_wdt_sales": ("PushWdtSalesFunction", "cron(0/10 * * * ? *)"),
+    "poll_wdt_documents": ("PollWdtDocumentsFunction", "cron(0/10 * * * ? *)"),
     "retry_worker": ("RetryWorkerFunction", "RetryQueue"),
 }
 
@@ -156,7 +158,15 @@ def test_repo_template_functions(repo_template):
         elif trigger.startswith("cron"):
             (schedule,) = spec.schedules
             assert (schedule.expression, schedule.timezone) == (trigger, "Asia/Shanghai")
-            assert schedule.enabled and schedule.event() == {}
+            # The Input names the job and the firing (the Scheduler fills in the time).
+            from datetime import datetime, timezone
+
+            at = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+            assert schedule.enabled and schedule.event(at) == {"job": name, "scheduled_time": "2026-12-02T06:00:00Z"}
+            # Its tenant runs come back to it on its own FIFO queue, one tenant per invocation.
+            (source,) = spec.sqs_sources
+            assert (source.queue_logical_id, source.batch_size) == (f"{logical_id.removesuffix('Function')}Runs", 1)
+            assert repo_template.queues[source.queue_logical_id].fifo
             parse_expression(schedule.expression)
         else:
             (source,) = spec.sqs_sources

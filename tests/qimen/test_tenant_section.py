@@ -55,11 +55,11 @@ def test_default_tenant_keeps_the_erp_warehouse():
 def test_secret_by_reference_and_numeric_codes():
     section = dict(SECTION)
     section.pop("app_secret")
-    doc = cloud_doc(app_secret=None, app_secret_ref="secretsmanager:o2o/10010#qimen", warehouse_code=100,
+    doc = cloud_doc(app_secret=None, app_secret_ref="secretsmanager:o2o/tenants/10010/qimen#app_secret", warehouse_code=100,
                     pos_warehouse_code=10000)
     doc["qimen"].pop("app_secret")
     tenant = parse_tenant(doc)
-    assert tenant.qimen.secret_source("app_secret") == "secretsmanager:o2o/10010#qimen"
+    assert tenant.qimen.secret_source("app_secret") == "secretsmanager:o2o/tenants/10010/qimen#app_secret"
     assert tenant.qimen.warehouse_code == "100" and tenant.qimen.store_warehouse_code == "10000"
 
 
@@ -81,5 +81,5 @@ def test_warehouse_qimen_needs_the_section():
 
 
 def test_both_secret_sources_are_refused():
-    doc = cloud_doc(app_secret_ref="secretsmanager:o2o/x")
+    doc = cloud_doc(app_secret_ref="secretsmanager:o2o/tenants/10010/x")
     assert any(m.startswith("qimen.app_secret: give app_secret or app_secret_ref") for m in errors_of(doc))

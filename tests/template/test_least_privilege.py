@@ -28,6 +28,11 @@ FLOW = {  # StateFlowPolicy: every function that runs a flow
 }
 LIST_TENANTS = {("dynamodb:Query", "StateTable/index/gsi1", "")}
 PARK = {("sqs:SendMessage*", "RetryDLQ", "")}
+def runs(queue: str) -> set[tuple[str, str, str]]:
+    """A scheduled function fans out one run per tenant onto its own FIFO queue (kit.fan_out)."""
+    return {("sqs:SendMessage*", queue, "")}
+
+
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
@@ -38,15 +43,15 @@ EXPECTED = {
     "StockCallbackFunction": FLOW,
     "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE,
     "HealthFunction": set(),
-    "PollJstOutboundFunction": FLOW | LIST_TENANTS,
-    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK,
-    "PullJstStockFunction": FLOW | LIST_TENANTS,
-    "SyncProductsFunction": FLOW | LIST_TENANTS,
-    "NightlyStockPushFunction": FLOW | LIST_TENANTS,
+    "PollJstOutboundFunction": FLOW | LIST_TENANTS | PARK | runs("PollJstOutboundRuns"),
+    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollJstDocumentsRuns"),
+    "PullJstStockFunction": FLOW | LIST_TENANTS | PARK | runs("PullJstStockRuns"),
+    "SyncProductsFunction": FLOW | LIST_TENANTS | runs("SyncProductsRuns"),
+    "NightlyStockPushFunction": FLOW | LIST_TENANTS | runs("NightlyStockPushRuns"),
     "RetryWorkerFunction": FLOW | PARK,
     "QimenCallbackFunction": FLOW | PARK,
-    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK,
-    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK,
+    "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollWdtDocumentsRuns"),
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
           "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]

@@ -369,29 +369,37 @@ def test_schedule_runs_on_time_and_retries_delivery(where, props):
 
 def test_layer_architecture_and_build_match_every_function():
     layer = RESOURCES[LAYER_ID]
-    props, metadata = layer["Properties"], layer.get("Metadata", {})
+    props = layer["Properties"]
+    build = (ROOT / "scripts" / "build_layer.sh").read_text(encoding="utf-8")
     for lid, fn in sam_functions().items():
-        assert props.get("CompatibleArchitectures") == fn["Architectures"], (
+        assert props.get("CompatibleArchitectures") == fn["Architectures"] == ["arm64"], (
             f"{LAYER_ID} CompatibleArchitectures {props.get('CompatibleArchitectures')} != {lid} {fn['Architectures']}"
         )
-        assert [metadata.get("BuildArchitecture")] == fn["Architectures"], (
-            f"{LAYER_ID} BuildArchitecture {metadata.get('BuildArchitecture')} != {lid} {fn['Architectures']}: "
-            "native wheels (pydantic-core) would be built for the wrong CPU"
-        )
-        assert metadata.get("BuildMethod") == fn["Runtime"], (
-            f"{LAYER_ID} BuildMethod {metadata.get('BuildMethod')} != {lid} Runtime {fn['Runtime']}"
-        )
         assert fn["Runtime"] in props.get("CompatibleRuntimes", []), f"{LAYER_ID} is not compatible with {lid}"
+        # native wheels (pydantic-core) are fetched for the functions' CPU and Python, not this machine's
+        assert 'PLATFORM="${LAYER_PLATFORM:-manylinux2014_aarch64}"' in build
+        assert f'RUNTIME_VERSION="${{LAYER_PYTHON_VERSION:-{fn["Runtime"].removeprefix("python")}}}"' in build
 
 
-def test_layer_folder_has_requirements_and_no_python_dir():
-    assert RESOURCES[LAYER_ID]["Properties"]["ContentUri"].rstrip("/") == "layers/shared"
+def test_layer_is_what_build_layer_makes_from_layers_shared():
+    assert RESOURCES[LAYER_ID]["Properties"]["ContentUri"].rstrip("/") == "build/layer"
+    assert "Metadata" not in RESOURCES[LAYER_ID], "no sam build method: sam build's python builder needs python3.12"
     shared = ROOT / "layers" / "shared"
-    assert (shared / "requirements.txt").is_file(), "layers/shared/requirements.txt is missing: the layer would ship no libraries"
-    assert not (shared / "python").exists(), (
-        "layers/shared/python/ exists: SAM's builder adds python/ itself, the package would end up in python/python/"
-    )
+    assert (shared / "requirements.lock").is_file(), "layers/shared/requirements.lock is missing: run make lock"
+    assert not (shared / "python").exists()
     assert (shared / "o2o_bridge" / "__init__.py").is_file(), "layers/shared/o2o_bridge is not a package"
+
+
+def test_layer_lock_pins_every_requirement_with_hashes_and_leaves_boto_to_the_runtime():
+    lock = (ROOT / "layers" / "shared" / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {_requirement_name(line) for line in lock.splitlines() if re.match(r"^[A-Za-z0-9]", line)}
+    wanted = {_requirement_name(line) for line in (ROOT / "layers" / "shared" / "requirements.txt")
+              .read_text(encoding="utf-8").splitlines() if line.strip() and not line.lstrip().startswith("#")}
+    assert wanted <= pinned, f"run make lock: {sorted(wanted - pinned)} are not in requirements.lock"
+    assert not pinned & {"boto3", "botocore", "s3transfer"}, "the layer would shadow the runtime's boto3"
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 1)[1]):
+        if re.match(r"^[A-Za-z0-9]", block):
+            assert "--hash=sha256:" in block, f"no hash for {block.splitlines()[0]}"
 
 
 def _requirement_name(line: str) -> str:
@@ -466,17 +474,21 @@ def test_every_function_has_an_errors_alarm():
         assert props.get("TreatMissingData") == "notBreaching", f"{lid} Errors alarm fires when the function is idle"
 
 
-def test_every_dlq_has_a_depth_alarm():
+def test_every_dlq_alarms_again_for_each_new_letter():
+    # Not "depth >= 1", which fires once and stays red: a second letter would page nobody.
     for dlq in _dlq_ids():
-        matching = [
-            props
-            for props in _alarms().values()
-            if props.get("Namespace") == "AWS/SQS"
-            and props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
-            and any(referenced_id(d.get("Value")) == dlq for d in props.get("Dimensions", []))
-        ]
-        assert matching, f"{dlq} has no depth alarm: dead letters would pile up unseen"
-        assert matching[0].get("Threshold") == 1, f"{dlq} depth alarm does not fire on the first dead letter"
+        matching = []
+        for props in _alarms().values():
+            stats = {m["Id"]: m["MetricStat"] for m in props.get("Metrics", []) if "MetricStat" in m}
+            names = {(st["Metric"]["MetricName"], referenced_id(st["Metric"]["Dimensions"][0]["Value"]))
+                     for st in stats.values()}
+            if ("NumberOfMessagesSent", dlq) in names and ("ApproximateNumberOfMessagesVisible", dlq) in names:
+                matching.append(props)
+        assert matching, f"{dlq} has no new-letter alarm: dead letters would pile up unseen"
+        (props,) = matching
+        (expression,) = [m["Expression"] for m in props["Metrics"] if m.get("ReturnData")]
+        assert "DIFF(" in expression and "sent" in expression  # a rise in depth, or a letter sent
+        assert props["Threshold"] == 1 and props["TreatMissingData"] == "notBreaching"
 
 
 def test_alarms_notify_the_topic_only_when_one_is_given():
@@ -564,10 +576,12 @@ def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_se
     # The JST push callbacks, their missed-push poll and pos_events (配货/退仓 documents JST
     # refuses) acknowledge a refused input by parking it on the DLQ with the reason
     # (flows.kit.settle); nobody else writes there.
+    # The polls set aside a record they cannot handle there too (flows.kit.set_aside).
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
                        "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction",
-                       "PushWdtSalesFunction", "PollWdtDocumentsFunction", "QimenCallbackFunction"}, \
+                       "PushWdtSalesFunction", "PollWdtDocumentsFunction", "QimenCallbackFunction",
+                       "PollJstOutboundFunction", "PullJstStockFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 
@@ -598,8 +612,10 @@ def test_function_name_outputs_point_at_their_function():
         assert referenced_id(outputs[f"{lid}Name"]["Value"]) == lid, f"output {lid}Name does not !Ref {lid}"
 
 
-def test_http_api_url_output_is_the_default_stage_url():
+def test_http_api_url_output_is_the_api_endpoint_attribute():
+    # The API's own attribute, right in every partition (amazonaws.com.cn included), with the
+    # trailing slash the callback URLs are appended to.
     value = sub_text(TEMPLATE["Outputs"]["HttpApiUrl"]["Value"])
-    assert value == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/", (
+    assert value == "${HttpApi.ApiEndpoint}/", (
         f"HttpApiUrl is {value!r}: the callback URLs merchants paste into JST would be wrong"
     )

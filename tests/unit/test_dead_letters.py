@@ -42,3 +42,72 @@ def test_replay_sends_one_letter_back_with_attempts_reset(aws):
     with pytest.raises(LookupError, match="no dead letter with id nope"):
         box(aws).replay(["nope"])
     assert len(box(aws).list()) == 1
+
+
+def test_list_shows_every_letter_even_when_a_short_poll_comes_back_empty(aws, monkeypatch):
+    """SQS's short poll samples some of its servers: it may answer nothing while letters wait."""
+    queue = runtime.command_queue()
+    for n in range(25):
+        queue.dead_letter(DeadLetter(envelope=RetryEnvelope(command="c", ent_id="10010", payload={"n": n}),
+                                     reason="gave up", error_type="TransientError"))
+    sqs = boto3.client("sqs")
+    real = sqs.receive_message
+    answers = iter([True, False, True, False, False, True])  # some polls see nothing
+
+    def sampling(**kwargs):
+        if kwargs.get("WaitTimeSeconds", 0) == 0 and not next(answers, True):
+            return {"Messages": []}
+        return real(**kwargs)
+
+    monkeypatch.setattr(sqs, "receive_message", sampling)
+    letters = DeadLetterBox(sqs, aws["RETRY_DLQ_URL"], aws["RETRY_QUEUE_URL"]).list()
+    assert len(letters) == 25 and letters.held_elsewhere == 0
+
+
+def test_two_replays_at_once_re_drive_each_letter_once(aws):
+    """Replay A reads every letter; while it sends the first, its hold on them runs out and
+    replay B reads and replays them all. Each letter still reaches the retry queue once."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+    from o2o_bridge.flows import kit
+
+    queue = runtime.command_queue()
+    for n in range(12):
+        queue.dead_letter(DeadLetter(envelope=RetryEnvelope(command="c", ent_id="10010", payload={"n": n}),
+                                     reason="gave up", error_type="TransientError"))
+    records = RecordView(runtime.state_store())
+    sqs = boto3.client("sqs")
+    real_receive, real_send = sqs.receive_message, sqs.send_message
+    handles = []
+
+    def receive(**kwargs):
+        answer = real_receive(**kwargs)
+        handles.extend(m["ReceiptHandle"] for m in answer.get("Messages", []))
+        return answer
+
+    sqs.receive_message = receive
+    results = {}
+
+    def once(key, send):
+        return not kit.once(records, kit.BRIDGE, key, send, lease_seconds=75).repeated
+
+    def make_box():
+        return DeadLetterBox(sqs, aws["RETRY_DLQ_URL"], aws["RETRY_QUEUE_URL"], once=once)
+
+    def send_and_meanwhile_b_replays(**kwargs):
+        sqs.send_message = real_send
+        for handle in list(handles):  # A's hold runs out
+            sqs.change_message_visibility(QueueUrl=aws["RETRY_DLQ_URL"], ReceiptHandle=handle, VisibilityTimeout=0)
+        results["b"] = make_box().replay(None)
+        return real_send(**kwargs)
+
+    sqs.send_message = send_and_meanwhile_b_replays
+    results["a"] = make_box().replay(None)
+
+    sent = []
+    while page := real_receive(QueueUrl=aws["RETRY_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", []):
+        for message in page:
+            sent.append(json.loads(message["Body"])["payload"]["n"])
+            sqs.delete_message(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+    assert sorted(sent) == list(range(12))  # each letter re-driven once
+    assert (len(results["a"]), len(results["b"])) == (1, 11)
+    assert len(make_box().list()) == 0

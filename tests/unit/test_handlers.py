@@ -96,7 +96,7 @@ def test_bad_store_events_are_refused_with_the_contract_status(tenant, body, sta
 
 
 def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_and_writes_nothing(tenant):
-    # events/pos_events.json, happening now, signed with the demo tenant's webhook secret; its F1001 is unknown here.
+    # events/pos_events.json, happening now, signed with the demo tenant's webhook secret; its FO700001-1 is unknown here.
     import json
     from datetime import datetime, timezone
 
@@ -107,7 +107,7 @@ def test_a_store_event_about_a_fulfilment_the_bridge_never_created_is_refused_an
     event["body"], event["headers"]["x-o2o-signature"] = raw, sign("demo-webhook-secret", raw.encode())
     before = state_items(tenant), idempotency_items(tenant)
     code, body = answer("pos_events", event)
-    assert code == 422 and "F1001" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
+    assert code == 422 and "FO700001-1" in body["msg"] and "not a fulfilment order the bridge created" in body["msg"]
     assert (state_items(tenant), idempotency_items(tenant)) == before
 
 
@@ -135,7 +135,8 @@ def test_poll_jst_documents_reports_each_tenant_it_could_not_poll(tenant_without
 
 def test_sync_products_runs_every_registered_tenant(aws):
     # No tenant registered: nothing to read, nothing failed (the flow is tested in tests/flows_products).
-    assert invoke("sync_products", {}) == {"job": "sync_products", "tenants": {}}
+    result = invoke("sync_products", {})
+    assert (result["job"], result["queued"], result["tenants"]) == ("sync_products", [], {})
 
 
 def test_sync_products_reports_a_tenant_whose_jst_is_unreachable(tenant_without_jst):
@@ -159,12 +160,14 @@ def test_a_stock_push_is_acknowledged_once_its_levels_are_applied_or_durably_que
 @pytest.mark.parametrize("function", ["pull_jst_stock", "nightly_stock_push"])
 def test_stock_schedules_run_every_registered_tenant(aws, function):
     # No tenant registered: nothing to do (the flows are tested in tests/flows_stock).
-    assert invoke(function, {}) == {"job": function, "tenants": {}}
+    result = invoke(function, {})
+    assert (result["job"], result["queued"], result["tenants"]) == (function, [], {})
 
 
 def test_poll_jst_outbound_runs_every_registered_tenant(aws):
     # No tenant registered: nothing to read (the S1 flow is tested in tests/flows_s1).
-    assert invoke("poll_jst_outbound", {}) == {"job": "poll_jst_outbound", "tenants": {}}
+    result = invoke("poll_jst_outbound", {})
+    assert (result["job"], result["queued"], result["tenants"]) == ("poll_jst_outbound", [], {})
 
 
 def test_poll_jst_outbound_reports_a_tenant_whose_jst_is_unreachable_and_keeps_its_cursor(aws):

@@ -81,3 +81,21 @@ def test_a_failure_to_queue_reports_the_item_so_sqs_keeps_it(world, monkeypatch)
         RetryEnvelope(command="test.ok", ent_id="10010").model_dump_json(),
     )
     assert invoke("retry_worker", batch) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+def test_a_batch_short_of_time_hands_back_the_records_it_did_not_start(world, monkeypatch):
+    """SQS delivers the whole batch again when an invocation times out mid-batch: the records
+    already handled would run twice. The worker stops starting records and hands the rest back."""
+    from o2o_bridge import retry_worker
+
+    env, outcomes = world
+    clock = iter([100.0, 100.0, 10.0, 10.0])
+    monkeypatch.setattr(retry_worker, "seconds_left", lambda: next(clock, 0.0))
+    ran = []
+    monkeypatch.setitem(wiring.command_registry(None)._commands, "test.count", lambda ctx: ran.append(ctx.payload["n"]))
+    batch = sqs_event(*(RetryEnvelope(command="test.count", ent_id="10010", payload={"n": n}).model_dump_json()
+                        for n in range(4)))
+    result = invoke("retry_worker", batch)
+    assert ran == [0, 1]
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
+    assert drain(env["RETRY_DLQ_URL"]) == []  # handed back, not dead-lettered

@@ -98,3 +98,15 @@ def test_flow_records_are_written_only_from_the_version_they_were_read_at(aws):
     assert records.list("10010", "route", prefix="8") == []
     records.delete("10010", "route", "700001")
     assert records.get("10010", "route", "700001") is None
+
+
+def test_a_conditional_delete_removes_only_the_version_it_names(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    records.put("10010", "effect", "k", {"state": "running"})
+    records.put("10010", "effect", "k", {"state": "running"}, expected_version=1)  # taken over: version 2
+    assert records.delete("10010", "effect", "k", expected_version=1) is False
+    assert records.get("10010", "effect", "k").version == 2
+    assert records.delete("10010", "effect", "k", expected_version=2) is True
+    assert records.get("10010", "effect", "k") is None

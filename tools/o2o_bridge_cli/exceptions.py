@@ -21,7 +21,12 @@ shipped).
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 import json
+
+from ..errors import BadRequest
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -30,7 +35,7 @@ def register(commands) -> None:
     show = sub.add_parser("list", help="every open exception (and order stuck in routing) with its reason and "
                                        "the stores that rejected it")
     show.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
-    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(show)
     show.set_defaults(run=list_exceptions)
     reroute = sub.add_parser("reroute", help="route a parked order again (or retry its parked confirmation)")
     reroute.add_argument("io_id", help="the JST sales outbound io_id")
@@ -57,70 +62,68 @@ def _tenants(only: str | None):
 
 
 def list_exceptions(args) -> int:
-    from .. import wiring
     from ..flows import store_fulfilment
 
+    tenants = _tenants(args.tenant)
+    if args.json:
+        rows = [{"ent_id": tenant.ent_id, **item} for tenant in tenants
+                for item in store_fulfilment.exceptions_to_show(wiring.context_for(tenant))]
+        rows += [{"ent_id": tenant.ent_id, "kind": f"qimen.{row['reason']}", **row} for tenant in tenants
+                 if tenant.qimen is not None for row in _cloud_warehouse_rows(tenant)]
+        echo_json(rows)
+        return 0
     found = 0
-    for tenant in _tenants(args.tenant):
+    for tenant in tenants:
         for item in store_fulfilment.exceptions_to_show(wiring.context_for(tenant)):
             found += 1
-            if args.json:
-                print(json.dumps({"ent_id": tenant.ent_id, **item}, ensure_ascii=False))
-                continue
             rejected = ", ".join(item.get("rejected_by") or []) or "-"
             state = f" dispatch={item['dispatch_state']}" if item.get("dispatch_state") else ""
-            print(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
-                  f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
+            echo(f"{item['io_id']}  tenant={tenant.ent_id} so_id={item.get('so_id') or '-'} kind={item['kind']} "
+                 f"since={item.get('at', '-')[:19]} rejected_by={rejected}{state}\n    reason: {item['reason']}")
             for store, why in (item.get("dropped") or {}).items():
-                print(f"    {store}: {why}")
+                echo(f"    {store}: {why}")
         if tenant.qimen is not None:
-            found += _cloud_warehouse_exceptions(tenant, args.json)
-    if not args.json:
-        print(f"{found} open exception(s)")
+            for row in _cloud_warehouse_rows(tenant):
+                found += 1
+                detail = (f"excess={json.dumps(row['excess'], ensure_ascii=False)}" if row.get("excess")
+                          else f"wms said: {row.get('wms_message') or '-'}")
+                echo(f"{row['document']}  tenant={tenant.ent_id} kind=qimen.{row['reason']} "
+                     f"since={row.get('at', '-')[:19]} store_doc={row.get('store_key') or '-'}\n    {detail}")
+    echo(f"{found} open exception(s)")
     return 0
 
 
-def _cloud_warehouse_exceptions(tenant, as_json: bool) -> int:
+def _cloud_warehouse_rows(tenant) -> list[dict]:
     """A 奇门 WMS that confirmed more than the bridge's document, or refused a cancel."""
-    from .. import wiring
     from ..connectors.qimen.ledger import exceptions_to_show
 
-    rows = exceptions_to_show(wiring.context_for(tenant))
-    for row in rows:
-        if as_json:
-            print(json.dumps({"ent_id": tenant.ent_id, "kind": f"qimen.{row['reason']}", **row}, ensure_ascii=False))
-            continue
-        detail = (f"excess={json.dumps(row['excess'], ensure_ascii=False)}" if row.get("excess")
-                  else f"wms said: {row.get('wms_message') or '-'}")
-        print(f"{row['document']}  tenant={tenant.ent_id} kind=qimen.{row['reason']} since={row.get('at', '-')[:19]} "
-              f"store_doc={row.get('store_key') or '-'}\n    {detail}")
-    return len(rows)
+    return exceptions_to_show(wiring.context_for(tenant))
 
 
 def reroute_exception(args) -> int:
-    from ..errors import UnprocessableRequest
-    from .. import wiring
     from ..flows import store_fulfilment
 
     tenants = _tenants(args.tenant)
     known = [t for t in tenants if store_fulfilment.load_order(wiring.context_for(t), args.io_id) is not None]
     if not known:
-        raise UnprocessableRequest(f"no tenant knows outbound {args.io_id}")
+        from . import NotFound
+
+        raise NotFound(f"no tenant knows outbound {args.io_id}")
     if len(known) > 1:
-        raise UnprocessableRequest(f"outbound {args.io_id} is known to tenants "
+        raise BadRequest(f"outbound {args.io_id} is known to tenants "
                                    f"{', '.join(t.ent_id for t in known)}: say which with --tenant")
     ctx = wiring.context_for(known[0])
     result = store_fulfilment.reroute_by_hand(ctx, args.io_id, store_code=args.store)
     order = store_fulfilment.load_order(ctx, args.io_id)
     if result.get("retried"):
-        print(f"retried {result['retried']} for outbound {args.io_id}: "
+        echo(f"retried {result['retried']} for outbound {args.io_id}: "
               + ("done" if result.get("result") else "queued for retry or parked again (see o2o trace)"))
     elif order and order.status == "dispatched":
-        print(f"outbound {args.io_id} dispatched to store {order.data['store_code']} "
+        echo(f"outbound {args.io_id} dispatched to store {order.data['store_code']} "
               f"(fulfilment {order.data['fulfilment_id']})")
     elif order and order.status == "exception":
-        print(f"outbound {args.io_id} is parked again: no store can take it (see o2o trace {args.io_id})")
+        echo(f"outbound {args.io_id} is parked again: no store can take it (see o2o trace {args.io_id})")
         return 1
     else:
-        print(f"outbound {args.io_id} is {order.status if order else 'unknown'}; a retry is queued")
+        echo(f"outbound {args.io_id} is {order.status if order else 'unknown'}; a retry is queued")
     return 0

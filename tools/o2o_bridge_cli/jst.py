@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ._output import add_json_flag, echo, echo_json, result_stream  # noqa: F401
+
 
 def register(commands) -> None:
     jst = commands.add_parser("jst", help="talk to Jushuitan with a tenant's credentials")
@@ -18,29 +20,23 @@ def register(commands) -> None:
 
 
 def jst_call(args) -> int:
-    from .. import runtime
     from ..connectors.jushuitan.factory import jst_for_tenant
-    from .environment import use_bridge_environment
+    from .tenant import stored_tenant
 
     try:
         biz = json.loads(args.biz)
     except ValueError as exc:
-        print(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
+        echo(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
         return 2
     if not isinstance(biz, (dict, list)):
-        print("o2o: BIZ_JSON must be a JSON object or array", file=sys.stderr)
+        echo("o2o: BIZ_JSON must be a JSON object or array", file=sys.stderr)
         return 2
-    use_bridge_environment()
-    tenant = runtime.state_store().get(args.tenant)
-    if tenant is None:
-        print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
-        return 2
+    tenant = stored_tenant(args.tenant)
     if tenant.jushuitan is None:
-        print(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not JST (use o2o wdt call)", file=sys.stderr)
+        echo(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not JST (use o2o wdt call)", file=sys.stderr)
         return 2
     path = args.path if args.path.startswith("/") else f"/{args.path}"
     # The text as typed is what gets signed and sent (JST signs the exact biz string).
     answer = jst_for_tenant(tenant).call(path, args.biz)
-    json.dump(answer, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    echo_json(answer)
     return 0

@@ -10,13 +10,14 @@ def register(commands) -> None:
     up.add_argument("--port", type=int, default=3000, help="HTTP API port (default 3000)")
     up.add_argument("--aws-port", type=int, default=5000, help="moto server port (default 5000)")
     up.add_argument("--no-sandboxes", action="store_true", help="do not start the JST and 店+ sandboxes")
-    up.set_defaults(run=lambda a: _stack().run_up(port=a.port, aws_port=a.aws_port, no_sandboxes=a.no_sandboxes))
+    # The local commands print their own report and request lines: those are their output.
+    up.set_defaults(stdout_is_log=True, run=lambda a: _stack().run_up(port=a.port, aws_port=a.aws_port, no_sandboxes=a.no_sandboxes))
     boot = sub.add_parser("bootstrap", help="create the tables and queues of template.yaml at AWS_ENDPOINT_URL")
-    boot.set_defaults(run=lambda a: _stack().run_bootstrap())
+    boot.set_defaults(stdout_is_log=True, run=lambda a: _stack().run_bootstrap())
     drain = sub.add_parser("drain", help="deliver every waiting queue message to its consumer function")
     drain.add_argument("--now", action="store_true", help="skip retry delays")
     drain.add_argument("--max-seconds", type=float, default=60.0)
-    drain.set_defaults(run=lambda a: _stack().run_drain(now=a.now, max_seconds=a.max_seconds))
+    drain.set_defaults(stdout_is_log=True, run=lambda a: _stack().run_drain(now=a.now, max_seconds=a.max_seconds))
 
 
 def _stack():

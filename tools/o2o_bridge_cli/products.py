@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 import argparse
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timezone
 
-from ..errors import BadRequest
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from ..shanghai_time import SHANGHAI
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -25,6 +27,7 @@ def register(commands) -> None:
     sync.set_defaults(run=run_sync)
     failed = actions.add_parser("failed", help="products waiting to be sent again, with their error")
     failed.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
+    add_json_flag(failed)
     failed.set_defaults(run=list_failed)
 
 
@@ -54,13 +57,14 @@ def selected_tenants(args):
     for ent_id in ids:
         tenant = store.get(ent_id)
         if tenant is None:
-            raise BadRequest(f"unknown tenant {ent_id!r} (o2o tenant put FILE first)")
+            from . import NotFound
+
+            raise NotFound(f"no tenant {ent_id!r} is stored (o2o tenant put FILE first)")
         tenants.append(tenant)
     return tenants
 
 
 def run_backfill(args) -> int:
-    from .. import wiring
     from ..flows.products import backfill, progress_line
 
     failed = 0
@@ -68,11 +72,11 @@ def run_backfill(args) -> int:
         if tenant.erp == "wangdiantong":
             failed += _backfill_from_erp(tenant, args.since)
             continue
-        print(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
+        echo(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
         summary = backfill(wiring.context_for(tenant), args.since,
-                           progress=lambda step: print(f"  {progress_line(step)}", flush=True))
+                           progress=lambda step: echo(f"  {progress_line(step)}", flush=True))
         failed += summary["failed"]
-        print(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
+        echo(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
               f"{summary['failed']} failed (recorded; the hourly sync retries them)"
               + ("; stopped early, run again to finish" if summary["stopped_early"] else ""), flush=True)
     return 1 if failed else 0
@@ -80,8 +84,7 @@ def run_backfill(args) -> int:
 
 def _backfill_from_erp(tenant, since) -> int:
     """W4: the goods the ERP created since ``since``, a month a window (the guide's button)."""
-    from .. import wiring
-    from ..flows import erp_products
+    from ..flows import erp_products, kit
 
     print(f"tenant {tenant.ent_id}: goods 旺店通 created since {since.isoformat()} (one-month windows)", flush=True)
     summary = erp_products.backfill(wiring.context_for(tenant), since, progress=lambda step: print(
@@ -93,7 +96,6 @@ def _backfill_from_erp(tenant, since) -> int:
 
 
 def run_sync(args) -> int:
-    from .. import wiring
     from ..flows.products import sync_products
 
     failed = 0
@@ -107,21 +109,25 @@ def run_sync(args) -> int:
             continue
         summary = sync_products(wiring.context_for(tenant))
         failed += summary["failed"]
-        print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
+        echo(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
     return 1 if failed else 0
 
 
 def list_failed(args) -> int:
-    from .. import wiring
     from ..flows.products import FAILED
 
     found = 0
-    for tenant in selected_tenants(args):
+    tenants = selected_tenants(args)
+    if args.json:
+        echo_json([{"ent_id": tenant.ent_id, "sku_id": record.key, **record.data} for tenant in tenants
+                   for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED)])
+        return 0
+    for tenant in tenants:
         for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED):
             found += 1
             data = record.data
-            print(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "
+            echo(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "
                   f"since={str(data.get('first_failed_at', '-'))[:19]}\n    error: {data.get('error')}")
     if not found:
-        print("no product waiting to be sent again")
+        echo("no product waiting to be sent again")
     return 0

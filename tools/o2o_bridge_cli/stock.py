@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
+
 import json
-import sys
 import time
+
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -21,6 +25,7 @@ def register(commands) -> None:
     status = sub.add_parser("status", help="where a nightly run stands")
     status.add_argument("--tenant", required=True, metavar="ENT_ID")
     status.add_argument("--run-id", help="default: today in Asia/Shanghai")
+    add_json_flag(status)
     status.set_defaults(run=show_status)
 
     pull = sub.add_parser("pull", help="pull JST warehouse stock since the ts cursors now (the hourly job)")
@@ -31,35 +36,27 @@ def register(commands) -> None:
                                        "what was pushed")
     show.add_argument("sku", metavar="SKU")
     show.add_argument("--tenant", required=True, metavar="ENT_ID")
+    add_json_flag(show)
     show.set_defaults(run=show_sku)
 
 
 def _context(ent_id: str):
-    from .. import runtime
-    from .. import wiring
-    from .environment import use_bridge_environment
+    from .tenant import stored_tenant
 
-    use_bridge_environment()
-    tenant = runtime.state_store().get(ent_id)
-    if tenant is None:
-        print(f"o2o: no tenant {ent_id!r}", file=sys.stderr)
-        return None
-    return wiring.context_for(tenant)
+    return wiring.context_for(stored_tenant(ent_id))
 
 
 def run_nightly(args) -> int:
     from ..flows import stock_nightly
 
     ctx = _context(args.tenant)
-    if ctx is None:
-        return 2
     started = time.monotonic()
 
     def progress(line: str) -> None:
-        print(f"[{time.monotonic() - started:7.1f}s] {line}", flush=True)
+        echo(f"[{time.monotonic() - started:7.1f}s] {line}", flush=True)
 
     summary = stock_nightly.nightly_stock_push(ctx, run_id=args.run_id, fan_out=args.fan_out, progress=progress)
-    print(json.dumps(summary, ensure_ascii=False))
+    echo(json.dumps(summary, ensure_ascii=False))
     return 0
 
 
@@ -67,14 +64,16 @@ def show_status(args) -> int:
     from ..flows import stock_nightly
 
     ctx = _context(args.tenant)
-    if ctx is None:
-        return 2
     run_id = args.run_id or stock_nightly.run_id_for(ctx)
     status = stock_nightly.run_status(ctx, run_id)
     if status is None:
-        print(f"no stock run {run_id} for tenant {args.tenant}")
-        return 1
-    print(json.dumps(status, ensure_ascii=False))
+        from . import NotFound
+
+        raise NotFound(f"no stock run {run_id} for tenant {args.tenant}")
+    if args.json:
+        echo_json(status)
+    else:
+        echo(json.dumps(status, ensure_ascii=False))
     return 0
 
 
@@ -82,10 +81,8 @@ def run_pull(args) -> int:
     from ..flows import stock_sync
 
     ctx = _context(args.tenant)
-    if ctx is None:
-        return 2
     for wms_co_id, result in stock_sync.pull_jst_stock(ctx).items():
-        print(f"JST warehouse {wms_co_id}: {json.dumps(result, ensure_ascii=False)}")
+        echo(f"JST warehouse {wms_co_id}: {json.dumps(result, ensure_ascii=False)}")
     return 0
 
 
@@ -93,33 +90,45 @@ def show_sku(args) -> int:
     from ..flows import stock_nightly, stock_sync
 
     ctx = _context(args.tenant)
-    if ctx is None:
-        return 2
     sku, ent = args.sku, ctx.ent_id
-    found = False
+    state: dict = {"sku": sku, "ent_id": ent, "stores": [], "warehouses": [], "waiting_flush_since": None,
+                   "last_event_push": None, "last_nightly": {}}
     for record in ctx.records.list(ent, stock_sync.STORE_LEVEL, prefix=f"{sku}|"):
-        found = True
-        print(f"store {record.key.split('|', 1)[1]:10} qty {record.data['qty']:>6}  version {record.data['version']}")
+        state["stores"].append({"store": record.key.split("|", 1)[1], "qty": record.data["qty"],
+                                "version": record.data["version"]})
     for mapping in ctx.tenant.warehouses:
         record = ctx.records.get(ent, stock_sync.WAREHOUSE_LEVEL, f"{mapping.pos_warehouse_code}|{sku}")
         if record:
-            found = True
-            print(f"店+ warehouse {mapping.pos_warehouse_code} (JST {mapping.jst_wms_co_id}) qty {record.data['qty']:>6}  "
-                  f"version {record.data['version']}  {'pushed' if record.data.get('pushed') else 'waiting for P6'}")
+            state["warehouses"].append({"pos_warehouse_code": mapping.pos_warehouse_code,
+                                        "jst_wms_co_id": mapping.jst_wms_co_id, "qty": record.data["qty"],
+                                        "version": record.data["version"], "pushed": bool(record.data.get("pushed"))})
     dirty = ctx.records.get(ent, stock_sync.DIRTY, sku)
     if dirty and not dirty.data.get("cleared"):
-        found = True
-        print(f"waiting for the next flush to JST since {dirty.data['at']}")
+        state["waiting_flush_since"] = dirty.data["at"]
     sent = ctx.records.get(ent, stock_sync.EVENT_PUSHED, sku)
     if sent:
-        found = True
-        print(f"last sent to JST offline warehouse by store events: qty {sent.data['qty']} at {sent.data['at']}")
+        state["last_event_push"] = {"qty": sent.data["qty"], "at": sent.data["at"]}
     snapshot = stock_nightly.load_snapshot(ctx, "offline" if ctx.tenant.stock.master == "pos" else "erp")
-    nightly = {k: v for k, v in snapshot.items() if k == sku or k.endswith(f"|{sku}")}
-    for key, qty in sorted(nightly.items()):
-        found = True
-        print(f"last nightly run pushed {key}: qty {qty}")
+    state["last_nightly"] = {k: v for k, v in sorted(snapshot.items()) if k == sku or k.endswith(f"|{sku}")}
+    found = any((state["stores"], state["warehouses"], state["waiting_flush_since"], state["last_event_push"],
+                 state["last_nightly"]))
     if not found:
-        print(f"the bridge has no stock state for SKU {sku!r} of tenant {ent}")
-        return 1
+        from . import NotFound
+
+        raise NotFound(f"the bridge has no stock state for SKU {sku!r} of tenant {ent}")
+    if args.json:
+        echo_json(state)
+        return 0
+    for row in state["stores"]:
+        echo(f"store {row['store']:10} qty {row['qty']:>6}  version {row['version']}")
+    for row in state["warehouses"]:
+        echo(f"店+ warehouse {row['pos_warehouse_code']} (JST {row['jst_wms_co_id']}) qty {row['qty']:>6}  "
+             f"version {row['version']}  {'pushed' if row['pushed'] else 'waiting for P6'}")
+    if state["waiting_flush_since"]:
+        echo(f"waiting for the next flush to JST since {state['waiting_flush_since']}")
+    if state["last_event_push"]:
+        echo(f"last sent to JST offline warehouse by store events: qty {state['last_event_push']['qty']} "
+             f"at {state['last_event_push']['at']}")
+    for key, qty in state["last_nightly"].items():
+        echo(f"last nightly run pushed {key}: qty {qty}")
     return 0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from ..connectors.jushuitan import factory as jst_factory
+
 import json
 import sys
 from pathlib import Path
+
+from ._output import add_json_flag, echo, echo_json, result_stream
 
 
 def register(commands) -> None:
@@ -18,10 +22,31 @@ def register(commands) -> None:
     put.set_defaults(run=put_tenant)
     get = sub.add_parser("get", help="print a stored tenant, secrets masked")
     get.add_argument("ent_id")
+    add_json_flag(get)
     get.set_defaults(run=get_tenant)
     doctor = sub.add_parser("doctor", help="check a tenant against the live systems")
     doctor.add_argument("ent_id")
+    add_json_flag(doctor)
     doctor.set_defaults(run=doctor_tenant)
+    urls = sub.add_parser("urls", help="the callback URLs to paste into JST and the store system, each with the "
+                                       "console menu path where it goes")
+    urls.add_argument("ent_id")
+    urls.add_argument("--base-url", help="the API's base URL (default: the deployed stack's CustomDomainUrl or "
+                                         "HttpApiUrl output with O2O_STACK, else the local API)")
+    urls.add_argument("--reveal-token", action="store_true",
+                      help="put the tenant's callback token into the URLs (read from Secrets Manager if a *_ref)")
+    add_json_flag(urls)
+    urls.set_defaults(run=show_urls)
+    init = sub.add_parser("init", help="write a commented production tenant file (secrets as Secrets Manager "
+                                       "references, real endpoints)")
+    init.add_argument("--erp", choices=("jushuitan", "wangdiantong"), default="jushuitan")
+    init.add_argument("--warehouse", choices=("erp", "qimen"), default="erp",
+                      help="erp: the ERP's own WMS; qimen: a 3PL cloud warehouse over 奇门")
+    init.add_argument("--ent-id", default="ENT_ID", help="the merchant's 店+ entId (default: a placeholder)")
+    init.add_argument("--output", "-o", type=Path, help="file to write (default: stdout); never overwritten")
+    init.set_defaults(run=init_tenant)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the tenant file (docs/tenant.schema.json)")
+    schema.set_defaults(run=print_schema)
 
 
 def load_tenant_file(path: Path):
@@ -53,9 +78,9 @@ def put_tenant(args) -> int:
 
     tenant, errors = load_tenant_file(args.file)
     if errors:
-        print(f"{args.file}: {len(errors)} error(s); nothing was stored", file=sys.stderr)
+        echo(f"{args.file}: {len(errors)} error(s); nothing was stored", file=sys.stderr)
         for line in errors:
-            print(f"  {line}", file=sys.stderr)
+            echo(f"  {line}", file=sys.stderr)
         return 2
     where = use_bridge_environment()
     inline = tenant.inline_secret_paths()
@@ -71,14 +96,12 @@ def put_tenant(args) -> int:
     store = runtime.state_store()
     previous = store.get(tenant.ent_id)
     store.put(tenant)
-    print(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
+    echo(f"stored tenant {tenant.ent_id} ({tenant.name}) in {where}")
     # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
     # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
     if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
-        from ..connectors.jushuitan import factory as jst_factory
-
         if jst_factory.token_store().forget(tenant.ent_id):
-            print("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
+            echo("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
     return 0
 
 
@@ -98,28 +121,33 @@ def _jst_tokens(tenant) -> tuple:
 def get_tenant(args) -> int:
     import yaml
 
+    tenant = stored_tenant(args.ent_id)
+    shown = json.loads(json.dumps(tenant.to_display()))
+    if args.json:
+        echo_json(shown)
+    else:
+        yaml.safe_dump(shown, result_stream(), allow_unicode=True, sort_keys=False)
+    return 0
+
+
+def stored_tenant(ent_id: str):
+    """The stored tenant, or NotFound (exit 1) naming it."""
     from .. import runtime
+    from . import NotFound
     from .environment import use_bridge_environment
 
     use_bridge_environment()
-    tenant = runtime.state_store().get(args.ent_id)
+    tenant = runtime.state_store().get(ent_id)
     if tenant is None:
-        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
-        return 2
-    yaml.safe_dump(json.loads(json.dumps(tenant.to_display())), sys.stdout, allow_unicode=True, sort_keys=False)
-    return 0
+        raise NotFound(f"no tenant {ent_id!r} is stored (o2o tenant put FILE first)")
+    return tenant
 
 
 def doctor_tenant(args) -> int:
     """One line per check (✓/✗ and why); exit 1 when any check fails."""
     from .. import runtime
-    from .environment import use_bridge_environment
 
-    use_bridge_environment()
-    tenant = runtime.state_store().get(args.ent_id)
-    if tenant is None:
-        print(f"o2o: no tenant {args.ent_id!r}", file=sys.stderr)
-        return 2
+    tenant = stored_tenant(args.ent_id)
     if tenant.erp == "wangdiantong":
         from ..connectors.wangdiantong.doctor import check_tenant as check_wdt
         from ..connectors.wangdiantong.factory import wdt_for_tenant
@@ -135,9 +163,55 @@ def doctor_tenant(args) -> int:
         from ..connectors.qimen.factory import qimen_for_tenant
 
         checks += check_qimen(tenant, qimen_for_tenant(tenant), runtime.secret_resolver())
-    print(f"tenant {tenant.ent_id} ({tenant.name})")
-    for check in checks:
-        print(f"  {check.line()}")
     failed = [c for c in checks if not c.ok]
-    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    if args.json:
+        echo_json({"ent_id": tenant.ent_id, "name": tenant.name, "ok": not failed,
+                   "checks": [{"name": c.name, "ok": c.ok, "reason": c.reason} for c in checks]})
+        return 1 if failed else 0
+    echo(f"tenant {tenant.ent_id} ({tenant.name})")
+    for check in checks:
+        echo(f"  {check.line()}")
+    echo(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0
+
+
+def show_urls(args) -> int:
+    from .onboarding import api_base_url, callback_urls, reveal_callback_token, urls_as_json
+
+    tenant = stored_tenant(args.ent_id)
+    base_url, source = api_base_url(args.base_url)
+    token = reveal_callback_token(tenant) if args.reveal_token else None
+    urls = callback_urls(tenant, base_url, token)
+    if args.json:
+        echo_json(urls_as_json(urls, base_url, source))
+        return 0
+    echo(f"tenant {tenant.ent_id} ({tenant.name}); base URL {base_url} from {source}")
+    for url in urls:
+        echo(f"\n[{url.system}] {url.setting}\n  菜单: {url.menu_path}\n  {url.url}")
+    if any("<TOKEN>" in url.url for url in urls):
+        echo("\n<TOKEN> is jushuitan.callback.token: --reveal-token puts it in")
+    return 0
+
+
+def init_tenant(args) -> int:
+    from .onboarding import production_template
+
+    text = production_template(args.erp, args.warehouse, args.ent_id)
+    if args.output is None:
+        echo(text, end="")
+        return 0
+    if args.output.exists():
+        from ..errors import BadRequest
+
+        raise BadRequest(f"{args.output} exists; it is never overwritten (choose another --output)")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    echo(f"wrote {args.output}: fill in every <...>, then o2o tenant put {args.output}")
+    return 0
+
+
+def print_schema(args) -> int:
+    from .onboarding import schema_text
+
+    echo(schema_text(), end="")
+    return 0

@@ -1,9 +1,10 @@
-"""`o2o trace KEY [--tenant ENT_ID]`: the timeline of one document of one tenant."""
+"""`o2o trace KEY [--tenant ENT_ID]`: the timeline of one document."""
 
 from __future__ import annotations
 
 import json
-import sys
+
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -12,29 +13,31 @@ def register(commands) -> None:
                             "stock:<store or warehouse code>, stock-nightly:<run id>, or a retry id")
     trace.add_argument("--tenant", metavar="ENT_ID",
                        help="the tenant whose document it is (needed when several tenants use the key)")
-    trace.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(trace)
     trace.set_defaults(run=show_trace)
 
 
 def show_trace(args) -> int:
     from .. import runtime
     from ..connectors.aws.dynamodb_state import AmbiguousKey
+    from ..errors import BadRequest
+    from ..shanghai_time import SHANGHAI
+    from . import NotFound
     from .environment import use_bridge_environment
 
     use_bridge_environment()
     try:
         entries = runtime.state_store().entries(args.key, args.tenant)
-    except AmbiguousKey as exc:
-        print(f"o2o: {exc}", file=sys.stderr)
-        return 2
+    except AmbiguousKey as exc:  # the operator must say which tenant: a usage error
+        raise BadRequest(str(exc)) from None
     if not entries:
-        print(f"no timeline for {args.key!r}" + (f" at tenant {args.tenant}" if args.tenant else ""))
-        return 1
+        raise NotFound(f"no timeline for {args.key!r}" + (f" at tenant {args.tenant}" if args.tenant else ""))
+    if args.json:
+        echo_json([{"at": entry.at.astimezone(SHANGHAI).isoformat(), "ent_id": entry.ent_id, "step": entry.step,
+                    "level": entry.level, "detail": entry.detail} for entry in entries])
+        return 0
     for entry in entries:
-        if args.json:
-            print(json.dumps({"at": entry.at.isoformat(), "ent_id": entry.ent_id, "step": entry.step,
-                              "level": entry.level, "detail": entry.detail}, ensure_ascii=False))
-        else:
-            detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in entry.detail.items())
-            print(f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.level.upper():7} [{entry.ent_id}] {entry.step}  {detail}".rstrip())
+        detail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in entry.detail.items())
+        # Operators and merchants count in Shanghai time; the zone is printed so nobody guesses.
+        echo(f"{entry.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S %Z} {entry.level.upper():7} [{entry.ent_id}] {entry.step}  {detail}".rstrip())
     return 0

@@ -3,6 +3,10 @@ that need an operator (voided or refused in JST), and forgetting one once it is 
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
+from ._output import add_json_flag, echo, echo_json
+
 
 def register(commands) -> None:
     transfers = commands.add_parser("transfers", help="配货 / 退仓 documents (S5, S6) that need an operator")
@@ -10,16 +14,21 @@ def register(commands) -> None:
     exceptions = actions.add_parser("exceptions", help="documents voided or refused in JST, with what happened")
     exceptions.add_argument("--tenant", help="one tenant's ent_id (default: every tenant)")
     exceptions.add_argument("--clear", metavar="DOC_NO", help="forget this document's exception (settled with the store)")
+    add_json_flag(exceptions)
     exceptions.set_defaults(run=show_exceptions)
 
 
 def show_exceptions(args) -> int:
-    from .. import wiring
     from ..flows import store_transfers
     from .products import selected_tenants
 
     found = 0
-    for tenant in selected_tenants(args):
+    tenants = selected_tenants(args)
+    if args.json and not args.clear:
+        echo_json([{"ent_id": tenant.ent_id, **item} for tenant in tenants
+                   for item in store_transfers.open_exceptions(wiring.context_for(tenant))])
+        return 0
+    for tenant in tenants:
         ctx = wiring.context_for(tenant)
         for item in store_transfers.open_exceptions(ctx):
             if args.clear and item["doc_no"] != args.clear:
@@ -28,12 +37,12 @@ def show_exceptions(args) -> int:
             if args.clear:
                 ctx.records.delete(tenant.ent_id, store_transfers.EXCEPTION, f"{item['kind']}:{item['doc_no']}")
                 ctx.timeline.record(item["doc_no"], tenant.ent_id, f"{item['kind']}.exception_cleared", {})
-                print(f"cleared {item['kind']} {item['doc_no']} (tenant {tenant.ent_id})")
+                echo(f"cleared {item['kind']} {item['doc_no']} (tenant {tenant.ent_id})")
                 continue
-            print(f"{item['doc_no']}  tenant={tenant.ent_id} kind={item['kind']} since={item.get('at', '-')[:19]}")
+            echo(f"{item['doc_no']}  tenant={tenant.ent_id} kind={item['kind']} since={item.get('at', '-')[:19]}")
             for problem in item.get("problems", [item.get("message")]):
-                print(f"    {problem}")
+                echo(f"    {problem}")
     if not found:
-        print(f"no exception for {args.clear}" if args.clear else "no 配货 / 退仓 exception")
+        echo(f"no exception for {args.clear}" if args.clear else "no 配货 / 退仓 exception")
         return 1 if args.clear else 0
     return 0

@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from . import runtime
+from .errors import TransientError
 from .observability import logger, metrics
 from .redaction import redact_text
 from .retry import DeadLetter, RetryEnvelope, RetryRunner
 
+# A record is started only with this much of the invocation left. A record is one flow step: a
+# few JST / 店+ calls (their clients give up after 15 s / 10 s) and a few DynamoDB writes. A
+# record cut off by the function's timeout would make SQS deliver the whole batch again, and the
+# records already handled (some of which queued their next retry) would run a second time and
+# fork their retry chains; a record not started is handed back (partial batch response) instead.
+RECORD_TIME_RESERVE_SECONDS = 45.0
+
+
+class HandedBack(TransientError):
+    """Not started: too little time left in this invocation; SQS delivers it again."""
+
+
+def seconds_left() -> float:
+    context = runtime.lambda_context
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return float("inf")
+    return context.get_remaining_time_in_millis() / 1000
+
 
 def run_record(runner: RetryRunner, body: str) -> str:
+    left = seconds_left()
+    if left < RECORD_TIME_RESERVE_SECONDS:
+        metrics.add_metric(name="Retry_handed_back", unit="Count", value=1)
+        raise HandedBack(f"not started with {left:.0f} s left (a record may need {RECORD_TIME_RESERVE_SECONDS:.0f} s); "
+                         "handed back to the queue")
     try:
         envelope = RetryEnvelope.model_validate_json(body)
     except ValidationError as exc:

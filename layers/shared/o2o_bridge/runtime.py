@@ -41,6 +41,35 @@ def command_queue():
     return SqsCommandQueue(aws_client("sqs"), settings().retry_queue_url, settings().retry_dlq_url)
 
 
+def tenant_runs(job: str):
+    """The FIFO queue of ``job``'s tenant runs (its scheduled function's own queue). Each
+    function sets ``<JOB>_RUNS_QUEUE_URL``: one local process runs every function, so the
+    names must differ."""
+    import os
+
+    from .connectors.aws.tenant_runs import SqsTenantRuns
+    from .errors import ConfigurationError
+
+    variable = tenant_runs_variable(job)
+    url = os.environ.get(variable)
+    if not url:
+        raise ConfigurationError(f"{variable} is not set: template.yaml gives {job}'s function the URL of its "
+                                 "tenant-runs queue")
+    return SqsTenantRuns(aws_client("sqs"), url)
+
+
+def tenant_runs_variable(job: str) -> str:
+    return f"{job.upper()}_RUNS_QUEUE_URL"
+
+
+@functools.cache
+def cursors():
+    """The poll cursors over StateTable (bridge-wide ones too, e.g. a schedule's turn)."""
+    from .connectors.aws.dynamodb_state import CursorView
+
+    return CursorView(state_store())
+
+
 @functools.cache
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
@@ -50,5 +79,5 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, secret_resolver):
+    for cached in (settings, aws_client, state_store, command_queue, cursors, secret_resolver):
         cached.cache_clear()

@@ -143,16 +143,17 @@ def retry_commands() -> dict[str, "FlowStep"]:
     steps = (
         # S1
         store_fulfilment.dispatch, store_fulfilment.create_at_store, store_fulfilment.confirm_outbound,
-        store_fulfilment.store_rejected, store_fulfilment.cancel_at_store,
+        store_fulfilment.store_rejected, store_fulfilment.cancel_at_store, store_fulfilment.handle_outbound_again,
         # S2
         warehouse_orders.upload_order, warehouse_orders.cancel_in_warehouse, warehouse_orders.upload_aftersale,
         warehouse_orders.recheck, warehouse_orders.record_shipment, warehouse_orders.cancel_store_order,
         warehouse_orders.record_return_receipt,
         # S3 / S4
         stock_sync.set_warehouse_stock, stock_sync.reread_stock, stock_sync.flush_offline_stock,
+        stock_sync.apply_warehouse_level,
         stock_nightly.push_chunk_command,
         # S5 / S6
-        store_transfers.upload_part, store_transfers.tell_store,
+        store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
         # Q6: products to a cloud warehouse
         cloud_warehouse.sync_items,
         # W1-W5: an ERP that keeps the stores' books (旺店通)

@@ -294,7 +294,10 @@ class PosState:
             if existing["external_id"] == external_id and existing["store_code"] == store_code \
                     and existing["status"] not in ("cancelled", "rejected"):
                 return ok({"fulfilment_id": existing["fulfilment_id"], "status": existing["status"]})
-        fulfilment_id = self.next_id("FO")
+        # FO<outbound>-<n>: readable, and the same on every fresh sandbox whatever ran before
+        # (the sample events in events/ name FO700001-1).
+        earlier = sum(1 for f in m.fulfilments.values() if f["external_id"] == external_id)
+        fulfilment_id = f"FO{external_id}-{earlier + 1}"
         m.fulfilments[fulfilment_id] = {
             **copy.deepcopy(body), "fulfilment_id": fulfilment_id, "external_id": external_id,
             "store_code": store_code, "status": "created", "created_at": iso(self.clock()),

@@ -8,14 +8,16 @@ get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
-from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
 from ..redaction import redact_text
+from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
 
 if TYPE_CHECKING:
     from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
@@ -57,6 +59,8 @@ class FlowContext:
         return self.tenant.ent_id
 
 
+
+
 # --- steps that may fail transiently ------------------------------------------------------
 
 FlowStep = Callable[[FlowContext, dict[str, Any]], Any]
@@ -87,17 +91,21 @@ def attempt(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_
     try:
         return step(ctx, payload)
     except TransientError as exc:
-        from ..retry import enqueue_retry  # the envelope models load only when something fails
-
-        envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
-                                 trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
-                                 known_secrets=ctx.tenant.inline_secrets())
-        if trace_key:
-            ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
-                                {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
-                                level="warning")
-        ctx.metric("RetryQueued", 1)
+        _queue_retry(ctx, name, payload, trace_key, exc)
         return None
+
+
+def _queue_retry(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str | None, exc: Exception) -> None:
+    from ..retry import enqueue_retry  # the envelope models load only when something fails
+
+    envelope = enqueue_retry(ctx.queue, command=name, ent_id=ctx.ent_id, payload=payload, error=exc,
+                             trace_key=trace_key, base_delay_seconds=ctx.retry_base_delay_seconds,
+                             known_secrets=ctx.tenant.inline_secrets())
+    if trace_key:
+        ctx.timeline.record(trace_key, ctx.ent_id, "retry.queued",
+                            {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
+                            level="warning")
+    ctx.metric("RetryQueued", 1)
 
 
 PARKED_KIND = "parked"  # inputs already dead-lettered, so a repeat does not fill the DLQ again
@@ -116,73 +124,218 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
-    identity = {k: v for k, v in payload.items() if k not in identity_ignores}
-    marker = f"{name}:{digest(identity)}"
+    marker = _parked_marker(name, payload, identity_ignores)
     earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
     if earlier is not None:
         return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
     try:
         result = attempt(ctx, step, payload, trace_key=trace_key)
     except PermanentError as exc:
-        from ..retry import DeadLetter, RetryEnvelope
-
-        reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())
-        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
-        ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
-        ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
-        ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
-                        ttl_days=PARKED_MEMORY_DAYS)
-        ctx.metric("DeadLettered", 1)
+        reason = _park(ctx, name, payload, trace_key, exc, marker)
         return {"outcome": "dead_lettered", "reason": reason}
     return result if result is not None else {"outcome": "queued"}
+
+
+def _parked_marker(name: str, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> str:
+    return f"{name}:{digest({k: v for k, v in payload.items() if k not in identity_ignores})}"
+
+
+def _park(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str, exc: BaseException,
+          marker: str) -> str:
+    """Dead-letter ``payload`` for command ``name`` with the reason, once (the marker remembers it)."""
+    from ..retry import DeadLetter, RetryEnvelope
+
+    reason = redact_text(f"{type(exc).__name__}: {exc}", ctx.tenant.inline_secrets())[:2000]
+    try:
+        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload=payload, trace_key=trace_key)
+    except ValueError as refused:  # e.g. the record carries a field named like a secret: park what is safe
+        envelope = RetryEnvelope(command=name, ent_id=ctx.ent_id, payload={"unsafe_payload_dropped": True},
+                                 trace_key=trace_key)
+        reason = f"{reason} (its payload was not kept: {str(refused).splitlines()[0][:200]})"
+    ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
+    ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
+    ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
+                    ttl_days=PARKED_MEMORY_DAYS)
+    ctx.metric("DeadLettered", 1)
+    return reason
+
+
+# --- polls and scans: a record that fails is set aside, the scan goes on --------------------------
+
+
+def set_aside(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
+              error: BaseException) -> str:
+    """A record of a poll or scan failed while it was handled: put it where it does not block the
+    records behind it, and say where. ``step`` is the registered command that handles that one
+    record again from ``payload`` (business data of the record, e.g. its JST row).
+
+    - a transient error: queued for the retry worker ("queued");
+    - anything else (a permanent refusal, a malformed row, a bug): parked on the DLQ with the
+      reason, once per record ("parked"; "parked_before" when an earlier run parked it), where
+      `o2o dlq list` shows it and `o2o dlq replay` re-runs ``step`` after the fix.
+    The scan then goes on and may move its cursor past the record: it is not lost."""
+    name = getattr(step, "command_name", None)
+    if name is None:
+        raise TypeError(f"{step.__name__} is not registered with @flow_command")
+    if isinstance(error, TransientError):
+        _queue_retry(ctx, name, payload, trace_key, error)
+        ctx.metric("RecordsSetAside", 1)
+        return "queued"
+    marker = _parked_marker(name, payload)
+    if ctx.records.get(ctx.ent_id, PARKED_KIND, marker) is not None:
+        return "parked_before"
+    _park(ctx, name, payload, trace_key, error, marker)
+    ctx.metric("RecordsSetAside", 1)
+    return "parked"
+
+
+R = TypeVar("R")
+
+
+def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], str], *, step: FlowStep,
+                payload_of: Callable[[R], dict[str, Any]], trace_key_of: Callable[[R], str],
+                counts: Counter | None = None, stop: Callable[[], bool] | None = None) -> Counter:
+    """Handle every record of a poll's page (or a scan's list) with ``handle(record) -> outcome``;
+    a record that raises is ``set_aside`` and the loop goes on with the next one. Returns the
+    outcomes counted (``parked``, ``queued``, whatever ``handle`` returned). A ``MalformedRow``
+    (a row the connector could not read) is parked without calling ``handle``. ``stop()`` is asked
+    before each record (e.g. too little time left): then ``stopped_early`` is counted and the
+    loop ends.
+
+    Only a failure to set a record aside (the state table or the queues are down) stops the loop:
+    then the caller must not move its cursor, and does not, because the exception propagates."""
+    from ..ports import MalformedRow
+
+    counts = counts if counts is not None else Counter()
+    for record in records:
+        if stop is not None and stop():
+            counts["stopped_early"] += 1  # the caller keeps its cursor: the next run reads these again
+            break
+        try:
+            if isinstance(record, MalformedRow):
+                raise PermanentError(f"malformed row from {record.source}: {record.problem}")
+            outcome = handle(record)
+        except Exception as exc:  # noqa: BLE001 - one record must not stop the ones behind it
+            payload = {"row": record.raw} if isinstance(record, MalformedRow) else payload_of(record)
+            trace_key = record.key if isinstance(record, MalformedRow) else trace_key_of(record)
+            outcome = set_aside(ctx, step, payload, trace_key=trace_key, error=exc)
+        counts[outcome] += 1
+    return counts
 
 
 # --- effects done exactly once ---------------------------------------------------------------
 
 EFFECT_KIND = "effect"
 
+# How long a claim holds. A claim must outlast everything its holder can still do, or a second
+# worker takes over while the first is still calling. A Lambda cannot outlive its timeout, so
+# the lease is the invocation's remaining time (every HTTP client call runs inside it: the JST
+# and 店+ clients' timeouts and retries end before the function's does) plus a margin for
+# clocks that differ between containers and for a request still in flight when the holder is
+# stopped. Outside Lambda (the CLI, local runs) nothing stops the holder, so it gets the
+# longest any Lambda may run.
+LEASE_MARGIN_SECONDS = 15
+LEASE_WITHOUT_DEADLINE_SECONDS = 900
+
 
 class EffectInProgress(TransientError):
     """Another worker holds the claim on this effect; try again after its lease."""
 
 
+class EffectLeaseLost(TransientError):
+    """This worker did the effect after its lease ran out and another worker has claimed the
+    effect since; that worker's "done" is the one that counts (the downstream business key
+    keeps the second call from doubling the effect). The step is retried and then finds it done."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     result: Any
-    repeated: bool  # True: done before, nothing was done now
+    repeated: bool  # True: done before (or by another worker), nothing here counts as the effect
+    # True: this worker called too, after its lease ran out; the result is the other worker's.
+    late: bool = False
 
 
-def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, lease_seconds: int = 120,
-                ttl_days: int | None = 400) -> Outcome:
+def lease_seconds_for(ctx: FlowContext) -> float:
+    left = ctx.time_left()
+    if left == float("inf") or left > LEASE_WITHOUT_DEADLINE_SECONDS:
+        left = LEASE_WITHOUT_DEADLINE_SECONDS
+    return max(left, 0) + LEASE_MARGIN_SECONDS
+
+
+def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
-    A claim with a lease is taken with a conditional write before the effect; the result is
-    stored after it. A repeat gets the stored result without a second effect; a concurrent
-    duplicate gets EffectInProgress (transient); a crashed claim expires after its lease.
-    ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key),
-    because a crash between the effect and the "done" write re-runs it after the lease."""
-    records = ctx.records
-    existing = records.get(ctx.ent_id, EFFECT_KIND, key)
-    now = ctx.now()
+    See ``once``; the lease is ``lease_seconds_for(ctx)``."""
+    return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
+                ttl_days=ttl_days, metric=ctx.metric)
+
+
+def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T], *, lease_seconds: float,
+         now: Callable[[], datetime] = _utcnow, ttl_days: int | None = 400,
+         metric: Callable[[str, float], None] = lambda name, value=1: None) -> Outcome:
+    """``do()`` once per (ent_id, key): the one mechanism behind effect_once and the DLQ replay.
+
+    1. Claim: a conditional write (absent, released, or running past its lease) of a "running"
+       record with a lease. Losing the write means another worker claimed it: EffectInProgress.
+    2. ``do()``.
+    3. Complete: "done" with the result, written only if the record is still this claim's
+       version. If it is not (the lease ran out and another worker claimed it), nothing is
+       overwritten: a "done" already there is returned as a repeat (``late``), else
+       EffectLeaseLost (transient) so the step comes back and finds it done.
+    On failure the claim is released the same way, only if it is still this claim's: a release
+    never removes another worker's claim or "done" (see ``_release`` for why an old claim can
+    never match a newer record's version).
+    A repeat gets the stored result without a second effect. Requests: one read and two
+    conditional writes, as before.
+
+    ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
+    a holder that dies between the effect and the "done" write is redone after its lease."""
+    existing = records.get(ent_id, EFFECT_KIND, key)
+    started = now()
     if existing is not None:
-        if existing.data.get("state") == "done":
+        state = existing.data.get("state")
+        if state == "done":
             return Outcome(existing.data.get("result"), True)
-        until = datetime.fromisoformat(existing.data["lease_until"])
-        if until > now:
-            raise EffectInProgress(f"{key} is being done by another worker", retry_after_seconds=(until - now).seconds + 1)
-    claim = records.put(ctx.ent_id, EFFECT_KIND, key,
-                        {"state": "running", "lease_until": (now + timedelta(seconds=lease_seconds)).isoformat()},
+        if state == "running":
+            until = datetime.fromisoformat(existing.data["lease_until"])
+            if until > started:
+                raise EffectInProgress(f"{key} is being done by another worker",
+                                       retry_after_seconds=int((until - started).total_seconds()) + 1)
+    claim = records.put(ent_id, EFFECT_KIND, key,
+                        {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()},
                         expected_version=existing.version if existing else None, ttl_days=ttl_days)
     if claim is None:
-        raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=lease_seconds)
+        raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
         result = do()
-    except BaseException:
-        records.delete(ctx.ent_id, EFFECT_KIND, key)
+    except BaseException as exc:
+        if not _release(records, ent_id, key, claim.version, type(exc).__name__, ttl_days):
+            metric("EffectLeaseLost", 1)  # another worker took the claim over meanwhile: it is theirs
         raise
-    records.put(ctx.ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": ctx.now().isoformat()},
-                expected_version=claim.version, ttl_days=ttl_days)
-    return Outcome(result, False)
+    done = records.put(ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": now().isoformat()},
+                       expected_version=claim.version, ttl_days=ttl_days)
+    if done is not None:
+        return Outcome(result, False)
+    metric("EffectLeaseLost", 1)
+    current = records.get(ent_id, EFFECT_KIND, key)
+    if current is not None and current.data.get("state") == "done":
+        return Outcome(current.data.get("result"), True, late=True)
+    raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "
+                          "holds it now and its result will count", retry_after_seconds=30)
+
+
+def _release(records: "RecordRepository", ent_id: str, key: str, version: int, error: str,
+             ttl_days: int | None) -> bool:
+    """Give up this worker's claim, only if it still is this worker's. A first claim (version 1)
+    is deleted: only its own claimer ever deletes a version-1 record, so no live worker can hold
+    an older claim that a new record's version 1 would match, and a refused input leaves nothing
+    behind. A claim taken over (version 2 and up) is marked released instead, so the versions of
+    that record keep growing and a late completion of an older claim can never match them."""
+    if version == 1:
+        return records.delete(ent_id, EFFECT_KIND, key, expected_version=1)
+    return records.put(ent_id, EFFECT_KIND, key, {"state": "released", "error": error}, expected_version=version,
+                       ttl_days=ttl_days) is not None
 
 
 def effect_done(ctx: FlowContext, key: str) -> bool:
@@ -190,11 +343,33 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
     return record is not None and record.data.get("state") == "done"
 
 
-# --- scheduled work over every tenant -----------------------------------------------------------
+# --- scheduled work: one unit per tenant -----------------------------------------------------------
+#
+# A schedule fires its function once (EventBridge Scheduler, asynchronously, with no Lambda
+# retries: the next firing is the retry). That invocation only fans out: one message per tenant
+# on the function's own FIFO queue, in a fair order. The same function consumes the queue, one
+# tenant per invocation, so each tenant has the function's whole timeout; a tenant that fails
+# is logged and counted (metric ScheduledTenantFailed, alarmed) but its message is not failed,
+# so it is not re-run and never holds up the tenants queued behind it.
+
+BRIDGE = "-"  # owner of bridge-wide cursors (not a tenant)
+# Tenants of one ERP app that may run at once (FIFO message groups per app and slot): they share
+# the app's rate limit, so more would only wait for it.
+SLOTS_PER_ERP_APP = 2
+# A queued tenant run is started only with this much of an invocation left (a batch of more than
+# one); the rest are handed back.
+RUN_TIME_RESERVE_SECONDS = 10.0
 
 
 class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
+
+
+def erp_app_of(tenant: "Tenant") -> str:
+    """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
+    section = getattr(tenant, tenant.erp, None) if hasattr(tenant, "erp") else getattr(tenant, "jushuitan", None)
+    key = getattr(section, "app_key", None) or getattr(section, "sid", None)
+    return f"{getattr(tenant, 'erp', 'jushuitan')}:{key}" if key else f"tenant:{tenant.ent_id}"
 
 
 def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
@@ -213,37 +388,160 @@ def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
     return flow
 
 
-def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *,
-                    build: Callable[["Tenant"], FlowContext],
-                    erp: str | None = None,
+def fair_order(ent_ids: list[str], turn: int) -> list[str]:
+    """The tenants in a rotated order: each run starts one further, so no tenant is always last."""
+    ordered = sorted(ent_ids)
+    if not ordered:
+        return ordered
+    start = turn % len(ordered)
+    return ordered[start:] + ordered[:start]
+
+
+def next_turn(job: str, cursors: "CursorRepository") -> int:
+    """This run's turn number for ``job`` (bridge-wide; a lost race only repeats a rotation)."""
+    name = f"schedule.{job}.turn"
+    current = cursors.get(BRIDGE, name)
+    turn = int(current.value) + 1 if current else 0
+    cursors.advance(BRIDGE, name, str(turn), current.version if current else None)
+    return turn
+
+
+def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], tenant: "Tenant", *,
+               build: Callable[["Tenant"], FlowContext] | None = None) -> dict[str, Any]:
+    """One tenant's scheduled work on its own: its summary (``ok``, the flow's counts, seconds),
+    or ``ok: False`` and the error (redacted). Logged as one structured line, counted on failure."""
+    from ..observability import logger, metrics
+
+    started = time.monotonic()
+    try:
+        if build is None:
+            raise BridgeError(f"{job}: no context factory given (handlers pass wiring.context_for)")
+        result = flow(build(tenant)) or {}
+        summary = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
+    except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
+        message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
+        summary = {"ok": False, "error": message, "seconds": round(time.monotonic() - started, 3)}
+        metrics.add_metric(name="ScheduledTenantFailed", unit="Count", value=1)
+    (logger.info if summary["ok"] else logger.error)(
+        f"{job}: tenant {tenant.ent_id} {'done' if summary['ok'] else 'failed'}",
+        extra={"job": job, "ent_id": tenant.ent_id, "ok": summary["ok"], "summary": summary})
+    return summary
+
+
+def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "CursorRepository", queue: Any,
+            slots: int = SLOTS_PER_ERP_APP, erp: str | None = None) -> dict[str, Any]:
+    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app (with
+    ``erp``, only that ERP's tenants: a JST poll skips 旺店通 tenants)."""
+    turn = next_turn(job, cursors)
+    runs: list[tuple[str, str]] = []
+    for ent_id in fair_order(tenants.list_ids(), turn):
+        tenant = tenants.get(ent_id)
+        if tenant is None or not _of_erp(tenant, erp):
+            continue
+        # A tenant keeps its slot, so its runs never overlap (one FIFO group runs one at a time).
+        slot = int(digest(ent_id), 16) % max(slots, 1)
+        runs.append((ent_id, f"{erp_app_of(tenant)}#{slot}"))
+    queue.send(job, run_id, runs)
+    from ..observability import logger
+
+    logger.info(f"{job}: {len(runs)} tenant run(s) queued", extra={"job": job, "run_id": run_id, "turn": turn,
+                                                                   "order": [e for e, _ in runs]})
+    return {"job": job, "run_id": run_id, "queued": [e for e, _ in runs]}
+
+
+def _of_erp(tenant: "Tenant", erp: str | None) -> bool:
+    return erp is None or getattr(tenant, "erp", "jushuitan") == erp
+
+
+def _run_id(event: dict[str, Any], now: datetime) -> str:
+    scheduled = event.get("scheduled_time") if isinstance(event, dict) else None
+    if isinstance(scheduled, str) and scheduled and not scheduled.startswith("<"):
+        return scheduled  # EventBridge Scheduler's <aws.scheduler.scheduled-time>: the same on its retries
+    return now.strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], event: Any, *,
+                  tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
+                  queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
+                  time_left: Callable[[], float] | None = None, erp: str | None = None) -> dict[str, Any]:
+    """The handler of a scheduled function, for the three events it gets:
+
+    - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
+    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``); a failed tenant is
+      not a failed message (that would re-run it and hold up its FIFO group);
+    - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
+
+    With ``erp``, only the tenants of that ERP take part."""
+    from .. import runtime
+
+    tenants = tenants if tenants is not None else runtime.state_store()
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
+                           time_left=time_left or _lambda_time_left)
+    if isinstance(event, dict) and event.get("ent_id"):
+        tenant = tenants.get(str(event["ent_id"]))
+        if tenant is None:
+            raise BridgeError(f"{job}: no tenant {event['ent_id']!r} is registered")
+        summary = run_tenant(job, flow, tenant, build=build)
+        if not summary["ok"]:
+            raise TenantFailures(f"{job} failed for tenant(s) {tenant.ent_id}: {summary['error']}")
+        return {"job": job, "tenants": {tenant.ent_id: summary}}
+    if cursors is None:
+        cursors = runtime.cursors()
+    return fan_out(job, _run_id(event if isinstance(event, dict) else {}, _utcnow()), tenants=tenants,
+                   cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job), erp=erp)
+
+
+def _lambda_time_left() -> float:
+    from .. import runtime
+
+    context = runtime.lambda_context
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return float("inf")
+    return context.get_remaining_time_in_millis() / 1000
+
+
+def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], records: list[dict[str, Any]], *,
+                tenants: "TenantRepository", build: Callable[["Tenant"], FlowContext] | None,
+                time_left: Callable[[], float]) -> dict[str, Any]:
+    from ..observability import logger
+
+    summaries: dict[str, Any] = {}
+    handed_back: list[dict[str, str]] = []
+    for record in records:
+        if handed_back or (summaries and time_left() < RUN_TIME_RESERVE_SECONDS):
+            # FIFO: once one is handed back, every later record of the batch is too (order kept).
+            handed_back.append({"itemIdentifier": record.get("messageId", "")})
+            continue
+        try:
+            body = json.loads(record.get("body") or "{}")
+            ent_id = str(body["ent_id"])
+        except (ValueError, KeyError, TypeError):
+            logger.error(f"{job}: unreadable tenant-run message dropped", extra={"job": job})
+            continue
+        tenant = tenants.get(ent_id)
+        if tenant is None:
+            logger.warning(f"{job}: tenant {ent_id} is no longer registered", extra={"job": job, "ent_id": ent_id})
+            continue
+        summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
+    return {"batchItemFailures": handed_back, "job": job, "tenants": summaries}
+
+
+def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *, erp: str | None = None,
                     tenants: "TenantRepository | None" = None,
-                    log: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``flow`` for every registered tenant, each on its own: one tenant's failure is
-    recorded and the next goes on. Raises TenantFailures at the end if any failed (so the
-    function's error alarm fires), after every tenant had its turn. With ``erp``, only the
-    tenants of that ERP take part (a JST poll skips 旺店通 tenants)."""
+                    build: Callable[["Tenant"], FlowContext] | None = None, turn: int = 0) -> dict[str, Any]:
+    """Every tenant's run of ``job`` in this process, one after another in the fair order of
+    ``turn`` (the CLI and tests; Lambdas fan out). Raises TenantFailures at the end if any failed,
+    after every tenant had its turn."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
     summary: dict[str, Any] = {"job": job, "tenants": {}}
-    failed: list[str] = []
-    for ent_id in tenants.list_ids():
-        started = time.monotonic()
+    for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
-        if tenant is None:
-            continue
-        if erp is not None and tenant.erp != erp:
-            summary["tenants"][ent_id] = {"ok": True, "skipped": f"erp is {tenant.erp}"}
-            continue
-        try:
-            result = flow(build(tenant)) or {}
-            summary["tenants"][ent_id] = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
-        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
-            message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
-            failed.append(ent_id)
-            summary["tenants"][ent_id] = {"ok": False, "error": message}
-        if log:
-            log(f"{job} tenant {ent_id}", summary["tenants"][ent_id])
+        if tenant is not None and _of_erp(tenant, erp):
+            summary["tenants"][ent_id] = run_tenant(job, flow, tenant, build=build)
+    failed = [e for e, s in summary["tenants"].items() if not s["ok"]]
     if failed:
         raise TenantFailures(f"{job} failed for tenant(s) {', '.join(failed)}: "
                              + "; ".join(summary["tenants"][e]["error"] for e in failed))

@@ -136,7 +136,7 @@ def send(ctx: "FlowContext", products: list[ErpProduct], *, waiting: set[str] | 
     for product in products:
         try:
             ready.append((product, map_product(product, options, erp_name=ctx.erp.info.display_name)))
-        except (MappingError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a mapping error or a bug: this SKU waits, the rest go on
             _failed(ctx, product, f"cannot map: {_short(exc)}")
             failed += 1
     sent = 0

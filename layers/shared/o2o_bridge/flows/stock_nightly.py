@@ -127,6 +127,8 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
     run_id = run_id or run_id_for(ctx)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
     if run is not None and run.data["state"] == "done":
+        if not kit.effect_done(ctx, f"stock-nightly:{run_id}:finish"):
+            return finish_run(ctx, run_id, say)  # closed by a run that died before its "done"
         say(f"run {run_id} is already done")
         return {"run": run_id, "state": "done", **run.data["summary"]}
     if run is None and ctx.tenant.stock.master == "pos" and not feeding_stores(ctx.tenant):
@@ -455,6 +457,8 @@ def finish_run(ctx: "FlowContext", run_id: str, say: Progress | None = None) -> 
     def finish() -> dict[str, Any]:
         run = ctx.records.get(ctx.ent_id, RUN, run_id)
         data = run.data
+        if data["state"] == "done":
+            return data["summary"]  # closed by a run that died before its "done"
         pushed = sum(int((r.data.get("result") or {}).get("items", 0))
                      for r in ctx.records.list(ctx.ent_id, kit.EFFECT_KIND, prefix=f"stock-nightly:{run_id}:chunk:")
                      if r.data.get("state") == "done")

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..errors import BadRequest, TransientError
+from ..errors import BadRequest, PermanentError, TransientError
 from ..ports.warehouse import SkuQty, StockLevel, StockLocation, StockSource
 from ..stock_formula import StockFormula
 from . import kit
@@ -178,8 +178,12 @@ def location_for(ctx: "FlowContext", warehouse_code: str) -> tuple[StockSource |
 def levels_of(tenant: "Tenant", levels: Iterable[StockLevel]) -> list[dict[str, Any]]:
     """Warehouse levels -> 店+ levels through the tenant's stock formula."""
     formula = formula_for(tenant)
-    return [{"sku_id": level.sku_id, "qty": publishable(formula.evaluate(dict(level.figures))),
-             "version": level.version} for level in levels]
+    return [level_of(formula, level) for level in levels]
+
+
+def level_of(formula: StockFormula, level: StockLevel) -> dict[str, Any]:
+    return {"sku_id": level.sku_id, "qty": publishable(formula.evaluate(dict(level.figures))),
+            "version": level.version}
 
 
 def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, Any]:
@@ -212,7 +216,13 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
-    """S3/S4e hourly: every mapped warehouse's changes since its cursor -> P6."""
+    """S3/S4e hourly: every mapped warehouse's changes since its cursor -> P6.
+
+    A level that cannot be worked out (the tenant's formula fails on it) and a level the store
+    refuses are set aside (kit.set_aside: parked with the reason, replayable); the others are
+    applied and the cursor moves past all of them."""
+    from collections import Counter
+
     summary: dict[str, Any] = {}
     for source, location in stock_sources(ctx):
         code = location.warehouse_code
@@ -222,22 +232,60 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
         name = f"stock.inventory.{code}"  # JST: the ts cursor of the wms_co_id (its first name)
         cursor = ctx.cursors.get(ctx.ent_id, name)
         page = source.stock_changes(code, cursor.value if cursor else None)
-        items = levels_of(ctx.tenant, page.levels)
-        applied = stale = queued = 0
+        counts: Counter = Counter()
+        items: list[dict[str, Any]] = []
+        formula = formula_for(ctx.tenant)
+
+        def read(level: StockLevel) -> str:
+            items.append(level_of(formula, level))
+            return "read"
+
+        kit.each_record(ctx, page.levels, read, step=apply_warehouse_level,
+                        payload_of=lambda level: {"warehouse_code": location.pos_code, "sku_id": level.sku_id,
+                                                  "figures": {k: str(v) for k, v in level.figures.items()},
+                                                  "version": level.version},
+                        trace_key_of=lambda level: f"stock:{location.pos_code}", counts=counts)
         for start in range(0, len(items), P6_MAX):
-            part = items[start:start + P6_MAX]
-            result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": part},
-                                 trace_key=f"stock:{location.pos_code}")
-            if result is None:
-                queued += len(part)
-            else:
-                applied += result["applied"]
-                stale += result["stale"] + result["duplicate"]
-        # Only after the levels are applied or durably queued: a crash re-reads them.
+            _apply_levels(ctx, location.pos_code, items[start:start + P6_MAX], counts)
+        # Only after the levels are applied, durably queued or set aside: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, page.next_cursor, cursor.version if cursor else None)
-        summary[code] = {"read": len(items), "applied": applied, "unchanged": stale, "queued": queued,
+        summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],
+                         "queued": counts["queued"], "set_aside": counts["parked"] + counts["parked_before"],
                          "next_ts": page.next_cursor}
     return summary
+    return summary
+
+
+def _apply_levels(ctx: "FlowContext", code: str, items: list[dict[str, Any]], counts: Any) -> None:
+    """P6 for ``items``; a batch the store refuses is halved until each refused level stands
+    alone and is set aside, so one bad SKU does not hold back the levels around it."""
+    payload = {"warehouse_code": code, "items": items}
+    try:
+        result = kit.attempt(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}")
+    except PermanentError as exc:
+        if len(items) > 1:
+            middle = len(items) // 2
+            _apply_levels(ctx, code, items[:middle], counts)
+            _apply_levels(ctx, code, items[middle:], counts)
+            return
+        counts[kit.set_aside(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}", error=exc)] += 1
+        return
+    except Exception as exc:  # noqa: BLE001 - not a refusal: set the batch aside as it is
+        counts[kit.set_aside(ctx, set_warehouse_stock, payload, trace_key=f"stock:{code}", error=exc)] += 1
+        return
+    if result is None:
+        counts["queued"] += len(items)
+    else:
+        counts["applied"] += result["applied"]
+        counts["unchanged"] += result["stale"] + result["duplicate"]
+
+
+@kit.flow_command("stock.apply_warehouse_level")
+def apply_warehouse_level(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A warehouse level the hourly pull set aside, applied again (`o2o dlq replay` after the fix)."""
+    level = StockLevel(payload["sku_id"], {k: Decimal(v) for k, v in payload["figures"].items()}, int(payload["version"]))
+    return set_warehouse_stock(ctx, {"warehouse_code": payload["warehouse_code"],
+                                     "items": levels_of(ctx.tenant, [level])})
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------

@@ -25,6 +25,7 @@ queues the step for the retry worker. State per outbound is one versioned record
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
@@ -234,9 +235,14 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
                 break
             summary["pages"] += 1
             summary["read"] += len(page.outbounds)
-            for outbound in sorted(page.outbounds, key=lambda ob: ob.position):
-                summary[handle_outbound(ctx, outbound)] += 1
-                summary["handled"] += 1
+            # An outbound that fails is set aside (queued or parked with its reason) and the
+            # page goes on: one bad order never holds the cursor and every order behind it.
+            outcomes = kit.each_record(ctx, sorted(page.outbounds, key=lambda ob: ob.position),
+                                       lambda ob: handle_outbound(ctx, ob), step=handle_outbound_again,
+                                       payload_of=_outbound_payload, trace_key_of=lambda ob: ob.outbound_id)
+            for outcome, count in outcomes.items():
+                summary[outcome] = summary.get(outcome, 0) + count
+                summary["handled"] += count
             if int(page.next_cursor) > position:
                 if not ctx.cursors.advance(ctx.ent_id, CURSOR, page.next_cursor, version):
                     # Another run moved the cursor meanwhile: it goes on from there.
@@ -279,6 +285,26 @@ def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
     if outbound.status == "cancelled":
         return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.erp_status) else "ignored"
     return "ignored"  # Confirmed (by us), OuterConfirming...: nothing for the stores to do
+
+
+def _outbound_payload(outbound: "OnlineOutbound") -> dict[str, Any]:
+    return {"outbound": dataclasses.asdict(outbound)}
+
+
+@flow_command("s1.handle_outbound")
+def handle_outbound_again(ctx: FlowContext, payload: dict[str, Any]) -> str:
+    """An outbound the poll set aside, handled again by the retry worker or `o2o dlq replay`:
+    as the poll read it, or (a row the ERP connector could not read) read again from its row."""
+    from ..ports import OnlineOutbound, OutboundLine, Receiver
+
+    if "outbound" in payload:
+        data = dict(payload["outbound"])
+        outbound = OnlineOutbound(**{**data, "receiver": Receiver(**data["receiver"]),
+                                     "lines": tuple(OutboundLine(**line) for line in data["lines"]),
+                                     "labels": tuple(data.get("labels") or ())})
+    else:
+        outbound = ctx.erp.online_outbound_again(payload["row"])
+    return handle_outbound(ctx, outbound)
 
 
 # --- 2. dispatch ---------------------------------------------------------------------------------
@@ -499,6 +525,11 @@ def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
     """JST voided the outbound: stop whatever the stores were doing with it. True when it changed."""
     before, after = change_order(ctx, io_id, cancelled_by_erp(io_id, jst_status))
     if after is before:
+        if before and before["status"] == "cancelled" and before.get("was") == "dispatched" \
+                and before.get("fulfilment_id") and not kit.effect_done(ctx, f"s1.cancel:{before['fulfilment_id']}"):
+            # A run that noted the cancel died before asking the store: ask it now (once, effect_once).
+            attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"]}, trace_key=io_id)
+            return True
         if before and before["status"] in ("shipped", "picked_up"):
             _park(ctx, io_id, "cancelled_after_shipping",
                   f"JST marked the outbound {jst_status} after the store {before['status'].replace('_', ' ')} it")

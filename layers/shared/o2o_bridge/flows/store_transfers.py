@@ -172,31 +172,54 @@ def _voided(part: dict[str, Any]) -> bool:
 
 
 def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int]) -> None:
-    """Each part's state in the warehouse: confirmed (with the confirmed lines), voided, or still waiting."""
-    system = ctx.warehouse.info.system
+    """Each part's state in the warehouse: confirmed (with the confirmed lines), voided, or still
+    waiting. A part that fails to be handled is set aside (kit.each_record) and the others go on."""
     pending = {str(p.data["io_id"]): p for p in parts}
     found = {state.warehouse_doc_id: state for state in ctx.warehouse.store_documents(sorted(pending))}
-    for io_id, part in pending.items():
-        state = found.get(io_id)
-        kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
-        if state is None:
-            summary["missing"] += 1
-        elif state.status == "confirmed":
-            items = [{"sku_id": i.sku_id, "qty": i.qty} for i in state.lines] or part.data["items"]
-            if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=state.confirmed_at):
-                ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.confirmed",
-                                    {"io_id": io_id, "external_id": part.data["external_id"],
-                                     "io_date": state.confirmed_at, "qty": sum(i["qty"] for i in items)})
-            summary["confirmed"] += 1
-        elif state.status == "voided":
-            if _update_part(ctx, part, status=state.detail, voided=True):
-                record_exception(ctx, kind, doc_no,
-                                 f"the warehouse's {kind.label} document {part.data['external_id']} (id {io_id}) was "
-                                 f"voided ({state.detail}) before the store was told",
-                                 {"io_id": io_id, "status": state.detail})
-            summary["voided"] += 1
-        else:
-            summary["waiting"] += 1
+    outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0])),
+                               step=follow_part, payload_of=lambda item: _part_payload(item[1]),
+                               trace_key_of=lambda item: item[1].data["doc_no"])
+    for outcome, count in outcomes.items():
+        summary[outcome] = summary.get(outcome, 0) + count
+
+
+def _part_payload(part) -> dict[str, Any]:
+    return {"kind": part.data["kind"], "doc_no": part.data["doc_no"], "part": part.data["part"]}
+
+
+def _follow_part(ctx: "FlowContext", part, state) -> str:
+    system = ctx.warehouse.info.system
+    io_id = str(part.data["io_id"])
+    kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
+    if state is None:
+        return "missing"
+    if state.status == "confirmed":
+        items = [{"sku_id": i.sku_id, "qty": i.qty} for i in state.lines] or part.data["items"]
+        if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=state.confirmed_at):
+            ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.confirmed",
+                                {"io_id": io_id, "external_id": part.data["external_id"],
+                                 "io_date": state.confirmed_at, "qty": sum(i["qty"] for i in items)})
+        return "confirmed"
+    if state.status == "voided":
+        if _update_part(ctx, part, status=state.detail, voided=True):
+            record_exception(ctx, kind, doc_no,
+                             f"the warehouse's {kind.label} document {part.data['external_id']} (id {io_id}) was "
+                             f"voided ({state.detail}) before the store was told",
+                             {"io_id": io_id, "status": state.detail})
+        return "voided"
+    return "waiting"
+
+
+@kit.flow_command("store_transfers.follow_part")
+def follow_part(ctx: "FlowContext", payload: dict[str, Any]) -> str:
+    """One part the poll set aside, read in the warehouse and handled again (`o2o dlq replay`
+    after the fix); a confirmed document is then told to the store by the next poll."""
+    kind = KINDS[payload["kind"]]
+    part = ctx.records.get(ctx.ent_id, OPEN, _part_key(kind, payload["doc_no"], int(payload["part"])))
+    if part is None:
+        return "finished"  # the store was told meanwhile
+    states = ctx.warehouse.store_documents([str(part.data["io_id"])])
+    return _follow_part(ctx, part, next(iter(states), None))
 
 
 def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> None:
@@ -209,9 +232,20 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> Non
             break
         kind = KINDS[kind_name]
         doc_parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        if kit.effect_done(ctx, _store_effect_key(kind, doc_no)):
+            # The store was told by a run that died while it stopped following the parts.
+            for part in doc_parts:
+                ctx.records.delete(ctx.ent_id, OPEN, part.key)
+            continue
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
-            told = kit.settle(ctx, tell_store, {"kind": kind_name, "doc_no": doc_no}, trace_key=doc_no)
+            payload = {"kind": kind_name, "doc_no": doc_no}
+            try:
+                told = kit.settle(ctx, tell_store, payload, trace_key=doc_no)
+            except Exception as exc:  # noqa: BLE001 - not a refusal: set it aside, tell the others
+                outcome = kit.set_aside(ctx, tell_store, payload, trace_key=doc_no, error=exc)
+                summary[outcome] = summary.get(outcome, 0) + 1
+                continue
             if told.get("outcome") in ("dead_lettered", "dead_lettered_before"):
                 # The store refused (e.g. it does not know the document): stop asking it every
                 # poll; the exception and the dead letter (replayable) say what to do.

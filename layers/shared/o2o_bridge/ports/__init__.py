@@ -13,8 +13,8 @@ here imports a connector: the types are small dataclasses and Protocols.
 """
 
 from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
-from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, QueuedCommand, Record,
-                    RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
+from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
+                    Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
 from .store_system import StoreSystem
 from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, OrderLine,
                         Receiver, ReturnAccepted, ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty,
@@ -23,7 +23,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "LinkRepository", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",

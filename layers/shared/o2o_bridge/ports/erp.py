@@ -105,6 +105,10 @@ class Erp(StockSource, Protocol):
         """S1: the outbounds of the stores' virtual warehouse changed since the cursor, a page
         (one ERP call) at a time, each fetched only when asked for."""
 
+    def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
+        """S1: an outbound the poll could not read (a ``MalformedRow`` it parked), read again from
+        its row after the fix; PermanentError while it still cannot be read."""
+
     def confirm_online_outbound(self, outbound_id: str, *, how: Literal["shipped", "picked_up"],
                                 carrier_code: str | None = None, tracking_no: str | None = None) -> dict[str, Any]:
         """S1: a store shipped it (the store's ``carrier_code`` and ``tracking_no``) or the customer

@@ -23,6 +23,24 @@ class DocumentLink:
 
 
 @dataclass(frozen=True)
+class MalformedRow:
+    """A row an outside system listed that the bridge cannot read (a missing or mistyped field).
+
+    A poll's connector returns it in place of the row, so the scan parks it with the reason
+    (kit.each_record) and goes on with the rows behind it; ``ts`` keeps the cursor moving."""
+
+    source: str  # e.g. "JST /open/orders/out/simple/query"
+    raw: dict[str, Any]
+    problem: str
+    key: str  # the row's business key when it has one, else a digest of the row
+    ts: int = 0
+
+    @property
+    def position(self) -> int:  # sorts with the records of its page
+        return self.ts
+
+
+@dataclass(frozen=True)
 class Cursor:
     ent_id: str
     name: str
@@ -80,7 +98,9 @@ class RecordRepository(Protocol):
         """Write if the stored version is ``expected_version`` (None: only if absent).
         Returns the new record, or None when someone else wrote first."""
 
-    def delete(self, ent_id: str, kind: str, key: str) -> None: ...
+    def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        """Delete (only if the stored version is ``expected_version``, when given). False when
+        the condition failed; True otherwise (also when there was nothing to delete)."""
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         """Every record of one kind (keys starting with ``prefix``), in key order."""

@@ -201,8 +201,18 @@ class DynamoStateStore:
             raise
         return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
 
-    def delete_record(self, ent_id: str, kind: str, key: str) -> None:
-        self.client.delete_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)})
+    def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
+        if expected_version is not None:
+            kwargs["ConditionExpression"] = "version = :expected"
+            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        try:
+            self.client.delete_item(**kwargs)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def list_records(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix else "")
@@ -319,8 +329,8 @@ class RecordView:
             expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
         return self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
 
-    def delete(self, ent_id: str, kind: str, key: str) -> None:
-        self.store.delete_record(ent_id, kind, key)
+    def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        return self.store.delete_record(ent_id, kind, key, expected_version=expected_version)
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         return self.store.list_records(ent_id, kind, prefix=prefix)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ...redaction import mask_revealed
 from ...retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
@@ -65,22 +65,42 @@ class DeadLetterMessage:
         return "unreadable message (not a retry envelope)"
 
 
-class DeadLetterBox:
-    """Lists and re-drives RetryDLQ messages (`o2o dlq list` / `o2o dlq replay`)."""
+# After a short poll comes back empty while the queue still says it holds visible messages (SQS
+# samples a subset of its servers on a short poll), poll again waiting this long, at most this often.
+LONG_POLL_SECONDS = 1
+MAX_EMPTY_POLLS = 5
+REPLAY_MEMORY_DAYS = 15  # a replayed letter's record outlives the DLQ's 14 days
 
-    def __init__(self, client: Any, dlq_url: str, retry_queue_url: str) -> None:
+
+class DeadLetters(list):
+    """The letters one read found, and how many others were being held by another reader."""
+
+    held_elsewhere: int = 0
+
+
+class DeadLetterBox:
+    """Lists and re-drives RetryDLQ messages (`o2o dlq list` / `o2o dlq replay`).
+
+    ``once(key, send)`` (optional) runs ``send`` once per key across every replay, True when it
+    ran now, False when an earlier replay sent it (kit.once over the state table): two replays
+    at the same time, or a replay whose hold on a letter ran out, re-drive each letter once."""
+
+    def __init__(self, client: Any, dlq_url: str, retry_queue_url: str,
+                 once: Callable[[str, Callable[[], None]], bool] | None = None) -> None:
         self.client = client
         self.dlq_url = dlq_url
         self.retry_queue_url = retry_queue_url
+        self.once = once
 
-    def list(self, *, limit: int = 1000) -> list[DeadLetterMessage]:
+    def list(self, *, limit: int = 1000) -> "DeadLetters":
         """Every message on the DLQ; they are held invisible while read, then released."""
         messages = self._receive_all(hold_seconds=30, limit=limit)
         self._release(messages)
         return messages
 
     def replay(self, ids: Iterable[str] | None = None) -> list[DeadLetterMessage]:
-        """Send the chosen dead letters (all when ``ids`` is None) back to the retry queue.
+        """Send the chosen dead letters (all when ``ids`` is None) back to the retry queue, each
+        once, and delete them from the DLQ.
 
         A replayed envelope starts again with zero failed attempts and ``replays`` + 1.
         """
@@ -90,26 +110,60 @@ class DeadLetterBox:
         missing = (wanted or set()) - {m.id for m in chosen} - {m.message_id for m in chosen}
         if missing:
             self._release(held)
-            raise LookupError(f"no dead letter with id {', '.join(sorted(missing))}")
+            raise LookupError(f"no dead letter with id {', '.join(sorted(missing))}"
+                              + (f" ({held.held_elsewhere} letter(s) are being read by another o2o dlq: try again "
+                                 "in a minute)" if held.held_elsewhere else ""))
+        replayed = []
         for message in chosen:
             body = message.envelope.replayed().model_dump_json() if message.envelope else message.body
-            self.client.send_message(QueueUrl=self.retry_queue_url, MessageBody=body)
-            self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle)
-        self._release(m for m in held if m not in chosen)
-        return chosen
 
-    def _receive_all(self, *, hold_seconds: int, limit: int) -> list[DeadLetterMessage]:
+            def send(body: str = body) -> None:
+                self.client.send_message(QueueUrl=self.retry_queue_url, MessageBody=body)
+
+            try:
+                sent_now = self.once(f"dlq.replay:{message.message_id}", send) if self.once else (send() or True)
+            except Exception as exc:  # noqa: BLE001 - another replay is sending it right now: leave it to that one
+                if getattr(exc, "retryable", False):
+                    continue
+                raise
+            # Sent now or by an earlier replay that stopped before deleting it: off the DLQ either way.
+            self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle)
+            if sent_now:
+                replayed.append(message)
+        self._release(m for m in held if m not in chosen)
+        return replayed
+
+    def _receive_all(self, *, hold_seconds: int, limit: int) -> "DeadLetters":
         seen: dict[str, DeadLetterMessage] = {}
+        empty_polls = 0
         while len(seen) < limit:
             page = self.client.receive_message(
-                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=LONG_POLL_SECONDS if empty_polls else 0, MessageAttributeNames=["All"],
             ).get("Messages", [])
-            if not page:
-                break
-            for message in page:
+            fresh = [message for message in page if message["MessageId"] not in seen]
+            for message in fresh:
                 seen[message["MessageId"]] = _parse(message)
-        return list(seen.values())
+            if fresh:
+                empty_polls = 0
+                continue
+            if page:  # only letters this read holds already (its hold ran out): nothing new is coming
+                break
+            # An empty short poll does not mean an empty queue: stop only when the queue agrees.
+            empty_polls += 1
+            if empty_polls > MAX_EMPTY_POLLS or self._counts()[0] == 0:
+                break
+        letters = DeadLetters(seen.values())
+        letters.held_elsewhere = max(0, self._counts()[1] - len(seen))
+        return letters
+
+    def _counts(self) -> tuple[int, int]:
+        """(visible, held by a reader) as SQS approximates them."""
+        attributes = self.client.get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages",
+                                                   "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", 0)), \
+            int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
 
     def _release(self, messages: Iterable[DeadLetterMessage]) -> None:
         for message in messages:

@@ -7,6 +7,8 @@ unsure) and return one result per row.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -60,6 +62,35 @@ def _records(data: Any, list_key: str, model: type[R]) -> tuple[list[R], bool]:
     return [model.model_validate(row) for row in rows], bool(data.get("has_next"))
 
 
+def _records_or_malformed(path: str, key_field: str) -> Callable[[Any, str, type[R]], tuple[list[Any], bool]]:
+    """``_records`` for a poll: a row the model refuses becomes a ``MalformedRow`` (the poll parks
+    it and goes on) instead of failing the whole page and stopping the poll at it."""
+    from pydantic import ValidationError
+
+    from ...ports import MalformedRow
+
+    def read(data: Any, list_key: str, model: type[R]) -> tuple[list[Any], bool]:
+        data = data or {}
+        found: list[Any] = []
+        for row in data.get(list_key) or []:
+            try:
+                found.append(model.model_validate(row))
+            except ValidationError as exc:
+                raw = row if isinstance(row, dict) else {"value": row}
+                problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                    for e in exc.errors(include_url=False))[:500]
+                try:
+                    ts = int(raw.get("ts") or 0)
+                except (TypeError, ValueError):
+                    ts = 0
+                key = str(raw.get(key_field) or hashlib.sha256(json.dumps(raw, sort_keys=True, default=str)
+                                                                .encode()).hexdigest()[:24])
+                found.append(MalformedRow(f"JST {path}", raw, problem, key, ts))
+        return found, bool(data.get("has_next"))
+
+    return read
+
+
 @dataclass
 class JstApiAdapter:
     client: JstClient
@@ -71,12 +102,13 @@ class JstApiAdapter:
 
     # --- generic shapes -------------------------------------------------------------------
     def _ts_fetch(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], page_size: int,
-                  cursor_field: str = "start_ts") -> Callable[[int], tuple[list[R], bool]]:
+                  cursor_field: str = "start_ts", read: Callable[..., tuple[list[Any], bool]] = _records,
+                  ) -> Callable[[int], tuple[list[R], bool]]:
         def fetch(cursor: int):
             body = {**biz, "page_index": 1, "page_size": page_size, cursor_field: cursor}
             if cursor_field == "start_ts":
                 body["is_get_total"] = False  # JST: no totals on a ts scan
-            return _records(self.client.call(path, body), list_key, model)
+            return read(self.client.call(path, body), list_key, model)
 
         return fetch
 
@@ -117,9 +149,10 @@ class JstApiAdapter:
                                   shop_id: int | None = None) -> Iterator[TsPage]:
         """The same scan one page (one JST call) at a time, fetched as the caller asks."""
         biz = {k: v for k, v in {"wms_co_id": wms_co_id, "status": status, "shop_id": shop_id}.items() if v is not None}
-        fetch = self._ts_fetch("/open/orders/out/simple/query", m.SalesOutbound, "datas", biz=biz,
-                               page_size=self.limits.outbound_page)
-        return iter_ts_pages(fetch, start_ts=start_ts, key=lambda r: r.io_id)
+        path = "/open/orders/out/simple/query"
+        fetch = self._ts_fetch(path, m.SalesOutbound, "datas", biz=biz, page_size=self.limits.outbound_page,
+                               read=_records_or_malformed(path, "io_id"))
+        return iter_ts_pages(fetch, start_ts=start_ts, key=lambda r: getattr(r, "io_id", None) or r.key)
 
     def sales_outbounds_by_ids(self, io_ids: Sequence[int]) -> list[m.SalesOutbound]:
         found: list[m.SalesOutbound] = []

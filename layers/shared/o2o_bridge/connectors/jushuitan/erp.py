@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ...errors import ConfigurationError, PermanentError, TransientError
-from ...ports.erp import ErpInfo, ErpProduct, ErpRefused, OutboundPage
+from ...ports.erp import ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundPage
+from ...ports.state import MalformedRow
 from . import mappers
 from ...ports.warehouse import SkuQty
 from .warehouse import JstStock, is_store_warehouse
@@ -37,7 +38,7 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                yield OutboundPage([mappers.online_outbound(ob) for ob in page.records], str(page.next_ts), page.last)
+                yield OutboundPage([_outbound_or_malformed(ob) for ob in page.records], str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -103,6 +104,28 @@ class JstErp(JstStock):
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
         return mappers.product_again(record)
+
+    def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
+        from pydantic import ValidationError
+
+        from .models import SalesOutbound
+
+        try:
+            return mappers.online_outbound(SalesOutbound.model_validate(row))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+def _outbound_or_malformed(row: Any) -> "OnlineOutbound | MalformedRow":
+    """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
+    ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
+    if isinstance(row, MalformedRow):
+        return row
+    try:
+        return mappers.online_outbound(row)
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with this row, it is this row's
+        return MalformedRow("JST /open/orders/out/simple/query", row.model_dump(mode="json"),
+                            f"{type(exc).__name__}: {exc}"[:500], str(row.io_id), row.ts)
 
 
 def is_already_uploaded(exc: Exception) -> bool:

@@ -3,8 +3,10 @@
 Every Lambda reads the current token from StateTable (``TOKEN#<ent_id>`` / ``CURRENT``),
 falling back to the tokens in the tenant file. Renewal is guarded twice, because JST may
 invalidate a token when another refresh is made (§8: unknown):
-- a short lease (``TOKEN#<ent_id>`` / ``LEASE``): one container refreshes, the others wait
-  a few seconds for the stored token to change and use it;
+- a lease (``TOKEN#<ent_id>`` / ``LEASE``) longer than the refresh call can take: one container
+  refreshes, the others wait for the stored token to change and use it, and give up
+  transiently rather than refresh beside a slow holder; a lease left by a vanished holder is
+  claimed (conditionally: by one waiter) once it ran out;
 - a version condition on the write: if two refreshes still happen (a lease expired), the
   first write wins and the other adopts the stored token instead of overwriting it.
 
@@ -193,9 +195,14 @@ class TokenPolicy:
     renewed at half its life instead so it is not refreshed on every call."""
 
     refresh_ahead_seconds: float = 24 * 3600
-    # How long one container may hold the refresh lease, and how long others wait for it.
-    lease_seconds: float = 15.0
-    wait_for_other_refresh_seconds: float = 8.0
+    # How long one container holds the refresh lease. It must outlast the refresh itself, or a
+    # second container refreshes too (and JST may then invalidate the first new token): the
+    # refresh is one HTTP call, which JstClient gives up after 5 s to connect and 15 s per read
+    # or write, after its rate limiter lets it go; 60 s covers that with room to spare.
+    lease_seconds: float = 60.0
+    # How long a caller waits for another container's refresh before it gives up transiently
+    # (its step is retried) — it never refreshes while that lease runs.
+    wait_for_other_refresh_seconds: float = 20.0
     # §1/§8: dev-api may want /openWebIsv; production uses /openWeb.
     auth_path_prefix: str = "/openWeb"
     init_grant_type: str = "authorization_code"  # KOCO sends refresh_token; IEU/JSTAN/ZMOYI this
@@ -261,17 +268,32 @@ class TokenManager:
             return self._renew(record).access_token
 
     def _renew(self, record: TokenRecord) -> TokenRecord:
+        """Refresh under the lease; while another container holds it, wait for its new token.
+
+        Only the lease holder refreshes. A caller that cannot get the lease polls the stored token
+        and the lease: the holder's new token is adopted; a lease that ran out (its holder is gone)
+        is claimed, conditionally, so one waiter refreshes; after ``wait_for_other_refresh_seconds``
+        the caller gives up with a transient error instead of refreshing beside a slow holder."""
+        from .errors import JstTransientError
+
         assert record.refresh_token
-        if not self.store.claim_refresh(self.ent_id, self.holder, self.clock(), self.policy.lease_seconds):
-            newer = self._wait_for_newer(record)
+        deadline = self.clock() + self.policy.wait_for_other_refresh_seconds
+        while True:
+            if self.store.claim_refresh(self.ent_id, self.holder, self.clock(), self.policy.lease_seconds):
+                # The previous holder may have stored its token just before its lease ended.
+                current = self.store.load(self.ent_id)
+                if current is not None and current.access_token != record.access_token:
+                    return current
+                return self._install(record, *self.issuer.fetch_refreshed_token(record.refresh_token))
+            newer = self._wait_for_newer(record, until=min(deadline, self.clock() + 1.0))
             if newer is not None:
                 return newer
-            # The holder seems gone: refresh anyway; the version condition still protects the record.
-        return self._install(record, *self.issuer.fetch_refreshed_token(record.refresh_token))
+            if self.clock() >= deadline:
+                raise JstTransientError(f"another container is renewing tenant {self.ent_id}'s JST token; "
+                                        "try again shortly", retry_after_seconds=self.policy.lease_seconds)
 
-    def _wait_for_newer(self, record: TokenRecord) -> TokenRecord | None:
-        deadline = self.clock() + self.policy.wait_for_other_refresh_seconds
-        while self.clock() < deadline:
+    def _wait_for_newer(self, record: TokenRecord, *, until: float) -> TokenRecord | None:
+        while self.clock() < until:
             self.sleep(0.2)
             current = self.store.load(self.ent_id)
             if current is not None and current.access_token != record.access_token:

@@ -34,12 +34,12 @@ def take_confirmations(ctx: kit.FlowContext, confirmations: Iterable[Any], *, so
     or parked with its reason). ``source`` says who told (push, S2x, confirm) for the timeline."""
     results = []
     for confirmation in confirmations:
-        trace_key, step, payload = _step_for(ctx, confirmation, source)
+        trace_key, step, payload = step_for(ctx, confirmation, source)
         results.append(settle(ctx, step, payload, trace_key=trace_key))
     return results
 
 
-def _step_for(ctx: kit.FlowContext, confirmation: Any, source: str) -> tuple[str, kit.FlowStep, dict[str, Any]]:
+def step_for(ctx: kit.FlowContext, confirmation: Any, source: str) -> tuple[str, kit.FlowStep, dict[str, Any]]:
     if isinstance(confirmation, Shipment):
         return confirmation.order_no, record_shipment, {
             "so_id": confirmation.order_no, "l_id": confirmation.tracking_no, "lc_id": confirmation.carrier_code,
@@ -148,6 +148,11 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
     if kit.effect_done(ctx, effect):
         return {"outcome": "repeated"}
     ledger = ORDERS.get(ctx, so_id) or OrderLedger()
+    recorded = ledger.parcels.get(key)
+    if recorded is not None:
+        # This parcel's P3 was made and booked by a run that died before its "done": finish that
+        # effect (the same Idempotency-Key: 店+ answers, nothing ships twice).
+        return _finish_shipment(ctx, payload, key, effect, ledger, recorded)
     if ledger.fully_shipped():
         ctx.timeline.record(so_id, ctx.ent_id, "s2.shipment_ignored",
                             {"l_id": l_id, "why": "the order is already fully shipped", "source": payload["source"]})
@@ -170,12 +175,37 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
                 "carrier": carrier.code, "lines": {line["line"]: line["qty"] for line in to_ship}}
 
-    outcome = kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS)
+    return _shipped(ctx, payload, kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS))
+
+
+def _shipped(ctx: kit.FlowContext, payload: dict[str, Any], outcome: kit.Outcome) -> dict[str, Any]:
     if outcome.repeated:
         return {"outcome": "repeated"}
-    ctx.timeline.record(so_id, ctx.ent_id, "s2.shipped", {**outcome.result, "source": payload["source"]})
+    ctx.timeline.record(payload["so_id"], ctx.ent_id, "s2.shipped", {**outcome.result, "source": payload["source"]})
     ctx.metric("WarehouseOrderShipped", 1)
     return {"outcome": "shipped", **outcome.result}
+
+
+def _finish_shipment(ctx: kit.FlowContext, payload: dict[str, Any], key: str, effect: str,
+                     ledger: OrderLedger, recorded: dict[str, Any]) -> dict[str, Any]:
+    from ...connectors.store import models as pos
+
+    carrier = ctx.warehouse.store_carrier(payload["lc_id"])
+    sku_of = {line["line"]: line["sku_id"] for line in payload["lines"]}
+    sku_of.update({line: spec["sku_id"] for line, spec in ledger.lines.items()})
+    lines = {line: int(qty) for line, qty in recorded["lines"].items()}
+
+    def ship() -> dict[str, Any]:
+        shipment = pos.Shipment(
+            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=payload["l_id"],
+            shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
+            items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in merge_skus(
+                (sku_of.get(line, line), qty) for line, qty in lines.items())])
+        done = _once_at_store(lambda: ctx.store.ship_order(payload["so_id"], shipment, business_key=key))
+        return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": payload["l_id"],
+                "carrier": carrier.code, "lines": lines}
+
+    return _shipped(ctx, payload, kit.effect_once(ctx, effect, ship, ttl_days=RECORD_TTL_DAYS))
 
 
 def _once_at_store(call: Callable[[], Any]) -> Any:
@@ -227,12 +257,17 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
     return_no, action = payload["return_no"], payload["action"]
     ret = RETURNS.get(ctx, return_no) or ReturnLedger()
     received = ret.received
-    if (action == "confirm") == received:
-        # 确认收货 of a received return, or 取消收货 of one not received: nothing changes.
-        return {"outcome": "repeated"}
     # Each confirm/cancel pair is one generation: a repeat of the same message has the same
     # key; a re-receipt after a cancel is a new effect.
     generation = ret.generation
+    if (action == "confirm") == received:
+        # 确认收货 of a received return, or 取消收货 of one not received: nothing changes — unless
+        # the run that booked this very change died before its "done": then that effect is finished.
+        booked = generation if action == "confirm" else generation - 1
+        claim = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s2.return-receipt:{return_no}:{action}:{booked}")
+        if booked < 0 or claim is None or claim.data.get("state") == "done":
+            return {"outcome": "repeated"}
+        generation, received = booked, not received
     key = f"{return_no}:{action}:{generation}"
     items = payload.get("items") or ret.items
     if not items:

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 from ...ports.warehouse import ReturnReceived, Shipment
 from .. import kit
-from .confirmations import return_no_of, take_confirmations, with_return_no
+from .confirmations import (record_return_receipt, record_shipment, return_no_of, step_for, take_confirmations,
+                            with_return_no)
 from .ledger import ORDERS, RETURNS
 from .requests import STORE_ORDER, warehouse_order
 
@@ -27,32 +28,37 @@ STOP_WHEN_SECONDS_LEFT = 20.0
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
     """Shipments and return receipts the warehouse shows but no push announced; the same steps
     and effect keys as the pushes, so whichever comes second changes nothing."""
-    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take)
-    receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take)
+    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment)
+    receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take,
+                        record_return_receipt)
     return {"shipments": shipments, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]]) -> dict[str, Any]:
+             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep) -> dict[str, Any]:
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
     rows = fetch(begin, end)
     counts: Counter[str] = Counter()
-    for confirmation in to_take(ctx, rows):
-        if ctx.time_left() < STOP_WHEN_SECONDS_LEFT:
-            counts["stopped_early"] += 1
-            break
+
+    def take(confirmation: Any) -> str:
         if confirmation is None:
-            counts["not_ours"] += 1
-            continue
-        counts[take_confirmations(ctx, [confirmation], source="S2x")[0]["outcome"]] += 1
-    else:
-        # Moved only after every row is done, queued or dead-lettered; a lost race means another
-        # run moved it, which is as good.
+            return "not_ours"
+        return take_confirmations(ctx, [confirmation], source="S2x")[0]["outcome"]
+
+    # A confirmation that fails other than by a refusal (which settle parks) is set aside too,
+    # and the scan goes on with the ones behind it.
+    kit.each_record(ctx, to_take(ctx, rows), take, step=step,
+                    payload_of=lambda confirmation: step_for(ctx, confirmation, "S2x")[2],
+                    trace_key_of=lambda confirmation: step_for(ctx, confirmation, "S2x")[0],
+                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT)
+    if not counts["stopped_early"]:
+        # Moved only after every row is done, queued or set aside (parked with its reason); a
+        # lost race means another run moved it, which is as good.
         ctx.cursors.advance(ctx.ent_id, cursor_name, end.isoformat(), cursor.version if cursor else None)
     return {"window": [begin.isoformat(timespec="seconds"), end.isoformat(timespec="seconds")],
-            "rows": len(rows), **dict(sorted(counts.items()))}
+            "rows": len(rows), **dict(sorted((k, v) for k, v in counts.items() if v))}
 
 
 def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Shipment]) -> list[Shipment | None]:

@@ -1,0 +1,42 @@
+"""Powertools Tracer (X-Ray) for the handlers, built when first needed. Imports nothing heavy."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable
+
+
+def traced(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Powertools Tracer's ``capture_lambda_handler`` (X-Ray, Tracing: Active in template.yaml),
+    built on the first invocation rather than at import.
+
+    Building a Tracer imports the X-Ray SDK, and with it botocore, which the handlers otherwise
+    defer to their first AWS call: done at import it would cost every cold start that time
+    (bench/cold_start.py). Outside Lambda (tests, the local stack, the CLI) or with
+    POWERTOOLS_TRACE_DISABLED the handler runs untraced and the SDK is never imported.
+    """
+    wrapped: Callable[[Any, Any], Any] | None = None
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        nonlocal wrapped
+        if wrapped is None:
+            wrapped = tracer().capture_lambda_handler(handler) if tracing_wanted() else handler
+        return wrapped(event, context)
+
+    return run
+
+
+def tracing_wanted() -> bool:
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in ("1", "true", "yes", "on")
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("AWS_SAM_LOCAL") and not disabled
+
+
+@functools.cache
+def tracer():
+    """The one Tracer. Only the two libraries that leave the function are patched (AWS calls,
+    and JST / store-system calls over httpx), not every module the X-Ray SDK knows."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(patch_modules=("botocore", "httpx"))

@@ -1,0 +1,180 @@
+"""Crash injection: kill a flow at every point where a process can die, rerun, drain, and
+count the effects on each side.
+
+A *crash point* is the moment right after one call to an outside system (JST, 店+) returns,
+or right after one write of the bridge's own state (a claim, a "done", a link, a cursor, a
+queued retry) — i.e. between every downstream call and its bookkeeping, and between every
+claim and its completion. ``Killed`` is raised there, and from then on every call the dead
+invocation makes raises ``Killed`` too (a killed Lambda writes nothing more: no release of its
+claim, no retry envelope), until the harness revives the world as the next invocation.
+
+A scenario is a list of steps (``step(world)``): polls, webhooks, store events, and ``drain``
+(the retry worker over the queue; an envelope whose run was killed stays queued, as SQS
+delivers it again). After the kill the harness revives the world, moves the clock past every
+lease (a new invocation after the dead one's lease), runs the killed step again (the
+schedule's next run, the caller's re-send, SQS's redelivery) and every step after it, drains,
+and runs ``settle`` (one more poll and drain: "rerun and drained").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+
+from o2o_bridge.flows import kit
+
+
+class Killed(BaseException):
+    """The invocation died here (BaseException: no flow catches it, as none can catch a kill)."""
+
+
+@dataclass
+class Fuse:
+    """Counts crash points; kills the invocation at point ``at`` (None: never)."""
+
+    at: int | None = None
+    passed: int = 0
+    dead: bool = False
+    where: str = ""
+    log: list[str] = field(default_factory=list)
+
+    def call(self, what: str, do: Callable[[], Any], *, point: bool) -> Any:
+        if self.dead:
+            raise Killed(f"already dead ({self.where})")
+        result = do()
+        if point:
+            self.passed += 1
+            self.log.append(what)
+            if self.at is not None and self.passed == self.at:
+                self.dead, self.where = True, what
+                raise Killed(what)
+        return result
+
+
+class Guarded:
+    """A port whose calls go through the fuse. ``points``: which method names are crash points
+    (after they return); the others only fail once the invocation is dead."""
+
+    def __init__(self, name: str, inner: Any, fuse: Fuse, points: Callable[[str, tuple, dict], bool]) -> None:
+        self._name, self._inner, self._fuse, self._points = name, inner, fuse, points
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._inner, attr)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            point = self._points(attr, args, kwargs)
+            return self._fuse.call(f"{self._name}.{attr}", lambda: value(*args, **kwargs), point=point)
+
+        return call
+
+
+WRITES = {"put", "delete", "advance", "link", "enqueue", "dead_letter"}
+
+
+def _is_write(attr: str, args: tuple, kwargs: dict) -> bool:
+    return attr in WRITES
+
+
+def _is_call(attr: str, args: tuple, kwargs: dict) -> bool:
+    return not attr.startswith("_")
+
+
+def guard(ctx: Any, fuse: Fuse) -> None:
+    """Route every port of ``ctx`` through ``fuse``: the outside systems' calls and the bridge's
+    state writes are crash points; reads and timeline entries only fail once dead."""
+    ctx.jst = Guarded("jst", ctx.jst, fuse, _is_call)
+    ctx.store = Guarded("store", ctx.store, fuse, _is_call)
+    for name in ("records", "cursors", "links", "queue"):
+        setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_write))
+    ctx.timeline = Guarded("timeline", ctx.timeline, fuse, lambda *a: False)
+
+
+def drain(ctx: Any, *, max_rounds: int = 200) -> None:
+    """The retry worker over ``ctx.queue`` (no delays); a run that is killed leaves its envelope
+    queued (SQS delivers it again) and the kill propagates."""
+    from fakes import FakeTenants
+    from o2o_bridge import wiring
+    from o2o_bridge.retry import RetryRunner
+
+    queue = ctx.queue._inner if isinstance(ctx.queue, Guarded) else ctx.queue
+    runner = RetryRunner(wiring.command_registry(lambda tenant: ctx), ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
+                         base_delay_seconds=0, no_delay=True)
+    for _ in range(max_rounds):
+        if not queue.queued:
+            return
+        envelope, delay = queue.queued.pop(0)
+        try:
+            runner.run(envelope)
+        except Killed:
+            queue.queued.insert(0, (envelope, delay))
+            raise
+    raise AssertionError(f"retries did not drain in {max_rounds} rounds")
+
+
+Step = Callable[[Any], Any]
+
+
+@dataclass
+class Run:
+    crash_at: int | None
+    killed_at: str  # the crash point's call, "" when nothing was killed
+    points: int
+
+
+def run(make_world: Callable[[], Any], steps: list[Step], *, settle: list[Step] | None = None,
+        crash_at: int | None = None) -> tuple[Any, Run]:
+    """Run ``steps`` on a fresh world, killing the invocation at crash point ``crash_at``; then
+    revive, rerun from the killed step, drain and ``settle``. Returns the world and what happened."""
+    world = make_world()
+    ctx = world.ctx
+    clock = [ctx.now()]
+    ctx.now = lambda: clock[0]
+    fuse = Fuse(at=crash_at)
+    guard(ctx, fuse)
+    killed_at = ""
+    index = 0
+    steps = [*steps, lambda w: drain(w.ctx), *(settle or []), lambda w: drain(w.ctx)]
+    while index < len(steps):
+        try:
+            steps[index](world)
+        except Killed:
+            killed_at = fuse.where
+            fuse.dead = False
+            fuse.at = None
+            # The next invocation comes after the dead one's lease (at most the longest a Lambda
+            # runs plus the margin) has run out.
+            clock[0] += timedelta(seconds=kit.LEASE_WITHOUT_DEADLINE_SECONDS + kit.LEASE_MARGIN_SECONDS + 1)
+            continue  # the killed step again: the next poll, the caller's re-send, SQS's redelivery
+        index += 1
+    return world, Run(crash_at, killed_at, fuse.passed)
+
+
+def every_crash(make_world: Callable[[], Any], steps: list[Step], check: Callable[[Any, Run], None], *,
+                settle: list[Step] | None = None) -> int:
+    """Run the scenario once to count its crash points, then once per crash point with the kill
+    there; ``check(world, run)`` asserts the effects. Returns the number of crash points."""
+    world, clean = run(make_world, steps, settle=settle)
+    check(world, clean)
+    for n in range(1, clean.points + 1):
+        world, killed = run(make_world, steps, settle=settle, crash_at=n)
+        try:
+            check(world, killed)
+        except AssertionError as failure:
+            raise AssertionError(f"killed at crash point {n}/{clean.points} ({killed.killed_at}): {failure}") from None
+    return clean.points
+
+
+def built_once(build: Callable[[Any], Step]) -> Step:
+    """A step whose input is made once per world (a store event, a JST push body, what the
+    warehouse did): the re-send after a kill carries the same input."""
+    built: dict[int, Step] = {}
+
+    def step(world: Any) -> Any:
+        if id(world) not in built:
+            built[id(world)] = build(world)
+        return built[id(world)](world)
+
+    return step
