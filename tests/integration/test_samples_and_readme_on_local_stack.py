@@ -26,9 +26,9 @@ MALFORMED = {"delivery_callback_malformed"}
 # Samples that show a bug found here and not fixed yet: each is expected to keep failing the
 # way it fails today, so the fix makes this test fail and the entry is removed.
 KNOWN_BROKEN = {
-    # store_document.submitted for a JST tenant: the flow calls ctx.erp.book_movement, which only
-    # the 旺店通 ERP port has (AttributeError, 500) instead of a 501 naming the issue.
-    "pos_events_store_document_submitted": 500,
+    # store_document.submitted for a JST tenant: refused by name (501, issue #16: only 旺店通 keeps
+    # the stores' books), no longer an AttributeError (500).
+    "pos_events_store_document_submitted": 501,
 }
 
 
