@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/python bench/jst_client.py
 	$(BIN)/python bench/s1_fulfilment.py
 	$(BIN)/python bench/nightly_stock.py
+	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/shared_rate_limit.py
 	$(BIN)/python bench/wdt.py

@@ -43,7 +43,7 @@ for extra in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests", ROOT /
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-ENT_ID = "10020"
+ENT_ID = "10030"
 
 
 def serve(which: str, conn: Any, per_second: int, per_minute: int) -> None:

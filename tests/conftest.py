@@ -37,6 +37,7 @@ def aws(monkeypatch):
     from o2o_bridge import runtime
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("O2O_LEDGER_DIR", raising=False)  # the template's bucket, not a local stack's files
     with mock_aws():
         from aws_setup import create_template_resources
 

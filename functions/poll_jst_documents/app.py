@@ -1,18 +1,18 @@
-"""Every 15 min: missed delivery/return pushes (S2x) and other in/out documents until Confirmed (S5, S6)."""
+"""Every 15 min: missed delivery/return pushes (S2x), other in/out documents until Confirmed (S5, S6),
+and the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit
 from o2o_bridge.observability import logger, metrics, traced
 
 
-
-
 def follow_documents(ctx):
-    # Two independent jobs over the same tenant's JST documents.
-    from o2o_bridge.flows import store_transfers, warehouse_orders  # loaded at the first run
+    # Independent jobs over the same tenant's documents.
+    from o2o_bridge.flows import order_centre, store_transfers, warehouse_orders  # loaded at the first run
 
     return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
-            "other_inout": store_transfers.follow_other_inout(ctx)}
+            "other_inout": store_transfers.follow_other_inout(ctx),
+            "order_centre": order_centre.rounds(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)

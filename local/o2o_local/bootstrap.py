@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from .aws_clients import local_client
 from .environment import local_environment
-from .names import local_name
+from .names import local_bucket_name, local_name
 from .template import QueueSpec, TableSpec, Template
 
 __all__ = ["bootstrap", "local_environment", "ordered_queues"]
@@ -30,6 +30,10 @@ def bootstrap(template: Template, endpoint_url: str | None, *, log: Log | None =
     sqs = local_client("sqs", endpoint_url)
     for queue in ordered_queues(template):
         created[queue.logical_id] = _ensure_queue(sqs, queue, created, say)
+    if template.buckets:
+        s3 = local_client("s3", endpoint_url)
+        for logical_id in template.buckets:
+            created[logical_id] = _ensure_bucket(s3, logical_id, say)
     aliases = [lid for lid, res in template.document["Resources"].items()
                if isinstance(res, dict) and res.get("Type") == "AWS::KMS::Alias"]
     if aliases:
@@ -37,6 +41,19 @@ def bootstrap(template: Template, endpoint_url: str | None, *, log: Log | None =
         for logical_id in aliases:
             created[logical_id] = _ensure_kms_alias(kms, logical_id, say)
     return created
+
+
+def _ensure_bucket(s3, logical_id: str, say: Log) -> str:
+    name = local_bucket_name(logical_id)
+    try:
+        s3.create_bucket(Bucket=name)
+        state = "created"
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+        state = "exists"
+    say(f"bucket {logical_id}: {name} ({state})")
+    return name
 
 
 def _ensure_kms_alias(kms, logical_id: str, say: Log) -> str:

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .demo_steps import (cloud_warehouse, products, s1_store_fulfilment, s2_warehouse_orders, stock_sync,
-                         store_transfers, wangdiantong)
+from .demo_steps import (cloud_warehouse, jst_guide, order_centre, products, s1_store_fulfilment, s2_warehouse_orders,
+                         stock_sync, store_transfers, wangdiantong)
 from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
                            http, o2o, show, wait_for)
 
@@ -28,8 +28,10 @@ SCENARIOS = (
     (stock_sync, "S3/S4: stock both ways and the 02:10 nightly run"),
     (store_transfers, "S5/S6: replenishment and returns to the warehouse"),
     (products, "S7: the product master"),
+    (jst_guide, "The implementation guide's rules: 自有商城 guard, 门店自提, 销退仓, JST-owned store stock"),
     (wangdiantong, "W1-W6: a second tenant on 旺店通 ERP 企业版"),
     (cloud_warehouse, "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门"),
+    (order_centre, "The order centre: 货到付款, reservations, healing, members, reports over the ledger"),
 )
 
 def main() -> int:

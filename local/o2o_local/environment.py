@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from .names import LOCAL_DEFAULT_ENV, local_defaults
+from .names import LOCAL_DEFAULT_ENV, local_defaults, local_ledger_dir
 from .template import Template
 
 
@@ -57,4 +58,8 @@ def local_environment(template: Template, endpoint_url: str | None,
         env[variable] = defaults[variable]
     if endpoint_url:
         env["AWS_ENDPOINT_URL"] = endpoint_url.rstrip("/")
+        # The local stack keeps its ledger in files (DuckDB runs the reports over them), not in
+        # the bucket; an O2O_LEDGER_DIR already set wins.
+        env["O2O_LEDGER_DIR"] = (environ if environ is not None else os.environ).get("O2O_LEDGER_DIR") \
+            or local_ledger_dir(endpoint_url)
     return env

@@ -28,6 +28,22 @@ def local_name(logical_id: str) -> str:
     return f"{LOCAL_PREFIX}{logical_id}"
 
 
+def local_bucket_name(logical_id: str) -> str:
+    """S3 bucket names are lower case: ``o2o-local-ledgerbucket``."""
+    return local_name(logical_id).lower()
+
+
+def local_ledger_dir(endpoint_url: str) -> str:
+    """Where the local stack at ``endpoint_url`` keeps its document ledger (files DuckDB reads):
+    derived from the endpoint, so `o2o report` in another shell finds the stack's ledger."""
+    import tempfile
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    where = urlsplit(endpoint_url)
+    return str(Path(tempfile.gettempdir()) / "o2o-local-ledger" / f"{where.hostname}-{where.port}")
+
+
 def local_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """LOCAL_DEFAULT_ENV with the AWS values already set in ``environ`` kept."""
     environ = os.environ if environ is None else environ

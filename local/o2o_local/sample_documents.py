@@ -22,13 +22,14 @@ ENV_SWITCH = "O2O_SAMPLE_DOCUMENTS"
 _SHANGHAI_RECEIVER = {"receiver_name": "王小姐", "receiver_mobile": "13800000000", "receiver_state": "上海市",
                       "receiver_city": "上海市", "receiver_district": "静安区", "receiver_address": "南京西路 1266 号"}
 
-# S1: online orders JST's OMS assigned to the 店加线下仓 (10001), status WaitConfirm.
+# S1: online orders of a platform shop (天猫, 10086) JST's OMS assigned to the 店加线下仓 (10001),
+# status WaitConfirm. Never the 自有商城 shop: the bridge parks those (the guide's 派单策略 rule).
 JST_OUTBOUNDS: list[dict[str, Any]] = [
-    {"io_id": 700001, "so_id": "TB700001", "wms_co_id": 10001, "shop_id": 133242, "labels": "",
+    {"io_id": 700001, "so_id": "TB700001", "wms_co_id": 10001, "shop_id": 10086, "labels": "",
      **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-M", "qty": 1, "name": "T恤 红 M"}]},
-    {"io_id": 700002, "so_id": "TB700002", "wms_co_id": 10001, "shop_id": 133242, "labels": "门店自提",
+    {"io_id": 700002, "so_id": "TB700002", "wms_co_id": 10001, "shop_id": 10086, "labels": "门店自提",
      **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-L", "qty": 1, "name": "T恤 红 L"}]},
-    {"io_id": 700003, "so_id": "TB700003", "wms_co_id": 10001, "shop_id": 133242, "labels": "",
+    {"io_id": 700003, "so_id": "TB700003", "wms_co_id": 10001, "shop_id": 10086, "labels": "",
      **_SHANGHAI_RECEIVER, "items": [{"sku_id": "SKU-RED-M", "qty": 1, "name": "T恤 红 M"}]},
 ]
 
@@ -58,6 +59,7 @@ JST_CATALOGUE = {
               "properties_value": sku.split("-", 1)[1], "brand": "示例", "sale_price": 99, "cost_price": 35,
               "market_price": 129, "category": "T恤", "labels": ""} for sku in STORE_SKUS],
     "logistics_companies": [{"lc_id": "MDZT", "lc_name": "门店自提"}],
+    "shops": [{"shop_id": 10086, "shop_name": "天猫旗舰店", "shop_site": "天猫"}],
 }
 
 

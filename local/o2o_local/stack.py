@@ -8,6 +8,7 @@ The functions the CLI calls (``run_up``, ``run_bootstrap``, ``run_drain``,
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,9 @@ class LocalStack:
             endpoint = self.moto.start()
             self.resources = bootstrap(self.template, endpoint, log=bootstrap_log)
             self.environment = local_environment(self.template, endpoint)
+            if not os.environ.get("O2O_LEDGER_DIR"):
+                # A new stack starts with empty tables, so with an empty ledger too.
+                shutil.rmtree(self.environment["O2O_LEDGER_DIR"], ignore_errors=True)
             if self.with_sandboxes:
                 started = start_sandboxes(self.host)
                 self.sandboxes = {key: sandbox for key, (sandbox, _) in started.items()}

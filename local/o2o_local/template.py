@@ -17,7 +17,7 @@ from typing import Any
 
 from .cfn_yaml import load_cfn_file
 from .intrinsics import resolve
-from .names import LOCAL_ACCOUNT_ID, LOCAL_STACK_NAME, local_name
+from .names import LOCAL_ACCOUNT_ID, LOCAL_STACK_NAME, local_bucket_name, local_name
 
 __all__ = [
     "FunctionSpec", "QueueSpec", "Route", "ScheduleSpec", "SqsSource", "TableSpec",
@@ -208,6 +208,11 @@ class Template:
     def resources(self) -> dict[str, Any]:
         return self.document.get("Resources") or {}
 
+    @property
+    def buckets(self) -> list[str]:
+        """Logical ids of the S3 buckets."""
+        return [lid for lid, resource in self.resources.items() if (resource or {}).get("Type") == "AWS::S3::Bucket"]
+
     def function(self, name: str) -> FunctionSpec:
         """A function by short name or logical id; KeyError listing the known ones."""
         if name in self.functions:
@@ -248,6 +253,9 @@ class Template:
             elif kind == "AWS::DynamoDB::Table":
                 refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
                 refs[f"{logical_id}.StreamArn"] = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}/stream/local"
+            elif kind == "AWS::S3::Bucket":
+                refs[logical_id] = bucket_name = local_bucket_name(logical_id)
+                refs[f"{logical_id}.Arn"] = f"arn:aws:s3:::{bucket_name}"
             elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
                 refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
             elif kind == "AWS::KMS::Alias":

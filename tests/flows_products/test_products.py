@@ -68,13 +68,40 @@ def test_without_auto_create_unknown_products_are_skipped_and_known_ones_updated
     assert ctx.store.products["A-1"]["name"] == "新名"
 
 
-def test_category_only_on_first_sync_keeps_the_store_s_category_afterwards():
+def test_category_only_on_first_sync_files_new_products_under_the_staging_category_and_never_moves_them():
     ctx = context(category_once=True)
     ctx.jst.add_sku("A-1", HOUR_AGO, category="T恤")
     products.sync_products(ctx)
+    assert ctx.store.products["A-1"]["category"] == "其他"  # the guide's staging category
+    ctx.store.products["A-1"]["category"] = "夏季T恤"      # a person files it in the store system
     ctx.jst.add_sku("A-1", NOW - timedelta(minutes=1), category="上衣", name="改名")
     products.sync_products(ctx)
-    assert ctx.store.products["A-1"]["category"] == "T恤" and ctx.store.products["A-1"]["name"] == "改名"
+    assert ctx.store.products["A-1"]["category"] == "夏季T恤" and ctx.store.products["A-1"]["name"] == "改名"
+
+
+def test_the_staging_category_is_the_tenants_choice():
+    ctx = context(category_once=True, staging_category="待分类")
+    ctx.jst.add_sku("A-1", HOUR_AGO, category="T恤")
+    products.sync_products(ctx)
+    assert ctx.store.products["A-1"]["category"] == "待分类"
+
+
+def test_by_default_a_new_product_gets_jsts_price_and_a_price_the_store_set_is_kept():
+    ctx = context()
+    ctx.store.products["A-1"] = {"sku_code": "A-1", "retail_price": "88", "name": "old"}
+    ctx.jst.add_sku("A-1", HOUR_AGO, sale_price="99")
+    ctx.jst.add_sku("B-1", HOUR_AGO, sale_price="199")
+    products.sync_products(ctx)
+    assert ctx.store.products["A-1"]["retail_price"] == "88"   # set by the store: not overwritten
+    assert ctx.store.products["B-1"]["retail_price"] == "199"  # new: JST's 一口价
+
+
+def test_overwrite_is_the_tenants_explicit_choice():
+    ctx = context(sale_price="overwrite")
+    ctx.store.products["A-1"] = {"sku_code": "A-1", "retail_price": "88", "name": "old"}
+    ctx.jst.add_sku("A-1", HOUR_AGO, sale_price="99")
+    products.sync_products(ctx)
+    assert ctx.store.products["A-1"]["retail_price"] == "99"
 
 
 def test_without_category_once_the_category_follows_jst():
@@ -115,10 +142,12 @@ def test_pulling_spu_reads_styles_and_sends_each_of_their_skus():
     ctx.jst.add_sku("JN002-BLU-30", HOUR_AGO, labels="新品")
     summary = products.sync_products(ctx)
     assert (summary["read"], summary["selected"], summary["sent"]) == (3, 2, 2)
-    assert set(ctx.jst.endpoints) == {"/open/mall/item/query"}
+    # Styles, then the SKU master for what a style query leaves out (labels, 条形码, custom fields).
+    assert ctx.jst.endpoints == ["/open/mall/item/query", "/open/sku/query?sku_ids"]
     item = ctx.store.products["TS001-WHT-L"]
     assert (item["spu_code"], item["size"], item["name"], item["attributes"]) == (
         "TS001", "L", "纯棉T恤", {"year": "2026", "season": "夏"})
+    assert item["barcode"] == ctx.jst.skus["TS001-WHT-L"]["sku_code"]
 
 
 def test_a_long_gap_is_read_in_windows_of_at_most_7_days_and_the_cursor_moves_window_by_window():

@@ -63,13 +63,13 @@ class FakeJst:
 
     # --- what JST's OMS does on its own ---
     def add(self, io_id: int, *, province: str = "上海市", city: str = "上海市", items=(("SKU-RED-M", 1),),
-            labels: str = "", status: str = "WaitConfirm") -> dict[str, Any]:
+            labels: str = "", status: str = "WaitConfirm", shop_id: int = 1, **extra: Any) -> dict[str, Any]:
         with self.lock:
-            row = {"io_id": io_id, "o_id": io_id + 1000, "so_id": f"SO{io_id}", "shop_id": 1, "status": status,
+            row = {"io_id": io_id, "o_id": io_id + 1000, "so_id": f"SO{io_id}", "shop_id": shop_id, "status": status,
                    "wms_co_id": 10001, "receiver_name": "王小姐", "receiver_mobile": "13800000000",
                    "receiver_state": province, "receiver_city": city, "receiver_district": "静安区",
                    "receiver_address": "南京西路1号", "labels": labels, "ts": next(self._ts),
-                   "items": [{"sku_id": sku, "qty": qty, "name": f"T恤 {sku}"} for sku, qty in items]}
+                   "items": [{"sku_id": sku, "qty": qty, "name": f"T恤 {sku}"} for sku, qty in items], **extra}
             self.outbounds[io_id] = row
             return row
 

@@ -9,6 +9,7 @@ from o2o_bridge.flows import store_fulfilment as s1
 from .s1_fakes import Faults
 
 SHIP, PICKUP, REJECT, CANCEL = range(4)
+PLENTY = {store: {"SKU-RED-M": 100, "SKU-RED-L": 100, "SKU-BLUE-M": 100} for store in ("S001", "S002", "S003")}
 
 
 def keep_polling(world, rounds=30):
@@ -23,8 +24,9 @@ def keep_polling(world, rounds=30):
 
 @pytest.mark.parametrize("seed", range(1, 11))
 def test_everything_converges_under_thirty_percent_faults(make_world, seed):
+    # Stock for every order: dispatched orders hold their lines at the store until shipped.
     world = make_world(jst_faults=Faults(0.3, lost_answer_rate=0.1, seed=seed),
-                       store_faults=Faults(0.3, lost_answer_rate=0.1, seed=seed + 100))
+                       store_faults=Faults(0.3, lost_answer_rate=0.1, seed=seed + 100), stock=PLENTY)
     plan = {700000 + n: n % 4 for n in range(1, 9)}  # S003 (capacity 2) takes both rejected ones
     for io_id, what in plan.items():
         world.jst.add(io_id, labels="门店自提" if what == PICKUP else "")

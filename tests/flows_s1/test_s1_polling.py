@@ -64,7 +64,9 @@ def test_a_run_short_of_time_stops_between_pages_and_the_next_run_goes_on(world)
     assert len(world.store.created) == 5
 
 
-def test_a_backlog_longer_than_one_run_is_fetched_once_over_the_runs(world):
+def test_a_backlog_longer_than_one_run_is_fetched_once_over_the_runs(make_world):
+    # Stock for all 40 orders: dispatched orders hold their lines at the store until shipped.
+    world = make_world(stock={store: {"SKU-RED-M": 100} for store in ("S001", "S002", "S003")})
     backlog = range(700001, 700041)  # 40 outbounds, read in pages of 2
     for io_id in backlog:
         world.jst.add(io_id)

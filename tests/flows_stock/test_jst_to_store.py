@@ -36,7 +36,8 @@ def test_a_repeated_push_gives_one_store_call_and_an_older_one_changes_nothing(c
     for _ in range(3):
         pushed(ctx, "10000", ("SKU1", 8, 20))
     pushed(ctx, "10000", ("SKU1", 99, 5))  # late, older push
-    assert store.p6_effects == 1 and len(store.p6_calls) == 1
+    main_calls = [key for key in store.p6_calls if key.startswith("stock:10000:")]
+    assert len(main_calls) == 1  # one store call for the main warehouse (another for 销退仓 "2")
     assert store.warehouse[("10000", "SKU1")][0] == 8
 
 
@@ -63,7 +64,8 @@ def test_shuffled_updates_from_pushes_and_pulls_end_at_the_newest_version_of_eve
                     if row is None or modified_at(second) > row["modified"]:
                         jst.set(MAIN, sku, second=second, qty=qty)
                 stock_sync.pull_jst_stock(ctx)
-    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items()} == {s: q for s, (q, _) in newest.items()}
+    assert {sku: cell[0] for (code, sku), cell in store.warehouse.items() if code == "10000"} == \
+        {s: q for s, (q, _) in newest.items()}
     for sku, (qty, _) in newest.items():
         assert ctx.records.get("10010", stock_sync.WAREHOUSE_LEVEL, f"10000|{sku}").data["qty"] == qty
 
@@ -84,10 +86,9 @@ def test_an_unmapped_warehouse_is_refused(ctx):
 
 def test_the_hourly_pull_follows_the_ts_cursor_and_skips_what_it_applied(ctx, store, jst):
     jst.set(MAIN, "A", second=1, qty=4)
-    jst.set(10001, "B", second=1, qty=7)
     first = stock_sync.pull_jst_stock(ctx)
-    assert first["10000"]["applied"] == 1 and first["10001"]["applied"] == 1
-    assert store.warehouse[("10000", "A")][0] == 4 and store.warehouse[("10001", "B")][0] == 7
+    assert first["10000"]["applied"] == 1
+    assert store.warehouse[("10000", "A")][0] == 4
     effects = store.p6_effects
     again = stock_sync.pull_jst_stock(ctx)  # the ts cursor re-reads only the boundary row
     assert store.p6_effects == effects and again["10000"]["applied"] == 0
@@ -122,6 +123,51 @@ def test_store_warehouses_follow_the_master(make_ctx, store, jst):
     ctx = make_ctx(with_store_warehouse("erp"))  # S4e: JST owns store stock
     pushed(ctx, "20001", ("A", 3, 1))
     assert store.stores[("S001", "A")][0] == 3
+
+
+def test_a_mapped_offline_warehouse_never_loops_the_stores_aggregate_back_into_the_store_system(make_ctx, store, jst):
+    """店加线下仓 is fed by the stores: a tenant stored with it mapped still never pulls it."""
+    ctx = make_ctx(tenant_with(lambda d: d["warehouses"].append({"jst_wms_co_id": 10001,
+                                                                 "pos_warehouse_code": "10001"})))
+    jst.set(MAIN, "A", second=1, qty=4)
+    jst.set(10001, "B", second=1, qty=7)
+    pulled = stock_sync.pull_jst_stock(ctx)
+    assert "10001" not in pulled and ("10001", "B") not in store.warehouse
+
+
+def test_the_sales_return_stock_reaches_the_store_systems_warehouse_2_as_the_guide_sets_it_up(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse=2)))
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("10000", "A")][0] == 4  # sellable stock, through the tenant's formula
+    assert store.warehouse[("2", "A")][0] == 3      # 销退仓: what came back, apart from it
+    jst.set(MAIN, "A", second=5, qty=4, return_qty=0)  # moved back to sellable stock in JST
+    stock_sync.pull_jst_stock(ctx)
+    assert store.warehouse[("2", "A")][0] == 0
+
+
+def test_without_the_option_returned_goods_stay_out_of_the_store_system(ctx, store, jst):
+    jst.set(MAIN, "A", second=1, qty=4, return_qty=3)
+    stock_sync.pull_jst_stock(ctx)
+    assert [key for key in store.warehouse if key[0] == "2"] == []
+
+
+def test_a_push_of_the_return_warehouse_also_refreshes_the_sales_return_stock(make_ctx, store, jst):
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse="2")))
+    jst.set(MAIN, "A", second=3, qty=10, return_qty=2)
+    stock_sync.recheck_stock(ctx, "10000", ["A"])
+    assert store.warehouse[("2", "A")][0] == 2
+
+
+def test_pushes_and_the_hourly_pull_can_never_alternate_values(ctx, store, jst):
+    jst.set(MAIN, "A", second=3, qty=10)
+    figures = []
+    for _ in range(3):
+        stock_sync.recheck_stock(ctx, "10000", ["A"])
+        figures.append(store.warehouse[("10000", "A")][0])
+        stock_sync.pull_jst_stock(ctx)
+        figures.append(store.warehouse[("10000", "A")][0])
+    assert figures == [10] * 6 and len([k for k in store.p6_calls if k.startswith("stock:10000:")]) == 1
 
 
 def test_a_level_the_store_refuses_is_set_aside_and_the_others_are_applied(ctx, store, jst, monkeypatch):

@@ -115,13 +115,19 @@ class FakeJst:
         for s in self._in(begin, end, "/open/mall/item/query"):
             style = styles.setdefault(s["i_id"], {
                 "i_id": s["i_id"], "name": s["name"], "brand": s["brand"], "c_name": s["category"],
-                "s_price": s["sale_price"], "market_price": s["market_price"], "labels": s.get("labels"),
-                "other_1": s.get("other_1"), "other_2": s.get("other_2"),
+                "s_price": s["sale_price"], "market_price": s["market_price"],
                 "modified": self._jst_time(s["modified"]), "skus": []})
+            # As JST's 普通商品查询 answers: no 条形码, labels or custom fields (those are the SKU master's).
             style["skus"].append({"sku_id": s["sku_id"], "sale_price": s["sale_price"], "cost_price": s["cost_price"],
                                   "market_price": s["market_price"], "properties_value": s["properties_value"],
-                                  "sku_code": s["sku_code"], "enabled": 1})
+                                  "enabled": 1})
         return [jst.MallItem.model_validate(style) for style in styles.values()]
+
+    def skus_by_ids(self, sku_ids) -> list[jst.Sku]:
+        self.faults.before(JstTransientError, "sku query by ids")
+        self.endpoints.append("/open/sku/query?sku_ids")
+        return [jst.Sku.model_validate({**self.skus[i], "modified": self._jst_time(self.skus[i]["modified"])})
+                for i in sku_ids if i in self.skus]
 
 
 class FakeStore:
@@ -191,6 +197,8 @@ class FakeStore:
                 record = {**existing, **{k: v for k, v in item.items() if v is not None}}
                 if body["options"]["category_once"]:
                     record["category"] = existing.get("category")
+                if body["options"].get("retail_price_on_create"):
+                    record["retail_price"] = existing.get("retail_price")
                 if record != existing:
                     self.products[code] = record
                     self.product_effects += 1

@@ -60,7 +60,7 @@ def pos_sandbox():
 
 @pytest.fixture
 def pos(pos_sandbox):
-    """The 店+ sandbox holding only the 旺店通 demo merchant (10020)."""
+    """The 店+ sandbox holding only the 旺店通 demo merchant (10030)."""
     pos_sandbox.reset()
     pos_sandbox.seed({"merchants": [wdt_demo_merchant()]})
     return pos_sandbox

@@ -12,7 +12,7 @@ from o2o_bridge.flows import erp_documents, store_documents, kit
 
 
 def merchant(pos):
-    return pos.state.merchants["10020"]
+    return pos.state.merchants["10030"]
 
 
 def run(ctx, minutes_later: float = 0):
@@ -93,7 +93,7 @@ def test_creating_products_may_be_switched_off_then_the_store_refusal_is_parked(
 
 
 def test_a_store_that_refuses_is_parked_and_the_next_document_goes_on(ctx, sandbox, pos):
-    pos.state.merchants["10020"].stores.pop("S102")  # the store system does not know the store (yet)
+    pos.state.merchants["10030"].stores.pop("S102")  # the store system does not know the store (yet)
     sandbox.add_stockin("S102", "调拨入库", [{"spec_no": "PIL-LOW", "num": 1}])
     sandbox.add_stockin("S101", "调拨入库", [{"spec_no": "PIL-STD", "num": 1}])
     summary = run(ctx)

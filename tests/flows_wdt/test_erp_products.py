@@ -10,7 +10,7 @@ from o2o_bridge.shanghai_time import SHANGHAI
 
 
 def product(pos, sku):
-    return pos.state.merchants["10020"].products.get(sku)
+    return pos.state.merchants["10030"].products.get(sku)
 
 
 def test_backfill_creates_new_goods_in_one_month_windows_and_leaves_existing_ones(ctx, sandbox, pos):
@@ -29,7 +29,7 @@ def test_backfill_creates_new_goods_in_one_month_windows_and_leaves_existing_one
 
 
 def test_the_hourly_run_updates_price_name_and_barcode_only_and_creates_nothing(ctx, sandbox, pos):
-    pos.state.merchants["10020"].products["PIL-STD"]["brand"] = "门店品牌"
+    pos.state.merchants["10030"].products["PIL-STD"]["brand"] = "门店品牌"
     sandbox.put_goods(goods_no="PIL", goods_name="记忆棉枕 Pro", brand_name="ERP品牌",
                       spec_list=[{"spec_no": "PIL-STD", "retail_price": 219, "barcode": "6911000000099"}])
     sandbox.put_goods(goods_no="NEW", goods_name="新品", spec_list=[{"spec_no": "NEW-1", "retail_price": 9}])
@@ -40,6 +40,6 @@ def test_the_hourly_run_updates_price_name_and_barcode_only_and_creates_nothing(
     assert product(pos, "NEW-1") is None and summary["sent"] >= 2
     # The next hour reads from the cursor (10 minutes of overlap): nothing is changed twice.
     ctx.now = lambda: datetime.now(timezone.utc) + timedelta(hours=1)
-    before = {sku: dict(p) for sku, p in pos.state.merchants["10020"].products.items()}
+    before = {sku: dict(p) for sku, p in pos.state.merchants["10030"].products.items()}
     again = erp_products.sync_erp_products(ctx)
-    assert again["created"] == 0 and pos.state.merchants["10020"].products == before
+    assert again["created"] == 0 and pos.state.merchants["10030"].products == before

@@ -72,3 +72,30 @@ def test_a_confirm_of_an_unknown_document_is_refused(cloud):
                                                  plan={"TS001-WHT-M": 1}, head={})
     sent = cloud.wms.ship("SO-X")
     assert (sent["answer"]["flag"], sent["answer"]["code"]) == ("failure", "order-not-found")
+
+
+RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
+            "address": "世纪大道 100 号"}
+
+
+def merchant(stack):
+    return stack.store.state.snapshot("10010")["merchants"]["10010"]
+
+
+def test_q1_over_http_an_order_goes_to_the_wms_and_each_parcel_to_the_store(cloud):
+    order = {"order_no": "WM-Q1", "receiver": RECEIVER, "freight": "0.00", "pay_amount": "297.00",
+             "paid_at": "2026-12-02T10:20:00+08:00",
+             "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 2, "price": "99.00", "amount": "198.00"},
+                       {"line_no": "2", "sku_id": "JN002-BLU-30", "qty": 1, "price": "99.00", "amount": "99.00"}]}
+    result = cloud.store.emit("order.warehouse_requested", order, ent_id="10010")
+    assert (result.status, result.body) == (200, {"code": 0, "msg": "ok"})
+    assert cloud.wms.state.documents["WM-Q1"].plan == {"TS001-WHT-M": 2, "JN002-BLU-30": 1}
+    first = cloud.wms.ship("WM-Q1", [{"tracking_no": "SF-Q1-1", "items": {"TS001-WHT-M": 1}}], duplicate=True)
+    assert [a["flag"] for a in first["answers"]] == ["success", "success"]
+    cloud.wms.ship("WM-Q1")
+    cloud.drain(max_seconds=10)
+    shipments = [s for s in merchant(cloud)["shipments"] if s["order_no"] == "WM-Q1"]
+    assert [s["tracking_no"] for s in shipments][0] == "SF-Q1-1" and len(shipments) == 2
+    assert merchant(cloud)["orders"]["WM-Q1"]["status"] == "shipped"
+    refused = cloud.store.emit("order.cancelled", {"order_no": "WM-Q1", "reason": "顾客取消"}, ent_id="10010")
+    assert refused.status == 422 and "已发货" in refused.body["msg"]

@@ -26,7 +26,7 @@ def world(tmp_path_factory):
 
 def outbound(jst, *, sku="SKU-RED-L", province="上海市", city="上海市", labels=""):
     io_id = next(_io_ids)
-    jst.add_outbound(io_id=io_id, so_id=f"S1-IT-{io_id}", wms_co_id=10001, shop_id=133242, labels=labels,
+    jst.add_outbound(io_id=io_id, so_id=f"S1-IT-{io_id}", wms_co_id=10001, shop_id=10086, labels=labels,
                      receiver_name="王小姐", receiver_mobile="13800000000", receiver_state=province,
                      receiver_city=city, receiver_district="静安区", receiver_address="南京西路1号",
                      items=[{"sku_id": sku, "qty": 1, "name": "T恤"}])

@@ -15,7 +15,7 @@ import pytest
 
 from o2o_bridge.cli import main as o2o
 
-from conftest import demo_world
+from conftest import demo_world, _reset_aws  # at import: later modules bring conftests of their own
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,7 @@ EVENTS = ROOT / "events"
 MALFORMED = {"delivery_callback_malformed"}
 # Samples that show a bug found here and not fixed yet: each is expected to keep failing the
 # way it fails today, so the fix makes this test fail and the entry is removed.
-KNOWN_BROKEN = {
-    # store_document.submitted for a JST tenant: refused by name (501, issue #16: only 旺店通 keeps
-    # the stores' books), no longer an AttributeError (500).
-    "pos_events_store_document_submitted": 501,
-}
+KNOWN_BROKEN: dict[str, int] = {}
 
 
 def _listed(section: str) -> list[str]:
@@ -68,8 +64,6 @@ def world(tmp_path_factory):
         try:
             yield stack
         finally:
-            from conftest import _reset_aws
-
             _reset_aws(stack)  # later modules find the tables and queues as a new stack has them
 
 

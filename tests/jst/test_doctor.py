@@ -58,7 +58,7 @@ def run(doc=None, jst=None):
 def test_a_healthy_tenant_passes_every_check():
     checks = run()
     assert list(checks) == ["credentials", "warehouses", "self_mall_shop", "logistics", "stores",
-                            "warehouse_mapping", "stock_formula"]
+                            "warehouse_mapping", "stock_formula", "bin_management", "self_mall_dispatch_rule"]
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
     assert checks["self_mall_shop"].line().startswith("✓ self_mall_shop: shop 133242")
 
@@ -73,7 +73,7 @@ def test_rejected_credentials_fail_the_checks_that_needed_jst():
 
 @pytest.mark.parametrize("change, failing, reason", [
     # A warehouse JST does not know also breaks the mapping check that refers to it.
-    (lambda d, j: j.warehouses.pop(1), ("warehouses", "warehouse_mapping"), "offline_wms_co_id=10001"),
+    (lambda d, j: j.warehouses.pop(1), "warehouses", "offline_wms_co_id=10001"),
     (lambda d, j: d["jushuitan"].update(main_wms_co_id=777), ("warehouses", "warehouse_mapping"), "main_wms_co_id=777"),
     (lambda d, j: d["jushuitan"].update(self_mall_shop_id=999), "self_mall_shop", "does not exist"),
     (lambda d, j: d["jushuitan"].update(self_mall_shop_id=1), "self_mall_shop", "天猫 shop, not 自有商城"),
@@ -81,7 +81,7 @@ def test_rejected_credentials_fail_the_checks_that_needed_jst():
     (lambda d, j: d.update(logistics=[]), "logistics", "no logistics mapping"),
     (lambda d, j: d.update(stores=[]), "stores", "no stores"),
     (lambda d, j: d["stores"][0].update(ship=False, pickup=False), "stores", "S001"),
-    (lambda d, j: d["warehouses"].pop(1), "warehouse_mapping", "10001"),
+    (lambda d, j: d["warehouses"].pop(0), "warehouse_mapping", "main_wms_co_id 10000"),
     (lambda d, j: d["warehouses"].append({"jst_wms_co_id": 555, "pos_warehouse_code": "X"}), "warehouse_mapping", "555"),
 ])
 def test_each_check_fails_alone_with_its_reason(change, failing, reason):
@@ -122,9 +122,46 @@ def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, mo
     monkeypatch.setattr(factory, "jst_for_tenant", lambda tenant: jst)
     assert main(["tenant", "doctor", "10010"]) == 0
     out = capsys.readouterr().out
-    assert out.count("✓") == 7 and "7 of 7 checks passed" in out
+    assert out.count("✓") == 7 and out.count("\n  ! ") == 2 and "9 of 9 checks passed (2 to act on)" in out
     jst.companies = []
     assert main(["tenant", "doctor", "10010"]) == 1
     out = capsys.readouterr().out
     assert "✗ logistics: jst_lc_id not among JST's logistics companies: SF, ZTO" in out
     assert main(["tenant", "doctor", "nope"]) == 1  # not found
+
+
+def test_the_self_mall_dispatch_rule_is_a_warning_a_person_must_act_on():
+    rule = run()["self_mall_dispatch_rule"]
+    assert rule.ok and rule.warning
+    assert rule.line().startswith("! self_mall_dispatch_rule:")
+    assert "133242" in rule.reason and "店加线下仓" in rule.reason and "订单分配策略" in rule.reason
+
+
+def test_the_offline_warehouse_needs_no_store_warehouse_code():
+    doc = tenant_doc()
+    doc["warehouses"] = [w for w in doc["warehouses"] if w["jst_wms_co_id"] != 10001]
+    check = run(doc)["warehouse_mapping"]
+    assert check.ok, check.line()
+    assert "店加线下仓 10001" in check.reason
+
+
+def test_a_mapping_of_the_offline_warehouse_is_refused_because_it_would_loop():
+    doc = tenant_doc()
+    doc["warehouses"].append({"jst_wms_co_id": 10001, "pos_warehouse_code": "10001"})
+    check = run(doc)["warehouse_mapping"]
+    assert not check.ok and "loop" in check.reason and "10001" in check.reason
+
+
+def test_the_main_warehouse_still_needs_its_store_warehouse_code():
+    doc = tenant_doc()
+    doc["warehouses"] = []
+    check = run(doc)["warehouse_mapping"]
+    assert not check.ok and "main_wms_co_id 10000" in check.reason
+
+
+def test_bin_management_is_a_tenant_fact_the_doctor_asks_about():
+    assert run()["bin_management"].warning
+    doc = tenant_doc()
+    doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001]
+    check = run(doc)["bin_management"]
+    assert check.ok and not check.warning and "type=adjust" in check.reason

@@ -266,3 +266,25 @@ def test_quantities_as_decimal_strings_are_parsed(h):
     assert h.wire.answers("/open/orders/out/simple/query")[0]["data"]["datas"][0]["items"][0]["qty"] == "2.0000"
     (inv,) = h.api.inventory_of(["TS001-WHT-M"], wms_co_id=MAIN_WMS)
     assert (inv.qty, inv.order_lock) == (Decimal(120), Decimal(2))
+
+
+def test_pulling_spu_reads_what_a_style_query_leaves_out_from_the_sku_master(h):
+    """JST's 普通商品查询 returns a style's SKUs without 条形码, labels or custom fields: the JST
+    ERP adapter reads them from the SKU master, so only_label and barcodes work in SPU mode."""
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+    from o2o_bridge.tenant import parse_tenant
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+    window = dict(begin=now() - timedelta(days=1), end=now() + timedelta(minutes=5))
+    styles = h.api.query_mall_items(**window)
+    assert all("labels" not in (sku.model_extra or {}) and not getattr(sku, "sku_code", None)
+               for style in styles for sku in style.skus)
+    found = {p.sku_id: p for p in JstErp(h.api, parse_tenant(doc)).changed_products(window["begin"], window["end"],
+                                                                                     by_style=True)}
+    tee = found["TS001-WHT-M"]
+    assert (tee.barcode, tee.labels, tee.fields.get("other_1")) == ("6900000000011", ("店加",), "2026")
+    assert "/open/sku/query" in h.wire.paths()

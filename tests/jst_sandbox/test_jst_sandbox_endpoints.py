@@ -170,3 +170,17 @@ def test_numbers_as_decimal_strings_setting(jst, client):
     inv = client.ok("/open/inventory/query", {"wms_co_id": 10001, "sku_ids": "TS001-WHT-M"})["inventorys"][0]
     assert inv["qty"] == "10.0000"
     assert jst.state.outbounds[got["io_id"]]["items"][0]["qty"] == 2  # the state itself is untouched
+
+
+def test_a_check_count_on_a_bin_managed_warehouse_zeroes_every_sku_it_does_not_list(jst, client):
+    jst.seed(warehouses=[{"wms_co_id": 10002, "name": "货位仓", "bin_managed": True}])
+    jst.set_stock(10002, "TS001-WHT-M", qty=5)
+    jst.set_stock(10002, "TS001-WHT-L", qty=4)
+    client.ok("/open/jushuitan/inventoryv2/upload", {"wms_co_id": 10002, "type": "check", "is_confirm": True,
+                                                     "so_id": "BIN-1", "items": [{"sku_id": "TS001-WHT-M", "qty": 2}]})
+    inv = client.ok("/open/inventory/query", {"wms_co_id": 10002, "sku_ids": "TS001-WHT-M,TS001-WHT-L"})["inventorys"]
+    assert {r["sku_id"]: r["qty"] for r in inv} == {"TS001-WHT-M": 2, "TS001-WHT-L": 0}
+    client.ok("/open/jushuitan/inventoryv2/upload", {"wms_co_id": 10002, "type": "adjust", "is_confirm": True,
+                                                     "so_id": "BIN-2", "items": [{"sku_id": "TS001-WHT-L", "qty": 3}]})
+    inv = client.ok("/open/inventory/query", {"wms_co_id": 10002, "sku_ids": "TS001-WHT-M,TS001-WHT-L"})["inventorys"]
+    assert {r["sku_id"]: r["qty"] for r in inv} == {"TS001-WHT-M": 2, "TS001-WHT-L": 3}  # adjust touches only its SKUs

@@ -111,3 +111,12 @@ def test_sign_scope_all_query(jst, receiver):
     rest = {k: v for k, v in q.items() if k not in ("method", "partnerid", "sign")}
     text = q["method"] + q["partnerid"] + "".join(k + rest[k] for k in sorted(rest)) + "k"
     assert q["sign"] == hashlib.md5(text.encode()).hexdigest()
+
+
+def test_a_stock_push_is_shop_level_as_jst_sends_it_not_the_named_warehouses_stock(jst, receiver):
+    """库存同步 tells the 自有商城 shop what it may sell over every warehouse (qty - order_lock here)."""
+    jst.set_stock(10001, "TS001-WHT-L", qty=4)
+    jst.set_stock(10000, "TS001-WHT-L", qty=55, order_lock=5, push=True, push_options={"auth": "token"})
+    [row] = receiver.payload(receiver.pushes[-1])["datas"]
+    assert receiver.pushes[-1]["query"]["storageCode"] == "10000"
+    assert (row["sku_id"], row["qty"], row["shop_id"]) == ("TS001-WHT-L", 54, 133242)  # 55 - 5 + 4, not 55

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from o2o_local.environment import local_environment
-from o2o_local.names import LOCAL_DEFAULT_ENV, local_defaults, local_name
+from o2o_local.names import LOCAL_DEFAULT_ENV, local_defaults, local_ledger_dir, local_name
 
 
 def test_local_name():
@@ -42,6 +42,8 @@ def test_fixture_environment(fixture_template):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:4999",
+        # the document ledger as files DuckDB reads, found again from the endpoint by `o2o report`
+        "O2O_LEDGER_DIR": local_ledger_dir("http://127.0.0.1:4999/"),
     }
 
 

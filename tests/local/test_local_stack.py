@@ -207,7 +207,7 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
                                             "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
         resources = set(stack.resources)
         assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
-                             "TenantRunsDLQ", *runs}, resources
+                             "TenantRunsDLQ", "LedgerBucket", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {

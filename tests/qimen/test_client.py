@@ -104,7 +104,7 @@ def test_hostile_answer_is_unreadable_not_expanded():
 
 
 def test_calls_are_paced_by_the_shared_sliding_log_and_refused_as_qimen_rate_limited():
-    from o2o_bridge.connectors.jushuitan.rate_limit import InMemoryGrantLog, windows_for
+    from o2o_bridge.connectors.pacing import InMemoryGrantLog, windows_for
     from o2o_bridge.connectors.qimen.factory import InMemorySlidingLogLimiter
 
     clock = [1000.0]

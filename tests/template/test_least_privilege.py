@@ -33,23 +33,26 @@ def runs(queue: str) -> set[tuple[str, str, str]]:
     return {("sqs:SendMessage*", queue, "")}
 
 
+# The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
+# whose flows record business facts (docs/order-centre.md).
+LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
 EXPECTED = {
-    "DeliveryCallbackFunction": FLOW | PARK,
-    "CancelCallbackFunction": FLOW | PARK,
-    "ReturnGoodsCallbackFunction": FLOW | PARK,
+    "DeliveryCallbackFunction": FLOW | PARK | LEDGER,
+    "CancelCallbackFunction": FLOW | PARK | LEDGER,
+    "ReturnGoodsCallbackFunction": FLOW | PARK | LEDGER,
     "StockCallbackFunction": FLOW,
-    "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE,
+    "PosEventsFunction": FLOW | PARK | STORE_EVENTS_ONCE | LEDGER,
     "HealthFunction": set(),
-    "PollJstOutboundFunction": FLOW | LIST_TENANTS | PARK | runs("PollJstOutboundRuns"),
-    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollJstDocumentsRuns"),
+    "PollJstOutboundFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstOutboundRuns"),
+    "PollJstDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollJstDocumentsRuns"),
     "PullJstStockFunction": FLOW | LIST_TENANTS | PARK | runs("PullJstStockRuns"),
     "SyncProductsFunction": FLOW | LIST_TENANTS | runs("SyncProductsRuns"),
     "NightlyStockPushFunction": FLOW | LIST_TENANTS | runs("NightlyStockPushRuns"),
-    "RetryWorkerFunction": FLOW | PARK,
-    "QimenCallbackFunction": FLOW | PARK,
+    "RetryWorkerFunction": FLOW | PARK | LEDGER,
+    "QimenCallbackFunction": FLOW | PARK | LEDGER,
     "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
     "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollWdtDocumentsRuns"),
 }

@@ -68,6 +68,13 @@ def test_stock_callback_storage_code_must_be_a_mapped_warehouse(tenant):
     assert code == 401 and body["msg"] == "push not authenticated for this callback URL"
 
 
+def test_stock_callback_refuses_a_type_other_than_the_guides_2_and_writes_nothing(tenant):
+    before = state_items(tenant)
+    query = {"entId": "10010", "storageCode": "10000", "type": "1", "token": "demo-callback-token"}
+    code, body = answer("stock_callback", sample_event("stock_callback", query=query))
+    assert code == 400 and "type must be 2" in body["msg"] and state_items(tenant) == before
+
+
 def test_both_cancel_routes_reach_the_cancel_callback(tenant):
     for path in ("/jushuitan/cancel_callback", "/jushuitan/cancal_callback"):
         # A body without its so_id: the route reaches the handler, which names the field (400).

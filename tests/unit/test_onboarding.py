@@ -66,9 +66,8 @@ def test_callback_urls_carry_the_tenant_ids_and_each_names_its_menu():
                             "&token=<TOKEN>")
     assert delivery.menu_path.startswith("聚水潭 ERP › 店铺管理") and "133242" in delivery.menu_path
     stock = [u for s, u in urls.items() if s.startswith("库存同步")]
-    assert [u.url.split("?")[1] for u in stock] == [
-        "entId=10010&storageCode=10000&type=2&token=<TOKEN>",
-        "entId=10010&storageCode=10001&type=2&token=<TOKEN>"]
+    # 店加线下仓 (10001) is fed by the stores and never mapped, so it gets no stock callback.
+    assert [u.url.split("?")[1] for u in stock] == ["entId=10010&storageCode=10000&type=2&token=<TOKEN>"]
     assert urls["事件推送地址（Webhook），签名密钥 = pos.webhook_secret"].url == "https://api.example.cn/pos/events"
     revealed = callback_urls(tenant, "https://api.example.cn/", token="demo-callback-token")
     assert revealed[0].url.endswith("&token=demo-callback-token")

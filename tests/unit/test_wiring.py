@@ -48,3 +48,12 @@ def test_every_event_type_reaches_a_flow_function_or_names_who_builds_it():
     assert set(ROUTES) == set(EVENT_TYPES)
     for event_type, route in ROUTES.items():
         assert (route.flow is not None and callable(route.flow)) or route.issues, event_type
+
+
+def test_every_cli_module_with_commands_is_listed_by_the_cli():
+    import o2o_bridge.cli as cli
+
+    with_commands = {module.name for module in pkgutil.iter_modules(cli.__path__)  # the test may look; the CLI may not
+                     if not module.name.startswith("_")
+                     and hasattr(importlib.import_module(f"o2o_bridge.cli.{module.name}"), "register")}
+    assert with_commands == {module.__name__.rsplit(".", 1)[1] for module in cli._command_modules()}

@@ -90,11 +90,11 @@ def test_every_mistake_in_the_section_is_reported_with_its_key_path_at_once():
 
 def test_the_secret_may_be_a_secrets_manager_reference_but_not_both():
     data = doc()
-    data["wangdiantong"]["appsecret_ref"] = "secretsmanager:o2o/tenants/10020/wdt#appsecret"
+    data["wangdiantong"]["appsecret_ref"] = "secretsmanager:o2o/tenants/10030/wdt#appsecret"
     assert any("give appsecret or appsecret_ref, not both" in m for m in errors_of(data))
     del data["wangdiantong"]["appsecret"]
     tenant = parse_tenant(data)
-    assert tenant.wangdiantong.secret_source("appsecret") == "secretsmanager:o2o/tenants/10020/wdt#appsecret"
+    assert tenant.wangdiantong.secret_source("appsecret") == "secretsmanager:o2o/tenants/10030/wdt#appsecret"
 
 
 def test_the_secret_is_masked_on_display_and_kept_for_storage():

@@ -28,27 +28,27 @@ def tenant(aws, sandbox):
 
 
 def test_wdt_call_prints_the_answer_and_sends_nested_values_as_json(tenant, sandbox, capsys):
-    assert main(["wdt", "call", "shop.php", '{"page_no": 0, "page_size": 10}', "--tenant", "10020"]) == 0
+    assert main(["wdt", "call", "shop.php", '{"page_no": 0, "page_size": 10}', "--tenant", "10030"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["code"] == 0 and answer["shoplist"][0]["shop_no"] == "POS01" and answer["total_count"] == 1
     stockin = {"stockin_info": {"outer_no": "CLI-1", "warehouse_no": "S101", "is_check": 1,
                                 "goods_list": [{"spec_no": "PIL-STD", "stockin_num": 1}]}}
-    assert main(["wdt", "call", "stockin_order_push", json.dumps(stockin, ensure_ascii=False), "--tenant", "10020"]) == 0
+    assert main(["wdt", "call", "stockin_order_push", json.dumps(stockin, ensure_ascii=False), "--tenant", "10030"]) == 0
     assert sandbox.calls("stockin_order_push.php")[0]["code"] == 0
     assert "demo-wdt-appsecret" not in capsys.readouterr().out
 
 
 def test_wdt_call_errors_are_one_line(tenant, capsys):
-    assert main(["wdt", "call", "shop.php", "[1]", "--tenant", "10020"]) == 2
+    assert main(["wdt", "call", "shop.php", "[1]", "--tenant", "10030"]) == 2
     assert "JSON object" in capsys.readouterr().err
-    assert main(["wdt", "call", "shop.php", "--tenant", "nobody"]) == 2
+    assert main(["wdt", "call", "shop.php", "--tenant", "nobody"]) == 1  # not found
     assert main(["wdt", "call", "trade_query.php", '{"start_time":"2026-12-01 00:00:00","end_time":"2026-12-01 02:00:00"}',
-                 "--tenant", "10020"]) == 2
+                 "--tenant", "10030"]) == 1  # the ERP refused: failed
     assert "时间跨度" in capsys.readouterr().err
 
 
 def doctor_lines(capsys) -> tuple[int, list[str]]:
-    code = main(["tenant", "doctor", "10020"])
+    code = main(["tenant", "doctor", "10030"])
     return code, capsys.readouterr().out.splitlines()
 
 

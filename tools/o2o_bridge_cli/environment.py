@@ -17,6 +17,8 @@ STACK_OUTPUTS = {
     "IdempotencyTableName": "IDEMPOTENCY_TABLE",
     "RetryQueueUrl": "RETRY_QUEUE_URL",
     "RetryDLQUrl": "RETRY_DLQ_URL",
+    # Flows the CLI runs in process (o2o exceptions reroute...) append their facts to the ledger.
+    "LedgerBucketName": "LEDGER_BUCKET",
 }
 
 

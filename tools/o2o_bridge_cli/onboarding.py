@@ -100,9 +100,9 @@ def urls_as_json(urls: list[PasteUrl], base_url: str, source: str) -> dict:
 def production_template(erp: str = "jushuitan", warehouse: str = "erp", ent_id: str = "ENT_ID") -> str:
     """A commented tenant file for production: real endpoints, every secret a Secrets Manager reference."""
     if erp == "wangdiantong":
-        raise NotImplementedYet("a 旺店通 tenant template (the 旺店通 connector)", 16)
+        raise NotImplementedYet("a commented 旺店通 production tenant template (start from local/tenants/wdt-demo.yaml)", 16)
     if warehouse == "qimen":
-        raise NotImplementedYet("a 奇门 cloud-warehouse tenant template (the 奇门 connector)", 17)
+        raise NotImplementedYet("a commented 奇门 cloud-warehouse production tenant template", 17)
     return TEMPLATE.replace("ENT_ID", ent_id)
 
 

@@ -84,13 +84,13 @@ def run_backfill(args) -> int:
 
 def _backfill_from_erp(tenant, since) -> int:
     """W4: the goods the ERP created since ``since``, a month a window (the guide's button)."""
-    from ..flows import erp_products, kit
+    from ..flows import erp_products
 
-    print(f"tenant {tenant.ent_id}: goods 旺店通 created since {since.isoformat()} (one-month windows)", flush=True)
-    summary = erp_products.backfill(wiring.context_for(tenant), since, progress=lambda step: print(
+    echo(f"tenant {tenant.ent_id}: goods 旺店通 created since {since.isoformat()} (one-month windows)", flush=True)
+    summary = erp_products.backfill(wiring.context_for(tenant), since, progress=lambda step: echo(
         f"  window {step['window']}: {step['begin'][:10]} .. {step['end'][:10]}  {step['new']} new SKU(s), "
         f"{step['created']} created at the store, {step['parked']} batch(es) parked", flush=True))
-    print(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['created']} created, "
+    echo(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['created']} created, "
           f"{summary['parked']} batch(es) parked (o2o dlq list)", flush=True)
     return summary["parked"]
 
@@ -105,7 +105,7 @@ def run_sync(args) -> int:
 
             summary = sync_erp_products(wiring.context_for(tenant))
             failed += summary["parked"]
-            print(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
+            echo(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
             continue
         summary = sync_products(wiring.context_for(tenant))
         failed += summary["failed"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ._output import result_stream
+
 EMPTY_REQUEST = b'<?xml version="1.0" encoding="utf-8"?><request></request>'
 
 
@@ -52,9 +54,10 @@ def qimen_call(args) -> int:
     client = qimen_for_tenant(tenant)
     method = full_method(args.method)
     answer = client.post(method, body)
-    sys.stdout.write(answer.text)
+    out = result_stream()  # the answer is the command's result; messages go to stderr
+    out.write(answer.text)
     if not answer.text.endswith("\n"):
-        sys.stdout.write("\n")
+        out.write("\n")
     try:
         client.judge(method, answer)
     except BridgeError as error:

@@ -50,6 +50,11 @@ def run_nightly(args) -> int:
     from ..flows import stock_nightly
 
     ctx = _context(args.tenant)
+    if ctx.tenant.erp == "wangdiantong":  # W5: one pass in the direction of stock.master
+        from ..flows.erp_stock import nightly_erp_stock
+
+        echo(json.dumps(nightly_erp_stock(ctx), ensure_ascii=False))
+        return 0
     started = time.monotonic()
 
     def progress(line: str) -> None:

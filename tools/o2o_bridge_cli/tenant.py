@@ -164,14 +164,15 @@ def doctor_tenant(args) -> int:
 
         checks += check_qimen(tenant, qimen_for_tenant(tenant), runtime.secret_resolver())
     failed = [c for c in checks if not c.ok]
+    warnings = sum(1 for c in checks if c.warning)
     if args.json:
-        echo_json({"ent_id": tenant.ent_id, "name": tenant.name, "ok": not failed,
-                   "checks": [{"name": c.name, "ok": c.ok, "reason": c.reason} for c in checks]})
+        echo_json({"ent_id": tenant.ent_id, "name": tenant.name, "ok": not failed, "to_act_on": warnings,
+                   "checks": [{"name": c.name, "ok": c.ok, "warning": c.warning, "reason": c.reason} for c in checks]})
         return 1 if failed else 0
     echo(f"tenant {tenant.ent_id} ({tenant.name})")
     for check in checks:
         echo(f"  {check.line()}")
-    echo(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    echo(f"{len(checks) - len(failed)} of {len(checks)} checks passed" + (f" ({warnings} to act on)" if warnings else ""))
     return 1 if failed else 0
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ._output import echo, echo_json
+
 
 def register(commands) -> None:
     wdt = commands.add_parser("wdt", help="talk to 旺店通 ERP 企业版 with a tenant's credentials")
@@ -20,28 +22,21 @@ def register(commands) -> None:
 
 
 def wdt_call(args) -> int:
-    from .. import runtime
     from ..connectors.wangdiantong.factory import wdt_for_tenant
-    from .environment import use_bridge_environment
+    from .tenant import stored_tenant
 
     try:
         biz = json.loads(args.biz)
     except ValueError as exc:
-        print(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
+        echo(f"o2o: BIZ_JSON is not valid JSON: {exc.msg} at position {exc.pos}", file=sys.stderr)
         return 2
     if not isinstance(biz, dict):
-        print("o2o: BIZ_JSON must be a JSON object (one key per business parameter)", file=sys.stderr)
+        echo("o2o: BIZ_JSON must be a JSON object (one key per business parameter)", file=sys.stderr)
         return 2
-    use_bridge_environment()
-    tenant = runtime.state_store().get(args.tenant)
-    if tenant is None:
-        print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
-        return 2
+    tenant = stored_tenant(args.tenant)
     if tenant.wangdiantong is None:
-        print(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not 旺店通 (use o2o jst call)", file=sys.stderr)
+        echo(f"o2o: tenant {args.tenant}'s ERP is {tenant.erp}, not 旺店通 (use o2o jst call)", file=sys.stderr)
         return 2
     name = args.name if args.name.endswith(".php") else f"{args.name}.php"
-    answer = wdt_for_tenant(tenant).call(name, biz)
-    json.dump(answer, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    echo_json(wdt_for_tenant(tenant).call(name, biz))
     return 0

@@ -71,6 +71,31 @@ def cursors():
 
 
 @functools.cache
+def ledger():
+    """The document ledger this container appends facts to (files locally, else S3)."""
+    config = settings()
+    if config.ledger_dir:
+        from .connectors.files.ledger import FileLedger
+
+        return FileLedger(config.ledger_dir)
+    if config.ledger_bucket:
+        from .connectors.aws.s3_ledger import S3Ledger
+
+        return S3Ledger(aws_client("s3"), config.ledger_bucket)
+    return _NoLedger()
+
+
+class _NoLedger:
+    """A function the template gives no LEDGER_BUCKET has no business appending facts."""
+
+    def append(self, fact):
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_BUCKET "
+                                 "(template.yaml) and no O2O_LEDGER_DIR (local stack)")
+
+
+@functools.cache
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
@@ -79,5 +104,5 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, cursors, secret_resolver):
+    for cached in (settings, aws_client, state_store, command_queue, cursors, ledger, secret_resolver):
         cached.cache_clear()

@@ -20,6 +20,10 @@ class Settings:
     retry_base_delay_seconds: int = 30
     # Set by `o2o local drain --now`: re-enqueued retries skip their backoff delay.
     retry_no_delay: bool = False
+    # The document ledger: S3 in AWS (LEDGER_BUCKET, set on the functions that write it), local
+    # files for the local stack (O2O_LEDGER_DIR, which wins when both are set).
+    ledger_bucket: str | None = None
+    ledger_dir: str | None = None
     # The KMS key (id, ARN or alias) JST tokens are encrypted with at rest.
     token_key_id: str = ""
 
@@ -46,6 +50,8 @@ class Settings:
                 retry_max_attempts=int(env.get("RETRY_MAX_ATTEMPTS", "8")),
                 retry_base_delay_seconds=int(env.get("RETRY_BASE_DELAY_SECONDS", "30")),
                 retry_no_delay=env.get("O2O_RETRY_NO_DELAY", "") in {"1", "true", "yes"},
+                ledger_bucket=env.get("LEDGER_BUCKET") or None,
+                ledger_dir=env.get("O2O_LEDGER_DIR") or None,
                 token_key_id=env.get("TOKEN_KEY_ID", ""),
             )
         except ValueError as exc:

@@ -178,6 +178,13 @@ class JushuitanConfig(_WithSecrets):
     main_wms_co_id: PositiveInt
     return_wms_co_id: PositiveInt | None = None
     self_mall_shop_id: PositiveInt
+    # The JST warehouse part after-sale uploads name for returned goods (售后 warehouse_type):
+    # 2 = 销退仓 as the guide sets up; 1 main, 3 进货仓, 4 次品仓.
+    aftersale_warehouse_type: Literal[1, 2, 3, 4] = 2
+    # JST warehouses with 货位管理 (bin management): there a count upload with type=check zeroes
+    # every SKU not sent, so the bridge sends the difference (type=adjust) instead. JST's API
+    # does not say which warehouses manage bins: list them.
+    bin_managed_wms_co_ids: list[PositiveInt] = []
     rate_limit: RateLimit = RateLimit()
 
 
@@ -280,6 +287,9 @@ class Store(_Strict):
     daily_capacity: PositiveInt | None = None
     ship: bool = True
     pickup: bool = False
+    # The city the store is in: a pickup the chosen store cannot serve only moves to a pickup
+    # store of the same city (门店自提; unset: only the chosen store itself may serve it).
+    city: str | None = None
     safety_stock: Annotated[int, Field(ge=0)] | None = None
     # S4: this store's stock counts into the JST 店加线下仓 (offline_wms_co_id).
     feeds_offline: bool = True
@@ -299,6 +309,10 @@ class RoutingOptions(_Strict):
     pickup_lc_id: str | None = None
     # An outbound carrying this JST label is a pickup order; only pickup stores serve it.
     pickup_label: str = "门店自提"
+    # The JST outbound field that carries the store the customer chose for 门店自提 (JST does
+    # not document one; set it to the field your shop's order import fills). An outbound with a
+    # store code there is a pickup at that store.
+    pickup_store_field: Annotated[str, Field(min_length=1)] = "pickup_store_code"
     # 指定下单店仓: the store that takes an order no store passes the filters for.
     fallback_store: str | None = None
     # Candidates are ranked by these keys in turn: priority (lower first), stock (more
@@ -309,6 +323,28 @@ class RoutingOptions(_Strict):
     # An order still being routed or dispatched after this long (its retries gave up or keep
     # failing) is listed by `o2o exceptions list` so an operator can re-route it.
     stuck_after_minutes: PositiveInt = 30
+
+
+class OrderCentreOptions(_Strict):
+    """What the order centre does around routing (flows/cod.py, reservations.py, healing.py)."""
+
+    # 货到付款: the field of the ERP's outbound that marks a COD order (JST: is_cod), and a label
+    # that marks one as well.
+    cod_field: str = "is_cod"
+    cod_label: str | None = "货到付款"
+    # A COD order shipped or picked up this many days ago and still not collected is overdue.
+    cod_overdue_days: PositiveInt = 3
+    # A pickup order not picked up this many days after it reached the store expires into a
+    # person's queue (o2o exceptions list) and the pickup-summary report counts it expired.
+    pickup_expiry_days: PositiveInt = 7
+    # Parked orders are re-routed by the schedule at most this many times.
+    heal_max_attempts: Annotated[int, Field(ge=0, le=100)] = 6
+    # Dispatched orders reserve their lines at the store (预订单占用可用量): routing reads a
+    # store's stock minus what it holds, so two orders never take its last unit.
+    reserve_stock: bool = True
+    # The stock reported to the ERP's 店加线下仓 (S4) is store stock minus what is held. Turn it
+    # off when the ERP's own order occupation already holds the dispatched orders' stock.
+    report_minus_reservations: bool = True
 
 
 class WarehouseMapping(_Strict):
@@ -336,6 +372,14 @@ class StockOptions(_Strict):
     # A JST stock level's version is its modified time: a pushed one later than now + this is
     # refused (it would pin the level until then), one JST's API answers is counted as now + this.
     clock_allowance_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    # 销退仓: the 店+ warehouse that shows JST's sales-return stock (the guide codes it "2");
+    # unset, returned goods are not shown in 店+ (flows/sales_return_stock.py).
+    sales_return_warehouse: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("sales_return_warehouse", mode="before")
+    @classmethod
+    def _return_code_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
 
     @field_validator("formula")
     @classmethod
@@ -348,16 +392,31 @@ class StockOptions(_Strict):
 
 
 class ProductOptions(_Strict):
-    auto_create: bool = True
-    pull_spu: bool = False
-    sync_sale_price: bool = True
-    only_label: str | None = None
-    category_once: bool = False
-    mount_category: str | None = None
+    """The guide's 商品同步 settings (docs/s5-s7-transfers-and-products.md lists each)."""
+
+    auto_create: bool = True              # 自动建档
+    pull_spu: bool = False                # 拉取SPU
+    # 标准零售价 ← JST 一口价: "never" (不同步销售价), "on_create" (a new product gets JST's price,
+    # the store's own price is never overwritten; the default) or "overwrite" (JST's price
+    # replaces the store's every sync: the guide's separately enabled mode).
+    sale_price: Literal["never", "on_create", "overwrite"] = "on_create"
+    # The older switch: false = sale_price "never"; true = the default above. Kept so tenant
+    # files written before sale_price still load.
+    sync_sale_price: bool | None = None
+    only_label: str | None = None         # 仅同步含店加标签
+    category_once: bool = False           # 仅同步一次类目
+    # 仅同步一次类目: new products are filed under this store category first (the guide's 其他,
+    # created in 店+ beforehand); later syncs never change a product's category.
+    staging_category: Annotated[str, Field(min_length=1)] = "其他"
+    mount_category: str | None = None     # 挂载类目
     spec_template: str | None = None
     attribute_fields: dict[str, Annotated[str, Field(pattern=r"^other_([1-9]|10)$")]] = {}
     # 旺店通 (W2): SKUs of an ERP document unknown to the store are created first (P9).
     create_from_documents: bool = True
+
+    @property
+    def price_mode(self) -> str:
+        return "never" if self.sync_sale_price is False else self.sale_price
 
 
 class QimenCarrier(_Strict):
@@ -441,6 +500,7 @@ class Tenant(_Strict):
     stock: StockOptions = StockOptions()
     products: ProductOptions = ProductOptions()
     routing: RoutingOptions = RoutingOptions()
+    order_centre: OrderCentreOptions = OrderCentreOptions()
 
     @field_validator("ent_id", mode="before")
     @classmethod

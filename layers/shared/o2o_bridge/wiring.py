@@ -4,7 +4,7 @@ Handlers ask here and nowhere else:
 
 - ``context_for(tenant)``: the FlowContext of one tenant: its Warehouse and Erp adapters (by
   the tenant's ``erp`` and ``warehouse`` keys), the store system, DynamoDB state, the SQS
-  retry queue, metrics and the invocation's remaining time.
+  retry queue, the document ledger, metrics and the invocation's remaining time.
 - ``retry_runner()``: the retry worker's runner over the explicit table of retry commands
   (``RETRY_COMMANDS``), each rebuilt with ``context_for``.
 
@@ -128,6 +128,7 @@ def context_for(tenant: "Tenant") -> "FlowContext":
         metric=metric,
         time_left=time_left,
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
+        ledger=runtime.ledger(),
     )
 
 
@@ -137,8 +138,8 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, stock_nightly, stock_sync, store_documents,
-                        store_fulfilment, store_sales, store_transfers, warehouse_orders)
+    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, stock_nightly,
+                        stock_sync, store_documents, store_fulfilment, store_sales, store_transfers, warehouse_orders)
 
     steps = (
         # S1
@@ -160,6 +161,10 @@ def retry_commands() -> dict[str, "FlowStep"]:
         store_sales.push_sale, store_documents.book_count, store_documents.book_movement,
         erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,
         erp_stock.set_store_stock, erp_stock.count_store_stock,
+        # ERP-owned store stock (stock.master: erp): 零售单, 零售退单, 盘点单, 店店调拨 booked in JST
+        erp_store_stock.book_move, erp_store_stock.book_count,
+        # Order centre: a member's merged profile to the store system (P14)
+        members.put_profile,
     )
     return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
 

@@ -1,7 +1,7 @@
-"""Demo of a cloud-warehouse tenant (warehouse: qimen): the 奇门 WMS sandbox, the tenant's
-section checked, forged and hostile WMS calls refused, stock reports re-read into the 店+
-warehouse (Q5). The store-side confirms of Q1-Q4 wait for the ERP-neutral flows; the demo
-shows how they are answered today."""
+"""Demo of a cloud-warehouse tenant (warehouse: qimen) against the 奇门 WMS sandbox: the
+tenant's section checked, forged and hostile WMS calls refused, a micro-mall order shipped in
+two parcels, a cancel refused because it shipped, a return received, 配货 and 退仓 confirmed,
+a stock change report read back, products synchronised (Q1-Q6)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ POS_WAREHOUSE = "20000"
 
 def run(demo) -> None:
     demo.pos_admin("POST", "/__admin__/seed", {"merchants": [{
-        "ent_id": ENT_ID, "api_key": "demo-pos-api-key", "webhook_secret": "demo-webhook-secret",
+        "ent_id": ENT_ID, "api_key": "demo-cloud-pos-api-key", "webhook_secret": "demo-cloud-webhook-secret",
         "stores": [{"code": "S001", "name": "南京西路店"}], "warehouses": [POS_WAREHOUSE]}]})
     demo.o2o("tenant", "put", str(CLOUD_TENANT))
     show("The tenant's qimen section against the WMS sandbox (its JST checks are printed too):")
@@ -72,14 +72,63 @@ def run(demo) -> None:
     item = wms_admin("GET", "/__admin__/items")["TS001-WHT-M"]
     show(f"WMS item TS001-WHT-M: {item['itemName']} barcode {item['barCode']} ({item['actionType']})")
 
-    show("Q1-Q4 today: a micro-mall order of this tenant is refused (501) rather than sent to the ERP's warehouse; "
-         "the WMS's confirms are answered not-implemented until the ERP-neutral flows take the cloud WMS")
-    emitted = demo.pos_admin("POST", "/__admin__/emit", {"type": "order.warehouse_requested", "ent_id": ENT_ID, "data": {
-        "order_no": "WM-Q1", "receiver": {"name": "张三", "mobile": "13800000000", "province": "上海市",
-                                          "city": "上海市", "district": "静安区", "address": "南京西路1号"},
-        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 2, "price": "99.00", "amount": "198.00"}],
-        "pay_amount": "208.00", "freight": "10.00", "paid_at": "2026-12-02T10:00:00+08:00"}})["data"]
-    show(f"order.warehouse_requested -> {emitted.get('status')} {json.dumps(emitted.get('body'), ensure_ascii=False)}")
+    show("Q1: a micro-mall order goes to the WMS (deliveryorder.create) and is shipped in two parcels")
+    order = {"order_no": "WM-Q1", "receiver": {"name": "张三", "mobile": "13800000000", "province": "上海市",
+                                               "city": "上海市", "district": "静安区", "address": "南京西路1号"},
+             "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 2, "price": "99.00", "amount": "198.00"},
+                       {"line_no": "2", "sku_id": "JN002-BLU-30", "qty": 1, "price": "299.00", "amount": "299.00"}],
+             "pay_amount": "507.00", "freight": "10.00", "paid_at": "2026-12-02T10:00:00+08:00"}
+    show_emit(demo, "order.warehouse_requested", order)
+    show(f"WMS document WM-Q1: {json.dumps(wms_admin('GET', '/__admin__/documents')['WM-Q1']['plan'], ensure_ascii=False)}")
+    first = wms_admin("POST", "/__admin__/ship", {"code": "WM-Q1", "duplicate": True,
+                                                   "parcels": [{"tracking_no": "SF-Q1-1", "items": {"TS001-WHT-M": 1}}]})
+    show("parcel 1 (confirmType 1), delivered twice by the gateway -> "
+         + "; ".join(json.dumps(a, ensure_ascii=False) for a in first["answers"]))
+    last = wms_admin("POST", "/__admin__/ship", {"code": "WM-Q1", "parcels": [
+        {"tracking_no": "SF-Q1-2", "items": {"TS001-WHT-M": 1, "JN002-BLU-30": 1}}]})
+    show(f"parcel 2 (confirmType 0) -> {json.dumps(last['answer'], ensure_ascii=False)}")
+    demo.drain()
+    store = pos_merchant(demo)
+    show(f"店+ order WM-Q1: {store['orders']['WM-Q1']['status']}, parcels "
+         + ", ".join(s["tracking_no"] for s in store["shipments"] if s["order_no"] == "WM-Q1"))
+
+    show("Q1c: the store cancels WM-Q1 after it shipped: the WMS refuses, the store is told (422), an exception is raised")
+    show_emit(demo, "order.cancelled", {"order_no": "WM-Q1", "reason": "顾客取消"})
+    demo.o2o("exceptions", "list", "--tenant", ENT_ID)
+
+    show("Q2: a return of WM-Q1 (returnorder.create), received by the WMS (returnorder.confirm) -> P5")
+    show_emit(demo, "return.requested", {"return_no": "RT-Q2", "order_no": "WM-Q1", "type": "return",
+                                         "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1,
+                                                    "amount": "99.00"}]})
+    show(f"returnorder.confirm -> {json.dumps(wms_admin('POST', '/__admin__/receive', {'code': 'RT-Q2'})['answer'], ensure_ascii=False)}")
+    demo.drain()
+    show(f"店+ return RT-Q2: {pos_merchant(demo)['returns'].get('RT-Q2', {}).get('status')}")
+
+    show("Q3: 配货 to S001 (stockout.create), shipped by the WMS in two messages -> P10 once with the total")
+    show_emit(demo, "transfer.submitted", {"doc_no": "PH-Q3", "store_code": "S001",
+                                           "items": [{"sku_id": "JN002-BLU-30", "qty": 4}], "remark": "补货"})
+    wms_admin("POST", "/__admin__/ship", {"code": "PH-Q3", "parcels": [{"tracking_no": "ZT-1", "items": {"JN002-BLU-30": 1}}]})
+    wms_admin("POST", "/__admin__/ship", {"code": "PH-Q3"})
+    demo.drain()
+    show(f"店+ 配货 PH-Q3: {json.dumps(pos_merchant(demo)['transfers'].get('PH-Q3', {}).get('status'), ensure_ascii=False)}")
+
+    show("Q4: 退仓 from S001 (entryorder.create), received in two receipts -> P11 once")
+    show_emit(demo, "warehouse_return.submitted", {"doc_no": "TC-Q4", "store_code": "S001",
+                                                   "items": [{"sku_id": "TS001-WHT-L", "qty": 3}], "remark": ""})
+    wms_admin("POST", "/__admin__/receive", {"code": "TC-Q4", "items": {"TS001-WHT-L": 1}})
+    wms_admin("POST", "/__admin__/receive", {"code": "TC-Q4"})
+    demo.drain()
+    show(f"店+ 退仓 TC-Q4: {json.dumps(pos_merchant(demo)['warehouse_returns'].get('TC-Q4', {}).get('status'), ensure_ascii=False)}")
+    demo.o2o("trace", "WM-Q1")
+
+
+def show_emit(demo, event_type: str, data: dict) -> None:
+    emitted = demo.pos_admin("POST", "/__admin__/emit", {"type": event_type, "ent_id": ENT_ID, "data": data})["data"]
+    show(f"{event_type} -> {emitted.get('status')} {json.dumps(emitted.get('body'), ensure_ascii=False)}")
+
+
+def pos_merchant(demo) -> dict:
+    return demo.pos_admin("GET", f"/__admin__/state?ent_id={ENT_ID}")["data"]["merchants"][ENT_ID]
 
 
 def wms_admin(method: str, path: str, payload=None):
@@ -100,6 +149,5 @@ def wms_call(demo, method: str, body: str, *, ent_id: str, good_sign: bool) -> t
 
 
 def warehouse_stock(demo, sku: str) -> str:
-    state = demo.pos_admin("GET", f"/__admin__/state?ent_id={ENT_ID}")["data"]["merchants"][ENT_ID]
-    cell = state["warehouse_stock"].get(f"{POS_WAREHOUSE}/{sku}")
+    cell = pos_merchant(demo)["warehouse_stock"].get(f"{POS_WAREHOUSE}/{sku}")
     return f"qty {cell['qty']} (version {cell['version']})" if cell else "not set"

@@ -33,11 +33,12 @@ ORDERS = {
 
 def run(demo: Demo) -> None:
     show("JST knows the merchant's pickup logistics code MDZT 门店自提 (the tenant's routing.pickup_lc_id)")
-    demo.jst_admin("POST", "/__admin__/seed", {"logistics_companies": [{"lc_id": "MDZT", "lc_name": "门店自提"}]})
-    show("JST's OMS assigns five online orders to the 店加线下仓 (wms_co_id 10001), status WaitConfirm:")
+    demo.jst_admin("POST", "/__admin__/seed", {"logistics_companies": [{"lc_id": "MDZT", "lc_name": "门店自提"}],
+                                              "shops": [{"shop_id": 10086, "shop_name": "天猫旗舰店", "shop_site": "天猫"}]})
+    show("JST's OMS assigns five online orders of the 天猫 shop (10086) to the 店加线下仓 (wms_co_id 10001):")
     for io_id, (what, city, sku, labels) in ORDERS.items():
         demo.jst_admin("POST", "/__admin__/outbounds", {
-            "io_id": io_id, "so_id": f"S1-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 133242, "labels": labels,
+            "io_id": io_id, "so_id": f"S1-DEMO-{io_id}", "wms_co_id": 10001, "shop_id": 10086, "labels": labels,
             "receiver_name": "王小姐", "receiver_mobile": "13800000000", **RECEIVERS[city],
             "items": [{"sku_id": sku, "qty": 1, "name": "T恤"}]})
         show(f"  outbound {io_id}: {city} {sku}{' (' + labels + ')' if labels else ''}  -> {what}")

@@ -64,8 +64,8 @@ def run(demo) -> None:
     erp = Path(tempfile.mkdtemp()) / "demo-erp.yaml"
     erp.write_text(DEMO_TENANT.read_text(encoding="utf-8")
                    .replace("  master: pos", "  master: erp")
-                   .replace('  - {jst_wms_co_id: 10001, pos_warehouse_code: "10001"}',
-                            '  - {jst_wms_co_id: 10001, pos_warehouse_code: "10001"}\n'
+                   .replace('  - {jst_wms_co_id: 10000, pos_warehouse_code: "10000"}',
+                            '  - {jst_wms_co_id: 10000, pos_warehouse_code: "10000"}\n'
                             f'  - {{jst_wms_co_id: {STORE_WAREHOUSE}, pos_warehouse_code: "S001"}}'), encoding="utf-8")
     demo.o2o("tenant", "put", str(erp))
     # The running API keeps a tenant for up to 60 s; `o2o invoke` reads it fresh, as a new container would.

@@ -14,7 +14,7 @@ import yaml
 from ..demo_support import ROOT, show
 
 WDT_TENANT = ROOT / "local" / "tenants" / "wdt-demo.yaml"
-ENT = "10020"
+ENT = "10030"
 NOW = "2026-12-02T10:15:00+08:00"
 
 
@@ -22,7 +22,7 @@ def run(demo) -> None:
     from ..pos_sandbox.demo import wdt_demo_merchant
 
     demo.pos_admin("POST", "/__admin__/seed", {"merchants": [wdt_demo_merchant()]})
-    show("W6 onboarding: register tenant 10020 (erp: wangdiantong) and check it against 旺店通")
+    show("W6 onboarding: register tenant 10030 (erp: wangdiantong) and check it against 旺店通")
     demo.o2o("tenant", "put", str(WDT_TENANT))
     demo.o2o("tenant", "doctor", ENT)
     show("An implementation engineer numbered store S102's warehouse S-102 instead of its store code:")
@@ -53,6 +53,7 @@ def run(demo) -> None:
         show(f"旺店通 {doc['order_type_name']} {doc['order_no']} outer_no={doc['outer_no']} warehouse={doc['warehouse_no']} "
              f"remark={doc['remark']!r} lines={[(d['spec_no'], d['goods_count']) for d in doc['details_list']]}")
     show("(RF-0002 is defective: it stays in the store system, 旺店通 hears nothing)")
+    demo.o2o("trace", "RF-0001")
 
     show("W2 an ERP user creates 乳胶靠垫 CUS-GRY in 货品档案 and a 调拨入库 of it to 徐家汇店")
     demo.wdt_admin("POST", "/__admin__/goods", {"goods_no": "CUS", "goods_name": "乳胶靠垫", "class_name": "床品",

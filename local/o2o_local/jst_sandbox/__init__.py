@@ -1,7 +1,7 @@
 """A local JST (聚水潭) open-platform sandbox for the bridge's tests, demo and local stack.
 
-It implements JST's side independently of the bridge's client (its own sign check), from
-JST's open-platform documentation. See docs/jst-sandbox.md.
+It implements JST's side from JST's published open-platform API, independently of the
+bridge's client (its own sign check). See docs/jst-sandbox.md.
 """
 
 from .server import DEMO, JstSandbox

@@ -207,18 +207,22 @@ def mall_item_query(state: SandboxState, biz: dict) -> dict:
                                               "brand": s["brand"], "modified": s["modified"], "created": s["created"],
                                               "skus": []})
         style["modified"] = max(style["modified"], s["modified"])
-        # The style's labels and custom fields (S7 only_label / attribute_fields): its SKUs' ones.
-        style["labels"] = ",".join(dict.fromkeys(x for x in (style.get("labels", "") + "," + s.get("labels", "")).split(",") if x))
+        # As JST's 普通商品查询 answers: no 条形码 (sku_code), labels or custom fields (other_n), unless
+        # named in item_flds / itemsku_flds; the SKU master (/open/sku/query) has them.
+        wanted_style, wanted_sku = set(biz.get("item_flds") or ()), set(biz.get("itemsku_flds") or ())
+        if "labels" in wanted_style:
+            style["labels"] = ",".join(dict.fromkeys(x for x in (style.get("labels", "") + "," + s.get("labels", "")).split(",") if x))
         for n in range(1, 11):
-            style.setdefault(f"other_{n}", s.get(f"other_{n}", ""))
+            if f"other_{n}" in wanted_style:
+                style.setdefault(f"other_{n}", s.get(f"other_{n}", ""))
         if not biz.get("only_item"):
-            style["skus"].append({"sku_id": s["sku_id"], "i_id": s["i_id"], "name": s["name"],
-                                  "sale_price": s["sale_price"], "cost_price": s["cost_price"],
-                                  "market_price": s["market_price"], "enabled": s["enabled"],
-                                  "properties_value": s["properties_value"], "category": s["category"],
-                                  "purchase_price": s.get("purchase_price", s["cost_price"]),
-                                  "sku_code": s.get("sku_code", ""), "labels": s.get("labels", ""),
-                                  "modified": s["modified"]})
+            row = {"sku_id": s["sku_id"], "i_id": s["i_id"], "name": s["name"],
+                   "sale_price": s["sale_price"], "cost_price": s["cost_price"],
+                   "market_price": s["market_price"], "enabled": s["enabled"],
+                   "properties_value": s["properties_value"], "category": s["category"],
+                   "purchase_price": s.get("purchase_price", s["cost_price"]), "modified": s["modified"]}
+            row.update({name: s.get(name, "") for name in wanted_sku if name in s})
+            style["skus"].append(row)
     rows = [st for st in styles.values()
             if (not i_ids or st["i_id"] in i_ids) and _in_window(st.get(date_field), window)]
     return ok(_paged(rows, index, size, "datas"))
@@ -320,6 +324,12 @@ def apply_inventory_upload(state: SandboxState, doc: dict) -> dict:
             state.set_inventory(doc["wms_co_id"], it["sku_id"], **{field_name: qty})
         else:
             state.adjust_inventory(doc["wms_co_id"], it["sku_id"], field_name, qty)
+    if doc["type"] == "check" and doc["wms_co_id"] in state.bin_managed:
+        # As JST does in a bin-managed warehouse: a check count zeroes every SKU it does not list.
+        listed = {it["sku_id"] for it in doc["items"]}
+        for (wms, sku), row in list(state.inventory.items()):
+            if wms == doc["wms_co_id"] and sku not in listed and row.get(field_name):
+                state.set_inventory(wms, sku, **{field_name: 0})
     doc["status"] = "Confirmed"
     return state.touch(doc)
 

@@ -405,14 +405,23 @@ class JstSandbox:
         return {"inventory": row, "push": pushed}
 
     def push_stock(self, wms_co_id: int, sku_ids: list[str] | None = None, **push_options: Any) -> dict:
-        """The 库存同步 push of the current stock of a warehouse (all SKUs, or the ones given)."""
+        """The 库存同步 push of a warehouse's SKUs (all, or the ones given), as JST sends it: shop-level.
+
+        JST's 库存同步 tells the 自有商城 shop what it may sell, by its shop-stock rule over every
+        warehouse (here: the available stock, qty - order_lock, summed over all warehouses), not
+        the stock of the warehouse named in storageCode; only the SKUs and times are about it."""
         with self.state.lock:
             rows = [dict(r) for (w, s), r in self.state.inventory.items()
                     if w == int(wms_co_id) and (sku_ids is None or s in sku_ids)]
-            payload = inventory_payload(self.state, rows)
+            shop = next((sid for sid, shop in self.state.shops.items() if shop["shop_site"] == "商家自有商城"), 0)
+            payload = inventory_payload(self.state, rows, shop_id=shop, formula=self._shop_level_qty)
         push_options.setdefault("storage_code", int(wms_co_id))
         drop = push_options.pop("drop", False)
         return self.pushes.send("stock", payload, drop=drop, **push_options)
+
+    def _shop_level_qty(self, row: dict) -> int:
+        return int(sum(max(0, r["qty"] - r.get("order_lock", 0)) for (w, sku), r in self.state.inventory.items()
+                       if sku == row["sku_id"]))
 
     def push(self, kind: str, payload: dict, **options: Any) -> dict:
         """Send any push: kind delivery/cancel/return_goods/stock; options ent_id, storage_code,

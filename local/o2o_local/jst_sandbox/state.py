@@ -120,6 +120,9 @@ class SandboxState:
             self.refresh_tokens: dict[str, dict] = {}  # refresh_token -> {app_key, access_token}
             self.shops: dict[int, dict] = {}
             self.warehouses: dict[int, dict] = {}
+            # 货位管理 (bin management) is a warehouse setting JST's API does not show; a type=check count
+            # there zeroes every SKU of the warehouse it does not list.
+            self.bin_managed: set[int] = set()
             self.logistics_companies: dict[str, dict] = {}
             self.skus: dict[str, dict] = {}
             self.inventory: dict[tuple[int, str], dict] = {}
@@ -156,6 +159,8 @@ class SandboxState:
                       "wms_co_id": int(w["wms_co_id"]), "is_main": bool(w.get("is_main", False)),
                       "status": w.get("status", "生效"), "remark1": w.get("remark1", ""), "remark2": w.get("remark2", "")}
                 self.warehouses[wh["wms_co_id"]] = wh
+                if w.get("bin_managed"):
+                    self.bin_managed.add(wh["wms_co_id"])
             for lc in logistics_companies:
                 row = {"lc_id": str(lc["lc_id"]), "lc_name": lc.get("lc_name", lc.get("name", lc["lc_id"])),
                        "wms_co_ids": [int(x) for x in lc.get("wms_co_ids", [])]}

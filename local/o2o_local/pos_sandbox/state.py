@@ -509,6 +509,8 @@ class PosState:
             record = {**existing, **{k: copy.deepcopy(v) for k, v in item.items() if v is not None}}
             if options["category_once"]:
                 record["category"] = existing.get("category")
+            if options.get("retail_price_on_create"):  # the store's own price stays
+                record["retail_price"] = existing.get("retail_price")
             if record == existing:
                 results.append({"sku_code": sku_code, "status": "unchanged"})
             else:

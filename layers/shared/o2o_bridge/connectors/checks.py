@@ -15,9 +15,11 @@ class Check:
     name: str
     ok: bool
     reason: str
+    # A rule the bridge cannot verify through the system's API: passes, but a person must act on it.
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.name}: {self.reason}"
+        return f"{'!' if self.warning else '✓' if self.ok else '✗'} {self.name}: {self.reason}"
 
 
 class Lookups:

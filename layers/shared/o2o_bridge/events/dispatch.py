@@ -26,6 +26,11 @@ IDEMPOTENCY_KEY = "[ent_id, event_id]"  # event_id is unique per event, per tena
 ACKNOWLEDGED = {"code": 0, "msg": "ok"}  # the store system's success answer
 
 
+# Store events whose business fact goes to the ledger (flows/retail_facts.py) before their flow
+# runs: a sale happened at the till whether or not the ERP flow books it (or is built yet).
+RECORDED_BEFORE_THEIR_FLOW = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
+
+
 def deliver(event: PosEvent, tenant: "Tenant", *,
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
     """Run ``event``'s flow unless this ``(ent_id, event_id)`` was already done; the answer body."""
@@ -53,7 +58,12 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
         from .routes import ROUTES
 
-        ROUTES[event.type].run(event, context_for(tenant))
+        ctx = context_for(tenant)
+        if event.type in RECORDED_BEFORE_THEIR_FLOW:  # the document ledger's fact, whatever the ERP flow does
+            from ..flows import retail_facts
+
+            retail_facts.record(event, ctx)
+        ROUTES[event.type].run(event, ctx)
         return dict(ACKNOWLEDGED)
 
     return run

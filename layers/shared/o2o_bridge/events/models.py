@@ -87,6 +87,12 @@ class StockLevel(_Model):
 # --- data of each event type -------------------------------------------------------
 
 
+class CodToCollect(_Model):
+    """An addition to the contract: the 货到付款 part of a store order, collected on delivery."""
+
+    amount: Money
+
+
 class OrderWarehouseRequested(_Model):
     order_no: Text
     receiver: Receiver
@@ -94,6 +100,7 @@ class OrderWarehouseRequested(_Model):
     pay_amount: Money
     freight: Money
     paid_at: Moment
+    cod: CodToCollect | None = None
 
 
 class OrderCancelled(_Model):

@@ -20,7 +20,7 @@ from ..redaction import redact_text
 from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
 
 if TYPE_CHECKING:
-    from ..ports import (CommandQueue, CursorRepository, Erp, LinkRepository, RecordRepository, StoreSystem,
+    from ..ports import (CommandQueue, CursorRepository, Erp, Ledger, LinkRepository, RecordRepository, StoreSystem,
                          Timeline, Warehouse)
     from ..ports.retail import RetailErp
     from ..tenant import Tenant, TenantRepository
@@ -30,6 +30,12 @@ T = TypeVar("T")
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _memory_ledger() -> "Ledger":
+    from ..ledger import MemoryLedger
+
+    return MemoryLedger()
 
 
 @dataclass
@@ -53,12 +59,12 @@ class FlowContext:
     time_left: Callable[[], float] = lambda: float("inf")
     retry_base_delay_seconds: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
+    # The document ledger (every business fact, once); in memory unless the Lambda wires S3.
+    ledger: "Ledger" = field(default_factory=_memory_ledger)
 
     @property
     def ent_id(self) -> str:
         return self.tenant.ent_id
-
-
 
 
 # --- steps that may fail transiently ------------------------------------------------------

@@ -186,7 +186,9 @@ def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
     options = ctx.tenant.products
     request = pos.ProductBatch(items=[item[1] for item in batch], options=pos.ProductOptions(
         auto_create=options.auto_create, category_once=options.category_once,
-        mount_category=options.mount_category, spec_template=options.spec_template))
+        mount_category=options.mount_category, spec_template=options.spec_template,
+        # The store's own retail price is kept unless the tenant chose to overwrite it.
+        retail_price_on_create=options.price_mode == "on_create"))
     # The store answers a repeated Idempotency-Key with its first answer: a batch that failed
     # for an item must get a new key when it is sent again, so the key names the run too.
     # (An upsert sets absolute values, so one batch applied twice changes nothing.)
@@ -229,12 +231,16 @@ def _short(exc: Exception) -> str:
 
 def map_product(product: ErpProduct, options: "ProductOptions", *, erp_name: str = "the ERP") -> "pos.Product":
     """商品名称, 货号, 商品编码, 条形码, 颜色/尺码 (the spec split by the tenant's template), 品牌,
-    分类, 标准成本价, 标准吊牌价, 标准零售价 (unless the tenant keeps the store's), and the
+    分类 (the staging category with 仅同步一次类目), 标准成本价, 标准吊牌价, 标准零售价 (unless the
+    tenant never syncs it; kept on existing products unless it overwrites), and the
     tenant's attributes (年份, 季节, ... ← the ERP's custom fields)."""
     color, size = split_spec(product.spec, options.spec_template)
+    # 仅同步一次类目: a new product is filed under the staging category (其他); the store keeps
+    # whatever category it has after that (P9 options.category_once).
+    category = options.staging_category if options.category_once else product.category
     return _product(spu_code=product.style_code or product.sku_id, sku_code=product.sku_id, barcode=product.barcode,
                     name=product.name, color=color or product.color, size=size, brand=product.brand,
-                    category=product.category, cost_price=product.cost_price, tag_price=product.tag_price,
+                    category=category, cost_price=product.cost_price, tag_price=product.tag_price,
                     retail_price=product.retail_price, attributes=_attributes(options, product), options=options,
                     erp_name=erp_name)
 
@@ -248,7 +254,7 @@ def _product(*, options: "ProductOptions", retail_price: Any, name: str | None, 
     if not name:
         raise MappingError(f"no name in {erp_name}")
     try:
-        return pos.Product(name=name, retail_price=retail_price if options.sync_sale_price else None, **fields)
+        return pos.Product(name=name, retail_price=None if options.price_mode == "never" else retail_price, **fields)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
         raise MappingError(problems) from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import TransientError
+from . import pickup
 from ..shanghai_time import shanghai_day as business_day
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class OrderToRoute:
     province: str
     city: str
     lines: tuple[Line, ...]
+    pickup_store: str | None = None  # the store the customer chose for 门店自提 (flows/pickup.py)
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Decision:
     ranked: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     fallback: bool = False
+    # The P7 stock read per store (before reservations), for the reservation the dispatch takes.
+    stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def detail(self) -> dict[str, Any]:
         return {"store": self.store_code, "why": self.why, "ranked": self.ranked, "dropped": self.dropped,
@@ -156,9 +160,12 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     for store in tenant.stores:
         if order.delivery == "pickup" and not store.pickup:
             dropped[store.code] = "does not serve store pickup"
+        elif order.pickup_store and not pickup.same_city(tenant, order.pickup_store, store):
+            dropped[store.code] = f"not in {pickup.city_of(tenant, order.pickup_store)}, the chosen store's city"
         elif order.delivery == "express" and not store.ship:
             dropped[store.code] = "does not ship orders"
-        elif not covers_region(store, order.province, order.city):
+        elif not order.pickup_store and not covers_region(store, order.province, order.city):
+            # (a chosen pickup store replaces the delivery region: the customer comes to the store)
             dropped[store.code] = f"region {'/'.join(store.regions)} does not cover {order.province} {order.city}"
         elif store.code in rejected:
             dropped[store.code] = "rejected this order before"
@@ -171,7 +178,10 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
         else:
             survivors.append(store)
 
+    from . import reservations
+
     balance: dict[str, int] = {}
+    seen: dict[str, dict[str, int]] = {}
     if options.check_stock:
         needed: dict[str, int] = {}
         for line in order.lines:
@@ -179,7 +189,9 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
         kept = []
         for store in survivors:
             stock = ctx.store.store_stock(store.code, list(needed))
-            on_hand = {item.sku_id: item.qty for item in stock.items}
+            seen[store.code] = {item.sku_id: item.qty for item in stock.items}
+            # What other dispatched orders hold there is not for this one (reservations.py).
+            on_hand = reservations.available(ctx, store.code, seen[store.code], excluding=order.io_id)
             safety = store.safety_stock if store.safety_stock is not None else tenant.stock.safety_stock
             short = [f"{sku} has {on_hand.get(sku, 0) - safety}, needs {qty}" for sku, qty in needed.items()
                      if on_hand.get(sku, 0) - safety < qty]
@@ -195,14 +207,36 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
         return (*(keys[name] for name in options.order_by), store.code)
 
     ranked = [store.code for store in sorted(survivors, key=rank)]
+    if order.pickup_store in ranked:  # the customer's choice first, the same city's others after it
+        ranked = [order.pickup_store, *(code for code in ranked if code != order.pickup_store)]
     if ranked:
         return Decision(ranked[0], f"first of {len(ranked)} eligible store(s) by {', '.join(options.order_by)}",
-                        ranked, dropped)
+                        ranked, dropped, stock=seen)
     fallback = options.fallback_store if options.fallback_store in {s.code for s in tenant.stores} else None
+    unfit = _fallback_unfit(ctx, order, fallback, day) if fallback else None
+    if unfit:
+        return Decision(None, f"no store is left; the fallback store {fallback} {unfit}", [], dropped)
     if fallback and fallback not in rejected:
         return Decision(fallback, "no store passed the filters: the fallback store (指定下单店仓) takes it",
-                        [], dropped, fallback=True)
+                        [], dropped, fallback=True, stock=seen)
     why = "no store is left" + (f" (the fallback store {fallback} rejected it too)" if fallback else
                                 " and no fallback store is configured")
-    return Decision(None, why, [], dropped)
+    return Decision(None, why, [], dropped, stock=seen)
 
+
+
+def _fallback_unfit(ctx: "FlowContext", order: OrderToRoute, code: str, day: str) -> str | None:
+    """Why the fallback store may not take ``order`` (None: it may): it must serve the delivery,
+    stay in the chosen store's city for a pickup, and have capacity left like any other store."""
+    store = next(s for s in ctx.tenant.stores if s.code == code)
+    if order.delivery == "pickup" and not store.pickup:
+        return "does not serve store pickup"
+    if order.delivery == "express" and not store.ship:
+        return "does not ship orders"
+    if order.pickup_store and not pickup.same_city(ctx.tenant, order.pickup_store, store):
+        return f"is not in {pickup.city_of(ctx.tenant, order.pickup_store)}, the chosen store's city"
+    if store.daily_capacity is not None:
+        used = capacity_used(ctx, store.code, day)
+        if len(used) >= store.daily_capacity and order.io_id not in used:
+            return f"reached its daily capacity {store.daily_capacity} for {day}"
+    return None

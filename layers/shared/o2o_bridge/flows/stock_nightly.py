@@ -48,7 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
-from . import kit
+from . import kit, reservations
 from ..shanghai_time import SHANGHAI
 from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, upload_check_once
 
@@ -288,6 +288,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
     old = load_snapshot(ctx, "offline")
     # Drift: a change the near-real-time path (store events) did not deliver to JST.
     event_pushed = {r.key: r.data.get("qty") for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    held = reservations.by_sku_and_store(ctx)  # what dispatched orders hold at the stores
     seen: set[str] = set()
     for chunk in stored:
         seen.update(chunk["seen"])
@@ -329,6 +330,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
                 settle(current, total)
             current, total = sku, 0
         counts["rows"] += 1
+        qty -= held.get((sku, store_code), 0)
         safety = stores.get(store_code)
         if safety is not None and qty > safety:
             total += qty - safety

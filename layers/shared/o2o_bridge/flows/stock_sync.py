@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from ..errors import BadRequest, PermanentError, TransientError
 from ..ports.warehouse import SkuQty, StockLevel, StockLocation, StockSource
 from ..stock_formula import StockFormula
-from . import kit
+from . import kit, reservations, sales_return_stock
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
@@ -206,9 +206,11 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
                                        "the ERP's stock of a store warehouse is not written to the store",
                              "skus": len(skus)})
         return {"ignored": len(skus)}
-    items = levels_of(ctx.tenant, source.stock_of(warehouse_code, skus))
+    levels = source.stock_of(warehouse_code, skus)
+    items = levels_of(ctx.tenant, levels)
     result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": items},
                          trace_key=trace)
+    _sales_return_stock(ctx, warehouse_code, levels)
     ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
                         {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items),
                          "result": result if result is not None else "queued for retry"})
@@ -247,11 +249,12 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
                         trace_key_of=lambda level: f"stock:{location.pos_code}", counts=counts)
         for start in range(0, len(items), P6_MAX):
             _apply_levels(ctx, location.pos_code, items[start:start + P6_MAX], counts)
+        returns = _sales_return_stock(ctx, code, page.levels)
         # Only after the levels are applied, durably queued or set aside: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, page.next_cursor, cursor.version if cursor else None)
         summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],
                          "queued": counts["queued"], "set_aside": counts["parked"] + counts["parked_before"],
-                         "next_ts": page.next_cursor}
+                         "next_ts": page.next_cursor, **({"sales_return": returns} if returns else {})}
     return summary
     return summary
 
@@ -286,6 +289,21 @@ def apply_warehouse_level(ctx: "FlowContext", payload: dict[str, Any]) -> dict[s
     level = StockLevel(payload["sku_id"], {k: Decimal(v) for k, v in payload["figures"].items()}, int(payload["version"]))
     return set_warehouse_stock(ctx, {"warehouse_code": payload["warehouse_code"],
                                      "items": levels_of(ctx.tenant, [level])})
+
+
+def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequence[StockLevel]) -> dict[str, Any] | None:
+    """The 销退仓 part of these levels to the store system's return warehouse (code 2), when
+    ``warehouse_code`` is the one whose returns it shows (flows/sales_return_stock.py)."""
+    returns = sales_return_stock.return_levels(ctx.tenant, warehouse_code, levels)
+    if returns is None:
+        return None
+    code, items = returns
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for start in range(0, len(items), P6_MAX):
+        _apply_levels(ctx, code, items[start:start + P6_MAX], counts)
+    return {"warehouse": code, **{k: v for k, v in counts.items() if v}}
 
 
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
@@ -415,6 +433,7 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
         for item in ctx.store.store_stock(store, wanted).items:
             claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
             levels.setdefault(item.sku_id, {})[store] = item.qty
+    levels = reservations.minus_held(ctx, levels)  # dispatched orders hold their lines at the stores
     return {sku: offline_quantity(ctx.tenant, levels[sku]) for sku in skus}
 
 

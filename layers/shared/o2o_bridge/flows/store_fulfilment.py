@@ -34,7 +34,8 @@ from pydantic import ValidationError
 
 from ..errors import PermanentError, TransientError, UnprocessableRequest
 from ..ports import DocumentLink
-from . import kit, routing
+from . import cash_on_delivery as cod, kit, ledger_facts, members, pickup, pickup_clock, reservations, routing
+from .offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
 from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
@@ -121,12 +122,14 @@ def _routing_done(ctx: FlowContext, io_id: str, route_no: int) -> None:
 
 def _order_from_outbound(ctx: FlowContext, ob: "OnlineOutbound") -> dict[str, Any]:
     # Record field names are the first ones (io_id, o_id, so_id, jst_status, ts): stored orders carry them.
-    delivery = "pickup" if ctx.tenant.routing.pickup_label in ob.labels else "express"
+    # A store the customer chose (门店自提) makes it a pickup even without the pickup label.
+    delivery = "pickup" if ctx.tenant.routing.pickup_label in ob.labels or ob.pickup_store_code else "express"
     receiver = ob.receiver
     return {
         "io_id": ob.outbound_id, "o_id": ob.order_id, "so_id": ob.platform_order_no,
         "shop_id": int(ob.shop_id) if ob.shop_id and ob.shop_id.isdigit() else ob.shop_id,
-        "delivery": delivery, "status": "routing", "route_no": 0, "jst_status": ob.erp_status, "ts": ob.position,
+        "delivery": delivery, "pickup_store_code": ob.pickup_store_code, "status": "routing", "route_no": 0,
+        "jst_status": ob.erp_status, "ts": ob.position,
         "receiver": {"name": receiver.name, "mobile": receiver.mobile, "province": receiver.province,
                      "city": receiver.city, "district": receiver.district, "address": receiver.address},
         "items": [{"sku_id": line.sku_id, "qty": line.qty, "name": line.name, "price": line.price} for line in ob.lines],
@@ -222,7 +225,7 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
     start_ts = int(cursor.value) if cursor else 0
     version = cursor.version if cursor else None
     summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
-                               "cancelled": 0, "ignored": 0, "stopped_early": False}
+                               "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
     position = start_ts
     pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
     try:
@@ -268,8 +271,11 @@ def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
     """One outbound as the scan saw it; safe to repeat (the cursor's edge record comes back)."""
     io_id = outbound.outbound_id
     if outbound.status == "waiting":
-        data = _order_from_outbound(ctx, outbound)
-        if load_order(ctx, io_id) is None:
+        data = {**_order_from_outbound(ctx, outbound), **cod.cod_terms(ctx, outbound)}
+        refusal = self_mall_refusal(ctx.tenant, data["shop_id"])
+        if refusal:
+            data["status"] = "exception"
+        elif load_order(ctx, io_id) is None:
             _note_routing(ctx, io_id, data["route_no"])
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
             ctx.timeline.record(io_id, ctx.ent_id, "s1.outbound_seen",
@@ -277,6 +283,9 @@ def handle_outbound(ctx: FlowContext, outbound: "OnlineOutbound") -> str:
                                  "items": [{"sku_id": i["sku_id"], "qty": i["qty"]} for i in data["items"]],
                                  "region": f"{data['receiver']['province']} {data['receiver']['city']}"},
                                 aliases=tuple(a for a in (data["so_id"], data["o_id"]) if a))
+        if refusal:
+            _park(ctx, io_id, SELF_MALL_ORDER, refusal, shop_id=data["shop_id"])
+            return "refused"
         order = load_order(ctx, io_id)
         if order is not None and order.status == "routing":
             attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.data["route_no"]}, trace_key=io_id)
@@ -319,7 +328,9 @@ def _fulfilment_order(ctx: FlowContext, data: dict[str, Any], store_code: str):
             receiver=pos.Receiver(**{k: v or "-" for k, v in data["receiver"].items()}),
             items=[pos.FulfilmentItem(sku_id=i["sku_id"], qty=i["qty"], name=i["name"], price=i.get("price"))
                    for i in data["items"]],
-            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"))
+            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"),
+            cod=pos.CashOnDelivery(amount=data["cod_amount"]) if data.get("cod_amount") else None,
+            pickup_store_code=data.get("pickup_store_code"))
     except ValidationError as exc:
         raise PermanentError(f"outbound {data['io_id']} cannot become a fulfilment order: {exc}") from None
 
@@ -328,7 +339,8 @@ def _to_route(data: dict[str, Any]) -> routing.OrderToRoute:
     return routing.OrderToRoute(
         io_id=data["io_id"], delivery=data["delivery"], province=data["receiver"]["province"],
         city=data["receiver"]["city"],
-        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]))
+        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]),
+        pickup_store=data.get("pickup_store_code"))
 
 
 @flow_command("s1.dispatch")
@@ -351,23 +363,35 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
         else:
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
         day = routing.shanghai_day(ctx)
-        while decision.store_code is not None and not forced and not decision.fallback:
-            if routing.reserve_capacity(ctx, stores[decision.store_code], io_id, day):
+        while decision.store_code is not None and not forced:  # the fallback store has a capacity too
+            store = stores[decision.store_code]
+            if decision.fallback:  # stock is not why it was chosen: its lines are held below, unchecked
+                taken = routing.reserve_capacity(ctx, store, io_id, day)
+            else:
+                taken = reservations.hold(ctx, store, io_id, day, data["items"], decision.stock.get(decision.store_code))
+            if taken:
                 break
             # Filled up by a concurrent dispatch since the decision: route without it.
             rejected = [*rejected, decision.store_code]
             decision = routing.route_outbound(ctx, _to_route(data), rejected_by=rejected)
+        if decision.store_code is not None and (forced or decision.fallback):
+            reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
         ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
                             level="info" if decision.store_code else "warning")
-        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day}
+        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
+                "at": ctx.now().isoformat()}
 
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
-        _park(ctx, io_id, "no_store", decision["why"], dropped=decision["dropped"])
+        kind = "no_store"
+        if data.get("pickup_store_code"):
+            kind = pickup.PICKUP_REJECTED if data.get("rejections") else "no_pickup_store"
+        _park(ctx, io_id, kind, decision["why"], dropped=decision["dropped"],
+              **({"pickup_store_code": data["pickup_store_code"]} if data.get("pickup_store_code") else {}))
         change_order(ctx, io_id, parked(route_no))
         return decision
     return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
-                                          "day": decision["day"]}, trace_key=io_id)
+                                          "day": decision["day"], "at": decision.get("at")}, trace_key=io_id)
 
 
 @flow_command("s1.create_at_store")
@@ -385,16 +409,23 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         return None  # JST cancelled it before the store heard of it
     try:
         outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         _park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
         change_order(ctx, io_id, parked(route_no))
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
+    ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
+                            at=payload.get("at"))
+    pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                                 at=payload.get("at"))
+    members.note_online_buyer(ctx, order.data)
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 
@@ -438,8 +469,11 @@ def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
     ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
                         {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
                          "tracking_no": data.tracking_no, "event_id": event.event_id})
+    cod.handed_over(ctx, io_id, how="shipped", at=data.shipped_at,
+                    collected=data.cod_collected)
     attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
-                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no},
+                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
+                                    "at": data.shipped_at.isoformat()},
             trace_key=io_id)
 
 
@@ -448,7 +482,10 @@ def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
                         {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
-    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up"},
+    cod.handed_over(ctx, io_id, how="picked_up", at=data.picked_up_at,
+                    collected=data.cod_collected)
+    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
+                                    "at": data.picked_up_at.isoformat()},
             trace_key=io_id)
 
 
@@ -467,6 +504,11 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
         _park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
         return None
     status = payload["how"]
+    known = load_order(ctx, io_id)
+    ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
+                           fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
+    if known is not None:  # the goods left the store: its stock says so now, the hold goes
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
     change_order(ctx, io_id, confirmed(status))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
@@ -482,7 +524,7 @@ def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
-               "reason": data.reason}
+               "reason": data.reason, "at": event.occurred_at.isoformat()}
     if data.items:  # the store named what it cannot fulfil (optional in the contract)
         payload["sku_ids"] = sorted({item.sku_id for item in data.items})
     attempt(ctx, store_rejected, payload, trace_key=io_id)
@@ -508,10 +550,13 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     current = load_order(ctx, io_id)
     if current is None:
         return
+    ledger_facts.rejected(ctx, current.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                          reason=payload["reason"], at=payload.get("at"))
     # The side effects are repeat-safe, so a retried step redoes them all.
     released = current.data.get("released") or {}
     if released.get("store_code") == store_code:
         routing.release_capacity(ctx, store_code, io_id, released.get("day"))
+        reservations.release(ctx, store_code, io_id, current.data.get("items", []))
     if payload["reason"] == "out_of_stock":
         sku_ids = named_skus or [i["sku_id"] for i in current.data.get("items", [])]
         routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
@@ -538,7 +583,8 @@ def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
                                                                    "was": (before or {}).get("status", "unseen")})
     _resolve_exception(ctx, io_id)
     if before and before["status"] == "dispatched" and before.get("fulfilment_id"):
-        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"]}, trace_key=io_id)
+        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": before["fulfilment_id"],
+                                       "at": ctx.now().isoformat()}, trace_key=io_id)
     return True
 
 
@@ -557,6 +603,8 @@ def cancel_at_store(ctx: FlowContext, payload: dict[str, Any]) -> None:
     order = load_order(ctx, io_id)
     if order is not None and order.data.get("store_code"):
         routing.release_capacity(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
+        reservations.release(ctx, order.data["store_code"], io_id, order.data.get("items", []))
+        ledger_facts.cancelled(ctx, order.data, fulfilment_id=fulfilment_id, at=payload.get("at"))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_store", {"fulfilment_id": fulfilment_id,
                                                                          "status": outcome.result})
@@ -657,6 +705,9 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
     if store_code is not None and store_code not in {s.code for s in ctx.tenant.stores}:
         raise UnprocessableRequest(f"store {store_code} is not one of tenant {ctx.ent_id}'s stores")
     exception = ctx.records.get(ctx.ent_id, EXCEPTION_KIND, io_id)
+    if exception is not None and exception.data.get("status") == "open" and exception.data.get("kind") == SELF_MALL_ORDER:
+        raise UnprocessableRequest(f"outbound {io_id} is a 自有商城 order: no store may fulfil it; "
+                                   "re-assign it to a warehouse in JST")
     if exception is not None and exception.data.get("status") == "open" and exception.data.get("retry"):
         retry = exception.data["retry"]
         step = {"s1.confirm_outbound": confirm_outbound}[retry["command"]]
@@ -681,6 +732,8 @@ def _release_route(ctx: FlowContext, io_id: str, route_no: int) -> None:
     result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
     if result.get("store_code"):
         routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
+        order = load_order(ctx, io_id)
+        reservations.release(ctx, result["store_code"], io_id, order.data.get("items", []) if order else [])
 
 
 __all__ = ["cancel_outbound", "confirm_outbound", "dispatch", "handle_outbound", "on_fulfilment_picked_up",

@@ -2,14 +2,13 @@
 
 A 旺店通 tenant's ERP keeps the stores' books: a sale is booked as an order of the POS shop
 (W1, flows/store_sales.py) and a returned item as a stock-in (W3, flows/store_documents.py).
-For a JST tenant these events come with ERP-owned store stock (issue #14).
+A JST tenant books them (零售单 / 零售退单) on the store's JST warehouse when JST owns the
+stores' stock (``stock.master: erp``; flows/erp_store_stock.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from ..errors import NotImplementedYet
 
 if TYPE_CHECKING:
     from .kit import FlowContext
@@ -20,7 +19,9 @@ def on_sale_completed(event, ctx: "FlowContext") -> Any:
         from .store_sales import on_sale_completed as book_in_wdt
 
         return book_in_wdt(event, ctx)
-    raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
+    from .erp_store_stock import on_sale_completed as book_in_jst
+
+    return book_in_jst(event, ctx)
 
 
 def on_sale_refunded(event, ctx: "FlowContext") -> Any:
@@ -28,4 +29,6 @@ def on_sale_refunded(event, ctx: "FlowContext") -> Any:
         from .store_documents import on_sale_refunded as book_in_wdt
 
         return book_in_wdt(event, ctx)
-    raise NotImplementedYet(f"the sale.refunded flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
+    from .erp_store_stock import on_sale_refunded as book_in_jst
+
+    return book_in_jst(event, ctx)

@@ -29,7 +29,7 @@ from ..errors import PermanentError
 from ..ports import DocumentLink
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..shanghai_time import from_jst_text
-from . import kit
+from . import kit, ledger_facts
 
 if TYPE_CHECKING:
     from .kit import FlowContext
@@ -67,6 +67,19 @@ KINDS = {kind.name: kind for kind in (TRANSFER, WAREHOUSE_RETURN)}
 def on_transfer_submitted(event, ctx: "FlowContext") -> None:
     """S5: the store submitted a 配货 document: the warehouse is to send the goods."""
     submit_document(ctx, TRANSFER, event.data)
+
+
+def on_store_transfer_submitted(event, ctx: "FlowContext") -> None:
+    """店店调拨: stock moved between two stores (flows/erp_store_stock.py books it in JST)."""
+    from .erp_store_stock import on_store_transfer_submitted as book_in_erp
+
+    if ctx.tenant.erp != "jushuitan":
+        from ..errors import NotImplementedYet
+
+        raise NotImplementedYet(f"the store_transfer.submitted flow for a tenant whose ERP is {ctx.tenant.erp}",
+                                issue=16)
+
+    book_in_erp(event, ctx)
 
 
 def on_warehouse_return_submitted(event, ctx: "FlowContext") -> None:
@@ -299,6 +312,8 @@ def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list
     else:
         done = ctx.store.warehouse_return_received(
             doc_no, pos.WarehouseReturnReceived(jst_io_id=io_id, received_at=when, items=items), business_key=doc_no)
+    record = ledger_facts.transfer_shipped if kind is TRANSFER else ledger_facts.warehouse_return_received
+    record(ctx, doc_no=doc_no, store_code=str(parts[0].data["store_code"]), items=items, at=when)
     return {**done.model_dump(mode="json"), "jst_io_ids": [p.data["io_id"] for p in parts],
             "qty": sum(totals.values())}
 

@@ -5,6 +5,7 @@
 - store_system.py  the store system (店+)
 - warehouse.py     the warehouse: store orders, 配货 / 退仓, warehouse stock (JST, a 奇门 WMS)
 - erp.py           what only the ERP does: store stock counts, stock of the store warehouses
+- ledger.py        the document ledger: every business fact, once (the order-centre reports)
 - retail.py        an ERP that keeps the stores' books (旺店通): store sales, store and ERP
                    stock documents, products and stock of the store warehouses (W1-W5)
 
@@ -13,6 +14,7 @@ here imports a connector: the types are small dataclasses and Protocols.
 """
 
 from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
+from .ledger import Ledger
 from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
                     Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
 from .store_system import StoreSystem
@@ -23,7 +25,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",

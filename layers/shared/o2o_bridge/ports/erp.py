@@ -51,6 +51,12 @@ class OnlineOutbound:
     lines: tuple[OutboundLine, ...]
     labels: tuple[str, ...] = ()
     buyer_message: str | None = None
+    # The order's money as text: what the customer owes in all, and what was paid online.
+    pay_amount: str | None = None
+    paid_amount: str | None = None
+    # The ERP marks it 货到付款 (cash on delivery): the store collects what is still unpaid.
+    cash_on_delivery: bool = False
+    pickup_store_code: str | None = None  # the store the customer chose for 门店自提, when the ERP carries it
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,39 @@ class ErpProduct:
     record: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoreStockMove:
+    """Stock that left or came back to a store, booked in the ERP that owns the store's stock
+    (``stock.master: erp``): a retail sale (零售单) out, a retail refund (零售退单) back in, one
+    side of a store-to-store transfer (店店调拨). ``doc_no`` is the ERP's key: booking the same
+    number again is a repeat, never a second document."""
+
+    doc_no: str
+    store_code: str
+    direction: Literal["out", "in"]
+    kind: Literal["sale", "refund", "transfer"]
+    lines: tuple[SkuQty, ...]
+    remark: str
+    defective: bool = False  # refunded goods that cannot be sold again (the ERP's defective stock)
+
+
+@dataclass(frozen=True)
+class StoreCount:
+    """An approved store stock count (盘点单): ``counted`` is what is on the shelf now."""
+
+    count_no: str
+    store_code: str
+    counted: tuple[SkuQty, ...]
+    remark: str
+
+
+@dataclass(frozen=True)
+class StoreBooking:
+    document_id: str      # the ERP's number of the document it booked
+    warehouse_code: str   # the ERP's warehouse of the store: re-read its stock from there
+    repeated: bool = False  # the ERP held this document already (an earlier answer was lost)
+
+
 class Erp(StockSource, Protocol):
     """Stock: ``stock_locations`` lists the store warehouses the ERP holds stock for."""
 
@@ -108,6 +147,8 @@ class Erp(StockSource, Protocol):
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
         """S1: an outbound the poll could not read (a ``MalformedRow`` it parked), read again from
         its row after the fix; PermanentError while it still cannot be read."""
+    def find_online_outbound(self, outbound_id: str) -> "OnlineOutbound | None":
+        """One outbound as the ERP has it now (`o2o route simulate` of one the bridge has not seen)."""
 
     def confirm_online_outbound(self, outbound_id: str, *, how: Literal["shipped", "picked_up"],
                                 carrier_code: str | None = None, tracking_no: str | None = None) -> dict[str, Any]:
@@ -119,6 +160,15 @@ class Erp(StockSource, Protocol):
         """Count ``items`` (≤ ``info.max_stock_items_per_upload``) into the virtual warehouse:
         the quantity given replaces the ERP's. Once per ``upload_id``; returns True when the ERP
         had taken this upload before (a repeat), False when it took it now."""
+
+    def book_store_move(self, move: StoreStockMove) -> StoreBooking:
+        """ERP-owned store stock: book a store's sale / refund / transfer side on the store's
+        warehouse at once (it already happened at the till). Once per ``doc_no``. ErpRefused
+        for good (unknown SKU); errors.ConfigurationError for a store without an ERP warehouse."""
+
+    def book_store_count(self, count: StoreCount) -> StoreBooking:
+        """ERP-owned store stock: the store's counted quantities replace the ERP's for the SKUs
+        counted, and only those. Once per ``count_no``."""
 
     def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
         """Products modified in [begin, end] (≤ ``info.max_product_window``), one per SKU;

@@ -79,6 +79,9 @@ class StoreOrder:
     pay_amount: Decimal
     freight: Decimal
     paid_at: datetime
+    # 货到付款: the part of pay_amount the courier collects on delivery (the order is paid only for
+    # the rest); None when the customer paid it all.
+    cod_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)

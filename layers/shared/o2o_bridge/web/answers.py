@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from ..errors import BadRequest, BridgeError, NotImplementedYet, TransientError
 from ..observability import logger
+from ..redaction import redact_text
 
 JST_OK = {"code": 0, "msg": "执行成功"}
 POS_OK = {"code": 0, "msg": "ok"}
@@ -47,7 +48,8 @@ def coded_resolver() -> APIGatewayHttpResolver:
         reason = getattr(error, "reason", None)
         log("request refused", extra={"status": status, "error": error.message, "error_type": type(error).__name__,
                                       **({"reason": reason} if reason else {})})
-        return json_response(status, {"code": status, "msg": error.message})
+        # No secret this process has revealed leaves in an answer, whatever text an error carries.
+        return json_response(status, {"code": status, "msg": redact_text(error.message)})
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -12,7 +12,7 @@ was taken before; ``failure`` with a code otherwise, and then nothing was writte
 | ``invalid-method`` | a method the bridge does not take |
 | ``invalid-request`` | malformed or hostile XML, a body too large, a missing or wrong field |
 | ``order-not-found`` | a confirm of a document the bridge did not create |
-| ``not-implemented`` | the store-side flow of this confirm is not built yet |
+| ``not-implemented`` | a path of the bridge not built yet (none today) |
 | ``retry-later`` | a transient failure: the WMS should send the message again |
 | ``internal-error`` | anything unexpected (logged) |
 """

@@ -33,6 +33,7 @@ class Limits:
     order_page: int = 100
     inventory_page: int = 100
     sku_page: int = 50
+    skus_per_id_query: int = 20  # /open/sku/query sku_ids
     mall_item_page: int = 50
     other_inout_page: int = 50
     aftersale_page: int = 50
@@ -284,6 +285,15 @@ class JstApiAdapter:
     def query_mall_items(self, *, begin: datetime, end: datetime) -> list[m.MallItem]:
         return self._window_scan("/open/mall/item/query", m.MallItem, "datas", biz={}, begin=begin, end=end,
                                  page_size=self.limits.mall_item_page, key=lambda r: r.i_id)
+
+    def skus_by_ids(self, sku_ids: Sequence[str]) -> list[m.Sku]:
+        """/open/sku/query by sku_ids (≤ 20 a call): the SKU fields a style query does not return
+        (条形码 sku_code, labels, custom fields other_1..10)."""
+        found: list[m.Sku] = []
+        for chunk in batches(list(dict.fromkeys(sku_ids)), self.limits.skus_per_id_query):
+            found.extend(self._list_all("/open/sku/query", m.Sku, "datas", self.limits.sku_page,
+                                        {"sku_ids": ",".join(chunk)}))
+        return keep_latest(found, lambda r: r.sku_id, lambda r: 0)
 
     # --- 5.11 base data (doctor) ------------------------------------------------------------
     def query_shops(self, shop_ids: Iterable[int] = ()) -> list[m.Shop]:

@@ -75,15 +75,20 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
 
     def warehouse_mapping() -> str:
         mapped = {w.jst_wms_co_id for w in tenant.warehouses}
-        needed = {section.offline_wms_co_id, section.main_wms_co_id}
-        unmapped = sorted(needed - mapped)
-        if unmapped:
-            raise _Failed(f"JST warehouse(s) without a 店+ warehouse code: {', '.join(map(str, unmapped))}")
+        if section.offline_wms_co_id in mapped:
+            # 店加线下仓 is fed BY the stores: mapping it to a 店+ warehouse would send the stores'
+            # own aggregate back into 店+ as warehouse stock, counted twice.
+            raise _Failed(f"offline_wms_co_id {section.offline_wms_co_id} (店加线下仓) is mapped to a 店+ warehouse: "
+                          "it is fed by the stores, so its stock would loop back into 店+; remove that row")
+        if section.main_wms_co_id not in mapped:
+            raise _Failed(f"main_wms_co_id {section.main_wms_co_id} (总仓) has no 店+ warehouse code: create the 店+ "
+                          "warehouse whose code is that ID and map it")
         known = {w.wms_co_id for w in lookups.get("warehouses", jst.query_warehouses)}
         unknown = sorted(mapped - known)
         if unknown:
             raise _Failed(f"mapped jst_wms_co_id not among JST's warehouses: {', '.join(map(str, unknown))}")
-        return f"{len(tenant.warehouses)} warehouse(s) mapped, offline and main included"
+        return (f"{len(tenant.warehouses)} warehouse(s) mapped, main included; 店加线下仓 "
+                f"{section.offline_wms_co_id} is fed by the stores and rightly not mapped")
 
     def stock_formula() -> str:
         from ...stock_formula import FormulaError, StockFormula
@@ -101,6 +106,16 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
+    bins = section.bin_managed_wms_co_ids
+    checks.append(Check("bin_management", True, (
+        f"counts into {', '.join(map(str, bins))} go as type=adjust (货位管理)" if bins else
+        "JST's API does not show 货位管理: if 店加线下仓 or a store's JST warehouse manages bins, list it in "
+        "jushuitan.bin_managed_wms_co_ids, or a stock upload (type=check) zeroes every SKU it does not send"),
+        warning=not bins))
+    checks.append(Check("self_mall_dispatch_rule", True, (
+        f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
+        f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
+        "self_mall_order exception instead of sending it to a store"), warning=True))
     return checks
 
 

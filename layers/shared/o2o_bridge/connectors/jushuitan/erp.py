@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ...errors import ConfigurationError, PermanentError, TransientError
-from ...ports.erp import ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundPage
+from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundPage, StoreBooking, StoreCount,
+                          StoreStockMove)
 from ...ports.state import MalformedRow
 from . import mappers
 from ...ports.warehouse import SkuQty
@@ -38,11 +39,18 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                yield OutboundPage([_outbound_or_malformed(ob) for ob in page.records], str(page.next_ts), page.last)
+                cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
+                yield OutboundPage([_outbound_or_malformed(ob, pickup_store_field=pickup_field, cod_field=cod_field)
+                                    for ob in page.records], str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
                 close()
+
+    def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
+        found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []
+        return mappers.online_outbound(found[0], self.tenant.routing.pickup_store_field,
+                                       cod_field=self.tenant.order_centre.cod_field) if found else None
 
     def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
                                 tracking_no: str | None = None) -> dict[str, Any]:
@@ -79,27 +87,76 @@ class JstErp(JstStock):
 
     # --- S4 ------------------------------------------------------------------------------------
     def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
+        return self._count(self.tenant.jushuitan.offline_wms_co_id, upload_id, items, remark) is None
+
+    def _count(self, wms_co_id: int, upload_id: str, items: Sequence[SkuQty], remark: str) -> str | None:
+        """盘点单 (inventoryv2): ``items`` replace JST's quantities of those SKUs, once per
+        ``upload_id`` (JST so_id "<upload_id>-1"). Returns JST's io_id, or None when JST had it.
+
+        ``type=check`` on a bin-managed warehouse (货位管理, ``jushuitan.bin_managed_wms_co_ids``)
+        zeroes every SKU not sent, so there the counted quantities go as ``type=adjust`` by the
+        difference to JST's current stock: only the SKUs counted change."""
         from .models import StockItem
 
+        kind = "check"
         stock = [StockItem(sku_id=i.sku_id, qty=int(i.qty)) for i in items]
+        if wms_co_id in self.tenant.jushuitan.bin_managed_wms_co_ids:
+            kind = "adjust"
+            current = {row.sku_id: int(row.qty) for row in self.api.inventory_of([i.sku_id for i in items],
+                                                                                 wms_co_id=wms_co_id)}
+            stock = [StockItem(sku_id=i.sku_id, qty=int(i.qty) - current.get(i.sku_id, 0)) for i in items
+                     if int(i.qty) != current.get(i.sku_id, 0)]
+            if not stock:
+                return ""  # JST already shows what was counted
         try:
             # The adapter numbers the uploads of one call: one chunk gives "<prefix>-1", so the
             # prefix is the upload id itself and the JST so_id is "<upload_id>-1".
-            self.api.upload_inventory(wms_co_id=self.tenant.jushuitan.offline_wms_co_id, so_id_prefix=upload_id,
-                                      items=stock, type="check", remark=remark)
+            answers = self.api.upload_inventory(wms_co_id=wms_co_id, so_id_prefix=upload_id, items=stock, type=kind,
+                                                remark=remark)
         except PermanentError as exc:
             if getattr(exc, "code", None) == 160 and not is_already_uploaded(exc):
                 # 160 is also "内部保存失败" (internal save failure): worth another try.
                 raise TransientError(str(exc)) from None
             if not is_already_uploaded(exc):
                 raise
-            return True
-        return False
+            return None
+        data = answers[0] if answers and isinstance(answers[0], dict) else {}
+        inner = (data.get("data") or {}) if isinstance(data.get("data"), dict) else {}
+        return str((inner.get("data") or inner).get("io_id") or "")
+
+    # --- ERP-owned store stock (stock.master: erp) ----------------------------------------------
+    def store_warehouse(self, store_code: str) -> int:
+        for mapping in self.tenant.warehouses:
+            if mapping.pos_warehouse_code == store_code:
+                return mapping.jst_wms_co_id
+        raise ConfigurationError(
+            f"store {store_code} has no JST warehouse: with stock.master erp every store needs one in the tenant's "
+            f"warehouses ({{jst_wms_co_id: <its wms_co_id>, pos_warehouse_code: {store_code}}}); add it "
+            "(o2o tenant put) and replay the dead letter")
+
+    def book_store_move(self, move: StoreStockMove) -> StoreBooking:
+        """A 零售单 / 零售退单 / one side of a 店店调拨 as a confirmed other in/out of the store's JST
+        warehouse, keyed by ``doc_no`` (external_id). JST's open API has no retail (POS) document;
+        an order in an offline shop would go through JST's order routing and be shipped again."""
+        wms = self.store_warehouse(move.store_code)
+        part = 4 if move.defective else 1  # 次品仓 for refunded goods that cannot be sold again
+        accepted = self._other_inout(move.direction, wms, move.doc_no, move.lines, move.remark, part=part,
+                                     confirm=True)
+        return StoreBooking(accepted.warehouse_doc_id, str(wms), accepted.already_there)
+
+    def book_store_count(self, count: StoreCount) -> StoreBooking:
+        wms = self.store_warehouse(count.store_code)
+        io_id = self._count(wms, count.count_no, count.counted, count.remark)
+        return StoreBooking(io_id or "", str(wms), repeated=io_id is None)
 
     def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
         if by_style:  # /open/mall/item/query: styles with their SKUs
-            return [p for style in self.api.query_mall_items(begin=begin, end=end)
-                    for p in mappers.products_of_style(style)]
+            styles = self.api.query_mall_items(begin=begin, end=end)
+            # A style's SKUs come without 条形码, labels or custom fields: read those from the SKU
+            # master (≤ 20 SKUs a call), so barcodes, only_label and attribute_fields work here too.
+            details = {sku.sku_id: sku for sku in
+                       self.api.skus_by_ids([sku.sku_id for style in styles for sku in style.skus])} if styles else {}
+            return [p for style in styles for p in mappers.products_of_style(style, details)]
         return [mappers.product_of_sku(sku) for sku in self.api.query_skus(begin=begin, end=end)]
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
@@ -111,18 +168,20 @@ class JstErp(JstStock):
         from .models import SalesOutbound
 
         try:
-            return mappers.online_outbound(SalesOutbound.model_validate(row))
+            return mappers.online_outbound(SalesOutbound.model_validate(row), self.tenant.routing.pickup_store_field,
+                                           cod_field=self.tenant.order_centre.cod_field)
         except (ValidationError, ValueError, TypeError) as exc:
             raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
 
 
-def _outbound_or_malformed(row: Any) -> "OnlineOutbound | MalformedRow":
+def _outbound_or_malformed(row: Any, *, pickup_store_field: str = "pickup_store_code",
+                           cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
     """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
     ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
     if isinstance(row, MalformedRow):
         return row
     try:
-        return mappers.online_outbound(row)
+        return mappers.online_outbound(row, pickup_store_field, cod_field=cod_field)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with this row, it is this row's
         return MalformedRow("JST /open/orders/out/simple/query", row.model_dump(mode="json"),
                             f"{type(exc).__name__}: {exc}"[:500], str(row.io_id), row.ts)

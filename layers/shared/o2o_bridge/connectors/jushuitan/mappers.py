@@ -58,9 +58,30 @@ def order_upload(tenant: "Tenant", order: StoreOrder) -> "jst.OrderUpload":
                                    qty=line.qty, price=line.price, base_price=line.price, amount=line.amount,
                                    outer_oi_id=line.line_no) for line in order.lines],
         # With WAIT_SELLER_SEND_GOODS, JST shows the order paid only when pay.amount == pay_amount.
-        pay=jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
-                         seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount),
+        **({"pay": jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=paid_at, payment="店+",
+                                seller_account=tenant.name, buyer_account=receiver.mobile, amount=order.pay_amount)}
+           | _cash_on_delivery(tenant, order)),
     )
+
+
+def _cash_on_delivery(tenant: "Tenant", order: StoreOrder) -> dict:
+    """货到付款: paid only for what the customer paid (no pay line when nothing, so JST shows it
+    unpaid), with the tenant's COD label and the amount to collect in the remark, so the warehouse
+    ships it cash on delivery. JST's order upload documents no COD flag of its own."""
+    if not order.cod_amount:
+        return {}
+    from . import models as jst
+
+    to_collect = Decimal(order.cod_amount).quantize(Decimal("0.01"))
+    paid = max(Decimal(order.pay_amount) - to_collect, Decimal(0))
+    label = tenant.order_centre.cod_label
+    return {
+        "pay": jst.OrderPay(outer_pay_id=f"{order.order_no}-PAY", pay_date=to_jst_text(order.paid_at), payment="店+",
+                            seller_account=tenant.name, buyer_account=order.receiver.mobile, amount=paid)
+        if paid > 0 else None,
+        "labels": label or None,
+        "remark": f"货到付款 代收 {to_collect} 元",
+    }
 
 
 def aftersale_upload(tenant: "Tenant", request: ReturnRequest) -> "jst.AfterSaleUpload":
@@ -71,6 +92,8 @@ def aftersale_upload(tenant: "Tenant", request: ReturnRequest) -> "jst.AfterSale
     return jst.AfterSaleUpload(
         shop_id=tenant.jushuitan.self_mall_shop_id, outer_as_id=request.return_no, so_id=request.order_no,
         type=kind, total_amount=total, refund=total, wms_co_id=tenant.jushuitan.return_wms_co_id,
+        # Returned goods land in the 销退仓 (2) as the guide sets up, unless the tenant says otherwise.
+        warehouse_type=tenant.jushuitan.aftersale_warehouse_type,
         items=[jst.AfterSaleItemUpload(sku_id=line.sku_id, qty=line.qty, amount=line.amount,
                                        outer_oi_id=line.line_no) for line in request.lines],
     )
@@ -200,22 +223,27 @@ def product_of_sku(sku: "jst.Sku") -> ErpProduct:
                       fields=_fields(sku), record={"source": "sku", "row": sku.model_dump(mode="json")})
 
 
-def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku") -> ErpProduct:
+def product_of_style_sku(style: "jst.MallItem", sku: "jst.MallItemSku", detail: "jst.Sku | None" = None) -> ErpProduct:
     """The same map for one SKU of a style (pull SPU): the style gives name, brand and category,
-    the SKU its code, spec and prices (the style's when the SKU has none)."""
+    the SKU its code, spec and prices (the style's when the SKU has none); ``detail``, the SKU's
+    row in the SKU master, its 条形码, labels and custom fields, which a style query leaves out."""
     only_this = style.model_copy(update={"skus": [sku]})
+    holders = [h for h in (detail, sku) if h is not None]
+    record = {"source": "style", "row": only_this.model_dump(mode="json")}
+    if detail is not None:
+        record["detail"] = detail.model_dump(mode="json")
     return ErpProduct(sku_id=sku.sku_id, style_code=style.i_id, name=style.name or _extra(sku, "name"),
-                      barcode=_barcode(sku), spec=sku.properties_value, color=None, brand=style.brand,
+                      barcode=next((b for b in map(_barcode, holders) if b), None), spec=sku.properties_value,
+                      color=None, brand=style.brand,
                       category=style.c_name or _extra(sku, "category"),
                       cost_price=_first(sku.cost_price, _extra(style, "c_price")),
                       tag_price=_first(sku.market_price, _extra(style, "market_price")),
                       retail_price=_first(sku.sale_price, _extra(style, "s_price")),
-                      labels=_labels(sku, style), fields=_fields(sku, style),
-                      record={"source": "style", "row": only_this.model_dump(mode="json")})
+                      labels=_labels(*holders, style), fields=_fields(*holders, style), record=record)
 
 
-def products_of_style(style: "jst.MallItem") -> list[ErpProduct]:
-    return [product_of_style_sku(style, sku) for sku in style.skus]
+def products_of_style(style: "jst.MallItem", details: Mapping[str, "jst.Sku"] | None = None) -> list[ErpProduct]:
+    return [product_of_style_sku(style, sku, (details or {}).get(sku.sku_id)) for sku in style.skus]
 
 
 def product_again(record: Mapping[str, Any]) -> ErpProduct:
@@ -225,7 +253,8 @@ def product_again(record: Mapping[str, Any]) -> ErpProduct:
         style = jst.MallItem.model_validate(record["row"])
         if not style.skus:
             raise ValueError(f"style {style.i_id} has no SKU")
-        return product_of_style_sku(style, style.skus[0])
+        detail = jst.Sku.model_validate(record["detail"]) if record.get("detail") else None
+        return product_of_style_sku(style, style.skus[0], detail)
     return product_of_sku(jst.Sku.model_validate(record["row"]))
 
 
@@ -235,7 +264,11 @@ WAITING = "WaitConfirm"
 CANCELLED_AT_JST = ("Delete", "Cancelled")
 
 
-def online_outbound(ob: "jst.SalesOutbound") -> OnlineOutbound:
+def online_outbound(ob: "jst.SalesOutbound", pickup_store_field: str = "pickup_store_code", *,
+                    cod_field: str = "is_cod") -> OnlineOutbound:
+    """``pickup_store_field``: the outbound field that holds the store the customer chose for
+    门店自提 (JST documents none; the tenant's ``routing.pickup_store_field``); ``cod_field`` the
+    one that marks 货到付款 (the tenant's ``order_centre.cod_field``)."""
     labels = getattr(ob, "labels", None) or ""
     labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
     extra = ob.model_extra or {}
@@ -251,4 +284,15 @@ def online_outbound(ob: "jst.SalesOutbound") -> OnlineOutbound:
         lines=tuple(OutboundLine(item.sku_id, int(item.qty), item.name or item.sku_id,
                                  str(item.sale_price) if item.sale_price is not None else None)
                     for item in ob.items if item.qty > 0),
-        labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None)
+        labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None,
+        pay_amount=str(ob.pay_amount) if ob.pay_amount is not None else None,
+        paid_amount=str(extra["paid_amount"]) if extra.get("paid_amount") not in (None, "") else None,
+        # JST's outbound query documents no COD flag: the field is the tenant's (order_centre.cod_field).
+        cash_on_delivery=_flag(extra.get(cod_field)),
+        pickup_store_code=str(_extra(ob, pickup_store_field) or "").strip() or None)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value is not None and str(value).strip().lower() in {"1", "true", "yes", "y", "是"}

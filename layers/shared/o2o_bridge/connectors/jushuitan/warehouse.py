@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ...errors import ConfigurationError, TransientError
 from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
-                                ReturnReceived, ReturnRequest, Shipment, StockLevel, StockLocation, StockPage,
+                                ReturnReceived, ReturnRequest, Shipment, SkuQty, StockLevel, StockLocation, StockPage,
                                 StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
 from . import mappers
 
@@ -32,8 +32,11 @@ class JstStock:
         self.api, self.tenant, self._holds = api, tenant, holds
 
     def stock_locations(self) -> list[StockLocation]:
+        # Never 店加线下仓: the stores feed it, so showing its stock in 店+ would count them twice
+        # (a loop); `tenant doctor` refuses that mapping, and a tenant stored before the rule is safe.
+        offline = self.tenant.jushuitan.offline_wms_co_id
         return [StockLocation(str(w.jst_wms_co_id), w.pos_warehouse_code) for w in self.tenant.warehouses
-                if self._holds(w)]
+                if self._holds(w) and w.jst_wms_co_id != offline]
 
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
@@ -44,6 +47,40 @@ class JstStock:
         allowance = self.tenant.stock.clock_allowance_seconds
         return [mappers.stock_level(row, allowance)
                 for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))]
+
+    # --- other in/out documents (S5 / S6, and ERP-owned store stock) ------------------------------
+    def _other_inout(self, direction: str, wms_co_id: int, external_id: str, lines: Sequence[SkuQty], remark: str, *,
+                     receiver_name: str | None = None, part: int = 1, confirm: bool = False) -> DocumentAccepted:
+        """One other in/out (其它入库 / 其它出库) keyed by ``external_id``; ``part`` is JST's
+        warehouse part (1 main, 4 defective); ``confirm`` books it at once (it already happened)."""
+        from . import models as jst
+        from .errors import JstPermanentError
+
+        upload = jst.OtherInOutUpload(
+            type=direction, external_id=external_id, wms_co_id=wms_co_id, remark=remark, warehouse=part,
+            is_confirm=confirm, receiver_name=receiver_name,
+            items=[jst.OtherInOutItemUpload(sku_id=line.sku_id, qty=line.qty) for line in lines])
+        try:
+            answer = self.api.upload_other_inout(upload)
+        except JstPermanentError as exc:
+            if exc.code != ALREADY_EXISTS:
+                raise
+            # A repeat of an upload JST already holds (our earlier attempt died before recording it).
+            io_id = self._find_io_id(direction, external_id, wms_co_id)
+            if io_id is None:
+                # 160 also means 内部保存失败 (internal save failure) in one error table: try again later.
+                raise TransientError(f"JST answered code 160 for {external_id} but holds no such document yet") from None
+            return DocumentAccepted(str(io_id), str(wms_co_id), already_there=True)
+        io_id = _io_id_in(answer) or self._find_io_id(direction, external_id, wms_co_id)
+        if io_id is None:
+            raise TransientError(f"JST accepted {external_id} without an io_id and cannot find it yet")
+        return DocumentAccepted(str(io_id), str(wms_co_id))
+
+    def _find_io_id(self, direction: str, external_id: str, wms_co_id: int) -> int | None:
+        for doc in self.api.query_other_inout(so_ids=[external_id], wms_co_id=wms_co_id):
+            if doc.so_id == external_id and mappers.is_other_inout_type(doc.type, direction):
+                return doc.io_id
+        return None
 
 
 def is_store_warehouse(tenant: "Tenant", mapping: "WarehouseMapping") -> bool:
@@ -125,42 +162,13 @@ class JstWarehouse(JstStock):
 
     # --- S5 / S6 -----------------------------------------------------------------------------------
     def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
-        return self._other_inout("out", self.tenant.jushuitan.main_wms_co_id, document)
+        return self._other_inout("out", self.tenant.jushuitan.main_wms_co_id, document.doc_no, document.lines,
+                                 document.remark, receiver_name=document.store_name)
 
     def take_back_from_store(self, document: StoreDocument) -> DocumentAccepted:
         section = self.tenant.jushuitan
-        return self._other_inout("in", section.return_wms_co_id or section.main_wms_co_id, document)
-
-    def _other_inout(self, direction: str, wms_co_id: int, document: StoreDocument) -> DocumentAccepted:
-        from . import models as jst
-        from .errors import JstPermanentError
-
-        external_id = document.doc_no
-        upload = jst.OtherInOutUpload(
-            type=direction, external_id=external_id, wms_co_id=wms_co_id, remark=document.remark,
-            receiver_name=document.store_name if direction == "out" else None,
-            items=[jst.OtherInOutItemUpload(sku_id=line.sku_id, qty=line.qty) for line in document.lines])
-        try:
-            answer = self.api.upload_other_inout(upload)
-        except JstPermanentError as exc:
-            if exc.code != ALREADY_EXISTS:
-                raise
-            # A repeat of an upload JST already holds (our earlier attempt died before recording it).
-            io_id = self._find_io_id(direction, external_id, wms_co_id)
-            if io_id is None:
-                # 160 also means 内部保存失败 (internal save failure) in one error table: try again later.
-                raise TransientError(f"JST answered code 160 for {external_id} but holds no such document yet") from None
-            return DocumentAccepted(str(io_id), str(wms_co_id), already_there=True)
-        io_id = _io_id_in(answer) or self._find_io_id(direction, external_id, wms_co_id)
-        if io_id is None:
-            raise TransientError(f"JST accepted {external_id} without an io_id and cannot find it yet")
-        return DocumentAccepted(str(io_id), str(wms_co_id))
-
-    def _find_io_id(self, direction: str, external_id: str, wms_co_id: int) -> int | None:
-        for doc in self.api.query_other_inout(so_ids=[external_id], wms_co_id=wms_co_id):
-            if doc.so_id == external_id and mappers.is_other_inout_type(doc.type, direction):
-                return doc.io_id
-        return None
+        return self._other_inout("in", section.return_wms_co_id or section.main_wms_co_id, document.doc_no,
+                                 document.lines, document.remark)
 
     def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
         if not warehouse_doc_ids:

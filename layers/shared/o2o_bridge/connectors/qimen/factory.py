@@ -19,6 +19,10 @@ _built: dict[str, tuple[Any, QimenClient]] = {}
 _lock = threading.Lock()
 
 
+def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
+    return QimenRateLimited(message, retry_after_seconds=retry_after_seconds)
+
+
 class _SpeaksQimen:
     """The bridge's shared limiters (the same StateTable log and counters as every connector's,
     under the key ``qimen:<app_key>``), refusing with QimenRateLimited."""

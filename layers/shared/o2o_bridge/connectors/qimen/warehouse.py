@@ -102,12 +102,12 @@ class QimenWarehouse:
     # --- S2 / Q1, Q2 ---------------------------------------------------------------------------
     def submit_order(self, order: StoreOrder) -> OrderAccepted:
         receiver = order.receiver
-        cod = getattr(order, "cod", None)
+        cod = order.cod_amount  # 货到付款: what the courier collects (StoreOrder.cod_amount)
         head = qm.DeliveryOrderHead(
             delivery_order_code=order.order_no, order_type="JYCK", warehouse_code=self.section.warehouse_code,
-            order_flag="COD" if cod is not None else None, source_platform_code="POS", create_time=self._now_text(),
+            order_flag="COD" if cod else None, source_platform_code="POS", create_time=self._now_text(),
             pay_time=timestamp_text(order.paid_at), total_amount=_money(order.pay_amount), freight=_money(order.freight),
-            ar_amount=_money(getattr(cod, "amount", None)) if cod is not None else None,
+            ar_amount=_money(cod) if cod else None,
             receiver_info=qm.Contact(name=receiver.name, mobile=receiver.mobile, province=receiver.province,
                                      city=receiver.city, area=receiver.district, detail_address=receiver.address))
         request = qm.DeliveryOrderCreate(delivery_order=head, order_lines=self._lines(order.lines, priced=True))

@@ -246,6 +246,9 @@ class ProductOptions(_Request):
     category_once: bool
     mount_category: str | None
     spec_template: str | None
+    # An addition to the contract: retail_price applies only when the product is created; an
+    # existing product keeps the price the store set (absent = false, retail_price always applies).
+    retail_price_on_create: bool = False
 
 
 class ProductBatch(_Request):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 from ...errors import PermanentError
 from ...ports.warehouse import OrderCancelled, ReturnReceived, Shipment
 from ...shanghai_time import from_jst_text, to_jst_text
-from .. import kit
+from .. import kit, ledger_facts
 from .ledger import ORDERS, RECORD_TTL_DAYS, RETURNS, OrderLedger, ReturnLedger, merge_skus
 from .requests import STORE_RETURN, warehouse_return
 
@@ -166,11 +166,14 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
 
     def ship() -> dict[str, Any]:
         shipment = pos.Shipment(
-            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=l_id,
+            # The port's carrier name is optional: then the warehouse's own name of it, or its code.
+            carrier_code=carrier.code, carrier_name=carrier.name or payload.get("logistics_company") or carrier.code,
+            tracking_no=l_id,
             shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in merge_skus(
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
+        ledger_facts.store_order_shipped(ctx, so_id=so_id, shipment_key=key, lines=to_ship, at=shipment.shipped_at)
         ORDERS.change(ctx, so_id, OrderLedger.ship, key, l_id, to_ship)
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
                 "carrier": carrier.code, "lines": {line["line"]: line["qty"] for line in to_ship}}
@@ -197,7 +200,8 @@ def _finish_shipment(ctx: kit.FlowContext, payload: dict[str, Any], key: str, ef
 
     def ship() -> dict[str, Any]:
         shipment = pos.Shipment(
-            carrier_code=carrier.code, carrier_name=carrier.name, tracking_no=payload["l_id"],
+            carrier_code=carrier.code, carrier_name=carrier.name or payload.get("logistics_company") or carrier.code,
+            tracking_no=payload["l_id"],
             shipped_at=from_jst_text(payload.get("send_date")) or ctx.now(),
             items=[pos.SkuQty(sku_id=s["sku_id"], qty=s["qty"]) for s in merge_skus(
                 (sku_of.get(line, line), qty) for line, qty in lines.items())])
@@ -236,6 +240,7 @@ def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[st
     def cancel() -> dict[str, Any]:
         done = _once_at_store(lambda: ctx.store.cancel_order(so_id, payload["remark"] or "仓库取消订单",
                                                              business_key=so_id))
+        ledger_facts.store_order_cancelled(ctx, so_id=so_id, reason=payload["remark"], at=payload.get("at"))
         ORDERS.change(ctx, so_id, OrderLedger.cancel_by_warehouse)
         return {"status": done.status}
 
@@ -278,6 +283,8 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
         receipt = pos.ReturnReceipt(action=action, received_at=from_jst_text(payload.get("received_at")) or ctx.now(),
                                     items=[pos.SkuQty(sku_id=i["sku_id"], qty=i["qty"]) for i in items])
         done = _once_at_store(lambda: ctx.store.receive_return(return_no, receipt, business_key=key))
+        ledger_facts.store_order_returned(ctx, return_no=return_no, order_no=ret.order_no, key=key,
+                                          items=items, action=action, at=receipt.received_at)
 
         # Applied once per generation: a re-run of this same effect changes nothing more.
         RETURNS.change(ctx, return_no, ReturnLedger.receive if action == "confirm" else ReturnLedger.unreceive,

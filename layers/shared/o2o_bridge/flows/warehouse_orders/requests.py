@@ -13,7 +13,7 @@ from typing import Any
 from ...errors import TransientError
 from ...ports import DocumentLink
 from ...ports.warehouse import OrderLine, Receiver, ReturnRequest, StoreOrder, WarehouseRefused
-from .. import kit
+from .. import cash_on_delivery, kit
 from .ledger import ORDERS, RECORD_TTL_DAYS, RETURNS, OrderLedger, ReturnLedger, merge_skus
 
 STORE_ORDER, STORE_RETURN = "store_order", "store_return"
@@ -100,10 +100,12 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
         receiver=Receiver(name=receiver.name, mobile=receiver.mobile, province=receiver.province, city=receiver.city,
                           district=receiver.district, address=receiver.address),
         lines=tuple(OrderLine(line_no=line.line_no, sku_id=line.sku_id, qty=line.qty, price=line.price,
-                              amount=line.amount, name=line.name) for line in order.items)))
+                              amount=line.amount, name=line.name) for line in order.items),
+        cod_amount=order.cod.amount if order.cod is not None else None))
     o_id = accepted.warehouse_order_id
     ctx.links.link(DocumentLink(ctx.ent_id, STORE_ORDER, order.order_no, warehouse_order(ctx), o_id))
     ORDERS.change(ctx, order.order_no, OrderLedger.remember, order.items, o_id)
+    cash_on_delivery.expect_for_store_order(ctx, order)  # 货到付款: the courier collects the COD part
     # "o_id": the warehouse's order id (JST's o_id), the name stored effects already carry.
     return {"o_id": o_id, "warehouse": ctx.warehouse.info.system}
 

@@ -1,0 +1,1 @@
+"""Connectors over plain files: the local stack's document ledger."""

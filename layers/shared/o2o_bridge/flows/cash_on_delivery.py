@@ -1,0 +1,225 @@
+"""货到付款 (cash on delivery) for online orders fulfilled by stores.
+
+1. A COD outbound (the ERP's mark, JST's ``is_cod`` on the outbound, or the tenant's COD label)
+   carries the amount still to pay (pay_amount - paid_amount) into the order's record; dispatch
+   sends it to the store as P1 ``cod``.
+2. When the store ships it or the customer picks it up, the order becomes a COD order to
+   reconcile (record ``cod.order``): expected amount, store, when it was handed over.
+3. The store reports the money: ``cod_collected`` on the shipped / picked-up event, or a
+   ``payment.collected`` event. The first report is recorded (and appended to the ledger)
+   once; a later one with another amount is noted on the timeline, never counted twice.
+4. ``reconcile`` (every poll_jst_documents run): a collection that differs from the expected
+   amount is a mismatch, a COD order handed over ``cod_overdue_days`` ago and not collected is
+   overdue; both are counted in metrics the CodMismatch / CodOverdue alarms watch, and listed
+   by ``o2o cod list``.
+
+Reporting the collection to the ERP: JST's open API has no call that records a payment on an
+order of a platform shop (orders/upload only writes orders of the merchant's own 自有商城 /
+offline shops and would replace the order), so for S1 orders the platform and its courier
+settle COD with the merchant; the bridge keeps the reconciliation here and in the ledger's
+``cod`` report. See docs/order-centre.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UnprocessableRequest
+from . import kit, ledger_facts
+
+if TYPE_CHECKING:
+    from ..ports.erp import OnlineOutbound
+    from .kit import FlowContext
+
+COD_KIND = "cod.order"  # key io_id: expected, collected, status
+COD_TTL_DAYS = 400
+
+
+def _money(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def _due(fields: dict[str, Any]) -> Decimal | None:
+    """The amount still to pay: pay_amount minus what was paid online (paid_amount)."""
+    pay = _money(fields.get("pay_amount"))
+    if pay is None:
+        return None
+    paid = _money(fields.get("paid_amount")) or Decimal("0.00")
+    return max(pay - paid, Decimal("0.00"))
+
+
+def cod_terms(ctx: "FlowContext", outbound: "OnlineOutbound") -> dict[str, Any]:
+    """The order's money for the store and the ledger: ``pay_amount`` when the ERP gives it, and
+    ``cod_amount`` (pay_amount - paid_amount) for a COD outbound with money still to collect.
+    COD: the ERP marks it (JST: the tenant's ``order_centre.cod_field`` on the outbound, read by
+    the connector) or it carries the tenant's ``order_centre.cod_label``."""
+    terms: dict[str, Any] = {}
+    pay = _money(outbound.pay_amount)
+    if pay is not None:
+        terms["pay_amount"] = str(pay)
+    label = ctx.tenant.order_centre.cod_label
+    if not (outbound.cash_on_delivery or (label and label in outbound.labels)):
+        return terms
+    due = _due({"pay_amount": outbound.pay_amount, "paid_amount": outbound.paid_amount})
+    return {**terms, "cod_amount": str(due)} if due else terms
+
+
+# --- handed over, collected ------------------------------------------------------------------
+
+def _change(ctx: "FlowContext", key: str, change) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    for _ in range(20):
+        current = ctx.records.get(ctx.ent_id, COD_KIND, key)
+        before = dict(current.data) if current else None
+        after = change(dict(before) if before else None)
+        if after is None or after == before:
+            return before, before
+        if ctx.records.put(ctx.ent_id, COD_KIND, key, after, expected_version=current.version if current else None,
+                           ttl_days=COD_TTL_DAYS):
+            return before, after
+    raise kit.EffectInProgress(f"COD record {key} kept changing; try again")
+
+
+def _status(record: dict[str, Any]) -> str:
+    if record.get("collected") is None:
+        return "uncollected"
+    if record.get("expected") is None:
+        return "collected_unexpected"
+    return "collected" if Decimal(record["collected"]) == Decimal(record["expected"]) else "mismatch"
+
+
+def handed_over(ctx: "FlowContext", io_id: str, *, how: str, at: datetime, collected: Any = None) -> None:
+    """The store shipped online order ``io_id`` or the customer picked it up (``collected``: the
+    event's optional ``cod_collected`` {amount, method})."""
+    from .store_fulfilment import load_order
+
+    known = load_order(ctx, str(io_id))
+    order = known.data if known else {"io_id": str(io_id)}
+    io_id = str(io_id)
+    expected = _money(order.get("cod_amount"))
+    if expected is None and collected is None:
+        return
+
+    def handed(d):
+        d = d or {"io_id": io_id, "collected": None}
+        if d.get("handed_at"):
+            return None
+        return {**d, "expected": str(expected) if expected is not None else None, "store_code": order.get("store_code"),
+                "how": how, "handed_at": at.isoformat(), "status": _status({**d, "expected": expected})}
+
+    before, after = _change(ctx, io_id, handed)
+    if after is not before:
+        ctx.timeline.record(io_id, ctx.ent_id, "cod.handed_over", {"expected": after.get("expected"), "how": how,
+                                                                   "store": order.get("store_code")})
+    if collected is not None:
+        record_collection(ctx, io_id, amount=collected.amount, method=collected.method, at=at,
+                          source=f"fulfilment.{how}", store_code=order.get("store_code"))
+
+
+def record_collection(ctx: "FlowContext", io_id: str, *, amount: Any, method: str | None, at: datetime, source: str,
+                      store_code: str | None = None) -> str:
+    """The store collected ``amount`` for ``io_id``: recorded once (the first report wins);
+    returns the order's COD status afterwards."""
+    amount_text = str(_money(amount))
+
+    def collect(d):
+        d = d or {"io_id": io_id, "expected": None, "store_code": store_code, "handed_at": None}
+        if d.get("collected") is not None:
+            return None
+        changed = {**d, "collected": amount_text, "method": method, "collected_at": at.isoformat(), "source": source}
+        changed["status"] = _status(changed)
+        return changed
+
+    before, after = _change(ctx, io_id, collect)
+    ledger_facts.cod_collected(ctx, io_id=io_id, store_code=(after or {}).get("store_code") or store_code,
+                               amount=(after or {}).get("collected", amount_text), method=(after or {}).get("method"),
+                               at=(after or {}).get("collected_at", at), source=(after or {}).get("source", source))
+    if after is before:
+        if before and before.get("collected") != amount_text:
+            ctx.timeline.record(io_id, ctx.ent_id, "cod.reported_again",
+                                {"first": before.get("collected"), "now": amount_text, "source": source},
+                                level="warning")
+        return (before or {}).get("status", "")
+    ctx.timeline.record(io_id, ctx.ent_id, "cod.collected",
+                        {"amount": amount_text, "expected": after.get("expected"), "method": method,
+                         "status": after["status"], "source": source},
+                        level="info" if after["status"] == "collected" else "warning")
+    ctx.metric("CodCollected", 1)
+    return after["status"]
+
+
+def on_payment_collected(event, ctx: "FlowContext") -> None:
+    """``payment.collected``: 货到付款 money the store collected for an online order (external_id,
+    the JST io_id) or a store order (order_no)."""
+    from . import store_fulfilment
+
+    data = event.data
+    io_id = getattr(data, "external_id", None)
+    if io_id:
+        order = store_fulfilment.load_order(ctx, str(io_id))
+        if order is None:
+            raise UnprocessableRequest(f"data.external_id: {io_id} is not an online order the bridge dispatched")
+        record_collection(ctx, str(io_id), amount=data.amount, method=data.method, at=data.collected_at,
+                          source="payment.collected", store_code=order.data.get("store_code"))
+        return
+    order_no = str(data.order_no)
+    record_collection(ctx, f"order:{order_no}", amount=data.amount, method=data.method, at=data.collected_at,
+                      source="payment.collected")
+
+
+# --- S2: a store order the warehouse ships 货到付款 -------------------------------------------------
+
+def expect_for_store_order(ctx: "FlowContext", order: Any) -> None:
+    """A store order with a COD part went to the warehouse (uploaded unpaid for that part, see
+    the warehouse connector): its amount awaits the reconciliation, key ``order:<order_no>``."""
+    cod = getattr(order, "cod", None)
+    if cod is None or not cod.amount:
+        return
+    to_collect = _money(cod.amount)
+    key = f"order:{order.order_no}"
+
+    def expect(d):
+        d = d or {"io_id": key, "collected": None, "handed_at": None, "store_code": None}
+        if d.get("expected") is not None:
+            return None
+        changed = {**d, "expected": str(to_collect), "order_no": order.order_no}
+        changed["status"] = _status(changed)
+        return changed
+
+    _change(ctx, key, expect)
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+def problems(ctx: "FlowContext", *, include_all: bool = False) -> list[dict[str, Any]]:
+    """COD orders an operator must look at: collected with another amount (mismatch), or
+    handed over ``cod_overdue_days`` ago and not collected (overdue)."""
+    overdue_before = ctx.now() - timedelta(days=ctx.tenant.order_centre.cod_overdue_days)
+    found = []
+    for record in ctx.records.list(ctx.ent_id, COD_KIND):
+        data = dict(record.data)
+        status = data.get("status") or _status(data)
+        handed = datetime.fromisoformat(data["handed_at"]) if data.get("handed_at") else None
+        if status == "uncollected" and handed is not None and handed <= overdue_before:
+            status = "overdue"
+        if status in ("mismatch", "collected_unexpected", "overdue") or include_all:
+            expected, collected = _money(data.get("expected")), _money(data.get("collected"))
+            missing = (expected or Decimal("0")) - (collected or Decimal("0"))
+            found.append({**data, "status": status, "missing": str(missing)})
+    return found
+
+
+def reconcile(ctx: "FlowContext") -> dict[str, Any]:
+    """Count what needs a person: metrics CodMismatch and CodOverdue (their alarms fire above 0)."""
+    found = problems(ctx)
+    summary = {"mismatch": sum(1 for p in found if p["status"] in ("mismatch", "collected_unexpected")),
+               "overdue": sum(1 for p in found if p["status"] == "overdue")}
+    ctx.metric("CodMismatch", summary["mismatch"])
+    ctx.metric("CodOverdue", summary["overdue"])
+    return summary

@@ -1,0 +1,188 @@
+"""Member merge, phase 1: one profile per person across the store system and the online shops.
+
+Sources: the store system's members (``member.updated``) and the online buyers of the orders
+the bridge dispatches to stores (S1). The cleaning rules, in order:
+
+1. A mobile number is normalised (``+86`` / ``0086`` / ``86`` prefixes, spaces and dashes
+   dropped) and must then be 11 digits starting with 1. A record without one (a landline, a
+   masked number such as ``138****8000``) is not merged: it stays the member it is.
+2. The same normalised mobile number is the same person: its store members and its online
+   buyer records become one profile (key: the tenant's keyed hash of the number).
+3. The profile's member id is the first store member seen for the number; the other store
+   members of the number are listed in ``merged_from`` (the store system merges them).
+4. The name is the most recently updated store member's; an online receiver's name is never
+   used (it is often someone receiving a gift).
+5. A store member whose number changes leaves the old number's profile (which is sent again
+   without it) and joins the new one.
+6. Channels: ``store`` with each store member id, and ``online:<shop_id>`` for each online shop
+   the person bought from (its external id is the hashed identity; the bridge keeps no buyer
+   account). Points stay per channel: the profile carries no points.
+
+A profile with at least one store member is sent to the store system (P14), once per change of
+what it says. A person known only online is kept (their spending shows in the report) but not
+sent: phase 1 creates no store members.
+
+Personal data: the profile record (encrypted at rest in the state table) holds the mobile number
+and name because P14 needs them; timelines, logs and the ledger hold only the hashed identity.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..ledger import Fact, hash_identity, mobile_hash, normalise_mobile
+from . import kit
+
+if TYPE_CHECKING:
+    from .kit import FlowContext
+
+PROFILE_KIND = "member.profile"  # key: the mobile hash
+MEMBER_KIND = "member.id"        # key: a store member id -> {"person": mobile hash}
+
+
+def person_of_member(ctx: "FlowContext", member_id: str) -> str | None:
+    record = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
+    return record.data.get("person") if record else None
+
+
+def member_identity(ctx: "FlowContext", member_id: str | None, mobile: str | None) -> str | None:
+    """The hashed identity a sale's member is counted under (its mobile, else its merged
+    profile, else the member id itself)."""
+    by_mobile = mobile_hash(ctx.ent_id, mobile)
+    if by_mobile:
+        return by_mobile
+    if member_id:
+        return person_of_member(ctx, member_id) or hash_identity(ctx.ent_id, "member", member_id)
+    return None
+
+
+def _change(ctx: "FlowContext", person: str, change) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    for _ in range(20):
+        current = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
+        before = dict(current.data) if current else None
+        after = change(dict(before) if before else None)
+        if after is None or after == before:
+            return before, before
+        if ctx.records.put(ctx.ent_id, PROFILE_KIND, person, after,
+                           expected_version=current.version if current else None):
+            return before, after
+    raise kit.EffectInProgress(f"member profile {person[:8]}… kept changing; try again")
+
+
+def _empty(mobile: str) -> dict[str, Any]:
+    return {"mobile": mobile, "name": None, "name_at": None, "store_members": {}, "member_order": [],
+            "online": {}}
+
+
+def on_member_updated(event, ctx: "FlowContext") -> None:
+    """``member.updated``: merge the store member into its person's profile and send it (P14)."""
+    data = event.data
+    member_id = str(data.member_id)
+    mobile = normalise_mobile(data.mobile)
+    person = mobile_hash(ctx.ent_id, mobile) if mobile else None
+    ctx.ledger.append(Fact(ctx.ent_id, "member.updated", f"member:{member_id}:{data.updated_at.isoformat()}",
+                           data.updated_at, store_code=data.store_code, doc_no=member_id,
+                           member_hash=person or hash_identity(ctx.ent_id, "member", member_id)))
+    if person is None:
+        ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.not_merged",
+                            {"why": "no usable mobile number (rule 1)"}, level="warning")
+        return
+    previous = person_of_member(ctx, member_id)
+    updated_at = data.updated_at.isoformat()
+
+    def merge(profile):
+        profile = profile or _empty(mobile)
+        members = dict(profile["store_members"])
+        known = members.get(member_id)
+        if known and known["updated_at"] >= updated_at:
+            return None  # an older or repeated update
+        members[member_id] = {"store_code": data.store_code, "name": data.name, "updated_at": updated_at}
+        order = list(profile["member_order"]) + ([member_id] if member_id not in profile["member_order"] else [])
+        changed = {**profile, "store_members": members, "member_order": order}
+        if profile.get("name_at") is None or updated_at >= profile["name_at"]:
+            changed.update(name=data.name, name_at=updated_at)
+        return changed
+
+    before, after = _change(ctx, person, merge)
+    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
+    if known is None or known.data.get("person") != person:
+        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
+                        expected_version=known.version if known else None)
+    if previous and previous != person:  # rule 5: the member changed its number
+        def leave(profile):
+            if profile is None or member_id not in profile["store_members"]:
+                return None
+            members = {k: v for k, v in profile["store_members"].items() if k != member_id}
+            return {**profile, "store_members": members,
+                    "member_order": [m for m in profile["member_order"] if m != member_id]}
+
+        _, left = _change(ctx, previous, leave)
+        if left:
+            send_profile(ctx, previous)
+    if after is not before:
+        ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.merged",
+                            {"person": person, "members": after["member_order"], "channels": len(_channels(after))})
+    send_profile(ctx, person)
+
+
+def note_online_buyer(ctx: "FlowContext", order: dict[str, Any]) -> None:
+    """An online order's buyer (receiver mobile, shop) joins their person's profile (rule 6)."""
+    mobile = normalise_mobile((order.get("receiver") or {}).get("mobile"))
+    if not mobile:
+        return
+    person = mobile_hash(ctx.ent_id, mobile)
+    channel = f"online:{order.get('shop_id') or 'unknown'}"
+
+    def join(profile):
+        profile = profile or _empty(mobile)
+        if channel in profile["online"]:
+            return None
+        return {**profile, "online": {**profile["online"], channel: person}}
+
+    before, after = _change(ctx, person, join)
+    if after is not before and after.get("store_members"):
+        send_profile(ctx, person)
+
+
+def _channels(profile: dict[str, Any]) -> list[dict[str, str]]:
+    channels = [{"channel": "store", "external_id": member_id} for member_id in profile["member_order"]]
+    channels += [{"channel": channel, "external_id": external} for channel, external in sorted(profile["online"].items())]
+    return channels
+
+
+def send_profile(ctx: "FlowContext", person: str) -> Any:
+    return kit.attempt(ctx, put_profile, {"person": person}, trace_key=f"person:{person}")
+
+
+@kit.flow_command("members.put_profile")
+def put_profile(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
+    """P14 for the person's current profile, once per version of it (the payload names only
+    the hashed person: the profile is read when the step runs, so a retry sends the latest)."""
+    from ..connectors.store import models as pos
+
+    person = payload["person"]
+    record = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
+    profile = record.data if record else None
+    if not profile or not profile["member_order"]:
+        return None  # known only online (phase 1 creates no store members)
+    member_id = profile["member_order"][0]
+    body = pos.MemberProfile(mobile=profile["mobile"], name=profile.get("name") or member_id,
+                             channels=[pos.MemberChannel(**c) for c in _channels(profile)],
+                             merged_from=profile["member_order"][1:])
+    # Once per version of the profile: a profile that returns to an earlier content (a member
+    # left) is a new version and is sent again.
+    key = f"members.p14:{person}:{record.version}"
+    outcome = kit.effect_once(ctx, key, lambda: ctx.store.put_member(member_id, body, business_key=key).status)
+    if not outcome.repeated:
+        ctx.timeline.record(f"person:{person}", ctx.ent_id, "member.sent",
+                            {"member_id": member_id, "merged_from": body.merged_from,
+                             "channels": [c["channel"] for c in _channels(profile)], "status": outcome.result})
+        ctx.metric("MemberProfilesSent", 1)
+    return outcome.result
+
+
+def profiles(ctx: "FlowContext") -> list[dict[str, Any]]:
+    """Every profile, for an operator: hashed person, member ids, channels (no mobile, no name)."""
+    return [{"person": r.key, "member_id": (r.data["member_order"] or [None])[0],
+             "merged_from": r.data["member_order"][1:], "channels": _channels(r.data)}
+            for r in ctx.records.list(ctx.ent_id, PROFILE_KIND)]

@@ -1,0 +1,218 @@
+"""The document ledger: every business fact the bridge handles, appended once, never changed.
+
+A ``Fact`` is one business step (a fulfilment dispatched to a store, a sale at the till, a
+COD payment collected...) with its tenant, business time, store, document keys, SKU lines
+and money. The reports (``o2o report``) read only the ledger, never the operational tables.
+
+Stored, a fact becomes flat rows (``fact_rows``): row 0 carries the fact's own columns and
+money, rows 1..n one SKU line each. Flat rows keep the report SQL to plain ``SELECT`` /
+``GROUP BY`` that Athena (Trino) and DuckDB both run unchanged (no UNNEST dialects). The rows
+of one fact go to one object named after the fact key under ``tenant=E/day=YYYY-MM-DD/``, so
+a replayed step writes the same object again and counts nothing twice.
+
+Personal data is minimised: a fact holds hashed identities (``hash_identity``), never a
+mobile number or a name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+
+from .shanghai_time import SHANGHAI
+
+# What a fact may be, and how each kind moves the stock of its store (signed per line qty):
+# -1 out of the store, +1 into it, 0 no store stock effect (the warehouse's or none).
+FACT_KINDS: dict[str, int] = {
+    "fulfilment.dispatched": 0,     # S1: an online order handed to a store (reserves, does not move)
+    "fulfilment.shipped": -1,       # S1: the store shipped it
+    "fulfilment.picked_up": -1,     # S1: the customer picked it up at the store
+    "fulfilment.rejected": 0,       # S1r: the store refused it
+    "fulfilment.cancelled": 0,      # S1c: the online order was cancelled while at the store
+    "pickup.expired": 0,            # not picked up in time; handed to a person
+    "store_order.shipped": 0,       # S2: the warehouse shipped a store / micro-mall order
+    "store_order.cancelled": 0,     # S2c: the ERP cancelled a store order, the store was told
+    "store_order.returned": 0,      # S2r: the warehouse received the returned goods
+    "transfer.shipped": +1,         # S5 配货: the warehouse shipped goods to the store
+    "warehouse_return.received": -1,  # S6 退仓: the warehouse received what the store sent back
+    "sale.completed": -1,           # a retail sale at the till
+    "sale.refunded": +1,            # a retail refund (the goods come back to the store)
+    "stock.counted": 0,             # 盘点: counted quantities (absolute, in ``qty``)
+    "cod.collected": 0,             # 货到付款 money collected at the store
+    "member.updated": 0,            # a member changed at the store (hashed identity only)
+}
+
+# The columns of a ledger row, in order: the Glue table, the DuckDB reader and the bench
+# generator all take them from here. Partition columns (tenant, day) come from the path.
+ROW_COLUMNS: dict[str, str] = {
+    "fact_key": "string",
+    "kind": "string",
+    "occurred_at": "string",  # Asia/Shanghai wall time, yyyy-MM-dd HH:mm:ss (sorts as text)
+    "store_code": "string",
+    "doc_no": "string",      # the fact's own document: io_id, order_no, sale_no, doc_no...
+    "io_id": "string",       # the JST sales outbound, when the fact is about an online order
+    "so_id": "string",       # the online platform order
+    "delivery": "string",    # express / pickup (S1 facts)
+    "reason": "string",
+    "payment": "string",     # payment method of a sale or a COD collection
+    "member_hash": "string",  # hashed identity of the member / buyer
+    "line_no": "int",        # 0: the fact itself; 1..n: its SKU lines
+    "sku_id": "string",
+    "qty": "bigint",         # the line's quantity as on the document (counted qty for stock.counted)
+    "stock_delta": "bigint",  # how the line moved the store's stock (signed)
+    "amount": "double",      # row 0: the fact's money; rows 1..n: the line's amount
+    "cod_amount": "double",  # row 0 of shipped / picked-up COD orders: the money to collect
+}
+ROW_COLUMN_TYPES_DUCKDB = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
+
+
+class LedgerError(ValueError):
+    """A fact that cannot be written (a programming error in the flow that built it)."""
+
+
+@dataclass(frozen=True)
+class FactLine:
+    sku_id: str
+    qty: int
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Fact:
+    ent_id: str
+    kind: str
+    key: str                 # unique within the tenant: the same step replayed has the same key
+    at: datetime             # the business time (aware): decides the day partition
+    store_code: str | None = None
+    doc_no: str | None = None
+    io_id: str | None = None
+    so_id: str | None = None
+    delivery: str | None = None
+    reason: str | None = None
+    payment: str | None = None
+    member_hash: str | None = None
+    amount: Decimal | None = None
+    cod_amount: Decimal | None = None
+    lines: tuple[FactLine, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FACT_KINDS:
+            raise LedgerError(f"unknown ledger fact kind {self.kind!r}")
+        if self.at.tzinfo is None:
+            raise LedgerError(f"fact {self.key}: its time must carry an offset")
+        if not self.key or "/" in self.key:
+            raise LedgerError(f"fact key {self.key!r} must be non-empty and have no '/'")
+
+    @property
+    def day(self) -> str:
+        return self.at.astimezone(SHANGHAI).date().isoformat()
+
+
+def _money(value: Decimal | None) -> float | None:
+    if value is None:
+        return None
+    amount = Decimal(value)
+    try:
+        amount = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than a cent-exact quantize allows: keep it as it came
+        pass
+    return float(amount)
+
+
+def fact_rows(fact: Fact) -> list[dict[str, Any]]:
+    """The flat rows of one fact (row 0 the fact, then a row per SKU line)."""
+    sign = FACT_KINDS[fact.kind]
+    head = {
+        "fact_key": fact.key, "kind": fact.kind,
+        "occurred_at": fact.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        "store_code": fact.store_code, "doc_no": fact.doc_no, "io_id": fact.io_id, "so_id": fact.so_id,
+        "delivery": fact.delivery, "reason": fact.reason, "payment": fact.payment, "member_hash": fact.member_hash,
+    }
+    rows = [{**head, "line_no": 0, "sku_id": None, "qty": sum(line.qty for line in fact.lines) or None,
+             "stock_delta": None, "amount": _money(fact.amount), "cod_amount": _money(fact.cod_amount)}]
+    for number, line in enumerate(fact.lines, start=1):
+        rows.append({**head, "line_no": number, "sku_id": line.sku_id, "qty": line.qty,
+                     "stock_delta": sign * line.qty if sign else None, "amount": _money(line.amount),
+                     "cod_amount": None})
+    return rows
+
+
+def fact_object_name(fact: Fact) -> str:
+    """``tenant=E/day=YYYY-MM-DD/<kind>-<digest of the key>.jsonl``: one object per fact key."""
+    digest = hashlib.sha256(f"{fact.ent_id}\n{fact.key}".encode()).hexdigest()[:32]
+    return f"tenant={fact.ent_id}/day={fact.day}/{fact.kind.replace('.', '_')}-{digest}.jsonl"
+
+
+def fact_body(fact: Fact) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+                   for row in fact_rows(fact)).encode("utf-8")
+
+
+# --- identities ---------------------------------------------------------------------------
+
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def normalise_mobile(text: str | None) -> str | None:
+    """A mainland mobile number as its 11 digits: +86 / 0086 / 86 prefixes, spaces and dashes
+    dropped. None when what is left is not 11 digits starting with 1 (a landline, a masked
+    number such as 138****1234)."""
+    if not text or "*" in text:
+        return None
+    digits = _NOT_DIGIT.sub("", str(text))
+    for prefix in ("0086", "86"):
+        if len(digits) == len(prefix) + 11 and digits.startswith(prefix):
+            digits = digits[len(prefix):]
+    return digits if len(digits) == 11 and digits.startswith("1") else None
+
+
+def hash_identity(ent_id: str, kind: str, value: str | None, *, pepper: str | None = None) -> str | None:
+    """A stable, keyed fingerprint of a person's identifier (a mobile number...), per tenant.
+
+    HMAC-SHA256 keyed with the tenant and the deployment's pepper (``O2O_IDENTITY_PEPPER``), so
+    the same person has the same hash in every fact of the tenant, and a leaked ledger does not
+    give the numbers back by hashing every possible mobile number without the pepper."""
+    if not value:
+        return None
+    key = f"{pepper if pepper is not None else os.environ.get('O2O_IDENTITY_PEPPER', '')}\n{ent_id}".encode()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def mobile_hash(ent_id: str, mobile: str | None) -> str | None:
+    return hash_identity(ent_id, "mobile", normalise_mobile(mobile))
+
+
+def lines_of(items: Iterable[Any], *, qty: str = "qty", amount: str | None = "amount") -> tuple[FactLine, ...]:
+    """FactLines from model items or dicts with ``sku_id``, ``qty`` and (optionally) an amount."""
+    def get(item: Any, name: str) -> Any:
+        return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+    return tuple(FactLine(str(get(item, "sku_id")), int(get(item, qty)),
+                          Decimal(str(get(item, amount))) if amount and get(item, amount) is not None else None)
+                 for item in items)
+
+
+class MemoryLedger:
+    """A ledger in memory (unit tests, benches, a FlowContext built by hand): the same
+    once-per-key rule as the stored ones; ``facts`` in the order they were appended."""
+
+    def __init__(self) -> None:
+        self.facts: list[Fact] = []
+        self._keys: set[tuple[str, str]] = set()
+
+    def append(self, fact: Fact) -> bool:
+        if (fact.ent_id, fact.key) in self._keys:
+            return False
+        self._keys.add((fact.ent_id, fact.key))
+        self.facts.append(fact)
+        return True
+
+    def of_kind(self, kind: str) -> list[Fact]:
+        return [fact for fact in self.facts if fact.kind == kind]

@@ -1,0 +1,110 @@
+"""ERP-owned store stock: store sales, refunds, counts and transfers reach JST once each, and the
+store shows JST's figure afterwards (so the hourly pull no longer brings sold units back)."""
+
+from __future__ import annotations
+
+from fakes import drain_retries
+from o2o_bridge.connectors.jushuitan.errors import JstTransientError
+from o2o_bridge.events.routes import ROUTES
+from o2o_bridge.flows import stock_sync
+
+from .conftest import S001, S002
+
+
+def deliver(world, event, times=1):
+    for _ in range(times):
+        ROUTES[event.type].run(event, world.ctx)
+
+
+def test_a_store_sale_is_one_confirmed_other_out_of_the_stores_jst_warehouse_and_the_store_follows(world):
+    sale = world.sale(lines=(("TS001-WHT-M", 2), ("TS001-WHT-M", 1)))
+    deliver(world, sale, times=3)  # a replayed sale is no second 零售单
+    [doc] = world.jst.documents
+    assert (doc["type"], doc["external_id"], doc["wms_co_id"], doc["is_confirm"]) == ("out", "XS001", S001, True)
+    assert doc["items"] == [{"sku_id": "TS001-WHT-M", "qty": 3}] and doc["remark"].startswith("零售单 XS001")
+    assert world.jst_qty(S001, "TS001-WHT-M") == 7
+    assert world.store_qty("S001", "TS001-WHT-M") == 7
+    assert "erp_store.booked" in world.ctx.timeline.steps("XS001")
+
+
+def test_the_hourly_pull_no_longer_brings_sold_units_back(world):
+    stock_sync.pull_jst_stock(world.ctx)
+    assert world.store_qty("S001", "TS001-WHT-M") == 10
+    deliver(world, world.sale())
+    stock_sync.pull_jst_stock(world.ctx)
+    assert world.store_qty("S001", "TS001-WHT-M") == 8
+
+
+def test_a_refund_comes_back_in_and_defective_goods_go_to_the_defective_stock(world):
+    deliver(world, world.refund("TH001"))
+    deliver(world, world.refund("TH002", lines=(("TS001-WHT-L", 1),), defective=True))
+    sellable, defective = world.jst.documents
+    assert (sellable["type"], sellable["warehouse"], defective["warehouse"]) == ("in", 1, 4)
+    assert world.jst_qty(S001, "TS001-WHT-M") == 11 and world.store_qty("S001", "TS001-WHT-M") == 11
+    assert world.jst_qty(S001, "TS001-WHT-L") == 4 and world.jst_qty(S001, "TS001-WHT-L", "defective_qty") == 1
+
+
+def test_an_approved_count_replaces_jsts_figure_of_the_counted_skus_once(world):
+    deliver(world, world.count(), times=2)
+    [count] = world.jst.counts
+    assert (count["so_id"], count["wms_co_id"], count["type"], count["items"]) == \
+        ("PD001-1", S001, "check", [("TS001-WHT-M", 7)])
+    assert world.jst_qty(S001, "TS001-WHT-M") == 7 and world.store_qty("S001", "TS001-WHT-M") == 7
+    assert world.jst_qty(S001, "TS001-WHT-L") == 4
+
+
+def test_a_count_on_a_bin_managed_warehouse_sends_the_difference_so_nothing_else_is_zeroed(make_world):
+    world = make_world(bin_managed=(S001,))
+    deliver(world, world.count(counted=(("TS001-WHT-M", 7),)))
+    [count] = world.jst.counts
+    assert (count["type"], count["items"]) == ("adjust", [("TS001-WHT-M", -3)])
+    assert world.jst_qty(S001, "TS001-WHT-M") == 7
+    assert world.jst_qty(S001, "TS001-WHT-L") == 4  # type=check would have zeroed it
+
+
+def test_a_store_transfer_moves_stock_between_the_two_stores_jst_warehouses_and_both_stores_follow(world):
+    deliver(world, world.transfer(), times=2)
+    out, into = world.jst.documents
+    assert (out["type"], out["external_id"], out["wms_co_id"]) == ("out", "DB001-out", S001)
+    assert (into["type"], into["external_id"], into["wms_co_id"]) == ("in", "DB001-in", S002)
+    assert "店店调拨 DB001 S001 -> S002" == out["remark"] == into["remark"]
+    assert (world.store_qty("S001", "TS001-WHT-M"), world.store_qty("S002", "TS001-WHT-M")) == (7, 13)
+    assert world.ctx.timeline.steps("DB001").count("erp_store.booked") == 2  # both halves on the transfer's timeline
+
+
+def test_a_store_without_a_jst_warehouse_is_parked_with_the_reason_and_the_next_sale_still_goes(world):
+    deliver(world, world.sale("XS009", store="S003"))
+    deliver(world, world.sale("XS010"))
+    [letter] = world.ctx.queue.dead
+    assert "store S003 has no JST warehouse" in letter.reason
+    assert [d["external_id"] for d in world.jst.documents] == ["XS010"]
+
+
+def test_jst_busy_queues_the_booking_and_the_retry_books_it_once(world):
+    world.jst.faults.script["upload_other_inout"] = [JstTransientError("199 调用太频繁")]
+    deliver(world, world.sale())
+    assert world.jst.documents == []
+    drain_retries(world.ctx)
+    assert len(world.jst.documents) == 1 and world.store_qty("S001", "TS001-WHT-M") == 8
+
+
+def test_with_the_store_system_as_stock_master_nothing_is_booked_and_the_event_is_acknowledged(make_world):
+    world = make_world(master="pos")
+    for event in (world.sale(), world.refund(), world.count(), world.transfer()):
+        deliver(world, event)
+    assert world.jst.documents == [] and world.jst.counts == []
+    assert world.ctx.timeline.steps("XS001") == ["erp_store.not_booked"]
+
+
+def test_store_stock_into_a_bin_managed_offline_warehouse_goes_as_the_difference(make_world):
+    """S4 counts the stores' aggregate into 店加线下仓 with type=check: on a bin-managed one that
+    would zero every SKU not in the upload, so the difference is sent instead."""
+    from o2o_bridge.ports.warehouse import SkuQty
+
+    world = make_world(master="pos", bin_managed=(10001,))
+    world.jst.set(10001, "TS001-WHT-M", second=1, qty=5)
+    world.jst.set(10001, "TS001-WHT-L", second=1, qty=3)
+    assert world.ctx.erp.upload_store_stock("S4-1", [SkuQty("TS001-WHT-M", 8)], remark="店+ 门店库存") is False
+    [count] = world.jst.counts
+    assert (count["type"], count["items"]) == ("adjust", [("TS001-WHT-M", 3)])
+    assert world.jst_qty(10001, "TS001-WHT-M") == 8 and world.jst_qty(10001, "TS001-WHT-L") == 3

@@ -1,0 +1,97 @@
+"""Store reservations: a dispatched order holds its lines at the store until it leaves it, so
+routing and the stock reported to the ERP never give the same last unit twice."""
+
+from __future__ import annotations
+
+import threading
+
+from o2o_bridge.flows import reservations, stock_sync
+from o2o_bridge.flows import store_fulfilment as s1
+
+LAST_UNIT = {"S001": {"SKU-RED-L": 1}, "S002": {}, "S003": {}}
+
+
+def held(world, store="S001", sku="SKU-RED-L"):
+    return reservations.held(world.ctx, store, sku)
+
+
+def test_a_second_order_does_not_get_the_last_unit_the_first_one_holds(make_world):
+    world = make_world(stock=LAST_UNIT)
+    world.jst.add(700001, items=[("SKU-RED-L", 1)])
+    world.jst.add(700002, items=[("SKU-RED-L", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    assert world.order(700001)["status"] == "dispatched" and world.order(700001)["store_code"] == "S001"
+    assert world.order(700002)["status"] == "exception"
+    routed = [e for e in world.ctx.timeline.entries("700002") if e.step == "s1.routed"][0]
+    assert routed.detail["dropped"]["S001"] == "stock: SKU-RED-L has 0, needs 1"
+    assert held(world) == 1 and reservations.holding(world.ctx) == [
+        {"store_code": "S001", "sku_id": "SKU-RED-L", "io_id": "700001", "qty": 1}]
+
+
+def test_concurrent_dispatches_cannot_both_reserve_the_last_unit(make_world):
+    world = make_world(stock=LAST_UNIT)
+    for io_id in (700001, 700002, 700003):
+        world.jst.add(io_id, items=[("SKU-RED-L", 1)])
+    gate = threading.Barrier(3)
+    # Each dispatch read the store's stock (1) before any of them reserved.
+    original = world.store.store_stock
+
+    def read_then_wait(store_code, sku_ids):
+        answer = original(store_code, sku_ids)
+        try:
+            gate.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return answer
+
+    world.store.store_stock = read_then_wait
+    world.jst.page_size = 1
+
+    def dispatch(io_id):
+        world.ctx.records.put(world.ctx.ent_id, s1.ORDER_KIND, str(io_id), {
+            "io_id": str(io_id), "o_id": "", "so_id": f"SO{io_id}", "shop_id": 1, "delivery": "express",
+            "status": "routing", "route_no": 0, "receiver": {"name": "王", "mobile": "13800000000", "province": "上海市",
+                                                             "city": "上海市", "district": "静安区", "address": "1号"},
+            "items": [{"sku_id": "SKU-RED-L", "qty": 1, "name": "T"}], "rejections": []})
+        s1.dispatch(world.ctx, {"io_id": str(io_id), "route_no": 0})
+
+    threads = [threading.Thread(target=dispatch, args=(io_id,)) for io_id in (700001, 700002, 700003)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    world.drain()
+    statuses = sorted(world.order(io_id)["status"] for io_id in (700001, 700002, 700003))
+    assert statuses == ["dispatched", "exception", "exception"]
+    assert held(world) == 1
+
+
+def test_the_hold_goes_when_the_order_ships_is_rejected_or_cancelled_and_only_once(make_world):
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {"SKU-RED-L": 5}})
+    for io_id in (700001, 700002, 700003):
+        world.jst.add(io_id, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    assert held(world) == 4 and held(world, "S003") == 2  # S001 had 5: the third order went on to S003
+
+    shipped = world.shipped(700001)
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    assert held(world) == 2
+
+    rejected = world.rejected(700002)
+    world.mark(rejected)
+    s1.on_fulfilment_rejected(rejected, world.ctx)
+    assert held(world) == 0
+    assert world.order(700002)["store_code"] == "S003" and held(world, "S003") == 4
+
+    s1.cancel_outbound(world.ctx, "700003", jst_status="Cancelled")
+    assert held(world, "S003") == 2
+    assert reservations.release(world.ctx, "S003", "700003", [{"sku_id": "SKU-RED-L", "qty": 2}]) == 0
+
+
+def test_the_stock_reported_for_the_offline_warehouse_is_store_stock_minus_what_is_held(make_world):
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {"SKU-RED-L": 0}, "S003": {"SKU-RED-L": 0}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    for store, qty in (("S001", 5), ("S002", 0), ("S003", 0)):
+        world.ctx.records.put(world.ctx.ent_id, stock_sync.STORE_LEVEL, f"SKU-RED-L|{store}", {"qty": qty, "version": 1})
+    assert stock_sync.offline_quantities(world.ctx, ["SKU-RED-L"]) == {"SKU-RED-L": 3}

@@ -1,0 +1,61 @@
+"""S2 货到付款: a store order the warehouse ships COD is uploaded to JST unpaid for the COD part,
+labelled and remarked so the warehouse collects it, and awaited for the reconciliation."""
+
+from __future__ import annotations
+
+from flows_s2.conftest import World, order_requested
+from o2o_bridge.flows import cash_on_delivery as cod
+from o2o_bridge.flows import warehouse_orders as s2
+
+
+def cod_order(order_no: str, amount: str):
+    event = order_requested(order_no)  # pay_amount 507.00
+    data = event.data.model_copy(update={"cod": type(event.data).model_fields["cod"].annotation.__args__[0](
+        amount=amount)})
+    return event.model_copy(update={"data": data})
+
+
+def test_a_cod_store_order_is_uploaded_unpaid_for_what_the_courier_collects(monkeypatch):
+    world = World(monkeypatch)
+    s2.on_order_warehouse_requested(cod_order("WM2001", "307.00"), world.ctx)
+    upload = world.jst.orders["WM2001"]["upload"]
+    assert str(upload.pay_amount) == "507.00" and str(upload.pay.amount) == "200.00"
+    assert "货到付款" in upload.labels and upload.remark.startswith("货到付款 代收 307.00 元")
+    [waiting] = cod.problems(world.ctx, include_all=True)
+    assert (waiting["io_id"], waiting["expected"], waiting["status"]) == ("order:WM2001", "307.00", "uncollected")
+
+
+def test_an_order_entirely_on_delivery_has_no_pay_line_and_a_plain_order_is_unchanged(monkeypatch):
+    world = World(monkeypatch)
+    s2.on_order_warehouse_requested(cod_order("WM2002", "507.00"), world.ctx)
+    assert world.jst.orders["WM2002"]["upload"].pay is None
+    s2.on_order_warehouse_requested(order_requested("WM2003"), world.ctx)
+    plain = world.jst.orders["WM2003"]["upload"]
+    assert plain.pay.amount == plain.pay_amount and not plain.labels and not plain.remark
+
+
+def test_store_order_parcels_and_cancels_are_ledger_facts_once(monkeypatch):
+    from datetime import datetime, timezone
+
+    from fakes import drain_retries
+    from o2o_bridge.connectors.jushuitan.inbound import JstPush
+
+    world = World(monkeypatch)
+
+    def push(body):
+        return JstPush("10010", "133242", {}, body, "", world.tenant, "token")
+
+    s2.on_order_warehouse_requested(order_requested("WM3001"), world.ctx)
+    parcel = world.jst.ship("WM3001", "SF301", [("1", "TS001-WHT-M", 2)], datetime.now(timezone.utc))
+    for _ in range(3):
+        s2.recheck_shipments(world.ctx, *push(parcel).named_shipments())
+    s2.on_order_warehouse_requested(order_requested("WM3002"), world.ctx)
+    cancel = world.jst.cancel_in_jst("WM3002", "缺货")
+    for _ in range(2):
+        s2.recheck_cancels(world.ctx, push(cancel).named_cancels())
+    drain_retries(world.ctx)
+    kinds = [(f.kind, f.doc_no) for f in world.ctx.ledger.facts]
+    assert kinds == [("store_order.shipped", "WM3001"), ("store_order.cancelled", "WM3002")]
+    [shipped] = world.ctx.ledger.of_kind("store_order.shipped")
+    assert [(line.sku_id, line.qty) for line in shipped.lines] == [("TS001-WHT-M", 2)]
+    assert world.ctx.ledger.of_kind("store_order.cancelled")[0].reason == "缺货"

@@ -1,0 +1,64 @@
+"""The document ledger's resources: the bucket, who may append to it, the Glue table the reports
+read (its columns are the rows ledger.py writes) and the Athena workgroup."""
+
+from __future__ import annotations
+
+from o2o_bridge.ledger import ROW_COLUMNS
+from template_facts import RESOURCES, SAM_FUNCTION, TEMPLATE, resources_of_type
+
+# The functions whose flows append facts (S1, S2, S5/S6, the cloud warehouse's confirmations,
+# and every retried step of them).
+WRITERS = {"DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction", "PosEventsFunction",
+           "PollJstOutboundFunction", "PollJstDocumentsFunction", "RetryWorkerFunction", "QimenCallbackFunction"}
+
+
+def _properties(lid):
+    return RESOURCES[lid].get("Properties", {})
+
+
+def test_the_ledger_table_reads_exactly_the_columns_the_functions_write():
+    table = _properties("LedgerTable")["TableInput"]
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns == ROW_COLUMNS
+    assert [p["Name"] for p in table["PartitionKeys"]] == ["tenant", "day"]
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true" and parameters["projection.tenant.type"] == "injected"
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+
+
+def test_only_the_functions_that_record_facts_may_append_and_nothing_more():
+    writers = set()
+    for lid, resource in resources_of_type(SAM_FUNCTION).items():
+        policies = resource["Properties"].get("Policies", [])
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        if {"Ref": "LedgerAppendPolicy"} in policies:
+            writers.add(lid)
+            assert variables.get("LEDGER_BUCKET") == {"Ref": "LedgerBucket"}, lid
+        else:
+            assert "LEDGER_BUCKET" not in variables, lid
+    assert writers == WRITERS
+    [statement] = _properties("LedgerAppendPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "s3:PutObject"
+    assert statement["Resource"] == {"Fn::Sub": "${LedgerBucket.Arn}/ledger/*"}
+
+
+def test_the_ledger_bucket_is_private_encrypted_versioned_and_kept():
+    bucket = RESOURCES["LedgerBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    workgroup = _properties("LedgerWorkgroup")["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True
+    assert workgroup["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
+    assert {"LedgerBucketName", "LedgerDatabaseName", "LedgerWorkgroupName"} <= set(TEMPLATE["Outputs"])
+
+
+def test_the_report_engines_stay_out_of_the_lambda_layer():
+    from template_facts import ROOT
+
+    requirements = (ROOT / "layers" / "shared" / "requirements.txt").read_text(encoding="utf-8").lower()
+    assert "duckdb" not in requirements and "openpyxl" not in requirements
+    layer_sources = (ROOT / "layers" / "shared" / "o2o_bridge").rglob("*.py")
+    assert not [p for p in layer_sources if "import duckdb" in p.read_text("utf-8") or "openpyxl" in p.read_text("utf-8")]
