@@ -19,7 +19,7 @@ def dispatched(world, io_ids):
 def ship(world, io_id, carrier="SF"):
     event = world.shipped(io_id, carrier=carrier, tracking=f"SF{io_id}")
     world.mark(event)
-    s1.on_fulfilment_shipped(event, world.ctx.tenant)
+    s1.on_fulfilment_shipped(event, world.ctx)
 
 
 def test_the_poll_confirms_a_hundred_and_twenty_outbounds_in_three_calls_before_it_scans(make_world):
@@ -78,17 +78,17 @@ def test_an_event_delivered_again_while_its_confirmation_is_out_confirms_nothing
     dispatched(world, [700001])
     event = world.shipped(700001)
     world.mark(event)
-    s1.on_fulfilment_shipped(event, world.ctx.tenant)
+    s1.on_fulfilment_shipped(event, world.ctx)
     real = world.jst.upload_wms_sent
 
     def store_sends_it_again(rows):
-        s1.on_fulfilment_shipped(event, world.ctx.tenant)  # delivered again while the call is out
+        s1.on_fulfilment_shipped(event, world.ctx)  # delivered again while the call is out
         return real(rows)
 
     world.jst.upload_wms_sent = store_sends_it_again
     s1.confirm_pending(world.ctx)
     world.jst.upload_wms_sent = real
-    s1.on_fulfilment_shipped(event, world.ctx.tenant)  # and once more after it
+    s1.on_fulfilment_shipped(event, world.ctx)  # and once more after it
     s1.confirm_pending(world.ctx)
     assert world.jst.confirmed == [700001] and world.steps(700001).count("s1.confirmed_in_jst") == 1
     assert world.ctx.records.list(world.ctx.ent_id, s1.PENDING_CONFIRM_KIND) == []
