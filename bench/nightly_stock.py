@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-second", type=int, default=5)
     parser.add_argument("--per-minute", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261130)
-    parser.add_argument("--readers", type=int, default=4,
+    parser.add_argument("--readers", type=int, default=8,
                         help="P8 scans side by side, by SKU range (the tenant's pos.parallel_reads; 1: one stream)")
     parser.add_argument("--p8-latency-ms", type=int, default=50,
                         help="how long the 店+ sandbox takes to answer each P8 page on night 2 (default 50: a store "
