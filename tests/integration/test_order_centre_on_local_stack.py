@@ -101,6 +101,7 @@ def test_the_order_centre_end_to_end(world, capsys):
     assert merged["merged_from"] == ["M9002"] and merged["mobile"] == "13800000000"
     assert {c["channel"] for c in merged["channels"]} == {"store", "online:10086"}
 
+    poll()  # the next poll confirms the shipments in JST; their ledger facts follow
     # The reports over the ledger the functions wrote.
     [summary] = [r for r in report("store-inout", capsys) if r["doc_no"] == fulfilment["fulfilment_id"]]
     assert summary["qty_out"] == 1
