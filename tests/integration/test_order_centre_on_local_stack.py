@@ -63,6 +63,7 @@ def test_the_order_centre_end_to_end(world, capsys):
     [fulfilment] = live(store, 581001)
     assert fulfilment["cod"] == {"amount": "299.00"}
     assert store.fulfilment_event(fulfilment["fulfilment_id"], "shipped", ent_id="10010").ok
+    poll()  # the next poll confirms it in JST; its ledger fact (with the COD amount) follows
     capsys.readouterr()
     assert o2o(["cod", "list", "--all"]) == 0
     assert "581001  tenant=10010 store=S001 status=collected expected=299.00 collected=299.00" in capsys.readouterr().out
