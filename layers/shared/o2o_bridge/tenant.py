@@ -183,8 +183,12 @@ class JushuitanConfig(_WithSecrets):
     aftersale_warehouse_type: Literal[1, 2, 3, 4] = 2
     # JST warehouses with 货位管理 (bin management): there a count upload with type=check zeroes
     # every SKU not sent, so the bridge sends the difference (type=adjust) instead. JST's API
-    # does not say which warehouses manage bins: list them.
-    bin_managed_wms_co_ids: list[PositiveInt] = []
+    # does not say which warehouses manage bins: list them; [] states that none does. Unset
+    # (None) is treated as [] but `tenant doctor` asks until the fact is stated.
+    bin_managed_wms_co_ids: list[PositiveInt] | None = None
+
+    def bin_managed(self, wms_co_id: int) -> bool:
+        return wms_co_id in (self.bin_managed_wms_co_ids or ())
     rate_limit: RateLimit = RateLimit()
 
 
