@@ -190,7 +190,7 @@ class JstWarehouse(JstStock):
         api, source = section.transfer_api, section.main_wms_co_id
         held = self._transfer_in_jst(document.doc_no)
         if held is not None:  # an earlier attempt's answer was lost
-            return DocumentAccepted(f"{TRANSFER_ID}{held}", str(source), already_there=True)
+            return DocumentAccepted(f"{TRANSFER_ID}{held}", str(source), already_there=True, document="调拨单")
         upload = jst.TransferUpload(
             so_id=document.doc_no, go_co_id=source, link_co_id=self.transfer_destination(document.store_code),
             remark=document.remark, items=[jst.OtherInOutItemUpload(sku_id=l.sku_id, qty=l.qty) for l in document.lines])
@@ -204,7 +204,7 @@ class JstWarehouse(JstStock):
                       and row.get("io_id")), None) or self._transfer_in_jst(document.doc_no)
         if io_id is None:
             raise TransientError(f"JST took transfer {document.doc_no} without an io_id and cannot find it yet")
-        return DocumentAccepted(f"{TRANSFER_ID}{io_id}", str(source), already_there=not rows)
+        return DocumentAccepted(f"{TRANSFER_ID}{io_id}", str(source), already_there=not rows, document="调拨单")
 
     def _transfer_in_jst(self, so_id: str) -> int | None:
         found = self.api.query_transfers(path=self.tenant.jushuitan.transfer_api.query_path, so_ids=[so_id])
