@@ -183,6 +183,14 @@ def test_with_erp_owned_store_stock_the_doctor_names_each_stores_jst_warehouse()
     assert "10011 (store S001's 盘点单" in run(doc)["bin_management"].reason
 
 
+def test_a_replenishment_sent_as_a_transfer_document_asks_for_a_test_document():
+    assert "replenishment_document" not in run()
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    check = run(doc)["replenishment_document"]
+    assert check.ok and check.warning and "S001 -> 10001" in check.reason and "/open/allocate/kc/upload" in check.reason
+
+
 def test_a_bin_managed_warehouse_jst_does_not_have_fails():
     doc = tenant_doc()
     doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001, 99999]

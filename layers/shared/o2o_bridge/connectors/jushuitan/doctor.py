@@ -107,6 +107,8 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
     checks.append(_bin_management(tenant, lookups, jst))
+    if section.replenishment_document == "transfer":
+        checks.append(_replenishment_transfer(tenant))
     checks.append(Check("self_mall_dispatch_rule", True, (
         f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
         f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
@@ -156,6 +158,19 @@ def _bin_management(tenant: Any, lookups: Lookups, jst: Any) -> Check:
     return Check("bin_management", True, "; ".join(filter(None, (
         f"counts into {', '.join(map(str, bins))} go as type=adjust (货位管理, stated by the tenant)" if bins else "",
         f"counts into {', '.join(map(str, checks))} go as type=check (stated: no 货位管理)" if checks else ""))))
+
+
+def _replenishment_transfer(tenant: Any) -> Check:
+    """配货 as a JST transfer document: its endpoints are not in the JST reference the bridge was
+    built from, so a person confirms one test document before going live."""
+    section = tenant.jushuitan
+    mapped = {m.pos_warehouse_code: m.jst_wms_co_id for m in tenant.warehouses}
+    where = ", ".join(f"{s.code} -> {mapped.get(s.code, section.offline_wms_co_id)}" for s in tenant.stores)
+    api = section.transfer_api
+    return Check("replenishment_document", True, (
+        f"配货 goes to JST as a 调拨单 from {section.main_wms_co_id} ({where}) over {api.upload_path}, shipped when "
+        f"its status is {'/'.join(api.shipped_statuses)}: JST does not document these endpoints, so send one test "
+        "配货 and check it with o2o trace before going live (jushuitan.transfer_api corrects them)"), warning=True)
 
 
 class _Failed(Exception):
