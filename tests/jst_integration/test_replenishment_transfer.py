@@ -13,7 +13,8 @@ import yaml
 from fakes import drain_retries, fake_context
 from flows_transfers.s5_s7_fakes import FakeStore
 from o2o_bridge.events.models import EVENT_MODELS
-from o2o_bridge.flows import kit, store_transfers
+from o2o_bridge import wiring
+from o2o_bridge.flows import store_transfers
 from o2o_bridge.tenant import parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
@@ -32,7 +33,7 @@ def transfer_tenant(mutate=None):
 def make_world(h, monkeypatch):
     def build(tenant=None):
         ctx = fake_context(tenant or transfer_tenant(), jst=h.api, store=FakeStore())
-        monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
         return ctx
 
     return build
@@ -48,7 +49,7 @@ def submit(ctx, doc_no="PH-T1", items=(("TS001-WHT-M", 5),), event_id=None):
         "event_id": event_id or f"evt-{doc_no}", "ent_id": "10010", "type": "transfer.submitted",
         "occurred_at": datetime.now(timezone.utc).isoformat(),
         "data": {"doc_no": doc_no, "store_code": "S001", "remark": "周末补货",
-                 "items": [{"sku_id": sku, "qty": qty} for sku, qty in items]}}), ctx.tenant)
+                 "items": [{"sku_id": sku, "qty": qty} for sku, qty in items]}}), ctx)
 
 
 def transfers(h, so_id="PH-T1"):
@@ -146,5 +147,5 @@ def test_returns_to_the_warehouse_stay_other_inbound_documents(h, world):
         "event_id": "evt-TC1", "ent_id": "10010", "type": "warehouse_return.submitted",
         "occurred_at": datetime.now(timezone.utc).isoformat(),
         "data": {"doc_no": "TC-1", "store_code": "S001", "remark": "", "items": [{"sku_id": "TS001-WHT-M", "qty": 1}]}}),
-        world.tenant)
+        world)
     assert "/open/jushuitan/otherinout/upload" in h.wire.paths() and transfers(h, "TC-1") == []

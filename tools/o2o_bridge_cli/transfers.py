@@ -5,6 +5,8 @@ received at the other (ERP-owned store stock)."""
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 from ._output import add_json_flag, echo, echo_json
 
 
@@ -23,11 +25,11 @@ def register(commands) -> None:
 
 
 def show_in_transit(args) -> int:
-    from ..flows import erp_store_stock, kit
+    from ..flows import erp_store_stock
     from .products import selected_tenants
 
     found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
-             for item in erp_store_stock.in_transit(kit.context_for(tenant))]
+             for item in erp_store_stock.in_transit(wiring.context_for(tenant))]
     if args.json:
         echo_json(found)
         return 0
@@ -41,17 +43,17 @@ def show_in_transit(args) -> int:
 
 
 def show_exceptions(args) -> int:
-    from ..flows import kit, store_transfers
+    from ..flows import store_transfers
     from .products import selected_tenants
 
     found = 0
     tenants = selected_tenants(args)
     if args.json and not args.clear:
         echo_json([{"ent_id": tenant.ent_id, **item} for tenant in tenants
-                   for item in store_transfers.open_exceptions(kit.context_for(tenant))])
+                   for item in store_transfers.open_exceptions(wiring.context_for(tenant))])
         return 0
     for tenant in tenants:
-        ctx = kit.context_for(tenant)
+        ctx = wiring.context_for(tenant)
         for item in store_transfers.open_exceptions(ctx):
             if args.clear and item["doc_no"] != args.clear:
                 continue
