@@ -40,6 +40,11 @@ def _conditional_failed(exc: ClientError) -> bool:
 class DynamoStateStore:
     """Tenants, links, cursors and the timeline in StateTable (one boto3 client, reused)."""
 
+    # Lookups are cached whether they find a tenant or not: a public edge then costs a stranger's
+    # entId what it costs a merchant's (one read per cache period), so its time names no merchant.
+    # Bounded, so a flood of invented entIds cannot grow a container's memory.
+    TENANT_CACHE_ENTRIES = 4096
+
     def __init__(self, client: Any, table_name: str, *, tenant_cache_seconds: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
@@ -59,8 +64,10 @@ class DynamoStateStore:
             TableName=self.table, Key={"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}, ConsistentRead=True
         ).get("Item")
         tenant = Tenant.model_validate(json.loads(item["config"]["S"])) if item else None
-        if tenant is not None:
-            self._tenant_cache[ent_id] = (self._clock(), tenant)
+        self._tenant_cache.pop(ent_id, None)
+        while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
+            del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
+        self._tenant_cache[ent_id] = (self._clock(), tenant)
         return tenant
 
     def put(self, tenant) -> None:
