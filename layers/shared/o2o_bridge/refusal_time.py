@@ -35,18 +35,22 @@ def refusal_floor_seconds() -> float:
     return int(text) / 1000
 
 
+# The clock and the wait, as module names so a test can watch the wait without waiting.
+_clock: Callable[[], float] = time.monotonic
+_sleep: Callable[[float], None] = time.sleep
+
+
 @contextmanager
 def refusals_take_at_least(refused: type[BaseException] | tuple[type[BaseException], ...], *,
-                           seconds: float | None = None, clock: Callable[[], float] = time.monotonic,
-                           sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
+                           seconds: float | None = None) -> Iterator[None]:
     """Run the authentication steps; if they raise ``refused``, wait out the rest of the floor
     (``seconds``, else ``refusal_floor_seconds()``) before the refusal goes on to be answered."""
-    started = clock()
+    started = _clock()
     try:
         yield
     except refused:
         floor = refusal_floor_seconds() if seconds is None else seconds
-        remaining = floor - (clock() - started)
+        remaining = floor - (_clock() - started)
         if remaining > 0:
-            sleep(remaining)
+            _sleep(remaining)
         raise
