@@ -196,3 +196,33 @@ def test_a_bad_floor_setting_is_a_configuration_error(monkeypatch, value):
     monkeypatch.setenv("O2O_REFUSAL_MIN_MS", value)
     with pytest.raises(ConfigurationError, match="O2O_REFUSAL_MIN_MS"):
         refusal_time.refusal_floor_seconds()
+
+
+def test_a_stranger_pays_the_secret_read_a_tenant_pays_once_per_cache_period(edge, monkeypatch):
+    """As deployed (O2O_STAND_IN_SECRET_READS): an unknown entId costs one Secrets Manager read under
+    its own path per cache period, as a tenant's reference costs one; both then come from cache."""
+    from aws_lambda_powertools.utilities import parameters
+    from botocore.client import BaseClient
+
+    read: list[str] = []
+    original = BaseClient._make_api_call
+
+    def watched(client, operation, params):
+        if operation == "GetSecretValue":
+            read.append(params["SecretId"])
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", watched)
+    monkeypatch.setenv("O2O_STAND_IN_SECRET_READS", "true")
+    monkeypatch.setattr(refusal_time, "_STAND_IN_READS", {})
+    parameters.clear_caches()
+    function, method, storage, extra = JST_ROUTES["/jushuitan/delivery_callback"]
+    for _ in range(2):
+        assert push(function, signed(method, ent_id="99998", partner_key="guess"), "{}") == REFUSED
+        assert push(function, signed(method, ent_id=SIGN_TENANT, partner_key="guess"), "{}") == REFUSED
+    assert read == ["o2o/tenants/99998/stand-in", f"o2o/tenants/{SIGN_TENANT}/edge"]
+    body = delivery_confirm("SO-EDGE", "M-EDGE", [("SF1", {"TS001-WHT-M": 1})])
+    read.clear()
+    for ent_id in ("99997", "10010"):  # unknown, and a tenant without 奇门
+        invoke("qimen_callback", api_event(qimen_query("deliveryorder.confirm", body, ent_id=ent_id), body))
+    assert read == ["o2o/tenants/99997/stand-in", "o2o/tenants/10010/stand-in"]

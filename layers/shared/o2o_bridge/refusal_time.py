@@ -1,14 +1,15 @@
 """How long a public edge takes to refuse a caller who cannot prove who they are.
 
 The JST and 奇门 edges give an unknown tenant, a wrong credential and a foreign storageCode
-one answer, and do the same work for each (a stand-in tenant with random credentials, tenant
-lookups cached whether they find a tenant or not). What still differs is a cold read: a known
-tenant whose secrets are Secrets Manager references costs one read per secret per cache period
-in each container that an unknown tenant does not, and those tens of milliseconds would tell a
-stranger which merchants exist. So a refusal leaves no sooner than a floor after
-authentication began (``O2O_REFUSAL_MIN_MS``, default 250 ms; 0 switches it off): every
-refusal whose work fits under the floor takes the same time. Accepted requests are never
-delayed. ``bench/edge_timing.py`` prints the times with and without the floor.
+one answer, and do the same work for each: a stand-in tenant with random credentials, tenant
+lookups cached whether they find a tenant or not, and, where tenants' secrets are Secrets
+Manager references (a deployed stack: ``O2O_STAND_IN_SECRET_READS``), one read under an
+unknown entId's own secret path per cache period (``read_like_a_tenant``), as a tenant's
+references cost. On top, a refusal leaves no sooner than a floor after authentication began
+(``O2O_REFUSAL_MIN_MS``, default 250 ms; 0 switches it off), so the differences that remain
+(a tenant with two secrets reads twice) are hidden while the work fits under the floor.
+Accepted requests are never delayed. ``bench/edge_timing.py`` prints the times and the AWS
+calls per kind of refusal, with and without the floor.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .ports import SecretResolver
 
 DEFAULT_MIN_MS = 250
 MAX_MIN_MS = 5000  # a refusal holds its function this long: keep it well under the timeout
@@ -54,3 +58,31 @@ def refusals_take_at_least(refused: type[BaseException] | tuple[type[BaseExcepti
         if remaining > 0:
             _sleep(remaining)
         raise
+
+
+# entId -> when its stand-in read was made (bounded like the tenant cache).
+_STAND_IN_READS: dict[str, float] = {}
+STAND_IN_READ_SECONDS = 300  # the Secrets Manager resolver's cache period
+STAND_IN_ENTRIES = 4096
+
+
+def read_like_a_tenant(ent_id: str, resolver: "SecretResolver") -> None:
+    """For an entId no tenant has (or a tenant without the section asked for): the Secrets
+    Manager read a tenant's reference costs, under the entId's own path, once per cache period.
+    The secret does not exist; whatever comes back is dropped and never changes the answer."""
+    if os.environ.get("O2O_STAND_IN_SECRET_READS", "").lower() not in {"1", "true", "yes"}:
+        return  # tenants here keep their secrets inline (local stack, tests): nothing to match
+    from .tenant import tenant_secret_prefix
+
+    now = _clock()
+    made = _STAND_IN_READS.get(ent_id)
+    if made is not None and now - made < STAND_IN_READ_SECONDS:
+        return
+    _STAND_IN_READS.pop(ent_id, None)
+    while len(_STAND_IN_READS) >= STAND_IN_ENTRIES:
+        del _STAND_IN_READS[next(iter(_STAND_IN_READS))]
+    _STAND_IN_READS[ent_id] = now
+    try:
+        resolver.resolve(f"secretsmanager:{tenant_secret_prefix()}tenants/{ent_id}/stand-in")
+    except Exception:  # noqa: BLE001 - not found is the expected outcome; no outcome may show
+        pass

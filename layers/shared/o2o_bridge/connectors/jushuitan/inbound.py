@@ -117,7 +117,7 @@ MAX_QUERY_VALUE = 256
 def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"] | None = None,
               secrets: SecretResolver | None = None, now: float | None = None) -> JstPush:
     """Authenticate the push (one 401 for every reason), then parse its body (400 naming what is wrong)."""
-    from ...refusal_time import refusals_take_at_least
+    from ...refusal_time import read_like_a_tenant, refusals_take_at_least
     from .push import MAX_BODY_BYTES, PushRefused, parse_push_text, verify_push
 
     route, route_storage = _route_of(event)
@@ -150,10 +150,14 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
         tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
         if tenant is not None and getattr(tenant, "jushuitan", None) is None:
             tenant = None  # a tenant on another ERP has no JST pushes: a stranger here
-        # A stranger is checked against a stand-in tenant along the very same steps.
+        # A stranger is checked against a stand-in tenant along the very same steps, and pays
+        # the Secrets Manager read a tenant's references cost.
+        resolver = secrets if secrets is not None else _RuntimeResolver()
+        if tenant is None and ENT_ID.fullmatch(ent_id):
+            read_like_a_tenant(ent_id, resolver)
         checked = tenant if tenant is not None else _stand_in()
         storage_ok = storage_code in _storage_codes(checked, route_storage)
-        credentials = _credentials(checked, secrets)
+        credentials = _credentials(checked, resolver)
         authenticated_by = verify_push(query, route=route, credentials=credentials if tenant is not None else None,
                                        storage_ok=storage_ok, now=now)
     if authenticated_by == "tenant-wide token":
@@ -195,13 +199,10 @@ def _storage_codes(tenant: Any, storage: str) -> set[str]:
     return {str(w.jst_wms_co_id) for w in tenant.warehouses}
 
 
-def _credentials(tenant: Any, secrets: SecretResolver | None):
+def _credentials(tenant: Any, resolver: SecretResolver):
     from .push import PushCredentials
 
-    if tenant is None:
-        return None
     callback = tenant.jushuitan.callback
-    resolver = secrets if secrets is not None else _RuntimeResolver()
     return PushCredentials(
         partner_key=callback.reveal("partner_key", resolver),
         token=callback.reveal("token", resolver),

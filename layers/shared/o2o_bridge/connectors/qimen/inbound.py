@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 
 from ...errors import BridgeError
-from ...refusal_time import refusals_take_at_least
+from ...refusal_time import read_like_a_tenant, refusals_take_at_least
 from .models import INBOUND_DOCUMENTS
 from .signing import parse_timestamp, sign_matches
 from .xml_codec import XmlRefused, dump_document, parse_document
@@ -122,6 +122,8 @@ def read_callback(query: Mapping[str, str], raw_body: bytes, tenants: "TenantRep
     with refusals_take_at_least(CallbackRefused):  # a cold secret read does not show (refusal_time.py)
         tenant = tenants.get(ent_id) if _plausible_ent_id(ent_id) else None
         section = getattr(tenant, "qimen", None) if tenant is not None else None
+        if section is None and _plausible_ent_id(ent_id):
+            read_like_a_tenant(ent_id, secrets)  # the read a 奇门 tenant's secret reference costs
         secret = (section.reveal("app_secret", secrets) if section is not None else None) or ""
         if not secret:
             # The very same check against a secret no tenant has, and the same answer as a bad sign.
