@@ -104,3 +104,32 @@ def test_attack_6_a_null_quantity_is_refused_and_named(bridge):
                        {"datas": [{"sku_id": "TS001-WHT-M", "qty": None, "modified": now_jst()}]})
     assert code == 400 and "datas[0].qty" in reply["msg"] and "quantity is required" in reply["msg"]
     assert snapshot(bridge) == before
+
+
+ROUTE_PUSHES = {  # route URL -> (function, method, storageCode, extra query)
+    "/jushuitan/delivery_callback": ("delivery_callback", "logistics.upload", "133242", {}),
+    "/jushuitan/cancel_callback": ("cancel_callback", "order.cancel", "133242", {}),
+    "/jushuitan/cancal_callback": ("cancel_callback", "order.cancel", "133242", {}),
+    "/jushuitan/return_goods_callback": ("return_goods_callback", "refund.goods", "133242", {}),
+    "/jushuitan/stock_callback": ("stock_callback", "inventory.upload", "10000", {"type": "2"}),
+}
+MALFORMED = {
+    "not JSON": "{so_id: oops",
+    "not an object": '["so_id"]',
+    "nested too deep": '{"a":' * 40 + "1" + "}" * 40,
+    "a form without biz": "so_id=1",
+    "empty": "",
+    "the fields of no push": '{"hello": "world"}',
+    "lists where objects belong": '{"so_id": ["x"], "l_id": {}, "lc_id": 1, "items": [1], "outer_as_id": [], '
+                                  '"datas": [1]}',
+}
+
+
+@pytest.mark.parametrize("path", list(ROUTE_PUSHES))
+def test_attack_5_on_every_jst_route_a_malformed_authenticated_body_is_400_and_writes_nothing(bridge, path):
+    function, method, storage, extra = ROUTE_PUSHES[path]
+    before = snapshot(bridge)
+    for case, body in MALFORMED.items():
+        code, reply = push(function, signed(method, storage_code=storage, **extra), body, path=path)
+        assert code == 400 and reply["code"] == 400 and reply["msg"], (case, reply)
+    assert snapshot(bridge) == before
