@@ -7,10 +7,11 @@ JST's signed API (the Warehouse port) before any effect. A forged or replayed pu
 cause a re-read.
 
 JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
-string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
-``partnerid``, ``ts``, ``sign``). Authentication comes first (``verify_push``): a push that
-does not prove it comes from this tenant's JST for this route and this storageCode gets one
-401 whatever the reason, unless the tenant explicitly set ``allow_unsigned``. Then the body
+string carries ``entId`` and ``storageCode`` (and ``method``, ``partnerid``, ``ts``, ``sign``
+from JST, or the URL's own ``token``). Authentication comes first (``verify_push``): a push
+that does not prove it comes from this tenant's JST for this route and this storageCode gets
+one 401 whatever the reason, after the same work and no sooner than the refusal floor
+(refusal_time.py), unless the tenant explicitly set ``allow_unsigned``. Then the body
 is read: anything malformed is a BadRequest answered 400 in JST's format. Nothing is written
 on either path.
 
