@@ -265,8 +265,7 @@ def verify_push(query: Mapping[str, str], *, route: str, credentials: PushCreden
     tenant_token_ok = _equal(given_token, creds.token or _DUMMY.token)
     method = query.get("method") or ""
     method_ok = _method_fits(method, route, creds.cancel_method)
-    at = time.time() if now is None else now
-    fresh = _fresh(query.get("ts"), creds.max_age_seconds, at)
+    fresh = _fresh(query.get("ts"), creds.max_age_seconds, time.time() if now is None else now)
 
     by_sign = bool(creds.partner_key) and "sign" in creds.accept
     by_token = bool(creds.token) and "token" in creds.accept
