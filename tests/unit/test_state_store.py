@@ -162,3 +162,34 @@ def test_old_untenanted_timelines_move_under_their_tenant_and_no_merchant_sees_a
     assert untenanted == []
     assert o2o(["maintenance", "timelines", "--json"]) == 0  # a second run finds nothing
     assert json.loads(capsys.readouterr().out)["entries"] == 0
+
+
+def test_tenant_lookups_are_cached_found_or_not_and_a_put_is_seen_at_once(aws):
+    """A stranger's entId costs what a merchant's costs (one read per cache period), the cache is
+    bounded against a flood of invented entIds, and a tenant put here is found at once."""
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+
+    reads: list[str] = []
+
+    class CountingClient:
+        def __init__(self, client):
+            self.client = client
+
+        def get_item(self, **kwargs):
+            reads.append(kwargs["Key"]["pk"]["S"])
+            return self.client.get_item(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+    store = DynamoStateStore(CountingClient(boto3.client("dynamodb")), aws["STATE_TABLE"])
+    store.TENANT_CACHE_ENTRIES = 3
+    store.put(parse_tenant(demo_doc()))
+    for _ in range(2):
+        assert store.get("10010") is not None and store.get("99999") is None
+    assert reads == ["TENANT#10010", "TENANT#99999"]
+    store.put(parse_tenant({**demo_doc(), "ent_id": "99999"}))
+    assert store.get("99999") is not None  # the put dropped the cached miss
+    for invented in ("a1", "a2", "a3"):
+        store.get(invented)
+    assert len(store._tenant_cache) == 3  # the oldest entries made room
