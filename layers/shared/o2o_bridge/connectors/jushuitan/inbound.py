@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...errors import BadRequest, ConfigurationError
 from ...observability import logger
-from ...ports import SecretResolver, TenantRepository
+from ...ports import SecretResolver
 
 if TYPE_CHECKING:
+    from ...tenant import TenantRepository
     from .push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
 
 M = TypeVar("M")
