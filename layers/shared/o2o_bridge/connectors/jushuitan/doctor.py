@@ -106,6 +106,7 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
+    checks.append(_callback_auth(section.callback))
     checks.append(_bin_management(tenant, lookups, jst))
     if section.replenishment_document == "transfer":
         checks.append(_replenishment_transfer(tenant))
@@ -114,6 +115,21 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
         f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
         "self_mall_order exception instead of sending it to a store"), warning=True))
     return checks
+
+
+def _callback_auth(callback: Any) -> Check:
+    """How strongly a push is tied to its callback URL (docs/security.md): a warning where it could be tighter."""
+    proofs = callback.accepted_proofs()
+    if not proofs:
+        return Check("callback_auth", True, "allow_unsigned: JST pushes are accepted without any proof; anyone who "
+                                            "knows a callback URL can make the bridge re-read documents", warning=True)
+    if "token" in proofs and callback.tenant_wide_token:
+        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token): "
+                                            "paste the per-URL URLs of `o2o tenant urls --reveal-token` into JST, "
+                                            "then turn tenant_wide_token off", warning=True)
+    how = ["JST's push sign (route, tenant, ts window)"] if "sign" in proofs else []
+    how += ["each URL's own token"] if "token" in proofs else []
+    return Check("callback_auth", True, "pushes prove themselves by " + " or ".join(how))
 
 
 def counted_warehouses(tenant: Any) -> dict[int, str]:
