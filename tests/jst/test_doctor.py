@@ -192,6 +192,24 @@ def test_a_replenishment_sent_as_a_transfer_document_asks_for_a_test_document():
     assert check.ok and check.warning and "S001 -> 10001" in check.reason and "/open/allocate/kc/upload" in check.reason
 
 
+def test_a_replenishment_sent_as_a_transfer_document_warns_that_jst_must_receive_it_by_hand():
+    assert "transfer_receipt" not in run()
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    check = run(doc)["transfer_receipt"]
+    assert check.ok and check.warning and check.line().startswith("! transfer_receipt")
+    assert "调拨在途" in check.reason and "at 10001" in check.reason and "stock.master: erp" not in check.reason
+
+
+def test_with_erp_owned_store_stock_the_receipt_warning_says_the_store_loses_the_goods_again():
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    doc["stock"]["master"] = "erp"
+    doc["warehouses"].append({"jst_wms_co_id": 10011, "pos_warehouse_code": "S001"})
+    reason = run(doc)["transfer_receipt"].reason
+    assert "10011" in reason and "loses them again at the next stock pull" in reason
+
+
 def test_a_bin_managed_warehouse_jst_does_not_have_fails():
     doc = tenant_doc()
     doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001, 99999]
