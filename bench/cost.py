@@ -92,6 +92,14 @@ class AwsMeter:
         events.register("after-call", self._after_call)
         self.tally = Tally()
         self._started = threading.local()
+        self.trace: list[str] | None = None  # with --trace: one line per DynamoDB request
+
+    def _caller(self) -> str:
+        """The innermost bridge frames that made the request (outside botocore and boto3)."""
+        import traceback
+
+        frames = [f for f in traceback.extract_stack() if "/o2o_bridge/" in f.filename]
+        return " < ".join(f"{Path(f.filename).stem}.{f.name}:{f.lineno}" for f in reversed(frames[-4:]))
 
     def _before_send(self, request: Any, event_name: str, **_: Any) -> None:
         _, service, operation = event_name.split(".", 2)
@@ -100,6 +108,12 @@ class AwsMeter:
         if service != "dynamodb":
             return
         body = request.body or b""
+        if self.trace is not None:
+            detail = json.loads(body or b"{}")
+            key = detail.get("Key") or detail.get("Item") or {}
+            where = "/".join(str(next(iter(key[k].values()))) for k in ("pk", "sk") if k in key) or \
+                str(detail.get("id") or "")[:60]
+            self.trace.append(f"    {operation:20} {where[:70]:70} {self._caller()}")
         size = len(body if isinstance(body, (bytes, bytearray)) else str(body).encode())
         if operation in WRITES:
             self.tally.wru += max(1, math.ceil(size / 1024))
@@ -253,6 +267,8 @@ def scenarios(jst: Any, store: Any, skus: list[str]) -> list[tuple[str, Callable
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="callbacks of each kind (default 20)")
+    parser.add_argument("--trace", action="store_true",
+                        help="list every DynamoDB request of one callback of each kind, with the code that made it")
     parser.add_argument("--aws-latency-ms", type=float, default=5.0,
                         help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
     args = parser.parse_args()
@@ -289,18 +305,30 @@ def main() -> int:
             return tally
 
         rows = []
+        traces: list[tuple[str, str, list[str]]] = []
         real_stdout = sys.stdout
         try:
             sys.stdout = stdout
             for kind, send, again in scenarios(jst, store, skus):
                 batch(send, range(0, 1)), batch(again, range(0, 1))  # warm-up: caches, tokens, clients
                 _meter_stdout(stdout)
+                if args.trace:
+                    meter.trace = []
+                    batch(send, range(1000, 1001))
+                    traces.append((kind, "happy", meter.trace))
+                    meter.trace = []
+                    batch(again, range(1000, 1001))
+                    traces.append((kind, "duplicate", meter.trace))
+                    meter.trace = None
                 numbers = range(1, args.n + 1)
                 rows.append((kind, batch(send, numbers), batch(again, numbers)))
         finally:
             sys.stdout = real_stdout
 
     n = args.n
+    for kind, path, lines in traces:
+        print(f"{kind}, {path}: {len(lines)} DynamoDB request(s)")
+        print("\n".join(lines))
     print(f"Per callback: {n} of each kind after a warm-up, then the work they queued, run once "
           f"(duplicates: the same push or event again).")
     print(f"Goals: DynamoDB requests <= {GOAL_DDB_HAPPY} happy / <= {GOAL_DDB_DUPLICATE} duplicate; "

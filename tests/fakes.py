@@ -94,14 +94,17 @@ class FakeRecords:
         return self.items.get((ent_id, kind, key))
 
     def put(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
+        return self.put_or_current(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)[0]
+
+    def put_or_current(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))
             if (current.version if current else None) != expected_version:
-                return None
+                return None, current
             record = Record(ent_id, kind, key, copy.deepcopy(data), (expected_version or 0) + 1,
                             datetime.now(timezone.utc))
             self.items[(ent_id, kind, key)] = record
-            return record
+            return record, None
 
     def delete(self, ent_id, kind, key, *, expected_version=None):
         with self._lock:

@@ -372,14 +372,16 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     On failure the claim is released the same way, only if it is still this claim's: a release
     never removes another worker's claim or "done" (see ``_release`` for why an old claim can
     never match a newer record's version).
-    A repeat gets the stored result without a second effect. Requests: one read and two
-    conditional writes, as before.
+    A repeat gets the stored result without a second effect. Requests: the claim is written
+    first, with no read before it (a refused write returns the record stored now, and the
+    decision is taken on that), so a first run costs two conditional writes and a repeat one.
 
     ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
     a holder that dies between the effect and the "done" write is redone after its lease."""
-    existing = records.get(ent_id, EFFECT_KIND, key)
     started = now()
-    if existing is not None:
+    running = {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()}
+    claim, existing = records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
+    if claim is None and existing is not None:
         state = existing.data.get("state")
         if state == "done":
             return Outcome(existing.data.get("result"), True)
@@ -388,9 +390,8 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
             if until > started:
                 raise EffectInProgress(f"{key} is being done by another worker",
                                        retry_after_seconds=int((until - started).total_seconds()) + 1)
-    claim = records.put(ent_id, EFFECT_KIND, key,
-                        {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()},
-                        expected_version=existing.version if existing else None, ttl_days=ttl_days)
+        # Released, or its holder's lease ran out: taken over, only if nobody else did meanwhile.
+        claim = records.put(ent_id, EFFECT_KIND, key, running, expected_version=existing.version, ttl_days=ttl_days)
     if claim is None:
         raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
@@ -404,7 +405,7 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     if done is not None:
         return Outcome(result, False)
     metric("EffectLeaseLost", 1)
-    current = records.get(ent_id, EFFECT_KIND, key)
+    current = records.get(ent_id, EFFECT_KIND, key)  # rare: the lease ran out meanwhile
     if current is not None and current.data.get("state") == "done":
         return Outcome(current.data.get("result"), True, late=True)
     raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "

@@ -108,6 +108,13 @@ class RecordRepository(Protocol):
         """Write if the stored version is ``expected_version`` (None: only if absent).
         Returns the new record, or None when someone else wrote first."""
 
+    def put_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                       expected_version: int | None = None,
+                       ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """``put``, and when someone else wrote first, the record stored now: ``(written, None)``
+        or ``(None, current)`` (``current`` is None when the record is gone). One request: a
+        flow that writes first and decides on a refusal needs no read before its write."""
+
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         """Delete (only if the stored version is ``expected_version``, when given). False when
         the condition failed; True otherwise (also when there was nothing to delete)."""

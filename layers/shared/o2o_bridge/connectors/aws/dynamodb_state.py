@@ -176,6 +176,14 @@ class DynamoStateStore:
 
     def put_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
                    expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        return self.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
+                                          ttl_days=ttl_days, want_current=False)[0]
+
+    def put_record_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                              expected_version: int | None = None, ttl_days: int | None = None,
+                              want_current: bool = True) -> tuple[Record | None, Record | None]:
+        """The conditional put; a refused one returns the stored item with the refusal
+        (ReturnValuesOnConditionCheckFailure), so the caller decides without reading."""
         version = 1 if expected_version is None else expected_version + 1
         at = _now_iso()
         item: dict[str, Any] = {
@@ -193,13 +201,18 @@ class DynamoStateStore:
         else:
             kwargs["ConditionExpression"] = "version = :expected"
             kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        if want_current:
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
             self.client.put_item(**kwargs)
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
+            if not _conditional_failed(exc):
+                raise
+            if not want_current:
+                return None, None
+            current = exc.response.get("Item")
+            return None, _record(ent_id, kind, current) if current else None
+        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at)), None
 
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
@@ -328,6 +341,12 @@ class RecordView:
     def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
             expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
         return self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+
+    def put_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                       expected_version: int | None = None,
+                       ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        return self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
+                                                ttl_days=ttl_days)
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         return self.store.delete_record(ent_id, kind, key, expected_version=expected_version)
