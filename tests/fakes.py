@@ -106,6 +106,23 @@ class FakeRecords:
             self.items[(ent_id, kind, key)] = record
             return record, None
 
+    def get_many(self, ent_id, kind, keys):
+        return {key: self.items[(ent_id, kind, key)] for key in keys if (ent_id, kind, key) in self.items}
+
+    def put_many(self, ent_id, kind, writes, *, ttl_days=None):
+        refused = []
+        for start in range(0, len(writes), 100):  # as DynamoDB: 100 to a transaction, all or none
+            group = writes[start:start + 100]
+            with self._lock:
+                if any((self.items[(ent_id, kind, key)].version if (ent_id, kind, key) in self.items else None)
+                       != expected for key, _, expected in group):
+                    refused.extend(key for key, _, _ in group)
+                    continue
+                for key, data, expected in group:
+                    self.items[(ent_id, kind, key)] = Record(ent_id, kind, key, copy.deepcopy(data), (expected or 0) + 1,
+                                                             datetime.now(timezone.utc))
+        return refused
+
     def delete(self, ent_id, kind, key, *, expected_version=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))

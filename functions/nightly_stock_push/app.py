@@ -15,9 +15,9 @@ nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                               wangdiantong=nightly_erp_stock), event)
+    with runtime.invocation(context):
+        return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                                   wangdiantong=nightly_erp_stock), event)
 
 
 def nightly(ctx):

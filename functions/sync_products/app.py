@@ -13,6 +13,6 @@ sync_erp_products = kit.flow_function("erp_products", "sync_erp_products",
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                          wangdiantong=sync_erp_products), event)
+    with runtime.invocation(context):
+        return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                              wangdiantong=sync_erp_products), event)

@@ -71,7 +71,7 @@ class Guarded:
         return call
 
 
-WRITES = {"put", "put_or_current", "delete", "advance", "link", "enqueue", "dead_letter"}
+WRITES = {"put", "put_or_current", "put_many", "delete", "advance", "link", "enqueue", "dead_letter"}
 
 
 def _is_write(attr: str, args: tuple, kwargs: dict) -> bool:

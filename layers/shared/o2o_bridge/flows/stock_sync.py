@@ -104,7 +104,7 @@ class Claim:
     sku_id: str
     qty: int
     version: int
-    record_version: int
+    record_version: int | None  # None: no record yet
 
 
 def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int, *,
@@ -137,30 +137,56 @@ def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int,
 @kit.flow_command("stock.set_warehouse")
 def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """Levels ``{sku_id, qty, version}`` of one 店+ warehouse (or store, S4e): the newer ones
-    to P6, each once. Payload: ``warehouse_code``, ``items``."""
+    to P6, each once. Payload: ``warehouse_code``, ``items``.
+
+    The stored levels are read in one batch; the newer ones go to P6 (whose Idempotency-Key is
+    the levels themselves, and which keeps the higher version too), and are then recorded in one
+    batch of writes, each conditional on the record version read: a level another worker recorded
+    meanwhile is read again and ours is recorded only if it is still the newer. A run that dies
+    after P6 and before the record pushes the same levels again next time: P6 answers them from
+    its key, nothing is applied twice."""
     from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
-    fresh: list[Claim] = []
     counts = {"received": len(payload["items"]), "stale": 0, "duplicate": 0}
+    stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
+    fresh: dict[str, Claim] = {}  # record key -> the level to push (the newest of the payload)
     for item in payload["items"]:
-        outcome, claim = claim_newer(ctx, WAREHOUSE_LEVEL, f"{code}|{item['sku_id']}", int(item["qty"]),
-                                     int(item["version"]), resend_unpushed=True)
-        if claim is None:
-            counts[outcome] += 1
-        else:
-            fresh.append(Claim(item["sku_id"], claim.qty, claim.version, claim.record_version))
-    for start in range(0, len(fresh), P6_MAX):
-        part = fresh[start:start + P6_MAX]
-        levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for c in part]
+        key, version = f"{code}|{item['sku_id']}", int(item["version"])
+        current = stored.get(key)
+        known = fresh[key].version if key in fresh else int(current.data.get("version", -1)) if current else -1
+        if known > version:
+            counts["stale"] += 1
+        elif known == version and (key in fresh or current is None or current.data.get("pushed", True)):
+            counts["duplicate"] += 1
+        else:  # newer, or the same version recorded but never pushed (a claim of an older release)
+            fresh[key] = Claim(item["sku_id"], int(item["qty"]), version, current.version if current else None)
+    claims = list(fresh.items())
+    for start in range(0, len(claims), P6_MAX):
+        part = claims[start:start + P6_MAX]
+        levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
         # The same levels give the same Idempotency-Key: a retry is answered, not applied twice.
         ctx.store.set_warehouse_stock(code, levels, business_key=_stable_hash([code, [l.body() for l in levels]]))
-        for c in part:
-            ctx.records.put(ctx.ent_id, WAREHOUSE_LEVEL, f"{code}|{c.sku_id}",
-                            {"qty": c.qty, "version": c.version, "pushed": True}, expected_version=c.record_version)
-    counts["applied"] = len(fresh)
-    ctx.metric("StockLevelsApplied", len(fresh))
+        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part))
+    counts["applied"] = len(claims)
+    ctx.metric("StockLevelsApplied", len(claims))
     return counts
+
+
+def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim]) -> None:
+    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes)."""
+    for _ in range(8):
+        refused = ctx.records.put_many(ctx.ent_id, kind, [
+            (key, {"qty": c.qty, "version": c.version, "pushed": True}, c.record_version) for key, c in pushed.items()])
+        if not refused:
+            return
+        now = ctx.records.get_many(ctx.ent_id, kind, refused)
+        pushed = {key: Claim(pushed[key].sku_id, pushed[key].qty, pushed[key].version,
+                             now[key].version if key in now else None)
+                  for key in refused if key not in now or int(now[key].data.get("version", -1)) < pushed[key].version}
+        if not pushed:
+            return
+    raise TransientError(f"stock levels of {kind} are being recorded by many workers at once; try again")
 
 
 def location_for(ctx: "FlowContext", warehouse_code: str) -> tuple[StockSource | None, StockLocation]:

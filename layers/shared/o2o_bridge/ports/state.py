@@ -115,6 +115,15 @@ class RecordRepository(Protocol):
         or ``(None, current)`` (``current`` is None when the record is gone). One request: a
         flow that writes first and decides on a refusal needs no read before its write."""
 
+    def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        """The records of these keys that exist (a request per 100 keys, not one per key)."""
+
+    def put_many(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                 ttl_days: int | None = None) -> list[str]:
+        """``put`` of every ``(key, data, expected_version)``, each on its own condition, up to 100 in
+        one request (all of those or none). Returns the keys not written, because someone else
+        wrote them first; the caller reads them again and decides."""
+
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         """Delete (only if the stored version is ``expected_version``, when given). False when
         the condition failed; True otherwise (also when there was nothing to delete)."""

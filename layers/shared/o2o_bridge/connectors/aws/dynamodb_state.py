@@ -21,8 +21,12 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from ...ports import Cursor, DocumentLink, Record, TimelineEntry
+from .held import held_timelines
 
 TIMELINE_TTL_DAYS = 180
+BATCH_GET_MAX = 100  # keys in one BatchGetItem
+TRANSACTION_MAX = 100  # items in one TransactWriteItems
+HELD_ENTRIES_MAX = 25  # timeline entries of one document held in memory before they are written
 
 
 def _s(value: str) -> dict[str, str]:
@@ -184,23 +188,8 @@ class DynamoStateStore:
                               want_current: bool = True) -> tuple[Record | None, Record | None]:
         """The conditional put; a refused one returns the stored item with the refusal
         (ReturnValuesOnConditionCheckFailure), so the caller decides without reading."""
-        version = 1 if expected_version is None else expected_version + 1
-        at = _now_iso()
-        item: dict[str, Any] = {
-            "pk": _s(f"REC#{ent_id}#{kind}"),
-            "sk": _s(key),
-            "data": _s(json.dumps(data, ensure_ascii=False, default=str)),
-            "version": {"N": str(version)},
-            "updated_at": _s(at),
-        }
-        if ttl_days:
-            item["expires_at"] = {"N": str(int(time.time()) + ttl_days * 86400)}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
-        if expected_version is None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            kwargs["ConditionExpression"] = "version = :expected"
-            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        kwargs = self._record_put(ent_id, kind, key, data, expected_version, ttl_days)
+        version, at = int(kwargs["Item"]["version"]["N"]), kwargs["Item"]["updated_at"]["S"]
         if want_current:
             kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
@@ -213,6 +202,72 @@ class DynamoStateStore:
             current = exc.response.get("Item")
             return None, _record(ent_id, kind, current) if current else None
         return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at)), None
+
+    def _record_put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], expected_version: int | None,
+                    ttl_days: int | None) -> dict[str, Any]:
+        """The PutItem request of a versioned record: the next version, only over the expected one."""
+        item: dict[str, Any] = {
+            "pk": _s(f"REC#{ent_id}#{kind}"),
+            "sk": _s(key),
+            "data": _s(json.dumps(data, ensure_ascii=False, default=str)),
+            "version": {"N": str(1 if expected_version is None else expected_version + 1)},
+            "updated_at": _s(_now_iso()),
+        }
+        if ttl_days:
+            item["expires_at"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+        request: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if expected_version is None:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            request["ConditionExpression"] = "version = :expected"
+            request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        return request
+
+    def get_records(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        """BatchGetItem, 100 keys a request (consistent reads); keys the service left unprocessed
+        (throttling) are asked again."""
+        found: dict[str, Record] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            wanted = {self.table: {"Keys": [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)}
+                                            for k in unique[start:start + BATCH_GET_MAX]], "ConsistentRead": True}}
+            for attempt in range(10):
+                answer = self.client.batch_get_item(RequestItems=wanted)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    found[item["sk"]["S"]] = _record(ent_id, kind, item)
+                wanted = answer.get("UnprocessedKeys") or {}
+                if not wanted:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                from ...errors import TransientError
+
+                raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+        return found
+
+    def put_records(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                    ttl_days: int | None = None) -> list[str]:
+        """The versioned puts of ``put_record``, 100 to a TransactWriteItems: a group whose
+        condition fails anywhere is written nowhere, and its keys are returned."""
+        refused: list[str] = []
+        for start in range(0, len(writes), TRANSACTION_MAX):
+            group = writes[start:start + TRANSACTION_MAX]
+            if len(group) == 1:
+                key, data, expected = group[0]
+                if self.put_record(ent_id, kind, key, data, expected_version=expected, ttl_days=ttl_days) is None:
+                    refused.append(key)
+                continue
+            items = []
+            for key, data, expected in group:
+                put = self._record_put(ent_id, kind, key, data, expected, ttl_days)
+                items.append({"Put": put})
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+                refused.extend(key for key, _, _ in group)
+        return refused
 
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
@@ -246,25 +301,43 @@ class DynamoStateStore:
     # Keyed per tenant: two merchants may both have an SO-1, and one must never see the other's.
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
                level: str = "info", aliases: tuple[str, ...] = ()) -> None:
-        expires_at = str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "pk": _s(_doc(ent_id, key)),
-                "sk": _s(f"AT#{_now_iso()}#{uuid.uuid4().hex[:8]}"),
-                "ent_id": _s(ent_id),
-                "step": _s(step),
-                "level": _s(level),
-                "detail": _s(json.dumps(detail or {}, ensure_ascii=False, default=str)),
-                "expires_at": {"N": expires_at},
-            },
-        )
-        for alias in aliases:
+        entry = {"at": _now_iso(), "step": step, "level": level, "detail": detail or {}}
+        held = held_timelines()
+        if held is None:
+            self._write_entries(ent_id, key, [entry], aliases)
+            return
+        # Held until the invocation ends (connectors/aws/held.py): one item per document then.
+        entries, held_aliases = held.setdefault(self, {}).setdefault((ent_id, key), ([], set()))
+        entries.append(entry)
+        held_aliases.update(aliases)
+        if len(entries) >= HELD_ENTRIES_MAX:  # a long scan holds little
+            self.write_held(ent_id, key, held[self].pop((ent_id, key)))
+
+    def write_held(self, ent_id: str, key: str, held: tuple[list[dict[str, Any]], set[str]]) -> None:
+        entries, aliases = held
+        self._write_entries(ent_id, key, entries, tuple(sorted(aliases)))
+
+    def _write_entries(self, ent_id: str, key: str, entries: list[dict[str, Any]], aliases: tuple[str, ...]) -> None:
+        """One item for the entries of one document (its steps in order), one per alias."""
+        expires_at = {"N": str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)}
+        first = entries[0]
+        item = {
+            "pk": _s(_doc(ent_id, key)),
+            "sk": _s(f"AT#{first['at']}#{uuid.uuid4().hex[:8]}"),
+            "ent_id": _s(ent_id),
+            "step": _s(first["step"]),
+            "level": _s(first["level"]),
+            "detail": _s(json.dumps(first["detail"], ensure_ascii=False, default=str)),
+            "expires_at": expires_at,
+        }
+        if len(entries) > 1:  # the later steps of the same invocation ride along in the same item
+            item["more"] = _s(json.dumps(entries[1:], ensure_ascii=False, default=str))
+        self.client.put_item(TableName=self.table, Item=item)
+        for alias in dict.fromkeys(aliases):
             if alias != key:
                 self.client.put_item(
                     TableName=self.table,
-                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key),
-                          "expires_at": {"N": expires_at}},
+                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at},
                 )
 
     def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
@@ -292,6 +365,9 @@ class DynamoStateStore:
                     TimelineEntry(primary, item["ent_id"]["S"], at, item["step"]["S"], json.loads(item["detail"]["S"]),
                                   item["level"]["S"])
                 )
+                for more in json.loads(item["more"]["S"]) if "more" in item else ():
+                    entries.append(TimelineEntry(primary, item["ent_id"]["S"], datetime.fromisoformat(more["at"]),
+                                                 more["step"], more["detail"], more["level"]))
             if "LastEvaluatedKey" not in page:
                 return entries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -347,6 +423,13 @@ class RecordView:
                        ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
         return self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
                                                 ttl_days=ttl_days)
+
+    def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        return self.store.get_records(ent_id, kind, keys)
+
+    def put_many(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                 ttl_days: int | None = None) -> list[str]:
+        return self.store.put_records(ent_id, kind, writes, ttl_days=ttl_days)
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         return self.store.delete_record(ent_id, kind, key, expected_version=expected_version)

@@ -250,13 +250,10 @@ class TokenManager:
         if cached and self._known is not None and self.clock() - self._known[0] < TOKEN_REREAD_SECONDS:
             return self._known[1]
         stored = self.store.load(self.ent_id)
-        if stored is not None:
-            self._known = (self.clock(), stored)
-            return stored
-        self._known = None
-        if self.seed_access_token:
-            return TokenRecord(self.seed_access_token, self.seed_refresh_token, None, 0.0, version=0)
-        return None
+        if stored is None and self.seed_access_token:  # none stored yet: the tenant file's
+            stored = TokenRecord(self.seed_access_token, self.seed_refresh_token, None, 0.0, version=0)
+        self._known = (self.clock(), stored) if stored is not None else None
+        return stored
 
     def access_token(self) -> str:
         """A token to call with: the stored one, renewed first if it is near its expiry."""
@@ -331,7 +328,7 @@ class TokenManager:
         else:
             winner = self.store.load(self.ent_id)
             installed = winner if winner is not None else fresh
-        self._known = (self.clock(), installed) if installed.version else None
+        self._known = (self.clock(), installed)
         return installed
 
 
