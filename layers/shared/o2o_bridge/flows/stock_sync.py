@@ -109,25 +109,29 @@ class Claim:
 
 def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int, *,
                 resend_unpushed: bool = False) -> tuple[str, Claim | None]:
-    """Store ``(qty, version)`` unless the stored version is newer; conditional on the record
-    version, so two Lambdas racing on one level never let the older one win.
+    """Store ``(qty, version)`` unless the stored version is newer: one write conditional on the
+    stored level's version (no read first), so two Lambdas racing on one level never let the
+    older one win. A level recorded before levels carried their version as the record's rank is
+    decided on what the refused write returned and replaced once, conditional on its record version.
 
     Returns ("new", claim), ("resend", claim) for the same version not yet pushed (a retry),
     ("duplicate", None) or ("stale", None)."""
+    unranked = None
     for _ in range(8):
-        current = ctx.records.get(ctx.ent_id, kind, key)
-        if current is not None:
-            stored = int(current.data.get("version", -1))
-            if stored > version:
-                return "stale", None
-            if stored == version:
-                if resend_unpushed and not current.data.get("pushed", True):
-                    return "resend", Claim(key, qty, version, current.version)
-                return "duplicate", None
-        written = ctx.records.put(ctx.ent_id, kind, key, {"qty": qty, "version": version, "pushed": False},
-                                  expected_version=current.version if current else None)
+        written, current = ctx.records.put_newer(ctx.ent_id, kind, key, {"qty": qty, "version": version, "pushed": False},
+                                                 rank=version, unranked_version=unranked)
         if written is not None:
             return "new", Claim(key, qty, version, written.version)
+        if current is None:
+            continue  # deleted meanwhile: write again
+        stored = int(current.data.get("version", -1))
+        if stored > version:
+            return "stale", None
+        if stored == version:
+            if resend_unpushed and not current.data.get("pushed", True):
+                return "resend", Claim(key, qty, version, current.version)
+            return "duplicate", None
+        unranked = current.version  # an older level written without a rank: replace that version
     raise TransientError(f"stock level {key} is being written by many workers at once; try again")
 
 
@@ -366,12 +370,7 @@ def on_stock_changed(event: "PosEvent", tenant: "Tenant") -> None:
 
 def _mark_dirty(ctx: "FlowContext", sku: str) -> None:
     # Always a new record version: a flush that read the older one cannot clear this change.
-    for _ in range(8):
-        current = ctx.records.get(ctx.ent_id, DIRTY, sku)
-        if ctx.records.put(ctx.ent_id, DIRTY, sku, {"at": ctx.now().isoformat()},
-                           expected_version=current.version if current else None, ttl_days=DIRTY_TTL_DAYS):
-            return
-    raise TransientError(f"stock SKU {sku} is being marked by many workers at once; try again")
+    ctx.records.put_always(ctx.ent_id, DIRTY, sku, {"at": ctx.now().isoformat()}, ttl_days=DIRTY_TTL_DAYS)
 
 
 def schedule_flush(ctx: "FlowContext") -> str:

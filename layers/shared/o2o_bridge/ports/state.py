@@ -115,6 +115,20 @@ class RecordRepository(Protocol):
         or ``(None, current)`` (``current`` is None when the record is gone). One request: a
         flow that writes first and decides on a refusal needs no read before its write."""
 
+    def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
+                  unranked_version: int | None = None,
+                  ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """Write ``data`` (the next version) unless the stored record ranks ``rank`` or higher (a
+        level's own version, say): ``(written, None)`` or ``(None, the record stored now)``. One
+        conditional write, no read before it. A record stored without a rank (by ``put``) is
+        replaced only when its version is ``unranked_version``: the caller decides on the one
+        returned, then writes again with it."""
+
+    def put_always(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                   ttl_days: int | None = None) -> Record:
+        """Write ``data`` as the next version whatever is stored: one write, no read, and a worker
+        that read the previous version can no longer write over it."""
+
     def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
         """The records of these keys that exist (a request per 100 keys, not one per key)."""
 

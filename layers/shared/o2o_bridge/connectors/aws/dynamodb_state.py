@@ -223,6 +223,42 @@ class DynamoStateStore:
             request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         return request
 
+    def update_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int | None,
+                      unranked_version: int | None = None,
+                      ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """Write ``data`` as the next version (UpdateItem, ADD version): unconditionally when ``rank``
+        is None, else only where the stored ``rank`` attribute is lower or the record is absent. A
+        refused write returns the stored item with the refusal."""
+        at = _now_iso()
+        values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)), ":at": _s(at),
+                                  ":one": {"N": "1"}}
+        sets = ["#data = :data", "updated_at = :at"]
+        names = {"#data": "data"}
+        if ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+            sets.append("expires_at = :expires")
+        request: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                   "ReturnValues": "ALL_NEW"}
+        if rank is not None:
+            names["#rank"] = "rank"
+            values[":rank"] = {"N": str(rank)}
+            sets.append("#rank = :rank")
+            request["ConditionExpression"] = "attribute_not_exists(pk) OR #rank < :rank"
+            if unranked_version is not None:
+                request["ConditionExpression"] += " OR (attribute_not_exists(#rank) AND version = :unranked)"
+                values[":unranked"] = {"N": str(unranked_version)}
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        request.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one", ExpressionAttributeNames=names,
+                       ExpressionAttributeValues=values)
+        try:
+            written = self.client.update_item(**request)["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            current = exc.response.get("Item")
+            return None, _record(ent_id, kind, current) if current else None
+        return _record(ent_id, kind, written), None
+
     def get_records(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
         """BatchGetItem, 100 keys a request (consistent reads); keys the service left unprocessed
         (throttling) are asked again."""
@@ -423,6 +459,18 @@ class RecordView:
                        ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
         return self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
                                                 ttl_days=ttl_days)
+
+    def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
+                  unranked_version: int | None = None,
+                  ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        return self.store.update_record(ent_id, kind, key, data, rank=rank, unranked_version=unranked_version,
+                                        ttl_days=ttl_days)
+
+    def put_always(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                   ttl_days: int | None = None) -> Record:
+        written, _ = self.store.update_record(ent_id, kind, key, data, rank=None, ttl_days=ttl_days)
+        assert written is not None  # unconditional
+        return written
 
     def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
         return self.store.get_records(ent_id, kind, keys)
