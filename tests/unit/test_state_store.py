@@ -110,3 +110,69 @@ def test_a_conditional_delete_removes_only_the_version_it_names(aws):
     assert records.get("10010", "effect", "k").version == 2
     assert records.delete("10010", "effect", "k", expected_version=2) is True
     assert records.get("10010", "effect", "k") is None
+
+
+def test_a_refused_write_brings_back_what_is_stored_so_no_read_comes_first(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})
+    assert written.version == 1 and current is None
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})  # a second worker
+    assert written is None and current.data == {"state": "running"} and current.version == 1
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "done"}, expected_version=1)
+    assert written.version == 2 and current is None
+
+
+def test_a_level_is_written_only_over_a_lower_rank_and_an_unranked_record_only_at_its_version(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, _ = records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)
+    assert written.version == 1
+    refused, current = records.put_newer("10010", "stock.store", "A|S001", {"qty": 9, "version": 7}, rank=7)
+    assert refused is None and current.data == {"qty": 5, "version": 10}
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)[0] is None
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 6, "version": 11}, rank=11)[0].version == 2
+    records.put("10010", "stock.store", "B|S001", {"qty": 1, "version": 3})  # stored before levels had a rank
+    refused, current = records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4)
+    assert refused is None and current.version == 1
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4,
+                             unranked_version=1)[0].version == 2
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 0, "version": 2}, rank=2)[0] is None
+    assert records.put_always("10010", "stock.store", "B|S001", {"cleared": True}).version == 3
+
+
+def test_many_records_are_read_in_one_batch_and_written_in_one_transaction_of_conditional_puts(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    records.put("10010", "stock.warehouse", "W|A", {"qty": 1})
+    assert set(records.get_many("10010", "stock.warehouse", ["W|A", "W|B", "W|A"])) == {"W|A"}
+    keys = [f"W|{n:03d}" for n in range(150)]  # more than one request of each
+    assert records.put_many("10010", "stock.warehouse", [(k, {"qty": 2}, None) for k in keys]) == []
+    assert len(records.get_many("10010", "stock.warehouse", keys)) == 150
+    refused = records.put_many("10010", "stock.warehouse", [("W|A", {"qty": 3}, 1), ("W|B", {"qty": 3}, 7)])
+    assert sorted(refused) == ["W|A", "W|B"]  # one condition failed: neither was written
+    assert records.get("10010", "stock.warehouse", "W|A").data == {"qty": 1}
+
+
+def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_read_back_step_by_step(aws):
+    store = runtime.state_store()
+    puts = []
+    store.client.meta.events.register("before-call.dynamodb.PutItem", lambda **kw: puts.append(kw))
+    with runtime.invocation(None):
+        store.record("SO-1", "10010", "s2.received", {"n": 1})
+        store.record("SO-1", "10010", "s2.uploaded", {"n": 2}, aliases=("JST-9",))
+        store.record("SO-2", "10010", "s2.received", {})
+        assert puts == [] and store.entries("SO-1", "10010") == []  # nothing written before the end
+    assert len(puts) == 3  # SO-1's two steps, its alias, SO-2
+    assert [(e.step, e.detail) for e in store.entries("SO-1", "10010")] == [("s2.received", {"n": 1}),
+                                                                            ("s2.uploaded", {"n": 2})]
+    assert [e.step for e in store.entries("JST-9", "10010")] == ["s2.received", "s2.uploaded"]
+    with pytest.raises(RuntimeError), runtime.invocation(None):
+        store.record("SO-3", "10010", "s2.failed", {})
+        raise RuntimeError("the flow failed")
+    assert [e.step for e in store.entries("SO-3", "10010")] == ["s2.failed"]  # written all the same
+    store.record("SO-4", "10010", "s2.now", {})  # outside an invocation (the CLI): at once
+    assert [e.step for e in store.entries("SO-4", "10010")] == ["s2.now"]

@@ -423,8 +423,8 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
                                    remark="店+ store stock (near real time)")
     now = ctx.now().isoformat()
     for record in dirty:
-        ctx.records.put(ctx.ent_id, EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
-                        expected_version=_version_of(ctx, EVENT_PUSHED, record.key), ttl_days=DIRTY_TTL_DAYS)
+        ctx.records.put_always(ctx.ent_id, EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
+                               ttl_days=DIRTY_TTL_DAYS)
         # Conditional: a SKU marked again while we pushed stays dirty for the next flush.
         ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": now},
                         expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
@@ -433,11 +433,6 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
                          "so_ids": uploads, "sample": items[:10]})
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
-
-
-def _version_of(ctx: "FlowContext", kind: str, key: str) -> int | None:
-    record = ctx.records.get(ctx.ent_id, kind, key)
-    return record.version if record else None
 
 
 def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int]:
