@@ -120,7 +120,7 @@ def main() -> int:
 
     stdout = StdoutMeter()
     with tempfile.TemporaryDirectory() as tmp, demo_world(Path(tmp), jst_callbacks=True) as (stack, jst, store):
-        kinds = callback_kinds(jst, store, warehouse_skus(jst))
+        kinds = callback_kinds(jst, store, warehouse_skus(jst), settle=lambda: stack.drain(now=True, max_seconds=60))
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the metered session
 
@@ -130,7 +130,6 @@ def main() -> int:
             callbacks is shared by them."""
             for i in numbers:
                 prepare(i)
-            stack.drain(now=True, max_seconds=60)
             meter.take()
             logged, seconds = stdout.bytes, 0.0
             for i in numbers:

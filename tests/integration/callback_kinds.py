@@ -141,9 +141,12 @@ def accepted(result: Any) -> Any:
     return result
 
 
-def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, run: str = "") -> list[CallbackKind]:
-    """The kinds, over the demo tenant (10010) of ``demo_world``. ``run`` makes the document numbers
-    of one run differ from another's in the same stack."""
+def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: Callable[[], Any],
+                   run: str = "") -> list[CallbackKind]:
+    """The kinds, over the demo tenant (10010) of ``demo_world``. ``settle()`` runs the work queued
+    so far (the local stack's drain): a scene's steps wait for each other, as the JST app's rate
+    limit may queue one. ``run`` makes the document numbers of one run differ from another's in
+    the same stack."""
     events: dict[str, dict[int, Any]] = defaultdict(dict)
     pushes: dict[str, dict[int, Any]] = defaultdict(dict)
 
@@ -172,6 +175,7 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, run: str 
 
     def cancel_prepared(i: int) -> None:
         accepted(store.emit("order.warehouse_requested", store_order(f"CX{run}-{i}"), ent_id="10010"))
+        settle()
 
     def cancel(i: int) -> Any:
         cancelled = jst.cancel_order(so_id=f"CX{run}-{i}", remark="缺货")
@@ -180,10 +184,13 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, run: str 
 
     def aftersale_prepared(i: int) -> None:
         accepted(store.emit("order.warehouse_requested", store_order(f"CR{run}-{i}"), ent_id="10010"))
+        settle()
         accepted(jst.ship_order(so_id=f"CR{run}-{i}", lc_id="SF", l_id=f"SR{run}-{i}")["push"])
+        settle()
         accepted(store.emit("return.requested", {
             "return_no": f"RT{run}-{i}", "order_no": f"CR{run}-{i}", "type": "return",
             "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}, ent_id="10010"))
+        settle()
 
     def aftersale(i: int) -> Any:
         received = jst.receive_aftersale(outer_as_id=f"RT{run}-{i}")
