@@ -176,3 +176,20 @@ def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_
     assert [e.step for e in store.entries("SO-3", "10010")] == ["s2.failed"]  # written all the same
     store.record("SO-4", "10010", "s2.now", {})  # outside an invocation (the CLI): at once
     assert [e.step for e in store.entries("SO-4", "10010")] == ["s2.now"]
+
+
+def test_a_piece_of_work_does_not_read_again_what_it_just_read_or_wrote_and_a_lost_write_reads_afresh(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    gets = []
+    store.client.meta.events.register("before-call.dynamodb.GetItem", lambda **kw: gets.append(kw))
+    work, other = RecordView(store), RecordView(store)  # two Lambdas on one record
+    written = work.put("10010", "s2.order", "SO-1", {"lines": 1})
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1} and gets == []
+    work.get("10010", "s2.order", "SO-1").data["lines"] = 99  # a reader's change stays its own
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert other.put("10010", "s2.order", "SO-1", {"lines": 2}, expected_version=written.version)
+    # The first one's remembered version is old now: its write is refused, and it reads afresh.
+    assert work.put("10010", "s2.order", "SO-1", {"lines": 3}, expected_version=written.version) is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 2} and len(gets) == 1

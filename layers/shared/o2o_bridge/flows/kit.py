@@ -80,6 +80,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
     from ..observability import metrics
 
     store = runtime.state_store()
+    records = RecordView(store)  # one per piece of work, shared by its flows and adapters
     lambda_context = runtime.lambda_context
 
     def time_left() -> float:
@@ -102,7 +103,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
     if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
         from ..connectors.qimen.warehouse import warehouse_for_tenant
 
-        warehouse = warehouse_for_tenant(tenant, records=RecordView(store), timeline=store, metric=metric)
+        warehouse = warehouse_for_tenant(tenant, records=records, timeline=store, metric=metric)
     return FlowContext(
         tenant=tenant,
         warehouse=warehouse,
@@ -110,7 +111,7 @@ def live_context(tenant: "Tenant") -> FlowContext:
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),
-        records=RecordView(store),
+        records=records,
         timeline=store,
         queue=runtime.command_queue(),
         metric=metric,

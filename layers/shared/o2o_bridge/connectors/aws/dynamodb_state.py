@@ -442,48 +442,101 @@ def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
 
 
 class RecordView:
-    """RecordRepository over the store."""
+    """RecordRepository over the store, for one piece of work (a callback, a retried step, a
+    tenant's scheduled run): a record it read or wrote moments ago is not read again.
 
-    def __init__(self, store: DynamoStateStore) -> None:
+    Every write is conditional on the version the flow read, so a record served from here that
+    another worker changed meanwhile can only make that write fail; then the entry is dropped and
+    the flow's retry reads the table. Entries are kept a few seconds (a scan's later pages read
+    afresh) and only so many (a long scan holds little)."""
+
+    def __init__(self, store: DynamoStateStore, *, remember_seconds: float = 5.0, remember_at_most: int = 256,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._known: dict[tuple[str, str, str], tuple[float, Record | None]] = {}
+        self._seconds, self._at_most, self._clock = remember_seconds, remember_at_most, clock
+
+    def _remember(self, ent_id: str, kind: str, key: str, record: Record | None) -> None:
+        self._known.pop((ent_id, kind, key), None)
+        self._known[(ent_id, kind, key)] = (self._clock(), record)
+        while len(self._known) > self._at_most:
+            self._known.pop(next(iter(self._known)))  # the oldest
+
+    def _forget(self, ent_id: str, kind: str, key: str) -> None:
+        self._known.pop((ent_id, kind, key), None)
 
     def get(self, ent_id: str, kind: str, key: str) -> Record | None:
-        return self.store.get_record(ent_id, kind, key)
+        known = self._known.get((ent_id, kind, key))
+        if known is not None and self._clock() - known[0] < self._seconds:
+            return _copied(known[1])
+        record = self.store.get_record(ent_id, kind, key)
+        self._remember(ent_id, kind, key, record)
+        return _copied(record)
 
     def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
             expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
-        return self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+        written = self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, None)
+        return written
 
     def put_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
                        expected_version: int | None = None,
                        ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
-        return self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
-                                                ttl_days=ttl_days)
+        written, current = self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
+                                                            ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, current)
+        return written, current
 
     def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
                   unranked_version: int | None = None,
                   ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
-        return self.store.update_record(ent_id, kind, key, data, rank=rank, unranked_version=unranked_version,
-                                        ttl_days=ttl_days)
+        written, current = self.store.update_record(ent_id, kind, key, data, rank=rank,
+                                                    unranked_version=unranked_version, ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, current)
+        return written, current
 
     def put_always(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
                    ttl_days: int | None = None) -> Record:
         written, _ = self.store.update_record(ent_id, kind, key, data, rank=None, ttl_days=ttl_days)
         assert written is not None  # unconditional
+        self._after_write(ent_id, kind, key, written, None)
         return written
 
+    def _after_write(self, ent_id: str, kind: str, key: str, written: Record | None, current: Record | None) -> None:
+        if written is not None:
+            self._remember(ent_id, kind, key, _copied(written))
+        elif current is not None:  # refused: what is stored now came back with the refusal
+            self._remember(ent_id, kind, key, current)
+        else:
+            self._forget(ent_id, kind, key)
+
     def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
-        return self.store.get_records(ent_id, kind, keys)
+        found = self.store.get_records(ent_id, kind, keys)
+        for key in keys:
+            self._remember(ent_id, kind, key, found.get(key))
+        return found
 
     def put_many(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
                  ttl_days: int | None = None) -> list[str]:
-        return self.store.put_records(ent_id, kind, writes, ttl_days=ttl_days)
+        refused = self.store.put_records(ent_id, kind, writes, ttl_days=ttl_days)
+        for key, _, _ in writes:
+            self._forget(ent_id, kind, key)
+        return refused
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        self._forget(ent_id, kind, key)
         return self.store.delete_record(ent_id, kind, key, expected_version=expected_version)
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         return self.store.list_records(ent_id, kind, prefix=prefix)
+
+
+def _copied(record: Record | None) -> Record | None:
+    """A record whose data its reader may change without changing what is remembered."""
+    import copy
+
+    return None if record is None else Record(record.ent_id, record.kind, record.key, copy.deepcopy(record.data),
+                                              record.version, record.updated_at)
 
 
 class CursorView:
