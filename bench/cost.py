@@ -110,6 +110,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=20, help="callbacks of each kind (default 20)")
     parser.add_argument("--trace", action="store_true",
                         help="list every DynamoDB request of one callback of each kind, with the code that made it")
+    parser.add_argument("--only", default="", help="only the kinds whose name contains this text")
     parser.add_argument("--aws-latency-ms", type=float, default=5.0,
                         help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
     args = parser.parse_args()
@@ -120,7 +121,8 @@ def main() -> int:
 
     stdout = StdoutMeter()
     with tempfile.TemporaryDirectory() as tmp, demo_world(Path(tmp), jst_callbacks=True) as (stack, jst, store):
-        kinds = callback_kinds(jst, store, warehouse_skus(jst), settle=lambda: stack.drain(now=True, max_seconds=60))
+        kinds = [k for k in callback_kinds(jst, store, warehouse_skus(jst),
+                                           settle=lambda: stack.drain(now=True, max_seconds=60)) if args.only in k.name]
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the metered session
 

@@ -168,8 +168,12 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: C
     def order_requested(i: int) -> Any:
         return emitted("order", "order.warehouse_requested", store_order(f"CO{run}-{i}"), i)
 
+    def delivery_prepared(i: int) -> None:
+        accepted(store.emit("order.warehouse_requested", store_order(f"CD{run}-{i}"), ent_id="10010"))
+        settle()
+
     def delivery(i: int) -> Any:
-        shipped = jst.ship_order(so_id=f"CO{run}-{i}", lc_id="SF", l_id=f"SF{run}-{i}")
+        shipped = jst.ship_order(so_id=f"CD{run}-{i}", lc_id="SF", l_id=f"SF{run}-{i}")
         pushes["delivery"][i] = shipped["payload"]
         return shipped["push"]
 
@@ -218,7 +222,7 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: C
     twenty, twenty_again = stock_push(20)
     return [
         CallbackKind("pos_events order.warehouse_requested", order_requested, emitted_again("order")),
-        CallbackKind("delivery_callback", delivery, pushed_again("delivery", SHOP)),
+        CallbackKind("delivery_callback", delivery, pushed_again("delivery", SHOP), prepare=delivery_prepared),
         CallbackKind("cancel_callback", cancel, pushed_again("cancel", SHOP), prepare=cancel_prepared),
         CallbackKind("return_goods_callback (aftersale)", aftersale, pushed_again("return_goods", SHOP),
                      prepare=aftersale_prepared),
