@@ -128,6 +128,9 @@ class FakeRecords:
         self.items[(ent_id, kind, key)] = record
         return record
 
+    def prefetch(self, ent_id, wanted):
+        """In memory every read is free: nothing to read ahead."""
+
     def get_many(self, ent_id, kind, keys):
         return {key: self.items[(ent_id, kind, key)] for key in keys if (ent_id, kind, key) in self.items}
 

@@ -193,3 +193,18 @@ def test_a_piece_of_work_does_not_read_again_what_it_just_read_or_wrote_and_a_lo
     # The first one's remembered version is old now: its write is refused, and it reads afresh.
     assert work.put("10010", "s2.order", "SO-1", {"lines": 3}, expected_version=written.version) is None
     assert work.get("10010", "s2.order", "SO-1").data == {"lines": 2} and len(gets) == 1
+
+
+def test_the_records_a_step_reads_first_are_read_together_in_one_request(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    RecordView(store).put("10010", "s2.order", "SO-1", {"lines": 1})
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work = RecordView(store)
+    work.prefetch("10010", [("parked", "s2.x:abc"), ("s2.order", "SO-1"), ("effect", "s2.shipment:SO-1")])
+    assert work.get("10010", "parked", "s2.x:abc") is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert work.get("10010", "effect", "s2.shipment:SO-1") is None
+    assert calls == ["before-call.dynamodb.BatchGetItem"]

@@ -200,18 +200,21 @@ PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
 
 def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
-           identity_ignores: tuple[str, ...] = ()) -> dict[str, Any]:
+           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """Run ``step`` so that a webhook or a poll may move on: done, queued for retry
     (transient), or parked on the DLQ with the reason (permanent: the store refused, a carrier
     is not mapped), where `o2o dlq list` shows it and `o2o dlq replay` re-runs it after the fix.
 
     The same input parked before is not parked again (JST re-sends pushes and polls overlap):
     the operator fixes and replays the first. ``identity_ignores`` names payload keys that do
-    not make an input different (e.g. whether it came from a push or a poll)."""
+    not make an input different (e.g. whether it came from a push or a poll). ``reads`` names
+    the ``(kind, key)`` records the step reads first: they are read with the parked marker, in
+    one request."""
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
     marker = _parked_marker(name, payload, identity_ignores)
+    ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
     earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
     if earlier is not None:
         return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}

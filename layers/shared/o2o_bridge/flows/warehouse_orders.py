@@ -294,7 +294,20 @@ def _with_return_no(receipt: ReturnReceived, return_no: str) -> ReturnReceived:
 def settle(ctx: kit.FlowContext, step: kit.FlowStep, payload: dict[str, Any], *, trace_key: str) -> dict[str, Any]:
     """A push or a polled record is settled (done, queued, or parked with its reason); the
     input's ``source`` is left out of its identity so push and poll park one letter."""
-    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",))
+    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",),
+                      reads=_first_reads(step, payload))
+
+
+def _first_reads(step: kit.FlowStep, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The records a step reads before anything else, read together with its parked marker."""
+    if step is record_shipment:
+        effect = f"s2.shipment:{shipment_key(payload['so_id'], payload['l_id'], payload['lines'])}"
+        return [(kit.EFFECT_KIND, effect), (ORDER_KIND, payload["so_id"])]
+    if step is cancel_store_order:
+        return [(ORDER_KIND, payload["so_id"])]
+    if step is record_return_receipt:
+        return [(RETURN_KIND, payload["return_no"])]
+    return []
 
 
 # --- S2d: a parcel shipped ---------------------------------------------------------------

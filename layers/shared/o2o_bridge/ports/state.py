@@ -129,6 +129,11 @@ class RecordRepository(Protocol):
         """Write ``data`` as the next version whatever is stored: one write, no read, and a worker
         that read the previous version can no longer write over it."""
 
+    def prefetch(self, ent_id: str, wanted: list[tuple[str, str]]) -> None:
+        """Read these ``(kind, key)`` records together, in one request, because the flow is about
+        to read each of them: its ``get`` of one of them then asks nothing. A hint: a repository
+        that reads nothing ahead (the in-memory one) may ignore it."""
+
     def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
         """The records of these keys that exist (a request per 100 keys, not one per key)."""
 

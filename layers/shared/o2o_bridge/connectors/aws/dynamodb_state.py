@@ -260,19 +260,26 @@ class DynamoStateStore:
         return _record(ent_id, kind, written), None
 
     def get_records(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
-        """BatchGetItem, 100 keys a request (consistent reads); keys the service left unprocessed
-        (throttling) are asked again."""
-        found: dict[str, Record] = {}
-        unique = list(dict.fromkeys(keys))
+        """The records of ``keys`` (one kind) that exist, read in batches."""
+        return {key: record for (_, key), record in self.get_records_of(ent_id, [(kind, k) for k in keys]).items()}
+
+    def get_records_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        """BatchGetItem of ``(kind, key)`` records, 100 a request (consistent reads); keys the
+        service left unprocessed (throttling) are asked again."""
+        found: dict[tuple[str, str], Record] = {}
+        unique = list(dict.fromkeys(wanted))
+        kinds = {f"REC#{ent_id}#{kind}": kind for kind, _ in unique}
         for start in range(0, len(unique), BATCH_GET_MAX):
-            wanted = {self.table: {"Keys": [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)}
-                                            for k in unique[start:start + BATCH_GET_MAX]], "ConsistentRead": True}}
+            request = {self.table: {"Keys": [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)}
+                                             for kind, k in unique[start:start + BATCH_GET_MAX]],
+                                    "ConsistentRead": True}}
             for attempt in range(10):
-                answer = self.client.batch_get_item(RequestItems=wanted)
+                answer = self.client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self.table, []):
-                    found[item["sk"]["S"]] = _record(ent_id, kind, item)
-                wanted = answer.get("UnprocessedKeys") or {}
-                if not wanted:
+                    kind = kinds[item["pk"]["S"]]
+                    found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
                     break
                 time.sleep(min(0.05 * 2 ** attempt, 1.0))
             else:
@@ -466,9 +473,8 @@ class RecordView:
         self._known.pop((ent_id, kind, key), None)
 
     def get(self, ent_id: str, kind: str, key: str) -> Record | None:
-        known = self._known.get((ent_id, kind, key))
-        if known is not None and self._clock() - known[0] < self._seconds:
-            return _copied(known[1])
+        if self._fresh(ent_id, kind, key):
+            return _copied(self._known[(ent_id, kind, key)][1])
         record = self.store.get_record(ent_id, kind, key)
         self._remember(ent_id, kind, key, record)
         return _copied(record)
@@ -509,6 +515,18 @@ class RecordView:
             self._remember(ent_id, kind, key, current)
         else:
             self._forget(ent_id, kind, key)
+
+    def prefetch(self, ent_id: str, wanted: list[tuple[str, str]]) -> None:
+        unknown = [(kind, key) for kind, key in dict.fromkeys(wanted) if not self._fresh(ent_id, kind, key)]
+        if len(unknown) < 2:
+            return  # one record is read when asked for, at the same price
+        found = self.store.get_records_of(ent_id, unknown)
+        for kind, key in unknown:
+            self._remember(ent_id, kind, key, found.get((kind, key)))
+
+    def _fresh(self, ent_id: str, kind: str, key: str) -> bool:
+        known = self._known.get((ent_id, kind, key))
+        return known is not None and self._clock() - known[0] < self._seconds
 
     def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
         found = self.store.get_records(ent_id, kind, keys)
