@@ -271,8 +271,11 @@ def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any
     else:
         wanted = set(payload["return_nos"])
         latest: dict[str, ReturnReceived] = {}
-        for receipt in ctx.warehouse.receipts_of(order_nos=payload["order_nos"],
-                                                 warehouse_return_ids=payload["warehouse_return_ids"]):
+        # The warehouse's own return ids name the receipts; the orders only when it gave none
+        # (each is a query of its own, and an order's receipts are those of its returns).
+        ids = payload["warehouse_return_ids"]
+        for receipt in ctx.warehouse.receipts_of(order_nos=[] if ids else payload["order_nos"],
+                                                 warehouse_return_ids=ids):
             return_no = receipt.return_no or _return_no_of(ctx, receipt.warehouse_return_id)
             if return_no in wanted:
                 latest[return_no] = _with_return_no(receipt, return_no)
