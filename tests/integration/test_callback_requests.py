@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from callback_kinds import AwsMeter, callback_kinds, warehouse_skus
+from conftest import demo_world  # this directory's (imported at collection, as the other modules here do)
 
 GOAL_HAPPY, GOAL_DUPLICATE = 3, 1
 SENT = 2  # callbacks of each kind after a warm-up; queued work is shared among them
@@ -38,7 +39,6 @@ CEILINGS = {  # (happy, duplicate); before this work, per bench/cost.py: in the 
 
 @pytest.fixture(scope="module")
 def kinds(tmp_path_factory):
-    from conftest import demo_world
     from o2o_bridge import runtime
 
     with demo_world(tmp_path_factory.mktemp("requests"), jst_callbacks=True) as (stack, jst, store):
