@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from callback_kinds import AwsMeter, callback_kinds, warehouse_skus
-from conftest import demo_world  # this directory's (imported at collection, as the other modules here do)
+from conftest import _reset_aws, demo_world  # this directory's, imported at collection as the other modules here do
 
 GOAL_HAPPY, GOAL_DUPLICATE = 3, 1
 SENT = 2  # callbacks of each kind after a warm-up; queued work is shared among them
@@ -41,11 +41,20 @@ CEILINGS = {  # (happy, duplicate); before this work, per bench/cost.py: in the 
 def kinds(tmp_path_factory):
     from o2o_bridge import runtime
 
-    with demo_world(tmp_path_factory.mktemp("requests"), jst_callbacks=True) as (stack, jst, store):
+    # fresh, and emptied again at the end: moto's backends are shared by every local stack of the
+    # process, and the next one's start reads all they hold.
+    with demo_world(tmp_path_factory.mktemp("requests"), jst_callbacks=True, fresh=True) as (stack, jst, store):
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the counted session
         settle = lambda: stack.drain(now=True, max_seconds=60)  # noqa: E731
-        yield stack, meter, callback_kinds(jst, store, warehouse_skus(jst), settle=settle, run="R")
+        try:
+            yield stack, meter, callback_kinds(jst, store, warehouse_skus(jst), settle=settle, run="R")
+        finally:
+            import boto3
+
+            boto3.DEFAULT_SESSION = None  # the counted session ends with this module
+            _reset_aws(stack)  # the many items written here would slow the next stack's start (moto's data.json)
+            runtime.reset()
 
 
 def _count(stack, meter, send, numbers):
