@@ -1,5 +1,8 @@
 """StateTable through its adapter, on moto with the tables of template.yaml."""
 
+import json
+
+import boto3
 import pytest
 
 from o2o_bridge import runtime
@@ -208,3 +211,83 @@ def test_the_records_a_step_reads_first_are_read_together_in_one_request(aws):
     assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
     assert work.get("10010", "effect", "s2.shipment:SO-1") is None
     assert calls == ["before-call.dynamodb.BatchGetItem"]
+
+
+def _old_layout_rows(table: str) -> None:
+    """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
+    merchant with that key, each entry naming its tenant; an alias naming none."""
+    client = boto3.client("dynamodb")
+    for ent_id, step, at in (("10010", "a.step", "2026-11-01T01:00:00+00:00"),
+                             ("20020", "b.secret.step", "2026-11-01T02:00:00+00:00")):
+        client.put_item(TableName=table, Item={
+            "pk": {"S": "DOC#SO-1"}, "sk": {"S": f"AT#{at}#0000"}, "ent_id": {"S": ent_id}, "step": {"S": step},
+            "level": {"S": "info"}, "detail": {"S": json.dumps({"customer": f"{ent_id}'s customer"})},
+            "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#TB-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "SO-1"},
+                                           "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#GONE-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "GONE"},
+                                           "expires_at": {"N": "4102444800"}})
+
+
+def test_old_untenanted_timelines_move_under_their_tenant_and_no_merchant_sees_anothers(aws, capsys):
+    from o2o_bridge.cli import main as o2o
+
+    store = runtime.state_store()
+    tenant = parse_tenant(demo_doc())
+    store.put(tenant)
+    store.put(tenant.model_copy(update={"ent_id": "20020"}))
+    store.record("SO-1", "10010", "a.newer.step")  # written after the upgrade, before the migration
+    _old_layout_rows(aws["STATE_TABLE"])
+    # before: the old rows are out of view, never shown to the wrong merchant
+    assert [e.step for e in store.entries("SO-1", "10010")] == ["a.newer.step"]
+    assert store.entries("SO-1", "20020") == []
+
+    assert o2o(["maintenance", "timelines", "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"entries": 2, "aliases": 2, "dropped_aliases": 1, "dry_run": True}
+    assert store.entries("SO-1", "20020") == []  # a dry run changes nothing
+
+    assert o2o(["maintenance", "timelines"]) == 0
+    assert "moved 2 timeline entries and 2 aliases" in capsys.readouterr().out
+    a, b = store.entries("SO-1", "10010"), store.entries("SO-1", "20020")
+    assert sorted(e.step for e in a) == ["a.newer.step", "a.step"] and [e.step for e in b] == ["b.secret.step"]
+    assert all(e.ent_id == "10010" and "20020" not in json.dumps(e.detail) for e in a)
+    assert [e.step for e in store.entries("TB-1", "20020")] == ["b.secret.step"]  # the alias, per tenant
+    assert o2o(["trace", "SO-1", "--tenant", "10010"]) == 0
+    shown = capsys.readouterr().out
+    assert "a.step" in shown and "b.secret.step" not in shown and "20020's customer" not in shown
+    untenanted = [i for i in boto3.client("dynamodb").scan(TableName=aws["STATE_TABLE"])["Items"]
+                  if i["pk"]["S"] in ("DOC#SO-1", "DOC#TB-1", "DOC#GONE-1")]
+    assert untenanted == []
+    assert o2o(["maintenance", "timelines", "--json"]) == 0  # a second run finds nothing
+    assert json.loads(capsys.readouterr().out)["entries"] == 0
+
+
+def test_tenant_lookups_are_cached_found_or_not_and_a_put_is_seen_at_once(aws):
+    """A stranger's entId costs what a merchant's costs (one read per cache period), the cache is
+    bounded against a flood of invented entIds, and a tenant put here is found at once."""
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+
+    reads: list[str] = []
+
+    class CountingClient:
+        def __init__(self, client):
+            self.client = client
+
+        def get_item(self, **kwargs):
+            reads.append(kwargs["Key"]["pk"]["S"])
+            return self.client.get_item(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+    store = DynamoStateStore(CountingClient(boto3.client("dynamodb")), aws["STATE_TABLE"])
+    store.TENANT_CACHE_ENTRIES = 3
+    store.put(parse_tenant(demo_doc()))
+    for _ in range(2):
+        assert store.get("10010") is not None and store.get("99999") is None
+    assert reads == ["TENANT#10010", "TENANT#99999"]
+    store.put(parse_tenant({**demo_doc(), "ent_id": "99999"}))
+    assert store.get("99999") is not None  # the put dropped the cached miss
+    for invented in ("a1", "a2", "a3"):
+        store.get(invented)
+    assert len(store._tenant_cache) == 3  # the oldest entries made room

@@ -133,6 +133,12 @@ class CallbackAuth(_WithSecrets):
     # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
     # route accepts any method but logistics.upload, refund.goods and inventory.upload.
     cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # The token path: each callback URL carries its own token, derived from ``token`` for that
+    # route, entId and storageCode (``o2o tenant urls --reveal-token``), so a URL seen once
+    # works on no other callback. True also accepts the plain token on every URL, as URLs set
+    # up before per-URL tokens carry it (each such push logs a warning); set false once JST has
+    # the per-URL ones (docs/runbook.md, "Callback tokens per URL").
+    tenant_wide_token: bool = True
 
     @model_validator(mode="after")
     def _some_authentication(self):

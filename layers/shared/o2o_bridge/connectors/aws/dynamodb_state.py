@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -44,6 +45,11 @@ def _conditional_failed(exc: ClientError) -> bool:
 class DynamoStateStore:
     """Tenants, links, cursors and the timeline in StateTable (one boto3 client, reused)."""
 
+    # Lookups are cached whether they find a tenant or not: a public edge then costs a stranger's
+    # entId what it costs a merchant's (one read per cache period), so its time names no merchant.
+    # Bounded, so a flood of invented entIds cannot grow a container's memory.
+    TENANT_CACHE_ENTRIES = 4096
+
     def __init__(self, client: Any, table_name: str, *, tenant_cache_seconds: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
@@ -63,8 +69,10 @@ class DynamoStateStore:
             TableName=self.table, Key={"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}, ConsistentRead=True
         ).get("Item")
         tenant = Tenant.model_validate(json.loads(item["config"]["S"])) if item else None
-        if tenant is not None:
-            self._tenant_cache[ent_id] = (self._clock(), tenant)
+        self._tenant_cache.pop(ent_id, None)
+        while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
+            del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
+        self._tenant_cache[ent_id] = (self._clock(), tenant)
         return tenant
 
     def put(self, tenant) -> None:
@@ -428,6 +436,75 @@ class DynamoStateStore:
     def _primary(self, ent_id: str, key: str) -> str:
         alias = self.client.get_item(TableName=self.table, Key={"pk": _s(_doc(ent_id, key)), "sk": _s("ALIAS")}).get("Item")
         return alias["target"]["S"] if alias else key
+
+
+    # --- timelines written before they were keyed by tenant ------------------------------
+    def migrate_untenanted_timelines(self, *, dry_run: bool = False) -> "TimelineMigration":
+        """Move timeline rows of the layout before per-tenant keys (``DOC#<key>``, one partition
+        shared by every merchant with that key) under their tenant (``DOC#<ent_id>#<key>``).
+
+        Each entry goes to the tenant its own ``ent_id`` names, so two merchants' SO-1 part;
+        an alias (which names no tenant) is copied to each tenant whose entries of the target
+        it finds, and dropped when none has any. Nothing newer is overwritten; a second run
+        finds nothing. The old layout is never read by the bridge, so no merchant sees another's
+        document before or after; this only brings the old rows back into view.
+        """
+        tenants = set(self.list_ids())
+        entries, aliases = [], []
+        kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "begins_with(pk, :doc)",
+                                  "ExpressionAttributeValues": {":doc": _s("DOC#")}}
+        while True:  # an operator's one-off: the functions themselves may not Scan
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                rest = item["pk"]["S"][len("DOC#"):]
+                if item["sk"]["S"] == "ALIAS":
+                    head, sep, _ = rest.partition("#")
+                    if not (sep and head in tenants):
+                        aliases.append(item)
+                elif "ent_id" in item and not rest.startswith(item["ent_id"]["S"] + "#"):
+                    entries.append(item)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        owners: dict[str, set[str]] = {}
+        for item in entries:
+            owners.setdefault(item["pk"]["S"][len("DOC#"):], set()).add(item["ent_id"]["S"])
+        report = TimelineMigration(entries=len(entries))
+        for item in aliases:
+            alias, target = item["pk"]["S"][len("DOC#"):], item["target"]["S"]
+            found = owners.get(target) or set(self.timeline_tenants(target))
+            report.aliases += len(found)
+            report.dropped_aliases += 0 if found else 1
+            if not dry_run:
+                for ent_id in sorted(found):
+                    self._put_new({**item, "pk": _s(_doc(ent_id, alias))})
+                self._delete_old(item)
+        if not dry_run:
+            for item in entries:
+                key = item["pk"]["S"][len("DOC#"):]
+                self._put_new({**item, "pk": _s(_doc(item["ent_id"]["S"], key))})
+                self._delete_old(item)
+        return report
+
+    def _put_new(self, item: dict[str, Any]) -> None:
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if not _conditional_failed(exc):  # already there (an earlier, interrupted run): keep it
+                raise
+
+    def _delete_old(self, item: dict[str, Any]) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+@dataclass
+class TimelineMigration:
+    """What ``migrate_untenanted_timelines`` moved (or, on a dry run, would move)."""
+
+    entries: int = 0
+    aliases: int = 0  # alias rows written under a tenant (one old alias may serve several)
+    dropped_aliases: int = 0  # old aliases whose target no tenant has any more
 
 
 class AmbiguousKey(LookupError):
