@@ -115,6 +115,104 @@ def test_a_conditional_delete_removes_only_the_version_it_names(aws):
     assert records.get("10010", "effect", "k") is None
 
 
+def test_a_refused_write_brings_back_what_is_stored_so_no_read_comes_first(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})
+    assert written.version == 1 and current is None
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})  # a second worker
+    assert written is None and current.data == {"state": "running"} and current.version == 1
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "done"}, expected_version=1)
+    assert written.version == 2 and current is None
+
+
+def test_a_level_is_written_only_over_a_lower_rank_and_an_unranked_record_only_at_its_version(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, _ = records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)
+    assert written.version == 1
+    refused, current = records.put_newer("10010", "stock.store", "A|S001", {"qty": 9, "version": 7}, rank=7)
+    assert refused is None and current.data == {"qty": 5, "version": 10}
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)[0] is None
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 6, "version": 11}, rank=11)[0].version == 2
+    records.put("10010", "stock.store", "B|S001", {"qty": 1, "version": 3})  # stored before levels had a rank
+    refused, current = records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4)
+    assert refused is None and current.version == 1
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4,
+                             unranked_version=1)[0].version == 2
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 0, "version": 2}, rank=2)[0] is None
+    assert records.put_always("10010", "stock.store", "B|S001", {"cleared": True}).version == 3
+
+
+def test_many_records_are_read_in_one_batch_and_written_in_one_transaction_of_conditional_puts(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    records.put("10010", "stock.warehouse", "W|A", {"qty": 1})
+    assert set(records.get_many("10010", "stock.warehouse", ["W|A", "W|B", "W|A"])) == {"W|A"}
+    keys = [f"W|{n:03d}" for n in range(150)]  # more than one request of each
+    assert records.put_many("10010", "stock.warehouse", [(k, {"qty": 2}, None) for k in keys]) == []
+    assert len(records.get_many("10010", "stock.warehouse", keys)) == 150
+    refused = records.put_many("10010", "stock.warehouse", [("W|A", {"qty": 3}, 1), ("W|B", {"qty": 3}, 7)])
+    assert sorted(refused) == ["W|A", "W|B"]  # one condition failed: neither was written
+    assert records.get("10010", "stock.warehouse", "W|A").data == {"qty": 1}
+
+
+def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_read_back_step_by_step(aws):
+    store = runtime.state_store()
+    puts = []
+    store.client.meta.events.register("before-call.dynamodb.PutItem", lambda **kw: puts.append(kw))
+    with runtime.invocation(None):
+        store.record("SO-1", "10010", "s2.received", {"n": 1})
+        store.record("SO-1", "10010", "s2.uploaded", {"n": 2}, aliases=("JST-9",))
+        store.record("SO-2", "10010", "s2.received", {})
+        assert puts == [] and store.entries("SO-1", "10010") == []  # nothing written before the end
+    assert len(puts) == 3  # SO-1's two steps, its alias, SO-2
+    assert [(e.step, e.detail) for e in store.entries("SO-1", "10010")] == [("s2.received", {"n": 1}),
+                                                                            ("s2.uploaded", {"n": 2})]
+    assert [e.step for e in store.entries("JST-9", "10010")] == ["s2.received", "s2.uploaded"]
+    with pytest.raises(RuntimeError), runtime.invocation(None):
+        store.record("SO-3", "10010", "s2.failed", {})
+        raise RuntimeError("the flow failed")
+    assert [e.step for e in store.entries("SO-3", "10010")] == ["s2.failed"]  # written all the same
+    store.record("SO-4", "10010", "s2.now", {})  # outside an invocation (the CLI): at once
+    assert [e.step for e in store.entries("SO-4", "10010")] == ["s2.now"]
+
+
+def test_a_piece_of_work_does_not_read_again_what_it_just_read_or_wrote_and_a_lost_write_reads_afresh(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    gets = []
+    store.client.meta.events.register("before-call.dynamodb.GetItem", lambda **kw: gets.append(kw))
+    work, other = RecordView(store), RecordView(store)  # two Lambdas on one record
+    written = work.put("10010", "s2.order", "SO-1", {"lines": 1})
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1} and gets == []
+    work.get("10010", "s2.order", "SO-1").data["lines"] = 99  # a reader's change stays its own
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert other.put("10010", "s2.order", "SO-1", {"lines": 2}, expected_version=written.version)
+    # The first one's remembered version is old now: its write is refused, and it reads afresh.
+    assert work.put("10010", "s2.order", "SO-1", {"lines": 3}, expected_version=written.version) is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 2} and len(gets) == 1
+
+
+def test_the_records_a_step_reads_first_are_read_together_in_one_request(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    RecordView(store).put("10010", "s2.order", "SO-1", {"lines": 1})
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work = RecordView(store)
+    work.prefetch("10010", [("parked", "s2.x:abc"), ("s2.order", "SO-1"), ("effect", "s2.shipment:SO-1")])
+    assert work.get("10010", "parked", "s2.x:abc") is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert work.get("10010", "effect", "s2.shipment:SO-1") is None
+    assert calls == ["before-call.dynamodb.BatchGetItem"]
+
+
 def _old_layout_rows(table: str) -> None:
     """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
     merchant with that key, each entry naming its tenant; an alias naming none."""
