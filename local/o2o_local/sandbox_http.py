@@ -16,6 +16,7 @@ import argparse
 import json
 import signal
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -142,6 +143,20 @@ class JsonHandler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_json(400, {"error": "body is not JSON"})
             return None
+
+    # (sandbox, method, path, query, body) -> (status, body): a scripted sandbox's admin.handle
+    admin_routes: Callable[..., tuple[int, Any]] | None = None
+
+    def answered_admin(self, url: Any, raw: bytes | None = None) -> bool:
+        """Answer a call under /__admin__/ with ``admin_routes`` (a GET has no ``raw`` body);
+        False when ``url`` is not an admin one."""
+        if self.admin_routes is None or not url.path.startswith(ADMIN_PREFIX):
+            return False
+        query = dict(urllib.parse.parse_qsl(url.query))
+        payload = None if raw is None else self.admin_body(raw)
+        if raw is None or payload is not None:
+            self.send_json(*type(self).admin_routes(self.sandbox, self.command, url.path, query, payload))
+        return True
 
 
 # --- a scripted sandbox: faults, rate limit, call log, clock ------------------------------------------

@@ -58,11 +58,13 @@ DEMO = {
 
 
 class _Handler(JsonHandler):
+    admin_routes = admin.handle
+
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith(admin.PREFIX):
-            self.send_json(*admin.handle(self.sandbox, "GET", url.path, dict(urllib.parse.parse_qsl(url.query)), None))
-        elif url.path in ("/", "/health"):
+        if self.answered_admin(url):
+            return
+        if url.path in ("/", "/health"):
             self.send_json(200, {"code": 0, "msg": "JST sandbox", "data": {"url": self.sandbox.url}})
         else:
             self.send_json(405, error(405, "只支持POST"))
@@ -71,11 +73,7 @@ class _Handler(JsonHandler):
         url = urllib.parse.urlsplit(self.path)
         raw = self.read_body()
         sandbox = self.sandbox
-        if url.path.startswith(admin.PREFIX):
-            payload = self.admin_body(raw)
-            if payload is not None:
-                self.send_json(*admin.handle(sandbox, "POST", url.path, dict(urllib.parse.parse_qsl(url.query)),
-                                             payload))
+        if self.answered_admin(url, raw):
             return
         if url.path not in API_PATHS and url.path not in TOKEN_PATHS:
             sandbox.state.record_call({"path": url.path, "biz": None, "code": 404, "http_status": 404, "fault": None})

@@ -54,15 +54,17 @@ DEMO = {
 
 
 class _Handler(JsonHandler):
+    admin_routes = admin.handle
+
     def date_time_string(self, timestamp: float | None = None) -> str:
         # The Date header is the ERP's clock (moved by advance_clock): clients learn their skew from it.
         return formatdate(self.sandbox.state.time(), usegmt=True)
 
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith(admin.PREFIX):
-            self.send_json(*admin.handle(self.sandbox, "GET", url.path, dict(urllib.parse.parse_qsl(url.query)), None))
-        elif url.path in ("/", "/health"):
+        if self.answered_admin(url):
+            return
+        if url.path in ("/", "/health"):
             self.send_json(200, {"code": 0, "message": "旺店通 sandbox", "base_url": self.sandbox.base_url})
         else:
             self.send_json(405, error(405, "只支持POST"))
@@ -71,11 +73,7 @@ class _Handler(JsonHandler):
         url = urllib.parse.urlsplit(self.path)
         raw = self.read_body()
         sandbox = self.sandbox
-        if url.path.startswith(admin.PREFIX):
-            payload = self.admin_body(raw)
-            if payload is not None:
-                self.send_json(*admin.handle(sandbox, "POST", url.path, dict(urllib.parse.parse_qsl(url.query)),
-                                             payload))
+        if self.answered_admin(url, raw):
             return
         api = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else ""
         if api not in APIS:
