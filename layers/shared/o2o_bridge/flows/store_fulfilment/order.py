@@ -11,7 +11,6 @@ when, so the stuck ones are found without reading every order (exceptions.py).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -129,8 +128,9 @@ def change_order(ctx: "FlowContext", io_id: str, transition: Callable[..., None]
     when the transition did not apply."""
     for _ in range(ATTEMPTS):
         current = load_order(ctx, io_id)
-        before = copy.deepcopy(current.data) if current else None
-        order = Order(current.version if current else None, copy.deepcopy(before))
+        before = dict(current.data) if current else None
+        # Transitions build new dicts ({**data, ...}) and never change nested values in place.
+        order = Order(current.version if current else None, dict(before) if before is not None else None)
         transition(order, *args)
         after = order.data
         if after is None or after == before:
