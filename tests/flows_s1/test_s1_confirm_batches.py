@@ -92,3 +92,25 @@ def test_an_event_delivered_again_while_its_confirmation_is_out_confirms_nothing
     s1.confirm_pending(world.ctx)
     assert world.jst.confirmed == [700001] and world.steps(700001).count("s1.confirmed_in_jst") == 1
     assert world.ctx.records.list(world.ctx.ent_id, s1.PENDING_CONFIRM_KIND) == []
+
+
+def test_a_failure_after_jsts_confirmation_parks_that_outbound_and_the_poll_goes_on(world, monkeypatch):
+    dispatched(world, [700001, 700002])
+    ship(world, 700001)
+    ship(world, 700002)
+    real = s1.ledger_facts.fulfilled
+
+    def ledger_down_for_700001(ctx, data, **kwargs):
+        if data.get("io_id") == "700001":
+            raise RuntimeError("ledger unavailable")
+        return real(ctx, data, **kwargs)
+
+    monkeypatch.setattr(s1.ledger_facts, "fulfilled", ledger_down_for_700001)
+    counts = s1.confirm_pending(world.ctx)
+    assert (counts["confirmed"], counts["refused"]) == (1, 1) and sorted(world.jst.confirmed) == [700001, 700002]
+    [parked] = s1.open_exceptions(world.ctx)
+    assert parked["io_id"] == "700001" and "ledger unavailable" in parked["reason"]
+    monkeypatch.setattr(s1.ledger_facts, "fulfilled", real)
+    s1.confirm_outbound(world.ctx, parked["retry"]["payload"])  # the operator's retry: JST has it already
+    assert s1.open_exceptions(world.ctx) == [] and world.order(700001)["status"] == "shipped"
+    assert sorted(world.jst.confirmed) == [700001, 700002]

@@ -29,6 +29,7 @@ queues the step for the retry worker (wiring.py lists the steps). Effects are
 ``kit.effect_once``.
 """
 
+from .. import ledger_facts  # noqa: F401 - the facts module its steps write with, as s1.ledger_facts (tests patch it)
 from .cancels import cancel_at_store, cancel_outbound
 from .confirmations import (PENDING_CONFIRM_KIND, TIME_MARGIN_SECONDS, confirm_outbound, confirm_pending,
                             queue_confirmation)

@@ -81,7 +81,12 @@ def _settle_confirmation(ctx: "FlowContext", record: Any, result: Any) -> str:
             _confirmed(ctx, payload, effect_once(ctx, f"s1.confirm:{io_id}", lambda: result))
         except TransientError:  # another worker is settling this outbound: the next poll looks again
             return "waiting"
-        outcome = "confirmed"
+        except Exception as exc:  # this outbound alone, parked with its reason: the others go on
+            park(ctx, io_id, "confirm_refused", f"confirmed in {ctx.erp.info.display_name}, then: {exc}",
+                 retry={"command": "s1.confirm_outbound", "payload": payload})
+            outcome = "refused"
+        else:
+            outcome = "confirmed"
     # Only the request this batch read: a store event that came meanwhile waits for the next.
     ctx.records.delete(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, expected_version=record.version)
     return outcome
