@@ -240,7 +240,8 @@ def _park(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str, 
         reason = f"{reason} (its payload was not kept: {str(refused).splitlines()[0][:200]})"
     ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
     ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
-    ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
+    ctx.records.put(ctx.ent_id, PARKED_KIND, marker,
+                    {"reason": reason, "trace_key": trace_key, "parked_at": ctx.now().isoformat()},
                     ttl_days=PARKED_MEMORY_DAYS)
     ctx.metric("DeadLettered", 1)
     return reason
@@ -280,11 +281,16 @@ R = TypeVar("R")
 
 def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], str], *, step: FlowStep,
                 payload_of: Callable[[R], dict[str, Any]], trace_key_of: Callable[[R], str],
-                counts: Counter | None = None, stop: Callable[[], bool] | None = None) -> Counter:
+                counts: Counter | None = None, stop: Callable[[], bool] | None = None,
+                malformed_step: FlowStep | None = None,
+                malformed_payload_of: Callable[[Any], dict[str, Any]] | None = None) -> Counter:
     """Handle every record of a poll's page (or a scan's list) with ``handle(record) -> outcome``;
     a record that raises is ``set_aside`` and the loop goes on with the next one. Returns the
     outcomes counted (``parked``, ``queued``, whatever ``handle`` returned). A ``MalformedRow``
-    (a row the connector could not read) is parked without calling ``handle``. ``stop()`` is asked
+    (a row the connector could not read) is parked without calling ``handle``, for
+    ``malformed_step`` (default ``step``) with ``malformed_payload_of(row)`` (default
+    ``{"row": row.raw}``): the step that reads the row again, or reads the record afresh by its key,
+    when the operator replays it. ``stop()`` is asked
     before each record (e.g. too little time left): then ``stopped_early`` is counted and the
     loop ends.
 
@@ -302,9 +308,11 @@ def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], st
                 raise PermanentError(f"malformed row from {record.source}: {record.problem}")
             outcome = handle(record)
         except Exception as exc:  # noqa: BLE001 - one record must not stop the ones behind it
-            payload = {"row": record.raw} if isinstance(record, MalformedRow) else payload_of(record)
-            trace_key = record.key if isinstance(record, MalformedRow) else trace_key_of(record)
-            outcome = set_aside(ctx, step, payload, trace_key=trace_key, error=exc)
+            if isinstance(record, MalformedRow):
+                payload = malformed_payload_of(record) if malformed_payload_of else {"row": record.raw}
+                outcome = set_aside(ctx, malformed_step or step, payload, trace_key=record.key, error=exc)
+            else:
+                outcome = set_aside(ctx, step, payload_of(record), trace_key=trace_key_of(record), error=exc)
         counts[outcome] += 1
     return counts
 

@@ -15,6 +15,7 @@ from ...errors import ConfigurationError, TransientError
 from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
                                 ReturnReceived, ReturnRequest, Shipment, SkuQty, StockLevel, StockLocation, StockPage,
                                 StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from ..paging import mapped_or_malformed
 from . import mappers
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ class JstStock:
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
         allowance = self.tenant.stock.clock_allowance_seconds
-        return StockPage([mappers.stock_level(row, allowance) for row in scan.records], str(scan.next_ts))
+        # A row that cannot be read stays in the page as a MalformedRow: the pull parks it, goes on.
+        return StockPage([mapped_or_malformed("JST /open/inventory/query", row,
+                                              lambda r: mappers.stock_level(r, allowance), "sku_id")
+                          for row in scan.records], str(scan.next_ts))
 
     def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
         allowance = self.tenant.stock.clock_allowance_seconds
@@ -78,7 +82,7 @@ class JstStock:
 
     def _find_io_id(self, direction: str, external_id: str, wms_co_id: int) -> int | None:
         for doc in self.api.query_other_inout(so_ids=[external_id], wms_co_id=wms_co_id):
-            if doc.so_id == external_id and mappers.is_other_inout_type(doc.type, direction):
+            if getattr(doc, "so_id", None) == external_id and mappers.is_other_inout_type(doc.type, direction):
                 return doc.io_id
         return None
 
@@ -173,7 +177,8 @@ class JstWarehouse(JstStock):
     def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
         if not warehouse_doc_ids:
             return []
-        return [mappers.document_state(doc) for doc in self.api.query_other_inout(io_ids=sorted(int(i) for i in warehouse_doc_ids))]
+        return [mapped_or_malformed("JST /open/other/inout/query", doc, mappers.document_state, "io_id")
+                for doc in self.api.query_other_inout(io_ids=sorted(int(i) for i in warehouse_doc_ids))]
 
 
 def _receipts(rows: list[Any]) -> list[ReturnReceived]:
