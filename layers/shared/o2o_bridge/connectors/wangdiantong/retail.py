@@ -24,6 +24,8 @@ from typing import Any, Sequence
 from ...errors import ConfigurationError, PermanentError
 from ...ports.retail import (ErpDocument, RetailProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
                            StoreSale)
+from ...ports.state import MalformedRow
+from ..paging import malformed
 from . import mappers, models as m
 from .api import WdtApi
 from .errors import WdtDuplicate
@@ -32,6 +34,10 @@ MAX_SAME_BUYER = 30  # trade_push: at most 30 orders of one buyer_nick a call
 
 MOVEMENT_LABELS = {"refund": "门店退货入库", "reversal": "冲单", "purchase_in": "采购入库", "import_in": "入库单导入",
                    "exchange_out": "换货出库", "manual_out": "出库开单"}
+
+
+def _with_direction(row: MalformedRow, direction: str) -> MalformedRow:
+    return MalformedRow(row.source, {"direction": direction, "row": row.raw}, row.problem, row.key, row.ts)
 
 
 @dataclass
@@ -121,25 +127,55 @@ class WdtRetailErp:
         return str(answer.get("order_no") or answer.get("stockin_no") or answer.get("stockout_no") or outer_no)
 
     # --- W2 ---------------------------------------------------------------------------------
-    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+    def documents(self, begin: datetime, end: datetime) -> list["ErpDocument | MalformedRow"]:
+        """A document of a store's warehouse that cannot be read (or mapped) is a ``MalformedRow``
+        in its place (raw: the direction and the row, as ``document_again`` reads it)."""
         stores = self._stores_by_warehouse()
-        rules = self.section.documents
-        found: list[ErpDocument] = []
-        for direction, rows, excluded in (("in", self.api.query_stockins(begin=begin, end=end), rules.excluded_stockin_types),
-                                          ("out", self.api.query_stockouts(begin=begin, end=end), rules.excluded_stockout_types)):
+        found: list[ErpDocument | MalformedRow] = []
+        for direction, rows in (("in", self.api.query_stockins(begin=begin, end=end)),
+                                ("out", self.api.query_stockouts(begin=begin, end=end))):
             for doc in rows:
-                store = stores.get(doc.warehouse_no)
-                if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+                if isinstance(doc, MalformedRow):
+                    if doc.raw.get("warehouse_no") in stores or not doc.raw.get("warehouse_no"):
+                        found.append(_with_direction(doc, direction))
                     continue
-                if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+                try:
+                    mapped = self._document(doc, direction, stores)
+                except Exception as exc:  # noqa: BLE001 - this row's problem, not the poll's
+                    found.append(_with_direction(malformed(f"旺店通 stock-{direction} document",
+                                                           doc.model_dump(mode="json"), f"{type(exc).__name__}: {exc}",
+                                                           "order_no"), direction))
                     continue
-                if rules.statuses and (doc.status or "") not in rules.statuses:
-                    continue
-                mapped = mappers.to_document(doc, direction, store)
-                if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
-                    continue
-                found.append(mapped)
+                if mapped is not None:
+                    found.append(mapped)
         return found
+
+    def _document(self, doc: Any, direction: str, stores: dict[str, Any]) -> ErpDocument | None:
+        """The document as the stores get it, or None when it is not for them."""
+        rules = self.section.documents
+        excluded = rules.excluded_stockin_types if direction == "in" else rules.excluded_stockout_types
+        store = stores.get(doc.warehouse_no)
+        if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+            return None
+        if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+            return None
+        if rules.statuses and (doc.status or "") not in rules.statuses:
+            return None
+        mapped = mappers.to_document(doc, direction, store)
+        if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
+            return None
+        return mapped
+
+    def document_again(self, row: dict[str, Any]) -> ErpDocument | None:
+        """A document ``documents`` could not read, read again from its row (after the fix); None
+        when it turns out not to be for the stores. Still unreadable: PermanentError."""
+        from pydantic import ValidationError
+
+        try:
+            doc = m.StockDocument.model_validate(row["row"])
+            return self._document(doc, row["direction"], self._stores_by_warehouse())
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise PermanentError(f"the 旺店通 document still cannot be read: {str(exc).splitlines()[0]}") from None
 
     # --- W4 / W5 ------------------------------------------------------------------------------
     def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
