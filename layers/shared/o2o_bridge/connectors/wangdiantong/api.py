@@ -141,7 +141,8 @@ class WdtApi:
     def query_stock(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockRow]:
         """stock_query.php: stock rows modified in [begin, end], windows of at most 30 days."""
         return self._by_modified("stock_query.php", m.StockRow, begin=begin, end=end, span=self.limits.stock_window,
-                                 key=lambda r: (r.warehouse_no, r.spec_no), business={"warehouse_no": warehouse_no})
+                                 key=lambda r: (r.warehouse_no, r.spec_no), business={"warehouse_no": warehouse_no},
+                                 lenient_key="spec_no")
 
     def count_stock(self, *, warehouse_no: str, lines: Sequence[m.CountLine], remark: str = "",
                     adjust: bool = True) -> list[dict[str, Any]]:
@@ -180,7 +181,7 @@ class WdtApi:
     # --- W4 goods -----------------------------------------------------------------------------
     def query_goods(self, *, begin: datetime, end: datetime) -> list[m.Goods]:
         return self._by_modified("goods_query.php", m.Goods, begin=begin, end=end, span=self.limits.goods_window,
-                                 key=lambda r: r.goods_no)
+                                 key=lambda r: r.goods_no, lenient_key="goods_no")
 
     def goods_of_spec(self, spec_no: str) -> list[m.Goods]:
         """goods_query.php by ``spec_no`` (no time window): the goods that has this spec."""

@@ -25,7 +25,7 @@ from ...errors import ConfigurationError, PermanentError
 from ...ports.retail import (ErpDocument, RetailProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
                            StoreSale)
 from ...ports.state import MalformedRow
-from ..paging import malformed
+from ..paging import malformed, mapped_or_malformed
 from . import mappers, models as m
 from .api import WdtApi
 from .errors import WdtDuplicate
@@ -178,8 +178,22 @@ class WdtRetailErp:
             raise PermanentError(f"the 旺店通 document still cannot be read: {str(exc).splitlines()[0]}") from None
 
     # --- W4 / W5 ------------------------------------------------------------------------------
-    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
-        return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.to_products(goods)]
+    def products(self, begin: datetime, end: datetime) -> list["RetailProduct | MalformedRow"]:
+        """A goods row that cannot be read (or mapped) is a ``MalformedRow`` in place of its SKUs."""
+        found: list[RetailProduct | MalformedRow] = []
+        for goods in self.api.query_goods(begin=begin, end=end):
+            read = mapped_or_malformed("旺店通 goods_query.php", goods, mappers.to_products, "goods_no")
+            found.extend([read] if isinstance(read, MalformedRow) else read)
+        return found
+
+    def products_again(self, row: dict[str, Any]) -> list[RetailProduct]:
+        """The SKUs of a goods row ``products`` could not read, read again (a replay after the fix)."""
+        from pydantic import ValidationError
+
+        try:
+            return mappers.to_products(m.Goods.model_validate(row))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise PermanentError(f"the 旺店通 goods row still cannot be read: {str(exc).splitlines()[0]}") from None
 
     def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
         wanted = set(sku_ids)
@@ -193,7 +207,27 @@ class WdtRetailErp:
                         found[product.sku_code] = product
         return list(found.values())
 
-    def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
+    def stock(self, begin: datetime, end: datetime) -> list["ErpStock | MalformedRow"]:
+        """A store warehouse's row that cannot be read is a ``MalformedRow`` in its place."""
         stores = self._stores_by_warehouse()
-        return [mappers.to_stock(row, stores[row.warehouse_no])
-                for row in self.api.query_stock(begin=begin, end=end) if row.warehouse_no in stores]
+        found: list[ErpStock | MalformedRow] = []
+        for row in self.api.query_stock(begin=begin, end=end):
+            if isinstance(row, MalformedRow):
+                if row.raw.get("warehouse_no") in stores or not row.raw.get("warehouse_no"):
+                    found.append(row)
+            elif row.warehouse_no in stores:
+                found.append(mapped_or_malformed("旺店通 stock_query.php", row,
+                                                 lambda r: mappers.to_stock(r, stores[r.warehouse_no]), "spec_no"))
+        return found
+
+    def stock_again(self, row: dict[str, Any]) -> ErpStock | None:
+        """A stock row ``stock`` could not read, read again (a replay after the fix); None if it
+        is no store's."""
+        from pydantic import ValidationError
+
+        stores = self._stores_by_warehouse()
+        try:
+            read = m.StockRow.model_validate(row)
+            return mappers.to_stock(read, stores[read.warehouse_no]) if read.warehouse_no in stores else None
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise PermanentError(f"the 旺店通 stock row still cannot be read: {str(exc).splitlines()[0]}") from None
