@@ -467,15 +467,14 @@ def flow_function(module: str, function: str, *, what: str, issue: int | tuple[i
 #
 # A schedule fires its function once (EventBridge Scheduler, asynchronously, with no Lambda
 # retries: the next firing is the retry). That invocation only fans out: one message per tenant
-# on the function's own FIFO queue, in a fair order. The same function consumes the queue, one
-# tenant per invocation, so each tenant has the function's whole timeout; a tenant that fails
-# is logged and counted (metric ScheduledTenantFailed, alarmed) but its message is not failed,
-# so it is not re-run and never holds up the tenants queued behind it.
+# on the function's own FIFO queue, in a fair order, each tenant in a message group of its own.
+# The same function consumes the queue, one tenant per invocation, so each tenant has the
+# function's whole timeout; a tenant that fails is logged and counted (metric
+# ScheduledTenantFailed, alarmed) but its message is not failed, so it is not re-run; a run that
+# crashes its invocation holds only its own tenant's group. How many tenants of one ERP app run
+# at once is bounded by slots in the state table (flows/app_slots.py), not by the queue.
 
 BRIDGE = "-"  # owner of bridge-wide cursors (not a tenant)
-# Tenants of one ERP app that may run at once (FIFO message groups per app and slot): they share
-# the app's rate limit, so more would only wait for it.
-SLOTS_PER_ERP_APP = 2
 # A queued tenant run is started only with this much of an invocation left (a batch of more than
 # one); the rest are handed back.
 RUN_TIME_RESERVE_SECONDS = 10.0
@@ -487,9 +486,9 @@ class TenantFailures(BridgeError):
 
 def erp_app_of(tenant: "Tenant") -> str:
     """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
-    section = getattr(tenant, tenant.erp, None) if hasattr(tenant, "erp") else getattr(tenant, "jushuitan", None)
-    key = getattr(section, "app_key", None) or getattr(section, "sid", None)
-    return f"{getattr(tenant, 'erp', 'jushuitan')}:{key}" if key else f"tenant:{tenant.ent_id}"
+    from .app_slots import erp_app_of as app_of
+
+    return app_of(tenant)
 
 
 def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
@@ -547,18 +546,18 @@ def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], t
 
 
 def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "CursorRepository", queue: Any,
-            slots: int = SLOTS_PER_ERP_APP, erp: str | None = None) -> dict[str, Any]:
-    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app (with
-    ``erp``, only that ERP's tenants: a JST poll skips 旺店通 tenants)."""
+            erp: str | None = None) -> dict[str, Any]:
+    """Queue one run per tenant of ``job`` in this run's fair order (with ``erp``, only that
+    ERP's tenants: a JST poll skips 旺店通 tenants)."""
     turn = next_turn(job, cursors)
     runs: list[tuple[str, str]] = []
     for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
         if tenant is None or not _of_erp(tenant, erp):
             continue
-        # A tenant keeps its slot, so its runs never overlap (one FIFO group runs one at a time).
-        slot = int(digest(ent_id), 16) % max(slots, 1)
-        runs.append((ent_id, f"{erp_app_of(tenant)}#{slot}"))
+        # Its own FIFO group: the tenant's runs never overlap, and a run that crashed its
+        # invocation (its message held until the visibility timeout) holds up only this tenant.
+        runs.append((ent_id, f"tenant:{ent_id}"))
     queue.send(job, run_id, runs)
     from ..observability import logger
 
@@ -581,12 +580,14 @@ def _run_id(event: dict[str, Any], now: datetime) -> str:
 def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], event: Any, *,
                   tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
                   queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
-                  time_left: Callable[[], float] | None = None, erp: str | None = None) -> dict[str, Any]:
+                  time_left: Callable[[], float] | None = None, erp: str | None = None,
+                  records: "RecordRepository | None" = None) -> dict[str, Any]:
     """The handler of a scheduled function, for the three events it gets:
 
     - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
-    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``); a failed tenant is
-      not a failed message (that would re-run it and hold up its FIFO group);
+    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``) in a slot of its ERP
+      app (flows/app_slots.py); a failed tenant is not a failed message (that would re-run it);
+      only a message that could not be handled at all (its tenant could not be read) is;
     - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
 
     With ``erp``, only the tenants of that ERP take part."""
@@ -594,8 +595,12 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
 
     tenants = tenants if tenants is not None else runtime.state_store()
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        if records is None:
+            from ..connectors.aws.dynamodb_state import RecordView
+
+            records = RecordView(runtime.state_store())
         return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
-                           time_left=time_left or _lambda_time_left)
+                           time_left=time_left or _lambda_time_left, state=records)
     if isinstance(event, dict) and event.get("ent_id"):
         tenant = tenants.get(str(event["ent_id"]))
         if tenant is None:
@@ -621,17 +626,20 @@ def _lambda_time_left() -> float:
     return context.get_remaining_time_in_millis() / 1000
 
 
-def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], records: list[dict[str, Any]], *,
+def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], messages: list[dict[str, Any]], *,
                 tenants: "TenantRepository", build: Callable[["Tenant"], FlowContext] | None,
-                time_left: Callable[[], float]) -> dict[str, Any]:
-    from ..observability import logger
+                time_left: Callable[[], float], state: "RecordRepository") -> dict[str, Any]:
+    from ..observability import logger, metrics
+    from . import app_slots
 
     summaries: dict[str, Any] = {}
-    handed_back: list[dict[str, str]] = []
-    for record in records:
+    failed: list[dict[str, str]] = []
+    handed_back = False
+    for record in messages:
         if handed_back or (summaries and time_left() < RUN_TIME_RESERVE_SECONDS):
-            # FIFO: once one is handed back, every later record of the batch is too (order kept).
-            handed_back.append({"itemIdentifier": record.get("messageId", "")})
+            # Each tenant has its own group, but the runs of one batch keep their order anyway.
+            handed_back = True
+            failed.append({"itemIdentifier": record.get("messageId", "")})
             continue
         try:
             body = json.loads(record.get("body") or "{}")
@@ -639,12 +647,31 @@ def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], 
         except (ValueError, KeyError, TypeError):
             logger.error(f"{job}: unreadable tenant-run message dropped", extra={"job": job})
             continue
-        tenant = tenants.get(ent_id)
+        try:
+            tenant = tenants.get(ent_id)
+        except Exception as exc:  # noqa: BLE001 - this message only: its tenant could not be read
+            # Reported failed, so it reaches TenantRunsDLQ (alarmed); it holds only its own group.
+            logger.error(f"{job}: tenant {ent_id} could not be read: {type(exc).__name__}",
+                         extra={"job": job, "ent_id": ent_id, "ok": False})
+            failed.append({"itemIdentifier": record.get("messageId", "")})
+            continue
         if tenant is None:
             logger.warning(f"{job}: tenant {ent_id} is no longer registered", extra={"job": job, "ent_id": ent_id})
             continue
-        summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
-    return {"batchItemFailures": handed_back, "job": job, "tenants": summaries}
+        slot = app_slots.take(state, job, tenant, time_left=time_left, reserve_seconds=RUN_TIME_RESERVE_SECONDS)
+        if slot is None:
+            summaries[ent_id] = {"ok": False, "started": False,
+                                 "error": f"not started: {app_slots.SLOTS_PER_ERP_APP} runs of its ERP app were "
+                                          "still running; the next firing runs it"}
+            metrics.add_metric(name="ScheduledTenantNotStarted", unit="Count", value=1)
+            logger.warning(f"{job}: tenant {ent_id} not started", extra={"job": job, "ent_id": ent_id, "ok": False,
+                                                                          "summary": summaries[ent_id]})
+            continue
+        try:
+            summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
+        finally:
+            app_slots.give_back(state, slot)
+    return {"batchItemFailures": failed, "job": job, "tenants": summaries}
 
 
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *, erp: str | None = None,
