@@ -284,7 +284,7 @@ def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, BaseExcepti
         middle = len(batch) // 2
         return {**_upsert(ctx, batch[:middle]), **_upsert(ctx, batch[middle:])}
     return {r.sku_code: (r.status, None if r.status in DONE_STATUSES
-                         else MappingError(f"{r.status}: {r.msg or 'refused by the store system'}"))
+                         else MappingError(f"refused by the store system ({r.status}): {r.msg or 'no reason given'}"))
             for r in answer.results}
 
 

@@ -80,9 +80,9 @@ def push_store_sales(ctx: "FlowContext", *, per_run: int = PER_RUN) -> dict[str,
             return "finished"
         try:
             pending.append((record, StoreSale.from_record(record.data["sale"])))
-        except Exception:
-            _off_the_queue(ctx, entry, record)  # set aside below: the DLQ holds it now, not the queue
-            raise
+        except Exception as exc:  # noqa: BLE001 - set aside below: the DLQ holds it now, not the queue
+            _off_the_queue(ctx, entry, record)
+            raise PermanentError(f"queued sale {record.key} cannot be read ({type(exc).__name__}: {exc})") from None
         return "read"
 
     # A queued sale that cannot be read is set aside (parked with the reason, replayable).
