@@ -77,6 +77,48 @@ def s3_pull(monkeypatch) -> Case:
                 lambda: state.update(fixed=True))  # the re-read of "malformed" is a good row
 
 
+def s3_pull_cloud_wms(monkeypatch) -> Case:
+    """The same pull over a cloud WMS (奇门 inventory.query): a row of its answer that cannot be
+    read is parked (its SKU is never read as 0) and read afresh on replay."""
+    from flows_stock.stock_fakes import FakeStore
+    from o2o_bridge.connectors.qimen.ledger import ITEM_KIND
+    from o2o_bridge.connectors.qimen.warehouse import QimenWarehouse
+    from o2o_bridge.flows import stock_sync
+    from o2o_bridge.tenant import parse_tenant
+    from qimen_wms import cloud_doc
+
+    tenant, store = parse_tenant(cloud_doc()), FakeStore()
+    state = {"fixed": False}
+
+    class Wms:  # the 奇门 gateway as the client sees it: inventory.query answers per SKU
+        def call(self, method, request):
+            assert method == "inventory.query"
+            items = []
+            for criteria in request.criteria_list:
+                sku = criteria.item_code
+                quantity = "n/a" if sku == "malformed" and not state["fixed"] else 7
+                items.append({"warehouseCode": criteria.warehouse_code, "itemCode": sku, "inventoryType": "ZP",
+                              "quantity": quantity})
+            return {"items": items}
+
+    real_p6 = store.set_warehouse_stock
+
+    def p6(code, items, **kwargs):
+        if not state["fixed"] and any(level.sku_id == "refused" for level in items):
+            raise PosPermanentError("店+ P6: SKU refused is not a product of this warehouse", status=422)
+        return real_p6(code, items, **kwargs)
+
+    monkeypatch.setattr(store, "set_warehouse_stock", p6)
+    ctx = fake_context(tenant, store=store, queue=runtime.command_queue(), now=lambda: NOW)
+    ctx.warehouse = QimenWarehouse(tenant, Wms(), records=ctx.records, timeline=ctx.timeline, now=lambda: NOW)
+    for sku in ("good-1", "malformed", "refused", "good-2"):
+        ctx.records.put(ctx.ent_id, ITEM_KIND, sku, {"at": NOW.isoformat()})
+    code = tenant.qimen.store_warehouse_code
+    return Case(ctx, lambda: stock_sync.pull_jst_stock(ctx),
+                lambda: {sku for (where, sku) in store.warehouse if where == code},
+                lambda: state.update(fixed=True))
+
+
 # --- S5 / S6: following 配货 and 退仓 in the warehouse ------------------------------------------------
 
 def s5_s6_follow(monkeypatch) -> Case:
@@ -329,7 +371,7 @@ def w1_sales(monkeypatch) -> Case:
     return Case(ctx, lambda: store_sales.push_store_sales(ctx), lambda: set(erp.booked), fix)
 
 
-CASES = {"S3 stock pull": s3_pull, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
+CASES = {"S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
          "W1 store sales": w1_sales, "W2 ERP documents": w2_documents, "W4 ERP products": w4_products,
          "W5 nightly stock": w5_nightly_stock}
 

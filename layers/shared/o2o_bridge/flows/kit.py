@@ -305,7 +305,7 @@ def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], st
             break
         try:
             if isinstance(record, MalformedRow):
-                raise PermanentError(f"malformed row from {record.source}: {record.problem}")
+                raise PermanentError(f"a row from {record.source} cannot be read: {record.problem}")
             outcome = handle(record)
         except Exception as exc:  # noqa: BLE001 - one record must not stop the ones behind it
             if isinstance(record, MalformedRow):
