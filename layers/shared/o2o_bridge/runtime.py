@@ -113,6 +113,8 @@ def retry_runner():
 
     flows.import_all()  # importing the flows registers their retry commands
 
+    from .connectors.aws.dynamodb_state import RecordView
+
     config = settings()
     store = state_store()
     return RetryRunner(
@@ -123,6 +125,7 @@ def retry_runner():
         max_attempts=config.retry_max_attempts,
         base_delay_seconds=config.retry_base_delay_seconds,
         no_delay=config.retry_no_delay,
+        records=RecordView(store),  # a redelivered attempt queues its next one once (no forked chains)
     )
 
 
