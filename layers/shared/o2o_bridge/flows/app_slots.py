@@ -35,6 +35,8 @@ SLOTS_PER_ERP_APP = 2
 LEASE_MARGIN_SECONDS = 30
 LEASE_WITHOUT_DEADLINE_SECONDS = 900  # the longest a Lambda may run (the CLI has no deadline)
 WAIT_STEP_SECONDS = 2.0
+# Outside Lambda (no deadline: the CLI, a local stack) a run waits at most this long for a slot.
+MAX_WAIT_SECONDS = 300.0
 
 
 def erp_app_of(tenant: "Tenant") -> str:
@@ -60,11 +62,13 @@ def take(records: "RecordRepository", job: str, tenant: "Tenant", *, time_left: 
     """A slot of the tenant's ERP app for ``job``, waiting for one while more than
     ``reserve_seconds`` are left; None if none came free in time."""
     app = erp_app_of(tenant)
+    waited = 0.0
     while True:
         slot = _try(records, job, app, tenant.ent_id, time_left(), slots, now())
-        if slot is not None or time_left() - WAIT_STEP_SECONDS < reserve_seconds:
+        if slot is not None or time_left() - WAIT_STEP_SECONDS < reserve_seconds or waited >= MAX_WAIT_SECONDS:
             return slot
         sleep(WAIT_STEP_SECONDS)
+        waited += WAIT_STEP_SECONDS
 
 
 def _try(records: "RecordRepository", job: str, app: str, ent_id: str, left: float, slots: int,
