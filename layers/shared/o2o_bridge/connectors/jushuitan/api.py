@@ -73,6 +73,13 @@ def _records_or_malformed(path: str, key_field: str) -> Callable[[Any, str, type
     return read
 
 
+def _or_malformed(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``keep_latest``'s ``key`` for rows that may hold ``MalformedRow``s (each kept by its own key)."""
+    from ...ports import MalformedRow
+
+    return lambda record: ("malformed", record.key) if isinstance(record, MalformedRow) else key(record)
+
+
 @dataclass
 class JstApiAdapter:
     client: JstClient
@@ -179,7 +186,8 @@ class JstApiAdapter:
     def query_logistics(self, *, shop_id: int, begin: datetime, end: datetime) -> list[m.LogisticOrder]:
         return self._window_scan("/open/logistic/query", m.LogisticOrder, "orders", biz={"shop_id": shop_id},
                                  begin=begin, end=end, page_size=self.limits.logistic_page,
-                                 key=lambda r: (r.o_id, r.l_id))
+                                 key=_or_malformed(lambda r: (r.o_id, r.l_id)),
+                                 read=_records_or_malformed("/open/logistic/query", "so_id"))
 
     def logistics_of(self, *, shop_id: int, so_ids: Sequence[str]) -> list[m.LogisticOrder]:
         """The parcels JST holds for these orders (a push names them; this is what JST says)."""
@@ -249,7 +257,9 @@ class JstApiAdapter:
                                  shop_id: int | None = None) -> list[m.AfterSaleReceived]:
         biz = {"shop_id": shop_id} if shop_id is not None else {}
         return self._window_scan("/open/aftersale/received/query", m.AfterSaleReceived, "datas", biz=biz,
-                                 begin=begin, end=end, page_size=self.limits.aftersale_page, key=lambda r: r.io_id)
+                                 begin=begin, end=end, page_size=self.limits.aftersale_page,
+                                 key=key_or_malformed("io_id"),
+                                 read=_records_or_malformed("/open/aftersale/received/query", "so_id"))
 
     def aftersale_received_of(self, *, so_ids: Sequence[str] = (), as_ids: Sequence[int] = (),
                               shop_id: int | None = None) -> list[m.AfterSaleReceived]:

@@ -15,6 +15,7 @@ from ...errors import ConfigurationError, TransientError
 from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
                                 ReturnReceived, ReturnRequest, Shipment, SkuQty, StockLevel, StockLocation, StockPage,
                                 StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from ...ports.state import MalformedRow
 from ..paging import mapped_or_malformed
 from . import mappers
 
@@ -141,9 +142,14 @@ class JstWarehouse(JstStock):
                                  f"{self.tenant.ent_id}'s logistics mapping; add it (o2o tenant put) and replay "
                                  "the dead letter")
 
-    def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+    def shipments_between(self, begin: datetime, end: datetime) -> list["Shipment | MalformedRow"]:
+        """A parcel row that cannot be read is a ``MalformedRow`` (key: its order no.) in its place."""
         rows = self.api.query_logistics(shop_id=self.shop_id, begin=begin, end=end)
-        return [s for row in sorted(rows, key=lambda r: r.ts) for s in mappers.shipments_of_row(row)]
+        found: list[Shipment | MalformedRow] = []
+        for row in sorted(rows, key=lambda r: r.ts):
+            read = mapped_or_malformed("JST /open/logistic/query", row, mappers.shipments_of_row, "so_id")
+            found.extend([read] if isinstance(read, MalformedRow) else read)
+        return found
 
     def shipments_of(self, order_nos: Sequence[str]) -> list[Shipment]:
         rows = self.api.logistics_of(shop_id=self.shop_id, so_ids=list(order_nos))
@@ -162,7 +168,8 @@ class JstWarehouse(JstStock):
                     warehouse_return_ids: Sequence[str] = ()) -> list[ReturnReceived]:
         rows = self.api.aftersale_received_of(so_ids=list(order_nos), as_ids=[int(i) for i in warehouse_return_ids],
                                               shop_id=self.shop_id)
-        return _receipts(rows)
+        found = (mappers.return_received(row) for row in sorted(rows, key=lambda r: r.ts))
+        return [r for r in found if r is not None]
 
     # --- S5 / S6 -----------------------------------------------------------------------------------
     def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
@@ -181,8 +188,10 @@ class JstWarehouse(JstStock):
                 for doc in self.api.query_other_inout(io_ids=sorted(int(i) for i in warehouse_doc_ids))]
 
 
-def _receipts(rows: list[Any]) -> list[ReturnReceived]:
-    found = (mappers.return_received(row) for row in sorted(rows, key=lambda r: r.ts))
+def _receipts(rows: list[Any]) -> list["ReturnReceived | MalformedRow"]:
+    """A receipt row that cannot be read is a ``MalformedRow`` (key: its order no.) in its place."""
+    found = (mapped_or_malformed("JST /open/aftersale/received/query", row, mappers.return_received, "so_id")
+             for row in sorted(rows, key=lambda r: r.ts))
     return [r for r in found if r is not None]
 
 
