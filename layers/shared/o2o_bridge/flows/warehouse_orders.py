@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..errors import PermanentError, TransientError
-from ..ports import DocumentLink
+from ..ports import DocumentLink, MalformedRow
 from ..ports.warehouse import (OrderCancelled, OrderLine, Receiver, ReturnReceived, ReturnRequest, Shipment,
                                StoreOrder, WarehouseRefused)
 from ..shanghai_time import from_jst_text, to_jst_text
@@ -274,10 +274,11 @@ def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any
         for receipt in ctx.warehouse.receipts_of(order_nos=payload["order_nos"],
                                                  warehouse_return_ids=payload["warehouse_return_ids"]):
             return_no = receipt.return_no or _return_no_of(ctx, receipt.warehouse_return_id)
-            if return_no in wanted:
+            # No return named (the replay of a receipt row S2x could not read): the order's returns.
+            if return_no in wanted or (not wanted and return_no and _record(ctx, RETURN_KIND, return_no)):
                 latest[return_no] = _with_return_no(receipt, return_no)
         found = list(latest.values())
-        keys, why = sorted(wanted), "the warehouse holds no receipt of it"
+        keys, why = sorted(wanted) or payload["order_nos"], "the warehouse holds no receipt of it"
     if not found:
         for key in keys:
             ctx.timeline.record(key, ctx.ent_id, "s2.push_unconfirmed", {"why": why, "source": source},
@@ -514,14 +515,16 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
     """Shipments and return receipts the warehouse shows but no push announced; the same steps
     and effect keys as the pushes, so whichever comes second changes nothing."""
-    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment)
+    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment,
+                         what="shipments")
     receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take,
-                        record_return_receipt)
+                        record_return_receipt, what="receipts")
     return {"shipments": shipments, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep) -> dict[str, Any]:
+             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep, *,
+             what: str) -> dict[str, Any]:
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
@@ -538,7 +541,12 @@ def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, 
     kit.each_record(ctx, to_take(ctx, rows), take, step=step,
                     payload_of=lambda confirmation: _step_for(ctx, confirmation, "S2x")[2],
                     trace_key_of=lambda confirmation: _step_for(ctx, confirmation, "S2x")[0],
-                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT)
+                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT,
+                    # A row the warehouse lists that cannot be read (key: its order no.): parked;
+                    # its replay re-reads what the warehouse holds for that order.
+                    malformed_step=recheck, malformed_payload_of=lambda row: {
+                        "what": what, "order_nos": [row.key], "tracking_nos": [], "return_nos": [],
+                        "warehouse_return_ids": [], "source": "S2x"})
     if not counts["stopped_early"]:
         # Moved only after every row is done, queued or set aside (parked with its reason); a
         # lost race means another run moved it, which is as good.
@@ -547,8 +555,9 @@ def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, 
             "rows": len(rows), **dict(sorted((k, v) for k, v in counts.items() if v))}
 
 
-def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Shipment]) -> list[Shipment | None]:
-    return [s if s.order_no and s.tracking_no and s.carrier_code and _is_ours(ctx, s.order_no) else None
+def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Any]) -> list[Any]:
+    return [s if isinstance(s, MalformedRow) or (s.order_no and s.tracking_no and s.carrier_code
+                                                   and _is_ours(ctx, s.order_no)) else None
             for s in shipments]
 
 
@@ -558,6 +567,9 @@ def _receipts_to_take(ctx: kit.FlowContext, receipts: list[ReturnReceived]) -> l
     latest: dict[str, ReturnReceived] = {}
     found: list[ReturnReceived | None] = []
     for receipt in receipts:
+        if isinstance(receipt, MalformedRow):
+            found.append(receipt)  # parked by the scan
+            continue
         return_no = receipt.return_no or _return_no_of(ctx, receipt.warehouse_return_id)
         if not return_no or _record(ctx, RETURN_KIND, return_no) is None:
             found.append(None)
