@@ -46,6 +46,49 @@ def malformed(source: str, raw: dict[str, Any], key: str = "malformed") -> Malfo
     return MalformedRow(source, raw, "a field of the row cannot be read", key)
 
 
+# --- S1: the stores' online outbounds -------------------------------------------------------------
+
+def s1_poll(monkeypatch) -> Case:
+    from flows_s1.conftest import STOCK, World, s1_tenant
+    from flows_s1.s1_fakes import FakeJst, FakeStore
+    from o2o_bridge.flows import store_fulfilment
+
+    jst = FakeJst(page_size=10)
+    world = World(s1_tenant(), jst, FakeStore(stock={k: dict(v) for k, v in STOCK.items()}))
+    world.ctx.queue = runtime.command_queue()
+    rows = {io_id: jst.add(io_id) for io_id in (700001, 700002, 700003, 700004)}
+    jst.add(700003, items=(("SKU-BLOCKED", 1),))  # 店+ refuses the stock read of its SKU
+    real_fetcher, real_stock = jst._page_fetcher, world.store.store_stock
+    state = {"fixed": False}
+
+    def fetcher(wms_co_id):
+        fetch = real_fetcher(wms_co_id)
+
+        def with_unreadable_row(cursor):  # 700002's row as a connector that could not read it hands it on
+            page, more = fetch(cursor)
+            return [malformed("JST /open/orders/out/simple/query", rows[700002], "700002")
+                    if r.io_id == 700002 and not state["fixed"] else r for r in page], more
+
+        return with_unreadable_row
+
+    def store_stock(store_code, sku_ids):
+        if "SKU-BLOCKED" in sku_ids and not state["fixed"]:
+            raise PosPermanentError("店+ P7: SKU SKU-BLOCKED is blocked", status=400)
+        return real_stock(store_code, sku_ids)
+
+    monkeypatch.setattr(jst, "_page_fetcher", fetcher)
+    monkeypatch.setattr(world.store, "store_stock", store_stock)
+
+    def fix():
+        state["fixed"] = True
+        for levels in world.store.stock.values():
+            levels["SKU-BLOCKED"] = 5
+
+    return Case(world.ctx, lambda: store_fulfilment.poll_jst_outbound(world.ctx),
+                lambda: {f["external_id"] for f in world.store.fulfilments.values()}, fix,
+                good={"700001", "700004"}, bad={"700002", "700003"})
+
+
 # --- S2x: what the warehouse shows but no push announced ------------------------------------------
 
 def s2x_scan(monkeypatch) -> Case:
@@ -401,7 +444,7 @@ def w1_sales(monkeypatch) -> Case:
     return Case(ctx, lambda: store_sales.push_store_sales(ctx), lambda: set(erp.booked), fix)
 
 
-CASES = {"S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
+CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
          "W1 store sales": w1_sales, "W2 ERP documents": w2_documents, "W4 ERP products": w4_products,
          "W5 nightly stock": w5_nightly_stock}
 
