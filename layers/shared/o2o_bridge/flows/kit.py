@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
 from ..retry_commands import commands
+from .app_slots import erp_app_of  # noqa: F401 - which ERP app a tenant's scheduled work spends
 
 if TYPE_CHECKING:
     from ..retry import CommandContext
@@ -482,13 +483,6 @@ RUN_TIME_RESERVE_SECONDS = 10.0
 
 class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
-
-
-def erp_app_of(tenant: "Tenant") -> str:
-    """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
-    from .app_slots import erp_app_of as app_of
-
-    return app_of(tenant)
 
 
 def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
