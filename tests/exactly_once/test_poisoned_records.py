@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from fakes import FakeTenants, fake_context
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.cli import main as o2o
 from o2o_bridge.connectors.store import models as pos
 from o2o_bridge.connectors.store.errors import PosPermanentError
@@ -99,7 +99,7 @@ def s2x_scan(monkeypatch) -> Case:
     world.ctx.queue = runtime.command_queue()
     shipped_at = datetime.now(timezone.utc) - timedelta(minutes=5)
     for order_no in ("good-1", "malformed", "refused", "good-2"):
-        warehouse_orders.on_order_warehouse_requested(order_requested(order_no), world.tenant)
+        warehouse_orders.on_order_warehouse_requested(order_requested(order_no), world.ctx)
         world.jst.ship(order_no, f"SF-{order_no}", [("1", "TS001-WHT-M", 2), ("2", "JN002-BLU-30", 1)], shipped_at)
     world.store.unknown_orders.add("refused")  # 店+ answers 404 for its shipment: refused for good
     real_query = world.jst.query_logistics
@@ -202,12 +202,12 @@ def s5_s6_follow(monkeypatch) -> Case:
 
     jst, store = FakeJst(), FakeStore()
     ctx = fake_context(demo_tenant(), jst=jst, store=store, queue=runtime.command_queue())
-    monkeypatch.setattr(kit, "context_for", lambda tenant: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda tenant: ctx)
     for doc_no in ("good-1", "malformed", "refused", "good-2"):
         store_transfers.on_transfer_submitted(EVENT_MODELS["transfer.submitted"].model_validate({
             "event_id": f"evt-{doc_no}", "ent_id": "10010", "type": "transfer.submitted",
             "occurred_at": NOW.isoformat(), "data": {"doc_no": doc_no, "store_code": "S001", "remark": "",
-                                                       "items": [{"sku_id": "TS-M", "qty": 2}]}}), ctx.tenant)
+                                                       "items": [{"sku_id": "TS-M", "qty": 2}]}}), ctx)
         jst.set_status(doc_no, "Confirmed")
     unreadable = {str(jst.by_external_id("malformed")["io_id"])}
     real_query, real_p10 = jst.query_other_inout, store.transfer_warehouse_shipped
@@ -457,10 +457,11 @@ def letters(capsys) -> list[dict[str, Any]]:
 
 def drain_retry_queue(ctx, aws) -> None:
     """The retry worker over the moto retry queue, with ``ctx`` as every command's context."""
-    from o2o_bridge.retry import RetryEnvelope, RetryRunner, commands
+    from o2o_bridge.retry import RetryEnvelope, RetryRunner
 
     sqs = boto3.client("sqs")
-    runner = RetryRunner(commands, ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
+    runner = RetryRunner(wiring.command_registry(lambda tenant: ctx), ctx.queue, FakeTenants(ctx.tenant),
+                         ctx.timeline, max_attempts=10,
                          base_delay_seconds=0, no_delay=True)
     for _ in range(20):
         messages = sqs.receive_message(QueueUrl=aws["RETRY_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", [])
@@ -475,7 +476,7 @@ def drain_retry_queue(ctx, aws) -> None:
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_poisoned_page_is_handled_around_its_bad_records(name, aws, monkeypatch, capsys):
     case = CASES[name](monkeypatch)
-    monkeypatch.setattr(kit, "context_for", lambda tenant: case.ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda tenant: case.ctx)
 
     summary = case.run()
     assert case.handled() & (case.good | case.bad) == case.good, f"both good records are handled in the same run: {summary}"

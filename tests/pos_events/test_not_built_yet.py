@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from o2o_bridge.events import dispatch
+from o2o_bridge.events import routes
 
 from .conftest import fresh, request, send, table_items
 
@@ -33,7 +33,8 @@ def test_once_the_flow_exists_the_same_event_is_processed(tenants, monkeypatch):
     body = fresh("store_document.submitted")  # the one event still without a flow for a JST tenant
     assert send(request(body))[0] == 501
     done = []
-    monkeypatch.setitem(dispatch.FLOWS, "store_document.submitted", lambda event, tenant: done.append(event.data.doc_no))
+    monkeypatch.setitem(routes.ROUTES, "store_document.submitted",
+                        routes.Route(lambda event, ctx: done.append(event.data.doc_no), "test"))
     assert send(request(body)) == (200, {"code": 0, "msg": "ok"})
     assert done == [body["data"]["doc_no"]]
 

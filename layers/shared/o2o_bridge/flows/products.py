@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PermanentError, TransientError
 
+from ..connectors.paging import split_window
 from ..ports.erp import ErpProduct
 from ..ports.state import MalformedRow
 from . import kit
@@ -132,21 +133,6 @@ def _send_legacy_failures(ctx: "FlowContext") -> int:
     for record in waiting:
         ctx.records.delete(ctx.ent_id, LEGACY_FAILED, record.key)
     return len(waiting)
-
-
-def split_window(begin: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
-    """Consecutive windows of at most ``max_span`` covering [begin, end]; they share their edges
-    so a record modified exactly at an edge is read by both (an upsert twice changes nothing)."""
-    if end < begin:
-        raise ValueError(f"window end {end} is before its begin {begin}")
-    windows = []
-    start = begin
-    while True:
-        stop = min(start + max_span, end)
-        windows.append((start, stop))
-        if stop >= end:
-            return windows
-        start = stop
 
 
 # --- sending ----------------------------------------------------------------------------------
