@@ -83,7 +83,8 @@ def sync_range(ctx: "FlowContext", begin: datetime, end: datetime, *, advance_cu
                progress: Progress | None = None) -> dict[str, Any]:
     """Read and send [begin, end] in windows of ≤ 7 days; returns the counts."""
     windows = split_window(begin, end, ctx.erp.info.max_product_window)
-    totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "parked": 0, "queued": 0, "stopped_early": False}
+    totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "parked": 0, "queued": 0,
+              "stopped_early": False}
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR) if advance_cursor else None
     version = cursor.version if cursor else None
     for number, (start, stop) in enumerate(windows, start=1):
@@ -124,7 +125,8 @@ def _send_legacy_failures(ctx: "FlowContext") -> int:
         return 0
     products: list[Any] = []
     for record in waiting:
-        data = {k: v for k, v in record.data.items() if k not in ("error", "attempts", "first_failed_at", "last_failed_at")}
+        data = {k: v for k, v in record.data.items()
+                if k not in ("error", "attempts", "first_failed_at", "last_failed_at")}
         try:
             products.append(ctx.erp.product_again(data))
         except Exception as exc:  # noqa: BLE001 - it cannot be read again: set aside with the reason
