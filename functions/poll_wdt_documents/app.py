@@ -10,5 +10,5 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("poll_wdt_documents", erp_documents.poll_erp_documents, event, erp="wangdiantong", build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("poll_wdt_documents", erp_documents.poll_erp_documents, event, erp="wangdiantong", build=wiring.context_for)
