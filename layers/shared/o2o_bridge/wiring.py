@@ -139,8 +139,9 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, stock_nightly,
-                        stock_sync, store_documents, store_fulfilment, store_sales, store_transfers, warehouse_orders)
+    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, products,
+                        stock_nightly, stock_sync, store_documents, store_fulfilment, store_sales, store_transfers,
+                        warehouse_orders)
 
     steps = (
         # S1
@@ -158,10 +159,13 @@ def retry_commands() -> dict[str, "FlowStep"]:
         store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
         # Q6: products to a cloud warehouse
         cloud_warehouse.sync_items,
+        # S7: a product the hourly sync set aside, read and sent again
+        products.send_again,
         # W1-W5: an ERP that keeps the stores' books (旺店通)
         store_sales.push_sale, store_documents.book_count, store_documents.book_movement,
-        erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,
-        erp_stock.set_store_stock, erp_stock.count_store_stock,
+        erp_documents.deliver_document, erp_documents.deliver_again, erp_products.create_products,
+        erp_products.update_products, erp_products.update_again,
+        erp_stock.set_store_stock, erp_stock.count_store_stock, erp_stock.set_stock_row_again,
         # ERP-owned store stock (stock.master: erp): 零售单, 零售退单, 盘点单, 店店调拨 booked in JST
         erp_store_stock.book_move, erp_store_stock.book_count,
         # Order centre: a member's merged profile to the store system (P14)
@@ -197,6 +201,7 @@ def retry_runner() -> "RetryRunner":
 
 @functools.lru_cache(maxsize=1)
 def _retry_runner(config: Any, queue: Any, store: Any) -> "RetryRunner":
+    from .connectors.aws.dynamodb_state import RecordView
     from .retry import RetryRunner
 
     return RetryRunner(
@@ -208,4 +213,5 @@ def _retry_runner(config: Any, queue: Any, store: Any) -> "RetryRunner":
         max_attempts=config.retry_max_attempts,
         base_delay_seconds=config.retry_base_delay_seconds,
         no_delay=config.retry_no_delay,
+        records=RecordView(store),  # a redelivered attempt queues its next one once (no forked chains)
     )

@@ -11,7 +11,8 @@ only the SKUs whose stock changed since the previous run (the guide's 库存同�
 The cursor ``erp.stock.nightly`` holds the end of the last complete run; a run reads from
 ``OVERLAP`` before it. Each store's part is done once per run (``kit.effect_once``) and
 both directions are absolute (a repeat sets the same figures), so a crashed run is
-simply run again. A store the ERP or the store system refuses is parked; the others go on.
+simply run again. A store the ERP or the store system refuses is parked, and so is an ERP row
+that cannot be read; the others go on.
 """
 
 from __future__ import annotations
@@ -47,21 +48,36 @@ def nightly_erp_stock(ctx: "FlowContext") -> dict[str, Any]:
 
 
 def _erp_to_stores(ctx: "FlowContext", begin: datetime, end: datetime, run: str) -> dict[str, Any]:
+    from ..ports.state import MalformedRow
+
     latest: dict[tuple[str, str], Any] = {}
-    for row in ctx.erp.stock(begin, end):
+    rows = ctx.erp.stock(begin, end)
+    # A row that cannot be read is set aside (parked with the reason; its replay reads it again).
+    unreadable = kit.each_record(ctx, [row for row in rows if isinstance(row, MalformedRow)], lambda row: "read",
+                                 step=set_stock_row_again, payload_of=lambda row: {"run": run, "row": row.raw},
+                                 trace_key_of=lambda row: f"stock:{run}:{row.key}",
+                                 malformed_payload_of=lambda row: {"run": run, "row": row.raw})
+    for row in rows:
+        if isinstance(row, MalformedRow):
+            continue
         key = (row.store_code, row.sku_id)
         if key not in latest or row.modified > latest[key].modified:
             latest[key] = row
     per_store: dict[str, list[list[Any]]] = {}
-    for (store, sku), row in sorted(latest.items()):
-        moment = from_jst_text(row.modified)
-        per_store.setdefault(store, []).append([sku, row.qty, int(moment.timestamp()) if moment else 0])
-    summary = {"stores": len(per_store), "skus": len(latest), "done": 0, "queued": 0, "parked": 0}
+    for (store, _sku), row in sorted(latest.items()):
+        per_store.setdefault(store, []).append(_level(row))
+    summary = {"stores": len(per_store), "skus": len(latest), "done": 0, "queued": 0,
+               "parked": unreadable["parked"] + unreadable["parked_before"]}
     for store, levels in per_store.items():
         outcome = kit.settle(ctx, set_store_stock, {"run": run, "store_code": store, "levels": levels},
                              trace_key=f"stock:{run}:{store}")
         _count(summary, outcome)
     return summary
+
+
+def _level(row: Any) -> list[Any]:
+    moment = from_jst_text(row.modified)
+    return [row.sku_id, row.qty, int(moment.timestamp()) if moment else 0]
 
 
 def _stores_to_erp(ctx: "FlowContext", begin: datetime, end: datetime, run: str) -> dict[str, Any]:
@@ -107,6 +123,16 @@ def set_store_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
                             {"skus": len(payload["levels"]), **outcome.result})
         ctx.metric("StoreStockSetFromErp", len(payload["levels"]))
     return {"outcome": "done", **outcome.result}
+
+
+@kit.flow_command("erp_stock.set_stock_row_again")
+def set_stock_row_again(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A stock row the nightly run could not read, read again and set at its store (`o2o dlq
+    replay`; the ERP's modified time is the version, so a newer store figure is kept)."""
+    row = ctx.erp.stock_again(payload["row"])
+    if row is None:
+        return {"outcome": "not a store's"}
+    return set_store_stock(ctx, {"run": payload["run"], "store_code": row.store_code, "levels": [_level(row)]})
 
 
 @kit.flow_command("erp_stock.count_store_stock")

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .state import MalformedRow
 
 
 @dataclass(frozen=True)
@@ -159,18 +162,33 @@ class RetailErp(Protocol):
         """Book goods in or out of the store's warehouse, keyed by the store's document no.;
         the ERP's document no. (a repeat returns the first one's, or ``already booked``)."""
 
-    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+    def documents(self, begin: datetime, end: datetime) -> list["ErpDocument | MalformedRow"]:
         """The ERP's stock documents of the stores' warehouses modified in [begin, end] that
-        go to the stores: never the ones the bridge booked itself, nor the excluded types."""
+        go to the stores: never the ones the bridge booked itself, nor the excluded types. One
+        that cannot be read is a ``MalformedRow`` in its place (the poll parks it)."""
 
-    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
-        """SKUs created or changed in [begin, end]."""
+    def document_again(self, row: dict[str, Any]) -> "ErpDocument | None":
+        """A ``MalformedRow``'s raw from ``documents`` read again (a replay after the fix): the
+        document, None if it is not the stores', PermanentError if it still cannot be read."""
+
+    def products(self, begin: datetime, end: datetime) -> list["RetailProduct | MalformedRow"]:
+        """SKUs created or changed in [begin, end]; a goods row that cannot be read is a
+        ``MalformedRow`` in place of its SKUs (the run parks it)."""
+
+    def products_again(self, row: dict[str, Any]) -> list[RetailProduct]:
+        """The SKUs of a ``MalformedRow``'s raw from ``products``, read again (a replay);
+        PermanentError if it still cannot be read."""
 
     def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
         """The ERP's product data of these SKUs (those it knows)."""
 
-    def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
-        """Store warehouses' stock changed in [begin, end]."""
+    def stock(self, begin: datetime, end: datetime) -> list["ErpStock | MalformedRow"]:
+        """Store warehouses' stock changed in [begin, end]; a row that cannot be read is a
+        ``MalformedRow`` in its place (the run parks it)."""
+
+    def stock_again(self, row: dict[str, Any]) -> "ErpStock | None":
+        """A ``MalformedRow``'s raw from ``stock`` read again (a replay): the row, None if it is no
+        store's, PermanentError if it still cannot be read."""
 
     def set_stock(self, store_code: str, lines: Sequence[SkuQty], *, reference: str) -> str:
         """Make the ERP's stock of a store's warehouse what the store counts."""

@@ -14,6 +14,7 @@ from ...errors import ConfigurationError, PermanentError, TransientError
 from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundPage,
                           StoreBooking, StoreCount, StoreStockMove)
 from ...ports.state import MalformedRow
+from ..paging import mapped_or_malformed
 from . import mappers
 from ...ports.warehouse import SkuQty
 from .warehouse import JstStock, is_store_warehouse
@@ -178,18 +179,32 @@ class JstErp(JstStock):
         io_id = self._count(wms, count.count_no, count.counted, count.remark)
         return StoreBooking(io_id or "", str(wms), repeated=io_id is None)
 
-    def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
+    def changed_products(self, begin: datetime, end: datetime, *,
+                         by_style: bool) -> list["ErpProduct | MalformedRow"]:
+        """A row JST lists that cannot be read is a ``MalformedRow`` in its place (its raw is
+        the product record ``product_again`` reads)."""
         if by_style:  # /open/mall/item/query: styles with their SKUs
             styles = self.api.query_mall_items(begin=begin, end=end)
+            readable = [s for s in styles if not isinstance(s, MalformedRow)]
             # A style's SKUs come without 条形码, labels or custom fields: read those from the SKU
             # master (≤ 20 SKUs a call), so barcodes, only_label and attribute_fields work here too.
             details = {sku.sku_id: sku for sku in
-                       self.api.skus_by_ids([sku.sku_id for style in styles for sku in style.skus])} if styles else {}
-            return [p for style in styles for p in mappers.products_of_style(style, details)]
-        return [mappers.product_of_sku(sku) for sku in self.api.query_skus(begin=begin, end=end)]
+                       self.api.skus_by_ids([sku.sku_id for style in readable for sku in style.skus])} if readable else {}
+            found: list[ErpProduct | MalformedRow] = []
+            for style in styles:
+                read = mapped_or_malformed(STYLES, style, lambda s: mappers.products_of_style(s, details), "i_id")
+                found.extend([_again_record(read, "style")] if isinstance(read, MalformedRow) else read)
+            return found
+        return [_again_record(mapped_or_malformed(SKUS, sku, mappers.product_of_sku, "sku_id"), "sku")
+                for sku in self.api.query_skus(begin=begin, end=end)]
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
-        return mappers.product_again(record)
+        from pydantic import ValidationError
+
+        try:
+            return mappers.product_again(record)
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise PermanentError(f"the JST product row still cannot be read: {str(exc).splitlines()[0]}") from None
 
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
         from pydantic import ValidationError
@@ -201,6 +216,16 @@ class JstErp(JstStock):
                                            cod_field=self.tenant.order_centre.cod_field)
         except (ValidationError, ValueError, TypeError) as exc:
             raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+SKUS, STYLES = "JST /open/sku/query", "JST /open/mall/item/query"
+
+
+def _again_record(read: Any, source: str) -> Any:
+    """A product row that cannot be read, kept as the record ``product_again`` reads it from."""
+    if isinstance(read, MalformedRow):
+        return MalformedRow(read.source, {"source": source, "row": read.raw}, read.problem, read.key, read.ts)
+    return read
 
 
 def _outbound_or_malformed(row: Any, *, pickup_store_field: str = "pickup_store_code",

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 from ...errors import ConfigurationError, PermanentError
 from ...ports.retail import (ErpDocument, RetailProduct, ErpStock, GoodsMovement, SaleBooking, SkuQty, StockCount,
                            StoreSale)
+from ...ports.state import MalformedRow
+from ..paging import malformed, mapped_or_malformed
 from . import mappers, models as m
 from .api import WdtApi
 from .errors import WdtDuplicate
@@ -32,6 +34,10 @@ MAX_SAME_BUYER = 30  # trade_push: at most 30 orders of one buyer_nick a call
 
 MOVEMENT_LABELS = {"refund": "门店退货入库", "reversal": "冲单", "purchase_in": "采购入库", "import_in": "入库单导入",
                    "exchange_out": "换货出库", "manual_out": "出库开单"}
+
+
+def _with_direction(row: MalformedRow, direction: str) -> MalformedRow:
+    return MalformedRow(row.source, {"direction": direction, "row": row.raw}, row.problem, row.key, row.ts)
 
 
 @dataclass
@@ -121,29 +127,73 @@ class WdtRetailErp:
         return str(answer.get("order_no") or answer.get("stockin_no") or answer.get("stockout_no") or outer_no)
 
     # --- W2 ---------------------------------------------------------------------------------
-    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+    def documents(self, begin: datetime, end: datetime) -> list["ErpDocument | MalformedRow"]:
+        """A document of a store's warehouse that cannot be read (or mapped) is a ``MalformedRow``
+        in its place (raw: the direction and the row, as ``document_again`` reads it)."""
         stores = self._stores_by_warehouse()
-        rules = self.section.documents
-        found: list[ErpDocument] = []
-        for direction, rows, excluded in (("in", self.api.query_stockins(begin=begin, end=end), rules.excluded_stockin_types),
-                                          ("out", self.api.query_stockouts(begin=begin, end=end), rules.excluded_stockout_types)):
+        found: list[ErpDocument | MalformedRow] = []
+        for direction, rows in (("in", self.api.query_stockins(begin=begin, end=end)),
+                                ("out", self.api.query_stockouts(begin=begin, end=end))):
             for doc in rows:
-                store = stores.get(doc.warehouse_no)
-                if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+                if isinstance(doc, MalformedRow):
+                    if doc.raw.get("warehouse_no") in stores or not doc.raw.get("warehouse_no"):
+                        found.append(_with_direction(doc, direction))
                     continue
-                if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+                try:
+                    mapped = self._document(doc, direction, stores)
+                except Exception as exc:  # noqa: BLE001 - this row's problem, not the poll's
+                    found.append(_with_direction(malformed(f"旺店通 stock-{direction} document",
+                                                           doc.model_dump(mode="json"), f"{type(exc).__name__}: {exc}",
+                                                           "order_no"), direction))
                     continue
-                if rules.statuses and (doc.status or "") not in rules.statuses:
-                    continue
-                mapped = mappers.to_document(doc, direction, store)
-                if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
-                    continue
-                found.append(mapped)
+                if mapped is not None:
+                    found.append(mapped)
         return found
 
+    def _document(self, doc: Any, direction: str, stores: dict[str, Any]) -> ErpDocument | None:
+        """The document as the stores get it, or None when it is not for them."""
+        rules = self.section.documents
+        excluded = rules.excluded_stockin_types if direction == "in" else rules.excluded_stockout_types
+        store = stores.get(doc.warehouse_no)
+        if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+            return None
+        if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+            return None
+        if rules.statuses and (doc.status or "") not in rules.statuses:
+            return None
+        mapped = mappers.to_document(doc, direction, store)
+        if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
+            return None
+        return mapped
+
+    def document_again(self, row: dict[str, Any]) -> ErpDocument | None:
+        """A document ``documents`` could not read, read again from its row (after the fix); None
+        when it turns out not to be for the stores. Still unreadable: PermanentError."""
+        from pydantic import ValidationError
+
+        try:
+            doc = m.StockDocument.model_validate(row["row"])
+            return self._document(doc, row["direction"], self._stores_by_warehouse())
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise PermanentError(f"the 旺店通 document still cannot be read: {str(exc).splitlines()[0]}") from None
+
     # --- W4 / W5 ------------------------------------------------------------------------------
-    def products(self, begin: datetime, end: datetime) -> list[RetailProduct]:
-        return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.to_products(goods)]
+    def products(self, begin: datetime, end: datetime) -> list["RetailProduct | MalformedRow"]:
+        """A goods row that cannot be read (or mapped) is a ``MalformedRow`` in place of its SKUs."""
+        found: list[RetailProduct | MalformedRow] = []
+        for goods in self.api.query_goods(begin=begin, end=end):
+            read = mapped_or_malformed("旺店通 goods_query.php", goods, mappers.to_products, "goods_no")
+            found.extend([read] if isinstance(read, MalformedRow) else read)
+        return found
+
+    def products_again(self, row: dict[str, Any]) -> list[RetailProduct]:
+        """The SKUs of a goods row ``products`` could not read, read again (a replay after the fix)."""
+        from pydantic import ValidationError
+
+        try:
+            return mappers.to_products(m.Goods.model_validate(row))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise PermanentError(f"the 旺店通 goods row still cannot be read: {str(exc).splitlines()[0]}") from None
 
     def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
         wanted = set(sku_ids)
@@ -157,7 +207,27 @@ class WdtRetailErp:
                         found[product.sku_code] = product
         return list(found.values())
 
-    def stock(self, begin: datetime, end: datetime) -> list[ErpStock]:
+    def stock(self, begin: datetime, end: datetime) -> list["ErpStock | MalformedRow"]:
+        """A store warehouse's row that cannot be read is a ``MalformedRow`` in its place."""
         stores = self._stores_by_warehouse()
-        return [mappers.to_stock(row, stores[row.warehouse_no])
-                for row in self.api.query_stock(begin=begin, end=end) if row.warehouse_no in stores]
+        found: list[ErpStock | MalformedRow] = []
+        for row in self.api.query_stock(begin=begin, end=end):
+            if isinstance(row, MalformedRow):
+                if row.raw.get("warehouse_no") in stores or not row.raw.get("warehouse_no"):
+                    found.append(row)
+            elif row.warehouse_no in stores:
+                found.append(mapped_or_malformed("旺店通 stock_query.php", row,
+                                                 lambda r: mappers.to_stock(r, stores[r.warehouse_no]), "spec_no"))
+        return found
+
+    def stock_again(self, row: dict[str, Any]) -> ErpStock | None:
+        """A stock row ``stock`` could not read, read again (a replay after the fix); None if it
+        is no store's."""
+        from pydantic import ValidationError
+
+        stores = self._stores_by_warehouse()
+        try:
+            read = m.StockRow.model_validate(row)
+            return mappers.to_stock(read, stores[read.warehouse_no]) if read.warehouse_no in stores else None
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise PermanentError(f"the 旺店通 stock row still cannot be read: {str(exc).splitlines()[0]}") from None

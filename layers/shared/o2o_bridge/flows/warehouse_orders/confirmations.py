@@ -109,10 +109,11 @@ def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any
         for receipt in ctx.warehouse.receipts_of(order_nos=[] if ids else payload["order_nos"],
                                                  warehouse_return_ids=ids):
             return_no = receipt.return_no or return_no_of(ctx, receipt.warehouse_return_id)
-            if return_no in wanted:
+            # No return named (the replay of a receipt row S2x could not read): the order's returns.
+            if return_no in wanted or (not wanted and return_no and RETURNS.exists(ctx, return_no)):
                 latest[return_no] = with_return_no(receipt, return_no)
         found = list(latest.values())
-        keys, why = sorted(wanted), "the warehouse holds no receipt of it"
+        keys, why = sorted(wanted) or payload["order_nos"], "the warehouse holds no receipt of it"
     if not found:
         for key in keys:
             ctx.timeline.record(key, ctx.ent_id, "s2.push_unconfirmed", {"why": why, "source": source},
