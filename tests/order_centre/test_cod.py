@@ -33,6 +33,24 @@ def test_a_cod_outbound_carries_the_amount_still_to_pay_and_a_paid_one_does_not(
     assert "cod_amount" not in world.order(700003) and "cod_amount" not in world.order(700004)
 
 
+def test_an_outbound_without_the_cod_terms_takes_them_from_its_order(world):
+    # JST marks 货到付款 on the order; an outbound that does not carry the mark (or what was paid
+    # online) is read with its order, so the store still gets the amount to collect.
+    world.jst.add(700011, pay_amount="259.00")
+    world.jst.orders[701011] = {"is_cod": True, "pay_amount": "259.00", "paid_amount": "9.00"}
+    world.jst.add(700012, pay_amount="99.00")  # an order without the mark: paid online
+    world.jst.orders[701012] = {"is_cod": False, "pay_amount": "99.00", "paid_amount": "99.00"}
+    s1.poll_jst_outbound(world.ctx)
+    assert world.order(700011)["cod_amount"] == "250.00"
+    assert "cod_amount" not in world.order(700012)
+    [sent] = world.store.live(700011)
+    assert str(sent["cod"]["amount"]) in ("250.00", "250.0")  # P1's cod: what the store collects
+    # An outbound that says so itself is read without asking for its order.
+    cod_outbound(world, 700013)
+    s1.poll_jst_outbound(world.ctx)
+    assert 701013 not in world.jst.orders_asked and world.order(700013)["cod_amount"] == "179.00"
+
+
 def test_a_shipped_cod_order_waits_for_its_money_and_is_overdue_after_n_days(world):
     cod_outbound(world, 700001)
     s1.poll_jst_outbound(world.ctx)
