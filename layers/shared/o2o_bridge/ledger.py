@@ -284,7 +284,7 @@ def compacted_body(rows: Iterable[Mapping[str, Any]]) -> bytes:
     import gzip
 
     text = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows)
-    return gzip.compress(text.encode("utf-8"), mtime=0)
+    return gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
 
 
 @dataclass(frozen=True)
