@@ -344,6 +344,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
         ledger_facts.store_order_shipped(ctx, so_id=so_id, shipment_key=key, lines=to_ship, at=shipment.shipped_at)
+        cash_on_delivery.store_order_shipped(ctx, so_id, at=shipment.shipped_at)  # a COD part is with the courier
         _change_record(ctx, ORDER_KIND, so_id, lambda data: data.setdefault("parcels", {}).setdefault(
             key, {"l_id": l_id, "lines": {line["line"]: line["qty"] for line in to_ship}}))
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
