@@ -49,3 +49,25 @@ def test_a_malformed_new_event_is_still_422_before_any_501(tenants):
 
 def test_product_changed_of_a_tenant_without_a_cloud_warehouse_is_acknowledged(tenants):
     assert send(request(fresh("product.changed"))) == (200, {"code": 0, "msg": "ok"})
+
+
+def test_a_store_sale_answered_501_records_no_ledger_fact_and_is_recorded_once_handled(tenants, monkeypatch):
+    """The sale's ledger fact is written once its flow handled the event, never for a 501."""
+    from o2o_bridge import runtime
+    from o2o_bridge.errors import NotImplementedYet
+
+    def not_built(event, tenant):
+        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {tenant.erp}", issue=14)
+
+    def facts():
+        listed = runtime.aws_client("s3").list_objects_v2(Bucket=runtime.settings().ledger_bucket, Prefix="ledger/")
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+    body = fresh("sale.completed")
+    monkeypatch.setitem(dispatch.FLOWS, "sale.completed", not_built)
+    assert send(request(body))[0] == 501
+    assert facts() == []
+    monkeypatch.setitem(dispatch.FLOWS, "sale.completed", lambda event, tenant: None)  # handled: nothing to book
+    assert send(request(body)) == (200, {"code": 0, "msg": "ok"})
+    [fact] = facts()
+    assert "/sale_completed-" in fact

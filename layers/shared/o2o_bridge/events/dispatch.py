@@ -74,9 +74,11 @@ FLOWS: dict[str, Flow] = {event_type: _flow(event_type, *route) for event_type, 
 
 assert set(FLOWS) == set(EVENT_TYPES), "every event type needs an entry in FLOWS"
 
-# Store events whose business fact goes to the ledger (flows/retail_facts.py) before their flow
-# runs: a sale happened at the till whether or not the ERP flow books it (or is built yet).
-RECORDED_BEFORE_THEIR_FLOW = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
+# Store events whose business fact goes to the ledger (flows/retail_facts.py) once their flow has
+# handled them: whatever the ERP does with the sale (books it, queues it, or has nothing to do),
+# it happened at the till. An event the bridge does not handle - answered 501 because its flow
+# for the tenant's ERP is not built, or failing and sent again by the store - records nothing.
+RECORDED_ONCE_HANDLED = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
 
 
 def deliver(event: PosEvent, tenant: "Tenant") -> dict[str, Any]:
@@ -102,11 +104,11 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
 
     @once(IDEMPOTENCY_PREFIX, key=IDEMPOTENCY_KEY)
     def run(record: dict[str, Any], *, event: PosEvent, tenant: "Tenant") -> dict[str, Any]:
-        if event.type in RECORDED_BEFORE_THEIR_FLOW:  # the document ledger's fact, whatever the ERP flow does
+        FLOWS[event.type](event, tenant)
+        if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
             from ..flows import retail_facts
 
             retail_facts.record(event, tenant)
-        FLOWS[event.type](event, tenant)
         return dict(POS_OK)
 
     return run
