@@ -58,28 +58,39 @@ class S3Ledger:
         return True
 
     # --- compaction ------------------------------------------------------------------------
-    def loose_objects(self, ent_id: str, day: str) -> list[tuple[str, int]]:
-        """(key, size) of the day's single-fact objects."""
-        found = []
+    def _day_listing(self, ent_id: str, day: str) -> tuple[list[tuple[str, int]], dict[str, Any] | None]:
+        """The day's single-fact objects (key, size), and its compacted object's listing entry."""
+        loose, compacted = [], None
         for page in self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix + day_folder(ent_id, day)):
-            found += [(item["Key"], item["Size"]) for item in page.get("Contents", []) if is_fact_object(item["Key"])]
-        return found
+            for item in page.get("Contents", []):
+                if is_fact_object(item["Key"]):
+                    loose.append((item["Key"], item["Size"]))
+                elif item["Key"].endswith("/" + COMPACTED_OBJECT):
+                    compacted = item
+        return loose, compacted
+
+    def loose_objects(self, ent_id: str, day: str) -> list[tuple[str, int]]:
+        """(key, size) of the day's single-fact objects."""
+        return self._day_listing(ent_id, day)[0]
 
     def compact_day(self, ent_id: str, day: str) -> Compaction:
         from botocore.exceptions import ClientError
 
-        loose = self.loose_objects(ent_id, day)
+        loose, listed = self._day_listing(ent_id, day)
         target = self.prefix + day_folder(ent_id, day) + COMPACTED_OBJECT
         if not loose:
             return Compaction(ent_id, day, 0, 0, 0, 0)
-        try:
-            current = self.client.get_object(Bucket=self.bucket, Key=target)
-            compacted, etag = current["Body"].read(), current["ETag"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+        compacted, etag = b"", None
+        if listed is not None:  # read only what the listing showed: no GET of a missing key (403 without ListBucket)
+            try:
+                current = self.client.get_object(Bucket=self.bucket, Key=target, IfMatch=listed["ETag"])
+            except ClientError as exc:
+                if _precondition_failed(exc):
+                    raise CompactedMeanwhile(f"ledger day {ent_id}/{day} was compacted by another run meanwhile; "
+                                             "nothing deleted, run it again") from None
                 raise
-            compacted, etag = b"", None
+            compacted, etag = current["Body"].read(), current["ETag"]
         with ThreadPoolExecutor(READ_THREADS) as pool:
             bodies = list(pool.map(lambda key: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read(),
                                    [key for key, _ in loose]))
