@@ -49,6 +49,17 @@ def test_an_outbound_without_the_cod_terms_takes_them_from_its_order(world):
     cod_outbound(world, 700013)
     s1.poll_jst_outbound(world.ctx)
     assert 701013 not in world.jst.orders_asked and world.order(700013)["cod_amount"] == "179.00"
+    # A tenant may keep to the outbound alone (order_centre.cod_from_order: false): no order query.
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+
+    tenant = world.ctx.tenant
+    world.ctx.erp = JstErp(world.jst, tenant.model_copy(update={
+        "order_centre": tenant.order_centre.model_copy(update={"cod_from_order": False})}))
+    asked = len(world.jst.orders_asked)
+    world.jst.add(700014, pay_amount="59.00")
+    world.jst.orders[701014] = {"is_cod": True, "pay_amount": "59.00", "paid_amount": "0"}
+    s1.poll_jst_outbound(world.ctx)
+    assert len(world.jst.orders_asked) == asked and "cod_amount" not in world.order(700014)
 
 
 def test_a_shipped_cod_order_waits_for_its_money_and_is_overdue_after_n_days(world):

@@ -59,7 +59,8 @@ class JstErp(JstStock):
         carry the COD flag or what was paid online is read with its order (one order query for
         the whole answer), so a COD order reaches the store with the amount to collect."""
         cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
-        lacking = [row.o_id for row in rows if not isinstance(row, MalformedRow) and mappers.lacks_cod_terms(row, cod_field)]
+        lacking = [row.o_id for row in rows if self.tenant.order_centre.cod_from_order
+                   and not isinstance(row, MalformedRow) and mappers.lacks_cod_terms(row, cod_field)]
         orders = {order.o_id: order for order in self.api.orders_by_ids(lacking)} if lacking else {}
         return [_outbound_or_malformed(row, pickup_store_field=pickup_field, cod_field=cod_field,
                                        order=orders.get(getattr(row, "o_id", None))) for row in rows]
