@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     objects, size = ledger_size(ledger)
     slice_to = days[min(args.before_days, len(days)) - 1]
     in_slice = sum(1 for day in days[:args.before_days] for p in (ledger / f"tenant={TENANT}" / f"day={day}").iterdir())
-    if before:
+    if before and any(ledger.glob(f"tenant={TENANT}/day=*/*.jsonl")):  # a reused ledger may be compacted already
         run_reports(ledger, before, day_from, slice_to, args.threads,
                     f"BEFORE compaction, {day_from}..{slice_to} ({in_slice:,} objects of {objects:,}, "
                     f"{size / 1e6:,.0f} MB in all)")

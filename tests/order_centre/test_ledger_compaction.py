@@ -18,7 +18,7 @@ from o2o_bridge.connectors.aws.s3_ledger import S3Ledger
 from o2o_bridge.connectors.files.ledger import FileLedger
 from o2o_bridge.errors import BadRequest
 from o2o_bridge.flows import ledger_compaction
-from o2o_bridge.ledger import COMPACTED_OBJECT, CompactedMeanwhile, Fact, FactLine
+from o2o_bridge.ledger import COMPACTED_GZIP, COMPACTED_PLAIN, CompactedMeanwhile, Fact, FactLine
 
 from .test_reports import E, ledger_dir, pickup  # noqa: F401  (the reports' ledger of known facts)
 
@@ -40,13 +40,13 @@ def test_a_closed_day_becomes_one_object_and_every_report_reads_the_same(ledger_
     assert summary["failed"] == [] and summary["days_left"] == 0
     assert summary["days_compacted"] == 4  # days 1-3 of tenant 10010 and the other tenant's day 2
     day = ledger_dir / f"tenant={E}" / "day=2026-12-02"
-    assert [p.name for p in day.iterdir() if not p.name.startswith(".")] == [COMPACTED_OBJECT]
+    assert [p.name for p in day.iterdir() if not p.name.startswith(".")] == [COMPACTED_PLAIN]
     assert loose > 1 and ledger.loose_objects(E, "2026-12-02") == []
     assert every_report(ledger_dir) == before
     # Nothing left to do: a second run merges nothing and rewrites nothing.
-    written = (day / COMPACTED_OBJECT).stat().st_mtime_ns
+    written = (day / COMPACTED_PLAIN).stat().st_mtime_ns
     again = ledger_compaction.compact_closed_days(ledger, now=LATER, lookback_days=14)
-    assert again["days_compacted"] == 0 and (day / COMPACTED_OBJECT).stat().st_mtime_ns == written
+    assert again["days_compacted"] == 0 and (day / COMPACTED_PLAIN).stat().st_mtime_ns == written
 
 
 def test_readers_count_a_fact_once_while_it_is_in_both_forms_and_a_straggler_is_folded_in(ledger_dir):  # noqa: F811
@@ -124,7 +124,7 @@ def test_the_s3_ledger_compacts_with_a_conditional_write_and_a_concurrent_run_de
         done = ledger.compact_day(E, "2026-12-02")
         assert (done.merged_objects, done.rows) == (10, len(rows))
         assert [i["Key"] for i in s3.list_objects_v2(Bucket="ledger-test", Prefix=prefix)["Contents"]] == \
-            [prefix + COMPACTED_OBJECT]
+            [prefix + COMPACTED_GZIP]  # gzip in S3: Athena bills the bytes it scans
         assert sorted(map(json.dumps, facts_in(s3, "ledger-test", prefix))) == rows
         assert ledger.tenants() == [E]
 
@@ -138,7 +138,7 @@ def test_the_s3_ledger_compacts_with_a_conditional_write_and_a_concurrent_run_de
                 return getattr(s3, name)
 
             def put_object(self, **request):
-                if request["Key"].endswith(COMPACTED_OBJECT) and not getattr(self, "raced", False):
+                if request["Key"].endswith(COMPACTED_GZIP) and not getattr(self, "raced", False):
                     self.raced = True
                     pickup(other, 101, "S002", 2, "picked_up")
                     other.compact_day(E, "2026-12-02")
@@ -166,7 +166,7 @@ def test_the_scheduled_function_compacts_the_templates_bucket(aws):
     assert (summary["days_compacted"], summary["objects_merged"], summary["failed"]) == (1, 1, [])
     listed = runtime.aws_client("s3").list_objects_v2(Bucket=aws["LEDGER_BUCKET"],
                                                       Prefix="ledger/" + day_folder(E, yesterday.date().isoformat()))
-    assert [i["Key"].rsplit("/", 1)[1] for i in listed["Contents"]] == [COMPACTED_OBJECT]
+    assert [i["Key"].rsplit("/", 1)[1] for i in listed["Contents"]] == [COMPACTED_GZIP]
 
 
 def test_o2o_ledger_compact_runs_one_day_and_refuses_an_open_one(ledger_dir, capsys):  # noqa: F811
@@ -174,7 +174,7 @@ def test_o2o_ledger_compact_runs_one_day_and_refuses_an_open_one(ledger_dir, cap
     assert o2o(["ledger", "compact", "--tenant", E, "--day", "2026-12-01", "--ledger-dir", str(ledger_dir),
                 "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert (done["merged_objects"], done["rows"]) == (3, 6) and done["bytes_after"] < done["bytes_before"]
+    assert (done["merged_objects"], done["rows"]) == (3, 6) and done["bytes_after"] <= done["bytes_before"]
     assert o2o(["ledger", "compact", "--tenant", E, "--day", "2026-12-01", "--ledger-dir", str(ledger_dir)]) == 0
     assert "nothing to compact" in capsys.readouterr().out
     today = datetime.now(SH).date().isoformat()

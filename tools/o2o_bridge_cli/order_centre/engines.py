@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from o2o_bridge.errors import BridgeError, ConfigurationError
-from o2o_bridge.ledger import COMPACTED_OBJECT, ROW_COLUMN_TYPES_DUCKDB, ROW_COLUMNS, is_fact_object
+from o2o_bridge.ledger import COMPACTED_GZIP, ROW_COLUMN_TYPES_DUCKDB, ROW_COLUMNS, is_compacted_object, is_fact_object
 
 from .reports import Report
 
@@ -25,8 +25,8 @@ def run_report(engine: Engine, report: Report, tenant: str, day_from: str, day_t
 
 
 class DuckDbEngine:
-    """The ledger's files under ``root`` (``tenant=E/day=D/*.jsonl`` and, for a compacted day,
-    ``compacted.jsonl.gz``), read with hive partitioning so ``tenant`` and ``day`` come from the
+    """The ledger's files under ``root`` (``tenant=E/day=D/*.jsonl``: single facts and, for a
+    compacted day, ``compacted.jsonl``), read with hive partitioning so ``tenant`` and ``day`` come from the
     path as in Athena.
 
     A day folder holding both the compacted object and single-fact objects (a compaction between
@@ -47,9 +47,10 @@ class DuckDbEngine:
             self.connection.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.connection.execute(f"SET memory_limit = '{memory_limit}'")
+        # Single facts and the local compacted.jsonl; a bucket's compacted.jsonl.gz copied here reads too.
         patterns = [str(self.root / "tenant=*" / "day=*" / name).replace("'", "''")
-                    for name in ("*.jsonl", COMPACTED_OBJECT)]
-        present = [p for p, name in zip(patterns, ("*.jsonl", COMPACTED_OBJECT))
+                    for name in ("*.jsonl", COMPACTED_GZIP)]
+        present = [p for p, name in zip(patterns, ("*.jsonl", COMPACTED_GZIP))
                    if any(self.root.glob(f"tenant=*/day=*/{name}"))]
         if not present:  # an empty ledger is a report of nothing
             empty = ", ".join(f"CAST(NULL AS {ROW_COLUMN_TYPES_DUCKDB[kind]}) AS {name}"
@@ -91,8 +92,8 @@ class DuckDbEngine:
 def _folders_in_both_forms(root: Path) -> list[tuple[str, str]]:
     """(tenant, day) of the folders with a compacted object and single-fact objects beside it."""
     found = []
-    for compacted in root.glob(f"tenant=*/day=*/{COMPACTED_OBJECT}"):
-        folder = compacted.parent
+    folders = {path.parent for path in root.glob("tenant=*/day=*/compacted.jsonl*") if is_compacted_object(path.name)}
+    for folder in sorted(folders):
         if any(is_fact_object(path.name) for path in folder.glob("*.jsonl")):
             found.append((folder.parent.name.split("=", 1)[1], folder.name.split("=", 1)[1]))
     return found

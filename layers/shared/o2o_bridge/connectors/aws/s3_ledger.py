@@ -1,5 +1,6 @@
 """Ledger over S3: one JSON Lines object per fact under ``ledger/tenant=E/day=YYYY-MM-DD/``,
-merged per tenant and closed day into ``compacted.jsonl.gz`` (ledger.py, compaction).
+merged per tenant and closed day into one gzip object, ``compacted.jsonl.gz`` (ledger.py,
+compaction).
 
 A fact's object is written with ``If-None-Match: *`` (an S3 conditional write), so the first
 write of a fact key wins and a replay is told the fact is already there; the object name is
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...errors import TransientError
-from ...ledger import (COMPACTED_OBJECT, CompactedMeanwhile, Compaction, Fact, compacted_body, day_folder, fact_body,
+from ...ledger import (COMPACTED_GZIP, CompactedMeanwhile, Compaction, Fact, compacted_body, day_folder, fact_body,
                        fact_object_name, is_fact_object, merge_rows)
 
 LEDGER_PREFIX = "ledger/"
@@ -66,7 +67,7 @@ class S3Ledger:
             for item in page.get("Contents", []):
                 if is_fact_object(item["Key"]):
                     loose.append((item["Key"], item["Size"]))
-                elif item["Key"].endswith("/" + COMPACTED_OBJECT):
+                elif item["Key"].endswith("/" + COMPACTED_GZIP):
                     compacted = item
         return loose, compacted
 
@@ -78,7 +79,7 @@ class S3Ledger:
         from botocore.exceptions import ClientError
 
         loose, listed = self._day_listing(ent_id, day)
-        target = self.prefix + day_folder(ent_id, day) + COMPACTED_OBJECT
+        target = self.prefix + day_folder(ent_id, day) + COMPACTED_GZIP
         if not loose:
             return Compaction(ent_id, day, 0, 0, 0, 0)
         compacted, etag = b"", None
@@ -95,7 +96,7 @@ class S3Ledger:
             bodies = list(pool.map(lambda key: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read(),
                                    [key for key, _ in loose]))
         rows = merge_rows([compacted, *bodies])
-        body = compacted_body(rows)
+        body = compacted_body(rows, gzip=True)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             self.client.put_object(Bucket=self.bucket, Key=target, Body=body, ContentType="application/gzip",

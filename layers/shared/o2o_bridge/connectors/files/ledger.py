@@ -1,6 +1,6 @@
 """Ledger in local files for the local stack: the same layout as in S3
-(``<root>/tenant=E/day=YYYY-MM-DD/<kind>-<digest>.jsonl``, and ``compacted.jsonl.gz`` once a
-closed day is compacted), so DuckDB runs the reports' SQL over it exactly as Athena does over
+(``<root>/tenant=E/day=YYYY-MM-DD/<kind>-<digest>.jsonl``; once a closed day is compacted, one
+``compacted.jsonl``, plain since DuckDB reads plain JSON Lines faster than gzip), so DuckDB runs the reports' SQL over it exactly as Athena does over
 the bucket.
 
 A fact is written to a temporary file and linked into place only if its name is free, so a
@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ...ledger import (COMPACTED_OBJECT, Compaction, Fact, compacted_body, day_folder, fact_body, fact_object_name,
+from ...ledger import (COMPACTED_PLAIN, Compaction, Fact, compacted_body, day_folder, fact_body, fact_object_name,
                        is_fact_object, merge_rows)
 
 
@@ -55,10 +55,10 @@ class FileLedger:
             loose = self.loose_objects(ent_id, day)
             if not loose:
                 return Compaction(ent_id, day, 0, 0, 0, 0)
-            target = folder / COMPACTED_OBJECT
+            target = folder / COMPACTED_PLAIN
             compacted = target.read_bytes() if target.exists() else b""
             rows = merge_rows([compacted, *(Path(name).read_bytes() for name, _ in loose)])
-            body = compacted_body(rows)
+            body = compacted_body(rows, gzip=False)
             with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".", suffix=".tmp", delete=False) as tmp:
                 tmp.write(body)
             os.replace(tmp.name, target)  # readers see the old compacted file or the new one, never half
