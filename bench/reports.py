@@ -212,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     objects, size = ledger_size(ledger)
     slice_to = days[min(args.before_days, len(days)) - 1]
     in_slice = sum(1 for day in days[:args.before_days] for p in (ledger / f"tenant={TENANT}" / f"day={day}").iterdir())
-    if before and any(ledger.glob(f"tenant={TENANT}/day=*/*.jsonl")):  # a reused ledger may be compacted already
+    from o2o_bridge.ledger import is_fact_object
+
+    loose = any(is_fact_object(p.name) for p in ledger.glob(f"tenant={TENANT}/day=*/*.jsonl"))
+    if before and loose:  # a reused ledger may be compacted already
         run_reports(ledger, before, day_from, slice_to, args.threads,
                     f"BEFORE compaction, {day_from}..{slice_to} ({in_slice:,} objects of {objects:,}, "
                     f"{size / 1e6:,.0f} MB in all)")
@@ -223,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     after_objects, after_size = ledger_size(ledger)
     print(f"\ncompaction (FileLedger.compact_day, {len(days)} days): {merged:,} objects merged in {seconds:.1f} s; "
           f"{objects:,} objects / {size / 1e6:,.0f} MB before, {after_objects:,} objects / {after_size / 1e6:,.1f} MB "
-          "(gzip JSON Lines) after")
+          "after (one plain JSON Lines object per day, as the local stack's compaction writes it)")
     if before:
         run_reports(ledger, before, day_from, slice_to, args.threads,
                     f"AFTER compaction, the same {day_from}..{slice_to}")
