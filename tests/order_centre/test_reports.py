@@ -252,6 +252,9 @@ def test_detected_and_declared_schemas_give_the_same_reports(ledger_dir, monkeyp
                                        doc_no="F99", io_id="99", so_id="SO99", delivery="express", reason="r",
                                        payment="cash", member_hash="ab" * 16, amount=Decimal("10.50"),
                                        cod_amount=Decimal("10.50"), lines=(FactLine("SKU-C", 1, Decimal("10.50")),)))
+    # Types are detected from a few files: compacted days (one file each) put that fact in the sample.
+    for day in ("2026-12-01", "2026-12-02", "2026-12-03"):
+        FileLedger(ledger_dir).compact_day(E, day)
     fast = engines.DuckDbEngine(ledger_dir)
     assert "CAST(" in fast.connection.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'ledger_objects'").fetchone()[0]
     monkeypatch.setattr(engines, "_detected_types_are_safe", lambda connection, source: False)
