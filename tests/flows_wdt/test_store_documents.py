@@ -11,12 +11,13 @@ import pytest
 
 from fakes import drain_retries
 from o2o_bridge.errors import UnprocessableRequest
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit, store_documents
 
 
 @pytest.fixture(autouse=True)
 def live(ctx, monkeypatch):
-    monkeypatch.setattr(kit, "context_for", lambda tenant: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda tenant: ctx)
 
 
 def event(**data):
@@ -33,8 +34,8 @@ def stock(sandbox, warehouse, spec):
 
 def test_a_count_overwrites_the_erp_stock_once(ctx, tenant, sandbox):
     counted = event(count_no="PD-1", store_code="S101", items=items(("PIL-STD", 10), ("BLK-150", 1), field="counted_qty"))
-    first = store_documents.on_stock_counted(counted, tenant)
-    again = store_documents.on_stock_counted(counted, tenant)
+    first = store_documents.on_stock_counted(counted, ctx)
+    again = store_documents.on_stock_counted(counted, ctx)
     assert first["repeated"] is False and again["repeated"] is True
     assert (stock(sandbox, "S101", "PIL-STD"), stock(sandbox, "S101", "BLK-150")) == (Decimal(10), Decimal(1))
     assert len(sandbox.state.pd_orders) == 1
@@ -45,8 +46,8 @@ def test_a_count_overwrites_the_erp_stock_once(ctx, tenant, sandbox):
 def test_a_non_defective_return_is_one_other_stockin(ctx, tenant, sandbox):
     refunded = event(refund_no="RF-1", sale_no="S101-0001", store_code="S101", defective=False,
                      items=items(("PIL-STD", 2)))
-    store_documents.on_sale_refunded(refunded, tenant)
-    store_documents.on_sale_refunded(refunded, tenant)
+    store_documents.on_sale_refunded(refunded, ctx)
+    store_documents.on_sale_refunded(refunded, ctx)
     (doc,) = sandbox.state.stockins.values()
     assert (doc["order_type_name"], doc["outer_no"], doc["status"]) == ("其他入库", "O2O-R-RF-1", "80")
     assert "门店退货入库" in doc["remark"] and stock(sandbox, "S101", "PIL-STD") == Decimal(10)
@@ -54,7 +55,7 @@ def test_a_non_defective_return_is_one_other_stockin(ctx, tenant, sandbox):
 
 def test_a_defective_return_stays_in_the_store(ctx, tenant, sandbox):
     store_documents.on_sale_refunded(event(refund_no="RF-2", sale_no="S1", store_code="S101", defective=True,
-                                           items=items(("PIL-STD", 1))), tenant)
+                                           items=items(("PIL-STD", 1))), ctx)
     assert sandbox.calls() == [] and ctx.timeline.steps("RF-2") == ["refund.kept_in_store"]
 
 
@@ -64,7 +65,7 @@ def test_a_defective_return_stays_in_the_store(ctx, tenant, sandbox):
 ])
 def test_store_documents_become_other_stock_documents(ctx, tenant, sandbox, kind, table, type_name):
     store_documents.on_store_document_submitted(event(doc_no="D-1", store_code="S102", kind=kind,
-                                                      items=items(("PIL-LOW", 1))), tenant)
+                                                      items=items(("PIL-LOW", 1))), ctx)
     (doc,) = getattr(sandbox.state, table).values()
     assert (doc["order_type_name"], doc["warehouse_no"], doc["outer_no"]) == (type_name, "S102", "O2O-D-1")
 
@@ -72,14 +73,14 @@ def test_store_documents_become_other_stock_documents(ctx, tenant, sandbox, kind
 def test_an_unknown_kind_is_a_clear_422(ctx, tenant):
     with pytest.raises(UnprocessableRequest, match="data.kind"):
         store_documents.on_store_document_submitted(event(doc_no="D-2", store_code="S101", kind="gift",
-                                                          items=items(("PIL-STD", 1))), tenant)
+                                                          items=items(("PIL-STD", 1))), ctx)
 
 
 def test_a_lost_answer_is_retried_and_booked_once(ctx, tenant, sandbox):
     sandbox.faults.add("timeout", path="stockout_order_push", delay=0.3, apply_effect=True)
     ctx.erp.api.client.http = httpx.Client(timeout=0.2)
     result = store_documents.on_store_document_submitted(event(doc_no="D-3", store_code="S101", kind="manual_out",
-                                                               items=items(("BLK-150", 1))), tenant)
+                                                               items=items(("BLK-150", 1))), ctx)
     assert result == {"outcome": "queued"} and len(ctx.queue.queued) == 1
     drain_retries(ctx)
     assert len(sandbox.state.stockouts) == 1 and stock(sandbox, "S101", "BLK-150") == Decimal(2)
@@ -99,17 +100,17 @@ def test_a_crash_after_the_booking_before_its_record_books_once(ctx, tenant, san
     monkeypatch.setattr(ctx.records, "put", crash_on_done)
     refunded = event(refund_no="RF-3", sale_no="S1", store_code="S101", defective=False, items=items(("PIL-STD", 1)))
     with pytest.raises(RuntimeError):
-        store_documents.on_sale_refunded(refunded, tenant)
+        store_documents.on_sale_refunded(refunded, ctx)
     # The claim's lease runs out; the store system delivers the event again.
     claim = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, "erp.movement:in:R-RF-3")
     assert claim is None or claim.data["state"] == "running"
     ctx.records.delete(ctx.ent_id, kit.EFFECT_KIND, "erp.movement:in:R-RF-3")
-    store_documents.on_sale_refunded(refunded, tenant)
+    store_documents.on_sale_refunded(refunded, ctx)
     assert len(sandbox.state.stockins) == 1 and stock(sandbox, "S101", "PIL-STD") == Decimal(9)
 
 
 def test_a_refused_document_is_parked_with_the_reason(ctx, tenant, sandbox):
     result = store_documents.on_store_document_submitted(event(doc_no="D-4", store_code="S101", kind="purchase_in",
-                                                               items=items(("NOT-IN-ERP", 1))), tenant)
+                                                               items=items(("NOT-IN-ERP", 1))), ctx)
     assert result["outcome"] == "dead_lettered" and "NOT-IN-ERP" in result["reason"]
     assert ctx.queue.dead[0].envelope.command == "store_documents.book_movement"

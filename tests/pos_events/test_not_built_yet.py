@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from o2o_bridge.events import dispatch
+from o2o_bridge.events import routes
 
 from .conftest import fresh, request, send, table_items
 
@@ -33,7 +33,8 @@ def test_once_the_flow_exists_the_same_event_is_processed(tenants, monkeypatch):
     body = fresh("store_document.submitted")  # the one event still without a flow for a JST tenant
     assert send(request(body))[0] == 501
     done = []
-    monkeypatch.setitem(dispatch.FLOWS, "store_document.submitted", lambda event, tenant: done.append(event.data.doc_no))
+    monkeypatch.setitem(routes.ROUTES, "store_document.submitted",
+                        routes.Route(lambda event, ctx: done.append(event.data.doc_no), "test"))
     assert send(request(body)) == (200, {"code": 0, "msg": "ok"})
     assert done == [body["data"]["doc_no"]]
 
@@ -56,18 +57,22 @@ def test_a_store_sale_answered_501_records_no_ledger_fact_and_is_recorded_once_h
     from o2o_bridge import runtime
     from o2o_bridge.errors import NotImplementedYet
 
-    def not_built(event, tenant):
-        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {tenant.erp}", issue=14)
+    def not_built(event, ctx):
+        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
 
     def facts():
         listed = runtime.aws_client("s3").list_objects_v2(Bucket=runtime.settings().ledger_bucket, Prefix="ledger/")
         return [item["Key"] for item in listed.get("Contents", [])]
 
+    import uuid
+
     body = fresh("sale.completed")
-    monkeypatch.setitem(dispatch.FLOWS, "sale.completed", not_built)
+    body["data"]["sale_no"] = f"XS-{uuid.uuid4().hex[:8]}"  # a sale no earlier test recorded
+    before = facts()
+    monkeypatch.setitem(routes.ROUTES, "sale.completed", routes.Route(not_built, "test"))
     assert send(request(body))[0] == 501
-    assert facts() == []
-    monkeypatch.setitem(dispatch.FLOWS, "sale.completed", lambda event, tenant: None)  # handled: nothing to book
+    assert facts() == before
+    monkeypatch.setitem(routes.ROUTES, "sale.completed", routes.Route(lambda event, ctx: None, "test"))  # nothing to book
     assert send(request(body)) == (200, {"code": 0, "msg": "ok"})
-    [fact] = facts()
+    [fact] = set(facts()) - set(before)
     assert "/sale_completed-" in fact

@@ -62,9 +62,8 @@ class UnknownWmsDocument(PermanentError):
 # --- the WMS's messages ------------------------------------------------------------------------
 
 
-def on_wms_message(call: "QimenCall") -> dict[str, Any]:
+def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
     """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
-    ctx = kit.context_for(call.tenant)
     key = call.message_key
     if call.method in CONFIRMS:
         kind = CONFIRMS[call.method]
@@ -243,10 +242,9 @@ def products_to_wms(ctx: kit.FlowContext, products: list[dict[str, Any]]) -> dic
     return kit.attempt(ctx, sync_items, {"items": products}, trace_key="qimen.items") or {"outcome": "queued"}
 
 
-def on_product_changed(event: Any, tenant: Any) -> dict[str, Any]:
+def on_product_changed(event: Any, ctx: kit.FlowContext) -> dict[str, Any]:
     """Q6: a product changed at the store system goes to the cloud WMS; a refusal is parked
     with its reason (`o2o dlq list`), the event acknowledged."""
-    ctx = kit.context_for(tenant)
     items = [item.model_dump(mode="json") for item in event.data.items]
     if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
         ctx.timeline.record("qimen.items", ctx.ent_id, "product.changed_ignored",

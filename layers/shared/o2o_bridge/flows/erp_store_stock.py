@@ -37,7 +37,6 @@ from . import kit, stock_sync
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 BOOKED_METRIC = "StoreStockBooked"
@@ -62,16 +61,16 @@ def _erp_owns_store_stock(ctx: "FlowContext", trace: str, event: "PosEvent") -> 
 
 # --- the store events ----------------------------------------------------------------------------
 
-def on_sale_completed(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx, sale = kit.context_for(tenant), event.data
+def on_sale_completed(event: "PosEvent", ctx: "FlowContext") -> None:
+    sale = event.data
     if _erp_owns_store_stock(ctx, sale.sale_no, event):
         book(ctx, {"doc_no": sale.sale_no, "store_code": sale.store_code, "direction": "out", "kind": "sale",
                    "lines": _lines((line.sku_id, line.qty) for line in sale.items),
                    "remark": f"零售单 {sale.sale_no} ({sale.store_code})"}, trace=sale.sale_no)
 
 
-def on_sale_refunded(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx, refund = kit.context_for(tenant), event.data
+def on_sale_refunded(event: "PosEvent", ctx: "FlowContext") -> None:
+    refund = event.data
     if _erp_owns_store_stock(ctx, refund.refund_no, event):
         book(ctx, {"doc_no": refund.refund_no, "store_code": refund.store_code, "direction": "in", "kind": "refund",
                    "lines": _lines((line.sku_id, line.qty) for line in refund.items), "defective": refund.defective,
@@ -79,8 +78,8 @@ def on_sale_refunded(event: "PosEvent", tenant: "Tenant") -> None:
              trace=refund.refund_no)
 
 
-def on_stock_counted(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx, count = kit.context_for(tenant), event.data
+def on_stock_counted(event: "PosEvent", ctx: "FlowContext") -> None:
+    count = event.data
     if _erp_owns_store_stock(ctx, count.count_no, event):
         counted = {item.sku_id: int(item.counted_qty) for item in count.items}  # the last line of a SKU counts
         kit.settle(ctx, book_count, {"count_no": count.count_no, "store_code": count.store_code,
@@ -89,11 +88,11 @@ def on_stock_counted(event: "PosEvent", tenant: "Tenant") -> None:
                    trace_key=count.count_no)
 
 
-def on_store_transfer_submitted(event: "PosEvent", tenant: "Tenant") -> None:
+def on_store_transfer_submitted(event: "PosEvent", ctx: "FlowContext") -> None:
     """店店调拨: out of ``from_store``, into ``to_store``, as two documents keyed by the transfer's
     number (``<doc_no>-out`` / ``<doc_no>-in``); the store system submits a transfer once the
     goods moved, so both are booked at once."""
-    ctx, transfer = kit.context_for(tenant), event.data
+    transfer = event.data
     if not _erp_owns_store_stock(ctx, transfer.doc_no, event):
         return
     lines = _lines((item.sku_id, item.qty) for item in transfer.items)

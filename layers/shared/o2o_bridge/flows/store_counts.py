@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..tenant import Tenant
+    from .kit import FlowContext
 
 
-def on_stock_counted(event, tenant: "Tenant") -> Any:
-    if tenant.erp == "wangdiantong":
+def on_stock_counted(event, ctx: "FlowContext") -> Any:
+    if ctx.tenant.erp == "wangdiantong":
         from .store_documents import on_stock_counted as book_in_wdt
 
-        return book_in_wdt(event, tenant)
+        return book_in_wdt(event, ctx)
     from .erp_store_stock import on_stock_counted as book_in_jst
 
-    return book_in_jst(event, tenant)
+    return book_in_jst(event, ctx)

@@ -30,17 +30,15 @@ IN_KINDS = ("reversal", "purchase_in", "import_in")
 OUT_KINDS = ("exchange_out", "manual_out")
 
 
-def _context(tenant: "Tenant", event_type: str) -> "FlowContext":
-    # Only 旺店通 books the stores' own documents so far (W3); a JST tenant's ERP port has no
-    # retail books, so the event is refused by name before any context is built.
-    if tenant.erp != "wangdiantong":
-        raise NotImplementedYet(f"the {event_type} flow for a tenant whose ERP is {tenant.erp}", issue=16)
-    return kit.context_for(tenant)
+def _context(ctx: "FlowContext", event_type: str) -> "FlowContext":
+    if ctx.erp is None or ctx.tenant.erp != "wangdiantong":
+        raise NotImplementedYet(f"the {event_type} flow for a tenant whose ERP is {ctx.tenant.erp}", issue=16)
+    return ctx
 
 
-def on_stock_counted(event, tenant: "Tenant") -> dict[str, Any]:
+def on_stock_counted(event, ctx: "FlowContext") -> dict[str, Any]:
     data = event.data
-    ctx = _context(tenant, "stock.counted")
+    ctx = _context(ctx, "stock.counted")
     payload = {"count_no": str(data.count_no), "store_code": str(data.store_code),
                "items": [[str(i.sku_id), int(i.counted_qty)] for i in data.items]}
     ctx.timeline.record(payload["count_no"], ctx.ent_id, "stock_count.received",
@@ -48,9 +46,9 @@ def on_stock_counted(event, tenant: "Tenant") -> dict[str, Any]:
     return kit.settle(ctx, book_count, payload, trace_key=payload["count_no"])
 
 
-def on_sale_refunded(event, tenant: "Tenant") -> dict[str, Any] | None:
+def on_sale_refunded(event, ctx: "FlowContext") -> dict[str, Any] | None:
     data = event.data
-    ctx = _context(tenant, "sale.refunded")
+    ctx = _context(ctx, "sale.refunded")
     refund_no = str(data.refund_no)
     if getattr(data, "defective", False):
         ctx.timeline.record(refund_no, ctx.ent_id, "refund.kept_in_store",
@@ -62,9 +60,9 @@ def on_sale_refunded(event, tenant: "Tenant") -> dict[str, Any] | None:
     return kit.settle(ctx, book_movement, movement, trace_key=refund_no)
 
 
-def on_store_document_submitted(event, tenant: "Tenant") -> dict[str, Any]:
+def on_store_document_submitted(event, ctx: "FlowContext") -> dict[str, Any]:
     data = event.data
-    ctx = _context(tenant, "store_document.submitted")
+    ctx = _context(ctx, "store_document.submitted")
     kind = str(data.kind)
     direction = "in" if kind in IN_KINDS else "out" if kind in OUT_KINDS else None
     if direction is None:

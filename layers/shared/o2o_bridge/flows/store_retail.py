@@ -11,24 +11,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..tenant import Tenant
+    from .kit import FlowContext
 
 
-def on_sale_completed(event, tenant: "Tenant") -> Any:
-    if tenant.erp == "wangdiantong":
+def on_sale_completed(event, ctx: "FlowContext") -> Any:
+    if ctx.tenant.erp == "wangdiantong":
         from .store_sales import on_sale_completed as book_in_wdt
 
-        return book_in_wdt(event, tenant)
+        return book_in_wdt(event, ctx)
     from .erp_store_stock import on_sale_completed as book_in_jst
 
-    return book_in_jst(event, tenant)
+    return book_in_jst(event, ctx)
 
 
-def on_sale_refunded(event, tenant: "Tenant") -> Any:
-    if tenant.erp == "wangdiantong":
+def on_sale_refunded(event, ctx: "FlowContext") -> Any:
+    if ctx.tenant.erp == "wangdiantong":
         from .store_documents import on_sale_refunded as book_in_wdt
 
-        return book_in_wdt(event, tenant)
+        return book_in_wdt(event, ctx)
     from .erp_store_stock import on_sale_refunded as book_in_jst
 
-    return book_in_jst(event, tenant)
+    return book_in_jst(event, ctx)

@@ -22,7 +22,6 @@ from ..ports.retail import StoreSale
 from . import kit
 
 if TYPE_CHECKING:
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 SALE = "store_sale"            # one per sale no.: its data and state (queued | booked | parked)
@@ -33,10 +32,10 @@ PER_RUN = 2000                  # 40 calls: well inside one run at the default p
 STOP_WITH_SECONDS_LEFT = 20
 
 
-def on_sale_completed(event, tenant: "Tenant") -> None:
-    if tenant.erp != "wangdiantong":
-        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {tenant.erp}", issue=14)
-    queue_sale(kit.context_for(tenant), StoreSale.from_event(event.data))
+def on_sale_completed(event, ctx: "FlowContext") -> None:
+    if ctx.tenant.erp != "wangdiantong":
+        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
+    queue_sale(ctx, StoreSale.from_event(event.data))
 
 
 def queue_sale(ctx: "FlowContext", sale: StoreSale) -> bool:
