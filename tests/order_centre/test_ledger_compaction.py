@@ -39,6 +39,8 @@ def test_a_closed_day_becomes_one_object_and_every_report_reads_the_same(ledger_
     summary = ledger_compaction.compact_closed_days(ledger, now=LATER, lookback_days=14)
     assert summary["failed"] == [] and summary["days_left"] == 0
     assert summary["days_compacted"] == 4  # days 1-3 of tenant 10010 and the other tenant's day 2
+    mine = summary["tenants"][E]
+    assert (mine["ok"], mine["days_compacted"], mine["days_left"]) == (True, 3, 0) and mine["objects_merged"] > loose
     day = ledger_dir / f"tenant={E}" / "day=2026-12-02"
     assert [p.name for p in day.iterdir() if not p.name.startswith(".")] == [COMPACTED_PLAIN]
     assert loose > 1 and ledger.loose_objects(E, "2026-12-02") == []

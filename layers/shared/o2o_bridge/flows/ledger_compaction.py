@@ -38,22 +38,25 @@ def compact_closed_days(ledger: "CompactableLedger", *, now: datetime, tenants: 
                         metric: Callable[[str, float], None] = lambda name, value=1: None) -> dict[str, Any]:
     """Compact every (tenant, closed day) of the lookback that has single-fact objects."""
     days = closed_days(now, lookback_days)
-    summary: dict[str, Any] = {"days_compacted": 0, "objects_merged": 0, "days_left": 0, "failed": []}
+    summary: dict[str, Any] = {"days_compacted": 0, "objects_merged": 0, "days_left": 0, "failed": [], "tenants": {}}
     for ent_id in (list(tenants) if tenants is not None else ledger.tenants()):
+        mine = summary["tenants"][ent_id] = {"ok": True, "days_compacted": 0, "objects_merged": 0, "days_left": 0}
         for day in days:
             if not ledger.loose_objects(ent_id, day):
                 continue
             if time_left() < STOP_WITH_SECONDS_LEFT:
-                summary["days_left"] += 1
+                mine["days_left"] += 1
                 continue
             try:
                 done = ledger.compact_day(ent_id, day)
             except Exception as exc:  # noqa: BLE001 - one day failing does not stop the others
                 summary["failed"].append({"tenant": ent_id, "day": day, "error": f"{type(exc).__name__}: {exc}"})
-                summary["days_left"] += 1
+                mine.update(ok=False, days_left=mine["days_left"] + 1)
                 continue
-            summary["days_compacted"] += 1
-            summary["objects_merged"] += done.merged_objects
+            mine["days_compacted"] += 1
+            mine["objects_merged"] += done.merged_objects
+        for key in ("days_compacted", "objects_merged", "days_left"):
+            summary[key] += mine[key]
     metric("LedgerDaysCompacted", summary["days_compacted"])
     metric("LedgerObjectsMerged", summary["objects_merged"])
     metric("LedgerDaysLeftLoose", summary["days_left"])
