@@ -149,6 +149,7 @@ READ_COMMANDS = [
     ["dlq", "list"],
     ["exceptions", "list"],
     ["transfers", "exceptions"],
+    ["transfers", "in-transit"],
     ["products", "failed"],
     ["stock", "status", "--tenant", "10010"],
     ["stock", "show", "SKU-RED-M", "--tenant", "10010"],
