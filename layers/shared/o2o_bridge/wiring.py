@@ -5,6 +5,8 @@ Handlers ask here and nowhere else:
 - ``context_for(tenant)``: the FlowContext of one tenant: its Warehouse and Erp adapters (by
   the tenant's ``erp`` and ``warehouse`` keys), the store system, DynamoDB state, the SQS
   retry queue, the document ledger, metrics and the invocation's remaining time.
+- ``compactable_ledger()``, ``invocation_clock()``, ``count_metric``: what compact_ledger's
+  bridge-wide run stands on (no tenant context: it reads the tenants from the ledger).
 - ``retry_runner()``: the retry worker's runner over the explicit table of retry commands
   (``RETRY_COMMANDS``), each rebuilt with ``context_for``.
 
@@ -26,6 +28,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .flows.kit import FlowContext, FlowStep
     from .ports import Erp, Warehouse
+    from .ports.ledger import CompactableLedger
     from .ports.retail import RetailErp
     from .retry import RetryRunner
     from .tenant import Tenant
@@ -101,19 +104,11 @@ def context_for(tenant: "Tenant") -> "FlowContext":
     from .connectors.aws.dynamodb_state import CursorView, RecordView
     from .connectors.store.factory import store_system_for_tenant
     from .flows.kit import FlowContext
-    from .observability import metrics
 
     store = runtime.state_store()
     records = RecordView(store)  # one per piece of work, shared by its flows and adapters
-    lambda_context = runtime.lambda_context
-
-    def time_left() -> float:
-        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
-            return float("inf")
-        return lambda_context.get_remaining_time_in_millis() / 1000
-
-    def metric(name: str, value: float = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
+    time_left = invocation_clock(runtime.lambda_context)
+    metric = count_metric
 
     return FlowContext(
         tenant=tenant,
@@ -131,6 +126,34 @@ def context_for(tenant: "Tenant") -> "FlowContext":
         retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
         ledger=runtime.ledger(),
     )
+
+
+def invocation_clock(lambda_context: Any) -> Callable[[], float]:
+    """Seconds the invocation may still run (unbounded outside Lambda)."""
+
+    def time_left() -> float:
+        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
+            return float("inf")
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    return time_left
+
+
+def count_metric(name: str, value: float = 1) -> None:
+    from .observability import metrics
+
+    metrics.add_metric(name=name, unit="Count", value=value)
+
+
+def compactable_ledger() -> "CompactableLedger":
+    """compact_ledger's ledger: the stack's bucket (LEDGER_BUCKET), or the local stack's files."""
+    from . import runtime
+
+    ledger = runtime.ledger()
+    if not hasattr(ledger, "compact_day"):
+        raise ConfigurationError("compact_ledger has no ledger to compact: template.yaml gives it LEDGER_BUCKET "
+                                 "(O2O_LEDGER_DIR in the local stack)")
+    return ledger  # type: ignore[return-value]
 
 
 # --- retry commands ---------------------------------------------------------------------------------

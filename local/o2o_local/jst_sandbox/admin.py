@@ -19,7 +19,8 @@ POST /__admin__/token                    {app_key, access_token?, refresh_token?
                                           {"expire": true, "access_token"?} expire (→ code 100)
 POST /__admin__/calls/clear
 POST /__admin__/clock                    {advance_seconds}
-POST /__admin__/outbounds                {outbound fields} add a sales outbound (and its order)
+POST /__admin__/outbounds                {outbound fields, order: {order-only fields}} add a sales outbound
+                                          (and its order: is_cod and paid_amount may be the order's only)
 POST /__admin__/outbounds/status         {io_id, status}
 POST /__admin__/otherinout/confirm       {io_id, status?}
 POST /__admin__/transfers/confirm        {io_id, status?} a 调拨单 shipped (Confirmed) or Cancelled

@@ -149,11 +149,15 @@ class JstSandbox(ScriptedSandbox):
 
     # -- Python API: what JST does on its own -------------------------------------------------
     def add_outbound(self, **outbound: Any) -> dict:
-        """A sales outbound JST's OMS assigned to a warehouse (S1); also creates its order."""
+        """A sales outbound JST's OMS assigned to a warehouse (S1); also creates its order, with
+        the order-only fields given as ``order`` (e.g. ``{"is_cod": true, "paid_amount": 0}``
+        for a 货到付款 order whose outbound does not say so)."""
+        order_fields = dict(outbound.pop("order", None) or {})
         with self.state.lock:
             ob = self.state.add_outbound(outbound)
             if ob["o_id"] not in self.state.orders:
-                self.state.add_order({"o_id": ob["o_id"], "so_id": ob["so_id"], "shop_id": ob["shop_id"],
+                self.state.add_order({"pay_amount": ob["pay_amount"], "paid_amount": ob["paid_amount"], **order_fields,
+                                      "o_id": ob["o_id"], "so_id": ob["so_id"], "shop_id": ob["shop_id"],
                                       "wms_co_id": ob["wms_co_id"], "status": "WaitOuterSent",
                                       "items": [{**it, "outer_oi_id": it.get("outer_oi_id") or str(it["oi_id"])}
                                                 for it in ob["items"]]})

@@ -47,6 +47,7 @@ class Limits:
     inventory_items: int = 500
     other_inout_items: int = 1000
     so_ids_per_query: int = 20          # order query / logistic query
+    o_ids_per_query: int = 20           # order query by JST o_id
     outbound_ids_per_query: int = 50
     inventory_skus_per_query: int = 100
 
@@ -169,6 +170,14 @@ class JstApiAdapter:
         for chunk in batches(list(so_ids), self.limits.so_ids_per_query):
             found.extend(self._list_all("/open/orders/single/query", m.Order, "orders", self.limits.order_page,
                                         {"shop_id": shop_id, "so_ids": chunk}))
+        return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
+
+    def orders_by_ids(self, o_ids: Sequence[int]) -> list[m.Order]:
+        """Orders of any shop by JST o_id (the order of an outbound)."""
+        found: list[m.Order] = []
+        for chunk in batches(sorted(set(o_ids)), self.limits.o_ids_per_query):
+            found.extend(self._list_all("/open/orders/single/query", m.Order, "orders", self.limits.order_page,
+                                        {"o_ids": [str(o_id) for o_id in chunk]}))
         return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
 
     def scan_orders(self, *, shop_id: int, start_ts: int) -> TsScan:

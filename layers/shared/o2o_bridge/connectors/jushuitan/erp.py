@@ -44,9 +44,7 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
-                yield OutboundPage([_outbound_or_malformed(ob, pickup_store_field=pickup_field, cod_field=cod_field)
-                                    for ob in page.records], str(page.next_ts), page.last)
+                yield OutboundPage(self._outbounds(page.records), str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -54,8 +52,23 @@ class JstErp(JstStock):
 
     def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
         found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []
-        return mappers.online_outbound(found[0], self.tenant.routing.pickup_store_field,
-                                       cod_field=self.tenant.order_centre.cod_field) if found else None
+        if not found:
+            return None
+        outbound = self._outbounds(found[:1])[0]
+        if isinstance(outbound, MalformedRow):
+            raise PermanentError(f"JST outbound {outbound_id} cannot be read: {outbound.problem}")
+        return outbound
+
+    def _outbounds(self, rows: Sequence[Any]) -> "list[OnlineOutbound | MalformedRow]":
+        """One JST answer's outbounds in the bridge's terms. 货到付款: an outbound that does not
+        carry the COD flag or what was paid online is read with its order (one order query for
+        the whole answer), so a COD order reaches the store with the amount to collect."""
+        cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
+        lacking = [row.o_id for row in rows if self.tenant.order_centre.cod_from_order
+                   and not isinstance(row, MalformedRow) and mappers.lacks_cod_terms(row, cod_field)]
+        orders = {order.o_id: order for order in self.api.orders_by_ids(lacking)} if lacking else {}
+        return [_outbound_or_malformed(row, pickup_store_field=pickup_field, cod_field=cod_field,
+                                       order=orders.get(getattr(row, "o_id", None))) for row in rows]
 
     def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
                                 tracking_no: str | None = None) -> dict[str, Any]:
@@ -229,13 +242,13 @@ def _again_record(read: Any, source: str) -> Any:
 
 
 def _outbound_or_malformed(row: Any, *, pickup_store_field: str = "pickup_store_code",
-                           cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
+                           cod_field: str = "is_cod", order: Any = None) -> "OnlineOutbound | MalformedRow":
     """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
     ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
     if isinstance(row, MalformedRow):
         return row
     try:
-        return mappers.online_outbound(row, pickup_store_field, cod_field=cod_field)
+        return mappers.online_outbound(row, pickup_store_field, cod_field=cod_field, order=order)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with this row, it is this row's
         return MalformedRow("JST /open/orders/out/simple/query", row.model_dump(mode="json"),
                             f"{type(exc).__name__}: {exc}"[:500], str(row.io_id), row.ts)
