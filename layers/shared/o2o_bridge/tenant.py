@@ -261,6 +261,10 @@ class WangdiantongConfig(_WithSecrets):
     trade_page_size: Annotated[int, Field(ge=1, le=100)] = 40
     document_lines: PositiveInt = 1000
     count_lines: PositiveInt = 1000
+    # stock_sync_by_pd keeps no outer_no: before booking a count the bridge looks this far back
+    # for a 盘点 whose remark carries the count's key (stock_pd_order_query.php), so a count whose
+    # answer was lost, or a replay from the dead letters, is never booked twice.
+    count_lookback_days: Annotated[int, Field(ge=1, le=90)] = 30
 
 
 class PosConfig(_WithSecrets):

@@ -46,8 +46,8 @@ class FlowContext:
 
     tenant: "Tenant"
     warehouse: "Warehouse"
-    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
-    # of the store-retail scenarios (W1-W5, ports/retail.py).
+    # The Erp port (JST and 旺店通); 旺店通's adapter also serves the RetailErp port (W1, W2:
+    # ports/retail.py) for what only it does.
     erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"
@@ -93,9 +93,9 @@ def live_context(tenant: "Tenant") -> FlowContext:
     if tenant.erp == "wangdiantong":
         # 旺店通 keeps the stores' books (W1-W5: ports.retail.RetailErp); the JST scenarios'
         # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
-        from ..connectors.wangdiantong.factory import retail_erp_for_tenant
+        from ..connectors.wangdiantong.factory import erp_for_tenant
 
-        warehouse, erp = NotThisErp(tenant, "warehouse"), retail_erp_for_tenant(tenant)
+        warehouse, erp = NotThisErp(tenant, "warehouse"), erp_for_tenant(tenant)
     else:
         jst = jst_for_tenant(tenant)
         warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
@@ -126,6 +126,10 @@ class NotThisErp:
 
     def __init__(self, tenant: "Tenant", port: str) -> None:
         self._tenant, self._port = tenant, port
+
+    def stock_locations(self) -> list[Any]:
+        """It holds no stock the store system shows (the stock reads ask every source)."""
+        return []
 
     def __getattr__(self, name: str) -> Any:
         from ..errors import ConfigurationError

@@ -318,6 +318,9 @@ def on_stock_changed(event: "PosEvent", tenant: "Tenant") -> None:
     reason = None
     if tenant.stock.master == "erp":
         reason = "stock.master is erp: the ERP owns store stock, store events are not pushed"
+    elif not ctx.erp.info.virtual_warehouse:
+        reason = (f"{ctx.erp.info.display_name} has no virtual warehouse for the stores: the store stock reaches it "
+                  "as one count per store warehouse at 02:10 (nightly_stock_push)")
     elif data.store_code not in feeding_stores(tenant):
         reason = (f"store {data.store_code} is not a store of this tenant" if data.store_code
                   not in store_warehouse_codes(tenant) else f"store {data.store_code} does not feed the ERP's store warehouse")

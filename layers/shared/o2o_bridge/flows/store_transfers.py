@@ -70,18 +70,6 @@ def on_transfer_submitted(event, tenant: "Tenant") -> None:
     submit_document(kit.context_for(tenant), TRANSFER, event.data)
 
 
-def on_store_transfer_submitted(event, tenant: "Tenant") -> None:
-    """店店调拨: stock moved between two stores (flows/erp_store_stock.py books it in JST)."""
-    from .erp_store_stock import on_store_transfer_submitted as book_in_erp
-
-    if tenant.erp != "jushuitan":
-        from ..errors import NotImplementedYet
-
-        raise NotImplementedYet(f"the store_transfer.submitted flow for a tenant whose ERP is {tenant.erp}", issue=16)
-
-    book_in_erp(event, tenant)
-
-
 def on_warehouse_return_submitted(event, tenant: "Tenant") -> None:
     """S6: the store submitted a 退仓 document: the warehouse is to take the goods back."""
     submit_document(kit.context_for(tenant), WAREHOUSE_RETURN, event.data)

@@ -1,0 +1,254 @@
+"""旺店通 ERP 企业版 as the tenant's ERP: the Erp port (ports/erp.py) where 旺店通 does what JST
+does, and the RetailErp port (ports/retail.py) for what only 旺店通 does.
+
+| port operation | 旺店通 interface |
+|---|---|
+| ``book_store_move`` (refund, store documents, transfer sides) | ``stockin_order_push.php`` / ``stockout_order_push.php``: 其他入库 / 其他出库, ``outer_no`` = prefix + the store's document no., approved at once; a repeated outer_no ("already exists") is the same document |
+| ``book_store_count`` (盘点, and W5 with the store system as master) | ``stock_sync_by_pd.php``: the counted quantities overwrite. The interface has no ``outer_no``: the count's key is the first word of the 盘点's remark, and ``stock_pd_order_query.php`` is asked before each booking, so a count whose answer was lost is found, never booked twice |
+| ``stock_locations`` / ``stock_changes`` / ``stock_of`` (S4e / W5) | ``stock_query.php`` by modified window per store warehouse |
+| ``changed_products`` (S7-style reads; W4) | ``goods_query.php`` by modified window |
+| ``book_sales`` (W1, RetailErp) | ``trade_push.php`` of the POS shop, ≤ 50 a call, ≤ 30 of one buyer a call; the sale no. is the ``tid`` |
+| ``documents`` (W2, RetailErp) | ``stockin_order_query.php`` / ``stockout_order_query.php``, the bridge's own and the excluded types left out |
+| ``products_of`` (W2, RetailErp) | ``goods_query.php`` by ``spec_no`` |
+
+S1 (online orders the ERP gives the stores) and S4 (the 店加线下仓 count) are JST's
+scenarios: here they are a configuration error naming the step, never a call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from ...errors import ConfigurationError, PermanentError
+from ...ports.erp import ErpInfo, ErpProduct, OnlineOutbound, OutboundPage, StoreBooking, StoreCount, StoreStockMove
+from ...ports.retail import ErpDocument, SaleBooking, StoreSale
+from ...ports.warehouse import SkuQty, StockLevel, StockLocation, StockPage
+from ..paging import batches
+from . import mappers, models as m
+from .api import WdtApi
+from .errors import WdtDuplicate
+
+MAX_SAME_BUYER = 30  # trade_push: at most 30 orders of one buyer_nick a call
+STOCK_OF_BY_SKU = 20  # stock_of reads SKU by SKU up to this many, else the warehouse's window once
+STOCK_CHANGES_OVERLAP = timedelta(minutes=2)  # a cursor read starts this far back (versions drop repeats)
+
+MOVEMENT_LABELS = {"sale": "门店零售", "refund": "门店退货入库", "transfer": "店店调拨", "reversal": "冲单",
+                   "purchase_in": "采购入库", "import_in": "入库单导入", "exchange_out": "换货出库",
+                   "manual_out": "出库开单"}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WdtErp:
+    def __init__(self, api: WdtApi, tenant: Any, *, now: Callable[[], datetime] = _utcnow) -> None:
+        self.api, self.tenant, self.now = api, tenant, now
+        section = tenant.wangdiantong
+        self.info = ErpInfo(system="wdt", display_name="旺店通", virtual_warehouse="",
+                            max_stock_items_per_upload=api.limits.count_lines,
+                            calls_per_second=section.rate_limit.per_second,
+                            max_product_window=api.limits.goods_window,
+                            max_document_lines=api.limits.document_lines,
+                            keeps_store_books=True, defective_stock=False, sales_as_orders=True)
+
+    @property
+    def section(self) -> Any:
+        return self.tenant.wangdiantong
+
+    def _store(self, code: str) -> Any:
+        store = next((s for s in self.tenant.stores if s.code == code), None)
+        if store is None:
+            raise ConfigurationError(f"store {code} is not one of tenant {self.tenant.ent_id}'s stores; add it "
+                                     "(o2o tenant put) and replay the dead letter")
+        return store
+
+    def _stores_by_warehouse(self) -> dict[str, str]:
+        return {s.wdt_warehouse: s.code for s in self.tenant.stores}
+
+    def outer_no(self, doc_no: str) -> str:
+        """The key of a document the bridge books: never passed back to the stores (W2)."""
+        return f"{self.section.documents.own_outer_no_prefix}{doc_no}"
+
+    # --- the store's books (Erp) ------------------------------------------------------------------
+    def book_store_move(self, move: StoreStockMove) -> StoreBooking:
+        warehouse = self._store(move.store_code).wdt_warehouse
+        outer_no = self.outer_no(move.doc_no)
+        remark = " ".join(p for p in (MOVEMENT_LABELS.get(move.kind, move.kind), move.doc_no, move.remark) if p)
+        try:
+            if move.direction == "in":
+                answer = self.api.push_stockin(m.StockinInfo(
+                    outer_no=outer_no, warehouse_no=warehouse, remark=remark[:255],
+                    goods_list=[m.StockinLine(spec_no=l.sku_id, stockin_num=Decimal(l.qty)) for l in move.lines]))
+            else:
+                answer = self.api.push_stockout(m.StockoutInfo(
+                    outer_no=outer_no, warehouse_no=warehouse, remark=remark[:255],
+                    detail_list=[m.StockoutLine(spec_no=l.sku_id, num=Decimal(l.qty)) for l in move.lines]))
+        except WdtDuplicate:
+            return StoreBooking(outer_no, warehouse, repeated=True)
+        document = answer.get("order_no") or answer.get("stockin_no") or answer.get("stockout_no") or outer_no
+        return StoreBooking(str(document), warehouse)
+
+    def count_key(self, count_no: str, part: int, parts: int) -> str:
+        """The first word of a 盘点's remark: how a booked count is found again."""
+        key = self.outer_no(count_no)
+        return key if parts == 1 else f"{key}#{part}/{parts}"
+
+    def book_store_count(self, count: StoreCount) -> StoreBooking:
+        """One 盘点 per ``count_lines`` lines, each keyed in its remark; the parts 旺店通 holds
+        already (an earlier try whose answer was lost, or that failed after a part) are not
+        booked again. ``repeated`` when every part was held."""
+        warehouse = self._store(count.store_code).wdt_warehouse
+        parts = list(batches(list(count.counted), self.api.limits.count_lines)) or [[]]
+        held = self._counts_held(warehouse, self.outer_no(count.count_no))
+        numbers: list[str] = []
+        repeated = True
+        for n, lines in enumerate(parts, 1):
+            key = self.count_key(count.count_no, n, len(parts))
+            if key in held:
+                numbers.append(held[key])
+                continue
+            answer = self.api.count_stock_once(
+                warehouse_no=warehouse, remark=f"{key} {count.remark}".strip()[:255],
+                lines=[m.CountLine(spec_no=l.sku_id, stock_num=Decimal(l.qty)) for l in lines])
+            numbers.append(str(answer.get("pd_no") or answer.get("order_no") or key))
+            repeated = False
+        return StoreBooking(",".join(numbers), warehouse, repeated=repeated)
+
+    def _counts_held(self, warehouse: str, key: str) -> dict[str, str]:
+        """The bridge's 盘点 of this count 旺店通 holds, by key (the remark's first word)."""
+        end = self.now()
+        begin = end - timedelta(days=self.section.count_lookback_days)
+        held: dict[str, str] = {}
+        for order in self.api.query_counts(begin=begin, end=end, warehouse_no=warehouse):
+            word = (order.remark or "").split(" ", 1)[0]
+            if word == key or word.startswith(f"{key}#"):
+                held[word] = order.pd_no
+        return held
+
+    # --- stock of the store warehouses (StockSource: S4e, W5) -----------------------------------
+    def stock_locations(self) -> list[StockLocation]:
+        return [StockLocation(s.wdt_warehouse, s.code) for s in self.tenant.stores]
+
+    def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
+        """Levels modified since the cursor (the end of the previous read; a first read takes
+        the last ``stock_window``: 旺店通 reads stock only by modified time)."""
+        end = self.now()
+        begin = (datetime.fromisoformat(since) - STOCK_CHANGES_OVERLAP) if since else end - self.api.limits.stock_window
+        rows = self.api.query_stock(begin=min(begin, end), end=end, warehouse_no=warehouse_code)
+        return StockPage(self._levels(rows, warehouse_code), end.isoformat())
+
+    def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
+        """The current levels of these SKUs that changed within ``stock_window`` (旺店通 reads
+        stock only by modified time; an older level is left out, as the port allows)."""
+        wanted = list(dict.fromkeys(sku_ids))
+        end = self.now()
+        begin = end - self.api.limits.stock_window
+        if len(wanted) <= STOCK_OF_BY_SKU:
+            rows = [row for sku in wanted
+                    for row in self.api.query_stock(begin=begin, end=end, warehouse_no=warehouse_code, spec_no=sku)]
+        else:
+            rows = self.api.query_stock(begin=begin, end=end, warehouse_no=warehouse_code)
+        return self._levels([row for row in rows if row.spec_no in set(wanted)], warehouse_code)
+
+    def _levels(self, rows: Sequence[m.StockRow], warehouse_code: str) -> list[StockLevel]:
+        allowance = self.tenant.stock.clock_allowance_seconds
+        return [mappers.stock_level(row, allowance, now=self.now()) for row in rows
+                if row.warehouse_no == warehouse_code]
+
+    # --- products (S7-style reads; W4) ------------------------------------------------------------
+    def changed_products(self, begin: datetime, end: datetime, *, by_style: bool = False) -> list[ErpProduct]:
+        """Every spec of the goods modified in [begin, end] (旺店通 reads goods with their specs)."""
+        return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.erp_products(goods)]
+
+    def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
+        return mappers.erp_product_again(record)
+
+    # --- JST's scenarios: not 旺店通's ------------------------------------------------------------
+    def _not_here(self, step: str) -> ConfigurationError:
+        return ConfigurationError(f"tenant {self.tenant.ent_id}'s ERP is 旺店通: {step} is a JST scenario the bridge "
+                                  "does not run for 旺店通")
+
+    def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
+    def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
+    def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
+    def confirm_online_outbound(self, outbound_id: str, **kwargs: Any) -> dict[str, Any]:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
+    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
+        raise self._not_here("S4 (store stock counted into a virtual warehouse for the stores)")
+
+    # --- what only 旺店通 does (RetailErp) --------------------------------------------------------
+    def book_sales(self, sales: Sequence[StoreSale]) -> list[SaleBooking]:
+        bookings: list[SaleBooking] = []
+        for batch in self._batches(list(sales)):
+            trades = [mappers.sale_to_trade(s, self.section, self._store(s.store_code)) for s in batch]
+            try:
+                self.api.push_trades(self.section.shop_no, trades, strict=self.section.strict_trade_push)
+                bookings.extend(SaleBooking(s.sale_no, True) for s in batch)
+            except PermanentError as refused:
+                if len(batch) == 1:
+                    bookings.append(SaleBooking(batch[0].sale_no, False, str(refused)))
+                    continue
+                # One refused sale must not hold back the others: push them one by one.
+                for sale in batch:
+                    bookings.extend(self.book_sales([sale]))
+        return bookings
+
+    def _batches(self, sales: list[StoreSale]) -> list[list[StoreSale]]:
+        size = self.api.limits.trades_per_push
+        found: list[list[StoreSale]] = []
+        current: list[StoreSale] = []
+        buyers: Counter[str] = Counter()
+        for sale in sales:
+            nick = mappers.buyer_nick(sale)
+            if len(current) >= size or buyers[nick] >= MAX_SAME_BUYER:
+                found.append(current)
+                current, buyers = [], Counter()
+            current.append(sale)
+            buyers[nick] += 1
+        if current:
+            found.append(current)
+        return found
+
+    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+        stores = self._stores_by_warehouse()
+        rules = self.section.documents
+        found: list[ErpDocument] = []
+        for direction, rows, excluded in (("in", self.api.query_stockins(begin=begin, end=end), rules.excluded_stockin_types),
+                                          ("out", self.api.query_stockouts(begin=begin, end=end), rules.excluded_stockout_types)):
+            for doc in rows:
+                store = stores.get(doc.warehouse_no)
+                if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+                    continue
+                if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+                    continue
+                if rules.statuses and (doc.status or "") not in rules.statuses:
+                    continue
+                mapped = mappers.to_document(doc, direction, store)
+                if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
+                    continue
+                found.append(mapped)
+        return found
+
+    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
+        """The product data of these specs (W2 creates the ones a store lacks), by ``spec_no``."""
+        wanted = set(sku_ids)
+        found: dict[str, ErpProduct] = {}
+        for sku in sorted(wanted):
+            if sku in found:
+                continue
+            for goods in self.api.goods_of_spec(sku):
+                for product in mappers.erp_products(goods):
+                    if product.sku_id in wanted:
+                        found[product.sku_id] = product
+        return list(found.values())
