@@ -223,10 +223,22 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
     A level that cannot be worked out (the tenant's formula fails on it) and a level the store
     refuses are set aside (kit.set_aside: parked with the reason, replayable); the others are
     applied and the cursor moves past all of them."""
+    return pull_stock(ctx, stock_sources(ctx))
+
+
+def pull_warehouse_stock(ctx: "FlowContext") -> dict[str, Any]:
+    """The hourly read of the warehouse's own stock only (Q5 for a 旺店通 tenant whose warehouse is
+    a cloud WMS: the ERP's store-warehouse stock is its 02:10 run's, W5). Nothing for a warehouse
+    that holds no stock the stores show."""
+    return pull_stock(ctx, [(ctx.warehouse, location) for location in ctx.warehouse.stock_locations()])
+
+
+def pull_stock(ctx: "FlowContext", sources: list[tuple[StockSource, StockLocation]]) -> dict[str, Any]:
+    """Each source location's changes since its cursor -> P6 (see ``pull_jst_stock``)."""
     from collections import Counter
 
     summary: dict[str, Any] = {}
-    for source, location in stock_sources(ctx):
+    for source, location in sources:
         code = location.warehouse_code
         if ctx.time_left() < 60:
             summary[code] = "left for the next run (time)"
@@ -255,7 +267,6 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
         summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],
                          "queued": counts["queued"], "set_aside": counts["parked"] + counts["parked_before"],
                          "next_ts": page.next_cursor, **({"sales_return": returns} if returns else {})}
-    return summary
     return summary
 
 
