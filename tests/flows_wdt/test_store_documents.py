@@ -107,7 +107,7 @@ def test_a_non_defective_return_is_one_other_stockin(ctx, tenant, sandbox):
     erp_store_stock.on_sale_refunded(refunded, tenant)
     (doc,) = sandbox.state.stockins.values()
     assert (doc["order_type_name"], doc["outer_no"], doc["status"]) == ("其他入库", "O2O-RF-1", "80")
-    assert "门店退货入库" in doc["remark"] and stock(sandbox, "S101", "PIL-STD") == Decimal(10)
+    assert doc["remark"] == "零售退单 RF-1 (零售单 S101-0001, S101)" and stock(sandbox, "S101", "PIL-STD") == Decimal(10)
 
 
 def test_a_defective_return_stays_in_the_store(ctx, tenant, sandbox):

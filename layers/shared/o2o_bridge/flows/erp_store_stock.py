@@ -61,6 +61,9 @@ def _lines(pairs: Iterable[tuple[str, int]]) -> list[list[Any]]:
 
 IN_KINDS = ("reversal", "purchase_in", "import_in")
 OUT_KINDS = ("exchange_out", "manual_out")
+# The store system's names of its own documents (the 旺店通 guide's words).
+DOCUMENT_NAMES = {"reversal": "冲单", "purchase_in": "采购入库", "import_in": "入库单导入", "exchange_out": "换货出库",
+                  "manual_out": "出库开单"}
 
 
 def erp_books_store(ctx: "FlowContext", trace: str, event: "PosEvent") -> bool:
@@ -147,7 +150,7 @@ def on_store_document_submitted(event: "PosEvent", tenant: "Tenant") -> Any:
         return None
     return book(ctx, {"doc_no": str(data.doc_no), "store_code": str(data.store_code), "direction": direction,
                       "kind": kind, "lines": _lines((item.sku_id, item.qty) for item in data.items),
-                      "remark": str(getattr(data, "remark", None) or "")}, trace=str(data.doc_no))
+                      "remark": f"门店{DOCUMENT_NAMES[kind]} {data.doc_no} ({data.store_code})"}, trace=str(data.doc_no))
 
 
 # --- the steps ------------------------------------------------------------------------------------

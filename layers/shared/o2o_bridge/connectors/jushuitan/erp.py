@@ -16,7 +16,7 @@ from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, Outbo
 from ...ports.state import MalformedRow
 from . import mappers
 from ...ports.warehouse import SkuQty
-from .warehouse import JstStock, is_store_warehouse
+from .warehouse import MAX_OTHER_INOUT_LINES, JstStock, is_store_warehouse
 
 if TYPE_CHECKING:
     from ...tenant import Tenant
@@ -31,7 +31,8 @@ class JstErp(JstStock):
         section = tenant.jushuitan
         self.info = ErpInfo(system="jst", display_name="JST", virtual_warehouse=str(section.offline_wms_co_id),
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
-                            calls_per_second=section.rate_limit.per_second)
+                            calls_per_second=section.rate_limit.per_second,
+                            max_document_lines=MAX_OTHER_INOUT_LINES)
 
     # --- S1 ------------------------------------------------------------------------------------
     def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:

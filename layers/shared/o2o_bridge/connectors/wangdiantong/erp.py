@@ -35,10 +35,6 @@ MAX_SAME_BUYER = 30  # trade_push: at most 30 orders of one buyer_nick a call
 STOCK_OF_BY_SKU = 20  # stock_of reads SKU by SKU up to this many, else the warehouse's window once
 STOCK_CHANGES_OVERLAP = timedelta(minutes=2)  # a cursor read starts this far back (versions drop repeats)
 
-MOVEMENT_LABELS = {"sale": "门店零售", "refund": "门店退货入库", "transfer": "店店调拨", "reversal": "冲单",
-                   "purchase_in": "采购入库", "import_in": "入库单导入", "exchange_out": "换货出库",
-                   "manual_out": "出库开单"}
-
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -77,7 +73,7 @@ class WdtErp:
     def book_store_move(self, move: StoreStockMove) -> StoreBooking:
         warehouse = self._store(move.store_code).wdt_warehouse
         outer_no = self.outer_no(move.doc_no)
-        remark = " ".join(p for p in (MOVEMENT_LABELS.get(move.kind, move.kind), move.doc_no, move.remark) if p)
+        remark = move.remark or f"{move.kind} {move.doc_no}"  # the flow's words: 零售退单 …, 门店冲单 …
         try:
             if move.direction == "in":
                 answer = self.api.push_stockin(m.StockinInfo(
