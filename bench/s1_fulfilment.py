@@ -101,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     from o2o_bridge.connectors.store.api import StoreSystemApi
     from o2o_bridge.connectors.store.client import PosClient
     from o2o_bridge.connectors.store.factory import credentials_of as pos_credentials
-    from o2o_bridge.flows import kit
+
     from o2o_bridge.flows import store_fulfilment as s1
     from o2o_bridge.flows.kit import FlowContext
-    from o2o_bridge.retry import RetryRunner, commands
+    from o2o_bridge import wiring
+    from o2o_bridge.retry import RetryRunner
     from o2o_bridge.tenant import parse_tenant
     from o2o_local.jst_sandbox import JstSandbox
     from o2o_local.pos_sandbox import PosSandbox
@@ -149,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
                           store=StoreSystemApi(PosClient(
             pos_credentials(tenant, None))), links=FakeLinks(), cursors=FakeCursors(), records=CountingRecords(),
             timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics())
-        kit.context_for = lambda _tenant: ctx
 
         print(f"s1_fulfilment: {args.orders} outbounds, stores S001/S002, JST limit {args.per_second}/s "
               f"{args.per_minute}/min")
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         queued_by_poll = len(ctx.queue.queued)
         # What the poll queued for retry (a step that met a transient failure) runs as the retry
         # worker would run it, after a wait; a retry failing again is queued again.
-        runner = RetryRunner(commands, ctx.queue, FakeTenants(tenant), ctx.timeline, max_attempts=10,
+        runner = RetryRunner(wiring.command_registry(lambda _tenant: ctx), ctx.queue, FakeTenants(tenant), ctx.timeline, max_attempts=10,
                              base_delay_seconds=0, no_delay=True)
         for _ in range(MAX_TRIES):
             if not ctx.queue.queued:

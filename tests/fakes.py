@@ -160,24 +160,24 @@ def fake_context(tenant, *, jst=None, store=None, **overrides):
     return TestFlowContext(**parts)
 
 
-def drain_retries(ctx, *, max_rounds: int = 50) -> int:
+def drain_retries(ctx, *, max_rounds: int = 50, steps=()) -> int:
     """Run what ``ctx.queue`` holds through the real RetryRunner (no delays) until it is empty,
-    with ``ctx`` as every retried command's context; returns how many envelopes ran."""
-    from o2o_bridge.flows import kit
-    from o2o_bridge.retry import RetryRunner, commands
+    with ``ctx`` as every retried command's context; returns how many envelopes ran. ``steps``:
+    a test's own ``@flow_command`` steps, run beside the bridge's (wiring.retry_commands)."""
+    from o2o_bridge import wiring
+    from o2o_bridge.retry import RetryRunner
 
-    runner = RetryRunner(commands, ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
-                         base_delay_seconds=0, no_delay=True)
-    saved, kit.context_for = kit.context_for, (lambda tenant: ctx)
+    registry = wiring.command_registry(lambda tenant: ctx)
+    for step in steps:
+        registry.register(step.command_name)(lambda command, step=step: step(ctx, command.payload))
+    runner = RetryRunner(registry, ctx.queue, FakeTenants(ctx.tenant),
+                         ctx.timeline, max_attempts=10, base_delay_seconds=0, no_delay=True)
     ran = 0
-    try:
-        for _ in range(max_rounds):
-            if not ctx.queue.queued:
-                return ran
-            batch, ctx.queue.queued = ctx.queue.queued, []
-            for envelope, _delay in batch:
-                runner.run(envelope)
-                ran += 1
-        raise AssertionError(f"retries did not drain in {max_rounds} rounds: {len(ctx.queue.queued)} left")
-    finally:
-        kit.context_for = saved
+    for _ in range(max_rounds):
+        if not ctx.queue.queued:
+            return ran
+        batch, ctx.queue.queued = ctx.queue.queued, []
+        for envelope, _delay in batch:
+            runner.run(envelope)
+            ran += 1
+    raise AssertionError(f"retries did not drain in {max_rounds} rounds: {len(ctx.queue.queued)} left")

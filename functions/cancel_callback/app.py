@@ -1,7 +1,7 @@
-"""S2c: JST pushes 取消订单 (order cancel) to /jushuitan/cancel_callback (pos-contract.md)."""
+"""S2c: JST pushes 取消订单 (order cancel) to /jushuitan/cancel_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit, warehouse_orders
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import warehouse_orders
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
@@ -16,7 +16,7 @@ def cancel_callback():
     push = read_push(app.current_event, runtime.state_store(), storage="shop")
     logger.append_keys(ent_id=push.ent_id)
     # The push names an order; JST's own API says whether it is cancelled.
-    warehouse_orders.recheck_cancels(kit.context_for(push.tenant), push.named_cancels())
+    warehouse_orders.recheck_cancels(wiring.context_for(push.tenant), push.named_cancels())
     # Done, queued for retry or dead-lettered with its reason: JST may stop sending it.
     return json_response(200, JST_OK)
 

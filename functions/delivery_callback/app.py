@@ -1,7 +1,7 @@
-"""S2d: JST pushes 物流同步 (logistics.upload) to /jushuitan/delivery_callback (pos-contract.md)."""
+"""S2d: JST pushes 物流同步 (logistics.upload) to /jushuitan/delivery_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit, warehouse_orders
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import warehouse_orders
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
@@ -14,7 +14,7 @@ def delivery_callback():
     push = read_push(app.current_event, runtime.state_store(), storage="shop")
     logger.append_keys(ent_id=push.ent_id)
     # The push names a parcel; JST's own API says what shipped.
-    warehouse_orders.recheck_shipments(kit.context_for(push.tenant), *push.named_shipments())
+    warehouse_orders.recheck_shipments(wiring.context_for(push.tenant), *push.named_shipments())
     # Done, queued for retry or dead-lettered with its reason: JST may stop sending it.
     return json_response(200, JST_OK)
 

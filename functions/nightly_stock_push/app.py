@@ -3,13 +3,9 @@
 Plans (or resumes) each tenant's run and fans its chunks out through the retry queue; the
 retry worker pushes them (flows/stock_nightly.py)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit, stock_nightly, stock_sync
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import erp_stock, kit, stock_nightly, stock_sync
 from o2o_bridge.observability import logger, metrics, traced
-
-nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
-                                      what="nightly_stock_push: 02:10 旺店通 stock by stock.master (W5)", issue=16)
-
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
@@ -17,7 +13,7 @@ nightly_erp_stock = kit.flow_function("erp_stock", "nightly_erp_stock",
 def lambda_handler(event, context):
     runtime.lambda_context = context
     return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                               wangdiantong=nightly_erp_stock), event)
+                                                               wangdiantong=erp_stock.nightly_erp_stock), event, build=wiring.context_for)
 
 
 def nightly(ctx):

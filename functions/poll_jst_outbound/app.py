@@ -1,6 +1,6 @@
 """Every 2 min: JST sales outbounds of the 店加线下仓 -> store fulfilment orders (S1, S1c)."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_fulfilment
 from o2o_bridge.observability import logger, metrics, traced
 
@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan")
+    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan", build=wiring.context_for)

@@ -3,7 +3,7 @@ inbound receipts (P12) and outbound notes (P13) at the stores, unknown SKUs crea
 and, for a tenant whose warehouse is a cloud WMS, its lost confirmations (Q1 catch-up:
 deliveryorder.query)."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse, erp_documents, kit
 from o2o_bridge.observability import logger, metrics, traced
 
@@ -19,4 +19,5 @@ def follow_documents(ctx):
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong")
+    return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",
+                             build=wiring.context_for)

@@ -1,6 +1,6 @@
-"""Store-system (店+) events: POST /pos/events (pos-contract.md)."""
+"""Store-system (店+) events: POST /pos/events (the store contract, docs/openapi/pos-api.yaml)."""
 
-from o2o_bridge import idempotency, runtime
+from o2o_bridge import idempotency, runtime, wiring
 from o2o_bridge.events.dispatch import deliver
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import coded_resolver, json_response
@@ -13,7 +13,7 @@ app = coded_resolver()
 def pos_events():
     event, tenant = read_event(app)
     logger.append_keys(ent_id=event.ent_id, event_id=event.event_id, event_type=event.type)
-    return json_response(200, deliver(event, tenant))
+    return json_response(200, deliver(event, tenant, context_for=wiring.context_for))
 
 
 @logger.inject_lambda_context(clear_state=True)

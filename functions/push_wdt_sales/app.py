@@ -1,6 +1,6 @@
 """Every 10 min: the stores' queued retail sales -> 旺店通 trades of the POS shop (W1)."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_sales
 from o2o_bridge.observability import logger, metrics, traced
 
@@ -10,4 +10,4 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
-    return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong")
+    return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong", build=wiring.context_for)

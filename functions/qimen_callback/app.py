@@ -1,6 +1,6 @@
 """Cloud-warehouse (奇门 WMS) calls: POST /qimen/callback — confirmations and stock reports."""
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.qimen_callback import qimen_answer, qimen_resolver, read_call
@@ -12,7 +12,7 @@ app = qimen_resolver()
 def qimen_callback():
     call = read_call(app.current_event, runtime.state_store(), runtime.secret_resolver())
     logger.append_keys(ent_id=call.tenant.ent_id, qimen_method=call.method)
-    result = cloud_warehouse.on_wms_message(call)
+    result = cloud_warehouse.on_wms_message(call, wiring.context_for(call.tenant))
     return qimen_answer("success", "0", "taken before" if result["outcome"] == "repeated" else "ok")
 
 

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.retry_worker import run_record
 
@@ -10,7 +10,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record):
-    run_record(runtime.retry_runner(), record.body)
+    run_record(wiring.retry_runner(), record.body)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,7 +1,7 @@
-"""S2r: JST pushes 售后收货 (refund.goods) to /jushuitan/return_goods_callback (pos-contract.md)."""
+"""S2r: JST pushes 售后收货 (refund.goods) to /jushuitan/return_goods_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit, warehouse_orders
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import warehouse_orders
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
@@ -15,7 +15,7 @@ def return_goods_callback():
     logger.append_keys(ent_id=push.ent_id)
     return_nos, order_nos, as_ids = push.named_receipts()
     # The push names a return; JST's own API says whether it was received.
-    warehouse_orders.recheck_receipts(kit.context_for(push.tenant), return_nos, order_nos=order_nos,
+    warehouse_orders.recheck_receipts(wiring.context_for(push.tenant), return_nos, order_nos=order_nos,
                                       warehouse_return_ids=as_ids)
     # Done, queued for retry or dead-lettered with its reason: JST may stop sending it.
     return json_response(200, JST_OK)

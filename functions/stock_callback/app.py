@@ -1,7 +1,7 @@
-"""S3: JST pushes 库存同步 (inventory.upload) to /jushuitan/stock_callback (pos-contract.md)."""
+"""S3: JST pushes 库存同步 (inventory.upload) to /jushuitan/stock_callback (the store contract, docs/openapi/pos-api.yaml)."""
 
-from o2o_bridge import runtime
-from o2o_bridge.flows import kit, stock_sync
+from o2o_bridge import runtime, wiring
+from o2o_bridge.flows import stock_sync
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
@@ -15,7 +15,7 @@ def stock_callback():
     logger.append_keys(ent_id=push.ent_id)
     # The push names SKUs; their levels are re-read from JST and are in 店+ or durably queued
     # for retry when this returns: only then acknowledged.
-    stock_sync.recheck_stock(kit.context_for(push.tenant), *push.named_stock())
+    stock_sync.recheck_stock(wiring.context_for(push.tenant), *push.named_stock())
     return json_response(200, JST_OK)
 
 

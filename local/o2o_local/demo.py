@@ -3,12 +3,11 @@
 It drives the bridge the way an operator would: the `o2o` commands in a second
 process, HTTP requests to the local API, the sandboxes' admin endpoints standing in for
 people at the store and the warehouse, and prints what each step showed. Each scenario
-is a module of ``o2o_local.demo_steps`` with ``run(demo)``; SCENARIOS says their order.
+is a module of ``o2o_local.demo_steps`` with ``run(demo)``; SCENARIOS lists them in order.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -17,20 +16,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .demo_steps import (cloud_warehouse, jst_guide, order_centre, products, s1_store_fulfilment, s2_warehouse_orders,
+                         stock_sync, store_transfers, wangdiantong)
 from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
                            http, o2o, show, wait_for)
 
-# (module of o2o_local.demo_steps, what it shows, the issue that builds it)
+# Each scenario's steps (a module of demo_steps with ``run(demo)``) and title, in order.
 SCENARIOS = (
-    ("s1_store_fulfilment", "S1: online orders shipped or picked up at stores", 5),
-    ("s2_warehouse_orders", "S2: store and micro-mall orders shipped by the warehouse", 6),
-    ("stock_sync", "S3/S4: stock both ways and the 02:10 nightly run", 7),
-    ("store_transfers", "S5/S6: replenishment and returns to the warehouse", 8),
-    ("products", "S7: the product master", 8),
-    ("jst_guide", "The implementation guide's rules: 自有商城 guard, 门店自提, 销退仓, JST-owned store stock", 14),
-    ("wangdiantong", "W1-W6: a second tenant on 旺店通 ERP 企业版", 16),
-    ("cloud_warehouse", "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门", 17),
-    ("order_centre", "The order centre: 货到付款, reservations, healing, members, reports over the ledger", 18),
+    (s1_store_fulfilment, "S1: online orders shipped or picked up at stores"),
+    (s2_warehouse_orders, "S2: store and micro-mall orders shipped by the warehouse"),
+    (stock_sync, "S3/S4: stock both ways and the 02:10 nightly run"),
+    (store_transfers, "S5/S6: replenishment and returns to the warehouse"),
+    (products, "S7: the product master"),
+    (jst_guide, "The implementation guide's rules: 自有商城 guard, 门店自提, 销退仓, JST-owned store stock"),
+    (wangdiantong, "W1-W6: a second tenant on 旺店通 ERP 企业版"),
+    (cloud_warehouse, "Q1-Q6: a cloud warehouse (3PL WMS) over 奇门"),
+    (order_centre, "The order centre: 货到付款, reservations, healing, members, reports over the ledger"),
 )
 
 def main() -> int:
@@ -160,15 +161,8 @@ def run_demo(env: dict[str, str], api: str) -> None:
     o2o("dlq", "list", env=env)
 
     demo = Demo(env=env, api=api)
-    for number, (module, title, issue) in enumerate(SCENARIOS, start=6):
+    for number, (steps, title) in enumerate(SCENARIOS, start=6):
         heading(f"{number}. {title}")
-        try:
-            steps = importlib.import_module(f"o2o_local.demo_steps.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"o2o_local.demo_steps.{module}":
-                raise
-            show(f"(not built yet: it comes with issue #{issue})")
-            continue
         steps.run(demo)
 
 

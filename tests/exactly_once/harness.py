@@ -96,10 +96,11 @@ def drain(ctx: Any, *, max_rounds: int = 200) -> None:
     """The retry worker over ``ctx.queue`` (no delays); a run that is killed leaves its envelope
     queued (SQS delivers it again) and the kill propagates."""
     from fakes import FakeTenants
-    from o2o_bridge.retry import RetryRunner, commands
+    from o2o_bridge import wiring
+    from o2o_bridge.retry import RetryRunner
 
     queue = ctx.queue._inner if isinstance(ctx.queue, Guarded) else ctx.queue
-    runner = RetryRunner(commands, ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
+    runner = RetryRunner(wiring.command_registry(lambda tenant: ctx), ctx.queue, FakeTenants(ctx.tenant), ctx.timeline, max_attempts=10,
                          base_delay_seconds=0, no_delay=True)
     for _ in range(max_rounds):
         if not queue.queued:

@@ -8,6 +8,7 @@ import pytest
 
 from flows_s1.conftest import STOCK, World, s1_tenant
 from flows_s1.s1_fakes import FakeJst, FakeStore
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit
 from o2o_bridge.flows import store_fulfilment as s1
 
@@ -22,7 +23,7 @@ def make_world(monkeypatch):
         world = World(s1_tenant(), FakeJst(), FakeStore(stock={k: dict(v) for k, v in STOCK.items()}))
         for io_id in (SHIPPED, CANCELLED, REJECTED):
             world.jst.add(io_id)
-        monkeypatch.setattr(kit, "context_for", lambda tenant: world.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: world.ctx)
         return world
 
     return make
@@ -46,7 +47,7 @@ def store_event(kind, io_id, **extra):
         event = getattr(world, kind)(io_id, **extra)
         world.mark(event)  # what the store did before telling the bridge
         handler = {"shipped": s1.on_fulfilment_shipped, "rejected": s1.on_fulfilment_rejected}[kind]
-        return lambda w: handler(event, w.ctx.tenant)
+        return lambda w: handler(event, w.ctx)
 
     return once_per_world(build)
 

@@ -19,12 +19,12 @@ def push(world, body):
 
 
 def upload(order_no):
-    return built_once(lambda world: (lambda event: lambda w: s2.on_order_warehouse_requested(event, w.tenant))(
+    return built_once(lambda world: (lambda event: lambda w: s2.on_order_warehouse_requested(event, w.ctx))(
         order_requested(order_no)))
 
 
 def store_cancels(order_no):
-    return built_once(lambda world: (lambda event: lambda w: s2.on_order_cancelled(event, w.tenant))(
+    return built_once(lambda world: (lambda event: lambda w: s2.on_order_cancelled(event, w.ctx))(
         store_event("order.cancelled", {"order_no": order_no, "reason": "顾客取消"})))
 
 
@@ -45,7 +45,7 @@ def ships(order_no):
 
 
 def returns(return_no, order_no):
-    return built_once(lambda world: (lambda event: lambda w: s2.on_return_requested(event, w.tenant))(
+    return built_once(lambda world: (lambda event: lambda w: s2.on_return_requested(event, w.ctx))(
         return_requested(return_no, order_no)))
 
 

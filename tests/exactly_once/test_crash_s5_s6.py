@@ -7,6 +7,7 @@ from collections import Counter
 from fakes import fake_context
 from flows_transfers.conftest import demo_tenant
 from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
+from o2o_bridge import wiring
 from o2o_bridge.events.models import EVENT_MODELS
 from o2o_bridge.flows import kit, store_transfers
 
@@ -18,7 +19,7 @@ class World:
         self.tenant = demo_tenant()
         self.jst, self.store = FakeJst(), FakeStore()
         self.ctx = fake_context(self.tenant, jst=self.jst, store=self.store)
-        monkeypatch.setattr(kit, "context_for", lambda tenant: self.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: self.ctx)
 
 
 def submitted(event_type, doc_no, count):
@@ -30,7 +31,7 @@ def submitted(event_type, doc_no, count):
                      "items": [{"sku_id": f"SKU-{n:05d}", "qty": 1} for n in range(count)]}})
         handler = (store_transfers.on_transfer_submitted if event_type == "transfer.submitted"
                    else store_transfers.on_warehouse_return_submitted)
-        return lambda w: handler(event, w.tenant)
+        return lambda w: handler(event, w.ctx)
 
     return built_once(build)
 

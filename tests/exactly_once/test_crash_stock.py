@@ -7,6 +7,7 @@ import itertools
 
 from fakes import fake_context
 from flows_stock.stock_fakes import FakeJst, FakeStore, demo_tenant
+from o2o_bridge import wiring
 from o2o_bridge.events.models import EVENT_MODELS
 from o2o_bridge.flows import kit, stock_nightly, stock_sync
 
@@ -20,7 +21,7 @@ class World:
     def __init__(self, monkeypatch):
         self.jst, self.store = FakeJst(), FakeStore()
         self.ctx = fake_context(demo_tenant(), jst=self.jst, store=self.store)
-        monkeypatch.setattr(kit, "context_for", lambda tenant: self.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: self.ctx)
         for n in range(70):  # the nightly run: chunks of 25 here (monkeypatched), 500 in JST
             for code in ("S001", "S002"):
                 self.store.set_store(code, f"SKU{n:05d}", n % 7)
@@ -33,7 +34,7 @@ def stock_changed(store_code, sku, qty, version):
             "event_id": f"evt-{next(_ids)}", "ent_id": "10010", "type": "stock.changed",
             "occurred_at": "2026-11-30T10:00:00+08:00",
             "data": {"store_code": store_code, "items": [{"sku_id": sku, "qty": qty, "version": version}]}})
-        return lambda w: stock_sync.on_stock_changed(event, w.ctx.tenant)
+        return lambda w: stock_sync.on_stock_changed(event, w.ctx)
 
     return built_once(build)
 

@@ -15,7 +15,7 @@ from flows_stock.stock_fakes import FakeJst, FakeStore, modified_at, tenant_with
 from o2o_bridge.connectors.jushuitan.errors import JstPermanentError, JstTransientError
 from o2o_bridge.connectors.jushuitan.models import OtherInOut
 from o2o_bridge.events.models import parse_event
-from o2o_bridge.flows import kit
+from o2o_bridge import wiring
 
 S001, S002 = 20001, 20002
 PART = {1: "qty", 4: "defective_qty"}
@@ -88,7 +88,7 @@ class World:
     def __init__(self, monkeypatch, *, master="erp", bin_managed=()) -> None:
         self.jst, self.store = BookingJst(bin_managed=bin_managed), FakeStore()
         self.ctx = fake_context(erp_tenant(master, bin_managed), jst=self.jst, store=self.store)
-        monkeypatch.setattr(kit, "context_for", lambda tenant: self.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: self.ctx)
         self._events = itertools.count(1)
         for wms in (S001, S002):
             for sku, qty in (("TS001-WHT-M", 10), ("TS001-WHT-L", 4)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fakes import drain_retries
 from o2o_bridge.connectors.jushuitan.errors import JstTransientError
-from o2o_bridge.events.dispatch import FLOWS
+from o2o_bridge.events.routes import ROUTES
 from o2o_bridge.flows import stock_sync
 
 from .conftest import S001, S002
@@ -13,7 +13,7 @@ from .conftest import S001, S002
 
 def deliver(world, event, times=1):
     for _ in range(times):
-        FLOWS[event.type](event, world.ctx.tenant)
+        ROUTES[event.type].run(event, world.ctx)
 
 
 def test_a_store_sale_is_one_confirmed_other_out_of_the_stores_jst_warehouse_and_the_store_follows(world):

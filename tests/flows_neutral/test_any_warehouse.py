@@ -116,11 +116,11 @@ def wms():
 
 
 def context(wms, store, monkeypatch):
-    from o2o_bridge.flows import kit
+    from o2o_bridge import wiring
 
     tenant = demo_tenant()
     ctx = fake_context(tenant, store=store, warehouse=wms, erp=None, now=lambda: datetime.now(timezone.utc))
-    monkeypatch.setattr(kit, "context_for", lambda _tenant: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda _tenant: ctx)
     return ctx
 
 
@@ -128,7 +128,7 @@ def test_a_store_order_ships_cancels_and_returns_through_a_warehouse_that_is_not
     store = FakeStore()
     ctx = context(wms, store, monkeypatch)
     for order_no in ("N1", "N2"):
-        warehouse_orders.on_order_warehouse_requested(order_requested(order_no), ctx.tenant)
+        warehouse_orders.on_order_warehouse_requested(order_requested(order_no), ctx)
     assert wms.calls == ["submit N1", "submit N2"]
     assert ctx.links.find("10010", "store_order", "N1", "wms_order").other_key == wms.orders["N1"]["id"]
 
@@ -141,12 +141,12 @@ def test_a_store_order_ships_cancels_and_returns_through_a_warehouse_that_is_not
                                 ("ship", "N1", "P2", "SF", (("JN002-BLU-30", 1),))]
 
     # The store cancels N2, the warehouse cancels it: the echo changes nothing at the store.
-    warehouse_orders.on_order_cancelled(store_event("order.cancelled", {"order_no": "N2", "reason": "x"}), ctx.tenant)
+    warehouse_orders.on_order_cancelled(store_event("order.cancelled", {"order_no": "N2", "reason": "x"}), ctx)
     assert wms.orders["N2"]["cancelled"] is True
     assert warehouse_orders.recheck_cancels(ctx, ["N2"])[0]["outcome"] == "already_cancelled"
 
     # A return of N1, received by the warehouse, reaches the store once.
-    warehouse_orders.on_return_requested(return_requested("R1", "N1"), ctx.tenant)
+    warehouse_orders.on_return_requested(return_requested("R1", "N1"), ctx)
     wms.receive("R1")
     warehouse_orders.recheck_receipts(ctx, ["R1"], order_nos=["N1"])
     warehouse_orders.recover_missed_pushes(ctx)
@@ -160,9 +160,9 @@ def test_a_transfer_and_a_return_to_the_warehouse_through_a_warehouse_that_is_no
     ctx = context(wms, store, monkeypatch)
     items = [{"sku_id": f"SKU{n}", "qty": n} for n in range(1, 4)]  # 3 lines: two parts for this WMS
     store_transfers.on_transfer_submitted(store_event("transfer.submitted", {
-        "doc_no": "T1", "store_code": "S001", "remark": "", "items": items}), ctx.tenant)
+        "doc_no": "T1", "store_code": "S001", "remark": "", "items": items}), ctx)
     store_transfers.on_warehouse_return_submitted(store_event("warehouse_return.submitted", {
-        "doc_no": "B1", "store_code": "S001", "remark": "", "items": items[:1]}), ctx.tenant)
+        "doc_no": "B1", "store_code": "S001", "remark": "", "items": items[:1]}), ctx)
     assert sorted(wms.documents) == ["B1", "T1-1", "T1-2"]
     assert store_transfers.follow_other_inout(ctx)["waiting"] == 3
 

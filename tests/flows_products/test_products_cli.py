@@ -11,6 +11,7 @@ from flows_transfers.conftest import demo_tenant
 from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
 from o2o_bridge import runtime
 from o2o_bridge.cli import main as o2o
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -21,7 +22,7 @@ def ctx(aws, monkeypatch):
     tenant = demo_tenant()
     runtime.state_store().put(tenant)
     context = fake_context(tenant, jst=FakeJst(), store=FakeStore(), now=lambda: NOW)
-    monkeypatch.setattr(kit, "context_for", lambda t: context)
+    monkeypatch.setattr(wiring, "context_for", lambda t: context)
     return context
 
 

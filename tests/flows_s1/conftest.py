@@ -11,6 +11,7 @@ import yaml
 
 from fakes import drain_retries, fake_context
 from o2o_bridge.events.models import parse_event
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit
 from o2o_bridge.tenant import parse_tenant
 
@@ -36,7 +37,7 @@ def s1_tenant(**routing):
 
 
 class World:
-    """One tenant's flows over in-memory JST and 店+; ``kit.context_for`` answers this context."""
+    """One tenant's flows over in-memory JST and 店+; the composition root (wiring.context_for) answers this context."""
 
     def __init__(self, tenant, jst, store):
         self.jst, self.store = jst, store
@@ -83,7 +84,7 @@ def make_world(monkeypatch):
     def make(*, routing=None, jst_faults=None, store_faults=None, stock=None):
         world = World(s1_tenant(**(routing or {})), FakeJst(faults=jst_faults),
                       FakeStore(faults=store_faults, stock={k: dict(v) for k, v in (stock or STOCK).items()}))
-        monkeypatch.setattr(kit, "context_for", lambda tenant: world.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: world.ctx)
         return world
 
     return make

@@ -36,7 +36,7 @@ def test_an_order_stuck_in_routing_is_listed_with_why_and_rerouted_from_the_cli(
 
     from fakes import FakeCommandQueue, fake_context
     from o2o_bridge.connectors.aws.dynamodb_state import CursorView
-    from o2o_bridge.flows import kit
+    from o2o_bridge import wiring
 
     from .conftest import STOCK
     from .s1_fakes import FakeJst, FakeStore
@@ -46,7 +46,7 @@ def test_an_order_stuck_in_routing_is_listed_with_why_and_rerouted_from_the_cli(
     state.put(tenant)
     store = FakeStore(stock={k: dict(v) for k, v in STOCK.items()})
     # The CLI's context: DynamoDB state (moto), in-memory JST and 店+.
-    monkeypatch.setattr(kit, "context_for", lambda t: fake_context(
+    monkeypatch.setattr(wiring, "context_for", lambda t: fake_context(
         t, jst=FakeJst(), store=store, records=RecordView(state), cursors=CursorView(state), links=state,
         timeline=state, queue=FakeCommandQueue()))
     records = RecordView(state)

@@ -38,15 +38,15 @@ def test_everything_converges_under_thirty_percent_faults(make_world, seed):
         if what == SHIP:
             event = world.shipped(io_id)
             world.mark(event)
-            s1.on_fulfilment_shipped(event, world.ctx.tenant)
+            s1.on_fulfilment_shipped(event, world.ctx)
         elif what == PICKUP:
             event = world.picked_up(io_id)
             world.mark(event)
-            s1.on_fulfilment_picked_up(event, world.ctx.tenant)
+            s1.on_fulfilment_picked_up(event, world.ctx)
         elif what == REJECT:
             event = world.rejected(io_id)
             world.mark(event)
-            s1.on_fulfilment_rejected(event, world.ctx.tenant)
+            s1.on_fulfilment_rejected(event, world.ctx)
         else:
             world.jst.set_status(io_id, "Delete")
     keep_polling(world)
@@ -56,7 +56,7 @@ def test_everything_converges_under_thirty_percent_faults(make_world, seed):
         if what == REJECT:
             event = world.shipped(io_id)
             world.mark(event)
-            s1.on_fulfilment_shipped(event, world.ctx.tenant)
+            s1.on_fulfilment_shipped(event, world.ctx)
     world.drain()
 
     assert world.ctx.queue.dead == []

@@ -21,7 +21,7 @@ def test_an_outbound_is_dispatched_to_a_store_and_its_shipment_confirmed_in_jst(
     assert world.order(700001)["status"] == "dispatched"
     shipped = world.shipped(700001, carrier="SF", tracking="SF1400001")
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     assert world.jst.confirmed == [700001]
     assert world.jst.sent == [{"io_id": 700001, "lc_id": "SF", "l_id": "SF1400001", "lc_name": "顺丰速运",
                                "wms_co_id": 10001}]
@@ -41,7 +41,7 @@ def test_a_pickup_is_confirmed_with_the_tenants_pickup_logistics_and_no_tracking
     assert world.store.current(700002)["store_code"] == "S001"  # S003 does not serve pickups
     event = world.picked_up(700002)
     world.mark(event)
-    s1.on_fulfilment_picked_up(event, world.ctx.tenant)
+    s1.on_fulfilment_picked_up(event, world.ctx)
     assert world.jst.sent == [{"io_id": 700002, "lc_id": "MDZT", "l_id": "", "lc_name": "门店自提",
                                "wms_co_id": 10001, "is_un_lid": True}]
     assert world.order(700002)["status"] == "picked_up"
@@ -56,7 +56,7 @@ def test_every_input_replayed_three_times_gives_one_effect(world):
     shipped = world.shipped(700001)
     world.mark(shipped)
     for _ in range(3):
-        s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+        s1.on_fulfilment_shipped(shipped, world.ctx)
     assert world.jst.confirmed == [700001] and len(world.jst.sent) == 1
     assert world.steps(700001).count("s1.confirmed_in_jst") == 1
 
@@ -79,7 +79,7 @@ def test_concurrent_replays_give_one_effect(world):
     for event in events:
         world.mark(event)
     for event in events:
-        threads = [threading.Thread(target=run, args=(lambda e=event: s1.on_fulfilment_shipped(e, world.ctx.tenant),))
+        threads = [threading.Thread(target=run, args=(lambda e=event: s1.on_fulfilment_shipped(e, world.ctx),))
                    for _ in range(3)]
         [t.start() for t in threads]
         [t.join() for t in threads]
@@ -95,14 +95,14 @@ def test_a_rejected_order_goes_to_the_next_store_then_to_the_exceptions(world):
     rejected = world.rejected(700003, reason="out_of_stock")
     world.mark(rejected)
     for _ in range(3):  # a store resending its rejection routes the order once
-        s1.on_fulfilment_rejected(rejected, world.ctx.tenant)
+        s1.on_fulfilment_rejected(rejected, world.ctx)
     assert world.store.current(700003)["store_code"] == "S003"
     assert len(world.store.created) == 2
     assert world.ctx.records.get("10010", "s1.unavailable", "S001:SKU-RED-M") is not None
     second = world.rejected(700003, reason="damaged")
     world.mark(second)
-    s1.on_fulfilment_rejected(second, world.ctx.tenant)
-    s1.on_fulfilment_rejected(second, world.ctx.tenant)
+    s1.on_fulfilment_rejected(second, world.ctx)
+    s1.on_fulfilment_rejected(second, world.ctx)
     assert world.order(700003)["status"] == "exception"
     [parked] = s1.open_exceptions(world.ctx)
     assert (parked["io_id"], parked["kind"], parked["rejected_by"]) == ("700003", "no_store", ["S001", "S003"])
@@ -113,7 +113,7 @@ def test_a_rejected_order_goes_to_the_next_store_then_to_the_exceptions(world):
     assert s1.open_exceptions(world.ctx) == []
     shipped = world.shipped(700003)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     assert world.jst.confirmed == [700003]
     assert "s1.reroute_by_hand" in world.steps(700003)
 
@@ -167,7 +167,7 @@ def test_jst_refusing_a_confirmation_parks_it_and_it_can_be_retried(world):
     poll(world)
     shipped = world.shipped(700007, carrier="YTO")  # not in the tenant's logistics table
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     [parked] = s1.open_exceptions(world.ctx)
     assert parked["kind"] == "confirm_refused" and "YTO" in parked["reason"]
     assert world.jst.sent == []
@@ -184,7 +184,7 @@ def test_an_event_about_a_fulfilment_the_bridge_did_not_create_is_refused_and_wr
     event = world.event("fulfilment.shipped", fulfilment_id="F404", external_id="123", carrier_code="SF",
                         tracking_no="SF1", shipped_at="2026-11-30T11:00:00+08:00")
     with pytest.raises(UnprocessableRequest):
-        s1.on_fulfilment_shipped(event, world.ctx.tenant)
+        s1.on_fulfilment_shipped(event, world.ctx)
     assert world.ctx.records.items == {} and world.ctx.timeline.items == []
 
 
@@ -195,7 +195,7 @@ def test_an_event_racing_the_link_is_told_to_come_back(world):
     event = world.event("fulfilment.shipped", fulfilment_id="FO1", external_id="700008", carrier_code="SF",
                         tracking_no="SF1", shipped_at="2026-11-30T11:00:00+08:00")
     with pytest.raises(TransientError):
-        s1.on_fulfilment_shipped(event, world.ctx.tenant)
+        s1.on_fulfilment_shipped(event, world.ctx)
 
 
 def test_a_rejection_delivered_three_times_at_once_routes_the_order_once(world):
@@ -207,7 +207,7 @@ def test_a_rejection_delivered_three_times_at_once_routes_the_order_once(world):
 
     def deliver():
         gate.wait()
-        s1.on_fulfilment_rejected(rejected, world.ctx.tenant)
+        s1.on_fulfilment_rejected(rejected, world.ctx)
 
     threads = [threading.Thread(target=deliver) for _ in range(3)]
     [t.start() for t in threads]
@@ -223,7 +223,7 @@ def test_jst_undoing_a_confirmed_shipment_is_parked_once_for_an_operator(world):
     poll(world)
     shipped = world.shipped(700011)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     world.jst.set_status(700011, "Cancelled")
     for _ in range(3):
         poll(world)
@@ -239,7 +239,7 @@ def test_a_pickup_without_the_tenants_pickup_logistics_code_is_parked_not_guesse
     poll(world)
     event = world.picked_up(700012)
     world.mark(event)
-    s1.on_fulfilment_picked_up(event, world.ctx.tenant)
+    s1.on_fulfilment_picked_up(event, world.ctx)
     [parked] = s1.open_exceptions(world.ctx)
     assert parked["kind"] == "confirm_refused" and "pickup_lc_id" in parked["reason"]
     assert world.jst.sent == []

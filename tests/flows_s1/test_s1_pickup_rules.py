@@ -2,7 +2,7 @@
 
 import pytest
 
-from o2o_bridge.flows import kit
+from o2o_bridge import wiring
 from o2o_bridge.flows import store_fulfilment as s1
 from o2o_bridge.tenant import Store
 
@@ -24,7 +24,7 @@ def pickup_world(monkeypatch):
         tenant = s1_tenant(**routing)
         tenant = tenant.model_copy(update={"stores": STORES})
         world = World(tenant, FakeJst(), FakeStore(stock={k: dict(v) for k, v in stock.items()}, stores=set(STOCK)))
-        monkeypatch.setattr(kit, "context_for", lambda t: world.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda t: world.ctx)
         return world
     return make
 
@@ -36,7 +36,7 @@ def created_at(world):
 def reject(world, io_id):
     event = world.rejected(io_id, reason="damaged")
     world.mark(event)
-    s1.on_fulfilment_rejected(event, world.ctx.tenant)
+    s1.on_fulfilment_rejected(event, world.ctx)
     world.drain()
 
 

@@ -13,7 +13,7 @@ def dispatch_two_sku_order(world, io_id):
 def reject(world, event):
     world.mark(event)
     for _ in range(3):  # a store resending its rejection changes nothing more
-        s1.on_fulfilment_rejected(event, world.ctx.tenant)
+        s1.on_fulfilment_rejected(event, world.ctx)
 
 
 def unavailable(world, store_code, sku_id):

@@ -12,6 +12,7 @@ import yaml
 
 from fakes import FakeCommandQueue, fake_context  # tests/fakes.py
 from o2o_bridge.events.models import parse_event
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit
 from o2o_bridge.tenant import parse_tenant
 
@@ -47,14 +48,14 @@ def return_requested(return_no: str = "RT1001", order_no: str = "WM1001", lines=
 
 
 class World:
-    """One tenant's S2 world: the fakes, the flow context, and kit.context_for pointed at it."""
+    """One tenant's S2 world: the fakes, the flow context, and wiring.context_for pointed at it."""
 
     def __init__(self, monkeypatch, rate: float = 0.0, seed: int = 7) -> None:
         self.tenant = demo_tenant()
         self.jst = FakeJst(Faults(rate, seed))
         self.store = FakeStore(Faults(rate, seed + 1))
         self.ctx = fake_context(self.tenant, jst=self.jst, store=self.store)
-        monkeypatch.setattr(kit, "context_for", lambda tenant: self.ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda tenant: self.ctx)
 
     def faults(self, rate: float) -> None:
         self.jst.faults.rate = self.store.faults.rate = rate

@@ -9,8 +9,8 @@ from .conftest import order_requested, return_requested
 
 
 def test_a_store_return_names_the_sales_return_warehouse_in_its_after_sale_upload(world):
-    s2.on_order_warehouse_requested(order_requested("WM1001"), world.tenant)
-    s2.on_return_requested(return_requested(), world.tenant)
+    s2.on_order_warehouse_requested(order_requested("WM1001"), world.ctx)
+    s2.on_return_requested(return_requested(), world.ctx)
     upload = world.jst.aftersales["RT1001"]["upload"]
     assert upload.warehouse_type == 2
     assert upload.model_dump(exclude_none=True)["warehouse_type"] == 2  # what goes to JST

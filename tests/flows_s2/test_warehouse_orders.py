@@ -47,7 +47,7 @@ def concurrently(times: int, action) -> None:
 
 def uploaded(world, order_no: str = "WM1001", **kwargs):
     event = order_requested(order_no, **kwargs)
-    s2.on_order_warehouse_requested(event, world.tenant)
+    s2.on_order_warehouse_requested(event, world.ctx)
     return event
 
 
@@ -71,13 +71,13 @@ def test_the_item_name_the_store_sends_is_what_jst_shows_and_the_sku_code_stands
     event = order_requested("WM1003")
     named = event.model_copy(update={"data": event.data.model_copy(update={"items": [
         event.data.items[0].model_copy(update={"name": "纯棉T恤 白 M"}), event.data.items[1]]})})
-    s2.on_order_warehouse_requested(named, world.tenant)
+    s2.on_order_warehouse_requested(named, world.ctx)
     assert [i.name for i in world.jst.orders["WM1003"]["upload"].items] == ["纯棉T恤 白 M", "JN002-BLU-30"]
 
 
 def test_the_same_order_event_five_times_concurrently_is_one_upload(world):
     event = order_requested("WM1002")
-    concurrently(5, lambda: s2.on_order_warehouse_requested(event, world.tenant))
+    concurrently(5, lambda: s2.on_order_warehouse_requested(event, world.ctx))
     drain_retries(world.ctx)
     assert world.jst.calls.count("orders/upload") == 1 and world.jst.orders["WM1002"]["uploads"] == 1
 
@@ -103,7 +103,7 @@ def test_the_store_cancelling_cancels_in_jst_once_and_jsts_echo_changes_nothing(
     uploaded(world)
     cancel = store_event("order.cancelled", {"order_no": "WM1001", "reason": "顾客不要了"})
     for _ in range(3):
-        s2.on_order_cancelled(cancel, world.tenant)
+        s2.on_order_cancelled(cancel, world.ctx)
     assert world.jst.calls.count("orderbyoid/cancel") == 1 and world.jst.orders["WM1001"]["status"] == "Cancelled"
     # JST then pushes 取消订单 for it: the store cancelled it itself, so no P4.
     assert jst_cancelled(world, {"so_id": "WM1001", "remark": "店+取消"})[0]["outcome"] == "already_cancelled"
@@ -111,14 +111,14 @@ def test_the_store_cancelling_cancels_in_jst_once_and_jsts_echo_changes_nothing(
 
 
 def test_a_cancel_of_an_order_never_sent_to_the_warehouse_is_acknowledged_without_a_call(world):
-    s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "POS-ONLY", "reason": "x"}), world.tenant)
+    s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "POS-ONLY", "reason": "x"}), world.ctx)
     assert world.jst.calls == [] and "s2.cancel_ignored" in world.steps("POS-ONLY")
 
 
 def test_a_cancel_arriving_while_the_upload_waits_for_its_retry_runs_after_it(world):
     world.faults(1.0)  # JST is down
     uploaded(world, "WM1004")
-    s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "WM1004", "reason": "顾客不要了"}), world.tenant)
+    s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "WM1004", "reason": "顾客不要了"}), world.ctx)
     assert len(world.queue.queued) == 2
     world.faults(0.0)
     drain_retries(world.ctx)
@@ -129,7 +129,7 @@ def test_jst_refusing_to_cancel_a_shipped_order_says_why(world):
     uploaded(world)
     world.jst.orders["WM1001"]["status"] = "Sent"
     with pytest.raises(s2.WarehouseRefused, match="已发货"):
-        s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "WM1001", "reason": "x"}), world.tenant)
+        s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "WM1001", "reason": "x"}), world.ctx)
 
 
 # --- S2d: parcels ------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def test_jst_cancelling_cancels_the_store_order_once_even_5_concurrent_pushes(wo
 def test_a_return_is_an_after_sale_in_jst_and_its_receipt_reaches_the_store_once(world):
     uploaded(world)
     for _ in range(3):
-        s2.on_return_requested(return_requested(), world.tenant)
+        s2.on_return_requested(return_requested(), world.ctx)
     after_sale = world.jst.aftersales["RT1001"]
     assert after_sale["uploads"] == 1 and after_sale["upload"].so_id == "WM1001"
     assert after_sale["upload"].type == "普通退货" and after_sale["upload"].items[0].outer_oi_id == "1"
@@ -231,7 +231,7 @@ def test_a_return_is_an_after_sale_in_jst_and_its_receipt_reaches_the_store_once
 
 def test_receipt_cancelled_then_confirmed_again_is_three_effects_and_replays_none(world):
     uploaded(world)
-    s2.on_return_requested(return_requested(), world.tenant)
+    s2.on_return_requested(return_requested(), world.ctx)
     confirm = world.jst.receive("RT1001", NOW)
     cancel = {**confirm, "action_name": "取消收货", "items": []}  # ShopeX's model carries no lines
     for body in (confirm, confirm, cancel, cancel, confirm, confirm):
@@ -288,7 +288,7 @@ def test_parcels_of_orders_the_bridge_never_uploaded_are_left_alone(world):
 
 def test_a_dropped_receipt_push_is_recovered_once(world):
     uploaded(world)
-    s2.on_return_requested(return_requested(), world.tenant)
+    s2.on_return_requested(return_requested(), world.ctx)
     world.jst.receive("RT1001", NOW - timedelta(minutes=3))
     assert s2.recover_missed_pushes(world.ctx)["return_receipts"]["received"] == 1
     s2.recover_missed_pushes(world.ctx)
@@ -328,9 +328,9 @@ def test_30_percent_transient_faults_converge_to_one_effect_each(monkeypatch, se
             with world.jst.lock:
                 world.jst.orders[so].update(status="Cancelled", cancel_remark="缺货")  # JST cancelled it
             jst_cancelled(world, {"so_id": so, "remark": "缺货"})
-        s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "S1", "reason": "x"}), world.tenant)
+        s2.on_order_cancelled(store_event("order.cancelled", {"order_no": "S1", "reason": "x"}), world.ctx)
         for so in returned:
-            s2.on_return_requested(return_requested(f"R{so}", so), world.tenant)
+            s2.on_return_requested(return_requested(f"R{so}", so), world.ctx)
     drain_retries(world.ctx)
     world.faults(0.0)
     receipts = [world.jst.receive(f"R{so}", NOW) for so in returned]

@@ -24,7 +24,7 @@ def test_many_events_make_no_jst_call_and_one_delayed_flush_uploads_the_aggregat
     store.set_store("S002", "A", 4, version=1)  # never announced: read once from 店+ (P7)
     for version in range(1, 6):
         stock_sync.on_stock_changed(stock_changed("S001", ("A", 10 - version, version), ("B", version, version)),
-                                    ctx.tenant)
+                                    ctx)
     assert jst.upload_calls == []
     assert [(e.command, delay) for e, delay in ctx.queue.queued] == [(stock_sync.FLUSH_COMMAND,
                                                                       ctx.tenant.stock.coalesce_seconds)]
@@ -35,10 +35,10 @@ def test_many_events_make_no_jst_call_and_one_delayed_flush_uploads_the_aggregat
 
 def test_duplicate_and_stale_events_change_nothing_and_queue_nothing(ctx, jst):
     event = stock_changed("S001", ("A", 3, 7))
-    stock_sync.on_stock_changed(event, ctx.tenant)
+    stock_sync.on_stock_changed(event, ctx)
     drain_retries(ctx)
     for again in (event, stock_changed("S001", ("A", 3, 7)), stock_changed("S001", ("A", 1, 6))):
-        stock_sync.on_stock_changed(again, ctx.tenant)
+        stock_sync.on_stock_changed(again, ctx)
     assert ctx.queue.queued == []
     assert len(jst.upload_calls) == 1 and jst.qty(OFFLINE, "A") == 3
 
@@ -48,8 +48,8 @@ def test_safety_stock_per_store_and_per_tenant_and_never_negative(make_ctx, jst,
         doc["stock"]["safety_stock"] = 2
         doc["stores"][0]["safety_stock"] = 1
     ctx = make_ctx(tenant_with(mutate))
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 6, 1), ("B", -3, 1), ("C", 1, 1)), ctx.tenant)
-    stock_sync.on_stock_changed(stock_changed("S002", ("A", 4, 1), ("B", 2, 1), ("C", 0, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 6, 1), ("B", -3, 1), ("C", 1, 1)), ctx)
+    stock_sync.on_stock_changed(stock_changed("S002", ("A", 4, 1), ("B", 2, 1), ("C", 0, 1)), ctx)
     drain_retries(ctx)
     # A: (6-1) + 4 - 2 = 7; B: oversold S001 adds nothing, 2 - 2 = 0; C: 0 + 0 - 2 -> 0
     assert (jst.qty(OFFLINE, "A"), jst.qty(OFFLINE, "B"), jst.qty(OFFLINE, "C")) == (7, 0, 0)
@@ -57,9 +57,9 @@ def test_safety_stock_per_store_and_per_tenant_and_never_negative(make_ctx, jst,
 
 def test_a_store_that_does_not_feed_the_offline_warehouse_is_left_out(make_ctx, jst, store):
     ctx = make_ctx(tenant_with(lambda d: d["stores"][1].update(feeds_offline=False)))
-    stock_sync.on_stock_changed(stock_changed("S002", ("A", 9, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S002", ("A", 9, 1)), ctx)
     assert ctx.queue.queued == [] and ctx.timeline.steps("stock:S002") == ["stock.changed.ignored"]
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 1)), ctx)
     store.set_store("S002", "A", 9)
     drain_retries(ctx)
     assert jst.qty(OFFLINE, "A") == 2
@@ -67,19 +67,19 @@ def test_a_store_that_does_not_feed_the_offline_warehouse_is_left_out(make_ctx, 
 
 def test_when_jst_is_the_master_store_events_are_acknowledged_with_a_note_and_not_pushed(make_ctx, jst):
     ctx = make_ctx(tenant_with(lambda d: d["stock"].update(master="erp")))
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 9, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 9, 1)), ctx)
     assert ctx.queue.queued == [] and jst.upload_calls == []
     [note] = ctx.timeline.entries("stock:S001")
     assert note.step == "stock.changed.ignored" and "stock.master is erp" in note.detail["reason"]
 
 
 def test_events_during_a_flush_are_left_dirty_for_the_next_one(ctx, jst, monkeypatch):
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx)
     real = stock_sync.offline_quantities
 
     def event_arrives_meanwhile(c, skus):
         result = real(c, skus)
-        stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 2)), ctx.tenant)
+        stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 2)), ctx)
         return result
 
     monkeypatch.setattr(stock_sync, "offline_quantities", event_arrives_meanwhile)
@@ -94,7 +94,7 @@ def test_events_during_a_flush_are_left_dirty_for_the_next_one(ctx, jst, monkeyp
 def test_a_flush_retried_after_jst_took_the_upload_is_not_uploaded_twice(ctx, jst):
     from o2o_bridge.errors import TransientError
 
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx)
     jst.after_upload = [TransientError("connection reset after JST saved the count")]
     drain_retries(ctx)
     assert len(jst.uploads) == 1 and jst.qty(OFFLINE, "A") == 5
@@ -104,7 +104,7 @@ def test_a_flush_retried_after_jst_took_the_upload_is_not_uploaded_twice(ctx, js
 def test_30_percent_transient_jst_faults_converge(ctx, jst):
     jst.faults.transient_rate = 0.3
     for n in range(30):
-        stock_sync.on_stock_changed(stock_changed("S001", (f"SKU{n}", n, 1)), ctx.tenant)
+        stock_sync.on_stock_changed(stock_changed("S001", (f"SKU{n}", n, 1)), ctx)
     drain_retries(ctx)
     jst.faults.transient_rate = 0
     assert {f"SKU{n}": jst.qty(OFFLINE, f"SKU{n}") for n in range(30)} == {f"SKU{n}": n for n in range(30)}
@@ -112,7 +112,7 @@ def test_30_percent_transient_jst_faults_converge(ctx, jst):
 
 def test_a_flush_after_the_tenant_switched_to_jst_as_master_pushes_nothing(make_ctx, jst):
     ctx = make_ctx()
-    stock_sync.on_stock_changed(stock_changed("S001", ("A", 9, 1)), ctx.tenant)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 9, 1)), ctx)
     (envelope, _), = ctx.queue.queued
     erp = make_ctx(tenant_with(lambda d: d["stock"].update(master="erp")))
     erp.records = ctx.records
@@ -133,7 +133,7 @@ def test_shuffled_store_events_end_at_the_newest_version_of_every_store_and_sku(
     for _ in range(2):  # replays too
         rng.shuffle(events)
         for store, sku, qty, version in events:
-            stock_sync.on_stock_changed(stock_changed(store, (sku, qty, version)), ctx.tenant)
+            stock_sync.on_stock_changed(stock_changed(store, (sku, qty, version)), ctx)
             if rng.random() < 0.2:
                 drain_retries(ctx)
     drain_retries(ctx)

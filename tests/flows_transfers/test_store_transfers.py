@@ -11,6 +11,7 @@ from fakes import drain_retries, fake_context
 from flows_transfers.conftest import demo_tenant
 from flows_transfers.s5_s7_fakes import FakeJst, FakeStore, Faults
 from o2o_bridge.events.models import EVENT_MODELS
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit, store_transfers
 
 
@@ -28,14 +29,14 @@ def lines(count: int, qty: int = 2):
 @pytest.fixture
 def world(tenant, monkeypatch):
     ctx = fake_context(tenant, jst=FakeJst(), store=FakeStore())
-    monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
     return ctx
 
 
 def submit(ctx, event_type, doc_no, items, **kw):
     handler = (store_transfers.on_transfer_submitted if event_type == "transfer.submitted"
                else store_transfers.on_warehouse_return_submitted)
-    handler(event(event_type, doc_no, items, **kw), ctx.tenant)
+    handler(event(event_type, doc_no, items, **kw), ctx)
 
 
 def test_a_replenishment_becomes_one_jst_other_outbound_and_is_reported_shipped_once_confirmed(world):
@@ -66,7 +67,7 @@ def test_a_replenishment_becomes_one_jst_other_outbound_and_is_reported_shipped_
 def test_a_return_to_warehouse_goes_in_on_the_return_warehouse_and_is_reported_received(monkeypatch):
     tenant = demo_tenant(jushuitan={"return_wms_co_id": 10005})
     ctx = fake_context(tenant, jst=FakeJst(), store=FakeStore())
-    monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
     submit(ctx, "warehouse_return.submitted", "TC001", [{"sku_id": "TS-M", "qty": 3}], remark="")
 
     (doc,) = ctx.jst.other_inouts.values()
@@ -223,7 +224,7 @@ def test_a_document_the_store_refuses_is_an_exception_asked_once_and_replayable(
 def test_thirty_percent_transient_faults_converge_to_one_document_and_one_store_call_each(tenant, monkeypatch):
     jst, store = FakeJst(Faults(0.3, lost_answers=0.15, seed=11)), FakeStore(Faults(0.3, lost_answers=0.15, seed=12))
     ctx = fake_context(tenant, jst=jst, store=store)
-    monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
     docs = {f"PH1{n:02d}": lines(n * 150 + 1) for n in range(1, 11)}  # up to 1501 lines: some split
     returns = {f"TC1{n:02d}": lines(3) for n in range(1, 6)}
     for doc_no, items in docs.items():

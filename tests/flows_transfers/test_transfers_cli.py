@@ -10,6 +10,7 @@ from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
 from flows_transfers.test_store_transfers import submit
 from o2o_bridge import runtime
 from o2o_bridge.cli import main as o2o
+from o2o_bridge import wiring
 from o2o_bridge.flows import kit, store_transfers
 
 
@@ -18,7 +19,7 @@ def ctx(aws, monkeypatch):
     tenant = demo_tenant()
     runtime.state_store().put(tenant)
     context = fake_context(tenant, jst=FakeJst(), store=FakeStore())
-    monkeypatch.setattr(kit, "context_for", lambda t: context)
+    monkeypatch.setattr(wiring, "context_for", lambda t: context)
     return context
 
 

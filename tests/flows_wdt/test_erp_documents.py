@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from o2o_bridge import wiring
 from o2o_bridge.flows import erp_documents, erp_store_stock, kit
 
 
@@ -52,14 +53,14 @@ def test_overlapping_runs_deliver_each_document_once(ctx, sandbox, pos):
 
 def test_the_bridges_own_documents_the_excluded_types_and_other_warehouses_never_reach_a_store(ctx, tenant, sandbox, pos,
                                                                                               monkeypatch):
-    monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
     from types import SimpleNamespace as NS
 
     # W3: a return booked by the bridge as 其他入库; a store count booked as 盘盈 / 盘亏.
-    erp_store_stock.on_sale_refunded(NS(event_id="e1", type="sale.refunded", data=NS(refund_no="RF-9", sale_no="S1", store_code="S101", defective=False,
-                                                items=[NS(sku_id="PIL-STD", qty=1)])), tenant)
-    erp_store_stock.on_stock_counted(NS(event_id="e2", type="stock.counted", data=NS(count_no="PD-9", store_code="S102",
-                                                items=[NS(sku_id="PIL-LOW", counted_qty=9)])), tenant)
+    erp_store_stock.on_sale_refunded(NS(event_id="e1", type="sale.refunded", data=NS(
+        refund_no="RF-9", sale_no="S1", store_code="S101", defective=False, items=[NS(sku_id="PIL-STD", qty=1)])), ctx)
+    erp_store_stock.on_stock_counted(NS(event_id="e2", type="stock.counted", data=NS(
+        count_no="PD-9", store_code="S102", items=[NS(sku_id="PIL-LOW", counted_qty=9)])), ctx)
     for kind in ("JIT退货入库", "预入库"):
         sandbox.add_stockin("S101", kind, [{"spec_no": "PIL-STD", "num": 1}])
     sandbox.add_stockout("S101", "销售出库", [{"spec_no": "PIL-STD", "num": 1}])

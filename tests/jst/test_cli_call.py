@@ -49,7 +49,7 @@ def test_jst_call_renews_an_expired_token_and_stores_it_for_every_lambda(gateway
     assert "access-token-0002" not in str(item)  # encrypted at rest
     from o2o_bridge import runtime
 
-    assert runtime.token_store().load("10010").access_token == "access-token-0002"
+    assert factory.token_store().load("10010").access_token == "access-token-0002"
     out = capsys.readouterr().out
     assert "access-token-0002" not in out and APP_SECRET not in out
 

@@ -1,4 +1,4 @@
-"""The golden vectors of jushuitan-api.md §3 (IEU's DefaultJstDigestTest and NODE)."""
+"""The golden vectors of JST's open-platform documentation (IEU's DefaultJstDigestTest and NODE)."""
 
 from o2o_bridge.connectors.jushuitan.signing import business_params, dump_biz, legacy_push_sign, openweb_sign, token_params
 

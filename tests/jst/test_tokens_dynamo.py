@@ -7,13 +7,14 @@ import threading
 import boto3
 
 from o2o_bridge import runtime
+from o2o_bridge.connectors.jushuitan import factory as jst_factory
 from o2o_bridge.connectors.jushuitan.tokens import TokenRecord
 
 from .jst_fakes import ACCESS, FakeGateway, make_client, ok
 
 
 def test_store_round_trip_and_conditional_write(aws):
-    store = runtime.token_store()
+    store = jst_factory.token_store()
     assert store.load("E1") is None
     assert store.save("E1", TokenRecord("a1", "r1", 2000.5, 1000.0), 0)
     assert not store.save("E1", TokenRecord("other", "r", None, 1.0), 0)  # someone already stored one
@@ -44,7 +45,7 @@ def test_concurrent_refreshes_make_one_jst_call_and_agree_on_one_token(aws, item
     results = []
 
     def container():
-        client = make_client(gateway, store=runtime.token_store())
+        client = make_client(gateway, store=jst_factory.token_store())
         start.wait(timeout=5)
         results.append(client.tokens.after_token_rejected(ACCESS))
 
@@ -53,14 +54,14 @@ def test_concurrent_refreshes_make_one_jst_call_and_agree_on_one_token(aws, item
         t.start()
     for t in threads:
         t.join(timeout=10)
-    stored = runtime.token_store().load("E1")
+    stored = jst_factory.token_store().load("E1")
     assert len(results) == 2 and results[0] == results[1] == stored.access_token
     assert len(gateway.calls_to("/openWeb/auth/refreshToken")) == 1
     assert stored.version == 1
 
 
 def test_an_abandoned_lease_does_not_block_renewal_forever(aws):
-    store = runtime.token_store()
+    store = jst_factory.token_store()
     assert store.claim_refresh("E1", "dead-container", now=1000.0, seconds=15)
     assert not store.claim_refresh("E1", "me", now=1010.0, seconds=15)
     assert store.claim_refresh("E1", "me", now=1016.0, seconds=15)  # expired
@@ -80,7 +81,7 @@ def test_new_tokens_in_the_tenant_file_replace_the_stored_token_and_an_unchanged
 
     monkeypatch.setattr(environment, "is_local_stack", lambda: True)  # the demo file's inline secrets
 
-    store = runtime.token_store()
+    store = jst_factory.token_store()
     doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
     tenant_file = tmp_path / "tenant.yaml"
     tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -108,17 +109,17 @@ def test_tokens_are_encrypted_at_rest_and_bound_to_their_tenant(aws):
     import pytest
     from botocore.exceptions import ClientError
 
-    store = runtime.token_store()
+    store = jst_factory.token_store()
     assert store.save("E1", TokenRecord("clear-access-token-1", "clear-refresh-token-1", None, 1.0), 0)
     items = boto3.client("dynamodb").scan(TableName=aws["STATE_TABLE"])["Items"]
     assert "clear-access-token-1" not in str(items) and "clear-refresh-token-1" not in str(items)
-    assert runtime.token_store().load("E1").refresh_token == "clear-refresh-token-1"
+    assert jst_factory.token_store().load("E1").refresh_token == "clear-refresh-token-1"
     [item] = [i for i in items if i["pk"]["S"] == "TOKEN#E1"]
     item["pk"] = {"S": "TOKEN#E2"}
     boto3.client("dynamodb").put_item(TableName=aws["STATE_TABLE"], Item=item)
     runtime.reset()
     with pytest.raises(ClientError):
-        runtime.token_store().load("E2")
+        jst_factory.token_store().load("E2")
 
 
 def test_a_token_stored_in_clear_before_encryption_is_rewritten_encrypted_on_first_read(aws):
@@ -126,6 +127,6 @@ def test_a_token_stored_in_clear_before_encryption_is_rewritten_encrypted_on_fir
     client.put_item(TableName=aws["STATE_TABLE"], Item={
         "pk": {"S": "TOKEN#E3"}, "sk": {"S": "CURRENT"}, "access_token": {"S": "legacy-clear-access"},
         "refresh_token": {"S": "legacy-clear-refresh"}, "obtained_at": {"N": "1.0"}, "version": {"N": "4"}})
-    record = runtime.token_store().load("E3")
+    record = jst_factory.token_store().load("E3")
     assert (record.access_token, record.refresh_token, record.version) == ("legacy-clear-access", "legacy-clear-refresh", 5)
     assert "legacy-clear" not in str(client.scan(TableName=aws["STATE_TABLE"])["Items"])

@@ -161,7 +161,7 @@ def test_the_client_limiter_at_the_same_limit_as_a_sliding_window_sandbox(make, 
 
 
 def test_fixed_counting_at_the_same_limit_is_refused_by_a_sliding_window_sandbox(make, jst):
-    # Why sliding is the default: JST's own counting is not documented (jushuitan-api.md §4),
+    # Why sliding is the default: JST's own counting is not documented (JST's open-platform documentation),
     # and against a sliding counter fixed windows at N/s put up to 2N calls in one second.
     jst.rate_limit.configure(per_second=10, per_minute=1000, enabled=True)
     h = make(per_second=10, per_minute=1000, counting="fixed")

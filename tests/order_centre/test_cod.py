@@ -19,7 +19,7 @@ def cod_outbound(world, io_id, **fields):
 def ship(world, io_id):
     shipped = world.shipped(io_id)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
 
 
 def test_a_cod_outbound_carries_the_amount_still_to_pay_and_a_paid_one_does_not(world):
@@ -115,7 +115,7 @@ def test_the_store_gets_the_amount_to_collect_and_reports_it_on_the_shipped_even
                           carrier_code="SF", tracking_no="SF1", shipped_at="2026-11-30T11:00:00+08:00",
                           cod_collected={"amount": "179.00", "method": "cash"})
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     [record] = cod.problems(world.ctx, include_all=True)
     assert (record["status"], record["collected"], record["method"]) == ("collected", "179.00", "cash")
     [fact] = world.ctx.ledger.of_kind("fulfilment.shipped")
@@ -132,13 +132,13 @@ def test_payment_collected_names_the_online_order_or_a_store_order(world):
     ship(world, 700001)
     paid = world.event("payment.collected", external_id="700001", amount="179.00", method="wechat",
                        collected_at="2026-12-01T10:00:00+08:00")
-    cod.on_payment_collected(paid, world.ctx.tenant)
+    cod.on_payment_collected(paid, world.ctx)
     assert cod.problems(world.ctx) == []
     unknown = world.event("payment.collected", external_id="799999", amount="1.00", method="cash",
                           collected_at="2026-12-01T10:00:00+08:00")
     with pytest.raises(UnprocessableRequest, match="799999"):
-        cod.on_payment_collected(unknown, world.ctx.tenant)
+        cod.on_payment_collected(unknown, world.ctx)
     store_order = world.event("payment.collected", order_no="WM-1", amount="59.00", method="cash",
                               collected_at="2026-12-01T10:00:00+08:00")
-    cod.on_payment_collected(store_order, world.ctx.tenant)
+    cod.on_payment_collected(store_order, world.ctx)
     assert [f.doc_no for f in world.ctx.ledger.of_kind("cod.collected")] == ["700001", "order:WM-1"]

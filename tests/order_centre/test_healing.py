@@ -23,7 +23,7 @@ def test_a_parked_order_is_dispatched_by_the_schedule_once_stock_returns(make_wo
     # The first order ships (its hold goes) and the store receives more stock.
     shipped = world.shipped(700001)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     world.store.stock["S001"]["SKU-RED-L"] = 1
     summary = order_centre.rounds(world.ctx)["heal_parked"]
     assert summary["rerouted"] == 1
@@ -59,7 +59,7 @@ def test_an_uncollected_pickup_expires_into_the_exceptions_queue_once(make_world
     s1.poll_jst_outbound(world.ctx)
     picked = world.picked_up(700002)
     world.mark(picked)
-    s1.on_fulfilment_picked_up(picked, world.ctx.tenant)
+    s1.on_fulfilment_picked_up(picked, world.ctx)
     assert healing.expire_pickups(world.ctx) == {"waiting": 1, "expired": 0}
     now = world.ctx.now()
     world.ctx.now = lambda: now + timedelta(days=7, minutes=1)

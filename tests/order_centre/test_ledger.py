@@ -86,7 +86,7 @@ def test_an_s1_order_leaves_one_fact_per_step_however_often_it_is_replayed(world
     for _ in range(3):
         s1.poll_jst_outbound(world.ctx)
         world.ctx.cursors.cursors.clear()
-        s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+        s1.on_fulfilment_shipped(shipped, world.ctx)
     facts = world.ctx.ledger.facts
     assert [f.kind for f in facts] == ["fulfilment.dispatched", "fulfilment.shipped"]
     dispatched, done = facts
@@ -102,8 +102,8 @@ def test_a_rejection_and_a_cancellation_are_facts_of_the_store_that_had_the_orde
     s1.poll_jst_outbound(world.ctx)
     rejected = world.rejected(700001)
     world.mark(rejected)
-    s1.on_fulfilment_rejected(rejected, world.ctx.tenant)
-    s1.on_fulfilment_rejected(rejected, world.ctx.tenant)
+    s1.on_fulfilment_rejected(rejected, world.ctx)
+    s1.on_fulfilment_rejected(rejected, world.ctx)
     second_store = world.order(700001)["store_code"]
     s1.cancel_outbound(world.ctx, "700001", jst_status="Cancelled")
     kinds = [(f.kind, f.store_code) for f in world.ctx.ledger.facts]

@@ -24,7 +24,7 @@ def with_p14(world):
 def member_updated(world, member_id, mobile, name, at="2026-11-30T10:00:00+08:00", store="S001"):
     event = world.event("member.updated", member_id=member_id, mobile=mobile, name=name, store_code=store,
                         updated_at=at)
-    members.on_member_updated(event, world.ctx.tenant)
+    members.on_member_updated(event, world.ctx)
 
 
 def test_two_store_members_with_one_number_become_one_profile_sent_once_per_change(world):
@@ -95,13 +95,13 @@ def test_cross_channel_spending_joins_store_sales_and_online_orders_of_one_perso
     s1.poll_jst_outbound(world.ctx)
     shipped = world.shipped(700001)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     assert "sale.completed" in RECORDED_BEFORE_THEIR_FLOW
     for sale_no, member in (("X1", {"member_id": "M001"}), ("X2", {"member_mobile": "13911112222"})):
         retail_facts.record(world.event("sale.completed", sale_no=sale_no, store_code="S002",
                                         sold_at="2026-11-30T12:00:00+08:00", payment="cash", total_amount="80.00",
                                         items=[{"line_no": "1", "sku_id": "SKU-RED-M", "qty": 1, "price": "80.00",
-                                                "amount": "80.00"}], **member), world.ctx.tenant)
+                                                "amount": "80.00"}], **member), world.ctx)
     names, rows = run_report(DuckDbEngine(tmp_path), REPORTS["member-spending"], world.ctx.ent_id,
                              "2026-11-30", "2026-11-30")
     found = {row[0]: dict(zip(names, row)) for row in rows}

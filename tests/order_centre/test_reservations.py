@@ -73,13 +73,13 @@ def test_the_hold_goes_when_the_order_ships_is_rejected_or_cancelled_and_only_on
 
     shipped = world.shipped(700001)
     world.mark(shipped)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
-    s1.on_fulfilment_shipped(shipped, world.ctx.tenant)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
     assert held(world) == 2
 
     rejected = world.rejected(700002)
     world.mark(rejected)
-    s1.on_fulfilment_rejected(rejected, world.ctx.tenant)
+    s1.on_fulfilment_rejected(rejected, world.ctx)
     assert held(world) == 0
     assert world.order(700002)["store_code"] == "S003" and held(world, "S003") == 4
 

@@ -17,7 +17,7 @@ def cod_order(order_no: str, amount: str):
 
 def test_a_cod_store_order_is_uploaded_unpaid_for_what_the_courier_collects(monkeypatch):
     world = World(monkeypatch)
-    s2.on_order_warehouse_requested(cod_order("WM2001", "307.00"), world.tenant)
+    s2.on_order_warehouse_requested(cod_order("WM2001", "307.00"), world.ctx)
     upload = world.jst.orders["WM2001"]["upload"]
     assert str(upload.pay_amount) == "507.00" and str(upload.pay.amount) == "200.00"
     assert "货到付款" in upload.labels and upload.remark.startswith("货到付款 代收 307.00 元")
@@ -27,9 +27,9 @@ def test_a_cod_store_order_is_uploaded_unpaid_for_what_the_courier_collects(monk
 
 def test_an_order_entirely_on_delivery_has_no_pay_line_and_a_plain_order_is_unchanged(monkeypatch):
     world = World(monkeypatch)
-    s2.on_order_warehouse_requested(cod_order("WM2002", "507.00"), world.tenant)
+    s2.on_order_warehouse_requested(cod_order("WM2002", "507.00"), world.ctx)
     assert world.jst.orders["WM2002"]["upload"].pay is None
-    s2.on_order_warehouse_requested(order_requested("WM2003"), world.tenant)
+    s2.on_order_warehouse_requested(order_requested("WM2003"), world.ctx)
     plain = world.jst.orders["WM2003"]["upload"]
     assert plain.pay.amount == plain.pay_amount and not plain.labels and not plain.remark
 
@@ -45,11 +45,11 @@ def test_store_order_parcels_and_cancels_are_ledger_facts_once(monkeypatch):
     def push(body):
         return JstPush("10010", "133242", {}, body, "", world.tenant, "token")
 
-    s2.on_order_warehouse_requested(order_requested("WM3001"), world.tenant)
+    s2.on_order_warehouse_requested(order_requested("WM3001"), world.ctx)
     parcel = world.jst.ship("WM3001", "SF301", [("1", "TS001-WHT-M", 2)], datetime.now(timezone.utc))
     for _ in range(3):
         s2.recheck_shipments(world.ctx, *push(parcel).named_shipments())
-    s2.on_order_warehouse_requested(order_requested("WM3002"), world.tenant)
+    s2.on_order_warehouse_requested(order_requested("WM3002"), world.ctx)
     cancel = world.jst.cancel_in_jst("WM3002", "缺货")
     for _ in range(2):
         s2.recheck_cancels(world.ctx, push(cancel).named_cancels())

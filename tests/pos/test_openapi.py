@@ -1,4 +1,4 @@
-"""docs/openapi/pos-api.yaml is valid OpenAPI 3.1 and says what pos-contract.md says."""
+"""docs/openapi/pos-api.yaml is valid OpenAPI 3.1 and says what the store contract (docs/openapi/pos-api.yaml) says."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ EVENTS = ["order.warehouse_requested", "order.cancelled", "return.requested", "f
           "fulfilment.picked_up", "fulfilment.rejected", "transfer.submitted", "warehouse_return.submitted",
           "stock.changed", "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted",
           "store_transfer.submitted", "payment.collected", "product.changed", "member.updated"]
-# pos-contract.md, "Store system → bridge (events)": the required data fields of each type.
+# the store contract (docs/openapi/pos-api.yaml), "Store system → bridge (events)": the required data fields of each type.
 EVENT_DATA = {
     "order.warehouse_requested": {"order_no", "receiver", "items", "pay_amount", "freight", "paid_at"},
     "order.cancelled": {"order_no", "reason"},
@@ -39,7 +39,7 @@ EVENT_DATA = {
     "product.changed": {"items"},
     "member.updated": {"member_id", "mobile", "name", "store_code", "updated_at"},
 }
-# pos-contract.md, "Bridge → store system": method, path and required body fields.
+# the store contract (docs/openapi/pos-api.yaml), "Bridge → store system": method, path and required body fields.
 ENDPOINTS = {
     ("post", "/fulfilment-orders"): {"external_id", "jst_o_id", "platform_order_id", "store_code", "delivery",
                                      "receiver", "items"},

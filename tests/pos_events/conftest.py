@@ -14,7 +14,7 @@ import yaml
 
 from handlers import sample_event
 from o2o_bridge import runtime
-from o2o_bridge.events import dispatch
+from o2o_bridge.events import routes
 from o2o_bridge.tenant import parse_tenant
 from o2o_bridge.connectors.store.inbound import sign
 
@@ -136,9 +136,9 @@ def effects(monkeypatch):
     """A test-only flow registered for every event type; returns the list of its effects."""
     done: list[tuple[str, str, str]] = []
 
-    def record_flow(event, tenant):
-        done.append((tenant.ent_id, event.event_id, event.type))
+    def record_flow(event, ctx):
+        done.append((ctx.ent_id, event.event_id, event.type))
 
     for event_type in EVENT_TYPES:
-        monkeypatch.setitem(dispatch.FLOWS, event_type, record_flow)
+        monkeypatch.setitem(routes.ROUTES, event_type, routes.Route(record_flow, "test"))
     return done

@@ -5,7 +5,7 @@ import threading
 import boto3
 import pytest
 
-from o2o_bridge.events import dispatch
+from o2o_bridge.events import routes
 
 from .conftest import EVENT_TYPES, OTHER_SECRET, fresh, request, send, table_items
 
@@ -47,7 +47,7 @@ def test_a_refused_event_is_not_acknowledged_and_does_not_poison_the_retry(tenan
 
     # Once the flow can take it, the store system's retry of the same event is processed.
     done = []
-    monkeypatch.setitem(dispatch.FLOWS, "fulfilment.shipped", lambda event, tenant: done.append(event.event_id))
+    monkeypatch.setitem(routes.ROUTES, "fulfilment.shipped", routes.Route(lambda event, ctx: done.append(event.event_id), "test"))
     assert send(request(body)) == OK
     assert done == [body["event_id"]]
 
@@ -66,12 +66,12 @@ def test_a_failing_flow_is_not_acknowledged_and_runs_again_on_retry(tenants, mon
 
     calls = []
 
-    def flaky(event, tenant):
+    def flaky(event, ctx):
         calls.append(event.event_id)
         if len(calls) == 1:
             raise TransientError("JST is down")
 
-    monkeypatch.setitem(dispatch.FLOWS, "order.cancelled", flaky)
+    monkeypatch.setitem(routes.ROUTES, "order.cancelled", routes.Route(flaky, "test"))
     body = fresh("order.cancelled")
     assert send(request(body))[0] == 503
     assert send(request(body)) == OK
@@ -83,12 +83,12 @@ def test_two_concurrent_deliveries_have_one_effect(tenants, monkeypatch):
     started, release = threading.Event(), threading.Event()
     effects = []
 
-    def slow_flow(event, tenant):
+    def slow_flow(event, ctx):
         started.set()
         assert release.wait(10)
         effects.append(event.event_id)
 
-    monkeypatch.setitem(dispatch.FLOWS, "stock.changed", slow_flow)
+    monkeypatch.setitem(routes.ROUTES, "stock.changed", routes.Route(slow_flow, "test"))
     body = fresh("stock.changed")
     answers = {}
     first = threading.Thread(target=lambda: answers.setdefault("first", send(request(body))))
@@ -111,7 +111,7 @@ def test_store_documents_reach_jst_once_through_the_real_handler(tenants, monkey
     # S5/S6 (#8): the event is acknowledged once its other in/out is uploaded; a repeat uploads nothing.
     from fakes import fake_context
     from flows_transfers.s5_s7_fakes import FakeJst, FakeStore
-    from o2o_bridge.flows import kit
+    from o2o_bridge import wiring
 
     contexts = []
 
@@ -120,7 +120,7 @@ def test_store_documents_reach_jst_once_through_the_real_handler(tenants, monkey
             contexts.append(fake_context(tenant, jst=FakeJst(), store=FakeStore()))
         return contexts[0]
 
-    monkeypatch.setattr(kit, "context_for", context_for)
+    monkeypatch.setattr(wiring, "context_for", context_for)
     body = fresh(event_type)
     assert send(request(body)) == OK
     assert send(request({**body, "event_id": body["event_id"] + "-again"})) == OK  # same document, new delivery

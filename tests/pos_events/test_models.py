@@ -6,12 +6,12 @@ import pytest
 
 from o2o_bridge.errors import UnprocessableRequest
 from o2o_bridge.events import models
-from o2o_bridge.events.dispatch import FLOWS
+from o2o_bridge.events.routes import ROUTES
 from o2o_bridge.events.models import EVENT_MODELS, parse_event
 
 from .conftest import EVENT_TYPES, fresh, request, sample_body, send, table_items
 
-# pos-contract.md, "Store system → bridge (events)": type → required data fields.
+# the store contract (docs/openapi/pos-api.yaml), "Store system → bridge (events)": type → required data fields.
 REQUIRED = {
     "order.warehouse_requested": ["order_no", "receiver", "items", "pay_amount", "freight", "paid_at"],
     "order.cancelled": ["order_no", "reason"],
@@ -55,7 +55,7 @@ def problem(body) -> str:
 
 
 def test_every_contract_type_has_a_model_and_a_flow_entry():
-    assert set(EVENT_MODELS) == set(EVENT_TYPES) == set(REQUIRED) == set(FLOWS)
+    assert set(EVENT_MODELS) == set(EVENT_TYPES) == set(REQUIRED) == set(ROUTES)
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

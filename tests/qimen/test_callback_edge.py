@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from handlers import invoke
+from o2o_bridge import wiring
 from o2o_bridge import runtime
 from o2o_bridge.connectors.qimen import inbound
 from o2o_bridge.tenant import parse_tenant
@@ -160,11 +161,11 @@ def test_a_confirm_of_a_document_the_bridge_created_is_taken_once(tenants):
     from o2o_bridge.flows import cloud_warehouse, kit
 
     tenant = runtime.state_store().get("10020")
-    cloud_warehouse.remember_document(kit.context_for(tenant), "SO1", kind="delivery", plan={"SKU-A": 2},
+    cloud_warehouse.remember_document(wiring.context_for(tenant), "SO1", kind="delivery", plan={"SKU-A": 2},
                                       order_type="JYCK", store_key="SO1")
     # The store system is not running here: the parcel's P3 waits in the retry queue, durably.
     first = call(signed_query("deliveryorder.confirm", CONFIRM), CONFIRM)
     assert (first["flag"], first["code"], first["message"]) == ("success", "0", "ok")
     again = call(signed_query("deliveryorder.confirm", CONFIRM), CONFIRM)
     assert (again["flag"], again["message"]) == ("success", "taken before")
-    assert cloud_warehouse.document(kit.context_for(tenant), "SO1")["confirmed"] == {"SKU-A": 1}
+    assert cloud_warehouse.document(wiring.context_for(tenant), "SO1")["confirmed"] == {"SKU-A": 1}

@@ -21,7 +21,7 @@ def later(world, minutes: int):
 
 @pytest.fixture
 def ordered(world):  # noqa: F811 - the fixture above
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     return world
 
 
@@ -70,7 +70,7 @@ def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shi
 def test_a_wms_that_fails_the_query_is_asked_again_next_run_and_the_others_go_on(ordered):
     world = ordered
     second = {**ORDER, "order_no": "WM2"}
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", second), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", second), world.ctx)
     world.wms.ship("WM2", drop=True)
     world.wms.faults["script"].append({"method": "deliveryorder.query", "kind": "http", "times": 1})
     later(world, 61)

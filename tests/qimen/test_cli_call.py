@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from o2o_bridge import wiring
 from o2o_bridge import runtime
 from o2o_bridge.cli import main
 from o2o_bridge.connectors.qimen import factory
@@ -56,7 +57,7 @@ def test_exceptions_list_shows_cloud_warehouse_exceptions(wms, capsys):
     from o2o_bridge.flows import kit
 
     tenant = runtime.state_store().get("10020")
-    ctx = kit.context_for(tenant)
+    ctx = wiring.context_for(tenant)
     raise_exception(ctx, "WM1", "cancel_refused", message="cancel:cancel-refused",
                     detail={"store_key": "WM1", "wms_message": "已发货，不能取消"})
     raise_exception(ctx, "WM2", "confirmed_beyond_plan", message="deliveryorder.confirm:M9",

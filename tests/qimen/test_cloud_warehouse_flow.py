@@ -8,6 +8,7 @@ import random
 import pytest
 
 from fakes import fake_context
+from o2o_bridge import wiring
 from o2o_bridge.connectors.qimen.inbound import QimenCall
 from o2o_bridge.connectors.qimen.models import INBOUND_DOCUMENTS
 from o2o_bridge.connectors.qimen.xml_codec import parse_document
@@ -50,7 +51,7 @@ def world(monkeypatch):
 
     tenant = parse_tenant(cloud_doc())
     ctx = fake_context(tenant)
-    monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+    monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
     recorder = Recorder()
     monkeypatch.setattr(cloud_warehouse, "_hand_over", recorder.hand_over)
     monkeypatch.setattr(stock_sync, "recheck_stock",
@@ -60,7 +61,7 @@ def world(monkeypatch):
 
 def message(method: str, body: bytes) -> QimenCall:
     document = INBOUND_DOCUMENTS[method].model_validate(parse_document(body))
-    return QimenCall(kit.context_for(None).tenant, method, document, body, {})
+    return QimenCall(wiring.context_for(None).tenant, method, document, body, {})
 
 
 def remember(ctx, code, kind, plan):
@@ -70,9 +71,9 @@ def remember(ctx, code, kind, plan):
 def test_partial_deliveries_add_up_per_parcel(world):
     ctx, recorder = world
     remember(ctx, "SO1", "delivery", {"A": 2, "B": 1})
-    first = cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm(
+    first = take(message("deliveryorder.confirm", delivery_confirm(
         "SO1", "M1", [("SF1", {"A": 1})], final=False)))
-    second = cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm(
+    second = take(message("deliveryorder.confirm", delivery_confirm(
         "SO1", "M2", [("SF2", {"A": 1}), ("SF3", {"B": 1})], final=True)))
     assert first["complete"] is False and second["complete"] is True
     assert [(c[3], c[2]) for c in recorder.calls] == [("SF1", {"A": 1}), ("SF2", {"A": 1}), ("SF3", {"B": 1})]
@@ -91,7 +92,7 @@ def test_trace_finds_a_documents_steps_under_the_store_key_and_the_wms_id(world)
 
     ctx.timeline.record = recording
     remember(ctx, "SO1", "delivery", {"A": 1})
-    cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm("SO1", "M1", [("SF1", {"A": 1})])))
+    take(message("deliveryorder.confirm", delivery_confirm("SO1", "M1", [("SF1", {"A": 1})])))
     assert ctx.timeline.steps("SO1") == ["qimen.delivery_created", "qimen.delivery_confirmed"]
     assert aliases["qimen.delivery_created"] == ("store-SO1",)
     assert aliases["qimen.delivery_confirmed"] == ("store-SO1", "W-SO1")
@@ -101,8 +102,8 @@ def test_a_repeated_out_biz_code_is_acknowledged_without_a_second_effect(world):
     ctx, recorder = world
     remember(ctx, "SO1", "delivery", {"A": 2})
     body = delivery_confirm("SO1", "M1", [("SF1", {"A": 1})], final=False)
-    assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))["outcome"] == "done"
-    assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))["outcome"] == "repeated"
+    assert take(message("deliveryorder.confirm", body))["outcome"] == "done"
+    assert take(message("deliveryorder.confirm", body))["outcome"] == "repeated"
     assert len(recorder.calls) == 1
     assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 1}
 
@@ -111,19 +112,19 @@ def test_a_message_without_out_biz_code_is_one_message_by_its_content(world):
     ctx, recorder = world
     remember(ctx, "SO1", "delivery", {"A": 2})
     body = delivery_confirm("SO1", None, [("SF1", {"A": 1})], final=False)
-    cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))
-    assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))["outcome"] == "repeated"
+    take(message("deliveryorder.confirm", body))
+    assert take(message("deliveryorder.confirm", body))["outcome"] == "repeated"
     other = delivery_confirm("SO1", None, [("SF2", {"A": 1})], final=True)
-    assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", other))["outcome"] == "done"
+    assert take(message("deliveryorder.confirm", other))["outcome"] == "done"
     assert recorder.totals("delivery", "SO1") == {"A": 2}
 
 
 def test_an_excess_is_acknowledged_not_passed_on_and_raised_as_an_exception(world):
     ctx, recorder = world
     remember(ctx, "SO1", "delivery", {"A": 2})
-    cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm(
+    take(message("deliveryorder.confirm", delivery_confirm(
         "SO1", "M1", [("SF1", {"A": 2})], final=False)))
-    result = cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm(
+    result = take(message("deliveryorder.confirm", delivery_confirm(
         "SO1", "M2", [("SF2", {"A": 1, "Z": 4})], final=True)))
     assert result["outcome"] == "done" and result["passed"] == [] and result["excess"] == {"A": 1, "Z": 4}
     assert recorder.totals("delivery", "SO1") == {"A": 2}
@@ -139,9 +140,9 @@ def test_a_transient_hand_over_failure_is_taken_again_on_redelivery_without_coun
     remember(ctx, "SO1", "delivery", {"A": 2})
     body = delivery_confirm("SO1", "M1", [("SF1", {"A": 1})], final=False)
     with pytest.raises(TransientError):
-        cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))
+        take(message("deliveryorder.confirm", body))
     assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 1}  # the WMS's news is kept
-    assert cloud_warehouse.on_wms_message(message("deliveryorder.confirm", body))["outcome"] == "done"
+    assert take(message("deliveryorder.confirm", body))["outcome"] == "done"
     assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 1}  # not counted twice
     assert recorder.totals("delivery", "SO1") == {"A": 1}
 
@@ -150,12 +151,12 @@ def test_a_confirm_of_another_kind_of_document_is_refused(world):
     ctx, _ = world
     remember(ctx, "T1", "stockout", {"A": 1})
     with pytest.raises(cloud_warehouse.UnknownWmsDocument):
-        cloud_warehouse.on_wms_message(message("deliveryorder.confirm", delivery_confirm("T1", "M", [("S", {"A": 1})])))
+        take(message("deliveryorder.confirm", delivery_confirm("T1", "M", [("S", {"A": 1})])))
 
 
 def test_stock_reports_name_the_items_to_read_again_never_deltas(world):
     _, recorder = world
-    result = cloud_warehouse.on_wms_message(message("stockchange.report", stock_change({"B": -3, "A": 5})))
+    result = take(message("stockchange.report", stock_change({"B": -3, "A": 5})))
     assert result["reread"] == ["A", "B"]
     assert recorder.stock == [["WH01", "A", "B"]]
 
@@ -185,9 +186,14 @@ def test_every_confirm_kind_replayed_and_shuffled_ends_exactly_at_the_plan(world
         remember(ctx, code, kind, plan)
     deliveries = messages * 2 + random.Random(seed).sample(messages, 3)  # every message at least twice
     random.Random(seed).shuffle(deliveries)
-    outcomes = [cloud_warehouse.on_wms_message(message(method, body))["outcome"] for method, body in deliveries]
+    outcomes = [take(message(method, body))["outcome"] for method, body in deliveries]
     assert outcomes.count("done") == len(messages)
     for (kind, code), plan in plans.items():
         assert recorder.totals(kind, code) == plan, (kind, code)
         assert cloud_warehouse.document(ctx, code)["confirmed"] == plan
     assert cloud_warehouse.exceptions_to_show(ctx) == []
+
+
+def take(call):
+    """The WMS's call as the qimen_callback handler gives it to the flow, with the tenant's context."""
+    return cloud_warehouse.on_wms_message(call, wiring.context_for(call.tenant))

@@ -15,6 +15,7 @@ import pytest
 from fakes import FakeTenants, fake_context
 from flows_s2.fakes import FakeStore as OrdersStore
 from flows_transfers.s5_s7_fakes import FakeStore as DocumentsStore
+from o2o_bridge import wiring
 from o2o_bridge.connectors.qimen.client import QimenClient
 from o2o_bridge.connectors.qimen.errors import QimenTransientError
 from o2o_bridge.connectors.qimen.factory import credentials_of
@@ -68,7 +69,7 @@ def world(monkeypatch):
         except CallbackRefused as refused:
             return 200, {"refused": refused.code}
         try:
-            return 200, cloud_warehouse.on_wms_message(call)
+            return 200, take(call)
         except Exception as exc:  # noqa: BLE001 - the test reads what the bridge would answer
             return 200, {"failure": type(exc).__name__, "message": str(exc)}
 
@@ -82,7 +83,7 @@ def world(monkeypatch):
         ctx.warehouse = QimenWarehouse(tenant, client, records=ctx.records, timeline=ctx.timeline,
                                        now=lambda: ctx.now(), metric=ctx.metric)
         holder.ctx = ctx
-        monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
         yield SimpleNamespace(ctx=ctx, wms=wms, store=ctx.store, tenant=tenant, bridge=receiver)
     receiver.close()
 
@@ -92,7 +93,7 @@ def shipped(world):
 
 
 def test_q1_an_order_is_created_at_the_wms_and_shipped_in_two_parcels(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     wms_doc = world.wms.state.documents["WM1"]
     assert wms_doc.plan == {"TS001-WHT-M": 2, "JN002-BLU-30": 1}
     assert (wms_doc.order_type, wms_doc.head["sourcePlatformCode"]) == ("JYCK", "POS")
@@ -104,7 +105,7 @@ def test_q1_an_order_is_created_at_the_wms_and_shipped_in_two_parcels(world):
 
 
 def test_q1_a_duplicated_confirm_and_an_extra_parcel_ship_nothing_twice(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.wms.ship("WM1", duplicate=True)
     world.wms.ship("WM1", [{"tracking_no": "SF9", "items": {"TS001-WHT-M": 1}}])  # beyond the order
     assert len(shipped(world)) == 1
@@ -113,34 +114,34 @@ def test_q1_a_duplicated_confirm_and_an_extra_parcel_ship_nothing_twice(world):
 
 
 def test_q1_an_unmapped_carrier_is_parked_with_its_reason(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.wms.ship("WM1", [{"tracking_no": "YT1", "carrier": "YTO", "items": {"TS001-WHT-M": 2, "JN002-BLU-30": 1}}])
     assert shipped(world) == []
     assert len(world.ctx.queue.dead) == 1 and "YTO" in world.ctx.queue.dead[0].reason
 
 
 def test_q1c_a_cancel_refused_because_shipped_is_an_exception(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.wms.ship("WM1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 1}}])
     with pytest.raises(WarehouseRefused, match="已发货"):
         warehouse_orders.on_order_cancelled(event("order.cancelled", {"order_no": "WM1", "reason": "顾客取消"}),
-                                            world.tenant)
+                                            world.ctx)
     [exception] = cloud_warehouse.exceptions_to_show(world.ctx)
     assert exception["reason"] == "cancel_refused" and exception["store_key"] == "WM1"
 
 
 def test_q1c_a_cancel_before_shipping_is_done_at_the_wms(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
-    warehouse_orders.on_order_cancelled(event("order.cancelled", {"order_no": "WM1", "reason": "顾客取消"}), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
+    warehouse_orders.on_order_cancelled(event("order.cancelled", {"order_no": "WM1", "reason": "顾客取消"}), world.ctx)
     assert world.wms.state.documents["WM1"].status == "CANCELED"
 
 
 def test_q2_a_return_is_received_once(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.wms.ship("WM1")
     warehouse_orders.on_return_requested(event("return.requested", {
         "return_no": "RT1", "order_no": "WM1", "type": "return",
-        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}), world.tenant)
+        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}), world.ctx)
     assert world.wms.state.documents["RT1"].head["preDeliveryOrderCode"] == "WM1"
     world.wms.receive("RT1", duplicate=True)
     assert world.store.orders.of("receipt") == [("receipt", "RT1", "confirm", (("TS001-WHT-M", 1),))]
@@ -149,7 +150,7 @@ def test_q2_a_return_is_received_once(world):
 def test_q3_a_transfer_confirmed_in_two_messages_tells_the_store_once_with_the_total(world):
     store_transfers.on_transfer_submitted(event("transfer.submitted", {
         "doc_no": "PH1", "store_code": "S001", "items": [{"sku_id": "JN002-BLU-30", "qty": 4}], "remark": "补货"}),
-        world.tenant)
+        world.ctx)
     assert world.wms.state.documents["PH1"].order_type == "DBCK"
     world.wms.ship("PH1", [{"tracking_no": "ZT1", "items": {"JN002-BLU-30": 1}}])
     assert world.store.documents.transfers == {}
@@ -161,7 +162,7 @@ def test_q3_a_transfer_confirmed_in_two_messages_tells_the_store_once_with_the_t
 def test_q4_a_warehouse_return_received_in_two_receipts(world):
     store_transfers.on_warehouse_return_submitted(event("warehouse_return.submitted", {
         "doc_no": "TC1", "store_code": "S001", "items": [{"sku_id": "TS001-WHT-L", "qty": 3}], "remark": ""}),
-        world.tenant)
+        world.ctx)
     assert world.wms.state.documents["TC1"].order_type == "DBRK"
     world.wms.receive("TC1", {"TS001-WHT-L": 1})
     world.wms.receive("TC1", duplicate=True)
@@ -180,7 +181,7 @@ def test_q5_a_report_is_a_signal_to_read_again_and_set_absolute_levels(world):
 
 
 def test_q5_the_scheduled_read_covers_every_sku_the_wms_may_hold(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.ctx.warehouse.sync_items([SimpleNamespace(sku_code="TS001-WHT-L", name="T恤 L")])
     summary = stock_sync.pull_jst_stock(world.ctx)
     assert summary["WH01"]["read"] == 3
@@ -211,7 +212,7 @@ def test_a_transient_failure_remembers_nothing_and_a_retry_creates_one_document(
 def test_a_refused_order_is_the_store_s_422(world):
     world.wms.faults["script"] = [{"kind": "failure", "code": "ITEM_NOT_EXIST"}]
     with pytest.raises(WarehouseRefused, match="WMS"):
-        warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+        warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
 
 
 def product(sku: str, name: str = "T恤", **changes) -> dict:
@@ -222,10 +223,10 @@ def product(sku: str, name: str = "T恤", **changes) -> dict:
 
 def test_q6_product_changes_reach_the_wms_as_add_then_update(world):
     assert cloud_warehouse.on_product_changed(event("product.changed", {"items": [product("TS001-WHT-M")]}),
-                                              world.tenant) == {"added": 1, "updated": 0}
+                                              wiring.context_for(world.tenant)) == {"added": 1, "updated": 0}
     assert world.wms.state.items["TS001-WHT-M"]["actionType"] == "add"
     assert cloud_warehouse.on_product_changed(event("product.changed", {"items": [product("TS001-WHT-M", name="纯棉T恤")]}),
-                                              world.tenant) == {"added": 0, "updated": 1}
+                                              wiring.context_for(world.tenant)) == {"added": 0, "updated": 1}
     item = world.wms.state.items["TS001-WHT-M"]
     assert (item["actionType"], item["itemName"], item["barCode"], item["retailPrice"]) == ("update", "纯棉T恤",
                                                                                               "6900000000011", "99.00")
@@ -233,7 +234,7 @@ def test_q6_product_changes_reach_the_wms_as_add_then_update(world):
 
 def test_q6_a_refused_product_change_is_parked_with_its_reason(world):
     world.wms.faults["script"] = [{"kind": "failure", "code": "item-invalid"}]
-    result = cloud_warehouse.on_product_changed(event("product.changed", {"items": [product("X-1")]}), world.tenant)
+    result = cloud_warehouse.on_product_changed(event("product.changed", {"items": [product("X-1")]}), wiring.context_for(world.tenant))
     assert result["outcome"] == "dead_lettered" and "item-invalid" in result["reason"]
     assert len(world.ctx.queue.dead) == 1
 
@@ -257,3 +258,8 @@ def test_q6_what_the_erp_sends_to_the_store_also_goes_to_the_wms(world):
     summary = products.sync_products(world.ctx)
     assert summary["failed"] == 1 and "TS-9" not in world.wms.state.items
     assert "the cloud WMS refused it" in world.ctx.records.get("10020", products.FAILED, "TS-9").data["error"]
+
+
+def take(call):
+    """The WMS's call as the qimen_callback handler gives it to the flow, with the tenant's context."""
+    return cloud_warehouse.on_wms_message(call, wiring.context_for(call.tenant))

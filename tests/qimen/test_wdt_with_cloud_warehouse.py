@@ -24,7 +24,8 @@ from o2o_bridge.connectors.wangdiantong.api import WdtApi
 from o2o_bridge.connectors.wangdiantong.client import WdtClient, WdtCredentials
 from o2o_bridge.connectors.wangdiantong.erp import WdtErp
 from o2o_bridge.connectors.wangdiantong.factory import limits_of
-from o2o_bridge.flows import cloud_warehouse, erp_stock, erp_store_stock, kit, stock_sync, warehouse_orders
+from o2o_bridge import wiring
+from o2o_bridge.flows import cloud_warehouse, erp_stock, erp_store_stock, stock_sync, warehouse_orders
 from o2o_bridge.tenant import parse_tenant
 from o2o_local.qimen_sandbox import QimenSandbox
 from o2o_local.wdt_sandbox import WdtSandbox
@@ -53,7 +54,7 @@ def world(monkeypatch):
                                  datetime.now(timezone.utc))
         except CallbackRefused as refused:
             return 200, {"refused": refused.code}
-        return 200, cloud_warehouse.on_wms_message(call)
+        return 200, cloud_warehouse.on_wms_message(call, holder.ctx)
 
     receiver = RecordingReceiver(bridge)
     with QimenSandbox(bridge_url=receiver.url) as wms, WdtSandbox() as wdt:
@@ -70,7 +71,7 @@ def world(monkeypatch):
                                        records=ctx.records, timeline=ctx.timeline, now=lambda: ctx.now(),
                                        metric=ctx.metric)
         holder.ctx = ctx
-        monkeypatch.setattr(kit, "context_for", lambda t: ctx)
+        monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
         yield SimpleNamespace(ctx=ctx, wms=wms, wdt=wdt, store=ctx.store, tenant=tenant)
     receiver.close()
 
@@ -82,7 +83,7 @@ def test_the_combination_is_a_valid_tenant_with_both_sections():
 
 
 def test_store_orders_are_shipped_by_the_wms_and_a_lost_confirm_is_caught_up(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     assert world.wms.state.documents["WM1"].plan == {"TS001-WHT-M": 2, "JN002-BLU-30": 1}
     world.wms.ship("WM1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 1}}])
     world.wms.ship("WM1", [{"tracking_no": "SF2", "items": {"TS001-WHT-M": 1, "JN002-BLU-30": 1}}], drop=True)
@@ -107,7 +108,7 @@ def test_store_orders_are_shipped_by_the_wms_and_a_lost_confirm_is_caught_up(wor
 
 
 def test_the_wms_stock_is_read_hourly_and_the_erp_store_stock_only_at_0210(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     hourly = stock_sync.pull_warehouse_stock(world.ctx)
     assert list(hourly) == ["WH01"] and hourly["WH01"]["applied"] == 2  # the SKUs the WMS was given
     assert world.wdt.calls("stock_query.php") == []  # 旺店通's store-warehouse stock waits for 02:10
@@ -119,7 +120,7 @@ def test_the_wms_stock_is_read_hourly_and_the_erp_store_stock_only_at_0210(world
 
 
 def test_a_wms_stock_report_rereads_the_wms_even_with_the_erp_as_stock_master(world):
-    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.tenant)
+    warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
     world.wms.change_stock({"TS001-WHT-M": 44})
     (code, levels), = [entry for entry in world.store.stock if entry[0] == world.tenant.qimen.store_warehouse_code]
     assert levels["TS001-WHT-M"][0] == 44
@@ -129,6 +130,6 @@ def test_the_stores_books_still_go_to_wangdiantong(world):
     refunded = SimpleNamespace(event_id=f"e-{uuid.uuid4().hex[:6]}", type="sale.refunded", data=SimpleNamespace(
         refund_no="RF-1", sale_no="S1", store_code="S101", defective=False,
         items=[SimpleNamespace(sku_id="PIL-STD", qty=1)]))
-    erp_store_stock.on_sale_refunded(refunded, world.tenant)
+    erp_store_stock.on_sale_refunded(refunded, world.ctx)
     (doc,) = world.wdt.state.stockins.values()
     assert doc["outer_no"] == "O2O-RF-1" and world.wdt.state.stock[("S101", "PIL-STD")]["stock_num"] == Decimal(9)

@@ -6,9 +6,10 @@ import boto3
 import pytest
 
 from handlers import invoke, sample_event
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.errors import PermanentError, TransientError
-from o2o_bridge.retry import RetryEnvelope, commands
+from o2o_bridge.retry import RetryEnvelope
+from o2o_bridge.retry_commands import CommandRegistry
 from o2o_bridge.tenant import parse_tenant
 from test_tenant_model import demo_doc
 
@@ -37,9 +38,14 @@ def world(aws, monkeypatch):
     def refused(ctx):
         raise PermanentError("店+ refused: store S404 does not exist")
 
+    # The worker's runner over these test commands (built once per container, so rebuilt here).
+    registry = CommandRegistry()
     for name, fn in {"test.ok": ok, "test.flaky": flaky, "test.refused": refused}.items():
-        monkeypatch.setitem(commands._commands, name, fn)
-    return aws, outcomes
+        registry.register(name)(fn)
+    monkeypatch.setattr(wiring, "command_registry", lambda context_factory: registry)
+    wiring._retry_runner.cache_clear()
+    yield aws, outcomes
+    wiring._retry_runner.cache_clear()
 
 
 def test_one_batch_retries_dead_letters_and_completes_each_message(world):
@@ -86,7 +92,7 @@ def test_a_batch_short_of_time_hands_back_the_records_it_did_not_start(world, mo
     clock = iter([100.0, 100.0, 10.0, 10.0])
     monkeypatch.setattr(retry_worker, "seconds_left", lambda: next(clock, 0.0))
     ran = []
-    monkeypatch.setitem(commands._commands, "test.count", lambda ctx: ran.append(ctx.payload["n"]))
+    monkeypatch.setitem(wiring.command_registry(None)._commands, "test.count", lambda ctx: ran.append(ctx.payload["n"]))
     batch = sqs_event(*(RetryEnvelope(command="test.count", ent_id="10010", payload={"n": n}).model_dump_json()
                         for n in range(4)))
     result = invoke("retry_worker", batch)

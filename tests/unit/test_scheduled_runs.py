@@ -8,7 +8,7 @@ import json
 import pytest
 
 from handlers import invoke
-from o2o_bridge import runtime
+from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, store_fulfilment
 from o2o_bridge.tenant import parse_tenant
 from test_tenant_model import demo_doc
@@ -32,7 +32,7 @@ def two_tenants(aws, monkeypatch):
         return {"dispatched": 1}
 
     monkeypatch.setattr(store_fulfilment, "poll_jst_outbound", poll)
-    monkeypatch.setattr(kit, "context_for", lambda tenant: type("Ctx", (), {"ent_id": tenant.ent_id})())
+    monkeypatch.setattr(wiring, "context_for", lambda tenant: type("Ctx", (), {"ent_id": tenant.ent_id})())
     return runs
 
 

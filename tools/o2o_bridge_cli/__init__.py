@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
-import pkgutil
 import sys
 from importlib import metadata
 from typing import Sequence
@@ -26,8 +24,14 @@ from ..errors import BadRequest, BridgeError, ConfigurationError, UnknownTenant
 from ._output import set_result_stream
 
 
-# The order `o2o --help` lists them in; modules not named here follow alphabetically.
-_FIRST = ("local", "tenant", "invoke", "jst", "trace", "dlq")
+def _command_modules() -> tuple:
+    """Every subcommand's module, in the order `o2o --help` lists them (a new command is a new
+    module and one line here)."""
+    from . import (cod, dlq, exceptions, invoke, jst, local, products, qimen, report, route, stock, tenant, trace,
+                   transfers, wdt)
+
+    return (local, tenant, invoke, jst, trace, dlq, exceptions, cod, products, qimen, report, route, stock, transfers,
+            wdt)
 
 EXIT_DONE, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,11 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="o2o", description="Operate the o2o-bridge (JST <-> 店+).")
     parser.add_argument("--version", action="version", version=f"o2o-bridge {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
-    for name in [n for n in _FIRST if n in found] + sorted(set(found) - set(_FIRST)):
-        module = importlib.import_module(f"{__name__}.{name}")
-        if hasattr(module, "register"):
-            module.register(commands)
+    for module in _command_modules():
+        module.register(commands)
     return parser
 
 

@@ -23,13 +23,14 @@ def register(commands) -> None:
 
 
 def list_cod(args) -> int:
-    from o2o_bridge.flows import cash_on_delivery as cod, kit
+    from o2o_bridge import wiring
+    from o2o_bridge.flows import cash_on_delivery as cod
 
     from ._output import echo, echo_json
     from .exceptions import _tenants
 
     found = [{"ent_id": tenant.ent_id, **item} for tenant in _tenants(args.tenant)
-             for item in cod.problems(kit.context_for(tenant), include_all=args.all)]
+             for item in cod.problems(wiring.context_for(tenant), include_all=args.all)]
     if args.json:
         echo_json(found)
         return 0

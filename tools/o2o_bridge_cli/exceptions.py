@@ -21,6 +21,8 @@ shipped).
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 import json
 
 from ..errors import BadRequest
@@ -60,19 +62,19 @@ def _tenants(only: str | None):
 
 
 def list_exceptions(args) -> int:
-    from ..flows import kit, store_fulfilment
+    from ..flows import store_fulfilment
 
     tenants = _tenants(args.tenant)
     if args.json:
         rows = [{"ent_id": tenant.ent_id, **item} for tenant in tenants
-                for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant))]
+                for item in store_fulfilment.exceptions_to_show(wiring.context_for(tenant))]
         rows += [{"ent_id": tenant.ent_id, "kind": f"qimen.{row['reason']}", **row} for tenant in tenants
                  if tenant.qimen is not None for row in _cloud_warehouse_rows(tenant)]
         echo_json(rows)
         return 0
     found = 0
     for tenant in tenants:
-        for item in store_fulfilment.exceptions_to_show(kit.context_for(tenant)):
+        for item in store_fulfilment.exceptions_to_show(wiring.context_for(tenant)):
             found += 1
             rejected = ", ".join(item.get("rejected_by") or []) or "-"
             state = f" dispatch={item['dispatch_state']}" if item.get("dispatch_state") else ""
@@ -94,16 +96,15 @@ def list_exceptions(args) -> int:
 def _cloud_warehouse_rows(tenant) -> list[dict]:
     """A 奇门 WMS that confirmed more than the bridge's document, or refused a cancel."""
     from ..connectors.qimen.ledger import exceptions_to_show
-    from ..flows import kit
 
-    return exceptions_to_show(kit.context_for(tenant))
+    return exceptions_to_show(wiring.context_for(tenant))
 
 
 def reroute_exception(args) -> int:
-    from ..flows import kit, store_fulfilment
+    from ..flows import store_fulfilment
 
     tenants = _tenants(args.tenant)
-    known = [t for t in tenants if store_fulfilment.load_order(kit.context_for(t), args.io_id) is not None]
+    known = [t for t in tenants if store_fulfilment.load_order(wiring.context_for(t), args.io_id) is not None]
     if not known:
         from . import NotFound
 
@@ -111,7 +112,7 @@ def reroute_exception(args) -> int:
     if len(known) > 1:
         raise BadRequest(f"outbound {args.io_id} is known to tenants "
                                    f"{', '.join(t.ent_id for t in known)}: say which with --tenant")
-    ctx = kit.context_for(known[0])
+    ctx = wiring.context_for(known[0])
     result = store_fulfilment.reroute_by_hand(ctx, args.io_id, store_code=args.store)
     order = store_fulfilment.load_order(ctx, args.io_id)
     if result.get("retried"):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 import argparse
 import json
 from datetime import datetime, time, timezone
@@ -63,7 +65,6 @@ def selected_tenants(args):
 
 
 def run_backfill(args) -> int:
-    from ..flows import kit
     from ..flows.products import backfill, progress_line
 
     failed = 0
@@ -72,7 +73,7 @@ def run_backfill(args) -> int:
             failed += _backfill_from_erp(tenant, args.since)
             continue
         echo(f"tenant {tenant.ent_id}: products modified since {args.since.isoformat()}", flush=True)
-        summary = backfill(kit.context_for(tenant), args.since,
+        summary = backfill(wiring.context_for(tenant), args.since,
                            progress=lambda step: echo(f"  {progress_line(step)}", flush=True))
         failed += summary["failed"]
         echo(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
@@ -83,10 +84,10 @@ def run_backfill(args) -> int:
 
 def _backfill_from_erp(tenant, since) -> int:
     """W4: the goods the ERP created since ``since``, a month a window (the guide's button)."""
-    from ..flows import erp_products, kit
+    from ..flows import erp_products
 
     echo(f"tenant {tenant.ent_id}: goods 旺店通 created since {since.isoformat()} (one-month windows)", flush=True)
-    summary = erp_products.backfill(kit.context_for(tenant), since, progress=lambda step: echo(
+    summary = erp_products.backfill(wiring.context_for(tenant), since, progress=lambda step: echo(
         f"  window {step['window']}: {step['begin'][:10]} .. {step['end'][:10]}  {step['new']} new SKU(s), "
         f"{step['created']} created at the store, {step['parked']} batch(es) parked", flush=True))
     echo(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['created']} created, "
@@ -95,7 +96,6 @@ def _backfill_from_erp(tenant, since) -> int:
 
 
 def run_sync(args) -> int:
-    from ..flows import kit
     from ..flows.products import sync_products
 
     failed = 0
@@ -103,28 +103,27 @@ def run_sync(args) -> int:
         if tenant.erp == "wangdiantong":
             from ..flows.erp_products import sync_erp_products
 
-            summary = sync_erp_products(kit.context_for(tenant))
+            summary = sync_erp_products(wiring.context_for(tenant))
             failed += summary["parked"]
             echo(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
             continue
-        summary = sync_products(kit.context_for(tenant))
+        summary = sync_products(wiring.context_for(tenant))
         failed += summary["failed"]
         echo(f"tenant {tenant.ent_id}: {json.dumps(summary, ensure_ascii=False, default=str)}", flush=True)
     return 1 if failed else 0
 
 
 def list_failed(args) -> int:
-    from ..flows import kit
     from ..flows.products import FAILED
 
     found = 0
     tenants = selected_tenants(args)
     if args.json:
         echo_json([{"ent_id": tenant.ent_id, "sku_id": record.key, **record.data} for tenant in tenants
-                   for record in kit.context_for(tenant).records.list(tenant.ent_id, FAILED)])
+                   for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED)])
         return 0
     for tenant in tenants:
-        for record in kit.context_for(tenant).records.list(tenant.ent_id, FAILED):
+        for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED):
             found += 1
             data = record.data
             echo(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "

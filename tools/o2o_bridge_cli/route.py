@@ -22,13 +22,14 @@ def register(commands) -> None:
 
 
 def simulate_route(args) -> int:
-    from o2o_bridge.flows import healing, kit
+    from o2o_bridge import wiring
+    from o2o_bridge.flows import healing
 
     from ._output import echo, echo_json
     from .exceptions import _tenants
 
     [tenant] = _tenants(args.tenant)
-    answer = healing.simulate(kit.context_for(tenant), args.io_id)
+    answer = healing.simulate(wiring.context_for(tenant), args.io_id)
     if args.json:
         echo_json(answer)
         return 0

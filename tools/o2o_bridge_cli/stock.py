@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 
 import json
 import time
@@ -39,10 +41,9 @@ def register(commands) -> None:
 
 
 def _context(ent_id: str):
-    from ..flows import kit
     from .tenant import stored_tenant
 
-    return kit.context_for(stored_tenant(ent_id))
+    return wiring.context_for(stored_tenant(ent_id))
 
 
 def run_nightly(args) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..connectors.jushuitan import factory as jst_factory
+
 import json
 import sys
 from pathlib import Path
@@ -98,7 +100,7 @@ def put_tenant(args) -> int:
     # The bridge keeps the current (refreshed) JST token apart from the file, and it wins over
     # the file's tokens. New tokens in the file mean the merchant re-authorised: use them.
     if previous is not None and (args.reset_token or _jst_tokens(previous) != _jst_tokens(tenant)):
-        if runtime.token_store().forget(tenant.ent_id):
+        if jst_factory.token_store().forget(tenant.ent_id):
             echo("the stored JST token was dropped: the file's access_token / refresh_token are used from now on")
     return 0
 

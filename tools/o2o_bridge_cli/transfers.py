@@ -3,6 +3,8 @@ that need an operator (voided or refused in JST), and forgetting one once it is 
 
 from __future__ import annotations
 
+from .. import wiring  # noqa: E402 - the composition root builds each tenant's context
+
 from ._output import add_json_flag, echo, echo_json
 
 
@@ -17,17 +19,17 @@ def register(commands) -> None:
 
 
 def show_exceptions(args) -> int:
-    from ..flows import kit, store_transfers
+    from ..flows import store_transfers
     from .products import selected_tenants
 
     found = 0
     tenants = selected_tenants(args)
     if args.json and not args.clear:
         echo_json([{"ent_id": tenant.ent_id, **item} for tenant in tenants
-                   for item in store_transfers.open_exceptions(kit.context_for(tenant))])
+                   for item in store_transfers.open_exceptions(wiring.context_for(tenant))])
         return 0
     for tenant in tenants:
-        ctx = kit.context_for(tenant)
+        ctx = wiring.context_for(tenant)
         for item in store_transfers.open_exceptions(ctx):
             if args.clear and item["doc_no"] != args.clear:
                 continue

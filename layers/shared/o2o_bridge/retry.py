@@ -17,12 +17,11 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import PermanentError, TransientError
-from .ports import CommandQueue, TenantRepository, Timeline
+from .ports import CommandQueue, Timeline
 from .redaction import redact_text, secret_keys_in
-# The registry lives in a module without pydantic, so flows register their commands at
-# import time without every handler's cold start paying for the envelope models.
-from .retry_commands import CommandRegistry, commands  # noqa: F401 - re-exported
-from .tenant import Tenant
+# The registry lives in a module without pydantic (wiring.py builds it from the flows' steps).
+from .retry_commands import CommandRegistry
+from .tenant import Tenant, TenantRepository
 
 SQS_MAX_DELAY_SECONDS = 900
 

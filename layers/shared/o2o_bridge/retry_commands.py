@@ -1,17 +1,14 @@
-"""The retry command registry: name -> the flow step that re-runs it.
+"""The retry command registry: name -> what re-runs it. o2o_bridge/wiring.py builds the
+worker's registry from its explicit table of flow steps (``retry_commands``).
 
-Kept apart from retry.py (the envelopes, pydantic) so that flow modules can register their
-commands when they are imported without loading the models into every cold start.
+Kept apart from retry.py (the envelopes, pydantic), so building it loads no models.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from .retry import CommandContext
-
-Command = Callable[["CommandContext"], None]
+Command = Callable[[Any], None]  # called with a retry.CommandContext (the envelope and its tenant)
 
 
 class CommandRegistry:
@@ -35,6 +32,3 @@ class CommandRegistry:
     def names(self) -> list[str]:
         return sorted(self._commands)
 
-
-# Every flow registers its retryable commands here when it is imported.
-commands = CommandRegistry()

@@ -1,4 +1,5 @@
-"""Per-container wiring: settings, AWS clients and adapters, each built once and reused.
+"""Per-container infrastructure: settings, AWS clients and the AWS adapters, each built once
+and reused. What each Lambda's flows get per tenant is composed in wiring.py.
 
 Nothing here runs at import time; the first use builds it. Tests reset it with
 ``runtime.reset()`` after changing the environment.
@@ -62,6 +63,14 @@ def tenant_runs_variable(job: str) -> str:
 
 
 @functools.cache
+def cursors():
+    """The poll cursors over StateTable (bridge-wide ones too, e.g. a schedule's turn)."""
+    from .connectors.aws.dynamodb_state import CursorView
+
+    return CursorView(state_store())
+
+
+@functools.cache
 def ledger():
     """The document ledger this container appends facts to (files locally, else S3)."""
     config = settings()
@@ -87,47 +96,13 @@ class _NoLedger:
 
 
 @functools.cache
-def token_store():
-    """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID)."""
-    from .connectors.jushuitan.tokens import DynamoTokenStore, KmsTokenCipher
-    from .errors import ConfigurationError
-
-    key_id = settings().token_key_id
-    if not key_id:
-        raise ConfigurationError("TOKEN_KEY_ID is not set: JST tokens are only stored encrypted "
-                                 "(template.yaml sets it to the stack's TokenKey)")
-    return DynamoTokenStore(aws_client("dynamodb"), settings().state_table, KmsTokenCipher(aws_client("kms"), key_id))
-
-
-@functools.cache
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
     return SecretsManagerResolver()
 
 
-@functools.cache
-def retry_runner():
-    from . import flows
-    from .retry import RetryRunner, commands
-
-    flows.import_all()  # importing the flows registers their retry commands
-
-    config = settings()
-    store = state_store()
-    return RetryRunner(
-        commands,
-        command_queue(),
-        store,
-        store,
-        max_attempts=config.retry_max_attempts,
-        base_delay_seconds=config.retry_base_delay_seconds,
-        no_delay=config.retry_no_delay,
-    )
-
-
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, ledger, token_store, secret_resolver,
-                   retry_runner):
+    for cached in (settings, aws_client, state_store, command_queue, cursors, ledger, secret_resolver):
         cached.cache_clear()

@@ -1,6 +1,6 @@
 """The tenant: one 店+ merchant (entId) with its ERP (JST or 旺店通), store system and mappings.
 
-This is the tenant file of operations-contract.md as a pydantic v2 model. Secrets are
+This is the tenant file (docs/runbook.md) as a pydantic v2 model. Secrets are
 given inline (local use) or as a Secrets Manager reference in the sibling ``*_ref`` key;
 unknown keys are refused so a typo in a tenant file is reported, not ignored.
 """
@@ -8,7 +8,7 @@ unknown keys are refused so a typo in a tenant file is reported, not ignored.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -113,7 +113,7 @@ class _WithSecrets(_Strict):
 
 
 class CallbackAuth(_WithSecrets):
-    """How JST pushes to our callback URLs are authenticated (pos-contract.md)."""
+    """How JST pushes to our callback URLs are authenticated (the store contract, docs/openapi/pos-api.yaml)."""
 
     partner_key: SecretStr | None = None
     partner_key_ref: SecretRef | None = None
@@ -493,6 +493,9 @@ class Tenant(_Strict):
     name: Annotated[str, Field(min_length=1)]
     # The tenant's one ERP; its section is required and the other ERP's is refused.
     erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
+    # Who ships its store orders, 配货 and 退仓 and holds the warehouse stock (o2o_bridge/wiring.py):
+    # ``erp`` is the ERP's own warehouse; ``qimen`` a cloud warehouse over 奇门 (issue #17).
+    warehouse: Literal["erp", "qimen"] = "erp"
     jushuitan: JushuitanConfig | None = None
     wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig
@@ -646,3 +649,11 @@ def validation_messages(error: ValidationError) -> list[str]:
 def parse_tenant(data: Any) -> Tenant:
     """Validate a tenant document; raises ValidationError (see ``validation_messages``)."""
     return Tenant.model_validate(data)
+
+
+class TenantRepository(Protocol):
+    """Where tenants are kept (connectors/aws: StateTable; tests: in memory)."""
+
+    def get(self, ent_id: str) -> Tenant | None: ...
+    def put(self, tenant: Tenant) -> None: ...
+    def list_ids(self) -> list[str]: ...

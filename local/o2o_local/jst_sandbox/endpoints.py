@@ -2,7 +2,7 @@
 
 ``process(state, limiter, path, form)`` takes the decoded form of one POST and returns the
 JSON answer (always HTTP 200 like JST; business errors are a non-zero ``code``).
-Paths, parameters, field names, limits and codes follow docs reference jushuitan-api.md.
+Paths, parameters, field names, limits and codes follow JST's open-platform documentation.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The 店+ sandbox: P1–P14 of pos-contract.md served under ``/api`` on 127.0.0.1, admin
+"""The 店+ sandbox: P1–P14 of the store contract (docs/openapi/pos-api.yaml) served under ``/api`` on 127.0.0.1, admin
 endpoints under ``/__admin__/``, and signed store events sent to the bridge.
 
     with PosSandbox(bridge_url="http://127.0.0.1:3000") as sandbox:

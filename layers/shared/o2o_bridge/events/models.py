@@ -1,4 +1,4 @@
-"""The store system's events (pos-contract.md, "Store system → bridge (events)").
+"""The store system's events (the store contract (docs/openapi/pos-api.yaml), "Store system → bridge (events)").
 
 One model per event type, joined in a union discriminated on ``type``. Each model holds
 the contract's required fields; anything else the store system adds is ignored, so a new

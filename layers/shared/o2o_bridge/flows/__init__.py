@@ -1,21 +1,7 @@
-"""Business flows, one module per scenario of ARCHITECTURE.md. Plain Python over ports.
+"""Business flows, one module per scenario, in the bridge's own terms over the ports
+(docs/architecture.md). Plain Python: no HTTP, no DynamoDB keys, no outside system's names.
 
 ``kit`` holds what they share (the context, effects done once, retried steps, scheduled
-work per tenant). ``import_all()`` imports every flow module so each registers its retry
-commands with ``o2o_bridge.retry.commands``; the retry worker calls it before its first
-message. Store events reach flows through ``o2o_bridge.events.dispatch.FLOWS``.
+work per tenant). Store events reach flows through ``o2o_bridge.events.routes.ROUTES``;
+retry commands through ``o2o_bridge.wiring.retry_commands``.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-
-def import_all() -> list[str]:
-    """Import every module of this package (new scenario modules need no registration)."""
-    names = []
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-        names.append(module.name)
-    return names

@@ -31,7 +31,6 @@ from . import kit, ledger_facts
 
 if TYPE_CHECKING:
     from ..ports.erp import OnlineOutbound
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 COD_KIND = "cod.order"  # key io_id: expected, collected, status
@@ -155,12 +154,11 @@ def record_collection(ctx: "FlowContext", io_id: str, *, amount: Any, method: st
     return after["status"]
 
 
-def on_payment_collected(event, tenant: "Tenant") -> None:
+def on_payment_collected(event, ctx: "FlowContext") -> None:
     """``payment.collected``: 货到付款 money the store collected for an online order (external_id,
     the JST io_id) or a store order (order_no)."""
     from . import store_fulfilment
 
-    ctx = kit.context_for(tenant)
     data = event.data
     io_id = getattr(data, "external_id", None)
     if io_id:

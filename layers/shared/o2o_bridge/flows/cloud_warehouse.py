@@ -68,11 +68,11 @@ class UnknownWmsDocument(PermanentError):
 # --- the WMS's messages ------------------------------------------------------------------------
 
 
-def on_wms_message(call: "QimenCall") -> dict[str, Any]:
+def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
     """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
     if call.method not in CONFIRMS and call.method not in STOCK_REPORTS:  # read_callback admits only these
         raise PermanentError(f"no flow takes 奇门 {call.method}")
-    return take_message(kit.context_for(call.tenant), call.method, call.document, call.message_key, _trace_key(call))
+    return take_message(ctx, call.method, call.document, call.message_key, _trace_key(call))
 
 
 def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str) -> dict[str, Any]:
@@ -342,10 +342,9 @@ def products_to_wms(ctx: kit.FlowContext, products: list[dict[str, Any]]) -> dic
     return kit.attempt(ctx, sync_items, {"items": products}, trace_key="qimen.items") or {"outcome": "queued"}
 
 
-def on_product_changed(event: Any, tenant: Any) -> dict[str, Any]:
+def on_product_changed(event: Any, ctx: kit.FlowContext) -> dict[str, Any]:
     """Q6: a product changed at the store system goes to the cloud WMS; a refusal is parked
     with its reason (`o2o dlq list`), the event acknowledged."""
-    ctx = kit.context_for(tenant)
     items = [item.model_dump(mode="json") for item in event.data.items]
     if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
         ctx.timeline.record("qimen.items", ctx.ent_id, "product.changed_ignored",

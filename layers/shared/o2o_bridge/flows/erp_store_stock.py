@@ -46,7 +46,6 @@ from . import kit, stock_sync
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 BOOKED_METRIC = "StoreStockBooked"
@@ -78,8 +77,8 @@ def erp_books_store(ctx: "FlowContext", trace: str, event: "PosEvent") -> bool:
 
 # --- the store events ----------------------------------------------------------------------------
 
-def on_sale_completed(event: "PosEvent", tenant: "Tenant") -> Any:
-    ctx, sale = kit.context_for(tenant), event.data
+def on_sale_completed(event: "PosEvent", ctx: "FlowContext") -> Any:
+    sale = event.data
     if not erp_books_store(ctx, sale.sale_no, event):
         return None
     if ctx.erp.info.sales_as_orders:
@@ -92,8 +91,8 @@ def on_sale_completed(event: "PosEvent", tenant: "Tenant") -> Any:
                       "remark": f"零售单 {sale.sale_no} ({sale.store_code})"}, trace=sale.sale_no)
 
 
-def on_sale_refunded(event: "PosEvent", tenant: "Tenant") -> Any:
-    ctx, refund = kit.context_for(tenant), event.data
+def on_sale_refunded(event: "PosEvent", ctx: "FlowContext") -> Any:
+    refund = event.data
     if not erp_books_store(ctx, refund.refund_no, event):
         return None
     if refund.defective and not ctx.erp.info.defective_stock:
@@ -108,8 +107,8 @@ def on_sale_refunded(event: "PosEvent", tenant: "Tenant") -> Any:
                 trace=refund.refund_no)
 
 
-def on_stock_counted(event: "PosEvent", tenant: "Tenant") -> Any:
-    ctx, count = kit.context_for(tenant), event.data
+def on_stock_counted(event: "PosEvent", ctx: "FlowContext") -> Any:
+    count = event.data
     if not erp_books_store(ctx, count.count_no, event):
         return None
     counted = {item.sku_id: int(item.counted_qty) for item in count.items}  # the last line of a SKU counts
@@ -121,11 +120,11 @@ def on_stock_counted(event: "PosEvent", tenant: "Tenant") -> Any:
                       trace_key=count.count_no)
 
 
-def on_store_transfer_submitted(event: "PosEvent", tenant: "Tenant") -> None:
+def on_store_transfer_submitted(event: "PosEvent", ctx: "FlowContext") -> None:
     """店店调拨: out of ``from_store``, into ``to_store``, as two documents keyed by the transfer's
     number (``<doc_no>-out`` / ``<doc_no>-in``); the store system submits a transfer once the
     goods moved, so both are booked at once."""
-    ctx, transfer = kit.context_for(tenant), event.data
+    transfer = event.data
     if not erp_books_store(ctx, transfer.doc_no, event):
         return
     lines = _lines((item.sku_id, item.qty) for item in transfer.items)
@@ -136,7 +135,7 @@ def on_store_transfer_submitted(event: "PosEvent", tenant: "Tenant") -> None:
              trace=transfer.doc_no)
 
 
-def on_store_document_submitted(event: "PosEvent", tenant: "Tenant") -> Any:
+def on_store_document_submitted(event: "PosEvent", ctx: "FlowContext") -> Any:
     """The store's own in/out documents (冲单, 采购入库, 入库单导入; 换货出库, 出库开单)."""
     from ..errors import UnprocessableRequest
 
@@ -145,7 +144,6 @@ def on_store_document_submitted(event: "PosEvent", tenant: "Tenant") -> Any:
     direction = "in" if kind in IN_KINDS else "out" if kind in OUT_KINDS else None
     if direction is None:
         raise UnprocessableRequest(f"data.kind {kind!r} is not one of {', '.join(IN_KINDS + OUT_KINDS)}")
-    ctx = kit.context_for(tenant)
     if not erp_books_store(ctx, str(data.doc_no), event):
         return None
     return book(ctx, {"doc_no": str(data.doc_no), "store_code": str(data.store_code), "direction": direction,

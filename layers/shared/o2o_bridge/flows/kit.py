@@ -3,12 +3,11 @@ retried through the queue, and scheduled work run tenant by tenant.
 
 A flow is ``def flow(ctx: FlowContext, ...)``: plain Python over ``ctx``'s ports, so unit
 tests build a context of in-memory fakes (tests/fakes.py ``fake_context``) and the Lambdas
-build a live one (``live_context``).
+get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -18,14 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
-from ..retry_commands import commands
+from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
 
 if TYPE_CHECKING:
-    from ..retry import CommandContext
     from ..ports import (CommandQueue, CursorRepository, Erp, Ledger, LinkRepository, RecordRepository, StoreSystem,
-                         TenantRepository, Timeline, Warehouse)
+                         Timeline, Warehouse)
     from ..ports.retail import RetailErp
-    from ..tenant import Tenant
+    from ..tenant import Tenant, TenantRepository
 
 T = TypeVar("T")
 
@@ -69,97 +67,20 @@ class FlowContext:
         return self.tenant.ent_id
 
 
-def live_context(tenant: "Tenant") -> FlowContext:
-    """The context a Lambda uses: DynamoDB state, SQS retries, HTTP adapters for JST and 店+."""
-    from .. import runtime
-    from ..connectors.aws.dynamodb_state import CursorView, RecordView
-    from ..connectors.jushuitan.erp import JstErp
-    from ..connectors.jushuitan.factory import jst_for_tenant
-    from ..connectors.jushuitan.warehouse import JstWarehouse
-    from ..connectors.store.factory import store_system_for_tenant
-    from ..observability import metrics
-
-    store = runtime.state_store()
-    lambda_context = runtime.lambda_context
-
-    def time_left() -> float:
-        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
-            return float("inf")
-        return lambda_context.get_remaining_time_in_millis() / 1000
-
-    def metric(name: str, value: float = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
-
-    if tenant.erp == "wangdiantong":
-        # 旺店通 keeps the stores' books (W1-W5: ports.retail.RetailErp); the JST scenarios'
-        # warehouse (S2, S5, S6) is not 旺店通's here, so it refuses by name.
-        from ..connectors.wangdiantong.factory import erp_for_tenant
-
-        warehouse, erp = NotThisErp(tenant, "warehouse"), erp_for_tenant(tenant)
-    else:
-        jst = jst_for_tenant(tenant)
-        warehouse, erp = JstWarehouse(jst, tenant), JstErp(jst, tenant)
-    if tenant.warehouse == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
-        from ..connectors.qimen.warehouse import warehouse_for_tenant
-
-        warehouse = warehouse_for_tenant(tenant, records=RecordView(store), timeline=store, metric=metric)
-    return FlowContext(
-        tenant=tenant,
-        warehouse=warehouse,
-        erp=erp,
-        store=store_system_for_tenant(tenant),
-        links=store,
-        cursors=CursorView(store),
-        records=RecordView(store),
-        timeline=store,
-        queue=runtime.command_queue(),
-        metric=metric,
-        time_left=time_left,
-        retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
-        ledger=runtime.ledger(),
-    )
-
-
-class NotThisErp:
-    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
-    use is a configuration error naming the tenant, its ERP and the step, never a call."""
-
-    def __init__(self, tenant: "Tenant", port: str) -> None:
-        self._tenant, self._port = tenant, port
-
-    def stock_locations(self) -> list[Any]:
-        """It holds no stock the store system shows (the stock reads ask every source)."""
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        from ..errors import ConfigurationError
-
-        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
-                                 f"does not take the step {name}")
-
-
-# How a retried command gets its context back: live in Lambdas, fakes in tests.
-context_for: Callable[["Tenant"], FlowContext] = live_context
-
-
 # --- steps that may fail transiently ------------------------------------------------------
 
 FlowStep = Callable[[FlowContext, dict[str, Any]], Any]
 
 
 def flow_command(name: str) -> Callable[[FlowStep], FlowStep]:
-    """Register ``step(ctx, payload)`` as a retry command; ``attempt`` runs it first in line.
+    """Name ``step(ctx, payload)`` as the retry command ``name``; ``attempt`` runs it first in
+    line and queues it under that name. The retry worker finds it in the explicit table
+    o2o_bridge/wiring.py ``retry_commands`` (a test checks every named step is there).
 
     The payload holds business data only (ids, quantities), never a secret: the retry
     worker rebuilds the context from the tenant."""
 
     def decorator(step: FlowStep) -> FlowStep:
-        def from_envelope(command: "CommandContext") -> None:
-            if command.tenant is None:
-                raise BridgeError(f"retry command {name!r} needs a tenant")
-            step(context_for(command.tenant), command.payload)
-
-        commands.register(name)(from_envelope)
         step.command_name = name  # type: ignore[attr-defined]
         return step
 
@@ -191,11 +112,6 @@ def _queue_retry(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key
                             {"command": name, "retry_id": envelope.id, "error": envelope.last_error},
                             level="warning")
     ctx.metric("RetryQueued", 1)
-
-
-def digest(value: Any) -> str:
-    """A short stable fingerprint of JSON-able business data (idempotency keys, markers)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
 
 
 PARKED_KIND = "parked"  # inputs already dead-lettered, so a repeat does not fill the DLQ again
@@ -433,32 +349,6 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
     return record is not None and record.data.get("state") == "done"
 
 
-# --- flows looked up when first used ----------------------------------------------------------
-
-
-def flow_function(module: str, function: str, *, what: str, issue: int | tuple[int, ...]) -> Callable[..., Any]:
-    """``o2o_bridge.flows.<module>.<function>``, imported on first call (cold starts load only
-    what they use); until it exists, calling it raises NotImplementedYet naming the issue (or
-    the issues, when several build it, e.g. one per ERP)."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        import importlib
-
-        from ..errors import NotImplementedYet
-
-        qualified = f"o2o_bridge.flows.{module}"
-        try:
-            target = getattr(importlib.import_module(qualified), function)
-        except (ModuleNotFoundError, AttributeError) as exc:
-            if isinstance(exc, ModuleNotFoundError) and exc.name != qualified:
-                raise
-            raise NotImplementedYet(what, issue=issue) from None
-        return target(*args, **kwargs)
-
-    call.__name__ = f"{module}.{function}"
-    return call
-
-
 # --- scheduled work: one unit per tenant -----------------------------------------------------------
 #
 # A schedule fires its function once (EventBridge Scheduler, asynchronously, with no Lambda
@@ -530,7 +420,9 @@ def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], t
 
     started = time.monotonic()
     try:
-        result = flow((build or context_for)(tenant)) or {}
+        if build is None:
+            raise BridgeError(f"{job}: no context factory given (handlers pass wiring.context_for)")
+        result = flow(build(tenant)) or {}
         summary = {"ok": True, **result, "seconds": round(time.monotonic() - started, 3)}
     except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the others
         message = f"{type(exc).__name__}: {redact_text(str(exc), tenant.inline_secrets())}"
@@ -601,9 +493,7 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
             raise TenantFailures(f"{job} failed for tenant(s) {tenant.ent_id}: {summary['error']}")
         return {"job": job, "tenants": {tenant.ent_id: summary}}
     if cursors is None:
-        from ..connectors.aws.dynamodb_state import CursorView
-
-        cursors = CursorView(runtime.state_store())
+        cursors = runtime.cursors()
     return fan_out(job, _run_id(event if isinstance(event, dict) else {}, _utcnow()), tenants=tenants,
                    cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job), erp=erp)
 

@@ -34,7 +34,6 @@ from ..ledger import Fact, hash_identity, mobile_hash, normalise_mobile
 from . import kit
 
 if TYPE_CHECKING:
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 PROFILE_KIND = "member.profile"  # key: the mobile hash
@@ -75,9 +74,8 @@ def _empty(mobile: str) -> dict[str, Any]:
             "online": {}}
 
 
-def on_member_updated(event, tenant: "Tenant") -> None:
+def on_member_updated(event, ctx: "FlowContext") -> None:
     """``member.updated``: merge the store member into its person's profile and send it (P14)."""
-    ctx = kit.context_for(tenant)
     data = event.data
     member_id = str(data.member_id)
     mobile = normalise_mobile(data.mobile)

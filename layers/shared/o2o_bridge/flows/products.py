@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PermanentError, TransientError
 
+from ..connectors.paging import split_window
 from ..ports.erp import ErpProduct
 
 if TYPE_CHECKING:
@@ -119,21 +120,6 @@ def retry_failed(ctx: "FlowContext") -> dict[str, int]:
             ctx.timeline.record(record.key, ctx.ent_id, "product.sync_failed", {"error": _short(exc)}, level="warning")
     sent, not_sent = send(ctx, products, waiting={r.key for r in waiting}) if products else (0, 0)
     return {"sent": sent, "failed": failed + not_sent}
-
-
-def split_window(begin: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
-    """Consecutive windows of at most ``max_span`` covering [begin, end]; they share their edges
-    so a record modified exactly at an edge is read by both (an upsert twice changes nothing)."""
-    if end < begin:
-        raise ValueError(f"window end {end} is before its begin {begin}")
-    windows = []
-    start = begin
-    while True:
-        stop = min(start + max_span, end)
-        windows.append((start, stop))
-        if stop >= end:
-            return windows
-        start = stop
 
 
 # --- sending ----------------------------------------------------------------------------------

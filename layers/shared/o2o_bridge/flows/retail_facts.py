@@ -12,15 +12,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ..ledger import Fact, FactLine, lines_of
-from . import kit, members
+from . import members
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
-    from ..tenant import Tenant
+    from .kit import FlowContext
 
 
-def record(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def record(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     if event.type == "sale.completed":
         ctx.ledger.append(Fact(

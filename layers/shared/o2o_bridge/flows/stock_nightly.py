@@ -1,4 +1,4 @@
-"""The 02:10 stock run (ARCHITECTURE.md S4 nightly, S4e): compare, push only what changed.
+"""The 02:10 stock run (docs/architecture.md S4 nightly, S4e): compare, push only what changed.
 
 stock.master: pos  all store stock (P8, paged) -> per SKU over the stores feeding the 店加线下仓,
                    minus safety stock -> compared with the snapshot of the last completed run ->

@@ -320,10 +320,10 @@ def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequenc
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
 
 
-def on_stock_changed(event: "PosEvent", tenant: "Tenant") -> None:
+def on_stock_changed(event: "PosEvent", ctx: "FlowContext") -> None:
     """A store's stock changed: record the levels (a stale version changes nothing), mark
-    the SKUs dirty and make sure one flush is queued. No JST call here."""
-    ctx = kit.context_for(tenant)
+    the SKUs dirty and make sure one flush is queued. No ERP call here."""
+    tenant = ctx.tenant
     data = event.data
     trace = f"stock:{data.store_code}"
     reason = None

@@ -41,7 +41,6 @@ from .kit import FlowContext, attempt, effect_once, flow_command
 if TYPE_CHECKING:
     from ..events.models import PosEvent
     from ..ports.erp import OnlineOutbound
-    from ..tenant import Tenant
 
 CURSOR = "jst.sales_outbound"
 ORDER_KIND = "s1.order"          # key io_id: the outbound's state here
@@ -81,7 +80,7 @@ def load_order(ctx: FlowContext, io_id: str) -> Order | None:
     return Order(record.version, record.data) if record else None
 
 
-def change_order(ctx: FlowContext, io_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> \
+def change_order(ctx: FlowContext, io_id: str, change: "Transition") -> \
         tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Apply ``change(current data) -> new data (None: leave it)`` with a conditional write,
     re-reading on a conflict. Returns (before, after)."""
@@ -137,6 +136,82 @@ def _order_from_outbound(ctx: FlowContext, ob: "OnlineOutbound") -> dict[str, An
         "buyer_message": ob.buyer_message,
         "rejections": [], "store_code": None, "fulfilment_id": None, "forced_store": None,
     }
+
+
+# --- named transitions: each takes the order's data (None: never seen) and returns the new
+# data, or None to leave it as it is ----------------------------------------------------------------
+
+Transition = Callable[[dict[str, Any] | None], dict[str, Any] | None]
+
+
+def still_routing(data: dict[str, Any] | None, route_no: int) -> bool:
+    return bool(data) and data["status"] == "routing" and data["route_no"] == route_no
+
+
+def parked(route_no: int) -> Transition:
+    """No store can take it (or the store refused it): an exception for a person."""
+    return lambda d: {**d, "status": "exception"} if still_routing(d, route_no) else None
+
+
+def dispatched(route_no: int, store_code: str, fulfilment_id: str, day: str | None) -> Transition:
+    """The routed store has its fulfilment order."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not still_routing(d, route_no):
+            return None
+        return {**d, "status": "dispatched", "store_code": store_code, "fulfilment_id": fulfilment_id,
+                "capacity_day": day}
+    return change
+
+
+def created_while_cancelled(store_code: str, fulfilment_id: str, day: str | None) -> Transition:
+    """The ERP cancelled while the store's order was being created: remember it, to undo it."""
+    return lambda d: ({**d, "fulfilment_id": fulfilment_id, "store_code": store_code, "capacity_day": day}
+                      if d and not d.get("fulfilment_id") else None)
+
+
+def confirmed(status: str) -> Transition:
+    """Shipped or picked up, confirmed in the ERP."""
+    return lambda d: {**d, "status": status} if d and d["status"] != status else None
+
+
+def rejected_by(store_code: str, fulfilment_id: str, reason: str, sku_ids: list[str] | None) -> Transition:
+    """A store rejected its fulfilment order (once per fulfilment): route again without it."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
+            return None
+        rejection = {"store_code": store_code, "reason": reason, "fulfilment_id": fulfilment_id}
+        if sku_ids:
+            rejection["sku_ids"] = sku_ids
+        changed = {**d, "rejections": [*d.get("rejections", []), rejection]}
+        if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
+            changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
+                           forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
+        return changed
+    return change
+
+
+def cancelled_by_erp(io_id: str, erp_status: str) -> Transition:
+    """The ERP voided the outbound; a never-seen one is remembered so a late dispatch does nothing."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None:
+            return {"io_id": io_id, "status": "cancelled", "jst_status": erp_status, "route_no": 0, "rejections": []}
+        if d["status"] in ("routing", "exception", "dispatched"):
+            return {**d, "status": "cancelled", "jst_status": erp_status, "was": d["status"]}
+        return None
+    return change
+
+
+def routed_again_by_hand(io_id: str, store_code: str | None) -> Transition:
+    """`o2o exceptions reroute`: a parked order (or a stuck one, to another store) gets a new route."""
+    def change(d: dict[str, Any] | None) -> dict[str, Any] | None:
+        if d is None:
+            raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
+        if d["status"] not in ("exception", "routing"):
+            raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
+        if d["status"] == "routing" and store_code is None:
+            return None  # stuck: the same route again
+        return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
+    return change
 
 
 # --- 1. the poll ----------------------------------------------------------------------------
@@ -268,14 +343,6 @@ def _to_route(data: dict[str, Any]) -> routing.OrderToRoute:
         pickup_store=data.get("pickup_store_code"))
 
 
-def _still_routing(route_no: int) -> Callable[[dict[str, Any] | None], bool]:
-    return lambda d: bool(d) and d["status"] == "routing" and d["route_no"] == route_no
-
-
-def _parked(ctx: FlowContext, io_id: str, route_no: int) -> None:
-    change_order(ctx, io_id, lambda d: {**d, "status": "exception"} if _still_routing(route_no)(d) else None)
-
-
 @flow_command("s1.dispatch")
 def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
     """Route the outbound (once per route number) and go on to create the store's order.
@@ -283,7 +350,7 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
     Routing and creating are two steps so that each retry repeats as few calls as possible."""
     io_id, route_no = str(payload["io_id"]), int(payload["route_no"])
     order = load_order(ctx, io_id)
-    if order is None or not _still_routing(route_no)(order.data):
+    if order is None or not still_routing(order.data, route_no):
         return None  # done, cancelled or routed again since this step was queued
     data = order.data
     stores = {store.code: store for store in ctx.tenant.stores}
@@ -321,7 +388,7 @@ def dispatch(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None
             kind = pickup.PICKUP_REJECTED if data.get("rejections") else "no_pickup_store"
         _park(ctx, io_id, kind, decision["why"], dropped=decision["dropped"],
               **({"pickup_store_code": data["pickup_store_code"]} if data.get("pickup_store_code") else {}))
-        _parked(ctx, io_id, route_no)
+        change_order(ctx, io_id, parked(route_no))
         return decision
     return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
                                           "day": decision["day"], "at": decision.get("at")}, trace_key=io_id)
@@ -332,7 +399,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
     """P1 at the routed store (Idempotency-Key from io_id, store and route number); link; mark dispatched."""
     io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
     order = load_order(ctx, io_id)
-    if order is None or (order.status != "cancelled" and not _still_routing(route_no)(order.data)):
+    if order is None or (order.status != "cancelled" and not still_routing(order.data, route_no)):
         return None
 
     def create() -> dict[str, Any]:
@@ -350,7 +417,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         _park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
-        _parked(ctx, io_id, route_no)
+        change_order(ctx, io_id, parked(route_no))
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
@@ -362,13 +429,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
     ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                 {"store_code": store_code}))
 
-    def dispatched(d):
-        if _still_routing(route_no)(d):
-            return {**d, "status": "dispatched", "store_code": store_code, "fulfilment_id": fulfilment_id,
-                    "capacity_day": result.get("day")}
-        return None
-
-    before, after = change_order(ctx, io_id, dispatched)
+    before, after = change_order(ctx, io_id, dispatched(route_no, store_code, fulfilment_id, result.get("day")))
     if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
                             {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
@@ -377,9 +438,7 @@ def create_at_store(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any]
         _resolve_exception(ctx, io_id)
     elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):
         # JST cancelled the outbound while this step created the store's order: undo it.
-        change_order(ctx, io_id, lambda d: {**d, "fulfilment_id": fulfilment_id, "store_code": store_code,
-                                            "capacity_day": result.get("day")}
-                     if d and not d.get("fulfilment_id") else None)
+        change_order(ctx, io_id, created_while_cancelled(store_code, fulfilment_id, result.get("day")))
         attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": fulfilment_id}, trace_key=io_id)
     return result
 
@@ -404,8 +463,7 @@ def _outbound_of_event(ctx: FlowContext, fulfilment_id: str, external_id: str) -
                                "order the bridge created")
 
 
-def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
@@ -419,8 +477,7 @@ def on_fulfilment_shipped(event: "PosEvent", tenant: "Tenant") -> None:
             trace_key=io_id)
 
 
-def on_fulfilment_picked_up(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
@@ -452,7 +509,7 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
                            fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
     if known is not None:  # the goods left the store: its stock says so now, the hold goes
         reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
-    before, after = change_order(ctx, io_id, lambda d: {**d, "status": status} if d and d["status"] != status else None)
+    change_order(ctx, io_id, confirmed(status))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
                                                                        "fulfilment_id": payload["fulfilment_id"]})
@@ -463,8 +520,7 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
 
 # --- 4. rejected ---------------------------------------------------------------------------------
 
-def on_fulfilment_rejected(event: "PosEvent", tenant: "Tenant") -> None:
-    ctx = kit.context_for(tenant)
+def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
     io_id = _outbound_of_event(ctx, data.fulfilment_id, data.external_id)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
@@ -484,19 +540,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
     store_code = payload["store_code"]
     named_skus = payload.get("sku_ids")
 
-    def rejected(d):
-        if d is None or any(r["fulfilment_id"] == fulfilment_id for r in d.get("rejections", [])):
-            return None
-        rejection = {"store_code": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id}
-        if named_skus:
-            rejection["sku_ids"] = named_skus
-        changed = {**d, "rejections": [*d.get("rejections", []), rejection]}
-        if d["status"] == "dispatched" and d.get("fulfilment_id") == fulfilment_id:
-            changed.update(status="routing", route_no=d["route_no"] + 1, store_code=None, fulfilment_id=None,
-                           forced_store=None, released={"store_code": store_code, "day": d.get("capacity_day")})
-        return changed
-
-    before, after = change_order(ctx, io_id, rejected)
+    before, after = change_order(ctx, io_id, rejected_by(store_code, fulfilment_id, payload["reason"], named_skus))
     if after is not before and after is not None:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
                             {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
@@ -524,15 +568,7 @@ def store_rejected(ctx: FlowContext, payload: dict[str, Any]) -> None:
 
 def cancel_outbound(ctx: FlowContext, io_id: str, *, jst_status: str) -> bool:
     """JST voided the outbound: stop whatever the stores were doing with it. True when it changed."""
-    def cancelled(d):
-        if d is None:
-            # Never dispatched: remember it so a late dispatch does nothing.
-            return {"io_id": io_id, "status": "cancelled", "jst_status": jst_status, "route_no": 0, "rejections": []}
-        if d["status"] in ("routing", "exception", "dispatched"):
-            return {**d, "status": "cancelled", "jst_status": jst_status, "was": d["status"]}
-        return None
-
-    before, after = change_order(ctx, io_id, cancelled)
+    before, after = change_order(ctx, io_id, cancelled_by_erp(io_id, jst_status))
     if after is before:
         if before and before["status"] == "cancelled" and before.get("was") == "dispatched" \
                 and before.get("fulfilment_id") and not kit.effect_done(ctx, f"s1.cancel:{before['fulfilment_id']}"):
@@ -678,16 +714,7 @@ def reroute_by_hand(ctx: FlowContext, io_id: str, *, store_code: str | None = No
         result = attempt(ctx, step, retry["payload"], trace_key=io_id)
         return {"io_id": io_id, "retried": retry["command"], "result": result}
 
-    def again(d):
-        if d is None:
-            raise UnprocessableRequest(f"outbound {io_id} is not known to the bridge")
-        if d["status"] not in ("exception", "routing"):
-            raise UnprocessableRequest(f"outbound {io_id} is {d['status']}; only a parked or routing order is re-routed")
-        if d["status"] == "routing" and store_code is None:
-            return None  # stuck: the same route again
-        return {**d, "status": "routing", "route_no": d["route_no"] + 1, "forced_store": store_code}
-
-    before, after = change_order(ctx, io_id, again)
+    before, after = change_order(ctx, io_id, routed_again_by_hand(io_id, store_code))
     if before["status"] == "routing" and after["route_no"] != before["route_no"]:
         _release_route(ctx, io_id, before["route_no"])
     ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"],

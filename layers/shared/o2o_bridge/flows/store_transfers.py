@@ -25,14 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PermanentError, TransientError
+from ..errors import PermanentError
 from ..ports import DocumentLink
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..shanghai_time import from_jst_text
 from . import kit, ledger_facts
 
 if TYPE_CHECKING:
-    from ..tenant import Tenant
     from .kit import FlowContext
 
 # Record kinds and statuses keep their first names: stored records of open documents carry them.
@@ -65,14 +64,14 @@ KINDS = {kind.name: kind for kind in (TRANSFER, WAREHOUSE_RETURN)}
 # --- store events ------------------------------------------------------------------------------
 
 
-def on_transfer_submitted(event, tenant: "Tenant") -> None:
+def on_transfer_submitted(event, ctx: "FlowContext") -> None:
     """S5: the store submitted a 配货 document: the warehouse is to send the goods."""
-    submit_document(kit.context_for(tenant), TRANSFER, event.data)
+    submit_document(ctx, TRANSFER, event.data)
 
 
-def on_warehouse_return_submitted(event, tenant: "Tenant") -> None:
+def on_warehouse_return_submitted(event, ctx: "FlowContext") -> None:
     """S6: the store submitted a 退仓 document: the warehouse is to take the goods back."""
-    submit_document(kit.context_for(tenant), WAREHOUSE_RETURN, event.data)
+    submit_document(ctx, WAREHOUSE_RETURN, event.data)
 
 
 def submit_document(ctx: "FlowContext", kind: DocumentKind, data: Any) -> list[str]:

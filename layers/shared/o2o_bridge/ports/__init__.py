@@ -1,6 +1,7 @@
 """The ports flows depend on, in the bridge's own terms (docs/architecture.md):
 
 - state.py         links, cursors, versioned records, the timeline, the command queue, secrets
+                   (the tenants' repository is tenant.py's TenantRepository)
 - store_system.py  the store system (店+)
 - warehouse.py     the warehouse: store orders, 配货 / 退仓, warehouse stock (JST, a 奇门 WMS)
 - erp.py           what only the ERP does: store stock counts, stock of the store warehouses
@@ -14,8 +15,8 @@ here imports a connector: the types are small dataclasses and Protocols.
 
 from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
 from .ledger import Ledger
-from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, Record,
-                    RecordRepository, SecretResolver, TenantRepository, Timeline, TimelineEntry)
+from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
+                    Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
 from .store_system import StoreSystem
 from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, OrderLine,
                         Receiver, ReturnAccepted, ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty,
@@ -25,7 +26,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
     "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
-    "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "Shipment",
+    "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
-    "StoreSystem", "TenantRepository", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",
+    "StoreSystem", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",
 ]

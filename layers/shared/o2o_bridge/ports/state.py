@@ -7,11 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:  # keep pydantic models out of cold starts that never need them
-    from ..retry import DeadLetter, RetryEnvelope
-    from ..tenant import Tenant
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -78,12 +74,6 @@ class Record:
     updated_at: datetime
 
 
-class TenantRepository(Protocol):
-    def get(self, ent_id: str) -> "Tenant | None": ...
-    def put(self, tenant: "Tenant") -> None: ...
-    def list_ids(self) -> list[str]: ...
-
-
 class LinkRepository(Protocol):
     def link(self, link: DocumentLink) -> DocumentLink:
         """Record the link both ways; returns the stored link (the first one wins)."""
@@ -132,11 +122,29 @@ class Timeline(Protocol):
         """``key``'s timeline at ``ent_id``; flows always name their tenant."""
 
 
-class CommandQueue(Protocol):
-    """Where work that failed transiently waits, and where hopeless work is laid to rest."""
+class QueuedCommand(Protocol):
+    """A command waiting for another try (retry.RetryEnvelope): its name, tenant, JSON form."""
 
-    def enqueue(self, envelope: "RetryEnvelope", delay_seconds: int) -> None: ...
-    def dead_letter(self, letter: "DeadLetter") -> None: ...
+    command: str
+    ent_id: str | None
+
+    def model_dump_json(self) -> str: ...
+
+
+class SetAside(Protocol):
+    """A command laid to rest with its reason (retry.DeadLetter)."""
+
+    reason: str
+
+    def model_dump_json(self) -> str: ...
+
+
+class CommandQueue(Protocol):
+    """Where work that failed transiently waits, and where hopeless work is laid to rest.
+    Exactly once is the flows' business (effect records): the queue delivers at least once."""
+
+    def enqueue(self, envelope: QueuedCommand, delay_seconds: int) -> None: ...
+    def dead_letter(self, letter: SetAside) -> None: ...
 
 
 class SecretResolver(Protocol):

@@ -31,7 +31,8 @@ from ..errors import BridgeError, NotImplementedYet, TransientError
 from ..observability import logger
 
 if TYPE_CHECKING:
-    from ..ports import SecretResolver, TenantRepository
+    from ..ports import SecretResolver
+    from ..tenant import TenantRepository
 
 XML = "text/xml; charset=utf-8"
 

@@ -1,4 +1,4 @@
-"""The Jushuitan (JST) open-platform adapter (jushuitan-api.md).
+"""The Jushuitan (JST) open-platform adapter (JST's open-platform documentation).
 
 - ``signing``: the openweb sign and the old push sign
 - ``client``: ``JstClient.call(path, biz)``: one signed, paced call with token renewal

@@ -1,6 +1,6 @@
 """JST failures in the bridge's vocabulary: each one says whether retrying can help.
 
-jushuitan-api.md §4: business errors come as HTTP 200 with a non-zero ``code``. The code
+JST's open-platform documentation: business errors come as HTTP 200 with a non-zero ``code``. The code
 sets are data (``ErrorPolicy``) because the sources disagree on 140/150 and on which
 codes mean a rate limit; the defaults follow IEU and the third-party table.
 """

@@ -3,6 +3,7 @@ limit shared through StateTable, one httpx.Client per container."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -49,11 +50,32 @@ def jst_for_tenant(tenant: Any) -> JstApiAdapter:
             client = JstClient(
                 tenant.ent_id,
                 credentials_of(tenant, runtime.secret_resolver()),
-                token_store=runtime.token_store(),
+                token_store=token_store(),
                 limiter=limiter_for(section, dynamodb, table),
             )
             _built[tenant.ent_id] = (section, JstApiAdapter(client))
         return _built[tenant.ent_id][1]
+
+
+def token_store() -> Any:
+    """JST tokens in StateTable, encrypted with the stack's KMS key (TOKEN_KEY_ID); one store
+    per container, built again only when runtime.reset() gave new settings or clients."""
+    from ... import runtime
+
+    config = runtime.settings()
+    return _token_store(runtime.aws_client("dynamodb"), runtime.aws_client("kms"), config.state_table,
+                        config.token_key_id)
+
+
+@functools.lru_cache(maxsize=1)
+def _token_store(dynamodb: Any, kms: Any, table: str, key_id: str | None) -> Any:
+    from ...errors import ConfigurationError
+    from .tokens import DynamoTokenStore, KmsTokenCipher
+
+    if not key_id:
+        raise ConfigurationError("TOKEN_KEY_ID is not set: JST tokens are only stored encrypted "
+                                 "(template.yaml sets it to the stack's TokenKey)")
+    return DynamoTokenStore(dynamodb, table, KmsTokenCipher(kms, key_id))
 
 
 def forget() -> None:

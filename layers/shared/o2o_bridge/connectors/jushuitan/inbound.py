@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...errors import BadRequest, ConfigurationError
-from ...ports import SecretResolver, TenantRepository
+from ...ports import SecretResolver
 
 if TYPE_CHECKING:
+    from ...tenant import TenantRepository
     from .push import CancelPush, LogisticsPush, ReturnGoodsPush, StockPush
 
 M = TypeVar("M")

@@ -1,7 +1,7 @@
 """Pacing calls to one JST app across every Lambda that uses it (§4 "Rate limits").
 
 JST counts per app: 5 calls a second (code 199) and 100 a minute (code 200) by default,
-per API permission package. How JST counts is not documented (jushuitan-api.md §4), so the
+per API permission package. How JST counts is not documented (JST's open-platform documentation), so the
 tenant chooses with ``jushuitan.rate_limit.counting`` (see docs/jst-rate-limits.md):
 ``sliding`` (the default, a log ``RATE#<app_key>`` / ``LOG`` in StateTable, each grant in
 flight until its call is over, because JST counts arrivals) never puts more than the limit

@@ -1,4 +1,4 @@
-"""JST request signing (jushuitan-api.md §3) and the old erp321-style push sign (§6.1).
+"""JST request signing (JST's open-platform documentation) and the old erp321-style push sign (§6.1).
 
 The openweb sign is MD5 over ``app_secret`` + every parameter except ``sign`` as
 ``name + value``, names in ascending ASCII order, lowercase hex. The biz string is signed

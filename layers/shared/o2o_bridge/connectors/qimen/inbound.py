@@ -37,7 +37,8 @@ from .signing import parse_timestamp, sign, sign_matches
 from .xml_codec import XmlRefused, dump_document, parse_document
 
 if TYPE_CHECKING:
-    from ...ports import SecretResolver, TenantRepository
+    from ...ports import SecretResolver
+    from ...tenant import TenantRepository
     from ...tenant import Tenant
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -72,7 +73,7 @@ class QimenCall:
 
 
 def message_key(method: str, document: Any) -> str:
-    from ...flows.kit import digest
+    from ...fingerprint import digest
 
     out_biz = _out_biz_code(document)
     if out_biz:

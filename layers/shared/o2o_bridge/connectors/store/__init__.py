@@ -1,4 +1,4 @@
-"""The 店+ store-system adapter: P1–P14 of pos-contract.md behind the ``StoreSystem`` port.
+"""The 店+ store-system adapter: P1–P14 of the store contract (docs/openapi/pos-api.yaml) behind the ``StoreSystem`` port.
 
 - ``client``: one authenticated call (bearer key, X-Ent-Id, Idempotency-Key, envelope, errors)
 - ``api``: ``StoreSystemApi``, the typed P1–P14 methods, P6 chunking, P8 paging

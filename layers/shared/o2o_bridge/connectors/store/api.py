@@ -1,4 +1,4 @@
-"""The StoreSystem port over HTTP: P1–P14 of pos-contract.md as typed methods.
+"""The StoreSystem port over HTTP: P1–P14 of the store contract (docs/openapi/pos-api.yaml) as typed methods.
 
 Each command derives its Idempotency-Key from its business key (``idempotency.py``), so a
 retry of the same action is applied once. ``set_warehouse_stock`` splits a set larger than

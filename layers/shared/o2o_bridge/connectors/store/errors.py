@@ -1,6 +1,6 @@
 """店+ failures in the bridge's vocabulary: each one says whether retrying can help.
 
-pos-contract.md: HTTP 4xx (or ``code != 0`` with a 4xx) is permanent and carries the store
+the store contract (docs/openapi/pos-api.yaml): HTTP 4xx (or ``code != 0`` with a 4xx) is permanent and carries the store
 system's ``msg``; HTTP 429, 5xx, timeouts and dropped connections are transient, with
 ``retry_after_seconds`` from ``Retry-After`` when the store system sent one.
 """

@@ -2,7 +2,7 @@
 
 The key is derived from the business key of the action, never from a clock or a random
 number, so a retried Lambda, a replayed retry message or a concurrent duplicate sends the
-same key and the store system applies the action once (pos-contract.md):
+same key and the store system applies the action once (the store contract, docs/openapi/pos-api.yaml):
 
 | call | key |
 |---|---|

@@ -38,8 +38,8 @@ from ...events.models import PosEvent, parse_event
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-    from ...ports import SecretResolver, TenantRepository
-    from ...tenant import Tenant
+    from ...ports import SecretResolver
+    from ...tenant import Tenant, TenantRepository
 
 SIGNATURE_HEADER = "X-O2O-Signature"
 EVENT_ID_HEADER = "X-O2O-Event-Id"

@@ -1,4 +1,4 @@
-"""Typed requests and answers of the 店+ API, P1–P14 of pos-contract.md
+"""Typed requests and answers of the 店+ API, P1–P14 of the store contract (docs/openapi/pos-api.yaml)
 (docs/openapi/pos-api.yaml is the same contract as OpenAPI 3.1).
 
 Requests refuse unknown fields (a typo in a mapper fails in tests, not at the store);
@@ -222,7 +222,7 @@ class StockPage(_Answer):
 
 
 class Product(_Request):
-    """One P9 item; the field map of ARCHITECTURE.md (店+ ← JST) lives in the product flow."""
+    """One P9 item; the field map of docs/architecture.md (店+ ← JST) lives in the product flow."""
 
     spu_code: Id
     sku_code: Id

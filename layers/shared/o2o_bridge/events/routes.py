@@ -1,0 +1,60 @@
+"""Which flow handles which store event: the typed table ``ROUTES`` (event type -> the flow
+function and what it does). A reader, or a code-navigation tool, goes from an event type
+straight to its flow. ``dispatch.deliver`` imports this module on the first event, so a cold
+start loads the flows only when an event needs them.
+
+A type whose flow is not built yet has no function and names the issue that builds it: the
+event is answered 501 (not implemented yet, issue #N) and nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import NotImplementedYet
+from ..flows import (cash_on_delivery, cloud_warehouse, erp_store_stock, members, stock_sync, store_fulfilment,
+                     store_transfers, warehouse_orders)
+from .models import EVENT_TYPES, PosEvent
+
+if TYPE_CHECKING:
+    from ..flows.kit import FlowContext
+
+
+@dataclass(frozen=True)
+class Route:
+    flow: Callable[[PosEvent, "FlowContext"], Any] | None
+    what: str
+    issues: tuple[int, ...] = ()  # who builds it, while ``flow`` is None
+
+    def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
+        if self.flow is None:
+            raise NotImplementedYet(f"the {event.type} flow ({self.what})", issue=self.issues)
+        return self.flow(event, ctx)
+
+
+ROUTES: dict[str, Route] = {
+    "fulfilment.shipped": Route(store_fulfilment.on_fulfilment_shipped, "S1, the store shipped"),
+    "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up"),
+    "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
+    "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
+                                       "S2, the warehouse is to ship a store order"),
+    "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled"),
+    "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse"),
+    "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
+    "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
+    "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
+    # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
+    "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP"),
+    "sale.refunded": Route(erp_store_stock.on_sale_refunded, "W3, a store retail refund booked in the ERP"),
+    "stock.counted": Route(erp_store_stock.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP"),
+    "store_document.submitted": Route(erp_store_stock.on_store_document_submitted,
+                                      "W3, a store's own in/out document in the ERP"),
+    "store_transfer.submitted": Route(erp_store_stock.on_store_transfer_submitted,
+                                      "店店调拨, stock moved between two stores in the ERP"),
+    "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
+    "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse"),
+    "member.updated": Route(members.on_member_updated, "member merge, a store member changed"),
+}
+
+assert set(ROUTES) == set(EVENT_TYPES), "every event type needs a route"

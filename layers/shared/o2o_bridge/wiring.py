@@ -1,0 +1,215 @@
+"""The composition root: what each Lambda's flows stand on, built per tenant and per container.
+
+Handlers ask here and nowhere else:
+
+- ``context_for(tenant)``: the FlowContext of one tenant: its Warehouse and Erp adapters (by
+  the tenant's ``erp`` and ``warehouse`` keys), the store system, DynamoDB state, the SQS
+  retry queue, the document ledger, metrics and the invocation's remaining time.
+- ``retry_runner()``: the retry worker's runner over the explicit table of retry commands
+  (``RETRY_COMMANDS``), each rebuilt with ``context_for``.
+
+The outside systems' clients are built once per container and per tenant by their connector
+factories (connectors/*/factory.py) and reused; nothing here runs at import time, so a cold
+start pays only for what its first request uses.
+
+Adding an ERP or a warehouse: implement its port in ``connectors/<name>/`` and add one line
+to ``erp_for`` / ``warehouse_for`` (docs/architecture.md, "Adding an ERP or a warehouse").
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .flows.kit import FlowContext, FlowStep
+    from .ports import Erp, Warehouse
+    from .ports.retail import RetailErp
+    from .retry import RetryRunner
+    from .tenant import Tenant
+
+ContextFactory = Callable[["Tenant"], "FlowContext"]
+
+def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
+    """The tenant's ERP adapter, by its ``erp`` key: the Erp port both JST and 旺店通 implement
+    (one flow per business act); 旺店通's adapter also serves the RetailErp port (ports/retail.py)
+    for what only it does (W1's orders of the POS shop, W2)."""
+    name = tenant.erp
+    if name == "jushuitan":
+        from .connectors.jushuitan.erp import JstErp
+        from .connectors.jushuitan.factory import jst_for_tenant
+
+        return JstErp(jst_for_tenant(tenant), tenant)
+    if name == "wangdiantong":
+        from .connectors.wangdiantong.factory import erp_for_tenant
+
+        return erp_for_tenant(tenant)
+    raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown ERP {name!r}")
+
+
+def warehouse_for(tenant: "Tenant", *, records: Any = None, timeline: Any = None,
+                  metric: Callable[[str, float], None] | None = None) -> "Warehouse":
+    """The tenant's warehouse adapter, by its ``warehouse`` key (``erp``: the ERP's own; ``qimen``:
+    a cloud WMS over 奇门, which keeps its document ledger in the tenant's state)."""
+    name = tenant.warehouse
+    if name == "qimen":  # a cloud WMS over 奇门 ships, holds the stock, takes 配货 / 退仓
+        from .connectors.qimen.warehouse import warehouse_for_tenant
+
+        return warehouse_for_tenant(tenant, records=records, timeline=timeline, metric=metric)
+    if name == "erp":
+        if tenant.erp == "jushuitan":
+            from .connectors.jushuitan.factory import jst_for_tenant
+            from .connectors.jushuitan.warehouse import JstWarehouse
+
+            return JstWarehouse(jst_for_tenant(tenant), tenant)
+        # 旺店通 here keeps the stores' books; the warehouse scenarios (S2, S5, S6) are not its.
+        return NotThisErp(tenant, "warehouse")  # type: ignore[return-value]
+    raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown warehouse {name!r}")
+
+
+class NotThisErp:
+    """A port this tenant's ERP does not serve (a 旺店通 tenant's JST-scenario warehouse): any
+    use is a configuration error naming the tenant, its ERP and the step, never a call."""
+
+    def __init__(self, tenant: "Tenant", port: str) -> None:
+        self._tenant, self._port = tenant, port
+
+    def stock_locations(self) -> list[Any]:
+        """It holds no stock the store system shows (the stock reads ask every source)."""
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
+                                 f"does not take the step {name}")
+
+
+class _Lazy:
+    """A port built on first use: a flow that never touches the ERP (a 配货 for a tenant whose
+    warehouse is a WMS) does not build, or fail on, the ERP adapter."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    @functools.cached_property
+    def _port(self) -> Any:
+        return self._build()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
+def context_for(tenant: "Tenant") -> "FlowContext":
+    """The context a Lambda gives its flows for ``tenant``."""
+    from . import runtime
+    from .connectors.aws.dynamodb_state import CursorView, RecordView
+    from .connectors.store.factory import store_system_for_tenant
+    from .flows.kit import FlowContext
+    from .observability import metrics
+
+    store = runtime.state_store()
+    lambda_context = runtime.lambda_context
+
+    def time_left() -> float:
+        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
+            return float("inf")
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    def metric(name: str, value: float = 1) -> None:
+        metrics.add_metric(name=name, unit="Count", value=value)
+
+    return FlowContext(
+        tenant=tenant,
+        warehouse=_Lazy(lambda: warehouse_for(tenant, records=RecordView(store), timeline=store,  # type: ignore[arg-type]
+                                              metric=metric)),
+        erp=_Lazy(lambda: erp_for(tenant)),  # type: ignore[arg-type]
+        store=store_system_for_tenant(tenant),
+        links=store,
+        cursors=CursorView(store),
+        records=RecordView(store),
+        timeline=store,
+        queue=runtime.command_queue(),
+        metric=metric,
+        time_left=time_left,
+        retry_base_delay_seconds=runtime.settings().retry_base_delay_seconds,
+        ledger=runtime.ledger(),
+    )
+
+
+# --- retry commands ---------------------------------------------------------------------------------
+
+
+def retry_commands() -> dict[str, "FlowStep"]:
+    """Every flow step the retry queue may carry, by its command name. A step a flow may queue
+    (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
+    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, stock_nightly,
+                        stock_sync, store_fulfilment, store_sales, store_transfers, warehouse_orders)
+
+    steps = (
+        # S1
+        store_fulfilment.dispatch, store_fulfilment.create_at_store, store_fulfilment.confirm_outbound,
+        store_fulfilment.store_rejected, store_fulfilment.cancel_at_store, store_fulfilment.handle_outbound_again,
+        # S2
+        warehouse_orders.upload_order, warehouse_orders.cancel_in_warehouse, warehouse_orders.upload_aftersale,
+        warehouse_orders.recheck, warehouse_orders.record_shipment, warehouse_orders.cancel_store_order,
+        warehouse_orders.record_return_receipt,
+        # S3 / S4
+        stock_sync.set_warehouse_stock, stock_sync.reread_stock, stock_sync.flush_offline_stock,
+        stock_sync.apply_warehouse_level,
+        stock_nightly.push_chunk_command,
+        # S5 / S6
+        store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
+        # Q6: products to a cloud warehouse
+        cloud_warehouse.sync_items,
+        # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
+        # 盘点单, 店店调拨 and the store's own documents (W3)
+        erp_store_stock.book_move, erp_store_stock.book_count, store_sales.push_sale,
+        # W2, W4, W5: 旺店通's documents, products and nightly counts
+        erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,
+        erp_stock.count_store_stock,
+        # Order centre: a member's merged profile to the store system (P14)
+        members.put_profile,
+    )
+    return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
+
+
+def command_registry(context_factory: ContextFactory):
+    """The retry commands as the RetryRunner runs them: each step gets the envelope's tenant's
+    context from ``context_factory``."""
+    from .errors import BridgeError
+    from .retry_commands import CommandRegistry
+
+    registry = CommandRegistry()
+    for name, step in retry_commands().items():
+        def run(command, step=step, name=name) -> None:
+            if command.tenant is None:
+                raise BridgeError(f"retry command {name!r} needs a tenant")
+            step(context_factory(command.tenant), command.payload)
+
+        registry.register(name)(run)
+    return registry
+
+
+def retry_runner() -> "RetryRunner":
+    """The retry worker's runner, built once per container (again only when runtime.reset()
+    gave new settings or clients)."""
+    from . import runtime
+
+    return _retry_runner(runtime.settings(), runtime.command_queue(), runtime.state_store())
+
+
+@functools.lru_cache(maxsize=1)
+def _retry_runner(config: Any, queue: Any, store: Any) -> "RetryRunner":
+    from .retry import RetryRunner
+
+    return RetryRunner(
+        # Looked up at each command, so a test's context factory (or a re-wired one) is used.
+        command_registry(lambda tenant: context_for(tenant)),
+        queue,
+        store,
+        store,
+        max_attempts=config.retry_max_attempts,
+        base_delay_seconds=config.retry_base_delay_seconds,
+        no_delay=config.retry_no_delay,
+    )
