@@ -117,7 +117,7 @@ def context(wdt_url: str, pos_url: str, per_second: int, per_minute: int, master
     from o2o_bridge.connectors.wangdiantong.rate_limit import InMemorySlidingLogLimiter
     from o2o_bridge.connectors.wangdiantong.erp import WdtErp
     from o2o_bridge.connectors.wangdiantong.factory import limits_of
-    from o2o_bridge.flows.kit import NotThisErp
+    from o2o_bridge.wiring import NotThisErp
     from o2o_bridge.tenant import parse_tenant
     from o2o_local.pos_sandbox.demo import WDT_DEMO_API_KEY
 

@@ -75,7 +75,7 @@ def store_for(pos_sandbox) -> StoreSystemApi:
 def context_for(sandbox, pos_sandbox, tenant, **overrides):
     """A 旺店通 tenant's context as a Lambda builds it: the 旺店通 adapter over the sandbox, the
     store sandbox, and (``warehouse: erp``) a warehouse that holds no stock the stores show."""
-    from o2o_bridge.flows.kit import NotThisErp
+    from o2o_bridge.wiring import NotThisErp
 
     overrides.setdefault("warehouse", NotThisErp(tenant, "warehouse"))
     return fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos_sandbox), **overrides)
