@@ -27,6 +27,7 @@ the WMS sends, signed, to /qimen/callback, and hands it to those flows:
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
@@ -102,10 +103,13 @@ def _trace_key(call: "QimenCall") -> str:
 
 
 def _parcel_keys(parcel: Any) -> set[str]:
-    """What names a parcel across messages: its package code and its real tracking no."""
-    if isinstance(parcel, dict):
-        return {k for k in (parcel.get("package_code"), parcel.get("wms_tracking_no")) if k}
-    return {k for k in (parcel.package_code, parcel.tracking_no) if k}
+    """What names a parcel across messages: its package code, else its tracking no. (two parcels
+    may share a waybill, never a package code)."""
+    if isinstance(parcel, dict):  # a recorded parcel (its tracking_no is the WMS's, else its package code)
+        package, tracking = parcel.get("package_code"), parcel.get("wms_tracking_no") or parcel.get("tracking_no")
+    else:
+        package, tracking = parcel.package_code, parcel.tracking_no
+    return {f"package:{package}"} if package else {f"tracking:{tracking}"} if tracking else set()
 
 
 def _confirmation(method: str, doc: Any) -> "Confirmation":
@@ -283,7 +287,8 @@ def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
     was confirmed), and its final state. None when the WMS holds nothing new."""
     known = set().union(*(_parcel_keys(p) for p in data.get("parcels") or [])) if data.get("parcels") else set()
     ends = held.delivery_order.confirm_type == 0
-    packages = [p for p in held.packages if p.items and not ({p.package_code, p.express_code} - {None}) & known]
+    packages = [p for p in held.packages
+                if p.items and not _parcel_keys(SimpleNamespace(package_code=p.package_code, tracking_no=p.express_code)) & known]
     lines = []
     if not any(p.items for p in held.packages):
         confirmed = data.get("confirmed") or {}
