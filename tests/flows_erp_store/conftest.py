@@ -118,6 +118,11 @@ class World:
         return self.event("store_transfer.submitted", doc_no=doc_no, from_store="S001", to_store="S002",
                           items=[{"sku_id": sku, "qty": qty} for sku, qty in lines])
 
+    def received(self, doc_no="DB001", lines=(("TS001-WHT-M", 3),), store="S002"):
+        return self.event("store_transfer.received", doc_no=doc_no, to_store=store,
+                          received_at="2026-12-01T16:00:00+08:00",
+                          items=[{"sku_id": sku, "qty": qty} for sku, qty in lines])
+
     def jst_qty(self, wms: int, sku: str, field: str = "qty") -> int:
         return int(self.jst.inventory.get((wms, sku), {}).get(field, 0))
 

@@ -62,14 +62,60 @@ def test_a_count_on_a_bin_managed_warehouse_sends_the_difference_so_nothing_else
     assert world.jst_qty(S001, "TS001-WHT-L") == 4  # type=check would have zeroed it
 
 
-def test_a_store_transfer_moves_stock_between_the_two_stores_jst_warehouses_and_both_stores_follow(world):
+def test_a_store_transfer_is_in_transit_between_leaving_one_store_and_reaching_the_other(world):
+    """Goods on the way are in neither store: JST and both stores never count them twice."""
+    from o2o_bridge.flows import erp_store_stock
+
     deliver(world, world.transfer(), times=2)
-    out, into = world.jst.documents
+    [out] = world.jst.documents
     assert (out["type"], out["external_id"], out["wms_co_id"]) == ("out", "DB001-out", S001)
+    assert out["remark"] == "店店调拨 DB001 S001 -> S002 (调出)"
+    # On the way: out of S001 in JST and at the store, not yet in S002.
+    assert (world.jst_qty(S001, "TS001-WHT-M"), world.jst_qty(S002, "TS001-WHT-M")) == (7, 10)
+    assert world.store_qty("S001", "TS001-WHT-M") == 7 and world.store_qty("S002", "TS001-WHT-M") is None
+    [moving] = erp_store_stock.in_transit(world.ctx)
+    assert (moving["doc_no"], moving["from_store"], moving["to_store"], moving["items"]) == \
+        ("DB001", "S001", "S002", [["TS001-WHT-M", 3]])
+
+    deliver(world, world.received(), times=2)
+    out, into = world.jst.documents
     assert (into["type"], into["external_id"], into["wms_co_id"]) == ("in", "DB001-in", S002)
-    assert "店店调拨 DB001 S001 -> S002" == out["remark"] == into["remark"]
+    assert into["remark"] == "店店调拨 DB001 S001 -> S002 (调入)"
+    assert (world.jst_qty(S001, "TS001-WHT-M"), world.jst_qty(S002, "TS001-WHT-M")) == (7, 13)
     assert (world.store_qty("S001", "TS001-WHT-M"), world.store_qty("S002", "TS001-WHT-M")) == (7, 13)
-    assert world.ctx.timeline.steps("DB001").count("erp_store.booked") == 2  # both halves on the transfer's timeline
+    assert erp_store_stock.in_transit(world.ctx) == []
+    steps = world.ctx.timeline.steps("DB001")
+    assert steps.count("erp_store.booked") == 2 and steps.count("store_transfer.in_transit") == 1
+    assert steps.count("store_transfer.received") == 1  # both halves on the transfer's timeline, once each
+
+
+def test_a_short_receipt_books_what_arrived_and_says_what_is_missing(world):
+    deliver(world, world.transfer())
+    deliver(world, world.received(lines=(("TS001-WHT-M", 2),)))
+    assert world.jst_qty(S002, "TS001-WHT-M") == 12
+    [received] = [e for e in world.ctx.timeline.entries("DB001") if e.step == "store_transfer.received"]
+    assert received.level == "warning" and received.detail["received_minus_sent"] == {"TS001-WHT-M": -1}
+
+
+def test_a_receipt_delivered_before_its_transfer_books_both_and_leaves_nothing_in_transit(world):
+    from o2o_bridge.flows import erp_store_stock
+
+    deliver(world, world.received())
+    deliver(world, world.transfer())
+    deliver(world, world.transfer())  # a redelivery too
+    assert (world.jst_qty(S001, "TS001-WHT-M"), world.jst_qty(S002, "TS001-WHT-M")) == (7, 13)
+    assert erp_store_stock.in_transit(world.ctx) == [] and len(world.jst.documents) == 2
+
+
+def test_a_store_transfer_in_transit_is_listed_by_the_cli(aws, world, capsys):
+    from o2o_bridge import runtime
+    from o2o_bridge.cli import main
+
+    runtime.state_store().put(world.ctx.tenant)
+    deliver(world, world.transfer())
+    assert main(["transfers", "in-transit", "--tenant", world.ctx.ent_id]) == 0
+    out = capsys.readouterr().out
+    assert "DB001" in out and "S001 -> S002" in out and "TS001-WHT-M×3" in out
 
 
 def test_a_store_without_a_jst_warehouse_is_parked_with_the_reason_and_the_next_sale_still_goes(world):

@@ -140,3 +140,38 @@ def test_a_tenant_whose_stores_feed_nothing_pushes_nothing(make_ctx, jst, store)
     seed_stores(store, 10)
     assert stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)["state"] == "skipped"
     assert jst.upload_calls == []
+
+
+def test_the_nightly_run_re_sends_the_sales_return_stock_the_hourly_pull_missed(make_ctx, jst, store):
+    """销退仓 (code 2) is repaired overnight as the hourly pull would send it: a level whose change
+    the hourly cursor already passed reaches warehouse 2; an unchanged one is not sent again."""
+    ctx = make_ctx(tenant_with(lambda d: d["stock"].update(sales_return_warehouse="2")))
+    seed_stores(store, 3)
+    jst.set(10000, "A", second=1, qty=4, return_qty=3)
+    jst.set(10000, "B", second=2, qty=1, return_qty=0)
+    ctx.cursors.advance(ctx.ent_id, "stock.inventory.10000", "999999", None)  # the hourly pull moved past them
+    from o2o_bridge.flows import stock_sync
+
+    stock_sync.pull_jst_stock(ctx)
+    assert ("2", "A") not in store.warehouse
+
+    first = stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
+    assert (store.warehouse[("2", "A")][0], store.warehouse[("2", "B")][0]) == (3, 0)
+    assert first["state"] == "done" and "stock.nightly.sales_return" in ctx.timeline.steps("stock-nightly:20261130")
+    assert ("10000", "A") not in store.warehouse  # only the 销退仓 part: sellable stock stays the hourly pull's
+
+    calls = len(store.p6_calls)
+    stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)  # the same run again: not re-read
+    stock_nightly.nightly_stock_push(ctx, run_id="20261201", fan_out=False)  # the next night: nothing changed
+    assert len(store.p6_calls) == calls
+
+    jst.set(10000, "A", second=9, qty=6, return_qty=1)  # JST moved two back to sellable stock
+    stock_nightly.nightly_stock_push(ctx, run_id="20261202", fan_out=False)
+    assert store.warehouse[("2", "A")][0] == 1
+
+
+def test_without_the_option_the_nightly_run_reads_no_sales_return_stock(ctx, jst, store):
+    seed_stores(store, 3)
+    jst.set(10000, "A", second=1, qty=4, return_qty=3)
+    stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
+    assert [key for key in store.warehouse if key[0] == "2"] == [] and jst.reads == 0

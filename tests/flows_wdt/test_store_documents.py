@@ -127,15 +127,28 @@ def test_an_unknown_kind_is_a_clear_422(ctx, tenant):
                                                           kind="gift", items=items(("PIL-STD", 1))), ctx)
 
 
-def test_a_store_transfer_is_one_other_stockout_and_one_other_stockin(ctx, tenant, sandbox):
+def test_a_store_transfer_is_one_other_stockout_then_one_other_stockin_of_what_arrived(ctx, tenant, sandbox):
+    from datetime import datetime
+
+    from o2o_bridge.shanghai_time import SHANGHAI
+
+    sent_at = datetime(2026, 12, 2, 10, tzinfo=SHANGHAI)
     moved = event("store_transfer.submitted", doc_no="TR-1", from_store="S101", to_store="S102",
                   items=items(("PIL-STD", 2)))
+    moved.occurred_at = sent_at
     erp_store_stock.on_store_transfer_submitted(moved, ctx)
     erp_store_stock.on_store_transfer_submitted(moved, ctx)
-    (out,), (into,) = sandbox.state.stockouts.values(), sandbox.state.stockins.values()
-    assert (out["warehouse_no"], out["outer_no"], into["warehouse_no"], into["outer_no"]) == \
-        ("S101", "O2O-TR-1-out", "S102", "O2O-TR-1-in")
+    (out,) = sandbox.state.stockouts.values()
+    assert (out["warehouse_no"], out["outer_no"], sandbox.state.stockins) == ("S101", "O2O-TR-1-out", {})
+    assert [t["doc_no"] for t in erp_store_stock.in_transit(ctx)] == ["TR-1"]  # in neither store
+    arrived = event("store_transfer.received", doc_no="TR-1", to_store="S102", received_at=sent_at,
+                    items=items(("PIL-STD", 2)))
+    erp_store_stock.on_store_transfer_received(arrived, ctx)
+    erp_store_stock.on_store_transfer_received(arrived, ctx)
+    (into,) = sandbox.state.stockins.values()
+    assert (into["warehouse_no"], into["outer_no"]) == ("S102", "O2O-TR-1-in")
     assert (stock(sandbox, "S101", "PIL-STD"), stock(sandbox, "S102", "PIL-STD")) == (Decimal(6), Decimal(2))
+    assert erp_store_stock.in_transit(ctx) == []
 
 
 def test_a_document_longer_than_the_erp_takes_is_booked_in_parts_once_each(sandbox, pos, monkeypatch):

@@ -159,9 +159,40 @@ def test_the_main_warehouse_still_needs_its_store_warehouse_code():
     assert not check.ok and "main_wms_co_id 10000" in check.reason
 
 
-def test_bin_management_is_a_tenant_fact_the_doctor_asks_about():
-    assert run()["bin_management"].warning
+def test_bin_management_is_a_tenant_fact_the_doctor_asks_for_until_it_is_stated():
+    unstated = run()["bin_management"]
+    assert unstated.ok and unstated.warning and unstated.line().startswith("! bin_management: not stated")
+    # It says why and where: JST cannot show it, and which warehouses the bridge counts into.
+    assert "JST's API does not show" in unstated.reason and "10001 (店加线下仓" in unstated.reason
+    assert "zeroes every SKU it does not list" in unstated.reason and "[] if none" in unstated.reason
+
     doc = tenant_doc()
     doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001]
     check = run(doc)["bin_management"]
-    assert check.ok and not check.warning and "type=adjust" in check.reason
+    assert check.ok and not check.warning and "counts into 10001 go as type=adjust" in check.reason
+
+    doc["jushuitan"]["bin_managed_wms_co_ids"] = []
+    check = run(doc)["bin_management"]
+    assert check.ok and not check.warning and "counts into 10001 go as type=check (stated: no 货位管理)" in check.reason
+
+
+def test_with_erp_owned_store_stock_the_doctor_names_each_stores_jst_warehouse():
+    doc = tenant_doc()
+    doc["stock"]["master"] = "erp"
+    doc["warehouses"].append({"jst_wms_co_id": 10011, "pos_warehouse_code": "S001"})
+    assert "10011 (store S001's 盘点单" in run(doc)["bin_management"].reason
+
+
+def test_a_replenishment_sent_as_a_transfer_document_asks_for_a_test_document():
+    assert "replenishment_document" not in run()
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    check = run(doc)["replenishment_document"]
+    assert check.ok and check.warning and "S001 -> 10001" in check.reason and "/open/allocate/kc/upload" in check.reason
+
+
+def test_a_bin_managed_warehouse_jst_does_not_have_fails():
+    doc = tenant_doc()
+    doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001, 99999]
+    check = run(doc)["bin_management"]
+    assert not check.ok and "99999" in check.reason

@@ -184,3 +184,29 @@ def test_a_check_count_on_a_bin_managed_warehouse_zeroes_every_sku_it_does_not_l
                                                      "so_id": "BIN-2", "items": [{"sku_id": "TS001-WHT-L", "qty": 3}]})
     inv = client.ok("/open/inventory/query", {"wms_co_id": 10002, "sku_ids": "TS001-WHT-M,TS001-WHT-L"})["inventorys"]
     assert {r["sku_id"]: r["qty"] for r in inv} == {"TS001-WHT-M": 2, "TS001-WHT-L": 3}  # adjust touches only its SKUs
+
+
+def test_a_transfer_document_ships_out_of_one_warehouse_into_transit_then_into_the_other(jst, client):
+    """跨仓调拨 as modelled: Creating, then Confirmed by the sender (out of its stock, 调拨在途 at
+    the receiver), then received there; its number is unique."""
+    jst.set_stock(10000, "TS001-WHT-M", qty=20)
+    jst.set_stock(10001, "TS001-WHT-M", qty=1)
+    answer = client.ok("/open/allocate/kc/upload", [{"so_id": "PH-1", "go_co_id": 10000, "link_co_id": 10001,
+                                                      "items": [{"sku_id": "TS001-WHT-M", "qty": 4}]}])
+    [row] = answer["datas"]
+    assert row["so_id"] == "PH-1"
+    again = client.call("/open/allocate/kc/upload", [{"so_id": "PH-1", "go_co_id": 10000, "link_co_id": 10001,
+                                                       "items": [{"sku_id": "TS001-WHT-M", "qty": 4}]}])
+    assert again["code"] == 160
+    [doc] = client.ok("/open/allocate/query", {"so_ids": ["PH-1"]})["datas"]
+    assert (doc["io_id"], doc["status"], doc["link_wms_co_id"]) == (row["io_id"], "Creating", 10001)
+
+    def stock(wms):
+        inv = client.ok("/open/inventory/query", {"wms_co_id": wms, "sku_ids": "TS001-WHT-M"})["inventorys"][0]
+        return inv["qty"], inv["allocate_qty"]
+
+    jst.confirm_transfer(row["io_id"])
+    assert (stock(10000), stock(10001)) == ((16, 0), (1, 4))
+    jst.receive_transfer(row["io_id"])
+    assert stock(10001) == (5, 0)
+    assert client.ok("/open/allocate/query", {"io_ids": [str(row["io_id"])]})["datas"][0]["status"] == "Confirmed"

@@ -18,7 +18,8 @@ SCHEMAS = DOC["components"]["schemas"]
 EVENTS = ["order.warehouse_requested", "order.cancelled", "return.requested", "fulfilment.shipped",
           "fulfilment.picked_up", "fulfilment.rejected", "transfer.submitted", "warehouse_return.submitted",
           "stock.changed", "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted",
-          "store_transfer.submitted", "payment.collected", "product.changed", "member.updated"]
+          "store_transfer.submitted", "store_transfer.received", "payment.collected", "product.changed",
+          "member.updated"]
 # the store contract (docs/openapi/pos-api.yaml), "Store system → bridge (events)": the required data fields of each type.
 EVENT_DATA = {
     "order.warehouse_requested": {"order_no", "receiver", "items", "pay_amount", "freight", "paid_at"},
@@ -35,6 +36,7 @@ EVENT_DATA = {
     "stock.counted": {"count_no", "store_code", "approved_at", "items"},
     "store_document.submitted": {"doc_no", "store_code", "kind", "items"},
     "store_transfer.submitted": {"doc_no", "from_store", "to_store", "items"},
+    "store_transfer.received": {"doc_no", "to_store", "received_at", "items"},
     "payment.collected": {"amount", "method", "collected_at"},  # and external_id or order_no (anyOf)
     "product.changed": {"items"},
     "member.updated": {"member_id", "mobile", "name", "store_code", "updated_at"},

@@ -167,6 +167,9 @@ def test_the_new_store_events_move_the_store_as_a_till_would(pos, bridge):
     pos.emit("sale.refunded", {**refund, "refund_no": "TH2", "defective": True}, bridge_url=bridge.url)
     assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 4  # defective goods are not sellable stock
     pos.emit("store_transfer.submitted", EXAMPLES["store_transfer.submitted"]["value"]["data"], bridge_url=bridge.url)
+    # In transit: out of S001, not yet in S002, until S002 receives it.
+    assert (merchant.store_stock[("S001", "SKU-RED-M")].qty, merchant.store_stock[("S002", "SKU-RED-M")].qty) == (2, 2)
+    pos.emit("store_transfer.received", EXAMPLES["store_transfer.received"]["value"]["data"], bridge_url=bridge.url)
     assert (merchant.store_stock[("S001", "SKU-RED-M")].qty, merchant.store_stock[("S002", "SKU-RED-M")].qty) == (2, 4)
     pos.emit("stock.counted", EXAMPLES["stock.counted"]["value"]["data"], bridge_url=bridge.url)
     assert merchant.store_stock[("S001", "SKU-RED-M")].qty == 4 and merchant.store_stock[("S001", "SKU-RED-L")].qty == 0
@@ -178,7 +181,7 @@ def test_the_new_store_events_move_the_store_as_a_till_would(pos, bridge):
     assert merchant.payments[0]["external_id"] == "2026112200002"
     assert merchant.members["M000123"]["store_code"] == "S001"
     assert merchant.products["SKU-RED-M"]["retail_price"] == "89.00"
-    assert all(r["good"] for r in bridge.received) and len(bridge.received) == 10
+    assert all(r["good"] for r in bridge.received) and len(bridge.received) == 11
 
 
 def test_a_cod_order_shipped_or_picked_up_reports_what_was_collected(pos, bridge, api, monkeypatch):

@@ -26,6 +26,7 @@ EVENT_TYPES = [
     "fulfilment.shipped", "fulfilment.picked_up", "fulfilment.rejected",
     "transfer.submitted", "warehouse_return.submitted", "stock.changed",
     "sale.completed", "sale.refunded", "stock.counted", "store_document.submitted", "store_transfer.submitted",
+    "store_transfer.received",
     "payment.collected", "product.changed", "member.updated",
 ]
 

@@ -68,6 +68,8 @@ DATA = {
         "doc_no": ids, "store_code": ids, "items": sku_qty,
         "kind": st.sampled_from(["exchange_out", "manual_out", "reversal", "purchase_in", "import_in"])}),
     "store_transfer.submitted": st.fixed_dictionaries({"doc_no": ids, "from_store": ids, "to_store": ids, "items": sku_qty}),
+    "store_transfer.received": st.fixed_dictionaries({"doc_no": ids, "to_store": ids, "received_at": moment,
+                                                      "items": sku_qty}),
     "payment.collected": st.one_of(
         st.fixed_dictionaries({"external_id": ids, "amount": money, "method": payment, "collected_at": moment},
                               optional={"order_no": ids}),

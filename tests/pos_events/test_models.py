@@ -27,6 +27,7 @@ REQUIRED = {
     "stock.counted": ["count_no", "store_code", "approved_at", "items"],
     "store_document.submitted": ["doc_no", "store_code", "kind", "items"],
     "store_transfer.submitted": ["doc_no", "from_store", "to_store", "items"],
+    "store_transfer.received": ["doc_no", "to_store", "received_at", "items"],
     "payment.collected": ["amount", "method", "collected_at"],  # and external_id or order_no: see below
     "product.changed": ["items"],
     "member.updated": ["member_id", "mobile", "name", "store_code", "updated_at"],
@@ -42,6 +43,7 @@ ITEM_FIELDS = {
     "stock.counted": ["sku_id", "counted_qty"],
     "store_document.submitted": ["sku_id", "qty"],
     "store_transfer.submitted": ["sku_id", "qty"],
+    "store_transfer.received": ["sku_id", "qty"],
     "product.changed": ["spu_code", "sku_code", "barcode", "name", "color", "size", "brand", "category", "cost_price",
                         "tag_price", "retail_price", "attributes"],
 }

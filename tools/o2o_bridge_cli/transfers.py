@@ -1,5 +1,7 @@
 """`o2o transfers exceptions [--tenant ENT_ID] [--clear DOC_NO]`: 配货 / 退仓 documents (S5, S6)
-that need an operator (voided or refused in JST), and forgetting one once it is settled."""
+that need an operator (voided or refused in JST), and forgetting one once it is settled.
+`o2o transfers in-transit [--tenant ENT_ID]`: 店店调拨 goods that left one store and are not yet
+received at the other (ERP-owned store stock)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,28 @@ def register(commands) -> None:
     exceptions.add_argument("--clear", metavar="DOC_NO", help="forget this document's exception (settled with the store)")
     add_json_flag(exceptions)
     exceptions.set_defaults(run=show_exceptions)
+    moving = actions.add_parser("in-transit", help="店店调拨 goods on the way between two stores")
+    moving.add_argument("--tenant", help="one tenant's ent_id (default: every tenant)")
+    add_json_flag(moving)
+    moving.set_defaults(run=show_in_transit)
+
+
+def show_in_transit(args) -> int:
+    from ..flows import erp_store_stock
+    from .products import selected_tenants
+
+    found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
+             for item in erp_store_stock.in_transit(wiring.context_for(tenant))]
+    if args.json:
+        echo_json(found)
+        return 0
+    for item in found:
+        lines = ", ".join(f"{sku}×{qty}" for sku, qty in item["items"])
+        echo(f"{item['doc_no']}  tenant={item['ent_id']} {item['from_store']} -> {item['to_store']} "
+             f"since={str(item.get('sent_at', '-'))[:19]}: {lines}")
+    if not found:
+        echo("no 店店调拨 goods in transit")
+    return 0
 
 
 def show_exceptions(args) -> int:

@@ -162,6 +162,17 @@ class RateLimit(_Strict):
     margin_ms: Annotated[int, Field(ge=0, le=500)] = 50
 
 
+class TransferApi(_Strict):
+    """JST's transfer-document endpoints as one public SDK names them (not in the JST
+    reference the bridge was built from): the paths and the statuses that mean shipped or
+    voided are the tenant's to correct if their JST answers otherwise."""
+
+    upload_path: str = "/open/allocate/kc/upload"
+    query_path: str = "/open/allocate/query"
+    shipped_statuses: list[str] = ["Confirmed"]
+    voided_statuses: list[str] = ["Cancelled", "Delete"]
+
+
 class JushuitanConfig(_WithSecrets):
     _required_secrets: ClassVar[tuple[str, ...]] = ("app_secret",)
 
@@ -183,8 +194,17 @@ class JushuitanConfig(_WithSecrets):
     aftersale_warehouse_type: Literal[1, 2, 3, 4] = 2
     # JST warehouses with 货位管理 (bin management): there a count upload with type=check zeroes
     # every SKU not sent, so the bridge sends the difference (type=adjust) instead. JST's API
-    # does not say which warehouses manage bins: list them.
-    bin_managed_wms_co_ids: list[PositiveInt] = []
+    # does not say which warehouses manage bins: list them; [] states that none does. Unset
+    # (None) is treated as [] but `tenant doctor` asks until the fact is stated.
+    bin_managed_wms_co_ids: list[PositiveInt] | None = None
+    # 配货 in JST (the guide's two ways): other_out = an other out (其它出库) of the main
+    # warehouse; transfer = a transfer document (调拨单, JST's 调拨出库 page) from the main
+    # warehouse to the store's own JST warehouse, else to 店加线下仓.
+    replenishment_document: Literal["other_out", "transfer"] = "other_out"
+    transfer_api: TransferApi = TransferApi()
+
+    def bin_managed(self, wms_co_id: int) -> bool:
+        return wms_co_id in (self.bin_managed_wms_co_ids or ())
     rate_limit: RateLimit = RateLimit()
 
 

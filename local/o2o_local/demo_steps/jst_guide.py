@@ -1,6 +1,6 @@
 """Demo of the implementation guide's rules: the 自有商城 guard, a pickup at the chosen store, a
-rejected pickup, 销退仓 stock, and with JST owning store stock a store sale and a store-to-store
-transfer booked in JST."""
+rejected pickup, 销退仓 stock, with JST owning store stock a store sale and a store-to-store
+transfer (in transit, then received) booked in JST, and 配货 sent as a JST transfer document."""
 
 from __future__ import annotations
 
@@ -81,17 +81,53 @@ def run(demo) -> None:
         show("The hourly pull now brings nothing back:")
         demo.o2o("stock", "pull", "--tenant", ENT_ID)
         show(f"  店+ S001 SKU-RED-M: {store_stock(demo, 'S001', 'SKU-RED-M')}")
-        show("店店调拨: S001 sends 3 × SKU-RED-M to S002 (store_transfer.submitted DB-DEMO-0001)")
+        show("店店调拨: S001 sends 3 × SKU-RED-M to S002; the goods leave S001 (store_transfer.submitted DB-DEMO-0001)")
         invoke_event(demo, "store_transfer.submitted", {"doc_no": "DB-DEMO-0001", "from_store": "S001",
                                                         "to_store": "S002",
                                                         "items": [{"sku_id": "SKU-RED-M", "qty": 3}]})
         jst_document(demo, "DB-DEMO-0001-out")
+        show(f"  in transit: JST 10011 = {jst_qty(demo, 10011, 'SKU-RED-M')}, 10012 = {jst_qty(demo, 10012, 'SKU-RED-M')}; "
+             f"店+ S001 {store_stock(demo, 'S001', 'SKU-RED-M')}, S002 {store_stock(demo, 'S002', 'SKU-RED-M')} "
+             "(the 3 on the way are in neither store)")
+        demo.o2o("transfers", "in-transit", "--tenant", ENT_ID)
+        show("S002 receives them (store_transfer.received DB-DEMO-0001)")
+        invoke_event(demo, "store_transfer.received", {"doc_no": "DB-DEMO-0001", "to_store": "S002",
+                                                       "received_at": now(),
+                                                       "items": [{"sku_id": "SKU-RED-M", "qty": 3}]})
         jst_document(demo, "DB-DEMO-0001-in")
-        show(f"  店+ S001 SKU-RED-M: {store_stock(demo, 'S001', 'SKU-RED-M')}; "
-             f"S002: {store_stock(demo, 'S002', 'SKU-RED-M')}")
+        show(f"  JST 10011 = {jst_qty(demo, 10011, 'SKU-RED-M')}, 10012 = {jst_qty(demo, 10012, 'SKU-RED-M')}; "
+             f"店+ S001 {store_stock(demo, 'S001', 'SKU-RED-M')}, S002 {store_stock(demo, 'S002', 'SKU-RED-M')}")
+        demo.o2o("transfers", "in-transit", "--tenant", ENT_ID)
+        demo.o2o("trace", "DB-DEMO-0001")
         demo.o2o("trace", "XS-DEMO-0001")
     finally:
         demo.o2o("tenant", "put", str(DEMO_TENANT))  # back to stock.master: pos for the next scenarios
+
+    show("配货 as a JST transfer document (the guide's 调拨出库单 variant): jushuitan.replenishment_document: transfer")
+    variant = Path(tempfile.mkdtemp()) / "demo-transfer-document.yaml"
+    variant.write_text(DEMO_TENANT.read_text(encoding="utf-8").replace(
+        "  offline_wms_co_id: 10001\n", "  offline_wms_co_id: 10001\n  replenishment_document: transfer\n", 1),
+        encoding="utf-8")
+    demo.o2o("tenant", "put", str(variant))
+    try:
+        from .store_transfers import emit
+
+        emit(demo, "transfer.submitted", {"doc_no": "PH-DEMO-DB01", "store_code": "S001", "remark": "补货",
+                                          "items": [{"sku_id": "TS001-WHT-M", "qty": 6}]})
+        demo.drain()
+        [doc] = [d for d in demo.jst_admin("GET", "/__admin__/state/transfers") if d["so_id"] == "PH-DEMO-DB01"]
+        show(f"  JST 调拨单 io_id={doc['io_id']} so_id=PH-DEMO-DB01 {doc['wms_co_id']} -> {doc['link_wms_co_id']} "
+             f"status={doc['status']} (no 其它出库: {no_other_inout(demo, 'PH-DEMO-DB01')})")
+        demo.jst_admin("POST", "/__admin__/transfers/confirm", {"io_id": doc["io_id"]})
+        show(f"  JST ships it: 总仓 TS001-WHT-M = {jst_qty(demo, 10000, 'TS001-WHT-M')}, 调拨在途 at 店加线下仓 = "
+             f"{jst_qty(demo, 10001, 'TS001-WHT-M', 'allocate_qty')}")
+        demo.o2o("invoke", "poll_jst_documents")
+        demo.drain()
+        shipped = merchant(demo)["transfers"].get("PH-DEMO-DB01") or {}
+        show(f"  店+ 配货单 PH-DEMO-DB01: status={shipped.get('status')} jst_io_id={shipped.get('jst_io_id')}")
+        demo.o2o("trace", "PH-DEMO-DB01")
+    finally:
+        demo.o2o("tenant", "put", str(DEMO_TENANT))  # back to the demo tenant for the next scenarios
 
 
 def outbound(demo, io_id: int, *, shop_id: int, city: str, sku: str, **extra: Any) -> None:
@@ -123,9 +159,13 @@ def store_stock(demo, store: str, sku: str) -> str:
     return f"qty {cell['qty']}" if cell else "not set"
 
 
-def jst_qty(demo, wms: int, sku: str) -> Any:
+def jst_qty(demo, wms: int, sku: str, field: str = "qty") -> Any:
     rows = demo.jst_admin("GET", "/__admin__/state/inventory")
-    return next((r["qty"] for r in rows if r.get("sku_id") == sku and r.get("wms_co_id") == wms), None)
+    return next((r[field] for r in rows if r.get("sku_id") == sku and r.get("wms_co_id") == wms), None)
+
+
+def no_other_inout(demo, external_id: str) -> bool:
+    return not any(d.get("so_id") == external_id for d in demo.jst_admin("GET", "/__admin__/state/other_inouts"))
 
 
 def jst_document(demo, external_id: str) -> None:

@@ -1,7 +1,7 @@
 """Admin endpoints under /__admin__/ (JSON in, JSON out), mapped onto the Python API.
 
 GET  /__admin__/state[/<collection>]     the whole state, or one collection (orders, outbounds,
-                                          confirmed_outbounds, sent_uploads, other_inouts,
+                                          confirmed_outbounds, sent_uploads, other_inouts, transfers,
                                           inventory, inventory_uploads, aftersales, aftersale_received, ...)
 GET  /__admin__/calls[?path=/open/...]   calls received: seq, path, biz, code, msg, http_status, fault
 GET  /__admin__/pushes                   pushes sent: kind, url, payload, http_status, response, accepted
@@ -22,6 +22,8 @@ POST /__admin__/clock                    {advance_seconds}
 POST /__admin__/outbounds                {outbound fields} add a sales outbound (and its order)
 POST /__admin__/outbounds/status         {io_id, status}
 POST /__admin__/otherinout/confirm       {io_id, status?}
+POST /__admin__/transfers/confirm        {io_id, status?} a 调拨单 shipped (Confirmed) or Cancelled
+POST /__admin__/transfers/receive        {io_id} a shipped 调拨单 taken in at the receiving warehouse
 POST /__admin__/inventory-uploads/confirm {so_id}
 POST /__admin__/orders/ship              {o_id|so_id, lc_id, l_id?, items?, push?, drop?, body?, auth?, ...}
 POST /__admin__/orders/cancel            {o_id|so_id, remark?, push?, ...push options}
@@ -122,6 +124,10 @@ def _post(sb: "JstSandbox", route: str, body: dict) -> Any:
         return sb.set_outbound_status(body["io_id"], body["status"])
     if route == "otherinout/confirm":
         return sb.confirm_other_inout(body["io_id"], body.get("status", "Confirmed"))
+    if route == "transfers/confirm":
+        return sb.confirm_transfer(body["io_id"], body.get("status", "Confirmed"))
+    if route == "transfers/receive":
+        return sb.receive_transfer(body["io_id"])
     if route == "inventory-uploads/confirm":
         return sb.confirm_inventory_upload(body["so_id"])
     if route == "orders/ship":

@@ -635,6 +635,59 @@ def other_inout_query(state: SandboxState, biz: dict) -> dict:
     return ok(_paged(_by_ts(rows), index, size, "datas"))
 
 
+# -- transfers (调拨单) -------------------------------------------------------------------
+# 库存调拨上传（跨仓调拨）and 调拨单查询 as one public SDK describes them (the project's JST
+# reference does not document them): a cross-warehouse transfer from go_co_id to link_co_id.
+
+def allocate_kc_upload(state: SandboxState, biz: Any) -> dict:
+    rows = _array(state, biz, 50)
+    answers = []
+    for row in rows:
+        for name in ("so_id", "go_co_id", "link_co_id"):
+            if row.get(name) in (None, ""):
+                raise _param_error(state, f"{name}不能为空")
+        items = row.get("items") or []
+        if not items:
+            raise JstError(130, "items不能为空")
+        for it in items:
+            if it.get("sku_id") not in state.skus:
+                raise _param_error(state, f"商品编码{it.get('sku_id')}不存在")
+            if float(it.get("qty") or 0) <= 0:
+                raise _param_error(state, "qty必须大于0")
+        source, target = _int(state, row["go_co_id"], "go_co_id"), _int(state, row["link_co_id"], "link_co_id")
+        for wms in (source, target):
+            if wms not in state.warehouses:
+                raise _param_error(state, f"仓库wms_co_id={wms}不存在")
+        so_id = str(row["so_id"])
+        if any(doc["so_id"] == so_id for doc in state.transfers.values()):
+            raise JstError(160, f"外部单号{so_id}已存在")
+        doc = state.add_transfer({**row, "wms_co_id": source, "link_wms_co_id": target,
+                                  "status": "Confirmed" if row.get("is_confirm") else "Creating"})
+        if doc["status"] == "Confirmed":
+            ship_transfer_stock(state, doc)
+        answers.append({"so_id": so_id, "io_id": doc["io_id"]})
+    return ok({"datas": answers})
+
+
+def ship_transfer_stock(state: SandboxState, doc: dict) -> None:
+    for it in doc["items"]:
+        state.adjust_inventory(doc["wms_co_id"], it["sku_id"], "qty", -it["qty"])
+        state.adjust_inventory(doc["link_wms_co_id"], it["sku_id"], "allocate_qty", it["qty"])
+
+
+def allocate_query(state: SandboxState, biz: dict) -> dict:
+    index, size = _page(state, biz, 50, 30)
+    window = _window(state, biz)
+    so_ids = _list(state, biz, "so_ids", 50)
+    io_ids = _list(state, biz, "io_ids", 50)
+    if window is None and not (so_ids or io_ids):
+        raise _param_error(state, "modified_begin和modified_end不能为空")
+    rows = [dict(d) for d in state.transfers.values()
+            if not (so_ids and d["so_id"] not in so_ids or io_ids and str(d["io_id"]) not in io_ids)
+            and _in_window(d.get("modified"), window)]
+    return ok(_paged(_by_ts(rows), index, size, "datas"))
+
+
 # -- after-sales ------------------------------------------------------------------------
 
 def aftersale_upload(state: SandboxState, biz: Any) -> dict:
@@ -749,6 +802,8 @@ API_PATHS: dict[str, Handler] = {
     "/open/jushuitan/inventoryv2/upload": inventoryv2_upload,
     "/open/jushuitan/otherinout/upload": otherinout_upload,
     "/open/other/inout/query": other_inout_query,
+    "/open/allocate/kc/upload": allocate_kc_upload,
+    "/open/allocate/query": allocate_query,
     "/open/aftersale/upload": aftersale_upload,
     "/open/aftersale/received/query": aftersale_received_query,
     "/open/sku/query": sku_query,

@@ -275,6 +275,33 @@ class JstSandbox:
                 self.state._apply_other_inout_stock({**doc, "upload_type": "in" if doc["upload_type"] == "out" else "out"})
             return dict(self.state.touch(doc))
 
+    def confirm_transfer(self, io_id: int, status: str = "Confirmed") -> dict:
+        """The sending warehouse ships a 调拨单 (Confirmed: out of its stock, 调拨在途 at the
+        receiving warehouse) or cancels it before (Cancelled)."""
+        from .endpoints import ship_transfer_stock
+
+        with self.state.lock:
+            doc = self.state.transfers[int(io_id)]
+            if doc["status"] != "Creating":
+                raise ValueError(f"transfer {io_id} is {doc['status']}, not Creating")
+            doc["status"] = status
+            if status == "Confirmed":
+                doc["io_date"] = self.state.now_str()
+                ship_transfer_stock(self.state, doc)
+            return dict(self.state.touch(doc))
+
+    def receive_transfer(self, io_id: int) -> dict:
+        """The receiving warehouse takes a shipped 调拨单 in: 调拨在途 becomes its stock."""
+        with self.state.lock:
+            doc = self.state.transfers[int(io_id)]
+            if doc["status"] != "Confirmed" or doc["received"]:
+                raise ValueError(f"transfer {io_id} is {doc['status']}{' and received' if doc['received'] else ''}")
+            for it in doc["items"]:
+                self.state.adjust_inventory(doc["link_wms_co_id"], it["sku_id"], "allocate_qty", -it["qty"])
+                self.state.adjust_inventory(doc["link_wms_co_id"], it["sku_id"], "qty", it["qty"])
+            doc["received"] = True
+            return dict(self.state.touch(doc))
+
     def confirm_inventory_upload(self, so_id: str) -> dict:
         with self.state.lock:
             return dict(apply_inventory_upload(self.state, self.state.inventory_uploads[str(so_id)]))

@@ -129,6 +129,7 @@ class SandboxState:
             self.orders: dict[int, dict] = {}  # o_id -> order
             self.outbounds: dict[int, dict] = {}  # io_id -> sales outbound
             self.other_inouts: dict[int, dict] = {}
+            self.transfers: dict[int, dict] = {}  # io_id -> 调拨单 (跨仓调拨, /open/allocate/kc/upload)
             self.inventory_uploads: dict[str, dict] = {}  # so_id -> count document
             self.aftersales: dict[int, dict] = {}  # as_id -> after-sale
             self.aftersale_received: dict[int, dict] = {}  # io_id -> 退仓单
@@ -373,6 +374,21 @@ class SandboxState:
                 self._apply_other_inout_stock(row)
             return row
 
+    def add_transfer(self, d: dict) -> dict:
+        """A 跨仓调拨 (cross-warehouse transfer) from ``wms_co_id`` to ``link_wms_co_id``: Creating
+        until the sending warehouse confirms it (goods out, 调拨在途 ``allocate_qty`` at the
+        receiving one), then received there (into its stock)."""
+        with self.lock:
+            io_id = int(d.get("io_id") or next(self._io_id))
+            row = {"io_id": io_id, "so_id": str(d.get("so_id") or ""), "io_date": d.get("io_date") or self.now_str(),
+                   "status": d.get("status", "Creating"), "type": "调拨出", "wms_co_id": int(d["wms_co_id"]),
+                   "link_wms_co_id": int(d["link_wms_co_id"]), "wh_id": int(d.get("warehouse") or 1),
+                   "link_wh_id": int(d.get("link_warehouse") or 1), "remark": d.get("remark", ""),
+                   "received": False, "created": self.now_str(), "items": self._items(d.get("items", []), "ioi_id")}
+            self.touch(row)
+            self.transfers[io_id] = row
+            return row
+
     def _apply_other_inout_stock(self, doc: dict) -> None:
         sign = -1 if doc["upload_type"] == "out" else 1
         field_name = {1: "qty", 2: "return_qty", 3: "in_qty", 4: "defective_qty"}.get(doc["wh_id"], "qty")
@@ -440,6 +456,7 @@ class SandboxState:
                 "confirmed_outbounds": [o for o in self.outbounds.values() if o["status"] == "Confirmed"],
                 "sent_uploads": self.sent_uploads,
                 "other_inouts": list(self.other_inouts.values()),
+                "transfers": list(self.transfers.values()),
                 "inventory_uploads": list(self.inventory_uploads.values()),
                 "aftersales": list(self.aftersales.values()),
                 "aftersale_received": list(self.aftersale_received.values()),

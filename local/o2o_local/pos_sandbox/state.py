@@ -666,7 +666,12 @@ class PosState:
             elif event_type == "store_transfer.submitted":
                 if str(data["doc_no"]) not in m.store_transfers:
                     m.store_transfers[str(data["doc_no"])] = {**copy.deepcopy(data), "status": "submitted"}
-                    self._move_store_stock(m, str(data["from_store"]), data["items"], -1)
+                    self._move_store_stock(m, str(data["from_store"]), data["items"], -1)  # in transit from now
+            elif event_type == "store_transfer.received":
+                transfer = m.store_transfers.setdefault(str(data["doc_no"]), {"doc_no": str(data["doc_no"])})
+                if transfer.get("status") != "received":
+                    transfer.update(status="received", to_store=str(data["to_store"]),
+                                    received=copy.deepcopy(data["items"]), received_at=data["received_at"])
                     self._move_store_stock(m, str(data["to_store"]), data["items"], +1)
             elif event_type == "payment.collected":
                 m.payments.append(copy.deepcopy(data))

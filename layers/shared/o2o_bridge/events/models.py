@@ -220,9 +220,22 @@ class StoreDocumentSubmitted(_Model):
 
 
 class StoreTransferSubmitted(_Model):
+    """店店调拨: the goods left ``from_store`` for ``to_store`` (they are in transit until
+    ``store_transfer.received``)."""
+
     doc_no: Text
     from_store: Text
     to_store: Text
+    items: Annotated[list[SkuQty], Field(min_length=1)]
+
+
+class StoreTransferReceived(_Model):
+    """店店调拨 received: ``to_store`` took in the goods of transfer ``doc_no``; ``items`` are the
+    quantities it received (they may differ from what was sent)."""
+
+    doc_no: Text
+    to_store: Text
+    received_at: Moment
     items: Annotated[list[SkuQty], Field(min_length=1)]
 
 
@@ -351,6 +364,11 @@ class StoreTransferSubmittedEvent(_Envelope):
     data: StoreTransferSubmitted
 
 
+class StoreTransferReceivedEvent(_Envelope):
+    type: Literal["store_transfer.received"]
+    data: StoreTransferReceived
+
+
 class PaymentCollectedEvent(_Envelope):
     type: Literal["payment.collected"]
     data: PaymentCollected
@@ -371,7 +389,7 @@ _EVENTS = (
     FulfilmentShippedEvent, FulfilmentPickedUpEvent, FulfilmentRejectedEvent,
     TransferSubmittedEvent, WarehouseReturnSubmittedEvent, StockChangedEvent,
     SaleCompletedEvent, SaleRefundedEvent, StockCountedEvent, StoreDocumentSubmittedEvent,
-    StoreTransferSubmittedEvent, PaymentCollectedEvent, ProductChangedEvent, MemberUpdatedEvent,
+    StoreTransferSubmittedEvent, StoreTransferReceivedEvent, PaymentCollectedEvent, ProductChangedEvent, MemberUpdatedEvent,
 )
 EVENT_MODELS: dict[str, type[_Envelope]] = {get_args(m.model_fields["type"].annotation)[0]: m for m in _EVENTS}
 EVENT_TYPES = tuple(EVENT_MODELS)

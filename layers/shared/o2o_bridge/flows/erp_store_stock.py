@@ -18,7 +18,11 @@ What:
   has one (``info.defective_stock``, JST's 次品仓), else they stay in the store system, where
   they are only for viewing (the 旺店通 guide), and the ERP hears nothing.
 - ``stock.counted``   -> 盘点: the counted quantities replace the ERP's, for the SKUs counted.
-- ``store_transfer.submitted`` -> 店店调拨: out of the sending store, into the receiving one.
+- ``store_transfer.submitted`` -> 店店调拨, the goods left: out of the sending store's warehouse;
+  they are **in transit** (a ``store_transfer.in_transit`` record, `o2o transfers in-transit`)
+  and in neither store's stock, in the ERP or at the stores, so they are never counted twice;
+- ``store_transfer.received`` -> the receiving store took them in: into its warehouse, with the
+  quantities it received (a short or over receipt is noted on the transfer's timeline).
 - ``store_document.submitted`` -> the store's own documents: 冲单 (reversal), 采购入库
   (purchase_in), 入库单导入 (import_in) in; 换货出库 (exchange_out), 出库开单 (manual_out) out.
 
@@ -121,18 +125,97 @@ def on_stock_counted(event: "PosEvent", ctx: "FlowContext") -> Any:
 
 
 def on_store_transfer_submitted(event: "PosEvent", ctx: "FlowContext") -> None:
-    """店店调拨: out of ``from_store``, into ``to_store``, as two documents keyed by the transfer's
-    number (``<doc_no>-out`` / ``<doc_no>-in``); the store system submits a transfer once the
-    goods moved, so both are booked at once."""
+    """店店调拨, the goods left ``from_store``: booked out of its warehouse (``<doc_no>-out``) and
+    in transit until ``store_transfer.received`` books them into ``to_store``'s."""
     transfer = event.data
     if not erp_books_store(ctx, transfer.doc_no, event):
         return
     lines = _lines((item.sku_id, item.qty) for item in transfer.items)
-    remark = f"店店调拨 {transfer.doc_no} {transfer.from_store} -> {transfer.to_store}"
-    for store, direction in ((transfer.from_store, "out"), (transfer.to_store, "in")):
-        book(ctx, {"doc_no": f"{transfer.doc_no}-{direction}", "store_code": store, "direction": direction,
-                   "kind": "transfer", "lines": lines, "remark": remark, "trace": transfer.doc_no},
-             trace=transfer.doc_no)
+    _mark_in_transit(ctx, transfer.doc_no, {"from_store": transfer.from_store, "to_store": transfer.to_store,
+                                            "items": lines, "sent_at": event.occurred_at.isoformat()})
+    book(ctx, {"doc_no": f"{transfer.doc_no}-out", "store_code": transfer.from_store, "direction": "out",
+               "kind": "transfer", "lines": lines, "trace": transfer.doc_no,
+               "remark": f"店店调拨 {transfer.doc_no} {transfer.from_store} -> {transfer.to_store} (调出)"},
+         trace=transfer.doc_no)
+
+
+def on_store_transfer_received(event: "PosEvent", ctx: "FlowContext") -> None:
+    """店店调拨 received at ``to_store``: what it received booked into its warehouse (``<doc_no>-in``)."""
+    receipt = event.data
+    if not erp_books_store(ctx, receipt.doc_no, event):
+        return
+    lines = _lines((item.sku_id, item.qty) for item in receipt.items)
+    sent = _mark_received(ctx, receipt.doc_no, receipt.to_store, lines, receipt.received_at.isoformat())
+    remark = f"店店调拨 {receipt.doc_no} -> {receipt.to_store} (调入)"
+    if sent is not None:
+        remark = f"店店调拨 {receipt.doc_no} {sent['from_store']} -> {receipt.to_store} (调入)"
+    book(ctx, {"doc_no": f"{receipt.doc_no}-in", "store_code": receipt.to_store, "direction": "in",
+               "kind": "transfer", "lines": lines, "remark": remark, "trace": receipt.doc_no}, trace=receipt.doc_no)
+
+
+# --- goods in transit between two stores ---------------------------------------------------------
+
+# Record kind, key doc_no, state in_transit (goods that left one store, not yet in the other),
+# received (the receipt came before its transfer) or settled (both heard of). The last two are
+# kept a while so a late or redelivered event never puts the goods in transit again.
+IN_TRANSIT = "store_transfer.in_transit"
+SETTLED_TTL_DAYS = 30
+
+
+def in_transit(ctx: "FlowContext") -> list[dict[str, Any]]:
+    """The store transfers whose goods are on the way (`o2o transfers in-transit`)."""
+    return [{"doc_no": r.key, **r.data} for r in ctx.records.list(ctx.ent_id, IN_TRANSIT)
+            if r.data.get("state") == "in_transit"]
+
+
+def _mark_in_transit(ctx: "FlowContext", doc_no: str, transfer: dict[str, Any]) -> None:
+    for _ in range(8):
+        current = ctx.records.get(ctx.ent_id, IN_TRANSIT, doc_no)
+        if current is not None:
+            if current.data.get("state") == "received":  # the receipt came first: nothing is on the way
+                ctx.records.put(ctx.ent_id, IN_TRANSIT, doc_no, {**current.data, **transfer, "state": "settled"},
+                                expected_version=current.version, ttl_days=SETTLED_TTL_DAYS)
+            return  # a repeated event, or settled just above
+        if ctx.records.put(ctx.ent_id, IN_TRANSIT, doc_no, {**transfer, "state": "in_transit"}) is not None:
+            ctx.timeline.record(doc_no, ctx.ent_id, "store_transfer.in_transit",
+                                {"from_store": transfer["from_store"], "to_store": transfer["to_store"],
+                                 "qty": sum(qty for _, qty in transfer["items"])})
+            ctx.metric("StoreTransferInTransit", 1)
+            return
+
+
+def _mark_received(ctx: "FlowContext", doc_no: str, to_store: str, lines: list[list[Any]],
+                   received_at: str) -> dict[str, Any] | None:
+    """The transfer is no longer in transit; returns what was sent (None: not heard of yet, then
+    the receipt is remembered so the late transfer does not put the goods in transit again)."""
+    for _ in range(8):
+        current = ctx.records.get(ctx.ent_id, IN_TRANSIT, doc_no)
+        if current is None:
+            if ctx.records.put(ctx.ent_id, IN_TRANSIT, doc_no, {"state": "received", "to_store": to_store,
+                                                                "items": lines, "received_at": received_at},
+                               ttl_days=SETTLED_TTL_DAYS) is not None:
+                return None
+            continue
+        if current.data.get("state") != "in_transit":
+            return None  # a repeated receipt
+        sent = current.data
+        if ctx.records.put(ctx.ent_id, IN_TRANSIT, doc_no, {**sent, "state": "settled", "received": lines,
+                                                            "received_at": received_at},
+                           expected_version=current.version, ttl_days=SETTLED_TTL_DAYS) is not None:
+            difference = {sku: qty for sku, qty in _difference(sent["items"], lines).items() if qty}
+            ctx.timeline.record(doc_no, ctx.ent_id, "store_transfer.received",
+                                {"to_store": to_store, "qty": sum(qty for _, qty in lines),
+                                 **({"received_minus_sent": difference} if difference else {})},
+                                level="warning" if difference else "info")
+            return sent
+    return None
+
+
+def _difference(sent: list[list[Any]], received: list[list[Any]]) -> dict[str, int]:
+    delta = {sku: -int(qty) for sku, qty in sent}
+    for sku, qty in received:
+        delta[sku] = delta.get(sku, 0) + int(qty)
+    return delta
 
 
 def on_store_document_submitted(event: "PosEvent", ctx: "FlowContext") -> Any:
@@ -207,5 +290,5 @@ def _booked(ctx: "FlowContext", doc_no: str, payload: dict[str, Any], outcome: A
     return {**booking, "store_stock": followed}
 
 
-__all__ = ["book_count", "book_move", "on_sale_completed", "on_sale_refunded", "on_stock_counted",
-           "on_store_document_submitted", "on_store_transfer_submitted"]
+__all__ = ["book_count", "book_move", "in_transit", "on_sale_completed", "on_sale_refunded", "on_stock_counted",
+           "on_store_document_submitted", "on_store_transfer_received", "on_store_transfer_submitted"]

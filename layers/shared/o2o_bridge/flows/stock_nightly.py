@@ -25,7 +25,12 @@ A run (one per tenant and Asia/Shanghai day) is planned once, then pushed in chu
    retried on its own; ``o2o stock nightly`` pushes them inline (a background thread, in
    chunk order, stopping at the first failure) with progress lines. Either way, running the
    same run again (a crash, a Scheduler retry) skips finished chunks.
-3. finish: when every chunk is done the snapshot generation becomes current and the summary
+3. 销退仓: with ``stock.sales_return_warehouse`` set, each run (once, before its plan) reads the
+   whole 销退仓 source warehouse again and re-sends its ``return_qty`` levels to the store
+   system's return warehouse (code 2) exactly as the hourly pull sends them (flows/
+   sales_return_stock.py: a plain count, JST's version): a level the hourly pull missed or the
+   store lost is repaired overnight, an unchanged one is not sent again.
+4. finish: when every chunk is done the snapshot generation becomes current and the summary
    (rows read, changed, pushed, drift) goes to the timeline (key ``stock-nightly:<run>``) and
    to metrics.
 
@@ -48,9 +53,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import BridgeError
-from . import kit, reservations
+from . import kit, reservations, sales_return_stock
 from ..shanghai_time import SHANGHAI
-from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, upload_check_once
+from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, resend_sales_return, upload_check_once
 
 if TYPE_CHECKING:
     from .kit import FlowContext
@@ -125,6 +130,7 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
     workers = push_workers or min(MAX_PUSH_WORKERS, ctx.erp.info.calls_per_second)
     say = progress or (lambda line: None)
     run_id = run_id or run_id_for(ctx)
+    returns = _sales_return_once(ctx, run_id, say)
     run = ctx.records.get(ctx.ent_id, RUN, run_id)
     if run is not None and run.data["state"] == "done":
         if not kit.effect_done(ctx, f"stock-nightly:{run_id}:finish"):
@@ -133,7 +139,8 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
         return {"run": run_id, "state": "done", **run.data["summary"]}
     if run is None and ctx.tenant.stock.master == "pos" and not feeding_stores(ctx.tenant):
         say("no store of this tenant feeds the 店加线下仓 (stores[].feeds_offline): nothing to push")
-        return {"run": run_id, "state": "skipped", "reason": "no store feeds the 店加线下仓"}
+        return {"run": run_id, "state": "skipped", "reason": "no store feeds the 店加线下仓",
+                **({"sales_return": returns} if returns else {})}
     dispatched: set[int] = set()  # chunks the streaming plan already pushed or queued
     if (run is None and ctx.tenant.stock.master == "pos") or (run is not None and run.data["state"] == "planning"):
         run = _stream_store_to_jst(ctx, run_id, run, fan_out, say, dispatched, workers)
@@ -164,6 +171,26 @@ def nightly_stock_push(ctx: "FlowContext", *, run_id: str | None = None, fan_out
         push_chunk(ctx, run_id, n)
         say(f"chunk {n + 1}/{data['chunks']} pushed ({done}/{len(pending)} this time)")
     return finish_run(ctx, run_id, say)
+
+
+def _sales_return_once(ctx: "FlowContext", run_id: str, say: Progress) -> dict[str, Any] | None:
+    """The 销退仓 levels re-sent once per run (a resumed run does not read them again)."""
+    source = sales_return_stock.source_warehouse(ctx.tenant)
+    if source is None:
+        return None
+
+    def resend() -> dict[str, Any]:
+        summary = resend_sales_return(ctx, source)
+        ctx.timeline.record(f"stock-nightly:{run_id}", ctx.ent_id, "stock.nightly.sales_return", summary)
+        return summary
+
+    outcome = kit.effect_once(ctx, f"stock-nightly:{run_id}:sales-return", resend, ttl_days=PLAN_TTL_DAYS)
+    if not outcome.repeated:
+        result = outcome.result
+        say(f"销退仓: {result.get('read', 0)} levels of warehouse {source} re-read for the store system's "
+            f"warehouse {result.get('warehouse')}: {result.get('applied', 0)} sent, "
+            f"{result.get('unchanged', 0)} unchanged")
+    return outcome.result
 
 
 def counts_of(data: dict[str, Any]) -> dict[str, Any]:

@@ -317,6 +317,17 @@ def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequenc
     return {"warehouse": code, **{k: v for k, v in counts.items() if v}}
 
 
+def resend_sales_return(ctx: "FlowContext", warehouse_code: str) -> dict[str, Any]:
+    """The 02:10 run's 销退仓 step: every level of ``warehouse_code`` read again (no cursor) and
+    its 销退仓 part sent as the hourly pull sends it (the same figure, version and dedup)."""
+    source = next((s for s, location in stock_sources(ctx) if location.warehouse_code == warehouse_code), None)
+    if source is None:  # as the hourly pull: only a mapped warehouse's 销退仓 is shown
+        return {"warehouse": None, "read": 0, "reason": f"warehouse {warehouse_code} is not mapped"}
+    levels = source.stock_changes(warehouse_code, None).levels
+    sent = _sales_return_stock(ctx, warehouse_code, levels) or {}
+    return {"read": len(levels), "applied": 0, "unchanged": 0, **sent}
+
+
 # --- S4: store events -> JST offline warehouse, coalesced ------------------------------------------
 
 

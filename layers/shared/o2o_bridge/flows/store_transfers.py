@@ -3,8 +3,10 @@
 until the warehouse confirms it; then the store system is told once (P10 shipped / P11 received).
 
 - ``transfer.submitted`` → ``warehouse.send_to_store``; ``warehouse_return.submitted`` →
-  ``warehouse.take_back_from_store`` (with JST: an other out on the main warehouse, an other in
-  on the return warehouse).
+  ``warehouse.take_back_from_store`` (with JST: an other out on the main warehouse, or a
+  transfer document when the tenant chooses ``jushuitan.replenishment_document: transfer``;
+  an other in on the return warehouse). The flow is the same either way: the warehouse's
+  document id is opaque to it.
 - A warehouse may take a limited number of lines per document (``info.max_document_lines``,
   JST 1000): a longer store document is submitted in parts ``DOC-1``, ``DOC-2``, ...; one part
   keeps the store's number unchanged.
@@ -125,7 +127,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
     if opened is not None:
         ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.uploaded",
                             {"external_id": external_id, "io_id": io_id, "warehouse": outcome.result.get("warehouse"),
-                             "lines": len(payload["items"]), "already_in_jst": outcome.result.get("already_in_jst", False)},
+                             "lines": len(payload["items"]), "already_in_jst": outcome.result.get("already_in_jst", False),
+                             **({"document": outcome.result["document"]} if outcome.result.get("document") else {})},
                             aliases=(io_id,))
         ctx.metric(f"OtherInOut{kind.direction.capitalize()}Uploaded", 1)
     return io_id
@@ -143,7 +146,7 @@ def _submit(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any]) -> 
         lines=tuple(SkuQty(i["sku_id"], int(i["qty"])) for i in payload["items"])))
     # "io_id", "already_in_jst": the names stored effects already carry (the warehouse's document id).
     return {"io_id": accepted.warehouse_doc_id, "warehouse": accepted.warehouse_code,
-            "already_in_jst": accepted.already_there}
+            "already_in_jst": accepted.already_there, **({"document": accepted.document} if accepted.document else {})}
 
 
 # --- following the documents in the warehouse ------------------------------------------------------------

@@ -178,6 +178,7 @@ class DocumentAccepted:
     warehouse_doc_id: str
     warehouse_code: str        # where the document lives (JST wms_co_id)
     already_there: bool = False  # the warehouse held it already: an earlier attempt's answer was lost
+    document: str = ""  # what the warehouse calls it, for timelines (e.g. 调拨单)
 
 
 DocumentStatus = Literal["waiting", "confirmed", "voided"]

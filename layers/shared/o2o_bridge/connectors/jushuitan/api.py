@@ -254,6 +254,20 @@ class JstApiAdapter:
         return self._ts_scan("/open/other/inout/query", m.OtherInOut, "datas", biz=biz, start_ts=start_ts,
                              page_size=self.limits.other_inout_page, key=lambda r: r.io_id)
 
+    # --- transfers (配货 as a 调拨单, the tenant's choice) ---------------------------------------
+    def upload_transfer(self, doc: m.TransferUpload, *, path: str) -> list[dict[str, Any]]:
+        """One transfer; answers ``[{so_id, io_id}]`` (``path``: the tenant's, as JST's is unsure)."""
+        data = self.client.call(path, [doc]) or {}
+        return [row for row in (data.get("datas") or []) if isinstance(row, dict)]
+
+    def query_transfers(self, *, path: str, io_ids: Sequence[int] = (), so_ids: Sequence[str] = ()) -> list[m.Transfer]:
+        found: list[m.Transfer] = []
+        for field_name, ids in (("io_ids", [str(i) for i in io_ids]), ("so_ids", list(so_ids))):
+            for chunk in batches(ids, 50) if ids else ():
+                found.extend(self._list_all(path, m.Transfer, "datas", self.limits.other_inout_page,
+                                            {field_name: chunk}))
+        return keep_latest(found, lambda r: r.io_id, lambda r: r.ts)
+
     # --- 5.10 after-sales (S2r, S2x) -----------------------------------------------------------
     def upload_aftersales(self, rows: Sequence[m.AfterSaleUpload]) -> list[m.UploadResult]:
         return self._upload_rows("/open/aftersale/upload", list(rows), self.limits.aftersale_upload_batch)

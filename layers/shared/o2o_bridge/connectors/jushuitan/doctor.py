@@ -106,17 +106,71 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
-    bins = section.bin_managed_wms_co_ids
-    checks.append(Check("bin_management", True, (
-        f"counts into {', '.join(map(str, bins))} go as type=adjust (货位管理)" if bins else
-        "JST's API does not show 货位管理: if 店加线下仓 or a store's JST warehouse manages bins, list it in "
-        "jushuitan.bin_managed_wms_co_ids, or a stock upload (type=check) zeroes every SKU it does not send"),
-        warning=not bins))
+    checks.append(_bin_management(tenant, lookups, jst))
+    if section.replenishment_document == "transfer":
+        checks.append(_replenishment_transfer(tenant))
     checks.append(Check("self_mall_dispatch_rule", True, (
         f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
         f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
         "self_mall_order exception instead of sending it to a store"), warning=True))
     return checks
+
+
+def counted_warehouses(tenant: Any) -> dict[int, str]:
+    """The JST warehouses the bridge sends counts (inventoryv2 uploads) into, and why."""
+    section = tenant.jushuitan
+    counted = {section.offline_wms_co_id: "店加线下仓, the stores' stock summed (S4, the 02:10 run)"}
+    if tenant.stock.master == "erp":
+        stores = {s.code for s in tenant.stores}
+        for mapping in tenant.warehouses:
+            if mapping.pos_warehouse_code in stores:
+                counted[mapping.jst_wms_co_id] = f"store {mapping.pos_warehouse_code}'s 盘点单"
+    return counted
+
+
+def _bin_management(tenant: Any, lookups: Lookups, jst: Any) -> Check:
+    """货位管理 is a JST warehouse setting its open API does not show (the warehouse query
+    answers name, is_main and status only), so it cannot be detected: the tenant states it.
+    The bridge counts into the warehouses of ``counted_warehouses``; in a bin-managed one a
+    ``type=check`` upload zeroes every SKU it does not list, so there it sends the difference
+    (``type=adjust``) instead."""
+    section = tenant.jushuitan
+    counted = counted_warehouses(tenant)
+    where = "; ".join(f"{wms} ({why})" for wms, why in counted.items())
+    stated = section.bin_managed_wms_co_ids
+    if stated is None:
+        return Check("bin_management", True, (
+            "not stated: JST's API does not show which warehouses use 货位管理 (bin management), so it cannot be "
+            f"checked. The bridge sends stock counts into {where}; in a bin-managed warehouse a count with "
+            "type=check zeroes every SKU it does not list. Set jushuitan.bin_managed_wms_co_ids to the bin-managed "
+            "ones among them (counts there go as type=adjust, by the difference), or to [] if none is"),
+            warning=True)
+    try:
+        known = {w.wms_co_id for w in lookups.get("warehouses", jst.query_warehouses)}
+    except BridgeError:
+        known = set(stated)  # the warehouses check already says JST could not be asked
+    unknown = [w for w in stated if w not in known]
+    if unknown:
+        return Check("bin_management", False, "jushuitan.bin_managed_wms_co_ids names warehouse(s) JST does not "
+                     f"have: {', '.join(map(str, unknown))}")
+    bins = [w for w in counted if w in stated]
+    checks = [w for w in counted if w not in stated]
+    return Check("bin_management", True, "; ".join(filter(None, (
+        f"counts into {', '.join(map(str, bins))} go as type=adjust (货位管理, stated by the tenant)" if bins else "",
+        f"counts into {', '.join(map(str, checks))} go as type=check (stated: no 货位管理)" if checks else ""))))
+
+
+def _replenishment_transfer(tenant: Any) -> Check:
+    """配货 as a JST transfer document: its endpoints are not in the JST reference the bridge was
+    built from, so a person confirms one test document before going live."""
+    section = tenant.jushuitan
+    mapped = {m.pos_warehouse_code: m.jst_wms_co_id for m in tenant.warehouses}
+    where = ", ".join(f"{s.code} -> {mapped.get(s.code, section.offline_wms_co_id)}" for s in tenant.stores)
+    api = section.transfer_api
+    return Check("replenishment_document", True, (
+        f"配货 goes to JST as a 调拨单 from {section.main_wms_co_id} ({where}) over {api.upload_path}, shipped when "
+        f"its status is {'/'.join(api.shipped_statuses)}: JST does not document these endpoints, so send one test "
+        "配货 and check it with o2o trace before going live (jushuitan.transfer_api corrects them)"), warning=True)
 
 
 class _Failed(Exception):

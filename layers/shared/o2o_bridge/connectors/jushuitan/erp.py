@@ -101,7 +101,7 @@ class JstErp(JstStock):
 
         kind = "check"
         stock = [StockItem(sku_id=i.sku_id, qty=int(i.qty)) for i in items]
-        if wms_co_id in self.tenant.jushuitan.bin_managed_wms_co_ids:
+        if self.tenant.jushuitan.bin_managed(wms_co_id):
             kind = "adjust"
             current = {row.sku_id: int(row.qty) for row in self.api.inventory_of([i.sku_id for i in items],
                                                                                  wms_co_id=wms_co_id)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ...ports.erp import ErpProduct, OnlineOutbound, OutboundLine
 from ...ports.warehouse import (DocumentState, Receiver, OrderCancelled, ReturnReceived, Shipment, ShippedLine, SkuQty,
@@ -138,6 +138,19 @@ def document_state(doc: "jst.OtherInOut") -> DocumentState:
     if doc.status in VOIDED:
         return DocumentState(str(doc.io_id), "voided", doc.status)
     return DocumentState(str(doc.io_id), "waiting", doc.status)
+
+
+def transfer_state(doc: "jst.Transfer", id_prefix: str, *, shipped: Sequence[str],
+                   voided: Sequence[str]) -> DocumentState:
+    """A 配货 sent as a transfer: shipped once JST says so (one of ``shipped``, by default
+    Confirmed: the goods left the warehouse)."""
+    doc_id = f"{id_prefix}{doc.io_id}"
+    if doc.status in shipped:
+        lines = tuple(SkuQty(i.sku_id, whole(i.qty)) for i in doc.items if i.qty > 0)
+        return DocumentState(doc_id, "confirmed", doc.status, lines, doc.io_date)
+    if doc.status in voided:
+        return DocumentState(doc_id, "voided", doc.status)
+    return DocumentState(doc_id, "waiting", doc.status)
 
 
 def is_other_inout_type(jst_type: str | None, direction: str) -> bool:

@@ -328,6 +328,35 @@ class OtherInOut(JstRecord):
     items: list[InOutItem] = []
 
 
+# --- transfers (调拨单): not in the project's JST reference; field names from one public SDK ---
+class TransferUpload(JstRequest):
+    """库存调拨上传（跨仓调拨）: goods from ``go_co_id`` (part ``warehouse``) to ``link_co_id``
+    (part ``link_warehouse``); ``so_id`` is the merchant's number."""
+
+    so_id: str
+    go_co_id: int
+    warehouse: int = 1
+    link_co_id: int
+    link_warehouse: int = 1
+    is_confirm: bool = False
+    remark: str | None = None
+    items: Annotated[list[OtherInOutItemUpload], Field(min_length=1, max_length=1000)]
+
+
+class Transfer(JstRecord):
+    """调拨单查询 row: ``wms_co_id`` sends, ``link_wms_co_id`` receives."""
+
+    io_id: int
+    status: str
+    so_id: str | None = None
+    io_date: str | None = None
+    wms_co_id: int | None = None
+    link_wms_co_id: int | None = None
+    modified: str | None = None
+    ts: int = 0
+    items: list[InOutItem] = []
+
+
 # --- 5.10 after-sales ------------------------------------------------------------------
 class AfterSaleItemUpload(JstRequest):
     sku_id: str

@@ -1,9 +1,15 @@
 """JST as the tenant's warehouse (ports.Warehouse): store orders into the 自有商城 shop, other
-in/out documents for 配货 / 退仓, inventory of the mapped warehouses.
+in/out documents for 配货 / 退仓 (or, as the tenant chooses, a transfer document for 配货),
+inventory of the mapped warehouses.
 
 Exactly once at JST: an order is keyed by its ``so_id`` (the store order no.), an after-sale by
-``outer_as_id``, an other in/out by ``external_id``. JST answers a repeat with "already exists"
-(a row message, or code 160); that is success, and the id is read back.
+``outer_as_id``, an other in/out by ``external_id``, a transfer by its ``so_id``. JST answers a
+repeat with "already exists" (a row message, or code 160); that is success, and the id is read
+back. A transfer is looked up by its number before it is uploaded: whether JST refuses a
+repeated transfer number is not documented.
+
+The flows keep the warehouse's document ids opaque: a transfer's is ``allocate-<io_id>`` so
+that following it reads JST's transfer documents, not its other in/out ones.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
     from .port import JstApi
 
 MAX_OTHER_INOUT_LINES = 1000  # /open/jushuitan/otherinout/upload: items ≤ 1000
+TRANSFER_ID = "allocate-"  # the prefix of a transfer document's id (see the module's docstring)
 ALREADY_EXISTS = 160  # JST's answer to a repeated external_id (外部单号已存在)
 
 
@@ -162,8 +169,46 @@ class JstWarehouse(JstStock):
 
     # --- S5 / S6 -----------------------------------------------------------------------------------
     def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
+        if self.tenant.jushuitan.replenishment_document == "transfer":
+            return self._transfer_to_store(document)
         return self._other_inout("out", self.tenant.jushuitan.main_wms_co_id, document.doc_no, document.lines,
                                  document.remark, receiver_name=document.store_name)
+
+    def transfer_destination(self, store_code: str) -> int:
+        """Where a 配货 transfer goes in JST: the store's own JST warehouse (a ``warehouses`` row
+        coded with the store), else 店加线下仓, the stores' warehouse in JST."""
+        for mapping in self.tenant.warehouses:
+            if mapping.pos_warehouse_code == store_code:
+                return mapping.jst_wms_co_id
+        return self.tenant.jushuitan.offline_wms_co_id
+
+    def _transfer_to_store(self, document: StoreDocument) -> DocumentAccepted:
+        from . import models as jst
+        from .errors import JstPermanentError
+
+        section = self.tenant.jushuitan
+        api, source = section.transfer_api, section.main_wms_co_id
+        held = self._transfer_in_jst(document.doc_no)
+        if held is not None:  # an earlier attempt's answer was lost
+            return DocumentAccepted(f"{TRANSFER_ID}{held}", str(source), already_there=True, document="调拨单")
+        upload = jst.TransferUpload(
+            so_id=document.doc_no, go_co_id=source, link_co_id=self.transfer_destination(document.store_code),
+            remark=document.remark, items=[jst.OtherInOutItemUpload(sku_id=l.sku_id, qty=l.qty) for l in document.lines])
+        try:
+            rows = self.api.upload_transfer(upload, path=api.upload_path)
+        except JstPermanentError as exc:
+            if exc.code != ALREADY_EXISTS:
+                raise
+            rows = []
+        io_id = next((row.get("io_id") for row in rows if str(row.get("so_id") or document.doc_no) == document.doc_no
+                      and row.get("io_id")), None) or self._transfer_in_jst(document.doc_no)
+        if io_id is None:
+            raise TransientError(f"JST took transfer {document.doc_no} without an io_id and cannot find it yet")
+        return DocumentAccepted(f"{TRANSFER_ID}{io_id}", str(source), already_there=not rows, document="调拨单")
+
+    def _transfer_in_jst(self, so_id: str) -> int | None:
+        found = self.api.query_transfers(path=self.tenant.jushuitan.transfer_api.query_path, so_ids=[so_id])
+        return next((doc.io_id for doc in found if doc.so_id == so_id), None)
 
     def take_back_from_store(self, document: StoreDocument) -> DocumentAccepted:
         section = self.tenant.jushuitan
@@ -171,9 +216,14 @@ class JstWarehouse(JstStock):
                                  document.lines, document.remark)
 
     def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
-        if not warehouse_doc_ids:
-            return []
-        return [mappers.document_state(doc) for doc in self.api.query_other_inout(io_ids=sorted(int(i) for i in warehouse_doc_ids))]
+        transfers = sorted(int(i[len(TRANSFER_ID):]) for i in warehouse_doc_ids if i.startswith(TRANSFER_ID))
+        others = sorted(int(i) for i in warehouse_doc_ids if not i.startswith(TRANSFER_ID))
+        found = [mappers.document_state(doc) for doc in self.api.query_other_inout(io_ids=others)] if others else []
+        if transfers:
+            api = self.tenant.jushuitan.transfer_api
+            found += [mappers.transfer_state(doc, TRANSFER_ID, shipped=api.shipped_statuses, voided=api.voided_statuses)
+                      for doc in self.api.query_transfers(path=api.query_path, io_ids=transfers)]
+        return found
 
 
 def _receipts(rows: list[Any]) -> list[ReturnReceived]:
