@@ -15,28 +15,26 @@ Everything is counted from outside the code it measures:
 - duration: wall time of the HTTP request as its sender sees it (an upper bound of what
   Lambda bills: it includes the emulator and the sandbox round trip).
 
-Each kind is sent N times after one warm-up; a duplicate is the same push or event again.
+Each kind is sent N times after one warm-up; a duplicate is the same push or event again. The
+kinds and the counting hook are tests/integration/callback_kinds.py, which the request-count
+test (tests/integration/test_callback_requests.py) uses too. ``--trace`` lists every DynamoDB
+request of one warm callback of each kind with the code that made it.
 
 DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
 the item written (the request body stands in for the item), two for a transactional write; a
 read unit per started 4 KB read (half for an eventually consistent read). No assertions.
 
-    .venv/bin/python bench/cost.py [-n 20]
+    .venv/bin/python bench/cost.py [-n 20] [--trace]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
-import math
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -59,75 +57,7 @@ PRICES = {
 }
 GOAL_DDB_HAPPY, GOAL_DDB_DUPLICATE, GOAL_DOLLARS = 3, 1, 3.00
 
-WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
-READS = {"GetItem", "Query", "Scan"}
-
-
-@dataclass
-class Tally:
-    requests: Counter = field(default_factory=Counter)   # "dynamodb.PutItem" -> n
-    wru: float = 0.0
-    rru: float = 0.0
-    log_bytes: int = 0
-    seconds: float = 0.0       # wall time of the callbacks as their senders saw them
-    aws_seconds: float = 0.0   # of which inside AWS requests (the local moto server's latency)
-
-    def ddb_requests(self) -> int:
-        return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))
-
-    def service_requests(self, service: str) -> int:
-        return sum(n for op, n in self.requests.items() if op.startswith(service + "."))
-
-
-class AwsMeter:
-    """Counts every AWS request made through boto3's default session (all the bridge's clients)."""
-
-    def __init__(self) -> None:
-        import boto3
-
-        boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events
-        events.register("before-send", self._before_send)
-        events.register("after-call.dynamodb", self._after_dynamodb)
-        events.register("after-call", self._after_call)
-        self.tally = Tally()
-        self._started = threading.local()
-
-    def _before_send(self, request: Any, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
-        self.tally.requests[f"{service}.{operation}"] += 1
-        self._started.at = time.perf_counter()
-        if service != "dynamodb":
-            return
-        body = request.body or b""
-        size = len(body if isinstance(body, (bytes, bytearray)) else str(body).encode())
-        if operation in WRITES:
-            self.tally.wru += max(1, math.ceil(size / 1024))
-        elif operation == "TransactWriteItems":
-            items = json.loads(body).get("TransactItems", [])
-            self.tally.wru += 2 * sum(max(1, math.ceil(len(json.dumps(i)) / 1024)) for i in items)
-        elif operation == "BatchWriteItem":
-            for rows in json.loads(body).get("RequestItems", {}).values():
-                self.tally.wru += sum(max(1, math.ceil(len(json.dumps(r)) / 1024)) for r in rows)
-
-    def _after_dynamodb(self, http_response: Any, model: Any, event_name: str = "", **_: Any) -> None:
-        operation = model.name
-        if operation not in READS and operation not in {"BatchGetItem", "TransactGetItems"}:
-            return
-        size = len(http_response.content or b"")
-        units = max(1, math.ceil(size / 4096))
-        self.tally.rru += units * (2 if operation == "TransactGetItems" else 1)
-
-    def _after_call(self, **_: Any) -> None:
-        started = getattr(self._started, "at", None)
-        if started is not None:
-            self.tally.aws_seconds += time.perf_counter() - started
-            self._started.at = None
-
-    def take(self) -> Tally:
-        taken, self.tally = self.tally, Tally()
-        return taken
-
+from callback_kinds import AwsMeter, Tally, accepted, callback_kinds, warehouse_skus  # noqa: E402 - after sys.path
 
 class StdoutMeter(io.TextIOBase):
     """Stands in for stdout, where a Lambda's logs and EMF metrics go, and counts their bytes.
@@ -175,84 +105,12 @@ def _dollars_per_million(t: Tally, per: int, aws_latency: float) -> dict[str, fl
     return cost
 
 
-RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
-            "address": "世纪大道 100 号"}
-
-
-def _order(order_no: str) -> dict[str, Any]:
-    items = [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "price": "99.00", "amount": "99.00"}]
-    return {"order_no": order_no, "receiver": RECEIVER, "items": items, "freight": "0.00", "pay_amount": "99.00",
-            "paid_at": "2026-11-22T10:20:00+08:00"}
-
-
-def _ok(result: Any) -> None:
-    status = getattr(result, "status", None)
-    if status is None and isinstance(result, dict):
-        status = result.get("http_status")
-    if status != 200:
-        raise SystemExit(f"bench: a callback was not accepted: {result}")
-
-
-def scenarios(jst: Any, store: Any, skus: list[str]) -> list[tuple[str, Callable[[int], Any], Callable[[int], Any]]]:
-    """(kind, send the i-th callback, send its duplicate)."""
-    events: dict[str, dict[int, Any]] = defaultdict(dict)
-    pushes: dict[str, dict[int, Any]] = defaultdict(dict)
-
-    def order_requested(i: int) -> Any:
-        result = store.emit("order.warehouse_requested", _order(f"CO-{i}"), ent_id="10010")
-        events["order"][i] = result.event
-        return result
-
-    def order_requested_again(i: int) -> Any:
-        event = events["order"][i]
-        return store.emit("order.warehouse_requested", event["data"], ent_id="10010", event_id=event["event_id"])
-
-    def delivery(i: int) -> Any:
-        shipped = jst.ship_order(so_id=f"CO-{i}", lc_id="SF", l_id=f"SF-CO-{i}")
-        pushes["delivery"][i] = shipped["payload"]
-        return shipped["push"]
-
-    def delivery_again(i: int) -> Any:
-        return jst.push("delivery", pushes["delivery"][i], storage_code=133242)
-
-    def stock_changed(i: int) -> Any:
-        result = store.set_store_stock("10010", "S001", [{"sku_id": "TS001-WHT-M", "qty": 10 + i}])
-        events["stock"][i] = result.event
-        return result
-
-    def stock_changed_again(i: int) -> Any:
-        event = events["stock"][i]
-        return store.emit("stock.changed", event["data"], ent_id="10010", event_id=event["event_id"])
-
-    def stock_push(width: int) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
-        chosen = skus[:width]
-
-        def send(i: int) -> Any:
-            for sku in chosen:
-                jst.set_stock(10000, sku, qty=100 + i)
-            result = jst.push_stock(10000, chosen)
-            pushes[f"stock{width}"][i] = result["payload"]
-            return result
-
-        def again(i: int) -> Any:
-            return jst.push("stock", pushes[f"stock{width}"][i], storage_code=10000)
-
-        return send, again
-
-    one, one_again = stock_push(1)
-    twenty, twenty_again = stock_push(20)
-    return [
-        ("pos_events order.warehouse_requested", order_requested, order_requested_again),
-        ("delivery_callback", delivery, delivery_again),
-        ("pos_events stock.changed", stock_changed, stock_changed_again),
-        ("stock_callback, 1 SKU", one, one_again),
-        ("stock_callback, 20 SKUs", twenty, twenty_again),
-    ]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="callbacks of each kind (default 20)")
+    parser.add_argument("--trace", action="store_true",
+                        help="list every DynamoDB request of one callback of each kind, with the code that made it")
+    parser.add_argument("--only", default="", help="only the kinds whose name contains this text")
     parser.add_argument("--aws-latency-ms", type=float, default=5.0,
                         help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
     args = parser.parse_args()
@@ -263,23 +121,24 @@ def main() -> int:
 
     stdout = StdoutMeter()
     with tempfile.TemporaryDirectory() as tmp, demo_world(Path(tmp), jst_callbacks=True) as (stack, jst, store):
-        skus = sorted({s for (w, s) in jst.state.inventory if w == 10000})
-        while len(skus) < 20:  # the demo warehouse has fewer SKUs: add some, as a merchant would have
-            sku = f"BENCH-{len(skus):03d}"
-            jst.state.seed(skus=[{"sku_id": sku}])
-            jst.set_stock(10000, sku, qty=1)
-            skus.append(sku)
+        kinds = [k for k in callback_kinds(jst, store, warehouse_skus(jst),
+                                           settle=lambda: stack.drain(now=True, max_seconds=60)) if args.only in k.name]
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the metered session
 
-        def batch(send: Callable[[int], Any], numbers: range) -> Tally:
-            """Send the callbacks one after another, then run the work they queued (coalesced
-            flushes, retries) once: what the queue does for several callbacks is shared by them."""
+        def batch(send: Callable[[int], Any], prepare: Callable[[int], Any], numbers: range) -> Tally:
+            """Set the scene (not counted), send the callbacks one after another, then run the work
+            they queued (coalesced flushes, retries) once: what the queue does for several
+            callbacks is shared by them."""
+            for i in numbers:
+                prepare(i)
             meter.take()
             logged, seconds = stdout.bytes, 0.0
             for i in numbers:
+                if meter.trace is not None:
+                    meter.trace.clear()  # traced: the last callback of the batch (warm) and its queued work
                 started = time.perf_counter()
-                _ok(send(i))
+                accepted(send(i))
                 seconds += time.perf_counter() - started
             started = time.perf_counter()
             stack.drain(now=True, max_seconds=60)
@@ -288,34 +147,52 @@ def main() -> int:
             tally.seconds, tally.log_bytes = seconds, stdout.bytes - logged
             return tally
 
+        def none(i: int) -> None:
+            return None
+
         rows = []
+        traces: list[tuple[str, str, list[str]]] = []
         real_stdout = sys.stdout
         try:
             sys.stdout = stdout
-            for kind, send, again in scenarios(jst, store, skus):
-                batch(send, range(0, 1)), batch(again, range(0, 1))  # warm-up: caches, tokens, clients
+            for kind in kinds:
+                batch(kind.send, kind.prepare, range(0, 1)), batch(kind.again, none, range(0, 1))  # warm-up
                 _meter_stdout(stdout)
+                if args.trace:
+                    meter.trace = []
+                    batch(kind.send, kind.prepare, range(1000, 1002))
+                    traces.append((kind.name, "happy", meter.trace))
+                    meter.trace = []
+                    batch(kind.again, none, range(1000, 1002))
+                    traces.append((kind.name, "duplicate", meter.trace))
+                    meter.trace = None
                 numbers = range(1, args.n + 1)
-                rows.append((kind, batch(send, numbers), batch(again, numbers)))
+                rows.append((kind.name, batch(kind.send, kind.prepare, numbers), batch(kind.again, none, numbers)))
         finally:
             sys.stdout = real_stdout
 
     n = args.n
+    for kind, path, lines in traces:
+        print(f"{kind}, {path}: {len(lines)} DynamoDB request(s)")
+        print("\n".join(lines))
     print(f"Per callback: {n} of each kind after a warm-up, then the work they queued, run once "
           f"(duplicates: the same push or event again).")
     print(f"Goals: DynamoDB requests <= {GOAL_DDB_HAPPY} happy / <= {GOAL_DDB_DUPLICATE} duplicate; "
           f"<= ${GOAL_DOLLARS:.2f} per 1 M callbacks.\n")
-    header = (f"{'callback':38} {'DDB req':>7} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'SM':>4} "
+    header = (f"{'callback':38} {'DDB req':>7} {'of RL':>5} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'SM':>4} "
               f"{'log B':>6} {'local ms':>8} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} {'dup $':>6}")
     print(header)
     print("-" * len(header))
     for kind, happy, duplicate in rows:
         cost, dup_cost = _dollars_per_million(happy, n, latency), _dollars_per_million(duplicate, n, latency)
-        print(f"{kind:38} {happy.ddb_requests() / n:7.2f} {duplicate.ddb_requests() / n:5.2f} {happy.wru / n:5.1f} "
+        print(f"{kind:38} {happy.ddb_requests() / n:7.2f} {happy.rate_limiter / n:5.2f} "
+              f"{duplicate.ddb_requests() / n:5.2f} {happy.wru / n:5.1f} "
               f"{happy.rru / n:5.1f} {happy.service_requests('sqs') / n:4.1f} "
               f"{happy.service_requests('secrets-manager') / n:4.1f} {happy.log_bytes / n:6.0f} "
               f"{happy.seconds / n * 1000:8.1f} {_lambda_seconds(happy, n, latency) * 1000:6.1f} "
               f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
+    print("\n'of RL': of the happy path's DynamoDB requests, those of the JST app's shared rate limiter "
+          "(connectors/pacing.py: a grant and its completion per JST call).")
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
         ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))

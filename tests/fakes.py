@@ -88,20 +88,66 @@ class FakeRecords:
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, str], Record] = {}
+        self.ranks: dict[tuple[str, str, str], int] = {}  # put_newer's rank of a record (DynamoDB: its attribute)
         self._lock = threading.Lock()  # flows are replayed concurrently in tests
 
     def get(self, ent_id, kind, key):
         return self.items.get((ent_id, kind, key))
 
     def put(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
+        return self.put_or_current(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)[0]
+
+    def put_or_current(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))
             if (current.version if current else None) != expected_version:
-                return None
+                return None, current
             record = Record(ent_id, kind, key, copy.deepcopy(data), (expected_version or 0) + 1,
                             datetime.now(timezone.utc))
             self.items[(ent_id, kind, key)] = record
-            return record
+            self.ranks.pop((ent_id, kind, key), None)  # a put replaces the whole item, rank and all
+            return record, None
+
+    def put_newer(self, ent_id, kind, key, data, *, rank, unranked_version=None, ttl_days=None):
+        with self._lock:
+            current = self.items.get((ent_id, kind, key))
+            stored_rank = self.ranks.get((ent_id, kind, key))
+            if current is not None and (stored_rank >= rank if stored_rank is not None
+                                        else current.version != unranked_version):
+                return None, current
+            self.ranks[(ent_id, kind, key)] = rank
+            return self._write(ent_id, kind, key, data, current), None
+
+    def put_always(self, ent_id, kind, key, data, *, ttl_days=None):
+        with self._lock:
+            return self._write(ent_id, kind, key, data, self.items.get((ent_id, kind, key)))
+
+    def _write(self, ent_id, kind, key, data, current):
+        record = Record(ent_id, kind, key, copy.deepcopy(data), (current.version if current else 0) + 1,
+                        datetime.now(timezone.utc))
+        self.items[(ent_id, kind, key)] = record
+        return record
+
+    def prefetch(self, ent_id, wanted):
+        """In memory every read is free: nothing to read ahead."""
+
+    def get_many(self, ent_id, kind, keys):
+        return {key: self.items[(ent_id, kind, key)] for key in keys if (ent_id, kind, key) in self.items}
+
+    def put_many(self, ent_id, kind, writes, *, ttl_days=None):
+        refused = []
+        for start in range(0, len(writes), 100):  # as DynamoDB: 100 to a transaction, all or none
+            group = writes[start:start + 100]
+            with self._lock:
+                if any((self.items[(ent_id, kind, key)].version if (ent_id, kind, key) in self.items else None)
+                       != expected for key, _, expected in group):
+                    refused.extend(key for key, _, _ in group)
+                    continue
+                for key, data, expected in group:
+                    self.ranks.pop((ent_id, kind, key), None)
+                    self.items[(ent_id, kind, key)] = Record(ent_id, kind, key, copy.deepcopy(data), (expected or 0) + 1,
+                                                             datetime.now(timezone.utc))
+        return refused
 
     def delete(self, ent_id, kind, key, *, expected_version=None):
         with self._lock:
@@ -109,6 +155,7 @@ class FakeRecords:
             if expected_version is not None and (current is None or current.version != expected_version):
                 return False
             self.items.pop((ent_id, kind, key), None)
+            self.ranks.pop((ent_id, kind, key), None)
             return True
 
     def list(self, ent_id, kind, *, prefix=""):

@@ -11,9 +11,9 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
-                                                               wangdiantong=erp_stock.nightly_erp_stock), event, build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,
+                                                                   wangdiantong=erp_stock.nightly_erp_stock), event, build=wiring.context_for)
 
 
 def nightly(ctx):

@@ -21,5 +21,5 @@ def follow_documents(ctx):
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("poll_jst_documents", follow_documents, event, erp="jushuitan", build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("poll_jst_documents", follow_documents, event, erp="jushuitan", build=wiring.context_for)

@@ -9,5 +9,5 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan", build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("poll_jst_outbound", store_fulfilment.poll_jst_outbound, event, erp="jushuitan", build=wiring.context_for)

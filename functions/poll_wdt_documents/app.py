@@ -18,6 +18,6 @@ def follow_documents(ctx):
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",
-                             build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",
+                                 build=wiring.context_for)

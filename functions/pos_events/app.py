@@ -20,6 +20,6 @@ def pos_events():
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    idempotency.register_lambda_context(context)
-    return app.resolve(event, context)
+    with runtime.invocation(context):
+        idempotency.register_lambda_context(context)
+        return app.resolve(event, context)

@@ -10,7 +10,7 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("pull_jst_stock", kit.for_erp("pull_jst_stock", jushuitan=stock_sync.pull_jst_stock,
-                                                           wangdiantong=stock_sync.pull_warehouse_stock), event,
-                             build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("pull_jst_stock", kit.for_erp("pull_jst_stock", jushuitan=stock_sync.pull_jst_stock,
+                                                               wangdiantong=stock_sync.pull_warehouse_stock), event,
+                                 build=wiring.context_for)

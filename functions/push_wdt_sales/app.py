@@ -9,5 +9,5 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong", build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong", build=wiring.context_for)

@@ -17,5 +17,5 @@ def record_handler(record):
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    with runtime.invocation(context):
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -25,5 +25,5 @@ def return_goods_callback():
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return app.resolve(event, context)
+    with runtime.invocation(context):
+        return app.resolve(event, context)

@@ -9,6 +9,6 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
-                                                          wangdiantong=erp_products.sync_erp_products), event, build=wiring.context_for)
+    with runtime.invocation(context):
+        return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
+                                                              wangdiantong=erp_products.sync_erp_products), event, build=wiring.context_for)

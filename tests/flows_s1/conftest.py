@@ -72,6 +72,21 @@ class World:
     def drain(self):
         return drain_retries(self.ctx, max_rounds=200)
 
+    def confirm(self, rounds=50):
+        """What the next polls do first: confirm in JST what the stores finished, until nothing
+        waits (a poll that meets a transient failure is run again by the schedule)."""
+        from o2o_bridge.errors import TransientError
+        from o2o_bridge.flows import store_fulfilment as s1
+
+        for _ in range(rounds):
+            try:
+                s1.confirm_pending(self.ctx)
+            except TransientError:
+                continue
+            if not self.ctx.records.list(self.ctx.ent_id, s1.PENDING_CONFIRM_KIND):
+                return
+        raise AssertionError("confirmations still waiting after the polls")
+
     def steps(self, io_id):
         return self.ctx.timeline.steps(str(io_id))
 

@@ -53,6 +53,7 @@ class FakeJst:
         self.outbounds: dict[int, dict[str, Any]] = {}
         self.sent: list[dict[str, Any]] = []  # every row uploaded to wms/sent/upload
         self.confirmed: list[int] = []         # io_ids JST confirmed (one entry per real effect)
+        self.sent_calls = 0                     # wms/sent/upload calls that reached JST
         self.faults = faults or Faults()
         self.page_size = page_size
         self._ts = itertools.count(1000)
@@ -112,6 +113,7 @@ class FakeJst:
         self.faults.before(JstTransientError, "wms/sent/upload")
         results = []
         with self.lock:
+            self.sent_calls += 1
             for row in rows:
                 body = row.model_dump(exclude_none=True)
                 self.sent.append(body)

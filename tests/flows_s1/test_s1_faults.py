@@ -50,6 +50,7 @@ def test_everything_converges_under_thirty_percent_faults(make_world, seed):
         else:
             world.jst.set_status(io_id, "Delete")
     keep_polling(world)
+    world.confirm()
     world.drain()
     # The re-routed orders are shipped by their second store.
     for io_id, what in plan.items():
@@ -57,6 +58,7 @@ def test_everything_converges_under_thirty_percent_faults(make_world, seed):
             event = world.shipped(io_id)
             world.mark(event)
             s1.on_fulfilment_shipped(event, world.ctx)
+    world.confirm()
     world.drain()
 
     assert world.ctx.queue.dead == []

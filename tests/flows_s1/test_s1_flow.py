@@ -22,6 +22,7 @@ def test_an_outbound_is_dispatched_to_a_store_and_its_shipment_confirmed_in_jst(
     shipped = world.shipped(700001, carrier="SF", tracking="SF1400001")
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll
     assert world.jst.confirmed == [700001]
     assert world.jst.sent == [{"io_id": 700001, "lc_id": "SF", "l_id": "SF1400001", "lc_name": "顺丰速运",
                                "wms_co_id": 10001}]
@@ -42,6 +43,7 @@ def test_a_pickup_is_confirmed_with_the_tenants_pickup_logistics_and_no_tracking
     event = world.picked_up(700002)
     world.mark(event)
     s1.on_fulfilment_picked_up(event, world.ctx)
+    world.confirm()  # the next poll
     assert world.jst.sent == [{"io_id": 700002, "lc_id": "MDZT", "l_id": "", "lc_name": "门店自提",
                                "wms_co_id": 10001, "is_un_lid": True}]
     assert world.order(700002)["status"] == "picked_up"
@@ -57,6 +59,7 @@ def test_every_input_replayed_three_times_gives_one_effect(world):
     world.mark(shipped)
     for _ in range(3):
         s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll
     assert world.jst.confirmed == [700001] and len(world.jst.sent) == 1
     assert world.steps(700001).count("s1.confirmed_in_jst") == 1
 
@@ -84,8 +87,38 @@ def test_concurrent_replays_give_one_effect(world):
         [t.start() for t in threads]
         [t.join() for t in threads]
     world.drain()
+    calls = world.jst.sent_calls
+    world.confirm()
     assert sorted(world.jst.confirmed) == [700001, 700002, 700003]
-    assert len(world.jst.sent) == 3
+    assert len(world.jst.sent) == 3 and world.jst.sent_calls == calls + 1  # one wms/sent/upload for the three
+
+
+def test_polls_confirming_side_by_side_confirm_each_outbound_once(world):
+    for io_id in (700001, 700002, 700003):
+        world.jst.add(io_id)
+    s1.poll_jst_outbound(world.ctx)
+    world.drain()
+    for io_id in (700001, 700002, 700003):
+        event = world.shipped(io_id)
+        world.mark(event)
+        s1.on_fulfilment_shipped(event, world.ctx)
+    gate = threading.Barrier(3)
+
+    def confirm():
+        gate.wait()
+        try:
+            s1.confirm_pending(world.ctx)
+        except TransientError:
+            pass  # a claim another poll holds: the next poll finds it done
+
+    threads = [threading.Thread(target=confirm) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    world.confirm()
+    assert sorted(world.jst.confirmed) == [700001, 700002, 700003]  # JST confirmed each once
+    for io_id in (700001, 700002, 700003):
+        assert world.steps(io_id).count("s1.confirmed_in_jst") == 1 and world.order(io_id)["status"] == "shipped"
+    assert s1.open_exceptions(world.ctx) == []
 
 
 def test_a_rejected_order_goes_to_the_next_store_then_to_the_exceptions(world):
@@ -114,6 +147,7 @@ def test_a_rejected_order_goes_to_the_next_store_then_to_the_exceptions(world):
     shipped = world.shipped(700003)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll
     assert world.jst.confirmed == [700003]
     assert "s1.reroute_by_hand" in world.steps(700003)
 
@@ -168,6 +202,7 @@ def test_jst_refusing_a_confirmation_parks_it_and_it_can_be_retried(world):
     shipped = world.shipped(700007, carrier="YTO")  # not in the tenant's logistics table
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll
     [parked] = s1.open_exceptions(world.ctx)
     assert parked["kind"] == "confirm_refused" and "YTO" in parked["reason"]
     assert world.jst.sent == []
@@ -224,6 +259,7 @@ def test_jst_undoing_a_confirmed_shipment_is_parked_once_for_an_operator(world):
     shipped = world.shipped(700011)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll
     world.jst.set_status(700011, "Cancelled")
     for _ in range(3):
         poll(world)
@@ -240,6 +276,7 @@ def test_a_pickup_without_the_tenants_pickup_logistics_code_is_parked_not_guesse
     event = world.picked_up(700012)
     world.mark(event)
     s1.on_fulfilment_picked_up(event, world.ctx)
+    world.confirm()  # the next poll
     [parked] = s1.open_exceptions(world.ctx)
     assert parked["kind"] == "confirm_refused" and "pickup_lc_id" in parked["reason"]
     assert world.jst.sent == []

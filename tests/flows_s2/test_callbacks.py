@@ -159,3 +159,17 @@ def test_the_sample_events_are_accepted(world):
             query = sample["queryStringParameters"]
             sample = sample_event(name, query={**signed(query["method"], partnerid=query["partnerid"])})
         assert answer(function, sample) == OK, name
+
+
+FORGED_BODIES = {  # genuine fresh sign, a body JST does not back (the sign does not cover the body)
+    "delivery_callback": {**DELIVERY, "so_id": "WM9", "l_id": "FORGED-1"},
+    "cancel_callback": {"so_id": "ANY-ORDER", "remark": "forged"},
+    "return_goods_callback": {**RECEIVED, "outer_as_id": "RT9"},
+}
+
+
+@pytest.mark.parametrize("function", list(BODIES))
+def test_a_forged_body_under_a_genuine_sign_is_only_a_re_read_and_changes_nothing_jst_does_not_hold(world, function):
+    assert answer(function, event(function, FORGED_BODIES[function], query=signed(METHODS[function]))) == OK
+    drain_retries(world.ctx)
+    assert world.store.effects == []  # no shipment, cancel or receipt JST does not hold

@@ -162,15 +162,17 @@ class FakeStore:
                                 version=self.stores.get((store_code, s), (0, 0))[1]) for s in sku_ids]
         return StoreStock(store_code=store_code, items=items)
 
-    def scan_stock(self, *, updated_since=None, limit=200, order=None, sku_after=None, quantities_only=False):
+    def scan_stock(self, *, updated_since=None, limit=200, order=None, sku_after=None, sku_until=None,
+                   quantities_only=False):
         """P8 as the 店+ sandbox pages it: by update time, or ``order="sku"`` by (SKU, store)
-        starting after ``sku_after``; ``scans`` counts the scans, ``crash_after_rows`` crashes a scan
-        after that many rows (a crash mid-read)."""
+        from after ``sku_after`` up to ``sku_until``; ``scans`` counts the scans, ``crash_after_rows``
+        crashes a scan after that many rows (a crash mid-read)."""
         self.faults.check("scan_stock", PosTransientError)
         self.scans = getattr(self, "scans", 0) + 1
         at = datetime(2026, 11, 30, tzinfo=timezone.utc)
         if order == "sku":
-            cells = sorted((kv for kv in self.stores.items() if sku_after is None or kv[0][1] > sku_after),
+            cells = sorted((kv for kv in self.stores.items() if (sku_after is None or kv[0][1] > sku_after)
+                            and (sku_until is None or kv[0][1] <= sku_until)),
                            key=lambda kv: (kv[0][1], kv[0][0]))
         else:
             cells = sorted(self.stores.items(), key=lambda kv: self.updated.get(kv[0], 0))

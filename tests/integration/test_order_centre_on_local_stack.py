@@ -63,6 +63,7 @@ def test_the_order_centre_end_to_end(world, capsys):
     [fulfilment] = live(store, 581001)
     assert fulfilment["cod"] == {"amount": "299.00"}
     assert store.fulfilment_event(fulfilment["fulfilment_id"], "shipped", ent_id="10010").ok
+    poll()  # the next poll confirms it in JST; its ledger fact (with the COD amount) follows
     capsys.readouterr()
     assert o2o(["cod", "list", "--all"]) == 0
     assert "581001  tenant=10010 store=S001 status=collected expected=299.00 collected=299.00" in capsys.readouterr().out
@@ -101,6 +102,7 @@ def test_the_order_centre_end_to_end(world, capsys):
     assert merged["merged_from"] == ["M9002"] and merged["mobile"] == "13800000000"
     assert {c["channel"] for c in merged["channels"]} == {"store", "online:10086"}
 
+    poll()  # the next poll confirms the shipments in JST; their ledger facts follow
     # The reports over the ledger the functions wrote.
     [summary] = [r for r in report("store-inout", capsys) if r["doc_no"] == fulfilment["fulfilment_id"]]
     assert summary["qty_out"] == 1

@@ -105,11 +105,11 @@ def test_thirty_percent_faults_on_both_sandboxes_converge_without_doubles(world)
             fid = open_fulfilment(store, io_id)["fulfilment_id"]
             # Acknowledged: done, or durably queued when JST failed.
             assert store.fulfilment_event(fid, "shipped", tracking_no=f"SF{io_id}").status == 200
-        for _ in range(4):
-            assert o2o(["local", "drain", "--now"]) == 0
+        poll_and_drain(times=4)  # each poll confirms what waits first, in one call
     finally:
         jst.faults.reset()
         store.faults.clear()
+    poll_and_drain()  # what a failed poll left waiting goes with the next
     assert all(jst_outbound(jst, io)["status"] == "Confirmed" for io in plan)
     confirmed = [row for row in jst.state.snapshot("sent_uploads") if row["io_id"] in plan
                  and row.get("l_id") == f"SF{row['io_id']}"]

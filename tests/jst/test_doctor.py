@@ -58,7 +58,8 @@ def run(doc=None, jst=None):
 def test_a_healthy_tenant_passes_every_check():
     checks = run()
     assert list(checks) == ["credentials", "warehouses", "self_mall_shop", "logistics", "stores",
-                            "warehouse_mapping", "stock_formula", "bin_management", "self_mall_dispatch_rule"]
+                            "warehouse_mapping", "stock_formula", "callback_auth", "bin_management",
+                            "self_mall_dispatch_rule"]
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
     assert checks["self_mall_shop"].line().startswith("✓ self_mall_shop: shop 133242")
 
@@ -122,7 +123,7 @@ def test_doctor_command_prints_one_line_per_check_and_exits_1_on_failure(aws, mo
     monkeypatch.setattr(factory, "jst_for_tenant", lambda tenant: jst)
     assert main(["tenant", "doctor", "10010"]) == 0
     out = capsys.readouterr().out
-    assert out.count("✓") == 7 and out.count("\n  ! ") == 2 and "9 of 9 checks passed (2 to act on)" in out
+    assert out.count("✓") == 7 and out.count("\n  ! ") == 3 and "10 of 10 checks passed (3 to act on)" in out
     jst.companies = []
     assert main(["tenant", "doctor", "10010"]) == 1
     out = capsys.readouterr().out
@@ -191,8 +192,39 @@ def test_a_replenishment_sent_as_a_transfer_document_asks_for_a_test_document():
     assert check.ok and check.warning and "S001 -> 10001" in check.reason and "/open/allocate/kc/upload" in check.reason
 
 
+def test_a_replenishment_sent_as_a_transfer_document_warns_that_jst_must_receive_it_by_hand():
+    assert "transfer_receipt" not in run()
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    check = run(doc)["transfer_receipt"]
+    assert check.ok and check.warning and check.line().startswith("! transfer_receipt")
+    assert "调拨在途" in check.reason and "at 10001" in check.reason and "stock.master: erp" not in check.reason
+
+
+def test_with_erp_owned_store_stock_the_receipt_warning_says_the_store_loses_the_goods_again():
+    doc = tenant_doc()
+    doc["jushuitan"]["replenishment_document"] = "transfer"
+    doc["stock"]["master"] = "erp"
+    doc["warehouses"].append({"jst_wms_co_id": 10011, "pos_warehouse_code": "S001"})
+    reason = run(doc)["transfer_receipt"].reason
+    assert "10011" in reason and "loses them again at the next stock pull" in reason
+
+
 def test_a_bin_managed_warehouse_jst_does_not_have_fails():
     doc = tenant_doc()
     doc["jushuitan"]["bin_managed_wms_co_ids"] = [10001, 99999]
     check = run(doc)["bin_management"]
     assert not check.ok and "99999" in check.reason
+
+
+@pytest.mark.parametrize("callback, warned, says", [
+    ({"token": "t0ken-1"}, True, "tenant_wide_token"),  # URLs pasted before per-URL tokens still work
+    ({"token": "t0ken-1", "tenant_wide_token": False}, False, "each URL's own token"),
+    ({"partner_key": "pk-1"}, False, "JST's push sign"),
+    ({"allow_unsigned": True}, True, "without any proof"),
+])
+def test_callback_auth_warns_where_a_push_is_tied_to_less_than_its_url(callback, warned, says):
+    doc = tenant_doc()
+    doc["jushuitan"]["callback"] = callback
+    check = run(doc)["callback_auth"]
+    assert check.ok and check.warning == warned and says in check.reason

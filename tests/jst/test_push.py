@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from fakes import FakeTenants
 from handlers import sample_event
-from o2o_bridge.connectors.jushuitan.push import StockPush
+from o2o_bridge.connectors.jushuitan.push import StockPush, url_token
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.errors import BadRequest, Unauthorized
 from o2o_bridge.tenant import parse_tenant
@@ -121,12 +121,46 @@ def test_a_bad_sign_is_401_even_if_a_token_is_configured():
 
 
 def test_the_per_tenant_token_alternative():
-    assert read("delivery_callback", token="demo-callback-token").authenticated_by == "token"
+    # URLs set up before per-URL tokens carry the tenant's token itself: still accepted by default.
+    assert read("delivery_callback", token="demo-callback-token").authenticated_by == "tenant-wide token"
     for guess in ("guess", "令牌", "demo-callback-token-"):
         with pytest.raises(Unauthorized) as caught:
             read("delivery_callback", {"entId": "10010", "storageCode": "133242", "token": guess},
                  token="demo-callback-token")
         assert "demo-callback-token" not in caught.value.message
+
+
+def token_query(route: str, *, storage_code="133242", ent_id="10010", token="demo-callback-token", **extra):
+    """The query of a callback URL as `o2o tenant urls --reveal-token` prints it (plus what JST adds)."""
+    return {"entId": ent_id, "storageCode": storage_code, **extra,
+            "token": url_token(token, ent_id=ent_id, route=route, storage_code=storage_code)}
+
+
+def test_each_callback_url_carries_its_own_token_bound_to_route_tenant_and_storage_code():
+    strict = {"token": "demo-callback-token", "tenant_wide_token": False}
+    assert read("delivery_callback", token_query("delivery"), **strict).authenticated_by == "token"
+    assert read("stock_callback", token_query("stock", storage_code="10000", type="2"), **strict).authenticated_by == "token"
+    # JST's cancel push may arrive on either spelling of the URL: one route, one token
+    cancal = sample_event("cancel_callback", query=token_query("cancel"))
+    cancal.update(rawPath="/jushuitan/cancal_callback", routeKey="POST /jushuitan/cancal_callback")
+    assert read_push(APIGatewayProxyEventV2(cancal), tenants(**strict), now=NOW).authenticated_by == "token"
+    refused = {
+        "the delivery URL's token on the cancel route": ("cancel_callback", token_query("delivery")),
+        "one warehouse's stock token with another storageCode": (
+            "stock_callback", {**token_query("stock", storage_code="10000", type="2"), "storageCode": "10001"}),
+        "another tenant's URL token": ("delivery_callback", token_query("delivery", ent_id="20020")),
+        "the plain tenant token once tenant_wide_token is off": (
+            "delivery_callback", {"entId": "10010", "storageCode": "133242", "token": "demo-callback-token"}),
+        # JST adds method and ts to its pushes: a verbatim replay of a captured old request is stale
+        "a captured request replayed after the window": ("delivery_callback", token_query("delivery", ts=str(int(NOW - 3600)))),
+        "a stock push's method on the delivery URL": ("delivery_callback", token_query("delivery", method="inventory.upload")),
+    }
+    for case, (name, query) in refused.items():
+        with pytest.raises(Unauthorized) as caught:
+            read(name, query, **strict)
+        assert caught.value.message == "push not authenticated for this callback URL", case
+    assert read("delivery_callback", token_query("delivery", ts=str(int(NOW)), method="logistics.upload"),
+                **strict).authenticated_by == "token"
 
 
 def test_no_credential_is_401_unless_the_tenant_opted_out_explicitly():
@@ -144,7 +178,7 @@ def test_secrets_given_as_references_are_resolved_through_the_resolver():
 
     push = read_push(event("delivery_callback"), tenants(token_ref="secretsmanager:o2o/tenants/10010/callback#token"),
                      secrets=Resolver())
-    assert push.authenticated_by == "token"
+    assert push.authenticated_by == "tenant-wide token"
 
 
 # --- attack 3: strangers learn nothing --------------------------------------------------------
@@ -160,8 +194,9 @@ def test_unknown_tenant_wrong_token_and_foreign_storage_code_look_alike_and_cost
     from o2o_bridge.connectors.jushuitan import push as push_module
 
     calls: list[str] = []
-    sign, equal = push_module._expected_sign, push_module._equal
+    sign, equal, derive = push_module._expected_sign, push_module._equal, push_module.url_token
     monkeypatch.setattr(push_module, "_expected_sign", lambda *a: calls.append("sign") or sign(*a))
+    monkeypatch.setattr(push_module, "url_token", lambda *a, **k: calls.append("url token") or derive(*a, **k))
     monkeypatch.setattr(push_module, "_equal", lambda *a: calls.append("compare") or equal(*a))
     t = tenants(token="demo-callback-token")
     seen = {}
@@ -176,7 +211,7 @@ def test_unknown_tenant_wrong_token_and_foreign_storage_code_look_alike_and_cost
         read("delivery_callback", signed_query(partner_key="wrong"), partner_key=PARTNER_KEY)
     seen["wrong sign"] = (caught.value.status_code, caught.value.message, tuple(calls))
     assert len(set(seen.values())) == 1, seen
-    assert next(iter(seen.values())) == (401, "push not authenticated for this callback URL", ("sign", "compare", "compare"))
+    assert next(iter(seen.values())) == (401, "push not authenticated for this callback URL", ("sign", "compare", "url token", "compare", "compare"))
     # the reasons differ only in the log
     assert {c.value.reason for c in [caught]} == {"sign does not match the partner key"}
 

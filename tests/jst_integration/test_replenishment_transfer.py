@@ -149,3 +149,19 @@ def test_returns_to_the_warehouse_stay_other_inbound_documents(h, world):
         "data": {"doc_no": "TC-1", "store_code": "S001", "remark": "", "items": [{"sku_id": "TS001-WHT-M", "qty": 1}]}}),
         world)
     assert "/open/jushuitan/otherinout/upload" in h.wire.paths() and transfers(h, "TC-1") == []
+
+
+def test_the_bridge_never_receives_the_transfer_in_jst_so_its_goods_stay_in_transit_until_a_person_does(h, world):
+    before = qty(h, OFFLINE)
+    submit(world)
+    [doc] = transfers(h)
+    h.jst.confirm_transfer(doc["io_id"])
+    store_transfers.follow_other_inout(world)
+    assert "PH-T1" in world.store.transfers  # the store is told and takes the goods in at 店+
+    for _ in range(2):  # later polls do not receive it either: there is no JST call for it
+        store_transfers.follow_other_inout(world)
+    assert (qty(h, OFFLINE, field="allocate_qty"), qty(h, OFFLINE)) == (5, before)
+    assert {p for p in h.wire.paths() if "allocate" in p} <= {"/open/allocate/kc/upload", "/open/allocate/query"}
+
+    h.jst.receive_transfer(doc["io_id"])  # what doctor's `! transfer_receipt` asks someone to do in JST
+    assert (qty(h, OFFLINE, field="allocate_qty"), qty(h, OFFLINE)) == (0, before + 5)

@@ -20,6 +20,7 @@ def ship(world, io_id):
     shipped = world.shipped(io_id)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll confirms it in JST
 
 
 def test_a_cod_outbound_carries_the_amount_still_to_pay_and_a_paid_one_does_not(world):
@@ -116,6 +117,7 @@ def test_the_store_gets_the_amount_to_collect_and_reports_it_on_the_shipped_even
                           cod_collected={"amount": "179.00", "method": "cash"})
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll confirms it in JST
     [record] = cod.problems(world.ctx, include_all=True)
     assert (record["status"], record["collected"], record["method"]) == ("collected", "179.00", "cash")
     [fact] = world.ctx.ledger.of_kind("fulfilment.shipped")

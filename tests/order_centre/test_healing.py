@@ -24,6 +24,7 @@ def test_a_parked_order_is_dispatched_by_the_schedule_once_stock_returns(make_wo
     shipped = world.shipped(700001)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll confirms it in JST
     world.store.stock["S001"]["SKU-RED-L"] = 1
     summary = order_centre.rounds(world.ctx)["heal_parked"]
     assert summary["rerouted"] == 1
@@ -60,6 +61,7 @@ def test_an_uncollected_pickup_expires_into_the_exceptions_queue_once(make_world
     picked = world.picked_up(700002)
     world.mark(picked)
     s1.on_fulfilment_picked_up(picked, world.ctx)
+    world.confirm()  # the next poll confirms it in JST
     assert healing.expire_pickups(world.ctx) == {"waiting": 1, "expired": 0}
     now = world.ctx.now()
     world.ctx.now = lambda: now + timedelta(days=7, minutes=1)

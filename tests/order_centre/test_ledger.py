@@ -87,6 +87,7 @@ def test_an_s1_order_leaves_one_fact_per_step_however_often_it_is_replayed(world
         s1.poll_jst_outbound(world.ctx)
         world.ctx.cursors.cursors.clear()
         s1.on_fulfilment_shipped(shipped, world.ctx)
+        world.confirm()  # the next poll confirms it in JST
     facts = world.ctx.ledger.facts
     assert [f.kind for f in facts] == ["fulfilment.dispatched", "fulfilment.shipped"]
     dispatched, done = facts

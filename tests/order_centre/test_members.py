@@ -96,6 +96,7 @@ def test_cross_channel_spending_joins_store_sales_and_online_orders_of_one_perso
     shipped = world.shipped(700001)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
+    world.confirm()  # the next poll confirms it in JST
     assert "sale.completed" in RECORDED_BEFORE_THEIR_FLOW
     for sale_no, member in (("X1", {"member_id": "M001"}), ("X2", {"member_mobile": "13911112222"})):
         retail_facts.record(world.event("sale.completed", sale_no=sale_no, store_code="S002",

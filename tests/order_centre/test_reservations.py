@@ -75,7 +75,7 @@ def test_the_hold_goes_when_the_order_ships_is_rejected_or_cancelled_and_only_on
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
     s1.on_fulfilment_shipped(shipped, world.ctx)
-    assert held(world) == 2
+    assert held(world) == 2  # at the store event, before the next poll confirms it in JST
 
     rejected = world.rejected(700002)
     world.mark(rejected)

@@ -1,4 +1,4 @@
-"""P8 ``order=sku`` and ``sku_after`` (contract additions for the 02:10 run) and the adapter's
+"""P8 ``order=sku``, ``sku_after`` and ``sku_until`` (contract additions for the 02:10 run) and the adapter's
 ``quantities_only`` scan: every answer checked against pos-api.yaml."""
 
 from __future__ import annotations
@@ -38,6 +38,18 @@ def test_sku_after_starts_after_that_sku_and_quantities_only_gives_tuples(api, p
     assert all(type(r) is tuple and r[1] > "K011" for r in rows[len(ours):])
 
 
+def test_sku_after_and_sku_until_read_one_range_of_skus_over_several_pages(api, pos, recorder):
+    grid = seed_grid(pos)
+    ranges = [(None, "K003"), ("K003", "K007"), ("K007", "K011")]
+    read = [list(api.scan_stock(limit=4, order="sku", sku_after=a, sku_until=u, quantities_only=True))
+            for a, u in ranges]
+    ours = sorted(((s, k, q) for (s, k), q in grid.items()), key=lambda r: (r[1], r[0]))
+    assert [row for rows in read for row in rows if row[1].startswith("K")] == ours
+    assert read[1] == [r for r in ours if "K003" < r[1] <= "K007"]  # 12 rows: 3 pages, each asked up to K007
+    gets = [r for r in recorder.requests if r.url.path.endswith("/stock") and r.url.params.get("sku_until") == "K007"]
+    assert len(gets) == 3 and recorder.checked_answers >= len(gets)
+
+
 def test_quantities_only_reads_the_same_rows_as_the_models(api, pos):
     seed_grid(pos, skus=30)
     models = {(r.store_code, r.sku_id, r.qty) for r in api.scan_stock(limit=7)}
@@ -48,7 +60,8 @@ def test_unknown_order_sku_after_alone_and_a_foreign_cursor_are_refused(pos):
     seed_grid(pos)
     base = pos.base_url + "/stock"
     by_time = httpx.get(base, params={"limit": 2}, headers=AUTH).json()["data"]["next_cursor"]
-    cases = [{"order": "price"}, {"sku_after": "K001"}, {"order": "sku", "cursor": by_time, "limit": 2}]
+    cases = [{"order": "price"}, {"sku_after": "K001"}, {"sku_until": "K001"},
+             {"order": "sku", "cursor": by_time, "limit": 2}]
     for params in cases:
         answer = httpx.get(base, params=params, headers=AUTH)
         assert (answer.status_code, answer.json()["code"]) == (422, 42200), params

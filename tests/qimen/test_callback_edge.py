@@ -14,7 +14,7 @@ import pytest
 from handlers import invoke
 from o2o_bridge import wiring
 from o2o_bridge import runtime
-from o2o_bridge.connectors.qimen import inbound
+from o2o_bridge.connectors.qimen import signing
 from o2o_bridge.tenant import parse_tenant
 
 from qimen_wms import answer_of, api_event, cloud_doc, delivery_confirm, demo_doc, signed_query
@@ -60,14 +60,13 @@ def test_bad_sign_unknown_tenant_and_tenant_without_qimen_get_one_answer(tenants
 
 def test_unknown_tenant_costs_the_same_sign_work_as_a_bad_sign(tenants, monkeypatch):
     computed = []
-    real_sign = inbound.sign
+    real_sign = signing.sign
 
     def counting(params, body, secret, method="md5"):
         computed.append(len(body))
         return real_sign(params, body, secret, method)
 
-    monkeypatch.setattr(inbound, "sign", counting)
-    monkeypatch.setattr("o2o_bridge.connectors.qimen.signing.sign", counting)
+    monkeypatch.setattr(signing, "sign", counting)  # both checks go through sign_matches
     call({**signed_query("deliveryorder.confirm", CONFIRM), "sign": "0" * 32}, CONFIRM)
     call(signed_query("deliveryorder.confirm", CONFIRM, ent_id="99999"), CONFIRM)
     assert computed == [len(CONFIRM), len(CONFIRM)]
@@ -93,7 +92,7 @@ def test_timestamp_outside_the_window_is_refused(tenants):
     refused(tenants, signed_query("deliveryorder.confirm", CONFIRM, at=ahead), CONFIRM, "invalid-timestamp")
     query = signed_query("deliveryorder.confirm", CONFIRM)
     query["timestamp"] = "yesterday"
-    query["sign"] = inbound.sign({k: v for k, v in query.items() if k != "sign"}, CONFIRM, "demo-qimen-app-secret")
+    query["sign"] = signing.sign({k: v for k, v in query.items() if k != "sign"}, CONFIRM, "demo-qimen-app-secret")
     refused(tenants, query, CONFIRM, "invalid-timestamp")
 
 

@@ -8,70 +8,14 @@ tests/unit/test_state_store.py."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
-from pathlib import Path
 
-import boto3
 import pytest
 
 from handlers import answer, sample_event
-from o2o_bridge import runtime
-from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
-from o2o_bridge.tenant import parse_tenant
 from o2o_bridge.connectors.store.inbound import sign as sign_event
 
-REFUSED = (401, {"code": 401, "msg": "push not authenticated for this callback URL"})
-
-
-def demo_doc() -> dict:
-    import yaml
-
-    return yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def bridge():
-    """One moto world for the module (like the ``aws`` fixture): each test compares before/after."""
-    from moto import mock_aws
-
-    from aws_setup import create_template_resources
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        names = create_template_resources()
-        for var, value in names.items():
-            patch.setenv(var, value)
-        runtime.reset()
-        runtime.state_store().put(parse_tenant(demo_doc()))
-        yield names
-        runtime.reset()
-
-
-def snapshot(env) -> tuple:
-    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
-    tables = tuple(json.dumps(sorted(dynamodb.scan(TableName=env[t])["Items"], key=str), sort_keys=True)
-                   for t in ("STATE_TABLE", "IDEMPOTENCY_TABLE"))
-    queues = tuple(sqs.get_queue_attributes(QueueUrl=env[q], AttributeNames=["All"])["Attributes"][k]
-                   for q in ("RETRY_QUEUE_URL", "RETRY_DLQ_URL")
-                   for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"))
-    return tables, queues
-
-
-def signed(method: str, *, storage_code: str = "133242", ts: float | None = None, **extra) -> dict:
-    """A query as JST signs it: every parameter but sign, our entId/storageCode included."""
-    query = {"entId": "10010", "storageCode": storage_code, **extra, "method": method, "partnerid": "jst",
-             "ts": str(int(time.time() if ts is None else ts))}
-    covered = {k: v for k, v in query.items() if k not in ("method", "partnerid")}
-    return {**query, "sign": legacy_push_sign(method, "jst", covered, "demo-partner-key")}
-
-
-def push(function: str, query: dict, body) -> tuple[int, dict]:
-    event = sample_event(function, query=query, body=body)
-    path = "/jushuitan/" + function
-    event.update(rawPath=path, routeKey=f"POST {path}")
-    return answer(function, event)
-
+from .conftest import REFUSED, push, signed, snapshot
 
 def stock_body(modified: str, qty=5) -> dict:
     return {"datas": [{"sku_id": "TS001-WHT-M", "qty": qty, "modified": modified}]}
@@ -159,4 +103,33 @@ def test_attack_6_a_null_quantity_is_refused_and_named(bridge):
     code, reply = push("stock_callback", signed("inventory.upload", storage_code="10000", type="2"),
                        {"datas": [{"sku_id": "TS001-WHT-M", "qty": None, "modified": now_jst()}]})
     assert code == 400 and "datas[0].qty" in reply["msg"] and "quantity is required" in reply["msg"]
+    assert snapshot(bridge) == before
+
+
+ROUTE_PUSHES = {  # route URL -> (function, method, storageCode, extra query)
+    "/jushuitan/delivery_callback": ("delivery_callback", "logistics.upload", "133242", {}),
+    "/jushuitan/cancel_callback": ("cancel_callback", "order.cancel", "133242", {}),
+    "/jushuitan/cancal_callback": ("cancel_callback", "order.cancel", "133242", {}),
+    "/jushuitan/return_goods_callback": ("return_goods_callback", "refund.goods", "133242", {}),
+    "/jushuitan/stock_callback": ("stock_callback", "inventory.upload", "10000", {"type": "2"}),
+}
+MALFORMED = {
+    "not JSON": "{so_id: oops",
+    "not an object": '["so_id"]',
+    "nested too deep": '{"a":' * 40 + "1" + "}" * 40,
+    "a form without biz": "so_id=1",
+    "empty": "",
+    "the fields of no push": '{"hello": "world"}',
+    "lists where objects belong": '{"so_id": ["x"], "l_id": {}, "lc_id": 1, "items": [1], "outer_as_id": [], '
+                                  '"datas": [1]}',
+}
+
+
+@pytest.mark.parametrize("path", list(ROUTE_PUSHES))
+def test_attack_5_on_every_jst_route_a_malformed_authenticated_body_is_400_and_writes_nothing(bridge, path):
+    function, method, storage, extra = ROUTE_PUSHES[path]
+    before = snapshot(bridge)
+    for case, body in MALFORMED.items():
+        code, reply = push(function, signed(method, storage_code=storage, **extra), body, path=path)
+        assert code == 400 and reply["code"] == 400 and reply["msg"], (case, reply)
     assert snapshot(bridge) == before

@@ -16,6 +16,7 @@ from template_facts import RESOURCES, TEMPLATE, referenced_id, sub_text
 STATE_WRITE_KEYS = "LINK#*,CURSOR#*,DOC#*,REC#*,RATE#*,TOKEN#*"
 FLOW = {  # StateFlowPolicy: every function that runs a flow
     ("dynamodb:GetItem", "StateTable", ""),
+    ("dynamodb:BatchGetItem", "StateTable", ""),  # a push's SKUs' stored levels in one read
     ("dynamodb:Query", "StateTable", ""),
     ("dynamodb:PutItem", "StateTable", STATE_WRITE_KEYS),
     ("dynamodb:UpdateItem", "StateTable", STATE_WRITE_KEYS),

@@ -173,7 +173,7 @@ def test_an_old_claim_never_matches_a_newer_record_after_releases(ctx):
     assert done_record(ctx)["result"] == "C" and store.applied == [KEY]
 
 
-def test_request_count_is_one_read_and_two_writes(ctx):
+def test_request_count_is_two_writes_and_a_repeat_one(ctx):
     class Counting:
         def __init__(self, inner):
             self.inner, self.calls = inner, []
@@ -186,9 +186,12 @@ def test_request_count_is_one_read_and_two_writes(ctx):
 
     ctx.records = Counting(ctx.records)
     kit.effect_once(ctx, KEY, lambda: "ok")
-    assert ctx.records.calls == ["get", "put", "put"]
+    assert ctx.records.calls == ["put_or_current", "put"]  # the claim, then "done": no read first
+    ctx.records.calls.clear()
+    assert kit.effect_once(ctx, KEY, lambda: "again").repeated
+    assert ctx.records.calls == ["put_or_current"]  # the refused claim brings the "done" record along
     ctx.records.calls.clear()
     with pytest.raises(TransientError):
         kit.effect_once(ctx, "other", lambda: (_ for _ in ()).throw(TransientError("x")))
-    assert ctx.records.calls == ["get", "put", "delete"]  # a first claim that failed leaves nothing behind
+    assert ctx.records.calls == ["put_or_current", "delete"]  # a first claim that failed leaves nothing behind
     assert ctx.records.inner.get(ctx.ent_id, kit.EFFECT_KIND, "other") is None

@@ -12,6 +12,7 @@ import yaml
 
 from o2o_bridge.cli import main as o2o
 from o2o_bridge.cli.onboarding import callback_urls, production_template, schema_text
+from o2o_bridge.connectors.jushuitan.push import url_token
 from o2o_bridge.tenant import parse_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,5 +70,10 @@ def test_callback_urls_carry_the_tenant_ids_and_each_names_its_menu():
     # 店加线下仓 (10001) is fed by the stores and never mapped, so it gets no stock callback.
     assert [u.url.split("?")[1] for u in stock] == ["entId=10010&storageCode=10000&type=2&token=<TOKEN>"]
     assert urls["事件推送地址（Webhook），签名密钥 = pos.webhook_secret"].url == "https://api.example.cn/pos/events"
-    revealed = callback_urls(tenant, "https://api.example.cn/", token="demo-callback-token")
-    assert revealed[0].url.endswith("&token=demo-callback-token")
+    revealed = {u.setting: u.url for u in callback_urls(tenant, "https://api.example.cn/", token="demo-callback-token")}
+    # each URL its own token: the route, tenant and storageCode are inside it, the tenant's token is not shown
+    tokens = {setting: url.partition("&token=")[2] for setting, url in revealed.items() if "&token=" in url}
+    assert len(tokens) == 4 and len(set(tokens.values())) == 4
+    assert not any("demo-callback-token" in url for url in revealed.values())
+    assert tokens["物流同步（发货回传）"] == url_token("demo-callback-token", ent_id="10010", route="delivery",
+                                                  storage_code="133242")

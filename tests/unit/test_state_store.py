@@ -1,5 +1,8 @@
 """StateTable through its adapter, on moto with the tables of template.yaml."""
 
+import json
+
+import boto3
 import pytest
 
 from o2o_bridge import runtime
@@ -110,3 +113,181 @@ def test_a_conditional_delete_removes_only_the_version_it_names(aws):
     assert records.get("10010", "effect", "k").version == 2
     assert records.delete("10010", "effect", "k", expected_version=2) is True
     assert records.get("10010", "effect", "k") is None
+
+
+def test_a_refused_write_brings_back_what_is_stored_so_no_read_comes_first(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})
+    assert written.version == 1 and current is None
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "running"})  # a second worker
+    assert written is None and current.data == {"state": "running"} and current.version == 1
+    written, current = records.put_or_current("10010", "effect", "k", {"state": "done"}, expected_version=1)
+    assert written.version == 2 and current is None
+
+
+def test_a_level_is_written_only_over_a_lower_rank_and_an_unranked_record_only_at_its_version(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    written, _ = records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)
+    assert written.version == 1
+    refused, current = records.put_newer("10010", "stock.store", "A|S001", {"qty": 9, "version": 7}, rank=7)
+    assert refused is None and current.data == {"qty": 5, "version": 10}
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 5, "version": 10}, rank=10)[0] is None
+    assert records.put_newer("10010", "stock.store", "A|S001", {"qty": 6, "version": 11}, rank=11)[0].version == 2
+    records.put("10010", "stock.store", "B|S001", {"qty": 1, "version": 3})  # stored before levels had a rank
+    refused, current = records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4)
+    assert refused is None and current.version == 1
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 2, "version": 4}, rank=4,
+                             unranked_version=1)[0].version == 2
+    assert records.put_newer("10010", "stock.store", "B|S001", {"qty": 0, "version": 2}, rank=2)[0] is None
+    assert records.put_always("10010", "stock.store", "B|S001", {"cleared": True}).version == 3
+
+
+def test_many_records_are_read_in_one_batch_and_written_in_one_transaction_of_conditional_puts(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    records.put("10010", "stock.warehouse", "W|A", {"qty": 1})
+    assert set(records.get_many("10010", "stock.warehouse", ["W|A", "W|B", "W|A"])) == {"W|A"}
+    keys = [f"W|{n:03d}" for n in range(150)]  # more than one request of each
+    assert records.put_many("10010", "stock.warehouse", [(k, {"qty": 2}, None) for k in keys]) == []
+    assert len(records.get_many("10010", "stock.warehouse", keys)) == 150
+    refused = records.put_many("10010", "stock.warehouse", [("W|A", {"qty": 3}, 1), ("W|B", {"qty": 3}, 7)])
+    assert sorted(refused) == ["W|A", "W|B"]  # one condition failed: neither was written
+    assert records.get("10010", "stock.warehouse", "W|A").data == {"qty": 1}
+
+
+def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_read_back_step_by_step(aws):
+    store = runtime.state_store()
+    puts = []
+    store.client.meta.events.register("before-call.dynamodb.PutItem", lambda **kw: puts.append(kw))
+    with runtime.invocation(None):
+        store.record("SO-1", "10010", "s2.received", {"n": 1})
+        store.record("SO-1", "10010", "s2.uploaded", {"n": 2}, aliases=("JST-9",))
+        store.record("SO-2", "10010", "s2.received", {})
+        assert puts == [] and store.entries("SO-1", "10010") == []  # nothing written before the end
+    assert len(puts) == 3  # SO-1's two steps, its alias, SO-2
+    assert [(e.step, e.detail) for e in store.entries("SO-1", "10010")] == [("s2.received", {"n": 1}),
+                                                                            ("s2.uploaded", {"n": 2})]
+    assert [e.step for e in store.entries("JST-9", "10010")] == ["s2.received", "s2.uploaded"]
+    with pytest.raises(RuntimeError), runtime.invocation(None):
+        store.record("SO-3", "10010", "s2.failed", {})
+        raise RuntimeError("the flow failed")
+    assert [e.step for e in store.entries("SO-3", "10010")] == ["s2.failed"]  # written all the same
+    store.record("SO-4", "10010", "s2.now", {})  # outside an invocation (the CLI): at once
+    assert [e.step for e in store.entries("SO-4", "10010")] == ["s2.now"]
+
+
+def test_a_piece_of_work_does_not_read_again_what_it_just_read_or_wrote_and_a_lost_write_reads_afresh(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    gets = []
+    store.client.meta.events.register("before-call.dynamodb.GetItem", lambda **kw: gets.append(kw))
+    work, other = RecordView(store), RecordView(store)  # two Lambdas on one record
+    written = work.put("10010", "s2.order", "SO-1", {"lines": 1})
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1} and gets == []
+    work.get("10010", "s2.order", "SO-1").data["lines"] = 99  # a reader's change stays its own
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert other.put("10010", "s2.order", "SO-1", {"lines": 2}, expected_version=written.version)
+    # The first one's remembered version is old now: its write is refused, and it reads afresh.
+    assert work.put("10010", "s2.order", "SO-1", {"lines": 3}, expected_version=written.version) is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 2} and len(gets) == 1
+
+
+def test_the_records_a_step_reads_first_are_read_together_in_one_request(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    RecordView(store).put("10010", "s2.order", "SO-1", {"lines": 1})
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work = RecordView(store)
+    work.prefetch("10010", [("parked", "s2.x:abc"), ("s2.order", "SO-1"), ("effect", "s2.shipment:SO-1")])
+    assert work.get("10010", "parked", "s2.x:abc") is None
+    assert work.get("10010", "s2.order", "SO-1").data == {"lines": 1}
+    assert work.get("10010", "effect", "s2.shipment:SO-1") is None
+    assert calls == ["before-call.dynamodb.BatchGetItem"]
+
+
+def _old_layout_rows(table: str) -> None:
+    """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
+    merchant with that key, each entry naming its tenant; an alias naming none."""
+    client = boto3.client("dynamodb")
+    for ent_id, step, at in (("10010", "a.step", "2026-11-01T01:00:00+00:00"),
+                             ("20020", "b.secret.step", "2026-11-01T02:00:00+00:00")):
+        client.put_item(TableName=table, Item={
+            "pk": {"S": "DOC#SO-1"}, "sk": {"S": f"AT#{at}#0000"}, "ent_id": {"S": ent_id}, "step": {"S": step},
+            "level": {"S": "info"}, "detail": {"S": json.dumps({"customer": f"{ent_id}'s customer"})},
+            "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#TB-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "SO-1"},
+                                           "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#GONE-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "GONE"},
+                                           "expires_at": {"N": "4102444800"}})
+
+
+def test_old_untenanted_timelines_move_under_their_tenant_and_no_merchant_sees_anothers(aws, capsys):
+    from o2o_bridge.cli import main as o2o
+
+    store = runtime.state_store()
+    tenant = parse_tenant(demo_doc())
+    store.put(tenant)
+    store.put(tenant.model_copy(update={"ent_id": "20020"}))
+    store.record("SO-1", "10010", "a.newer.step")  # written after the upgrade, before the migration
+    _old_layout_rows(aws["STATE_TABLE"])
+    # before: the old rows are out of view, never shown to the wrong merchant
+    assert [e.step for e in store.entries("SO-1", "10010")] == ["a.newer.step"]
+    assert store.entries("SO-1", "20020") == []
+
+    assert o2o(["maintenance", "timelines", "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"entries": 2, "aliases": 2, "dropped_aliases": 1, "dry_run": True}
+    assert store.entries("SO-1", "20020") == []  # a dry run changes nothing
+
+    assert o2o(["maintenance", "timelines"]) == 0
+    assert "moved 2 timeline entries and 2 aliases" in capsys.readouterr().out
+    a, b = store.entries("SO-1", "10010"), store.entries("SO-1", "20020")
+    assert sorted(e.step for e in a) == ["a.newer.step", "a.step"] and [e.step for e in b] == ["b.secret.step"]
+    assert all(e.ent_id == "10010" and "20020" not in json.dumps(e.detail) for e in a)
+    assert [e.step for e in store.entries("TB-1", "20020")] == ["b.secret.step"]  # the alias, per tenant
+    assert o2o(["trace", "SO-1", "--tenant", "10010"]) == 0
+    shown = capsys.readouterr().out
+    assert "a.step" in shown and "b.secret.step" not in shown and "20020's customer" not in shown
+    untenanted = [i for i in boto3.client("dynamodb").scan(TableName=aws["STATE_TABLE"])["Items"]
+                  if i["pk"]["S"] in ("DOC#SO-1", "DOC#TB-1", "DOC#GONE-1")]
+    assert untenanted == []
+    assert o2o(["maintenance", "timelines", "--json"]) == 0  # a second run finds nothing
+    assert json.loads(capsys.readouterr().out)["entries"] == 0
+
+
+def test_tenant_lookups_are_cached_found_or_not_and_a_put_is_seen_at_once(aws):
+    """A stranger's entId costs what a merchant's costs (one read per cache period), the cache is
+    bounded against a flood of invented entIds, and a tenant put here is found at once."""
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+
+    reads: list[str] = []
+
+    class CountingClient:
+        def __init__(self, client):
+            self.client = client
+
+        def get_item(self, **kwargs):
+            reads.append(kwargs["Key"]["pk"]["S"])
+            return self.client.get_item(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+    store = DynamoStateStore(CountingClient(boto3.client("dynamodb")), aws["STATE_TABLE"])
+    store.TENANT_CACHE_ENTRIES = 3
+    store.put(parse_tenant(demo_doc()))
+    for _ in range(2):
+        assert store.get("10010") is not None and store.get("99999") is None
+    assert reads == ["TENANT#10010", "TENANT#99999"]
+    store.put(parse_tenant({**demo_doc(), "ent_id": "99999"}))
+    assert store.get("99999") is not None  # the put dropped the cached miss
+    for invented in ("a1", "a2", "a3"):
+        store.get(invented)
+    assert len(store._tenant_cache) == 3  # the oldest entries made room

@@ -56,12 +56,18 @@ def api_base_url(explicit: str | None = None) -> tuple[str, str]:
 
 def callback_urls(tenant, base_url: str, token: str | None = None) -> list[PasteUrl]:
     """Every URL the merchant's consoles need, for this tenant."""
+    from ..connectors.jushuitan.inbound import ROUTES
+    from ..connectors.jushuitan.push import url_token
+
     jst = tenant.jushuitan
     uses_token = jst.callback.secret_source("token") is not None
-    token_part = {"token": token or "<TOKEN>"} if uses_token else {}
 
     def jst_url(route: str, storage: int, **extra: str) -> str:
-        query = {"entId": tenant.ent_id, "storageCode": str(storage), **extra, **token_part}
+        query = {"entId": tenant.ent_id, "storageCode": str(storage), **extra}
+        if uses_token:
+            # Each URL its own token (bound to its route, tenant and storageCode), never the tenant's.
+            query["token"] = url_token(token, ent_id=tenant.ent_id, route=ROUTES[f"/jushuitan/{route}"][0],
+                                       storage_code=str(storage)) if token else "<TOKEN>"
         return f"{base_url}jushuitan/{route}?{urlencode(query, safe='<>')}"
 
     shop_edit = "聚水潭 ERP › 店铺管理 › 店铺列表 › 自有商城店铺（编号 %s）「编辑」› 消息推送" % jst.self_mall_shop_id
@@ -130,7 +136,8 @@ jushuitan:                          # 聚水潭 open platform
   access_token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#access_token
   refresh_token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#refresh_token
   callback:                         # how JST proves a push is genuine (one of the two)
-    token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#callback_token    # &token=… on every callback URL
+    token_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#callback_token    # each URL's own &token=… (o2o tenant urls --reveal-token)
+    tenant_wide_token: false        # only the per-URL tokens (true: also the plain token, for URLs pasted before them)
     # partner_key_ref: secretsmanager:o2o/tenants/ENT_ID/jushuitan#partner_key   # or JST's push sign
     allow_unsigned: false           # never true in production
   offline_wms_co_id: <wms_co_id>    # 店加线下仓: 聚水潭 › 仓库管理 › 查看仓库 (S1 orders for stores)

@@ -34,7 +34,8 @@ def register(commands) -> None:
     urls.add_argument("--base-url", help="the API's base URL (default: the deployed stack's CustomDomainUrl or "
                                          "HttpApiUrl output with O2O_STACK, else the local API)")
     urls.add_argument("--reveal-token", action="store_true",
-                      help="put the tenant's callback token into the URLs (read from Secrets Manager if a *_ref)")
+                      help="put each URL's own callback token into it (derived from the tenant's token, read from Secrets "
+                           "Manager if a *_ref)")
     add_json_flag(urls)
     urls.set_defaults(run=show_urls)
     init = sub.add_parser("init", help="write a commented production tenant file (secrets as Secrets Manager "
@@ -190,7 +191,7 @@ def show_urls(args) -> int:
     for url in urls:
         echo(f"\n[{url.system}] {url.setting}\n  菜单: {url.menu_path}\n  {url.url}")
     if any("<TOKEN>" in url.url for url in urls):
-        echo("\n<TOKEN> is jushuitan.callback.token: --reveal-token puts it in")
+        echo("\n<TOKEN> is each URL's own token, derived from jushuitan.callback.token: --reveal-token puts them in")
     return 0
 
 

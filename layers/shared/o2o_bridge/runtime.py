@@ -7,12 +7,26 @@ Nothing here runs at import time; the first use builds it. Tests reset it with
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Any
+from typing import Any, Iterator
 
 from .settings import Settings
 
 lambda_context: Any = None
+
+
+@contextlib.contextmanager
+def invocation(context: Any) -> Iterator[None]:
+    """One Lambda invocation: its context is known to the flows (remaining time, leases), and the
+    timeline entries its flows record are written together when it ends (one request, not one
+    per entry). Nothing is built or imported here beyond what the handler uses anyway."""
+    global lambda_context
+    lambda_context = context
+    from .connectors.aws.held import timeline_held
+
+    with timeline_held():
+        yield
 
 
 @functools.cache

@@ -133,6 +133,12 @@ class CallbackAuth(_WithSecrets):
     # The method name JST's cancel push carries (unknown to the sources). Unset: the cancel
     # route accepts any method but logistics.upload, refund.goods and inventory.upload.
     cancel_method: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # The token path: each callback URL carries its own token, derived from ``token`` for that
+    # route, entId and storageCode (``o2o tenant urls --reveal-token``), so a URL seen once
+    # works on no other callback. True also accepts the plain token on every URL, as URLs set
+    # up before per-URL tokens carry it (each such push logs a warning); set false once JST has
+    # the per-URL ones (docs/runbook.md, "Callback tokens per URL").
+    tenant_wide_token: bool = True
 
     @model_validator(mode="after")
     def _some_authentication(self):
@@ -301,6 +307,12 @@ class PosConfig(_WithSecrets):
     # the window is a duplicate, one after it is refused.
     event_max_age_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 24
     event_max_ahead_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    # The 02:10 run reads store stock (P8) as this many SKU ranges side by side, cut from the
+    # last run's SKUs; 1 reads it in one stream. 1 M rows are 1 000 pages: at 50 ms an answer
+    # one stream waits 50 s, 8 ranges ~6 s, under the 15 s the JST uploads of a 10 % change
+    # need. 店+ answers 429 when it is busy and the client waits as told, so a store system
+    # that takes fewer scans at once slows the read, it does not fail it.
+    parallel_reads: Annotated[int, Field(ge=1, le=16)] = 8
 
 
 class Store(_Strict):

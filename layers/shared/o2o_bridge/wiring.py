@@ -109,6 +109,7 @@ def context_for(tenant: "Tenant") -> "FlowContext":
     from .observability import metrics
 
     store = runtime.state_store()
+    records = RecordView(store)  # one per piece of work, shared by its flows and adapters
     lambda_context = runtime.lambda_context
 
     def time_left() -> float:
@@ -121,13 +122,13 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 
     return FlowContext(
         tenant=tenant,
-        warehouse=_Lazy(lambda: warehouse_for(tenant, records=RecordView(store), timeline=store,  # type: ignore[arg-type]
+        warehouse=_Lazy(lambda: warehouse_for(tenant, records=records, timeline=store,  # type: ignore[arg-type]
                                               metric=metric)),
         erp=_Lazy(lambda: erp_for(tenant)),  # type: ignore[arg-type]
         store=store_system_for_tenant(tenant),
         links=store,
         cursors=CursorView(store),
-        records=RecordView(store),
+        records=records,
         timeline=store,
         queue=runtime.command_queue(),
         metric=metric,

@@ -59,7 +59,8 @@ def run(demo: Demo) -> None:
          "it ships:")
     _act(demo, fulfilments[510003], "shipped", tracking_no="SF1400051003")
 
-    show("JST cancels order 510004 while it is at the store (the outbound becomes Delete); the next poll:")
+    show("JST cancels order 510004 while it is at the store (the outbound becomes Delete); the next poll "
+         "(it first confirms 510001-510003 in JST):")
     demo.jst_admin("POST", "/__admin__/outbounds/status", {"io_id": 510004, "status": "Delete"})
     demo.o2o("invoke", "poll_jst_outbound")
     demo.drain()
@@ -72,6 +73,9 @@ def run(demo: Demo) -> None:
 
     show("Every routing decision and why each store was dropped, on the document's timeline:")
     demo.o2o("trace", "510003")
+
+    show("The next poll confirms in JST what the stores finished since the last one (one wms/sent/upload call):")
+    demo.o2o("invoke", "poll_jst_outbound")
 
     show("JST: the outbounds the bridge confirmed (wms/sent/upload):")
     for row in demo.jst_admin("GET", "/__admin__/state/outbounds"):

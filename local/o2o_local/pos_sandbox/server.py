@@ -84,7 +84,7 @@ class PosSandbox:
             ("GET", re.compile(r"/stores/(?P<id>[^/]+)/stock"), lambda m, b, q, id: s.store_stock(m, id, q.get("sku_ids"))),
             ("GET", re.compile(r"/stock"),
              lambda m, b, q: s.stock_page(m, q.get("updated_since"), q.get("cursor"), q.get("limit"),
-                                          q.get("order"), q.get("sku_after"))),
+                                          q.get("order"), q.get("sku_after"), q.get("sku_until"))),
             ("POST", re.compile(r"/products/batch"), lambda m, b, q: s.upsert_products(m, b)),
             ("POST", re.compile(r"/transfers/(?P<id>[^/]+)/warehouse-shipped"), lambda m, b, q, id: s.transfer_shipped(m, id, b)),
             ("POST", re.compile(r"/warehouse-returns/(?P<id>[^/]+)/received"),

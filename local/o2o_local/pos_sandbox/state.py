@@ -399,11 +399,13 @@ class PosState:
         return ok({"store_code": store_code, "items": items})
 
     def stock_page(self, m: Merchant, updated_since: str | None, cursor: str | None, limit: str | None,
-                   order: str | None = None, sku_after: str | None = None) -> Answer:
+                   order: str | None = None, sku_after: str | None = None, sku_until: str | None = None) -> Answer:
         if order not in (None, "", "updated", "sku"):
             return error(422, INVALID, "order: must be updated or sku")
         if sku_after and order != "sku":
             return error(422, INVALID, "sku_after: only with order=sku")
+        if sku_until and order != "sku":
+            return error(422, INVALID, "sku_until: only with order=sku")
         try:
             size = int(limit) if limit else 200
         except ValueError:
@@ -428,7 +430,8 @@ class PosState:
             if (order == "sku") != (after[:1] == ("sku",)):
                 return error(422, INVALID, "cursor: given by a scan in another order")
         if order == "sku":
-            return self._stock_page_by_sku(m, since, after[1:] if after else None, sku_after or None, size)
+            return self._stock_page_by_sku(m, since, after[1:] if after else None, sku_after or None, size,
+                                           sku_until or None)
         index = getattr(m, "_stock_index", None)
         if index is None or index[0] != getattr(m.store_stock, "changes", None) or index[3] is not m.store_stock:
             rows = sorted(((cell.updated_at.timestamp(), store, sku), cell) for (store, sku), cell in m.store_stock.items())
@@ -448,9 +451,10 @@ class PosState:
 
     @staticmethod
     def _stock_page_by_sku(m: Merchant, since: datetime | None, after: tuple | None, sku_after: str | None,
-                           size: int) -> Answer:
+                           size: int, sku_until: str | None = None) -> Answer:
         """P8 ``order=sku``: rows by (sku_id, store_code), so a SKU's rows come together and a
-        reader knows a SKU is complete once it sees the next one (the 02:10 run pushes while it reads)."""
+        reader knows a SKU is complete once it sees the next one (the 02:10 run pushes while it reads).
+        ``sku_until`` ends the scan after that SKU (a range of SKUs, read beside the others)."""
         cells = m.store_stock
         index = getattr(m, "_sku_index", None)
         if index is None or index[0] != getattr(cells, "key_changes", None) or index[3] is not cells:
@@ -468,7 +472,8 @@ class PosState:
         stamps: dict[datetime, str] = {}
         items: list[dict[str, Any]] = []
         last, more = None, False
-        for number in range(at, len(skus)):
+        end = bisect.bisect_right(skus, sku_until) if sku_until is not None else len(skus)
+        for number in range(at, end):
             sku = skus[number]
             for store in stores[first_store:] if first_store else stores:
                 cell = cells.get((store, sku))

@@ -119,18 +119,21 @@ PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
 
 def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
-           identity_ignores: tuple[str, ...] = ()) -> dict[str, Any]:
+           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """Run ``step`` so that a webhook or a poll may move on: done, queued for retry
     (transient), or parked on the DLQ with the reason (permanent: the store refused, a carrier
     is not mapped), where `o2o dlq list` shows it and `o2o dlq replay` re-runs it after the fix.
 
     The same input parked before is not parked again (JST re-sends pushes and polls overlap):
     the operator fixes and replays the first. ``identity_ignores`` names payload keys that do
-    not make an input different (e.g. whether it came from a push or a poll)."""
+    not make an input different (e.g. whether it came from a push or a poll). ``reads`` names
+    the ``(kind, key)`` records the step reads first: they are read with the parked marker, in
+    one request."""
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
     marker = _parked_marker(name, payload, identity_ignores)
+    ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
     earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
     if earlier is not None:
         return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
@@ -292,14 +295,16 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     On failure the claim is released the same way, only if it is still this claim's: a release
     never removes another worker's claim or "done" (see ``_release`` for why an old claim can
     never match a newer record's version).
-    A repeat gets the stored result without a second effect. Requests: one read and two
-    conditional writes, as before.
+    A repeat gets the stored result without a second effect. Requests: the claim is written
+    first, with no read before it (a refused write returns the record stored now, and the
+    decision is taken on that), so a first run costs two conditional writes and a repeat one.
 
     ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
     a holder that dies between the effect and the "done" write is redone after its lease."""
-    existing = records.get(ent_id, EFFECT_KIND, key)
     started = now()
-    if existing is not None:
+    running = {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()}
+    claim, existing = records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
+    if claim is None and existing is not None:
         state = existing.data.get("state")
         if state == "done":
             return Outcome(existing.data.get("result"), True)
@@ -308,9 +313,8 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
             if until > started:
                 raise EffectInProgress(f"{key} is being done by another worker",
                                        retry_after_seconds=int((until - started).total_seconds()) + 1)
-    claim = records.put(ent_id, EFFECT_KIND, key,
-                        {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()},
-                        expected_version=existing.version if existing else None, ttl_days=ttl_days)
+        # Released, or its holder's lease ran out: taken over, only if nobody else did meanwhile.
+        claim = records.put(ent_id, EFFECT_KIND, key, running, expected_version=existing.version, ttl_days=ttl_days)
     if claim is None:
         raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
@@ -324,7 +328,7 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     if done is not None:
         return Outcome(result, False)
     metric("EffectLeaseLost", 1)
-    current = records.get(ent_id, EFFECT_KIND, key)
+    current = records.get(ent_id, EFFECT_KIND, key)  # rare: the lease ran out meanwhile
     if current is not None and current.data.get("state") == "done":
         return Outcome(current.data.get("result"), True, late=True)
     raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import threading
 import uuid
 import zlib
@@ -266,9 +267,11 @@ def _stream_store_to_jst(ctx: "FlowContext", run_id: str, run: Any, fan_out: boo
     each time 500 SKUs are known to have changed they become the next chunk, stored and then
     pushed (``fan_out``: queued for the retry worker) while the read goes on. Returns the
     committed run record (state ``pushing``; ``done`` when every chunk is already done)."""
+    old = load_snapshot(ctx, "offline")
     if run is None:
         started = {"state": "planning", "plan_id": uuid.uuid4().hex[:8], "scope": "offline",
-                   "direction": "store->jst", "started_at": ctx.now().isoformat()}
+                   "direction": "store->jst", "started_at": ctx.now().isoformat(),
+                   "ranges": sku_ranges(old, ctx.tenant.pos.parallel_reads)}
         run = ctx.records.put(ctx.ent_id, RUN, run_id, started, ttl_days=PLAN_TTL_DAYS * 4)
         if run is None:  # another invocation started the same run first: follow it
             run = ctx.records.get(ctx.ent_id, RUN, run_id)
@@ -296,23 +299,105 @@ def _stream_store_to_jst(ctx: "FlowContext", run_id: str, run: Any, fan_out: boo
     if stored:
         pending = [n for n in range(len(stored)) if not kit.effect_done(ctx, chunk_key(run_id, n))]
         say(f"resuming run {run_id}: {len(stored) - len(pending)} of {len(stored)} chunks planned so far "
-            f"already pushed; reading on after SKU {stored[-1]['last_sku']}")
+            f"already pushed; reading on after SKU {', '.join(p or '(start)' for p in _positions(run, stored))}")
         for n in pending:
             push(n)
     try:
-        return _read_and_commit(ctx, run_id, run, stored, push, say)
+        return _read_and_commit(ctx, run_id, run, stored, push, say, old)
     finally:
         if pusher is not None:
             pusher.wait()
 
 
+def sku_ranges(snapshot: dict[str, int], readers: int) -> list[str]:
+    """The SKUs that end each range but the last (P8 ``sku_until``): the last run's SKUs cut
+    into ``readers`` ranges of about the same size. Tonight's new SKUs fall into whichever
+    range holds them in the store's order, so every SKU is read once; if the store sorted
+    SKUs otherwise than these bounds, ranges would overlap and the run stops on the first SKU
+    read twice (never a wrong total). The first run (no snapshot) reads in one stream."""
+    keys = sorted(snapshot)
+    if readers <= 1 or len(keys) < readers * P8_PAGE:  # under a page a range: not worth a scan
+        return []
+    return sorted({keys[len(keys) * n // readers - 1] for n in range(1, readers)})
+
+
+def _positions(run: Any, stored: list[dict[str, Any]]) -> list[str | None]:
+    """Per range, the last SKU a stored chunk covers (the read resumes after it)."""
+    positions: list[str | None] = [None] * (len(run.data.get("ranges") or []) + 1)
+    for chunk in stored:
+        for n, sku in enumerate(chunk.get("positions") or [chunk["last_sku"]]):
+            positions[n] = sku or positions[n]
+    return positions
+
+
+def _read_ranges(ctx: "FlowContext", bounds: list[str], positions: list[str | None]):
+    """Store stock rows in SKU order, each range by its own P8 scan, the scans side by side:
+    yields ``(range, rows)`` (``rows`` at most a page; a range's batches in its order). The
+    scans wait while the reader is behind (at most two batches a range are held)."""
+    batches: queue.Queue = queue.Queue(maxsize=2 * (len(bounds) + 1))
+    stop = threading.Event()
+    ends = [*bounds, None]
+
+    def scan(n: int) -> None:
+        rows: Any = None
+        try:
+            start = positions[n] or (bounds[n - 1] if n else None)
+            scanned = ctx.store.scan_stock(limit=P8_PAGE, order="sku", sku_after=start, sku_until=ends[n],
+                                           quantities_only=True)
+            rows = []
+            try:
+                for row in scanned:
+                    rows.append(row)
+                    if len(rows) == P8_PAGE:
+                        if not _hand_over(batches, stop, (n, rows)):
+                            return
+                        rows = []
+            finally:
+                close = getattr(scanned, "close", None)
+                if close is not None:
+                    close()  # its page fetch stops too
+            _hand_over(batches, stop, (n, rows))
+            rows = None  # the range is read
+        except BaseException as exc:  # handed to the reader, raised there
+            rows = exc
+        finally:
+            _hand_over(batches, stop, (n, rows if isinstance(rows, BaseException) else None))
+
+    readers = [threading.Thread(target=scan, args=(n,), name=f"p8-range-{n}", daemon=True)
+               for n in range(len(ends))]
+    for reader in readers:
+        reader.start()
+    open_ranges = len(readers)
+    try:
+        while open_ranges:
+            n, rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if rows is None:
+                open_ranges -= 1
+                continue
+            yield n, rows
+    finally:
+        stop.set()
+
+
+def _hand_over(batches: queue.Queue, stop: threading.Event, item: Any) -> bool:
+    while not stop.is_set():
+        try:
+            batches.put(item, timeout=0.5)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dict[str, Any]],
-                     push: Callable[[int], None], say: Progress):
+                     push: Callable[[int], None], say: Progress, old: dict[str, int]):
     tenant = ctx.tenant
     plan_id = run.data["plan_id"]
     stores = feeding_stores(tenant)
     tenant_safety = tenant.stock.safety_stock
-    old = load_snapshot(ctx, "offline")
+    bounds = list(run.data.get("ranges") or [])
     # Drift: a change the near-real-time path (store events) did not deliver to JST.
     event_pushed = {r.key: r.data.get("qty") for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
     held = reservations.by_sku_and_store(ctx)  # what dispatched orders hold at the stores
@@ -322,10 +407,12 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
     items: list[dict[str, Any]] = []
     covered: list[str] = []
     counts = {"rows": 0, "drift": 0}
+    positions = _positions(run, stored)  # per range, the last SKU settled
 
     def cut(last_sku: str) -> None:
         n = len(stored)
-        chunk = {"items": list(items), "last_sku": last_sku, "seen": list(covered), **counts}
+        chunk = {"items": list(items), "last_sku": last_sku, "positions": list(positions), "seen": list(covered),
+                 **counts}
         if ctx.records.put(ctx.ent_id, PLAN, f"{run_id}|{plan_id}|{n:05d}", {"z": pack(chunk)},
                            ttl_days=PLAN_TTL_DAYS) is None:
             raise NightlyRunError(f"stock run {run_id}: another invocation is planning it (chunk {n} exists); "
@@ -336,11 +423,13 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
         counts.update(rows=0, drift=0)
         push(n)
 
-    def settle(sku: str, total: int) -> None:
+    def settle(n: int, sku: str, total: int, sku_rows: int) -> None:
         if sku in seen:
             raise NightlyRunError(f"店+ P8 order=sku gave SKU {sku!r} twice, apart: its total would be wrong")
         seen.add(sku)
         covered.append(sku)
+        positions[n] = sku
+        counts["rows"] += sku_rows  # a chunk counts the rows of the SKUs it covers
         qty = max(0, total - tenant_safety)
         if old.get(sku) != qty:
             items.append({"sku_id": sku, "qty": qty})
@@ -348,24 +437,30 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
             if len(items) == ctx.erp.info.max_stock_items_per_upload:
                 cut(sku)
 
-    after = stored[-1]["last_sku"] if stored else None
-    current, total, rows = None, 0, 0
-    for store_code, sku, qty in ctx.store.scan_stock(limit=P8_PAGE, order="sku", sku_after=after,
-                                                     quantities_only=True):
-        if sku != current:
-            if current is not None:
-                settle(current, total)
-            current, total = sku, 0
-        counts["rows"] += 1
-        qty -= held.get((sku, store_code), 0)
-        safety = stores.get(store_code)
-        if safety is not None and qty > safety:
-            total += qty - safety
-        rows += 1
-        if rows % 100_000 == 0:
+    # Per range: the SKU being summed, its total and rows so far (a SKU is settled once its
+    # range moves on to the next SKU, or ends).
+    current: list[str | None] = [None] * len(positions)
+    totals, sku_rows = [0] * len(positions), [0] * len(positions)
+    rows = 0
+    for n, batch in _read_ranges(ctx, bounds, positions):
+        sku_now, total, count = current[n], totals[n], sku_rows[n]
+        for store_code, sku, qty in batch:
+            if sku != sku_now:
+                if sku_now is not None:
+                    settle(n, sku_now, total, count)
+                sku_now, total, count = sku, 0, 0
+            count += 1
+            qty -= held.get((sku, store_code), 0)
+            safety = stores.get(store_code)
+            if safety is not None and qty > safety:
+                total += qty - safety
+        current[n], totals[n], sku_rows[n] = sku_now, total, count
+        before, rows = rows, rows + len(batch)
+        if rows // 100_000 != before // 100_000:
             say(f"read {rows} store stock rows")
-    if current is not None:
-        settle(current, total)
+    for n, sku_now in enumerate(current):
+        if sku_now is not None:
+            settle(n, sku_now, totals[n], sku_rows[n])
     # The tail: the last partial chunk and the SKUs gone from every store (nothing left to sell
     # online). Stored under a fresh tail id; the run record names the one that counts.
     for sku in sorted(sku for sku, qty in old.items() if qty != 0 and sku not in seen):

@@ -104,30 +104,34 @@ class Claim:
     sku_id: str
     qty: int
     version: int
-    record_version: int
+    record_version: int | None  # None: no record yet
 
 
 def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int, *,
                 resend_unpushed: bool = False) -> tuple[str, Claim | None]:
-    """Store ``(qty, version)`` unless the stored version is newer; conditional on the record
-    version, so two Lambdas racing on one level never let the older one win.
+    """Store ``(qty, version)`` unless the stored version is newer: one write conditional on the
+    stored level's version (no read first), so two Lambdas racing on one level never let the
+    older one win. A level recorded before levels carried their version as the record's rank is
+    decided on what the refused write returned and replaced once, conditional on its record version.
 
     Returns ("new", claim), ("resend", claim) for the same version not yet pushed (a retry),
     ("duplicate", None) or ("stale", None)."""
+    unranked = None
     for _ in range(8):
-        current = ctx.records.get(ctx.ent_id, kind, key)
-        if current is not None:
-            stored = int(current.data.get("version", -1))
-            if stored > version:
-                return "stale", None
-            if stored == version:
-                if resend_unpushed and not current.data.get("pushed", True):
-                    return "resend", Claim(key, qty, version, current.version)
-                return "duplicate", None
-        written = ctx.records.put(ctx.ent_id, kind, key, {"qty": qty, "version": version, "pushed": False},
-                                  expected_version=current.version if current else None)
+        written, current = ctx.records.put_newer(ctx.ent_id, kind, key, {"qty": qty, "version": version, "pushed": False},
+                                                 rank=version, unranked_version=unranked)
         if written is not None:
             return "new", Claim(key, qty, version, written.version)
+        if current is None:
+            continue  # deleted meanwhile: write again
+        stored = int(current.data.get("version", -1))
+        if stored > version:
+            return "stale", None
+        if stored == version:
+            if resend_unpushed and not current.data.get("pushed", True):
+                return "resend", Claim(key, qty, version, current.version)
+            return "duplicate", None
+        unranked = current.version  # an older level written without a rank: replace that version
     raise TransientError(f"stock level {key} is being written by many workers at once; try again")
 
 
@@ -137,30 +141,56 @@ def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int,
 @kit.flow_command("stock.set_warehouse")
 def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """Levels ``{sku_id, qty, version}`` of one 店+ warehouse (or store, S4e): the newer ones
-    to P6, each once. Payload: ``warehouse_code``, ``items``."""
+    to P6, each once. Payload: ``warehouse_code``, ``items``.
+
+    The stored levels are read in one batch; the newer ones go to P6 (whose Idempotency-Key is
+    the levels themselves, and which keeps the higher version too), and are then recorded in one
+    batch of writes, each conditional on the record version read: a level another worker recorded
+    meanwhile is read again and ours is recorded only if it is still the newer. A run that dies
+    after P6 and before the record pushes the same levels again next time: P6 answers them from
+    its key, nothing is applied twice."""
     from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
-    fresh: list[Claim] = []
     counts = {"received": len(payload["items"]), "stale": 0, "duplicate": 0}
+    stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
+    fresh: dict[str, Claim] = {}  # record key -> the level to push (the newest of the payload)
     for item in payload["items"]:
-        outcome, claim = claim_newer(ctx, WAREHOUSE_LEVEL, f"{code}|{item['sku_id']}", int(item["qty"]),
-                                     int(item["version"]), resend_unpushed=True)
-        if claim is None:
-            counts[outcome] += 1
-        else:
-            fresh.append(Claim(item["sku_id"], claim.qty, claim.version, claim.record_version))
-    for start in range(0, len(fresh), P6_MAX):
-        part = fresh[start:start + P6_MAX]
-        levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for c in part]
+        key, version = f"{code}|{item['sku_id']}", int(item["version"])
+        current = stored.get(key)
+        known = fresh[key].version if key in fresh else int(current.data.get("version", -1)) if current else -1
+        if known > version:
+            counts["stale"] += 1
+        elif known == version and (key in fresh or current is None or current.data.get("pushed", True)):
+            counts["duplicate"] += 1
+        else:  # newer, or the same version recorded but never pushed (a claim of an older release)
+            fresh[key] = Claim(item["sku_id"], int(item["qty"]), version, current.version if current else None)
+    claims = list(fresh.items())
+    for start in range(0, len(claims), P6_MAX):
+        part = claims[start:start + P6_MAX]
+        levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
         # The same levels give the same Idempotency-Key: a retry is answered, not applied twice.
         ctx.store.set_warehouse_stock(code, levels, business_key=_stable_hash([code, [l.body() for l in levels]]))
-        for c in part:
-            ctx.records.put(ctx.ent_id, WAREHOUSE_LEVEL, f"{code}|{c.sku_id}",
-                            {"qty": c.qty, "version": c.version, "pushed": True}, expected_version=c.record_version)
-    counts["applied"] = len(fresh)
-    ctx.metric("StockLevelsApplied", len(fresh))
+        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part))
+    counts["applied"] = len(claims)
+    ctx.metric("StockLevelsApplied", len(claims))
     return counts
+
+
+def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim]) -> None:
+    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes)."""
+    for _ in range(8):
+        refused = ctx.records.put_many(ctx.ent_id, kind, [
+            (key, {"qty": c.qty, "version": c.version, "pushed": True}, c.record_version) for key, c in pushed.items()])
+        if not refused:
+            return
+        now = ctx.records.get_many(ctx.ent_id, kind, refused)
+        pushed = {key: Claim(pushed[key].sku_id, pushed[key].qty, pushed[key].version,
+                             now[key].version if key in now else None)
+                  for key in refused if key not in now or int(now[key].data.get("version", -1)) < pushed[key].version}
+        if not pushed:
+            return
+    raise TransientError(f"stock levels of {kind} are being recorded by many workers at once; try again")
 
 
 def location_for(ctx: "FlowContext", warehouse_code: str) -> tuple[StockSource | None, StockLocation]:
@@ -365,12 +395,7 @@ def on_stock_changed(event: "PosEvent", ctx: "FlowContext") -> None:
 
 def _mark_dirty(ctx: "FlowContext", sku: str) -> None:
     # Always a new record version: a flush that read the older one cannot clear this change.
-    for _ in range(8):
-        current = ctx.records.get(ctx.ent_id, DIRTY, sku)
-        if ctx.records.put(ctx.ent_id, DIRTY, sku, {"at": ctx.now().isoformat()},
-                           expected_version=current.version if current else None, ttl_days=DIRTY_TTL_DAYS):
-            return
-    raise TransientError(f"stock SKU {sku} is being marked by many workers at once; try again")
+    ctx.records.put_always(ctx.ent_id, DIRTY, sku, {"at": ctx.now().isoformat()}, ttl_days=DIRTY_TTL_DAYS)
 
 
 def schedule_flush(ctx: "FlowContext") -> str:
@@ -423,8 +448,8 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
                                    remark="店+ store stock (near real time)")
     now = ctx.now().isoformat()
     for record in dirty:
-        ctx.records.put(ctx.ent_id, EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
-                        expected_version=_version_of(ctx, EVENT_PUSHED, record.key), ttl_days=DIRTY_TTL_DAYS)
+        ctx.records.put_always(ctx.ent_id, EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
+                               ttl_days=DIRTY_TTL_DAYS)
         # Conditional: a SKU marked again while we pushed stays dirty for the next flush.
         ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": now},
                         expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
@@ -433,11 +458,6 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
                          "so_ids": uploads, "sample": items[:10]})
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
-
-
-def _version_of(ctx: "FlowContext", kind: str, key: str) -> int | None:
-    record = ctx.records.get(ctx.ent_id, kind, key)
-    return record.version if record else None
 
 
 def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int]:

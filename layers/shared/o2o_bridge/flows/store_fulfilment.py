@@ -10,8 +10,10 @@
    fulfilment order (P1, Idempotency-Key from io_id, store and route number); the
    fulfilment is linked to the io_id.
 3. The store ships (``fulfilment.shipped``) or the customer picks up
-   (``fulfilment.picked_up``): the outbound is confirmed in the ERP
-   (``erp.confirm_online_outbound``; JST wms/sent/upload), once per outbound.
+   (``fulfilment.picked_up``): the confirmation waits (record ``s1.confirm.pending``) for the
+   next poll, which confirms what waits in the ERP before it scans, as many outbounds a call
+   as the ERP takes (``erp.confirm_online_outbounds``; JST wms/sent/upload, 50 rows), once per
+   outbound. A refused outbound is parked; the others in its call are confirmed.
 4. The store rejects (``fulfilment.rejected``): the order is routed again without every
    store that rejected it; ``out_of_stock`` also marks unavailable at that store for the day
    the SKUs the event names (optional ``items``), or else every SKU of the order. With no
@@ -40,7 +42,7 @@ from .kit import FlowContext, attempt, effect_once, flow_command
 
 if TYPE_CHECKING:
     from ..events.models import PosEvent
-    from ..ports.erp import OnlineOutbound
+    from ..ports.erp import OnlineOutbound, OutboundConfirmation
 
 CURSOR = "jst.sales_outbound"
 ORDER_KIND = "s1.order"          # key io_id: the outbound's state here
@@ -48,6 +50,9 @@ EXCEPTION_KIND = "s1.exception"  # key io_id: what an operator must look at
 # key io_id: an outbound being routed or dispatched (status "routing") and since when, so the
 # ones stuck there (their retries gave up or keep failing) are found without reading every order.
 ROUTING_KIND = "s1.routing"
+# key io_id: a confirmation a store event asked for, sent to the ERP by the next poll with the
+# others waiting (one ERP call per ``erp.info.max_confirmations_per_call`` outbounds).
+PENDING_CONFIRM_KIND = "s1.confirm.pending"
 DISPATCH_COMMANDS = ("s1.dispatch", "s1.create_at_store")
 # Links are one to one and an outbound may go to several stores in turn, so a fulfilment
 # order is linked to "<io_id>#<route number>".
@@ -217,7 +222,8 @@ def routed_again_by_hand(io_id: str, store_code: str | None) -> Transition:
 # --- 1. the poll ----------------------------------------------------------------------------
 
 def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
-    """Scan the stores' online outbounds from the stored cursor, a page at a time: fetch a
+    """Confirm what the stores finished (``confirm_pending``), then scan the stores' online
+    outbounds from the stored cursor, a page at a time: fetch a
     page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next.
     A run short of time stops between pages and fetched nothing it did not handle; the next run
     goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
@@ -226,6 +232,8 @@ def poll_jst_outbound(ctx: FlowContext) -> dict[str, Any]:
     version = cursor.version if cursor else None
     summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
                                "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
+    # What the stores finished since the last poll goes to the ERP first: it waits on nothing.
+    summary["confirmations"] = confirm_pending(ctx)
     position = start_ts
     pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
     try:
@@ -471,10 +479,9 @@ def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
                          "tracking_no": data.tracking_no, "event_id": event.event_id})
     cod.handed_over(ctx, io_id, how="shipped", at=data.shipped_at,
                     collected=data.cod_collected)
-    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
-                                    "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
-                                    "at": data.shipped_at.isoformat()},
-            trace_key=io_id)
+    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
+                             "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
+                             "at": data.shipped_at.isoformat()})
 
 
 def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
@@ -484,14 +491,81 @@ def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
                         {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
     cod.handed_over(ctx, io_id, how="picked_up", at=data.picked_up_at,
                     collected=data.cod_collected)
-    attempt(ctx, confirm_outbound, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
-                                    "at": data.picked_up_at.isoformat()},
-            trace_key=io_id)
+    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
+                             "at": data.picked_up_at.isoformat()})
+
+
+def queue_confirmation(ctx: FlowContext, payload: dict[str, Any]) -> None:
+    """The store is done with the outbound: the goods left it, so the order's hold on its stock
+    goes now; the confirmation waits for the next poll's batch (one conditional write; a
+    repeated event finds it waiting and changes nothing)."""
+    io_id = str(payload["io_id"])
+    known = load_order(ctx, io_id)
+    if known is not None:
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+    ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
+
+
+def confirm_pending(ctx: FlowContext) -> dict[str, Any]:
+    """Confirm in the ERP what the stores finished, ``erp.info.max_confirmations_per_call``
+    outbounds a call, while time is left. Each outbound is settled
+    on its own: confirmed once (``effect_once`` per io_id), or parked when the ERP refuses it,
+    never holding up the others of its call. A failed call leaves its outbounds waiting for
+    the next poll (the ERP takes a repeated confirmation as done)."""
+    size = max(1, ctx.erp.info.max_confirmations_per_call)
+    counts: dict[str, Any] = {"calls": 0, "confirmed": 0, "refused": 0, "waiting": 0}
+    waiting = ctx.records.list(ctx.ent_id, PENDING_CONFIRM_KIND)
+    for start in range(0, len(waiting), size):
+        if ctx.time_left() < TIME_MARGIN_SECONDS:
+            counts["waiting"] += len(waiting) - start  # the next poll goes on
+            break
+        batch = waiting[start:start + size]
+        try:
+            results = ctx.erp.confirm_online_outbounds([_confirmation_of(r.data) for r in batch])
+        except TransientError as exc:
+            counts["waiting"] += len(waiting) - start
+            counts["deferred"] = str(exc)
+            break
+        counts["calls"] += 1
+        for record in batch:
+            counts[_settle_confirmation(ctx, record, results.get(record.key))] += 1
+    return counts
+
+
+def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":
+    from ..ports import OutboundConfirmation
+
+    return OutboundConfirmation(str(payload["io_id"]), payload["how"], payload.get("carrier_code"),
+                                payload.get("tracking_no"))
+
+
+def _settle_confirmation(ctx: FlowContext, record: Any, result: Any) -> str:
+    payload = record.data
+    io_id = record.key
+    if isinstance(result, PermanentError) or result is None:
+        reason = str(result) if result is not None else f"the {ctx.erp.info.display_name} answer did not name it"
+        _park(ctx, io_id, "confirm_refused", reason, retry={"command": "s1.confirm_outbound", "payload": payload})
+        outcome = "refused"
+    else:
+        try:
+            _confirmed(ctx, payload, effect_once(ctx, f"s1.confirm:{io_id}", lambda: result))
+        except TransientError:  # another worker is settling this outbound: the next poll looks again
+            return "waiting"
+        except Exception as exc:  # this outbound alone, parked with its reason: the others go on
+            _park(ctx, io_id, "confirm_refused", f"confirmed in {ctx.erp.info.display_name}, then: {exc}",
+                  retry={"command": "s1.confirm_outbound", "payload": payload})
+            outcome = "refused"
+        else:
+            outcome = "confirmed"
+    # Only the request this batch read: a store event that came meanwhile waits for the next.
+    ctx.records.delete(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, expected_version=record.version)
+    return outcome
 
 
 @flow_command("s1.confirm_outbound")
 def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Confirm the outbound shipped (or picked up) in the ERP, exactly once per outbound."""
+    """One outbound confirmed in the ERP at once, exactly once (a parked confirmation retried
+    by an operator, a retry queued before confirmations were batched)."""
     io_id = str(payload["io_id"])
 
     def upload() -> dict[str, Any]:
@@ -503,11 +577,18 @@ def confirm_outbound(ctx: FlowContext, payload: dict[str, Any]) -> dict[str, Any
     except PermanentError as exc:
         _park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
         return None
+    return _confirmed(ctx, payload, outcome)
+
+
+def _confirmed(ctx: FlowContext, payload: dict[str, Any], outcome: Any) -> dict[str, Any]:
+    """What follows the ERP's confirmation: the ledger fact, the stores' hold released, the
+    outbound's status; the timeline and metric only for the first time."""
+    io_id = str(payload["io_id"])
     status = payload["how"]
     known = load_order(ctx, io_id)
     ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
                            fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
-    if known is not None:  # the goods left the store: its stock says so now, the hold goes
+    if known is not None:  # gone at the store event already; a retry queued before batching had not
         reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
     change_order(ctx, io_id, confirmed(status))
     if not outcome.repeated:

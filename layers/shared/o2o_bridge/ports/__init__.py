@@ -13,7 +13,8 @@ Connectors implement them (connectors/<system>/); tests implement them in memory
 here imports a connector: the types are small dataclasses and Protocols.
 """
 
-from .erp import Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundLine, OutboundPage
+from .erp import (Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundLine,
+                  OutboundPage)
 from .ledger import Ledger
 from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
                     Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
@@ -25,7 +26,7 @@ from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, 
 
 __all__ = [
     "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",

@@ -75,6 +75,17 @@ class OutboundPage:
     last: bool        # no page follows
 
 
+@dataclass(frozen=True)
+class OutboundConfirmation:
+    """S1: a store shipped an online outbound (its carrier and tracking number) or the customer
+    picked it up at the store."""
+
+    outbound_id: str
+    how: Literal["shipped", "picked_up"]
+    carrier_code: str | None = None
+    tracking_no: str | None = None
+
+
 class ErpRefused(PermanentError):
     """The ERP refused a command for a reason a person must look at."""
 
@@ -101,6 +112,7 @@ class ErpInfo:
     # (旺店通 W1, ``book_store_sales``); False: each sale is a stock move out of the store's
     # warehouse, booked at once (JST's 零售单, ``book_store_move``).
     sales_as_orders: bool = False
+    max_confirmations_per_call: int = 1  # confirm_online_outbounds sends at most this many outbounds a call
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,13 @@ class Erp(StockSource, Protocol):
         """S1: a store shipped it (the store's ``carrier_code`` and ``tracking_no``) or the customer
         picked it up. Returns what was confirmed. ErpRefused when the ERP will not; a repeat of a
         confirmation the ERP holds is success. errors.ConfigurationError for an unmapped carrier."""
+
+    def confirm_online_outbounds(self, confirmations: Sequence["OutboundConfirmation"]
+                                 ) -> "dict[str, dict[str, Any] | PermanentError]":
+        """S1: several confirmations, ``info.max_confirmations_per_call`` to an ERP call. Per
+        outbound id: what was confirmed, or the PermanentError that outbound alone met (ErpRefused,
+        errors.ConfigurationError); the others are confirmed all the same. A TransientError of
+        the call is raised (none of them is known to be confirmed; repeating is safe)."""
 
     def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
         """Count ``items`` (≤ ``info.max_stock_items_per_upload``) into the virtual warehouse:

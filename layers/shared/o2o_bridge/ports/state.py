@@ -98,6 +98,41 @@ class RecordRepository(Protocol):
         """Write if the stored version is ``expected_version`` (None: only if absent).
         Returns the new record, or None when someone else wrote first."""
 
+    def put_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                       expected_version: int | None = None,
+                       ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """``put``, and when someone else wrote first, the record stored now: ``(written, None)``
+        or ``(None, current)`` (``current`` is None when the record is gone). One request: a
+        flow that writes first and decides on a refusal needs no read before its write."""
+
+    def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
+                  unranked_version: int | None = None,
+                  ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """Write ``data`` (the next version) unless the stored record ranks ``rank`` or higher (a
+        level's own version, say): ``(written, None)`` or ``(None, the record stored now)``. One
+        conditional write, no read before it. A record stored without a rank (by ``put``) is
+        replaced only when its version is ``unranked_version``: the caller decides on the one
+        returned, then writes again with it."""
+
+    def put_always(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                   ttl_days: int | None = None) -> Record:
+        """Write ``data`` as the next version whatever is stored: one write, no read, and a worker
+        that read the previous version can no longer write over it."""
+
+    def prefetch(self, ent_id: str, wanted: list[tuple[str, str]]) -> None:
+        """Read these ``(kind, key)`` records together, in one request, because the flow is about
+        to read each of them: its ``get`` of one of them then asks nothing. A hint: a repository
+        that reads nothing ahead (the in-memory one) may ignore it."""
+
+    def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        """The records of these keys that exist (a request per 100 keys, not one per key)."""
+
+    def put_many(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                 ttl_days: int | None = None) -> list[str]:
+        """``put`` of every ``(key, data, expected_version)``, each on its own condition, up to 100 in
+        one request (all of those or none). Returns the keys not written, because someone else
+        wrote them first; the caller reads them again and decides."""
+
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         """Delete (only if the stored version is ``expected_version``, when given). False when
         the condition failed; True otherwise (also when there was nothing to delete)."""

@@ -15,14 +15,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
 from ...ports import Cursor, DocumentLink, Record, TimelineEntry
+from .held import held_timelines
 
 TIMELINE_TTL_DAYS = 180
+BATCH_GET_MAX = 100  # keys in one BatchGetItem
+TRANSACTION_MAX = 100  # items in one TransactWriteItems
+HELD_ENTRIES_MAX = 25  # timeline entries of one document held in memory before they are written
 
 
 def _s(value: str) -> dict[str, str]:
@@ -39,6 +44,11 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 class DynamoStateStore:
     """Tenants, links, cursors and the timeline in StateTable (one boto3 client, reused)."""
+
+    # Lookups are cached whether they find a tenant or not: a public edge then costs a stranger's
+    # entId what it costs a merchant's (one read per cache period), so its time names no merchant.
+    # Bounded, so a flood of invented entIds cannot grow a container's memory.
+    TENANT_CACHE_ENTRIES = 4096
 
     def __init__(self, client: Any, table_name: str, *, tenant_cache_seconds: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -59,8 +69,10 @@ class DynamoStateStore:
             TableName=self.table, Key={"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}, ConsistentRead=True
         ).get("Item")
         tenant = Tenant.model_validate(json.loads(item["config"]["S"])) if item else None
-        if tenant is not None:
-            self._tenant_cache[ent_id] = (self._clock(), tenant)
+        self._tenant_cache.pop(ent_id, None)
+        while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
+            del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
+        self._tenant_cache[ent_id] = (self._clock(), tenant)
         return tenant
 
     def put(self, tenant) -> None:
@@ -176,30 +188,137 @@ class DynamoStateStore:
 
     def put_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
                    expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
-        version = 1 if expected_version is None else expected_version + 1
-        at = _now_iso()
+        return self.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
+                                          ttl_days=ttl_days, want_current=False)[0]
+
+    def put_record_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                              expected_version: int | None = None, ttl_days: int | None = None,
+                              want_current: bool = True) -> tuple[Record | None, Record | None]:
+        """The conditional put; a refused one returns the stored item with the refusal
+        (ReturnValuesOnConditionCheckFailure), so the caller decides without reading."""
+        kwargs = self._record_put(ent_id, kind, key, data, expected_version, ttl_days)
+        version, at = int(kwargs["Item"]["version"]["N"]), kwargs["Item"]["updated_at"]["S"]
+        if want_current:
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            self.client.put_item(**kwargs)
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            if not want_current:
+                return None, None
+            current = exc.response.get("Item")
+            return None, _record(ent_id, kind, current) if current else None
+        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at)), None
+
+    def _record_put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], expected_version: int | None,
+                    ttl_days: int | None) -> dict[str, Any]:
+        """The PutItem request of a versioned record: the next version, only over the expected one."""
         item: dict[str, Any] = {
             "pk": _s(f"REC#{ent_id}#{kind}"),
             "sk": _s(key),
             "data": _s(json.dumps(data, ensure_ascii=False, default=str)),
-            "version": {"N": str(version)},
-            "updated_at": _s(at),
+            "version": {"N": str(1 if expected_version is None else expected_version + 1)},
+            "updated_at": _s(_now_iso()),
         }
         if ttl_days:
             item["expires_at"] = {"N": str(int(time.time()) + ttl_days * 86400)}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
+        request: dict[str, Any] = {"TableName": self.table, "Item": item}
         if expected_version is None:
-            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
-            kwargs["ConditionExpression"] = "version = :expected"
-            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+            request["ConditionExpression"] = "version = :expected"
+            request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        return request
+
+    def update_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int | None,
+                      unranked_version: int | None = None,
+                      ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        """Write ``data`` as the next version (UpdateItem, ADD version): unconditionally when ``rank``
+        is None, else only where the stored ``rank`` attribute is lower or the record is absent. A
+        refused write returns the stored item with the refusal."""
+        at = _now_iso()
+        values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)), ":at": _s(at),
+                                  ":one": {"N": "1"}}
+        sets = ["#data = :data", "updated_at = :at"]
+        names = {"#data": "data"}
+        if ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+            sets.append("expires_at = :expires")
+        request: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                   "ReturnValues": "ALL_NEW"}
+        if rank is not None:
+            names["#rank"] = "rank"
+            values[":rank"] = {"N": str(rank)}
+            sets.append("#rank = :rank")
+            request["ConditionExpression"] = "attribute_not_exists(pk) OR #rank < :rank"
+            if unranked_version is not None:
+                request["ConditionExpression"] += " OR (attribute_not_exists(#rank) AND version = :unranked)"
+                values[":unranked"] = {"N": str(unranked_version)}
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        request.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one", ExpressionAttributeNames=names,
+                       ExpressionAttributeValues=values)
         try:
-            self.client.put_item(**kwargs)
+            written = self.client.update_item(**request)["Attributes"]
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
+            if not _conditional_failed(exc):
+                raise
+            current = exc.response.get("Item")
+            return None, _record(ent_id, kind, current) if current else None
+        return _record(ent_id, kind, written), None
+
+    def get_records(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        """The records of ``keys`` (one kind) that exist, read in batches."""
+        return {key: record for (_, key), record in self.get_records_of(ent_id, [(kind, k) for k in keys]).items()}
+
+    def get_records_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        """BatchGetItem of ``(kind, key)`` records, 100 a request (consistent reads); keys the
+        service left unprocessed (throttling) are asked again."""
+        found: dict[tuple[str, str], Record] = {}
+        unique = list(dict.fromkeys(wanted))
+        kinds = {f"REC#{ent_id}#{kind}": kind for kind, _ in unique}
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            request = {self.table: {"Keys": [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)}
+                                             for kind, k in unique[start:start + BATCH_GET_MAX]],
+                                    "ConsistentRead": True}}
+            for attempt in range(10):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    kind = kinds[item["pk"]["S"]]
+                    found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                from ...errors import TransientError
+
+                raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+        return found
+
+    def put_records(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                    ttl_days: int | None = None) -> list[str]:
+        """The versioned puts of ``put_record``, 100 to a TransactWriteItems: a group whose
+        condition fails anywhere is written nowhere, and its keys are returned."""
+        refused: list[str] = []
+        for start in range(0, len(writes), TRANSACTION_MAX):
+            group = writes[start:start + TRANSACTION_MAX]
+            if len(group) == 1:
+                key, data, expected = group[0]
+                if self.put_record(ent_id, kind, key, data, expected_version=expected, ttl_days=ttl_days) is None:
+                    refused.append(key)
+                continue
+            items = []
+            for key, data, expected in group:
+                put = self._record_put(ent_id, kind, key, data, expected, ttl_days)
+                items.append({"Put": put})
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+                refused.extend(key for key, _, _ in group)
+        return refused
 
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
@@ -233,25 +352,43 @@ class DynamoStateStore:
     # Keyed per tenant: two merchants may both have an SO-1, and one must never see the other's.
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
                level: str = "info", aliases: tuple[str, ...] = ()) -> None:
-        expires_at = str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "pk": _s(_doc(ent_id, key)),
-                "sk": _s(f"AT#{_now_iso()}#{uuid.uuid4().hex[:8]}"),
-                "ent_id": _s(ent_id),
-                "step": _s(step),
-                "level": _s(level),
-                "detail": _s(json.dumps(detail or {}, ensure_ascii=False, default=str)),
-                "expires_at": {"N": expires_at},
-            },
-        )
-        for alias in aliases:
+        entry = {"at": _now_iso(), "step": step, "level": level, "detail": detail or {}}
+        held = held_timelines()
+        if held is None:
+            self._write_entries(ent_id, key, [entry], aliases)
+            return
+        # Held until the invocation ends (connectors/aws/held.py): one item per document then.
+        entries, held_aliases = held.setdefault(self, {}).setdefault((ent_id, key), ([], set()))
+        entries.append(entry)
+        held_aliases.update(aliases)
+        if len(entries) >= HELD_ENTRIES_MAX:  # a long scan holds little
+            self.write_held(ent_id, key, held[self].pop((ent_id, key)))
+
+    def write_held(self, ent_id: str, key: str, held: tuple[list[dict[str, Any]], set[str]]) -> None:
+        entries, aliases = held
+        self._write_entries(ent_id, key, entries, tuple(sorted(aliases)))
+
+    def _write_entries(self, ent_id: str, key: str, entries: list[dict[str, Any]], aliases: tuple[str, ...]) -> None:
+        """One item for the entries of one document (its steps in order), one per alias."""
+        expires_at = {"N": str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)}
+        first = entries[0]
+        item = {
+            "pk": _s(_doc(ent_id, key)),
+            "sk": _s(f"AT#{first['at']}#{uuid.uuid4().hex[:8]}"),
+            "ent_id": _s(ent_id),
+            "step": _s(first["step"]),
+            "level": _s(first["level"]),
+            "detail": _s(json.dumps(first["detail"], ensure_ascii=False, default=str)),
+            "expires_at": expires_at,
+        }
+        if len(entries) > 1:  # the later steps of the same invocation ride along in the same item
+            item["more"] = _s(json.dumps(entries[1:], ensure_ascii=False, default=str))
+        self.client.put_item(TableName=self.table, Item=item)
+        for alias in dict.fromkeys(aliases):
             if alias != key:
                 self.client.put_item(
                     TableName=self.table,
-                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key),
-                          "expires_at": {"N": expires_at}},
+                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at},
                 )
 
     def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
@@ -279,6 +416,9 @@ class DynamoStateStore:
                     TimelineEntry(primary, item["ent_id"]["S"], at, item["step"]["S"], json.loads(item["detail"]["S"]),
                                   item["level"]["S"])
                 )
+                for more in json.loads(item["more"]["S"]) if "more" in item else ():
+                    entries.append(TimelineEntry(primary, item["ent_id"]["S"], datetime.fromisoformat(more["at"]),
+                                                 more["step"], more["detail"], more["level"]))
             if "LastEvaluatedKey" not in page:
                 return entries
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -296,6 +436,75 @@ class DynamoStateStore:
     def _primary(self, ent_id: str, key: str) -> str:
         alias = self.client.get_item(TableName=self.table, Key={"pk": _s(_doc(ent_id, key)), "sk": _s("ALIAS")}).get("Item")
         return alias["target"]["S"] if alias else key
+
+
+    # --- timelines written before they were keyed by tenant ------------------------------
+    def migrate_untenanted_timelines(self, *, dry_run: bool = False) -> "TimelineMigration":
+        """Move timeline rows of the layout before per-tenant keys (``DOC#<key>``, one partition
+        shared by every merchant with that key) under their tenant (``DOC#<ent_id>#<key>``).
+
+        Each entry goes to the tenant its own ``ent_id`` names, so two merchants' SO-1 part;
+        an alias (which names no tenant) is copied to each tenant whose entries of the target
+        it finds, and dropped when none has any. Nothing newer is overwritten; a second run
+        finds nothing. The old layout is never read by the bridge, so no merchant sees another's
+        document before or after; this only brings the old rows back into view.
+        """
+        tenants = set(self.list_ids())
+        entries, aliases = [], []
+        kwargs: dict[str, Any] = {"TableName": self.table, "FilterExpression": "begins_with(pk, :doc)",
+                                  "ExpressionAttributeValues": {":doc": _s("DOC#")}}
+        while True:  # an operator's one-off: the functions themselves may not Scan
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                rest = item["pk"]["S"][len("DOC#"):]
+                if item["sk"]["S"] == "ALIAS":
+                    head, sep, _ = rest.partition("#")
+                    if not (sep and head in tenants):
+                        aliases.append(item)
+                elif "ent_id" in item and not rest.startswith(item["ent_id"]["S"] + "#"):
+                    entries.append(item)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        owners: dict[str, set[str]] = {}
+        for item in entries:
+            owners.setdefault(item["pk"]["S"][len("DOC#"):], set()).add(item["ent_id"]["S"])
+        report = TimelineMigration(entries=len(entries))
+        for item in aliases:
+            alias, target = item["pk"]["S"][len("DOC#"):], item["target"]["S"]
+            found = owners.get(target) or set(self.timeline_tenants(target))
+            report.aliases += len(found)
+            report.dropped_aliases += 0 if found else 1
+            if not dry_run:
+                for ent_id in sorted(found):
+                    self._put_new({**item, "pk": _s(_doc(ent_id, alias))})
+                self._delete_old(item)
+        if not dry_run:
+            for item in entries:
+                key = item["pk"]["S"][len("DOC#"):]
+                self._put_new({**item, "pk": _s(_doc(item["ent_id"]["S"], key))})
+                self._delete_old(item)
+        return report
+
+    def _put_new(self, item: dict[str, Any]) -> None:
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if not _conditional_failed(exc):  # already there (an earlier, interrupted run): keep it
+                raise
+
+    def _delete_old(self, item: dict[str, Any]) -> None:
+        self.client.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+@dataclass
+class TimelineMigration:
+    """What ``migrate_untenanted_timelines`` moved (or, on a dry run, would move)."""
+
+    entries: int = 0
+    aliases: int = 0  # alias rows written under a tenant (one old alias may serve several)
+    dropped_aliases: int = 0  # old aliases whose target no tenant has any more
 
 
 class AmbiguousKey(LookupError):
@@ -317,23 +526,112 @@ def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
 
 
 class RecordView:
-    """RecordRepository over the store."""
+    """RecordRepository over the store, for one piece of work (a callback, a retried step, a
+    tenant's scheduled run): a record it read or wrote moments ago is not read again.
 
-    def __init__(self, store: DynamoStateStore) -> None:
+    Every write is conditional on the version the flow read, so a record served from here that
+    another worker changed meanwhile can only make that write fail; then the entry is dropped and
+    the flow's retry reads the table. Entries are kept a few seconds (a scan's later pages read
+    afresh) and only so many (a long scan holds little)."""
+
+    def __init__(self, store: DynamoStateStore, *, remember_seconds: float = 5.0, remember_at_most: int = 256,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._known: dict[tuple[str, str, str], tuple[float, Record | None]] = {}
+        self._seconds, self._at_most, self._clock = remember_seconds, remember_at_most, clock
+
+    def _remember(self, ent_id: str, kind: str, key: str, record: Record | None) -> None:
+        self._known.pop((ent_id, kind, key), None)
+        self._known[(ent_id, kind, key)] = (self._clock(), record)
+        while len(self._known) > self._at_most:
+            self._known.pop(next(iter(self._known)))  # the oldest
+
+    def _forget(self, ent_id: str, kind: str, key: str) -> None:
+        self._known.pop((ent_id, kind, key), None)
 
     def get(self, ent_id: str, kind: str, key: str) -> Record | None:
-        return self.store.get_record(ent_id, kind, key)
+        if self._fresh(ent_id, kind, key):
+            return _copied(self._known[(ent_id, kind, key)][1])
+        record = self.store.get_record(ent_id, kind, key)
+        self._remember(ent_id, kind, key, record)
+        return _copied(record)
 
     def put(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
             expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
-        return self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+        written = self.store.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, None)
+        return written
+
+    def put_or_current(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                       expected_version: int | None = None,
+                       ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        written, current = self.store.put_record_or_current(ent_id, kind, key, data, expected_version=expected_version,
+                                                            ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, current)
+        return written, current
+
+    def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
+                  unranked_version: int | None = None,
+                  ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
+        written, current = self.store.update_record(ent_id, kind, key, data, rank=rank,
+                                                    unranked_version=unranked_version, ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, current)
+        return written, current
+
+    def put_always(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                   ttl_days: int | None = None) -> Record:
+        written, _ = self.store.update_record(ent_id, kind, key, data, rank=None, ttl_days=ttl_days)
+        assert written is not None  # unconditional
+        self._after_write(ent_id, kind, key, written, None)
+        return written
+
+    def _after_write(self, ent_id: str, kind: str, key: str, written: Record | None, current: Record | None) -> None:
+        if written is not None:
+            self._remember(ent_id, kind, key, _copied(written))
+        elif current is not None:  # refused: what is stored now came back with the refusal
+            self._remember(ent_id, kind, key, current)
+        else:
+            self._forget(ent_id, kind, key)
+
+    def prefetch(self, ent_id: str, wanted: list[tuple[str, str]]) -> None:
+        unknown = [(kind, key) for kind, key in dict.fromkeys(wanted) if not self._fresh(ent_id, kind, key)]
+        if len(unknown) < 2:
+            return  # one record is read when asked for, at the same price
+        found = self.store.get_records_of(ent_id, unknown)
+        for kind, key in unknown:
+            self._remember(ent_id, kind, key, found.get((kind, key)))
+
+    def _fresh(self, ent_id: str, kind: str, key: str) -> bool:
+        known = self._known.get((ent_id, kind, key))
+        return known is not None and self._clock() - known[0] < self._seconds
+
+    def get_many(self, ent_id: str, kind: str, keys: list[str]) -> dict[str, Record]:
+        found = self.store.get_records(ent_id, kind, keys)
+        for key in keys:
+            self._remember(ent_id, kind, key, found.get(key))
+        return found
+
+    def put_many(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                 ttl_days: int | None = None) -> list[str]:
+        refused = self.store.put_records(ent_id, kind, writes, ttl_days=ttl_days)
+        for key, _, _ in writes:
+            self._forget(ent_id, kind, key)
+        return refused
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
+        self._forget(ent_id, kind, key)
         return self.store.delete_record(ent_id, kind, key, expected_version=expected_version)
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         return self.store.list_records(ent_id, kind, prefix=prefix)
+
+
+def _copied(record: Record | None) -> Record | None:
+    """A record whose data its reader may change without changing what is remembered."""
+    import copy
+
+    return None if record is None else Record(record.ent_id, record.kind, record.key, copy.deepcopy(record.data),
+                                              record.version, record.updated_at)
 
 
 class CursorView:

@@ -106,14 +106,31 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
+    checks.append(_callback_auth(section.callback))
     checks.append(_bin_management(tenant, lookups, jst))
     if section.replenishment_document == "transfer":
         checks.append(_replenishment_transfer(tenant))
+        checks.append(_transfer_receipt(tenant))
     checks.append(Check("self_mall_dispatch_rule", True, (
         f"JST's API cannot show its 订单分配策略: make sure the 自有商城 shop {section.self_mall_shop_id} is never "
         f"assigned to 店加线下仓 ({section.offline_wms_co_id}); the bridge parks such an outbound as a "
         "self_mall_order exception instead of sending it to a store"), warning=True))
     return checks
+
+
+def _callback_auth(callback: Any) -> Check:
+    """How strongly a push is tied to its callback URL (docs/security.md): a warning where it could be tighter."""
+    proofs = callback.accepted_proofs()
+    if not proofs:
+        return Check("callback_auth", True, "allow_unsigned: JST pushes are accepted without any proof; anyone who "
+                                            "knows a callback URL can make the bridge re-read documents", warning=True)
+    if "token" in proofs and callback.tenant_wide_token:
+        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token): "
+                                            "paste the per-URL URLs of `o2o tenant urls --reveal-token` into JST, "
+                                            "then turn tenant_wide_token off", warning=True)
+    how = ["JST's push sign (route, tenant, ts window)"] if "sign" in proofs else []
+    how += ["each URL's own token"] if "token" in proofs else []
+    return Check("callback_auth", True, "pushes prove themselves by " + " or ".join(how))
 
 
 def counted_warehouses(tenant: Any) -> dict[int, str]:
@@ -171,6 +188,27 @@ def _replenishment_transfer(tenant: Any) -> Check:
         f"配货 goes to JST as a 调拨单 from {section.main_wms_co_id} ({where}) over {api.upload_path}, shipped when "
         f"its status is {'/'.join(api.shipped_statuses)}: JST does not document these endpoints, so send one test "
         "配货 and check it with o2o trace before going live (jushuitan.transfer_api corrects them)"), warning=True)
+
+
+def _transfer_receipt(tenant: Any) -> Check:
+    """Nobody tells JST that a 配货 transfer arrived: neither the JST open API the bridge knows
+    (transfers can be uploaded and queried, not received) nor the store system (no event when a
+    store takes in a 配货) offers the step, so a person does it in JST, and doctor says so."""
+    section = tenant.jushuitan
+    mapped = {m.pos_warehouse_code: m.jst_wms_co_id for m in tenant.warehouses}
+    destinations = sorted({mapped.get(s.code, section.offline_wms_co_id) for s in tenant.stores})
+    where = ", ".join(map(str, destinations))
+    erp_owned = tenant.stock.master == "erp" and any(d != section.offline_wms_co_id for d in destinations)
+    return Check("transfer_receipt", True, " ".join(filter(None, (
+        "the bridge cannot receive a 配货 transfer in JST: JST's open API offers no transfer-receipt "
+        "(调拨入库) call and the store system sends no event when a store takes in a 配货. Until someone "
+        f"receives each transfer in JST's 调拨单 list (find it by the 配货 number), JST shows its goods as "
+        f"调拨在途 (allocate_qty) at {where}, not in stock there.",
+        f"With stock.master: erp the stores' stock is JST's stock of their warehouses (stock.formula "
+        f"{tenant.stock.formula!r}; 调拨在途 is not stock), so a store that took the goods in loses them "
+        "again at the next stock pull until the transfer is received in JST."
+        if erp_owned else "",
+    ))), warning=True)
 
 
 class _Failed(Exception):

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ...errors import ConfigurationError, PermanentError, TransientError
-from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundPage, StoreBooking, StoreCount,
-                          StoreStockMove)
+from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundPage,
+                          StoreBooking, StoreCount, StoreStockMove)
 from ...ports.state import MalformedRow
 from . import mappers
 from ...ports.warehouse import SkuQty
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .port import JstApi
 
 MAX_STOCK_ITEMS = 500  # /open/jushuitan/inventoryv2/upload items per call
+# /open/orders/wms/sent/upload rows per call. JST documents no maximum; the JST sandbox and
+# JstLimits.wms_sent_upload_batch (which the adapter splits by) keep to 50.
+MAX_CONFIRMATIONS = 50
 
 
 class JstErp(JstStock):
@@ -32,7 +35,8 @@ class JstErp(JstStock):
         self.info = ErpInfo(system="jst", display_name="JST", virtual_warehouse=str(section.offline_wms_co_id),
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
                             calls_per_second=section.rate_limit.per_second,
-                            max_document_lines=MAX_OTHER_INOUT_LINES)
+                            max_document_lines=MAX_OTHER_INOUT_LINES,
+                            max_confirmations_per_call=MAX_CONFIRMATIONS)
 
     # --- S1 ------------------------------------------------------------------------------------
     def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
@@ -55,22 +59,47 @@ class JstErp(JstStock):
 
     def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
                                 tracking_no: str | None = None) -> dict[str, Any]:
-        """wms/sent/upload with the carrier mapped through the tenant's logistics table, or the
-        tenant's pickup logistics code and no tracking number."""
+        result = self.confirm_online_outbounds([OutboundConfirmation(outbound_id, how, carrier_code,  # type: ignore[arg-type]
+                                                                     tracking_no)])[outbound_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def confirm_online_outbounds(self, confirmations: Sequence[OutboundConfirmation]
+                                 ) -> dict[str, dict[str, Any] | PermanentError]:
+        """wms/sent/upload, ``MAX_CONFIRMATIONS`` rows a call, each with the carrier mapped
+        through the tenant's logistics table, or the tenant's pickup logistics code and no
+        tracking number. JST answers each row on its own; a refused row is checked against
+        JST's outbound (one query for all of them): already ``Confirmed`` means an earlier try
+        whose answer was lost confirmed it, which is success."""
         from .models import WmsSent
 
-        lc_id, lc_name, l_id = self._logistics_for(how, carrier_code, tracking_no)
-        row = WmsSent(io_id=int(outbound_id), lc_id=lc_id, l_id=l_id, lc_name=lc_name,
-                      wms_co_id=self.tenant.jushuitan.offline_wms_co_id, is_un_lid=True if not l_id else None)
-        answers = self.api.upload_wms_sent([row])
-        results = [r for a in answers if isinstance(a, dict) for r in (a.get("datas") or [])]
-        mine = next((r for r in results if str(r.get("io_id")) == outbound_id), None)
-        if mine is not None and not mine.get("issuccess", True):
-            # Refused: maybe because an earlier try (whose answer was lost) already confirmed it.
-            current = self.api.sales_outbounds_by_ids([int(outbound_id)])
-            if not any(ob.status == "Confirmed" for ob in current):
-                raise ErpRefused(f"JST refused to confirm outbound {outbound_id}: {mine.get('msg')}")
-        return {"lc_id": lc_id, "l_id": l_id, "how": how}
+        results: dict[str, dict[str, Any] | PermanentError] = {}
+        rows, sent = [], {}
+        for confirmation in confirmations:
+            outbound_id = confirmation.outbound_id
+            try:
+                lc_id, lc_name, l_id = self._logistics_for(confirmation.how, confirmation.carrier_code,
+                                                           confirmation.tracking_no)
+            except ConfigurationError as exc:  # this outbound's carrier; the others go on
+                results[outbound_id] = exc
+                continue
+            rows.append(WmsSent(io_id=int(outbound_id), lc_id=lc_id, l_id=l_id, lc_name=lc_name,
+                                wms_co_id=self.tenant.jushuitan.offline_wms_co_id, is_un_lid=True if not l_id else None))
+            sent[outbound_id] = {"lc_id": lc_id, "l_id": l_id, "how": confirmation.how}
+        answers = self.api.upload_wms_sent(rows) if rows else []
+        rows_answered = {str(r.get("io_id")): r for a in answers if isinstance(a, dict) for r in (a.get("datas") or [])}
+        refused = {outbound_id: row for outbound_id, row in rows_answered.items()
+                   if outbound_id in sent and not row.get("issuccess", True)}
+        confirmed_before = {str(ob.io_id) for ob in self.api.sales_outbounds_by_ids([int(i) for i in refused])
+                            if ob.status == "Confirmed"} if refused else set()
+        for outbound_id, confirmed in sent.items():
+            if outbound_id in refused and outbound_id not in confirmed_before:
+                results[outbound_id] = ErpRefused(f"JST refused to confirm outbound {outbound_id}: "
+                                                  f"{refused[outbound_id].get('msg')}")
+            else:
+                results[outbound_id] = confirmed
+        return results
 
     def _logistics_for(self, how: str, carrier_code: str | None, tracking_no: str | None) -> tuple[str, str | None, str]:
         tenant = self.tenant

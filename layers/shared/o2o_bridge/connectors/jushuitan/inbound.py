@@ -7,10 +7,11 @@ JST's signed API (the Warehouse port) before any effect. A forged or replayed pu
 cause a re-read.
 
 JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the query
-string carries ``entId`` and ``storageCode`` (and, for signed pushes, ``method``,
-``partnerid``, ``ts``, ``sign``). Authentication comes first (``verify_push``): a push that
-does not prove it comes from this tenant's JST for this route and this storageCode gets one
-401 whatever the reason, unless the tenant explicitly set ``allow_unsigned``. Then the body
+string carries ``entId`` and ``storageCode`` (and ``method``, ``partnerid``, ``ts``, ``sign``
+from JST, or the URL's own ``token``). Authentication comes first (``verify_push``): a push
+that does not prove it comes from this tenant's JST for this route and this storageCode gets
+one 401 whatever the reason, after the same work and no sooner than the refusal floor
+(refusal_time.py), unless the tenant explicitly set ``allow_unsigned``. Then the body
 is read: anything malformed is a BadRequest answered 400 in JST's format. Nothing is written
 on either path.
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...errors import BadRequest, ConfigurationError
+from ...observability import logger
 from ...ports import SecretResolver
 
 if TYPE_CHECKING:
@@ -117,7 +119,8 @@ MAX_QUERY_VALUE = 256
 def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"] | None = None,
               secrets: SecretResolver | None = None, now: float | None = None) -> JstPush:
     """Authenticate the push (one 401 for every reason), then parse its body (400 naming what is wrong)."""
-    from .push import MAX_BODY_BYTES, parse_push_text, verify_push
+    from ...refusal_time import read_like_a_tenant, refusals_take_at_least
+    from .push import MAX_BODY_BYTES, PushRefused, parse_push_text, verify_push
 
     route, route_storage = _route_of(event)
     if storage is not None and storage != route_storage:
@@ -143,16 +146,27 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
             raise BadRequest("body is not valid UTF-8") from None
 
     # Authentication first, and alike for every stranger: an unknown entId, a storageCode that
-    # is not the tenant's, a wrong sign and a wrong token do the same work and get one answer.
-    tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
-    if tenant is not None and getattr(tenant, "jushuitan", None) is None:
-        tenant = None  # a tenant on another ERP has no JST pushes: a stranger here
-    # A stranger is checked against a stand-in tenant along the very same steps.
-    checked = tenant if tenant is not None else _stand_in()
-    storage_ok = storage_code in _storage_codes(checked, route_storage)
-    credentials = _credentials(checked, secrets)
-    authenticated_by = verify_push(query, route=route, credentials=credentials if tenant is not None else None,
-                                   storage_ok=storage_ok, now=now)
+    # is not the tenant's, a wrong sign and a wrong token do the same work, get one answer and
+    # leave no sooner than the refusal floor (refusal_time.py: a cold secret read is not seen).
+    with refusals_take_at_least(PushRefused):
+        tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
+        if tenant is not None and getattr(tenant, "jushuitan", None) is None:
+            tenant = None  # a tenant on another ERP has no JST pushes: a stranger here
+        # A stranger is checked against a stand-in tenant along the very same steps, and pays
+        # the Secrets Manager read a tenant's references cost.
+        resolver = secrets if secrets is not None else _RuntimeResolver()
+        if tenant is None and ENT_ID.fullmatch(ent_id):
+            read_like_a_tenant(ent_id, resolver)
+        checked = tenant if tenant is not None else _stand_in()
+        storage_ok = storage_code in _storage_codes(checked, route_storage)
+        credentials = _credentials(checked, resolver)
+        authenticated_by = verify_push(query, route=route, credentials=credentials if tenant is not None else None,
+                                       storage_ok=storage_ok, now=now)
+    if authenticated_by == "tenant-wide token":
+        # Still works (migration), but binds the tenant only: say so where the operator looks.
+        logger.warning("push authenticated by the tenant-wide callback token, which binds no route: paste the "
+                       "per-URL URLs of `o2o tenant urls --reveal-token` into JST, then turn "
+                       "jushuitan.callback.tenant_wide_token off", extra={"ent_id": ent_id, "route": route})
     body = parse_push_text(raw, event.headers.get("content-type", ""))
     return JstPush(ent_id, storage_code, query, body, raw, tenant, authenticated_by)
 
@@ -187,13 +201,10 @@ def _storage_codes(tenant: Any, storage: str) -> set[str]:
     return {str(w.jst_wms_co_id) for w in tenant.warehouses}
 
 
-def _credentials(tenant: Any, secrets: SecretResolver | None):
+def _credentials(tenant: Any, resolver: SecretResolver):
     from .push import PushCredentials
 
-    if tenant is None:
-        return None
     callback = tenant.jushuitan.callback
-    resolver = secrets if secrets is not None else _RuntimeResolver()
     return PushCredentials(
         partner_key=callback.reveal("partner_key", resolver),
         token=callback.reveal("token", resolver),
@@ -201,6 +212,7 @@ def _credentials(tenant: Any, secrets: SecretResolver | None):
         accept=callback.accepted_proofs(),
         max_age_seconds=callback.max_age_seconds,
         cancel_method=callback.cancel_method,
+        tenant_wide_token=callback.tenant_wide_token,
     )
 
 

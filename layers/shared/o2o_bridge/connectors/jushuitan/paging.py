@@ -87,6 +87,8 @@ def iter_ts_pages(
         if last:
             return
         cursor = highest
+        # Only records at the cursor's ts can come back: a long scan's memory stays flat.
+        yielded = {k: version for k, version in yielded.items() if version >= cursor}
 
 
 def scan_by_ts(

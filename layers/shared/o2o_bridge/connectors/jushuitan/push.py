@@ -4,12 +4,14 @@ The bodies tolerate fields we do not know (JST and its integrators disagree on e
 but refuse a body without the fields a flow needs, naming the field, and a quantity that is
 missing or null. Bodies are bounded (size, nesting) so a hostile one is a 400, never a 500.
 Authentication (``verify_push``): the old-API push sign bound to route, tenant and time when
-the tenant has a partner key, else the tenant's ``token`` query parameter, else nothing only
-when the tenant opted out; every refusal is the same 401.
+the tenant has a partner key, else a token in the URL (one per callback URL, derived from the
+tenant's ``token``; the plain tenant-wide token only while ``tenant_wide_token`` allows it),
+else nothing only when the tenant opted out; every refusal is the same 401.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets as _random
 import time
@@ -219,6 +221,16 @@ class PushCredentials:
     accept: frozenset[str] = frozenset({"sign", "token"})  # of the configured ones
     max_age_seconds: int = 600
     cancel_method: str | None = None
+    # The plain token on every URL, as set up before URLs carried their own (migration).
+    tenant_wide_token: bool = True
+
+
+def url_token(token: str, *, ent_id: str, route: str, storage_code: str) -> str:
+    """The token of one callback URL: the tenant's token keyed over this tenant, route and
+    storageCode, so a URL copied from one callback (or one warehouse's stock URL) proves
+    nothing on another. ``o2o tenant urls --reveal-token`` prints them."""
+    message = f"o2o-bridge jst callback\n{ent_id}\n{route}\n{storage_code}".encode("utf-8")
+    return hmac.new(token.encode("utf-8"), message, hashlib.sha256).hexdigest()[:32]
 
 
 # Unknown tenants are verified against these, so a stranger's push costs the same work and
@@ -236,18 +248,23 @@ class PushRefused(Unauthorized):
 
 def verify_push(query: Mapping[str, str], *, route: str, credentials: PushCredentials | None,
                 storage_ok: bool, now: float | None = None) -> str:
-    """How the push proved it comes from this tenant's JST: "sign", "token" or "unsigned".
+    """How the push proved it comes from this tenant's JST: "sign", "token" (this URL's own),
+    "tenant-wide token" (the migration allowance) or "unsigned".
 
     Raises PushRefused (401, one message) for an unknown tenant (``credentials`` None), a
     storageCode that is not the tenant's, a wrong or stale sign or a wrong token. Every call
-    computes one sign and compares one sign and one token, whatever the outcome.
+    computes one sign and one URL token and makes three comparisons, whatever the outcome.
     """
     known = credentials is not None
     creds = credentials if credentials is not None else _DUMMY
-    given_sign = query.get("sign") or ""
+    given_sign, given_token = query.get("sign") or "", query.get("token") or ""
     sign_ok = _equal(given_sign.strip().lower(), _expected_sign(query, creds.partner_key or _DUMMY.partner_key))
-    token_ok = _equal(query.get("token") or "", creds.token or _DUMMY.token)
-    method_ok = _method_fits(query.get("method") or "", route, creds.cancel_method)
+    this_url = url_token(creds.token or _DUMMY.token, ent_id=query.get("entId") or "", route=route,
+                         storage_code=query.get("storageCode") or "")
+    url_token_ok = _equal(given_token, this_url)
+    tenant_token_ok = _equal(given_token, creds.token or _DUMMY.token)
+    method = query.get("method") or ""
+    method_ok = _method_fits(method, route, creds.cancel_method)
     fresh = _fresh(query.get("ts"), creds.max_age_seconds, time.time() if now is None else now)
 
     by_sign = bool(creds.partner_key) and "sign" in creds.accept
@@ -258,8 +275,18 @@ def verify_push(query: Mapping[str, str], *, route: str, credentials: PushCreden
                   else f"method {query.get('method')!r} is not the {route} push" if not method_ok
                   else "ts outside the accepted window (replay or clock)")
     elif by_token:
-        how, proven = "token", bool(query.get("token")) and token_ok
-        reason = "no token" if not query.get("token") else "token does not match"
+        # The token proves the URL; JST still adds method and ts to a push (unsigned, so only a
+        # verbatim replay of a captured request is stopped by them): when present, they must fit.
+        how = "token" if url_token_ok else "tenant-wide token"
+        token_ok = url_token_ok or (creds.tenant_wide_token and tenant_token_ok)
+        method_fits = not method or method_ok
+        ts_fits = not query.get("ts") or fresh
+        proven = bool(given_token) and token_ok and method_fits and ts_fits
+        reason = ("no token" if not given_token
+                  else "tenant-wide token, but tenant_wide_token is false" if tenant_token_ok and not token_ok
+                  else "token does not match this URL" if not token_ok
+                  else f"method {method!r} is not the {route} push" if not method_fits
+                  else "ts outside the accepted window (replay or clock)")
     else:
         how, proven, reason = "unsigned", creds.allow_unsigned, "no credential configured"
     if known and storage_ok and proven:

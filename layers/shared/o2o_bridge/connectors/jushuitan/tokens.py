@@ -221,6 +221,9 @@ class TokenIssuer(Protocol):
     def fetch_refreshed_token(self, refresh_token: str) -> tuple[str, str | None, float | None]: ...
 
 
+TOKEN_REREAD_SECONDS = 300.0
+
+
 class TokenManager:
     """The current token for one tenant, renewed ahead of expiry or when JST says code 100."""
 
@@ -237,24 +240,32 @@ class TokenManager:
         self.policy = policy
         self.clock = clock
         self._lock = threading.Lock()
+        # The stored token as this container last read or wrote it, and when. A token lives for
+        # days and is renewed a day ahead, so it is read again only every few minutes, not per
+        # call: a token another container renewed meanwhile is caught by JST's code 100, after
+        # which ``after_token_rejected`` reads the store again.
+        self._known: tuple[float, TokenRecord] | None = None
 
-    def _current(self) -> TokenRecord | None:
+    def _current(self, *, cached: bool = False) -> TokenRecord | None:
+        if cached and self._known is not None and self.clock() - self._known[0] < TOKEN_REREAD_SECONDS:
+            return self._known[1]
         stored = self.store.load(self.ent_id)
-        if stored is not None:
-            return stored
-        if self.seed_access_token:
-            return TokenRecord(self.seed_access_token, self.seed_refresh_token, None, 0.0, version=0)
-        return None
+        if stored is None and self.seed_access_token:  # none stored yet: the tenant file's
+            stored = TokenRecord(self.seed_access_token, self.seed_refresh_token, None, 0.0, version=0)
+        self._known = (self.clock(), stored) if stored is not None else None
+        return stored
 
     def access_token(self) -> str:
         """A token to call with: the stored one, renewed first if it is near its expiry."""
         with self._lock:
-            record = self._current()
+            record = self._current(cached=True)
             if record is None:
                 return self._install(None, *self.issuer.fetch_init_token(_six_random_chars())).access_token
             renew_at = self.policy.renew_at(record)
             if renew_at is not None and self.clock() >= renew_at and record.refresh_token:
-                return self._renew(record).access_token
+                renewed = self._renew(record)
+                self._known = (self.clock(), renewed)
+                return renewed.access_token
             return record.access_token
 
     def after_token_rejected(self, rejected_token: str) -> str:
@@ -265,7 +276,9 @@ class TokenManager:
                 return record.access_token  # another container already renewed it
             if record is None or not record.refresh_token:
                 return self._install(record, *self.issuer.fetch_init_token(_six_random_chars())).access_token
-            return self._renew(record).access_token
+            renewed = self._renew(record)
+            self._known = (self.clock(), renewed)
+            return renewed.access_token
 
     def _renew(self, record: TokenRecord) -> TokenRecord:
         """Refresh under the lease; while another container holds it, wait for its new token.
@@ -311,9 +324,12 @@ class TokenManager:
         )
         expected = previous.version if previous else 0
         if self.store.save(self.ent_id, fresh, expected):
-            return replace(fresh, version=expected + 1)
-        winner = self.store.load(self.ent_id)
-        return winner if winner is not None else fresh
+            installed = replace(fresh, version=expected + 1)
+        else:
+            winner = self.store.load(self.ent_id)
+            installed = winner if winner is not None else fresh
+        self._known = (self.clock(), installed)
+        return installed
 
 
 def _six_random_chars() -> str:

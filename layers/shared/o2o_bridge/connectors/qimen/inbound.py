@@ -23,7 +23,6 @@ with ``<response><flag>failure</flag>…`` (``answer_document``).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
@@ -32,8 +31,9 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 
 from ...errors import BridgeError
+from ...refusal_time import read_like_a_tenant, refusals_take_at_least
 from .models import INBOUND_DOCUMENTS
-from .signing import parse_timestamp, sign, sign_matches
+from .signing import parse_timestamp, sign_matches
 from .xml_codec import XmlRefused, dump_document, parse_document
 
 if TYPE_CHECKING:
@@ -120,15 +120,18 @@ def read_callback(query: Mapping[str, str], raw_body: bytes, tenants: "TenantRep
     if not ent_id:
         raise CallbackRefused("invalid-request", "query parameter entId is required")
 
-    tenant = tenants.get(ent_id) if _plausible_ent_id(ent_id) else None
-    section = getattr(tenant, "qimen", None) if tenant is not None else None
-    secret = (section.reveal("app_secret", secrets) if section is not None else None) or ""
-    if not secret:
-        # Same work as a real check, and the same answer as a bad sign.
-        hmac.compare_digest(sign(query, raw_body, _NO_SECRET).encode(), (query.get("sign") or "").encode("utf-8", "ignore"))
-        raise CallbackRefused("sign-check-failure", SIGN_FAILURE_MESSAGE)
-    if not sign_matches(query, raw_body, secret):
-        raise CallbackRefused("sign-check-failure", SIGN_FAILURE_MESSAGE)
+    with refusals_take_at_least(CallbackRefused):  # a cold secret read does not show (refusal_time.py)
+        tenant = tenants.get(ent_id) if _plausible_ent_id(ent_id) else None
+        section = getattr(tenant, "qimen", None) if tenant is not None else None
+        if section is None and _plausible_ent_id(ent_id):
+            read_like_a_tenant(ent_id, secrets)  # the read a 奇门 tenant's secret reference costs
+        secret = (section.reveal("app_secret", secrets) if section is not None else None) or ""
+        if not secret:
+            # The very same check against a secret no tenant has, and the same answer as a bad sign.
+            sign_matches(query, raw_body, _NO_SECRET)
+            raise CallbackRefused("sign-check-failure", SIGN_FAILURE_MESSAGE)
+        if not sign_matches(query, raw_body, secret):
+            raise CallbackRefused("sign-check-failure", SIGN_FAILURE_MESSAGE)
 
     skew = section.callback_max_skew_seconds
     if skew:

@@ -8,12 +8,23 @@
 - ``factory``: ``store_system_for_tenant(tenant)``
 """
 
-from .api import StoreSystemApi, chunks
-from .client import PosClient, PosCredentials
 from .errors import (
     PosAuthError, PosConflict, PosIdempotencyConflict, PosNotFound, PosPermanentError, PosRateLimited,
     PosTransientError,
 )
+
+# The HTTP client (httpx) and the P1-P14 models load when first named: /pos/events only checks
+# a signature and reads an event, and should not pay for them at a cold start.
+_LAZY = {"StoreSystemApi": "api", "chunks": "api", "PosClient": "client", "PosCredentials": "client"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PosAuthError", "PosClient", "PosConflict", "PosCredentials", "PosIdempotencyConflict", "PosNotFound",

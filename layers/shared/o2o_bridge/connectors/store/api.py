@@ -154,30 +154,32 @@ class StoreSystemApi:
 
     def stock_page(self, *, updated_since: datetime | str | None = None, cursor: str | None = None,
                    limit: int = DEFAULT_PAGE_SIZE, order: str | None = None,
-                   sku_after: str | None = None) -> StockPage:
-        """P8, one page (``order="sku"``: by SKU, then store; ``sku_after`` starts after that SKU)."""
+                   sku_after: str | None = None, sku_until: str | None = None) -> StockPage:
+        """P8, one page (``order="sku"``: by SKU, then store; ``sku_after`` starts after that SKU,
+        ``sku_until`` ends after that one)."""
         since = updated_since.isoformat() if isinstance(updated_since, datetime) else updated_since
         params = {"updated_since": since, "cursor": cursor, "limit": limit, "order": order,
-                  "sku_after": sku_after if cursor is None else None}
+                  "sku_after": sku_after if cursor is None else None, "sku_until": sku_until}
         return self._read("/stock", params, StockPage)
 
     def scan_stock(self, *, updated_since: datetime | str | None = None, limit: int = DEFAULT_PAGE_SIZE,
-                   order: str | None = None, sku_after: str | None = None,
+                   order: str | None = None, sku_after: str | None = None, sku_until: str | None = None,
                    quantities_only: bool = False) -> Iterator[Any]:
         """P8 paging: every row changed since ``updated_since``, following the cursor to its end;
-        ``order="sku"`` gives each SKU's rows together, ``sku_after`` starts after that SKU.
+        ``order="sku"`` gives each SKU's rows together, ``sku_after`` starts after that SKU and
+        ``sku_until`` ends after that one (one range of SKUs).
 
         ``quantities_only`` yields ``(store_code, sku_id, qty)`` tuples instead of StockRow
         models: a 1 M-row scan then spends its time on the wire, not on 1 M model objects.
         The next page is fetched while the caller works on this one."""
         if quantities_only:
-            yield from self._scan_quantities(updated_since, limit, order, sku_after)
+            yield from self._scan_quantities(updated_since, limit, order, sku_after, sku_until)
             return
         cursor: str | None = None
         seen: set[str] = set()
         while True:
             page = self.stock_page(updated_since=updated_since, cursor=cursor, limit=limit, order=order,
-                                   sku_after=sku_after)
+                                   sku_after=sku_after, sku_until=sku_until)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -188,7 +190,7 @@ class StoreSystemApi:
             cursor = page.next_cursor
 
     def _scan_quantities(self, updated_since: datetime | str | None, limit: int, order: str | None,
-                         sku_after: str | None) -> Iterator[tuple[str, str, int]]:
+                         sku_after: str | None, sku_until: str | None) -> Iterator[tuple[str, str, int]]:
         """Pages as tuples; a thread fetches page N+1 while the caller parses page N (the store
         builds a page about as long as the bridge takes to read one). The thread only moves
         bytes: it takes the next cursor from the raw answer, and the parsed page must agree."""
@@ -200,7 +202,7 @@ class StoreSystemApi:
             cursor: str | None = None
             while not stop.is_set():
                 params = {"updated_since": since, "cursor": cursor, "limit": limit, "order": order,
-                          "sku_after": sku_after if cursor is None else None}
+                          "sku_after": sku_after if cursor is None else None, "sku_until": sku_until}
                 present = {k: v for k, v in params.items() if v is not None}
                 try:
                     response = self.client.send("GET", "/stock", None, params=present,

@@ -180,6 +180,9 @@ class WdtErp:
     def confirm_online_outbound(self, outbound_id: str, **kwargs: Any) -> dict[str, Any]:
         raise self._not_here("S1 (online orders the ERP assigns to the stores)")
 
+    def confirm_online_outbounds(self, confirmations: Sequence[Any]) -> dict[str, Any]:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
     def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
         raise self._not_here("S4 (store stock counted into a virtual warehouse for the stores)")
 

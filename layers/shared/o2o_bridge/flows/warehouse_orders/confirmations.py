@@ -17,7 +17,7 @@ from ...errors import PermanentError
 from ...ports.warehouse import OrderCancelled, ReturnReceived, Shipment
 from ...shanghai_time import from_jst_text, to_jst_text
 from .. import kit, ledger_facts
-from .ledger import ORDERS, RECORD_TTL_DAYS, RETURNS, OrderLedger, ReturnLedger, merge_skus
+from .ledger import ORDER_KIND, ORDERS, RECORD_TTL_DAYS, RETURN_KIND, RETURNS, OrderLedger, ReturnLedger, merge_skus
 from .requests import STORE_RETURN, warehouse_return
 
 
@@ -103,8 +103,11 @@ def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any
     else:
         wanted = set(payload["return_nos"])
         latest: dict[str, ReturnReceived] = {}
-        for receipt in ctx.warehouse.receipts_of(order_nos=payload["order_nos"],
-                                                 warehouse_return_ids=payload["warehouse_return_ids"]):
+        # The warehouse's own return ids name the receipts; the orders only when it gave none
+        # (each is a query of its own, and an order's receipts are those of its returns).
+        ids = payload["warehouse_return_ids"]
+        for receipt in ctx.warehouse.receipts_of(order_nos=[] if ids else payload["order_nos"],
+                                                 warehouse_return_ids=ids):
             return_no = receipt.return_no or return_no_of(ctx, receipt.warehouse_return_id)
             if return_no in wanted:
                 latest[return_no] = with_return_no(receipt, return_no)
@@ -124,7 +127,20 @@ def with_return_no(receipt: ReturnReceived, return_no: str) -> ReturnReceived:
 def settle(ctx: kit.FlowContext, step: kit.FlowStep, payload: dict[str, Any], *, trace_key: str) -> dict[str, Any]:
     """A push or a polled record is settled (done, queued, or parked with its reason); the
     input's ``source`` is left out of its identity so push and poll park one letter."""
-    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",))
+    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",),
+                      reads=_first_reads(step, payload))
+
+
+def _first_reads(step: kit.FlowStep, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The records a step reads before anything else, read together with its parked marker."""
+    if step is record_shipment:
+        effect = f"s2.shipment:{shipment_key(payload['so_id'], payload['l_id'], payload['lines'])}"
+        return [(kit.EFFECT_KIND, effect), (ORDER_KIND, payload["so_id"])]
+    if step is cancel_store_order:
+        return [(kit.EFFECT_KIND, f"s2.store-cancel:{payload['so_id']}"), (ORDER_KIND, payload["so_id"])]
+    if step is record_return_receipt:
+        return [(RETURN_KIND, payload["return_no"])]
+    return []
 
 
 # --- S2d: a parcel shipped ---------------------------------------------------------------
@@ -232,6 +248,8 @@ def _once_at_store(call: Callable[[], Any]) -> Any:
 @kit.flow_command("s2.cancel_store_order")
 def cancel_store_order(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
     so_id = payload["so_id"]
+    if kit.effect_done(ctx, f"s2.store-cancel:{so_id}"):  # read with the ledger (settle): a repeat asks no more
+        return {"outcome": "repeated"}
     ledger = ORDERS.get(ctx, so_id)
     if ledger is not None and ledger.cancelled_by == "store":
         # JST echoes the cancel the store itself asked for: the store order is cancelled already.

@@ -199,6 +199,20 @@ class Ledgers(Generic[L]):
         raise TransientError(f"{self.kind} {key} is being changed by other workers; try again", retry_after_seconds=1)
 
 
+    def create_or_change(self, ctx: "FlowContext", key: str, transition: Callable[..., None], *args: Any,
+                         **kwargs: Any) -> L:
+        """``change`` for a ledger that is usually not there yet (an order just uploaded): its first
+        version is written at once, one conditional write with no read before it. When it exists
+        after all, the refused write brings the stored one back and ``change`` applies the
+        transition to that, as it would have."""
+        ledger = self.model.of({})
+        transition(ledger, *args, **kwargs)
+        written, _ = ctx.records.put_or_current(ctx.ent_id, self.kind, key, ledger.record(), ttl_days=RECORD_TTL_DAYS)
+        if written is not None:
+            return ledger
+        return self.change(ctx, key, transition, *args, **kwargs)
+
+
 ORDERS: Ledgers[OrderLedger] = Ledgers(ORDER_KIND, OrderLedger)
 RETURNS: Ledgers[ReturnLedger] = Ledgers(RETURN_KIND, ReturnLedger)
 

@@ -1,0 +1,174 @@
+"""What a stranger learns from the time of a refusal at the public edges, side by side.
+
+Runs the real handlers in process on moto (the template's tables, tenant secrets in moto's
+Secrets Manager) for the refusals that must look alike: on /jushuitan/delivery_callback an
+unknown entId, a wrong sign for a tenant whose partner key is inline and for one whose key is a
+Secrets Manager reference, a wrong URL token (reference) and a foreign storageCode; on
+/qimen/callback an unknown entId, a wrong sign (inline secret, secret reference) and a tenant
+without 奇门. Every refusal is checked to be the same answer.
+
+Two cache states: ``warm`` (the container's tenant and secret caches kept, as under steady
+traffic) and ``cold`` (cleared before every call, as in a fresh container or after the cache
+period: a known tenant then pays its Secrets Manager reads, an unknown entId its stand-in
+read under its own path, as a deployed stack does with ``O2O_STAND_IN_SECRET_READS``). Each
+state runs with the refusal floor off (0: the raw work) and at the given floor (default the
+bridge's 250 ms). Per kind it prints the median, p10 and p90 in milliseconds and the AWS calls
+made per request, counted from outside at botocore's API-call entry. Kinds are interleaved in
+a shuffled order so machine noise hits them alike. No assertions, no goals: figures.
+
+    .venv/bin/python bench/edge_timing.py [-n 20] [--floors 0,250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests", ROOT / "tools"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                    "POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true",
+                    "POWERTOOLS_METRICS_NAMESPACE": "O2OBridgeBench", "POWERTOOLS_SERVICE_NAME": "o2o-bridge"}.items():
+    os.environ.setdefault(name, value)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ["O2O_STAND_IN_SECRET_READS"] = "true"  # as the template sets it: tenants' secrets are references
+
+AWS_CALLS: collections.Counter[str] = collections.Counter()
+
+
+def count_aws_calls() -> None:
+    """Count every AWS API call at botocore's entry, whoever makes it (the bridge, Powertools)."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        AWS_CALLS[operation_name] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counted
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=20, help="calls per kind, cache state and floor")
+    parser.add_argument("--floors", default="0,250", help="refusal floors to run, in ms (O2O_REFUSAL_MIN_MS)")
+    args = parser.parse_args()
+    floors = [int(f) for f in args.floors.split(",")]
+
+    import boto3
+    import yaml
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    count_aws_calls()
+    with mock_aws():
+        from aws_setup import create_template_resources
+        from handlers import sample_event
+        from o2o_bridge import runtime
+        from o2o_bridge.connectors.jushuitan.push import url_token
+        from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
+        from o2o_bridge.tenant import parse_tenant
+        from o2o_local.stack import invoke_function
+        from qimen_wms import CLOUD, api_event, delivery_confirm, signed_query as qimen_query
+
+        os.environ.update(create_template_resources())
+        runtime.reset()
+        demo = yaml.safe_load((ROOT / "local" / "tenants" / "demo.yaml").read_text(encoding="utf-8"))
+        boto3.client("secretsmanager").create_secret(Name="o2o/tenants/10042/edge", SecretString=json.dumps(
+            {"partner_key": "sm-partner-key", "callback_token": "sm-callback-token", "app_secret": "sm-qimen-secret"}))
+        ref = "secretsmanager:o2o/tenants/10042/edge#{}"
+        by_ref = {**demo, "ent_id": "10042", "jushuitan": {**demo["jushuitan"], "callback": {
+            "partner_key_ref": ref.format("partner_key"), "token_ref": ref.format("callback_token"),
+            "accept": ["sign", "token"], "tenant_wide_token": False}}}
+        cloud = yaml.safe_load(CLOUD.read_text(encoding="utf-8"))
+        cloud_by_ref = {**cloud, "ent_id": "10043", "qimen": {
+            **{k: v for k, v in cloud["qimen"].items() if k != "app_secret"},
+            "app_secret_ref": "secretsmanager:o2o/tenants/10043/edge#app_secret"}}
+        boto3.client("secretsmanager").create_secret(Name="o2o/tenants/10043/edge",
+                                                     SecretString=json.dumps({"app_secret": "sm-qimen-secret"}))
+        for doc in (demo, by_ref, cloud, cloud_by_ref):
+            runtime.state_store().put(parse_tenant(doc))
+
+        def jst(query: dict) -> dict:
+            return sample_event("delivery_callback", query=query, body="{}")
+
+        def signed(ent_id: str, key: str, storage: str = "133242") -> dict:
+            query = {"entId": ent_id, "storageCode": storage, "method": "logistics.upload", "partnerid": "jst",
+                     "ts": str(int(time.time()))}
+            covered = {k: v for k, v in query.items() if k not in ("method", "partnerid")}
+            return {**query, "sign": legacy_push_sign("logistics.upload", "jst", covered, key)}
+
+        confirm = delivery_confirm("SO-BENCH", "M1", [("SF1", {"TS001-WHT-M": 1})])
+        kinds = {
+            "JST unknown entId": lambda: ("delivery_callback", jst(signed("99999", "demo-partner-key"))),
+            "JST wrong sign, inline key": lambda: ("delivery_callback", jst(signed("10010", "guess"))),
+            "JST wrong sign, key in SM": lambda: ("delivery_callback", jst(signed("10042", "guess"))),
+            "JST wrong URL token, in SM": lambda: ("delivery_callback", jst(
+                {"entId": "10042", "storageCode": "133242",
+                 "token": url_token("guess", ent_id="10042", route="delivery", storage_code="133242")})),
+            "JST foreign storageCode": lambda: ("delivery_callback", jst(signed("10010", "demo-partner-key", "555"))),
+            "奇门 unknown entId": lambda: ("qimen_callback", api_event(
+                qimen_query("deliveryorder.confirm", confirm, ent_id="99999"), confirm)),
+            "奇门 wrong sign, inline": lambda: ("qimen_callback", api_event(
+                qimen_query("deliveryorder.confirm", confirm, secret="guess"), confirm)),
+            "奇门 wrong sign, secret in SM": lambda: ("qimen_callback", api_event(
+                qimen_query("deliveryorder.confirm", confirm, ent_id="10043", secret="guess"), confirm)),
+            "奇门 tenant without 奇门": lambda: ("qimen_callback", api_event(
+                qimen_query("deliveryorder.confirm", confirm, ent_id="10010"), confirm)),
+        }
+
+        from o2o_bridge import refusal_time
+
+        def clear_caches() -> None:
+            runtime.reset()  # a new state store: an empty tenant cache
+            parameters.clear_caches()  # Powertools' secret cache
+            refusal_time._STAND_IN_READS.clear()  # strangers' stand-in reads
+
+        for _ in range(3):  # warm-up: imports, clients, the template
+            for build in kinds.values():
+                invoke_function(*build())
+
+        print(f"refusals at the public edges, {args.n} calls per kind, in process on moto; ms, and AWS calls per request")
+        for state in ("warm", "cold"):
+            for floor in floors:
+                os.environ["O2O_REFUSAL_MIN_MS"] = str(floor)
+                timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+                calls: dict[str, collections.Counter[str]] = {kind: collections.Counter() for kind in kinds}
+                answers: dict[str, set[tuple[int, str]]] = {"JST": set(), "奇门": set()}
+                order = [kind for kind in kinds for _ in range(args.n)]
+                random.Random(7).shuffle(order)
+                for kind in order:
+                    function, event = kinds[kind]()
+                    if state == "cold":
+                        clear_caches()
+                    before = AWS_CALLS.copy()
+                    started = time.perf_counter()
+                    result = invoke_function(function, event)
+                    timings[kind].append(time.perf_counter() - started)
+                    calls[kind] += AWS_CALLS - before
+                    answers[kind.split()[0]].add((result["statusCode"], result["body"]))
+                print(f"\n{state} caches, refusal floor {floor} ms")
+                print(f"  {'kind':32} {'median':>7} {'p10':>7} {'p90':>7}  AWS calls per request")
+                for kind, values in timings.items():
+                    values.sort()
+                    per_call = ", ".join(f"{op} {n / args.n:g}" for op, n in sorted(calls[kind].items())) or "none"
+                    print(f"  {kind:32} {statistics.median(values) * 1000:7.1f} {values[len(values) // 10] * 1000:7.1f} "
+                          f"{values[int(len(values) * 0.9)] * 1000:7.1f}  {per_call}")
+                for edge, seen in answers.items():
+                    print(f"  {edge} answers: {len(seen)} distinct" + (f" ({next(iter(seen))[0]})" if len(seen) == 1 else f": {seen}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

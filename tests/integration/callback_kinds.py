@@ -1,0 +1,244 @@
+"""Every kind of callback the bridge answers, sent the way production sends it, and a count of the
+AWS requests each one makes, taken from outside the bridge (a botocore hook on the default
+session, which every client of the handlers is built from).
+
+Shared by bench/cost.py (figures, prices) and tests/integration/test_callback_requests.py
+(the ceilings). A kind is ``CallbackKind(name, prepare, send, again)``: ``prepare(i)`` sets the
+scene for the i-th callback without being counted (the order the warehouse later cancels, the
+return it receives), ``send(i)`` makes the callback arrive, ``again(i)`` sends the very same
+push or event once more (a duplicate)."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+READS = {"GetItem", "Query", "Scan"}
+RATE_LIMITER_KEYS = ("RATE#",)  # the shared JST rate limiter's items (connectors/pacing.py)
+
+
+@dataclass
+class Tally:
+    requests: Counter = field(default_factory=Counter)   # "dynamodb.PutItem" -> n
+    rate_limiter: int = 0      # of the DynamoDB requests, those on the shared rate limiter's items
+    wru: float = 0.0
+    rru: float = 0.0
+    log_bytes: int = 0
+    seconds: float = 0.0       # wall time of the callbacks as their senders saw them
+    aws_seconds: float = 0.0   # of which inside AWS requests (the local moto server's latency)
+
+    def ddb_requests(self) -> int:
+        return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))
+
+    def service_requests(self, service: str) -> int:
+        return sum(n for op, n in self.requests.items() if op.startswith(service + "."))
+
+
+class AwsMeter:
+    """Counts every AWS request made through boto3's default session (all the bridge's clients):
+    build it, then ``runtime.reset()`` so the bridge's clients are built again on that session.
+    DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
+    the item written (the request body stands in for the item), two for a transactional write; a
+    read unit per started 4 KB read."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
+        events.register("before-send", self._before_send)
+        events.register("after-call.dynamodb", self._after_dynamodb)
+        events.register("after-call", self._after_call)
+        self.tally = Tally()
+        self._started = threading.local()
+        self.trace: list[str] | None = None  # when a list: one line per DynamoDB request, with its caller
+
+    def _before_send(self, request: Any, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        self.tally.requests[f"{service}.{operation}"] += 1
+        self._started.at = time.perf_counter()
+        if service != "dynamodb":
+            return
+        body = request.body or b""
+        detail = json.loads(body or b"{}")
+        key = detail.get("Key") or detail.get("Item") or {}
+        pk = str(next(iter(key.get("pk", {}).values()), ""))
+        if pk.startswith(RATE_LIMITER_KEYS):
+            self.tally.rate_limiter += 1
+        if self.trace is not None:
+            where = "/".join(str(next(iter(key[k].values()))) for k in ("pk", "sk") if k in key)
+            self.trace.append(f"    {operation:20} {where[:70]:70} {_caller()}")
+        size = len(body if isinstance(body, (bytes, bytearray)) else str(body).encode())
+        if operation in WRITES:
+            self.tally.wru += max(1, math.ceil(size / 1024))
+        elif operation == "TransactWriteItems":
+            items = detail.get("TransactItems", [])
+            self.tally.wru += 2 * sum(max(1, math.ceil(len(json.dumps(i)) / 1024)) for i in items)
+        elif operation == "BatchWriteItem":
+            for rows in detail.get("RequestItems", {}).values():
+                self.tally.wru += sum(max(1, math.ceil(len(json.dumps(r)) / 1024)) for r in rows)
+
+    def _after_dynamodb(self, http_response: Any, model: Any, event_name: str = "", **_: Any) -> None:
+        operation = model.name
+        if operation not in READS and operation not in {"BatchGetItem", "TransactGetItems"}:
+            return
+        size = len(http_response.content or b"")
+        units = max(1, math.ceil(size / 4096))
+        self.tally.rru += units * (2 if operation == "TransactGetItems" else 1)
+
+    def _after_call(self, **_: Any) -> None:
+        started = getattr(self._started, "at", None)
+        if started is not None:
+            self.tally.aws_seconds += time.perf_counter() - started
+            self._started.at = None
+
+    def take(self) -> Tally:
+        taken, self.tally = self.tally, Tally()
+        return taken
+
+
+def _caller() -> str:
+    """The innermost bridge frames that made the request (outside botocore and boto3)."""
+    import traceback
+    from pathlib import Path
+
+    frames = [f for f in traceback.extract_stack() if "/o2o_bridge/" in f.filename]
+    return " < ".join(f"{Path(f.filename).stem}.{f.name}:{f.lineno}" for f in reversed(frames[-4:]))
+
+
+@dataclass(frozen=True)
+class CallbackKind:
+    name: str
+    send: Callable[[int], Any]
+    again: Callable[[int], Any]
+    prepare: Callable[[int], Any] = lambda i: None
+
+
+RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
+            "address": "世纪大道 100 号"}
+SHOP = 133242  # the demo tenant's 自有商城 shop: the storageCode of its order pushes
+
+
+def store_order(order_no: str) -> dict[str, Any]:
+    items = [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "price": "99.00", "amount": "99.00"}]
+    return {"order_no": order_no, "receiver": RECEIVER, "items": items, "freight": "0.00", "pay_amount": "99.00",
+            "paid_at": "2026-11-22T10:20:00+08:00"}
+
+
+def accepted(result: Any) -> Any:
+    """The callback's answer was a success (200, and for a JST push JST's code 0): else stop."""
+    status = getattr(result, "status", None)
+    if status is None and isinstance(result, dict):
+        status = result.get("http_status")
+    if status != 200:
+        raise AssertionError(f"a callback was not accepted: {result}")
+    return result
+
+
+def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: Callable[[], Any],
+                   run: str = "") -> list[CallbackKind]:
+    """The kinds, over the demo tenant (10010) of ``demo_world``. ``settle()`` runs the work queued
+    so far (the local stack's drain): a scene's steps wait for each other, as the JST app's rate
+    limit may queue one. ``run`` makes the document numbers of one run differ from another's in
+    the same stack."""
+    events: dict[str, dict[int, Any]] = defaultdict(dict)
+    pushes: dict[str, dict[int, Any]] = defaultdict(dict)
+
+    def emitted(kind: str, event_type: str, data: dict[str, Any], i: int) -> Any:
+        result = accepted(store.emit(event_type, data, ent_id="10010"))
+        events[kind][i] = result.event
+        return result
+
+    def emitted_again(kind: str) -> Callable[[int], Any]:
+        def again(i: int) -> Any:
+            event = events[kind][i]
+            return store.emit(event["type"], event["data"], ent_id="10010", event_id=event["event_id"])
+
+        return again
+
+    def pushed_again(kind: str, storage_code: int) -> Callable[[int], Any]:
+        return lambda i: jst.push(kind, pushes[kind][i], storage_code=storage_code)
+
+    def order_requested(i: int) -> Any:
+        return emitted("order", "order.warehouse_requested", store_order(f"CO{run}-{i}"), i)
+
+    def delivery_prepared(i: int) -> None:
+        accepted(store.emit("order.warehouse_requested", store_order(f"CD{run}-{i}"), ent_id="10010"))
+        settle()
+
+    def delivery(i: int) -> Any:
+        shipped = jst.ship_order(so_id=f"CD{run}-{i}", lc_id="SF", l_id=f"SF{run}-{i}")
+        pushes["delivery"][i] = shipped["payload"]
+        return shipped["push"]
+
+    def cancel_prepared(i: int) -> None:
+        accepted(store.emit("order.warehouse_requested", store_order(f"CX{run}-{i}"), ent_id="10010"))
+        settle()
+
+    def cancel(i: int) -> Any:
+        cancelled = jst.cancel_order(so_id=f"CX{run}-{i}", remark="缺货")
+        pushes["cancel"][i] = cancelled["payload"]
+        return cancelled["push"]
+
+    def aftersale_prepared(i: int) -> None:
+        accepted(store.emit("order.warehouse_requested", store_order(f"CR{run}-{i}"), ent_id="10010"))
+        settle()
+        accepted(jst.ship_order(so_id=f"CR{run}-{i}", lc_id="SF", l_id=f"SR{run}-{i}")["push"])
+        settle()
+        accepted(store.emit("return.requested", {
+            "return_no": f"RT{run}-{i}", "order_no": f"CR{run}-{i}", "type": "return",
+            "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}, ent_id="10010"))
+        settle()
+
+    def aftersale(i: int) -> Any:
+        received = jst.receive_aftersale(outer_as_id=f"RT{run}-{i}")
+        pushes["return_goods"][i] = received["payload"]
+        return received["push"]
+
+    def stock_changed(i: int) -> Any:
+        result = accepted(store.set_store_stock("10010", "S001", [{"sku_id": "TS001-WHT-M", "qty": 10 + i}]))
+        events["stock"][i] = result.event
+        return result
+
+    def stock_push(width: int) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
+        chosen, kind = warehouse_skus[:width], f"stock{width}"
+
+        def send(i: int) -> Any:
+            for sku in chosen:
+                jst.set_stock(10000, sku, qty=100 + i)
+            result = jst.push_stock(10000, chosen)
+            pushes[kind][i] = result["payload"]
+            return result
+
+        return send, lambda i: jst.push("stock", pushes[kind][i], storage_code=10000)
+
+    one, one_again = stock_push(1)
+    twenty, twenty_again = stock_push(20)
+    return [
+        CallbackKind("pos_events order.warehouse_requested", order_requested, emitted_again("order")),
+        CallbackKind("delivery_callback", delivery, pushed_again("delivery", SHOP), prepare=delivery_prepared),
+        CallbackKind("cancel_callback", cancel, pushed_again("cancel", SHOP), prepare=cancel_prepared),
+        CallbackKind("return_goods_callback (aftersale)", aftersale, pushed_again("return_goods", SHOP),
+                     prepare=aftersale_prepared),
+        CallbackKind("pos_events stock.changed", stock_changed, emitted_again("stock")),
+        CallbackKind("stock_callback, 1 SKU", one, one_again),
+        CallbackKind("stock_callback, 20 SKUs", twenty, twenty_again),
+    ]
+
+
+def warehouse_skus(jst: Any, width: int = 20) -> list[str]:
+    """SKUs of the demo main warehouse (10000), ``width`` of them: some are added when the demo
+    warehouse has fewer, as a merchant would have."""
+    skus = sorted({s for (w, s) in jst.state.inventory if w == 10000})
+    while len(skus) < width:
+        sku = f"BENCH-{len(skus):03d}"
+        jst.state.seed(skus=[{"sku_id": sku}])
+        jst.set_stock(10000, sku, qty=1)
+        skus.append(sku)
+    return skus
