@@ -1,19 +1,25 @@
-"""The order-centre reports (o2o report) over a document ledger of 1 M rows, with DuckDB.
+"""The order-centre reports (o2o report) over a document ledger of 1 M rows, with DuckDB, before
+and after the ledger's compaction.
 
 1. Generates a ledger of ``--rows`` rows (default 1 000 000) for one tenant: ``--days`` days
    of ``--stores`` stores and ``--skus`` SKUs, with the mix of facts a store network makes
    (online orders dispatched and shipped or picked up, pickups rejected, expired or
    cancelled, retail sales and refunds, 配货 and 退仓, stock counts, COD collections). Rows come
-   from the bridge's own code (ledger.Fact -> ledger.fact_rows), laid out as the ledger
-   stores them (tenant=E/day=YYYY-MM-DD/), one JSON Lines file per day and kind: a compacted
-   ledger (the functions write one object per fact; see docs/order-centre.md).
-2. Runs each of the six reports over the whole period, each in a fresh child process (a cold
-   DuckDB, no cache from the previous report), and prints for each:
+   from the bridge's own code (ledger.Fact -> ledger.fact_body / fact_object_name), laid out as
+   the functions write them: one JSON Lines object per fact under tenant=E/day=YYYY-MM-DD/.
+2. Runs each report over the whole period, each in a fresh child process (a cold DuckDB, no
+   cache from the previous report) - "before" (``--before`` picks which reports, since reading
+   a third of a million small files is slow; ``--before none`` skips it).
+3. Compacts every day with the bridge's own FileLedger.compact_day (what compact_ledger does
+   each night) and prints the objects and bytes before and after, and the seconds it took.
+4. Runs each report again over the compacted ledger - "after".
+
+For each report run it prints:
    - seconds: the report query (the child's clock around the engine call) and the child's
      whole life (process start, imports, the query), measured by this process;
    - peak memory: the child's max RSS from os.wait4 (the kernel's count, read by this
      process, outside the query code), next to the same child doing everything but the query.
-   No assertions; the figures are the output.
+No assertions; the figures are the output.
 
 Usage (from the repository root):
 
@@ -43,7 +49,7 @@ SH = timezone(timedelta(hours=8))
 
 def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: int = 18) -> tuple[int, int, str, str]:
     """Write about ``rows`` ledger rows under ``root``; returns (rows, facts, first day, last day)."""
-    from o2o_bridge.ledger import Fact, FactLine, fact_rows
+    from o2o_bridge.ledger import Fact, FactLine, fact_body, fact_object_name
 
     rng = random.Random(seed)
     store_codes = [f"S{n:03d}" for n in range(1, stores + 1)]
@@ -60,7 +66,6 @@ def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: 
 
     for day_no in range(days):
         day = first + timedelta(days=day_no)
-        files: dict[str, list[str]] = {}
         day_rows = 0
         while day_rows < per_day and written + day_rows < rows:
             at = day + timedelta(seconds=rng.randint(8 * 3600, 22 * 3600))
@@ -110,14 +115,12 @@ def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: 
                                   doc_no=f"K{day_no}-{day_rows}", lines=tuple(
                                       FactLine(rng.choice(sku_ids), rng.randint(0, 60)) for _ in range(5))))
             for fact in batch:
+                # As the functions write it (FileLedger.append, without its replay guard).
+                target = root / fact_object_name(fact)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(fact_body(fact))
                 facts += 1
-                for row in fact_rows(fact):
-                    files.setdefault(fact.kind, []).append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-                    day_rows += 1
-        folder = root / f"tenant={TENANT}" / f"day={day.date().isoformat()}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for kind, text in files.items():
-            (folder / f"{kind.replace('.', '_')}-compacted.jsonl").write_text("\n".join(text) + "\n", encoding="utf-8")
+                day_rows += len(fact.lines) + 1
         written += day_rows
     last = (first + timedelta(days=days - 1)).date().isoformat()
     return written, facts, first.date().isoformat(), last
@@ -158,6 +161,22 @@ def run_child(ledger: Path, name: str, day_from: str, day_to: str, threads: int)
             "peak_mb": usage.ru_maxrss / 1024}
 
 
+def ledger_size(ledger: Path) -> tuple[int, int]:
+    files = [p for p in ledger.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def run_reports(ledger: Path, names: list[str], day_from: str, day_to: str, threads: int, title: str) -> None:
+    baseline = run_child(ledger, "-", day_from, day_to, threads)
+    print(f"\n{title}: DuckDB {threads} thread(s); a child that opens the ledger and runs no query: "
+          f"{baseline['process_seconds']:.2f} s, peak {baseline['peak_mb']:.0f} MB")
+    print(f"{'report':<18}{'result rows':>12}{'query s':>10}{'process s':>11}{'peak MB':>9}")
+    for name in names:
+        figures = run_child(ledger, name, day_from, day_to, threads)
+        print(f"{name:<18}{figures['rows']:>12,}{figures['query_seconds']:>10.2f}{figures['process_seconds']:>11.2f}"
+              f"{figures['peak_mb']:>9.0f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -166,30 +185,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skus", type=int, default=5_000)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (this machine has 2 cores)")
     parser.add_argument("--ledger", type=Path, help="generate here (or reuse what is there)")
+    parser.add_argument("--before", default="pickup-summary,daily-retail",
+                        help="reports to run before compaction: comma-separated, 'all' or 'none'")
+    parser.add_argument("--before-days", type=int, default=2,
+                        help="the reports before compaction read this many days (every object is a file to "
+                             "open: the whole period would take DuckDB tens of minutes); the same days are "
+                             "read again after it, for the comparison")
     args = parser.parse_args(argv)
 
     from o2o_bridge.cli.order_centre.reports import REPORTS
+    from o2o_bridge.connectors.files.ledger import FileLedger
 
     ledger = args.ledger or Path(tempfile.mkdtemp(prefix="o2o-bench-ledger-"))
-    if any(ledger.glob("tenant=*/day=*/*.jsonl")):
-        days = sorted(p.name[4:] for p in ledger.glob(f"tenant={TENANT}/day=*"))
+    days = sorted(p.name[4:] for p in ledger.glob(f"tenant={TENANT}/day=*"))
+    if days:
         day_from, day_to = days[0], days[-1]
         print(f"reusing the ledger in {ledger} ({len(days)} days)")
     else:
         started = time.perf_counter()
         rows, facts, day_from, day_to = generate(ledger, rows=args.rows, days=args.days, stores=args.stores,
                                                  skus=args.skus)
-        size = sum(p.stat().st_size for p in ledger.rglob("*.jsonl"))
-        print(f"generated {rows:,} ledger rows ({facts:,} facts, {size / 1e6:,.0f} MB of JSON Lines) in {ledger} "
-              f"in {time.perf_counter() - started:.1f} s: {args.days} days, {args.stores} stores, {args.skus} SKUs")
-    baseline = run_child(ledger, "-", day_from, day_to, args.threads)
-    print(f"DuckDB {args.threads} thread(s); a child that opens the ledger and runs no query: "
-          f"{baseline['process_seconds']:.2f} s, peak {baseline['peak_mb']:.0f} MB")
-    print(f"{'report':<18}{'result rows':>12}{'query s':>10}{'process s':>11}{'peak MB':>9}")
-    for name in REPORTS:
-        figures = run_child(ledger, name, day_from, day_to, args.threads)
-        print(f"{name:<18}{figures['rows']:>12,}{figures['query_seconds']:>10.2f}{figures['process_seconds']:>11.2f}"
-              f"{figures['peak_mb']:>9.0f}")
+        days = sorted(p.name[4:] for p in ledger.glob(f"tenant={TENANT}/day=*"))
+        print(f"generated {rows:,} ledger rows ({facts:,} facts) in {ledger} in {time.perf_counter() - started:.1f} s: "
+              f"{args.days} days, {args.stores} stores, {args.skus} SKUs")
+    before = list(REPORTS) if args.before == "all" else [] if args.before == "none" else args.before.split(",")
+    objects, size = ledger_size(ledger)
+    slice_to = days[min(args.before_days, len(days)) - 1]
+    in_slice = sum(1 for day in days[:args.before_days] for p in (ledger / f"tenant={TENANT}" / f"day={day}").iterdir())
+    from o2o_bridge.ledger import is_fact_object
+
+    loose = any(is_fact_object(p.name) for p in ledger.glob(f"tenant={TENANT}/day=*/*.jsonl"))
+    if before and loose:  # a reused ledger may be compacted already
+        run_reports(ledger, before, day_from, slice_to, args.threads,
+                    f"BEFORE compaction, {day_from}..{slice_to} ({in_slice:,} objects of {objects:,}, "
+                    f"{size / 1e6:,.0f} MB in all)")
+    files = FileLedger(ledger)
+    started = time.perf_counter()
+    merged = sum(files.compact_day(TENANT, day).merged_objects for day in days)
+    seconds = time.perf_counter() - started
+    after_objects, after_size = ledger_size(ledger)
+    print(f"\ncompaction (FileLedger.compact_day, {len(days)} days): {merged:,} objects merged in {seconds:.1f} s; "
+          f"{objects:,} objects / {size / 1e6:,.0f} MB before, {after_objects:,} objects / {after_size / 1e6:,.1f} MB "
+          "after (one plain JSON Lines object per day, as the local stack's compaction writes it)")
+    if before:
+        run_reports(ledger, before, day_from, slice_to, args.threads,
+                    f"AFTER compaction, the same {day_from}..{slice_to}")
+    run_reports(ledger, list(REPORTS), day_from, day_to, args.threads,
+                f"AFTER compaction, the whole period {day_from}..{day_to} ({after_objects:,} objects, "
+                f"{after_size / 1e6:,.1f} MB)")
     return 0
 
 

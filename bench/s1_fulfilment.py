@@ -1,6 +1,6 @@
 """S1 at size: N online orders polled from the JST sandbox, routed to stores and created at the
 店+ sandbox, shipped by the stores, then confirmed in JST, through the real flow
-(flows/store_fulfilment.py) and the real HTTP adapters (signed JST calls paced at the tenant's
+(flows/store_fulfilment/) and the real HTTP adapters (signed JST calls paced at the tenant's
 limit). The sandboxes run in child processes (separate systems; their request logs and
 outbounds are not the bridge's memory). Flow state is in memory (tests/fakes.py: what
 DynamoDB holds), its writes counted as DynamoDB would see them.

@@ -110,6 +110,16 @@ class MemoryWms:
                                             tuple(SkuQty(line.sku_id, line.qty) for line in held["request"].lines)))
 
 
+class StoreSystem:
+    """店+ as S2 (orders, returns) and S5/S6 (配货, 退仓) speak to it: the two fakes side by side."""
+
+    def __init__(self, orders, transfers) -> None:
+        self._orders, self._transfers = orders, transfers
+
+    def __getattr__(self, name):
+        return getattr(self._orders if hasattr(self._orders, name) else self._transfers, name)
+
+
 @pytest.fixture
 def wms():
     return MemoryWms()
@@ -173,3 +183,52 @@ def test_a_transfer_and_a_return_to_the_warehouse_through_a_warehouse_that_is_no
     assert sum(i["qty"] for i in store.transfers["T1"]["items"]) == 6
     assert store.returns["B1"]["items"] == [{"sku_id": "SKU1", "qty": 1}]
     assert "wms.other_out.uploaded" in ctx.timeline.steps("T1")
+
+
+def test_the_composition_root_runs_s2_s5_s6_over_a_warehouse_that_is_not_jst(wms, aws, monkeypatch):
+    # The Lambdas' own path: store events through the typed route table, once per event
+    # (events/dispatch.py), each with the context wiring.context_for builds (DynamoDB state, the
+    # SQS retry queue, the ledger); only the tenant's warehouse and store system are swapped,
+    # at the root, for in-memory ones.
+    from o2o_bridge import runtime, wiring
+    from o2o_bridge.connectors.store import factory
+    from o2o_bridge.events.dispatch import deliver
+
+    tenant = demo_tenant()
+    runtime.state_store().put(tenant)
+    store, transfer_store = FakeStore(), TransferStore()
+    monkeypatch.setattr(wiring, "warehouse_for", lambda tenant, **_: wms)
+    monkeypatch.setattr(factory, "store_system_for_tenant", lambda tenant: StoreSystem(store, transfer_store))
+
+    def send(event_type, data):
+        return deliver(store_event(event_type, data), tenant, context_for=wiring.context_for)
+
+    send("order.warehouse_requested", order_requested("N1").data.model_dump(mode="json"))
+    assert wms.calls == ["submit N1"]
+    assert runtime.state_store().find("10010", "store_order", "N1", "wms_order").other_key == wms.orders["N1"]["id"]
+    wms.ship("N1", "P1", [("1", "TS001-WHT-M", 2), ("2", "JN002-BLU-30", 1)])
+    warehouse_orders.recover_missed_pushes(wiring.context_for(tenant))
+    warehouse_orders.take_confirmations(wiring.context_for(tenant), wms.shipments_of(["N1"]), source="confirm")
+    assert store.of("ship") == [("ship", "N1", "P1", "SF", (("JN002-BLU-30", 1), ("TS001-WHT-M", 2)))]
+
+    send("order.warehouse_requested", order_requested("N2").data.model_dump(mode="json"))
+    send("order.cancelled", {"order_no": "N2", "reason": "x"})
+    assert wms.orders["N2"]["cancelled"] is True
+    assert warehouse_orders.recheck_cancels(wiring.context_for(tenant), ["N2"])[0]["outcome"] == "already_cancelled"
+
+    send("return.requested", return_requested("R1", "N1").data.model_dump(mode="json"))
+    wms.receive("R1")
+    warehouse_orders.recheck_receipts(wiring.context_for(tenant), ["R1"], order_nos=["N1"])
+    assert store.of("receipt") == [("receipt", "R1", "confirm", (("TS001-WHT-M", 1),))]
+
+    send("transfer.submitted", {"doc_no": "T1", "store_code": "S001", "remark": "",
+                                "items": [{"sku_id": f"SKU{n}", "qty": n} for n in range(1, 4)]})
+    send("warehouse_return.submitted", {"doc_no": "B1", "store_code": "S001", "remark": "",
+                                        "items": [{"sku_id": "SKU1", "qty": 1}]})
+    assert sorted(wms.documents) == ["B1", "T1-1", "T1-2"]
+    for held in wms.documents.values():
+        held["state"] = "confirmed"
+    summary = store_transfers.follow_other_inout(wiring.context_for(tenant))
+    assert summary["confirmed"] == 3 and summary["store_told"] == 2
+    assert sum(i["qty"] for i in transfer_store.transfers["T1"]["items"]) == 6
+    assert transfer_store.returns["B1"]["items"] == [{"sku_id": "SKU1", "qty": 1}]

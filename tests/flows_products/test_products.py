@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from fakes import fake_context
+from fakes import drain_retries, fake_context
 from flows_transfers.conftest import demo_tenant
 from flows_transfers.s5_s7_fakes import FakeJst, FakeStore, Faults
 from o2o_bridge.flows import products
@@ -217,28 +217,39 @@ def test_concurrent_runs_send_each_product_and_move_the_cursor_consistently():
     assert ctx.cursors.get("10010", products.CURSOR).value == NOW.isoformat()
 
 
-def test_an_item_the_store_refuses_is_recorded_and_retried_without_blocking_the_rest():
+def waiting(ctx):
+    return {item["sku_id"]: item["error"] for item in products.set_aside_products(ctx)}
+
+
+def replay_letters(ctx):
+    """The operator's `o2o dlq replay`: every letter back on the retry queue, then drained."""
+    letters, ctx.queue.dead = ctx.queue.dead, []
+    ctx.queue.queued.extend((letter.envelope.replayed(), 0) for letter in letters)
+    drain_retries(ctx)
+
+
+def test_an_item_the_store_refuses_is_set_aside_without_blocking_the_rest_and_replayed_after_the_fix():
     ctx = context()
     for n in range(4):
         ctx.jst.add_sku(f"A-{n}", HOUR_AGO)
     ctx.store.refuse_items["A-2"] = "category 不存在"
     summary = products.sync_products(ctx)
-    assert (summary["sent"], summary["failed"]) == (3, 1)
+    assert (summary["sent"], summary["failed"], summary["parked"]) == (3, 1, 1)
     assert set(ctx.store.products) == {"A-0", "A-1", "A-3"}
-    failed = ctx.records.get("10010", products.FAILED, "A-2")
-    assert "category 不存在" in failed.data["error"] and failed.data["attempts"] == 1
-    assert ctx.timeline.entries("A-2")[-1].level == "warning"
+    assert "category 不存在" in waiting(ctx)["A-2"]
+    [letter] = ctx.queue.dead
+    assert letter.envelope.command == products.SEND_AGAIN and "category 不存在" in letter.reason
+    assert "product.sync_failed" in ctx.timeline.steps("A-2")
 
-    summary = products.sync_products(ctx)  # still refused: recorded again, attempts counted
-    assert summary["still_failing"] == 1
-    assert ctx.records.get("10010", products.FAILED, "A-2").data["attempts"] >= 2
+    ctx.jst.add_sku("A-2", HOUR_AGO + timedelta(minutes=1))  # read again by the next run: not parked twice
+    ctx.now = lambda: NOW + timedelta(minutes=30)
+    products.sync_products(ctx)
+    assert len(ctx.queue.dead) == 1
 
-    del ctx.store.refuse_items["A-2"]  # fixed at the store
-    ctx.now = lambda: NOW + timedelta(hours=2)
-    summary = products.sync_products(ctx)
-    assert summary["retried"] == 1 and "A-2" in ctx.store.products
-    assert ctx.records.list("10010", products.FAILED) == []
-    assert ctx.timeline.steps("A-2")[-1] == "product.synced"
+    del ctx.store.refuse_items["A-2"]  # fixed at the store; the operator replays the letter
+    replay_letters(ctx)
+    assert "A-2" in ctx.store.products and waiting(ctx) == {}
+    assert "product.synced" in ctx.timeline.steps("A-2")
 
 
 def test_a_batch_refused_whole_is_split_so_only_the_bad_item_fails():
@@ -248,28 +259,40 @@ def test_a_batch_refused_whole_is_split_so_only_the_bad_item_fails():
     ctx.store.reject_batches_with = {"A-4"}
     summary = products.sync_products(ctx)
     assert (summary["sent"], summary["failed"]) == (8, 1)
-    assert [r.key for r in ctx.records.list("10010", products.FAILED)] == ["A-4"]
+    assert list(waiting(ctx)) == ["A-4"]
 
 
-def test_items_jst_gives_without_a_name_or_with_a_negative_price_are_recorded_not_sent():
+def test_items_jst_gives_without_a_name_or_with_a_negative_price_are_set_aside_not_sent():
     ctx = context()
     ctx.jst.add_sku("A-1", HOUR_AGO, name="")
     ctx.jst.add_sku("A-2", HOUR_AGO, cost_price="-3")
     ctx.jst.add_sku("A-3", HOUR_AGO)
     summary = products.sync_products(ctx)
     assert (summary["sent"], summary["failed"]) == (1, 2)
-    errors = {r.key: r.data["error"] for r in ctx.records.list("10010", products.FAILED)}
+    errors = waiting(ctx)
     assert "no name" in errors["A-1"] and "cost_price" in errors["A-2"]
 
 
-def test_a_store_outage_records_the_batch_and_the_next_run_sends_it():
+def test_a_store_outage_queues_the_batch_for_the_retry_worker():
     ctx = context()
     ctx.jst.add_sku("A-1", HOUR_AGO)
     ctx.store.faults = Faults(1.0)
-    assert products.sync_products(ctx)["failed"] == 1
+    summary = products.sync_products(ctx)
+    assert (summary["failed"], summary["queued"]) == (1, 1) and not ctx.queue.dead
     ctx.store.faults = Faults()
-    ctx.now = lambda: NOW + timedelta(hours=1)
-    assert products.sync_products(ctx)["retried"] == 1 and "A-1" in ctx.store.products
+    drain_retries(ctx)
+    assert "A-1" in ctx.store.products
+
+
+def test_failures_an_earlier_version_recorded_are_sent_once_more_and_forgotten():
+    ctx = context()
+    ctx.jst.add_sku("A-1", HOUR_AGO)
+    [product] = ctx.erp.changed_products(HOUR_AGO - timedelta(minutes=1), NOW, by_style=False)
+    ctx.records.put("10010", products.LEGACY_FAILED, "A-1", {**product.record, "error": "old", "attempts": 3})
+    start_cursor_at(ctx, NOW)
+    summary = products.sync_products(ctx)
+    assert summary["legacy_failures_sent_again"] == 1 and "A-1" in ctx.store.products
+    assert ctx.records.list("10010", products.LEGACY_FAILED) == []
 
 
 def test_thirty_percent_transient_faults_converge():
@@ -284,10 +307,14 @@ def test_thirty_percent_transient_faults_converge():
             products.sync_products(ctx)
         except Exception:  # noqa: BLE001 - a JST fault fails the run; the cursor says where to resume
             pass
-        if len(store.products) == 250 and not ctx.records.list("10010", products.FAILED):
+        try:
+            drain_retries(ctx)
+        except Exception:  # noqa: BLE001 - a retry that failed again is queued again
+            pass
+        if len(store.products) == 250 and not ctx.queue.queued:
             break
     assert len(store.products) == 250 and store.product_effects == 250
-    assert ctx.records.list("10010", products.FAILED) == []
+    assert waiting(ctx) == {} and not ctx.queue.dead
     assert jst.faults.injected > 0 and store.faults.injected > 0
 
 

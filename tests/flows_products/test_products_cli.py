@@ -41,7 +41,7 @@ def test_backfill_prints_a_progress_line_per_window_and_a_total(ctx, capsys):
 def test_backfill_exits_1_when_items_failed(ctx, capsys):
     ctx.jst.add_sku("A-1", NOW - timedelta(days=1), name="")
     assert o2o(["products", "backfill", "--since", "2026-11-20"]) == 1
-    assert "1 failed (recorded; the hourly sync retries them)" in capsys.readouterr().out
+    assert "1 failed (set aside: o2o products failed, o2o dlq replay)" in capsys.readouterr().out
 
 
 def test_an_unknown_tenant_or_a_bad_date_is_refused(ctx, capsys):
@@ -66,4 +66,4 @@ def test_failed_products_are_listed_with_their_error(ctx, capsys):
     capsys.readouterr()
     assert o2o(["products", "failed", "--tenant", "10010"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("A-1  tenant=10010 attempts=1") and "no name in JST" in out
+    assert out.startswith("A-1  tenant=10010 since=2026-") and "no name in JST" in out

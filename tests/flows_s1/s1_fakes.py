@@ -51,6 +51,8 @@ class Faults:
 class FakeJst:
     def __init__(self, *, faults: Faults | None = None, page_size: int = 2) -> None:
         self.outbounds: dict[int, dict[str, Any]] = {}
+        self.orders: dict[int, dict[str, Any]] = {}  # o_id -> order fields an outbound may lack (is_cod...)
+        self.orders_asked: list[int] = []  # every o_id read with /open/orders/single/query
         self.sent: list[dict[str, Any]] = []  # every row uploaded to wms/sent/upload
         self.confirmed: list[int] = []         # io_ids JST confirmed (one entry per real effect)
         self.sent_calls = 0                     # wms/sent/upload calls that reached JST
@@ -108,6 +110,14 @@ class FakeJst:
         self.faults.before(JstTransientError, "outbound query")
         with self.lock:
             return [jm.SalesOutbound.model_validate(self.outbounds[int(i)]) for i in io_ids if int(i) in self.outbounds]
+
+    def orders_by_ids(self, o_ids):
+        # One JST call (/open/orders/single/query by o_ids): only the orders a test gave terms.
+        self.faults.before(JstTransientError, "order query")
+        with self.lock:
+            self.orders_asked.extend(int(o_id) for o_id in o_ids)
+            return [jm.Order.model_validate({"o_id": int(o_id), "status": "WaitOuterSent", **self.orders[int(o_id)]})
+                    for o_id in o_ids if int(o_id) in self.orders]
 
     def upload_wms_sent(self, rows):
         self.faults.before(JstTransientError, "wms/sent/upload")

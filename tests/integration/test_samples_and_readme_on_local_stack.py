@@ -163,6 +163,13 @@ def test_every_readme_command_succeeds(world, capsys):
     assert not dead_letters()
 
 
+def _yesterday() -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone(timedelta(hours=8))) - timedelta(days=1)).date().isoformat()
+
+
+# Every command that takes --json (test_every_command_with_json_is_covered keeps this whole).
 READ_COMMANDS = [
     ["tenant", "get", "10010"],
     ["tenant", "doctor", "10010"],
@@ -170,11 +177,70 @@ READ_COMMANDS = [
     ["dlq", "list"],
     ["exceptions", "list"],
     ["transfers", "exceptions"],
+    ["transfers", "in-transit"],
     ["products", "failed"],
     ["stock", "status", "--tenant", "10010"],
     ["stock", "show", "SKU-RED-M", "--tenant", "10010"],
     ["tenant", "urls", "10010"],
+    ["tenant", "urls", "10030"],
+    ["tenant", "urls", "10020"],
+    ["cod", "list", "--all"],
+    ["route", "simulate", "700001", "--tenant", "10010"],
+    ["report", "pickup-summary", "--tenant", "10010", "--from", "2026-01-01", "--to", "2030-12-31"],
+    ["report", "cod", "--tenant", "10010", "--from", "2026-01-01", "--to", "2030-12-31"],
+    ["ledger", "compact", "--tenant", "10010", "--day", _yesterday()],
+    ["jst", "call", "/open/shops/query", '{"page_index": 1, "page_size": 10}', "--tenant", "10010"],
+    ["wdt", "call", "shop.php", '{"page_no": 0, "page_size": 10}', "--tenant", "10030"],
+    ["qimen", "call", "inventory.query", "--tenant", "10020"],
 ]
+
+
+def _commands_with_json() -> set[tuple[str, ...]]:
+    import argparse
+
+    from o2o_bridge.cli import _parser
+
+    found = set()
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*path, name))
+        if any("--json" in action.option_strings for action in parser._actions):
+            found.add(path)
+
+    walk(_parser(), ())
+    return found
+
+
+def test_every_command_with_json_is_covered():
+    """A command added with --json (wdt, qimen, report, cod, route, ledger...) joins READ_COMMANDS."""
+    covered = {tuple(argv[:2]) if argv[0] not in ("trace", "report") else (argv[0],) for argv in READ_COMMANDS}
+    assert _commands_with_json() <= covered, sorted(_commands_with_json() - covered)
+
+
+@pytest.fixture(scope="module")
+def other_tenants(world):
+    """A 旺店通 tenant (10030) and a cloud-warehouse tenant (10020) beside the JST demo one, each
+    with its sandbox, so the wdt / qimen commands have someone to call."""
+    import yaml
+
+    from o2o_bridge import runtime
+    from o2o_bridge.tenant import parse_tenant
+    from o2o_local.qimen_sandbox import QimenSandbox
+    from o2o_local.wdt_sandbox import WdtSandbox
+
+    with WdtSandbox() as wdt, QimenSandbox() as qimen:
+        wdt.seed_demo()
+        tenants = ROOT / "local" / "tenants"
+        wdt_doc = yaml.safe_load((tenants / "wdt-demo.yaml").read_text(encoding="utf-8"))
+        wdt_doc["wangdiantong"]["base_url"] = wdt.base_url
+        cloud = yaml.safe_load((tenants / "cloud-warehouse.yaml").read_text(encoding="utf-8"))
+        cloud["qimen"]["gateway_url"] = qimen.gateway_url
+        for doc in (wdt_doc, cloud):
+            runtime.state_store().put(parse_tenant(doc))
+        yield
 
 
 def run_o2o(argv: list[str], **options) -> subprocess.CompletedProcess:
@@ -182,7 +248,7 @@ def run_o2o(argv: list[str], **options) -> subprocess.CompletedProcess:
                           env=dict(os.environ), timeout=120, **options)
 
 
-def test_each_read_command_prints_only_json_with_json(world, capsys):
+def test_each_read_command_prints_only_json_with_json(world, other_tenants, capsys):
     # after the samples ran, every read command has something to show
     o2o(["stock", "nightly", "--tenant", "10010"])
     capsys.readouterr()
@@ -193,8 +259,8 @@ def test_each_read_command_prints_only_json_with_json(world, capsys):
         assert "Traceback" not in done.stderr
 
 
-def test_a_closed_pipe_is_one_line_not_a_traceback(world):
-    for argv in (["tenant", "get", "10010"], ["trace", "700001"], ["dlq", "list", "--json"]):
+def test_a_closed_pipe_is_one_line_not_a_traceback(world, other_tenants):
+    for argv in (["tenant", "get", "10010"], ["trace", "700001"], *([*argv, "--json"] for argv in READ_COMMANDS)):
         process = subprocess.Popen([sys.executable, "-m", "o2o_bridge.cli", *argv], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=dict(os.environ), text=True)
         process.stdout.close()  # the reader went away before anything was written (`| head -0`)
@@ -204,11 +270,25 @@ def test_a_closed_pipe_is_one_line_not_a_traceback(world):
         assert err.strip().splitlines() == ["o2o: output closed early (broken pipe); stopped"], err
 
 
-def test_not_found_is_1_and_usage_is_2(world):
+def test_not_found_is_1_and_usage_is_2(world, other_tenants):
     missing = run_o2o(["tenant", "get", "99999"])
     assert missing.returncode == 1 and missing.stderr.strip() == \
         "o2o: no tenant '99999' is stored (o2o tenant put FILE first)"
     assert run_o2o(["tenant", "get"]).returncode == 2
+    # The same for every read command: an unknown tenant is "failed" (1), a wrong argument "usage" (2).
+    for argv in (["wdt", "call", "shop.php", "--tenant", "99999"], ["qimen", "call", "inventory.query", "--tenant", "99999"],
+                 ["jst", "call", "/open/shops/query", "--tenant", "99999"], ["tenant", "urls", "99999"],
+                 ["route", "simulate", "700001", "--tenant", "99999"], ["stock", "status", "--tenant", "99999"]):
+        done = run_o2o(argv)
+        assert done.returncode == 1 and "99999" in done.stderr and "Traceback" not in done.stderr, (argv, done.stderr)
+    for argv in (["report", "cod", "--tenant", "10010", "--from", "2026-13-01", "--to", "2026-12-01"],
+                 ["report", "nonsense", "--tenant", "10010", "--from", "2026-12-01", "--to", "2026-12-01"],
+                 ["ledger", "compact", "--tenant", "10010", "--day", "2999-01-01"],
+                 ["wdt", "call", "shop.php", "[1]", "--tenant", "10030"],
+                 ["qimen", "call", "inventory.query", "missing.xml", "--tenant", "10020"],
+                 ["cod", "list", "--bogus"]):
+        done = run_o2o(argv)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (argv, done.stderr)
     version = run_o2o(["--version"])
     assert version.returncode == 0 and version.stdout.startswith("o2o-bridge ")
 

@@ -288,3 +288,28 @@ def test_pulling_spu_reads_what_a_style_query_leaves_out_from_the_sku_master(h):
     tee = found["TS001-WHT-M"]
     assert (tee.barcode, tee.labels, tee.fields.get("other_1")) == ("6900000000011", ("店加",), "2026")
     assert "/open/sku/query" in h.wire.paths()
+
+
+def test_a_cod_outbound_is_read_with_its_order_when_only_the_order_says_so(h):
+    """JST marks 货到付款 (is_cod) and what was paid online on the order: an outbound without
+    them is read with its order (one /open/orders/single/query by o_ids for the page)."""
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+    from o2o_bridge.tenant import parse_tenant
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+    erp = JstErp(h.api, parse_tenant({**doc, "jushuitan": {**doc["jushuitan"], "offline_wms_co_id": STORE_WMS}}))
+    cod = h.jst.add_outbound(so_id="TB2001", shop_id=SHOP, wms_co_id=STORE_WMS, pay_amount=299,
+                             items=[{"sku_id": "TS001-WHT-M", "qty": 1}], order={"is_cod": True, "paid_amount": 0})
+    paid = h.jst.add_outbound(so_id="TB2002", shop_id=SHOP, wms_co_id=STORE_WMS, pay_amount=99,
+                              items=[{"sku_id": "TS001-WHT-M", "qty": 1}])
+    [page] = list(erp.online_outbound_pages(None))
+    found = {ob.outbound_id: ob for ob in page.outbounds}
+    assert found[str(cod["io_id"])].cash_on_delivery is True
+    assert (found[str(cod["io_id"])].pay_amount, found[str(cod["io_id"])].paid_amount) == ("299", "0")
+    assert found[str(paid["io_id"])].cash_on_delivery is False
+    assert sorted(h.wire.biz("/open/orders/single/query")[0]["o_ids"]) == sorted([str(cod["o_id"]), str(paid["o_id"])])
+    assert erp.find_online_outbound(str(cod["io_id"])).cash_on_delivery is True

@@ -212,7 +212,7 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
             "poll_jst_outbound", "poll_jst_documents", "pull_jst_stock", "sync_products", "nightly_stock_push",
-            "push_wdt_sales", "poll_wdt_documents"}
+            "push_wdt_sales", "poll_wdt_documents", "compact_ledger"}
         # the real retry_worker: a malformed envelope is dead-lettered with its reason
         import boto3
 

@@ -13,5 +13,6 @@ def test_the_reports_bench_prints_its_figures(tmp_path, capsys):
                        "--ledger", str(tmp_path / "ledger")]) == 0
     out = capsys.readouterr().out
     assert "generated 3,0" in out and "peak" in out
+    assert "BEFORE compaction" in out and "AFTER compaction, the same" in out and "objects merged" in out
     for name in ("pickup-summary", "stock-ledger", "cod", "member-spending"):
         assert name in out

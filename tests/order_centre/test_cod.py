@@ -34,6 +34,35 @@ def test_a_cod_outbound_carries_the_amount_still_to_pay_and_a_paid_one_does_not(
     assert "cod_amount" not in world.order(700003) and "cod_amount" not in world.order(700004)
 
 
+def test_an_outbound_without_the_cod_terms_takes_them_from_its_order(world):
+    # JST marks 货到付款 on the order; an outbound that does not carry the mark (or what was paid
+    # online) is read with its order, so the store still gets the amount to collect.
+    world.jst.add(700011, pay_amount="259.00")
+    world.jst.orders[701011] = {"is_cod": True, "pay_amount": "259.00", "paid_amount": "9.00"}
+    world.jst.add(700012, pay_amount="99.00")  # an order without the mark: paid online
+    world.jst.orders[701012] = {"is_cod": False, "pay_amount": "99.00", "paid_amount": "99.00"}
+    s1.poll_jst_outbound(world.ctx)
+    assert world.order(700011)["cod_amount"] == "250.00"
+    assert "cod_amount" not in world.order(700012)
+    [sent] = world.store.live(700011)
+    assert str(sent["cod"]["amount"]) in ("250.00", "250.0")  # P1's cod: what the store collects
+    # An outbound that says so itself is read without asking for its order.
+    cod_outbound(world, 700013)
+    s1.poll_jst_outbound(world.ctx)
+    assert 701013 not in world.jst.orders_asked and world.order(700013)["cod_amount"] == "179.00"
+    # A tenant may keep to the outbound alone (order_centre.cod_from_order: false): no order query.
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+
+    tenant = world.ctx.tenant
+    world.ctx.erp = JstErp(world.jst, tenant.model_copy(update={
+        "order_centre": tenant.order_centre.model_copy(update={"cod_from_order": False})}))
+    asked = len(world.jst.orders_asked)
+    world.jst.add(700014, pay_amount="59.00")
+    world.jst.orders[701014] = {"is_cod": True, "pay_amount": "59.00", "paid_amount": "0"}
+    s1.poll_jst_outbound(world.ctx)
+    assert len(world.jst.orders_asked) == asked and "cod_amount" not in world.order(700014)
+
+
 def test_a_shipped_cod_order_waits_for_its_money_and_is_overdue_after_n_days(world):
     cod_outbound(world, 700001)
     s1.poll_jst_outbound(world.ctx)
@@ -91,14 +120,20 @@ def test_o2o_cod_list_shows_what_to_look_at_from_the_stored_records(aws, capsys)
     records.put("10010", cod.COD_KIND, "700002", {"io_id": "700002", "expected": "99.00", "collected": "99.00",
                                                   "status": "collected", "store_code": "S002",
                                                   "handed_at": "2026-11-30T11:00:00+08:00"})
+    # S2: a store order the warehouse shipped COD two weeks ago, its money never reported.
+    records.put("10010", cod.COD_KIND, "order:WM4001", {"io_id": "order:WM4001", "order_no": "WM4001",
+                                                        "expected": "307.00", "collected": None, "store_code": None,
+                                                        "status": "uncollected", "how": "warehouse_shipped",
+                                                        "handed_at": "2026-11-18T10:00:00+08:00"})
     assert o2o(["cod", "list"]) == 0
     out = capsys.readouterr().out
     assert "700001  tenant=10010 store=S001 status=mismatch expected=179.00 collected=150.00 missing=29.00" in out
-    assert "700002" not in out and "1 COD order(s) to look at" in out
+    assert "store order WM4001  tenant=10010 store=- status=overdue expected=307.00 collected=- missing=307.00" in out
+    assert "700002" not in out and "2 COD order(s) to look at" in out
     assert o2o(["cod", "list", "--all", "--json"]) == 0
     import json
 
-    assert [row["io_id"] for row in json.loads(capsys.readouterr().out)] == ["700001", "700002"]
+    assert [row["io_id"] for row in json.loads(capsys.readouterr().out)] == ["700001", "700002", "order:WM4001"]
 
 
 def test_the_rounds_of_the_documents_poll_reconcile_cod(world):

@@ -85,7 +85,7 @@ def test_cross_channel_spending_joins_store_sales_and_online_orders_of_one_perso
     from o2o_bridge.cli.order_centre.engines import DuckDbEngine, run_report
     from o2o_bridge.cli.order_centre.reports import REPORTS
     from o2o_bridge.connectors.files.ledger import FileLedger
-    from o2o_bridge.events.dispatch import RECORDED_BEFORE_THEIR_FLOW
+    from o2o_bridge.events.dispatch import RECORDED_ONCE_HANDLED
     from o2o_bridge.flows import retail_facts
 
     world.ctx.ledger = FileLedger(tmp_path)
@@ -97,7 +97,7 @@ def test_cross_channel_spending_joins_store_sales_and_online_orders_of_one_perso
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
     world.confirm()  # the next poll confirms it in JST
-    assert "sale.completed" in RECORDED_BEFORE_THEIR_FLOW
+    assert "sale.completed" in RECORDED_ONCE_HANDLED
     for sale_no, member in (("X1", {"member_id": "M001"}), ("X2", {"member_mobile": "13911112222"})):
         retail_facts.record(world.event("sale.completed", sale_no=sale_no, store_code="S002",
                                         sold_at="2026-11-30T12:00:00+08:00", payment="cash", total_amount="80.00",

@@ -59,3 +59,27 @@ def test_store_order_parcels_and_cancels_are_ledger_facts_once(monkeypatch):
     [shipped] = world.ctx.ledger.of_kind("store_order.shipped")
     assert [(line.sku_id, line.qty) for line in shipped.lines] == [("TS001-WHT-M", 2)]
     assert world.ctx.ledger.of_kind("store_order.cancelled")[0].reason == "缺货"
+
+
+def test_a_cod_store_order_shipped_and_not_collected_in_time_is_overdue_and_listed(monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from o2o_bridge.connectors.jushuitan.inbound import JstPush
+
+    world = World(monkeypatch)
+    s2.on_order_warehouse_requested(cod_order("WM4001", "307.00"), world.ctx)
+    s2.on_order_warehouse_requested(cod_order("WM4002", "100.00"), world.ctx)  # not shipped yet
+    shipped_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    parcel = world.jst.ship("WM4001", "SF401", [("1", "TS001-WHT-M", 2)], shipped_at)
+    s2.recheck_shipments(world.ctx, *JstPush("10010", "133242", {}, parcel, "", world.tenant, "token").named_shipments())
+    [record] = [p for p in cod.problems(world.ctx, include_all=True) if p["io_id"] == "order:WM4001"]
+    assert (record["status"], record["how"]) == ("uncollected", "warehouse_shipped")
+    overdue_days = world.tenant.order_centre.cod_overdue_days
+    world.ctx.now = lambda: datetime.fromisoformat(record["handed_at"]) + timedelta(days=overdue_days, minutes=1)
+    assert cod.reconcile(world.ctx) == {"mismatch": 0, "overdue": 1}  # the unshipped one is not overdue
+    [overdue] = cod.problems(world.ctx)
+    assert (overdue["io_id"], overdue["status"], overdue["missing"]) == ("order:WM4001", "overdue", "307.00")
+    # Once the store reports the courier's money, it is settled.
+    cod.record_collection(world.ctx, "order:WM4001", amount="307.00", method="cash",
+                          at=shipped_at + timedelta(days=1), source="payment.collected")
+    assert cod.reconcile(world.ctx) == {"mismatch": 0, "overdue": 0}

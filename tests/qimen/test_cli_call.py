@@ -36,6 +36,15 @@ def test_call_sends_the_file_as_it_is_and_prints_the_answer(wms, tmp_path, capsy
     assert wms.state.calls[0]["method"] == "taobao.qimen.inventory.query"
 
 
+def test_call_with_json_prints_the_parsed_answer_as_one_json_document(wms, capsys):
+    import json
+
+    assert main(["qimen", "call", "taobao.qimen.order.cancel", "--tenant", "10020", "--json"]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["method"], shown["http_status"], shown["root"]) == ("taobao.qimen.order.cancel", 200, "response")
+    assert shown["answer"]["flag"] == "failure"
+
+
 def test_a_refusal_prints_the_answer_and_exits_1(wms, capsys):
     assert main(["qimen", "call", "taobao.qimen.order.cancel", "--tenant", "10020"]) == 1
     captured = capsys.readouterr()
@@ -45,7 +54,7 @@ def test_a_refusal_prints_the_answer_and_exits_1(wms, capsys):
 
 def test_usage_errors(wms, capsys, tmp_path):
     assert main(["qimen", "call", "inventory.query", str(tmp_path / "missing.xml"), "--tenant", "10020"]) == 2
-    assert main(["qimen", "call", "inventory.query", "--tenant", "nobody"]) == 2
+    assert main(["qimen", "call", "inventory.query", "--tenant", "nobody"]) == 1  # not found, not a usage error
     runtime.state_store().put(parse_tenant(demo_doc()))
     assert main(["qimen", "call", "inventory.query", "--tenant", "10010"]) == 2
     err = capsys.readouterr().err

@@ -160,6 +160,18 @@ def test_production_code_never_imports_the_local_stack_or_the_cli():
     assert layer == [] and handlers == []
 
 
+def test_the_cli_and_the_local_stack_are_not_in_the_layer():
+    # The layer ships layers/shared/o2o_bridge as it is (scripts/build_layer.sh): the `o2o` CLI
+    # (tools/, installed as o2o_bridge.cli) and the local stack (local/o2o_local) live beside it.
+    import tomllib
+
+    assert sorted(p.name for p in LAYER.parent.iterdir() if p.is_dir()) == ["o2o_bridge"]
+    assert [m for m in _modules() if m.startswith(("o2o_bridge.cli", "o2o_local"))] == []
+    package_dirs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"]
+    assert not package_dirs["o2o_bridge.cli"].startswith("layers/")
+    assert not package_dirs["o2o_local"].startswith("layers/")
+
+
 def test_the_checks_see_the_imports_they_judge():
     # Guards the checker itself: a function-level relative import and a TYPE_CHECKING one are found.
     found = {(a, b) for a, b, _ in imports()}

@@ -37,6 +37,9 @@ def runs(queue: str) -> set[tuple[str, str, str]]:
 # The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
 # whose flows record business facts (docs/order-centre.md).
 LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
+# compact_ledger: list, read, write and delete under ledger/ only (LedgerCompactPolicy).
+LEDGER_COMPACT = {("s3:ListBucket", "LedgerBucket", "s3:prefix=ledger/*")} | {
+    (action, "${LedgerBucket.Arn}/ledger/*", "") for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
@@ -57,6 +60,7 @@ EXPECTED = {
     "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
     # W2, and a cloud warehouse's caught-up confirmations (Q1), which are ledger facts.
     "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollWdtDocumentsRuns"),
+    "CompactLedgerFunction": LEDGER_COMPACT,
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
           "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]
@@ -79,6 +83,9 @@ def _condition(statement) -> str:
     keys = condition.get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
     if keys:
         return ",".join(keys)
+    prefix = condition.get("StringLike", {}).get("s3:prefix")
+    if prefix:
+        return f"s3:prefix={prefix}"
     context = condition.get("StringEquals", {}).get("kms:EncryptionContext:o2o:purpose")
     return context or ("?" if condition else "")
 

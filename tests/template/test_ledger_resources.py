@@ -35,6 +35,8 @@ def test_only_the_functions_that_record_facts_may_append_and_nothing_more():
         if {"Ref": "LedgerAppendPolicy"} in policies:
             writers.add(lid)
             assert variables.get("LEDGER_BUCKET") == {"Ref": "LedgerBucket"}, lid
+        elif lid == "CompactLedgerFunction":  # merges the facts the writers appended (below)
+            assert policies == [{"Ref": "LedgerCompactPolicy"}], lid
         else:
             assert "LEDGER_BUCKET" not in variables, lid
     assert writers == WRITERS
@@ -63,3 +65,19 @@ def test_the_report_engines_stay_out_of_the_lambda_layer():
     assert "duckdb" not in requirements and "openpyxl" not in requirements
     layer_sources = (ROOT / "layers" / "shared" / "o2o_bridge").rglob("*.py")
     assert not [p for p in layer_sources if "import duckdb" in p.read_text("utf-8") or "openpyxl" in p.read_text("utf-8")]
+
+
+def test_only_compact_ledger_may_read_or_delete_ledger_objects_and_only_under_ledger():
+    listing, objects = _properties("LedgerCompactPolicy")["PolicyDocument"]["Statement"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Condition"] == {"StringLike": {"s3:prefix": "ledger/*"}}
+    assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert objects["Resource"] == {"Fn::Sub": "${LedgerBucket.Arn}/ledger/*"}
+    users = [lid for lid, r in resources_of_type(SAM_FUNCTION).items()
+             if {"Ref": "LedgerCompactPolicy"} in r["Properties"].get("Policies", [])]
+    assert users == ["CompactLedgerFunction"]
+    schedule = _properties("CompactLedgerFunction")["Events"]["Schedule"]["Properties"]
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == ("cron(30 3 * * ? *)",
+                                                                                        "Asia/Shanghai")
+    # The merged objects' previous versions do not stay forever in the versioned bucket.
+    rules = {r["Id"]: r for r in _properties("LedgerBucket")["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-merged-ledger-objects"]["Prefix"] == "ledger/"

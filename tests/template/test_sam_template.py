@@ -619,3 +619,23 @@ def test_http_api_url_output_is_the_api_endpoint_attribute():
     assert value == "${HttpApi.ApiEndpoint}/", (
         f"HttpApiUrl is {value!r}: the callback URLs merchants paste into JST would be wrong"
     )
+
+
+def _scheduled_functions() -> list[str]:
+    return sorted(lid for lid in resources_of_type(SAM_FUNCTION) if function_events(lid, ("ScheduleV2", "Schedule")))
+
+
+@pytest.mark.parametrize("lid", _scheduled_functions())
+def test_a_scheduled_function_is_never_retried_blindly_and_runs_each_tenant_from_its_own_fifo_queue(lid):
+    """Lambda retries a failed asynchronous invocation twice unless told not to: one failing
+    tenant would re-run every tenant. The firing only fans out; the tenants' runs come from the
+    function's own FIFO queue, one per invocation, and a crashed run is not re-run."""
+    retries = function_properties(lid).get("EventInvokeConfig", {}).get("MaximumRetryAttempts")
+    assert retries == 0, f"{lid} EventInvokeConfig.MaximumRetryAttempts is {retries!r}, not 0"
+    (event,) = function_events(lid, "SQS").values()
+    props = event["Properties"]
+    assert props.get("BatchSize") == 1 and "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
+    queue = RESOURCES[referenced_id(props["Queue"])]["Properties"]
+    assert queue.get("FifoQueue") is True, f"{lid}'s tenant runs are not a FIFO queue"
+    redrive = queue["RedrivePolicy"]
+    assert referenced_id(redrive["deadLetterTargetArn"]) == "TenantRunsDLQ" and int(redrive["maxReceiveCount"]) == 1

@@ -49,14 +49,71 @@ def test_the_production_template_has_real_endpoints_and_only_secret_references()
     jsonschema.validate(doc, json.loads(schema_text()))
 
 
-def test_init_refuses_what_is_not_built_and_never_overwrites(tmp_path, capsys):
-    assert o2o(["tenant", "init", "--erp", "wangdiantong"]) == 1
-    assert "issue #16" in capsys.readouterr().err
-    assert o2o(["tenant", "init", "--warehouse", "qimen"]) == 1
-    assert "issue #17" in capsys.readouterr().err
+@pytest.mark.parametrize("erp, warehouse", [("wangdiantong", "erp"), ("jushuitan", "qimen"), ("wangdiantong", "qimen")])
+def test_each_kind_of_tenant_has_a_production_template_of_secret_references(erp, warehouse):
+    template = production_template(erp, warehouse, ent_id="10086")
+    doc = filled_in(template)
+    tenant = parse_tenant(doc)
+    assert (tenant.erp, tenant.warehouse) == (erp, warehouse)
+    assert tenant.inline_secrets() == []  # every secret is a Secrets Manager reference
+    assert "127.0.0.1" not in template and "demo-" not in template and "ENT_ID" not in template
+    assert all(line.startswith("#") or "#" in line or not line.strip() or line.strip().startswith(("-", "{"))
+               or line.rstrip().endswith(":") for line in template.splitlines()[:12])  # a commented head
+    if erp == "wangdiantong":
+        assert tenant.wangdiantong.base_url.startswith("https://api.wangdian.cn") and tenant.jushuitan is None
+        assert "secretsmanager:o2o/tenants/10086/wdt#appsecret" in template
+    if warehouse == "qimen":
+        assert tenant.qimen.gateway_url.startswith("https://qimen.api.taobao.com")
+        assert "qimen/callback?entId=10086" in template
+    jsonschema.validate(doc, json.loads(schema_text()))
+
+
+def test_init_writes_the_template_of_the_kind_asked_and_never_overwrites(tmp_path, capsys):
     target = tmp_path / "t.yaml"
-    assert o2o(["tenant", "init", "-o", str(target)]) == 0 and target.read_text(encoding="utf-8").startswith("#")
+    assert o2o(["tenant", "init", "--erp", "wangdiantong", "--ent-id", "10030", "-o", str(target)]) == 0
+    assert "erp: wangdiantong" in target.read_text(encoding="utf-8")
     assert o2o(["tenant", "init", "-o", str(target)]) == 2
+    assert o2o(["tenant", "init", "--warehouse", "qimen"]) == 0
+    assert "warehouse: qimen" in capsys.readouterr().out
+
+
+def tenant_file(name):
+    return parse_tenant(yaml.safe_load((ROOT / "local" / "tenants" / name).read_text(encoding="utf-8")))
+
+
+def test_a_wdt_tenant_pastes_only_the_store_systems_push_and_is_told_why_wdt_needs_none():
+    from o2o_bridge.cli.onboarding import paste_notes
+
+    tenant = tenant_file("wdt-demo.yaml")
+    urls = callback_urls(tenant, "https://api.example.cn/")
+    assert [u.url for u in urls] == ["https://api.example.cn/pos/events", "https://api.example.cn/health"]
+    assert "旺店通授权" in urls[0].menu_path and "Wangdiantong authorisation" in urls[0].menu_path_en
+    [note] = paste_notes(tenant)
+    assert "不需要粘贴回调地址" in note.note and "whitelist" in note.note_en and "demo-sid" in note.note
+
+
+def test_a_cloud_warehouse_tenant_pastes_the_qimen_callback_with_its_menu_in_both_languages():
+    tenant = tenant_file("cloud-warehouse.yaml")
+    urls = {u.system: u for u in callback_urls(tenant, "https://api.example.cn/")}
+    qimen = urls["奇门"]
+    assert qimen.url == "https://api.example.cn/qimen/callback?entId=10020"
+    assert "customerId C001" in qimen.menu_path and "奇门仓储" in qimen.menu_path
+    assert "customerId C001" in qimen.menu_path_en and "Qimen WMS" in qimen.menu_path_en
+    # Store orders go to the WMS: JST's 自有商城 pushes are not pasted.
+    assert not any("delivery_callback" in u.url for u in callback_urls(tenant, "https://api.example.cn/"))
+
+
+def test_o2o_tenant_urls_of_a_wdt_tenant_prints_json_with_the_note(aws, capsys):
+    from o2o_bridge import runtime
+
+    runtime.state_store().put(tenant_file("wdt-demo.yaml"))
+    assert o2o(["tenant", "urls", "10030", "--base-url", "https://api.example.cn", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [u["url"] for u in shown["urls"]] == ["https://api.example.cn/pos/events", "https://api.example.cn/health"]
+    assert shown["notes"][0]["system"] == "旺店通" and all(u["menu_path_en"] for u in shown["urls"])
+    assert o2o(["tenant", "urls", "10030", "--base-url", "https://api.example.cn"]) == 0
+    text = capsys.readouterr().out
+    assert "菜单: 店+ 后台" in text and "menu: 店+ back office" in text and "[旺店通]" in text
 
 
 def test_callback_urls_carry_the_tenant_ids_and_each_names_its_menu():
@@ -66,6 +123,7 @@ def test_callback_urls_carry_the_tenant_ids_and_each_names_its_menu():
     assert delivery.url == ("https://api.example.cn/jushuitan/delivery_callback?entId=10010&storageCode=133242"
                             "&token=<TOKEN>")
     assert delivery.menu_path.startswith("聚水潭 ERP › 店铺管理") and "133242" in delivery.menu_path
+    assert delivery.menu_path_en.startswith("JST ERP › Shops") and "133242" in delivery.menu_path_en
     stock = [u for s, u in urls.items() if s.startswith("库存同步")]
     # 店加线下仓 (10001) is fed by the stores and never mapped, so it gets no stock callback.
     assert [u.url.split("?")[1] for u in stock] == ["entId=10010&storageCode=10000&type=2&token=<TOKEN>"]

@@ -124,3 +124,20 @@ def test_enqueue_retry_records_the_first_failure():
                         error=TransientError("timeout"), base_delay_seconds=10)
     assert env.attempts == 1 and env.last_error == "TransientError: timeout"
     assert queue.queued[0][0] is env and 5 <= queue.queued[0][1] <= 10
+
+
+def test_a_redelivered_attempt_never_forks_its_retry_chain():
+    """SQS delivers a batch again when the invocation holding it timed out: an attempt that
+    already failed and queued its next one runs again. The next attempt is queued once; a
+    replayed letter starts a chain of its own."""
+    from fakes import FakeRecords
+
+    registry, queue, timeline = CommandRegistry(), FakeCommandQueue(), FakeTimeline()
+    runner = RetryRunner(registry, queue, FakeTenants(parse_tenant(demo_doc())), timeline, max_attempts=5,
+                         base_delay_seconds=10, rand=lambda: 1.0, records=FakeRecords())
+    registry.register("pos.create_fulfilment")(lambda ctx: (_ for _ in ()).throw(TransientError("店+ 503")))
+    first = envelope(attempts=1)
+    assert runner.run(first) == "retrying" and runner.run(first) == "retrying"  # the second delivery
+    assert [e.attempts for e, _ in queue.queued] == [2]
+    assert runner.run(first.replayed()) == "retrying"  # a replay after the fix is a new chain
+    assert [(e.replays, e.attempts) for e, _ in queue.queued] == [(0, 2), (1, 1)]

@@ -4,12 +4,13 @@ firing queues nobody twice; the first tenant rotates from run to run; each tenan
 structured log line."""
 
 import json
+import os
 
 import pytest
 
 from handlers import invoke
 from o2o_bridge import runtime, wiring
-from o2o_bridge.flows import kit, store_fulfilment
+from o2o_bridge.flows import app_slots, kit, store_fulfilment
 from o2o_bridge.tenant import parse_tenant
 from test_tenant_model import demo_doc
 
@@ -88,12 +89,11 @@ def test_fair_order_starts_one_further_each_turn():
         ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
 
 
-def test_tenants_of_one_erp_app_share_a_bounded_number_of_groups():
+def test_each_tenant_has_a_message_group_of_its_own():
     from fakes import FakeCursors, FakeTenants
 
     doc = demo_doc()
-    tenants = FakeTenants(*(parse_tenant({**doc, "ent_id": f"{30000 + n}"}) for n in range(12)),
-                          parse_tenant({**doc, "ent_id": "40000", "jushuitan": {**doc["jushuitan"], "app_key": "other"}}))
+    tenants = FakeTenants(*(parse_tenant({**doc, "ent_id": f"{30000 + n}"}) for n in range(12)))
     sent = {}
 
     class Queue:
@@ -101,7 +101,110 @@ def test_tenants_of_one_erp_app_share_a_bounded_number_of_groups():
             sent.update(job=job, run_id=run_id, runs=runs)
 
     kit.fan_out("pull_jst_stock", "2026-12-02T07:05:00Z", tenants=tenants, cursors=FakeCursors(), queue=Queue())
-    groups = {group for _, group in sent["runs"]}
-    app = kit.erp_app_of(tenants.get("30000"))
-    assert {g for g in groups if g.startswith(app)} <= {f"{app}#{slot}" for slot in range(kit.SLOTS_PER_ERP_APP)}
-    assert any(g.startswith("jushuitan:other#") for g in groups) and len(sent["runs"]) == 13
+    assert len({group for _, group in sent["runs"]}) == len(sent["runs"]) == 12
+
+
+def test_a_crashed_run_holds_up_only_its_own_tenant(two_tenants, aws):
+    """A run that crashes its invocation (timeout, out of memory) is never deleted: FIFO keeps
+    its message invisible until the visibility timeout, and nothing else of its group is
+    delivered meanwhile. The other tenant, of the same ERP app, is delivered at once."""
+    import boto3
+
+    from o2o_local import lambda_runtime
+    from o2o_local.template import load_template
+
+    spec = load_template().function("poll_jst_outbound")
+    assert kit.erp_app_of(runtime.state_store().get("10010")) == kit.erp_app_of(runtime.state_store().get("20020"))
+    queued = lambda_runtime.invoke(spec, firing(12))["queued"]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = os.environ[runtime.tenant_runs_variable("poll_jst_outbound")]
+    [crashed] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
+    assert json.loads(crashed["Body"])["ent_id"] == queued[0]
+    # The crashed run's message stays in flight; the next receive gets the other tenant's run.
+    [healthy] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert json.loads(healthy["Body"])["ent_id"] == queued[1]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=healthy["ReceiptHandle"])  # its run succeeded
+    # The crashed tenant's next run waits behind its own held message, nobody else's does.
+    lambda_runtime.invoke(spec, firing(14))
+    later = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["ent_id"] for m in later] == [queued[1]]
+
+
+def test_a_message_whose_tenant_cannot_be_read_is_the_only_one_reported_failed(aws):
+    from fakes import FakeRecords
+
+    class Tenants:
+        def get(self, ent_id):
+            if ent_id == "10010":
+                raise ConnectionError("state table unreachable")
+            return parse_tenant({**demo_doc(), "ent_id": ent_id})
+
+    messages = [{"messageId": f"m-{e}", "body": json.dumps({"ent_id": e})} for e in ("10010", "20020")]
+    result = kit.scheduled_job("poll_jst_outbound", lambda ctx: {"dispatched": 1}, {"Records": messages},
+                               tenants=Tenants(), records=FakeRecords(), build=lambda t: None)
+    assert result["batchItemFailures"] == [{"itemIdentifier": "m-10010"}]
+    assert result["tenants"]["20020"]["ok"]
+
+
+# --- how many tenants of one ERP app run at once -------------------------------------------------
+
+class Clock:
+    def __init__(self):
+        from datetime import datetime, timezone
+
+        self.moment = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+
+    def __call__(self):
+        return self.moment
+
+    def sleep(self, seconds):
+        from datetime import timedelta
+
+        self.moment += timedelta(seconds=seconds)
+
+
+def tenant(ent_id):
+    return parse_tenant({**demo_doc(), "ent_id": ent_id})
+
+
+def test_a_tenant_waits_for_a_slot_of_its_erp_app_and_starts_when_one_is_given_back():
+    from fakes import FakeRecords
+
+    records, clock = FakeRecords(), Clock()
+    take = lambda ent_id, left=300.0: app_slots.take(records, "pull_jst_stock", tenant(ent_id), time_left=lambda: left,
+                                                      reserve_seconds=10, now=clock, sleep=clock.sleep)
+    first, second = take("30001"), take("30002")
+    assert first and second and first.key != second.key
+    assert take("30003", left=11) is None  # both slots held and no time to wait: not started
+    app_slots.give_back(records, first)
+    assert take("30003") is not None
+
+
+def test_a_crashed_holder_frees_its_slot_when_its_invocation_could_no_longer_run():
+    from fakes import FakeRecords
+
+    records, clock = FakeRecords(), Clock()
+    for ent_id in ("30001", "30002"):  # both crash while holding their slot, with 100 s left
+        assert app_slots.take(records, "pull_jst_stock", tenant(ent_id), time_left=lambda: 100.0, reserve_seconds=10,
+                              now=clock, sleep=clock.sleep)
+    waited = Clock()
+    waited.moment = clock.moment
+    slot = app_slots.take(records, "pull_jst_stock", tenant("30003"), time_left=lambda: 900.0, reserve_seconds=10,
+                          now=waited, sleep=waited.sleep)
+    assert slot is not None
+    assert (waited.moment - clock.moment).total_seconds() <= 100 + app_slots.LEASE_MARGIN_SECONDS + app_slots.WAIT_STEP_SECONDS
+
+
+def test_a_late_holder_cannot_free_a_slot_taken_since():
+    from fakes import FakeRecords
+
+    records, clock = FakeRecords(), Clock()
+    take = lambda ent_id: app_slots.take(records, "j", tenant(ent_id), time_left=lambda: 60.0, reserve_seconds=10,
+                                         now=clock, sleep=clock.sleep, slots=1)
+    late = take("30001")
+    clock.sleep(120)  # its lease ran out while it was still (somehow) running
+    current = take("30002")
+    assert current is not None and current.key == late.key
+    app_slots.give_back(records, late)
+    held = records.get(app_slots.OWNER, app_slots.SLOT_KIND, current.key)
+    assert held.data["ent_id"] == "30002"  # the late give-back changed nothing

@@ -27,11 +27,11 @@ from ._output import set_result_stream
 def _command_modules() -> tuple:
     """Every subcommand's module, in the order `o2o --help` lists them (a new command is a new
     module and one line here)."""
-    from . import (cod, dlq, exceptions, invoke, jst, local, maintenance, products, qimen, report, route, stock, tenant,
-                   trace, transfers, wdt)
+    from . import (cod, dlq, exceptions, invoke, jst, ledger, local, maintenance, products, qimen, report, route, stock,
+                   tenant, trace, transfers, wdt)
 
-    return (local, tenant, invoke, jst, trace, dlq, exceptions, cod, products, qimen, report, route, stock, transfers,
-            wdt, maintenance)
+    return (local, tenant, invoke, jst, trace, dlq, exceptions, cod, products, qimen, report, ledger, route, stock,
+            transfers, wdt, maintenance)
 
 EXIT_DONE, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

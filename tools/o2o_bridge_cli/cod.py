@@ -3,7 +3,8 @@
 A COD order is listed when the store reported a collection that differs from the amount to
 collect (mismatch), a collection the bridge expected none for, or when it was shipped or picked
 up ``order_centre.cod_overdue_days`` ago and its money is still not reported (overdue): what the
-CodMismatch / CodOverdue alarms count. ``--all`` lists every COD order the bridge knows. The
+CodMismatch / CodOverdue alarms count. Online orders (S1) show their JST io_id; store orders the
+warehouse shipped COD (S2) show as ``store order <order no.>``. ``--all`` lists every COD order the bridge knows. The
 per-day reconciliation over the ledger is `o2o report cod`.
 """
 
@@ -35,7 +36,8 @@ def list_cod(args) -> int:
         echo_json(found)
         return 0
     for item in found:
-        echo(f"{item['io_id']}  tenant={item['ent_id']} store={item.get('store_code') or '-'} "
+        what = f"store order {item['order_no']}" if item.get("order_no") else item["io_id"]
+        echo(f"{what}  tenant={item['ent_id']} store={item.get('store_code') or '-'} "
              f"status={item['status']} expected={item.get('expected') or '-'} "
              f"collected={item.get('collected') or '-'} missing={item['missing']} "
              f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}")

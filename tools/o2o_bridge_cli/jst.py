@@ -16,6 +16,8 @@ def register(commands) -> None:
     call.add_argument("path", help="endpoint path, e.g. /open/shops/query")
     call.add_argument("biz", nargs="?", default="{}", help="the biz JSON (object or array), sent exactly as given")
     call.add_argument("--tenant", required=True)
+    # The answer is JSON either way; --json is accepted as on every read command.
+    add_json_flag(call)
     call.set_defaults(run=jst_call)
 
 

@@ -25,7 +25,7 @@ def register(commands) -> None:
     sync = actions.add_parser("sync", help="run the hourly sync_products now")
     sync.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
     sync.set_defaults(run=run_sync)
-    failed = actions.add_parser("failed", help="products waiting to be sent again, with their error")
+    failed = actions.add_parser("failed", help="products set aside and not sent since, with their error (o2o dlq replay sends them again)")
     failed.add_argument("--tenant", metavar="ENT_ID", help="one tenant's ent_id (default: every tenant)")
     add_json_flag(failed)
     failed.set_defaults(run=list_failed)
@@ -77,7 +77,7 @@ def run_backfill(args) -> int:
                            progress=lambda step: echo(f"  {progress_line(step)}", flush=True))
         failed += summary["failed"]
         echo(f"tenant {tenant.ent_id}: {summary['windows']} window(s), {summary['sent']} sent, "
-              f"{summary['failed']} failed (recorded; the hourly sync retries them)"
+              f"{summary['failed']} failed (set aside: o2o products failed, o2o dlq replay)"
               + ("; stopped early, run again to finish" if summary["stopped_early"] else ""), flush=True)
     return 1 if failed else 0
 
@@ -114,20 +114,18 @@ def run_sync(args) -> int:
 
 
 def list_failed(args) -> int:
-    from ..flows.products import FAILED
+    """The products set aside and not sent since (their letters wait in the DLQ: `o2o dlq replay`
+    sends them again after the fix)."""
+    from ..flows.products import set_aside_products
 
-    found = 0
-    tenants = selected_tenants(args)
+    found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
+             for item in set_aside_products(wiring.context_for(tenant))]
     if args.json:
-        echo_json([{"ent_id": tenant.ent_id, "sku_id": record.key, **record.data} for tenant in tenants
-                   for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED)])
+        echo_json(found)
         return 0
-    for tenant in tenants:
-        for record in wiring.context_for(tenant).records.list(tenant.ent_id, FAILED):
-            found += 1
-            data = record.data
-            echo(f"{record.key}  tenant={tenant.ent_id} attempts={data.get('attempts')} "
-                  f"since={str(data.get('first_failed_at', '-'))[:19]}\n    error: {data.get('error')}")
+    for item in found:
+        echo(f"{item['sku_id']}  tenant={item['ent_id']} since={str(item.get('since') or '-')[:19]}\n"
+             f"    error: {item['error']}")
     if not found:
         echo("no product waiting to be sent again")
     return 0

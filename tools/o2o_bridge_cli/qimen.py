@@ -4,14 +4,17 @@ app (the shared rate limit included); prints the gateway's answer as it came.
 The body is the file's bytes exactly (``-`` reads standard input; no file sends an empty
 ``<request/>``), so what is signed is what the file holds. METHOD may be short
 (``inventory.query``) or full (``taobao.qimen.inventory.query``). Exit 0 when the answer's
-flag is ``success``, 1 when the gateway or the WMS refused (the reason on stderr)."""
+flag is ``success``, 1 when the gateway or the WMS refused (the reason on stderr) or the
+tenant is not stored. ``--json`` prints the answer as one JSON document instead of its XML:
+``{"method", "http_status", "root", "answer"}`` (``answer``: the parsed document, or the text
+when it could not be read)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ._output import result_stream
+from ._output import add_json_flag, echo_json, result_stream
 
 EMPTY_REQUEST = b'<?xml version="1.0" encoding="utf-8"?><request></request>'
 
@@ -23,15 +26,14 @@ def register(commands) -> None:
     call.add_argument("method", help="e.g. inventory.query or taobao.qimen.deliveryorder.query")
     call.add_argument("xml_file", nargs="?", help="the <request> document to send as it is (- for stdin)")
     call.add_argument("--tenant", required=True)
+    add_json_flag(call)
     call.set_defaults(run=qimen_call)
 
 
 def qimen_call(args) -> int:
-    from .. import runtime
     from ..connectors.qimen.client import full_method
     from ..connectors.qimen.factory import qimen_for_tenant
     from ..errors import BridgeError
-    from .environment import use_bridge_environment
 
     if args.xml_file == "-":
         body = sys.stdin.buffer.read()
@@ -43,21 +45,23 @@ def qimen_call(args) -> int:
         body = path.read_bytes()
     else:
         body = EMPTY_REQUEST
-    use_bridge_environment()
-    tenant = runtime.state_store().get(args.tenant)
-    if tenant is None:
-        print(f"o2o: no tenant {args.tenant!r}", file=sys.stderr)
-        return 2
+    from .tenant import stored_tenant
+
+    tenant = stored_tenant(args.tenant)  # not stored: exit 1 with one line
     if tenant.qimen is None:
         print(f"o2o: tenant {args.tenant} has no qimen section", file=sys.stderr)
         return 2
     client = qimen_for_tenant(tenant)
     method = full_method(args.method)
     answer = client.post(method, body)
-    out = result_stream()  # the answer is the command's result; messages go to stderr
-    out.write(answer.text)
-    if not answer.text.endswith("\n"):
-        out.write("\n")
+    if args.json:
+        echo_json({"method": method, "http_status": answer.status, "root": answer.root,
+                   "answer": answer.document if answer.document is not None else answer.text})
+    else:
+        out = result_stream()  # the answer is the command's result; messages go to stderr
+        out.write(answer.text)
+        if not answer.text.endswith("\n"):
+            out.write("\n")
     try:
         client.judge(method, answer)
     except BridgeError as error:

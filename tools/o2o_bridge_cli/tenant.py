@@ -178,18 +178,20 @@ def doctor_tenant(args) -> int:
 
 
 def show_urls(args) -> int:
-    from .onboarding import api_base_url, callback_urls, reveal_callback_token, urls_as_json
+    from .onboarding import api_base_url, callback_urls, paste_notes, reveal_callback_token, urls_as_json
 
     tenant = stored_tenant(args.ent_id)
     base_url, source = api_base_url(args.base_url)
     token = reveal_callback_token(tenant) if args.reveal_token else None
-    urls = callback_urls(tenant, base_url, token)
+    urls, notes = callback_urls(tenant, base_url, token), paste_notes(tenant)
     if args.json:
-        echo_json(urls_as_json(urls, base_url, source))
+        echo_json(urls_as_json(urls, base_url, source, notes))
         return 0
     echo(f"tenant {tenant.ent_id} ({tenant.name}); base URL {base_url} from {source}")
     for url in urls:
-        echo(f"\n[{url.system}] {url.setting}\n  菜单: {url.menu_path}\n  {url.url}")
+        echo(f"\n[{url.system}] {url.setting}\n  菜单: {url.menu_path}\n  menu: {url.menu_path_en}\n  {url.url}")
+    for note in notes:
+        echo(f"\n[{note.system}] {note.note}\n  {note.note_en}")
     if any("<TOKEN>" in url.url for url in urls):
         echo("\n<TOKEN> is each URL's own token, derived from jushuitan.callback.token: --reveal-token puts them in")
     return 0

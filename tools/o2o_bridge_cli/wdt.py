@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._output import echo, echo_json
+from ._output import add_json_flag, echo, echo_json
 
 
 def register(commands) -> None:
@@ -18,6 +18,8 @@ def register(commands) -> None:
                       help='business parameters as a JSON object, e.g. \'{"page_no":0,"trade_list":[...]}\'; '
                            "arrays and objects are sent as JSON strings")
     call.add_argument("--tenant", required=True)
+    # The answer is JSON either way; --json is accepted as on every read command.
+    add_json_flag(call)
     call.set_defaults(run=wdt_call)
 
 

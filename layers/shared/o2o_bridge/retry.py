@@ -17,7 +17,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import PermanentError, TransientError
-from .ports import CommandQueue, Timeline
+from .ports import CommandQueue, RecordRepository, Timeline
 from .redaction import redact_text, secret_keys_in
 # The registry lives in a module without pydantic (wiring.py builds it from the flows' steps).
 from .retry_commands import CommandRegistry
@@ -93,6 +93,10 @@ def backoff_seconds(attempts: int, base: int, rand: Callable[[], float] = random
     return max(0, min(SQS_MAX_DELAY_SECONDS, int(ceiling * (0.5 + rand() / 2))))
 
 
+CHAIN_KIND = "retry.next"  # one per (envelope, replay, attempt) whose next attempt was queued
+CHAIN_MEMORY_DAYS = 15  # longer than any retry chain runs (attempts x the longest SQS delay)
+
+
 class RetryRunner:
     """The retry flow: run one envelope's command and decide what happens on failure."""
 
@@ -107,8 +111,10 @@ class RetryRunner:
         base_delay_seconds: int,
         no_delay: bool = False,
         rand: Callable[[], float] = random.random,
+        records: "RecordRepository | None" = None,
     ) -> None:
         self.registry = registry
+        self.records = records
         self.queue = queue
         self.tenants = tenants
         self.timeline = timeline
@@ -142,11 +148,24 @@ class RetryRunner:
             delay = 0 if self.no_delay else backoff_seconds(failed.attempts, self.base_delay_seconds, self.rand)
             if isinstance(exc, TransientError) and exc.retry_after_seconds and not self.no_delay:
                 delay = max(delay, min(SQS_MAX_DELAY_SECONDS, int(exc.retry_after_seconds)))
+            if not self._first_to_schedule(failed):
+                return "retrying"  # this very attempt ran before and queued its next one: no second chain
             self.queue.enqueue(failed, delay)
             self._record(failed, "retry.scheduled", {"attempt": failed.attempts, "delay_seconds": delay, "error": error}, "warning")
             return "retrying"
         self._record(envelope, "retry.succeeded", {"attempts_before": envelope.attempts})
         return "done"
+
+    def _first_to_schedule(self, failed: RetryEnvelope) -> bool:
+        """Whether no delivery of this attempt has queued the next one yet. SQS delivers a
+        message again when the invocation that held it ended without an answer (a timeout
+        mid-batch): without this, both deliveries would queue a next attempt and the envelope's
+        retries would run as two chains from then on. One conditional write per failure."""
+        if self.records is None:
+            return True
+        key = f"{failed.id}:{failed.replays}:{failed.attempts}"
+        return self.records.put(failed.ent_id or "-", CHAIN_KIND, key, {"command": failed.command},
+                                ttl_days=CHAIN_MEMORY_DAYS) is not None
 
     def _dead_letter(self, envelope: RetryEnvelope, reason: str, error_type: str) -> str:
         self.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=error_type))

@@ -85,6 +85,14 @@ def cursors():
 
 
 @functools.cache
+def records():
+    """Records over StateTable (bridge-wide ones too, e.g. a scheduled job's ERP-app slots)."""
+    from .connectors.aws.dynamodb_state import RecordView
+
+    return RecordView(state_store())
+
+
+@functools.cache
 def ledger():
     """The document ledger this container appends facts to (files locally, else S3)."""
     config = settings()
@@ -118,5 +126,5 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, cursors, ledger, secret_resolver):
+    for cached in (settings, aws_client, state_store, command_queue, cursors, records, ledger, secret_resolver):
         cached.cache_clear()

@@ -368,6 +368,9 @@ class OrderCentreOptions(_Strict):
     # that marks one as well.
     cod_field: str = "is_cod"
     cod_label: str | None = "货到付款"
+    # An outbound without the COD field (or what was paid online) is read with its ERP order,
+    # which carries them (JST: one order query per page of outbounds). Off: the outbound alone.
+    cod_from_order: bool = True
     # A COD order shipped or picked up this many days ago and still not collected is overdue.
     cod_overdue_days: PositiveInt = 3
     # A pickup order not picked up this many days after it reached the store expires into a

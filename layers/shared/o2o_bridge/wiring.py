@@ -5,6 +5,8 @@ Handlers ask here and nowhere else:
 - ``context_for(tenant)``: the FlowContext of one tenant: its Warehouse and Erp adapters (by
   the tenant's ``erp`` and ``warehouse`` keys), the store system, DynamoDB state, the SQS
   retry queue, the document ledger, metrics and the invocation's remaining time.
+- ``compactable_ledger()``, ``invocation_clock()``, ``count_metric``: what compact_ledger's
+  bridge-wide run stands on (no tenant context: it reads the tenants from the ledger).
 - ``retry_runner()``: the retry worker's runner over the explicit table of retry commands
   (``RETRY_COMMANDS``), each rebuilt with ``context_for``.
 
@@ -26,6 +28,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .flows.kit import FlowContext, FlowStep
     from .ports import Erp, Warehouse
+    from .ports.ledger import CompactableLedger
     from .ports.retail import RetailErp
     from .retry import RetryRunner
     from .tenant import Tenant
@@ -106,19 +109,11 @@ def context_for(tenant: "Tenant") -> "FlowContext":
     from .connectors.aws.dynamodb_state import CursorView, RecordView
     from .connectors.store.factory import store_system_for_tenant
     from .flows.kit import FlowContext
-    from .observability import metrics
 
     store = runtime.state_store()
     records = RecordView(store)  # one per piece of work, shared by its flows and adapters
-    lambda_context = runtime.lambda_context
-
-    def time_left() -> float:
-        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
-            return float("inf")
-        return lambda_context.get_remaining_time_in_millis() / 1000
-
-    def metric(name: str, value: float = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
+    time_left = invocation_clock(runtime.lambda_context)
+    metric = count_metric
 
     return FlowContext(
         tenant=tenant,
@@ -138,14 +133,42 @@ def context_for(tenant: "Tenant") -> "FlowContext":
     )
 
 
+def invocation_clock(lambda_context: Any) -> Callable[[], float]:
+    """Seconds the invocation may still run (unbounded outside Lambda)."""
+
+    def time_left() -> float:
+        if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
+            return float("inf")
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    return time_left
+
+
+def count_metric(name: str, value: float = 1) -> None:
+    from .observability import metrics
+
+    metrics.add_metric(name=name, unit="Count", value=value)
+
+
+def compactable_ledger() -> "CompactableLedger":
+    """compact_ledger's ledger: the stack's bucket (LEDGER_BUCKET), or the local stack's files."""
+    from . import runtime
+
+    ledger = runtime.ledger()
+    if not hasattr(ledger, "compact_day"):
+        raise ConfigurationError("compact_ledger has no ledger to compact: template.yaml gives it LEDGER_BUCKET "
+                                 "(O2O_LEDGER_DIR in the local stack)")
+    return ledger  # type: ignore[return-value]
+
+
 # --- retry commands ---------------------------------------------------------------------------------
 
 
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, stock_nightly,
-                        stock_sync, store_fulfilment, store_sales, store_transfers, warehouse_orders)
+    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, products,
+                        stock_nightly, stock_sync, store_fulfilment, store_sales, store_transfers, warehouse_orders)
 
     steps = (
         # S1
@@ -163,12 +186,15 @@ def retry_commands() -> dict[str, "FlowStep"]:
         store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
         # Q6: products to a cloud warehouse
         cloud_warehouse.sync_items,
+        # S7: a product the hourly sync set aside, read and sent again
+        products.send_again,
         # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
         # 盘点单, 店店调拨 and the store's own documents (W3)
         erp_store_stock.book_move, erp_store_stock.book_count, store_sales.push_sale,
-        # W2, W4, W5: 旺店通's documents, products and nightly counts
-        erp_documents.deliver_document, erp_products.create_products, erp_products.update_products,
-        erp_stock.count_store_stock,
+        # W2, W4, W5: 旺店通's documents, products and nightly counts (a row that cannot be read is
+        # read again by its *_again step; W5's ERP rows by stock_sync.reread_stock, listed above)
+        erp_documents.deliver_document, erp_documents.deliver_again, erp_products.create_products,
+        erp_products.update_products, erp_products.update_again, erp_stock.count_store_stock,
         # Order centre: a member's merged profile to the store system (P14)
         members.put_profile,
     )
@@ -202,6 +228,7 @@ def retry_runner() -> "RetryRunner":
 
 @functools.lru_cache(maxsize=1)
 def _retry_runner(config: Any, queue: Any, store: Any) -> "RetryRunner":
+    from .connectors.aws.dynamodb_state import RecordView
     from .retry import RetryRunner
 
     return RetryRunner(
@@ -213,4 +240,5 @@ def _retry_runner(config: Any, queue: Any, store: Any) -> "RetryRunner":
         max_attempts=config.retry_max_attempts,
         base_delay_seconds=config.retry_base_delay_seconds,
         no_delay=config.retry_no_delay,
+        records=RecordView(store),  # a redelivered attempt queues its next one once (no forked chains)
     )

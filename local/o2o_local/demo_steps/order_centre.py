@@ -19,10 +19,10 @@ REPORTS = ("pickup-summary", "pickup-documents", "stock-ledger", "daily-retail",
 
 
 def run(demo: Demo) -> None:
-    show("货到付款: JST's OMS assigns COD order 570001 (is_cod, pay_amount 299.00, nothing paid online) "
-         "and 570002 (199.00) to the 店加线下仓:")
+    show("货到付款: JST's OMS assigns COD order 570001 (is_cod on its outbound, pay_amount 299.00, nothing paid "
+         "online) and 570002 (199.00; only its JST order says is_cod, so the bridge reads the order) to the 店加线下仓:")
     _outbound(demo, 570001, "SKU-RED-L", is_cod=True, pay_amount="299.00", paid_amount="0")
-    _outbound(demo, 570002, "SKU-RED-L", is_cod=True, pay_amount="199.00", paid_amount="0")
+    _outbound(demo, 570002, "SKU-RED-L", pay_amount="199.00", order={"is_cod": True, "paid_amount": "0"})
     demo.o2o("invoke", "poll_jst_outbound")
     for io_id in (570001, 570002):
         fulfilment = _live(demo, io_id)

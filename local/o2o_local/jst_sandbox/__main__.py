@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import signal
-import threading
-
+from ..sandbox_http import runner_arguments, serve_until_stopped
 from . import JstSandbox
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m o2o_local.jst_sandbox", description="Local JST open-platform sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8801)
-    parser.add_argument("--no-demo", action="store_true", help="start empty (no demo tenant seed)")
+    parser = runner_arguments("o2o_local.jst_sandbox", "Local JST open-platform sandbox", 8801)
     parser.add_argument("--callback-base-url", default=None, help="where pushes go (the bridge's HTTP API)")
-    parser.add_argument("--no-rate-limit", action="store_true")
     args = parser.parse_args(argv)
     sandbox = JstSandbox(args.host, args.port)
     if not args.no_demo:
@@ -24,17 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.configure(callback_base_url=args.callback_base_url)
     if args.no_rate_limit:
         sandbox.rate_limit.configure(enabled=False)
-    sandbox.start()
-    print(f"JST sandbox on {sandbox.url} (admin: {sandbox.url}/__admin__/state)", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
-    return 0
+    return serve_until_stopped(sandbox, "JST sandbox on {url} (admin: {url}/__admin__/state)")
 
 
 if __name__ == "__main__":

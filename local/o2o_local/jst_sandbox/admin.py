@@ -19,7 +19,8 @@ POST /__admin__/token                    {app_key, access_token?, refresh_token?
                                           {"expire": true, "access_token"?} expire (→ code 100)
 POST /__admin__/calls/clear
 POST /__admin__/clock                    {advance_seconds}
-POST /__admin__/outbounds                {outbound fields} add a sales outbound (and its order)
+POST /__admin__/outbounds                {outbound fields, order: {order-only fields}} add a sales outbound
+                                          (and its order: is_cod and paid_amount may be the order's only)
 POST /__admin__/outbounds/status         {io_id, status}
 POST /__admin__/otherinout/confirm       {io_id, status?}
 POST /__admin__/transfers/confirm        {io_id, status?} a 调拨单 shipped (Confirmed) or Cancelled
@@ -37,50 +38,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..sandbox_http import ADMIN_PREFIX as PREFIX, admin_answer
+
 if TYPE_CHECKING:
     from .server import JstSandbox
 
-PREFIX = "/__admin__/"
-
 
 def handle(sb: "JstSandbox", method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
-    route = path[len(PREFIX):].strip("/")
-    try:
-        if method == "GET":
-            return 200, _get(sb, route, query)
-        if not isinstance(body, dict):
-            return 400, {"error": "body must be a JSON object"}
-        return 200, _post(sb, route, body)
-    except LookupError as exc:
-        return 404, {"error": str(exc)}
-    except (ValueError, TypeError) as exc:
-        return 400, {"error": str(exc)}
+    """State, calls, faults, rate limit, settings, reset, clock: sandbox_http; the rest here."""
+    return admin_answer(sb, method, path, query, body, get=_get, post=_post)
 
 
 def _get(sb: "JstSandbox", route: str, query: dict) -> Any:
-    if route == "state":
-        return sb.state.snapshot(query.get("collection"))
-    if route.startswith("state/"):
-        return sb.state.snapshot(route[len("state/"):])
-    if route == "calls":
-        return sb.calls(query.get("path"))
     if route == "pushes":
         return sb.state.snapshot("pushes")
-    if route == "faults":
-        return sb.faults.snapshot()
-    if route == "rate-limit":
-        return sb.rate_limit.snapshot()
-    if route == "settings":
-        return sb.state.settings.to_dict()
     raise LookupError(f"unknown admin route GET {route}")
 
 
 def _post(sb: "JstSandbox", route: str, body: dict) -> Any:
-    if route == "reset":
-        sb.reset()
-        return {"ok": True}
     if route == "seed":
-        body = dict(body)
         result = {}
         if body.pop("demo", False):
             result = sb.seed_demo(callback_base_url=body.pop("callback_base_url", None))
@@ -89,21 +65,6 @@ def _post(sb: "JstSandbox", route: str, body: dict) -> Any:
         if body:
             result = sb.seed(**body)
         return result
-    if route == "settings":
-        return sb.configure(**body)
-    if route == "faults":
-        body = dict(body)
-        if body.pop("reset", False):
-            sb.faults.reset()
-        script = body.pop("script", [])
-        if body:
-            sb.faults.configure(**body)
-        for f in script:
-            f = dict(f)
-            sb.faults.add(f.pop("kind"), **f)
-        return sb.faults.snapshot()
-    if route == "rate-limit":
-        return sb.rate_limit.configure(**body)
     if route == "token":
         if body.get("expire"):
             return {"expired": sb.state.expire_token(body.get("access_token"))}
@@ -112,12 +73,6 @@ def _post(sb: "JstSandbox", route: str, body: dict) -> Any:
             raise LookupError("unknown app_key (seed credentials first)")
         return sb.state.issue_token(app_key, access_token=body.get("access_token"),
                                     refresh_token=body.get("refresh_token"), expires_in=body.get("expires_in"))
-    if route == "calls/clear":
-        sb.clear_calls()
-        return {"ok": True}
-    if route == "clock":
-        sb.advance_clock(float(body.get("advance_seconds", 0)))
-        return {"now": sb.state.now_str()}
     if route == "outbounds":
         return sb.add_outbound(**body)
     if route == "outbounds/status":

@@ -12,11 +12,10 @@ It also satisfies the local stack's ``Sandbox`` protocol (name, start, status, e
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..sandbox_http import JsonHandler, ScriptedSandbox
 from . import admin
 from .endpoints import API_PATHS, TOKEN_PATHS, apply_inventory_upload, error, process
 from .faults import FaultInjector, RateLimiter
@@ -58,60 +57,27 @@ DEMO = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    sandbox: "JstSandbox"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    wbufsize = 64 * 1024  # headers and body leave in one segment (no Nagle/delayed-ACK stall)
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _read(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: int, body: Any) -> None:
-        raw = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-        self.wfile.flush()
+class _Handler(JsonHandler):
+    admin_routes = admin.handle
 
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith(admin.PREFIX):
-            status, body = admin.handle(self.server.sandbox, "GET", url.path, dict(urllib.parse.parse_qsl(url.query)), None)
-            self._send(status, body)
-        elif url.path in ("/", "/health"):
-            self._send(200, {"code": 0, "msg": "JST sandbox", "data": {"url": self.server.sandbox.url}})
+        if self.answered_admin(url):
+            return
+        if url.path in ("/", "/health"):
+            self.send_json(200, {"code": 0, "msg": "JST sandbox", "data": {"url": self.sandbox.url}})
         else:
-            self._send(405, error(405, "只支持POST"))
+            self.send_json(405, error(405, "只支持POST"))
 
     def do_POST(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        raw = self._read()
-        sandbox = self.server.sandbox
-        if url.path.startswith(admin.PREFIX):
-            try:
-                payload = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                self._send(400, {"error": "body is not JSON"})
-                return
-            status, body = admin.handle(sandbox, "POST", url.path, dict(urllib.parse.parse_qsl(url.query)), payload)
-            self._send(status, body)
+        raw = self.read_body()
+        sandbox = self.sandbox
+        if self.answered_admin(url, raw):
             return
         if url.path not in API_PATHS and url.path not in TOKEN_PATHS:
             sandbox.state.record_call({"path": url.path, "biz": None, "code": 404, "http_status": 404, "fault": None})
-            self._send(404, error(404, f"接口不存在: {url.path}"))
+            self.send_json(404, error(404, f"接口不存在: {url.path}"))
             return
         form = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         form.update(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
@@ -124,65 +90,30 @@ class _Handler(BaseHTTPRequestHandler):
         if hang:
             self.close_connection = True
             return
-        self._send(status, body)
+        self.send_json(status, body)
 
 
-class JstSandbox:
+class JstSandbox(ScriptedSandbox):
     """The JST sandbox. ``state``, ``faults``, ``rate_limit`` and ``pushes`` are the Python API."""
 
     name = "JST sandbox"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.state = SandboxState()
         self.faults = FaultInjector()
         self.rate_limit = RateLimiter()
         self.pushes = PushSender(self.state)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
-    # -- lifecycle (also the local stack's Sandbox protocol) --------------------------
-    def start(self) -> str:
-        if self._server is None:
-            self._stopping.clear()
-            self._server = _Server((self.host, self.port), _Handler)
-            self._server.sandbox = self
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"jst-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def status(self) -> str:
-        return f"{self.name}: {self.url}" if self._server else f"{self.name}: stopped"
+    def handler_class(self) -> type[_Handler]:
+        return _Handler
 
     def environment(self) -> dict[str, str]:
-        return {"O2O_JST_SANDBOX_URL": self.url, "O2O_JST_BASE_URL": self.url} if self._server else {}
+        return {"O2O_JST_SANDBOX_URL": self.url, "O2O_JST_BASE_URL": self.url} if self.running else {}
 
     def connect_bridge(self, api_url: str) -> None:
         """Send pushes to this bridge's callback routes (the local stack calls it once its API is up)."""
         self.state.configure(callback_base_url=api_url)
-
-    def __enter__(self) -> "JstSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # -- the API pipeline --------------------------------------------------------------
     def handle_api(self, path: str, form: dict[str, str]) -> tuple[int, Any, bool]:
@@ -208,16 +139,7 @@ class JstSandbox:
                                 "code": body.get("code"), "msg": body.get("msg"), "http_status": status})
         return status, body, False
 
-    # -- Python API: data ----------------------------------------------------------------
-    def reset(self) -> None:
-        """Empty the state, the call and push logs; faults off; rate-limit counters cleared."""
-        self.state.reset()
-        self.faults.reset()
-        self.rate_limit.reset()
-
-    def seed(self, **data: Any) -> dict:
-        return self.state.seed(**data)
-
+    # -- Python API: data (reset, seed, configure, calls, clear_calls, advance_clock: ScriptedSandbox) --
     def seed_demo(self, *, callback_base_url: str | None = None) -> dict:
         """The demo tenant of local/tenants/demo.yaml: warehouses 10000 总仓 / 10001 店加线下仓,
         shop 133242 自有商城, logistics SF/ZTO, four SKUs with stock, the demo credentials."""
@@ -225,28 +147,17 @@ class JstSandbox:
             self.state.configure(callback_base_url=callback_base_url)
         return self.state.seed(**DEMO)
 
-    def configure(self, **settings: Any) -> dict:
-        return self.state.configure(**settings).to_dict()
-
-    def calls(self, path: str | None = None) -> list[dict]:
-        with self.state.lock:
-            return [dict(c) for c in self.state.calls if path is None or c["path"] == path]
-
-    def clear_calls(self) -> None:
-        with self.state.lock:
-            self.state.calls.clear()
-
-    def advance_clock(self, seconds: float) -> None:
-        with self.state.lock:
-            self.state.clock_offset += seconds
-
     # -- Python API: what JST does on its own -------------------------------------------------
     def add_outbound(self, **outbound: Any) -> dict:
-        """A sales outbound JST's OMS assigned to a warehouse (S1); also creates its order."""
+        """A sales outbound JST's OMS assigned to a warehouse (S1); also creates its order, with
+        the order-only fields given as ``order`` (e.g. ``{"is_cod": true, "paid_amount": 0}``
+        for a 货到付款 order whose outbound does not say so)."""
+        order_fields = dict(outbound.pop("order", None) or {})
         with self.state.lock:
             ob = self.state.add_outbound(outbound)
             if ob["o_id"] not in self.state.orders:
-                self.state.add_order({"o_id": ob["o_id"], "so_id": ob["so_id"], "shop_id": ob["shop_id"],
+                self.state.add_order({"pay_amount": ob["pay_amount"], "paid_amount": ob["paid_amount"], **order_fields,
+                                      "o_id": ob["o_id"], "so_id": ob["so_id"], "shop_id": ob["shop_id"],
                                       "wms_co_id": ob["wms_co_id"], "status": "WaitOuterSent",
                                       "items": [{**it, "outer_oi_id": it.get("outer_oi_id") or str(it["oi_id"])}
                                                 for it in ob["items"]]})

@@ -347,6 +347,8 @@ class SandboxState:
                               "item_status": it.get("item_status", ""), "is_gift": bool(it.get("is_gift", False)),
                               "sku_type": it.get("sku_type", "normal"), "pic": it.get("pic", "")})
             row["items"] = items
+            for k, v in o.items():  # fields JST has and the sandbox does not model (is_cod...)
+                row.setdefault(k, v)
             self.touch(row)
             self.orders[o_id] = row
             return row

@@ -14,16 +14,14 @@ import hmac
 import json
 import os
 import re
-import socket
-import threading
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import openapi
+from ..sandbox_http import JsonHandler, SandboxServer
 from .faults import FaultInjector
 from .state import (BAD_REQUEST, MISSING_KEY, NOT_FOUND, SERVER_ERROR, TOO_MANY, UNAVAILABLE, Answer, Merchant,
                     PosState, error)
@@ -60,19 +58,16 @@ class EmitResult:
 Route = tuple[str, re.Pattern[str], Callable[..., Answer]]
 
 
-class PosSandbox:
+class PosSandbox(SandboxServer):
     name = "店+ sandbox"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, bridge_url: str | None = None,
                  fault_seed: int = 0, validate_events: bool = True) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.bridge_url = bridge_url
         self.state = PosState()
         self.faults = FaultInjector(fault_seed)
         self.validate_events = validate_events
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         s = self.state
         self.routes: list[Route] = [
             ("POST", re.compile(r"/fulfilment-orders"), lambda m, b, q: s.create_fulfilment(m, b)),
@@ -110,52 +105,24 @@ class PosSandbox:
         """Send events to this bridge (the local stack calls it once its API is up)."""
         self.bridge_url = api_url
 
-    def start(self) -> str:
-        """Serve in a background thread; returns ``base_url`` (what a tenant's pos.base_url is)."""
-        if self._server is None:
-            self._stopping.clear()
-            self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-            self._server.daemon_threads = True
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="pos-sandbox",
-                                            daemon=True)
-            self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases calls hanging in a timeout fault
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "PosSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def handler_class(self) -> type[JsonHandler]:
+        return _Handler
 
     @property
     def base_url(self) -> str:
         """What a tenant's ``pos.base_url`` should be."""
         return self.url + API_PREFIX
 
+    @property
+    def address(self) -> str:
+        return self.base_url  # what start() returns
+
     # --- the sandboxes.py slot ------------------------------------------------------------
-    def status(self) -> str:
-        if self._server is None:
-            return f"{self.name}: stopped"
-        return f"{self.name}: {self.base_url} (admin {self.url}{ADMIN_PREFIX}/, events to {self.bridge_url or 'nowhere'})"
+    def status_detail(self) -> str:
+        return f" (admin {self.url}{ADMIN_PREFIX}/, events to {self.bridge_url or 'nowhere'})"
 
     def environment(self) -> dict[str, str]:
-        return {"O2O_POS_SANDBOX_URL": self.url, "O2O_POS_BASE_URL": self.base_url} if self._server else {}
+        return {"O2O_POS_SANDBOX_URL": self.url, "O2O_POS_BASE_URL": self.base_url} if self.running else {}
 
     # --- Python API for tests and the demo --------------------------------------------------
     def reset(self) -> None:
@@ -403,47 +370,26 @@ def _fault_answer(status: int) -> Answer:
     return error(status, code, text)
 
 
-def _handler_for(sandbox: PosSandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "DianPlusSandbox/1.0"
+class _Handler(JsonHandler):
+    server_version = "DianPlusSandbox/1.0"
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: the state keeps a request log
-            pass
+    def _dispatch(self) -> None:
+        sandbox = self.sandbox
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        raw = self.read_body()
+        path = parts.path
+        extra: dict[str, str] = {}
+        if path.startswith(API_PREFIX + "/"):
+            served = sandbox.handle_api(self.command, path[len(API_PREFIX):], query, self.headers, raw)
+            if served is None:  # timeout fault: close without a word
+                self.close_connection = True
+                return
+            answer, extra = served
+        elif path.startswith(ADMIN_PREFIX + "/"):
+            answer = sandbox.handle_admin(self.command, path[len(ADMIN_PREFIX):].rstrip("/"), query, raw)
+        else:
+            answer = error(404, NOT_FOUND, f"no such path {path}; the API is under {API_PREFIX}/")
+        self.send_json(*answer, headers=extra)
 
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes; without this, delayed ACKs add ~40 ms a call.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def _dispatch(self) -> None:
-            parts = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            path = parts.path
-            extra: dict[str, str] = {}
-            if path.startswith(API_PREFIX + "/"):
-                served = sandbox.handle_api(self.command, path[len(API_PREFIX):], query, self.headers, raw)
-                if served is None:  # timeout fault: close without a word
-                    self.close_connection = True
-                    return
-                answer, extra = served
-            elif path.startswith(ADMIN_PREFIX + "/"):
-                answer = sandbox.handle_admin(self.command, path[len(ADMIN_PREFIX):].rstrip("/"), query, raw)
-            else:
-                answer = error(404, NOT_FOUND, f"no such path {path}; the API is under {API_PREFIX}/")
-            status, body = answer
-            data = json.dumps(body, ensure_ascii=False, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _dispatch
-
-    return Handler
-
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch

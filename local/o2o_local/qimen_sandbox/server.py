@@ -22,25 +22,22 @@ See docs/qimen-sandbox.md.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
+from ..sandbox_http import ADMIN_PREFIX, JsonHandler, SandboxServer
 from .signing import gateway_sign
 from .state import CONFIRM_METHODS, CREATE_METHODS, HEADS, Document, WmsState
 
 GATEWAY_PATH = "/router/qimen/service"
-ADMIN_PREFIX = "/__admin__/"
 DEFAULT_LOCAL_PORT = "8805"
 DEFAULT_BRIDGE_URL = "http://127.0.0.1:3000"
 GMT8 = timezone(timedelta(hours=8))
@@ -97,12 +94,12 @@ def _success(**extra: Any) -> bytes:
     return _xml("response", {"flag": "success", "code": "0", "message": "ok", **extra})
 
 
-class QimenSandbox:
+class QimenSandbox(SandboxServer):
     name = "奇门 sandbox"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, bridge_url: str | None = None,
                  merchant: dict[str, Any] | None = None, fault_seed: int = 0) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.bridge_url = bridge_url
         self.merchant = dict(DEMO if merchant is None else merchant)
         self.state = WmsState()
@@ -110,8 +107,6 @@ class QimenSandbox:
         self.faults: dict[str, Any] = {"error_rate": 0.0, "kinds": ["failure"], "script": []}
         self._random = random.Random(fault_seed)
         self.callback_options: dict[str, Any] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- local stack Sandbox protocol -------------------------------------------------------
     @classmethod
@@ -123,48 +118,22 @@ class QimenSandbox:
     def connect_bridge(self, api_url: str) -> None:
         self.bridge_url = api_url
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def handler_class(self) -> type[JsonHandler]:
+        return _Handler
 
     @property
     def gateway_url(self) -> str:
         return self.url + GATEWAY_PATH
 
-    def start(self) -> str:
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-            self._server.daemon_threads = True
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="qimen-sandbox",
-                                            daemon=True)
-            self._thread.start()
+    @property
+    def address(self) -> str:
         return self.gateway_url
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def status(self) -> str:
-        if self._server is None:
-            return f"{self.name}: stopped"
-        return (f"{self.name}: {self.gateway_url} (admin {self.url}{ADMIN_PREFIX}, callbacks to "
-                f"{self.bridge_url or 'nowhere'}/qimen/callback)")
+    def status_detail(self) -> str:
+        return f" (admin {self.url}{ADMIN_PREFIX}, callbacks to {self.bridge_url or 'nowhere'}/qimen/callback)"
 
     def environment(self) -> dict[str, str]:
-        return {"O2O_QIMEN_SANDBOX_URL": self.url, "O2O_QIMEN_GATEWAY_URL": self.gateway_url} if self._server else {}
-
-    def __enter__(self) -> "QimenSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return {"O2O_QIMEN_SANDBOX_URL": self.url, "O2O_QIMEN_GATEWAY_URL": self.gateway_url} if self.running else {}
 
     def reset(self) -> None:
         self.state.reset()
@@ -486,49 +455,29 @@ class QimenSandbox:
         return answer
 
 
-def _handler_for(sandbox: QimenSandbox) -> type[BaseHTTPRequestHandler]:
-    from . import admin
+class _Handler(JsonHandler):
+    def do_GET(self) -> None:
+        from . import admin
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.startswith(ADMIN_PREFIX):
+            self.send_json(*admin.handle(self.sandbox, "GET", url.path[len(ADMIN_PREFIX):], None))
+        else:
+            self.send_json(200, {"name": self.sandbox.name, "gateway": self.sandbox.gateway_url})
 
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
+    def do_POST(self) -> None:
+        from . import admin
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _json(self, status: int, body: Any) -> None:
-            self._send(status, json.dumps(body, ensure_ascii=False, default=str).encode(), "application/json; charset=utf-8")
-
-        def do_GET(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            if url.path.startswith(ADMIN_PREFIX):
-                self._json(*admin.handle(sandbox, "GET", url.path[len(ADMIN_PREFIX):], None))
-            else:
-                self._json(200, {"name": sandbox.name, "gateway": sandbox.gateway_url})
-
-        def do_POST(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if url.path.startswith(ADMIN_PREFIX):
-                try:
-                    payload = json.loads(raw) if raw.strip() else {}
-                except ValueError:
-                    self._json(400, {"error": "body is not JSON"})
-                    return
-                self._json(*admin.handle(sandbox, "POST", url.path[len(ADMIN_PREFIX):], payload))
-                return
-            if url.path != GATEWAY_PATH:
-                self._json(404, {"error": f"no such path {url.path}"})
-                return
-            query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
-            status, body = sandbox.handle_gateway(query, raw)
-            self._send(status, body, "text/xml;charset=utf-8")
-
-    return Handler
+        url = urllib.parse.urlsplit(self.path)
+        raw = self.read_body()
+        if url.path.startswith(ADMIN_PREFIX):
+            payload = self.admin_body(raw)
+            if payload is not None:
+                self.send_json(*admin.handle(self.sandbox, "POST", url.path[len(ADMIN_PREFIX):], payload))
+            return
+        if url.path != GATEWAY_PATH:
+            self.send_json(404, {"error": f"no such path {url.path}"})
+            return
+        query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        status, body = self.sandbox.handle_gateway(query, raw)
+        self.send_body(status, body, "text/xml;charset=utf-8")

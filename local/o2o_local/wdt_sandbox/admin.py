@@ -27,70 +27,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..sandbox_http import ADMIN_PREFIX as PREFIX, admin_answer
+
 if TYPE_CHECKING:
     from .server import WdtSandbox
 
-PREFIX = "/__admin__/"
-
 
 def handle(sb: "WdtSandbox", method: str, path: str, query: dict, body: Any) -> tuple[int, Any]:
-    route = path[len(PREFIX):].strip("/")
-    try:
-        if method == "GET":
-            return 200, _get(sb, route, query)
-        if not isinstance(body, dict):
-            return 400, {"error": "body must be a JSON object"}
-        return 200, _post(sb, route, body)
-    except LookupError as exc:
-        return 404, {"error": str(exc)}
-    except (ValueError, TypeError, KeyError) as exc:
-        return 400, {"error": str(exc)}
+    """State, calls, faults, rate limit, settings, reset, clock: sandbox_http; the rest here."""
+    return admin_answer(sb, method, path, query, body, get=_get, post=_post)
 
 
 def _get(sb: "WdtSandbox", route: str, query: dict) -> Any:
-    if route == "state":
-        return sb.state.snapshot(query.get("collection"))
-    if route.startswith("state/"):
-        return sb.state.snapshot(route[len("state/"):])
-    if route == "calls":
-        return sb.calls(query.get("api"))
-    if route == "faults":
-        return sb.faults.snapshot()
-    if route == "rate-limit":
-        return sb.rate_limit.snapshot()
-    if route == "settings":
-        return sb.state.settings.to_dict()
     raise LookupError(f"unknown admin route GET {route}")
 
 
 def _post(sb: "WdtSandbox", route: str, body: dict) -> Any:
-    body = dict(body)
-    if route == "reset":
-        sb.reset()
-        return {"ok": True}
     if route == "seed":
         result = sb.seed_demo() if body.pop("demo", False) else {}
         return sb.seed(**body) if body else result
-    if route == "settings":
-        return sb.configure(**body)
-    if route == "faults":
-        if body.pop("reset", False):
-            sb.faults.reset()
-        script = body.pop("script", [])
-        if body:
-            sb.faults.configure(**body)
-        for fault in script:
-            fault = dict(fault)
-            sb.faults.add(fault.pop("kind"), **fault)
-        return sb.faults.snapshot()
-    if route == "rate-limit":
-        return sb.rate_limit.configure(**body)
-    if route == "calls/clear":
-        sb.clear_calls()
-        return {"ok": True}
-    if route == "clock":
-        sb.advance_clock(float(body.get("advance_seconds", 0)))
-        return {"now": sb.state.now_str()}
     if route == "stockins":
         return sb.add_stockin(body.pop("warehouse_no"), body.pop("order_type"), body.pop("lines"), **body)
     if route == "stockouts":

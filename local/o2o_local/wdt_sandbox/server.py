@@ -11,14 +11,12 @@ It also satisfies the local stack's ``Sandbox`` protocol (name, start, status, e
 
 from __future__ import annotations
 
-import json
-import threading
 import urllib.parse
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..jst_sandbox.faults import FaultInjector, RateLimiter
+from ..sandbox_http import JsonHandler, ScriptedSandbox
 from . import admin
 from .endpoints import APIS, CODES, error, process
 from .state import WdtState
@@ -55,63 +53,32 @@ DEMO = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    sandbox: "WdtSandbox"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
+class _Handler(JsonHandler):
+    admin_routes = admin.handle
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         # The Date header is the ERP's clock (moved by advance_clock): clients learn their skew from it.
-        return formatdate(self.server.sandbox.state.time(), usegmt=True)
-
-    def _send(self, status: int, body: Any) -> None:
-        raw = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-        self.wfile.flush()
-
-    def _read(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return formatdate(self.sandbox.state.time(), usegmt=True)
 
     def do_GET(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith(admin.PREFIX):
-            self._send(*admin.handle(self.server.sandbox, "GET", url.path, dict(urllib.parse.parse_qsl(url.query)), None))
-        elif url.path in ("/", "/health"):
-            self._send(200, {"code": 0, "message": "旺店通 sandbox", "base_url": self.server.sandbox.base_url})
+        if self.answered_admin(url):
+            return
+        if url.path in ("/", "/health"):
+            self.send_json(200, {"code": 0, "message": "旺店通 sandbox", "base_url": self.sandbox.base_url})
         else:
-            self._send(405, error(405, "只支持POST"))
+            self.send_json(405, error(405, "只支持POST"))
 
     def do_POST(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        raw = self._read()
-        sandbox = self.server.sandbox
-        if url.path.startswith(admin.PREFIX):
-            try:
-                payload = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                self._send(400, {"error": "body is not JSON"})
-                return
-            self._send(*admin.handle(sandbox, "POST", url.path, dict(urllib.parse.parse_qsl(url.query)), payload))
+        raw = self.read_body()
+        sandbox = self.sandbox
+        if self.answered_admin(url, raw):
             return
         api = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else ""
         if api not in APIS:
             sandbox.state.record_call({"api": api or url.path, "code": 404, "http_status": 404, "fault": None})
-            self._send(404, error(404, f"接口不存在: {url.path}"))
+            self.send_json(404, error(404, f"接口不存在: {url.path}"))
             return
         form = dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         try:
@@ -122,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hang:
             self.close_connection = True
             return
-        self._send(status, body)
+        self.send_json(status, body)
 
 
 class WdtFaults(FaultInjector):
@@ -141,45 +108,21 @@ class WdtFaults(FaultInjector):
         super().add(kind, **kwargs)
 
 
-class WdtSandbox:
+class WdtSandbox(ScriptedSandbox):
     """The 旺店通 sandbox. ``state``, ``faults`` and ``rate_limit`` are the Python API."""
 
     name = "旺店通 sandbox"
+    CALL_KEY = "api"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.state = WdtState()
         self.faults = WdtFaults()
         self.faults.reset()
         self.rate_limit = RateLimiter(per_second=5, per_minute=300)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> str:
-        if self._server is None:
-            self._stopping.clear()
-            self._server = _Server((self.host, self.port), _Handler)
-            self._server.sandbox = self
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"wdt-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def handler_class(self) -> type[_Handler]:
+        return _Handler
 
     @property
     def base_url(self) -> str:
@@ -187,17 +130,10 @@ class WdtSandbox:
         return f"{self.url}/openapi2"
 
     def status(self) -> str:
-        return f"{self.name}: {self.base_url}" if self._server else f"{self.name}: stopped"
+        return f"{self.name}: {self.base_url}" if self.running else f"{self.name}: stopped"
 
     def environment(self) -> dict[str, str]:
-        return {"O2O_WDT_SANDBOX_URL": self.url, "O2O_WDT_BASE_URL": self.base_url} if self._server else {}
-
-    def __enter__(self) -> "WdtSandbox":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return {"O2O_WDT_SANDBOX_URL": self.url, "O2O_WDT_BASE_URL": self.base_url} if self.running else {}
 
     # -- the API pipeline -------------------------------------------------------------------
     def handle_api(self, api: str, form: dict[str, str]) -> tuple[int, Any, bool]:
@@ -229,35 +165,12 @@ class WdtSandbox:
                                 "message": body.get("message"), "http_status": status})
         return status, body, False
 
-    # -- Python API: data -------------------------------------------------------------------
-    def reset(self) -> None:
-        self.state.reset()
-        self.faults.reset()
-        self.rate_limit.reset()
-
-    def seed(self, **data: Any) -> dict:
-        return self.state.seed(**data)
-
+    # -- Python API: data (reset, seed, configure, calls, clear_calls, advance_clock: ScriptedSandbox) --
     def seed_demo(self) -> dict:
         """The 旺店通 demo tenant of local/tenants/wdt-demo.yaml: shop POS01 (其它), 总仓 000 and
         the store warehouses S101 / S102, 无单号 WDH and 货到付款 HDFK logistics, three
         category levels, two goods with stock."""
         return self.state.seed(**DEMO)
-
-    def configure(self, **settings: Any) -> dict:
-        return self.state.configure(**settings).to_dict()
-
-    def calls(self, api: str | None = None) -> list[dict]:
-        with self.state.lock:
-            return [dict(c) for c in self.state.calls if api is None or c["api"] == api]
-
-    def clear_calls(self) -> None:
-        with self.state.lock:
-            self.state.calls.clear()
-
-    def advance_clock(self, seconds: float) -> None:
-        with self.state.lock:
-            self.state.clock_offset += seconds
 
     # -- Python API: what an ERP user does ------------------------------------------------------
     def add_stockin(self, warehouse_no: str, order_type: str, lines: list[dict], *, remark: str = "",

@@ -26,9 +26,11 @@ IDEMPOTENCY_KEY = "[ent_id, event_id]"  # event_id is unique per event, per tena
 ACKNOWLEDGED = {"code": 0, "msg": "ok"}  # the store system's success answer
 
 
-# Store events whose business fact goes to the ledger (flows/retail_facts.py) before their flow
-# runs: a sale happened at the till whether or not the ERP flow books it (or is built yet).
-RECORDED_BEFORE_THEIR_FLOW = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
+# Store events whose business fact goes to the ledger (flows/retail_facts.py) once their flow has
+# handled them: whatever the ERP does with the sale (books it, queues it, or has nothing to do),
+# it happened at the till. An event the bridge does not handle - answered 501 because its flow
+# for the tenant's ERP is not built, or failing and sent again by the store - records nothing.
+RECORDED_ONCE_HANDLED = frozenset({"sale.completed", "sale.refunded", "stock.counted"})
 
 
 def deliver(event: PosEvent, tenant: "Tenant", *,
@@ -59,11 +61,11 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
         from .routes import ROUTES
 
         ctx = context_for(tenant)
-        if event.type in RECORDED_BEFORE_THEIR_FLOW:  # the document ledger's fact, whatever the ERP flow does
+        ROUTES[event.type].run(event, ctx)
+        if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
             from ..flows import retail_facts
 
             retail_facts.record(event, ctx)
-        ROUTES[event.type].run(event, ctx)
         return dict(ACKNOWLEDGED)
 
     return run

@@ -10,7 +10,8 @@
    once; a later one with another amount is noted on the timeline, never counted twice.
 4. ``reconcile`` (every poll_jst_documents run): a collection that differs from the expected
    amount is a mismatch, a COD order handed over ``cod_overdue_days`` ago and not collected is
-   overdue; both are counted in metrics the CodMismatch / CodOverdue alarms watch, and listed
+   overdue - an online order the store shipped or handed over (S1), or a store order the
+   warehouse shipped COD (S2, from its first parcel); both are counted in metrics the CodMismatch / CodOverdue alarms watch, and listed
    by ``o2o cod list``.
 
 Reporting the collection to the ERP: JST's open API has no call that records a payment on an
@@ -193,6 +194,23 @@ def expect_for_store_order(ctx: "FlowContext", order: Any) -> None:
         return changed
 
     _change(ctx, key, expect)
+
+
+def store_order_shipped(ctx: "FlowContext", order_no: str, *, at: datetime) -> None:
+    """The warehouse shipped (the first parcel of) store order ``order_no``: a COD part is now
+    with the courier, and overdue if not reported collected within ``cod_overdue_days``. A store
+    order without a COD part has no record and is left alone."""
+    key = f"order:{order_no}"
+
+    def shipped(d):
+        if d is None or d.get("handed_at"):
+            return None
+        return {**d, "handed_at": at.isoformat(), "how": "warehouse_shipped"}
+
+    before, after = _change(ctx, key, shipped)
+    if after is not before:
+        ctx.timeline.record(order_no, ctx.ent_id, "cod.handed_over",
+                            {"expected": after.get("expected"), "how": "warehouse_shipped"})
 
 
 # --- reconciliation ----------------------------------------------------------------------------

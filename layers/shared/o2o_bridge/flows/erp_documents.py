@@ -12,7 +12,8 @@
   the store whose warehouse it is.
 - With ``products.create_from_documents`` the document's SKUs the store does not know are
   created first (P9), from the ERP's product data; at most 5000 SKUs a document.
-- A document the store refuses is parked with its reason (kit.settle); the others go on.
+- A document the store refuses is parked with its reason (kit.settle), one that cannot be read
+  (or fails otherwise) is set aside (kit.each_record); the others go on and the cursor moves.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PermanentError
 from ..ports.erp import ErpProduct
 from ..ports.retail import ErpDocument, ErpDocumentLine
+from ..ports.state import MalformedRow
 from . import kit
 
 if TYPE_CHECKING:
@@ -45,24 +47,32 @@ def poll_erp_documents(ctx: "FlowContext") -> dict[str, Any]:
     begin = min(last_end, end) - overlap
     summary = {"read": 0, "delivered": 0, "seen_before": 0, "queued": 0, "parked": 0,
                "window": [begin.isoformat(), end.isoformat()]}
-    documents = sorted(ctx.erp.documents(begin, end), key=lambda d: (d.modified, d.doc_no))
+    documents = sorted(ctx.erp.documents(begin, end), key=lambda d: (
+        ("", d.key) if isinstance(d, MalformedRow) else (d.modified or "", d.doc_no)))
     summary["read"] = len(documents)
-    for doc in documents:
-        if ctx.time_left() < TIME_RESERVE_SECONDS:
-            summary["stopped"] = "out of time"  # the cursor stays: the next run reads these again
-            return summary
+
+    def take(doc: ErpDocument) -> str:
         key = f"{doc.direction}:{doc.doc_no}"
         if ctx.records.get(ctx.ent_id, SEEN, key) is not None:
-            summary["seen_before"] += 1
-            continue
+            return "seen_before"
         ctx.timeline.record(doc.doc_no, ctx.ent_id, "erp_document.found",
                             {"direction": doc.direction, "type": doc.doc_type, "store_code": doc.store_code,
                              "lines": len(doc.lines)})
-        result = kit.settle(ctx, deliver_document, _payload(doc), trace_key=doc.doc_no)
-        outcome = result.get("outcome")
-        summary["delivered" if outcome == "delivered" else "queued" if outcome == "queued" else "parked"] += 1
+        outcome = kit.settle(ctx, deliver_document, _payload(doc), trace_key=doc.doc_no).get("outcome")
         ctx.records.put(ctx.ent_id, SEEN, key, {"outcome": outcome, "modified": doc.modified},
                         ttl_days=SEEN_MEMORY_DAYS)
+        return "delivered" if outcome == "delivered" else "queued" if outcome == "queued" else "parked"
+
+    # A document that fails (a row that cannot be read, a bug) is set aside; the others go on.
+    counts = kit.each_record(ctx, documents, take, step=deliver_document, payload_of=_payload,
+                             trace_key_of=lambda doc: doc.doc_no, malformed_step=deliver_again,
+                             stop=lambda: ctx.time_left() < TIME_RESERVE_SECONDS)
+    for outcome, count in counts.items():
+        name = "seen_before" if outcome == "parked_before" else outcome  # set aside by an earlier run
+        summary[name] = summary.get(name, 0) + count
+    if counts["stopped_early"]:
+        summary["stopped"] = "out of time"  # the cursor stays: the next run reads these again
+        return summary
     ctx.cursors.advance(ctx.ent_id, CURSOR, end.isoformat(), cursor.version if cursor else None)
     if summary["delivered"]:
         ctx.metric("ErpDocumentsDelivered", summary["delivered"])
@@ -72,6 +82,16 @@ def poll_erp_documents(ctx: "FlowContext") -> dict[str, Any]:
 def _payload(doc: ErpDocument) -> dict[str, Any]:
     return {"doc_no": doc.doc_no, "direction": doc.direction, "doc_type": doc.doc_type, "store_code": doc.store_code,
             "remark": doc.remark, "lines": [[l.sku_id, l.qty, l.name] for l in doc.lines]}
+
+
+@kit.flow_command("erp_documents.deliver_again")
+def deliver_again(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A document the poll could not read, read again from its row and delivered (`o2o dlq
+    replay` after the fix)."""
+    doc = ctx.erp.document_again(payload["row"])
+    if doc is None:
+        return {"outcome": "not for the stores"}
+    return deliver_document(ctx, _payload(doc))
 
 
 @kit.flow_command("erp_documents.deliver")

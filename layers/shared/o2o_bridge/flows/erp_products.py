@@ -14,7 +14,8 @@ JST's S7 uses); what differs from S7 is the 旺店通 guide's rules for what rea
   sent as null, which keeps the store's value). New products reach the store through the
   backfill or with the first ERP document that brings them (W2).
 
-A batch the store refuses is parked with its reason (kit.settle) and the others go on.
+A batch the store refuses is parked with its reason (kit.settle) and the others go on; a goods
+row that cannot be read is parked too (kit.each_record), its replay reads it again.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def sync_erp_products(ctx: "FlowContext") -> dict[str, Any]:
     end = ctx.now()
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     begin = datetime.fromisoformat(cursor.value) - OVERLAP if cursor else end - FIRST_LOOKBACK
-    products = ctx.erp.changed_products(min(begin, end), end, by_style=False)
+    found = ctx.erp.changed_products(min(begin, end), end, by_style=False)
+    products = _readable(ctx, found)
     summary = _send(ctx, products, trace=f"products:{end.isoformat()[:16]}")
+    summary["parked"] += len(found) - len(products)
     if not summary["parked"] and not summary["queued"]:
         ctx.cursors.advance(ctx.ent_id, CURSOR, end.isoformat(), cursor.version if cursor else None)
-    return {"since": begin.isoformat(), "read": len(products), **summary}
+    return {"since": begin.isoformat(), "read": len(found), **summary}
 
 
 def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -57,7 +60,8 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
     end = ctx.now()
     totals = {"windows": 0, "read": 0, "created": 0, "sent": 0, "parked": 0, "queued": 0}
     for number, (start, stop) in enumerate(split_window(since, end, WINDOW), start=1):
-        new = [p for p in ctx.erp.changed_products(start, stop, by_style=False) if _created_within(p, start, stop)]
+        new = [p for p in _readable(ctx, ctx.erp.changed_products(start, stop, by_style=False))
+               if _created_within(p, start, stop)]
         result = {"sent": 0, "created": 0, "parked": 0, "queued": 0}
         for chunk_start in range(0, len(new), BATCH):
             chunk = new[chunk_start:chunk_start + BATCH]
@@ -76,6 +80,16 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
         if progress:
             progress({"window": number, "begin": start.isoformat(), "end": stop.isoformat(), "new": len(new), **result})
     return totals
+
+
+def _readable(ctx: "FlowContext", found: list[Any]) -> list[ErpProduct]:
+    """The products read; a goods row that cannot be read is set aside (parked with the reason,
+    replayed by ``update_again``) so the others go on."""
+    from ..ports.state import MalformedRow
+
+    kit.each_record(ctx, [row for row in found if isinstance(row, MalformedRow)], lambda row: "read",
+                    step=update_again, payload_of=lambda row: {"row": row.raw}, trace_key_of=lambda row: row.key)
+    return [p for p in found if not isinstance(p, MalformedRow)]
 
 
 @kit.flow_command("erp_products.create")
@@ -114,6 +128,12 @@ def _item(product: ErpProduct) -> dict[str, Any]:
             "barcode": product.barcode or None, "retail_price": str(product.retail_price)
             if product.retail_price is not None else None, "color": None, "size": None, "brand": None,
             "category": None, "cost_price": None, "tag_price": None}
+
+
+@kit.flow_command("erp_products.update_again")
+def update_again(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A goods row the run could not read, read again and its SKUs updated (`o2o dlq replay`)."""
+    return update_products(ctx, {"items": [_item(p) for p in ctx.erp.products_again(payload["row"])]})
 
 
 @kit.flow_command("erp_products.update")

@@ -6,7 +6,8 @@ Erp port both ERPs implement.
   stores' stock: the same read as JST's S4e (``stock_sync.pull_jst_stock`` over every stock
   source: a cursor per warehouse, the tenant's stock formula, versions, so a later store
   change is never overwritten by an older ERP figure). A cloud WMS (``warehouse: qimen``) is
-  read in the same pass (Q5).
+  read in the same pass (Q5). A row the ERP lists that cannot be read is parked with its reason
+  and the others are applied (its replay reads that SKU afresh, ``stock_sync.reread_stock``).
 - ``pos``: the store stock rows changed since the last run (P8) become one count (盘点) per
   store warehouse in the ERP (``erp.book_store_count``, keyed by the run, the store and the
   figures): the counted quantity overwrites. A cloud WMS's stock is read first, as above.

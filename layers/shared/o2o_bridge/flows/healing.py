@@ -50,7 +50,7 @@ def heal_parked(ctx: "FlowContext") -> dict[str, int]:
         if attempts >= limit:
             summary["gave_up"] += 1
             continue
-        decision = routing.route_outbound(ctx, s1._to_route(order.data),
+        decision = routing.route_outbound(ctx, s1.to_route(order.data),
                                           rejected_by=[r["store_code"] for r in order.data.get("rejections", [])])
         if decision.store_code is None:
             summary["still_no_store"] += 1
@@ -84,7 +84,7 @@ def expire_pickups(ctx: "FlowContext") -> dict[str, int]:
             continue
         expired_at = datetime.fromisoformat(marker.data["since"]) + timedelta(days=days)
         ledger_facts.pickup_expired(ctx, order.data, at=expired_at)
-        s1._park(ctx, marker.key, "pickup_expired",
+        s1.park(ctx, marker.key, "pickup_expired",
                  f"not picked up at store {order.data.get('store_code')} within {days} day(s) of "
                  f"{marker.data['since'][:10]}: call the customer, then cancel or keep waiting",
                  store_code=order.data.get("store_code"), fulfilment_id=order.data.get("fulfilment_id"))
@@ -105,9 +105,9 @@ def simulate(ctx: "FlowContext", io_id: str) -> dict[str, Any]:
         found = ctx.erp.find_online_outbound(io_id)
         if found is None:
             raise UnprocessableRequest(f"outbound {io_id} is neither known to the bridge nor found in the ERP")
-        data, known = s1._order_from_outbound(ctx, found), False
+        data, known = s1.order_from_outbound(ctx, found), False
     rejected = [r["store_code"] for r in data.get("rejections", [])]
-    decision = routing.route_outbound(ctx, s1._to_route(data), rejected_by=rejected)
+    decision = routing.route_outbound(ctx, s1.to_route(data), rejected_by=rejected)
     needed: dict[str, int] = {}
     for item in data.get("items", []):
         needed[item["sku_id"]] = needed.get(item["sku_id"], 0) + int(item["qty"])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
 from ..fingerprint import digest  # noqa: F401 - the flows' kit offers it
+from .app_slots import erp_app_of  # noqa: F401 - which ERP app a tenant's scheduled work spends
 
 if TYPE_CHECKING:
     from ..ports import (CommandQueue, CursorRepository, Erp, Ledger, LinkRepository, RecordRepository, StoreSystem,
@@ -163,7 +164,8 @@ def _park(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str, 
         reason = f"{reason} (its payload was not kept: {str(refused).splitlines()[0][:200]})"
     ctx.queue.dead_letter(DeadLetter(envelope=envelope, reason=reason, error_type=type(exc).__name__))
     ctx.timeline.record(trace_key, ctx.ent_id, "dead_lettered", {"command": name, "reason": reason}, level="error")
-    ctx.records.put(ctx.ent_id, PARKED_KIND, marker, {"reason": reason, "trace_key": trace_key},
+    ctx.records.put(ctx.ent_id, PARKED_KIND, marker,
+                    {"reason": reason, "trace_key": trace_key, "parked_at": ctx.now().isoformat()},
                     ttl_days=PARKED_MEMORY_DAYS)
     ctx.metric("DeadLettered", 1)
     return reason
@@ -203,11 +205,16 @@ R = TypeVar("R")
 
 def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], str], *, step: FlowStep,
                 payload_of: Callable[[R], dict[str, Any]], trace_key_of: Callable[[R], str],
-                counts: Counter | None = None, stop: Callable[[], bool] | None = None) -> Counter:
+                counts: Counter | None = None, stop: Callable[[], bool] | None = None,
+                malformed_step: FlowStep | None = None,
+                malformed_payload_of: Callable[[Any], dict[str, Any]] | None = None) -> Counter:
     """Handle every record of a poll's page (or a scan's list) with ``handle(record) -> outcome``;
     a record that raises is ``set_aside`` and the loop goes on with the next one. Returns the
     outcomes counted (``parked``, ``queued``, whatever ``handle`` returned). A ``MalformedRow``
-    (a row the connector could not read) is parked without calling ``handle``. ``stop()`` is asked
+    (a row the connector could not read) is parked without calling ``handle``, for
+    ``malformed_step`` (default ``step``) with ``malformed_payload_of(row)`` (default
+    ``{"row": row.raw}``): the step that reads the row again, or reads the record afresh by its key,
+    when the operator replays it. ``stop()`` is asked
     before each record (e.g. too little time left): then ``stopped_early`` is counted and the
     loop ends.
 
@@ -222,12 +229,14 @@ def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], st
             break
         try:
             if isinstance(record, MalformedRow):
-                raise PermanentError(f"malformed row from {record.source}: {record.problem}")
+                raise PermanentError(f"a row from {record.source} cannot be read: {record.problem}")
             outcome = handle(record)
         except Exception as exc:  # noqa: BLE001 - one record must not stop the ones behind it
-            payload = {"row": record.raw} if isinstance(record, MalformedRow) else payload_of(record)
-            trace_key = record.key if isinstance(record, MalformedRow) else trace_key_of(record)
-            outcome = set_aside(ctx, step, payload, trace_key=trace_key, error=exc)
+            if isinstance(record, MalformedRow):
+                payload = malformed_payload_of(record) if malformed_payload_of else {"row": record.raw}
+                outcome = set_aside(ctx, malformed_step or step, payload, trace_key=record.key, error=exc)
+            else:
+                outcome = set_aside(ctx, step, payload_of(record), trace_key=trace_key_of(record), error=exc)
         counts[outcome] += 1
     return counts
 
@@ -357,15 +366,14 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
 #
 # A schedule fires its function once (EventBridge Scheduler, asynchronously, with no Lambda
 # retries: the next firing is the retry). That invocation only fans out: one message per tenant
-# on the function's own FIFO queue, in a fair order. The same function consumes the queue, one
-# tenant per invocation, so each tenant has the function's whole timeout; a tenant that fails
-# is logged and counted (metric ScheduledTenantFailed, alarmed) but its message is not failed,
-# so it is not re-run and never holds up the tenants queued behind it.
+# on the function's own FIFO queue, in a fair order, each tenant in a message group of its own.
+# The same function consumes the queue, one tenant per invocation, so each tenant has the
+# function's whole timeout; a tenant that fails is logged and counted (metric
+# ScheduledTenantFailed, alarmed) but its message is not failed, so it is not re-run; a run that
+# crashes its invocation holds only its own tenant's group. How many tenants of one ERP app run
+# at once is bounded by slots in the state table (flows/app_slots.py), not by the queue.
 
 BRIDGE = "-"  # owner of bridge-wide cursors (not a tenant)
-# Tenants of one ERP app that may run at once (FIFO message groups per app and slot): they share
-# the app's rate limit, so more would only wait for it.
-SLOTS_PER_ERP_APP = 2
 # A queued tenant run is started only with this much of an invocation left (a batch of more than
 # one); the rest are handed back.
 RUN_TIME_RESERVE_SECONDS = 10.0
@@ -373,13 +381,6 @@ RUN_TIME_RESERVE_SECONDS = 10.0
 
 class TenantFailures(BridgeError):
     """Some tenants' scheduled work failed; the others' went on and is done."""
-
-
-def erp_app_of(tenant: "Tenant") -> str:
-    """Which ERP app (and so which rate limit) the tenant's scheduled work spends."""
-    section = getattr(tenant, tenant.erp, None) if hasattr(tenant, "erp") else getattr(tenant, "jushuitan", None)
-    key = getattr(section, "app_key", None) or getattr(section, "sid", None)
-    return f"{getattr(tenant, 'erp', 'jushuitan')}:{key}" if key else f"tenant:{tenant.ent_id}"
 
 
 def for_erp(job: str, **flows: Callable[[FlowContext], dict[str, Any] | None]
@@ -439,18 +440,18 @@ def run_tenant(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], t
 
 
 def fan_out(job: str, run_id: str, *, tenants: "TenantRepository", cursors: "CursorRepository", queue: Any,
-            slots: int = SLOTS_PER_ERP_APP, erp: str | None = None) -> dict[str, Any]:
-    """Queue one run per tenant of ``job`` in this run's fair order, grouped by ERP app (with
-    ``erp``, only that ERP's tenants: a JST poll skips 旺店通 tenants)."""
+            erp: str | None = None) -> dict[str, Any]:
+    """Queue one run per tenant of ``job`` in this run's fair order (with ``erp``, only that
+    ERP's tenants: a JST poll skips 旺店通 tenants)."""
     turn = next_turn(job, cursors)
     runs: list[tuple[str, str]] = []
     for ent_id in fair_order(tenants.list_ids(), turn):
         tenant = tenants.get(ent_id)
         if tenant is None or not _of_erp(tenant, erp):
             continue
-        # A tenant keeps its slot, so its runs never overlap (one FIFO group runs one at a time).
-        slot = int(digest(ent_id), 16) % max(slots, 1)
-        runs.append((ent_id, f"{erp_app_of(tenant)}#{slot}"))
+        # Its own FIFO group: the tenant's runs never overlap, and a run that crashed its
+        # invocation (its message held until the visibility timeout) holds up only this tenant.
+        runs.append((ent_id, f"tenant:{ent_id}"))
     queue.send(job, run_id, runs)
     from ..observability import logger
 
@@ -473,12 +474,14 @@ def _run_id(event: dict[str, Any], now: datetime) -> str:
 def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], event: Any, *,
                   tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
                   queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
-                  time_left: Callable[[], float] | None = None, erp: str | None = None) -> dict[str, Any]:
+                  time_left: Callable[[], float] | None = None, erp: str | None = None,
+                  records: "RecordRepository | None" = None) -> dict[str, Any]:
     """The handler of a scheduled function, for the three events it gets:
 
     - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
-    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``); a failed tenant is
-      not a failed message (that would re-run it and hold up its FIFO group);
+    - its tenant-runs queue's (SQS records): run each tenant (``run_tenant``) in a slot of its ERP
+      app (flows/app_slots.py); a failed tenant is not a failed message (that would re-run it);
+      only a message that could not be handled at all (its tenant could not be read) is;
     - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
 
     With ``erp``, only the tenants of that ERP take part."""
@@ -486,8 +489,10 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
 
     tenants = tenants if tenants is not None else runtime.state_store()
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        if records is None:
+            records = runtime.records()
         return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
-                           time_left=time_left or _lambda_time_left)
+                           time_left=time_left or _lambda_time_left, state=records)
     if isinstance(event, dict) and event.get("ent_id"):
         tenant = tenants.get(str(event["ent_id"]))
         if tenant is None:
@@ -511,17 +516,20 @@ def _lambda_time_left() -> float:
     return context.get_remaining_time_in_millis() / 1000
 
 
-def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], records: list[dict[str, Any]], *,
+def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], messages: list[dict[str, Any]], *,
                 tenants: "TenantRepository", build: Callable[["Tenant"], FlowContext] | None,
-                time_left: Callable[[], float]) -> dict[str, Any]:
-    from ..observability import logger
+                time_left: Callable[[], float], state: "RecordRepository") -> dict[str, Any]:
+    from ..observability import logger, metrics
+    from . import app_slots
 
     summaries: dict[str, Any] = {}
-    handed_back: list[dict[str, str]] = []
-    for record in records:
+    failed: list[dict[str, str]] = []
+    handed_back = False
+    for record in messages:
         if handed_back or (summaries and time_left() < RUN_TIME_RESERVE_SECONDS):
-            # FIFO: once one is handed back, every later record of the batch is too (order kept).
-            handed_back.append({"itemIdentifier": record.get("messageId", "")})
+            # Each tenant has its own group, but the runs of one batch keep their order anyway.
+            handed_back = True
+            failed.append({"itemIdentifier": record.get("messageId", "")})
             continue
         try:
             body = json.loads(record.get("body") or "{}")
@@ -529,12 +537,31 @@ def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], 
         except (ValueError, KeyError, TypeError):
             logger.error(f"{job}: unreadable tenant-run message dropped", extra={"job": job})
             continue
-        tenant = tenants.get(ent_id)
+        try:
+            tenant = tenants.get(ent_id)
+        except Exception as exc:  # noqa: BLE001 - this message only: its tenant could not be read
+            # Reported failed, so it reaches TenantRunsDLQ (alarmed); it holds only its own group.
+            logger.error(f"{job}: tenant {ent_id} could not be read: {type(exc).__name__}",
+                         extra={"job": job, "ent_id": ent_id, "ok": False})
+            failed.append({"itemIdentifier": record.get("messageId", "")})
+            continue
         if tenant is None:
             logger.warning(f"{job}: tenant {ent_id} is no longer registered", extra={"job": job, "ent_id": ent_id})
             continue
-        summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
-    return {"batchItemFailures": handed_back, "job": job, "tenants": summaries}
+        slot = app_slots.take(state, job, tenant, time_left=time_left, reserve_seconds=RUN_TIME_RESERVE_SECONDS)
+        if slot is None:
+            summaries[ent_id] = {"ok": False, "started": False,
+                                 "error": f"not started: {app_slots.SLOTS_PER_ERP_APP} runs of its ERP app were "
+                                          "still running; the next firing runs it"}
+            metrics.add_metric(name="ScheduledTenantNotStarted", unit="Count", value=1)
+            logger.warning(f"{job}: tenant {ent_id} not started", extra={"job": job, "ent_id": ent_id, "ok": False,
+                                                                          "summary": summaries[ent_id]})
+            continue
+        try:
+            summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
+        finally:
+            app_slots.give_back(state, slot)
+    return {"batchItemFailures": failed, "job": job, "tenants": summaries}
 
 
 def run_for_tenants(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], *, erp: str | None = None,

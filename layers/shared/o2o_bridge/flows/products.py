@@ -8,9 +8,12 @@ over the Erp port (``erp.changed_products``).
   edge is read twice, never skipped); a repeat is an idempotent upsert at the store.
 - Maps each SKU with the store's field map (docs/architecture.md) and the tenant's ``products``
   options (``map_product``) and upserts them in batches of ``BATCH``.
-- An item that fails (mapping, a refused item, a failed batch) is recorded as a
-  ``product.failed`` record with the ERP's record of it and on its timeline (key: the sku_id); the rest
-  go on, and every run first retries the recorded ones (re-mapped with the current options).
+- An item that fails (a row the ERP lists that cannot be read, mapping, a refused item, a failed
+  batch) is set aside like every poll's failing record (kit.set_aside): parked on the DLQ with its
+  reason and the ERP's record of it (a store outage: queued for the retry worker), on its
+  timeline (key: the sku_id), listed by `o2o products failed`; the rest go on, and
+  `o2o dlq replay` sends it again (re-read and re-mapped with the current options) after the fix.
+  A later success clears it from the list.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ..errors import PermanentError, TransientError
 
 from ..connectors.paging import split_window
 from ..ports.erp import ErpProduct
+from ..ports.state import MalformedRow
+from . import kit
 
 if TYPE_CHECKING:
     from ..connectors.store import models as pos
@@ -33,7 +38,10 @@ CURSOR = "products.modified"
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=1)  # a tenant's first hourly run; history comes from `o2o products backfill`
 BATCH = 100  # P9 items per call (the contract gives no maximum; small batches isolate failures)
-FAILED = "product.failed"  # record kind: one per SKU waiting to be sent again
+# Failures recorded by bridges before they were set aside like every poll's (one per SKU): the
+# hourly run sends each once more and, if it still fails, sets it aside.
+LEGACY_FAILED = "product.failed"
+SEND_AGAIN = "products.send_again"  # the retry command of a product set aside
 DONE_STATUSES = frozenset({"created", "updated", "unchanged", "skipped"})  # skipped: auto_create is off
 TIME_RESERVE_SECONDS = 20  # stop before the Lambda's timeout; the cursor says where to resume
 
@@ -48,13 +56,14 @@ class MappingError(PermanentError):
 
 
 def sync_products(ctx: "FlowContext") -> dict[str, Any]:
-    """sync_products (hourly): retry recorded failures, then every window since the cursor."""
+    """sync_products (hourly): every window since the cursor (and, once, failures an earlier
+    version of the bridge recorded)."""
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     now = ctx.now()
     begin = datetime.fromisoformat(cursor.value) - OVERLAP if cursor else now - FIRST_LOOKBACK
-    retried = retry_failed(ctx)
+    legacy = _send_legacy_failures(ctx)
     summary = sync_range(ctx, min(begin, now), now, advance_cursor=True)
-    return {**summary, "retried": retried["sent"], "still_failing": retried["failed"]}
+    return {**summary, **({"legacy_failures_sent_again": legacy} if legacy else {})}
 
 
 def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None = None) -> dict[str, Any]:
@@ -74,7 +83,8 @@ def sync_range(ctx: "FlowContext", begin: datetime, end: datetime, *, advance_cu
                progress: Progress | None = None) -> dict[str, Any]:
     """Read and send [begin, end] in windows of ≤ 7 days; returns the counts."""
     windows = split_window(begin, end, ctx.erp.info.max_product_window)
-    totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "stopped_early": False}
+    totals = {"windows": 0, "read": 0, "selected": 0, "sent": 0, "failed": 0, "parked": 0, "queued": 0,
+              "stopped_early": False}
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR) if advance_cursor else None
     version = cursor.version if cursor else None
     for number, (start, stop) in enumerate(windows, start=1):
@@ -102,70 +112,128 @@ def sync_window(ctx: "FlowContext", begin: datetime, end: datetime) -> dict[str,
     """One window: read the ERP, map, keep the labelled ones, send."""
     options = ctx.tenant.products
     found = ctx.erp.changed_products(begin, end, by_style=options.pull_spu)
-    selected = [p for p in found if _labelled(p, options.only_label)]
-    sent, failed = send(ctx, selected)
-    return {"read": len(found), "selected": len(selected), "sent": sent, "failed": failed}
+    selected = [p for p in found if isinstance(p, MalformedRow) or _labelled(p, options.only_label)]
+    counts = send(ctx, selected)
+    return {"read": len(found), "selected": len(selected), **counts}
 
 
-def retry_failed(ctx: "FlowContext") -> dict[str, int]:
-    """Send again every SKU a previous run recorded as failed."""
-    waiting = ctx.records.list(ctx.ent_id, FAILED)
-    products: list[ErpProduct] = []
-    failed = 0
+def _send_legacy_failures(ctx: "FlowContext") -> int:
+    """Failures recorded as ``product.failed`` by an earlier version: sent once more (set aside
+    if they still fail), then forgotten."""
+    waiting = ctx.records.list(ctx.ent_id, LEGACY_FAILED)
+    if not waiting:
+        return 0
+    products: list[Any] = []
     for record in waiting:
+        data = {k: v for k, v in record.data.items()
+                if k not in ("error", "attempts", "first_failed_at", "last_failed_at")}
         try:
-            products.append(ctx.erp.product_again(record.data))
-        except ValueError as exc:
-            failed += 1
-            ctx.timeline.record(record.key, ctx.ent_id, "product.sync_failed", {"error": _short(exc)}, level="warning")
-    sent, not_sent = send(ctx, products, waiting={r.key for r in waiting}) if products else (0, 0)
-    return {"sent": sent, "failed": failed + not_sent}
+            products.append(ctx.erp.product_again(data))
+        except Exception as exc:  # noqa: BLE001 - it cannot be read again: set aside with the reason
+            kit.set_aside(ctx, send_again, {"record": data}, trace_key=record.key, error=exc)
+    send(ctx, products)
+    for record in waiting:
+        ctx.records.delete(ctx.ent_id, LEGACY_FAILED, record.key)
+    return len(waiting)
 
 
 # --- sending ----------------------------------------------------------------------------------
 
 
-def send(ctx: "FlowContext", products: list[ErpProduct], *, waiting: set[str] | None = None) -> tuple[int, int]:
-    """Map and upsert ``products`` in batches; every failure is recorded, every success clears
-    an earlier failure. Returns (sent, failed)."""
-    if waiting is None:
-        waiting = {r.key for r in ctx.records.list(ctx.ent_id, FAILED)} if products else set()
+def send(ctx: "FlowContext", products: list[Any]) -> dict[str, int]:
+    """Map and upsert ``products`` in batches; a product that fails is set aside (kit.set_aside)
+    and the rest go on, a success clears the product from the set-aside ones. Returns the counts
+    (sent, failed = parked + queued)."""
+    parked_before = _set_aside_products(ctx) if products else {}
     options = ctx.tenant.products
     ready: list[tuple[ErpProduct, "pos.Product"]] = []
-    failed = 0
-    for product in products:
+
+    def map_one(product: ErpProduct) -> str:
         try:
             ready.append((product, map_product(product, options, erp_name=ctx.erp.info.display_name)))
-        except Exception as exc:  # noqa: BLE001 - a mapping error or a bug: this SKU waits, the rest go on
-            _failed(ctx, product, f"cannot map: {_short(exc)}")
-            failed += 1
+        except Exception as exc:  # a mapping error or a bug: on the product's timeline, then set aside
+            _note_failure(ctx, product, exc)
+            raise
+        return "mapped"
+
+    counts = kit.each_record(ctx, products, map_one, step=send_again, payload_of=_again_payload,
+                             trace_key_of=lambda p: p.sku_id, malformed_payload_of=lambda row: {"record": row.raw})
     sent = 0
     for start in range(0, len(ready), BATCH):
         batch = ready[start:start + BATCH]
         results = _upsert(ctx, batch)
         done = []
         for product, mapped in batch:
-            status, message = results.get(product.sku_id, ("failed", "the store system did not answer for this item"))
+            status, error = results.get(product.sku_id, ("failed", TransientError(
+                "the store system did not answer for this item")))
             if status in DONE_STATUSES:
                 done.append((product, mapped, status))
             else:
-                failed += 1
-                _failed(ctx, product, f"{status}: {message}")
+                counts[_set_aside(ctx, product, error)] += 1
         refused = _to_cloud_warehouse(ctx, [mapped for _, mapped, _ in done])
         for product, _mapped, status in done:
-            if refused:
-                failed += 1
-                _failed(ctx, product, f"the cloud WMS refused it: {refused}")
+            if refused is not None:
+                counts[_set_aside(ctx, product, MappingError(f"the cloud WMS refused it: {_short(refused)}"))] += 1
                 continue
             sent += 1
-            if product.sku_id in waiting:
-                ctx.records.delete(ctx.ent_id, FAILED, product.sku_id)
+            marker = parked_before.get(product.sku_id)
+            if marker is not None:  # sent after it was set aside: no longer waiting for a person
+                ctx.records.delete(ctx.ent_id, kit.PARKED_KIND, marker)
                 ctx.timeline.record(product.sku_id, ctx.ent_id, "product.synced",
                                     {"status": status, "after_failure": True})
-    return sent, failed
+    failed = sum(counts[k] for k in ("parked", "parked_before", "queued"))
+    return {"sent": sent, "failed": failed, "parked": counts["parked"] + counts["parked_before"],
+            "queued": counts["queued"]}
 
 
-def _to_cloud_warehouse(ctx: "FlowContext", done: list) -> str | None:
+def _again_payload(product: ErpProduct) -> dict[str, Any]:
+    # The ERP's own record of the product ("source", "row" for JST), to read it again on replay.
+    return {"record": dict(product.record)}
+
+
+def _set_aside(ctx: "FlowContext", product: ErpProduct, error: BaseException) -> str:
+    _note_failure(ctx, product, error)
+    return kit.set_aside(ctx, send_again, _again_payload(product), trace_key=product.sku_id, error=error)
+
+
+def _note_failure(ctx: "FlowContext", product: ErpProduct, error: BaseException) -> None:
+    ctx.timeline.record(product.sku_id, ctx.ent_id, "product.sync_failed", {"error": _short(error)}, level="warning")
+
+
+def _set_aside_products(ctx: "FlowContext") -> dict[str, str]:
+    """sku_id -> parked marker of the products set aside and not sent since."""
+    return {r.data.get("trace_key"): r.key for r in ctx.records.list(ctx.ent_id, kit.PARKED_KIND, prefix=f"{SEND_AGAIN}:")}
+
+
+def set_aside_products(ctx: "FlowContext") -> list[dict[str, Any]]:
+    """`o2o products failed`: each product set aside and not sent since, with its reason."""
+    return [{"sku_id": r.data.get("trace_key"), "error": r.data.get("reason"), "since": r.data.get("parked_at")}
+            for r in ctx.records.list(ctx.ent_id, kit.PARKED_KIND, prefix=f"{SEND_AGAIN}:")]
+
+
+@kit.flow_command(SEND_AGAIN)
+def send_again(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, int]:
+    """A product set aside, read again from the ERP's record of it, mapped with the tenant's
+    current options and sent (`o2o dlq replay` after the fix, or the retry worker). Fails (so
+    it stays parked) if it still fails."""
+    product = ctx.erp.product_again(payload["record"])
+    options = ctx.tenant.products
+    mapped = map_product(product, options, erp_name=ctx.erp.info.display_name)
+    status, error = _upsert(ctx, [(product, mapped)]).get(product.sku_id, ("failed", TransientError(
+        "the store system did not answer for this item")))
+    if status not in DONE_STATUSES:
+        raise error
+    refused = _to_cloud_warehouse(ctx, [mapped])
+    if refused is not None:
+        raise MappingError(f"the cloud WMS refused it: {_short(refused)}")
+    marker = _set_aside_products(ctx).get(product.sku_id)
+    if marker is not None:
+        ctx.records.delete(ctx.ent_id, kit.PARKED_KIND, marker)
+    ctx.timeline.record(product.sku_id, ctx.ent_id, "product.synced", {"status": status, "after_failure": True})
+    return {"sent": 1}
+
+
+def _to_cloud_warehouse(ctx: "FlowContext", done: list) -> PermanentError | None:
     """Q6: what reached 店+ also goes to a cloud-warehouse tenant's WMS; the reason if refused
     (the items are then recorded as failed, and the hourly run sends them again)."""
     from . import cloud_warehouse
@@ -173,13 +241,14 @@ def _to_cloud_warehouse(ctx: "FlowContext", done: list) -> str | None:
     try:
         cloud_warehouse.products_to_wms(ctx, [mapped.body() for mapped in done])
     except PermanentError as exc:
-        return _short(exc)
+        return exc
     return None
 
 
-def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
-    """sku_id -> (status, message) for one batch. A refused batch is split so that one bad item
-    does not fail its neighbours; a transient failure fails the batch for this run only."""
+def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, BaseException | None]]:
+    """sku_id -> (status, the error when not done) for one batch. A refused batch is split so
+    that one bad item does not fail its neighbours; a transient failure fails the whole batch
+    (each item is then queued for the retry worker)."""
     from ..connectors.store import models as pos
     from ..connectors.store.idempotency import content_hash
 
@@ -196,33 +265,18 @@ def _upsert(ctx: "FlowContext", batch: list) -> dict[str, tuple[str, str]]:
     try:
         answer = ctx.store.upsert_products(request, business_key=business_key)
     except TransientError as exc:
-        return {item[0].sku_id: ("failed", f"store system unavailable: {_short(exc)}") for item in batch}
+        return {item[0].sku_id: ("failed", exc) for item in batch}
     except PermanentError as exc:
         if len(batch) == 1:
-            return {batch[0][0].sku_id: ("refused", _short(exc))}
+            return {batch[0][0].sku_id: ("refused", exc)}
         middle = len(batch) // 2
         return {**_upsert(ctx, batch[:middle]), **_upsert(ctx, batch[middle:])}
-    return {r.sku_code: (r.status, r.msg or "") for r in answer.results}
+    return {r.sku_code: (r.status, None if r.status in DONE_STATUSES
+                         else MappingError(f"refused by the store system ({r.status}): {r.msg or 'no reason given'}"))
+            for r in answer.results}
 
 
-def _failed(ctx: "FlowContext", product: ErpProduct, reason: str) -> None:
-    now = ctx.now().isoformat()
-    sku_id = product.sku_id
-    # The ERP's own record of the product ("source", "row" for JST), to read it again later.
-    data = {**product.record, "error": reason, "last_failed_at": now}
-    for _ in range(3):  # a concurrent run may write the same record: re-read and try again
-        existing = ctx.records.get(ctx.ent_id, FAILED, sku_id)
-        attempts = (existing.data.get("attempts", 0) if existing else 0) + 1
-        first = existing.data.get("first_failed_at", now) if existing else now
-        stored = ctx.records.put(ctx.ent_id, FAILED, sku_id, {**data, "attempts": attempts, "first_failed_at": first},
-                                 expected_version=existing.version if existing else None)
-        if stored is not None:
-            break
-    ctx.timeline.record(sku_id, ctx.ent_id, "product.sync_failed", {"error": reason, "attempts": attempts},
-                        level="warning")
-
-
-def _short(exc: Exception) -> str:
+def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 

@@ -1,9 +1,10 @@
 """The store's own business at the till and in the stockroom, as ledger facts: retail sales and
 refunds (零售日报, the stock ledger, cross-channel spending) and approved stock counts (盘点).
 
-Recorded from the store events before their ERP flows run (events/dispatch.py): the sale
-happened at the store whatever the ERP does with it, and the fact's key (sale_no, refund_no,
-count_no) makes a redelivered event a no-op here.
+Recorded from the store events once their ERP flows have handled them (events/dispatch.py):
+the sale happened at the store whatever the ERP does with it; an event the bridge answers 501
+(no flow for the tenant's ERP yet) or fails records nothing. The fact's key (sale_no,
+refund_no, count_no) makes a redelivered event a no-op here.
 """
 
 from __future__ import annotations

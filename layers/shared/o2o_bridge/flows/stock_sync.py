@@ -250,8 +250,8 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
     """S3/S4e hourly: every mapped warehouse's changes since its cursor -> P6.
 
-    A level that cannot be worked out (the tenant's formula fails on it) and a level the store
-    refuses are set aside (kit.set_aside: parked with the reason, replayable); the others are
+    A row the warehouse lists that cannot be read, a level that cannot be worked out (the
+    tenant's formula fails on it) and a level the store refuses are set aside (kit.set_aside: parked with the reason, replayable); the others are
     applied and the cursor moves past all of them."""
     return pull_stock(ctx, stock_sources(ctx))
 
@@ -288,10 +288,13 @@ def pull_stock(ctx: "FlowContext", sources: list[tuple[StockSource, StockLocatio
                         payload_of=lambda level: {"warehouse_code": location.pos_code, "sku_id": level.sku_id,
                                                   "figures": {k: str(v) for k, v in level.figures.items()},
                                                   "version": level.version},
-                        trace_key_of=lambda level: f"stock:{location.pos_code}", counts=counts)
+                        trace_key_of=lambda level: f"stock:{location.pos_code}", counts=counts,
+                        # A row the warehouse listed that cannot be read: its SKU read afresh on replay.
+                        malformed_step=reread_stock,
+                        malformed_payload_of=lambda row: {"warehouse_code": code, "sku_ids": [row.key]})
         for start in range(0, len(items), P6_MAX):
             _apply_levels(ctx, location.pos_code, items[start:start + P6_MAX], counts)
-        returns = _sales_return_stock(ctx, code, page.levels)
+        returns = _sales_return_stock(ctx, code, [level for level in page.levels if isinstance(level, StockLevel)])
         # Only after the levels are applied, durably queued or set aside: a crash re-reads them.
         ctx.cursors.advance(ctx.ent_id, name, page.next_cursor, cursor.version if cursor else None)
         summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],

@@ -11,6 +11,8 @@
 - A sale the ERP refuses for good (an unknown SKU, a store without its warehouse) is parked
   with the reason on the DLQ (kit.settle) and leaves the queue, so it never holds back the
   sales behind it; `o2o dlq replay` books it once the cause is fixed.
+- A queued sale that cannot be read, or that the ERP refuses so that the whole call fails, is
+  parked the same way (a refused call is split until the refused sale stands alone).
 - A transient failure (rate limit, timeout) stops the run: what is booked is marked, the
   rest stays queued for the next run.
 """
@@ -65,37 +67,72 @@ def push_store_sales(ctx: "FlowContext", *, per_run: int = PER_RUN) -> dict[str,
     summary = {"booked": 0, "parked": 0, "left": 0, "calls": 0}
     queued = ctx.records.list(ctx.ent_id, QUEUED)
     pending: list[tuple[Any, StoreSale]] = []
-    for entry in queued[:per_run]:
+
+    def read(entry: Any) -> str:
         record = ctx.records.get(ctx.ent_id, SALE, entry.data["sale_no"])
         if record is None or record.data["state"] != "queued":  # booked or parked before a crash
             ctx.records.delete(ctx.ent_id, QUEUED, entry.key)
-            continue
-        pending.append((record, StoreSale.from_record(record.data["sale"])))
+            return "finished"
+        try:
+            pending.append((record, StoreSale.from_record(record.data["sale"])))
+        except Exception as exc:  # noqa: BLE001 - set aside below: the DLQ holds it now, not the queue
+            _off_the_queue(ctx, entry, record)
+            raise PermanentError(f"queued sale {record.key} cannot be read ({type(exc).__name__}: {exc})") from None
+        return "read"
+
+    # A queued sale that cannot be read is set aside (parked with the reason, replayable).
+    unreadable = kit.each_record(ctx, queued[:per_run], read, step=push_sale,
+                                 payload_of=lambda entry: {"sale_no": str(entry.data.get("sale_no"))},
+                                 trace_key_of=lambda entry: str(entry.data.get("sale_no")))
+    summary["parked"] += unreadable["parked"] + unreadable["parked_before"]
     for start in range(0, len(pending), PER_CALL):
         if ctx.time_left() < STOP_WITH_SECONDS_LEFT:
             summary["stopped"] = "out of time"
             break
-        chunk = pending[start:start + PER_CALL]
-        try:
-            bookings = ctx.erp.book_sales([sale for _, sale in chunk])
-        except TransientError as exc:
-            summary["stopped"] = f"{type(exc).__name__}: {exc}"
+        if not _book(ctx, pending[start:start + PER_CALL], summary):
             ctx.metric("StoreSalesPushStopped", 1)
             break
-        summary["calls"] += 1
-        by_sale = {b.sale_no: b for b in bookings}
-        for record, sale in chunk:
-            booking = by_sale[sale.sale_no]
-            if booking.booked:
-                _mark(ctx, record, "booked")
-                summary["booked"] += 1
-            else:
-                _park(ctx, record, sale, booking.reason)
-                summary["parked"] += 1
     summary["left"] = len(ctx.records.list(ctx.ent_id, QUEUED))
     if summary["booked"]:
         ctx.metric("StoreSalesBooked", summary["booked"])
     return summary
+
+
+def _book(ctx: "FlowContext", chunk: list[tuple[Any, StoreSale]], summary: dict[str, Any]) -> bool:
+    """Book ``chunk`` in one call. A call the ERP refuses whole is split until the sale it
+    refuses stands alone and is parked; False when a transient failure stops the run."""
+    try:
+        bookings = ctx.erp.book_sales([sale for _, sale in chunk])
+    except TransientError as exc:
+        summary["stopped"] = f"{type(exc).__name__}: {exc}"
+        return False
+    except Exception as exc:  # noqa: BLE001 - a refusal (or a bug) of one sale must not hold back the rest
+        if len(chunk) > 1:
+            middle = len(chunk) // 2
+            return _book(ctx, chunk[:middle], summary) and _book(ctx, chunk[middle:], summary)
+        record, sale = chunk[0]
+        _park(ctx, record, sale, f"{type(exc).__name__}: {exc}")
+        summary["parked"] += 1
+        return True
+    summary["calls"] += 1
+    by_sale = {b.sale_no: b for b in bookings}
+    for record, sale in chunk:
+        booking = by_sale.get(sale.sale_no)
+        if booking is None:
+            continue  # the ERP did not answer for it: it stays queued for the next run
+        if booking.booked:
+            _mark(ctx, record, "booked")
+            summary["booked"] += 1
+        else:
+            _park(ctx, record, sale, booking.reason)
+            summary["parked"] += 1
+    return True
+
+
+def _off_the_queue(ctx: "FlowContext", entry: Any, record: Any) -> None:
+    ctx.records.put(ctx.ent_id, SALE, record.key, {**record.data, "state": "parked"},
+                    expected_version=record.version, ttl_days=SALE_MEMORY_DAYS)
+    ctx.records.delete(ctx.ent_id, QUEUED, entry.key)
 
 
 def _mark(ctx: "FlowContext", record: Any, state: str, **detail: Any) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError
-from ..ports import DocumentLink
+from ..ports import DocumentLink, MalformedRow
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..shanghai_time import from_jst_text
 from . import kit, ledger_facts
@@ -178,7 +178,10 @@ def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int])
     """Each part's state in the warehouse: confirmed (with the confirmed lines), voided, or still
     waiting. A part that fails to be handled is set aside (kit.each_record) and the others go on."""
     pending = {str(p.data["io_id"]): p for p in parts}
-    found = {state.warehouse_doc_id: state for state in ctx.warehouse.store_documents(sorted(pending))}
+    # A document the warehouse lists that cannot be read is found as a MalformedRow under its id:
+    # that part is set aside with the reason (its follow_part replay reads it again).
+    found = {state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state
+             for state in ctx.warehouse.store_documents(sorted(pending))}
     outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0])),
                                step=follow_part, payload_of=lambda item: _part_payload(item[1]),
                                trace_key_of=lambda item: item[1].data["doc_no"])
@@ -196,6 +199,9 @@ def _follow_part(ctx: "FlowContext", part, state) -> str:
     kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
     if state is None:
         return "missing"
+    if isinstance(state, MalformedRow):
+        raise PermanentError(f"the warehouse's {kind.label} document {io_id} cannot be read "
+                             f"({state.source}: {state.problem})")
     if state.status == "confirmed":
         items = [{"sku_id": i.sku_id, "qty": i.qty} for i in state.lines] or part.data["items"]
         if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=state.confirmed_at):

@@ -7,9 +7,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..ledger import Fact
+    from ..ledger import Compaction, Fact
 
 
 class Ledger(Protocol):
     def append(self, fact: "Fact") -> bool:
         """Write ``fact`` unless a fact with its key is already there; True when written now."""
+
+
+class CompactableLedger(Ledger, Protocol):
+    """A stored ledger whose closed days can be merged into one object per tenant and day."""
+
+    def tenants(self) -> list[str]:
+        """Tenants that have facts."""
+
+    def loose_objects(self, ent_id: str, day: str) -> list[tuple[str, int]]:
+        """The day's single-fact objects (name, size) not merged yet."""
+
+    def compact_day(self, ent_id: str, day: str) -> "Compaction":
+        """Merge the day's single-fact objects into its compacted object, then delete them."""

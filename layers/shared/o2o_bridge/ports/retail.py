@@ -20,7 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .state import MalformedRow
 
 from .erp import ErpProduct
 
@@ -109,9 +112,18 @@ class RetailErp(Protocol):
         A sale the ERP refuses comes back with ``booked`` False and the reason; the others
         are booked."""
 
-    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+    def documents(self, begin: datetime, end: datetime) -> list["ErpDocument | MalformedRow"]:
         """The ERP's stock documents of the stores' warehouses modified in [begin, end] that
-        go to the stores: never the ones the bridge booked itself, nor the excluded types."""
+        go to the stores: never the ones the bridge booked itself, nor the excluded types. One
+        that cannot be read is a ``MalformedRow`` in its place (the poll parks it)."""
+
+    def document_again(self, row: dict[str, Any]) -> "ErpDocument | None":
+        """A ``MalformedRow``'s raw from ``documents`` read again (a replay after the fix): the
+        document, None if it is not the stores', PermanentError if it still cannot be read."""
+
+    def products_again(self, row: dict[str, Any]) -> list[ErpProduct]:
+        """W4: the SKUs of a goods row ``Erp.changed_products`` could not read (the raw of its
+        ``MalformedRow``), read again (a replay); PermanentError if it still cannot be read."""
 
     def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
         """The ERP's product data of these SKUs (those it knows)."""

@@ -28,9 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Literal, Mapping, Protocol, Sequence
 
 from ..errors import UnprocessableRequest
+
+if TYPE_CHECKING:
+    from .state import MalformedRow
 
 
 class WarehouseRefused(UnprocessableRequest):
@@ -218,7 +221,8 @@ class StockLevel:
 
 @dataclass(frozen=True)
 class StockPage:
-    levels: list[StockLevel]
+    # A row the warehouse listed that cannot be read is a ``MalformedRow`` in its place (parked).
+    levels: list["StockLevel | MalformedRow"]
     next_cursor: str  # hand it back to read on from here
 
 
@@ -294,5 +298,6 @@ class Warehouse(StockSource, Protocol):
     def take_back_from_store(self, document: StoreDocument) -> DocumentAccepted:
         """退仓: the warehouse is to receive ``document``'s goods from its store. Once per ``doc_no``."""
 
-    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
-        """The state of these documents; a document the warehouse does not list is left out."""
+    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list["DocumentState | MalformedRow"]:
+        """The state of these documents; a document the warehouse does not list is left out, one
+        it lists but that cannot be read is a ``MalformedRow`` keyed by its document id."""

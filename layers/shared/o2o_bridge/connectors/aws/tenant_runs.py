@@ -1,8 +1,9 @@
 """Scheduled work, one message per tenant, on a scheduled function's own SQS FIFO queue.
 
-- MessageGroupId: the tenant's ERP app (and a slot of it): FIFO delivers one message of a group
-  at a time, so at most ``slots`` tenants of one ERP app run at once and never spend one app's
-  rate limit all together, while other apps' tenants run alongside.
+- MessageGroupId: the tenant's own (``tenant:<ent_id>``): FIFO delivers one message of a group
+  at a time, so a tenant's runs never overlap, and a run that crashed its invocation (its
+  message invisible until the visibility timeout) holds up no other tenant. How many tenants of
+  one ERP app run at once is bounded elsewhere (flows/app_slots.py).
 - MessageDeduplicationId: job, tenant and the scheduled time: the same firing delivered twice
   (a Scheduler or Lambda retry of the fan-out) queues each tenant's run once.
 """

@@ -1,19 +1,23 @@
 """Ledger in local files for the local stack: the same layout as in S3
-(``<root>/tenant=E/day=YYYY-MM-DD/<kind>-<digest>.jsonl``), so DuckDB runs the reports' SQL
-over it exactly as Athena does over the bucket.
+(``<root>/tenant=E/day=YYYY-MM-DD/<kind>-<digest>.jsonl``; once a closed day is compacted, one
+``compacted.jsonl``, plain since DuckDB reads plain JSON Lines faster than gzip), so DuckDB runs the reports' SQL over it exactly as Athena does over
+the bucket.
 
 A fact is written to a temporary file and linked into place only if its name is free, so a
 replay (or a concurrent duplicate) never writes the fact twice and a reader never sees half
-a fact.
+a fact. Compaction replaces the compacted file atomically (``os.replace``) before it removes
+the files it merged, under a lock per day folder so two compactions of a day take turns.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
 
-from ...ledger import Fact, fact_body, fact_object_name
+from ...ledger import (COMPACTED_PLAIN, Compaction, Fact, compacted_body, day_folder, fact_body, fact_object_name,
+                       is_fact_object, merge_rows)
 
 
 class FileLedger:
@@ -34,3 +38,34 @@ class FileLedger:
         finally:
             os.unlink(tmp.name)
         return True
+
+    # --- compaction ------------------------------------------------------------------------
+    def loose_objects(self, ent_id: str, day: str) -> list[tuple[str, int]]:
+        folder = self.root / day_folder(ent_id, day)
+        if not folder.is_dir():
+            return []
+        return sorted((str(path), path.stat().st_size) for path in folder.iterdir() if is_fact_object(path.name))
+
+    def compact_day(self, ent_id: str, day: str) -> Compaction:
+        folder = self.root / day_folder(ent_id, day)
+        if not folder.is_dir():
+            return Compaction(ent_id, day, 0, 0, 0, 0)
+        with open(folder / ".compaction.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            loose = self.loose_objects(ent_id, day)
+            if not loose:
+                return Compaction(ent_id, day, 0, 0, 0, 0)
+            target = folder / COMPACTED_PLAIN
+            compacted = target.read_bytes() if target.exists() else b""
+            rows = merge_rows([compacted, *(Path(name).read_bytes() for name, _ in loose)])
+            body = compacted_body(rows, gzip=False)
+            with tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".", suffix=".tmp", delete=False) as tmp:
+                tmp.write(body)
+            os.replace(tmp.name, target)  # readers see the old compacted file or the new one, never half
+            for name, _ in loose:
+                Path(name).unlink(missing_ok=True)
+        return Compaction(ent_id, day, len(loose), len(rows), len(compacted) + sum(size for _, size in loose),
+                          len(body))
+
+    def tenants(self) -> list[str]:
+        return sorted(path.name.split("=", 1)[1] for path in self.root.glob("tenant=*") if path.is_dir())

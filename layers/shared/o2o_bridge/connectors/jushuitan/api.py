@@ -7,8 +7,6 @@ unsure) and return one result per row.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -19,6 +17,7 @@ from ...shanghai_time import to_jst_text
 from . import models as m
 from .client import JstClient
 from .errors import JstPermanentError
+from ..paging import key_or_malformed, read_rows
 from .paging import TsPage, TsScan, batches, iter_ts_pages, keep_latest, pages_by_index, scan_by_ts, split_window
 
 R = TypeVar("R", bound=BaseModel)
@@ -48,6 +47,7 @@ class Limits:
     inventory_items: int = 500
     other_inout_items: int = 1000
     so_ids_per_query: int = 20          # order query / logistic query
+    o_ids_per_query: int = 20           # order query by JST o_id
     outbound_ids_per_query: int = 50
     inventory_skus_per_query: int = 100
 
@@ -66,30 +66,19 @@ def _records(data: Any, list_key: str, model: type[R]) -> tuple[list[R], bool]:
 def _records_or_malformed(path: str, key_field: str) -> Callable[[Any, str, type[R]], tuple[list[Any], bool]]:
     """``_records`` for a poll: a row the model refuses becomes a ``MalformedRow`` (the poll parks
     it and goes on) instead of failing the whole page and stopping the poll at it."""
-    from pydantic import ValidationError
-
-    from ...ports import MalformedRow
 
     def read(data: Any, list_key: str, model: type[R]) -> tuple[list[Any], bool]:
         data = data or {}
-        found: list[Any] = []
-        for row in data.get(list_key) or []:
-            try:
-                found.append(model.model_validate(row))
-            except ValidationError as exc:
-                raw = row if isinstance(row, dict) else {"value": row}
-                problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                    for e in exc.errors(include_url=False))[:500]
-                try:
-                    ts = int(raw.get("ts") or 0)
-                except (TypeError, ValueError):
-                    ts = 0
-                key = str(raw.get(key_field) or hashlib.sha256(json.dumps(raw, sort_keys=True, default=str)
-                                                                .encode()).hexdigest()[:24])
-                found.append(MalformedRow(f"JST {path}", raw, problem, key, ts))
-        return found, bool(data.get("has_next"))
+        return read_rows(f"JST {path}", data.get(list_key) or [], model, key_field), bool(data.get("has_next"))
 
     return read
+
+
+def _or_malformed(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``keep_latest``'s ``key`` for rows that may hold ``MalformedRow``s (each kept by its own key)."""
+    from ...ports import MalformedRow
+
+    return lambda record: ("malformed", record.key) if isinstance(record, MalformedRow) else key(record)
 
 
 @dataclass
@@ -114,22 +103,26 @@ class JstApiAdapter:
         return fetch
 
     def _ts_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], start_ts: int,
-                 page_size: int, key: Callable[[R], Any], cursor_field: str = "start_ts") -> TsScan:
-        fetch = self._ts_fetch(path, model, list_key, biz=biz, page_size=page_size, cursor_field=cursor_field)
+                 page_size: int, key: Callable[[R], Any], cursor_field: str = "start_ts",
+                 read: Callable[..., tuple[list[Any], bool]] = _records) -> TsScan:
+        fetch = self._ts_fetch(path, model, list_key, biz=biz, page_size=page_size, cursor_field=cursor_field,
+                               read=read)
         return scan_by_ts(fetch, start_ts=start_ts, key=key)
 
     def _window_scan(self, path: str, model: type[R], list_key: str, *, biz: dict[str, Any], begin: datetime,
                      end: datetime, page_size: int, key: Callable[[R], Any],
-                     max_span: timedelta = timedelta(days=7)) -> list[R]:
+                     max_span: timedelta = timedelta(days=7),
+                     read: Callable[..., tuple[list[Any], bool]] = _records) -> list[R]:
         found: list[R] = []
         for start, stop in split_window(begin, end, max_span):
             window = {**biz, "modified_begin": _when(start), "modified_end": _when(stop), "page_size": page_size}
-            found.extend(pages_by_index(lambda i, window=window: _records(
+            found.extend(pages_by_index(lambda i, window=window: read(
                 self.client.call(path, {**window, "page_index": i}), list_key, model)))
         return keep_latest(found, key, lambda r: getattr(r, "ts", 0) or 0)
 
-    def _list_all(self, path: str, model: type[R], list_key: str, page_size: int, biz: dict[str, Any] | None = None) -> list[R]:
-        return list(pages_by_index(lambda i: _records(
+    def _list_all(self, path: str, model: type[R], list_key: str, page_size: int, biz: dict[str, Any] | None = None,
+                  read: Callable[..., tuple[list[Any], bool]] = _records) -> list[R]:
+        return list(pages_by_index(lambda i: read(
             self.client.call(path, {**(biz or {}), "page_index": i, "page_size": page_size}), list_key, model)))
 
     def _upload_rows(self, path: str, rows: Sequence[BaseModel], size: int) -> list[m.UploadResult]:
@@ -179,6 +172,14 @@ class JstApiAdapter:
                                         {"shop_id": shop_id, "so_ids": chunk}))
         return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
 
+    def orders_by_ids(self, o_ids: Sequence[int]) -> list[m.Order]:
+        """Orders of any shop by JST o_id (the order of an outbound)."""
+        found: list[m.Order] = []
+        for chunk in batches(sorted(set(o_ids)), self.limits.o_ids_per_query):
+            found.extend(self._list_all("/open/orders/single/query", m.Order, "orders", self.limits.order_page,
+                                        {"o_ids": [str(o_id) for o_id in chunk]}))
+        return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
+
     def scan_orders(self, *, shop_id: int, start_ts: int) -> TsScan:
         return self._ts_scan("/open/orders/single/query", m.Order, "orders", biz={"shop_id": shop_id},
                              start_ts=start_ts, page_size=self.limits.order_page, key=lambda r: r.o_id)
@@ -194,7 +195,8 @@ class JstApiAdapter:
     def query_logistics(self, *, shop_id: int, begin: datetime, end: datetime) -> list[m.LogisticOrder]:
         return self._window_scan("/open/logistic/query", m.LogisticOrder, "orders", biz={"shop_id": shop_id},
                                  begin=begin, end=end, page_size=self.limits.logistic_page,
-                                 key=lambda r: (r.o_id, r.l_id))
+                                 key=_or_malformed(lambda r: (r.o_id, r.l_id)),
+                                 read=_records_or_malformed("/open/logistic/query", "so_id"))
 
     def logistics_of(self, *, shop_id: int, so_ids: Sequence[str]) -> list[m.LogisticOrder]:
         """The parcels JST holds for these orders (a push names them; this is what JST says)."""
@@ -208,7 +210,8 @@ class JstApiAdapter:
     def scan_inventory(self, *, start_ts: int, wms_co_id: int | None = None) -> TsScan:
         biz = {"wms_co_id": wms_co_id} if wms_co_id is not None else {}
         return self._ts_scan("/open/inventory/query", m.Inventory, "inventorys", biz=biz, start_ts=start_ts,
-                             page_size=self.limits.inventory_page, key=lambda r: r.sku_id, cursor_field="ts")
+                             page_size=self.limits.inventory_page, key=key_or_malformed("sku_id"), cursor_field="ts",
+                             read=_records_or_malformed("/open/inventory/query", "sku_id"))
 
     def inventory_of(self, sku_ids: Sequence[str], *, wms_co_id: int | None = None) -> list[m.Inventory]:
         found: list[m.Inventory] = []
@@ -246,8 +249,9 @@ class JstApiAdapter:
                 if wms_co_id is not None:
                     biz["wms_co_id"] = wms_co_id
                 found.extend(self._list_all("/open/other/inout/query", m.OtherInOut, "datas",
-                                            self.limits.other_inout_page, biz))
-        return keep_latest(found, lambda r: r.io_id, lambda r: r.ts)
+                                            self.limits.other_inout_page, biz,
+                                            read=_records_or_malformed("/open/other/inout/query", "io_id")))
+        return keep_latest(found, key_or_malformed("io_id"), lambda r: r.ts)
 
     def scan_other_inout(self, *, start_ts: int, wms_co_id: int | None = None) -> TsScan:
         biz = {"wms_co_id": wms_co_id} if wms_co_id is not None else {}
@@ -276,7 +280,9 @@ class JstApiAdapter:
                                  shop_id: int | None = None) -> list[m.AfterSaleReceived]:
         biz = {"shop_id": shop_id} if shop_id is not None else {}
         return self._window_scan("/open/aftersale/received/query", m.AfterSaleReceived, "datas", biz=biz,
-                                 begin=begin, end=end, page_size=self.limits.aftersale_page, key=lambda r: r.io_id)
+                                 begin=begin, end=end, page_size=self.limits.aftersale_page,
+                                 key=key_or_malformed("io_id"),
+                                 read=_records_or_malformed("/open/aftersale/received/query", "so_id"))
 
     def aftersale_received_of(self, *, so_ids: Sequence[str] = (), as_ids: Sequence[int] = (),
                               shop_id: int | None = None) -> list[m.AfterSaleReceived]:
@@ -294,11 +300,13 @@ class JstApiAdapter:
     # --- 5.8 items (S7) ---------------------------------------------------------------------
     def query_skus(self, *, begin: datetime, end: datetime) -> list[m.Sku]:
         return self._window_scan("/open/sku/query", m.Sku, "datas", biz={}, begin=begin, end=end,
-                                 page_size=self.limits.sku_page, key=lambda r: r.sku_id)
+                                 page_size=self.limits.sku_page, key=key_or_malformed("sku_id"),
+                                 read=_records_or_malformed("/open/sku/query", "sku_id"))
 
     def query_mall_items(self, *, begin: datetime, end: datetime) -> list[m.MallItem]:
         return self._window_scan("/open/mall/item/query", m.MallItem, "datas", biz={}, begin=begin, end=end,
-                                 page_size=self.limits.mall_item_page, key=lambda r: r.i_id)
+                                 page_size=self.limits.mall_item_page, key=key_or_malformed("i_id"),
+                                 read=_records_or_malformed("/open/mall/item/query", "i_id"))
 
     def skus_by_ids(self, sku_ids: Sequence[str]) -> list[m.Sku]:
         """/open/sku/query by sku_ids (≤ 20 a call): the SKU fields a style query does not return

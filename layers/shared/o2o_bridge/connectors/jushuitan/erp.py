@@ -14,6 +14,7 @@ from ...errors import ConfigurationError, PermanentError, TransientError
 from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundPage,
                           StoreBooking, StoreCount, StoreStockMove)
 from ...ports.state import MalformedRow
+from ..paging import mapped_or_malformed
 from . import mappers
 from ...ports.warehouse import SkuQty
 from .warehouse import MAX_OTHER_INOUT_LINES, JstStock, is_store_warehouse
@@ -44,9 +45,7 @@ class JstErp(JstStock):
                                                   wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
         try:
             for page in pages:
-                cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
-                yield OutboundPage([_outbound_or_malformed(ob, pickup_store_field=pickup_field, cod_field=cod_field)
-                                    for ob in page.records], str(page.next_ts), page.last)
+                yield OutboundPage(self._outbounds(page.records), str(page.next_ts), page.last)
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -54,8 +53,23 @@ class JstErp(JstStock):
 
     def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
         found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []
-        return mappers.online_outbound(found[0], self.tenant.routing.pickup_store_field,
-                                       cod_field=self.tenant.order_centre.cod_field) if found else None
+        if not found:
+            return None
+        outbound = self._outbounds(found[:1])[0]
+        if isinstance(outbound, MalformedRow):
+            raise PermanentError(f"JST outbound {outbound_id} cannot be read: {outbound.problem}")
+        return outbound
+
+    def _outbounds(self, rows: Sequence[Any]) -> "list[OnlineOutbound | MalformedRow]":
+        """One JST answer's outbounds in the bridge's terms. 货到付款: an outbound that does not
+        carry the COD flag or what was paid online is read with its order (one order query for
+        the whole answer), so a COD order reaches the store with the amount to collect."""
+        cod_field, pickup_field = self.tenant.order_centre.cod_field, self.tenant.routing.pickup_store_field
+        lacking = [row.o_id for row in rows if self.tenant.order_centre.cod_from_order
+                   and not isinstance(row, MalformedRow) and mappers.lacks_cod_terms(row, cod_field)]
+        orders = {order.o_id: order for order in self.api.orders_by_ids(lacking)} if lacking else {}
+        return [_outbound_or_malformed(row, pickup_store_field=pickup_field, cod_field=cod_field,
+                                       order=orders.get(getattr(row, "o_id", None))) for row in rows]
 
     def confirm_online_outbound(self, outbound_id: str, *, how: str, carrier_code: str | None = None,
                                 tracking_no: str | None = None) -> dict[str, Any]:
@@ -179,18 +193,32 @@ class JstErp(JstStock):
         io_id = self._count(wms, count.count_no, count.counted, count.remark)
         return StoreBooking(io_id or "", str(wms), repeated=io_id is None)
 
-    def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
+    def changed_products(self, begin: datetime, end: datetime, *,
+                         by_style: bool) -> list["ErpProduct | MalformedRow"]:
+        """A row JST lists that cannot be read is a ``MalformedRow`` in its place (its raw is
+        the product record ``product_again`` reads)."""
         if by_style:  # /open/mall/item/query: styles with their SKUs
             styles = self.api.query_mall_items(begin=begin, end=end)
+            readable = [s for s in styles if not isinstance(s, MalformedRow)]
             # A style's SKUs come without 条形码, labels or custom fields: read those from the SKU
             # master (≤ 20 SKUs a call), so barcodes, only_label and attribute_fields work here too.
             details = {sku.sku_id: sku for sku in
-                       self.api.skus_by_ids([sku.sku_id for style in styles for sku in style.skus])} if styles else {}
-            return [p for style in styles for p in mappers.products_of_style(style, details)]
-        return [mappers.product_of_sku(sku) for sku in self.api.query_skus(begin=begin, end=end)]
+                       self.api.skus_by_ids([sku.sku_id for style in readable for sku in style.skus])} if readable else {}
+            found: list[ErpProduct | MalformedRow] = []
+            for style in styles:
+                read = mapped_or_malformed(STYLES, style, lambda s: mappers.products_of_style(s, details), "i_id")
+                found.extend([_again_record(read, "style")] if isinstance(read, MalformedRow) else read)
+            return found
+        return [_again_record(mapped_or_malformed(SKUS, sku, mappers.product_of_sku, "sku_id"), "sku")
+                for sku in self.api.query_skus(begin=begin, end=end)]
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
-        return mappers.product_again(record)
+        from pydantic import ValidationError
+
+        try:
+            return mappers.product_again(record)
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise PermanentError(f"the JST product row still cannot be read: {str(exc).splitlines()[0]}") from None
 
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
         from pydantic import ValidationError
@@ -204,14 +232,24 @@ class JstErp(JstStock):
             raise PermanentError(f"the JST outbound row still cannot be read: {str(exc).splitlines()[0]}") from None
 
 
+SKUS, STYLES = "JST /open/sku/query", "JST /open/mall/item/query"
+
+
+def _again_record(read: Any, source: str) -> Any:
+    """A product row that cannot be read, kept as the record ``product_again`` reads it from."""
+    if isinstance(read, MalformedRow):
+        return MalformedRow(read.source, {"source": source, "row": read.raw}, read.problem, read.key, read.ts)
+    return read
+
+
 def _outbound_or_malformed(row: Any, *, pickup_store_field: str = "pickup_store_code",
-                           cod_field: str = "is_cod") -> "OnlineOutbound | MalformedRow":
+                           cod_field: str = "is_cod", order: Any = None) -> "OnlineOutbound | MalformedRow":
     """A JST outbound in the bridge's terms, or (a row the model or the mapping refuses) a
     ``MalformedRow`` the poll parks, so one bad row does not stop the page."""
     if isinstance(row, MalformedRow):
         return row
     try:
-        return mappers.online_outbound(row, pickup_store_field, cod_field=cod_field)
+        return mappers.online_outbound(row, pickup_store_field, cod_field=cod_field, order=order)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with this row, it is this row's
         return MalformedRow("JST /open/orders/out/simple/query", row.model_dump(mode="json"),
                             f"{type(exc).__name__}: {exc}"[:500], str(row.io_id), row.ts)

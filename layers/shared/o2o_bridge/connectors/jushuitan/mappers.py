@@ -277,16 +277,35 @@ WAITING = "WaitConfirm"
 CANCELLED_AT_JST = ("Delete", "Cancelled")
 
 
+def lacks_cod_terms(ob: "jst.SalesOutbound", cod_field: str = "is_cod") -> bool:
+    """The outbound does not say whether it is 货到付款, or what was paid online: its order does
+    (JST's order carries ``is_cod``, ``pay_amount`` and ``paid_amount``)."""
+    extra = ob.model_extra or {}
+    return ob.o_id is not None and (extra.get(cod_field) in (None, "") or extra.get("paid_amount") in (None, ""))
+
+
 def online_outbound(ob: "jst.SalesOutbound", pickup_store_field: str = "pickup_store_code", *,
-                    cod_field: str = "is_cod") -> OnlineOutbound:
+                    cod_field: str = "is_cod", order: "jst.Order | None" = None) -> OnlineOutbound:
     """``pickup_store_field``: the outbound field that holds the store the customer chose for
     门店自提 (JST documents none; the tenant's ``routing.pickup_store_field``); ``cod_field`` the
-    one that marks 货到付款 (the tenant's ``order_centre.cod_field``)."""
+    one that marks 货到付款 (the tenant's ``order_centre.cod_field``), read from the outbound or,
+    when the outbound lacks it, from its ``order`` (with the amounts the outbound lacks)."""
     labels = getattr(ob, "labels", None) or ""
     labels = labels if isinstance(labels, list) else [part.strip() for part in str(labels).replace("，", ",").split(",")]
     extra = ob.model_extra or {}
     city = ob.receiver_city or ""
     status = "waiting" if ob.status == WAITING else "cancelled" if ob.status in CANCELLED_AT_JST else "other"
+    order_extra = (order.model_extra or {}) if order is not None else {}
+    cod_flag = extra.get(cod_field)
+    pay_amount, paid_amount = ob.pay_amount, extra.get("paid_amount")
+    if order is not None and cod_flag in (None, ""):
+        # The order's COD terms go together: its flag, what it costs and what was paid online.
+        cod_flag = order_extra.get(cod_field)
+        pay_amount = order.pay_amount if order.pay_amount is not None else pay_amount
+        paid_amount = order.paid_amount if order.paid_amount is not None else paid_amount
+    elif order is not None:
+        pay_amount = order.pay_amount if pay_amount is None else pay_amount
+        paid_amount = order.paid_amount if paid_amount in (None, "") else paid_amount
     return OnlineOutbound(
         outbound_id=str(ob.io_id), order_id=str(ob.o_id or ""), platform_order_no=ob.so_id or "",
         shop_id=str(ob.shop_id) if ob.shop_id is not None else None, status=status, erp_status=ob.status,
@@ -298,10 +317,10 @@ def online_outbound(ob: "jst.SalesOutbound", pickup_store_field: str = "pickup_s
                                  str(item.sale_price) if item.sale_price is not None else None)
                     for item in ob.items if item.qty > 0),
         labels=tuple(str(label) for label in labels if label), buyer_message=extra.get("buyer_message") or None,
-        pay_amount=str(ob.pay_amount) if ob.pay_amount is not None else None,
-        paid_amount=str(extra["paid_amount"]) if extra.get("paid_amount") not in (None, "") else None,
+        pay_amount=str(pay_amount) if pay_amount is not None else None,
+        paid_amount=str(paid_amount) if paid_amount not in (None, "") else None,
         # JST's outbound query documents no COD flag: the field is the tenant's (order_centre.cod_field).
-        cash_on_delivery=_flag(extra.get(cod_field)),
+        cash_on_delivery=_flag(cod_flag),
         pickup_store_code=str(_extra(ob, pickup_store_field) or "").strip() or None)
 
 

@@ -141,6 +141,8 @@ class Order(JstRecord):
     lc_id: str | None = None
     logistics_company: str | None = None
     wms_co_id: int | None = None
+    pay_amount: Money = None
+    paid_amount: Money = None
     ts: int = 0
     items: list[OrderItem] = []
 

@@ -21,6 +21,8 @@ from ...errors import ConfigurationError, TransientError
 from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
                                 ReturnReceived, ReturnRequest, Shipment, SkuQty, StockLevel, StockLocation, StockPage,
                                 StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from ...ports.state import MalformedRow
+from ..paging import mapped_or_malformed
 from . import mappers
 
 if TYPE_CHECKING:
@@ -48,7 +50,10 @@ class JstStock:
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
         allowance = self.tenant.stock.clock_allowance_seconds
-        return StockPage([mappers.stock_level(row, allowance) for row in scan.records], str(scan.next_ts))
+        # A row that cannot be read stays in the page as a MalformedRow: the pull parks it, goes on.
+        return StockPage([mapped_or_malformed("JST /open/inventory/query", row,
+                                              lambda r: mappers.stock_level(r, allowance), "sku_id")
+                          for row in scan.records], str(scan.next_ts))
 
     def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
         allowance = self.tenant.stock.clock_allowance_seconds
@@ -85,7 +90,7 @@ class JstStock:
 
     def _find_io_id(self, direction: str, external_id: str, wms_co_id: int) -> int | None:
         for doc in self.api.query_other_inout(so_ids=[external_id], wms_co_id=wms_co_id):
-            if doc.so_id == external_id and mappers.is_other_inout_type(doc.type, direction):
+            if getattr(doc, "so_id", None) == external_id and mappers.is_other_inout_type(doc.type, direction):
                 return doc.io_id
         return None
 
@@ -144,9 +149,14 @@ class JstWarehouse(JstStock):
                                  f"{self.tenant.ent_id}'s logistics mapping; add it (o2o tenant put) and replay "
                                  "the dead letter")
 
-    def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+    def shipments_between(self, begin: datetime, end: datetime) -> list["Shipment | MalformedRow"]:
+        """A parcel row that cannot be read is a ``MalformedRow`` (key: its order no.) in its place."""
         rows = self.api.query_logistics(shop_id=self.shop_id, begin=begin, end=end)
-        return [s for row in sorted(rows, key=lambda r: r.ts) for s in mappers.shipments_of_row(row)]
+        found: list[Shipment | MalformedRow] = []
+        for row in sorted(rows, key=lambda r: r.ts):
+            read = mapped_or_malformed("JST /open/logistic/query", row, mappers.shipments_of_row, "so_id")
+            found.extend([read] if isinstance(read, MalformedRow) else read)
+        return found
 
     def shipments_of(self, order_nos: Sequence[str]) -> list[Shipment]:
         rows = self.api.logistics_of(shop_id=self.shop_id, so_ids=list(order_nos))
@@ -165,7 +175,8 @@ class JstWarehouse(JstStock):
                     warehouse_return_ids: Sequence[str] = ()) -> list[ReturnReceived]:
         rows = self.api.aftersale_received_of(so_ids=list(order_nos), as_ids=[int(i) for i in warehouse_return_ids],
                                               shop_id=self.shop_id)
-        return _receipts(rows)
+        found = (mappers.return_received(row) for row in sorted(rows, key=lambda r: r.ts))
+        return [r for r in found if r is not None]
 
     # --- S5 / S6 -----------------------------------------------------------------------------------
     def send_to_store(self, document: StoreDocument) -> DocumentAccepted:
@@ -215,19 +226,30 @@ class JstWarehouse(JstStock):
         return self._other_inout("in", section.return_wms_co_id or section.main_wms_co_id, document.doc_no,
                                  document.lines, document.remark)
 
-    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
+    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list["DocumentState | MalformedRow"]:
         transfers = sorted(int(i[len(TRANSFER_ID):]) for i in warehouse_doc_ids if i.startswith(TRANSFER_ID))
         others = sorted(int(i) for i in warehouse_doc_ids if not i.startswith(TRANSFER_ID))
-        found = [mappers.document_state(doc) for doc in self.api.query_other_inout(io_ids=others)] if others else []
+        # A document JST lists that cannot be read is a MalformedRow keyed as its part knows it.
+        found = [mapped_or_malformed("JST /open/other/inout/query", doc, mappers.document_state, "io_id")
+                 for doc in self.api.query_other_inout(io_ids=others)] if others else []
         if transfers:
             api = self.tenant.jushuitan.transfer_api
-            found += [mappers.transfer_state(doc, TRANSFER_ID, shipped=api.shipped_statuses, voided=api.voided_statuses)
-                      for doc in self.api.query_transfers(path=api.query_path, io_ids=transfers)]
+
+            def state(doc: Any) -> DocumentState:
+                return mappers.transfer_state(doc, TRANSFER_ID, shipped=api.shipped_statuses,
+                                              voided=api.voided_statuses)
+
+            for doc in self.api.query_transfers(path=api.query_path, io_ids=transfers):
+                read = mapped_or_malformed(f"JST {api.query_path}", doc, state, "io_id")
+                found.append(MalformedRow(read.source, read.raw, read.problem, f"{TRANSFER_ID}{read.key}", read.ts)
+                             if isinstance(read, MalformedRow) else read)
         return found
 
 
-def _receipts(rows: list[Any]) -> list[ReturnReceived]:
-    found = (mappers.return_received(row) for row in sorted(rows, key=lambda r: r.ts))
+def _receipts(rows: list[Any]) -> list["ReturnReceived | MalformedRow"]:
+    """A receipt row that cannot be read is a ``MalformedRow`` (key: its order no.) in its place."""
+    found = (mapped_or_malformed("JST /open/aftersale/received/query", row, mappers.return_received, "so_id")
+             for row in sorted(rows, key=lambda r: r.ts))
     return [r for r in found if r is not None]
 
 

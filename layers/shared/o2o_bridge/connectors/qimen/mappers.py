@@ -86,12 +86,26 @@ def items_to_reread(report: Any) -> list[str]:
     return sorted({item.item_code for item in report.items if (item.inventory_type or "ZP") == "ZP"})
 
 
-def stock_levels(answer: dict[str, Any], warehouse_code: str) -> dict[str, int]:
-    """An inventory.query answer as SKU id -> sellable (unfrozen, 正品) units in the warehouse."""
-    rows = qm.InventoryQueryAnswer.model_validate(answer).items
+def stock_levels(answer: dict[str, Any], warehouse_code: str) -> tuple[dict[str, int], list[Any]]:
+    """An inventory.query answer as SKU id -> sellable (unfrozen, 正品) units in the warehouse,
+    and the rows that cannot be read (``MalformedRow``s keyed by their itemCode: their SKUs have
+    no level here, so they are parked rather than read as 0)."""
+    from pydantic import ValidationError
+
+    from ..paging import read_rows
+
+    try:
+        rows, unreadable = qm.InventoryQueryAnswer.model_validate(answer).items, []
+    except ValidationError:
+        listed = (answer or {}).get("items")
+        if not isinstance(listed, list):
+            raise
+        read = read_rows("奇门 inventory.query", listed, qm.StockRow, "itemCode")
+        rows = [r for r in read if isinstance(r, qm.StockRow)]
+        unreadable = [r for r in read if not isinstance(r, qm.StockRow)]
     levels: Counter[str] = Counter()
     for row in rows:
         if (row.inventory_type or "ZP") != "ZP" or (row.warehouse_code and row.warehouse_code != warehouse_code):
             continue
         levels[row.item_code] += row.quantity
-    return dict(levels)
+    return dict(levels), unreadable

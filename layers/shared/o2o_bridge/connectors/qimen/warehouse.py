@@ -32,7 +32,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
-from ...errors import ConfigurationError
+from ...errors import ConfigurationError, PermanentError
+from ...ports.state import MalformedRow
+from ..paging import mapped_or_malformed
 from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
                                 ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty, StockLevel, StockLocation,
                                 StockPage, StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
@@ -197,21 +199,15 @@ class QimenWarehouse:
                      order_type=order_type, id_field="entryOrderId", store_key=doc.doc_no)
         return DocumentAccepted(warehouse_doc_id=doc.doc_no, warehouse_code=self.section.warehouse_code)
 
-    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list[DocumentState]:
-        """Confirmed once the WMS sent its last confirm (confirmType 0), with what it really moved."""
-        states = []
+    def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list["DocumentState | MalformedRow"]:
+        """Confirmed once the WMS sent its last confirm (confirmType 0), with what it really moved.
+        A document whose record cannot be read is a ``MalformedRow`` (the follow-up parks that part)."""
+        states: list[DocumentState | MalformedRow] = []
         for code in warehouse_doc_ids:
             data = document(self, code)
             if data is None or data.get("kind") not in ("stockout", "entry"):
                 continue
-            if data.get("status") == "CANCELED":
-                states.append(DocumentState(code, "voided", "CANCELED by the cloud WMS"))
-            elif data.get("final"):
-                states.append(DocumentState(code, "confirmed", lines=tuple(
-                    SkuQty(sku, int(qty)) for sku, qty in (data.get("confirmed") or {}).items() if int(qty) > 0),
-                    confirmed_at=data.get("confirmed_at")))
-            else:
-                states.append(DocumentState(code, "waiting"))
+            states.append(mapped_or_malformed("奇门 document ledger", {**data, "code": code}, _document_state, "code"))
         return states
 
     # --- S3 / Q5 ------------------------------------------------------------------------------------
@@ -220,23 +216,35 @@ class QimenWarehouse:
 
     def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
         """The WMS's sellable stock (正品, unfrozen) of these SKUs, read now: the read's moment is the
-        version, so a later read always wins. A SKU the WMS does not name is 0."""
+        version, so a later read always wins. A SKU the WMS does not name is 0; one whose row
+        cannot be read fails the read (PermanentError, so the re-read is parked with the reason)."""
+        levels = self._read_stock(warehouse_code, sku_ids)
+        unreadable = [row for row in levels if isinstance(row, MalformedRow)]
+        if unreadable:
+            raise PermanentError("the cloud WMS's stock of " + "; ".join(f"{r.key} cannot be read ({r.problem})"
+                                                                          for r in unreadable[:5]))
+        return levels
+
+    def _read_stock(self, warehouse_code: str, sku_ids: Sequence[str]) -> list["StockLevel | MalformedRow"]:
         version = int(self.now().timestamp() * 1000)
-        levels: list[StockLevel] = []
+        levels: list[StockLevel | MalformedRow] = []
         skus = list(dict.fromkeys(sku_ids))
         for start in range(0, len(skus), STOCK_BATCH):
             batch = skus[start:start + STOCK_BATCH]
             answer = self.client.call("inventory.query", qm.InventoryQuery(criteria_list=[
                 qm.Criteria(warehouse_code=warehouse_code, owner_code=self.section.owner_code, item_code=sku)
                 for sku in batch]))
-            found = stock_levels(answer, warehouse_code)
-            levels += [StockLevel(sku, {"qty": Decimal(found.get(sku, 0))}, version) for sku in batch]
+            found, unreadable = stock_levels(answer, warehouse_code)
+            unread = {row.key for row in unreadable}
+            levels += [StockLevel(sku, {"qty": Decimal(found.get(sku, 0))}, version) for sku in batch if sku not in unread]
+            levels += unreadable
         return levels
 
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         """奇门 has no "changed since" read: every SKU the WMS may hold (sent to it, or in the
-        bridge's documents) is read again; unchanged levels cost the store nothing (versions)."""
-        return StockPage(self.stock_of(warehouse_code, sorted(known_skus(self))), self.now().isoformat())
+        bridge's documents) is read again; unchanged levels cost the store nothing (versions). A
+        row that cannot be read stays in the page as a ``MalformedRow`` (the pull parks it)."""
+        return StockPage(self._read_stock(warehouse_code, sorted(known_skus(self))), self.now().isoformat())
 
     # --- Q1 catch-up -------------------------------------------------------------------------------
     def delivery_as_held(self, order_no: str) -> qm.DeliveryOrderConfirm:
@@ -286,6 +294,17 @@ class QimenWarehouse:
             remember_items(self, [item.item_code for item in items])
             sent += len(items)
         return sent
+
+
+def _document_state(data: dict[str, Any]) -> DocumentState:
+    code = data["code"]
+    if data.get("status") == "CANCELED":
+        return DocumentState(code, "voided", "CANCELED by the cloud WMS")
+    if data.get("final"):
+        return DocumentState(code, "confirmed", lines=tuple(
+            SkuQty(sku, int(qty)) for sku, qty in (data.get("confirmed") or {}).items() if int(qty) > 0),
+            confirmed_at=data.get("confirmed_at"))
+    return DocumentState(code, "waiting")
 
 
 def shipment_of(order_no: str, parcel: dict[str, Any]) -> Shipment:

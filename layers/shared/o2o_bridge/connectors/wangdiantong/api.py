@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from pydantic import BaseModel
 
 from ...shanghai_time import to_jst_text
-from ..paging import batches, keep_latest, split_window
+from ..paging import batches, keep_latest, read_rows, split_window
 from . import models as m
 from .client import WdtClient
 from .errors import WdtPermanentError
@@ -85,9 +85,11 @@ class WdtApi:
 
     # --- paging -----------------------------------------------------------------------------
     def pages(self, api: str, business: Mapping[str, Any], model: type[R], *,
-              page_size: int | None = None) -> Iterator[list[R]]:
+              page_size: int | None = None, lenient_key: str | None = None) -> Iterator[list[R]]:
         """Every page of one query, from page_no 0 to the end: the end is the page that
-        completes ``total_count`` (given with page 0), a short page or an empty one."""
+        completes ``total_count`` (given with page 0), a short page or an empty one. With
+        ``lenient_key`` (a poll's read) a row the model refuses is a ``MalformedRow`` keyed by that
+        field in its place, so the poll parks it and goes on; otherwise the page fails."""
         size = page_size or self.limits.page_size
         total: int | None = None
         seen = 0
@@ -95,7 +97,8 @@ class WdtApi:
             answer = self.client.call(api, {**business, "page_no": page_no, "page_size": size})
             if page_no == 0 and answer.get("total_count") is not None:
                 total = int(answer["total_count"])
-            rows = [model.model_validate(row) for row in rows_of(api, answer)]
+            rows = (read_rows(f"旺店通 {api}", rows_of(api, answer), model, lenient_key, ts_field="modified")
+                    if lenient_key else [model.model_validate(row) for row in rows_of(api, answer)])
             seen += len(rows)
             if rows:
                 yield rows
@@ -108,11 +111,15 @@ class WdtApi:
 
     def _by_modified(self, api: str, model: type[R], *, begin: datetime, end: datetime, span: timedelta,
                      key: Callable[[R], Any], business: Mapping[str, Any] | None = None,
-                     page_size: int | None = None) -> list[R]:
+                     page_size: int | None = None, lenient_key: str | None = None) -> list[R]:
         found: list[R] = []
         for start, stop in split_window(begin, end, span):
             window = {**(business or {}), "start_time": when(start), "end_time": when(stop)}
-            found.extend(self._all(api, window, model, page_size=page_size))
+            found.extend(self._all(api, window, model, page_size=page_size, lenient_key=lenient_key))
+        if lenient_key:
+            from ...ports import MalformedRow
+
+            key = (lambda by: lambda r: ("malformed", r.key) if isinstance(r, MalformedRow) else by(r))(key)
         return keep_latest(found, key, _modified)
 
     # --- W1 trades ----------------------------------------------------------------------------
@@ -137,7 +144,7 @@ class WdtApi:
         """stock_query.php: stock rows modified in [begin, end], windows of at most 30 days."""
         return self._by_modified("stock_query.php", m.StockRow, begin=begin, end=end, span=self.limits.stock_window,
                                  key=lambda r: (r.warehouse_no, r.spec_no),
-                                 business={"warehouse_no": warehouse_no, "spec_no": spec_no})
+                                 business={"warehouse_no": warehouse_no, "spec_no": spec_no}, lenient_key="spec_no")
 
     def count_stock_once(self, *, warehouse_no: str, lines: Sequence[m.CountLine], remark: str,
                          adjust: bool = True) -> dict[str, Any]:
@@ -173,17 +180,17 @@ class WdtApi:
     def query_stockins(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockDocument]:
         return self._by_modified("stockin_order_query.php", m.StockDocument, begin=begin, end=end,
                                  span=self.limits.document_window, key=lambda r: r.order_no,
-                                 business={"warehouse_no": warehouse_no})
+                                 business={"warehouse_no": warehouse_no}, lenient_key="order_no")
 
     def query_stockouts(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockDocument]:
         return self._by_modified("stockout_order_query.php", m.StockDocument, begin=begin, end=end,
                                  span=self.limits.document_window, key=lambda r: r.order_no,
-                                 business={"warehouse_no": warehouse_no})
+                                 business={"warehouse_no": warehouse_no}, lenient_key="order_no")
 
     # --- W4 goods -----------------------------------------------------------------------------
     def query_goods(self, *, begin: datetime, end: datetime) -> list[m.Goods]:
         return self._by_modified("goods_query.php", m.Goods, begin=begin, end=end, span=self.limits.goods_window,
-                                 key=lambda r: r.goods_no)
+                                 key=lambda r: r.goods_no, lenient_key="goods_no")
 
     def goods_of_spec(self, spec_no: str) -> list[m.Goods]:
         """goods_query.php by ``spec_no`` (no time window): the goods that has this spec."""

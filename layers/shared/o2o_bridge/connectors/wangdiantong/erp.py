@@ -25,8 +25,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ...errors import ConfigurationError, PermanentError
 from ...ports.erp import ErpInfo, ErpProduct, OnlineOutbound, OutboundPage, StoreBooking, StoreCount, StoreStockMove
 from ...ports.retail import ErpDocument, SaleBooking, StoreSale
+from ...ports.state import MalformedRow
 from ...ports.warehouse import SkuQty, StockLevel, StockLocation, StockPage
-from ..paging import batches
+from ..paging import batches, malformed, mapped_or_malformed
 from . import mappers, models as m
 from .api import WdtApi
 from .errors import WdtDuplicate
@@ -38,6 +39,15 @@ STOCK_CHANGES_OVERLAP = timedelta(minutes=2)  # a cursor read starts this far ba
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _with_direction(row: MalformedRow, direction: str) -> MalformedRow:
+    """A document row that cannot be read, kept with its direction (as ``document_again`` reads it)."""
+    return MalformedRow(row.source, {"direction": direction, "row": row.raw}, row.problem, row.key, row.ts)
+
+
+def _still_unreadable(what: str, exc: Exception) -> PermanentError:
+    return PermanentError(f"the 旺店通 {what} still cannot be read: {str(exc).splitlines()[0]}")
 
 
 class WdtErp:
@@ -148,17 +158,47 @@ class WdtErp:
                     for row in self.api.query_stock(begin=begin, end=end, warehouse_no=warehouse_code, spec_no=sku)]
         else:
             rows = self.api.query_stock(begin=begin, end=end, warehouse_no=warehouse_code)
-        return self._levels([row for row in rows if row.spec_no in set(wanted)], warehouse_code)
+        # A reread (a parked row's replay) of a row that still cannot be read fails loudly.
+        levels = self._levels([row for row in rows if _key_of(row) in set(wanted)], warehouse_code)
+        for level in levels:
+            if isinstance(level, MalformedRow):
+                raise PermanentError(f"the 旺店通 stock row of {level.key} still cannot be read: {level.problem}")
+        return levels  # type: ignore[return-value]
 
-    def _levels(self, rows: Sequence[m.StockRow], warehouse_code: str) -> list[StockLevel]:
+    def _levels(self, rows: Sequence[Any], warehouse_code: str) -> "list[StockLevel | MalformedRow]":
+        """The levels of this warehouse; a row that cannot be read (or mapped) is a ``MalformedRow``
+        in its place, keyed by its spec_no (the poll parks it; its replay reads that SKU afresh)."""
         allowance = self.tenant.stock.clock_allowance_seconds
-        return [mappers.stock_level(row, allowance, now=self.now()) for row in rows
-                if row.warehouse_no == warehouse_code]
+        found: list[StockLevel | MalformedRow] = []
+        for row in rows:
+            if isinstance(row, MalformedRow):
+                if row.raw.get("warehouse_no") in (warehouse_code, None, ""):
+                    found.append(row)
+            elif row.warehouse_no == warehouse_code:
+                found.append(mapped_or_malformed("旺店通 stock_query.php", row,
+                                                 lambda r: mappers.stock_level(r, allowance, now=self.now()), "spec_no"))
+        return found
 
     # --- products (S7-style reads; W4) ------------------------------------------------------------
-    def changed_products(self, begin: datetime, end: datetime, *, by_style: bool = False) -> list[ErpProduct]:
-        """Every spec of the goods modified in [begin, end] (旺店通 reads goods with their specs)."""
-        return [p for goods in self.api.query_goods(begin=begin, end=end) for p in mappers.erp_products(goods)]
+    def changed_products(self, begin: datetime, end: datetime, *,
+                         by_style: bool = False) -> "list[ErpProduct | MalformedRow]":
+        """Every spec of the goods modified in [begin, end] (旺店通 reads goods with their specs). A
+        goods row that cannot be read (or mapped) is a ``MalformedRow`` in place of its specs (its
+        raw is the goods row ``products_again`` reads)."""
+        found: list[ErpProduct | MalformedRow] = []
+        for goods in self.api.query_goods(begin=begin, end=end):
+            read = mapped_or_malformed("旺店通 goods_query.php", goods, mappers.erp_products, "goods_no")
+            found.extend([read] if isinstance(read, MalformedRow) else read)
+        return found
+
+    def products_again(self, row: Mapping[str, Any]) -> list[ErpProduct]:
+        """The specs of a goods row ``changed_products`` could not read, read again (a replay)."""
+        from pydantic import ValidationError
+
+        try:
+            return mappers.erp_products(m.Goods.model_validate(row))
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise _still_unreadable("goods row", exc) from None
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
         return mappers.erp_product_again(record)
@@ -219,25 +259,55 @@ class WdtErp:
             found.append(current)
         return found
 
-    def documents(self, begin: datetime, end: datetime) -> list[ErpDocument]:
+    def documents(self, begin: datetime, end: datetime) -> "list[ErpDocument | MalformedRow]":
+        """A document of a store's warehouse that cannot be read (or mapped) is a ``MalformedRow``
+        in its place (raw: the direction and the row, as ``document_again`` reads it)."""
         stores = self._stores_by_warehouse()
-        rules = self.section.documents
-        found: list[ErpDocument] = []
-        for direction, rows, excluded in (("in", self.api.query_stockins(begin=begin, end=end), rules.excluded_stockin_types),
-                                          ("out", self.api.query_stockouts(begin=begin, end=end), rules.excluded_stockout_types)):
+        found: list[ErpDocument | MalformedRow] = []
+        for direction, rows in (("in", self.api.query_stockins(begin=begin, end=end)),
+                                ("out", self.api.query_stockouts(begin=begin, end=end))):
             for doc in rows:
-                store = stores.get(doc.warehouse_no)
-                if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+                if isinstance(doc, MalformedRow):
+                    if doc.raw.get("warehouse_no") in stores or not doc.raw.get("warehouse_no"):
+                        found.append(_with_direction(doc, direction))
                     continue
-                if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+                try:
+                    mapped = self._document(doc, direction, stores)
+                except Exception as exc:  # noqa: BLE001 - this row's problem, not the poll's
+                    found.append(_with_direction(malformed(f"旺店通 stock-{direction} document",
+                                                           doc.model_dump(mode="json"), f"{type(exc).__name__}: {exc}",
+                                                           "order_no"), direction))
                     continue
-                if rules.statuses and (doc.status or "") not in rules.statuses:
-                    continue
-                mapped = mappers.to_document(doc, direction, store)
-                if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
-                    continue
-                found.append(mapped)
+                if mapped is not None:
+                    found.append(mapped)
         return found
+
+    def _document(self, doc: Any, direction: str, stores: dict[str, str]) -> ErpDocument | None:
+        """The document as the stores get it, or None when it is not for them."""
+        rules = self.section.documents
+        excluded = rules.excluded_stockin_types if direction == "in" else rules.excluded_stockout_types
+        store = stores.get(doc.warehouse_no)
+        if store is None or (doc.outer_no or "").startswith(rules.own_outer_no_prefix):
+            return None
+        if (doc.order_type or "") in excluded or (doc.order_type_name or "") in rules.excluded_type_names:
+            return None
+        if rules.statuses and (doc.status or "") not in rules.statuses:
+            return None
+        mapped = mappers.to_document(doc, direction, store)
+        if mapped.doc_type in rules.excluded_type_names or not mapped.lines:
+            return None
+        return mapped
+
+    def document_again(self, row: Mapping[str, Any]) -> ErpDocument | None:
+        """A document ``documents`` could not read, read again from its row (after the fix); None
+        when it turns out not to be for the stores. Still unreadable: PermanentError."""
+        from pydantic import ValidationError
+
+        try:
+            doc = m.StockDocument.model_validate(row["row"])
+            return self._document(doc, row["direction"], self._stores_by_warehouse())
+        except (ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise _still_unreadable("document", exc) from None
 
     def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
         """The product data of these specs (W2 creates the ones a store lacks), by ``spec_no``."""
@@ -251,3 +321,8 @@ class WdtErp:
                     if product.sku_id in wanted:
                         found[product.sku_id] = product
         return list(found.values())
+
+
+def _key_of(row: Any) -> str | None:
+    """A stock row's spec_no, also of one that cannot be read."""
+    return row.key if isinstance(row, MalformedRow) else row.spec_no

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 from ...errors import PermanentError
 from ...ports.warehouse import OrderCancelled, ReturnReceived, Shipment
 from ...shanghai_time import from_jst_text, to_jst_text
-from .. import kit, ledger_facts
+from .. import cash_on_delivery, kit, ledger_facts
 from .ledger import ORDER_KIND, ORDERS, RECORD_TTL_DAYS, RETURN_KIND, RETURNS, OrderLedger, ReturnLedger, merge_skus
 from .requests import STORE_RETURN, warehouse_return
 
@@ -109,10 +109,11 @@ def recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any
         for receipt in ctx.warehouse.receipts_of(order_nos=[] if ids else payload["order_nos"],
                                                  warehouse_return_ids=ids):
             return_no = receipt.return_no or return_no_of(ctx, receipt.warehouse_return_id)
-            if return_no in wanted:
+            # No return named (the replay of a receipt row S2x could not read): the order's returns.
+            if return_no in wanted or (not wanted and return_no and RETURNS.exists(ctx, return_no)):
                 latest[return_no] = with_return_no(receipt, return_no)
         found = list(latest.values())
-        keys, why = sorted(wanted), "the warehouse holds no receipt of it"
+        keys, why = sorted(wanted) or payload["order_nos"], "the warehouse holds no receipt of it"
     if not found:
         for key in keys:
             ctx.timeline.record(key, ctx.ent_id, "s2.push_unconfirmed", {"why": why, "source": source},
@@ -190,6 +191,7 @@ def record_shipment(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, 
                 (line["sku_id"], line["qty"]) for line in to_ship)])
         done = _once_at_store(lambda: ctx.store.ship_order(so_id, shipment, business_key=key))
         ledger_facts.store_order_shipped(ctx, so_id=so_id, shipment_key=key, lines=to_ship, at=shipment.shipped_at)
+        cash_on_delivery.store_order_shipped(ctx, so_id, at=shipment.shipped_at)  # a COD part is with the courier
         ORDERS.change(ctx, so_id, OrderLedger.ship, key, l_id, to_ship)
         return {"shipment_id": getattr(done, "shipment_id", None), "status": done.status, "l_id": l_id,
                 "carrier": carrier.code, "lines": {line["line"]: line["qty"] for line in to_ship}}

@@ -8,10 +8,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from ...ports import MalformedRow
 from ...ports.warehouse import ReturnReceived, Shipment
 from .. import kit
-from .confirmations import (record_return_receipt, record_shipment, return_no_of, step_for, take_confirmations,
-                            with_return_no)
+from .confirmations import (recheck, record_return_receipt, record_shipment, return_no_of, step_for,
+                            take_confirmations, with_return_no)
 from .ledger import ORDERS, RETURNS
 from .requests import STORE_ORDER, warehouse_order
 
@@ -28,14 +29,16 @@ STOP_WHEN_SECONDS_LEFT = 20.0
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
     """Shipments and return receipts the warehouse shows but no push announced; the same steps
     and effect keys as the pushes, so whichever comes second changes nothing."""
-    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment)
+    shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment,
+                         what="shipments")
     receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take,
-                        record_return_receipt)
+                        record_return_receipt, what="receipts")
     return {"shipments": shipments, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
-             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep) -> dict[str, Any]:
+             to_take: Callable[[kit.FlowContext, list[Any]], list[Any]], step: kit.FlowStep, *,
+             what: str) -> dict[str, Any]:
     cursor = ctx.cursors.get(ctx.ent_id, cursor_name)
     end = ctx.now()
     begin = (datetime.fromisoformat(cursor.value) if cursor else end - FIRST_LOOKBACK) - OVERLAP
@@ -52,7 +55,12 @@ def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, 
     kit.each_record(ctx, to_take(ctx, rows), take, step=step,
                     payload_of=lambda confirmation: step_for(ctx, confirmation, "S2x")[2],
                     trace_key_of=lambda confirmation: step_for(ctx, confirmation, "S2x")[0],
-                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT)
+                    counts=counts, stop=lambda: ctx.time_left() < STOP_WHEN_SECONDS_LEFT,
+                    # A row the warehouse lists that cannot be read (key: its order no.): parked;
+                    # its replay re-reads what the warehouse holds for that order.
+                    malformed_step=recheck, malformed_payload_of=lambda row: {
+                        "what": what, "order_nos": [row.key], "tracking_nos": [], "return_nos": [],
+                        "warehouse_return_ids": [], "source": "S2x"})
     if not counts["stopped_early"]:
         # Moved only after every row is done, queued or set aside (parked with its reason); a
         # lost race means another run moved it, which is as good.
@@ -61,8 +69,9 @@ def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, 
             "rows": len(rows), **dict(sorted((k, v) for k, v in counts.items() if v))}
 
 
-def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Shipment]) -> list[Shipment | None]:
-    return [s if s.order_no and s.tracking_no and s.carrier_code and _is_ours(ctx, s.order_no) else None
+def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Any]) -> list[Any]:
+    return [s if isinstance(s, MalformedRow) or (s.order_no and s.tracking_no and s.carrier_code
+                                                   and _is_ours(ctx, s.order_no)) else None
             for s in shipments]
 
 
@@ -72,6 +81,9 @@ def _receipts_to_take(ctx: kit.FlowContext, receipts: list[ReturnReceived]) -> l
     latest: dict[str, ReturnReceived] = {}
     found: list[ReturnReceived | None] = []
     for receipt in receipts:
+        if isinstance(receipt, MalformedRow):
+            found.append(receipt)  # parked by the scan
+            continue
         return_no = receipt.return_no or return_no_of(ctx, receipt.warehouse_return_id)
         if not return_no or not RETURNS.exists(ctx, return_no):
             found.append(None)

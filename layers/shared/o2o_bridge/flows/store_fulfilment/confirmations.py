@@ -1,0 +1,129 @@
+"""S1 step 3, the ERP's side: what the stores finished (shipped, picked up) is confirmed in the
+ERP. A store event only queues its confirmation (record ``s1.confirm.pending``); the next poll
+confirms what waits, as many outbounds a call as the ERP takes
+(``erp.confirm_online_outbounds``; JST wms/sent/upload, 50 rows), once per outbound. A refused
+outbound is parked (exceptions.py) with what retries it; the others in its call are confirmed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...errors import PermanentError, TransientError
+from .. import ledger_facts, reservations
+from ..kit import effect_once, flow_command
+from .exceptions import park, resolve_exception
+from .order import ORDER_TTL_DAYS, Order, change_order, load_order
+
+if TYPE_CHECKING:
+    from ...ports.erp import OutboundConfirmation
+    from ..kit import FlowContext
+
+# key io_id: a confirmation a store event asked for, sent to the ERP by the next poll with the
+# others waiting (one ERP call per ``erp.info.max_confirmations_per_call`` outbounds).
+PENDING_CONFIRM_KIND = "s1.confirm.pending"
+# Stop confirming (and scanning, scan.py) with this much time left; the next run goes on.
+TIME_MARGIN_SECONDS = 20.0
+
+
+def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
+    """The store is done with the outbound: the goods left it, so the order's hold on its stock
+    goes now; the confirmation waits for the next poll's batch (one conditional write; a
+    repeated event finds it waiting and changes nothing)."""
+    io_id = str(payload["io_id"])
+    known = load_order(ctx, io_id)
+    if known is not None:
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+    ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
+
+
+def confirm_pending(ctx: "FlowContext") -> dict[str, Any]:
+    """Confirm in the ERP what the stores finished, ``erp.info.max_confirmations_per_call``
+    outbounds a call, while time is left. Each outbound is settled
+    on its own: confirmed once (``effect_once`` per io_id), or parked when the ERP refuses it,
+    never holding up the others of its call. A failed call leaves its outbounds waiting for
+    the next poll (the ERP takes a repeated confirmation as done)."""
+    size = max(1, ctx.erp.info.max_confirmations_per_call)
+    counts: dict[str, Any] = {"calls": 0, "confirmed": 0, "refused": 0, "waiting": 0}
+    waiting = ctx.records.list(ctx.ent_id, PENDING_CONFIRM_KIND)
+    for start in range(0, len(waiting), size):
+        if ctx.time_left() < TIME_MARGIN_SECONDS:
+            counts["waiting"] += len(waiting) - start  # the next poll goes on
+            break
+        batch = waiting[start:start + size]
+        try:
+            results = ctx.erp.confirm_online_outbounds([_confirmation_of(r.data) for r in batch])
+        except TransientError as exc:
+            counts["waiting"] += len(waiting) - start
+            counts["deferred"] = str(exc)
+            break
+        counts["calls"] += 1
+        for record in batch:
+            counts[_settle_confirmation(ctx, record, results.get(record.key))] += 1
+    return counts
+
+
+def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":
+    from ...ports import OutboundConfirmation
+
+    return OutboundConfirmation(str(payload["io_id"]), payload["how"], payload.get("carrier_code"),
+                                payload.get("tracking_no"))
+
+
+def _settle_confirmation(ctx: "FlowContext", record: Any, result: Any) -> str:
+    payload = record.data
+    io_id = record.key
+    if isinstance(result, PermanentError) or result is None:
+        reason = str(result) if result is not None else f"the {ctx.erp.info.display_name} answer did not name it"
+        park(ctx, io_id, "confirm_refused", reason, retry={"command": "s1.confirm_outbound", "payload": payload})
+        outcome = "refused"
+    else:
+        try:
+            _confirmed(ctx, payload, effect_once(ctx, f"s1.confirm:{io_id}", lambda: result))
+        except TransientError:  # another worker is settling this outbound: the next poll looks again
+            return "waiting"
+        except Exception as exc:  # this outbound alone, parked with its reason: the others go on
+            park(ctx, io_id, "confirm_refused", f"confirmed in {ctx.erp.info.display_name}, then: {exc}",
+                 retry={"command": "s1.confirm_outbound", "payload": payload})
+            outcome = "refused"
+        else:
+            outcome = "confirmed"
+    # Only the request this batch read: a store event that came meanwhile waits for the next.
+    ctx.records.delete(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, expected_version=record.version)
+    return outcome
+
+
+@flow_command("s1.confirm_outbound")
+def confirm_outbound(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
+    """One outbound confirmed in the ERP at once, exactly once (a parked confirmation retried
+    by an operator, a retry queued before confirmations were batched)."""
+    io_id = str(payload["io_id"])
+
+    def upload() -> dict[str, Any]:
+        return ctx.erp.confirm_online_outbound(io_id, how=payload["how"], carrier_code=payload.get("carrier_code"),
+                                               tracking_no=payload.get("tracking_no"))
+
+    try:
+        outcome = effect_once(ctx, f"s1.confirm:{io_id}", upload)
+    except PermanentError as exc:
+        park(ctx, io_id, "confirm_refused", str(exc), retry={"command": "s1.confirm_outbound", "payload": payload})
+        return None
+    return _confirmed(ctx, payload, outcome)
+
+
+def _confirmed(ctx: "FlowContext", payload: dict[str, Any], outcome: Any) -> dict[str, Any]:
+    """What follows the ERP's confirmation: the ledger fact, the stores' hold released, the
+    outbound's status; the timeline and metric only for the first time."""
+    io_id = str(payload["io_id"])
+    status = payload["how"]
+    known = load_order(ctx, io_id)
+    ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
+                           fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
+    if known is not None:  # gone at the store event already; a retry queued before batching had not
+        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+    change_order(ctx, io_id, Order.confirm, status)
+    if not outcome.repeated:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,
+                                                                       "fulfilment_id": payload["fulfilment_id"]})
+        ctx.metric("FulfilmentConfirmed", 1)
+    resolve_exception(ctx, io_id, kinds=("confirm_refused",))
+    return outcome.result

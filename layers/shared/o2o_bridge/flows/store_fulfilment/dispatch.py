@@ -1,0 +1,150 @@
+"""S1 step 2: route the outbound to a store (routing.py decides, once per route number) and
+create the store's fulfilment order (P1, Idempotency-Key from io_id, store and route number);
+the fulfilment is linked to the outbound's route. Two steps, so that a retry repeats as few
+calls as possible."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from ...errors import PermanentError
+from ...ports import DocumentLink
+from .. import kit, ledger_facts, members, pickup, pickup_clock, reservations, routing
+from ..kit import attempt, effect_once, flow_command
+from .cancels import cancel_at_store
+from .exceptions import park, resolve_exception
+from .order import Order, change_order, load_order
+
+if TYPE_CHECKING:
+    from ..kit import FlowContext
+
+# Links are one to one and an outbound may go to several stores in turn, so a fulfilment
+# order is linked to "<io_id>#<route number>".
+OUTBOUND_ROUTE, FULFILMENT = "jst_outbound_route", "pos_fulfilment"
+
+
+def fulfilment_order(ctx: "FlowContext", data: dict[str, Any], store_code: str):
+    """The store's P1 fulfilment order for the outbound; one the contract refuses is permanent."""
+    from ...connectors.store import models as pos
+
+    try:
+        return pos.FulfilmentOrder(
+            external_id=data["io_id"], jst_o_id=data["o_id"] or data["io_id"],
+            platform_order_id=data["so_id"] or data["io_id"], store_code=store_code, delivery=data["delivery"],
+            receiver=pos.Receiver(**{k: v or "-" for k, v in data["receiver"].items()}),
+            items=[pos.FulfilmentItem(sku_id=i["sku_id"], qty=i["qty"], name=i["name"], price=i.get("price"))
+                   for i in data["items"]],
+            shop_id=str(data["shop_id"]) if data.get("shop_id") else None, buyer_message=data.get("buyer_message"),
+            cod=pos.CashOnDelivery(amount=data["cod_amount"]) if data.get("cod_amount") else None,
+            pickup_store_code=data.get("pickup_store_code"))
+    except ValidationError as exc:
+        raise PermanentError(f"outbound {data['io_id']} cannot become a fulfilment order: {exc}") from None
+
+
+def to_route(data: dict[str, Any]) -> routing.OrderToRoute:
+    """The order as routing.py weighs it."""
+    return routing.OrderToRoute(
+        io_id=data["io_id"], delivery=data["delivery"], province=data["receiver"]["province"],
+        city=data["receiver"]["city"],
+        lines=tuple(routing.Line(i["sku_id"], i["qty"]) for i in data["items"]),
+        pickup_store=data.get("pickup_store_code"))
+
+
+@flow_command("s1.dispatch")
+def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Route the outbound (once per route number) and go on to create the store's order."""
+    io_id, route_no = str(payload["io_id"]), int(payload["route_no"])
+    order = load_order(ctx, io_id)
+    if order is None or not order.still_routing(route_no):
+        return None  # done, cancelled or routed again since this step was queued
+    data = order.data
+    stores = {store.code: store for store in ctx.tenant.stores}
+
+    def decide() -> dict[str, Any]:
+        rejected = [r["store_code"] for r in data.get("rejections", [])]
+        forced = data.get("forced_store")
+        if forced:
+            decision = routing.Decision(forced, "chosen by hand (o2o exceptions reroute)", [forced])
+        else:
+            decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
+        day = routing.shanghai_day(ctx)
+        while decision.store_code is not None and not forced:  # the fallback store has a capacity too
+            store = stores[decision.store_code]
+            if decision.fallback:  # stock is not why it was chosen: its lines are held below, unchecked
+                taken = routing.reserve_capacity(ctx, store, io_id, day)
+            else:
+                taken = reservations.hold(ctx, store, io_id, day, data["items"], decision.stock.get(decision.store_code))
+            if taken:
+                break
+            # Filled up by a concurrent dispatch since the decision: route without it.
+            rejected = [*rejected, decision.store_code]
+            decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
+        if decision.store_code is not None and (forced or decision.fallback):
+            reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
+                            level="info" if decision.store_code else "warning")
+        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
+                "at": ctx.now().isoformat()}
+
+    decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
+    if decision["store_code"] is None:
+        kind = "no_store"
+        if data.get("pickup_store_code"):
+            kind = pickup.PICKUP_REJECTED if data.get("rejections") else "no_pickup_store"
+        park(ctx, io_id, kind, decision["why"], dropped=decision["dropped"],
+             **({"pickup_store_code": data["pickup_store_code"]} if data.get("pickup_store_code") else {}))
+        change_order(ctx, io_id, Order.park, route_no)
+        return decision
+    return attempt(ctx, create_at_store, {"io_id": io_id, "route_no": route_no, "store_code": decision["store_code"],
+                                          "day": decision["day"], "at": decision.get("at")}, trace_key=io_id)
+
+
+@flow_command("s1.create_at_store")
+def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
+    """P1 at the routed store (Idempotency-Key from io_id, store and route number); link; mark dispatched."""
+    io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
+    order = load_order(ctx, io_id)
+    if order is None or (order.status != "cancelled" and not order.still_routing(route_no)):
+        return None
+
+    def create() -> dict[str, Any]:
+        created = ctx.store.create_fulfilment_order(fulfilment_order(ctx, order.data, store_code),
+                                                    business_key=f"{io_id}:{store_code}:{route_no}")
+        return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
+
+    if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
+        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        return None  # JST cancelled it before the store heard of it
+    try:
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
+    except PermanentError as exc:
+        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
+        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
+        change_order(ctx, io_id, Order.park, route_no)
+        return None
+    result = outcome.result
+    fulfilment_id = result["fulfilment_id"]
+    ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
+                            at=payload.get("at"))
+    pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                                 at=payload.get("at"))
+    members.note_online_buyer(ctx, order.data)
+    ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
+                                {"store_code": store_code}))
+
+    before, after = change_order(ctx, io_id, Order.dispatch_to, route_no, store_code, fulfilment_id, result.get("day"))
+    if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
+                            {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
+                            aliases=(fulfilment_id,))
+        ctx.metric("FulfilmentDispatched", 1)
+        resolve_exception(ctx, io_id)
+    elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):
+        # JST cancelled the outbound while this step created the store's order: undo it.
+        change_order(ctx, io_id, Order.note_created_while_cancelled, store_code, fulfilment_id, result.get("day"))
+        attempt(ctx, cancel_at_store, {"io_id": io_id, "fulfilment_id": fulfilment_id}, trace_key=io_id)
+    return result

@@ -1,0 +1,133 @@
+"""S1 step 1: the poll (``poll_jst_outbound``, every 2 minutes). It confirms what the stores
+finished (confirmations.py), then reads the online outbounds the ERP assigned to the stores
+(Erp port ``online_outbound_pages``; JST: sales outbounds of the 店加线下仓 by ts cursor). A
+waiting outbound is remembered and dispatched (dispatch.py); a cancelled one cancels what was
+dispatched (cancels.py).
+
+Pages are fetched one at a time; the cursor moves only after a page's outbounds are handled,
+and a run short of time stops before fetching the next page (the next run goes on from there,
+so a backlog is read once). An outbound that fails is set aside (queued or parked with its
+reason) and the page goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from .. import cash_on_delivery as cod, kit
+from ..kit import attempt, flow_command
+from ..offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
+from .cancels import cancel_outbound
+from .confirmations import TIME_MARGIN_SECONDS, confirm_pending
+from .dispatch import dispatch
+from .exceptions import park, stuck_orders
+from .order import ORDER_KIND, ORDER_TTL_DAYS, load_order, note_routing, order_from_outbound
+
+if TYPE_CHECKING:
+    from ...ports.erp import OnlineOutbound
+    from ..kit import FlowContext
+
+CURSOR = "jst.sales_outbound"
+
+
+def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
+    """Confirm what the stores finished (``confirm_pending``), then scan the stores' online
+    outbounds from the stored cursor, a page at a time: fetch a
+    page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next.
+    A run short of time stops between pages and fetched nothing it did not handle; the next run
+    goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
+    cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
+    start_ts = int(cursor.value) if cursor else 0
+    version = cursor.version if cursor else None
+    summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
+                               "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
+    # What the stores finished since the last poll goes to the ERP first: it waits on nothing.
+    summary["confirmations"] = confirm_pending(ctx)
+    position = start_ts
+    pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
+    try:
+        while True:
+            if ctx.time_left() < TIME_MARGIN_SECONDS:
+                summary["stopped_early"] = True  # the next run goes on from the cursor
+                break
+            page = next(pages, None)
+            if page is None:
+                break
+            summary["pages"] += 1
+            summary["read"] += len(page.outbounds)
+            # An outbound that fails is set aside (queued or parked with its reason) and the
+            # page goes on: one bad order never holds the cursor and every order behind it.
+            outcomes = kit.each_record(ctx, sorted(page.outbounds, key=lambda ob: ob.position),
+                                       lambda ob: handle_outbound(ctx, ob), step=handle_outbound_again,
+                                       payload_of=_outbound_payload, trace_key_of=lambda ob: ob.outbound_id)
+            for outcome, count in outcomes.items():
+                summary[outcome] = summary.get(outcome, 0) + count
+                summary["handled"] += count
+            if int(page.next_cursor) > position:
+                if not ctx.cursors.advance(ctx.ent_id, CURSOR, page.next_cursor, version):
+                    # Another run moved the cursor meanwhile: it goes on from there.
+                    summary["cursor_taken_over"] = True
+                    break
+                version = (version or 0) + 1
+                position = int(page.next_cursor)
+            if page.last:
+                break
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+    summary["cursor_to"] = position
+    # Orders whose dispatch never finished would otherwise wait silently for a person to run
+    # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
+    summary["stuck"] = len(stuck_orders(ctx, explain=False))
+    ctx.metric("FulfilmentsStuck", summary["stuck"])
+    return summary
+
+
+def handle_outbound(ctx: "FlowContext", outbound: "OnlineOutbound") -> str:
+    """One outbound as the scan saw it; safe to repeat (the cursor's edge record comes back)."""
+    io_id = outbound.outbound_id
+    if outbound.status == "waiting":
+        data = {**order_from_outbound(ctx, outbound), **cod.cod_terms(ctx, outbound)}
+        refusal = self_mall_refusal(ctx.tenant, data["shop_id"])
+        if refusal:
+            data["status"] = "exception"
+        elif load_order(ctx, io_id) is None:
+            note_routing(ctx, io_id, data["route_no"])
+        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, data, ttl_days=ORDER_TTL_DAYS):
+            ctx.timeline.record(io_id, ctx.ent_id, "s1.outbound_seen",
+                                {"so_id": data["so_id"], "o_id": data["o_id"], "delivery": data["delivery"],
+                                 "items": [{"sku_id": i["sku_id"], "qty": i["qty"]} for i in data["items"]],
+                                 "region": f"{data['receiver']['province']} {data['receiver']['city']}"},
+                                aliases=tuple(a for a in (data["so_id"], data["o_id"]) if a))
+        if refusal:
+            park(ctx, io_id, SELF_MALL_ORDER, refusal, shop_id=data["shop_id"])
+            return "refused"
+        order = load_order(ctx, io_id)
+        if order is not None and order.status == "routing":
+            attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.data["route_no"]}, trace_key=io_id)
+            return "dispatched"
+        return "ignored"
+    if outbound.status == "cancelled":
+        return "cancelled" if cancel_outbound(ctx, io_id, jst_status=outbound.erp_status) else "ignored"
+    return "ignored"  # Confirmed (by us), OuterConfirming...: nothing for the stores to do
+
+
+def _outbound_payload(outbound: "OnlineOutbound") -> dict[str, Any]:
+    return {"outbound": dataclasses.asdict(outbound)}
+
+
+@flow_command("s1.handle_outbound")
+def handle_outbound_again(ctx: "FlowContext", payload: dict[str, Any]) -> str:
+    """An outbound the poll set aside, handled again by the retry worker or `o2o dlq replay`:
+    as the poll read it, or (a row the ERP connector could not read) read again from its row."""
+    from ...ports import OnlineOutbound, OutboundLine, Receiver
+
+    if "outbound" in payload:
+        data = dict(payload["outbound"])
+        outbound = OnlineOutbound(**{**data, "receiver": Receiver(**data["receiver"]),
+                                     "lines": tuple(OutboundLine(**line) for line in data["lines"]),
+                                     "labels": tuple(data.get("labels") or ())})
+    else:
+        outbound = ctx.erp.online_outbound_again(payload["row"])
+    return handle_outbound(ctx, outbound)

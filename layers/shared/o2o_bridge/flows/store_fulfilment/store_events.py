@@ -1,0 +1,111 @@
+"""S1 steps 3 and 4, the store's side: its events about a fulfilment order the bridge created.
+
+- ``fulfilment.shipped`` / ``fulfilment.picked_up``: the goods left the store; the COD money
+  is noted and the confirmation queued for the ERP (confirmations.py).
+- ``fulfilment.rejected`` (S1r): the order is routed again without every store that rejected
+  it; ``out_of_stock`` also marks unavailable at that store for the day the SKUs the event
+  names (optional ``items``), or else every SKU of the order. With no store left the order is
+  parked as an exception (dispatch.py), to be re-routed by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...errors import TransientError, UnprocessableRequest
+from .. import cash_on_delivery as cod, ledger_facts, reservations, routing
+from ..kit import attempt, flow_command
+from .confirmations import queue_confirmation
+from .dispatch import FULFILMENT, OUTBOUND_ROUTE, dispatch
+from .order import Order, change_order, load_order
+
+if TYPE_CHECKING:
+    from ...events.models import PosEvent
+    from ..kit import FlowContext
+
+
+def outbound_of_event(ctx: "FlowContext", fulfilment_id: str, external_id: str) -> str:
+    """The io_id a store event is about; refuses a fulfilment the bridge did not create."""
+    link = ctx.links.find(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE)
+    if link is not None:
+        io_id = link.other_key.split("#", 1)[0]
+        if io_id != external_id:
+            raise UnprocessableRequest(f"data.external_id: fulfilment {fulfilment_id} belongs to outbound "
+                                       f"{io_id}, not {external_id}")
+        return io_id
+    order = load_order(ctx, external_id)
+    if order is not None and order.status == "routing":
+        # The fulfilment may have been created a moment ago and not linked yet.
+        raise TransientError(f"fulfilment {fulfilment_id} is not linked to outbound {external_id} yet; send it again",
+                             retry_after_seconds=30)
+    raise UnprocessableRequest(f"data.fulfilment_id: {fulfilment_id} (outbound {external_id}) is not a fulfilment "
+                               "order the bridge created")
+
+
+def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
+    data = event.data
+    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
+                        {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
+                         "tracking_no": data.tracking_no, "event_id": event.event_id})
+    cod.handed_over(ctx, io_id, how="shipped", at=data.shipped_at,
+                    collected=data.cod_collected)
+    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
+                             "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
+                             "at": data.shipped_at.isoformat()})
+
+
+def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
+    data = event.data
+    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
+                        {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
+    cod.handed_over(ctx, io_id, how="picked_up", at=data.picked_up_at,
+                    collected=data.cod_collected)
+    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
+                             "at": data.picked_up_at.isoformat()})
+
+
+def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
+    data = event.data
+    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
+               "reason": data.reason, "at": event.occurred_at.isoformat()}
+    if data.items:  # the store named what it cannot fulfil (optional in the contract)
+        payload["sku_ids"] = sorted({item.sku_id for item in data.items})
+    attempt(ctx, store_rejected, payload, trace_key=io_id)
+
+
+@flow_command("s1.rejected")
+def store_rejected(ctx: "FlowContext", payload: dict[str, Any]) -> None:
+    """Note the rejection (once per fulfilment) and route the order again without that store.
+
+    ``out_of_stock`` marks the SKUs the store named (``sku_ids``) unavailable there for the day;
+    when it named none, every SKU of the order."""
+    io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
+    store_code = payload["store_code"]
+    named_skus = payload.get("sku_ids")
+
+    before, after = change_order(ctx, io_id, Order.reject, store_code, fulfilment_id, payload["reason"],
+                                 named_skus)
+    if after is not before and after is not None:
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
+                            {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
+                             **({"skus": named_skus} if named_skus else {}),
+                             "route_again": after["status"] == "routing"}, level="warning")
+        ctx.metric("FulfilmentRejected", 1)
+    current = load_order(ctx, io_id)
+    if current is None:
+        return
+    ledger_facts.rejected(ctx, current.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                          reason=payload["reason"], at=payload.get("at"))
+    # The side effects are repeat-safe, so a retried step redoes them all.
+    released = current.data.get("released") or {}
+    if released.get("store_code") == store_code:
+        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
+        reservations.release(ctx, store_code, io_id, current.data.get("items", []))
+    if payload["reason"] == "out_of_stock":
+        sku_ids = named_skus or [i["sku_id"] for i in current.data.get("items", [])]
+        routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
+    if current.status == "routing":
+        attempt(ctx, dispatch, {"io_id": io_id, "route_no": current.data["route_no"]}, trace_key=io_id)
