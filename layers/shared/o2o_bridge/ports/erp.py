@@ -217,7 +217,9 @@ class Erp(StockSource, Protocol):
 
     def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
         """Products modified in [begin, end] (≤ ``info.max_product_window``), one per SKU;
-        ``by_style`` reads the ERP's styles with their SKUs instead of its SKU list."""
+        ``by_style`` reads the ERP's styles with their SKUs instead of its SKU list. A row that
+        cannot be read is a ``MalformedRow`` in its place (the run parks it): JST's raw is what
+        ``product_again`` reads, 旺店通's a goods row ``RetailErp.products_again`` reads."""
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
         """The product an ``ErpProduct.record`` describes (a stored failure, sent again)."""
