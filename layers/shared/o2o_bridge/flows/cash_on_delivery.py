@@ -170,7 +170,7 @@ def on_payment_collected(event, ctx: "FlowContext") -> None:
                           source="payment.collected", store_code=order.data.get("store_code"))
         return
     order_no = str(data.order_no)
-    record_collection(ctx, f"order:{order_no}", amount=data.amount, method=data.method, at=data.collected_at,
+    record_collection(ctx, order_key(order_no), amount=data.amount, method=data.method, at=data.collected_at,
                       source="payment.collected")
 
 
@@ -183,7 +183,7 @@ def expect_for_store_order(ctx: "FlowContext", order: Any) -> None:
     if cod is None or not cod.amount:
         return
     to_collect = _money(cod.amount)
-    key = f"order:{order.order_no}"
+    key = order_key(order.order_no)
 
     def expect(d):
         d = d or {"io_id": key, "collected": None, "handed_at": None, "store_code": None}
@@ -196,11 +196,16 @@ def expect_for_store_order(ctx: "FlowContext", order: Any) -> None:
     _change(ctx, key, expect)
 
 
+def order_key(order_no: str) -> str:
+    """The key of a store order's COD record (beside the online orders' ``io:`` ones)."""
+    return f"order:{order_no}"
+
+
 def store_order_shipped(ctx: "FlowContext", order_no: str, *, at: datetime) -> None:
     """The warehouse shipped (the first parcel of) store order ``order_no``: a COD part is now
     with the courier, and overdue if not reported collected within ``cod_overdue_days``. A store
     order without a COD part has no record and is left alone."""
-    key = f"order:{order_no}"
+    key = order_key(order_no)
 
     def shipped(d):
         if d is None or d.get("handed_at"):

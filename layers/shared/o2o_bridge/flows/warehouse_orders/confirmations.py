@@ -136,7 +136,9 @@ def _first_reads(step: kit.FlowStep, payload: dict[str, Any]) -> list[tuple[str,
     """The records a step reads before anything else, read together with its parked marker."""
     if step is record_shipment:
         effect = f"s2.shipment:{shipment_key(payload['so_id'], payload['l_id'], payload['lines'])}"
-        return [(kit.EFFECT_KIND, effect), (ORDER_KIND, payload["so_id"])]
+        # the COD record too: a shipment starts a COD part's overdue clock (absent for most orders)
+        return [(kit.EFFECT_KIND, effect), (ORDER_KIND, payload["so_id"]),
+                (cash_on_delivery.COD_KIND, cash_on_delivery.order_key(payload["so_id"]))]
     if step is cancel_store_order:
         return [(kit.EFFECT_KIND, f"s2.store-cancel:{payload['so_id']}"), (ORDER_KIND, payload["so_id"])]
     if step is record_return_receipt:
