@@ -142,7 +142,7 @@ def test_every_readme_command_succeeds(world, capsys):
         ["local", "drain", "--now"],
         ["dlq", "list"],
         ["dlq", "replay", "--all"],
-        ["trace", "700001"],
+        ["trace", "700001", "--tenant", "10010"],
         ["products", "backfill", "--since", "2026-01-01", "--tenant", "10010"],
         ["products", "sync", "--tenant", "10010"],
         ["transfers", "exceptions", "--tenant", "10010"],
@@ -173,7 +173,7 @@ def _yesterday() -> str:
 READ_COMMANDS = [
     ["tenant", "get", "10010"],
     ["tenant", "doctor", "10010"],
-    ["trace", "700001"],
+    ["trace", "700001", "--tenant", "10010"],
     ["dlq", "list"],
     ["exceptions", "list"],
     ["transfers", "exceptions"],
@@ -261,7 +261,7 @@ def test_each_read_command_prints_only_json_with_json(world, other_tenants, caps
 
 
 def test_a_closed_pipe_is_one_line_not_a_traceback(world, other_tenants):
-    for argv in (["tenant", "get", "10010"], ["trace", "700001"], *([*argv, "--json"] for argv in READ_COMMANDS)):
+    for argv in (["tenant", "get", "10010"], ["trace", "700001", "--tenant", "10010"], *([*argv, "--json"] for argv in READ_COMMANDS)):
         process = subprocess.Popen([sys.executable, "-m", "o2o_bridge.cli", *argv], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=dict(os.environ), text=True)
         process.stdout.close()  # the reader went away before anything was written (`| head -0`)
