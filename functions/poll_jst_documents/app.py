@@ -1,5 +1,6 @@
 """Every 15 min: missed delivery/return pushes (S2x), other in/out documents until Confirmed (S5, S6),
-and the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired)."""
+the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired), and a
+cloud warehouse's lost confirmations (Q1 catch-up: deliveryorder.query)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit
@@ -8,11 +9,12 @@ from o2o_bridge.observability import logger, metrics, traced
 
 def follow_documents(ctx):
     # Independent jobs over the same tenant's documents.
-    from o2o_bridge.flows import order_centre, store_transfers, warehouse_orders  # loaded at the first run
+    from o2o_bridge.flows import cloud_warehouse, order_centre, store_transfers, warehouse_orders  # at the first run
 
     return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
             "other_inout": store_transfers.follow_other_inout(ctx),
-            "order_centre": order_centre.rounds(ctx)}
+            "order_centre": order_centre.rounds(ctx),
+            "wms_catch_up": cloud_warehouse.catch_up_deliveries(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,9 +1,17 @@
 """Every 10 min: 旺店通 stock-in / stock-out documents of the stores' warehouses -> pending
-inbound receipts (P12) and outbound notes (P13) at the stores, unknown SKUs created first (W2)."""
+inbound receipts (P12) and outbound notes (P13) at the stores, unknown SKUs created first (W2);
+and, for a tenant whose warehouse is a cloud WMS, its lost confirmations (Q1 catch-up:
+deliveryorder.query)."""
 
 from o2o_bridge import runtime, wiring
-from o2o_bridge.flows import erp_documents, kit
+from o2o_bridge.flows import cloud_warehouse, erp_documents, kit
 from o2o_bridge.observability import logger, metrics, traced
+
+
+def follow_documents(ctx):
+    # Independent jobs over the same tenant's documents.
+    return {"erp_documents": erp_documents.poll_erp_documents(ctx),
+            "wms_catch_up": cloud_warehouse.catch_up_deliveries(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -11,4 +19,5 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
-        return kit.scheduled_job("poll_wdt_documents", erp_documents.poll_erp_documents, event, erp="wangdiantong", build=wiring.context_for)
+        return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",
+                                 build=wiring.context_for)

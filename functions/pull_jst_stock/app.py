@@ -1,4 +1,5 @@
-"""Hourly: JST warehouse stock by ts cursor -> 店+ warehouse stock (S3, S4e)."""
+"""Hourly: JST warehouse stock by ts cursor -> 店+ warehouse stock (S3, S4e); a cloud WMS's stock
+(Q5) for JST and 旺店通 tenants alike (a 旺店通 tenant's own store stock is its 02:10 run's, W5)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, stock_sync
@@ -10,4 +11,6 @@ from o2o_bridge.observability import logger, metrics, traced
 @traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
-        return kit.scheduled_job("pull_jst_stock", stock_sync.pull_jst_stock, event, erp="jushuitan", build=wiring.context_for)
+        return kit.scheduled_job("pull_jst_stock", kit.for_erp("pull_jst_stock", jushuitan=stock_sync.pull_jst_stock,
+                                                               wangdiantong=stock_sync.pull_warehouse_stock), event,
+                                 build=wiring.context_for)

@@ -82,9 +82,10 @@ def restamped(event: dict[str, Any], tenant: Any, resolver: Any, *, now: Any = N
     """``event`` happening now, signed again with ``tenant``'s own secrets.
 
     The bridge refuses a store event older than the tenant's window (``pos.event_max_age_hours``)
-    and a signed JST push older than ``callback.max_age_seconds`` as replays, so a sample file
-    written once cannot stay valid: ``o2o invoke --event FILE --restamp`` (local stack only)
-    moves its time to now and signs it as the store system or JST would.
+    and a signed JST push or 奇门 call older than ``callback.max_age_seconds`` /
+    ``qimen.callback_max_skew_seconds`` as replays, so a sample file written once cannot stay
+    valid: ``o2o invoke --event FILE --restamp`` (local stack only) moves its time to now and
+    signs it as the store system, JST or the 奇门 gateway would.
     """
     import base64
     import copy
@@ -111,6 +112,17 @@ def restamped(event: dict[str, Any], tenant: Any, resolver: Any, *, now: Any = N
         event["body"], event["isBase64Encoded"] = text, False
         headers["x-o2o-signature"] = sign(tenant.pos.reveal("webhook_secret", resolver), text.encode("utf-8"))
     query = event.get("queryStringParameters") or {}
+    if "sign" in query and "customerId" in query and tenant.qimen is not None:
+        # A WMS's call through the 奇门 gateway: its timestamp now, signed as the gateway would.
+        import urllib.parse
+
+        from .qimen_sandbox.signing import gateway_sign
+
+        raw = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else (event.get("body") or "").encode()
+        query["timestamp"] = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+        query["sign"] = gateway_sign(query, raw, tenant.qimen.reveal("app_secret", resolver))
+        event["rawQueryString"] = urllib.parse.urlencode(query)
+        return event
     if "sign" in query and "ts" in query:
         query["ts"] = str(int(now.timestamp()))
         partner_key = tenant.jushuitan.callback.reveal("partner_key", resolver)

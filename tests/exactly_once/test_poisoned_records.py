@@ -307,7 +307,8 @@ class RecordingStore:
 
 
 class RetailErpPage:
-    """A 旺店通 ERP port that lists one page: the rows of a test, a malformed one among them."""
+    """A 旺店通 ERP (the Erp and RetailErp ports) that lists one page: the rows of a test, a
+    malformed one among them. Its stock is one page per store warehouse (``W-<store>``)."""
 
     def __init__(self, rows: list[Any], again: Callable[[dict[str, Any]], Any]) -> None:
         self.rows, self.again, self.booked = rows, again, {}
@@ -319,20 +320,36 @@ class RetailErpPage:
     def document_again(self, row):
         return self.again(row)
 
-    def products(self, begin, end):
+    def changed_products(self, begin, end, *, by_style=False):
         return list(self.rows)
 
     def products_again(self, row):
         return self.again(row)
 
+    def product_again(self, record):
+        from o2o_bridge.connectors.wangdiantong.mappers import erp_product_again
+
+        return erp_product_again(record)
+
     def products_of(self, sku_ids):
         return [wdt_product(sku) for sku in sku_ids]
 
-    def stock(self, begin, end):
-        return list(self.rows)
+    def stock_locations(self):
+        from o2o_bridge.ports.warehouse import StockLocation
 
-    def stock_again(self, row):
-        return self.again(row)
+        return [StockLocation(f"W-{code}", code) for code in dict.fromkeys(r.key if isinstance(r, MalformedRow)
+                                                                         else r[0] for r in self.rows)
+                if code != "malformed"]
+
+    def stock_changes(self, warehouse_code, since):
+        from o2o_bridge.ports.warehouse import StockPage
+
+        return StockPage([self.again(row) if not isinstance(row, MalformedRow) else row for row in self.rows
+                          if isinstance(row, MalformedRow) and warehouse_code == "W-good-1"
+                          or not isinstance(row, MalformedRow) and f"W-{row[0]}" == warehouse_code], "next")
+
+    def stock_of(self, warehouse_code, sku_ids):
+        return [self.again((warehouse_code[2:], sku)) for sku in sku_ids]
 
     def book_sales(self, sales):
         from o2o_bridge.ports.retail import SaleBooking
@@ -378,10 +395,10 @@ def w2_documents(monkeypatch) -> Case:
 
 
 def wdt_product(sku):
-    from o2o_bridge.ports.retail import RetailProduct
+    from o2o_bridge.connectors.wangdiantong.mappers import erp_product_again
 
-    return RetailProduct(spu_code=f"G-{sku}", sku_code=sku, name="T恤", spec_name="M", barcode="",
-                         retail_price=Decimal("99"), category="", brand="", created="", modified="")
+    return erp_product_again({"spec_no": sku, "goods_no": f"G-{sku}", "goods_name": "T恤", "spec_name": "M",
+                              "retail_price": "99"})
 
 
 def w4_products(monkeypatch) -> Case:
@@ -399,9 +416,13 @@ def w4_products(monkeypatch) -> Case:
 
 
 def w5_nightly_stock(monkeypatch) -> Case:
-    """W5's unit is a store: the permanently failing record is a store that refuses its levels."""
+    """W5 with the ERP as stock master reads each store warehouse's changed rows (the S4e pull
+    over the Erp port): the permanently failing record is a store that refuses its levels, the
+    unreadable one a row of good-1's warehouse (read afresh by its SKU on replay)."""
+    from types import SimpleNamespace as NS
+
     from o2o_bridge.flows import erp_stock
-    from o2o_bridge.ports.retail import ErpStock
+    from o2o_bridge.ports.warehouse import StockLevel
 
     doc_stores = ["good-1", "refused", "good-2"]
     tenant = wdt_tenant()
@@ -409,13 +430,16 @@ def w5_nightly_stock(monkeypatch) -> Case:
                                                   zip(doc_stores, [tenant.stores[0]] * 3)],
                                        "stock": tenant.stock.model_copy(update={"master": "erp"})})
 
-    def row(store_code, sku="SKU-1"):
-        return ErpStock(store_code, sku, 3, "2026-12-02 13:00:00")
+    def level(row):
+        _store, sku = row
+        return StockLevel(sku, {"qty": Decimal(3), "order_lock": Decimal(0)}, 1)
 
-    rows = [row("good-1"), malformed("旺店通 stock_query.php", {"spec_no": "malformed"}), row("refused"), row("good-2")]
+    rows = [("good-1", "SKU-1"), malformed("旺店通 stock_query.php", {"spec_no": "malformed"}), ("refused", "SKU-1"),
+            ("good-2", "SKU-1")]
     store = RecordingStore()
-    erp = RetailErpPage(rows, lambda raw: row("malformed-store", sku="malformed"))
+    erp = RetailErpPage(rows, level)
     ctx = fake_context(tenant, erp=erp, store=store, queue=runtime.command_queue(), now=lambda: NOW)
+    ctx.warehouse = NS(stock_locations=lambda: [])  # no cloud WMS: only the ERP's store warehouses
     return Case(ctx, lambda: erp_stock.nightly_erp_stock(ctx),
                 lambda: {code if sku == "SKU-1" else sku for code, sku in store.stock},
                 lambda: store.refused.clear())

@@ -154,3 +154,33 @@ def test_store_stock_into_a_bin_managed_offline_warehouse_goes_as_the_difference
     [count] = world.jst.counts
     assert (count["type"], count["items"]) == ("adjust", [("TS001-WHT-M", 3)])
     assert world.jst_qty(10001, "TS001-WHT-M") == 8 and world.jst_qty(10001, "TS001-WHT-L") == 3
+
+
+def store_document(world, doc_no="CD001", kind="purchase_in", lines=(("TS001-WHT-M", 4),)):
+    return world.event("store_document.submitted", doc_no=doc_no, store_code="S001", kind=kind,
+                       items=[{"sku_id": sku, "qty": qty} for sku, qty in lines])
+
+
+def test_a_stores_own_document_is_one_confirmed_other_in_or_out_once(world):
+    deliver(world, store_document(world), times=2)
+    deliver(world, store_document(world, "CK001", "manual_out", (("TS001-WHT-L", 1),)))
+    into, out = world.jst.documents
+    assert (into["type"], into["external_id"], into["wms_co_id"], into["is_confirm"]) == ("in", "CD001", S001, True)
+    assert (out["type"], out["external_id"]) == ("out", "CK001")
+    assert world.jst_qty(S001, "TS001-WHT-M") == 14 and world.store_qty("S001", "TS001-WHT-M") == 14
+
+
+def test_a_document_longer_than_jst_takes_is_booked_in_parts_once_each(world):
+    import dataclasses
+
+    world.ctx.erp.info = dataclasses.replace(world.ctx.erp.info, max_document_lines=1)
+    lines = (("TS001-WHT-M", 1), ("TS001-WHT-L", 2))
+    deliver(world, store_document(world, "CD002", lines=lines), times=2)
+    assert [(d["external_id"], d["items"]) for d in world.jst.documents] == [
+        ("CD002-1", [{"sku_id": "TS001-WHT-M", "qty": 1}]), ("CD002-2", [{"sku_id": "TS001-WHT-L", "qty": 2}])]
+
+
+def test_with_the_store_system_as_stock_master_a_store_document_is_not_jsts(make_world):
+    world = make_world(master="pos")
+    deliver(world, store_document(world))
+    assert world.jst.documents == [] and world.ctx.timeline.steps("CD001") == ["erp_store.not_booked"]

@@ -14,7 +14,8 @@ from o2o_bridge.connectors.store import PosClient, PosCredentials, StoreSystemAp
 from o2o_bridge.connectors.pacing import InMemoryRateLimiter, Window
 from o2o_bridge.connectors.wangdiantong.api import WdtApi
 from o2o_bridge.connectors.wangdiantong.client import WdtClient, WdtCredentials
-from o2o_bridge.connectors.wangdiantong.retail import WdtRetailErp
+from o2o_bridge.connectors.wangdiantong.erp import WdtErp
+from o2o_bridge.connectors.wangdiantong.factory import limits_of
 from o2o_bridge.tenant import parse_tenant
 from o2o_local.pos_sandbox import PosSandbox
 from o2o_local.pos_sandbox.demo import WDT_DEMO_API_KEY, WDT_DEMO_ENT_ID, wdt_demo_merchant
@@ -39,12 +40,12 @@ def tenant_for(sandbox, **changes):
     return parse_tenant(doc)
 
 
-def erp_for(sandbox, tenant) -> WdtRetailErp:
+def erp_for(sandbox, tenant) -> WdtErp:
     section = tenant.wangdiantong
     client = WdtClient(WdtCredentials(sandbox.base_url, section.sid, section.appkey,
                                       section.appsecret.get_secret_value()),
                        limiter=InMemoryRateLimiter("t", [Window(1, 10_000)]))
-    return WdtRetailErp(WdtApi(client), tenant)
+    return WdtErp(WdtApi(client, limits_of(section)), tenant)
 
 
 @pytest.fixture
@@ -71,6 +72,15 @@ def store_for(pos_sandbox) -> StoreSystemApi:
     return StoreSystemApi(PosClient(PosCredentials(pos_sandbox.base_url, WDT_DEMO_ENT_ID, WDT_DEMO_API_KEY), http=http))
 
 
+def context_for(sandbox, pos_sandbox, tenant, **overrides):
+    """A 旺店通 tenant's context as a Lambda builds it: the 旺店通 adapter over the sandbox, the
+    store sandbox, and (``warehouse: erp``) a warehouse that holds no stock the stores show."""
+    from o2o_bridge.wiring import NotThisErp
+
+    overrides.setdefault("warehouse", NotThisErp(tenant, "warehouse"))
+    return fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos_sandbox), **overrides)
+
+
 @pytest.fixture
 def ctx(sandbox, pos, tenant):
-    return fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos))
+    return context_for(sandbox, pos, tenant)

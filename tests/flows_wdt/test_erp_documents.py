@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from o2o_bridge import wiring
-from o2o_bridge.flows import erp_documents, store_documents, kit
+from o2o_bridge.flows import erp_documents, erp_store_stock, kit
 
 
 def merchant(pos):
@@ -57,10 +57,10 @@ def test_the_bridges_own_documents_the_excluded_types_and_other_warehouses_never
     from types import SimpleNamespace as NS
 
     # W3: a return booked by the bridge as 其他入库; a store count booked as 盘盈 / 盘亏.
-    store_documents.on_sale_refunded(NS(data=NS(refund_no="RF-9", sale_no="S1", store_code="S101", defective=False,
-                                                items=[NS(sku_id="PIL-STD", qty=1)])), ctx)
-    store_documents.on_stock_counted(NS(data=NS(count_no="PD-9", store_code="S102",
-                                                items=[NS(sku_id="PIL-LOW", counted_qty=9)])), ctx)
+    erp_store_stock.on_sale_refunded(NS(event_id="e1", type="sale.refunded", data=NS(
+        refund_no="RF-9", sale_no="S1", store_code="S101", defective=False, items=[NS(sku_id="PIL-STD", qty=1)])), ctx)
+    erp_store_stock.on_stock_counted(NS(event_id="e2", type="stock.counted", data=NS(
+        count_no="PD-9", store_code="S102", items=[NS(sku_id="PIL-LOW", counted_qty=9)])), ctx)
     for kind in ("JIT退货入库", "预入库"):
         sandbox.add_stockin("S101", kind, [{"spec_no": "PIL-STD", "num": 1}])
     sandbox.add_stockout("S101", "销售出库", [{"spec_no": "PIL-STD", "num": 1}])
@@ -77,12 +77,10 @@ def test_the_guides_stock_in_types_are_delivered(ctx, sandbox, pos, type_name):
 
 
 def test_creating_products_may_be_switched_off_then_the_store_refusal_is_parked(sandbox, pos):
-    from fakes import fake_context
-
-    from .conftest import erp_for, store_for, tenant_for
+    from .conftest import context_for, tenant_for
 
     tenant = tenant_for(sandbox, products={"create_from_documents": False})
-    ctx = fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos))
+    ctx = context_for(sandbox, pos, tenant)
     sandbox.put_goods(goods_no="CUS", goods_name="乳胶靠垫", spec_list=[{"spec_no": "CUS-GRY"}])
     sandbox.add_stockin("S101", "调拨入库", [{"spec_no": "CUS-GRY", "num": 1}])
     sandbox.add_stockin("S101", "调拨入库", [{"spec_no": "PIL-STD", "num": 1}])

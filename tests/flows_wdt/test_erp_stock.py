@@ -8,10 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from fakes import fake_context
 from o2o_bridge.flows import erp_stock
 
-from .conftest import erp_for, store_for, tenant_for
+from .conftest import context_for, tenant_for
 
 
 @pytest.fixture
@@ -22,6 +21,8 @@ def t0():
 
 def at(ctx, moment):
     ctx.now = lambda: moment
+    if hasattr(ctx.erp, "now"):
+        ctx.erp.now = ctx.now  # the adapter reads "changed since" up to its own clock
     return ctx
 
 
@@ -32,7 +33,8 @@ def store_qty(pos, store, sku):
 
 def test_erp_master_sets_the_stores_stock_from_the_changed_erp_rows_only(ctx, sandbox, pos, t0):
     first = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(hours=1)))
-    assert (first["master"], first["stores"], first["skus"], first["done"]) == ("erp", 2, 3, 2)
+    assert first["master"] == "erp"
+    assert {code: part["applied"] for code, part in first["read"].items()} == {"S101": 2, "S102": 1}
     assert (store_qty(pos, "S101", "PIL-STD"), store_qty(pos, "S101", "BLK-150"), store_qty(pos, "S102", "PIL-LOW")) \
         == (8, 3, 5)
     # A day later only one SKU changed in the ERP (the 总仓's rows are no store's).
@@ -40,18 +42,36 @@ def test_erp_master_sets_the_stores_stock_from_the_changed_erp_rows_only(ctx, sa
     sandbox.set_stock("S101", "PIL-STD", 12)
     sandbox.set_stock("000", "PIL-STD", 90)
     second = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(days=1, hours=1)))
-    assert (second["stores"], second["skus"]) == (1, 1)
+    assert {code: part["read"] for code, part in second["read"].items()} == {"S101": 1, "S102": 0}
     assert store_qty(pos, "S101", "PIL-STD") == 12
-    # The same night run again (a retry of the schedule): nothing is sent twice.
+    # The same night run again from scratch (the cursors lost): the levels' versions change nothing.
     ctx.cursors.cursors.clear()
     again = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(days=1, hours=1)))
-    assert again["done"] == 1 and store_qty(pos, "S101", "PIL-STD") == 12
-    assert ctx.timeline.steps().count("store.stock_set") == 3  # S101 and S102 the first night, S101 once the second
+    assert sum(part["applied"] for part in again["read"].values()) == 0 and store_qty(pos, "S101", "PIL-STD") == 12
+
+
+def test_a_cloud_warehouse_tenant_has_its_wms_stock_read_in_the_same_pass(sandbox, pos, t0):
+    from types import SimpleNamespace as NS
+
+    from o2o_bridge.ports.warehouse import StockLevel, StockLocation, StockPage
+
+    class Wms:  # a WMS holding one warehouse (the 奇门 adapter is tested over its own sandbox)
+        def stock_locations(self):
+            return [StockLocation("WH01", "WH01")]
+
+        def stock_changes(self, code, since):
+            return StockPage([StockLevel("PIL-STD", {"qty": Decimal(30)}, 1)], "1")
+
+    tenant = tenant_for(sandbox, stock={"master": "pos"})
+    ctx = context_for(sandbox, pos, tenant, warehouse=Wms())
+    summary = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(hours=1)))
+    assert list(summary["read"]) == ["WH01"]  # with the store system as master, only the WMS is read
+    assert summary["stores"] == 2
 
 
 def test_pos_master_counts_each_store_warehouse_in_the_erp(sandbox, pos, monkeypatch, t0):
     tenant = tenant_for(sandbox, stock={"master": "pos"})
-    ctx = fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos))
+    ctx = context_for(sandbox, pos, tenant)
     clock = {"now": datetime.now(timezone.utc)}
     monkeypatch.setattr(pos.state, "clock", lambda: clock["now"])
     first = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(hours=1)))
@@ -65,14 +85,20 @@ def test_pos_master_counts_each_store_warehouse_in_the_erp(sandbox, pos, monkeyp
     assert sandbox.state.stock[("S101", "PIL-STD")]["stock_num"] == Decimal(3)
     (loss,) = [d for d in sandbox.state.stockouts.values() if d["order_type_name"] == "盘亏出库"]
     assert loss["details_list"][0]["goods_count"] == "5.0000"
-    assert [p["remark"] for p in sandbox.state.pd_orders.values()][-1].startswith("门店库存同步 ")
+    assert " 门店库存同步 " in [p["remark"] for p in sandbox.state.pd_orders.values()][-1]
+    # The same night run again from scratch: the counts 旺店通 holds are found, none is booked twice.
+    ctx.cursors.cursors.clear()
+    ctx.records.items.clear()
+    erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(days=1, hours=1)))
+    assert len(sandbox.state.pd_orders) == 3
 
 
 def test_a_store_the_erp_refuses_is_parked_and_the_others_are_set(sandbox, pos, t0):
     tenant = tenant_for(sandbox, stock={"master": "pos"})
-    ctx = fake_context(tenant, erp=erp_for(sandbox, tenant), store=store_for(pos))
+    ctx = context_for(sandbox, pos, tenant)
     sandbox.remove_warehouse("S102")  # the store's warehouse is missing in the ERP
     summary = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(minutes=1)))
     assert (summary["done"], summary["parked"]) == (1, 1)
     assert "仓库S102不存在" in ctx.queue.dead[0].reason
     assert ctx.cursors.get(ctx.ent_id, erp_stock.CURSOR) is None  # the next run reads the night again
+

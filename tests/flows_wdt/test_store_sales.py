@@ -147,3 +147,25 @@ def test_parked_sales_replay_through_the_retry_worker(ctx, sandbox):
     ctx.queue.queued.append((ctx.queue.dead[0].envelope, 0))
     assert drain_retries(ctx) == 1
     assert "S101-0050" in trades(sandbox)
+
+
+@pytest.mark.parametrize("master", ["erp", "pos"])
+def test_the_store_sale_event_queues_the_sale_whatever_the_stock_master(sandbox, pos, monkeypatch, master):
+    """The one sale.completed flow (flows/erp_store_stock.py): 旺店通 takes every store sale as an
+    order of its POS shop (the guide: every store document goes back), so it is queued for the
+    10-minute run even when the store system owns the stock; nothing is booked at once."""
+    from types import SimpleNamespace as NS
+
+    from o2o_bridge.flows import erp_store_stock
+
+    from .conftest import context_for, tenant_for
+
+    tenant = tenant_for(sandbox, stock={"master": master})
+    ctx = context_for(sandbox, pos, tenant)
+    data = NS(sale_no="S101-0099", store_code="S101", sold_at=datetime(2026, 12, 2, 10, tzinfo=SHANGHAI),
+              payment="card", total_amount=Decimal("199.00"), member_mobile=None,
+              items=[NS(line_no="1", sku_id="PIL-STD", qty=1, price=Decimal("199.00"), amount=Decimal("199.00"))])
+    erp_store_stock.on_sale_completed(NS(event_id="e-1", type="sale.completed", data=data), ctx)
+    assert sandbox.calls() == [] and ctx.timeline.steps("S101-0099") == ["sale.queued"]
+    assert store_sales.push_store_sales(ctx)["booked"] == 1
+    assert [t["tid"] for t in sandbox.state.trades.values()] == ["S101-0099"]

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 # The one sample that is malformed on purpose (JST sends it now and then): a clear 400.
 MALFORMED = {"delivery_callback_malformed"}
+# The WMS's calls through the 奇门 gateway, for the cloud-warehouse tenant 10020.
+QIMEN = {"qimen_callback"}
 # Samples that show a bug found here and not fixed yet: each is expected to keep failing the
 # way it fails today, so the fix makes this test fail and the entry is removed.
 KNOWN_BROKEN: dict[str, int] = {}
@@ -57,10 +59,30 @@ def function_of(stack, sample: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    import yaml
+
+    from o2o_local.qimen_sandbox import QimenSandbox
     from o2o_local.sample_documents import seed_sample_documents
 
-    with demo_world(tmp_path_factory.mktemp("samples"), fresh=True) as (stack, jst, store):
+    folder = tmp_path_factory.mktemp("samples")
+    with demo_world(folder, fresh=True) as (stack, jst, store), QimenSandbox() as wms:
         seed_sample_documents(jst, store)  # what `o2o local up` seeds for the samples
+
+        def put_cloud_tenant() -> None:
+            """qimen_callback.json is the cloud-warehouse tenant's (local/tenants/cloud-warehouse.yaml)
+            WMS calling; its WMS and 店+ merchant are the local stack's sandboxes. Stored only when
+            that sample comes: its ERP is the same JST sandbox, and the JST samples before it are
+            the JST demo tenant's story alone."""
+            cloud = yaml.safe_load((ROOT / "local" / "tenants" / "cloud-warehouse.yaml").read_text(encoding="utf-8"))
+            cloud["qimen"]["gateway_url"], cloud["pos"]["base_url"] = wms.gateway_url, store.base_url
+            cloud["jushuitan"]["base_url"] = jst.url
+            (folder / "cloud.yaml").write_text(yaml.safe_dump(cloud, allow_unicode=True), encoding="utf-8")
+            assert o2o(["tenant", "put", str(folder / "cloud.yaml")]) == 0
+            store.seed({"merchants": [{"ent_id": "10020", "api_key": "demo-cloud-pos-api-key",
+                                       "webhook_secret": "demo-cloud-webhook-secret",
+                                       "stores": [{"code": "S001", "name": "南京西路店"}], "warehouses": ["20000"]}]})
+
+        stack.wms, stack.put_cloud_tenant = wms, put_cloud_tenant
         try:
             yield stack
         finally:
@@ -83,17 +105,23 @@ def test_every_sample_event_succeeds_in_order_and_nothing_is_dead_lettered(world
     from o2o_bridge import runtime
     from o2o_local.sample_documents import restamped
 
-    tenant = runtime.state_store().get("10010")
     for sample in sample_order():
         # as `o2o invoke --event FILE --restamp` sends it: happening now, signed again (the
-        # bridge refuses old store events and old signed pushes as replays)
-        event = restamped(json.loads((EVENTS / f"{sample}.json").read_text(encoding="utf-8")), tenant,
-                          runtime.secret_resolver())
+        # bridge refuses old store events and old signed pushes as replays) for its own tenant
+        sent = json.loads((EVENTS / f"{sample}.json").read_text(encoding="utf-8"))
+        if sample in QIMEN:
+            world.put_cloud_tenant()
+        ent_id = (sent.get("queryStringParameters") or {}).get("entId") or "10010"
+        event = restamped(sent, runtime.state_store().get(ent_id), runtime.secret_resolver())
         result = world.invoke(function_of(world, sample), event)
         if "routeKey" in event:
             expected = 400 if sample in MALFORMED else 501 if sample in NOT_BUILT else 200
             expected = KNOWN_BROKEN.get(sample, expected)
             assert result["statusCode"] == expected, f"{sample}: {result}"
+            if sample in QIMEN:  # 奇门 answers HTTP 200 always: the flag says whether it was taken
+                assert "<flag>success</flag>" in result["body"], f"{sample}: {result}"
+                # the stock change was read again from the WMS (never added as a delta)
+                assert any(c["method"] == "taobao.qimen.inventory.query" for c in world.wms.state.calls), sample
         elif "Records" in event:
             assert result == {"batchItemFailures": []}, f"{sample}: {result}"
         else:
@@ -114,7 +142,7 @@ def test_every_readme_command_succeeds(world, capsys):
         ["local", "drain", "--now"],
         ["dlq", "list"],
         ["dlq", "replay", "--all"],
-        ["trace", "700001"],
+        ["trace", "700001", "--tenant", "10010"],
         ["products", "backfill", "--since", "2026-01-01", "--tenant", "10010"],
         ["products", "sync", "--tenant", "10010"],
         ["transfers", "exceptions", "--tenant", "10010"],
@@ -145,7 +173,7 @@ def _yesterday() -> str:
 READ_COMMANDS = [
     ["tenant", "get", "10010"],
     ["tenant", "doctor", "10010"],
-    ["trace", "700001"],
+    ["trace", "700001", "--tenant", "10010"],
     ["dlq", "list"],
     ["exceptions", "list"],
     ["transfers", "exceptions"],
@@ -233,7 +261,7 @@ def test_each_read_command_prints_only_json_with_json(world, other_tenants, caps
 
 
 def test_a_closed_pipe_is_one_line_not_a_traceback(world, other_tenants):
-    for argv in (["tenant", "get", "10010"], ["trace", "700001"], *([*argv, "--json"] for argv in READ_COMMANDS)):
+    for argv in (["tenant", "get", "10010"], ["trace", "700001", "--tenant", "10010"], *([*argv, "--json"] for argv in READ_COMMANDS)):
         process = subprocess.Popen([sys.executable, "-m", "o2o_bridge.cli", *argv], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=dict(os.environ), text=True)
         process.stdout.close()  # the reader went away before anything was written (`| head -0`)

@@ -9,34 +9,41 @@ from o2o_bridge.events import routes
 
 from .conftest import fresh, request, send, table_items
 
-# event type -> the issues that build its flow for these (JST) tenants (the O2O order centre: #18).
-# For a 旺店通 tenant the sale, refund, count and store-document flows exist (#16: tests/flows_wdt);
-# for a JST tenant sale.completed, sale.refunded, stock.counted and store_transfer.submitted have
-# theirs (#14: tests/flows_erp_store); product.changed (#17) has its flow: tests/qimen.
-BUILT_BY = {
-    "store_document.submitted": "issue #16",
-}  # payment.collected and member.updated: built by #18 (tests/order_centre); store_transfer.submitted by #14
+# Every store event type has its flow today (the store's books: flows/erp_store_stock.py for JST
+# and 旺店通; payment.collected and member.updated: #18; product.changed: #17). The edge still
+# answers a type whose flow is missing 501, naming the issue: shown here with a route without
+# its flow, as events/routes.py writes one.
 
 
-@pytest.mark.parametrize("event_type", list(BUILT_BY))
-def test_a_valid_signed_event_without_its_flow_is_501_naming_the_issue_and_writes_nothing(tenants, event_type):
-    body = fresh(event_type)
+@pytest.fixture
+def unbuilt(monkeypatch):
+    monkeypatch.setitem(routes.ROUTES, "store_document.submitted",
+                        routes.Route(None, "W3, a store's own in/out document in the ERP", (16,)))
+    return "store_document.submitted"
+
+
+def test_a_valid_signed_event_without_its_flow_is_501_naming_the_issue_and_writes_nothing(tenants, unbuilt):
+    body = fresh(unbuilt)
     before = table_items(tenants)
     code, answer = send(request(body))
     assert (code, answer["code"]) == (501, 501)
-    assert f"the {event_type} flow" in answer["msg"]
-    assert f"is not implemented yet (it comes with {BUILT_BY[event_type]}); nothing was done" in answer["msg"]
+    assert f"the {unbuilt} flow" in answer["msg"]
+    assert "is not implemented yet (it comes with issue #16); nothing was done" in answer["msg"]
     assert table_items(tenants) == before  # no idempotency record: the store's retry is judged again
 
 
-def test_once_the_flow_exists_the_same_event_is_processed(tenants, monkeypatch):
-    body = fresh("store_document.submitted")  # the one event still without a flow for a JST tenant
+def test_once_the_flow_exists_the_same_event_is_processed(tenants, unbuilt, monkeypatch):
+    body = fresh(unbuilt)
     assert send(request(body))[0] == 501
     done = []
-    monkeypatch.setitem(routes.ROUTES, "store_document.submitted",
-                        routes.Route(lambda event, ctx: done.append(event.data.doc_no), "test"))
+    monkeypatch.setitem(routes.ROUTES, unbuilt, routes.Route(lambda event, ctx: done.append(event.data.doc_no), "test"))
     assert send(request(body)) == (200, {"code": 0, "msg": "ok"})
     assert done == [body["data"]["doc_no"]]
+
+
+def test_a_store_document_of_a_jst_tenant_whose_store_system_owns_the_stock_is_acknowledged(tenants):
+    """The JST demo tenant's store system is stock master: its own documents are not JST's to book."""
+    assert send(request(fresh("store_document.submitted"))) == (200, {"code": 0, "msg": "ok"})
 
 
 def test_a_malformed_new_event_is_still_422_before_any_501(tenants):

@@ -120,6 +120,22 @@ def test_shipping_in_two_parcels_sends_signed_confirms_the_bridge_accepts(wms, b
     assert first.message_key != last.message_key
 
 
+def test_deliveryorder_query_answers_every_parcel_shipped_even_when_its_confirm_was_dropped(wms, bridge):
+    client = client_for(wms)
+    client.call("deliveryorder.create", delivery())
+    wms.ship("SO1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 1}}], drop=True)  # the callback is lost
+    ask = qm.DeliveryOrderQuery(owner_code="OWNER01", warehouse_code="WH01", order_code="SO1", page=1, page_size=1)
+    first = client.call("deliveryorder.query", ask)
+    assert first["deliveryOrder"]["status"] == "PARTDELIVERED" and first["totalLines"] == "2"
+    assert [p["expressCode"] for p in first["packages"]] == ["SF1"] and len(first["orderLines"]) == 1
+    second = client.call("deliveryorder.query", ask.model_copy(update={"page": 2}))
+    shipped = {line["itemCode"]: line["actualQty"] for line in first["orderLines"] + second["orderLines"]}
+    assert shipped == {"TS001-WHT-M": "1", "JN002-BLU-30": "0"}
+    with pytest.raises(QimenPermanentError, match="order-not-found"):
+        client.call("deliveryorder.query", ask.model_copy(update={"order_code": "NOPE"}))
+    assert bridge.requests == []  # nothing reached the bridge: the query is the bridge's to make
+
+
 def test_receipts_and_stock_reports_are_signed_gateway_calls(wms, bridge):
     client = client_for(wms)
     client.call("returnorder.create", qm.ReturnOrderCreate(

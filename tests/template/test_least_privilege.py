@@ -58,7 +58,8 @@ EXPECTED = {
     "RetryWorkerFunction": FLOW | PARK | LEDGER,
     "QimenCallbackFunction": FLOW | PARK | LEDGER,
     "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
-    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | runs("PollWdtDocumentsRuns"),
+    # W2, and a cloud warehouse's caught-up confirmations (Q1), which are ledger facts.
+    "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollWdtDocumentsRuns"),
     "CompactLedgerFunction": LEDGER_COMPACT,
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",

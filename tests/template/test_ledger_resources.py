@@ -6,10 +6,11 @@ from __future__ import annotations
 from o2o_bridge.ledger import ROW_COLUMNS
 from template_facts import RESOURCES, SAM_FUNCTION, TEMPLATE, resources_of_type
 
-# The functions whose flows append facts (S1, S2, S5/S6, the cloud warehouse's confirmations,
-# and every retried step of them).
+# The functions whose flows append facts (S1, S2, S5/S6, the cloud warehouse's confirmations, also
+# when caught up by the 旺店通 document run, and every retried step of them).
 WRITERS = {"DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction", "PosEventsFunction",
-           "PollJstOutboundFunction", "PollJstDocumentsFunction", "RetryWorkerFunction", "QimenCallbackFunction"}
+           "PollJstOutboundFunction", "PollJstDocumentsFunction", "RetryWorkerFunction", "QimenCallbackFunction",
+           "PollWdtDocumentsFunction"}
 
 
 def _properties(lid):

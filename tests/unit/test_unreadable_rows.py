@@ -60,7 +60,7 @@ def test_wdt_documents_keep_an_unreadable_row_with_its_direction():
     import yaml
 
     from o2o_bridge.connectors.wangdiantong.api import WdtApi
-    from o2o_bridge.connectors.wangdiantong.retail import WdtRetailErp
+    from o2o_bridge.connectors.wangdiantong.erp import WdtErp
     from o2o_bridge.tenant import parse_tenant
 
     doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "wdt-demo.yaml").read_text("utf-8"))
@@ -70,11 +70,67 @@ def test_wdt_documents_keep_an_unreadable_row_with_its_direction():
             "modified": "2026-12-02 13:00:00", "details_list": [{"spec_no": "SKU-1", "num": "2", "goods_name": "T恤"}]}
     bad = {"warehouse_no": warehouse, "details_list": "?"}
     api = WdtApi(Answers({"total_count": 2, "stockin_list": [good, bad]}, {"total_count": 0, "stockout_list": []}))
-    erp = WdtRetailErp(api, tenant)
+    erp = WdtErp(api, tenant)
     found = erp.documents(NOW - timedelta(minutes=10), NOW)
     [unreadable] = [d for d in found if isinstance(d, MalformedRow)]
     assert unreadable.raw["direction"] == "in" and unreadable.raw["row"] == bad
     assert any(getattr(d, "doc_no", None) == "RK1" for d in found)
+
+
+def _wdt_tenant():
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.tenant import parse_tenant
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "wdt-demo.yaml").read_text("utf-8"))
+    return parse_tenant(doc)
+
+
+def test_wdt_stock_changes_keep_an_unreadable_row_of_the_warehouse_in_its_place():
+    """W5 / S4e over the Erp port: a stock row 旺店通 lists that cannot be read is parked by its
+    spec_no (the pull reads that SKU afresh on replay), never read as 0 nor failing the page."""
+    from o2o_bridge.connectors.wangdiantong.api import WdtApi
+    from o2o_bridge.connectors.wangdiantong.erp import WdtErp
+    from o2o_bridge.errors import PermanentError
+
+    tenant = _wdt_tenant()
+    warehouse = tenant.stores[0].wdt_warehouse
+    rows = [{"spec_no": "A", "warehouse_no": warehouse, "stock_num": "4", "modified": "2026-12-02 13:00:00"},
+            {"spec_no": "B", "warehouse_no": warehouse, "stock_num": "lots", "modified": "2026-12-02 13:00:00"},
+            {"spec_no": "C", "warehouse_no": "elsewhere", "stock_num": "oops"}]
+    erp = WdtErp(WdtApi(Answers({"total_count": 3, "stocks": rows})), tenant, now=lambda: NOW)
+    page = erp.stock_changes(warehouse, None)
+    [bad] = [level for level in page.levels if isinstance(level, MalformedRow)]
+    assert bad.key == "B" and [getattr(level, "sku_id", None) for level in page.levels] == ["A", None]
+    erp = WdtErp(WdtApi(Answers({"total_count": 1, "stocks": [rows[1]]})), tenant, now=lambda: NOW)
+    try:
+        erp.stock_of(warehouse, ["B"])  # the replay's read, the row still broken
+    except PermanentError as exc:
+        assert "still cannot be read" in str(exc)
+    else:
+        raise AssertionError("a reread of a row that still cannot be read must fail loudly")
+
+
+def test_wdt_goods_row_that_cannot_be_read_stands_in_for_its_specs():
+    from o2o_bridge.connectors.wangdiantong.api import WdtApi
+    from o2o_bridge.connectors.wangdiantong.erp import WdtErp
+    from o2o_bridge.errors import PermanentError
+
+    good = {"goods_no": "G1", "goods_name": "T恤", "modified": "2026-12-02 13:00:00",
+            "spec_list": [{"spec_no": "G1-M", "spec_name": "M", "retail_price": "99"}]}
+    bad = {"goods_no": "G2", "spec_list": "?"}
+    erp = WdtErp(WdtApi(Answers({"total_count": 2, "goods_list": [good, bad]})), _wdt_tenant(), now=lambda: NOW)
+    found = erp.changed_products(NOW - timedelta(hours=1), NOW)
+    assert found[0].sku_id == "G1-M" and isinstance(found[1], MalformedRow) and found[1].key == "G2"
+    assert [p.sku_id for p in erp.products_again(good)] == ["G1-M"]
+    try:
+        erp.products_again(found[1].raw)
+    except PermanentError as exc:
+        assert "still cannot be read" in str(exc)
+    else:
+        raise AssertionError("an unreadable goods row must still fail when read again unchanged")
 
 
 def test_cloud_wms_keeps_an_unreadable_stock_row_and_document_in_their_place():

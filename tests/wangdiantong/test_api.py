@@ -106,10 +106,15 @@ def test_a_document_longer_than_the_erp_takes_is_refused_before_any_call():
     assert gateway.calls == []
 
 
-def test_a_stock_count_is_cut_into_batches_of_lines():
+def test_a_stock_count_longer_than_the_limit_is_refused_before_any_call():
     gateway = FakeWdt(routes={"stock_sync_by_pd.php": lambda call: ok()})
     api = make_api(gateway, limits=Limits(count_lines=2))
-    api.count_stock(warehouse_no="S001", lines=[m.CountLine(spec_no=s, stock_num=Decimal(1)) for s in "ABCDE"],
-                    remark="PD-1")
-    assert [len(c.json("goods_list")) for c in gateway.calls] == [2, 2, 1]
-    assert gateway.calls[0].form["is_adjust_stock"] == "1" and gateway.calls[0].form["warehouse_no"] == "S001"
+    with pytest.raises(Exception, match="at most 2"):
+        api.count_stock_once(warehouse_no="S001", lines=[m.CountLine(spec_no=s, stock_num=Decimal(1)) for s in "ABC"],
+                             remark="O2O-PD-1")
+    assert gateway.calls == []
+    api.count_stock_once(warehouse_no="S001", lines=[m.CountLine(spec_no=s, stock_num=Decimal(1)) for s in "AB"],
+                         remark="O2O-PD-1")
+    (call,) = gateway.calls
+    assert call.form["is_adjust_stock"] == "1" and call.form["warehouse_no"] == "S001"
+    assert call.form["remark"] == "O2O-PD-1" and len(call.json("goods_list")) == 2

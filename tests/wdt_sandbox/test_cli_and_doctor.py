@@ -84,3 +84,24 @@ def test_a_wrong_secret_fails_the_checks_that_call_the_erp_with_the_reason(tenan
     code, lines = doctor_lines(capsys)
     assert code == 1 and any("签名错误" in line for line in lines if "credentials" in line)
     assert "wrong" not in "\n".join(lines)
+
+
+def test_a_wangdiantong_tenant_with_a_cloud_warehouse_is_checked_on_both_sides(tenant, capsys):
+    """erp: wangdiantong with warehouse: qimen: the 旺店通 checks (W6) and the 奇门 ones, one run."""
+    from o2o_bridge.connectors.qimen import factory as qimen_factory
+    from o2o_local.qimen_sandbox import QimenSandbox
+    from qimen_wms import cloud_doc
+
+    with QimenSandbox() as wms:
+        doc = {**tenant, "warehouse": "qimen", "qimen": {**cloud_doc()["qimen"], "gateway_url": wms.gateway_url}}
+        runtime.state_store().put(parse_tenant(doc))
+        qimen_factory.forget()
+        try:
+            code, lines = doctor_lines(capsys)
+        finally:
+            qimen_factory.forget()
+    assert code == 0, lines
+    checked = "\n".join(lines)
+    for name in ("credentials", "store_warehouses", "奇门 credentials", "WMS warehouse and owner", "carriers mapped"):
+        assert name in checked
+    assert lines[-1] == "9 of 9 checks passed"

@@ -133,11 +133,28 @@ def test_other_stockin_and_stockout_are_keyed_by_outer_no(sandbox, api):
 
 
 def test_a_count_overwrites_and_is_booked_as_gain_and_loss_documents(sandbox, api):
-    api.count_stock(warehouse_no="S101", remark="PD-1", lines=[m.CountLine(spec_no="PIL-STD", stock_num=Decimal(10)),
-                                                               m.CountLine(spec_no="BLK-150", stock_num=Decimal(1))])
+    answer = api.count_stock_once(warehouse_no="S101", remark="O2O-PD-1 盘点单 PD-1",
+                                  lines=[m.CountLine(spec_no="PIL-STD", stock_num=Decimal(10)),
+                                         m.CountLine(spec_no="BLK-150", stock_num=Decimal(1))])
     assert sandbox.state.stock[("S101", "PIL-STD")]["stock_num"] == Decimal(10)
     assert [d["order_type_name"] for d in sandbox.state.stockins.values()] == ["盘盈入库"]
     assert [d["order_type_name"] for d in sandbox.state.stockouts.values()] == ["盘亏出库"]
+    # The count is listed with its remark (how the bridge finds a count it booked), by warehouse.
+    (held,) = api.query_counts(begin=now() - timedelta(minutes=5), end=now() + timedelta(minutes=1), warehouse_no="S101")
+    assert (held.pd_no, held.remark) == (answer["pd_no"], "O2O-PD-1 盘点单 PD-1")
+    assert api.query_counts(begin=now() - timedelta(minutes=5), end=now() + timedelta(minutes=1),
+                            warehouse_no="S102") == []
+
+
+def test_documents_and_counts_longer_than_the_line_limit_are_refused(sandbox, api):
+    sandbox.configure(max_document_lines=1)
+    lines = [m.CountLine(spec_no="PIL-STD", stock_num=Decimal(1)), m.CountLine(spec_no="BLK-150", stock_num=Decimal(1))]
+    with pytest.raises(WdtPermanentError, match="最多1行"):
+        api.count_stock_once(warehouse_no="S101", remark="O2O-PD-2", lines=lines)
+    with pytest.raises(WdtPermanentError, match="最多1行"):
+        api.push_stockin(m.StockinInfo(outer_no="O2O-X2", warehouse_no="S101", goods_list=[
+            m.StockinLine(spec_no="PIL-STD", stockin_num=Decimal(1)), m.StockinLine(spec_no="BLK-150", stockin_num=Decimal(1))]))
+    assert sandbox.state.pd_orders == {} and sandbox.state.stockins == {}
 
 
 def test_an_erp_user_creates_documents_and_goods_through_the_admin_routes(sandbox, api):

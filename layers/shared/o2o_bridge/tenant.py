@@ -287,6 +287,10 @@ class WangdiantongConfig(_WithSecrets):
     trade_page_size: Annotated[int, Field(ge=1, le=100)] = 40
     document_lines: PositiveInt = 1000
     count_lines: PositiveInt = 1000
+    # stock_sync_by_pd keeps no outer_no: before booking a count the bridge looks this far back
+    # for a 盘点 whose remark carries the count's key (stock_pd_order_query.php), so a count whose
+    # answer was lost, or a replay from the dead letters, is never booked twice.
+    count_lookback_days: Annotated[int, Field(ge=1, le=90)] = 30
 
 
 class PosConfig(_WithSecrets):
@@ -495,6 +499,11 @@ class QimenConfig(_WithSecrets):
     # 配货 goes out as 调拨出库 (DBCK) or 普通出库 (PTCK); 退仓 comes in as 调拨入库 (DBRK) or 其他入库 (QTRK).
     transfer_order_type: Literal["DBCK", "PTCK"] = "DBCK"
     warehouse_return_order_type: Literal["DBRK", "QTRK"] = "DBRK"
+    # Q1 catch-up: an order the WMS has not confirmed in full this long after its last news is
+    # asked for (deliveryorder.query) by the 10/15-minute document runs, in case a confirm was lost.
+    catch_up_after_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 60
+    # At most this many orders are asked for a run (the oldest news first); the rest wait.
+    catch_up_per_run: Annotated[int, Field(ge=1, le=1000)] = 100
 
     @property
     def store_warehouse_code(self) -> str:

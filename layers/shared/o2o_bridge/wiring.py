@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 ContextFactory = Callable[["Tenant"], "FlowContext"]
 
 def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
-    """The tenant's ERP adapter, by its ``erp`` key: JST's Erp port (S1, S4, S7), or 旺店通's
-    RetailErp (it keeps its stores' books: W1-W5, ports/retail.py)."""
+    """The tenant's ERP adapter, by its ``erp`` key: the Erp port both JST and 旺店通 implement
+    (one flow per business act); 旺店通's adapter also serves the RetailErp port (ports/retail.py)
+    for what only it does (W1's orders of the POS shop, W2)."""
     name = tenant.erp
     if name == "jushuitan":
         from .connectors.jushuitan.erp import JstErp
@@ -45,9 +46,9 @@ def erp_for(tenant: "Tenant") -> "Erp | RetailErp":
 
         return JstErp(jst_for_tenant(tenant), tenant)
     if name == "wangdiantong":
-        from .connectors.wangdiantong.factory import retail_erp_for_tenant
+        from .connectors.wangdiantong.factory import erp_for_tenant
 
-        return retail_erp_for_tenant(tenant)
+        return erp_for_tenant(tenant)
     raise ConfigurationError(f"tenant {tenant.ent_id} names an unknown ERP {name!r}")
 
 
@@ -77,6 +78,10 @@ class NotThisErp:
 
     def __init__(self, tenant: "Tenant", port: str) -> None:
         self._tenant, self._port = tenant, port
+
+    def stock_locations(self) -> list[Any]:
+        """It holds no stock the store system shows (the stock reads ask every source)."""
+        return []
 
     def __getattr__(self, name: str) -> Any:
         raise ConfigurationError(f"tenant {self._tenant.ent_id}'s ERP is {self._tenant.erp}: its {self._port} "
@@ -163,8 +168,7 @@ def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
     from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, products,
-                        stock_nightly, stock_sync, store_documents, store_fulfilment, store_sales, store_transfers,
-                        warehouse_orders)
+                        stock_nightly, stock_sync, store_fulfilment, store_sales, store_transfers, warehouse_orders)
 
     steps = (
         # S1
@@ -184,13 +188,13 @@ def retry_commands() -> dict[str, "FlowStep"]:
         cloud_warehouse.sync_items,
         # S7: a product the hourly sync set aside, read and sent again
         products.send_again,
-        # W1-W5: an ERP that keeps the stores' books (旺店通)
-        store_sales.push_sale, store_documents.book_count, store_documents.book_movement,
+        # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
+        # 盘点单, 店店调拨 and the store's own documents (W3)
+        erp_store_stock.book_move, erp_store_stock.book_count, store_sales.push_sale,
+        # W2, W4, W5: 旺店通's documents, products and nightly counts (a row that cannot be read is
+        # read again by its *_again step; W5's ERP rows by stock_sync.reread_stock, listed above)
         erp_documents.deliver_document, erp_documents.deliver_again, erp_products.create_products,
-        erp_products.update_products, erp_products.update_again,
-        erp_stock.set_store_stock, erp_stock.count_store_stock, erp_stock.set_stock_row_again,
-        # ERP-owned store stock (stock.master: erp): 零售单, 零售退单, 盘点单, 店店调拨 booked in JST
-        erp_store_stock.book_move, erp_store_stock.book_count,
+        erp_products.update_products, erp_products.update_again, erp_stock.count_store_stock,
         # Order centre: a member's merged profile to the store system (P14)
         members.put_profile,
     )

@@ -217,6 +217,8 @@ class QimenSandbox(SandboxServer):
             return self._cancel(request)
         if method == "taobao.qimen.inventory.query":
             return self._inventory(request)
+        if method == "taobao.qimen.deliveryorder.query":
+            return self._delivery_query(request)
         if method in ("taobao.qimen.items.synchronize", "taobao.qimen.singleitem.synchronize"):
             return self._items(request)
         return _failure("invalid-method", f"方法 {method} 不支持")
@@ -277,6 +279,27 @@ class QimenSandbox(SandboxServer):
                          "quantity": self.state.stock.get(sku, 0), "lockQuantity": 0})
         return _success(items=rows)
 
+    def _delivery_query(self, request: Any) -> bytes:
+        """deliveryorder.query: the order as the WMS holds it: status, every parcel shipped so
+        far, and its lines with the quantities shipped (``pageSize`` lines a page, from 1)."""
+        code = _text(request, "orderCode")
+        if not code:
+            return _failure("invalid-request", "orderCode 必填")
+        if _text(request, "warehouseCode") not in ("", self.merchant["warehouse_code"]):
+            return _failure("invalid-warehouse", f"仓库 {_text(request, 'warehouseCode')} 不存在")
+        document = self.state.documents.get(code)
+        if document is None or document.kind != "delivery":
+            return _failure("order-not-found", f"发货单 {code} 不存在")
+        page = int(_text(request, "page") or 1)
+        size = min(int(_text(request, "pageSize") or 100), 100)
+        lines = [{"orderLineNo": str(n), "itemCode": sku, "planQty": qty, "actualQty": document.done.get(sku, 0)}
+                 for n, (sku, qty) in enumerate(document.plan.items(), 1)]
+        return _success(totalLines=len(lines), deliveryOrder={
+            "deliveryOrderCode": code, "deliveryOrderId": document.wms_id,
+            "warehouseCode": self.merchant["warehouse_code"], "orderType": document.order_type,
+            "status": document.status}, packages=document.packages,
+            orderLines=lines[(page - 1) * size:page * size])
+
     def _items(self, request: Any) -> bytes:
         items = request.findall("items/item") or [request.find("item")]
         for item in items:
@@ -307,6 +330,7 @@ class QimenSandbox(SandboxServer):
                                  "expressCode": parcel.get("tracking_no") or self.state.next_id("SF"),
                                  "packageCode": f"{code}-P{document.messages + 1}-{number}",
                                  "items": [{"itemCode": sku, "quantity": qty} for sku, qty in items.items()]})
+            document.packages.extend(packages)
             complete = all(document.done.get(sku, 0) >= qty for sku, qty in document.plan.items())
             final = complete if final is None else final
             document.status = "DELIVERED" if final else "PARTDELIVERED"

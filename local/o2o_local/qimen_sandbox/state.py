@@ -33,6 +33,7 @@ class Document:
     done: dict[str, int] = field(default_factory=dict)   # shipped / received so far
     messages: int = 0                                    # confirms sent
     refuse_cancel: str | None = None                     # a reason to refuse order.cancel
+    packages: list[dict[str, Any]] = field(default_factory=list)  # every parcel shipped (deliveryorder.query)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

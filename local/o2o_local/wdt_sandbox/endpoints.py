@@ -217,6 +217,8 @@ def _stock_sync_by_pd(state: WdtState, form: dict) -> dict:
     lines = _json(form, "goods_list")
     if not isinstance(lines, list) or not lines:
         raise WdtError("param", "goods_list必须是非空数组")
+    if len(lines) > state.settings.max_document_lines:
+        raise WdtError("param", f"goods_list最多{state.settings.max_document_lines}行")
     for line in lines:
         if state.spec(str(line.get("spec_no"))) is None:
             raise WdtError("not_found", f"货品{line.get('spec_no')}不存在")
@@ -241,6 +243,14 @@ def _stock_sync_by_pd(state: WdtState, form: dict) -> dict:
     return ok(pd_no=pd_no)
 
 
+def _stock_pd_order_query(state: WdtState, form: dict) -> dict:
+    window = _window(form, timedelta(days=state.settings.document_window_days), "stock_pd_order_query")
+    rows = [{"pd_no": pd["pd_no"], "warehouse_no": pd["warehouse_no"], "remark": pd["remark"],
+             "modified": pd["modified"]} for pd in state.pd_orders.values()
+            if _in(window, pd["modified"]) and (not form.get("warehouse_no") or pd["warehouse_no"] == form["warehouse_no"])]
+    return _paged(state, form, _sorted(rows), "stock_pd_list")
+
+
 def _document_push(direction: str) -> Callable[[WdtState, dict], dict]:
     info_name, lines_name, qty_name = (("stockin_info", "goods_list", "stockin_num") if direction == "in"
                                        else ("stockout_info", "detail_list", "num"))
@@ -263,6 +273,8 @@ def _document_push(direction: str) -> Callable[[WdtState, dict], dict]:
         lines = info.get(lines_name)
         if not isinstance(lines, list) or not lines:
             raise WdtError("param", f"{lines_name}必须是非空数组")
+        if len(lines) > state.settings.max_document_lines:
+            raise WdtError("param", f"{lines_name}最多{state.settings.max_document_lines}行")
         for line in lines:
             if state.spec(str(line.get("spec_no"))) is None:
                 raise WdtError("not_found", f"货品{line.get('spec_no')}不存在")
@@ -315,6 +327,7 @@ APIS: dict[str, Callable[[WdtState, dict], dict]] = {
     "sales_refund_push.php": _sales_refund_push,
     "stock_query.php": _stock_query,
     "stock_sync_by_pd.php": _stock_sync_by_pd,
+    "stock_pd_order_query.php": _stock_pd_order_query,
     "stockin_order_push.php": _document_push("in"),
     "stockout_order_push.php": _document_push("out"),
     "stockin_order_query.php": _document_query("in"),

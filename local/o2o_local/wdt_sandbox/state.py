@@ -58,6 +58,7 @@ class Settings:
     refunds_per_push: int = 10
     push_platform_ids: list[str] = field(default_factory=lambda: ["0", "127"])  # 自有, 其它
     duplicate_outer_no: str = "error"  # "error" (code 2010) or "return_existing"
+    max_document_lines: int = 1000  # lines of one 其他入库 / 其他出库 / 盘点 (not published)
     max_calls_kept: int = 10_000
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NotImplementedYet
-from ..flows import (cash_on_delivery, cloud_warehouse, members, stock_sync, store_counts, store_documents, store_fulfilment,
-                     store_retail, store_transfers, warehouse_orders)
+from ..flows import (cash_on_delivery, cloud_warehouse, erp_store_stock, members, stock_sync, store_fulfilment,
+                     store_transfers, warehouse_orders)
 from .models import EVENT_TYPES, PosEvent
 
 if TYPE_CHECKING:
@@ -44,16 +44,15 @@ ROUTES: dict[str, Route] = {
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
-    # The ERP books the store's retail and counts: 旺店通, or JST when it owns the stores' stock
-    # (stock.master: erp); each flow chooses by the tenant's ERP.
-    "sale.completed": Route(store_retail.on_sale_completed, "W1, a store retail sale booked in the ERP"),
-    "sale.refunded": Route(store_retail.on_sale_refunded, "W1/W3, a store retail refund booked in the ERP"),
-    "stock.counted": Route(store_counts.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP"),
-    "store_document.submitted": Route(store_documents.on_store_document_submitted,
+    # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
+    "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP"),
+    "sale.refunded": Route(erp_store_stock.on_sale_refunded, "W3, a store retail refund booked in the ERP"),
+    "stock.counted": Route(erp_store_stock.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP"),
+    "store_document.submitted": Route(erp_store_stock.on_store_document_submitted,
                                       "W3, a store's own in/out document in the ERP"),
-    "store_transfer.submitted": Route(store_transfers.on_store_transfer_submitted,
+    "store_transfer.submitted": Route(erp_store_stock.on_store_transfer_submitted,
                                       "店店调拨, the goods left the sending store (in transit)"),
-    "store_transfer.received": Route(store_transfers.on_store_transfer_received,
+    "store_transfer.received": Route(erp_store_stock.on_store_transfer_received,
                                      "店店调拨, the receiving store took the goods in"),
     "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
     "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse"),

@@ -6,7 +6,13 @@ follow 配货 and 退仓 (Q3, Q4), S3 keeps the warehouse stock (Q5). This modul
 the WMS sends, signed, to /qimen/callback, and hands it to those flows:
 
 - Each WMS message takes effect once: its ``outBizCode`` (else a digest of the document) is
-  an effect key, so a message the gateway delivers twice is acknowledged and ignored.
+  an effect key, so a message the gateway delivers twice is acknowledged and ignored. A parcel
+  the ledger holds already (its package code or tracking no.) is never counted again, whatever
+  message brings it.
+- Q1 catch-up (``catch_up_deliveries``, in the 10/15-minute document runs): an order the WMS
+  has not confirmed in full ``qimen.catch_up_after_minutes`` after its last news is asked for
+  (deliveryorder.query); what the WMS holds and the ledger lacks (a confirm that never
+  arrived) goes through the same confirmation flow, keyed by what it adds.
 - A confirm adds up against the plan of the document the bridge created (ledger.py):
   ``confirmType`` 1 = more to come, 0 = the last; units beyond the plan are acknowledged, not
   passed on, and raised as an exception (``o2o exceptions list``). A confirm of a document
@@ -21,6 +27,7 @@ the WMS sends, signed, to /qimen/callback, and hands it to those flows:
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
@@ -64,21 +71,25 @@ class UnknownWmsDocument(PermanentError):
 
 def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
     """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
-    key = call.message_key
-    if call.method in CONFIRMS:
-        kind = CONFIRMS[call.method]
-
-        def take() -> dict[str, Any]:
-            return _take_confirm(ctx, kind, call.method, call.document, key)
-    elif call.method in STOCK_REPORTS:
-
-        def take() -> dict[str, Any]:
-            return _take_stock_report(ctx, call.method, call.document)
-    else:  # inbound.read_callback admits only the methods above
+    if call.method not in CONFIRMS and call.method not in STOCK_REPORTS:  # read_callback admits only these
         raise PermanentError(f"no flow takes 奇门 {call.method}")
+    return take_message(ctx, call.method, call.document, call.message_key, _trace_key(call))
+
+
+def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str) -> dict[str, Any]:
+    """One WMS message (a confirm or a stock report), taken once per ``key``."""
+    if method in CONFIRMS:
+        kind = CONFIRMS[method]
+
+        def take() -> dict[str, Any]:
+            return _take_confirm(ctx, kind, method, doc, key)
+    else:
+
+        def take() -> dict[str, Any]:
+            return _take_stock_report(ctx, method, doc)
     outcome = kit.effect_once(ctx, f"{MESSAGE_EFFECT}:{key}", take, ttl_days=RECORD_TTL_DAYS)
     if outcome.repeated:
-        ctx.timeline.record(_trace_key(call), ctx.ent_id, "qimen.message_repeated", {"message": key})
+        ctx.timeline.record(trace_key, ctx.ent_id, "qimen.message_repeated", {"message": key})
         return {"outcome": "repeated", **(outcome.result or {})}
     return {"outcome": "done", **(outcome.result or {})}
 
@@ -89,6 +100,16 @@ def _trace_key(call: "QimenCall") -> str:
     if call.method in CONFIRMS:
         return _confirmation(call.method, call.document).document_code
     return f"qimen.stock:{','.join(mappers.items_to_reread(call.document))[:80]}"
+
+
+def _parcel_keys(parcel: Any) -> set[str]:
+    """What names a parcel across messages: its package code, else its tracking no. (two parcels
+    may share a waybill, never a package code)."""
+    if isinstance(parcel, dict):  # a recorded parcel (its tracking_no is the WMS's, else its package code)
+        package, tracking = parcel.get("package_code"), parcel.get("wms_tracking_no") or parcel.get("tracking_no")
+    else:
+        package, tracking = parcel.package_code, parcel.tracking_no
+    return {f"package:{package}"} if package else {f"tracking:{tracking}"} if tracking else set()
 
 
 def _confirmation(method: str, doc: Any) -> "Confirmation":
@@ -115,7 +136,11 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
     passed: list[dict[str, int]] = []
     excess_total: dict[str, int] = {}
     new_parcels: list[dict[str, Any]] = []
-    pieces = ([(p, p.items) for p in confirmation.parcels] if confirmation.parcels
+    # A parcel counts once, whatever message brings it (this message's own, taken before its
+    # hand-over failed, are handed over again).
+    known = set().union(*(_parcel_keys(p) for p in parcels if p.get("message") != message)) if parcels else set()
+    fresh = [p for p in confirmation.parcels if not (_parcel_keys(p) & known)]
+    pieces = ([(p, p.items) for p in fresh] if confirmation.parcels
               else [(None, confirmation.received)] if confirmation.received else [])
     for number, (parcel, quantities) in enumerate(pieces, 1):
         accepted, excess = split_against_plan(data["plan"], confirmed, quantities)
@@ -129,7 +154,8 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
         if parcel is not None:
             new_parcels.append({"tracking_no": parcel.tracking_no or parcel.package_code or f"{code}-{message}-{number}",
                                 "carrier_code": parcel.carrier_code or "OTHER", "carrier_name": parcel.carrier_name,
-                                "shipped_at": at, "items": accepted})
+                                "shipped_at": at, "items": accepted, "package_code": parcel.package_code,
+                                "wms_tracking_no": parcel.tracking_no, "message": message})
     cancelled = (confirmation.status or "").upper() == "CANCELED"
     final = bool(data.get("final")) or confirmation.final or cancelled
     complete = all(confirmed.get(sku, 0) >= int(qty) for sku, qty in data["plan"].items())
@@ -138,7 +164,7 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
             **data, "confirmed": confirmed, "parcels": parcels + new_parcels, "final": final,
             "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
             "confirmed_at": at if final else data.get("confirmed_at"),
-            "wms_id": data.get("wms_id") or confirmation.wms_id,
+            "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),
             "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
         if stored is None:
@@ -199,6 +225,85 @@ def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[s
     section = ctx.tenant.qimen
     result = stock_sync.recheck_stock(ctx, section.warehouse_code, skus) if skus else {}
     return {"reread": skus, "result": result}
+
+
+# --- Q1 catch-up: confirms that never arrived --------------------------------------------------
+
+
+def catch_up_deliveries(ctx: kit.FlowContext) -> dict[str, Any] | None:
+    """Ask the WMS for the open store orders it has been quiet about for
+    ``qimen.catch_up_after_minutes`` (oldest news first, ``catch_up_per_run`` a run) and take
+    what it holds that the ledger lacks as a confirm. None for a tenant without a cloud WMS."""
+    from datetime import datetime, timedelta
+
+    from ..errors import TransientError
+
+    section = ctx.tenant.qimen
+    if ctx.tenant.warehouse != "qimen" or section is None:
+        return None
+    quiet_since = ctx.now() - timedelta(minutes=section.catch_up_after_minutes)
+    due = sorted((record for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND)
+                  if record.data.get("kind") == "delivery" and not record.data.get("final")
+                  and record.data.get("status") != "CANCELED"
+                  and datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since),
+                 key=lambda record: record.data.get("news_at") or "")
+    summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0}
+    wms = _wms(ctx)
+    for record in due[:section.catch_up_per_run]:
+        if ctx.time_left() < 30:
+            summary["stopped"] = "out of time"
+            break
+        code = record.key
+        summary["asked"] += 1
+        try:
+            held = wms.delivery_as_held(code)
+        except TransientError as exc:
+            summary["failed"] += 1
+            summary.setdefault("errors", []).append(f"{code}: {exc}"[:200])
+            continue
+        except PermanentError as exc:  # e.g. the WMS does not know the order: for a person to see
+            summary["failed"] += 1
+            raise_exception(ctx, code, "catch_up_refused", message=f"query:{kit.digest(str(exc))[:12]}",
+                            detail={"store_key": record.data.get("store_key"), "wms_message": str(exc)[:300]})
+            continue
+        news = _not_in_ledger(held, record.data)
+        if news is None:
+            summary["nothing_new"] += 1
+            _quiet(ctx, record)
+            continue
+        result = take_message(ctx, "deliveryorder.confirm", news,
+                              f"deliveryorder.query:{code}:{kit.digest(news.model_dump(mode='json'))}", code)
+        ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"),
+                                                                  "status": news.delivery_order.status})
+        summary["caught_up"].append(code)
+    if summary["caught_up"]:
+        ctx.metric("CloudWarehouseConfirmsCaughtUp", len(summary["caught_up"]))
+    return summary
+
+
+def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
+    """What the WMS holds of a delivery order that the ledger lacks, as a confirm: the parcels it
+    has not recorded (or, from a WMS that lists no parcels, each line's shipped total less what
+    was confirmed), and its final state. None when the WMS holds nothing new."""
+    known = set().union(*(_parcel_keys(p) for p in data.get("parcels") or [])) if data.get("parcels") else set()
+    ends = held.delivery_order.confirm_type == 0
+    packages = [p for p in held.packages
+                if p.items and not _parcel_keys(SimpleNamespace(package_code=p.package_code, tracking_no=p.express_code)) & known]
+    lines = []
+    if not any(p.items for p in held.packages):
+        confirmed = data.get("confirmed") or {}
+        lines = [line.model_copy(update={"actual_qty": line.actual_qty - int(confirmed.get(line.item_code, 0))})
+                 for line in held.order_lines if line.actual_qty > int(confirmed.get(line.item_code, 0))]
+    if not packages and not lines and not ends:
+        return None  # still shipping, and every parcel so far is in the ledger
+    # New parcels, or the end (the last confirm was lost: the order is DELIVERED or CANCELED).
+    return held.model_copy(update={"packages": packages, "order_lines": lines})
+
+
+def _quiet(ctx: kit.FlowContext, record: Any) -> None:
+    """Asked, nothing new: the order waits ``catch_up_after_minutes`` again before the next question."""
+    ctx.records.put(ctx.ent_id, DOCUMENT_KIND, record.key, {**record.data, "news_at": ctx.now().isoformat()},
+                    expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
 
 
 # --- Q6: products to the WMS ------------------------------------------------------------------

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError
-from ..ports.retail import ErpDocument, ErpDocumentLine, RetailProduct
+from ..ports.erp import ErpProduct
+from ..ports.retail import ErpDocument, ErpDocumentLine
 from ..ports.state import MalformedRow
 from . import kit
 
@@ -130,13 +131,13 @@ def _deliver(ctx: "FlowContext", doc: ErpDocument) -> dict[str, Any]:
 def create_unknown_products(ctx: "FlowContext", sku_ids: list[str]) -> list[str]:
     """Create at the store the SKUs it does not know, from the ERP's product data."""
     products = ctx.erp.products_of(sorted(set(sku_ids)))
-    missing_in_erp = sorted(set(sku_ids) - {p.sku_code for p in products})
+    missing_in_erp = sorted(set(sku_ids) - {p.sku_id for p in products})
     if missing_in_erp:
         raise PermanentError(f"the ERP has no product data for {', '.join(missing_in_erp[:10])}")
     return create_missing(ctx, products)
 
 
-def create_missing(ctx: "FlowContext", products: list[RetailProduct]) -> list[str]:
+def create_missing(ctx: "FlowContext", products: list[ErpProduct]) -> list[str]:
     """Create the products the store system does not have yet; returns their SKUs.
 
     The store system says which it lacks when asked to update them without auto_create
@@ -144,7 +145,7 @@ def create_missing(ctx: "FlowContext", products: list[RetailProduct]) -> list[st
     name (what the hourly update does anyway) and nothing else."""
     from ..connectors.store import models as pos
 
-    by_sku = {p.sku_code: p for p in products}
+    by_sku = {p.sku_id: p for p in products}
     options = ctx.tenant.products
     unknown: list[str] = []
     skus = sorted(by_sku)
@@ -172,20 +173,20 @@ def _options(options: Any, *, create: bool) -> "pos.ProductOptions":
                               mount_category=options.mount_category, spec_template=options.spec_template)
 
 
-def _name_only(product: RetailProduct) -> "pos.Product":
+def _name_only(product: ErpProduct) -> "pos.Product":
     """A P9 item that changes nothing but the name (null keeps a field's value at the store)."""
     from ..connectors.store import models as pos
 
-    return pos.Product(spu_code=product.spu_code, sku_code=product.sku_code, name=product.name, barcode=None,
-                       color=None, size=None, brand=None, category=None, cost_price=None, tag_price=None,
-                       retail_price=None)
+    return pos.Product(spu_code=product.style_code or product.sku_id, sku_code=product.sku_id, name=product.name,
+                       barcode=None, color=None, size=None, brand=None, category=None, cost_price=None,
+                       tag_price=None, retail_price=None)
 
 
-def to_store_product(product: RetailProduct) -> "pos.Product":
+def to_store_product(product: ErpProduct) -> "pos.Product":
     """An ERP product as the store system creates it (P9): the spec's name as its size."""
     from ..connectors.store import models as pos
 
-    return pos.Product(spu_code=product.spu_code, sku_code=product.sku_code, name=product.name,
-                       barcode=product.barcode or None, color=None, size=product.spec_name or None,
+    return pos.Product(spu_code=product.style_code or product.sku_id, sku_code=product.sku_id, name=product.name,
+                       barcode=product.barcode or None, color=product.color or None, size=product.spec or None,
                        brand=product.brand or None, category=product.category or None, cost_price=None,
-                       tag_price=product.retail_price, retail_price=product.retail_price)
+                       tag_price=product.tag_price, retail_price=product.retail_price)

@@ -1,5 +1,8 @@
 """W4: the ERP's products at the store system, the guide's two ways.
 
+Both read the ERP's product master through the Erp port (``erp.changed_products``, the read
+JST's S7 uses); what differs from S7 is the 旺店通 guide's rules for what reaches the store.
+
 - ``backfill`` (`o2o products backfill --since D` for a 旺店通 tenant; the guide's ERP商品导入
   button): the goods **created** in each window that the store system lacks become new
   products (P9 with auto_create), read in one-month windows (the button's limit). Like the
@@ -21,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import PermanentError
-from ..ports.retail import RetailProduct
+from ..ports.erp import ErpProduct
 from ..shanghai_time import from_jst_text
 from . import kit
 
@@ -42,7 +45,7 @@ def sync_erp_products(ctx: "FlowContext") -> dict[str, Any]:
     end = ctx.now()
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     begin = datetime.fromisoformat(cursor.value) - OVERLAP if cursor else end - FIRST_LOOKBACK
-    found = ctx.erp.products(min(begin, end), end)
+    found = ctx.erp.changed_products(min(begin, end), end, by_style=False)
     products = _readable(ctx, found)
     summary = _send(ctx, products, trace=f"products:{end.isoformat()[:16]}")
     summary["parked"] += len(found) - len(products)
@@ -57,11 +60,12 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
     end = ctx.now()
     totals = {"windows": 0, "read": 0, "created": 0, "sent": 0, "parked": 0, "queued": 0}
     for number, (start, stop) in enumerate(split_window(since, end, WINDOW), start=1):
-        new = [p for p in _readable(ctx, ctx.erp.products(start, stop)) if _created_within(p, start, stop)]
+        new = [p for p in _readable(ctx, ctx.erp.changed_products(start, stop, by_style=False))
+               if _created_within(p, start, stop)]
         result = {"sent": 0, "created": 0, "parked": 0, "queued": 0}
         for chunk_start in range(0, len(new), BATCH):
             chunk = new[chunk_start:chunk_start + BATCH]
-            outcome = kit.settle(ctx, create_products, {"items": [_plain(p) for p in chunk]},
+            outcome = kit.settle(ctx, create_products, {"items": [dict(p.record) for p in chunk]},
                                  trace_key=f"backfill:{start.date()}")
             state = outcome.get("outcome")
             if state == "done":
@@ -78,7 +82,7 @@ def backfill(ctx: "FlowContext", since: datetime, *, progress: Progress | None =
     return totals
 
 
-def _readable(ctx: "FlowContext", found: list[Any]) -> list[RetailProduct]:
+def _readable(ctx: "FlowContext", found: list[Any]) -> list[ErpProduct]:
     """The products read; a goods row that cannot be read is set aside (parked with the reason,
     replayed by ``update_again``) so the others go on."""
     from ..ports.state import MalformedRow
@@ -88,29 +92,22 @@ def _readable(ctx: "FlowContext", found: list[Any]) -> list[RetailProduct]:
     return [p for p in found if not isinstance(p, MalformedRow)]
 
 
-def _plain(product: RetailProduct) -> dict[str, Any]:
-    return {**product.__dict__, "retail_price": None if product.retail_price is None else str(product.retail_price)}
-
-
 @kit.flow_command("erp_products.create")
 def create_products(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
-    from decimal import Decimal
-
     from .erp_documents import create_missing
 
-    products = [RetailProduct(**{**item, "retail_price": None if item["retail_price"] is None
-                              else Decimal(item["retail_price"])}) for item in payload["items"]]
+    products = [ctx.erp.product_again(record) for record in payload["items"]]
     return {"outcome": "done", "created": create_missing(ctx, products)}
 
 
-def _created_within(product: RetailProduct, start: datetime, stop: datetime) -> bool:
-    created = from_jst_text(product.created)
+def _created_within(product: ErpProduct, start: datetime, stop: datetime) -> bool:
+    created = from_jst_text(product.fields.get("created"))
     return created is None or start <= created <= stop
 
 
-def _send(ctx: "FlowContext", products: list[RetailProduct], *, trace: str) -> dict[str, int]:
+def _send(ctx: "FlowContext", products: list[ErpProduct], *, trace: str) -> dict[str, int]:
     summary = {"sent": 0, "created": 0, "updated": 0, "parked": 0, "queued": 0}
-    by_sku = {p.sku_code: p for p in products}
+    by_sku = {p.sku_id: p for p in products}
     skus = sorted(by_sku)
     for start in range(0, len(skus), BATCH):
         items = [_item(by_sku[s]) for s in skus[start:start + BATCH]]
@@ -125,9 +122,9 @@ def _send(ctx: "FlowContext", products: list[RetailProduct], *, trace: str) -> d
     return summary
 
 
-def _item(product: RetailProduct) -> dict[str, Any]:
+def _item(product: ErpProduct) -> dict[str, Any]:
     """The P9 item as JSON with only the three fields the hourly run updates."""
-    return {"spu_code": product.spu_code, "sku_code": product.sku_code, "name": product.name,
+    return {"spu_code": product.style_code or product.sku_id, "sku_code": product.sku_id, "name": product.name,
             "barcode": product.barcode or None, "retail_price": str(product.retail_price)
             if product.retail_price is not None else None, "color": None, "size": None, "brand": None,
             "category": None, "cost_price": None, "tag_price": None}

@@ -45,8 +45,8 @@ class FlowContext:
 
     tenant: "Tenant"
     warehouse: "Warehouse"
-    # JST: the Erp port (S1, S4, S7). 旺店通, which keeps its stores' books: the RetailErp port
-    # of the store-retail scenarios (W1-W5, ports/retail.py).
+    # The Erp port (JST and 旺店通); 旺店通's adapter also serves the RetailErp port (W1, W2:
+    # ports/retail.py) for what only it does.
     erp: "Erp | RetailErp"
     store: "StoreSystem"
     links: "LinkRepository"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def source_warehouse(tenant: "Tenant") -> str | None:
     """The warehouse whose 销退仓 feeds the store system's return warehouse (None: the option is off)."""
-    if tenant.stock.sales_return_warehouse is None:
+    if tenant.stock.sales_return_warehouse is None or tenant.jushuitan is None:  # JST's 销退仓 only
         return None
     return str(tenant.jushuitan.return_wms_co_id or tenant.jushuitan.main_wms_co_id)
 

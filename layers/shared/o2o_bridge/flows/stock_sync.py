@@ -253,10 +253,22 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
     A row the warehouse lists that cannot be read, a level that cannot be worked out (the
     tenant's formula fails on it) and a level the store refuses are set aside (kit.set_aside: parked with the reason, replayable); the others are
     applied and the cursor moves past all of them."""
+    return pull_stock(ctx, stock_sources(ctx))
+
+
+def pull_warehouse_stock(ctx: "FlowContext") -> dict[str, Any]:
+    """The hourly read of the warehouse's own stock only (Q5 for a 旺店通 tenant whose warehouse is
+    a cloud WMS: the ERP's store-warehouse stock is its 02:10 run's, W5). Nothing for a warehouse
+    that holds no stock the stores show."""
+    return pull_stock(ctx, [(ctx.warehouse, location) for location in ctx.warehouse.stock_locations()])
+
+
+def pull_stock(ctx: "FlowContext", sources: list[tuple[StockSource, StockLocation]]) -> dict[str, Any]:
+    """Each source location's changes since its cursor -> P6 (see ``pull_jst_stock``)."""
     from collections import Counter
 
     summary: dict[str, Any] = {}
-    for source, location in stock_sources(ctx):
+    for source, location in sources:
         code = location.warehouse_code
         if ctx.time_left() < 60:
             summary[code] = "left for the next run (time)"
@@ -288,7 +300,6 @@ def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
         summary[code] = {"read": len(items), "applied": counts["applied"], "unchanged": counts["unchanged"],
                          "queued": counts["queued"], "set_aside": counts["parked"] + counts["parked_before"],
                          "next_ts": page.next_cursor, **({"sales_return": returns} if returns else {})}
-    return summary
     return summary
 
 
@@ -362,6 +373,9 @@ def on_stock_changed(event: "PosEvent", ctx: "FlowContext") -> None:
     reason = None
     if tenant.stock.master == "erp":
         reason = "stock.master is erp: the ERP owns store stock, store events are not pushed"
+    elif not ctx.erp.info.virtual_warehouse:
+        reason = (f"{ctx.erp.info.display_name} has no virtual warehouse for the stores: the store stock reaches it "
+                  "as one count per store warehouse at 02:10 (nightly_stock_push)")
     elif data.store_code not in feeding_stores(tenant):
         reason = (f"store {data.store_code} is not a store of this tenant" if data.store_code
                   not in store_warehouse_codes(tenant) else f"store {data.store_code} does not feed the ERP's store warehouse")

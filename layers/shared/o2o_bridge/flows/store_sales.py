@@ -1,6 +1,8 @@
-"""W1: the stores' retail sales (零售单) reach the ERP within 10 minutes.
+"""W1: the stores' retail sales (零售单) reach an ERP that takes them as orders of its POS shop
+(``erp.info.sales_as_orders``: 旺店通) within 10 minutes.
 
-- ``sale.completed`` queues the sale once per sale no.: a replayed event, a second delivery
+- ``sale.completed`` (flows/erp_store_stock.py, the one store-sale flow) queues the sale once
+  per sale no.: a replayed event, a second delivery
   or the same sale under a new event id adds nothing (``store_sale`` record per sale no.).
 - ``push_store_sales`` (schedule ``push_wdt_sales``, every 10 minutes) books the queue in
   sale order, ≤ 50 sales a call (the ERP port cuts further where the ERP needs it). The sale
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotImplementedYet, PermanentError, TransientError
+from ..errors import PermanentError, TransientError
 from ..ports.retail import StoreSale
 from . import kit
 
@@ -32,12 +34,6 @@ SALE_MEMORY_DAYS = 30           # a replay of an older sale would be a change at
 PER_CALL = 50
 PER_RUN = 2000                  # 40 calls: well inside one run at the default pace
 STOP_WITH_SECONDS_LEFT = 20
-
-
-def on_sale_completed(event, ctx: "FlowContext") -> None:
-    if ctx.tenant.erp != "wangdiantong":
-        raise NotImplementedYet(f"the sale.completed flow for a tenant whose ERP is {ctx.tenant.erp}", issue=14)
-    queue_sale(ctx, StoreSale.from_event(event.data))
 
 
 def queue_sale(ctx: "FlowContext", sale: StoreSale) -> bool:

@@ -71,32 +71,6 @@ def on_transfer_submitted(event, ctx: "FlowContext") -> None:
     submit_document(ctx, TRANSFER, event.data)
 
 
-def on_store_transfer_submitted(event, ctx: "FlowContext") -> None:
-    """店店调拨: stock moved between two stores (flows/erp_store_stock.py books it in JST)."""
-    from .erp_store_stock import on_store_transfer_submitted as book_in_erp
-
-    if ctx.tenant.erp != "jushuitan":
-        from ..errors import NotImplementedYet
-
-        raise NotImplementedYet(f"the store_transfer.submitted flow for a tenant whose ERP is {ctx.tenant.erp}",
-                                issue=16)
-
-    book_in_erp(event, ctx)
-
-
-def on_store_transfer_received(event, ctx: "FlowContext") -> None:
-    """店店调拨 received: the receiving store took the goods in (flows/erp_store_stock.py books it)."""
-    from .erp_store_stock import on_store_transfer_received as book_in_erp
-
-    if ctx.tenant.erp != "jushuitan":
-        from ..errors import NotImplementedYet
-
-        raise NotImplementedYet(f"the store_transfer.received flow for a tenant whose ERP is {ctx.tenant.erp}",
-                                issue=16)
-
-    book_in_erp(event, ctx)
-
-
 def on_warehouse_return_submitted(event, ctx: "FlowContext") -> None:
     """S6: the store submitted a 退仓 document: the warehouse is to take the goods back."""
     submit_document(ctx, WAREHOUSE_RETURN, event.data)

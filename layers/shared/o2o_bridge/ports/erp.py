@@ -1,20 +1,29 @@
-"""The Erp port: what only the tenant's ERP does, whoever its warehouse is. JST implements it
-today (connectors/jushuitan/erp.py); 旺店通 will.
+"""The Erp port: what the tenant's ERP does, whoever its warehouse is. JST implements it
+(connectors/jushuitan/erp.py) and so does 旺店通 ERP 企业版 (connectors/wangdiantong/erp.py):
+where both ERPs do the same business act, the flow is one flow over this port.
 
 - S1: the online orders the ERP assigned to the stores' virtual warehouse (JST: sales
   outbounds of the 店加线下仓), read by cursor, and their confirmation once a store shipped
-  them or the customer picked them up.
-
+  them or the customer picked them up. (JST only: 旺店通 answers a clear configuration error.)
 - S4: the stores' stock, aggregated, becomes the stock of the ERP's virtual warehouse for the
-  stores (JST's 店加线下仓) by stock counts.
-- S4e: when the ERP is stock master, the stock it holds for the store warehouses (a
-  StockSource, as the warehouse is for its own).
-- S7: the product master, SKU by SKU, by modified window.
+  stores (JST's 店加线下仓) by stock counts. (JST only.)
+- The store's books (flows/erp_store_stock.py, W1/W3 for 旺店通): a retail sale, refund,
+  count, store transfer or store document booked on the store's ERP warehouse
+  (``book_store_move``, ``book_store_count``). ``info`` says when (``keeps_store_books``) and
+  how (``sales_as_orders``, ``defective_stock``, ``max_document_lines``).
+- S4e / W5: the stock the ERP holds for the store warehouses (a StockSource, as the
+  warehouse is for its own).
+- S7 / W4: the product master, SKU by SKU, by modified window.
+
+What only 旺店通 does (store sales as orders of its POS shop, its own stock documents sent to
+the stores, product data by SKU) is the small RetailErp port beside this one (ports/retail.py).
 
 Exactly once: ``confirm_online_outbound`` may be repeated (the ERP confirms an outbound
-once; a repeat after a lost answer is recognised as done, not refused); ``upload_store_stock`` is keyed by ``upload_id``: the ERP refuses or ignores a
-second upload with the same id, and the adapter answers such a repeat as success, so a retry
-after a lost answer counts the stock once. Reads have no effect.
+once; a repeat after a lost answer is recognised as done, not refused); ``upload_store_stock``
+is keyed by ``upload_id``: the ERP refuses or ignores a second upload with the same id, and
+the adapter answers such a repeat as success, so a retry after a lost answer counts the stock
+once. ``book_store_move`` / ``book_store_count`` are keyed by the store's document no. the same
+way. Reads have no effect.
 """
 
 from __future__ import annotations
@@ -89,6 +98,20 @@ class ErpInfo:
     max_stock_items_per_upload: int  # a stock count carries at most this many SKUs
     calls_per_second: int            # what the tenant's ERP app may call, for parallel uploads
     max_product_window: timedelta = timedelta(days=7)  # changed_products reads at most this span a call
+    # A store stock move of more lines is booked as several documents ``<doc_no>-1``, ``-2``, ...
+    # (0: no limit). JST's other in/out and 旺店通's 其他入库 / 其他出库 take 1000.
+    max_document_lines: int = 0
+    # The ERP keeps the stores' books whatever ``stock.master`` says: every store sale, refund,
+    # count and store document is booked (旺店通: the guide sends every store document back).
+    # False: only when the ERP owns the store stock (JST, ``stock.master: erp``).
+    keeps_store_books: bool = False
+    # A returned item that cannot be sold again goes to the ERP's defective stock (JST's 次品仓).
+    # False: it stays in the store system, where it is only for viewing (the 旺店通 guide).
+    defective_stock: bool = True
+    # The ERP takes store sales as orders of its POS shop, pushed in batches by the 10-minute run
+    # (旺店通 W1, ``book_store_sales``); False: each sale is a stock move out of the store's
+    # warehouse, booked at once (JST's 零售单, ``book_store_move``).
+    sales_as_orders: bool = False
     max_confirmations_per_call: int = 1  # confirm_online_outbounds sends at most this many outbounds a call
 
 
@@ -116,15 +139,18 @@ class ErpProduct:
 
 @dataclass(frozen=True)
 class StoreStockMove:
-    """Stock that left or came back to a store, booked in the ERP that owns the store's stock
-    (``stock.master: erp``): a retail sale (零售单) out, a retail refund (零售退单) back in, one
-    side of a store-to-store transfer (店店调拨). ``doc_no`` is the ERP's key: booking the same
-    number again is a repeat, never a second document."""
+    """Stock that left or came back to a store, booked in the ERP that keeps the store's books:
+    a retail sale (零售单) out, a retail refund (零售退单) back in, one side of a store-to-store
+    transfer (店店调拨), one of the store's own in/out documents. ``doc_no`` is the ERP's key:
+    booking the same number again is a repeat, never a second document. At most
+    ``ErpInfo.max_document_lines`` lines (the flow books a longer one in parts)."""
 
     doc_no: str
     store_code: str
     direction: Literal["out", "in"]
-    kind: Literal["sale", "refund", "transfer"]
+    # sale / refund / transfer: the till and 店店调拨; the store's own documents: reversal (冲单),
+    # purchase_in (采购入库), import_in (入库单导入), exchange_out (换货出库), manual_out (出库开单).
+    kind: Literal["sale", "refund", "transfer", "reversal", "purchase_in", "import_in", "exchange_out", "manual_out"]
     lines: tuple[SkuQty, ...]
     remark: str
     defective: bool = False  # refunded goods that cannot be sold again (the ERP's defective stock)
@@ -191,7 +217,9 @@ class Erp(StockSource, Protocol):
 
     def changed_products(self, begin: datetime, end: datetime, *, by_style: bool) -> list[ErpProduct]:
         """Products modified in [begin, end] (≤ ``info.max_product_window``), one per SKU;
-        ``by_style`` reads the ERP's styles with their SKUs instead of its SKU list."""
+        ``by_style`` reads the ERP's styles with their SKUs instead of its SKU list. A row that
+        cannot be read is a ``MalformedRow`` in its place (the run parks it): JST's raw is what
+        ``product_again`` reads, 旺店通's a goods row ``RetailErp.products_again`` reads."""
 
     def product_again(self, record: Mapping[str, Any]) -> ErpProduct:
         """The product an ``ErpProduct.record`` describes (a stored failure, sent again)."""

@@ -1,21 +1,31 @@
-"""What the store-retail flows need from an ERP, in the bridge's own terms.
+"""What only 旺店通 ERP 企业版 does for the stores, in the bridge's own terms (the RetailErp port).
 
-A retailer whose ERP keeps the books of its stores (旺店通 ERP 企业版 today:
-connectors/wangdiantong) receives the stores' sales and store documents, and sends its own
-stock documents, products and stock to the stores. The flows (store sales W1, store
-documents W3, ERP documents W2, products W4, stock W5) speak these terms only; a connector
-maps them to its API. Quantities are whole units (the store system counts pieces).
+Where 旺店通 does what JST does (a refund, a count, a store document or a transfer booked on the
+store's ERP warehouse; the stock of the store warehouses; product reads), the flow is one flow
+over the Erp port (ports/erp.py) that both connectors implement. What is left here has no JST
+counterpart in the bridge:
+
+- W1: store sales become orders of the ERP's POS shop, pushed in batches by the 10-minute run
+  (the flow is the one store-sale flow, flows/store_sales.py; ``ErpInfo.sales_as_orders`` sends
+  it here instead of to ``book_store_move``);
+- W2: the ERP's own stock documents of the store warehouses (调拨入库, 其他出库, ...) go to the
+  stores as pending receipts and outbound notes, with the product data of SKUs a store lacks.
+
+connectors/wangdiantong/erp.py implements it; tests use the sandbox or an in-memory fake.
+Quantities are whole units (the store system counts pieces).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 if TYPE_CHECKING:
     from .state import MalformedRow
+
+from .erp import ErpProduct
 
 
 @dataclass(frozen=True)
@@ -66,34 +76,6 @@ class StoreSale:
 
 
 @dataclass(frozen=True)
-class SkuQty:
-    sku_id: str
-    qty: int
-
-
-@dataclass(frozen=True)
-class StockCount:
-    """A store's approved stock count (盘点): the counted quantities replace the ERP's."""
-
-    count_no: str
-    store_code: str
-    lines: tuple[SkuQty, ...]
-
-
-@dataclass(frozen=True)
-class GoodsMovement:
-    """Goods into (``in``) or out of (``out``) a store's warehouse that the store booked:
-    a return to stock, 冲单, 采购入库, 入库单导入, 换货出库, 出库开单."""
-
-    doc_no: str
-    store_code: str
-    direction: str  # in | out
-    kind: str       # the store's reason, e.g. refund, purchase_in, exchange_out
-    lines: tuple[SkuQty, ...]
-    remark: str = ""
-
-
-@dataclass(frozen=True)
 class SaleBooking:
     """What became of one sale sent to the ERP."""
 
@@ -122,45 +104,13 @@ class ErpDocument:
     modified: str = ""
 
 
-@dataclass(frozen=True)
-class RetailProduct:
-    """One SKU of the ERP's product master, with what the store system takes (P9)."""
-
-    spu_code: str
-    sku_code: str
-    name: str
-    spec_name: str = ""
-    barcode: str = ""
-    retail_price: Decimal | None = None
-    category: str = ""
-    brand: str = ""
-    created: str = ""
-    modified: str = ""
-
-
-@dataclass(frozen=True)
-class ErpStock:
-    store_code: str
-    sku_id: str
-    qty: int
-    modified: str = ""
-
-
 class RetailErp(Protocol):
-    """connectors/wangdiantong/retail.py implements it over the 企业版 API; tests use an
-    in-memory fake. Errors are TransientError (retry later) or PermanentError."""
+    """Errors are TransientError (retry later) or PermanentError."""
 
     def book_sales(self, sales: Sequence[StoreSale]) -> list[SaleBooking]:
         """Book each sale once (its sale_no is its key at the ERP: a repeat changes nothing).
         A sale the ERP refuses comes back with ``booked`` False and the reason; the others
         are booked."""
-
-    def book_count(self, count: StockCount) -> str:
-        """Book a stock count at the store's warehouse; the ERP's document no."""
-
-    def book_movement(self, movement: GoodsMovement) -> str:
-        """Book goods in or out of the store's warehouse, keyed by the store's document no.;
-        the ERP's document no. (a repeat returns the first one's, or ``already booked``)."""
 
     def documents(self, begin: datetime, end: datetime) -> list["ErpDocument | MalformedRow"]:
         """The ERP's stock documents of the stores' warehouses modified in [begin, end] that
@@ -171,24 +121,9 @@ class RetailErp(Protocol):
         """A ``MalformedRow``'s raw from ``documents`` read again (a replay after the fix): the
         document, None if it is not the stores', PermanentError if it still cannot be read."""
 
-    def products(self, begin: datetime, end: datetime) -> list["RetailProduct | MalformedRow"]:
-        """SKUs created or changed in [begin, end]; a goods row that cannot be read is a
-        ``MalformedRow`` in place of its SKUs (the run parks it)."""
+    def products_again(self, row: dict[str, Any]) -> list[ErpProduct]:
+        """W4: the SKUs of a goods row ``Erp.changed_products`` could not read (the raw of its
+        ``MalformedRow``), read again (a replay); PermanentError if it still cannot be read."""
 
-    def products_again(self, row: dict[str, Any]) -> list[RetailProduct]:
-        """The SKUs of a ``MalformedRow``'s raw from ``products``, read again (a replay);
-        PermanentError if it still cannot be read."""
-
-    def products_of(self, sku_ids: Sequence[str]) -> list[RetailProduct]:
+    def products_of(self, sku_ids: Sequence[str]) -> list[ErpProduct]:
         """The ERP's product data of these SKUs (those it knows)."""
-
-    def stock(self, begin: datetime, end: datetime) -> list["ErpStock | MalformedRow"]:
-        """Store warehouses' stock changed in [begin, end]; a row that cannot be read is a
-        ``MalformedRow`` in its place (the run parks it)."""
-
-    def stock_again(self, row: dict[str, Any]) -> "ErpStock | None":
-        """A ``MalformedRow``'s raw from ``stock`` read again (a replay): the row, None if it is no
-        store's, PermanentError if it still cannot be read."""
-
-    def set_stock(self, store_code: str, lines: Sequence[SkuQty], *, reference: str) -> str:
-        """Make the ERP's stock of a store's warehouse what the store counts."""

@@ -17,7 +17,7 @@ from ...ports.state import MalformedRow
 from ..paging import mapped_or_malformed
 from . import mappers
 from ...ports.warehouse import SkuQty
-from .warehouse import JstStock, is_store_warehouse
+from .warehouse import MAX_OTHER_INOUT_LINES, JstStock, is_store_warehouse
 
 if TYPE_CHECKING:
     from ...tenant import Tenant
@@ -36,6 +36,7 @@ class JstErp(JstStock):
         self.info = ErpInfo(system="jst", display_name="JST", virtual_warehouse=str(section.offline_wms_co_id),
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
                             calls_per_second=section.rate_limit.per_second,
+                            max_document_lines=MAX_OTHER_INOUT_LINES,
                             max_confirmations_per_call=MAX_CONFIRMATIONS)
 
     # --- S1 ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def remember_document(ctx: Any, code: str, *, kind: str, plan: dict[str, int], o
                       store_key: str, wms_id: str | None = None, **extra: Any) -> dict[str, Any]:
     """Record a document just created at the WMS (idempotent: the first record stays)."""
     data = {"kind": kind, "plan": dict(plan), "confirmed": {}, "order_type": order_type, "store_key": store_key,
-            "wms_id": wms_id, "final": False, "parcels": [], **extra}
+            "wms_id": wms_id, "final": False, "parcels": [], "news_at": ctx.now().isoformat(), **extra}
     stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, data, ttl_days=RECORD_TTL_DAYS)
     if stored is None:
         existing = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)

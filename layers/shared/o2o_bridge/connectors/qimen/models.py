@@ -170,6 +170,17 @@ class Criteria(_Out):
     inventory_type: str = "ZP"
 
 
+class DeliveryOrderQuery(_Out):
+    """deliveryorder.query: one order as the WMS holds it (``page`` from 1, ``page_size`` order
+    lines a page, at most 100)."""
+
+    owner_code: str
+    warehouse_code: str
+    order_code: str
+    page: int = 1
+    page_size: int = 100
+
+
 class InventoryQuery(_Out):
     criteria_list: list[Criteria]
 

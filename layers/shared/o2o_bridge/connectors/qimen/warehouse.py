@@ -11,16 +11,19 @@ of store orders (S2/Q1), returns (Q2), 配货 (S5/Q3), 退仓 (S6/Q4) and wareho
 | ``take_back_from_store`` | entryorder.create (DBRK or QTRK, the store as sender) |
 | ``stock_of`` / ``stock_changes`` | inventory.query (正品, 50 SKUs a call) |
 | ``sync_items`` (Q6, not a port operation) | items.synchronize |
+| ``delivery_as_held`` (Q1 catch-up, not a port operation) | deliveryorder.query, every page |
 
 The store's document no. is the 奇门 document code, and the id the flows keep for a 配货 /
 退仓 document: a create repeated after a lost answer names the same document, which a WMS
 takes once. Every created document is remembered with its plan (ledger.py).
 
-What the WMS did is not read back from it: the WMS sends it, signed, to /qimen/callback, and
+What the WMS did comes from the WMS: it sends it, signed, to /qimen/callback, and
 flows/cloud_warehouse.py hands it to the neutral flows. The reads of the port
 (``shipments_of``, ``store_documents``, ...) answer from the ledger those confirms built;
-the time-window reads the JST path uses to catch lost pushes answer nothing (a WMS re-sends
-a confirm until it is acknowledged).
+the time-window reads the JST path uses to catch lost pushes answer nothing. A confirm that
+never arrived (a WMS that gave up re-sending, a callback lost on the way) is caught up by
+``cloud_warehouse.catch_up_deliveries``, which asks the WMS for the open orders
+(``delivery_as_held``: deliveryorder.query) and feeds the answer to the same confirmation flow.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ from .signing import timestamp_text
 
 STOCK_BATCH = 50   # criteria per inventory.query (no limit is published; kept small)
 ITEM_BATCH = 50    # items per items.synchronize
+QUERY_PAGE_LINES = 100  # deliveryorder.query: order lines a page (the standard's maximum)
+MAX_QUERY_PAGES = 50
+DONE_STATUSES = ("DELIVERED", "CANCELED", "CLOSED")  # the WMS will ship nothing more of the order
 
 
 def _plan(lines: Sequence[Any]) -> dict[str, int]:
@@ -239,6 +245,33 @@ class QimenWarehouse:
         bridge's documents) is read again; unchanged levels cost the store nothing (versions). A
         row that cannot be read stays in the page as a ``MalformedRow`` (the pull parks it)."""
         return StockPage(self._read_stock(warehouse_code, sorted(known_skus(self))), self.now().isoformat())
+
+    # --- Q1 catch-up -------------------------------------------------------------------------------
+    def delivery_as_held(self, order_no: str) -> qm.DeliveryOrderConfirm:
+        """deliveryorder.query: the order as the WMS holds it, in the shape of a confirm that
+        carries every parcel shipped so far and each line's shipped total; ``confirmType`` 0
+        once the WMS says the order is done (DELIVERED, or CANCELED / CLOSED)."""
+        head: dict[str, Any] = {}
+        packages: list[Any] = []
+        lines: list[Any] = []
+        page = 1
+        while True:
+            answer = self.client.call("deliveryorder.query", qm.DeliveryOrderQuery(
+                owner_code=self.section.owner_code, warehouse_code=self.section.warehouse_code, order_code=order_no,
+                page=page, page_size=QUERY_PAGE_LINES))
+            head = head or dict(answer.get("deliveryOrder") or {})
+            packages = packages or list(answer.get("packages") or [])
+            lines.extend(answer.get("orderLines") or [])
+            if not answer.get("orderLines") or len(lines) >= int(answer.get("totalLines") or 0) or page >= MAX_QUERY_PAGES:
+                break
+            page += 1
+        status = str(head.get("status") or "").upper()
+        head.setdefault("deliveryOrderCode", order_no)
+        head.setdefault("warehouseCode", self.section.warehouse_code)
+        head.setdefault("orderType", "JYCK")
+        head["confirmType"] = 0 if status in DONE_STATUSES else 1
+        return qm.DeliveryOrderConfirm.model_validate({"deliveryOrder": head, "packages": packages,
+                                                       "orderLines": lines})
 
     # --- Q6 -------------------------------------------------------------------------------------------
     def sync_items(self, products: Sequence[Any], *, action: str = "add") -> int:

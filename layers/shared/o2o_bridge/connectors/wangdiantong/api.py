@@ -49,6 +49,7 @@ LIST_KEYS: dict[str, tuple[str, ...]] = {
     "stockin_order_query.php": ("stockin_list", "stockin_order_list", "orders"),
     "stockout_order_query.php": ("stockout_list", "stockout_order_list", "orders"),
     "goods_query.php": ("goods_list", "goods"),
+    "stock_pd_order_query.php": ("stock_pd_list", "pd_list", "order_list", "orders"),
     "shop.php": ("shoplist", "shop_list", "shops"),
     "warehouse_query.php": ("warehouses", "warehouse_list"),
     "logistics.php": ("logistics_list", "logistics"),
@@ -138,21 +139,29 @@ class WdtApi:
                                  business={"shop_no": shop_no}, page_size=self.limits.trade_page_size)
 
     # --- W5 stock -----------------------------------------------------------------------------
-    def query_stock(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None) -> list[m.StockRow]:
+    def query_stock(self, *, begin: datetime, end: datetime, warehouse_no: str | None = None,
+                    spec_no: str | None = None) -> list[m.StockRow]:
         """stock_query.php: stock rows modified in [begin, end], windows of at most 30 days."""
         return self._by_modified("stock_query.php", m.StockRow, begin=begin, end=end, span=self.limits.stock_window,
-                                 key=lambda r: (r.warehouse_no, r.spec_no), business={"warehouse_no": warehouse_no},
-                                 lenient_key="spec_no")
+                                 key=lambda r: (r.warehouse_no, r.spec_no),
+                                 business={"warehouse_no": warehouse_no, "spec_no": spec_no}, lenient_key="spec_no")
 
-    def count_stock(self, *, warehouse_no: str, lines: Sequence[m.CountLine], remark: str = "",
-                    adjust: bool = True) -> list[dict[str, Any]]:
-        """stock_sync_by_pd.php: a 盘点 whose counted quantities overwrite the ERP's stock."""
-        answers = []
-        for chunk in batches(list(lines), self.limits.count_lines):
-            answers.append(self.client.call("stock_sync_by_pd.php", {
-                "warehouse_no": warehouse_no, "is_adjust_stock": 1 if adjust else 0, "remark": remark,
-                "goods_list": chunk}))
-        return answers
+    def count_stock_once(self, *, warehouse_no: str, lines: Sequence[m.CountLine], remark: str,
+                         adjust: bool = True) -> dict[str, Any]:
+        """stock_sync_by_pd.php: one 盘点 whose counted quantities overwrite the ERP's stock. The
+        interface keeps no outer_no: the caller keys the count in its ``remark`` (erp.py)."""
+        if len(lines) > self.limits.count_lines:
+            raise WdtPermanentError(f"a 盘点 of {len(lines)} lines; 旺店通 takes at most {self.limits.count_lines} "
+                                    "(book it in parts)", api="stock_sync_by_pd.php")
+        return self.client.call("stock_sync_by_pd.php", {
+            "warehouse_no": warehouse_no, "is_adjust_stock": 1 if adjust else 0, "remark": remark,
+            "goods_list": list(lines)})
+
+    def query_counts(self, *, begin: datetime, end: datetime, warehouse_no: str) -> list[m.CountOrder]:
+        """stock_pd_order_query.php: the 盘点 of a warehouse modified in [begin, end]."""
+        return self._by_modified("stock_pd_order_query.php", m.CountOrder, begin=begin, end=end,
+                                 span=self.limits.document_window, key=lambda r: r.pd_no,
+                                 business={"warehouse_no": warehouse_no})
 
     # --- W3 / W2 documents --------------------------------------------------------------------
     def push_stockin(self, info: m.StockinInfo) -> dict[str, Any]:

@@ -61,11 +61,11 @@ def wdt_for_tenant(tenant: Any) -> WdtApi:
         return _built[tenant.ent_id][1]
 
 
-def retail_erp_for_tenant(tenant: Any) -> Any:
-    """The tenant's ERP in the bridge's retail terms (ports.retail.RetailErp)."""
-    from .retail import WdtRetailErp
+def erp_for_tenant(tenant: Any) -> Any:
+    """The tenant's ERP: ports.Erp, and ports.retail.RetailErp for what only 旺店通 does."""
+    from .erp import WdtErp
 
-    return WdtRetailErp(wdt_for_tenant(tenant), tenant)
+    return WdtErp(wdt_for_tenant(tenant), tenant)
 
 
 def forget() -> None:

@@ -10,11 +10,14 @@ logistics, so the ERP can submit it without a tracking number.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
-from ...ports.retail import ErpDocument, ErpDocumentLine, RetailProduct, ErpStock, StoreSale
-from ...shanghai_time import to_jst_text
+from ...ports.erp import ErpProduct
+from ...ports.retail import ErpDocument, ErpDocumentLine, StoreSale
+from ...ports.warehouse import StockLevel
+from ...shanghai_time import from_jst_text, to_jst_text
 from . import models as m
 
 UNPAID_TIME = "0000-00-00 00:00:00"
@@ -70,13 +73,45 @@ def to_document(doc: m.StockDocument, direction: str, store_code: str) -> ErpDoc
                        remark=doc.remark or "", modified=doc.modified or "")
 
 
-def to_products(goods: m.Goods) -> list[RetailProduct]:
-    return [RetailProduct(spu_code=goods.goods_no, sku_code=spec.spec_no, name=goods.goods_name or goods.goods_no,
-                       spec_name=spec.spec_name or "", barcode=spec.barcode or "", retail_price=spec.retail_price,
-                       category=goods.class_name or "", brand=goods.brand_name or "", created=goods.created or "",
-                       modified=goods.modified or "")
-            for spec in goods.spec_list if not spec.deleted]
+def erp_products(goods: m.Goods) -> list[ErpProduct]:
+    """Each live spec of a goods, as the ERP's product (the spec's name is its spec; 旺店通 has no
+    cost or tag price on a spec, so the retail price stands for both at the store)."""
+    return [erp_product_again(product_record(goods, spec)) for spec in goods.spec_list if not spec.deleted]
 
 
-def to_stock(row: m.StockRow, store_code: str) -> ErpStock:
-    return ErpStock(store_code=store_code, sku_id=row.spec_no, qty=whole(row.stock_num), modified=row.modified or "")
+def product_record(goods: m.Goods, spec: m.Spec) -> dict[str, Any]:
+    return {"goods_no": goods.goods_no, "goods_name": goods.goods_name, "class_name": goods.class_name,
+            "brand_name": goods.brand_name, "created": goods.created, "modified": goods.modified,
+            "spec_no": spec.spec_no, "spec_name": spec.spec_name, "barcode": spec.barcode,
+            "retail_price": None if spec.retail_price is None else str(spec.retail_price)}
+
+
+def erp_product_again(record: Mapping[str, Any]) -> ErpProduct:
+    """A spec from its record (what ``erp_products`` keeps of it, or a stored failure's)."""
+    price = record.get("retail_price")
+    return ErpProduct(sku_id=str(record["spec_no"]), style_code=record.get("goods_no"),
+                      name=record.get("goods_name") or record.get("goods_no"), barcode=record.get("barcode") or None,
+                      spec=record.get("spec_name") or None, color=None, brand=record.get("brand_name") or None,
+                      category=record.get("class_name") or None, cost_price=None,
+                      tag_price=None if price is None else Decimal(str(price)),
+                      retail_price=None if price is None else Decimal(str(price)), labels=None,
+                      fields={"created": record.get("created") or "", "modified": record.get("modified") or ""},
+                      record=dict(record))
+
+
+def stock_version(modified: str | None, clock_allowance_seconds: int, now: datetime) -> int:
+    """A level's version: its modified time in milliseconds, capped at now + the tenant's clock
+    allowance (an ERP clock running ahead must not pin the level)."""
+    latest = int((now.timestamp() + clock_allowance_seconds) * 1000)
+    moment = from_jst_text(modified)
+    if moment is None:
+        return latest
+    return min(int(moment.timestamp()) * 1000, latest)
+
+
+def stock_level(row: m.StockRow, clock_allowance_seconds: int, *, now: datetime) -> StockLevel:
+    """A stock row in the terms of the tenant's stock formula: ``qty`` is 库存量 (physical) and
+    ``order_lock`` what orders hold of it (库存量 - 可发库存), so ``qty - order_lock`` is 可发库存."""
+    held = max(row.stock_num - row.available, Decimal(0))
+    return StockLevel(row.spec_no, {"qty": row.stock_num, "order_lock": held},
+                      stock_version(row.modified, clock_allowance_seconds, now))

@@ -157,6 +157,15 @@ class CountLine(WdtRequest):
     stock_num: Decimal
 
 
+class CountOrder(WdtRecord):
+    """A 盘点 as stock_pd_order_query.php lists it (field names assumed, kept tolerant)."""
+
+    pd_no: Text = Field(validation_alias=AliasChoices("pd_no", "order_no"))
+    warehouse_no: OptText = None
+    remark: OptText = None
+    modified: OptText = None
+
+
 # --- base data (W6) ---------------------------------------------------------------------
 class Shop(WdtRecord):
     shop_no: Text
