@@ -82,11 +82,16 @@ def _is_call(attr: str, args: tuple, kwargs: dict) -> bool:
     return not attr.startswith("_")
 
 
+OUTSIDE = ("erp", "warehouse", "store")  # the ports over the outside systems (JST, 旺店通, a 奇门 WMS, 店+)
+
+
 def guard(ctx: Any, fuse: Fuse) -> None:
-    """Route every port of ``ctx`` through ``fuse``: the outside systems' calls and the bridge's
-    state writes are crash points; reads and timeline entries only fail once dead."""
-    ctx.jst = Guarded("jst", ctx.jst, fuse, _is_call)
-    ctx.store = Guarded("store", ctx.store, fuse, _is_call)
+    """Route every port of ``ctx`` through ``fuse``: the outside systems' calls (the ERP, the
+    warehouse and the store ports, whichever adapter serves them) and the bridge's state writes
+    are crash points; reads and timeline entries only fail once dead."""
+    for name in OUTSIDE:
+        if getattr(ctx, name, None) is not None:
+            setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_call))
     for name in ("records", "cursors", "links", "queue"):
         setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_write))
     ctx.timeline = Guarded("timeline", ctx.timeline, fuse, lambda *a: False)
