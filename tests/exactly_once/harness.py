@@ -127,6 +127,8 @@ class Run:
     crash_at: int | None
     killed_at: str  # the crash point's call, "" when nothing was killed
     points: int
+    # What a check noted of the run without a kill (``same_as_without_a_kill``), shared by the runs.
+    baseline: dict[str, Any] = field(default_factory=dict)
 
 
 def run(make_world: Callable[[], Any], steps: list[Step], *, settle: list[Step] | None = None,
@@ -165,11 +167,31 @@ def every_crash(make_world: Callable[[], Any], steps: list[Step], check: Callabl
     check(world, clean)
     for n in range(1, clean.points + 1):
         world, killed = run(make_world, steps, settle=settle, crash_at=n)
+        killed.baseline = clean.baseline
         try:
             check(world, killed)
         except AssertionError as failure:
             raise AssertionError(f"killed at crash point {n}/{clean.points} ({killed.killed_at}): {failure}") from None
     return clean.points
+
+
+def same_as_without_a_kill(sides: dict[str, Any], run: Run) -> None:
+    """``sides`` (what both sides hold, ids and clocks left out) equals what the run without a
+    kill left: nothing lost, nothing done twice, whatever the kill interrupted."""
+    if run.crash_at is None:
+        run.baseline["sides"] = sides
+        return
+    expected = run.baseline["sides"]
+    differs = {name: (value, expected.get(name)) for name, value in sides.items() if value != expected.get(name)}
+    assert not differs, f"differs from the run without a kill (now, then): {differs}"
+
+
+def assert_settled(ctx: Any) -> None:
+    """Nothing is left queued or dead-lettered, and every effect ended "done" (or released), none claimed."""
+    assert ctx.queue.queued == [] and ctx.queue.dead == [], (ctx.queue.queued, ctx.queue.dead)
+    effects = ctx.records.list(ctx.ent_id, kit.EFFECT_KIND)
+    assert all(e.data["state"] in ("done", "released") for e in effects), \
+        [(e.key, e.data) for e in effects if e.data["state"] not in ("done", "released")]
 
 
 def built_once(build: Callable[[Any], Step]) -> Step:
