@@ -59,6 +59,12 @@ class Guarded:
     def __init__(self, name: str, inner: Any, fuse: Fuse, points: Callable[[str, tuple, dict], bool]) -> None:
         self._name, self._inner, self._fuse, self._points = name, inner, fuse, points
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """The adapter's class: a flow that asks which adapter serves a port (``isinstance``) gets
+        the guarded one and calls through the fuse."""
+        return type(self._inner)
+
     def __getattr__(self, attr: str) -> Any:
         value = getattr(self._inner, attr)
         if not callable(value):
