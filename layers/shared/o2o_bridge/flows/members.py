@@ -104,10 +104,6 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         return changed
 
     before, after = _change(ctx, person, merge)
-    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
-    if known is None or known.data.get("person") != person:
-        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
-                        expected_version=known.version if known else None)
     if previous and previous != person:  # rule 5: the member changed its number
         def leave(profile):
             if profile is None or member_id not in profile["store_members"]:
@@ -119,6 +115,12 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         _, left = _change(ctx, previous, leave)
         if left:
             send_profile(ctx, previous)
+    # The member's pointer moves last: until it does, a repeat of this update (after a crash) still
+    # finds the old number's profile and takes the member out of it.
+    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
+    if known is None or known.data.get("person") != person:
+        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
+                        expected_version=known.version if known else None)
     if after is not before:
         ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.merged",
                             {"person": person, "members": after["member_order"], "channels": len(_channels(after))})
@@ -140,8 +142,19 @@ def note_online_buyer(ctx: "FlowContext", order: dict[str, Any]) -> None:
         return {**profile, "online": {**profile["online"], channel: person}}
 
     before, after = _change(ctx, person, join)
-    if after is not before and after.get("store_members"):
+    # Sent when this changed it, or when an earlier run changed it and died before sending it.
+    if after and after.get("store_members") and (after is not before or not _sent(ctx, person)):
         send_profile(ctx, person)
+
+
+def _p14_key(person: str, version: int) -> str:
+    return f"members.p14:{person}:{version}"
+
+
+def _sent(ctx: "FlowContext", person: str) -> bool:
+    """Was the person's current profile sent (P14)? Reads only."""
+    record = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
+    return record is None or kit.effect_done(ctx, _p14_key(person, record.version))
 
 
 def _channels(profile: dict[str, Any]) -> list[dict[str, str]]:
@@ -171,7 +184,7 @@ def put_profile(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
                              merged_from=profile["member_order"][1:])
     # Once per version of the profile: a profile that returns to an earlier content (a member
     # left) is a new version and is sent again.
-    key = f"members.p14:{person}:{record.version}"
+    key = _p14_key(person, record.version)
     outcome = kit.effect_once(ctx, key, lambda: ctx.store.put_member(member_id, body, business_key=key).status)
     if not outcome.repeated:
         ctx.timeline.record(f"person:{person}", ctx.ent_id, "member.sent",
