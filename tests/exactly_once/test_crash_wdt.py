@@ -2,7 +2,8 @@
 sandbox and the 店+ sandbox: store sales pushed as trades (W1), ERP documents to the stores as
 P12 receipts and P13 notes (W2), a return, a 盘点, the store's own documents and a store transfer
 booked in the ERP (W3), the hourly product fields (W4) and the 02:10 stock of the ERP's store
-warehouses to the stores (W5); killed at every crash point, rerun and drained: one ERP document,
+warehouses to the stores (W5; with the store system as stock master, one 盘点 per store warehouse
+and night); killed at every crash point, rerun and drained: one ERP document,
 trade and 盘点 per store document, one store receipt or note per ERP document, and both sides
 hold exactly what the run without a kill leaves."""
 
@@ -32,7 +33,7 @@ def sandboxes():
 
 
 class World:
-    def __init__(self, sandboxes, monkeypatch):
+    def __init__(self, sandboxes, monkeypatch, *, started=None, **tenant):
         from flows_wdt.conftest import context_for, tenant_for
         from o2o_local.pos_sandbox.demo import wdt_demo_merchant
 
@@ -42,10 +43,10 @@ class World:
         self.wdt.rate_limit.configure(enabled=False)
         self.pos.reset()
         self.pos.seed({"merchants": [wdt_demo_merchant()]})
-        self.ctx = context_for(self.wdt, self.pos, tenant_for(self.wdt))
+        self.ctx = context_for(self.wdt, self.pos, tenant_for(self.wdt, **tenant))
         # The bridge's clock (the harness holds it still, and moves it past the leases after a kill)
         # starts a few minutes after the sandboxes', so the documents written below are in its windows.
-        started = datetime.now(timezone.utc) + timedelta(minutes=5)
+        started = started or datetime.now(timezone.utc) + timedelta(minutes=5)
         self.ctx.now = lambda: started
         # W2's previous 10-minute run (a first run reads only its overlap, which the clock jumps past).
         self.ctx.cursors.advance(self.ctx.ent_id, erp_documents.CURSOR, (started - timedelta(minutes=15)).isoformat(),
@@ -153,3 +154,35 @@ def check(world, run):
 def test_wdt_w1_to_w5_killed_at_every_crash_point_have_one_effect_on_each_side(sandboxes, monkeypatch):
     points = every_crash(lambda: World(sandboxes, monkeypatch), STEPS, check, settle=[w1_push, w2_poll])
     assert points >= 60
+
+
+# --- W5 with the store system as stock master: one 盘点 per store warehouse and night ---------------
+
+NIGHT = datetime(2026, 12, 2, 18, 10, tzinfo=timezone.utc)  # 02:10 in Shanghai
+
+
+def store_stock_changes(world):
+    if not world.erp_user_done:  # at the till, once: S101 sold 5 of its 8
+        world.pos.set_store_stock("10030", "S101", [{"sku_id": "PIL-STD", "qty": 3}], emit=False)
+        world.erp_user_done = True
+
+
+def w5_night(world):
+    erp_stock.nightly_erp_stock(world.ctx)
+
+
+def check_counts(world, run):
+    state = world.wdt.state
+    counts = Counter(p["remark"].split()[0] for p in state.pd_orders.values())
+    assert len(counts) == 2 and set(counts.values()) == {1}, counts  # one 盘点 per store warehouse
+    stock = {key: row["stock_num"] for key, row in state.stock.items() if key[0] in ("S101", "S102")}
+    assert (stock[("S101", "PIL-STD")], stock[("S102", "PIL-LOW")]) == (Decimal(3), Decimal(5))
+    assert_settled(world.ctx)
+    same_as_without_a_kill({"counts": dict(counts), "erp stock": stock}, run)
+
+
+def test_wdt_w5_store_master_killed_at_every_crash_point_counts_each_store_once(sandboxes, monkeypatch):
+    monkeypatch.setattr(sandboxes[1].state, "clock", lambda: NIGHT - timedelta(hours=2))  # the day's store rows
+    points = every_crash(lambda: World(sandboxes, monkeypatch, started=NIGHT, stock={"master": "pos"}),
+                         [store_stock_changes, w5_night], check_counts, settle=[w5_night])
+    assert points >= 8
