@@ -17,9 +17,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import PermanentError, UnprocessableRequest
+from ..errors import PermanentError, TransientError, UnprocessableRequest
 from . import kit, ledger_facts, reservations, routing
 from .pickup_clock import PICKUP_WAITING_KIND
 from . import store_fulfilment as s1
@@ -39,7 +39,8 @@ def heal_parked(ctx: "FlowContext") -> dict[str, int]:
     be read, the store refuses the stock read) is set aside (``kit.each_record``: parked with the
     reason, or queued when the failure is transient) and the orders after it are healed."""
     candidates = [e for e in s1.open_exceptions(ctx) if e.get("kind") in HEALABLE]
-    counts = kit.each_record(ctx, candidates, lambda exception: _heal(ctx, str(exception.get("io_id"))),
+    counts = kit.each_record(ctx, candidates,
+                             lambda exception: _next_round_if_busy(lambda: _heal(ctx, str(exception.get("io_id")))),
                              step=heal_order, payload_of=lambda exception: {"io_id": str(exception.get("io_id"))},
                              trace_key_of=lambda exception: str(exception.get("io_id")))
     outcomes = ("rerouted", "still_no_store", "gave_up")
@@ -47,8 +48,20 @@ def heal_parked(ctx: "FlowContext") -> dict[str, int]:
     set_aside = counts["parked"] + counts["parked_before"] + counts["queued"]
     if set_aside:
         summary["set_aside"] = set_aside
+    if counts["next_round"]:
+        summary["next_round"] = counts["next_round"]
     ctx.metric("FulfilmentsHealed", summary["rerouted"])
     return summary
+
+
+def _next_round_if_busy(heal: Callable[[], str]) -> str:
+    """A round comes back to every parked order every 15 minutes: an order whose healing failed
+    for now (the store busy, a rate limit) waits for the next round rather than queueing a retry
+    each round while the store is down."""
+    try:
+        return heal()
+    except TransientError:
+        return "next_round"
 
 
 @kit.flow_command("healing.heal_order")
