@@ -466,6 +466,29 @@ class QimenCarrier(_Strict):
     name: str | None = None  # the carrier name the store shows; default: the WMS's own name
 
 
+class QimenCatchUpQuery(_Strict):
+    """How the catch-up asks the WMS for one kind of document: the 奇门 query method (``off``:
+    this kind is never asked for; its lost confirm waits for the WMS's re-send) and the
+    document statuses after which the WMS will confirm nothing more of it."""
+
+    method: Literal["deliveryorder.query", "entryorder.query", "off"]
+    done_statuses: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1)]
+    # The answer's element holding the document (default: deliveryOrder / entryOrder, by method).
+    answer_node: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")] | None = None
+
+
+def _catch_up_defaults() -> dict[str, QimenCatchUpQuery]:
+    # The 奇门 standard has deliveryorder.query and entryorder.query only: a stockout (配货) is a
+    # delivery order at the WMS (stockout.create answers a deliveryOrderId), a return
+    # (returnorder.create) an inbound. Both are assumptions to agree with each WMS.
+    shipped = ["DELIVERED", "CANCELED", "CLOSED"]
+    received = ["FULFILLED", "CANCELED", "CLOSED"]
+    return {"delivery": QimenCatchUpQuery(method="deliveryorder.query", done_statuses=shipped),
+            "stockout": QimenCatchUpQuery(method="deliveryorder.query", done_statuses=shipped),
+            "entry": QimenCatchUpQuery(method="entryorder.query", done_statuses=received),
+            "return": QimenCatchUpQuery(method="entryorder.query", done_statuses=received)}
+
+
 def _code_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
@@ -502,8 +525,26 @@ class QimenConfig(_WithSecrets):
     # Q1 catch-up: an order the WMS has not confirmed in full this long after its last news is
     # asked for (deliveryorder.query) by the 10/15-minute document runs, in case a confirm was lost.
     catch_up_after_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 60
-    # At most this many orders are asked for a run (the oldest news first); the rest wait.
+    # At most this many documents are asked for a run (the oldest news first); the rest wait.
     catch_up_per_run: Annotated[int, Field(ge=1, le=1000)] = 100
+    # Per kind of document (delivery: store orders, stockout: 配货, entry: 退仓, return: returns),
+    # which 奇门 query the catch-up asks and which statuses end the document. A kind left out
+    # keeps its default; ``method: off`` turns that kind's catch-up off.
+    catch_up_queries: dict[Literal["delivery", "stockout", "entry", "return"], QimenCatchUpQuery] = {}
+
+    @field_validator("catch_up_queries")
+    @classmethod
+    def _query_fits_kind(cls, queries: dict[str, QimenCatchUpQuery]) -> dict[str, QimenCatchUpQuery]:
+        fits = {"delivery": "deliveryorder.query", "stockout": "deliveryorder.query", "entry": "entryorder.query",
+                "return": "entryorder.query"}
+        wrong = [f"{kind}: {query.method} does not answer for a {kind} document (use {fits[kind]} or off)"
+                 for kind, query in queries.items() if query.method not in (fits[kind], "off")]
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return queries
+
+    def catch_up_query(self, kind: str) -> QimenCatchUpQuery:
+        return self.catch_up_queries.get(kind) or _catch_up_defaults()[kind]  # type: ignore[index]
 
     @property
     def store_warehouse_code(self) -> str:
@@ -528,9 +569,6 @@ class Tenant(_Strict):
     name: Annotated[str, Field(min_length=1)]
     # The tenant's one ERP; its section is required and the other ERP's is refused.
     erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
-    # Who ships its store orders, 配货 and 退仓 and holds the warehouse stock (o2o_bridge/wiring.py):
-    # ``erp`` is the ERP's own warehouse; ``qimen`` a cloud warehouse over 奇门 (issue #17).
-    warehouse: Literal["erp", "qimen"] = "erp"
     jushuitan: JushuitanConfig | None = None
     wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig

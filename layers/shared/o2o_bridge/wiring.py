@@ -184,8 +184,8 @@ def retry_commands() -> dict[str, "FlowStep"]:
         stock_nightly.push_chunk_command,
         # S5 / S6
         store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
-        # Q6: products to a cloud warehouse
-        cloud_warehouse.sync_items,
+        # Q6: products to a cloud warehouse; a lost confirm's catch-up whose answer could not be read
+        cloud_warehouse.sync_items, cloud_warehouse.catch_up_document,
         # S7: a product the hourly sync set aside, read and sent again
         products.send_again,
         # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
