@@ -260,6 +260,21 @@ class WdtDocuments(_Strict):
     overlap_minutes: Annotated[int, Field(ge=1, le=120)] = 20
 
 
+FieldNames = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]], Field(min_length=1)]
+
+
+class WdtCountQuery(_Strict):
+    """Where stock_pd_order_query.php's answer holds the 盘点 (unpublished: assumed names, the
+    first present is used). The look-up before each 盘点 reads the answer strictly: one of
+    another shape is an error naming the setting here, and nothing is booked."""
+
+    list_keys: FieldNames = ["stock_pd_list", "pd_list", "order_list", "orders"]
+    number_fields: FieldNames = ["pd_no", "order_no"]
+    remark_fields: FieldNames = ["remark"]
+    warehouse_fields: FieldNames = ["warehouse_no"]
+    modified_fields: FieldNames = ["modified"]
+
+
 class WangdiantongConfig(_WithSecrets):
     """The 旺店通 ERP 企业版 section of a tenant whose ``erp`` is ``wangdiantong``."""
 
@@ -291,6 +306,7 @@ class WangdiantongConfig(_WithSecrets):
     # for a 盘点 whose remark carries the count's key (stock_pd_order_query.php), so a count whose
     # answer was lost, or a replay from the dead letters, is never booked twice.
     count_lookback_days: Annotated[int, Field(ge=1, le=90)] = 30
+    count_query: WdtCountQuery = WdtCountQuery()
 
 
 class PosConfig(_WithSecrets):

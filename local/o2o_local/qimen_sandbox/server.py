@@ -438,6 +438,13 @@ class QimenSandbox(SandboxServer):
                                     "outBizCode": check, "items": items})
         return self.send_callback("taobao.qimen.inventory.report", body, **send)
 
+    def resend(self, index: int = -1, **send: Any) -> dict[str, Any]:
+        """The gateway's late retry: the recorded callback ``index`` (default: the last, e.g. one
+        that was dropped) sent again as it was."""
+        with self.state.lock:
+            earlier = self.state.callbacks[index]
+        return self.send_callback(earlier["method"], earlier["body"].encode("utf-8"), **send)
+
     def _document(self, code: str, kinds: tuple[str, ...]) -> Document:
         document = self.state.documents.get(code)
         if document is None or document.kind not in kinds:

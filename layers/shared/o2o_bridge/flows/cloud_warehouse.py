@@ -29,7 +29,7 @@ the WMS sends, signed, to /qimen/callback, and hands it to those flows:
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
     DOCUMENT_KIND,
@@ -233,11 +233,12 @@ def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[s
 CATCH_UP_KINDS = ("delivery", "stockout", "entry", "return")
 
 
-def catch_up_confirmations(ctx: kit.FlowContext) -> dict[str, Any] | None:
+def catch_up_confirmations(ctx: kit.FlowContext, *, now_for: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Ask the WMS for the open documents (store orders, 配货, 退仓, returns) it has been quiet
     about for ``qimen.catch_up_after_minutes`` (oldest news first, ``catch_up_per_run`` a run)
     and take what it holds that the ledger lacks as the confirm it stands for. None for a
-    tenant without a cloud WMS.
+    tenant without a cloud WMS. ``now_for`` (`o2o qimen catch-up`): ask now, whatever the
+    quiet time, for these documents (an empty list: every open one).
 
     A query that fails transiently is asked again by the next run; a document the WMS does not
     know is an exception for a person; an answer that cannot be read is parked with its reason
@@ -249,10 +250,15 @@ def catch_up_confirmations(ctx: kit.FlowContext) -> dict[str, Any] | None:
         return None
     asked_kinds = {kind for kind in CATCH_UP_KINDS if section.catch_up_query(kind).method != "off"}
     quiet_since = ctx.now() - timedelta(minutes=section.catch_up_after_minutes)
+
+    def is_due(record: Any) -> bool:
+        if now_for is not None:
+            return not now_for or record.key in now_for
+        return datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since
+
     due = sorted((record for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND)
                   if record.data.get("kind") in asked_kinds and not record.data.get("final")
-                  and record.data.get("status") != "CANCELED"
-                  and datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since),
+                  and record.data.get("status") != "CANCELED" and is_due(record)),
                  key=lambda record: record.data.get("news_at") or "")
     summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0,
                                "parked": 0}
