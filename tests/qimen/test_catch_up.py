@@ -1,7 +1,8 @@
-"""Q1 catch-up: a confirm that never reached the bridge (a callback lost on the way, a WMS that
-gave up re-sending) is found by asking the WMS (deliveryorder.query) and taken through the same
-confirmation flow: each parcel once, whether it arrives by callback, by the catch-up or both,
-in any order; the store is told of each parcel once."""
+"""The catch-up: a confirm that never reached the bridge (a callback lost on the way, a WMS that
+gave up re-sending) is found by asking the WMS (deliveryorder.query for store orders and 配货,
+entryorder.query for 退仓 and returns, per tenant settings) and taken through the same
+confirmation flow: each parcel or receipt once, whether it arrives by callback, by the catch-up
+or both, in any order; the store is told once."""
 
 from __future__ import annotations
 

@@ -538,8 +538,9 @@ class QimenConfig(_WithSecrets):
     # 配货 goes out as 调拨出库 (DBCK) or 普通出库 (PTCK); 退仓 comes in as 调拨入库 (DBRK) or 其他入库 (QTRK).
     transfer_order_type: Literal["DBCK", "PTCK"] = "DBCK"
     warehouse_return_order_type: Literal["DBRK", "QTRK"] = "DBRK"
-    # Q1 catch-up: an order the WMS has not confirmed in full this long after its last news is
-    # asked for (deliveryorder.query) by the 10/15-minute document runs, in case a confirm was lost.
+    # The catch-up: a document (store order, 配货, 退仓, return) the WMS has not confirmed in full
+    # this long after its last news is asked for by the 10/15-minute document runs, in case a
+    # confirm was lost.
     catch_up_after_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 60
     # At most this many documents are asked for a run (the oldest news first); the rest wait.
     catch_up_per_run: Annotated[int, Field(ge=1, le=1000)] = 100

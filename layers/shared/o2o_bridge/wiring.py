@@ -197,6 +197,9 @@ def retry_commands() -> dict[str, "FlowStep"]:
         erp_products.update_products, erp_products.update_again, erp_stock.count_store_stock,
         # Order centre: a member's merged profile to the store system (P14)
         members.put_profile,
+        # Dead letters queued by the release before under names since changed (docs/runbook.md, "Upgrading")
+        erp_store_stock.book_movement_as_queued_before, erp_store_stock.book_count_as_queued_before,
+        stock_sync.set_store_stock_as_queued_before, stock_sync.set_stock_row_as_queued_before,
     )
     return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
 
