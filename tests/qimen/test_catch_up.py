@@ -154,6 +154,10 @@ def test_a_lost_entry_receipt_is_caught_up_by_entryorder_query_and_adds_only_wha
     assert world.store.documents.returns["TC1"]["items"] == [{"sku_id": "TS001-WHT-L", "qty": 3}]
     assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
     assert "qimen.caught_up" in world.ctx.timeline.steps("TC1")
+    lost = world.wms.state.callbacks[-1]
+    world.wms.send_callback(lost["method"], lost["body"].encode())  # the lost last receipt, late
+    assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
+    assert cloud_warehouse.exceptions_to_show(world.ctx) == []
 
 
 def test_an_entry_still_being_received_is_taken_as_far_as_it_goes(world):
@@ -164,8 +168,13 @@ def test_an_entry_still_being_received_is_taken_as_far_as_it_goes(world):
     record = cloud_warehouse.document(world.ctx, "TC1")
     assert (record["confirmed"], record["final"]) == ({"TS001-WHT-L": 2}, False)
     assert world.store.documents.returns == {}                  # the store hears once the WMS is done
+    lost = world.wms.state.callbacks[-1]
+    world.wms.send_callback(lost["method"], lost["body"].encode())  # the lost receipt's late copy: not added again
+    assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 2}
     world.wms.receive("TC1")                                    # the last receipt arrives by callback
     assert world.store.documents.returns["TC1"]["items"] == [{"sku_id": "TS001-WHT-L", "qty": 3}]
+    world.wms.send_callback(lost["method"], lost["body"].encode())  # and once more after the end
+    assert cloud_warehouse.exceptions_to_show(world.ctx) == []
 
 
 def test_a_lost_return_receipt_is_caught_up_once_the_wms_has_received_it(ordered):
@@ -182,6 +191,7 @@ def test_a_lost_return_receipt_is_caught_up_once_the_wms_has_received_it(ordered
     lost = world.wms.state.callbacks[-1]
     world.wms.send_callback(lost["method"], lost["body"].encode())  # the re-send: nothing twice
     assert len(world.store.orders.of("receipt")) == 1
+    assert cloud_warehouse.exceptions_to_show(world.ctx) == []   # and no "beyond the plan" alarm either
     later(world, 120)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0
 

@@ -77,13 +77,15 @@ def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
     return take_message(ctx, call.method, call.document, call.message_key, _trace_key(call))
 
 
-def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str) -> dict[str, Any]:
-    """One WMS message (a confirm or a stock report), taken once per ``key``."""
+def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str, *,
+                 by_query: bool = False) -> dict[str, Any]:
+    """One WMS message (a confirm or a stock report), taken once per ``key``. ``by_query``: the
+    confirm is what the catch-up read from the WMS, not a message the WMS sent."""
     if method in CONFIRMS:
         kind = CONFIRMS[method]
 
         def take() -> dict[str, Any]:
-            return _take_confirm(ctx, kind, method, doc, key)
+            return _take_confirm(ctx, kind, method, doc, key, by_query=by_query)
     else:
 
         def take() -> dict[str, Any]:
@@ -123,13 +125,16 @@ def _confirmation(method: str, doc: Any) -> "Confirmation":
     return mappers.entry_confirmation(doc)
 
 
-def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str) -> dict[str, Any]:
+def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str, *,
+                  by_query: bool = False) -> dict[str, Any]:
     confirmation = _confirmation(method, doc)
     code = confirmation.document_code
     record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
     if record is None or record.data.get("kind") != kind:
         raise UnknownWmsDocument(f"{method}: {code} is not a {kind} document the bridge created")
     data = record.data
+    if data.get("caught_up") and not by_query and not any(_parcel_keys(p) for p in confirmation.parcels):
+        confirmation = _as_the_wms_holds_it(ctx, record, confirmation)
     at = to_jst_text(confirmation.at or ctx.now())
     seen = message in (data.get("messages") or [])
     confirmed = dict(data.get("confirmed") or {})
@@ -166,6 +171,7 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
             "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
             "confirmed_at": at if final else data.get("confirmed_at"),
             "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),
+            "caught_up": bool(data.get("caught_up")) or by_query,
             "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
         if stored is None:
@@ -182,6 +188,21 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
     handed = _hand_over(ctx, kind, code, {**data, "final": final, "wms_id": data.get("wms_id") or confirmation.wms_id},
                         new_parcels, passed, at, cancelled)
     return {"document": code, "passed": passed, "excess": excess_total, "complete": complete, "handed": handed}
+
+
+def _as_the_wms_holds_it(ctx: kit.FlowContext, record: Any, said: "Confirmation") -> "Confirmation":
+    """A message without parcels the bridge can tell apart (receipts; lines without packages), for a
+    document the catch-up took part of: its increments may repeat what the catch-up took (the late
+    copy of the lost confirm), so what it adds is read from the WMS's totals instead."""
+    from ..connectors.qimen.mappers import Confirmation
+
+    held = _wms(ctx).document_as_held(record.data["kind"], record.key, order_type=record.data.get("order_type"))
+    if held is None:  # that kind's catch-up was turned off since: the message is all there is
+        return said
+    news = _not_in_ledger(held, record.data)
+    if news is None:
+        return Confirmation(document_code=record.key, wms_id=said.wms_id, final=False, at=said.at, status=said.status)
+    return _confirmation(held.confirm_method, news)
 
 
 def _hand_over(ctx: kit.FlowContext, kind: str, code: str, data: dict[str, Any], parcels: list[dict[str, Any]],
@@ -317,7 +338,7 @@ def _catch_up(ctx: kit.FlowContext, record: Any) -> str:
         _quiet(ctx, record)
         return "nothing_new"
     result = take_message(ctx, held.confirm_method, news,
-                          f"{held.query_method}:{code}:{kit.digest(news.model_dump(mode='json'))}", code)
+                          f"{held.query_method}:{code}:{kit.digest(news.model_dump(mode='json'))}", code, by_query=True)
     ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"), "status": held.status,
                                                               "asked": held.query_method},
                         aliases=aliases_of(code, data.get("store_key"), data.get("wms_id")))
