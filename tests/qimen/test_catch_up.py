@@ -223,7 +223,7 @@ def with_catch_up_queries(world, queries: dict) -> None:
 
 
 def test_a_kind_whose_catch_up_is_off_is_never_asked_for(world):
-    with_catch_up_queries(world, {"stockout": {"method": "off", "done_statuses": ["DELIVERED"]}})
+    with_catch_up_queries(world, {"stockout": {"method": "off"}})
     transfer(world)
     world.wms.ship("PH1", drop=True)
     later(world, 61)
@@ -244,8 +244,8 @@ def test_the_done_statuses_are_the_tenant_s(world):
 
 def test_an_answer_that_names_the_document_otherwise_is_read_with_the_configured_node(world):
     """A WMS that answers entryorder.query for a return under <returnOrder>: configured, read."""
-    with_catch_up_queries(world, {"return": {"method": "entryorder.query", "done_statuses": ["FULFILLED"],
-                                             "answer_node": "returnOrder"}})
+    with_catch_up_queries(world, {"return": {"method": "entryorder.query", "answer_node": "returnOrder"}})
+    assert world.ctx.tenant.qimen.catch_up_query("return").done_statuses == ["FULFILLED", "CANCELED", "CLOSED"]
 
     class Renaming:  # the gateway as this WMS answers: the document under <returnOrder>
         def __init__(self, client):

@@ -68,7 +68,7 @@ def test_a_wms_that_does_not_take_a_catch_up_query_is_said_so_with_the_setting_t
 
 
 def test_catch_up_kinds_turned_off_are_not_asked(wms):
-    off = {"method": "off", "done_statuses": ["X"]}
+    off = {"method": "off"}
     check = checks_for(wms, catch_up_queries={"entry": off, "return": off})["catch-up queries"]
     assert check.ok and "entryorder.query" not in check.reason
     assert [c["method"] for c in wms.state.calls][-1] == "taobao.qimen.deliveryorder.query"

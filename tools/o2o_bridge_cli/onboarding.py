@@ -321,7 +321,7 @@ qimen:
   # answers for what (`o2o tenant doctor` asks each once), or turn a kind off:
   # catch_up_queries:
   #   stockout: {method: deliveryorder.query, done_statuses: [DELIVERED, CANCELED, CLOSED]}   # 配货
-  #   return: {method: "off", done_statuses: [FULFILLED]}   # a WMS without a query for returns
+  #   return: {method: "off"}        # a WMS without a query for returns
 """
 
 

@@ -488,7 +488,8 @@ class QimenCatchUpQuery(_Strict):
     document statuses after which the WMS will confirm nothing more of it."""
 
     method: Literal["deliveryorder.query", "entryorder.query", "off"]
-    done_statuses: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1)]
+    # Empty: the kind's default (DELIVERED / FULFILLED, CANCELED, CLOSED).
+    done_statuses: list[Annotated[str, Field(min_length=1, max_length=32)]] = []
     # The answer's element holding the document (default: deliveryOrder / entryOrder, by method).
     answer_node: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")] | None = None
 
@@ -561,7 +562,11 @@ class QimenConfig(_WithSecrets):
         return queries
 
     def catch_up_query(self, kind: str) -> QimenCatchUpQuery:
-        return self.catch_up_queries.get(kind) or _catch_up_defaults()[kind]  # type: ignore[index]
+        default = _catch_up_defaults()[kind]
+        given = self.catch_up_queries.get(kind)  # type: ignore[call-overload]
+        if given is None:
+            return default
+        return given if given.done_statuses else given.model_copy(update={"done_statuses": default.done_statuses})
 
     @property
     def store_warehouse_code(self) -> str:
