@@ -1,6 +1,6 @@
 """Every 15 min: missed delivery/return pushes (S2x), other in/out documents until Confirmed (S5, S6),
 the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired), and a
-cloud warehouse's lost confirmations (Q1 catch-up: deliveryorder.query)."""
+cloud warehouse's lost confirmations (the catch-up of orders, 配货, 退仓 and returns)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit
@@ -14,7 +14,7 @@ def follow_documents(ctx):
     return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
             "other_inout": store_transfers.follow_other_inout(ctx),
             "order_centre": order_centre.rounds(ctx),
-            "wms_catch_up": cloud_warehouse.catch_up_deliveries(ctx)}
+            "wms_catch_up": cloud_warehouse.catch_up_confirmations(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)

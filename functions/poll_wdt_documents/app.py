@@ -1,7 +1,7 @@
 """Every 10 min: 旺店通 stock-in / stock-out documents of the stores' warehouses -> pending
 inbound receipts (P12) and outbound notes (P13) at the stores, unknown SKUs created first (W2);
-and, for a tenant whose warehouse is a cloud WMS, its lost confirmations (Q1 catch-up:
-deliveryorder.query)."""
+and, for a tenant whose warehouse is a cloud WMS, its lost confirmations (the catch-up:
+deliveryorder.query / entryorder.query)."""
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse, erp_documents, kit
@@ -11,7 +11,7 @@ from o2o_bridge.observability import logger, metrics, traced
 def follow_documents(ctx):
     # Independent jobs over the same tenant's documents.
     return {"erp_documents": erp_documents.poll_erp_documents(ctx),
-            "wms_catch_up": cloud_warehouse.catch_up_deliveries(ctx)}
+            "wms_catch_up": cloud_warehouse.catch_up_confirmations(ctx)}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -192,6 +192,83 @@ def s3_pull_cloud_wms(monkeypatch) -> Case:
                 lambda: state.update(fixed=True))
 
 
+# --- Q1-Q4: the cloud WMS's lost confirmations, asked for -------------------------------------------
+
+def cloud_wms_catch_up(kind: str, monkeypatch) -> Case:
+    """The catch-up over a cloud WMS (奇门 deliveryorder.query): four documents whose confirms were
+    lost. An answer that cannot be read is parked, never read as "nothing shipped", and asked
+    again on replay; the store refusing what one of them shipped (a store order's parcel, a
+    配货's arrival) is parked by the step that tells it."""
+    from flows_s2.fakes import FakeStore as OrdersStore
+    from flows_transfers.s5_s7_fakes import FakeStore as DocumentsStore
+    from o2o_bridge.connectors.qimen.warehouse import QimenWarehouse
+    from o2o_bridge.events.models import parse_event
+    from o2o_bridge.flows import cloud_warehouse, store_transfers, warehouse_orders
+    from o2o_bridge.tenant import parse_tenant
+    from qimen_wms import cloud_doc
+
+    tenant = parse_tenant(cloud_doc())
+    store = OrdersStore() if kind == "delivery" else DocumentsStore()
+    state, clock = {"fixed": False}, [NOW]
+
+    class Wms:  # the 奇门 gateway as the client sees it: creates, and each document shipped in full
+        def call(self, method, request):
+            if method.endswith(".create"):
+                return {"deliveryOrderId": f"W-{request.delivery_order.delivery_order_code}"}
+            assert method == "deliveryorder.query"
+            code = request.order_code
+            qty = "n/a" if code == "malformed" and not state["fixed"] else 2
+            return {"totalLines": "1",
+                    "deliveryOrder": {"deliveryOrderCode": code, "status": "DELIVERED", "warehouseCode": "WH01"},
+                    "packages": [{"logisticsCode": "SF", "expressCode": f"SF-{code}", "packageCode": f"P-{code}",
+                                  "items": [{"itemCode": "TS001-WHT-M", "quantity": qty}]}],
+                    "orderLines": [{"itemCode": "TS001-WHT-M", "planQty": "2", "actualQty": qty}]}
+
+    ctx = fake_context(tenant, store=store, queue=runtime.command_queue(), now=lambda: clock[0])
+    ctx.warehouse = QimenWarehouse(tenant, Wms(), records=ctx.records, timeline=ctx.timeline, now=lambda: clock[0])
+    monkeypatch.setattr(wiring, "context_for", lambda tenant: ctx)
+
+    def event(kind_of_event, data):
+        return parse_event({"event_id": f"evt-{data.get('order_no') or data['doc_no']}", "ent_id": "10020",
+                            "type": kind_of_event, "occurred_at": NOW.isoformat(), "data": data})
+
+    for code in ("good-1", "malformed", "refused", "good-2"):
+        if kind == "delivery":
+            warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", {
+                "order_no": code, "receiver": {"name": "张三", "mobile": "13800000000", "province": "上海市",
+                                               "city": "上海市", "district": "静安区", "address": "南京西路1号"},
+                "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 2, "price": "99.00", "amount": "198.00"}],
+                "pay_amount": "198.00", "freight": "0.00", "paid_at": NOW.isoformat()}), ctx)
+        else:
+            store_transfers.on_transfer_submitted(event("transfer.submitted", {
+                "doc_no": code, "store_code": "S001", "remark": "", "items": [{"sku_id": "TS001-WHT-M", "qty": 2}]}),
+                ctx)
+    clock[0] = NOW + timedelta(hours=2)  # quiet long enough: every document is asked for
+
+    if kind == "delivery":
+        store.unknown_orders.add("refused")  # 店+ answers 404 for its parcel: refused for good
+        handled = lambda: {effect[1] for effect in store.of("ship")}  # noqa: E731
+        unrefuse = store.unknown_orders.clear
+    else:
+        real_p10 = store.transfer_warehouse_shipped
+
+        def p10(doc_no, shipped, **kwargs):
+            if doc_no == "refused" and not state["fixed"]:
+                raise PosPermanentError("店+ P10: transfer refused is not known to the store", status=404)
+            return real_p10(doc_no, shipped, **kwargs)
+
+        monkeypatch.setattr(store, "transfer_warehouse_shipped", p10)
+        handled = lambda: set(store.transfers)  # noqa: E731
+        unrefuse = lambda: None  # noqa: E731
+
+    def fix():
+        state["fixed"] = True
+        unrefuse()
+
+    return Case(ctx, lambda: cloud_warehouse.catch_up_confirmations(ctx), handled, fix,
+                after_replay=lambda: store_transfers.follow_other_inout(ctx) if kind == "stockout" else None)
+
+
 # --- S5 / S6: following 配货 and 退仓 in the warehouse ------------------------------------------------
 
 def s5_s6_follow(monkeypatch) -> Case:
@@ -603,7 +680,9 @@ def member_merge(monkeypatch) -> Case:
     return Case(ctx, run, lambda: set(sent), fix)
 
 
-CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
+CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow,
+         "Q1 catch-up, cloud WMS over 奇门": lambda monkeypatch: cloud_wms_catch_up("delivery", monkeypatch),
+         "Q3 配货 catch-up, cloud WMS over 奇门": lambda monkeypatch: cloud_wms_catch_up("stockout", monkeypatch), "S7 products": s7_products,
          "W1 store sales": w1_sales, "W2 ERP documents": w2_documents, "W4 ERP products": w4_products,
          "W5 nightly stock": w5_nightly_stock,
          "order centre: COD reconciliation": cod_round, "order centre: parked orders healed": heal_round,

@@ -102,3 +102,21 @@ def test_a_store_the_erp_refuses_is_parked_and_the_others_are_set(sandbox, pos, 
     assert "仓库S102不存在" in ctx.queue.dead[0].reason
     assert ctx.cursors.get(ctx.ent_id, erp_stock.CURSOR) is None  # the next run reads the night again
 
+
+
+def test_a_count_look_up_whose_answer_is_not_where_the_tenant_says_books_nothing_and_says_what_to_set(sandbox):
+    """The look-up before a 盘点 (stock_pd_order_query.php) is the only guard against booking a
+    count twice: an answer of another shape stops the count with a clear reason, nothing booked."""
+    from o2o_bridge.connectors.wangdiantong.errors import WdtPermanentError
+    from o2o_bridge.ports.erp import StoreCount
+    from o2o_bridge.ports.warehouse import SkuQty
+
+    from .conftest import erp_for
+
+    tenant = tenant_for(sandbox, wangdiantong={"count_query": {"list_keys": ["check_list"]}})
+    count = StoreCount("C-1", tenant.stores[0].code, (SkuQty("PIL-STD", 4),), "门店盘点")
+    with pytest.raises(WdtPermanentError, match="no list under check_list .*stock_pd_list.*count_query.list_keys"):
+        erp_for(sandbox, tenant).book_store_count(count)
+    assert sandbox.state.pd_orders == {}
+    booked = erp_for(sandbox, tenant_for(sandbox)).book_store_count(count)  # the default names: booked once
+    assert len(sandbox.state.pd_orders) == 1 and not booked.repeated

@@ -222,3 +222,37 @@ def test_with_the_store_system_as_stock_master_the_documents_are_still_booked_an
                                                     defective=False, items=items(("PIL-STD", 1))), ctx)
     assert "store_stock" not in result and stock(sandbox, "S101", "PIL-STD") == Decimal(9)
     assert sandbox.calls("stock_query.php") == []
+
+
+# --- dead letters queued by the release before, replayed after the upgrade ---------------------------
+
+
+def test_a_refund_dead_lettered_before_the_upgrade_replays_under_its_old_key_and_is_booked_once(ctx, sandbox, pos):
+    """The release before queued a refund as store_documents.book_movement with doc no. R-<refund
+    no.> (outer_no O2O-R-…): replayed now it is booked under that outer_no, once, and a copy 旺店通
+    already holds (booked before its answer was lost) is not booked again."""
+    from o2o_bridge import wiring
+
+    old = {"doc_no": "R-RF-9", "store_code": "S101", "direction": "in", "kind": "refund",
+           "items": [["PIL-STD", 2]], "remark": "零售退单 RF-9", "trace_key": "RF-9"}
+    step = wiring.retry_commands()["store_documents.book_movement"]
+    step(ctx, old)
+    step(ctx, old)
+    (doc,) = sandbox.state.stockins.values()
+    assert (doc["outer_no"], doc["order_type_name"]) == ("O2O-R-RF-9", "其他入库")
+    ctx.records.items.clear()  # even without the bridge's own memory: 旺店通 knows the outer_no
+    step(ctx, old)
+    assert len(sandbox.state.stockins) == 1
+
+
+def test_a_count_and_store_levels_dead_lettered_before_the_upgrade_replay(ctx, sandbox, pos):
+    from o2o_bridge import wiring
+
+    commands = wiring.retry_commands()
+    old_count = {"count_no": "PD-9", "store_code": "S101", "items": [["PIL-STD", 6]]}
+    commands["store_documents.book_count"](ctx, old_count)
+    commands["store_documents.book_count"](ctx, old_count)
+    assert len(sandbox.state.pd_orders) == 1 and stock(sandbox, "S101", "PIL-STD") == Decimal(6)
+    commands["erp_stock.set_store_stock"](ctx, {"store_code": "S102", "run": "2026-12-01",
+                                                 "levels": [["PIL-LOW", 4, 1796191200000]]})
+    assert pos.state.merchants["10030"].store_stock[("S102", "PIL-LOW")].qty == 4

@@ -99,3 +99,39 @@ def test_q1_over_http_an_order_goes_to_the_wms_and_each_parcel_to_the_store(clou
     assert merchant(cloud)["orders"]["WM-Q1"]["status"] == "shipped"
     refused = cloud.store.emit("order.cancelled", {"order_no": "WM-Q1", "reason": "顾客取消"}, ent_id="10010")
     assert refused.status == 422 and "已发货" in refused.body["msg"]
+
+
+def test_lost_confirms_are_caught_up_by_o2o_qimen_catch_up_and_a_late_resend_changes_nothing(cloud, capsys):
+    import json
+
+    from o2o_bridge.cli import main as o2o
+
+    order = {"order_no": "WM-LOST", "receiver": RECEIVER, "freight": "0.00", "pay_amount": "99.00",
+             "paid_at": "2026-12-02T10:20:00+08:00",
+             "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "price": "99.00", "amount": "99.00"}]}
+    assert cloud.store.emit("order.warehouse_requested", order, ent_id="10010").status == 200
+    cloud.wms.ship("WM-LOST", [{"tracking_no": "SF-LOST", "items": {"TS001-WHT-M": 1}}], drop=True)
+    lost = len(cloud.wms.state.callbacks) - 1
+    assert cloud.store.emit("transfer.submitted", {"doc_no": "PH-LOST", "store_code": "S001", "remark": "",
+                                                   "items": [{"sku_id": "JN002-BLU-30", "qty": 2}]},
+                            ent_id="10010").status == 200
+    cloud.wms.ship("PH-LOST", drop=True)
+    cloud.drain(max_seconds=10)
+    assert [s for s in merchant(cloud)["shipments"] if s["order_no"] == "WM-LOST"] == []
+    assert merchant(cloud)["transfers"]["PH-LOST"]["status"] == "submitted"
+
+    capsys.readouterr()
+    assert o2o(["qimen", "catch-up", "WM-LOST", "PH-LOST", "--tenant", "10010"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sorted(summary["caught_up"]) == ["PH-LOST", "WM-LOST"], summary
+    asked = [c["method"] for c in cloud.wms.state.calls if c["method"].endswith(".query")]
+    assert asked.count("taobao.qimen.deliveryorder.query") == 2
+    cloud.drain(max_seconds=10)
+    assert [s["tracking_no"] for s in merchant(cloud)["shipments"] if s["order_no"] == "WM-LOST"] == ["SF-LOST"]
+    transfer = merchant(cloud)["transfers"]["PH-LOST"]
+    assert (transfer["status"], transfer["shipped_items"]) == ("shipped", [{"sku_id": "JN002-BLU-30", "qty": 2}])
+
+    resent = cloud.wms.resend(lost)  # the WMS's late retry of the confirm the bridge never got
+    assert resent["answer"]["flag"] == "success"
+    cloud.drain(max_seconds=10)
+    assert len([s for s in merchant(cloud)["shipments"] if s["order_no"] == "WM-LOST"]) == 1

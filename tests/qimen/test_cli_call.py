@@ -76,3 +76,27 @@ def test_exceptions_list_shows_cloud_warehouse_exceptions(wms, capsys):
     assert "WM1  tenant=10020 kind=qimen.cancel_refused" in out and "已发货，不能取消" in out
     assert "kind=qimen.confirmed_beyond_plan" in out and 'excess={"A": 1}' in out
     assert "2 open exception(s)" in out
+
+
+def test_catch_up_asks_now_and_says_what_it_took(wms, capsys):
+    """`o2o qimen catch-up`: every open document asked for now, whatever its quiet time."""
+    import json
+
+    from o2o_bridge.connectors.qimen.ledger import DOCUMENT_KIND
+
+    tenant = runtime.state_store().get("10020")
+    wiring.context_for(tenant).records.put("10020", DOCUMENT_KIND, "WM-CLI", {
+        "kind": "delivery", "plan": {"TS001-WHT-M": 1}, "confirmed": {}, "order_type": "JYCK", "store_key": "WM-CLI",
+        "final": False, "parcels": [], "news_at": "2999-01-01T00:00:00+00:00"})  # news just now: not due by time
+    capsys.readouterr()
+    assert main(["qimen", "catch-up", "--tenant", "10020"]) == 1  # the WMS does not know WM-CLI: a failure
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["due"], summary["asked"], summary["failed"]) == (1, 1, 1)
+    assert wms.state.calls[-1]["method"] == "taobao.qimen.deliveryorder.query"
+
+
+def test_catch_up_usage(wms, capsys):
+    assert main(["qimen", "catch-up", "--tenant", "nobody"]) == 1
+    runtime.state_store().put(parse_tenant(demo_doc()))
+    assert main(["qimen", "catch-up", "--tenant", "10010"]) == 2
+    assert "no cloud warehouse" in capsys.readouterr().err

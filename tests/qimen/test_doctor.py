@@ -30,7 +30,9 @@ def checks_for(wms, **section):
 def test_a_correct_section_passes_every_check(wms):
     checks = checks_for(wms)
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
-    assert set(checks) == {"奇门 credentials", "WMS warehouse and owner", "carriers mapped"}
+    assert set(checks) == {"奇门 credentials", "WMS warehouse and owner", "carriers mapped", "catch-up queries"}
+    assert "deliveryorder.query for delivery, stockout; entryorder.query for entry, return" in \
+        checks["catch-up queries"].reason
 
 
 @pytest.mark.parametrize("section, failing, why", [
@@ -56,3 +58,17 @@ def test_an_unreachable_gateway_is_said_so(wms):
     client = QimenClient(credentials_of(tenant.qimen, None), http=httpx.Client(timeout=2))
     [credentials, carriers] = check_qimen(tenant, client, None)
     assert not credentials.ok and "not answering" in credentials.reason
+
+
+def test_a_wms_that_does_not_take_a_catch_up_query_is_said_so_with_the_setting_to_change(wms):
+    wms.faults["script"].append({"kind": "failure", "method": "entryorder.query", "code": "invalid-method"})
+    check = checks_for(wms)["catch-up queries"]
+    assert not check.ok and "entryorder.query (entry, return)" in check.reason
+    assert "qimen.catch_up_queries.<kind>.method: off" in check.reason
+
+
+def test_catch_up_kinds_turned_off_are_not_asked(wms):
+    off = {"method": "off"}
+    check = checks_for(wms, catch_up_queries={"entry": off, "return": off})["catch-up queries"]
+    assert check.ok and "entryorder.query" not in check.reason
+    assert [c["method"] for c in wms.state.calls][-1] == "taobao.qimen.deliveryorder.query"

@@ -133,3 +133,19 @@ def test_the_stores_books_still_go_to_wangdiantong(world):
     erp_store_stock.on_sale_refunded(refunded, world.ctx)
     (doc,) = world.wdt.state.stockins.values()
     assert doc["outer_no"] == "O2O-RF-1" and world.wdt.state.stock[("S101", "PIL-STD")]["stock_num"] == Decimal(9)
+
+
+def test_q6_the_erp_s_products_reach_the_wms_by_the_backfill_and_the_hourly_run(world):
+    """W4 with a cloud WMS: what the backfill creates at the store goes to the WMS (add), and the
+    hourly run's name / price / barcode changes follow (update)."""
+    from o2o_bridge.flows import erp_products
+    from o2o_bridge.shanghai_time import SHANGHAI
+
+    erp_products.backfill(world.ctx, datetime(2026, 10, 1, tzinfo=SHANGHAI))
+    sent = world.wms.state.items
+    assert "BLK-150" in sent and sent["BLK-150"]["actionType"] == "add"
+    assert sent["BLK-150"]["itemName"] == "珊瑚绒毯" and sent["BLK-150"]["barCode"] == "6911000000021"
+    world.wdt.put_goods(goods_no="BLK", goods_name="珊瑚绒毯 Pro",
+                        spec_list=[{"spec_no": "BLK-150", "retail_price": 399, "barcode": "6911000000021"}])
+    erp_products.sync_erp_products(world.ctx)
+    assert (sent["BLK-150"]["actionType"], sent["BLK-150"]["itemName"]) == ("update", "珊瑚绒毯 Pro")

@@ -118,3 +118,58 @@ def test_a_stock_count_longer_than_the_limit_is_refused_before_any_call():
     (call,) = gateway.calls
     assert call.form["is_adjust_stock"] == "1" and call.form["warehouse_no"] == "S001"
     assert call.form["remark"] == "O2O-PD-1" and len(call.json("goods_list")) == 2
+
+
+# --- stock_pd_order_query.php: the look-up before a 盘点, read strictly -----------------------------
+
+def count_answer(list_key: str, rows: list[dict]):
+    return lambda call: ok(**{list_key: rows}, total_count=len(rows))
+
+
+def test_the_count_query_is_read_under_its_default_names():
+    gateway = FakeWdt(routes={"stock_pd_order_query.php": count_answer("stock_pd_list", [
+        {"pd_no": "PD1", "warehouse_no": "S001", "remark": "O2O-C1 门店盘点", "modified": "2026-12-01 08:00:00"}])})
+    [order] = make_api(gateway).query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001")
+    assert (order.pd_no, order.remark) == ("PD1", "O2O-C1 门店盘点")
+
+
+def test_a_count_answer_of_another_shape_is_a_clear_error_not_an_empty_list():
+    gateway = FakeWdt(routes={"stock_pd_order_query.php": count_answer("check_list", [{"check_no": "PD1"}])})
+    with pytest.raises(Exception) as raised:
+        make_api(gateway).query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001")
+    message = str(raised.value)
+    assert "no list under stock_pd_list" in message and "check_list" in message
+    assert "set wangdiantong.count_query.list_keys" in message and "books none" in message
+
+
+def test_a_count_row_without_its_number_or_remark_names_the_setting():
+    api = make_api(FakeWdt(routes={"stock_pd_order_query.php": count_answer("stock_pd_list", [{"pd_id": 7, "remark": ""}])}))
+    with pytest.raises(Exception, match="no 盘点 no. under pd_no, order_no .*count_query.number_fields"):
+        api.query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001")
+    api = make_api(FakeWdt(routes={"stock_pd_order_query.php": count_answer("stock_pd_list", [{"pd_no": "PD1"}])}))
+    with pytest.raises(Exception, match="no remark under remark .*count_query.remark_fields"):
+        api.query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001")
+
+
+def test_an_empty_count_answer_may_leave_its_list_out():
+    api = make_api(FakeWdt(routes={"stock_pd_order_query.php": lambda call: ok(total_count=0)}))
+    assert api.query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001") == []
+
+
+def test_the_tenant_names_where_its_answer_holds_the_counts():
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.connectors.wangdiantong.factory import limits_of
+    from o2o_bridge.tenant import parse_tenant
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "wdt-demo.yaml")
+                         .read_text(encoding="utf-8"))
+    doc["wangdiantong"]["count_query"] = {"list_keys": ["check_list"], "number_fields": ["check_no"],
+                                          "remark_fields": ["memo"]}
+    limits = limits_of(parse_tenant(doc).wangdiantong)
+    gateway = FakeWdt(routes={"stock_pd_order_query.php": count_answer("check_list", [
+        {"check_no": "PD9", "memo": "O2O-C9", "modified": "2026-12-01 08:00:00"}])})
+    [order] = make_api(gateway, limits=limits).query_counts(begin=T0 - timedelta(days=1), end=T0, warehouse_no="S001")
+    assert (order.pd_no, order.remark) == ("PD9", "O2O-C9")

@@ -102,6 +102,7 @@ def test_a_wangdiantong_tenant_with_a_cloud_warehouse_is_checked_on_both_sides(t
             qimen_factory.forget()
     assert code == 0, lines
     checked = "\n".join(lines)
-    for name in ("credentials", "store_warehouses", "奇门 credentials", "WMS warehouse and owner", "carriers mapped"):
+    for name in ("credentials", "store_warehouses", "奇门 credentials", "WMS warehouse and owner", "carriers mapped",
+                 "catch-up queries"):
         assert name in checked
-    assert lines[-1] == "9 of 9 checks passed"
+    assert lines[-1] == "10 of 10 checks passed"

@@ -317,6 +317,11 @@ qimen:
     - {pos_code: SF, qimen_code: SF, name: 顺丰速运}
   # transfer_order_type: DBCK       # 配货 as 调拨出库 (DBCK) or 普通出库 (PTCK)
   # warehouse_return_order_type: DBRK   # 退仓 as 调拨入库 (DBRK) or 其他入库 (QTRK)
+  # A confirm that never arrives is asked for after 60 min of quiet; agree with the WMS which query
+  # answers for what (`o2o tenant doctor` asks each once), or turn a kind off:
+  # catch_up_queries:
+  #   stockout: {method: deliveryorder.query, done_statuses: [DELIVERED, CANCELED, CLOSED]}   # 配货
+  #   return: {method: "off"}        # a WMS without a query for returns
 """
 
 

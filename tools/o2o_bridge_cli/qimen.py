@@ -1,6 +1,10 @@
 """`o2o qimen call METHOD [XML_FILE] --tenant ENT_ID`: one signed 奇门 call with the tenant's
 app (the shared rate limit included); prints the gateway's answer as it came.
 
+`o2o qimen catch-up [CODE ...] --tenant ENT_ID`: the catch-up of lost confirms now, for the named
+documents or every open one, whatever their quiet time; prints what it asked and took (JSON),
+exit 1 when a question failed or an answer was parked.
+
 The body is the file's bytes exactly (``-`` reads standard input; no file sends an empty
 ``<request/>``), so what is signed is what the file holds. METHOD may be short
 (``inventory.query``) or full (``taobao.qimen.inventory.query``). Exit 0 when the answer's
@@ -28,6 +32,27 @@ def register(commands) -> None:
     call.add_argument("--tenant", required=True)
     add_json_flag(call)
     call.set_defaults(run=qimen_call)
+    catch_up = sub.add_parser("catch-up", help="ask the WMS now for open documents whose confirm may be lost")
+    catch_up.add_argument("documents", nargs="*", metavar="CODE",
+                          help="the store order / 配货 / 退仓 / return nos. to ask for (default: every open one)")
+    catch_up.add_argument("--tenant", required=True)
+    catch_up.set_defaults(run=qimen_catch_up)
+
+
+def qimen_catch_up(args) -> int:
+    """What the 10/15-minute document runs do after ``catch_up_after_minutes`` of quiet, now (e.g.
+    after the callback route was down): what the WMS holds and the bridge lacks is taken once."""
+    from .. import wiring
+    from ..flows import cloud_warehouse
+    from .tenant import stored_tenant
+
+    tenant = stored_tenant(args.tenant)  # not stored: exit 1 with one line
+    if tenant.warehouse != "qimen" or tenant.qimen is None:
+        print(f"o2o: tenant {args.tenant} has no cloud warehouse (warehouse: qimen)", file=sys.stderr)
+        return 2
+    summary = cloud_warehouse.catch_up_confirmations(wiring.context_for(tenant), now_for=list(args.documents))
+    echo_json(summary)
+    return 1 if summary and (summary.get("failed") or summary.get("parked")) else 0
 
 
 def qimen_call(args) -> int:

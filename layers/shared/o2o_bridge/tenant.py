@@ -260,6 +260,21 @@ class WdtDocuments(_Strict):
     overlap_minutes: Annotated[int, Field(ge=1, le=120)] = 20
 
 
+FieldNames = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]], Field(min_length=1)]
+
+
+class WdtCountQuery(_Strict):
+    """Where stock_pd_order_query.php's answer holds the 盘点 (unpublished: assumed names, the
+    first present is used). The look-up before each 盘点 reads the answer strictly: one of
+    another shape is an error naming the setting here, and nothing is booked."""
+
+    list_keys: FieldNames = ["stock_pd_list", "pd_list", "order_list", "orders"]
+    number_fields: FieldNames = ["pd_no", "order_no"]
+    remark_fields: FieldNames = ["remark"]
+    warehouse_fields: FieldNames = ["warehouse_no"]
+    modified_fields: FieldNames = ["modified"]
+
+
 class WangdiantongConfig(_WithSecrets):
     """The 旺店通 ERP 企业版 section of a tenant whose ``erp`` is ``wangdiantong``."""
 
@@ -291,6 +306,7 @@ class WangdiantongConfig(_WithSecrets):
     # for a 盘点 whose remark carries the count's key (stock_pd_order_query.php), so a count whose
     # answer was lost, or a replay from the dead letters, is never booked twice.
     count_lookback_days: Annotated[int, Field(ge=1, le=90)] = 30
+    count_query: WdtCountQuery = WdtCountQuery()
 
 
 class PosConfig(_WithSecrets):
@@ -466,6 +482,30 @@ class QimenCarrier(_Strict):
     name: str | None = None  # the carrier name the store shows; default: the WMS's own name
 
 
+class QimenCatchUpQuery(_Strict):
+    """How the catch-up asks the WMS for one kind of document: the 奇门 query method (``off``:
+    this kind is never asked for; its lost confirm waits for the WMS's re-send) and the
+    document statuses after which the WMS will confirm nothing more of it."""
+
+    method: Literal["deliveryorder.query", "entryorder.query", "off"]
+    # Empty: the kind's default (DELIVERED / FULFILLED, CANCELED, CLOSED).
+    done_statuses: list[Annotated[str, Field(min_length=1, max_length=32)]] = []
+    # The answer's element holding the document (default: deliveryOrder / entryOrder, by method).
+    answer_node: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")] | None = None
+
+
+def _catch_up_defaults() -> dict[str, QimenCatchUpQuery]:
+    # The 奇门 standard has deliveryorder.query and entryorder.query only: a stockout (配货) is a
+    # delivery order at the WMS (stockout.create answers a deliveryOrderId), a return
+    # (returnorder.create) an inbound. Both are assumptions to agree with each WMS.
+    shipped = ["DELIVERED", "CANCELED", "CLOSED"]
+    received = ["FULFILLED", "CANCELED", "CLOSED"]
+    return {"delivery": QimenCatchUpQuery(method="deliveryorder.query", done_statuses=shipped),
+            "stockout": QimenCatchUpQuery(method="deliveryorder.query", done_statuses=shipped),
+            "entry": QimenCatchUpQuery(method="entryorder.query", done_statuses=received),
+            "return": QimenCatchUpQuery(method="entryorder.query", done_statuses=received)}
+
+
 def _code_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
@@ -499,11 +539,34 @@ class QimenConfig(_WithSecrets):
     # 配货 goes out as 调拨出库 (DBCK) or 普通出库 (PTCK); 退仓 comes in as 调拨入库 (DBRK) or 其他入库 (QTRK).
     transfer_order_type: Literal["DBCK", "PTCK"] = "DBCK"
     warehouse_return_order_type: Literal["DBRK", "QTRK"] = "DBRK"
-    # Q1 catch-up: an order the WMS has not confirmed in full this long after its last news is
-    # asked for (deliveryorder.query) by the 10/15-minute document runs, in case a confirm was lost.
+    # The catch-up: a document (store order, 配货, 退仓, return) the WMS has not confirmed in full
+    # this long after its last news is asked for by the 10/15-minute document runs, in case a
+    # confirm was lost.
     catch_up_after_minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 60
-    # At most this many orders are asked for a run (the oldest news first); the rest wait.
+    # At most this many documents are asked for a run (the oldest news first); the rest wait.
     catch_up_per_run: Annotated[int, Field(ge=1, le=1000)] = 100
+    # Per kind of document (delivery: store orders, stockout: 配货, entry: 退仓, return: returns),
+    # which 奇门 query the catch-up asks and which statuses end the document. A kind left out
+    # keeps its default; ``method: off`` turns that kind's catch-up off.
+    catch_up_queries: dict[Literal["delivery", "stockout", "entry", "return"], QimenCatchUpQuery] = {}
+
+    @field_validator("catch_up_queries")
+    @classmethod
+    def _query_fits_kind(cls, queries: dict[str, QimenCatchUpQuery]) -> dict[str, QimenCatchUpQuery]:
+        fits = {"delivery": "deliveryorder.query", "stockout": "deliveryorder.query", "entry": "entryorder.query",
+                "return": "entryorder.query"}
+        wrong = [f"{kind}: {query.method} does not answer for a {kind} document (use {fits[kind]} or off)"
+                 for kind, query in queries.items() if query.method not in (fits[kind], "off")]
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return queries
+
+    def catch_up_query(self, kind: str) -> QimenCatchUpQuery:
+        default = _catch_up_defaults()[kind]
+        given = self.catch_up_queries.get(kind)  # type: ignore[call-overload]
+        if given is None:
+            return default
+        return given if given.done_statuses else given.model_copy(update={"done_statuses": default.done_statuses})
 
     @property
     def store_warehouse_code(self) -> str:
@@ -528,9 +591,6 @@ class Tenant(_Strict):
     name: Annotated[str, Field(min_length=1)]
     # The tenant's one ERP; its section is required and the other ERP's is refused.
     erp: Literal["jushuitan", "wangdiantong"] = "jushuitan"
-    # Who ships its store orders, 配货 and 退仓 and holds the warehouse stock (o2o_bridge/wiring.py):
-    # ``erp`` is the ERP's own warehouse; ``qimen`` a cloud warehouse over 奇门 (issue #17).
-    warehouse: Literal["erp", "qimen"] = "erp"
     jushuitan: JushuitanConfig | None = None
     wangdiantong: WangdiantongConfig | None = None
     pos: PosConfig

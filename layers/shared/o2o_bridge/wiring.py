@@ -185,8 +185,8 @@ def retry_commands() -> dict[str, "FlowStep"]:
         stock_nightly.push_chunk_command,
         # S5 / S6
         store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
-        # Q6: products to a cloud warehouse
-        cloud_warehouse.sync_items,
+        # Q6: products to a cloud warehouse; a lost confirm's catch-up whose answer could not be read
+        cloud_warehouse.sync_items, cloud_warehouse.catch_up_document,
         # S7: a product the hourly sync set aside, read and sent again
         products.send_again,
         # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
@@ -199,6 +199,9 @@ def retry_commands() -> dict[str, "FlowStep"]:
         # Order centre: a member's merged profile to the store system (P14); a record a round set
         # aside (COD reconciliation, a parked order healed, a pickup's expiry)
         members.put_profile, members.merge_member, cash_on_delivery.reconcile_record, healing.heal_order, healing.expire_pickup,
+        # Dead letters queued by the release before under names since changed (docs/runbook.md, "Upgrading")
+        erp_store_stock.book_movement_as_queued_before, erp_store_stock.book_count_as_queued_before,
+        stock_sync.set_store_stock_as_queued_before, stock_sync.set_stock_row_as_queued_before,
     )
     return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
 

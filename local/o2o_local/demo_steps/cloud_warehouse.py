@@ -1,7 +1,8 @@
 """Demo of a cloud-warehouse tenant (warehouse: qimen) against the 奇门 WMS sandbox: the
 tenant's section checked, forged and hostile WMS calls refused, a micro-mall order shipped in
 two parcels, a cancel refused because it shipped, a return received, 配货 and 退仓 confirmed,
-a stock change report read back, products synchronised (Q1-Q6)."""
+a stock change report read back, products synchronised (Q1-Q6); then confirms the WMS sent
+and the bridge never got, caught up by asking the WMS."""
 
 from __future__ import annotations
 
@@ -120,6 +121,41 @@ def run(demo) -> None:
     demo.drain()
     show(f"店+ 退仓 TC-Q4: {json.dumps(pos_merchant(demo)['warehouse_returns'].get('TC-Q4', {}).get('status'), ensure_ascii=False)}")
     demo.o2o("trace", "WM-Q1")
+    lost_confirms(demo, order)
+
+
+def lost_confirms(demo, order: dict) -> None:
+    """Confirms the WMS sent and the bridge never got, asked for (deliveryorder.query /
+    entryorder.query) and taken once; the WMS's late re-send changes nothing."""
+    show("Lost confirms: the WMS ships order WM-Q1L and receives 退仓 TC-Q4L, but neither confirm reaches the bridge")
+    show_emit(demo, "order.warehouse_requested", {**order, "order_no": "WM-Q1L"})
+    wms_admin("POST", "/__admin__/ship", {"code": "WM-Q1L", "parcels": [
+        {"tracking_no": "SF-Q1L", "items": {"TS001-WHT-M": 2, "JN002-BLU-30": 1}}], "drop": True})
+    lost_order = len(wms_admin("GET", "/__admin__/callbacks")) - 1
+    show_emit(demo, "warehouse_return.submitted", {"doc_no": "TC-Q4L", "store_code": "S001",
+                                                   "items": [{"sku_id": "TS001-WHT-L", "qty": 2}], "remark": ""})
+    wms_admin("POST", "/__admin__/receive", {"code": "TC-Q4L", "drop": True})
+    demo.drain()
+    show_lost(demo)
+    show("The 15-minute run asks the WMS about a document only after qimen.catch_up_after_minutes (60) of quiet:")
+    demo.o2o("invoke", "poll_jst_documents", expect=None)
+    show_lost(demo)
+    show("An hour later that run asks; an operator who knows the callback route was down asks now:")
+    demo.o2o("qimen", "catch-up", "--tenant", ENT_ID)
+    demo.drain()
+    show_lost(demo)
+    resent = wms_admin("POST", "/__admin__/resend", {"index": lost_order})
+    show(f"the WMS's late re-send of WM-Q1L's confirm -> {json.dumps(resent['answer'], ensure_ascii=False)}")
+    demo.drain()
+    show_lost(demo)
+    demo.o2o("trace", "WM-Q1L")
+
+
+def show_lost(demo) -> None:
+    store = pos_merchant(demo)
+    parcels = [s["tracking_no"] for s in store["shipments"] if s["order_no"] == "WM-Q1L"]
+    show(f"  店+ order WM-Q1L: {store['orders'].get('WM-Q1L', {}).get('status')}, parcels {parcels or 'none'}; "
+         f"退仓 TC-Q4L: {store['warehouse_returns'].get('TC-Q4L', {}).get('status') or 'not received'}")
 
 
 def show_emit(demo, event_type: str, data: dict) -> None:

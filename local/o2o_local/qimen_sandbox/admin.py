@@ -11,6 +11,7 @@ POST /__admin__/receive                {code, items?: {sku: qty}, final?, out_bi
 POST /__admin__/refuse-cancel          {code, reason?}
 POST /__admin__/stock                  {items: {sku: qty}}   set stock and send stockchange.report
 POST /__admin__/count                  {items: {sku: qty}}   a stock count: inventory.report
+POST /__admin__/resend                 {index?}              a recorded callback again (default: the last)
 POST /__admin__/bridge                 {url}                 where callbacks go
 """
 
@@ -58,6 +59,11 @@ def handle(sb: "QimenSandbox", method: str, route: str, body: Any) -> tuple[int,
             return 200, sb.change_stock(body["items"], **send)
         if route == "count":
             return 200, sb.count_stock(body["items"], **send)
+        if route == "resend":
+            try:
+                return 200, sb.resend(int(body.get("index", -1)), **send)
+            except IndexError:
+                return 404, {"error": f"no callback {body.get('index', -1)} was recorded"}
         if route == "bridge":
             sb.connect_bridge(body["url"])
             return 200, {"bridge_url": sb.bridge_url}

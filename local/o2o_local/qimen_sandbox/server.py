@@ -5,6 +5,7 @@ Gateway side (what the bridge calls): ``POST /router/qimen/service?method=…&si
 XML ``<request>``. The sandbox checks the app key, the sign (its own implementation), the
 customerId and the warehouse, then takes ``deliveryorder.create``, ``returnorder.create``,
 ``stockout.create``, ``entryorder.create``, ``order.cancel``, ``inventory.query``,
+``deliveryorder.query`` (orders and stockouts), ``entryorder.query`` (inbounds and returns),
 ``items.synchronize`` and ``singleitem.synchronize``.
 
 WMS side (what the warehouse does, driven by the admin API or Python): ship a document in one
@@ -219,6 +220,8 @@ class QimenSandbox(SandboxServer):
             return self._inventory(request)
         if method == "taobao.qimen.deliveryorder.query":
             return self._delivery_query(request)
+        if method == "taobao.qimen.entryorder.query":
+            return self._entry_query(request)
         if method in ("taobao.qimen.items.synchronize", "taobao.qimen.singleitem.synchronize"):
             return self._items(request)
         return _failure("invalid-method", f"方法 {method} 不支持")
@@ -280,25 +283,50 @@ class QimenSandbox(SandboxServer):
         return _success(items=rows)
 
     def _delivery_query(self, request: Any) -> bytes:
-        """deliveryorder.query: the order as the WMS holds it: status, every parcel shipped so
-        far, and its lines with the quantities shipped (``pageSize`` lines a page, from 1)."""
-        code = _text(request, "orderCode")
+        """deliveryorder.query: an order or a stockout (配货) as the WMS holds it: status, every
+        parcel shipped so far, and its lines with the quantities shipped (``pageSize`` lines a
+        page, from 1)."""
+        found = self._queried(request, "orderCode", ("delivery", "stockout"), "发货单")
+        if isinstance(found, bytes):
+            return found
+        document, page_of = found
+        lines = page_of(document)
+        return _success(totalLines=len(document.plan), deliveryOrder={
+            "deliveryOrderCode": document.code, "deliveryOrderId": document.wms_id,
+            "warehouseCode": self.merchant["warehouse_code"], "orderType": document.order_type,
+            "status": document.status}, packages=document.packages, orderLines=lines)
+
+    def _entry_query(self, request: Any) -> bytes:
+        """entryorder.query: an inbound (退仓) or a return as the WMS holds it: status and its lines
+        with the quantities received so far."""
+        found = self._queried(request, "entryOrderCode", ("entry", "return"), "入库单")
+        if isinstance(found, bytes):
+            return found
+        document, page_of = found
+        return _success(totalLines=len(document.plan), entryOrder={
+            "entryOrderCode": document.code, "entryOrderId": document.wms_id,
+            "warehouseCode": self.merchant["warehouse_code"], "entryOrderType": document.order_type,
+            "status": document.status}, orderLines=page_of(document))
+
+    def _queried(self, request: Any, code_tag: str, kinds: tuple[str, ...], name: str) -> Any:
+        """(document, its lines' page) of a query, or the failure to answer."""
+        code = _text(request, code_tag)
         if not code:
-            return _failure("invalid-request", "orderCode 必填")
+            return _failure("invalid-request", f"{code_tag} 必填")
         if _text(request, "warehouseCode") not in ("", self.merchant["warehouse_code"]):
             return _failure("invalid-warehouse", f"仓库 {_text(request, 'warehouseCode')} 不存在")
         document = self.state.documents.get(code)
-        if document is None or document.kind != "delivery":
-            return _failure("order-not-found", f"发货单 {code} 不存在")
+        if document is None or document.kind not in kinds:
+            return _failure("order-not-found", f"{name} {code} 不存在")
         page = int(_text(request, "page") or 1)
         size = min(int(_text(request, "pageSize") or 100), 100)
-        lines = [{"orderLineNo": str(n), "itemCode": sku, "planQty": qty, "actualQty": document.done.get(sku, 0)}
-                 for n, (sku, qty) in enumerate(document.plan.items(), 1)]
-        return _success(totalLines=len(lines), deliveryOrder={
-            "deliveryOrderCode": code, "deliveryOrderId": document.wms_id,
-            "warehouseCode": self.merchant["warehouse_code"], "orderType": document.order_type,
-            "status": document.status}, packages=document.packages,
-            orderLines=lines[(page - 1) * size:page * size])
+
+        def page_of(doc: Document) -> list[dict[str, Any]]:
+            lines = [{"orderLineNo": str(n), "itemCode": sku, "planQty": qty, "actualQty": doc.done.get(sku, 0)}
+                     for n, (sku, qty) in enumerate(doc.plan.items(), 1)]
+            return lines[(page - 1) * size:page * size]
+
+        return document, page_of
 
     def _items(self, request: Any) -> bytes:
         items = request.findall("items/item") or [request.find("item")]
@@ -409,6 +437,13 @@ class QimenSandbox(SandboxServer):
                                     "ownerCode": self.merchant["owner_code"], "checkTime": _now_text(),
                                     "outBizCode": check, "items": items})
         return self.send_callback("taobao.qimen.inventory.report", body, **send)
+
+    def resend(self, index: int = -1, **send: Any) -> dict[str, Any]:
+        """The gateway's late retry: the recorded callback ``index`` (default: the last, e.g. one
+        that was dropped) sent again as it was."""
+        with self.state.lock:
+            earlier = self.state.callbacks[index]
+        return self.send_callback(earlier["method"], earlier["body"].encode("utf-8"), **send)
 
     def _document(self, code: str, kinds: tuple[str, ...]) -> Document:
         document = self.state.documents.get(code)

@@ -9,9 +9,10 @@ the WMS sends, signed, to /qimen/callback, and hands it to those flows:
   an effect key, so a message the gateway delivers twice is acknowledged and ignored. A parcel
   the ledger holds already (its package code or tracking no.) is never counted again, whatever
   message brings it.
-- Q1 catch-up (``catch_up_deliveries``, in the 10/15-minute document runs): an order the WMS
-  has not confirmed in full ``qimen.catch_up_after_minutes`` after its last news is asked for
-  (deliveryorder.query); what the WMS holds and the ledger lacks (a confirm that never
+- The catch-up (``catch_up_confirmations``, in the 10/15-minute document runs): a store order,
+  配货, 退仓 or return the WMS has not confirmed in full ``qimen.catch_up_after_minutes`` after
+  its last news is asked for (deliveryorder.query / entryorder.query, per
+  ``qimen.catch_up_queries``); what the WMS holds and the ledger lacks (a confirm that never
   arrived) goes through the same confirmation flow, keyed by what it adds.
 - A confirm adds up against the plan of the document the bridge created (ledger.py):
   ``confirmType`` 1 = more to come, 0 = the last; units beyond the plan are acknowledged, not
@@ -28,7 +29,7 @@ the WMS sends, signed, to /qimen/callback, and hands it to those flows:
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
     DOCUMENT_KIND,
@@ -76,13 +77,15 @@ def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
     return take_message(ctx, call.method, call.document, call.message_key, _trace_key(call))
 
 
-def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str) -> dict[str, Any]:
-    """One WMS message (a confirm or a stock report), taken once per ``key``."""
+def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str, *,
+                 by_query: bool = False) -> dict[str, Any]:
+    """One WMS message (a confirm or a stock report), taken once per ``key``. ``by_query``: the
+    confirm is what the catch-up read from the WMS, not a message the WMS sent."""
     if method in CONFIRMS:
         kind = CONFIRMS[method]
 
         def take() -> dict[str, Any]:
-            return _take_confirm(ctx, kind, method, doc, key)
+            return _take_confirm(ctx, kind, method, doc, key, by_query=by_query)
     else:
 
         def take() -> dict[str, Any]:
@@ -122,13 +125,16 @@ def _confirmation(method: str, doc: Any) -> "Confirmation":
     return mappers.entry_confirmation(doc)
 
 
-def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str) -> dict[str, Any]:
+def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str, *,
+                  by_query: bool = False) -> dict[str, Any]:
     confirmation = _confirmation(method, doc)
     code = confirmation.document_code
     record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
     if record is None or record.data.get("kind") != kind:
         raise UnknownWmsDocument(f"{method}: {code} is not a {kind} document the bridge created")
     data = record.data
+    if data.get("caught_up") and not by_query and not any(_parcel_keys(p) for p in confirmation.parcels):
+        confirmation = _as_the_wms_holds_it(ctx, record, confirmation)
     at = to_jst_text(confirmation.at or ctx.now())
     seen = message in (data.get("messages") or [])
     confirmed = dict(data.get("confirmed") or {})
@@ -176,6 +182,7 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
             "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
             "confirmed_at": at if final else data.get("confirmed_at"),
             "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),
+            "caught_up": bool(data.get("caught_up")) or by_query,
             "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
         if stored is None:
@@ -192,6 +199,21 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
     handed = _hand_over(ctx, kind, code, {**data, "final": final, "wms_id": data.get("wms_id") or confirmation.wms_id},
                         new_parcels, passed, at, cancelled)
     return {"document": code, "passed": passed, "excess": excess_total, "complete": complete, "handed": handed}
+
+
+def _as_the_wms_holds_it(ctx: kit.FlowContext, record: Any, said: "Confirmation") -> "Confirmation":
+    """A message without parcels the bridge can tell apart (receipts; lines without packages), for a
+    document the catch-up took part of: its increments may repeat what the catch-up took (the late
+    copy of the lost confirm), so what it adds is read from the WMS's totals instead."""
+    from ..connectors.qimen.mappers import Confirmation
+
+    held = _wms(ctx).document_as_held(record.data["kind"], record.key, order_type=record.data.get("order_type"))
+    if held is None:  # that kind's catch-up was turned off since: the message is all there is
+        return said
+    news = _not_in_ledger(held, record.data)
+    if news is None:
+        return Confirmation(document_code=record.key, wms_id=said.wms_id, final=False, at=said.at, status=said.status)
+    return _confirmation(held.confirm_method, news)
 
 
 def _hand_over(ctx: kit.FlowContext, kind: str, code: str, data: dict[str, Any], parcels: list[dict[str, Any]],
@@ -238,83 +260,137 @@ def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[s
     return {"reread": skus, "result": result}
 
 
-# --- Q1 catch-up: confirms that never arrived --------------------------------------------------
+# --- the catch-up: confirms that never arrived ------------------------------------------------
+
+CATCH_UP_KINDS = ("delivery", "stockout", "entry", "return")
 
 
-def catch_up_deliveries(ctx: kit.FlowContext) -> dict[str, Any] | None:
-    """Ask the WMS for the open store orders it has been quiet about for
-    ``qimen.catch_up_after_minutes`` (oldest news first, ``catch_up_per_run`` a run) and take
-    what it holds that the ledger lacks as a confirm. None for a tenant without a cloud WMS."""
+def catch_up_confirmations(ctx: kit.FlowContext, *, now_for: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """Ask the WMS for the open documents (store orders, 配货, 退仓, returns) it has been quiet
+    about for ``qimen.catch_up_after_minutes`` (oldest news first, ``catch_up_per_run`` a run)
+    and take what it holds that the ledger lacks as the confirm it stands for. None for a
+    tenant without a cloud WMS. ``now_for`` (`o2o qimen catch-up`): ask now, whatever the
+    quiet time, for these documents (an empty list: every open one).
+
+    A query that fails transiently is asked again by the next run; a document the WMS does not
+    know is an exception for a person; an answer that cannot be read is parked with its reason
+    (`o2o dlq replay` asks again), and the run goes on with the next document."""
     from datetime import datetime, timedelta
-
-    from ..errors import TransientError
 
     section = ctx.tenant.qimen
     if ctx.tenant.warehouse != "qimen" or section is None:
         return None
+    asked_kinds = {kind for kind in CATCH_UP_KINDS if section.catch_up_query(kind).method != "off"}
     quiet_since = ctx.now() - timedelta(minutes=section.catch_up_after_minutes)
+
+    def is_due(record: Any) -> bool:
+        if now_for is not None:
+            return not now_for or record.key in now_for
+        return datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since
+
     due = sorted((record for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND)
-                  if record.data.get("kind") == "delivery" and not record.data.get("final")
-                  and record.data.get("status") != "CANCELED"
-                  and datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since),
+                  if record.data.get("kind") in asked_kinds and not record.data.get("final")
+                  and record.data.get("status") != "CANCELED" and is_due(record)),
                  key=lambda record: record.data.get("news_at") or "")
-    summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0}
-    wms = _wms(ctx)
+    summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0,
+                               "parked": 0}
     for record in due[:section.catch_up_per_run]:
         if ctx.time_left() < 30:
             summary["stopped"] = "out of time"
             break
-        code = record.key
         summary["asked"] += 1
-        try:
-            held = wms.delivery_as_held(code)
-        except TransientError as exc:
-            summary["failed"] += 1
-            summary.setdefault("errors", []).append(f"{code}: {exc}"[:200])
-            continue
-        except PermanentError as exc:  # e.g. the WMS does not know the order: for a person to see
-            summary["failed"] += 1
-            raise_exception(ctx, code, "catch_up_refused", message=f"query:{kit.digest(str(exc))[:12]}",
-                            detail={"store_key": record.data.get("store_key"), "wms_message": str(exc)[:300]})
-            continue
-        news = _not_in_ledger(held, record.data)
-        if news is None:
-            summary["nothing_new"] += 1
-            _quiet(ctx, record)
-            continue
-        result = take_message(ctx, "deliveryorder.confirm", news,
-                              f"deliveryorder.query:{code}:{kit.digest(news.model_dump(mode='json'))}", code)
-        ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"),
-                                                                  "status": news.delivery_order.status})
-        summary["caught_up"].append(code)
+        outcome = _catch_up_or_set_aside(ctx, record, summary)
+        if outcome == "caught_up":
+            summary["caught_up"].append(record.key)
+        elif outcome in summary and isinstance(summary[outcome], int):
+            summary[outcome] += 1
     if summary["caught_up"]:
         ctx.metric("CloudWarehouseConfirmsCaughtUp", len(summary["caught_up"]))
     return summary
 
 
+def _catch_up_or_set_aside(ctx: kit.FlowContext, record: Any, summary: dict[str, Any]) -> str:
+    from ..connectors.qimen.warehouse import UnreadableAnswer
+    from ..errors import TransientError
+
+    code = record.key
+    try:
+        return _catch_up(ctx, record)
+    except TransientError as exc:  # asked again by the next run: its news time did not move
+        summary.setdefault("errors", []).append(f"{code}: {exc}"[:200])
+        return "failed"
+    except UnreadableAnswer as exc:  # parked once, with the reason; the document waits its quiet time again
+        kit.set_aside(ctx, catch_up_document, {"code": code}, trace_key=code, error=exc)
+        _quiet(ctx, record)
+        return "parked"
+    except PermanentError as exc:  # e.g. the WMS does not know the document: for a person to see
+        raise_exception(ctx, code, "catch_up_refused", message=f"query:{kit.digest(str(exc))[:12]}",
+                        detail={"store_key": record.data.get("store_key"), "wms_message": str(exc)[:300]})
+        return "failed"
+
+
+@kit.flow_command("qimen.catch_up")
+def catch_up_document(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """One document's catch-up again (the replay of one whose answer could not be read)."""
+    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, payload["code"])
+    if record is None or record.data.get("final"):
+        return {"outcome": "nothing_to_do", "document": payload["code"]}
+    return {"outcome": _catch_up(ctx, record), "document": payload["code"]}
+
+
+def _catch_up(ctx: kit.FlowContext, record: Any) -> str:
+    """Ask the WMS for one document; take what it holds that the ledger lacks."""
+    code, data = record.key, record.data
+    held = _wms(ctx).document_as_held(data["kind"], code, order_type=data.get("order_type"))
+    if held is None:
+        return "nothing_new"  # this kind's catch-up was turned off since
+    news = _not_in_ledger(held, data)
+    if news is None:
+        _quiet(ctx, record)
+        return "nothing_new"
+    result = take_message(ctx, held.confirm_method, news,
+                          f"{held.query_method}:{code}:{kit.digest(news.model_dump(mode='json'))}", code, by_query=True)
+    ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"), "status": held.status,
+                                                              "asked": held.query_method},
+                        aliases=aliases_of(code, data.get("store_key"), data.get("wms_id")))
+    if held.kind == "return" and held.done and not result.get("passed"):
+        raise_exception(ctx, code, "closed_unreceived", message=f"closed:{held.status}",
+                        detail={"store_key": data.get("store_key"), "status": held.status})
+    return "caught_up"
+
+
 def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
-    """What the WMS holds of a delivery order that the ledger lacks, as a confirm: the parcels it
-    has not recorded (or, from a WMS that lists no parcels, each line's shipped total less what
-    was confirmed), and its final state. None when the WMS holds nothing new."""
-    known = set().union(*(_parcel_keys(p) for p in data.get("parcels") or [])) if data.get("parcels") else set()
-    ends = held.delivery_order.confirm_type == 0
-    packages = [p for p in held.packages
-                if p.items and not _parcel_keys(SimpleNamespace(package_code=p.package_code, tracking_no=p.express_code)) & known]
-    lines = []
-    if not any(p.items for p in held.packages):
-        confirmed = data.get("confirmed") or {}
-        lines = [line.model_copy(update={"actual_qty": line.actual_qty - int(confirmed.get(line.item_code, 0))})
-                 for line in held.order_lines if line.actual_qty > int(confirmed.get(line.item_code, 0))]
-    if not packages and not lines and not ends:
-        return None  # still shipping, and every parcel so far is in the ledger
-    # New parcels, or the end (the last confirm was lost: the order is DELIVERED or CANCELED).
-    return held.model_copy(update={"packages": packages, "order_lines": lines})
+    """What the WMS holds of a document that the ledger lacks, as a confirm: the parcels it has
+    not recorded (or, from a WMS that lists no parcels, and for receipts, each line's total less
+    what was confirmed), and its end (the kind's done statuses). None when it holds nothing new."""
+    document, confirmed = held.document, data.get("confirmed") or {}
+
+    def beyond_confirmed(lines: Any) -> list[Any]:
+        return [line.model_copy(update={"actual_qty": line.actual_qty - int(confirmed.get(line.item_code, 0))})
+                for line in lines if line.actual_qty > int(confirmed.get(line.item_code, 0))]
+
+    if held.kind in ("delivery", "stockout"):
+        known = set().union(*(_parcel_keys(p) for p in data.get("parcels") or [])) if data.get("parcels") else set()
+        packages = [p for p in document.packages if p.items and not _parcel_keys(
+            SimpleNamespace(package_code=p.package_code, tracking_no=p.express_code)) & known]
+        lines = [] if any(p.items for p in document.packages) else beyond_confirmed(document.order_lines)
+        if not packages and not lines and not held.done:
+            return None  # still shipping, and every parcel so far is in the ledger
+        # New parcels, or the end (the last confirm was lost: the order is DELIVERED or CANCELED).
+        return document.model_copy(update={"packages": packages, "order_lines": lines})
+    lines = beyond_confirmed(document.order_lines)
+    if held.kind == "return" and not held.done:
+        return None  # a return is confirmed once, as received: wait for the WMS to finish it
+    if not lines and not held.done:
+        return None
+    return document.model_copy(update={"order_lines": lines})
 
 
 def _quiet(ctx: kit.FlowContext, record: Any) -> None:
-    """Asked, nothing new: the order waits ``catch_up_after_minutes`` again before the next question."""
-    ctx.records.put(ctx.ent_id, DOCUMENT_KIND, record.key, {**record.data, "news_at": ctx.now().isoformat()},
-                    expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
+    """Asked, nothing new: the document waits ``catch_up_after_minutes`` again before the next question."""
+    fresh = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, record.key) or record
+    ctx.records.put(ctx.ent_id, DOCUMENT_KIND, record.key, {**fresh.data, "news_at": ctx.now().isoformat()},
+                    expected_version=fresh.version, ttl_days=RECORD_TTL_DAYS)
 
 
 # --- Q6: products to the WMS ------------------------------------------------------------------

@@ -96,8 +96,14 @@ def _readable(ctx: "FlowContext", found: list[Any]) -> list[ErpProduct]:
 def create_products(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     from .erp_documents import create_missing
 
+    from . import cloud_warehouse
+    from .erp_documents import to_store_product
+
     products = [ctx.erp.product_again(record) for record in payload["items"]]
-    return {"outcome": "done", "created": create_missing(ctx, products)}
+    created = create_missing(ctx, products)
+    # Q6: a cloud-warehouse tenant's WMS gets the same products (it upserts by item code).
+    cloud_warehouse.products_to_wms(ctx, [to_store_product(p).body() for p in products])
+    return {"outcome": "done", "created": created}
 
 
 def _created_within(product: ErpProduct, start: datetime, stop: datetime) -> bool:
@@ -154,4 +160,9 @@ def update_products(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     counts = {s: sum(1 for r in results if r.status == s) for s in ("created", "updated", "unchanged", "skipped")}
     if counts["created"] or counts["updated"]:
         ctx.metric("ProductsFromErp", counts["created"] + counts["updated"])
+    # Q6: the products the store has (not those it skipped) go to a cloud-warehouse tenant's WMS too.
+    from . import cloud_warehouse
+
+    kept = {r.sku_code for r in results if r.status != "skipped"}
+    cloud_warehouse.products_to_wms(ctx, [item for item in payload["items"] if item["sku_code"] in kept and item["name"]])
     return {"outcome": "done", **counts}

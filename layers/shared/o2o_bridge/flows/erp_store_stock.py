@@ -290,5 +290,26 @@ def _booked(ctx: "FlowContext", doc_no: str, payload: dict[str, Any], outcome: A
     return {**booking, "store_stock": followed}
 
 
+# --- dead letters of the release before: the same documents under the names they were queued with ---
+
+
+@kit.flow_command("store_documents.book_movement")
+def book_movement_as_queued_before(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A store document (a refund as ``R-<refund no.>``, a 冲单, ...) dead-lettered before the
+    upgrade, booked as ``erp_store.book_move`` under the doc no. it was queued with, so its
+    outer_no is the one 旺店通 may already hold (a document booked then is not booked again)."""
+    return book_move(ctx, {"doc_no": payload["doc_no"], "store_code": payload["store_code"],
+                           "direction": payload["direction"], "kind": payload["kind"], "lines": payload["items"],
+                           "remark": payload.get("remark") or "", "defective": False})
+
+
+@kit.flow_command("store_documents.book_count")
+def book_count_as_queued_before(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A 盘点 dead-lettered before the upgrade, booked as ``erp_store.book_count`` (its look-up by
+    the count's key finds a 盘点 booked then)."""
+    return book_count(ctx, {"count_no": payload["count_no"], "store_code": payload["store_code"],
+                            "counted": payload["items"], "remark": payload.get("remark") or ""})
+
+
 __all__ = ["book_count", "book_move", "in_transit", "on_sale_completed", "on_sale_refunded", "on_stock_counted",
            "on_store_document_submitted", "on_store_transfer_received", "on_store_transfer_submitted"]

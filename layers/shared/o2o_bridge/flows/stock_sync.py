@@ -335,6 +335,24 @@ def apply_warehouse_level(ctx: "FlowContext", payload: dict[str, Any]) -> dict[s
                                      "items": levels_of(ctx.tenant, [level])})
 
 
+# --- dead letters of the release before: the 旺店通 02:10 run's store levels under their old names ---
+
+
+@kit.flow_command("erp_stock.set_store_stock")
+def set_store_stock_as_queued_before(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """Store levels ``[sku, qty, version]`` dead-lettered before the upgrade: set as any levels
+    (a newer level the store holds since is kept)."""
+    return set_warehouse_stock(ctx, {"warehouse_code": payload["store_code"], "items": [
+        {"sku_id": sku, "qty": qty, "version": version} for sku, qty, version in payload["levels"]]})
+
+
+@kit.flow_command("erp_stock.set_stock_row_again")
+def set_stock_row_as_queued_before(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """A 旺店通 stock row the run could not read before the upgrade: its SKU read again now."""
+    row = payload["row"]
+    return reread_stock(ctx, {"warehouse_code": str(row["warehouse_no"]), "sku_ids": [str(row["spec_no"])]})
+
+
 def _sales_return_stock(ctx: "FlowContext", warehouse_code: str, levels: Sequence[StockLevel]) -> dict[str, Any] | None:
     """The 销退仓 part of these levels to the store system's return warehouse (code 2), when
     ``warehouse_code`` is the one whose returns it shows (flows/sales_return_stock.py)."""

@@ -2,8 +2,9 @@
 
 One probe, ``inventory.query`` for the tenant's warehouse and owner, tells whether the
 gateway accepts the app (key, secret, customerId) and whether the WMS knows the warehouse
-and the owner; the carriers are checked against 奇门's logistics codes. Each check says in
-one line why it failed.
+and the owner; one question per catch-up query in use (``deliveryorder.query``,
+``entryorder.query``, for a document no WMS holds) whether the WMS takes it; the carriers are
+checked against 奇门's logistics codes. Each check says in one line why it failed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def check_qimen(tenant: Any, client: Any, secrets: Any) -> list[Check]:
         if probe_error is None:
             checks.append(Check("WMS warehouse and owner", True, f"warehouse {section.warehouse_code} and owner "
                                                                   f"{section.owner_code} known to the WMS"))
+            checks.append(_catch_up_queries(section, client))
         else:
             checks.append(Check("WMS warehouse and owner", False, f"the WMS refused a stock query for warehouse "
                                                                    f"{section.warehouse_code} / owner {section.owner_code}: "
@@ -67,3 +69,39 @@ def check_qimen(tenant: Any, client: Any, secrets: Any) -> list[Check]:
         else:
             checks.append(Check("carriers mapped", True, mapped))
     return checks
+
+
+# How a WMS (or the gateway) says it does not take a method at all.
+UNSUPPORTED_METHOD_CODES = frozenset({"invalid-method", "isv.invalid-method", "isv.method-not-exist", "22"})
+
+
+def _catch_up_queries(section: Any, client: Any) -> Check:
+    """Each query the catch-up asks (``qimen.catch_up_queries``), asked once for a document no WMS
+    holds: "not found" means the WMS takes the query; a WMS that does not take it cannot help find
+    a lost confirm, and the kinds that use it should be turned off (or the query agreed)."""
+    kinds_of: dict[str, list[str]] = {}
+    for kind in ("delivery", "stockout", "entry", "return"):
+        method = section.catch_up_query(kind).method
+        if method != "off":
+            kinds_of.setdefault(method, []).append(kind)
+    if not kinds_of:
+        return Check("catch-up queries", True, "every kind is off: a lost confirm waits for the WMS's re-send",
+                     warning=True)
+    refused: list[str] = []
+    for method, kinds in kinds_of.items():
+        request: Any = (qm.DeliveryOrderQuery(owner_code=section.owner_code, warehouse_code=section.warehouse_code,
+                                              order_code=PROBE_ITEM, page_size=1)
+                        if method == "deliveryorder.query" else
+                        qm.EntryOrderQuery(owner_code=section.owner_code, warehouse_code=section.warehouse_code,
+                                           entry_order_code=PROBE_ITEM, page_size=1))
+        try:
+            client.call(method, request)
+        except BridgeError as exc:  # "not found" is the expected answer; unreachable: the credentials check says so
+            if isinstance(exc, QimenError) and (exc.code or "") in UNSUPPORTED_METHOD_CODES:
+                refused.append(f"{method} ({', '.join(kinds)}): {exc.message}")
+    asked = "; ".join(f"{method} for {', '.join(kinds)}" for method, kinds in kinds_of.items())
+    if refused:
+        return Check("catch-up queries", False, "the WMS does not take " + "; ".join(refused) + ": a lost confirm of "
+                     "those kinds cannot be found; agree the query with the WMS, or set "
+                     "qimen.catch_up_queries.<kind>.method: off")
+    return Check("catch-up queries", True, f"the WMS takes {asked}")

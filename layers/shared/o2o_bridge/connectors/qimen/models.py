@@ -181,6 +181,17 @@ class DeliveryOrderQuery(_Out):
     page_size: int = 100
 
 
+class EntryOrderQuery(_Out):
+    """entryorder.query: one inbound (a 退仓, and by assumption a return) as the WMS holds it
+    (``page`` from 1, ``page_size`` order lines a page, at most 100)."""
+
+    owner_code: str
+    warehouse_code: str
+    entry_order_code: str
+    page: int = 1
+    page_size: int = 100
+
+
 class InventoryQuery(_Out):
     criteria_list: list[Criteria]
 

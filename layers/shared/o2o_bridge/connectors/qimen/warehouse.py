@@ -11,7 +11,7 @@ of store orders (S2/Q1), returns (Q2), 配货 (S5/Q3), 退仓 (S6/Q4) and wareho
 | ``take_back_from_store`` | entryorder.create (DBRK or QTRK, the store as sender) |
 | ``stock_of`` / ``stock_changes`` | inventory.query (正品, 50 SKUs a call) |
 | ``sync_items`` (Q6, not a port operation) | items.synchronize |
-| ``delivery_as_held`` (Q1 catch-up, not a port operation) | deliveryorder.query, every page |
+| ``document_as_held`` (the catch-up, not a port operation) | deliveryorder.query (orders, 配货) / entryorder.query (退仓, returns), every page |
 
 The store's document no. is the 奇门 document code, and the id the flows keep for a 配货 /
 退仓 document: a create repeated after a lost answer names the same document, which a WMS
@@ -22,15 +22,18 @@ flows/cloud_warehouse.py hands it to the neutral flows. The reads of the port
 (``shipments_of``, ``store_documents``, ...) answer from the ledger those confirms built;
 the time-window reads the JST path uses to catch lost pushes answer nothing. A confirm that
 never arrived (a WMS that gave up re-sending, a callback lost on the way) is caught up by
-``cloud_warehouse.catch_up_deliveries``, which asks the WMS for the open orders
-(``delivery_as_held``: deliveryorder.query) and feeds the answer to the same confirmation flow.
+``cloud_warehouse.catch_up_confirmations``, which asks the WMS for the open documents
+(``document_as_held``) and feeds the answer to the same confirmation flow.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Sequence
+
+from pydantic import ValidationError
 
 from ...errors import ConfigurationError, PermanentError
 from ...ports.state import MalformedRow
@@ -48,7 +51,36 @@ STOCK_BATCH = 50   # criteria per inventory.query (no limit is published; kept s
 ITEM_BATCH = 50    # items per items.synchronize
 QUERY_PAGE_LINES = 100  # deliveryorder.query: order lines a page (the standard's maximum)
 MAX_QUERY_PAGES = 50
-DONE_STATUSES = ("DELIVERED", "CANCELED", "CLOSED")  # the WMS will ship nothing more of the order
+# The element of each query's answer that holds the document (qimen.catch_up_queries.<kind>.answer_node
+# when a WMS names it otherwise) and the confirm each kind of document stands for.
+ANSWER_NODES = {"deliveryorder.query": "deliveryOrder", "entryorder.query": "entryOrder"}
+CONFIRM_OF = {"delivery": "deliveryorder.confirm", "stockout": "stockout.confirm", "entry": "entryorder.confirm",
+              "return": "returnorder.confirm"}
+
+
+class UnreadableAnswer(PermanentError):
+    """A query answer the bridge cannot read as the document asked for (a missing element, a bad
+    quantity): parked with this reason, never read as "nothing shipped"."""
+
+
+@dataclass(frozen=True)
+class HeldDocument:
+    """One of the bridge's documents as the WMS holds it (``document_as_held``)."""
+
+    kind: str                 # delivery / stockout / entry / return
+    code: str
+    query_method: str         # the 奇门 query that was asked
+    confirm_method: str       # the confirm ``document`` stands for
+    document: Any             # DeliveryOrderConfirm / EntryOrderConfirm / ReturnOrderConfirm: totals so far
+    status: str | None
+    done: bool                # the status is one of the kind's done_statuses: nothing more will come
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(str(value or 0).strip() or 0)
+    except ValueError:
+        return 0
 
 
 def _plan(lines: Sequence[Any]) -> dict[str, int]:
@@ -246,32 +278,76 @@ class QimenWarehouse:
         row that cannot be read stays in the page as a ``MalformedRow`` (the pull parks it)."""
         return StockPage(self._read_stock(warehouse_code, sorted(known_skus(self))), self.now().isoformat())
 
-    # --- Q1 catch-up -------------------------------------------------------------------------------
-    def delivery_as_held(self, order_no: str) -> qm.DeliveryOrderConfirm:
-        """deliveryorder.query: the order as the WMS holds it, in the shape of a confirm that
-        carries every parcel shipped so far and each line's shipped total; ``confirmType`` 0
-        once the WMS says the order is done (DELIVERED, or CANCELED / CLOSED)."""
-        head: dict[str, Any] = {}
+    # --- the catch-up of lost confirms ----------------------------------------------------------
+    def document_as_held(self, kind: str, code: str, *, order_type: str | None = None) -> "HeldDocument | None":
+        """One of the bridge's documents as the WMS holds it, read with the tenant's catch-up query
+        for its kind (``qimen.catch_up_queries``), in the shape of the confirm it stands for: every
+        parcel shipped so far and each line's total (``actualQty``). None when that kind's
+        catch-up is off. An answer without the document, or one that cannot be read, is
+        ``UnreadableAnswer`` (the catch-up parks it with the reason)."""
+        query = self.section.catch_up_query(kind)
+        if query.method == "off":
+            return None
+        node = query.answer_node or ANSWER_NODES[query.method]
+        head, packages, lines = self._query_pages(query.method, node, code)
+        status = str(head.get("status") or "").upper()
+        done = status in {s.upper() for s in query.done_statuses}
+        try:
+            if kind in ("delivery", "stockout"):
+                document: Any = qm.DeliveryOrderConfirm.model_validate({"deliveryOrder": {
+                    **head, "deliveryOrderCode": code, "warehouseCode": head.get("warehouseCode") or self.section.warehouse_code,
+                    "orderType": head.get("orderType") or order_type or "JYCK", "confirmType": 0 if done else 1},
+                    "packages": packages, "orderLines": lines})
+            elif kind == "entry":
+                document = qm.EntryOrderConfirm.model_validate({"entryOrder": {
+                    "entryOrderCode": code, "entryOrderId": head.get("entryOrderId") or head.get("returnOrderId"),
+                    "warehouseCode": head.get("warehouseCode") or self.section.warehouse_code,
+                    "entryOrderType": head.get("entryOrderType") or head.get("orderType") or order_type,
+                    "status": status or None, "confirmType": 0 if done else 1}, "orderLines": lines})
+            else:
+                document = qm.ReturnOrderConfirm.model_validate({"returnOrder": {
+                    "returnOrderCode": code, "returnOrderId": head.get("returnOrderId") or head.get("entryOrderId"),
+                    "warehouseCode": head.get("warehouseCode") or self.section.warehouse_code,
+                    "orderType": head.get("orderType") or order_type or "THRK"}, "orderLines": lines})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
+            raise UnreadableAnswer(f"the cloud WMS's {query.method} answer for {code} cannot be read: {problems}") from None
+        return HeldDocument(kind=kind, code=code, query_method=query.method, confirm_method=CONFIRM_OF[kind],
+                            document=document, status=status or None, done=done)
+
+    def _query_pages(self, method: str, node: str, code: str) -> tuple[dict[str, Any], list[Any], list[Any]]:
+        """Every page of one document's query: (head, packages, order lines)."""
+        head: dict[str, Any] | None = None
         packages: list[Any] = []
         lines: list[Any] = []
         page = 1
         while True:
-            answer = self.client.call("deliveryorder.query", qm.DeliveryOrderQuery(
-                owner_code=self.section.owner_code, warehouse_code=self.section.warehouse_code, order_code=order_no,
-                page=page, page_size=QUERY_PAGE_LINES))
-            head = head or dict(answer.get("deliveryOrder") or {})
-            packages = packages or list(answer.get("packages") or [])
-            lines.extend(answer.get("orderLines") or [])
-            if not answer.get("orderLines") or len(lines) >= int(answer.get("totalLines") or 0) or page >= MAX_QUERY_PAGES:
+            if method == "deliveryorder.query":
+                request: Any = qm.DeliveryOrderQuery(owner_code=self.section.owner_code,
+                                                     warehouse_code=self.section.warehouse_code, order_code=code,
+                                                     page=page, page_size=QUERY_PAGE_LINES)
+            else:
+                request = qm.EntryOrderQuery(owner_code=self.section.owner_code,
+                                             warehouse_code=self.section.warehouse_code, entry_order_code=code,
+                                             page=page, page_size=QUERY_PAGE_LINES)
+            answer = self.client.call(method, request)
+            found = answer.get(node)
+            if not isinstance(found, dict):
+                raise UnreadableAnswer(f"the cloud WMS's {method} answer for {code} cannot be read: no <{node}> "
+                                       f"element (it has {', '.join(sorted(answer)) or 'nothing'}); if this WMS "
+                                       f"names it otherwise, set qimen.catch_up_queries.<kind>.answer_node")
+            head = head or dict(found)
+            for name, into in (("packages", packages), ("orderLines", lines)):
+                listed = answer.get(name) or []
+                if not isinstance(listed, list):
+                    raise UnreadableAnswer(f"the cloud WMS's {method} answer for {code} cannot be read: "
+                                           f"<{name}> is not a list")
+                if name == "orderLines" or not packages:
+                    into.extend(listed)
+            if not answer.get("orderLines") or len(lines) >= _count(answer.get("totalLines")) or page >= MAX_QUERY_PAGES:
                 break
             page += 1
-        status = str(head.get("status") or "").upper()
-        head.setdefault("deliveryOrderCode", order_no)
-        head.setdefault("warehouseCode", self.section.warehouse_code)
-        head.setdefault("orderType", "JYCK")
-        head["confirmType"] = 0 if status in DONE_STATUSES else 1
-        return qm.DeliveryOrderConfirm.model_validate({"deliveryOrder": head, "packages": packages,
-                                                       "orderLines": lines})
+        return head or {}, packages, lines
 
     # --- Q6 -------------------------------------------------------------------------------------------
     def sync_items(self, products: Sequence[Any], *, action: str = "add") -> int:

@@ -39,6 +39,21 @@ class Limits:
     trades_per_push: int = 50
     count_lines: int = 1000            # lines of one 盘点 (not published)
     document_lines: int = 1000         # lines of one 其他入库 / 其他出库 (not published)
+    count_answer: "CountAnswerNames" = field(default_factory=lambda: CountAnswerNames())
+
+
+@dataclass(frozen=True)
+class CountAnswerNames:
+    """Where stock_pd_order_query.php's answer holds what the look-up before a 盘点 needs (not
+    published; the tenant's ``wangdiantong.count_query`` overrides): the first name present is
+    used. The answer is read strictly: a look-up that cannot tell which 盘点 exist would let a
+    count be booked twice, so an answer of another shape is an error that says what to set."""
+
+    list_keys: tuple[str, ...] = ("stock_pd_list", "pd_list", "order_list", "orders")
+    number_fields: tuple[str, ...] = ("pd_no", "order_no")
+    remark_fields: tuple[str, ...] = ("remark",)
+    warehouse_fields: tuple[str, ...] = ("warehouse_no",)
+    modified_fields: tuple[str, ...] = ("modified",)
 
 
 # The list node of each answer; the first name present is used (the 企业版 does not
@@ -49,7 +64,6 @@ LIST_KEYS: dict[str, tuple[str, ...]] = {
     "stockin_order_query.php": ("stockin_list", "stockin_order_list", "orders"),
     "stockout_order_query.php": ("stockout_list", "stockout_order_list", "orders"),
     "goods_query.php": ("goods_list", "goods"),
-    "stock_pd_order_query.php": ("stock_pd_list", "pd_list", "order_list", "orders"),
     "shop.php": ("shoplist", "shop_list", "shops"),
     "warehouse_query.php": ("warehouses", "warehouse_list"),
     "logistics.php": ("logistics_list", "logistics"),
@@ -85,11 +99,13 @@ class WdtApi:
 
     # --- paging -----------------------------------------------------------------------------
     def pages(self, api: str, business: Mapping[str, Any], model: type[R], *,
-              page_size: int | None = None, lenient_key: str | None = None) -> Iterator[list[R]]:
+              page_size: int | None = None, lenient_key: str | None = None,
+              rows_from: Callable[[Mapping[str, Any]], list[Any]] | None = None) -> Iterator[list[R]]:
         """Every page of one query, from page_no 0 to the end: the end is the page that
         completes ``total_count`` (given with page 0), a short page or an empty one. With
         ``lenient_key`` (a poll's read) a row the model refuses is a ``MalformedRow`` keyed by that
-        field in its place, so the poll parks it and goes on; otherwise the page fails."""
+        field in its place, so the poll parks it and goes on; otherwise the page fails.
+        ``rows_from`` reads an answer's rows instead of its usual list node."""
         size = page_size or self.limits.page_size
         total: int | None = None
         seen = 0
@@ -97,8 +113,9 @@ class WdtApi:
             answer = self.client.call(api, {**business, "page_no": page_no, "page_size": size})
             if page_no == 0 and answer.get("total_count") is not None:
                 total = int(answer["total_count"])
-            rows = (read_rows(f"旺店通 {api}", rows_of(api, answer), model, lenient_key, ts_field="modified")
-                    if lenient_key else [model.model_validate(row) for row in rows_of(api, answer)])
+            listed = rows_from(answer) if rows_from else rows_of(api, answer)
+            rows = (read_rows(f"旺店通 {api}", listed, model, lenient_key, ts_field="modified")
+                    if lenient_key else [model.model_validate(row) for row in listed])
             seen += len(rows)
             if rows:
                 yield rows
@@ -111,11 +128,13 @@ class WdtApi:
 
     def _by_modified(self, api: str, model: type[R], *, begin: datetime, end: datetime, span: timedelta,
                      key: Callable[[R], Any], business: Mapping[str, Any] | None = None,
-                     page_size: int | None = None, lenient_key: str | None = None) -> list[R]:
+                     page_size: int | None = None, lenient_key: str | None = None,
+                     rows_from: Callable[[Mapping[str, Any]], list[Any]] | None = None) -> list[R]:
         found: list[R] = []
         for start, stop in split_window(begin, end, span):
             window = {**(business or {}), "start_time": when(start), "end_time": when(stop)}
-            found.extend(self._all(api, window, model, page_size=page_size, lenient_key=lenient_key))
+            found.extend(self._all(api, window, model, page_size=page_size, lenient_key=lenient_key,
+                                   rows_from=rows_from))
         if lenient_key:
             from ...ports import MalformedRow
 
@@ -161,7 +180,47 @@ class WdtApi:
         """stock_pd_order_query.php: the 盘点 of a warehouse modified in [begin, end]."""
         return self._by_modified("stock_pd_order_query.php", m.CountOrder, begin=begin, end=end,
                                  span=self.limits.document_window, key=lambda r: r.pd_no,
-                                 business={"warehouse_no": warehouse_no})
+                                 business={"warehouse_no": warehouse_no}, rows_from=self._count_rows)
+
+    def _count_rows(self, answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The 盘点 of a stock_pd_order_query.php answer under the tenant's names (``CountAnswerNames``),
+        or an error naming what was looked for, what the answer had and what to set."""
+        names, api = self.limits.count_answer, "stock_pd_order_query.php"
+
+        def refuse(problem: str, setting: str) -> WdtPermanentError:
+            return WdtPermanentError(f"旺店通 {api}: {problem}; the bridge cannot tell which 盘点 exist, so it books "
+                                     f"none. If this is how 旺店通 answers, set wangdiantong.count_query.{setting}",
+                                     api=api)
+
+        key = next((k for k in names.list_keys if k in answer), None)
+        if key is None:
+            listed = sorted(k for k, v in answer.items() if isinstance(v, list))
+            if not listed and str(answer.get("total_count", "0")).strip() in ("0", ""):
+                return []  # an empty answer may leave the list out
+            raise refuse(f"the answer has no list under {', '.join(names.list_keys)} (it has "
+                         f"{', '.join(sorted(answer)) or 'nothing'})", "list_keys")
+        rows = answer[key] or []
+        if not isinstance(rows, list):
+            raise refuse(f"{key} is not a list", "list_keys")
+
+        def first(row: Mapping[str, Any], fields: tuple[str, ...]) -> Any:
+            return next((row[f] for f in fields if f in row), None)
+
+        read = []
+        for n, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise refuse(f"row {n} of {key} is not an object", "list_keys")
+            number = first(row, names.number_fields)
+            if number in (None, ""):
+                raise refuse(f"row {n} of {key} has no 盘点 no. under {', '.join(names.number_fields)} (it has "
+                             f"{', '.join(sorted(row))})", "number_fields")
+            if not any(f in row for f in names.remark_fields):
+                raise refuse(f"row {n} of {key} has no remark under {', '.join(names.remark_fields)} (it has "
+                             f"{', '.join(sorted(row))})", "remark_fields")
+            read.append({"pd_no": number, "remark": first(row, names.remark_fields),
+                         "warehouse_no": first(row, names.warehouse_fields),
+                         "modified": first(row, names.modified_fields)})
+        return read
 
     # --- W3 / W2 documents --------------------------------------------------------------------
     def push_stockin(self, info: m.StockinInfo) -> dict[str, Any]:

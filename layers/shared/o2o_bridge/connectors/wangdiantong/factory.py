@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from ..pacing import RateLimiter, windows_for
-from .api import Limits, WdtApi
+from .api import CountAnswerNames, Limits, WdtApi
 from .client import WdtClient, WdtCredentials
 from .errors import error_policy_from
 from .rate_limit import DynamoRateLimiter, DynamoSlidingLogLimiter
@@ -23,8 +23,13 @@ def credentials_of(tenant: Any, secrets: Any) -> WdtCredentials:
 
 
 def limits_of(section: Any) -> Limits:
+    names = section.count_query
     return Limits(trade_page_size=section.trade_page_size, document_lines=section.document_lines,
-                  count_lines=section.count_lines)
+                  count_lines=section.count_lines,
+                  count_answer=CountAnswerNames(list_keys=tuple(names.list_keys), number_fields=tuple(names.number_fields),
+                                                remark_fields=tuple(names.remark_fields),
+                                                warehouse_fields=tuple(names.warehouse_fields),
+                                                modified_fields=tuple(names.modified_fields)))
 
 
 def limiter_for(credentials: WdtCredentials, section: Any, dynamodb: Any, table: str) -> RateLimiter:
