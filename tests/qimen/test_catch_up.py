@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from o2o_bridge.connectors.qimen import ledger as qimen_ledger
 from o2o_bridge.flows import cloud_warehouse, warehouse_orders
 
 from .test_warehouse_over_sandbox import ORDER, event, shipped, world  # noqa: F401 - the fixture
@@ -50,7 +51,7 @@ def test_a_parcel_caught_up_and_then_delivered_by_the_wms_retry_counts_once(orde
     lost = world.wms.state.callbacks[0]
     world.wms.send_callback(lost["method"], lost["body"].encode())
     assert shipped(world) == [("WM1", "SF1", (("TS001-WHT-M", 2),))]
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []  # no "beyond the order" either
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []  # no "beyond the order" either
 
 
 def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shipped(ordered):
@@ -62,7 +63,7 @@ def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shi
     summary = cloud_warehouse.catch_up_deliveries(world.ctx)
     assert summary["caught_up"] == ["WM1"]
     assert [s[1] for s in shipped(world)] == ["SF1", "SF2"]
-    assert cloud_warehouse.document(world.ctx, "WM1")["final"] is True
+    assert qimen_ledger.document(world.ctx, "WM1")["final"] is True
     later(world, 120)
     assert cloud_warehouse.catch_up_deliveries(world.ctx)["due"] == 0  # done: never asked again
 
@@ -88,7 +89,7 @@ def test_an_order_the_wms_does_not_know_is_an_exception_for_a_person(ordered):
     later(world, 61)
     summary = cloud_warehouse.catch_up_deliveries(world.ctx)
     assert summary["failed"] == 1
-    [exception] = cloud_warehouse.exceptions_to_show(world.ctx)
+    [exception] = qimen_ledger.exceptions_to_show(world.ctx)
     assert exception["reason"] == "catch_up_refused" and "WM1" in exception["wms_message"]
 
 

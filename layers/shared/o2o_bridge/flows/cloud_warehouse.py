@@ -1,348 +1,164 @@
-"""Q1-Q6: a cloud warehouse (3PL WMS) over 奇门 for tenants with ``warehouse: qimen``.
+"""Q1-Q6: a cloud warehouse (a 3PL WMS, today over 奇门) for tenants whose warehouse is not
+the ERP's own (``warehouse: qimen``).
 
-The store-side work is the ERP-neutral flows', over the Warehouse port the 奇门 WMS
-implements (connectors/qimen/warehouse.py): S2 ships store orders (Q1, Q1c, Q2), S5/S6
-follow 配货 and 退仓 (Q3, Q4), S3 keeps the warehouse stock (Q5). This module takes what
-the WMS sends, signed, to /qimen/callback, and hands it to those flows:
+The store-side work is the ERP-neutral flows', over the Warehouse port the WMS implements
+(connectors/qimen/warehouse.py): S2 ships store orders (Q1, Q1c, Q2), S5/S6 follow 配货 and
+退仓 (Q3, Q4), S3 keeps the warehouse stock (Q5). This module takes what the WMS sends,
+signed (/qimen/callback), through the ``CloudWarehouse`` port and hands it to those flows:
 
-- Each WMS message takes effect once: its ``outBizCode`` (else a digest of the document) is
-  an effect key, so a message the gateway delivers twice is acknowledged and ignored. A parcel
-  the ledger holds already (its package code or tracking no.) is never counted again, whatever
-  message brings it.
+- Each WMS message takes effect once: its key (奇门: its ``outBizCode``, else a digest of the
+  document) is an effect key, so a message the gateway delivers twice is acknowledged and
+  ignored. The adapter adds a confirm up against the documents the bridge created there
+  (``take_message``: a parcel counted once whatever message brings it; units beyond the plan
+  kept out and raised for a person; a document the bridge never created refused) and answers
+  in the ports' terms (``WarehouseNews``).
+- Then: each parcel shipped is a ``Shipment``, the WMS's cancel an ``OrderCancelled`` and a
+  return receipt a ``ReturnReceived`` for ``warehouse_orders.take_confirmations`` (P3 per
+  parcel, P4, P5); a finished 配货 / 退仓 document moves ``store_transfers`` on (P10 / P11); a
+  stock report makes S3 read the named SKUs again (``stock_sync.recheck_stock``: absolute
+  levels, never the reported deltas) → P6.
 - Q1 catch-up (``catch_up_deliveries``, in the 10/15-minute document runs): an order the WMS
-  has not confirmed in full ``qimen.catch_up_after_minutes`` after its last news is asked for
-  (deliveryorder.query); what the WMS holds and the ledger lacks (a confirm that never
-  arrived) goes through the same confirmation flow, keyed by what it adds.
-- A confirm adds up against the plan of the document the bridge created (ledger.py):
-  ``confirmType`` 1 = more to come, 0 = the last; units beyond the plan are acknowledged, not
-  passed on, and raised as an exception (``o2o exceptions list``). A confirm of a document
-  the bridge never created is refused.
-- Then: each parcel of a deliveryorder.confirm is a ``Shipment`` and a return receipt a
-  ``ReturnReceived`` for ``warehouse_orders.take_confirmations`` (P3 per parcel, P5); a
-  stockout / entryorder confirm moves its document forward in ``store_transfers`` (P10 / P11
-  once the WMS confirmed it in full); a stock report makes S3 read the named SKUs again
-  (``stock_sync.recheck_stock``: absolute levels, never the reported deltas) → P6.
-- Q6: products to the WMS (``items.synchronize``) from product.changed and from S7.
+  has not confirmed in full within the tenant's quiet time is asked for
+  (``overdue_orders``, ``missed_confirm``); what the WMS holds and the bridge lacks (a confirm
+  that never arrived) is taken as a message, keyed by what it adds.
+- Q6: products to the WMS (``send_products``) from product.changed and from S7.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ..connectors.qimen.ledger import (  # noqa: F401 - the ledger's names, as the flow's users know them
-    DOCUMENT_KIND,
-    EXCEPTION_KIND,
-    RECORD_TTL_DAYS,
-    aliases_of,
-    document,
-    exceptions_to_show,
-    raise_exception,
-    remember_document,
-    split_against_plan,
-)
-from ..errors import PermanentError
-from ..shanghai_time import to_jst_text
+from ..errors import ConfigurationError, PermanentError, TransientError
 from . import kit
 
 if TYPE_CHECKING:
-    from ..connectors.qimen.inbound import QimenCall
-    from ..connectors.qimen.mappers import Confirmation
+    from ..ports.warehouse import CloudWarehouse, WarehouseNews, WmsMessage
 
-MESSAGE_EFFECT = "qimen.message"
-MESSAGES_KEPT = 200  # message keys a document remembers (a guard under the effect records)
-
-# Which document kind each confirm method answers.
-CONFIRMS = {
-    "deliveryorder.confirm": "delivery",
-    "stockout.confirm": "stockout",
-    "returnorder.confirm": "return",
-    "entryorder.confirm": "entry",
-}
-STOCK_REPORTS = ("stockchange.report", "inventory.report")
+MESSAGE_TTL_DAYS = 400  # a message's effect record: as long as the WMS keeps the documents' ledger
+STOP_WHEN_SECONDS_LEFT = 30.0
 
 
-class UnknownWmsDocument(PermanentError):
-    """A confirm for a document the bridge did not create (or no longer remembers)."""
+def cloud_wms(ctx: kit.FlowContext) -> "CloudWarehouse | None":
+    """The tenant's cloud WMS: its warehouse, when that is not the ERP's own; else None."""
+    if ctx.tenant.warehouse == "erp":
+        return None
+    return ctx.warehouse  # type: ignore[return-value]
+
+
+def _the_wms(ctx: kit.FlowContext) -> "CloudWarehouse":
+    wms = cloud_wms(ctx)
+    if wms is None:
+        raise ConfigurationError(f"tenant {ctx.ent_id}'s warehouse is its ERP's: it has no cloud WMS to take "
+                                 "messages from")
+    return wms
 
 
 # --- the WMS's messages ------------------------------------------------------------------------
 
 
-def on_wms_message(call: "QimenCall", ctx: kit.FlowContext) -> dict[str, Any]:
-    """An authenticated WMS call, taken once. Returns {"outcome": "done" | "repeated", ...}."""
-    if call.method not in CONFIRMS and call.method not in STOCK_REPORTS:  # read_callback admits only these
-        raise PermanentError(f"no flow takes 奇门 {call.method}")
-    return take_message(ctx, call.method, call.document, call.message_key, _trace_key(call))
+def on_wms_message(message: "WmsMessage", ctx: kit.FlowContext) -> dict[str, Any]:
+    """An authenticated WMS message, taken once. Returns {"outcome": "done" | "repeated", ...}."""
+    return take_message(ctx, message)
 
 
-def take_message(ctx: kit.FlowContext, method: str, doc: Any, key: str, trace_key: str) -> dict[str, Any]:
-    """One WMS message (a confirm or a stock report), taken once per ``key``."""
-    if method in CONFIRMS:
-        kind = CONFIRMS[method]
+def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
+    """One WMS message (a confirm or a stock report), taken once per ``message.key``."""
+    wms = _the_wms(ctx)
+    system = wms.info.system
 
-        def take() -> dict[str, Any]:
-            return _take_confirm(ctx, kind, method, doc, key)
-    else:
+    def take() -> dict[str, Any]:
+        news = wms.take_message(message)
+        # The WMS's adapter holds the news now: hand it to the neutral flows (each step done,
+        # queued or parked).
+        return {**news.detail, "handed": _hand_over(ctx, news)}
 
-        def take() -> dict[str, Any]:
-            return _take_stock_report(ctx, method, doc)
-    outcome = kit.effect_once(ctx, f"{MESSAGE_EFFECT}:{key}", take, ttl_days=RECORD_TTL_DAYS)
+    outcome = kit.effect_once(ctx, f"{system}.message:{message.key}", take, ttl_days=MESSAGE_TTL_DAYS)
     if outcome.repeated:
-        ctx.timeline.record(trace_key, ctx.ent_id, "qimen.message_repeated", {"message": key})
+        ctx.timeline.record(message.trace_key, ctx.ent_id, f"{system}.message_repeated", {"message": message.key})
         return {"outcome": "repeated", **(outcome.result or {})}
     return {"outcome": "done", **(outcome.result or {})}
 
 
-def _trace_key(call: "QimenCall") -> str:
-    from ..connectors.qimen import mappers
-
-    if call.method in CONFIRMS:
-        return _confirmation(call.method, call.document).document_code
-    return f"qimen.stock:{','.join(mappers.items_to_reread(call.document))[:80]}"
-
-
-def _parcel_keys(parcel: Any) -> set[str]:
-    """What names a parcel across messages: its package code, else its tracking no. (two parcels
-    may share a waybill, never a package code)."""
-    if isinstance(parcel, dict):  # a recorded parcel (its tracking_no is the WMS's, else its package code)
-        package, tracking = parcel.get("package_code"), parcel.get("wms_tracking_no") or parcel.get("tracking_no")
-    else:
-        package, tracking = parcel.package_code, parcel.tracking_no
-    return {f"package:{package}"} if package else {f"tracking:{tracking}"} if tracking else set()
-
-
-def _confirmation(method: str, doc: Any) -> "Confirmation":
-    from ..connectors.qimen import mappers
-
-    if method in ("deliveryorder.confirm", "stockout.confirm"):
-        return mappers.shipment_confirmation(doc)
-    if method == "returnorder.confirm":
-        return mappers.return_confirmation(doc)
-    return mappers.entry_confirmation(doc)
-
-
-def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, message: str) -> dict[str, Any]:
-    confirmation = _confirmation(method, doc)
-    code = confirmation.document_code
-    record = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
-    if record is None or record.data.get("kind") != kind:
-        raise UnknownWmsDocument(f"{method}: {code} is not a {kind} document the bridge created")
-    data = record.data
-    at = to_jst_text(confirmation.at or ctx.now())
-    seen = message in (data.get("messages") or [])
-    confirmed = dict(data.get("confirmed") or {})
-    parcels = list(data.get("parcels") or [])
-    passed: list[dict[str, int]] = []
-    excess_total: dict[str, int] = {}
-    new_parcels: list[dict[str, Any]] = []
-    # A parcel counts once, whatever message brings it (this message's own, taken before its
-    # hand-over failed, are handed over again).
-    known = set().union(*(_parcel_keys(p) for p in parcels if p.get("message") != message)) if parcels else set()
-    fresh = [p for p in confirmation.parcels if not (_parcel_keys(p) & known)]
-    pieces = ([(p, p.items) for p in fresh] if confirmation.parcels
-              else [(None, confirmation.received)] if confirmation.received else [])
-    for number, (parcel, quantities) in enumerate(pieces, 1):
-        accepted, excess = split_against_plan(data["plan"], confirmed, quantities)
-        for sku, qty in excess.items():
-            excess_total[sku] = excess_total.get(sku, 0) + qty
-        if not accepted:
-            continue
-        for sku, qty in accepted.items():
-            confirmed[sku] = confirmed.get(sku, 0) + qty
-        passed.append(accepted)
-        if parcel is not None:
-            new_parcels.append({"tracking_no": parcel.tracking_no or parcel.package_code or f"{code}-{message}-{number}",
-                                "carrier_code": parcel.carrier_code or "OTHER", "carrier_name": parcel.carrier_name,
-                                "shipped_at": at, "items": accepted, "package_code": parcel.package_code,
-                                "wms_tracking_no": parcel.tracking_no, "message": message})
-    cancelled = (confirmation.status or "").upper() == "CANCELED"
-    final = bool(data.get("final")) or confirmation.final or cancelled
-    complete = all(confirmed.get(sku, 0) >= int(qty) for sku, qty in data["plan"].items())
-    if not seen:
-        stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, {
-            **data, "confirmed": confirmed, "parcels": parcels + new_parcels, "final": final,
-            "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
-            "confirmed_at": at if final else data.get("confirmed_at"),
-            "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),
-            "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
-            expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
-        if stored is None:
-            # Another message of this document was taken at the same moment: this one is taken
-            # again on the WMS's retry, against the new totals.
-            raise kit.EffectInProgress(f"{code} was confirmed by another message just now", retry_after_seconds=5)
-        ctx.timeline.record(code, ctx.ent_id, f"qimen.{kind}_confirmed",
-                            {"message": message, "passed": passed, "final": final, "complete": complete},
-                            aliases=aliases_of(code, data.get("store_key"), data.get("wms_id") or confirmation.wms_id))
-        if excess_total:
-            raise_exception(ctx, code, "confirmed_beyond_plan", message=message,
-                            detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
-    # The ledger holds the news now: hand it to the neutral flows (each step done, queued or parked).
-    handed = _hand_over(ctx, kind, code, {**data, "final": final, "wms_id": data.get("wms_id") or confirmation.wms_id},
-                        new_parcels, passed, at, cancelled)
-    return {"document": code, "passed": passed, "excess": excess_total, "complete": complete, "handed": handed}
-
-
-def _hand_over(ctx: kit.FlowContext, kind: str, code: str, data: dict[str, Any], parcels: list[dict[str, Any]],
-               passed: list[dict[str, int]], at: str, cancelled: bool) -> list[Any]:
-    from ..ports.warehouse import OrderCancelled, ReturnReceived, SkuQty
-
-    if kind == "delivery":
-        from ..connectors.qimen.warehouse import shipment_of
+def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> Any:
+    handed: list[Any] = []
+    if news.confirmations:
         from . import warehouse_orders
 
-        news: list[Any] = [shipment_of(code, parcel) for parcel in parcels]
-        if cancelled:
-            news.append(OrderCancelled(code, "the cloud WMS cancelled it"))
-        return warehouse_orders.take_confirmations(ctx, news, source="qimen") if news else []
-    if kind == "return":
-        from . import warehouse_orders
-
-        items = {}
-        for received in passed:
-            for sku, qty in received.items():
-                items[sku] = items.get(sku, 0) + qty
-        if not items:
-            return []
-        receipt = ReturnReceived(return_no=code, order_no=data.get("order_no"), warehouse_return_id=data.get("wms_id"),
-                                 received=True, received_at=at,
-                                 items=tuple(SkuQty(sku, qty) for sku, qty in items.items()))
-        return warehouse_orders.take_confirmations(ctx, [receipt], source="qimen")
-    # 配货 / 退仓: the document's state is read from the ledger by store_transfers; once the
-    # WMS's last confirm is in, the store is told without waiting for the next poll.
-    if data.get("final"):
+        handed += warehouse_orders.take_confirmations(ctx, news.confirmations, source=ctx.warehouse.info.system)
+    if news.store_documents_done:
+        # 配货 / 退仓: the document's state is read from the warehouse by store_transfers.
         from . import store_transfers
 
-        return [store_transfers.follow_other_inout(ctx)]
-    return []
+        handed.append(store_transfers.follow_other_inout(ctx))
+    if news.stock_to_reread:
+        from . import stock_sync
 
-
-def _take_stock_report(ctx: kit.FlowContext, method: str, report: Any) -> dict[str, Any]:
-    from ..connectors.qimen import mappers
-    from . import stock_sync
-
-    skus = mappers.items_to_reread(report)
-    section = ctx.tenant.qimen
-    result = stock_sync.recheck_stock(ctx, section.warehouse_code, skus) if skus else {}
-    return {"reread": skus, "result": result}
+        return stock_sync.recheck_stock(ctx, news.stock_warehouse, news.stock_to_reread)
+    return handed
 
 
 # --- Q1 catch-up: confirms that never arrived --------------------------------------------------
 
 
 def catch_up_deliveries(ctx: kit.FlowContext) -> dict[str, Any] | None:
-    """Ask the WMS for the open store orders it has been quiet about for
-    ``qimen.catch_up_after_minutes`` (oldest news first, ``catch_up_per_run`` a run) and take
-    what it holds that the ledger lacks as a confirm. None for a tenant without a cloud WMS."""
-    from datetime import datetime, timedelta
-
-    from ..errors import TransientError
-
-    section = ctx.tenant.qimen
-    if ctx.tenant.warehouse != "qimen" or section is None:
+    """Ask the WMS for the open store orders it has been quiet about (oldest news first, a run's
+    share at a time) and take what it holds that the bridge lacks as a message. None for a
+    tenant without a cloud WMS."""
+    wms = cloud_wms(ctx)
+    if wms is None:
         return None
-    quiet_since = ctx.now() - timedelta(minutes=section.catch_up_after_minutes)
-    due = sorted((record for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND)
-                  if record.data.get("kind") == "delivery" and not record.data.get("final")
-                  and record.data.get("status") != "CANCELED"
-                  and datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since),
-                 key=lambda record: record.data.get("news_at") or "")
-    summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0}
-    wms = _wms(ctx)
-    for record in due[:section.catch_up_per_run]:
-        if ctx.time_left() < 30:
+    overdue = wms.overdue_orders()
+    summary: dict[str, Any] = {"due": overdue.due, "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0}
+    for code in overdue.to_ask:
+        if ctx.time_left() < STOP_WHEN_SECONDS_LEFT:
             summary["stopped"] = "out of time"
             break
-        code = record.key
         summary["asked"] += 1
         try:
-            held = wms.delivery_as_held(code)
+            message = wms.missed_confirm(code)
         except TransientError as exc:
             summary["failed"] += 1
             summary.setdefault("errors", []).append(f"{code}: {exc}"[:200])
             continue
-        except PermanentError as exc:  # e.g. the WMS does not know the order: for a person to see
+        except PermanentError:  # e.g. the WMS does not know the order: raised for a person by the adapter
             summary["failed"] += 1
-            raise_exception(ctx, code, "catch_up_refused", message=f"query:{kit.digest(str(exc))[:12]}",
-                            detail={"store_key": record.data.get("store_key"), "wms_message": str(exc)[:300]})
             continue
-        news = _not_in_ledger(held, record.data)
-        if news is None:
+        if message is None:
             summary["nothing_new"] += 1
-            _quiet(ctx, record)
             continue
-        result = take_message(ctx, "deliveryorder.confirm", news,
-                              f"deliveryorder.query:{code}:{kit.digest(news.model_dump(mode='json'))}", code)
-        ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"),
-                                                                  "status": news.delivery_order.status})
+        result = take_message(ctx, message)
+        ctx.timeline.record(code, ctx.ent_id, f"{wms.info.system}.caught_up",
+                            {"passed": result.get("passed"), "status": result.get("status")})
         summary["caught_up"].append(code)
     if summary["caught_up"]:
         ctx.metric("CloudWarehouseConfirmsCaughtUp", len(summary["caught_up"]))
     return summary
 
 
-def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
-    """What the WMS holds of a delivery order that the ledger lacks, as a confirm: the parcels it
-    has not recorded (or, from a WMS that lists no parcels, each line's shipped total less what
-    was confirmed), and its final state. None when the WMS holds nothing new."""
-    known = set().union(*(_parcel_keys(p) for p in data.get("parcels") or [])) if data.get("parcels") else set()
-    ends = held.delivery_order.confirm_type == 0
-    packages = [p for p in held.packages
-                if p.items and not _parcel_keys(SimpleNamespace(package_code=p.package_code, tracking_no=p.express_code)) & known]
-    lines = []
-    if not any(p.items for p in held.packages):
-        confirmed = data.get("confirmed") or {}
-        lines = [line.model_copy(update={"actual_qty": line.actual_qty - int(confirmed.get(line.item_code, 0))})
-                 for line in held.order_lines if line.actual_qty > int(confirmed.get(line.item_code, 0))]
-    if not packages and not lines and not ends:
-        return None  # still shipping, and every parcel so far is in the ledger
-    # New parcels, or the end (the last confirm was lost: the order is DELIVERED or CANCELED).
-    return held.model_copy(update={"packages": packages, "order_lines": lines})
-
-
-def _quiet(ctx: kit.FlowContext, record: Any) -> None:
-    """Asked, nothing new: the order waits ``catch_up_after_minutes`` again before the next question."""
-    ctx.records.put(ctx.ent_id, DOCUMENT_KIND, record.key, {**record.data, "news_at": ctx.now().isoformat()},
-                    expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
-
-
 # --- Q6: products to the WMS ------------------------------------------------------------------
-
-
-def _wms(ctx: kit.FlowContext) -> Any:
-    """The tenant's cloud WMS (the context's warehouse when it is one)."""
-    from ..connectors.qimen.warehouse import QimenWarehouse, warehouse_for_tenant
-
-    if isinstance(ctx.warehouse, QimenWarehouse):
-        return ctx.warehouse
-    return warehouse_for_tenant(ctx.tenant, records=ctx.records, timeline=ctx.timeline, now=ctx.now,
-                                metric=ctx.metric, client=ctx.extras.get("qimen"))
 
 
 @kit.flow_command("qimen.sync_items")
 def sync_items(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Products (P9 item fields) to the WMS: items it was never sent as ``add``, the others as
-    ``update``. The WMS upserts by itemCode, so sending a product twice changes nothing."""
+    """Products (P9 item fields) to the WMS: new ones added, known ones updated; sending a
+    product twice changes nothing."""
     from types import SimpleNamespace
 
-    from ..connectors.qimen.ledger import ITEM_KIND
-
     products = [SimpleNamespace(**item) for item in payload["items"]]
-    known = {record.key for record in ctx.records.list(ctx.ent_id, ITEM_KIND)}
-    wms = _wms(ctx)
-    added = wms.sync_items([p for p in products if p.sku_code not in known], action="add")
-    updated = wms.sync_items([p for p in products if p.sku_code in known], action="update")
-    ctx.timeline.record("qimen.items", ctx.ent_id, "qimen.items_synchronized", {"added": added, "updated": updated},
+    wms = _the_wms(ctx)
+    sent = wms.send_products(products)
+    system = wms.info.system
+    ctx.timeline.record(f"{system}.items", ctx.ent_id, f"{system}.items_synchronized", sent,
                         aliases=tuple(p.sku_code for p in products[:50]))
-    ctx.metric("WmsItemsSynchronized", added + updated)
-    return {"added": added, "updated": updated}
+    ctx.metric("WmsItemsSynchronized", sent["added"] + sent["updated"])
+    return sent
 
 
 def products_to_wms(ctx: kit.FlowContext, products: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Send products to a cloud-warehouse tenant's WMS now (a transient failure waits in the
     retry queue). None for a tenant whose warehouse is the ERP's. A refusal raises (the
     caller records or parks it)."""
-    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None or not products:
+    if cloud_wms(ctx) is None or not products:
         return None
     return kit.attempt(ctx, sync_items, {"items": products}, trace_key="qimen.items") or {"outcome": "queued"}
 
@@ -351,7 +167,7 @@ def on_product_changed(event: Any, ctx: kit.FlowContext) -> dict[str, Any]:
     """Q6: a product changed at the store system goes to the cloud WMS; a refusal is parked
     with its reason (`o2o dlq list`), the event acknowledged."""
     items = [item.model_dump(mode="json") for item in event.data.items]
-    if ctx.tenant.warehouse != "qimen" or ctx.tenant.qimen is None:
+    if cloud_wms(ctx) is None:
         ctx.timeline.record("qimen.items", ctx.ent_id, "product.changed_ignored",
                             {"why": "the tenant has no cloud warehouse", "items": len(items)})
         return {"outcome": "ignored"}

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence
 
-from ..errors import UnprocessableRequest
+from ..errors import PermanentError, UnprocessableRequest
 
 if TYPE_CHECKING:
     from .state import MalformedRow
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 class WarehouseRefused(UnprocessableRequest):
     """The warehouse refused the store's document (a row error of an upload, a cancel it cannot
     do). The store system gets a 422 with the warehouse's own message; nothing is linked."""
+
+
+class UnknownWarehouseDocument(PermanentError):
+    """A cloud WMS confirmed a document the bridge did not create (or no longer remembers)."""
 
 
 # --- value types --------------------------------------------------------------------------------
@@ -152,6 +156,31 @@ class ReturnReceived:
 
 
 Confirmation = Shipment | OrderCancelled | ReturnReceived
+
+
+@dataclass(frozen=True)
+class WarehouseNews:
+    """What one message a cloud WMS signed itself says, in the bridge's terms, once the adapter
+    has added it up against the documents the bridge created there: the confirmations for
+    ``take_confirmations``, whether a 配货 / 退仓 document is now finished (the store is told
+    without waiting for the next poll), and the SKUs whose stock the WMS says moved (read
+    again, never taken as deltas). ``detail`` says what the message did (document, units
+    passed on, units beyond the plan), for the caller's answer and the effect record."""
+
+    confirmations: tuple[Confirmation, ...] = ()
+    store_documents_done: bool = False
+    stock_to_reread: tuple[str, ...] = ()
+    stock_warehouse: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OverdueOrders:
+    """Store orders a cloud WMS has been quiet about for longer than the tenant allows:
+    ``due`` how many, ``to_ask`` this run's share of them, oldest news first."""
+
+    due: int
+    to_ask: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -284,6 +313,9 @@ class Warehouse(StockSource, Protocol):
     def cancelled_of(self, order_nos: Sequence[str]) -> list[OrderCancelled]:
         """Those of these store orders the warehouse holds as cancelled."""
 
+    def cancelled_between(self, begin: datetime, end: datetime) -> list[OrderCancelled]:
+        """Store orders the warehouse cancelled (or that changed while cancelled) in [begin, end]."""
+
     def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
         """Return receipts (and receipts taken back) in [begin, end], oldest first."""
 
@@ -301,3 +333,41 @@ class Warehouse(StockSource, Protocol):
     def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list["DocumentState | MalformedRow"]:
         """The state of these documents; a document the warehouse does not list is left out, one
         it lists but that cannot be read is a ``MalformedRow`` keyed by its document id."""
+
+
+class WmsMessage(Protocol):
+    """An authenticated message a cloud WMS signed itself (a confirm, a stock report), or one
+    the bridge rebuilt from what the WMS holds (a confirm that never arrived)."""
+
+    @property
+    def key(self) -> str:
+        """What makes the message itself: the same message delivered twice has the same key."""
+
+    @property
+    def trace_key(self) -> str:
+        """Where its steps are kept in the timeline (the document it is about)."""
+
+
+class CloudWarehouse(Warehouse, Protocol):
+    """A warehouse that is not the ERP's own and tells what it did itself (a 3PL WMS over
+    奇门, Q1-Q6): its signed messages, taken once each by flows/cloud_warehouse.py, and the
+    questions the bridge asks when they stop coming."""
+
+    def take_message(self, message: WmsMessage) -> WarehouseNews:
+        """Add the message up against the adapter's own record of the documents it created:
+        a parcel (by its package code or tracking no.) counted once whatever message brings
+        it, units beyond the plan kept out of the news (and raised for a person). Taking the
+        same message again gives the same news and counts nothing twice.
+        ``UnknownWarehouseDocument`` for a document the bridge did not create."""
+
+    def overdue_orders(self) -> OverdueOrders:
+        """Open store orders the WMS has been quiet about for the tenant's catch-up time."""
+
+    def missed_confirm(self, order_no: str) -> WmsMessage | None:
+        """Ask the WMS how it holds the order: what it holds that the adapter's record lacks, as
+        a message for ``take_message``; None when nothing is new (the order waits its quiet
+        time again). TransientError: ask again next run; PermanentError: raised for a person."""
+
+    def send_products(self, products: Sequence[Any]) -> dict[str, int]:
+        """Products (the store's item fields) to the WMS, new ones added and known ones
+        updated; returns {"added": n, "updated": m}. Sending a product twice changes nothing."""

@@ -17,13 +17,15 @@ The store's document no. is the 奇门 document code, and the id the flows keep 
 退仓 document: a create repeated after a lost answer names the same document, which a WMS
 takes once. Every created document is remembered with its plan (ledger.py).
 
-What the WMS did comes from the WMS: it sends it, signed, to /qimen/callback, and
-flows/cloud_warehouse.py hands it to the neutral flows. The reads of the port
-(``shipments_of``, ``store_documents``, ...) answer from the ledger those confirms built;
-the time-window reads the JST path uses to catch lost pushes answer nothing. A confirm that
-never arrived (a WMS that gave up re-sending, a callback lost on the way) is caught up by
-``cloud_warehouse.catch_up_deliveries``, which asks the WMS for the open orders
-(``delivery_as_held``: deliveryorder.query) and feeds the answer to the same confirmation flow.
+What the WMS did comes from the WMS: it sends it, signed, to /qimen/callback; this adapter
+adds each message up against its ledger (``take_message``, messages.py: ports.CloudWarehouse)
+and flows/cloud_warehouse.py hands the news, in the ports' terms, to the neutral flows. The
+reads of the port (``shipments_of``, ``store_documents``, ...) answer from the ledger those
+confirms built; the time-window reads the JST path uses to catch lost pushes answer nothing. A
+confirm that never arrived (a WMS that gave up re-sending, a callback lost on the way) is
+caught up by ``cloud_warehouse.catch_up_deliveries``: ``overdue_orders`` names the open orders
+the WMS has been quiet about, ``missed_confirm`` asks the WMS (``delivery_as_held``:
+deliveryorder.query) and rebuilds what it holds and the ledger lacks as a confirm message.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ from typing import Any, Callable, Sequence
 from ...errors import ConfigurationError, PermanentError
 from ...ports.state import MalformedRow
 from ..paging import mapped_or_malformed
-from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
-                                ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty, StockLevel, StockLocation,
-                                StockPage, StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, OverdueOrders,
+                                ReturnAccepted, ReturnReceived, ReturnRequest, Shipment, SkuQty, StockLevel,
+                                StockLocation, StockPage, StoreDocument, StoreOrder, WarehouseInfo, WarehouseNews,
+                                WarehouseRefused)
+from . import messages
 from . import models as qm
 from .errors import QimenAuthError, QimenPermanentError
-from .ledger import document, known_skus, raise_exception, remember_document, remember_items
-from .mappers import stock_levels
+from .ledger import ITEM_KIND, document, known_skus, raise_exception, remember_document, remember_items
+from .mappers import shipment_of, stock_levels
 from .signing import timestamp_text
 
 STOCK_BATCH = 50   # criteria per inventory.query (no limit is published; kept small)
@@ -156,6 +160,9 @@ class QimenWarehouse:
 
     # What the WMS confirmed, from the ledger its signed confirms built.
     def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+        return []
+
+    def cancelled_between(self, begin: datetime, end: datetime) -> list[OrderCancelled]:
         return []
 
     def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
@@ -273,6 +280,25 @@ class QimenWarehouse:
         return qm.DeliveryOrderConfirm.model_validate({"deliveryOrder": head, "packages": packages,
                                                        "orderLines": lines})
 
+    # --- the WMS's own messages (ports.CloudWarehouse; messages.py) ---------------------------------
+    def take_message(self, message: Any) -> WarehouseNews:
+        """A confirm or stock report (an authenticated ``inbound.QimenCall`` or a ``messages.QimenMessage``)."""
+        return messages.take(self, message)
+
+    def overdue_orders(self) -> OverdueOrders:
+        return messages.overdue_orders(self)
+
+    def missed_confirm(self, order_no: str) -> messages.QimenMessage | None:
+        return messages.missed_confirm(self, order_no)
+
+    def send_products(self, products: Sequence[Any]) -> dict[str, int]:
+        """Q6: items the WMS was never sent as ``add``, the others as ``update`` (the WMS upserts
+        by itemCode, so sending a product twice changes nothing)."""
+        known = {record.key for record in self.records.list(self.ent_id, ITEM_KIND)}
+        added = self.sync_items([p for p in products if p.sku_code not in known], action="add")
+        updated = self.sync_items([p for p in products if p.sku_code in known], action="update")
+        return {"added": added, "updated": updated}
+
     # --- Q6 -------------------------------------------------------------------------------------------
     def sync_items(self, products: Sequence[Any], *, action: str = "add") -> int:
         """Products (P9 item fields) to the WMS, ``ITEM_BATCH`` a call; returns how many were sent."""
@@ -305,13 +331,6 @@ def _document_state(data: dict[str, Any]) -> DocumentState:
             SkuQty(sku, int(qty)) for sku, qty in (data.get("confirmed") or {}).items() if int(qty) > 0),
             confirmed_at=data.get("confirmed_at"))
     return DocumentState(code, "waiting")
-
-
-def shipment_of(order_no: str, parcel: dict[str, Any]) -> Shipment:
-    """A parcel the ledger recorded, as the port's Shipment (lines keyed by SKU: the WMS echoes no line no.)."""
-    return Shipment(order_no=order_no, tracking_no=parcel["tracking_no"], carrier_code=parcel["carrier_code"],
-                    carrier_name=parcel.get("carrier_name"), shipped_at=parcel.get("shipped_at") or "",
-                    lines=tuple(ShippedLine(line_no=sku, sku_id=sku, qty=int(qty)) for sku, qty in parcel["items"].items()))
 
 
 def warehouse_for_tenant(tenant: Any, *, records: Any, timeline: Any, now: Callable[[], datetime] | None = None,
