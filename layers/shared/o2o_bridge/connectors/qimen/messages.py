@@ -67,9 +67,12 @@ def message_of(method: str, document: Any, key: str) -> QimenMessage:
     return QimenMessage(method, document, key, trace_key)
 
 
-def take(state: Any, message: QimenMessage) -> WarehouseNews:
+def take(state: Any, message: Any) -> WarehouseNews:
+    """A confirm or a stock report (a ``QimenMessage``, or an authenticated ``inbound.QimenCall``)."""
     if message.method in CONFIRMS:
         return _take_confirm(state, message)
+    if message.method not in STOCK_REPORTS:  # inbound.read_callback admits only these
+        raise PermanentError(f"the bridge takes no 奇门 {message.method}")
     skus = tuple(mappers.items_to_reread(message.document))
     return WarehouseNews(stock_to_reread=skus, stock_warehouse=state.section.warehouse_code,
                          detail={"reread": list(skus)})
