@@ -48,8 +48,7 @@ def cloud_wms(ctx: kit.FlowContext) -> "CloudWarehouse | None":
 def _the_wms(ctx: kit.FlowContext) -> "CloudWarehouse":
     wms = cloud_wms(ctx)
     if wms is None:
-        raise ConfigurationError(f"tenant {ctx.ent_id}'s warehouse is its ERP's: it has no cloud WMS to take "
-                                 "messages from")
+        raise ConfigurationError(f"tenant {ctx.ent_id}'s warehouse is its ERP's: it has no cloud WMS")
     return wms
 
 
@@ -79,7 +78,7 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
     return {"outcome": "done", **(outcome.result or {})}
 
 
-def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> Any:
+def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
     handed: list[Any] = []
     if news.confirmations:
         from . import warehouse_orders
@@ -93,7 +92,7 @@ def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> Any:
     if news.stock_to_reread:
         from . import stock_sync
 
-        return stock_sync.recheck_stock(ctx, news.stock_warehouse, news.stock_to_reread)
+        handed.append(stock_sync.recheck_stock(ctx, news.stock_warehouse, news.stock_to_reread))
     return handed
 
 

@@ -10,8 +10,9 @@ of store orders (S2/Q1), returns (Q2), 配货 (S5/Q3), 退仓 (S6/Q4) and wareho
 | ``send_to_store`` | stockout.create (DBCK or PTCK, the store as receiver) |
 | ``take_back_from_store`` | entryorder.create (DBRK or QTRK, the store as sender) |
 | ``stock_of`` / ``stock_changes`` | inventory.query (正品, 50 SKUs a call) |
-| ``sync_items`` (Q6, not a port operation) | items.synchronize |
-| ``delivery_as_held`` (Q1 catch-up, not a port operation) | deliveryorder.query, every page |
+| ``take_message`` (CloudWarehouse) | none: a confirm or stock report the WMS sent, added up in the ledger |
+| ``send_products`` (Q6, CloudWarehouse) | items.synchronize (``sync_items``: add, or update for items sent before) |
+| ``overdue_orders``, ``missed_confirm`` (Q1 catch-up, CloudWarehouse) | none; deliveryorder.query, every page (``delivery_as_held``) |
 
 The store's document no. is the 奇门 document code, and the id the flows keep for a 配货 /
 退仓 document: a create repeated after a lost answer names the same document, which a WMS
