@@ -22,11 +22,16 @@ def invocation(context: Any) -> Iterator[None]:
     timeline entries its flows record are written together when it ends (one request, not one
     per entry). Nothing is built or imported here beyond what the handler uses anyway."""
     global lambda_context
-    lambda_context = context
+    # Only for this invocation: work after it (the next warm invocation's cold paths, a test's own
+    # flows in the same process) must not read an ended invocation's remaining time.
+    previous, lambda_context = lambda_context, context
     from .connectors.aws.held import timeline_held
 
-    with timeline_held():
-        yield
+    try:
+        with timeline_held():
+            yield
+    finally:
+        lambda_context = previous
 
 
 @functools.cache
