@@ -35,18 +35,7 @@ os.environ.pop("AWS_PROFILE", None)
 @pytest.fixture
 def aws(monkeypatch):
     """moto's in-process AWS with the template's tables and queues, and the runtime pointed at them."""
-    from moto import mock_aws
+    from aws_setup import template_aws
 
-    from o2o_bridge import runtime
-
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("O2O_LEDGER_DIR", raising=False)  # the template's bucket, not a local stack's files
-    with mock_aws():
-        from aws_setup import create_template_resources
-
-        names = create_template_resources()
-        for var, value in names.items():
-            monkeypatch.setenv(var, value)
-        runtime.reset()
+    with template_aws(monkeypatch) as names:
         yield names
-        runtime.reset()

@@ -171,6 +171,18 @@ class FakeMetrics:
         self.values[name] = self.values.get(name, 0) + value
 
 
+def tenant_errors(doc) -> list[str]:
+    """The messages a tenant document that must be refused is refused with (`o2o tenant put` prints them)."""
+    import pytest
+    from pydantic import ValidationError
+
+    from o2o_bridge.tenant import parse_tenant, validation_messages
+
+    with pytest.raises(ValidationError) as caught:
+        parse_tenant(doc)
+    return validation_messages(caught.value)
+
+
 def fake_context(tenant, *, jst=None, store=None, **overrides):
     """A FlowContext over in-memory fakes; pass the JstApi / StoreSystem fakes a test needs.
     A JstApi fake is wrapped in the JST connector's Warehouse and Erp adapters (so the JST

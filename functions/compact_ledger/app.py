@@ -12,10 +12,10 @@ from o2o_bridge.observability import logger, metrics, traced
 @metrics.log_metrics
 @traced
 def lambda_handler(event, context):
-    runtime.lambda_context = context
-    summary = ledger_compaction.compact_closed_days(wiring.compactable_ledger(), now=datetime.now(timezone.utc),
-                                                    time_left=wiring.invocation_clock(context),
-                                                    metric=wiring.count_metric)
+    with runtime.invocation(context):
+        summary = ledger_compaction.compact_closed_days(wiring.compactable_ledger(), now=datetime.now(timezone.utc),
+                                                        time_left=wiring.invocation_clock(context),
+                                                        metric=wiring.count_metric)
     if summary["failed"]:
         logger.error("ledger days not compacted", extra={"failed": summary["failed"]})
     return summary

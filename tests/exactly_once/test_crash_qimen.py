@@ -17,6 +17,7 @@ import pytest
 
 from fakes import FakeTenants, fake_context
 from o2o_bridge import wiring
+from o2o_bridge.connectors.qimen import ledger as qimen_ledger
 from o2o_bridge.connectors.qimen.client import QimenClient
 from o2o_bridge.connectors.qimen.factory import credentials_of
 from o2o_bridge.connectors.qimen.inbound import read_callback
@@ -153,7 +154,7 @@ def check(world, run):
     assert sides["transfers"] == {"PH1": [{"sku_id": "JN002-BLU-30", "qty": 4}]}  # one P10, the total
     assert sides["returns"] == {"TC1": [{"sku_id": "TS001-WHT-L", "qty": 3}]}  # one P11
     assert sides["wms items"]["TS001-WHT-M"][0] == "纯棉T恤"  # Q6
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []  # nothing counted beyond a plan
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []  # nothing counted beyond a plan
     assert_settled(world.ctx)
     same_as_without_a_kill(sides, run)
 

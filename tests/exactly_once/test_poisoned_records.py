@@ -91,32 +91,46 @@ def s1_poll(monkeypatch) -> Case:
 
 # --- S2x: what the warehouse shows but no push announced ------------------------------------------
 
-def s2x_scan(monkeypatch) -> Case:
+def s2x_case(monkeypatch, happen: Callable[[Any, str], Any], query: str, path: str, effect: str) -> Case:
+    """S2x over four store orders the warehouse did something with (``happen``) and no push
+    announced: JST's ``query`` lists "malformed" as a row it cannot read, and 店+ refuses
+    the ``effect`` of "refused" for good (404)."""
     from flows_s2.conftest import World, order_requested
     from o2o_bridge.flows import warehouse_orders
 
     world = World(monkeypatch)
     world.ctx.queue = runtime.command_queue()
-    shipped_at = datetime.now(timezone.utc) - timedelta(minutes=5)
     for order_no in ("good-1", "malformed", "refused", "good-2"):
         warehouse_orders.on_order_warehouse_requested(order_requested(order_no), world.ctx)
-        world.jst.ship(order_no, f"SF-{order_no}", [("1", "TS001-WHT-M", 2), ("2", "JN002-BLU-30", 1)], shipped_at)
-    world.store.unknown_orders.add("refused")  # 店+ answers 404 for its shipment: refused for good
-    real_query = world.jst.query_logistics
+        happen(world, order_no)
+    world.store.unknown_orders.add("refused")
+    real_query = getattr(world.jst, query)
     state = {"fixed": False}
 
-    def query(**kwargs):
-        return [malformed("JST /open/logistic/query", {"so_id": p.so_id, "items": "?"}, p.so_id)
-                if p.so_id == "malformed" and not state["fixed"] else p for p in real_query(**kwargs)]
+    def listed(**kwargs):
+        return [malformed(f"JST {path}", {"so_id": row.so_id, "items": "?"}, row.so_id)
+                if row.so_id == "malformed" and not state["fixed"] else row for row in real_query(**kwargs)]
 
-    monkeypatch.setattr(world.jst, "query_logistics", query)
+    monkeypatch.setattr(world.jst, query, listed)
 
     def fix():
         state["fixed"] = True
         world.store.unknown_orders.clear()
 
     return Case(world.ctx, lambda: warehouse_orders.recover_missed_pushes(world.ctx),
-                lambda: {effect[1] for effect in world.store.of("ship")}, fix)
+                lambda: {done[1] for done in world.store.of(effect)}, fix)
+
+
+def s2x_scan(monkeypatch) -> Case:
+    shipped_at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    lines = [("1", "TS001-WHT-M", 2), ("2", "JN002-BLU-30", 1)]
+    return s2x_case(monkeypatch, lambda world, order_no: world.jst.ship(order_no, f"SF-{order_no}", lines, shipped_at),
+                    "query_logistics", "/open/logistic/query", "ship")
+
+
+def s2x_cancels(monkeypatch) -> Case:
+    return s2x_case(monkeypatch, lambda world, order_no: world.jst.cancel_in_jst(order_no, "缺货"),
+                    "query_orders_changed", "/open/orders/single/query", "cancel")
 
 
 # --- S3: the hourly stock pull -------------------------------------------------------------------
@@ -680,7 +694,8 @@ def member_merge(monkeypatch) -> Case:
     return Case(ctx, run, lambda: set(sent), fix)
 
 
-CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow,
+CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S2x missed cancels": s2x_cancels,
+         "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow,
          "Q1 catch-up, cloud WMS over 奇门": lambda monkeypatch: cloud_wms_catch_up("delivery", monkeypatch),
          "Q3 配货 catch-up, cloud WMS over 奇门": lambda monkeypatch: cloud_wms_catch_up("stockout", monkeypatch), "S7 products": s7_products,
          "W1 store sales": w1_sales, "W2 ERP documents": w2_documents, "W4 ERP products": w4_products,

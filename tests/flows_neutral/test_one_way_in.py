@@ -1,7 +1,7 @@
 """One way in for what a warehouse did: a parcel shipped, an order cancelled, a return received
 reach the store the same way, and once, whether JST pushed it (the push names documents, the
-bridge re-reads them), JST's 15-minute poll found it (S2x), or a cloud WMS confirmed it over
-奇门 (a signed deliveryorder.confirm / returnorder.confirm). Each source below feeds the same
+bridge re-reads them), JST's 15-minute poll found it (S2x: parcels, cancels, receipts), or a
+cloud WMS confirmed it over 奇门 (a signed deliveryorder.confirm / returnorder.confirm). Each source below feeds the same
 confirmation; the store sees one identical P3 / P4 / P5 from each, and a source that repeats
 itself, or a second source telling the same news, changes nothing."""
 
@@ -64,11 +64,15 @@ class JstPushes(JstSource):
 
 
 class JstPoll(JstSource):
-    """No push arrived: S2x finds the parcel and the receipt (JST has no window of cancels to
-    poll: a cancel arrives pushed, or the store asked for it)."""
+    """No push arrived: S2x finds the parcel, the cancel (JST's order query, orders changed in
+    the window with a cancelled status) and the receipt."""
 
     def ship(self) -> None:
         self.jst.ship("WM1001", "SF1", PARCEL, datetime.now(timezone.utc))
+        warehouse_orders.recover_missed_pushes(self.ctx)
+
+    def cancel(self) -> None:
+        self.jst.cancel_in_jst("WM1001", "缺货")
         warehouse_orders.recover_missed_pushes(self.ctx)
 
     def receive(self) -> None:
@@ -174,6 +178,42 @@ def test_a_push_and_the_poll_telling_the_same_news_are_one_effect(monkeypatch):
     assert source.store.of("ship") == SHIPPED and source.store.of("receipt") == RECEIVED
 
 
+@pytest.mark.parametrize("first", ["push", "poll"])
+def test_a_push_and_the_poll_telling_the_same_cancel_are_one_p4(first, monkeypatch):
+    source = JstPushes(monkeypatch)
+    source.ordered()
+    body = source.jst.cancel_in_jst("WM1001", "缺货")
+    push = lambda: warehouse_orders.recheck_cancels(source.ctx, source.push(body).named_cancels())  # noqa: E731
+    poll = lambda: warehouse_orders.recover_missed_pushes(source.ctx)  # noqa: E731
+    for tell in ([push, poll] if first == "push" else [poll, push]):
+        tell()
+    drain_retries(source.ctx)
+    poll()  # the next run's window overlaps this one's: it sees the cancel again
+    assert source.store.of("cancel") == [("cancel", "WM1001", "缺货")]
+    assert source.ctx.timeline.steps("WM1001").count("s2.cancelled_at_store") == 1
+
+
+def test_the_poll_takes_only_the_cancels_of_orders_the_bridge_submitted(monkeypatch):
+    source = JstPoll(monkeypatch)
+    source.ordered()
+    source.jst.cancel_in_jst("OTHER-ORIGIN", "买家取消")  # an order of the shop the bridge never submitted
+    summary = warehouse_orders.recover_missed_pushes(source.ctx)
+    assert source.store.of("cancel") == [] and summary["cancels"]["not_ours"] == 1
+
+
+def test_a_voided_order_is_a_cancel_when_the_tenant_names_its_status(monkeypatch):
+    # JST documents Cancelled; a JST that lists its 作废 orders as Delete is configured so.
+    source = JstPoll(monkeypatch)
+    source.ordered()
+    source.jst.cancel_in_jst("WM1001", "作废", status="Delete")
+    warehouse_orders.recover_missed_pushes(source.ctx)
+    assert source.store.of("cancel") == []  # Delete is not a cancel unless the tenant says so
+    section = source.ctx.tenant.jushuitan.model_copy(update={"cancelled_order_statuses": ["Cancelled", "Delete"]})
+    source.ctx.tenant = source.ctx.tenant.model_copy(update={"jushuitan": section})
+    warehouse_orders.recover_missed_pushes(source.ctx)
+    assert [effect[:2] for effect in source.store.of("cancel")] == [("cancel", "WM1001")]
+
+
 def test_a_cloud_wms_confirm_and_a_re_read_of_its_ledger_are_one_effect(monkeypatch):
     # The WMS's confirm is recorded in the bridge's ledger of its documents; a later re-read of
     # the order (as after a push) takes the same parcel through the same step: nothing more.
@@ -215,5 +255,5 @@ def test_every_way_in_reaches_the_store_through_one_step_per_kind(monkeypatch):
         seen[name] = sorted(set(calls))
         monkeypatch.undo()
     assert seen == {"jst push": ["cancel_store_order", "record_return_receipt", "record_shipment"],
-                    "jst poll": ["record_return_receipt", "record_shipment"],
+                    "jst poll": ["cancel_store_order", "record_return_receipt", "record_shipment"],
                     "qimen confirm": ["cancel_store_order", "record_return_receipt", "record_shipment"]}

@@ -77,25 +77,13 @@ def world(monkeypatch):
 def tables():
     """moto with the template's tables and two tenants (10010, and 20020 with shop 555 and its
     own callback token), built once for the package; tests compare counts before and after."""
-    from moto import mock_aws
+    from aws_setup import template_aws
 
-    from aws_setup import create_template_resources
-    from o2o_bridge import runtime
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        names = create_template_resources()
-        for var, value in names.items():
-            patch.setenv(var, value)
-        runtime.reset()
-        store = runtime.state_store()
-        store.put(demo_tenant())
-        other = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
-        other["ent_id"], other["pos"]["webhook_secret"] = "20020", "other-webhook-secret"
-        other["jushuitan"].update(self_mall_shop_id=555, callback={"token": "other-callback-token"})
-        store.put(parse_tenant(other))
+    other = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    other["ent_id"], other["pos"]["webhook_secret"] = "20020", "other-webhook-secret"
+    other["jushuitan"].update(self_mall_shop_id=555, callback={"token": "other-callback-token"})
+    with pytest.MonkeyPatch.context() as patch, template_aws(patch, demo_tenant(), parse_tenant(other)) as names:
         yield names
-        runtime.reset()
 
 
 @pytest.fixture

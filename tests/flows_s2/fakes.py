@@ -9,7 +9,7 @@ import itertools
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,12 @@ class Faults:
         if self._random.random() < 0.5:
             raise error(f"injected fault before {where}")
         return True
+
+
+def _order_row(so_id: str, order: dict[str, Any], shop_id: int) -> jst.Order:
+    """An order as JST's order query lists it (with the reason of a cancel, when there is one)."""
+    return jst.Order(o_id=order["o_id"], so_id=so_id, shop_id=shop_id, status=order["status"],
+                     **({"cancel_remark": order["cancel_remark"]} if order.get("cancel_remark") else {}))
 
 
 class FakeJst:
@@ -85,9 +91,7 @@ class FakeJst:
     def query_orders(self, *, shop_id, so_ids):
         self._fault("orders/single/query")
         with self.lock:
-            return [jst.Order(o_id=o["o_id"], so_id=so_id, shop_id=shop_id, status=o["status"],
-                              **({"cancel_remark": o["cancel_remark"]} if o.get("cancel_remark") else {}))
-                    for so_id, o in self.orders.items() if so_id in so_ids]
+            return [_order_row(so_id, o, shop_id) for so_id, o in self.orders.items() if so_id in so_ids]
 
     def cancel_orders(self, o_ids, *, cancel_type, remark=None):
         lost = self._fault("orderbyoid/cancel")
@@ -97,7 +101,8 @@ class FakeJst:
                 order = next(o for o in self.orders.values() if o["o_id"] == o_id)
                 if order["status"] == "Sent":
                     raise JstPermanentError("JST code 160", code=160, jst_msg=f"订单{o_id}已发货，不能取消")
-                order.update(status="Cancelled", cancel_type=cancel_type, remark=remark)
+                order.update(status="Cancelled", cancel_type=cancel_type, remark=remark,
+                             modified_at=datetime.now(timezone.utc))
         if lost:
             raise JstTransientError("injected fault after orderbyoid/cancel")
         return [{"code": 0}]
@@ -125,6 +130,13 @@ class FakeJst:
             self.calls.append("logistic/query")
             return [p for p in self.parcels if begin <= p.model_extra["sent_at"] <= end]
 
+    def query_orders_changed(self, *, shop_id, begin, end, status):
+        self._fault("orders/single/query")
+        with self.lock:
+            self.calls.append("orders/single/query")
+            return [_order_row(so_id, o, shop_id) for so_id, o in self.orders.items()
+                    if o["status"] == status and o.get("modified_at") and begin <= o["modified_at"] <= end]
+
     def query_aftersale_received(self, *, begin, end, shop_id=None):
         self._fault("aftersale/received/query")
         with self.lock:
@@ -146,10 +158,11 @@ class FakeJst:
             return [r for r in self.received if r.so_id in so_ids or r.as_id in as_ids]
 
     # --- what the warehouse does -----------------------------------------------------------------
-    def cancel_in_jst(self, so_id: str, remark: str = "") -> dict:
-        """JST (the merchant, or the platform) cancels the order: returns the 取消订单 push body."""
+    def cancel_in_jst(self, so_id: str, remark: str = "", status: str = "Cancelled") -> dict:
+        """JST (the merchant, or the platform) cancels the order (it shows in the order query's
+        window of changes with ``status``): returns the 取消订单 push body."""
         order = self.orders.setdefault(so_id, {"o_id": next(self._ids), "status": "WaitConfirm"})
-        order.update(status="Cancelled", cancel_remark=remark)
+        order.update(status=status, cancel_remark=remark, modified_at=datetime.now(timezone.utc))
         return {"so_id": so_id, "remark": remark}
 
     def ship_merged(self, so_id: str, l_id: str, lines: list[tuple[str, str, str, int]], at: datetime,
@@ -225,6 +238,8 @@ class FakeStore:
                                                          shipment_id=f"SH{len(self.effects)}"), shipment.body())
 
     def cancel_order(self, order_no, reason, *, business_key=None):
+        if order_no in self.unknown_orders:
+            raise PosNotFound(f"店+ 404: order {order_no} not found", status=404)
         return self._command(f"order-cancel:{business_key}", ("cancel", order_no, reason),
                              lambda: pos.OrderCancelled(order_no=order_no, status="cancelled"))
 

@@ -24,6 +24,21 @@ def expected(store, sku):
     return sum(store.stores[(code, sku)][0] for code in ("S001", "S002"))
 
 
+def all_right(jst, store, skus):
+    """Every one of the first ``skus`` SKUs holds, at 店加线下仓, the sum of the stores' stock."""
+    return all(jst.qty(OFFLINE, f"SKU{n:05d}") == expected(store, f"SKU{n:05d}") for n in range(skus))
+
+
+def resume_after_crash(ctx, store, run_id):
+    """Run ``run_id`` again after its crash, recording the store-stock reads it asks for:
+    (its summary, the reads' arguments, its progress lines)."""
+    asked, lines = [], []
+    real_scan = store.scan_stock
+    store.scan_stock = lambda **kwargs: (asked.append(kwargs), real_scan(**kwargs))[1]
+    summary = stock_nightly.nightly_stock_push(ctx, run_id=run_id, fan_out=False, progress=lines.append)
+    return summary, asked, lines
+
+
 def change(store, share, seed=5):
     rng = random.Random(seed)
     cells = sorted(store.stores)
@@ -39,7 +54,7 @@ def test_the_first_run_pushes_everything_the_next_only_what_changed(ctx, jst, st
     seed_stores(store)
     first = stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
     assert first["changed"] == 1200 and first["pushed"] == 1200 and len(jst.upload_calls) == math.ceil(1200 / 500)
-    assert all(jst.qty(OFFLINE, f"SKU{n:05d}") == expected(store, f"SKU{n:05d}") for n in range(1200))
+    assert all_right(jst, store, 1200)
 
     jst.upload_calls.clear()
     quiet = stock_nightly.nightly_stock_push(ctx, run_id="20261201", fan_out=False)

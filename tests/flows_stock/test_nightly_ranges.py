@@ -10,15 +10,11 @@ import pytest
 from o2o_bridge.flows import stock_nightly
 
 from .stock_fakes import Crash, tenant_with
-from .test_nightly import OFFLINE, change, expected, seed_stores
+from .test_nightly import OFFLINE, all_right, change, resume_after_crash, seed_stores
 
 
 def readers(count):
     return tenant_with(lambda doc: doc["pos"].update(parallel_reads=count))
-
-
-def all_right(jst, store, skus):
-    return all(jst.qty(OFFLINE, f"SKU{n:05d}") == expected(store, f"SKU{n:05d}") for n in range(skus))
 
 
 def test_ranges_are_cut_evenly_from_the_last_runs_skus():
@@ -68,11 +64,7 @@ def test_a_crash_in_one_range_resumes_each_range_after_its_stored_chunks(make_ct
     assert stock_nightly.run_status(ctx, "20261201")["state"] == "planning"
     pushed_before = len(jst.upload_calls)
     assert pushed_before >= 1
-    asked = []
-    real_scan = store.scan_stock
-    store.scan_stock = lambda **kwargs: (asked.append(kwargs), real_scan(**kwargs))[1]
-    lines = []
-    summary = stock_nightly.nightly_stock_push(ctx, run_id="20261201", fan_out=False, progress=lines.append)
+    summary, asked, lines = resume_after_crash(ctx, store, "20261201")
     assert "resuming run 20261201" in lines[0]
     assert {a["sku_until"] for a in asked} == {"SKU01499", None}
     # Each range goes on from the last SKU a stored chunk covers (its own bound if none does yet).

@@ -8,11 +8,7 @@ import pytest
 from o2o_bridge.flows import stock_nightly
 
 from .stock_fakes import Crash
-from .test_nightly import OFFLINE, change, expected, seed_stores
-
-
-def all_right(jst, store, skus):
-    return all(jst.qty(OFFLINE, f"SKU{n:05d}") == expected(store, f"SKU{n:05d}") for n in range(skus))
+from .test_nightly import OFFLINE, all_right, change, resume_after_crash, seed_stores
 
 
 def test_the_first_upload_goes_out_while_the_store_stock_is_still_being_read(ctx, jst, store):
@@ -45,11 +41,7 @@ def test_a_crash_mid_read_resumes_after_the_last_stored_chunk(ctx, jst, store):
     with pytest.raises(Crash):
         stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
     assert len(jst.uploads) == 2 and stock_nightly.run_status(ctx, "20261130")["state"] == "planning"
-    asked = []
-    real_scan = store.scan_stock
-    store.scan_stock = lambda **kwargs: (asked.append(kwargs), real_scan(**kwargs))[1]
-    lines = []
-    summary = stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False, progress=lines.append)
+    summary, asked, lines = resume_after_crash(ctx, store, "20261130")
     assert "2 of 2 chunks planned so far already pushed" in lines[0]
     assert asked[0]["order"] == "sku" and asked[0]["sku_after"] == "SKU00999"
     assert (summary["pushed"], summary["changed"], summary["rows_read"]) == (2300, 2300, 4600)

@@ -173,6 +173,23 @@ def test_aware_datetimes_are_sent_as_shanghai_wall_time():
     api.query_aftersale_received(begin=datetime(2026, 1, 1, tzinfo=utc), end=datetime(2026, 1, 2, tzinfo=utc))
 
 
+def test_the_s2x_cancel_query_asks_for_one_status_in_a_modified_window_and_parks_an_unreadable_row():
+    from o2o_bridge.ports import MalformedRow
+
+    seen = []
+
+    def query(call):
+        seen.append({k: call.biz.get(k) for k in ("shop_id", "status", "date_type", "modified_begin")})
+        return ok({"orders": [{"o_id": 1, "so_id": "WM1", "status": "Cancelled", "ts": 2},
+                              {"o_id": "not a number", "so_id": "WM2", "status": "Cancelled"}], "has_next": False})
+
+    api = JstApiAdapter(make_client(FakeGateway(routes={"/open/orders/single/query": query})))
+    rows = api.query_orders_changed(shop_id=7, begin=datetime(2026, 1, 1), end=datetime(2026, 1, 2), status="Cancelled")
+    assert seen == [{"shop_id": 7, "status": "Cancelled", "date_type": 0, "modified_begin": "2026-01-01 00:00:00"}]
+    [unreadable] = [r for r in rows if isinstance(r, MalformedRow)]
+    assert unreadable.key == "WM2" and [r.so_id for r in rows if not isinstance(r, MalformedRow)] == ["WM1"]
+
+
 def test_keep_latest_and_batches():
     rows = [("a", 1), ("b", 5), ("a", 3), ("a", 2)]
     assert keep_latest(rows, key=lambda r: r[0], ts=lambda r: r[1]) == [("a", 3), ("b", 5)]

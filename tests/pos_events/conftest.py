@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from handlers import sample_event
-from o2o_bridge import runtime
 from o2o_bridge.events import routes
 from o2o_bridge.tenant import parse_tenant
 from o2o_bridge.connectors.store.inbound import sign
@@ -112,24 +111,14 @@ def tenants():
     uses its own event ids and compares table counts before and after, so tests stay
     independent.
     """
-    from moto import mock_aws
+    from aws_setup import template_aws
 
-    from aws_setup import create_template_resources
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        names = create_template_resources()
-        for var, value in names.items():
-            patch.setenv(var, value)
-        runtime.reset()
-        store = runtime.state_store()
-        store.put(parse_tenant(demo_doc()))
-        other = copy.deepcopy(demo_doc())
-        other["ent_id"], other["name"] = "20020", "Other merchant"
-        other["pos"]["webhook_secret"] = OTHER_SECRET
-        store.put(parse_tenant(other))
+    other = copy.deepcopy(demo_doc())
+    other["ent_id"], other["name"] = "20020", "Other merchant"
+    other["pos"]["webhook_secret"] = OTHER_SECRET
+    with pytest.MonkeyPatch.context() as patch, template_aws(patch, parse_tenant(demo_doc()),
+                                                              parse_tenant(other)) as names:
         yield names
-        runtime.reset()
 
 
 @pytest.fixture

@@ -157,14 +157,15 @@ def test_base64_bodies_are_verified_on_their_bytes(tenants):
 
 
 def test_a_confirm_of_a_document_the_bridge_created_is_taken_once(tenants):
-    from o2o_bridge.flows import cloud_warehouse, kit
+    from o2o_bridge.connectors.qimen import ledger as qimen_ledger
+    from o2o_bridge.flows import kit
 
     tenant = runtime.state_store().get("10020")
-    cloud_warehouse.remember_document(wiring.context_for(tenant), "SO1", kind="delivery", plan={"SKU-A": 2},
+    qimen_ledger.remember_document(wiring.context_for(tenant), "SO1", kind="delivery", plan={"SKU-A": 2},
                                       order_type="JYCK", store_key="SO1")
     # The store system is not running here: the parcel's P3 waits in the retry queue, durably.
     first = call(signed_query("deliveryorder.confirm", CONFIRM), CONFIRM)
     assert (first["flag"], first["code"], first["message"]) == ("success", "0", "ok")
     again = call(signed_query("deliveryorder.confirm", CONFIRM), CONFIRM)
     assert (again["flag"], again["message"]) == ("success", "taken before")
-    assert cloud_warehouse.document(wiring.context_for(tenant), "SO1")["confirmed"] == {"SKU-A": 1}
+    assert qimen_ledger.document(wiring.context_for(tenant), "SO1")["confirmed"] == {"SKU-A": 1}

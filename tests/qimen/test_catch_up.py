@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from o2o_bridge.connectors.qimen import ledger as qimen_ledger
 from o2o_bridge.flows import cloud_warehouse, warehouse_orders
 
 from .test_warehouse_over_sandbox import ORDER, event, shipped, world  # noqa: F401 - the fixture
@@ -51,7 +52,7 @@ def test_a_parcel_caught_up_and_then_delivered_by_the_wms_retry_counts_once(orde
     lost = world.wms.state.callbacks[0]
     world.wms.send_callback(lost["method"], lost["body"].encode())
     assert shipped(world) == [("WM1", "SF1", (("TS001-WHT-M", 2),))]
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []  # no "beyond the order" either
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []  # no "beyond the order" either
 
 
 def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shipped(ordered):
@@ -63,7 +64,7 @@ def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shi
     summary = cloud_warehouse.catch_up_confirmations(world.ctx)
     assert summary["caught_up"] == ["WM1"]
     assert [s[1] for s in shipped(world)] == ["SF1", "SF2"]
-    assert cloud_warehouse.document(world.ctx, "WM1")["final"] is True
+    assert qimen_ledger.document(world.ctx, "WM1")["final"] is True
     later(world, 120)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0  # done: never asked again
 
@@ -89,7 +90,7 @@ def test_an_order_the_wms_does_not_know_is_an_exception_for_a_person(ordered):
     later(world, 61)
     summary = cloud_warehouse.catch_up_confirmations(world.ctx)
     assert summary["failed"] == 1
-    [exception] = cloud_warehouse.exceptions_to_show(world.ctx)
+    [exception] = qimen_ledger.exceptions_to_show(world.ctx)
     assert exception["reason"] == "catch_up_refused" and "WM1" in exception["wms_message"]
 
 
@@ -138,8 +139,8 @@ def test_a_lost_last_stockout_confirm_is_caught_up_and_the_store_told_once_with_
     # The WMS re-sends the lost confirm after all: acknowledged, nothing moves twice.
     lost = world.wms.state.callbacks[-1]
     world.wms.send_callback(lost["method"], lost["body"].encode())
-    assert cloud_warehouse.document(world.ctx, "PH1")["confirmed"] == {"JN002-BLU-30": 4}
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []
+    assert qimen_ledger.document(world.ctx, "PH1")["confirmed"] == {"JN002-BLU-30": 4}
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []
     later(world, 120)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0
 
@@ -152,12 +153,12 @@ def test_a_lost_entry_receipt_is_caught_up_by_entryorder_query_and_adds_only_wha
     summary = cloud_warehouse.catch_up_confirmations(world.ctx)
     assert summary["caught_up"] == ["TC1"] and asked(world) == ["entryorder.query"]
     assert world.store.documents.returns["TC1"]["items"] == [{"sku_id": "TS001-WHT-L", "qty": 3}]
-    assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
+    assert qimen_ledger.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
     assert "qimen.caught_up" in world.ctx.timeline.steps("TC1")
     lost = world.wms.state.callbacks[-1]
     world.wms.send_callback(lost["method"], lost["body"].encode())  # the lost last receipt, late
-    assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []
+    assert qimen_ledger.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 3}
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []
 
 
 def test_an_entry_still_being_received_is_taken_as_far_as_it_goes(world):
@@ -165,16 +166,16 @@ def test_an_entry_still_being_received_is_taken_as_far_as_it_goes(world):
     world.wms.receive("TC1", {"TS001-WHT-L": 2}, drop=True)     # a partial receipt, lost
     later(world, 61)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["caught_up"] == ["TC1"]
-    record = cloud_warehouse.document(world.ctx, "TC1")
+    record = qimen_ledger.document(world.ctx, "TC1")
     assert (record["confirmed"], record["final"]) == ({"TS001-WHT-L": 2}, False)
     assert world.store.documents.returns == {}                  # the store hears once the WMS is done
     lost = world.wms.state.callbacks[-1]
     world.wms.send_callback(lost["method"], lost["body"].encode())  # the lost receipt's late copy: not added again
-    assert cloud_warehouse.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 2}
+    assert qimen_ledger.document(world.ctx, "TC1")["confirmed"] == {"TS001-WHT-L": 2}
     world.wms.receive("TC1")                                    # the last receipt arrives by callback
     assert world.store.documents.returns["TC1"]["items"] == [{"sku_id": "TS001-WHT-L", "qty": 3}]
     world.wms.send_callback(lost["method"], lost["body"].encode())  # and once more after the end
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []
 
 
 def test_a_lost_return_receipt_is_caught_up_once_the_wms_has_received_it(ordered):
@@ -191,7 +192,7 @@ def test_a_lost_return_receipt_is_caught_up_once_the_wms_has_received_it(ordered
     lost = world.wms.state.callbacks[-1]
     world.wms.send_callback(lost["method"], lost["body"].encode())  # the re-send: nothing twice
     assert len(world.store.orders.of("receipt")) == 1
-    assert cloud_warehouse.exceptions_to_show(world.ctx) == []   # and no "beyond the plan" alarm either
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []   # and no "beyond the plan" alarm either
     later(world, 120)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0
 

@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
-import pytest
 import yaml
-from pydantic import ValidationError
 
-from o2o_bridge.tenant import parse_tenant, validation_messages
+from fakes import tenant_errors as errors_of
+from o2o_bridge.tenant import parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
 
@@ -26,12 +25,6 @@ def cloud_doc(**section) -> dict:
     doc["warehouse"] = "qimen"
     doc["qimen"] = {**SECTION, **section}
     return doc
-
-
-def errors_of(doc) -> list[str]:
-    with pytest.raises(ValidationError) as caught:
-        parse_tenant(doc)
-    return validation_messages(caught.value)
 
 
 def test_the_section_as_documented_is_valid():

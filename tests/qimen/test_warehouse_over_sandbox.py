@@ -16,6 +16,7 @@ from fakes import FakeTenants, fake_context
 from flows_s2.fakes import FakeStore as OrdersStore
 from flows_transfers.s5_s7_fakes import FakeStore as DocumentsStore
 from o2o_bridge import wiring
+from o2o_bridge.connectors.qimen import ledger as qimen_ledger
 from o2o_bridge.connectors.qimen.client import QimenClient
 from o2o_bridge.connectors.qimen.errors import QimenTransientError
 from o2o_bridge.connectors.qimen.factory import credentials_of
@@ -58,9 +59,10 @@ ORDER = {"order_no": "WM1", "receiver": {"name": "张三", "mobile": "1380000000
          "pay_amount": "507.00", "freight": "10.00", "paid_at": "2026-12-02T10:00:00+08:00"}
 
 
-@pytest.fixture
-def world(monkeypatch):
-    holder = SimpleNamespace()
+def callback_receiver(holder: SimpleNamespace) -> RecordingReceiver:
+    """/qimen/callback for the sandbox's WMS: each call read and authenticated as the handler
+    reads it (for the tenant of ``holder.ctx``), then taken by the cloud-warehouse flow; a
+    refusal or a failure is answered as data the test reads."""
 
     def bridge(request):
         try:
@@ -73,15 +75,26 @@ def world(monkeypatch):
         except Exception as exc:  # noqa: BLE001 - the test reads what the bridge would answer
             return 200, {"failure": type(exc).__name__, "message": str(exc)}
 
-    receiver = RecordingReceiver(bridge)
+    return RecordingReceiver(bridge)
+
+
+def sandbox_warehouse(tenant, ctx) -> QimenWarehouse:
+    """The tenant's 奇门 adapter over the sandbox's gateway, keeping its ledger in ``ctx``'s state."""
+    client = QimenClient(credentials_of(tenant.qimen, None), http=httpx.Client(timeout=5))
+    return QimenWarehouse(tenant, client, records=ctx.records, timeline=ctx.timeline, now=lambda: ctx.now(),
+                          metric=ctx.metric)
+
+
+@pytest.fixture
+def world(monkeypatch):
+    holder = SimpleNamespace()
+    receiver = callback_receiver(holder)
     with QimenSandbox(bridge_url=receiver.url) as wms:
         doc = cloud_doc()
         doc["qimen"]["gateway_url"] = wms.gateway_url
         tenant = parse_tenant(doc)
         ctx = fake_context(tenant, store=Store())
-        client = QimenClient(credentials_of(tenant.qimen, None), http=httpx.Client(timeout=5))
-        ctx.warehouse = QimenWarehouse(tenant, client, records=ctx.records, timeline=ctx.timeline,
-                                       now=lambda: ctx.now(), metric=ctx.metric)
+        ctx.warehouse = sandbox_warehouse(tenant, ctx)
         holder.ctx = ctx
         monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
         yield SimpleNamespace(ctx=ctx, wms=wms, store=ctx.store, tenant=tenant, bridge=receiver)
@@ -109,7 +122,7 @@ def test_q1_a_duplicated_confirm_and_an_extra_parcel_ship_nothing_twice(world):
     world.wms.ship("WM1", duplicate=True)
     world.wms.ship("WM1", [{"tracking_no": "SF9", "items": {"TS001-WHT-M": 1}}])  # beyond the order
     assert len(shipped(world)) == 1
-    [exception] = cloud_warehouse.exceptions_to_show(world.ctx)
+    [exception] = qimen_ledger.exceptions_to_show(world.ctx)
     assert exception["excess"] == {"TS001-WHT-M": 1} and exception["store_key"] == "WM1"
 
 
@@ -126,7 +139,7 @@ def test_q1c_a_cancel_refused_because_shipped_is_an_exception(world):
     with pytest.raises(WarehouseRefused, match="已发货"):
         warehouse_orders.on_order_cancelled(event("order.cancelled", {"order_no": "WM1", "reason": "顾客取消"}),
                                             world.ctx)
-    [exception] = cloud_warehouse.exceptions_to_show(world.ctx)
+    [exception] = qimen_ledger.exceptions_to_show(world.ctx)
     assert exception["reason"] == "cancel_refused" and exception["store_key"] == "WM1"
 
 
@@ -203,7 +216,7 @@ def test_a_transient_failure_remembers_nothing_and_a_retry_creates_one_document(
     world.wms.faults["script"] = [{"kind": "http"}]
     with pytest.raises(QimenTransientError):
         world.ctx.warehouse.submit_order(order)
-    assert cloud_warehouse.document(world.ctx, "WM9") is None
+    assert qimen_ledger.document(world.ctx, "WM9") is None
     first = world.ctx.warehouse.submit_order(order)
     assert world.ctx.warehouse.submit_order(order) == first  # a replay after a lost answer
     assert list(world.wms.state.documents) == ["WM9"]

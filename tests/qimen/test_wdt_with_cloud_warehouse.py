@@ -6,33 +6,27 @@ builds it."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-import httpx
 import pytest
 import yaml
 
-from fakes import FakeTenants, fake_context
+from fakes import fake_context
 from o2o_bridge.connectors.pacing import InMemoryRateLimiter, Window
-from o2o_bridge.connectors.qimen.client import QimenClient
-from o2o_bridge.connectors.qimen.factory import credentials_of
-from o2o_bridge.connectors.qimen.inbound import CallbackRefused, read_callback
-from o2o_bridge.connectors.qimen.warehouse import QimenWarehouse
 from o2o_bridge.connectors.wangdiantong.api import WdtApi
 from o2o_bridge.connectors.wangdiantong.client import WdtClient, WdtCredentials
 from o2o_bridge.connectors.wangdiantong.erp import WdtErp
 from o2o_bridge.connectors.wangdiantong.factory import limits_of
 from o2o_bridge import wiring
-from o2o_bridge.flows import cloud_warehouse, erp_stock, erp_store_stock, stock_sync, warehouse_orders
+from o2o_bridge.flows import erp_stock, erp_store_stock, stock_sync, warehouse_orders
 from o2o_bridge.tenant import parse_tenant
 from o2o_local.qimen_sandbox import QimenSandbox
 from o2o_local.wdt_sandbox import WdtSandbox
 from qimen_wms import TENANTS, cloud_doc
-from recording_receiver import RecordingReceiver
 
-from .test_warehouse_over_sandbox import ORDER, Store, event, shipped
+from .test_warehouse_over_sandbox import ORDER, Store, callback_receiver, event, sandbox_warehouse, shipped
 
 
 def wdt_with_wms_doc(wdt_url: str, gateway_url: str, master: str = "erp") -> dict:
@@ -47,16 +41,7 @@ def wdt_with_wms_doc(wdt_url: str, gateway_url: str, master: str = "erp") -> dic
 @pytest.fixture
 def world(monkeypatch):
     holder = SimpleNamespace()
-
-    def bridge(request):
-        try:
-            call = read_callback(request.query, request.raw, FakeTenants(holder.ctx.tenant), None,
-                                 datetime.now(timezone.utc))
-        except CallbackRefused as refused:
-            return 200, {"refused": refused.code}
-        return 200, cloud_warehouse.on_wms_message(call, holder.ctx)
-
-    receiver = RecordingReceiver(bridge)
+    receiver = callback_receiver(holder)
     with QimenSandbox(bridge_url=receiver.url) as wms, WdtSandbox() as wdt:
         wdt.seed_demo()
         wdt.rate_limit.configure(enabled=False)
@@ -66,10 +51,7 @@ def world(monkeypatch):
                                           section.appsecret.get_secret_value()),
                            limiter=InMemoryRateLimiter("t", [Window(1, 10_000)]))
         ctx = fake_context(tenant, store=Store(), erp=WdtErp(WdtApi(client, limits_of(section)), tenant))
-        ctx.warehouse = QimenWarehouse(tenant, QimenClient(credentials_of(tenant.qimen, None),
-                                                           http=httpx.Client(timeout=5)),
-                                       records=ctx.records, timeline=ctx.timeline, now=lambda: ctx.now(),
-                                       metric=ctx.metric)
+        ctx.warehouse = sandbox_warehouse(tenant, ctx)
         holder.ctx = ctx
         monkeypatch.setattr(wiring, "context_for", lambda t: ctx)
         yield SimpleNamespace(ctx=ctx, wms=wms, wdt=wdt, store=ctx.store, tenant=tenant)

@@ -10,7 +10,6 @@ import boto3
 import pytest
 
 from handlers import answer, sample_event
-from o2o_bridge import runtime
 from o2o_bridge.connectors.jushuitan.signing import legacy_push_sign
 from o2o_bridge.tenant import parse_tenant
 
@@ -26,19 +25,10 @@ def demo_doc() -> dict:
 @pytest.fixture(scope="module")
 def bridge():
     """One moto world for the module (like the ``aws`` fixture): each test compares before/after."""
-    from moto import mock_aws
+    from aws_setup import template_aws
 
-    from aws_setup import create_template_resources
-
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        names = create_template_resources()
-        for var, value in names.items():
-            patch.setenv(var, value)
-        runtime.reset()
-        runtime.state_store().put(parse_tenant(demo_doc()))
+    with pytest.MonkeyPatch.context() as patch, template_aws(patch, parse_tenant(demo_doc())) as names:
         yield names
-        runtime.reset()
 
 
 def snapshot(env) -> tuple:

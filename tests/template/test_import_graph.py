@@ -16,12 +16,6 @@ STORE_CONTRACT = ("o2o_bridge.connectors.store.models", "o2o_bridge.connectors.s
                   "o2o_bridge.connectors.store.idempotency", "o2o_bridge.events.models")
 # What every connector shares and knows no outside system: windows and batches.
 NEUTRAL_HELPERS = ("o2o_bridge.connectors.paging",)
-# Known departures, each with who removes it; the checks below hold for everything else.
-KNOWN_DEPARTURES = {
-    "o2o_bridge.flows.cloud_warehouse": "the 奇门 WMS messages' flow (issue #17) reads the 奇门 connector's document "
-                                        "ledger and mappers; it belongs in connectors/qimen/inbound.py, handing the "
-                                        "ports' confirmations to warehouse_orders.take_confirmations",
-}
 
 
 def _module_of(path: Path) -> str:
@@ -138,8 +132,7 @@ def test_connectors_do_not_import_flows_dispatch_edges_or_the_wiring():
 
 
 def test_flows_know_no_outside_system_but_the_store_contract():
-    wrong = _violations("o2o_bridge.flows", ("o2o_bridge.connectors",), allowed=STORE_CONTRACT + NEUTRAL_HELPERS)
-    assert [v for v in wrong if v.split(":")[0] not in KNOWN_DEPARTURES] == []
+    assert _violations("o2o_bridge.flows", ("o2o_bridge.connectors",), allowed=STORE_CONTRACT + NEUTRAL_HELPERS) == []
     assert _violations("o2o_bridge.flows", ("o2o_bridge.wiring", "o2o_bridge.web", "o2o_bridge.events.dispatch",
                                             "o2o_bridge.events.routes")) == []
 

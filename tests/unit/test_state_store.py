@@ -291,3 +291,18 @@ def test_tenant_lookups_are_cached_found_or_not_and_a_put_is_seen_at_once(aws):
     for invented in ("a1", "a2", "a3"):
         store.get(invented)
     assert len(store._tenant_cache) == 3  # the oldest entries made room
+
+
+def test_an_ended_invocations_remaining_time_is_not_read_by_work_after_it():
+    # A warm container's later work, or a test's own flows after a handler ran, would otherwise
+    # see the ended invocation's clock run out and stop their scans early.
+    from types import SimpleNamespace
+
+    from o2o_bridge import wiring
+
+    spent = SimpleNamespace(get_remaining_time_in_millis=lambda: 0)
+    with runtime.invocation(None):  # outside Lambda: no clock
+        with runtime.invocation(spent):
+            assert wiring.invocation_clock(runtime.lambda_context)() == 0
+        assert runtime.lambda_context is None
+        assert wiring.invocation_clock(runtime.lambda_context)() == float("inf")

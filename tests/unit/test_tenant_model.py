@@ -2,23 +2,16 @@
 
 from pathlib import Path
 
-import pytest
 import yaml
-from pydantic import ValidationError
 
-from o2o_bridge.tenant import parse_tenant, validation_messages
+from fakes import tenant_errors as errors_of
+from o2o_bridge.tenant import parse_tenant
 
 DEMO = Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml"
 
 
 def demo_doc() -> dict:
     return yaml.safe_load(DEMO.read_text(encoding="utf-8"))
-
-
-def errors_of(doc) -> list[str]:
-    with pytest.raises(ValidationError) as caught:
-        parse_tenant(doc)
-    return validation_messages(caught.value)
 
 
 def test_demo_tenant_file_is_valid_and_keeps_contract_field_names():

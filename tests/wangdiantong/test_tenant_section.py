@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
-from pydantic import ValidationError
 
-from o2o_bridge.tenant import parse_tenant, validation_messages
+from fakes import tenant_errors as errors_of
+from o2o_bridge.tenant import parse_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 WDT_DEMO = ROOT / "local" / "tenants" / "wdt-demo.yaml"
@@ -18,12 +17,6 @@ JST_DEMO = ROOT / "local" / "tenants" / "demo.yaml"
 
 def doc(path: Path = WDT_DEMO) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def errors_of(data) -> list[str]:
-    with pytest.raises(ValidationError) as caught:
-        parse_tenant(data)
-    return validation_messages(caught.value)
 
 
 def test_the_demo_section_is_valid_and_keeps_the_contract_names():

@@ -8,8 +8,6 @@ when ``AWS_ENDPOINT_URL`` points at one; else the deployed stack's bucket (``O2O
 
 from __future__ import annotations
 
-import os
-
 
 def register(commands) -> None:
     from ._output import add_json_flag
@@ -27,11 +25,9 @@ def register(commands) -> None:
 def _ledger(ledger_dir: str | None):
     from o2o_bridge.connectors.files.ledger import FileLedger
 
-    directory = ledger_dir or os.environ.get("O2O_LEDGER_DIR")
-    if not directory and os.environ.get("AWS_ENDPOINT_URL"):
-        from o2o_local.names import local_ledger_dir
+    from ._ledger_options import ledger_files
 
-        directory = local_ledger_dir(os.environ["AWS_ENDPOINT_URL"])
+    directory = ledger_files(ledger_dir)
     if directory:
         return FileLedger(directory)
     from o2o_bridge import runtime
@@ -43,17 +39,14 @@ def _ledger(ledger_dir: str | None):
 
 
 def compact_day(args) -> int:
-    from datetime import date, datetime, timezone
+    from datetime import datetime, timezone
 
-    from o2o_bridge.errors import BadRequest
     from o2o_bridge.flows import ledger_compaction
 
+    from ._ledger_options import day_option
     from ._output import echo, echo_json
 
-    try:
-        day = date.fromisoformat(args.day).isoformat()
-    except ValueError:
-        raise BadRequest(f"--day {args.day!r} is not a day (YYYY-MM-DD)") from None
+    day = day_option(args.day, "--day")
     done = ledger_compaction.compact_day(_ledger(args.ledger_dir), args.tenant, day, now=datetime.now(timezone.utc))
     if args.json:
         echo_json(done)

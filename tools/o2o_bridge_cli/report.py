@@ -12,7 +12,6 @@ stack's ledger when ``AWS_ENDPOINT_URL`` points at one (DuckDB); the deployed st
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 
 
@@ -36,26 +35,14 @@ def register(commands) -> None:
     report.set_defaults(run=run_report_command)
 
 
-def _day(text: str, option: str) -> str:
-    from o2o_bridge.errors import BadRequest
-
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise BadRequest(f"{option} {text!r} is not a day (YYYY-MM-DD)") from None
-
-
 def engine_for(ledger_dir: str | None):
     """The engine that reads this environment's ledger (see the module's docstring)."""
     from o2o_bridge.errors import ConfigurationError
 
+    from ._ledger_options import ledger_files
     from .order_centre.engines import AthenaEngine, DuckDbEngine
 
-    directory = ledger_dir or os.environ.get("O2O_LEDGER_DIR")
-    if not directory and os.environ.get("AWS_ENDPOINT_URL"):
-        from o2o_local.names import local_ledger_dir
-
-        directory = local_ledger_dir(os.environ["AWS_ENDPOINT_URL"])
+    directory = ledger_files(ledger_dir)
     if directory:
         return DuckDbEngine(directory)
     if os.environ.get("O2O_STACK"):
@@ -83,7 +70,9 @@ def run_report_command(args) -> int:
     from .order_centre.render import Result, as_csv, as_html, as_table, as_xlsx
     from .order_centre.reports import REPORTS
 
-    day_from, day_to = _day(args.day_from, "--from"), _day(args.day_to, "--to")
+    from ._ledger_options import day_option
+
+    day_from, day_to = day_option(args.day_from, "--from"), day_option(args.day_to, "--to")
     if day_from > day_to:
         raise BadRequest(f"--from {day_from} is after --to {day_to}")
     report = REPORTS[args.name]

@@ -22,8 +22,8 @@ def invocation(context: Any) -> Iterator[None]:
     timeline entries its flows record are written together when it ends (one request, not one
     per entry). Nothing is built or imported here beyond what the handler uses anyway."""
     global lambda_context
-    # Put back when the invocation ends: work done in the same process afterwards (the local
-    # stack runs handlers in the CLI's process) is not bound by an invocation that is over.
+    # Only for this invocation: work after it (the next warm invocation's cold paths, a test's own
+    # flows in the same process) must not read an ended invocation's remaining time.
     previous, lambda_context = lambda_context, context
     from .connectors.aws.held import timeline_held
 

@@ -208,6 +208,11 @@ class JushuitanConfig(_WithSecrets):
     # warehouse to the store's own JST warehouse, else to 店加线下仓.
     replenishment_document: Literal["other_out", "transfer"] = "other_out"
     transfer_api: TransferApi = TransferApi()
+    # The order statuses (/open/orders/single/query ``status``) that mean JST cancelled (取消) or
+    # voided (作废) a store order the bridge submitted (S2c), read by the cancel push's re-read
+    # and by the 15-minute S2x poll. JST documents Cancelled; a JST that shows its 作废 orders
+    # under another status (e.g. Delete, the sales outbound's 作废) lists it here too.
+    cancelled_order_statuses: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = ["Cancelled"]
 
     def bin_managed(self, wms_co_id: int) -> bool:
         return wms_co_id in (self.bin_managed_wms_co_ids or ())

@@ -19,15 +19,18 @@ from .ledger import Ledger
 from .state import (CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
                     Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
 from .store_system import StoreSystem
-from .warehouse import (Carrier, Confirmation, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, OrderLine,
-                        Receiver, ReturnAccepted, ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty,
-                        StockLevel, StockLocation, StockPage, StockSource, StoreDocument, StoreOrder, Warehouse,
-                        WarehouseInfo, WarehouseRefused)
+from .warehouse import (Carrier, CloudWarehouse, Confirmation, DocumentAccepted, DocumentState, OpenDocument,
+                        OpenDocuments, OrderAccepted, OrderCancelled, OrderLine, Receiver, ReturnAccepted,
+                        ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty, StockLevel, StockLocation,
+                        StockPage, StockSource, StoreDocument, StoreOrder, UnknownWarehouseDocument,
+                        UnreadableWarehouseAnswer, Warehouse, WarehouseInfo, WarehouseNews, WarehouseRefused,
+                        WmsMessage)
 
 __all__ = [
-    "Carrier", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Carrier", "CloudWarehouse", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OpenDocument", "OpenDocuments", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
-    "StoreSystem", "Timeline", "TimelineEntry", "Warehouse", "WarehouseInfo", "WarehouseRefused",
+    "StoreSystem", "Timeline", "TimelineEntry", "UnknownWarehouseDocument", "UnreadableWarehouseAnswer", "Warehouse", "WarehouseInfo",
+    "WarehouseNews", "WarehouseRefused", "WmsMessage",
 ]

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence
 
-from ..errors import UnprocessableRequest
+from ..errors import PermanentError, UnprocessableRequest
 
 if TYPE_CHECKING:
     from .state import MalformedRow
@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 class WarehouseRefused(UnprocessableRequest):
     """The warehouse refused the store's document (a row error of an upload, a cancel it cannot
     do). The store system gets a 422 with the warehouse's own message; nothing is linked."""
+
+
+class UnknownWarehouseDocument(PermanentError):
+    """A cloud WMS confirmed a document the bridge did not create (or no longer remembers)."""
+
+
+class UnreadableWarehouseAnswer(PermanentError):
+    """A cloud WMS's answer to the bridge's question that cannot be read as the document asked
+    for (a missing element, a bad quantity): set aside with this reason, never read as
+    "nothing happened"."""
 
 
 # --- value types --------------------------------------------------------------------------------
@@ -152,6 +162,43 @@ class ReturnReceived:
 
 
 Confirmation = Shipment | OrderCancelled | ReturnReceived
+
+
+@dataclass(frozen=True)
+class WarehouseNews:
+    """What one message a cloud WMS signed itself says, in the bridge's terms, once the adapter
+    has added it up against the documents the bridge created there: the confirmations for
+    ``take_confirmations``, whether a 配货 / 退仓 document is now finished (the store is told
+    without waiting for the next poll), and the SKUs whose stock the WMS says moved (read
+    again, never taken as deltas). ``detail`` says what the message did (document, units
+    passed on, units beyond the plan), for the caller's answer and the effect record."""
+
+    confirmations: tuple[Confirmation, ...] = ()
+    store_documents_done: bool = False
+    stock_to_reread: tuple[str, ...] = ()
+    stock_warehouse: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenDocument:
+    """A document the bridge created at a cloud WMS (a store order, 配货, 退仓 or return) that
+    the WMS has not finished, and when the bridge last had news of it (a confirm, or a question
+    answered with nothing new)."""
+
+    code: str
+    kind: str
+    last_news: datetime
+
+
+@dataclass(frozen=True)
+class OpenDocuments:
+    """The open documents of the kinds the tenant's catch-up asks about, with its settings:
+    ``quiet_minutes`` without news before a document is asked for, ``per_run`` asked a run."""
+
+    documents: tuple[OpenDocument, ...]
+    quiet_minutes: int
+    per_run: int
 
 
 @dataclass(frozen=True)
@@ -284,6 +331,9 @@ class Warehouse(StockSource, Protocol):
     def cancelled_of(self, order_nos: Sequence[str]) -> list[OrderCancelled]:
         """Those of these store orders the warehouse holds as cancelled."""
 
+    def cancelled_between(self, begin: datetime, end: datetime) -> list[OrderCancelled]:
+        """Store orders the warehouse cancelled (or that changed while cancelled) in [begin, end]."""
+
     def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
         """Return receipts (and receipts taken back) in [begin, end], oldest first."""
 
@@ -301,3 +351,51 @@ class Warehouse(StockSource, Protocol):
     def store_documents(self, warehouse_doc_ids: Sequence[str]) -> list["DocumentState | MalformedRow"]:
         """The state of these documents; a document the warehouse does not list is left out, one
         it lists but that cannot be read is a ``MalformedRow`` keyed by its document id."""
+
+
+class WmsMessage(Protocol):
+    """An authenticated message a cloud WMS signed itself (a confirm, a stock report), or one
+    the bridge rebuilt from what the WMS holds (a confirm that never arrived)."""
+
+    @property
+    def key(self) -> str:
+        """What makes the message itself: the same message delivered twice has the same key."""
+
+    @property
+    def trace_key(self) -> str:
+        """Where its steps are kept in the timeline (the document it is about)."""
+
+
+class CloudWarehouse(Warehouse, Protocol):
+    """A warehouse that is not the ERP's own and tells what it did itself (a 3PL WMS over
+    奇门, Q1-Q6): its signed messages, taken once each by flows/cloud_warehouse.py, and the
+    questions the bridge asks when they stop coming."""
+
+    def take_message(self, message: WmsMessage) -> WarehouseNews:
+        """Add the message up against the adapter's own record of the documents it created:
+        a parcel (by its package code or tracking no.) counted once whatever message brings
+        it, units beyond the plan kept out of the news (and raised for a person). Taking the
+        same message again gives the news it gave (what was recorded of it, so a hand-over
+        that failed is made good) and counts nothing twice. Once a catch-up took part of a
+        document, a message whose quantities cannot be told apart is read against what the WMS
+        holds. ``UnknownWarehouseDocument`` for a document the bridge did not create."""
+
+    def open_documents(self) -> OpenDocuments:
+        """The documents the WMS has not finished, of the kinds the tenant's catch-up asks
+        about, with the tenant's quiet time and share a run (the caller picks the due ones)."""
+
+    def missed_confirm(self, code: str) -> WmsMessage | None:
+        """Ask the WMS how it holds one of those documents: what it holds that the adapter's
+        record lacks (a confirm that never arrived), as a message for ``take_message``; None
+        when nothing is new (the document waits its quiet time again) or it is not open.
+        TransientError: ask again next run; ``UnreadableWarehouseAnswer``: the answer cannot be
+        read (the document waits its quiet time again); another PermanentError: the WMS
+        refused the question for good (e.g. it does not know the document)."""
+
+    def raise_for_a_person(self, code: str, reason: str, error: Exception) -> None:
+        """Keep what went wrong with one of the bridge's documents as an exception for a person
+        (``o2o exceptions list``), once per distinct error."""
+
+    def send_products(self, products: Sequence[Any]) -> dict[str, int]:
+        """Products (the store's item fields) to the WMS, new ones added and known ones
+        updated; returns {"added": n, "updated": m}. Sending a product twice changes nothing."""

@@ -66,7 +66,7 @@ def _raw_body(event: Any) -> bytes:
 
 def qimen_resolver() -> APIGatewayHttpResolver:
     """A resolver whose every answer, refusals and errors included, is 奇门 XML with HTTP 200."""
-    from ..flows.cloud_warehouse import UnknownWmsDocument
+    from ..ports.warehouse import UnknownWarehouseDocument
 
     app = APIGatewayHttpResolver()
 
@@ -77,7 +77,7 @@ def qimen_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(BridgeError)
     def bridge_error(error: BridgeError) -> Response:
-        if isinstance(error, UnknownWmsDocument):
+        if isinstance(error, UnknownWarehouseDocument):
             code = "order-not-found"
         elif isinstance(error, NotImplementedYet):
             code = "not-implemented"

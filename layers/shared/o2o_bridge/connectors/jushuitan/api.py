@@ -180,6 +180,14 @@ class JstApiAdapter:
                                         {"o_ids": [str(o_id) for o_id in chunk]}))
         return keep_latest(found, lambda r: r.o_id, lambda r: r.ts)
 
+    def query_orders_changed(self, *, shop_id: int, begin: datetime, end: datetime, status: str) -> list[m.Order]:
+        """S2x: the shop's orders in ``status`` modified in [begin, end] (a row that cannot be read
+        is a ``MalformedRow`` keyed by its so_id)."""
+        return self._window_scan("/open/orders/single/query", m.Order, "orders",
+                                 biz={"shop_id": shop_id, "status": status, "date_type": 0}, begin=begin, end=end,
+                                 page_size=self.limits.order_page, key=_or_malformed(lambda r: r.o_id),
+                                 read=_records_or_malformed("/open/orders/single/query", "so_id"))
+
     def scan_orders(self, *, shop_id: int, start_ts: int) -> TsScan:
         return self._ts_scan("/open/orders/single/query", m.Order, "orders", biz={"shop_id": shop_id},
                              start_ts=start_ts, page_size=self.limits.order_page, key=lambda r: r.o_id)

@@ -110,8 +110,10 @@ def shipments_of_row(row: "jst.LogisticOrder") -> list[Shipment]:
             for so_id, lines in by_order.items()]
 
 
-def cancelled(order: "jst.Order") -> OrderCancelled | None:
-    if order.status != "Cancelled" or not order.so_id:
+def cancelled(order: "jst.Order", statuses: Sequence[str] = ("Cancelled",)) -> OrderCancelled | None:
+    """The order as the warehouse's cancel (S2c) when its status is one of ``statuses`` (the
+    tenant's ``jushuitan.cancelled_order_statuses``); None otherwise."""
+    if order.status not in statuses or not order.so_id:
         return None
     # The reason JST keeps with a cancel (the order's own remark is the buyer's, not this).
     remark = (order.model_extra or {}).get("cancel_remark") or ""

@@ -164,8 +164,24 @@ class JstWarehouse(JstStock):
                 if s.order_no in order_nos]
 
     def cancelled_of(self, order_nos: Sequence[str]) -> list[OrderCancelled]:
-        found = (mappers.cancelled(order) for order in self.api.query_orders(shop_id=self.shop_id, so_ids=list(order_nos)))
+        statuses = self.tenant.jushuitan.cancelled_order_statuses
+        found = (mappers.cancelled(order, statuses)
+                 for order in self.api.query_orders(shop_id=self.shop_id, so_ids=list(order_nos)))
         return [c for c in found if c is not None and c.order_no in order_nos]
+
+    def cancelled_between(self, begin: datetime, end: datetime) -> list["OrderCancelled | MalformedRow"]:
+        """The shop's orders JST cancelled or voided (the tenant's ``cancelled_order_statuses``),
+        modified in [begin, end]; a row that cannot be read is a ``MalformedRow`` (key: its order no.)."""
+        statuses = self.tenant.jushuitan.cancelled_order_statuses
+        found: list[OrderCancelled | MalformedRow] = []
+        for status in statuses:
+            rows = self.api.query_orders_changed(shop_id=self.shop_id, begin=begin, end=end, status=status)
+            for row in sorted(rows, key=lambda r: getattr(r, "ts", 0) or 0):
+                read = mapped_or_malformed("JST /open/orders/single/query", row,
+                                           lambda r: mappers.cancelled(r, statuses), "so_id")
+                if read is not None:
+                    found.append(read)
+        return found
 
     def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
         rows = self.api.query_aftersale_received(begin=begin, end=end, shop_id=self.shop_id)

@@ -57,7 +57,8 @@ class CallbackRefused(BridgeError):
 
 @dataclass(frozen=True)
 class QimenCall:
-    """An authenticated WMS call: its tenant, method (short name) and typed document."""
+    """An authenticated WMS call: its tenant, method (short name) and typed document; the
+    message the tenant's warehouse takes (``key``, ``trace_key``: ports.WmsMessage)."""
 
     tenant: "Tenant"
     method: str
@@ -70,6 +71,17 @@ class QimenCall:
         """What makes this message itself: its ``outBizCode`` (奇门's dedup key), else a
         digest of the document, so a message sent twice is one message."""
         return message_key(self.method, self.document)
+
+    # As a message the tenant's warehouse takes (ports.WmsMessage: QimenWarehouse.take_message).
+    @property
+    def key(self) -> str:
+        return self.message_key
+
+    @property
+    def trace_key(self) -> str:
+        from .messages import message_of
+
+        return message_of(self.method, self.document, self.message_key).trace_key
 
 
 def message_key(method: str, document: Any) -> str:

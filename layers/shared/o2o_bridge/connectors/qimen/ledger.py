@@ -1,7 +1,7 @@
 """The WMS documents the bridge created, in StateTable: each one's plan (SKU -> units), what
 the WMS confirmed of it so far, and the exceptions raised about it (confirms beyond the plan,
 refused cancels). The creating side (``warehouse.QimenWarehouse``) remembers a document; the
-confirming side (flows/cloud_warehouse.py) adds confirms up against it.
+confirming side (messages.py) adds the WMS's confirms up against it.
 
 Functions take the flow context (``records``, ``timeline``, ``ent_id``, ``now``, ``metric``).
 """

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from ...ports.warehouse import Shipment, ShippedLine
 from ...shanghai_time import from_jst_text
 from . import models as qm
 
@@ -78,6 +79,13 @@ def entry_confirmation(confirm: qm.EntryOrderConfirm) -> Confirmation:
                         final=head.confirm_type == 0, at=from_jst_text(head.operate_time),
                         received=_counted((line.item_code, line.actual_qty) for line in confirm.order_lines),
                         status=head.status)
+
+
+def shipment_of(order_no: str, parcel: dict[str, Any]) -> Shipment:
+    """A parcel the ledger recorded, as the port's Shipment (lines keyed by SKU: the WMS echoes no line no.)."""
+    return Shipment(order_no=order_no, tracking_no=parcel["tracking_no"], carrier_code=parcel["carrier_code"],
+                    carrier_name=parcel.get("carrier_name"), shipped_at=parcel.get("shipped_at") or "",
+                    lines=tuple(ShippedLine(line_no=sku, sku_id=sku, qty=int(qty)) for sku, qty in parcel["items"].items()))
 
 
 def items_to_reread(report: Any) -> list[str]:

@@ -10,20 +10,25 @@ of store orders (S2/Q1), returns (Q2), 配货 (S5/Q3), 退仓 (S6/Q4) and wareho
 | ``send_to_store`` | stockout.create (DBCK or PTCK, the store as receiver) |
 | ``take_back_from_store`` | entryorder.create (DBRK or QTRK, the store as sender) |
 | ``stock_of`` / ``stock_changes`` | inventory.query (正品, 50 SKUs a call) |
-| ``sync_items`` (Q6, not a port operation) | items.synchronize |
-| ``document_as_held`` (the catch-up, not a port operation) | deliveryorder.query (orders, 配货) / entryorder.query (退仓, returns), every page |
+| ``take_message`` (CloudWarehouse) | none: a confirm or stock report the WMS sent, added up in the ledger |
+| ``send_products`` (Q6, CloudWarehouse) | items.synchronize (``sync_items``: add, or update for items sent before) |
+| ``open_documents`` (the catch-up, CloudWarehouse) | none: the ledger's open documents of the kinds ``qimen.catch_up_queries`` asks about |
+| ``missed_confirm`` (the catch-up, CloudWarehouse) | ``document_as_held``: deliveryorder.query (orders, 配货) / entryorder.query (退仓, returns), every page |
+| ``raise_for_a_person`` (CloudWarehouse) | none: an exception in the ledger (``o2o exceptions list``) |
 
 The store's document no. is the 奇门 document code, and the id the flows keep for a 配货 /
 退仓 document: a create repeated after a lost answer names the same document, which a WMS
 takes once. Every created document is remembered with its plan (ledger.py).
 
-What the WMS did comes from the WMS: it sends it, signed, to /qimen/callback, and
-flows/cloud_warehouse.py hands it to the neutral flows. The reads of the port
-(``shipments_of``, ``store_documents``, ...) answer from the ledger those confirms built;
-the time-window reads the JST path uses to catch lost pushes answer nothing. A confirm that
-never arrived (a WMS that gave up re-sending, a callback lost on the way) is caught up by
-``cloud_warehouse.catch_up_confirmations``, which asks the WMS for the open documents
-(``document_as_held``) and feeds the answer to the same confirmation flow.
+What the WMS did comes from the WMS: it sends it, signed, to /qimen/callback; this adapter
+adds each message up against its ledger (``take_message``, messages.py: ports.CloudWarehouse)
+and flows/cloud_warehouse.py hands the news, in the ports' terms, to the neutral flows. The
+reads of the port (``shipments_of``, ``store_documents``, ...) answer from the ledger those
+confirms built; the time-window reads the JST path uses to catch lost pushes answer nothing. A
+confirm that never arrived (a WMS that gave up re-sending, a callback lost on the way) is
+caught up by ``cloud_warehouse.catch_up_confirmations``: ``open_documents`` names the
+documents the WMS has not finished, ``missed_confirm`` asks the WMS for one
+(``document_as_held``) and rebuilds what it holds and the ledger lacks as a confirm message.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ from pydantic import ValidationError
 from ...errors import ConfigurationError, PermanentError
 from ...ports.state import MalformedRow
 from ..paging import mapped_or_malformed
-from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OrderAccepted, OrderCancelled, ReturnAccepted,
-                                ReturnReceived, ReturnRequest, Shipment, ShippedLine, SkuQty, StockLevel, StockLocation,
-                                StockPage, StoreDocument, StoreOrder, WarehouseInfo, WarehouseRefused)
+from ...ports.warehouse import (Carrier, DocumentAccepted, DocumentState, OpenDocuments, OrderAccepted,
+                                OrderCancelled, ReturnAccepted, ReturnReceived, ReturnRequest, Shipment, SkuQty,
+                                StockLevel, StockLocation, StockPage, StoreDocument, StoreOrder,
+                                UnreadableWarehouseAnswer, WarehouseInfo, WarehouseNews, WarehouseRefused)
+from . import messages
 from . import models as qm
 from .errors import QimenAuthError, QimenPermanentError
-from .ledger import document, known_skus, raise_exception, remember_document, remember_items
-from .mappers import stock_levels
+from .ledger import ITEM_KIND, document, known_skus, raise_exception, remember_document, remember_items
+from .mappers import shipment_of, stock_levels
 from .signing import timestamp_text
 
 STOCK_BATCH = 50   # criteria per inventory.query (no limit is published; kept small)
@@ -58,7 +65,7 @@ CONFIRM_OF = {"delivery": "deliveryorder.confirm", "stockout": "stockout.confirm
               "return": "returnorder.confirm"}
 
 
-class UnreadableAnswer(PermanentError):
+class UnreadableAnswer(UnreadableWarehouseAnswer):
     """A query answer the bridge cannot read as the document asked for (a missing element, a bad
     quantity): parked with this reason, never read as "nothing shipped"."""
 
@@ -188,6 +195,9 @@ class QimenWarehouse:
 
     # What the WMS confirmed, from the ledger its signed confirms built.
     def shipments_between(self, begin: datetime, end: datetime) -> list[Shipment]:
+        return []
+
+    def cancelled_between(self, begin: datetime, end: datetime) -> list[OrderCancelled]:
         return []
 
     def receipts_between(self, begin: datetime, end: datetime) -> list[ReturnReceived]:
@@ -349,6 +359,28 @@ class QimenWarehouse:
             page += 1
         return head or {}, packages, lines
 
+    # --- the WMS's own messages (ports.CloudWarehouse; messages.py) ---------------------------------
+    def take_message(self, message: Any) -> WarehouseNews:
+        """A confirm or stock report (an authenticated ``inbound.QimenCall`` or a ``messages.QimenMessage``)."""
+        return messages.take(self, message)
+
+    def open_documents(self) -> OpenDocuments:
+        return messages.open_documents(self)
+
+    def missed_confirm(self, code: str) -> messages.QimenMessage | None:
+        return messages.missed_confirm(self, code)
+
+    def raise_for_a_person(self, code: str, reason: str, error: Exception) -> None:
+        messages.raise_for_a_person(self, code, reason, error)
+
+    def send_products(self, products: Sequence[Any]) -> dict[str, int]:
+        """Q6: items the WMS was never sent as ``add``, the others as ``update`` (the WMS upserts
+        by itemCode, so sending a product twice changes nothing)."""
+        known = {record.key for record in self.records.list(self.ent_id, ITEM_KIND)}
+        added = self.sync_items([p for p in products if p.sku_code not in known], action="add")
+        updated = self.sync_items([p for p in products if p.sku_code in known], action="update")
+        return {"added": added, "updated": updated}
+
     # --- Q6 -------------------------------------------------------------------------------------------
     def sync_items(self, products: Sequence[Any], *, action: str = "add") -> int:
         """Products (P9 item fields) to the WMS, ``ITEM_BATCH`` a call; returns how many were sent."""
@@ -381,13 +413,6 @@ def _document_state(data: dict[str, Any]) -> DocumentState:
             SkuQty(sku, int(qty)) for sku, qty in (data.get("confirmed") or {}).items() if int(qty) > 0),
             confirmed_at=data.get("confirmed_at"))
     return DocumentState(code, "waiting")
-
-
-def shipment_of(order_no: str, parcel: dict[str, Any]) -> Shipment:
-    """A parcel the ledger recorded, as the port's Shipment (lines keyed by SKU: the WMS echoes no line no.)."""
-    return Shipment(order_no=order_no, tracking_no=parcel["tracking_no"], carrier_code=parcel["carrier_code"],
-                    carrier_name=parcel.get("carrier_name"), shipped_at=parcel.get("shipped_at") or "",
-                    lines=tuple(ShippedLine(line_no=sku, sku_id=sku, qty=int(qty)) for sku, qty in parcel["items"].items()))
 
 
 def warehouse_for_tenant(tenant: Any, *, records: Any, timeline: Any, now: Callable[[], datetime] | None = None,

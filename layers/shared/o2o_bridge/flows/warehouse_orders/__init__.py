@@ -13,9 +13,9 @@ The store side asks, the warehouse answers, a schedule catches what the answers 
   or un-received (S2r) → P5.
 - Confirmations come from ``recheck`` (a push named documents: they are re-read from the
   warehouse's own API, so a forged or replayed push can cause a re-read, never an effect),
-  from ``recover_missed_pushes`` (S2x, every 15 min, overlapping windows), or from a
-  warehouse that signs its confirmations itself. The same steps and effect keys serve all,
-  so a parcel seen twice is one effect.
+  from ``recover_missed_pushes`` (S2x, every 15 min, overlapping windows: parcels, cancels,
+  receipts), or from a warehouse that signs its confirmations itself. The same steps and
+  effect keys serve all, so a parcel or a cancel seen twice is one effect.
 
 A callback is acknowledged when its step is done, queued for retry (transient failure) or
 dead-lettered with its reason (the store refused; an operator fixes and replays it).
@@ -28,13 +28,13 @@ from ...ports.warehouse import WarehouseRefused
 from .confirmations import (cancel_store_order, recheck, recheck_cancels, recheck_receipts, recheck_shipments,
                             record_return_receipt, record_shipment, settle, shipment_key, take_confirmations)
 from .ledger import ORDER_KIND, RECORD_TTL_DAYS, RETURN_KIND, OrderLedger, ReturnLedger
-from .missed import FIRST_LOOKBACK, LOGISTICS_CURSOR, OVERLAP, RECEIVED_CURSOR, recover_missed_pushes
+from .missed import CANCELLED_CURSOR, FIRST_LOOKBACK, LOGISTICS_CURSOR, OVERLAP, RECEIVED_CURSOR, recover_missed_pushes
 from .requests import (STORE_ORDER, STORE_RETURN, cancel_in_warehouse, on_order_cancelled,
                        on_order_warehouse_requested, on_return_requested, upload_aftersale, upload_order,
                        warehouse_order, warehouse_return)
 
 __all__ = [
-    "FIRST_LOOKBACK", "LOGISTICS_CURSOR", "ORDER_KIND", "OVERLAP", "RECEIVED_CURSOR", "RECORD_TTL_DAYS", "RETURN_KIND",
+    "CANCELLED_CURSOR", "FIRST_LOOKBACK", "LOGISTICS_CURSOR", "ORDER_KIND", "OVERLAP", "RECEIVED_CURSOR", "RECORD_TTL_DAYS", "RETURN_KIND",
     "STORE_ORDER", "STORE_RETURN", "OrderLedger", "ReturnLedger", "WarehouseRefused", "cancel_in_warehouse",
     "cancel_store_order", "on_order_cancelled", "on_order_warehouse_requested", "on_return_requested", "recheck",
     "recheck_cancels", "recheck_receipts", "recheck_shipments", "record_return_receipt", "record_shipment",

@@ -1,6 +1,7 @@
 """S2x: what the warehouse shows but no push announced (functions/poll_jst_documents, every
-15 min). The same steps and effect keys as the pushes' re-reads, so whichever comes second
-changes nothing."""
+15 min): parcels shipped, store orders the warehouse cancelled, return receipts, each read
+over a window that overlaps the last run's. The same steps and effect keys as the pushes'
+re-reads, so whichever comes second changes nothing."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from ...ports import MalformedRow
-from ...ports.warehouse import ReturnReceived, Shipment
+from ...ports.warehouse import OrderCancelled, ReturnReceived
 from .. import kit
-from .confirmations import (recheck, record_return_receipt, record_shipment, return_no_of, step_for,
-                            take_confirmations, with_return_no)
+from .confirmations import (cancel_store_order, recheck, record_return_receipt, record_shipment, return_no_of,
+                            step_for, take_confirmations, with_return_no)
 from .ledger import ORDERS, RETURNS
 from .requests import STORE_ORDER, warehouse_order
 
 LOGISTICS_CURSOR = "s2x.logistics"
 RECEIVED_CURSOR = "s2x.aftersale_received"
+CANCELLED_CURSOR = "s2x.orders_cancelled"
 # Each run starts this long before the previous run's end, so a record whose send/modified
 # time lands at a window edge (or is written late) is seen at least once.
 OVERLAP = timedelta(minutes=30)
@@ -27,13 +29,15 @@ STOP_WHEN_SECONDS_LEFT = 20.0
 
 
 def recover_missed_pushes(ctx: kit.FlowContext) -> dict[str, Any]:
-    """Shipments and return receipts the warehouse shows but no push announced; the same steps
-    and effect keys as the pushes, so whichever comes second changes nothing."""
+    """Shipments, cancels and return receipts the warehouse shows but no push announced; the
+    same steps and effect keys as the pushes, so whichever comes second changes nothing."""
     shipments = _recover(ctx, LOGISTICS_CURSOR, ctx.warehouse.shipments_between, _shipments_to_take, record_shipment,
                          what="shipments")
+    cancels = _recover(ctx, CANCELLED_CURSOR, ctx.warehouse.cancelled_between, _cancels_to_take, cancel_store_order,
+                       what="cancels")
     receipts = _recover(ctx, RECEIVED_CURSOR, ctx.warehouse.receipts_between, _receipts_to_take,
                         record_return_receipt, what="receipts")
-    return {"shipments": shipments, "return_receipts": receipts}
+    return {"shipments": shipments, "cancels": cancels, "return_receipts": receipts}
 
 
 def _recover(ctx: kit.FlowContext, cursor_name: str, fetch: Callable[[datetime, datetime], list[Any]],
@@ -73,6 +77,13 @@ def _shipments_to_take(ctx: kit.FlowContext, shipments: list[Any]) -> list[Any]:
     return [s if isinstance(s, MalformedRow) or (s.order_no and s.tracking_no and s.carrier_code
                                                    and _is_ours(ctx, s.order_no)) else None
             for s in shipments]
+
+
+def _cancels_to_take(ctx: kit.FlowContext, cancels: list[Any]) -> list[Any]:
+    # Only the store orders the bridge submitted: the shop may hold orders of other origins.
+    return [c if isinstance(c, MalformedRow) or (isinstance(c, OrderCancelled) and c.order_no
+                                                   and _is_ours(ctx, c.order_no)) else None
+            for c in cancels]
 
 
 def _receipts_to_take(ctx: kit.FlowContext, receipts: list[ReturnReceived]) -> list[ReturnReceived | None]:
