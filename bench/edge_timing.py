@@ -62,7 +62,7 @@ def count_aws_calls() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20, help="calls per kind, cache state and floor")
-    parser.add_argument("--floors", default="0,250", help="refusal floors to run, in ms (O2O_REFUSAL_MIN_MS)")
+    parser.add_argument("--floors", default="0,250", help="refusal floors to run, in ms (O2O_REFUSAL_DEADLINE_MS)")
     args = parser.parse_args()
     floors = [int(f) for f in args.floors.split(",")]
 
@@ -142,7 +142,7 @@ def main() -> int:
         print(f"refusals at the public edges, {args.n} calls per kind, in process on moto; ms, and AWS calls per request")
         for state in ("warm", "cold"):
             for floor in floors:
-                os.environ["O2O_REFUSAL_MIN_MS"] = str(floor)
+                os.environ["O2O_REFUSAL_DEADLINE_MS"] = str(floor)
                 timings: dict[str, list[float]] = {kind: [] for kind in kinds}
                 calls: dict[str, collections.Counter[str]] = {kind: collections.Counter() for kind in kinds}
                 answers: dict[str, set[tuple[int, str]]] = {"JST": set(), "奇门": set()}

@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
     # The work itself, without the refusal floor (bench/edge_timing.py shows the floor).
-    os.environ["O2O_REFUSAL_MIN_MS"] = "0"
+    os.environ["O2O_REFUSAL_DEADLINE_MS"] = "0"
 
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 

@@ -26,7 +26,7 @@ for name, value in {
     "POWERTOOLS_DEV": "false",
     # Refusals at the public edges wait out a floor (refusal_time.py); tests assert answers, not
     # times, so they skip the wait. tests/security/test_edge_answers.py checks the floor itself.
-    "O2O_REFUSAL_MIN_MS": "0",
+    "O2O_REFUSAL_DEADLINE_MS": "0",
 }.items():
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_PROFILE", None)
