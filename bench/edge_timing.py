@@ -11,12 +11,19 @@ Two cache states: ``warm`` (the container's tenant and secret caches kept, as un
 traffic) and ``cold`` (cleared before every call, as in a fresh container or after the cache
 period: a known tenant then pays its Secrets Manager reads, an unknown entId its stand-in
 read under its own path, as a deployed stack does with ``O2O_STAND_IN_SECRET_READS``). Each
-state runs with the refusal floor off (0: the raw work) and at the given floor (default the
-bridge's 250 ms). Per kind it prints the median, p10 and p90 in milliseconds and the AWS calls
-made per request, counted from outside at botocore's API-call entry. Kinds are interleaved in
-a shuffled order so machine noise hits them alike. No assertions, no goals: figures.
+state runs with the refusal deadline off (0: the raw work) and at the given deadlines (default
+the bridge's 250 ms, ``O2O_REFUSAL_DEADLINE_MS``). Each call is timed from outside the handler,
+from just before the event (stamped with ``requestContext.timeEpoch`` as API Gateway stamps it)
+is handed to it until its answer is back. Per kind it prints the median, p10, p90 and the
+spread p90 - p10 in milliseconds, and the AWS calls made per request, counted at botocore's
+API-call entry. Kinds are interleaved in a shuffled order so machine noise hits them alike.
 
-    .venv/bin/python bench/edge_timing.py [-n 20] [--floors 0,250]
+moto answers in process, faster than AWS for DynamoDB and slower for some Secrets Manager
+reads; ``--aws-latency-ms`` adds a modelled network round trip to every AWS call (default 0:
+moto as it is; e.g. 10 for DynamoDB and Secrets Manager in one region), and the header says
+which was used. No assertions, no goals: figures.
+
+    .venv/bin/python bench/edge_timing.py [-n 20] [--deadlines 0,250] [--aws-latency-ms 0]
 """
 
 from __future__ import annotations
@@ -46,14 +53,17 @@ os.environ["O2O_STAND_IN_SECRET_READS"] = "true"  # as the template sets it: ten
 AWS_CALLS: collections.Counter[str] = collections.Counter()
 
 
-def count_aws_calls() -> None:
-    """Count every AWS API call at botocore's entry, whoever makes it (the bridge, Powertools)."""
+def count_aws_calls(latency_seconds: float) -> None:
+    """Count every AWS API call at botocore's entry, whoever makes it (the bridge, Powertools),
+    and add the modelled round trip to each."""
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
 
     def counted(self, operation_name, api_params):
         AWS_CALLS[operation_name] += 1
+        if latency_seconds:
+            time.sleep(latency_seconds)
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = counted
@@ -61,17 +71,19 @@ def count_aws_calls() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=20, help="calls per kind, cache state and floor")
-    parser.add_argument("--floors", default="0,250", help="refusal floors to run, in ms (O2O_REFUSAL_DEADLINE_MS)")
+    parser.add_argument("-n", type=int, default=20, help="calls per kind, cache state and deadline")
+    parser.add_argument("--deadlines", default="0,250", help="refusal deadlines to run, in ms (O2O_REFUSAL_DEADLINE_MS)")
+    parser.add_argument("--aws-latency-ms", type=float, default=0.0,
+                        help="a modelled network round trip added to every AWS call (0: moto in process as it is)")
     args = parser.parse_args()
-    floors = [int(f) for f in args.floors.split(",")]
+    deadlines = [int(f) for f in args.deadlines.split(",")]
 
     import boto3
     import yaml
     from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
 
-    count_aws_calls()
+    count_aws_calls(args.aws_latency_ms / 1000)
     with mock_aws():
         from aws_setup import create_template_resources
         from handlers import sample_event
@@ -97,7 +109,14 @@ def main() -> int:
             "app_secret_ref": "secretsmanager:o2o/tenants/10043/edge#app_secret"}}
         boto3.client("secretsmanager").create_secret(Name="o2o/tenants/10043/edge",
                                                      SecretString=json.dumps({"app_secret": "sm-qimen-secret"}))
-        for doc in (demo, by_ref, cloud, cloud_by_ref):
+        for name, values in (("o2o/tenants/10044/partner", {"partner_key": "sm-partner-key-2"}),
+                             ("o2o/tenants/10044/token", {"callback_token": "sm-callback-token-2"})):
+            boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(values))
+        two_secrets = {**demo, "ent_id": "10044", "jushuitan": {**demo["jushuitan"], "callback": {
+            "partner_key_ref": "secretsmanager:o2o/tenants/10044/partner#partner_key",
+            "token_ref": "secretsmanager:o2o/tenants/10044/token#callback_token", "accept": ["sign", "token"],
+            "tenant_wide_token": False}}}
+        for doc in (demo, by_ref, two_secrets, cloud, cloud_by_ref):
             runtime.state_store().put(parse_tenant(doc))
 
         def jst(query: dict) -> dict:
@@ -112,11 +131,14 @@ def main() -> int:
         confirm = delivery_confirm("SO-BENCH", "M1", [("SF1", {"TS001-WHT-M": 1})])
         kinds = {
             "JST unknown entId": lambda: ("delivery_callback", jst(signed("99999", "demo-partner-key"))),
+            "JST unknown entId, new each call": lambda: ("delivery_callback", jst(
+                signed(str(random.randrange(10**6, 10**7)), "demo-partner-key"))),
             "JST wrong sign, inline key": lambda: ("delivery_callback", jst(signed("10010", "guess"))),
             "JST wrong sign, key in SM": lambda: ("delivery_callback", jst(signed("10042", "guess"))),
             "JST wrong URL token, in SM": lambda: ("delivery_callback", jst(
                 {"entId": "10042", "storageCode": "133242",
                  "token": url_token("guess", ent_id="10042", route="delivery", storage_code="133242")})),
+            "JST wrong sign, 2 secrets in SM": lambda: ("delivery_callback", jst(signed("10044", "guess"))),
             "JST foreign storageCode": lambda: ("delivery_callback", jst(signed("10010", "demo-partner-key", "555"))),
             "奇门 unknown entId": lambda: ("qimen_callback", api_event(
                 qimen_query("deliveryorder.confirm", confirm, ent_id="99999"), confirm)),
@@ -139,10 +161,13 @@ def main() -> int:
             for build in kinds.values():
                 invoke_function(*build())
 
-        print(f"refusals at the public edges, {args.n} calls per kind, in process on moto; ms, and AWS calls per request")
+        latency = (f"+ {args.aws_latency_ms:g} ms modelled round trip per AWS call" if args.aws_latency_ms
+                   else "moto's own times, no modelled network")
+        print(f"refusals at the public edges, {args.n} calls per kind, in process on moto ({latency}); ms, and AWS "
+              "calls per request")
         for state in ("warm", "cold"):
-            for floor in floors:
-                os.environ["O2O_REFUSAL_DEADLINE_MS"] = str(floor)
+            for deadline in deadlines:
+                os.environ["O2O_REFUSAL_DEADLINE_MS"] = str(deadline)
                 timings: dict[str, list[float]] = {kind: [] for kind in kinds}
                 calls: dict[str, collections.Counter[str]] = {kind: collections.Counter() for kind in kinds}
                 answers: dict[str, set[tuple[int, str]]] = {"JST": set(), "奇门": set()}
@@ -153,18 +178,20 @@ def main() -> int:
                     if state == "cold":
                         clear_caches()
                     before = AWS_CALLS.copy()
+                    event.setdefault("requestContext", {})["timeEpoch"] = int(time.time() * 1000)  # as API Gateway stamps it
                     started = time.perf_counter()
                     result = invoke_function(function, event)
                     timings[kind].append(time.perf_counter() - started)
                     calls[kind] += AWS_CALLS - before
                     answers[kind.split()[0]].add((result["statusCode"], result["body"]))
-                print(f"\n{state} caches, refusal floor {floor} ms")
-                print(f"  {'kind':32} {'median':>7} {'p10':>7} {'p90':>7}  AWS calls per request")
+                print(f"\n{state} caches, refusal deadline {deadline} ms")
+                print(f"  {'kind':32} {'median':>7} {'p10':>7} {'p90':>7} {'spread':>7}  AWS calls per request")
                 for kind, values in timings.items():
                     values.sort()
                     per_call = ", ".join(f"{op} {n / args.n:g}" for op, n in sorted(calls[kind].items())) or "none"
                     print(f"  {kind:32} {statistics.median(values) * 1000:7.1f} {values[len(values) // 10] * 1000:7.1f} "
-                          f"{values[int(len(values) * 0.9)] * 1000:7.1f}  {per_call}")
+                          f"{values[int(len(values) * 0.9)] * 1000:7.1f} "
+                          f"{(values[int(len(values) * 0.9)] - values[len(values) // 10]) * 1000:7.1f}  {per_call}")
                 for edge, seen in answers.items():
                     print(f"  {edge} answers: {len(seen)} distinct" + (f" ({next(iter(seen))[0]})" if len(seen) == 1 else f": {seen}"))
     return 0

@@ -165,9 +165,9 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
                                        storage_ok=storage_ok, now=now)
     if authenticated_by == "tenant-wide token":
         # Still works (migration), but binds the tenant only: say so where the operator looks.
-        logger.warning("push authenticated by the tenant-wide callback token, which binds no route: paste the "
-                       "per-URL URLs of `o2o tenant urls --reveal-token` into JST, then turn "
-                       "jushuitan.callback.tenant_wide_token off", extra={"ent_id": ent_id, "route": route})
+        logger.warning(f"push authenticated by the tenant-wide callback token, which binds no route: run `o2o tenant "
+                       f"urls {ent_id} --rotate` and paste the URLs it prints into JST",
+                       extra={"ent_id": ent_id, "route": route})
     body = parse_push_text(raw, event.headers.get("content-type", ""))
     return JstPush(ent_id, storage_code, query, body, raw, tenant, authenticated_by)
 
