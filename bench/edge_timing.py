@@ -8,20 +8,24 @@ Secrets Manager reference, a wrong URL token (reference) and a foreign storageCo
 without 奇门. Every refusal is checked to be the same answer.
 
 Two cache states: ``warm`` (the container's tenant and secret caches kept, as under steady
-traffic) and ``cold`` (cleared before every call, as in a fresh container or after the cache
-period: a known tenant then pays its Secrets Manager reads, an unknown entId its stand-in
-read under its own path, as a deployed stack does with ``O2O_STAND_IN_SECRET_READS``). Each
-state runs with the refusal deadline off (0: the raw work) and at the given deadlines (default
-the bridge's 250 ms, ``O2O_REFUSAL_DEADLINE_MS``). Each call is timed from outside the handler,
-from just before the event (stamped with ``requestContext.timeEpoch`` as API Gateway stamps it)
-is handed to it until its answer is back. Per kind it prints the median, p10, p90 and the
-spread p90 - p10 in milliseconds, and the AWS calls made per request, counted at botocore's
-API-call entry. Kinds are interleaved in a shuffled order so machine noise hits them alike.
+traffic) and ``cold`` (the tenant and secret caches emptied before every call, as once their
+periods are over in a running container: a known tenant then pays its Secrets Manager reads, an
+unknown entId its stand-in read under its own path, as a deployed stack does with
+``O2O_STAND_IN_SECRET_READS``; the AWS clients are kept, a new container's start is not
+measured here, bench/cold_start.py is). Each state runs with the refusal deadline off (0: the raw
+work) and at the given deadlines (default the bridge's 250 ms, ``O2O_REFUSAL_DEADLINE_MS``).
+Each call is timed from outside the handler, from just before the event (stamped with
+``requestContext.timeEpoch`` as API Gateway stamps it) is handed to it until its answer is back.
+Per kind it prints the median, p10, p90 and the spread p90 - p10 in milliseconds, and the AWS
+calls made per request, counted at botocore's API-call entry. Kinds are interleaved in a
+shuffled order so machine noise hits them alike.
 
-moto answers in process, faster than AWS for DynamoDB and slower for some Secrets Manager
-reads; ``--aws-latency-ms`` adds a modelled network round trip to every AWS call (default 0:
-moto as it is; e.g. 10 for DynamoDB and Secrets Manager in one region), and the header says
-which was used. No assertions, no goals: figures.
+moto's GetSecretValue is far slower than Secrets Manager's (hundreds of ms on a busy machine
+against tens in one region), so by default the cold figures are moto's, not AWS's.
+``--aws-latency-ms N`` models AWS instead, and the header says so: every DynamoDB call still
+goes to moto plus N ms of network, and GetSecretValue is answered by the bench itself from the
+secrets it created (ResourceNotFoundException for any other name, as Secrets Manager answers a
+stand-in read) after N ms. No assertions, no goals: figures.
 
     .venv/bin/python bench/edge_timing.py [-n 20] [--deadlines 0,250] [--aws-latency-ms 0]
 """
@@ -53,18 +57,33 @@ os.environ["O2O_STAND_IN_SECRET_READS"] = "true"  # as the template sets it: ten
 AWS_CALLS: collections.Counter[str] = collections.Counter()
 
 
+# The secrets the bench creates, by name: the modelled Secrets Manager answers from these.
+SECRETS: dict[str, str] = {}
+
+
 def count_aws_calls(latency_seconds: float) -> None:
-    """Count every AWS API call at botocore's entry, whoever makes it (the bridge, Powertools),
-    and add the modelled round trip to each."""
+    """Count every AWS API call at botocore's entry, whoever makes it (the bridge, Powertools);
+    with a modelled latency, add it to each call and answer GetSecretValue as modelled."""
     from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
 
     original = BaseClient._make_api_call
 
     def counted(self, operation_name, api_params):
         AWS_CALLS[operation_name] += 1
-        if latency_seconds:
-            time.sleep(latency_seconds)
-        return original(self, operation_name, api_params)
+        if not latency_seconds:
+            return original(self, operation_name, api_params)
+        time.sleep(latency_seconds)
+        if operation_name == "CreateSecret":
+            SECRETS[api_params["Name"]] = api_params["SecretString"]
+        if operation_name != "GetSecretValue":
+            return original(self, operation_name, api_params)
+        name = api_params["SecretId"]
+        if name not in SECRETS:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException",
+                                         "Message": "Secrets Manager can't find the specified secret."}}, operation_name)
+        return {"Name": name, "ARN": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}",
+                "SecretString": SECRETS[name], "VersionId": "v1", "VersionStages": ["AWSCURRENT"]}
 
     BaseClient._make_api_call = counted
 
@@ -153,7 +172,7 @@ def main() -> int:
         from o2o_bridge import refusal_time
 
         def clear_caches() -> None:
-            runtime.reset()  # a new state store: an empty tenant cache
+            runtime.state_store()._tenant_cache.clear()  # the tenant cache period is over (clients kept)
             parameters.clear_caches()  # Powertools' secret cache
             refusal_time._STAND_IN_READS.clear()  # strangers' stand-in reads
 
@@ -161,8 +180,8 @@ def main() -> int:
             for build in kinds.values():
                 invoke_function(*build())
 
-        latency = (f"+ {args.aws_latency_ms:g} ms modelled round trip per AWS call" if args.aws_latency_ms
-                   else "moto's own times, no modelled network")
+        latency = (f"AWS modelled: {args.aws_latency_ms:g} ms per call, DynamoDB on moto, GetSecretValue answered "
+                   "by the bench" if args.aws_latency_ms else "moto's own times, no modelled network")
         print(f"refusals at the public edges, {args.n} calls per kind, in process on moto ({latency}); ms, and AWS "
               "calls per request")
         for state in ("warm", "cold"):
