@@ -187,3 +187,19 @@ def test_rotate_refuses_a_tenant_whose_pushes_are_signed_and_changes_nothing(aws
     assert o2o(["tenant", "urls", "10010", "--base-url", "https://api.example.cn", "--rotate"]) != 0
     assert "no callback token to rotate" in capsys.readouterr().err
     assert runtime.state_store().get("10010").jushuitan.callback.partner_key.get_secret_value() == "pk-only"
+
+
+def test_rotate_an_inline_token_only_on_the_local_stack(aws, capsys, monkeypatch):
+    from o2o_bridge import runtime
+
+    runtime.state_store().put(parse_tenant(DEMO))  # the demo tenant: its token inline
+    from o2o_bridge.cli import environment
+
+    monkeypatch.setattr(environment, "is_local_stack", lambda: False)  # as against a deployed stack
+    assert o2o(["tenant", "urls", "10010", "--base-url", "https://api.example.cn", "--rotate"]) != 0
+    assert "keeps its callback token inline" in capsys.readouterr().err
+    assert runtime.state_store().get("10010").jushuitan.callback.token.get_secret_value() == "demo-callback-token"
+    monkeypatch.setattr(environment, "is_local_stack", lambda: True)  # the local stack: rewritten in place
+    assert o2o(["tenant", "urls", "10010", "--base-url", "https://api.example.cn", "--rotate"]) == 0
+    callback = runtime.state_store().get("10010").jushuitan.callback
+    assert callback.token.get_secret_value() != "demo-callback-token" and callback.tenant_wide_token is False

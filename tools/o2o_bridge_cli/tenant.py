@@ -220,13 +220,20 @@ def rotate_callback_token(tenant):
     from .. import runtime
     from ..connectors.aws.secrets_manager import write_secret
     from ..errors import BadRequest
+    from ..tenant import tenant_secret_prefix
+    from . import environment
 
     section = tenant.jushuitan
     if section is None or section.callback.secret_source("token") is None:
         raise BadRequest(f"tenant {tenant.ent_id} has no jushuitan.callback.token (or token_ref): its JST pushes are "
                          "proved by JST's sign, there is no callback token to rotate")
-    token = secrets.token_hex(24)
     callback = section.callback
+    if not callback.token_ref and not environment.is_local_stack():
+        raise BadRequest(f"tenant {tenant.ent_id} keeps its callback token inline: a deployed stack keeps tenant "
+                         f"secrets in Secrets Manager only. Give it as token_ref: secretsmanager:"
+                         f"{tenant_secret_prefix()}tenants/{tenant.ent_id}/NAME#callback_token, `o2o tenant put` the "
+                         "file, then --rotate; nothing was changed")
+    token = secrets.token_hex(24)
     if callback.token_ref:
         write_secret(runtime.aws_client("secretsmanager"), callback.token_ref, token)
         callback = callback.model_copy(update={"tenant_wide_token": False})

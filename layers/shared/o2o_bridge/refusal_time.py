@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import ConfigurationError
@@ -54,8 +55,9 @@ _clock: Callable[[], float] = time.monotonic
 _wall: Callable[[], float] = time.time
 _sleep: Callable[[float], None] = time.sleep
 
-# When the current request began (on ``_clock``); None outside an invocation.
-_request_began: float | None = None
+# When the current request began (on ``_clock``); None outside an invocation. A context
+# variable: the local stack serves requests on threads of one process.
+_request_began: ContextVar[float | None] = ContextVar("o2o_request_began", default=None)
 
 
 def request_began(event: Any) -> None:
@@ -66,7 +68,6 @@ def request_began(event: Any) -> None:
     largest deadline, so a refusal from a cold container is answered at the same deadline as a
     warm one's when its start fits. Anything else (no such field, a clock that disagrees, a
     replayed sample event) counts from now."""
-    global _request_began
     now = _clock()
     already = 0.0
     epoch_ms = ((event or {}).get("requestContext") or {}).get("timeEpoch") if isinstance(event, dict) else None
@@ -74,12 +75,11 @@ def request_began(event: Any) -> None:
         elapsed = _wall() - epoch_ms / 1000
         if 0 <= elapsed <= MAX_DEADLINE_MS / 1000:
             already = elapsed
-    _request_began = now - already
+    _request_began.set(now - already)
 
 
 def request_ended() -> None:
-    global _request_began
-    _request_began = None
+    _request_began.set(None)
 
 
 @contextmanager
@@ -88,7 +88,9 @@ def refusals_answered_at_deadline(refused: type[BaseException] | tuple[type[Base
     """Run the authentication steps; if they raise ``refused``, wait until the deadline
     (``seconds``, else ``refusal_deadline_seconds()``) after the request began (outside an
     invocation: after this block began) before the refusal goes on to be answered."""
-    began = _request_began if _request_began is not None else _clock()
+    began = _request_began.get()
+    if began is None:
+        began = _clock()
     try:
         yield
     except refused:
