@@ -173,7 +173,8 @@ def main() -> int:
 
         def clear_caches() -> None:
             runtime.state_store()._tenant_cache.clear()  # the tenant cache period is over (clients kept)
-            parameters.clear_caches()  # Powertools' secret cache
+            for provider in parameters.base.DEFAULT_PROVIDERS.values():
+                provider.clear_cache()  # the secrets' cache period is over (the provider and its client kept)
             refusal_time._STAND_IN_READS.clear()  # strangers' stand-in reads
 
         for _ in range(3):  # warm-up: imports, clients, the template
@@ -182,6 +183,9 @@ def main() -> int:
 
         latency = (f"AWS modelled: {args.aws_latency_ms:g} ms per call, DynamoDB on moto, GetSecretValue answered "
                    "by the bench" if args.aws_latency_ms else "moto's own times, no modelled network")
+        from o2o_bridge.observability import logger
+
+        logger.setLevel("CRITICAL")  # the refusals' log lines would bury the figures
         print(f"refusals at the public edges, {args.n} calls per kind, in process on moto ({latency}); ms, and AWS "
               "calls per request")
         for state in ("warm", "cold"):
