@@ -1,9 +1,10 @@
 """What a stranger learns from the time of a refusal at the public edges, side by side.
 
 Runs the real handlers in process on moto (the template's tables, tenant secrets in moto's
-Secrets Manager) for the refusals that must look alike: on /jushuitan/delivery_callback an
-unknown entId, a wrong sign for a tenant whose partner key is inline and for one whose key is a
-Secrets Manager reference, a wrong URL token (reference) and a foreign storageCode; on
+Secrets Manager) for the refusals that must look alike: on the five JST URLs in turn an
+unknown entId (the same one, and a new one each call), a wrong sign for a tenant whose partner
+key is inline, for one whose key is a Secrets Manager reference and for one whose partner key
+and token are two secrets, a wrong URL token (reference) and a foreign storageCode; on
 /qimen/callback an unknown entId, a wrong sign (inline secret, secret reference) and a tenant
 without 奇门. Every refusal is checked to be the same answer.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import os
 import random
@@ -138,27 +140,40 @@ def main() -> int:
         for doc in (demo, by_ref, two_secrets, cloud, cloud_by_ref):
             runtime.state_store().put(parse_tenant(doc))
 
-        def jst(query: dict) -> dict:
-            return sample_event("delivery_callback", query=query, body="{}")
+        # The five JST URLs (path, function, push method, the demo tenant's storageCode, extra
+        # query): each JST kind takes them in turn, so its figures are over all five.
+        routes = itertools.cycle([
+            ("/jushuitan/delivery_callback", "delivery_callback", "logistics.upload", "delivery", "133242", {}),
+            ("/jushuitan/cancel_callback", "cancel_callback", "order.cancel", "cancel", "133242", {}),
+            ("/jushuitan/cancal_callback", "cancel_callback", "order.cancel", "cancel", "133242", {}),
+            ("/jushuitan/return_goods_callback", "return_goods_callback", "refund.goods", "return_goods", "133242", {}),
+            ("/jushuitan/stock_callback", "stock_callback", "inventory.upload", "stock", "10000", {"type": "2"}),
+        ])
 
-        def signed(ent_id: str, key: str, storage: str = "133242") -> dict:
-            query = {"entId": ent_id, "storageCode": storage, "method": "logistics.upload", "partnerid": "jst",
-                     "ts": str(int(time.time()))}
-            covered = {k: v for k, v in query.items() if k not in ("method", "partnerid")}
-            return {**query, "sign": legacy_push_sign("logistics.upload", "jst", covered, key)}
+        def jst(ent_id: str, *, key: str | None = None, token_key: str | None = None,
+                storage: str | None = None) -> tuple[str, dict]:
+            """A push to the next JST URL: signed with ``key``, or carrying a URL token from ``token_key``."""
+            path, function, method, route, own_storage, extra = next(routes)
+            query = {"entId": ent_id, "storageCode": storage or own_storage, **extra}
+            if token_key is not None:
+                query["token"] = url_token(token_key, ent_id=ent_id, route=route, storage_code=query["storageCode"])
+            else:
+                query.update(method=method, partnerid="jst", ts=str(int(time.time())))
+                covered = {k: v for k, v in query.items() if k not in ("method", "partnerid")}
+                query["sign"] = legacy_push_sign(method, "jst", covered, key)
+            event = sample_event(function, query=query, body="{}")
+            event.update(rawPath=path, routeKey=f"POST {path}")
+            return function, event
 
         confirm = delivery_confirm("SO-BENCH", "M1", [("SF1", {"TS001-WHT-M": 1})])
         kinds = {
-            "JST unknown entId": lambda: ("delivery_callback", jst(signed("99999", "demo-partner-key"))),
-            "JST unknown entId, new each call": lambda: ("delivery_callback", jst(
-                signed(str(random.randrange(10**6, 10**7)), "demo-partner-key"))),
-            "JST wrong sign, inline key": lambda: ("delivery_callback", jst(signed("10010", "guess"))),
-            "JST wrong sign, key in SM": lambda: ("delivery_callback", jst(signed("10042", "guess"))),
-            "JST wrong URL token, in SM": lambda: ("delivery_callback", jst(
-                {"entId": "10042", "storageCode": "133242",
-                 "token": url_token("guess", ent_id="10042", route="delivery", storage_code="133242")})),
-            "JST wrong sign, 2 secrets in SM": lambda: ("delivery_callback", jst(signed("10044", "guess"))),
-            "JST foreign storageCode": lambda: ("delivery_callback", jst(signed("10010", "demo-partner-key", "555"))),
+            "JST unknown entId": lambda: jst("99999", key="demo-partner-key"),
+            "JST unknown entId, new each call": lambda: jst(str(random.randrange(10**6, 10**7)), key="demo-partner-key"),
+            "JST wrong sign, inline key": lambda: jst("10010", key="guess"),
+            "JST wrong sign, key in SM": lambda: jst("10042", key="guess"),
+            "JST wrong URL token, in SM": lambda: jst("10042", token_key="guess"),
+            "JST wrong sign, 2 secrets in SM": lambda: jst("10044", key="guess"),
+            "JST foreign storageCode": lambda: jst("10010", key="demo-partner-key", storage="555"),
             "奇门 unknown entId": lambda: ("qimen_callback", api_event(
                 qimen_query("deliveryorder.confirm", confirm, ent_id="99999"), confirm)),
             "奇门 wrong sign, inline": lambda: ("qimen_callback", api_event(
