@@ -21,8 +21,7 @@ Per kind it prints the median, p10, p90 and the spread p90 - p10 in milliseconds
 calls made per request, counted at botocore's API-call entry. Kinds are interleaved in a
 shuffled order so machine noise hits them alike.
 
-moto's GetSecretValue is far slower than Secrets Manager's (hundreds of ms on a busy machine
-against tens in one region), so by default the cold figures are moto's, not AWS's.
+moto answers in process, without a network: its reads take a few ms where AWS's take tens.
 ``--aws-latency-ms N`` models AWS instead, and the header says so: every DynamoDB call still
 goes to moto plus N ms of network, and GetSecretValue is answered by the bench itself from the
 secrets it created (ResourceNotFoundException for any other name, as Secrets Manager answers a
