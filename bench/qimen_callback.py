@@ -28,8 +28,8 @@ for extra in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests"):
 for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                     "POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true",
                     "POWERTOOLS_METRICS_NAMESPACE": "O2OBridgeBench", "POWERTOOLS_SERVICE_NAME": "o2o-bridge",
-                    # the work itself, without the refusal floor (bench/edge_timing.py shows it)
-                    "O2O_REFUSAL_MIN_MS": "0"}.items():
+                    # the work itself, without the refusal deadline (bench/edge_timing.py shows it)
+                    "O2O_REFUSAL_DEADLINE_MS": "0"}.items():
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

@@ -6,11 +6,14 @@ from datetime import datetime, timezone
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import ledger_compaction
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     runtime.lambda_context = context
     summary = ledger_compaction.compact_closed_days(wiring.compactable_ledger(), now=datetime.now(timezone.utc),

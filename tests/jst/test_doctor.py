@@ -218,7 +218,7 @@ def test_a_bin_managed_warehouse_jst_does_not_have_fails():
 
 
 @pytest.mark.parametrize("callback, warned, says", [
-    ({"token": "t0ken-1"}, True, "tenant_wide_token"),  # URLs pasted before per-URL tokens still work
+    ({"token": "t0ken-1"}, True, "run `o2o tenant urls 10010 --rotate`"),  # URLs pasted before per-URL tokens
     ({"token": "t0ken-1", "tenant_wide_token": False}, False, "each URL's own token"),
     ({"partner_key": "pk-1"}, False, "JST's push sign"),
     ({"allow_unsigned": True}, True, "without any proof"),

@@ -32,3 +32,21 @@ class SecretsManagerResolver:
             return str(json.loads(value)[key])
         except (ValueError, KeyError, TypeError):
             raise ConfigurationError(f"secret {name!r} is not a JSON object with key {key!r}") from None
+
+
+def write_secret(client, reference: str, value: str) -> None:
+    """Store ``value`` under ``reference`` as a new version of its secret (``NAME#key``: that
+    key of the JSON secret, its other keys kept). The operator's CLI only: no function may write
+    a secret (tests/template/test_least_privilege.py)."""
+    if not reference.startswith(PREFIX):
+        raise ConfigurationError(f"secret reference must start with {PREFIX!r}")
+    name, _, key = reference[len(PREFIX):].partition("#")
+    if key:
+        try:
+            current = json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+        except (ValueError, KeyError, TypeError):
+            raise ConfigurationError(f"secret {name!r} is not a JSON object: cannot set its key {key!r}") from None
+        if not isinstance(current, dict):
+            raise ConfigurationError(f"secret {name!r} is not a JSON object: cannot set its key {key!r}")
+        value = json.dumps({**current, key: value})
+    client.put_secret_value(SecretId=name, SecretString=value)

@@ -106,7 +106,7 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
-    checks.append(_callback_auth(section.callback))
+    checks.append(_callback_auth(tenant.ent_id, section.callback))
     checks.append(_bin_management(tenant, lookups, jst))
     if section.replenishment_document == "transfer":
         checks.append(_replenishment_transfer(tenant))
@@ -118,16 +118,17 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     return checks
 
 
-def _callback_auth(callback: Any) -> Check:
+def _callback_auth(ent_id: str, callback: Any) -> Check:
     """How strongly a push is tied to its callback URL (docs/security.md): a warning where it could be tighter."""
     proofs = callback.accepted_proofs()
     if not proofs:
         return Check("callback_auth", True, "allow_unsigned: JST pushes are accepted without any proof; anyone who "
                                             "knows a callback URL can make the bridge re-read documents", warning=True)
     if "token" in proofs and callback.tenant_wide_token:
-        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token): "
-                                            "paste the per-URL URLs of `o2o tenant urls --reveal-token` into JST, "
-                                            "then turn tenant_wide_token off", warning=True)
+        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token), "
+                                            "and URLs that carried it give away the key the per-URL tokens derive "
+                                            f"from: run `o2o tenant urls {ent_id} --rotate` and paste the URLs it "
+                                            "prints into JST", warning=True)
     how = ["JST's push sign (route, tenant, ts window)"] if "sign" in proofs else []
     how += ["each URL's own token"] if "token" in proofs else []
     return Check("callback_auth", True, "pushes prove themselves by " + " or ".join(how))
