@@ -121,7 +121,7 @@ class _NoLedger:
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
-    return SecretsManagerResolver()
+    return SecretsManagerResolver()  # its client: the shared one, made at its first read
 
 
 def reset() -> None:
