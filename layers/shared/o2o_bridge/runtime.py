@@ -121,7 +121,7 @@ class _NoLedger:
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
-    return SecretsManagerResolver()  # its client: the shared one, made at its first read
+    return SecretsManagerResolver(lambda: aws_client("secretsmanager"))  # the shared client, at the first read
 
 
 def reset() -> None:

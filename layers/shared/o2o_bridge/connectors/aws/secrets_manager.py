@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import ConfigurationError
 
@@ -13,24 +13,23 @@ PREFIX = "secretsmanager:"
 class SecretsManagerResolver:
     """Resolves references through a Powertools SecretsProvider, cached for ``max_age`` seconds.
 
-    The provider is given the container's shared Secrets Manager client (``client``, from
-    runtime.aws_client): left to itself, Powertools opens a boto3 Session of its own, a second
-    botocore session whose loader reads the endpoint, retry and model files again on every cold
-    start (bench/cold_start.py)."""
+    The provider is given the container's shared Secrets Manager client (``make_client``: the
+    runtime's ``aws_client``, called at the first read): left to itself, Powertools opens a boto3
+    Session of its own, a second botocore session whose loader reads the endpoint, retry and
+    model files again on every cold start (bench/cold_start.py)."""
 
-    def __init__(self, client: Any = None, max_age: int = 300) -> None:
-        self.client, self.max_age = client, max_age
+    def __init__(self, make_client: Callable[[], Any] | None = None, max_age: int = 300) -> None:
+        self.make_client, self.max_age = make_client, max_age
         self._provider: Any = None
 
     def provider(self) -> Any:
         if self._provider is None:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-            if self.client is None:
-                from ... import runtime
-
-                self.client = runtime.aws_client("secretsmanager")
-            self._provider = SecretsProvider(boto3_client=self.client)
+            if self.make_client is not None:
+                self._provider = SecretsProvider(boto3_client=self.make_client())
+            else:
+                self._provider = SecretsProvider()
         return self._provider
 
     def resolve(self, reference: str) -> str:
