@@ -3,21 +3,22 @@ one client.
 
 Every figure is a whole fresh Python process measured from outside (interpreter start included
 on both sides): its CPU time (user + system, from the operating system's accounting of the
-child, ``os.wait4``) and its wall time. The judged figure is what a container pays before its
-first answer: the handler module, then one client for every AWS service the function's
-policies in template.yaml grant it (DynamoDB, SQS, Secrets Manager, KMS, S3, ...), read from the
-template, not from the code. That is every client the function may make, not only those a
-typical first request makes: the bridge makes its clients on first use, and a first request
-that fails or falls back makes the rest (SQS), so the bench counts them all. Each client is
+child, ``os.wait4``) and its wall time. The judged figure: the handler module, then one client
+for every AWS service the function's policies in template.yaml grant it (DynamoDB, SQS, Secrets
+Manager, KMS, S3, ...), read from the template, not from the code. That is every client the
+function may make, not only those a typical first request makes: the bridge makes its clients
+on first use, and a first request that fails or falls back makes the rest (SQS), so the bench
+counts them all. What the first request then does (the modules it imports on its path, the
+pydantic models it validates with, built on first use) is not in the figure. Each client is
 made the bridge's way: ``runtime.aws_client`` on the one shared session, Secrets Manager
 through the secret resolver's Powertools provider. The baseline is `import boto3` and one
 DynamoDB client.
 
 Both sides import compiled bytecode, as a container does: the layer ships the bridge and its
-libraries compiled for the runtime's Python (scripts/build_layer.sh) and the runtime ships
-boto3 compiled. Here the children write and read it under a private ``PYTHONPYCACHEPREFIX``,
-filled by one warm-up run of every case, so a developer's ``PYTHONDONTWRITEBYTECODE`` does not
-make the bench time the compiler.
+libraries compiled for the runtime's Python (scripts/build_layer.sh, given a python3.12; it
+warns without one) and the runtime ships boto3 compiled. Here the children write and read it
+under a private ``PYTHONPYCACHEPREFIX``, filled by one warm-up run of every case, so a
+developer's ``PYTHONDONTWRITEBYTECODE`` does not make the bench time the compiler.
 
 On a shared machine the load changes from one second to the next, so each round runs the
 baseline and then every case (in a shuffled order), and a function's ratio is the median over
@@ -175,8 +176,8 @@ def main() -> int:
 
     print(f"baseline: import boto3 + one DynamoDB client, median {base_cpu:.3f} s CPU, {base_wall:.3f} s wall over "
           f"{args.rounds} rounds (wall spread {spread:.0%}: the machine's load); judged: handler import + a client "
-          f"per service its policies grant (every client it may make, not only a typical first request's), bytecode "
-          f"compiled as the layer ships it. Ratios: median over the rounds of the child's CPU (wall) time / that "
+          f"per service its policies grant (every client it may make, not only a typical first request's; not counted: "
+          f"what the first request then imports and builds), bytecode compiled as the layer ships it. Ratios: median over the rounds of the child's CPU (wall) time / that "
           f"round's baseline")
     print(f"{'function':24} {'clients':38} {'judged':>7} {'wall':>6} {'import':>7} {'floor':>6}  goal <= {GOAL} (CPU)")
     worst, worst_name, above_floor = 0.0, "", []
