@@ -32,6 +32,12 @@ class SecretsManagerResolver:
                 self._provider = SecretsProvider()
         return self._provider
 
+    def clear_cache(self) -> None:
+        """Forget the secrets read so far: the next read of each goes to Secrets Manager (the
+        provider is this resolver's, so Powertools' ``parameters.clear_caches()`` does not reach it)."""
+        if self._provider is not None:
+            self._provider.clear_cache()
+
     def resolve(self, reference: str) -> str:
         from aws_lambda_powertools.utilities import parameters
 
