@@ -1,8 +1,8 @@
 """S1 step 1: the poll (``poll_jst_outbound``, every 2 minutes). It confirms what the stores
-finished (confirmations.py; again at its end, for what they finished while it ran), then reads the online outbounds the ERP assigned to the stores
-(Erp port ``online_outbound_pages``; JST: sales outbounds of the 店加线下仓 by ts cursor). A
-waiting outbound is remembered and dispatched (dispatch.py); a cancelled one cancels what was
-dispatched (cancels.py).
+finished (confirmations.py; again at its end, for what they finished while it ran), then reads
+the online outbounds the ERP assigned to the stores (Erp port ``online_outbound_pages``; JST:
+sales outbounds of the 店加线下仓 by ts cursor). A waiting outbound is remembered and dispatched
+(dispatch.py); a cancelled one cancels what was dispatched (cancels.py).
 
 Pages are fetched one at a time; the cursor moves only after a page's outbounds are handled,
 and a run short of time stops before fetching the next page (the next run goes on from there,
