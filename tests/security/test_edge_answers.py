@@ -240,7 +240,6 @@ def test_a_bad_deadline_setting_is_a_configuration_error(monkeypatch, value):
 def test_a_stranger_pays_the_secret_read_a_tenant_pays_once_per_cache_period(edge, monkeypatch):
     """As deployed (O2O_STAND_IN_SECRET_READS): an unknown entId costs one Secrets Manager read under
     its own path per cache period, as a tenant's reference costs one; both then come from cache."""
-    from aws_lambda_powertools.utilities import parameters
     from botocore.client import BaseClient
 
     read: list[str] = []
@@ -254,7 +253,7 @@ def test_a_stranger_pays_the_secret_read_a_tenant_pays_once_per_cache_period(edg
     monkeypatch.setattr(BaseClient, "_make_api_call", watched)
     monkeypatch.setenv("O2O_STAND_IN_SECRET_READS", "true")
     monkeypatch.setattr(refusal_time, "_STAND_IN_READS", {})
-    parameters.clear_caches()
+    runtime.secret_resolver().clear_cache()  # a new cache period: nothing read yet
     function, method, storage, extra = JST_ROUTES["/jushuitan/delivery_callback"]
     for _ in range(2):
         assert push(function, signed(method, ent_id="99998", partner_key="guess"), "{}") == REFUSED

@@ -126,7 +126,7 @@ class _NoLedger:
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
-    return SecretsManagerResolver()
+    return SecretsManagerResolver(lambda: aws_client("secretsmanager"))  # the shared client, at the first read
 
 
 def reset() -> None:

@@ -114,10 +114,14 @@ class JstClient:
 
     # --- transport -----------------------------------------------------------------------
     def _post(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        # The request is encoded before the slot is taken (a 500-item upload is ~27 kB of form):
+        # the slot counts until the answer, and the next second's calls wait for it.
+        request = self.http.build_request("POST", f"{self.base_url}/{path.lstrip('/')}", data=params,
+                                          headers={"Content-Type": FORM})
+        request.read()
         grant = self.limiter.acquire()
-        url = f"{self.base_url}/{path.lstrip('/')}"
         try:
-            response = self.http.post(url, data=params, headers={"Content-Type": FORM})
+            response = self.http.send(request)
         except httpx.TimeoutException as exc:
             raise JstTransientError(f"JST {path} timed out ({type(exc).__name__})", path=path) from None
         except httpx.TransportError as exc:
