@@ -178,6 +178,7 @@ READ_COMMANDS = [
     ["exceptions", "list"],
     ["transfers", "exceptions"],
     ["transfers", "in-transit"],
+    ["transfers", "awaiting-receipt"],
     ["products", "failed"],
     ["stock", "status", "--tenant", "10010"],
     ["stock", "show", "SKU-RED-M", "--tenant", "10010"],

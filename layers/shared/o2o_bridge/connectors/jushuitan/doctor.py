@@ -203,7 +203,8 @@ def _transfer_receipt(tenant: Any) -> Check:
         "the bridge cannot receive a 配货 transfer in JST: JST's open API offers no transfer-receipt "
         "(调拨入库) call and the store system sends no event when a store takes in a 配货. Until someone "
         f"receives each transfer in JST's 调拨单 list (find it by the 配货 number), JST shows its goods as "
-        f"调拨在途 (allocate_qty) at {where}, not in stock there.",
+        f"调拨在途 (allocate_qty) at {where}, not in stock there; `o2o transfers awaiting-receipt` lists the "
+        "shipped ones still to receive.",
         f"With stock.master: erp the stores' stock is JST's stock of their warehouses (stock.formula "
         f"{tenant.stock.formula!r}; 调拨在途 is not stock), so a store that took the goods in loses them "
         "again at the next stock pull until the transfer is received in JST."
