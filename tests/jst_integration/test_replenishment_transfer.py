@@ -210,3 +210,14 @@ def test_an_other_out_replenishment_has_no_receiving_half_to_wait_for(h, make_wo
     h.jst.confirm_other_inout(doc["io_id"])
     store_transfers.follow_other_inout(world)
     assert "PH-T1" in world.store.transfers and store_transfers.awaiting_receipt(world) == []
+
+
+def test_a_failed_read_of_what_is_on_the_way_keeps_the_transfer_listed_and_says_why(h, world):
+    submit(world)
+    [doc] = transfers(h)
+    h.jst.confirm_transfer(doc["io_id"])
+    store_transfers.follow_other_inout(world)
+    h.jst.faults.add("jst", path="/open/inventory/query", code=140)
+    assert store_transfers.follow_receipts(world) == {"waiting": 0, "received": 0, "unread": 1}
+    [waiting] = store_transfers.awaiting_receipt(world)  # read again: it is still there, with its figure
+    assert waiting["doc_no"] == "PH-T1" and waiting["in_transit"] == {"TS001-WHT-M": 5}

@@ -127,7 +127,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
     opened = ctx.records.put(ctx.ent_id, OPEN, _part_key(kind, doc_no, payload["part"]), {
         "kind": kind.name, "doc_no": doc_no, "store_code": payload["store_code"], "part": payload["part"],
         "parts": payload["parts"], "external_id": external_id, "io_id": io_id, "status": "WaitConfirm",
-        "items": payload["items"], **({"receive_at": outcome.result["receive_at"]} if outcome.result.get("receive_at") else {}),
+        "items": payload["items"],
+        **({"receive_at": outcome.result["receive_at"]} if outcome.result.get("receive_at") else {}),
     })
     if opened is not None:
         ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.uploaded",
