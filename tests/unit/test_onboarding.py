@@ -135,3 +135,16 @@ def test_callback_urls_carry_the_tenant_ids_and_each_names_its_menu():
     assert not any("demo-callback-token" in url for url in revealed.values())
     assert tokens["物流同步（发货回传）"] == url_token("demo-callback-token", ent_id="10010", route="delivery",
                                                   storage_code="133242")
+
+
+def test_the_jst_template_names_the_implementation_guides_options():
+    template = production_template(ent_id="10086")
+    tenant = parse_tenant(filled_in(template))
+    assert "sync_sale_price" not in template and tenant.products.sale_price == "on_create"
+    assert tenant.products.staging_category == "其他" and tenant.routing.pickup_store_field == "pickup_store_code"
+    assert tenant.jushuitan.aftersale_warehouse_type == 2 and tenant.jushuitan.replenishment_document == "other_out"
+    assert all(store.city for store in tenant.stores)  # a pickup's alternatives are the chosen store's city
+    # 货位管理 stays unstated until the merchant says, so doctor keeps asking
+    assert tenant.jushuitan.bin_managed_wms_co_ids is None and "bin_managed_wms_co_ids" in template
+    for option in ("sales_return_warehouse", "fallback_store", "店加线下仓"):
+        assert option in template
