@@ -80,14 +80,17 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
             # own aggregate back into 店+ as warehouse stock, counted twice.
             raise _Failed(f"offline_wms_co_id {section.offline_wms_co_id} (店加线下仓) is mapped to a 店+ warehouse: "
                           "it is fed by the stores, so its stock would loop back into 店+; remove that row")
-        if section.main_wms_co_id not in mapped:
+        cloud = tenant.warehouse == "qimen"  # the WMS holds the warehouse stock 店+ shows (Q5), not JST's 总仓
+        if section.main_wms_co_id not in mapped and not cloud:
             raise _Failed(f"main_wms_co_id {section.main_wms_co_id} (总仓) has no 店+ warehouse code: create the 店+ "
                           "warehouse whose code is that ID and map it")
         known = {w.wms_co_id for w in lookups.get("warehouses", jst.query_warehouses)}
         unknown = sorted(mapped - known)
         if unknown:
             raise _Failed(f"mapped jst_wms_co_id not among JST's warehouses: {', '.join(map(str, unknown))}")
-        return (f"{len(tenant.warehouses)} warehouse(s) mapped, main included; 店加线下仓 "
+        main = ("the warehouse stock comes from the cloud WMS (奇门), so JST's 总仓 needs no 店+ warehouse" if cloud
+                else "main included")
+        return (f"{len(tenant.warehouses)} warehouse(s) mapped, {main}; 店加线下仓 "
                 f"{section.offline_wms_co_id} is fed by the stores and rightly not mapped")
 
     def stock_formula() -> str:
