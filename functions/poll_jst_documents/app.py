@@ -1,4 +1,5 @@
 """Every 15 min: missed delivery/return pushes (S2x), other in/out documents until Confirmed (S5, S6),
+配货 transfers a person must still receive in JST (until JST shows none of their goods on the way),
 the order centre's rounds (COD reconciliation, parked orders re-routed, pickups expired), and a
 cloud warehouse's lost confirmations (the catch-up of orders, 配货, 退仓 and returns)."""
 
@@ -14,6 +15,7 @@ def follow_documents(ctx):
 
     return {"missed_pushes": warehouse_orders.recover_missed_pushes(ctx),
             "other_inout": store_transfers.follow_other_inout(ctx),
+            "awaiting_receipt": store_transfers.follow_receipts(ctx),
             "order_centre": order_centre.rounds(ctx),
             "wms_catch_up": cloud_warehouse.catch_up_confirmations(ctx)}
 

@@ -36,7 +36,7 @@ SCENARIOS = (
 )
 
 def main() -> int:
-    # The demo tenants' sandboxes listen on fixed ports (8801, 8802, 8804): demos on one machine
+    # The demo tenants' sandboxes listen on fixed ports (8801-8805): demos on one machine
     # take turns instead of failing to bind.
     import fcntl
 
@@ -91,6 +91,7 @@ def sandbox_ports_in_use() -> str | None:
     import socket
 
     for port, name in ((int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")), "JST sandbox"),
+                       (int(os.environ.get("O2O_JST_CLOUD_SANDBOX_PORT", "8803")), "JST sandbox 10020"),
                        (int(os.environ.get("O2O_POS_SANDBOX_PORT", "8802")), "店+ sandbox")):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:

@@ -203,3 +203,16 @@ def test_rotate_an_inline_token_only_on_the_local_stack(aws, capsys, monkeypatch
     assert o2o(["tenant", "urls", "10010", "--base-url", "https://api.example.cn", "--rotate"]) == 0
     callback = runtime.state_store().get("10010").jushuitan.callback
     assert callback.token.get_secret_value() != "demo-callback-token" and callback.tenant_wide_token is False
+
+
+def test_the_jst_template_names_the_implementation_guides_options():
+    template = production_template(ent_id="10086")
+    tenant = parse_tenant(filled_in(template))
+    assert "sync_sale_price" not in template and tenant.products.sale_price == "on_create"
+    assert tenant.products.staging_category == "其他" and tenant.routing.pickup_store_field == "pickup_store_code"
+    assert tenant.jushuitan.aftersale_warehouse_type == 2 and tenant.jushuitan.replenishment_document == "other_out"
+    assert all(store.city for store in tenant.stores)  # a pickup's alternatives are the chosen store's city
+    # 货位管理 stays unstated until the merchant says, so doctor keeps asking
+    assert tenant.jushuitan.bin_managed_wms_co_ids is None and "bin_managed_wms_co_ids" in template
+    for option in ("sales_return_warehouse", "fallback_store", "店加线下仓"):
+        assert option in template

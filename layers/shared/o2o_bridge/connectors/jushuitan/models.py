@@ -253,6 +253,7 @@ class Inventory(JstRecord):
     order_lock: Qty = Decimal(0)
     pick_lock: Qty = Decimal(0)
     defective_qty: Qty = Decimal(0)
+    allocate_qty: Qty = Decimal(0)  # 调拨在途: shipped transfers not yet received here
     lock_qty: Qty = Decimal(0)
     min_qty: Qty = Decimal(0)
     max_qty: Qty = Decimal(0)
