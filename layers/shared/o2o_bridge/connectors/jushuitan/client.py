@@ -114,7 +114,7 @@ class JstClient:
 
     # --- transport -----------------------------------------------------------------------
     def _post(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        grant = self.limiter.acquire()
+        self.limiter.acquire()  # the call goes out at once: its slot was counted with a send allowance
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
             response = self.http.post(url, data=params, headers={"Content-Type": FORM})
@@ -122,9 +122,6 @@ class JstClient:
             raise JstTransientError(f"JST {path} timed out ({type(exc).__name__})", path=path) from None
         except httpx.TransportError as exc:
             raise JstTransientError(f"JST {path} unreachable: {self._scrub(str(exc))}", path=path) from None
-        finally:
-            # JST has the call by now (or never will): its slot counts from here, not from "now".
-            self.limiter.complete(grant)
         status = response.status_code
         if status == 429:
             raise JstTransientError(f"JST {path} answered HTTP 429", path=path, retry_after_seconds=1.0)
