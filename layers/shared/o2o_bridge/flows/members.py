@@ -87,6 +87,8 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.not_merged",
                             {"why": "no usable mobile number (rule 1)"}, level="warning")
         return
+    # The member's link and its person's profile, both read below, in one request.
+    ctx.records.prefetch(ctx.ent_id, [(MEMBER_KIND, member_id), (PROFILE_KIND, person)])
     previous = person_of_member(ctx, member_id)
     updated_at = data.updated_at.isoformat()
 
