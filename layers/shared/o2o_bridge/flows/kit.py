@@ -146,6 +146,11 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     return result if result is not None else {"outcome": "queued"}
 
 
+def parked_record(step: FlowStep, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The ``(kind, key)`` of the marker ``settle`` reads for this input: to read it ahead, with others."""
+    return PARKED_KIND, _parked_marker(step.command_name, payload, identity_ignores)  # type: ignore[attr-defined]
+
+
 def _parked_marker(name: str, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> str:
     return f"{name}:{digest({k: v for k, v in payload.items() if k not in identity_ignores})}"
 

@@ -95,7 +95,9 @@ def submit_document(ctx: "FlowContext", kind: DocumentKind, data: Any) -> list[s
     for n, (external_id, part_lines) in enumerate(zip(external_ids, parts), start=1):
         payload = {"kind": kind.name, "doc_no": doc_no, "store_code": store_code, "part": n, "parts": len(parts),
                    "external_id": external_id, "remark": str(data.remark or ""), "items": part_lines}
-        kit.settle(ctx, upload_part, payload, trace_key=doc_no)
+        # The store's own "done" of the document, read first by the part, comes with the parked marker.
+        kit.settle(ctx, upload_part, payload, trace_key=doc_no,
+                   reads=[(kit.EFFECT_KIND, _store_effect_key(kind, doc_no))])
     return external_ids
 
 
