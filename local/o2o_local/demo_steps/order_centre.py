@@ -79,8 +79,8 @@ def run(demo: Demo) -> None:
     profile = merchant["members"]["M9001"]
     show(f"  店+ member M9001 after P14: merged_from={profile['merged_from']} channels="
          f"{[c['channel'] + ':' + c['external_id'][:12] for c in profile['channels']]}")
-    show("A retail sale by member M9001 at S001 (its ERP booking comes with issue #14/#16: the bridge answers "
-         "501 for it, but the sale is in the ledger):")
+    show("A retail sale by member M9001 at S001 (a ledger fact under the member's hashed identity, never the "
+         "number):")
     now = datetime.utcnow() + SHANGHAI_OFFSET
     _emit(demo, "sale.completed", {
         "sale_no": "X570001", "store_code": "S001", "sold_at": now.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
