@@ -59,6 +59,12 @@ class Guarded:
     def __init__(self, name: str, inner: Any, fuse: Fuse, points: Callable[[str, tuple, dict], bool]) -> None:
         self._name, self._inner, self._fuse, self._points = name, inner, fuse, points
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """The adapter's class: a flow that asks which adapter serves a port (``isinstance``) gets
+        the guarded one and calls through the fuse."""
+        return type(self._inner)
+
     def __getattr__(self, attr: str) -> Any:
         value = getattr(self._inner, attr)
         if not callable(value):
@@ -82,11 +88,16 @@ def _is_call(attr: str, args: tuple, kwargs: dict) -> bool:
     return not attr.startswith("_")
 
 
+OUTSIDE = ("erp", "warehouse", "store")  # the ports over the outside systems (JST, 旺店通, a 奇门 WMS, 店+)
+
+
 def guard(ctx: Any, fuse: Fuse) -> None:
-    """Route every port of ``ctx`` through ``fuse``: the outside systems' calls and the bridge's
-    state writes are crash points; reads and timeline entries only fail once dead."""
-    ctx.jst = Guarded("jst", ctx.jst, fuse, _is_call)
-    ctx.store = Guarded("store", ctx.store, fuse, _is_call)
+    """Route every port of ``ctx`` through ``fuse``: the outside systems' calls (the ERP, the
+    warehouse and the store ports, whichever adapter serves them) and the bridge's state writes
+    are crash points; reads and timeline entries only fail once dead."""
+    for name in OUTSIDE:
+        if getattr(ctx, name, None) is not None:
+            setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_call))
     for name in ("records", "cursors", "links", "queue"):
         setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_write))
     ctx.timeline = Guarded("timeline", ctx.timeline, fuse, lambda *a: False)
@@ -122,6 +133,8 @@ class Run:
     crash_at: int | None
     killed_at: str  # the crash point's call, "" when nothing was killed
     points: int
+    # What a check noted of the run without a kill (``same_as_without_a_kill``), shared by the runs.
+    baseline: dict[str, Any] = field(default_factory=dict)
 
 
 def run(make_world: Callable[[], Any], steps: list[Step], *, settle: list[Step] | None = None,
@@ -160,11 +173,31 @@ def every_crash(make_world: Callable[[], Any], steps: list[Step], check: Callabl
     check(world, clean)
     for n in range(1, clean.points + 1):
         world, killed = run(make_world, steps, settle=settle, crash_at=n)
+        killed.baseline = clean.baseline
         try:
             check(world, killed)
         except AssertionError as failure:
             raise AssertionError(f"killed at crash point {n}/{clean.points} ({killed.killed_at}): {failure}") from None
     return clean.points
+
+
+def same_as_without_a_kill(sides: dict[str, Any], run: Run) -> None:
+    """``sides`` (what both sides hold, ids and clocks left out) equals what the run without a
+    kill left: nothing lost, nothing done twice, whatever the kill interrupted."""
+    if run.crash_at is None:
+        run.baseline["sides"] = sides
+        return
+    expected = run.baseline["sides"]
+    differs = {name: (value, expected.get(name)) for name, value in sides.items() if value != expected.get(name)}
+    assert not differs, f"differs from the run without a kill (now, then): {differs}"
+
+
+def assert_settled(ctx: Any) -> None:
+    """Nothing is left queued or dead-lettered, and every effect ended "done" (or released), none claimed."""
+    assert ctx.queue.queued == [] and ctx.queue.dead == [], (ctx.queue.queued, ctx.queue.dead)
+    effects = ctx.records.list(ctx.ent_id, kit.EFFECT_KIND)
+    assert all(e.data["state"] in ("done", "released") for e in effects), \
+        [(e.key, e.data) for e in effects if e.data["state"] not in ("done", "released")]
 
 
 def built_once(build: Callable[[Any], Step]) -> Step:

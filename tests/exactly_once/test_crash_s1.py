@@ -9,10 +9,9 @@ import pytest
 from flows_s1.conftest import STOCK, World, s1_tenant
 from flows_s1.s1_fakes import FakeJst, FakeStore
 from o2o_bridge import wiring
-from o2o_bridge.flows import kit
 from o2o_bridge.flows import store_fulfilment as s1
 
-from .harness import drain, every_crash
+from .harness import assert_settled, drain, every_crash
 
 SHIPPED, CANCELLED, REJECTED = 700001, 700002, 700003
 
@@ -77,10 +76,7 @@ def check(world, run):
     assert len({f["store_code"] for f in rerouted}) == 2
     assert world.order(SHIPPED)["status"] == "shipped" and world.order(CANCELLED)["status"] == "cancelled"
     assert world.order(REJECTED)["status"] == "dispatched"
-    assert world.ctx.queue.queued == [] and world.ctx.queue.dead == []
-    # Every effect ended "done" once; none is left claimed.
-    effects = world.ctx.records.list(world.ctx.ent_id, kit.EFFECT_KIND)
-    assert all(e.data["state"] in ("done", "released") for e in effects), [e for e in effects if e.data["state"] != "done"]
+    assert_settled(world.ctx)  # nothing queued or dead-lettered; every effect done, none left claimed
     # Only the worker whose claim the "done" is reports it: at most one entry per effect.
     steps = Counter(entry.step for entry in world.ctx.timeline.items)
     assert steps["s1.confirmed_in_jst"] <= 1 and steps["s1.cancelled_at_store"] <= 1

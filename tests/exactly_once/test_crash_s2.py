@@ -5,11 +5,10 @@ cancelled at the store by JST (P4), shipped (P3), returned (after-sale upload) a
 from datetime import datetime, timezone
 
 from flows_s2.conftest import World, order_requested, return_requested, store_event
-from o2o_bridge.flows import kit
 from o2o_bridge.flows import warehouse_orders as s2
 from o2o_bridge.connectors.jushuitan.inbound import JstPush
 
-from .harness import built_once, drain, every_crash
+from .harness import assert_settled, built_once, drain, every_crash
 
 NOW = datetime.now(timezone.utc)
 
@@ -80,9 +79,7 @@ def check(world, run):
     assert list(jst.aftersales) == ["RT1"]
     for order_no, order in jst.orders.items():
         assert world.ctx.links.find("10010", "store_order", order_no, "jst_order").other_key == str(order["o_id"])
-    assert world.ctx.queue.queued == [] and world.ctx.queue.dead == []
-    effects = world.ctx.records.list(world.ctx.ent_id, kit.EFFECT_KIND)
-    assert all(e.data["state"] in ("done", "released") for e in effects), [e for e in effects if e.data["state"] != "done"]
+    assert_settled(world.ctx)  # nothing queued or dead-lettered; every effect done, none left claimed
 
 
 def test_s2_killed_at_every_crash_point_has_one_effect_on_each_side(monkeypatch):

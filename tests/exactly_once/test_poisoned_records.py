@@ -1,6 +1,6 @@
-"""A poisoned record never stops a poll or a scan, whichever it is.
+"""A poisoned record never stops a poll, a scan or a round, whichever it is.
 
-Each poll and scan gets one page of four records: [good, malformed, permanently failing, good]
+Each poll, scan and order-centre round gets one page of four records: [good, malformed, permanently failing, good]
 (a row the source lists but nobody can read; a record the other side refuses for good). In the
 same run both good ones are handled; both bad ones are parked on the real (moto) DLQ with their
 reasons, listed by `o2o dlq list`; once the cause is fixed, `o2o dlq replay --all` and the retry
@@ -468,9 +468,146 @@ def w1_sales(monkeypatch) -> Case:
     return Case(ctx, lambda: store_sales.push_store_sales(ctx), lambda: set(erp.booked), fix)
 
 
+# --- the order centre's rounds: COD reconciliation, parked orders healed, pickups expired; member merge ---
+
+def s1_world(stock):
+    from flows_s1.conftest import World, s1_tenant
+    from flows_s1.s1_fakes import FakeJst, FakeStore
+
+    world = World(s1_tenant(), FakeJst(page_size=10), FakeStore(stock={k: dict(v) for k, v in stock.items()}))
+    world.ctx.queue = runtime.command_queue()
+    return world
+
+
+def spoil(ctx, kind, key, **fields):
+    """A record of the bridge's own that a bug (or an older shape) left unreadable; returns the fix."""
+    record = ctx.records.get(ctx.ent_id, kind, key)
+    good = dict(record.data)
+    ctx.records.put(ctx.ent_id, kind, key, {**good, **fields}, expected_version=record.version)
+
+    def fix():
+        current = ctx.records.get(ctx.ent_id, kind, key)
+        ctx.records.put(ctx.ent_id, kind, key, good, expected_version=current.version)
+
+    return fix
+
+
+def cod_round(monkeypatch) -> Case:
+    """The COD reconciliation reads only the bridge's records: its bad record is one that cannot
+    be read; the others are counted (both good ones overdue) in the same round."""
+    from flows_s1.conftest import s1_tenant
+    from o2o_bridge.flows import cash_on_delivery as cod
+
+    ctx = fake_context(s1_tenant(), queue=runtime.command_queue(), now=lambda: NOW)
+    handed = (NOW - timedelta(days=30)).isoformat()
+    for key in ("good-1", "malformed", "good-2"):
+        ctx.records.put(ctx.ent_id, cod.COD_KIND, key, {"io_id": key, "expected": "100.00", "collected": None,
+                                                        "status": "uncollected", "handed_at": handed})
+    fix = spoil(ctx, cod.COD_KIND, "malformed", handed_at="last Tuesday")
+
+    def run():
+        summary = cod.reconcile(ctx)
+        assert summary["overdue"] >= 2, summary  # the good ones are counted around the bad one
+        return summary
+
+    return Case(ctx, run, lambda: {p["io_id"] for p in cod.problems(ctx) if p["status"] == "overdue"}, fix,
+                bad={"malformed"})
+
+
+def heal_round(monkeypatch) -> Case:
+    """Four orders parked for want of stock; stock arrives; the round re-routes them, but one
+    order's record cannot be read and the store refuses the stock read of another's SKU."""
+    from flows_s1.conftest import STOCK
+    from o2o_bridge.flows import healing, store_fulfilment
+
+    world = s1_world({code: {} for code in STOCK})
+    for io_id in (700001, 700002, 700003, 700004):
+        world.jst.add(io_id, items=(("SKU-BLOCKED" if io_id == 700003 else "SKU-RED-M", 1),))
+    store_fulfilment.poll_jst_outbound(world.ctx)
+    assert len(store_fulfilment.open_exceptions(world.ctx)) == 4  # no store has any of it yet
+    for code, levels in STOCK.items():
+        world.store.stock[code].update(levels, **{"SKU-BLOCKED": 5})
+    real_stock = world.store.store_stock
+    state = {"fixed": False}
+
+    def store_stock(store_code, sku_ids):
+        if "SKU-BLOCKED" in sku_ids and not state["fixed"]:
+            raise PosPermanentError("店+ P7: SKU SKU-BLOCKED is blocked", status=400)
+        return real_stock(store_code, sku_ids)
+
+    monkeypatch.setattr(world.store, "store_stock", store_stock)
+    restore = spoil(world.ctx, store_fulfilment.ORDER_KIND, "700002", receiver=None)
+
+    def fix():
+        state["fixed"] = True
+        restore()
+
+    return Case(world.ctx, lambda: healing.heal_parked(world.ctx),
+                lambda: {f["external_id"] for f in world.store.fulfilments.values()}, fix,
+                good={"700001", "700004"}, bad={"700002", "700003"})
+
+
+def pickup_round(monkeypatch) -> Case:
+    """Four pickups nobody collected; one's clock cannot be read. The others expire into the
+    exceptions queue in the same round."""
+    from flows_s1.conftest import STOCK
+    from o2o_bridge.flows import healing, store_fulfilment
+    from o2o_bridge.flows.pickup_clock import PICKUP_WAITING_KIND
+
+    world = s1_world(STOCK)
+    for io_id in (700001, 700002, 700003, 700004):
+        world.jst.add(io_id, labels="门店自提", items=[("SKU-RED-M", 1)])
+    store_fulfilment.poll_jst_outbound(world.ctx)
+    now = world.ctx.now()
+    world.ctx.now = lambda: now + timedelta(days=30)
+    fix = spoil(world.ctx, PICKUP_WAITING_KIND, "700002", since="a while ago")
+    return Case(world.ctx, lambda: healing.expire_pickups(world.ctx),
+                lambda: {e["io_id"] for e in store_fulfilment.open_exceptions(world.ctx)
+                         if e["kind"] == "pickup_expired"}, fix,
+                good={"700001", "700003", "700004"}, bad={"700002"})
+
+
+def member_merge(monkeypatch) -> Case:
+    """Four store members updated one after another: one's profile record cannot be read (an
+    older shape), the store refuses another's profile (P14); the others are merged and sent."""
+    from types import SimpleNamespace as NS
+
+    from flows_s1.conftest import s1_tenant
+    from o2o_bridge.flows import members
+    from o2o_bridge.ledger import mobile_hash
+
+    mobiles = {"good-1": "13800000001", "malformed": "13800000002", "refused": "13800000003", "good-2": "13800000004"}
+    sent: dict[str, Any] = {}
+    refused = {"refused"}
+
+    class Store:
+        def put_member(self, member_id, profile, *, business_key=None):
+            if member_id in refused:
+                raise PosPermanentError(f"店+ P14: member {member_id} is frozen", status=422)
+            sent[member_id] = profile
+            return pos.MemberSaved(member_id=member_id, status="created", merged_from=profile.merged_from)
+
+    ctx = fake_context(s1_tenant(), store=Store(), queue=runtime.command_queue(), now=lambda: NOW)
+    person = mobile_hash(ctx.ent_id, mobiles["malformed"])
+    ctx.records.put(ctx.ent_id, members.PROFILE_KIND, person, {"mobile": mobiles["malformed"], "members": ["OLD"]})
+
+    def run():
+        for n, (member_id, mobile) in enumerate(mobiles.items()):
+            members.on_member_updated(NS(data=NS(member_id=member_id, mobile=mobile, name=f"会员{n}", store_code="S001",
+                                                 updated_at=NOW)), ctx)
+
+    def fix():
+        refused.clear()
+        ctx.records.delete(ctx.ent_id, members.PROFILE_KIND, person)  # the operator removes the unreadable record
+
+    return Case(ctx, run, lambda: set(sent), fix)
+
+
 CASES = {"S1 online outbounds": s1_poll, "S2x missed pushes": s2x_scan, "S3 stock pull": s3_pull, "S3 stock pull, cloud WMS over 奇门": s3_pull_cloud_wms, "S5/S6 follow-up": s5_s6_follow, "S7 products": s7_products,
          "W1 store sales": w1_sales, "W2 ERP documents": w2_documents, "W4 ERP products": w4_products,
-         "W5 nightly stock": w5_nightly_stock}
+         "W5 nightly stock": w5_nightly_stock,
+         "order centre: COD reconciliation": cod_round, "order centre: parked orders healed": heal_round,
+         "order centre: pickups expired": pickup_round, "order centre: member merge": member_merge}
 
 
 def letters(capsys) -> list[dict[str, Any]]:
@@ -506,13 +643,14 @@ def test_a_poisoned_page_is_handled_around_its_bad_records(name, aws, monkeypatc
     assert case.handled() & (case.good | case.bad) == case.good, f"both good records are handled in the same run: {summary}"
 
     parked = letters(capsys)
-    assert len(parked) == 2, [p["reason"] for p in parked]
+    assert len(parked) == len(case.bad), [p["reason"] for p in parked]
     unreadable = [p["reason"] for p in parked if "cannot be read" in p["reason"]]
     refused = [p["reason"] for p in parked if "cannot be read" not in p["reason"]]
-    assert len(unreadable) == len(refused) == 1, [p["reason"] for p in parked]  # each with its own reason
+    # each with its own reason (a round that reads only the bridge's records has nothing to refuse it)
+    assert (len(unreadable), len(refused)) == (1, len(case.bad) - 1), [p["reason"] for p in parked]
 
     case.run()  # the next run re-reads them: nothing is parked twice
-    assert len(letters(capsys)) == 2
+    assert len(letters(capsys)) == len(case.bad)
 
     case.fix()
     assert o2o(["dlq", "replay", "--all"]) == 0

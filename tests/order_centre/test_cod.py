@@ -125,15 +125,20 @@ def test_o2o_cod_list_shows_what_to_look_at_from_the_stored_records(aws, capsys)
                                                         "expected": "307.00", "collected": None, "store_code": None,
                                                         "status": "uncollected", "how": "warehouse_shipped",
                                                         "handed_at": "2026-11-18T10:00:00+08:00"})
+    # A record the reconciliation cannot read (it parks it): shown, with the reason, never guessed at.
+    records.put("10010", cod.COD_KIND, "700003", {"io_id": "700003", "expected": "一百", "collected": None,
+                                                  "status": "uncollected", "handed_at": "2026-11-30T11:00:00+08:00"})
     assert o2o(["cod", "list"]) == 0
     out = capsys.readouterr().out
     assert "700001  tenant=10010 store=S001 status=mismatch expected=179.00 collected=150.00 missing=29.00" in out
     assert "store order WM4001  tenant=10010 store=- status=overdue expected=307.00 collected=- missing=307.00" in out
-    assert "700002" not in out and "2 COD order(s) to look at" in out
+    assert "700003  tenant=10010 store=- status=unreadable" in out and "expected '一百' is not an amount" in out
+    assert "700002" not in out and "3 COD order(s) to look at" in out
     assert o2o(["cod", "list", "--all", "--json"]) == 0
     import json
 
-    assert [row["io_id"] for row in json.loads(capsys.readouterr().out)] == ["700001", "700002", "order:WM4001"]
+    assert [row["io_id"] for row in json.loads(capsys.readouterr().out)] == ["700001", "700002", "700003",
+                                                                            "order:WM4001"]
 
 
 def test_the_rounds_of_the_documents_poll_reconcile_cod(world):

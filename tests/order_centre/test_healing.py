@@ -53,6 +53,30 @@ def test_healing_stops_after_the_tenants_attempts(make_world):
     assert s1.open_exceptions(world.ctx)[0]["io_id"] == "700001"  # a person's now
 
 
+def test_an_order_whose_store_is_busy_waits_for_the_next_round_and_the_others_heal(make_world):
+    from o2o_bridge.connectors.store.errors import PosTransientError
+
+    world = make_world(stock={"S001": {}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-BUSY", 1)])
+    world.jst.add(700002, items=[("SKU-RED-M", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    world.store.stock["S001"].update({"SKU-BUSY": 2, "SKU-RED-M": 2})
+    real_stock = world.store.store_stock
+
+    def store_stock(store_code, sku_ids):
+        if "SKU-BUSY" in sku_ids:
+            raise PosTransientError("店+ 503: try again later", status=503)
+        return real_stock(store_code, sku_ids)
+
+    world.store.store_stock = store_stock
+    summary = healing.heal_parked(world.ctx)
+    assert (summary["rerouted"], summary["next_round"]) == (1, 1)
+    assert world.order(700002)["status"] == "dispatched" and world.order(700001)["status"] == "exception"
+    assert world.ctx.queue.queued == [] and world.ctx.queue.dead == []  # the next round is its retry
+    world.store.store_stock = real_stock
+    assert healing.heal_parked(world.ctx)["rerouted"] == 1 and world.order(700001)["status"] == "dispatched"
+
+
 def test_an_uncollected_pickup_expires_into_the_exceptions_queue_once(make_world):
     world = make_world()
     world.jst.add(700001, labels="门店自提", items=[("SKU-RED-M", 1)])

@@ -147,6 +147,24 @@ def test_a_transient_hand_over_failure_is_taken_again_on_redelivery_without_coun
     assert recorder.totals("delivery", "SO1") == {"A": 1}
 
 
+@pytest.mark.parametrize("kind, method, body", [
+    ("delivery", "deliveryorder.confirm", delivery_confirm("SO1", "M1", [("SF1", {"A": 2})], final=True)),
+    ("return", "returnorder.confirm", receipt_confirm("return", "SO1", "M1", {"A": 2})),
+])
+def test_the_last_units_whose_hand_over_failed_are_handed_over_on_redelivery(world, kind, method, body):
+    """The message filled the plan, so its units are all counted when the hand-over fails: taken
+    again, they are what the ledger recorded of it, not an excess."""
+    ctx, recorder = world
+    recorder.fail_first = 1
+    remember(ctx, "SO1", kind, {"A": 2})
+    with pytest.raises(TransientError):
+        take(message(method, body))
+    again = take(message(method, body))
+    assert again["outcome"] == "done" and again["excess"] == {}
+    assert recorder.totals(kind, "SO1") == {"A": 2}
+    assert cloud_warehouse.document(ctx, "SO1")["confirmed"] == {"A": 2} and cloud_warehouse.exceptions_to_show(ctx) == []
+
+
 def test_a_confirm_of_another_kind_of_document_is_refused(world):
     ctx, _ = world
     remember(ctx, "T1", "stockout", {"A": 1})

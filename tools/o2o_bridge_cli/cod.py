@@ -40,6 +40,7 @@ def list_cod(args) -> int:
         echo(f"{what}  tenant={item['ent_id']} store={item.get('store_code') or '-'} "
              f"status={item['status']} expected={item.get('expected') or '-'} "
              f"collected={item.get('collected') or '-'} missing={item['missing']} "
-             f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}")
+             f"handed_over={(item.get('handed_at') or '-')[:19]} collected_at={(item.get('collected_at') or '-')[:19]}"
+             + (f" reason={item['reason']}" if item.get("reason") else ""))
     echo(f"{len(found)} COD order(s)" + ("" if args.all else " to look at"))
     return 0

@@ -167,8 +167,9 @@ def compactable_ledger() -> "CompactableLedger":
 def retry_commands() -> dict[str, "FlowStep"]:
     """Every flow step the retry queue may carry, by its command name. A step a flow may queue
     (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock, members, products,
-                        stock_nightly, stock_sync, store_fulfilment, store_sales, store_transfers, warehouse_orders)
+    from .flows import (cash_on_delivery, cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock,
+                        healing, members, products, stock_nightly, stock_sync, store_fulfilment, store_sales, store_transfers,
+                        warehouse_orders)
 
     steps = (
         # S1
@@ -195,8 +196,9 @@ def retry_commands() -> dict[str, "FlowStep"]:
         # read again by its *_again step; W5's ERP rows by stock_sync.reread_stock, listed above)
         erp_documents.deliver_document, erp_documents.deliver_again, erp_products.create_products,
         erp_products.update_products, erp_products.update_again, erp_stock.count_store_stock,
-        # Order centre: a member's merged profile to the store system (P14)
-        members.put_profile,
+        # Order centre: a member's merged profile to the store system (P14); a record a round set
+        # aside (COD reconciliation, a parked order healed, a pickup's expiry)
+        members.put_profile, members.merge_member, cash_on_delivery.reconcile_record, healing.heal_order, healing.expire_pickup,
     )
     return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnprocessableRequest
+from ..errors import PermanentError, UnprocessableRequest
 from . import kit, ledger_facts
 
 if TYPE_CHECKING:
@@ -220,29 +220,80 @@ def store_order_shipped(ctx: "FlowContext", order_no: str, *, at: datetime) -> N
 
 # --- reconciliation ----------------------------------------------------------------------------
 
-def problems(ctx: "FlowContext", *, include_all: bool = False) -> list[dict[str, Any]]:
-    """COD orders an operator must look at: collected with another amount (mismatch), or
-    handed over ``cod_overdue_days`` ago and not collected (overdue)."""
-    overdue_before = ctx.now() - timedelta(days=ctx.tenant.order_centre.cod_overdue_days)
-    found = []
-    for record in ctx.records.list(ctx.ent_id, COD_KIND):
-        data = dict(record.data)
+def _reading(key: str, data: dict[str, Any], overdue_before: datetime) -> dict[str, Any]:
+    """The COD record ``key`` as an operator sees it (its status, overdue, what is missing);
+    PermanentError when a field cannot be read (a record written by a bug or an older shape)."""
+    try:
+        for field in ("expected", "collected"):
+            if data.get(field) not in (None, "") and _money(data[field]) is None:
+                raise ValueError(f"{field} {data[field]!r} is not an amount")
         status = data.get("status") or _status(data)
         handed = datetime.fromisoformat(data["handed_at"]) if data.get("handed_at") else None
         if status == "uncollected" and handed is not None and handed <= overdue_before:
             status = "overdue"
-        if status in ("mismatch", "collected_unexpected", "overdue") or include_all:
-            expected, collected = _money(data.get("expected")), _money(data.get("collected"))
-            missing = (expected or Decimal("0")) - (collected or Decimal("0"))
-            found.append({**data, "status": status, "missing": str(missing)})
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise PermanentError(f"COD record {key} cannot be read: {type(exc).__name__}: {exc}") from None
+    expected, collected = _money(data.get("expected")), _money(data.get("collected"))
+    missing = (expected or Decimal("0")) - (collected or Decimal("0"))
+    return {"io_id": key, **data, "status": status, "missing": str(missing)}
+
+
+PROBLEMS = ("mismatch", "collected_unexpected", "overdue")
+
+
+def _overdue_before(ctx: "FlowContext") -> datetime:
+    return ctx.now() - timedelta(days=ctx.tenant.order_centre.cod_overdue_days)
+
+
+def problems(ctx: "FlowContext", *, include_all: bool = False) -> list[dict[str, Any]]:
+    """COD orders an operator must look at: collected with another amount (mismatch), handed over
+    ``cod_overdue_days`` ago and not collected (overdue), or a record that cannot be read
+    (unreadable, with the reason; the reconciliation parked it on the DLQ)."""
+    overdue_before = _overdue_before(ctx)
+    found = []
+    for record in ctx.records.list(ctx.ent_id, COD_KIND):
+        try:
+            reading = _reading(record.key, dict(record.data), overdue_before)
+        except PermanentError as exc:
+            found.append({"io_id": record.key, "status": "unreadable", "reason": str(exc), "missing": "?"})
+            continue
+        if reading["status"] in PROBLEMS or include_all:
+            found.append(reading)
     return found
 
 
 def reconcile(ctx: "FlowContext") -> dict[str, Any]:
-    """Count what needs a person: metrics CodMismatch and CodOverdue (their alarms fire above 0)."""
-    found = problems(ctx)
-    summary = {"mismatch": sum(1 for p in found if p["status"] in ("mismatch", "collected_unexpected")),
-               "overdue": sum(1 for p in found if p["status"] == "overdue")}
+    """Count what needs a person: metrics CodMismatch and CodOverdue (their alarms fire above 0).
+    A record that cannot be read is set aside (parked with the reason, once) and the others are
+    counted; ``unreadable`` (when there are any) says how many were left out."""
+    overdue_before = _overdue_before(ctx)
+
+    def check(record: Any) -> str:
+        return _reading(record.key, dict(record.data), overdue_before)["status"]
+
+    counts = kit.each_record(ctx, ctx.records.list(ctx.ent_id, COD_KIND), check, step=reconcile_record,
+                             payload_of=lambda record: {"key": record.key},
+                             trace_key_of=lambda record: _trace_key(record.key))
+    summary = {"mismatch": counts["mismatch"] + counts["collected_unexpected"], "overdue": counts["overdue"]}
+    unreadable = counts["parked"] + counts["parked_before"] + counts["queued"]
+    if unreadable:
+        summary["unreadable"] = unreadable
     ctx.metric("CodMismatch", summary["mismatch"])
     ctx.metric("CodOverdue", summary["overdue"])
     return summary
+
+
+def _trace_key(key: str) -> str:
+    return key.removeprefix("order:")  # a store order's timeline is its order no.
+
+
+@kit.flow_command("cod.reconcile_record")
+def reconcile_record(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    """One COD record reconciled again (`o2o dlq replay` of a record the round set aside): its
+    status now, or the same PermanentError while it still cannot be read. The next round counts it."""
+    record = ctx.records.get(ctx.ent_id, COD_KIND, payload["key"])
+    if record is None:
+        return {"key": payload["key"], "status": "gone"}
+    reading = _reading(record.key, dict(record.data), _overdue_before(ctx))
+    ctx.timeline.record(_trace_key(record.key), ctx.ent_id, "cod.reconciled", {"status": reading["status"]})
+    return {"key": record.key, "status": reading["status"]}

@@ -133,15 +133,23 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
     seen = message in (data.get("messages") or [])
     confirmed = dict(data.get("confirmed") or {})
     parcels = list(data.get("parcels") or [])
+    receipts = list(data.get("receipts") or [])
     passed: list[dict[str, int]] = []
     excess_total: dict[str, int] = {}
     new_parcels: list[dict[str, Any]] = []
-    # A parcel counts once, whatever message brings it (this message's own, taken before its
-    # hand-over failed, are handed over again).
-    known = set().union(*(_parcel_keys(p) for p in parcels if p.get("message") != message)) if parcels else set()
+    if seen:
+        # Taken before, and its hand-over may not have finished (it failed, or the invocation died
+        # between the ledger's write and the store's call): what the ledger recorded of this message
+        # is handed over again, and nothing is counted again (its units are in ``confirmed`` already,
+        # so counting them against the plan now would take them for an excess and drop them).
+        new_parcels = [p for p in parcels if p.get("message") == message]
+        passed = ([dict(p["items"]) for p in new_parcels] if confirmation.parcels
+                  else [dict(r["items"]) for r in receipts if r.get("message") == message])
+    # A parcel counts once, whatever message brings it.
+    known = set().union(*(_parcel_keys(p) for p in parcels)) if parcels else set()
     fresh = [p for p in confirmation.parcels if not (_parcel_keys(p) & known)]
-    pieces = ([(p, p.items) for p in fresh] if confirmation.parcels
-              else [(None, confirmation.received)] if confirmation.received else [])
+    pieces = [] if seen else ([(p, p.items) for p in fresh] if confirmation.parcels
+                              else [(None, confirmation.received)] if confirmation.received else [])
     for number, (parcel, quantities) in enumerate(pieces, 1):
         accepted, excess = split_against_plan(data["plan"], confirmed, quantities)
         for sku, qty in excess.items():
@@ -162,6 +170,9 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
     if not seen:
         stored = ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, {
             **data, "confirmed": confirmed, "parcels": parcels + new_parcels, "final": final,
+            # What a receipt (no parcels) passed on, by message: handed over again if it is taken again.
+            **({"receipts": [*receipts, *({"message": message, "items": items} for items in passed)][-MESSAGES_KEPT:]}
+               if passed and not confirmation.parcels else {}),
             "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
             "confirmed_at": at if final else data.get("confirmed_at"),
             "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import PermanentError
 from ..ledger import Fact, hash_identity, mobile_hash, normalise_mobile
 from . import kit
 
@@ -59,7 +60,7 @@ def member_identity(ctx: "FlowContext", member_id: str | None, mobile: str | Non
 def _change(ctx: "FlowContext", person: str, change) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     for _ in range(20):
         current = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
-        before = dict(current.data) if current else None
+        before = _readable(person, current.data) if current else None
         after = change(dict(before) if before else None)
         if after is None or after == before:
             return before, before
@@ -69,13 +70,27 @@ def _change(ctx: "FlowContext", person: str, change) -> tuple[dict[str, Any] | N
     raise kit.EffectInProgress(f"member profile {person[:8]}… kept changing; try again")
 
 
+PROFILE_FIELDS = {"mobile": str, "store_members": dict, "member_order": list, "online": dict}
+
+
+def _readable(person: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The profile record as the merge reads it; PermanentError when it lacks what the merge
+    needs (a record of an older shape, or written by a bug): it is never guessed at."""
+    wrong = [name for name, kind in PROFILE_FIELDS.items() if not isinstance(data.get(name), kind)]
+    if wrong:
+        raise PermanentError(f"member profile {person[:12]}… cannot be read: {', '.join(wrong)} missing or malformed")
+    return dict(data)
+
+
 def _empty(mobile: str) -> dict[str, Any]:
     return {"mobile": mobile, "name": None, "name_at": None, "store_members": {}, "member_order": [],
             "online": {}}
 
 
 def on_member_updated(event, ctx: "FlowContext") -> None:
-    """``member.updated``: merge the store member into its person's profile and send it (P14)."""
+    """``member.updated``: merge the store member into its person's profile and send it (P14).
+    A member whose profile cannot be read, or whose profile the store refuses, is set aside
+    (parked with the reason: `o2o dlq list`, `o2o dlq replay`) and the event is taken."""
     data = event.data
     member_id = str(data.member_id)
     mobile = normalise_mobile(data.mobile)
@@ -87,8 +102,21 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.not_merged",
                             {"why": "no usable mobile number (rule 1)"}, level="warning")
         return
+    payload = {"member_id": member_id, "mobile": mobile, "name": data.name, "store_code": data.store_code,
+               "updated_at": data.updated_at.isoformat()}
+    try:
+        merge_member(ctx, payload)
+    except PermanentError as exc:  # e.g. a profile record that cannot be read: this member waits aside
+        kit.set_aside(ctx, merge_member, payload, trace_key=f"member:{member_id}", error=exc)
+
+
+@kit.flow_command("members.merge_member")
+def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
+    """A store member merged into the profile of its (normalised) mobile number, and sent."""
+    member_id, mobile, updated_at = payload["member_id"], payload["mobile"], payload["updated_at"]
+    name, store_code = payload.get("name"), payload.get("store_code")
+    person = mobile_hash(ctx.ent_id, mobile)
     previous = person_of_member(ctx, member_id)
-    updated_at = data.updated_at.isoformat()
 
     def merge(profile):
         profile = profile or _empty(mobile)
@@ -96,18 +124,14 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         known = members.get(member_id)
         if known and known["updated_at"] >= updated_at:
             return None  # an older or repeated update
-        members[member_id] = {"store_code": data.store_code, "name": data.name, "updated_at": updated_at}
+        members[member_id] = {"store_code": store_code, "name": name, "updated_at": updated_at}
         order = list(profile["member_order"]) + ([member_id] if member_id not in profile["member_order"] else [])
         changed = {**profile, "store_members": members, "member_order": order}
         if profile.get("name_at") is None or updated_at >= profile["name_at"]:
-            changed.update(name=data.name, name_at=updated_at)
+            changed.update(name=name, name_at=updated_at)
         return changed
 
     before, after = _change(ctx, person, merge)
-    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
-    if known is None or known.data.get("person") != person:
-        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
-                        expected_version=known.version if known else None)
     if previous and previous != person:  # rule 5: the member changed its number
         def leave(profile):
             if profile is None or member_id not in profile["store_members"]:
@@ -119,6 +143,12 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         _, left = _change(ctx, previous, leave)
         if left:
             send_profile(ctx, previous)
+    # The member's pointer moves last: until it does, a repeat of this update (after a crash) still
+    # finds the old number's profile and takes the member out of it.
+    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
+    if known is None or known.data.get("person") != person:
+        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
+                        expected_version=known.version if known else None)
     if after is not before:
         ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.merged",
                             {"person": person, "members": after["member_order"], "channels": len(_channels(after))})
@@ -139,9 +169,25 @@ def note_online_buyer(ctx: "FlowContext", order: dict[str, Any]) -> None:
             return None
         return {**profile, "online": {**profile["online"], channel: person}}
 
-    before, after = _change(ctx, person, join)
-    if after is not before and after.get("store_members"):
+    try:
+        before, after = _change(ctx, person, join)
+    except PermanentError as exc:  # the person's profile cannot be read: the order goes on without it
+        ctx.timeline.record(str(order.get("io_id")), ctx.ent_id, "member.not_merged", {"why": str(exc)},
+                            level="warning")
+        return
+    # Sent when this changed it, or when an earlier run changed it and died before sending it.
+    if after and after.get("store_members") and (after is not before or not _sent(ctx, person)):
         send_profile(ctx, person)
+
+
+def _p14_key(person: str, version: int) -> str:
+    return f"members.p14:{person}:{version}"
+
+
+def _sent(ctx: "FlowContext", person: str) -> bool:
+    """Was the person's current profile sent (P14)? Reads only."""
+    record = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
+    return record is None or kit.effect_done(ctx, _p14_key(person, record.version))
 
 
 def _channels(profile: dict[str, Any]) -> list[dict[str, str]]:
@@ -151,7 +197,14 @@ def _channels(profile: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def send_profile(ctx: "FlowContext", person: str) -> Any:
-    return kit.attempt(ctx, put_profile, {"person": person}, trace_key=f"person:{person}")
+    """P14 now (queued when the store is busy); a profile the store refuses, or that cannot be read,
+    is parked with the reason and replayed by `o2o dlq replay`: the member event or the order that
+    changed it goes on."""
+    payload = {"person": person}
+    try:
+        return kit.attempt(ctx, put_profile, payload, trace_key=f"person:{person}")
+    except PermanentError as exc:
+        return {"outcome": kit.set_aside(ctx, put_profile, payload, trace_key=f"person:{person}", error=exc)}
 
 
 @kit.flow_command("members.put_profile")
@@ -162,7 +215,7 @@ def put_profile(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
 
     person = payload["person"]
     record = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
-    profile = record.data if record else None
+    profile = _readable(person, record.data) if record else None
     if not profile or not profile["member_order"]:
         return None  # known only online (phase 1 creates no store members)
     member_id = profile["member_order"][0]
@@ -171,7 +224,7 @@ def put_profile(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
                              merged_from=profile["member_order"][1:])
     # Once per version of the profile: a profile that returns to an earlier content (a member
     # left) is a new version and is sent again.
-    key = f"members.p14:{person}:{record.version}"
+    key = _p14_key(person, record.version)
     outcome = kit.effect_once(ctx, key, lambda: ctx.store.put_member(member_id, body, business_key=key).status)
     if not outcome.repeated:
         ctx.timeline.record(f"person:{person}", ctx.ent_id, "member.sent",
