@@ -60,6 +60,8 @@ def main() -> int:
         "POWERTOOLS_METRICS_DISABLED": "true",
         # The demo makes its own documents; the sample events' documents would only add noise.
         "O2O_SAMPLE_DOCUMENTS": "0",
+        # It changes the tenant file mid-run (jst_guide's variants): the stack reads it at once.
+        "O2O_TENANT_CACHE_SECONDS": "0",
     })
     for name in ("O2O_STACK", "STATE_TABLE", "IDEMPOTENCY_TABLE", "RETRY_QUEUE_URL", "RETRY_DLQ_URL", "AWS_PROFILE"):
         env.pop(name, None)

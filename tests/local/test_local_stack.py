@@ -208,7 +208,7 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 def test_the_real_template_runs_locally(sandboxes_on_free_ports):
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
         runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
-                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
+                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments", "CompactLedger")}
         resources = set(stack.resources)
         assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
                              "TenantRunsDLQ", "LedgerBucket", *runs}, resources
