@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from callback_kinds import AwsMeter, callback_kinds, warehouse_skus
-from conftest import _reset_aws, demo_world  # this directory's, imported at collection as the other modules here do
+from stack_world import _reset_aws, demo_world
 
 GOAL_HAPPY, GOAL_DUPLICATE = 3, 1
 SENT = 2  # callbacks of each kind after a warm-up; queued work is shared among them

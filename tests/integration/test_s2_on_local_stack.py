@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from conftest import demo_world
+from stack_world import demo_world
 
 pytestmark = pytest.mark.integration
 

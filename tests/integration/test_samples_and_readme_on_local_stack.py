@@ -15,7 +15,7 @@ import pytest
 
 from o2o_bridge.cli import main as o2o
 
-from conftest import demo_world, _reset_aws  # at import: later modules bring conftests of their own
+from stack_world import _reset_aws, demo_world
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from o2o_local.commands import apply_local_environment, invoke_function, run_boo
 from o2o_local.errors import LocalStackError
 from o2o_local.stack import LocalStack
 
-from conftest import FIXTURE_TEMPLATE, REPO_TEMPLATE
+from local_stack_paths import FIXTURE_TEMPLATE, REPO_TEMPLATE
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from o2o_local.environment import local_environment
 from o2o_local.names import local_name
 from o2o_local.template import Route, TemplateError, default_template_path, load_template
 
-from conftest import FIXTURE_TEMPLATE, FIXTURES, REPO_TEMPLATE
+from local_stack_paths import FIXTURE_TEMPLATE, FIXTURES, REPO_TEMPLATE
 
 
 def test_short_tags_become_long_form_intrinsics():
