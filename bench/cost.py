@@ -192,7 +192,7 @@ def main() -> int:
               f"{happy.seconds / n * 1000:8.1f} {_lambda_seconds(happy, n, latency) * 1000:6.1f} "
               f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
     print("\n'of RL': of the happy path's DynamoDB requests, those of the JST app's shared rate limiter "
-          "(connectors/pacing.py: a grant and its completion per JST call).")
+          "(connectors/pacing.py: one conditional write per JST call).")
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
         ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))

@@ -39,6 +39,7 @@ import math
 import multiprocessing
 import random
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -196,20 +197,22 @@ def bridge_context(urls: dict[str, str], n_stores: int, per_second: int, per_min
                       metric=FakeMetrics())
 
     grants: list[float] = []
+    in_flight: list[float] = []
 
     def limit(per_s: int, per_m: int) -> None:
         client.limiter = GrantLog(InMemorySlidingLogLimiter(
             tenant.jushuitan.app_key, windows_for(per_s, per_m),
-            margin_seconds=tenant.jushuitan.rate_limit.margin_ms / 1000, max_wait_seconds=70.0), grants)
+            margin_seconds=tenant.jushuitan.rate_limit.margin_ms / 1000, max_wait_seconds=70.0), grants, in_flight)
 
-    return ctx, limit, grants
+    return ctx, limit, grants, in_flight
 
 
 class GrantLog:
     """The JST client's limiter, noting when each call was let go (what the bound is about)."""
 
-    def __init__(self, inner: Any, grants: list[float]) -> None:
-        self.inner, self.grants = inner, grants
+    def __init__(self, inner: Any, grants: list[float], in_flight: list[float]) -> None:
+        self.inner, self.grants, self.in_flight = inner, grants, in_flight
+        self.started: dict[int, float] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -217,7 +220,15 @@ class GrantLog:
     def acquire(self) -> Any:
         grant = self.inner.acquire()
         self.grants.append(time.perf_counter())
+        self.started[id(grant)] = self.grants[-1]
         return grant
+
+    def complete(self, grant: Any) -> None:
+        """The call is over: how long it held its slot (grant to answer) is noted too."""
+        self.inner.complete(grant)
+        started = self.started.pop(id(grant), None)
+        if started is not None:
+            self.in_flight.append(time.perf_counter() - started)
 
 
 def rate_bound(calls: int, per_second: int, per_minute: int, margin: float = 0.0) -> float:
@@ -264,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         pos_child.ask("seed", args.skus, args.stores, args.seed)
         print(f"  seeded the sandboxes in {time.perf_counter() - started:.1f} s")
         urls = {"jst": jst_child.url, "pos": pos_child.url}
-        ctx, limit, grants = bridge_context(urls, args.stores, args.per_second, args.per_minute, args.readers)
+        ctx, limit, grants, in_flight = bridge_context(urls, args.stores, args.per_second, args.per_minute, args.readers)
 
         limit(1000, 100_000)  # setup: the first night pushes every SKU; no need to wait for it
         jst_child.ask("limit", False)
@@ -279,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         jst_child.ask("limit", True)
         jst_child.ask("clear_calls")
         grants.clear()
+        in_flight.clear()
         writes_before = ctx.records.writes
         phases: dict[str, float] = {}
         wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -317,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    = {first_s:.2f} s until the first upload (snapshot, the first 500 changed SKUs read)"
           f" + {grants_s:.1f} s first to last upload start ({ratio(grants_s, bound)} x bound)"
           f" + {after_s:.2f} s the last upload and the finish")
+    if in_flight:
+        held = sorted(in_flight)
+        print(f"    each upload held its slot (grant to answer: the limiter counts a call from its answer) "
+              f"median {statistics.median(held) * 1000:.0f} ms, slowest {held[-1] * 1000:.0f} ms; "
+              f"{len(grants)} grants, the next second's calls wait for those answers")
     pages = math.ceil(second["rows_read"] / 1000)
     print(f"    P8 read of {second['rows_read']} rows ({pages} pages of 1 000) ended at {read_s:.1f} s = "
           f"{ratio(read_s, bound)} x bound (overlapping the uploads; {second['rows_read'] / max(read_s, 1e-9) / 1000:.0f}"

@@ -44,8 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
-    # The work itself, without the refusal floor (bench/edge_timing.py shows the floor).
-    os.environ["O2O_REFUSAL_MIN_MS"] = "0"
+    # The work itself, without the refusal deadline (bench/edge_timing.py shows the deadline).
+    os.environ["O2O_REFUSAL_DEADLINE_MS"] = "0"
 
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 

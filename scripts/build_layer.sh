@@ -7,6 +7,7 @@
 #     pydantic_core/... tzdata/... the libraries of layers/shared/requirements.lock, as the
 #                                  manylinux2014 aarch64 / CPython 3.12 wheels pip selects
 #                                  with --platform (binary wheels only, hashes checked)
+#     **/__pycache__/*.cpython-312.pyc  bytecode for the runtime, when a python3.12 is here
 #
 # boto3/botocore are not bundled (the runtime provides them); the lock leaves them out.
 # template.yaml's SharedLayer points at build/layer/.
@@ -28,6 +29,19 @@ mkdir -p "$OUT/python"
 cp -R layers/shared/o2o_bridge "$OUT/python/o2o_bridge"
 find "$OUT/python" -name __pycache__ -type d -prune -exec rm -rf {} +
 rm -rf "$OUT/python/bin"
+
+# Bytecode for the runtime's Python: /opt is read-only, so a layer without it compiles every
+# module of the bridge, pydantic and Powertools from source on every cold start (they are most
+# of its import time). unchecked-hash: used as it is, whatever mtimes the zip and the upload
+# leave on the sources. Only that Python can write its bytecode; without it the layer still
+# works, and this says what it costs.
+COMPILER="$(command -v "python$RUNTIME_VERSION" || true)"
+if [ -n "$COMPILER" ] && "$COMPILER" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$RUNTIME_VERSION'.split('.'))))" 2>/dev/null; then
+  "$COMPILER" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$OUT/python" >/dev/null
+else
+  echo "build_layer: WARNING no python$RUNTIME_VERSION here: the layer ships without bytecode, so each cold start" \
+       "compiles the bridge, pydantic and Powertools from source (bench/cold_start.py assumes bytecode)" >&2
+fi
 
 # What Lambda will import must be there, built for its CPU and Python.
 test -f "$OUT/python/o2o_bridge/__init__.py" || { echo "build_layer: no o2o_bridge in the layer" >&2; exit 1; }

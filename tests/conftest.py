@@ -24,9 +24,9 @@ for name, value in {
     "POWERTOOLS_METRICS_NAMESPACE": "O2OBridgeTest",
     "POWERTOOLS_SERVICE_NAME": "o2o-bridge",
     "POWERTOOLS_DEV": "false",
-    # Refusals at the public edges wait out a floor (refusal_time.py); tests assert answers, not
-    # times, so they skip the wait. tests/security/test_edge_answers.py checks the floor itself.
-    "O2O_REFUSAL_MIN_MS": "0",
+    # Refusals at the public edges wait for a deadline (refusal_time.py); tests assert answers, not
+    # times, so they skip the wait. tests/security/test_edge_answers.py checks the deadline itself.
+    "O2O_REFUSAL_DEADLINE_MS": "0",
 }.items():
     os.environ.setdefault(name, value)
 os.environ.pop("AWS_PROFILE", None)

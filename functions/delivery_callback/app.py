@@ -3,6 +3,7 @@
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import warehouse_orders
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures, json_internal_error
 from o2o_bridge.web.answers import JST_OK, coded_resolver, json_response
 from o2o_bridge.connectors.jushuitan.inbound import read_push
 
@@ -19,9 +20,11 @@ def delivery_callback():
     return json_response(200, JST_OK)
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures(json_internal_error)
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return app.resolve(event, context)

@@ -5,6 +5,7 @@ import os
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 import o2o_bridge
+from o2o_bridge.outermost import contain_failures, json_internal_error
 from o2o_bridge.tracing import traced
 
 app = APIGatewayHttpResolver()
@@ -16,5 +17,6 @@ def health():
 
 
 @traced
+@contain_failures(json_internal_error)
 def lambda_handler(event, context):
     return app.resolve(event, context)

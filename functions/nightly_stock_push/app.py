@@ -6,10 +6,13 @@ retry worker pushes them (flows/stock_nightly.py)."""
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import erp_stock, kit, stock_nightly, stock_sync
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("nightly_stock_push", kit.for_erp("nightly_stock_push", jushuitan=nightly,

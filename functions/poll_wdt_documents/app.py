@@ -6,6 +6,7 @@ deliveryorder.query / entryorder.query)."""
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse, erp_documents, kit
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 
 
 def follow_documents(ctx):
@@ -14,9 +15,11 @@ def follow_documents(ctx):
             "wms_catch_up": cloud_warehouse.catch_up_confirmations(ctx)}
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",

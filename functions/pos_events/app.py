@@ -3,6 +3,7 @@
 from o2o_bridge import idempotency, runtime, wiring
 from o2o_bridge.events.dispatch import deliver
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures, json_internal_error
 from o2o_bridge.web.answers import coded_resolver, json_response
 from o2o_bridge.connectors.store.inbound import read_event, verify_signature
 
@@ -16,9 +17,11 @@ def pos_events():
     return json_response(200, deliver(event, tenant, context_for=wiring.context_for))
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures(json_internal_error)
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         idempotency.register_lambda_context(context)

@@ -4,11 +4,14 @@
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import kit, stock_sync
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("pull_jst_stock", kit.for_erp("pull_jst_stock", jushuitan=stock_sync.pull_jst_stock,

@@ -3,7 +3,8 @@
 from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import cloud_warehouse
 from o2o_bridge.observability import logger, metrics, traced
-from o2o_bridge.web.qimen_callback import qimen_answer, qimen_resolver, read_call
+from o2o_bridge.outermost import contain_failures
+from o2o_bridge.web.qimen_callback import qimen_answer, qimen_internal_error, qimen_resolver, read_call
 
 app = qimen_resolver()
 
@@ -16,9 +17,11 @@ def qimen_callback():
     return qimen_answer("success", "0", "taken before" if result["outcome"] == "repeated" else "ok")
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures(qimen_internal_error)
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return app.resolve(event, context)

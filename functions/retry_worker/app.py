@@ -4,6 +4,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from o2o_bridge import runtime, wiring
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 from o2o_bridge.retry_worker import run_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -13,9 +14,11 @@ def record_handler(record):
     run_record(wiring.retry_runner(), record.body)
 
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

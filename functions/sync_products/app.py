@@ -4,10 +4,13 @@ from o2o_bridge import runtime, wiring
 from o2o_bridge.flows import erp_products, kit
 from o2o_bridge.flows.products import sync_products
 from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
 
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@traced
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,

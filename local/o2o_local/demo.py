@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from .demo_steps import (cloud_warehouse, jst_guide, order_centre, products, s1_store_fulfilment, s2_warehouse_orders,
                          stock_sync, store_transfers, wangdiantong)
 from .demo_support import (DEMO_TENANT, O2O, POS_SANDBOX, ROOT, Demo, count_state_items, free_port, heading,
-                           http, o2o, show, wait_for)
+                           http, o2o, paste_jst_urls, pasted_query, show, wait_for)
 
 # Each scenario's steps (a module of demo_steps with ``run(demo)``) and title, in order.
 SCENARIOS = (
@@ -35,7 +36,7 @@ SCENARIOS = (
 )
 
 def main() -> int:
-    # The demo tenants' sandboxes listen on fixed ports (8801, 8802, 8804): demos on one machine
+    # The demo tenants' sandboxes listen on fixed ports (8801-8805): demos on one machine
     # take turns instead of failing to bind.
     import fcntl
 
@@ -59,6 +60,8 @@ def main() -> int:
         "POWERTOOLS_METRICS_DISABLED": "true",
         # The demo makes its own documents; the sample events' documents would only add noise.
         "O2O_SAMPLE_DOCUMENTS": "0",
+        # It changes the tenant file mid-run (jst_guide's variants): the stack reads it at once.
+        "O2O_TENANT_CACHE_SECONDS": "0",
     })
     for name in ("O2O_STACK", "STATE_TABLE", "IDEMPOTENCY_TABLE", "RETRY_QUEUE_URL", "RETRY_DLQ_URL", "AWS_PROFILE"):
         env.pop(name, None)
@@ -90,6 +93,7 @@ def sandbox_ports_in_use() -> str | None:
     import socket
 
     for port, name in ((int(os.environ.get("O2O_JST_SANDBOX_PORT", "8801")), "JST sandbox"),
+                       (int(os.environ.get("O2O_JST_CLOUD_SANDBOX_PORT", "8803")), "JST sandbox 10020"),
                        (int(os.environ.get("O2O_POS_SANDBOX_PORT", "8802")), "店+ sandbox")):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -125,16 +129,24 @@ def run_demo(env: dict[str, str], api: str) -> None:
     o2o("tenant", "doctor", "10010", env=env)
     o2o("jst", "call", "/open/shops/query", '{"page_index": 1, "page_size": 10}', "--tenant", "10010", env=env)
 
+    heading("2c. JST's 消息推送 URLs, each with its own token, pasted into the JST sandbox")
+    urls = paste_jst_urls(env, api)
+    show(f"{len(urls)} URLs pasted: JST's token pushes carry them; a URL's token works on no other route, "
+         "warehouse or tenant")
+
     heading("3. The HTTP API: /health, and a JST push with a malformed body")
     status, body = http("GET", f"{api}/health")
     show(f"GET /health -> {status} {body}")
     before = count_state_items(env)
-    status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=10010&storageCode=133242"
-                                "&token=demo-callback-token", "{so_id: oops")
-    show(f"POST /jushuitan/delivery_callback (authenticated, malformed) -> {status} {body}")
+    delivery = urlencode(pasted_query(urls, "delivery_callback", 133242))
+    status, body = http("POST", f"{api}/jushuitan/delivery_callback?{delivery}", "{so_id: oops")
+    show(f"POST /jushuitan/delivery_callback (its URL's own token, malformed body) -> {status} {body}")
     show(f"StateTable items before/after: {before}/{count_state_items(env)} (nothing written)")
     status, body = http("POST", f"{api}/jushuitan/delivery_callback?entId=99999&storageCode=133242", '{"so_id": "X"}')
     show(f"POST /jushuitan/delivery_callback (unknown tenant: the same 401 as a wrong credential) -> {status} {body}")
+    status, body = http("POST", f"{api}/jushuitan/cancel_callback?{delivery}", '{"so_id": "X"}')
+    show(f"POST /jushuitan/cancel_callback with the delivery URL's token (a URL seen once works nowhere else) -> "
+         f"{status} {body}")
 
     heading("4. Callers that cannot prove who they are get a 401 in their own format, nothing written")
     push = json.dumps({"so_id": "WM20261122001", "l_id": "SF1400012345678", "lc_id": "SF",

@@ -48,6 +48,27 @@ def o2o(*args: str, env: dict[str, str], expect: int | None = 0) -> subprocess.C
     return result
 
 
+def paste_jst_urls(env: dict[str, str], api: str) -> list[str]:
+    """What an implementation engineer does: `o2o tenant urls` (each URL its own token) pasted
+    into JST's 消息推送 fields, here the JST sandbox's; its token pushes then carry them."""
+    shown = o2o("tenant", "urls", ENT_ID, "--base-url", api, "--reveal-token", "--json", env=env)
+    urls = [u["url"] for u in json.loads(shown.stdout)["urls"] if u["system"] == "聚水潭"]
+    _admin(f"{JST_SANDBOX}/__admin__/settings", "POST", {"callback_urls": urls})
+    return urls
+
+
+def pasted_query(urls: list[str], route: str, storage_code: int | str) -> dict[str, str]:
+    """The query of the URL pasted for ``route`` and ``storage_code`` (its own token inside)."""
+    import urllib.parse
+
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        if parts.path.endswith(f"/jushuitan/{route}") and query.get("storageCode") == str(storage_code):
+            return query
+    raise SystemExit(f"demo failed: `o2o tenant urls` printed no {route} URL for storageCode {storage_code}")
+
+
 def http(method: str, url: str, body: str | None = None, content_type: str = "application/json") -> tuple[int, str]:
     data = body.encode("utf-8") if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"content-type": content_type})

@@ -65,6 +65,14 @@ def _jst_sandbox(host: str) -> Sandbox:
     return sandbox
 
 
+def _jst_cloud_sandbox(host: str) -> Sandbox:
+    from .jst_sandbox import jst_cloud_sandbox_factory
+
+    # The cloud-warehouse tenant (10020) is a JST company of its own: its jushuitan.base_url is
+    # http://127.0.0.1:8803, so it never sees the demo tenant's JST documents, nor they its.
+    return jst_cloud_sandbox_factory(host, port=int(os.environ.get("O2O_JST_CLOUD_SANDBOX_PORT", "8803")))
+
+
 def _pos_sandbox(host: str) -> Sandbox:
     from .pos_sandbox import PosSandbox
 
@@ -93,6 +101,7 @@ def _qimen_sandbox(host: str) -> Sandbox:
 
 SANDBOXES: dict[str, SandboxFactory] = {
     "jst": _jst_sandbox,
+    "jst_cloud": _jst_cloud_sandbox,
     "pos": _pos_sandbox,
     "wdt": _wdt_sandbox,
     "qimen": _qimen_sandbox,

@@ -1,5 +1,6 @@
 """S1 confirmations go to JST in batches (wms/sent/upload takes 50 rows a call): the poll
-confirms what the stores finished before it scans; an outbound JST refuses is parked and
+confirms what the stores finished before it scans, and at its end what they finished while it
+scanned; an outbound JST refuses is parked and
 never holds up the others of its call; a failed call leaves them all waiting; each outbound
 is confirmed once."""
 
@@ -36,6 +37,26 @@ def test_the_poll_confirms_a_hundred_and_twenty_outbounds_in_three_calls_before_
     assert all(world.order(io_id)["status"] == "shipped" for io_id in io_ids)
     assert world.jst.scans > scans  # and then it scanned
     assert s1.confirm_pending(world.ctx)["calls"] == 0  # nothing waits any more
+
+
+def test_what_the_stores_ship_while_the_poll_scans_is_confirmed_at_that_polls_end(world):
+    dispatched(world, [700001, 700002, 700003])
+    ship(world, 700001)
+    world.jst.add(700004)  # a new outbound: this poll scans and dispatches it
+    scan = world.jst.iter_sales_outbound_pages
+
+    def stores_ship_meanwhile(**kwargs):
+        ship(world, 700002)
+        ship(world, 700003)
+        return scan(**kwargs)
+
+    world.jst.iter_sales_outbound_pages = stores_ship_meanwhile
+    summary = s1.poll_jst_outbound(world.ctx)
+    # Not a poll cycle later: the one before the scan, then the two that came during it, together.
+    assert summary["confirmations"] == {"calls": 2, "confirmed": 3, "refused": 0, "waiting": 0}
+    assert world.jst.sent_calls == 2 and sorted(world.jst.confirmed) == [700001, 700002, 700003]
+    assert summary["dispatched"] == 1
+    assert world.ctx.records.list(world.ctx.ent_id, s1.PENDING_CONFIRM_KIND) == []
 
 
 def test_a_refused_outbound_is_parked_and_the_rest_of_its_call_is_confirmed(world):

@@ -218,6 +218,39 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: C
 
         return send, lambda i: jst.push("stock", pushes[kind][i], storage_code=10000)
 
+    def suffix(event_type: str, i: int) -> str:
+        """This kind's document numbers: apart from every other kind's (``oc`` for order.cancelled)."""
+        return "".join(word[0] for word in event_type.replace("_", ".").split(".")) + f"{run}-{i}"
+
+    def sample_event(event_type: str, prepare: Callable[[str], Any] | None = None) -> CallbackKind:
+        """A store event as its sample (events/pos_events_<type>.json) sends it, its document
+        numbers made this run's own and its SKU one of the demo catalogue's. ``prepare`` sets the
+        scene for the document numbers ending in the suffix it is given."""
+        kind = f"sample:{event_type}"
+
+        def send(i: int) -> Any:
+            return emitted(kind, event_type, sample_data(event_type, suffix(event_type, i)), i)
+
+        return CallbackKind(f"pos_events {event_type}", send, emitted_again(kind),
+                            prepare=(lambda i: prepare(suffix(event_type, i))) if prepare else (lambda i: None))
+
+    def order_of(tail: str) -> None:
+        accepted(store.emit("order.warehouse_requested", store_order(f"SO20261122001-{tail}"), ent_id="10010"))
+        settle()
+
+    def shipped_order_of(tail: str) -> None:
+        order_of(tail)
+        accepted(jst.ship_order(so_id=f"SO20261122001-{tail}", lc_id="SF", l_id=f"SQ-{tail}")["push"])
+        settle()
+
+    def transfer_of(tail: str) -> None:
+        accepted(store.emit("store_transfer.submitted", sample_data("store_transfer.submitted", tail), ent_id="10010"))
+        settle()
+
+    def sale_of(tail: str) -> None:
+        accepted(store.emit("sale.completed", sample_data("sale.completed", tail), ent_id="10010"))
+        settle()
+
     one, one_again = stock_push(1)
     twenty, twenty_again = stock_push(20)
     return [
@@ -229,7 +262,36 @@ def callback_kinds(jst: Any, store: Any, warehouse_skus: list[str], *, settle: C
         CallbackKind("pos_events stock.changed", stock_changed, emitted_again("stock")),
         CallbackKind("stock_callback, 1 SKU", one, one_again),
         CallbackKind("stock_callback, 20 SKUs", twenty, twenty_again),
+        sample_event("order.cancelled", prepare=order_of),
+        sample_event("return.requested", prepare=shipped_order_of),
+        sample_event("transfer.submitted"),
+        sample_event("warehouse_return.submitted"),
+        sample_event("store_document.submitted"),
+        sample_event("store_transfer.submitted"),
+        sample_event("store_transfer.received", prepare=transfer_of),
+        sample_event("stock.counted"),
+        sample_event("sale.completed"),
+        sample_event("sale.refunded", prepare=sale_of),
+        sample_event("member.updated"),
+        sample_event("product.changed"),
     ]
+
+
+SAMPLE_SKU = "TS001-WHT-M"  # of the demo catalogue (the samples name SKU-RED-M)
+NUMBERED = ("order_no", "return_no", "sale_no", "refund_no", "count_no", "doc_no", "member_id")
+
+
+def sample_data(event_type: str, suffix: str) -> dict[str, Any]:
+    """The data of ``events/pos_events_<type>.json`` with its document numbers ending in ``-suffix``."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "events" / f"pos_events_{event_type.replace('.', '_')}.json"
+    text = json.loads(path.read_text(encoding="utf-8"))["body"].replace("SKU-RED-M", SAMPLE_SKU)
+    data = json.loads(text)["data"]
+    for field_name in NUMBERED:
+        if field_name in data:
+            data[field_name] = f"{data[field_name]}-{suffix}"
+    return data
 
 
 def warehouse_skus(jst: Any, width: int = 20) -> list[str]:

@@ -14,26 +14,49 @@ from __future__ import annotations
 import pytest
 
 from callback_kinds import AwsMeter, callback_kinds, warehouse_skus
-from conftest import _reset_aws, demo_world  # this directory's, imported at collection as the other modules here do
+from stack_world import _reset_aws, demo_world
 
 GOAL_HAPPY, GOAL_DUPLICATE = 3, 1
 SENT = 2  # callbacks of each kind after a warm-up; queued work is shared among them
 
 # kind -> (happy, duplicate) DynamoDB requests per callback, where today's are above the goal.
-# "RL" is the shared JST rate limiter (connectors/pacing.py): a grant and its completion per
-# JST call, so a callback that re-reads JST starts at 2.
-CEILINGS = {  # (happy, duplicate); before this work, per bench/cost.py: in the comments
-    # 2 RL; the event's own record (claim, done); the upload's effect (claim, done); the links
-    # both ways; the order's ledger; the timeline. Was 13 / 1.
-    "pos_events order.warehouse_requested": (9, GOAL_DUPLICATE),
-    # 2 RL; parked marker, effect and ledger read in one request; claim, ledger, done; timeline.
-    # A repeat: 2 RL and that one read. Was 12 / 5 (delivery), 11 / 6 (cancel).
-    "delivery_callback": (7, 3),
-    "cancel_callback": (7, 3),
-    "return_goods_callback (aftersale)": (7, 4),   # was 14 / 9 (it read JST twice then)
-    "pos_events stock.changed": (14, GOAL_DUPLICATE),  # a flush shared by 2 events (7.5 when 10 share it); was 10 / 1
-    "stock_callback, 1 SKU": (5, 4),               # 2 RL; a batch read, a write, the timeline. Was 7 / 5
-    "stock_callback, 20 SKUs": (5, 4),             # the same for 20 SKUs. Was 64 / 24
+# "RL" is the shared JST rate limiter (connectors/pacing.py): one conditional write per JST call
+# (it was a grant and its completion, two writes, before). README "What a callback costs" says
+# why each kind above the goal stays there.
+CEILINGS = {  # (happy, duplicate); earlier figures in the comments
+    # the event's record (claim, done); the upload's effect (claim, done); RL; the links both
+    # ways (one transaction); the order's ledger; the timeline. Was 13 / 1, then 9 / 1.
+    "pos_events order.warehouse_requested": (8, GOAL_DUPLICATE),
+    # RL; parked marker, effect and ledger read in one request; claim, ledger, done; timeline.
+    # A repeat: RL and that one read. Was 12 / 5, then 7 / 3.
+    "delivery_callback": (6, 2),
+    # The same; a repeat is that one read, made before JST is read again (a cancel's effect and
+    # parked marker are known from the order no.). Was 11 / 6, then 7 / 3.
+    "cancel_callback": (6, GOAL_DUPLICATE),
+    "return_goods_callback (aftersale)": (6, 3),   # was 14 / 9 (it read JST twice then), then 7 / 4
+    "pos_events stock.changed": (13, GOAL_DUPLICATE),  # a flush shared by 2 events (12.5); was 14 / 1
+    "stock_callback, 1 SKU": (4, 3),               # RL; a batch read, a write, the timeline. Was 7 / 5, then 5 / 4
+    "stock_callback, 20 SKUs": (4, 3),             # the same for 20 SKUs. Was 64 / 24, then 5 / 4
+    # the event's record; the order's ledger (the warehouse's id with it); the effect (claim,
+    # done); RL; the ledger; the timeline. Was 9 / 1 (the link read as well).
+    "pos_events order.cancelled": (8, GOAL_DUPLICATE),
+    "pos_events return.requested": (8, GOAL_DUPLICATE),   # as order.warehouse_requested, for the return
+    # the event's record; parked marker and the store's done in one read; the part's effect (claim,
+    # done); RL; the links (one transaction); the open part; the timeline and its JST alias. Was 11 / 1.
+    "pos_events transfer.submitted": (10, GOAL_DUPLICATE),
+    "pos_events warehouse_return.submitted": (10, GOAL_DUPLICATE),
+    # the event's record, member link and profile read together, both written, the P14 effect
+    # (claim, done), the timelines of member and person. Was 10 / 1.
+    "pos_events member.updated": (9, GOAL_DUPLICATE),
+    # The demo tenant (JST, store stock owned by the store system) answers these with the event's
+    # record and the timeline only: at the goal.
+    "pos_events store_document.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events store_transfer.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events store_transfer.received": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events stock.counted": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events sale.completed": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events sale.refunded": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events product.changed": (GOAL_HAPPY, GOAL_DUPLICATE),
 }
 
 
@@ -48,7 +71,7 @@ def kinds(tmp_path_factory):
         runtime.reset()  # the bridge's clients are built again, on the counted session
         settle = lambda: stack.drain(now=True, max_seconds=60)  # noqa: E731
         try:
-            yield stack, meter, callback_kinds(jst, store, warehouse_skus(jst), settle=settle, run="R")
+            yield stack, jst, meter, callback_kinds(jst, store, warehouse_skus(jst), settle=settle, run="R")
         finally:
             import boto3
 
@@ -57,31 +80,40 @@ def kinds(tmp_path_factory):
             runtime.reset()
 
 
-def _count(stack, meter, send, numbers):
+def _jst_calls_so_far(jst) -> int:
+    calls = jst.calls()
+    return calls[-1]["seq"] if calls else 0
+
+
+def _count(stack, jst, meter, send, numbers):
     """DynamoDB requests per callback of ``numbers[1:]``; ``numbers[0]`` goes first uncounted (the
     local stack's drain rebuilds the bridge's runtime, as a new container would: it reads the
-    tenant again, which a warm container has cached)."""
+    tenant again, which a warm container has cached). The rate limiter counts one write per JST
+    call the sandbox received: a write lost to another worker's or given up because moto answered
+    slowly on a loaded machine (connectors/pacing.py) depends on the machine, not on the code."""
     send(numbers[0])
     meter.take()
     meter.trace = []
+    before = _jst_calls_so_far(jst)
     for i in numbers[1:]:
         send(i)
     stack.drain(now=True, max_seconds=60)
     counted, lines, meter.trace = meter.take(), meter.trace, None
-    return counted.ddb_requests() / (len(numbers) - 1), lines
+    retried_slots = max(0, counted.rate_limiter - (_jst_calls_so_far(jst) - before))
+    return (counted.ddb_requests() - retried_slots) / (len(numbers) - 1), lines
 
 
 @pytest.mark.integration
 def test_each_callback_kind_stays_within_its_dynamodb_requests(kinds):
-    stack, meter, all_kinds = kinds
+    stack, jst, meter, all_kinds = kinds
     assert {k.name for k in all_kinds} == set(CEILINGS)
     over, measured = [], {}
     for kind in all_kinds:
         numbers = range(0, SENT + 1)
         for i in numbers:
             kind.prepare(i)
-        happy, happy_lines = _count(stack, meter, kind.send, numbers)
-        duplicate, duplicate_lines = _count(stack, meter, kind.again, numbers)
+        happy, happy_lines = _count(stack, jst, meter, kind.send, numbers)
+        duplicate, duplicate_lines = _count(stack, jst, meter, kind.again, numbers)
         measured[kind.name] = (happy, duplicate)
         ceiling_happy, ceiling_duplicate = CEILINGS[kind.name]
         if happy > ceiling_happy:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import demo_world
+from stack_world import demo_world
 from o2o_bridge.cli import main as o2o
 from o2o_bridge.shanghai_time import SHANGHAI
 

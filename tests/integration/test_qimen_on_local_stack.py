@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from conftest import demo_world
+from stack_world import demo_world
 from o2o_local.qimen_sandbox import QimenSandbox
 
 pytestmark = pytest.mark.integration

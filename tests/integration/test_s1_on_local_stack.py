@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from conftest import demo_world
+from stack_world import demo_world
 from o2o_bridge.cli import main as o2o
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from conftest import demo_world
+from stack_world import demo_world
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +97,29 @@ def test_forged_and_cross_tenant_pushes_are_refused_with_nothing_written(s2):
     for push in (bad_sign, other_shop, unknown):
         assert (push["http_status"], push["response"]) == (401, refused)
     assert (written(s2), len(merchant(s2)["shipments"])) == before
+
+
+def test_jst_pushes_through_the_urls_o2o_tenant_urls_prints_each_with_its_own_token(s2):
+    """As `make demo` does: the URLs `o2o tenant urls --reveal-token` prints, pasted into JST's 消息推送
+    fields, authenticate its token pushes by each URL's own token, never the tenant's plain one."""
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.cli.onboarding import callback_urls
+    from o2o_bridge.tenant import parse_tenant
+
+    demo = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+    base = s2.jst.state.settings.callback_base_url.rstrip("/") + "/"
+    urls = [u.url for u in callback_urls(parse_tenant(demo), base, "demo-callback-token") if u.system == "聚水潭"]
+    s2.jst.configure(callback_urls=urls)
+    try:
+        shipments = len(merchant(s2)["shipments"])
+        cancel = s2.jst.push("cancel", {"so_id": "WM-IT-NONE"}, storage_code=133242, auth="token")
+        assert (cancel["http_status"], cancel["response"]) == (200, {"code": 0, "msg": "执行成功"})
+        assert cancel["query"]["token"] not in ("", "demo-callback-token") and cancel["url"].startswith(base)
+        # the 库存同步 push goes to the URL pasted for its warehouse, with that URL's token
+        assert s2.jst.push("stock", {"datas": []}, storage_code=10000, auth="token")["query"]["token"] in urls[-1]
+        assert len(merchant(s2)["shipments"]) == shipments  # an order JST does not hold: only a re-read
+    finally:
+        s2.jst.configure(callback_urls=[])

@@ -15,7 +15,7 @@ import pytest
 
 from o2o_bridge.cli import main as o2o
 
-from conftest import demo_world, _reset_aws  # at import: later modules bring conftests of their own
+from stack_world import _reset_aws, demo_world
 
 pytestmark = pytest.mark.integration
 
@@ -61,21 +61,23 @@ def function_of(stack, sample: str) -> str:
 def world(tmp_path_factory):
     import yaml
 
+    from o2o_local.jst_sandbox import jst_cloud_sandbox_factory
     from o2o_local.qimen_sandbox import QimenSandbox
     from o2o_local.sample_documents import seed_sample_documents
 
     folder = tmp_path_factory.mktemp("samples")
-    with demo_world(folder, fresh=True) as (stack, jst, store), QimenSandbox() as wms:
+    with demo_world(folder, fresh=True) as (stack, jst, store), QimenSandbox() as wms, \
+            jst_cloud_sandbox_factory(port=0) as cloud_jst:
         seed_sample_documents(jst, store)  # what `o2o local up` seeds for the samples
 
         def put_cloud_tenant() -> None:
             """qimen_callback.json is the cloud-warehouse tenant's (local/tenants/cloud-warehouse.yaml)
-            WMS calling; its WMS and 店+ merchant are the local stack's sandboxes. Stored only when
-            that sample comes: its ERP is the same JST sandbox, and the JST samples before it are
-            the JST demo tenant's story alone."""
+            WMS calling; its WMS, 店+ merchant and JST company (its own, as in the local stack) are
+            sandboxes. Stored only when that sample comes: the JST samples before it are the JST
+            demo tenant's story alone."""
             cloud = yaml.safe_load((ROOT / "local" / "tenants" / "cloud-warehouse.yaml").read_text(encoding="utf-8"))
             cloud["qimen"]["gateway_url"], cloud["pos"]["base_url"] = wms.gateway_url, store.base_url
-            cloud["jushuitan"]["base_url"] = jst.url
+            cloud["jushuitan"]["base_url"] = cloud_jst.url
             (folder / "cloud.yaml").write_text(yaml.safe_dump(cloud, allow_unicode=True), encoding="utf-8")
             assert o2o(["tenant", "put", str(folder / "cloud.yaml")]) == 0
             store.seed({"merchants": [{"ent_id": "10020", "api_key": "demo-cloud-pos-api-key",
@@ -178,6 +180,7 @@ READ_COMMANDS = [
     ["exceptions", "list"],
     ["transfers", "exceptions"],
     ["transfers", "in-transit"],
+    ["transfers", "awaiting-receipt"],
     ["products", "failed"],
     ["stock", "status", "--tenant", "10010"],
     ["stock", "show", "SKU-RED-M", "--tenant", "10010"],

@@ -160,6 +160,14 @@ def test_the_main_warehouse_still_needs_its_store_warehouse_code():
     assert not check.ok and "main_wms_co_id 10000" in check.reason
 
 
+def test_a_cloud_warehouse_tenant_needs_no_store_warehouse_for_jsts_main_warehouse():
+    # its warehouse stock reaches 店+ from the WMS (qimen.pos_warehouse_code), not from JST's 总仓
+    doc = yaml.safe_load((DEMO.parent / "cloud-warehouse.yaml").read_text(encoding="utf-8"))
+    assert not doc.get("warehouses")
+    check = run(doc)["warehouse_mapping"]
+    assert check.ok and "cloud WMS" in check.reason, check.line()
+
+
 def test_bin_management_is_a_tenant_fact_the_doctor_asks_for_until_it_is_stated():
     unstated = run()["bin_management"]
     assert unstated.ok and unstated.warning and unstated.line().startswith("! bin_management: not stated")
@@ -218,7 +226,7 @@ def test_a_bin_managed_warehouse_jst_does_not_have_fails():
 
 
 @pytest.mark.parametrize("callback, warned, says", [
-    ({"token": "t0ken-1"}, True, "tenant_wide_token"),  # URLs pasted before per-URL tokens still work
+    ({"token": "t0ken-1"}, True, "run `o2o tenant urls 10010 --rotate`"),  # URLs pasted before per-URL tokens
     ({"token": "t0ken-1", "tenant_wide_token": False}, False, "each URL's own token"),
     ({"partner_key": "pk-1"}, False, "JST's push sign"),
     ({"allow_unsigned": True}, True, "without any proof"),

@@ -165,3 +165,59 @@ def test_the_bridge_never_receives_the_transfer_in_jst_so_its_goods_stay_in_tran
 
     h.jst.receive_transfer(doc["io_id"])  # what doctor's `! transfer_receipt` asks someone to do in JST
     assert (qty(h, OFFLINE, field="allocate_qty"), qty(h, OFFLINE)) == (0, before + 5)
+
+
+def test_what_waits_to_be_received_in_jst_is_listed_until_jst_shows_none_of_it_on_the_way(h, aws, world, capsys):
+    from o2o_bridge import runtime
+    from o2o_bridge.cli import main
+
+    runtime.state_store().put(world.tenant)  # for `o2o transfers awaiting-receipt`
+    submit(world)
+    submit(world, "PH-T2", items=(("JN002-BLU-30", 2),))
+    docs = {d["so_id"]: d for d in h.jst.state.snapshot("transfers")}
+    assert store_transfers.awaiting_receipt(world) == []  # nothing shipped yet: nothing to receive
+    for doc in docs.values():
+        h.jst.confirm_transfer(doc["io_id"])
+    store_transfers.follow_other_inout(world)
+    assert set(world.store.transfers) == {"PH-T1", "PH-T2"}
+
+    waiting = {w["doc_no"]: w for w in store_transfers.awaiting_receipt(world)}
+    assert set(waiting) == {"PH-T1", "PH-T2"}
+    assert (waiting["PH-T1"]["receive_at"], waiting["PH-T1"]["store_code"]) == (str(OFFLINE), "S001")
+    assert waiting["PH-T1"]["in_transit"] == {"TS001-WHT-M": 5} and waiting["PH-T2"]["in_transit"] == {"JN002-BLU-30": 2}
+    [note] = [e for e in world.timeline.entries("PH-T1") if e.step == "transfer.awaiting_receipt"]
+    assert note.detail["receive_at"] == str(OFFLINE)
+
+    assert main(["transfers", "awaiting-receipt", "--tenant", "10010"]) == 0
+    out = capsys.readouterr().out
+    assert "PH-T1  tenant=10010 store=S001 receive in JST warehouse 10001" in out and "TS001-WHT-M 5" in out
+
+    # A person receives PH-T1 in JST: the next poll sees nothing of it on the way and lets it go.
+    h.jst.receive_transfer(docs["PH-T1"]["io_id"])
+    assert store_transfers.follow_receipts(world) == {"waiting": 1, "received": 1, "unread": 0}
+    assert [w["doc_no"] for w in store_transfers.awaiting_receipt(world)] == ["PH-T2"]
+    assert "transfer.received_in_warehouse" in world.timeline.steps("PH-T1")
+    h.jst.receive_transfer(docs["PH-T2"]["io_id"])
+    assert store_transfers.follow_receipts(world) == {"waiting": 0, "received": 1, "unread": 0}
+    assert main(["transfers", "awaiting-receipt", "--tenant", "10010"]) == 0
+    assert "no 配货 transfer waits to be received in JST" in capsys.readouterr().out
+
+
+def test_an_other_out_replenishment_has_no_receiving_half_to_wait_for(h, make_world):
+    world = make_world(transfer_tenant(lambda d: d["jushuitan"].update(replenishment_document="other_out")))
+    submit(world)
+    [doc] = [d for d in h.jst.state.snapshot("other_inouts") if d["so_id"] == "PH-T1"]
+    h.jst.confirm_other_inout(doc["io_id"])
+    store_transfers.follow_other_inout(world)
+    assert "PH-T1" in world.store.transfers and store_transfers.awaiting_receipt(world) == []
+
+
+def test_a_failed_read_of_what_is_on_the_way_keeps_the_transfer_listed_and_says_why(h, world):
+    submit(world)
+    [doc] = transfers(h)
+    h.jst.confirm_transfer(doc["io_id"])
+    store_transfers.follow_other_inout(world)
+    h.jst.faults.add("jst", path="/open/inventory/query", code=140)
+    assert store_transfers.follow_receipts(world) == {"waiting": 0, "received": 0, "unread": 1}
+    [waiting] = store_transfers.awaiting_receipt(world)  # read again: it is still there, with its figure
+    assert waiting["doc_no"] == "PH-T1" and waiting["in_transit"] == {"TS001-WHT-M": 5}

@@ -120,3 +120,19 @@ def test_a_stock_push_is_shop_level_as_jst_sends_it_not_the_named_warehouses_sto
     [row] = receiver.payload(receiver.pushes[-1])["datas"]
     assert receiver.pushes[-1]["query"]["storageCode"] == "10000"
     assert (row["sku_id"], row["qty"], row["shop_id"]) == ("TS001-WHT-L", 54, 133242)  # 55 - 5 + 4, not 55
+
+
+def test_a_token_push_goes_to_the_url_pasted_for_its_route_and_storage_code_with_that_urls_token(jst, client, receiver):
+    """As a merchant pastes `o2o tenant urls --reveal-token`: one URL per route and warehouse, each its own token."""
+    jst.configure(callback_base_url="http://127.0.0.1:9", callback_urls=[  # the default base is not used any more
+        f"{receiver.url}/jushuitan/cancel_callback?entId=10010&storageCode=133242&token=tok-cancel",
+        f"{receiver.url}/jushuitan/stock_callback?entId=10010&storageCode=10000&type=2&token=tok-stock-10000",
+        f"{receiver.url}/jushuitan/stock_callback?entId=10010&storageCode=10001&type=2&token=tok-stock-10001",
+    ])
+    client.ok("/open/jushuitan/orders/upload", [_order("POS-7")])
+    jst.cancel_order(so_id="POS-7", remark="缺货", auth="token")
+    jst.set_stock(10000, "TS001-WHT-L", qty=55, push=True, push_options={"auth": "token"})
+    assert [(r["path"], r["query"]["token"]) for r in receiver.pushes] == [
+        ("/jushuitan/cancel_callback", "tok-cancel"), ("/jushuitan/stock_callback", "tok-stock-10000")]
+    assert receiver.pushes[1]["query"]["type"] == "2"
+    assert all("demo-callback-token" not in r["query"].values() for r in receiver.pushes)

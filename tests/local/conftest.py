@@ -4,16 +4,13 @@ server on a free 127.0.0.1 port, and the fixture's tables and queues bootstrappe
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from o2o_local import lambda_runtime
 from o2o_local.template import Template, load_template
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
-REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from local_stack_paths import FIXTURE_TEMPLATE, FIXTURES, REPO_TEMPLATE  # noqa: F401 - the fixtures' templates
 
 
 @pytest.fixture(scope="session")

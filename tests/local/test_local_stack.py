@@ -15,7 +15,7 @@ from o2o_local.commands import apply_local_environment, invoke_function, run_boo
 from o2o_local.errors import LocalStackError
 from o2o_local.stack import LocalStack
 
-from conftest import FIXTURE_TEMPLATE, REPO_TEMPLATE
+from local_stack_paths import FIXTURE_TEMPLATE, REPO_TEMPLATE
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +32,18 @@ def test_local_stack_runs_everything_and_restores_the_environment(fixture_templa
         probe.bind(("127.0.0.1", 0))
         jst_port = probe.getsockname()[1]
     monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(jst_port))
-    monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
-    monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
-    monkeypatch.setenv("O2O_QIMEN_SANDBOX_PORT", "0")
+    for name in ("JST_CLOUD", "POS", "WDT", "QIMEN"):
+        monkeypatch.setenv(f"O2O_{name}_SANDBOX_PORT", "0")
     lines = []
     with LocalStack(fixture_template, api_port=0, aws_port=0, log=lines.append) as stack:
         addresses = stack.addresses()
         assert addresses["aws"].startswith("http://127.0.0.1:") and addresses["api"].startswith("http://127.0.0.1:")
         assert addresses["jst"] == f"http://127.0.0.1:{jst_port}"
         assert stack.sandboxes["jst"].state.settings.callback_base_url == addresses["api"]
+        # the cloud-warehouse tenant's own JST company: pushes to its entId, on a port of its own
+        assert stack.sandboxes["jst_cloud"].state.settings.ent_id == "10020"
+        assert stack.sandboxes["jst_cloud"].state.settings.callback_base_url == addresses["api"]
+        assert addresses["jst_cloud"].startswith("http://127.0.0.1:") and addresses["jst_cloud"] != addresses["jst"]
         assert addresses["pos"].startswith("http://127.0.0.1:") and addresses["pos"].endswith("/api")
         assert stack.sandboxes["pos"].bridge_url == addresses["api"]
         assert addresses["wdt"].startswith("http://127.0.0.1:")
@@ -68,7 +71,7 @@ def test_local_stack_without_sandboxes_or_scheduler(fixture_template):
 @pytest.fixture
 def sandboxes_on_free_ports(monkeypatch):
     """Every sandbox on a port of its own: a developer's `o2o local up` may hold the fixed ones."""
-    for name in ("JST", "POS", "WDT", "QIMEN"):
+    for name in ("JST", "JST_CLOUD", "POS", "WDT", "QIMEN"):
         monkeypatch.setenv(f"O2O_{name}_SANDBOX_PORT", "0")
 
 
@@ -86,9 +89,8 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         monkeypatch.setenv("O2O_JST_SANDBOX_PORT", str(probe.getsockname()[1]))
-    monkeypatch.setenv("O2O_POS_SANDBOX_PORT", "0")
-    monkeypatch.setenv("O2O_WDT_SANDBOX_PORT", "0")
-    monkeypatch.setenv("O2O_QIMEN_SANDBOX_PORT", "0")
+    for name in ("JST_CLOUD", "POS", "WDT", "QIMEN"):
+        monkeypatch.setenv(f"O2O_{name}_SANDBOX_PORT", "0")
     stop = threading.Event()
     codes = []
     thread = threading.Thread(target=lambda: codes.append(run_up(0, 0, template=FIXTURE_TEMPLATE, stop_event=stop)))
@@ -109,8 +111,10 @@ def test_run_up_prints_addresses_and_the_export_line(capsys, monkeypatch):
     assert "GET /echo" in out and "-> echo" in out
     assert "tick cron(10 2 * * ? *) Asia/Shanghai (next " in out
     sandbox_lines = [line.split() for line in out.splitlines() if "sandbox " in line and "http://" in line]
-    assert {(line[0], line[2][:17]) for line in sandbox_lines} == {("JST", "http://127.0.0.1:"), ("店+", "http://127.0.0.1:"),
-                                                                 ("旺店通", "http://127.0.0.1:"), ("奇门", "http://127.0.0.1:")}
+    assert sorted((line[0], next(t for t in line if t.startswith("http://"))[:17]) for line in sandbox_lines) == [
+        ("JST", "http://127.0.0.1:"), ("JST", "http://127.0.0.1:"), ("奇门", "http://127.0.0.1:"),
+        ("店+", "http://127.0.0.1:"), ("旺店通", "http://127.0.0.1:")]
+    assert any(line[:3] == ["JST", "sandbox", "10020"] for line in sandbox_lines)  # the cloud tenant's JST company
     assert "O2O_JST_SANDBOX_URL=http://127.0.0.1:" in out
     assert "table StateTable: o2o-local-StateTable (" in out
     export = next(line for line in out.splitlines() if line.strip().startswith("export "))
@@ -204,7 +208,7 @@ def test_run_invoke(fixture_template, local_env, tmp_path, capsys):
 def test_the_real_template_runs_locally(sandboxes_on_free_ports):
     with LocalStack(api_port=0, aws_port=0, log=None) as stack:
         runs = {f"{name}Runs" for name in ("PollJstOutbound", "PollJstDocuments", "PullJstStock", "SyncProducts",
-                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments")}
+                                            "NightlyStockPush", "PushWdtSales", "PollWdtDocuments", "CompactLedger")}
         resources = set(stack.resources)
         assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
                              "TenantRunsDLQ", "LedgerBucket", *runs}, resources
@@ -224,3 +228,34 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
         assert (tally.delivered, tally.succeeded, tally.dead_lettered, tally.failed) == (1, 0, 1, 0), str(report)
         assert "1 delivered, 0 succeeded, 1 dead-lettered, 0 failed" in str(report)
         assert report.other_queues["RetryDLQ"].total == 1
+
+
+def test_each_local_jst_tenant_has_a_jst_company_of_its_own(monkeypatch):
+    """The demo tenant (10010) and the cloud-warehouse tenant (10020) are two JST companies: each
+    tenant file's jushuitan.base_url is a sandbox of the local stack that pushes to that tenant,
+    and no two share one, so one tenant's polls never see (and park) the other's outbounds."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    from o2o_local.jst_sandbox import JstSandbox
+    from o2o_local.sandboxes import SANDBOXES
+
+    monkeypatch.setenv("O2O_SAMPLE_DOCUMENTS", "0")
+    for name in ("JST", "JST_CLOUD"):
+        monkeypatch.delenv(f"O2O_{name}_SANDBOX_PORT", raising=False)
+    companies = {}
+    for key, factory in SANDBOXES.items():
+        sandbox = factory("127.0.0.1")
+        if isinstance(sandbox, JstSandbox):
+            companies[sandbox.port] = sandbox.state.settings.ent_id
+    tenants = Path(__file__).resolve().parents[2] / "local" / "tenants"
+    ports = {}
+    for path in sorted(tenants.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if "jushuitan" in doc:
+            ports[doc["ent_id"]] = urlsplit(doc["jushuitan"]["base_url"]).port
+    assert set(ports) == {"10010", "10020"}
+    assert {ent_id: companies.get(port) for ent_id, port in ports.items()} == {"10010": "10010", "10020": "10020"}
+    assert len(set(ports.values())) == len(ports)

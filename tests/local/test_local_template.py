@@ -10,7 +10,7 @@ from o2o_local.environment import local_environment
 from o2o_local.names import local_name
 from o2o_local.template import Route, TemplateError, default_template_path, load_template
 
-from conftest import FIXTURE_TEMPLATE, FIXTURES, REPO_TEMPLATE
+from local_stack_paths import FIXTURE_TEMPLATE, FIXTURES, REPO_TEMPLATE
 
 
 def test_short_tags_become_long_form_intrinsics():
@@ -134,8 +134,7 @@ STACK_LAYOUT = {
     "push_wdt_sales": ("PushWdtSalesFunction", "cron(0/10 * * * ? *)"),
     "poll_wdt_documents": ("PollWdtDocumentsFunction", "cron(0/10 * * * ? *)"),
     "retry_worker": ("RetryWorkerFunction", "RetryQueue"),
-    # No fan-out: one run reads the tenants from the ledger itself and needs no tenant data.
-    "compact_ledger": ("CompactLedgerFunction", "cron(30 3 * * ? *)", "single run"),
+    "compact_ledger": ("CompactLedgerFunction", "cron(30 3 * * ? *)"),
 }
 
 needs_repo_template = pytest.mark.skipif(not REPO_TEMPLATE.is_file(), reason="template.yaml not written yet")
@@ -149,7 +148,7 @@ def repo_template():
 @needs_repo_template
 def test_repo_template_functions(repo_template):
     assert set(repo_template.functions) == set(STACK_LAYOUT)
-    for name, (logical_id, trigger, *single) in STACK_LAYOUT.items():
+    for name, (logical_id, trigger) in STACK_LAYOUT.items():
         spec = repo_template.functions[name]
         assert spec.logical_id == logical_id
         assert (spec.code_dir / "app.py").is_file()
@@ -166,9 +165,6 @@ def test_repo_template_functions(repo_template):
             at = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
             assert schedule.enabled and schedule.event(at) == {"job": name, "scheduled_time": "2026-12-02T06:00:00Z"}
             parse_expression(schedule.expression)
-            if single:
-                assert not spec.sqs_sources
-                continue
             # Its tenant runs come back to it on its own FIFO queue, one tenant per invocation.
             (source,) = spec.sqs_sources
             assert (source.queue_logical_id, source.batch_size) == (f"{logical_id.removesuffix('Function')}Runs", 1)

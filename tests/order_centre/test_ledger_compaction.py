@@ -8,8 +8,11 @@ import shutil
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from pathlib import Path
+
 import boto3
 import pytest
+import yaml
 
 from o2o_bridge.cli import main as o2o
 from o2o_bridge.cli.order_centre.engines import DuckDbEngine, run_report, with_distinct_ledger
@@ -152,23 +155,44 @@ def test_the_s3_ledger_compacts_with_a_conditional_write_and_a_concurrent_run_de
         assert {"dispatched:100:0", "picked_up:100", "dispatched:101:0", "picked_up:101"} <= found
 
 
-def test_the_scheduled_function_compacts_the_templates_bucket(aws):
+def test_the_scheduled_function_compacts_each_tenant_in_its_own_run_and_a_failing_tenant_stops_nobody(aws):
+    """The 03:30 firing fans out one run per registered tenant (as every scheduled job): a tenant
+    whose day cannot be merged fails its own run, counted and named; the other's day is compacted."""
     from o2o_bridge import runtime
+    from o2o_bridge.flows.kit import TenantFailures
     from o2o_bridge.ledger import day_folder
+    from o2o_bridge.tenant import parse_tenant
 
     from handlers import invoke
 
-    ledger = runtime.ledger()
+    other = "20020"
+    demo = yaml.safe_load((Path(__file__).resolve().parents[2] / "local/tenants/demo.yaml").read_text("utf-8"))
+    for ent_id in (E, other):
+        runtime.state_store().put(parse_tenant({**demo, "ent_id": ent_id}))
+    ledger, s3, bucket = runtime.ledger(), runtime.aws_client("s3"), aws["LEDGER_BUCKET"]
     yesterday = datetime.now(SH) - timedelta(days=1)
-    ledger.append(Fact(E, "sale.completed", "sale:Y1", yesterday, store_code="S001", doc_no="Y1",
-                       amount=Decimal("5")))
+    for ent_id in (E, other):
+        ledger.append(Fact(ent_id, "sale.completed", "sale:Y1", yesterday, store_code="S001", doc_no="Y1",
+                           amount=Decimal("5")))
     ledger.append(Fact(E, "sale.completed", "sale:T1", datetime.now(SH), store_code="S001", doc_no="T1",
                        amount=Decimal("5")))
-    summary = invoke("compact_ledger", {"job": "compact_ledger"})
-    assert (summary["days_compacted"], summary["objects_merged"], summary["failed"]) == (1, 1, [])
-    listed = runtime.aws_client("s3").list_objects_v2(Bucket=aws["LEDGER_BUCKET"],
-                                                      Prefix="ledger/" + day_folder(E, yesterday.date().isoformat()))
-    assert [i["Key"].rsplit("/", 1)[1] for i in listed["Contents"]] == [COMPACTED_GZIP]
+    folder = {ent_id: "ledger/" + day_folder(ent_id, yesterday.date().isoformat()) for ent_id in (E, other)}
+    [broken] = s3.list_objects_v2(Bucket=bucket, Prefix=folder[other])["Contents"]
+    s3.put_object(Bucket=bucket, Key=broken["Key"], Body=b"{not json")  # an object nobody can merge
+
+    with pytest.raises(TenantFailures, match=other) as failed:
+        invoke("compact_ledger", {"job": "compact_ledger", "scheduled_time": "2026-12-02T19:30:00Z"})
+    assert failed.value.message.startswith(f"compact_ledger failed for tenant(s) {other}: DaysNotCompacted")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder[E])
+    assert [i["Key"].rsplit("/", 1)[1] for i in listed["Contents"]] == [COMPACTED_GZIP]  # today's fact untouched
+    assert [i["Key"] for i in s3.list_objects_v2(Bucket=bucket, Prefix=folder[other])["Contents"]] == [broken["Key"]]
+
+    # An operator runs one tenant now: its summary, one tenant.
+    s3.delete_object(Bucket=bucket, Key=broken["Key"])
+    ledger.append(Fact(other, "sale.completed", "sale:Y2", yesterday, store_code="S001", doc_no="Y2",
+                       amount=Decimal("7")))
+    result = invoke("compact_ledger", {"ent_id": other})
+    assert result["tenants"][other]["ok"] and result["tenants"][other]["days_compacted"] == 1
 
 
 def test_o2o_ledger_compact_runs_one_day_and_refuses_an_open_one(ledger_dir, capsys):  # noqa: F811

@@ -3,6 +3,8 @@ labelled and remarked so the warehouse collects it, and awaited for the reconcil
 
 from __future__ import annotations
 
+import pytest
+
 from flows_s2.conftest import World, order_requested
 from o2o_bridge.flows import cash_on_delivery as cod
 from o2o_bridge.flows import warehouse_orders as s2
@@ -83,3 +85,34 @@ def test_a_cod_store_order_shipped_and_not_collected_in_time_is_overdue_and_list
     cod.record_collection(world.ctx, "order:WM4001", amount="307.00", method="cash",
                           at=shipped_at + timedelta(days=1), source="payment.collected")
     assert cod.reconcile(world.ctx) == {"mismatch": 0, "overdue": 0}
+
+
+def _jst_push(world, parcel) -> None:
+    from o2o_bridge.connectors.jushuitan.inbound import JstPush
+
+    s2.recheck_shipments(world.ctx, *JstPush("10010", "133242", {}, parcel, "", world.tenant, "token")
+                         .named_shipments())
+
+
+def _jst_poll(world, parcel) -> None:
+    s2.recover_missed_pushes(world.ctx)  # the push was lost: the S2x poll finds the parcel
+
+
+@pytest.mark.parametrize("told", [_jst_push, _jst_poll], ids=["JST push", "JST poll"])
+def test_a_jst_warehouse_shipment_appends_the_same_facts_whoever_told(monkeypatch, told):
+    """One way in (take_confirmations), whatever told: store_order.shipped once, the COD part
+    handed to the courier. The 奇门 confirm's twin: tests/qimen/test_warehouse_over_sandbox.py."""
+    from datetime import datetime, timedelta, timezone
+
+    world = World(monkeypatch)
+    s2.on_order_warehouse_requested(cod_order("WM5001", "307.00"), world.ctx)
+    shipped_at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    parcel = world.jst.ship("WM5001", "SF501", [("1", "TS001-WHT-M", 2), ("2", "JN002-BLU-30", 1)], shipped_at)
+    for _ in range(2):
+        told(world, parcel)
+    [fact] = world.ctx.ledger.of_kind("store_order.shipped")
+    assert (fact.doc_no, sorted((line.sku_id, line.qty) for line in fact.lines)) == (
+        "WM5001", [("JN002-BLU-30", 1), ("TS001-WHT-M", 2)])
+    [record] = cod.problems(world.ctx, include_all=True)
+    assert (record["io_id"], record["how"], record["status"]) == ("order:WM5001", "warehouse_shipped", "uncollected")
+    assert "cod.handed_over" in world.ctx.timeline.steps("WM5001")

@@ -277,3 +277,22 @@ def test_q6_what_the_erp_sends_to_the_store_also_goes_to_the_wms(world):
 def take(call):
     """The WMS's call as the qimen_callback handler gives it to the flow, with the tenant's context."""
     return cloud_warehouse.on_wms_message(call, wiring.context_for(call.tenant))
+
+
+def test_q1_a_cod_order_the_wms_ships_is_a_ledger_fact_once_and_starts_its_cod_clock(world):
+    """The same facts as a JST warehouse's shipment (one way in: warehouse_orders.take_confirmations):
+    store_order.shipped once per parcel, and the COD part handed to the courier."""
+    from o2o_bridge.flows import cash_on_delivery
+
+    warehouse_orders.on_order_warehouse_requested(
+        event("order.warehouse_requested", {**ORDER, "cod": {"amount": "307.00"}}), world.ctx)
+    assert world.wms.state.documents["WM1"].head.get("orderFlag") == "COD"
+    world.wms.ship("WM1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 2, "JN002-BLU-30": 1}}])
+    world.wms.ship("WM1", duplicate=True)
+    [fact] = world.ctx.ledger.of_kind("store_order.shipped")
+    assert (fact.doc_no, sorted((line.sku_id, line.qty) for line in fact.lines)) == (
+        "WM1", [("JN002-BLU-30", 1), ("TS001-WHT-M", 2)])
+    [record] = cash_on_delivery.problems(world.ctx, include_all=True)
+    assert (record["io_id"], record["expected"], record["how"], record["status"]) == (
+        "order:WM1", "307.00", "warehouse_shipped", "uncollected")
+    assert "cod.handed_over" in world.ctx.timeline.steps("WM1")

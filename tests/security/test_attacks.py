@@ -17,6 +17,14 @@ from o2o_bridge.connectors.store.inbound import sign as sign_event
 
 from .conftest import REFUSED, push, signed, snapshot
 
+def url_query(route: str, storage_code: str = "133242", **extra) -> dict:
+    """A callback URL's query as `o2o tenant urls --reveal-token` prints it: its own token."""
+    from o2o_bridge.connectors.jushuitan.push import url_token
+
+    return {"entId": "10010", "storageCode": storage_code, **extra,
+            "token": url_token("demo-callback-token", ent_id="10010", route=route, storage_code=storage_code)}
+
+
 def stock_body(modified: str, qty=5) -> dict:
     return {"datas": [{"sku_id": "TS001-WHT-M", "qty": qty, "modified": modified}]}
 
@@ -34,6 +42,11 @@ ATTACK_1 = {
          stock_body("2026-12-01 10:00:00")),
     "a captured logistics push replayed on the cancel route with a forged so_id":
         ("cancel_callback", signed("logistics.upload"), {"so_id": "ANY-ORDER"}),
+    "the delivery URL (its own token) seen once, used on the cancel route with a forged so_id":
+        ("cancel_callback", url_query("delivery"), {"so_id": "ANY-ORDER"}),
+    "one warehouse's stock URL used with another warehouse's storageCode":
+        ("stock_callback", {**url_query("stock", "10000", type="2"), "storageCode": "10001"},
+         stock_body("2026-12-01 10:00:00")),
     "a captured stock push replayed on the delivery route":
         ("delivery_callback", signed("inventory.upload"), {"so_id": "X", "l_id": "L", "lc_id": "SF",
                                                           "items": [{"sku_id": "A", "qty": 1}]}),

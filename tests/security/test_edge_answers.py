@@ -2,7 +2,8 @@
 caller by tenant (the five JST callback URLs and /qimen/callback), an unknown tenant, a wrong
 token, a wrong signature and a foreign storageCode get one status and one body, whether the
 tenant's secrets are inline or Secrets Manager references, before the body is read, with
-nothing written. Refusals wait out the refusal floor; accepted pushes never do.
+nothing written. Refusals are answered at one deadline after the request began; accepted
+pushes never wait.
 /pos/events keeps the store contract's 404 for an unknown tenant (docs/security.md says why).
 
 Times are not asserted here (bench/edge_timing.py prints them); the waiting is watched
@@ -151,17 +152,17 @@ def test_pos_events_keeps_the_contracts_404_for_an_unknown_tenant_and_401_for_a_
     assert snapshot(edge) == before
 
 
-# --- the refusal floor ---------------------------------------------------------------------
+# --- the refusal deadline ------------------------------------------------------------------
 @pytest.fixture
 def waits(monkeypatch):
-    """The floor back on (the test suite switches it off), its waits recorded instead of slept."""
+    """The deadline back on (the test suite switches it off), its waits recorded instead of slept."""
     slept: list[float] = []
-    monkeypatch.setenv("O2O_REFUSAL_MIN_MS", "250")
+    monkeypatch.setenv("O2O_REFUSAL_DEADLINE_MS", "250")
     monkeypatch.setattr(refusal_time, "_sleep", slept.append)
     return slept
 
 
-def test_a_refusal_waits_out_the_floor_and_an_accepted_push_does_not_wait(edge, waits):
+def test_a_refusal_waits_for_the_deadline_and_an_accepted_push_does_not_wait(edge, waits):
     function, method, storage, extra = JST_ROUTES["/jushuitan/delivery_callback"]
     assert push(function, signed(method, partner_key="guess"), "{}") == REFUSED
     assert push(function, signed(method, ent_id="99999"), "{}") == REFUSED
@@ -174,34 +175,71 @@ def test_a_refusal_waits_out_the_floor_and_an_accepted_push_does_not_wait(edge, 
     assert len(waits) == 1
 
 
-def test_the_floor_counts_from_where_authentication_began(monkeypatch):
-    now, slept = [100.0], []
+@pytest.fixture
+def clock(monkeypatch):
+    """The module's clocks under the test's hand: [monotonic, wall]; waits recorded."""
+    now, slept = [100.0, 1_800_000_000.0], []
     monkeypatch.setattr(refusal_time, "_clock", lambda: now[0])
+    monkeypatch.setattr(refusal_time, "_wall", lambda: now[1])
     monkeypatch.setattr(refusal_time, "_sleep", slept.append)
-    with pytest.raises(PermissionError), refusal_time.refusals_take_at_least(PermissionError, seconds=0.25):
-        now[0] += 0.1  # the work took 100 ms
+    yield now, slept
+    refusal_time.request_ended()
+
+
+def refuse_after(now: list[float], work: float) -> None:
+    with pytest.raises(PermissionError), refusal_time.refusals_answered_at_deadline(PermissionError, seconds=0.25):
+        now[0] += work
+        now[1] += work
         raise PermissionError
-    with pytest.raises(PermissionError), refusal_time.refusals_take_at_least(PermissionError, seconds=0.25):
-        now[0] += 0.4  # longer than the floor: no wait on top
-        raise PermissionError
-    with pytest.raises(KeyError), refusal_time.refusals_take_at_least(PermissionError, seconds=0.25):
+
+
+def test_every_refusal_is_answered_at_the_deadline_after_the_request_began_whatever_its_work(clock):
+    now, slept = clock
+    for before_auth, work in ((0.0, 0.01), (0.05, 0.01), (0.0, 0.2), (0.12, 0.1)):
+        refusal_time.request_began({})
+        now[0] += before_auth  # routing and reading the query, before authentication
+        now[1] += before_auth
+        started = now[0] - before_auth
+        refuse_after(now, work)
+        assert started + before_auth + work + slept[-1] == pytest.approx(started + 0.25)
+        refusal_time.request_ended()
+    with pytest.raises(KeyError), refusal_time.refusals_answered_at_deadline(PermissionError, seconds=0.25):
         raise KeyError("not a refusal: answered as it is")
-    assert slept == [pytest.approx(0.15)]
+    assert len(slept) == 4
+
+
+def test_the_request_begins_when_api_gateway_received_it_if_the_clocks_agree(clock):
+    now, slept = clock
+    received = {"requestContext": {"timeEpoch": int((now[1] - 0.1) * 1000)}}  # a cold start took 100 ms
+    refusal_time.request_began(received)
+    refuse_after(now, 0.05)
+    assert slept == [pytest.approx(0.1)]
+    for implausible in (now[1] - 3600, now[1] + 60):  # a replayed sample event, a clock ahead
+        refusal_time.request_began({"requestContext": {"timeEpoch": int(implausible * 1000)}})
+        refuse_after(now, 0.05)
+        assert slept[-1] == pytest.approx(0.2)
+
+
+def test_a_refusal_past_its_deadline_is_answered_when_done_and_logged(clock, caplog):
+    now, slept = clock
+    refusal_time.request_began({})
+    with caplog.at_level("WARNING"):
+        refuse_after(now, 0.4)
+    assert slept == [] and "refusal past its deadline" in caplog.text
 
 
 @pytest.mark.parametrize("value", ["-1", "abc", "5001"])
-def test_a_bad_floor_setting_is_a_configuration_error(monkeypatch, value):
+def test_a_bad_deadline_setting_is_a_configuration_error(monkeypatch, value):
     from o2o_bridge.errors import ConfigurationError
 
-    monkeypatch.setenv("O2O_REFUSAL_MIN_MS", value)
-    with pytest.raises(ConfigurationError, match="O2O_REFUSAL_MIN_MS"):
-        refusal_time.refusal_floor_seconds()
+    monkeypatch.setenv("O2O_REFUSAL_DEADLINE_MS", value)
+    with pytest.raises(ConfigurationError, match="O2O_REFUSAL_DEADLINE_MS"):
+        refusal_time.refusal_deadline_seconds()
 
 
 def test_a_stranger_pays_the_secret_read_a_tenant_pays_once_per_cache_period(edge, monkeypatch):
     """As deployed (O2O_STAND_IN_SECRET_READS): an unknown entId costs one Secrets Manager read under
     its own path per cache period, as a tenant's reference costs one; both then come from cache."""
-    from aws_lambda_powertools.utilities import parameters
     from botocore.client import BaseClient
 
     read: list[str] = []
@@ -215,7 +253,7 @@ def test_a_stranger_pays_the_secret_read_a_tenant_pays_once_per_cache_period(edg
     monkeypatch.setattr(BaseClient, "_make_api_call", watched)
     monkeypatch.setenv("O2O_STAND_IN_SECRET_READS", "true")
     monkeypatch.setattr(refusal_time, "_STAND_IN_READS", {})
-    parameters.clear_caches()
+    runtime.secret_resolver().clear_cache()  # a new cache period: nothing read yet
     function, method, storage, extra = JST_ROUTES["/jushuitan/delivery_callback"]
     for _ in range(2):
         assert push(function, signed(method, ent_id="99998", partner_key="guess"), "{}") == REFUSED

@@ -40,6 +40,8 @@ LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
 # compact_ledger: list, read, write and delete under ledger/ only (LedgerCompactPolicy).
 LEDGER_COMPACT = {("s3:ListBucket", "LedgerBucket", "s3:prefix=ledger/*")} | {
     (action, "${LedgerBucket.Arn}/ledger/*", "") for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")}
+# ScheduleTurnPolicy: a scheduled function that runs no flow reads tenants and its turn, advances the turn.
+SCHEDULE_TURN = {("dynamodb:GetItem", "StateTable", ""), ("dynamodb:UpdateItem", "StateTable", "CURSOR#*")}
 STORE_EVENTS_ONCE = {(action, "IdempotencyTable", "pos_events.event#*") for action in
                      ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")}
 
@@ -60,7 +62,7 @@ EXPECTED = {
     "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
     # W2, and a cloud warehouse's caught-up confirmations (Q1), which are ledger facts.
     "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollWdtDocumentsRuns"),
-    "CompactLedgerFunction": LEDGER_COMPACT,
+    "CompactLedgerFunction": LEDGER_COMPACT | SCHEDULE_TURN | LIST_TENANTS | runs("CompactLedgerRuns"),
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",
           "StockCallbackFunction", "PosEventsFunction", "HealthFunction", "QimenCallbackFunction"]

@@ -621,12 +621,6 @@ def test_http_api_url_output_is_the_api_endpoint_attribute():
     )
 
 
-# Ledger compaction sweeps the last 7 closed days of every tenant's ledger once a night; each day
-# is merged idempotently and a day left over is taken by the next night's run, so it has no
-# per-tenant queue (yet: a fan-out would keep one tenant's huge ledger from delaying the others).
-SWEEPS_WITHOUT_TENANT_RUNS = {"CompactLedgerFunction"}
-
-
 def _scheduled_functions() -> list[str]:
     return sorted(lid for lid in resources_of_type(SAM_FUNCTION) if function_events(lid, ("ScheduleV2", "Schedule")))
 
@@ -638,8 +632,6 @@ def test_a_scheduled_function_is_never_retried_blindly_and_runs_each_tenant_from
     function's own FIFO queue, one per invocation, and a crashed run is not re-run."""
     retries = function_properties(lid).get("EventInvokeConfig", {}).get("MaximumRetryAttempts")
     assert retries == 0, f"{lid} EventInvokeConfig.MaximumRetryAttempts is {retries!r}, not 0"
-    if lid in SWEEPS_WITHOUT_TENANT_RUNS:
-        return
     (event,) = function_events(lid, "SQS").values()
     props = event["Properties"]
     assert props.get("BatchSize") == 1 and "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])

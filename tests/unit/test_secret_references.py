@@ -78,3 +78,13 @@ def test_tenant_put_refuses_inline_secrets_against_a_deployed_stack(aws, tmp_pat
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     assert o2o(["tenant", "put", str(path)]) == 0
     assert runtime.state_store().get("10010").jushuitan.app_secret_ref.startswith("secretsmanager:o2o/tenants/10010/")
+
+
+def test_the_containers_resolver_reads_through_its_one_shared_secrets_manager_client(aws):
+    # A second boto3 session would read botocore's endpoint and model files again at every cold start.
+    from o2o_bridge import runtime
+
+    boto3.client("secretsmanager").create_secret(Name="o2o/tenants/10010/plain", SecretString="plain-secret-value")
+    resolver = runtime.secret_resolver()
+    assert resolver.resolve("secretsmanager:o2o/tenants/10010/plain") == "plain-secret-value"
+    assert resolver.provider().client is runtime.aws_client("secretsmanager")

@@ -143,7 +143,7 @@ def test_a_wait_for_the_shared_limit_beyond_the_allowed_is_a_wdt_rate_limit():
     limiter = InMemorySlidingLogLimiter("wdt:s:k", windows_for(2, 3), clock=lambda: now["t"],
                                         sleep=lambda s: now.__setitem__("t", now["t"] + s), max_wait_seconds=5)
     for _ in range(3):
-        limiter.complete(limiter.acquire())  # as the client does: the call is over
+        limiter.acquire()
     with pytest.raises(WdtRateLimited) as caught:
         limiter.acquire()
     assert "旺店通" in str(caught.value) and caught.value.retry_after_seconds >= 55

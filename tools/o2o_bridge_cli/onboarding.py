@@ -216,6 +216,10 @@ jushuitan:                          # 聚水潭 open platform
   main_wms_co_id: <wms_co_id>       # 总仓
   return_wms_co_id: <wms_co_id>     # 销退仓 / the warehouse that receives returns (default: the main one)
   self_mall_shop_id: <shop_id>      # 自有商城: 聚水潭 › 店铺管理 › 店铺设置 「编号」
+  aftersale_warehouse_type: 2       # after-sale uploads: returned goods go to 2 销退仓 (1 主仓, 3 进货仓, 4 次品仓)
+  # bin_managed_wms_co_ids: []      # 货位管理: the bin-managed ones among 店加线下仓 (and, with stock.master: erp,
+  #                                 # the stores' JST warehouses); [] when none is. Unset: doctor warns (! bin_management)
+  replenishment_document: other_out # 配货 in JST: other_out (其它出库) or transfer (调拨单, received in JST by a person)
   rate_limit: {per_second: 5, per_minute: 100}   # the app's JST quota; raise only after JST did
 
 pos:                                # 店+ store system
@@ -223,11 +227,14 @@ pos:                                # 店+ store system
   api_key_ref: secretsmanager:o2o/tenants/ENT_ID/pos#api_key
   webhook_secret_ref: secretsmanager:o2o/tenants/ENT_ID/pos#webhook_secret
 
-stores:                             # stores that ship or hand over online orders (S1)
-  - {code: <门店编码>, name: <门店名称>, regions: [<省份>], priority: 1, daily_capacity: 200, pickup: true}
+stores:                             # 绑定线下门店: stores that ship or hand over online orders (S1)
+  # regions: the provinces / cities it delivers to; city: where a 门店自提 customer collects (上海 = 上海市);
+  # pickup: offers 门店自提; daily_capacity: orders a day; safety_stock: units kept back per SKU
+  - {code: <门店编码>, name: <门店名称>, regions: [<省份>], city: <城市>, priority: 1, daily_capacity: 200, pickup: true}
 
-warehouses:                         # JST warehouse <-> 店+ warehouse code (storageCode); one 库存同步 URL each
-  - {jst_wms_co_id: <wms_co_id>, pos_warehouse_code: "<店+ 仓库编码>"}
+warehouses:                         # 电商仓库存下载: JST warehouse <-> 店+ warehouse code; one 库存同步 URL each
+  # the 总仓 to the 店+ warehouse coded with its ID; never 店加线下仓 (the stores feed it: a loop)
+  - {jst_wms_co_id: <wms_co_id>, pos_warehouse_code: "<总仓 wms_co_id>"}
 
 logistics:                          # JST lc_id <-> 店+ carrier code (every carrier the stores use)
   - {jst_lc_id: SF, pos_code: SF, name: 顺丰速运}
@@ -235,19 +242,24 @@ logistics:                          # JST lc_id <-> 店+ carrier code (every car
 routing:
   pickup_lc_id: <lc_id>             # JST logistics code confirmed for a 门店自提 order
   pickup_label: 门店自提              # JST label that makes an outbound a pickup order
+  pickup_store_field: pickup_store_code   # the outbound field your order import fills with the chosen store's code
+  # fallback_store: <门店编码>       # 设定好指定下单店仓: takes what no store passes the filters for
   order_by: [priority, stock]
+  check_stock: true                 # skip a store that lacks a line
 
 stock:
   master: pos                       # pos: 店+ owns store stock (pushed to 店加线下仓); erp: JST owns it
-  formula: qty                      # JST fields, e.g. qty + virtual_qty - order_lock
+  formula: qty                      # 库存下载取数逻辑: qty (实际库存), or e.g. qty + virtual_qty + purchase_qty + in_qty + return_qty - order_lock
   safety_stock: 0
+  # sales_return_warehouse: "2"     # 消退仓 coded 2 in 店+: shows JST's 销退仓 stock (return_qty); unset: not shown
 
 products:                           # S7: JST items -> 店+ products
   auto_create: true                 # 自动建档
   pull_spu: false                   # 拉取SPU
-  sync_sale_price: true             # 不同步销售价 = false
+  sale_price: on_create             # 不同步销售价 = never; on_create: new products only; overwrite: JST's price always
   only_label: null                  # 仅同步含店加标签: e.g. 店加
-  category_once: false              # 仅同步一次类目
+  category_once: false              # 仅同步一次类目: new products go to staging_category, later syncs never move them
+  staging_category: 其他             # create it in 店+ first
   mount_category: <店+ 一级类目>     # 挂载类目
   spec_template: <店+ 规格模板>      # 规格模板
   attribute_fields: {year: other_1, season: other_2}

@@ -36,6 +36,10 @@ def register(commands) -> None:
     urls.add_argument("--reveal-token", action="store_true",
                       help="put each URL's own callback token into it (derived from the tenant's token, read from Secrets "
                            "Manager if a *_ref)")
+    urls.add_argument("--rotate", action="store_true",
+                      help="switch the tenant to per-URL tokens: write a new random callback token (into its Secrets "
+                           "Manager reference, or inline on the local stack), turn tenant_wide_token off, and print the "
+                           "new URLs with their tokens. Every old URL stops working: paste the new ones into JST")
     add_json_flag(urls)
     urls.set_defaults(run=show_urls)
     init = sub.add_parser("init", help="write a commented production tenant file (secrets as Secrets Manager "
@@ -182,7 +186,10 @@ def show_urls(args) -> int:
 
     tenant = stored_tenant(args.ent_id)
     base_url, source = api_base_url(args.base_url)
-    token = reveal_callback_token(tenant) if args.reveal_token else None
+    if args.rotate:
+        tenant, token = rotate_callback_token(tenant)
+    else:
+        token = reveal_callback_token(tenant) if args.reveal_token else None
     urls, notes = callback_urls(tenant, base_url, token), paste_notes(tenant)
     if args.json:
         echo_json(urls_as_json(urls, base_url, source, notes))
@@ -194,7 +201,47 @@ def show_urls(args) -> int:
         echo(f"\n[{note.system}] {note.note}\n  {note.note_en}")
     if any("<TOKEN>" in url.url for url in urls):
         echo("\n<TOKEN> is each URL's own token, derived from jushuitan.callback.token: --reveal-token puts them in")
+    if args.rotate:
+        echo(f"\ntenant {tenant.ent_id}: new callback token written, tenant_wide_token off. Paste every JST URL above "
+             "into its 消息推送 field now: the old URLs are refused once the functions' caches turn over (at most "
+             "5 min); pushes refused meanwhile are caught by the polls (S2x every 15 min, stock hourly). Set "
+             "tenant_wide_token: false in the tenant file too, so a later `o2o tenant put` keeps it.")
     return 0
+
+
+def rotate_callback_token(tenant):
+    """A new random callback token where the tenant keeps it, and tenant_wide_token off: the
+    per-URL tokens then derive from a key no old URL ever carried (an old URL's plain token is
+    the key the per-URL tokens would otherwise derive from). Returns (stored tenant, new token)."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    from .. import runtime
+    from ..connectors.aws.secrets_manager import write_secret
+    from ..errors import BadRequest
+    from ..tenant import tenant_secret_prefix
+    from . import environment
+
+    section = tenant.jushuitan
+    if section is None or section.callback.secret_source("token") is None:
+        raise BadRequest(f"tenant {tenant.ent_id} has no jushuitan.callback.token (or token_ref): its JST pushes are "
+                         "proved by JST's sign, there is no callback token to rotate")
+    callback = section.callback
+    if not callback.token_ref and not environment.is_local_stack():
+        raise BadRequest(f"tenant {tenant.ent_id} keeps its callback token inline: a deployed stack keeps tenant "
+                         f"secrets in Secrets Manager only. Give it as token_ref: secretsmanager:"
+                         f"{tenant_secret_prefix()}tenants/{tenant.ent_id}/NAME#callback_token, `o2o tenant put` the "
+                         "file, then --rotate; nothing was changed")
+    token = secrets.token_hex(24)
+    if callback.token_ref:
+        write_secret(runtime.aws_client("secretsmanager"), callback.token_ref, token)
+        callback = callback.model_copy(update={"tenant_wide_token": False})
+    else:
+        callback = callback.model_copy(update={"token": SecretStr(token), "tenant_wide_token": False})
+    rotated = tenant.model_copy(update={"jushuitan": section.model_copy(update={"callback": callback})})
+    runtime.state_store().put(rotated)
+    return rotated, token
 
 
 def init_tenant(args) -> int:

@@ -1,7 +1,9 @@
 """`o2o transfers exceptions [--tenant ENT_ID] [--clear DOC_NO]`: 配货 / 退仓 documents (S5, S6)
 that need an operator (voided or refused in JST), and forgetting one once it is settled.
 `o2o transfers in-transit [--tenant ENT_ID]`: 店店调拨 goods that left one store and are not yet
-received at the other (ERP-owned store stock)."""
+received at the other (ERP-owned store stock).
+`o2o transfers awaiting-receipt [--tenant ENT_ID]`: 配货 sent as JST transfers (调拨单) that JST
+shipped and a person must still receive in JST, with JST's 调拨在途 of their SKUs there now."""
 
 from __future__ import annotations
 
@@ -22,6 +24,31 @@ def register(commands) -> None:
     moving.add_argument("--tenant", help="one tenant's ent_id (default: every tenant)")
     add_json_flag(moving)
     moving.set_defaults(run=show_in_transit)
+    receipts = actions.add_parser("awaiting-receipt",
+                                  help="配货 transfers JST shipped that a person must still receive in JST")
+    receipts.add_argument("--tenant", help="one tenant's ent_id (default: every tenant)")
+    add_json_flag(receipts)
+    receipts.set_defaults(run=show_awaiting_receipt)
+
+
+def show_awaiting_receipt(args) -> int:
+    from ..flows import store_transfers
+    from .products import selected_tenants
+
+    found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
+             for item in store_transfers.awaiting_receipt(wiring.context_for(tenant))]
+    if args.json:
+        echo_json(found)
+        return 0
+    for item in found:
+        lines = ", ".join(f"{sku}×{qty}" for sku, qty in item["items"].items())
+        on_the_way = (f"cannot read JST now ({item['unread']})" if item["in_transit"] is None else
+                      "调拨在途 there now: " + ", ".join(f"{sku} {qty}" for sku, qty in item["in_transit"].items()))
+        echo(f"{item['doc_no']}  tenant={item['ent_id']} store={item['store_code']} receive in JST warehouse "
+             f"{item['receive_at']} since={str(item.get('shipped_at', '-'))[:19]}: {lines}; {on_the_way}")
+    if not found:
+        echo("no 配货 transfer waits to be received in JST")
+    return 0
 
 
 def show_in_transit(args) -> int:

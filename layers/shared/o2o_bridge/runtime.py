@@ -50,7 +50,8 @@ def aws_client(service: str) -> Any:
 def state_store():
     from .connectors.aws.dynamodb_state import DynamoStateStore
 
-    return DynamoStateStore(aws_client("dynamodb"), settings().state_table)
+    return DynamoStateStore(aws_client("dynamodb"), settings().state_table,
+                            tenant_cache_seconds=settings().tenant_cache_seconds)
 
 
 @functools.cache
@@ -126,7 +127,7 @@ class _NoLedger:
 def secret_resolver():
     from .connectors.aws.secrets_manager import SecretsManagerResolver
 
-    return SecretsManagerResolver()
+    return SecretsManagerResolver(lambda: aws_client("secretsmanager"))  # the shared client, at the first read
 
 
 def reset() -> None:

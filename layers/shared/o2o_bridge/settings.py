@@ -26,6 +26,9 @@ class Settings:
     ledger_dir: str | None = None
     # The KMS key (id, ARN or alias) JST tokens are encrypted with at rest.
     token_key_id: str = ""
+    # How long a container keeps a tenant's configuration before reading it again: a changed
+    # tenant file takes effect within this. `make demo` sets 0 (it changes the tenant mid-run).
+    tenant_cache_seconds: float = 60.0
 
     _REQUIRED = {
         "state_table": "STATE_TABLE",
@@ -53,6 +56,8 @@ class Settings:
                 ledger_bucket=env.get("LEDGER_BUCKET") or None,
                 ledger_dir=env.get("O2O_LEDGER_DIR") or None,
                 token_key_id=env.get("TOKEN_KEY_ID", ""),
+                tenant_cache_seconds=float(env.get("O2O_TENANT_CACHE_SECONDS", "60")),
             )
         except ValueError as exc:
-            raise ConfigurationError(f"RETRY_MAX_ATTEMPTS / RETRY_BASE_DELAY_SECONDS must be integers: {exc}") from exc
+            raise ConfigurationError("RETRY_MAX_ATTEMPTS / RETRY_BASE_DELAY_SECONDS must be integers and "
+                                     f"O2O_TENANT_CACHE_SECONDS a number: {exc}") from exc

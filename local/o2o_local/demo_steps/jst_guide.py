@@ -125,6 +125,13 @@ def run(demo) -> None:
         demo.drain()
         shipped = merchant(demo)["transfers"].get("PH-DEMO-DB01") or {}
         show(f"  店+ 配货单 PH-DEMO-DB01: status={shipped.get('status')} jst_io_id={shipped.get('jst_io_id')}")
+        show("  JST's open API cannot receive a transfer: the bridge lists what a person must still receive in JST")
+        demo.o2o("transfers", "awaiting-receipt", "--tenant", ENT_ID)
+        demo.jst_admin("POST", "/__admin__/transfers/receive", {"io_id": doc["io_id"]})
+        show(f"  The warehouse staff receive it in JST (调拨单 page): 店加线下仓 TS001-WHT-M 调拨在途 = "
+             f"{jst_qty(demo, 10001, 'TS001-WHT-M', 'allocate_qty')}; the next poll_jst_documents lets it go")
+        demo.o2o("invoke", "poll_jst_documents")
+        demo.o2o("transfers", "awaiting-receipt", "--tenant", ENT_ID)
         demo.o2o("trace", "PH-DEMO-DB01")
     finally:
         demo.o2o("tenant", "put", str(DEMO_TENANT))  # back to the demo tenant for the next scenarios

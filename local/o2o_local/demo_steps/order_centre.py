@@ -1,17 +1,20 @@
 """The order centre on the sandboxes: a 货到付款 order collected and reconciled, a hold that keeps a
 second order from a store's last unit, a parked order healed by the order-centre round, two
-store members and an online buyer merged into one profile (P14), a retail sale, and every
-report over the ledger the functions wrote, as a table and as an HTML page.
+store members and an online buyer merged into one profile (P14), a retail sale, every report
+over the ledger the functions wrote, as a table and as an HTML page, and the nightly ledger
+compaction (one run per tenant) merging a closed day's facts into one object.
 """
 
 from __future__ import annotations
 
 import tempfile
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ..demo_support import ENT_ID, Demo, show
+from ..names import local_ledger_dir
 
 SHANGHAI_OFFSET = timedelta(hours=8)
 REPORTS = ("pickup-summary", "pickup-documents", "stock-ledger", "daily-retail", "store-inout", "cod",
@@ -76,13 +79,24 @@ def run(demo: Demo) -> None:
     profile = merchant["members"]["M9001"]
     show(f"  店+ member M9001 after P14: merged_from={profile['merged_from']} channels="
          f"{[c['channel'] + ':' + c['external_id'][:12] for c in profile['channels']]}")
-    show("A retail sale by member M9001 at S001 (its ERP booking comes with issue #14/#16: the bridge answers "
-         "501 for it, but the sale is in the ledger):")
+    show("A retail sale by member M9001 at S001 (a ledger fact under the member's hashed identity, never the "
+         "number):")
     now = datetime.utcnow() + SHANGHAI_OFFSET
     _emit(demo, "sale.completed", {
         "sale_no": "X570001", "store_code": "S001", "sold_at": now.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
         "payment": "wechat", "member_id": "M9001", "total_amount": "158.00",
         "items": [{"line_no": "1", "sku_id": "SKU-RED-L", "qty": 2, "price": "79.00", "amount": "158.00"}]})
+
+    show("A till that was offline yesterday sends two of yesterday's sales now: they land on yesterday's "
+         "ledger day, a closed day:")
+    yesterday = now - timedelta(days=1)
+    for number, amount in (("X569901", "79.00"), ("X569902", "158.00")):
+        _emit(demo, "sale.completed", {
+            "sale_no": number, "store_code": "S001", "sold_at": yesterday.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
+            "payment": "cash", "total_amount": amount,
+            "items": [{"line_no": "1", "sku_id": "SKU-RED-L", "qty": int(Decimal(amount) / 79), "price": "79.00",
+                       "amount": amount}]})
+    _compaction(demo, yesterday.date().isoformat())
 
     day_from, day_to = (now - timedelta(days=1)).date().isoformat(), (now + timedelta(days=1)).date().isoformat()
     out = Path(tempfile.mkdtemp(prefix="o2o-demo-reports-"))
@@ -93,6 +107,20 @@ def run(demo: Demo) -> None:
         demo.o2o("report", name, "--tenant", ENT_ID, "--from", day_from, "--to", day_to, "--format", "html",
                  "-o", str(out / f"{name}.html"))
     show(f"Open the HTML pages in a browser (self-contained, charts inline): {out}")
+
+
+def _compaction(demo: Demo, day: str) -> None:
+    folder = Path(local_ledger_dir(demo.env["AWS_ENDPOINT_URL"])) / f"tenant={ENT_ID}" / f"day={day}"
+    show(f"  tenant {ENT_ID}'s ledger day {day}: {_objects(folder)}")
+    show("The 03:30 compaction: the firing queues one run per tenant, each run merges its tenant's closed days "
+         "(today is never touched):")
+    demo.o2o("invoke", "compact_ledger")
+    show(f"  tenant {ENT_ID}'s ledger day {day}: {_objects(folder)}; the reports read it as before")
+
+
+def _objects(folder: Path) -> str:
+    names = sorted(path.name for path in folder.glob("*.jsonl*")) if folder.is_dir() else []
+    return f"{len(names)} object(s) {names[:3]}{' ...' if len(names) > 3 else ''}"
 
 
 def _outbound(demo: Demo, io_id: int, sku: str, **extra: Any) -> None:

@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from ..demo_support import DEMO_TENANT, ENT_ID, ROOT, show
+from ..demo_support import DEMO_TENANT, ENT_ID, ROOT, paste_jst_urls, pasted_query, show
 
 MAIN, OFFLINE = 10000, 10001
 STORE_WAREHOUSE = 10011  # S4e: JST's warehouse of store S001
@@ -72,7 +72,10 @@ def run(demo) -> None:
     try:
         demo.jst_admin("POST", "/__admin__/inventory", {"wms_co_id": STORE_WAREHOUSE, "sku_id": "TS001-WHT-M", "qty": 12})
         show(f"JST warehouse {STORE_WAREHOUSE} (store S001) TS001-WHT-M = 12; its 库存同步 push reaches stock_callback:")
-        demo.o2o("invoke", "stock_callback", "--event", str(stock_push_event(STORE_WAREHOUSE, "TS001-WHT-M", 12)))
+        show("the new warehouse's 库存同步 URL (its own token) is pasted into JST:")
+        urls = paste_jst_urls(demo.env, demo.api)
+        query = pasted_query(urls, "stock_callback", STORE_WAREHOUSE)
+        demo.o2o("invoke", "stock_callback", "--event", str(stock_push_event(query, "TS001-WHT-M", 12)))
         show(f"店+ store S001 TS001-WHT-M: {store_level(demo, 'S001', 'TS001-WHT-M')}")
         uploads = len(inventory_uploads(demo))
         show("a stock.changed event of S001 now is acknowledged with a timeline note, and not pushed:")
@@ -84,12 +87,12 @@ def run(demo) -> None:
         demo.o2o("tenant", "put", str(DEMO_TENANT))  # back to stock.master: pos for the next scenarios
 
 
-def stock_push_event(wms_co_id: int, sku: str, qty: int) -> Path:
-    """A 库存同步 push as API Gateway delivers it (tenant token auth, like events/stock_callback.json)."""
+def stock_push_event(query: dict[str, str], sku: str, qty: int) -> Path:
+    """A 库存同步 push to its pasted URL (``query``: entId, storageCode, type, its own token) as API
+    Gateway delivers it."""
     from datetime import datetime, timedelta, timezone
 
     event = json.loads((ROOT / "events" / "stock_callback.json").read_text(encoding="utf-8"))
-    query = {"entId": ENT_ID, "storageCode": str(wms_co_id), "type": "2", "token": "demo-callback-token"}
     modified = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
     event.update(queryStringParameters=query, rawQueryString="&".join(f"{k}={v}" for k, v in query.items()),
                  body=json.dumps({"datas": [{"sku_id": sku, "qty": qty, "modified": modified}]}, ensure_ascii=False))

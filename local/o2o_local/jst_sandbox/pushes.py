@@ -64,6 +64,20 @@ def inventory_payload(state: SandboxState, rows: list[dict], shop_id: int = 0, f
     return {"datas": datas}
 
 
+def pasted_url(urls: list[str], route: str, query: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The pasted URL for this route, tenant and storageCode, as (base URL, its query with what
+    the push adds kept), or None when none was pasted for it."""
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if not parts.path.endswith(route):
+            continue
+        pasted = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        if pasted.get("entId") == str(query["entId"]) and pasted.get("storageCode") == str(query["storageCode"]):
+            base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path[:-len(route)], "", ""))
+            return base, {**{k: v for k, v in query.items() if k not in pasted}, **pasted}
+    return None
+
+
 class PushSender:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
@@ -95,7 +109,11 @@ class PushSender:
                 sign = "0" * 32
             query.update(method=method, partnerid=st.partnerid, ts=ts, sign=sign)
         elif auth == "token":
-            query["token"] = st.callback_token
+            pasted = pasted_url(st.callback_urls, route, query)
+            if pasted is not None:
+                base_url, query = pasted
+            else:
+                query["token"] = st.callback_token
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         if body == "json":
             data = text.encode("utf-8")

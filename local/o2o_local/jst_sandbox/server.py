@@ -22,7 +22,7 @@ from .faults import FaultInjector, RateLimiter
 from .pushes import PushSender, cancel_payload, delivery_payload, inventory_payload, refund_goods_payload
 from .state import SandboxState
 
-__all__ = ["JstSandbox", "DEMO"]
+__all__ = ["JstSandbox", "DEMO", "CLOUD_DEMO", "JstCompanySandbox"]
 
 DEMO = {
     "credentials": {"app_key": "demo-app-key", "app_secret": "demo-app-secret",
@@ -55,6 +55,13 @@ DEMO = {
         {"wms_co_id": 10001, "sku_id": "JN002-BLU-30", "qty": 6},
     ],
 }
+
+
+# The cloud-warehouse tenant of local/tenants/cloud-warehouse.yaml (ent_id 10020) is another JST
+# company. JST keeps each company's shops, warehouses and documents apart, so that company is a
+# sandbox of its own: the same base data (the tenant's settings name the same ids), but none of
+# the demo tenant's outbounds or other in/outs, and its pushes go to entId 10020.
+CLOUD_DEMO = {**DEMO, "credentials": {**DEMO["credentials"], "ent_id": "10020"}}
 
 
 class _Handler(JsonHandler):
@@ -375,3 +382,16 @@ def _biz_of(form: dict) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+class JstCompanySandbox(JstSandbox):
+    """A further JST company beside the demo tenant's (one per tenant of the local stack that
+    has its own JST company). It leaves the ``O2O_JST_*`` variables to the demo tenant's."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ent_id: str) -> None:
+        super().__init__(host, port)
+        self.name = f"JST sandbox {ent_id}"
+        self.ent_id = ent_id
+
+    def environment(self) -> dict[str, str]:
+        return {f"O2O_JST_SANDBOX_URL_{self.ent_id}": self.url} if self.running else {}

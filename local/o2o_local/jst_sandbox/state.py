@@ -13,7 +13,7 @@ import itertools
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -61,6 +61,11 @@ class Settings:
     partnerid: str = "jst-sandbox"
     partner_key: str = "erp"  # ShopeX hard-codes 'erp'; the demo tenant configures its own
     callback_token: str = ""
+    # The callback URLs pasted into the 自有商城 shop's 消息推送 fields, as `o2o tenant urls
+    # ENT_ID --reveal-token` prints them. A token push goes to the one pasted for its route and
+    # storageCode, carrying that URL's own token; with none pasted for it, to the URL form of
+    # before per-URL tokens (``callback_base_url`` + route, the plain ``callback_token``).
+    callback_urls: list[str] = field(default_factory=list)
     # "all_query": every query parameter but sign (ShopeX's check; what the bridge requires, so
     # the sign binds entId and storageCode); "jst_params": ts only (an older reading of §6.1).
     push_sign_scope: str = "all_query"

@@ -2,7 +2,8 @@
 Athena (Trino) in AWS and DuckDB over the local stack's files.
 
 The SQL keeps to what both dialects share: plain filters, CASE, SUM / COUNT / MAX_BY,
-ROUND, CTEs and a LEFT JOIN. The table is named ``ledger``; ``?`` marks a parameter, bound
+ROUND, CTEs and a LEFT JOIN; a division casts one side to DOUBLE (Trino truncates integer
+division). tests/order_centre/test_report_sql_for_athena.py reads each query as Athena does. The table is named ``ledger``; ``?`` marks a parameter, bound
 in order. ``{store}`` is replaced by ``AND store_code = ?`` when the report is asked for
 one store, by nothing otherwise.
 

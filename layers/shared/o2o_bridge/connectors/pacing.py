@@ -8,23 +8,23 @@ the transient error its callers expect.
 
 Two ways of counting:
 
-``sliding`` (the default): a sliding log. One item per key (``RATE#<key>`` / ``LOG``)
-holds the grant time of every call of the longest window (epoch seconds at millisecond
-resolution, trimmed on each write) and a ``version``. A call is granted when fewer than
-``limit`` grants lie within the last ``seconds + margin`` of every window, and the grant is
-recorded with a write conditional on the version read: two containers that decided on the
-same state cannot both write, the loser re-decides on the winner's log. So no interval of
-a window's length, wherever it starts, ever holds more than the limit: the strictest way
-the API could count is respected.
+``sliding`` (the default): sliding counts. One item per key (``RATE#<key>`` / ``LOG``)
+holds, for each window, the grants of the last window counted in 60 buckets of 1/60 of the
+window (a 1 s window: 17 ms buckets; a minute: 1 s buckets), and a ``version``: a fixed size
+(a few hundred bytes, one write unit) whatever the limit. A call is granted when fewer than
+``limit`` grants lie in the buckets reaching into the last ``seconds + margin + send
+allowance`` of every window, and the grant is recorded with one write conditional on the
+version read: two containers that decided on the same state cannot both write, the loser
+re-decides on the winner's counts (returned by the refused write). So no interval of a
+window's length, wherever it starts, ever holds more than the limit: the strictest way the
+API could count is respected, at the price of at most one bucket of the window.
 
-An API counts a call when it *arrives*, which may be well after its grant (a container
-descheduled between the two). So a grant is recorded *in flight* and counts as "now" for
-everyone until its caller reports the call finished (``complete``), when its stamp becomes
-the finishing time, an upper bound of the arrival; a caller that never reports stops
-holding its slot after ``in_flight_cap``. The margin (default 50 ms) covers clock skew
-between containers. The price: two conditional writes per call, each of an item of about
-10 bytes per grant of the longest window, and at most ``limit / (window + margin + call
-time)`` calls.
+An API counts a call when it *arrives*, which is after its grant. Each window is lengthened by
+the send allowance (default 100 ms), the most a granted call may take to reach the API: the
+client sends at once after its grant, and a grant whose own write took more than half the
+allowance is given up (its slot wasted, never overspent). The margin (default 50 ms) covers
+clock skew between containers. So a call costs one conditional write, and at most ``limit /
+(window + margin + allowance)`` calls go out per window.
 
 ``fixed``: one counter item per key and calendar window (``RATE#<key>#<len>s#<window
 no.>``), taken with a conditional ``ADD``; all windows of a call in one transaction, so a
@@ -51,12 +51,12 @@ from botocore.exceptions import ClientError
 from ..errors import TransientError
 
 DEFAULT_MARGIN_SECONDS = 0.05
-# How often a caller blocked only by calls still in flight looks again (they usually end within
-# tens of milliseconds; sleeping a whole window would waste the slot they free).
-IN_FLIGHT_POLL_SECONDS = 0.03
-# An in-flight grant whose caller never reports back stops holding its slot after this long:
-# longer than any API call may take (the client's read timeout is 30 s).
-DEFAULT_IN_FLIGHT_CAP_SECONDS = 45.0
+# The most a granted call may take from its grant to the API (the grant's write returning, the
+# request going out, the network): every sliding window is lengthened by it.
+DEFAULT_SEND_ALLOWANCE_SECONDS = 0.1
+# Each sliding window is counted in this many buckets: a fixed-size item, at most one bucket
+# (1/60 of the window) counted longer than the window.
+BUCKETS_PER_WINDOW = 60
 
 
 def _jitter() -> float:
@@ -76,20 +76,16 @@ def windows_for(per_second: int, per_minute: int) -> tuple[Window, ...]:
 
 @dataclass(frozen=True)
 class Grant:
-    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows.
-    ``stamp`` identifies an in-flight grant of a sliding log (whole ms), None elsewhere."""
+    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows."""
 
     at: float
     waited: float
-    stamp: int | None = None
 
 
 class RateLimiter(Protocol):
     def acquire(self) -> Grant:
-        """Block until a call fits every window, or raise the limiter's refusal (transient)."""
-
-    def complete(self, grant: Grant) -> None:
-        """The call of ``grant`` is over (answered, failed or timed out)."""
+        """Block until a call fits every window, or raise the limiter's refusal (transient).
+        The caller sends its call at once."""
 
 
 class RateLimitReached(TransientError):
@@ -145,9 +141,6 @@ class _WindowedLimiter(_Refusing):
             if waited + wait > self.max_wait_seconds:
                 raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later", math.ceil(wait))
             self.sleep(wait + _jitter())
-
-    def complete(self, grant: Grant) -> None:
-        """Calendar windows count grants, not arrivals: nothing to do."""
 
 
 class InMemoryRateLimiter(_WindowedLimiter):
@@ -211,87 +204,80 @@ class DynamoRateLimiter(_WindowedLimiter):
         return slots[0][0]
 
 
-# --- sliding log ------------------------------------------------------------------------
+# --- sliding counts -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class GrantLog:
-    """The shared state of a sliding-log limiter: grant stamps (epoch milliseconds, sorted)
-    and the version of the stored item (0 = nothing stored yet)."""
+    """The shared state of a sliding limiter: for each window (in the limiter's order) the
+    grants counted per bucket, ``((bucket number, grants), ...)`` oldest first, and the
+    version of the stored item (0 = nothing stored yet)."""
 
-    stamps: tuple[int, ...] = ()
+    buckets: tuple[tuple[tuple[int, int], ...], ...] = ()
     version: int = 0
-    # Stamps (a sub-multiset of ``stamps``) whose calls may not have reached the API yet.
-    in_flight: tuple[int, ...] = ()
-
-
-def _without_one(values: tuple[int, ...], value: int) -> tuple[int, ...]:
-    index = values.index(value)
-    return values[:index] + values[index + 1:]
 
 
 class _SlidingLogLimiter(_Refusing):
-    """The decision and waiting loop; subclasses say how the log is replaced if unchanged.
+    """The decision and waiting loop; subclasses say how the counts are replaced if unchanged.
 
-    Stamps are whole milliseconds rounded up, so integer arithmetic decides: a grant is
-    recorded no earlier than it was made, which can only make the count stricter.
+    Each window is cut into ``BUCKETS_PER_WINDOW`` buckets of ``window / BUCKETS_PER_WINDOW``
+    (whole ms, rounded up); a grant is counted in the bucket of its time (epoch ms, rounded up)
+    and a bucket counts for the whole window while any part of it lies inside the window:
+    at most one bucket longer than the exact log, never a grant too few.
     """
 
     def __init__(self, key: str, windows: Sequence[Window], *, margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+                 send_allowance_seconds: float = DEFAULT_SEND_ALLOWANCE_SECONDS,
                  max_wait_seconds: float = 10.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep,
-                 in_flight_cap_seconds: float = DEFAULT_IN_FLIGHT_CAP_SECONDS) -> None:
-        if margin_seconds < 0:
-            raise ValueError("margin_seconds must be >= 0")
-        self._in_flight_cap_ms = round(in_flight_cap_seconds * 1000)
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if margin_seconds < 0 or send_allowance_seconds < 0:
+            raise ValueError("margin_seconds and send_allowance_seconds must be >= 0")
         self.key = key
         self.windows = tuple(windows)
         self.margin_seconds = margin_seconds
+        self.send_allowance_seconds = send_allowance_seconds
         self.max_wait_seconds = max_wait_seconds
         self.clock = clock
         self.sleep = sleep
-        self._margin_ms = round(margin_seconds * 1000)
-        self._kept_ms = max(w.seconds for w in self.windows) * 1000 + self._margin_ms
-        # The last log this object saw. A stale one costs one refused write, never a grant too many.
+        widened_ms = round(margin_seconds * 1000) + round(send_allowance_seconds * 1000)
+        self._bucket_ms = tuple(math.ceil(w.seconds * 1000 / BUCKETS_PER_WINDOW) for w in self.windows)
+        self._span_ms = tuple(w.seconds * 1000 + widened_ms for w in self.windows)
+        self._kept_ms = max(b + s for b, s in zip(self._bucket_ms, self._span_ms))
+        # The last counts this object saw. Stale ones cost one refused write, never a grant too many.
         self._known = GrantLog()
 
-    def _replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...],
-                              in_flight: tuple[int, ...] = ()) -> tuple[bool, GrantLog]:
-        """Store ``stamps`` (of which ``in_flight``) as version expected_version + 1 if the stored
-        version is still ``expected_version``: (True, the new log), else (False, the log stored now)."""
+    def _replace_if_unchanged(self, expected_version: int, log: GrantLog) -> tuple[bool, GrantLog]:
+        """Store ``log`` as version expected_version + 1 if the stored version is still
+        ``expected_version``: (True, the stored log), else (False, the log stored now)."""
         raise NotImplementedError
 
-    def _read(self) -> GrantLog:
-        """The stored log now."""
-        raise NotImplementedError
+    def _counted(self, log: GrantLog, now_ms: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """Each window's buckets that still reach into it (later ones, another container's
+        skewed clock, count too)."""
+        if len(log.buckets) != len(self.windows):
+            return tuple(() for _ in self.windows)  # nothing stored yet
+        return tuple(tuple((b, n) for b, n in buckets if (b + 1) * size > now_ms - span)
+                     for buckets, size, span in zip(log.buckets, self._bucket_ms, self._span_ms))
 
-    def _counted(self, log: GrantLog, now_ms: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(what each grant counts as now, the stamps to keep, the in-flight ones to keep).
-        An in-flight call may reach the API at any moment until it is reported, so it counts as now."""
-        counted, kept, flying = [], [], list(log.in_flight)
-        for stamp in log.stamps:
-            if stamp in flying:
-                flying.remove(stamp)
-                at = min(now_ms, stamp + self._in_flight_cap_ms)
-                in_flight = at == now_ms
-            else:
-                at, in_flight = stamp, False
-            if at > now_ms - self._kept_ms:
-                counted.append(at)
-                kept.append(stamp)
-        kept_in_flight = tuple(s for s in log.in_flight if s in kept and s + self._in_flight_cap_ms > now_ms)
-        return tuple(sorted(counted)), tuple(kept), kept_in_flight
-
-    def _wait_ms(self, stamps: tuple[int, ...], now_ms: int) -> tuple[int, Window | None]:
+    def _wait_ms(self, counted: tuple[tuple[tuple[int, int], ...], ...], now_ms: int) -> tuple[int, Window | None]:
         """How long until one more grant fits every window (0: now), and the window that is full."""
         longest, full = 0, None
-        for window in self.windows:
-            span = window.seconds * 1000 + self._margin_ms
-            inside = [s for s in stamps if s > now_ms - span]
-            if len(inside) >= window.limit:
-                # Free once the oldest stamps have left the span and limit - 1 remain.
-                wait = inside[len(inside) - window.limit] + span - now_ms
+        for window, buckets, size, span in zip(self.windows, counted, self._bucket_ms, self._span_ms):
+            inside = sum(n for _, n in buckets)
+            for bucket, grants in buckets:  # oldest first: free once enough have left the window
+                if inside < window.limit:
+                    break
+                inside -= grants
+                wait = (bucket + 1) * size + span - now_ms
                 if wait > longest:
                     longest, full = wait, window
         return longest, full
+
+    def _with_grant(self, counted: tuple[tuple[tuple[int, int], ...], ...], now_ms: int) -> GrantLog:
+        buckets = []
+        for window_buckets, size in zip(counted, self._bucket_ms):
+            counts = dict(window_buckets)
+            counts[now_ms // size] = counts.get(now_ms // size, 0) + 1
+            buckets.append(tuple(sorted(counts.items())))
+        return GrantLog(tuple(buckets))
 
     def acquire(self) -> Grant:
         started = self.clock()
@@ -299,17 +285,9 @@ class _SlidingLogLimiter(_Refusing):
         while True:
             now = self.clock()
             now_ms = math.ceil(now * 1000)
-            # Stamps ahead of our clock (another container's skew) are kept and counted.
-            counted, stamps, in_flight = self._counted(log, now_ms)
+            counted = self._counted(log, now_ms)
             wait_ms, full = self._wait_ms(counted, now_ms)
             waited = now - started
-            if full is not None and wait_ms >= full.seconds * 1000 + self._margin_ms and in_flight:
-                # Full only because of calls still in flight: look again shortly.
-                if waited + IN_FLIGHT_POLL_SECONDS > self.max_wait_seconds:
-                    raise self._refuse("rate limit reached (calls in flight); try again later", 1)
-                self.sleep(IN_FLIGHT_POLL_SECONDS + _jitter())
-                log = self._known = self._read()
-                continue
             if full is not None:
                 wait = wait_ms / 1000
                 if waited + wait > self.max_wait_seconds:
@@ -318,50 +296,36 @@ class _SlidingLogLimiter(_Refusing):
                 continue
             if waited > self.max_wait_seconds:
                 raise self._refuse("rate limiter busy (too many containers at once); try again later", 1)
-            written, log = self._replace_if_unchanged(log.version, tuple(sorted(stamps + (now_ms,))),
-                                                      tuple(sorted(in_flight + (now_ms,))))
+            written, log = self._replace_if_unchanged(log.version, self._with_grant(counted, now_ms))
             self._known = log
-            if written:
-                return Grant(now, self.clock() - started, stamp=now_ms)
-            # Another container wrote first: decide again on its log (no sleep, no read needed).
-
-    def complete(self, grant: Grant) -> None:
-        """The call is over: its stamp becomes now (no later than it reached the API) and stops
-        counting as in flight. Contended writes are decided again on the winner's log; a
-        report that cannot be written (busy table) leaves the slot to ``in_flight_cap``."""
-        if grant.stamp is None:
-            return
-        log = self._known
-        for _ in range(20):
-            if grant.stamp not in log.in_flight:
-                return  # trimmed, or expired by the cap
-            done_ms = max(grant.stamp, math.ceil(self.clock() * 1000))
-            stamps = tuple(sorted(_without_one(log.stamps, grant.stamp) + (done_ms,)))
-            written, log = self._replace_if_unchanged(log.version, stamps, _without_one(log.in_flight, grant.stamp))
-            self._known = log
-            if written:
-                return
+            if not written:
+                continue  # another container wrote first: decide again on its counts (no read needed)
+            after = self.clock()
+            if after - now > self.send_allowance_seconds / 2:
+                # The write itself was slow: the call might reach the API after the allowance its
+                # grant is counted with. The slot is given up (wasted, never overspent).
+                continue
+            return Grant(now, after - started)
 
 
 class InMemoryGrantLog:
-    """The stored log for in-memory sliding limiters; limiter objects sharing one play
+    """The stored counts for in-memory sliding limiters; limiter objects sharing one play
     separate containers sharing the StateTable item."""
 
     def __init__(self) -> None:
         self.current = GrantLog()
         self._lock = threading.Lock()
 
-    def replace_if_unchanged(self, expected_version: int, stamps: tuple[int, ...],
-                             in_flight: tuple[int, ...] = ()) -> tuple[bool, GrantLog]:
+    def replace_if_unchanged(self, expected_version: int, log: GrantLog) -> tuple[bool, GrantLog]:
         with self._lock:
             if self.current.version != expected_version:
                 return False, self.current
-            self.current = GrantLog(stamps, expected_version + 1, in_flight)
+            self.current = GrantLog(log.buckets, expected_version + 1)
             return True, self.current
 
 
 class InMemorySlidingLogLimiter(_SlidingLogLimiter):
-    """The sliding log in one process (tests, single-process tools): same decisions as the
+    """The sliding counts in one process (tests, single-process tools): same decisions as the
     DynamoDB one, shared only with limiters given the same ``log``."""
 
     def __init__(self, key: str, windows: Sequence[Window], *, log: InMemoryGrantLog | None = None,
@@ -369,20 +333,28 @@ class InMemorySlidingLogLimiter(_SlidingLogLimiter):
         super().__init__(key, windows, **kwargs)
         self.log = log or InMemoryGrantLog()
 
-    def _replace_if_unchanged(self, expected_version, stamps, in_flight=()):
-        return self.log.replace_if_unchanged(expected_version, stamps, in_flight)
-
-    def _read(self) -> GrantLog:
-        return self.log.current
+    def _replace_if_unchanged(self, expected_version, log):
+        return self.log.replace_if_unchanged(expected_version, log)
 
 
-def _seconds_text(stamp_ms: int) -> str:
-    return f"{stamp_ms // 1000}.{stamp_ms % 1000:03d}"
+def _buckets_text(buckets: tuple[tuple[int, int], ...]) -> str:
+    """``((62500, 3), (62504, 1))`` -> ``"62500 0:3 4:1"``: the first bucket, then offsets."""
+    if not buckets:
+        return ""
+    first = buckets[0][0]
+    return " ".join([str(first), *(f"{b - first}:{n}" for b, n in buckets)])
+
+
+def _buckets_of(text: str) -> tuple[tuple[int, int], ...]:
+    if not text:
+        return ()
+    first, *pairs = text.split(" ")
+    return tuple((int(first) + int(offset), int(n)) for offset, n in (p.split(":") for p in pairs))
 
 
 class DynamoSlidingLogLimiter(_SlidingLogLimiter):
-    """Shared by every container: ``RATE#<key>`` / ``LOG`` in StateTable, replaced with a
-    version-conditional put, expiring by TTL once a minute passes without a call."""
+    """Shared by every container: ``RATE#<key>`` / ``LOG`` in StateTable, replaced with one
+    version-conditional put per grant, expiring by TTL once a window passes without a call."""
 
     def __init__(self, client: Any, table: str, key: str, windows: Sequence[Window], **kwargs: Any) -> None:
         super().__init__(key, windows, **kwargs)
@@ -392,28 +364,21 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
     def _item_key(self) -> dict[str, Any]:
         return {"pk": {"S": f"RATE#{self.key}"}, "sk": {"S": "LOG"}}
 
-    @staticmethod
-    def _log_of(item: dict[str, Any] | None) -> GrantLog:
+    def _log_of(self, item: dict[str, Any] | None) -> GrantLog:
         if not item:
             return GrantLog()
-        stamps = sorted(int(Decimal(v["N"]) * 1000) for v in item.get("grants", {}).get("L", []))
-        in_flight = sorted(int(Decimal(v["N"]) * 1000) for v in item.get("in_flight", {}).get("L", []))
-        return GrantLog(tuple(stamps), int(item["version"]["N"]), tuple(in_flight))
+        buckets = tuple(_buckets_of(item.get(f"w{w.seconds}", {}).get("S", "")) for w in self.windows)
+        return GrantLog(buckets, int(item["version"]["N"]))
 
-    def _read(self) -> GrantLog:
-        return self._log_of(self.client.get_item(TableName=self.table, Key=self._item_key(),
-                                                 ConsistentRead=True).get("Item"))
-
-    def _replace_if_unchanged(self, expected_version, stamps, in_flight=()):
-        newest = max(stamps)
+    def _replace_if_unchanged(self, expected_version, log):
+        newest_ms = max((b + 1) * size for buckets, size in zip(log.buckets, self._bucket_ms) for b, _ in buckets)
         item = {
             **self._item_key(),
-            "grants": {"L": [{"N": _seconds_text(s)} for s in stamps]},
             "version": {"N": str(expected_version + 1)},
-            "expires_at": {"N": str(newest // 1000 + (self._kept_ms + self._in_flight_cap_ms) // 1000 + 60)},
+            "expires_at": {"N": str((newest_ms + self._kept_ms) // 1000 + 60)},
         }
-        if in_flight:
-            item["in_flight"] = {"L": [{"N": _seconds_text(s)} for s in in_flight]}
+        for window, buckets in zip(self.windows, log.buckets):
+            item[f"w{window.seconds}"] = {"S": _buckets_text(buckets)}
         request: dict[str, Any] = {"TableName": self.table, "Item": item,
                                    "ExpressionAttributeNames": {"#version": "version"},
                                    # The refused write returns the stored item: no read to catch up.
@@ -433,4 +398,4 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
                 current = self.client.get_item(TableName=self.table, Key=self._item_key(),
                                                ConsistentRead=True).get("Item")
             return False, self._log_of(current)
-        return True, GrantLog(stamps, expected_version + 1, tuple(in_flight))
+        return True, GrantLog(log.buckets, expected_version + 1)

@@ -146,6 +146,11 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     return result if result is not None else {"outcome": "queued"}
 
 
+def parked_record(step: FlowStep, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The ``(kind, key)`` of the marker ``settle`` reads for this input: to read it ahead, with others."""
+    return PARKED_KIND, _parked_marker(step.command_name, payload, identity_ignores)  # type: ignore[attr-defined]
+
+
 def _parked_marker(name: str, payload: dict[str, Any], identity_ignores: tuple[str, ...] = ()) -> str:
     return f"{name}:{digest({k: v for k, v in payload.items() if k not in identity_ignores})}"
 
@@ -475,7 +480,7 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
                   tenants: "TenantRepository | None" = None, cursors: "CursorRepository | None" = None,
                   queue: Any = None, build: Callable[["Tenant"], FlowContext] | None = None,
                   time_left: Callable[[], float] | None = None, erp: str | None = None,
-                  records: "RecordRepository | None" = None) -> dict[str, Any]:
+                  records: "RecordRepository | None" = None, erp_app_slots: bool = True) -> dict[str, Any]:
     """The handler of a scheduled function, for the three events it gets:
 
     - its schedule's (``{"job", "scheduled_time"}``): fan out one run per tenant (``fan_out``);
@@ -484,15 +489,18 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
       only a message that could not be handled at all (its tenant could not be read) is;
     - ``{"ent_id": X}`` (`o2o invoke ... --event`, an operator): run that tenant now; fails if it failed.
 
-    With ``erp``, only the tenants of that ERP take part."""
+    With ``erp``, only the tenants of that ERP take part. ``build`` makes whatever the flow takes
+    from the tenant (``wiring.context_for``: a FlowContext). ``erp_app_slots=False`` for a job
+    that calls no ERP (ledger compaction): it has no ERP app's rate limit to share, so its runs
+    take no slot (flows/app_slots.py) and need no state records for one."""
     from .. import runtime
 
     tenants = tenants if tenants is not None else runtime.state_store()
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        if records is None:
+        if records is None and erp_app_slots:
             records = runtime.records()
         return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
-                           time_left=time_left or _lambda_time_left, state=records)
+                           time_left=time_left or _lambda_time_left, state=records if erp_app_slots else None)
     if isinstance(event, dict) and event.get("ent_id"):
         tenant = tenants.get(str(event["ent_id"]))
         if tenant is None:
@@ -518,7 +526,8 @@ def _lambda_time_left() -> float:
 
 def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], messages: list[dict[str, Any]], *,
                 tenants: "TenantRepository", build: Callable[["Tenant"], FlowContext] | None,
-                time_left: Callable[[], float], state: "RecordRepository") -> dict[str, Any]:
+                time_left: Callable[[], float], state: "RecordRepository | None") -> dict[str, Any]:
+    """Each queued tenant run in turn; with ``state`` (the ERP-app slots' records), each in a slot."""
     from ..observability import logger, metrics
     from . import app_slots
 
@@ -547,6 +556,9 @@ def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], 
             continue
         if tenant is None:
             logger.warning(f"{job}: tenant {ent_id} is no longer registered", extra={"job": job, "ent_id": ent_id})
+            continue
+        if state is None:
+            summaries[ent_id] = run_tenant(job, flow, tenant, build=build)
             continue
         slot = app_slots.take(state, job, tenant, time_left=time_left, reserve_seconds=RUN_TIME_RESERVE_SECONDS)
         if slot is None:

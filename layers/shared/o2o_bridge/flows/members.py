@@ -116,6 +116,8 @@ def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     member_id, mobile, updated_at = payload["member_id"], payload["mobile"], payload["updated_at"]
     name, store_code = payload.get("name"), payload.get("store_code")
     person = mobile_hash(ctx.ent_id, mobile)
+    # The member's link and its person's profile, both read below, in one request.
+    ctx.records.prefetch(ctx.ent_id, [(MEMBER_KIND, member_id), (PROFILE_KIND, person)])
     previous = person_of_member(ctx, member_id)
 
     def merge(profile):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PermanentError
 from ..ports import DocumentLink, MalformedRow
 from ..ports.warehouse import SkuQty, StoreDocument
+from ..redaction import redact_text
 from ..shanghai_time import from_jst_text
 from . import kit, ledger_facts
 
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 # Record kinds and statuses keep their first names: stored records of open documents carry them.
 OPEN = "other_inout.open"  # record kind: one per submitted part until its store document is finished
 EXCEPTION = "transfer.exception"  # record kind: what an operator must look at (`o2o transfers exceptions`)
+# record kind: a 配货 the warehouse shipped that a person must still receive in the warehouse
+# system (a JST 调拨单: JST's open API has no call to receive it), until that warehouse shows
+# none of its goods on the way (`o2o transfers awaiting-receipt`)
+AWAITING_RECEIPT = "transfer.awaiting_receipt"
 CONFIRMED = "Confirmed"
 STORE_REFUSED = "StoreRefused"  # confirmed by the warehouse, refused by the store: waits for a DLQ replay
 
@@ -90,7 +95,9 @@ def submit_document(ctx: "FlowContext", kind: DocumentKind, data: Any) -> list[s
     for n, (external_id, part_lines) in enumerate(zip(external_ids, parts), start=1):
         payload = {"kind": kind.name, "doc_no": doc_no, "store_code": store_code, "part": n, "parts": len(parts),
                    "external_id": external_id, "remark": str(data.remark or ""), "items": part_lines}
-        kit.settle(ctx, upload_part, payload, trace_key=doc_no)
+        # The store's own "done" of the document, read first by the part, comes with the parked marker.
+        kit.settle(ctx, upload_part, payload, trace_key=doc_no,
+                   reads=[(kit.EFFECT_KIND, _store_effect_key(kind, doc_no))])
     return external_ids
 
 
@@ -123,6 +130,7 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
         "kind": kind.name, "doc_no": doc_no, "store_code": payload["store_code"], "part": payload["part"],
         "parts": payload["parts"], "external_id": external_id, "io_id": io_id, "status": "WaitConfirm",
         "items": payload["items"],
+        **({"receive_at": outcome.result["receive_at"]} if outcome.result.get("receive_at") else {}),
     })
     if opened is not None:
         ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.uploaded",
@@ -146,7 +154,8 @@ def _submit(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any]) -> 
         lines=tuple(SkuQty(i["sku_id"], int(i["qty"])) for i in payload["items"])))
     # "io_id", "already_in_jst": the names stored effects already carry (the warehouse's document id).
     return {"io_id": accepted.warehouse_doc_id, "warehouse": accepted.warehouse_code,
-            "already_in_jst": accepted.already_there, **({"document": accepted.document} if accepted.document else {})}
+            "already_in_jst": accepted.already_there, **({"document": accepted.document} if accepted.document else {}),
+            **({"receive_at": accepted.receive_at} if accepted.receive_at else {})}
 
 
 # --- following the documents in the warehouse ------------------------------------------------------------
@@ -310,8 +319,68 @@ def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list
             doc_no, pos.WarehouseReturnReceived(jst_io_id=io_id, received_at=when, items=items), business_key=doc_no)
     record = ledger_facts.transfer_shipped if kind is TRANSFER else ledger_facts.warehouse_return_received
     record(ctx, doc_no=doc_no, store_code=str(parts[0].data["store_code"]), items=items, at=when)
+    receive_at = next((str(p.data["receive_at"]) for p in parts if p.data.get("receive_at")), "")
+    if receive_at:
+        _await_receipt(ctx, doc_no, str(parts[0].data["store_code"]), receive_at, totals, when,
+                       [str(p.data["io_id"]) for p in parts])
     return {**done.model_dump(mode="json"), "jst_io_ids": [p.data["io_id"] for p in parts],
             "qty": sum(totals.values())}
+
+
+# --- the receiving half a person does in the warehouse system ----------------------------------------
+
+
+def _await_receipt(ctx: "FlowContext", doc_no: str, store_code: str, receive_at: str, totals: dict[str, int],
+                   shipped_at: Any, warehouse_doc_ids: list[str]) -> None:
+    ctx.records.put(ctx.ent_id, AWAITING_RECEIPT, doc_no, {
+        "doc_no": doc_no, "store_code": store_code, "receive_at": receive_at, "items": totals,
+        "shipped_at": shipped_at.isoformat(), "warehouse_doc_ids": warehouse_doc_ids})
+    ctx.timeline.record(doc_no, ctx.ent_id, "transfer.awaiting_receipt",
+                        {"receive_at": receive_at, "warehouse_doc_ids": warehouse_doc_ids,
+                         "todo": f"receive it in warehouse {receive_at} in the warehouse system (the bridge cannot)"},
+                        level="warning")
+
+
+def follow_receipts(ctx: "FlowContext") -> dict[str, int]:
+    """poll_jst_documents: 配货 documents still to be received by hand, and those now received."""
+    received: list[str] = []
+    waiting = awaiting_receipt(ctx, settle=received)
+    return {"waiting": sum(1 for w in waiting if w["in_transit"] is not None), "received": len(received),
+            "unread": sum(1 for w in waiting if w["in_transit"] is None)}
+
+
+def awaiting_receipt(ctx: "FlowContext", *, settle: list[str] | None = None) -> list[dict[str, Any]]:
+    """The 配货 documents shipped to a warehouse that must still receive them by hand, each with
+    what that warehouse shows on the way now (``in_transit``, per SKU). With ``settle`` (a list,
+    from poll_jst_documents) a document whose SKUs show nothing on the way any more is taken as
+    received: its record goes, its timeline says so and its number is added to ``settle``. One
+    read per receiving warehouse; one that fails is left as it was (``unread``) for the next poll."""
+    waiting: dict[str, list] = {}
+    for record in ctx.records.list(ctx.ent_id, AWAITING_RECEIPT):
+        waiting.setdefault(str(record.data["receive_at"]), []).append(record)
+    found: list[dict[str, Any]] = []
+    for receive_at, records in waiting.items():
+        skus = sorted({sku for r in records for sku in r.data["items"]})
+        try:
+            on_the_way = ctx.warehouse.awaiting_receipt(receive_at, skus)
+        except Exception as exc:  # noqa: BLE001 - a read: the records stay for the next poll
+            from ..observability import logger
+
+            reason = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+            logger.warning(f"配货 awaiting receipt at {receive_at}: cannot read what is on the way ({reason})",
+                           extra={"ent_id": ctx.ent_id, "receive_at": receive_at})
+            found += [{**r.data, "in_transit": None, "unread": reason} for r in records]
+            continue
+        for record in records:
+            in_transit = {sku: int(on_the_way.get(sku, 0)) for sku in record.data["items"]}
+            if settle is not None and not any(in_transit.values()):
+                ctx.records.delete(ctx.ent_id, AWAITING_RECEIPT, record.key)
+                settle.append(record.data["doc_no"])
+                ctx.timeline.record(record.data["doc_no"], ctx.ent_id, "transfer.received_in_warehouse",
+                                    {"receive_at": receive_at, "in_transit": in_transit})
+                continue
+            found.append({**record.data, "in_transit": in_transit})
+    return found
 
 
 # --- exceptions, keys ------------------------------------------------------------------------------

@@ -229,6 +229,9 @@ class DocumentAccepted:
     warehouse_code: str        # where the document lives (JST wms_co_id)
     already_there: bool = False  # the warehouse held it already: an earlier attempt's answer was lost
     document: str = ""  # what the warehouse calls it, for timelines (e.g. 调拨单)
+    # The warehouse that must still take the goods in once they left (a JST 调拨单's receiving
+    # warehouse), a step a person does in the warehouse system: empty when shipping ends it.
+    receive_at: str = ""
 
 
 DocumentStatus = Literal["waiting", "confirmed", "voided"]
@@ -352,6 +355,9 @@ class Warehouse(StockSource, Protocol):
         """The state of these documents; a document the warehouse does not list is left out, one
         it lists but that cannot be read is a ``MalformedRow`` keyed by its document id."""
 
+    def awaiting_receipt(self, warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, int]:
+        """Goods sent to ``warehouse_code`` (a ``DocumentAccepted.receive_at``) that it has not
+        taken in yet, per SKU (JST: 调拨在途); a SKU with nothing on the way is 0 or left out."""
 
 class WmsMessage(Protocol):
     """An authenticated message a cloud WMS signed itself (a confirm, a stock report), or one

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from ..errors import BadRequest, BridgeError, NotImplementedYet, TransientError
 from ..observability import logger
+from ..outermost import internal_error_message
 from ..redaction import redact_text
 
 JST_OK = {"code": 0, "msg": "执行成功"}
@@ -55,7 +56,7 @@ def coded_resolver() -> APIGatewayHttpResolver:
     def unexpected(error: Exception) -> Response:
         logger.exception("unexpected error")
         request_id = getattr(getattr(app, "lambda_context", None), "aws_request_id", "-")
-        return json_response(500, {"code": 500, "msg": f"internal error (request {request_id}); see the logs"})
+        return json_response(500, {"code": 500, "msg": internal_error_message(request_id)})
 
     @app.not_found
     def not_found(_: Exception) -> Response:

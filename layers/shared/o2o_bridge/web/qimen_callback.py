@@ -101,3 +101,9 @@ def qimen_resolver() -> APIGatewayHttpResolver:
                         body=answer_document("failure", "not-found", "no such route").decode("utf-8"))
 
     return app
+
+
+def qimen_internal_error(request_id: str) -> dict[str, Any]:
+    """What an invocation that failed outside the resolver answers (outermost.py): 奇门's failure."""
+    return {"statusCode": 200, "headers": {"Content-Type": XML}, "isBase64Encoded": False,
+            "body": answer_document("failure", "internal-error", f"internal error (request {request_id})").decode("utf-8")}

@@ -80,14 +80,17 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
             # own aggregate back into 店+ as warehouse stock, counted twice.
             raise _Failed(f"offline_wms_co_id {section.offline_wms_co_id} (店加线下仓) is mapped to a 店+ warehouse: "
                           "it is fed by the stores, so its stock would loop back into 店+; remove that row")
-        if section.main_wms_co_id not in mapped:
+        cloud = tenant.warehouse == "qimen"  # the WMS holds the warehouse stock 店+ shows (Q5), not JST's 总仓
+        if section.main_wms_co_id not in mapped and not cloud:
             raise _Failed(f"main_wms_co_id {section.main_wms_co_id} (总仓) has no 店+ warehouse code: create the 店+ "
                           "warehouse whose code is that ID and map it")
         known = {w.wms_co_id for w in lookups.get("warehouses", jst.query_warehouses)}
         unknown = sorted(mapped - known)
         if unknown:
             raise _Failed(f"mapped jst_wms_co_id not among JST's warehouses: {', '.join(map(str, unknown))}")
-        return (f"{len(tenant.warehouses)} warehouse(s) mapped, main included; 店加线下仓 "
+        main = ("the warehouse stock comes from the cloud WMS (奇门), so JST's 总仓 needs no 店+ warehouse" if cloud
+                else "main included")
+        return (f"{len(tenant.warehouses)} warehouse(s) mapped, {main}; 店加线下仓 "
                 f"{section.offline_wms_co_id} is fed by the stores and rightly not mapped")
 
     def stock_formula() -> str:
@@ -106,7 +109,7 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     run("stores", stores)
     run("warehouse_mapping", warehouse_mapping)
     run("stock_formula", stock_formula)
-    checks.append(_callback_auth(section.callback))
+    checks.append(_callback_auth(tenant.ent_id, section.callback))
     checks.append(_bin_management(tenant, lookups, jst))
     if section.replenishment_document == "transfer":
         checks.append(_replenishment_transfer(tenant))
@@ -118,16 +121,17 @@ def check_tenant(tenant: Any, jst: Any, secrets: Any) -> list[Check]:
     return checks
 
 
-def _callback_auth(callback: Any) -> Check:
+def _callback_auth(ent_id: str, callback: Any) -> Check:
     """How strongly a push is tied to its callback URL (docs/security.md): a warning where it could be tighter."""
     proofs = callback.accepted_proofs()
     if not proofs:
         return Check("callback_auth", True, "allow_unsigned: JST pushes are accepted without any proof; anyone who "
                                             "knows a callback URL can make the bridge re-read documents", warning=True)
     if "token" in proofs and callback.tenant_wide_token:
-        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token): "
-                                            "paste the per-URL URLs of `o2o tenant urls --reveal-token` into JST, "
-                                            "then turn tenant_wide_token off", warning=True)
+        return Check("callback_auth", True, "the plain callback token is accepted on every URL (tenant_wide_token), "
+                                            "and URLs that carried it give away the key the per-URL tokens derive "
+                                            f"from: run `o2o tenant urls {ent_id} --rotate` and paste the URLs it "
+                                            "prints into JST", warning=True)
     how = ["JST's push sign (route, tenant, ts window)"] if "sign" in proofs else []
     how += ["each URL's own token"] if "token" in proofs else []
     return Check("callback_auth", True, "pushes prove themselves by " + " or ".join(how))
@@ -203,7 +207,8 @@ def _transfer_receipt(tenant: Any) -> Check:
         "the bridge cannot receive a 配货 transfer in JST: JST's open API offers no transfer-receipt "
         "(调拨入库) call and the store system sends no event when a store takes in a 配货. Until someone "
         f"receives each transfer in JST's 调拨单 list (find it by the 配货 number), JST shows its goods as "
-        f"调拨在途 (allocate_qty) at {where}, not in stock there.",
+        f"调拨在途 (allocate_qty) at {where}, not in stock there; `o2o transfers awaiting-receipt` lists the "
+        "shipped ones still to receive.",
         f"With stock.master: erp the stores' stock is JST's stock of their warehouses (stock.formula "
         f"{tenant.stock.formula!r}; 调拨在途 is not stock), so a store that took the goods in loses them "
         "again at the next stock pull until the transfer is received in JST."

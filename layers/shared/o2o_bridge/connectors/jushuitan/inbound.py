@@ -10,8 +10,8 @@ JST posts either a JSON body or a form whose ``biz`` field holds the JSON; the q
 string carries ``entId`` and ``storageCode`` (and ``method``, ``partnerid``, ``ts``, ``sign``
 from JST, or the URL's own ``token``). Authentication comes first (``verify_push``): a push
 that does not prove it comes from this tenant's JST for this route and this storageCode gets
-one 401 whatever the reason, after the same work and no sooner than the refusal floor
-(refusal_time.py), unless the tenant explicitly set ``allow_unsigned``. Then the body
+one 401 whatever the reason, after the same work and at the same deadline after the request
+began (refusal_time.py), unless the tenant explicitly set ``allow_unsigned``. Then the body
 is read: anything malformed is a BadRequest answered 400 in JST's format. Nothing is written
 on either path.
 
@@ -119,7 +119,7 @@ MAX_QUERY_VALUE = 256
 def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop", "warehouse"] | None = None,
               secrets: SecretResolver | None = None, now: float | None = None) -> JstPush:
     """Authenticate the push (one 401 for every reason), then parse its body (400 naming what is wrong)."""
-    from ...refusal_time import read_like_a_tenant, refusals_take_at_least
+    from ...refusal_time import read_like_a_tenant, refusals_answered_at_deadline
     from .push import MAX_BODY_BYTES, PushRefused, parse_push_text, verify_push
 
     route, route_storage = _route_of(event)
@@ -147,8 +147,9 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
 
     # Authentication first, and alike for every stranger: an unknown entId, a storageCode that
     # is not the tenant's, a wrong sign and a wrong token do the same work, get one answer and
-    # leave no sooner than the refusal floor (refusal_time.py: a cold secret read is not seen).
-    with refusals_take_at_least(PushRefused):
+    # are answered at one deadline after the request began (refusal_time.py: a cold secret read
+    # is not seen).
+    with refusals_answered_at_deadline(PushRefused):
         tenant = tenants.get(ent_id) if ENT_ID.fullmatch(ent_id) else None
         if tenant is not None and getattr(tenant, "jushuitan", None) is None:
             tenant = None  # a tenant on another ERP has no JST pushes: a stranger here
@@ -164,9 +165,9 @@ def read_push(event: Any, tenants: TenantRepository, *, storage: Literal["shop",
                                        storage_ok=storage_ok, now=now)
     if authenticated_by == "tenant-wide token":
         # Still works (migration), but binds the tenant only: say so where the operator looks.
-        logger.warning("push authenticated by the tenant-wide callback token, which binds no route: paste the "
-                       "per-URL URLs of `o2o tenant urls --reveal-token` into JST, then turn "
-                       "jushuitan.callback.tenant_wide_token off", extra={"ent_id": ent_id, "route": route})
+        logger.warning(f"push authenticated by the tenant-wide callback token, which binds no route: run `o2o tenant "
+                       f"urls {ent_id} --rotate` and paste the URLs it prints into JST",
+                       extra={"ent_id": ent_id, "route": route})
     body = parse_push_text(raw, event.headers.get("content-type", ""))
     return JstPush(ent_id, storage_code, query, body, raw, tenant, authenticated_by)
 

@@ -47,13 +47,14 @@ Text = Annotated[str, BeforeValidator(_text)]
 class JstRecord(BaseModel):
     """A record JST returns: extra fields kept, nothing required beyond the key fields."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
+    # defer_build: each model is built when first used, not at import; a request uses a few of them.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True, defer_build=True)
 
 
 class JstRequest(BaseModel):
     """A body we send: typos are ours, so unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- 5.1 sales outbound ----------------------------------------------------------------
@@ -252,6 +253,7 @@ class Inventory(JstRecord):
     order_lock: Qty = Decimal(0)
     pick_lock: Qty = Decimal(0)
     defective_qty: Qty = Decimal(0)
+    allocate_qty: Qty = Decimal(0)  # 调拨在途: shipped transfers not yet received here
     lock_qty: Qty = Decimal(0)
     min_qty: Qty = Decimal(0)
     max_qty: Qty = Decimal(0)

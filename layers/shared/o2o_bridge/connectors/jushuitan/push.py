@@ -50,7 +50,8 @@ Qty = Annotated[Decimal, BeforeValidator(_pushed_quantity)]
 
 
 class PushBody(BaseModel):
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True)
+    # defer_build: each model is built when first used, not at import; a request uses a few of them.
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True, defer_build=True)
 
 
 class PushLine(PushBody):

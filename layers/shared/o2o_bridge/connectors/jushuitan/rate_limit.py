@@ -3,9 +3,10 @@
 JST counts per app: 5 calls a second (code 199) and 100 a minute (code 200) by default,
 per API permission package. How JST counts is not documented (JST's open-platform documentation), so the
 tenant chooses with ``jushuitan.rate_limit.counting`` (see docs/jst-rate-limits.md):
-``sliding`` (the default, a log ``RATE#<app_key>`` / ``LOG`` in StateTable, each grant in
-flight until its call is over, because JST counts arrivals) never puts more than the limit
-into any 1 s or 60 s interval; ``fixed`` counts calendar seconds and minutes.
+``sliding`` (the default, counts per bucket in ``RATE#<app_key>`` / ``LOG`` in StateTable,
+each window lengthened by the time a granted call may take to arrive, because JST counts
+arrivals) never puts more than the limit into any 1 s or 60 s interval; ``fixed`` counts
+calendar seconds and minutes.
 The limiters themselves are the bridge's shared ones (``connectors/pacing.py``); this
 module only makes them speak JST: a wait too long is a ``JstRateLimited``.
 """
@@ -14,9 +15,8 @@ from __future__ import annotations
 
 from .. import pacing
 from ..pacing import (  # noqa: F401 - the JST names of the shared pieces
-    DEFAULT_IN_FLIGHT_CAP_SECONDS,
     DEFAULT_MARGIN_SECONDS,
-    IN_FLIGHT_POLL_SECONDS,
+    DEFAULT_SEND_ALLOWANCE_SECONDS,
     Grant,
     GrantLog,
     InMemoryGrantLog,

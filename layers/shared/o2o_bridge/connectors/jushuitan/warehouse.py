@@ -215,11 +215,14 @@ class JstWarehouse(JstStock):
 
         section = self.tenant.jushuitan
         api, source = section.transfer_api, section.main_wms_co_id
+        # JST's open API cannot receive a transfer: a person takes it in there (receive_at).
+        destination = self.transfer_destination(document.store_code)
         held = self._transfer_in_jst(document.doc_no)
         if held is not None:  # an earlier attempt's answer was lost
-            return DocumentAccepted(f"{TRANSFER_ID}{held}", str(source), already_there=True, document="调拨单")
+            return DocumentAccepted(f"{TRANSFER_ID}{held}", str(source), already_there=True, document="调拨单",
+                                    receive_at=str(destination))
         upload = jst.TransferUpload(
-            so_id=document.doc_no, go_co_id=source, link_co_id=self.transfer_destination(document.store_code),
+            so_id=document.doc_no, go_co_id=source, link_co_id=destination,
             remark=document.remark, items=[jst.OtherInOutItemUpload(sku_id=l.sku_id, qty=l.qty) for l in document.lines])
         try:
             rows = self.api.upload_transfer(upload, path=api.upload_path)
@@ -231,7 +234,14 @@ class JstWarehouse(JstStock):
                       and row.get("io_id")), None) or self._transfer_in_jst(document.doc_no)
         if io_id is None:
             raise TransientError(f"JST took transfer {document.doc_no} without an io_id and cannot find it yet")
-        return DocumentAccepted(f"{TRANSFER_ID}{io_id}", str(source), already_there=not rows, document="调拨单")
+        return DocumentAccepted(f"{TRANSFER_ID}{io_id}", str(source), already_there=not rows, document="调拨单",
+                                receive_at=str(destination))
+
+    def awaiting_receipt(self, warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, int]:
+        """JST's 调拨在途 (allocate_qty) of these SKUs at the receiving warehouse: shipped transfers
+        nobody has received there yet."""
+        return {row.sku_id: int(row.allocate_qty)
+                for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))}
 
     def _transfer_in_jst(self, so_id: str) -> int | None:
         found = self.api.query_transfers(path=self.tenant.jushuitan.transfer_api.query_path, so_ids=[so_id])

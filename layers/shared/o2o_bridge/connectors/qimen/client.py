@@ -45,14 +45,10 @@ def full_method(method: str) -> str:
 
 class RateLimiter(Protocol):
     def acquire(self) -> Any: ...
-    def complete(self, grant: Any) -> None: ...
 
 
 class _Unpaced:
     def acquire(self) -> None:
-        return None
-
-    def complete(self, grant: Any) -> None:
         return None
 
 
@@ -114,8 +110,8 @@ class QimenClient:
     def post(self, method: str, body: bytes) -> QimenAnswer:
         """One signed POST of ``body`` as it is; transport failures raise, answers are returned."""
         method = full_method(method)
-        grant = self.limiter.acquire()
         params = self.signed_url_params(method, body)
+        self.limiter.acquire()  # the call goes out at once: its slot was counted with a send allowance
         try:
             response = self.http.post(self.credentials.gateway_url, params=params, content=body,
                                       headers={"Content-Type": CONTENT_TYPE})
@@ -123,9 +119,6 @@ class QimenClient:
             raise QimenTransientError(f"奇门 {method} timed out ({type(exc).__name__})", method=method) from None
         except httpx.TransportError as exc:
             raise QimenTransientError(f"奇门 {method} unreachable: {self._scrub(str(exc))}", method=method) from None
-        finally:
-            # The gateway has the call by now (or never will): its slot counts from here.
-            self.limiter.complete(grant)
         text = response.text
         root, document = _read_answer(text)
         return QimenAnswer(response.status_code, text, document, root)

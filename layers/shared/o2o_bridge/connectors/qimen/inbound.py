@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 
 from ...errors import BridgeError
-from ...refusal_time import read_like_a_tenant, refusals_take_at_least
+from ...refusal_time import read_like_a_tenant, refusals_answered_at_deadline
 from .models import INBOUND_DOCUMENTS
 from .signing import parse_timestamp, sign_matches
 from .xml_codec import XmlRefused, dump_document, parse_document
@@ -132,7 +132,7 @@ def read_callback(query: Mapping[str, str], raw_body: bytes, tenants: "TenantRep
     if not ent_id:
         raise CallbackRefused("invalid-request", "query parameter entId is required")
 
-    with refusals_take_at_least(CallbackRefused):  # a cold secret read does not show (refusal_time.py)
+    with refusals_answered_at_deadline(CallbackRefused):  # answered at the deadline: a cold read does not show
         tenant = tenants.get(ent_id) if _plausible_ent_id(ent_id) else None
         section = getattr(tenant, "qimen", None) if tenant is not None else None
         if section is None and _plausible_ent_id(ent_id):

@@ -252,6 +252,11 @@ class QimenWarehouse:
             states.append(mapped_or_malformed("奇门 document ledger", {**data, "code": code}, _document_state, "code"))
         return states
 
+    def awaiting_receipt(self, warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, int]:
+        """A WMS document has no receiving half (the store receives at 店+), so no document here
+        names a warehouse to receive at; asked anyway, it says why rather than answer nothing."""
+        raise PermanentError(f"a cloud WMS document has no receiving half in the WMS (asked about {warehouse_code})")
+
     # --- S3 / Q5 ------------------------------------------------------------------------------------
     def stock_locations(self) -> list[StockLocation]:
         return [StockLocation(self.section.warehouse_code, self.section.store_warehouse_code)]

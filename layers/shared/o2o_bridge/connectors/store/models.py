@@ -39,7 +39,8 @@ Time = Annotated[AwareDatetime, PlainSerializer(lambda t: t.isoformat(), return_
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: each model is built when first used, not at import; a request uses a few of them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def body(self) -> dict[str, Any]:
         """The JSON body, optional fields left out when unset."""
@@ -47,7 +48,7 @@ class _Request(BaseModel):
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 # --- shared ----------------------------------------------------------------------------

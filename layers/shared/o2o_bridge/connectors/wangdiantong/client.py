@@ -97,10 +97,10 @@ class WdtClient:
         return True
 
     def _post(self, api: str, business: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-        grant = self.limiter.acquire()
         c = self.credentials
         form = signed_form(sid=c.sid, appkey=c.appkey, appsecret=c.appsecret, timestamp=self.timestamp(),
                            business=business)
+        self.limiter.acquire()  # the call goes out at once: its slot was counted with a send allowance
         url = f"{self.base_url}/{api}"
         self.calls += 1
         try:
@@ -109,9 +109,6 @@ class WdtClient:
             raise WdtTransientError(f"旺店通 {api} timed out ({type(exc).__name__})", api=api) from None
         except httpx.TransportError as exc:
             raise WdtTransientError(f"旺店通 {api} unreachable: {self._scrub(str(exc))}", api=api) from None
-        finally:
-            # The ERP has the call by now (or never will): its slot counts from here.
-            self.limiter.complete(grant)
         status = response.status_code
         if status == 429:
             raise WdtTransientError(f"旺店通 {api} answered HTTP 429", api=api, retry_after_seconds=60.0)

@@ -56,13 +56,14 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 class WdtRecord(BaseModel):
     """A record 旺店通 returns: extra fields kept, only the key fields required."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
+    # defer_build: each model is built when first used, not at import; a request uses a few of them.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True, defer_build=True)
 
 
 class WdtRequest(BaseModel):
     """A body we send: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- trade_push.php (W1) ------------------------------------------------------------------

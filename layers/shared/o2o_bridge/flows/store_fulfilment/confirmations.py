@@ -1,6 +1,7 @@
 """S1 step 3, the ERP's side: what the stores finished (shipped, picked up) is confirmed in the
-ERP. A store event only queues its confirmation (record ``s1.confirm.pending``); the next poll
-confirms what waits, as many outbounds a call as the ERP takes
+ERP. A store event only queues its confirmation (record ``s1.confirm.pending``); the poll
+confirms what waits, before it scans and again when it ends (what the stores finished while it
+ran goes out in that run, not a poll cycle later), as many outbounds a call as the ERP takes
 (``erp.confirm_online_outbounds``; JST wms/sent/upload, 50 rows), once per outbound. A refused
 outbound is parked (exceptions.py) with what retries it; the others in its call are confirmed."""
 

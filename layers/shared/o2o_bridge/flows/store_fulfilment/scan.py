@@ -1,8 +1,8 @@
 """S1 step 1: the poll (``poll_jst_outbound``, every 2 minutes). It confirms what the stores
-finished (confirmations.py), then reads the online outbounds the ERP assigned to the stores
-(Erp port ``online_outbound_pages``; JST: sales outbounds of the 店加线下仓 by ts cursor). A
-waiting outbound is remembered and dispatched (dispatch.py); a cancelled one cancels what was
-dispatched (cancels.py).
+finished (confirmations.py; again at its end, for what they finished while it ran), then reads
+the online outbounds the ERP assigned to the stores (Erp port ``online_outbound_pages``; JST:
+sales outbounds of the 店加线下仓 by ts cursor). A waiting outbound is remembered and dispatched
+(dispatch.py); a cancelled one cancels what was dispatched (cancels.py).
 
 Pages are fetched one at a time; the cursor moves only after a page's outbounds are handled,
 and a run short of time stops before fetching the next page (the next run goes on from there,
@@ -33,7 +33,8 @@ CURSOR = "jst.sales_outbound"
 def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
     """Confirm what the stores finished (``confirm_pending``), then scan the stores' online
     outbounds from the stored cursor, a page at a time: fetch a
-    page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next.
+    page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next;
+    at the end, confirm what the stores finished meanwhile.
     A run short of time stops between pages and fetched nothing it did not handle; the next run
     goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
@@ -77,11 +78,23 @@ def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
         if close is not None:
             close()
     summary["cursor_to"] = position
+    # What the stores finished while this run scanned goes to the ERP now, batched with the
+    # rest, rather than a whole poll cycle later (unless the first pass found the ERP refusing
+    # or the run short of time: then the next run tries).
+    first = summary["confirmations"]
+    if "deferred" not in first and not first["waiting"]:
+        summary["confirmations"] = _both_passes(first, confirm_pending(ctx))
     # Orders whose dispatch never finished would otherwise wait silently for a person to run
     # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
     summary["stuck"] = len(stuck_orders(ctx, explain=False))
     ctx.metric("FulfilmentsStuck", summary["stuck"])
     return summary
+
+
+def _both_passes(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """The run's confirmations: calls and settled outbounds of both passes; ``waiting`` is what
+    still waits when the run ends."""
+    return {**last, **{k: first[k] + last[k] for k in ("calls", "confirmed", "refused")}}
 
 
 def handle_outbound(ctx: "FlowContext", outbound: "OnlineOutbound") -> str:

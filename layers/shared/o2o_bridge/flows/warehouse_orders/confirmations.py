@@ -83,9 +83,24 @@ def recheck_receipts(ctx: kit.FlowContext, return_nos: Iterable[str], *, order_n
 def _recheck(ctx: kit.FlowContext, payload: dict[str, Any]) -> list[dict[str, Any]]:
     # A re-read that fails transiently is queued (the push is then acknowledged: its news is
     # durably waiting), like any step.
+    if payload["what"] == "cancels" and _cancelled_at_store_already(ctx, payload["order_nos"]):
+        return [{"outcome": "repeated"} for _ in payload["order_nos"]]
     keys = payload.get("return_nos") or payload["order_nos"]
     done = kit.attempt(ctx, recheck, payload, trace_key=keys[0] if keys else "s2.recheck")
     return done if done is not None else [{"outcome": "queued"}]
+
+
+def _cancelled_at_store_already(ctx: kit.FlowContext, order_nos: list[str]) -> bool:
+    """A repeated cancel push: every order it names was cancelled at the store already, so JST
+    need not be read again. Read in one request with what the cancel step reads first (its parked
+    marker, its effect, the order's ledger): a push that is news costs no more than before."""
+    reads: list[tuple[str, str]] = []
+    for so_id in order_nos:
+        named = {"so_id": so_id}
+        reads += [kit.parked_record(cancel_store_order, named, CANCEL_IDENTITY_IGNORES),
+                  *_first_reads(cancel_store_order, named)]
+    ctx.records.prefetch(ctx.ent_id, reads)
+    return bool(order_nos) and all(kit.effect_done(ctx, f"s2.store-cancel:{so_id}") for so_id in order_nos)
 
 
 @kit.flow_command("s2.recheck")
@@ -125,10 +140,16 @@ def with_return_no(receipt: ReturnReceived, return_no: str) -> ReturnReceived:
     return receipt if receipt.return_no == return_no else replace(receipt, return_no=return_no)
 
 
+# A warehouse cancel is one per order whatever its remark says: its parked marker is known from
+# the order no. alone, so a repeated push is decided before JST is read again.
+CANCEL_IDENTITY_IGNORES = ("source", "remark")
+
+
 def settle(ctx: kit.FlowContext, step: kit.FlowStep, payload: dict[str, Any], *, trace_key: str) -> dict[str, Any]:
     """A push or a polled record is settled (done, queued, or parked with its reason); the
     input's ``source`` is left out of its identity so push and poll park one letter."""
-    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=("source",),
+    ignores = CANCEL_IDENTITY_IGNORES if step is cancel_store_order else ("source",)
+    return kit.settle(ctx, step, payload, trace_key=trace_key, identity_ignores=ignores,
                       reads=_first_reads(step, payload))
 
 

@@ -29,12 +29,13 @@ def warehouse_return(ctx: kit.FlowContext) -> str:
 
 
 def warehouse_order_id(ctx: kit.FlowContext, order_no: str) -> str | None:
-    """The warehouse's id of a store order: its link, else what the order's ledger holds."""
-    link = ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx))
-    if link is not None:
-        return link.other_key
+    """The warehouse's id of a store order: what the order's ledger holds (read moments ago by
+    the flow that asks, so no request), else its link (orders from before the ledger kept it)."""
     ledger = ORDERS.get(ctx, order_no)
-    return ledger.o_id if ledger else None
+    if ledger is not None and ledger.o_id:
+        return ledger.o_id
+    link = ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx))
+    return link.other_key if link is not None else None
 
 
 def _return_items(ret: Any) -> list[dict[str, Any]]:
