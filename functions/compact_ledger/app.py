@@ -25,5 +25,5 @@ def lambda_handler(event, context):
 
 def compact_tenant(ent_id: str) -> dict:
     return ledger_compaction.compact_tenant(wiring.compactable_ledger(), ent_id, now=datetime.now(timezone.utc),
-                                            time_left=wiring.invocation_clock(runtime.lambda_context),
+                                            time_left=wiring.invocation_clock(runtime.lambda_context()),
                                             metric=wiring.count_metric)

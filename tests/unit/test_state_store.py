@@ -303,6 +303,33 @@ def test_an_ended_invocations_remaining_time_is_not_read_by_work_after_it():
     spent = SimpleNamespace(get_remaining_time_in_millis=lambda: 0)
     with runtime.invocation(None):  # outside Lambda: no clock
         with runtime.invocation(spent):
-            assert wiring.invocation_clock(runtime.lambda_context)() == 0
-        assert runtime.lambda_context is None
-        assert wiring.invocation_clock(runtime.lambda_context)() == float("inf")
+            assert wiring.invocation_clock(runtime.lambda_context())() == 0
+        assert runtime.lambda_context() is None
+        assert wiring.invocation_clock(runtime.lambda_context())() == float("inf")
+
+
+def test_invocations_served_side_by_side_in_threads_leave_no_clock_behind():
+    # The local stack serves webhooks in threads beside the CLI's own work: an invocation that
+    # ends after another began must not put the other's (soon spent) clock back for later work.
+    import threading
+    from types import SimpleNamespace
+
+    from o2o_bridge import wiring
+
+    spent = SimpleNamespace(get_remaining_time_in_millis=lambda: 0)
+    began, other_ended = threading.Event(), threading.Event()
+
+    def the_other_request():
+        with runtime.invocation(spent):
+            began.set()
+            other_ended.wait(5)
+
+    thread = threading.Thread(target=the_other_request)
+    with runtime.invocation(None):
+        thread.start()
+        assert began.wait(5)
+        assert wiring.invocation_clock(runtime.lambda_context())() == float("inf")  # not the other thread's
+    other_ended.set()
+    thread.join(5)
+    assert runtime.lambda_context() is None
+    assert wiring.invocation_clock(runtime.lambda_context())() == float("inf")

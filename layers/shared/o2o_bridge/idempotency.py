@@ -66,8 +66,8 @@ def _build(fn: Callable[..., Any], key_prefix: str, key: str, ttl_seconds: int) 
         expires_after_seconds=ttl_seconds,
     )
     _config_registry.append(config)
-    if runtime.lambda_context is not None:
-        config.register_lambda_context(runtime.lambda_context)
+    if runtime.lambda_context() is not None:
+        config.register_lambda_context(runtime.lambda_context())
     store = DynamoDBPersistenceLayer(
         table_name=runtime.settings().idempotency_table, boto3_client=runtime.aws_client("dynamodb")
     )

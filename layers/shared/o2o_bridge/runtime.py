@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from typing import Any, Iterator
 
 from .settings import Settings
 
-lambda_context: Any = None
+# Per thread: the local stack serves requests in threads beside the CLI's own work, and one
+# invocation ending must not put back (or take away) another thread's.
+_this_thread = threading.local()
+
+
+def lambda_context() -> Any:
+    """The Lambda context of the invocation this thread serves; None outside one."""
+    return getattr(_this_thread, "context", None)
 
 
 @contextlib.contextmanager
@@ -21,17 +29,16 @@ def invocation(context: Any) -> Iterator[None]:
     """One Lambda invocation: its context is known to the flows (remaining time, leases), and the
     timeline entries its flows record are written together when it ends (one request, not one
     per entry). Nothing is built or imported here beyond what the handler uses anyway."""
-    global lambda_context
     # Only for this invocation: work after it (the next warm invocation's cold paths, a test's own
     # flows in the same process) must not read an ended invocation's remaining time.
-    previous, lambda_context = lambda_context, context
+    previous, _this_thread.context = lambda_context(), context
     from .connectors.aws.held import timeline_held
 
     try:
         with timeline_held():
             yield
     finally:
-        lambda_context = previous
+        _this_thread.context = previous
 
 
 @functools.cache

@@ -112,7 +112,7 @@ def context_for(tenant: "Tenant") -> "FlowContext":
 
     store = runtime.state_store()
     records = RecordView(store)  # one per piece of work, shared by its flows and adapters
-    time_left = invocation_clock(runtime.lambda_context)
+    time_left = invocation_clock(runtime.lambda_context())
     metric = count_metric
 
     return FlowContext(

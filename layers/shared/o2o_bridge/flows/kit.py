@@ -518,7 +518,7 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
 def _lambda_time_left() -> float:
     from .. import runtime
 
-    context = runtime.lambda_context
+    context = runtime.lambda_context()
     if context is None or not hasattr(context, "get_remaining_time_in_millis"):
         return float("inf")
     return context.get_remaining_time_in_millis() / 1000
