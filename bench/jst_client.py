@@ -54,7 +54,12 @@ from o2o_bridge.connectors.jushuitan import models as m  # noqa: E402
 from o2o_bridge.connectors.jushuitan.api import JstApiAdapter, Limits  # noqa: E402
 from o2o_bridge.connectors.jushuitan.client import FORM, JstClient, JstCredentials  # noqa: E402
 from o2o_bridge.connectors.jushuitan.errors import JstRateLimited  # noqa: E402
-from o2o_bridge.connectors.jushuitan.rate_limit import InMemoryRateLimiter, InMemorySlidingLogLimiter, windows_for  # noqa: E402
+from o2o_bridge.connectors.jushuitan.rate_limit import (  # noqa: E402
+    DEFAULT_SEND_ALLOWANCE_SECONDS,
+    InMemoryRateLimiter,
+    InMemorySlidingLogLimiter,
+    windows_for,
+)
 from o2o_bridge.connectors.jushuitan.tokens import InMemoryTokenStore  # noqa: E402
 from o2o_local.jst_sandbox import DEMO, JstSandbox  # noqa: E402
 
@@ -242,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         print("   calls/s = calls accepted / elapsed; use = calls/s over the sandbox's per-second limit;\n"
               "   peak cal. s = most requests in one calendar second (what fixed counting counts);\n"
               "   peak 1 s = most requests in any sliding second (what the sandbox counts, refusing with 199);\n"
-              f"   sliding counting uses a {args.margin_ms} ms margin: at most limit / (1 s + margin) per second.")
+              f"   sliding counting widens each window by a {args.margin_ms} ms margin and a "
+              f"{DEFAULT_SEND_ALLOWANCE_SECONDS * 1000:.0f} ms send allowance: "
+              "at most limit / (1 s + margin + allowance) per second.")
     return 0
 
 

@@ -122,6 +122,16 @@ def warehouse_return(world, doc_no: str = "TC1"):
         world.ctx)
 
 
+def lose_the_return_receipt(world):
+    """WM1 shipped, returned as RT1, which the WMS receives but whose confirm is lost; 61 minutes later."""
+    world.wms.ship("WM1")
+    warehouse_orders.on_return_requested(event("return.requested", {
+        "return_no": "RT1", "order_no": "WM1", "type": "return",
+        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}), world.ctx)
+    world.wms.receive("RT1", drop=True)
+    later(world, 61)
+
+
 def asked(world) -> list[str]:
     return [call["method"].rsplit(".", 2)[-2] + "." + call["method"].rsplit(".", 1)[-1]
             for call in world.wms.state.calls if call["method"].endswith(".query")]
@@ -180,12 +190,7 @@ def test_an_entry_still_being_received_is_taken_as_far_as_it_goes(world):
 
 def test_a_lost_return_receipt_is_caught_up_once_the_wms_has_received_it(ordered):
     world = ordered
-    world.wms.ship("WM1")
-    warehouse_orders.on_return_requested(event("return.requested", {
-        "return_no": "RT1", "order_no": "WM1", "type": "return",
-        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}), world.ctx)
-    world.wms.receive("RT1", drop=True)
-    later(world, 61)
+    lose_the_return_receipt(world)
     summary = cloud_warehouse.catch_up_confirmations(world.ctx)
     assert summary["caught_up"] == ["RT1"]
     assert world.store.orders.of("receipt") == [("receipt", "RT1", "confirm", (("TS001-WHT-M", 1),))]
@@ -261,12 +266,7 @@ def test_an_answer_that_names_the_document_otherwise_is_read_with_the_configured
 
     world.ctx.warehouse.client = Renaming(world.ctx.warehouse.client)
     warehouse_orders.on_order_warehouse_requested(event("order.warehouse_requested", ORDER), world.ctx)
-    world.wms.ship("WM1")
-    warehouse_orders.on_return_requested(event("return.requested", {
-        "return_no": "RT1", "order_no": "WM1", "type": "return",
-        "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]}), world.ctx)
-    world.wms.receive("RT1", drop=True)
-    later(world, 61)
+    lose_the_return_receipt(world)
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["caught_up"] == ["RT1"]
 
 

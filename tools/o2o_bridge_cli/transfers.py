@@ -31,42 +31,45 @@ def register(commands) -> None:
     receipts.set_defaults(run=show_awaiting_receipt)
 
 
-def show_awaiting_receipt(args) -> int:
-    from ..flows import store_transfers
+def _list_each_tenant(args, items_of, line_of, none_found: str) -> int:
+    """What ``items_of(ctx)`` lists for each selected tenant: as JSON, or one line each."""
     from .products import selected_tenants
 
     found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
-             for item in store_transfers.awaiting_receipt(wiring.context_for(tenant))]
+             for item in items_of(wiring.context_for(tenant))]
     if args.json:
         echo_json(found)
         return 0
     for item in found:
+        echo(line_of(item))
+    if not found:
+        echo(none_found)
+    return 0
+
+
+def show_awaiting_receipt(args) -> int:
+    from ..flows import store_transfers
+
+    def line_of(item) -> str:
         lines = ", ".join(f"{sku}×{qty}" for sku, qty in item["items"].items())
         on_the_way = (f"cannot read JST now ({item['unread']})" if item["in_transit"] is None else
                       "调拨在途 there now: " + ", ".join(f"{sku} {qty}" for sku, qty in item["in_transit"].items()))
-        echo(f"{item['doc_no']}  tenant={item['ent_id']} store={item['store_code']} receive in JST warehouse "
-             f"{item['receive_at']} since={str(item.get('shipped_at', '-'))[:19]}: {lines}; {on_the_way}")
-    if not found:
-        echo("no 配货 transfer waits to be received in JST")
-    return 0
+        return (f"{item['doc_no']}  tenant={item['ent_id']} store={item['store_code']} receive in JST warehouse "
+                f"{item['receive_at']} since={str(item.get('shipped_at', '-'))[:19]}: {lines}; {on_the_way}")
+
+    return _list_each_tenant(args, store_transfers.awaiting_receipt, line_of,
+                             "no 配货 transfer waits to be received in JST")
 
 
 def show_in_transit(args) -> int:
     from ..flows import erp_store_stock
-    from .products import selected_tenants
 
-    found = [{"ent_id": tenant.ent_id, **item} for tenant in selected_tenants(args)
-             for item in erp_store_stock.in_transit(wiring.context_for(tenant))]
-    if args.json:
-        echo_json(found)
-        return 0
-    for item in found:
+    def line_of(item) -> str:
         lines = ", ".join(f"{sku}×{qty}" for sku, qty in item["items"])
-        echo(f"{item['doc_no']}  tenant={item['ent_id']} {item['from_store']} -> {item['to_store']} "
-             f"since={str(item.get('sent_at', '-'))[:19]}: {lines}")
-    if not found:
-        echo("no 店店调拨 goods in transit")
-    return 0
+        return (f"{item['doc_no']}  tenant={item['ent_id']} {item['from_store']} -> {item['to_store']} "
+                f"since={str(item.get('sent_at', '-'))[:19]}: {lines}")
+
+    return _list_each_tenant(args, erp_store_stock.in_transit, line_of, "no 店店调拨 goods in transit")
 
 
 def show_exceptions(args) -> int:
