@@ -183,6 +183,8 @@ def _take_confirm(ctx: kit.FlowContext, kind: str, method: str, doc: Any, messag
             "confirmed_at": at if final else data.get("confirmed_at"),
             "wms_id": data.get("wms_id") or confirmation.wms_id, "news_at": ctx.now().isoformat(),
             "caught_up": bool(data.get("caught_up")) or by_query,
+            # The catch-up is its own sender: until it has handed this over, its next run does.
+            **({"handing": message} if by_query else {}),
             "messages": [*(data.get("messages") or []), message][-MESSAGES_KEPT:]},
             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
         if stored is None:
@@ -289,8 +291,9 @@ def catch_up_confirmations(ctx: kit.FlowContext, *, now_for: Sequence[str] | Non
         return datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00") <= quiet_since
 
     due = sorted((record for record in ctx.records.list(ctx.ent_id, DOCUMENT_KIND)
-                  if record.data.get("kind") in asked_kinds and not record.data.get("final")
-                  and record.data.get("status") != "CANCELED" and is_due(record)),
+                  if record.data.get("kind") in asked_kinds
+                  and (record.data.get("handing") or not record.data.get("final")
+                       and record.data.get("status") != "CANCELED" and is_due(record))),
                  key=lambda record: record.data.get("news_at") or "")
     summary: dict[str, Any] = {"due": len(due), "asked": 0, "caught_up": [], "nothing_new": 0, "failed": 0,
                                "parked": 0}
@@ -344,12 +347,19 @@ def _catch_up(ctx: kit.FlowContext, record: Any) -> str:
     held = _wms(ctx).document_as_held(data["kind"], code, order_type=data.get("order_type"))
     if held is None:
         return "nothing_new"  # this kind's catch-up was turned off since
+    if data.get("handing"):
+        # A catch-up that died between the ledger's write and the store's call: its message taken
+        # again, so what the ledger recorded of it is handed over (nothing is counted twice).
+        take_message(ctx, held.confirm_method, held.document, data["handing"], code, by_query=True)
+        _handed(ctx, code, data["handing"])
+        return "caught_up"
     news = _not_in_ledger(held, data)
     if news is None:
         _quiet(ctx, record)
         return "nothing_new"
-    result = take_message(ctx, held.confirm_method, news,
-                          f"{held.query_method}:{code}:{kit.digest(news.model_dump(mode='json'))}", code, by_query=True)
+    message = f"{held.query_method}:{code}:{kit.digest(news.model_dump(mode='json'))}"
+    result = take_message(ctx, held.confirm_method, news, message, code, by_query=True)
+    _handed(ctx, code, message)
     ctx.timeline.record(code, ctx.ent_id, "qimen.caught_up", {"passed": result.get("passed"), "status": held.status,
                                                               "asked": held.query_method},
                         aliases=aliases_of(code, data.get("store_key"), data.get("wms_id")))
@@ -384,6 +394,14 @@ def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
     if not lines and not held.done:
         return None
     return document.model_copy(update={"order_lines": lines})
+
+
+def _handed(ctx: kit.FlowContext, code: str, message: str) -> None:
+    """The catch-up's message is handed over: its next run need not finish it."""
+    fresh = ctx.records.get(ctx.ent_id, DOCUMENT_KIND, code)
+    if fresh is not None and fresh.data.get("handing") == message:
+        ctx.records.put(ctx.ent_id, DOCUMENT_KIND, code, {k: v for k, v in fresh.data.items() if k != "handing"},
+                        expected_version=fresh.version, ttl_days=RECORD_TTL_DAYS)
 
 
 def _quiet(ctx: kit.FlowContext, record: Any) -> None:
