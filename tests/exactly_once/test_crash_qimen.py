@@ -1,6 +1,7 @@
 """A cloud warehouse over 奇门 under crash injection: the documents the bridge creates at the WMS
 sandbox (S2 orders and a return, 配货, 退仓), the WMS's confirms as they reach /qimen/callback
-(signed, read by the callback's reading): Q1 a shipment in two parcels, Q1c an order the WMS
+(signed, read by the callback's reading): Q1 a shipment in two parcels, a shipment whose confirm is
+lost (found by `o2o qimen catch-up`, then delivered by the WMS after all), Q1c an order the WMS
 cancels and one the store cancels, Q2 a return received, Q3 配货 shipped and Q4 退仓 received in
 two messages each; and Q6 products to the WMS. Killed at every crash point, rerun (the WMS sends a
 message again until it is answered) and drained: one WMS document per store document, one P3 per
@@ -80,16 +81,36 @@ def wms_sends(act):
     to the cloud-warehouse flow. The WMS sends the same message again until it is answered."""
     def build(world):
         sent = act(world.wms)
-        method, body = sent["method"], sent["body"].encode("utf-8")
-        query = signed_query(method.removeprefix("taobao.qimen."), body)
-
-        def take(w):
-            call = read_callback(query, body, FakeTenants(w.tenant), None, datetime.now(timezone.utc))
-            return cloud_warehouse.on_wms_message(call, w.ctx)
-
-        return take
+        return lambda w: take(w, sent)
 
     return built_once(build)
+
+
+def take(world, sent):
+    """A WMS message as /qimen/callback takes it: signed, read, handed to the cloud-warehouse flow."""
+    method, body = sent["method"], sent["body"].encode("utf-8")
+    query = signed_query(method.removeprefix("taobao.qimen."), body)
+    call = read_callback(query, body, FakeTenants(world.tenant), None, datetime.now(timezone.utc))
+    return cloud_warehouse.on_wms_message(call, world.ctx)
+
+
+def wms_loses(act):
+    """What the WMS did (once) whose confirm is lost on the way: the bridge hears of it by asking
+    (the catch-up), and once more if the WMS sends it again after all (``wms_sends_lost_again``)."""
+    def build(world):
+        world.lost = act(world.wms)
+        return lambda w: None
+
+    return built_once(build)
+
+
+def wms_sends_lost_again(world):
+    return take(world, world.lost)
+
+
+def catch_up(world):
+    """`o2o qimen catch-up` (every open document asked now, whatever its quiet time)."""
+    return cloud_warehouse.catch_up_confirmations(world.ctx, now_for=[])
 
 
 def wms_cancels(code):
@@ -108,9 +129,14 @@ def product(name):
 
 
 STEPS = [
-    order("WM1"), order("WM2"), order("WM3"),
+    order("WM1"), order("WM2"), order("WM3"), order("WM4"),
     wms_sends(lambda wms: wms.ship("WM1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 1}}])),  # Q1, parcel 1
     wms_sends(lambda wms: wms.ship("WM1", [{"tracking_no": "SF2", "items": {"TS001-WHT-M": 1, "JN002-BLU-30": 1}}])),
+    # Q1 caught up: WM4's only parcel is confirmed on a message that never arrives; the catch-up asks
+    # the WMS; then the WMS's message arrives after all.
+    wms_loses(lambda wms: wms.ship("WM4", [{"tracking_no": "SF4", "items": {"TS001-WHT-M": 2, "JN002-BLU-30": 1}}],
+                                   drop=True)),
+    catch_up, wms_sends_lost_again,
     wms_cancels("WM2"),  # Q1c: the WMS cancels
     store_event("order.cancelled", {"order_no": "WM3", "reason": "顾客取消"}, warehouse_orders.on_order_cancelled),
     store_event("return.requested", {"return_no": "RT1", "order_no": "WM1", "type": "return",
@@ -145,10 +171,12 @@ def both_sides(world):
 
 def check(world, run):
     sides = both_sides(world)
-    assert sorted(sides["wms documents"]) == ["PH1", "RT1", "TC1", "WM1", "WM2", "WM3"]
+    assert sorted(sides["wms documents"]) == ["PH1", "RT1", "TC1", "WM1", "WM2", "WM3", "WM4"]
     assert sides["wms documents"]["WM3"][1] == "CANCELED"  # the store's cancel reached the WMS
     orders = world.ctx.store.orders
-    assert [(e[1], e[2]) for e in orders.of("ship")] == [("WM1", "SF1"), ("WM1", "SF2")]  # one P3 per parcel
+    # One P3 per parcel, WM4's caught up (and its late message taken as the same parcel).
+    assert [(e[1], e[2]) for e in orders.of("ship")] == [("WM1", "SF1"), ("WM1", "SF2"), ("WM4", "SF4")]
+    assert cloud_warehouse.document(world.ctx, "WM4")["final"] is True
     assert [e[1] for e in orders.of("cancel")] == ["WM2"]  # one P4
     assert [(e[1], e[2]) for e in orders.of("receipt")] == [("RT1", "confirm")]  # one P5
     assert sides["transfers"] == {"PH1": [{"sku_id": "JN002-BLU-30", "qty": 4}]}  # one P10, the total

@@ -119,10 +119,8 @@ STEPS = [
 
 def both_sides(world):
     """What the ERP and the store hold: the documents by their keys, the ERP's quantities (moved by
-    the documents, so a document booked twice shows). The store's quantities are left out: with
-    the ERP as stock master they are the ERP's figures, set absolutely under the ERP's modified
-    time, which has whole seconds only, so which of two changes within one second the store shows
-    depends on the sandboxes' timing, not on a kill."""
+    the documents, so a document booked twice shows) and the stores' (with the ERP as stock master,
+    the ERP's figures of the store warehouses, the last of several changes within one second too)."""
     state, merchant = world.wdt.state, world.merchant
     ours = Counter(d["outer_no"] for d in [*state.stockins.values(), *state.stockouts.values()]
                    if str(d.get("outer_no") or "").startswith("O2O-"))
@@ -131,6 +129,7 @@ def both_sides(world):
         "bridge documents": dict(ours),
         "counts": Counter(p["remark"].split()[0] for p in state.pd_orders.values()),
         "erp stock": {key: row["stock_num"] for key, row in state.stock.items()},
+        "store stock": {key: cell.qty for key, cell in merchant.store_stock.items()},
         "receipts": sorted((k, tuple((i["sku_id"], i["qty"]) for i in r["items"]))
                            for k, r in merchant.inbound_receipts.items()),
         "notes": sorted(merchant.outbound_notes),
@@ -146,6 +145,9 @@ def check(world, run):
     assert sides["counts"] == {"O2O-PD-1": 1}  # one 盘点
     assert len(sides["receipts"]) == 1 and len(sides["notes"]) == 1  # W2: one P12, one P13
     assert sides["product"]["name"] == "记忆棉枕 Pro"  # W4
+    stores = {s.wdt_warehouse: s.code for s in world.ctx.tenant.stores}  # W5: the ERP's latest figures
+    assert sides["store stock"] == {(stores[warehouse], sku): int(qty) for (warehouse, sku), qty
+                                    in sides["erp stock"].items() if warehouse in stores}
     assert erp_store_stock.in_transit(world.ctx) == []
     assert_settled(world.ctx)
     same_as_without_a_kill(sides, run)

@@ -27,7 +27,7 @@ def pushed(ctx, code: str, *rows):
 
 def test_a_stock_push_sets_the_mapped_warehouse_with_a_version(ctx, store):
     pushed(ctx, "10000", ("TS-RED-M", 37, 10), ("TS-RED-L", 5, 11))
-    assert store.warehouse[("10000", "TS-RED-M")] == (37, jst_version(modified_at(10)))
+    assert store.warehouse[("10000", "TS-RED-M")] == (37, jst_version(modified_at(10)) + 999)  # read after its second
     assert store.warehouse[("10000", "TS-RED-L")][0] == 5
     assert ctx.timeline.steps("stock:10000") == ["stock.push.received"]
 
@@ -238,3 +238,36 @@ def test_an_unreadable_modified_is_a_400_naming_it():
     with pytest.raises(Exception) as caught:
         StockPush.model_validate({"datas": [{"sku_id": "A", "qty": 1, "modified": "next tuesday"}]})
     assert "modified" in str(caught.value)
+
+
+def test_a_second_change_within_the_same_second_reaches_the_store_whatever_jsts_ts(ctx, store):
+    """Two changes of one SKU within one second (JST's modified time has whole seconds): the later
+    read reaches the store, whatever JST's ts (5999 then 6000 does not fit three digits), and a
+    late copy of the earlier read changes nothing."""
+    import itertools
+
+    from o2o_bridge.shanghai_time import from_jst_text
+
+    second = from_jst_text(modified_at(30)).timestamp()
+
+    def read_at(offset):
+        ctx.warehouse.clock = ctx.erp.clock = lambda: second + offset
+
+    ctx.jst._ts = itertools.count(5999)
+    read_at(0.2)
+    pushed(ctx, "10000", ("SKU1", 9, 30))
+    early = ctx.warehouse.stock_of("10000", ["SKU1"])
+    assert store.warehouse[("10000", "SKU1")][0] == 9
+    ctx.jst.set(10000, "SKU1", second=30, qty=11)  # the same second, the next ts
+    read_at(0.6)
+    stock_sync.recheck_stock(ctx, "10000", ["SKU1"])
+    assert store.warehouse[("10000", "SKU1")][0] == 11
+    late = stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "10000", "items": stock_sync.levels_of(ctx.tenant, early)})
+    assert late["stale"] == 1 and store.warehouse[("10000", "SKU1")][0] == 11
+    # Read again after that second: the figure the store shows, not sent again.
+    read_at(3600)
+    main_calls = lambda: [key for key in store.p6_calls if key.startswith("stock:10000:")]  # noqa: E731
+    calls = len(main_calls())
+    for _ in range(2):
+        stock_sync.recheck_stock(ctx, "10000", ["SKU1"])
+    assert (len(main_calls()), store.warehouse[("10000", "SKU1")][0]) == (calls, 11)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from o2o_bridge.flows import erp_stock
+from o2o_bridge.flows import erp_stock, stock_sync
 
 from .conftest import context_for, tenant_for
 
@@ -120,3 +120,61 @@ def test_a_count_look_up_whose_answer_is_not_where_the_tenant_says_books_nothing
     assert sandbox.state.pd_orders == {}
     booked = erp_for(sandbox, tenant_for(sandbox)).book_store_count(count)  # the default names: booked once
     assert len(sandbox.state.pd_orders) == 1 and not booked.repeated
+
+
+# --- two ERP changes within one second (旺店通's modified time has whole seconds only) -------------
+
+
+def erp_second(sandbox, monkeypatch, moment):
+    """The sandbox ERP's clock held at ``moment``: what it changes now carries that modified time."""
+    monkeypatch.setattr(sandbox.state, "time", lambda: moment.timestamp())
+
+
+def test_a_second_erp_change_within_the_same_second_reaches_the_store(ctx, sandbox, pos, monkeypatch, t0):
+    second = t0.replace(microsecond=0)
+    erp_second(sandbox, monkeypatch, second)
+    sandbox.set_stock("S101", "PIL-STD", 9)
+    # A store document booked at S101 has its SKU read again at once (W3's follow-up): the store shows 9.
+    stock_sync.recheck_stock(at(ctx, second + timedelta(milliseconds=300)), "S101", ["PIL-STD"])
+    assert store_qty(pos, "S101", "PIL-STD") == 9
+    sandbox.set_stock("S101", "PIL-STD", 11)  # an ERP user's 调拨入库, still within that second
+    erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(hours=1)))
+    assert store_qty(pos, "S101", "PIL-STD") == 11
+    # Read again, nothing changed: nothing is sent twice.
+    ctx.cursors.cursors.clear()
+    again = erp_stock.nightly_erp_stock(at(ctx, t0 + timedelta(hours=2)))
+    assert sum(part["applied"] for part in again["read"].values()) == 0 and store_qty(pos, "S101", "PIL-STD") == 11
+
+
+def test_an_older_read_of_the_same_second_never_overwrites_a_newer_one(ctx, sandbox, pos, monkeypatch, t0):
+    second = t0.replace(microsecond=0)
+    erp_second(sandbox, monkeypatch, second)
+    sandbox.set_stock("S101", "PIL-STD", 9)
+    early = at(ctx, second + timedelta(milliseconds=200)).erp.stock_of("S101", ["PIL-STD"])
+    sandbox.set_stock("S101", "PIL-STD", 11)
+    stock_sync.recheck_stock(at(ctx, second + timedelta(milliseconds=700)), "S101", ["PIL-STD"])
+    assert store_qty(pos, "S101", "PIL-STD") == 11
+    # The earlier read, late (a slow worker, a retry): older than what the store holds, so it is stale.
+    late = stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "S101",
+                                                "items": stock_sync.levels_of(ctx.tenant, early)})
+    assert (late["applied"], late["stale"]) == (0, 1) and store_qty(pos, "S101", "PIL-STD") == 11
+    # Even with the bridge's record of the newer level lost, the store itself keeps the newer one.
+    ctx.records.items.clear()
+    stock_sync.set_warehouse_stock(ctx, {"warehouse_code": "S101", "items": stock_sync.levels_of(ctx.tenant, early)})
+    assert store_qty(pos, "S101", "PIL-STD") == 11
+
+
+def test_a_levels_version_orders_reads_within_its_second_and_an_erp_clock_running_ahead_stays_capped():
+    from o2o_bridge.connectors.wangdiantong.mappers import stock_version
+
+    read = datetime(2026, 12, 2, 10, 0, 0, 300_000, tzinfo=timezone.utc)  # 18:00:00.3 in Shanghai
+    second = int(read.replace(microsecond=0).timestamp()) * 1000
+    assert stock_version("2026-12-02 18:00:00", 300, read) == second + 300
+    assert stock_version("2026-12-02 18:00:00", 300, read + timedelta(milliseconds=400)) == second + 700
+    # Once the second is over every read carries the same version: an unchanged level is not sent again.
+    assert stock_version("2026-12-02 18:00:00", 300, read + timedelta(seconds=1)) \
+        == stock_version("2026-12-02 18:00:00", 300, read + timedelta(days=1)) == second + 999
+    # The next second's change is newer than any read of the one before.
+    assert stock_version("2026-12-02 18:00:01", 300, read + timedelta(seconds=1)) == second + 1300 > second + 999
+    # Modified in 2099 (an ERP clock running ahead): capped at now + the allowance, no more.
+    assert stock_version("2099-01-01 00:00:00", 300, read) == second + 300 + 300_000

@@ -156,15 +156,21 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
     fresh: dict[str, Claim] = {}  # record key -> the level to push (the newest of the payload)
     for item in payload["items"]:
-        key, version = f"{code}|{item['sku_id']}", int(item["version"])
+        key, version, qty = f"{code}|{item['sku_id']}", int(item["version"]), int(item["qty"])
         current = stored.get(key)
         known = fresh[key].version if key in fresh else int(current.data.get("version", -1)) if current else -1
         if known > version:
             counts["stale"] += 1
         elif known == version and (key in fresh or current is None or current.data.get("pushed", True)):
             counts["duplicate"] += 1
+        elif (key not in fresh and current is not None and current.data.get("pushed", True)
+              and int(current.data.get("qty", -1)) == qty and known // 1000 == version // 1000):
+            # The figure the store shows, read again later within its second (a version's last digits
+            # are when in its second it was read: a push's re-read, then the next pull): nothing to send,
+            # and nothing written, so a repeated callback costs what it did.
+            counts["duplicate"] += 1
         else:  # newer, or the same version recorded but never pushed (a claim of an older release)
-            fresh[key] = Claim(item["sku_id"], int(item["qty"]), version, current.version if current else None)
+            fresh[key] = Claim(item["sku_id"], qty, version, current.version if current else None)
     claims = list(fresh.items())
     for start in range(0, len(claims), P6_MAX):
         part = claims[start:start + P6_MAX]

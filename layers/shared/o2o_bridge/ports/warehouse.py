@@ -269,6 +269,15 @@ class StockLevel:
     version: int
 
 
+def version_read_within(second_ms: int, read_ms: int) -> int:
+    """The version of a level whose ERP time has whole seconds only (``second_ms``, in ms), read
+    at ``read_ms``: that second, then how far into it the read came (999 once it is over). Two
+    changes within one second carry the same ERP time; the later read saw the later one (or the
+    same), so it carries the higher version, and every read after the second carries the same one
+    (a re-read of an unchanged level is a duplicate)."""
+    return second_ms + min(max(read_ms - second_ms, 0), 999)
+
+
 @dataclass(frozen=True)
 class StockPage:
     # A row the warehouse listed that cannot be read is a ``MalformedRow`` in its place (parked).

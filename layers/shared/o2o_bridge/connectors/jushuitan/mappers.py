@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ...ports.erp import ErpProduct, OnlineOutbound, OutboundLine
 from ...ports.warehouse import (DocumentState, Receiver, OrderCancelled, ReturnReceived, Shipment, ShippedLine, SkuQty,
-                                StockLevel, StoreOrder, ReturnRequest)
+                                StockLevel, StoreOrder, ReturnRequest, version_read_within)
 from ...shanghai_time import from_jst_text, to_jst_text
 
 if TYPE_CHECKING:
@@ -166,8 +166,8 @@ def is_other_inout_type(jst_type: str | None, direction: str) -> bool:
 
 
 def jst_version(modified: str | None, ts: int | None = 0) -> int:
-    """A JST level's version: its ``modified`` second (Asia/Shanghai), then JST's ts within
-    that second. A push carries no ts: within one second the pulled row wins over it."""
+    """A JST time as a version: its ``modified`` second (Asia/Shanghai) in ms (without one, ts mod
+    1000). A level read from JST orders its second by the read (``stock_level``)."""
     if not modified:
         return int(ts or 0) % 1000
     moment = from_jst_text(modified)
@@ -183,10 +183,16 @@ def latest_version(clock_allowance_seconds: int, now: float | None = None) -> in
     return int((time.time() if now is None else now) + clock_allowance_seconds) * 1000 + 999
 
 
-def stock_level(row: "jst.Inventory", clock_allowance_seconds: int = 300) -> StockLevel:
+def stock_level(row: "jst.Inventory", clock_allowance_seconds: int = 300, now: float | None = None) -> StockLevel:
+    """A level read at ``now`` (seconds; default: the clock). Its version is the row's modified
+    second, then how far into that second it was read (``version_read_within``): JST's ts orders
+    changes too but does not fit three digits (ts 5999 then 6000 within one second would read as
+    999 then 0, and the later change be dropped as stale)."""
+    read = time.time() if now is None else now
+    version = (version_read_within(jst_version(row.modified), int(read * 1000)) if row.modified
+               else jst_version(None, row.ts))
     # What JST's API answers is trusted, but its clock may run ahead: capped, never refused.
-    version = min(jst_version(row.modified, row.ts), latest_version(clock_allowance_seconds))
-    return StockLevel(row.sku_id, row.formula_values(), version)
+    return StockLevel(row.sku_id, row.formula_values(), min(version, latest_version(clock_allowance_seconds, read)))
 
 
 # --- S7: products --------------------------------------------------------------------------------

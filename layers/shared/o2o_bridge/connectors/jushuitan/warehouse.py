@@ -14,6 +14,7 @@ that following it reads JST's transfer documents, not its other in/out ones.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -39,6 +40,7 @@ class JstStock:
 
     def __init__(self, api: "JstApi", tenant: "Tenant", holds: Callable[["WarehouseMapping"], bool]) -> None:
         self.api, self.tenant, self._holds = api, tenant, holds
+        self.clock: Callable[[], float] = time.time  # when a read was answered: its levels' versions
 
     def stock_locations(self) -> list[StockLocation]:
         # Never 店加线下仓: the stores feed it, so showing its stock in 店+ would count them twice
@@ -49,16 +51,16 @@ class JstStock:
 
     def stock_changes(self, warehouse_code: str, since: str | None) -> StockPage:
         scan = self.api.scan_inventory(start_ts=int(since or 0), wms_co_id=int(warehouse_code))
-        allowance = self.tenant.stock.clock_allowance_seconds
+        allowance, read = self.tenant.stock.clock_allowance_seconds, self.clock()
         # A row that cannot be read stays in the page as a MalformedRow: the pull parks it, goes on.
         return StockPage([mapped_or_malformed("JST /open/inventory/query", row,
-                                              lambda r: mappers.stock_level(r, allowance), "sku_id")
+                                              lambda r: mappers.stock_level(r, allowance, read), "sku_id")
                           for row in scan.records], str(scan.next_ts))
 
     def stock_of(self, warehouse_code: str, sku_ids: Sequence[str]) -> list[StockLevel]:
-        allowance = self.tenant.stock.clock_allowance_seconds
-        return [mappers.stock_level(row, allowance)
-                for row in self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))]
+        rows = self.api.inventory_of(list(sku_ids), wms_co_id=int(warehouse_code))
+        allowance, read = self.tenant.stock.clock_allowance_seconds, self.clock()
+        return [mappers.stock_level(row, allowance, read) for row in rows]
 
     # --- other in/out documents (S5 / S6, and ERP-owned store stock) ------------------------------
     def _other_inout(self, direction: str, wms_co_id: int, external_id: str, lines: Sequence[SkuQty], remark: str, *,

@@ -169,6 +169,7 @@ class WdtErp:
         """The levels of this warehouse; a row that cannot be read (or mapped) is a ``MalformedRow``
         in its place, keyed by its spec_no (the poll parks it; its replay reads that SKU afresh)."""
         allowance = self.tenant.stock.clock_allowance_seconds
+        read_at = self.now()  # once the rows are in: every level of this read carries the same moment
         found: list[StockLevel | MalformedRow] = []
         for row in rows:
             if isinstance(row, MalformedRow):
@@ -176,7 +177,7 @@ class WdtErp:
                     found.append(row)
             elif row.warehouse_no == warehouse_code:
                 found.append(mapped_or_malformed("旺店通 stock_query.php", row,
-                                                 lambda r: mappers.stock_level(r, allowance, now=self.now()), "spec_no"))
+                                                 lambda r: mappers.stock_level(r, allowance, now=read_at), "spec_no"))
         return found
 
     # --- products (S7-style reads; W4) ------------------------------------------------------------

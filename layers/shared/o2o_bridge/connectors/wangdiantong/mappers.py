@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ...ports.erp import ErpProduct
 from ...ports.retail import ErpDocument, ErpDocumentLine, StoreSale
-from ...ports.warehouse import StockLevel
+from ...ports.warehouse import StockLevel, version_read_within
 from ...shanghai_time import from_jst_text, to_jst_text
 from . import models as m
 
@@ -100,13 +100,16 @@ def erp_product_again(record: Mapping[str, Any]) -> ErpProduct:
 
 
 def stock_version(modified: str | None, clock_allowance_seconds: int, now: datetime) -> int:
-    """A level's version: its modified time in milliseconds, capped at now + the tenant's clock
+    """A level's version, read at ``now``: its modified second, then how far into that second it
+    was read (``version_read_within``: 旺店通's modified time has whole seconds only, and the store
+    keeps a level only for a strictly higher version), capped at now + the tenant's clock
     allowance (an ERP clock running ahead must not pin the level)."""
-    latest = int((now.timestamp() + clock_allowance_seconds) * 1000)
+    read = int(now.timestamp() * 1000)
+    latest = read + clock_allowance_seconds * 1000
     moment = from_jst_text(modified)
     if moment is None:
         return latest
-    return min(int(moment.timestamp()) * 1000, latest)
+    return min(version_read_within(int(moment.timestamp()) * 1000, read), latest)
 
 
 def stock_level(row: m.StockRow, clock_allowance_seconds: int, *, now: datetime) -> StockLevel:
