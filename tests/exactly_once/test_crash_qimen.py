@@ -176,7 +176,7 @@ def check(world, run):
     orders = world.ctx.store.orders
     # One P3 per parcel, WM4's caught up (and its late message taken as the same parcel).
     assert [(e[1], e[2]) for e in orders.of("ship")] == [("WM1", "SF1"), ("WM1", "SF2"), ("WM4", "SF4")]
-    assert cloud_warehouse.document(world.ctx, "WM4")["final"] is True
+    assert qimen_ledger.document(world.ctx, "WM4")["final"] is True
     assert [e[1] for e in orders.of("cancel")] == ["WM2"]  # one P4
     assert [(e[1], e[2]) for e in orders.of("receipt")] == [("RT1", "confirm")]  # one P5
     assert sides["transfers"] == {"PH1": [{"sku_id": "JN002-BLU-30", "qty": 4}]}  # one P10, the total

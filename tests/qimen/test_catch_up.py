@@ -69,6 +69,33 @@ def test_the_lost_last_confirm_ends_the_order_and_only_the_missing_parcel_is_shi
     assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0  # done: never asked again
 
 
+class Killed(BaseException):
+    """The invocation died (no flow catches it, as none can catch a kill)."""
+
+
+def test_a_catch_up_killed_before_the_store_was_told_is_finished_by_the_next_run(ordered, monkeypatch):
+    world = ordered
+    world.wms.ship("WM1", [{"tracking_no": "SF1", "items": {"TS001-WHT-M": 2, "JN002-BLU-30": 1}}], drop=True)
+    later(world, 61)
+    hand_over = cloud_warehouse._hand_over
+
+    def killed(*_):
+        raise Killed()
+
+    monkeypatch.setattr(cloud_warehouse, "_hand_over", killed)  # dies after the ledger's write
+    with pytest.raises(Killed):
+        cloud_warehouse.catch_up_confirmations(world.ctx)
+    monkeypatch.setattr(cloud_warehouse, "_hand_over", hand_over)
+    assert qimen_ledger.document(world.ctx, "WM1")["final"] is True and shipped(world) == []
+    later(world, 1)  # the next run, long before the quiet time: the unfinished hand-over is due
+    summary = cloud_warehouse.catch_up_confirmations(world.ctx)
+    assert summary["caught_up"] == ["WM1"]
+    assert shipped(world) == [("WM1", "SF1", (("JN002-BLU-30", 1), ("TS001-WHT-M", 2)))]
+    assert qimen_ledger.exceptions_to_show(world.ctx) == []  # nothing counted twice
+    later(world, 120)
+    assert cloud_warehouse.catch_up_confirmations(world.ctx)["due"] == 0  # handed over: never asked again
+
+
 def test_a_wms_that_fails_the_query_is_asked_again_next_run_and_the_others_go_on(ordered):
     world = ordered
     second = {**ORDER, "order_no": "WM2"}

@@ -21,7 +21,9 @@ signed (/qimen/callback), through the ``CloudWarehouse`` port and hands it to th
   配货, 退仓 or return the WMS has not finished (``open_documents``) and has been quiet about
   for the tenant's quiet time is asked for (``missed_confirm``, a run's share at a time); what
   the WMS holds and the bridge lacks (a confirm that never arrived) is taken as a message,
-  keyed by what it adds. A transient failure is asked again next run, an answer that cannot
+  keyed by what it adds; the adapter keeps it until ``handed_over`` says it reached the neutral
+  flows (a run killed in between: the next run takes the same message again, nothing counted
+  twice). A transient failure is asked again next run, an answer that cannot
   be read is set aside (``qimen.catch_up``), a refusal is raised for a person.
 - Q6: products to the WMS (``send_products``) from product.changed and from S7.
 """
@@ -121,6 +123,8 @@ def catch_up_confirmations(ctx: kit.FlowContext, *, now_for: Sequence[str] | Non
     quiet_since = ctx.now() - timedelta(minutes=open_documents.quiet_minutes)
 
     def is_due(document: Any) -> bool:
+        if document.unfinished:  # a run died before its hand-over: finish it now
+            return True
         if now_for is not None:
             return not now_for or document.code in now_for
         return document.last_news <= quiet_since
@@ -170,6 +174,8 @@ def _catch_up(ctx: kit.FlowContext, wms: "CloudWarehouse", code: str) -> str:
     if message is None:
         return "nothing_new"
     result = take_message(ctx, message)
+    # Handed over (or found taken before, its hand-over done then): the adapter may forget it.
+    wms.handed_over(code, message.key)
     ctx.timeline.record(code, ctx.ent_id, f"{wms.info.system}.caught_up",
                         {"passed": result.get("passed"), "status": result.get("status"), "asked": result.get("asked")})
     return "caught_up"

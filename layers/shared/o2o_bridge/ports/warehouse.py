@@ -184,11 +184,14 @@ class WarehouseNews:
 class OpenDocument:
     """A document the bridge created at a cloud WMS (a store order, 配货, 退仓 or return) that
     the WMS has not finished, and when the bridge last had news of it (a confirm, or a question
-    answered with nothing new)."""
+    answered with nothing new). ``unfinished``: a catch-up took a message for it whose hand-over
+    was not reported done (``CloudWarehouse.handed_over``), finished document or not; it is due
+    at once, and ``missed_confirm`` gives that message again."""
 
     code: str
     kind: str
     last_news: datetime
+    unfinished: bool = False
 
 
 @dataclass(frozen=True)
@@ -402,10 +405,19 @@ class CloudWarehouse(Warehouse, Protocol):
     def missed_confirm(self, code: str) -> WmsMessage | None:
         """Ask the WMS how it holds one of those documents: what it holds that the adapter's
         record lacks (a confirm that never arrived), as a message for ``take_message``; None
-        when nothing is new (the document waits its quiet time again) or it is not open.
+        when nothing is new (the document waits its quiet time again) or it is not open. For a
+        document whose catch-up message is not handed over yet (``handed_over``), that same
+        message again, without asking the WMS.
         TransientError: ask again next run; ``UnreadableWarehouseAnswer``: the answer cannot be
         read (the document waits its quiet time again); another PermanentError: the WMS
         refused the question for good (e.g. it does not know the document)."""
+
+    def handed_over(self, code: str, key: str) -> None:
+        """The catch-up's message ``key`` (from ``missed_confirm``) for document ``code`` was taken
+        and its news handed over. Until this is said, the catch-up is the message's only sender:
+        the document stays in ``open_documents`` (``unfinished``) and ``missed_confirm`` gives the
+        same message (the same key) again, so a run that died between the adapter's write and
+        the hand-over is finished by the next one. Saying it twice is harmless."""
 
     def raise_for_a_person(self, code: str, reason: str, error: Exception) -> None:
         """Keep what went wrong with one of the bridge's documents as an exception for a person

@@ -18,7 +18,11 @@ flows/cloud_warehouse.py, which takes each message once and hands the news to th
   finished (of the kinds ``qimen.catch_up_queries`` asks about); ``missed_confirm`` asks for one
   (``QimenWarehouse.document_as_held``: deliveryorder.query / entryorder.query) and rebuilds what
   the WMS holds and the ledger lacks (a confirm that never arrived) as a confirm message, keyed
-  by what it adds. Once the catch-up took part of a document, a later confirm whose quantities
+  by what it adds. The catch-up is that message's only sender: the ledger keeps it with the
+  document (``handing``) until ``handed_over`` says the flow handed its news over, and until then
+  ``open_documents`` lists the document (finished or not) and ``missed_confirm`` gives the same
+  message again (a run killed between the ledger's write and the store's call is finished by the
+  next). Once the catch-up took part of a document, a later confirm whose quantities
   cannot be told apart (receipts; lines without packages) is read against the WMS's totals
   (``_as_the_wms_holds_it``): the lost confirm's late copy adds nothing.
 
@@ -38,6 +42,7 @@ from ...ports.warehouse import (OpenDocument, OpenDocuments, OrderCancelled, Ret
                                 UnknownWarehouseDocument, UnreadableWarehouseAnswer, WarehouseNews)
 from ...shanghai_time import to_jst_text
 from . import mappers
+from . import models as qm
 from .ledger import DOCUMENT_KIND, RECORD_TTL_DAYS, aliases_of, raise_exception, split_against_plan
 
 MESSAGES_KEPT = 200  # message keys a document remembers (a guard under the flow's effect records)
@@ -163,6 +168,9 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
             "status": "CANCELED" if cancelled else (confirmation.status or data.get("status")),
             "confirmed_at": at if final else data.get("confirmed_at"), "wms_id": wms_id,
             "news_at": state.now().isoformat(), "caught_up": bool(data.get("caught_up")) or bool(asked),
+            # The catch-up is its own sender: nobody sends its message again, so until the flow says
+            # it is handed over (``handed_over``) the next catch-up takes it again (``missed_confirm``).
+            **({"handing": _note_of(message)} if asked else {}),
             "messages": [*(data.get("messages") or []), key][-MESSAGES_KEPT:]},
             expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
         if stored is None:
@@ -220,16 +228,31 @@ def _as_the_wms_holds_it(state: Any, record: Any, said: mappers.Confirmation) ->
 CATCH_UP_KINDS = ("delivery", "stockout", "entry", "return")
 
 
+def _note_of(message: QimenMessage) -> dict[str, Any]:
+    """What the ledger keeps of a catch-up's message until it is handed over: enough to build the
+    same message (the same key) again."""
+    return {"method": message.method, "key": message.key, "asked": message.asked, "held_status": message.held_status,
+            "document": message.document.model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+
+def _message_of_note(code: str, note: dict[str, Any]) -> QimenMessage:
+    document = qm.INBOUND_DOCUMENTS[note["method"]].model_validate(note["document"])
+    return QimenMessage(note["method"], document, note["key"], code, asked=note.get("asked"),
+                        held_status=note.get("held_status"))
+
+
 def open_documents(state: Any) -> OpenDocuments:
     """The documents the WMS has not finished (not final, not cancelled), of the kinds whose
-    catch-up query is on (``qimen.catch_up_queries``), with when the bridge last had news of each."""
+    catch-up query is on (``qimen.catch_up_queries``), with when the bridge last had news of each;
+    and, finished or not, those whose catch-up message is not handed over yet (``unfinished``)."""
     section = state.section
     asked_kinds = {kind for kind in CATCH_UP_KINDS if section.catch_up_query(kind).method != "off"}
     documents = tuple(
         OpenDocument(record.key, record.data["kind"],
-                     datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00"))
+                     datetime.fromisoformat(record.data.get("news_at") or "2000-01-01T00:00:00+00:00"),
+                     unfinished=bool(record.data.get("handing")))
         for record in state.records.list(state.ent_id, DOCUMENT_KIND)
-        if record.data.get("kind") in asked_kinds and not record.data.get("final")
+        if record.data.get("handing") or record.data.get("kind") in asked_kinds and not record.data.get("final")
         and record.data.get("status") != "CANCELED")
     return OpenDocuments(documents, quiet_minutes=section.catch_up_after_minutes, per_run=section.catch_up_per_run)
 
@@ -237,8 +260,12 @@ def open_documents(state: Any) -> OpenDocuments:
 def missed_confirm(state: Any, code: str) -> QimenMessage | None:
     """The document as the WMS holds it (``state.document_as_held``: the kind's query): what it
     holds that the ledger lacks, as the confirm message it stands for; None when nothing is new
-    (or the document is done, or its kind's catch-up is off)."""
+    (or the document is done, or its kind's catch-up is off). A catch-up message whose hand-over
+    did not finish (the run died after the ledger's write) is that same message again: taken
+    again, it hands over what the ledger recorded of it and counts nothing twice."""
     record = state.records.get(state.ent_id, DOCUMENT_KIND, code)
+    if record is not None and record.data.get("handing"):
+        return _message_of_note(code, record.data["handing"])
     if record is None or record.data.get("final"):
         return None
     data = record.data
@@ -255,6 +282,20 @@ def missed_confirm(state: Any, code: str) -> QimenMessage | None:
         return None
     return QimenMessage(held.confirm_method, news, f"{held.query_method}:{code}:{digest(news.model_dump(mode='json'))}",
                         code, asked=held.query_method, held_status=held.status)
+
+
+def handed_over(state: Any, code: str, key: str) -> None:
+    """The catch-up's message ``key`` is handed over: the ledger forgets its note (a newer
+    catch-up's note stays)."""
+    for _ in range(3):
+        record = state.records.get(state.ent_id, DOCUMENT_KIND, code)
+        if record is None or (record.data.get("handing") or {}).get("key") != key:
+            return
+        data = {name: value for name, value in record.data.items() if name != "handing"}
+        if state.records.put(state.ent_id, DOCUMENT_KIND, code, data, expected_version=record.version,
+                             ttl_days=RECORD_TTL_DAYS) is not None:
+            return
+    raise TransientError(f"{code}'s catch-up note changed under the bridge three times", retry_after_seconds=5)
 
 
 def raise_for_a_person(state: Any, code: str, reason: str, error: Exception) -> None:

@@ -14,6 +14,7 @@ of store orders (S2/Q1), returns (Q2), 配货 (S5/Q3), 退仓 (S6/Q4) and wareho
 | ``send_products`` (Q6, CloudWarehouse) | items.synchronize (``sync_items``: add, or update for items sent before) |
 | ``open_documents`` (the catch-up, CloudWarehouse) | none: the ledger's open documents of the kinds ``qimen.catch_up_queries`` asks about |
 | ``missed_confirm`` (the catch-up, CloudWarehouse) | ``document_as_held``: deliveryorder.query (orders, 配货) / entryorder.query (退仓, returns), every page |
+| ``handed_over`` (the catch-up, CloudWarehouse) | none: the ledger forgets the catch-up message's note |
 | ``raise_for_a_person`` (CloudWarehouse) | none: an exception in the ledger (``o2o exceptions list``) |
 
 The store's document no. is the 奇门 document code, and the id the flows keep for a 配货 /
@@ -374,6 +375,9 @@ class QimenWarehouse:
 
     def missed_confirm(self, code: str) -> messages.QimenMessage | None:
         return messages.missed_confirm(self, code)
+
+    def handed_over(self, code: str, key: str) -> None:
+        messages.handed_over(self, code, key)
 
     def raise_for_a_person(self, code: str, reason: str, error: Exception) -> None:
         messages.raise_for_a_person(self, code, reason, error)
