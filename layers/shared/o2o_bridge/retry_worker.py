@@ -23,10 +23,7 @@ class HandedBack(TransientError):
 
 
 def seconds_left() -> float:
-    context = runtime.lambda_context()
-    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-        return float("inf")
-    return context.get_remaining_time_in_millis() / 1000
+    return runtime.seconds_left()
 
 
 def run_record(runner: RetryRunner, body: str) -> str:

@@ -24,6 +24,14 @@ def lambda_context() -> Any:
     return getattr(_this_thread, "context", None)
 
 
+def seconds_left() -> float:
+    """Seconds the invocation this thread serves may still run (unbounded outside one)."""
+    context = lambda_context()
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return float("inf")
+    return context.get_remaining_time_in_millis() / 1000
+
+
 @contextlib.contextmanager
 def invocation(context: Any) -> Iterator[None]:
     """One Lambda invocation: its context is known to the flows (remaining time, leases), and the

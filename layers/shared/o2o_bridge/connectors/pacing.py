@@ -43,7 +43,6 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
 from botocore.exceptions import ClientError

@@ -500,7 +500,7 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
         if records is None and erp_app_slots:
             records = runtime.records()
         return _run_queued(job, flow, event["Records"], tenants=tenants, build=build,
-                           time_left=time_left or _lambda_time_left, state=records if erp_app_slots else None)
+                           time_left=time_left or runtime.seconds_left, state=records if erp_app_slots else None)
     if isinstance(event, dict) and event.get("ent_id"):
         tenant = tenants.get(str(event["ent_id"]))
         if tenant is None:
@@ -514,14 +514,6 @@ def scheduled_job(job: str, flow: Callable[[FlowContext], dict[str, Any] | None]
     return fan_out(job, _run_id(event if isinstance(event, dict) else {}, _utcnow()), tenants=tenants,
                    cursors=cursors, queue=queue if queue is not None else runtime.tenant_runs(job), erp=erp)
 
-
-def _lambda_time_left() -> float:
-    from .. import runtime
-
-    context = runtime.lambda_context()
-    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-        return float("inf")
-    return context.get_remaining_time_in_millis() / 1000
 
 
 def _run_queued(job: str, flow: Callable[[FlowContext], dict[str, Any] | None], messages: list[dict[str, Any]], *,
