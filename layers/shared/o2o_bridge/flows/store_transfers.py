@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PermanentError
+from ..errors import BridgeError, PermanentError
 from ..ports import DocumentLink, MalformedRow
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..redaction import redact_text
@@ -363,7 +363,7 @@ def awaiting_receipt(ctx: "FlowContext", *, settle: list[str] | None = None) -> 
         skus = sorted({sku for r in records for sku in r.data["items"]})
         try:
             on_the_way = ctx.warehouse.awaiting_receipt(receive_at, skus)
-        except Exception as exc:  # noqa: BLE001 - a read: the records stay for the next poll
+        except BridgeError as exc:  # a read the warehouse refused or failed: the records stay for the next poll
             from ..observability import logger
 
             reason = redact_text(f"{type(exc).__name__}: {exc}")[:300]

@@ -17,7 +17,6 @@ from .. import pacing
 from ..pacing import (  # noqa: F401 - the JST names of the shared pieces
     DEFAULT_MARGIN_SECONDS,
     DEFAULT_SEND_ALLOWANCE_SECONDS,
-    Grant,
     GrantLog,
     InMemoryGrantLog,
     RateLimiter,
