@@ -116,7 +116,7 @@ def main() -> int:
     args = parser.parse_args()
     latency = args.aws_latency_ms / 1000
 
-    from conftest import demo_world  # tests/integration: the demo tenant against both sandboxes
+    from stack_world import demo_world  # tests/integration: the demo tenant against both sandboxes
     from o2o_bridge import runtime
 
     stdout = StdoutMeter()
