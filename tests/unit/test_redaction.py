@@ -62,3 +62,11 @@ def test_a_revealed_secret_is_masked_in_dead_letters(aws):
                                                    error_type="PermanentError"))
     body = boto3.client("sqs").receive_message(QueueUrl=aws["RETRY_DLQ_URL"])["Messages"][0]["Body"]
     assert "dlq-leak-secret-000" not in body and "store answered 401" in body
+
+
+def test_a_buyers_mobile_number_is_masked_but_order_and_waybill_numbers_are_not():
+    text = 'store refused: {"receiver_mobile": "13812345678", "o_id": "3812345678901234", "l_id": "SF7381234567890"} call 15900001111'
+    cleaned = redact_text(text)
+    assert "13812345678" not in cleaned and "15900001111" not in cleaned
+    assert "138****5678" in cleaned and "159****1111" in cleaned  # still tells two buyers apart
+    assert "3812345678901234" in cleaned and "SF7381234567890" in cleaned

@@ -3,7 +3,8 @@
 Adapters should never put a secret into a message in the first place; this is the
 second line of defence for text that came from somewhere else (an exception from a
 library, a downstream error body echoing our request). Every secret value the process has
-revealed (``remember``, called by the tenant model) is masked wherever it appears, and the
+revealed (``remember``, called by the tenant model) is masked wherever it appears, as are mobile
+numbers (personal information, not secrets, but no log needs them whole), and the
 log formatter masks whole log records: the message, every ``extra=`` field (by key name and
 by value) and the formatted traceback.
 """
@@ -36,13 +37,18 @@ _INLINE_SECRET = re.compile(
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# A mainland mobile number (a buyer's, a member's) is personal information: logs and errors keep
+# only the first 3 and last 4 digits, enough to tell two apart when tracing. Not inside a longer
+# run of digits (an order or waybill number).
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
 def redact_text(text: str, known_secrets: Iterable[str] = ()) -> str:
-    """Mask known secret values and anything shaped like ``token=...`` in ``text``."""
+    """Mask known secret values, anything shaped like ``token=...`` and mobile numbers in ``text``."""
     for secret in sorted({s for s in (*known_secrets, *_REVEALED) if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _INLINE_SECRET.sub(lambda m: m.group("key") + MASK, text)
+    text = _MOBILE.sub(r"\1****\2", text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
 
 
