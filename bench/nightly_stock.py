@@ -45,8 +45,9 @@ import random
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 for extra in (ROOT / "layers" / "shared", ROOT / "local", ROOT / "tests"):
@@ -206,7 +207,7 @@ def bridge_context(urls: dict[str, str], n_stores: int, per_second: int, per_min
         client.limiter = GrantLog(InMemorySlidingLogLimiter(
             tenant.jushuitan.app_key, windows_for(per_s, per_m),
             margin_seconds=tenant.jushuitan.rate_limit.margin_ms / 1000, max_wait_seconds=70.0), grants)
-        return client.limiter.inner
+        return client.limiter
 
     return ctx, limit, grants
 
@@ -216,6 +217,7 @@ class GrantLog:
 
     def __init__(self, inner: Any, grants: list[float]) -> None:
         self.inner, self.grants = inner, grants
+        self.answers: list[float] = []  # each call's round trip (seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -224,6 +226,14 @@ class GrantLog:
         grant = self.inner.acquire()
         self.grants.append(time.perf_counter())
         return grant
+
+    @contextmanager
+    def calling(self) -> Iterator[Any]:
+        with self.inner.calling() as grant:
+            self.grants.append(time.perf_counter())
+            sent = time.perf_counter()
+            yield grant
+        self.answers.append(time.perf_counter() - sent)
 
 
 def rate_bound(calls: int, per_second: int, per_minute: int, widened: float = 0.0) -> float:
@@ -328,6 +338,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    = {first_s:.2f} s until the first upload (snapshot, the first 500 changed SKUs read)"
           f" + {grants_s:.1f} s first to last upload start ({ratio(grants_s, bound)} x nominal, "
           f"{ratio(grants_s, own)} x the limiter's own) + {after_s:.2f} s the last upload and the finish")
+    steps = sorted(b - a for a, b in zip(grants, grants[args.per_second:]))
+    answers = sorted(limiter.answers)
+    if steps and answers:
+        print(f"    pacing: call k+{args.per_second} started {steps[len(steps) // 2]:.3f} s after call k (median; "
+              f"min {steps[0]:.3f}, max {steps[-1]:.3f}; JST's window 1 s); an upload's round trip "
+              f"{answers[len(answers) // 10] * 1000:.0f} / {answers[len(answers) // 2] * 1000:.0f} / "
+              f"{answers[len(answers) * 9 // 10] * 1000:.0f} / {answers[-1] * 1000:.0f} ms (10th / 50th / 90th "
+              f"percentile / max)")
     pages = math.ceil(second["rows_read"] / 1000)
     print(f"    P8 read of {second['rows_read']} rows ({pages} pages of 1 000) ended at {read_s:.1f} s = "
           f"{ratio(read_s, bound)} x nominal bound (overlapping the uploads; "
