@@ -224,6 +224,7 @@ class GrantLog:
     def __init__(self, inner: Any, grants: list[float]) -> None:
         self.inner, self.grants = inner, grants
         self.answers: list[float] = []  # each call's round trip (seconds)
+        self.by_grants = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -235,6 +236,12 @@ class GrantLog:
 
     @contextmanager
     def calling(self) -> Iterator[Any]:
+        if self.by_grants:  # the limiter as it was: every call counted by its grant's bucket
+            grant = self.acquire()
+            sent = time.perf_counter()
+            yield grant
+            self.answers.append(time.perf_counter() - sent)
+            return
         with self.inner.calling() as grant:
             self.grants.append(time.perf_counter())
             sent = time.perf_counter()
@@ -274,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="night 2: each upload reaches the JST sandbox this much later (before it is counted)")
     parser.add_argument("--jst-jitter-ms", type=int, default=0,
                         help="night 2: and up to this much more, drawn per upload (uploads overtake each other)")
+    parser.add_argument("--by-grants", action="store_true",
+                        help="night 2: count this process's calls by their grants only, as another container "
+                             "does (the limiter before it learnt from answers), for comparison")
     args = parser.parse_args(argv)
     if args.small:
         args.skus, args.stores = 2_000, 5
@@ -306,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         pos_child.ask("latency", args.p8_latency_ms)
         jst_child.ask("jst_latency", args.jst_latency_ms, args.jst_jitter_ms)
         limiter = limit(args.per_second, args.per_minute)
+        limiter.by_grants = args.by_grants
         jst_child.ask("limit", True)
         jst_child.ask("clear_calls")
         grants.clear()
@@ -317,7 +328,13 @@ def main(argv: list[str] | None = None) -> int:
             if "planned" in line:
                 phases["read"] = time.perf_counter()
 
-        second = stock_nightly.nightly_stock_push(ctx, run_id="night-2", fan_out=False, progress=progress)
+        try:
+            second = stock_nightly.nightly_stock_push(ctx, run_id="night-2", fan_out=False, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - a refused upload stops the inline run: say so, with the counts
+            calls = jst_child.ask("upload_calls")
+            print(f"  night 2 stopped after {time.perf_counter() - wall0:.1f} s: {type(exc).__name__}: {exc}")
+            print(f"  JST calls: {calls['accepted']} uploads accepted, {calls['refused']} refused by the rate limit")
+            return 1
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         calls = jst_child.ask("upload_calls")
     finally:
