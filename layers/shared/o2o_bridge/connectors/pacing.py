@@ -19,12 +19,17 @@ re-decides on the winner's counts (returned by the refused write). So no interva
 window's length, wherever it starts, ever holds more than the limit: the strictest way the
 API could count is respected, at the price of at most one bucket of the window.
 
-An API counts a call when it *arrives*, which is after its grant. Each window is lengthened by
-the send allowance (default 100 ms), the most a granted call may take to reach the API: the
-client sends at once after its grant, and a grant whose own write took more than half the
-allowance is given up (its slot wasted, never overspent). The margin (default 50 ms) covers
-clock skew between containers. So a call costs one conditional write, and at most ``limit /
-(window + margin + allowance)`` calls go out per window.
+An API counts a call when it *arrives*, which is after its grant. For the grants in the shared
+item each window is lengthened by the send allowance (default 100 ms), the most a granted call
+may take to reach the API: the client sends at once after its grant, and a grant whose own
+write took more than half the allowance is given up (its slot wasted, never overspent). The
+margin (default 50 ms) covers clock skew between containers. So a call costs one conditional
+write, and across containers at most ``limit / (window + margin + allowance)`` calls go out per
+window. A client that sends inside ``calling()`` tells the limiter when the answer came; the
+limiter object that granted the call then counts it by that (it arrived before its answer):
+in flight, it counts; answered, until a window after the answer, with no allowance and no
+margin. So the calls of one process are paced at one window plus a round trip, whatever the
+network's latency or jitter, and other containers still count them by their grants.
 
 ``fixed``: one counter item per key and calendar window (``RATE#<key>#<len>s#<window
 no.>``), taken with a conditional ``ADD``; all windows of a call in one transaction, so a
