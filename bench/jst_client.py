@@ -247,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         print("   calls/s = calls accepted / elapsed; use = calls/s over the sandbox's per-second limit;\n"
               "   peak cal. s = most requests in one calendar second (what fixed counting counts);\n"
               "   peak 1 s = most requests in any sliding second (what the sandbox counts, refusing with 199);\n"
-              f"   sliding counting widens each window by a {args.margin_ms} ms margin and a "
+              "   sliding counting counts this process's calls from their answers (each until 1 s after it);\n"
+              f"   another container's grants it widens by a {args.margin_ms} ms margin and a "
               f"{DEFAULT_SEND_ALLOWANCE_SECONDS * 1000:.0f} ms send allowance: "
-              "at most limit / (1 s + margin + allowance) per second.")
+              "at most limit / (1 s + margin + allowance) per second across containers.")
     return 0
 
 

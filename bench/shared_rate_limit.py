@@ -55,7 +55,15 @@ def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[i
     from o2o_local.jst_sandbox import DEMO
 
     creds = DEMO["credentials"]
-    limiter = DynamoSlidingLogLimiter(boto3.client("dynamodb", endpoint_url=endpoint), table, creds["app_key"],
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    requests = {"PutItem": 0, "GetItem": 0}
+
+    def count(event_name: str, **_: Any) -> None:  # counted by botocore, outside the limiter
+        requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    dynamodb.meta.events.register("before-call.dynamodb.PutItem", count)
+    dynamodb.meta.events.register("before-call.dynamodb.GetItem", count)
+    limiter = DynamoSlidingLogLimiter(dynamodb, table, creds["app_key"],
                                       windows_for(*limits), margin_seconds=margin_ms / 1000,
                                       max_wait_seconds=stop_at - time.time())
     http = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), headers={"Content-Type": FORM})
@@ -76,7 +84,7 @@ def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[i
                 time.sleep(exc.retry_after_seconds or 1.0)
             else:  # our own limiter asked to wait past the run's end: no call, wait for the end
                 time.sleep(max(0.0, min(float(exc.retry_after_seconds or 1.0), stop_at - time.time())))
-    results.put((number, ok, refused))
+    results.put((number, ok, refused, requests["PutItem"], requests["GetItem"]))
     http.close()
 
 
@@ -98,6 +106,10 @@ def main() -> int:
     parser.add_argument("--per-minute", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--margin-ms", type=int, default=50, help="the sliding limiter's margin (tenant default 50)")
+    parser.add_argument("--jst-latency-ms", type=int, default=0,
+                        help="each call reaches the JST sandbox this much later (before it is counted)")
+    parser.add_argument("--jst-jitter-ms", type=int, default=0,
+                        help="and up to this much more, drawn per call (calls overtake each other)")
     args = parser.parse_args()
 
     from o2o_local.bootstrap import bootstrap
@@ -110,6 +122,7 @@ def main() -> int:
         names = bootstrap(load_template(), aws.url, log=lambda _line: None)
         jst.seed_demo()
         jst.rate_limit.configure(per_second=args.per_second, per_minute=args.per_minute, enabled=True)
+        jst.faults.configure(latency_ms=args.jst_latency_ms, latency_jitter_ms=args.jst_jitter_ms, paths=[PATH])
         jst.clear_calls()
         start_at = time.time() + 3.0  # every process imported and connected before the clock starts
         stop_at = start_at + args.seconds
@@ -133,7 +146,9 @@ def main() -> int:
     span = args.seconds
     most = bound(span - 1e-9, args.per_second, args.per_minute)
     print(f"{args.processes} processes sharing one JST app's limit ({args.per_second}/s, {args.per_minute}/min) "
-          f"through DynamoDB for {args.seconds:g} s; sliding margin {args.margin_ms} ms; counted at the JST sandbox.")
+          f"through DynamoDB for {args.seconds:g} s; sliding margin {args.margin_ms} ms; counted at the JST sandbox"
+          + (f"; each call reaches it {args.jst_latency_ms} ms + up to {args.jst_jitter_ms} ms later"
+             if args.jst_latency_ms or args.jst_jitter_ms else "") + ".")
     print(f"  accepted calls     {len(accepted)} in the run's {span:g} s, of at most {most} the sandbox's sliding "
           f"windows allow -> use {len(accepted) / most:.0%} (goal >= 90 %); {late} granted before the end arrived after it")
     print(f"  refused calls      {len(refused)} (199: {sum(c['code'] == 199 for c in refused)}, "
@@ -141,7 +156,11 @@ def main() -> int:
     if stamps:
         print(f"  busiest 1 s / 60 s {busiest(stamps, 1.0)} / {busiest(stamps, 60.0)} "
               f"(limits {args.per_second} / {args.per_minute})")
-    print("  per process (accepted, refused): " + ", ".join(f"#{n} {ok}/{no}" for n, ok, no in per_process))
+    print("  per process (accepted, refused): " + ", ".join(f"#{n} {ok}/{no}" for n, ok, no, _, _ in per_process))
+    made = sum(ok + no for _, ok, no, _, _ in per_process)
+    puts, gets = sum(p[3] for p in per_process), sum(p[4] for p in per_process)
+    print(f"  DynamoDB (botocore hook): {puts} conditional writes, {gets} reads for {made} JST calls made "
+          f"-> {puts / max(made, 1):.2f} writes a call (a lost race or a limiter's refusal costs one more)")
     return 0
 
 

@@ -173,6 +173,109 @@ def test_grants_ahead_of_our_clock_count():
     assert 1001.45 <= granted(limiter).at <= 1001.45 + 0.017   # not 1000.0: they leave at 1000.3 + 1.15
 
 
+def most_in_any_window(calls: list[tuple[float, float]], span: float) -> int:
+    """The most calls the API could count in one window of ``span`` (the last ``span`` seconds
+    before an arrival, as the sandbox counts), each call arriving anywhere in its ``(earliest,
+    latest)``: the worst case over every way the network could have delivered them."""
+    return max((sum(1 for lo, hi in calls if hi > end - 1e-9 - span and lo <= end - 1e-9)
+                for _, end in calls), default=0)
+
+
+def test_an_own_call_counts_until_a_window_after_its_answer():
+    """A call made through ``calling()`` reached JST between its grant and its answer: this
+    process counts it until 1 s after the answer (+1 ms for reading whole ms), with no send
+    allowance and no margin; a bare grant still counts for 1.15 s."""
+    clock = FakeClock()
+    limiter = sliding(clock, windows_for(5, 100))
+    answers = []
+    for _ in range(5):
+        with limiter.calling():
+            clock.now += 0.03   # the round trip
+        answers.append(clock.now)
+    with limiter.calling() as sixth:
+        pass
+    assert sixth.at == pytest.approx(answers[0] + 1.001)   # not 1001.15: the first call's answer + 1 s
+    assert sixth.number == 6
+
+
+def test_another_container_still_counts_our_calls_with_the_allowance_and_the_margin():
+    clock = FakeClock()
+    shared = InMemoryGrantLog()
+    ours, theirs = (sliding(clock, windows_for(5, 100), log=shared) for _ in range(2))
+    for _ in range(5):
+        with ours.calling():
+            pass
+    assert 1001.15 <= granted(theirs).at <= 1001.15 + 0.017   # the shared counts know only grants
+
+
+def test_an_own_call_in_flight_counts_however_late_its_answer():
+    """Five calls sent, none answered yet: whatever the grants' buckets say, a sixth waits for an
+    answer (JST may receive a slow call at any time before it answers)."""
+    clock = FakeClock()
+    limiter = sliding(clock, windows_for(5, 100), max_wait_seconds=3)
+    open_calls = [limiter.calling() for _ in range(5)]
+    for call in open_calls:
+        call.__enter__()
+    with pytest.raises(JstRateLimited):
+        granted(limiter)      # 3 s later the buckets have long left the window, the calls have not
+    open_calls[0].__exit__(None, None, None)
+    answered = clock.now
+    assert granted(limiter).at == pytest.approx(answered + 1.001)
+
+
+def test_a_call_that_failed_unanswered_counts_the_allowance_past_its_failure():
+    clock = FakeClock()
+    limiter = sliding(clock, windows_for(1, 100))
+    with pytest.raises(TimeoutError):
+        with limiter.calling():
+            clock.now += 5.0
+            raise TimeoutError("no answer")   # the request may still be on its way
+    failed = clock.now
+    assert granted(limiter).at == pytest.approx(failed + 0.1 + 1.001)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_own_calls_keep_to_the_limit_whatever_the_latency_and_its_jitter(seed):
+    """Up to 5 calls at once through one limiter (a worker pool), each answered after 5 ms to
+    1.5 s drawn at random (a slow, jittery network: later calls overtake earlier ones): wherever
+    between its grant and its answer JST received each call, no second and no minute held more
+    than the limit. Counted in virtual time: the clock moves only when the caller waits."""
+    import random
+
+    rng = random.Random(seed)
+    clock = FakeClock()
+    in_flight: list[tuple[float, int, object]] = []
+    calls: list[list[float]] = []
+
+    def deliver() -> None:
+        for answer_at, n, call in sorted(in_flight, key=lambda item: item[:2]):
+            if answer_at <= clock.now:
+                in_flight.remove((answer_at, n, call))
+                call.__exit__(None, None, None)
+                calls[n][1] = clock.now
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+        deliver()
+
+    limiter = InMemorySlidingLogLimiter("app", windows_for(5, 40), clock=clock, sleep=sleep, max_wait_seconds=120)
+    for n in range(120):
+        while len(in_flight) >= 5:     # the pool's five workers are busy: the next call waits for one
+            sleep(0.001)
+        call = limiter.calling()
+        grant = call.__enter__()
+        calls.append([grant.at, math.inf])
+        in_flight.append((clock.now + rng.choice((0.005, 0.02, rng.uniform(0.005, 1.5))), n, call))
+        sleep(rng.choice((0.0, 0.0, rng.uniform(0.0, 0.3))))   # the next chunk is ready at once, or later
+    while in_flight:
+        sleep(0.01)
+    received = [(lo, hi) for lo, hi in calls]
+    assert most_in_any_window(received, 1.0) <= 5 and most_in_any_window(received, 60.0) <= 40
+    # Not paced by the allowance: some call followed the call five before it by less than 1.15 s.
+    grants = sorted(lo for lo, _ in calls)
+    assert min(b - a for a, b in zip(grants, grants[5:])) < 1.1
+
+
 def test_the_tenant_chooses_the_counting(monkeypatch, aws):
     from o2o_bridge.connectors.jushuitan import factory
     from o2o_bridge.tenant import parse_tenant

@@ -12,7 +12,7 @@ POST /__admin__/seed                     {"demo": true, "callback_base_url": ...
                                           other_inouts, aftersales, credentials, settings}
 POST /__admin__/settings                 {any Settings field}
 POST /__admin__/faults                   {error_rate, http_fraction, jst_codes, http_statuses, latency_ms,
-                                          timeout_rate, hang_seconds, apply_effect_rate, paths, seed,
+                                          latency_jitter_ms, timeout_rate, hang_seconds, apply_effect_rate, paths, seed,
                                           "reset": bool, "script": [{kind, path, code, delay, apply_effect, times}]}
 POST /__admin__/rate-limit               {per_second, per_minute, enabled}
 POST /__admin__/token                    {app_key, access_token?, refresh_token?, expires_in?} issue;

@@ -37,7 +37,8 @@ class FaultConfig:
     # bridge treats them as permanent unless a deployment says otherwise (ErrorPolicy).
     jst_codes: list[int] = field(default_factory=lambda: [199])
     http_statuses: list[int] = field(default_factory=lambda: [500, 502, 503])
-    latency_ms: float = 0.0  # added to every matching call
+    latency_ms: float = 0.0  # added to every matching call, before it is counted (the way in)
+    latency_jitter_ms: float = 0.0  # and up to this much more, drawn per call (calls overtake each other)
     timeout_rate: float = 0.0  # fraction of matching calls that hang
     hang_seconds: float = 30.0  # how long a hanging call waits before the connection is closed unanswered
     apply_effect_rate: float = 0.0  # fraction of errors whose call was processed anyway (response lost)
@@ -97,10 +98,10 @@ class FaultInjector:
             c = self.config
             if c.paths and not any(path.startswith(p) for p in c.paths):
                 return None
-            if not (c.error_rate or c.timeout_rate or c.latency_ms):
+            if not (c.error_rate or c.timeout_rate or c.latency_ms or c.latency_jitter_ms):
                 return None
             r = self._random
-            delay = c.latency_ms / 1000.0
+            delay = (c.latency_ms + (r.uniform(0.0, c.latency_jitter_ms) if c.latency_jitter_ms else 0.0)) / 1000.0
             if c.timeout_rate and r.random() < c.timeout_rate:
                 return Fault("timeout", 0, c.hang_seconds)
             if c.error_rate and r.random() < c.error_rate:

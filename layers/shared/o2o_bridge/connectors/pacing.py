@@ -19,12 +19,17 @@ re-decides on the winner's counts (returned by the refused write). So no interva
 window's length, wherever it starts, ever holds more than the limit: the strictest way the
 API could count is respected, at the price of at most one bucket of the window.
 
-An API counts a call when it *arrives*, which is after its grant. Each window is lengthened by
-the send allowance (default 100 ms), the most a granted call may take to reach the API: the
-client sends at once after its grant, and a grant whose own write took more than half the
-allowance is given up (its slot wasted, never overspent). The margin (default 50 ms) covers
-clock skew between containers. So a call costs one conditional write, and at most ``limit /
-(window + margin + allowance)`` calls go out per window.
+An API counts a call when it *arrives*, which is after its grant. For the grants in the shared
+item each window is lengthened by the send allowance (default 100 ms), the most a granted call
+may take to reach the API: the client sends at once after its grant, and a grant whose own
+write took more than half the allowance is given up (its slot wasted, never overspent). The
+margin (default 50 ms) covers clock skew between containers. So a call costs one conditional
+write, and across containers at most ``limit / (window + margin + allowance)`` calls go out per
+window. A client that sends inside ``calling()`` tells the limiter when the answer came; the
+limiter object that granted the call then counts it by that (it arrived before its answer):
+in flight, it counts; answered, until a window after the answer, with no allowance and no
+margin. So the calls of one process are paced at one window plus a round trip, whatever the
+network's latency or jitter, and other containers still count them by their grants.
 
 ``fixed``: one counter item per key and calendar window (``RATE#<key>#<len>s#<window
 no.>``), taken with a conditional ``ADD``; all windows of a call in one transaction, so a
@@ -38,12 +43,14 @@ instead of a Lambda burning its timeout.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from botocore.exceptions import ClientError
 
@@ -75,16 +82,23 @@ def windows_for(per_second: int, per_minute: int) -> tuple[Window, ...]:
 
 @dataclass(frozen=True)
 class Grant:
-    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows."""
+    """A slot: the call may be made now; ``at`` is the clock reading inside the counted windows;
+    ``number`` names a call made through ``calling()`` (0: a bare ``acquire()``)."""
 
     at: float
     waited: float
+    number: int = 0
 
 
 class RateLimiter(Protocol):
     def acquire(self) -> Grant:
         """Block until a call fits every window, or raise the limiter's refusal (transient).
         The caller sends its call at once."""
+
+    def calling(self) -> Any:
+        """``with limiter.calling(): send(...)``: a slot as ``acquire()`` gives it, the call
+        sent inside the block, and the block's end taken as the call's answer (the API received
+        it before then), which a limiter may use to count the call more tightly."""
 
 
 class RateLimitReached(TransientError):
@@ -104,6 +118,11 @@ class _Refusing:
 
     def _refuse(self, what: str, retry_after_seconds: int) -> TransientError:
         return self.refusal(f"{self.label} {what}", retry_after_seconds)
+
+    @contextmanager
+    def calling(self) -> Iterator[Grant]:
+        """A slot for one call sent inside the block (calendar windows learn nothing from its answer)."""
+        yield self.acquire()
 
 
 class _WindowedLimiter(_Refusing):
@@ -214,6 +233,24 @@ class GrantLog:
     version: int = 0
 
 
+# A call this process made and saw answered counts until its answer plus the window plus this
+# much: both instants are read in whole ms, so the next call's earliest arrival is then strictly
+# more than a window after the answer (the sandbox, like JST, counts the last 1 s / 60 s).
+OWN_RESOLUTION_MS = 1
+# How often a caller looks again while the window is full of this process's calls in flight
+# (their answers, not a time, free it).
+IN_FLIGHT_POLL_SECONDS = 0.01
+
+
+@dataclass
+class _OwnCall:
+    """A call made through ``calling()`` by this limiter object: granted at ``at_ms`` (the
+    instant its shared bucket holds); in flight until ``answered`` (a clock reading) is set."""
+
+    at_ms: int
+    answered: float | None = None
+
+
 class _SlidingLogLimiter(_Refusing):
     """The decision and waiting loop; subclasses say how the counts are replaced if unchanged.
 
@@ -221,6 +258,14 @@ class _SlidingLogLimiter(_Refusing):
     (whole ms, rounded up); a grant is counted in the bucket of its time (epoch ms, rounded up)
     and a bucket counts for the whole window while any part of it lies inside the window:
     at most one bucket longer than the exact log, never a grant too few.
+
+    A grant is all the shared counts say of a call: it reached the API at most the send
+    allowance after it (and, from another container, the margin for clock skew). A call made
+    through ``calling()`` is known better here, in the process that made it: the API received
+    it between its grant and its answer. So this object counts its own calls by what it saw,
+    not by the grant's bucket: in flight, it counts (however late it may arrive); answered, it
+    counts until a window after its answer, with no allowance and no margin (one clock). Other
+    containers still count it by its bucket. Same write, same item: only the decision is tighter.
     """
 
     def __init__(self, key: str, windows: Sequence[Window], *, margin_seconds: float = DEFAULT_MARGIN_SECONDS,
@@ -242,6 +287,12 @@ class _SlidingLogLimiter(_Refusing):
         self._kept_ms = max(b + s for b, s in zip(self._bucket_ms, self._span_ms))
         # The last counts this object saw. Stale ones cost one refused write, never a grant too many.
         self._known = GrantLog()
+        # This object's calls made through calling() that may still count (see the class doc).
+        self._own: dict[int, _OwnCall] = {}
+        self._numbers = itertools.count(1)
+        # One decision (and its write) at a time per object: threads of one process never race
+        # each other for the stored item (a lost race would cost a second write).
+        self._deciding = threading.Lock()
 
     def _replace_if_unchanged(self, expected_version: int, log: GrantLog) -> tuple[bool, GrantLog]:
         """Store ``log`` as version expected_version + 1 if the stored version is still
@@ -256,19 +307,45 @@ class _SlidingLogLimiter(_Refusing):
         return tuple(tuple((b, n) for b, n in buckets if (b + 1) * size > now_ms - span)
                      for buckets, size, span in zip(log.buckets, self._bucket_ms, self._span_ms))
 
-    def _wait_ms(self, counted: tuple[tuple[tuple[int, int], ...], ...], now_ms: int) -> tuple[int, Window | None]:
-        """How long until one more grant fits every window (0: now), and the window that is full."""
-        longest, full = 0, None
+    def _ends(self, counted: tuple[tuple[tuple[int, int], ...], ...], now_ms: int) -> list[list[tuple[float, int, bool]]]:
+        """Per window, oldest first, ``(ms when they stop counting, calls, own)``: the shared buckets
+        less this object's own calls, which count by what it saw of them (``inf``: in flight)."""
+        own = list(self._own.values())
+        ends: list[list[tuple[float, int, bool]]] = []
         for window, buckets, size, span in zip(self.windows, counted, self._bucket_ms, self._span_ms):
-            inside = sum(n for _, n in buckets)
-            for bucket, grants in buckets:  # oldest first: free once enough have left the window
+            counts = dict(buckets)
+            window_ends: list[tuple[float, int, bool]] = []
+            for call in own:
+                bucket = call.at_ms // size
+                if counts.get(bucket, 0) > 0:
+                    counts[bucket] -= 1  # its grant; counted below by what this object knows
+                if call.answered is None:
+                    window_ends.append((math.inf, 1, True))
+                else:
+                    end = math.ceil(call.answered * 1000) + window.seconds * 1000 + OWN_RESOLUTION_MS
+                    if end > now_ms:
+                        window_ends.append((end, 1, True))
+            window_ends.extend(((b + 1) * size + span, n, False) for b, n in counts.items() if n)
+            window_ends.sort()
+            ends.append(window_ends)
+        return ends
+
+    def _wait_ms(self, ends: list[list[tuple[float, int, bool]]], now_ms: int) -> tuple[float, Window | None, bool]:
+        """How long until one more grant fits every window (0: now; ``inf``: not before an own
+        call in flight is answered), the window that is full, and whether an own call's end
+        (not a shared bucket) is what the wait is for."""
+        longest: float = 0
+        full, own = None, False
+        for window, window_ends in zip(self.windows, ends):
+            inside = sum(n for _, n, _ in window_ends)
+            for end, calls, mine in window_ends:  # oldest first: free once enough have left the window
                 if inside < window.limit:
                     break
-                inside -= grants
-                wait = (bucket + 1) * size + span - now_ms
+                inside -= calls
+                wait = end - now_ms
                 if wait > longest:
-                    longest, full = wait, window
-        return longest, full
+                    longest, full, own = wait, window, mine
+        return longest, full, own
 
     def _with_grant(self, counted: tuple[tuple[tuple[int, int], ...], ...], now_ms: int) -> GrantLog:
         buckets = []
@@ -278,33 +355,68 @@ class _SlidingLogLimiter(_Refusing):
             buckets.append(tuple(sorted(counts.items())))
         return GrantLog(tuple(buckets))
 
+    def _forget_own(self, now_ms: int) -> None:
+        """Drop own calls that count nowhere any more (their answer and their bucket are past)."""
+        for number, call in list(self._own.items()):
+            if call.answered is not None and math.ceil(call.answered * 1000) + self._kept_ms < now_ms:
+                del self._own[number]
+
     def acquire(self) -> Grant:
+        return self._take(tracked=False)[0]
+
+    @contextmanager
+    def calling(self) -> Iterator[Grant]:
+        grant, call = self._take(tracked=True)
+        try:
+            yield grant
+        except BaseException:
+            # No answer: the request may still be on its way (a timeout); it counts as a bare
+            # grant would, from now.
+            call.answered = self.clock() + self.send_allowance_seconds
+            raise
+        call.answered = self.clock()
+
+    def _take(self, *, tracked: bool) -> tuple[Grant, _OwnCall]:
         started = self.clock()
-        log = self._known
         while True:
-            now = self.clock()
-            now_ms = math.ceil(now * 1000)
-            counted = self._counted(log, now_ms)
-            wait_ms, full = self._wait_ms(counted, now_ms)
-            waited = now - started
-            if full is not None:
-                wait = wait_ms / 1000
-                if waited + wait > self.max_wait_seconds:
-                    raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later", math.ceil(wait))
-                self.sleep(wait + _jitter())
+            with self._deciding:
+                log = self._known
+                now = self.clock()
+                now_ms = math.ceil(now * 1000)
+                self._forget_own(now_ms)
+                counted = self._counted(log, now_ms)
+                wait_ms, full, own = self._wait_ms(self._ends(counted, now_ms), now_ms)
+                waited = now - started
+                if full is None:
+                    if waited > self.max_wait_seconds:
+                        raise self._refuse("rate limiter busy (too many containers at once); try again later", 1)
+                    written, log = self._replace_if_unchanged(log.version, self._with_grant(counted, now_ms))
+                    self._known = log
+                    after = self.clock()
+                    # A slow write: the call might reach the API after the allowance its grant is
+                    # counted with. The slot is given up (wasted, never overspent); a refused write
+                    # (another container first) decides again on the counts it returned.
+                    if written and after - now <= self.send_allowance_seconds / 2:
+                        call = _OwnCall(now_ms)
+                        number = 0
+                        if tracked:
+                            number = next(self._numbers)
+                            self._own[number] = call
+                        return Grant(now, after - started, number), call
+                    continue
+            if math.isinf(wait_ms):  # the window is full of our own calls in flight
+                if waited + IN_FLIGHT_POLL_SECONDS > self.max_wait_seconds:
+                    raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s, in flight); "
+                                       "try again later", 1)
+                self.sleep(IN_FLIGHT_POLL_SECONDS)
                 continue
-            if waited > self.max_wait_seconds:
-                raise self._refuse("rate limiter busy (too many containers at once); try again later", 1)
-            written, log = self._replace_if_unchanged(log.version, self._with_grant(counted, now_ms))
-            self._known = log
-            if not written:
-                continue  # another container wrote first: decide again on its counts (no read needed)
-            after = self.clock()
-            if after - now > self.send_allowance_seconds / 2:
-                # The write itself was slow: the call might reach the API after the allowance its
-                # grant is counted with. The slot is given up (wasted, never overspent).
-                continue
-            return Grant(now, after - started)
+            wait = wait_ms / 1000
+            if waited + wait > self.max_wait_seconds:
+                raise self._refuse(f"rate limit reached ({full.limit} calls per {full.seconds}s); try again later",
+                                   math.ceil(wait))
+            # Jitter keeps containers waiting on the same shared bucket from writing at once; the
+            # end of an own call is this process's alone (its threads decide one at a time).
+            self.sleep(wait + (0.0 if own else _jitter()))
 
 
 class InMemoryGrantLog:

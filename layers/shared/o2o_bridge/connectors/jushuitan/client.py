@@ -119,9 +119,10 @@ class JstClient:
         request = self.http.build_request("POST", f"{self.base_url}/{path.lstrip('/')}", data=params,
                                           headers={"Content-Type": FORM})
         request.read()
-        self.limiter.acquire()
         try:
-            response = self.http.send(request)
+            # The answer's arrival closes the call for the limiter: JST received it before.
+            with self.limiter.calling():
+                response = self.http.send(request)
         except httpx.TimeoutException as exc:
             raise JstTransientError(f"JST {path} timed out ({type(exc).__name__})", path=path) from None
         except httpx.TransportError as exc:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import httpx
 
@@ -46,10 +47,16 @@ def full_method(method: str) -> str:
 class RateLimiter(Protocol):
     def acquire(self) -> Any: ...
 
+    def calling(self) -> Any: ...
+
 
 class _Unpaced:
     def acquire(self) -> None:
         return None
+
+    @contextmanager
+    def calling(self) -> Iterator[None]:
+        yield None
 
 
 @dataclass(frozen=True)
@@ -111,10 +118,12 @@ class QimenClient:
         """One signed POST of ``body`` as it is; transport failures raise, answers are returned."""
         method = full_method(method)
         params = self.signed_url_params(method, body)
-        self.limiter.acquire()  # the call goes out at once: its slot was counted with a send allowance
         try:
-            response = self.http.post(self.credentials.gateway_url, params=params, content=body,
-                                      headers={"Content-Type": CONTENT_TYPE})
+            # The call goes out at once (its slot was counted with a send allowance); its answer
+            # closes it for the limiter: the gateway received it before.
+            with self.limiter.calling():
+                response = self.http.post(self.credentials.gateway_url, params=params, content=body,
+                                          headers={"Content-Type": CONTENT_TYPE})
         except httpx.TimeoutException as exc:
             raise QimenTransientError(f"奇门 {method} timed out ({type(exc).__name__})", method=method) from None
         except httpx.TransportError as exc:

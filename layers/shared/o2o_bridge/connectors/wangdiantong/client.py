@@ -100,11 +100,13 @@ class WdtClient:
         c = self.credentials
         form = signed_form(sid=c.sid, appkey=c.appkey, appsecret=c.appsecret, timestamp=self.timestamp(),
                            business=business)
-        self.limiter.acquire()  # the call goes out at once: its slot was counted with a send allowance
         url = f"{self.base_url}/{api}"
-        self.calls += 1
         try:
-            response = self.http.post(url, data=form, headers={"Content-Type": FORM})
+            # The call goes out at once (its slot was counted with a send allowance); its answer
+            # closes it for the limiter: the ERP received it before.
+            with self.limiter.calling():
+                self.calls += 1
+                response = self.http.post(url, data=form, headers={"Content-Type": FORM})
         except httpx.TimeoutException as exc:
             raise WdtTransientError(f"旺店通 {api} timed out ({type(exc).__name__})", api=api) from None
         except httpx.TransportError as exc:
