@@ -13,7 +13,7 @@ that is the snake_case name of an operation of one of these services, every ``ge
 argument, the ones libraries call for us (LIBRARY_OPERATIONS) and the ones botocore itself may
 call (BOTOCORE_OPERATIONS). A name that merely looks like an operation keeps that operation:
 the cut errs on the side of keeping. Every exception shape is kept (``client.exceptions``).
-Documentation strings are dropped (only docstrings use them).
+Documentation strings are emptied (only docstrings show them).
 
     python scripts/trim_botocore_models.py          # rewrite the models
     python scripts/trim_botocore_models.py --check  # exit 1 if they differ from what this writes
@@ -80,8 +80,9 @@ def _shapes_of(model: dict, roots: set[str]) -> set[str]:
 
 
 def _undocumented(value):
+    # Emptied, not removed: botocore reads some of them with ``[...]`` (clientContextParams).
     if isinstance(value, dict):
-        return {k: _undocumented(v) for k, v in value.items() if k not in ("documentation", "documentationUrl")}
+        return {k: "" if k == "documentation" else _undocumented(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_undocumented(v) for v in value]
     return value
