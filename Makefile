@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras
 
-.PHONY: prereqs setup demo test test-fast lint layer sam-check lock bench clean
+.PHONY: prereqs setup demo test test-fast lint layer sam-check lock models bench clean
 
 prereqs:
 	@PYTHON=$(PYTHON) bash scripts/prereqs.sh
@@ -51,6 +51,7 @@ sam-check:
 #   requirements/dev.lock          the dev venv: the project and its [dev] extras
 #   layers/shared/requirements.lock the Lambda layer, without what the runtime provides
 #   requirements/sam.lock          the SAM CLI's own venv
+# then installs the new dev lock and writes the trimmed botocore models from its botocore.
 # `make lock UPGRADE=1` also moves every pin to the newest allowed version.
 lock: setup
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe --extra dev -o requirements/dev.lock pyproject.toml requirements/build.in
@@ -58,6 +59,14 @@ lock: setup
 	  --unsafe-package boto3 --unsafe-package botocore --unsafe-package s3transfer \
 	  --unsafe-package urllib3 --unsafe-package python-dateutil --unsafe-package six
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe -o requirements/sam.lock requirements/sam.in
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(MAKE) models
+
+# The botocore models the layer ships, cut to the operations the code calls, from the venv's
+# botocore (scripts/trim_botocore_models.py). After a new call to an AWS operation, or a new
+# botocore (`make lock` runs it): tests/unit/test_botocore_models.py fails until it is run.
+models: setup
+	$(BIN)/python scripts/trim_botocore_models.py
 
 bench: setup
 	$(BIN)/python bench/cold_start.py

@@ -3,7 +3,8 @@
 # python3 >= 3.11 and network access to PyPI: no python3.12, no Docker, no `sam build`.
 #
 #   build/layer/python/            what Lambda mounts at /opt/python
-#     o2o_bridge/                  the package (copied from layers/shared/o2o_bridge)
+#     o2o_bridge/                  the package (copied from layers/shared/o2o_bridge), with the
+#                                  trimmed botocore models its clients read (make models)
 #     pydantic_core/... tzdata/... the libraries of layers/shared/requirements.lock, as the
 #                                  manylinux2014 aarch64 / CPython 3.12 wheels pip selects
 #                                  with --platform (binary wheels only, hashes checked)
@@ -47,6 +48,8 @@ fi
 test -f "$OUT/python/o2o_bridge/__init__.py" || { echo "build_layer: no o2o_bridge in the layer" >&2; exit 1; }
 ls "$OUT"/python/pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so >/dev/null \
   || { echo "build_layer: pydantic_core is not the cpython-312 aarch64 build" >&2; exit 1; }
+test -f "$OUT/python/o2o_bridge/connectors/aws/botocore_models/dynamodb/2012-08-10/service-2.json" \
+  || { echo "build_layer: no trimmed botocore models in the layer (make models)" >&2; exit 1; }
 test -f "$OUT/python/tzdata/zoneinfo/Asia/Shanghai" \
   || { echo "build_layer: tzdata has no Asia/Shanghai" >&2; exit 1; }
 for bundled_by_runtime in boto3 botocore; do

@@ -27,3 +27,8 @@ def compact_tenant(ent_id: str) -> dict:
     return ledger_compaction.compact_tenant(wiring.compactable_ledger(), ent_id, now=datetime.now(timezone.utc),
                                             time_left=wiring.invocation_clock(runtime.lambda_context()),
                                             metric=wiring.count_metric)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "s3", "sqs")

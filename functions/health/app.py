@@ -2,9 +2,10 @@
 
 import os
 
+import o2o_bridge  # first: in Lambda it turns the garbage collector off for the init phase
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-import o2o_bridge
+from o2o_bridge import runtime
 from o2o_bridge.outermost import contain_failures, json_internal_error
 from o2o_bridge.tracing import traced
 
@@ -20,3 +21,8 @@ def health():
 @contain_failures(json_internal_error)
 def lambda_handler(event, context):
     return app.resolve(event, context)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready()

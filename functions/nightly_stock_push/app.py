@@ -25,3 +25,8 @@ def nightly(ctx):
     wms = stock_sync.pull_jst_stock(ctx) if ctx.tenant.warehouse == "qimen" else None
     result = stock_nightly.nightly_stock_push(ctx) or {}
     return {**result, "qimen": wms} if wms is not None else result
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "secretsmanager", "sqs")

@@ -24,3 +24,8 @@ def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("poll_wdt_documents", follow_documents, event, erp="wangdiantong",
                                  build=wiring.context_for)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "s3", "secretsmanager", "sqs")

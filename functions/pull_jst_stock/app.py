@@ -17,3 +17,8 @@ def lambda_handler(event, context):
         return kit.scheduled_job("pull_jst_stock", kit.for_erp("pull_jst_stock", jushuitan=stock_sync.pull_jst_stock,
                                                                wangdiantong=stock_sync.pull_warehouse_stock), event,
                                  build=wiring.context_for)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "secretsmanager", "sqs")

@@ -14,3 +14,8 @@ from o2o_bridge.outermost import contain_failures
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("push_wdt_sales", store_sales.push_store_sales, event, erp="wangdiantong", build=wiring.context_for)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "secretsmanager", "sqs")

@@ -1,8 +1,8 @@
 """RetryQueue consumer: runs each retry envelope again; partial batch responses."""
 
+from o2o_bridge import runtime, wiring  # first: in Lambda it turns the garbage collector off for the init phase
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from o2o_bridge import runtime, wiring
 from o2o_bridge.observability import logger, metrics, traced
 from o2o_bridge.outermost import contain_failures
 from o2o_bridge.retry_worker import run_record
@@ -22,3 +22,8 @@ def record_handler(record):
 def lambda_handler(event, context):
     with runtime.invocation(context):
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "s3", "secretsmanager", "sqs")

@@ -15,3 +15,8 @@ def lambda_handler(event, context):
     with runtime.invocation(context):
         return kit.scheduled_job("sync_products", kit.for_erp("sync_products", jushuitan=sync_products,
                                                               wangdiantong=erp_products.sync_erp_products), event, build=wiring.context_for)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("dynamodb", "kms", "secretsmanager", "sqs")

@@ -418,3 +418,41 @@ def _logical_id_of(value: Any) -> str | None:
         if key == "Fn::Sub" and isinstance(argument, str) and argument.startswith("${"):
             return argument[2:].split("}")[0].split(".")[0]
     return None
+
+
+# A policy (SAM policy template, or an IAM action prefix) -> the boto3 service that uses it.
+POLICY_SERVICES = {"DynamoDB": "dynamodb", "SQS": "sqs", "SecretsManager": "secretsmanager", "KMS": "kms", "S3": "s3",
+                   "Lambda": "lambda", "Firehose": "firehose", "Athena": "athena", "CloudWatch": "cloudwatch"}
+ACTION_SERVICES = {"dynamodb": "dynamodb", "sqs": "sqs", "secretsmanager": "secretsmanager", "kms": "kms", "s3": "s3",
+                   "lambda": "lambda", "firehose": "firehose", "athena": "athena", "cloudwatch": "cloudwatch"}
+
+
+def services_of(template: Template, function: FunctionSpec) -> list[str]:
+    """The AWS services a function's policies let it call: every client it may make. Its handler
+    builds exactly these at init (``runtime.ready``; tests/template checks it), and
+    bench/cold_start.py times them."""
+    resources = template.resources
+    found: set[str] = set()
+
+    def statements(policy):
+        if isinstance(policy, dict) and "Ref" in policy:   # a managed policy defined in the template
+            document = (resources.get(policy["Ref"], {}).get("Properties") or {}).get("PolicyDocument") or {}
+            return document.get("Statement") or []
+        if isinstance(policy, dict) and "Statement" in policy:
+            return policy["Statement"]
+        return []
+
+    policies = (resources[function.logical_id].get("Properties") or {}).get("Policies") or []
+    for policy in policies if isinstance(policies, list) else [policies]:
+        if isinstance(policy, dict):
+            for name in policy:
+                for prefix, service in POLICY_SERVICES.items():
+                    if name.startswith(prefix) and name.endswith("Policy"):
+                        found.add(service)
+        for statement in statements(policy):
+            actions = statement.get("Action") or []
+            for action in [actions] if isinstance(actions, str) else actions:
+                service = ACTION_SERVICES.get(str(action).split(":")[0].lower())
+                if service:
+                    found.add(service)
+    return sorted(found)

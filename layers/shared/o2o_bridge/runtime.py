@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+from pathlib import Path
 from typing import Any, Iterator
 
+from . import init_phase
 from .settings import Settings
 
 # Per thread: the local stack serves requests in threads beside the CLI's own work, and one
@@ -39,6 +41,7 @@ def invocation(context: Any) -> Iterator[None]:
     per entry). Nothing is built or imported here beyond what the handler uses anyway."""
     # Only for this invocation: work after it (the next warm invocation's cold paths, a test's own
     # flows in the same process) must not read an ended invocation's remaining time.
+    init_phase.end()  # the collector is on for requests, even if the handler module never said it was ready
     previous, _this_thread.context = lambda_context(), context
     from .connectors.aws.held import timeline_held
 
@@ -54,11 +57,53 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+# The service models the bridge's clients load first (scripts/trim_botocore_models.py): the
+# installed botocore's, cut to the operations the code calls. A client builds its whole model,
+# so the full S3 or DynamoDB model would cost every cold start several times what the bridge uses.
+BOTOCORE_MODELS = Path(__file__).parent / "connectors" / "aws" / "botocore_models"
+
+
+@functools.cache
+def aws_session() -> Any:
+    """The one boto3 session of the container; its loader reads BOTOCORE_MODELS before botocore's
+    own data (services without a trimmed model, rule sets, paginators come from botocore)."""
+    import os
+
+    import boto3  # deferred: the import is the largest part of a cold start
+    import botocore.session
+
+    core = botocore.session.get_session()
+    # Before the loader exists: botocore builds it from data_path when first asked for it.
+    core.set_config_variable("data_path", os.pathsep.join(
+        [str(BOTOCORE_MODELS), *filter(None, [core.get_config_variable("data_path")])]))
+    return boto3.Session(botocore_session=core)
+
+
 @functools.cache
 def aws_client(service: str) -> Any:
-    import boto3  # deferred: the import is the largest part of a cold start
+    return aws_session().client(service)
 
-    return boto3.client(service)
+
+def ready(*services: str) -> None:
+    """The last statement of a handler module, the end of Lambda's init phase (init_phase.py):
+    a client for each AWS service the function's policies grant, built while the garbage
+    collector is off, then the collector back on. Outside Lambda it does nothing."""
+    if not init_phase.pending():
+        return
+    try:
+        for service in services:
+            # Secrets Manager as the bridge reads it: the secret resolver's Powertools provider
+            # over the shared client (the provider's import is part of that client's cost).
+            if service == "secretsmanager":
+                secret_resolver().provider()
+            else:
+                aws_client(service)
+    except Exception:  # noqa: BLE001 - the init goes on: the first use builds the client again, and fails loudly
+        from .observability import logger
+
+        logger.warning("could not build the AWS clients at init; the first use will", exc_info=True)
+    finally:
+        init_phase.end()
 
 
 @functools.cache
@@ -147,5 +192,5 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_client, state_store, command_queue, cursors, records, ledger, secret_resolver):
+    for cached in (settings, aws_session, aws_client, state_store, command_queue, cursors, records, ledger, secret_resolver):
         cached.cache_clear()
