@@ -20,7 +20,7 @@ from ..offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
 from .cancels import cancel_outbound
 from .confirmations import TIME_MARGIN_SECONDS, confirm_pending
 from .dispatch import dispatch
-from .exceptions import park, stuck_orders
+from .exceptions import count_stuck_orders, park
 from .order import ORDER_KIND, ORDER_TTL_DAYS, load_order, note_routing, order_from_outbound
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
         summary["confirmations"] = _both_passes(first, confirm_pending(ctx))
     # Orders whose dispatch never finished would otherwise wait silently for a person to run
     # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
-    summary["stuck"] = len(stuck_orders(ctx, explain=False))
+    summary["stuck"] = count_stuck_orders(ctx)
     ctx.metric("FulfilmentsStuck", summary["stuck"])
     return summary
 
