@@ -38,6 +38,11 @@ def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
 
 
 def confirm_pending(ctx: "FlowContext") -> dict[str, Any]:
+    """``confirm_pending_with_last`` without the last one confirmed."""
+    return confirm_pending_with_last(ctx)[0]
+
+
+def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str | None]:
     """Confirm in the ERP what the stores finished, ``erp.info.max_confirmations_per_call``
     outbounds a call, while time is left. Each outbound is settled
     on its own: confirmed once (``effect_once`` per io_id), or parked when the ERP refuses it,
@@ -46,10 +51,11 @@ def confirm_pending(ctx: "FlowContext") -> dict[str, Any]:
 
     What waits is read one call's worth at a time (``records.list_page``), so a run after a sale
     holds one batch, not every waiting confirmation. ``waiting``: the batch left unsent when the
-    run stopped (out of time, or the ERP refusing calls); more may wait behind it."""
+    run stopped (out of time, or the ERP refusing calls); more may wait behind it. Also returns
+    the outbound confirmed last (the poll moves its cursor past the ones it confirmed)."""
     size = max(1, ctx.erp.info.max_confirmations_per_call)
     counts: dict[str, Any] = {"calls": 0, "confirmed": 0, "refused": 0, "waiting": 0}
-    after = ""
+    after, last = "", None
     while True:
         batch = ctx.records.list_page(ctx.ent_id, PENDING_CONFIRM_KIND, after=after, limit=size)
         if not batch:
@@ -65,12 +71,15 @@ def confirm_pending(ctx: "FlowContext") -> dict[str, Any]:
             break
         counts["calls"] += 1
         for record in batch:
-            counts[_settle_confirmation(ctx, record, results.get(record.key))] += 1
+            outcome = _settle_confirmation(ctx, record, results.get(record.key))
+            counts[outcome] += 1
+            if outcome == "confirmed":
+                last = record.key
         if len(batch) < size:
             break
         # Settled ones are deleted; one whose request changed meanwhile stays for the next run.
         after = batch[-1].key
-    return counts
+    return counts, last
 
 
 def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":
