@@ -2,24 +2,30 @@
 店+ sandbox, shipped by the stores, then confirmed in JST, through the real flow
 (flows/store_fulfilment/) and the real HTTP adapters (signed JST calls paced at the tenant's
 limit). The sandboxes run in child processes (separate systems; their request logs and
-outbounds are not the bridge's memory). Flow state is in memory (tests/fakes.py: what
-DynamoDB holds), its writes counted as DynamoDB would see them.
+outbounds are not the bridge's memory), and so does the flow's state: the stand-ins for
+DynamoDB and S3 (tests/fakes.py records, cursors, links, timeline; the in-memory ledger) are
+served by a third child process over a pipe, as the bridge's state lives outside its Lambda.
 
-Printed, counted from outside the flow (the sandboxes' request logs, this process's clock,
-CPU time and max RSS):
+Printed, counted from outside the flow (the sandboxes' request logs, the state process's count
+of the requests it served, this process's clock and CPU time, each process's max RSS from /proc):
 - the poll: JST calls (scan pages) vs the minimum floor(N / 50) + 1 (the full pages, then the
   short or empty one that ends the scan), 店+ calls per order (P7 per candidate store + P1),
-  wall time, orders dispatched per second, state writes per order; with ``--pages-per-run K``
-  the poll runs out of time after K pages and is run again until the backlog is through;
+  wall time, orders dispatched per second, calls of the state ports per order (reads, writes:
+  the ports' calls, not DynamoDB requests, which bench/cost.py counts); with
+  ``--pages-per-run K`` the poll runs out of time after K pages and is run again until the
+  backlog is through;
 - the confirmations: every order's ``fulfilment.shipped`` handled as the store event handler
   does (the confirmation waits), then the polls that confirm what waits: JST wms/sent/upload
-  calls vs the minimum ceil(N / 50), outbounds confirmed per minute, wall time vs the rate bound;
+  calls vs the minimum ceil(N / 50), the scan calls those polls made (the outbounds JST
+  confirmed come back to a scan with a new ts unless the poll reads on past them), outbounds
+  confirmed per minute, wall time vs the rate bound;
 - refusals: a call JST refused as rate limited (199 / 200) or another transient failure is not
   a crash: the bench waits the error's ``retry_after_seconds`` and tries the step again, as the
   schedule or the retry worker would, and prints how many it met and how long it waited;
-- memory: max RSS of this process (the bridge: flow, adapters, and the in-memory state that
-  stands for DynamoDB), and how much of it that state is (the Python objects it holds), so
-  what the flow itself holds shows apart from what DynamoDB would hold.
+- memory: max RSS of the bridge's process (flow, adapters, the bench's driver; no state in it)
+  and of the state process (what DynamoDB and S3 would hold, and the Python objects it is), side
+  by side; ``--trace-memory`` adds what the bridge's process holds at the end by file
+  (tracemalloc).
 ``--sizes 100,1000,10000`` runs each size in a fresh process and prints them side by side. No
 assertions.
 
@@ -230,6 +236,25 @@ def _serve_state(conn) -> None:
         conn.send(answer)
 
 
+class PeakSampler(threading.Thread):
+    """With tracemalloc on: every 0.2 s, when the bridge's process holds more than at any earlier
+    look, what it holds by file (so the peak is explained, not only the end)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.best, self.by_file, self.done = 0, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self.best * 1.05:
+                self.best = current
+                stats = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)]).statistics("filename")
+                self.by_file = [(str(stat.traceback[0].filename).replace(str(ROOT) + "/", ""), stat.size)
+                                for stat in stats[:8]]
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     """Max RSS (VmHWM) of a process as the kernel counts it (/proc), in MB."""
     try:
@@ -376,8 +401,10 @@ def run(args) -> dict:
                           timeline=state.proxy("timeline"), ledger=state.proxy("ledger"),
                           queue=FakeCommandQueue(), metric=FakeMetrics())
         rss_before = peak_rss_mb()
+        sampler = PeakSampler()
         if args.trace_memory:
             tracemalloc.start()
+            sampler.start()
 
         print(f"s1_fulfilment: {args.orders} outbounds of {args.skus} SKUs, stores S001/S002, JST limit "
               f"{args.per_second}/s {args.per_minute}/min")
@@ -422,7 +449,7 @@ def run(args) -> dict:
         print(f"poll: dispatched {summary['dispatched']} in {poll_seconds:.1f} s ({dispatch_rate:.0f}/s); "
               f"JST scan calls {scan_calls} (minimum {args.orders // 50 + 1}); 店+ calls {pos_calls} "
               f"({pos_calls / args.orders:.1f} per order: {'P1' if args.no_stock_check else 'P7 per candidate + P1'}); "
-              f"state requests per order {per_order(poll_requests, args.orders)}; retries queued {queued_by_poll} "
+              f"state port calls per order {per_order(poll_requests, args.orders)}; retries queued {queued_by_poll} "
               f"(left after running them: {len(ctx.queue.queued)}); {poll_patience.summary()}")
 
         # The stores ship every order: each event handled as the store event handler does.
@@ -449,7 +476,7 @@ def run(args) -> dict:
         print(f"confirm: {confirmed} outbounds Confirmed by {len(runs)} poll(s) with {sent_calls} wms/sent/upload "
               f"calls (minimum ceil({args.orders}/50) = {minimum}) and {extra_scans} scan calls in "
               f"{confirm_seconds:.1f} s ({confirm_rate:.0f} outbounds/min); rate bound {bound:.0f} s at "
-              f"{args.per_second}/s {args.per_minute}/min; state requests per order "
+              f"{args.per_second}/s {args.per_minute}/min; state port calls per order "
               f"{per_order(confirm_requests, args.orders)}; {confirm_patience.summary()}")
         peak_mb = peak_rss_mb()
         print(f"CPU {time.process_time() - cpu0:.1f} s; the bridge's process (flow, adapters, the bench's driver): "
@@ -459,12 +486,13 @@ def run(args) -> dict:
               f"timeline entries and the ledger's facts: {figures['objects_mb']:.1f} MB of Python objects")
         traced = []
         if args.trace_memory:
+            sampler.done.set()
+            sampler.join()
             current, peak = tracemalloc.get_traced_memory()
-            by_file = tracemalloc.take_snapshot().filter_traces(
-                [tracemalloc.Filter(False, tracemalloc.__file__)]).statistics("filename")
-            traced = [(str(stat.traceback[0].filename).replace(str(ROOT) + "/", ""), stat.size) for stat in by_file[:8]]
-            print(f"tracemalloc in the bridge's process: {current / 2 ** 20:.1f} MB held at the end, peak "
-                  f"{peak / 2 ** 20:.1f} MB; held by file:")
+            traced = sampler.by_file
+            print(f"tracemalloc in the bridge's process (from the poll on): {current / 2 ** 20:.1f} MB held at the "
+                  f"end, peak {peak / 2 ** 20:.1f} MB; at the highest sampled ({sampler.best / 2 ** 20:.1f} MB), "
+                  f"held by file:")
             for name, size in traced:
                 print(f"  {size / 2 ** 10:9.0f} KB  {name}")
         return {"orders": args.orders, "dispatch_rate": dispatch_rate, "scan_calls": scan_calls,
@@ -481,7 +509,7 @@ def run(args) -> dict:
 def per_order(requests: dict[str, int], orders: int) -> str:
     reads = sum(v for k, v in requests.items() if k.startswith("read"))
     writes = sum(v for k, v in requests.items() if k.startswith("write"))
-    return f"{reads / orders:.1f} reads, {writes / orders:.1f} writes"
+    return f"{reads / orders:.1f} reads, {writes / orders:.1f} writes (records, links, cursors, timeline, ledger)"
 
 
 if __name__ == "__main__":
