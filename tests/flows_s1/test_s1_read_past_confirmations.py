@@ -104,20 +104,28 @@ def test_below_the_threshold_the_poll_reads_them_back_as_before(world, read, mon
     assert {io_id for io_id, status in read if status == "Confirmed"} == {700001, 700002, 700003}
 
 
-def test_a_run_out_of_time_while_reading_on_keeps_its_cursor_and_the_next_run_handles_everything(world, read):
-    for io_id in range(700001, 700006):
+def test_a_run_out_of_time_while_reading_on_keeps_what_it_passed_and_the_next_run_handles_the_rest(world, read):
+    for io_id in range(700001, 700007):
         world.jst.add(io_id)
     s1.poll_jst_outbound(world.ctx)
     world.drain()
     for io_id in range(700001, 700006):
         ship(world, io_id)
+    world.jst.set_status(700006, "Delete")  # voided at JST before the store shipped it
     world.jst.add(700101)
-    before = world.ctx.cursors.get(world.ctx.ent_id, s1.CURSOR).value
-    budget = iter([1e6, 1e6, 1e6, 0.0])  # time for the confirmations and one page, then none
-    world.ctx.time_left = lambda: next(budget, 0.0)
+    world.jst.add(700102)
+    world.jst.add(700103)  # page size 2: the waiting outbounds take two pages
+    before = int(world.ctx.cursors.get(world.ctx.ent_id, s1.CURSOR).value)
+    # Time for the two cancelled scans and one page of waiting ones (three pages), then none.
+    fetched = len(world.jst.fetches)
+    world.ctx.time_left = lambda: 1e6 if len(world.jst.fetches) < fetched + 3 else 0.0
     summary = s1.poll_jst_outbound(world.ctx)
-    assert summary["stopped_early"] and world.ctx.cursors.get(world.ctx.ent_id, s1.CURSOR).value == before
+    moved = int(world.ctx.cursors.get(world.ctx.ent_id, s1.CURSOR).value)
+    assert summary["stopped_early"] and "read_past_own_confirmations" not in summary
+    assert before < moved < world.jst.outbounds[700103]["ts"]  # past the page it handled, not beyond
     world.ctx.time_left = lambda: float("inf")
     s1.poll_jst_outbound(world.ctx)
     world.drain()
-    assert world.order(700101)["status"] == "dispatched" and sorted(world.jst.confirmed) == list(range(700001, 700006))
+    assert all(world.order(io_id)["status"] == "dispatched" for io_id in (700101, 700102, 700103))
+    assert sorted(world.jst.confirmed) == list(range(700001, 700006))
+    assert [world.store.fulfilments[fid]["external_id"] for fid in world.store.cancelled] == ["700006"]

@@ -83,33 +83,39 @@ def _past_own_confirmations(ctx: "FlowContext", summary: dict[str, Any], start_t
     """Move the cursor past the outbounds this run confirmed without reading them back.
 
     First the cursor at the last one confirmed (``erp.cursor_at``, X): anything that changes
-    after that reading comes after X. Then every outbound the poll acts on that changed since
-    the stored cursor, read with the ERP's filter (waiting, then cancelled) and handled as the
-    scan handles it; the others (confirmed, by this run or anyone) the poll ignores anyway. Only
-    when both scans went through does the cursor move to X: whatever was waiting or cancelled
-    before X has been handled, whatever changes later comes after X. A run short of time, or a
-    cursor moved by another run, leaves the cursor where it was (the scan from it is the same
-    as without this, the outbounds handled here are handled again idempotently).
-    Returns the new (position, cursor version), or None to scan from where it was."""
+    after that reading comes after X. Then, with the ERP's filter, the outbounds the poll acts on
+    that changed since the stored cursor, handled as the scan handles them: the cancelled ones
+    (few; the cursor stays), then the waiting ones, moving the cursor after each page to that
+    page's end but never past X. So the cursor passes a waiting outbound only once it is handled
+    and a cancelled one only once they all are; the others (confirmed, by this run or anyone) the
+    poll ignores anyway; whatever changes after X's reading comes after X. A run short of time
+    keeps what it moved (the next run goes on from there), a cursor another run moved stops it.
+    Returns the cursor's (position, version), or None when it did not read on (X unknown)."""
     at = ctx.erp.cursor_at(last_confirmed)
     if at is None or int(at) <= start_ts:
         return None
-    for only in ("waiting", "cancelled"):
-        _scan(ctx, ctx.erp.online_outbound_pages(str(start_ts), only=only), summary, start_ts, version,
-              advance=False)
-        if summary["stopped_early"]:
-            return None
-    if not ctx.cursors.advance(ctx.ent_id, CURSOR, at, version):
-        summary["cursor_taken_over"] = True  # another run moved it meanwhile: it goes on from there
-        return None
+    _scan(ctx, ctx.erp.online_outbound_pages(str(start_ts), only="cancelled"), summary, start_ts, version,
+          advance=False)
+    if summary["stopped_early"]:
+        return start_ts, version
+    position, version = _scan(ctx, ctx.erp.online_outbound_pages(str(start_ts), only="waiting"), summary,
+                              start_ts, version, advance=True, at_most=int(at))
+    if summary["stopped_early"] or summary.get("cursor_taken_over"):
+        return position, version
+    if position < int(at):
+        if not ctx.cursors.advance(ctx.ent_id, CURSOR, at, version):
+            summary["cursor_taken_over"] = True  # another run moved it meanwhile: it goes on from there
+            return position, version
+        position, version = int(at), (version or 0) + 1
     summary["read_past_own_confirmations"] = summary["confirmations"]["confirmed"]
-    return int(at), (version or 0) + 1
+    return position, version
 
 
 def _scan(ctx: "FlowContext", pages: Any, summary: dict[str, Any], position: int, version: int | None, *,
-          advance: bool) -> tuple[int, int | None]:
-    """Fetch a page, handle its outbounds, move the cursor (``advance``) and only then, time
-    permitting, fetch the next, until the last page. Returns the cursor's (position, version)."""
+          advance: bool, at_most: int | None = None) -> tuple[int, int | None]:
+    """Fetch a page, handle its outbounds, move the cursor (``advance``, to the page's end or
+    ``at_most``, whichever is lower) and only then, time permitting, fetch the next, until the
+    last page. Returns the cursor's (position, version)."""
     try:
         while True:
             if ctx.time_left() < TIME_MARGIN_SECONDS:
@@ -128,13 +134,14 @@ def _scan(ctx: "FlowContext", pages: Any, summary: dict[str, Any], position: int
             for outcome, count in outcomes.items():
                 summary[outcome] = summary.get(outcome, 0) + count
                 summary["handled"] += count
-            if advance and int(page.next_cursor) > position:
-                if not ctx.cursors.advance(ctx.ent_id, CURSOR, page.next_cursor, version):
+            to = int(page.next_cursor) if at_most is None else min(int(page.next_cursor), at_most)
+            if advance and to > position:
+                if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(to), version):
                     # Another run moved the cursor meanwhile: it goes on from there.
                     summary["cursor_taken_over"] = True
                     break
                 version = (version or 0) + 1
-                position = int(page.next_cursor)
+                position = to
             if page.last:
                 break
     finally:
