@@ -2,24 +2,30 @@
 店+ sandbox, shipped by the stores, then confirmed in JST, through the real flow
 (flows/store_fulfilment/) and the real HTTP adapters (signed JST calls paced at the tenant's
 limit). The sandboxes run in child processes (separate systems; their request logs and
-outbounds are not the bridge's memory). Flow state is in memory (tests/fakes.py: what
-DynamoDB holds), its writes counted as DynamoDB would see them.
+outbounds are not the bridge's memory), and so does the flow's state: the stand-ins for
+DynamoDB and S3 (tests/fakes.py records, cursors, links, timeline; the in-memory ledger) are
+served by a third child process over a pipe, as the bridge's state lives outside its Lambda.
 
-Printed, counted from outside the flow (the sandboxes' request logs, this process's clock,
-CPU time and max RSS):
+Printed, counted from outside the flow (the sandboxes' request logs, the state process's count
+of the requests it served, this process's clock and CPU time, each process's max RSS from /proc):
 - the poll: JST calls (scan pages) vs the minimum floor(N / 50) + 1 (the full pages, then the
   short or empty one that ends the scan), 店+ calls per order (P7 per candidate store + P1),
-  wall time, orders dispatched per second, state writes per order; with ``--pages-per-run K``
-  the poll runs out of time after K pages and is run again until the backlog is through;
+  wall time, orders dispatched per second, calls of the state ports per order (reads, writes:
+  the ports' calls, not DynamoDB requests, which bench/cost.py counts); with
+  ``--pages-per-run K`` the poll runs out of time after K pages and is run again until the
+  backlog is through;
 - the confirmations: every order's ``fulfilment.shipped`` handled as the store event handler
   does (the confirmation waits), then the polls that confirm what waits: JST wms/sent/upload
-  calls vs the minimum ceil(N / 50), outbounds confirmed per minute, wall time vs the rate bound;
+  calls vs the minimum ceil(N / 50), the scan calls those polls made (the outbounds JST
+  confirmed come back to a scan with a new ts unless the poll reads on past them), outbounds
+  confirmed per minute, wall time vs the rate bound;
 - refusals: a call JST refused as rate limited (199 / 200) or another transient failure is not
   a crash: the bench waits the error's ``retry_after_seconds`` and tries the step again, as the
   schedule or the retry worker would, and prints how many it met and how long it waited;
-- memory: max RSS of this process (the bridge: flow, adapters, and the in-memory state that
-  stands for DynamoDB), and how much of it that state is (the Python objects it holds), so
-  what the flow itself holds shows apart from what DynamoDB would hold.
+- memory: max RSS of the bridge's process (flow, adapters, the bench's driver; no state in it)
+  and of the state process (what DynamoDB and S3 would hold, and the Python objects it is), side
+  by side; ``--trace-memory`` adds what the bridge's process holds at the end by file
+  (tracemalloc).
 ``--sizes 100,1000,10000`` runs each size in a fresh process and prints them side by side. No
 assertions.
 
@@ -38,7 +44,9 @@ import multiprocessing
 import resource
 import subprocess
 import sys
+import threading
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -145,6 +153,119 @@ def _serve(conn, which: str) -> None:
         conn.send(answer)
 
 
+class StateProcess:
+    """The stand-ins for DynamoDB and S3 (tests/fakes.py records, cursors, links, timeline; the
+    in-memory ledger) served by a child process, as the bridge's state lives outside its Lambda:
+    the bridge's process holds none of it, so its max RSS is the bridge's own. ``proxy(name)``
+    is the port the flow gets; each call is one message over a pipe, and the child counts them
+    (reads, writes) from outside the flow."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork" if sys.platform != "darwin" else "spawn")
+        self.conn, child = context.Pipe()
+        self.lock = threading.Lock()
+        self.process = context.Process(target=_serve_state, args=(child,), daemon=True)
+        self.process.start()
+        self.conn.recv()
+
+    def call(self, target: str, method: str, *args, **kwargs):
+        with self.lock:
+            self.conn.send((target, method, args, kwargs))
+            answer = self.conn.recv()
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def proxy(self, target: str) -> "Remote":
+        return Remote(self, target)
+
+    def stop(self) -> None:
+        self.call("", "stop")
+        self.process.join(timeout=10)
+
+
+class Remote:
+    """One port of the state process: ``remote.put(...)`` runs ``put`` there."""
+
+    def __init__(self, state: StateProcess, target: str) -> None:
+        self._state, self._target = state, target
+
+    def __getattr__(self, method: str):
+        if method.startswith("__"):
+            raise AttributeError(method)
+        return lambda *args, **kwargs: self._state.call(self._target, method, *args, **kwargs)
+
+
+READS = {"get", "get_many", "list", "list_page", "find", "entries"}
+WRITES = {"put", "put_or_current", "put_newer", "put_always", "put_many", "delete", "advance", "link", "record",
+          "append"}
+
+
+def _serve_state(conn) -> None:
+    from fakes import FakeCursors, FakeLinks, FakeRecords, FakeTimeline
+    from o2o_bridge.ledger import MemoryLedger
+
+    ports = {"records": FakeRecords(), "cursors": FakeCursors(), "links": FakeLinks(), "timeline": FakeTimeline(),
+             "ledger": MemoryLedger()}
+    requests: Counter[str] = Counter()
+    rss_at_start = peak_rss_mb()
+
+    def count(kind: str, prefix: str = "") -> int:
+        return sum(1 for (_, k, key) in ports["records"].items if k == kind and key.startswith(prefix))
+
+    def figures() -> dict:
+        return {"requests": dict(requests), "peak_mb": peak_rss_mb(), "start_mb": rss_at_start,
+                "objects_mb": deep_size((ports["records"].items, ports["timeline"].items, ports["links"].links,
+                                         ports["cursors"].cursors, ports["ledger"].facts)) / 2 ** 20,
+                "records": len(ports["records"].items), "timeline": len(ports["timeline"].items)}
+
+    conn.send(True)
+    while True:
+        target, method, args, kwargs = conn.recv()
+        if method == "stop":
+            conn.send(True)
+            return
+        try:
+            if target == "":  # the bench's own questions, not the flow's
+                answer = {"count": count, "figures": figures}[method](*args, **kwargs)
+            else:
+                answer = getattr(ports[target], method)(*args, **kwargs)
+                requests[("read" if method in READS else "write" if method in WRITES else "other") + f" {target}"] += 1
+        except BaseException as exc:  # raised in the bridge's process, as the port would raise it
+            answer = exc
+        conn.send(answer)
+
+
+class PeakSampler(threading.Thread):
+    """With tracemalloc on: every 0.2 s, when the bridge's process holds more than at any earlier
+    look, what it holds by file (so the peak is explained, not only the end)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.best, self.by_file, self.done = 0, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self.best * 1.05:
+                self.best = current
+                stats = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)]).statistics("filename")
+                self.by_file = [(str(stat.traceback[0].filename).replace(str(ROOT) + "/", ""), stat.size)
+                                for stat in stats[:8]]
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Max RSS (VmHWM) of a process as the kernel counts it (/proc), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 * 1024)
+
+
 def deep_size(root) -> int:
     """Bytes of the Python objects reachable from ``root`` (each counted once)."""
     seen, stack, total = set(), [root], 0
@@ -166,10 +287,6 @@ def deep_size(root) -> int:
     return total
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 * 1024)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=300)
@@ -181,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skus", type=int, default=100, help="the orders' SKUs, one each in turn (default 100)")
     parser.add_argument("--no-stock-check", action="store_true",
                         help="routing.check_stock: false (no P7 per candidate store: one 店+ call per order)")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="tracemalloc in the bridge's process: what it holds at the end, by file (slower)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one size, as a line of JSON
     args = parser.parse_args(argv)
     if args.sizes:
@@ -202,25 +321,30 @@ def side_by_side(sizes: list[int], args) -> int:
             argv += ["--pages-per-run", str(args.pages_per_run)]
         if args.no_stock_check:
             argv += ["--no-stock-check"]
+        if args.trace_memory:
+            argv += ["--trace-memory"]
         done = subprocess.run(argv, capture_output=True, text=True, check=True)
         lines = done.stdout.splitlines()
         print("\n".join("  " + line for line in lines if not line.startswith("JSON ")))
         rows.append(json.loads(next(line for line in lines if line.startswith("JSON "))[5:]))
     print()
+    print("the bridge's process (flow, adapters, bench driver) and the state process (DynamoDB and S3 stand-ins), "
+          "max RSS from /proc")
     print(f"{'outbounds':>9} | {'dispatched/s':>12} | {'scan calls':>10} | {'confirmed/min':>13} | "
-          f"{'sent/upload calls':>17} | {'confirm s':>9} | {'bound s':>7} | {'peak RSS MB':>11} | "
-          f"{'of which state MB':>17} | {'rest MB':>7}")
+          f"{'sent/upload calls':>17} | {'confirm scans':>13} | {'confirm s':>9} | {'bound s':>7} | "
+          f"{'bridge MB':>9} | {'at start':>8} | {'state MB':>8} | {'state objects MB':>16}")
     for r in rows:
         print(f"{r['orders']:>9} | {r['dispatch_rate']:>12.0f} | {r['scan_calls']:>10} | {r['confirm_rate']:>13.0f} | "
-              f"{r['sent_calls']:>17} | {r['confirm_seconds']:>9.1f} | {r['confirm_bound']:>7.0f} | "
-              f"{r['peak_mb']:>11.0f} | {r['state_mb']:>17.1f} | {r['peak_mb'] - r['state_mb']:>7.0f}")
+              f"{r['sent_calls']:>17} | {r['extra_scans']:>13} | {r['confirm_seconds']:>9.1f} | "
+              f"{r['confirm_bound']:>7.0f} | {r['peak_mb']:>9.0f} | {r['start_mb']:>8.0f} | "
+              f"{r['state_peak_mb']:>8.0f} | {r['state_mb']:>16.1f}")
     return 0
 
 
 def run(args) -> dict:
     import yaml
 
-    from fakes import FakeCommandQueue, FakeCursors, FakeLinks, FakeMetrics, FakeRecords, FakeTenants, FakeTimeline
+    from fakes import FakeCommandQueue, FakeMetrics, FakeTenants
     from o2o_bridge.connectors.jushuitan.api import JstApiAdapter
     from o2o_bridge.connectors.jushuitan.client import JstClient
     from o2o_bridge.connectors.jushuitan.erp import JstErp
@@ -238,14 +362,7 @@ def run(args) -> dict:
     from o2o_bridge.retry import RetryRunner
     from o2o_bridge.tenant import parse_tenant
 
-    class CountingRecords(FakeRecords):
-        writes = 0
-
-        def put(self, *a, **k):
-            CountingRecords.writes += 1
-            return super().put(*a, **k)
-
-    jst_box, pos_box = Sandbox("jst"), Sandbox("pos")
+    state, jst_box, pos_box = StateProcess(), Sandbox("jst"), Sandbox("pos")
     try:
         jst_box.call("seed_demo")
         jst_box.call("rate_limit.configure", per_second=args.per_second, per_minute=args.per_minute, enabled=True)
@@ -279,10 +396,15 @@ def run(args) -> dict:
                                                    margin_seconds=0.05, max_wait_seconds=70.0)
         jst = JstApiAdapter(client)
         ctx = FlowContext(tenant=tenant, warehouse=JstWarehouse(jst, tenant), erp=JstErp(jst, tenant),
-                          store=StoreSystemApi(PosClient(pos_credentials(tenant, None))), links=FakeLinks(),
-                          cursors=FakeCursors(), records=CountingRecords(), timeline=FakeTimeline(),
+                          store=StoreSystemApi(PosClient(pos_credentials(tenant, None))),
+                          links=state.proxy("links"), cursors=state.proxy("cursors"), records=state.proxy("records"),
+                          timeline=state.proxy("timeline"), ledger=state.proxy("ledger"),
                           queue=FakeCommandQueue(), metric=FakeMetrics())
-        rss_before = rss_mb()
+        rss_before = peak_rss_mb()
+        sampler = PeakSampler()
+        if args.trace_memory:
+            tracemalloc.start()
+            sampler.start()
 
         print(f"s1_fulfilment: {args.orders} outbounds of {args.skus} SKUs, stores S001/S002, JST limit "
               f"{args.per_second}/s {args.per_minute}/min")
@@ -316,6 +438,8 @@ def run(args) -> dict:
             for envelope, _delay in batch:
                 runner.run(envelope)
         poll_seconds = time.monotonic() - started
+        poll_mb = peak_rss_mb()
+        poll_requests = state.call("", "figures")["requests"]
         pos_calls = pos_box.call("requests") - pos_requests_before
         scan_calls = jst_box.call("accepted_calls", SCAN)
         if args.pages_per_run:
@@ -325,7 +449,7 @@ def run(args) -> dict:
         print(f"poll: dispatched {summary['dispatched']} in {poll_seconds:.1f} s ({dispatch_rate:.0f}/s); "
               f"JST scan calls {scan_calls} (minimum {args.orders // 50 + 1}); 店+ calls {pos_calls} "
               f"({pos_calls / args.orders:.1f} per order: {'P1' if args.no_stock_check else 'P7 per candidate + P1'}); "
-              f"state writes {CountingRecords.writes / args.orders:.1f} per order; retries queued {queued_by_poll} "
+              f"state port calls per order {per_order(poll_requests, args.orders)}; retries queued {queued_by_poll} "
               f"(left after running them: {len(ctx.queue.queued)}); {poll_patience.summary()}")
 
         # The stores ship every order: each event handled as the store event handler does.
@@ -333,11 +457,11 @@ def run(args) -> dict:
             order = s1.load_order(ctx, str(900000 + n))
             s1.queue_confirmation(ctx, {"io_id": str(900000 + n), "fulfilment_id": order.data["fulfilment_id"],
                                         "how": "shipped", "carrier_code": "SF", "tracking_no": f"SF{n}"})
-        writes_before = CountingRecords.writes
+        requests_before = state.call("", "figures")["requests"]
         runs.clear()
         scans_before = jst_box.call("all_calls", SCAN)
         started = time.monotonic()
-        while ctx.records.list(ctx.ent_id, s1.PENDING_CONFIRM_KIND):  # the next polls confirm what waits
+        while state.call("", "count", s1.PENDING_CONFIRM_KIND):  # the next polls confirm what waits
             polls(confirm_patience)
         confirm_seconds = time.monotonic() - started
         sent_calls = jst_box.call("accepted_calls", SENT)
@@ -347,25 +471,45 @@ def run(args) -> dict:
         calls = sent_calls + extra_scans
         bound = max((calls - 1) // args.per_second, 60 * ((calls - 1) // args.per_minute))
         confirm_rate = confirmed * 60 / max(confirm_seconds, 1e-9)
+        figures = state.call("", "figures")
+        confirm_requests = {k: v - requests_before.get(k, 0) for k, v in figures["requests"].items()}
         print(f"confirm: {confirmed} outbounds Confirmed by {len(runs)} poll(s) with {sent_calls} wms/sent/upload "
               f"calls (minimum ceil({args.orders}/50) = {minimum}) and {extra_scans} scan calls in "
               f"{confirm_seconds:.1f} s ({confirm_rate:.0f} outbounds/min); rate bound {bound:.0f} s at "
-              f"{args.per_second}/s {args.per_minute}/min; state writes "
-              f"{(CountingRecords.writes - writes_before) / args.orders:.1f} per order; {confirm_patience.summary()}")
-        # What DynamoDB and the S3 ledger would hold (records, timeline, links, cursors, ledger facts).
-        state_mb = deep_size((ctx.records.items, ctx.timeline.items, ctx.links, ctx.cursors, ctx.ledger,
-                              ctx.metric)) / 2 ** 20
-        peak_mb = rss_mb()
-        print(f"CPU {time.process_time() - cpu0:.1f} s; peak memory {peak_mb:.0f} MB max RSS of this process "
-              f"({rss_before:.0f} MB before the poll); the in-memory state standing for DynamoDB and S3: "
-              f"{len(ctx.records.items)} records, {len(ctx.timeline.items)} timeline entries and the ledger's facts: "
-              f"{state_mb:.1f} MB of Python objects")
+              f"{args.per_second}/s {args.per_minute}/min; state port calls per order "
+              f"{per_order(confirm_requests, args.orders)}; {confirm_patience.summary()}")
+        peak_mb = peak_rss_mb()
+        print(f"CPU {time.process_time() - cpu0:.1f} s; the bridge's process (flow, adapters, the bench's driver): "
+              f"max RSS {peak_mb:.0f} MB ({rss_before:.0f} MB before the poll, {poll_mb:.0f} MB after it); "
+              f"the state process standing for DynamoDB and S3: max RSS {figures['peak_mb']:.0f} MB "
+              f"({figures['start_mb']:.0f} MB at its start), {figures['records']} records, {figures['timeline']} "
+              f"timeline entries and the ledger's facts: {figures['objects_mb']:.1f} MB of Python objects")
+        traced = []
+        if args.trace_memory:
+            sampler.done.set()
+            sampler.join()
+            current, peak = tracemalloc.get_traced_memory()
+            traced = sampler.by_file
+            print(f"tracemalloc in the bridge's process (from the poll on): {current / 2 ** 20:.1f} MB held at the "
+                  f"end, peak {peak / 2 ** 20:.1f} MB; at the highest sampled ({sampler.best / 2 ** 20:.1f} MB), "
+                  f"held by file:")
+            for name, size in traced:
+                print(f"  {size / 2 ** 10:9.0f} KB  {name}")
         return {"orders": args.orders, "dispatch_rate": dispatch_rate, "scan_calls": scan_calls,
-                "confirm_rate": confirm_rate, "sent_calls": sent_calls, "confirm_seconds": confirm_seconds,
-                "confirm_bound": bound, "peak_mb": peak_mb, "state_mb": state_mb}
+                "confirm_rate": confirm_rate, "sent_calls": sent_calls, "extra_scans": extra_scans,
+                "confirm_seconds": confirm_seconds, "confirm_bound": bound, "peak_mb": peak_mb, "poll_mb": poll_mb,
+                "start_mb": rss_before, "state_peak_mb": figures["peak_mb"], "state_mb": figures["objects_mb"],
+                "traced": traced}
     finally:
+        state.stop()
         jst_box.stop()
         pos_box.stop()
+
+
+def per_order(requests: dict[str, int], orders: int) -> str:
+    reads = sum(v for k, v in requests.items() if k.startswith("read"))
+    writes = sum(v for k, v in requests.items() if k.startswith("write"))
+    return f"{reads / orders:.1f} reads, {writes / orders:.1f} writes (records, links, cursors, timeline, ledger)"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import heapq
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -161,6 +162,10 @@ class FakeRecords:
     def list(self, ent_id, kind, *, prefix=""):
         return sorted((r for (e, k, key), r in self.items.items() if e == ent_id and k == kind and key.startswith(prefix)),
                       key=lambda r: r.key)
+
+    def list_page(self, ent_id, kind, *, after="", limit=100):
+        keys = heapq.nsmallest(limit, (key for (e, k, key) in list(self.items) if e == ent_id and k == kind and key > after))
+        return [self.items[(ent_id, kind, key)] for key in keys if (ent_id, kind, key) in self.items]
 
 
 class FakeMetrics:

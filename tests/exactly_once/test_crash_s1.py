@@ -85,3 +85,15 @@ def check(world, run):
 def test_s1_killed_at_every_crash_point_has_one_effect_on_each_side(make_world):
     points = every_crash(make_world, STEPS, check, settle=[poll])
     assert points > 40  # the scenario really crosses many calls and writes
+
+
+def test_s1_reading_on_past_its_own_confirmations_killed_at_every_crash_point_has_one_effect_on_each_side(
+        make_world, monkeypatch):
+    # The second poll confirms SHIPPED, then reads only the waiting and the cancelled outbounds
+    # (CANCELLED voided before it) and moves the cursor past SHIPPED: a kill anywhere in that
+    # must neither skip the cancellation nor do anything twice.
+    from o2o_bridge.flows.store_fulfilment import scan
+
+    monkeypatch.setattr(scan, "CATCH_UP_AFTER", 1)
+    points = every_crash(make_world, STEPS, check, settle=[poll])
+    assert points > 40

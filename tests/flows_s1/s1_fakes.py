@@ -81,14 +81,15 @@ class FakeJst:
             self.outbounds[io_id].update(status=status, ts=next(self._ts))
 
     # --- JstApi ---
-    def _page_fetcher(self, wms_co_id):
+    def _page_fetcher(self, wms_co_id, status=None):
         def fetch(cursor):
             # One JST call (/open/orders/out/simple/query, page_index 1, start_ts=cursor).
             self.faults.before(JstTransientError, "outbound scan page")
             with self.lock:
                 self.fetches.append(cursor)
                 rows = sorted((r for r in self.outbounds.values()
-                               if r["ts"] >= cursor and (wms_co_id is None or r["wms_co_id"] == wms_co_id)),
+                               if r["ts"] >= cursor and (wms_co_id is None or r["wms_co_id"] == wms_co_id)
+                               and (status is None or r["status"] == status)),
                               key=lambda r: r["ts"])
                 page = [jm.SalesOutbound.model_validate(r) for r in rows[:self.page_size]]
                 hook, self.during_scan = self.during_scan, None
@@ -98,13 +99,17 @@ class FakeJst:
 
         return fetch
 
+    def _fetcher(self, wms_co_id, status):
+        # JST's status filter (one status); tests that replace _page_fetcher scan unfiltered.
+        return self._page_fetcher(wms_co_id) if status is None else self._page_fetcher(wms_co_id, status)
+
     def scan_sales_outbounds(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
         self.scans += 1
-        return scan_by_ts(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: r.io_id)
+        return scan_by_ts(self._fetcher(wms_co_id, status), start_ts=start_ts, key=lambda r: r.io_id)
 
     def iter_sales_outbound_pages(self, *, start_ts, wms_co_id=None, status=None, shop_id=None):
         self.scans += 1
-        return iter_ts_pages(self._page_fetcher(wms_co_id), start_ts=start_ts, key=lambda r: getattr(r, "io_id", None) or r.key)
+        return iter_ts_pages(self._fetcher(wms_co_id, status), start_ts=start_ts, key=lambda r: getattr(r, "io_id", None) or r.key)
 
     def sales_outbounds_by_ids(self, io_ids):
         self.faults.before(JstTransientError, "outbound query")

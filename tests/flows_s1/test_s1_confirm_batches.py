@@ -135,3 +135,29 @@ def test_a_failure_after_jsts_confirmation_parks_that_outbound_and_the_poll_goes
     s1.confirm_outbound(world.ctx, parked["retry"]["payload"])  # the operator's retry: JST has it already
     assert s1.open_exceptions(world.ctx) == [] and world.order(700001)["status"] == "shipped"
     assert sorted(world.jst.confirmed) == [700001, 700002]
+
+
+def test_what_waits_is_read_one_batch_at_a_time_never_the_whole_kind(make_world):
+    world = make_world(routing={"check_stock": False}, stock=PLENTY)
+    io_ids = list(range(700001, 700121))
+    dispatched(world, io_ids)
+    for io_id in io_ids:
+        ship(world, io_id)
+    records = world.ctx.records
+    asked = []
+    real_page, real_list = records.list_page, records.list
+
+    def list_page(ent_id, kind, **kwargs):
+        page = real_page(ent_id, kind, **kwargs)
+        asked.append((kind, kwargs.get("limit"), len(page)))
+        return page
+
+    def whole_list(ent_id, kind, **kwargs):
+        assert kind != s1.PENDING_CONFIRM_KIND, "every waiting confirmation read at once"
+        return real_list(ent_id, kind, **kwargs)
+
+    records.list_page, records.list = list_page, whole_list
+    counts = s1.confirm_pending(world.ctx)
+    assert counts == {"calls": 3, "confirmed": 120, "refused": 0, "waiting": 0}
+    # One page per call: 50, 50, then the short one that says nothing follows.
+    assert [(size, got) for kind, size, got in asked if kind == s1.PENDING_CONFIRM_KIND] == [(50, 50), (50, 50), (50, 20)]

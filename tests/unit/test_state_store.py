@@ -181,6 +181,39 @@ def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_
     assert [e.step for e in store.entries("SO-4", "10010")] == ["s2.now"]
 
 
+def test_a_long_invocation_holds_the_entries_of_at_most_a_bounded_number_of_documents(aws, monkeypatch):
+    from o2o_bridge.connectors.aws import dynamodb_state
+    from o2o_bridge.connectors.aws.held import held_timelines
+
+    monkeypatch.setattr(dynamodb_state, "HELD_DOCUMENTS_MAX", 3)
+    store = runtime.state_store()
+    puts = []
+    store.client.meta.events.register("before-call.dynamodb.PutItem", lambda **kw: puts.append(kw))
+    with runtime.invocation(None):
+        for n in range(10):  # a poll handling ten outbounds, two steps each
+            store.record(f"IO-{n}", "10010", "s1.outbound_seen", {"n": n})
+            store.record(f"IO-{n}", "10010", "s1.dispatched", {"n": n})
+            assert len(held_timelines()[store]) <= 3
+        assert len(puts) == 7  # the oldest written as the later ones came
+    assert len(puts) == 10  # still one item per document
+    for n in range(10):
+        assert [e.step for e in store.entries(f"IO-{n}", "10010")] == ["s1.outbound_seen", "s1.dispatched"]
+
+
+def test_a_kind_is_read_a_page_at_a_time_in_key_order(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    records = RecordView(runtime.state_store())
+    for n in range(7):
+        records.put("10010", "s1.confirm.pending", f"70000{n}", {"n": n})
+    records.put("10010", "s1.order", "700000", {})  # another kind: never listed with it
+    first = records.list_page("10010", "s1.confirm.pending", limit=3)
+    assert [r.key for r in first] == ["700000", "700001", "700002"] and first[0].data == {"n": 0}
+    rest = records.list_page("10010", "s1.confirm.pending", after="700002", limit=10)
+    assert [r.key for r in rest] == ["700003", "700004", "700005", "700006"]  # fewer than asked: the end
+    assert records.list_page("10010", "s1.confirm.pending", after="700006", limit=3) == []
+
+
 def test_a_piece_of_work_does_not_read_again_what_it_just_read_or_wrote_and_a_lost_write_reads_afresh(aws):
     from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 

@@ -212,6 +212,10 @@ class JushuitanConfig(_WithSecrets):
     # and by the 15-minute S2x poll. JST documents Cancelled; a JST that shows its 作废 orders
     # under another status (e.g. Delete, the sales outbound's 作废) lists it here too.
     cancelled_order_statuses: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = ["Cancelled"]
+    # S1: outbounds confirmed in one /open/orders/wms/sent/upload call (each call is one call of the
+    # rate limit). JST documents no maximum for the array; 50 is the most the bridge has checked (the
+    # JST sandbox refuses more): lower it if JST refuses an array that large.
+    confirmations_per_call: Annotated[int, Field(ge=1, le=50)] = 50
 
     def bin_managed(self, wms_co_id: int) -> bool:
         return wms_co_id in (self.bin_managed_wms_co_ids or ())

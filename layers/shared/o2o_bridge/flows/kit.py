@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from ..errors import BridgeError, PermanentError, TransientError
 from ..redaction import redact_text
@@ -244,6 +244,18 @@ def each_record(ctx: FlowContext, records: Iterable[R], handle: Callable[[R], st
                 outcome = set_aside(ctx, step, payload_of(record), trace_key=trace_key_of(record), error=exc)
         counts[outcome] += 1
     return counts
+
+
+def records_in_pages(ctx: FlowContext, kind: str, *, page_size: int = 100) -> Iterator[Any]:
+    """Every record of ``kind`` in key order, read ``page_size`` at a time (``records.list_page``):
+    a reader of a kind that grows with the orders (what waits after a sale) holds one page."""
+    after = ""
+    while True:
+        page = ctx.records.list_page(ctx.ent_id, kind, after=after, limit=page_size)
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1].key
 
 
 # --- effects done exactly once ---------------------------------------------------------------

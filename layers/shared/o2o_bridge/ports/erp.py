@@ -178,9 +178,16 @@ class Erp(StockSource, Protocol):
 
     info: ErpInfo
 
-    def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
+    def online_outbound_pages(self, since: str | None, *,
+                              only: Literal["waiting", "cancelled"] | None = None) -> Iterator[OutboundPage]:
         """S1: the outbounds of the stores' virtual warehouse changed since the cursor, a page
-        (one ERP call) at a time, each fetched only when asked for."""
+        (one ERP call) at a time, each fetched only when asked for. ``only``: just the outbounds
+        in that state, filtered by the ERP (the others, e.g. the ones the bridge confirmed
+        itself, are never read); their pages' ``next_cursor`` is not a cursor for the whole scan."""
+
+    def cursor_at(self, outbound_id: str) -> str | None:
+        """S1: the scan cursor at this outbound as the ERP has it now (one ERP call): whatever
+        changes after this reading comes after it in the scan. None when the ERP does not know it."""
 
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:
         """S1: an outbound the poll could not read (a ``MalformedRow`` it parked), read again from

@@ -140,6 +140,11 @@ class RecordRepository(Protocol):
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         """Every record of one kind (keys starting with ``prefix``), in key order."""
 
+    def list_page(self, ent_id: str, kind: str, *, after: str = "", limit: int = 100) -> list[Record]:
+        """Up to ``limit`` records of one kind whose keys come after ``after``, in key order; fewer
+        than ``limit`` only when no more follow. A reader that goes through a kind that may hold
+        thousands (the confirmations waiting after a sale) holds one page, not the kind."""
+
 
 class Timeline(Protocol):
     def record(

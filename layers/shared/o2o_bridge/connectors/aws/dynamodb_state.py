@@ -28,6 +28,10 @@ TIMELINE_TTL_DAYS = 180
 BATCH_GET_MAX = 100  # keys in one BatchGetItem
 TRANSACTION_MAX = 100  # items in one TransactWriteItems
 HELD_ENTRIES_MAX = 25  # timeline entries of one document held in memory before they are written
+# Documents whose entries are held at once: a poll that handles thousands of outbounds in one
+# invocation writes the oldest document's entries when another would pass this, so what it holds
+# stays flat (a document's steps are recorded together, long before 200 others follow it).
+HELD_DOCUMENTS_MAX = 200
 
 
 def _s(value: str) -> dict[str, str]:
@@ -348,6 +352,23 @@ class DynamoStateStore:
                 return records
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def list_records_page(self, ent_id: str, kind: str, *, after: str = "", limit: int = 100) -> list[Record]:
+        """Up to ``limit`` records with keys after ``after``: one Query (``Limit``), another only when
+        DynamoDB stopped short at its 1 MB page, so fewer than ``limit`` means none follow."""
+        values: dict[str, Any] = {":pk": _s(f"REC#{ent_id}#{kind}")}
+        if after:
+            values[":after"] = _s(after)
+        kwargs: dict[str, Any] = {"TableName": self.table, "ExpressionAttributeValues": values, "ConsistentRead": True,
+                                  "KeyConditionExpression": "pk = :pk" + (" AND sk > :after" if after else "")}
+        records: list[Record] = []
+        while len(records) < limit:
+            page = self.client.query(**kwargs, Limit=limit - len(records))
+            records.extend(_record(ent_id, kind, item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return records
+
     # --- timeline ------------------------------------------------------------------
     # Keyed per tenant: two merchants may both have an SO-1, and one must never see the other's.
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
@@ -358,11 +379,16 @@ class DynamoStateStore:
             self._write_entries(ent_id, key, [entry], aliases)
             return
         # Held until the invocation ends (connectors/aws/held.py): one item per document then.
-        entries, held_aliases = held.setdefault(self, {}).setdefault((ent_id, key), ([], set()))
+        documents = held.setdefault(self, {})
+        if (ent_id, key) not in documents and len(documents) >= HELD_DOCUMENTS_MAX:
+            (old_ent_id, old_key), oldest = next(iter(documents.items()))
+            del documents[(old_ent_id, old_key)]
+            self.write_held(old_ent_id, old_key, oldest)
+        entries, held_aliases = documents.setdefault((ent_id, key), ([], set()))
         entries.append(entry)
         held_aliases.update(aliases)
         if len(entries) >= HELD_ENTRIES_MAX:  # a long scan holds little
-            self.write_held(ent_id, key, held[self].pop((ent_id, key)))
+            self.write_held(ent_id, key, documents.pop((ent_id, key)))
 
     def write_held(self, ent_id: str, key: str, held: tuple[list[dict[str, Any]], set[str]]) -> None:
         entries, aliases = held
@@ -624,6 +650,9 @@ class RecordView:
 
     def list(self, ent_id: str, kind: str, *, prefix: str = "") -> list[Record]:
         return self.store.list_records(ent_id, kind, prefix=prefix)
+
+    def list_page(self, ent_id: str, kind: str, *, after: str = "", limit: int = 100) -> list[Record]:
+        return self.store.list_records_page(ent_id, kind, after=after, limit=limit)
 
 
 def _copied(record: Record | None) -> Record | None:

@@ -8,7 +8,7 @@ refuses a repeated so_id with code 160 "already exists", which means the first w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Sequence
 
 from ...errors import ConfigurationError, PermanentError, TransientError
 from ...ports.erp import (ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundPage,
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from .port import JstApi
 
 MAX_STOCK_ITEMS = 500  # /open/jushuitan/inventoryv2/upload items per call
-# /open/orders/wms/sent/upload rows per call. JST documents no maximum; the JST sandbox and
-# JstLimits.wms_sent_upload_batch (which the adapter splits by) keep to 50.
+# /open/orders/wms/sent/upload rows per call at most. JST documents no maximum; the JST sandbox
+# and JstLimits.wms_sent_upload_batch (which the adapter splits by) keep to 50, and a tenant may
+# send fewer (``jushuitan.confirmations_per_call``).
 MAX_CONFIRMATIONS = 50
 
 
@@ -37,19 +38,28 @@ class JstErp(JstStock):
                             max_stock_items_per_upload=MAX_STOCK_ITEMS,
                             calls_per_second=section.rate_limit.per_second,
                             max_document_lines=MAX_OTHER_INOUT_LINES,
-                            max_confirmations_per_call=MAX_CONFIRMATIONS)
+                            max_confirmations_per_call=min(MAX_CONFIRMATIONS, section.confirmations_per_call))
 
     # --- S1 ------------------------------------------------------------------------------------
-    def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
-        pages = self.api.iter_sales_outbound_pages(start_ts=int(since or 0),
-                                                  wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
-        try:
-            for page in pages:
-                yield OutboundPage(self._outbounds(page.records), str(page.next_ts), page.last)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+    def online_outbound_pages(self, since: str | None, *,
+                              only: Literal["waiting", "cancelled"] | None = None) -> Iterator[OutboundPage]:
+        # JST's status filter takes one status: the cancelled ones are two scans, one after the other.
+        statuses = {None: (None,), "waiting": (mappers.WAITING,), "cancelled": mappers.CANCELLED_AT_JST}[only]
+        for number, status in enumerate(statuses, 1):
+            pages = self.api.iter_sales_outbound_pages(start_ts=int(since or 0), status=status,
+                                                      wms_co_id=self.tenant.jushuitan.offline_wms_co_id)
+            try:
+                for page in pages:
+                    yield OutboundPage(self._outbounds(page.records), str(page.next_ts),
+                                       page.last and number == len(statuses))
+            finally:
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()
+
+    def cursor_at(self, outbound_id: str) -> str | None:
+        found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []
+        return str(found[0].ts) if found and getattr(found[0], "ts", None) is not None else None
 
     def find_online_outbound(self, outbound_id: str) -> OnlineOutbound | None:
         found = self.api.sales_outbounds_by_ids([int(outbound_id)]) if outbound_id.isdigit() else []

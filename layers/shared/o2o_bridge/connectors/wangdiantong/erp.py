@@ -209,7 +209,10 @@ class WdtErp:
         return ConfigurationError(f"tenant {self.tenant.ent_id}'s ERP is 旺店通: {step} is a JST scenario the bridge "
                                   "does not run for 旺店通")
 
-    def online_outbound_pages(self, since: str | None) -> Iterator[OutboundPage]:
+    def online_outbound_pages(self, since: str | None, *, only: str | None = None) -> Iterator[OutboundPage]:
+        raise self._not_here("S1 (online orders the ERP assigns to the stores)")
+
+    def cursor_at(self, outbound_id: str) -> str | None:
         raise self._not_here("S1 (online orders the ERP assigns to the stores)")
 
     def online_outbound_again(self, row: Mapping[str, Any]) -> OnlineOutbound:

@@ -38,29 +38,48 @@ def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
 
 
 def confirm_pending(ctx: "FlowContext") -> dict[str, Any]:
+    """``confirm_pending_with_last`` without the last one confirmed."""
+    return confirm_pending_with_last(ctx)[0]
+
+
+def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str | None]:
     """Confirm in the ERP what the stores finished, ``erp.info.max_confirmations_per_call``
     outbounds a call, while time is left. Each outbound is settled
     on its own: confirmed once (``effect_once`` per io_id), or parked when the ERP refuses it,
     never holding up the others of its call. A failed call leaves its outbounds waiting for
-    the next poll (the ERP takes a repeated confirmation as done)."""
+    the next poll (the ERP takes a repeated confirmation as done).
+
+    What waits is read one call's worth at a time (``records.list_page``), so a run after a sale
+    holds one batch, not every waiting confirmation. ``waiting``: the batch left unsent when the
+    run stopped (out of time, or the ERP refusing calls); more may wait behind it. Also returns
+    the outbound confirmed last (the poll moves its cursor past the ones it confirmed)."""
     size = max(1, ctx.erp.info.max_confirmations_per_call)
     counts: dict[str, Any] = {"calls": 0, "confirmed": 0, "refused": 0, "waiting": 0}
-    waiting = ctx.records.list(ctx.ent_id, PENDING_CONFIRM_KIND)
-    for start in range(0, len(waiting), size):
-        if ctx.time_left() < TIME_MARGIN_SECONDS:
-            counts["waiting"] += len(waiting) - start  # the next poll goes on
+    after, last = "", None
+    while True:
+        batch = ctx.records.list_page(ctx.ent_id, PENDING_CONFIRM_KIND, after=after, limit=size)
+        if not batch:
             break
-        batch = waiting[start:start + size]
+        if ctx.time_left() < TIME_MARGIN_SECONDS:
+            counts["waiting"] += len(batch)  # the next poll goes on
+            break
         try:
             results = ctx.erp.confirm_online_outbounds([_confirmation_of(r.data) for r in batch])
         except TransientError as exc:
-            counts["waiting"] += len(waiting) - start
+            counts["waiting"] += len(batch)
             counts["deferred"] = str(exc)
             break
         counts["calls"] += 1
         for record in batch:
-            counts[_settle_confirmation(ctx, record, results.get(record.key))] += 1
-    return counts
+            outcome = _settle_confirmation(ctx, record, results.get(record.key))
+            counts[outcome] += 1
+            if outcome == "confirmed":
+                last = record.key
+        if len(batch) < size:
+            break
+        # Settled ones are deleted; one whose request changed meanwhile stays for the next run.
+        after = batch[-1].key
+    return counts, last
 
 
 def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":

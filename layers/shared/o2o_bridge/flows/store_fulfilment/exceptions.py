@@ -53,11 +53,11 @@ def open_exceptions(ctx: "FlowContext") -> list[dict[str, Any]]:
     return [r.data for r in ctx.records.list(ctx.ent_id, EXCEPTION_KIND) if r.data.get("status") == "open"]
 
 
-def stuck_orders(ctx: "FlowContext", *, explain: bool = True) -> list[dict[str, Any]]:
+def stuck_orders(ctx: "FlowContext") -> list[dict[str, Any]]:
     """Outbounds still being routed or dispatched ``routing.stuck_after_minutes`` after they
     started: their dispatch step was dead-lettered (retries gave up), is still waiting for a
-    retry, or is not running at all. Shown by `o2o exceptions list`, re-routed by `reroute`.
-    Without ``explain`` (the poll's count) the timelines are not read."""
+    retry, or is not running at all. Shown by `o2o exceptions list`, re-routed by `reroute`; the
+    poll only counts them (``count_stuck_orders``)."""
     oldest = ctx.now() - timedelta(minutes=ctx.tenant.routing.stuck_after_minutes)
     stuck = []
     for marker in ctx.records.list(ctx.ent_id, ROUTING_KIND):
@@ -67,15 +67,26 @@ def stuck_orders(ctx: "FlowContext", *, explain: bool = True) -> list[dict[str, 
         order = load_order(ctx, marker.key)
         if order is None or order.status != "routing":
             continue  # left routing; the marker's removal was lost (it expires with its TTL)
-        if not explain:
-            stuck.append({"io_id": marker.key})
-            continue
         state, why = _dispatch_state(ctx, marker.key, order.data["route_no"])
         stuck.append({"io_id": marker.key, "kind": "stuck_routing", "status": "open", "at": since.isoformat(),
                       "so_id": order.data.get("so_id"), "route_no": order.data["route_no"], "dispatch_state": state,
                       "rejected_by": [r["store_code"] for r in order.data.get("rejections", [])],
                       "reason": f"still being routed/dispatched after {ctx.tenant.routing.stuck_after_minutes} min: "
                                 f"{why}"})
+    return stuck
+
+
+def count_stuck_orders(ctx: "FlowContext") -> int:
+    """How many ``stuck_orders`` there are (the poll's FulfilmentsStuck metric), read a page of
+    markers at a time: many orders routing at once (店+ down during a sale) never sit in memory."""
+    oldest = ctx.now() - timedelta(minutes=ctx.tenant.routing.stuck_after_minutes)
+    stuck = 0
+    for marker in kit.records_in_pages(ctx, ROUTING_KIND):
+        if datetime.fromisoformat(marker.data["since"]) > oldest:
+            continue
+        order = load_order(ctx, marker.key)
+        if order is not None and order.status == "routing":
+            stuck += 1
     return stuck
 
 

@@ -18,9 +18,9 @@ from .. import cash_on_delivery as cod, kit
 from ..kit import attempt, flow_command
 from ..offline_warehouse_rules import SELF_MALL_ORDER, self_mall_refusal
 from .cancels import cancel_outbound
-from .confirmations import TIME_MARGIN_SECONDS, confirm_pending
+from .confirmations import TIME_MARGIN_SECONDS, confirm_pending, confirm_pending_with_last
 from .dispatch import dispatch
-from .exceptions import park, stuck_orders
+from .exceptions import count_stuck_orders, park
 from .order import ORDER_KIND, ORDER_TTL_DAYS, load_order, note_routing, order_from_outbound
 
 if TYPE_CHECKING:
@@ -30,22 +30,92 @@ if TYPE_CHECKING:
 CURSOR = "jst.sales_outbound"
 
 
+# A poll that has just confirmed this many outbounds itself reads on past them instead of scanning
+# them again (each comes back once JST has confirmed it: one scan call per 50): one read of the
+# last one's cursor and a scan of each state the poll acts on, filtered by the ERP (JST: 3 scans,
+# at least one call each), cost less from about 4 pages of them.
+CATCH_UP_AFTER = 200
+
+
 def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
     """Confirm what the stores finished (``confirm_pending``), then scan the stores' online
     outbounds from the stored cursor, a page at a time: fetch a
     page, handle its outbounds, move the cursor, and only then (time permitting) fetch the next;
     at the end, confirm what the stores finished meanwhile.
     A run short of time stops between pages and fetched nothing it did not handle; the next run
-    goes on from the cursor (re-reading only the edge record, which is handled idempotently)."""
+    goes on from the cursor (re-reading only the edge record, which is handled idempotently).
+
+    After confirming many outbounds itself (``CATCH_UP_AFTER``) the run first reads only the
+    outbounds it acts on (waiting, cancelled) since the cursor, then moves the cursor to where
+    the last confirmed one stands (``_past_own_confirmations``): what it confirmed, which changed
+    in the ERP because of it, is not read back."""
     cursor = ctx.cursors.get(ctx.ent_id, CURSOR)
     start_ts = int(cursor.value) if cursor else 0
     version = cursor.version if cursor else None
     summary: dict[str, Any] = {"cursor_from": start_ts, "pages": 0, "read": 0, "handled": 0, "dispatched": 0,
                                "cancelled": 0, "ignored": 0, "refused": 0, "stopped_early": False}
     # What the stores finished since the last poll goes to the ERP first: it waits on nothing.
-    summary["confirmations"] = confirm_pending(ctx)
+    first, last_confirmed = confirm_pending_with_last(ctx)
+    summary["confirmations"] = first
     position = start_ts
-    pages = ctx.erp.online_outbound_pages(str(start_ts) if cursor else None)
+    if cursor and last_confirmed is not None and first["confirmed"] >= CATCH_UP_AFTER:
+        moved = _past_own_confirmations(ctx, summary, start_ts, version, last_confirmed)
+        if moved is not None:
+            position, version = moved
+    if not summary["stopped_early"] and not summary.get("cursor_taken_over"):
+        pages = ctx.erp.online_outbound_pages(str(position) if cursor or position else None)
+        position, version = _scan(ctx, pages, summary, position, version, advance=True)
+    summary["cursor_to"] = position
+    # What the stores finished while this run scanned goes to the ERP now, batched with the
+    # rest, rather than a whole poll cycle later (unless the first pass found the ERP refusing
+    # or the run short of time: then the next run tries).
+    if "deferred" not in first and not first["waiting"]:
+        summary["confirmations"] = _both_passes(first, confirm_pending(ctx))
+    # Orders whose dispatch never finished would otherwise wait silently for a person to run
+    # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
+    summary["stuck"] = count_stuck_orders(ctx)
+    ctx.metric("FulfilmentsStuck", summary["stuck"])
+    return summary
+
+
+def _past_own_confirmations(ctx: "FlowContext", summary: dict[str, Any], start_ts: int, version: int | None,
+                            last_confirmed: str) -> tuple[int, int | None] | None:
+    """Move the cursor past the outbounds this run confirmed without reading them back.
+
+    First the cursor at the last one confirmed (``erp.cursor_at``, X): anything that changes
+    after that reading comes after X. Then, with the ERP's filter, the outbounds the poll acts on
+    that changed since the stored cursor, handled as the scan handles them: the cancelled ones
+    (few; the cursor stays), then the waiting ones, moving the cursor after each page to that
+    page's end but never past X. So the cursor passes a waiting outbound only once it is handled
+    and a cancelled one only once they all are; the others (confirmed, by this run or anyone) the
+    poll ignores anyway; whatever changes after X's reading comes after X. A run short of time
+    keeps what it moved (the next run goes on from there), a cursor another run moved stops it.
+    Returns the cursor's (position, version), or None when it did not read on (X unknown)."""
+    at = ctx.erp.cursor_at(last_confirmed)
+    if at is None or int(at) <= start_ts:
+        return None
+    _scan(ctx, ctx.erp.online_outbound_pages(str(start_ts), only="cancelled"), summary, start_ts, version,
+          advance=False)
+    if summary["stopped_early"]:
+        return start_ts, version
+    position, version = _scan(ctx, ctx.erp.online_outbound_pages(str(start_ts), only="waiting"), summary,
+                              start_ts, version, advance=True, at_most=int(at))
+    if summary["stopped_early"] or summary.get("cursor_taken_over"):
+        return position, version
+    if position < int(at):
+        if not ctx.cursors.advance(ctx.ent_id, CURSOR, at, version):
+            summary["cursor_taken_over"] = True  # another run moved it meanwhile: it goes on from there
+            return position, version
+        position, version = int(at), (version or 0) + 1
+    summary["read_past_own_confirmations"] = summary["confirmations"]["confirmed"]
+    return position, version
+
+
+def _scan(ctx: "FlowContext", pages: Any, summary: dict[str, Any], position: int, version: int | None, *,
+          advance: bool, at_most: int | None = None) -> tuple[int, int | None]:
+    """Fetch a page, handle its outbounds, move the cursor (``advance``, to the page's end or
+    ``at_most``, whichever is lower) and only then, time permitting, fetch the next, until the
+    last page. Returns the cursor's (position, version)."""
     try:
         while True:
             if ctx.time_left() < TIME_MARGIN_SECONDS:
@@ -64,31 +134,21 @@ def poll_jst_outbound(ctx: "FlowContext") -> dict[str, Any]:
             for outcome, count in outcomes.items():
                 summary[outcome] = summary.get(outcome, 0) + count
                 summary["handled"] += count
-            if int(page.next_cursor) > position:
-                if not ctx.cursors.advance(ctx.ent_id, CURSOR, page.next_cursor, version):
+            to = int(page.next_cursor) if at_most is None else min(int(page.next_cursor), at_most)
+            if advance and to > position:
+                if not ctx.cursors.advance(ctx.ent_id, CURSOR, str(to), version):
                     # Another run moved the cursor meanwhile: it goes on from there.
                     summary["cursor_taken_over"] = True
                     break
                 version = (version or 0) + 1
-                position = int(page.next_cursor)
+                position = to
             if page.last:
                 break
     finally:
         close = getattr(pages, "close", None)
         if close is not None:
             close()
-    summary["cursor_to"] = position
-    # What the stores finished while this run scanned goes to the ERP now, batched with the
-    # rest, rather than a whole poll cycle later (unless the first pass found the ERP refusing
-    # or the run short of time: then the next run tries).
-    first = summary["confirmations"]
-    if "deferred" not in first and not first["waiting"]:
-        summary["confirmations"] = _both_passes(first, confirm_pending(ctx))
-    # Orders whose dispatch never finished would otherwise wait silently for a person to run
-    # `o2o exceptions list`: counted every run, so the FulfilmentsStuck alarm can say so.
-    summary["stuck"] = len(stuck_orders(ctx, explain=False))
-    ctx.metric("FulfilmentsStuck", summary["stuck"])
-    return summary
+    return position, version
 
 
 def _both_passes(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
