@@ -11,6 +11,11 @@ Everything is counted from outside the code it measures:
   wire; request and response sizes give DynamoDB's capacity units (below);
 - work a callback hands to the retry queue is run (``o2o local drain``) inside the measured
   span of that callback and counted with it: moving work out of the handler is no saving;
+  so is work it leaves to a scheduled run (an S1 store event's confirmation, sent in JST by the
+  2-minute poll's batch: that part of the poll is run once after each batch and counted);
+- the S1 store events arrive about online orders polled from the JST sandbox and dispatched to a
+  store first; the 奇门 WMS sandbox calls /qimen/callback for the demo's cloud-warehouse tenant
+  (10020), about documents the bridge created there first;
 - log bytes: a counting wrapper around the logger's output stream;
 - duration: wall time of the HTTP request as its sender sees it (an upper bound of what
   Lambda bills: it includes the emulator and the sandbox round trip).

@@ -331,14 +331,14 @@ def s1_kinds(jst: Any, store: Any, *, poll: Callable[[], Any], settle: Callable[
     orders: dict[tuple[str, int], tuple[int, str]] = {}   # (kind, i) -> (io_id, fulfilment_id)
     events: dict[str, dict[int, Any]] = defaultdict(dict)
     merchant = store.state.merchant("10010")
-    # Stock enough at both stores for every bench order, so each goes where the demo routes it
-    # (S001 ships to 上海, S002 takes pickups in 南京) however many are open at once; not announced.
-    store.set_store_stock("10010", "S001", [{"sku_id": "SKU-RED-L", "qty": 100000}], emit=False)
-    store.set_store_stock("10010", "S002", [{"sku_id": "SKU-BLUE-M", "qty": 100000}], emit=False)
     jst.seed(logistics_companies=[{"lc_id": "MDZT", "lc_name": "门店自提"}])  # routing.pickup_lc_id
+    home = {"SKU-RED-L": "S001", "SKU-BLUE-M": "S002"}  # S001 ships to 上海, S002 takes pickups in 南京
 
     def dispatched(kind: str, i: int, *, sku: str, where: dict[str, str], labels: str = "",
                    order: dict[str, Any] | None = None, pay_amount: str = "99.00") -> tuple[int, str]:
+        # Stock enough at the store the demo routes the order to, however many are open at once and
+        # whatever the kinds before did to the stores' stock (not announced to the bridge).
+        store.set_store_stock("10010", home[sku], [{"sku_id": sku, "qty": 100000}], emit=False)
         io_id = next(io_ids)
         jst.add_outbound(io_id=io_id, so_id=f"S1B{run}-{io_id}", wms_co_id=10001, shop_id=S1_SHOP, labels=labels,
                          receiver_name="王小姐", receiver_mobile="13800000000", receiver_address="南京西路1号",
@@ -349,8 +349,8 @@ def s1_kinds(jst: Any, store: Any, *, poll: Callable[[], Any], settle: Callable[
         with store.state.lock:
             found = [f for f in merchant.fulfilments.values()
                      if f["external_id"] == str(io_id) and f["status"] == "created"]
-        if len(found) != 1:
-            raise AssertionError(f"outbound {io_id} was not dispatched to one store: {found}")
+        if len(found) != 1 or found[0]["store_code"] != home[sku]:
+            raise AssertionError(f"outbound {io_id} was not dispatched to store {home[sku]}: {found}")
         orders[(kind, i)] = (io_id, found[0]["fulfilment_id"])
         return orders[(kind, i)]
 

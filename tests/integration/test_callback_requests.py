@@ -72,8 +72,9 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # The event's record, the link, the order and its routing marker; the capacity and hold at
     # the rejecting store released; routed again (effect, the fallback store's capacity and hold,
     # the dispatch's effect, the buyer's profile read, the links, the order, the marker removed,
-    # the exception read); the timeline and the new fulfilment's alias.
-    "pos_events fulfilment.rejected (routed again)": (26, GOAL_DUPLICATE),
+    # the exception read); the timeline and the new fulfilment's alias. 26, and 27 here: the
+    # buyer is a store member by then (member.updated above), whose P14 effect is read too.
+    "pos_events fulfilment.rejected (routed again)": (27, GOAL_DUPLICATE),
     # The event's record; the order and its COD record (one batch read); the COD record written;
     # the timeline. Was 6 / 1 (two reads).
     "pos_events payment.collected (S1 货到付款)": (5, GOAL_DUPLICATE),
