@@ -118,6 +118,10 @@ class CallbackKind:
     send: Callable[[int], Any]
     again: Callable[[int], Any]
     prepare: Callable[[int], Any] = lambda i: None
+    # Work the callbacks leave to a scheduled run rather than the retry queue (an S1 store event's
+    # confirmation waits for the poll's batch): run once after a batch of happy callbacks, inside
+    # their count, as the drain of the retry queue is: moving work out of the handler is no saving.
+    deferred: Callable[[], Any] | None = None
 
 
 RECEIVER = {"name": "李四", "mobile": "13900000000", "province": "上海市", "city": "上海市", "district": "浦东新区",
@@ -304,3 +308,183 @@ def warehouse_skus(jst: Any, width: int = 20) -> list[str]:
         jst.set_stock(10000, sku, qty=1)
         skus.append(sku)
     return skus
+
+
+# --- S1: online orders fulfilled by stores (the demo tenant, 10010) ------------------------------
+
+S1_SHOP = 10086          # a platform shop: its outbounds to the 店加线下仓 (10001) are routed to stores
+SHANGHAI = {"receiver_state": "上海市", "receiver_city": "上海市", "receiver_district": "静安区"}
+NANJING = {"receiver_state": "江苏省", "receiver_city": "南京市", "receiver_district": "玄武区"}
+
+
+def s1_kinds(jst: Any, store: Any, *, poll: Callable[[], Any], settle: Callable[[], Any],
+             run: str = "") -> list[CallbackKind]:
+    """The store's events about an online order the bridge routed to it (S1; docs/s1-store-fulfilment.md),
+    over the demo tenant (10010). Each scene is a JST sales outbound of the 店加线下仓, polled
+    (``poll()``: poll_jst_outbound for the tenant) and dispatched to a store, whose fulfilment
+    order the event names. A shipped or picked-up order's confirmation waits for the poll's batch
+    (``s1.confirm.pending``): that part of the poll, sending what the events queued, is the kinds'
+    ``deferred`` work, counted with them."""
+    import itertools
+
+    io_ids = itertools.count(880001)
+    orders: dict[tuple[str, int], tuple[int, str]] = {}   # (kind, i) -> (io_id, fulfilment_id)
+    events: dict[str, dict[int, Any]] = defaultdict(dict)
+    merchant = store.state.merchant("10010")
+    jst.seed(logistics_companies=[{"lc_id": "MDZT", "lc_name": "门店自提"}])  # routing.pickup_lc_id
+    home = {"SKU-RED-L": "S001", "SKU-BLUE-M": "S002"}  # S001 ships to 上海, S002 takes pickups in 南京
+
+    def dispatched(kind: str, i: int, *, sku: str, where: dict[str, str], labels: str = "",
+                   order: dict[str, Any] | None = None, pay_amount: str = "99.00") -> tuple[int, str]:
+        # Stock enough at the store the demo routes the order to, however many are open at once and
+        # whatever the kinds before did to the stores' stock (not announced to the bridge).
+        store.set_store_stock("10010", home[sku], [{"sku_id": sku, "qty": 100000}], emit=False)
+        io_id = next(io_ids)
+        jst.add_outbound(io_id=io_id, so_id=f"S1B{run}-{io_id}", wms_co_id=10001, shop_id=S1_SHOP, labels=labels,
+                         receiver_name="王小姐", receiver_mobile="13800000000", receiver_address="南京西路1号",
+                         pay_amount=pay_amount, **where, **({"order": order} if order else {}),
+                         items=[{"sku_id": sku, "qty": 1, "name": "T恤"}])
+        poll()
+        settle()
+        with store.state.lock:
+            found = [f for f in merchant.fulfilments.values()
+                     if f["external_id"] == str(io_id) and f["status"] == "created"]
+        if len(found) != 1 or found[0]["store_code"] != home[sku]:
+            raise AssertionError(f"outbound {io_id} was not dispatched to store {home[sku]}: {found}")
+        orders[(kind, i)] = (io_id, found[0]["fulfilment_id"])
+        return orders[(kind, i)]
+
+    def acted(kind: str, action: str, i: int, **extra: Any) -> Any:
+        result = accepted(store.fulfilment_event(orders[(kind, i)][1], action, ent_id="10010", **extra))
+        events[kind][i] = result.event
+        return result
+
+    def again(kind: str) -> Callable[[int], Any]:
+        def send(i: int) -> Any:
+            event = events[kind][i]
+            return store.emit(event["type"], event["data"], ent_id="10010", event_id=event["event_id"])
+
+        return send
+
+    def cod_shipped(i: int) -> None:
+        """A 货到付款 order shipped by the store, its money not reported with the shipment."""
+        io_id, fulfilment_id = dispatched("paid", i, sku="SKU-RED-L", where=SHANGHAI, labels="货到付款",
+                                          order={"is_cod": True, "paid_amount": 0}, pay_amount="99.00")
+        accepted(store.emit("fulfilment.shipped", {
+            "fulfilment_id": fulfilment_id, "external_id": str(io_id), "carrier_code": "SF",
+            "tracking_no": f"SFC{run}{io_id}", "shipped_at": "2026-12-02T10:00:00+08:00"}, ent_id="10010"))
+        settle()
+
+    def collected(i: int) -> Any:
+        io_id, _ = orders[("paid", i)]
+        result = accepted(store.emit("payment.collected", {
+            "external_id": str(io_id), "amount": "99.00", "method": "cash",
+            "collected_at": "2026-12-02T18:00:00+08:00"}, ent_id="10010"))
+        events["paid"][i] = result.event
+        return result
+
+    confirm = confirmations_of("10010")
+    return [
+        CallbackKind("pos_events fulfilment.shipped", lambda i: acted("shipped", "shipped", i,
+                                                                       tracking_no=f"SFB{run}{orders[('shipped', i)][0]}"),
+                     again("shipped"),
+                     prepare=lambda i: dispatched("shipped", i, sku="SKU-RED-L", where=SHANGHAI),
+                     deferred=confirm),
+        CallbackKind("pos_events fulfilment.picked_up", lambda i: acted("picked_up", "picked_up", i),
+                     again("picked_up"),
+                     prepare=lambda i: dispatched("picked_up", i, sku="SKU-BLUE-M", where=NANJING, labels="门店自提"),
+                     deferred=confirm),
+        # A rejection for another reason than out_of_stock: routed again (to the fallback store)
+        # each time; out_of_stock would mark the SKU unavailable at the store for the day, and the
+        # next order of the batch would go to the fallback store first and be parked when it rejects.
+        CallbackKind("pos_events fulfilment.rejected (routed again)",
+                     lambda i: acted("rejected", "rejected", i, reason="damaged"), again("rejected"),
+                     prepare=lambda i: dispatched("rejected", i, sku="SKU-RED-L", where=SHANGHAI)),
+        CallbackKind("pos_events payment.collected (S1 货到付款)", collected, again("paid"), prepare=cod_shipped),
+    ]
+
+
+def confirmations_of(ent_id: str) -> Callable[[], Any]:
+    """The part of poll_jst_outbound that serves the S1 store events: what they queued for the
+    ERP confirmed in batches (flows/store_fulfilment/confirmations.py ``confirm_pending``), in one
+    invocation as the poll runs it (its timeline written at its end). The tenant is read once, on
+    the first call (the poll reads it once a run, for every event it serves)."""
+    tenants: list[Any] = []
+
+    def confirm() -> Any:
+        from o2o_bridge import runtime, wiring
+        from o2o_bridge.flows.store_fulfilment.confirmations import confirm_pending
+
+        with runtime.invocation(None):
+            if not tenants:
+                tenants.append(runtime.state_store().get(ent_id))
+            return confirm_pending(wiring.context_for(tenants[0]))
+
+    return confirm
+
+
+# --- 奇门: a cloud warehouse's confirmations and reports on /qimen/callback (tenant 10020) -------
+
+def qimen_kinds(wms: Any, store: Any, *, settle: Callable[[], Any], run: str = "",
+                ent_id: str = "10020") -> list[CallbackKind]:
+    """The WMS's signed calls on /qimen/callback (docs/qimen-cloud-warehouse.md) for the demo's
+    cloud-warehouse tenant (``stack_world.cloud_warehouse_tenant``): each confirm of a document the
+    bridge created at the WMS (the scene: the store's order, return, 配货 or 退仓 sent to the WMS),
+    confirmed whole in one message, and both stock reports. A duplicate is the gateway delivering
+    the same message again (same outBizCode)."""
+    sent: dict[tuple[str, int], int] = {}   # (kind, i) -> index of the WMS's callback
+    skus = ("TS001-WHT-M", "JN002-BLU-30")
+
+    def taken(kind: str, i: int, record: dict[str, Any]) -> dict[str, Any]:
+        answer = record.get("answer") or {}
+        if answer.get("flag") != "success":
+            raise AssertionError(f"the WMS's {kind} was not taken: {record}")
+        with wms.state.lock:
+            sent[(kind, i)] = len(wms.state.callbacks) - 1
+        return answer
+
+    def again(kind: str) -> Callable[[int], Any]:
+        def resend(i: int) -> dict[str, Any]:
+            answer = wms.resend(sent[(kind, i)])["answer"] or {}
+            if (answer.get("flag"), answer.get("message")) != ("success", "taken before"):
+                raise AssertionError(f"the WMS's repeated {kind} was not taken as before: {answer}")
+            return answer
+
+        return resend
+
+    def emitted(event_type: str, data: dict[str, Any]) -> None:
+        accepted(store.emit(event_type, data, ent_id=ent_id))
+        settle()
+
+    def order(no: str) -> None:
+        emitted("order.warehouse_requested", store_order(no))
+
+    def shipped_order_returned(i: int) -> None:
+        order(f"QO{run}-{i}")
+        taken("ship", i, wms.ship(f"QO{run}-{i}"))
+        settle()
+        emitted("return.requested", {"return_no": f"QR{run}-{i}", "order_no": f"QO{run}-{i}", "type": "return",
+                                     "items": [{"line_no": "1", "sku_id": "TS001-WHT-M", "qty": 1, "amount": "99.00"}]})
+
+    def transfer(i: int) -> None:
+        emitted("transfer.submitted", {"doc_no": f"QP{run}-{i}", "store_code": "S001", "remark": "",
+                                       "items": [{"sku_id": "JN002-BLU-30", "qty": 2}]})
+
+    def warehouse_return(i: int) -> None:
+        emitted("warehouse_return.submitted", {"doc_no": f"QT{run}-{i}", "store_code": "S001", "remark": "",
+                                               "items": [{"sku_id": "TS001-WHT-L", "qty": 1}]})
+
+    return [
+        CallbackKind("qimen deliveryorder.confirm", lambda i: taken("delivery", i, wms.ship(f"QD{run}-{i}")),
+                     again("delivery"), prepare=lambda i: order(f"QD{run}-{i}")),
+        CallbackKind("qimen returnorder.confirm", lambda i: taken("return", i, wms.receive(f"QR{run}-{i}")),
+                     again("return"), prepare=shipped_order_returned),
+        CallbackKind("qimen stockout.confirm (配货)", lambda i: taken("stockout", i, wms.ship(f"QP{run}-{i}")),
+                     again("stockout"), prepare=transfer),
+        CallbackKind("qimen entryorder.confirm (退仓)", lambda i: taken("entry", i, wms.receive(f"QT{run}-{i}")),
+                     again("entry"), prepare=warehouse_return),
+        CallbackKind("qimen stockchange.report, 1 SKU",
+                     lambda i: taken("change", i, wms.change_stock({skus[0]: 100 + i})), again("change")),
+        CallbackKind("qimen inventory.report, 2 SKUs",
+                     lambda i: taken("count", i, wms.count_stock({sku: 200 + i for sku in skus})), again("count")),
+    ]

@@ -57,3 +57,33 @@ def _reset_aws(stack: Any) -> None:
                            timeout=30).read()
     bootstrap(stack.template, stack.endpoint_url)
     reset_bridge_runtime()
+
+
+CLOUD_TENANT = Path(__file__).resolve().parents[2] / "local" / "tenants" / "cloud-warehouse.yaml"
+
+
+@contextlib.contextmanager
+def cloud_warehouse_tenant(stack: Any, jst: Any, store: Any, tenant_dir: Path) -> Iterator[Any]:
+    """Beside ``demo_world``'s tenant: the demo's cloud-warehouse tenant (local/tenants/cloud-warehouse.yaml,
+    10020, ``warehouse: qimen``) against a 奇门 WMS sandbox whose confirmations and reports go to
+    the stack's /qimen/callback, its 店+ merchant seeded as the demo seeds it. Yields the WMS sandbox."""
+    from o2o_bridge.cli import main as o2o
+    from o2o_local.qimen_sandbox import QimenSandbox
+
+    doc = yaml.safe_load(CLOUD_TENANT.read_text(encoding="utf-8"))
+    pos_warehouse = str(doc["qimen"]["pos_warehouse_code"])
+    store.seed({"merchants": [{"ent_id": doc["ent_id"], "api_key": doc["pos"]["api_key"],
+                               "webhook_secret": doc["pos"]["webhook_secret"],
+                               "stores": [{"code": s["code"], "name": s["name"]} for s in doc["stores"]],
+                               "warehouses": [pos_warehouse]}]})
+    wms = QimenSandbox(bridge_url=stack.addresses()["api"])  # the demo's WMS merchant: 10020, WH01, OWNER01
+    wms.start()
+    try:
+        doc["jushuitan"]["base_url"], doc["pos"]["base_url"] = jst.url, store.base_url
+        doc["qimen"]["gateway_url"] = wms.gateway_url
+        tenant_file = tenant_dir / "cloud-tenant.yaml"
+        tenant_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        assert o2o(["tenant", "put", str(tenant_file)]) == 0
+        yield wms
+    finally:
+        wms.stop()

@@ -195,3 +195,29 @@ def test_request_count_is_two_writes_and_a_repeat_one(ctx):
         kit.effect_once(ctx, "other", lambda: (_ for _ in ()).throw(TransientError("x")))
     assert ctx.records.calls == ["put_or_current", "delete"]  # a first claim that failed leaves nothing behind
     assert ctx.records.inner.get(ctx.ent_id, kit.EFFECT_KIND, "other") is None
+
+
+# --- an effect recorded after it happened (a batched call's answer) ------------------------------
+
+
+def test_an_effect_recorded_after_it_happened_is_one_write_and_a_repeat_gets_the_first_result(ctx):
+    first = kit.effect_recorded(ctx, KEY, {"by": "batch 1"})
+    again = kit.effect_recorded(ctx, KEY, {"by": "batch 2"})
+    assert (first.repeated, again.repeated) == (False, True)
+    assert again.result == {"by": "batch 1"} and done_record(ctx)["result"] == {"by": "batch 1"}
+    # The one-at-a-time path (effect_once) then finds it done and does nothing.
+    store = Downstream()
+    assert kit.effect_once(ctx, KEY, lambda: store.apply(KEY, {"by": "one"})).repeated and store.calls == 0
+
+
+def test_an_effect_recorded_waits_for_another_worker_s_live_claim_and_takes_over_an_expired_one(ctx):
+    def in_call():
+        with pytest.raises(kit.EffectInProgress):  # the batch's answer waits: the claim is alive
+            kit.effect_recorded(ctx, KEY, {"by": "batch"})
+        later(ctx, 200)  # the claimer's lease runs out while it is in its call
+        assert kit.effect_recorded(ctx, KEY, {"by": "batch"}).repeated is False
+        return {"by": "one"}
+
+    late = kit.effect_once(ctx, KEY, in_call)
+    assert (late.repeated, late.late) == (True, True)  # the claimer reports the batch's, truthfully
+    assert done_record(ctx)["result"] == {"by": "batch"}

@@ -163,6 +163,8 @@ def on_payment_collected(event, ctx: "FlowContext") -> None:
     data = event.data
     io_id = getattr(data, "external_id", None)
     if io_id:
+        # The order and its COD record (which record_collection reads next) in one request.
+        ctx.records.prefetch(ctx.ent_id, [(store_fulfilment.ORDER_KIND, str(io_id)), (COD_KIND, str(io_id))])
         order = store_fulfilment.load_order(ctx, str(io_id))
         if order is None:
             raise UnprocessableRequest(f"data.external_id: {io_id} is not an online order the bridge dispatched")

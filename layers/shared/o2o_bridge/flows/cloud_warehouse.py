@@ -79,7 +79,12 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
 
     outcome = kit.effect_once(ctx, f"{system}.message:{message.key}", take, ttl_days=MESSAGE_TTL_DAYS)
     if outcome.repeated:
-        ctx.timeline.record(message.trace_key, ctx.ent_id, f"{system}.message_repeated", {"message": message.key})
+        # A log line, not a timeline entry: the gateway's re-sends are routine, and a repeat then
+        # costs the one refused claim (the document's timeline keeps what the message did once).
+        from ..observability import logger
+
+        logger.info(f"{system} message taken before, answered again", extra={
+            "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
         return {"outcome": "repeated", **(outcome.result or {})}
     return {"outcome": "done", **(outcome.result or {})}
 
@@ -94,7 +99,7 @@ def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
         # 配货 / 退仓: the document's state is read from the warehouse by store_transfers.
         from . import store_transfers
 
-        handed.append(store_transfers.follow_other_inout(ctx))
+        handed.append(store_transfers.follow_other_inout(ctx, only=news.store_document))
     if news.stock_to_reread:
         from . import stock_sync
 

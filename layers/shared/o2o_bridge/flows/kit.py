@@ -374,6 +374,35 @@ def _release(records: "RecordRepository", ent_id: str, key: str, version: int, e
                        ttl_days=ttl_days) is not None
 
 
+def effect_recorded(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | None = 400) -> Outcome:
+    """Record as done, once per (tenant, key), an effect that has already happened: one item of
+    a batched call whose answer is in hand (S1's confirmations, 50 outbounds a JST call).
+
+    ``once`` would claim, do nothing, then complete: between its two writes there is nothing
+    left to guard, so here the "done" is written at once, conditional on the key being unused
+    (one write; a refused write returns the record stored now). A "done" already there is a
+    repeat: its result counts, not this one. A live claim of another worker (the one-at-a-time
+    path doing the same effect) is EffectInProgress, as in ``once``; a claim released, or past
+    its lease, is taken over only if nobody else did meanwhile."""
+    done = {"state": "done", "result": result, "done_at": ctx.now().isoformat()}
+    written, existing = ctx.records.put_or_current(ctx.ent_id, EFFECT_KIND, key, done, ttl_days=ttl_days)
+    if written is not None:
+        return Outcome(result, False)
+    if existing is not None:
+        state = existing.data.get("state")
+        if state == "done":
+            return Outcome(existing.data.get("result"), True)
+        if state == "running":
+            until = datetime.fromisoformat(existing.data["lease_until"])
+            if until > ctx.now():
+                raise EffectInProgress(f"{key} is being done by another worker",
+                                       retry_after_seconds=int((until - ctx.now()).total_seconds()) + 1)
+        if ctx.records.put(ctx.ent_id, EFFECT_KIND, key, done, expected_version=existing.version,
+                           ttl_days=ttl_days) is not None:
+            return Outcome(result, False)
+    raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
+
+
 def effect_done(ctx: FlowContext, key: str) -> bool:
     record = ctx.records.get(ctx.ent_id, EFFECT_KIND, key)
     return record is not None and record.data.get("state") == "done"

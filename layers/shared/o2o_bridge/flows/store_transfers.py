@@ -166,15 +166,17 @@ def open_exceptions(ctx: "FlowContext") -> list[dict[str, Any]]:
     return [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION)]
 
 
-def follow_other_inout(ctx: "FlowContext") -> dict[str, Any]:
+def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = None) -> dict[str, Any]:
     """poll_jst_documents: read every open part from the warehouse; confirmed documents are
-    reported to the store, voided ones recorded as exceptions. Returns counts."""
+    reported to the store, voided ones recorded as exceptions. Returns counts. ``only`` (kind,
+    doc_no): a cloud WMS said this document is finished: its parts alone are followed (a
+    confirm's cost does not grow with the tenant's open documents)."""
     summary = {"open": 0, "confirmed": 0, "waiting": 0, "voided": 0, "missing": 0, "store_told": 0, "store_refused": 0}
-    parts = ctx.records.list(ctx.ent_id, OPEN)
+    parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
     summary["open"] = len(parts)
     _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
                              and not _voided(p.data)], summary)
-    _tell_store_of_confirmed(ctx, summary)
+    _tell_store_of_confirmed(ctx, summary, only)
     return summary
 
 
@@ -240,16 +242,21 @@ def follow_part(ctx: "FlowContext", payload: dict[str, Any]) -> str:
     return _follow_part(ctx, part, next(iter(states), None))
 
 
-def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int]) -> None:
+def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
+                             only: tuple[str, str] | None = None) -> None:
     """P10 / P11 for every document whose parts are all Confirmed (now, or in an earlier poll
-    whose store call was queued for retry)."""
-    ready = dict.fromkeys((p.data["kind"], p.data["doc_no"]) for p in ctx.records.list(ctx.ent_id, OPEN)
-                          if p.data.get("status") == CONFIRMED)
+    whose store call was queued for retry); ``only``: that document alone."""
+    listed = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
+    ready = dict.fromkeys((p.data["kind"], p.data["doc_no"]) for p in listed if p.data.get("status") == CONFIRMED)
     for kind_name, doc_no in ready:
         if ctx.time_left() < 5:
             break
         kind = KINDS[kind_name]
-        doc_parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        # One document's parts were just listed whole; several documents' are listed afresh each.
+        doc_parts = listed if only else ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        # The store's "done" and tell_store's parked marker (read by kit.settle), in one request.
+        ctx.records.prefetch(ctx.ent_id, [(kit.EFFECT_KIND, _store_effect_key(kind, doc_no)),
+                                          kit.parked_record(tell_store, {"kind": kind_name, "doc_no": doc_no})])
         if kit.effect_done(ctx, _store_effect_key(kind, doc_no)):
             # The store was told by a run that died while it stopped following the parts.
             for part in doc_parts:

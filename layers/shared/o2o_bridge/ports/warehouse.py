@@ -175,6 +175,9 @@ class WarehouseNews:
 
     confirmations: tuple[Confirmation, ...] = ()
     store_documents_done: bool = False
+    # The finished 配货 / 退仓 itself, (``"transfer"`` | ``"warehouse_return"``, the store's
+    # document no.), when the WMS names it: only its parts are followed, not every open one.
+    store_document: tuple[str, str] | None = None
     stock_to_reread: tuple[str, ...] = ()
     stock_warehouse: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)

@@ -177,9 +177,11 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
             # Another message of this document was taken at the same moment: this one is taken
             # again on the WMS's retry, against the new totals.
             raise TransientError(f"{code} was confirmed by another message just now", retry_after_seconds=5)
+        # Only an alias the document's creation could not write (the WMS's id, when its create
+        # answer lacked it): the others are there already, and each alias is a write.
         state.timeline.record(code, state.ent_id, f"qimen.{kind}_confirmed",
                               {"message": key, "passed": passed, "final": final, "complete": complete},
-                              aliases=aliases_of(code, data.get("store_key"), wms_id))
+                              aliases=aliases_of(code, None if wms_id == data.get("wms_id") else wms_id))
         if excess_total:
             raise_exception(state, code, "confirmed_beyond_plan", message=key,
                             detail={"excess": excess_total, "method": method, "store_key": data.get("store_key")})
@@ -206,7 +208,12 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
         return WarehouseNews(confirmations=receipts_news, detail=detail)
     # 配货 / 退仓: store_transfers reads the document's state from the ledger (store_documents);
     # once the WMS's last confirm is in, the store is told without waiting for the next poll.
-    return WarehouseNews(store_documents_done=final, detail=detail)
+    store_document = (STORE_DOCUMENT_KINDS[kind], data.get("store_key") or code) if final else None
+    return WarehouseNews(store_documents_done=final, store_document=store_document, detail=detail)
+
+
+# The WMS's stockout / entry order is the store's 配货 / 退仓 (flows/store_transfers.py's kinds).
+STORE_DOCUMENT_KINDS = {"stockout": "transfer", "entry": "warehouse_return"}
 
 
 def _as_the_wms_holds_it(state: Any, record: Any, said: mappers.Confirmation) -> mappers.Confirmation:

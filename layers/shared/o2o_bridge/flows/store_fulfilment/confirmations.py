@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import PermanentError, TransientError
 from .. import ledger_facts, reservations
-from ..kit import effect_once, flow_command
-from .exceptions import park, resolve_exception
-from .order import ORDER_TTL_DAYS, Order, change_order, load_order
+from ..kit import effect_once, effect_recorded, flow_command
+from .exceptions import EXCEPTION_KIND, park, resolve_exception
+from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order
 
 if TYPE_CHECKING:
     from ...ports.erp import OutboundConfirmation
@@ -34,6 +34,8 @@ def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     known = load_order(ctx, io_id)
     if known is not None:
         reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+        # Said so in the request: its confirmation does not read the holds again to release them.
+        payload = {**payload, "hold_released": True}
     ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
 
 
@@ -70,6 +72,13 @@ def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str |
             counts["deferred"] = str(exc)
             break
         counts["calls"] += 1
+        # What settling each outbound reads, for the whole call in one request: its order and any
+        # exception parked for it (served from the flow's records view; every write stays
+        # conditional on the version read).
+        try:
+            ctx.records.prefetch(ctx.ent_id, [(kind, r.key) for r in batch for kind in (ORDER_KIND, EXCEPTION_KIND)])
+        except TransientError:
+            pass  # throttled: each outbound reads its own records as it is settled
         for record in batch:
             outcome = _settle_confirmation(ctx, record, results.get(record.key))
             counts[outcome] += 1
@@ -98,7 +107,8 @@ def _settle_confirmation(ctx: "FlowContext", record: Any, result: Any) -> str:
         outcome = "refused"
     else:
         try:
-            _confirmed(ctx, payload, effect_once(ctx, f"s1.confirm:{io_id}", lambda: result))
+            # JST has confirmed it already (the batch call's answer): recorded as done in one write.
+            _confirmed(ctx, payload, effect_recorded(ctx, f"s1.confirm:{io_id}", result))
         except TransientError:  # another worker is settling this outbound: the next poll looks again
             return "waiting"
         except Exception as exc:  # this outbound alone, parked with its reason: the others go on
@@ -138,7 +148,9 @@ def _confirmed(ctx: "FlowContext", payload: dict[str, Any], outcome: Any) -> dic
     known = load_order(ctx, io_id)
     ledger_facts.fulfilled(ctx, known.data if known else {"io_id": io_id}, how=status,
                            fulfilment_id=payload["fulfilment_id"], at=payload.get("at"))
-    if known is not None:  # gone at the store event already; a retry queued before batching had not
+    if known is not None and not payload.get("hold_released"):
+        # Gone at the store event already (its request says so); a retry queued before batching,
+        # or a request written before it said so, had not.
         reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
     change_order(ctx, io_id, Order.confirm, status)
     if not outcome.repeated:
