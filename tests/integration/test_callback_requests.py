@@ -48,15 +48,16 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # the event's record, member link and profile read together, both written, the P14 effect
     # (claim, done), the timelines of member and person. Was 10 / 1.
     "pos_events member.updated": (9, GOAL_DUPLICATE),
-    # The demo tenant (JST, store stock owned by the store system) answers these with the event's
-    # record and the timeline only: at the goal.
-    "pos_events store_document.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events store_transfer.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events store_transfer.received": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events stock.counted": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events sale.completed": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events sale.refunded": (GOAL_HAPPY, GOAL_DUPLICATE),
-    "pos_events product.changed": (GOAL_HAPPY, GOAL_DUPLICATE),
+    # The demo tenant (JST, store stock owned by the store system) only records these: the event
+    # done with its answer in one conditional write, and the timeline (events/recording.py). A
+    # repeat is that write refused. Was 3 / 1 (the claim, its completion, the timeline).
+    "pos_events store_document.submitted": (2, GOAL_DUPLICATE),
+    "pos_events store_transfer.submitted": (2, GOAL_DUPLICATE),
+    "pos_events store_transfer.received": (2, GOAL_DUPLICATE),
+    "pos_events stock.counted": (2, GOAL_DUPLICATE),
+    "pos_events sale.completed": (2, GOAL_DUPLICATE),
+    "pos_events sale.refunded": (2, GOAL_DUPLICATE),
+    "pos_events product.changed": (2, GOAL_DUPLICATE),
 }
 
 
