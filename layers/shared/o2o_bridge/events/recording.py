@@ -39,8 +39,11 @@ class NotRecordOnly(BaseException):
     for a failure of its own, to park or queue)."""
 
 
-# What a recording run may use of each port: reads, and the adapters' fixed description.
+# What a recording run may use of each port: reads, the adapters' fixed description, and timeline
+# notes (held apart until the event is done, dropped when it was done before). The ledger passes
+# whole: a fact is written once per its key.
 _ALLOWED = {
+    "timeline": frozenset({"record", "entries"}),
     "records": frozenset({"get", "get_many", "list", "prefetch"}),
     "links": frozenset({"find"}),
     "cursors": frozenset({"get"}),
