@@ -35,7 +35,8 @@ DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per st
 the item written (the request body stands in for the item), two for a transactional write; a
 read unit per started 4 KB read (half for an eventually consistent read). No assertions.
 
-    .venv/bin/python bench/cost.py [-n 20] [--trace]
+    .venv/bin/python bench/cost.py [-n 20] [--only TEXT] [--trace] [--aws-latency-ms 5] [--outside-latency-ms 50]
+        [--xray-sampled 0.05]
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Goals: DynamoDB requests <= {GOAL_DDB_HAPPY} happy / <= {GOAL_DDB_DUPLICATE} duplicate; "
           f"<= ${GOAL_DOLLARS:.2f} per 1 M callbacks.\n")
     header = (f"{'callback':38} {'DDB req':>7} {'of RL':>5} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'S3':>4} "
-              f"{'out':>4} {'log B':>6} {'local ms':>8} {'cpu ms':>6} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} {'dup $':>6}")
+              f"{'out':>4} {'log B':>6} {'local ms':>8} {'cpu ms':>6} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} "
+              f"{'dup $':>6}")
     print(header)
     print("-" * len(header))
     for kind, happy, duplicate in rows:

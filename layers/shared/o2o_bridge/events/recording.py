@@ -97,7 +97,7 @@ def deliver_recorded(event: "PosEvent", tenant: "Tenant", *, record: dict[str, A
         try:
             stored = done_once(key_prefix, record, answer, key=key)
         except BaseException:
-            entries.drop()  # not done here (held by another delivery, or the write failed): the one that does it notes it
+            entries.drop()  # not done here (another delivery holds it, or the write failed): who does it notes it
             raise
         if stored is not None:
             entries.drop()  # a repeat: the first delivery's entries stand
