@@ -16,9 +16,20 @@ Everything is counted from outside the code it measures:
 - the S1 store events arrive about online orders polled from the JST sandbox and dispatched to a
   store first; the 奇门 WMS sandbox calls /qimen/callback for the demo's cloud-warehouse tenant
   (10020), about documents the bridge created there first;
-- log bytes: a counting wrapper around the logger's output stream;
-- duration: wall time of the HTTP request as its sender sees it (an upper bound of what
-  Lambda bills: it includes the emulator and the sandbox round trip).
+- log bytes: a counting wrapper around the logger's output stream, plus Lambda's own lines per
+  invocation (``PLATFORM_LOG_BYTES``, stated, not measured: the platform writes them);
+- ledger facts: the files that appear in the local stack's ledger folder (each an S3 PUT in AWS;
+  a repeat's refused conditional PUT leaves no file and is not counted);
+- outside calls: the requests the JST and 店+ sandboxes received (their call logs);
+- duration: the CPU time of the handlers' threads, taken around each handler by wrapping the
+  emulator's handler loader (``HandlerClock``): the moto server, the sandboxes and the emulator
+  run on other threads of this process and are not in it, nor is waiting for the GIL on a loaded
+  machine. Lambda bills wall time, so the estimate ('est ms') is that CPU time at a 512 MB
+  function's share of a vCPU (``CPU_SHARE``: a full vCPU at 1,769 MB, this machine's core taken for
+  one), plus a production latency for each AWS request and each outside call (options). The
+  sender's wall time ('local ms') is printed beside it: on this machine it is mostly the
+  emulator, the sandbox that sends the event (it validates it against the OpenAPI contract and
+  signs it) and the moto server, none of which a Lambda pays for.
 
 Each kind is sent N times after one warm-up; a duplicate is the same push or event again. The
 kinds and the counting hook are tests/integration/callback_kinds.py, which the request-count
@@ -29,7 +40,8 @@ DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per st
 the item written (the request body stands in for the item), two for a transactional write; a
 read unit per started 4 KB read (half for an eventually consistent read). No assertions.
 
-    .venv/bin/python bench/cost.py [-n 20] [--trace]
+    .venv/bin/python bench/cost.py [-n 20] [--only TEXT] [--trace] [--aws-latency-ms 5] [--outside-latency-ms 50]
+        [--xray-sampled 0.05]
 """
 
 from __future__ import annotations
@@ -59,7 +71,13 @@ PRICES = {
     "sqs_per_million": 0.40,                 # standard queue requests (64 KB chunks)
     "secrets_per_10k": 0.05,                 # Secrets Manager API calls
     "logs_ingest_per_gb": 0.50,              # CloudWatch Logs ingestion
+    "s3_put_per_1k": 0.005,                  # S3 Standard PUT requests (a ledger fact each)
+    "xray_traces_per_million": 5.00,         # X-Ray traces recorded (Tracing: Active)
 }
+CPU_SHARE = 512 / 1769  # Lambda gives a full vCPU at 1,769 MB and a proportional share below
+# Lambda's own JSON lines per invocation (platform.start, platform.report with its X-Ray part) at
+# SystemLogLevel INFO (template.yaml): about this many bytes; not seen locally.
+PLATFORM_LOG_BYTES = 500
 GOAL_DDB_HAPPY, GOAL_DDB_DUPLICATE, GOAL_DOLLARS = 3, 1, 3.00
 
 from callback_kinds import AwsMeter, Tally, accepted, callback_kinds, warehouse_skus  # noqa: E402 - after sys.path
@@ -89,29 +107,71 @@ def _meter_stdout(meter: StdoutMeter) -> None:
                 handler.stream = meter
 
 
-def _lambda_seconds(t: Tally, per: int, aws_latency: float) -> float:
-    """Billed duration per callback: the measured wall time with the local moto server's latency
-    replaced by a production DynamoDB/SQS latency (``aws_latency`` per request)."""
+class HandlerClock:
+    """CPU time of every handler invocation of the local stack (the API's routes and the queue
+    drain), taken on the invoking thread around the handler: the emulator's handler loader
+    (o2o_local.lambda_runtime.load_handler) hands out a timed wrapper. Install before the stack
+    starts."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from o2o_local import lambda_runtime
+
+        self.cpu_seconds, self.invocations, self._lock = 0.0, 0, threading.Lock()
+        load = lambda_runtime.load_handler
+
+        def timed_load(spec: Any) -> Callable[[Any, Any], Any]:
+            handler = load(spec)
+
+            def timed(event: Any, context: Any) -> Any:
+                started = time.thread_time()
+                try:
+                    return handler(event, context)
+                finally:
+                    spent = time.thread_time() - started
+                    with self._lock:
+                        self.cpu_seconds += spent
+                        self.invocations += 1
+
+            return timed
+
+        lambda_runtime.load_handler = timed_load
+
+    def take(self) -> tuple[float, int]:
+        with self._lock:
+            taken, self.cpu_seconds, self.invocations = (self.cpu_seconds, self.invocations), 0.0, 0
+        return taken
+
+
+def _lambda_seconds(t: Tally, per: int, aws_latency: float, outside_latency: float) -> float:
+    """Billed duration per callback, estimated: the handlers' CPU time at a 512 MB function's share
+    of a vCPU, plus a production latency per AWS request and per outside (JST, 店+) call."""
     requests = sum(t.requests.values())
-    return max(0.0, (t.seconds - t.aws_seconds + requests * aws_latency) / per)
+    return (t.cpu_seconds / CPU_SHARE + requests * aws_latency + t.outside_calls * outside_latency) / per
 
 
-def _dollars_per_million(t: Tally, per: int, aws_latency: float) -> dict[str, float]:
+def _dollars_per_million(t: Tally, per: int, aws_latency: float, outside_latency: float,
+                         xray_sampled: float) -> dict[str, float]:
     p = PRICES
-    seconds = _lambda_seconds(t, per, aws_latency)
+    seconds = _lambda_seconds(t, per, aws_latency, outside_latency)
+    invocations = t.invocations / per
     cost = {
         "api": p["http_api_per_million"],
-        "lambda": p["lambda_requests_per_million"] + seconds * p["lambda_memory_gb"] * p["lambda_arm_gb_second"] * 1e6,
+        "lambda": invocations * p["lambda_requests_per_million"]
+        + seconds * p["lambda_memory_gb"] * p["lambda_arm_gb_second"] * 1e6,
         "dynamodb": (t.wru / per) * p["dynamodb_wru_per_million"] + (t.rru / per) * p["dynamodb_rru_per_million"],
         "sqs": t.service_requests("sqs") / per * p["sqs_per_million"],
         "secrets": t.service_requests("secrets-manager") / per * p["secrets_per_10k"] * 100,
-        "logs": t.log_bytes / per * 1e6 / 1e9 * p["logs_ingest_per_gb"],
+        "s3": (t.ledger_puts + t.service_requests("s3")) / per * p["s3_put_per_1k"] * 1000,
+        "logs": (t.log_bytes / per + invocations * PLATFORM_LOG_BYTES) * 1e6 / 1e9 * p["logs_ingest_per_gb"],
+        "xray": invocations * xray_sampled * p["xray_traces_per_million"],
     }
     cost["total"] = sum(cost.values())
     return cost
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="callbacks of each kind (default 20)")
     parser.add_argument("--trace", action="store_true",
@@ -119,16 +179,34 @@ def main() -> int:
     parser.add_argument("--only", default="", help="only the kinds whose name contains this text")
     parser.add_argument("--aws-latency-ms", type=float, default=5.0,
                         help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
-    args = parser.parse_args()
-    latency = args.aws_latency_ms / 1000
+    parser.add_argument("--outside-latency-ms", type=float, default=50.0,
+                        help="production latency of one JST or 店+ call (default 50)")
+    parser.add_argument("--xray-sampled", type=float, default=0.05,
+                        help="share of invocations X-Ray records (default 0.05: the default rule's 5 %% past its "
+                             "1 a second, a busy stack; a quiet one is recorded whole)")
+    args = parser.parse_args(argv)
+    latency, outside_latency = args.aws_latency_ms / 1000, args.outside_latency_ms / 1000
 
     from stack_world import demo_world  # tests/integration: the demo tenant against both sandboxes
     from stack_world import cloud_warehouse_tenant  # and the demo's cloud-warehouse tenant, its 奇门 WMS sandbox
     from o2o_bridge import runtime
 
+    from o2o_bridge.ledger import is_fact_object
+
     stdout = StdoutMeter()
+    clock = HandlerClock()
     with tempfile.TemporaryDirectory() as tmp, demo_world(Path(tmp), jst_callbacks=True) as (stack, jst, store), \
             cloud_warehouse_tenant(stack, jst, store, Path(tmp)) as wms:
+        ledger_dir = Path(stack.environment["O2O_LEDGER_DIR"])
+
+        def outside_calls() -> int:
+            with store.state.lock:  # the 店+ sandbox logs each API call it served
+                served = len(store.state.requests)
+            return len(jst.calls()) + served
+
+        def ledger_facts() -> int:
+            return sum(1 for path in ledger_dir.rglob("*") if is_fact_object(path.name))
+
         kinds = [k for k in callback_kinds(jst, store, warehouse_skus(jst),
                                            settle=lambda: stack.drain(now=True, max_seconds=60)) if args.only in k.name]
         settle = lambda: stack.drain(now=True, max_seconds=60)  # noqa: E731
@@ -146,7 +224,8 @@ def main() -> int:
             for i in numbers:
                 prepare(i)
             meter.take()
-            logged, seconds = stdout.bytes, 0.0
+            clock.take()
+            logged, seconds, called, facts = stdout.bytes, 0.0, outside_calls(), ledger_facts()
             for i in numbers:
                 if meter.trace is not None:
                     meter.trace.clear()  # traced: the last callback of the batch (warm) and its queued work
@@ -160,6 +239,8 @@ def main() -> int:
             seconds += time.perf_counter() - started
             tally = meter.take()
             tally.seconds, tally.log_bytes = seconds, stdout.bytes - logged
+            tally.cpu_seconds, tally.invocations = clock.take()
+            tally.outside_calls, tally.ledger_puts = outside_calls() - called, ledger_facts() - facts
             return tally
 
         def none(i: int) -> None:
@@ -195,28 +276,41 @@ def main() -> int:
           f"(duplicates: the same push or event again).")
     print(f"Goals: DynamoDB requests <= {GOAL_DDB_HAPPY} happy / <= {GOAL_DDB_DUPLICATE} duplicate; "
           f"<= ${GOAL_DOLLARS:.2f} per 1 M callbacks.\n")
-    header = (f"{'callback':38} {'DDB req':>7} {'of RL':>5} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'SM':>4} "
-              f"{'log B':>6} {'local ms':>8} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} {'dup $':>6}")
+    header = (f"{'callback':38} {'DDB req':>7} {'of RL':>5} {'dup':>5} {'WRU':>5} {'RRU':>5} {'SQS':>4} {'S3':>4} "
+              f"{'out':>4} {'log B':>6} {'local ms':>8} {'cpu ms':>6} {'est ms':>6} {'$/1M':>6} {'DDB $':>6} "
+              f"{'dup $':>6}")
     print(header)
     print("-" * len(header))
     for kind, happy, duplicate in rows:
-        cost, dup_cost = _dollars_per_million(happy, n, latency), _dollars_per_million(duplicate, n, latency)
+        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled)
+        dup_cost = _dollars_per_million(duplicate, n, latency, outside_latency, args.xray_sampled)
         print(f"{kind:38} {happy.ddb_requests() / n:7.2f} {happy.rate_limiter / n:5.2f} "
               f"{duplicate.ddb_requests() / n:5.2f} {happy.wru / n:5.1f} "
               f"{happy.rru / n:5.1f} {happy.service_requests('sqs') / n:4.1f} "
-              f"{happy.service_requests('secrets-manager') / n:4.1f} {happy.log_bytes / n:6.0f} "
-              f"{happy.seconds / n * 1000:8.1f} {_lambda_seconds(happy, n, latency) * 1000:6.1f} "
+              f"{(happy.ledger_puts + happy.service_requests('s3')) / n:4.1f} {happy.outside_calls / n:4.1f} "
+              f"{happy.log_bytes / n:6.0f} {happy.seconds / n * 1000:8.1f} {happy.cpu_seconds / n * 1000:6.1f} "
+              f"{_lambda_seconds(happy, n, latency, outside_latency) * 1000:6.1f} "
               f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
     print("\n'of RL': of the happy path's DynamoDB requests, those of the JST app's shared rate limiter "
-          "(connectors/pacing.py: one conditional write per JST call).")
+          "(connectors/pacing.py: one conditional write per JST call). 'S3': ledger facts written (an S3 PUT each). "
+          "'out': calls the JST and 店+ sandboxes received.")
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
         ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))
         print(f"  {kind}: {ops or 'none'}")
+    print("\n$ per 1 M callbacks by part (happy path):")
+    for kind, happy, _ in rows:
+        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled)
+        print(f"  {kind}: " + ", ".join(f"{part} {value:.2f}" for part, value in cost.items() if part != "total"))
     print("\nPrices used (USD): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
-    print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms': the local wall time with moto's latency replaced "
-          f"by {args.aws_latency_ms:g} ms per AWS request) + DynamoDB (estimated units) + SQS + Secrets Manager + "
-          f"log ingestion. 'local ms' includes the emulator and the sandboxes' round trips.")
+    print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms') + DynamoDB (estimated units) + SQS + Secrets "
+          f"Manager + S3 (ledger facts) + log ingestion (the function's lines + {PLATFORM_LOG_BYTES} B of Lambda's own "
+          f"per invocation) + X-Ray ({args.xray_sampled:.0%} of invocations recorded).")
+    print(f"'est ms' = the handlers' CPU time here ('cpu ms') / {CPU_SHARE:.2f} (a 512 MB function's share of a vCPU) "
+          f"+ {args.aws_latency_ms:g} ms per AWS request + {args.outside_latency_ms:g} ms per JST / 店+ call. "
+          "'local ms' is the senders' wall time on this machine: mostly the emulator, the sandbox sending the event "
+          "and the moto server, which a Lambda does not pay for. X-Ray's own CPU is not in 'cpu ms' (tracing is off "
+          "outside Lambda).")
     return 0
 
 

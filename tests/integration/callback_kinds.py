@@ -32,6 +32,10 @@ class Tally:
     log_bytes: int = 0
     seconds: float = 0.0       # wall time of the callbacks as their senders saw them
     aws_seconds: float = 0.0   # of which inside AWS requests (the local moto server's latency)
+    cpu_seconds: float = 0.0   # CPU time of the handlers' threads (bench/cost.py measures it)
+    invocations: int = 0       # handler invocations (the callbacks' and the queued work's)
+    outside_calls: int = 0     # requests the JST and 店+ sandboxes received
+    ledger_puts: int = 0       # ledger facts written (an S3 PUT each in AWS)
 
     def ddb_requests(self) -> int:
         return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))

@@ -6,7 +6,9 @@ handler passes (o2o_bridge/wiring.py ``context_for``).
 
 A flow returns when its work is done or durably queued for retry; only then is the event
 acknowledged and its idempotency record completed. A flow that raises leaves no record, so
-the store system's next delivery of the same event is processed afresh.
+the store system's next delivery of the same event is processed afresh. An event whose flow,
+for its tenant, only records it skips the claim: its record is written once, done, after the
+flow (events/recording.py).
 """
 
 from __future__ import annotations
@@ -41,8 +43,15 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
     from .. import runtime
 
     record = {"ent_id": event.ent_id, "event_id": event.event_id, "type": event.type}
-    run_once = _run_once(runtime.aws_client("dynamodb"), runtime.settings().idempotency_table)
     try:
+        # An event its tenant's flow only records: done in one write (events/recording.py).
+        from .recording import deliver_recorded
+
+        recorded = deliver_recorded(event, tenant, record=record, context_for=context_for, handle=_handle,
+                                    answer=ACKNOWLEDGED, key_prefix=IDEMPOTENCY_PREFIX, key=IDEMPOTENCY_KEY)
+        if recorded is not None:
+            return recorded
+        run_once = _run_once(runtime.aws_client("dynamodb"), runtime.settings().idempotency_table)
         return run_once(record, event=event, tenant=tenant, context_for=context_for)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of the same event is running: not done yet, so not acknowledged.
@@ -58,14 +67,18 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
     @once(IDEMPOTENCY_PREFIX, key=IDEMPOTENCY_KEY)
     def run(record: dict[str, Any], *, event: PosEvent, tenant: "Tenant",
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
-        from .routes import ROUTES
-
-        ctx = context_for(tenant)
-        ROUTES[event.type].run(event, ctx)
-        if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
-            from ..flows import retail_facts
-
-            retail_facts.record(event, ctx)
+        _handle(event, context_for(tenant))
         return dict(ACKNOWLEDGED)
 
     return run
+
+
+def _handle(event: PosEvent, ctx: "FlowContext") -> None:
+    """The event's flow, then its fact in the document ledger where it has one."""
+    from .routes import ROUTES
+
+    ROUTES[event.type].run(event, ctx)
+    if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
+        from ..flows import retail_facts
+
+        retail_facts.record(event, ctx)

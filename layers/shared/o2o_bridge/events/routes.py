@@ -26,6 +26,9 @@ class Route:
     flow: Callable[[PosEvent, "FlowContext"], Any] | None
     what: str
     issues: tuple[int, ...] = ()  # who builds it, while ``flow`` is None
+    # When, for the tenant, the flow only records the event (a timeline note, a ledger fact):
+    # then it is done in one write instead of a claim and its completion (events/recording.py).
+    only_recorded_when: Callable[["FlowContext"], bool] | None = None
 
     def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
         if self.flow is None:
@@ -45,17 +48,24 @@ ROUTES: dict[str, Route] = {
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
     # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
-    "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP"),
-    "sale.refunded": Route(erp_store_stock.on_sale_refunded, "W3, a store retail refund booked in the ERP"),
-    "stock.counted": Route(erp_store_stock.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP"),
+    "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP",
+                            only_recorded_when=erp_store_stock.books_nothing),
+    "sale.refunded": Route(erp_store_stock.on_sale_refunded, "W3, a store retail refund booked in the ERP",
+                           only_recorded_when=erp_store_stock.books_nothing),
+    "stock.counted": Route(erp_store_stock.on_stock_counted, "W3, an approved store stock count (盘点) in the ERP",
+                           only_recorded_when=erp_store_stock.books_nothing),
     "store_document.submitted": Route(erp_store_stock.on_store_document_submitted,
-                                      "W3, a store's own in/out document in the ERP"),
+                                      "W3, a store's own in/out document in the ERP",
+                                      only_recorded_when=erp_store_stock.books_nothing),
     "store_transfer.submitted": Route(erp_store_stock.on_store_transfer_submitted,
-                                      "店店调拨, the goods left the sending store (in transit)"),
+                                      "店店调拨, the goods left the sending store (in transit)",
+                                      only_recorded_when=erp_store_stock.books_nothing),
     "store_transfer.received": Route(erp_store_stock.on_store_transfer_received,
-                                     "店店调拨, the receiving store took the goods in"),
+                                     "店店调拨, the receiving store took the goods in",
+                                     only_recorded_when=erp_store_stock.books_nothing),
     "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
-    "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse"),
+    "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse",
+                             only_recorded_when=lambda ctx: cloud_warehouse.cloud_wms(ctx) is None),
     "member.updated": Route(members.on_member_updated, "member merge, a store member changed"),
 }
 

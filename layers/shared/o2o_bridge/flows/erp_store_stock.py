@@ -69,8 +69,14 @@ DOCUMENT_NAMES = {"reversal": "冲单", "purchase_in": "采购入库", "import_i
                   "manual_out": "出库开单"}
 
 
+def books_nothing(ctx: "FlowContext") -> bool:
+    """The tenant's ERP keeps no books of the stores: their events are only noted on the timeline
+    (events/recording.py then stores such an event as done in one write)."""
+    return not (ctx.erp.info.keeps_store_books or ctx.tenant.stock.master == "erp")
+
+
 def erp_books_store(ctx: "FlowContext", trace: str, event: "PosEvent") -> bool:
-    if ctx.erp.info.keeps_store_books or ctx.tenant.stock.master == "erp":
+    if not books_nothing(ctx):
         return True
     ctx.timeline.record(trace, ctx.ent_id, "erp_store.not_booked",
                         {"event_id": event.event_id, "type": event.type,
@@ -311,5 +317,5 @@ def book_count_as_queued_before(ctx: "FlowContext", payload: dict[str, Any]) -> 
                             "counted": payload["items"], "remark": payload.get("remark") or ""})
 
 
-__all__ = ["book_count", "book_move", "in_transit", "on_sale_completed", "on_sale_refunded", "on_stock_counted",
-           "on_store_document_submitted", "on_store_transfer_received", "on_store_transfer_submitted"]
+__all__ = ["book_count", "book_move", "books_nothing", "in_transit", "on_sale_completed", "on_sale_refunded",
+           "on_stock_counted", "on_store_document_submitted", "on_store_transfer_received", "on_store_transfer_submitted"]

@@ -37,3 +37,32 @@ def timeline_held() -> Iterator[None]:
         for store, documents in stores.items():
             for (ent_id, key), held in documents.items():
                 store.write_held(ent_id, key, held)
+
+
+class _Apart:
+    dropped = False
+
+    def drop(self) -> None:
+        """Forget what the block recorded: it is not written."""
+        self.dropped = True
+
+
+@contextmanager
+def timeline_apart() -> Iterator[_Apart]:
+    """Hold the entries recorded in this block apart, and hand them to the block around it (or
+    write them, outside one) when it ends, unless ``drop()`` was called: work that turned out to
+    be a repeat, or that is done again another way, leaves no entry of its own."""
+    outer, _held.stores, apart = held_timelines(), {}, _Apart()
+    try:
+        yield apart
+    finally:
+        inner, _held.stores = _held.stores, outer
+        if not apart.dropped:
+            for store, documents in inner.items():
+                for document, (entries, aliases) in documents.items():
+                    if outer is None:
+                        store.write_held(document[0], document[1], (entries, aliases))
+                        continue
+                    kept_entries, kept_aliases = outer.setdefault(store, {}).setdefault(document, ([], set()))
+                    kept_entries.extend(entries)
+                    kept_aliases.update(aliases)
