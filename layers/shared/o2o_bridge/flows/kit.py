@@ -434,10 +434,14 @@ class DocumentClaim:
         for _ in range(8):  # other changes of the record meanwhile (another flow's): applied over them
             data = change(json.loads(json.dumps(self.data))) if change is not None else self.data
             steps = None if held is None else (self.steps + tuple(held) + (entry,))[-STEPS_KEPT:]
-            ok, state = self.ctx.records.complete(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
-                                                  data=data, expected_version=self.version,
-                                                  marks=(self.marks | set(marks)) - unmark, steps=steps,
-                                                  ttl_days=self.ttl_days)
+            try:
+                ok, state = self.ctx.records.complete(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
+                                                      data=data, expected_version=self.version,
+                                                      marks=(self.marks | set(marks)) - unmark, steps=steps,
+                                                      ttl_days=self.ttl_days)
+            except Exception:
+                self._hold_again(held)
+                raise
             if ok:
                 self.open = False
                 self._read(state)
@@ -448,15 +452,19 @@ class DocumentClaim:
                 break
             self._read(state)
         self.open = False
-        for earlier in held or ():  # what this invocation held for the document is written as before
-            self.ctx.timeline.record(self.key, self.ctx.ent_id, earlier["step"], earlier["detail"],
-                                     level=earlier.get("level", "info"))
+        self._hold_again(held)
         self.ctx.metric("EffectLeaseLost", 1)
         if state is not None and marks and marks[0] in state.marks:
             self._read(state)
             return False
         raise EffectLeaseLost(f"{self.kind} {self.key}: done after this worker's claim ran out; another worker "
                               "holds it now and its result will count", retry_after_seconds=30)
+
+    def _hold_again(self, held: list[dict[str, Any]] | None) -> None:
+        """What this invocation held for the document, not written with it: written as before."""
+        for earlier in held or ():
+            self.ctx.timeline.record(self.key, self.ctx.ent_id, earlier["step"], earlier["detail"],
+                                     level=earlier.get("level", "info"))
 
     def release(self, *, marks: Iterable[str] = ()) -> None:
         """Give the claim up (with ``marks`` added, e.g. an input parked), only if it is still this worker's."""

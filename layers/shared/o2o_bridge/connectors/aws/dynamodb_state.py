@@ -583,7 +583,11 @@ class DynamoStateStore:
         for ent_id in self.list_ids():
             page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
                                      ExpressionAttributeValues={":pk": _s(_doc(ent_id, key))}, Limit=1)
-            if page.get("Items"):
+            if page.get("Items") or any(
+                    "steps" in (self.client.get_item(TableName=self.table,
+                                                     Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                                     ProjectionExpression="steps").get("Item") or {})
+                    for kind in self.document_kinds()):  # a document whose steps its record keeps
                 owners.append(ent_id)
         return owners
 
