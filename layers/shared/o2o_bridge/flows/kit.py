@@ -9,6 +9,7 @@ get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -380,7 +381,9 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
 # the same downstream business key.
 
 CLAIMS = "kit.document_claims"  # ctx.extras: the claims this piece of work holds, by (kind, key)
-STEPS_KEPT = 40  # timeline steps a document's record keeps (the oldest go first)
+# Timeline steps a document's record keeps, the oldest going first: every write of the record
+# bills its size (a write unit per KB), so it keeps a document's few confirmations, not a log.
+STEPS_KEPT = 16
 
 
 class DocumentClaim:
@@ -397,6 +400,12 @@ class DocumentClaim:
         self.open = owner is not None and not repeated
         self._depth = 0
         self._read(state)
+
+    def _close(self) -> None:
+        self.open = False
+        held = self.ctx.extras.get(CLAIMS, {})
+        if held.get((threading.get_ident(), self.kind, self.key)) is self:
+            del held[(threading.get_ident(), self.kind, self.key)]
 
     def _read(self, state: Any) -> None:
         self.data: dict[str, Any] = dict(state.data) if state is not None else {}
@@ -443,7 +452,7 @@ class DocumentClaim:
                 self._hold_again(held)
                 raise
             if ok:
-                self.open = False
+                self._close()
                 self._read(state)
                 if held is None and step is not None:
                     self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1])
@@ -451,7 +460,7 @@ class DocumentClaim:
             if state is None or state.owner != self.owner:
                 break
             self._read(state)
-        self.open = False
+        self._close()
         self._hold_again(held)
         self.ctx.metric("EffectLeaseLost", 1)
         if state is not None and marks and marks[0] in state.marks:
@@ -470,7 +479,7 @@ class DocumentClaim:
         """Give the claim up (with ``marks`` added, e.g. an input parked), only if it is still this worker's."""
         if not self.open:
             return
-        self.open = False
+        self._close()
         added = self.marks | set(marks)
         if not self.ctx.records.release(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
                                         marks=added if added != self.marks or marks else None,
@@ -490,8 +499,10 @@ def claim_document(ctx: FlowContext, kind: str, key: str, *, unless: Iterable[st
     import uuid
 
     unless = tuple(unless)
-    held: dict[tuple[str, str], DocumentClaim] = ctx.extras.setdefault(CLAIMS, {})
-    claim = held.get((kind, key))
+    # Per thread as well: a piece of work runs in one, and a context shared by threads (a test's
+    # workers) must not hand one worker's claim to another.
+    held: dict[tuple[int, str, str], DocumentClaim] = ctx.extras.setdefault(CLAIMS, {})
+    claim = held.get((threading.get_ident(), kind, key))
     if claim is not None and claim.open:
         claim.repeated = any(mark in claim.marks for mark in unless)
         return claim
@@ -503,7 +514,7 @@ def claim_document(ctx: FlowContext, kind: str, key: str, *, unless: Iterable[st
                                          unless=unless, ttl_days=ttl_days)
         if taken:
             claim = DocumentClaim(ctx, kind, key, owner, state, repeated=False, ttl_days=ttl_days)
-            held[(kind, key)] = claim
+            held[(threading.get_ident(), kind, key)] = claim
             return claim
         if state is not None and any(mark in state.marks for mark in unless):
             return DocumentClaim(ctx, kind, key, None, state, repeated=True, ttl_days=ttl_days)
