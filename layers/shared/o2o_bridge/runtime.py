@@ -66,14 +66,7 @@ def state_store():
     from .connectors.aws.dynamodb_state import DynamoStateStore
 
     return DynamoStateStore(aws_client("dynamodb"), settings().state_table,
-                            tenant_cache_seconds=settings().tenant_cache_seconds, document_kinds=_document_kinds)
-
-
-def _document_kinds() -> tuple[str, ...]:
-    """The record kinds that keep a document's latest steps: imported only by a timeline read."""
-    from .flows.warehouse_orders.ledger import DOCUMENT_KINDS
-
-    return DOCUMENT_KINDS
+                            tenant_cache_seconds=settings().tenant_cache_seconds)
 
 
 @functools.cache

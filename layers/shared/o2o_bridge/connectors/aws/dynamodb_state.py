@@ -59,12 +59,8 @@ class DynamoStateStore:
     TENANT_CACHE_ENTRIES = 4096
 
     def __init__(self, client: Any, table_name: str, *, tenant_cache_seconds: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 document_kinds: Callable[[], tuple[str, ...]] = lambda: ()) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
-        # The record kinds whose records keep a document's latest steps (read by ``entries``
-        # only, so the composition root names them lazily: no handler imports them to start).
-        self.document_kinds = document_kinds
         self.table = table_name
         self._tenant_cache: dict[str, tuple[float, Any]] = {}
         self._tenant_cache_seconds = tenant_cache_seconds
@@ -520,11 +516,12 @@ class DynamoStateStore:
                     Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at},
                 )
 
-    def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
-        """The timeline of ``key`` at tenant ``ent_id``. Without a tenant (the CLI's short form):
-        the one tenant that has such a key, AmbiguousKey when several do."""
+    def entries(self, key: str, ent_id: str | None = None, *, kept_on: tuple[str, ...] = ()) -> list[TimelineEntry]:
+        """The timeline of ``key`` at tenant ``ent_id``, with the steps its records of the kinds
+        ``kept_on`` keep (``complete_record``; `o2o trace` names them). Without a tenant (the CLI's
+        short form): the one tenant that has such a key, AmbiguousKey when several do."""
         if ent_id is None:
-            owners = self.timeline_tenants(key)
+            owners = self.timeline_tenants(key, kept_on=kept_on)
             if len(owners) > 1:
                 raise AmbiguousKey(key, owners)
             if not owners:
@@ -551,9 +548,8 @@ class DynamoStateStore:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        kinds = self.document_kinds()
-        if kinds:  # the steps a document's record keeps (complete_record), in time order with the rest
-            for kind in kinds:
+        if kept_on:  # the steps a document's record keeps (complete_record), in time order with the rest
+            for kind in kept_on:
                 item = self.client.get_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(primary)},
                                             ProjectionExpression="steps", ConsistentRead=True).get("Item") or {}
                 entries.extend(TimelineEntry(primary, ent_id, datetime.fromisoformat(step["at"]), step["step"],
@@ -577,8 +573,9 @@ class DynamoStateStore:
         del documents[(ent_id, key)]
         return found[0]
 
-    def timeline_tenants(self, key: str) -> list[str]:
-        """The tenants with a timeline (or an alias) under ``key``: one query per tenant."""
+    def timeline_tenants(self, key: str, *, kept_on: tuple[str, ...] = ()) -> list[str]:
+        """The tenants with a timeline (or an alias) under ``key``, or steps kept on its record of a
+        kind ``kept_on``: one query per tenant."""
         owners = []
         for ent_id in self.list_ids():
             page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
@@ -587,7 +584,7 @@ class DynamoStateStore:
                     "steps" in (self.client.get_item(TableName=self.table,
                                                      Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
                                                      ProjectionExpression="steps").get("Item") or {})
-                    for kind in self.document_kinds()):  # a document whose steps its record keeps
+                    for kind in kept_on):  # a document whose steps its record keeps
                 owners.append(ent_id)
         return owners
 
