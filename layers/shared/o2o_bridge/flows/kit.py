@@ -482,7 +482,7 @@ class DocumentClaim:
         self._close()
         added = self.marks | set(marks)
         if not self.ctx.records.release(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
-                                        marks=added if added != self.marks or marks else None,
+                                        marks=added if added != self.marks else None,
                                         created=self.version == 0 and not self.data and not self.marks):
             self.ctx.metric("EffectLeaseLost", 1)  # another worker took it over meanwhile: it is theirs
         else:

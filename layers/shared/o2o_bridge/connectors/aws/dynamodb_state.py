@@ -403,12 +403,18 @@ class DynamoStateStore:
                                    "ConditionExpression": "#claim.#owner = :owner",
                                    "ExpressionAttributeNames": {"#claim": "claim", "#owner": "owner"},
                                    "ExpressionAttributeValues": {":owner": _s(owner)}}
+        if created and not marks:
+            gone = {**request, "ConditionExpression": request["ConditionExpression"] + " AND version = :zero",
+                    "ExpressionAttributeValues": {**request["ExpressionAttributeValues"], ":zero": {"N": "0"}}}
+            try:
+                self.client.delete_item(**gone)
+                return True
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+            # another flow wrote the record meanwhile: only the claim goes
         try:
-            if created and not marks:
-                request["ConditionExpression"] += " AND version = :zero"
-                request["ExpressionAttributeValues"][":zero"] = {"N": "0"}
-                self.client.delete_item(**request)
-            elif marks:
+            if marks:
                 request["ExpressionAttributeValues"][":marks"] = {"SS": sorted(marks)}
                 self.client.update_item(UpdateExpression="SET marks = :marks REMOVE #claim", **request)
             else:
