@@ -361,8 +361,10 @@ def record_return_receipt(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict
             # an older release (an effect record of its own) booked this very change and died before
             # its "done": then that effect is finished.
             booked = generation if action == "confirm" else generation - 1
-            old = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s2.return-receipt:{return_no}:{action}:{booked}") \
-                if booked >= 0 else None
+            effect = f"s2.return-receipt:{return_no}:{action}:{booked}"
+            if booked < 0 or effect in claim.marks:
+                return {"outcome": "repeated"}
+            old = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, effect)
             if old is None or old.data.get("state") == "done":
                 claim.complete(marks=(state,), unmark=(other,))  # its next repeat is one request
                 return {"outcome": "repeated"}
