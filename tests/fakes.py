@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from o2o_bridge.ports import Cursor, DocumentLink, Record, TimelineEntry
+from o2o_bridge.ports import ClaimedRecord, Cursor, DocumentLink, Record, TimelineEntry
 
 
 class FakeTenants:
@@ -107,6 +107,7 @@ class FakeRecords:
                             datetime.now(timezone.utc))
             self.items[(ent_id, kind, key)] = record
             self.ranks.pop((ent_id, kind, key), None)  # a put replaces the whole item, rank and all
+            self._drop_claims((ent_id, kind, key))
             return record, None
 
     def put_newer(self, ent_id, kind, key, data, *, rank, unranked_version=None, ttl_days=None):
@@ -157,6 +158,7 @@ class FakeRecords:
                 return False
             self.items.pop((ent_id, kind, key), None)
             self.ranks.pop((ent_id, kind, key), None)
+            self._drop_claims((ent_id, kind, key))
             return True
 
     def list(self, ent_id, kind, *, prefix=""):
@@ -166,6 +168,82 @@ class FakeRecords:
     def list_page(self, ent_id, kind, *, after="", limit=100):
         keys = heapq.nsmallest(limit, (key for (e, k, key) in list(self.items) if e == ent_id and k == kind and key > after))
         return [self.items[(ent_id, kind, key)] for key in keys if (ent_id, kind, key) in self.items]
+
+    # --- a document's record with its effects' claim and marks (DynamoDB: attributes of the item) ---
+    def _claimed(self, at):
+        record = self.items.get(at)
+        if record is None:
+            return None
+        owner, until = self.claims.get(at, (None, None))
+        return ClaimedRecord(copy.deepcopy(record.data), record.version, owner, until, self.marks.get(at, frozenset()),
+                             self.steps.get(at, ()))
+
+    @property
+    def claims(self):
+        return self.__dict__.setdefault("_claims", {})
+
+    @property
+    def marks(self):
+        return self.__dict__.setdefault("_marks", {})
+
+    @property
+    def steps(self):
+        return self.__dict__.setdefault("_steps", {})
+
+    def _drop_claims(self, at):
+        """A put or a delete replaces the whole item: its claim, marks and steps too."""
+        for part in (self.claims, self.marks, self.steps):
+            part.pop(at, None)
+
+    def claim(self, ent_id, kind, key, *, owner, until, now, unless=(), ttl_days=None):
+        at = (ent_id, kind, key)
+        with self._lock:
+            if at not in self.items:  # e.g. a test cleared ``items``: what rode on them went too
+                self._drop_claims(at)
+            held = self.claims.get(at)
+            if (held is not None and held[1] >= now) or any(m in self.marks.get(at, ()) for m in unless):
+                return False, self._claimed(at)
+            if at not in self.items:
+                self.items[at] = Record(ent_id, kind, key, {}, 0, datetime.now(timezone.utc))
+            self.claims[at] = (owner, until)
+            return True, self._claimed(at)
+
+    def complete(self, ent_id, kind, key, *, owner, data, expected_version, marks, steps=None, ttl_days=None):
+        at = (ent_id, kind, key)
+        with self._lock:
+            current = self.items.get(at)
+            if current is None or self.claims.get(at, (None,))[0] != owner or current.version != expected_version:
+                return False, self._claimed(at)
+            self.items[at] = Record(ent_id, kind, key, copy.deepcopy(data), expected_version + 1,
+                                    datetime.now(timezone.utc))
+            self.claims.pop(at, None)
+            self.marks[at] = frozenset(marks)
+            if steps is not None:
+                self.steps[at] = tuple(steps)
+            return True, self._claimed(at)
+
+    def release(self, ent_id, kind, key, *, owner, marks=None, created=False):
+        at = (ent_id, kind, key)
+        with self._lock:
+            if self.claims.get(at, (None,))[0] != owner:
+                return False
+            self.claims.pop(at)
+            if marks:
+                self.marks[at] = frozenset(marks)
+            elif created and self.items.get(at) is not None and self.items[at].version == 0:
+                self.items.pop(at)
+            return True
+
+    def replace(self, ent_id, kind, key, data, *, expected_version=None, ttl_days=None):
+        at = (ent_id, kind, key)
+        with self._lock:
+            current = self.items.get(at)
+            if (current.version if current else None) != expected_version:
+                return None
+            record = Record(ent_id, kind, key, copy.deepcopy(data), (expected_version or 0) + 1,
+                            datetime.now(timezone.utc))
+            self.items[at] = record
+            return record
 
 
 class FakeMetrics:

@@ -17,7 +17,7 @@ def return_goods_callback():
     return_nos, order_nos, as_ids = push.named_receipts()
     # The push names a return; JST's own API says whether it was received.
     warehouse_orders.recheck_receipts(wiring.context_for(push.tenant), return_nos, order_nos=order_nos,
-                                      warehouse_return_ids=as_ids)
+                                      warehouse_return_ids=as_ids, said=push.said_receipt())
     # Done, queued for retry or dead-lettered with its reason: JST may stop sending it.
     return json_response(200, JST_OK)
 

@@ -33,8 +33,10 @@ def jst_cancelled(world, body: dict) -> list:
 
 def receipt_pushed(world, body: dict) -> list:
     """JST pushes 售后收货: the bridge re-reads the return's receipts."""
-    return_nos, order_nos, as_ids = push(world, body).named_receipts()
-    return s2.recheck_receipts(world.ctx, return_nos, order_nos=order_nos, warehouse_return_ids=as_ids)
+    pushed = push(world, body)
+    return_nos, order_nos, as_ids = pushed.named_receipts()
+    return s2.recheck_receipts(world.ctx, return_nos, order_nos=order_nos, warehouse_return_ids=as_ids,
+                               said=pushed.said_receipt())
 
 
 def concurrently(times: int, action) -> None:
@@ -240,6 +242,38 @@ def test_receipt_cancelled_then_confirmed_again_is_three_effects_and_replays_non
             world.jst.receive("RT1001", NOW, status="Confirmed" if body is confirm else "Cancelled")
         receipt_pushed(world, body)
     assert [e[2] for e in world.store.of("receipt")] == ["confirm", "cancel", "confirm"]
+
+
+def test_a_repeated_push_of_each_kind_is_known_before_jst_is_read_again(world):
+    """The document a push names is claimed before the re-read, refused by the mark of what the
+    push says: a repeat reads nothing from JST and changes nothing."""
+    uploaded(world)
+    s2.on_return_requested(return_requested(), world.ctx)
+    parcel = world.jst.ship("WM1001", "SF001", [("1", "TS001-WHT-M", 2)], NOW)
+    received = world.jst.receive("RT1001", NOW)
+    assert deliver(world, parcel)[0][0]["outcome"] == "shipped"
+    assert receipt_pushed(world, received)[0]["outcome"] == "received"
+    read = len(world.jst.calls)
+    assert deliver(world, parcel)[0] == [{"outcome": "repeated"}]
+    assert receipt_pushed(world, received) == [{"outcome": "repeated"}]
+    assert len(world.jst.calls) == read
+    cancelled = world.jst.cancel_in_jst("WM1001", "缺货")
+    assert jst_cancelled(world, cancelled)[0]["outcome"] == "cancelled"
+    read = len(world.jst.calls)
+    assert jst_cancelled(world, cancelled) == [{"outcome": "repeated"}] and len(world.jst.calls) == read
+    assert [e[0] for e in world.store.effects] == ["ship", "receipt", "cancel"]
+    # What the store was told is on the documents' timelines (kept with their ledgers in DynamoDB).
+    assert {"s2.shipped", "s2.cancelled_at_store"} <= set(world.ctx.timeline.steps("WM1001"))
+    assert "s2.return_received" in world.ctx.timeline.steps("RT1001")
+
+
+def test_a_push_that_names_a_parcel_jst_does_not_hold_leaves_no_claim_behind(world):
+    uploaded(world)
+    forged = {**world.jst.ship("WM1001", "SF001", [("1", "TS001-WHT-M", 2)], NOW), "l_id": "FAKE1"}
+    assert deliver(world, forged)[0] == []
+    ledger = world.ctx.records.get(world.ctx.ent_id, "s2.order", "WM1001")
+    assert ledger.data["lines"] and world.ctx.records.claims == {}
+    assert world.store.effects == []
 
 
 # --- S2x: missed pushes ------------------------------------------------------------------------

@@ -366,3 +366,45 @@ def test_invocations_served_side_by_side_in_threads_leave_no_clock_behind():
     thread.join(5)
     assert runtime.lambda_context() is None
     assert wiring.invocation_clock(runtime.lambda_context())() == float("inf")
+
+
+def test_a_documents_record_is_claimed_and_completed_in_one_write_each_and_keeps_its_steps(aws):
+    """kit.claim_document's requests: the claim returns the record (ALL_NEW, or ALL_OLD with a
+    refusal), the "done" writes data, marks and steps and frees the claim, a ledger change keeps
+    them; `o2o trace` reads the steps with the document's timeline items."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work, other = RecordView(store), RecordView(store)
+    assert other.put("10010", "s2.order", "SO-1", {"o_id": "9"})
+    taken, state = work.claim("10010", "s2.order", "SO-1", owner="a", until=200.0, now=100.0, unless=("done:1",))
+    assert taken and (state.data, state.version, state.owner, state.marks) == ({"o_id": "9"}, 1, "a", frozenset())
+    refused, held = other.claim("10010", "s2.order", "SO-1", owner="b", until=300.0, now=150.0)
+    assert not refused and held.owner == "a"  # the lease runs: what is stored came back with the refusal
+    # another flow's change meanwhile keeps the claim
+    assert other.replace("10010", "s2.order", "SO-1", {"o_id": "9", "refused": "x"}, expected_version=1)
+    assert not work.complete("10010", "s2.order", "SO-1", owner="a", data={"o_id": "9", "c": 1}, expected_version=1,
+                             marks=frozenset({"done:1"}))[0]  # the version moved: refused, and read again
+    with runtime.invocation(None):
+        store.record("SO-1", "10010", "s2.pushed", {})
+        held_steps = store.take_held("SO-1", "10010")
+    from datetime import datetime, timezone
+
+    step = {"at": datetime.now(timezone.utc).isoformat(), "step": "s2.cancelled_at_store", "level": "info", "detail": {}}
+    done, state = work.complete("10010", "s2.order", "SO-1", owner="a", data={"o_id": "9", "refused": "x", "c": 1},
+                                expected_version=2, marks=frozenset({"done:1"}), steps=(*held_steps, step))
+    assert done and state.owner is None and state.marks == {"done:1"} and state.version == 3
+    calls.clear()
+    repeat, state = other.claim("10010", "s2.order", "SO-1", owner="b", until=300.0, now=150.0, unless=("done:1",))
+    assert not repeat and state.data == {"o_id": "9", "refused": "x", "c": 1} and len(calls) == 1
+    assert [e.step for e in store.entries("SO-1", "10010", kept_on=("s2.order",))] == ["s2.pushed",
+                                                                                       "s2.cancelled_at_store"]
+    store.put(parse_tenant(demo_doc()))
+    assert store.timeline_tenants("SO-1", kept_on=("s2.order",)) == ["10010"]
+    # a claim on a document not known yet, given back, leaves nothing
+    taken, state = work.claim("10010", "s2.order", "SO-2", owner="a", until=200.0, now=100.0)
+    assert taken and (state.data, state.version) == ({}, 0)
+    assert work.release("10010", "s2.order", "SO-2", owner="a", created=True)
+    assert work.get("10010", "s2.order", "SO-2") is None

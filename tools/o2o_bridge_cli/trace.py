@@ -25,9 +25,12 @@ def show_trace(args) -> int:
     from . import NotFound
     from .environment import use_bridge_environment
 
+    from ..flows.warehouse_orders.ledger import DOCUMENT_KINDS
+
     use_bridge_environment()
     try:
-        entries = runtime.state_store().entries(args.key, args.tenant)
+        # S2's ledgers keep their confirmations' steps (kit.claim_document): read with the rest.
+        entries = runtime.state_store().entries(args.key, args.tenant, kept_on=DOCUMENT_KINDS)
     except AmbiguousKey as exc:  # the operator must say which tenant: a usage error
         raise BadRequest(str(exc)) from None
     if not entries:

@@ -9,6 +9,7 @@ get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -406,6 +407,208 @@ def effect_recorded(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | 
 def effect_done(ctx: FlowContext, key: str) -> bool:
     record = ctx.records.get(ctx.ent_id, EFFECT_KIND, key)
     return record is not None and record.data.get("state") == "done"
+
+
+# --- effects whose claim and "done" live on the document's own record ------------------------------
+#
+# ``effect_once`` keeps an effect in a record of its own: a claim and a "done" beside the
+# document's record the effect changes and the timeline item that tells it, four writes. An
+# effect on one document (a parcel shipped, a cancel, a return received) can instead keep its
+# claim on that document's record: the claim is one conditional write that returns the record
+# (no read first; refused, it returns it too, and a mark of the effect already done refuses it),
+# and the effect's "done", the record's change and its timeline step are one more. The
+# guarantees are those of ``once``: only the claim's holder completes or releases, its lease
+# outlasts anything it can still do, a crash is taken over after the lease and redone under
+# the same downstream business key.
+
+CLAIMS = "kit.document_claims"  # ctx.extras: the claims this piece of work holds, by (kind, key)
+# Timeline steps a document's record keeps, the oldest going first: every write of the record
+# bills its size (a write unit per KB), so it keeps a document's few confirmations, not a log.
+STEPS_KEPT = 16
+
+
+class DocumentClaim:
+    """A claim on one document's record (``claim_document``), or the refusal of one (``repeated``:
+    a mark in ``unless`` says the effect is done). ``data``, ``version`` and ``marks`` are the
+    record's as the claim read them. Used as a context manager, a claim still open when the block
+    ends (the work found nothing to do, or failed) is released; a nested block leaves that to the
+    outermost."""
+
+    def __init__(self, ctx: FlowContext, kind: str, key: str, owner: str | None, state: Any, *,
+                 repeated: bool, ttl_days: int | None) -> None:
+        self.ctx, self.kind, self.key, self.owner, self.ttl_days = ctx, kind, key, owner, ttl_days
+        self.repeated = repeated
+        self.open = owner is not None and not repeated
+        self._depth = 0
+        self._read(state)
+
+    def _close(self) -> None:
+        self.open = False
+        held = self.ctx.extras.get(CLAIMS, {})
+        if held.get((threading.get_ident(), self.kind, self.key)) is self:
+            del held[(threading.get_ident(), self.kind, self.key)]
+
+    def _read(self, state: Any) -> None:
+        self.data: dict[str, Any] = dict(state.data) if state is not None else {}
+        self.version: int = state.version if state is not None else 0
+        self.marks: frozenset[str] = state.marks if state is not None else frozenset()
+        self.steps: tuple[dict[str, Any], ...] = state.steps if state is not None else ()
+
+    def __enter__(self) -> "DocumentClaim":
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self.open:
+            self.release()
+
+    def done(self, *marks: str) -> bool:
+        return bool(marks) and all(mark in self.marks for mark in marks)
+
+    def complete(self, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *,
+                 marks: Iterable[str] = (), unmark: Iterable[str] = (),
+                 step: tuple[str, dict[str, Any]] | None = None) -> bool:
+        """The effect is done: the record's ``change`` (applied to the data stored now), ``marks``
+        added and ``unmark`` taken away, ``step`` on the document's timeline, and the claim freed,
+        in one write, only if this claim still holds. True: this worker's "done" counts; False: it
+        called after its lease ran out and another worker's "done" (the first of ``marks``) is
+        there (a late repeat). EffectLeaseLost when neither."""
+        if not self.open:
+            raise RuntimeError(f"{self.kind} {self.key}: no open claim to complete")
+        marks, unmark = tuple(marks), set(unmark)
+        take_held = getattr(self.ctx.timeline, "take_held", None)
+        held = take_held(self.key, self.ctx.ent_id) if take_held is not None and step is not None else None
+        entry = None if step is None else {"at": self.ctx.now().isoformat(), "step": step[0], "level": "info",
+                                           "detail": step[1]}
+        for _ in range(8):  # other changes of the record meanwhile (another flow's): applied over them
+            data = change(json.loads(json.dumps(self.data))) if change is not None else self.data
+            steps = None if held is None else (self.steps + tuple(held) + (entry,))[-STEPS_KEPT:]
+            try:
+                ok, state = self.ctx.records.complete(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
+                                                      data=data, expected_version=self.version,
+                                                      marks=(self.marks | set(marks)) - unmark, steps=steps,
+                                                      ttl_days=self.ttl_days)
+            except Exception:
+                self._hold_again(held)
+                raise
+            if ok:
+                self._close()
+                self._read(state)
+                if held is None and step is not None:
+                    self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1])
+                return True
+            if state is None or state.owner != self.owner:
+                break
+            self._read(state)
+        self._close()
+        self._hold_again(held)
+        self.ctx.metric("EffectLeaseLost", 1)
+        if state is not None and marks and marks[0] in state.marks:
+            self._read(state)
+            return False
+        raise EffectLeaseLost(f"{self.kind} {self.key}: done after this worker's claim ran out; another worker "
+                              "holds it now and its result will count", retry_after_seconds=30)
+
+    def _hold_again(self, held: list[dict[str, Any]] | None) -> None:
+        """What this invocation held for the document, not written with it: written as before."""
+        for earlier in held or ():
+            self.ctx.timeline.record(self.key, self.ctx.ent_id, earlier["step"], earlier["detail"],
+                                     level=earlier.get("level", "info"))
+
+    def release(self, *, marks: Iterable[str] = ()) -> None:
+        """Give the claim up (with ``marks`` added, e.g. an input parked), only if it is still this worker's."""
+        if not self.open:
+            return
+        self._close()
+        added = self.marks | set(marks)
+        if not self.ctx.records.release(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
+                                        marks=added if added != self.marks else None,
+                                        created=self.version == 0 and not self.data and not self.marks):
+            self.ctx.metric("EffectLeaseLost", 1)  # another worker took it over meanwhile: it is theirs
+        else:
+            self.marks = added
+
+
+def claim_document(ctx: FlowContext, kind: str, key: str, *, unless: Iterable[str] = (),
+                   ttl_days: int | None = 400) -> DocumentClaim:
+    """Claim document ``key``'s record of ``kind`` for an effect on it (one conditional write that
+    returns the record), unless it bears a mark of ``unless`` (then ``repeated``, nothing held).
+    A claim this piece of work holds already is returned as it is (``repeated`` decided anew on
+    its marks), so a push may claim before it re-reads the warehouse and the step it runs finds
+    the claim held. EffectInProgress while another worker's lease runs."""
+    import uuid
+
+    unless = tuple(unless)
+    # Per thread as well: a piece of work runs in one, and a context shared by threads (a test's
+    # workers) must not hand one worker's claim to another.
+    held: dict[tuple[int, str, str], DocumentClaim] = ctx.extras.setdefault(CLAIMS, {})
+    claim = held.get((threading.get_ident(), kind, key))
+    if claim is not None and claim.open:
+        claim.repeated = any(mark in claim.marks for mark in unless)
+        return claim
+    started = ctx.now()
+    owner = uuid.uuid4().hex
+    until = (started + timedelta(seconds=lease_seconds_for(ctx))).timestamp()
+    for _ in range(3):
+        taken, state = ctx.records.claim(ctx.ent_id, kind, key, owner=owner, until=until, now=started.timestamp(),
+                                         unless=unless, ttl_days=ttl_days)
+        if taken:
+            claim = DocumentClaim(ctx, kind, key, owner, state, repeated=False, ttl_days=ttl_days)
+            held[(threading.get_ident(), kind, key)] = claim
+            return claim
+        if state is not None and any(mark in state.marks for mark in unless):
+            return DocumentClaim(ctx, kind, key, None, state, repeated=True, ttl_days=ttl_days)
+        if state is not None and state.owner is not None and state.until is not None \
+                and state.until > started.timestamp():
+            raise EffectInProgress(f"{kind} {key} is being changed by another worker",
+                                   retry_after_seconds=int(state.until - started.timestamp()) + 1)
+    raise EffectInProgress(f"{kind} {key} was claimed by another worker just now", retry_after_seconds=30)
+
+
+class ParkedBefore(Exception):
+    """``settle_document``: this input was parked on the DLQ before; the operator replays that one."""
+
+
+def settle_document(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
+                    document: tuple[str, str], unless: Iterable[str] = (), repeated: Any = None,
+                    identity_ignores: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``settle`` for a step whose effect is claimed on ``document``'s record (``claim_document``):
+    the claim is taken first, one request that also says whether the effect is done (a mark of
+    ``unless``: then ``repeated`` is the answer, nothing else is asked) and whether this input was
+    parked before (the parked mark on the record), so no parked marker is read first. A failure
+    parks the input once: the marker record as ``settle`` writes it, and its mark on the record."""
+    name = getattr(step, "command_name", None)
+    if name is None:
+        raise TypeError(f"{step.__name__} is not registered with @flow_command")
+    marker = _parked_marker(name, payload, identity_ignores)
+    try:
+        claim = claim_document(ctx, *document, unless=unless)
+    except TransientError as exc:
+        _queue_retry(ctx, name, payload, trace_key, exc)
+        return {"outcome": "queued"}
+    if claim.repeated:
+        return repeated if repeated is not None else {"outcome": "repeated"}
+    with claim:
+        if f"parked:{marker}" in claim.marks:
+            earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+            return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason") if earlier else None}
+        try:
+            result = attempt(ctx, step, payload, trace_key=trace_key)
+        except PermanentError as exc:
+            claim.release(marks=(f"parked:{marker}",))
+            reason = _park_once(ctx, name, payload, trace_key, exc, marker)
+            return {"outcome": "dead_lettered", "reason": reason}
+    return result if result is not None else {"outcome": "queued"}
+
+
+def _park_once(ctx: FlowContext, name: str, payload: dict[str, Any], trace_key: str, exc: BaseException,
+               marker: str) -> str:
+    """``_park``, unless a marker says it was parked before (by ``settle``, before the record bore marks)."""
+    earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+    if earlier is not None:
+        return str(earlier.data.get("reason"))
+    return _park(ctx, name, payload, trace_key, exc, marker)
 
 
 # --- scheduled work: one unit per tenant -----------------------------------------------------------

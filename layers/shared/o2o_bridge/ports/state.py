@@ -74,6 +74,21 @@ class Record:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class ClaimedRecord:
+    """A document's record as a claim on it left it (``RecordRepository.claim``): its data and
+    version, the claim on it (``owner`` and ``until``, seconds since the epoch; None when free),
+    its marks (the effects done on the document, the inputs parked on it) and the steps of its
+    timeline kept on it. An item that was absent reads as version 0 with empty data."""
+
+    data: dict[str, Any]
+    version: int
+    owner: str | None = None
+    until: float | None = None
+    marks: frozenset[str] = frozenset()
+    steps: tuple[dict[str, Any], ...] = ()
+
+
 class LinkRepository(Protocol):
     def link(self, link: DocumentLink) -> DocumentLink:
         """Record the link both ways; returns the stored link (the first one wins)."""
@@ -144,6 +159,32 @@ class RecordRepository(Protocol):
         """Up to ``limit`` records of one kind whose keys come after ``after``, in key order; fewer
         than ``limit`` only when no more follow. A reader that goes through a kind that may hold
         thousands (the confirmations waiting after a sale) holds one page, not the kind."""
+
+    # --- a document's record that carries the claims and marks of its effects (kit.claim_document) ---
+    def claim(self, ent_id: str, kind: str, key: str, *, owner: str, until: float, now: float,
+              unless: tuple[str, ...] = (), ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        """Claim the record for ``owner`` until ``until`` if nobody holds it (or its holder's
+        ``until`` is before ``now``) and it bears none of the marks ``unless``: one conditional
+        write, no read before it, that creates the record (version 0, empty data) when absent.
+        ``(True, the record now)`` or ``(False, the record stored now)``."""
+
+    def complete(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
+                 expected_version: int, marks: frozenset[str], steps: tuple[dict[str, Any], ...] | None = None,
+                 ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        """Write ``data`` (the next version), ``marks`` (all of them) and ``steps`` (all of them, when
+        given) and free the claim, only if ``owner`` still holds it and the version is
+        ``expected_version``: one conditional write. ``(True, the record now)`` or ``(False, the
+        record stored now)``."""
+
+    def release(self, ent_id: str, kind: str, key: str, *, owner: str,
+                marks: frozenset[str] | None = None) -> bool:
+        """Free ``owner``'s claim (and set ``marks``, when given), only if it still is ``owner``'s;
+        a record the claim created (version 0, no marks) goes with it. False when not ``owner``'s."""
+
+    def replace(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        """``put`` that keeps the record's claim, marks and steps (a document's record that
+        ``claim`` uses is changed only this way or by ``complete``)."""
 
 
 class Timeline(Protocol):

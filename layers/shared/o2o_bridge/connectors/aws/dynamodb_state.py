@@ -8,10 +8,18 @@
 | timeline entry | DOC#<ent_id>#<key> | AT#<iso time>#<seq> | expires after TIMELINE_TTL_DAYS |
 | timeline alias | DOC#<ent_id>#<alias> | ALIAS | points to the document's primary key |
 | flow record | REC#<ent_id>#<kind> | <key> | JSON data + version; conditional writes; optional TTL |
+
+A document's record (an S2 order's or return's ledger) also carries, beside its data, the claim
+of the effect under way on it (``claim``: owner and lease end), the marks of the effects done
+and the inputs parked on it (``marks``, a string set) and the latest steps of its timeline
+(``steps``): a claim is one conditional UpdateItem that returns the record, and the effect's
+"done", the record's change and its timeline step are one more (``claim_record`` /
+``complete_record``). ``entries`` reads those steps with the document's timeline items.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -21,7 +29,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from ...ports import Cursor, DocumentLink, Record, TimelineEntry
+from ...ports import ClaimedRecord, Cursor, DocumentLink, Record, TimelineEntry
 from .held import held_timelines
 
 TIMELINE_TTL_DAYS = 180
@@ -324,6 +332,129 @@ class DynamoStateStore:
                 refused.extend(key for key, _, _ in group)
         return refused
 
+    # --- a document's record with its effects' claim and marks (kit.claim_document) --------
+    def claim_record(self, ent_id: str, kind: str, key: str, *, owner: str, until: float, now: float,
+                     unless: tuple[str, ...] = (), ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        """The claim: SET claim if it is free or its lease ended and none of ``unless`` is marked;
+        the record comes back either way (ALL_NEW, or ALL_OLD with the refusal): no read first."""
+        values: dict[str, Any] = {":claim": {"M": {"owner": _s(owner), "until": {"N": repr(until)}}},
+                                  ":now": {"N": repr(now)}, ":empty": _s("{}"), ":zero": {"N": "0"},
+                                  ":at": _s(_now_iso())}
+        condition = "(attribute_not_exists(#claim) OR #claim.#until < :now)"
+        for index, mark in enumerate(unless):
+            values[f":u{index}"] = _s(mark)
+            condition += f" AND NOT contains(marks, :u{index})"
+        sets = ["#claim = :claim", "#data = if_not_exists(#data, :empty)", "version = if_not_exists(version, :zero)",
+                "updated_at = if_not_exists(updated_at, :at)"]
+        if ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+            sets.append("expires_at = if_not_exists(expires_at, :expires)")
+        try:
+            item = self.client.update_item(
+                TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+                ExpressionAttributeNames={"#claim": "claim", "#until": "until", "#data": "data"},
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            current = exc.response.get("Item")
+            return False, _claimed(current) if current else None
+        return True, _claimed(item)
+
+    def complete_record(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
+                        expected_version: int, marks: frozenset[str],
+                        steps: tuple[dict[str, Any], ...] | None = None,
+                        ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        """The "done": the data, marks and steps written and the claim freed in one UpdateItem, only
+        if ``owner`` still holds the claim and the version is the one read."""
+        values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)),
+                                  ":next": {"N": str(expected_version + 1)}, ":expected": {"N": str(expected_version)},
+                                  ":owner": _s(owner), ":at": _s(_now_iso())}
+        sets = ["#data = :data", "version = :next", "updated_at = :at"]
+        removes = ["#claim"]
+        if marks:
+            values[":marks"] = {"SS": sorted(marks)}
+            sets.append("marks = :marks")
+        else:
+            removes.append("marks")
+        if steps is not None:
+            values[":steps"] = _s(json.dumps(list(steps), ensure_ascii=False, default=str))
+            sets.append("steps = :steps")
+        if ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+            sets.append("expires_at = :expires")
+        try:
+            item = self.client.update_item(
+                TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                ConditionExpression="#claim.#owner = :owner AND version = :expected",
+                ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
+                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            current = exc.response.get("Item")
+            return False, _claimed(current) if current else None
+        return True, _claimed(item)
+
+    def release_record(self, ent_id: str, kind: str, key: str, *, owner: str,
+                       marks: frozenset[str] | None = None, created: bool = False) -> bool:
+        """Free ``owner``'s claim (setting ``marks`` when given); a record the claim created goes."""
+        request: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                   "ConditionExpression": "#claim.#owner = :owner",
+                                   "ExpressionAttributeNames": {"#claim": "claim", "#owner": "owner"},
+                                   "ExpressionAttributeValues": {":owner": _s(owner)}}
+        if created and not marks:
+            gone = {**request, "ConditionExpression": request["ConditionExpression"] + " AND version = :zero",
+                    "ExpressionAttributeValues": {**request["ExpressionAttributeValues"], ":zero": {"N": "0"}}}
+            try:
+                self.client.delete_item(**gone)
+                return True
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
+            # another flow wrote the record meanwhile: only the claim goes
+        try:
+            if marks:
+                request["ExpressionAttributeValues"][":marks"] = {"SS": sorted(marks)}
+                self.client.update_item(UpdateExpression="SET marks = :marks REMOVE #claim", **request)
+            else:
+                self.client.update_item(UpdateExpression="REMOVE #claim", **request)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def replace_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                       expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        """The conditional put as an UpdateItem: the item's other attributes (claim, marks, steps) stay."""
+        at = _now_iso()
+        version = 1 if expected_version is None else expected_version + 1
+        values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)), ":at": _s(at),
+                                  ":next": {"N": str(version)}}
+        sets = ["#data = :data", "version = :next", "updated_at = :at"]
+        if ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
+            sets.append("expires_at = :expires")
+        if expected_version is None:
+            condition = "attribute_not_exists(pk)"
+        else:
+            condition = "version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        try:
+            self.client.update_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                    UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+                                    ExpressionAttributeNames={"#data": "data"}, ExpressionAttributeValues=values)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
+
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
         if expected_version is not None:
@@ -417,11 +548,12 @@ class DynamoStateStore:
                     Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at},
                 )
 
-    def entries(self, key: str, ent_id: str | None = None) -> list[TimelineEntry]:
-        """The timeline of ``key`` at tenant ``ent_id``. Without a tenant (the CLI's short form):
-        the one tenant that has such a key, AmbiguousKey when several do."""
+    def entries(self, key: str, ent_id: str | None = None, *, kept_on: tuple[str, ...] = ()) -> list[TimelineEntry]:
+        """The timeline of ``key`` at tenant ``ent_id``, with the steps its records of the kinds
+        ``kept_on`` keep (``complete_record``; `o2o trace` names them). Without a tenant (the CLI's
+        short form): the one tenant that has such a key, AmbiguousKey when several do."""
         if ent_id is None:
-            owners = self.timeline_tenants(key)
+            owners = self.timeline_tenants(key, kept_on=kept_on)
             if len(owners) > 1:
                 raise AmbiguousKey(key, owners)
             if not owners:
@@ -446,16 +578,45 @@ class DynamoStateStore:
                     entries.append(TimelineEntry(primary, item["ent_id"]["S"], datetime.fromisoformat(more["at"]),
                                                  more["step"], more["detail"], more["level"]))
             if "LastEvaluatedKey" not in page:
-                return entries
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if kept_on:  # the steps a document's record keeps (complete_record), in time order with the rest
+            for kind in kept_on:
+                item = self.client.get_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(primary)},
+                                            ProjectionExpression="steps", ConsistentRead=True).get("Item") or {}
+                entries.extend(TimelineEntry(primary, ent_id, datetime.fromisoformat(step["at"]), step["step"],
+                                             step.get("detail") or {}, step.get("level", "info"))
+                               for step in (json.loads(item["steps"]["S"]) if "steps" in item else ()))
+            entries.sort(key=lambda entry: entry.at)
+        return entries
 
-    def timeline_tenants(self, key: str) -> list[str]:
-        """The tenants with a timeline (or an alias) under ``key``: one query per tenant."""
+    def take_held(self, key: str, ent_id: str) -> list[dict[str, Any]] | None:
+        """The entries of ``key`` held for the end of this invocation, handed over (to be written
+        with the document's record instead); None when none are held this way or they carry aliases."""
+        held = held_timelines()
+        if held is None:
+            return None
+        documents = held.get(self, {})
+        found = documents.get((ent_id, key))
+        if found is None:
+            return []
+        if found[1]:
+            return None
+        del documents[(ent_id, key)]
+        return found[0]
+
+    def timeline_tenants(self, key: str, *, kept_on: tuple[str, ...] = ()) -> list[str]:
+        """The tenants with a timeline (or an alias) under ``key``, or steps kept on its record of a
+        kind ``kept_on``: one query per tenant."""
         owners = []
         for ent_id in self.list_ids():
             page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
                                      ExpressionAttributeValues={":pk": _s(_doc(ent_id, key))}, Limit=1)
-            if page.get("Items"):
+            if page.get("Items") or any(
+                    "steps" in (self.client.get_item(TableName=self.table,
+                                                     Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                                     ProjectionExpression="steps").get("Item") or {})
+                    for kind in kept_on):  # a document whose steps its record keeps
                 owners.append(ent_id)
         return owners
 
@@ -551,6 +712,15 @@ def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
                   datetime.fromisoformat(item["updated_at"]["S"]))
 
 
+def _claimed(item: dict[str, Any]) -> ClaimedRecord:
+    claim = item.get("claim", {}).get("M")
+    return ClaimedRecord(json.loads(item["data"]["S"]) if "data" in item else {},
+                         int(item["version"]["N"]) if "version" in item else 0,
+                         claim["owner"]["S"] if claim else None, float(claim["until"]["N"]) if claim else None,
+                         frozenset(item.get("marks", {}).get("SS", ())),
+                         tuple(json.loads(item["steps"]["S"])) if "steps" in item else ())
+
+
 class RecordView:
     """RecordRepository over the store, for one piece of work (a callback, a retried step, a
     tenant's scheduled run): a record it read or wrote moments ago is not read again.
@@ -643,6 +813,42 @@ class RecordView:
         for key, _, _ in writes:
             self._forget(ent_id, kind, key)
         return refused
+
+    def claim(self, ent_id: str, kind: str, key: str, *, owner: str, until: float, now: float,
+              unless: tuple[str, ...] = (), ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        taken, state = self.store.claim_record(ent_id, kind, key, owner=owner, until=until, now=now, unless=unless,
+                                               ttl_days=ttl_days)
+        self._after_claim(ent_id, kind, key, state)
+        return taken, state
+
+    def complete(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any], expected_version: int,
+                 marks: frozenset[str], steps: tuple[dict[str, Any], ...] | None = None,
+                 ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+        done, state = self.store.complete_record(ent_id, kind, key, owner=owner, data=data,
+                                                 expected_version=expected_version, marks=marks, steps=steps,
+                                                 ttl_days=ttl_days)
+        self._after_claim(ent_id, kind, key, state)
+        return done, state
+
+    def release(self, ent_id: str, kind: str, key: str, *, owner: str, marks: frozenset[str] | None = None,
+                created: bool = False) -> bool:
+        self._forget(ent_id, kind, key)
+        return self.store.release_record(ent_id, kind, key, owner=owner, marks=marks, created=created)
+
+    def replace(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *,
+                expected_version: int | None = None, ttl_days: int | None = None) -> Record | None:
+        written = self.store.replace_record(ent_id, kind, key, data, expected_version=expected_version,
+                                            ttl_days=ttl_days)
+        self._after_write(ent_id, kind, key, written, None)
+        return written
+
+    def _after_claim(self, ent_id: str, kind: str, key: str, state: ClaimedRecord | None) -> None:
+        """What a claim or its "done" brought back is the record as read."""
+        if state is None:
+            self._forget(ent_id, kind, key)
+        else:
+            self._remember(ent_id, kind, key, Record(ent_id, kind, key, copy.deepcopy(state.data), state.version,
+                                                     datetime.now(timezone.utc)))
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         self._forget(ent_id, kind, key)

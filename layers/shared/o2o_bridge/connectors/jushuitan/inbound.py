@@ -89,6 +89,12 @@ class JstPush:
         body = self.return_goods()
         return [body.outer_as_id], [body.so_id], [body.as_id] if body.as_id else []
 
+    def said_receipt(self) -> str | None:
+        """售后收货: what the push itself says happened ("confirm" 确认收货 / "cancel" 取消收货; None
+        when it does not say). Only a hint that lets a repeat be known before JST is read again."""
+        action = self.return_goods().action_name
+        return {"确认收货": "confirm", "取消收货": "cancel"}.get(action or "")
+
     def named_stock(self, now: float | None = None) -> tuple[str, list[str]]:
         """库存同步: the warehouse (storageCode = wms_co_id) and its SKUs. A row modified later than
         now + the tenant's clock allowance is a forged or broken push: refused (400), nothing read."""

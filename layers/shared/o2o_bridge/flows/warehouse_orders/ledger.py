@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 ORDER_KIND = "s2.order"      # per store order: its lines, the warehouse's id, parcels shipped, cancelled by whom
 RETURN_KIND = "s2.return"    # per store return: its lines, the warehouse's id, receipt state
 RECORD_TTL_DAYS = 400
+# Each keeps the claims and marks of the effects on its document and the latest steps of its
+# timeline (kit.claim_document): `o2o trace` reads them with the document's timeline.
+DOCUMENT_KINDS = (ORDER_KIND, RETURN_KIND)
 ATTEMPTS = 8  # conditional writes lost to other workers before giving up (transient)
 
 
@@ -32,21 +35,24 @@ class OrderLedger:
     refused: str | None = None         # why the warehouse refused the order
     cancelled_by: str | None = None    # "store" (the store asked) or "jst" (the warehouse did)
     parcels: dict[str, dict[str, Any]] = field(default_factory=dict)  # parcel key -> {l_id, lines}
+    # Whether the order has a 货到付款 part (a COD record to tell of its first parcel); None: not
+    # known (a ledger of an older release, an order the bridge did not upload): its COD record is read.
+    cod: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields a later release may add, kept as they are
 
     # --- reading -----------------------------------------------------------------------------
     @classmethod
     def of(cls, data: dict[str, Any]) -> "OrderLedger":
-        known = {"lines", "o_id", "refused", "cancelled_by", "parcels"}
+        known = {"lines", "o_id", "refused", "cancelled_by", "parcels", "cod"}
         return cls(lines=dict(data.get("lines") or {}), o_id=data.get("o_id"), refused=data.get("refused"),
-                   cancelled_by=data.get("cancelled_by"), parcels=dict(data.get("parcels") or {}),
+                   cancelled_by=data.get("cancelled_by"), parcels=dict(data.get("parcels") or {}), cod=data.get("cod"),
                    extra={k: v for k, v in data.items() if k not in known})
 
     def record(self) -> dict[str, Any]:
         data = dict(self.extra)
         if self.lines:
             data["lines"] = self.lines
-        for name in ("o_id", "refused", "cancelled_by"):
+        for name in ("o_id", "refused", "cancelled_by", "cod"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         if self.parcels:
@@ -88,12 +94,14 @@ class OrderLedger:
         return result
 
     # --- transitions ----------------------------------------------------------------------------
-    def remember(self, lines: Iterable[Any], o_id: str | None = None) -> None:
-        """The order's lines (first time only) and, once known, the warehouse's id."""
+    def remember(self, lines: Iterable[Any], o_id: str | None = None, cod: bool | None = None) -> None:
+        """The order's lines (first time only) and, once known, the warehouse's id and whether it is COD."""
         if not self.lines:
             self.lines = {line.line_no: {"sku_id": line.sku_id, "qty": line.qty} for line in lines}
         if o_id is not None:
             self.o_id = o_id
+        if cod is not None:
+            self.cod = cod
 
     def refuse(self, reason: str) -> None:
         self.refused = reason
@@ -175,12 +183,15 @@ class Ledgers(Generic[L]):
     def __init__(self, kind: str, model: type[L]) -> None:
         self.kind, self.model = kind, model
 
+    # A record with no data is a claim's alone (kit.claim_document on a document not known yet):
+    # no ledger.
     def get(self, ctx: "FlowContext", key: str) -> L | None:
         found = ctx.records.get(ctx.ent_id, self.kind, key)
-        return self.model.of(found.data) if found else None
+        return self.model.of(found.data) if found and found.data else None
 
     def exists(self, ctx: "FlowContext", key: str) -> bool:
-        return ctx.records.get(ctx.ent_id, self.kind, key) is not None
+        found = ctx.records.get(ctx.ent_id, self.kind, key)
+        return found is not None and bool(found.data)
 
     def change(self, ctx: "FlowContext", key: str, transition: Callable[..., None], *args: Any, **kwargs: Any) -> L:
         """Apply one named transition (a ledger method, e.g. ``OrderLedger.cancel_by_store``)
@@ -193,8 +204,10 @@ class Ledgers(Generic[L]):
             after = ledger.record()
             if current is not None and after == before:
                 return ledger
-            if ctx.records.put(ctx.ent_id, self.kind, key, after, expected_version=current.version if current else None,
-                               ttl_days=RECORD_TTL_DAYS) is not None:
+            # ``replace``: the claim and marks of its effects stay on the record (kit.claim_document).
+            if ctx.records.replace(ctx.ent_id, self.kind, key, after,
+                                   expected_version=current.version if current else None,
+                                   ttl_days=RECORD_TTL_DAYS) is not None:
                 return ledger
         raise TransientError(f"{self.kind} {key} is being changed by other workers; try again", retry_after_seconds=1)
 

@@ -105,7 +105,8 @@ def _upload_order(ctx: kit.FlowContext, order: Any) -> dict[str, Any]:
         cod_amount=order.cod.amount if order.cod is not None else None))
     o_id = accepted.warehouse_order_id
     ctx.links.link(DocumentLink(ctx.ent_id, STORE_ORDER, order.order_no, warehouse_order(ctx), o_id))
-    ORDERS.create_or_change(ctx, order.order_no, OrderLedger.remember, order.items, o_id)
+    ORDERS.create_or_change(ctx, order.order_no, OrderLedger.remember, order.items, o_id,
+                            bool(order.cod is not None and order.cod.amount))
     cash_on_delivery.expect_for_store_order(ctx, order)  # 货到付款: the courier collects the COD part
     # "o_id": the warehouse's order id (JST's o_id), the name stored effects already carry.
     return {"o_id": o_id, "warehouse": ctx.warehouse.info.system}
