@@ -108,6 +108,12 @@ class FakeRecords:
             self.ranks.pop((ent_id, kind, key), None)  # a put replaces the whole item, rank and all
             return record, None
 
+    def put_joined(self, ent_id, kind, key, data, *, expected_version, ttl_days=None, writes):
+        """One by one, as DynamoDB does when the joined request is refused: each write of
+        ``writes()`` is its own crash point (tests/exactly_once), the stricter case."""
+        result = writes()
+        return self.put(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days), result
+
     def put_newer(self, ent_id, kind, key, data, *, rank, unranked_version=None, ttl_days=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))

@@ -40,6 +40,13 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
 
     from .. import runtime
 
+    from .routes import ROUTES
+
+    if ROUTES[event.type].once_by_its_effect:
+        # Its effect's record is the event's: the flow's claim refuses a repeat and the answer is
+        # the same acknowledgement (a flow that raises is answered by the edge, nothing kept).
+        _run(event, tenant, context_for)
+        return dict(ACKNOWLEDGED)
     record = {"ent_id": event.ent_id, "event_id": event.event_id, "type": event.type}
     run_once = _run_once(runtime.aws_client("dynamodb"), runtime.settings().idempotency_table)
     try:
@@ -58,14 +65,18 @@ def _run_once(client: Any, table: str) -> Callable[..., dict[str, Any]]:
     @once(IDEMPOTENCY_PREFIX, key=IDEMPOTENCY_KEY)
     def run(record: dict[str, Any], *, event: PosEvent, tenant: "Tenant",
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
-        from .routes import ROUTES
-
-        ctx = context_for(tenant)
-        ROUTES[event.type].run(event, ctx)
-        if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
-            from ..flows import retail_facts
-
-            retail_facts.record(event, ctx)
+        _run(event, tenant, context_for)
         return dict(ACKNOWLEDGED)
 
     return run
+
+
+def _run(event: PosEvent, tenant: "Tenant", context_for: Callable[["Tenant"], "FlowContext"]) -> None:
+    from .routes import ROUTES
+
+    ctx = context_for(tenant)
+    ROUTES[event.type].run(event, ctx)
+    if event.type in RECORDED_ONCE_HANDLED:  # the document ledger's fact, whatever the ERP flow did
+        from ..flows import retail_facts
+
+        retail_facts.record(event, ctx)

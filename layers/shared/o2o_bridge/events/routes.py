@@ -26,6 +26,10 @@ class Route:
     flow: Callable[[PosEvent, "FlowContext"], Any] | None
     what: str
     issues: tuple[int, ...] = ()  # who builds it, while ``flow`` is None
+    # True: the flow's work is one effect keyed by the event's business document, whose record
+    # keeps it once and answers a repeat (kit.effect_once): the event needs no record of its own
+    # (events/dispatch.py), so a repeated event is one refused claim.
+    once_by_its_effect: bool = False
 
     def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
         if self.flow is None:
@@ -38,9 +42,10 @@ ROUTES: dict[str, Route] = {
     "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up"),
     "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
     "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
-                                       "S2, the warehouse is to ship a store order"),
+                                       "S2, the warehouse is to ship a store order", once_by_its_effect=True),
     "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled"),
-    "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse"),
+    "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse",
+                              once_by_its_effect=True),
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),

@@ -286,17 +286,21 @@ def lease_seconds_for(ctx: FlowContext) -> float:
     return max(left, 0) + LEASE_MARGIN_SECONDS
 
 
-def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400) -> Outcome:
+def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400,
+                book: Callable[[T], Any] | None = None) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
-    See ``once``; the lease is ``lease_seconds_for(ctx)``."""
+    See ``once``; the lease is ``lease_seconds_for(ctx)``. ``book(result)``: the effect's
+    bookkeeping (its ledger, links, the timeline steps that say it happened), written with the
+    "done" in one request; see ``once``."""
     return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
-                ttl_days=ttl_days, metric=ctx.metric)
+                ttl_days=ttl_days, metric=ctx.metric, book=book)
 
 
 def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T], *, lease_seconds: float,
          now: Callable[[], datetime] = _utcnow, ttl_days: int | None = 400,
-         metric: Callable[[str, float], None] = lambda name, value=1: None) -> Outcome:
+         metric: Callable[[str, float], None] = lambda name, value=1: None,
+         book: Callable[[T], Any] | None = None) -> Outcome:
     """``do()`` once per (ent_id, key): the one mechanism behind effect_once and the DLQ replay.
 
     1. Claim: a conditional write (absent, released, or running past its lease) of a "running"
@@ -314,7 +318,14 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     decision is taken on that), so a first run costs two conditional writes and a repeat one.
 
     ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
-    a holder that dies between the effect and the "done" write is redone after its lease."""
+    a holder that dies between the effect and the "done" write is redone after its lease.
+
+    ``book(result)``, when given, is the effect's bookkeeping (records, links, timeline steps),
+    run after ``do()`` by the claim's owner only: its writes go with the "done" in one request
+    (``records.put_joined``: all or none), so the first run costs the claim and that one request
+    whatever it books, and a crash leaves either all of it or none (then the rerun after the lease
+    does the effect again, downstream idempotent, and books it). It must book the same when run
+    twice (the store runs it again, one write at a time, when the joined request is refused)."""
     started = now()
     running = {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()}
     claim, existing = records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
@@ -333,12 +344,16 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
         result = do()
+        if book is not None:
+            done, _ = records.put_joined(ent_id, EFFECT_KIND, key, _done(result, now), expected_version=claim.version,
+                                         ttl_days=ttl_days, writes=lambda: book(result))
     except BaseException as exc:
         if not _release(records, ent_id, key, claim.version, type(exc).__name__, ttl_days):
             metric("EffectLeaseLost", 1)  # another worker took the claim over meanwhile: it is theirs
         raise
-    done = records.put(ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": now().isoformat()},
-                       expected_version=claim.version, ttl_days=ttl_days)
+    if book is None:
+        done = records.put(ent_id, EFFECT_KIND, key, _done(result, now), expected_version=claim.version,
+                           ttl_days=ttl_days)
     if done is not None:
         return Outcome(result, False)
     metric("EffectLeaseLost", 1)
@@ -347,6 +362,10 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         return Outcome(current.data.get("result"), True, late=True)
     raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "
                           "holds it now and its result will count", retry_after_seconds=30)
+
+
+def _done(result: Any, now: Callable[[], datetime]) -> dict[str, Any]:
+    return {"state": "done", "result": result, "done_at": now().isoformat()}
 
 
 def _release(records: "RecordRepository", ent_id: str, key: str, version: int, error: str,
