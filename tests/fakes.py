@@ -89,6 +89,7 @@ class FakeRecords:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str, str], Record] = {}
         self.ranks: dict[tuple[str, str, str], int] = {}  # put_newer's rank of a record (DynamoDB: its attribute)
+        self.claims: dict[tuple[str, str, str], datetime] = {}  # claim's until (DynamoDB: an attribute beside data)
         self._lock = threading.Lock()  # flows are replayed concurrently in tests
 
     def get(self, ent_id, kind, key):
@@ -106,7 +107,30 @@ class FakeRecords:
                             datetime.now(timezone.utc))
             self.items[(ent_id, kind, key)] = record
             self.ranks.pop((ent_id, kind, key), None)  # a put replaces the whole item, rank and all
+            self.claims.pop((ent_id, kind, key), None)  # and its claim
             return record, None
+
+    def claim(self, ent_id, kind, key, *, until, now):
+        with self._lock:
+            current = self.items.get((ent_id, kind, key))
+            if current is None:
+                return None, None
+            held = self.claims.get((ent_id, kind, key))
+            if held is not None and held > now:
+                return None, current
+            record = Record(ent_id, kind, key, copy.deepcopy(current.data), current.version + 1,
+                            current.updated_at)
+            self.items[(ent_id, kind, key)] = record
+            self.claims[(ent_id, kind, key)] = until
+            return record, None
+
+    def release(self, ent_id, kind, key, *, version):
+        with self._lock:
+            current = self.items.get((ent_id, kind, key))
+            if current is None or current.version != version:
+                return False
+            self.claims.pop((ent_id, kind, key), None)
+            return True
 
     def put_joined(self, ent_id, kind, key, data, *, expected_version, ttl_days=None, writes):
         """One by one, as DynamoDB does when the joined request is refused: each write of
@@ -151,6 +175,7 @@ class FakeRecords:
                     continue
                 for key, data, expected in group:
                     self.ranks.pop((ent_id, kind, key), None)
+                    self.claims.pop((ent_id, kind, key), None)
                     self.items[(ent_id, kind, key)] = Record(ent_id, kind, key, copy.deepcopy(data), (expected or 0) + 1,
                                                              datetime.now(timezone.utc))
         return refused
@@ -162,6 +187,7 @@ class FakeRecords:
                 return False
             self.items.pop((ent_id, kind, key), None)
             self.ranks.pop((ent_id, kind, key), None)
+            self.claims.pop((ent_id, kind, key), None)
             return True
 
     def list(self, ent_id, kind, *, prefix=""):

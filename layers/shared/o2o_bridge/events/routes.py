@@ -43,7 +43,7 @@ ROUTES: dict[str, Route] = {
     "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
     "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
                                        "S2, the warehouse is to ship a store order", once_by_its_effect=True),
-    "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled"),
+    "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled", once_by_its_effect=True),
     "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse",
                               once_by_its_effect=True),
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),

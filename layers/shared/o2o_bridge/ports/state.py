@@ -113,6 +113,18 @@ class RecordRepository(Protocol):
         may run ``writes()`` twice (the joined request refused, then one by one), so it must do the
         same either time."""
 
+    def claim(self, ent_id: str, kind: str, key: str, *, until: datetime,
+              now: datetime) -> tuple[Record | None, Record | None]:
+        """Claim an existing record until ``until``, unless another claim on it still holds at
+        ``now``: one conditional write that moves its version (so no one writes over the version
+        read before) and answers the record. ``(the record as claimed, None)``; ``(None, the record
+        stored now)`` when another claim holds it; ``(None, None)`` when there is no such record.
+        A claim is not in ``data``: any ``put`` of the record ends it (its owner writes the outcome
+        that way), ``release`` gives it up."""
+
+    def release(self, ent_id: str, kind: str, key: str, *, version: int) -> bool:
+        """End this claim (the record still at the claim's ``version``); False when it moved on."""
+
     def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
                   unranked_version: int | None = None,
                   ttl_days: int | None = None) -> tuple[Record | None, Record | None]:

@@ -245,6 +245,38 @@ class DynamoStateStore:
             request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         return request
 
+    def claim_record(self, ent_id: str, kind: str, key: str, *, until: datetime,
+                     now: datetime) -> tuple[Record | None, Record | None]:
+        """The claim of RecordRepository.claim: an UpdateItem of ``claimed_until`` (epoch seconds,
+        beside ``data``) and the version, on an existing item whose claim is absent or past; the
+        item comes back either way (ALL_NEW, or ALL_OLD with the refusal)."""
+        request = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                   "UpdateExpression": "SET claimed_until = :until ADD version :one",
+                   "ConditionExpression": "attribute_exists(pk) AND "
+                                          "(attribute_not_exists(claimed_until) OR claimed_until < :now)",
+                   "ExpressionAttributeValues": {":until": {"N": f"{until.timestamp():.3f}"},
+                                                 ":now": {"N": f"{now.timestamp():.3f}"}, ":one": {"N": "1"}},
+                   "ReturnValues": "ALL_NEW", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        try:
+            claimed = self.client.update_item(**request)["Attributes"]
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            current = exc.response.get("Item")
+            return None, _record(ent_id, kind, current) if current else None
+        return _record(ent_id, kind, claimed), None
+
+    def release_record(self, ent_id: str, kind: str, key: str, *, version: int) -> bool:
+        try:
+            self.client.update_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                    UpdateExpression="REMOVE claimed_until", ConditionExpression="version = :v",
+                                    ExpressionAttributeValues={":v": {"N": str(version)}})
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
     def update_record(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int | None,
                       unranked_version: int | None = None,
                       ttl_days: int | None = None) -> tuple[Record | None, Record | None]:
@@ -656,6 +688,15 @@ class RecordView:
                                                 ttl_days=ttl_days, writes=run)
         self._after_write(ent_id, kind, key, written, None)
         return written, result
+
+    def claim(self, ent_id: str, kind: str, key: str, *, until: datetime,
+              now: datetime) -> tuple[Record | None, Record | None]:
+        claimed, current = self.store.claim_record(ent_id, kind, key, until=until, now=now)
+        self._after_write(ent_id, kind, key, claimed, current)
+        return _copied(claimed), current
+
+    def release(self, ent_id: str, kind: str, key: str, *, version: int) -> bool:
+        return self.store.release_record(ent_id, kind, key, version=version)
 
     def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
                   unranked_version: int | None = None,

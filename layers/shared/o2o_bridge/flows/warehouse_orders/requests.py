@@ -8,13 +8,14 @@ their ledger (ledger.py), changed by named transitions.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ...errors import TransientError
 from ...ports import DocumentLink
 from ...ports.warehouse import OrderLine, Receiver, ReturnRequest, StoreOrder, WarehouseRefused
 from .. import cash_on_delivery, kit
-from .ledger import ORDERS, RECORD_TTL_DAYS, RETURNS, OrderLedger, ReturnLedger, merge_skus
+from .ledger import ORDER_KIND, ORDERS, RECORD_TTL_DAYS, RETURNS, OrderLedger, ReturnLedger, merge_skus
 
 STORE_ORDER, STORE_RETURN = "store_order", "store_return"
 
@@ -57,11 +58,11 @@ def on_order_warehouse_requested(event: Any, ctx: kit.FlowContext) -> None:
 
 
 def on_order_cancelled(event: Any, ctx: kit.FlowContext) -> None:
-    """S2: the store cancelled an order it had sent to the warehouse: cancel it there."""
+    """S2: the store cancelled an order it had sent to the warehouse: cancel it there.
+
+    The event keeps no record of its own (its route says ``once_by_its_effect``): the cancel is
+    claimed on the order's ledger, whose "cancelled by the store" answers a repeat."""
     order_no = event.data.order_no
-    if not ORDERS.exists(ctx, order_no) and ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx)) is None:
-        ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "not an order sent to the warehouse"})
-        return
     kit.attempt(ctx, cancel_in_warehouse, {"order_no": order_no, "reason": event.data.reason}, trace_key=order_no)
 
 
@@ -121,16 +122,53 @@ def _book_upload(ctx: kit.FlowContext, order: Any, result: dict[str, Any]) -> No
 # The command keeps its first name: queued retries and dead letters refer to it.
 @kit.flow_command("s2.cancel_in_jst")
 def cancel_in_warehouse(ctx: kit.FlowContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """The store's cancel, done once, claimed on the order's ledger: one conditional write both
+    reads the ledger (the warehouse's id, whether the store cancelled already) and keeps a second
+    worker from calling the warehouse meanwhile; the ledger's "cancelled by the store", written
+    with the timeline in one request, ends the claim and answers every repeat. The claim holds as
+    long as an effect's (kit.lease_seconds_for). A crash between the warehouse's cancel and that
+    write cancels again after the lease (the warehouse's cancel of its own order id is idempotent)."""
     order_no, reason = payload["order_no"], payload["reason"]
-    ledger = ORDERS.get(ctx, order_no)
-    if ledger is not None and ledger.refused:
-        ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "the warehouse refused the order"})
-        return {"outcome": "not_in_jst"}
-    o_id = warehouse_order_id(ctx, order_no)
-    if o_id is None:
-        # The upload is still waiting for its retry: cancel after it.
-        raise TransientError(f"store order {order_no} is not in the warehouse yet; its cancel waits for the upload",
-                             retry_after_seconds=30)
+    started = ctx.now()
+    claimed, current = ctx.records.claim(ctx.ent_id, ORDER_KIND, order_no, now=started,
+                                         until=started + timedelta(seconds=kit.lease_seconds_for(ctx)))
+    if claimed is None and current is None:  # no ledger: an order from before the ledger kept it, or none of ours
+        link = ctx.links.find(ctx.ent_id, STORE_ORDER, order_no, warehouse_order(ctx))
+        if link is None:
+            ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "not an order sent to the warehouse"})
+            return {"outcome": "not_sent"}
+        return _cancel_by_effect(ctx, order_no, link.other_key, reason)
+    ledger = OrderLedger.of((claimed or current).data)
+    if ledger.cancelled_by == "store":
+        return {"outcome": "repeated", "o_id": ledger.o_id}
+    if claimed is None:
+        raise kit.EffectInProgress(f"the cancel of {order_no} is being done by another worker", retry_after_seconds=30)
+    try:
+        if ledger.refused:
+            ctx.timeline.record(order_no, ctx.ent_id, "s2.cancel_ignored", {"why": "the warehouse refused the order"})
+            ctx.records.release(ctx.ent_id, ORDER_KIND, order_no, version=claimed.version)
+            return {"outcome": "not_in_jst"}
+        o_id = ledger.o_id or warehouse_order_id(ctx, order_no)
+        if o_id is None:
+            # The upload is still waiting for its retry: cancel after it.
+            raise TransientError(f"store order {order_no} is not in the warehouse yet; its cancel waits for the upload",
+                                 retry_after_seconds=30)
+        ctx.warehouse.cancel_order(order_no, o_id, reason)
+    except BaseException:
+        ctx.records.release(ctx.ent_id, ORDER_KIND, order_no, version=claimed.version)
+        raise
+    ledger.cancel_by_store()
+    result = {"o_id": o_id}
+    written, _ = ctx.records.put_joined(
+        ctx.ent_id, ORDER_KIND, order_no, ledger.record(), expected_version=claimed.version, ttl_days=RECORD_TTL_DAYS,
+        writes=lambda: ctx.timeline.record(order_no, ctx.ent_id, "s2.cancelled_in_jst", result))
+    if written is None:  # the ledger changed meanwhile (a parcel, the warehouse's own cancel): cancel on what is stored
+        ORDERS.change(ctx, order_no, OrderLedger.cancel_by_store)
+    return {"outcome": "cancelled", **result}
+
+
+def _cancel_by_effect(ctx: kit.FlowContext, order_no: str, o_id: str, reason: str) -> dict[str, Any]:
+    """An order from before the ledger kept the warehouse's id: its cancel is kept once by an effect record."""
 
     def cancel() -> dict[str, Any]:
         ctx.warehouse.cancel_order(order_no, o_id, reason)
