@@ -43,10 +43,11 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # Was 9 / 1 (the link read as well), then 8 / 1.
     "pos_events order.cancelled": (GOAL_HAPPY, GOAL_DUPLICATE),
     "pos_events return.requested": (GOAL_HAPPY, GOAL_DUPLICATE),  # as order.warehouse_requested; was 8 / 1
-    # the event's record; parked marker and the store's done in one read; the part's effect (claim,
-    # done); RL; the links (one transaction); the open part; the timeline and its JST alias. Was 11 / 1.
-    "pos_events transfer.submitted": (10, GOAL_DUPLICATE),
-    "pos_events warehouse_return.submitted": (10, GOAL_DUPLICATE),
+    # The part's effect claim (no event record, no read first: a repeat is that claim, refused);
+    # RL; the "done" with the links, the open part, the timeline and its JST alias (one
+    # transaction). Was 11 / 1, then 10 / 1.
+    "pos_events transfer.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "pos_events warehouse_return.submitted": (GOAL_HAPPY, GOAL_DUPLICATE),
     # the event's record, member link and profile read together, both written, the P14 effect
     # (claim, done), the timelines of member and person. Was 10 / 1.
     "pos_events member.updated": (9, GOAL_DUPLICATE),

@@ -47,8 +47,10 @@ ROUTES: dict[str, Route] = {
     "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse",
                               once_by_its_effect=True),
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
-    "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
-    "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
+    "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse",
+                                once_by_its_effect=True),
+    "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse",
+                                        once_by_its_effect=True),
     # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
     "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP"),
     "sale.refunded": Route(erp_store_stock.on_sale_refunded, "W3, a store retail refund booked in the ERP"),

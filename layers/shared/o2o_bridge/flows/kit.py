@@ -120,7 +120,8 @@ PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
 
 def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
-           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = (),
+           parked_first: bool = True) -> dict[str, Any]:
     """Run ``step`` so that a webhook or a poll may move on: done, queued for retry
     (transient), or parked on the DLQ with the reason (permanent: the store refused, a carrier
     is not mapped), where `o2o dlq list` shows it and `o2o dlq replay` re-runs it after the fix.
@@ -129,18 +130,28 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     the operator fixes and replays the first. ``identity_ignores`` names payload keys that do
     not make an input different (e.g. whether it came from a push or a poll). ``reads`` names
     the ``(kind, key)`` records the step reads first: they are read with the parked marker, in
-    one request."""
+    one request.
+
+    ``parked_first=False``: the step runs without the marker read before it, and the marker is
+    read only when the step fails for good (still parked once). For a step whose own claim
+    refuses a repeat (a store event's effect): its happy path reads nothing, and an input parked
+    before is tried again (refused again, or taken if the cause was fixed since) instead of being
+    answered from the marker."""
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
     marker = _parked_marker(name, payload, identity_ignores)
-    ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
-    earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
-    if earlier is not None:
-        return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
+    if parked_first:
+        ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
+        earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+        if earlier is not None:
+            return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
     try:
         result = attempt(ctx, step, payload, trace_key=trace_key)
     except PermanentError as exc:
+        earlier = None if parked_first else ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+        if earlier is not None:
+            return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
         reason = _park(ctx, name, payload, trace_key, exc, marker)
         return {"outcome": "dead_lettered", "reason": reason}
     return result if result is not None else {"outcome": "queued"}
