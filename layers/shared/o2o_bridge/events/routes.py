@@ -63,7 +63,8 @@ ROUTES: dict[str, Route] = {
                                      "店店调拨, the receiving store took the goods in"),
     "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
     "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse"),
-    "member.updated": Route(members.on_member_updated, "member merge, a store member changed"),
+    "member.updated": Route(members.on_member_updated, "member merge, a store member changed",
+                            once_by_its_effect=True),
 }
 
 assert set(ROUTES) == set(EVENT_TYPES), "every event type needs a route"

@@ -122,6 +122,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
         record_exception(ctx, kind, doc_no, f"the warehouse refused {kind.label} document {external_id}: {exc}",
                          {"external_id": external_id})
         raise
+    if not outcome.repeated:
+        ctx.metric(f"OtherInOut{kind.direction.capitalize()}Uploaded", 1)
     return str(outcome.result["io_id"])
 
 
@@ -142,7 +144,6 @@ def _book_part(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any], 
                              "lines": len(payload["items"]), "already_in_jst": result.get("already_in_jst", False),
                              **({"document": result["document"]} if result.get("document") else {})},
                             aliases=(io_id,))
-        ctx.metric(f"OtherInOut{kind.direction.capitalize()}Uploaded", 1)
 
 
 def _submit(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any]) -> dict[str, Any]:
