@@ -118,13 +118,14 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
 
 
 def _merged_and_sent(ctx: "FlowContext", member_id: str, person: str, updated_at: str) -> bool:
-    """Whether this member's update (or a later one) is in the person's profile and that version was
-    sent: the member's pointer says which version it was sent in. Read with the profile in one
-    request, the one merge_member makes anyway."""
+    """Whether this member's update (or a later one) is in the person's profile and the version it
+    made was sent: the member's pointer says so (written with that P14's "done"). Later versions
+    (other members merged since) are their writers' to send, or their events' reruns'. Read with the
+    profile in one request, the one merge_member makes anyway."""
     ctx.records.prefetch(ctx.ent_id, [(MEMBER_KIND, member_id), (PROFILE_KIND, person)])
     known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
     profile = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
-    if known is None or profile is None or known.data != {"person": person, "sent": profile.version}:
+    if known is None or profile is None or known.data.get("person") != person or "sent" not in known.data:
         return False
     merged = (profile.data.get("store_members") or {}).get(member_id)
     return isinstance(merged, dict) and str(merged.get("updated_at", "")) >= updated_at
