@@ -245,7 +245,8 @@ def _send_written(ctx: "FlowContext", person: str, written: Any, book: Callable[
     try:
         result = _p14(ctx, person, written)
     except (TransientError, PermanentError) as exc:
-        ctx.records.put_or_current(ctx.ent_id, kit.EFFECT_KIND, key, {"state": "released", "error": type(exc).__name__})
+        ctx.records.put_or_current(ctx.ent_id, kit.EFFECT_KIND, key, {"state": "released", "error": type(exc).__name__},
+                                   ttl_days=400)
         book(False)
         return {"outcome": kit.set_aside(ctx, put_profile, payload, trace_key=f"person:{person}", error=exc)}
 
