@@ -110,6 +110,12 @@ class FakeRecords:
             self._drop_claims((ent_id, kind, key))
             return record, None
 
+    def put_joined(self, ent_id, kind, key, data, *, expected_version, ttl_days=None, writes):
+        """One by one, as DynamoDB does when the joined request is refused: each write of
+        ``writes()`` is its own crash point (tests/exactly_once), the stricter case."""
+        result = writes()
+        return self.put(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days), result
+
     def put_newer(self, ent_id, kind, key, data, *, rank, unranked_version=None, ttl_days=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))
@@ -147,6 +153,7 @@ class FakeRecords:
                     continue
                 for key, data, expected in group:
                     self.ranks.pop((ent_id, kind, key), None)
+                    self._drop_claims((ent_id, kind, key))
                     self.items[(ent_id, kind, key)] = Record(ent_id, kind, key, copy.deepcopy(data), (expected or 0) + 1,
                                                              datetime.now(timezone.utc))
         return refused

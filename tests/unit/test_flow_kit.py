@@ -140,3 +140,18 @@ def test_a_refused_input_is_parked_once_with_its_reason_and_replays_are_acknowle
     assert again["outcome"] == "dead_lettered_before"
     assert len(ctx.queue.dead) == 1 and ctx.queue.dead[0].envelope.command == "test.kit.confirm"
     assert ctx.timeline.steps("9") == ["dead_lettered"]
+
+
+def test_a_step_whose_claim_refuses_repeats_reads_its_parked_marker_only_when_it_fails(ctx):
+    reads = []
+    get = ctx.records.get
+    ctx.records.get = lambda *args: reads.append(args[1:]) or get(*args)
+    calls.clear()
+    assert kit.settle(ctx, confirm_step, {"io_id": 7}, trace_key="7", parked_first=False) == "confirmed"
+    assert reads == [] and len(calls) == 1  # the happy path reads nothing first
+    failures[:] = [PermanentError("JST refused: unknown SKU")] * 2
+    first = kit.settle(ctx, confirm_step, {"io_id": 8}, trace_key="8", parked_first=False)
+    again = kit.settle(ctx, confirm_step, {"io_id": 8}, trace_key="8", parked_first=False)  # asked again, refused
+    assert (first["outcome"], again["outcome"]) == ("dead_lettered", "dead_lettered_before")
+    assert len(ctx.queue.dead) == 1  # parked once all the same
+    assert kit.settle(ctx, confirm_step, {"io_id": 8}, trace_key="8", parked_first=False) == "confirmed"  # fixed since

@@ -246,6 +246,101 @@ def test_the_records_a_step_reads_first_are_read_together_in_one_request(aws):
     assert calls == ["before-call.dynamodb.BatchGetItem"]
 
 
+def test_an_effects_done_is_written_with_its_bookkeeping_in_one_request_or_else_one_by_one(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    link = DocumentLink("10010", "store_order", "SO-1", "jst_order", "900")
+
+    def book():
+        store.link(link)
+        work.put_or_current("10010", "s2.order", "SO-1", {"o_id": "900"})
+        store.record("SO-1", "10010", "s2.uploaded", {"o_id": "900"})
+        return "booked"
+
+    with runtime.invocation(None):
+        work = RecordView(store)
+        claim = work.put("10010", "effect", "s2.upload:SO-1", {"state": "running"})
+        store.record("SO-1", "10010", "s2.requested", {})  # a step of the effect, before its call
+        calls.clear()
+        done, booked = work.put_joined("10010", "effect", "s2.upload:SO-1", {"state": "done"},
+                                       expected_version=claim.version, writes=book)
+        assert (done.version, booked) == (2, "booked")
+    assert calls == ["before-call.dynamodb.TransactWriteItems"]  # the invocation's steps went with it
+    assert store.find("10010", "jst_order", "900", "store_order").other_key == "SO-1"
+    assert RecordView(store).get("10010", "s2.order", "SO-1").data == {"o_id": "900"}
+    assert [e.step for e in store.entries("SO-1", "10010")] == ["s2.requested", "s2.uploaded"]
+
+    # The ledger is there already (a queued order remembered it): the joined request is refused
+    # and nothing of it written; the bookkeeping runs again one write at a time, as it would have.
+    work = RecordView(store)
+    work.put("10010", "s2.order", "SO-2", {"lines": 1})
+    claim = work.put("10010", "effect", "s2.upload:SO-2", {"state": "running"})
+    link = DocumentLink("10010", "store_order", "SO-2", "jst_order", "901")
+    runs = []
+
+    def book_changing():
+        runs.append(1)
+        store.link(link)
+        written, current = work.put_or_current("10010", "s2.order", "SO-2", {"o_id": "901"})
+        if written is None:
+            work.put("10010", "s2.order", "SO-2", {**current.data, "o_id": "901"}, expected_version=current.version)
+        store.record("SO-2", "10010", "s2.uploaded", {})
+
+    with runtime.invocation(None):
+        done, _ = work.put_joined("10010", "effect", "s2.upload:SO-2", {"state": "done"},
+                                  expected_version=claim.version, writes=book_changing)
+    assert done.version == 2 and len(runs) == 2
+    assert RecordView(store).get("10010", "s2.order", "SO-2").data == {"lines": 1, "o_id": "901"}
+    assert store.find("10010", "store_order", "SO-2", "jst_order").other_key == "901"
+    assert [e.step for e in store.entries("SO-2", "10010")] == ["s2.uploaded"]  # once, not once per run
+
+    # Another worker's claim since (the lease ran out): no "done", and none of the bookkeeping joined
+    # with it is written in the joined request (one by one it is, as without joining).
+    work.put("10010", "effect", "s2.upload:SO-3", {"state": "running"})
+    taken = work.put("10010", "effect", "s2.upload:SO-3", {"state": "running"}, expected_version=1)
+    done, _ = work.put_joined("10010", "effect", "s2.upload:SO-3", {"state": "done"}, expected_version=1,
+                              writes=lambda: None)
+    assert done is None and RecordView(store).get("10010", "effect", "s2.upload:SO-3").version == taken.version
+
+    # The bookkeeping fails: nothing of it is written.
+    def failing():
+        work.put_or_current("10010", "s2.order", "SO-4", {"o_id": "903"})
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError):
+        work.put_joined("10010", "effect", "s2.upload:SO-4", {"state": "done"}, expected_version=None, writes=failing)
+    assert RecordView(store).get("10010", "s2.order", "SO-4") is None
+    assert RecordView(store).get("10010", "effect", "s2.upload:SO-4") is None
+
+
+def test_a_claim_on_a_record_reads_it_in_the_same_write_and_any_put_of_it_ends_the_claim(aws):
+    from datetime import datetime, timedelta, timezone
+
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    now = datetime.now(timezone.utc)
+    work, other = RecordView(store), RecordView(store)
+    assert work.claim("10010", "s2.order", "SO-9", until=now + timedelta(minutes=1), now=now) == (None, None)
+    work.put("10010", "s2.order", "SO-1", {"o_id": "900"})
+    claimed, _ = work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
+    assert (claimed.data, claimed.version) == ({"o_id": "900"}, 2)
+    refused, current = other.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
+    assert refused is None and current.data == {"o_id": "900"}  # another claim holds: what is stored comes back
+    later = now + timedelta(minutes=2)  # its lease ran out: taken over
+    taken, _ = other.claim("10010", "s2.order", "SO-1", until=later + timedelta(minutes=1), now=later)
+    assert taken.version == 3
+    assert not work.release("10010", "s2.order", "SO-1", version=2)  # not the first one's any more
+    assert other.put("10010", "s2.order", "SO-1", {"o_id": "900", "cancelled_by": "store"}, expected_version=3)
+    again, _ = work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
+    assert again.data["cancelled_by"] == "store"  # the put ended the claim
+    assert work.release("10010", "s2.order", "SO-1", version=again.version)
+    assert work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)[0] is not None
+
+
 def _old_layout_rows(table: str) -> None:
     """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
     merchant with that key, each entry naming its tenant; an alias naming none."""

@@ -42,6 +42,13 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
 
     from .. import runtime
 
+    from .routes import ROUTES
+
+    if ROUTES[event.type].once_by_its_effect:
+        # Its effect's record is the event's: the flow's claim refuses a repeat and the answer is
+        # the same acknowledgement (a flow that raises is answered by the edge, nothing kept).
+        _handle(event, context_for(tenant))
+        return dict(ACKNOWLEDGED)
     record = {"ent_id": event.ent_id, "event_id": event.event_id, "type": event.type}
     try:
         # An event its tenant's flow only records: done in one write (events/recording.py).

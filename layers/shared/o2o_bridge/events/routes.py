@@ -29,6 +29,10 @@ class Route:
     # When, for the tenant, the flow only records the event (a timeline note, a ledger fact):
     # then it is done in one write instead of a claim and its completion (events/recording.py).
     only_recorded_when: Callable[["FlowContext"], bool] | None = None
+    # True: the flow's work is one effect keyed by the event's business document, whose record
+    # keeps it once and answers a repeat (kit.effect_once): the event needs no record of its own
+    # (events/dispatch.py), so a repeated event is one refused claim.
+    once_by_its_effect: bool = False
 
     def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
         if self.flow is None:
@@ -41,12 +45,15 @@ ROUTES: dict[str, Route] = {
     "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up"),
     "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
     "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
-                                       "S2, the warehouse is to ship a store order"),
-    "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled"),
-    "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse"),
+                                       "S2, the warehouse is to ship a store order", once_by_its_effect=True),
+    "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled", once_by_its_effect=True),
+    "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse",
+                              once_by_its_effect=True),
     "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
-    "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
-    "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
+    "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse",
+                                once_by_its_effect=True),
+    "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse",
+                                        once_by_its_effect=True),
     # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
     "sale.completed": Route(erp_store_stock.on_sale_completed, "W1, a store retail sale booked in the ERP",
                             only_recorded_when=erp_store_stock.books_nothing),
@@ -66,7 +73,8 @@ ROUTES: dict[str, Route] = {
     "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
     "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse",
                              only_recorded_when=lambda ctx: cloud_warehouse.cloud_wms(ctx) is None),
-    "member.updated": Route(members.on_member_updated, "member merge, a store member changed"),
+    "member.updated": Route(members.on_member_updated, "member merge, a store member changed",
+                            once_by_its_effect=True),
 }
 
 assert set(ROUTES) == set(EVENT_TYPES), "every event type needs a route"

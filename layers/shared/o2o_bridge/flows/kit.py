@@ -121,7 +121,8 @@ PARKED_MEMORY_DAYS = 14  # SQS keeps a dead letter at most 14 days
 
 
 def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
-           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+           identity_ignores: tuple[str, ...] = (), reads: Iterable[tuple[str, str]] = (),
+           parked_first: bool = True) -> dict[str, Any]:
     """Run ``step`` so that a webhook or a poll may move on: done, queued for retry
     (transient), or parked on the DLQ with the reason (permanent: the store refused, a carrier
     is not mapped), where `o2o dlq list` shows it and `o2o dlq replay` re-runs it after the fix.
@@ -130,18 +131,28 @@ def settle(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_k
     the operator fixes and replays the first. ``identity_ignores`` names payload keys that do
     not make an input different (e.g. whether it came from a push or a poll). ``reads`` names
     the ``(kind, key)`` records the step reads first: they are read with the parked marker, in
-    one request."""
+    one request.
+
+    ``parked_first=False``: the step runs without the marker read before it, and the marker is
+    read only when the step fails for good (still parked once). For a step whose own claim
+    refuses a repeat (a store event's effect): its happy path reads nothing, and an input parked
+    before is tried again (refused again, or taken if the cause was fixed since) instead of being
+    answered from the marker."""
     name = getattr(step, "command_name", None)
     if name is None:
         raise TypeError(f"{step.__name__} is not registered with @flow_command")
     marker = _parked_marker(name, payload, identity_ignores)
-    ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
-    earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
-    if earlier is not None:
-        return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
+    if parked_first:
+        ctx.records.prefetch(ctx.ent_id, [(PARKED_KIND, marker), *reads])
+        earlier = ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+        if earlier is not None:
+            return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
     try:
         result = attempt(ctx, step, payload, trace_key=trace_key)
     except PermanentError as exc:
+        earlier = None if parked_first else ctx.records.get(ctx.ent_id, PARKED_KIND, marker)
+        if earlier is not None:
+            return {"outcome": "dead_lettered_before", "reason": earlier.data.get("reason")}
         reason = _park(ctx, name, payload, trace_key, exc, marker)
         return {"outcome": "dead_lettered", "reason": reason}
     return result if result is not None else {"outcome": "queued"}
@@ -299,17 +310,21 @@ def lease_seconds_for(ctx: FlowContext) -> float:
     return max(left, 0) + LEASE_MARGIN_SECONDS
 
 
-def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400) -> Outcome:
+def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400,
+                book: Callable[[T], Any] | None = None) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
-    See ``once``; the lease is ``lease_seconds_for(ctx)``."""
+    See ``once``; the lease is ``lease_seconds_for(ctx)``. ``book(result)``: the effect's
+    bookkeeping (its ledger, links, the timeline steps that say it happened), written with the
+    "done" in one request; see ``once``."""
     return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
-                ttl_days=ttl_days, metric=ctx.metric)
+                ttl_days=ttl_days, metric=ctx.metric, book=book)
 
 
 def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T], *, lease_seconds: float,
          now: Callable[[], datetime] = _utcnow, ttl_days: int | None = 400,
-         metric: Callable[[str, float], None] = lambda name, value=1: None) -> Outcome:
+         metric: Callable[[str, float], None] = lambda name, value=1: None,
+         book: Callable[[T], Any] | None = None) -> Outcome:
     """``do()`` once per (ent_id, key): the one mechanism behind effect_once and the DLQ replay.
 
     1. Claim: a conditional write (absent, released, or running past its lease) of a "running"
@@ -327,7 +342,14 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     decision is taken on that), so a first run costs two conditional writes and a repeat one.
 
     ``do`` must itself be idempotent downstream (an Idempotency-Key, a JST business key):
-    a holder that dies between the effect and the "done" write is redone after its lease."""
+    a holder that dies between the effect and the "done" write is redone after its lease.
+
+    ``book(result)``, when given, is the effect's bookkeeping (records, links, timeline steps),
+    run after ``do()`` by the claim's owner only: its writes go with the "done" in one request
+    (``records.put_joined``: all or none), so the first run costs the claim and that one request
+    whatever it books, and a crash leaves either all of it or none (then the rerun after the lease
+    does the effect again, downstream idempotent, and books it). It must book the same when run
+    twice (the store runs it again, one write at a time, when the joined request is refused)."""
     started = now()
     running = {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()}
     claim, existing = records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
@@ -346,12 +368,16 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
         result = do()
+        if book is not None:
+            done, _ = records.put_joined(ent_id, EFFECT_KIND, key, _done(result, now), expected_version=claim.version,
+                                         ttl_days=ttl_days, writes=lambda: book(result))
     except BaseException as exc:
         if not _release(records, ent_id, key, claim.version, type(exc).__name__, ttl_days):
             metric("EffectLeaseLost", 1)  # another worker took the claim over meanwhile: it is theirs
         raise
-    done = records.put(ent_id, EFFECT_KIND, key, {"state": "done", "result": result, "done_at": now().isoformat()},
-                       expected_version=claim.version, ttl_days=ttl_days)
+    if book is None:
+        done = records.put(ent_id, EFFECT_KIND, key, _done(result, now), expected_version=claim.version,
+                           ttl_days=ttl_days)
     if done is not None:
         return Outcome(result, False)
     metric("EffectLeaseLost", 1)
@@ -360,6 +386,10 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         return Outcome(current.data.get("result"), True, late=True)
     raise EffectLeaseLost(f"{key}: done after this worker's lease ran out ({lease_seconds:.0f} s); another worker "
                           "holds it now and its result will count", retry_after_seconds=30)
+
+
+def _done(result: Any, now: Callable[[], datetime]) -> dict[str, Any]:
+    return {"state": "done", "result": result, "done_at": now().isoformat()}
 
 
 def _release(records: "RecordRepository", ent_id: str, key: str, version: int, error: str,

@@ -28,9 +28,10 @@ and name because P14 needs them; timelines, logs and the ledger hold only the ha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import PermanentError
+from ..errors import PermanentError, TransientError
 from ..ledger import Fact, hash_identity, mobile_hash, normalise_mobile
 from . import kit
 
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
     from .kit import FlowContext
 
 PROFILE_KIND = "member.profile"  # key: the mobile hash
-MEMBER_KIND = "member.id"        # key: a store member id -> {"person": mobile hash}
+MEMBER_KIND = "member.id"        # key: a store member id -> {"person": mobile hash, "sent": profile version}
+# In a profile: until when the worker that wrote this version is sending it (P14), so no other does.
+SENDING = "sending_until"
 
 
 def person_of_member(ctx: "FlowContext", member_id: str) -> str | None:
@@ -61,8 +64,10 @@ def _change(ctx: "FlowContext", person: str, change) -> tuple[dict[str, Any] | N
     for _ in range(20):
         current = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
         before = _readable(person, current.data) if current else None
-        after = change(dict(before) if before else None)
-        if after is None or after == before:
+        # A version's "being sent" is its own: a change makes a version that nobody is sending yet.
+        base = {k: v for k, v in before.items() if k != SENDING} if before else None
+        after = change(dict(base) if base else None)
+        if after is None or after == base:
             return before, before
         if ctx.records.put(ctx.ent_id, PROFILE_KIND, person, after,
                            expected_version=current.version if current else None):
@@ -95,6 +100,8 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
     member_id = str(data.member_id)
     mobile = normalise_mobile(data.mobile)
     person = mobile_hash(ctx.ent_id, mobile) if mobile else None
+    if person is not None and _merged_and_sent(ctx, member_id, person, data.updated_at.isoformat()):
+        return  # a repeat of an update already merged and sent: nothing written (its fact was before)
     ctx.ledger.append(Fact(ctx.ent_id, "member.updated", f"member:{member_id}:{data.updated_at.isoformat()}",
                            data.updated_at, store_code=data.store_code, doc_no=member_id,
                            member_hash=person or hash_identity(ctx.ent_id, "member", member_id)))
@@ -110,6 +117,20 @@ def on_member_updated(event, ctx: "FlowContext") -> None:
         kit.set_aside(ctx, merge_member, payload, trace_key=f"member:{member_id}", error=exc)
 
 
+def _merged_and_sent(ctx: "FlowContext", member_id: str, person: str, updated_at: str) -> bool:
+    """Whether this member's update (or a later one) is in the person's profile and the version it
+    made was sent: the member's pointer says so (written with that P14's "done"). Later versions
+    (other members merged since) are their writers' to send, or their events' reruns'. Read with the
+    profile in one request, the one merge_member makes anyway."""
+    ctx.records.prefetch(ctx.ent_id, [(MEMBER_KIND, member_id), (PROFILE_KIND, person)])
+    known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
+    profile = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)
+    if known is None or profile is None or known.data.get("person") != person or "sent" not in known.data:
+        return False
+    merged = (profile.data.get("store_members") or {}).get(member_id)
+    return isinstance(merged, dict) and str(merged.get("updated_at", "")) >= updated_at
+
+
 @kit.flow_command("members.merge_member")
 def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     """A store member merged into the profile of its (normalised) mobile number, and sent."""
@@ -119,6 +140,7 @@ def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     # The member's link and its person's profile, both read below, in one request.
     ctx.records.prefetch(ctx.ent_id, [(MEMBER_KIND, member_id), (PROFILE_KIND, person)])
     previous = person_of_member(ctx, member_id)
+    lease_until = (ctx.now() + timedelta(seconds=kit.lease_seconds_for(ctx))).isoformat()
 
     def merge(profile):
         profile = profile or _empty(mobile)
@@ -131,9 +153,13 @@ def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
         changed = {**profile, "store_members": members, "member_order": order}
         if profile.get("name_at") is None or updated_at >= profile["name_at"]:
             changed.update(name=name, name_at=updated_at)
+        # This worker sends the version it writes (P14): until then no other sends it (put_profile).
+        changed[SENDING] = lease_until
         return changed
 
     before, after = _change(ctx, person, merge)
+    if after is before and _merged_and_sent(ctx, member_id, person, updated_at):
+        return  # an older or repeated update, sent already (a retry of this step)
     if previous and previous != person:  # rule 5: the member changed its number
         def leave(profile):
             if profile is None or member_id not in profile["store_members"]:
@@ -148,13 +174,24 @@ def merge_member(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     # The member's pointer moves last: until it does, a repeat of this update (after a crash) still
     # finds the old number's profile and takes the member out of it.
     known = ctx.records.get(ctx.ent_id, MEMBER_KIND, member_id)
-    if known is None or known.data.get("person") != person:
-        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
+    if after is before:
+        if known is None or known.data.get("person") != person:
+            ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id, {"person": person},
+                            expected_version=known.version if known else None)
+        send_profile(ctx, person)
+        return
+    written = ctx.records.get(ctx.ent_id, PROFILE_KIND, person)  # the version just written (no request)
+
+    def book(sent: bool) -> None:
+        # With the "done": the pointer, which also says which version of the profile it was sent in
+        # (a repeat of the event then reads that, with the profile, and stops), and the steps.
+        ctx.records.put(ctx.ent_id, MEMBER_KIND, member_id,
+                        {"person": person, **({"sent": written.version} if sent else {})},
                         expected_version=known.version if known else None)
-    if after is not before:
         ctx.timeline.record(f"member:{member_id}", ctx.ent_id, "member.merged",
                             {"person": person, "members": after["member_order"], "channels": len(_channels(after))})
-    send_profile(ctx, person)
+
+    _send_written(ctx, person, written, book)
 
 
 def note_online_buyer(ctx: "FlowContext", order: dict[str, Any]) -> None:
@@ -198,6 +235,35 @@ def _channels(profile: dict[str, Any]) -> list[dict[str, str]]:
     return channels
 
 
+def _send_written(ctx: "FlowContext", person: str, written: Any, book: Callable[[bool], None]) -> Any:
+    """P14 of the version this worker just wrote, claimed by that write (its ``SENDING`` lease): no
+    claim of its own, and its "done" written with ``book``'s records and the steps in one request.
+    Should it fail, its effect record says "released" (a retry of ``put_profile`` takes it over at
+    once) and it is queued or parked as ``send_profile`` does."""
+    key = _p14_key(person, written.version)
+    payload = {"person": person}
+    try:
+        result = _p14(ctx, person, written)
+    except (TransientError, PermanentError) as exc:
+        ctx.records.put_or_current(ctx.ent_id, kit.EFFECT_KIND, key, {"state": "released", "error": type(exc).__name__},
+                                   ttl_days=400)
+        book(False)
+        return {"outcome": kit.set_aside(ctx, put_profile, payload, trace_key=f"person:{person}", error=exc)}
+
+    def booked() -> None:
+        book(True)
+        _record_sent(ctx, person, written, result)
+
+    done, _ = ctx.records.put_joined(ctx.ent_id, kit.EFFECT_KIND, key,
+                                     {"state": "done", "result": result, "done_at": ctx.now().isoformat()},
+                                     expected_version=None, ttl_days=400, writes=booked)
+    if done is None:  # its lease ran out meanwhile and a retry claimed it: that one's "done" counts
+        ctx.metric("EffectLeaseLost", 1)
+    else:
+        ctx.metric("MemberProfilesSent", 1)
+    return result
+
+
 def send_profile(ctx: "FlowContext", person: str) -> Any:
     """P14 now (queued when the store is busy); a profile the store refuses, or that cannot be read,
     is parked with the reason and replayed by `o2o dlq replay`: the member event or the order that
@@ -220,20 +286,38 @@ def put_profile(ctx: "FlowContext", payload: dict[str, Any]) -> Any:
     profile = _readable(person, record.data) if record else None
     if not profile or not profile["member_order"]:
         return None  # known only online (phase 1 creates no store members)
+    # Once per version of the profile: a profile that returns to an earlier content (a member
+    # left) is a new version and is sent again.
+    key = _p14_key(person, record.version)
+    sending = profile.get(SENDING)
+    if sending and datetime.fromisoformat(sending) > ctx.now() and not ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, key):
+        # The worker that wrote this version is sending it (merge_member): not a second time meanwhile.
+        raise kit.EffectInProgress(f"member profile {person[:8]}… is being sent by the worker that merged it",
+                                   retry_after_seconds=int((datetime.fromisoformat(sending) - ctx.now()).total_seconds()) + 1)
+    outcome = kit.effect_once(ctx, key, lambda: _p14(ctx, person, record),
+                              book=lambda result: _record_sent(ctx, person, record, result))
+    if not outcome.repeated:
+        ctx.metric("MemberProfilesSent", 1)
+    return outcome.result
+
+
+def _p14(ctx: "FlowContext", person: str, record: Any) -> Any:
+    from ..connectors.store import models as pos
+
+    profile = _readable(person, record.data)
     member_id = profile["member_order"][0]
     body = pos.MemberProfile(mobile=profile["mobile"], name=profile.get("name") or member_id,
                              channels=[pos.MemberChannel(**c) for c in _channels(profile)],
                              merged_from=profile["member_order"][1:])
-    # Once per version of the profile: a profile that returns to an earlier content (a member
-    # left) is a new version and is sent again.
     key = _p14_key(person, record.version)
-    outcome = kit.effect_once(ctx, key, lambda: ctx.store.put_member(member_id, body, business_key=key).status)
-    if not outcome.repeated:
-        ctx.timeline.record(f"person:{person}", ctx.ent_id, "member.sent",
-                            {"member_id": member_id, "merged_from": body.merged_from,
-                             "channels": [c["channel"] for c in _channels(profile)], "status": outcome.result})
-        ctx.metric("MemberProfilesSent", 1)
-    return outcome.result
+    return ctx.store.put_member(member_id, body, business_key=key).status
+
+
+def _record_sent(ctx: "FlowContext", person: str, record: Any, status: Any) -> None:
+    profile = record.data
+    ctx.timeline.record(f"person:{person}", ctx.ent_id, "member.sent",
+                        {"member_id": profile["member_order"][0], "merged_from": profile["member_order"][1:],
+                         "channels": [c["channel"] for c in _channels(profile)], "status": status})
 
 
 def profiles(ctx: "FlowContext") -> list[dict[str, Any]]:

@@ -89,15 +89,12 @@ def submit_document(ctx: "FlowContext", kind: DocumentKind, data: Any) -> list[s
     size = ctx.warehouse.info.max_document_lines or max(len(lines), 1)
     parts = [lines[start:start + size] for start in range(0, len(lines), size)]
     external_ids = [external_id_of(doc_no, n, len(parts)) for n in range(1, len(parts) + 1)]
-    ctx.timeline.record(doc_no, ctx.ent_id, f"{kind.name}.submitted",
-                        {"store_code": store_code, "lines": len(lines), "qty": sum(i["qty"] for i in lines),
-                         "jst_documents": external_ids}, aliases=tuple(e for e in external_ids if e != doc_no))
     for n, (external_id, part_lines) in enumerate(zip(external_ids, parts), start=1):
         payload = {"kind": kind.name, "doc_no": doc_no, "store_code": store_code, "part": n, "parts": len(parts),
                    "external_id": external_id, "remark": str(data.remark or ""), "items": part_lines}
-        # The store's own "done" of the document, read first by the part, comes with the parked marker.
-        kit.settle(ctx, upload_part, payload, trace_key=doc_no,
-                   reads=[(kit.EFFECT_KIND, _store_effect_key(kind, doc_no))])
+        # Nothing is read first: the part's claim refuses a repeat (the event keeps no record of its
+        # own), and a part refused before is asked again, its parked marker read only if it fails.
+        kit.settle(ctx, upload_part, payload, trace_key=doc_no, parked_first=False)
     return external_ids
 
 
@@ -110,39 +107,53 @@ def external_id_of(doc_no: str, part: int, parts: int) -> str:
 
 @kit.flow_command("store_transfers.upload_part")
 def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
-    """Submit one part to the warehouse (once), link it and start following it."""
+    """Submit one part to the warehouse (once), link it and start following it: the link, the open
+    part and the timeline are the effect's bookkeeping, written with its "done" (one request), so a
+    part done is a part followed, and a repeat (a late retry, after the store was told and the open
+    parts were closed) opens nothing again."""
     kind, doc_no, external_id = KINDS[payload["kind"]], payload["doc_no"], payload["external_id"]
     system = ctx.warehouse.info.system
-    if kit.effect_done(ctx, _store_effect_key(kind, doc_no)):
-        return None  # a late retry of a document the store already heard about
     try:
         # The effect key keeps its first name ("jst.otherinout...") for JST: stored effects carry it.
         outcome = kit.effect_once(ctx, f"{system}.otherinout.{kind.direction}:{external_id}",
-                                  lambda: _submit(ctx, kind, payload))
+                                  lambda: _submit(ctx, kind, payload),
+                                  book=lambda result: _book_part(ctx, kind, payload, result))
     except PermanentError as exc:
         record_exception(ctx, kind, doc_no, f"the warehouse refused {kind.label} document {external_id}: {exc}",
                          {"external_id": external_id})
         raise
-    io_id = str(outcome.result["io_id"])
+    if not outcome.repeated:
+        ctx.metric(f"OtherInOut{kind.direction.capitalize()}Uploaded", 1)
+    return str(outcome.result["io_id"])
+
+
+def _book_part(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any], result: dict[str, Any]) -> None:
+    doc_no, external_id, system = payload["doc_no"], payload["external_id"], ctx.warehouse.info.system
+    io_id = str(result["io_id"])
     ctx.links.link(DocumentLink(ctx.ent_id, f"{system}_other_inout_external", f"{kind.direction}:{external_id}",
                                 f"{system}_io_id", io_id, {"doc_no": doc_no, "kind": kind.name}))
     opened = ctx.records.put(ctx.ent_id, OPEN, _part_key(kind, doc_no, payload["part"]), {
         "kind": kind.name, "doc_no": doc_no, "store_code": payload["store_code"], "part": payload["part"],
         "parts": payload["parts"], "external_id": external_id, "io_id": io_id, "status": "WaitConfirm",
         "items": payload["items"],
-        **({"receive_at": outcome.result["receive_at"]} if outcome.result.get("receive_at") else {}),
+        **({"receive_at": result["receive_at"]} if result.get("receive_at") else {}),
     })
     if opened is not None:
         ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.uploaded",
-                            {"external_id": external_id, "io_id": io_id, "warehouse": outcome.result.get("warehouse"),
-                             "lines": len(payload["items"]), "already_in_jst": outcome.result.get("already_in_jst", False),
-                             **({"document": outcome.result["document"]} if outcome.result.get("document") else {})},
+                            {"external_id": external_id, "io_id": io_id, "warehouse": result.get("warehouse"),
+                             "lines": len(payload["items"]), "already_in_jst": result.get("already_in_jst", False),
+                             **({"document": result["document"]} if result.get("document") else {})},
                             aliases=(io_id,))
-        ctx.metric(f"OtherInOut{kind.direction.capitalize()}Uploaded", 1)
-    return io_id
 
 
 def _submit(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any]) -> dict[str, Any]:
+    if payload["part"] == 1:  # by the first part's claim owner: a repeated event writes no timeline
+        external_ids = [external_id_of(payload["doc_no"], n, payload["parts"]) for n in range(1, payload["parts"] + 1)]
+        whole = ({"lines": len(payload["items"]), "qty": sum(int(i["qty"]) for i in payload["items"])}
+                 if payload["parts"] == 1 else {"parts": payload["parts"]})
+        ctx.timeline.record(payload["doc_no"], ctx.ent_id, f"{kind.name}.submitted",
+                            {"store_code": payload["store_code"], **whole, "jst_documents": external_ids},
+                            aliases=tuple(e for e in external_ids if e != payload["doc_no"]))
     store = next((s for s in ctx.tenant.stores if s.code == payload["store_code"]), None)
     part = f" ({payload['part']}/{payload['parts']})" if payload["parts"] > 1 else ""
     remark = f"店+{kind.label}单 {payload['doc_no']}{part} 门店 {payload['store_code']}"

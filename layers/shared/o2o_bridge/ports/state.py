@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,14 @@ class RecordRepository(Protocol):
         """``put``, and when someone else wrote first, the record stored now: ``(written, None)``
         or ``(None, current)`` (``current`` is None when the record is gone). One request: a
         flow that writes first and decides on a refusal needs no read before its write."""
+
+    def put_joined(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None,
+                   ttl_days: int | None = None, writes: Callable[[], Any]) -> tuple[Record | None, Any]:
+        """``writes()`` (bookkeeping: record puts, links, timeline entries), then ``put`` of this
+        record, written together in one request where the store can (all or none); the same
+        outcome as one by one. ``(the record written or None, what writes() returned)``. The store
+        may run ``writes()`` twice (the joined request refused, then one by one), so it must do the
+        same either time."""
 
     def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
                   unranked_version: int | None = None,

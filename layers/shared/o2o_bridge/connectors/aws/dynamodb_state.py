@@ -15,12 +15,16 @@ and the inputs parked on it (``marks``, a string set) and the latest steps of it
 (``steps``): a claim is one conditional UpdateItem that returns the record, and the effect's
 "done", the record's change and its timeline step are one more (``claim_record`` /
 ``complete_record``). ``entries`` reads those steps with the document's timeline items.
+
+``put_joined`` writes an effect's "done" together with the bookkeeping of the effect (its records,
+links and the invocation's held timeline) in one TransactWriteItems: see its docstring.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +34,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from ...ports import ClaimedRecord, Cursor, DocumentLink, Record, TimelineEntry
-from .held import held_timelines
+from .held import held_timelines, timeline_held
 
 TIMELINE_TTL_DAYS = 180
 BATCH_GET_MAX = 100  # keys in one BatchGetItem
@@ -48,6 +52,11 @@ def _s(value: str) -> dict[str, str]:
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+# The writes ``put_joined`` holds while its bookkeeping runs (per thread: the local stack answers
+# several callbacks in one process): {"store": the store holding, "items": transaction items}.
+_joining = threading.local()
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -133,13 +142,14 @@ class DynamoStateStore:
                 }
             }
 
+        both = [put(link.kind, link.key, link.other_kind, link.other_key),
+                put(link.other_kind, link.other_key, link.kind, link.key)]
+        held = self._held_writes()
+        if held is not None:  # written with the put that ends the joined block (put_joined)
+            held.extend(both)
+            return link
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    put(link.kind, link.key, link.other_kind, link.other_key),
-                    put(link.other_kind, link.other_key, link.kind, link.key),
-                ]
-            )
+            self.client.transact_write_items(TransactItems=both)
             return link
         except ClientError as exc:
             if not _conditional_failed(exc):
@@ -210,6 +220,10 @@ class DynamoStateStore:
         (ReturnValuesOnConditionCheckFailure), so the caller decides without reading."""
         kwargs = self._record_put(ent_id, kind, key, data, expected_version, ttl_days)
         version, at = int(kwargs["Item"]["version"]["N"]), kwargs["Item"]["updated_at"]["S"]
+        held = self._held_writes()
+        if held is not None:  # written with the put that ends the joined block (put_joined)
+            held.append({"Put": kwargs})
+            return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at)), None
         if want_current:
             kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
@@ -500,6 +514,60 @@ class DynamoStateStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records
 
+    # --- an effect's "done" with its bookkeeping, in one request ------------------------------
+    def _held_writes(self) -> list[dict[str, Any]] | None:
+        return _joining.items if getattr(_joining, "store", None) is self else None
+
+    def put_joined(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None,
+                   ttl_days: int | None, writes: Callable[[], Any]) -> tuple[Record | None, Any]:
+        """``writes()`` (an effect's bookkeeping: records put, links, timeline entries), then the
+        conditional put of this record, all in one TransactWriteItems: all of it or none.
+
+        While ``writes()`` runs, its record puts (``put_record``, ``put_record_or_current``) and
+        links are held and answered as written; the timeline entries this invocation holds (its
+        steps so far, connectors/aws/held.py) go with them. Should the transaction be refused
+        (this put's condition, a held write's, a document already there, more than 100 items),
+        nothing of it is written: ``writes()`` runs again with every write sent at once and
+        answered by what is stored, as it would without joining (a link or record already there is
+        returned, a ledger is changed instead of created), and then this put alone. So the
+        outcome is the same as writing one by one, in one request where nothing stood in the way.
+        Other writes of ``writes()`` (UpdateItem, deletes) are not held: they are sent at once.
+        ``writes()`` must therefore do the same whether it runs once or twice; reads in it see
+        the table, not the held writes."""
+        if self._held_writes() is not None or getattr(_joining, "store", None) is not None:
+            result = writes()  # nested: the outer block joins
+            return self.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days), result
+        with timeline_held():  # outside an invocation (the CLI) the steps are held for this block
+            held = held_timelines()
+            documents = held.setdefault(self, {})
+            before = {doc: (list(entries), set(aliases)) for doc, (entries, aliases) in documents.items()}
+            _joining.store, _joining.items = self, []
+            try:
+                result = writes()
+                items = _joining.items
+            finally:
+                _joining.store, _joining.items = None, []
+            final = self._record_put(ent_id, kind, key, data, expected_version, ttl_days)
+            steps = [item for doc, held_doc in documents.items()
+                     for item in self._timeline_items(doc[0], doc[1], held_doc[0], tuple(sorted(held_doc[1])))
+                     if held_doc[0]]
+            request = [*items, {"Put": final}, *({"Put": {"TableName": self.table, "Item": item}} for item in steps)]
+            if len(request) <= TRANSACTION_MAX:
+                try:
+                    self.client.transact_write_items(TransactItems=request)
+                except ClientError as exc:
+                    if not _conditional_failed(exc) and exc.response.get("Error", {}).get("Code") != "ValidationException":
+                        raise
+                else:
+                    documents.clear()  # written with the rest
+                    return Record(ent_id, kind, key, data, int(final["Item"]["version"]["N"]),
+                                  datetime.fromisoformat(final["Item"]["updated_at"]["S"])), result
+            # One by one, as without joining: the steps the first run recorded are dropped (it runs again).
+            documents.clear()
+            documents.update(before)
+            result = writes()
+            return self.put_record(ent_id, kind, key, data, expected_version=expected_version, ttl_days=ttl_days), result
+
     # --- timeline ------------------------------------------------------------------
     # Keyed per tenant: two merchants may both have an SO-1, and one must never see the other's.
     def record(self, key: str, ent_id: str, step: str, detail: dict[str, Any] | None = None, *,
@@ -527,6 +595,11 @@ class DynamoStateStore:
 
     def _write_entries(self, ent_id: str, key: str, entries: list[dict[str, Any]], aliases: tuple[str, ...]) -> None:
         """One item for the entries of one document (its steps in order), one per alias."""
+        for item in self._timeline_items(ent_id, key, entries, aliases):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def _timeline_items(self, ent_id: str, key: str, entries: list[dict[str, Any]],
+                        aliases: tuple[str, ...]) -> list[dict[str, Any]]:
         expires_at = {"N": str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)}
         first = entries[0]
         item = {
@@ -540,13 +613,11 @@ class DynamoStateStore:
         }
         if len(entries) > 1:  # the later steps of the same invocation ride along in the same item
             item["more"] = _s(json.dumps(entries[1:], ensure_ascii=False, default=str))
-        self.client.put_item(TableName=self.table, Item=item)
+        items = [item]
         for alias in dict.fromkeys(aliases):
             if alias != key:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item={"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at},
-                )
+                items.append({"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at})
+        return items
 
     def entries(self, key: str, ent_id: str | None = None, *, kept_on: tuple[str, ...] = ()) -> list[TimelineEntry]:
         """The timeline of ``key`` at tenant ``ent_id``, with the steps its records of the kinds
@@ -765,6 +836,21 @@ class RecordView:
                                                             ttl_days=ttl_days)
         self._after_write(ent_id, kind, key, written, current)
         return written, current
+
+    def put_joined(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, expected_version: int | None,
+                   ttl_days: int | None = None, writes: Callable[[], Any]) -> tuple[Record | None, Any]:
+        runs = []
+
+        def run() -> Any:
+            if runs:  # the joined request was refused: what the first run remembered was never written
+                self._known.clear()
+            runs.append(1)
+            return writes()
+
+        written, result = self.store.put_joined(ent_id, kind, key, data, expected_version=expected_version,
+                                                ttl_days=ttl_days, writes=run)
+        self._after_write(ent_id, kind, key, written, None)
+        return written, result
 
     def put_newer(self, ent_id: str, kind: str, key: str, data: dict[str, Any], *, rank: int,
                   unranked_version: int | None = None,
