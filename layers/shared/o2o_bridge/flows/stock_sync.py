@@ -44,6 +44,7 @@ FLUSH = "stock.flush"  # "offline" -> {flush_id, due}: one flush queued per tena
 EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path last sent JST
 
 FLUSH_COMMAND = "stock.flush_offline"
+SIGNALS_KEPT = 8  # pushes a level remembers having answered within its second (stock_signals)
 DIRTY_TTL_DAYS = 2
 # A queued flush that has not run this long after it was due is presumed lost (the queue
 # message went to the DLQ): the next event schedules a new one.
@@ -141,7 +142,8 @@ def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int,
 @kit.flow_command("stock.set_warehouse")
 def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """Levels ``{sku_id, qty, version}`` of one 店+ warehouse (or store, S4e): the newer ones
-    to P6, each once. Payload: ``warehouse_code``, ``items``.
+    to P6, each once. Payload: ``warehouse_code``, ``items``; ``note`` (optional): a timeline
+    entry ``{trace, step, detail}`` recorded with the levels, in the same request.
 
     The stored levels are read in one batch; the newer ones go to P6 (whose Idempotency-Key is
     the levels themselves, and which keeps the higher version too), and are then recorded in one
@@ -149,12 +151,20 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     meanwhile is read again and ours is recorded only if it is still the newer. A run that dies
     after P6 and before the record pushes the same levels again next time: P6 answers them from
     its key, nothing is applied twice."""
+    return _set_levels(ctx, payload, None)
+
+
+def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None") -> dict[str, Any]:
+    """``set_warehouse_stock`` with the stored levels already read (``stored``, by record key),
+    or read here when None."""
     from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
     counts = {"received": len(payload["items"]), "stale": 0, "duplicate": 0}
-    stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
+    if stored is None:
+        stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
     fresh: dict[str, Claim] = {}  # record key -> the level to push (the newest of the payload)
+    signals: dict[str, Any] = {}  # record key -> the pushes this level answers (stock_signals)
     for item in payload["items"]:
         key, version, qty = f"{code}|{item['sku_id']}", int(item["version"]), int(item["qty"])
         current = stored.get(key)
@@ -171,23 +181,48 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
             counts["duplicate"] += 1
         else:  # newer, or the same version recorded but never pushed (a claim of an older release)
             fresh[key] = Claim(item["sku_id"], qty, version, current.version if current else None)
+            # The pushes this level answers: this one, and those the level it replaces answered within
+            # its second (a later read holds all an earlier one did). Older seconds need no list: the
+            # version says the read came after them.
+            served = [*([item["signal"]] if item.get("signal") is not None else []),
+                      *(current.data.get("signals") or [] if current else [])]
+            served = [list(s) for s in served if s[0] is not None and int(s[0]) >= version // 1000 * 1000]
+            if served:
+                signals[key] = served[:SIGNALS_KEPT]
     claims = list(fresh.items())
+    counts["applied"] = len(claims)
+    note = payload.get("note")
     for start in range(0, len(claims), P6_MAX):
         part = claims[start:start + P6_MAX]
         levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
         # The same levels give the same Idempotency-Key: a retry is answered, not applied twice.
         ctx.store.set_warehouse_stock(code, levels, business_key=_stable_hash([code, [l.body() for l in levels]]))
-        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part))
-    counts["applied"] = len(claims)
+        last = start + P6_MAX >= len(claims)
+        if last and note:  # the trace rides in the levels' write (one request, not two)
+            ctx.timeline.record(note["trace"], ctx.ent_id, note["step"], {**note["detail"], "result": dict(counts)})
+            counts["noted"] = True
+        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part), signals=signals,
+                       trace_key=note["trace"] if last and note else None)
     ctx.metric("StockLevelsApplied", len(claims))
     return counts
 
 
-def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim]) -> None:
-    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes)."""
+def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], *,
+                   signals: dict[str, Any] | None = None, trace_key: str | None = None) -> None:
+    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes).
+    A level read for a push keeps what the push said (``signals``: its repeat is known before
+    the warehouse is read again). ``trace_key``: that document's timeline entries held so far
+    are written in the same request as the levels."""
+    signals = signals or {}
+
+    def data(key: str, c: Claim) -> dict[str, Any]:
+        return {"qty": c.qty, "version": c.version, "pushed": True,
+                **({"signals": signals[key]} if key in signals else {})}
+
     for _ in range(8):
-        refused = ctx.records.put_many(ctx.ent_id, kind, [
-            (key, {"qty": c.qty, "version": c.version, "pushed": True}, c.record_version) for key, c in pushed.items()])
+        writes = [(key, data(key, c), c.record_version) for key, c in pushed.items()]
+        refused = (ctx.records.put_many_traced(ctx.ent_id, kind, writes, trace_key=trace_key) if trace_key
+                   else ctx.records.put_many(ctx.ent_id, kind, writes))
         if not refused:
             return
         now = ctx.records.get_many(ctx.ent_id, kind, refused)
@@ -222,13 +257,32 @@ def level_of(formula: StockFormula, level: StockLevel) -> dict[str, Any]:
             "version": level.version}
 
 
-def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, Any]:
+def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str],
+                  signals: dict[str, Any] | None = None) -> dict[str, Any]:
     """S3: a push said these SKUs moved in this warehouse: their levels are re-read from whoever
-    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too)."""
+    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too).
+    ``signals``: what the push said of each SKU (``JstPush.stock_signals``), so that a repeat of
+    a push already read is known before the warehouse is read again."""
     _, location = location_for(ctx, warehouse_code)  # an unmapped warehouse is refused at once
-    done = kit.attempt(ctx, reread_stock, {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))},
-                       trace_key=f"stock:{location.pos_code}")
+    payload: dict[str, Any] = {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))}
+    if signals:
+        payload["signals"] = {sku: list(signal) for sku, signal in signals.items()}
+    done = kit.attempt(ctx, reread_stock, payload, trace_key=f"stock:{location.pos_code}")
     return done if done is not None else {"queued": len(set(sku_ids))}
+
+
+def already_read(level: Any, signal: Sequence[Any] | None) -> bool:
+    """Whether the stored ``level`` (a Record) already holds what a push row (``signal``: its
+    modified second as a version, its qty) reports: the level was sent and either read after the
+    row's second was over (every change of that second is in it; within the second a later change
+    carries the same time), or read for this very push (a repeat JST sends again: same second,
+    same qty). Unsure is False: the warehouse is read again."""
+    if level is None or signal is None or not level.data.get("pushed", False):
+        return False
+    modified = signal[0]
+    if modified is not None and int(level.data.get("version", -1)) >= int(modified) + 999:
+        return True
+    return modified is not None and list(signal) in [list(s) for s in level.data.get("signals") or []]
 
 
 @kit.flow_command("stock.reread")
@@ -242,15 +296,46 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
                                        "the ERP's stock of a store warehouse is not written to the store",
                              "skus": len(skus)})
         return {"ignored": len(skus)}
+    signals = payload.get("signals") or {}
+    stored = None
+    if signals:
+        # The levels are read first (one batch, which the write below needs anyway): a push JST sends
+        # again, already read and sent, ends here, before the warehouse is read again (no rate-limit
+        # slot, no 店+ call, nothing written; the log says it).
+        stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{location.pos_code}|{sku}" for sku in skus])
+        if all(already_read(stored.get(f"{location.pos_code}|{sku}"), signals.get(sku)) for sku in skus):
+            from ..observability import logger
+
+            logger.info("stock push already read: its levels were read and sent after it",
+                        extra={"warehouse": warehouse_code, "skus": len(skus)})
+            ctx.metric("StockPushRepeated", 1)
+            return {"repeat": len(skus)}
     levels = source.stock_of(warehouse_code, skus)
     items = levels_of(ctx.tenant, levels)
-    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": items},
-                         trace_key=trace)
+    for item in items:
+        if item["sku_id"] in signals:
+            item["signal"] = list(signals[item["sku_id"]])
+    detail = {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items)}
+    result = _attempt_levels(ctx, {"warehouse_code": location.pos_code, "items": items,
+                                   "note": {"trace": trace, "step": "stock.push.received", "detail": detail}},
+                             stored, trace)
     _sales_return_stock(ctx, warehouse_code, levels)
-    ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
-                        {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items),
-                         "result": result if result is not None else "queued for retry"})
+    noted = result.pop("noted", False) if result is not None else False
+    if not noted:  # else its trace went with its levels
+        ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
+                            {**detail, "result": result if result is not None else "queued for retry"})
     return result or {"queued": len(items)}
+
+
+def _attempt_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None",
+                    trace: str) -> dict[str, Any] | None:
+    """``kit.attempt`` of ``set_warehouse_stock`` over levels already read (``stored``): the same
+    step, retried under the same command (which then reads them afresh)."""
+    def step(c: "FlowContext", p: dict[str, Any]) -> dict[str, Any]:
+        return _set_levels(c, p, stored)
+
+    step.command_name = set_warehouse_stock.command_name  # type: ignore[attr-defined]
+    return kit.attempt(ctx, step, payload, trace_key=trace)
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
