@@ -40,6 +40,14 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
 
     from .. import runtime
 
+    from .routes import ROUTES
+
+    route = ROUTES.get(event.type)
+    if route is not None and route.repeat_safe:
+        # Versioned facts only (a store's stock levels): the flow's own conditional write refuses a
+        # repeat in one request, where the event record would cost two writes on every event.
+        route.run(event, context_for(tenant))
+        return dict(ACKNOWLEDGED)
     record = {"ent_id": event.ent_id, "event_id": event.event_id, "type": event.type}
     run_once = _run_once(runtime.aws_client("dynamodb"), runtime.settings().idempotency_table)
     try:

@@ -26,6 +26,9 @@ class Route:
     flow: Callable[[PosEvent, "FlowContext"], Any] | None
     what: str
     issues: tuple[int, ...] = ()  # who builds it, while ``flow`` is None
+    # The flow itself makes a repeat of the event harmless and cheap (each fact it keeps carries
+    # the event's version, and a repeat is refused by that write): no event record around it.
+    repeat_safe: bool = False
 
     def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
         if self.flow is None:
@@ -41,7 +44,7 @@ ROUTES: dict[str, Route] = {
                                        "S2, the warehouse is to ship a store order"),
     "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled"),
     "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse"),
-    "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
+    "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP", repeat_safe=True),
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse"),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse"),
     # The store's books in the ERP, one flow for JST (ERP-owned store stock, #14) and 旺店通 (#16).
