@@ -158,6 +158,43 @@ class FakeRecords:
                                                              datetime.now(timezone.utc))
         return refused
 
+    def get_many_of(self, ent_id, wanted):
+        return {(kind, key): self.items[(ent_id, kind, key)] for kind, key in wanted if (ent_id, kind, key) in self.items}
+
+    def write_together(self, ent_id, writes, *, trace=None):
+        """As DynamoDB's transaction: every condition holds, or nothing is written and each write
+        says whether its condition failed, with what is stored. The trace goes to ``timeline``
+        (fake_context sets it) with the writes."""
+        with self._lock:
+            outcome = []
+            for w in writes:
+                current, rank = self.items.get((ent_id, w.kind, w.key)), self.ranks.get((ent_id, w.kind, w.key))
+                if w.data is None:
+                    failed = current is None or rank is None or rank <= w.rank_above
+                elif w.expect_version:
+                    failed = (current.version if current else None) != w.expected_version
+                elif w.rank is not None:
+                    failed = current is not None and (rank is None or rank >= (w.rank if w.rank_below is None else w.rank_below))
+                else:
+                    failed = False
+                outcome.append((failed, current))
+            if any(failed for failed, _ in outcome):
+                return outcome
+            for w in writes:
+                if w.data is None:
+                    continue
+                if w.rank is not None:
+                    self.ranks[(ent_id, w.kind, w.key)] = w.rank
+                self._write(ent_id, w.kind, w.key, w.data, self.items.get((ent_id, w.kind, w.key)))
+        if trace is not None and getattr(self, "timeline", None) is not None:
+            document, step, detail = trace
+            self.timeline.record(document, ent_id, step, detail)
+        return None
+
+    def put_many_traced(self, ent_id, kind, writes, *, trace_key, ttl_days=None):
+        """The timeline is written as it is recorded here: nothing held to write along."""
+        return self.put_many(ent_id, kind, writes, ttl_days=ttl_days)
+
     def delete(self, ent_id, kind, key, *, expected_version=None):
         with self._lock:
             current = self.items.get((ent_id, kind, key))
@@ -306,6 +343,8 @@ def fake_context(tenant, *, jst=None, store=None, **overrides):
                  records=FakeRecords(), timeline=FakeTimeline(), queue=FakeCommandQueue(), metric=FakeMetrics(),
                  retry_base_delay_seconds=0)
     parts.update(overrides)
+    if isinstance(parts["records"], FakeRecords):  # a trace written with records goes to the timeline
+        parts["records"].timeline = parts["timeline"]
     return TestFlowContext(**parts)
 
 

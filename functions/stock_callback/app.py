@@ -16,7 +16,7 @@ def stock_callback():
     logger.append_keys(ent_id=push.ent_id)
     # The push names SKUs; their levels are re-read from JST and are in 店+ or durably queued
     # for retry when this returns: only then acknowledged.
-    stock_sync.recheck_stock(wiring.context_for(push.tenant), *push.named_stock())
+    stock_sync.recheck_stock(wiring.context_for(push.tenant), *push.named_stock(), signals=push.stock_signals())
     return json_response(200, JST_OK)
 
 

@@ -77,7 +77,7 @@ class Guarded:
         return call
 
 
-WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "put_many", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
+WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "put_many", "put_many_traced", "write_together", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
 
 
 def _is_write(attr: str, args: tuple, kwargs: dict) -> bool:

@@ -271,3 +271,42 @@ def test_a_second_change_within_the_same_second_reaches_the_store_whatever_jsts_
     for _ in range(2):
         stock_sync.recheck_stock(ctx, "10000", ["SKU1"])
     assert (len(main_calls()), store.warehouse[("10000", "SKU1")][0]) == (calls, 11)
+
+
+def test_a_push_jst_sends_again_is_known_before_jst_is_read_and_a_new_change_in_its_second_is_not(ctx, store):
+    """A repeat of a push whose levels were read and sent is answered from the stored levels (no
+    JST read, no 店+ call, nothing written). A second change within the same second (the same
+    modified time, another qty) is a new push: read again."""
+    from o2o_bridge.shanghai_time import from_jst_text
+
+    second = from_jst_text(modified_at(40)).timestamp()
+    ctx.warehouse.clock = ctx.erp.clock = lambda: second + 0.3  # read within the changed second
+    ctx.jst.set(10000, "SKU1", second=40, qty=5)
+    first = {"SKU1": [jst_version(modified_at(40)), "5"]}
+    stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals=first)
+    reads, calls, written = ctx.jst.reads, len(store.p6_calls), ctx.records.items[("10010", "stock.warehouse", "10000|SKU1")]
+    assert stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals=first) == {"repeat": 1}
+    assert (ctx.jst.reads, len(store.p6_calls)) == (reads, calls)
+    assert ctx.records.items[("10010", "stock.warehouse", "10000|SKU1")] == written
+
+    ctx.jst.set(10000, "SKU1", second=40, qty=7)  # the same second, another change
+    ctx.warehouse.clock = ctx.erp.clock = lambda: second + 0.8
+    second_push = {"SKU1": [jst_version(modified_at(40)), "7"]}
+    assert "repeat" not in stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals=second_push)
+    assert store.warehouse[("10000", "SKU1")][0] == 7 and ctx.jst.reads == reads + 1
+    # Both pushes again: the newer level answers the earlier push too.
+    assert stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals=first) == {"repeat": 1}
+    assert stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals=second_push) == {"repeat": 1}
+    # A push of a SKU the bridge has not read, or without a modified time, is read.
+    assert "repeat" not in stock_sync.recheck_stock(ctx, "10000", ["SKU1"], signals={"SKU1": [None, "7"]})
+    assert ctx.jst.reads == reads + 2
+
+
+def test_a_push_read_after_its_second_answers_any_later_copy_of_that_second(ctx, store):
+    pushed(ctx, "10000", ("SKU2", 3, 50))  # read long after second 50: version ...999
+    reads = ctx.jst.reads
+    late = {"SKU2": [jst_version(modified_at(50)), "2"]}  # another qty, the same second: already in the level
+    assert stock_sync.recheck_stock(ctx, "10000", ["SKU2"], signals=late) == {"repeat": 1}
+    newer = {"SKU2": [jst_version(modified_at(51)), "2"]}
+    assert "repeat" not in stock_sync.recheck_stock(ctx, "10000", ["SKU2"], signals=newer)
+    assert ctx.jst.reads == reads + 1

@@ -140,3 +140,33 @@ def test_shuffled_store_events_end_at_the_newest_version_of_every_store_and_sku(
     for n in range(15):
         sku = f"SKU{n}"
         assert jst.qty(OFFLINE, sku) == newest[("S001", sku)][0] + newest[("S002", sku)][0]
+
+
+def test_an_event_of_many_skus_is_recorded_48_a_write_and_one_flush_uploads_them_all(ctx, jst):
+    calls = []
+    real = ctx.records.write_together
+    ctx.records.write_together = lambda *a, **kw: calls.append(len(a[1])) or real(*a, **kw)
+    stock_sync.on_stock_changed(stock_changed("S001", *[(f"SKU{n:03d}", n, 1) for n in range(100)]), ctx)
+    assert len(ctx.queue.queued) == 1 and all(size <= 99 for size in calls)
+    assert ctx.timeline.steps("stock:S001") == ["stock.changed.recorded"]
+    drain_retries(ctx)
+    assert {jst.qty(OFFLINE, f"SKU{n:03d}") for n in range(100)} == set(range(100))
+
+
+def test_a_flush_marker_of_the_release_before_is_replaced_and_a_flush_queued(ctx, jst):
+    ctx.records.put("10010", stock_sync.FLUSH, "offline", {"flush_id": "old", "due": "2026-01-01T00:00:00+00:00"})
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 4, 1)), ctx)
+    assert [e.command for e, _ in ctx.queue.queued] == [stock_sync.FLUSH_COMMAND]
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 3, 2)), ctx)  # rides along
+    assert len(ctx.queue.queued) == 1
+    drain_retries(ctx)
+    assert jst.qty(OFFLINE, "A") == 3
+
+
+def test_a_level_recorded_before_levels_had_a_rank_is_replaced_by_a_newer_one_only(ctx, jst):
+    ctx.records.put("10010", stock_sync.STORE_LEVEL, "A|S001", {"qty": 7, "version": 5})
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 1, 4)), ctx)  # older: nothing
+    assert ctx.queue.queued == []
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 6)), ctx)
+    drain_retries(ctx)
+    assert jst.qty(OFFLINE, "A") == 2

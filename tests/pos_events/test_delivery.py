@@ -31,6 +31,19 @@ def test_the_idempotency_record_has_a_stable_prefix(tenants, effects):
     assert new.startswith("pos_events.event#")
 
 
+def test_an_event_whose_flow_refuses_its_own_repeats_keeps_no_event_record(tenants, monkeypatch):
+    """stock.changed keeps each level with its version, so its flow refuses a repeat by that write
+    (tests/flows_stock/test_store_to_jst.py): no event record (two writes) around it."""
+    assert routes.ROUTES["stock.changed"].once_by_its_effect
+    seen = []
+    monkeypatch.setitem(routes.ROUTES, "stock.changed",
+                        routes.Route(lambda event, ctx: seen.append(event.event_id), "test", once_by_its_effect=True))
+    body = fresh("stock.changed")
+    before = table_items(tenants)
+    assert send(request(body)) == OK and send(request(body)) == OK
+    assert seen == [body["event_id"]] * 2 and table_items(tenants) == before
+
+
 def test_the_same_event_id_of_two_tenants_is_two_events(tenants, effects):
     body = fresh("stock.changed")
     assert send(request(body)) == OK

@@ -160,6 +160,30 @@ def test_many_records_are_read_in_one_batch_and_written_in_one_transaction_of_co
     assert records.get("10010", "stock.warehouse", "W|A").data == {"qty": 1}
 
 
+def test_a_callbacks_trace_rides_in_the_transaction_of_its_last_records_and_waits_when_that_is_refused(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb.*", lambda event_name, **kw: calls.append(event_name))
+    records = RecordView(store)
+    with runtime.invocation(None):
+        store.record("stock:W", "10010", "stock.push.received", {"n": 1})
+        assert records.put_many_traced("10010", "stock.warehouse", [("W|A", {"qty": 1}, None)], trace_key="stock:W") == []
+        assert calls == ["before-call.dynamodb.TransactWriteItems"]  # the level and the trace, one request
+    assert len(calls) == 1 and [e.step for e in store.entries("stock:W", "10010")] == ["stock.push.received"]
+    calls.clear()
+    with runtime.invocation(None):
+        store.record("stock:W", "10010", "stock.push.received", {"n": 2})
+        refused = records.put_many_traced("10010", "stock.warehouse", [("W|A", {"qty": 2}, 7)], trace_key="stock:W")
+        assert refused == ["W|A"]
+    # Refused: the level is not written, the trace is, when the invocation ends.
+    assert records.get("10010", "stock.warehouse", "W|A").data == {"qty": 1}
+    assert [e.detail for e in store.entries("stock:W", "10010")] == [{"n": 1}, {"n": 2}]
+    # Outside an invocation nothing is held: the records alone.
+    assert records.put_many_traced("10010", "stock.warehouse", [("W|B", {"qty": 1}, None)], trace_key="stock:W") == []
+
+
 def test_a_callbacks_timeline_is_written_when_it_ends_one_item_per_document_and_read_back_step_by_step(aws):
     store = runtime.state_store()
     puts = []

@@ -45,7 +45,8 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
     from .routes import ROUTES
 
     if ROUTES[event.type].once_by_its_effect:
-        # Its effect's record is the event's: the flow's claim refuses a repeat and the answer is
+        # The flow keeps the event once by its own records (its effect's claim, a versioned fact's
+        # write): a repeat is refused there and the answer is
         # the same acknowledgement (a flow that raises is answered by the edge, nothing kept).
         _handle(event, context_for(tenant))
         return dict(ACKNOWLEDGED)

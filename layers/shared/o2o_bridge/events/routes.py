@@ -29,9 +29,10 @@ class Route:
     # When, for the tenant, the flow only records the event (a timeline note, a ledger fact):
     # then it is done in one write instead of a claim and its completion (events/recording.py).
     only_recorded_when: Callable[["FlowContext"], bool] | None = None
-    # True: the flow's work is one effect keyed by the event's business document, whose record
-    # keeps it once and answers a repeat (kit.effect_once): the event needs no record of its own
-    # (events/dispatch.py), so a repeated event is one refused claim.
+    # True: the flow itself keeps the event once, so it needs no record of its own
+    # (events/dispatch.py): its work is one effect keyed by the event's business document, whose
+    # record answers a repeat (kit.effect_once), or versioned facts whose conditional write refuses
+    # a repeat in one request (a store's stock levels).
     once_by_its_effect: bool = False
 
     def run(self, event: PosEvent, ctx: "FlowContext") -> Any:
@@ -49,7 +50,7 @@ ROUTES: dict[str, Route] = {
     "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled", once_by_its_effect=True),
     "return.requested": Route(warehouse_orders.on_return_requested, "S2r, a return to the warehouse",
                               once_by_its_effect=True),
-    "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP"),
+    "stock.changed": Route(stock_sync.on_stock_changed, "S4, store stock to the ERP", once_by_its_effect=True),
     "transfer.submitted": Route(store_transfers.on_transfer_submitted, "S5, 配货 from the warehouse",
                                 once_by_its_effect=True),
     "warehouse_return.submitted": Route(store_transfers.on_warehouse_return_submitted, "S6, 退仓 to the warehouse",

@@ -136,6 +136,22 @@ def by_sku_and_store(ctx: "FlowContext") -> dict[tuple[str, str], int]:
     return held_now
 
 
+def reported(ctx: "FlowContext") -> bool:
+    """Whether the stock reported to the ERP's 店加线下仓 takes off what orders hold."""
+    options = ctx.tenant.order_centre
+    return bool(options.reserve_stock and options.report_minus_reservations)
+
+
+def held_of(records: Iterable[Any]) -> dict[tuple[str, str], int]:
+    """``by_sku_and_store`` over reservation records already read (the S4 flush reads only its SKUs')."""
+    held_now: dict[tuple[str, str], int] = {}
+    for record in records:
+        total = sum(int(q) for q in record.data.get("orders", {}).values())
+        if total:
+            held_now[(record.data["sku_id"], record.data["store_code"])] = total
+    return held_now
+
+
 def minus_held(ctx: "FlowContext", levels: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Store levels by SKU and store, less what dispatched orders hold there."""
     held_now = by_sku_and_store(ctx)

@@ -44,6 +44,7 @@ FLUSH = "stock.flush"  # "offline" -> {flush_id, due}: one flush queued per tena
 EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path last sent JST
 
 FLUSH_COMMAND = "stock.flush_offline"
+SIGNALS_KEPT = 8  # pushes a level remembers having answered within its second (stock_signals)
 DIRTY_TTL_DAYS = 2
 # A queued flush that has not run this long after it was due is presumed lost (the queue
 # message went to the DLQ): the next event schedules a new one.
@@ -141,7 +142,8 @@ def claim_newer(ctx: "FlowContext", kind: str, key: str, qty: int, version: int,
 @kit.flow_command("stock.set_warehouse")
 def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """Levels ``{sku_id, qty, version}`` of one 店+ warehouse (or store, S4e): the newer ones
-    to P6, each once. Payload: ``warehouse_code``, ``items``.
+    to P6, each once. Payload: ``warehouse_code``, ``items``; ``note`` (optional): a timeline
+    entry ``{trace, step, detail}`` recorded with the levels, in the same request.
 
     The stored levels are read in one batch; the newer ones go to P6 (whose Idempotency-Key is
     the levels themselves, and which keeps the higher version too), and are then recorded in one
@@ -149,12 +151,20 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     meanwhile is read again and ours is recorded only if it is still the newer. A run that dies
     after P6 and before the record pushes the same levels again next time: P6 answers them from
     its key, nothing is applied twice."""
+    return _set_levels(ctx, payload, None)
+
+
+def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None") -> dict[str, Any]:
+    """``set_warehouse_stock`` with the stored levels already read (``stored``, by record key),
+    or read here when None."""
     from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
     counts = {"received": len(payload["items"]), "stale": 0, "duplicate": 0}
-    stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
+    if stored is None:
+        stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{code}|{i['sku_id']}" for i in payload["items"]])
     fresh: dict[str, Claim] = {}  # record key -> the level to push (the newest of the payload)
+    signals: dict[str, Any] = {}  # record key -> the pushes this level answers (stock_signals)
     for item in payload["items"]:
         key, version, qty = f"{code}|{item['sku_id']}", int(item["version"]), int(item["qty"])
         current = stored.get(key)
@@ -171,23 +181,48 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
             counts["duplicate"] += 1
         else:  # newer, or the same version recorded but never pushed (a claim of an older release)
             fresh[key] = Claim(item["sku_id"], qty, version, current.version if current else None)
+            # The pushes this level answers: this one, and those the level it replaces answered within
+            # its second (a later read holds all an earlier one did). Older seconds need no list: the
+            # version says the read came after them.
+            served = [*([item["signal"]] if item.get("signal") is not None else []),
+                      *(current.data.get("signals") or [] if current else [])]
+            served = [list(s) for s in served if s[0] is not None and int(s[0]) >= version // 1000 * 1000]
+            if served:
+                signals[key] = served[:SIGNALS_KEPT]
     claims = list(fresh.items())
+    counts["applied"] = len(claims)
+    note = payload.get("note")
     for start in range(0, len(claims), P6_MAX):
         part = claims[start:start + P6_MAX]
         levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
         # The same levels give the same Idempotency-Key: a retry is answered, not applied twice.
         ctx.store.set_warehouse_stock(code, levels, business_key=_stable_hash([code, [l.body() for l in levels]]))
-        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part))
-    counts["applied"] = len(claims)
+        last = start + P6_MAX >= len(claims)
+        if last and note:  # the trace rides in the levels' write (one request, not two)
+            ctx.timeline.record(note["trace"], ctx.ent_id, note["step"], {**note["detail"], "result": dict(counts)})
+            counts["noted"] = True
+        _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part), signals=signals,
+                       trace_key=note["trace"] if last and note else None)
     ctx.metric("StockLevelsApplied", len(claims))
     return counts
 
 
-def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim]) -> None:
-    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes)."""
+def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], *,
+                   signals: dict[str, Any] | None = None, trace_key: str | None = None) -> None:
+    """Record levels just sent, unless a newer one was recorded meanwhile (conditional writes).
+    A level read for a push keeps what the push said (``signals``: its repeat is known before
+    the warehouse is read again). ``trace_key``: that document's timeline entries held so far
+    are written in the same request as the levels."""
+    signals = signals or {}
+
+    def data(key: str, c: Claim) -> dict[str, Any]:
+        return {"qty": c.qty, "version": c.version, "pushed": True,
+                **({"signals": signals[key]} if key in signals else {})}
+
     for _ in range(8):
-        refused = ctx.records.put_many(ctx.ent_id, kind, [
-            (key, {"qty": c.qty, "version": c.version, "pushed": True}, c.record_version) for key, c in pushed.items()])
+        writes = [(key, data(key, c), c.record_version) for key, c in pushed.items()]
+        refused = (ctx.records.put_many_traced(ctx.ent_id, kind, writes, trace_key=trace_key) if trace_key
+                   else ctx.records.put_many(ctx.ent_id, kind, writes))
         if not refused:
             return
         now = ctx.records.get_many(ctx.ent_id, kind, refused)
@@ -222,13 +257,32 @@ def level_of(formula: StockFormula, level: StockLevel) -> dict[str, Any]:
             "version": level.version}
 
 
-def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str]) -> dict[str, Any]:
+def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str],
+                  signals: dict[str, Any] | None = None) -> dict[str, Any]:
     """S3: a push said these SKUs moved in this warehouse: their levels are re-read from whoever
-    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too)."""
+    holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too).
+    ``signals``: what the push said of each SKU (``JstPush.stock_signals``), so that a repeat of
+    a push already read is known before the warehouse is read again."""
     _, location = location_for(ctx, warehouse_code)  # an unmapped warehouse is refused at once
-    done = kit.attempt(ctx, reread_stock, {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))},
-                       trace_key=f"stock:{location.pos_code}")
+    payload: dict[str, Any] = {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))}
+    if signals:
+        payload["signals"] = {sku: list(signal) for sku, signal in signals.items()}
+    done = kit.attempt(ctx, reread_stock, payload, trace_key=f"stock:{location.pos_code}")
     return done if done is not None else {"queued": len(set(sku_ids))}
+
+
+def already_read(level: Any, signal: Sequence[Any] | None) -> bool:
+    """Whether the stored ``level`` (a Record) already holds what a push row (``signal``: its
+    modified second as a version, its qty) reports: the level was sent and either read after the
+    row's second was over (every change of that second is in it; within the second a later change
+    carries the same time), or read for this very push (a repeat JST sends again: same second,
+    same qty). Unsure is False: the warehouse is read again."""
+    if level is None or signal is None or not level.data.get("pushed", False):
+        return False
+    modified = signal[0]
+    if modified is not None and int(level.data.get("version", -1)) >= int(modified) + 999:
+        return True
+    return modified is not None and list(signal) in [list(s) for s in level.data.get("signals") or []]
 
 
 @kit.flow_command("stock.reread")
@@ -242,15 +296,46 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
                                        "the ERP's stock of a store warehouse is not written to the store",
                              "skus": len(skus)})
         return {"ignored": len(skus)}
+    signals = payload.get("signals") or {}
+    stored = None
+    if signals:
+        # The levels are read first (one batch, which the write below needs anyway): a push JST sends
+        # again, already read and sent, ends here, before the warehouse is read again (no rate-limit
+        # slot, no 店+ call, nothing written; the log says it).
+        stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{location.pos_code}|{sku}" for sku in skus])
+        if all(already_read(stored.get(f"{location.pos_code}|{sku}"), signals.get(sku)) for sku in skus):
+            from ..observability import logger
+
+            logger.info("stock push already read: its levels were read and sent after it",
+                        extra={"warehouse": warehouse_code, "skus": len(skus)})
+            ctx.metric("StockPushRepeated", 1)
+            return {"repeat": len(skus)}
     levels = source.stock_of(warehouse_code, skus)
     items = levels_of(ctx.tenant, levels)
-    result = kit.attempt(ctx, set_warehouse_stock, {"warehouse_code": location.pos_code, "items": items},
-                         trace_key=trace)
+    for item in items:
+        if item["sku_id"] in signals:
+            item["signal"] = list(signals[item["sku_id"]])
+    detail = {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items)}
+    result = _attempt_levels(ctx, {"warehouse_code": location.pos_code, "items": items,
+                                   "note": {"trace": trace, "step": "stock.push.received", "detail": detail}},
+                             stored, trace)
     _sales_return_stock(ctx, warehouse_code, levels)
-    ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
-                        {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items),
-                         "result": result if result is not None else "queued for retry"})
+    noted = result.pop("noted", False) if result is not None else False
+    if not noted:  # else its trace went with its levels
+        ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
+                            {**detail, "result": result if result is not None else "queued for retry"})
     return result or {"queued": len(items)}
+
+
+def _attempt_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None",
+                    trace: str) -> dict[str, Any] | None:
+    """``kit.attempt`` of ``set_warehouse_stock`` over levels already read (``stored``): the same
+    step, retried under the same command (which then reads them afresh)."""
+    def step(c: "FlowContext", p: dict[str, Any]) -> dict[str, Any]:
+        return _set_levels(c, p, stored)
+
+    step.command_name = set_warehouse_stock.command_name  # type: ignore[attr-defined]
+    return kit.attempt(ctx, step, payload, trace_key=trace)
 
 
 def pull_jst_stock(ctx: "FlowContext") -> dict[str, Any]:
@@ -407,56 +492,136 @@ def on_stock_changed(event: "PosEvent", ctx: "FlowContext") -> None:
         ctx.timeline.record(trace, ctx.ent_id, "stock.changed.ignored",
                             {"event_id": event.event_id, "reason": reason, "skus": len(data.items)})
         return
-    changed = []
-    for item in data.items:
-        outcome, _ = claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{data.store_code}", item.qty, item.version)
-        if outcome == "new":
-            changed.append(item.sku_id)
-    for sku in changed:
-        _mark_dirty(ctx, sku)
-    flush = schedule_flush(ctx) if changed else None
-    ctx.timeline.record(trace, ctx.ent_id, "stock.changed.recorded",
-                        {"event_id": event.event_id, "changed": changed[:20], "count": len(changed),
-                         "unchanged": len(data.items) - len(changed), "flush": flush})
+    record_store_levels(ctx, event.event_id, data.store_code, trace,
+                        {item.sku_id: (item.qty, item.version) for item in sorted(data.items, key=lambda i: i.version)})
 
 
-def _mark_dirty(ctx: "FlowContext", sku: str) -> None:
-    # Always a new record version: a flush that read the older one cannot clear this change.
-    ctx.records.put_always(ctx.ent_id, DIRTY, sku, {"at": ctx.now().isoformat()}, ttl_days=DIRTY_TTL_DAYS)
+LEVELS_PER_WRITE = 48  # SKUs an event records in one transaction (level and dirty mark each, the marker, the trace)
 
 
-def schedule_flush(ctx: "FlowContext") -> str:
-    """One delayed flush per tenant: the first event of a window queues it, the others ride along."""
-    delay = ctx.tenant.stock.coalesce_seconds
+def record_store_levels(ctx: "FlowContext", event_id: str, store_code: str, trace: str,
+                        levels: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """S4: the store's levels ``sku -> (qty, version)`` recorded where newer, their SKUs marked
+    dirty and the event's trace, in one request (``write_together``, 48 SKUs a request) while a
+    flush is queued: the flush marker is checked in it (its rank is when a queued flush counts as
+    lost). The first event of a window finds none and writes the marker instead, then queues the
+    flush. A repeat is refused on its levels' versions: that one request, nothing written, no
+    trace (the log says it)."""
+    skus = list(levels)
+    changed: list[str] = []
+    unchanged = 0
+    flush = None
+    traced = False
+    for start in range(0, len(skus), LEVELS_PER_WRITE):
+        part = {sku: levels[sku] for sku in skus[start:start + LEVELS_PER_WRITE]}
+        last = start + LEVELS_PER_WRITE >= len(skus)
+
+        def note(written: list[str], queued: str) -> dict[str, Any]:
+            every = changed + written
+            return {"event_id": event_id, "changed": every[:20], "count": len(every),
+                    "unchanged": unchanged + len(part) - len(written), "flush": queued}
+
+        written, part_flush, with_trace = _record_levels_part(ctx, store_code, part, trace if last else None, note)
+        changed += written
+        unchanged += len(part) - len(written)
+        flush = part_flush or flush
+        traced = traced or with_trace
+    detail = {"event_id": event_id, "changed": changed[:20], "count": len(changed), "unchanged": unchanged,
+              "flush": flush}
+    if not traced and changed:
+        ctx.timeline.record(trace, ctx.ent_id, "stock.changed.recorded", detail)
+    elif not changed:
+        from ..observability import logger
+
+        logger.info("stock.changed: no level newer than the one recorded (a repeat or a late event)",
+                    extra={"event_id": event_id, "store": store_code, "skus": len(skus)})
+    return detail
+
+
+def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, tuple[int, int]], trace: str | None,
+                        note: Any) -> tuple[list[str], str | None, bool]:
+    """One transaction of ``record_store_levels``: (SKUs written, the flush said, whether the trace
+    went with them). A level refused for one SKU (stale, or the same version again) cancels the
+    others: they are written again without it, on what the refusal returned (no read)."""
+    from ..ports import TogetherWrite
+
     now = ctx.now()
-    current = ctx.records.get(ctx.ent_id, FLUSH, "offline")
-    if current is not None and datetime.fromisoformat(current.data["due"]) + FLUSH_LOST_AFTER > now:
-        return "already queued"
-    flush_id = uuid.uuid4().hex[:12]
-    claim = ctx.records.put(ctx.ent_id, FLUSH, "offline",
-                            {"flush_id": flush_id, "due": (now + timedelta(seconds=delay)).isoformat()},
-                            expected_version=current.version if current else None, ttl_days=DIRTY_TTL_DAYS)
-    if claim is None:
-        return "already queued"
+    outcomes: dict[str, str] = {}
+    replace: dict[str, int] = {}  # SKU -> the version of a level recorded before levels had a rank
+    schedule, legacy = False, None
+    for _ in range(8):
+        changed = [sku for sku in levels if sku not in outcomes]
+        if not changed:
+            return [], None, False
+        writes = []
+        for sku in changed:
+            qty, version = levels[sku]
+            writes.append(TogetherWrite(STORE_LEVEL, f"{sku}|{store_code}", {"qty": qty, "version": version},
+                                        rank=version, expect_version=sku in replace,
+                                        expected_version=replace.get(sku)))
+            # Always a new record version: a flush that read the older one cannot clear this change.
+            writes.append(TogetherWrite(DIRTY, sku, {"at": now.isoformat()}, ttl_days=DIRTY_TTL_DAYS))
+        due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
+        flush_id = uuid.uuid4().hex[:12]
+        if schedule:  # no flush queued (or it is lost): this event queues one
+            writes.append(TogetherWrite(FLUSH, "offline", {"flush_id": flush_id, "due": due.isoformat(),
+                                                           "queued_by": "event"},
+                                        rank=_ms(due + FLUSH_LOST_AFTER), rank_below=_ms(now),
+                                        expect_version=legacy is not None, expected_version=legacy,
+                                        ttl_days=DIRTY_TTL_DAYS))
+        else:
+            writes.append(TogetherWrite(FLUSH, "offline", rank_above=_ms(now)))
+        flush = f"queued in {ctx.tenant.stock.coalesce_seconds} s" if schedule else "already queued"
+        refused = ctx.records.write_together(ctx.ent_id, writes, trace=(
+            (trace, "stock.changed.recorded", note(changed, flush)) if trace else None))
+        if refused is None:
+            if schedule:
+                _queue_flush(ctx, flush_id)
+            return changed, flush, trace is not None
+        for sku, (failed, current) in zip(changed, refused[0:2 * len(changed):2]):
+            if not failed:
+                continue
+            stored = int(current.data.get("version", -1)) if current is not None else -1
+            if current is None:
+                replace.pop(sku, None)  # deleted meanwhile: write again
+            elif stored > levels[sku][1]:
+                outcomes[sku] = "stale"
+            elif stored == levels[sku][1]:
+                outcomes[sku] = "duplicate"
+            else:  # an older level written without a rank: replace that version
+                replace[sku] = current.version
+        failed, marker = refused[-1]
+        if failed:
+            if schedule and marker is not None and "queued_by" not in marker.data:
+                legacy = marker.version  # a marker of the release before (no rank): replaced, its flush still runs
+            else:
+                schedule, legacy = not schedule, None  # none live: write one; or another event just did
+    raise TransientError(f"store levels of {store_code} are being written by many workers at once; try again")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _queue_flush(ctx: "FlowContext", flush_id: str) -> None:
     from ..retry import RetryEnvelope  # only store events pay for the envelope model
 
+    delay = ctx.tenant.stock.coalesce_seconds
     try:
         ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id, payload={"flush_id": flush_id},
                                         trace_key="stock:offline"), delay)
     except BaseException:
         ctx.records.delete(ctx.ent_id, FLUSH, "offline")  # not queued: the event is not acknowledged
         raise
-    return f"queued in {delay} s"
 
 
 @kit.flow_command(FLUSH_COMMAND)
 def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse."""
     # Let the next event queue the next flush: whatever it changes after this line is either
-    # read below or left dirty for that flush.
-    marker = ctx.records.get(ctx.ent_id, FLUSH, "offline")
-    if marker is not None and marker.data.get("flush_id") == payload.get("flush_id"):
-        ctx.records.delete(ctx.ent_id, FLUSH, "offline")
+    # read below or left dirty for that flush. Deleted without a read: a late copy of an older
+    # flush that deletes a newer one's marker only makes the next event queue one flush more.
+    ctx.records.delete(ctx.ent_id, FLUSH, "offline")
     dirty = [r for r in ctx.records.list(ctx.ent_id, DIRTY) if not r.data.get("cleared")]
     if not dirty:
         return {"skus": 0, "uploads": 0}
@@ -473,18 +638,41 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     flush_id = payload.get("flush_id") or "manual"
     uploads = upload_offline_stock(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
                                    remark="店+ store stock (near real time)")
-    now = ctx.now().isoformat()
-    for record in dirty:
-        ctx.records.put_always(ctx.ent_id, EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
-                               ttl_days=DIRTY_TTL_DAYS)
-        # Conditional: a SKU marked again while we pushed stays dirty for the next flush.
-        ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": now},
-                        expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
-    ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.uploaded",
-                        {"warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items),
-                         "so_ids": uploads, "sample": items[:10]})
+    _record_flushed(ctx, dirty, quantities, ("stock:offline", "stock.offline.uploaded", {
+        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}))
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
+
+
+FLUSHED_PER_WRITE = 49  # SKUs a transaction records (2 items each, and the trace: at most 100)
+
+
+def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[str, int],
+                    trace: tuple[str, str, dict[str, Any]]) -> None:
+    """What the flush sent (EVENT_PUSHED) and each SKU's dirty mark cleared, conditional on the
+    mark it read: a SKU marked again while we pushed stays dirty for the next flush. One request
+    per 49 SKUs, the flush's trace in the last."""
+    from ..ports import TogetherWrite
+
+    now = ctx.now().isoformat()
+    for start in range(0, len(dirty), FLUSHED_PER_WRITE):
+        part = list(dirty[start:start + FLUSHED_PER_WRITE])
+        last = start + FLUSHED_PER_WRITE >= len(dirty)
+        clear = {record.key for record in part}
+        for _ in range(8):
+            writes = []
+            for record in part:
+                writes.append(TogetherWrite(EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
+                                            ttl_days=DIRTY_TTL_DAYS))
+                if record.key in clear:
+                    writes.append(TogetherWrite(DIRTY, record.key, {"cleared": True, "at": now}, expect_version=True,
+                                                expected_version=record.version, ttl_days=DIRTY_TTL_DAYS))
+            refused = ctx.records.write_together(ctx.ent_id, writes, trace=trace if last else None)
+            if refused is None:
+                break
+            clear -= {write.key for write, (failed, _) in zip(writes, refused) if failed and write.kind == DIRTY}
+        else:
+            raise TransientError("the flush's records are being written by many workers at once; try again")
 
 
 def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int]:
@@ -493,11 +681,17 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
     stores = feeding_stores(ctx.tenant)
     levels: dict[str, dict[str, int]] = {sku: {} for sku in skus}
     missing: dict[str, list[str]] = {store: [] for store in stores}
+    # The feeding stores' levels of these SKUs and what orders hold there, read together in batches.
+    pairs = [f"{sku}|{store}" for sku in skus for store in stores]
+    held_too = reservations.reported(ctx)
+    found = ctx.records.get_many_of(ctx.ent_id, [(STORE_LEVEL, pair) for pair in pairs]
+                                    + ([(reservations.RESERVATION_KIND, pair) for pair in pairs] if held_too else []))
     for sku in skus:
-        for record in ctx.records.list(ctx.ent_id, STORE_LEVEL, prefix=f"{sku}|"):
-            levels[sku][record.key.split("|", 1)[1]] = int(record.data["qty"])
         for store in stores:
-            if store not in levels[sku]:
+            record = found.get((STORE_LEVEL, f"{sku}|{store}"))
+            if record is not None:
+                levels[sku][store] = int(record.data["qty"])
+            else:
                 missing[store].append(sku)
     for store, wanted in missing.items():
         if not wanted:
@@ -505,7 +699,11 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
         for item in ctx.store.store_stock(store, wanted).items:
             claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
             levels.setdefault(item.sku_id, {})[store] = item.qty
-    levels = reservations.minus_held(ctx, levels)  # dispatched orders hold their lines at the stores
+    if held_too:  # dispatched orders hold their lines at the stores
+        held_now = reservations.held_of([record for (kind, _), record in found.items()
+                                         if kind == reservations.RESERVATION_KIND])
+        levels = {sku: {store: qty - held_now.get((sku, store), 0) for store, qty in by_store.items()}
+                  for sku, by_store in levels.items()}
     return {sku: offline_quantity(ctx.tenant, levels[sku]) for sku in skus}
 
 

@@ -17,7 +17,7 @@ from .erp import (Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, Outbound
                   OutboundPage)
 from .ledger import Ledger
 from .state import (ClaimedRecord, CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
-                    Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry)
+                    Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry, TogetherWrite)
 from .store_system import StoreSystem
 from .warehouse import (Carrier, CloudWarehouse, Confirmation, DocumentAccepted, DocumentState, OpenDocument,
                         OpenDocuments, OrderAccepted, OrderCancelled, OrderLine, Receiver, ReturnAccepted,
@@ -31,6 +31,6 @@ __all__ = [
     "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OpenDocument", "OpenDocuments", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
-    "StoreSystem", "Timeline", "TimelineEntry", "UnknownWarehouseDocument", "UnreadableWarehouseAnswer", "Warehouse", "WarehouseInfo",
+    "StoreSystem", "Timeline", "TimelineEntry", "TogetherWrite", "UnknownWarehouseDocument", "UnreadableWarehouseAnswer", "Warehouse", "WarehouseInfo",
     "WarehouseNews", "WarehouseRefused", "WmsMessage",
 ]

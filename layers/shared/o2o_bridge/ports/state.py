@@ -62,6 +62,24 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class TogetherWrite:
+    """One record of ``RecordRepository.write_together``: ``data`` written as its next version,
+    over a lower ``rank`` only (``rank_below``: over a rank lower than that instead), or at
+    ``expected_version`` only (``expect_version``), or else whatever is stored; ``data`` None
+    writes nothing and only checks that the stored rank is above ``rank_above``."""
+
+    kind: str
+    key: str
+    data: dict[str, Any] | None = None
+    rank: int | None = None
+    rank_below: int | None = None
+    rank_above: int | None = None
+    expect_version: bool = False
+    expected_version: int | None = None  # with expect_version: None = only if absent
+    ttl_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Record:
     """A small piece of flow state: an effect done once, a routing decision, an exception,
     a stock version. ``kind`` groups records of one tenant so they can be listed."""
@@ -155,6 +173,23 @@ class RecordRepository(Protocol):
         """``put`` of every ``(key, data, expected_version)``, each on its own condition, up to 100 in
         one request (all of those or none). Returns the keys not written, because someone else
         wrote them first; the caller reads them again and decides."""
+
+    def put_many_traced(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                        trace_key: str, ttl_days: int | None = None) -> list[str]:
+        """``put_many``, with the timeline entries of document ``trace_key`` recorded so far in this
+        invocation (and not yet written) written in the same request: a flow whose last step is
+        this write pays no request of its own for its trace. Where nothing is held, or the write
+        is refused, the entries are written as any others."""
+
+    def get_many_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        """The records of these ``(kind, key)`` that exist, of any kinds (a request per 100)."""
+
+    def write_together(self, ent_id: str, writes: list[TogetherWrite], *,
+                       trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+        """The ``writes`` (each on its own condition) and the timeline entry ``trace`` (document
+        key, step, detail) in one request, all or none (at most 99 writes). None when written;
+        else, per write, whether its condition failed and the record stored then, so the caller
+        decides without reading."""
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         """Delete (only if the stored version is ``expected_version``, when given). False when

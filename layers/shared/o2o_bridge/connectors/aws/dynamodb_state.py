@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from ...ports import ClaimedRecord, Cursor, DocumentLink, Record, TimelineEntry
+from ...ports import ClaimedRecord, Cursor, DocumentLink, Record, TimelineEntry, TogetherWrite
 from .held import held_timelines, timeline_held
 
 TIMELINE_TTL_DAYS = 180
@@ -469,6 +469,99 @@ class DynamoStateStore:
             raise
         return Record(ent_id, kind, key, data, version, datetime.fromisoformat(at))
 
+    def put_records_traced(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                           trace_key: str, ttl_days: int | None = None) -> list[str]:
+        """``put_records``, with the timeline entries of ``trace_key`` held in this invocation
+        (held.py) as one more item of the last transaction: a callback's trace costs no request
+        of its own (two write units instead of one: a transaction's price). Written only if the
+        levels are; a refused group leaves the entries held, written when the invocation ends."""
+        held = held_timelines()
+        documents = held.get(self) if held is not None else None
+        entries, aliases = documents.get((ent_id, trace_key), ([], set())) if documents else ([], set())
+        if not writes or not entries or set(aliases) - {trace_key}:
+            return self.put_records(ent_id, kind, writes, ttl_days=ttl_days)
+        cut = (len(writes) - 1) // (TRANSACTION_MAX - 1) * (TRANSACTION_MAX - 1)  # the last group has room
+        refused = self.put_records(ent_id, kind, writes[:cut], ttl_days=ttl_days) if cut else []
+        group = writes[cut:]
+        items = [{"Put": self._record_put(ent_id, kind, key, data, expected, ttl_days)} for key, data, expected in group]
+        items.append({"Put": {"TableName": self.table, "Item": self._timeline_item(ent_id, trace_key, entries)}})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return refused + [key for key, _, _ in group]
+        documents.pop((ent_id, trace_key), None)  # type: ignore[union-attr]
+        return refused
+
+    def write_records_together(self, ent_id: str, writes: list[TogetherWrite], *,
+                               trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+        """The ``writes`` (records of any kinds, each on its own condition, see ``TogetherWrite``)
+        and a timeline entry (``trace``: document key and entry) in one TransactWriteItems, all or
+        none. None when written; else, per write, whether its condition failed and the record
+        stored then (DynamoDB returns it with the refusal), so the caller decides without a read.
+        A transaction bills two write units per item: for writes that would otherwise be a
+        request each."""
+        items: list[dict[str, Any]] = []
+        for write in writes:
+            key = {"pk": _s(f"REC#{ent_id}#{write.kind}"), "sk": _s(write.key)}
+            names: dict[str, str] = {"#rank": "rank"}
+            values: dict[str, Any] = {}
+            if write.data is None:  # a check only
+                values[":above"] = {"N": str(write.rank_above)}
+                items.append({"ConditionCheck": {"TableName": self.table, "Key": key,
+                                                 "ConditionExpression": "attribute_exists(pk) AND #rank > :above",
+                                                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+                                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+                continue
+            values.update({":data": _s(json.dumps(write.data, ensure_ascii=False, default=str)), ":at": _s(_now_iso()),
+                           ":one": {"N": "1"}})
+            names["#data"] = "data"
+            sets = ["#data = :data", "updated_at = :at"]
+            if write.ttl_days:
+                values[":expires"] = {"N": str(int(time.time()) + write.ttl_days * 86400)}
+                sets.append("expires_at = :expires")
+            update: dict[str, Any] = {"TableName": self.table, "Key": key}
+            if write.rank is not None:
+                values[":rank"] = {"N": str(write.rank)}
+                sets.append("#rank = :rank")
+            else:
+                names.pop("#rank")
+            if write.expect_version:
+                if write.expected_version is None:
+                    update["ConditionExpression"] = "attribute_not_exists(pk)"
+                else:
+                    values[":expected"] = {"N": str(write.expected_version)}
+                    update["ConditionExpression"] = "version = :expected"
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            elif write.rank is not None:
+                values[":below"] = {"N": str(write.rank if write.rank_below is None else write.rank_below)}
+                update["ConditionExpression"] = "attribute_not_exists(pk) OR #rank < :below"
+                update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            update.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one", ExpressionAttributeNames=names,
+                          ExpressionAttributeValues=values)
+            items.append({"Update": update})
+        if trace is not None:
+            document, step, detail = trace
+            items.append({"Put": {"TableName": self.table, "Item": self._timeline_item(
+                ent_id, document, [{"at": _now_iso(), "step": step, "level": "info", "detail": detail}])}})
+        if len(items) > TRANSACTION_MAX:
+            raise ValueError(f"{len(items)} writes do not fit one transaction ({TRANSACTION_MAX})")
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                from ...errors import TransientError  # a conflict with another transaction: try again later
+
+                raise TransientError(f"StateTable transaction cancelled: {[r.get('Code') for r in reasons]}") from None
+            return [(reason.get("Code") == "ConditionalCheckFailed",
+                     _record(ent_id, write.kind, reason["Item"]) if reason.get("Item") else None)
+                    for write, reason in zip(writes, reasons)]
+        return None
+
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
         if expected_version is not None:
@@ -609,7 +702,7 @@ class DynamoStateStore:
             "step": _s(first["step"]),
             "level": _s(first["level"]),
             "detail": _s(json.dumps(first["detail"], ensure_ascii=False, default=str)),
-            "expires_at": expires_at,
+            "expires_at": {"N": str(int(time.time()) + TIMELINE_TTL_DAYS * 86400)},
         }
         if len(entries) > 1:  # the later steps of the same invocation ride along in the same item
             item["more"] = _s(json.dumps(entries[1:], ensure_ascii=False, default=str))
@@ -618,6 +711,10 @@ class DynamoStateStore:
             if alias != key:
                 items.append({"pk": _s(_doc(ent_id, alias)), "sk": _s("ALIAS"), "target": _s(key), "expires_at": expires_at})
         return items
+
+    def _timeline_item(self, ent_id: str, key: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """The one item of a document's entries (no aliases): for a transaction that carries it."""
+        return self._timeline_items(ent_id, key, entries, ())[0]
 
     def entries(self, key: str, ent_id: str | None = None, *, kept_on: tuple[str, ...] = ()) -> list[TimelineEntry]:
         """The timeline of ``key`` at tenant ``ent_id``, with the steps its records of the kinds
@@ -935,6 +1032,26 @@ class RecordView:
         else:
             self._remember(ent_id, kind, key, Record(ent_id, kind, key, copy.deepcopy(state.data), state.version,
                                                      datetime.now(timezone.utc)))
+
+    def put_many_traced(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
+                        trace_key: str, ttl_days: int | None = None) -> list[str]:
+        refused = self.store.put_records_traced(ent_id, kind, writes, trace_key=trace_key, ttl_days=ttl_days)
+        for key, _, _ in writes:
+            self._forget(ent_id, kind, key)
+        return refused
+
+    def get_many_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        found = self.store.get_records_of(ent_id, wanted)
+        if len(wanted) <= self._at_most:
+            for kind, key in wanted:
+                self._remember(ent_id, kind, key, found.get((kind, key)))
+        return found
+
+    def write_together(self, ent_id: str, writes: list[TogetherWrite], *,
+                       trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+        for write in writes:
+            self._forget(ent_id, write.kind, write.key)
+        return self.store.write_records_together(ent_id, writes, trace=trace)
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         self._forget(ent_id, kind, key)

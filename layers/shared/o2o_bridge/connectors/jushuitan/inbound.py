@@ -108,6 +108,21 @@ class JstPush:
                                  f"{self.tenant.stock.clock_allowance_seconds} s: refused, nothing was written")
         return self.storage_code, sorted({row.sku_id for row in rows})
 
+    def stock_signals(self) -> dict[str, list[Any]]:
+        """库存同步: what the push says of each SKU, ``sku -> [modified second as a version (ms) or
+        None, the pushed qty as text]`` (the latest row of a SKU named twice). Not a level (the qty
+        is shop-level): it lets a repeat of a push the bridge already read be known before JST is
+        read again (``stock_sync.reread_stock``)."""
+        from .mappers import jst_version
+
+        signals: dict[str, list[Any]] = {}
+        for row in self.stock().datas:
+            modified = jst_version(row.modified) if row.modified else None
+            earlier = signals.get(row.sku_id)
+            if earlier is None or (modified or 0) >= (earlier[0] or 0):
+                signals[row.sku_id] = [modified, str(row.qty)]
+        return signals
+
 
 # routeKey -> (route name, what its storageCode names). The route a push arrived on decides
 # which push method its sign must carry.
