@@ -476,3 +476,46 @@ def test_the_longer_sliding_window_is_shared_too(aws, item_atomic_moto):
         dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-2s-log", [Window(1, 5), Window(2, 6)]), 4)
     assert busiest(grants, 1.0 + WIDENED) <= 5 and busiest(grants, 2.0 + WIDENED) <= 6, sorted(grants)
     assert len(grants) == 6 * 2, sorted(grants)  # every slot of the two 2-second spans is used
+
+
+def test_four_workers_calling_through_dynamodb_keep_to_the_limit_wherever_jst_receives_their_calls(
+        aws, item_atomic_moto):
+    """4 containers (own limiter objects, one shared item), each sending through ``calling()``
+    with a round trip of 0-100 ms of virtual time: each counts its own calls from their answers
+    and the others' by their grants. Wherever JST received each call (between its grant and its
+    answer, within the send allowance), no second held more than 5, and every slot was used."""
+    import random
+
+    limit, seconds, workers = 5, 3, 4
+    clock = SharedVirtualClock(START, workers)
+    make = dynamo(DynamoSlidingLogLimiter, aws["STATE_TABLE"], "app-4w-calling", windows_for(limit, 1000))
+    limiters = [make(clock) for _ in range(workers)]
+    stop = int(START) + seconds
+    calls: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker(n: int, limiter) -> None:
+        rng = random.Random(n)
+        try:
+            while True:
+                with limiter.calling() as grant:
+                    if grant.at >= stop:
+                        return
+                    clock.sleep(rng.uniform(0.0, 0.1))   # the round trip
+                    answered = clock()
+                with lock:
+                    calls.append((grant.at, answered))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            clock.leave()
+
+    threads = [threading.Thread(target=worker, args=(n, limiter)) for n, limiter in enumerate(limiters)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and failures == [], failures
+    assert most_in_any_window(calls, 1.0) <= limit, sorted(calls)
+    assert len(calls) >= limit * seconds - 1, sorted(calls)   # the limit used (a slot may straddle the end)
