@@ -313,3 +313,33 @@ def test_a_cod_outbound_is_read_with_its_order_when_only_the_order_says_so(h):
     assert found[str(paid["io_id"])].cash_on_delivery is False
     assert sorted(h.wire.biz("/open/orders/single/query")[0]["o_ids"]) == sorted([str(cod["o_id"]), str(paid["o_id"])])
     assert erp.find_online_outbound(str(cod["io_id"])).cash_on_delivery is True
+
+
+def test_the_outbounds_a_poll_acts_on_are_read_with_jsts_status_filter_and_an_outbounds_cursor_is_its_ts(h):
+    """S1 reading on past its own confirmations: only the waiting ones (status=WaitConfirm), or the
+    voided and cancelled ones (status=Delete, then status=Cancelled: JST's filter takes one status);
+    ``cursor_at`` is the outbound's ts as JST has it now."""
+    from pathlib import Path
+
+    import yaml
+
+    from o2o_bridge.connectors.jushuitan.erp import JstErp
+    from o2o_bridge.tenant import parse_tenant
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[2] / "local" / "tenants" / "demo.yaml").read_text("utf-8"))
+    erp = JstErp(h.api, parse_tenant({**doc, "jushuitan": {**doc["jushuitan"], "offline_wms_co_id": STORE_WMS}}))
+    made = {status: h.jst.add_outbound(so_id=f"TB-{status}", shop_id=SHOP, wms_co_id=STORE_WMS, status=status,
+                                       items=[{"sku_id": "TS001-WHT-M", "qty": 1}])
+            for status in ("WaitConfirm", "Delete", "Cancelled", "Confirmed")}
+
+    def read(only):
+        return [(ob.erp_status, page.last) for page in erp.online_outbound_pages("0", only=only) for ob in page.outbounds]
+
+    assert read("waiting") == [("WaitConfirm", True)]
+    assert read("cancelled") == [("Delete", False), ("Cancelled", True)]  # the last page is the second scan's
+    assert [b.get("status") for b in h.wire.biz("/open/orders/out/simple/query")][-3:] == [
+        "WaitConfirm", "Delete", "Cancelled"]
+    assert {ob.erp_status for page in erp.online_outbound_pages("0") for ob in page.outbounds} == set(made)
+    confirmed = made["Confirmed"]
+    assert erp.cursor_at(str(confirmed["io_id"])) == str(h.jst.state.outbounds[confirmed["io_id"]]["ts"])
+    assert erp.cursor_at("999999999") is None
