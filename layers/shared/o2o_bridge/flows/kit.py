@@ -493,9 +493,6 @@ class DocumentClaim:
         if self._depth == 0 and self.open:
             self.release()
 
-    def done(self, *marks: str) -> bool:
-        return bool(marks) and all(mark in self.marks for mark in marks)
-
     def complete(self, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *,
                  marks: Iterable[str] = (), unmark: Iterable[str] = (),
                  step: tuple[str, dict[str, Any]] | None = None) -> bool:
