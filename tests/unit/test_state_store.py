@@ -340,47 +340,6 @@ def test_an_effects_done_is_written_with_its_bookkeeping_in_one_request_or_else_
     assert RecordView(store).get("10010", "effect", "s2.upload:SO-4") is None
 
 
-def test_a_claim_on_a_record_reads_it_in_the_same_write_and_any_put_of_it_ends_the_claim(aws):
-    from datetime import datetime, timedelta, timezone
-
-    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
-
-    store = runtime.state_store()
-    now = datetime.now(timezone.utc)
-    work, other = RecordView(store), RecordView(store)
-    assert work.claim("10010", "s2.order", "SO-9", until=now + timedelta(minutes=1), now=now) == (None, None)
-    work.put("10010", "s2.order", "SO-1", {"o_id": "900"})
-    claimed, _ = work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
-    assert (claimed.data, claimed.version) == ({"o_id": "900"}, 2)
-    refused, current = other.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
-    assert refused is None and current.data == {"o_id": "900"}  # another claim holds: what is stored comes back
-    later = now + timedelta(minutes=2)  # its lease ran out: taken over
-    taken, _ = other.claim("10010", "s2.order", "SO-1", until=later + timedelta(minutes=1), now=later)
-    assert taken.version == 3
-    assert not work.release("10010", "s2.order", "SO-1", version=2)  # not the first one's any more
-    assert other.put("10010", "s2.order", "SO-1", {"o_id": "900", "cancelled_by": "store"}, expected_version=3)
-    again, _ = work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)
-    assert again.data["cancelled_by"] == "store"  # the put ended the claim
-    assert work.release("10010", "s2.order", "SO-1", version=again.version)
-    assert work.claim("10010", "s2.order", "SO-1", until=now + timedelta(minutes=1), now=now)[0] is not None
-
-
-def _old_layout_rows(table: str) -> None:
-    """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
-    merchant with that key, each entry naming its tenant; an alias naming none."""
-    client = boto3.client("dynamodb")
-    for ent_id, step, at in (("10010", "a.step", "2026-11-01T01:00:00+00:00"),
-                             ("20020", "b.secret.step", "2026-11-01T02:00:00+00:00")):
-        client.put_item(TableName=table, Item={
-            "pk": {"S": "DOC#SO-1"}, "sk": {"S": f"AT#{at}#0000"}, "ent_id": {"S": ent_id}, "step": {"S": step},
-            "level": {"S": "info"}, "detail": {"S": json.dumps({"customer": f"{ent_id}'s customer"})},
-            "expires_at": {"N": "4102444800"}})
-    client.put_item(TableName=table, Item={"pk": {"S": "DOC#TB-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "SO-1"},
-                                           "expires_at": {"N": "4102444800"}})
-    client.put_item(TableName=table, Item={"pk": {"S": "DOC#GONE-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "GONE"},
-                                           "expires_at": {"N": "4102444800"}})
-
-
 def test_old_untenanted_timelines_move_under_their_tenant_and_no_merchant_sees_anothers(aws, capsys):
     from o2o_bridge.cli import main as o2o
 
