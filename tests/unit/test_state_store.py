@@ -340,6 +340,23 @@ def test_an_effects_done_is_written_with_its_bookkeeping_in_one_request_or_else_
     assert RecordView(store).get("10010", "effect", "s2.upload:SO-4") is None
 
 
+def _old_layout_rows(table: str) -> None:
+    """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
+    merchant with that key, each entry naming its tenant; an alias naming none."""
+    client = boto3.client("dynamodb")
+    for ent_id, step, at in (("10010", "a.step", "2026-11-01T01:00:00+00:00"),
+                             ("20020", "b.secret.step", "2026-11-01T02:00:00+00:00")):
+        client.put_item(TableName=table, Item={
+            "pk": {"S": "DOC#SO-1"}, "sk": {"S": f"AT#{at}#0000"}, "ent_id": {"S": ent_id}, "step": {"S": step},
+            "level": {"S": "info"}, "detail": {"S": json.dumps({"customer": f"{ent_id}'s customer"})},
+            "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#TB-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "SO-1"},
+                                           "expires_at": {"N": "4102444800"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "DOC#GONE-1"}, "sk": {"S": "ALIAS"}, "target": {"S": "GONE"},
+                                           "expires_at": {"N": "4102444800"}})
+
+
+
 def test_old_untenanted_timelines_move_under_their_tenant_and_no_merchant_sees_anothers(aws, capsys):
     from o2o_bridge.cli import main as o2o
 
