@@ -45,8 +45,8 @@ class Tally:
 
 
 class AwsMeter:
-    """Counts every AWS request made through boto3's default session (all the bridge's clients):
-    build it, then ``runtime.reset()`` so the bridge's clients are built again on that session.
+    """Counts every AWS request made through boto3's default session and through the bridge's own sessions (``runtime.session_listeners``; building a meter resets the
+    runtime so the bridge's clients are built again, counted).
     DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
     the item written (the request body stands in for the item), two for a transactional write; a
     read unit per started 4 KB read."""
@@ -54,14 +54,30 @@ class AwsMeter:
     def __init__(self) -> None:
         import boto3
 
-        boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events
-        events.register("before-send", self._before_send)
-        events.register("after-call.dynamodb", self._after_dynamodb)
-        events.register("after-call", self._after_call)
+        from o2o_bridge import runtime
+
+        boto3.setup_default_session()  # what a test or the stack builds with boto3.client
+        self._listen(boto3.DEFAULT_SESSION)
+        # The bridge's own session (runtime.aws_session), built again whenever the local stack
+        # starts a new container: counted through each one.
+        runtime.session_listeners.append(self._listen)
+        runtime.reset()
         self.tally = Tally()
         self._started = threading.local()
         self.trace: list[str] | None = None  # when a list: one line per DynamoDB request, with its caller
+
+    def _listen(self, session: Any) -> None:
+        events = session.events
+        events.register("before-send", self._before_send)
+        events.register("after-call.dynamodb", self._after_dynamodb)
+        events.register("after-call", self._after_call)
+
+    def close(self) -> None:
+        """Stop counting the sessions built from now on."""
+        from o2o_bridge import runtime
+
+        if self._listen in runtime.session_listeners:
+            runtime.session_listeners.remove(self._listen)
 
     def _before_send(self, request: Any, event_name: str, **_: Any) -> None:
         _, service, operation = event_name.split(".", 2)

@@ -130,6 +130,7 @@ def kinds(tmp_path_factory):
         finally:
             import boto3
 
+            meter.close()
             boto3.DEFAULT_SESSION = None  # the counted session ends with this module
             _reset_aws(stack)  # the many items written here would slow the next stack's start (moto's data.json)
             runtime.reset()
@@ -182,6 +183,8 @@ def test_each_callback_kind_stays_within_its_dynamodb_requests(kinds):
         if write_units > WRITE_UNIT_CEILINGS.get(kind.name, float("inf")):
             over.append(f"{kind.name}: {write_units:.1f} write units per happy callback "
                         f"(at most {WRITE_UNIT_CEILINGS[kind.name]}):\n" + "\n".join(happy_lines))
+        if happy < 1:  # a meter that no longer sees the bridge's session would pass every ceiling
+            over.append(f"{kind.name}: no DynamoDB request counted on its happy path: the meter lost the bridge's session")
         if happy > ceiling_happy:
             over.append(f"{kind.name}: {happy:.1f} requests per happy callback (at most {ceiling_happy}):\n"
                         + "\n".join(happy_lines))

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import init_phase
 from .settings import Settings
@@ -63,6 +63,11 @@ def settings() -> Settings:
 BOTOCORE_MODELS = Path(__file__).parent / "connectors" / "aws" / "botocore_models"
 
 
+# Called with each session aws_session builds: how bench/cost.py and the request ceilings test count
+# every AWS request the bridge makes from outside it (botocore events), across runtime.reset().
+session_listeners: list[Callable[[Any], None]] = []
+
+
 @functools.cache
 def aws_session() -> Any:
     """The one boto3 session of the container; its loader reads BOTOCORE_MODELS before botocore's
@@ -76,7 +81,10 @@ def aws_session() -> Any:
     # Before the loader exists: botocore builds it from data_path when first asked for it.
     core.set_config_variable("data_path", os.pathsep.join(
         [str(BOTOCORE_MODELS), *filter(None, [core.get_config_variable("data_path")])]))
-    return boto3.Session(botocore_session=core)
+    session = boto3.Session(botocore_session=core)
+    for listen in session_listeners:
+        listen(session)
+    return session
 
 
 @functools.cache
