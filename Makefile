@@ -51,7 +51,7 @@ sam-check:
 #   requirements/dev.lock          the dev venv: the project and its [dev] extras
 #   layers/shared/requirements.lock the Lambda layer, without what the runtime provides
 #   requirements/sam.lock          the SAM CLI's own venv
-# then installs the new dev lock and writes the trimmed botocore models from its botocore.
+# then writes the trimmed botocore models from the new botocore (`models` installs the new dev lock first).
 # `make lock UPGRADE=1` also moves every pin to the newest allowed version.
 lock: setup
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe --extra dev -o requirements/dev.lock pyproject.toml requirements/build.in
@@ -59,7 +59,6 @@ lock: setup
 	  --unsafe-package boto3 --unsafe-package botocore --unsafe-package s3transfer \
 	  --unsafe-package urllib3 --unsafe-package python-dateutil --unsafe-package six
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --allow-unsafe -o requirements/sam.lock requirements/sam.in
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(MAKE) models
 
 # The botocore models the layer ships, cut to the operations the code calls, from the venv's
