@@ -363,19 +363,10 @@ class DynamoStateStore:
         if ttl_days:
             values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
             sets.append("expires_at = if_not_exists(expires_at, :expires)")
-        try:
-            item = self.client.update_item(
-                TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
-                UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
-                ExpressionAttributeNames={"#claim": "claim", "#until": "until", "#data": "data"},
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-            current = exc.response.get("Item")
-            return False, _claimed(current) if current else None
-        return True, _claimed(item)
+        return self._update_claimed(ent_id, kind, key, UpdateExpression="SET " + ", ".join(sets),
+                                    ConditionExpression=condition,
+                                    ExpressionAttributeNames={"#claim": "claim", "#until": "until", "#data": "data"},
+                                    ExpressionAttributeValues=values)
 
     def complete_record(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
                         expected_version: int, marks: frozenset[str],
@@ -399,14 +390,19 @@ class DynamoStateStore:
         if ttl_days:
             values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
             sets.append("expires_at = :expires")
+        return self._update_claimed(ent_id, kind, key,
+                                    UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                                    ConditionExpression="#claim.#owner = :owner AND version = :expected",
+                                    ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
+                                    ExpressionAttributeValues=values)
+
+    def _update_claimed(self, ent_id: str, kind: str, key: str, **update: Any) -> tuple[bool, ClaimedRecord | None]:
+        """One conditional UpdateItem of a document's record: ``(True, the record now)``, or
+        ``(False, the record stored now)`` from the refusal itself (no read)."""
         try:
-            item = self.client.update_item(
-                TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                ConditionExpression="#claim.#owner = :owner AND version = :expected",
-                ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
-                ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]
+            item = self.client.update_item(TableName=self.table, Key={"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                           ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                                           **update)["Attributes"]
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
