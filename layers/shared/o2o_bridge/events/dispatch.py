@@ -37,7 +37,8 @@ RECORDED_ONCE_HANDLED = frozenset({"sale.completed", "sale.refunded", "stock.cou
 
 def deliver(event: PosEvent, tenant: "Tenant", *,
             context_for: Callable[["Tenant"], "FlowContext"]) -> dict[str, Any]:
-    """Run ``event``'s flow unless this ``(ent_id, event_id)`` was already done; the answer body."""
+    """Run ``event``'s flow unless this ``(ent_id, event_id)`` was already done (by the event's record,
+    or by the flow's own records where its route says so); the answer body."""
     from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     from .. import runtime
@@ -46,8 +47,8 @@ def deliver(event: PosEvent, tenant: "Tenant", *,
 
     if ROUTES[event.type].once_by_its_effect:
         # The flow keeps the event once by its own records (its effect's claim, a versioned fact's
-        # write): a repeat is refused there and the answer is
-        # the same acknowledgement (a flow that raises is answered by the edge, nothing kept).
+        # write): a repeat is refused there and answered with the same acknowledgement (a flow
+        # that raises is answered by the edge, and nothing is kept).
         _handle(event, context_for(tenant))
         return dict(ACKNOWLEDGED)
     record = {"ent_id": event.ent_id, "event_id": event.event_id, "type": event.type}
