@@ -415,7 +415,7 @@ def effect_recorded(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | 
     repeat: its result counts, not this one. A live claim of another worker (the one-at-a-time
     path doing the same effect) is EffectInProgress, as in ``once``; a claim released, or past
     its lease, is taken over only if nobody else did meanwhile."""
-    done = {"state": "done", "result": result, "done_at": ctx.now().isoformat()}
+    done = _done(result, ctx.now)
     written, existing = ctx.records.put_or_current(ctx.ent_id, EFFECT_KIND, key, done, ttl_days=ttl_days)
     if written is not None:
         return Outcome(result, False)
