@@ -17,7 +17,10 @@ Everything is counted from outside the code it measures:
   store first; the 奇门 WMS sandbox calls /qimen/callback for the demo's cloud-warehouse tenant
   (10020), about documents the bridge created there first;
 - log bytes: a counting wrapper around the logger's output stream, plus Lambda's own lines per
-  invocation (``PLATFORM_LOG_BYTES``, stated, not measured: the platform writes them);
+  invocation at the SystemLogLevel template.yaml sets (``PLATFORM_LOG_BYTES_AT``, stated, not
+  measured: the platform writes them);
+- X-Ray: the share of invocations recorded under the template's TracingMode (``--tracing``;
+  Active records 1 a second and 5 % of the rest, ``--per-second`` says how busy);
 - ledger facts: the files that appear in the local stack's ledger folder (each an S3 PUT in AWS;
   a repeat's refused conditional PUT leaves no file and is not counted);
 - outside calls: the requests the JST and 店+ sandboxes received (their call logs);
@@ -41,7 +44,7 @@ the item written (the request body stands in for the item), two for a transactio
 read unit per started 4 KB read (half for an eventually consistent read). No assertions.
 
     .venv/bin/python bench/cost.py [-n 20] [--only TEXT] [--trace] [--aws-latency-ms 5] [--outside-latency-ms 50]
-        [--xray-sampled 0.05]
+        [--system-log-level WARN] [--tracing Active --per-second 20] [--xray-sampled 0.05]
 """
 
 from __future__ import annotations
@@ -75,10 +78,40 @@ PRICES = {
     "xray_traces_per_million": 5.00,         # X-Ray traces recorded (Tracing: Active)
 }
 CPU_SHARE = 512 / 1769  # Lambda gives a full vCPU at 1,769 MB and a proportional share below
-# Lambda's own JSON lines per invocation (platform.start, platform.report with its X-Ray part) at
-# SystemLogLevel INFO (template.yaml): about this many bytes; not seen locally.
-PLATFORM_LOG_BYTES = 500
+# Lambda's own JSON lines per invocation at each SystemLogLevel, about this many bytes (not seen
+# locally): INFO sends platform.start and platform.report (with its X-Ray part when traced), DEBUG
+# adds platform.runtimeDone, WARN sends neither on an invocation that goes well.
+PLATFORM_LOG_BYTES_AT = {"DEBUG": 750, "INFO": 500, "WARN": 0}
+# X-Ray's sampling of a function with Tracing: Active, fixed by Lambda: 1 invocation a second, then
+# 5 % of the rest. PassThrough records an invocation only when its caller sampled it, and no
+# caller of this stack samples (the HTTP API has no X-Ray; schedules and the retry queue carry no
+# sampled header from an unsampled sender).
+XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1.0, 0.05
 GOAL_DDB_HAPPY, GOAL_DDB_DUPLICATE, GOAL_DOLLARS = 3, 1, 3.00
+
+
+
+def template_defaults() -> tuple[str, str]:
+    """The SystemLogLevel and Tracing template.yaml gives every function (Globals; a parameter's
+    default where it refers to one): what a stack deployed without overrides pays for."""
+    from o2o_local.cfn_yaml import load_cfn_file
+
+    template = load_cfn_file(ROOT / "template.yaml")
+    parameters, function = template.get("Parameters", {}), template["Globals"]["Function"]
+
+    def value(setting: Any) -> str:
+        return parameters[setting["Ref"]]["Default"] if isinstance(setting, dict) else setting
+
+    return value(function["LoggingConfig"]["SystemLogLevel"]), value(function["Tracing"])
+
+
+def xray_share(tracing: str, per_second: float) -> float:
+    """The share of one function's invocations X-Ray records at ``per_second`` invocations a second."""
+    if tracing != "Active":
+        return 0.0
+    reservoir = min(per_second, XRAY_RESERVOIR_PER_SECOND)
+    return (reservoir + XRAY_RATE * (per_second - reservoir)) / per_second
+
 
 from callback_kinds import AwsMeter, Tally, accepted, callback_kinds, warehouse_skus  # noqa: E402 - after sys.path
 from callback_kinds import qimen_kinds, s1_kinds  # noqa: E402 - after sys.path
@@ -152,7 +185,7 @@ def _lambda_seconds(t: Tally, per: int, aws_latency: float, outside_latency: flo
 
 
 def _dollars_per_million(t: Tally, per: int, aws_latency: float, outside_latency: float,
-                         xray_sampled: float) -> dict[str, float]:
+                         xray_sampled: float, platform_log_bytes: int) -> dict[str, float]:
     p = PRICES
     seconds = _lambda_seconds(t, per, aws_latency, outside_latency)
     invocations = t.invocations / per
@@ -164,7 +197,7 @@ def _dollars_per_million(t: Tally, per: int, aws_latency: float, outside_latency
         "sqs": t.service_requests("sqs") / per * p["sqs_per_million"],
         "secrets": t.service_requests("secrets-manager") / per * p["secrets_per_10k"] * 100,
         "s3": (t.ledger_puts + t.service_requests("s3")) / per * p["s3_put_per_1k"] * 1000,
-        "logs": (t.log_bytes / per + invocations * PLATFORM_LOG_BYTES) * 1e6 / 1e9 * p["logs_ingest_per_gb"],
+        "logs": (t.log_bytes / per + invocations * platform_log_bytes) * 1e6 / 1e9 * p["logs_ingest_per_gb"],
         "xray": invocations * xray_sampled * p["xray_traces_per_million"],
     }
     cost["total"] = sum(cost.values())
@@ -181,10 +214,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="production latency of one DynamoDB/SQS request, replacing moto's (default 5)")
     parser.add_argument("--outside-latency-ms", type=float, default=50.0,
                         help="production latency of one JST or 店+ call (default 50)")
-    parser.add_argument("--xray-sampled", type=float, default=0.05,
-                        help="share of invocations X-Ray records (default 0.05: the default rule's 5 %% past its "
-                             "1 a second, a busy stack; a quiet one is recorded whole)")
+    system_log_level, tracing = template_defaults()
+    parser.add_argument("--system-log-level", choices=sorted(PLATFORM_LOG_BYTES_AT), default=system_log_level,
+                        help=f"Lambda's own log lines priced (default {system_log_level}: template.yaml's)")
+    parser.add_argument("--tracing", choices=("Active", "PassThrough"), default=tracing,
+                        help=f"X-Ray mode priced (default {tracing}: template.yaml's TracingMode)")
+    parser.add_argument("--per-second", type=float, default=1.0,
+                        help="with --tracing Active: invocations a second of one function, which sets the share "
+                             "X-Ray records (1 a second, then 5 %%; default 1: all of them)")
+    parser.add_argument("--xray-sampled", type=float, default=None,
+                        help="share of invocations X-Ray records, instead of the one --tracing and --per-second give")
     args = parser.parse_args(argv)
+    if args.xray_sampled is None:
+        args.xray_sampled = xray_share(args.tracing, args.per_second)
+    platform_log_bytes = PLATFORM_LOG_BYTES_AT[args.system_log_level]
     latency, outside_latency = args.aws_latency_ms / 1000, args.outside_latency_ms / 1000
 
     from stack_world import demo_world  # tests/integration: the demo tenant against both sandboxes
@@ -282,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for kind, happy, duplicate in rows:
-        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled)
-        dup_cost = _dollars_per_million(duplicate, n, latency, outside_latency, args.xray_sampled)
+        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled,
+                                    platform_log_bytes)
+        dup_cost = _dollars_per_million(duplicate, n, latency, outside_latency, args.xray_sampled,
+                                    platform_log_bytes)
         print(f"{kind:38} {happy.ddb_requests() / n:7.2f} {happy.rate_limiter / n:5.2f} "
               f"{duplicate.ddb_requests() / n:5.2f} {happy.wru / n:5.1f} "
               f"{happy.rru / n:5.1f} {happy.service_requests('sqs') / n:4.1f} "
@@ -300,12 +345,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind}: {ops or 'none'}")
     print("\n$ per 1 M callbacks by part (happy path):")
     for kind, happy, _ in rows:
-        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled)
+        cost = _dollars_per_million(happy, n, latency, outside_latency, args.xray_sampled,
+                                    platform_log_bytes)
         print(f"  {kind}: " + ", ".join(f"{part} {value:.2f}" for part, value in cost.items() if part != "total"))
     print("\nPrices used (USD): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
     print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms') + DynamoDB (estimated units) + SQS + Secrets "
-          f"Manager + S3 (ledger facts) + log ingestion (the function's lines + {PLATFORM_LOG_BYTES} B of Lambda's own "
-          f"per invocation) + X-Ray ({args.xray_sampled:.0%} of invocations recorded).")
+          f"Manager + S3 (ledger facts) + log ingestion (the function's lines + {platform_log_bytes} B of Lambda's own "
+          f"per invocation, SystemLogLevel {args.system_log_level}) + X-Ray (Tracing {args.tracing}: "
+          f"{args.xray_sampled:.0%} of invocations recorded"
+          + (f" at {args.per_second:g} a second" if args.tracing == "Active" else "") + ").")
     print(f"'est ms' = the handlers' CPU time here ('cpu ms') / {CPU_SHARE:.2f} (a 512 MB function's share of a vCPU) "
           f"+ {args.aws_latency_ms:g} ms per AWS request + {args.outside_latency_ms:g} ms per JST / 店+ call. "
           "'local ms' is the senders' wall time on this machine: mostly the emulator, the sandbox sending the event "

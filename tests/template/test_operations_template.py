@@ -19,7 +19,11 @@ INTERVAL_SECONDS = {"PollJstOutboundFunction": 120, "PollJstDocumentsFunction": 
 
 
 def test_every_function_is_traced_by_powertools():
-    assert GLOBALS["Tracing"] == "Active"
+    # The operator chooses X-Ray's mode (docs/deploy.md "Tracing": what each costs); a recorded
+    # invocation runs under Powertools Tracer either way.
+    assert referenced_id(GLOBALS["Tracing"]) == "TracingMode"
+    mode = TEMPLATE["Parameters"]["TracingMode"]
+    assert sorted(mode["AllowedValues"]) == ["Active", "PassThrough"] and mode["Default"] in mode["AllowedValues"]
     variables = GLOBALS["Environment"]["Variables"]
     assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # answers carry receivers' data
     for lid, resource in resources_of_type(SAM_FUNCTION).items():

@@ -38,10 +38,28 @@ def test_in_lambda_the_tracer_wraps_the_handler_once_on_its_first_call(monkeypat
     monkeypatch.setattr(observability, "tracer", lambda: fake)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "o2o-Health")
     monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
     handler = observability.traced(lambda event, context: event["n"])
     assert fake.wrapped == []  # nothing built at import
     assert handler({"n": 1}, None) == ("traced", 1) and handler({"n": 2}, None) == ("traced", 2)
     assert len(fake.wrapped) == 1
+
+
+def test_an_invocation_xray_does_not_record_runs_the_bare_handler(monkeypatch):
+    # Tracing: PassThrough with no caller that samples, or Active past its 1 a second and 5 %:
+    # Lambda says Sampled=0 (or sets no header); the Tracer is not even built.
+    fake = FakeTracer()
+    monkeypatch.setattr(observability, "tracer", lambda: fake)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "o2o-Health")
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    handler = observability.traced(lambda event, context: event["n"])
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
+    assert handler({"n": 1}, None) == 1
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    assert handler({"n": 2}, None) == 2
+    assert fake.wrapped == []
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")  # the next is recorded
+    assert handler({"n": 3}, None) == ("traced", 3) and len(fake.wrapped) == 1
 
 
 def test_outside_lambda_or_disabled_the_handler_runs_untraced(monkeypatch):
