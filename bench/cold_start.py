@@ -16,9 +16,11 @@ secret resolver's Powertools provider): one the handler did not build at init is
 with the collector on, and counted; the child fails if the import left the collector off. The
 baseline is `import boto3` and one DynamoDB client, stock: its full model, the collector on.
 
-``+tracer``: the judged figure plus what the first invocation builds before its own work, the
-Powertools Tracer (the X-Ray SDK, botocore and httpx patched; ``tracing.traced`` builds it at the
-first call rather than at import), so nothing moved out of the init phase goes unseen. What the
+``+tracer``: the judged figure plus what the first invocation X-Ray records builds before its own
+work, the Powertools Tracer (the X-Ray SDK, botocore and httpx patched; ``tracing.traced`` builds
+it at the first such call rather than at import), so nothing moved out of the init phase goes
+unseen. With ``TracingMode=PassThrough`` (template.yaml's default) no invocation is recorded and
+it is never built. What the
 first request then does on its own path (the modules it imports, the pydantic models it
 validates with) is not in either figure.
 
