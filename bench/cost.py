@@ -92,7 +92,6 @@ XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1.0, 0.05
 GOAL_DDB_HAPPY, GOAL_DDB_DUPLICATE, GOAL_DOLLARS = 3, 1, 3.00
 
 
-
 def template_defaults() -> tuple[str, str]:
     """The SystemLogLevel and Tracing template.yaml gives every function (Globals; a parameter's
     default where it refers to one): what a stack deployed without overrides pays for."""
