@@ -18,8 +18,16 @@ Everything is counted from outside the code it measures:
   (10020), about documents the bridge created there first;
 - log bytes: a counting wrapper around the logger's output stream, plus Lambda's own lines per
   invocation (``PLATFORM_LOG_BYTES``, stated, not measured: the platform writes them);
-- ledger facts: the files that appear in the local stack's ledger folder (each an S3 PUT in AWS;
-  a repeat's refused conditional PUT leaves no file and is not counted);
+- ledger facts: a flow sends each fact to LedgerQueue (an SQS SendMessage, counted by the hook
+  above); the ledger writer, run by the drain like any queue consumer, stores what waits there
+  as one object per tenant and day of a batch: the objects that appear in the local stack's
+  ledger folder are its S3 PUTs (a repeat's refused conditional PUT leaves no file and is not
+  counted), shared by the callbacks whose facts they hold. The drain hands the writer what the
+  measured callbacks queued at once, as Lambda's event source does within its batching window
+  (60 s, up to 1,000 facts): at a trickle of traffic a window holds fewer facts, at most one PUT
+  per fact, and the PUT's share grows accordingly. The event source's own ReceiveMessage /
+  DeleteMessageBatch requests (up to 10 messages each, for the retry queue as for the ledger
+  queue) are made by Lambda's pollers, not by a handler, and are not counted;
 - outside calls: the requests the JST and 店+ sandboxes received (their call logs);
 - duration: the CPU time of the handlers' threads, taken around each handler by wrapping the
   emulator's handler loader (``HandlerClock``): the moto server, the sandboxes and the emulator
@@ -71,7 +79,7 @@ PRICES = {
     "sqs_per_million": 0.40,                 # standard queue requests (64 KB chunks)
     "secrets_per_10k": 0.05,                 # Secrets Manager API calls
     "logs_ingest_per_gb": 0.50,              # CloudWatch Logs ingestion
-    "s3_put_per_1k": 0.005,                  # S3 Standard PUT requests (a ledger fact each)
+    "s3_put_per_1k": 0.005,                  # S3 Standard PUT requests (a ledger writer's object each)
     "xray_traces_per_million": 5.00,         # X-Ray traces recorded (Tracing: Active)
 }
 CPU_SHARE = 512 / 1769  # Lambda gives a full vCPU at 1,769 MB and a proportional share below
@@ -204,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 served = len(store.state.requests)
             return len(jst.calls()) + served
 
-        def ledger_facts() -> int:
+        def ledger_facts() -> int:  # the ledger writer's objects (and any single fact's): one S3 PUT each
             return sum(1 for path in ledger_dir.rglob("*") if is_fact_object(path.name))
 
         kinds = [k for k in callback_kinds(jst, store, warehouse_skus(jst),
@@ -292,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{_lambda_seconds(happy, n, latency, outside_latency) * 1000:6.1f} "
               f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
     print("\n'of RL': of the happy path's DynamoDB requests, those of the JST app's shared rate limiter "
-          "(connectors/pacing.py: one conditional write per JST call). 'S3': ledger facts written (an S3 PUT each). "
+          "(connectors/pacing.py: one conditional write per JST call). 'S3': S3 PUTs, the ledger writer's objects (one per tenant and day of a "
+          "batch of the ledger queue) shared by the callbacks whose facts they hold; the facts themselves are SQS sends. "
           "'out': calls the JST and 店+ sandboxes received.")
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
@@ -304,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind}: " + ", ".join(f"{part} {value:.2f}" for part, value in cost.items() if part != "total"))
     print("\nPrices used (USD): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
     print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms') + DynamoDB (estimated units) + SQS + Secrets "
-          f"Manager + S3 (ledger facts) + log ingestion (the function's lines + {PLATFORM_LOG_BYTES} B of Lambda's own "
+          f"Manager + S3 (the ledger writer's objects) + log ingestion (the function's lines + {PLATFORM_LOG_BYTES} B of Lambda's own "
           f"per invocation) + X-Ray ({args.xray_sampled:.0%} of invocations recorded).")
     print(f"'est ms' = the handlers' CPU time here ('cpu ms') / {CPU_SHARE:.2f} (a 512 MB function's share of a vCPU) "
           f"+ {args.aws_latency_ms:g} ms per AWS request + {args.outside_latency_ms:g} ms per JST / 店+ call. "
