@@ -22,10 +22,13 @@ Everything is counted from outside the code it measures:
   above); the ledger writer, run by the drain like any queue consumer, stores what waits there
   as one object per tenant and day of a batch: the objects that appear in the local stack's
   ledger folder are its S3 PUTs (a repeat's refused conditional PUT leaves no file and is not
-  counted), shared by the callbacks whose facts they hold. The drain hands the writer what the
-  measured callbacks queued at once, as Lambda's event source does within its batching window
-  (60 s, up to 1,000 facts): at a trickle of traffic a window holds fewer facts, at most one PUT
-  per fact, and the PUT's share grows accordingly. The event source's own ReceiveMessage /
+  counted). The writer's event source is held while the kinds run, so the facts of every kind
+  share its batches as the facts of all traffic share a batching window (up to 1,000 facts or
+  5 minutes); it is run once at the end, and its invocations, CPU time, log bytes and objects
+  are shared out over the facts it stored, each kind taking its facts' part (the facts a kind
+  sent are the messages its callbacks added to LedgerQueue, read from the queue's own counts).
+  At a trickle of traffic a window holds fewer facts and the PUT's share grows (at most one
+  PUT per fact, per tenant and day). The event source's own ReceiveMessage /
   DeleteMessageBatch requests (up to 10 messages each, for the retry queue as for the ledger
   queue) are made by Lambda's pollers, not by a handler, and are not counted;
 - outside calls: the requests the JST and 店+ sandboxes received (their call logs);
@@ -224,6 +227,22 @@ def main(argv: list[str] | None = None) -> int:
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the metered session
 
+        # The ledger writer's event source, held until every kind has run (see above).
+        import dataclasses
+
+        from o2o_local.aws_clients import local_client
+
+        writer = stack.template.functions["ledger_writer"]
+        writer_sources = list(writer.sqs_sources)
+        writer.sqs_sources = [dataclasses.replace(source, enabled=False) for source in writer_sources]
+        watcher = local_client("sqs", stack.endpoint_url)  # its own session: not metered
+        ledger_queue = watcher.get_queue_url(QueueName=stack.template.queues["LedgerQueue"].local_queue_name())["QueueUrl"]
+
+        def queued_facts() -> int:
+            counts = watcher.get_queue_attributes(QueueUrl=ledger_queue, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            return int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"])
+
         def batch(send: Callable[[int], Any], prepare: Callable[[int], Any], numbers: range,
                   deferred: Callable[[], Any] | None = None) -> Tally:
             """Set the scene (not counted), send the callbacks one after another, then run the work
@@ -234,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             meter.take()
             clock.take()
             logged, seconds, called, facts = stdout.bytes, 0.0, outside_calls(), ledger_facts()
+            sent = queued_facts()
             for i in numbers:
                 if meter.trace is not None:
                     meter.trace.clear()  # traced: the last callback of the batch (warm) and its queued work
@@ -249,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             tally.seconds, tally.log_bytes = seconds, stdout.bytes - logged
             tally.cpu_seconds, tally.invocations = clock.take()
             tally.outside_calls, tally.ledger_puts = outside_calls() - called, ledger_facts() - facts
+            tally.ledger_facts_sent = queued_facts() - sent  # type: ignore[attr-defined]
             return tally
 
         def none(i: int) -> None:
@@ -273,8 +294,33 @@ def main(argv: list[str] | None = None) -> int:
                 numbers = range(1, args.n + 1)
                 rows.append((kind.name, batch(kind.send, kind.prepare, numbers, kind.deferred),
                              batch(kind.again, none, numbers)))
+            # The ledger writer, once, over the facts of every kind; its share per fact.
+            writer.sqs_sources = writer_sources
+            in_queue = queued_facts()
+            meter.take()
+            clock.take()
+            logged, objects = stdout.bytes, ledger_facts()
+            stack.drain(now=True, max_seconds=600)
+            stored = meter.take()
+            stored.log_bytes, stored.ledger_puts = stdout.bytes - logged, ledger_facts() - objects
+            stored.cpu_seconds, stored.invocations = clock.take()
         finally:
             sys.stdout = real_stdout
+            writer.sqs_sources = writer_sources
+        per_fact = 1 / max(in_queue, 1)
+        for _, happy, duplicate in rows:
+            for tally in (happy, duplicate):
+                share = tally.ledger_facts_sent * per_fact
+                tally.ledger_puts += stored.ledger_puts * share
+                tally.cpu_seconds += stored.cpu_seconds * share
+                tally.invocations += stored.invocations * share
+                tally.log_bytes += stored.log_bytes * share
+                for op, count in stored.requests.items():
+                    tally.requests[op] += count * share
+        writer_line = (f"ledger_writer, run once at the end: {in_queue} facts queued by every kind (and the scenes "
+                       f"set for them) stored in {stored.ledger_puts} object(s) = S3 PUTs by {stored.invocations} "
+                       f"invocation(s), {stored.cpu_seconds * 1000:.0f} ms CPU, {stored.log_bytes} log bytes: "
+                       f"{stored.ledger_puts * per_fact:.4f} PUT per fact, shared out by each kind's facts sent")
 
     n = args.n
     for kind, path, lines in traces:
@@ -303,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
           "(connectors/pacing.py: one conditional write per JST call). 'S3': S3 PUTs, the ledger writer's objects (one per tenant and day of a "
           "batch of the ledger queue) shared by the callbacks whose facts they hold; the facts themselves are SQS sends. "
           "'out': calls the JST and 店+ sandboxes received.")
+    print("\n" + writer_line)
+    print("Ledger facts sent per callback (happy path): " + ", ".join(
+        f"{kind} {happy.ledger_facts_sent / n:.2f}" for kind, happy, _ in rows if happy.ledger_facts_sent))
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
         ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))
