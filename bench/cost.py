@@ -21,8 +21,21 @@ Everything is counted from outside the code it measures:
   measured: the platform writes them);
 - X-Ray: the share of invocations recorded under the template's TracingMode (``--tracing``;
   Active records 1 a second and 5 % of the rest, ``--per-second`` says how busy);
-- ledger facts: the files that appear in the local stack's ledger folder (each an S3 PUT in AWS;
-  a repeat's refused conditional PUT leaves no file and is not counted);
+- ledger facts: a flow sends each fact to LedgerQueue (an SQS SendMessage, counted by the hook
+  above); the ledger writer, run by the drain like any queue consumer, stores what waits there
+  as one object per tenant and day of a batch: the objects that appear in the local stack's
+  ledger folder are its S3 PUTs (a repeat's refused conditional PUT leaves no file and is not
+  counted). The writer's event source is held while the kinds run, so the facts of every kind
+  share its batches as the facts of all traffic share a batching window (up to 1,000 facts or
+  5 minutes); it is run once at the end, and its invocations, CPU time, log bytes and objects
+  are shared out over the facts it stored, each kind taking its facts' part (the facts a kind
+  sent are the messages its callbacks added to LedgerQueue, read from the queue's own counts).
+  At a trickle of traffic a window holds fewer facts and the PUT's share grows (at most one
+  PUT per fact, per tenant and day). The event source's own ReceiveMessage /
+  DeleteMessageBatch requests (up to 10 messages each, for the retry queue as for the ledger
+  queue) are made by Lambda's pollers, not by a handler: SQS bills them (about 0.2 requests a
+  message, $0.08 per 1 M messages, plus the idle pollers' long polls, a fixed few cents a month
+  per queue), and they are not counted here;
 - outside calls: the requests the JST and 店+ sandboxes received (their call logs);
 - duration: the CPU time of the handlers' threads, taken around each handler by wrapping the
   emulator's handler loader (``HandlerClock``): the moto server, the sandboxes and the emulator
@@ -76,7 +89,7 @@ PRICES = {
     "sqs_per_million": 0.40,                 # standard queue requests (64 KB chunks)
     "secrets_per_10k": 0.05,                 # Secrets Manager API calls
     "logs_ingest_per_gb": 0.50,              # CloudWatch Logs ingestion
-    "s3_put_per_1k": 0.005,                  # S3 Standard PUT requests (a ledger fact each)
+    "s3_put_per_1k": 0.005,                  # S3 Standard PUT requests (a ledger writer's object each)
     "xray_traces_per_million": 5.00,         # X-Ray traces recorded (Tracing: Active)
 }
 CPU_SHARE = 512 / 1769  # Lambda gives a full vCPU at 1,769 MB and a proportional share below
@@ -277,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 served = len(store.state.requests)
             return len(jst.calls()) + served
 
-        def ledger_facts() -> int:
+        def ledger_facts() -> int:  # the ledger writer's objects (and any single fact's): one S3 PUT each
             return sum(1 for path in ledger_dir.rglob("*") if is_fact_object(path.name))
 
         kinds = [k for k in callback_kinds(jst, store, warehouse_skus(jst),
@@ -289,6 +302,22 @@ def main(argv: list[str] | None = None) -> int:
         meter = AwsMeter()
         runtime.reset()  # the bridge's clients are built again, on the metered session
 
+        # The ledger writer's event source, held until every kind has run (see above).
+        import dataclasses
+
+        from o2o_local.aws_clients import local_client
+
+        writer = stack.template.functions["ledger_writer"]
+        writer_sources = list(writer.sqs_sources)
+        writer.sqs_sources = [dataclasses.replace(source, enabled=False) for source in writer_sources]
+        watcher = local_client("sqs", stack.endpoint_url)  # its own session: not metered
+        ledger_queue = watcher.get_queue_url(QueueName=stack.template.queues["LedgerQueue"].local_queue_name())["QueueUrl"]
+
+        def queued_facts() -> int:
+            counts = watcher.get_queue_attributes(QueueUrl=ledger_queue, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            return int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"])
+
         def batch(send: Callable[[int], Any], prepare: Callable[[int], Any], numbers: range,
                   deferred: Callable[[], Any] | None = None) -> Tally:
             """Set the scene (not counted), send the callbacks one after another, then run the work
@@ -299,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             meter.take()
             clock.take()
             logged, seconds, called, facts = stdout.bytes, 0.0, outside_calls(), ledger_facts()
+            sent = queued_facts()
             for i in numbers:
                 if meter.trace is not None:
                     meter.trace.clear()  # traced: the last callback of the batch (warm) and its queued work
@@ -314,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             tally.seconds, tally.log_bytes = seconds, stdout.bytes - logged
             tally.cpu_seconds, tally.invocations = clock.take()
             tally.outside_calls, tally.ledger_puts = outside_calls() - called, ledger_facts() - facts
+            tally.ledger_facts_sent = queued_facts() - sent  # type: ignore[attr-defined]
             return tally
 
         def none(i: int) -> None:
@@ -338,8 +369,33 @@ def main(argv: list[str] | None = None) -> int:
                 numbers = range(1, args.n + 1)
                 rows.append((kind.name, batch(kind.send, kind.prepare, numbers, kind.deferred),
                              batch(kind.again, none, numbers)))
+            # The ledger writer, once, over the facts of every kind; its share per fact.
+            writer.sqs_sources = writer_sources
+            in_queue = queued_facts()
+            meter.take()
+            clock.take()
+            logged, objects = stdout.bytes, ledger_facts()
+            stack.drain(now=True, max_seconds=600)
+            stored = meter.take()
+            stored.log_bytes, stored.ledger_puts = stdout.bytes - logged, ledger_facts() - objects
+            stored.cpu_seconds, stored.invocations = clock.take()
         finally:
             sys.stdout = real_stdout
+            writer.sqs_sources = writer_sources
+        per_fact = 1 / max(in_queue, 1)
+        for _, happy, duplicate in rows:
+            for tally in (happy, duplicate):
+                share = tally.ledger_facts_sent * per_fact
+                tally.ledger_puts += stored.ledger_puts * share
+                tally.cpu_seconds += stored.cpu_seconds * share
+                tally.invocations += stored.invocations * share
+                tally.log_bytes += stored.log_bytes * share
+                for op, count in stored.requests.items():
+                    tally.requests[op] += count * share
+        writer_line = (f"ledger_writer, run once at the end: {in_queue} facts queued by every kind (and the scenes "
+                       f"set for them) stored in {stored.ledger_puts} object(s) = S3 PUTs by {stored.invocations} "
+                       f"invocation(s), {stored.cpu_seconds * 1000:.0f} ms CPU, {stored.log_bytes} log bytes: "
+                       f"{stored.ledger_puts * per_fact:.4f} PUT per fact, shared out by each kind's facts sent")
 
     n = args.n
     for kind, path, lines in traces:
@@ -367,8 +423,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{_lambda_seconds(happy, n, latency, outside_latency) * 1000:6.1f} "
               f"{cost['total']:6.2f} {cost['dynamodb']:6.2f} {dup_cost['total']:6.2f}")
     print("\n'of RL': of the happy path's DynamoDB requests, those of the JST app's shared rate limiter "
-          "(connectors/pacing.py: one conditional write per JST call). 'S3': ledger facts written (an S3 PUT each). "
+          "(connectors/pacing.py: one conditional write per JST call). 'S3': S3 PUTs, the ledger writer's objects (one per tenant and day of a "
+          "batch of the ledger queue) shared by the callbacks whose facts they hold; the facts themselves are SQS sends. "
           "'out': calls the JST and 店+ sandboxes received.")
+    print("\n" + writer_line)
+    print("Ledger facts sent per callback (happy path): " + ", ".join(
+        f"{kind} {happy.ledger_facts_sent / n:.2f}" for kind, happy, _ in rows if happy.ledger_facts_sent))
     print("\nAWS requests by operation (happy path, per callback):")
     for kind, happy, _ in rows:
         ops = ", ".join(f"{op} {count / n:.2f}" for op, count in sorted(happy.requests.items()))
@@ -380,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind}: " + ", ".join(f"{part} {value:.2f}" for part, value in cost.items() if part != "total"))
     print("\nPrices used (USD): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
     print(f"$/1M = HTTP API + Lambda (requests + GB-s at 'est ms') + DynamoDB (estimated units) + SQS + Secrets "
-          f"Manager + S3 (ledger facts) + log ingestion (the function's lines + {platform_log_bytes} B of Lambda's own "
+          f"Manager + S3 (the ledger writer's objects) + log ingestion (the function's lines + {platform_log_bytes} B of Lambda's own "
           f"per invocation, SystemLogLevel {args.system_log_level}) + X-Ray (Tracing {args.tracing}: "
           f"{args.xray_sampled:.0%} of invocations recorded"
           + (f" at {args.per_second:g} a second" if args.tracing == "Active" else "") + ").")

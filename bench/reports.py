@@ -5,8 +5,10 @@ and after the ledger's compaction.
    of ``--stores`` stores and ``--skus`` SKUs, with the mix of facts a store network makes
    (online orders dispatched and shipped or picked up, pickups rejected, expired or
    cancelled, retail sales and refunds, 配货 and 退仓, stock counts, COD collections). Rows come
-   from the bridge's own code (ledger.Fact -> ledger.fact_body / fact_object_name), laid out as
-   the functions write them: one JSON Lines object per fact under tenant=E/day=YYYY-MM-DD/.
+   from the bridge's own code (ledger.Fact -> ledger.fact_message -> read_fact_message ->
+   batch_objects), laid out as the ledger writer stores them: one JSON Lines object per batch of
+   the ledger queue (``--batch`` facts, default 100: a quiet hour's batching window) under
+   tenant=E/day=YYYY-MM-DD/, each row with its recorded_at.
 2. Runs each report over the whole period, each in a fresh child process (a cold DuckDB, no
    cache from the previous report) - "before" (``--before`` picks which reports, since reading
    a third of a million small files is slow; ``--before none`` skips it).
@@ -47,9 +49,19 @@ TENANT = "10010"
 SH = timezone(timedelta(hours=8))
 
 
-def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: int = 18) -> tuple[int, int, str, str]:
+def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: int = 18,
+             batch_facts: int = 100) -> tuple[int, int, str, str]:
     """Write about ``rows`` ledger rows under ``root``; returns (rows, facts, first day, last day)."""
-    from o2o_bridge.ledger import Fact, FactLine, fact_body, fact_object_name
+    from o2o_bridge.connectors.files.ledger import FileLedger
+    from o2o_bridge.ledger import Fact, FactLine, batch_objects, fact_message, read_fact_message
+
+    writer_store = FileLedger(root)
+    queued: list = []
+
+    def store_queued() -> None:  # as the ledger writer does with a batch of the queue
+        for batch in batch_objects(queued):
+            writer_store.put_batch(batch)
+        queued.clear()
 
     rng = random.Random(seed)
     store_codes = [f"S{n:03d}" for n in range(1, stores + 1)]
@@ -115,12 +127,14 @@ def generate(root: Path, *, rows: int, days: int, stores: int, skus: int, seed: 
                                   doc_no=f"K{day_no}-{day_rows}", lines=tuple(
                                       FactLine(rng.choice(sku_ids), rng.randint(0, 60)) for _ in range(5))))
             for fact in batch:
-                # As the functions write it (FileLedger.append, without its replay guard).
-                target = root / fact_object_name(fact)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(fact_body(fact))
+                # As a function sends it and the ledger writer reads it (SentTimestamp: its time).
+                queued.append(read_fact_message(fact_message(fact), message_id=f"m{facts}",
+                                                sent_ms=int(fact.at.timestamp() * 1000)))
+                if len(queued) >= batch_facts:
+                    store_queued()
                 facts += 1
                 day_rows += len(fact.lines) + 1
+        store_queued()
         written += day_rows
     last = (first + timedelta(days=days - 1)).date().isoformat()
     return written, facts, first.date().isoformat(), last
@@ -183,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--skus", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=100, help="facts per ledger writer batch (default 100)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (this machine has 2 cores)")
     parser.add_argument("--ledger", type=Path, help="generate here (or reuse what is there)")
     parser.add_argument("--before", default="pickup-summary,daily-retail",
@@ -204,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         started = time.perf_counter()
         rows, facts, day_from, day_to = generate(ledger, rows=args.rows, days=args.days, stores=args.stores,
-                                                 skus=args.skus)
+                                                 skus=args.skus, batch_facts=args.batch)
         days = sorted(p.name[4:] for p in ledger.glob(f"tenant={TENANT}/day=*"))
         print(f"generated {rows:,} ledger rows ({facts:,} facts) in {ledger} in {time.perf_counter() - started:.1f} s: "
               f"{args.days} days, {args.stores} stores, {args.skus} SKUs")

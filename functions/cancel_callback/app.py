@@ -34,4 +34,4 @@ def lambda_handler(event, context):
 
 # The end of Lambda's init phase: a client for each AWS service this function's policies grant
 # (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
-runtime.ready("dynamodb", "kms", "s3", "secretsmanager", "sqs")
+runtime.ready("dynamodb", "kms", "secretsmanager", "sqs")

@@ -35,7 +35,7 @@ class Tally:
     cpu_seconds: float = 0.0   # CPU time of the handlers' threads (bench/cost.py measures it)
     invocations: int = 0       # handler invocations (the callbacks' and the queued work's)
     outside_calls: int = 0     # requests the JST and 店+ sandboxes received
-    ledger_puts: int = 0       # ledger facts written (an S3 PUT each in AWS)
+    ledger_puts: int = 0       # ledger objects written (an S3 PUT each in AWS: the ledger writer's, per batch)
 
     def ddb_requests(self) -> int:
         return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))

@@ -211,7 +211,7 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
                                             "NightlyStockPush", "PushWdtSales", "PollWdtDocuments", "CompactLedger")}
         resources = set(stack.resources)
         assert resources == {"StateTable", "IdempotencyTable", "RetryQueue", "RetryDLQ", "TokenKeyAlias",
-                             "TenantRunsDLQ", "LedgerBucket", *runs}, resources
+                             "TenantRunsDLQ", "LedgerBucket", "LedgerQueue", "LedgerDLQ", *runs}, resources
         status, body = get(stack.addresses()["api"] + "/health")
         assert status == 200 and body["status"] == "ok" and body["stage"] == "local"
         assert {job.function.name for job in stack.scheduler.jobs} == {
@@ -228,6 +228,12 @@ def test_the_real_template_runs_locally(sandboxes_on_free_ports):
         assert (tally.delivered, tally.succeeded, tally.dead_lettered, tally.failed) == (1, 0, 1, 0), str(report)
         assert "1 delivered, 0 succeeded, 1 dead-lettered, 0 failed" in str(report)
         assert report.other_queues["RetryDLQ"].total == 1
+        # the real ledger_writer, fed by the queue's event source: a message that is no fact is parked
+        boto3.client("sqs").send_message(QueueUrl=os.environ["LEDGER_QUEUE_URL"], MessageBody="not a fact")
+        report = stack.drain(now=True, max_seconds=10)
+        tally = report.functions["ledger_writer"]
+        assert (tally.delivered, tally.succeeded, tally.dead_lettered, tally.failed) == (1, 0, 1, 0), str(report)
+        assert report.other_queues["RetryDLQ"].total == 2
 
 
 def test_each_local_jst_tenant_has_a_jst_company_of_its_own(monkeypatch):

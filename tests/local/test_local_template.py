@@ -134,6 +134,7 @@ STACK_LAYOUT = {
     "push_wdt_sales": ("PushWdtSalesFunction", "cron(0/10 * * * ? *)"),
     "poll_wdt_documents": ("PollWdtDocumentsFunction", "cron(0/10 * * * ? *)"),
     "retry_worker": ("RetryWorkerFunction", "RetryQueue"),
+    "ledger_writer": ("LedgerWriterFunction", "LedgerQueue"),
     "compact_ledger": ("CompactLedgerFunction", "cron(30 3 * * ? *)"),
 }
 
@@ -172,7 +173,8 @@ def test_repo_template_functions(repo_template):
             parse_expression(schedule.expression)
         else:
             (source,) = spec.sqs_sources
-            assert (source.queue_logical_id, source.batch_size, source.report_batch_item_failures) == (trigger, 10, True)
+            batch = 1000 if name == "ledger_writer" else 10  # the ledger writer's big batches: few PUTs
+            assert (source.queue_logical_id, source.batch_size, source.report_batch_item_failures) == (trigger, batch, True)
 
 
 @needs_repo_template
@@ -186,6 +188,9 @@ def test_repo_template_tables_and_queues(repo_template):
     assert retry.visibility_timeout >= 6 * repo_template.functions["retry_worker"].timeout
     assert (retry.redrive_target, retry.max_receive_count) == ("RetryDLQ", 5)
     assert int(dlq.attributes["MessageRetentionPeriod"]) == 14 * 24 * 3600
+    facts = repo_template.queues["LedgerQueue"]
+    assert facts.visibility_timeout >= 6 * repo_template.functions["ledger_writer"].timeout
+    assert (facts.redrive_target, facts.max_receive_count) == ("LedgerDLQ", 5)
 
 
 @needs_repo_template

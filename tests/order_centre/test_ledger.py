@@ -113,13 +113,20 @@ def test_a_rejection_and_a_cancellation_are_facts_of_the_store_that_had_the_orde
     assert world.ctx.ledger.of_kind("fulfilment.rejected")[0].reason == "out_of_stock"
 
 
-def test_a_function_appends_to_the_templates_bucket(aws):
-    """The functions' environment (LEDGER_BUCKET from template.yaml) gives them the S3 ledger."""
+def test_a_function_sends_its_facts_to_the_templates_queue_and_the_writer_stores_them_in_the_bucket(aws):
+    """The functions' environment (LEDGER_QUEUE_URL from template.yaml) gives them the ledger queue;
+    the ledger writer's (LEDGER_BUCKET) the S3 ledger, where the queued facts land as one object."""
     from o2o_bridge import runtime
-    from o2o_bridge.connectors.aws.s3_ledger import S3Ledger
+    from o2o_bridge.connectors.aws.sqs_ledger import SqsLedger
+    from o2o_local.drain import deliver_own_queue
+    from o2o_local.template import load_template
 
     ledger = runtime.ledger()
-    assert isinstance(ledger, S3Ledger) and ledger.bucket == aws["LEDGER_BUCKET"]
-    assert ledger.append(a_sale()) is True and ledger.append(a_sale()) is False
-    listed = runtime.aws_client("s3").list_objects_v2(Bucket=ledger.bucket, Prefix="ledger/tenant=10010/")
-    assert listed["KeyCount"] == 1
+    assert isinstance(ledger, SqsLedger) and ledger.queue_url == aws["LEDGER_QUEUE_URL"]
+    assert isinstance(runtime.ledger_store(), S3Ledger) and runtime.ledger_store().bucket == aws["LEDGER_BUCKET"]
+    assert ledger.append(a_sale()) is True and ledger.append(a_sale(key="sale:S2")) is True
+    template = load_template()
+    deliver_own_queue(template, template.functions["ledger_writer"])
+    listed = runtime.aws_client("s3").list_objects_v2(Bucket=aws["LEDGER_BUCKET"], Prefix="ledger/tenant=10010/")
+    [item] = listed["Contents"]  # one object for the batch's two facts
+    assert item["Key"].startswith("ledger/tenant=10010/day=2026-12-01/batch-")

@@ -171,7 +171,7 @@ def test_the_scheduled_function_compacts_each_tenant_in_its_own_run_and_a_failin
         runtime.state_store().put(parse_tenant({**demo, "ent_id": ent_id}))
     # The test's own S3 client: it breaks and removes objects the bridge's client may not touch
     # (its model holds only the operations the bridge calls: scripts/trim_botocore_models.py).
-    ledger, s3, bucket = runtime.ledger(), boto3.client("s3", region_name="us-east-1"), aws["LEDGER_BUCKET"]
+    ledger, s3, bucket = runtime.ledger_store(), boto3.client("s3", region_name="us-east-1"), aws["LEDGER_BUCKET"]
     yesterday = datetime.now(SH) - timedelta(days=1)
     for ent_id in (E, other):
         ledger.append(Fact(ent_id, "sale.completed", "sale:Y1", yesterday, store_code="S001", doc_no="Y1",

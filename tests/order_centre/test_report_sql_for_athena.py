@@ -1,5 +1,5 @@
 """The report SQL is valid for Athena, not only for DuckDB: the exact text Athena is sent (each
-report over ``SELECT DISTINCT * FROM ledger``, for all stores and for one) read by sqlglot as
+report over the deduplicated ledger, for all stores and for one) read by sqlglot as
 Athena's Trino dialect, every function one Trino has, every column one the Glue table has, no
 division of two integers (Trino truncates it, DuckDB does not), and the text as Athena reads
 it, run here, gives the rows DuckDB's local run gives."""

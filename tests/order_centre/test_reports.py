@@ -247,11 +247,15 @@ def _runs(columns: dict[int, int]) -> list[tuple[int, int]]:
 def test_detected_and_declared_schemas_give_the_same_reports(ledger_dir, monkeypatch):
     from o2o_bridge.cli.order_centre import engines
 
-    # A fact that fills every column, so DuckDB's sample detects a type for each.
-    FileLedger(ledger_dir).append(Fact(E, "fulfilment.shipped", "shipped:full", at(2), store_code="S003",
-                                       doc_no="F99", io_id="99", so_id="SO99", delivery="express", reason="r",
-                                       payment="cash", member_hash="ab" * 16, amount=Decimal("10.50"),
-                                       cod_amount=Decimal("10.50"), lines=(FactLine("SKU-C", 1, Decimal("10.50")),)))
+    from o2o_bridge.ledger import batch_objects, fact_message, read_fact_message
+
+    # A fact that fills every column, so DuckDB's sample detects a type for each: stored by the
+    # ledger writer, which alone sets recorded_at.
+    full = Fact(E, "fulfilment.shipped", "shipped:full", at(2), store_code="S003", doc_no="F99", io_id="99",
+                so_id="SO99", delivery="express", reason="r", payment="cash", member_hash="ab" * 16,
+                amount=Decimal("10.50"), cod_amount=Decimal("10.50"), lines=(FactLine("SKU-C", 1, Decimal("10.50")),))
+    [batch] = batch_objects([read_fact_message(fact_message(full), message_id="m1", sent_ms=1764633600000)])
+    assert FileLedger(ledger_dir).put_batch(batch)
     # Types are detected from a few files: compacted days (one file each) put that fact in the sample.
     for day in ("2026-12-01", "2026-12-02", "2026-12-03"):
         FileLedger(ledger_dir).compact_day(E, day)

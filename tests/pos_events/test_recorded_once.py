@@ -51,11 +51,10 @@ def _timeline(key: str) -> list[str]:
 
 
 def _ledger_facts(sale_no: str) -> list[str]:
-    from o2o_bridge import runtime
+    """The sale facts a report counts (the queued ones stored by the ledger writer first)."""
+    from ledger_reading import facts_read
 
-    ledger = runtime.ledger()
-    listed = ledger.client.list_objects_v2(Bucket=ledger.bucket, Prefix=ledger.prefix)
-    return [item["Key"] for item in listed.get("Contents", []) if "sale_completed-" in item["Key"]]
+    return [row["fact_key"] for row in facts_read("sale.completed")]
 
 
 def test_a_sale_the_erp_keeps_no_books_of_is_one_write_and_its_timeline(tenants, dynamo_calls):

@@ -34,9 +34,11 @@ def runs(queue: str) -> set[tuple[str, str, str]]:
     return {("sqs:SendMessage*", queue, "")}
 
 
-# The document ledger: new objects under ledger/ only (LedgerAppendPolicy), for the functions
-# whose flows record business facts (docs/order-centre.md).
-LEDGER = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
+# The document ledger: the functions whose flows record business facts send them to LedgerQueue
+# (docs/order-centre.md); only ledger_writer stores them, as new objects under ledger/
+# (LedgerAppendPolicy).
+LEDGER = {("sqs:SendMessage*", "LedgerQueue", "")}
+LEDGER_STORE = {("s3:PutObject", "${LedgerBucket.Arn}/ledger/*", "")}
 # compact_ledger: list, read, write and delete under ledger/ only (LedgerCompactPolicy).
 LEDGER_COMPACT = {("s3:ListBucket", "LedgerBucket", "s3:prefix=ledger/*")} | {
     (action, "${LedgerBucket.Arn}/ledger/*", "") for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")}
@@ -62,6 +64,8 @@ EXPECTED = {
     "PushWdtSalesFunction": FLOW | LIST_TENANTS | PARK | runs("PushWdtSalesRuns"),
     # W2, and a cloud warehouse's caught-up confirmations (Q1), which are ledger facts.
     "PollWdtDocumentsFunction": FLOW | LIST_TENANTS | PARK | LEDGER | runs("PollWdtDocumentsRuns"),
+    # Stores LedgerQueue's facts; parks a message that is no fact with its reason.
+    "LedgerWriterFunction": LEDGER_STORE | PARK,
     "CompactLedgerFunction": LEDGER_COMPACT | SCHEDULE_TURN | LIST_TENANTS | runs("CompactLedgerRuns"),
 }
 PUBLIC = ["DeliveryCallbackFunction", "CancelCallbackFunction", "ReturnGoodsCallbackFunction",

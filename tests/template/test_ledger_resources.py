@@ -27,19 +27,32 @@ def test_the_ledger_table_reads_exactly_the_columns_the_functions_write():
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
 
 
-def test_only_the_functions_that_record_facts_may_append_and_nothing_more():
-    writers = set()
+def test_only_the_functions_that_record_facts_may_queue_them_and_only_the_writer_stores_them():
+    senders, storers = set(), set()
+    queue_grant = {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["LedgerQueue", "QueueName"]}}}
     for lid, resource in resources_of_type(SAM_FUNCTION).items():
         policies = resource["Properties"].get("Policies", [])
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        if queue_grant in policies:
+            senders.add(lid)
+            assert variables.get("LEDGER_QUEUE_URL") == {"Ref": "LedgerQueue"}, lid
+            assert "LEDGER_BUCKET" not in variables, lid
+        else:
+            assert "LEDGER_QUEUE_URL" not in variables, lid
         if {"Ref": "LedgerAppendPolicy"} in policies:
-            writers.add(lid)
+            storers.add(lid)
             assert variables.get("LEDGER_BUCKET") == {"Ref": "LedgerBucket"}, lid
-        elif lid == "CompactLedgerFunction":  # merges the facts the writers appended (below)
+        elif lid == "CompactLedgerFunction":  # merges the facts the writer stored (below)
             assert {"Ref": "LedgerCompactPolicy"} in policies, lid
         else:
             assert "LEDGER_BUCKET" not in variables, lid
-    assert writers == WRITERS
+    assert senders == WRITERS
+    assert storers == {"LedgerWriterFunction"}
+    source = _properties("LedgerWriterFunction")["Events"]["Facts"]["Properties"]
+    assert source["Queue"] == {"Fn::GetAtt": ["LedgerQueue", "Arn"]}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # one bad object fails only its facts
+    assert source["BatchSize"] >= 100 and source["MaximumBatchingWindowInSeconds"] <= 300  # few PUTs, within minutes
+    assert _properties("LedgerQueue")["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["LedgerDLQ", "Arn"]}
     [statement] = _properties("LedgerAppendPolicy")["PolicyDocument"]["Statement"]
     assert statement["Action"] == "s3:PutObject"
     assert statement["Resource"] == {"Fn::Sub": "${LedgerBucket.Arn}/ledger/*"}

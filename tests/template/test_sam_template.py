@@ -183,6 +183,7 @@ def _dlq_ids() -> set[str]:
 
 
 def test_retry_worker_consumes_retry_queue_as_stack_layout_says():
+    """And every other queue consumer its queue, with the batch size the layout gives."""
     for fn in LAYOUT.functions:
         if not fn.sqs_queue:
             continue
@@ -191,7 +192,8 @@ def test_retry_worker_consumes_retry_queue_as_stack_layout_says():
         (event,) = events.values()
         props = event["Properties"]
         assert referenced_id(props["Queue"]) == fn.sqs_queue, f"{fn.logical_id} does not consume {fn.sqs_queue}"
-        assert props.get("BatchSize") == 10, f"{fn.logical_id} BatchSize is {props.get('BatchSize')}, not 10"
+        batch = int(re.search(r"batch (\d+)", fn.trigger).group(1))
+        assert props.get("BatchSize") == batch, f"{fn.logical_id} BatchSize is {props.get('BatchSize')}, not {batch}"
         assert "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), (
             f"{fn.logical_id} lacks ReportBatchItemFailures: one bad message would replay its whole batch"
         )
@@ -576,12 +578,13 @@ def test_only_the_retry_worker_and_the_functions_that_park_refused_pushes_may_se
     # The JST push callbacks, their missed-push poll and pos_events (配货/退仓 documents JST
     # refuses) acknowledge a refused input by parking it on the DLQ with the reason
     # (flows.kit.settle); nobody else writes there.
-    # The polls set aside a record they cannot handle there too (flows.kit.set_aside).
+    # The polls set aside a record they cannot handle there too (flows.kit.set_aside), and the
+    # ledger writer a queued message that is no ledger fact.
     senders = {lid for lid in FUNCTION_IDS if "RetryDLQ" in _policy_template_targets(lid, "SQSSendMessagePolicy")}
     assert senders == {"RetryWorkerFunction", "DeliveryCallbackFunction", "CancelCallbackFunction",
                        "ReturnGoodsCallbackFunction", "PollJstDocumentsFunction", "PosEventsFunction",
                        "PushWdtSalesFunction", "PollWdtDocumentsFunction", "QimenCallbackFunction",
-                       "PollJstOutboundFunction", "PullJstStockFunction"}, \
+                       "PollJstOutboundFunction", "PullJstStockFunction", "LedgerWriterFunction"}, \
         f"functions allowed to dead-letter: {sorted(senders)}"
 
 

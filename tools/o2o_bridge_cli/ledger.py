@@ -35,7 +35,7 @@ def _ledger(ledger_dir: str | None):
     from .environment import use_bridge_environment
 
     use_bridge_environment()
-    return runtime.ledger()
+    return runtime.ledger_store()
 
 
 def compact_day(args) -> int:

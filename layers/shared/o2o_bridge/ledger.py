@@ -70,6 +70,10 @@ ROW_COLUMNS: dict[str, str] = {
     "stock_delta": "bigint",  # how the line moved the store's stock (signed)
     "amount": "double",      # row 0: the fact's money; rows 1..n: the line's amount
     "cod_amount": "double",  # row 0 of shipped / picked-up COD orders: the money to collect
+    # When the fact was handed to the ledger (UTC, yyyy-MM-dd HH:mm:ss.SSS, sorts as text): the
+    # ledger queue's SentTimestamp of its message, set by the ledger writer. A fact key sent twice
+    # (a replayed step) is read once, the version recorded first (``deduplicated_ledger_sql``).
+    "recorded_at": "string",
 }
 ROW_COLUMN_TYPES_DUCKDB = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
@@ -266,24 +270,41 @@ def closed_days(now: datetime, lookback_days: int) -> list[str]:
 
 
 def merge_rows(bodies: Iterable[bytes]) -> list[dict[str, Any]]:
-    """The rows of JSON Lines ``bodies`` (gzip or plain), each ``(fact_key, line_no)`` once - the
-    first body that has it wins, so the compacted object read first keeps its rows."""
+    """The rows of JSON Lines ``bodies`` (gzip or plain), each fact once: of the versions of one
+    fact key (a replayed step sent again lands in another batch object), the one recorded first
+    (``recorded_at``; a fact without it - a single-fact object - before any with it), and of
+    versions recorded at the same moment (one message in the compacted object and in its batch
+    object) the one of the first body, so the compacted object read first keeps its rows."""
     import gzip
 
-    seen: set[tuple[str, int]] = set()
-    rows: list[dict[str, Any]] = []
-    for body in bodies:
+    versions: dict[str, dict[tuple[str, int], list[dict[str, Any]]]] = {}
+    for number, body in enumerate(bodies):
         text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
         for line in text.decode("utf-8").splitlines():
             if not line.strip():
                 continue
             row = json.loads(line)
-            key = (row["fact_key"], int(row["line_no"]))
-            if key not in seen:
-                seen.add(key)
+            versions.setdefault(row["fact_key"], {}).setdefault((row.get("recorded_at") or "", number), []).append(row)
+    rows: list[dict[str, Any]] = []
+    for of_fact in versions.values():
+        seen: set[int] = set()
+        for row in of_fact[min(of_fact)]:
+            if int(row["line_no"]) not in seen:
+                seen.add(int(row["line_no"]))
                 rows.append(row)
     rows.sort(key=lambda r: (r.get("occurred_at") or "", r["fact_key"], int(r["line_no"])))
     return rows
+
+
+def deduplicated_ledger_sql(table: str) -> str:
+    """A query over ``table`` (the ledger's rows, with ``tenant`` and ``day``) that reads each fact
+    once: of the versions of a fact key in a tenant's day (a replayed step sent again, a batch
+    object and the compacted object holding the same fact), the one recorded first, each of its
+    rows once. Plain SQL that Athena (Trino) and DuckDB both run; the window is partitioned by the
+    partition columns, so a report's tenant and days still prune what is read."""
+    columns = ", ".join([*ROW_COLUMNS, "tenant", "day"])
+    return (f"SELECT DISTINCT {columns} FROM (SELECT *, rank() OVER (PARTITION BY tenant, day, fact_key "
+            f"ORDER BY COALESCE(recorded_at, '')) AS fact_version FROM {table}) AS versions WHERE fact_version = 1")
 
 
 def compacted_body(rows: Iterable[Mapping[str, Any]], *, gzip: bool) -> bytes:
@@ -314,3 +335,138 @@ class Compaction:
 
 class CompactedMeanwhile(TransientError):
     """Another compaction of the same day wrote its object first: nothing was deleted; run again."""
+
+
+# --- the ledger queue and its batch objects -------------------------------------------------------
+#
+# A flow does not write its fact to S3 itself (a PUT, $5 per million, for every fact): it sends
+# the fact's rows to the ledger queue (SendMessage, $0.40 per million), and the ledger writer
+# (functions/ledger_writer) takes up to thousands of them at once and writes one JSON Lines object
+# per tenant and day of the batch. The object is named after its contents (a digest of its
+# bytes) and written with ``If-None-Match: *``: a batch delivered again writes the same object,
+# or finds it there, and nothing twice. A fact sent twice (a replayed step) may still land in two
+# objects, in two batches: every reader keeps one version of a fact key, the first recorded
+# (``recorded_at``, the message's SentTimestamp), and compaction keeps only that one.
+
+MESSAGE_VERSION = 1
+MAX_MESSAGE_BYTES = 250_000          # SQS takes 256 KiB; a fact with very many lines goes gzip'd
+_TENANT = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class PoisonedFact(LedgerError):
+    """A ledger message the writer cannot take (not a fact, or one that contradicts itself):
+    parked with this reason, never retried as it is."""
+
+
+def fact_message(fact: Fact) -> str:
+    """The ledger queue's message for ``fact``: its tenant, day, key and rows (JSON)."""
+    import base64
+    import gzip
+
+    body = json.dumps({"ledger": MESSAGE_VERSION, "tenant": fact.ent_id, "day": fact.day, "fact_key": fact.key,
+                       "rows": fact_rows(fact)}, ensure_ascii=False, separators=(",", ":"))
+    if len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES:
+        return body
+    packed = json.dumps({"ledger": MESSAGE_VERSION, "gzip": base64.b64encode(
+        gzip.compress(body.encode("utf-8"), mtime=0)).decode("ascii")})
+    if len(packed) > MAX_MESSAGE_BYTES:
+        raise LedgerError(f"fact {fact.key}: {len(fact.lines)} lines are too many for one ledger message "
+                          f"({len(packed)} bytes gzip'd, at most {MAX_MESSAGE_BYTES})")
+    return packed
+
+
+def _recorded_at(sent_ms: int) -> str:
+    from datetime import timezone
+
+    moment = datetime.fromtimestamp(sent_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+@dataclass(frozen=True)
+class QueuedFact:
+    """One fact as the ledger writer received it."""
+
+    message_id: str
+    ent_id: str
+    day: str
+    key: str
+    recorded_at: str
+    rows: tuple[dict[str, Any], ...]
+
+
+def read_fact_message(body: str, *, message_id: str, sent_ms: int) -> QueuedFact:
+    """The fact of a ledger message, checked; ``PoisonedFact`` with the reason when it is not one."""
+    import base64
+    import binascii
+    import gzip
+
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and "gzip" in message:
+            message = json.loads(gzip.decompress(base64.b64decode(message["gzip"], validate=True)))
+    except (ValueError, binascii.Error, OSError, EOFError) as exc:
+        raise PoisonedFact(f"not a ledger message: {type(exc).__name__}") from None
+    if not isinstance(message, dict) or message.get("ledger") != MESSAGE_VERSION:
+        raise PoisonedFact(f"not a ledger message of version {MESSAGE_VERSION}")
+    ent_id, day, key, rows = message.get("tenant"), message.get("day"), message.get("fact_key"), message.get("rows")
+    if not isinstance(ent_id, str) or not _TENANT.match(ent_id):
+        raise PoisonedFact("no valid tenant")
+    if not isinstance(day, str) or not _DAY.match(day):
+        raise PoisonedFact(f"tenant {ent_id}: no valid day")
+    if not isinstance(key, str) or not key or "/" in key:
+        raise PoisonedFact(f"tenant {ent_id}: no valid fact key")
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, dict) for row in rows):
+        raise PoisonedFact(f"tenant {ent_id} fact {key}: no rows")
+    numbers = []
+    for row in rows:
+        unknown = set(row) - set(ROW_COLUMNS)
+        if unknown:
+            raise PoisonedFact(f"tenant {ent_id} fact {key}: unknown column(s) {sorted(unknown)}")
+        if row.get("fact_key") != key:
+            raise PoisonedFact(f"tenant {ent_id} fact {key}: a row of another fact")
+        if row.get("kind") not in FACT_KINDS:
+            raise PoisonedFact(f"tenant {ent_id} fact {key}: unknown kind {row.get('kind')!r}")
+        if not isinstance(row.get("line_no"), int) or isinstance(row.get("line_no"), bool):
+            raise PoisonedFact(f"tenant {ent_id} fact {key}: a row without its line number")
+        numbers.append(row["line_no"])
+    if sorted(numbers) != list(range(len(rows))):
+        raise PoisonedFact(f"tenant {ent_id} fact {key}: line numbers {sorted(numbers)} are not 0..{len(rows) - 1}")
+    if str(rows[0].get("occurred_at") or "")[:10] != day:
+        raise PoisonedFact(f"tenant {ent_id} fact {key}: its time is not on day {day}")
+    recorded = _recorded_at(sent_ms)
+    return QueuedFact(message_id, ent_id, day, key, recorded,
+                      tuple({**row, "recorded_at": recorded} for row in sorted(rows, key=lambda r: r["line_no"])))
+
+
+@dataclass(frozen=True)
+class BatchObject:
+    """One tenant's facts of one day from one batch of the ledger queue, as one object."""
+
+    ent_id: str
+    day: str
+    name: str                   # tenant=E/day=D/batch-<digest of body>.jsonl
+    body: bytes
+    message_ids: tuple[str, ...]  # every message it answers for (a duplicate in the batch too)
+    facts: int
+
+
+def batch_objects(facts: Iterable[QueuedFact]) -> list[BatchObject]:
+    """The objects of a batch: one per tenant and day, each fact key once (the version recorded
+    first), rows in a fixed order, so the same facts make the same bytes and the same name."""
+    groups: dict[tuple[str, str], dict[str, QueuedFact]] = {}
+    messages: dict[tuple[str, str], list[str]] = {}
+    for fact in facts:
+        group = groups.setdefault((fact.ent_id, fact.day), {})
+        messages.setdefault((fact.ent_id, fact.day), []).append(fact.message_id)
+        held = group.get(fact.key)
+        if held is None or (fact.recorded_at, fact.message_id) < (held.recorded_at, held.message_id):
+            group[fact.key] = fact
+    objects = []
+    for (ent_id, day), group in sorted(groups.items()):
+        rows = [row for key in sorted(group) for row in group[key].rows]
+        body = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+                       for row in rows).encode("utf-8")
+        name = f"{day_folder(ent_id, day)}batch-{hashlib.sha256(body).hexdigest()[:32]}.jsonl"
+        objects.append(BatchObject(ent_id, day, name, body, tuple(messages[(ent_id, day)]), len(group)))
+    return objects

@@ -168,7 +168,21 @@ def records():
 
 @functools.cache
 def ledger():
-    """The document ledger this container appends facts to (files locally, else S3)."""
+    """The document ledger this container appends facts to: the ledger queue (LEDGER_QUEUE_URL),
+    which the ledger writer stores a batch at a time; else the store itself (below)."""
+    config = settings()
+    if config.ledger_queue_url:
+        from .connectors.aws.sqs_ledger import SqsLedger
+
+        return SqsLedger(aws_client("sqs"), config.ledger_queue_url)
+    if config.ledger_dir or config.ledger_bucket:
+        return ledger_store()
+    return _NoLedger()
+
+
+@functools.cache
+def ledger_store():
+    """Where the ledger's objects are (the ledger writer's and compact_ledger's): files locally, else S3."""
     config = settings()
     if config.ledger_dir:
         from .connectors.files.ledger import FileLedger
@@ -178,17 +192,20 @@ def ledger():
         from .connectors.aws.s3_ledger import S3Ledger
 
         return S3Ledger(aws_client("s3"), config.ledger_bucket)
-    return _NoLedger()
+    from .errors import ConfigurationError
+
+    raise ConfigurationError("no ledger to store facts in: template.yaml gives the ledger writer and compact_ledger "
+                             "LEDGER_BUCKET (O2O_LEDGER_DIR in the local stack)")
 
 
 class _NoLedger:
-    """A function the template gives no LEDGER_BUCKET has no business appending facts."""
+    """A function the template gives no LEDGER_QUEUE_URL has no business appending facts."""
 
     def append(self, fact):
         from .errors import ConfigurationError
 
-        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_BUCKET "
-                                 "(template.yaml) and no O2O_LEDGER_DIR (local stack)")
+        raise ConfigurationError(f"cannot record {fact.kind} {fact.key}: this function has no LEDGER_QUEUE_URL "
+                                 "(template.yaml)")
 
 
 @functools.cache
@@ -200,5 +217,6 @@ def secret_resolver():
 
 def reset() -> None:
     """Forget everything built so far (tests, and the local stack after a re-bootstrap)."""
-    for cached in (settings, aws_session, aws_client, state_store, command_queue, cursors, records, ledger, secret_resolver):
+    for cached in (settings, aws_session, aws_client, state_store, command_queue, cursors, records, ledger, ledger_store,
+                   secret_resolver):
         cached.cache_clear()

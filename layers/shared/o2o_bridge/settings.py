@@ -20,8 +20,10 @@ class Settings:
     retry_base_delay_seconds: int = 30
     # Set by `o2o local drain --now`: re-enqueued retries skip their backoff delay.
     retry_no_delay: bool = False
-    # The document ledger: S3 in AWS (LEDGER_BUCKET, set on the functions that write it), local
-    # files for the local stack (O2O_LEDGER_DIR, which wins when both are set).
+    # The document ledger: the functions that record facts send them to the ledger queue
+    # (LEDGER_QUEUE_URL); the ledger writer and compact_ledger store them in S3 (LEDGER_BUCKET),
+    # the local stack in files (O2O_LEDGER_DIR, which wins when both are set).
+    ledger_queue_url: str | None = None
     ledger_bucket: str | None = None
     ledger_dir: str | None = None
     # The KMS key (id, ARN or alias) JST tokens are encrypted with at rest.
@@ -53,6 +55,7 @@ class Settings:
                 retry_max_attempts=int(env.get("RETRY_MAX_ATTEMPTS", "8")),
                 retry_base_delay_seconds=int(env.get("RETRY_BASE_DELAY_SECONDS", "30")),
                 retry_no_delay=env.get("O2O_RETRY_NO_DELAY", "") in {"1", "true", "yes"},
+                ledger_queue_url=env.get("LEDGER_QUEUE_URL") or None,
                 ledger_bucket=env.get("LEDGER_BUCKET") or None,
                 ledger_dir=env.get("O2O_LEDGER_DIR") or None,
                 token_key_id=env.get("TOKEN_KEY_ID", ""),

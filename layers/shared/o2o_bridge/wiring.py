@@ -5,6 +5,7 @@ Handlers ask here and nowhere else:
 - ``context_for(tenant)``: the FlowContext of one tenant: its Warehouse and Erp adapters (by
   the tenant's ``erp`` and ``warehouse`` keys), the store system, DynamoDB state, the SQS
   retry queue, the document ledger, metrics and the invocation's remaining time.
+- ``ledger_writer()``: the ledger writer's store and how it parks a poisoned message.
 - ``compactable_ledger()``, ``invocation_clock()``, ``count_metric``: what compact_ledger's
   bridge-wide run stands on (no tenant context: it reads the tenants from the ledger).
 - ``retry_runner()``: the retry worker's runner over the explicit table of retry commands
@@ -28,7 +29,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .flows.kit import FlowContext, FlowStep
     from .ports import Erp, Warehouse
-    from .ports.ledger import CompactableLedger
+    from .ports.ledger import CompactableLedger, LedgerStore
     from .ports.retail import RetailErp
     from .retry import RetryRunner
     from .tenant import Tenant
@@ -154,11 +155,25 @@ def compactable_ledger() -> "CompactableLedger":
     """compact_ledger's ledger: the stack's bucket (LEDGER_BUCKET), or the local stack's files."""
     from . import runtime
 
-    ledger = runtime.ledger()
+    ledger = runtime.ledger_store()
     if not hasattr(ledger, "compact_day"):
         raise ConfigurationError("compact_ledger has no ledger to compact: template.yaml gives it LEDGER_BUCKET "
                                  "(O2O_LEDGER_DIR in the local stack)")
     return ledger  # type: ignore[return-value]
+
+
+def ledger_writer() -> tuple["LedgerStore", Callable[[Any, str], None]]:
+    """The ledger writer's store (the bucket, or the local stack's files) and how it parks a
+    poisoned message: on RetryDLQ with its reason (``o2o dlq list``), its body redacted."""
+    from . import runtime
+    from .redaction import redact_text
+    from .retry import DeadLetter
+
+    def park(message: Any, reason: str) -> None:
+        runtime.command_queue().dead_letter(DeadLetter(envelope=None, reason=reason, error_type="PoisonedLedgerFact",
+                                                       raw_body=redact_text(message.body[:10_000])))
+
+    return runtime.ledger_store(), park
 
 
 # --- retry commands ---------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def run(demo: Demo) -> None:
             "payment": "cash", "total_amount": amount,
             "items": [{"line_no": "1", "sku_id": "SKU-RED-L", "qty": int(Decimal(amount) / 79), "price": "79.00",
                        "amount": amount}]})
+    show("The functions sent each fact to the ledger queue; ledger_writer stores a batch as one object per tenant "
+         "and day (in AWS within a minute; here when the queues are drained):")
+    demo.drain()
     _compaction(demo, yesterday.date().isoformat())
 
     day_from, day_to = (now - timedelta(days=1)).date().isoformat(), (now + timedelta(days=1)).date().isoformat()

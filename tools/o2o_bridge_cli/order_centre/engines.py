@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from o2o_bridge.errors import BridgeError, ConfigurationError
-from o2o_bridge.ledger import COMPACTED_GZIP, ROW_COLUMN_TYPES_DUCKDB, ROW_COLUMNS, is_compacted_object, is_fact_object
+from o2o_bridge.ledger import COMPACTED_GZIP, ROW_COLUMN_TYPES_DUCKDB, ROW_COLUMNS, deduplicated_ledger_sql
 
 from .reports import Report
 
@@ -25,13 +25,14 @@ def run_report(engine: Engine, report: Report, tenant: str, day_from: str, day_t
 
 
 class DuckDbEngine:
-    """The ledger's files under ``root`` (``tenant=E/day=D/*.jsonl``: single facts and, for a
-    compacted day, ``compacted.jsonl``), read with hive partitioning so ``tenant`` and ``day`` come from the
-    path as in Athena.
+    """The ledger's files under ``root`` (``tenant=E/day=D/*.jsonl``: the ledger writer's batch
+    objects, single facts and, for a compacted day, ``compacted.jsonl``), read with hive
+    partitioning so ``tenant`` and ``day`` come from the path as in Athena.
 
-    A day folder holding both the compacted object and single-fact objects (a compaction between
-    its write and its deletes, or a fact replayed after it) is read with identical rows once
-    (SELECT DISTINCT); every other day is read as it is, which keeps the common case fast."""
+    A fact key may be in several objects of its day (sent again by a replayed step, so in another
+    batch; in a batch object and the compacted one while a compaction runs): the view ``ledger``
+    reads each fact once, the version recorded first (``ledger.deduplicated_ledger_sql``, the
+    same query Athena runs)."""
 
     def __init__(self, root: str | Path, *, threads: int | None = None, memory_limit: str | None = None) -> None:
         try:
@@ -75,31 +76,11 @@ class DuckDbEngine:
             columns = ", ".join(f"'{name}': '{ROW_COLUMN_TYPES_DUCKDB[kind]}'" for name, kind in ROW_COLUMNS.items())
             self.connection.execute(f"CREATE VIEW ledger_objects AS SELECT * FROM read_json({files}, "
                                     f"format = 'newline_delimited', columns = {{{columns}}}, {hive})")
-        mixed = _folders_in_both_forms(self.root)
-        if not mixed:
-            self.connection.execute("CREATE VIEW ledger AS SELECT * FROM ledger_objects")
-            return
-        self.connection.execute("CREATE TABLE mixed_days (tenant VARCHAR, day VARCHAR)")
-        self.connection.executemany("INSERT INTO mixed_days VALUES (?, ?)", mixed)
-        self.connection.execute(
-            "CREATE VIEW ledger AS "
-            "SELECT * FROM ledger_objects WHERE tenant || '/' || day NOT IN (SELECT tenant || '/' || day FROM mixed_days) "
-            "UNION ALL "
-            "SELECT DISTINCT * FROM ledger_objects WHERE tenant || '/' || day IN (SELECT tenant || '/' || day FROM mixed_days)")
+        self.connection.execute(f"CREATE VIEW ledger AS {deduplicated_ledger_sql('ledger_objects')}")
 
     def run(self, sql: str, parameters: Sequence[str]) -> tuple[list[str], Rows]:
         cursor = self.connection.execute(sql, list(parameters))
         return [d[0] for d in cursor.description], cursor.fetchall()
-
-
-def _folders_in_both_forms(root: Path) -> list[tuple[str, str]]:
-    """(tenant, day) of the folders with a compacted object and single-fact objects beside it."""
-    found = []
-    folders = {path.parent for path in root.glob("tenant=*/day=*/compacted.jsonl*") if is_compacted_object(path.name)}
-    for folder in sorted(folders):
-        if any(is_fact_object(path.name) for path in folder.glob("*.jsonl")):
-            found.append((folder.parent.name.split("=", 1)[1], folder.name.split("=", 1)[1]))
-    return found
 
 
 _STRINGS = {"VARCHAR"}
@@ -115,7 +96,7 @@ def _detected_types_are_safe(connection: Any, source: str) -> bool:
                 for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     for name, kind in ROW_COLUMNS.items():
         if kind == "string":
-            allowed = _STRINGS | ({"TIMESTAMP"} if name == "occurred_at" else set())
+            allowed = _STRINGS | ({"TIMESTAMP"} if name in ("occurred_at", "recorded_at") else set())
         else:
             allowed = _NUMBERS if kind == "double" else _INTEGERS
         if detected.get(name) not in allowed:
@@ -124,11 +105,10 @@ def _detected_types_are_safe(connection: Any, source: str) -> bool:
 
 
 def with_distinct_ledger(sql: str, table: str) -> str:
-    """A report's SQL (over ``ledger``) reading ``table`` with identical rows once: a fact in
-    both a day's compacted object and its own object (while a compaction runs, or replayed
-    after it) counts once. Athena prunes the partitions through the DISTINCT (tenant and day
-    are among its columns), so the bytes scanned are the same."""
-    source = f"ledger AS (SELECT DISTINCT * FROM {table})"
+    """A report's SQL (over ``ledger``) reading ``table`` with each fact once: the version of a
+    fact key recorded first (``ledger.deduplicated_ledger_sql``). Athena prunes the partitions
+    through it (tenant and day partition its window), so the bytes scanned are the same."""
+    source = f"ledger AS ({deduplicated_ledger_sql(table)})"
     body = sql.lstrip()
     if body[:5].upper() == "WITH ":
         return f"WITH {source},\n{body[5:]}"

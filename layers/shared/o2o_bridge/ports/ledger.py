@@ -1,18 +1,28 @@
 """The document ledger (ledger.py): every business fact, appended once, never changed.
-connectors/aws/s3_ledger.py writes it to S3, connectors/files/ledger.py to local files for the
-local stack; ledger.MemoryLedger keeps it in memory (tests, benches)."""
+A flow appends to the ledger queue (connectors/aws/sqs_ledger.py); the ledger writer
+(flows/ledger_writer.py) stores a batch of facts per tenant and day in S3
+(connectors/aws/s3_ledger.py) or, for the local stack, in files (connectors/files/ledger.py);
+ledger.MemoryLedger keeps it in memory (tests, benches)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..ledger import Compaction, Fact
+    from ..ledger import BatchObject, Compaction, Fact
 
 
 class Ledger(Protocol):
     def append(self, fact: "Fact") -> bool:
-        """Write ``fact`` unless a fact with its key is already there; True when written now."""
+        """Record ``fact``; a fact whose key is there already counts once. True when written or
+        queued now (a queued repeat is told True too: the readers keep its first version)."""
+
+
+class LedgerStore(Protocol):
+    """Where the ledger writer stores a batch's facts."""
+
+    def put_batch(self, batch: "BatchObject") -> bool:
+        """Write the batch's object unless it is there already (the same batch again); True when written now."""
 
 
 class CompactableLedger(Ledger, Protocol):

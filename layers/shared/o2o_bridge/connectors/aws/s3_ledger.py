@@ -1,8 +1,10 @@
-"""Ledger over S3: one JSON Lines object per fact under ``ledger/tenant=E/day=YYYY-MM-DD/``,
-merged per tenant and closed day into one gzip object, ``compacted.jsonl.gz`` (ledger.py,
-compaction).
+"""Ledger over S3: JSON Lines objects under ``ledger/tenant=E/day=YYYY-MM-DD/``, one per batch
+of the ledger queue (``batch-<digest>.jsonl``, written by the ledger writer: ``put_batch``), or
+one per fact (``append``, how facts were written before the ledger queue), merged per tenant
+and closed day into one gzip object, ``compacted.jsonl.gz`` (ledger.py, compaction).
 
-A fact's object is written with ``If-None-Match: *`` (an S3 conditional write), so the first
+A batch's object is named after its bytes and written with ``If-None-Match: *``: the same batch
+delivered again finds its object there and writes nothing. A fact's own object is written with ``If-None-Match: *`` (an S3 conditional write), so the first
 write of a fact key wins and a replay is told the fact is already there; the object name is
 derived from the fact key, so even a replay that lost that answer writes the same object
 (never a second one). The Glue table ``LedgerTable`` reads both forms with partition
@@ -20,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...errors import TransientError
-from ...ledger import (COMPACTED_GZIP, CompactedMeanwhile, Compaction, Fact, compacted_body, day_folder, fact_body,
+from ...ledger import (COMPACTED_GZIP, BatchObject, CompactedMeanwhile, Compaction, Fact, compacted_body, day_folder, fact_body,
                        fact_object_name, is_fact_object, merge_rows)
 
 LEDGER_PREFIX = "ledger/"
@@ -56,6 +58,23 @@ class S3Ledger:
             raise
         except BotoCoreError as exc:  # connection errors, timeouts
             raise TransientError(f"ledger write of {fact.kind} {fact.key} failed: {type(exc).__name__}") from None
+        return True
+
+    def put_batch(self, batch: BatchObject) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + batch.name, Body=batch.body,
+                                   ContentType="application/x-ndjson", IfNoneMatch="*")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if _precondition_failed(exc):
+                return False  # the same batch, written before
+            if code in _RETRYABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise TransientError(f"ledger batch {batch.name} not written: {code}") from None
+            raise
+        except BotoCoreError as exc:
+            raise TransientError(f"ledger batch {batch.name} not written: {type(exc).__name__}") from None
         return True
 
     # --- compaction ------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Ledger in local files for the local stack: the same layout as in S3
-(``<root>/tenant=E/day=YYYY-MM-DD/<kind>-<digest>.jsonl``; once a closed day is compacted, one
+(``<root>/tenant=E/day=YYYY-MM-DD/batch-<digest>.jsonl`` from the ledger writer, or a fact's own
+``<kind>-<digest>.jsonl``; once a closed day is compacted, one
 ``compacted.jsonl``, plain since DuckDB reads plain JSON Lines faster than gzip), so DuckDB runs the reports' SQL over it exactly as Athena does over
 the bucket.
 
-A fact is written to a temporary file and linked into place only if its name is free, so a
-replay (or a concurrent duplicate) never writes the fact twice and a reader never sees half
+A batch (or a fact) is written to a temporary file and linked into place only if its name is
+free, so a batch delivered again (or a concurrent duplicate) never writes it twice and a reader never sees half
 a fact. Compaction replaces the compacted file atomically (``os.replace``) before it removes
 the files it merged, under a lock per day folder so two compactions of a day take turns.
 """
@@ -16,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ...ledger import (COMPACTED_PLAIN, Compaction, Fact, compacted_body, day_folder, fact_body, fact_object_name,
+from ...ledger import (COMPACTED_PLAIN, BatchObject, Compaction, Fact, compacted_body, day_folder, fact_body, fact_object_name,
                        is_fact_object, merge_rows)
 
 
@@ -25,12 +26,18 @@ class FileLedger:
         self.root = Path(root)
 
     def append(self, fact: Fact) -> bool:
-        target = self.root / fact_object_name(fact)
+        return self._create(fact_object_name(fact), fact_body(fact))
+
+    def put_batch(self, batch: BatchObject) -> bool:
+        return self._create(batch.name, batch.body)
+
+    def _create(self, name: str, body: bytes) -> bool:
+        target = self.root / name
         if target.exists():
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=".", suffix=".tmp", delete=False) as tmp:
-            tmp.write(fact_body(fact))
+            tmp.write(body)
         try:
             os.link(tmp.name, target)  # fails if the name is taken: the first write wins
         except FileExistsError:

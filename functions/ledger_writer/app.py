@@ -1,0 +1,47 @@
+"""LedgerQueue consumer: a batch of facts stored as one object per tenant and day
+(flows/ledger_writer.py); partial batch responses: only the messages of an object that could not
+be written are delivered again."""
+
+from o2o_bridge import runtime, wiring  # first: in Lambda it turns the garbage collector off for the init phase
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from o2o_bridge.errors import TransientError
+from o2o_bridge.flows.ledger_writer import LedgerMessage, write_batch
+from o2o_bridge.observability import logger, metrics, traced
+from o2o_bridge.outermost import contain_failures
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class NotStored(TransientError):
+    """The object holding this message could not be written: SQS delivers it again."""
+
+
+# Outermost but for the tracer, so X-Ray too sees only a failure without secrets (outermost.py).
+@traced
+@contain_failures()
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    with runtime.invocation(context):
+        store, park = wiring.ledger_writer()
+        messages = [LedgerMessage(record["messageId"], record["body"], int(record["attributes"]["SentTimestamp"]))
+                    for record in event.get("Records", [])]
+        outcome = write_batch(store, messages, park=park)
+        for name, value in (("LedgerObjectsWritten", outcome.written), ("LedgerFactsStored", outcome.facts),
+                            ("LedgerFactsParked", len(outcome.parked)), ("LedgerFactsNotStored", len(outcome.failed))):
+            if value:
+                metrics.add_metric(name=name, unit="Count", value=value)
+        logger.info("ledger batch stored", extra=outcome.as_dict())
+
+        def record_handler(record):  # Powertools reports the ones that raise as the batch's failures
+            if record.message_id in outcome.failed:
+                raise NotStored(outcome.failed[record.message_id])
+
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+
+
+# The end of Lambda's init phase: a client for each AWS service this function's policies grant
+# (tests/template checks the two agree), then the garbage collector back on (o2o_bridge/init_phase.py).
+runtime.ready("s3", "sqs")
