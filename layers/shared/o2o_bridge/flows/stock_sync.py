@@ -675,13 +675,18 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
             _record_flushed(ctx, [], {}, None, marker, flush_id)
         return {"skus": 0, "skipped": len(dirty)}
     skus = [r.key for r in dirty]
-    quantities = offline_quantities(ctx, skus)
+    read_from_store: dict[str, tuple[int, int]] = {}
+    ctx.extras[P7_LEVELS] = read_from_store
+    try:
+        quantities = offline_quantities(ctx, skus)
+    finally:
+        ctx.extras.pop(P7_LEVELS, None)
     items = [{"sku_id": sku, "qty": quantities[sku]} for sku in skus]
     uploads = _upload_counts(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
                              remark="店+ store stock (near real time)")
     _record_flushed(ctx, dirty, quantities, ("stock:offline", "stock.offline.uploaded", {
         "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}),
-        marker, flush_id)
+        marker, flush_id, read_from_store)
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
 
@@ -704,20 +709,31 @@ def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id
 
 
 FLUSHED_PER_WRITE = 49  # SKUs a transaction records (2 items each, the marker and the trace: at most 100)
+# ctx.extras: while a flush aggregates, the levels it reads from 店+ (P7, a store never heard from for
+# a SKU) are held here, "<sku>|<store>" -> (qty, version), and recorded with what it sent.
+P7_LEVELS = "stock_sync.p7_levels"
 
 
 def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[str, int],
-                    trace: tuple[str, str, dict[str, Any]] | None, marker: Any, flush_id: str) -> None:
+                    trace: tuple[str, str, dict[str, Any]] | None, marker: Any, flush_id: str,
+                    read_from_store: dict[str, tuple[int, int]] | None = None) -> None:
     """What the flush sent (EVENT_PUSHED) and each SKU's dirty mark cleared, conditional on the
     mark it read: a SKU marked again while we pushed stays dirty for the next flush. One request
     per 49 SKUs, the flush's trace and its marker (``marker``: as read; None: not this flush's)
     closed in the last. The marker closes only at the version read: an event that rode along
-    since raised it, and the marker is then re-armed for a next flush, queued after the write."""
+    since raised it, and the marker is then re-armed for a next flush, queued after the write.
+    ``read_from_store``: levels read from 店+ for this flush (P7), recorded in the last write where
+    they fit (each only over a lower version: an event's newer level stays), else one by one first."""
     from ..ports import TogetherWrite
 
     now = ctx.now()
     at = now.isoformat()
     starts = list(range(0, len(dirty), FLUSHED_PER_WRITE)) or [0]
+    levels = dict(read_from_store or {})
+    if levels and 2 * len(dirty[starts[-1]:]) + len(levels) + 2 > 100:  # not in one transaction: apart
+        for pair, (qty, version) in levels.items():
+            claim_newer(ctx, STORE_LEVEL, pair, qty, version)
+        levels = {}
     for start in starts:
         part = list(dirty[start:start + FLUSHED_PER_WRITE])
         last = start == starts[-1]
@@ -732,6 +748,9 @@ def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[s
                 if record.key in clear:
                     writes.append(TogetherWrite(DIRTY, record.key, {"cleared": True, "at": at}, expect_version=True,
                                                 expected_version=record.version, ttl_days=DIRTY_TTL_DAYS))
+            if last:
+                writes += [TogetherWrite(STORE_LEVEL, pair, {"qty": qty, "version": level_version}, rank=level_version)
+                           for pair, (qty, level_version) in levels.items()]
             due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
             if last and version is not None:
                 writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at}, rank=0,
@@ -746,6 +765,10 @@ def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[s
                 break
             clear -= {write.key for write, (failed, _) in zip(writes, refused)
                       if failed and write.kind == DIRTY and write.key != MARKER}
+            # a level of 店+ refused: an event recorded that one or a newer one meanwhile, which stays
+            levels = {pair: level for pair, level in levels.items()
+                      if not any(failed and write.kind == STORE_LEVEL and write.key == pair
+                                 for write, (failed, _) in zip(writes, refused))}
             failed, current = refused[-1] if last and version is not None else (False, None)
             if failed:
                 if current is None or current.data.get("flush_id") not in (flush_id, rearm) or current.data.get("closed"):
@@ -777,8 +800,12 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
     for store, wanted in missing.items():
         if not wanted:
             continue
+        held_levels = ctx.extras.get(P7_LEVELS)
         for item in ctx.store.store_stock(store, wanted).items:
-            claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
+            if held_levels is not None:  # the flush records them with what it sent, in its one write
+                held_levels[f"{item.sku_id}|{store}"] = (item.qty, item.version or 0)
+            else:
+                claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
             levels.setdefault(item.sku_id, {})[store] = item.qty
     if held_too:  # dispatched orders hold their lines at the stores
         held_now = reservations.held_of([record for (kind, _), record in found.items()
