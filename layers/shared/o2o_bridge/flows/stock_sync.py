@@ -45,6 +45,9 @@ DIRTY = "stock.dirty"  # "<sku>" -> {at} | {cleared: true}: waits for the next f
 # rank: when that flush counts as lost), {flush_id, closed} once the flush has run.
 MARKER = " flush"
 FLUSH = "stock.flush"  # the release before kept its marker here ("offline"): no longer read
+# The release before lists the dirty marks as SKUs and passes over cleared ones: the marker says it is
+# one, so that a rollback, or the minutes of a deploy when both releases run, never uploads " flush".
+NOT_A_SKU = {"cleared": True}
 EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path last sent JST
 
 FLUSH_COMMAND = "stock.flush_offline"
@@ -627,7 +630,7 @@ def _marker_write(flush_id: str, due: datetime, now: datetime, by: str, *, versi
     closed, or its flush lost), or (``version``) over that version of it."""
     from ..ports import TogetherWrite
 
-    return TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "due": due.isoformat(), "queued_by": by},
+    return TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "due": due.isoformat(), "queued_by": by, **NOT_A_SKU},
                          rank=_ms(due + FLUSH_LOST_AFTER), rank_below=_ms(now),
                          expect_version=version is not None, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
 
@@ -753,7 +756,7 @@ def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[s
                            for pair, (qty, level_version) in levels.items()]
             due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
             if last and version is not None:
-                writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at}, rank=0,
+                writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at, **NOT_A_SKU}, rank=0,
                                             expect_version=True, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
                               if rearm is None else _marker_write(rearm, due, now, "flush", version=version))
             if not writes and trace is None:
