@@ -182,6 +182,9 @@ class FakeRecords:
                 return outcome
             for w in writes:
                 if w.data is None:
+                    if w.touch:  # the version goes up, the data stays
+                        current = self.items[(ent_id, w.kind, w.key)]
+                        self._write(ent_id, w.kind, w.key, current.data, current)
                     continue
                 if w.rank is not None:
                     self.ranks[(ent_id, w.kind, w.key)] = w.rank

@@ -153,7 +153,10 @@ class RetryRunner:
             self.queue.enqueue(failed, delay)
             self._record(failed, "retry.scheduled", {"attempt": failed.attempts, "delay_seconds": delay, "error": error}, "warning")
             return "retrying"
-        self._record(envelope, "retry.succeeded", {"attempts_before": envelope.attempts})
+        if envelope.attempts or envelope.replays:
+            # Only a retry's success is news; a first run's is told by its flow's own steps (a
+            # coalesced stock flush's upload, a fanned-out chunk), and its note was a write more.
+            self._record(envelope, "retry.succeeded", {"attempts_before": envelope.attempts})
         return "done"
 
     def _first_to_schedule(self, failed: RetryEnvelope) -> bool:

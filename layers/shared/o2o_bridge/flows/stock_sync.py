@@ -40,7 +40,14 @@ P6_MAX = 500
 WAREHOUSE_LEVEL = "stock.warehouse"  # "<pos warehouse code>|<sku>" -> {qty, version, pushed}
 STORE_LEVEL = "stock.store"  # "<sku>|<store code>" -> {qty, version}
 DIRTY = "stock.dirty"  # "<sku>" -> {at} | {cleared: true}: waits for the next flush
-FLUSH = "stock.flush"  # "offline" -> {flush_id, due}: one flush queued per tenant
+# The flush marker, among the dirty marks (a key no SKU can have: SKUs carry no leading space), so
+# that the flush reads it with them in one query: {flush_id, due} while its flush is queued (its
+# rank: when that flush counts as lost), {flush_id, closed} once the flush has run.
+MARKER = " flush"
+FLUSH = "stock.flush"  # the release before kept its marker here ("offline"): no longer read
+# The release before lists the dirty marks as SKUs and passes over cleared ones: the marker says it is
+# one, so that a rollback, or the minutes of a deploy when both releases run, never uploads " flush".
+NOT_A_SKU = {"cleared": True}
 EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path last sent JST
 
 FLUSH_COMMAND = "stock.flush_offline"
@@ -548,7 +555,10 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
     now = ctx.now()
     outcomes: dict[str, str] = {}
     replace: dict[str, int] = {}  # SKU -> the version of a level recorded before levels had a rank
-    schedule, legacy = False, None
+    # Whether a flush is queued, as far as this container knows: a wrong guess costs one refused
+    # transaction (which returns the marker), a right one lets the first event of a window write
+    # the marker in its one request, where it took a refused check and a second request before.
+    schedule = _flush_queued_until.get(ctx.ent_id, 0) <= _ms(now)
     for _ in range(8):
         changed = [sku for sku in levels if sku not in outcomes]
         if not changed:
@@ -563,20 +573,19 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
             writes.append(TogetherWrite(DIRTY, sku, {"at": now.isoformat()}, ttl_days=DIRTY_TTL_DAYS))
         due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
         flush_id = uuid.uuid4().hex[:12]
-        if schedule:  # no flush queued (or it is lost): this event queues one
-            writes.append(TogetherWrite(FLUSH, "offline", {"flush_id": flush_id, "due": due.isoformat(),
-                                                           "queued_by": "event"},
-                                        rank=_ms(due + FLUSH_LOST_AFTER), rank_below=_ms(now),
-                                        expect_version=legacy is not None, expected_version=legacy,
-                                        ttl_days=DIRTY_TTL_DAYS))
+        if schedule:  # no flush queued (or it is lost, or it has run): this event queues one
+            writes.append(_marker_write(flush_id, due, now, "event"))
         else:
-            writes.append(TogetherWrite(FLUSH, "offline", rank_above=_ms(now)))
+            # Riding along raises the marker's version: the flush, which read the marker with the
+            # dirty marks, closes it only at the version it read, so it knows this event came after.
+            writes.append(TogetherWrite(DIRTY, MARKER, rank_above=_ms(now), touch=True))
         flush = f"queued in {ctx.tenant.stock.coalesce_seconds} s" if schedule else "already queued"
         refused = ctx.records.write_together(ctx.ent_id, writes, trace=(
             (trace, "stock.changed.recorded", note(changed, flush)) if trace else None))
         if refused is None:
             if schedule:
                 _queue_flush(ctx, flush_id)
+                _remember_flush(ctx.ent_id, due)
             return changed, flush, trace is not None
         for sku, (failed, current) in zip(changed, refused[0:2 * len(changed):2]):
             if not failed:
@@ -591,16 +600,39 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
             else:  # an older level written without a rank: replace that version
                 replace[sku] = current.version
         failed, marker = refused[-1]
-        if failed:
-            if schedule and marker is not None and "queued_by" not in marker.data:
-                legacy = marker.version  # a marker of the release before (no rank): replaced, its flush still runs
-            else:
-                schedule, legacy = not schedule, None  # none live: write one; or another event just did
+        if failed:  # none live: write one; or one is live (another event's): ride along
+            schedule = not schedule
+            if not schedule and marker is not None and marker.data.get("due"):
+                # live: the next events ride along, also past its due until its flush has run
+                _remember_flush(ctx.ent_id, max(datetime.fromisoformat(marker.data["due"]), now + timedelta(seconds=2)))
+            elif schedule:
+                _flush_queued_until.pop(ctx.ent_id, None)
     raise TransientError(f"store levels of {store_code} are being written by many workers at once; try again")
 
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+# ent_id -> when the flush this container last saw queued is due (ms): only a guess of which write
+# the next event tries first (see _record_levels_part); the marker's conditions decide.
+_flush_queued_until: dict[str, int] = {}
+
+
+def _remember_flush(ent_id: str, due: datetime) -> None:
+    if len(_flush_queued_until) >= 1000:
+        _flush_queued_until.clear()
+    _flush_queued_until[ent_id] = _ms(due)
+
+
+def _marker_write(flush_id: str, due: datetime, now: datetime, by: str, *, version: int | None = None) -> Any:
+    """The marker of a flush queued now, due at ``due``: written where none is live (absent,
+    closed, or its flush lost), or (``version``) over that version of it."""
+    from ..ports import TogetherWrite
+
+    return TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "due": due.isoformat(), "queued_by": by, **NOT_A_SKU},
+                         rank=_ms(due + FLUSH_LOST_AFTER), rank_below=_ms(now),
+                         expect_version=version is not None, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
 
 
 def _queue_flush(ctx: "FlowContext", flush_id: str) -> None:
@@ -611,19 +643,30 @@ def _queue_flush(ctx: "FlowContext", flush_id: str) -> None:
         ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id, payload={"flush_id": flush_id},
                                         trace_key="stock:offline"), delay)
     except BaseException:
-        ctx.records.delete(ctx.ent_id, FLUSH, "offline")  # not queued: the event is not acknowledged
+        # Not queued: the event (or the flush that re-armed the marker) is not acknowledged and comes
+        # again; the marker goes so that it queues one then.
+        ctx.records.delete(ctx.ent_id, DIRTY, MARKER)
         raise
 
 
 @kit.flow_command(FLUSH_COMMAND)
 def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
-    """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse."""
-    # Let the next event queue the next flush: whatever it changes after this line is either
-    # read below or left dirty for that flush. Deleted without a read: a late copy of an older
-    # flush that deletes a newer one's marker only makes the next event queue one flush more.
-    ctx.records.delete(ctx.ent_id, FLUSH, "offline")
-    dirty = [r for r in ctx.records.list(ctx.ent_id, DIRTY) if not r.data.get("cleared")]
+    """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse.
+
+    The dirty marks and the flush marker are read in one query. The marker stays live while the
+    flush runs (events ride along on it, raising its version) and is closed with the flush's
+    last write, only at the version read: if an event rode along meanwhile, that write re-arms it
+    for a next flush instead, which is queued. So an event either finds a live marker whose
+    flush has not yet read the dirty marks (or re-arms it for the next), or none and queues one."""
+    flush_id = payload.get("flush_id") or "manual"
+    listed = ctx.records.list(ctx.ent_id, DIRTY)
+    marker = next((r for r in listed if r.key == MARKER), None)
+    if marker is not None and (marker.data.get("flush_id") != flush_id or marker.data.get("closed")):
+        marker = None  # another flush's (queued after this one was presumed lost): that one closes it
+    dirty = [r for r in listed if r.key != MARKER and not r.data.get("cleared")]
     if not dirty:
+        if marker is not None:
+            _record_flushed(ctx, [], {}, None, marker, flush_id)
         return {"skus": 0, "uploads": 0}
     if ctx.tenant.stock.master != "pos":  # switched to erp since the events came: the ERP owns the stock now
         for record in dirty:
@@ -631,46 +674,110 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
                             expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
         ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.skipped",
                             {"reason": "stock.master is erp: store stock is not pushed to the ERP", "skus": len(dirty)})
+        if marker is not None:
+            _record_flushed(ctx, [], {}, None, marker, flush_id)
         return {"skus": 0, "skipped": len(dirty)}
     skus = [r.key for r in dirty]
-    quantities = offline_quantities(ctx, skus)
+    read_from_store: dict[str, tuple[int, int]] = {}
+    ctx.extras[P7_LEVELS] = read_from_store
+    try:
+        quantities = offline_quantities(ctx, skus)
+    finally:
+        ctx.extras.pop(P7_LEVELS, None)
     items = [{"sku_id": sku, "qty": quantities[sku]} for sku in skus]
-    flush_id = payload.get("flush_id") or "manual"
-    uploads = upload_offline_stock(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
-                                   remark="店+ store stock (near real time)")
+    uploads = _upload_counts(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
+                             remark="店+ store stock (near real time)")
     _record_flushed(ctx, dirty, quantities, ("stock:offline", "stock.offline.uploaded", {
-        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}))
+        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}),
+        marker, flush_id, read_from_store)
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
 
 
-FLUSHED_PER_WRITE = 49  # SKUs a transaction records (2 items each, and the trace: at most 100)
+def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id_base: str, remark: str) -> list[str]:
+    """A flush's counts, ≤ ``erp.info.max_stock_items_per_upload`` items each. No effect record
+    around them: the upload id is the flush's and its content's, and the ERP takes an id once
+    (Erp.upload_store_stock: JST answers a second upload of one so_id with 160 "…已存在", which
+    counts as done). A flush run again (a crash after the ERP took it, a queue message delivered
+    twice) finds the same dirty marks and levels, so the same ids: the ERP refuses them, nothing
+    is counted twice; what the dirty marks' clearing records is the flush's "done"."""
+    done = []
+    size = ctx.erp.info.max_stock_items_per_upload
+    for number, start in enumerate(range(0, len(items), size), start=1):
+        so_id = f"{so_id_base}-{number}"
+        part = items[start:start + size]
+        ctx.erp.upload_store_stock(so_id, [SkuQty(i["sku_id"], int(i["qty"])) for i in part], remark=remark)
+        done.append(so_id)
+    return done
+
+
+FLUSHED_PER_WRITE = 49  # SKUs a transaction records (2 items each, the marker and the trace: at most 100)
+# ctx.extras: while a flush aggregates, the levels it reads from 店+ (P7, a store never heard from for
+# a SKU) are held here, "<sku>|<store>" -> (qty, version), and recorded with what it sent.
+P7_LEVELS = "stock_sync.p7_levels"
 
 
 def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[str, int],
-                    trace: tuple[str, str, dict[str, Any]]) -> None:
+                    trace: tuple[str, str, dict[str, Any]] | None, marker: Any, flush_id: str,
+                    read_from_store: dict[str, tuple[int, int]] | None = None) -> None:
     """What the flush sent (EVENT_PUSHED) and each SKU's dirty mark cleared, conditional on the
     mark it read: a SKU marked again while we pushed stays dirty for the next flush. One request
-    per 49 SKUs, the flush's trace in the last."""
+    per 49 SKUs, the flush's trace and its marker (``marker``: as read; None: not this flush's)
+    closed in the last. The marker closes only at the version read: an event that rode along
+    since raised it, and the marker is then re-armed for a next flush, queued after the write.
+    ``read_from_store``: levels read from 店+ for this flush (P7), recorded in the last write where
+    they fit (each only over a lower version: an event's newer level stays), else one by one first."""
     from ..ports import TogetherWrite
 
-    now = ctx.now().isoformat()
-    for start in range(0, len(dirty), FLUSHED_PER_WRITE):
+    now = ctx.now()
+    at = now.isoformat()
+    starts = list(range(0, len(dirty), FLUSHED_PER_WRITE)) or [0]
+    levels = dict(read_from_store or {})
+    if levels and 2 * len(dirty[starts[-1]:]) + len(levels) + 2 > 100:  # not in one transaction: apart
+        for pair, (qty, version) in levels.items():
+            claim_newer(ctx, STORE_LEVEL, pair, qty, version)
+        levels = {}
+    for start in starts:
         part = list(dirty[start:start + FLUSHED_PER_WRITE])
-        last = start + FLUSHED_PER_WRITE >= len(dirty)
+        last = start == starts[-1]
         clear = {record.key for record in part}
+        rearm: str | None = None  # the next flush's id, once an event is known to have ridden along
+        version = marker.version if marker is not None else None
         for _ in range(8):
             writes = []
             for record in part:
-                writes.append(TogetherWrite(EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": now},
+                writes.append(TogetherWrite(EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": at},
                                             ttl_days=DIRTY_TTL_DAYS))
                 if record.key in clear:
-                    writes.append(TogetherWrite(DIRTY, record.key, {"cleared": True, "at": now}, expect_version=True,
+                    writes.append(TogetherWrite(DIRTY, record.key, {"cleared": True, "at": at}, expect_version=True,
                                                 expected_version=record.version, ttl_days=DIRTY_TTL_DAYS))
+            if last:
+                writes += [TogetherWrite(STORE_LEVEL, pair, {"qty": qty, "version": level_version}, rank=level_version)
+                           for pair, (qty, level_version) in levels.items()]
+            due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
+            if last and version is not None:
+                writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at, **NOT_A_SKU}, rank=0,
+                                            expect_version=True, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
+                              if rearm is None else _marker_write(rearm, due, now, "flush", version=version))
+            if not writes and trace is None:
+                return
             refused = ctx.records.write_together(ctx.ent_id, writes, trace=trace if last else None)
             if refused is None:
+                if rearm is not None:
+                    _queue_flush(ctx, rearm)
                 break
-            clear -= {write.key for write, (failed, _) in zip(writes, refused) if failed and write.kind == DIRTY}
+            clear -= {write.key for write, (failed, _) in zip(writes, refused)
+                      if failed and write.kind == DIRTY and write.key != MARKER}
+            # a level of 店+ refused: an event recorded that one or a newer one meanwhile, which stays
+            levels = {pair: level for pair, level in levels.items()
+                      if not any(failed and write.kind == STORE_LEVEL and write.key == pair
+                                 for write, (failed, _) in zip(writes, refused))}
+            failed, current = refused[-1] if last and version is not None else (False, None)
+            if failed:
+                if current is None or current.data.get("flush_id") not in (flush_id, rearm) or current.data.get("closed"):
+                    version = None  # not ours any more (another flush's, or gone): left to its own flush
+                else:  # events rode along since the read: their SKUs wait for the next flush
+                    version, rearm = current.version, rearm or uuid.uuid4().hex[:12]
         else:
             raise TransientError("the flush's records are being written by many workers at once; try again")
 
@@ -696,8 +803,12 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
     for store, wanted in missing.items():
         if not wanted:
             continue
+        held_levels = ctx.extras.get(P7_LEVELS)
         for item in ctx.store.store_stock(store, wanted).items:
-            claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
+            if held_levels is not None:  # the flush records them with what it sent, in its one write
+                held_levels[f"{item.sku_id}|{store}"] = (item.qty, item.version or 0)
+            else:
+                claim_newer(ctx, STORE_LEVEL, f"{item.sku_id}|{store}", item.qty, item.version or 0)
             levels.setdefault(item.sku_id, {})[store] = item.qty
     if held_too:  # dispatched orders hold their lines at the stores
         held_now = reservations.held_of([record for (kind, _), record in found.items()

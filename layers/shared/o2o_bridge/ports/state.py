@@ -66,7 +66,9 @@ class TogetherWrite:
     """One record of ``RecordRepository.write_together``: ``data`` written as its next version,
     over a lower ``rank`` only (``rank_below``: over a rank lower than that instead), or at
     ``expected_version`` only (``expect_version``), or else whatever is stored; ``data`` None
-    writes nothing and only checks that the stored rank is above ``rank_above``."""
+    writes nothing and only checks that the stored rank is above ``rank_above`` (``touch``: and
+    raises the record's version, data unchanged, so whoever read the record before knows a
+    writer came since)."""
 
     kind: str
     key: str
@@ -77,6 +79,7 @@ class TogetherWrite:
     expect_version: bool = False
     expected_version: int | None = None  # with expect_version: None = only if absent
     ttl_days: int | None = None
+    touch: bool = False
 
 
 @dataclass(frozen=True)

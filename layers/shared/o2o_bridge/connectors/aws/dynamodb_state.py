@@ -503,12 +503,17 @@ class DynamoStateStore:
             key = {"pk": _s(f"REC#{ent_id}#{write.kind}"), "sk": _s(write.key)}
             names: dict[str, str] = {"#rank": "rank"}
             values: dict[str, Any] = {}
-            if write.data is None:  # a check only
+            if write.data is None:  # a check only, or a check that raises the version (touch)
                 values[":above"] = {"N": str(write.rank_above)}
-                items.append({"ConditionCheck": {"TableName": self.table, "Key": key,
-                                                 "ConditionExpression": "attribute_exists(pk) AND #rank > :above",
-                                                 "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-                                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+                check = {"TableName": self.table, "Key": key,
+                         "ConditionExpression": "attribute_exists(pk) AND #rank > :above",
+                         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+                if write.touch:
+                    values[":one"] = {"N": "1"}
+                    items.append({"Update": {**check, "UpdateExpression": "ADD version :one"}})
+                else:
+                    items.append({"ConditionCheck": check})
                 continue
             values.update({":data": _s(json.dumps(write.data, ensure_ascii=False, default=str)), ":at": _s(_now_iso()),
                            ":one": {"N": "1"}})
