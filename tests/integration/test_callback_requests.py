@@ -77,9 +77,11 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # (one transaction). Then the poll's share for it: the queued confirmations listed (one query a
     # batch), sent (RL, one call per 50), and settled together with nothing read (one transaction
     # per 25: each one's done, order, request deleted and step). With 2 a batch here the shared 3
-    # requests are 1.5 each (with 3 a batch, bench/cost.py -n 3: 4). Was 14 / 1, then 17 / 1.
-    "pos_events fulfilment.shipped": (4.5, GOAL_DUPLICATE),
-    "pos_events fulfilment.picked_up": (4.5, GOAL_DUPLICATE),
+    # requests are 1.5 each (with 3 a batch, bench/cost.py -n 3: 4): 4.5, and 5 when the tenant's
+    # cached minute runs out between the two events on a loaded machine (its read is counted then).
+    # Was 14 / 1, then 17 / 1.
+    "pos_events fulfilment.shipped": (5, GOAL_DUPLICATE),
+    "pos_events fulfilment.picked_up": (5, GOAL_DUPLICATE),
     # The event's record, the link, the order and its routing marker; the capacity and hold at
     # the rejecting store released; routed again (effect, the fallback store's capacity and hold,
     # the dispatch's effect, the buyer's profile read, the links, the order, the marker removed,
