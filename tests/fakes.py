@@ -161,7 +161,7 @@ class FakeRecords:
     def get_many_of(self, ent_id, wanted):
         return {(kind, key): self.items[(ent_id, kind, key)] for kind, key in wanted if (ent_id, kind, key) in self.items}
 
-    def write_together(self, ent_id, writes, *, trace=None):
+    def write_together(self, ent_id, writes, *, trace=None, traces=()):
         """As DynamoDB's transaction: every condition holds, or nothing is written and each write
         says whether its condition failed, with what is stored. The trace goes to ``timeline``
         (fake_context sets it) with the writes."""
@@ -169,7 +169,9 @@ class FakeRecords:
             outcome = []
             for w in writes:
                 current, rank = self.items.get((ent_id, w.kind, w.key)), self.ranks.get((ent_id, w.kind, w.key))
-                if w.data is None:
+                if w.delete:
+                    failed = w.expect_version and (current.version if current else None) != w.expected_version
+                elif w.data is None:
                     failed = current is None or rank is None or rank <= w.rank_above
                 elif w.expect_version:
                     failed = (current.version if current else None) != w.expected_version
@@ -181,6 +183,11 @@ class FakeRecords:
             if any(failed for failed, _ in outcome):
                 return outcome
             for w in writes:
+                if w.delete:
+                    self.items.pop((ent_id, w.kind, w.key), None)
+                    self.ranks.pop((ent_id, w.kind, w.key), None)
+                    self._drop_claims((ent_id, w.kind, w.key))
+                    continue
                 if w.data is None:
                     if w.touch:  # the version goes up, the data stays
                         current = self.items[(ent_id, w.kind, w.key)]
@@ -189,9 +196,9 @@ class FakeRecords:
                 if w.rank is not None:
                     self.ranks[(ent_id, w.kind, w.key)] = w.rank
                 self._write(ent_id, w.kind, w.key, w.data, self.items.get((ent_id, w.kind, w.key)))
-        if trace is not None and getattr(self, "timeline", None) is not None:
-            document, step, detail = trace
-            self.timeline.record(document, ent_id, step, detail)
+        if getattr(self, "timeline", None) is not None:
+            for document, step, detail in ((trace,) if trace is not None else ()) + tuple(traces):
+                self.timeline.record(document, ent_id, step, detail)
         return None
 
     def put_many_traced(self, ent_id, kind, writes, *, trace_key, ttl_days=None):
@@ -255,7 +262,12 @@ class FakeRecords:
             self.claims[at] = (owner, until)
             return True, self._claimed(at)
 
-    def complete(self, ent_id, kind, key, *, owner, data, expected_version, marks, steps=None, ttl_days=None):
+    def complete(self, ent_id, kind, key, *, owner, data, expected_version, marks, steps=None, ttl_days=None,
+                 writes=None):
+        """``writes()`` first, one write at a time (as DynamoDB does when the joined request is
+        refused: each its own crash point, the stricter case), then the "done"."""
+        if writes is not None:
+            writes()
         at = (ent_id, kind, key)
         with self._lock:
             current = self.items.get(at)

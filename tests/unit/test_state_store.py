@@ -503,3 +503,81 @@ def test_a_documents_record_is_claimed_and_completed_in_one_write_each_and_keeps
     assert taken and (state.data, state.version) == ({}, 0)
     assert work.release("10010", "s2.order", "SO-2", owner="a", created=True)
     assert work.get("10010", "s2.order", "SO-2") is None
+
+
+def test_a_documents_done_is_written_with_its_bookkeeping_in_one_request_or_else_one_by_one(aws):
+    """``records.complete(writes=...)``: the bookkeeping's puts held and written with the "done" in one
+    TransactWriteItems; refused (a held put's condition), nothing of it is written, the bookkeeping
+    runs again one write at a time and the "done" goes alone."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work = RecordView(store)
+    work.put("10010", "s1.order", "IO-1", {"status": "dispatched"})
+    work.put("10010", "reservation", "SKU|S1", {"orders": {"IO-1": 1, "IO-9": 2}})
+    taken, state = work.claim("10010", "s1.order", "IO-1", owner="a", until=200.0, now=100.0)
+    calls.clear()
+
+    def book():
+        held = work.get("10010", "reservation", "SKU|S1")
+        work.put("10010", "reservation", "SKU|S1", {"orders": {"IO-9": 2}}, expected_version=held.version)
+        work.put("10010", "s1.confirm.pending", "IO-1", {"how": "shipped"})
+
+    done, state = work.complete("10010", "s1.order", "IO-1", owner="a", data=state.data, expected_version=1,
+                                marks=frozenset({"s1.finished:F1"}), writes=book)
+    assert done and state.version == 2 and state.marks == {"s1.finished:F1"}
+    assert calls == ["before-call.dynamodb.TransactWriteItems"]  # the hold was read before (remembered)
+    fresh = RecordView(store)
+    assert fresh.get("10010", "reservation", "SKU|S1").data == {"orders": {"IO-9": 2}}
+    assert fresh.get("10010", "s1.confirm.pending", "IO-1").data == {"how": "shipped"}
+    refused, state = fresh.claim("10010", "s1.order", "IO-1", owner="b", until=300.0, now=150.0,
+                                 unless=("s1.finished:F1",))
+    assert not refused and state.version == 2
+
+    # A confirmation queued before (a held put refused): none of it joined, then one by one.
+    work = RecordView(store)
+    work.put("10010", "s1.order", "IO-2", {"status": "dispatched"})
+    work.put("10010", "s1.confirm.pending", "IO-2", {"how": "earlier"})
+    taken, state = work.claim("10010", "s1.order", "IO-2", owner="a", until=200.0, now=100.0)
+    runs = []
+
+    def book_again():
+        runs.append(1)
+        work.put("10010", "reservation", "SKU|S2", {"orders": {}})
+        work.put("10010", "s1.confirm.pending", "IO-2", {"how": "shipped"})
+
+    done, state = work.complete("10010", "s1.order", "IO-2", owner="a", data=state.data, expected_version=1,
+                                marks=frozenset({"s1.finished:F2"}), writes=book_again)
+    assert done and len(runs) == 2 and state.marks == {"s1.finished:F2"}
+    assert RecordView(store).get("10010", "s1.confirm.pending", "IO-2").data == {"how": "earlier"}
+    assert RecordView(store).get("10010", "reservation", "SKU|S2").data == {"orders": {}}
+
+
+def test_records_deleted_and_a_step_per_document_go_with_the_writes_of_one_transaction(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+    from o2o_bridge.ports import TogetherWrite
+
+    store = runtime.state_store()
+    work = RecordView(store)
+    pending = [work.put("10010", "s1.confirm.pending", io, {"how": "shipped"}) for io in ("A", "B")]
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    writes = [w for record in pending for w in (
+        TogetherWrite("effect", f"s1.confirm:{record.key}", {"state": "done"}, expect_version=True),
+        TogetherWrite("s1.confirm.pending", record.key, delete=True, expect_version=True,
+                      expected_version=record.version))]
+    assert work.write_together("10010", writes, traces=(("A", "s1.confirmed_in_jst", {}),
+                                                        ("B", "s1.confirmed_in_jst", {}))) is None
+    assert calls == ["before-call.dynamodb.TransactWriteItems"]
+    assert work.get("10010", "s1.confirm.pending", "A") is None and work.get("10010", "s1.confirm.pending", "B") is None
+    assert work.get("10010", "effect", "s1.confirm:B").data == {"state": "done"}
+    assert [e.step for e in store.entries("B", "10010")] == ["s1.confirmed_in_jst"]
+    # A "done" there already: nothing written, and the write that stood in the way is named.
+    again = work.put("10010", "s1.confirm.pending", "A", {"how": "shipped"})
+    refused = work.write_together("10010", [
+        TogetherWrite("effect", "s1.confirm:A", {"state": "done"}, expect_version=True),
+        TogetherWrite("s1.confirm.pending", "A", delete=True, expect_version=True, expected_version=again.version)])
+    assert [failed for failed, _ in refused] == [True, False]
+    assert work.get("10010", "s1.confirm.pending", "A") is not None

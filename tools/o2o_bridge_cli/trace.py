@@ -25,12 +25,16 @@ def show_trace(args) -> int:
     from . import NotFound
     from .environment import use_bridge_environment
 
+    from ..flows.cash_on_delivery import COD_KIND
+    from ..flows.store_fulfilment.order import ORDER_KIND as S1_ORDER_KIND
     from ..flows.warehouse_orders.ledger import DOCUMENT_KINDS
 
     use_bridge_environment()
     try:
-        # S2's ledgers keep their confirmations' steps (kit.claim_document): read with the rest.
-        entries = runtime.state_store().entries(args.key, args.tenant, kept_on=DOCUMENT_KINDS)
+        # S2's ledgers keep their confirmations' steps (kit.claim_document), S1's orders their store
+        # events' and the COD records their collections': read with the rest.
+        entries = runtime.state_store().entries(args.key, args.tenant,
+                                                kept_on=(*DOCUMENT_KINDS, S1_ORDER_KIND, COD_KIND))
     except AmbiguousKey as exc:  # the operator must say which tenant: a usage error
         raise BadRequest(str(exc)) from None
     if not entries:

@@ -42,8 +42,10 @@ class Route:
 
 
 ROUTES: dict[str, Route] = {
-    "fulfilment.shipped": Route(store_fulfilment.on_fulfilment_shipped, "S1, the store shipped"),
-    "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up"),
+    "fulfilment.shipped": Route(store_fulfilment.on_fulfilment_shipped, "S1, the store shipped",
+                                once_by_its_effect=True),
+    "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up",
+                                  once_by_its_effect=True),
     "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
     "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
                                        "S2, the warehouse is to ship a store order", once_by_its_effect=True),
@@ -71,7 +73,8 @@ ROUTES: dict[str, Route] = {
     "store_transfer.received": Route(erp_store_stock.on_store_transfer_received,
                                      "店店调拨, the receiving store took the goods in",
                                      only_recorded_when=erp_store_stock.books_nothing),
-    "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store"),
+    "payment.collected": Route(cash_on_delivery.on_payment_collected, "货到付款 collected at the store",
+                               once_by_its_effect=True),
     "product.changed": Route(cloud_warehouse.on_product_changed, "Q6, a store's product change sent to the cloud warehouse",
                              only_recorded_when=lambda ctx: cloud_warehouse.cloud_wms(ctx) is None),
     "member.updated": Route(members.on_member_updated, "member merge, a store member changed",

@@ -81,8 +81,14 @@ def _change(ctx: "FlowContext", key: str, change) -> tuple[dict[str, Any] | None
         after = change(dict(before) if before else None)
         if after is None or after == before:
             return before, before
-        if ctx.records.put(ctx.ent_id, COD_KIND, key, after, expected_version=current.version if current else None,
-                           ttl_days=COD_TTL_DAYS):
+        # A record there is changed keeping its claim, marks and steps (``on_payment_collected``
+        # claims it); a new one is put (the write a joined block holds).
+        if current is not None:
+            written = ctx.records.replace(ctx.ent_id, COD_KIND, key, after, expected_version=current.version,
+                                          ttl_days=COD_TTL_DAYS)
+        else:
+            written = ctx.records.put(ctx.ent_id, COD_KIND, key, after, ttl_days=COD_TTL_DAYS)
+        if written:
             return before, after
     raise kit.EffectInProgress(f"COD record {key} kept changing; try again")
 
@@ -95,13 +101,16 @@ def _status(record: dict[str, Any]) -> str:
     return "collected" if Decimal(record["collected"]) == Decimal(record["expected"]) else "mismatch"
 
 
-def handed_over(ctx: "FlowContext", io_id: str, *, how: str, at: datetime, collected: Any = None) -> None:
+def handed_over(ctx: "FlowContext", io_id: str, *, how: str, at: datetime, collected: Any = None,
+                order: dict[str, Any] | None = None) -> None:
     """The store shipped online order ``io_id`` or the customer picked it up (``collected``: the
-    event's optional ``cod_collected`` {amount, method})."""
-    from .store_fulfilment import load_order
+    event's optional ``cod_collected`` {amount, method}). ``order``: the order's record, when the
+    caller has it (nothing is read for it then)."""
+    if order is None:
+        from .store_fulfilment import load_order
 
-    known = load_order(ctx, str(io_id))
-    order = known.data if known else {"io_id": str(io_id)}
+        known = load_order(ctx, str(io_id))
+        order = known.data if known else {"io_id": str(io_id)}
     io_id = str(io_id)
     expected = _money(order.get("cod_amount"))
     if expected is None and collected is None:
@@ -155,25 +164,73 @@ def record_collection(ctx: "FlowContext", io_id: str, *, amount: Any, method: st
     return after["status"]
 
 
+COLLECTED = "cod.collected"  # a COD record's mark: a payment.collected event recorded on it
+
+
 def on_payment_collected(event, ctx: "FlowContext") -> None:
     """``payment.collected``: 货到付款 money the store collected for an online order (external_id,
-    the JST io_id) or a store order (order_no)."""
+    the JST io_id) or a store order (order_no).
+
+    The event keeps no record of its own (its route says ``once_by_its_effect``): it claims the
+    COD record (``kit.claim_document``: one write that returns the record, so nothing is read
+    first) and the "done" writes the collection, the mark ``COLLECTED`` and its step, in one
+    request. A repeat is the claim refused by the mark (another amount reported is noted on the
+    timeline, never counted). An online order not handed over yet is checked against its order."""
     from . import store_fulfilment
 
     data = event.data
     io_id = getattr(data, "external_id", None)
-    if io_id:
-        # The order and its COD record (which record_collection reads next) in one request.
-        ctx.records.prefetch(ctx.ent_id, [(store_fulfilment.ORDER_KIND, str(io_id)), (COD_KIND, str(io_id))])
-        order = store_fulfilment.load_order(ctx, str(io_id))
-        if order is None:
-            raise UnprocessableRequest(f"data.external_id: {io_id} is not an online order the bridge dispatched")
-        record_collection(ctx, str(io_id), amount=data.amount, method=data.method, at=data.collected_at,
-                          source="payment.collected", store_code=order.data.get("store_code"))
-        return
-    order_no = str(data.order_no)
-    record_collection(ctx, order_key(order_no), amount=data.amount, method=data.method, at=data.collected_at,
-                      source="payment.collected")
+    key = str(io_id) if io_id else order_key(str(data.order_no))
+    source = "payment.collected"
+    amount_text = str(_money(data.amount))
+    at = data.collected_at
+    with kit.claim_document(ctx, COD_KIND, key, unless=(COLLECTED,), ttl_days=COD_TTL_DAYS) as claim:
+        record = claim.data or None
+        if claim.repeated or (record and record.get("collected") is not None):
+            _reported_again(ctx, key, record or {}, amount_text, source)
+            if not claim.repeated:  # collected by the shipped / picked-up event: marked, so a repeat is one write
+                _collected_fact(ctx, key, record, amount_text, at, source)
+                claim.complete(marks=(COLLECTED,))
+            return
+        store_code = (record or {}).get("store_code")
+        if io_id and not (record or {}).get("handed_at"):
+            order = store_fulfilment.load_order(ctx, key)
+            if order is None or not order.data:
+                raise UnprocessableRequest(f"data.external_id: {io_id} is not an online order the bridge dispatched")
+            store_code = store_code or order.data.get("store_code")
+        after = _collected(record, key, amount_text, data.method, at, source, store_code)
+        # The fact before the "done": a crash between them does both again (the fact is kept once).
+        _collected_fact(ctx, key, after, amount_text, at, source)
+        claim.complete(lambda stored: _collected(stored or None, key, amount_text, data.method, at, source, store_code)
+                       if (stored or {}).get("collected") is None else stored,
+                       marks=(COLLECTED,),
+                       step=("cod.collected", {"amount": amount_text, "expected": after.get("expected"),
+                                               "method": data.method, "status": after["status"], "source": source},
+                             "info" if after["status"] == "collected" else "warning"))
+    ctx.metric("CodCollected", 1)
+
+
+def _collected(record: dict[str, Any] | None, key: str, amount_text: str, method: str | None, at: datetime,
+               source: str, store_code: str | None) -> dict[str, Any]:
+    """The COD record with the collection reported (the first report; ``record_collection``'s change)."""
+    d = record or {"io_id": key, "expected": None, "store_code": store_code, "handed_at": None}
+    changed = {**d, "collected": amount_text, "method": method, "collected_at": at.isoformat(), "source": source}
+    changed["status"] = _status(changed)
+    return changed
+
+
+def _collected_fact(ctx: "FlowContext", key: str, record: dict[str, Any] | None, amount_text: str, at: datetime,
+                    source: str) -> None:
+    record = record or {}
+    ledger_facts.cod_collected(ctx, io_id=key, store_code=record.get("store_code"),
+                               amount=record.get("collected", amount_text), method=record.get("method"),
+                               at=record.get("collected_at", at), source=record.get("source", source))
+
+
+def _reported_again(ctx: "FlowContext", key: str, record: dict[str, Any], amount_text: str, source: str) -> None:
+    if record.get("collected") not in (None, amount_text):
+        ctx.timeline.record(key, ctx.ent_id, "cod.reported_again",
+                            {"first": record.get("collected"), "now": amount_text, "source": source}, level="warning")
 
 
 # --- S2: a store order the warehouse ships 货到付款 -------------------------------------------------

@@ -434,6 +434,16 @@ def effect_recorded(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | 
     raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
 
 
+def recorded_write(key: str, result: Any, now: Callable[[], datetime], *, ttl_days: int | None = 400) -> Any:
+    """``effect_recorded``'s "done" as one write of a transaction (``records.write_together``): written
+    only where the key is unused. Refused (a "done" there, another worker's claim), the caller
+    records that effect with ``effect_recorded``, which decides on what is stored."""
+    from ..ports import TogetherWrite
+
+    return TogetherWrite(EFFECT_KIND, key, _done(result, now), expect_version=True, expected_version=None,
+                         ttl_days=ttl_days)
+
+
 def effect_done(ctx: FlowContext, key: str) -> bool:
     record = ctx.records.get(ctx.ent_id, EFFECT_KIND, key)
     return record is not None and record.data.get("state") == "done"
@@ -495,27 +505,35 @@ class DocumentClaim:
 
     def complete(self, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *,
                  marks: Iterable[str] = (), unmark: Iterable[str] = (),
-                 step: tuple[str, dict[str, Any]] | None = None) -> bool:
+                 step: tuple[Any, ...] | None = None, book: Callable[[], Any] | None = None) -> bool:
         """The effect is done: the record's ``change`` (applied to the data stored now), ``marks``
         added and ``unmark`` taken away, ``step`` on the document's timeline, and the claim freed,
         in one write, only if this claim still holds. True: this worker's "done" counts; False: it
         called after its lease ran out and another worker's "done" (the first of ``marks``) is
-        there (a late repeat). EffectLeaseLost when neither."""
+        there (a late repeat). EffectLeaseLost when neither.
+
+        ``book()``: the effect's bookkeeping on other records (their puts, links), written with the
+        "done" in one request (``records.complete(writes=...)``, as ``effect_once``'s ``book``). It
+        runs before the "done" either way, so it must book the same when run twice and record no
+        timeline step of the document (those go as ``step``, or are recorded before this)."""
         if not self.open:
             raise RuntimeError(f"{self.kind} {self.key}: no open claim to complete")
         marks, unmark = tuple(marks), set(unmark)
         take_held = getattr(self.ctx.timeline, "take_held", None)
         held = take_held(self.key, self.ctx.ent_id) if take_held is not None and step is not None else None
-        entry = None if step is None else {"at": self.ctx.now().isoformat(), "step": step[0], "level": "info",
+        level = step[2] if step is not None and len(step) > 2 else "info"  # (step, detail[, level])
+        entry = None if step is None else {"at": self.ctx.now().isoformat(), "step": step[0], "level": level,
                                            "detail": step[1]}
         for _ in range(8):  # other changes of the record meanwhile (another flow's): applied over them
             data = change(json.loads(json.dumps(self.data))) if change is not None else self.data
             steps = None if held is None else (self.steps + tuple(held) + (entry,))[-STEPS_KEPT:]
+            joined = {"writes": book} if book is not None else {}
+            book = None  # written (or answered by what is stored) with the first try, joined or not
             try:
                 ok, state = self.ctx.records.complete(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
                                                       data=data, expected_version=self.version,
                                                       marks=(self.marks | set(marks)) - unmark, steps=steps,
-                                                      ttl_days=self.ttl_days)
+                                                      ttl_days=self.ttl_days, **joined)
             except Exception:
                 self._hold_again(held)
                 raise
@@ -523,7 +541,7 @@ class DocumentClaim:
                 self._close()
                 self._read(state)
                 if held is None and step is not None:
-                    self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1])
+                    self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1], level=level)
                 return True
             if state is None or state.owner != self.owner:
                 break

@@ -80,6 +80,8 @@ class TogetherWrite:
     expected_version: int | None = None  # with expect_version: None = only if absent
     ttl_days: int | None = None
     touch: bool = False
+    # True: the record is deleted instead (at ``expected_version`` with ``expect_version``).
+    delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,11 +190,12 @@ class RecordRepository(Protocol):
         """The records of these ``(kind, key)`` that exist, of any kinds (a request per 100)."""
 
     def write_together(self, ent_id: str, writes: list[TogetherWrite], *,
-                       trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+                       trace: tuple[str, str, dict[str, Any]] | None = None,
+                       traces: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> list[tuple[bool, Record | None]] | None:
         """The ``writes`` (each on its own condition) and the timeline entry ``trace`` (document
-        key, step, detail) in one request, all or none (at most 99 writes). None when written;
-        else, per write, whether its condition failed and the record stored then, so the caller
-        decides without reading."""
+        key, step, detail), and those of ``traces`` (one per document), in one request, all or none
+        (at most 100 items). None when written; else, per write, whether its condition failed and
+        the record stored then, so the caller decides without reading."""
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         """Delete (only if the stored version is ``expected_version``, when given). False when
@@ -216,11 +219,14 @@ class RecordRepository(Protocol):
 
     def complete(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
                  expected_version: int, marks: frozenset[str], steps: tuple[dict[str, Any], ...] | None = None,
-                 ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+                 ttl_days: int | None = None, writes: Callable[[], Any] | None = None) -> tuple[bool, ClaimedRecord | None]:
         """Write ``data`` (the next version), ``marks`` (all of them) and ``steps`` (all of them, when
         given) and free the claim, only if ``owner`` still holds it and the version is
         ``expected_version``: one conditional write. ``(True, the record now)`` or ``(False, the
-        record stored now)``."""
+        record stored now)``. ``writes()``, when given (the effect's bookkeeping: record puts,
+        links), is written with it in one request where the store can (all or none), as
+        ``put_joined`` joins them; else one by one before it. Either way they are written (or
+        answered by what is stored) when this returns, so the caller does not run them again."""
 
     def release(self, ent_id: str, kind: str, key: str, *, owner: str,
                 marks: frozenset[str] | None = None) -> bool:

@@ -371,9 +371,51 @@ class DynamoStateStore:
     def complete_record(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
                         expected_version: int, marks: frozenset[str],
                         steps: tuple[dict[str, Any], ...] | None = None,
-                        ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+                        ttl_days: int | None = None,
+                        writes: Callable[[], Any] | None = None) -> tuple[bool, ClaimedRecord | None]:
         """The "done": the data, marks and steps written and the claim freed in one UpdateItem, only
-        if ``owner`` still holds the claim and the version is the one read."""
+        if ``owner`` still holds the claim and the version is the one read.
+
+        ``writes()`` (the effect's bookkeeping): its record puts and links are held while it runs,
+        as ``put_joined`` holds them, and written with the "done" in one TransactWriteItems, all or
+        none. Refused (the claim no longer this owner's, a held write's condition, more than 100
+        items), nothing of it is written: ``writes()`` runs again with every write sent at once and
+        answered by what is stored, and then the "done" alone, whose answer says what is stored."""
+        update = self._complete_update(owner=owner, data=data, expected_version=expected_version, marks=marks,
+                                       steps=steps, ttl_days=ttl_days)
+        if writes is not None:
+            if self._held_writes() is not None or getattr(_joining, "store", None) is not None:
+                writes()  # nested in a joined block: the outer block joins
+            elif self._complete_joined(ent_id, kind, key, update, writes):
+                return True, ClaimedRecord(json.loads(json.dumps(data, default=str)), expected_version + 1, None, None,
+                                           frozenset(marks), tuple(steps or ()))
+        return self._update_claimed(ent_id, kind, key, **update)
+
+    def _complete_joined(self, ent_id: str, kind: str, key: str, update: dict[str, Any],
+                         writes: Callable[[], Any]) -> bool:
+        """``writes()`` held and the "done" ``update``, in one transaction; False when refused, after
+        ``writes()`` ran again one write at a time (the caller then writes the "done" alone)."""
+        _joining.store, _joining.items = self, []
+        try:
+            writes()
+            items = _joining.items
+        finally:
+            _joining.store, _joining.items = None, []
+        request = [*items, {"Update": {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)},
+                                       **update}}]
+        if len(request) <= TRANSACTION_MAX:
+            try:
+                self.client.transact_write_items(TransactItems=request)
+                return True
+            except ClientError as exc:
+                if not _conditional_failed(exc) and exc.response.get("Error", {}).get("Code") != "ValidationException":
+                    raise
+        writes()  # one by one, as without joining
+        return False
+
+    def _complete_update(self, *, owner: str, data: dict[str, Any], expected_version: int, marks: frozenset[str],
+                         steps: tuple[dict[str, Any], ...] | None, ttl_days: int | None) -> dict[str, Any]:
+        """The UpdateItem of a "done": data, version, marks and steps set, the claim removed."""
         values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)),
                                   ":next": {"N": str(expected_version + 1)}, ":expected": {"N": str(expected_version)},
                                   ":owner": _s(owner), ":at": _s(_now_iso())}
@@ -390,11 +432,10 @@ class DynamoStateStore:
         if ttl_days:
             values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
             sets.append("expires_at = :expires")
-        return self._update_claimed(ent_id, kind, key,
-                                    UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                                    ConditionExpression="#claim.#owner = :owner AND version = :expected",
-                                    ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
-                                    ExpressionAttributeValues=values)
+        return {"UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                "ConditionExpression": "#claim.#owner = :owner AND version = :expected",
+                "ExpressionAttributeNames": {"#claim": "claim", "#owner": "owner", "#data": "data"},
+                "ExpressionAttributeValues": values}
 
     def _update_claimed(self, ent_id: str, kind: str, key: str, **update: Any) -> tuple[bool, ClaimedRecord | None]:
         """One conditional UpdateItem of a document's record: ``(True, the record now)``, or
@@ -491,7 +532,8 @@ class DynamoStateStore:
         return refused
 
     def write_records_together(self, ent_id: str, writes: list[TogetherWrite], *,
-                               trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+                               trace: tuple[str, str, dict[str, Any]] | None = None,
+                               traces: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> list[tuple[bool, Record | None]] | None:
         """The ``writes`` (records of any kinds, each on its own condition, see ``TogetherWrite``)
         and a timeline entry (``trace``: document key and entry) in one TransactWriteItems, all or
         none. None when written; else, per write, whether its condition failed and the record
@@ -503,6 +545,17 @@ class DynamoStateStore:
             key = {"pk": _s(f"REC#{ent_id}#{write.kind}"), "sk": _s(write.key)}
             names: dict[str, str] = {"#rank": "rank"}
             values: dict[str, Any] = {}
+            if write.delete:
+                gone: dict[str, Any] = {"TableName": self.table, "Key": key}
+                if write.expect_version:
+                    if write.expected_version is None:
+                        gone["ConditionExpression"] = "attribute_not_exists(pk)"
+                    else:
+                        gone["ConditionExpression"] = "version = :expected"
+                        gone["ExpressionAttributeValues"] = {":expected": {"N": str(write.expected_version)}}
+                    gone["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+                items.append({"Delete": gone})
+                continue
             if write.data is None:  # a check only, or a check that raises the version (touch)
                 values[":above"] = {"N": str(write.rank_above)}
                 check = {"TableName": self.table, "Key": key,
@@ -542,8 +595,7 @@ class DynamoStateStore:
             update.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one", ExpressionAttributeNames=names,
                           ExpressionAttributeValues=values)
             items.append({"Update": update})
-        if trace is not None:
-            document, step, detail = trace
+        for document, step, detail in ((trace,) if trace is not None else ()) + tuple(traces):
             items.append({"Put": {"TableName": self.table, "Item": self._timeline_item(
                 ent_id, document, [{"at": _now_iso(), "step": step, "level": "info", "detail": detail}])}})
         if len(items) > TRANSACTION_MAX:
@@ -1007,10 +1059,20 @@ class RecordView:
 
     def complete(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any], expected_version: int,
                  marks: frozenset[str], steps: tuple[dict[str, Any], ...] | None = None,
-                 ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+                 ttl_days: int | None = None, writes: Callable[[], Any] | None = None) -> tuple[bool, ClaimedRecord | None]:
+        run = None
+        if writes is not None:
+            runs = []
+
+            def run() -> Any:
+                if runs:  # the joined request was refused: what the first run remembered was never written
+                    self._known.clear()
+                runs.append(1)
+                return writes()
+
         done, state = self.store.complete_record(ent_id, kind, key, owner=owner, data=data,
                                                  expected_version=expected_version, marks=marks, steps=steps,
-                                                 ttl_days=ttl_days)
+                                                 ttl_days=ttl_days, writes=run)
         self._after_claim(ent_id, kind, key, state)
         return done, state
 
@@ -1049,9 +1111,12 @@ class RecordView:
         return found
 
     def write_together(self, ent_id: str, writes: list[TogetherWrite], *,
-                       trace: tuple[str, str, dict[str, Any]] | None = None) -> list[tuple[bool, Record | None]] | None:
+                       trace: tuple[str, str, dict[str, Any]] | None = None,
+                       traces: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> list[tuple[bool, Record | None]] | None:
         for write in writes:
             self._forget(ent_id, write.kind, write.key)
+        if traces:
+            return self.store.write_records_together(ent_id, writes, trace=trace, traces=tuple(traces))
         return self.store.write_records_together(ent_id, writes, trace=trace)
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import PermanentError, TransientError
 from .. import ledger_facts, reservations
-from ..kit import effect_once, effect_recorded, flow_command
+from ..kit import effect_once, effect_recorded, flow_command, recorded_write
 from .exceptions import EXCEPTION_KIND, park, resolve_exception
 from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order
 
@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 PENDING_CONFIRM_KIND = "s1.confirm.pending"
 # Stop confirming (and scanning, scan.py) with this much time left; the next run goes on.
 TIME_MARGIN_SECONDS = 20.0
+# A request's copy of the order as the store event left it ({"version", "data"}): the batch confirms
+# the outbound from it without reading the order (its write is conditional on that version).
+ORDER_SNAPSHOT = "order_as_queued"
+# Outbounds settled in one transaction: each is its "done", its order, its request deleted and its
+# timeline step (4 of the 100 items a transaction takes).
+TOGETHER = 25
 
 
 def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
@@ -31,11 +37,12 @@ def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     goes now; the confirmation waits for the next poll's batch (one conditional write; a
     repeated event finds it waiting and changes nothing)."""
     io_id = str(payload["io_id"])
-    known = load_order(ctx, io_id)
-    if known is not None:
-        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
-        # Said so in the request: its confirmation does not read the holds again to release them.
-        payload = {**payload, "hold_released": True}
+    if not payload.get("hold_released"):  # the caller released it (store_events.store_finished)
+        known = load_order(ctx, io_id)
+        if known is not None:
+            reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+            # Said so in the request: its confirmation does not read the holds again to release them.
+            payload = {**payload, "hold_released": True}
     ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
 
 
@@ -72,15 +79,18 @@ def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str |
             counts["deferred"] = str(exc)
             break
         counts["calls"] += 1
-        # What settling each outbound reads, for the whole call in one request: its order and any
-        # exception parked for it (served from the flow's records view; every write stays
-        # conditional on the version read).
+        # The outbounds whose request carries their order: settled together, nothing read first.
+        settled = _settle_together(ctx, [r for r in batch if _settles_together(r, results.get(r.key))], results)
+        rest = [r for r in batch if r.key not in settled]
+        # What settling each of the others reads, in one request: its order and any exception parked
+        # for it (served from the flow's records view; every write stays conditional on the version read).
         try:
-            ctx.records.prefetch(ctx.ent_id, [(kind, r.key) for r in batch for kind in (ORDER_KIND, EXCEPTION_KIND)])
+            ctx.records.prefetch(ctx.ent_id, [(kind, r.key) for r in rest for kind in (ORDER_KIND, EXCEPTION_KIND)])
         except TransientError:
             pass  # throttled: each outbound reads its own records as it is settled
         for record in batch:
-            outcome = _settle_confirmation(ctx, record, results.get(record.key))
+            outcome = "confirmed" if record.key in settled else _settle_confirmation(ctx, record,
+                                                                                      results.get(record.key))
             counts[outcome] += 1
             if outcome == "confirmed":
                 last = record.key
@@ -98,12 +108,76 @@ def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":
                                 payload.get("tracking_no"))
 
 
+def _settles_together(record: Any, result: Any) -> bool:
+    """Confirmed by the ERP, and its request carries the order (and was never parked): the batch
+    settles it without a read."""
+    return (result is not None and not isinstance(result, Exception) and ORDER_SNAPSHOT in record.data
+            and not record.data.get("parked"))
+
+
+def _settle_together(ctx: "FlowContext", records: list[Any], results: dict[str, Any]) -> set[str]:
+    """What the ERP confirmed, settled in one transaction per ``TOGETHER`` outbounds, with nothing
+    read first: each outbound's "done" (written only where none is: ``kit.recorded_write``), its
+    order confirmed (only at the version its request carries), its request deleted (only the version
+    read) and its timeline step. The ledger facts go first (a crash after them repeats them, and
+    they are kept once). An outbound whose write is refused (confirmed before, its order or request
+    changed meanwhile) is settled one at a time after, the others together again. Returns the
+    outbounds settled."""
+    from ...ports import TogetherWrite
+
+    settled: set[str] = set()
+    booked = []
+    for record in records:
+        snapshot, payload = record.data[ORDER_SNAPSHOT], record.data
+        try:
+            ledger_facts.fulfilled(ctx, snapshot["data"], how=payload["how"], fulfilment_id=payload["fulfilment_id"],
+                                   at=payload.get("at"))
+        except Exception:  # noqa: BLE001 - this outbound alone goes the one-at-a-time way (parked there)
+            continue
+        booked.append(record)
+    records = booked
+    for start in range(0, len(records), TOGETHER):
+        group = records[start:start + TOGETHER]
+        for _ in range(2):
+            writes, traces = [], []
+            for record in group:
+                io_id, payload = record.key, record.data
+                snapshot = payload[ORDER_SNAPSHOT]
+                order = Order(snapshot["version"], dict(snapshot["data"]))
+                order.confirm(payload["how"])
+                writes += [recorded_write(f"s1.confirm:{io_id}", results[io_id], ctx.now),
+                           TogetherWrite(ORDER_KIND, io_id, order.data, expect_version=True,
+                                         expected_version=snapshot["version"], ttl_days=ORDER_TTL_DAYS),
+                           TogetherWrite(PENDING_CONFIRM_KIND, io_id, delete=True, expect_version=True,
+                                         expected_version=record.version)]
+                traces.append((io_id, "s1.confirmed_in_jst", {**results[io_id],
+                                                              "fulfilment_id": payload["fulfilment_id"]}))
+            try:
+                refused = ctx.records.write_together(ctx.ent_id, writes, traces=tuple(traces))
+            except TransientError:  # a conflict with another transaction: one at a time
+                break
+            if refused is None:
+                settled.update(record.key for record in group)
+                ctx.metric("FulfilmentConfirmed", len(group))
+                break
+            stood_in_the_way = {record.key for i, record in enumerate(group)
+                                if any(failed for failed, _ in refused[3 * i:3 * i + 3])}
+            group = [record for record in group if record.key not in stood_in_the_way]
+            if not group:
+                break
+    return settled
+
+
 def _settle_confirmation(ctx: "FlowContext", record: Any, result: Any) -> str:
     payload = record.data
     io_id = record.key
+    # What an operator's retry runs (s1.confirm_outbound): the request without its copy of the order.
+    retry = {"command": "s1.confirm_outbound", "payload": {k: v for k, v in payload.items() if k != ORDER_SNAPSHOT}}
+    version = record.version
     if isinstance(result, PermanentError) or result is None:
         reason = str(result) if result is not None else f"the {ctx.erp.info.display_name} answer did not name it"
-        park(ctx, io_id, "confirm_refused", reason, retry={"command": "s1.confirm_outbound", "payload": payload})
+        version = _parking(ctx, record)
+        park(ctx, io_id, "confirm_refused", reason, retry=retry)
         outcome = "refused"
     else:
         try:
@@ -112,14 +186,26 @@ def _settle_confirmation(ctx: "FlowContext", record: Any, result: Any) -> str:
         except TransientError:  # another worker is settling this outbound: the next poll looks again
             return "waiting"
         except Exception as exc:  # this outbound alone, parked with its reason: the others go on
+            version = _parking(ctx, record)
             park(ctx, io_id, "confirm_refused", f"confirmed in {ctx.erp.info.display_name}, then: {exc}",
-                 retry={"command": "s1.confirm_outbound", "payload": payload})
+                 retry=retry)
             outcome = "refused"
         else:
             outcome = "confirmed"
     # Only the request this batch read: a store event that came meanwhile waits for the next.
-    ctx.records.delete(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, expected_version=record.version)
+    ctx.records.delete(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, expected_version=version)
     return outcome
+
+
+def _parking(ctx: "FlowContext", record: Any) -> int:
+    """The request is about to be parked: said so on it first, so that should the run end before it
+    is deleted, the next run settles it one at a time (which resolves the exception) rather than
+    together. Returns the request's version now."""
+    if ORDER_SNAPSHOT not in record.data or record.data.get("parked"):
+        return record.version
+    written = ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, record.key, {**record.data, "parked": True},
+                              expected_version=record.version, ttl_days=ORDER_TTL_DAYS)
+    return written.version if written is not None else record.version
 
 
 @flow_command("s1.confirm_outbound")

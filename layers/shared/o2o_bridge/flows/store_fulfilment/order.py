@@ -137,8 +137,10 @@ def change_order(ctx: "FlowContext", io_id: str, transition: Callable[..., None]
             return before, before
         if _routing(after) and not (_routing(before) and before["route_no"] == after["route_no"]):
             note_routing(ctx, io_id, after["route_no"])  # before the order: a crash leaves no order unseen
-        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=order.version,
-                           ttl_days=ORDER_TTL_DAYS):
+        # ``replace``: the record's marks and timeline steps (a store's shipped or picked-up event keeps
+        # them there, kit.claim_document) and a claim held on it stay.
+        if ctx.records.replace(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=order.version,
+                               ttl_days=ORDER_TTL_DAYS):
             if _routing(before) and not _routing(after):
                 _routing_done(ctx, io_id, before["route_no"])
             return before, after

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import TransientError, UnprocessableRequest
 from .. import cash_on_delivery as cod, ledger_facts, reservations, routing
-from ..kit import attempt, flow_command
-from .confirmations import queue_confirmation
+from ..kit import attempt, claim_document, flow_command
+from .confirmations import ORDER_SNAPSHOT, queue_confirmation
 from .dispatch import FULFILMENT, OUTBOUND_ROUTE, dispatch
-from .order import Order, change_order, load_order
+from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order
 
 if TYPE_CHECKING:
     from ...events.models import PosEvent
@@ -42,28 +42,67 @@ def outbound_of_event(ctx: "FlowContext", fulfilment_id: str, external_id: str) 
                                "order the bridge created")
 
 
+def finished_mark(fulfilment_id: str) -> str:
+    """The order record's mark of a store's shipped or picked-up event about ``fulfilment_id``."""
+    return f"s1.finished:{fulfilment_id}"
+
+
 def on_fulfilment_shipped(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
-    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
-    ctx.timeline.record(io_id, ctx.ent_id, "s1.store_shipped",
-                        {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
-                         "tracking_no": data.tracking_no, "event_id": event.event_id})
-    cod.handed_over(ctx, io_id, how="shipped", at=data.shipped_at,
-                    collected=data.cod_collected)
-    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "shipped",
-                             "carrier_code": data.carrier_code, "tracking_no": data.tracking_no,
-                             "at": data.shipped_at.isoformat()})
+    store_finished(ctx, event, how="shipped", at=data.shipped_at,
+                   step=("s1.store_shipped", {"fulfilment_id": data.fulfilment_id, "carrier": data.carrier_code,
+                                              "tracking_no": data.tracking_no, "event_id": event.event_id}),
+                   confirmation={"carrier_code": data.carrier_code, "tracking_no": data.tracking_no})
 
 
 def on_fulfilment_picked_up(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
-    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
-    ctx.timeline.record(io_id, ctx.ent_id, "s1.customer_picked_up",
-                        {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id})
-    cod.handed_over(ctx, io_id, how="picked_up", at=data.picked_up_at,
-                    collected=data.cod_collected)
-    queue_confirmation(ctx, {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": "picked_up",
-                             "at": data.picked_up_at.isoformat()})
+    store_finished(ctx, event, how="picked_up", at=data.picked_up_at,
+                   step=("s1.customer_picked_up", {"fulfilment_id": data.fulfilment_id, "event_id": event.event_id}),
+                   confirmation={})
+
+
+def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, step: tuple[str, dict[str, Any]],
+                   confirmation: dict[str, Any]) -> None:
+    """The goods left the store (shipped, picked up): the COD money noted, the order's hold on the
+    store's stock released and its confirmation queued for the poll's batch, once per fulfilment.
+
+    The event keeps no record of its own (its route says ``once_by_its_effect``): it claims the
+    order's record (``kit.claim_document``, one write that returns the order, so nothing is read
+    first), and the "done" marks it finished for this fulfilment, with the event's step, the hold
+    released and the confirmation queued, in one request. A repeat (the same event, or another
+    about the same fulfilment) is the claim refused by that mark. The order answers which
+    fulfilment it is at now; one it is not at (an earlier route's) is checked by its link."""
+    data = event.data
+    io_id = str(data.external_id)
+    mark = finished_mark(data.fulfilment_id)
+    with claim_document(ctx, ORDER_KIND, io_id, unless=(mark,), ttl_days=ORDER_TTL_DAYS) as claim:
+        if claim.repeated:
+            return
+        if not claim.data or claim.data.get("fulfilment_id") != data.fulfilment_id:
+            outbound_of_event(ctx, data.fulfilment_id, data.external_id)  # the bridge's, by its link; else it raises
+            if not claim.data:
+                raise UnprocessableRequest(f"data.external_id: outbound {io_id} is not known to the bridge")
+        order = claim.data
+        store_code, items = order.get("store_code"), order.get("items", [])
+        # What releasing the hold reads (the SKUs' holds at the store), and the COD record, in one request.
+        ctx.records.prefetch(ctx.ent_id, [*reservations.records_of(store_code, items),
+                                          *([(cod.COD_KIND, io_id)] if order.get("cod_amount") or data.cod_collected
+                                            else [])])
+        # Noted before the "done" (a COD order only; repeat-safe: the first hand-over counts), its
+        # steps ride with the "done".
+        cod.handed_over(ctx, io_id, how=how, at=at, collected=data.cod_collected, order=order)
+        payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "how": how, **confirmation,
+                   "at": at.isoformat(), "hold_released": True,
+                   # The order as this "done" leaves it: the poll's batch confirms it without reading it
+                   # (its write is conditional on this version; a changed order is read then).
+                   ORDER_SNAPSHOT: {"version": claim.version + 1, "data": order}}
+
+        def book() -> None:
+            reservations.release(ctx, store_code, io_id, items)
+            queue_confirmation(ctx, payload)
+
+        claim.complete(marks=(mark,), step=step, book=book)
 
 
 def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
