@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError, PermanentError
-from ..ports import DocumentLink, MalformedRow
+from ..ports import MalformedRow
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..redaction import redact_text
 from ..shanghai_time import from_jst_text
@@ -130,8 +130,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
 def _book_part(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any], result: dict[str, Any]) -> None:
     doc_no, external_id, system = payload["doc_no"], payload["external_id"], ctx.warehouse.info.system
     io_id = str(result["io_id"])
-    ctx.links.link(DocumentLink(ctx.ent_id, f"{system}_other_inout_external", f"{kind.direction}:{external_id}",
-                                f"{system}_io_id", io_id, {"doc_no": doc_no, "kind": kind.name}))
+    # No link of the part to the warehouse's id: the open part holds both (what the follow-up and
+    # the store's call read) and the id is an alias of the document's timeline (`o2o trace <io_id>`).
     opened = ctx.records.put(ctx.ent_id, OPEN, _part_key(kind, doc_no, payload["part"]), {
         "kind": kind.name, "doc_no": doc_no, "store_code": payload["store_code"], "part": payload["part"],
         "parts": payload["parts"], "external_id": external_id, "io_id": io_id, "status": "WaitConfirm",

@@ -371,9 +371,11 @@ class DynamoStateStore:
     def complete_record(self, ent_id: str, kind: str, key: str, *, owner: str, data: dict[str, Any],
                         expected_version: int, marks: frozenset[str],
                         steps: tuple[dict[str, Any], ...] | None = None,
-                        ttl_days: int | None = None) -> tuple[bool, ClaimedRecord | None]:
+                        ttl_days: int | None = None,
+                        _into: list[dict[str, Any]] | None = None) -> tuple[bool, ClaimedRecord | None]:
         """The "done": the data, marks and steps written and the claim freed in one UpdateItem, only
-        if ``owner`` still holds the claim and the version is the one read."""
+        if ``owner`` still holds the claim and the version is the one read. (``_into``: the update
+        is added there instead of sent, for ``complete_records_together``.)"""
         values: dict[str, Any] = {":data": _s(json.dumps(data, ensure_ascii=False, default=str)),
                                   ":next": {"N": str(expected_version + 1)}, ":expected": {"N": str(expected_version)},
                                   ":owner": _s(owner), ":at": _s(_now_iso())}
@@ -390,11 +392,32 @@ class DynamoStateStore:
         if ttl_days:
             values[":expires"] = {"N": str(int(time.time()) + ttl_days * 86400)}
             sets.append("expires_at = :expires")
-        return self._update_claimed(ent_id, kind, key,
-                                    UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                                    ConditionExpression="#claim.#owner = :owner AND version = :expected",
-                                    ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
-                                    ExpressionAttributeValues=values)
+        update = dict(UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                      ConditionExpression="#claim.#owner = :owner AND version = :expected",
+                      ExpressionAttributeNames={"#claim": "claim", "#owner": "owner", "#data": "data"},
+                      ExpressionAttributeValues=values)
+        if _into is not None:
+            _into.append({"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}, **update})
+            return True, None
+        return self._update_claimed(ent_id, kind, key, **update)
+
+    def complete_records_together(self, ent_id: str, writes: list[dict[str, Any]]) -> bool:
+        """``complete_record`` of each of ``writes`` in one TransactWriteItems, all or none: False
+        (nothing written) when a condition fails or another transaction was on the same items."""
+        if not writes or len(writes) > TRANSACTION_MAX:
+            return False
+        captured: list[dict[str, Any]] = []
+        for write in writes:
+            self.complete_record(ent_id, write["kind"], write["key"], owner=write["owner"], data=write["data"],
+                                 expected_version=write["expected_version"], marks=frozenset(write["marks"]),
+                                 steps=write.get("steps"), ttl_days=write.get("ttl_days"), _into=captured)
+        try:
+            self.client.transact_write_items(TransactItems=[{"Update": update} for update in captured])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("TransactionCanceledException", "ValidationException"):
+                return False
+            raise
+        return True
 
     def _update_claimed(self, ent_id: str, kind: str, key: str, **update: Any) -> tuple[bool, ClaimedRecord | None]:
         """One conditional UpdateItem of a document's record: ``(True, the record now)``, or
@@ -1008,6 +1031,11 @@ class RecordView:
                                                  ttl_days=ttl_days)
         self._after_claim(ent_id, kind, key, state)
         return done, state
+
+    def complete_together(self, ent_id: str, writes: list[dict[str, Any]]) -> bool:
+        for write in writes:
+            self._forget(ent_id, write["kind"], write["key"])
+        return self.store.complete_records_together(ent_id, writes)
 
     def release(self, ent_id: str, kind: str, key: str, *, owner: str, marks: frozenset[str] | None = None,
                 created: bool = False) -> bool:
