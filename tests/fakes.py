@@ -281,6 +281,25 @@ class FakeRecords:
                 self.steps[at] = tuple(steps)
             return True, self._claimed(at)
 
+    def complete_together(self, ent_id, writes):
+        """As DynamoDB's transaction: every claim still its owner's at the version read, or nothing."""
+        with self._lock:
+            for w in writes:
+                at = (ent_id, w["kind"], w["key"])
+                current = self.items.get(at)
+                if current is None or self.claims.get(at, (None,))[0] != w["owner"] \
+                        or current.version != w["expected_version"]:
+                    return False
+            for w in writes:
+                at = (ent_id, w["kind"], w["key"])
+                self.items[at] = Record(ent_id, w["kind"], w["key"], copy.deepcopy(w["data"]), w["expected_version"] + 1,
+                                        datetime.now(timezone.utc))
+                self.claims.pop(at, None)
+                self.marks[at] = frozenset(w["marks"])
+                if w.get("steps") is not None:
+                    self.steps[at] = tuple(w["steps"])
+        return True
+
     def release(self, ent_id, kind, key, *, owner, marks=None, created=False):
         at = (ent_id, kind, key)
         with self._lock:

@@ -106,3 +106,53 @@ def test_a_claim_held_by_this_piece_of_work_is_found_again_not_claimed_twice(wor
             assert inner is outer and not inner.repeated
         assert outer.open  # the outermost block gives it back
     assert not outer.open
+
+
+NEWS = "qimen.document"
+
+
+def test_completions_inside_joining_are_held_and_written_with_the_joining_claims_done(workers):
+    """claim.joining(): another claim's done is held (its data and marks show it, a second use of
+    the same document in this work finds it held) and written with the joining claim's own done,
+    in one request; nothing of either is written before."""
+    ctx, other = workers
+    ctx.records.put(ctx.ent_id, NEWS, KEY, {"confirmed": 0})
+    calls = []
+    together = ctx.records.complete_together
+    ctx.records.complete_together = lambda *a, **k: calls.append(a) or together(*a, **k)
+    with kit.claim_document(ctx, NEWS, KEY, unless=("message:1",)) as news, news.joining():
+        with kit.claim_document(ctx, KIND, KEY, unless=("parcel:1",)) as parcel:
+            assert parcel.complete(lambda data: {**data, "shipped": 1}, marks=("parcel:1",))
+        again = kit.claim_document(ctx, KIND, KEY, unless=("parcel:1",))
+        assert again is parcel and again.repeated and parcel.data == {"shipped": 1}
+        with kit.claim_document(ctx, KIND, KEY, unless=("parcel:2",)) as second:
+            assert second.complete(lambda data: {**data, "shipped": data["shipped"] + 1}, marks=("parcel:2",))
+        assert ctx.records.get(ctx.ent_id, KIND, KEY).data == {}  # held, not written yet
+        with pytest.raises(kit.EffectInProgress):  # still claimed: nobody else takes it meanwhile
+            kit.claim_document(other, KIND, KEY)
+        assert news.complete(lambda data: {**data, "confirmed": 2}, marks=("message:1",))
+    assert len(calls) == 1
+    assert ctx.records.get(ctx.ent_id, KIND, KEY).data == {"shipped": 2}
+    assert ctx.records.get(ctx.ent_id, NEWS, KEY).data == {"confirmed": 2}
+    assert kit.claim_document(other, KIND, KEY, unless=("parcel:2",)).repeated
+    assert kit.claim_document(other, NEWS, KEY, unless=("message:1",)).repeated
+
+
+def test_a_refused_joint_write_is_written_one_claim_at_a_time_and_a_failed_block_keeps_what_was_done(workers):
+    ctx, other = workers
+    ctx.records.complete_together = lambda *a, **k: False  # e.g. the store could not write them together
+    with kit.claim_document(ctx, NEWS, KEY) as news, news.joining():
+        with kit.claim_document(ctx, KIND, KEY, unless=("parcel:1",)) as parcel:
+            parcel.complete(lambda data: {"shipped": 1}, marks=("parcel:1",))
+        assert news.complete(lambda data: {"confirmed": 1}, marks=("message:1",))
+    assert ctx.records.get(ctx.ent_id, KIND, KEY).data == {"shipped": 1}
+    assert ctx.records.get(ctx.ent_id, NEWS, KEY).data == {"confirmed": 1}
+    # The joining claim's work fails after a held done: the done is written alone, the claim given back.
+    with pytest.raises(RuntimeError):
+        with kit.claim_document(ctx, NEWS, "SO-2") as news, news.joining():
+            with kit.claim_document(ctx, KIND, "SO-2", unless=("parcel:9",)) as parcel:
+                parcel.complete(lambda data: {"shipped": 9}, marks=("parcel:9",))
+            raise RuntimeError("the hand-over failed")
+    assert ctx.records.get(ctx.ent_id, KIND, "SO-2").data == {"shipped": 9}
+    assert kit.claim_document(other, KIND, "SO-2", unless=("parcel:9",)).repeated
+    assert ctx.records.get(ctx.ent_id, NEWS, "SO-2") is None  # the claim it created is given back

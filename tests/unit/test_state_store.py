@@ -581,3 +581,25 @@ def test_records_deleted_and_a_step_per_document_go_with_the_writes_of_one_trans
         TogetherWrite("s1.confirm.pending", "A", delete=True, expect_version=True, expected_version=again.version)])
     assert [failed for failed, _ in refused] == [True, False]
     assert work.get("10010", "s1.confirm.pending", "A") is not None
+
+
+def test_claimed_records_are_completed_together_in_one_transaction_or_not_at_all(aws):
+    """records.complete_together (kit's ``joining``): one TransactWriteItems of the "done"s; a
+    claim that is no longer its owner's refuses the lot, and nothing is written."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    work = RecordView(store)
+    for kind in ("qimen.document", "s2.order"):
+        work.claim("10010", kind, "QD-1", owner="a", until=200.0, now=100.0)
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    writes = [{"kind": kind, "key": "QD-1", "owner": "a", "data": {"kind": kind}, "expected_version": 0,
+               "marks": {f"{kind}:done"}, "steps": None, "ttl_days": 1} for kind in ("s2.order", "qimen.document")]
+    assert not work.complete_together("10010", [{**writes[0], "owner": "b"}, writes[1]])
+    assert store.get_record("10010", "qimen.document", "QD-1").version == 0  # nothing written
+    calls.clear()
+    assert work.complete_together("10010", writes) and len(calls) == 1
+    for kind in ("qimen.document", "s2.order"):
+        taken, state = work.claim("10010", kind, "QD-1", owner="c", until=300.0, now=150.0, unless=(f"{kind}:done",))
+        assert not taken and state.owner is None and state.version == 1 and state.data == {"kind": kind}

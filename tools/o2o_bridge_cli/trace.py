@@ -25,16 +25,17 @@ def show_trace(args) -> int:
     from . import NotFound
     from .environment import use_bridge_environment
 
+    from ..connectors.qimen.ledger import DOCUMENT_KIND as QIMEN_DOCUMENT
     from ..flows.cash_on_delivery import COD_KIND
     from ..flows.store_fulfilment.order import ORDER_KIND as S1_ORDER_KIND
     from ..flows.warehouse_orders.ledger import DOCUMENT_KINDS
 
     use_bridge_environment()
     try:
-        # S2's ledgers keep their confirmations' steps (kit.claim_document), S1's orders their store
-        # events' and the COD records their collections': read with the rest.
+        # S2's ledgers and a cloud WMS document's keep their confirmations' steps (kit.claim_document),
+        # S1's orders their store events' and the COD records their collections': read with the rest.
         entries = runtime.state_store().entries(args.key, args.tenant,
-                                                kept_on=(*DOCUMENT_KINDS, S1_ORDER_KIND, COD_KIND))
+                                                kept_on=(*DOCUMENT_KINDS, QIMEN_DOCUMENT, S1_ORDER_KIND, COD_KIND))
     except AmbiguousKey as exc:  # the operator must say which tenant: a usage error
         raise BadRequest(str(exc)) from None
     if not entries:

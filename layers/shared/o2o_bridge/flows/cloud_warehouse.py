@@ -30,6 +30,7 @@ signed (/qimen/callback), through the ``CloudWarehouse`` port and hands it to th
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -70,6 +71,10 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
     """One WMS message (a confirm or a stock report), taken once per ``message.key``."""
     wms = _the_wms(ctx)
     system = wms.info.system
+    effect = f"{system}.message:{message.key}"
+    record = wms.message_record(message)
+    if record is not None:
+        return _take_on_document(ctx, wms, message, effect, record)
 
     def take() -> dict[str, Any]:
         news = wms.take_message(message)
@@ -77,16 +82,56 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
         # queued or parked).
         return {**news.detail, "handed": _hand_over(ctx, news)}
 
-    outcome = kit.effect_once(ctx, f"{system}.message:{message.key}", take, ttl_days=MESSAGE_TTL_DAYS)
+    outcome = kit.effect_once(ctx, effect, take, ttl_days=MESSAGE_TTL_DAYS)
     if outcome.repeated:
-        # A log line, not a timeline entry: the gateway's re-sends are routine, and a repeat then
-        # costs the one refused claim (the document's timeline keeps what the message did once).
-        from ..observability import logger
-
-        logger.info(f"{system} message taken before, answered again", extra={
-            "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
+        _repeated(ctx, system, message)
         return {"outcome": "repeated", **(outcome.result or {})}
     return {"outcome": "done", **(outcome.result or {})}
+
+
+def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "WmsMessage", effect: str,
+                      record: tuple[str, str]) -> dict[str, Any]:
+    """A confirm, taken once on its document's record at the adapter (kit.claim_document): the claim
+    answers the record (nothing read before it) and is refused by the message's mark when the
+    message was taken before, so a repeat is that one request. The record's change, the message's
+    mark and what the hand-over's steps complete on their own documents' records (a parcel at the
+    store order's ledger) are written in one request (``joining``): all of it or, after a crash,
+    none, and the message is taken again after the lease (each effect under its business key)."""
+    claim = kit.claim_document(ctx, *record, unless=(effect,), ttl_days=MESSAGE_TTL_DAYS)
+    if claim.repeated:
+        _repeated(ctx, wms.info.system, message)
+        return {"outcome": "repeated"}
+    with claim, claim.joining():
+        as_read = json.loads(json.dumps(claim.data))
+        news = wms.take_message(message, record=as_read)
+        written = dict(news.record) if news.record is not None else None
+        if news.store_documents_done and written is not None:
+            # A finished 配货 / 退仓: the store-side flow reads the document's state from the
+            # adapter's record, so it is written first (the claim kept; the mark after the hand-over).
+            claim.write(lambda _: written)
+            as_read, written = claim.data, None
+        result = {**news.detail, "handed": _hand_over(ctx, news)}
+
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            if written is None:
+                return data
+            if data != as_read:  # changed meanwhile by another writer: the WMS sends the message again
+                raise TransientError(f"{message.trace_key}'s record changed while the message was taken",
+                                     retry_after_seconds=5)
+            return written
+
+        # The document's steps this message recorded, left by the hand-over, go with its "done".
+        claim.complete(change, marks=(effect,), steps_held=True)
+    return {"outcome": "done", **result}
+
+
+def _repeated(ctx: kit.FlowContext, system: str, message: "WmsMessage") -> None:
+    # A log line, not a timeline entry: the gateway's re-sends are routine, and a repeat then
+    # costs the one refused claim (the document's timeline keeps what the message did once).
+    from ..observability import logger
+
+    logger.info(f"{system} message taken before, answered again", extra={
+        "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
 
 
 def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:

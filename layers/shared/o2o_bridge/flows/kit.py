@@ -8,6 +8,7 @@ get a live one from the composition root (o2o_bridge/wiring.py ``context_for``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -462,6 +463,8 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
 # the same downstream business key.
 
 CLAIMS = "kit.document_claims"  # ctx.extras: the claims this piece of work holds, by (kind, key)
+JOINING = "kit.joining_claims"  # ctx.extras: per thread, the claim whose "done" the others' join
+TOGETHER_MAX = 25  # claims whose "done" go in one request (a transaction holds 100 items)
 # Timeline steps a document's record keeps, the oldest going first: every write of the record
 # bills its size (a write unit per KB), so it keeps a document's few confirmations, not a log.
 STEPS_KEPT = 16
@@ -470,9 +473,9 @@ STEPS_KEPT = 16
 class DocumentClaim:
     """A claim on one document's record (``claim_document``), or the refusal of one (``repeated``:
     a mark in ``unless`` says the effect is done). ``data``, ``version`` and ``marks`` are the
-    record's as the claim read them. Used as a context manager, a claim still open when the block
-    ends (the work found nothing to do, or failed) is released; a nested block leaves that to the
-    outermost."""
+    record's as the claim read them (with what this work's held completions add: ``joining``).
+    Used as a context manager, a claim still open when the block ends (the work found nothing to
+    do, or failed) is released; a nested block leaves that to the outermost."""
 
     def __init__(self, ctx: FlowContext, kind: str, key: str, owner: str | None, state: Any, *,
                  repeated: bool, ttl_days: int | None) -> None:
@@ -480,6 +483,11 @@ class DocumentClaim:
         self.repeated = repeated
         self.open = owner is not None and not repeated
         self._depth = 0
+        # Completions held for the claim that joins them (``joining``): (change, marks, unmark,
+        # the timeline entries taken or None, its own step's entry or None, the step when the
+        # entries could not be taken).
+        self._ops: list[tuple[Any, tuple[str, ...], set[str], list[dict[str, Any]] | None, Any, Any]] = []
+        self._joined: list["DocumentClaim"] = []
         self._read(state)
 
     def _close(self) -> None:
@@ -489,10 +497,29 @@ class DocumentClaim:
             del held[(threading.get_ident(), self.kind, self.key)]
 
     def _read(self, state: Any) -> None:
-        self.data: dict[str, Any] = dict(state.data) if state is not None else {}
+        self._base_data: dict[str, Any] = dict(state.data) if state is not None else {}
         self.version: int = state.version if state is not None else 0
-        self.marks: frozenset[str] = state.marks if state is not None else frozenset()
-        self.steps: tuple[dict[str, Any], ...] = state.steps if state is not None else ()
+        self._base_marks: frozenset[str] = state.marks if state is not None else frozenset()
+        self._base_steps: tuple[dict[str, Any], ...] = state.steps if state is not None else ()
+        self._view()
+
+    def _composed(self) -> tuple[dict[str, Any], frozenset[str], tuple[dict[str, Any], ...], bool]:
+        """The record as the held completions leave it, over the record as read."""
+        data, marks, steps, with_steps = self._base_data, self._base_marks, self._base_steps, False
+        for change, add, remove, entries, own, _ in self._ops:
+            data = change(json.loads(json.dumps(data))) if change is not None else data
+            marks = frozenset((marks | set(add)) - remove)
+            if entries is not None and (entries or own):
+                steps, with_steps = (steps + tuple(entries) + ((own,) if own else ()))[-STEPS_KEPT:], True
+        return data, marks, steps, with_steps
+
+    def _view(self) -> None:
+        self.data, self.marks, self.steps, _ = self._composed()
+
+    @property
+    def held(self) -> bool:
+        """Completed, the write held for the claim that joins it (``joining``)."""
+        return bool(self._ops)
 
     def __enter__(self) -> "DocumentClaim":
         self._depth += 1
@@ -500,70 +527,178 @@ class DocumentClaim:
 
     def __exit__(self, *exc: Any) -> None:
         self._depth -= 1
-        if self._depth == 0 and self.open:
+        if self._depth == 0 and self.open and not self.held:
             self.release()
 
     def complete(self, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *,
                  marks: Iterable[str] = (), unmark: Iterable[str] = (),
-                 step: tuple[Any, ...] | None = None, book: Callable[[], Any] | None = None) -> bool:
+                 step: tuple[Any, ...] | None = None, steps_held: bool = False,
+                 book: Callable[[], Any] | None = None) -> bool:
         """The effect is done: the record's ``change`` (applied to the data stored now), ``marks``
         added and ``unmark`` taken away, ``step`` on the document's timeline, and the claim freed,
         in one write, only if this claim still holds. True: this worker's "done" counts; False: it
         called after its lease ran out and another worker's "done" (the first of ``marks``) is
         there (a late repeat). EffectLeaseLost when neither.
 
+        Inside another claim's ``joining`` block the write is held (the claim stays this work's,
+        its ``data`` and ``marks`` showing the change) and goes with that claim's own "done", in
+        one request; True is answered then (see ``joining`` for a refused joint write).
+        ``steps_held``: with no ``step`` of its own, the document's steps this work holds go
+        with the write all the same (none left to write when the invocation ends). ``step`` is
+        ``(step, detail)`` or ``(step, detail, level)``.
+
         ``book()``: the effect's bookkeeping on other records (their puts, links), written with the
         "done" in one request (``records.complete(writes=...)``, as ``effect_once``'s ``book``). It
         runs before the "done" either way, so it must book the same when run twice and record no
-        timeline step of the document (those go as ``step``, or are recorded before this)."""
+        timeline step of the document (those go as ``step``, or are recorded before this). A
+        completion with ``book`` is not held by a ``joining`` block: it is written at once."""
         if not self.open:
             raise RuntimeError(f"{self.kind} {self.key}: no open claim to complete")
         marks, unmark = tuple(marks), set(unmark)
         take_held = getattr(self.ctx.timeline, "take_held", None)
-        held = take_held(self.key, self.ctx.ent_id) if take_held is not None and step is not None else None
-        level = step[2] if step is not None and len(step) > 2 else "info"  # (step, detail[, level])
+        held = (take_held(self.key, self.ctx.ent_id) if take_held is not None and (step is not None or steps_held)
+                else None)
+        level = step[2] if step is not None and len(step) > 2 else "info"
         entry = None if step is None else {"at": self.ctx.now().isoformat(), "step": step[0], "level": level,
                                            "detail": step[1]}
+        self._ops.append((change, marks, unmark, held, entry if held is not None else None,
+                          step if held is None else None))
+        joiner = self.ctx.extras.get(JOINING, {}).get(threading.get_ident())
+        if joiner is not None and joiner is not self and book is None:
+            self._view()
+            if self not in joiner._joined:
+                joiner._joined.append(self)
+            return True
+        joined, self._joined = self._joined, []
+        try:
+            if joined and book is None and self._write_together(joined):
+                return True
+        except BaseException:
+            self._joined = joined  # written alone when the joining block ends
+            self._hold_again()
+            raise
+        for other in joined:  # refused together (or nothing to join): one by one, as without joining
+            other._finish()
+        return self._finish(book)
+
+    def write(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """The record's ``change`` written now, the claim kept (for a step that reads the record
+        before the claim's "done"): one write, only over the version the claim read
+        (TransientError when the record changed meanwhile)."""
+        if not self.open or self.held:
+            raise RuntimeError(f"{self.kind} {self.key}: no open claim to write with")
+        data = change(json.loads(json.dumps(self.data)))
+        written = self.ctx.records.replace(self.ctx.ent_id, self.kind, self.key, data, expected_version=self.version,
+                                           ttl_days=self.ttl_days)
+        if written is None:
+            raise TransientError(f"{self.kind} {self.key} changed while it was claimed; try again",
+                                 retry_after_seconds=5)
+        self._base_data, self.version = data, written.version
+        self._view()
+
+    def _write_together(self, joined: list["DocumentClaim"]) -> bool:
+        """This claim's "done" with the held ones, in one request: True when written."""
+        together = getattr(self.ctx.records, "complete_together", None)
+        claims = [*joined, self]
+        if together is None or len(claims) > TOGETHER_MAX:
+            return False
+        writes = []
+        for claim in claims:
+            data, marks, steps, with_steps = claim._composed()
+            writes.append({"kind": claim.kind, "key": claim.key, "owner": claim.owner, "data": data,
+                           "expected_version": claim.version, "marks": marks,
+                           "steps": steps if with_steps else None, "ttl_days": claim.ttl_days})
+        if not together(self.ctx.ent_id, writes):
+            return False
+        from ..ports import ClaimedRecord
+
+        for claim, write in zip(claims, writes):
+            claim._done(ClaimedRecord(write["data"], claim.version + 1, None, None, frozenset(write["marks"]),
+                                      write["steps"] if write["steps"] is not None else claim._base_steps))
+        return True
+
+    def _done(self, state: Any) -> None:
+        unheld = [step for *_, step in self._ops if step is not None]
+        self._ops = []
+        self._close()
+        self._read(state)
+        for step in unheld:
+            self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1],
+                                     level=step[2] if len(step) > 2 else "info")
+
+    def _finish(self, book: Callable[[], Any] | None = None) -> bool:
+        """The held completions written on their own (one conditional write, again over other
+        changes of the record meanwhile), with ``book``'s writes joined to the first try."""
+        state = None
         for _ in range(8):  # other changes of the record meanwhile (another flow's): applied over them
-            data = change(json.loads(json.dumps(self.data))) if change is not None else self.data
-            steps = None if held is None else (self.steps + tuple(held) + (entry,))[-STEPS_KEPT:]
             joined = {"writes": book} if book is not None else {}
             book = None  # written (or answered by what is stored) with the first try, joined or not
             try:
+                data, marks, steps, with_steps = self._composed()
                 ok, state = self.ctx.records.complete(self.ctx.ent_id, self.kind, self.key, owner=self.owner,
-                                                      data=data, expected_version=self.version,
-                                                      marks=(self.marks | set(marks)) - unmark, steps=steps,
-                                                      ttl_days=self.ttl_days, **joined)
+                                                      data=data, expected_version=self.version, marks=marks,
+                                                      steps=steps if with_steps else None, ttl_days=self.ttl_days,
+                                                      **joined)
             except Exception:
-                self._hold_again(held)
+                self._hold_again()
                 raise
             if ok:
-                self._close()
-                self._read(state)
-                if held is None and step is not None:
-                    self.ctx.timeline.record(self.key, self.ctx.ent_id, step[0], step[1], level=level)
+                self._done(state)
                 return True
             if state is None or state.owner != self.owner:
                 break
             self._read(state)
+        first = next((add[0] for _, add, *_ in self._ops if add), None)
+        self._hold_again()
         self._close()
-        self._hold_again(held)
         self.ctx.metric("EffectLeaseLost", 1)
-        if state is not None and marks and marks[0] in state.marks:
+        if state is not None and first is not None and first in state.marks:
             self._read(state)
             return False
         raise EffectLeaseLost(f"{self.kind} {self.key}: done after this worker's claim ran out; another worker "
                               "holds it now and its result will count", retry_after_seconds=30)
 
-    def _hold_again(self, held: list[dict[str, Any]] | None) -> None:
+    def _hold_again(self) -> None:
         """What this invocation held for the document, not written with it: written as before."""
-        for earlier in held or ():
-            self.ctx.timeline.record(self.key, self.ctx.ent_id, earlier["step"], earlier["detail"],
-                                     level=earlier.get("level", "info"))
+        ops, self._ops = self._ops, []
+        for _, _, _, entries, _, _ in ops:
+            for earlier in entries or ():
+                self.ctx.timeline.record(self.key, self.ctx.ent_id, earlier["step"], earlier["detail"],
+                                         level=earlier.get("level", "info"))
+
+    @contextlib.contextmanager
+    def joining(self) -> Iterator["DocumentClaim"]:
+        """While the block runs, the ``complete`` of other claims this work holds (the effects the
+        document's news leads to, on their own documents' records) is held and written with this
+        claim's own "done", in one request (all or none): the news and what it caused are recorded
+        together, or neither is and the document's news is taken again after the lease (each effect
+        downstream idempotent under its business key, as after any crash). Should the joint write
+        be refused (a claim taken over after its lease), each is written alone, as without
+        joining. Held completions this claim does not complete (it is released, or the block
+        fails) are written alone when the block ends."""
+        scopes: dict[int, DocumentClaim] = self.ctx.extras.setdefault(JOINING, {})
+        me = threading.get_ident()
+        if me in scopes:  # an outer block joins
+            yield self
+            return
+        scopes[me] = self
+        try:
+            yield self
+        finally:
+            del scopes[me]
+            joined, self._joined = self._joined, []
+            for other in joined:
+                if other.open and other.held:
+                    other._finish()
 
     def release(self, *, marks: Iterable[str] = ()) -> None:
-        """Give the claim up (with ``marks`` added, e.g. an input parked), only if it is still this worker's."""
+        """Give the claim up (with ``marks`` added, e.g. an input parked), only if it is still this worker's.
+        A claim whose completion is held keeps it, with ``marks`` added to it."""
         if not self.open:
+            return
+        if self.held:
+            self._ops.append((None, tuple(marks), set(), None, None, None))
+            self._view()
             return
         self._close()
         added = self.marks | set(marks)
@@ -572,7 +707,8 @@ class DocumentClaim:
                                         created=self.version == 0 and not self.data and not self.marks):
             self.ctx.metric("EffectLeaseLost", 1)  # another worker took it over meanwhile: it is theirs
         else:
-            self.marks = added
+            self._base_marks = added
+            self._view()
 
 
 def claim_document(ctx: FlowContext, kind: str, key: str, *, unless: Iterable[str] = (),

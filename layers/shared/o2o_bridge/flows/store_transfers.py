@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BridgeError, PermanentError
-from ..ports import DocumentLink, MalformedRow
+from ..ports import MalformedRow
 from ..ports.warehouse import SkuQty, StoreDocument
 from ..redaction import redact_text
 from ..shanghai_time import from_jst_text
@@ -130,8 +130,8 @@ def upload_part(ctx: "FlowContext", payload: dict[str, Any]) -> str | None:
 def _book_part(ctx: "FlowContext", kind: DocumentKind, payload: dict[str, Any], result: dict[str, Any]) -> None:
     doc_no, external_id, system = payload["doc_no"], payload["external_id"], ctx.warehouse.info.system
     io_id = str(result["io_id"])
-    ctx.links.link(DocumentLink(ctx.ent_id, f"{system}_other_inout_external", f"{kind.direction}:{external_id}",
-                                f"{system}_io_id", io_id, {"doc_no": doc_no, "kind": kind.name}))
+    # No link of the part to the warehouse's id: the open part holds both (what the follow-up and
+    # the store's call read) and the id is an alias of the document's timeline (`o2o trace <io_id>`).
     opened = ctx.records.put(ctx.ent_id, OPEN, _part_key(kind, doc_no, payload["part"]), {
         "kind": kind.name, "doc_no": doc_no, "store_code": payload["store_code"], "part": payload["part"],
         "parts": payload["parts"], "external_id": external_id, "io_id": io_id, "status": "WaitConfirm",
@@ -177,6 +177,11 @@ def open_exceptions(ctx: "FlowContext") -> list[dict[str, Any]]:
     return [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION)]
 
 
+# ctx.extras: the parts follow_other_inout wrote (by key; None: refused), and the parts of a
+# document _tell_store_of_confirmed just read, for tell_store (not listed a third time).
+PARTS_WRITTEN, PARTS_LISTED = "store_transfers.parts_written", "store_transfers.parts_listed"
+
+
 def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = None) -> dict[str, Any]:
     """poll_jst_documents: read every open part from the warehouse; confirmed documents are
     reported to the store, voided ones recorded as exceptions. Returns counts. ``only`` (kind,
@@ -185,9 +190,17 @@ def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = Non
     summary = {"open": 0, "confirmed": 0, "waiting": 0, "voided": 0, "missing": 0, "store_told": 0, "store_refused": 0}
     parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
     summary["open"] = len(parts)
-    _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
-                             and not _voided(p.data)], summary)
-    _tell_store_of_confirmed(ctx, summary, only)
+    written: dict[str, Any] = ctx.extras.setdefault(PARTS_WRITTEN, {})
+    written.clear()
+    try:
+        _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
+                                 and not _voided(p.data)], summary)
+        # One document's parts, each as this run left it: not listed again (unless a write of
+        # one was refused: then another poll changed it, and the parts are read afresh).
+        listed = [written.get(p.key, p) for p in parts] if only and None not in written.values() else None
+    finally:
+        ctx.extras.pop(PARTS_WRITTEN, None)
+    _tell_store_of_confirmed(ctx, summary, only, listed=listed)
     return summary
 
 
@@ -254,10 +267,12 @@ def follow_part(ctx: "FlowContext", payload: dict[str, Any]) -> str:
 
 
 def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
-                             only: tuple[str, str] | None = None) -> None:
+                             only: tuple[str, str] | None = None, *, listed: list | None = None) -> None:
     """P10 / P11 for every document whose parts are all Confirmed (now, or in an earlier poll
-    whose store call was queued for retry); ``only``: that document alone."""
-    listed = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
+    whose store call was queued for retry); ``only``: that document alone (``listed``: its parts,
+    as the caller just read and wrote them)."""
+    if listed is None:
+        listed = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
     ready = dict.fromkeys((p.data["kind"], p.data["doc_no"]) for p in listed if p.data.get("status") == CONFIRMED)
     for kind_name, doc_no in ready:
         if ctx.time_left() < 5:
@@ -276,12 +291,16 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
             payload = {"kind": kind_name, "doc_no": doc_no}
+            # The parts just read go to tell_store with it (a retry of it lists them itself).
+            ctx.extras[PARTS_LISTED] = {(kind_name, doc_no): doc_parts}
             try:
                 told = kit.settle(ctx, tell_store, payload, trace_key=doc_no)
             except Exception as exc:  # noqa: BLE001 - not a refusal: set it aside, tell the others
                 outcome = kit.set_aside(ctx, tell_store, payload, trace_key=doc_no, error=exc)
                 summary[outcome] = summary.get(outcome, 0) + 1
                 continue
+            finally:
+                ctx.extras.pop(PARTS_LISTED, None)
             if told.get("outcome") in ("dead_lettered", "dead_lettered_before"):
                 # The store refused (e.g. it does not know the document): stop asking it every
                 # poll; the exception and the dead letter (replayable) say what to do.
@@ -295,14 +314,20 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
 
 def _update_part(ctx: "FlowContext", part, **changes: Any) -> bool:
     """Write the part's new state unless another poll already did (False then)."""
-    return ctx.records.put(ctx.ent_id, OPEN, part.key, {**part.data, **changes}, expected_version=part.version) is not None
+    stored = ctx.records.put(ctx.ent_id, OPEN, part.key, {**part.data, **changes}, expected_version=part.version)
+    written = ctx.extras.get(PARTS_WRITTEN)
+    if written is not None:  # follow_other_inout keeps what it wrote (None: refused)
+        written[part.key] = stored
+    return stored is not None
 
 
 @kit.flow_command("store_transfers.tell_store")
 def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """P10 (配货 shipped) or P11 (退仓 received), once per store document, then stop following it."""
     kind, doc_no = KINDS[payload["kind"]], payload["doc_no"]
-    parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+    parts = ctx.extras.pop(PARTS_LISTED, {}).get((payload["kind"], doc_no))
+    if parts is None:
+        parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
     outcome = kit.effect_once(ctx, _store_effect_key(kind, doc_no), lambda: _tell_store(ctx, kind, doc_no, parts))
     for part in parts:
         ctx.records.delete(ctx.ent_id, OPEN, part.key)

@@ -228,6 +228,12 @@ class RecordRepository(Protocol):
         ``put_joined`` joins them; else one by one before it. Either way they are written (or
         answered by what is stored) when this returns, so the caller does not run them again."""
 
+    def complete_together(self, ent_id: str, writes: list[dict[str, Any]]) -> bool:
+        """``complete`` of several claimed records in one request, all or none: each of ``writes``
+        holds ``complete``'s arguments (``kind``, ``key``, ``owner``, ``data``, ``expected_version``,
+        ``marks``, ``steps``, ``ttl_days``). False when any condition fails (or the store cannot
+        write them together): then nothing is written, and the caller writes each on its own."""
+
     def release(self, ent_id: str, kind: str, key: str, *, owner: str,
                 marks: frozenset[str] | None = None) -> bool:
         """Free ``owner``'s claim (and set ``marks``, when given), only if it still is ``owner``'s;

@@ -181,6 +181,9 @@ class WarehouseNews:
     stock_to_reread: tuple[str, ...] = ()
     stock_warehouse: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    # What the adapter's record of the document becomes, when the caller's claim read it
+    # (``CloudWarehouse.take_message(message, record)``): written with the claim's "done".
+    record: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -392,8 +395,15 @@ class CloudWarehouse(Warehouse, Protocol):
     奇门, Q1-Q6): its signed messages, taken once each by flows/cloud_warehouse.py, and the
     questions the bridge asks when they stop coming."""
 
-    def take_message(self, message: WmsMessage) -> WarehouseNews:
-        """Add the message up against the adapter's own record of the documents it created:
+    def message_record(self, message: WmsMessage) -> tuple[str, str] | None:
+        """The adapter's record the message is added up on (its document's): ``(kind, key)`` for
+        the caller to claim (kit.claim_document) before ``take_message``; None when the message
+        adds nothing up (a stock report)."""
+
+    def take_message(self, message: WmsMessage, record: Mapping[str, Any] | None = None) -> WarehouseNews:
+        """Add the message up against the adapter's own record of the documents it created
+        (``record``: that record's data as the caller's claim read it; then it is not read again,
+        and the news carries what it becomes, for the caller to write with its "done"):
         a parcel (by its package code or tracking no.) counted once whatever message brings
         it, units beyond the plan kept out of the news (and raised for a person). Taking the
         same message again gives the news it gave (what was recorded of it, so a hand-over

@@ -437,6 +437,25 @@ class DynamoStateStore:
                 "ExpressionAttributeNames": {"#claim": "claim", "#owner": "owner", "#data": "data"},
                 "ExpressionAttributeValues": values}
 
+    def complete_records_together(self, ent_id: str, writes: list[dict[str, Any]]) -> bool:
+        """``complete_record`` of each of ``writes`` in one TransactWriteItems, all or none: False
+        (nothing written) when a condition fails or another transaction was on the same items."""
+        if not writes or len(writes) > TRANSACTION_MAX:
+            return False
+        updates = [{"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{write['kind']}"), "sk": _s(write["key"])},
+                    **self._complete_update(owner=write["owner"], data=write["data"],
+                                            expected_version=write["expected_version"],
+                                            marks=frozenset(write["marks"]), steps=write.get("steps"),
+                                            ttl_days=write.get("ttl_days"))}
+                   for write in writes]
+        try:
+            self.client.transact_write_items(TransactItems=[{"Update": update} for update in updates])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("TransactionCanceledException", "ValidationException"):
+                return False
+            raise
+        return True
+
     def _update_claimed(self, ent_id: str, kind: str, key: str, **update: Any) -> tuple[bool, ClaimedRecord | None]:
         """One conditional UpdateItem of a document's record: ``(True, the record now)``, or
         ``(False, the record stored now)`` from the refusal itself (no read)."""
@@ -1075,6 +1094,11 @@ class RecordView:
                                                  ttl_days=ttl_days, writes=run)
         self._after_claim(ent_id, kind, key, state)
         return done, state
+
+    def complete_together(self, ent_id: str, writes: list[dict[str, Any]]) -> bool:
+        for write in writes:
+            self._forget(ent_id, write["kind"], write["key"])
+        return self.store.complete_records_together(ent_id, writes)
 
     def release(self, ent_id: str, kind: str, key: str, *, owner: str, marks: frozenset[str] | None = None,
                 created: bool = False) -> bool:

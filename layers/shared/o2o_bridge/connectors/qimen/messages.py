@@ -80,10 +80,20 @@ def message_of(method: str, document: Any, key: str) -> QimenMessage:
     return QimenMessage(method, document, key, trace_key)
 
 
-def take(state: Any, message: Any) -> WarehouseNews:
-    """A confirm or a stock report (a ``QimenMessage``, or an authenticated ``inbound.QimenCall``)."""
+def record_of(message: Any) -> tuple[str, str] | None:
+    """The ledger record a confirm is added up on (its document's), for the caller to claim; None
+    for a stock report (it adds nothing up)."""
+    if message.method not in CONFIRMS:
+        return None
+    return DOCUMENT_KIND, _confirmation(message.method, message.document).document_code
+
+
+def take(state: Any, message: Any, claimed: dict[str, Any] | None = None) -> WarehouseNews:
+    """A confirm or a stock report (a ``QimenMessage``, or an authenticated ``inbound.QimenCall``).
+    ``claimed``: the document's ledger as the caller's claim on it read it (``record_of``): it is
+    not read again, and the news carries what it becomes (``record``) instead of it being written."""
     if message.method in CONFIRMS:
-        return _take_confirm(state, message)
+        return _take_confirm(state, message, claimed)
     if message.method not in STOCK_REPORTS:  # inbound.read_callback admits only these
         raise PermanentError(f"the bridge takes no 奇门 {message.method}")
     skus = tuple(mappers.items_to_reread(message.document))
@@ -109,12 +119,13 @@ def _confirmation(method: str, doc: Any) -> mappers.Confirmation:
     return mappers.entry_confirmation(doc)
 
 
-def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
+def _take_confirm(state: Any, message: QimenMessage, claimed: dict[str, Any] | None = None) -> WarehouseNews:
     method, kind, key = message.method, CONFIRMS[message.method], message.key
     asked = getattr(message, "asked", None)  # the catch-up's query (a QimenCall is the WMS's own message)
     confirmation = _confirmation(method, message.document)
     code = confirmation.document_code
-    record = state.records.get(state.ent_id, DOCUMENT_KIND, code)
+    record = (state.records.get(state.ent_id, DOCUMENT_KIND, code) if claimed is None
+              else SimpleNamespace(key=code, data=claimed, version=None))
     if record is None or record.data.get("kind") != kind:
         raise UnknownWarehouseDocument(f"{method}: {code} is not a {kind} document the bridge created")
     data = record.data
@@ -159,8 +170,9 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
     final = bool(data.get("final")) or confirmation.final or cancelled
     complete = all(confirmed.get(sku, 0) >= int(qty) for sku, qty in data["plan"].items())
     wms_id = data.get("wms_id") or confirmation.wms_id
+    written: dict[str, Any] | None = None
     if not seen:
-        stored = state.records.put(state.ent_id, DOCUMENT_KIND, code, {
+        written = {
             **data, "confirmed": confirmed, "parcels": parcels + new_parcels, "final": final,
             # What a receipt (no parcels) passed on, by message: handed over again if it is taken again.
             **({"receipts": [*receipts, *({"message": key, "items": items} for items in passed)][-MESSAGES_KEPT:]}
@@ -171,9 +183,10 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
             # The catch-up is its own sender: nobody sends its message again, so until the flow says
             # it is handed over (``handed_over``) the next catch-up takes it again (``missed_confirm``).
             **({"handing": _note_of(message)} if asked else {}),
-            "messages": [*(data.get("messages") or []), key][-MESSAGES_KEPT:]},
-            expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
-        if stored is None:
+            "messages": [*(data.get("messages") or []), key][-MESSAGES_KEPT:]}
+        stored = None if claimed is not None else state.records.replace(
+            state.ent_id, DOCUMENT_KIND, code, written, expected_version=record.version, ttl_days=RECORD_TTL_DAYS)
+        if claimed is None and stored is None:
             # Another message of this document was taken at the same moment: this one is taken
             # again on the WMS's retry, against the new totals.
             raise TransientError(f"{code} was confirmed by another message just now", retry_after_seconds=5)
@@ -196,7 +209,7 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
         news: list[Any] = [mappers.shipment_of(code, parcel) for parcel in new_parcels]
         if cancelled:
             news.append(OrderCancelled(code, "the cloud WMS cancelled it"))
-        return WarehouseNews(confirmations=tuple(news), detail=detail)
+        return WarehouseNews(confirmations=tuple(news), detail=detail, record=written)
     if kind == "return":
         items: dict[str, int] = {}
         for received in passed:
@@ -205,11 +218,11 @@ def _take_confirm(state: Any, message: QimenMessage) -> WarehouseNews:
         receipts_news = (ReturnReceived(return_no=code, order_no=data.get("order_no"), warehouse_return_id=wms_id,
                                         received=True, received_at=at,
                                         items=tuple(SkuQty(sku, qty) for sku, qty in items.items())),) if items else ()
-        return WarehouseNews(confirmations=receipts_news, detail=detail)
+        return WarehouseNews(confirmations=receipts_news, detail=detail, record=written)
     # 配货 / 退仓: store_transfers reads the document's state from the ledger (store_documents);
     # once the WMS's last confirm is in, the store is told without waiting for the next poll.
     store_document = (STORE_DOCUMENT_KINDS[kind], data.get("store_key") or code) if final else None
-    return WarehouseNews(store_documents_done=final, store_document=store_document, detail=detail)
+    return WarehouseNews(store_documents_done=final, store_document=store_document, detail=detail, record=written)
 
 
 # The WMS's stockout / entry order is the store's 配货 / 退仓 (flows/store_transfers.py's kinds).
@@ -299,8 +312,9 @@ def handed_over(state: Any, code: str, key: str) -> None:
         if record is None or (record.data.get("handing") or {}).get("key") != key:
             return
         data = {name: value for name, value in record.data.items() if name != "handing"}
-        if state.records.put(state.ent_id, DOCUMENT_KIND, code, data, expected_version=record.version,
-                             ttl_days=RECORD_TTL_DAYS) is not None:
+        # ``replace``: the record's marks (the messages taken, kit.claim_document) stay.
+        if state.records.replace(state.ent_id, DOCUMENT_KIND, code, data, expected_version=record.version,
+                                 ttl_days=RECORD_TTL_DAYS) is not None:
             return
     raise TransientError(f"{code}'s catch-up note changed under the bridge three times", retry_after_seconds=5)
 
@@ -342,5 +356,5 @@ def _not_in_ledger(held: Any, data: dict[str, Any]) -> Any:
 def _quiet(state: Any, record: Any) -> None:
     """Asked, nothing new: the document waits ``catch_up_after_minutes`` again before the next question."""
     fresh = state.records.get(state.ent_id, DOCUMENT_KIND, record.key) or record
-    state.records.put(state.ent_id, DOCUMENT_KIND, record.key, {**fresh.data, "news_at": state.now().isoformat()},
-                      expected_version=fresh.version, ttl_days=RECORD_TTL_DAYS)
+    state.records.replace(state.ent_id, DOCUMENT_KIND, record.key, {**fresh.data, "news_at": state.now().isoformat()},
+                          expected_version=fresh.version, ttl_days=RECORD_TTL_DAYS)

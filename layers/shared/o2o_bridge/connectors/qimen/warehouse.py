@@ -366,9 +366,12 @@ class QimenWarehouse:
         return head or {}, packages, lines
 
     # --- the WMS's own messages (ports.CloudWarehouse; messages.py) ---------------------------------
-    def take_message(self, message: Any) -> WarehouseNews:
+    def message_record(self, message: Any) -> tuple[str, str] | None:
+        return messages.record_of(message)
+
+    def take_message(self, message: Any, record: dict[str, Any] | None = None) -> WarehouseNews:
         """A confirm or stock report (an authenticated ``inbound.QimenCall`` or a ``messages.QimenMessage``)."""
-        return messages.take(self, message)
+        return messages.take(self, message, record)
 
     def open_documents(self) -> OpenDocuments:
         return messages.open_documents(self)
