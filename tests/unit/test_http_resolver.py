@@ -95,3 +95,19 @@ def test_bytes_are_answered_in_base64():
 
     answer = app.resolve(request("GET", "/raw"), Context())
     assert answer["isBase64Encoded"] is True and answer["body"] == "AAE="
+
+
+def test_the_request_reads_as_the_routes_read_it(app):
+    seen = {}
+
+    @app.get("/read")
+    def read():
+        event = app.current_event
+        seen.update(query=event.query_string_parameters, raw=event.get("rawQueryString"),
+                    encoded=event.is_base64_encoded, header=event.headers["CONTENT-TYPE"])
+        return {}
+
+    app.resolve(request("GET", "/read", query={"a": "1"}), Context())
+    assert seen["query"] == {"a": "1"} and seen["encoded"] is False and seen["header"] == "application/json"
+    app.resolve(request("GET", "/read", query=None), Context())
+    assert seen["query"] == {}

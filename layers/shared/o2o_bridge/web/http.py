@@ -76,6 +76,10 @@ class HttpEvent(dict):
         return Headers(self.get("headers"))
 
     @property
+    def query_string_parameters(self) -> dict[str, str]:
+        return self.get("queryStringParameters") or {}
+
+    @property
     def http_method(self) -> str:
         return ((self.get("requestContext") or {}).get("http") or {}).get("method", "")
 
