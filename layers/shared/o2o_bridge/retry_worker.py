@@ -34,9 +34,10 @@ def partial_batch_response(event: dict[str, Any], handle: Callable[[str], Any]) 
     answer (``batchItemFailures``, ReportBatchItemFailures) so SQS delivers only those again.
 
     What Powertools' BatchProcessor(EventType.SQS) with process_partial_response does for us,
-    written here because its import is most of a cold start: the batch package loads the event
+    written here because of what its import costs: the batch package loads the event
     data classes of every event source, asyncio, and (pydantic being loaded) its parser's
-    pydantic models of SQS, Kinesis, DynamoDB streams and Kafka records (~0.3 s CPU)."""
+    pydantic models of SQS, Kinesis, DynamoDB streams and Kafka records: 100 modules, 55-90 ms CPU of
+    the init phase (with the collector on, as outside it, ~0.3 s)."""
     records = event.get("Records")
     if not isinstance(records, list):
         raise ValueError("not an SQS event: no Records list")

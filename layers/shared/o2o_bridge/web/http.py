@@ -9,7 +9,7 @@ exception's classes), ``not_found``, ``current_event`` / ``lambda_context`` / ``
 (``append_context``, cleared after each request), and a route's ``dict`` answered as compact
 JSON. Why not the resolver itself: ``aws_lambda_powertools.event_handler``'s package imports
 every resolver it has (AppSync with asyncio, Bedrock agents, VPC Lattice, ...) and the event
-data classes of every event source, ~0.1 s CPU of each HTTP function's init phase, and its
+data classes of every event source: 127 modules, 60-80 ms CPU of each HTTP function's init phase; its
 ``api_gateway`` module cannot be imported without the package.
 """
 
