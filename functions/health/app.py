@@ -3,13 +3,13 @@
 import os
 
 import o2o_bridge  # first: in Lambda it turns the garbage collector off for the init phase
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from o2o_bridge import runtime
+from o2o_bridge.web.http import HttpResolver
 from o2o_bridge.outermost import contain_failures, json_internal_error
 from o2o_bridge.tracing import traced
 
-app = APIGatewayHttpResolver()
+app = HttpResolver()
 
 
 @app.get("/health")

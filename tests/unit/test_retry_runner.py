@@ -33,6 +33,18 @@ def test_a_successful_retry_is_done_and_traced(world):
     assert timeline.steps("IO-42") == ["retry.succeeded"]
 
 
+def test_queued_work_done_at_its_first_run_is_no_retry_on_the_timeline(world):
+    """A stock flush or a nightly chunk is queued to run here, not because it failed: done at its
+    first run, its flow's own steps tell what it did, and no "retry.succeeded" claims a retry."""
+    registry, queue, timeline, runner = world
+    registry.register("pos.create_fulfilment")(lambda ctx: None)
+    assert runner.run(envelope()) == "done"
+    assert timeline.steps("IO-42") == []
+    # Replayed from the DLQ (attempts start again at 0): that is a retry of work that failed.
+    assert runner.run(envelope(replays=1)) == "done"
+    assert timeline.steps("IO-42") == ["retry.succeeded"]
+
+
 def test_transient_errors_are_retried_with_growing_delays_then_dead_lettered(world):
     registry, queue, timeline, runner = world
 

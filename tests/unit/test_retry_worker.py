@@ -99,3 +99,36 @@ def test_a_batch_short_of_time_hands_back_the_records_it_did_not_start(world, mo
     assert ran == [0, 1]
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
     assert drain(env["RETRY_DLQ_URL"]) == []  # handed back, not dead-lettered
+
+
+def test_a_batch_whose_every_record_fails_fails_the_invocation(world, monkeypatch):
+    """As Powertools' BatchProcessor did: SQS delivers every record again, and the function's
+    Errors metric shows it; the records' failures are logged redacted, the invocation's error too."""
+    def broken(*args, **kwargs):
+        raise ConnectionError("SQS unreachable for key demo-pos-api-key")
+
+    monkeypatch.setattr(runtime.command_queue(), "enqueue", broken)
+    batch = sqs_event(*(RetryEnvelope(command="test.flaky", ent_id="10010").model_dump_json() for _ in range(2)))
+    with pytest.raises(Exception) as raised:
+        invoke("retry_worker", batch)
+    assert "demo-pos-api-key" not in str(raised.value)
+
+
+def test_the_partial_response_names_only_the_records_that_raised():
+    from o2o_bridge.retry_worker import WholeBatchFailed, partial_batch_response
+
+    seen = []
+
+    def handle(body):
+        seen.append(body)
+        if body == "bad":
+            raise TransientError("not now")
+
+    event = {"Records": [{"messageId": "a", "body": "ok"}, {"messageId": "b", "body": "bad"}]}
+    assert partial_batch_response(event, handle) == {"batchItemFailures": [{"itemIdentifier": "b"}]}
+    assert seen == ["ok", "bad"]
+    assert partial_batch_response({"Records": []}, handle) == {"batchItemFailures": []}
+    with pytest.raises(WholeBatchFailed):
+        partial_batch_response({"Records": [{"messageId": "c", "body": "bad"}]}, handle)
+    with pytest.raises(ValueError):
+        partial_batch_response({}, handle)

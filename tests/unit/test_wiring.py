@@ -28,6 +28,33 @@ def test_every_named_retry_step_is_in_the_retry_command_table():
     assert all(table[name] is step for name, step in named.items())
 
 
+def test_the_worker_imports_a_step_s_flow_at_its_first_message_and_no_other_flow():
+    """The registry looks a command up in RETRY_COMMANDS when a message first names it: the
+    worker's first invocation imports that step's flow, not all of them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from o2o_bridge import wiring\n"
+        "registry = wiring.command_registry(lambda tenant: None)\n"
+        "assert not [m for m in sys.modules if m.startswith('o2o_bridge.flows.')], 'a flow before any message'\n"
+        "assert registry.get('stock.flush_offline') is not None and registry.get('no.such') is None\n"
+        "assert 'o2o_bridge.flows.stock_sync' in sys.modules\n"
+        "print(sorted(m for m in ('erp_documents', 'members', 'healing', 'store_transfers', 'warehouse_orders')\n"
+        "             if 'o2o_bridge.flows.' + m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_table_entry_that_names_another_step_fails_loudly(monkeypatch):
+    monkeypatch.setitem(wiring.RETRY_COMMANDS, "stock.flush_offline", ("stock_sync", "reread_stock"))
+    with pytest.raises(ConfigurationError, match="stock.reread"):
+        wiring.retry_step("stock.flush_offline")
+
+
 def test_a_jst_tenant_gets_the_jst_adapters_and_an_unknown_key_fails_loudly(monkeypatch):
     from o2o_bridge.connectors.jushuitan import factory
     from o2o_bridge.connectors.jushuitan.erp import JstErp

@@ -153,10 +153,12 @@ class RetryRunner:
             self.queue.enqueue(failed, delay)
             self._record(failed, "retry.scheduled", {"attempt": failed.attempts, "delay_seconds": delay, "error": error}, "warning")
             return "retrying"
+        # Only a retry's success is a step of its own: work queued to run here (a stock flush, a
+        # nightly chunk) that succeeds at its first run has no earlier failure to close, and its
+        # flow records what it did; a "retry.succeeded" there would tell of a retry that never was.
         if envelope.attempts or envelope.replays:
-            # Only a retry's success is news; a first run's is told by its flow's own steps (a
-            # coalesced stock flush's upload, a fanned-out chunk), and its note was a write more.
-            self._record(envelope, "retry.succeeded", {"attempts_before": envelope.attempts})
+            self._record(envelope, "retry.succeeded",
+                         {"attempts_before": envelope.attempts, **({"replays": envelope.replays} if envelope.replays else {})})
         return "done"
 
     def _first_to_schedule(self, failed: RetryEnvelope) -> bool:

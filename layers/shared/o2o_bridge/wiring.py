@@ -179,63 +179,108 @@ def ledger_writer() -> tuple["LedgerStore", Callable[[Any, str], None]]:
 # --- retry commands ---------------------------------------------------------------------------------
 
 
-def retry_commands() -> dict[str, "FlowStep"]:
-    """Every flow step the retry queue may carry, by its command name. A step a flow may queue
-    (``kit.attempt``, ``kit.settle``, a fan-out) must be listed here: a test checks it."""
-    from .flows import (cash_on_delivery, cloud_warehouse, erp_documents, erp_products, erp_stock, erp_store_stock,
-                        healing, members, products, stock_nightly, stock_sync, store_fulfilment, store_sales, store_transfers,
-                        warehouse_orders)
+# Every flow step the retry queue may carry: its command name -> (its module in o2o_bridge.flows,
+# the step's name there). A step a flow may queue (``kit.attempt``, ``kit.settle``, a fan-out)
+# must be listed here: a test checks it. The worker imports a step's module when a message first
+# names it, not every flow at its first message (a container serves the few commands queued then).
+RETRY_COMMANDS: dict[str, tuple[str, str]] = {
+    # S1
+    "s1.dispatch": ("store_fulfilment", "dispatch"),
+    "s1.create_at_store": ("store_fulfilment", "create_at_store"),
+    "s1.confirm_outbound": ("store_fulfilment", "confirm_outbound"),
+    "s1.rejected": ("store_fulfilment", "store_rejected"),
+    "s1.cancel_at_store": ("store_fulfilment", "cancel_at_store"),
+    "s1.handle_outbound": ("store_fulfilment", "handle_outbound_again"),
+    # S2
+    "s2.upload_order": ("warehouse_orders", "upload_order"),
+    "s2.cancel_in_jst": ("warehouse_orders", "cancel_in_warehouse"),
+    "s2.upload_aftersale": ("warehouse_orders", "upload_aftersale"),
+    "s2.recheck": ("warehouse_orders", "recheck"),
+    "s2.record_shipment": ("warehouse_orders", "record_shipment"),
+    "s2.cancel_store_order": ("warehouse_orders", "cancel_store_order"),
+    "s2.record_return_receipt": ("warehouse_orders", "record_return_receipt"),
+    # S3 / S4
+    "stock.set_warehouse": ("stock_sync", "set_warehouse_stock"),
+    "stock.reread": ("stock_sync", "reread_stock"),
+    "stock.flush_offline": ("stock_sync", "flush_offline_stock"),
+    "stock.apply_warehouse_level": ("stock_sync", "apply_warehouse_level"),
+    "stock.nightly_chunk": ("stock_nightly", "push_chunk_command"),
+    # S5 / S6
+    "store_transfers.upload_part": ("store_transfers", "upload_part"),
+    "store_transfers.tell_store": ("store_transfers", "tell_store"),
+    "store_transfers.follow_part": ("store_transfers", "follow_part"),
+    # Q6: products to a cloud warehouse; a lost confirm's catch-up whose answer could not be read
+    "qimen.sync_items": ("cloud_warehouse", "sync_items"),
+    "qimen.catch_up": ("cloud_warehouse", "catch_up_document"),
+    # S7: a product the hourly sync set aside, read and sent again
+    "products.send_again": ("products", "send_again"),
+    # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
+    # 盘点单, 店店调拨 and the store's own documents (W3)
+    "erp_store.book_move": ("erp_store_stock", "book_move"),
+    "erp_store.book_count": ("erp_store_stock", "book_count"),
+    "store_sales.push_sale": ("store_sales", "push_sale"),
+    # W2, W4, W5: 旺店通's documents, products and nightly counts (a row that cannot be read is
+    # read again by its *_again step; W5's ERP rows by stock_sync.reread_stock, listed above)
+    "erp_documents.deliver": ("erp_documents", "deliver_document"),
+    "erp_documents.deliver_again": ("erp_documents", "deliver_again"),
+    "erp_products.create": ("erp_products", "create_products"),
+    "erp_products.update": ("erp_products", "update_products"),
+    "erp_products.update_again": ("erp_products", "update_again"),
+    "erp_stock.count_store_stock": ("erp_stock", "count_store_stock"),
+    # Order centre: a member's merged profile to the store system (P14); a record a round set
+    # aside (COD reconciliation, a parked order healed, a pickup's expiry)
+    "members.put_profile": ("members", "put_profile"),
+    "members.merge_member": ("members", "merge_member"),
+    "cod.reconcile_record": ("cash_on_delivery", "reconcile_record"),
+    "healing.heal_order": ("healing", "heal_order"),
+    "healing.expire_pickup": ("healing", "expire_pickup"),
+    # Dead letters queued by the release before under names since changed (docs/runbook.md, "Upgrading")
+    "store_documents.book_movement": ("erp_store_stock", "book_movement_as_queued_before"),
+    "store_documents.book_count": ("erp_store_stock", "book_count_as_queued_before"),
+    "erp_stock.set_store_stock": ("stock_sync", "set_store_stock_as_queued_before"),
+    "erp_stock.set_stock_row_again": ("stock_sync", "set_stock_row_as_queued_before"),
+}
 
-    steps = (
-        # S1
-        store_fulfilment.dispatch, store_fulfilment.create_at_store, store_fulfilment.confirm_outbound,
-        store_fulfilment.store_rejected, store_fulfilment.cancel_at_store, store_fulfilment.handle_outbound_again,
-        # S2
-        warehouse_orders.upload_order, warehouse_orders.cancel_in_warehouse, warehouse_orders.upload_aftersale,
-        warehouse_orders.recheck, warehouse_orders.record_shipment, warehouse_orders.cancel_store_order,
-        warehouse_orders.record_return_receipt,
-        # S3 / S4
-        stock_sync.set_warehouse_stock, stock_sync.reread_stock, stock_sync.flush_offline_stock,
-        stock_sync.apply_warehouse_level,
-        stock_nightly.push_chunk_command,
-        # S5 / S6
-        store_transfers.upload_part, store_transfers.tell_store, store_transfers.follow_part,
-        # Q6: products to a cloud warehouse; a lost confirm's catch-up whose answer could not be read
-        cloud_warehouse.sync_items, cloud_warehouse.catch_up_document,
-        # S7: a product the hourly sync set aside, read and sent again
-        products.send_again,
-        # The store's books in the ERP (JST with stock.master erp, 旺店通 always): 零售单 / W1, 零售退单,
-        # 盘点单, 店店调拨 and the store's own documents (W3)
-        erp_store_stock.book_move, erp_store_stock.book_count, store_sales.push_sale,
-        # W2, W4, W5: 旺店通's documents, products and nightly counts (a row that cannot be read is
-        # read again by its *_again step; W5's ERP rows by stock_sync.reread_stock, listed above)
-        erp_documents.deliver_document, erp_documents.deliver_again, erp_products.create_products,
-        erp_products.update_products, erp_products.update_again, erp_stock.count_store_stock,
-        # Order centre: a member's merged profile to the store system (P14); a record a round set
-        # aside (COD reconciliation, a parked order healed, a pickup's expiry)
-        members.put_profile, members.merge_member, cash_on_delivery.reconcile_record, healing.heal_order, healing.expire_pickup,
-        # Dead letters queued by the release before under names since changed (docs/runbook.md, "Upgrading")
-        erp_store_stock.book_movement_as_queued_before, erp_store_stock.book_count_as_queued_before,
-        stock_sync.set_store_stock_as_queued_before, stock_sync.set_stock_row_as_queued_before,
-    )
-    return {step.command_name: step for step in steps}  # type: ignore[attr-defined]
+
+def retry_step(name: str) -> "FlowStep | None":
+    """The flow step that re-runs command ``name`` (its module imported now); None if none does."""
+    import importlib
+
+    where = RETRY_COMMANDS.get(name)
+    if where is None:
+        return None
+    module, attribute = where
+    step = getattr(importlib.import_module(f"o2o_bridge.flows.{module}"), attribute)
+    if getattr(step, "command_name", None) != name:
+        raise ConfigurationError(f"RETRY_COMMANDS lists {module}.{attribute} for {name!r}, but that step is "
+                                 f"{getattr(step, 'command_name', None)!r}")
+    return step
+
+
+def retry_commands() -> dict[str, "FlowStep"]:
+    """Every step of RETRY_COMMANDS, by command name (every flow imported)."""
+    return {name: retry_step(name) for name in RETRY_COMMANDS}  # type: ignore[misc]
 
 
 def command_registry(context_factory: ContextFactory):
     """The retry commands as the RetryRunner runs them: each step gets the envelope's tenant's
-    context from ``context_factory``."""
+    context from ``context_factory``; a step is looked up (its module imported) at its first message."""
     from .errors import BridgeError
     from .retry_commands import CommandRegistry
 
-    registry = CommandRegistry()
-    for name, step in retry_commands().items():
-        def run(command, step=step, name=name) -> None:
+    def lookup(name: str):
+        step = retry_step(name)
+        if step is None:
+            return None
+
+        def run(command) -> None:
             if command.tenant is None:
                 raise BridgeError(f"retry command {name!r} needs a tenant")
             step(context_factory(command.tenant), command.payload)
 
-        registry.register(name)(run)
-    return registry
+        return run
+
+    return CommandRegistry(lookup=lookup)
 
 
 def retry_runner() -> "RetryRunner":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from .http import HttpResolver, Response
 
 from ..errors import BadRequest, BridgeError, NotImplementedYet, TransientError
 from ..observability import logger
@@ -37,9 +37,9 @@ def status_of(error: BridgeError) -> int:
     return 500
 
 
-def coded_resolver() -> APIGatewayHttpResolver:
+def coded_resolver() -> HttpResolver:
     """An HTTP API resolver answering ``{"code": <non-zero>, "msg": ...}`` on every error."""
-    app = APIGatewayHttpResolver()
+    app = HttpResolver()
 
     @app.exception_handler(BridgeError)
     def bridge_error(error: BridgeError) -> Response:

@@ -24,7 +24,7 @@ import binascii
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from .http import HttpResolver, Response
 
 from ..connectors.qimen.inbound import MAX_BODY_BYTES, CallbackRefused, QimenCall, answer_document, query_of, read_callback
 from ..errors import BridgeError, NotImplementedYet, TransientError
@@ -64,11 +64,11 @@ def _raw_body(event: Any) -> bytes:
     return body.encode("utf-8", "surrogatepass")
 
 
-def qimen_resolver() -> APIGatewayHttpResolver:
+def qimen_resolver() -> HttpResolver:
     """A resolver whose every answer, refusals and errors included, is 奇门 XML with HTTP 200."""
     from ..ports.warehouse import UnknownWarehouseDocument
 
-    app = APIGatewayHttpResolver()
+    app = HttpResolver()
 
     @app.exception_handler(CallbackRefused)
     def refused(error: CallbackRefused) -> Response:

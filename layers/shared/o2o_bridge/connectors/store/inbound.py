@@ -36,8 +36,6 @@ from ...errors import Unauthorized, UnknownTenant, UnprocessableRequest
 from ...events.models import PosEvent, parse_event
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-
     from ...ports import SecretResolver
     from ...tenant import Tenant, TenantRepository
 
@@ -106,14 +104,15 @@ def verify_signature(tenants: Callable[[], "TenantRepository"], secrets: Callabl
     factories so nothing is built before the first request.
     """
 
-    def middleware(app: "APIGatewayHttpResolver", next_middleware: Callable[..., "Response"]) -> "Response":
+    # ``app`` is the function's resolver (web/http.py, which a connector does not import).
+    def middleware(app: Any, next_middleware: Callable[..., Any]) -> Any:
         app.append_context(**{CONTEXT_KEY: authenticate(app.current_event, tenants(), secrets())})
         return next_middleware(app)
 
     return middleware
 
 
-def read_event(app: "APIGatewayHttpResolver", now: datetime | None = None) -> tuple[PosEvent, "Tenant"]:
+def read_event(app: Any, now: datetime | None = None) -> tuple[PosEvent, "Tenant"]:
     """The typed event and its tenant; only after ``verify_signature`` passed.
 
     An event that happened outside the tenant's window (``pos.event_max_age_hours`` back,
