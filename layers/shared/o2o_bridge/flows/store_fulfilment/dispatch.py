@@ -118,8 +118,22 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
         return None  # JST cancelled it before the store heard of it
+    def book(result: dict[str, Any]) -> None:
+        # Written with the effect's "done" (effect_once(book=...)), by its owner only: the ledger's
+        # fact, the link by which the store's events find the outbound, and the step that says the
+        # store has it (with the steps this event held so far). The order says "dispatched" after
+        # them, as without joining: a crash before that reruns the step, which finds the effect done
+        # (a repeat books its fact and link again, both kept once) and changes the order.
+        ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=result["fulfilment_id"],
+                                route_no=route_no, at=payload.get("at"))
+        ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, result["fulfilment_id"], OUTBOUND_ROUTE,
+                                    f"{io_id}#{route_no}", {"store_code": store_code}))
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
+                            {"store": store_code, "fulfilment_id": result["fulfilment_id"], "route_no": route_no},
+                            aliases=(result["fulfilment_id"],))
+
     try:
-        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
@@ -128,19 +142,17 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
-    ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
-                            at=payload.get("at"))
+    if outcome.repeated:  # booked by the run that did it (or, before the booking joined its "done", maybe not)
+        ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                                route_no=route_no, at=payload.get("at"))
+        ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
+                                    {"store_code": store_code}))
     pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
                                  at=payload.get("at"))
     members.note_online_buyer(ctx, order.data)
-    ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
-                                {"store_code": store_code}))
 
     before, after = change_order(ctx, io_id, Order.dispatch_to, route_no, store_code, fulfilment_id, result.get("day"))
     if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
-        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
-                            {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
-                            aliases=(fulfilment_id,))
         ctx.metric("FulfilmentDispatched", 1)
         resolve_exception(ctx, io_id)
     elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):
