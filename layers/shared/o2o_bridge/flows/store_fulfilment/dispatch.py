@@ -52,6 +52,28 @@ def to_route(data: dict[str, Any]) -> routing.OrderToRoute:
         pickup_store=data.get("pickup_store_code"))
 
 
+def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day: str, items: list[Any]) -> bool:
+    """Take what the store ``decision`` routed to gives the order: a slot of its day's capacity and
+    the order's lines (reservations.py). False (nothing taken) when a concurrent order took either
+    since the decision's reads."""
+    store = next(s for s in ctx.tenant.stores if s.code == decision.store_code)
+    if not decision.fallback:
+        return reservations.hold(ctx, store, io_id, day, items, decision.stock.get(decision.store_code))
+    # The fallback store has a capacity too; stock is not why it was chosen: its lines are held unchecked.
+    if not routing.reserve_capacity(ctx, store, io_id, day):
+        return False
+    reservations.reserve(ctx, decision.store_code, io_id, items, on_hand=None)
+    return True
+
+
+def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str) -> dict[str, Any]:
+    """The route's result as its effect keeps it (``s1.route:<io_id>:<route_no>``), and its step."""
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
+                        level="info" if decision.store_code else "warning")
+    return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
+            "at": ctx.now().isoformat()}
+
+
 @flow_command("s1.dispatch")
 def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
     """Route the outbound (once per route number) and go on to create the store's order."""
@@ -60,7 +82,6 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
     if order is None or not order.still_routing(route_no):
         return None  # done, cancelled or routed again since this step was queued
     data = order.data
-    stores = {store.code: store for store in ctx.tenant.stores}
 
     def decide() -> dict[str, Any]:
         rejected = [r["store_code"] for r in data.get("rejections", [])]
@@ -70,23 +91,14 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
         else:
             decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
         day = routing.shanghai_day(ctx)
-        while decision.store_code is not None and not forced:  # the fallback store has a capacity too
-            store = stores[decision.store_code]
-            if decision.fallback:  # stock is not why it was chosen: its lines are held below, unchecked
-                taken = routing.reserve_capacity(ctx, store, io_id, day)
-            else:
-                taken = reservations.hold(ctx, store, io_id, day, data["items"], decision.stock.get(decision.store_code))
-            if taken:
-                break
-            # Filled up by a concurrent dispatch since the decision: route without it.
+        # Filled up by a concurrent dispatch since the decision: route without it.
+        while decision.store_code is not None and not forced and \
+                not hold_routed(ctx, decision, io_id, day, data["items"]):
             rejected = [*rejected, decision.store_code]
             decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
-        if decision.store_code is not None and (forced or decision.fallback):
+        if decision.store_code is not None and forced:
             reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
-        ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
-                            level="info" if decision.store_code else "warning")
-        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
-                "at": ctx.now().isoformat()}
+        return routed(ctx, decision, io_id, route_no, day)
 
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
