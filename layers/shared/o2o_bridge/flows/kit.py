@@ -434,6 +434,20 @@ def effect_recorded(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | 
     raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
 
 
+def effect_recorded_with(ctx: FlowContext, key: str, result: Any, *, writes: Callable[[], Any],
+                         ttl_days: int | None = 400) -> bool:
+    """``effect_recorded`` for a result whose bookkeeping ``writes()`` (record puts, links, the held
+    timeline steps) must go with it: the "done", conditional on the key being unused, and them in
+    one request (``records.put_joined``), all or none. True: this worker's "done" is written with
+    them. False: the key was taken (another worker's claim or "done"); should the joined request
+    have been refused for that, ``writes()`` ran one write at a time before the "done" was refused
+    (as ``put_joined`` does), so it must be safe to keep; the caller goes the key's usual way
+    (``effect_once`` then answers it). An exception of ``writes()`` leaves the "done" unwritten."""
+    written, _ = ctx.records.put_joined(ctx.ent_id, EFFECT_KIND, key, _done(result, ctx.now), expected_version=None,
+                                        ttl_days=ttl_days, writes=writes)
+    return written is not None
+
+
 def effect_done(ctx: FlowContext, key: str) -> bool:
     record = ctx.records.get(ctx.ent_id, EFFECT_KIND, key)
     return record is not None and record.data.get("state") == "done"

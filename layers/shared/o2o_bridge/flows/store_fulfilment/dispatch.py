@@ -66,12 +66,19 @@ def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day:
     return True
 
 
-def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str) -> dict[str, Any]:
-    """The route's result as its effect keeps it (``s1.route:<io_id>:<route_no>``), and its step."""
-    ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
-                        level="info" if decision.store_code else "warning")
+def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str, *,
+           step: bool = True) -> dict[str, Any]:
+    """The route's result as its effect keeps it (``s1.route:<io_id>:<route_no>``), and its step
+    (``step``; else the caller records it with ``routed_step`` once the result is kept)."""
+    if step:
+        routed_step(ctx, decision, io_id, route_no)
     return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
             "at": ctx.now().isoformat()}
+
+
+def routed_step(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int) -> None:
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
+                        level="info" if decision.store_code else "warning")
 
 
 @flow_command("s1.dispatch")
