@@ -15,7 +15,7 @@ from .. import kit, ledger_facts, members, pickup, pickup_clock, reservations, r
 from ..kit import attempt, effect_once, flow_command
 from .cancels import cancel_at_store
 from .exceptions import park, resolve_exception
-from .order import Order, change_order, load_order
+from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order, routing_done
 
 if TYPE_CHECKING:
     from ..kit import FlowContext
@@ -126,6 +126,7 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
     order = load_order(ctx, io_id)
     if order is None or (order.status != "cancelled" and not order.still_routing(route_no)):
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")  # taken with a reroute: not needed
         return None
 
     def create() -> dict[str, Any]:
@@ -136,13 +137,29 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")
         return None  # JST cancelled it before the store heard of it
+    closed: dict[str, Any] = {}
+
+    def closing(result: dict[str, Any]) -> tuple[str, str, dict[str, Any], int | None, int | None] | None:
+        # The order's "dispatched" ends the effect's joined "done" (effect_once(closing=...)).
+        current = load_order(ctx, io_id)
+        if current is None:
+            return None
+        moved = Order(current.version, dict(current.data))
+        moved.dispatch_to(route_no, store_code, result["fulfilment_id"], result.get("day"))
+        if moved.data == current.data:
+            return None
+        closed.update(before=current.data, after=moved.data)
+        return ORDER_KIND, io_id, moved.data, current.version, ORDER_TTL_DAYS
+
     def book(result: dict[str, Any]) -> None:
         # Written with the effect's "done" (effect_once(book=...)), by its owner only: the ledger's
-        # fact, the link by which the store's events find the outbound, and the step that says the
-        # store has it (with the steps this event held so far). The order says "dispatched" after
-        # them, as without joining: a crash before that reruns the step, which finds the effect done
-        # (a repeat books its fact and link again, both kept once) and changes the order.
+        # fact, the link by which the store's events find the outbound, the step that says the store
+        # has it (with the steps this event held so far) and, the order changing with them, its
+        # routing marker gone, its pickup clock started and its exception resolved. The order's
+        # change comes last (``closing``): a crash before it reruns the step, which finds the effect
+        # done (a repeat books its fact and link again, both kept once) and changes the order.
         ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=result["fulfilment_id"],
                                 route_no=route_no, at=payload.get("at"))
         ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, result["fulfilment_id"], OUTBOUND_ROUTE,
@@ -150,9 +167,14 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
         ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
                             {"store": store_code, "fulfilment_id": result["fulfilment_id"], "route_no": route_no},
                             aliases=(result["fulfilment_id"],))
+        if closed:
+            routing_done(ctx, io_id, route_no)
+            pickup_clock.note_dispatched(ctx, order.data, store_code=store_code,
+                                         fulfilment_id=result["fulfilment_id"], at=payload.get("at"))
+            resolve_exception(ctx, io_id)
 
     try:
-        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book)
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
@@ -166,10 +188,13 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
                                 route_no=route_no, at=payload.get("at"))
         ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                     {"store_code": store_code}))
+    members.note_online_buyer(ctx, order.data)
+    now = load_order(ctx, io_id) if closed and not outcome.repeated else None
+    if now is not None and now.data == closed["after"]:  # changed with the "done": nothing left of it
+        ctx.metric("FulfilmentDispatched", 1)
+        return result
     pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
                                  at=payload.get("at"))
-    members.note_online_buyer(ctx, order.data)
-
     before, after = change_order(ctx, io_id, Order.dispatch_to, route_no, store_code, fulfilment_id, result.get("day"))
     if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
         ctx.metric("FulfilmentDispatched", 1)

@@ -170,6 +170,9 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
     day = routing.shanghai_day(ctx)
     result = routed(ctx, decision, io_id, route_no, day, step=False)
 
+    dispatch_key = f"s1.dispatch:{io_id}:{route_no}"
+    claimed = []
+
     def writes() -> None:
         if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
                            ttl_days=ORDER_TTL_DAYS) is None:
@@ -177,12 +180,15 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         _alongside(ctx, io_id, before, after, store_code, reason, named_skus)
         if not hold_routed(ctx, decision, io_id, day, after["items"]):
             raise _NotRouted(f"store {decision.store_code} filled up")
+        # The claim of the store's order creation (create_at_store's effect), taken with the route.
+        claimed[:] = [kit.claim_effect_with(ctx, dispatch_key)]
 
     try:
         if not kit.effect_recorded_with(ctx, f"s1.route:{io_id}:{route_no}", result, writes=writes):
             return None
     except _NotRouted:
         return None
+    kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
     routed_step(ctx, decision, io_id, route_no)
     return {"io_id": io_id, "route_no": route_no, "store_code": result["store_code"], "day": day,
