@@ -132,6 +132,11 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     def create() -> dict[str, Any]:
         created = ctx.store.create_fulfilment_order(fulfilment_order(ctx, order.data, store_code),
                                                     business_key=f"{io_id}:{store_code}:{route_no}")
+        # The buyer joins their person's profile once the store has the order, before its "done" (a
+        # crash reruns both; the join is kept once). An order a store rejected was noted by the
+        # dispatch that store got: routed again, it is not noted (nor its P14 checked) again.
+        if not order.data.get("rejections"):
+            members.note_online_buyer(ctx, order.data)
         return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
@@ -188,7 +193,6 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
                                 route_no=route_no, at=payload.get("at"))
         ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
                                     {"store_code": store_code}))
-    members.note_online_buyer(ctx, order.data)
     now = load_order(ctx, io_id) if closed and not outcome.repeated else None
     if now is not None and now.data == closed["after"]:  # changed with the "done": nothing left of it
         ctx.metric("FulfilmentDispatched", 1)

@@ -4,17 +4,18 @@ routes a parked or stuck order again, or retries a parked confirmation.
 
 A rejection routed again reads the order (the one read a repeat costs), then in one batch every
 record the rest reads (the first store's capacity and holds, the candidate stores' capacity, marks
-and holds, the routing marker, the order's exception and buyer); the rejection noted on the order,
-the first store's hold released, its SKUs marked and the routing marker are one transaction; then
-the dispatch (dispatch.py) routes and creates the second store's order."""
+and holds, the routing marker, the order's exception); decides the next store; writes the
+rejection on the order, the first store's hold released, its SKUs marked, the routing marker, the
+second store's capacity and holds, the route's result and the claim of the store order's creation
+in one transaction; creates the second store's order (dispatch.create_at_store), whose "done" the
+link, the timeline and the order's "dispatched" go with. Four requests; a repeat one."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UnprocessableRequest
-from ...ledger import mobile_hash, normalise_mobile
-from .. import kit, ledger_facts, members, pickup_clock, reservations, routing
+from .. import kit, ledger_facts, pickup_clock, reservations, routing
 from ..kit import attempt
 from ..offline_warehouse_rules import SELF_MALL_ORDER
 from .confirmations import confirm_outbound
@@ -251,9 +252,6 @@ def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reas
         wanted.extend(reservations.records_of(ctx, store_code, skus))
     if reason == "out_of_stock":
         wanted.extend((routing.UNAVAILABLE_KIND, f"{store_code}:{sku}") for sku in (named_skus or skus))
-    mobile = normalise_mobile((after.get("receiver") or {}).get("mobile"))
-    if mobile:
-        wanted.append((members.PROFILE_KIND, mobile_hash(ctx.ent_id, mobile)))
     if after.get("delivery") == "pickup":
         wanted.append((pickup_clock.PICKUP_WAITING_KIND, io_id))
     if after.get("status") == "routing":
