@@ -185,11 +185,13 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         claimed[:] = [kit.claim_effect_with(ctx, dispatch_key)]
 
     try:
-        if not kit.effect_recorded_with(ctx, f"s1.route:{io_id}:{route_no}", result, writes=writes):
-            return None
+        recorded = kit.effect_recorded_with(ctx, f"s1.route:{io_id}:{route_no}", result, writes=writes)
     except _NotRouted:
         return None
     kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
+    if not recorded:  # another worker decided this route (its writes went one at a time): not ours to create
+        kit.give_back_effect_claim(ctx, dispatch_key)
+        return None
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
     routed_step(ctx, decision, io_id, route_no)
     return {"io_id": io_id, "route_no": route_no, "store_code": result["store_code"], "day": day,
