@@ -17,7 +17,7 @@ from .. import cash_on_delivery as cod, ledger_facts, reservations, routing
 from ..kit import attempt, flow_command
 from .confirmations import queue_confirmation
 from .dispatch import FULFILMENT, OUTBOUND_ROUTE, dispatch
-from .order import load_order
+from .order import Order, change_order, load_order
 from . import rerouting
 
 if TYPE_CHECKING:
