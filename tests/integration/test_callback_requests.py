@@ -84,12 +84,16 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # Was 14 / 1, then 17 / 1.
     "pos_events fulfilment.shipped": (5, GOAL_DUPLICATE),
     "pos_events fulfilment.picked_up": (5, GOAL_DUPLICATE),
-    # The event's record, the link, the order and its routing marker; the capacity and hold at
-    # the rejecting store released; routed again (effect, the fallback store's capacity and hold,
-    # the dispatch's effect, the buyer's profile read, the links, the order, the marker removed,
-    # the exception read); the timeline and the new fulfilment's alias. 26, and 27 here: the
-    # buyer is a store member by then (member.updated above), whose P14 effect is read too.
-    "pos_events fulfilment.rejected (routed again)": (27, GOAL_DUPLICATE),
+    # The order read (it names the fulfilment: no link read; the event keeps no record of its own:
+    # a repeat is this read); every record the reroute reads in one batch (the rejecting store's
+    # capacity and holds, the candidates' capacity, marks and holds, the routing marker, the
+    # exception); the order rejected and routed again, the first store's release, the second's
+    # capacity and hold, the route's result and the store order's claim (one transaction); after
+    # P1 the creation's "done" with the links, the timeline, the marker removed and the order
+    # "dispatched" (one transaction). Was 27 / 1 (26 / 1 without the buyer's P14 read). Not 3:
+    # the SKU-keyed records cannot be named before the order is read, and the second store's hold
+    # is written before P1 and the "done" after it (rerouting.py).
+    "pos_events fulfilment.rejected (routed again)": (4, GOAL_DUPLICATE),
     # The COD record claimed (the event keeps no record of its own; the claim answers the record, a
     # repeat is the claim refused by its mark); the collection, the mark and the step written with the
     # "done". Was 5 / 1, then 6 / 1 (two reads).

@@ -221,3 +221,57 @@ def test_an_effect_recorded_waits_for_another_worker_s_live_claim_and_takes_over
     late = kit.effect_once(ctx, KEY, in_call)
     assert (late.repeated, late.late) == (True, True)  # the claimer reports the batch's, truthfully
     assert done_record(ctx)["result"] == {"by": "batch"}
+
+
+def test_a_result_recorded_with_its_writes_keeps_them_together_and_a_repeat_writes_no_result(ctx):
+    def book():
+        ctx.records.put(ctx.ent_id, "s1.order", "700001", {"status": "routing", "route_no": 1})
+
+    assert kit.effect_recorded_with(ctx, KEY, {"store_code": "S002"}, writes=book)
+    assert done_record(ctx)["result"] == {"store_code": "S002"}
+    assert ctx.records.get(ctx.ent_id, "s1.order", "700001").data["route_no"] == 1
+    # The key used already: no second "done" (the caller goes the key's usual way).
+    assert not kit.effect_recorded_with(ctx, KEY, {"store_code": "S003"}, writes=lambda: None)
+    assert done_record(ctx)["result"] == {"store_code": "S002"}
+
+
+def test_a_claim_taken_with_an_earlier_block_is_the_one_effect_once_does_the_effect_under(ctx):
+    store = Downstream()
+    claim = kit.claim_effect_with(ctx, KEY)
+    assert claim is not None and done_record(ctx)["state"] == "running"
+    kit.keep_effect_claim(ctx, KEY, claim)
+    outcome = kit.effect_once(ctx, KEY, lambda: store.apply(KEY, "ok"))
+    assert (outcome.result, outcome.repeated, store.calls) == ("ok", False, 1)
+    assert done_record(ctx)["state"] == "done"
+    # Taken by someone else: none to keep, and a claim never kept waits out its lease as any other.
+    assert kit.claim_effect_with(ctx, KEY) is None
+    other = "s1.dispatch:700002:1"
+    kit.claim_effect_with(ctx, other)
+    with pytest.raises(kit.EffectInProgress):
+        kit.effect_once(ctx, other, lambda: store.apply(other, "ok"))
+    # Kept and not needed: given back, so the next worker claims at once.
+    third = "s1.dispatch:700003:1"
+    kit.keep_effect_claim(ctx, third, kit.claim_effect_with(ctx, third))
+    kit.give_back_effect_claim(ctx, third)
+    assert ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, third) is None
+
+
+def test_a_closing_document_is_written_after_the_done_and_its_bookkeeping(ctx):
+    order = ctx.records.put(ctx.ent_id, "s1.order", "700001", {"status": "routing"})
+    written = []
+    real_put = ctx.records.put
+
+    def put(ent_id, kind, key, data, **kw):
+        written.append(kind)
+        return real_put(ent_id, kind, key, data, **kw)
+
+    ctx.records.put = put
+    outcome = kit.effect_once(ctx, KEY, lambda: "FO-1",
+                              book=lambda result: written.append("book"),
+                              closing=lambda result: ("s1.order", "700001", {"status": "dispatched", "f": result},
+                                                      order.version, None))
+    assert not outcome.repeated and done_record(ctx)["state"] == "done"
+    # One by one (the in-memory records, or a refused joined request): the "done", then the book,
+    # then the document: a crash before the document leaves it as it was, the effect found done.
+    assert written == [kit.EFFECT_KIND, "book", "s1.order"]
+    assert ctx.records.get(ctx.ent_id, "s1.order", "700001").data == {"status": "dispatched", "f": "FO-1"}

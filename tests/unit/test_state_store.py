@@ -340,6 +340,33 @@ def test_an_effects_done_is_written_with_its_bookkeeping_in_one_request_or_else_
     assert RecordView(store).get("10010", "effect", "s2.upload:SO-4") is None
 
 
+def test_a_delete_in_a_joined_block_goes_with_its_put_or_not_at_all(aws):
+    # S1: the order's "dispatched" and its routing marker's removal, one request; refused, none of it.
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store = runtime.state_store()
+    work = RecordView(store)
+    work.put("10010", "s1.routing", "700001", {"route_no": 1})
+    order = work.put("10010", "s1.order", "700001", {"status": "routing"})
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    written, _ = work.put_joined("10010", "s1.order", "700001", {"status": "dispatched"},
+                                 expected_version=order.version,
+                                 writes=lambda: work.delete("10010", "s1.routing", "700001"))
+    assert written is not None and calls == ["before-call.dynamodb.TransactWriteItems"]
+    assert RecordView(store).get("10010", "s1.routing", "700001") is None
+
+    work.put("10010", "s1.routing", "700002", {"route_no": 1})
+    work.put("10010", "s1.order", "700002", {"status": "routing"})
+    def given_up():
+        work.delete("10010", "s1.routing", "700002")
+        raise RuntimeError("the store filled up")
+
+    with pytest.raises(RuntimeError):  # the block given up: the delete is not made either
+        work.put_joined("10010", "s1.order", "700002", {"status": "dispatched"}, expected_version=1, writes=given_up)
+    assert RecordView(store).get("10010", "s1.routing", "700002") is not None
+
+
 def _old_layout_rows(table: str) -> None:
     """What the version before per-tenant timelines wrote: one DOC#<key> partition for every
     merchant with that key, each entry naming its tenant; an alias naming none."""

@@ -46,7 +46,10 @@ ROUTES: dict[str, Route] = {
                                 once_by_its_effect=True),
     "fulfilment.picked_up": Route(store_fulfilment.on_fulfilment_picked_up, "S1, the customer picked up",
                                   once_by_its_effect=True),
-    "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store"),
+    # The order's record notes each rejection with the release it makes, in one write: a repeat is
+    # the order read (flows/store_fulfilment/rerouting.py).
+    "fulfilment.rejected": Route(store_fulfilment.on_fulfilment_rejected, "S1r, re-route to the next store",
+                                 once_by_its_effect=True),
     "order.warehouse_requested": Route(warehouse_orders.on_order_warehouse_requested,
                                        "S2, the warehouse is to ship a store order", once_by_its_effect=True),
     "order.cancelled": Route(warehouse_orders.on_order_cancelled, "S2, the store cancelled", once_by_its_effect=True),

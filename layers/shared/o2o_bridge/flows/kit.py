@@ -25,6 +25,7 @@ from .app_slots import erp_app_of  # noqa: F401 - which ERP app a tenant's sched
 if TYPE_CHECKING:
     from ..ports import (CommandQueue, CursorRepository, Erp, Ledger, LinkRepository, RecordRepository, StoreSystem,
                          Timeline, Warehouse)
+    from ..ports.state import Record
     from ..ports.retail import RetailErp
     from ..tenant import Tenant, TenantRepository
 
@@ -312,20 +313,57 @@ def lease_seconds_for(ctx: FlowContext) -> float:
 
 
 def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400,
-                book: Callable[[T], Any] | None = None) -> Outcome:
+                book: Callable[[T], Any] | None = None,
+                closing: Callable[[T], tuple[str, str, dict[str, Any], int | None, int | None] | None] | None = None
+                ) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
     See ``once``; the lease is ``lease_seconds_for(ctx)``. ``book(result)``: the effect's
     bookkeeping (its ledger, links, the timeline steps that say it happened), written with the
     "done" in one request; see ``once``."""
+    taken = ctx.extras.get(EFFECT_CLAIMS, {}).pop((threading.get_ident(), key), None)
     return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
-                ttl_days=ttl_days, metric=ctx.metric, book=book)
+                ttl_days=ttl_days, metric=ctx.metric, book=book, taken=taken, closing=closing)
+
+
+# ctx.extras: effect claims written with an earlier joined block of this piece of work (``claim_effect_with``),
+# by (thread, key), for the ``effect_once`` of that key to do the effect under.
+EFFECT_CLAIMS = "kit.effect_claims"
+
+
+def claim_effect_with(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> "Record | None":
+    """Inside a joined block (``records.put_joined``, e.g. ``effect_recorded_with``'s ``writes``): the
+    claim ``effect_once`` would take on ``key`` (a "running" record with the same lease, only if the key
+    is unused), written with the block, so the step that does the effect next claims nothing. Once the
+    block is written, ``keep_effect_claim`` hands it to that ``effect_once`` of this piece of work;
+    unkept (the block refused, the step not run), it is an ordinary claim: taken over after its lease.
+    None when the key is in use (the effect's ``effect_once`` then answers it as usual)."""
+    running = {"state": "running",
+               "lease_until": (ctx.now() + timedelta(seconds=lease_seconds_for(ctx))).isoformat()}
+    claim, _ = ctx.records.put_or_current(ctx.ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
+    return claim
+
+
+def keep_effect_claim(ctx: FlowContext, key: str, claim: "Record | None") -> None:
+    """The claim ``claim_effect_with`` wrote, for this piece of work's ``effect_once`` of ``key``."""
+    if claim is not None:
+        ctx.extras.setdefault(EFFECT_CLAIMS, {})[(threading.get_ident(), key)] = claim
+
+
+def give_back_effect_claim(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> None:
+    """A kept claim whose effect this piece of work will not do after all: released, as ``once``
+    releases a claim whose effect failed."""
+    claim = ctx.extras.get(EFFECT_CLAIMS, {}).pop((threading.get_ident(), key), None)
+    if claim is not None and not _release(ctx.records, ctx.ent_id, key, claim.version, "not done", ttl_days):
+        ctx.metric("EffectLeaseLost", 1)
 
 
 def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T], *, lease_seconds: float,
          now: Callable[[], datetime] = _utcnow, ttl_days: int | None = 400,
          metric: Callable[[str, float], None] = lambda name, value=1: None,
-         book: Callable[[T], Any] | None = None) -> Outcome:
+         book: Callable[[T], Any] | None = None, taken: "Record | None" = None,
+         closing: Callable[[T], tuple[str, str, dict[str, Any], int | None, int | None] | None] | None = None
+         ) -> Outcome:
     """``do()`` once per (ent_id, key): the one mechanism behind effect_once and the DLQ replay.
 
     1. Claim: a conditional write (absent, released, or running past its lease) of a "running"
@@ -350,10 +388,20 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
     (``records.put_joined``: all or none), so the first run costs the claim and that one request
     whatever it books, and a crash leaves either all of it or none (then the rerun after the lease
     does the effect again, downstream idempotent, and books it). It must book the same when run
-    twice (the store runs it again, one write at a time, when the joined request is refused)."""
+    twice (the store runs it again, one write at a time, when the joined request is refused).
+
+    ``closing(result)``, with ``book``: the document whose change says the effect happened (an
+    order now "dispatched"), as ``(kind, key, data, expected_version, ttl_days)``, or None. Its
+    conditional put ends the joined block instead of the "done", which goes first with ``book``'s
+    writes: one request still, and when the block is written one write at a time (the joined
+    request refused) the "done" and the bookkeeping come before the document's change, so a crash
+    between them leaves the document as it was and the step's rerun finds the effect done and
+    changes it. Whether the document's put was written the caller reads from its records."""
     started = now()
     running = {"state": "running", "lease_until": (started + timedelta(seconds=lease_seconds)).isoformat()}
-    claim, existing = records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
+    # ``taken``: the claim, written earlier with other writes by this piece of work (claim_effect_with).
+    claim, existing = (taken, None) if taken is not None else \
+        records.put_or_current(ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
     if claim is None and existing is not None:
         state = existing.data.get("state")
         if state == "done":
@@ -369,7 +417,21 @@ def once(records: "RecordRepository", ent_id: str, key: str, do: Callable[[], T]
         raise EffectInProgress(f"{key} was claimed by another worker just now", retry_after_seconds=30)
     try:
         result = do()
-        if book is not None:
+        ending = closing(result) if closing is not None and book is not None else None
+        if ending is not None:
+            # The document's change ends the block, after the "done" (see ``closing`` above).
+            answered: list[Any] = [None]
+
+            def done_then_book() -> Any:
+                answered[0] = records.put(ent_id, EFFECT_KIND, key, _done(result, now),
+                                          expected_version=claim.version, ttl_days=ttl_days)
+                return book(result)
+
+            close_kind, close_key, close_data, close_version, close_ttl = ending
+            records.put_joined(ent_id, close_kind, close_key, close_data, expected_version=close_version,
+                               ttl_days=close_ttl, writes=done_then_book)
+            done = answered[0]
+        elif book is not None:
             done, _ = records.put_joined(ent_id, EFFECT_KIND, key, _done(result, now), expected_version=claim.version,
                                          ttl_days=ttl_days, writes=lambda: book(result))
     except BaseException as exc:
@@ -443,6 +505,20 @@ def recorded_write(key: str, result: Any, now: Callable[[], datetime], *, ttl_da
 
     return TogetherWrite(EFFECT_KIND, key, _done(result, now), expect_version=True, expected_version=None,
                          ttl_days=ttl_days)
+
+
+def effect_recorded_with(ctx: FlowContext, key: str, result: Any, *, writes: Callable[[], Any],
+                         ttl_days: int | None = 400) -> bool:
+    """``effect_recorded`` for a result whose bookkeeping ``writes()`` (record puts, links, the held
+    timeline steps) must go with it: the "done", conditional on the key being unused, and them in
+    one request (``records.put_joined``), all or none. True: this worker's "done" is written with
+    them. False: the key was taken (another worker's claim or "done"); should the joined request
+    have been refused for that, ``writes()`` ran one write at a time before the "done" was refused
+    (as ``put_joined`` does), so it must be safe to keep; the caller goes the key's usual way
+    (``effect_once`` then answers it). An exception of ``writes()`` leaves the "done" unwritten."""
+    written, _ = ctx.records.put_joined(ctx.ent_id, EFFECT_KIND, key, _done(result, ctx.now), expected_version=None,
+                                        ttl_days=ttl_days, writes=writes)
+    return written is not None
 
 
 def effect_done(ctx: FlowContext, key: str) -> bool:

@@ -38,6 +38,14 @@ def _needed(lines: Iterable[Any]) -> dict[str, int]:
     return needed
 
 
+def records_of(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """The (kind, key) of the reservation records of ``sku_ids`` at the store that routing and a
+    hold read (none when the tenant does not reserve stock): for a flow's batch read."""
+    if not ctx.tenant.order_centre.reserve_stock:
+        return []
+    return [(RESERVATION_KIND, _key(sku, store_code)) for sku in dict.fromkeys(sku_ids)]
+
+
 def held(ctx: "FlowContext", store_code: str, sku_id: str, *, excluding: str | None = None) -> int:
     record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, _key(sku_id, store_code))
     orders = record.data.get("orders", {}) if record else {}

@@ -146,6 +146,47 @@ def unavailable_skus(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]
 
 # --- the decision -------------------------------------------------------------------------
 
+def _filtered_out(store: "Store", order: OrderToRoute, rejected: set[str], tenant: Any) -> str | None:
+    """Why ``store`` may not take ``order`` before any record or its stock is read (None: it may)."""
+    if order.delivery == "pickup" and not store.pickup:
+        return "does not serve store pickup"
+    if order.pickup_store and not pickup.same_city(tenant, order.pickup_store, store):
+        return f"not in {pickup.city_of(tenant, order.pickup_store)}, the chosen store's city"
+    if order.delivery == "express" and not store.ship:
+        return "does not ship orders"
+    if not order.pickup_store and not covers_region(store, order.province, order.city):
+        # (a chosen pickup store replaces the delivery region: the customer comes to the store)
+        return f"region {'/'.join(store.regions)} does not cover {order.province} {order.city}"
+    if store.code in rejected:
+        return "rejected this order before"
+    return None
+
+
+def records_read(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The records ``route_outbound`` and the hold at the store it picks read, as (kind, key): the
+    day's capacity, the SKUs marked unavailable and what other orders hold, of every store that
+    passes the filters read from the tenant alone (and the fallback store's). A flow reads
+    them in one batch (``records.prefetch``) before it routes."""
+    from . import reservations
+
+    tenant, rejected, day = ctx.tenant, set(rejected_by), shanghai_day(ctx)
+    skus = list(dict.fromkeys(line.sku_id for line in order.lines))
+    wanted: list[tuple[str, str]] = []
+    for store in tenant.stores:
+        if _filtered_out(store, order, rejected, tenant) is not None:
+            continue
+        if store.daily_capacity is not None:
+            wanted.append((CAPACITY_KIND, f"{store.code}:{day}"))
+        wanted.extend((UNAVAILABLE_KIND, f"{store.code}:{sku}") for sku in skus)
+        wanted.extend(reservations.records_of(ctx, store.code, skus))
+    fallback = next((s for s in tenant.stores if s.code == tenant.routing.fallback_store), None)
+    if fallback is not None and fallback.code not in rejected:  # it takes what no store passed
+        if fallback.daily_capacity is not None:
+            wanted.append((CAPACITY_KIND, f"{fallback.code}:{day}"))
+        wanted.extend(reservations.records_of(ctx, fallback.code, skus))
+    return wanted
+
+
 def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> Decision:
     """The store that should fulfil ``order`` (or None), with the reason each other store was dropped.
 
@@ -158,17 +199,8 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     dropped: dict[str, str] = {}
     survivors: list["Store"] = []
     for store in tenant.stores:
-        if order.delivery == "pickup" and not store.pickup:
-            dropped[store.code] = "does not serve store pickup"
-        elif order.pickup_store and not pickup.same_city(tenant, order.pickup_store, store):
-            dropped[store.code] = f"not in {pickup.city_of(tenant, order.pickup_store)}, the chosen store's city"
-        elif order.delivery == "express" and not store.ship:
-            dropped[store.code] = "does not ship orders"
-        elif not order.pickup_store and not covers_region(store, order.province, order.city):
-            # (a chosen pickup store replaces the delivery region: the customer comes to the store)
-            dropped[store.code] = f"region {'/'.join(store.regions)} does not cover {order.province} {order.city}"
-        elif store.code in rejected:
-            dropped[store.code] = "rejected this order before"
+        if (why := _filtered_out(store, order, rejected, tenant)) is not None:
+            dropped[store.code] = why
         elif store.daily_capacity is not None and \
                 len(used := capacity_used(ctx, store.code, day)) >= store.daily_capacity \
                 and order.io_id not in used:

@@ -639,6 +639,10 @@ class DynamoStateStore:
         if expected_version is not None:
             kwargs["ConditionExpression"] = "version = :expected"
             kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        held = self._held_writes()
+        if held is not None:  # deleted with the put that ends the joined block (put_joined)
+            held.append({"Delete": kwargs})
+            return True
         try:
             self.client.delete_item(**kwargs)
         except ClientError as exc:
@@ -688,15 +692,15 @@ class DynamoStateStore:
         """``writes()`` (an effect's bookkeeping: records put, links, timeline entries), then the
         conditional put of this record, all in one TransactWriteItems: all of it or none.
 
-        While ``writes()`` runs, its record puts (``put_record``, ``put_record_or_current``) and
-        links are held and answered as written; the timeline entries this invocation holds (its
+        While ``writes()`` runs, its record puts (``put_record``, ``put_record_or_current``), record
+        deletes (``delete_record``) and links are held and answered as written; the timeline entries this invocation holds (its
         steps so far, connectors/aws/held.py) go with them. Should the transaction be refused
         (this put's condition, a held write's, a document already there, more than 100 items),
         nothing of it is written: ``writes()`` runs again with every write sent at once and
         answered by what is stored, as it would without joining (a link or record already there is
         returned, a ledger is changed instead of created), and then this put alone. So the
         outcome is the same as writing one by one, in one request where nothing stood in the way.
-        Other writes of ``writes()`` (UpdateItem, deletes) are not held: they are sent at once.
+        Other writes of ``writes()`` (UpdateItem) are not held: they are sent at once.
         ``writes()`` must therefore do the same whether it runs once or twice; reads in it see
         the table, not the held writes."""
         if self._held_writes() is not None or getattr(_joining, "store", None) is not None:

@@ -15,7 +15,7 @@ from .. import kit, ledger_facts, members, pickup, pickup_clock, reservations, r
 from ..kit import attempt, effect_once, flow_command
 from .cancels import cancel_at_store
 from .exceptions import park, resolve_exception
-from .order import Order, change_order, load_order
+from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order, routing_done
 
 if TYPE_CHECKING:
     from ..kit import FlowContext
@@ -52,6 +52,35 @@ def to_route(data: dict[str, Any]) -> routing.OrderToRoute:
         pickup_store=data.get("pickup_store_code"))
 
 
+def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day: str, items: list[Any]) -> bool:
+    """Take what the store ``decision`` routed to gives the order: a slot of its day's capacity and
+    the order's lines (reservations.py). False (nothing taken) when a concurrent order took either
+    since the decision's reads."""
+    store = next(s for s in ctx.tenant.stores if s.code == decision.store_code)
+    if not decision.fallback:
+        return reservations.hold(ctx, store, io_id, day, items, decision.stock.get(decision.store_code))
+    # The fallback store has a capacity too; stock is not why it was chosen: its lines are held unchecked.
+    if not routing.reserve_capacity(ctx, store, io_id, day):
+        return False
+    reservations.reserve(ctx, decision.store_code, io_id, items, on_hand=None)
+    return True
+
+
+def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str, *,
+           step: bool = True) -> dict[str, Any]:
+    """The route's result as its effect keeps it (``s1.route:<io_id>:<route_no>``), and its step
+    (``step``; else the caller records it with ``routed_step`` once the result is kept)."""
+    if step:
+        routed_step(ctx, decision, io_id, route_no)
+    return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
+            "at": ctx.now().isoformat()}
+
+
+def routed_step(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int) -> None:
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
+                        level="info" if decision.store_code else "warning")
+
+
 @flow_command("s1.dispatch")
 def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
     """Route the outbound (once per route number) and go on to create the store's order."""
@@ -60,7 +89,6 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
     if order is None or not order.still_routing(route_no):
         return None  # done, cancelled or routed again since this step was queued
     data = order.data
-    stores = {store.code: store for store in ctx.tenant.stores}
 
     def decide() -> dict[str, Any]:
         rejected = [r["store_code"] for r in data.get("rejections", [])]
@@ -70,23 +98,14 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
         else:
             decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
         day = routing.shanghai_day(ctx)
-        while decision.store_code is not None and not forced:  # the fallback store has a capacity too
-            store = stores[decision.store_code]
-            if decision.fallback:  # stock is not why it was chosen: its lines are held below, unchecked
-                taken = routing.reserve_capacity(ctx, store, io_id, day)
-            else:
-                taken = reservations.hold(ctx, store, io_id, day, data["items"], decision.stock.get(decision.store_code))
-            if taken:
-                break
-            # Filled up by a concurrent dispatch since the decision: route without it.
+        # Filled up by a concurrent dispatch since the decision: route without it.
+        while decision.store_code is not None and not forced and \
+                not hold_routed(ctx, decision, io_id, day, data["items"]):
             rejected = [*rejected, decision.store_code]
             decision = routing.route_outbound(ctx, to_route(data), rejected_by=rejected)
-        if decision.store_code is not None and (forced or decision.fallback):
+        if decision.store_code is not None and forced:
             reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
-        ctx.timeline.record(io_id, ctx.ent_id, "s1.routed", {"route_no": route_no, **decision.detail()},
-                            level="info" if decision.store_code else "warning")
-        return {"store_code": decision.store_code, "why": decision.why, "dropped": decision.dropped, "day": day,
-                "at": ctx.now().isoformat()}
+        return routed(ctx, decision, io_id, route_no, day)
 
     decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
@@ -107,19 +126,60 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
     order = load_order(ctx, io_id)
     if order is None or (order.status != "cancelled" and not order.still_routing(route_no)):
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")  # taken with a reroute: not needed
         return None
 
     def create() -> dict[str, Any]:
         created = ctx.store.create_fulfilment_order(fulfilment_order(ctx, order.data, store_code),
                                                     business_key=f"{io_id}:{store_code}:{route_no}")
+        # The buyer joins their person's profile once the store has the order, before its "done" (a
+        # crash reruns both; the join is kept once). An order a store rejected was noted by the
+        # dispatch that store got: routed again, it is not noted (nor its P14 checked) again.
+        if not order.data.get("rejections"):
+            members.note_online_buyer(ctx, order.data)
         return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")
         return None  # JST cancelled it before the store heard of it
+    closed: dict[str, Any] = {}
+
+    def closing(result: dict[str, Any]) -> tuple[str, str, dict[str, Any], int | None, int | None] | None:
+        # The order's "dispatched" ends the effect's joined "done" (effect_once(closing=...)).
+        current = load_order(ctx, io_id)
+        if current is None:
+            return None
+        moved = Order(current.version, dict(current.data))
+        moved.dispatch_to(route_no, store_code, result["fulfilment_id"], result.get("day"))
+        if moved.data == current.data:
+            return None
+        closed.update(before=current.data, after=moved.data)
+        return ORDER_KIND, io_id, moved.data, current.version, ORDER_TTL_DAYS
+
+    def book(result: dict[str, Any]) -> None:
+        # Written with the effect's "done" (effect_once(book=...)), by its owner only: the ledger's
+        # fact, the link by which the store's events find the outbound, the step that says the store
+        # has it (with the steps this event held so far) and, the order changing with them, its
+        # routing marker gone, its pickup clock started and its exception resolved. The order's
+        # change comes last (``closing``): a crash before it reruns the step, which finds the effect
+        # done (a repeat books its fact and link again, both kept once) and changes the order.
+        ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=result["fulfilment_id"],
+                                route_no=route_no, at=payload.get("at"))
+        ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, result["fulfilment_id"], OUTBOUND_ROUTE,
+                                    f"{io_id}#{route_no}", {"store_code": store_code}))
+        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
+                            {"store": store_code, "fulfilment_id": result["fulfilment_id"], "route_no": route_no},
+                            aliases=(result["fulfilment_id"],))
+        if closed:
+            routing_done(ctx, io_id, route_no)
+            pickup_clock.note_dispatched(ctx, order.data, store_code=store_code,
+                                         fulfilment_id=result["fulfilment_id"], at=payload.get("at"))
+            resolve_exception(ctx, io_id)
+
     try:
-        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create)
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
@@ -128,19 +188,19 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
         return None
     result = outcome.result
     fulfilment_id = result["fulfilment_id"]
-    ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, route_no=route_no,
-                            at=payload.get("at"))
+    if outcome.repeated:  # booked by the run that did it (or, before the booking joined its "done", maybe not)
+        ledger_facts.dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
+                                route_no=route_no, at=payload.get("at"))
+        ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
+                                    {"store_code": store_code}))
+    now = load_order(ctx, io_id) if closed and not outcome.repeated else None
+    if now is not None and now.data == closed["after"]:  # changed with the "done": nothing left of it
+        ctx.metric("FulfilmentDispatched", 1)
+        return result
     pickup_clock.note_dispatched(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id,
                                  at=payload.get("at"))
-    members.note_online_buyer(ctx, order.data)
-    ctx.links.link(DocumentLink(ctx.ent_id, FULFILMENT, fulfilment_id, OUTBOUND_ROUTE, f"{io_id}#{route_no}",
-                                {"store_code": store_code}))
-
     before, after = change_order(ctx, io_id, Order.dispatch_to, route_no, store_code, fulfilment_id, result.get("day"))
     if after is not before and after is not None and after.get("fulfilment_id") == fulfilment_id:
-        ctx.timeline.record(io_id, ctx.ent_id, "s1.dispatched",
-                            {"store": store_code, "fulfilment_id": fulfilment_id, "route_no": route_no},
-                            aliases=(fulfilment_id,))
         ctx.metric("FulfilmentDispatched", 1)
         resolve_exception(ctx, io_id)
     elif before is not None and before["status"] == "cancelled" and not before.get("fulfilment_id"):

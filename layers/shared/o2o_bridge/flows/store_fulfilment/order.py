@@ -142,7 +142,7 @@ def change_order(ctx: "FlowContext", io_id: str, transition: Callable[..., None]
         if ctx.records.replace(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=order.version,
                                ttl_days=ORDER_TTL_DAYS):
             if _routing(before) and not _routing(after):
-                _routing_done(ctx, io_id, before["route_no"])
+                routing_done(ctx, io_id, before["route_no"])
             return before, after
     raise OrderChanged(f"outbound {io_id} kept changing under this step")
 
@@ -161,7 +161,8 @@ def note_routing(ctx: "FlowContext", io_id: str, route_no: int) -> None:
                     expected_version=current.version if current else None, ttl_days=ORDER_TTL_DAYS)
 
 
-def _routing_done(ctx: "FlowContext", io_id: str, route_no: int) -> None:
+def routing_done(ctx: "FlowContext", io_id: str, route_no: int) -> None:
+    """The outbound left the route ``route_no`` (dispatched, parked, cancelled): its marker goes."""
     current = ctx.records.get(ctx.ent_id, ROUTING_KIND, io_id)
     if current is not None and current.data.get("route_no", 0) <= route_no:
         ctx.records.delete(ctx.ent_id, ROUTING_KIND, io_id)

@@ -1,18 +1,28 @@
-"""S1 healing hooks: an operator's `o2o exceptions reroute` (and the healing run,
-flows/healing.py) routes a parked or stuck order again, or retries a parked confirmation."""
+"""S1 routing again: after a store's rejection (``fulfilment.rejected``, S1r, inside the event), and
+the healing hooks: an operator's `o2o exceptions reroute` (and the healing run, flows/healing.py)
+routes a parked or stuck order again, or retries a parked confirmation.
+
+A rejection routed again reads the order (the one read a repeat costs), then in one batch every
+record the rest reads (the first store's capacity and holds, the candidate stores' capacity, marks
+and holds, the routing marker, the order's exception); decides the next store; writes the
+rejection on the order, the first store's hold released, its SKUs marked, the routing marker, the
+second store's capacity and holds, the route's result and the claim of the store order's creation
+in one transaction; creates the second store's order (dispatch.create_at_store), whose "done" the
+link, the timeline and the order's "dispatched" go with. Four requests; a repeat one."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UnprocessableRequest
-from .. import kit, reservations, routing
+from .. import kit, ledger_facts, pickup_clock, reservations, routing
 from ..kit import attempt
 from ..offline_warehouse_rules import SELF_MALL_ORDER
 from .confirmations import confirm_outbound
-from .dispatch import dispatch
+from .dispatch import create_at_store, dispatch, hold_routed, routed, routed_step, to_route
 from .exceptions import EXCEPTION_KIND, resolve_exception
-from .order import Order, change_order, load_order
+from .order import ATTEMPTS, ORDER_KIND, ORDER_TTL_DAYS, ROUTING_KIND, Order, OrderChanged, change_order, load_order, \
+    note_routing
 
 if TYPE_CHECKING:
     from ..kit import FlowContext
@@ -58,3 +68,229 @@ def _release_route(ctx: "FlowContext", io_id: str, route_no: int) -> None:
         routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
         order = load_order(ctx, io_id)
         reservations.release(ctx, result["store_code"], io_id, order.data.get("items", []) if order else [])
+
+
+# --- a store's rejection: routed again inside the event ------------------------------------------
+
+def outbound_of_rejection(ctx: "FlowContext", fulfilment_id: str, external_id: str) -> str:
+    """The io_id a rejection is about, from the order's own record when it names the fulfilment
+    (the one it was dispatched with, or one rejected before: a repeat), which the rerouting reads
+    anyway; else from the fulfilment's link (store_events.outbound_of_event), which refuses a
+    fulfilment the bridge did not create. An order names a fulfilment only once it is linked (the
+    link and the order's "dispatched" are written together, or the link first)."""
+    from .store_events import outbound_of_event
+
+    order = load_order(ctx, external_id)
+    if order is not None and (order.data.get("fulfilment_id") == fulfilment_id or
+                              any(r.get("fulfilment_id") == fulfilment_id for r in order.data.get("rejections", []))):
+        return external_id
+    return outbound_of_event(ctx, fulfilment_id, external_id)
+
+
+def route_again_after_rejection(ctx: "FlowContext", payload: dict[str, Any]) -> None:
+    """``s1.rejected``: note the rejection (once per fulfilment), release what the order held at
+    that store, and route the order again without it.
+
+    ``out_of_stock`` marks the SKUs the store named (``sku_ids``) unavailable there for the day;
+    when it named none, every SKU of the order. The rejection, the release and the marks are
+    written with the order's change (``_reject_and_route``, else ``_note_rejection``), so an order
+    that bears the rejection has released that store's hold: a repeat reads the order and, unless
+    it is still being routed (a reroute a crash cut short: its release is made again, each part
+    repeat-safe, and its dispatch run again, each step once), stops there."""
+    io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
+    store_code, reason, named_skus = payload["store_code"], payload["reason"], payload.get("sku_ids")
+    order = load_order(ctx, io_id)
+    if order is None:
+        return
+    probe = Order(order.version, dict(order.data))
+    probe.reject(store_code, fulfilment_id, reason, named_skus)
+    if probe.data == order.data:  # noted before (a repeat): its release and marks went with it
+        if order.status == "routing":
+            _finish_cut_short(ctx, order.data, store_code, fulfilment_id, reason, named_skus)
+            attempt(ctx, dispatch, {"io_id": io_id, "route_no": order.route_no}, trace_key=io_id)
+        return
+    _read_ahead(ctx, probe.data, store_code, reason, named_skus)
+    # The ledger's fact first (keyed by the fulfilment, written once whatever repeats): a crash after
+    # the order's change would otherwise leave it unwritten, the repeat stopping at the order.
+    ledger_facts.rejected(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, reason=reason,
+                          at=payload.get("at"))
+    route = _reject_and_route(ctx, io_id, store_code, fulfilment_id, reason, named_skus)
+    if route is not None:
+        attempt(ctx, create_at_store, route, trace_key=io_id)
+        return
+    # No store left, a race lost, or a rejection of an older fulfilment: noted on its own, and the
+    # dispatch routes (or parks) the order as it does any.
+    before, after = _note_rejection(ctx, io_id, store_code, fulfilment_id, reason, named_skus)
+    if after is not before and after is not None:
+        _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
+    current = load_order(ctx, io_id)
+    if current is not None and current.status == "routing":
+        attempt(ctx, dispatch, {"io_id": io_id, "route_no": current.data["route_no"]}, trace_key=io_id)
+
+
+def _rejected_step(ctx: "FlowContext", io_id: str, after: dict[str, Any], store_code: str, fulfilment_id: str,
+                   reason: str, named_skus: list[str] | None) -> None:
+    ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
+                        {"store": store_code, "reason": reason, "fulfilment_id": fulfilment_id,
+                         **({"skus": named_skus} if named_skus else {}),
+                         "route_again": after["status"] == "routing"}, level="warning")
+    ctx.metric("FulfilmentRejected", 1)
+
+
+class _NotRouted(Exception):
+    """The reroute's joined write cannot stand as decided (the order changed, the store filled up)."""
+
+
+def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilment_id: str, reason: str,
+                      named_skus: list[str] | None) -> dict[str, Any] | None:
+    """The rejection of the store's current order, and the next route, in one request: the route is
+    decided first (routing.py reads what ``_read_ahead`` read, and the stores' stock), then the order
+    rejected and routed again, its routing marker, the first store's release and marks, the second
+    store's capacity slot and holds, and the route's result (its effect's "done", as
+    ``dispatch`` keeps it) are one transaction (``kit.effect_recorded_with``). The payload of
+    ``create_at_store`` for that route; None when it went another way (no store left, the order
+    changed, a concurrent order took the store meanwhile: the caller notes the rejection alone and
+    the dispatch routes as it does any).
+
+    Should the transaction be refused, its writes are made one at a time in this order (the
+    order's first, refused stopping it), each repeat-safe: an order that bears the rejection and
+    is still being routed is what a repeat finishes (``_finish_cut_short``)."""
+    current = load_order(ctx, io_id)
+    if current is None:
+        return None
+    before = dict(current.data)
+    order = Order(current.version, dict(before))
+    order.reject(store_code, fulfilment_id, reason, named_skus)
+    after = order.data
+    if after == before or after.get("status") != "routing" or after.get("forced_store"):
+        return None
+    route_no = int(after["route_no"])
+    decision = routing.route_outbound(ctx, to_route(after), rejected_by=[r["store_code"] for r in after["rejections"]])
+    if decision.store_code is None:
+        return None  # parked by the dispatch, as any order no store can take
+    day = routing.shanghai_day(ctx)
+    result = routed(ctx, decision, io_id, route_no, day, step=False)
+
+    dispatch_key = f"s1.dispatch:{io_id}:{route_no}"
+    claimed = []
+
+    def writes() -> None:
+        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
+                           ttl_days=ORDER_TTL_DAYS) is None:
+            raise _NotRouted(f"outbound {io_id} changed")
+        _alongside(ctx, io_id, before, after, store_code, reason, named_skus)
+        if not hold_routed(ctx, decision, io_id, day, after["items"]):
+            raise _NotRouted(f"store {decision.store_code} filled up")
+        # The claim of the store's order creation (create_at_store's effect), taken with the route.
+        claimed[:] = [kit.claim_effect_with(ctx, dispatch_key)]
+
+    try:
+        recorded = kit.effect_recorded_with(ctx, f"s1.route:{io_id}:{route_no}", result, writes=writes)
+    except _NotRouted:
+        return None
+    kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
+    if not recorded:  # another worker decided this route (its writes went one at a time): not ours to create
+        kit.give_back_effect_claim(ctx, dispatch_key)
+        return None
+    _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
+    routed_step(ctx, decision, io_id, route_no)
+    return {"io_id": io_id, "route_no": route_no, "store_code": result["store_code"], "day": day,
+            "at": result["at"]}
+
+
+def _alongside(ctx: "FlowContext", io_id: str, before: dict[str, Any], after: dict[str, Any], store_code: str,
+               reason: str, named_skus: list[str] | None) -> None:
+    """What a rejection changes beside the order: the new route's marker, the store's capacity slot
+    and holds given back (its order was the one dispatched), its SKUs marked (``out_of_stock``)."""
+    if after.get("status") == "routing":
+        note_routing(ctx, io_id, after["route_no"])  # with the order: no routing order unseen
+    released = _released_here(before, after, store_code)
+    if released is not None:
+        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
+        reservations.release(ctx, store_code, io_id, before.get("items", []))
+    if reason == "out_of_stock":
+        sku_ids = named_skus or [i["sku_id"] for i in before.get("items", [])]
+        routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
+
+
+def _finish_cut_short(ctx: "FlowContext", data: dict[str, Any], store_code: str, fulfilment_id: str, reason: str,
+                      named_skus: list[str] | None) -> None:
+    """A repeat of the rejection that started the route the order is still on: what a crash may have
+    left undone of it when its writes went one at a time (the release, the marks, the marker),
+    made again; each finds done what is."""
+    rejections = data.get("rejections") or []
+    released = data.get("released") or {}
+    if not rejections or rejections[-1].get("fulfilment_id") != fulfilment_id or data.get("forced_store") or \
+            released.get("store_code") != store_code:
+        return
+    note_routing(ctx, str(data["io_id"]), data["route_no"])
+    routing.release_capacity(ctx, store_code, str(data["io_id"]), released.get("day"))
+    reservations.release(ctx, store_code, str(data["io_id"]), data.get("items", []))
+    if reason == "out_of_stock":
+        routing.mark_unavailable(ctx, store_code, named_skus or [i["sku_id"] for i in data.get("items", [])],
+                                 str(data["io_id"]))
+
+
+def _released_here(before: dict[str, Any], after: dict[str, Any], store_code: str) -> dict[str, Any] | None:
+    """The hold this rejection gives back (the store's order was the one dispatched), else None."""
+    released = after.get("released") or {}
+    if released.get("store_code") == store_code and before.get("status") == "dispatched" and \
+            after.get("route_no") != before.get("route_no"):
+        return released
+    return None
+
+
+def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reason: str,
+                named_skus: list[str] | None) -> None:
+    """One batch read (``records.prefetch``) of what the rejection's transaction and the dispatch
+    after it read: the rest of the event reads nothing of its own."""
+    io_id = str(after["io_id"])
+    skus = [i["sku_id"] for i in after.get("items", [])]
+    wanted: list[tuple[str, str]] = [(ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id)]
+    released = after.get("released") or {}
+    if released.get("store_code") == store_code:
+        if released.get("day"):
+            wanted.append((routing.CAPACITY_KIND, f"{store_code}:{released['day']}"))
+        wanted.extend(reservations.records_of(ctx, store_code, skus))
+    if reason == "out_of_stock":
+        wanted.extend((routing.UNAVAILABLE_KIND, f"{store_code}:{sku}") for sku in (named_skus or skus))
+    if after.get("delivery") == "pickup":
+        wanted.append((pickup_clock.PICKUP_WAITING_KIND, io_id))
+    if after.get("status") == "routing":
+        rejected = [r["store_code"] for r in after.get("rejections", [])]
+        wanted.extend(routing.records_read(ctx, to_route(after), rejected_by=rejected))
+    # One request: what does not fit is read when asked for, as before.
+    ctx.records.prefetch(ctx.ent_id, list(dict.fromkeys(wanted))[:PREFETCH_MAX])
+
+
+PREFETCH_MAX = 100  # one BatchGetItem
+
+
+def _note_rejection(ctx: "FlowContext", io_id: str, store_code: str, fulfilment_id: str, reason: str,
+                    named_skus: list[str] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``change_order(Order.reject)`` with what the rejection changes elsewhere written in the same
+    transaction (``records.put_joined``): the routing marker of the new route, the store's capacity
+    slot and holds given back, and (``out_of_stock``) its SKUs marked unavailable for the day. All
+    or none: a crash leaves the order unrejected and the repeat does it all. Should the transaction
+    be refused (another change of the order, of that store's capacity or holds), its writes are
+    made one at a time (each repeat-safe) and the order's after them, as the store does; a refused
+    order is read again and the rejection applied over it."""
+    for _ in range(ATTEMPTS):
+        current = load_order(ctx, io_id)
+        if current is None:
+            return None, None
+        before = dict(current.data)
+        order = Order(current.version, dict(before))
+        order.reject(store_code, fulfilment_id, reason, named_skus)
+        after = order.data
+        if after == before:
+            return before, before
+
+        def alongside(after: dict[str, Any] = after, before: dict[str, Any] = before) -> None:
+            _alongside(ctx, io_id, before, after, store_code, reason, named_skus)
+
+        written, _ = ctx.records.put_joined(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
+                                            ttl_days=ORDER_TTL_DAYS, writes=alongside)
+        if written is not None:
+            return before, after
+    raise OrderChanged(f"outbound {io_id} kept changing under this step")

@@ -18,6 +18,7 @@ from ..kit import attempt, claim_document, flow_command
 from .confirmations import ORDER_SNAPSHOT, queue_confirmation
 from .dispatch import FULFILMENT, OUTBOUND_ROUTE, dispatch
 from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order
+from . import rerouting
 
 if TYPE_CHECKING:
     from ...events.models import PosEvent
@@ -107,7 +108,8 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
 
 def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
-    io_id = outbound_of_event(ctx, data.fulfilment_id, data.external_id)
+    # Known by the order's own record, which the rerouting reads anyway (rerouting.py).
+    io_id = rerouting.outbound_of_rejection(ctx, data.fulfilment_id, data.external_id)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
                "reason": data.reason, "at": event.occurred_at.isoformat()}
     if data.items:  # the store named what it cannot fulfil (optional in the contract)
@@ -117,34 +119,9 @@ def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
 
 @flow_command("s1.rejected")
 def store_rejected(ctx: "FlowContext", payload: dict[str, Any]) -> None:
-    """Note the rejection (once per fulfilment) and route the order again without that store.
+    """Note the rejection (once per fulfilment) and route the order again without that store
+    (rerouting.py).
 
     ``out_of_stock`` marks the SKUs the store named (``sku_ids``) unavailable there for the day;
     when it named none, every SKU of the order."""
-    io_id, fulfilment_id = str(payload["io_id"]), str(payload["fulfilment_id"])
-    store_code = payload["store_code"]
-    named_skus = payload.get("sku_ids")
-
-    before, after = change_order(ctx, io_id, Order.reject, store_code, fulfilment_id, payload["reason"],
-                                 named_skus)
-    if after is not before and after is not None:
-        ctx.timeline.record(io_id, ctx.ent_id, "s1.store_rejected",
-                            {"store": store_code, "reason": payload["reason"], "fulfilment_id": fulfilment_id,
-                             **({"skus": named_skus} if named_skus else {}),
-                             "route_again": after["status"] == "routing"}, level="warning")
-        ctx.metric("FulfilmentRejected", 1)
-    current = load_order(ctx, io_id)
-    if current is None:
-        return
-    ledger_facts.rejected(ctx, current.data, store_code=store_code, fulfilment_id=fulfilment_id,
-                          reason=payload["reason"], at=payload.get("at"))
-    # The side effects are repeat-safe, so a retried step redoes them all.
-    released = current.data.get("released") or {}
-    if released.get("store_code") == store_code:
-        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
-        reservations.release(ctx, store_code, io_id, current.data.get("items", []))
-    if payload["reason"] == "out_of_stock":
-        sku_ids = named_skus or [i["sku_id"] for i in current.data.get("items", [])]
-        routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
-    if current.status == "routing":
-        attempt(ctx, dispatch, {"io_id": io_id, "route_no": current.data["route_no"]}, trace_key=io_id)
+    rerouting.route_again_after_rejection(ctx, payload)
