@@ -87,7 +87,7 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
         order = claim.data
         store_code, items = order.get("store_code"), order.get("items", [])
         # What releasing the hold reads (the SKUs' holds at the store), and the COD record, in one request.
-        ctx.records.prefetch(ctx.ent_id, [*reservations.records_of(store_code, items),
+        ctx.records.prefetch(ctx.ent_id, [*reservations.records_released(store_code, items),
                                           *([(cod.COD_KIND, io_id)] if order.get("cod_amount") or data.cod_collected
                                             else [])])
         # Noted before the "done" (a COD order only; repeat-safe: the first hand-over counts), its
