@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import TransientError, UnprocessableRequest
-from .. import cash_on_delivery as cod, ledger_facts, reservations, routing
+from .. import cash_on_delivery as cod, reservations
 from ..kit import attempt, claim_document, flow_command
-from .confirmations import ORDER_SNAPSHOT, queue_confirmation
-from .dispatch import FULFILMENT, OUTBOUND_ROUTE, dispatch
-from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order
 from . import rerouting
+from .confirmations import ORDER_SNAPSHOT, queue_confirmation
+from .dispatch import FULFILMENT, OUTBOUND_ROUTE
+from .order import ORDER_KIND, ORDER_TTL_DAYS, load_order
 
 if TYPE_CHECKING:
     from ...events.models import PosEvent
