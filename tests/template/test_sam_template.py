@@ -251,6 +251,14 @@ def test_retry_dlq_keeps_dead_letters_fourteen_days():
     assert retention == 1209600, f"RetryDLQ retention is {retention}s, stack-layout.md says 14 days (1209600)"
 
 
+def test_ledger_facts_waiting_for_the_writer_are_kept_fourteen_days():
+    """A fact on LedgerQueue is in the ledger only there until ledger_writer stores it: SQS's 4-day
+    default would drop the facts of a writer stopped over a long holiday."""
+    for queue in ("LedgerQueue", "LedgerDLQ"):
+        retention = RESOURCES[queue]["Properties"].get("MessageRetentionPeriod")
+        assert retention == 1209600, f"{queue} retention is {retention}s, stack-layout.md says 14 days (1209600)"
+
+
 def test_queues_are_encrypted():
     for lid, queue in resources_of_type(SQS_QUEUE).items():
         props = queue.get("Properties", {})

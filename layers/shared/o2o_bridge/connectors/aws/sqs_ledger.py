@@ -2,8 +2,8 @@
 instead of an S3 object of its own ($5 per million PUTs); the ledger writer
 (functions/ledger_writer) stores the queue's facts a batch at a time (ledger.py, the ledger queue).
 
-A fact sent is in the ledger: SQS keeps it (4 days, then LedgerDLQ) until the writer has stored
-it. A step replayed sends its fact again; the readers and compaction keep a fact key's first
+A fact sent is in the ledger: SQS keeps it (14 days; after 5 failed deliveries in LedgerDLQ)
+until the writer has stored it. A step replayed sends its fact again; the readers and compaction keep a fact key's first
 version, so it counts once.
 """
 
