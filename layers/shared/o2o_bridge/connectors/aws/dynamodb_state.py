@@ -1143,9 +1143,7 @@ class RecordView:
                        traces: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> list[tuple[bool, Record | None]] | None:
         for write in writes:
             self._forget(ent_id, write.kind, write.key)
-        if traces:
-            return self.store.write_records_together(ent_id, writes, trace=trace, traces=tuple(traces))
-        return self.store.write_records_together(ent_id, writes, trace=trace)
+        return self.store.write_records_together(ent_id, writes, trace=trace, traces=tuple(traces))
 
     def delete(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         self._forget(ent_id, kind, key)
