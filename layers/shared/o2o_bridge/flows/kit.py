@@ -823,10 +823,6 @@ def claim_document(ctx: FlowContext, kind: str, key: str, *, unless: Iterable[st
     raise EffectInProgress(f"{kind} {key} was claimed by another worker just now", retry_after_seconds=30)
 
 
-class ParkedBefore(Exception):
-    """``settle_document``: this input was parked on the DLQ before; the operator replays that one."""
-
-
 def settle_document(ctx: FlowContext, step: FlowStep, payload: dict[str, Any], *, trace_key: str,
                     document: tuple[str, str], unless: Iterable[str] = (), repeated: Any = None,
                     identity_ignores: tuple[str, ...] = ()) -> dict[str, Any]:

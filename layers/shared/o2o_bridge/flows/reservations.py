@@ -166,15 +166,6 @@ def held_of(records: Iterable[Any]) -> dict[tuple[str, str], int]:
     return held_now
 
 
-def minus_held(ctx: "FlowContext", levels: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """Store levels by SKU and store, less what dispatched orders hold there."""
-    held_now = by_sku_and_store(ctx)
-    if not held_now:
-        return levels
-    return {sku: {store: qty - held_now.get((sku, store), 0) for store, qty in by_store.items()}
-            for sku, by_store in levels.items()}
-
-
 def holding(ctx: "FlowContext", store_code: str | None = None) -> list[dict[str, Any]]:
     """What is held, for an operator: one row per SKU, store and order."""
     rows = []

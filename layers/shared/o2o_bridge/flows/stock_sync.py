@@ -821,19 +821,6 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
 # --- counts into the ERP ---------------------------------------------------------------------------
 
 
-def upload_offline_stock(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id_base: str,
-                         remark: str) -> list[str]:
-    """Counts of the ERP's store warehouse, ≤ ``erp.info.max_stock_items_per_upload`` items
-    each, one upload id per count (``<base>-<n>``), each done once (``upload_check_once``)."""
-    done = []
-    size = ctx.erp.info.max_stock_items_per_upload
-    for number, start in enumerate(range(0, len(items), size), start=1):
-        so_id = f"{so_id_base}-{number}"
-        upload_check_once(ctx, so_id, items[start:start + size], remark=remark)
-        done.append(so_id)
-    return done
-
-
 def upload_check_once(ctx: "FlowContext", so_id: str, items: Sequence[dict[str, Any]], *, remark: str) -> Any:
     """One count, once per upload id (an effect record), also across a crash between the ERP's
     answer and our record: the ERP recognises a repeated id (Erp.upload_store_stock)."""
