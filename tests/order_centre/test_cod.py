@@ -66,11 +66,13 @@ def test_an_outbound_without_the_cod_terms_takes_them_from_its_order(world):
 def test_a_shipped_cod_order_waits_for_its_money_and_is_overdue_after_n_days(world):
     cod_outbound(world, 700001)
     s1.poll_jst_outbound(world.ctx)
-    ship(world, 700001)
+    ship(world, 700001)  # shipped at 2026-11-30 11:00 (+08:00); the clock is pinned, not today's
+    shipped_at = datetime(2026, 11, 30, 11, tzinfo=timezone(timedelta(hours=8)))
+    world.ctx.now = lambda: shipped_at + timedelta(days=2, hours=23)
     [record] = cod.problems(world.ctx, include_all=True)
     assert (record["expected"], record["status"], record["store_code"]) == ("179.00", "uncollected", "S001")
     assert cod.reconcile(world.ctx) == {"mismatch": 0, "overdue": 0}
-    later = datetime(2026, 11, 30, 11, tzinfo=timezone(timedelta(hours=8))) + timedelta(days=3, minutes=1)
+    later = shipped_at + timedelta(days=3, minutes=1)
     world.ctx.now = lambda: later
     assert cod.reconcile(world.ctx) == {"mismatch": 0, "overdue": 1}
     assert world.ctx.metric.values["CodOverdue"] == 1
