@@ -131,8 +131,9 @@ class FakeRecords:
             return self._write(ent_id, kind, key, data, self.items.get((ent_id, kind, key)))
 
     def _write(self, ent_id, kind, key, data, current):
+        # An UpdateItem in DynamoDB: the item's other attributes (its marks) stay.
         record = Record(ent_id, kind, key, copy.deepcopy(data), (current.version if current else 0) + 1,
-                        datetime.now(timezone.utc))
+                        datetime.now(timezone.utc), current.marks if current else frozenset())
         self.items[(ent_id, kind, key)] = record
         return record
 
@@ -169,7 +170,9 @@ class FakeRecords:
             outcome = []
             for w in writes:
                 current, rank = self.items.get((ent_id, w.kind, w.key)), self.ranks.get((ent_id, w.kind, w.key))
-                if w.delete:
+                if w.add_marks:  # no condition
+                    failed = False
+                elif w.delete:
                     failed = w.expect_version and (current.version if current else None) != w.expected_version
                 elif w.data is None:
                     failed = current is None or rank is None or rank <= w.rank_above
@@ -183,6 +186,14 @@ class FakeRecords:
             if any(failed for failed, _ in outcome):
                 return outcome
             for w in writes:
+                if w.add_marks:  # the marks added, the version raised; the data only where none is
+                    at = (ent_id, w.kind, w.key)
+                    current = self.items.get(at)
+                    marks = (current.marks if current else frozenset()) | frozenset(w.add_marks)
+                    self.items[at] = Record(ent_id, w.kind, w.key,
+                                            copy.deepcopy(current.data if current else (w.data or {})),
+                                            (current.version if current else 0) + 1, datetime.now(timezone.utc), marks)
+                    continue
                 if w.delete:
                     self.items.pop((ent_id, w.kind, w.key), None)
                     self.ranks.pop((ent_id, w.kind, w.key), None)
@@ -319,7 +330,7 @@ class FakeRecords:
             if (current.version if current else None) != expected_version:
                 return None
             record = Record(ent_id, kind, key, copy.deepcopy(data), (expected_version or 0) + 1,
-                            datetime.now(timezone.utc))
+                            datetime.now(timezone.utc), current.marks if current else frozenset())
             self.items[at] = record
             return record
 

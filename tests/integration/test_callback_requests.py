@@ -74,16 +74,17 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     "pos_events product.changed": (2, GOAL_DUPLICATE),
     # S1 (an outbound polled and dispatched to a store first). The event keeps no record of its own:
     # its claim on the order's record (which answers the order; a repeat is that claim refused by
-    # the order's mark of the fulfilment finished); the store's hold read; the "done" with the
-    # hold released, the confirmation queued (with the order as it left it) and the event's step
-    # (one transaction). Then the poll's share for it: the queued confirmations listed (one query a
-    # batch), sent (RL, one call per 50), and settled together with nothing read (one transaction
-    # per 25: each one's done, order, request deleted and step). With 2 a batch here the shared 3
-    # requests are 1.5 each (with 3 a batch, bench/cost.py -n 3: 4): 4.5, and 5 when the tenant's
-    # cached minute runs out between the two events on a loaded machine (its read is counted then).
-    # Was 14 / 1, then 17 / 1.
-    "pos_events fulfilment.shipped": (5, GOAL_DUPLICATE),
-    "pos_events fulfilment.picked_up": (5, GOAL_DUPLICATE),
+    # the order's mark of the fulfilment finished); the "done" with the hold released (the order's
+    # store and lines name the holds: each SKU's record marked let go, nothing read), the
+    # confirmation queued (with the order as it left it) and the event's step (one transaction).
+    # Then the poll's share for it: the queued confirmations listed (one query a batch), sent (RL,
+    # one call per 50), and settled together with nothing read (one transaction per 25: each one's
+    # done, order, request deleted and step). With 2 a batch here the shared 3 requests are 1.5
+    # each (with 3 a batch, bench/cost.py -n 3: 3): 3.5, and 4 when the tenant's cached minute runs
+    # out between the two events on a loaded machine (its read is counted then).
+    # Was 14 / 1, then 17 / 1, then 5 / 1 (the holds read before the "done").
+    "pos_events fulfilment.shipped": (4, GOAL_DUPLICATE),
+    "pos_events fulfilment.picked_up": (4, GOAL_DUPLICATE),
     # The order read (it names the fulfilment: no link read; the event keeps no record of its own:
     # a repeat is this read); every record the reroute reads in one batch (the rejecting store's
     # capacity and holds, the candidates' capacity, marks and holds, the routing marker, the

@@ -630,3 +630,43 @@ def test_claimed_records_are_completed_together_in_one_transaction_or_not_at_all
     for kind in ("qimen.document", "s2.order"):
         taken, state = work.claim("10010", kind, "QD-1", owner="c", until=300.0, now=150.0, unless=(f"{kind}:done",))
         assert not taken and state.owner is None and state.version == 1 and state.data == {"kind": kind}
+
+
+def test_marks_are_added_to_a_record_with_nothing_read_and_ride_with_a_documents_done(aws):
+    """``TogetherWrite.add_marks``: the marks added and the version raised on no condition (the data
+    written only where none is); inside ``complete(writes=...)`` such a write goes with the "done",
+    one TransactWriteItems with no read first. A put of the record clears its marks."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+    from o2o_bridge.ports import TogetherWrite
+
+    store = runtime.state_store()
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    work = RecordView(store)
+    work.put("10010", "s1.order", "IO-1", {"status": "dispatched"})
+    held = work.put("10010", "reservation", "SKU|S1", {"orders": {"IO-1": 1, "IO-9": 2}})
+    taken, state = work.claim("10010", "s1.order", "IO-1", owner="a", until=200.0, now=100.0)
+    calls.clear()
+
+    def book():
+        work.write_together("10010", [
+            TogetherWrite("reservation", key, {"orders": {}}, add_marks=("let_go:IO-1",), ttl_days=60)
+            for key in ("SKU|S1", "SKU|S2")])  # S2: no record yet
+
+    done, state = work.complete("10010", "s1.order", "IO-1", owner="a", data=state.data, expected_version=1,
+                                marks=frozenset({"s1.finished:F1"}), writes=book)
+    assert done and calls == ["before-call.dynamodb.TransactWriteItems"]
+    fresh = RecordView(store)
+    kept = fresh.get("10010", "reservation", "SKU|S1")
+    assert kept.data == {"orders": {"IO-1": 1, "IO-9": 2}} and kept.marks == {"let_go:IO-1"}
+    assert kept.version == held.version + 1  # a writer that read before is refused
+    made = fresh.get("10010", "reservation", "SKU|S2")
+    assert made.data == {"orders": {}} and made.marks == {"let_go:IO-1"} and made.version == 1
+    # Marks added again (a repeat) change nothing but the version; a put clears them.
+    assert fresh.write_together("10010", [TogetherWrite("reservation", "SKU|S1", add_marks=("let_go:IO-1",))]) is None
+    assert fresh.get("10010", "reservation", "SKU|S1").marks == {"let_go:IO-1"}
+    assert fresh.put("10010", "reservation", "SKU|S1", {"orders": {"IO-9": 2}}, expected_version=kept.version) is None
+    again = fresh.get("10010", "reservation", "SKU|S1")
+    fresh.put("10010", "reservation", "SKU|S1", {"orders": {"IO-9": 2}}, expected_version=again.version)
+    assert RecordView(store).get("10010", "reservation", "SKU|S1").marks == frozenset()
+    assert [r.marks for r in store.list_records("10010", "reservation")] == [frozenset(), {"let_go:IO-1"}]

@@ -9,6 +9,11 @@ conditional write and routing moves on to the next store.
 One record per SKU and store (``reservation``, key ``<sku>|<store>``) maps each holding
 order's io_id to its quantity. Reserving the same order again changes nothing; releasing it
 twice (a retried step, a shipped event after a cancel) finds nothing the second time.
+
+A release that must not read (the store's shipped or picked-up event: its "done" releases the
+hold in the same request, ``release_unread``) marks the record ``let_go:<io_id>`` instead of
+rewriting its map: a marked order holds nothing, and the next hold or release at that SKU and
+store, which reads the record anyway, writes the map without it (a put clears the marks).
 """
 
 from __future__ import annotations
@@ -46,9 +51,20 @@ def records_of(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]) -> l
     return [(RESERVATION_KIND, _key(sku, store_code)) for sku in dict.fromkeys(sku_ids)]
 
 
+LET_GO = "let_go:"  # a record's mark: the order after it holds nothing there any more (release_unread)
+
+
+def _orders(record: Any) -> dict[str, Any]:
+    """What the record's orders hold: its map without the orders marked let go."""
+    if record is None:
+        return {}
+    orders = record.data.get("orders", {})
+    gone = {mark[len(LET_GO):] for mark in getattr(record, "marks", ()) if mark.startswith(LET_GO)}
+    return {io_id: qty for io_id, qty in orders.items() if io_id not in gone} if gone else dict(orders)
+
+
 def held(ctx: "FlowContext", store_code: str, sku_id: str, *, excluding: str | None = None) -> int:
-    record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, _key(sku_id, store_code))
-    orders = record.data.get("orders", {}) if record else {}
+    orders = _orders(ctx.records.get(ctx.ent_id, RESERVATION_KIND, _key(sku_id, store_code)))
     return sum(int(qty) for io_id, qty in orders.items() if io_id != excluding)
 
 
@@ -81,7 +97,7 @@ def _hold(ctx: "FlowContext", store_code: str, sku: str, io_id: str, qty: int, l
     key = _key(sku, store_code)
     for _ in range(20):
         record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, key)
-        orders = dict(record.data.get("orders", {})) if record else {}
+        orders = _orders(record)  # written without the orders let go (the put clears their marks)
         if orders.get(io_id) == qty:
             return True
         others = sum(int(q) for other, q in orders.items() if other != io_id)
@@ -99,9 +115,10 @@ def _let_go(ctx: "FlowContext", store_code: str, sku: str, io_id: str) -> bool:
     key = _key(sku, store_code)
     for _ in range(20):
         record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, key)
-        if record is None or io_id not in record.data.get("orders", {}):
+        orders = _orders(record)
+        if record is None or io_id not in orders:
             return False
-        orders = {k: v for k, v in record.data["orders"].items() if k != io_id}
+        orders.pop(io_id)
         if ctx.records.put(ctx.ent_id, RESERVATION_KIND, key, {**record.data, "orders": orders},
                            expected_version=record.version, ttl_days=RESERVATION_TTL_DAYS):
             return True
@@ -120,6 +137,24 @@ def release(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Itera
     if not store_code:
         return 0
     return sum(_let_go(ctx, store_code, sku, str(io_id)) for sku in _needed(lines))
+
+
+def release_unread(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any]) -> None:
+    """``release`` with nothing read: each SKU's record at the store marked ``let_go:<io_id>`` in
+    one write that cannot be refused (inside a "done" that holds writes, it goes with the "done").
+    A record not there is written empty with the mark. For a tenant that does not reserve stock
+    now (holds made before are let go all the same) the holds are read and released as before."""
+    if not store_code:
+        return
+    if not ctx.tenant.order_centre.reserve_stock:
+        release(ctx, store_code, io_id, lines)
+        return
+    from ..ports import TogetherWrite
+
+    ctx.records.write_together(ctx.ent_id, [
+        TogetherWrite(RESERVATION_KIND, _key(sku, store_code), {"store_code": store_code, "sku_id": sku, "orders": {}},
+                      add_marks=(f"{LET_GO}{io_id}",), ttl_days=RESERVATION_TTL_DAYS)
+        for sku in _needed(lines)])
 
 
 def hold(ctx: "FlowContext", store: "Store", io_id: str, day: str, lines: Iterable[Any],
@@ -144,7 +179,7 @@ def by_sku_and_store(ctx: "FlowContext") -> dict[tuple[str, str], int]:
         return {}
     held_now: dict[tuple[str, str], int] = {}
     for record in ctx.records.list(ctx.ent_id, RESERVATION_KIND):
-        total = sum(int(q) for q in record.data.get("orders", {}).values())
+        total = sum(int(q) for q in _orders(record).values())
         if total:
             held_now[(record.data["sku_id"], record.data["store_code"])] = total
     return held_now
@@ -160,7 +195,7 @@ def held_of(records: Iterable[Any]) -> dict[tuple[str, str], int]:
     """``by_sku_and_store`` over reservation records already read (the S4 flush reads only its SKUs')."""
     held_now: dict[tuple[str, str], int] = {}
     for record in records:
-        total = sum(int(q) for q in record.data.get("orders", {}).values())
+        total = sum(int(q) for q in _orders(record).values())
         if total:
             held_now[(record.data["sku_id"], record.data["store_code"])] = total
     return held_now
@@ -172,7 +207,7 @@ def holding(ctx: "FlowContext", store_code: str | None = None) -> list[dict[str,
     for record in ctx.records.list(ctx.ent_id, RESERVATION_KIND):
         if store_code and record.data.get("store_code") != store_code:
             continue
-        for io_id, qty in sorted(record.data.get("orders", {}).items()):
+        for io_id, qty in sorted(_orders(record).items()):
             rows.append({"store_code": record.data["store_code"], "sku_id": record.data["sku_id"], "io_id": io_id,
                          "qty": int(qty)})
     return rows

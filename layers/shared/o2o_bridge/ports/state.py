@@ -82,6 +82,11 @@ class TogetherWrite:
     touch: bool = False
     # True: the record is deleted instead (at ``expected_version`` with ``expect_version``).
     delete: bool = False
+    # Marks added to the record (``Record.marks``) and its version raised, on no condition and
+    # with nothing read: ``data`` is then the record's data only where none is stored yet (the
+    # data stays otherwise). Cannot be refused, so inside a block that holds writes
+    # (``put_joined``, ``complete(writes=...)``) such writes go with the block's request.
+    add_marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class Record:
     data: dict[str, Any]
     version: int
     updated_at: datetime
+    # Marks beside the data (``TogetherWrite.add_marks``); ``put`` and ``put_many`` (the whole
+    # record written) clear them.
+    marks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -564,6 +564,9 @@ class DynamoStateStore:
             key = {"pk": _s(f"REC#{ent_id}#{write.kind}"), "sk": _s(write.key)}
             names: dict[str, str] = {"#rank": "rank"}
             values: dict[str, Any] = {}
+            if write.add_marks:
+                items.append({"Update": self._marks_added(key, write)})
+                continue
             if write.delete:
                 gone: dict[str, Any] = {"TableName": self.table, "Key": key}
                 if write.expect_version:
@@ -619,6 +622,12 @@ class DynamoStateStore:
                 ent_id, document, [{"at": _now_iso(), "step": step, "level": "info", "detail": detail}])}})
         if len(items) > TRANSACTION_MAX:
             raise ValueError(f"{len(items)} writes do not fit one transaction ({TRANSACTION_MAX})")
+        held = self._held_writes()
+        if held is not None and writes and all(write.add_marks for write in writes):
+            # Nothing of these can be refused: they go with the block's request (put_joined,
+            # complete_record(writes=...)); should that be refused, the block runs again unjoined.
+            held.extend(items)
+            return None
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -633,6 +642,20 @@ class DynamoStateStore:
                      _record(ent_id, write.kind, reason["Item"]) if reason.get("Item") else None)
                     for write, reason in zip(writes, reasons)]
         return None
+
+    def _marks_added(self, key: dict[str, Any], write: TogetherWrite) -> dict[str, Any]:
+        """The Update of ``TogetherWrite.add_marks``: the marks added, the version raised, the data
+        written only where there is none; no condition, nothing read."""
+        values: dict[str, Any] = {":marks": {"SS": sorted(set(write.add_marks))}, ":one": {"N": "1"},
+                                  ":at": _s(_now_iso()),
+                                  ":data": _s(json.dumps(write.data or {}, ensure_ascii=False, default=str))}
+        sets = ["#data = if_not_exists(#data, :data)", "updated_at = :at"]
+        if write.ttl_days:
+            values[":expires"] = {"N": str(int(time.time()) + write.ttl_days * 86400)}
+            sets.append("expires_at = :expires")
+        return {"TableName": self.table, "Key": key, "ExpressionAttributeNames": {"#data": "data"},
+                "UpdateExpression": f"SET {', '.join(sets)} ADD version :one, marks :marks",
+                "ExpressionAttributeValues": values}
 
     def delete_record(self, ent_id: str, kind: str, key: str, *, expected_version: int | None = None) -> bool:
         kwargs: dict[str, Any] = {"TableName": self.table, "Key": {"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}}
@@ -953,7 +976,7 @@ def _doc(ent_id: str, key: str) -> str:
 
 def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
     return Record(ent_id, kind, item["sk"]["S"], json.loads(item["data"]["S"]), int(item["version"]["N"]),
-                  datetime.fromisoformat(item["updated_at"]["S"]))
+                  datetime.fromisoformat(item["updated_at"]["S"]), frozenset(item.get("marks", {}).get("SS", ())))
 
 
 def _claimed(item: dict[str, Any]) -> ClaimedRecord:
@@ -1161,7 +1184,7 @@ def _copied(record: Record | None) -> Record | None:
     import copy
 
     return None if record is None else Record(record.ent_id, record.kind, record.key, copy.deepcopy(record.data),
-                                              record.version, record.updated_at)
+                                              record.version, record.updated_at, record.marks)
 
 
 class CursorView:
