@@ -296,3 +296,86 @@ def test_q1_a_cod_order_the_wms_ships_is_a_ledger_fact_once_and_starts_its_cod_c
     assert (record["io_id"], record["expected"], record["how"], record["status"]) == (
         "order:WM1", "307.00", "warehouse_shipped", "uncollected")
     assert "cod.handed_over" in world.ctx.timeline.steps("WM1")
+
+
+# --- Q5: a stock report taken once, its "done" in the levels' transaction --------------------------
+
+
+def stock_report(items: dict[str, int], out_biz: str):
+    """A stockchange.report as the handler gives it to the flow (authenticated)."""
+    from o2o_bridge.connectors.qimen.inbound import QimenCall
+    from o2o_bridge.connectors.qimen.models import INBOUND_DOCUMENTS
+    from o2o_bridge.connectors.qimen.xml_codec import parse_document
+    from qimen_wms import stock_change
+
+    body = stock_change(items, out_biz=out_biz)
+    document = INBOUND_DOCUMENTS["stockchange.report"].model_validate(parse_document(body))
+    return QimenCall(wiring.context_for(None).tenant, "stockchange.report", document, body, {})
+
+
+def message_record(world, call):
+    return world.ctx.records.get(world.ctx.tenant.ent_id, kit.EFFECT_KIND, f"qimen.message:{call.key}")
+
+
+def test_q5_a_report_delivered_again_is_answered_without_reading_the_wms(world):
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    assert take(call)["outcome"] == "done"
+    asked = len(world.wms.state.calls)
+    assert message_record(world, call).data["state"] == "done"
+    assert take(call)["outcome"] == "repeated"
+    assert len(world.wms.state.calls) == asked  # no inventory.query the second time
+    assert [sku for _, levels in world.store.stock for sku in levels] == ["TS001-WHT-M"]
+
+
+def test_q5_a_report_taken_by_another_worker_meanwhile_is_a_repeat_and_its_levels_are_kept(world):
+    """Two deliveries racing: both read the stock (harmless: absolute levels under the read's
+    version); the other's "done" refuses this one's transaction, so this one answers a repeat and
+    records the levels it set on their own."""
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    read = world.ctx.warehouse.stock_of
+
+    def read_while_another_takes_it(code, skus):
+        kit.effect_recorded(world.ctx, f"qimen.message:{call.key}", {"reread": list(skus)})
+        return read(code, skus)
+
+    world.ctx.warehouse.stock_of = read_while_another_takes_it
+    assert take(call)["outcome"] == "repeated"
+    level = world.ctx.records.get(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, "20000|TS001-WHT-M")
+    assert level.data["qty"] == 50 and level.data["pushed"] is True
+    assert message_record(world, call).data["result"] == {"reread": ["TS001-WHT-M"]}
+
+
+def test_q5_a_report_an_older_release_is_taking_is_in_progress_and_reads_nothing(world):
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    until = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    world.ctx.records.put(world.ctx.tenant.ent_id, kit.EFFECT_KIND, f"qimen.message:{call.key}",
+                          {"state": "running", "lease_until": until})
+    with pytest.raises(kit.EffectInProgress):
+        take(call)
+    assert world.wms.state.calls == [] and world.store.stock == []
+
+
+def test_q5_a_report_whose_read_fails_is_queued_and_taken_once(world):
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+
+    def unreachable(code, skus):
+        raise QimenTransientError("gateway timeout", method="inventory.query")
+
+    world.ctx.warehouse.stock_of = unreachable
+    assert take(call)["outcome"] == "done"
+    assert [envelope.command for envelope, _ in world.ctx.queue.queued] == ["stock.reread"]
+    assert message_record(world, call).data["state"] == "done"
+    assert take(call)["outcome"] == "repeated"
+    assert len(world.ctx.queue.queued) == 1
+
+
+def test_q5_a_report_with_nothing_new_records_its_done_all_the_same(world):
+    first, second = stock_report({"TS001-WHT-M": -6}, "SC9"), stock_report({"TS001-WHT-M": 0}, "SC10")
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    assert take(first)["outcome"] == "done"
+    assert take(second)["outcome"] == "done"  # read in the same second, the same qty: nothing to set
+    assert len(world.store.stock) == 1
+    assert message_record(world, second).data["state"] == "done"
+    assert take(second)["outcome"] == "repeated"
+    assert world.ctx.timeline.steps("stock:20000").count("stock.push.received") == 2
