@@ -317,21 +317,62 @@ def message_record(world, call):
     return world.ctx.records.get(world.ctx.tenant.ent_id, kit.EFFECT_KIND, f"qimen.message:{call.key}")
 
 
+def level(world, sku):
+    return world.ctx.records.get(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, f"20000|{sku}")
+
+
 def test_q5_a_report_delivered_again_is_answered_without_reading_the_wms(world):
-    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    call = stock_report({"TS001-WHT-M": -6, "JN002-BLU-30": 1}, "SC9")
     assert take(call)["outcome"] == "done"
     asked = len(world.wms.state.calls)
-    assert message_record(world, call).data["state"] == "done"
+    # Every level it names was set: the message is marked on them, no record of its own.
+    assert message_record(world, call) is None
+    assert [level(world, sku).data["messages"] for sku in ("TS001-WHT-M", "JN002-BLU-30")] == \
+        [[f"qimen.message:{call.key}"]] * 2
     assert take(call)["outcome"] == "repeated"
     assert len(world.wms.state.calls) == asked  # no inventory.query the second time
-    assert [sku for _, levels in world.store.stock for sku in levels] == ["TS001-WHT-M"]
+    assert [sorted(levels) for _, levels in world.store.stock] == [["JN002-BLU-30", "TS001-WHT-M"]]
 
 
-def test_q5_a_report_taken_by_another_worker_meanwhile_is_a_repeat_and_its_levels_are_kept(world):
+def test_q5_a_later_report_keeps_the_marks_of_the_earlier_ones(world):
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    first, second = stock_report({"TS001-WHT-M": -6}, "SC9"), stock_report({"TS001-WHT-M": 2}, "SC10")
+    take(first)
+    clock[0] += timedelta(minutes=1)
+    take(second)
+    assert level(world, "TS001-WHT-M").data["messages"] == [f"qimen.message:{second.key}", f"qimen.message:{first.key}"]
+    assert take(first)["outcome"] == "repeated" and take(second)["outcome"] == "repeated"
+
+
+def test_q5_a_report_whose_levels_another_worker_wrote_meanwhile_is_recorded_once(world):
     """Two deliveries racing: both read the stock (harmless: absolute levels under the read's
-    version); the other's "done" refuses this one's transaction, so this one answers a repeat and
-    records the levels it set on their own."""
+    version). The other's level refuses this one's transaction: this one's levels are recorded as
+    without the message (the newer read wins), and the message's "done" on its own record."""
     call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    read = world.ctx.warehouse.stock_of
+
+    def read_while_another_writes_the_level(code, skus):
+        world.ctx.records.put(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, "20000|TS001-WHT-M",
+                              {"qty": 49, "version": 1, "pushed": True})
+        return read(code, skus)
+
+    world.ctx.warehouse.stock_of = read_while_another_writes_the_level
+    assert take(call)["outcome"] == "done"
+    assert level(world, "TS001-WHT-M").data["qty"] == 50 and level(world, "TS001-WHT-M").data["pushed"] is True
+    assert message_record(world, call).data["result"] == {"reread": ["TS001-WHT-M"]}
+    world.ctx.warehouse.stock_of = read
+    assert take(call)["outcome"] == "repeated"
+
+
+def test_q5_a_report_another_worker_recorded_meanwhile_is_answered_as_a_repeat(world):
+    """A level the report does not set (read again within its second, the same qty) leaves the
+    message's "done" to its own record, written with the trace: a worker that recorded the
+    message meanwhile refuses it, and this one answers a repeat."""
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    take(stock_report({"TS001-WHT-M": -6}, "SC9"))
+    call = stock_report({"TS001-WHT-M": 0}, "SC10")
     read = world.ctx.warehouse.stock_of
 
     def read_while_another_takes_it(code, skus):
@@ -340,9 +381,6 @@ def test_q5_a_report_taken_by_another_worker_meanwhile_is_a_repeat_and_its_level
 
     world.ctx.warehouse.stock_of = read_while_another_takes_it
     assert take(call)["outcome"] == "repeated"
-    level = world.ctx.records.get(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, "20000|TS001-WHT-M")
-    assert level.data["qty"] == 50 and level.data["pushed"] is True
-    assert message_record(world, call).data["result"] == {"reread": ["TS001-WHT-M"]}
 
 
 def test_q5_a_report_an_older_release_is_taking_is_in_progress_and_reads_nothing(world):

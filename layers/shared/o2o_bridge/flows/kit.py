@@ -556,13 +556,15 @@ class RidingDone:
         """The effect's record, for the work's first batch read (``records.get_many_of``)."""
         return EFFECT_KIND, self.key
 
-    def read(self, stored: "Record | None") -> bool:
+    def read(self, stored: "Record | None", *, marked: bool = False) -> bool:
         """The effect's record as the work's first read found it: True to go on, False when the
         effect is done before, or another worker's claim on it is live (an ``effect_once`` of the
-        same key: ``outcome`` is EffectInProgress then, as in ``once``): the work ends there."""
+        same key: ``outcome`` is EffectInProgress then, as in ``once``): the work ends there.
+        ``marked``: the work's own records carry the effect's ``key`` (a work that marks its
+        records instead of writing the "done": see ``answered``), so it is done before too."""
         self.stored = stored
         state = stored.data.get("state") if stored is not None else None
-        if state == "done":
+        if state == "done" or marked:
             self.state = "repeated"
             return False
         if state == "running" and datetime.fromisoformat(stored.data["lease_until"]) > self.ctx.now():  # type: ignore[union-attr]
@@ -586,7 +588,9 @@ class RidingDone:
     def answered(self, outcome: "tuple[bool, Record | None] | None") -> None:
         """What the transaction that carried ``write()`` answered for it: None (written), or its
         write's (condition failed, the record stored then). Refused by the effect's own
-        condition: another worker recorded it meanwhile."""
+        condition: another worker recorded it meanwhile. A work that keeps the effect's ``key``
+        on its own records instead (each of those the effect concerns, read back by ``read(...,
+        marked=True)``) answers None once they are written: the effect needs no record then."""
         if outcome is None:
             self.state = "written"
         elif outcome[0]:
@@ -601,7 +605,8 @@ class RidingDone:
             raise EffectInProgress(f"{self.key} is being done by another worker",
                                    retry_after_seconds=max(int((until - self.ctx.now()).total_seconds()) + 1, 1))
         if self.state == "repeated":
-            return Outcome(self.stored.data.get("result") if self.stored is not None else None, True)
+            done = self.stored is not None and self.stored.data.get("state") == "done"
+            return Outcome(self.stored.data.get("result") if done else None, True)  # type: ignore[union-attr]
         if self.state == "written":
             return Outcome(self.result, False)
         if self.state == "refused" and self.stored is not None and self.stored.data.get("state") == "done":

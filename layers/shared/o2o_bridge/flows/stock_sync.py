@@ -53,6 +53,7 @@ EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path
 
 FLUSH_COMMAND = "stock.flush_offline"
 SIGNALS_KEPT = 8  # pushes a level remembers having answered within its second (stock_signals)
+MESSAGES_KEPT = 8  # the latest WMS stock reports a level was set for, by message (their repeats end at the read)
 DIRTY_TTL_DAYS = 2
 # A queued flush that has not run this long after it was due is presumed lost (the queue
 # message went to the DLQ): the next event schedules a new one.
@@ -200,6 +201,10 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
     claims = list(fresh.items())
     counts["applied"] = len(claims)
     note = payload.get("note")
+    # Every level the payload names is newer: the message they answer (kit.riding_done) may be
+    # marked on them instead of in a record of its own (the marks they carry kept, the newest first).
+    kept = ({key: list((stored[key].data.get("messages") or []) if key in stored else []) for key in fresh}
+            if len(claims) <= P6_MAX and all(f"{code}|{i['sku_id']}" in fresh for i in payload["items"]) else None)
     for start in range(0, len(claims), P6_MAX):
         part = claims[start:start + P6_MAX]
         levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
@@ -209,7 +214,7 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
         if last and note:  # the trace rides in the levels' write (one request, not two)
             entry = (note["trace"], note["step"], {**note["detail"], "result": dict(counts)})
             counts["noted"] = True
-            if _record_with_done(ctx, WAREHOUSE_LEVEL, dict(part), signals, entry):
+            if _record_with_done(ctx, WAREHOUSE_LEVEL, dict(part), signals, entry, kept):
                 continue
             ctx.timeline.record(entry[0], ctx.ent_id, entry[1], entry[2])
         _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part), signals=signals,
@@ -246,25 +251,38 @@ def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], *,
 
 
 def _record_with_done(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], signals: dict[str, Any],
-                      trace: tuple[str, str, dict[str, Any]]) -> bool:
-    """The levels just sent, their trace and the "done" of the message they answer
-    (``kit.riding_done``: a 奇门 stock report's) in one transaction, each level conditional on
-    the record version read, the "done" on the message's record as read. False when there is no
-    such "done" to carry, the levels do not fit one transaction, or it was refused (a level
-    written by another worker meanwhile, or the message taken by one): the caller records the
-    levels as without it, and the "done" is written after the work (``RidingDone.outcome``)."""
+                      trace: tuple[str, str, dict[str, Any]], kept: dict[str, list[str]] | None) -> bool:
+    """The levels just sent and their trace in one transaction with the "done" of the message
+    they answer (``kit.riding_done``: a 奇门 stock report's), each level conditional on the record
+    version read. ``kept`` (every level the message names is here, with the marks it carries):
+    the message is marked on its levels (``MESSAGES_KEPT`` a level), no record of its own, which
+    saves the transaction an item (two write units); else its "done" is one more item,
+    conditional on its record as read. False when there is no such "done" to carry, the levels
+    do not fit one transaction, or it was refused (a level written by another worker meanwhile,
+    or the message taken by one): the caller records the levels as without it, and the "done"
+    is written after the work (``RidingDone.outcome``)."""
     from ..ports import TogetherWrite
 
     riding = kit.riding_done(ctx)
     done = riding.write() if riding is not None else None
-    if done is None or len(pushed) + 2 > TRANSACTION_ITEMS:
+    if done is None or riding is None:
         return False
-    writes = [TogetherWrite(kind, key, {"qty": c.qty, "version": c.version, "pushed": True,
-                                        **({"signals": signals[key]} if key in signals else {})},
-                            expect_version=True, expected_version=c.record_version)
+    marked = kept is not None and len(pushed) + 1 <= TRANSACTION_ITEMS
+    if not marked and len(pushed) + 2 > TRANSACTION_ITEMS:
+        return False
+
+    def data(key: str, c: Claim) -> dict[str, Any]:
+        return {"qty": c.qty, "version": c.version, "pushed": True,
+                **({"signals": signals[key]} if key in signals else {}),
+                **({"messages": [riding.key, *kept[key]][:MESSAGES_KEPT]} if marked and kept else {})}
+
+    writes = [TogetherWrite(kind, key, data(key, c), expect_version=True, expected_version=c.record_version)
               for key, c in pushed.items()]
-    refused = ctx.records.write_together(ctx.ent_id, [*writes, done], trace=trace)
-    riding.answered(refused[-1] if refused else None)  # type: ignore[union-attr]
+    refused = ctx.records.write_together(ctx.ent_id, writes if marked else [*writes, done], trace=trace)
+    if not refused:
+        riding.answered(None)
+    elif not marked:
+        riding.answered(refused[-1])
     return not refused
 
 
@@ -342,7 +360,9 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
         keys = [f"{location.pos_code}|{sku}" for sku in skus]
         read = ctx.records.get_many_of(ctx.ent_id, [*((WAREHOUSE_LEVEL, key) for key in keys), riding.wanted])
         stored = {key: read[(WAREHOUSE_LEVEL, key)] for key in keys if (WAREHOUSE_LEVEL, key) in read}
-        if not riding.read(read.get(riding.wanted)):
+        marked = bool(keys) and all(riding.key in (stored[key].data.get("messages") or []) if key in stored else False
+                                    for key in keys)
+        if not riding.read(read.get(riding.wanted), marked=marked):
             return {"repeat": len(skus)}
     elif signals:
         # The levels are read first (one batch, which the write below needs anyway): a push JST sends
