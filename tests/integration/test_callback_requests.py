@@ -113,9 +113,10 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # then 13 / 1 (the part listed three times, its link written both ways, the timeline apart).
     "qimen stockout.confirm (配货)": (9, GOAL_DUPLICATE),
     "qimen entryorder.confirm (退仓)": (9, GOAL_DUPLICATE),
-    # The message's effect record read with the levels it names (one batch; a repeat is this read);
-    # RL (the 奇门 app's, for the inventory.query); the levels, their trace and the message's "done"
-    # (one transaction: kit.done_riding). Was 5 / 1 (the message's claim and "done" apart).
+    # The message's effect record read with the levels it names (one batch; a repeat is this read:
+    # the levels carry the message's mark); RL (the 奇门 app's, for the inventory.query); the levels,
+    # each marked with the message, and their trace (one transaction: kit.done_riding). Was 5 / 1
+    # (the message's claim and "done" apart).
     "qimen stockchange.report, 1 SKU": (GOAL_HAPPY, GOAL_DUPLICATE),
     "qimen inventory.report, 2 SKUs": (GOAL_HAPPY, GOAL_DUPLICATE),
 }

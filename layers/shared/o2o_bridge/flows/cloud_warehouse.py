@@ -93,11 +93,12 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
 
 def _take_stock_report(ctx: kit.FlowContext, message: "WmsMessage", effect: str, news: "WarehouseNews") -> dict[str, Any]:
     """A stock report, taken once without a claim (``kit.done_riding``): S3 reads the message's
-    record with the levels it names (one batch; taken before, that read is the repeat), reads the
-    levels from the WMS and sets them in the store, and writes them, their trace and the message's
-    "done" in one transaction. Reading the stock twice is harmless (absolute levels under the
-    read's version, the store call under a key of the levels), so two deliveries racing both may
-    read; one "done" counts and the other answers a repeat."""
+    record with the levels it names (one batch; the message's record done, or its mark on every
+    level, makes it a repeat: that read), reads the levels from the WMS, sets them in the store,
+    and writes them (each marked with the message), their trace and, when a level it names is not
+    written, the message's "done" in one transaction. Reading the stock twice is harmless
+    (absolute levels under the read's version, the store call under a key of the levels), so two
+    deliveries racing may both read; the newer read stands."""
     with kit.done_riding(ctx, effect, dict(news.detail), ttl_days=MESSAGE_TTL_DAYS) as riding:
         handed = _hand_over(ctx, news)
     outcome = riding.outcome()
