@@ -296,3 +296,124 @@ def test_q1_a_cod_order_the_wms_ships_is_a_ledger_fact_once_and_starts_its_cod_c
     assert (record["io_id"], record["expected"], record["how"], record["status"]) == (
         "order:WM1", "307.00", "warehouse_shipped", "uncollected")
     assert "cod.handed_over" in world.ctx.timeline.steps("WM1")
+
+
+# --- Q5: a stock report taken once, its "done" in the levels' transaction --------------------------
+
+
+def stock_report(items: dict[str, int], out_biz: str):
+    """A stockchange.report as the handler gives it to the flow (authenticated)."""
+    from o2o_bridge.connectors.qimen.inbound import QimenCall
+    from o2o_bridge.connectors.qimen.models import INBOUND_DOCUMENTS
+    from o2o_bridge.connectors.qimen.xml_codec import parse_document
+    from qimen_wms import stock_change
+
+    body = stock_change(items, out_biz=out_biz)
+    document = INBOUND_DOCUMENTS["stockchange.report"].model_validate(parse_document(body))
+    return QimenCall(wiring.context_for(None).tenant, "stockchange.report", document, body, {})
+
+
+def message_record(world, call):
+    return world.ctx.records.get(world.ctx.tenant.ent_id, kit.EFFECT_KIND, f"qimen.message:{call.key}")
+
+
+def level(world, sku):
+    return world.ctx.records.get(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, f"20000|{sku}")
+
+
+def test_q5_a_report_delivered_again_is_answered_without_reading_the_wms(world):
+    call = stock_report({"TS001-WHT-M": -6, "JN002-BLU-30": 1}, "SC9")
+    assert take(call)["outcome"] == "done"
+    asked = len(world.wms.state.calls)
+    # Every level it names was set: the message is marked on them, no record of its own.
+    assert message_record(world, call) is None
+    assert [level(world, sku).data["messages"] for sku in ("TS001-WHT-M", "JN002-BLU-30")] == \
+        [[f"qimen.message:{call.key}"]] * 2
+    assert take(call)["outcome"] == "repeated"
+    assert len(world.wms.state.calls) == asked  # no inventory.query the second time
+    assert [sorted(levels) for _, levels in world.store.stock] == [["JN002-BLU-30", "TS001-WHT-M"]]
+
+
+def test_q5_a_later_report_keeps_the_marks_of_the_earlier_ones(world):
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    first, second = stock_report({"TS001-WHT-M": -6}, "SC9"), stock_report({"TS001-WHT-M": 2}, "SC10")
+    take(first)
+    clock[0] += timedelta(minutes=1)
+    take(second)
+    assert level(world, "TS001-WHT-M").data["messages"] == [f"qimen.message:{second.key}", f"qimen.message:{first.key}"]
+    assert take(first)["outcome"] == "repeated" and take(second)["outcome"] == "repeated"
+
+
+def test_q5_a_report_whose_levels_another_worker_wrote_meanwhile_is_recorded_once(world):
+    """Two deliveries racing: both read the stock (harmless: absolute levels under the read's
+    version). The other's level refuses this one's transaction: this one's levels are recorded as
+    without the message (the newer read wins), and the message's "done" on its own record."""
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    read = world.ctx.warehouse.stock_of
+
+    def read_while_another_writes_the_level(code, skus):
+        world.ctx.records.put(world.ctx.tenant.ent_id, stock_sync.WAREHOUSE_LEVEL, "20000|TS001-WHT-M",
+                              {"qty": 49, "version": 1, "pushed": True})
+        return read(code, skus)
+
+    world.ctx.warehouse.stock_of = read_while_another_writes_the_level
+    assert take(call)["outcome"] == "done"
+    assert level(world, "TS001-WHT-M").data["qty"] == 50 and level(world, "TS001-WHT-M").data["pushed"] is True
+    assert message_record(world, call).data["result"] == {"reread": ["TS001-WHT-M"]}
+    world.ctx.warehouse.stock_of = read
+    assert take(call)["outcome"] == "repeated"
+
+
+def test_q5_a_report_another_worker_recorded_meanwhile_is_answered_as_a_repeat(world):
+    """A level the report does not set (read again within its second, the same qty) leaves the
+    message's "done" to its own record, written with the trace: a worker that recorded the
+    message meanwhile refuses it, and this one answers a repeat."""
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    take(stock_report({"TS001-WHT-M": -6}, "SC9"))
+    call = stock_report({"TS001-WHT-M": 0}, "SC10")
+    read = world.ctx.warehouse.stock_of
+
+    def read_while_another_takes_it(code, skus):
+        kit.effect_recorded(world.ctx, f"qimen.message:{call.key}", {"reread": list(skus)})
+        return read(code, skus)
+
+    world.ctx.warehouse.stock_of = read_while_another_takes_it
+    assert take(call)["outcome"] == "repeated"
+
+
+def test_q5_a_report_an_older_release_is_taking_is_in_progress_and_reads_nothing(world):
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+    until = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    world.ctx.records.put(world.ctx.tenant.ent_id, kit.EFFECT_KIND, f"qimen.message:{call.key}",
+                          {"state": "running", "lease_until": until})
+    with pytest.raises(kit.EffectInProgress):
+        take(call)
+    assert world.wms.state.calls == [] and world.store.stock == []
+
+
+def test_q5_a_report_whose_read_fails_is_queued_and_taken_once(world):
+    call = stock_report({"TS001-WHT-M": -6}, "SC9")
+
+    def unreachable(code, skus):
+        raise QimenTransientError("gateway timeout", method="inventory.query")
+
+    world.ctx.warehouse.stock_of = unreachable
+    assert take(call)["outcome"] == "done"
+    assert [envelope.command for envelope, _ in world.ctx.queue.queued] == ["stock.reread"]
+    assert message_record(world, call).data["state"] == "done"
+    assert take(call)["outcome"] == "repeated"
+    assert len(world.ctx.queue.queued) == 1
+
+
+def test_q5_a_report_with_nothing_new_records_its_done_all_the_same(world):
+    first, second = stock_report({"TS001-WHT-M": -6}, "SC9"), stock_report({"TS001-WHT-M": 0}, "SC10")
+    clock = [datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)]
+    world.ctx.now = lambda: clock[0]
+    assert take(first)["outcome"] == "done"
+    assert take(second)["outcome"] == "done"  # read in the same second, the same qty: nothing to set
+    assert len(world.store.stock) == 1
+    assert message_record(world, second).data["state"] == "done"
+    assert take(second)["outcome"] == "repeated"
+    assert world.ctx.timeline.steps("stock:20000").count("stock.push.received") == 2

@@ -75,11 +75,13 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
     record = wms.message_record(message)
     if record is not None:
         return _take_on_document(ctx, wms, message, effect, record)
+    # A message that adds nothing up at the adapter (a stock report): taking it reads nothing.
+    news = wms.take_message(message)
+    if news.stock_to_reread and not news.confirmations and not news.store_documents_done:
+        return _take_stock_report(ctx, message, effect, news)
 
     def take() -> dict[str, Any]:
-        news = wms.take_message(message)
-        # The WMS's adapter holds the news now: hand it to the neutral flows (each step done,
-        # queued or parked).
+        # Hand the news to the neutral flows (each step done, queued or parked).
         return {**news.detail, "handed": _hand_over(ctx, news)}
 
     outcome = kit.effect_once(ctx, effect, take, ttl_days=MESSAGE_TTL_DAYS)
@@ -87,6 +89,23 @@ def take_message(ctx: kit.FlowContext, message: "WmsMessage") -> dict[str, Any]:
         _repeated(ctx, system, message)
         return {"outcome": "repeated", **(outcome.result or {})}
     return {"outcome": "done", **(outcome.result or {})}
+
+
+def _take_stock_report(ctx: kit.FlowContext, message: "WmsMessage", effect: str, news: "WarehouseNews") -> dict[str, Any]:
+    """A stock report, taken once without a claim (``kit.done_riding``): S3 reads the message's
+    record with the levels it names (one batch; the message's record done, or its mark on every
+    level, makes it a repeat: that read), reads the levels from the WMS, sets them in the store,
+    and writes them (each marked with the message), their trace and, when a level it names is not
+    written, the message's "done" in one transaction. Reading the stock twice is harmless
+    (absolute levels under the read's version, the store call under a key of the levels), so two
+    deliveries racing may both read; the newer read stands."""
+    with kit.done_riding(ctx, effect, dict(news.detail), ttl_days=MESSAGE_TTL_DAYS) as riding:
+        handed = _hand_over(ctx, news)
+    outcome = riding.outcome()
+    if outcome.repeated:
+        _repeated(ctx, ctx.warehouse.info.system, message)
+        return {"outcome": "repeated", **(outcome.result or {})}
+    return {"outcome": "done", **news.detail, "handed": handed}
 
 
 def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "WmsMessage", effect: str,

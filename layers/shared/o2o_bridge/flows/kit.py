@@ -526,6 +526,118 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
     return record is not None and record.data.get("state") == "done"
 
 
+# --- an effect whose "done" rides in the transaction of the work it guards -----------------------
+#
+# ``effect_once`` claims before the work and writes "done" after it: two writes around work whose
+# own last write is a transaction anyway. Where doing the work twice is harmless downstream (levels
+# set absolutely under their versions, a store call under its business key), the claim is not
+# needed: the effect's record is read with what the work reads first (one batch; a "done" there
+# ends the work, so a repeat costs that read), and the "done" is one more item of the work's own
+# transaction, conditional on the record as read. Two workers racing both do the harmless work;
+# one "done" is written, the other's transaction is refused and answered as a repeat.
+
+RIDING = "kit.riding_done"  # ctx.extras: per thread, the RidingDone of the block running
+
+
+class RidingDone:
+    """The "done" of effect ``key`` held for the work of one ``done_riding`` block (see above).
+    ``state``: "unread" (the work read nothing of it yet), "new" (read, not done: the work goes
+    on), "repeated" (read done before), "busy" (another worker's live claim: an ``effect_once``
+    of the same key), "written" (rode in the work's transaction), "refused" (the transaction was
+    refused by another worker's record of the effect)."""
+
+    def __init__(self, ctx: FlowContext, key: str, result: Any, ttl_days: int | None) -> None:
+        self.ctx, self.key, self.result, self.ttl_days = ctx, key, result, ttl_days
+        self.state = "unread"
+        self.stored: "Record | None" = None
+
+    @property
+    def wanted(self) -> tuple[str, str]:
+        """The effect's record, for the work's first batch read (``records.get_many_of``)."""
+        return EFFECT_KIND, self.key
+
+    def read(self, stored: "Record | None", *, marked: bool = False) -> bool:
+        """The effect's record as the work's first read found it: True to go on, False when the
+        effect is done before, or another worker's claim on it is live (an ``effect_once`` of the
+        same key: ``outcome`` is EffectInProgress then, as in ``once``): the work ends there.
+        ``marked``: the work's own records carry the effect's ``key`` (a work that marks its
+        records instead of writing the "done": see ``answered``), so it is done before too."""
+        self.stored = stored
+        state = stored.data.get("state") if stored is not None else None
+        if state == "done" or marked:
+            self.state = "repeated"
+            return False
+        if state == "running" and datetime.fromisoformat(stored.data["lease_until"]) > self.ctx.now():  # type: ignore[union-attr]
+            self.state = "busy"  # ``outcome`` says so after the block: nothing of the work is done here
+            return False
+        self.state = "new"
+        return True
+
+    def write(self) -> Any:
+        """The "done" as one write of the work's transaction (``records.write_together``), over
+        the record as read (absent, or released / past its lease); None when it may not ride
+        (not read, or done with already)."""
+        if self.state != "new":
+            return None
+        from ..ports import TogetherWrite
+
+        return TogetherWrite(EFFECT_KIND, self.key, _done(self.result, self.ctx.now), expect_version=True,
+                             expected_version=self.stored.version if self.stored is not None else None,
+                             ttl_days=self.ttl_days)
+
+    def answered(self, outcome: "tuple[bool, Record | None] | None") -> None:
+        """What the transaction that carried ``write()`` answered for it: None (written), or its
+        write's (condition failed, the record stored then). Refused by the effect's own
+        condition: another worker recorded it meanwhile. A work that keeps the effect's ``key``
+        on its own records instead (each of those the effect concerns, read back by ``read(...,
+        marked=True)``) answers None once they are written: the effect needs no record then."""
+        if outcome is None:
+            self.state = "written"
+        elif outcome[0]:
+            self.state, self.stored = "refused", outcome[1]
+
+    def outcome(self) -> Outcome:
+        """After the block: a repeat, the "done" written with the work, or else (the work wrote no
+        transaction of its own: queued, nothing new, refused; or it never read the record) the
+        "done" written now, alone (``effect_recorded``, which decides on what is stored)."""
+        if self.state == "busy":
+            until = datetime.fromisoformat(self.stored.data["lease_until"])  # type: ignore[union-attr]
+            raise EffectInProgress(f"{self.key} is being done by another worker",
+                                   retry_after_seconds=max(int((until - self.ctx.now()).total_seconds()) + 1, 1))
+        if self.state == "repeated":
+            done = self.stored is not None and self.stored.data.get("state") == "done"
+            return Outcome(self.stored.data.get("result") if done else None, True)  # type: ignore[union-attr]
+        if self.state == "written":
+            return Outcome(self.result, False)
+        if self.state == "refused" and self.stored is not None and self.stored.data.get("state") == "done":
+            return Outcome(self.stored.data.get("result"), True)
+        return effect_recorded(self.ctx, self.key, self.result, ttl_days=self.ttl_days)
+
+
+@contextlib.contextmanager
+def done_riding(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | None = 400) -> Iterator[RidingDone]:
+    """Effect ``key`` done once by the block's work, its "done" riding in that work's transaction
+    (``RidingDone``; the work finds it with ``riding_done``). ``result``: what the "done" keeps
+    (a repeat answers it). Call ``outcome()`` after the block."""
+    scopes: dict[int, RidingDone] = ctx.extras.setdefault(RIDING, {})
+    me = threading.get_ident()
+    riding = RidingDone(ctx, key, result, ttl_days)
+    outer = scopes.get(me)
+    scopes[me] = riding
+    try:
+        yield riding
+    finally:
+        if outer is not None:
+            scopes[me] = outer
+        else:
+            del scopes[me]
+
+
+def riding_done(ctx: FlowContext) -> RidingDone | None:
+    """The "done" this work's transaction may carry (``done_riding``), or None."""
+    return ctx.extras.get(RIDING, {}).get(threading.get_ident())
+
+
 # --- effects whose claim and "done" live on the document's own record ------------------------------
 #
 # ``effect_once`` keeps an effect in a record of its own: a claim and a "done" beside the

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .kit import FlowContext
 
 P6_MAX = 500
+TRANSACTION_ITEMS = 100  # DynamoDB's most per transaction (levels, the trace, a message's "done")
 
 # Record kinds (ctx.records). Keys start with the SKU where a flow lists "every store of one SKU".
 WAREHOUSE_LEVEL = "stock.warehouse"  # "<pos warehouse code>|<sku>" -> {qty, version, pushed}
@@ -52,6 +53,7 @@ EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path
 
 FLUSH_COMMAND = "stock.flush_offline"
 SIGNALS_KEPT = 8  # pushes a level remembers having answered within its second (stock_signals)
+MESSAGES_KEPT = 8  # the latest WMS stock reports a level was set for, by message (their repeats end at the read)
 DIRTY_TTL_DAYS = 2
 # A queued flush that has not run this long after it was due is presumed lost (the queue
 # message went to the DLQ): the next event schedules a new one.
@@ -199,6 +201,10 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
     claims = list(fresh.items())
     counts["applied"] = len(claims)
     note = payload.get("note")
+    # Every level the payload names is newer: the message they answer (kit.riding_done) may be
+    # marked on them instead of in a record of its own (the marks they carry kept, the newest first).
+    kept = ({key: list((stored[key].data.get("messages") or []) if key in stored else []) for key in fresh}
+            if len(claims) <= P6_MAX and all(f"{code}|{i['sku_id']}" in fresh for i in payload["items"]) else None)
     for start in range(0, len(claims), P6_MAX):
         part = claims[start:start + P6_MAX]
         levels = [StockLevel(sku_id=c.sku_id, qty=c.qty, version=c.version) for _, c in part]
@@ -206,8 +212,11 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
         ctx.store.set_warehouse_stock(code, levels, business_key=_stable_hash([code, [l.body() for l in levels]]))
         last = start + P6_MAX >= len(claims)
         if last and note:  # the trace rides in the levels' write (one request, not two)
-            ctx.timeline.record(note["trace"], ctx.ent_id, note["step"], {**note["detail"], "result": dict(counts)})
+            entry = (note["trace"], note["step"], {**note["detail"], "result": dict(counts)})
             counts["noted"] = True
+            if _record_with_done(ctx, WAREHOUSE_LEVEL, dict(part), signals, entry, kept):
+                continue
+            ctx.timeline.record(entry[0], ctx.ent_id, entry[1], entry[2])
         _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part), signals=signals,
                        trace_key=note["trace"] if last and note else None)
     ctx.metric("StockLevelsApplied", len(claims))
@@ -239,6 +248,42 @@ def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], *,
         if not pushed:
             return
     raise TransientError(f"stock levels of {kind} are being recorded by many workers at once; try again")
+
+
+def _record_with_done(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], signals: dict[str, Any],
+                      trace: tuple[str, str, dict[str, Any]], kept: dict[str, list[str]] | None) -> bool:
+    """The levels just sent and their trace in one transaction with the "done" of the message
+    they answer (``kit.riding_done``: a 奇门 stock report's), each level conditional on the record
+    version read. ``kept`` (every level the message names is here, with the marks it carries):
+    the message is marked on its levels (``MESSAGES_KEPT`` a level), no record of its own, which
+    saves the transaction an item (two write units); else its "done" is one more item,
+    conditional on its record as read. False when there is no such "done" to carry, the levels
+    do not fit one transaction, or it was refused (a level written by another worker meanwhile,
+    or the message taken by one): the caller records the levels as without it, and the "done"
+    is written after the work (``RidingDone.outcome``)."""
+    from ..ports import TogetherWrite
+
+    riding = kit.riding_done(ctx)
+    done = riding.write() if riding is not None else None
+    if done is None or riding is None:
+        return False
+    marked = kept is not None and len(pushed) + 1 <= TRANSACTION_ITEMS
+    if not marked and len(pushed) + 2 > TRANSACTION_ITEMS:
+        return False
+
+    def data(key: str, c: Claim) -> dict[str, Any]:
+        return {"qty": c.qty, "version": c.version, "pushed": True,
+                **({"signals": signals[key]} if key in signals else {}),
+                **({"messages": [riding.key, *kept[key]][:MESSAGES_KEPT]} if marked and kept else {})}
+
+    writes = [TogetherWrite(kind, key, data(key, c), expect_version=True, expected_version=c.record_version)
+              for key, c in pushed.items()]
+    refused = ctx.records.write_together(ctx.ent_id, writes if marked else [*writes, done], trace=trace)
+    if not refused:
+        riding.answered(None)
+    elif not marked:
+        riding.answered(refused[-1])
+    return not refused
 
 
 def location_for(ctx: "FlowContext", warehouse_code: str) -> tuple[StockSource | None, StockLocation]:
@@ -305,11 +350,26 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
         return {"ignored": len(skus)}
     signals = payload.get("signals") or {}
     stored = None
-    if signals:
+    riding = kit.riding_done(ctx)
+    if riding is not None and riding.state != "unread":
+        riding = None  # read by an earlier step of this work: not this one's
+    if riding is not None:
+        # The message this re-read answers is done once (a 奇门 stock report): its record is read
+        # with the levels (one batch, which the write below needs anyway). Taken before, the work
+        # ends here (a repeat is this read); else its "done" rides in the levels' transaction.
+        keys = [f"{location.pos_code}|{sku}" for sku in skus]
+        read = ctx.records.get_many_of(ctx.ent_id, [*((WAREHOUSE_LEVEL, key) for key in keys), riding.wanted])
+        stored = {key: read[(WAREHOUSE_LEVEL, key)] for key in keys if (WAREHOUSE_LEVEL, key) in read}
+        marked = bool(keys) and all(riding.key in (stored[key].data.get("messages") or []) if key in stored else False
+                                    for key in keys)
+        if not riding.read(read.get(riding.wanted), marked=marked):
+            return {"repeat": len(skus)}
+    elif signals:
         # The levels are read first (one batch, which the write below needs anyway): a push JST sends
         # again, already read and sent, ends here, before the warehouse is read again (no rate-limit
         # slot, no 店+ call, nothing written; the log says it).
         stored = ctx.records.get_many(ctx.ent_id, WAREHOUSE_LEVEL, [f"{location.pos_code}|{sku}" for sku in skus])
+    if signals:
         if all(already_read(stored.get(f"{location.pos_code}|{sku}"), signals.get(sku)) for sku in skus):
             from ..observability import logger
 
@@ -329,8 +389,15 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     _sales_return_stock(ctx, warehouse_code, levels)
     noted = result.pop("noted", False) if result is not None else False
     if not noted:  # else its trace went with its levels
-        ctx.timeline.record(trace, ctx.ent_id, "stock.push.received",
-                            {**detail, "result": result if result is not None else "queued for retry"})
+        step = {**detail, "result": result if result is not None else "queued for retry"}
+        done = riding.write() if riding is not None and result is not None else None
+        if done is None:
+            ctx.timeline.record(trace, ctx.ent_id, "stock.push.received", step)
+        else:  # no level newer: the message's "done" and the trace, one request
+            refused = ctx.records.write_together(ctx.ent_id, [done], trace=(trace, "stock.push.received", step))
+            riding.answered(refused[0] if refused else None)  # type: ignore[union-attr]
+            if refused:
+                ctx.timeline.record(trace, ctx.ent_id, "stock.push.received", step)
     return result or {"queued": len(items)}
 
 
