@@ -82,6 +82,12 @@ class TogetherWrite:
     touch: bool = False
     # True: the record is deleted instead (at ``expected_version`` with ``expect_version``).
     delete: bool = False
+    # The record's ``members`` (a set of strings kept beside its data, e.g. the SKUs a stock flush
+    # is to send): added to, or taken from, in the same write; a touch adds too. ``members_below``:
+    # the write holds only while the record has fewer members than that (or none).
+    add_members: tuple[str, ...] = ()
+    drop_members: tuple[str, ...] = ()
+    members_below: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class Record:
     data: dict[str, Any]
     version: int
     updated_at: datetime
+    members: frozenset[str] = frozenset()  # TogetherWrite.add_members: beside the data, kept across its writes
 
 
 @dataclass(frozen=True)
