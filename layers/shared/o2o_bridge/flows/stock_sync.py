@@ -652,8 +652,8 @@ def _remember_flush(ent_id: str, due: datetime) -> None:
 def _live(marker: Any, now: datetime) -> bool:
     """Whether a marker (as a refused write returned it) stands for a flush queued and not presumed
     lost: its rank, which a returned record does not carry, is its due + FLUSH_LOST_AFTER."""
-    due = marker.data.get("due")
-    return bool(due) and not marker.data.get("closed") and datetime.fromisoformat(due) + FLUSH_LOST_AFTER > now
+    due = marker.data.get("due")  # the very comparison the write's condition made (rank > now, in ms)
+    return bool(due) and not marker.data.get("closed") and _ms(datetime.fromisoformat(due) + FLUSH_LOST_AFTER) > _ms(now)
 
 
 def _due(marker: Any, now: datetime) -> datetime:
