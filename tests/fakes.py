@@ -176,6 +176,9 @@ class FakeRecords:
                     failed = w.expect_version and (current.version if current else None) != w.expected_version
                 elif w.data is None:
                     failed = current is None or rank is None or rank <= w.rank_above
+                    failed = failed or (w.members_below is not None and len(current.members) >= w.members_below)
+                elif w.members_below is not None and current is not None and len(current.members) >= w.members_below:
+                    failed = True
                 elif w.expect_version:
                     failed = (current.version if current else None) != w.expected_version
                 elif w.rank is not None:
@@ -202,15 +205,24 @@ class FakeRecords:
                 if w.data is None:
                     if w.touch:  # the version goes up, the data stays
                         current = self.items[(ent_id, w.kind, w.key)]
-                        self._write(ent_id, w.kind, w.key, current.data, current)
+                        self._with_members(self._write(ent_id, w.kind, w.key, current.data, current), current, w)
                     continue
                 if w.rank is not None:
                     self.ranks[(ent_id, w.kind, w.key)] = w.rank
-                self._write(ent_id, w.kind, w.key, w.data, self.items.get((ent_id, w.kind, w.key)))
+                current = self.items.get((ent_id, w.kind, w.key))
+                self._with_members(self._write(ent_id, w.kind, w.key, w.data, current), current, w)
         if getattr(self, "timeline", None) is not None:
             for document, step, detail in ((trace,) if trace is not None else ()) + tuple(traces):
                 self.timeline.record(document, ent_id, step, detail)
         return None
+
+    def _with_members(self, record, before, write):
+        """A write_together update keeps the record's members (DynamoDB: an attribute beside its
+        data), changed by the write's add_members / drop_members."""
+        members = ((before.members if before is not None else frozenset()) | set(write.add_members)) - set(
+            write.drop_members)
+        if members != record.members:
+            self.items[(record.ent_id, record.kind, record.key)] = dataclasses.replace(record, members=frozenset(members))
 
     def put_many_traced(self, ent_id, kind, writes, *, trace_key, ttl_days=None):
         """The timeline is written as it is recorded here: nothing held to write along."""

@@ -170,3 +170,31 @@ def test_a_level_recorded_before_levels_had_a_rank_is_replaced_by_a_newer_one_on
     stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 6)), ctx)
     drain_retries(ctx)
     assert jst.qty(OFFLINE, "A") == 2
+
+
+def test_a_window_of_more_skus_than_its_marker_holds_marks_the_others_apart_and_uploads_them_all(ctx, jst, monkeypatch):
+    monkeypatch.setattr(stock_sync, "_overflowing_until", {})
+    count = stock_sync.MEMBERS_MAX + 15
+    for n in range(count):
+        stock_sync.on_stock_changed(stock_changed("S001", (f"SKU{n:03d}", n, 1)), ctx)
+    assert len(ctx.queue.queued) == 1
+    marker = ctx.records.get("10010", stock_sync.DIRTY, stock_sync.MARKER)
+    assert stock_sync.OVERFLOW in marker.members and len(marker.members) == stock_sync.MEMBERS_MAX + 1
+    drain_retries(ctx)
+    assert [jst.qty(OFFLINE, f"SKU{n:03d}") for n in range(count)] == list(range(count))
+    assert len(jst.upload_calls) == 1 and ctx.records.get("10010", stock_sync.DIRTY, stock_sync.MARKER).members == set()
+
+
+def test_a_flush_reads_its_marker_and_the_levels_it_was_queued_for_in_one_batch(ctx, jst, store):
+    store.set_store("S002", "A", 4, version=1)
+    stock_sync.on_stock_changed(stock_changed("S002", ("A", 4, 1)), ctx)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 6, 1)), ctx)
+    reads = []
+    real = ctx.records.get_many_of
+    ctx.records.get_many_of = lambda ent, wanted: reads.append(list(wanted)) or real(ent, wanted)
+    ctx.records.list = lambda *a, **kw: reads.append("list")  # no dirty mark of its own to list
+    drain_retries(ctx)
+    assert jst.qty(OFFLINE, "A") == 10
+    [batch] = reads  # the marker with the levels (and what orders hold there), nothing read after
+    assert batch[:3] == [(stock_sync.DIRTY, stock_sync.MARKER), (stock_sync.STORE_LEVEL, "A|S001"),
+                         (stock_sync.STORE_LEVEL, "A|S002")]

@@ -610,6 +610,31 @@ def test_records_deleted_and_a_step_per_document_go_with_the_writes_of_one_trans
     assert work.get("10010", "s1.confirm.pending", "A") is not None
 
 
+def test_a_records_members_are_added_by_writes_and_touches_capped_and_taken_and_kept_across_its_data(aws):
+    """TogetherWrite.add_members / drop_members / members_below: a string set beside the data (a
+    stock flush's marker keeps its dirty SKUs so), read back with the record in one batch."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+    from o2o_bridge.ports import TogetherWrite
+
+    store = runtime.state_store()
+    work = RecordView(store)
+    assert work.write_together("10010", [TogetherWrite("mark", "M", {"n": 1}, rank=10, add_members=("A", "B"))]) is None
+    touch = TogetherWrite("mark", "M", rank_above=5, touch=True, add_members=("C",), members_below=3)
+    assert work.write_together("10010", [touch]) is None  # two members, fewer than three: added
+    marker = work.get_many_of("10010", [("mark", "M")])[("mark", "M")]
+    assert marker.members == {"A", "B", "C"} and marker.data == {"n": 1} and marker.version == 2
+    [(failed, current)] = work.write_together("10010", [touch])  # three: refused, the record returned
+    assert failed and current.members == {"A", "B", "C"}
+    # a new data keeps the members; taking some at the version read leaves the others
+    assert work.write_together("10010", [TogetherWrite("mark", "M", {"n": 2}, expect_version=True, expected_version=2,
+                                                       drop_members=("A", "C"))]) is None
+    marker = work.get("10010", "mark", "M")
+    assert marker.members == {"B"} and marker.data == {"n": 2}
+    assert work.write_together("10010", [TogetherWrite("mark", "M", {"n": 3}, rank=20, rank_below=30,
+                                                       drop_members=("B",))]) is None
+    assert work.get("10010", "mark", "M").members == frozenset()
+
+
 def test_claimed_records_are_completed_together_in_one_transaction_or_not_at_all(aws):
     """records.complete_together (kit's ``joining``): one TransactWriteItems of the "done"s; a
     claim that is no longer its owner's refuses the lot, and nothing is written."""

@@ -110,6 +110,9 @@ def show_sku(args) -> int:
     dirty = ctx.records.get(ent, stock_sync.DIRTY, sku)
     if dirty and not dirty.data.get("cleared"):
         state["waiting_flush_since"] = dirty.data["at"]
+    marker = ctx.records.get(ent, stock_sync.DIRTY, stock_sync.MARKER)
+    if marker is not None and sku in marker.members:  # a dirty SKU is a member of the flush marker
+        state["waiting_flush_since"] = state["waiting_flush_since"] or marker.updated_at.isoformat()
     sent = ctx.records.get(ent, stock_sync.EVENT_PUSHED, sku)
     if sent:
         state["last_event_push"] = {"qty": sent.data["qty"], "at": sent.data["at"]}

@@ -40,11 +40,15 @@ TRANSACTION_ITEMS = 100  # DynamoDB's most per transaction (levels, the trace, a
 # Record kinds (ctx.records). Keys start with the SKU where a flow lists "every store of one SKU".
 WAREHOUSE_LEVEL = "stock.warehouse"  # "<pos warehouse code>|<sku>" -> {qty, version, pushed}
 STORE_LEVEL = "stock.store"  # "<sku>|<store code>" -> {qty, version}
-DIRTY = "stock.dirty"  # "<sku>" -> {at} | {cleared: true}: waits for the next flush
-# The flush marker, among the dirty marks (a key no SKU can have: SKUs carry no leading space), so
-# that the flush reads it with them in one query: {flush_id, due} while its flush is queued (its
-# rank: when that flush counts as lost), {flush_id, closed} once the flush has run.
+DIRTY = "stock.dirty"  # "<sku>" -> {at} | {cleared: true}: waits for the next flush (a window's overflow)
+# The flush marker, among the dirty marks (a key no SKU can have: SKUs carry no leading space):
+# {flush_id, due} while its flush is queued (its rank: when that flush counts as lost), {flush_id,
+# closed} once the flush has run. Its members are the dirty SKUs (record_store_levels).
 MARKER = " flush"
+# SKUs the marker holds as members (about 1 KB: one write unit for the events riding along); the
+# next ones of its window are dirty marks of their own, and the marker has this member instead.
+MEMBERS_MAX = 40
+OVERFLOW = " more"
 FLUSH = "stock.flush"  # the release before kept its marker here ("offline"): no longer read
 # The release before lists the dirty marks as SKUs and passes over cleared ones: the marker says it is
 # one, so that a rollback, or the minutes of a deploy when both releases run, never uploads " flush".
@@ -570,7 +574,7 @@ def on_stock_changed(event: "PosEvent", ctx: "FlowContext") -> None:
                         {item.sku_id: (item.qty, item.version) for item in sorted(data.items, key=lambda i: i.version)})
 
 
-LEVELS_PER_WRITE = 48  # SKUs an event records in one transaction (level and dirty mark each, the marker, the trace)
+LEVELS_PER_WRITE = 48  # SKUs an event records in one transaction (level, and dirty mark in an overflow, each; the marker, the trace)
 
 
 def record_store_levels(ctx: "FlowContext", event_id: str, store_code: str, trace: str,
@@ -616,7 +620,12 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
                         note: Any) -> tuple[list[str], str | None, bool]:
     """One transaction of ``record_store_levels``: (SKUs written, the flush said, whether the trace
     went with them). A level refused for one SKU (stale, or the same version again) cancels the
-    others: they are written again without it, on what the refusal returned (no read)."""
+    others: they are written again without it, on what the refusal returned (no read).
+
+    The SKUs go onto the flush marker as its members (no dirty mark of their own), so that the flush
+    reads them with the marker and the levels of the SKUs it was queued for in one batch. A window
+    whose marker holds MEMBERS_MAX SKUs takes the next ones as dirty marks of their own, with the
+    member OVERFLOW: the marker's item stays small (a rider's write is billed by its size)."""
     from ..ports import TogetherWrite
 
     now = ctx.now()
@@ -626,6 +635,7 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
     # transaction (which returns the marker), a right one lets the first event of a window write
     # the marker in its one request, where it took a refused check and a second request before.
     schedule = _flush_queued_until.get(ctx.ent_id, 0) <= _ms(now)
+    overflow = len(levels) > MEMBERS_MAX or _overflowing_until.get(ctx.ent_id, 0) > _ms(now)
     for _ in range(8):
         changed = [sku for sku in levels if sku not in outcomes]
         if not changed:
@@ -636,27 +646,30 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
             writes.append(TogetherWrite(STORE_LEVEL, f"{sku}|{store_code}", {"qty": qty, "version": version},
                                         rank=version, expect_version=sku in replace,
                                         expected_version=replace.get(sku)))
-            # Always a new record version: a flush that read the older one cannot clear this change.
-            writes.append(TogetherWrite(DIRTY, sku, {"at": now.isoformat()}, ttl_days=DIRTY_TTL_DAYS))
+            if overflow:  # always a new record version: a flush that read the older one cannot clear this change
+                writes.append(TogetherWrite(DIRTY, sku, {"at": now.isoformat()}, ttl_days=DIRTY_TTL_DAYS))
+        members = (OVERFLOW,) if overflow else tuple(changed)
         due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
         flush_id = uuid.uuid4().hex[:12]
         if schedule:  # no flush queued (or it is lost, or it has run): this event queues one
-            writes.append(_marker_write(flush_id, due, now, "event"))
+            writes.append(_marker_write(flush_id, due, now, "event", add=members))
         else:
-            # Riding along raises the marker's version: the flush, which read the marker with the
-            # dirty marks, closes it only at the version it read, so it knows this event came after.
-            writes.append(TogetherWrite(DIRTY, MARKER, rank_above=_ms(now), touch=True))
+            # Riding along raises the marker's version: the flush, which read the marker with its
+            # members, closes it only at the version it read, so it knows this event came after.
+            writes.append(TogetherWrite(DIRTY, MARKER, rank_above=_ms(now), touch=True, add_members=members,
+                                        members_below=None if overflow else MEMBERS_MAX))
         flush = f"queued in {ctx.tenant.stock.coalesce_seconds} s" if schedule else "already queued"
         refused = ctx.records.write_together(ctx.ent_id, writes, trace=(
             (trace, "stock.changed.recorded", note(changed, flush)) if trace else None))
         if refused is None:
             if schedule:
-                _queue_flush(ctx, flush_id)
+                _queue_flush(ctx, flush_id, members)
                 _remember_flush(ctx.ent_id, due)
             return changed, flush, trace is not None
-        for sku, (failed, current) in zip(changed, refused[0:2 * len(changed):2]):
-            if not failed:
+        for write, (failed, current) in zip(writes, refused):
+            if not failed or write.kind != STORE_LEVEL:
                 continue
+            sku = write.key.rsplit("|", 1)[0]
             stored = int(current.data.get("version", -1)) if current is not None else -1
             if current is None:
                 replace.pop(sku, None)  # deleted meanwhile: write again
@@ -667,11 +680,16 @@ def _record_levels_part(ctx: "FlowContext", store_code: str, levels: dict[str, t
             else:  # an older level written without a rank: replace that version
                 replace[sku] = current.version
         failed, marker = refused[-1]
-        if failed:  # none live: write one; or one is live (another event's): ride along
-            schedule = not schedule
-            if not schedule and marker is not None and marker.data.get("due"):
+        if failed:
+            live = marker is not None and _live(marker, now)
+            if not schedule and live:  # live, but it holds MEMBERS_MAX SKUs: dirty marks of their own
+                overflow = True
+                _remember(_overflowing_until, ctx.ent_id, _due(marker, now))
+            else:  # none live: write one; or one is live (another event's): ride along
+                schedule = not schedule
+            if not schedule and live:
                 # live: the next events ride along, also past its due until its flush has run
-                _remember_flush(ctx.ent_id, max(datetime.fromisoformat(marker.data["due"]), now + timedelta(seconds=2)))
+                _remember_flush(ctx.ent_id, _due(marker, now))
             elif schedule:
                 _flush_queued_until.pop(ctx.ent_id, None)
     raise TransientError(f"store levels of {store_code} are being written by many workers at once; try again")
@@ -684,35 +702,63 @@ def _ms(moment: datetime) -> int:
 # ent_id -> when the flush this container last saw queued is due (ms): only a guess of which write
 # the next event tries first (see _record_levels_part); the marker's conditions decide.
 _flush_queued_until: dict[str, int] = {}
+# ent_id -> until when (ms) the window this container last saw is full (MEMBERS_MAX): a guess too.
+_overflowing_until: dict[str, int] = {}
+
+
+def _remember(guesses: dict[str, int], ent_id: str, due: datetime) -> None:
+    if len(guesses) >= 1000:
+        guesses.clear()
+    guesses[ent_id] = _ms(due)
 
 
 def _remember_flush(ent_id: str, due: datetime) -> None:
-    if len(_flush_queued_until) >= 1000:
-        _flush_queued_until.clear()
-    _flush_queued_until[ent_id] = _ms(due)
+    _remember(_flush_queued_until, ent_id, due)
 
 
-def _marker_write(flush_id: str, due: datetime, now: datetime, by: str, *, version: int | None = None) -> Any:
+def _live(marker: Any, now: datetime) -> bool:
+    """Whether a marker (as a refused write returned it) stands for a flush queued and not presumed
+    lost: its rank, which a returned record does not carry, is its due + FLUSH_LOST_AFTER."""
+    due = marker.data.get("due")  # the very comparison the write's condition made (rank > now, in ms)
+    return bool(due) and not marker.data.get("closed") and _ms(datetime.fromisoformat(due) + FLUSH_LOST_AFTER) > _ms(now)
+
+
+def _due(marker: Any, now: datetime) -> datetime:
+    return max(datetime.fromisoformat(marker.data["due"]), now + timedelta(seconds=2))
+
+
+def _marker_write(flush_id: str, due: datetime, now: datetime, by: str, *, version: int | None = None,
+                  add: Sequence[str] = ()) -> Any:
     """The marker of a flush queued now, due at ``due``: written where none is live (absent,
-    closed, or its flush lost), or (``version``) over that version of it."""
+    closed, or its flush lost), or (``version``) over that version of it. ``add``: SKUs that join
+    its members (those of a lost flush's window stay: the set is kept across writes)."""
     from ..ports import TogetherWrite
 
-    return TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "due": due.isoformat(), "queued_by": by, **NOT_A_SKU},
+    return TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "due": due.isoformat(), "queued_by": by, "listed": True,
+                                         **NOT_A_SKU},
                          rank=_ms(due + FLUSH_LOST_AFTER), rank_below=_ms(now),
-                         expect_version=version is not None, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
+                         expect_version=version is not None, expected_version=version, ttl_days=DIRTY_TTL_DAYS,
+                         add_members=tuple(add))
 
 
-def _queue_flush(ctx: "FlowContext", flush_id: str) -> None:
+def _queue_flush(ctx: "FlowContext", flush_id: str, skus: Sequence[str] = ()) -> None:
+    """``skus``: the SKUs the flush is queued for, which it reads with the marker (others it finds
+    among the marker's members and reads after)."""
+    from ..ports import TogetherWrite
     from ..retry import RetryEnvelope  # only store events pay for the envelope model
 
     delay = ctx.tenant.stock.coalesce_seconds
+    hinted = [sku for sku in skus if sku != OVERFLOW][:MEMBERS_MAX]
     try:
-        ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id, payload={"flush_id": flush_id},
+        ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id,
+                                        payload={"flush_id": flush_id, **({"skus": hinted} if hinted else {})},
                                         trace_key="stock:offline"), delay)
     except BaseException:
         # Not queued: the event (or the flush that re-armed the marker) is not acknowledged and comes
-        # again; the marker goes so that it queues one then.
-        ctx.records.delete(ctx.ent_id, DIRTY, MARKER)
+        # again; the marker is no longer live (rank 0), so that one is queued then. Its members stay.
+        ctx.records.write_together(ctx.ent_id, [TogetherWrite(
+            DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "unqueued": True, "listed": True, **NOT_A_SKU},
+            rank=0, rank_below=2 ** 62, ttl_days=DIRTY_TTL_DAYS)])
         raise
 
 
@@ -720,41 +766,45 @@ def _queue_flush(ctx: "FlowContext", flush_id: str) -> None:
 def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse.
 
-    The dirty marks and the flush marker are read in one query. The marker stays live while the
-    flush runs (events ride along on it, raising its version) and is closed with the flush's
-    last write, only at the version read: if an event rode along meanwhile, that write re-arms it
-    for a next flush instead, which is queued. So an event either finds a live marker whose
-    flush has not yet read the dirty marks (or re-arms it for the next), or none and queues one."""
+    The marker (its members: the dirty SKUs) and the levels and holds of the SKUs the flush was
+    queued for are read in one batch; SKUs other events added are read after. The marker stays
+    live while the flush runs (events ride along on it, raising its version) and is closed with
+    the flush's last write, only at the version read, taking the members it read: if an event rode
+    along meanwhile, that write re-arms it for a next flush instead (every member kept), which is
+    queued. So an event either finds a live marker whose flush has not yet read it (or re-arms it
+    for the next), or none and queues one. A marker written by the release before (no ``listed``)
+    or one that overflowed (OVERFLOW) also has dirty marks of their own: they are listed too."""
     flush_id = payload.get("flush_id") or "manual"
-    listed = ctx.records.list(ctx.ent_id, DIRTY)
-    marker = next((r for r in listed if r.key == MARKER), None)
-    if marker is not None and (marker.data.get("flush_id") != flush_id or marker.data.get("closed")):
-        marker = None  # another flush's (queued after this one was presumed lost): that one closes it
-    dirty = [r for r in listed if r.key != MARKER and not r.data.get("cleared")]
-    if not dirty:
-        if marker is not None:
-            _record_flushed(ctx, [], {}, None, marker, flush_id)
+    hinted = [str(sku) for sku in payload.get("skus") or []] if ctx.tenant.stock.master == "pos" else []
+    wanted = [(DIRTY, MARKER)] + _aggregate_keys(ctx, hinted)
+    found = ctx.records.get_many_of(ctx.ent_id, wanted)
+    marker = found.get((DIRTY, MARKER))
+    if marker is None or marker.data.get("flush_id") != flush_id or marker.data.get("closed"):
+        return {"skus": 0, "uploads": 0}  # another flush's (queued after this one was presumed lost), or done
+    marks = []
+    if OVERFLOW in marker.members or not marker.data.get("listed"):
+        marks = [r for r in ctx.records.list(ctx.ent_id, DIRTY) if r.key != MARKER and not r.data.get("cleared")]
+    skus = sorted({m for m in marker.members if m != OVERFLOW} | {r.key for r in marks})
+    if not skus:
+        _record_flushed(ctx, [], [], {}, None, marker, flush_id)
         return {"skus": 0, "uploads": 0}
     if ctx.tenant.stock.master != "pos":  # switched to erp since the events came: the ERP owns the stock now
-        for record in dirty:
-            ctx.records.put(ctx.ent_id, DIRTY, record.key, {"cleared": True, "at": ctx.now().isoformat()},
-                            expected_version=record.version, ttl_days=DIRTY_TTL_DAYS)
         ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.skipped",
-                            {"reason": "stock.master is erp: store stock is not pushed to the ERP", "skus": len(dirty)})
-        if marker is not None:
-            _record_flushed(ctx, [], {}, None, marker, flush_id)
-        return {"skus": 0, "skipped": len(dirty)}
-    skus = [r.key for r in dirty]
+                            {"reason": "stock.master is erp: store stock is not pushed to the ERP", "skus": len(skus)})
+        _record_flushed(ctx, [], marks, {}, None, marker, flush_id)
+        return {"skus": 0, "skipped": len(skus)}
     read_from_store: dict[str, tuple[int, int]] = {}
     ctx.extras[P7_LEVELS] = read_from_store
+    ctx.extras[READ_WITH_MARKER] = (set(wanted), found)
     try:
         quantities = offline_quantities(ctx, skus)
     finally:
         ctx.extras.pop(P7_LEVELS, None)
+        ctx.extras.pop(READ_WITH_MARKER, None)
     items = [{"sku_id": sku, "qty": quantities[sku]} for sku in skus]
     uploads = _upload_counts(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
                              remark="店+ store stock (near real time)")
-    _record_flushed(ctx, dirty, quantities, ("stock:offline", "stock.offline.uploaded", {
+    _record_flushed(ctx, skus, marks, quantities, ("stock:offline", "stock.offline.uploaded", {
         "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}),
         marker, flush_id, read_from_store)
     ctx.metric("StockSkusPushed", len(items))
@@ -766,8 +816,8 @@ def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id
     around them: the upload id is the flush's and its content's, and the ERP takes an id once
     (Erp.upload_store_stock: JST answers a second upload of one so_id with 160 "…已存在", which
     counts as done). A flush run again (a crash after the ERP took it, a queue message delivered
-    twice) finds the same dirty marks and levels, so the same ids: the ERP refuses them, nothing
-    is counted twice; what the dirty marks' clearing records is the flush's "done"."""
+    twice) finds the same marker and levels, so the same ids: the ERP refuses them, nothing is
+    counted twice; the marker's closing records the flush's "done"."""
     done = []
     size = ctx.erp.info.max_stock_items_per_upload
     for number, start in enumerate(range(0, len(items), size), start=1):
@@ -778,60 +828,68 @@ def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id
     return done
 
 
-FLUSHED_PER_WRITE = 49  # SKUs a transaction records (2 items each, the marker and the trace: at most 100)
+FLUSHED_PER_WRITE = 97  # writes of a flush's transaction besides the marker, its trace and a level: at most 100
 # ctx.extras: while a flush aggregates, the levels it reads from 店+ (P7, a store never heard from for
 # a SKU) are held here, "<sku>|<store>" -> (qty, version), and recorded with what it sent.
 P7_LEVELS = "stock_sync.p7_levels"
+# ctx.extras: the records a flush read with its marker (the keys asked for, what was found), which
+# offline_quantities does not read again.
+READ_WITH_MARKER = "stock_sync.read_with_marker"
 
 
-def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[str, int],
+def _record_flushed(ctx: "FlowContext", skus: Sequence[str], marks: Sequence[Any], quantities: dict[str, int],
                     trace: tuple[str, str, dict[str, Any]] | None, marker: Any, flush_id: str,
                     read_from_store: dict[str, tuple[int, int]] | None = None) -> None:
-    """What the flush sent (EVENT_PUSHED) and each SKU's dirty mark cleared, conditional on the
-    mark it read: a SKU marked again while we pushed stays dirty for the next flush. One request
-    per 49 SKUs, the flush's trace and its marker (``marker``: as read; None: not this flush's)
-    closed in the last. The marker closes only at the version read: an event that rode along
-    since raised it, and the marker is then re-armed for a next flush, queued after the write.
-    ``read_from_store``: levels read from 店+ for this flush (P7), recorded in the last write where
-    they fit (each only over a lower version: an event's newer level stays), else one by one first."""
+    """What the flush sent (EVENT_PUSHED, one item a SKU), the dirty marks of their own it read
+    (``marks``) cleared, each conditional on the mark it read (a SKU marked again while we pushed
+    stays dirty), and the marker closed taking the members it read, only at the version read: an
+    event that rode along since raised it, and the marker is then re-armed for a next flush with
+    every member, queued after the write. Up to FLUSHED_PER_WRITE writes a request, the trace and
+    the marker in the last. ``read_from_store``: levels read from 店+ for this flush (P7), recorded
+    in the last write where they fit (each only over a lower version: an event's newer level
+    stays), else one by one first."""
     from ..ports import TogetherWrite
 
     now = ctx.now()
     at = now.isoformat()
-    starts = list(range(0, len(dirty), FLUSHED_PER_WRITE)) or [0]
+    own: list[tuple[str, Any]] = [(EVENT_PUSHED, sku) for sku in skus] + [(DIRTY, record) for record in marks]
+    groups = [own[start:start + FLUSHED_PER_WRITE] for start in range(0, len(own), FLUSHED_PER_WRITE)] or [[]]
     levels = dict(read_from_store or {})
-    if levels and 2 * len(dirty[starts[-1]:]) + len(levels) + 2 > 100:  # not in one transaction: apart
+    if levels and len(groups[-1]) + len(levels) + 2 > 100:  # not in one transaction: apart
         for pair, (qty, version) in levels.items():
             claim_newer(ctx, STORE_LEVEL, pair, qty, version)
         levels = {}
-    for start in starts:
-        part = list(dirty[start:start + FLUSHED_PER_WRITE])
-        last = start == starts[-1]
-        clear = {record.key for record in part}
+    for number, group in enumerate(groups):
+        last = number == len(groups) - 1
+        clear = {record.key for kind, record in group if kind == DIRTY}
         rearm: str | None = None  # the next flush's id, once an event is known to have ridden along
         version = marker.version if marker is not None else None
+        members: Sequence[str] = sorted(marker.members) if marker is not None else ()
         for _ in range(8):
             writes = []
-            for record in part:
-                writes.append(TogetherWrite(EVENT_PUSHED, record.key, {"qty": quantities[record.key], "at": at},
-                                            ttl_days=DIRTY_TTL_DAYS))
-                if record.key in clear:
-                    writes.append(TogetherWrite(DIRTY, record.key, {"cleared": True, "at": at}, expect_version=True,
-                                                expected_version=record.version, ttl_days=DIRTY_TTL_DAYS))
+            for kind, item in group:
+                if kind == EVENT_PUSHED:
+                    writes.append(TogetherWrite(EVENT_PUSHED, item, {"qty": quantities[item], "at": at},
+                                                ttl_days=DIRTY_TTL_DAYS))
+                elif item.key in clear:
+                    writes.append(TogetherWrite(DIRTY, item.key, {"cleared": True, "at": at}, expect_version=True,
+                                                expected_version=item.version, ttl_days=DIRTY_TTL_DAYS))
             if last:
                 writes += [TogetherWrite(STORE_LEVEL, pair, {"qty": qty, "version": level_version}, rank=level_version)
                            for pair, (qty, level_version) in levels.items()]
             due = now + timedelta(seconds=ctx.tenant.stock.coalesce_seconds)
             if last and version is not None:
-                writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at, **NOT_A_SKU}, rank=0,
-                                            expect_version=True, expected_version=version, ttl_days=DIRTY_TTL_DAYS)
+                writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at, "listed": True,
+                                                            **NOT_A_SKU}, rank=0, expect_version=True,
+                                            expected_version=version, ttl_days=DIRTY_TTL_DAYS,
+                                            drop_members=tuple(members))
                               if rearm is None else _marker_write(rearm, due, now, "flush", version=version))
             if not writes and trace is None:
                 return
             refused = ctx.records.write_together(ctx.ent_id, writes, trace=trace if last else None)
             if refused is None:
                 if rearm is not None:
-                    _queue_flush(ctx, rearm)
+                    _queue_flush(ctx, rearm, members)
                 break
             clear -= {write.key for write, (failed, _) in zip(writes, refused)
                       if failed and write.kind == DIRTY and write.key != MARKER}
@@ -845,21 +903,34 @@ def _record_flushed(ctx: "FlowContext", dirty: Sequence[Any], quantities: dict[s
                     version = None  # not ours any more (another flush's, or gone): left to its own flush
                 else:  # events rode along since the read: their SKUs wait for the next flush
                     version, rearm = current.version, rearm or uuid.uuid4().hex[:12]
+                    members = sorted(current.members)
         else:
             raise TransientError("the flush's records are being written by many workers at once; try again")
 
 
+def _aggregate_keys(ctx: "FlowContext", skus: Sequence[str]) -> list[tuple[str, str]]:
+    """What the S4 quantities of ``skus`` are worked out from: the feeding stores' levels, and what
+    orders hold there when the tenant reports holds."""
+    pairs = [f"{sku}|{store}" for sku in skus for store in feeding_stores(ctx.tenant)]
+    return [(STORE_LEVEL, pair) for pair in pairs] + (
+        [(reservations.RESERVATION_KIND, pair) for pair in pairs] if pairs and reservations.reported(ctx) else [])
+
+
 def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int]:
     """S4 quantities from the recorded store levels; a feeding store never heard from for a
-    SKU is read once from 店+ (P7) and recorded."""
+    SKU is read once from 店+ (P7) and recorded. Records the flush read with its marker
+    (READ_WITH_MARKER) are not read again."""
     stores = feeding_stores(ctx.tenant)
     levels: dict[str, dict[str, int]] = {sku: {} for sku in skus}
     missing: dict[str, list[str]] = {store: [] for store in stores}
     # The feeding stores' levels of these SKUs and what orders hold there, read together in batches.
-    pairs = [f"{sku}|{store}" for sku in skus for store in stores]
-    held_too = reservations.reported(ctx)
-    found = ctx.records.get_many_of(ctx.ent_id, [(STORE_LEVEL, pair) for pair in pairs]
-                                    + ([(reservations.RESERVATION_KIND, pair) for pair in pairs] if held_too else []))
+    keys = _aggregate_keys(ctx, skus)
+    held_too = any(kind == reservations.RESERVATION_KIND for kind, _ in keys)
+    asked, found = ctx.extras.get(READ_WITH_MARKER) or (set(), {})
+    found = {key: record for key, record in found.items() if key in set(keys)}
+    unread = [key for key in keys if key not in asked]
+    if unread:
+        found.update(ctx.records.get_many_of(ctx.ent_id, unread))
     for sku in skus:
         for store in stores:
             record = found.get((STORE_LEVEL, f"{sku}|{store}"))

@@ -87,6 +87,12 @@ class TogetherWrite:
     # data stays otherwise). Cannot be refused, so inside a block that holds writes
     # (``put_joined``, ``complete(writes=...)``) such writes go with the block's request.
     add_marks: tuple[str, ...] = ()
+    # The record's ``members`` (a set of strings kept beside its data, e.g. the SKUs a stock flush
+    # is to send): added to, or taken from, in the same write; a touch adds too. ``members_below``:
+    # the write holds only while the record has fewer members than that (or none).
+    add_members: tuple[str, ...] = ()
+    drop_members: tuple[str, ...] = ()
+    members_below: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class Record:
     # Marks beside the data (``TogetherWrite.add_marks``); ``put`` and ``put_many`` (the whole
     # record written) clear them.
     marks: frozenset[str] = frozenset()
+    members: frozenset[str] = frozenset()  # TogetherWrite.add_members: beside the data, kept across its writes
 
 
 @dataclass(frozen=True)

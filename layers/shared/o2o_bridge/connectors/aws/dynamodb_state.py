@@ -586,7 +586,9 @@ class DynamoStateStore:
                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
                 if write.touch:
                     values[":one"] = {"N": "1"}
-                    items.append({"Update": {**check, "UpdateExpression": "ADD version :one"}})
+                    adds, removes = _members_clauses(write, names, values)
+                    _members_condition(write, check, names, values)
+                    items.append({"Update": {**check, "UpdateExpression": f"ADD version :one{adds}{removes}"}})
                 else:
                     items.append({"ConditionCheck": check})
                 continue
@@ -614,8 +616,10 @@ class DynamoStateStore:
                 values[":below"] = {"N": str(write.rank if write.rank_below is None else write.rank_below)}
                 update["ConditionExpression"] = "attribute_not_exists(pk) OR #rank < :below"
                 update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-            update.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one", ExpressionAttributeNames=names,
-                          ExpressionAttributeValues=values)
+            adds, removes = _members_clauses(write, names, values)
+            _members_condition(write, update, names, values)
+            update.update(UpdateExpression=f"SET {', '.join(sets)} ADD version :one{adds}{removes}",
+                          ExpressionAttributeNames=names, ExpressionAttributeValues=values)
             items.append({"Update": update})
         for document, step, detail in ((trace,) if trace is not None else ()) + tuple(traces):
             items.append({"Put": {"TableName": self.table, "Item": self._timeline_item(
@@ -976,7 +980,35 @@ def _doc(ent_id: str, key: str) -> str:
 
 def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
     return Record(ent_id, kind, item["sk"]["S"], json.loads(item["data"]["S"]), int(item["version"]["N"]),
-                  datetime.fromisoformat(item["updated_at"]["S"]), frozenset(item.get("marks", {}).get("SS", ())))
+                  datetime.fromisoformat(item["updated_at"]["S"]), frozenset(item.get("marks", {}).get("SS", ())),
+                  frozenset(item.get("members", {}).get("SS", ())))
+
+
+def _members_clauses(write: TogetherWrite, names: dict[str, str], values: dict[str, Any]) -> tuple[str, str]:
+    """The ``ADD`` and ``DELETE`` parts of a write's members (a string set attribute; DynamoDB
+    takes no empty set, so an empty change is no clause)."""
+    adds = removes = ""
+    if write.add_members:
+        names["#members"] = "members"
+        values[":add_members"] = {"SS": sorted(set(write.add_members))}
+        adds = ", #members :add_members"
+    if write.drop_members:
+        names["#members"] = "members"
+        values[":drop_members"] = {"SS": sorted(set(write.drop_members))}
+        removes = " DELETE #members :drop_members"
+    return adds, removes
+
+
+def _members_condition(write: TogetherWrite, request: dict[str, Any], names: dict[str, str],
+                       values: dict[str, Any]) -> None:
+    if write.members_below is None:
+        return
+    names["#members"] = "members"
+    values[":members_below"] = {"N": str(write.members_below)}
+    cap = "(attribute_not_exists(#members) OR size(#members) < :members_below)"
+    request["ConditionExpression"] = f"({request['ConditionExpression']}) AND {cap}" if request.get(
+        "ConditionExpression") else cap
+    request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
 
 
 def _claimed(item: dict[str, Any]) -> ClaimedRecord:
@@ -1184,7 +1216,7 @@ def _copied(record: Record | None) -> Record | None:
     import copy
 
     return None if record is None else Record(record.ent_id, record.kind, record.key, copy.deepcopy(record.data),
-                                              record.version, record.updated_at, record.marks)
+                                              record.version, record.updated_at, record.marks, record.members)
 
 
 class CursorView:
