@@ -98,8 +98,8 @@ def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "Wms
     store order's ledger) are written in one request (``joining``): all of it or, after a crash,
     none, and the message is taken again after the lease (each effect under its business key).
     A finished 配货 / 退仓 is followed on the state the news carries (the record is not written
-    first), and what telling the store leaves to book (its "done", the parts no longer followed)
-    goes with that request too (``book``)."""
+    first), and what telling the store leaves to book (the parts no longer followed) goes with
+    that request too (``book``)."""
     claim = kit.claim_document(ctx, *record, unless=(effect,), ttl_days=MESSAGE_TTL_DAYS)
     if claim.repeated:
         _repeated(ctx, wms.info.system, message)

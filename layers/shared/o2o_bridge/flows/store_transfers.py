@@ -191,9 +191,9 @@ def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = Non
     warehouse documents the caller holds (``DocumentState``, or a ``MalformedRow`` under the id),
     taken instead of reading them from the warehouse. ``book_with`` (with ``only``): the caller
     writes what this appends with its own "done", in one request (a cloud WMS's message, on the
-    WMS document's record): when every part is confirmed and the store is told now, the store's
-    "done" and the parts no longer followed are booked there (``_finish_with_caller``) instead of
-    each part's state, the store's claim, its "done" and each part's delete being a write."""
+    WMS document's record): when every part is confirmed and the store is told now, the parts'
+    deletes are booked there (``_finish_with_caller``) instead of each part's state, the store's
+    claim, its "done" and each part's delete being a write."""
     summary = {"open": 0, "confirmed": 0, "waiting": 0, "voided": 0, "missing": 0, "store_told": 0, "store_refused": 0}
     parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
     summary["open"] = len(parts)
@@ -221,12 +221,11 @@ BOOK_WITH = "store_transfers.book_with"
 def _finish_with_caller(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list, known: Sequence[Any],
                         summary: dict[str, int], book_with: list[Callable[[], Any]]) -> bool:
     """One document whose every part is confirmed (the ``known`` states, or confirmed before):
-    the store is told now and the parts are not written confirmed first. The store's "done" is
-    recorded where its key is unused (``kit.effect_recorded``: no claim before the call, whose
-    business key makes a second call change nothing) and the parts are deleted, both appended to
-    ``book_with`` for the caller's "done"; a store refusal or a retry queued writes the parts
-    confirmed as the poll would, and handles it as the poll does. False (nothing done) when the
-    document is not finished in full as listed: the usual way follows it."""
+    the store is told now (no claim before the call: its business key makes a second call change
+    nothing) and the parts are not written confirmed first; their deletes are appended to
+    ``book_with`` for the caller's "done" (``_tell_store_booked``). A store refusal or a retry
+    queued writes the parts confirmed as the poll would, and handles it as the poll does. False
+    (nothing done) when the document is not finished in full as listed: the usual way follows it."""
     if not parts or len(parts) != parts[0].data["parts"]:
         return False
     found = {state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state for state in known}
@@ -406,6 +405,10 @@ def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     book_with = ctx.extras.pop(BOOK_WITH, None)
     if parts is None:
         parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        if not parts:
+            # Not followed any more: its parts go only once the store was told (here, or with a
+            # cloud WMS's message, which writes no "done" of its own: ``_tell_store_booked``).
+            return {"outcome": "finished"}
     elif book_with is not None:
         return _tell_store_booked(ctx, kind, doc_no, parts, book_with)
     outcome = kit.effect_once(ctx, _store_effect_key(kind, doc_no), lambda: _tell_store(ctx, kind, doc_no, parts))
@@ -419,19 +422,16 @@ def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 
 def _tell_store_booked(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list,
                        book_with: list[Callable[[], Any]]) -> dict[str, Any]:
-    """tell_store for ``_finish_with_caller``: the store told with no claim first (its business key
-    makes a second call change nothing: a poll or a retry doing the same meanwhile, or this
-    caller's rerun after a crash), and the store's "done" (``kit.effect_recorded``, where the key is
-    unused) and the parts' deletes left in ``book_with`` for the caller's "done". Written one at a
-    time (the joined request refused), a "done" already there makes this a repeat whose result
-    counts, and a live claim of another worker fails the caller's "done" (EffectInProgress): its
-    message is taken again later."""
+    """tell_store for ``_finish_with_caller``: the store is told with no claim first (its business key
+    makes a second call change nothing: this caller's rerun after a crash, or a poll or retry doing
+    the same at that moment), and the parts' deletes are left in ``book_with`` for the caller's
+    "done". No "done" of the store's own is written: the parts go only once the store was told, in
+    the caller's request with the news that finished the document (all or none), so no part left is
+    the mark a later poll, retry or replay goes by (``tell_store``: nothing listed, nothing to tell);
+    an effect record would be two more write units in that request."""
     result = _tell_store(ctx, kind, doc_no, parts)
 
     def book() -> None:
-        # The "done" first: the parts go only once the store's "done" is there (a poll finding the
-        # parts and the "done" deletes them; finding no parts, nothing is told again).
-        kit.effect_recorded(ctx, _store_effect_key(kind, doc_no), result)
         for part in parts:
             ctx.records.delete(ctx.ent_id, OPEN, part.key)
 
