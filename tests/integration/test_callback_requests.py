@@ -106,14 +106,14 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # effect record, the ledger read and written, the parcel's claim and done apart).
     "qimen deliveryorder.confirm": (GOAL_HAPPY, GOAL_DUPLICATE),
     "qimen returnorder.confirm": (GOAL_HAPPY, GOAL_DUPLICATE),
-    # 配货 / 退仓: the ledger claimed by the message and written before the hand-over (the store
-    # side reads the document's state from it); its open part listed (once: what the run wrote of
-    # it is what the store's call reads) and updated; the store's done with the parked marker (one
-    # batch read); the store told (claim, done), the part removed; the message's mark with the
-    # timeline. Was 16 / 2 with one open document (every open part of the tenant was followed),
-    # then 13 / 1 (the part listed three times, its link written both ways, the timeline apart).
-    "qimen stockout.confirm (配货)": (9, GOAL_DUPLICATE),
-    "qimen entryorder.confirm (退仓)": (9, GOAL_DUPLICATE),
+    # 配货 / 退仓: the ledger claimed by the message; the finished document's open part listed; the
+    # store told (its business key, no claim first); the ledger's change, the message's mark, the
+    # timeline and the part's delete in one transaction (no part left: the store was told). Was 16 / 2
+    # with one open document (every open part of the tenant was followed), then 13 / 1 (the part
+    # listed three times, its link written both ways, the timeline apart), then 9 / 1 (the ledger
+    # written before the hand-over, the part updated, the store's claim and done, the part deleted).
+    "qimen stockout.confirm (配货)": (GOAL_HAPPY, GOAL_DUPLICATE),
+    "qimen entryorder.confirm (退仓)": (GOAL_HAPPY, GOAL_DUPLICATE),
     # The message's effect record read with the levels it names (one batch; a repeat is this read:
     # the levels carry the message's mark); RL (the 奇门 app's, for the inventory.query); the levels,
     # each marked with the message, and their trace (one transaction: kit.done_riding). Was 5 / 1
@@ -131,6 +131,9 @@ WRITE_UNIT_CEILINGS = {kind: 2.0 for kind, (happy, _) in CEILINGS.items()
 # shared by 2: what it sent, the marker and its trace (its trace over 1 KB here: 8) and the rate
 # limiter's write (1): 21 for 2. Was 12.5-13.5 (a dirty mark written and cleared per SKU).
 WRITE_UNIT_CEILINGS["pos_events stock.changed"] = 10.5
+# 配货 / 退仓: the claim (1) and a transaction of the ledger's "done" (under 2 KB: 4) and the part's
+# delete (2). Was 10 / 8 when the part was updated and the store's effect claimed and done apart.
+WRITE_UNIT_CEILINGS.update({"qimen stockout.confirm (配货)": 7.0, "qimen entryorder.confirm (退仓)": 7.0})
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import ConfigurationError, PermanentError, TransientError
 from ..ports.warehouse import UnreadableWarehouseAnswer
@@ -115,7 +115,10 @@ def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "Wms
     message was taken before, so a repeat is that one request. The record's change, the message's
     mark and what the hand-over's steps complete on their own documents' records (a parcel at the
     store order's ledger) are written in one request (``joining``): all of it or, after a crash,
-    none, and the message is taken again after the lease (each effect under its business key)."""
+    none, and the message is taken again after the lease (each effect under its business key).
+    A finished 配货 / 退仓 is followed on the state the news carries (the record is not written
+    first), and what telling the store leaves to book (the parts no longer followed) goes with
+    that request too (``book``)."""
     claim = kit.claim_document(ctx, *record, unless=(effect,), ttl_days=MESSAGE_TTL_DAYS)
     if claim.repeated:
         _repeated(ctx, wms.info.system, message)
@@ -124,12 +127,12 @@ def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "Wms
         as_read = json.loads(json.dumps(claim.data))
         news = wms.take_message(message, record=as_read)
         written = dict(news.record) if news.record is not None else None
-        if news.store_documents_done and written is not None:
-            # A finished 配货 / 退仓: the store-side flow reads the document's state from the
-            # adapter's record, so it is written first (the claim kept; the mark after the hand-over).
-            claim.write(lambda _: written)
-            as_read, written = claim.data, None
-        result = {**news.detail, "handed": _hand_over(ctx, news)}
+        books: list[Callable[[], Any]] = []
+        ctx.extras[BOOKS] = books
+        try:
+            result = {**news.detail, "handed": _hand_over(ctx, news)}
+        finally:
+            ctx.extras.pop(BOOKS, None)
 
         def change(data: dict[str, Any]) -> dict[str, Any]:
             if written is None:
@@ -139,8 +142,12 @@ def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "Wms
                                      retry_after_seconds=5)
             return written
 
+        def book() -> None:
+            for each in books:
+                each()
+
         # The document's steps this message recorded, left by the hand-over, go with its "done".
-        claim.complete(change, marks=(effect,), steps_held=True)
+        claim.complete(change, marks=(effect,), steps_held=True, book=book if books else None)
     return {"outcome": "done", **result}
 
 
@@ -153,6 +160,11 @@ def _repeated(ctx: kit.FlowContext, system: str, message: "WmsMessage") -> None:
         "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
 
 
+# ctx.extras: while a message taken on its document's record is handed over, what the hand-over
+# leaves to be written with the record's "done" (``store_transfers.follow_other_inout``'s ``book_with``).
+BOOKS = "cloud_warehouse.books"
+
+
 def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
     handed: list[Any] = []
     if news.confirmations:
@@ -163,7 +175,8 @@ def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
         # 配货 / 退仓: the document's state is read from the warehouse by store_transfers.
         from . import store_transfers
 
-        handed.append(store_transfers.follow_other_inout(ctx, only=news.store_document))
+        handed.append(store_transfers.follow_other_inout(ctx, only=news.store_document, known=news.store_states,
+                                                         book_with=ctx.extras.get(BOOKS)))
     if news.stock_to_reread:
         from . import stock_sync
 

@@ -827,7 +827,7 @@ class DocumentClaim:
                                                       data=data, expected_version=self.version, marks=marks,
                                                       steps=steps if with_steps else None, ttl_days=self.ttl_days,
                                                       **joined)
-            except Exception:
+            except BaseException:  # a kill too (in ``book``'s writes): nothing stays held for a next "done"
                 self._hold_again()
                 raise
             if ok:

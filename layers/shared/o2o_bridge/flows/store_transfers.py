@@ -24,8 +24,8 @@ until the warehouse confirms it; then the store system is told once (P10 shipped
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import BridgeError, PermanentError
 from ..ports import MalformedRow
@@ -182,19 +182,29 @@ def open_exceptions(ctx: "FlowContext") -> list[dict[str, Any]]:
 PARTS_WRITTEN, PARTS_LISTED = "store_transfers.parts_written", "store_transfers.parts_listed"
 
 
-def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = None) -> dict[str, Any]:
+def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = None, known: Sequence[Any] = (),
+                       book_with: list[Callable[[], Any]] | None = None) -> dict[str, Any]:
     """poll_jst_documents: read every open part from the warehouse; confirmed documents are
     reported to the store, voided ones recorded as exceptions. Returns counts. ``only`` (kind,
     doc_no): a cloud WMS said this document is finished: its parts alone are followed (a
-    confirm's cost does not grow with the tenant's open documents)."""
+    confirm's cost does not grow with the tenant's open documents). ``known``: states of its
+    warehouse documents the caller holds (``DocumentState``, or a ``MalformedRow`` under the id),
+    taken instead of reading them from the warehouse. ``book_with`` (with ``only``): the caller
+    writes what this appends with its own "done", in one request (a cloud WMS's message, on the
+    WMS document's record): when every part is confirmed and the store is told now, the parts'
+    deletes are booked there (``_finish_with_caller``) instead of each part's state, the store's
+    claim, its "done" and each part's delete being a write."""
     summary = {"open": 0, "confirmed": 0, "waiting": 0, "voided": 0, "missing": 0, "store_told": 0, "store_refused": 0}
     parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(KINDS[only[0]], only[1]) if only else "")
     summary["open"] = len(parts)
+    if only and book_with is not None and _finish_with_caller(ctx, KINDS[only[0]], only[1], parts, known, summary,
+                                                              book_with):
+        return summary
     written: dict[str, Any] = ctx.extras.setdefault(PARTS_WRITTEN, {})
     written.clear()
     try:
         _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
-                                 and not _voided(p.data)], summary)
+                                 and not _voided(p.data)], summary, known=known)
         # One document's parts, each as this run left it: not listed again (unless a write of
         # one was refused: then another poll changed it, and the parts are read afresh).
         listed = [written.get(p.key, p) for p in parts] if only and None not in written.values() else None
@@ -204,19 +214,85 @@ def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = Non
     return summary
 
 
+# ctx.extras: where tell_store appends its bookkeeping for the caller's "done" (``_finish_with_caller``).
+BOOK_WITH = "store_transfers.book_with"
+
+
+def _finish_with_caller(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list, known: Sequence[Any],
+                        summary: dict[str, int], book_with: list[Callable[[], Any]]) -> bool:
+    """One document whose every part is confirmed (the ``known`` states, or confirmed before):
+    the store is told now (no claim before the call: its business key makes a second call change
+    nothing) and the parts are not written confirmed first; their deletes are appended to
+    ``book_with`` for the caller's "done" (``_tell_store_booked``). A store refusal or a retry
+    queued writes the parts confirmed as the poll would, and handles it as the poll does. False
+    (nothing done) when the document is not finished in full as listed: the usual way follows it."""
+    if not parts or len(parts) != parts[0].data["parts"]:
+        return False
+    found = {state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state for state in known}
+    confirmed: list = []
+    newly: list = []
+    for part in parts:
+        if part.data.get("status") == CONFIRMED:
+            confirmed.append(part)
+            continue
+        state = found.get(str(part.data["io_id"]))
+        if part.data.get("status") == STORE_REFUSED or _voided(part.data) or isinstance(state, MalformedRow) \
+                or state is None or state.status != "confirmed":
+            return False
+        items = [{"sku_id": i.sku_id, "qty": i.qty} for i in state.lines] or part.data["items"]
+        confirmed.append(replace(part, data={**part.data, "status": CONFIRMED, "confirmed_items": items,
+                                             "io_date": state.confirmed_at}))
+        newly.append(part)
+    # No "<system>.other_<direction>.confirmed" step per part: the caller's message recorded the
+    # confirm, and the store's step (told now) names the warehouse documents and the units.
+    summary["confirmed"] += len(newly)
+    payload = {"kind": kind.name, "doc_no": doc_no}
+    ctx.extras[PARTS_LISTED] = {(kind.name, doc_no): confirmed}
+    ctx.extras[BOOK_WITH] = book_with
+    try:
+        told = kit.settle(ctx, tell_store, payload, trace_key=doc_no, parked_first=False)
+    except Exception as exc:  # noqa: BLE001 - as the poll: set it aside (its replay lists the parts)
+        told = {"outcome": "set_aside", "set_aside": kit.set_aside(ctx, tell_store, payload, trace_key=doc_no,
+                                                                   error=exc)}
+    finally:
+        ctx.extras.pop(PARTS_LISTED, None)
+        ctx.extras.pop(BOOK_WITH, None)
+    outcome = told.get("outcome")
+    if outcome not in ("queued", "set_aside", "dead_lettered", "dead_lettered_before"):
+        summary["store_told"] += 1
+        return True
+    # Not told now: the parts are written confirmed (refused: as refused), for the retry, the
+    # replay or the next poll, as the poll leaves them.
+    refused = outcome in ("dead_lettered", "dead_lettered_before")
+    for part, now in zip(parts, confirmed):
+        if now is not part or refused:
+            _update_part(ctx, part, **{name: now.data[name] for name in ("confirmed_items", "io_date")
+                                       if name in now.data}, status=STORE_REFUSED if refused else CONFIRMED)
+    if refused:
+        record_exception(ctx, kind, doc_no, f"the store system refused {kind.label} {doc_no}: {told['reason']}")
+        summary["store_refused"] += 1
+    elif outcome == "set_aside":
+        summary[told["set_aside"]] = summary.get(told["set_aside"], 0) + 1
+    return True
+
+
 def _voided(part: dict[str, Any]) -> bool:
     # Parts recorded before the Warehouse port kept JST's status only (Cancelled / Delete).
     return bool(part.get("voided")) or part.get("status") in ("Cancelled", "Delete")
 
 
-def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int]) -> None:
+def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int], *,
+                       known: Sequence[Any] = ()) -> None:
     """Each part's state in the warehouse: confirmed (with the confirmed lines), voided, or still
-    waiting. A part that fails to be handled is set aside (kit.each_record) and the others go on."""
+    waiting. A part that fails to be handled is set aside (kit.each_record) and the others go on.
+    ``known``: states the caller holds, not read again."""
     pending = {str(p.data["io_id"]): p for p in parts}
     # A document the warehouse lists that cannot be read is found as a MalformedRow under its id:
     # that part is set aside with the reason (its follow_part replay reads it again).
-    found = {state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state
-             for state in ctx.warehouse.store_documents(sorted(pending))}
+    found = {state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state for state in known}
+    unknown = sorted(io_id for io_id in pending if io_id not in found)
+    found.update({state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state
+                  for state in (ctx.warehouse.store_documents(unknown) if unknown else ())})
     outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0])),
                                step=follow_part, payload_of=lambda item: _part_payload(item[1]),
                                trace_key_of=lambda item: item[1].data["doc_no"])
@@ -326,8 +402,15 @@ def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """P10 (配货 shipped) or P11 (退仓 received), once per store document, then stop following it."""
     kind, doc_no = KINDS[payload["kind"]], payload["doc_no"]
     parts = ctx.extras.pop(PARTS_LISTED, {}).get((payload["kind"], doc_no))
+    book_with = ctx.extras.pop(BOOK_WITH, None)
     if parts is None:
         parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
+        if not parts:
+            # Not followed any more: its parts go only once the store was told (here, or with a
+            # cloud WMS's message, which writes no "done" of its own: ``_tell_store_booked``).
+            return {"outcome": "finished"}
+    elif book_with is not None:
+        return _tell_store_booked(ctx, kind, doc_no, parts, book_with)
     outcome = kit.effect_once(ctx, _store_effect_key(kind, doc_no), lambda: _tell_store(ctx, kind, doc_no, parts))
     for part in parts:
         ctx.records.delete(ctx.ent_id, OPEN, part.key)
@@ -335,6 +418,27 @@ def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
         ctx.timeline.record(doc_no, ctx.ent_id, kind.store_step, outcome.result)
         ctx.metric(f"{kind.name.title().replace('_', '')}Done", 1)
     return outcome.result
+
+
+def _tell_store_booked(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list,
+                       book_with: list[Callable[[], Any]]) -> dict[str, Any]:
+    """tell_store for ``_finish_with_caller``: the store is told with no claim first (its business key
+    makes a second call change nothing: this caller's rerun after a crash, or a poll or retry doing
+    the same at that moment), and the parts' deletes are left in ``book_with`` for the caller's
+    "done". No "done" of the store's own is written: the parts go only once the store was told, in
+    the caller's request with the news that finished the document (all or none), so no part left is
+    the mark a later poll, retry or replay goes by (``tell_store``: nothing listed, nothing to tell);
+    an effect record would be two more write units in that request."""
+    result = _tell_store(ctx, kind, doc_no, parts)
+
+    def book() -> None:
+        for part in parts:
+            ctx.records.delete(ctx.ent_id, OPEN, part.key)
+
+    book_with.append(book)
+    ctx.timeline.record(doc_no, ctx.ent_id, kind.store_step, result)
+    ctx.metric(f"{kind.name.title().replace('_', '')}Done", 1)
+    return result
 
 
 def _tell_store(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list) -> dict[str, Any]:

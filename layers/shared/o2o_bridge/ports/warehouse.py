@@ -184,6 +184,11 @@ class WarehouseNews:
     # What the adapter's record of the document becomes, when the caller's claim read it
     # (``CloudWarehouse.take_message(message, record)``): written with the claim's "done".
     record: Mapping[str, Any] | None = None
+    # The finished 配货 / 退仓's state as that record says it (``DocumentState``, or a
+    # ``MalformedRow`` under its id), given with ``record``: the record is written after the
+    # hand-over, with the claim's "done", so the follow-up takes the state from here instead of
+    # reading it from the record (``Warehouse.store_documents``).
+    store_states: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)

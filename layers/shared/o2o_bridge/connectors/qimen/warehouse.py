@@ -34,7 +34,7 @@ documents the WMS has not finished, ``missed_confirm`` asks the WMS for one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Sequence
@@ -370,8 +370,16 @@ class QimenWarehouse:
         return messages.record_of(message)
 
     def take_message(self, message: Any, record: dict[str, Any] | None = None) -> WarehouseNews:
-        """A confirm or stock report (an authenticated ``inbound.QimenCall`` or a ``messages.QimenMessage``)."""
-        return messages.take(self, message, record)
+        """A confirm or stock report (an authenticated ``inbound.QimenCall`` or a ``messages.QimenMessage``).
+        A finished 配货 / 退仓 taken on the caller's claim (``record``) carries its state as the news
+        leaves the record (``store_states``): the record is written after the hand-over."""
+        news = messages.take(self, message, record)
+        if record is not None and news.store_document is not None:
+            code = str(news.detail.get("document"))
+            held = dict(news.record if news.record is not None else record)
+            news = replace(news, store_states=(
+                mapped_or_malformed("奇门 document ledger", {**held, "code": code}, _document_state, "code"),))
+        return news
 
     def open_documents(self) -> OpenDocuments:
         return messages.open_documents(self)
