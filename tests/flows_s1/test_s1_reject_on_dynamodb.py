@@ -93,3 +93,32 @@ def test_a_refused_transaction_writes_nothing_one_at_a_time_and_the_order_is_rou
     assert world.ctx.records.get("10010", kit.EFFECT_KIND, f"s1.route:{IO}:1").data["state"] == "done"
     assert [f["store_code"] for f in world.store.fulfilments.values() if f["external_id"] == str(IO)] == \
         ["S001", "S003"]
+
+
+def test_a_store_filled_up_after_the_read_ahead_refuses_the_transaction_and_the_order_is_parked(world, monkeypatch):
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    decide, taken = routing.route_outbound, []
+
+    def decided_then_filled(ctx, order, **kwargs):
+        decision = decide(ctx, order, **kwargs)
+        if not taken and decision.store_code:  # two orders fill the store's day (capacity 2) meanwhile
+            taken.append(decision.store_code)
+            fresh = RecordView(world.state)
+            key = f"{decision.store_code}:{routing.shanghai_day(ctx)}"
+            slot = fresh.get("10010", routing.CAPACITY_KIND, key)
+            fresh.put("10010", routing.CAPACITY_KIND, key, {"io_ids": ["1", "2"]},
+                      expected_version=slot.version if slot else None, ttl_days=3)
+        return decision
+
+    monkeypatch.setattr(rerouting.routing, "route_outbound", decided_then_filled)
+    event = world.rejected(IO, reason="damaged")
+    world.mark(event)
+    s1.on_fulfilment_rejected(event, world.ctx)
+    assert taken == ["S003"]
+    # The transaction refused (the slot's version moved), nothing of it is written one at a time: the
+    # rejection is noted with the first store's release, and the dispatch finds no store left.
+    order = world.order(IO)
+    assert order["status"] == "exception" and [r["store_code"] for r in order["rejections"]] == ["S001"]
+    assert holders(world, "S001") == (False, False) and holders(world, "S003") == (False, False)
+    assert RecordView(world.state).get("10010", s1.ROUTING_KIND, str(IO)) is None
