@@ -88,8 +88,9 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # The order read (it names the fulfilment: no link read; the event keeps no record of its own:
     # a repeat is this read); every record the reroute reads in one batch (the rejecting store's
     # capacity and holds, the candidates' capacity, marks and holds, the routing marker, the
-    # exception); the order rejected and routed again, the first store's release, the second's
-    # capacity and hold, the route's result and the store order's claim (one transaction); after
+    # exception); the first store's release, the second's capacity and hold, the store order's
+    # claim and the order rejected and routed again with the route's decision on it (one
+    # transaction; the decision had an effect record of its own, two write units more); after
     # P1 the creation's "done" with the links, the timeline, the marker removed and the order
     # "dispatched" (one transaction). Was 27 / 1 (26 / 1 without the buyer's P14 read). Not 3:
     # the SKU-keyed records cannot be named before the order is read, and the second store's hold
@@ -134,6 +135,10 @@ WRITE_UNIT_CEILINGS["pos_events stock.changed"] = 10.5
 # 配货 / 退仓: the claim (1) and a transaction of the ledger's "done" (under 2 KB: 4) and the part's
 # delete (2). Was 10 / 8 when the part was updated and the store's effect claimed and done apart.
 WRITE_UNIT_CEILINGS.update({"qimen stockout.confirm (配货)": 7.0, "qimen entryorder.confirm (退仓)": 7.0})
+# A rejection routed again: 7 transaction items before P1 (the order 2 units) and 7 after it (the
+# order and the timeline item 2 each), 2 units an item: 34 (36 when the route's decision had an
+# effect record of its own).
+WRITE_UNIT_CEILINGS["pos_events fulfilment.rejected (routed again)"] = 34.0
 
 
 @pytest.fixture(scope="module")

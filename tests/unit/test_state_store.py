@@ -338,6 +338,9 @@ def test_an_effects_done_is_written_with_its_bookkeeping_in_one_request_or_else_
         work.put_joined("10010", "effect", "s2.upload:SO-4", {"state": "done"}, expected_version=None, writes=failing)
     assert RecordView(store).get("10010", "s2.order", "SO-4") is None
     assert RecordView(store).get("10010", "effect", "s2.upload:SO-4") is None
+    # Nor does the view that ran the block remember the held write as made (its next reads would
+    # decide on a record that is not there).
+    assert work.get("10010", "s2.order", "SO-4") is None
 
 
 def test_a_delete_in_a_joined_block_goes_with_its_put_or_not_at_all(aws):

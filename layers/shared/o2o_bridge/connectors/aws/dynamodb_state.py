@@ -1075,8 +1075,12 @@ class RecordView:
             runs.append(1)
             return writes()
 
-        written, result = self.store.put_joined(ent_id, kind, key, data, expected_version=expected_version,
-                                                ttl_days=ttl_days, writes=run)
+        try:
+            written, result = self.store.put_joined(ent_id, kind, key, data, expected_version=expected_version,
+                                                    ttl_days=ttl_days, writes=run)
+        except BaseException:
+            self._known.clear()  # a block given up: what it remembered as written was held, never sent
+            raise
         self._after_write(ent_id, kind, key, written, None)
         return written, result
 

@@ -107,7 +107,9 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
             reservations.reserve(ctx, decision.store_code, io_id, data["items"], on_hand=None)
         return routed(ctx, decision, io_id, route_no, day)
 
-    decision = effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
+    # A rejection routed again keeps its decision on the order, written with the holds it took
+    # (rerouting.py): no effect record of the route then.
+    decision = order.routed(route_no) or effect_once(ctx, f"s1.route:{io_id}:{route_no}", decide).result
     if decision["store_code"] is None:
         kind = "no_store"
         if data.get("pickup_store_code"):

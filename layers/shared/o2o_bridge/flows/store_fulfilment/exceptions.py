@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import kit
-from .order import ORDER_TTL_DAYS, ROUTING_KIND, load_order
+from .order import ORDER_TTL_DAYS, ROUTING_KIND, load_order, routed_on
 
 if TYPE_CHECKING:
     from ..kit import FlowContext
@@ -67,7 +67,7 @@ def stuck_orders(ctx: "FlowContext") -> list[dict[str, Any]]:
         order = load_order(ctx, marker.key)
         if order is None or order.status != "routing":
             continue  # left routing; the marker's removal was lost (it expires with its TTL)
-        state, why = _dispatch_state(ctx, marker.key, order.data["route_no"])
+        state, why = _dispatch_state(ctx, marker.key, order.data["route_no"], order.data)
         stuck.append({"io_id": marker.key, "kind": "stuck_routing", "status": "open", "at": since.isoformat(),
                       "so_id": order.data.get("so_id"), "route_no": order.data["route_no"], "dispatch_state": state,
                       "rejected_by": [r["store_code"] for r in order.data.get("rejections", [])],
@@ -90,11 +90,14 @@ def count_stuck_orders(ctx: "FlowContext") -> int:
     return stuck
 
 
-def _dispatch_state(ctx: "FlowContext", io_id: str, route_no: int) -> tuple[str, str]:
+def _dispatch_state(ctx: "FlowContext", io_id: str, route_no: int,
+                    order: dict[str, Any] | None = None) -> tuple[str, str]:
     """("dead_lettered" | "waiting_for_retry" | "not_running", a sentence) from the order's timeline."""
-    decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
-    store = ((decided.data.get("result") or {}).get("store_code") if decided and decided.data.get("state") == "done"
-             else None)
+    store = (routed_on(order, route_no) or {}).get("store_code")  # a rejection's route keeps it on the order
+    if store is None:
+        decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
+        store = ((decided.data.get("result") or {}).get("store_code")
+                 if decided and decided.data.get("state") == "done" else None)
     where = f"routed to store {store}" if store else "no store decided yet"
     last = None
     for entry in ctx.timeline.entries(io_id, ctx.ent_id):

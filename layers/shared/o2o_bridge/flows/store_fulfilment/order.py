@@ -61,17 +61,23 @@ class Order:
         """Being routed under this route number (not dispatched, parked, cancelled or routed again)."""
         return self.status == "routing" and self.route_no == route_no
 
+    def routed(self, route_no: int) -> dict[str, Any] | None:
+        """The decision of route ``route_no`` when the order itself keeps it (a rejection routed
+        again writes it with the holds it took, rerouting.py), else None: the route's effect
+        record keeps it (dispatch.py)."""
+        return routed_on(self.data, route_no)
+
     # --- named transitions: each changes ``data`` when it applies, else leaves it ------------------
     def park(self, route_no: int) -> None:
         """No store can take it (or the store refused it): an exception for a person."""
         if self.still_routing(route_no):
-            self.data = {**self.data, "status": "exception"}
+            self.data = _left_route({**self.data, "status": "exception"})
 
     def dispatch_to(self, route_no: int, store_code: str, fulfilment_id: str, day: str | None) -> None:
         """The routed store has its fulfilment order."""
         if self.still_routing(route_no):
-            self.data = {**self.data, "status": "dispatched", "store_code": store_code,
-                         "fulfilment_id": fulfilment_id, "capacity_day": day}
+            self.data = _left_route({**self.data, "status": "dispatched", "store_code": store_code,
+                                     "fulfilment_id": fulfilment_id, "capacity_day": day})
 
     def note_created_while_cancelled(self, store_code: str, fulfilment_id: str, day: str | None) -> None:
         """The ERP cancelled while the store's order was being created: remember it, to undo it."""
@@ -114,6 +120,22 @@ class Order:
         if self.status == "routing" and store_code is None:
             return
         self.data = {**self.data, "status": "routing", "route_no": self.route_no + 1, "forced_store": store_code}
+
+
+# The decision of the route under way, kept on the order by a rejection routed again (rerouting.py):
+# {"route_no", "store_code", "day", "at"}. Gone once the order leaves that route (dispatched,
+# parked): every write of the order bills its size.
+ROUTED = "routed"
+
+
+def routed_on(data: dict[str, Any] | None, route_no: int) -> dict[str, Any] | None:
+    decided = (data or {}).get(ROUTED)
+    return decided if decided and decided.get("route_no") == route_no and decided.get("store_code") else None
+
+
+def _left_route(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop(ROUTED, None)
+    return data
 
 
 def load_order(ctx: "FlowContext", io_id: str) -> Order | None:

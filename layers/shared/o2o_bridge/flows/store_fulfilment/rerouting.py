@@ -4,11 +4,13 @@ routes a parked or stuck order again, or retries a parked confirmation.
 
 A rejection routed again reads the order (the one read a repeat costs), then in one batch every
 record the rest reads (the first store's capacity and holds, the candidate stores' capacity, marks
-and holds, the routing marker, the order's exception); decides the next store; writes the
-rejection on the order, the first store's hold released, its SKUs marked, the routing marker, the
-second store's capacity and holds, the route's result and the claim of the store order's creation
-in one transaction; creates the second store's order (dispatch.create_at_store), whose "done" the
-link, the timeline and the order's "dispatched" go with. Four requests; a repeat one."""
+and holds, the routing marker, the order's exception); decides the next store; writes the first
+store's hold released, its SKUs marked, the routing marker, the second store's capacity and holds,
+the claim of the store order's creation and the order, rejected and routed again with the route's
+decision on it, in one transaction; creates the second store's order (dispatch.create_at_store),
+whose "done" the link, the timeline and the order's "dispatched" go with. Four requests; a repeat
+one. Not three: the holds and marks are records per SKU, named by the order's SKUs, so they are
+read after the order; and the second store's hold is written before P1, the "done" after it."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from ..offline_warehouse_rules import SELF_MALL_ORDER
 from .confirmations import confirm_outbound
 from .dispatch import create_at_store, dispatch, hold_routed, routed, routed_step, to_route
 from .exceptions import EXCEPTION_KIND, resolve_exception
-from .order import ATTEMPTS, ORDER_KIND, ORDER_TTL_DAYS, ROUTING_KIND, Order, OrderChanged, change_order, load_order, \
-    note_routing
+from .order import ATTEMPTS, ORDER_KIND, ORDER_TTL_DAYS, ROUTED, ROUTING_KIND, Order, OrderChanged, change_order, \
+    load_order, note_routing, routed_on
 
 if TYPE_CHECKING:
     from ..kit import FlowContext
@@ -50,7 +52,7 @@ def reroute_by_hand(ctx: "FlowContext", io_id: str, *, store_code: str | None = 
 
     before, after = change_order(ctx, io_id, Order.route_again_by_hand, io_id, store_code)
     if before["status"] == "routing" and after["route_no"] != before["route_no"]:
-        _release_route(ctx, io_id, before["route_no"])
+        _release_route(ctx, io_id, before["route_no"], before)
     ctx.timeline.record(io_id, ctx.ent_id, "s1.reroute_by_hand", {"store": store_code, "route_no": after["route_no"],
                                                                    "same_route": after is before})
     resolve_exception(ctx, io_id)
@@ -60,10 +62,13 @@ def reroute_by_hand(ctx: "FlowContext", io_id: str, *, store_code: str | None = 
             "queued_for_retry": result is None and order is not None and order.status == "routing"}
 
 
-def _release_route(ctx: "FlowContext", io_id: str, route_no: int) -> None:
-    """A stuck route given up by hand: free the capacity its decision took at the store."""
-    decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
-    result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
+def _release_route(ctx: "FlowContext", io_id: str, route_no: int, before: dict[str, Any]) -> None:
+    """A stuck route given up by hand: free the capacity its decision took at the store (kept on the
+    order when a rejection routed it, else by the route's effect)."""
+    result = routed_on(before, route_no)
+    if result is None:
+        decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
+        result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
     if result.get("store_code"):
         routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
         order = load_order(ctx, io_id)
@@ -144,17 +149,20 @@ class _NotRouted(Exception):
 def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilment_id: str, reason: str,
                       named_skus: list[str] | None) -> dict[str, Any] | None:
     """The rejection of the store's current order, and the next route, in one request: the route is
-    decided first (routing.py reads what ``_read_ahead`` read, and the stores' stock), then the order
-    rejected and routed again, its routing marker, the first store's release and marks, the second
-    store's capacity slot and holds, and the route's result (its effect's "done", as
-    ``dispatch`` keeps it) are one transaction (``kit.effect_recorded_with``). The payload of
-    ``create_at_store`` for that route; None when it went another way (no store left, the order
-    changed, a concurrent order took the store meanwhile: the caller notes the rejection alone and
-    the dispatch routes as it does any).
+    decided first (routing.py reads what ``_read_ahead`` read, and the stores' stock), then the
+    routing marker, the first store's release and marks, the second store's capacity slot and
+    holds, the claim of the store order's creation and, last, the order rejected and routed again
+    with the route's decision on it (``Order.routed``: no effect record of the route) are one
+    transaction (``records.put_joined``, the order's put conditional on the version read). The
+    payload of ``create_at_store`` for that route; None when it went another way (no store left,
+    the order changed, a concurrent order took the store meanwhile: the caller notes the rejection
+    alone and the dispatch routes as it does any).
 
-    Should the transaction be refused, its writes are made one at a time in this order (the
-    order's first, refused stopping it), each repeat-safe: an order that bears the rejection and
-    is still being routed is what a repeat finishes (``_finish_cut_short``)."""
+    The order goes last because it carries the decision: an order that names its route's store
+    holds there. Written one at a time (the in-memory store; a crash between them), what comes
+    before the order is repeat-safe and taken again by the repeat, which finds the order as it
+    was; should the transaction be refused, nothing is written one at a time (the slow way is
+    the caller's). An order refused after the holds were taken one at a time gives them back."""
     current = load_order(ctx, io_id)
     if current is None:
         return None
@@ -170,26 +178,32 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         return None  # parked by the dispatch, as any order no store can take
     day = routing.shanghai_day(ctx)
     result = routed(ctx, decision, io_id, route_no, day, step=False)
+    after = {**after, ROUTED: {"route_no": route_no, "store_code": result["store_code"], "day": day,
+                               "at": result["at"]}}
 
     dispatch_key = f"s1.dispatch:{io_id}:{route_no}"
-    claimed = []
+    claimed: list[Any] = []
+    held: list[bool] = []
 
     def writes() -> None:
-        if ctx.records.put(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
-                           ttl_days=ORDER_TTL_DAYS) is None:
-            raise _NotRouted(f"outbound {io_id} changed")
+        if held:  # the transaction was refused: its writes are not made one at a time
+            raise _NotRouted(f"outbound {io_id}: the rejection's transaction was refused")
         _alongside(ctx, io_id, before, after, store_code, reason, named_skus)
         if not hold_routed(ctx, decision, io_id, day, after["items"]):
             raise _NotRouted(f"store {decision.store_code} filled up")
+        held.append(True)
         # The claim of the store's order creation (create_at_store's effect), taken with the route.
         claimed[:] = [kit.claim_effect_with(ctx, dispatch_key)]
 
     try:
-        recorded = kit.effect_recorded_with(ctx, f"s1.route:{io_id}:{route_no}", result, writes=writes)
+        written, _ = ctx.records.put_joined(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
+                                            ttl_days=ORDER_TTL_DAYS, writes=writes)
     except _NotRouted:
         return None
     kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
-    if not recorded:  # another worker decided this route (its writes went one at a time): not ours to create
+    if written is None:  # the order changed after the holds were taken one at a time: given back
+        routing.release_capacity(ctx, result["store_code"], io_id, day)
+        reservations.release(ctx, result["store_code"], io_id, after["items"])
         kit.give_back_effect_claim(ctx, dispatch_key)
         return None
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
