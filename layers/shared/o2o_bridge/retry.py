@@ -7,7 +7,6 @@ the DLQ, carrying the reason, so `o2o dlq list` can say why and `o2o dlq replay`
 re-drive it. Envelopes carry ids and business data only: never a secret.
 """
 
-from __future__ import annotations
 
 import random
 import uuid

@@ -5,7 +5,6 @@ given inline (local use) or as a Secrets Manager reference in the sibling ``*_re
 unknown keys are refused so a typo in a tenant file is reported, not ignored.
 """
 
-from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
