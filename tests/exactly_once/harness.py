@@ -88,7 +88,7 @@ class Guarded:
         return call
 
 
-WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "put_many", "put_many_traced", "write_together", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
+WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "replace", "put_many", "put_many_traced", "write_together", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
 
 
 # A claim's completions: crash points before the write as well as after it.
@@ -228,11 +228,12 @@ def assert_settled(ctx: Any) -> None:
 def built_once(build: Callable[[Any], Step]) -> Step:
     """A step whose input is made once per world (a store event, a JST push body, what the
     warehouse did): the re-send after a kill carries the same input."""
-    built: dict[int, Step] = {}
-
     def step(world: Any) -> Any:
-        if id(world) not in built:
-            built[id(world)] = build(world)
-        return built[id(world)](world)
+        # Kept on the world itself: keyed by id(world) in a dict here, a world made after an
+        # earlier one was freed could get its id and run the earlier world's input unbuilt.
+        built: dict[int, Step] = world.__dict__.setdefault("_built_once", {})
+        if id(build) not in built:
+            built[id(build)] = build(world)
+        return built[id(build)](world)
 
     return step
