@@ -154,6 +154,8 @@ def test_the_commands_list_show_redrive_and_discard_ledger_letters_masked(aws, l
         assert MOBILE not in shown and "s3cr3t-value" not in shown and "ab" * 16 not in shown, command
         assert "138****5678" in shown or command[1] == "list" or command[2] == junk_id
     assert o2o(["dlq", "show", "nope", "--queue", "ledger"]) == 1
+    assert o2o(["dlq", "show", "sale:S001:M", "--queue", "ledger", "--json"]) == 0  # by the fact's key
+    assert json.loads(capsys.readouterr().out)["id"] == fact_id
 
     assert o2o(["dlq", "redrive", "--queue", "ledger", "--id", fact_id]) == 0
     assert "1 ledger fact message(s) moved back to LedgerQueue" in capsys.readouterr().out

@@ -34,7 +34,8 @@ def register(commands) -> None:
     show.set_defaults(run=list_dead_letters)
 
     one = sub.add_parser("show", help="one dead letter in full (masked)")
-    one.add_argument("id", metavar="ID", help="the letter's id, as `o2o dlq list` prints it")
+    one.add_argument("id", metavar="ID", help="the letter's id, as `o2o dlq list` prints it (with --queue ledger: "
+                                                "or the fact's key)")
     queue_option(one)
     add_json_flag(one)
     one.set_defaults(run=show_dead_letter)

@@ -85,6 +85,15 @@ class LedgerDeadLetterBox(DeadLetterBox):
     def _parse(self, message: dict[str, Any]) -> LedgerLetter:
         return _letter(message)
 
+    def find(self, message_id: str) -> LedgerLetter:
+        """The letter with SQS's id ``message_id``, or else the first holding the fact of that key."""
+        held = self._receive_all(hold_seconds=30, limit=10_000)
+        self._release(held)
+        for letter in sorted(held, key=lambda letter: letter.message_id != message_id):
+            if message_id == letter.message_id or (letter.fact is not None and letter.fact.key == message_id):
+                return letter
+        raise LookupError(self._missing({message_id}, held))
+
     def replay(self, ids: Iterable[str] | None = None, *, progress: Progress | None = None) -> Moved:  # type: ignore[override]
         """Move the chosen letters (all when ``ids`` is None) back to LedgerQueue."""
         if ids is None:
