@@ -22,7 +22,7 @@ class NotStored(TransientError):
 def lambda_handler(event, context):
     with runtime.invocation(context):
         store, park = wiring.ledger_writer()
-        messages = [LedgerMessage(record["messageId"], record["body"], int(record["attributes"]["SentTimestamp"]))
+        messages = [LedgerMessage(record["messageId"], record["body"], _recorded_ms(record))
                     for record in event.get("Records", [])]
         outcome = write_batch(store, messages, park=park)
         for name, value in (("LedgerObjectsWritten", outcome.written), ("LedgerFactsStored", outcome.facts),
@@ -40,6 +40,14 @@ def lambda_handler(event, context):
             raise NotStored(f"none of the batch's {len(messages)} facts could be stored: "
                             f"{next(iter(outcome.failed.values()))}")
         return {"batchItemFailures": failures}
+
+
+def _recorded_ms(record) -> int:
+    """When the flow sent the fact: a fact `o2o dlq replay --queue ledger` moved back from LedgerDLQ
+    carries its first SentTimestamp in the ``recorded_ms`` attribute; others their own."""
+    moved = (record.get("messageAttributes") or {}).get("recorded_ms") or {}
+    value = moved.get("stringValue")
+    return int(value) if value and value.isdigit() else int(record["attributes"]["SentTimestamp"])
 
 
 # The end of Lambda's init phase: a client for each AWS service this function's policies grant

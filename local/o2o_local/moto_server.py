@@ -6,13 +6,35 @@ State lives in this process's memory (moto backends): it is gone when the proces
 from __future__ import annotations
 
 import logging
+import os
 import time
 import urllib.error
 import urllib.request
 
 from moto.server import ThreadedMotoServer
 
-__all__ = ["MotoServer", "MotoServerError", "wait_until_answers"]
+__all__ = ["MotoServer", "MotoServerError", "start_timeout", "wait_until_answers"]
+
+# How long the endpoint may take to answer after its thread started. The wait returns at the
+# first answer (a few ms on a quiet machine), so a generous bound costs a start nothing; 10 s
+# proved tight when several test runs share two cores (load 15-20). O2O_LOCAL_START_TIMEOUT
+# (seconds) sets it.
+START_TIMEOUT_SECONDS = 120.0
+START_TIMEOUT_VARIABLE = "O2O_LOCAL_START_TIMEOUT"
+
+
+def start_timeout() -> float:
+    """O2O_LOCAL_START_TIMEOUT when set (a positive number of seconds), else START_TIMEOUT_SECONDS."""
+    value = os.environ.get(START_TIMEOUT_VARIABLE, "").strip()
+    if not value:
+        return START_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise MotoServerError(f"{START_TIMEOUT_VARIABLE}={value!r}: give a positive number of seconds")
+    return seconds
 
 
 class MotoServerError(RuntimeError):
@@ -43,7 +65,9 @@ class MotoServer:
         self._server: ThreadedMotoServer | None = None
         self.url: str | None = None
 
-    def start(self, timeout: float = 10.0) -> str:
+    def start(self, timeout: float | None = None) -> str:
+        """Start the endpoint and wait until it answers: at most ``timeout`` seconds (default
+        ``start_timeout()``)."""
         if self._server is not None:
             assert self.url is not None
             return self.url
@@ -58,7 +82,7 @@ class MotoServer:
         host, port = server.get_host_and_port()
         self.port = port
         self.url = f"http://{host}:{port}"
-        wait_until_answers(self.url, timeout)
+        wait_until_answers(self.url, start_timeout() if timeout is None else timeout)
         return self.url
 
     def stop(self) -> None:
@@ -74,17 +98,29 @@ class MotoServer:
         self.stop()
 
 
-def wait_until_answers(url: str, timeout: float = 10.0) -> None:
-    """Block until ``url`` answers any HTTP request (moto's own status page)."""
-    deadline = time.monotonic() + timeout
+def wait_until_answers(url: str, timeout: float | None = None) -> None:
+    """Block until ``url`` answers any HTTP request (moto's own status page), at most ``timeout``
+    seconds (default ``start_timeout()``); returns at the first answer."""
+    timeout = start_timeout() if timeout is None else timeout
+    started = time.monotonic()
+    deadline = started + timeout
     last_error: Exception | None = None
-    while time.monotonic() < deadline:
+    tries = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        tries += 1
         try:
-            with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2):
+            # A slow first answer on a loaded machine is still an answer: wait for it up to what is left.
+            with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=max(0.1, min(10.0, left))):
                 return
         except urllib.error.HTTPError:
             return  # an HTTP answer, even an error, means the server is up
         except (urllib.error.URLError, OSError) as error:
             last_error = error
-            time.sleep(0.05)
-    raise MotoServerError(f"the local AWS endpoint {url} did not answer within {timeout:.0f}s: {last_error}")
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+    raise MotoServerError(
+        f"the local AWS endpoint (moto server) at {url} did not answer GET /moto-api/data.json within "
+        f"{timeout:g}s ({tries} tries, {time.monotonic() - started:.1f}s; last error: {last_error}); "
+        f"on a loaded machine set {START_TIMEOUT_VARIABLE} to more seconds")

@@ -4,7 +4,10 @@ count the effects on each side.
 A *crash point* is the moment right after one call to an outside system (JST, 店+) returns,
 or right after one write of the bridge's own state (a claim, a "done", a link, a cursor, a
 queued retry) — i.e. between every downstream call and its bookkeeping, and between every
-claim and its completion. ``Killed`` is raised there, and from then on every call the dead
+claim and its completion. A document claim's completion (``records.complete``, which may carry
+the effect's bookkeeping, and ``records.complete_together``, the joined "done" of several
+claims) is a crash point right before it as well (BEFORE_AND_AFTER): the invocation dies with
+its work done and the "done" not written, whatever else ran in process since the last write. ``Killed`` is raised there, and from then on every call the dead
 invocation makes raises ``Killed`` too (a killed Lambda writes nothing more: no release of its
 claim, no retry envelope), until the harness revives the world as the next invocation.
 
@@ -39,25 +42,32 @@ class Fuse:
     where: str = ""
     log: list[str] = field(default_factory=list)
 
-    def call(self, what: str, do: Callable[[], Any], *, point: bool) -> Any:
+    def call(self, what: str, do: Callable[[], Any], *, point: bool, before: bool = False) -> Any:
         if self.dead:
             raise Killed(f"already dead ({self.where})")
+        if before:
+            self._pass(f"{what} (before)")
         result = do()
         if point:
-            self.passed += 1
-            self.log.append(what)
-            if self.at is not None and self.passed == self.at:
-                self.dead, self.where = True, what
-                raise Killed(what)
+            self._pass(what)
         return result
+
+    def _pass(self, what: str) -> None:
+        self.passed += 1
+        self.log.append(what)
+        if self.at is not None and self.passed == self.at:
+            self.dead, self.where = True, what
+            raise Killed(what)
 
 
 class Guarded:
     """A port whose calls go through the fuse. ``points``: which method names are crash points
     (after they return); the others only fail once the invocation is dead."""
 
-    def __init__(self, name: str, inner: Any, fuse: Fuse, points: Callable[[str, tuple, dict], bool]) -> None:
+    def __init__(self, name: str, inner: Any, fuse: Fuse, points: Callable[[str, tuple, dict], bool],
+                 before: Callable[[str, tuple, dict], bool] | None = None) -> None:
         self._name, self._inner, self._fuse, self._points = name, inner, fuse, points
+        self._before = before or (lambda *a: False)
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
@@ -72,16 +82,26 @@ class Guarded:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             point = self._points(attr, args, kwargs)
-            return self._fuse.call(f"{self._name}.{attr}", lambda: value(*args, **kwargs), point=point)
+            return self._fuse.call(f"{self._name}.{attr}", lambda: value(*args, **kwargs), point=point,
+                                   before=self._before(attr, args, kwargs))
 
         return call
 
 
-WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "put_many", "put_many_traced", "write_together", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
+WRITES = {"put", "put_or_current", "put_joined", "claim", "release", "replace", "put_many", "put_many_traced", "write_together", "put_newer", "put_always", "delete", "advance", "link", "enqueue", "dead_letter"}
+
+
+# A claim's completions: crash points before the write as well as after it.
+BEFORE_AND_AFTER = {"complete", "complete_together"}
+WRITES |= BEFORE_AND_AFTER
 
 
 def _is_write(attr: str, args: tuple, kwargs: dict) -> bool:
     return attr in WRITES
+
+
+def _is_completion(attr: str, args: tuple, kwargs: dict) -> bool:
+    return attr in BEFORE_AND_AFTER
 
 
 def _is_call(attr: str, args: tuple, kwargs: dict) -> bool:
@@ -99,7 +119,7 @@ def guard(ctx: Any, fuse: Fuse) -> None:
         if getattr(ctx, name, None) is not None:
             setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_call))
     for name in ("records", "cursors", "links", "queue"):
-        setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_write))
+        setattr(ctx, name, Guarded(name, getattr(ctx, name), fuse, _is_write, _is_completion))
     ctx.timeline = Guarded("timeline", ctx.timeline, fuse, lambda *a: False)
 
 
@@ -135,6 +155,7 @@ class Run:
     points: int
     # What a check noted of the run without a kill (``same_as_without_a_kill``), shared by the runs.
     baseline: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)  # every crash point passed, in order
 
 
 def run(make_world: Callable[[], Any], steps: list[Step], *, settle: list[Step] | None = None,
@@ -157,12 +178,16 @@ def run(make_world: Callable[[], Any], steps: list[Step], *, settle: list[Step] 
             killed_at = fuse.where
             fuse.dead = False
             fuse.at = None
+            # The next invocation starts with nothing of the dead one's memory: the claims its
+            # piece of work held in process (a completion it appended before the kill, a joining
+            # block) die with it, as a new FlowContext (wiring.context_for) has empty extras.
+            ctx.extras.clear()
             # The next invocation comes after the dead one's lease (at most the longest a Lambda
             # runs plus the margin) has run out.
             clock[0] += timedelta(seconds=kit.LEASE_WITHOUT_DEADLINE_SECONDS + kit.LEASE_MARGIN_SECONDS + 1)
             continue  # the killed step again: the next poll, the caller's re-send, SQS's redelivery
         index += 1
-    return world, Run(crash_at, killed_at, fuse.passed)
+    return world, Run(crash_at, killed_at, fuse.passed, log=fuse.log)
 
 
 def every_crash(make_world: Callable[[], Any], steps: list[Step], check: Callable[[Any, Run], None], *,
@@ -203,11 +228,12 @@ def assert_settled(ctx: Any) -> None:
 def built_once(build: Callable[[Any], Step]) -> Step:
     """A step whose input is made once per world (a store event, a JST push body, what the
     warehouse did): the re-send after a kill carries the same input."""
-    built: dict[int, Step] = {}
-
     def step(world: Any) -> Any:
-        if id(world) not in built:
-            built[id(world)] = build(world)
-        return built[id(world)](world)
+        # Kept on the world itself: keyed by id(world) in a dict here, a world made after an
+        # earlier one was freed could get its id and run the earlier world's input unbuilt.
+        built: dict[int, Step] = world.__dict__.setdefault("_built_once", {})
+        if id(build) not in built:
+            built[id(build)] = build(world)
+        return built[id(build)](world)
 
     return step

@@ -11,7 +11,7 @@ from flows_s1.s1_fakes import FakeJst, FakeStore
 from o2o_bridge import wiring
 from o2o_bridge.flows import store_fulfilment as s1
 
-from .harness import assert_settled, drain, every_crash
+from .harness import assert_settled, built_once, drain, every_crash
 
 SHIPPED, CANCELLED, REJECTED = 700001, 700002, 700003
 
@@ -29,16 +29,9 @@ def make_world(monkeypatch):
 
 
 def once_per_world(build):
-    """A store event is built once (the store re-sends the same event after a failed answer)."""
-    built = {}
-
-    def step(world):
-        key = id(world)
-        if key not in built:
-            built[key] = build(world)
-        return built[key](world)
-
-    return step
+    """A store event is built once (the store re-sends the same event after a failed answer);
+    kept on the world (harness.built_once), not by id(world), which a later world may reuse."""
+    return built_once(build)
 
 
 def store_event(kind, io_id, **extra):

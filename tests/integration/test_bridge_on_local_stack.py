@@ -127,3 +127,31 @@ def test_tenant_get_masks_every_secret(tenant, capsys):
     assert "demo-app-key" in shown
     for secret in ("demo-app-secret", "demo-access-token", "demo-pos-api-key", "demo-webhook-secret"):
         assert secret not in shown
+
+
+def test_ledger_facts_on_ledger_dlq_are_listed_and_moved_back_to_be_stored(tenant, capsys):
+    """The local stack's LedgerDLQ, found by `o2o dlq --queue ledger` as a deployed stack's is (its
+    output LedgerDLQUrl): a fact listed, moved back to LedgerQueue and stored by ledger_writer."""
+    import os
+    from datetime import datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from o2o_bridge.ledger import Fact, fact_message
+
+    sqs = client("sqs", tenant)
+    dlq_url = sqs.get_queue_url(QueueName="o2o-local-LedgerDLQ")["QueueUrl"]
+    fact = Fact("10010", "sale.completed", "sale:S001:DLQ-1", datetime(2026, 12, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai")),
+                store_code="S001", doc_no="DLQ-1", amount=Decimal("12.00"))
+    message_id = sqs.send_message(QueueUrl=dlq_url, MessageBody=fact_message(fact))["MessageId"]
+
+    assert o2o(["dlq", "list", "--queue", "ledger"]) == 0
+    assert f"{message_id}  sale.completed tenant=10010 day=2026-12-02 key=sale:S001:DLQ-1" in capsys.readouterr().out
+    assert o2o(["dlq", "redrive", "--queue", "ledger", "--all"]) == 0
+    assert "1 ledger fact message(s) moved back to LedgerQueue" in capsys.readouterr().out
+    assert o2o(["local", "drain", "--now", "--max-seconds", "20"]) == 0
+    stored = [path for path in Path(os.environ["O2O_LEDGER_DIR"]).rglob("*.jsonl")
+              if "sale:S001:DLQ-1" in path.read_text(encoding="utf-8")]
+    assert len(stored) == 1
+    assert o2o(["dlq", "list", "--queue", "ledger"]) == 0
+    assert "LedgerDLQ is empty" in capsys.readouterr().out

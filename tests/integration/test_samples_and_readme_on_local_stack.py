@@ -177,6 +177,7 @@ READ_COMMANDS = [
     ["tenant", "doctor", "10010"],
     ["trace", "700001", "--tenant", "10010"],
     ["dlq", "list"],
+    ["dlq", "show", "sale:S001:README-DLQ", "--queue", "ledger"],  # other_tenants leaves it on LedgerDLQ
     ["exceptions", "list"],
     ["transfers", "exceptions"],
     ["transfers", "in-transit"],
@@ -244,7 +245,25 @@ def other_tenants(world):
         cloud["qimen"]["gateway_url"] = qimen.gateway_url
         for doc in (wdt_doc, cloud):
             runtime.state_store().put(parse_tenant(doc))
+        _a_fact_on_ledger_dlq()
         yield
+
+
+def _a_fact_on_ledger_dlq() -> None:
+    """A fact ledger_writer could not store, for `o2o dlq show KEY --queue ledger`."""
+    from datetime import datetime
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    import boto3
+
+    from o2o_bridge.ledger import Fact, fact_message
+
+    sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    fact = Fact("10010", "sale.completed", "sale:S001:README-DLQ", datetime(2026, 12, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai")),
+                store_code="S001", doc_no="README-DLQ", amount=Decimal("1.00"))
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="o2o-local-LedgerDLQ")["QueueUrl"],
+                     MessageBody=fact_message(fact))
 
 
 def run_o2o(argv: list[str], **options) -> subprocess.CompletedProcess:

@@ -20,6 +20,14 @@ STACK_OUTPUTS = {
     # Flows the CLI runs in process (o2o exceptions reroute...) append their facts to the ledger.
     "LedgerBucketName": "LEDGER_BUCKET",
 }
+# Read when the stack has them (`o2o dlq --queue ledger` needs them; a stack deployed before they
+# existed still serves every other command).
+OPTIONAL_STACK_OUTPUTS = {
+    "LedgerQueueUrl": "LEDGER_QUEUE_URL",
+    "LedgerDLQUrl": "LEDGER_DLQ_URL",
+}
+# The queues the local stack's functions are not told of, by their logical id.
+LOCAL_ONLY_QUEUES = {"LEDGER_DLQ_URL": "LedgerDLQ"}
 
 
 def is_local_stack() -> bool:
@@ -37,8 +45,10 @@ def use_bridge_environment() -> str:
         from o2o_local.bootstrap import local_environment
         from o2o_local.template import load_template
 
-        for name, value in local_environment(load_template(), os.environ["AWS_ENDPOINT_URL"]).items():
+        template = load_template()
+        for name, value in local_environment(template, os.environ["AWS_ENDPOINT_URL"]).items():
             os.environ.setdefault(name, value)
+        _local_queues(template, os.environ["AWS_ENDPOINT_URL"])
         where = f"the local stack at {os.environ['AWS_ENDPOINT_URL']}"
     else:
         raise ConfigurationError(
@@ -47,6 +57,15 @@ def use_bridge_environment() -> str:
         )
     runtime.reset()
     return where
+
+
+def _local_queues(template, endpoint_url: str) -> None:
+    from o2o_local.environment import local_refs
+
+    refs = local_refs(template, endpoint_url)
+    for variable, logical_id in LOCAL_ONLY_QUEUES.items():
+        if refs.get(logical_id):
+            os.environ.setdefault(variable, refs[logical_id])
 
 
 def _from_stack(stack_name: str) -> str:
@@ -61,4 +80,7 @@ def _from_stack(stack_name: str) -> str:
         raise ConfigurationError(f"stack {stack_name!r} has no output(s) {', '.join(missing)}: is it an o2o-bridge stack?")
     for key, var in STACK_OUTPUTS.items():
         os.environ[var] = outputs[key]
+    for key, var in OPTIONAL_STACK_OUTPUTS.items():
+        if key in outputs:
+            os.environ[var] = outputs[key]
     return f"stack {stack_name}"

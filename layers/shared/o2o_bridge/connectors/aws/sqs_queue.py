@@ -1,4 +1,4 @@
-"""RetryQueue and RetryDLQ over SQS."""
+"""RetryQueue and RetryDLQ over SQS (and, for `o2o dlq`, what every dead-letter queue shares)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class DeadLetterMessage:
     body: str
     letter: DeadLetter | None
     envelope: RetryEnvelope | None
+    sent_ms: int | None = None  # SQS SentTimestamp (a redrive keeps the first one's)
 
     @property
     def id(self) -> str:
@@ -78,8 +79,37 @@ class DeadLetters(list):
     held_elsewhere: int = 0
 
 
+# `o2o dlq` reports its progress on long work this often (messages, seconds).
+PROGRESS_EVERY_MESSAGES = 100
+PROGRESS_EVERY_SECONDS = 2.0
+
+Progress = Callable[[str], None]
+
+
+class _Progress:
+    """Calls ``report`` with a line every PROGRESS_EVERY_MESSAGES messages or PROGRESS_EVERY_SECONDS."""
+
+    def __init__(self, report: Progress | None, what: str, total: int | None = None) -> None:
+        import time
+
+        self.report, self.what, self.total, self.done = report, what, total, 0
+        self._clock = time.monotonic
+        self._started = self._last = self._clock()
+        self._last_done = 0
+
+    def add(self, count: int = 1) -> None:
+        self.done += count
+        now = self._clock()
+        if self.report and (self.done - self._last_done >= PROGRESS_EVERY_MESSAGES
+                            or now - self._last >= PROGRESS_EVERY_SECONDS):
+            self._last, self._last_done = now, self.done
+            of = f"/{self.total}" if self.total else ""
+            self.report(f"{self.what} {self.done}{of} ({now - self._started:.1f}s)")
+
+
 class DeadLetterBox:
-    """Lists and re-drives RetryDLQ messages (`o2o dlq list` / `o2o dlq replay`).
+    """Lists and re-drives RetryDLQ messages (`o2o dlq list` / `o2o dlq replay` / `o2o dlq show`
+    / `o2o dlq discard`); LedgerDeadLetterBox (sqs_ledger_dlq.py) does the same for LedgerDLQ.
 
     ``once(key, send)`` (optional) runs ``send`` once per key across every replay, True when it
     ran now, False when an earlier replay sent it (kit.once over the state table): two replays
@@ -92,29 +122,64 @@ class DeadLetterBox:
         self.retry_queue_url = retry_queue_url
         self.once = once
 
-    def list(self, *, limit: int = 1000) -> "DeadLetters":
+    target = "the retry queue"
+
+    def list(self, *, limit: int = 1000, progress: Progress | None = None) -> "DeadLetters":
         """Every message on the DLQ; they are held invisible while read, then released."""
-        messages = self._receive_all(hold_seconds=30, limit=limit)
+        messages = self._receive_all(hold_seconds=30, limit=limit, progress=progress)
         self._release(messages)
         return messages
 
-    def replay(self, ids: Iterable[str] | None = None) -> list[DeadLetterMessage]:
+    def find(self, message_id: str) -> DeadLetterMessage:
+        """The letter with id ``message_id`` (its own id or SQS's), read and released; LookupError when none."""
+        held = self._receive_all(hold_seconds=30, limit=10_000)
+        self._release(held)
+        for message in held:
+            if message_id in (message.id, message.message_id):
+                return message
+        raise LookupError(self._missing({message_id}, held))
+
+    def discard(self, ids: Iterable[str] | None = None, *, progress: Progress | None = None) -> list[DeadLetterMessage]:
+        """Delete the chosen dead letters (all when ``ids`` is None) for good; what was deleted."""
+        wanted = set(ids) if ids is not None else None
+        held = self._receive_all(hold_seconds=60, limit=10_000, progress=progress)
+        chosen = self._chosen(held, wanted)
+        counter = _Progress(progress, "discarded", len(chosen))
+        for start in range(0, len(chosen), 10):
+            page = chosen[start:start + 10]
+            self.client.delete_message_batch(QueueUrl=self.dlq_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": message.receipt_handle} for n, message in enumerate(page)])
+            counter.add(len(page))
+        self._release(m for m in held if m not in chosen)
+        return chosen
+
+    def _chosen(self, held: "DeadLetters", wanted: set[str] | None) -> list[DeadLetterMessage]:
+        chosen = [m for m in held if wanted is None or m.id in wanted or m.message_id in wanted]
+        missing = (wanted or set()) - {m.id for m in chosen} - {m.message_id for m in chosen}
+        if missing:
+            self._release(held)
+            raise LookupError(self._missing(missing, held))
+        return chosen
+
+    @staticmethod
+    def _missing(missing: set[str], held: "DeadLetters") -> str:
+        return (f"no dead letter with id {', '.join(sorted(missing))}"
+                + (f" ({held.held_elsewhere} letter(s) are being read by another o2o dlq: try again "
+                   "in a minute)" if held.held_elsewhere else ""))
+
+    def replay(self, ids: Iterable[str] | None = None, *, progress: Progress | None = None) -> list[DeadLetterMessage]:
         """Send the chosen dead letters (all when ``ids`` is None) back to the retry queue, each
         once, and delete them from the DLQ.
 
         A replayed envelope starts again with zero failed attempts and ``replays`` + 1.
         """
         wanted = set(ids) if ids is not None else None
-        held = self._receive_all(hold_seconds=60, limit=10_000)
-        chosen = [m for m in held if wanted is None or m.id in wanted or m.message_id in wanted]
-        missing = (wanted or set()) - {m.id for m in chosen} - {m.message_id for m in chosen}
-        if missing:
-            self._release(held)
-            raise LookupError(f"no dead letter with id {', '.join(sorted(missing))}"
-                              + (f" ({held.held_elsewhere} letter(s) are being read by another o2o dlq: try again "
-                                 "in a minute)" if held.held_elsewhere else ""))
+        held = self._receive_all(hold_seconds=60, limit=10_000, progress=progress)
+        chosen = self._chosen(held, wanted)
+        counter = _Progress(progress, "replayed", len(chosen))
         replayed = []
         for message in chosen:
+            counter.add()
             body = message.envelope.replayed().model_dump_json() if message.envelope else message.body
 
             def send(body: str = body) -> None:
@@ -133,17 +198,23 @@ class DeadLetterBox:
         self._release(m for m in held if m not in chosen)
         return replayed
 
-    def _receive_all(self, *, hold_seconds: int, limit: int) -> "DeadLetters":
+    def _parse(self, message: dict[str, Any]) -> Any:
+        return _parse(message)
+
+    def _receive_all(self, *, hold_seconds: int, limit: int, progress: Progress | None = None) -> "DeadLetters":
         seen: dict[str, DeadLetterMessage] = {}
         empty_polls = 0
+        counter = _Progress(progress, "read")
         while len(seen) < limit:
             page = self.client.receive_message(
                 QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds,
                 WaitTimeSeconds=LONG_POLL_SECONDS if empty_polls else 0, MessageAttributeNames=["All"],
+                AttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             fresh = [message for message in page if message["MessageId"] not in seen]
             for message in fresh:
-                seen[message["MessageId"]] = _parse(message)
+                seen[message["MessageId"]] = self._parse(message)
+            counter.add(len(fresh))
             if fresh:
                 empty_polls = 0
                 continue
@@ -165,11 +236,13 @@ class DeadLetterBox:
         return int(attributes.get("ApproximateNumberOfMessages", 0)), \
             int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
 
-    def _release(self, messages: Iterable[DeadLetterMessage]) -> None:
-        for message in messages:
-            self.client.change_message_visibility(
-                QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
-            )
+    def _release(self, messages: Iterable[Any]) -> None:
+        """Visible again at once (ten a request: a long DLQ is released in seconds)."""
+        messages = list(messages)
+        for start in range(0, len(messages), 10):
+            self.client.change_message_visibility_batch(QueueUrl=self.dlq_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": message.receipt_handle, "VisibilityTimeout": 0}
+                for n, message in enumerate(messages[start:start + 10])])
 
 
 def _parse(message: dict[str, Any]) -> DeadLetterMessage:
@@ -184,4 +257,10 @@ def _parse(message: dict[str, Any]) -> DeadLetterMessage:
             envelope = RetryEnvelope.model_validate(data)
     except ValueError:
         pass
-    return DeadLetterMessage(message["MessageId"], message["ReceiptHandle"], body, letter, envelope)
+    return DeadLetterMessage(message["MessageId"], message["ReceiptHandle"], body, letter, envelope,
+                             sent_ms_of(message))
+
+
+def sent_ms_of(message: dict[str, Any]) -> int | None:
+    sent = message.get("Attributes", {}).get("SentTimestamp")
+    return int(sent) if sent else None
