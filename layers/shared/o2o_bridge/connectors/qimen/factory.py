@@ -11,9 +11,6 @@ from .client import QimenClient, QimenCredentials
 from .errors import QimenRateLimited
 
 
-def _refused(message: str, retry_after_seconds: int) -> QimenRateLimited:
-    return QimenRateLimited(message, retry_after_seconds=retry_after_seconds)
-
 # ent_id -> (the tenant's qimen section it was built from, client)
 _built: dict[str, tuple[Any, QimenClient]] = {}
 _lock = threading.Lock()
