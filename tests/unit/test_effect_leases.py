@@ -223,18 +223,6 @@ def test_an_effect_recorded_waits_for_another_worker_s_live_claim_and_takes_over
     assert done_record(ctx)["result"] == {"by": "batch"}
 
 
-def test_a_result_recorded_with_its_writes_keeps_them_together_and_a_repeat_writes_no_result(ctx):
-    def book():
-        ctx.records.put(ctx.ent_id, "s1.order", "700001", {"status": "routing", "route_no": 1})
-
-    assert kit.effect_recorded_with(ctx, KEY, {"store_code": "S002"}, writes=book)
-    assert done_record(ctx)["result"] == {"store_code": "S002"}
-    assert ctx.records.get(ctx.ent_id, "s1.order", "700001").data["route_no"] == 1
-    # The key used already: no second "done" (the caller goes the key's usual way).
-    assert not kit.effect_recorded_with(ctx, KEY, {"store_code": "S003"}, writes=lambda: None)
-    assert done_record(ctx)["result"] == {"store_code": "S002"}
-
-
 def test_a_claim_taken_with_an_earlier_block_is_the_one_effect_once_does_the_effect_under(ctx):
     store = Downstream()
     claim = kit.claim_effect_with(ctx, KEY)

@@ -332,8 +332,7 @@ EFFECT_CLAIMS = "kit.effect_claims"
 
 
 def claim_effect_with(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> "Record | None":
-    """Inside a joined block (``records.put_joined``, e.g. ``effect_recorded_with``'s ``writes``): the
-    claim ``effect_once`` would take on ``key`` (a "running" record with the same lease, only if the key
+    """Inside a joined block (``records.put_joined``'s ``writes``): the claim ``effect_once`` would take on ``key`` (a "running" record with the same lease, only if the key
     is unused), written with the block, so the step that does the effect next claims nothing. Once the
     block is written, ``keep_effect_claim`` hands it to that ``effect_once`` of this piece of work;
     unkept (the block refused, the step not run), it is an ordinary claim: taken over after its lease.
@@ -505,20 +504,6 @@ def recorded_write(key: str, result: Any, now: Callable[[], datetime], *, ttl_da
 
     return TogetherWrite(EFFECT_KIND, key, _done(result, now), expect_version=True, expected_version=None,
                          ttl_days=ttl_days)
-
-
-def effect_recorded_with(ctx: FlowContext, key: str, result: Any, *, writes: Callable[[], Any],
-                         ttl_days: int | None = 400) -> bool:
-    """``effect_recorded`` for a result whose bookkeeping ``writes()`` (record puts, links, the held
-    timeline steps) must go with it: the "done", conditional on the key being unused, and them in
-    one request (``records.put_joined``), all or none. True: this worker's "done" is written with
-    them. False: the key was taken (another worker's claim or "done"); should the joined request
-    have been refused for that, ``writes()`` ran one write at a time before the "done" was refused
-    (as ``put_joined`` does), so it must be safe to keep; the caller goes the key's usual way
-    (``effect_once`` then answers it). An exception of ``writes()`` leaves the "done" unwritten."""
-    written, _ = ctx.records.put_joined(ctx.ent_id, EFFECT_KIND, key, _done(result, ctx.now), expected_version=None,
-                                        ttl_days=ttl_days, writes=writes)
-    return written is not None
 
 
 def effect_done(ctx: FlowContext, key: str) -> bool:

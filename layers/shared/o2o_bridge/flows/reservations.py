@@ -125,12 +125,6 @@ def _let_go(ctx: "FlowContext", store_code: str, sku: str, io_id: str) -> bool:
     raise TransientError(f"reservations of {sku} at store {store_code} are contended; try again")
 
 
-def records_released(store_code: str | None, lines: Iterable[Any]) -> list[tuple[str, str]]:
-    """The ``(kind, key)`` of the holds ``release`` reads (whether or not the tenant reserves now:
-    holds made before are let go all the same): to read them ahead, with others."""
-    return [(RESERVATION_KIND, _key(sku, store_code)) for sku in _needed(lines)] if store_code else []
-
-
 def release(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any]) -> int:
     """The store no longer holds ``io_id``'s lines (shipped, picked up, cancelled, rejected).
     Returns how many SKUs were let go now (0 on a repeat)."""
