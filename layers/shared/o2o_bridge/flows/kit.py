@@ -334,7 +334,8 @@ EFFECT_CLAIMS = "kit.effect_claims"
 def claim_effect_with(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> "Record | None":
     """Inside a joined block (``records.put_joined``'s ``writes``): the claim ``effect_once`` would
     take on ``key`` (a "running" record with the same lease, only if the key is unused), written
-    with the block, so the step that does the effect next claims nothing. Once the block is written, ``keep_effect_claim`` hands it to that ``effect_once`` of this piece of work;
+    with the block, so the step that does the effect next claims nothing. Once the block is
+    written, ``keep_effect_claim`` hands it to that ``effect_once`` of this piece of work;
     unkept (the block refused, the step not run), it is an ordinary claim: taken over after its lease.
     None when the key is in use (the effect's ``effect_once`` then answers it as usual)."""
     running = {"state": "running",
