@@ -68,23 +68,33 @@ def test_a_rejection_keeps_its_route_on_the_order_not_in_an_effect_record(world)
         ["S001", "S003"]
 
 
-def test_a_refused_transaction_writes_nothing_one_at_a_time_and_the_order_is_routed_again(world, monkeypatch):
+def slots_taken_after_the_read_ahead(world, monkeypatch, io_ids_then):
+    """Another order changes the chosen store's capacity record between the reroute's read-ahead
+    and its transaction: ``io_ids_then(slot)`` is what that record then holds. Returns the stores
+    it happened at."""
     from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 
     decide, taken = routing.route_outbound, []
 
     def decided_then_taken(ctx, order, **kwargs):
         decision = decide(ctx, order, **kwargs)
-        if not taken and decision.store_code:  # a concurrent order takes a slot there after the read-ahead
+        if not taken and decision.store_code:
             taken.append(decision.store_code)
             fresh = RecordView(world.state)
             key = f"{decision.store_code}:{routing.shanghai_day(ctx)}"
             slot = fresh.get("10010", routing.CAPACITY_KIND, key)
-            fresh.put("10010", routing.CAPACITY_KIND, key, {"io_ids": [*(slot.data["io_ids"] if slot else []), "1"]},
+            fresh.put("10010", routing.CAPACITY_KIND, key, {"io_ids": io_ids_then(slot)},
                       expected_version=slot.version if slot else None, ttl_days=3)
         return decision
 
     monkeypatch.setattr(rerouting.routing, "route_outbound", decided_then_taken)
+    return taken
+
+
+def test_a_refused_transaction_writes_nothing_one_at_a_time_and_the_order_is_routed_again(world, monkeypatch):
+    # a concurrent order takes a slot there after the read-ahead
+    taken = slots_taken_after_the_read_ahead(world, monkeypatch,
+                                             lambda slot: [*(slot.data["io_ids"] if slot else []), "1"])
     event = world.rejected(IO, reason="damaged")
     world.mark(event)
     s1.on_fulfilment_rejected(event, world.ctx)
@@ -98,20 +108,8 @@ def test_a_refused_transaction_writes_nothing_one_at_a_time_and_the_order_is_rou
 def test_a_store_filled_up_after_the_read_ahead_refuses_the_transaction_and_the_order_is_parked(world, monkeypatch):
     from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 
-    decide, taken = routing.route_outbound, []
-
-    def decided_then_filled(ctx, order, **kwargs):
-        decision = decide(ctx, order, **kwargs)
-        if not taken and decision.store_code:  # two orders fill the store's day (capacity 2) meanwhile
-            taken.append(decision.store_code)
-            fresh = RecordView(world.state)
-            key = f"{decision.store_code}:{routing.shanghai_day(ctx)}"
-            slot = fresh.get("10010", routing.CAPACITY_KIND, key)
-            fresh.put("10010", routing.CAPACITY_KIND, key, {"io_ids": ["1", "2"]},
-                      expected_version=slot.version if slot else None, ttl_days=3)
-        return decision
-
-    monkeypatch.setattr(rerouting.routing, "route_outbound", decided_then_filled)
+    # two orders fill the store's day (capacity 2) meanwhile
+    taken = slots_taken_after_the_read_ahead(world, monkeypatch, lambda slot: ["1", "2"])
     event = world.rejected(IO, reason="damaged")
     world.mark(event)
     s1.on_fulfilment_rejected(event, world.ctx)
