@@ -79,7 +79,7 @@ def test_a_catch_up_killed_before_the_store_was_told_is_finished_by_the_next_run
     later(world, 61)
     hand_over = cloud_warehouse._hand_over
 
-    def killed(*_):
+    def killed(*_, **__):
         raise Killed()
 
     monkeypatch.setattr(cloud_warehouse, "_hand_over", killed)  # dies before the store is told

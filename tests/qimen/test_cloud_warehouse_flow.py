@@ -31,9 +31,9 @@ class Recorder:
         self.fail_first = fail_first
         self._stock_hand_over = hand_over  # a stock report's re-read: the flow's own (stock_sync is recorded)
 
-    def hand_over(self, ctx, news):
+    def hand_over(self, ctx, news, books=None):
         if news.stock_to_reread:
-            return self._stock_hand_over(ctx, news)
+            return self._stock_hand_over(ctx, news, books=books)
         if self.fail_first:
             self.fail_first -= 1
             raise TransientError("store system busy")

@@ -128,11 +128,7 @@ def _take_on_document(ctx: kit.FlowContext, wms: "CloudWarehouse", message: "Wms
         news = wms.take_message(message, record=as_read)
         written = dict(news.record) if news.record is not None else None
         books: list[Callable[[], Any]] = []
-        ctx.extras[BOOKS] = books
-        try:
-            result = {**news.detail, "handed": _hand_over(ctx, news)}
-        finally:
-            ctx.extras.pop(BOOKS, None)
+        result = {**news.detail, "handed": _hand_over(ctx, news, books=books)}
 
         def change(data: dict[str, Any]) -> dict[str, Any]:
             if written is None:
@@ -160,12 +156,11 @@ def _repeated(ctx: kit.FlowContext, system: str, message: "WmsMessage") -> None:
         "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
 
 
-# ctx.extras: while a message taken on its document's record is handed over, what the hand-over
-# leaves to be written with the record's "done" (``store_transfers.follow_other_inout``'s ``book_with``).
-BOOKS = "cloud_warehouse.books"
-
-
-def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
+def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews", *,
+               books: list[Callable[[], Any]] | None = None) -> list[Any]:
+    """The news handed to the neutral flows. ``books`` (a message taken on its document's record):
+    where a finished 配货 / 退仓 leaves what is to be written with that record's "done"
+    (``store_transfers.follow_other_inout``'s ``book_with``)."""
     handed: list[Any] = []
     if news.confirmations:
         from . import warehouse_orders
@@ -176,7 +171,7 @@ def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews") -> list[Any]:
         from . import store_transfers
 
         handed.append(store_transfers.follow_other_inout(ctx, only=news.store_document, known=news.store_states,
-                                                         book_with=ctx.extras.get(BOOKS)))
+                                                         book_with=books))
     if news.stock_to_reread:
         from . import stock_sync
 
