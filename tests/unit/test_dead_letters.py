@@ -111,3 +111,44 @@ def test_two_replays_at_once_re_drive_each_letter_once(aws):
     assert sorted(sent) == list(range(12))  # each letter re-driven once
     assert (len(results["a"]), len(results["b"])) == (1, 11)
     assert len(make_box().list()) == 0
+
+
+@pytest.mark.parametrize("how", ["discard", "replay"])
+def test_all_letters_go_page_by_page_each_held_only_while_its_page_is_handled(aws, how):
+    """`o2o dlq discard --all` / `replay --all` on a long DLQ: no letter waits, held, for the whole
+    queue to be read first (its hold would run out before its turn came)."""
+    queue = runtime.command_queue()
+    for n in range(25):
+        queue.dead_letter(DeadLetter(envelope=RetryEnvelope(command="c", ent_id="10010", payload={"n": n}),
+                                     reason="gave up", error_type="TransientError"))
+    sqs = boto3.client("sqs")
+    real_receive, real_delete_batch, real_delete = sqs.receive_message, sqs.delete_message_batch, sqs.delete_message
+    held: set[str] = set()
+    most_held = []
+
+    def receive(**kwargs):
+        answer = real_receive(**kwargs)
+        held.update(m["ReceiptHandle"] for m in answer.get("Messages", []))
+        most_held.append(len(held))
+        return answer
+
+    def delete_batch(**kwargs):
+        held.difference_update(entry["ReceiptHandle"] for entry in kwargs["Entries"])
+        return real_delete_batch(**kwargs)
+
+    def delete(**kwargs):
+        held.discard(kwargs["ReceiptHandle"])
+        return real_delete(**kwargs)
+
+    sqs.receive_message, sqs.delete_message_batch, sqs.delete_message = receive, delete_batch, delete
+    progress: list[str] = []
+    done = getattr(DeadLetterBox(sqs, aws["RETRY_DLQ_URL"], aws["RETRY_QUEUE_URL"]), how)(None, progress=progress.append)
+    assert len(done) == 25 and max(most_held) <= 10
+    assert len(box(aws).list()) == 0
+    if how == "replay":
+        sent = 0
+        while page := real_receive(QueueUrl=aws["RETRY_QUEUE_URL"], MaxNumberOfMessages=10).get("Messages", []):
+            sent += len(page)
+            for message in page:
+                real_delete(QueueUrl=aws["RETRY_QUEUE_URL"], ReceiptHandle=message["ReceiptHandle"])
+        assert sent == 25

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ...ledger import PoisonedFact, QueuedFact, read_fact_message
-from .sqs_queue import LONG_POLL_SECONDS, MAX_EMPTY_POLLS, DeadLetterBox, DeadLetters, Progress, _Progress, sent_ms_of
+from .sqs_queue import DeadLetterBox, DeadLetters, Progress, _Progress, sent_ms_of
 
 RECORDED_MS_ATTRIBUTE = "recorded_ms"  # the fact's first SentTimestamp (epoch ms), kept across moves
 UNSTORED_REASON = ("ledger_writer could not store it (S3 refused its batch's object on every delivery; "
@@ -109,34 +109,17 @@ class LedgerDeadLetterBox(DeadLetterBox):
         return result
 
     def _move_all(self, progress: Progress | None) -> Moved:
-        """Page by page (received, sent, deleted): a queue of any length, each letter held only
-        while its page moves; a letter already seen (sent but not deleted) is not sent again."""
+        """Page by page (received, sent, deleted: ``_fresh_pages``): a queue of any length, each
+        letter held only while its page moves; a letter already seen (sent but not deleted) is not
+        sent again."""
         result = Moved([], [])
-        seen: set[str] = set()
-        visible, held_elsewhere = self._counts()
-        counter = _Progress(progress, "moved", visible or None)
-        empty_polls = 0
-        while True:
-            page = self.client.receive_message(
-                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                WaitTimeSeconds=LONG_POLL_SECONDS if empty_polls else 0, MessageAttributeNames=["All"],
-                AttributeNames=["SentTimestamp"],
-            ).get("Messages", [])
-            fresh = [_letter(message) for message in page if message["MessageId"] not in seen]
-            seen.update(message["MessageId"] for message in page)
-            if fresh:
-                empty_polls = 0
-                failed_before = len(result.failed)
-                self._move_page(fresh, result)
-                # One that could not be sent stays on LedgerDLQ, held until this move ends: it is
-                # reported, not tried again and again.
-                counter.add(len(fresh) - (len(result.failed) - failed_before))
-                continue
-            if page:  # only letters already seen: their hold ran out, nothing new is coming
-                break
-            empty_polls += 1
-            if empty_polls > MAX_EMPTY_POLLS or self._counts()[0] == 0:
-                break
+        counter = _Progress(progress, "moved", self._counts()[0] or None)
+        for page in self._fresh_pages():
+            failed_before = len(result.failed)
+            self._move_page(page, result)
+            # One that could not be sent stays on LedgerDLQ, held until this move ends: it is
+            # reported, not tried again and again.
+            counter.add(len(page) - (len(result.failed) - failed_before))
         self._release(letter for letter, _ in result.failed)
         return result
 

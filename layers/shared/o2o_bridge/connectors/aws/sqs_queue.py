@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ...redaction import mask_revealed
 from ...retry import SQS_MAX_DELAY_SECONDS, DeadLetter, RetryEnvelope
@@ -140,8 +140,19 @@ class DeadLetterBox:
         raise LookupError(self._missing({message_id}, held))
 
     def discard(self, ids: Iterable[str] | None = None, *, progress: Progress | None = None) -> list[DeadLetterMessage]:
-        """Delete the chosen dead letters (all when ``ids`` is None) for good; what was deleted."""
-        wanted = set(ids) if ids is not None else None
+        """Delete the chosen dead letters (all when ``ids`` is None) for good; what was deleted.
+        All of them go page by page (``_fresh_pages``): a DLQ of any length, each letter held only
+        while its page is deleted."""
+        if ids is None:
+            counter = _Progress(progress, "discarded", self._counts()[0] or None)
+            deleted: list[DeadLetterMessage] = []
+            for page in self._fresh_pages():
+                self.client.delete_message_batch(QueueUrl=self.dlq_url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": message.receipt_handle} for n, message in enumerate(page)])
+                deleted += page
+                counter.add(len(page))
+            return deleted
+        wanted = set(ids)
         held = self._receive_all(hold_seconds=60, limit=10_000, progress=progress)
         chosen = self._chosen(held, wanted)
         counter = _Progress(progress, "discarded", len(chosen))
@@ -171,32 +182,68 @@ class DeadLetterBox:
         """Send the chosen dead letters (all when ``ids`` is None) back to the retry queue, each
         once, and delete them from the DLQ.
 
-        A replayed envelope starts again with zero failed attempts and ``replays`` + 1.
+        A replayed envelope starts again with zero failed attempts and ``replays`` + 1. All of them
+        go page by page (``_fresh_pages``), as ``discard`` does.
         """
-        wanted = set(ids) if ids is not None else None
+        replayed: list[DeadLetterMessage] = []
+        if ids is None:
+            counter = _Progress(progress, "replayed", self._counts()[0] or None)
+            for page in self._fresh_pages():
+                for message in page:
+                    counter.add()
+                    self._replay_one(message, replayed)
+            return replayed
         held = self._receive_all(hold_seconds=60, limit=10_000, progress=progress)
-        chosen = self._chosen(held, wanted)
+        chosen = self._chosen(held, set(ids))
         counter = _Progress(progress, "replayed", len(chosen))
-        replayed = []
         for message in chosen:
             counter.add()
-            body = message.envelope.replayed().model_dump_json() if message.envelope else message.body
-
-            def send(body: str = body) -> None:
-                self.client.send_message(QueueUrl=self.retry_queue_url, MessageBody=body)
-
-            try:
-                sent_now = self.once(f"dlq.replay:{message.message_id}", send) if self.once else (send() or True)
-            except Exception as exc:  # noqa: BLE001 - another replay is sending it right now: leave it to that one
-                if getattr(exc, "retryable", False):
-                    continue
-                raise
-            # Sent now or by an earlier replay that stopped before deleting it: off the DLQ either way.
-            self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle)
-            if sent_now:
-                replayed.append(message)
+            self._replay_one(message, replayed)
         self._release(m for m in held if m not in chosen)
         return replayed
+
+    def _replay_one(self, message: DeadLetterMessage, replayed: list[DeadLetterMessage]) -> None:
+        body = message.envelope.replayed().model_dump_json() if message.envelope else message.body
+
+        def send() -> None:
+            self.client.send_message(QueueUrl=self.retry_queue_url, MessageBody=body)
+
+        try:
+            sent_now = self.once(f"dlq.replay:{message.message_id}", send) if self.once else (send() or True)
+        except Exception as exc:  # noqa: BLE001 - another replay is sending it right now: leave it to that one
+            if getattr(exc, "retryable", False):
+                return
+            raise
+        # Sent now or by an earlier replay that stopped before deleting it: off the DLQ either way.
+        self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message.receipt_handle)
+        if sent_now:
+            replayed.append(message)
+
+    def _fresh_pages(self, hold_seconds: int = 60) -> Iterator[list[Any]]:
+        """The DLQ page by page (up to 10 letters), each letter once: the caller deletes (or moves)
+        a page before asking for the next, so it is held only meanwhile. Ends when the queue is
+        empty, or when a poll brings only letters seen before (their hold ran out because the
+        caller left them there: nothing new is coming)."""
+        seen: set[str] = set()
+        empty_polls = 0
+        while True:
+            page = self.client.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=LONG_POLL_SECONDS if empty_polls else 0, MessageAttributeNames=["All"],
+                AttributeNames=["SentTimestamp"],
+            ).get("Messages", [])
+            fresh = [self._parse(message) for message in page if message["MessageId"] not in seen]
+            seen.update(message["MessageId"] for message in page)
+            if fresh:
+                empty_polls = 0
+                yield fresh
+                continue
+            if page:
+                return
+            # An empty short poll does not mean an empty queue: stop only when the queue agrees.
+            empty_polls += 1
+            if empty_polls > MAX_EMPTY_POLLS or self._counts()[0] == 0:
+                return
 
     def _parse(self, message: dict[str, Any]) -> Any:
         return _parse(message)
