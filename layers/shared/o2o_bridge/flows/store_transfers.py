@@ -177,11 +177,6 @@ def open_exceptions(ctx: "FlowContext") -> list[dict[str, Any]]:
     return [record.data for record in ctx.records.list(ctx.ent_id, EXCEPTION)]
 
 
-# ctx.extras: the parts follow_other_inout wrote (by key; None: refused), and the parts of a
-# document _tell_store_of_confirmed just read, for tell_store (not listed a third time).
-PARTS_WRITTEN, PARTS_LISTED = "store_transfers.parts_written", "store_transfers.parts_listed"
-
-
 def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = None, known: Sequence[Any] = (),
                        book_with: list[Callable[[], Any]] | None = None) -> dict[str, Any]:
     """poll_jst_documents: read every open part from the warehouse; confirmed documents are
@@ -200,22 +195,14 @@ def follow_other_inout(ctx: "FlowContext", *, only: tuple[str, str] | None = Non
     if only and book_with is not None and _finish_with_caller(ctx, KINDS[only[0]], only[1], parts, known, summary,
                                                               book_with):
         return summary
-    written: dict[str, Any] = ctx.extras.setdefault(PARTS_WRITTEN, {})
-    written.clear()
-    try:
-        _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
-                                 and not _voided(p.data)], summary, known=known)
-        # One document's parts, each as this run left it: not listed again (unless a write of
-        # one was refused: then another poll changed it, and the parts are read afresh).
-        listed = [written.get(p.key, p) for p in parts] if only and None not in written.values() else None
-    finally:
-        ctx.extras.pop(PARTS_WRITTEN, None)
+    written: dict[str, Any] = {}  # the parts this run writes, by key (None: refused)
+    _read_in_warehouse(ctx, [p for p in parts if p.data.get("status") not in (CONFIRMED, STORE_REFUSED)
+                             and not _voided(p.data)], summary, known=known, written=written)
+    # One document's parts, each as this run left it: not listed again (unless a write of
+    # one was refused: then another poll changed it, and the parts are read afresh).
+    listed = [written.get(p.key, p) for p in parts] if only and None not in written.values() else None
     _tell_store_of_confirmed(ctx, summary, only, listed=listed)
     return summary
-
-
-# ctx.extras: where tell_store appends its bookkeeping for the caller's "done" (``_finish_with_caller``).
-BOOK_WITH = "store_transfers.book_with"
 
 
 def _finish_with_caller(ctx: "FlowContext", kind: DocumentKind, doc_no: str, parts: list, known: Sequence[Any],
@@ -247,16 +234,12 @@ def _finish_with_caller(ctx: "FlowContext", kind: DocumentKind, doc_no: str, par
     # confirm, and the store's step (told now) names the warehouse documents and the units.
     summary["confirmed"] += len(newly)
     payload = {"kind": kind.name, "doc_no": doc_no}
-    ctx.extras[PARTS_LISTED] = {(kind.name, doc_no): confirmed}
-    ctx.extras[BOOK_WITH] = book_with
     try:
-        told = kit.settle(ctx, tell_store, payload, trace_key=doc_no, parked_first=False)
+        told = kit.settle(ctx, _tell_store_over(confirmed, book_with=book_with), payload, trace_key=doc_no,
+                          parked_first=False)
     except Exception as exc:  # noqa: BLE001 - as the poll: set it aside (its replay lists the parts)
         told = {"outcome": "set_aside", "set_aside": kit.set_aside(ctx, tell_store, payload, trace_key=doc_no,
                                                                    error=exc)}
-    finally:
-        ctx.extras.pop(PARTS_LISTED, None)
-        ctx.extras.pop(BOOK_WITH, None)
     outcome = told.get("outcome")
     if outcome not in ("queued", "set_aside", "dead_lettered", "dead_lettered_before"):
         summary["store_told"] += 1
@@ -282,10 +265,11 @@ def _voided(part: dict[str, Any]) -> bool:
 
 
 def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int], *,
-                       known: Sequence[Any] = ()) -> None:
+                       known: Sequence[Any] = (), written: dict[str, Any] | None = None) -> None:
     """Each part's state in the warehouse: confirmed (with the confirmed lines), voided, or still
     waiting. A part that fails to be handled is set aside (kit.each_record) and the others go on.
-    ``known``: states the caller holds, not read again."""
+    ``known``: states the caller holds, not read again. ``written``: where each part's write is
+    kept (``_update_part``)."""
     pending = {str(p.data["io_id"]): p for p in parts}
     # A document the warehouse lists that cannot be read is found as a MalformedRow under its id:
     # that part is set aside with the reason (its follow_part replay reads it again).
@@ -293,7 +277,8 @@ def _read_in_warehouse(ctx: "FlowContext", parts: list, summary: dict[str, int],
     unknown = sorted(io_id for io_id in pending if io_id not in found)
     found.update({state.key if isinstance(state, MalformedRow) else state.warehouse_doc_id: state
                   for state in (ctx.warehouse.store_documents(unknown) if unknown else ())})
-    outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0])),
+    outcomes = kit.each_record(ctx, list(pending.items()), lambda item: _follow_part(ctx, item[1], found.get(item[0]),
+                                                                                 written=written),
                                step=follow_part, payload_of=lambda item: _part_payload(item[1]),
                                trace_key_of=lambda item: item[1].data["doc_no"])
     for outcome, count in outcomes.items():
@@ -304,7 +289,7 @@ def _part_payload(part) -> dict[str, Any]:
     return {"kind": part.data["kind"], "doc_no": part.data["doc_no"], "part": part.data["part"]}
 
 
-def _follow_part(ctx: "FlowContext", part, state) -> str:
+def _follow_part(ctx: "FlowContext", part, state, *, written: dict[str, Any] | None = None) -> str:
     system = ctx.warehouse.info.system
     io_id = str(part.data["io_id"])
     kind, doc_no = KINDS[part.data["kind"]], part.data["doc_no"]
@@ -315,13 +300,14 @@ def _follow_part(ctx: "FlowContext", part, state) -> str:
                              f"({state.source}: {state.problem})")
     if state.status == "confirmed":
         items = [{"sku_id": i.sku_id, "qty": i.qty} for i in state.lines] or part.data["items"]
-        if _update_part(ctx, part, status=CONFIRMED, confirmed_items=items, io_date=state.confirmed_at):
+        if _update_part(ctx, part, written=written, status=CONFIRMED, confirmed_items=items,
+                        io_date=state.confirmed_at):
             ctx.timeline.record(doc_no, ctx.ent_id, f"{system}.other_{kind.direction}.confirmed",
                                 {"io_id": io_id, "external_id": part.data["external_id"],
                                  "io_date": state.confirmed_at, "qty": sum(i["qty"] for i in items)})
         return "confirmed"
     if state.status == "voided":
-        if _update_part(ctx, part, status=state.detail, voided=True):
+        if _update_part(ctx, part, written=written, status=state.detail, voided=True):
             record_exception(ctx, kind, doc_no,
                              f"the warehouse's {kind.label} document {part.data['external_id']} (id {io_id}) was "
                              f"voided ({state.detail}) before the store was told",
@@ -367,16 +353,13 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
         if doc_parts and len(doc_parts) == doc_parts[0].data["parts"] and all(
                 p.data.get("status") == CONFIRMED for p in doc_parts):
             payload = {"kind": kind_name, "doc_no": doc_no}
-            # The parts just read go to tell_store with it (a retry of it lists them itself).
-            ctx.extras[PARTS_LISTED] = {(kind_name, doc_no): doc_parts}
             try:
-                told = kit.settle(ctx, tell_store, payload, trace_key=doc_no)
+                # The parts just read go to tell_store with it (a retry of it lists them itself).
+                told = kit.settle(ctx, _tell_store_over(doc_parts), payload, trace_key=doc_no)
             except Exception as exc:  # noqa: BLE001 - not a refusal: set it aside, tell the others
                 outcome = kit.set_aside(ctx, tell_store, payload, trace_key=doc_no, error=exc)
                 summary[outcome] = summary.get(outcome, 0) + 1
                 continue
-            finally:
-                ctx.extras.pop(PARTS_LISTED, None)
             if told.get("outcome") in ("dead_lettered", "dead_lettered_before"):
                 # The store refused (e.g. it does not know the document): stop asking it every
                 # poll; the exception and the dead letter (replayable) say what to do.
@@ -388,21 +371,40 @@ def _tell_store_of_confirmed(ctx: "FlowContext", summary: dict[str, int],
                 summary["store_told"] += 1
 
 
-def _update_part(ctx: "FlowContext", part, **changes: Any) -> bool:
-    """Write the part's new state unless another poll already did (False then)."""
+def _update_part(ctx: "FlowContext", part, *, written: dict[str, Any] | None = None, **changes: Any) -> bool:
+    """Write the part's new state unless another poll already did (False then). ``written``
+    (follow_other_inout's): the part as written is kept there by its key (None: refused), so one
+    document's parts are not listed again to tell the store."""
     stored = ctx.records.put(ctx.ent_id, OPEN, part.key, {**part.data, **changes}, expected_version=part.version)
-    written = ctx.extras.get(PARTS_WRITTEN)
-    if written is not None:  # follow_other_inout keeps what it wrote (None: refused)
+    if written is not None:
         written[part.key] = stored
     return stored is not None
 
 
 @kit.flow_command("store_transfers.tell_store")
 def tell_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
-    """P10 (配货 shipped) or P11 (退仓 received), once per store document, then stop following it."""
+    """P10 (配货 shipped) or P11 (退仓 received), once per store document, then stop following it.
+    Its parts are listed here (a retry, a replay); the poll hands over the parts it just read
+    (``_tell_store_over``)."""
+    return _tell_store_of(ctx, payload)
+
+
+def _tell_store_over(parts: list, *, book_with: list[Callable[[], Any]] | None = None) -> kit.FlowStep:
+    """``tell_store`` over the parts the caller just listed (not listed again), settled under
+    tell_store's own command: its retry, replay and parked marker are tell_store's, which lists
+    them afresh. ``book_with`` (``_finish_with_caller``): the parts' deletes are left there for the
+    caller's "done" (``_tell_store_booked``)."""
+
+    def step(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+        return _tell_store_of(ctx, payload, parts=parts, book_with=book_with)
+
+    step.command_name = tell_store.command_name  # type: ignore[attr-defined]
+    return step
+
+
+def _tell_store_of(ctx: "FlowContext", payload: dict[str, Any], *, parts: list | None = None,
+                   book_with: list[Callable[[], Any]] | None = None) -> dict[str, Any]:
     kind, doc_no = KINDS[payload["kind"]], payload["doc_no"]
-    parts = ctx.extras.pop(PARTS_LISTED, {}).get((payload["kind"], doc_no))
-    book_with = ctx.extras.pop(BOOK_WITH, None)
     if parts is None:
         parts = ctx.records.list(ctx.ent_id, OPEN, prefix=_part_prefix(kind, doc_no))
         if not parts:
