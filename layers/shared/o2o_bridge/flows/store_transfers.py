@@ -395,10 +395,10 @@ def _tell_store_over(parts: list, *, book_with: list[Callable[[], Any]] | None =
     them afresh. ``book_with`` (``_finish_with_caller``): the parts' deletes are left there for the
     caller's "done" (``_tell_store_booked``)."""
 
+    @kit.flow_command(tell_store.command_name)  # type: ignore[attr-defined]
     def step(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
         return _tell_store_of(ctx, payload, parts=parts, book_with=book_with)
 
-    step.command_name = tell_store.command_name  # type: ignore[attr-defined]
     return step
 
 
