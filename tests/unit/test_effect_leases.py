@@ -227,8 +227,7 @@ def test_a_claim_taken_with_an_earlier_block_is_the_one_effect_once_does_the_eff
     store = Downstream()
     claim = kit.claim_effect_with(ctx, KEY)
     assert claim is not None and done_record(ctx)["state"] == "running"
-    kit.keep_effect_claim(ctx, KEY, claim)
-    outcome = kit.effect_once(ctx, KEY, lambda: store.apply(KEY, "ok"))
+    outcome = kit.effect_once(ctx, KEY, lambda: store.apply(KEY, "ok"), taken=claim)
     assert (outcome.result, outcome.repeated, store.calls) == ("ok", False, 1)
     assert done_record(ctx)["state"] == "done"
     # Taken by someone else: none to keep, and a claim never kept waits out its lease as any other.
@@ -237,10 +236,9 @@ def test_a_claim_taken_with_an_earlier_block_is_the_one_effect_once_does_the_eff
     kit.claim_effect_with(ctx, other)
     with pytest.raises(kit.EffectInProgress):
         kit.effect_once(ctx, other, lambda: store.apply(other, "ok"))
-    # Kept and not needed: given back, so the next worker claims at once.
+    # Handed on and not needed: given back, so the next worker claims at once.
     third = "s1.dispatch:700003:1"
-    kit.keep_effect_claim(ctx, third, kit.claim_effect_with(ctx, third))
-    kit.give_back_effect_claim(ctx, third)
+    kit.give_back_effect_claim(ctx, third, kit.claim_effect_with(ctx, third))
     assert ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, third) is None
 
 

@@ -314,46 +314,36 @@ def lease_seconds_for(ctx: FlowContext) -> float:
 
 def effect_once(ctx: FlowContext, key: str, do: Callable[[], T], *, ttl_days: int | None = 400,
                 book: Callable[[T], Any] | None = None,
-                closing: Callable[[T], tuple[str, str, dict[str, Any], int | None, int | None] | None] | None = None
-                ) -> Outcome:
+                closing: Callable[[T], tuple[str, str, dict[str, Any], int | None, int | None] | None] | None = None,
+                taken: "Record | None" = None) -> Outcome:
     """Do ``do()`` once per (tenant, key) across every Lambda and every replay.
 
     See ``once``; the lease is ``lease_seconds_for(ctx)``. ``book(result)``: the effect's
     bookkeeping (its ledger, links, the timeline steps that say it happened), written with the
-    "done" in one request; see ``once``."""
-    taken = ctx.extras.get(EFFECT_CLAIMS, {}).pop((threading.get_ident(), key), None)
+    "done" in one request; see ``once``. ``taken``: the claim on ``key`` that ``claim_effect_with``
+    wrote with an earlier block of this piece of work, handed down by the caller: the effect is done
+    under it, nothing is claimed again."""
     return once(ctx.records, ctx.ent_id, key, do, lease_seconds=lease_seconds_for(ctx), now=ctx.now,
                 ttl_days=ttl_days, metric=ctx.metric, book=book, taken=taken, closing=closing)
-
-
-# ctx.extras: effect claims written with an earlier joined block of this piece of work (``claim_effect_with``),
-# by (thread, key), for the ``effect_once`` of that key to do the effect under.
-EFFECT_CLAIMS = "kit.effect_claims"
 
 
 def claim_effect_with(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> "Record | None":
     """Inside a joined block (``records.put_joined``'s ``writes``): the claim ``effect_once`` would
     take on ``key`` (a "running" record with the same lease, only if the key is unused), written
     with the block, so the step that does the effect next claims nothing. Once the block is
-    written, ``keep_effect_claim`` hands it to that ``effect_once`` of this piece of work;
-    unkept (the block refused, the step not run), it is an ordinary claim: taken over after its lease.
-    None when the key is in use (the effect's ``effect_once`` then answers it as usual)."""
+    written, the caller hands it to that step, for its ``effect_once(..., taken=claim)``; one not
+    handed on (the block refused, the step not run) is an ordinary claim: taken over after its
+    lease. None when the key is in use (the effect's ``effect_once`` then answers it as usual)."""
     running = {"state": "running",
                "lease_until": (ctx.now() + timedelta(seconds=lease_seconds_for(ctx))).isoformat()}
     claim, _ = ctx.records.put_or_current(ctx.ent_id, EFFECT_KIND, key, running, ttl_days=ttl_days)
     return claim
 
 
-def keep_effect_claim(ctx: FlowContext, key: str, claim: "Record | None") -> None:
-    """The claim ``claim_effect_with`` wrote, for this piece of work's ``effect_once`` of ``key``."""
-    if claim is not None:
-        ctx.extras.setdefault(EFFECT_CLAIMS, {})[(threading.get_ident(), key)] = claim
-
-
-def give_back_effect_claim(ctx: FlowContext, key: str, *, ttl_days: int | None = 400) -> None:
-    """A kept claim whose effect this piece of work will not do after all: released, as ``once``
-    releases a claim whose effect failed."""
-    claim = ctx.extras.get(EFFECT_CLAIMS, {}).pop((threading.get_ident(), key), None)
+def give_back_effect_claim(ctx: FlowContext, key: str, claim: "Record | None", *,
+                           ttl_days: int | None = 400) -> None:
+    """A claim ``claim_effect_with`` wrote on ``key`` (None: none) whose effect this piece of work
+    will not do after all: released, as ``once`` releases a claim whose effect failed."""
     if claim is not None and not _release(ctx.records, ctx.ent_id, key, claim.version, "not done", ttl_days):
         ctx.metric("EffectLeaseLost", 1)
 

@@ -18,6 +18,7 @@ from .exceptions import park, resolve_exception
 from .order import ORDER_KIND, ORDER_TTL_DAYS, Order, change_order, load_order, routing_done
 
 if TYPE_CHECKING:
+    from ...ports.state import Record
     from ..kit import FlowContext
 
 # Links are one to one and an outbound may go to several stores in turn, so a fulfilment
@@ -125,10 +126,27 @@ def dispatch(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | No
 @flow_command("s1.create_at_store")
 def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
     """P1 at the routed store (Idempotency-Key from io_id, store and route number); link; mark dispatched."""
+    return _create_at_store(ctx, payload, taken=None)
+
+
+def create_at_store_under(claim: "Record | None") -> "kit.FlowStep":
+    """``create_at_store`` under the claim of its effect a reroute wrote with the route
+    (``kit.claim_effect_with``): nothing claimed again. Attempted under create_at_store's own
+    command: a retry claims as usual (the effect failed: this claim was given back; the step failed
+    before it: the claim waits out its lease, as one never handed on)."""
+
+    @flow_command(create_at_store.command_name)  # type: ignore[attr-defined]
+    def step(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any] | None:
+        return _create_at_store(ctx, payload, taken=claim)
+
+    return step
+
+
+def _create_at_store(ctx: "FlowContext", payload: dict[str, Any], *, taken: "Record | None") -> dict[str, Any] | None:
     io_id, route_no, store_code = str(payload["io_id"]), int(payload["route_no"]), payload["store_code"]
     order = load_order(ctx, io_id)
     if order is None or (order.status != "cancelled" and not order.still_routing(route_no)):
-        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")  # taken with a reroute: not needed
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}", taken)  # taken with a reroute: not needed
         return None
 
     def create() -> dict[str, Any]:
@@ -144,7 +162,7 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))
-        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")
+        kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}", taken)
         return None  # JST cancelled it before the store heard of it
     closed: dict[str, Any] = {}
 
@@ -181,7 +199,7 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
             resolve_exception(ctx, io_id)
 
     try:
-        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing)
+        outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing, taken=taken)
     except PermanentError as exc:
         routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
         reservations.release(ctx, store_code, io_id, order.data.get("items", []))

@@ -21,12 +21,13 @@ from .. import kit, ledger_facts, pickup_clock, reservations, routing
 from ..kit import attempt
 from ..offline_warehouse_rules import SELF_MALL_ORDER
 from .confirmations import confirm_outbound
-from .dispatch import create_at_store, dispatch, hold_routed, routed, routed_step, to_route
+from .dispatch import create_at_store_under, dispatch, hold_routed, routed, routed_step, to_route
 from .exceptions import EXCEPTION_KIND, resolve_exception
 from .order import ATTEMPTS, ORDER_KIND, ORDER_TTL_DAYS, ROUTED, ROUTING_KIND, Order, OrderChanged, change_order, \
     load_order, note_routing, routed_on
 
 if TYPE_CHECKING:
+    from ...ports.state import Record
     from ..kit import FlowContext
 
 
@@ -119,9 +120,10 @@ def route_again_after_rejection(ctx: "FlowContext", payload: dict[str, Any]) -> 
     # the order's change would otherwise leave it unwritten, the repeat stopping at the order.
     ledger_facts.rejected(ctx, order.data, store_code=store_code, fulfilment_id=fulfilment_id, reason=reason,
                           at=payload.get("at"))
-    route = _reject_and_route(ctx, io_id, store_code, fulfilment_id, reason, named_skus)
+    route, claim = _reject_and_route(ctx, io_id, store_code, fulfilment_id, reason, named_skus)
     if route is not None:
-        attempt(ctx, create_at_store, route, trace_key=io_id)
+        # The second store's order is created under the claim taken with the route.
+        attempt(ctx, create_at_store_under(claim), route, trace_key=io_id)
         return
     # No store left, a race lost, or a rejection of an older fulfilment: noted on its own, and the
     # dispatch routes (or parks) the order as it does any.
@@ -147,15 +149,16 @@ class _NotRouted(Exception):
 
 
 def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilment_id: str, reason: str,
-                      named_skus: list[str] | None) -> dict[str, Any] | None:
+                      named_skus: list[str] | None) -> tuple[dict[str, Any] | None, "Record | None"]:
     """The rejection of the store's current order, and the next route, in one request: the route is
     decided first (routing.py reads what ``_read_ahead`` read, and the stores' stock), then the
     routing marker, the first store's release and marks, the second store's capacity slot and
     holds, the claim of the store order's creation and, last, the order rejected and routed again
     with the route's decision on it (``Order.routed``: no effect record of the route) are one
     transaction (``records.put_joined``, the order's put conditional on the version read). The
-    payload of ``create_at_store`` for that route; None when it went another way (no store left,
-    the order changed, a concurrent order took the store meanwhile: the caller notes the rejection
+    payload of ``create_at_store`` for that route, with the claim of its effect for it to do the
+    effect under (``create_at_store_under``); None when it went another way (no store left, the
+    order changed, a concurrent order took the store meanwhile: the caller notes the rejection
     alone and the dispatch routes as it does any).
 
     The order goes last because it carries the decision: an order that names its route's store
@@ -165,17 +168,17 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
     the caller's). An order refused after the holds were taken one at a time gives them back."""
     current = load_order(ctx, io_id)
     if current is None:
-        return None
+        return None, None
     before = dict(current.data)
     order = Order(current.version, dict(before))
     order.reject(store_code, fulfilment_id, reason, named_skus)
     after = order.data
     if after == before or after.get("status") != "routing" or after.get("forced_store"):
-        return None
+        return None, None
     route_no = int(after["route_no"])
     decision = routing.route_outbound(ctx, to_route(after), rejected_by=[r["store_code"] for r in after["rejections"]])
     if decision.store_code is None:
-        return None  # parked by the dispatch, as any order no store can take
+        return None, None  # parked by the dispatch, as any order no store can take
     day = routing.shanghai_day(ctx)
     result = routed(ctx, decision, io_id, route_no, day, step=False)
     after = {**after, ROUTED: {"route_no": route_no, "store_code": result["store_code"], "day": day,
@@ -199,17 +202,17 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         written, _ = ctx.records.put_joined(ctx.ent_id, ORDER_KIND, io_id, after, expected_version=current.version,
                                             ttl_days=ORDER_TTL_DAYS, writes=writes)
     except _NotRouted:
-        return None
-    kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
+        return None, None
+    claim = claimed[-1] if claimed else None
     if written is None:  # the order changed after the holds were taken one at a time: given back
         routing.release_capacity(ctx, result["store_code"], io_id, day)
         reservations.release(ctx, result["store_code"], io_id, after["items"])
-        kit.give_back_effect_claim(ctx, dispatch_key)
-        return None
+        kit.give_back_effect_claim(ctx, dispatch_key, claim)
+        return None, None
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
     routed_step(ctx, decision, io_id, route_no)
     return {"io_id": io_id, "route_no": route_no, "store_code": result["store_code"], "day": day,
-            "at": result["at"]}
+            "at": result["at"]}, claim
 
 
 def _alongside(ctx: "FlowContext", io_id: str, before: dict[str, Any], after: dict[str, Any], store_code: str,
