@@ -77,8 +77,8 @@ def test_events_during_a_flush_are_left_dirty_for_the_next_one(ctx, jst, monkeyp
     stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx)
     real = stock_sync.offline_quantities
 
-    def event_arrives_meanwhile(c, skus):
-        result = real(c, skus)
+    def event_arrives_meanwhile(c, skus, **read):
+        result = real(c, skus, **read)
         stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 2)), ctx)
         return result
 
