@@ -100,6 +100,26 @@ def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[i
     http.close()
 
 
+def item_atomic_moto() -> None:
+    """Real DynamoDB applies a conditional write, and a transaction, atomically; the moto server
+    (threads in this process) checks and writes without a lock, so two requests can both pass the
+    same condition, and a transaction (slower there) races more often than a put. Give moto that one
+    property of the real service, as tests/jst/conftest.py does for the limiter's concurrency tests."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, atomic)
+
+
 def busiest(times: list[float], span: float) -> int:
     times = sorted(times)
     return max((bisect.bisect_right(times, t + span - 1e-9) - i for i, t in enumerate(times)), default=0)
@@ -132,6 +152,7 @@ def main() -> int:
     from o2o_local.template import load_template
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    item_atomic_moto()
     with MotoServer(port=0) as aws, JstSandbox("127.0.0.1", port=0) as jst:
         names = bootstrap(load_template(), aws.url, log=lambda _line: None)
         jst.seed_demo()
