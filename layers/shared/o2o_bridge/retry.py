@@ -28,6 +28,7 @@ SQS_MAX_DELAY_SECONDS = 900
 # tenant cached reads them with the tenant in one request (TenantRepository.get_with_records) and
 # the command's RecordRepository answers them from there (remember_read).
 READ_AHEAD = "reads"
+READ_AHEAD_MAX = 99  # with the tenant's item: one BatchGetItem (the rest the command reads itself)
 
 
 def _now() -> datetime:
@@ -99,8 +100,9 @@ def _read_ahead(envelope: RetryEnvelope) -> list[tuple[str, str]]:
     named = envelope.payload.get(READ_AHEAD)
     if not isinstance(named, list):
         return []
-    return [(pair[0], pair[1]) for pair in named
-            if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)]
+    wanted = [(pair[0], pair[1]) for pair in named
+              if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)]
+    return list(dict.fromkeys(wanted))[:READ_AHEAD_MAX]
 
 
 def backoff_seconds(attempts: int, base: int, rand: Callable[[], float] = random.random) -> int:

@@ -750,7 +750,7 @@ def _queue_flush(ctx: "FlowContext", flush_id: str, skus: Sequence[str] = ()) ->
     """``skus``: the SKUs the flush is queued for, which it reads with the marker (others it finds
     among the marker's members and reads after)."""
     from ..ports import TogetherWrite
-    from ..retry import RetryEnvelope  # only store events pay for the envelope model
+    from ..retry import READ_AHEAD, READ_AHEAD_MAX, RetryEnvelope  # only store events pay for the envelope model
 
     delay = ctx.tenant.stock.coalesce_seconds
     hinted = [sku for sku in skus if sku != OVERFLOW][:MEMBERS_MAX]
@@ -770,10 +770,6 @@ def _queue_flush(ctx: "FlowContext", flush_id: str, skus: Sequence[str] = ()) ->
             DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "unqueued": True, "listed": True, **NOT_A_SKU},
             rank=0, rank_below=2 ** 62, ttl_days=DIRTY_TTL_DAYS)])
         raise
-
-
-READ_AHEAD = "reads"  # retry.READ_AHEAD: the payload's records the worker reads with the tenant
-READ_AHEAD_MAX = 99  # one BatchGetItem with the tenant's item
 
 
 def _flush_reads(ctx: "FlowContext", flush_id: str, hinted: Sequence[str]) -> list[tuple[str, str]]:
