@@ -79,17 +79,26 @@ class NightlyRunError(BridgeError):
 
 
 def event_path_figures(ctx: "FlowContext") -> dict[str, Any]:
-    """What the near-real-time path last sent JST per SKU: a flush's figures per SKU (EVENT_PUSHED,
-    a flush that recorded them after its upload) and per flush (TAKEN, a flush that closed its
-    window with its upload's grant), the latest of each SKU."""
-    latest: dict[str, tuple[str, Any]] = {r.key: (str(r.data.get("at") or ""), r.data.get("qty"))
-                                          for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    """What the near-real-time path last sent JST per SKU (``event_path_sent`` without the times)."""
+    return {sku: qty for sku, (_, qty) in event_path_sent(ctx).items()}
+
+
+def event_path_sent(ctx: "FlowContext", sku: str | None = None) -> dict[str, tuple[str, Any]]:
+    """SKU -> (when, qty) the near-real-time path last sent JST (``sku``: that one only): a flush's
+    figures per SKU (EVENT_PUSHED, a flush that recorded them after its upload) and per flush
+    (TAKEN, a flush that closed its window with its upload's grant: kept 2 days), the latest."""
+    if sku is None:
+        latest = {r.key: (str(r.data.get("at") or ""), r.data.get("qty"))
+                  for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    else:
+        record = ctx.records.get(ctx.ent_id, EVENT_PUSHED, sku)
+        latest = {sku: (str(record.data.get("at") or ""), record.data.get("qty"))} if record else {}
     for record in ctx.records.list(ctx.ent_id, TAKEN):
         at = str(record.data.get("at") or "")
-        for sku, qty in (record.data.get("sent") or {}).items():
-            if sku not in latest or latest[sku][0] <= at:
-                latest[sku] = (at, qty)
-    return {sku: qty for sku, (_, qty) in latest.items()}
+        for name, qty in (record.data.get("sent") or {}).items():
+            if (sku is None or name == sku) and (name not in latest or latest[name][0] <= at):
+                latest[name] = (at, qty)
+    return latest
 
 
 def pack(value: Any) -> str:
