@@ -18,6 +18,7 @@ No assertions.
 
     .venv/bin/python bench/shared_rate_limit.py                    # 4 processes, 5/s 100/min, 30 s
     .venv/bin/python bench/shared_rate_limit.py --per-minute 1000 --seconds 20
+    .venv/bin/python bench/shared_rate_limit.py --riders   # each grant carries a record write (GrantRiders)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ PATH = "/open/shops/query"
 
 
 def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[int, int], margin_ms: int,
-           start_at: float, stop_at: float, results: Any) -> None:
+           start_at: float, stop_at: float, results: Any, riders: bool = False) -> None:
     """One 'container': its own boto3 client, its own limiter object, the shared grant log."""
     for extra in (ROOT / "layers" / "shared", ROOT / "local"):
         sys.path.insert(0, str(extra))
@@ -56,13 +57,23 @@ def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[i
 
     creds = DEMO["credentials"]
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    requests = {"PutItem": 0, "GetItem": 0}
+    requests = {"PutItem": 0, "GetItem": 0, "TransactWriteItems": 0}
 
     def count(event_name: str, **_: Any) -> None:  # counted by botocore, outside the limiter
         requests[event_name.rsplit(".", 1)[-1]] += 1
 
     dynamodb.meta.events.register("before-call.dynamodb.PutItem", count)
     dynamodb.meta.events.register("before-call.dynamodb.GetItem", count)
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", count)
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+    from o2o_bridge.ports import GrantRiders, TogetherWrite
+
+    store = DynamoStateStore(dynamodb, table)
+    sent = 0
+
+    def rider() -> Any:  # what a stock flush's close is to its upload: a record write in the grant's request
+        return GrantRiders("bench", [TogetherWrite("bench.rider", f"{number}-{sent}", {"n": sent})], None,
+                           store.write_records_together)
     limiter = DynamoSlidingLogLimiter(dynamodb, table, creds["app_key"],
                                       windows_for(*limits), margin_seconds=margin_ms / 1000,
                                       max_wait_seconds=stop_at - time.time())
@@ -76,16 +87,37 @@ def worker(number: int, endpoint: str, table: str, jst_url: str, limits: tuple[i
     time.sleep(max(0.0, start_at - time.time()))
     while time.time() < stop_at:
         try:
-            client.call(PATH, {"page_index": 1, "page_size": 10})
+            client.call(PATH, {"page_index": 1, "page_size": 10}, **({"riders": rider()} if riders else {}))
             ok += 1
+            sent += 1
         except JstRateLimited as exc:
             if exc.code in (199, 200):  # JST refused a call our limiter allowed
                 refused += 1
                 time.sleep(exc.retry_after_seconds or 1.0)
             else:  # our own limiter asked to wait past the run's end: no call, wait for the end
                 time.sleep(max(0.0, min(float(exc.retry_after_seconds or 1.0), stop_at - time.time())))
-    results.put((number, ok, refused, requests["PutItem"], requests["GetItem"]))
+    results.put((number, ok, refused, requests["PutItem"] + requests["TransactWriteItems"], requests["GetItem"]))
     http.close()
+
+
+def item_atomic_moto() -> None:
+    """Real DynamoDB applies a conditional write, and a transaction, atomically; the moto server
+    (threads in this process) checks and writes without a lock, so two requests can both pass the
+    same condition, and a transaction (slower there) races more often than a put. Give moto that one
+    property of the real service, as tests/jst/conftest.py does for the limiter's concurrency tests."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, atomic)
 
 
 def busiest(times: list[float], span: float) -> int:
@@ -110,6 +142,8 @@ def main() -> int:
                         help="each call reaches the JST sandbox this much later (before it is counted)")
     parser.add_argument("--jst-jitter-ms", type=int, default=0,
                         help="and up to this much more, drawn per call (calls overtake each other)")
+    parser.add_argument("--riders", action="store_true",
+                        help="every call carries a record write in its grant's request (ports.GrantRiders)")
     args = parser.parse_args()
 
     from o2o_local.bootstrap import bootstrap
@@ -118,6 +152,7 @@ def main() -> int:
     from o2o_local.template import load_template
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    item_atomic_moto()
     with MotoServer(port=0) as aws, JstSandbox("127.0.0.1", port=0) as jst:
         names = bootstrap(load_template(), aws.url, log=lambda _line: None)
         jst.seed_demo()
@@ -130,7 +165,7 @@ def main() -> int:
         results = context.Queue()
         processes = [context.Process(target=worker, args=(i, aws.url, names["StateTable"], jst.url,
                                                           (args.per_second, args.per_minute), args.margin_ms,
-                                                          start_at, stop_at, results))
+                                                          start_at, stop_at, results, args.riders))
                      for i in range(args.processes)]
         for p in processes:
             p.start()
@@ -148,7 +183,8 @@ def main() -> int:
     print(f"{args.processes} processes sharing one JST app's limit ({args.per_second}/s, {args.per_minute}/min) "
           f"through DynamoDB for {args.seconds:g} s; sliding margin {args.margin_ms} ms; counted at the JST sandbox"
           + (f"; each call reaches it {args.jst_latency_ms} ms + up to {args.jst_jitter_ms} ms later"
-             if args.jst_latency_ms or args.jst_jitter_ms else "") + ".")
+             if args.jst_latency_ms or args.jst_jitter_ms else "")
+          + ("; every grant carries a record write (one TransactWriteItems)" if args.riders else "") + ".")
     print(f"  accepted calls     {len(accepted)} in the run's {span:g} s, of at most {most} the sandbox's sliding "
           f"windows allow -> use {len(accepted) / most:.0%} (goal >= 90 %); {late} granted before the end arrived after it")
     print(f"  refused calls      {len(refused)} (199: {sum(c['code'] == 199 for c in refused)}, "

@@ -19,6 +19,9 @@ class FakeTenants:
     def get(self, ent_id):
         return self.tenants.get(ent_id)
 
+    def get_with_records(self, ent_id, wanted):
+        return self.get(ent_id), None  # nothing read ahead: the records are in memory
+
     def put(self, tenant) -> None:
         self.tenants[tenant.ent_id] = tenant
 
@@ -136,6 +139,9 @@ class FakeRecords:
                         datetime.now(timezone.utc), current.marks if current else frozenset())
         self.items[(ent_id, kind, key)] = record
         return record
+
+    def remember_read(self, ent_id, wanted, found):
+        pass  # nothing to remember: every read is in memory
 
     def prefetch(self, ent_id, wanted):
         """In memory every read is free: nothing to read ahead."""

@@ -7,7 +7,11 @@ queued retry) — i.e. between every downstream call and its bookkeeping, and be
 claim and its completion. A document claim's completion (``records.complete``, which may carry
 the effect's bookkeeping, and ``records.complete_together``, the joined "done" of several
 claims) is a crash point right before it as well (BEFORE_AND_AFTER): the invocation dies with
-its work done and the "done" not written, whatever else ran in process since the last write. ``Killed`` is raised there, and from then on every call the dead
+its work done and the "done" not written, whatever else ran in process since the last write.
+Writes that ride with an outside call's rate-limit grant (ports.GrantRiders, a stock flush closing
+its window before its upload) are written through the flow's guarded ``records.write_together``
+inside the call, before the call goes out: a crash point between them and the call, and the call's
+own crash point after it. ``Killed`` is raised there, and from then on every call the dead
 invocation makes raises ``Killed`` too (a killed Lambda writes nothing more: no release of its
 claim, no retry envelope), until the harness revives the world as the next invocation.
 

@@ -56,7 +56,9 @@ class BookingJst(FakeJst):
                                            "type": d["type"], "wms_co_id": d["wms_co_id"]})
                 for d in self.documents if d["external_id"] in so_ids]
 
-    def upload_inventory(self, *, wms_co_id, so_id_prefix, items, type="check", remark=None):
+    def upload_inventory(self, *, wms_co_id, so_id_prefix, items, type="check", remark=None, riders=None):
+        if riders is not None:  # written with the upload's grant, before the upload goes out
+            riders.send_apart()
         self.faults.check("upload_inventory", JstTransientError)
         so_id = f"{so_id_prefix}-1"
         if any(c["so_id"] == so_id for c in self.counts):

@@ -92,8 +92,10 @@ class FakeJst:
         return [Inventory.model_validate(r) for (w, s), r in self.inventory.items()
                 if s in set(sku_ids) and (wms_co_id is None or w == wms_co_id)]
 
-    def upload_inventory(self, *, wms_co_id, so_id_prefix, items, type="check", remark=None):
+    def upload_inventory(self, *, wms_co_id, so_id_prefix, items, type="check", remark=None, riders=None):
         assert 1 <= len(items) <= 500 and type == "check"
+        if riders is not None:  # written with the upload's grant, before the upload goes out (it may fail after)
+            riders.send_apart()
         self.faults.check("upload_inventory", JstTransientError)
         so_id = f"{so_id_prefix}-1"
         self.upload_calls.append(so_id)

@@ -77,8 +77,8 @@ def test_events_during_a_flush_are_left_dirty_for_the_next_one(ctx, jst, monkeyp
     stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1)), ctx)
     real = stock_sync.offline_quantities
 
-    def event_arrives_meanwhile(c, skus):
-        result = real(c, skus)
+    def event_arrives_meanwhile(c, skus, **read):
+        result = real(c, skus, **read)
         stock_sync.on_stock_changed(stock_changed("S001", ("A", 2, 2)), ctx)
         return result
 
@@ -198,3 +198,24 @@ def test_a_flush_reads_its_marker_and_the_levels_it_was_queued_for_in_one_batch(
     [batch] = reads  # the marker with the levels (and what orders hold there), nothing read after
     assert batch[:3] == [(stock_sync.DIRTY, stock_sync.MARKER), (stock_sync.STORE_LEVEL, "A|S001"),
                          (stock_sync.STORE_LEVEL, "A|S002")]
+
+
+def test_what_a_flush_sent_with_its_grant_is_the_event_paths_figure_for_the_nightly_drift(ctx, jst, store):
+    """A flush that closed its window with its upload's grant keeps what it sent in one TAKEN record
+    (no item a SKU): the 02:10 run reads it as what the event path last sent (no drift for it) and
+    `o2o stock show` as the last event push."""
+    from o2o_bridge.flows import stock_nightly
+
+    store.set_store("S001", "A", 5, version=1)
+    store.set_store("S001", "B", 2, version=1)
+    store.set_store("S002", "A", 0, version=1)
+    store.set_store("S002", "B", 1, version=1)
+    stock_sync.on_stock_changed(stock_changed("S001", ("A", 5, 1), ("B", 2, 1)), ctx)
+    stock_sync.on_stock_changed(stock_changed("S002", ("A", 0, 1), ("B", 1, 1)), ctx)
+    drain_retries(ctx)
+    [taken] = ctx.records.list("10010", stock_sync.TAKEN)
+    assert taken.data["sent"] == {"A": 5, "B": 3} and ctx.records.list("10010", stock_sync.EVENT_PUSHED) == []
+    assert stock_nightly.event_path_figures(ctx) == {"A": 5, "B": 3}
+    assert stock_nightly.event_path_sent(ctx, "B")["B"][1] == 3
+    first = stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
+    assert first["drift"] == 0

@@ -89,7 +89,11 @@ class AwsMeter:
         detail = json.loads(body or b"{}")
         key = detail.get("Key") or detail.get("Item") or {}
         pk = str(next(iter(key.get("pk", {}).values()), ""))
-        if pk.startswith(RATE_LIMITER_KEYS):
+        # A transaction counts too when it carries the limiter's grant (records riding along with it).
+        grants = [i for i in detail.get("TransactItems", []) for w in i.values()
+                  if str(next(iter((w.get("Key") or w.get("Item") or {}).get("pk", {}).values()), "")).startswith(
+                      RATE_LIMITER_KEYS)]
+        if pk.startswith(RATE_LIMITER_KEYS) or grants:
             self.tally.rate_limiter += 1
         if self.trace is not None:
             where = "/".join(str(next(iter(key[k].values()))) for k in ("pk", "sk") if k in key)

@@ -519,3 +519,97 @@ def test_four_workers_calling_through_dynamodb_keep_to_the_limit_wherever_jst_re
     assert not any(t.is_alive() for t in threads) and failures == [], failures
     assert most_in_any_window(calls, 1.0) <= limit, sorted(calls)
     assert len(calls) >= limit * seconds - 1, sorted(calls)   # the limit used (a slot may straddle the end)
+
+
+# --- record writes riding with a grant (ports.GrantRiders) -------------------------------------
+class _CountingClient:
+    """The DynamoDB client, counting the requests made through it."""
+
+    def __init__(self, client) -> None:
+        self.client, self.calls = client, Counter()
+
+    def __getattr__(self, name):
+        attr = getattr(self.client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            self.calls[name] += 1
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def _riders(store, *writes):
+    from o2o_bridge.ports import GrantRiders
+
+    return GrantRiders("10010", list(writes), ("stock:offline", "stock.offline.uploaded", {"skus": 1}),
+                       store.write_records_together)
+
+
+def test_riders_go_in_the_grants_own_request(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+    from o2o_bridge.ports import TogetherWrite
+
+    client = _CountingClient(boto3.client("dynamodb"))
+    store = DynamoStateStore(client.client, aws["STATE_TABLE"])
+    limiter = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-riders", windows_for(5, 100))
+    riders = _riders(store, TogetherWrite("stock.flush_taken", "f1", {"sent": {"A": 3}}, expect_version=True))
+    with limiter.calling(riders):
+        assert riders.written  # before the call goes out
+    assert client.calls == Counter({"transact_write_items": 1})  # one request: the grant and its riders
+    assert store.get_record("10010", "stock.flush_taken", "f1").data == {"sent": {"A": 3}}
+    assert limiter._known.version == 1
+
+
+def test_a_refused_rider_is_told_apart_from_a_lost_grant_and_the_grant_goes_alone(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+    from o2o_bridge.ports import TogetherWrite
+
+    client = _CountingClient(boto3.client("dynamodb"))
+    store = DynamoStateStore(client.client, aws["STATE_TABLE"])
+    store.put_record("10010", "stock.flush_taken", "f2", {"sent": {}})  # the rider's condition (absent) fails
+    limiter = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-riders-refused", windows_for(5, 100))
+    riders = _riders(store, TogetherWrite("stock.flush_taken", "f2", {"sent": {"A": 3}}, expect_version=True),
+                     TogetherWrite("stock.dirty", " flush", {"closed": True}))
+    with limiter.calling(riders):
+        pass
+    assert riders.sent and not riders.written
+    assert [failed for failed, _ in riders.refused] == [True, False]
+    assert riders.refused[0][1].data == {"sent": {}}  # what is stored came back with the refusal
+    assert store.get_record("10010", "stock.dirty", " flush") is None  # nothing of the riders written
+    # the grant's condition held: it is written alone next (no re-decision on a lost race)
+    assert client.calls == Counter({"transact_write_items": 1, "put_item": 1}) and limiter._known.version == 1
+
+
+def test_riders_wait_for_the_grant_a_lost_race_decides_again(aws):
+    from o2o_bridge.connectors.aws.dynamodb_state import DynamoStateStore
+    from o2o_bridge.ports import TogetherWrite
+
+    client = _CountingClient(boto3.client("dynamodb"))
+    store = DynamoStateStore(client.client, aws["STATE_TABLE"])
+    ahead = DynamoSlidingLogLimiter(client.client, aws["STATE_TABLE"], "app-riders-race", windows_for(5, 100))
+    ahead.acquire()  # another container took a grant: this limiter's view (nothing stored) is stale
+    limiter = DynamoSlidingLogLimiter(client, aws["STATE_TABLE"], "app-riders-race", windows_for(5, 100))
+    riders = _riders(store, TogetherWrite("stock.flush_taken", "f3", {"sent": {"A": 1}}, expect_version=True))
+    with limiter.calling(riders):
+        assert riders.written
+    # refused on the grant alone (the riders' conditions held): decided again on the counts returned,
+    # the riders in the second request with it
+    assert client.calls == Counter({"transact_write_items": 2}) and limiter._known.version == 2
+    assert store.get_record("10010", "stock.flush_taken", "f3") is not None
+
+
+def test_a_limiter_that_cannot_join_writes_the_riders_first():
+    from fakes import FakeRecords
+    from o2o_bridge.ports import GrantRiders, TogetherWrite
+
+    records = FakeRecords()
+    riders = GrantRiders("10010", [TogetherWrite("k", "a", {"x": 1})], None, records.write_together)
+    clock = FakeClock()
+    with sliding(clock, windows_for(5, 100)).calling(riders):
+        assert riders.written and records.get("10010", "k", "a").data == {"x": 1}
+    refused = GrantRiders("10010", [TogetherWrite("k", "a", {"x": 2}, expect_version=True)], None,
+                          records.write_together)
+    with InMemoryRateLimiter("app", windows_for(5, 100), clock=clock, sleep=clock.sleep).calling(refused):
+        assert refused.sent and not refused.written and records.get("10010", "k", "a").data == {"x": 1}

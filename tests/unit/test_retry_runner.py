@@ -153,3 +153,27 @@ def test_a_redelivered_attempt_never_forks_its_retry_chain():
     assert [e.attempts for e, _ in queue.queued] == [2]
     assert runner.run(first.replayed()) == "retrying"  # a replay after the fix is a new chain
     assert [(e.replays, e.attempts) for e, _ in queue.queued] == [(0, 2), (1, 1)]
+
+
+def test_the_records_a_payload_names_are_read_with_the_tenant_and_handed_to_its_command(world):
+    """retry.READ_AHEAD: a tenant store that reads them with the tenant hands them over; the
+    command's context has them (wiring passes them to its RecordRepository.remember_read)."""
+    registry, queue, timeline, _ = world
+    tenant = parse_tenant(demo_doc())
+
+    class ReadingTenants(FakeTenants):
+        def get_with_records(self, ent_id, wanted):
+            self.asked = wanted
+            return self.get(ent_id), {wanted[0]: "the marker"}
+
+    tenants = ReadingTenants(tenant)
+    runner = RetryRunner(registry, queue, tenants, timeline, max_attempts=3, base_delay_seconds=10)
+    seen = []
+    registry.register("stock.flush_offline")(lambda ctx: seen.append(ctx.read_ahead))
+    reads = [["stock.dirty", " flush"], ["stock.store", "A|S001"], ["not", "a", "pair"]]
+    assert runner.run(RetryEnvelope(command="stock.flush_offline", ent_id="10010",
+                                    payload={"flush_id": "f", "reads": reads})) == "done"
+    wanted = [("stock.dirty", " flush"), ("stock.store", "A|S001")]
+    assert tenants.asked == wanted and seen == [(wanted, {("stock.dirty", " flush"): "the marker"})]
+    assert runner.run(RetryEnvelope(command="stock.flush_offline", ent_id="10010", payload={})) == "done"
+    assert seen[-1] is None  # nothing named: the tenant alone, as before

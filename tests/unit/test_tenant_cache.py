@@ -33,3 +33,39 @@ def test_a_cache_time_that_is_not_a_number_is_a_clear_configuration_error(monkey
            "O2O_TENANT_CACHE_SECONDS": "a minute"}
     with pytest.raises(ConfigurationError, match="O2O_TENANT_CACHE_SECONDS"):
         Settings.from_env(env)
+
+
+def test_a_tenant_not_cached_is_read_with_the_records_the_work_names_in_one_request(aws):
+    """A queued stock flush names what it reads first (its marker, its levels): a worker that has
+    no tenant cached reads the tenant with them (one BatchGetItem); the work's RecordView then
+    answers its batch of them from there. A cached tenant: nothing read ahead."""
+    from collections import Counter
+
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    runtime.reset()
+    client = runtime.aws_client("dynamodb")
+    calls = Counter()
+    client.meta.events.register("before-call.dynamodb", lambda event_name, **_: calls.update([event_name]))
+    writer = DynamoStateStore(client, runtime.settings().state_table)
+    writer.put(parse_tenant(demo_doc()))
+    writer.put_record("10010", "stock.store", "A|S001", {"qty": 3, "version": 1})
+    calls.clear()
+    store = DynamoStateStore(client, runtime.settings().state_table)  # a new container: nothing cached
+    wanted = [("stock.dirty", " flush"), ("stock.store", "A|S001")]
+    tenant, found = store.get_with_records("10010", wanted)
+    assert tenant.ent_id == "10010" and list(found) == [("stock.store", "A|S001")]
+    assert calls == Counter({"before-call.dynamodb.BatchGetItem": 1})
+    records = RecordView(store)
+    records.remember_read("10010", wanted, found)
+    assert records.get_many_of("10010", wanted)[("stock.store", "A|S001")].data["qty"] == 3
+    assert records.get_many_of("10010", wanted[:1]) == {}  # absent, as read
+    assert calls == Counter({"before-call.dynamodb.BatchGetItem": 1})  # answered from what was read
+    from o2o_bridge.ports import TogetherWrite
+
+    records.write_together("10010", [TogetherWrite("stock.store", "A|S001", {"qty": 4, "version": 2})])
+    calls.clear()
+    # a write of this work: what it touched is read again
+    assert records.get_many_of("10010", wanted)[("stock.store", "A|S001")].data["qty"] == 4
+    assert store.get_with_records("10010", wanted) == (tenant, None)  # cached now: nothing read ahead
+    assert calls == Counter({"before-call.dynamodb.BatchGetItem": 1})

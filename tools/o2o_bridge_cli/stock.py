@@ -113,9 +113,9 @@ def show_sku(args) -> int:
     marker = ctx.records.get(ent, stock_sync.DIRTY, stock_sync.MARKER)
     if marker is not None and sku in marker.members:  # a dirty SKU is a member of the flush marker
         state["waiting_flush_since"] = state["waiting_flush_since"] or marker.updated_at.isoformat()
-    sent = ctx.records.get(ent, stock_sync.EVENT_PUSHED, sku)
+    sent = stock_nightly.event_path_sent(ctx, sku).get(sku)
     if sent:
-        state["last_event_push"] = {"qty": sent.data["qty"], "at": sent.data["at"]}
+        state["last_event_push"] = {"qty": sent[1], "at": sent[0]}
     snapshot = stock_nightly.load_snapshot(ctx, "offline" if ctx.tenant.stock.master == "pos" else "erp")
     state["last_nightly"] = {k: v for k, v in sorted(snapshot.items()) if k == sku or k.endswith(f"|{sku}")}
     found = any((state["stores"], state["warehouses"], state["waiting_flush_since"], state["last_event_push"],

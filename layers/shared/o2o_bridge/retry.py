@@ -23,6 +23,12 @@ from .retry_commands import CommandRegistry
 from .tenant import Tenant, TenantRepository
 
 SQS_MAX_DELAY_SECONDS = 900
+# A payload may name, under this key, the records ``[[kind, key], ...]`` its command reads first
+# (a queued stock flush: its marker and levels, stock_sync._queue_flush): a worker without the
+# tenant cached reads them with the tenant in one request (TenantRepository.get_with_records) and
+# the command's RecordRepository answers them from there (remember_read).
+READ_AHEAD = "reads"
+READ_AHEAD_MAX = 99  # with the tenant's item: one BatchGetItem (the rest the command reads itself)
 
 
 def _now() -> datetime:
@@ -80,10 +86,23 @@ class CommandContext(BaseModel):
 
     envelope: RetryEnvelope
     tenant: Tenant | None
+    # The records read with the tenant (READ_AHEAD): what was asked for, and what was found.
+    read_ahead: tuple[list[tuple[str, str]], dict[tuple[str, str], Any]] | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
         return self.envelope.payload
+
+
+def _read_ahead(envelope: RetryEnvelope) -> list[tuple[str, str]]:
+    """The records the envelope's payload names under READ_AHEAD (what is not a pair of texts is
+    passed over: the command reads what it needs anyway)."""
+    named = envelope.payload.get(READ_AHEAD)
+    if not isinstance(named, list):
+        return []
+    wanted = [(pair[0], pair[1]) for pair in named
+              if isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(p, str) for p in pair)]
+    return list(dict.fromkeys(wanted))[:READ_AHEAD_MAX]
 
 
 def backoff_seconds(attempts: int, base: int, rand: Callable[[], float] = random.random) -> int:
@@ -130,13 +149,19 @@ class RetryRunner:
                 envelope, f"no flow handles retry command {envelope.command!r} (not implemented yet?)", "UnknownCommand"
             )
         tenant = None
+        read_ahead = None
         if envelope.ent_id is not None:
-            tenant = self.tenants.get(envelope.ent_id)
+            wanted = _read_ahead(envelope)
+            if wanted:
+                tenant, found = self.tenants.get_with_records(envelope.ent_id, wanted)
+                read_ahead = (wanted, found) if found is not None and tenant is not None else None
+            else:
+                tenant = self.tenants.get(envelope.ent_id)
             if tenant is None:
                 return self._dead_letter(envelope, f"tenant {envelope.ent_id!r} is not registered", "UnknownTenant")
         secrets = tenant.inline_secrets() if tenant else []
         try:
-            command(CommandContext(envelope=envelope, tenant=tenant))
+            command(CommandContext(envelope=envelope, tenant=tenant, read_ahead=read_ahead))
         except PermanentError as exc:
             return self._dead_letter(envelope, redact_text(str(exc), secrets), type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - transient and unexpected errors are retried, then dead-lettered

@@ -757,5 +757,13 @@ class TenantRepository(Protocol):
     """Where tenants are kept (connectors/aws: StateTable; tests: in memory)."""
 
     def get(self, ent_id: str) -> Tenant | None: ...
+
+    def get_with_records(self, ent_id: str, wanted: list[tuple[str, str]]
+                         ) -> tuple[Tenant | None, dict[tuple[str, str], Any] | None]:
+        """``get``, and these flow records of the tenant ``(kind, key)`` read in the same request
+        where the tenant is read at all: ``(tenant, the records found)``; ``(tenant, None)`` when
+        nothing was read with it (a cached tenant, or a store that reads them apart): the work
+        reads its records itself."""
+
     def put(self, tenant: Tenant) -> None: ...
     def list_ids(self) -> list[str]: ...

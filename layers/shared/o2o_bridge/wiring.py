@@ -276,7 +276,11 @@ def command_registry(context_factory: ContextFactory):
         def run(command) -> None:
             if command.tenant is None:
                 raise BridgeError(f"retry command {name!r} needs a tenant")
-            step(context_factory(command.tenant), command.payload)
+            ctx = context_factory(command.tenant)
+            if command.read_ahead is not None:  # read with the tenant: the step's first read asks nothing
+                wanted, found = command.read_ahead
+                ctx.records.remember_read(command.tenant.ent_id, wanted, found)
+            step(ctx, command.payload)
 
         return run
 

@@ -95,10 +95,13 @@ class RateLimiter(Protocol):
         """Block until a call fits every window, or raise the limiter's refusal (transient).
         The caller sends its call at once."""
 
-    def calling(self) -> Any:
+    def calling(self, riders: Any = None) -> Any:
         """``with limiter.calling(): send(...)``: a slot as ``acquire()`` gives it, the call
         sent inside the block, and the block's end taken as the call's answer (the API received
-        it before then), which a limiter may use to count the call more tightly."""
+        it before then), which a limiter may use to count the call more tightly. ``riders``
+        (ports.GrantRiders): record writes sent with the grant, in its request, where the limiter
+        writes its grant to StateTable; else written on their own before the grant. Either way
+        they are sent (or refused) before the block's body runs."""
 
 
 class RateLimitReached(TransientError):
@@ -120,8 +123,11 @@ class _Refusing:
         return self.refusal(f"{self.label} {what}", retry_after_seconds)
 
     @contextmanager
-    def calling(self) -> Iterator[Grant]:
-        """A slot for one call sent inside the block (calendar windows learn nothing from its answer)."""
+    def calling(self, riders: Any = None) -> Iterator[Grant]:
+        """A slot for one call sent inside the block (calendar windows learn nothing from its answer).
+        ``riders`` are written on their own first: a fixed window's counters take no riders."""
+        if riders is not None:
+            riders.send_apart()
         yield self.acquire()
 
 
@@ -294,9 +300,16 @@ class _SlidingLogLimiter(_Refusing):
         # each other for the stored item (a lost race would cost a second write).
         self._deciding = threading.Lock()
 
-    def _replace_if_unchanged(self, expected_version: int, log: GrantLog) -> tuple[bool, GrantLog]:
+    # Whether _replace_if_unchanged sends GrantRiders in the grant's own request (the StateTable
+    # item); a limiter that cannot has them written on their own before it decides.
+    joins_riders = False
+
+    def _replace_if_unchanged(self, expected_version: int, log: GrantLog,
+                              riders: Any = None) -> tuple[bool, GrantLog]:
         """Store ``log`` as version expected_version + 1 if the stored version is still
-        ``expected_version``: (True, the stored log), else (False, the log stored now)."""
+        ``expected_version``: (True, the stored log), else (False, the log stored now).
+        ``riders`` (only where ``joins_riders``): sent in the same request, all or none; they tell
+        themselves what came of them (a refused rider: the grant is decided again, alone)."""
         raise NotImplementedError
 
     def _counted(self, log: GrantLog, now_ms: int) -> tuple[tuple[tuple[int, int], ...], ...]:
@@ -365,8 +378,11 @@ class _SlidingLogLimiter(_Refusing):
         return self._take(tracked=False)[0]
 
     @contextmanager
-    def calling(self) -> Iterator[Grant]:
-        grant, call = self._take(tracked=True)
+    def calling(self, riders: Any = None) -> Iterator[Grant]:
+        if riders is not None and not self.joins_riders:
+            riders.send_apart()
+            riders = None
+        grant, call = self._take(tracked=True, riders=riders)
         try:
             yield grant
         except BaseException:
@@ -376,7 +392,7 @@ class _SlidingLogLimiter(_Refusing):
             raise
         call.answered = self.clock()
 
-    def _take(self, *, tracked: bool) -> tuple[Grant, _OwnCall]:
+    def _take(self, *, tracked: bool, riders: Any = None) -> tuple[Grant, _OwnCall]:
         started = self.clock()
         while True:
             with self._deciding:
@@ -390,7 +406,11 @@ class _SlidingLogLimiter(_Refusing):
                 if full is None:
                     if waited > self.max_wait_seconds:
                         raise self._refuse("rate limiter busy (too many containers at once); try again later", 1)
-                    written, log = self._replace_if_unchanged(log.version, self._with_grant(counted, now_ms))
+                    # Riders go with the first grant written; once sent (written, or refused by
+                    # their own conditions) the grant is decided again alone if it must be.
+                    pending = riders if riders is not None and not riders.sent else None
+                    written, log = self._replace_if_unchanged(log.version, self._with_grant(counted, now_ms),
+                                                              **({"riders": pending} if pending is not None else {}))
                     self._known = log
                     after = self.clock()
                     # A slow write: the call might reach the API after the allowance its grant is
@@ -444,7 +464,7 @@ class InMemorySlidingLogLimiter(_SlidingLogLimiter):
         super().__init__(key, windows, **kwargs)
         self.log = log or InMemoryGrantLog()
 
-    def _replace_if_unchanged(self, expected_version, log):
+    def _replace_if_unchanged(self, expected_version, log, riders=None):
         return self.log.replace_if_unchanged(expected_version, log)
 
 
@@ -481,7 +501,9 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
         buckets = tuple(_buckets_of(item.get(f"w{w.seconds}", {}).get("S", "")) for w in self.windows)
         return GrantLog(buckets, int(item["version"]["N"]))
 
-    def _replace_if_unchanged(self, expected_version, log):
+    joins_riders = True
+
+    def _replace_if_unchanged(self, expected_version, log, riders=None):
         newest_ms = max((b + 1) * size for buckets, size in zip(log.buckets, self._bucket_ms) for b, _ in buckets)
         item = {
             **self._item_key(),
@@ -499,6 +521,8 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
             request["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         else:
             request["ConditionExpression"] = "attribute_not_exists(#version)"
+        if riders is not None:
+            return self._replace_joined(request, riders, expected_version, log)
         try:
             self.client.put_item(**request)
         except ClientError as exc:
@@ -509,4 +533,42 @@ class DynamoSlidingLogLimiter(_SlidingLogLimiter):
                 current = self.client.get_item(TableName=self.table, Key=self._item_key(),
                                                ConsistentRead=True).get("Item")
             return False, self._log_of(current)
+        return True, GrantLog(log.buckets, expected_version + 1)
+
+    def _replace_joined(self, request: dict[str, Any], riders: Any, expected_version: int,
+                        log: GrantLog) -> tuple[bool, GrantLog]:
+        """The grant's conditional put and ``riders``' writes in one TransactWriteItems, the grant
+        first. The reasons DynamoDB gives per item tell a refused rider (its own condition: the
+        riders are refused, nothing written, and the grant is decided again alone) from a lost
+        grant race (the grant's condition: decided again on the counts its refusal returned,
+        riders still pending) and from a conflict with another transaction on one of the items
+        (neither condition failed: decided again, riders still pending)."""
+        from .aws.dynamodb_state import TRANSACTION_MAX, DynamoStateStore
+
+        store = DynamoStateStore(self.client, self.table)
+        items = store.together_items(riders.ent_id, riders.writes, trace=riders.trace)
+        if len(items) + 1 > TRANSACTION_MAX:  # no room for the grant: they go on their own
+            riders.send_apart()
+            return self._replace_if_unchanged(expected_version, log)
+        try:
+            self.client.transact_write_items(TransactItems=[{"Put": request}, *items])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            grant, theirs = (reasons[0], reasons[1:]) if reasons else ({}, [])
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in theirs):
+                riders.sent, riders.refused = True, store.together_refusals(riders.ent_id, riders.writes, theirs)
+            if grant.get("Code") == "ConditionalCheckFailed":
+                current = grant.get("Item")
+                if current is None:
+                    current = self.client.get_item(TableName=self.table, Key=self._item_key(),
+                                                   ConsistentRead=True).get("Item")
+                return False, self._log_of(current)
+            if riders.sent:  # the riders' conditions failed, the grant's held: the grant alone
+                return self._replace_if_unchanged(expected_version, log)
+            # A conflict with another request on one of these items: nothing written, decide again.
+            self.sleep(random.uniform(0.001, 0.01))
+            return False, self._known
+        riders.sent, riders.refused = True, None
         return True, GrantLog(log.buckets, expected_version + 1)

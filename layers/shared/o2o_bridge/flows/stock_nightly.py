@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import BridgeError
 from . import kit, reservations, sales_return_stock
 from ..shanghai_time import SHANGHAI
-from .stock_sync import EVENT_PUSHED, P6_MAX, feeding_stores, levels_of, resend_sales_return, upload_check_once
+from .stock_sync import EVENT_PUSHED, P6_MAX, TAKEN, feeding_stores, levels_of, resend_sales_return, upload_check_once
 
 if TYPE_CHECKING:
     from .kit import FlowContext
@@ -78,7 +78,27 @@ class NightlyRunError(BridgeError):
     pass
 
 
-# --- compact storage ------------------------------------------------------------------------------
+def event_path_figures(ctx: "FlowContext") -> dict[str, Any]:
+    """What the near-real-time path last sent JST per SKU (``event_path_sent`` without the times)."""
+    return {sku: qty for sku, (_, qty) in event_path_sent(ctx).items()}
+
+
+def event_path_sent(ctx: "FlowContext", sku: str | None = None) -> dict[str, tuple[str, Any]]:
+    """SKU -> (when, qty) the near-real-time path last sent JST (``sku``: that one only): a flush's
+    figures per SKU (EVENT_PUSHED, a flush that recorded them after its upload) and per flush
+    (TAKEN, a flush that closed its window with its upload's grant: kept 2 days), the latest."""
+    if sku is None:
+        latest = {r.key: (str(r.data.get("at") or ""), r.data.get("qty"))
+                  for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    else:
+        record = ctx.records.get(ctx.ent_id, EVENT_PUSHED, sku)
+        latest = {sku: (str(record.data.get("at") or ""), record.data.get("qty"))} if record else {}
+    for record in ctx.records.list(ctx.ent_id, TAKEN):
+        at = str(record.data.get("at") or "")
+        for name, qty in (record.data.get("sent") or {}).items():
+            if (sku is None or name == sku) and (name not in latest or latest[name][0] <= at):
+                latest[name] = (at, qty)
+    return latest
 
 
 def pack(value: Any) -> str:
@@ -87,6 +107,9 @@ def pack(value: Any) -> str:
 
 def unpack(text: str) -> Any:
     return json.loads(zlib.decompress(base64.b64decode(text)))
+
+
+# --- compact storage ------------------------------------------------------------------------------
 
 
 def load_snapshot(ctx: "FlowContext", scope: str) -> dict[str, int]:
@@ -399,7 +422,7 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
     tenant_safety = tenant.stock.safety_stock
     bounds = list(run.data.get("ranges") or [])
     # Drift: a change the near-real-time path (store events) did not deliver to JST.
-    event_pushed = {r.key: r.data.get("qty") for r in ctx.records.list(ctx.ent_id, EVENT_PUSHED)}
+    event_pushed = event_path_figures(ctx)
     held = reservations.by_sku_and_store(ctx)  # what dispatched orders hold at the stores
     seen: set[str] = set()
     for chunk in stored:

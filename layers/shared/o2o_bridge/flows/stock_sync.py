@@ -54,6 +54,11 @@ FLUSH = "stock.flush"  # the release before kept its marker here ("offline"): no
 # one, so that a rollback, or the minutes of a deploy when both releases run, never uploads " flush".
 NOT_A_SKU = {"cleared": True}
 EVENT_PUSHED = "stock.event_pushed"  # "<sku>" -> {qty, at}: what the event path last sent JST
+# "<flush id>" -> {sent: {sku: qty}, so_ids, at}: a flush that closed its window in the request of its
+# upload's rate-limit grant, before the upload (flush_offline_stock): what it sends. A run of that
+# flush again (the upload failed, the process died, SQS delivered the message twice) finds it and
+# sends those SKUs' levels again; the 02:10 run reads it as the event path's last figures too.
+TAKEN = "stock.flush_taken"
 
 FLUSH_COMMAND = "stock.flush_offline"
 SIGNALS_KEPT = 8  # pushes a level remembers having answered within its second (stock_signals)
@@ -745,13 +750,18 @@ def _queue_flush(ctx: "FlowContext", flush_id: str, skus: Sequence[str] = ()) ->
     """``skus``: the SKUs the flush is queued for, which it reads with the marker (others it finds
     among the marker's members and reads after)."""
     from ..ports import TogetherWrite
-    from ..retry import RetryEnvelope  # only store events pay for the envelope model
+    from ..retry import READ_AHEAD, READ_AHEAD_MAX, RetryEnvelope  # only store events pay for the envelope model
 
     delay = ctx.tenant.stock.coalesce_seconds
     hinted = [sku for sku in skus if sku != OVERFLOW][:MEMBERS_MAX]
+    # What the flush reads first, named for the retry worker, which reads them with the tenant in
+    # one request (retry.READ_AHEAD; a warm worker has the tenant and the flush reads them itself).
+    first, *levels, taken = _flush_reads(ctx, flush_id, hinted)
+    reads = [list(key) for key in [first, taken, *levels][:READ_AHEAD_MAX]]
     try:
         ctx.queue.enqueue(RetryEnvelope(command=FLUSH_COMMAND, ent_id=ctx.ent_id,
-                                        payload={"flush_id": flush_id, **({"skus": hinted} if hinted else {})},
+                                        payload={"flush_id": flush_id, **({"skus": hinted} if hinted else {}),
+                                                 READ_AHEAD: reads},
                                         trace_key="stock:offline"), delay)
     except BaseException:
         # Not queued: the event (or the flush that re-armed the marker) is not acknowledged and comes
@@ -762,22 +772,38 @@ def _queue_flush(ctx: "FlowContext", flush_id: str, skus: Sequence[str] = ()) ->
         raise
 
 
+def _flush_reads(ctx: "FlowContext", flush_id: str, hinted: Sequence[str]) -> list[tuple[str, str]]:
+    """What a flush reads first: the marker, its own TAKEN record and the levels (and holds) of the
+    SKUs it was queued for at the feeding stores."""
+    return [(DIRTY, MARKER), *_aggregate_keys(ctx, hinted), *([(TAKEN, flush_id)] if flush_id != "manual" else [])]
+
+
 @kit.flow_command(FLUSH_COMMAND)
 def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     """The dirty SKUs, aggregated over the feeding stores, to the ERP's store warehouse.
 
-    The marker (its members: the dirty SKUs) and the levels and holds of the SKUs the flush was
-    queued for are read in one batch; SKUs other events added are read after. The marker stays
-    live while the flush runs (events ride along on it, raising its version) and is closed with
-    the flush's last write, only at the version read, taking the members it read: if an event rode
-    along meanwhile, that write re-arms it for a next flush instead (every member kept), which is
-    queued. So an event either finds a live marker whose flush has not yet read it (or re-arms it
-    for the next), or none and queues one. A marker written by the release before (no ``listed``)
-    or one that overflowed (OVERFLOW) also has dirty marks of their own: they are listed too."""
+    The marker (its members: the dirty SKUs), the flush's own TAKEN record and the levels and holds
+    of the SKUs the flush was queued for are read in one batch (with the tenant, by the retry worker
+    that has none cached); SKUs other events added are read after. The marker stays live while the
+    flush reads (events ride along on it, raising its version) and is closed, only at the version
+    read, taking the members it read, in the very request of the upload's rate-limit grant, before
+    the upload goes out, with the TAKEN record (what is sent) and the trace: nothing is written
+    after the upload. A run of the flush again finds its TAKEN record and sends those SKUs' levels
+    again (the same levels: the same upload id, which the ERP takes once). If an event rode along
+    since the read, the close is refused with its grant's request (nothing of it written), the
+    grant is taken alone and the flush goes on as before: the upload, then its record with the
+    marker closed, or re-armed for a next flush (every member kept), which is queued. So an event
+    either finds a live marker whose flush has not yet read it (or re-arms it for the next), or none
+    and queues one. A marker written by the release before (no ``listed``) or one that overflowed
+    (OVERFLOW) also has dirty marks of their own: they are listed too."""
     flush_id = payload.get("flush_id") or "manual"
     hinted = [str(sku) for sku in payload.get("skus") or []] if ctx.tenant.stock.master == "pos" else []
-    wanted = [(DIRTY, MARKER)] + _aggregate_keys(ctx, hinted)
+    wanted = _flush_reads(ctx, flush_id, hinted)
+    # One batch, which the retry worker may have read with the tenant already (then nothing is asked).
     found = ctx.records.get_many_of(ctx.ent_id, wanted)
+    taken = found.get((TAKEN, flush_id))
+    if taken is not None and ctx.tenant.stock.master == "pos":
+        return _send_taken_again(ctx, flush_id, taken, set(wanted), found)
     marker = found.get((DIRTY, MARKER))
     if marker is None or marker.data.get("flush_id") != flush_id or marker.data.get("closed"):
         return {"skus": 0, "uploads": 0}  # another flush's (queued after this one was presumed lost), or done
@@ -794,47 +820,94 @@ def flush_offline_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
         _record_flushed(ctx, [], marks, {}, None, marker, flush_id)
         return {"skus": 0, "skipped": len(skus)}
     read_from_store: dict[str, tuple[int, int]] = {}
-    ctx.extras[P7_LEVELS] = read_from_store
-    ctx.extras[READ_WITH_MARKER] = (set(wanted), found)
-    try:
-        quantities = offline_quantities(ctx, skus)
-    finally:
-        ctx.extras.pop(P7_LEVELS, None)
-        ctx.extras.pop(READ_WITH_MARKER, None)
+    quantities = offline_quantities(ctx, skus, read=(set(wanted), found), held_levels=read_from_store)
     items = [{"sku_id": sku, "qty": quantities[sku]} for sku in skus]
-    uploads = _upload_counts(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
-                             remark="店+ store stock (near real time)")
-    _record_flushed(ctx, skus, marks, quantities, ("stock:offline", "stock.offline.uploaded", {
-        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10]}),
-        marker, flush_id, read_from_store)
+    so_id_base = f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}"
+    so_ids = _so_ids(ctx, items, so_id_base)
+    trace = ("stock:offline", "stock.offline.uploaded", {
+        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": so_ids, "sample": items[:10]})
+    riders = _closing_riders(ctx, flush_id, marker, marks, quantities, so_ids, read_from_store, trace)
+    uploads = _upload_counts(ctx, items, so_id_base=so_id_base, remark="店+ store stock (near real time)", riders=riders)
+    if riders is None or not riders.written:  # not sent with the grant, or refused (an event rode along)
+        _record_flushed(ctx, skus, marks, quantities, trace, marker, flush_id, read_from_store)
     ctx.metric("StockSkusPushed", len(items))
     return {"skus": len(items), "uploads": len(uploads)}
 
 
-def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id_base: str, remark: str) -> list[str]:
+def _closing_riders(ctx: "FlowContext", flush_id: str, marker: Any, marks: Sequence[Any], quantities: dict[str, int],
+                    so_ids: Sequence[str], read_from_store: dict[str, tuple[int, int]],
+                    trace: tuple[str, str, dict[str, Any]]) -> Any:
+    """The writes that close the flush's window before its upload goes out, sent with the upload's
+    rate-limit grant (ports.GrantRiders): its TAKEN record (only if absent: what it sends), the
+    dirty marks of their own it read cleared (each at the version read), the levels read from
+    店+ (P7, each only over a lower version), the marker closed at the version read taking the
+    members it read, and the trace. None where they do not go in one request with the grant (one
+    upload, at most 99 items): the flush then records them after its upload, as before."""
+    from ..ports import GrantRiders, TogetherWrite
+
+    if flush_id == "manual" or len(so_ids) != 1 or len(marks) + len(read_from_store) + 4 > TRANSACTION_ITEMS:
+        return None
+    at = ctx.now().isoformat()
+    writes = [TogetherWrite(TAKEN, flush_id, {"sent": dict(quantities), "so_ids": list(so_ids), "at": at},
+                            expect_version=True, expected_version=None, ttl_days=DIRTY_TTL_DAYS)]
+    writes += [TogetherWrite(DIRTY, mark.key, {"cleared": True, "at": at}, expect_version=True,
+                             expected_version=mark.version, ttl_days=DIRTY_TTL_DAYS) for mark in marks]
+    writes += [TogetherWrite(STORE_LEVEL, pair, {"qty": qty, "version": version}, rank=version)
+               for pair, (qty, version) in read_from_store.items()]
+    writes.append(TogetherWrite(DIRTY, MARKER, {"flush_id": flush_id, "closed": True, "at": at, "listed": True,
+                                                **NOT_A_SKU}, rank=0, expect_version=True,
+                                expected_version=marker.version, ttl_days=DIRTY_TTL_DAYS,
+                                drop_members=tuple(sorted(marker.members))))
+    return GrantRiders(ctx.ent_id, writes, trace, ctx.records.write_together)
+
+
+def _send_taken_again(ctx: "FlowContext", flush_id: str, taken: Any, asked: set[tuple[str, str]],
+                      found: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    """The flush ran before and closed its window (its TAKEN record), but whether its upload went
+    out is not known (the process died, the upload failed, SQS delivered the message twice): the
+    SKUs it took are sent again at their levels now. The same levels give the same upload id, which
+    the ERP takes once (a repeat counts as done); newer levels are the stores' newer figures, which
+    replace the ERP's (a count sets the quantity: sending it again counts nothing twice). Nothing
+    is written but the trace."""
+    skus = sorted(taken.data.get("sent") or {})
+    if not skus:
+        return {"skus": 0, "uploads": 0}
+    quantities = offline_quantities(ctx, skus, read=(asked, found))
+    items = [{"sku_id": sku, "qty": quantities[sku]} for sku in skus]
+    uploads = _upload_counts(ctx, items, so_id_base=f"O2O-S4-{flush_id}-{_stable_hash(items)[:8]}",
+                             remark="店+ store stock (near real time)")
+    ctx.timeline.record("stock:offline", ctx.ent_id, "stock.offline.uploaded", {
+        "warehouse": ctx.erp.info.virtual_warehouse, "skus": len(items), "so_ids": uploads, "sample": items[:10],
+        "again": "the flush had closed its window; its upload was sent again"})
+    return {"skus": len(items), "uploads": len(uploads), "again": True}
+
+
+def _so_ids(ctx: "FlowContext", items: Sequence[Any], so_id_base: str) -> list[str]:
+    size = ctx.erp.info.max_stock_items_per_upload
+    return [f"{so_id_base}-{number}" for number, _ in enumerate(range(0, len(items), size), start=1)]
+
+
+def _upload_counts(ctx: "FlowContext", items: Sequence[dict[str, Any]], *, so_id_base: str, remark: str,
+                   riders: Any = None) -> list[str]:
     """A flush's counts, ≤ ``erp.info.max_stock_items_per_upload`` items each. No effect record
     around them: the upload id is the flush's and its content's, and the ERP takes an id once
     (Erp.upload_store_stock: JST answers a second upload of one so_id with 160 "…已存在", which
     counts as done). A flush run again (a crash after the ERP took it, a queue message delivered
-    twice) finds the same marker and levels, so the same ids: the ERP refuses them, nothing is
-    counted twice; the marker's closing records the flush's "done"."""
+    twice) finds the same marker (or its TAKEN record) and levels, so the same ids: the ERP refuses
+    them, nothing is counted twice; the marker's closing records the flush's "done". ``riders``
+    go with the first upload's rate-limit grant (ports.GrantRiders)."""
     done = []
     size = ctx.erp.info.max_stock_items_per_upload
     for number, start in enumerate(range(0, len(items), size), start=1):
         so_id = f"{so_id_base}-{number}"
         part = items[start:start + size]
-        ctx.erp.upload_store_stock(so_id, [SkuQty(i["sku_id"], int(i["qty"])) for i in part], remark=remark)
+        ctx.erp.upload_store_stock(so_id, [SkuQty(i["sku_id"], int(i["qty"])) for i in part], remark=remark,
+                                   **({"riders": riders} if riders is not None and number == 1 else {}))
         done.append(so_id)
     return done
 
 
 FLUSHED_PER_WRITE = 97  # writes of a flush's transaction besides the marker, its trace and a level: at most 100
-# ctx.extras: while a flush aggregates, the levels it reads from 店+ (P7, a store never heard from for
-# a SKU) are held here, "<sku>|<store>" -> (qty, version), and recorded with what it sent.
-P7_LEVELS = "stock_sync.p7_levels"
-# ctx.extras: the records a flush read with its marker (the keys asked for, what was found), which
-# offline_quantities does not read again.
-READ_WITH_MARKER = "stock_sync.read_with_marker"
 
 
 def _record_flushed(ctx: "FlowContext", skus: Sequence[str], marks: Sequence[Any], quantities: dict[str, int],
@@ -916,17 +989,20 @@ def _aggregate_keys(ctx: "FlowContext", skus: Sequence[str]) -> list[tuple[str, 
         [(reservations.RESERVATION_KIND, pair) for pair in pairs] if pairs and reservations.reported(ctx) else [])
 
 
-def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int]:
+def offline_quantities(ctx: "FlowContext", skus: Sequence[str], *,
+                       read: tuple[set[tuple[str, str]], dict[tuple[str, str], Any]] | None = None,
+                       held_levels: dict[str, tuple[int, int]] | None = None) -> dict[str, int]:
     """S4 quantities from the recorded store levels; a feeding store never heard from for a
-    SKU is read once from 店+ (P7) and recorded. Records the flush read with its marker
-    (READ_WITH_MARKER) are not read again."""
+    SKU is read once from 店+ (P7) and recorded, or, given ``held_levels`` (a flush, which records
+    them with what it sent, in its one write), held there, "<sku>|<store>" -> (qty, version).
+    ``read``: records read already (the keys asked for, those found), not read again."""
     stores = feeding_stores(ctx.tenant)
     levels: dict[str, dict[str, int]] = {sku: {} for sku in skus}
     missing: dict[str, list[str]] = {store: [] for store in stores}
     # The feeding stores' levels of these SKUs and what orders hold there, read together in batches.
     keys = _aggregate_keys(ctx, skus)
     held_too = any(kind == reservations.RESERVATION_KIND for kind, _ in keys)
-    asked, found = ctx.extras.get(READ_WITH_MARKER) or (set(), {})
+    asked, found = read or (set(), {})
     found = {key: record for key, record in found.items() if key in set(keys)}
     unread = [key for key in keys if key not in asked]
     if unread:
@@ -941,7 +1017,6 @@ def offline_quantities(ctx: "FlowContext", skus: Sequence[str]) -> dict[str, int
     for store, wanted in missing.items():
         if not wanted:
             continue
-        held_levels = ctx.extras.get(P7_LEVELS)
         for item in ctx.store.store_stock(store, wanted).items:
             if held_levels is not None:  # the flush records them with what it sent, in its one write
                 held_levels[f"{item.sku_id}|{store}"] = (item.qty, item.version or 0)

@@ -16,7 +16,8 @@ here imports a connector: the types are small dataclasses and Protocols.
 from .erp import (Erp, ErpInfo, ErpProduct, ErpRefused, OnlineOutbound, OutboundConfirmation, OutboundLine,
                   OutboundPage)
 from .ledger import Ledger
-from .state import (ClaimedRecord, CommandQueue, Cursor, CursorRepository, DocumentLink, LinkRepository, MalformedRow, QueuedCommand,
+from .state import (ClaimedRecord, CommandQueue, Cursor, CursorRepository, DocumentLink, GrantRiders, LinkRepository,
+                    MalformedRow, QueuedCommand,
                     Record, RecordRepository, SecretResolver, SetAside, Timeline, TimelineEntry, TogetherWrite)
 from .store_system import StoreSystem
 from .warehouse import (Carrier, CloudWarehouse, Confirmation, DocumentAccepted, DocumentState, OpenDocument,
@@ -28,7 +29,7 @@ from .warehouse import (Carrier, CloudWarehouse, Confirmation, DocumentAccepted,
 
 __all__ = [
     "Carrier", "ClaimedRecord", "CloudWarehouse", "CommandQueue", "Confirmation", "Cursor", "CursorRepository", "DocumentAccepted", "DocumentLink", "DocumentState",
-    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OpenDocument", "OpenDocuments", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
+    "Erp", "ErpInfo", "ErpProduct", "ErpRefused", "GrantRiders", "OnlineOutbound", "OutboundConfirmation", "OutboundLine", "OutboundPage", "Ledger", "LinkRepository", "MalformedRow", "OpenDocument", "OpenDocuments", "OrderAccepted", "OrderCancelled", "OrderLine", "Receiver", "Record",
     "QueuedCommand", "RecordRepository", "ReturnAccepted", "ReturnReceived", "ReturnRequest", "SecretResolver", "SetAside", "Shipment",
     "ShippedLine", "SkuQty", "StockLevel", "StockLocation", "StockPage", "StockSource", "StoreDocument", "StoreOrder",
     "StoreSystem", "Timeline", "TimelineEntry", "TogetherWrite", "UnknownWarehouseDocument", "UnreadableWarehouseAnswer", "Warehouse", "WarehouseInfo",

@@ -34,6 +34,7 @@ from ..errors import PermanentError
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence
 
+from .state import GrantRiders
 from .warehouse import Receiver, SkuQty, StockSource
 
 
@@ -208,10 +209,13 @@ class Erp(StockSource, Protocol):
         errors.ConfigurationError); the others are confirmed all the same. A TransientError of
         the call is raised (none of them is known to be confirmed; repeating is safe)."""
 
-    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
+    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str,
+                           riders: "GrantRiders | None" = None) -> bool:
         """Count ``items`` (≤ ``info.max_stock_items_per_upload``) into the virtual warehouse:
         the quantity given replaces the ERP's. Once per ``upload_id``; returns True when the ERP
-        had taken this upload before (a repeat), False when it took it now."""
+        had taken this upload before (a repeat), False when it took it now. ``riders``: record
+        writes sent with the upload's rate-limit grant, before the upload goes out (GrantRiders
+        says what the caller learns of them)."""
 
     def book_store_move(self, move: StoreStockMove) -> StoreBooking:
         """ERP-owned store stock: book a store's sale / refund / transfer side on the store's

@@ -95,6 +95,38 @@ class TogetherWrite:
     members_below: int | None = None
 
 
+@dataclass
+class GrantRiders:
+    """Record writes that go with the rate-limit grant of one outside call (``Erp.upload_store_stock``'s
+    ``riders``): ``write_together``'s writes and trace, sent in the very request that takes the
+    call's grant, before the call goes out, all or none. So a flow that must write something
+    before a call (a stock flush closing its window) pays no request of its own for it.
+
+    The adapter whose rate limiter writes the grant joins them to it (connectors/pacing.py); one
+    whose call takes no grant it can join writes them first through ``write`` (the flow's
+    ``RecordRepository.write_together``). The call goes out either way. After it: ``sent`` False,
+    they were not sent (the call was never made, or made without a grant: the caller writes what it
+    must itself); ``written``, they were written before the call went out; else ``refused`` is
+    ``write_together``'s answer (a condition failed: nothing of them was written)."""
+
+    ent_id: str
+    writes: list[TogetherWrite]
+    trace: tuple[str, str, dict[str, Any]] | None
+    write: Callable[..., Any]
+    sent: bool = False
+    refused: list[tuple[bool, "Record | None"]] | None = None
+
+    @property
+    def written(self) -> bool:
+        return self.sent and self.refused is None
+
+    def send_apart(self) -> None:
+        """Write them on their own (no grant to join), once."""
+        if not self.sent:
+            self.refused = self.write(self.ent_id, list(self.writes), trace=self.trace)
+            self.sent = True
+
+
 @dataclass(frozen=True)
 class Record:
     """A small piece of flow state: an effect done once, a routing decision, an exception,
@@ -203,6 +235,13 @@ class RecordRepository(Protocol):
 
     def get_many_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
         """The records of these ``(kind, key)`` that exist, of any kinds (a request per 100)."""
+
+    def remember_read(self, ent_id: str, wanted: list[tuple[str, str]],
+                      found: dict[tuple[str, str], Record]) -> None:
+        """These ``(kind, key)`` were read moments ago for this piece of work (``found``: those that
+        exist), with its tenant (the retry worker: ``TenantRepository.get_with_records``): a ``get``,
+        ``prefetch`` or ``get_many_of`` of them (all of them read so) asks nothing, while no write
+        of this piece of work has touched them. A hint: a repository that keeps nothing may ignore it."""
 
     def write_together(self, ent_id: str, writes: list[TogetherWrite], *,
                        trace: tuple[str, str, dict[str, Any]] | None = None,

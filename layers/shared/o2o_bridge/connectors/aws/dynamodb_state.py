@@ -96,6 +96,47 @@ class DynamoStateStore:
         self._tenant_cache[ent_id] = (self._clock(), tenant)
         return tenant
 
+    def get_with_records(self, ent_id: str, wanted: list[tuple[str, str]]):
+        """The tenant (as ``get``) and, when it is not cached, these ``(kind, key)`` records of it in
+        the same BatchGetItem (consistent reads, at most BATCH_GET_MAX - 1 records): a piece of work
+        that knows what it will read before its tenant is known (a queued stock flush) pays one
+        request for both. ``(tenant, the records found)``, or ``(tenant, None)`` when the tenant
+        came from the cache (nothing read: the work reads its records itself)."""
+        from ...tenant import Tenant
+
+        cached = self._tenant_cache.get(ent_id)
+        wanted = list(dict.fromkeys(wanted))[:BATCH_GET_MAX - 1]
+        if (cached and self._clock() - cached[0] < self._tenant_cache_seconds) or not wanted:
+            return self.get(ent_id), None
+        tenant_key = {"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}
+        kinds = {f"REC#{ent_id}#{kind}": kind for kind, _ in wanted}
+        request = {self.table: {"Keys": [tenant_key, *({"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}
+                                                      for kind, key in wanted)], "ConsistentRead": True}}
+        config: dict[str, Any] | None = None
+        found: dict[tuple[str, str], Record] = {}
+        for attempt in range(10):
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                if item["pk"]["S"] == tenant_key["pk"]["S"]:
+                    config = item
+                else:
+                    kind = kinds[item["pk"]["S"]]
+                    found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        else:
+            from ...errors import TransientError
+
+            raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+        tenant = Tenant.model_validate(json.loads(config["config"]["S"])) if config else None
+        self._tenant_cache.pop(ent_id, None)
+        while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
+            del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
+        self._tenant_cache[ent_id] = (self._clock(), tenant)
+        return tenant, found
+
     def put(self, tenant) -> None:
         self.client.put_item(
             TableName=self.table,
@@ -559,6 +600,39 @@ class DynamoStateStore:
         stored then (DynamoDB returns it with the refusal), so the caller decides without a read.
         A transaction bills two write units per item: for writes that would otherwise be a
         request each."""
+        items = self.together_items(ent_id, writes, trace=trace, traces=traces)
+        held = self._held_writes()
+        if held is not None and writes and all(write.add_marks for write in writes):
+            # Nothing of these can be refused: they go with the block's request (put_joined,
+            # complete_record(writes=...)); should that be refused, the block runs again unjoined.
+            held.extend(items)
+            return None
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                from ...errors import TransientError  # a conflict with another transaction: try again later
+
+                raise TransientError(f"StateTable transaction cancelled: {[r.get('Code') for r in reasons]}") from None
+            return self.together_refusals(ent_id, writes, reasons)
+        return None
+
+    def together_refusals(self, ent_id: str, writes: list[TogetherWrite],
+                          reasons: list[dict[str, Any]]) -> list[tuple[bool, Record | None]]:
+        """``write_records_together``'s answer from a refused transaction's reasons (in the order of
+        ``writes``): per write, whether its condition failed and the record stored then."""
+        return [(reason.get("Code") == "ConditionalCheckFailed",
+                 _record(ent_id, write.kind, reason["Item"]) if reason.get("Item") else None)
+                for write, reason in zip(writes, reasons)]
+
+    def together_items(self, ent_id: str, writes: list[TogetherWrite], *,
+                       trace: tuple[str, str, dict[str, Any]] | None = None,
+                       traces: tuple[tuple[str, str, dict[str, Any]], ...] = ()) -> list[dict[str, Any]]:
+        """The TransactWriteItems items of ``write_records_together`` (the writes in order, then the
+        timeline entries), also for a rate limiter that sends them with its grant (GrantRiders)."""
         items: list[dict[str, Any]] = []
         for write in writes:
             key = {"pk": _s(f"REC#{ent_id}#{write.kind}"), "sk": _s(write.key)}
@@ -626,26 +700,7 @@ class DynamoStateStore:
                 ent_id, document, [{"at": _now_iso(), "step": step, "level": "info", "detail": detail}])}})
         if len(items) > TRANSACTION_MAX:
             raise ValueError(f"{len(items)} writes do not fit one transaction ({TRANSACTION_MAX})")
-        held = self._held_writes()
-        if held is not None and writes and all(write.add_marks for write in writes):
-            # Nothing of these can be refused: they go with the block's request (put_joined,
-            # complete_record(writes=...)); should that be refused, the block runs again unjoined.
-            held.extend(items)
-            return None
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                from ...errors import TransientError  # a conflict with another transaction: try again later
-
-                raise TransientError(f"StateTable transaction cancelled: {[r.get('Code') for r in reasons]}") from None
-            return [(reason.get("Code") == "ConditionalCheckFailed",
-                     _record(ent_id, write.kind, reason["Item"]) if reason.get("Item") else None)
-                    for write, reason in zip(writes, reasons)]
-        return None
+        return items
 
     def _marks_added(self, key: dict[str, Any], write: TogetherWrite) -> dict[str, Any]:
         """The Update of ``TogetherWrite.add_marks``: the marks added, the version raised, the data
@@ -1033,6 +1088,7 @@ class RecordView:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self._known: dict[tuple[str, str, str], tuple[float, Record | None]] = {}
+        self._ahead: set[tuple[str, str, str]] = set()  # remember_read's: get_many_of answers them too
         self._seconds, self._at_most, self._clock = remember_seconds, remember_at_most, clock
 
     def _remember(self, ent_id: str, kind: str, key: str, record: Record | None) -> None:
@@ -1115,6 +1171,13 @@ class RecordView:
         for kind, key in unknown:
             self._remember(ent_id, kind, key, found.get((kind, key)))
 
+    def remember_read(self, ent_id: str, wanted: list[tuple[str, str]],
+                      found: dict[tuple[str, str], Record]) -> None:
+        if len(wanted) <= self._at_most:
+            for kind, key in wanted:
+                self._remember(ent_id, kind, key, found.get((kind, key)))
+                self._ahead.add((ent_id, kind, key))
+
     def _fresh(self, ent_id: str, kind: str, key: str) -> bool:
         known = self._known.get((ent_id, kind, key))
         return known is not None and self._clock() - known[0] < self._seconds
@@ -1191,6 +1254,10 @@ class RecordView:
         return refused
 
     def get_many_of(self, ent_id: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        if wanted and all((ent_id, kind, key) in self._ahead and self._fresh(ent_id, kind, key) for kind, key in wanted):
+            # read with the tenant moments ago (remember_read) and not written since: answered from here
+            return {(kind, key): record for kind, key in wanted
+                    if (record := _copied(self._known[(ent_id, kind, key)][1])) is not None}
         found = self.store.get_records_of(ent_id, wanted)
         if len(wanted) <= self._at_most:
             for kind, key in wanted:

@@ -232,13 +232,15 @@ class JstApiAdapter:
         return keep_latest(found, lambda r: r.sku_id, lambda r: r.ts)
 
     def upload_inventory(self, *, wms_co_id: int, so_id_prefix: str, items: Sequence[m.StockItem],
-                         type: str = "check", remark: str | None = None) -> list[Any]:
-        """One inventoryv2 upload per 500 items; ``so_id`` = prefix-1, prefix-2... (unique per upload)."""
+                         type: str = "check", remark: str | None = None, riders: Any = None) -> list[Any]:
+        """One inventoryv2 upload per 500 items; ``so_id`` = prefix-1, prefix-2... (unique per upload).
+        ``riders`` (ports.GrantRiders) go with the first upload's rate-limit grant."""
         answers = []
         for number, chunk in enumerate(batches(list(items), self.limits.inventory_items), start=1):
             body = m.InventoryV2Upload(wms_co_id=wms_co_id, type=type, so_id=f"{so_id_prefix}-{number}",
                                        items=chunk, remark=remark)
-            answers.append(self.client.call("/open/jushuitan/inventoryv2/upload", body, raw=True))
+            answers.append(self.client.call("/open/jushuitan/inventoryv2/upload", body, raw=True,
+                                            **({"riders": riders} if riders is not None and number == 1 else {})))
         return answers
 
     # --- 5.9 other in/out (S5, S6) -----------------------------------------------------------

@@ -64,11 +64,12 @@ class JstClient:
         )
 
     # --- business calls --------------------------------------------------------------
-    def call(self, path: str, biz: Any = None, *, raw: bool = False) -> Any:
-        """POST one signed call; returns ``data`` (or the whole answer when ``raw``)."""
+    def call(self, path: str, biz: Any = None, *, raw: bool = False, riders: Any = None) -> Any:
+        """POST one signed call; returns ``data`` (or the whole answer when ``raw``). ``riders``
+        (ports.GrantRiders): record writes sent with this call's rate-limit grant."""
         biz_text = dump_biz({} if biz is None else biz)
         token = self.tokens.access_token()
-        answer = self._business_post(path, biz_text, token)
+        answer = self._business_post(path, biz_text, token, riders)
         if answer.get("code") in self.errors.token_expired_codes:
             # Once only: a token that fails again right after renewal is an auth problem.
             logger.info("JST token rejected; renewing once", extra={"path": path, "ent_id": self.ent_id})
@@ -77,11 +78,11 @@ class JstClient:
         self._raise_for_code(path, answer)
         return answer if raw else answer.get("data")
 
-    def _business_post(self, path: str, biz_text: str, token: str) -> dict[str, Any]:
+    def _business_post(self, path: str, biz_text: str, token: str, riders: Any = None) -> dict[str, Any]:
         self._seen_tokens.add(token)
         params = business_params(app_key=self.credentials.app_key, access_token=token, biz=biz_text,
                                  timestamp=int(self.clock()), app_secret=self.credentials.app_secret)
-        return self._post(path, params)
+        return self._post(path, params, riders)
 
     # --- token calls (TokenIssuer) ------------------------------------------------------
     def fetch_init_token(self, code: str) -> tuple[str, str | None, float | None]:
@@ -113,7 +114,7 @@ class JstClient:
         return data["access_token"], data.get("refresh_token"), float(expires_in) if expires_in else None
 
     # --- transport -----------------------------------------------------------------------
-    def _post(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+    def _post(self, path: str, params: dict[str, str], riders: Any = None) -> dict[str, Any]:
         # The request is encoded before the slot is taken (a 500-item upload is ~27 kB of form):
         # once granted, the call goes out at once (its slot was counted with a send allowance).
         request = self.http.build_request("POST", f"{self.base_url}/{path.lstrip('/')}", data=params,
@@ -121,7 +122,9 @@ class JstClient:
         request.read()
         try:
             # The answer's arrival closes the call for the limiter: JST received it before.
-            with self.limiter.calling():
+            # Riders (the first send only: a token renewal's second send has them sent already)
+            # go in the grant's request, before the call goes out.
+            with (self.limiter.calling(riders) if riders is not None else self.limiter.calling()):
                 response = self.http.send(request)
         except httpx.TimeoutException as exc:
             raise JstTransientError(f"JST {path} timed out ({type(exc).__name__})", path=path) from None

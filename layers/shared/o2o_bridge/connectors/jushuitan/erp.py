@@ -140,10 +140,12 @@ class JstErp(JstStock):
                                  "(pos_code -> jst_lc_id)")
 
     # --- S4 ------------------------------------------------------------------------------------
-    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
-        return self._count(self.tenant.jushuitan.offline_wms_co_id, upload_id, items, remark) is None
+    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str,
+                           riders: Any = None) -> bool:
+        return self._count(self.tenant.jushuitan.offline_wms_co_id, upload_id, items, remark, riders) is None
 
-    def _count(self, wms_co_id: int, upload_id: str, items: Sequence[SkuQty], remark: str) -> str | None:
+    def _count(self, wms_co_id: int, upload_id: str, items: Sequence[SkuQty], remark: str,
+               riders: Any = None) -> str | None:
         """盘点单 (inventoryv2): ``items`` replace JST's quantities of those SKUs, once per
         ``upload_id`` (JST so_id "<upload_id>-1"). Returns JST's io_id, or None when JST had it.
 
@@ -166,7 +168,7 @@ class JstErp(JstStock):
             # The adapter numbers the uploads of one call: one chunk gives "<prefix>-1", so the
             # prefix is the upload id itself and the JST so_id is "<upload_id>-1".
             answers = self.api.upload_inventory(wms_co_id=wms_co_id, so_id_prefix=upload_id, items=stock, type=kind,
-                                                remark=remark)
+                                                remark=remark, **({"riders": riders} if riders is not None else {}))
         except PermanentError as exc:
             if getattr(exc, "code", None) == 160 and not is_already_uploaded(exc):
                 # 160 is also "内部保存失败" (internal save failure): worth another try.

@@ -227,7 +227,7 @@ class WdtErp:
     def confirm_online_outbounds(self, confirmations: Sequence[Any]) -> dict[str, Any]:
         raise self._not_here("S1 (online orders the ERP assigns to the stores)")
 
-    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str) -> bool:
+    def upload_store_stock(self, upload_id: str, items: Sequence[SkuQty], *, remark: str, riders: Any = None) -> bool:
         raise self._not_here("S4 (store stock counted into a virtual warehouse for the stores)")
 
     # --- what only 旺店通 does (RetailErp) --------------------------------------------------------
