@@ -31,9 +31,9 @@ class Recorder:
         self.fail_first = fail_first
         self._stock_hand_over = hand_over  # a stock report's re-read: the flow's own (stock_sync is recorded)
 
-    def hand_over(self, ctx, news, books=None):
+    def hand_over(self, ctx, news, books=None, riding=None):
         if news.stock_to_reread:
-            return self._stock_hand_over(ctx, news, books=books)
+            return self._stock_hand_over(ctx, news, books=books, riding=riding)
         if self.fail_first:
             self.fail_first -= 1
             raise TransientError("store system busy")
@@ -64,7 +64,8 @@ def world(monkeypatch):
     recorder = Recorder(cloud_warehouse._hand_over)
     monkeypatch.setattr(cloud_warehouse, "_hand_over", recorder.hand_over)
     monkeypatch.setattr(stock_sync, "recheck_stock",
-                        lambda ctx, code, skus: recorder.stock.append([code, *skus]) or {"reread": len(skus)})
+                        lambda ctx, code, skus, riding=None:
+                        recorder.stock.append([code, *skus]) or {"reread": len(skus)})
     return ctx, recorder
 
 

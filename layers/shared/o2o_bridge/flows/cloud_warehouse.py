@@ -99,8 +99,8 @@ def _take_stock_report(ctx: kit.FlowContext, message: "WmsMessage", effect: str,
     written, the message's "done" in one transaction. Reading the stock twice is harmless
     (absolute levels under the read's version, the store call under a key of the levels), so two
     deliveries racing may both read; the newer read stands."""
-    with kit.done_riding(ctx, effect, dict(news.detail), ttl_days=MESSAGE_TTL_DAYS) as riding:
-        handed = _hand_over(ctx, news)
+    riding = kit.done_riding(ctx, effect, dict(news.detail), ttl_days=MESSAGE_TTL_DAYS)
+    handed = _hand_over(ctx, news, riding=riding)
     outcome = riding.outcome()
     if outcome.repeated:
         _repeated(ctx, ctx.warehouse.info.system, message)
@@ -156,11 +156,12 @@ def _repeated(ctx: kit.FlowContext, system: str, message: "WmsMessage") -> None:
         "wms_message": message.key, "document": message.trace_key, "ent_id": ctx.ent_id})
 
 
-def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews", *,
-               books: list[Callable[[], Any]] | None = None) -> list[Any]:
+def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews", *, books: list[Callable[[], Any]] | None = None,
+               riding: kit.RidingDone | None = None) -> list[Any]:
     """The news handed to the neutral flows. ``books`` (a message taken on its document's record):
     where a finished 配货 / 退仓 leaves what is to be written with that record's "done"
-    (``store_transfers.follow_other_inout``'s ``book_with``)."""
+    (``store_transfers.follow_other_inout``'s ``book_with``). ``riding`` (a stock report): the
+    message's "done", for the stock re-read to carry in its transaction (``kit.done_riding``)."""
     handed: list[Any] = []
     if news.confirmations:
         from . import warehouse_orders
@@ -175,7 +176,7 @@ def _hand_over(ctx: kit.FlowContext, news: "WarehouseNews", *,
     if news.stock_to_reread:
         from . import stock_sync
 
-        handed.append(stock_sync.recheck_stock(ctx, news.stock_warehouse, news.stock_to_reread))
+        handed.append(stock_sync.recheck_stock(ctx, news.stock_warehouse, news.stock_to_reread, riding=riding))
     return handed
 
 

@@ -512,11 +512,9 @@ def effect_done(ctx: FlowContext, key: str) -> bool:
 # transaction, conditional on the record as read. Two workers racing both do the harmless work;
 # one "done" is written, the other's transaction is refused and answered as a repeat.
 
-RIDING = "kit.riding_done"  # ctx.extras: per thread, the RidingDone of the block running
-
-
 class RidingDone:
-    """The "done" of effect ``key`` held for the work of one ``done_riding`` block (see above).
+    """The "done" of effect ``key`` held for one work (``done_riding``, see above), handed to it as
+    an argument.
     ``state``: "unread" (the work read nothing of it yet), "new" (read, not done: the work goes
     on), "repeated" (read done before), "busy" (another worker's live claim: an ``effect_once``
     of the same key), "written" (rode in the work's transaction), "refused" (the transaction was
@@ -590,28 +588,11 @@ class RidingDone:
         return effect_recorded(self.ctx, self.key, self.result, ttl_days=self.ttl_days)
 
 
-@contextlib.contextmanager
-def done_riding(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | None = 400) -> Iterator[RidingDone]:
-    """Effect ``key`` done once by the block's work, its "done" riding in that work's transaction
-    (``RidingDone``; the work finds it with ``riding_done``). ``result``: what the "done" keeps
-    (a repeat answers it). Call ``outcome()`` after the block."""
-    scopes: dict[int, RidingDone] = ctx.extras.setdefault(RIDING, {})
-    me = threading.get_ident()
-    riding = RidingDone(ctx, key, result, ttl_days)
-    outer = scopes.get(me)
-    scopes[me] = riding
-    try:
-        yield riding
-    finally:
-        if outer is not None:
-            scopes[me] = outer
-        else:
-            del scopes[me]
-
-
-def riding_done(ctx: FlowContext) -> RidingDone | None:
-    """The "done" this work's transaction may carry (``done_riding``), or None."""
-    return ctx.extras.get(RIDING, {}).get(threading.get_ident())
+def done_riding(ctx: FlowContext, key: str, result: Any, *, ttl_days: int | None = 400) -> RidingDone:
+    """Effect ``key`` to be done once by a work whose transaction its "done" rides in: pass the
+    ``RidingDone`` to that work, and call ``outcome()`` after it. ``result``: what the "done" keeps
+    (a repeat answers it)."""
+    return RidingDone(ctx, key, result, ttl_days)
 
 
 # --- effects whose claim and "done" live on the document's own record ------------------------------

@@ -172,9 +172,11 @@ def set_warehouse_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str
     return _set_levels(ctx, payload, None)
 
 
-def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None") -> dict[str, Any]:
+def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None",
+                riding: "kit.RidingDone | None" = None) -> dict[str, Any]:
     """``set_warehouse_stock`` with the stored levels already read (``stored``, by record key),
-    or read here when None."""
+    or read here when None. ``riding``: the "done" of the message these levels answer, for their
+    transaction to carry (``_record_with_done``)."""
     from ..connectors.store.models import StockLevel
 
     code = payload["warehouse_code"]
@@ -210,7 +212,7 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
     claims = list(fresh.items())
     counts["applied"] = len(claims)
     note = payload.get("note")
-    # Every level the payload names is newer: the message they answer (kit.riding_done) may be
+    # Every level the payload names is newer: the message they answer (``riding``) may be
     # marked on them instead of in a record of its own (the marks they carry kept, the newest first).
     kept = ({key: list((stored[key].data.get("messages") or []) if key in stored else []) for key in fresh}
             if len(claims) <= P6_MAX and all(f"{code}|{i['sku_id']}" in fresh for i in payload["items"]) else None)
@@ -223,7 +225,7 @@ def _set_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, 
         if last and note:  # the trace rides in the levels' write (one request, not two)
             entry = (note["trace"], note["step"], {**note["detail"], "result": dict(counts)})
             counts["noted"] = True
-            if _record_with_done(ctx, WAREHOUSE_LEVEL, dict(part), signals, entry, kept):
+            if _record_with_done(ctx, WAREHOUSE_LEVEL, dict(part), signals, entry, kept, riding):
                 continue
             ctx.timeline.record(entry[0], ctx.ent_id, entry[1], entry[2])
         _record_pushed(ctx, WAREHOUSE_LEVEL, dict(part), signals=signals,
@@ -260,9 +262,10 @@ def _record_pushed(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], *,
 
 
 def _record_with_done(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], signals: dict[str, Any],
-                      trace: tuple[str, str, dict[str, Any]], kept: dict[str, list[str]] | None) -> bool:
+                      trace: tuple[str, str, dict[str, Any]], kept: dict[str, list[str]] | None,
+                      riding: "kit.RidingDone | None") -> bool:
     """The levels just sent and their trace in one transaction with the "done" of the message
-    they answer (``kit.riding_done``: a 奇门 stock report's), each level conditional on the record
+    they answer (``riding``: a 奇门 stock report's), each level conditional on the record
     version read. ``kept`` (every level the message names is here, with the marks it carries):
     the message is marked on its levels (``MESSAGES_KEPT`` a level), no record of its own, which
     saves the transaction an item (two write units); else its "done" is one more item,
@@ -272,7 +275,6 @@ def _record_with_done(ctx: "FlowContext", kind: str, pushed: dict[str, Claim], s
     is written after the work (``RidingDone.outcome``)."""
     from ..ports import TogetherWrite
 
-    riding = kit.riding_done(ctx)
     done = riding.write() if riding is not None else None
     if done is None or riding is None:
         return False
@@ -319,16 +321,18 @@ def level_of(formula: StockFormula, level: StockLevel) -> dict[str, Any]:
 
 
 def recheck_stock(ctx: "FlowContext", warehouse_code: str, sku_ids: Sequence[str],
-                  signals: dict[str, Any] | None = None) -> dict[str, Any]:
+                  signals: dict[str, Any] | None = None, *, riding: "kit.RidingDone | None" = None) -> dict[str, Any]:
     """S3: a push said these SKUs moved in this warehouse: their levels are re-read from whoever
     holds them and set in 店+ (P6). Done or durably queued on return (a failed re-read too).
     ``signals``: what the push said of each SKU (``JstPush.stock_signals``), so that a repeat of
-    a push already read is known before the warehouse is read again."""
+    a push already read is known before the warehouse is read again. ``riding``: the "done" of
+    the message the re-read answers (a 奇门 stock report: ``kit.done_riding``), done with the levels."""
     _, location = location_for(ctx, warehouse_code)  # an unmapped warehouse is refused at once
     payload: dict[str, Any] = {"warehouse_code": warehouse_code, "sku_ids": sorted(set(sku_ids))}
     if signals:
         payload["signals"] = {sku: list(signal) for sku, signal in signals.items()}
-    done = kit.attempt(ctx, reread_stock, payload, trace_key=f"stock:{location.pos_code}")
+    step = reread_stock if riding is None else _reread_riding(riding)
+    done = kit.attempt(ctx, step, payload, trace_key=f"stock:{location.pos_code}")
     return done if done is not None else {"queued": len(set(sku_ids))}
 
 
@@ -348,6 +352,22 @@ def already_read(level: Any, signal: Sequence[Any] | None) -> bool:
 
 @kit.flow_command("stock.reread")
 def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+    return _reread(ctx, payload, None)
+
+
+def _reread_riding(riding: "kit.RidingDone") -> "kit.FlowStep":
+    """``reread_stock`` carrying ``riding`` (the message's "done"), attempted under its command: a
+    retry from the queue re-reads without it, and the "done" is written after the work
+    (``RidingDone.outcome``)."""
+
+    @kit.flow_command(reread_stock.command_name)  # type: ignore[attr-defined]
+    def step(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
+        return _reread(ctx, payload, riding)
+
+    return step
+
+
+def _reread(ctx: "FlowContext", payload: dict[str, Any], riding: "kit.RidingDone | None") -> dict[str, Any]:
     warehouse_code, skus = payload["warehouse_code"], payload["sku_ids"]
     source, location = location_for(ctx, warehouse_code)
     trace = f"stock:{location.pos_code}"
@@ -359,7 +379,6 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
         return {"ignored": len(skus)}
     signals = payload.get("signals") or {}
     stored = None
-    riding = kit.riding_done(ctx)
     if riding is not None and riding.state != "unread":
         riding = None  # read by an earlier step of this work: not this one's
     if riding is not None:
@@ -394,7 +413,7 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
     detail = {"warehouse": warehouse_code, "skus": skus[:20], "count": len(skus), "read": len(items)}
     result = _attempt_levels(ctx, {"warehouse_code": location.pos_code, "items": items,
                                    "note": {"trace": trace, "step": "stock.push.received", "detail": detail}},
-                             stored, trace)
+                             stored, trace, riding)
     _sales_return_stock(ctx, warehouse_code, levels)
     noted = result.pop("noted", False) if result is not None else False
     if not noted:  # else its trace went with its levels
@@ -411,11 +430,11 @@ def reread_stock(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attempt_levels(ctx: "FlowContext", payload: dict[str, Any], stored: "dict[str, Any] | None",
-                    trace: str) -> dict[str, Any] | None:
-    """``kit.attempt`` of ``set_warehouse_stock`` over levels already read (``stored``): the same
-    step, retried under the same command (which then reads them afresh)."""
+                    trace: str, riding: "kit.RidingDone | None" = None) -> dict[str, Any] | None:
+    """``kit.attempt`` of ``set_warehouse_stock`` over levels already read (``stored``), carrying
+    ``riding``: the same step, retried under the same command (which then reads them afresh)."""
     def step(c: "FlowContext", p: dict[str, Any]) -> dict[str, Any]:
-        return _set_levels(c, p, stored)
+        return _set_levels(c, p, stored, riding)
 
     step.command_name = set_warehouse_stock.command_name  # type: ignore[attr-defined]
     return kit.attempt(ctx, step, payload, trace_key=trace)
