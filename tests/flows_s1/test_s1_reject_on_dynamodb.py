@@ -42,8 +42,9 @@ def holders(world, store_code):
     fresh = RecordView(world.state)  # not the context's remembered reads
     day = routing.shanghai_day(world.ctx)
     slot = fresh.get("10010", routing.CAPACITY_KIND, f"{store_code}:{day}")
-    hold = fresh.get("10010", reservations.RESERVATION_KIND, f"SKU-RED-M|{store_code}")
-    return (str(IO) in (slot.data["io_ids"] if slot else []), str(IO) in (hold.data["orders"] if hold else {}))
+    hold = fresh.get("10010", reservations.RESERVATION_KIND, store_code)  # one record per store
+    return (str(IO) in (slot.data["io_ids"] if slot else []),
+            (hold.data["orders"] if hold else {}).get(str(IO), {}).get("SKU-RED-M", 0) > 0)
 
 
 def settled(world, store_code):

@@ -98,27 +98,27 @@ def test_the_stock_reported_for_the_offline_warehouse_is_store_stock_minus_what_
 
 
 def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_writes_it_out(make_world):
-    """The store event's "done" marks the SKU's record (``let_go:<io_id>``) instead of reading and
+    """The store event's "done" marks the store's record (``let_go:<io_id>``) instead of reading and
     rewriting its map: the order holds nothing from then on, a writer that read the record before
     is refused (the version rose), and the next hold there writes the map without it."""
     world = make_world(stock={"S001": {"SKU-RED-L": 3}, "S002": {}, "S003": {}})
     world.jst.add(700001, items=[("SKU-RED-L", 2)])
     s1.poll_jst_outbound(world.ctx)
-    key = ("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001")
+    key = ("10010", reservations.RESERVATION_KIND, "S001")  # one record per store
     before = world.ctx.records.get(*key)
 
     shipped = world.shipped(700001)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700001": 2} and record.marks == {"let_go:700001"}
+    assert record.data["orders"] == {"700001": {"SKU-RED-L": 2}} and record.marks == {"let_go:700001"}
     assert held(world) == 0 and reservations.holding(world.ctx) == []
     assert reservations.release(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 2}]) == 0
-    assert world.ctx.records.put(*key, {**before.data, "orders": {"700001": 2, "X": 1}},
+    assert world.ctx.records.put(*key, {**before.data, "orders": {"700001": {"SKU-RED-L": 2}, "X": {"SKU-RED-L": 1}}},
                                  expected_version=before.version) is None
 
     world.jst.add(700002, items=[("SKU-RED-L", 3)])  # all 3 units: free again
     s1.poll_jst_outbound(world.ctx)
     assert world.order(700002)["store_code"] == "S001"
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700002": 3} and record.marks == frozenset()
+    assert record.data["orders"] == {"700002": {"SKU-RED-L": 3}} and record.marks == frozenset()

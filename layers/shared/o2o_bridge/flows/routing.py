@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from .kit import FlowContext
 
 CAPACITY_KIND = "s1.capacity"       # key <store>:<day>, data {"io_ids": [...]}
-UNAVAILABLE_KIND = "s1.unavailable"  # key <store>:<sku_id>, data {"day", "io_id"}
+# The SKUs a store said it is out of, one record per store and day (key <store>:<day>, data
+# {"skus": {sku_id: io_id}}): named without the order's SKUs, so read with the order (rerouting.py).
+UNAVAILABLE_KIND = "s1.out_of_stock"
+OLD_UNAVAILABLE_KIND = "s1.unavailable"  # the layout before, key <store>:<sku_id>: o2o maintenance reservations
 
 
 @dataclass(frozen=True)
@@ -125,23 +128,24 @@ def release_capacity(ctx: "FlowContext", store_code: str, io_id: str, day: str |
 
 def mark_unavailable(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str], io_id: str) -> None:
     """A store rejected ``io_id`` as out of stock: skip it for these SKUs for the rest of the day
-    (its P7 stock may lag behind what is on the shelf)."""
-    day = shanghai_day(ctx)
-    for sku_id in sku_ids:
-        key = f"{store_code}:{sku_id}"
+    (its P7 stock may lag behind what is on the shelf). One record per store and day."""
+    key = f"{store_code}:{shanghai_day(ctx)}"
+    for _ in range(20):
         current = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, key)
-        ctx.records.put(ctx.ent_id, UNAVAILABLE_KIND, key, {"day": day, "io_id": io_id},
-                        expected_version=current.version if current else None, ttl_days=2)
+        marked = dict(current.data.get("skus", {})) if current else {}
+        if all(sku in marked for sku in sku_ids):
+            return
+        marked.update({sku: io_id for sku in sku_ids if sku not in marked})
+        if ctx.records.put(ctx.ent_id, UNAVAILABLE_KIND, key, {"skus": marked},
+                           expected_version=current.version if current else None, ttl_days=2):
+            return
+    raise TransientError(f"the SKUs store {store_code} is out of are contended; try again")
 
 
 def unavailable_skus(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]) -> list[str]:
-    day = shanghai_day(ctx)
-    found = []
-    for sku_id in sku_ids:
-        record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{sku_id}")
-        if record is not None and record.data.get("day") == day:
-            found.append(sku_id)
-    return found
+    record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{shanghai_day(ctx)}")
+    marked = record.data.get("skus", {}) if record else {}
+    return [sku_id for sku_id in sku_ids if sku_id in marked]
 
 
 # --- the decision -------------------------------------------------------------------------
@@ -162,29 +166,32 @@ def _filtered_out(store: "Store", order: OrderToRoute, rejected: set[str], tenan
     return None
 
 
-def records_read(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
+def store_records(ctx: "FlowContext", store: "Store", day: str) -> list[tuple[str, str]]:
+    """What routing reads of one store, as (kind, key), named by the store and day alone: its day's
+    capacity, the SKUs it said it is out of that day and what orders hold there."""
+    from . import reservations
+
+    wanted = [(CAPACITY_KIND, f"{store.code}:{day}")] if store.daily_capacity is not None else []
+    return [*wanted, (UNAVAILABLE_KIND, f"{store.code}:{day}"), *reservations.records_of(ctx, [store.code])]
+
+
+def records_read(ctx: "FlowContext", order: OrderToRoute | None, *,
+                 rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
     """The records ``route_outbound`` and the hold at the store it picks read, as (kind, key): the
     day's capacity, the SKUs marked unavailable and what other orders hold, of every store that
     passes the filters read from the tenant alone (and the fallback store's). A flow reads
-    them in one batch (``records.prefetch``) before it routes."""
-    from . import reservations
-
+    them in one batch (``records.prefetch``) before it routes. ``order`` None: every store's (the
+    keys name no SKU, so a flow that has not read its order yet reads them with it)."""
     tenant, rejected, day = ctx.tenant, set(rejected_by), shanghai_day(ctx)
-    skus = list(dict.fromkeys(line.sku_id for line in order.lines))
     wanted: list[tuple[str, str]] = []
     for store in tenant.stores:
-        if _filtered_out(store, order, rejected, tenant) is not None:
+        if order is not None and _filtered_out(store, order, rejected, tenant) is not None:
             continue
-        if store.daily_capacity is not None:
-            wanted.append((CAPACITY_KIND, f"{store.code}:{day}"))
-        wanted.extend((UNAVAILABLE_KIND, f"{store.code}:{sku}") for sku in skus)
-        wanted.extend(reservations.records_of(ctx, store.code, skus))
+        wanted.extend(store_records(ctx, store, day))
     fallback = next((s for s in tenant.stores if s.code == tenant.routing.fallback_store), None)
     if fallback is not None and fallback.code not in rejected:  # it takes what no store passed
-        if fallback.daily_capacity is not None:
-            wanted.append((CAPACITY_KIND, f"{fallback.code}:{day}"))
-        wanted.extend(reservations.records_of(ctx, fallback.code, skus))
-    return wanted
+        wanted.extend(store_records(ctx, fallback, day))
+    return list(dict.fromkeys(wanted))
 
 
 def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> Decision:
