@@ -122,3 +122,78 @@ def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_writes_i
     assert world.order(700002)["store_code"] == "S001"
     record = world.ctx.records.get(*key)
     assert record.data["orders"] == {"700002": {"SKU-RED-L": 3}} and record.marks == frozenset()
+
+
+def _to_old_layout(world, store, orders_by_sku):
+    """The table as a version before one record per store left it: one record per SKU and store."""
+    records = world.ctx.records
+    current = records.get("10010", reservations.RESERVATION_KIND, store)
+    if current is not None:
+        records.delete("10010", reservations.RESERVATION_KIND, store)
+    for sku, orders in orders_by_sku.items():
+        records.put("10010", reservations.RESERVATION_KIND, f"{sku}|{store}",
+                    {"store_code": store, "sku_id": sku, "orders": orders})
+
+
+def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_other(make_world):
+    """Holds stored one per SKU (before one record per store) move to the store's record, once,
+    only for orders still at that store: one shipped since (let go by the new code, which found
+    nothing to release) does not come back. The nightly run counts the old records until then."""
+    from o2o_bridge.flows import routing
+
+    world = make_world(stock={"S001": {"SKU-RED-L": 5, "SKU-RED-M": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2), ("SKU-RED-M", 1)])
+    world.jst.add(700002, items=[("SKU-RED-L", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    assert {world.order(io)["store_code"] for io in (700001, 700002)} == {"S001"}
+    _to_old_layout(world, "S001", {"SKU-RED-L": {"700001": 2, "700002": 1}, "SKU-RED-M": {"700001": 1}})
+    world.ctx.records.put("10010", routing.OLD_UNAVAILABLE_KIND, "S002:SKU-RED-L",
+                          {"day": routing.shanghai_day(world.ctx), "io_id": "700009"})
+    assert held(world) == 0  # routing does not read the old layout ...
+    assert reservations.by_sku_and_store(world.ctx) == {("SKU-RED-L", "S001"): 3, ("SKU-RED-M", "S001"): 1}
+
+    shipped = world.shipped(700002)  # ... and the new code's release finds nothing to let go there
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+
+    assert s1.upgrade_reservations(world.ctx, dry_run=True)["moved"] == 2
+    assert world.ctx.records.get("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001") is not None
+    summary = s1.upgrade_reservations(world.ctx)
+    assert summary == {"old_records": 2, "moved": 2, "dropped": 1, "deleted": 2, "stores": 1, "old_marks": 1,
+                       "marks_moved": 1}
+    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert reservations._holds(record) == {"700001": {"SKU-RED-L": 2, "SKU-RED-M": 1}}
+    assert held(world) == 2 and held(world, sku="SKU-RED-M") == 1
+    assert reservations.by_sku_and_store(world.ctx) == {("SKU-RED-L", "S001"): 2, ("SKU-RED-M", "S001"): 1}
+    assert routing.unavailable_skus(world.ctx, "S002", ["SKU-RED-L", "SKU-RED-M"]) == ["SKU-RED-L"]
+    assert world.ctx.records.list("10010", routing.OLD_UNAVAILABLE_KIND) == []
+    assert s1.upgrade_reservations(world.ctx) == {"old_records": 0, "moved": 0, "dropped": 0, "deleted": 0,
+                                                  "stores": 0, "old_marks": 0, "marks_moved": 0}
+
+    shipped = world.shipped(700001)  # the moved hold goes like any
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    assert held(world) == 0 and reservations.by_sku_and_store(world.ctx) == {}
+
+
+def test_an_upgrade_cut_short_after_the_stores_record_is_written_finishes_on_the_next_run(make_world):
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    _to_old_layout(world, "S001", {"SKU-RED-L": {"700001": 2}})
+    records = world.ctx.records
+    deleting = records.delete
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("crash before the old record is deleted")
+
+    records.delete = crash
+    try:
+        s1.upgrade_reservations(world.ctx)
+    except RuntimeError:
+        pass
+    finally:
+        records.delete = deleting
+    assert held(world) == 2
+    summary = s1.upgrade_reservations(world.ctx)  # the order is there already: kept, not doubled
+    assert (summary["moved"], summary["deleted"]) == (0, 1) and held(world) == 2

@@ -11,13 +11,15 @@ lines (``{sku: qty}``). It is named by the store alone, so a flow reads it befor
 order's SKUs: a rejection routed again reads the order and every store's holds in one batch
 (store_fulfilment/rerouting.py). Reserving the same order again changes nothing; releasing it
 twice (a retried step, a shipped event after a cancel) finds nothing the second time. A hold
-takes all its lines at the store in one conditional write (on the record's version): all or
-none, and concurrent holds at one store meet there and read again (the retry loop below).
+takes all its lines at the store in one conditional write (on the record's version): all or none.
 
-The record holds only what is held now: every write drops the orders let go. Its size is
-about 20 bytes plus 20 a line for each order the store holds (a 100-order store with 2 lines
-an order: about 6 KB, which a hold or release writes whole: 6 write units, 12 in a transaction;
-a read of it is 2 read units); the item limit (400 KB) is some 6,000 held orders at one store.
+The record holds only what is held now: every write drops the orders let go. Its size grows with
+the orders the store holds, about 56 bytes for an order of two lines (a store holding 100 orders:
+5.6 KB, which a hold or release writes whole: 6 write units, 12 in a transaction; a read of it 2
+read units, where one record per SKU was a unit or two each); DynamoDB's 400 KB item limit is some
+7,000 orders held at one store. Concurrent holds at a store meet on its record: each conditional
+write on its version, the loser reads again (up to 20 times, then a transient error: the step is
+retried).
 
 A release that must not read (the store's shipped or picked-up event: its "done" releases the
 hold in the same request, ``release_unread``) marks the record ``let_go:<io_id>`` instead of
@@ -263,8 +265,8 @@ def upgrade(ctx: "FlowContext", still_held: Callable[[str, str], bool], *, dry_r
         for _ in range(20):
             current = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
             holds = _holds(current)
-            there = set(holds) | {mark[len(LET_GO):] for mark in (current.marks if current else ())
-                                  if mark.startswith(LET_GO)}
+            there = set(holds)  # held since (or moved by a run cut short): kept as it is
+            let_go = {mark[len(LET_GO):] for mark in (current.marks if current else ()) if mark.startswith(LET_GO)}
             live: dict[str, bool] = {}
             moved = dropped = 0
             for record in records:
@@ -272,7 +274,7 @@ def upgrade(ctx: "FlowContext", still_held: Callable[[str, str], bool], *, dry_r
                     if io_id in there or not int(qty):
                         continue
                     if io_id not in live:
-                        live[io_id] = still_held(io_id, store_code)
+                        live[io_id] = io_id not in let_go and still_held(io_id, store_code)
                     if not live[io_id]:
                         dropped += 1
                         continue

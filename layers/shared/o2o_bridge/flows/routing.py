@@ -8,7 +8,10 @@ ranked by the tenant's ``routing.order_by`` (priority, then stock left). When no
 left the tenant's fallback store (指定下单店仓) takes it, unless it rejected the order too.
 
 Daily capacity is counted per store per Asia/Shanghai day in ``ctx.records`` with
-conditional writes, so concurrent Lambdas never give a store more than its capacity.
+conditional writes, so concurrent Lambdas never give a store more than its capacity. What a
+store said it is out of is one record per store and day, and what orders hold there one record
+per store (reservations.py): every record routing reads is named by the store and the day, not
+by the order's SKUs, so a flow can read them in the same batch as the order (``records_read``).
 """
 
 from __future__ import annotations
@@ -146,6 +149,25 @@ def unavailable_skus(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]
     record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{shanghai_day(ctx)}")
     marked = record.data.get("skus", {}) if record else {}
     return [sku_id for sku_id in sku_ids if sku_id in marked]
+
+
+def upgrade_marks(ctx: "FlowContext", *, dry_run: bool = False) -> dict[str, int]:
+    """Today's marks of the layout before one record per store and day (``OLD_UNAVAILABLE_KIND``,
+    key ``<store>:<sku>``) moved into their store's record of the day, the old ones deleted (an
+    older day's mark says nothing any more: deleted too). Safe to run twice."""
+    today = shanghai_day(ctx)
+    summary = {"old_marks": 0, "marks_moved": 0}
+    for record in ctx.records.list(ctx.ent_id, OLD_UNAVAILABLE_KIND):
+        store_code, _, sku_id = record.key.partition(":")
+        summary["old_marks"] += 1
+        if dry_run:
+            summary["marks_moved"] += record.data.get("day") == today
+            continue
+        if record.data.get("day") == today and sku_id:
+            mark_unavailable(ctx, store_code, [sku_id], str(record.data.get("io_id", "")))
+            summary["marks_moved"] += 1
+        ctx.records.delete(ctx.ent_id, OLD_UNAVAILABLE_KIND, record.key, expected_version=record.version)
+    return summary
 
 
 # --- the decision -------------------------------------------------------------------------

@@ -66,6 +66,33 @@ def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day:
     return True
 
 
+def still_holds_at(ctx: "FlowContext", io_id: str, store_code: str) -> bool:
+    """Whether the order still holds its lines at the store, by its own record: dispatched there, or
+    being routed there (the route's decision, on the order or in its effect record). Shipped,
+    picked up, cancelled, parked, rejected or routed elsewhere: not. (reservations.upgrade)"""
+    order = load_order(ctx, io_id)
+    if order is None:
+        return False
+    if order.status == "dispatched":
+        return order.data.get("store_code") == store_code
+    if order.status != "routing":
+        return False
+    decided = order.routed(order.route_no)
+    if decided is None:  # a decision not done yet is made again by its dispatch, which holds again
+        effect = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{order.route_no}")
+        decided = (effect.data.get("result") or {}) if effect and effect.data.get("state") == "done" else {}
+    return decided.get("store_code") == store_code
+
+
+def upgrade_reservations(ctx: "FlowContext", *, dry_run: bool = False) -> dict[str, int]:
+    """`o2o maintenance reservations`: holds and out-of-stock marks stored one per SKU (before one
+    record per store, and per store and day) moved to the new records; only holds whose order
+    still holds there (``still_holds_at``) move. Safe to run twice and while the bridge runs."""
+    moved = reservations.upgrade(ctx, lambda io_id, store_code: still_holds_at(ctx, io_id, store_code),
+                                 dry_run=dry_run)
+    return {**moved, **routing.upgrade_marks(ctx, dry_run=dry_run)}
+
+
 def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str, *,
            step: bool = True) -> dict[str, Any]:
     """The route's result as its effect keeps it (``s1.route:<io_id>:<route_no>``), and its step
