@@ -197,3 +197,14 @@ def test_an_upgrade_cut_short_after_the_stores_record_is_written_finishes_on_the
     assert held(world) == 2
     summary = s1.upgrade_reservations(world.ctx)  # the order is there already: kept, not doubled
     assert (summary["moved"], summary["deleted"]) == (0, 1) and held(world) == 2
+
+
+def test_a_store_whose_record_is_full_takes_no_further_hold(make_world, monkeypatch):
+    """A store's record stays under DynamoDB's item limit: past ``MAX_RECORD_BYTES`` the store takes
+    no further hold (as if out of stock) and routing moves on, nothing written."""
+    world = make_world(stock={"S001": {"SKU-RED-L": 9}, "S002": {}, "S003": {}})
+    monkeypatch.setattr(reservations, "MAX_RECORD_BYTES", 40)
+    assert reservations.reserve(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
+    assert not reservations.reserve(world.ctx, "S001", "700002", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
+    assert reservations._holds(world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")) == {
+        "700001": {"SKU-RED-L": 1}}

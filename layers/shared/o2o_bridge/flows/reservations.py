@@ -16,8 +16,9 @@ takes all its lines at the store in one conditional write (on the record's versi
 The record holds only what is held now: every write drops the orders let go. Its size grows with
 the orders the store holds, about 56 bytes for an order of two lines (a store holding 100 orders:
 5.6 KB, which a hold or release writes whole: 6 write units, 12 in a transaction; a read of it 2
-read units, where one record per SKU was a unit or two each); DynamoDB's 400 KB item limit is some
-7,000 orders held at one store. Concurrent holds at a store meet on its record: each conditional
+read units, where one record per SKU was a unit or two each); a store's record is kept under
+DynamoDB's 400 KB item limit (``MAX_RECORD_BYTES``, some 6,000 held orders: the store then takes no
+further hold, as if out of stock). Concurrent holds at a store meet on its record: each conditional
 write on its version, the loser reads again (up to 20 times, then a transient error: the step is
 retried).
 
@@ -33,6 +34,7 @@ the store's record and deletes the old ones; until it ran, the nightly run still
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..errors import TransientError
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 
 RESERVATION_KIND = "reservation"
 RESERVATION_TTL_DAYS = 60  # an order held longer than this is long gone (pickup expiry is days)
+# A store's record stays under DynamoDB's 400 KB item limit: a store holding this much (some 6,000
+# orders) takes no further hold, as if out of stock, and routing moves on to the next store.
+MAX_RECORD_BYTES = 350_000
 
 
 def _needed(lines: Iterable[Any]) -> dict[str, int]:
@@ -139,6 +144,8 @@ def reserve(ctx: "FlowContext", store_code: str, io_id: str, lines: Iterable[Any
                 if others + qty > on_hand.get(sku, 0) - safety:
                     return False
         holds[io_id] = needed
+        if len(json.dumps(holds, ensure_ascii=False)) > MAX_RECORD_BYTES:
+            return False
         if ctx.records.put(ctx.ent_id, RESERVATION_KIND, store_code, {"store_code": store_code, "orders": holds},
                            expected_version=record.version if record else None, ttl_days=RESERVATION_TTL_DAYS):
             return True
