@@ -86,11 +86,11 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     "pos_events fulfilment.shipped": (4, GOAL_DUPLICATE),
     "pos_events fulfilment.picked_up": (4, GOAL_DUPLICATE),
     # The order read with every record the reroute reads, in one batch (each key is named before the
-    # order is read: the io_id's marker, exception and pickup clock, the rejecting store's capacity
-    # of today and yesterday, holds and marks, every store's capacity, out-of-stock marks of the day
-    # and holds, one record per store; the order names the fulfilment: no link read; the event keeps
-    # no record of its own: a repeat is this batch); the first store's release, the second's
-    # capacity and hold, the store order's claim and the order rejected and routed again with the
+    # order is read: the io_id's marker, exception and pickup clock, and each store's out-of-stock
+    # marks of the day and its record of capacity slots and holds; the order names the fulfilment:
+    # no link read; the event keeps no record of its own: a repeat is this batch); the first store's
+    # release, the second's slot and hold (one item each), the store order's claim and the order
+    # rejected and routed again with the
     # route's decision on it (one transaction); after P1 the creation's "done" with the links, the
     # timeline, the marker removed and the order "dispatched" (one transaction). Was 27 / 1 (26 / 1
     # without the buyer's P14 read), then 4 / 1 (the holds and marks, one record per SKU, read after
@@ -135,10 +135,11 @@ WRITE_UNIT_CEILINGS["pos_events stock.changed"] = 10.5
 # 配货 / 退仓: the claim (1) and a transaction of the ledger's "done" (under 2 KB: 4) and the part's
 # delete (2). Was 10 / 8 when the part was updated and the store's effect claimed and done apart.
 WRITE_UNIT_CEILINGS.update({"qimen stockout.confirm (配货)": 7.0, "qimen entryorder.confirm (退仓)": 7.0})
-# A rejection routed again: 7 transaction items before P1 (the order 2 units) and 7 after it (the
-# order and the timeline item 2 each), 2 units an item: 34 (36 when the route's decision had an
-# effect record of its own). The holds are one record per store: under 1 KB at the demo's stores.
-WRITE_UNIT_CEILINGS["pos_events fulfilment.rejected (routed again)"] = 34.0
+# A rejection routed again: 5 transaction items before P1 (the order 2 units: the marker, each
+# store's record with its capacity slots and holds, the claim) and 7 after it (the order and the
+# timeline item 2 each), 2 units an item: 30 (34 when a store's capacity slots were a record of their
+# own, 36 when the route's decision had an effect record). A store's record is under 1 KB here.
+WRITE_UNIT_CEILINGS["pos_events fulfilment.rejected (routed again)"] = 30.0
 
 
 @pytest.fixture(scope="module")

@@ -126,9 +126,13 @@ def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_writes_i
 
 def _to_old_layout(world, store, orders_by_sku):
     """The table as a version before one record per store left it: one record per SKU and store."""
+    from o2o_bridge.flows import routing
+
     records = world.ctx.records
     current = records.get("10010", reservations.RESERVATION_KIND, store)
-    if current is not None:
+    if current is not None:  # its capacity slots were a record per store and day
+        for day, io_ids in current.data.get("slots", {}).items():
+            records.put("10010", routing.OLD_CAPACITY_KIND, f"{store}:{day}", {"io_ids": io_ids})
         records.delete("10010", reservations.RESERVATION_KIND, store)
     for sku, orders in orders_by_sku.items():
         records.put("10010", reservations.RESERVATION_KIND, f"{sku}|{store}",
@@ -158,9 +162,14 @@ def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_ot
 
     assert s1.upgrade_reservations(world.ctx, dry_run=True)["moved"] == 2
     assert world.ctx.records.get("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001") is not None
+    day = routing.shanghai_day(world.ctx)
+    slots = world.ctx.records.get("10010", routing.OLD_CAPACITY_KIND, f"S001:{day}")
     summary = s1.upgrade_reservations(world.ctx)
     assert summary == {"old_records": 2, "moved": 2, "dropped": 1, "deleted": 2, "stores": 1, "old_marks": 1,
-                       "marks_moved": 1}
+                       "marks_moved": 1, "old_slots": int(bool(slots)),
+                       "slots_moved": len(slots.data["io_ids"]) if slots else 0}
+    assert routing.capacity_used(world.ctx, "S001", day) == (slots.data["io_ids"] if slots else [])
+    assert world.ctx.records.list("10010", routing.OLD_CAPACITY_KIND) == []
     record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
     assert reservations._holds(record) == {"700001": {"SKU-RED-L": 2, "SKU-RED-M": 1}}
     assert held(world) == 2 and held(world, sku="SKU-RED-M") == 1
@@ -168,7 +177,8 @@ def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_ot
     assert routing.unavailable_skus(world.ctx, "S002", ["SKU-RED-L", "SKU-RED-M"]) == ["SKU-RED-L"]
     assert world.ctx.records.list("10010", routing.OLD_UNAVAILABLE_KIND) == []
     assert s1.upgrade_reservations(world.ctx) == {"old_records": 0, "moved": 0, "dropped": 0, "deleted": 0,
-                                                  "stores": 0, "old_marks": 0, "marks_moved": 0}
+                                                  "stores": 0, "old_marks": 0, "marks_moved": 0, "old_slots": 0,
+                                                  "slots_moved": 0}
 
     shipped = world.shipped(700001)  # the moved hold goes like any
     world.mark(shipped)

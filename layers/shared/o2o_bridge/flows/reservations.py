@@ -7,14 +7,17 @@ orders can never both take a store's last unit: the second one's reservation is 
 conditional write and routing moves on to the next store.
 
 One record per store (``reservation``, key ``<store>``) maps each holding order's io_id to its
-lines (``{sku: qty}``). It is named by the store alone, so a flow reads it before it knows the
+lines (``{sku: qty}``), and keeps the io_ids counted against the store's capacity of the day
+(``slots``, routing.py), so a dispatch takes its slot and its lines in one conditional write
+(``take``) and a rejection or cancel gives both back in one (``let_go``). It is named by the store alone, so a flow reads it before it knows the
 order's SKUs: a rejection routed again reads the order and every store's holds in one batch
 (store_fulfilment/rerouting.py). Reserving the same order again changes nothing; releasing it
 twice (a retried step, a shipped event after a cancel) finds nothing the second time. A hold
 takes all its lines at the store in one conditional write (on the record's version): all or none.
 
-The record holds only what is held now: every write drops the orders let go. Its size grows with
-the orders the store holds, about 56 bytes for an order of two lines (a store holding 100 orders:
+The record holds only what is held now: every write drops the orders let go (and the capacity
+slots of earlier days: about 11 bytes an outbound counted today). Its size grows with the orders
+the store holds, about 56 bytes for an order of two lines (a store holding 100 orders:
 5.6 KB, which a hold or release writes whole: 6 write units, 12 in a transaction; a read of it 2
 read units, where one record per SKU was a unit or two each); a store's record is kept under
 DynamoDB's 400 KB item limit (``MAX_RECORD_BYTES``, some 6,000 held orders: the store then takes no
@@ -28,8 +31,9 @@ rewriting its map: a marked order holds nothing, and the next hold or release at
 which reads the record anyway, writes the map without it (a put clears the marks).
 
 Tables written before this layout hold one record per SKU and store (key ``<sku>|<store>``,
-``{io_id: qty}``): ``upgrade`` (``o2o maintenance reservations``) moves the holds still live into
-the store's record and deletes the old ones; until it ran, the nightly run still counts them.
+``{io_id: qty}``) and the capacity slots one per store and day: ``upgrade`` (``o2o maintenance
+reservations``) moves the holds still live into the store's record and deletes the old ones
+(routing.upgrade_marks the day's slots and marks); until it ran, the nightly run still counts them.
 """
 
 from __future__ import annotations
@@ -125,59 +129,112 @@ def available(ctx: "FlowContext", store_code: str, on_hand: dict[str, int], *, e
             for sku, qty in on_hand.items()}
 
 
+def slots_of(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
+    """The outbounds counted against the store's capacity of ``day`` (routing.capacity_used)."""
+    return list(_slots(ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)).get(day, []))
+
+
+def _slots(record: Any) -> dict[str, list[str]]:
+    if record is None or _old_layout(record):
+        return {}
+    return {day: list(io_ids) for day, io_ids in record.data.get("slots", {}).items()}
+
+
+def _put(ctx: "FlowContext", store_code: str, record: Any, holds: dict[str, Any], slots: dict[str, list[str]]) -> bool:
+    """The store's record written whole on the version read: its holds (without the orders let go:
+    the put clears their marks) and its capacity slots of today (an earlier day's count decides
+    nothing any more)."""
+    today = routing.shanghai_day(ctx)
+    kept = {day: io_ids for day, io_ids in slots.items() if io_ids and day >= today}
+    data = {"store_code": store_code, "orders": holds, **({"slots": kept} if kept else {})}
+    return ctx.records.put(ctx.ent_id, RESERVATION_KIND, store_code, data,
+                           expected_version=record.version if record else None,
+                           ttl_days=RESERVATION_TTL_DAYS) is not None
+
+
+def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = None, capacity: int | None = None,
+         lines: Iterable[Any] | None = None, on_hand: dict[str, int] | None = None, safety: int = 0) -> bool:
+    """What a dispatch takes at a store, in one conditional write of its record: a slot of ``day``'s
+    ``capacity`` (when both are given) and ``lines`` held (when given and the tenant reserves stock;
+    ``on_hand`` None: held without a limit). False, nothing written, when the day is full or
+    another order took the stock since it was read. Taking again what is taken changes nothing."""
+    slot = day is not None and capacity is not None
+    needed = _needed(lines) if lines is not None and ctx.tenant.order_centre.reserve_stock else None
+    if not slot and needed is None:
+        return True
+    for _ in range(20):
+        record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
+        holds, slots = _holds(record), _slots(record)
+        changed = False
+        if slot and io_id not in slots.get(day, []):
+            if len(slots.get(day, [])) >= capacity:
+                return False
+            slots[day] = [*slots.get(day, []), io_id]
+            changed = True
+        if needed is not None and holds.get(io_id) != needed:
+            if on_hand is not None:
+                for sku, qty in needed.items():
+                    others = sum(int(other.get(sku, 0)) for other_id, other in holds.items() if other_id != io_id)
+                    if others + qty > on_hand.get(sku, 0) - safety:
+                        return False
+            holds[io_id] = needed
+            if len(json.dumps(holds, ensure_ascii=False)) > MAX_RECORD_BYTES:
+                return False
+            changed = True
+        if not changed or _put(ctx, store_code, record, holds, slots):
+            return True
+    raise TransientError(f"reservations at store {store_code} are contended; try again")
+
+
+def give_back(ctx: "FlowContext", store_code: str | None, io_id: str, *, day: str | None = None,
+              lines: bool = True) -> int:
+    """What ``take`` took, in one conditional write: the order's slot of ``day`` (when given) and its
+    held lines (``lines``). How many SKUs were let go now (0 on a repeat)."""
+    if not store_code:
+        return 0
+    io_id = str(io_id)
+    for _ in range(20):
+        record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
+        if record is None:
+            return 0
+        holds, slots = _holds(record), _slots(record)
+        gone = holds.pop(io_id, None) if lines else None
+        freed = bool(day) and io_id in slots.get(day, [])
+        if freed:
+            slots[day] = [i for i in slots[day] if i != io_id]
+        if gone is None and not freed:
+            return 0
+        if _put(ctx, store_code, record, holds, slots):
+            return len(gone or {})
+    raise TransientError(f"reservations at store {store_code} are contended; try again")
+
+
 def reserve(ctx: "FlowContext", store_code: str, io_id: str, lines: Iterable[Any], *,
             on_hand: dict[str, int] | None, safety: int = 0) -> bool:
     """Hold ``lines`` at the store for ``io_id``; False (and nothing held) when another order
     took the stock since it was read. ``on_hand`` None: no stock known (routing without the
     stock check, a store chosen by hand), the lines are held without a limit."""
-    if not ctx.tenant.order_centre.reserve_stock:
-        return True
-    needed = _needed(lines)
-    for _ in range(20):
-        record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
-        holds = _holds(record)  # written without the orders let go (the put clears their marks)
-        if holds.get(io_id) == needed:
-            return True
-        if on_hand is not None:
-            for sku, qty in needed.items():
-                others = sum(int(other.get(sku, 0)) for other_id, other in holds.items() if other_id != io_id)
-                if others + qty > on_hand.get(sku, 0) - safety:
-                    return False
-        holds[io_id] = needed
-        if len(json.dumps(holds, ensure_ascii=False)) > MAX_RECORD_BYTES:
-            return False
-        if ctx.records.put(ctx.ent_id, RESERVATION_KIND, store_code, {"store_code": store_code, "orders": holds},
-                           expected_version=record.version if record else None, ttl_days=RESERVATION_TTL_DAYS):
-            return True
-    raise TransientError(f"reservations at store {store_code} are contended; try again")
-
-
-def _let_go(ctx: "FlowContext", store_code: str, io_id: str) -> int:
-    for _ in range(20):
-        record = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
-        holds = _holds(record)
-        if record is None or io_id not in holds:
-            return 0
-        gone = holds.pop(io_id)
-        if ctx.records.put(ctx.ent_id, RESERVATION_KIND, store_code, {"store_code": store_code, "orders": holds},
-                           expected_version=record.version, ttl_days=RESERVATION_TTL_DAYS):
-            return len(gone)
-    raise TransientError(f"reservations at store {store_code} are contended; try again")
+    return take(ctx, store_code, io_id, lines=list(lines), on_hand=on_hand, safety=safety)
 
 
 def release(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any] = ()) -> int:
     """The store no longer holds ``io_id``'s lines (shipped, picked up, cancelled, rejected).
     Returns how many SKUs were let go now (0 on a repeat). One record: ``lines`` are not needed."""
-    if not store_code:
-        return 0
-    return _let_go(ctx, store_code, str(io_id))
+    return give_back(ctx, store_code, io_id)
+
+
+def let_go(ctx: "FlowContext", store_code: str | None, io_id: str, day: str | None) -> int:
+    """The store no longer fulfils ``io_id`` (rejected, cancelled, refused): its slot of ``day`` and
+    its held lines given back, in one write of the store's record."""
+    return give_back(ctx, store_code, io_id, day=day)
 
 
 def release_unread(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any] = ()) -> None:
     """``release`` with nothing read: the store's record marked ``let_go:<io_id>`` in one write
     that cannot be refused (inside a "done" that holds writes, it goes with the "done"). A record
     not there is written empty with the mark. For a tenant that does not reserve stock now (holds
-    made before are let go all the same) the hold is read and released as before."""
+    made before are let go all the same) the hold is read and released as before. (The order's
+    capacity slot stays: it was fulfilled on its day.)"""
     if not store_code:
         return
     if not ctx.tenant.order_centre.reserve_stock:
@@ -193,15 +250,11 @@ def release_unread(ctx: "FlowContext", store_code: str | None, io_id: str, lines
 def hold(ctx: "FlowContext", store: "Store", io_id: str, day: str, lines: Iterable[Any],
          on_hand: dict[str, int] | None) -> bool:
     """What dispatch takes at the store it routed to: a slot of the day's capacity and the
-    order's lines. False (nothing taken) when either went to a concurrent order meanwhile."""
-    lines = list(lines)
-    if not routing.reserve_capacity(ctx, store, io_id, day):
-        return False
+    order's lines, in one write. False (nothing taken) when either went to a concurrent order
+    meanwhile."""
     safety = store.safety_stock if store.safety_stock is not None else ctx.tenant.stock.safety_stock
-    if reserve(ctx, store.code, io_id, lines, on_hand=on_hand, safety=safety):
-        return True
-    routing.release_capacity(ctx, store.code, io_id, day)
-    return False
+    return take(ctx, store.code, io_id, day=day, capacity=store.daily_capacity, lines=list(lines),
+                on_hand=on_hand, safety=safety)
 
 
 def by_sku_and_store(ctx: "FlowContext") -> dict[tuple[str, str], int]:

@@ -60,10 +60,7 @@ def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day:
     if not decision.fallback:
         return reservations.hold(ctx, store, io_id, day, items, decision.stock.get(decision.store_code))
     # The fallback store has a capacity too; stock is not why it was chosen: its lines are held unchecked.
-    if not routing.reserve_capacity(ctx, store, io_id, day):
-        return False
-    reservations.reserve(ctx, decision.store_code, io_id, items, on_hand=None)
-    return True
+    return reservations.take(ctx, store.code, io_id, day=day, capacity=store.daily_capacity, lines=items)
 
 
 def still_holds_at(ctx: "FlowContext", io_id: str, store_code: str) -> bool:
@@ -169,8 +166,7 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
         return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
-        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
-        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, payload.get("day"))
         kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}")
         return None  # JST cancelled it before the store heard of it
     closed: dict[str, Any] = {}
@@ -210,8 +206,7 @@ def create_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> dict[str, An
     try:
         outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing)
     except PermanentError as exc:
-        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
-        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, payload.get("day"))
         park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
         change_order(ctx, io_id, Order.park, route_no)
         return None

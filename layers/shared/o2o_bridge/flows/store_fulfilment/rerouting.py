@@ -3,22 +3,20 @@ the healing hooks: an operator's `o2o exceptions reroute` (and the healing run, 
 routes a parked or stuck order again, or retries a parked confirmation.
 
 A rejection routed again reads, in one batch, the order and every record the rest reads: the
-routing marker, the order's exception and pickup clock, the rejecting store's capacity (today's
-and yesterday's: the day it took the order), holds and out-of-stock marks, and every store's
-capacity, marks and holds of the day (``read_with_order``). Each is named without the order's
-SKUs (holds are one record per store, marks one per store and day; reservations.py, routing.py),
-so nothing waits for the order to be read. Then it decides the next store; writes the first
-store's hold released, its SKUs marked, the routing marker, the second store's capacity and
-holds, the claim of the store order's creation and the order, rejected and routed again with the
+routing marker, the order's exception and pickup clock, and every store's out-of-stock marks of
+the day and its record of capacity slots and holds (``read_with_order``). Each is named without
+the order's SKUs (a store's holds and slots are one record, its marks one per day;
+reservations.py, routing.py), so nothing waits for the order to be read. Then it decides the next
+store; writes the first store's slot and hold released (one item), its SKUs marked, the routing
+marker, the second store's slot and holds (one item), the claim of the store order's creation and the order, rejected and routed again with the
 route's decision on it, in one transaction; creates the second store's order
 (dispatch.create_at_store), whose "done" the link, the timeline and the order's "dispatched" go
 with. Three requests; a repeat one (the batch: the order bears the rejection). Not two: the
 second store's hold is written before P1, the "done" after it. A tenant with more stores than
-one batch holds (about 30 with capacities) reads the rest, filtered by the order, in a second."""
+one batch holds (about 48) reads the rest, filtered by the order, in a second."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UnprocessableRequest
@@ -75,9 +73,7 @@ def _release_route(ctx: "FlowContext", io_id: str, route_no: int, before: dict[s
         decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
         result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
     if result.get("store_code"):
-        routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
-        order = load_order(ctx, io_id)
-        reservations.release(ctx, result["store_code"], io_id, order.data.get("items", []) if order else [])
+        reservations.let_go(ctx, result["store_code"], io_id, result.get("day"))
 
 
 # --- a store's rejection: routed again inside the event ------------------------------------------
@@ -104,16 +100,14 @@ def outbound_of_rejection(ctx: "FlowContext", fulfilment_id: str, external_id: s
 def read_with_order(ctx: "FlowContext", io_id: str, store_code: str) -> None:
     """One batch read (``records.prefetch``) of the order and of what the rejection's transaction
     and the dispatch after it read, every key named before the order is read: its io_id's records,
-    the rejecting store's capacity of today and yesterday (the day it was dispatched, mostly: an
-    older one is read when asked for), holds and marks, and every store's records routing reads
+    the rejecting store's record (its capacity slots and holds) and marks, and every store's records
+    routing reads
     (``routing.records_read`` without the order: a store the order's filters drop costs a read of
     a small or absent item). A repeat (the order bears the rejection) ends with this request."""
     today = routing.shanghai_day(ctx)
-    yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
     wanted: list[tuple[str, str]] = [
         (ORDER_KIND, io_id), (ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id), (pickup_clock.PICKUP_WAITING_KIND, io_id),
-        (routing.CAPACITY_KIND, f"{store_code}:{today}"), (routing.CAPACITY_KIND, f"{store_code}:{yesterday}"),
-        (routing.UNAVAILABLE_KIND, f"{store_code}:{today}"), *reservations.records_of(ctx, [store_code]),
+        (reservations.RESERVATION_KIND, store_code), (routing.UNAVAILABLE_KIND, f"{store_code}:{today}"),
         *routing.records_read(ctx, None)]
     # One request: what does not fit is read after the order, filtered by it (_read_ahead).
     ctx.records.prefetch(ctx.ent_id, list(dict.fromkeys(wanted))[:PREFETCH_MAX])
@@ -229,8 +223,7 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         return None
     kit.keep_effect_claim(ctx, dispatch_key, claimed[-1] if claimed else None)
     if written is None:  # the order changed after the holds were taken one at a time: given back
-        routing.release_capacity(ctx, result["store_code"], io_id, day)
-        reservations.release(ctx, result["store_code"], io_id, after["items"])
+        reservations.let_go(ctx, result["store_code"], io_id, day)
         kit.give_back_effect_claim(ctx, dispatch_key)
         return None
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
@@ -247,8 +240,7 @@ def _alongside(ctx: "FlowContext", io_id: str, before: dict[str, Any], after: di
         note_routing(ctx, io_id, after["route_no"])  # with the order: no routing order unseen
     released = _released_here(before, after, store_code)
     if released is not None:
-        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
-        reservations.release(ctx, store_code, io_id, before.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, released.get("day"))  # one write: slot and holds
     if reason == "out_of_stock":
         sku_ids = named_skus or [i["sku_id"] for i in before.get("items", [])]
         routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
@@ -265,8 +257,7 @@ def _finish_cut_short(ctx: "FlowContext", data: dict[str, Any], store_code: str,
             released.get("store_code") != store_code:
         return
     note_routing(ctx, str(data["io_id"]), data["route_no"])
-    routing.release_capacity(ctx, store_code, str(data["io_id"]), released.get("day"))
-    reservations.release(ctx, store_code, str(data["io_id"]), data.get("items", []))
+    reservations.let_go(ctx, store_code, str(data["io_id"]), released.get("day"))
     if reason == "out_of_stock":
         routing.mark_unavailable(ctx, store_code, named_skus or [i["sku_id"] for i in data.get("items", [])],
                                  str(data["io_id"]))
@@ -284,15 +275,13 @@ def _released_here(before: dict[str, Any], after: dict[str, Any], store_code: st
 def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reason: str,
                 named_skus: list[str] | None) -> None:
     """What the rejection's transaction and the dispatch after it read that ``read_with_order`` did
-    not (an older capacity day, the stores past one batch), in one batch; nothing when it read all
+    not (the stores past one batch), in one batch; nothing when it read all
     (``records.prefetch`` asks only for what it does not hold)."""
     io_id = str(after["io_id"])
     wanted: list[tuple[str, str]] = [(ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id)]
     released = after.get("released") or {}
-    if released.get("store_code") == store_code:
-        if released.get("day"):
-            wanted.append((routing.CAPACITY_KIND, f"{store_code}:{released['day']}"))
-        wanted.extend(reservations.records_of(ctx, [store_code]))
+    if released.get("store_code") == store_code:  # its capacity slot and holds: the store's record
+        wanted.append((reservations.RESERVATION_KIND, store_code))
     if reason == "out_of_stock":
         wanted.append((routing.UNAVAILABLE_KIND, f"{store_code}:{routing.shanghai_day(ctx)}"))
     if after.get("delivery") == "pickup":
