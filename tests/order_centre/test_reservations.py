@@ -186,6 +186,23 @@ def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_ot
     assert held(world) == 0 and reservations.by_sku_and_store(world.ctx) == {}
 
 
+def test_the_upgrade_keeps_the_capacity_slots_already_on_the_stores_record(make_world):
+    from o2o_bridge.flows import routing
+
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    day = routing.shanghai_day(world.ctx)
+    world.ctx.records.put("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001",
+                          {"store_code": "S001", "sku_id": "SKU-RED-L", "orders": {"700001": 2}})
+    world.ctx.records.put("10010", reservations.RESERVATION_KIND, "S001",  # dispatched after the deploy
+                          {"store_code": "S001", "orders": {}, "slots": {day: ["700001", "700002"]}},
+                          expected_version=world.ctx.records.get("10010", reservations.RESERVATION_KIND,
+                                                                 "S001").version)
+    s1.upgrade_reservations(world.ctx)
+    assert routing.capacity_used(world.ctx, "S001", day) == ["700001", "700002"] and held(world) == 2
+
+
 def test_an_upgrade_cut_short_after_the_stores_record_is_written_finishes_on_the_next_run(make_world):
     world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
     world.jst.add(700001, items=[("SKU-RED-L", 2)])

@@ -341,9 +341,7 @@ def upgrade(ctx: "FlowContext", still_held: Callable[[str, str], bool], *, dry_r
                     lines = holds.setdefault(io_id, {})
                     lines[record.data["sku_id"]] = lines.get(record.data["sku_id"], 0) + int(qty)
                     moved += 1
-            if dry_run or not moved or ctx.records.put(
-                    ctx.ent_id, RESERVATION_KIND, store_code, {"store_code": store_code, "orders": holds},
-                    expected_version=current.version if current else None, ttl_days=RESERVATION_TTL_DAYS):
+            if dry_run or not moved or _put(ctx, store_code, current, holds, _slots(current)):
                 summary["moved"] += moved
                 summary["dropped"] += dropped
                 break
