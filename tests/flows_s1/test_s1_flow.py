@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from o2o_bridge.errors import TransientError, UnprocessableRequest
-from o2o_bridge.flows import store_fulfilment as s1
+from o2o_bridge.flows import routing, store_fulfilment as s1
 
 
 def poll(world):
@@ -131,7 +131,7 @@ def test_a_rejected_order_goes_to_the_next_store_then_to_the_exceptions(world):
         s1.on_fulfilment_rejected(rejected, world.ctx)
     assert world.store.current(700003)["store_code"] == "S003"
     assert len(world.store.created) == 2
-    assert world.ctx.records.get("10010", "s1.unavailable", "S001:SKU-RED-M") is not None
+    assert routing.unavailable_skus(world.ctx, "S001", ["SKU-RED-M"]) == ["SKU-RED-M"]
     second = world.rejected(700003, reason="damaged")
     world.mark(second)
     s1.on_fulfilment_rejected(second, world.ctx)

@@ -41,9 +41,10 @@ def holders(world, store_code):
 
     fresh = RecordView(world.state)  # not the context's remembered reads
     day = routing.shanghai_day(world.ctx)
-    slot = fresh.get("10010", routing.CAPACITY_KIND, f"{store_code}:{day}")
-    hold = fresh.get("10010", reservations.RESERVATION_KIND, f"SKU-RED-M|{store_code}")
-    return (str(IO) in (slot.data["io_ids"] if slot else []), str(IO) in (hold.data["orders"] if hold else {}))
+    # One record per store: the day's capacity slots and what orders hold there.
+    hold = fresh.get("10010", reservations.RESERVATION_KIND, store_code)
+    return (str(IO) in (hold.data.get("slots", {}).get(day, []) if hold else []),
+            (hold.data["orders"] if hold else {}).get(str(IO), {}).get("SKU-RED-M", 0) > 0)
 
 
 def settled(world, store_code):
@@ -69,9 +70,9 @@ def test_a_rejection_keeps_its_route_on_the_order_not_in_an_effect_record(world)
 
 
 def slots_taken_after_the_read_ahead(world, monkeypatch, io_ids_then):
-    """Another order changes the chosen store's capacity record between the reroute's read-ahead
-    and its transaction: ``io_ids_then(slot)`` is what that record then holds. Returns the stores
-    it happened at."""
+    """Another order changes the chosen store's capacity slots (on the store's record) between the
+    reroute's read-ahead and its transaction: ``io_ids_then(io_ids)`` is what the day's slots then
+    hold. Returns the stores it happened at."""
     from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 
     decide, taken = routing.route_outbound, []
@@ -81,10 +82,14 @@ def slots_taken_after_the_read_ahead(world, monkeypatch, io_ids_then):
         if not taken and decision.store_code:
             taken.append(decision.store_code)
             fresh = RecordView(world.state)
-            key = f"{decision.store_code}:{routing.shanghai_day(ctx)}"
-            slot = fresh.get("10010", routing.CAPACITY_KIND, key)
-            fresh.put("10010", routing.CAPACITY_KIND, key, {"io_ids": io_ids_then(slot)},
-                      expected_version=slot.version if slot else None, ttl_days=3)
+            day = routing.shanghai_day(ctx)
+            record = fresh.get("10010", reservations.RESERVATION_KIND, decision.store_code)
+            slots = dict(record.data.get("slots", {})) if record else {}
+            slots[day] = io_ids_then(slots.get(day))
+            data = {"store_code": decision.store_code, "orders": {}, **(record.data if record else {}),
+                    "slots": slots}
+            fresh.put("10010", reservations.RESERVATION_KIND, decision.store_code, data,
+                      expected_version=record.version if record else None, ttl_days=3)
         return decision
 
     monkeypatch.setattr(rerouting.routing, "route_outbound", decided_then_taken)
@@ -94,7 +99,7 @@ def slots_taken_after_the_read_ahead(world, monkeypatch, io_ids_then):
 def test_a_refused_transaction_writes_nothing_one_at_a_time_and_the_order_is_routed_again(world, monkeypatch):
     # a concurrent order takes a slot there after the read-ahead
     taken = slots_taken_after_the_read_ahead(world, monkeypatch,
-                                             lambda slot: [*(slot.data["io_ids"] if slot else []), "1"])
+                                             lambda io_ids: [*(io_ids or []), "1"])
     event = world.rejected(IO, reason="damaged")
     world.mark(event)
     s1.on_fulfilment_rejected(event, world.ctx)
@@ -109,7 +114,7 @@ def test_a_store_filled_up_after_the_read_ahead_refuses_the_transaction_and_the_
     from o2o_bridge.connectors.aws.dynamodb_state import RecordView
 
     # two orders fill the store's day (capacity 2) meanwhile
-    taken = slots_taken_after_the_read_ahead(world, monkeypatch, lambda slot: ["1", "2"])
+    taken = slots_taken_after_the_read_ahead(world, monkeypatch, lambda io_ids: ["1", "2"])
     event = world.rejected(IO, reason="damaged")
     world.mark(event)
     s1.on_fulfilment_rejected(event, world.ctx)

@@ -1,7 +1,7 @@
 """A store's out_of_stock rejection naming its SKUs (optional ``items``) marks only those SKUs
 unavailable at that store; one naming none marks every SKU of the order, as before."""
 
-from o2o_bridge.flows import store_fulfilment as s1
+from o2o_bridge.flows import routing, store_fulfilment as s1
 
 
 def dispatch_two_sku_order(world, io_id):
@@ -17,7 +17,8 @@ def reject(world, event):
 
 
 def unavailable(world, store_code, sku_id):
-    return world.ctx.records.get("10010", "s1.unavailable", f"{store_code}:{sku_id}") is not None
+    # One record per store and day (routing.UNAVAILABLE_KIND) names the SKUs it is out of.
+    return routing.unavailable_skus(world.ctx, store_code, [sku_id]) == [sku_id]
 
 
 def test_a_rejection_naming_its_skus_keeps_the_store_for_orders_without_them(world):

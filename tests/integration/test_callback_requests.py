@@ -88,17 +88,17 @@ CEILINGS = {  # (happy, duplicate); earlier figures in the comments
     # Was 14 / 1, then 17 / 1, then 5 / 1 (the holds read before the "done").
     "pos_events fulfilment.shipped": (4, GOAL_DUPLICATE),
     "pos_events fulfilment.picked_up": (4, GOAL_DUPLICATE),
-    # The order read (it names the fulfilment: no link read; the event keeps no record of its own:
-    # a repeat is this read); every record the reroute reads in one batch (the rejecting store's
-    # capacity and holds, the candidates' capacity, marks and holds, the routing marker, the
-    # exception); the first store's release, the second's capacity and hold, the store order's
-    # claim and the order rejected and routed again with the route's decision on it (one
-    # transaction; the decision had an effect record of its own, two write units more); after
-    # P1 the creation's "done" with the links, the timeline, the marker removed and the order
-    # "dispatched" (one transaction). Was 27 / 1 (26 / 1 without the buyer's P14 read). Not 3:
-    # the SKU-keyed records cannot be named before the order is read, and the second store's hold
-    # is written before P1 and the "done" after it (rerouting.py).
-    "pos_events fulfilment.rejected (routed again)": (4, GOAL_DUPLICATE),
+    # The order read with every record the reroute reads, in one batch (each key is named before the
+    # order is read: the io_id's marker, exception and pickup clock, and each store's out-of-stock
+    # marks of the day and its record of capacity slots and holds; the order names the fulfilment:
+    # no link read; the event keeps no record of its own: a repeat is this batch); the first store's
+    # release, the second's slot and hold (one item each), the store order's claim and the order
+    # rejected and routed again with the
+    # route's decision on it (one transaction); after P1 the creation's "done" with the links, the
+    # timeline, the marker removed and the order "dispatched" (one transaction). Was 27 / 1 (26 / 1
+    # without the buyer's P14 read), then 4 / 1 (the holds and marks, one record per SKU, read after
+    # the order). Not 2: the second store's hold is written before P1 and the "done" after it.
+    "pos_events fulfilment.rejected (routed again)": (GOAL_HAPPY, GOAL_DUPLICATE),
     # The COD record claimed (the event keeps no record of its own; the claim answers the record, a
     # repeat is the claim refused by its mark); the collection, the mark and the step written with the
     # "done". Was 5 / 1, then 6 / 1 (two reads).
@@ -140,10 +140,11 @@ WRITE_UNIT_CEILINGS["pos_events stock.changed"] = 11.0
 # 配货 / 退仓: the claim (1) and a transaction of the ledger's "done" (under 2 KB: 4) and the part's
 # delete (2). Was 10 / 8 when the part was updated and the store's effect claimed and done apart.
 WRITE_UNIT_CEILINGS.update({"qimen stockout.confirm (配货)": 7.0, "qimen entryorder.confirm (退仓)": 7.0})
-# A rejection routed again: 7 transaction items before P1 (the order 2 units) and 7 after it (the
-# order and the timeline item 2 each), 2 units an item: 34 (36 when the route's decision had an
-# effect record of its own).
-WRITE_UNIT_CEILINGS["pos_events fulfilment.rejected (routed again)"] = 34.0
+# A rejection routed again: 5 transaction items before P1 (the order 2 units: the marker, each
+# store's record with its capacity slots and holds, the claim) and 7 after it (the order and the
+# timeline item 2 each), 2 units an item: 30 (34 when a store's capacity slots were a record of their
+# own, 36 when the route's decision had an effect record). A store's record is under 1 KB here.
+WRITE_UNIT_CEILINGS["pos_events fulfilment.rejected (routed again)"] = 30.0
 
 
 @pytest.fixture(scope="module")

@@ -194,6 +194,7 @@ READ_COMMANDS = [
     ["report", "cod", "--tenant", "10010", "--from", "2026-01-01", "--to", "2030-12-31"],
     ["ledger", "compact", "--tenant", "10010", "--day", _yesterday()],
     ["maintenance", "timelines", "--dry-run"],
+    ["maintenance", "reservations", "--dry-run"],
     ["jst", "call", "/open/shops/query", '{"page_index": 1, "page_size": 10}', "--tenant", "10010"],
     ["wdt", "call", "shop.php", '{"page_no": 0, "page_size": 10}', "--tenant", "10030"],
     ["qimen", "call", "inventory.query", "--tenant", "10020"],

@@ -98,27 +98,140 @@ def test_the_stock_reported_for_the_offline_warehouse_is_store_stock_minus_what_
 
 
 def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_writes_it_out(make_world):
-    """The store event's "done" marks the SKU's record (``let_go:<io_id>``) instead of reading and
+    """The store event's "done" marks the store's record (``let_go:<io_id>``) instead of reading and
     rewriting its map: the order holds nothing from then on, a writer that read the record before
     is refused (the version rose), and the next hold there writes the map without it."""
     world = make_world(stock={"S001": {"SKU-RED-L": 3}, "S002": {}, "S003": {}})
     world.jst.add(700001, items=[("SKU-RED-L", 2)])
     s1.poll_jst_outbound(world.ctx)
-    key = ("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001")
+    key = ("10010", reservations.RESERVATION_KIND, "S001")  # one record per store
     before = world.ctx.records.get(*key)
 
     shipped = world.shipped(700001)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700001": 2} and record.marks == {"let_go:700001"}
+    assert record.data["orders"] == {"700001": {"SKU-RED-L": 2}} and record.marks == {"let_go:700001"}
     assert held(world) == 0 and reservations.holding(world.ctx) == []
     assert reservations.release(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 2}]) == 0
-    assert world.ctx.records.put(*key, {**before.data, "orders": {"700001": 2, "X": 1}},
+    assert world.ctx.records.put(*key, {**before.data, "orders": {"700001": {"SKU-RED-L": 2}, "X": {"SKU-RED-L": 1}}},
                                  expected_version=before.version) is None
 
     world.jst.add(700002, items=[("SKU-RED-L", 3)])  # all 3 units: free again
     s1.poll_jst_outbound(world.ctx)
     assert world.order(700002)["store_code"] == "S001"
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700002": 3} and record.marks == frozenset()
+    assert record.data["orders"] == {"700002": {"SKU-RED-L": 3}} and record.marks == frozenset()
+
+
+def _to_old_layout(world, store, orders_by_sku):
+    """The table as a version before one record per store left it: one record per SKU and store."""
+    from o2o_bridge.flows import routing
+
+    records = world.ctx.records
+    current = records.get("10010", reservations.RESERVATION_KIND, store)
+    if current is not None:  # its capacity slots were a record per store and day
+        for day, io_ids in current.data.get("slots", {}).items():
+            records.put("10010", routing.OLD_CAPACITY_KIND, f"{store}:{day}", {"io_ids": io_ids})
+        records.delete("10010", reservations.RESERVATION_KIND, store)
+    for sku, orders in orders_by_sku.items():
+        records.put("10010", reservations.RESERVATION_KIND, f"{sku}|{store}",
+                    {"store_code": store, "sku_id": sku, "orders": orders})
+
+
+def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_other(make_world):
+    """Holds stored one per SKU (before one record per store) move to the store's record, once,
+    only for orders still at that store: one shipped since (let go by the new code, which found
+    nothing to release) does not come back. The nightly run counts the old records until then."""
+    from o2o_bridge.flows import routing
+
+    world = make_world(stock={"S001": {"SKU-RED-L": 5, "SKU-RED-M": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2), ("SKU-RED-M", 1)])
+    world.jst.add(700002, items=[("SKU-RED-L", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    assert {world.order(io)["store_code"] for io in (700001, 700002)} == {"S001"}
+    _to_old_layout(world, "S001", {"SKU-RED-L": {"700001": 2, "700002": 1}, "SKU-RED-M": {"700001": 1}})
+    world.ctx.records.put("10010", routing.OLD_UNAVAILABLE_KIND, "S002:SKU-RED-L",
+                          {"day": routing.shanghai_day(world.ctx), "io_id": "700009"})
+    assert held(world) == 0  # routing does not read the old layout ...
+    assert reservations.by_sku_and_store(world.ctx) == {("SKU-RED-L", "S001"): 3, ("SKU-RED-M", "S001"): 1}
+
+    shipped = world.shipped(700002)  # ... and the new code's release finds nothing to let go there
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+
+    assert s1.upgrade_reservations(world.ctx, dry_run=True)["moved"] == 2
+    assert world.ctx.records.get("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001") is not None
+    day = routing.shanghai_day(world.ctx)
+    slots = world.ctx.records.get("10010", routing.OLD_CAPACITY_KIND, f"S001:{day}")
+    summary = s1.upgrade_reservations(world.ctx)
+    assert summary == {"old_records": 2, "moved": 2, "dropped": 1, "deleted": 2, "stores": 1, "old_marks": 1,
+                       "marks_moved": 1, "old_slots": int(bool(slots)),
+                       "slots_moved": len(slots.data["io_ids"]) if slots else 0}
+    assert routing.capacity_used(world.ctx, "S001", day) == (slots.data["io_ids"] if slots else [])
+    assert world.ctx.records.list("10010", routing.OLD_CAPACITY_KIND) == []
+    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert reservations._holds(record) == {"700001": {"SKU-RED-L": 2, "SKU-RED-M": 1}}
+    assert held(world) == 2 and held(world, sku="SKU-RED-M") == 1
+    assert reservations.by_sku_and_store(world.ctx) == {("SKU-RED-L", "S001"): 2, ("SKU-RED-M", "S001"): 1}
+    assert routing.unavailable_skus(world.ctx, "S002", ["SKU-RED-L", "SKU-RED-M"]) == ["SKU-RED-L"]
+    assert world.ctx.records.list("10010", routing.OLD_UNAVAILABLE_KIND) == []
+    assert s1.upgrade_reservations(world.ctx) == {"old_records": 0, "moved": 0, "dropped": 0, "deleted": 0,
+                                                  "stores": 0, "old_marks": 0, "marks_moved": 0, "old_slots": 0,
+                                                  "slots_moved": 0}
+
+    shipped = world.shipped(700001)  # the moved hold goes like any
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    assert held(world) == 0 and reservations.by_sku_and_store(world.ctx) == {}
+
+
+def test_the_upgrade_keeps_the_capacity_slots_already_on_the_stores_record(make_world):
+    from o2o_bridge.flows import routing
+
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    day = routing.shanghai_day(world.ctx)
+    world.ctx.records.put("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001",
+                          {"store_code": "S001", "sku_id": "SKU-RED-L", "orders": {"700001": 2}})
+    world.ctx.records.put("10010", reservations.RESERVATION_KIND, "S001",  # dispatched after the deploy
+                          {"store_code": "S001", "orders": {}, "slots": {day: ["700001", "700002"]}},
+                          expected_version=world.ctx.records.get("10010", reservations.RESERVATION_KIND,
+                                                                 "S001").version)
+    s1.upgrade_reservations(world.ctx)
+    assert routing.capacity_used(world.ctx, "S001", day) == ["700001", "700002"] and held(world) == 2
+
+
+def test_an_upgrade_cut_short_after_the_stores_record_is_written_finishes_on_the_next_run(make_world):
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    s1.poll_jst_outbound(world.ctx)
+    _to_old_layout(world, "S001", {"SKU-RED-L": {"700001": 2}})
+    records = world.ctx.records
+    deleting = records.delete
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("crash before the old record is deleted")
+
+    records.delete = crash
+    try:
+        s1.upgrade_reservations(world.ctx)
+    except RuntimeError:
+        pass
+    finally:
+        records.delete = deleting
+    assert held(world) == 2
+    summary = s1.upgrade_reservations(world.ctx)  # the order is there already: kept, not doubled
+    assert (summary["moved"], summary["deleted"]) == (0, 1) and held(world) == 2
+
+
+def test_a_store_whose_record_is_full_takes_no_further_hold(make_world, monkeypatch):
+    """A store's record stays under DynamoDB's item limit: past ``MAX_RECORD_BYTES`` the store takes
+    no further hold (as if out of stock) and routing moves on, nothing written."""
+    world = make_world(stock={"S001": {"SKU-RED-L": 9}, "S002": {}, "S003": {}})
+    monkeypatch.setattr(reservations, "MAX_RECORD_BYTES", 40)
+    assert reservations.reserve(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
+    assert not reservations.reserve(world.ctx, "S001", "700002", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
+    assert reservations._holds(world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")) == {
+        "700001": {"SKU-RED-L": 1}}

@@ -7,8 +7,12 @@ a store said it is out of, and the store's stock of every line (P7). The survivo
 ranked by the tenant's ``routing.order_by`` (priority, then stock left). When none is
 left the tenant's fallback store (指定下单店仓) takes it, unless it rejected the order too.
 
-Daily capacity is counted per store per Asia/Shanghai day in ``ctx.records`` with
-conditional writes, so concurrent Lambdas never give a store more than its capacity.
+Daily capacity is counted per store per Asia/Shanghai day with conditional writes, so
+concurrent Lambdas never give a store more than its capacity: on the store's record of what
+orders hold there (reservations.py), so a dispatch takes its slot and its lines in one write.
+What a store said it is out of is one record per store and day: every record routing reads is
+named by the store and the day, not by the order's SKUs, so a flow can read them in the same
+batch as the order (``records_read``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ if TYPE_CHECKING:
     from ..tenant import Store
     from .kit import FlowContext
 
-CAPACITY_KIND = "s1.capacity"       # key <store>:<day>, data {"io_ids": [...]}
-UNAVAILABLE_KIND = "s1.unavailable"  # key <store>:<sku_id>, data {"day", "io_id"}
+# The SKUs a store said it is out of, one record per store and day (key <store>:<day>, data
+# {"skus": {sku_id: io_id}}): named without the order's SKUs, so read with the order (rerouting.py).
+UNAVAILABLE_KIND = "s1.out_of_stock"
+OLD_UNAVAILABLE_KIND = "s1.unavailable"  # the layout before, key <store>:<sku_id>: o2o maintenance reservations
 
 
 @dataclass(frozen=True)
@@ -80,68 +86,89 @@ def covers_region(store: "Store", province: str, city: str) -> bool:
 
 
 # --- capacity ---------------------------------------------------------------------------
+# The outbounds counted against a store's capacity of the day are kept on the store's record of
+# what orders hold there (reservations.py: ``slots``), so a dispatch takes its slot and its lines
+# in one write. Before, they were a record per store and day (OLD_CAPACITY_KIND, key <store>:<day>).
+OLD_CAPACITY_KIND = "s1.capacity"
+
 
 def capacity_used(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
-    record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, f"{store_code}:{day}")
-    return list(record.data.get("io_ids", [])) if record else []
+    from . import reservations
+
+    return reservations.slots_of(ctx, store_code, day)
 
 
 def reserve_capacity(ctx: "FlowContext", store: "Store", io_id: str, day: str) -> bool:
     """Count ``io_id`` against the store's capacity of ``day``; False when it is full.
     Counting the same outbound again changes nothing."""
+    from . import reservations
+
     if store.daily_capacity is None:
         return True
-    key = f"{store.code}:{day}"
-    for _ in range(20):
-        record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, key)
-        io_ids = list(record.data.get("io_ids", [])) if record else []
-        if io_id in io_ids:
-            return True
-        if len(io_ids) >= store.daily_capacity:
-            return False
-        if ctx.records.put(ctx.ent_id, CAPACITY_KIND, key, {"io_ids": [*io_ids, io_id]},
-                           expected_version=record.version if record else None, ttl_days=3):
-            return True
-    raise TransientError(f"capacity of store {store.code} for {day} is contended; try again")
+    return reservations.take(ctx, store.code, io_id, day=day, capacity=store.daily_capacity)
 
 
 def release_capacity(ctx: "FlowContext", store_code: str, io_id: str, day: str | None) -> None:
     """The store no longer fulfils ``io_id`` (rejected, cancelled): its slot is free again."""
-    if not day:
-        return
-    key = f"{store_code}:{day}"
-    for _ in range(20):
-        record = ctx.records.get(ctx.ent_id, CAPACITY_KIND, key)
-        if record is None or io_id not in record.data.get("io_ids", []):
-            return
-        left = [i for i in record.data["io_ids"] if i != io_id]
-        if ctx.records.put(ctx.ent_id, CAPACITY_KIND, key, {"io_ids": left}, expected_version=record.version,
-                           ttl_days=3):
-            return
-    raise TransientError(f"capacity of store {store_code} for {day} is contended; try again")
+    from . import reservations
+
+    if day:
+        reservations.give_back(ctx, store_code, io_id, day=day, lines=False)
 
 
 # --- SKUs a store said it is out of -------------------------------------------------------
 
 def mark_unavailable(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str], io_id: str) -> None:
     """A store rejected ``io_id`` as out of stock: skip it for these SKUs for the rest of the day
-    (its P7 stock may lag behind what is on the shelf)."""
-    day = shanghai_day(ctx)
-    for sku_id in sku_ids:
-        key = f"{store_code}:{sku_id}"
+    (its P7 stock may lag behind what is on the shelf). One record per store and day."""
+    key = f"{store_code}:{shanghai_day(ctx)}"
+    for _ in range(20):
         current = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, key)
-        ctx.records.put(ctx.ent_id, UNAVAILABLE_KIND, key, {"day": day, "io_id": io_id},
-                        expected_version=current.version if current else None, ttl_days=2)
+        marked = dict(current.data.get("skus", {})) if current else {}
+        if all(sku in marked for sku in sku_ids):
+            return
+        marked.update({sku: io_id for sku in sku_ids if sku not in marked})
+        if ctx.records.put(ctx.ent_id, UNAVAILABLE_KIND, key, {"skus": marked},
+                           expected_version=current.version if current else None, ttl_days=2):
+            return
+    raise TransientError(f"the SKUs store {store_code} is out of are contended; try again")
 
 
 def unavailable_skus(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str]) -> list[str]:
-    day = shanghai_day(ctx)
-    found = []
-    for sku_id in sku_ids:
-        record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{sku_id}")
-        if record is not None and record.data.get("day") == day:
-            found.append(sku_id)
-    return found
+    record = ctx.records.get(ctx.ent_id, UNAVAILABLE_KIND, f"{store_code}:{shanghai_day(ctx)}")
+    marked = record.data.get("skus", {}) if record else {}
+    return [sku_id for sku_id in sku_ids if sku_id in marked]
+
+
+def upgrade_marks(ctx: "FlowContext", *, dry_run: bool = False) -> dict[str, int]:
+    """Today's out-of-stock marks and capacity slots of the layout before (``OLD_UNAVAILABLE_KIND``,
+    key ``<store>:<sku>``; ``OLD_CAPACITY_KIND``, key ``<store>:<day>``) moved into their store's
+    records, the old ones deleted (an older day's decides nothing any more: deleted too). Safe to
+    run twice."""
+    from . import reservations
+
+    today = shanghai_day(ctx)
+    summary = {"old_marks": 0, "marks_moved": 0, "old_slots": 0, "slots_moved": 0}
+    for record in ctx.records.list(ctx.ent_id, OLD_UNAVAILABLE_KIND):
+        store_code, _, sku_id = record.key.partition(":")
+        summary["old_marks"] += 1
+        if record.data.get("day") == today and sku_id:
+            summary["marks_moved"] += 1
+            if not dry_run:
+                mark_unavailable(ctx, store_code, [sku_id], str(record.data.get("io_id", "")))
+        if not dry_run:
+            ctx.records.delete(ctx.ent_id, OLD_UNAVAILABLE_KIND, record.key, expected_version=record.version)
+    for record in ctx.records.list(ctx.ent_id, OLD_CAPACITY_KIND):
+        store_code, _, day = record.key.rpartition(":")
+        summary["old_slots"] += 1
+        if day >= today:
+            for io_id in record.data.get("io_ids", []):
+                summary["slots_moved"] += 1
+                if not dry_run:  # counted as it was: no capacity check
+                    reservations.take(ctx, store_code, str(io_id), day=day, capacity=len(record.data["io_ids"]) + 10**6)
+        if not dry_run:
+            ctx.records.delete(ctx.ent_id, OLD_CAPACITY_KIND, record.key, expected_version=record.version)
+    return summary
 
 
 # --- the decision -------------------------------------------------------------------------
@@ -162,29 +189,32 @@ def _filtered_out(store: "Store", order: OrderToRoute, rejected: set[str], tenan
     return None
 
 
-def records_read(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
+def store_records(ctx: "FlowContext", store: "Store", day: str) -> list[tuple[str, str]]:
+    """What routing reads of one store, as (kind, key), named by the store and day alone: the SKUs it
+    said it is out of that day, and its record of what orders hold there and its day's capacity."""
+    from . import reservations
+
+    held = ctx.tenant.order_centre.reserve_stock or store.daily_capacity is not None
+    return [(UNAVAILABLE_KIND, f"{store.code}:{day}"), *([(reservations.RESERVATION_KIND, store.code)] if held else [])]
+
+
+def records_read(ctx: "FlowContext", order: OrderToRoute | None, *,
+                 rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
     """The records ``route_outbound`` and the hold at the store it picks read, as (kind, key): the
     day's capacity, the SKUs marked unavailable and what other orders hold, of every store that
     passes the filters read from the tenant alone (and the fallback store's). A flow reads
-    them in one batch (``records.prefetch``) before it routes."""
-    from . import reservations
-
+    them in one batch (``records.prefetch``) before it routes. ``order`` None: every store's (the
+    keys name no SKU, so a flow that has not read its order yet reads them with it)."""
     tenant, rejected, day = ctx.tenant, set(rejected_by), shanghai_day(ctx)
-    skus = list(dict.fromkeys(line.sku_id for line in order.lines))
     wanted: list[tuple[str, str]] = []
     for store in tenant.stores:
-        if _filtered_out(store, order, rejected, tenant) is not None:
+        if order is not None and _filtered_out(store, order, rejected, tenant) is not None:
             continue
-        if store.daily_capacity is not None:
-            wanted.append((CAPACITY_KIND, f"{store.code}:{day}"))
-        wanted.extend((UNAVAILABLE_KIND, f"{store.code}:{sku}") for sku in skus)
-        wanted.extend(reservations.records_of(ctx, store.code, skus))
+        wanted.extend(store_records(ctx, store, day))
     fallback = next((s for s in tenant.stores if s.code == tenant.routing.fallback_store), None)
     if fallback is not None and fallback.code not in rejected:  # it takes what no store passed
-        if fallback.daily_capacity is not None:
-            wanted.append((CAPACITY_KIND, f"{fallback.code}:{day}"))
-        wanted.extend(reservations.records_of(ctx, fallback.code, skus))
-    return wanted
+        wanted.extend(store_records(ctx, fallback, day))
+    return list(dict.fromkeys(wanted))
 
 
 def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iterable[str] = ()) -> Decision:

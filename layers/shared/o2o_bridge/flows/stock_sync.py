@@ -1005,7 +1005,7 @@ def _aggregate_keys(ctx: "FlowContext", skus: Sequence[str]) -> list[tuple[str, 
     orders hold there when the tenant reports holds."""
     pairs = [f"{sku}|{store}" for sku in skus for store in feeding_stores(ctx.tenant)]
     return [(STORE_LEVEL, pair) for pair in pairs] + (
-        [(reservations.RESERVATION_KIND, pair) for pair in pairs] if pairs and reservations.reported(ctx) else [])
+        reservations.reported_records(ctx, feeding_stores(ctx.tenant)) if pairs else [])
 
 
 def offline_quantities(ctx: "FlowContext", skus: Sequence[str], *,

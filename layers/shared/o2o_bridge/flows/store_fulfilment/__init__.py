@@ -33,7 +33,8 @@ from .. import ledger_facts  # noqa: F401 - the facts module its steps write wit
 from .cancels import cancel_at_store, cancel_outbound
 from .confirmations import (PENDING_CONFIRM_KIND, TIME_MARGIN_SECONDS, confirm_outbound, confirm_pending,
                             queue_confirmation)
-from .dispatch import FULFILMENT, OUTBOUND_ROUTE, create_at_store, dispatch, fulfilment_order, to_route
+from .dispatch import FULFILMENT, OUTBOUND_ROUTE, create_at_store, dispatch, fulfilment_order, to_route, \
+    upgrade_reservations
 from .exceptions import (DISPATCH_COMMANDS, EXCEPTION_KIND, EXCEPTION_METRIC, exceptions_to_show, open_exceptions, park,
                          resolve_exception, stuck_orders)
 from .order import ORDER_KIND, ORDER_TTL_DAYS, ROUTING_KIND, Order, OrderChanged, change_order, load_order, \
@@ -49,5 +50,5 @@ __all__ = [
     "dispatch", "exceptions_to_show", "fulfilment_order", "handle_outbound", "handle_outbound_again", "load_order",
     "on_fulfilment_picked_up", "on_fulfilment_rejected", "on_fulfilment_shipped", "open_exceptions",
     "order_from_outbound", "park", "poll_jst_outbound", "queue_confirmation", "reroute_by_hand", "resolve_exception",
-    "store_rejected", "stuck_orders", "to_route",
+    "store_rejected", "stuck_orders", "to_route", "upgrade_reservations",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import kit, ledger_facts, reservations, routing
+from .. import kit, ledger_facts, reservations
 from ..kit import attempt, effect_once, flow_command
 from .exceptions import park, resolve_exception
 from .order import Order, change_order, load_order
@@ -51,8 +51,7 @@ def cancel_at_store(ctx: "FlowContext", payload: dict[str, Any]) -> None:
         return
     order = load_order(ctx, io_id)
     if order is not None and order.data.get("store_code"):
-        routing.release_capacity(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
-        reservations.release(ctx, order.data["store_code"], io_id, order.data.get("items", []))
+        reservations.let_go(ctx, order.data["store_code"], io_id, order.data.get("capacity_day"))
         ledger_facts.cancelled(ctx, order.data, fulfilment_id=fulfilment_id, at=payload.get("at"))
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.cancelled_at_store", {"fulfilment_id": fulfilment_id,

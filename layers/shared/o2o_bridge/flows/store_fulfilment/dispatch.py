@@ -61,10 +61,34 @@ def hold_routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, day:
     if not decision.fallback:
         return reservations.hold(ctx, store, io_id, day, items, decision.stock.get(decision.store_code))
     # The fallback store has a capacity too; stock is not why it was chosen: its lines are held unchecked.
-    if not routing.reserve_capacity(ctx, store, io_id, day):
+    return reservations.take(ctx, store.code, io_id, day=day, capacity=store.daily_capacity, lines=items)
+
+
+def still_holds_at(ctx: "FlowContext", io_id: str, store_code: str) -> bool:
+    """Whether the order still holds its lines at the store, by its own record: dispatched there, or
+    being routed there (the route's decision, on the order or in its effect record). Shipped,
+    picked up, cancelled, parked, rejected or routed elsewhere: not. (reservations.upgrade)"""
+    order = load_order(ctx, io_id)
+    if order is None:
         return False
-    reservations.reserve(ctx, decision.store_code, io_id, items, on_hand=None)
-    return True
+    if order.status == "dispatched":
+        return order.data.get("store_code") == store_code
+    if order.status != "routing":
+        return False
+    decided = order.routed(order.route_no)
+    if decided is None:  # a decision not done yet is made again by its dispatch, which holds again
+        effect = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{order.route_no}")
+        decided = (effect.data.get("result") or {}) if effect and effect.data.get("state") == "done" else {}
+    return decided.get("store_code") == store_code
+
+
+def upgrade_reservations(ctx: "FlowContext", *, dry_run: bool = False) -> dict[str, int]:
+    """`o2o maintenance reservations`: holds and out-of-stock marks stored one per SKU (before one
+    record per store, and per store and day) moved to the new records; only holds whose order
+    still holds there (``still_holds_at``) move. Safe to run twice and while the bridge runs."""
+    moved = reservations.upgrade(ctx, lambda io_id, store_code: still_holds_at(ctx, io_id, store_code),
+                                 dry_run=dry_run)
+    return {**moved, **routing.upgrade_marks(ctx, dry_run=dry_run)}
 
 
 def routed(ctx: "FlowContext", decision: routing.Decision, io_id: str, route_no: int, day: str, *,
@@ -160,8 +184,7 @@ def _create_at_store(ctx: "FlowContext", payload: dict[str, Any], *, taken: "Rec
         return {"store_code": store_code, "fulfilment_id": created.fulfilment_id, "day": payload.get("day")}
 
     if order.status == "cancelled" and not kit.effect_done(ctx, f"s1.dispatch:{io_id}:{route_no}"):
-        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
-        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, payload.get("day"))
         kit.give_back_effect_claim(ctx, f"s1.dispatch:{io_id}:{route_no}", taken)
         return None  # JST cancelled it before the store heard of it
     closed: dict[str, Any] = {}
@@ -201,8 +224,7 @@ def _create_at_store(ctx: "FlowContext", payload: dict[str, Any], *, taken: "Rec
     try:
         outcome = effect_once(ctx, f"s1.dispatch:{io_id}:{route_no}", create, book=book, closing=closing, taken=taken)
     except PermanentError as exc:
-        routing.release_capacity(ctx, store_code, io_id, payload.get("day"))
-        reservations.release(ctx, store_code, io_id, order.data.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, payload.get("day"))
         park(ctx, io_id, "dispatch_refused", f"store {store_code}: {exc}")
         change_order(ctx, io_id, Order.park, route_no)
         return None

@@ -2,15 +2,18 @@
 the healing hooks: an operator's `o2o exceptions reroute` (and the healing run, flows/healing.py)
 routes a parked or stuck order again, or retries a parked confirmation.
 
-A rejection routed again reads the order (the one read a repeat costs), then in one batch every
-record the rest reads (the first store's capacity and holds, the candidate stores' capacity, marks
-and holds, the routing marker, the order's exception); decides the next store; writes the first
-store's hold released, its SKUs marked, the routing marker, the second store's capacity and holds,
-the claim of the store order's creation and the order, rejected and routed again with the route's
-decision on it, in one transaction; creates the second store's order (dispatch.create_at_store),
-whose "done" the link, the timeline and the order's "dispatched" go with. Four requests; a repeat
-one. Not three: the holds and marks are records per SKU, named by the order's SKUs, so they are
-read after the order; and the second store's hold is written before P1, the "done" after it."""
+A rejection routed again reads, in one batch, the order and every record the rest reads: the
+routing marker, the order's exception and pickup clock, and every store's out-of-stock marks of
+the day and its record of capacity slots and holds (``read_with_order``). Each is named without
+the order's SKUs (a store's holds and slots are one record, its marks one per day;
+reservations.py, routing.py), so nothing waits for the order to be read. Then it decides the next
+store; writes the first store's slot and hold released (one item), its SKUs marked, the routing
+marker, the second store's slot and holds (one item), the claim of the store order's creation and the order, rejected and routed again with the
+route's decision on it, in one transaction; creates the second store's order
+(dispatch.create_at_store), whose "done" the link, the timeline and the order's "dispatched" go
+with. Three requests; a repeat one (the batch: the order bears the rejection). Not two: the
+second store's hold is written before P1, the "done" after it. A tenant with more stores than
+one batch holds (about 48) reads the rest, filtered by the order, in a second."""
 
 from __future__ import annotations
 
@@ -71,26 +74,43 @@ def _release_route(ctx: "FlowContext", io_id: str, route_no: int, before: dict[s
         decided = ctx.records.get(ctx.ent_id, kit.EFFECT_KIND, f"s1.route:{io_id}:{route_no}")
         result = (decided.data.get("result") or {}) if decided and decided.data.get("state") == "done" else {}
     if result.get("store_code"):
-        routing.release_capacity(ctx, result["store_code"], io_id, result.get("day"))
-        order = load_order(ctx, io_id)
-        reservations.release(ctx, result["store_code"], io_id, order.data.get("items", []) if order else [])
+        reservations.let_go(ctx, result["store_code"], io_id, result.get("day"))
 
 
 # --- a store's rejection: routed again inside the event ------------------------------------------
 
-def outbound_of_rejection(ctx: "FlowContext", fulfilment_id: str, external_id: str) -> str:
+def outbound_of_rejection(ctx: "FlowContext", fulfilment_id: str, external_id: str,
+                          store_code: str | None = None) -> str:
     """The io_id a rejection is about, from the order's own record when it names the fulfilment
     (the one it was dispatched with, or one rejected before: a repeat), which the rerouting reads
     anyway; else from the fulfilment's link (store_events.outbound_of_event), which refuses a
     fulfilment the bridge did not create. An order names a fulfilment only once it is linked (the
-    link and the order's "dispatched" are written together, or the link first)."""
+    link and the order's "dispatched" are written together, or the link first). With the
+    rejecting ``store_code`` the order is read with what the rerouting reads (``read_with_order``)."""
     from .store_events import outbound_of_event
 
+    if store_code is not None:
+        read_with_order(ctx, external_id, store_code)
     order = load_order(ctx, external_id)
     if order is not None and (order.data.get("fulfilment_id") == fulfilment_id or
                               any(r.get("fulfilment_id") == fulfilment_id for r in order.data.get("rejections", []))):
         return external_id
     return outbound_of_event(ctx, fulfilment_id, external_id)
+
+
+def read_with_order(ctx: "FlowContext", io_id: str, store_code: str) -> None:
+    """One batch read (``records.prefetch``) of the order and of what the rejection's transaction
+    and the dispatch after it read, every key named before the order is read: its io_id's records,
+    the rejecting store's record (its capacity slots and holds) and marks, and every store's records
+    routing reads (``routing.records_read`` without the order: a store the order's filters drop
+    costs a read of a small or absent item). A repeat (the order bears the rejection) ends with this request."""
+    today = routing.shanghai_day(ctx)
+    wanted: list[tuple[str, str]] = [
+        (ORDER_KIND, io_id), (ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id), (pickup_clock.PICKUP_WAITING_KIND, io_id),
+        (reservations.RESERVATION_KIND, store_code), (routing.UNAVAILABLE_KIND, f"{store_code}:{today}"),
+        *routing.records_read(ctx, None)]
+    # One request: what does not fit is read after the order, filtered by it (_read_ahead).
+    ctx.records.prefetch(ctx.ent_id, list(dict.fromkeys(wanted))[:PREFETCH_MAX])
 
 
 def route_again_after_rejection(ctx: "FlowContext", payload: dict[str, Any]) -> None:
@@ -205,8 +225,7 @@ def _reject_and_route(ctx: "FlowContext", io_id: str, store_code: str, fulfilmen
         return None, None
     claim = claimed[-1] if claimed else None
     if written is None:  # the order changed after the holds were taken one at a time: given back
-        routing.release_capacity(ctx, result["store_code"], io_id, day)
-        reservations.release(ctx, result["store_code"], io_id, after["items"])
+        reservations.let_go(ctx, result["store_code"], io_id, day)
         kit.give_back_effect_claim(ctx, dispatch_key, claim)
         return None, None
     _rejected_step(ctx, io_id, after, store_code, fulfilment_id, reason, named_skus)
@@ -223,8 +242,7 @@ def _alongside(ctx: "FlowContext", io_id: str, before: dict[str, Any], after: di
         note_routing(ctx, io_id, after["route_no"])  # with the order: no routing order unseen
     released = _released_here(before, after, store_code)
     if released is not None:
-        routing.release_capacity(ctx, store_code, io_id, released.get("day"))
-        reservations.release(ctx, store_code, io_id, before.get("items", []))
+        reservations.let_go(ctx, store_code, io_id, released.get("day"))  # one write: slot and holds
     if reason == "out_of_stock":
         sku_ids = named_skus or [i["sku_id"] for i in before.get("items", [])]
         routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
@@ -241,8 +259,7 @@ def _finish_cut_short(ctx: "FlowContext", data: dict[str, Any], store_code: str,
             released.get("store_code") != store_code:
         return
     note_routing(ctx, str(data["io_id"]), data["route_no"])
-    routing.release_capacity(ctx, store_code, str(data["io_id"]), released.get("day"))
-    reservations.release(ctx, store_code, str(data["io_id"]), data.get("items", []))
+    reservations.let_go(ctx, store_code, str(data["io_id"]), released.get("day"))
     if reason == "out_of_stock":
         routing.mark_unavailable(ctx, store_code, named_skus or [i["sku_id"] for i in data.get("items", [])],
                                  str(data["io_id"]))
@@ -259,18 +276,16 @@ def _released_here(before: dict[str, Any], after: dict[str, Any], store_code: st
 
 def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reason: str,
                 named_skus: list[str] | None) -> None:
-    """One batch read (``records.prefetch``) of what the rejection's transaction and the dispatch
-    after it read: the rest of the event reads nothing of its own."""
+    """What the rejection's transaction and the dispatch after it read that ``read_with_order`` did
+    not (the stores past one batch), in one batch; nothing when it read all
+    (``records.prefetch`` asks only for what it does not hold)."""
     io_id = str(after["io_id"])
-    skus = [i["sku_id"] for i in after.get("items", [])]
     wanted: list[tuple[str, str]] = [(ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id)]
     released = after.get("released") or {}
-    if released.get("store_code") == store_code:
-        if released.get("day"):
-            wanted.append((routing.CAPACITY_KIND, f"{store_code}:{released['day']}"))
-        wanted.extend(reservations.records_of(ctx, store_code, skus))
+    if released.get("store_code") == store_code:  # its capacity slot and holds: the store's record
+        wanted.append((reservations.RESERVATION_KIND, store_code))
     if reason == "out_of_stock":
-        wanted.extend((routing.UNAVAILABLE_KIND, f"{store_code}:{sku}") for sku in (named_skus or skus))
+        wanted.append((routing.UNAVAILABLE_KIND, f"{store_code}:{routing.shanghai_day(ctx)}"))
     if after.get("delivery") == "pickup":
         wanted.append((pickup_clock.PICKUP_WAITING_KIND, io_id))
     if after.get("status") == "routing":

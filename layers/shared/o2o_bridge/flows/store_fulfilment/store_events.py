@@ -107,8 +107,8 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
 
 def on_fulfilment_rejected(event: "PosEvent", ctx: "FlowContext") -> None:
     data = event.data
-    # Known by the order's own record, which the rerouting reads anyway (rerouting.py).
-    io_id = rerouting.outbound_of_rejection(ctx, data.fulfilment_id, data.external_id)
+    # Known by the order's own record, read with what the rerouting reads (rerouting.py).
+    io_id = rerouting.outbound_of_rejection(ctx, data.fulfilment_id, data.external_id, data.store_code)
     payload = {"io_id": io_id, "fulfilment_id": data.fulfilment_id, "store_code": data.store_code,
                "reason": data.reason, "at": event.occurred_at.isoformat()}
     if data.items:  # the store named what it cannot fulfil (optional in the contract)
