@@ -59,6 +59,23 @@ def _now_iso() -> str:
 _joining = threading.local()
 
 
+def _batch_get(client: Any, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of one BatchGetItem of ``keys`` (at most BATCH_GET_MAX; consistent reads), keys the
+    service left unprocessed (throttling) asked again with a growing pause."""
+    request: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
+    items: list[dict[str, Any]] = []
+    for attempt in range(10):
+        answer = client.batch_get_item(RequestItems=request)
+        items += answer.get("Responses", {}).get(table, [])
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            return items
+        time.sleep(min(0.05 * 2 ** attempt, 1.0))
+    from ...errors import TransientError
+
+    raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
@@ -90,11 +107,14 @@ class DynamoStateStore:
             TableName=self.table, Key={"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}, ConsistentRead=True
         ).get("Item")
         tenant = Tenant.model_validate(json.loads(item["config"]["S"])) if item else None
+        self._remember_tenant(ent_id, tenant)
+        return tenant
+
+    def _remember_tenant(self, ent_id: str, tenant: Any) -> None:
         self._tenant_cache.pop(ent_id, None)
         while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
             del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
         self._tenant_cache[ent_id] = (self._clock(), tenant)
-        return tenant
 
     def get_with_records(self, ent_id: str, wanted: list[tuple[str, str]]):
         """The tenant (as ``get``) and, when it is not cached, these ``(kind, key)`` records of it in
@@ -110,31 +130,17 @@ class DynamoStateStore:
             return self.get(ent_id), None
         tenant_key = {"pk": _s(f"TENANT#{ent_id}"), "sk": _s("CONFIG")}
         kinds = {f"REC#{ent_id}#{kind}": kind for kind, _ in wanted}
-        request = {self.table: {"Keys": [tenant_key, *({"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)}
-                                                      for kind, key in wanted)], "ConsistentRead": True}}
+        keys = [tenant_key, *({"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(key)} for kind, key in wanted)]
         config: dict[str, Any] | None = None
         found: dict[tuple[str, str], Record] = {}
-        for attempt in range(10):
-            answer = self.client.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(self.table, []):
-                if item["pk"]["S"] == tenant_key["pk"]["S"]:
-                    config = item
-                else:
-                    kind = kinds[item["pk"]["S"]]
-                    found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
-        else:
-            from ...errors import TransientError
-
-            raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+        for item in _batch_get(self.client, self.table, keys):
+            if item["pk"]["S"] == tenant_key["pk"]["S"]:
+                config = item
+            else:
+                kind = kinds[item["pk"]["S"]]
+                found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
         tenant = Tenant.model_validate(json.loads(config["config"]["S"])) if config else None
-        self._tenant_cache.pop(ent_id, None)
-        while len(self._tenant_cache) >= self.TENANT_CACHE_ENTRIES:
-            del self._tenant_cache[next(iter(self._tenant_cache))]  # the oldest entry
-        self._tenant_cache[ent_id] = (self._clock(), tenant)
+        self._remember_tenant(ent_id, tenant)
         return tenant, found
 
     def put(self, tenant) -> None:
@@ -345,22 +351,10 @@ class DynamoStateStore:
         unique = list(dict.fromkeys(wanted))
         kinds = {f"REC#{ent_id}#{kind}": kind for kind, _ in unique}
         for start in range(0, len(unique), BATCH_GET_MAX):
-            request = {self.table: {"Keys": [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)}
-                                             for kind, k in unique[start:start + BATCH_GET_MAX]],
-                                    "ConsistentRead": True}}
-            for attempt in range(10):
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    kind = kinds[item["pk"]["S"]]
-                    found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-            else:
-                from ...errors import TransientError
-
-                raise TransientError("StateTable kept some keys of a batch read unprocessed (throttled)")
+            keys = [{"pk": _s(f"REC#{ent_id}#{kind}"), "sk": _s(k)} for kind, k in unique[start:start + BATCH_GET_MAX]]
+            for item in _batch_get(self.client, self.table, keys):
+                kind = kinds[item["pk"]["S"]]
+                found[(kind, item["sk"]["S"])] = _record(ent_id, kind, item)
         return found
 
     def put_records(self, ent_id: str, kind: str, writes: list[tuple[str, dict[str, Any], int | None]], *,
