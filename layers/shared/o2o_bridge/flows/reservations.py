@@ -9,9 +9,9 @@ conditional write and routing moves on to the next store.
 One record per store (``reservation``, key ``<store>``) maps each holding order's io_id to its
 lines (``{sku: qty}``), and keeps the io_ids counted against the store's capacity of the day
 (``slots``, routing.py), so a dispatch takes its slot and its lines in one conditional write
-(``take``) and a rejection or cancel gives both back in one (``let_go``). It is named by the store alone, so a flow reads it before it knows the
-order's SKUs: a rejection routed again reads the order and every store's holds in one batch
-(store_fulfilment/rerouting.py). Reserving the same order again changes nothing; releasing it
+(``take``) and a rejection or cancel gives both back in one (``let_go``). It is named by the
+store alone, so a flow reads it before it knows the order's SKUs: a rejection routed again reads
+the order and every store's holds in one batch (store_fulfilment/rerouting.py). Reserving the same order again changes nothing; releasing it
 twice (a retried step, a shipped event after a cancel) finds nothing the second time. A hold
 takes all its lines at the store in one conditional write (on the record's version): all or none.
 
