@@ -1,6 +1,6 @@
 """route_outbound on in-memory fakes: each filter drops a store with a reason, then rank, then fallback."""
 
-from o2o_bridge.flows import routing
+from o2o_bridge.flows import reservations, routing
 from o2o_bridge.flows.routing import Line, OrderToRoute
 
 
@@ -42,16 +42,20 @@ def test_stores_that_rejected_the_order_are_excluded(world):
 def test_a_full_store_is_skipped_and_capacity_is_counted_once_per_outbound(world):
     s003 = world.ctx.tenant.stores[2]
     day = routing.shanghai_day(world.ctx)
-    assert routing.reserve_capacity(world.ctx, s003, "A", day)
-    assert routing.reserve_capacity(world.ctx, s003, "A", day)  # the same outbound again: still one
-    assert routing.reserve_capacity(world.ctx, s003, "B", day)
-    assert not routing.reserve_capacity(world.ctx, s003, "C", day)  # capacity 2
+
+    def take(io_id):  # a slot of the day's capacity, as a dispatch takes it (with no lines)
+        return reservations.take(world.ctx, "S003", io_id, day=day, capacity=s003.daily_capacity)
+
+    assert take("A")
+    assert take("A")  # the same outbound again: still one
+    assert take("B")
+    assert not take("C")  # capacity 2
     decision = routing.route_outbound(world.ctx, order("C"), rejected_by=["S001"])
     assert decision.store_code is None and "daily capacity 2 reached" in decision.dropped["S003"]
     # An outbound already counted there is not turned away by its own slot.
     assert routing.route_outbound(world.ctx, order("B"), rejected_by=["S001"]).store_code == "S003"
-    routing.release_capacity(world.ctx, "S003", "A", day)
-    assert routing.reserve_capacity(world.ctx, s003, "C", day)
+    reservations.give_back(world.ctx, "S003", "A", day=day, lines=False)
+    assert take("C")
 
 
 def test_pickup_orders_go_only_to_pickup_stores(world):

@@ -98,24 +98,6 @@ def capacity_used(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
     return reservations.slots_of(ctx, store_code, day)
 
 
-def reserve_capacity(ctx: "FlowContext", store: "Store", io_id: str, day: str) -> bool:
-    """Count ``io_id`` against the store's capacity of ``day``; False when it is full.
-    Counting the same outbound again changes nothing."""
-    from . import reservations
-
-    if store.daily_capacity is None:
-        return True
-    return reservations.take(ctx, store.code, io_id, day=day, capacity=store.daily_capacity)
-
-
-def release_capacity(ctx: "FlowContext", store_code: str, io_id: str, day: str | None) -> None:
-    """The store no longer fulfils ``io_id`` (rejected, cancelled): its slot is free again."""
-    from . import reservations
-
-    if day:
-        reservations.give_back(ctx, store_code, io_id, day=day, lines=False)
-
-
 # --- SKUs a store said it is out of -------------------------------------------------------
 
 def mark_unavailable(ctx: "FlowContext", store_code: str, sku_ids: Iterable[str], io_id: str) -> None:
