@@ -190,3 +190,23 @@ def test_without_the_option_the_nightly_run_reads_no_sales_return_stock(ctx, jst
     jst.set(10000, "A", second=1, qty=4, return_qty=3)
     stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
     assert [key for key in store.warehouse if key[0] == "2"] == [] and jst.reads == 0
+
+
+def test_what_dispatched_orders_hold_at_a_store_is_not_reported_and_comes_back_when_released(ctx, jst, store):
+    from o2o_bridge.flows import reservations
+
+    seed_stores(store, skus=600)
+    stock_nightly.nightly_stock_push(ctx, run_id="20261130", fan_out=False)
+    held_sku, other = "SKU00007", "SKU00008"
+    store.set_store("S001", held_sku, 6)
+    store.set_store("S002", held_sku, 5)
+    assert reservations.take(ctx, "S001", "io-1", lines=[{"sku_id": held_sku, "qty": 2}])
+    assert reservations.take(ctx, "S002", "io-2", lines=[{"sku_id": held_sku, "qty": 1}])
+
+    stock_nightly.nightly_stock_push(ctx, run_id="20261201", fan_out=False)
+    assert jst.qty(OFFLINE, held_sku) == expected(store, held_sku) - 3  # 2 held at S001, 1 at S002
+    assert jst.qty(OFFLINE, other) == expected(store, other)
+
+    reservations.give_back(ctx, "S001", "io-1")
+    stock_nightly.nightly_stock_push(ctx, run_id="20261202", fan_out=False)
+    assert jst.qty(OFFLINE, held_sku) == expected(store, held_sku) - 1

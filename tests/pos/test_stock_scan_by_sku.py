@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from o2o_bridge.connectors.store import PosTransientError
+from o2o_bridge.connectors.store import PosClient, PosCredentials, PosPermanentError, PosTransientError, StoreSystemApi
 from o2o_bridge.connectors.store.api import _raw_next_cursor
 
 ENT = "10010"
@@ -84,3 +84,53 @@ def test_the_cursor_read_ahead_is_the_parsed_one():
     assert _raw_next_cursor(b'{"code":0,"data":{"items":[{"sku_id":"a\\"next_cursor\\":"}],"next_cursor":"Zm9v"}}') == "Zm9v"
     assert _raw_next_cursor(b'{"code":0,"data":{"items":[],"next_cursor": null}}') is None
     assert _raw_next_cursor(b'{"code":503,"msg":"service unavailable"}') is None
+
+
+# --- the quantities scan's page decoding: the fast path reads good pages, anything else is reported ---
+
+
+def scan_answering(*pages):
+    """A quantities scan against a 店+ that answers ``pages`` in turn (status, JSON body)."""
+    answers = iter(pages)
+
+    def handler(request):
+        status, body = next(answers)
+        return httpx.Response(status, json=body)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    api = StoreSystemApi(PosClient(PosCredentials("https://pos.example.com/api", ENT, "demo-pos-api-key"), http=http))
+    return api.scan_stock(limit=2, order="sku", quantities_only=True)
+
+
+def page(items, cursor=None):
+    return 200, {"code": 0, "msg": "ok", "data": {"items": items, "next_cursor": cursor}}
+
+
+ROW = {"store_code": "S001", "sku_id": "K001", "qty": 3, "version": 2, "updated_at": "2026-12-02T02:10:00+08:00"}
+
+
+def test_a_page_gives_its_rows_as_tuples_across_cursors_whatever_other_fields_it_carries():
+    rows = list(scan_answering(page([ROW, {**ROW, "store_code": "S002", "extra": {"nested": [1]}}], "c1"),
+                               page([{**ROW, "sku_id": "K002", "qty": 0}])))
+    assert rows == [("S001", "K001", 3), ("S002", "K001", 3), ("S001", "K002", 0)]
+
+
+@pytest.mark.parametrize("bad", [{"qty": "3"}, {"qty": True}, {"qty": 2.5}, {"sku_id": 7}, {"store_code": None}])
+def test_a_row_with_a_wrong_type_stops_the_scan_with_what_is_wrong(bad):
+    with pytest.raises(PosTransientError, match="qty an integer"):
+        list(scan_answering(page([ROW, {**ROW, **bad}])))
+
+
+def test_a_page_without_a_next_cursor_field_is_unreadable_not_the_end():
+    status, body = page([ROW])
+    del body["data"]["next_cursor"]
+    with pytest.raises(PosTransientError, match="unreadable"):
+        list(scan_answering((status, body)))
+
+
+@pytest.mark.parametrize(("status", "code", "kind"), [(200, 10001, PosPermanentError), (503, 50300, PosTransientError),
+                                                      (401, 40100, PosPermanentError)])
+def test_an_error_answer_is_classified_as_on_every_other_call(status, code, kind):
+    with pytest.raises(kind) as caught:
+        list(scan_answering((status, {"code": code, "msg": "门店系统维护中", "data": None})))
+    assert caught.value.code == code and "门店系统维护中" in str(caught.value)

@@ -465,15 +465,19 @@ def _read_and_commit(ctx: "FlowContext", run_id: str, run: Any, stored: list[dic
     current: list[str | None] = [None] * len(positions)
     totals, sku_rows = [0] * len(positions), [0] * len(positions)
     rows = 0
+    held_skus = {sku for sku, _store in held}  # most SKUs hold nothing: no per-row lookup for them
     for n, batch in _read_ranges(ctx, bounds, positions):
         sku_now, total, count = current[n], totals[n], sku_rows[n]
+        holds = sku_now in held_skus
         for store_code, sku, qty in batch:
             if sku != sku_now:
                 if sku_now is not None:
                     settle(n, sku_now, total, count)
                 sku_now, total, count = sku, 0, 0
+                holds = sku in held_skus
             count += 1
-            qty -= held.get((sku, store_code), 0)
+            if holds:
+                qty -= held.get((sku, store_code), 0)
             safety = stores.get(store_code)
             if safety is not None and qty > safety:
                 total += qty - safety

@@ -194,6 +194,8 @@ class StoreSystemApi:
         """Pages as tuples; a thread fetches page N+1 while the caller parses page N (the store
         builds a page about as long as the bridge takes to read one). The thread only moves
         bytes: it takes the next cursor from the raw answer, and the parsed page must agree."""
+        from . import stock_pages  # loaded by the first scan, not by every function's start
+
         since = updated_since.isoformat() if isinstance(updated_since, datetime) else updated_since
         pages: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
@@ -227,7 +229,8 @@ class StoreSystemApi:
                 response, expected = pages.get()
                 if isinstance(response, BaseException):
                     raise response
-                rows, cursor = _quantities(self.client.data_of("GET", "/stock", response))
+                decoded = stock_pages.quantities(response.content) if response.status_code < 400 else None
+                rows, cursor = decoded or _quantities(self.client.data_of("GET", "/stock", response))
                 if cursor != expected:
                     raise PosTransientError("店+ GET /stock: the next cursor read ahead differs from the page's",
                                             method="GET", path="/stock")
