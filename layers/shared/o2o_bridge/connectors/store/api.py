@@ -26,7 +26,7 @@ from .errors import PosPermanentError, PosTransientError
 from .models import (
     MAX_STOCK_ITEMS, CancelRequest, FulfilmentCancelled, FulfilmentCreated, FulfilmentOrder, InboundReceiptCreated,
     MemberProfile, MemberSaved, OrderCancelled, OutboundNoteBooked, ProductBatch, ProductResults, ReturnReceipt,
-    ReturnReceiptDone, Shipment, ShipmentCreated, StockLevel, StockPage, StockRow, StoreDocument, StoreStock,
+    ReturnReceiptDone, Shipment, ShipmentCreated, StockLevel, StockPage, StoreDocument, StoreStock,
     TransferShipped, TransferShippedDone, WarehouseReturnReceived, WarehouseReturnReceivedDone, WarehouseStock,
     WarehouseStockSet,
 )
