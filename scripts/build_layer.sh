@@ -48,6 +48,8 @@ fi
 test -f "$OUT/python/o2o_bridge/__init__.py" || { echo "build_layer: no o2o_bridge in the layer" >&2; exit 1; }
 ls "$OUT"/python/pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so >/dev/null \
   || { echo "build_layer: pydantic_core is not the cpython-312 aarch64 build" >&2; exit 1; }
+ls "$OUT"/python/msgspec/_core.cpython-312-aarch64-linux-gnu.so >/dev/null \
+  || { echo "build_layer: msgspec is not the cpython-312 aarch64 build" >&2; exit 1; }
 test -f "$OUT/python/o2o_bridge/connectors/aws/botocore_models/dynamodb/2012-08-10/service-2.json" \
   || { echo "build_layer: no trimmed botocore models in the layer (make models)" >&2; exit 1; }
 test -f "$OUT/python/tzdata/zoneinfo/Asia/Shanghai" \
