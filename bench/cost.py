@@ -56,7 +56,9 @@ request of one warm callback of each kind with the code that made it.
 
 DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
 the item written (the request body stands in for the item), two for a transactional write; a
-read unit per started 4 KB read (half for an eventually consistent read). No assertions.
+read unit per started 4 KB read (half for an eventually consistent read), item by item for a
+batch or transactional read (each item rounded up on its own; a key found missing costs a unit
+too; two units a transactional read). No assertions.
 
     .venv/bin/python bench/cost.py [-n 20] [--only TEXT] [--trace] [--aws-latency-ms 5] [--outside-latency-ms 50]
         [--system-log-level WARN] [--tracing Active --per-second 20] [--xray-sampled 0.05]

@@ -49,7 +49,10 @@ class AwsMeter:
     runtime so the bridge's clients are built again, counted).
     DynamoDB capacity is estimated from sizes as AWS defines it: a write unit per started KB of
     the item written (the request body stands in for the item), two for a transactional write; a
-    read unit per started 4 KB read."""
+    read unit per started 4 KB read (half for an eventually consistent read), counted per item for
+    BatchGetItem and TransactGetItems (each item rounded up on its own, a key found missing costs
+    a unit all the same; two units for a transactional read), over the whole answer for Query
+    and Scan (the answer's JSON stands in for the items)."""
 
     def __init__(self) -> None:
         import boto3
@@ -98,6 +101,7 @@ class AwsMeter:
         if self.trace is not None:
             where = "/".join(str(next(iter(key[k].values()))) for k in ("pk", "sk") if k in key)
             self.trace.append(f"    {operation:20} {where[:70]:70} {_caller()}")
+        self._started.reading = _keys_read(operation, detail)
         size = len(body if isinstance(body, (bytes, bytearray)) else str(body).encode())
         if operation in WRITES:
             self.tally.wru += max(1, math.ceil(size / 1024))
@@ -110,11 +114,26 @@ class AwsMeter:
 
     def _after_dynamodb(self, http_response: Any, model: Any, event_name: str = "", **_: Any) -> None:
         operation = model.name
-        if operation not in READS and operation not in {"BatchGetItem", "TransactGetItems"}:
+        reading = getattr(self._started, "reading", None)
+        if reading is None:
             return
-        size = len(http_response.content or b"")
-        units = max(1, math.ceil(size / 4096))
-        self.tally.rru += units * (2 if operation == "TransactGetItems" else 1)
+        asked, consistent = reading
+        content = http_response.content or b""
+        if operation in ("BatchGetItem", "TransactGetItems"):
+            answer = json.loads(content or b"{}")
+            if operation == "BatchGetItem":
+                found = [item for items in answer.get("Responses", {}).values() for item in items]
+                unprocessed = sum(len(t.get("Keys", [])) for t in answer.get("UnprocessedKeys", {}).values())
+                per = 1.0 if consistent else 0.5
+            else:
+                found = [r["Item"] for r in answer.get("Responses", []) if r.get("Item")]
+                unprocessed, per = 0, 2.0
+            units = sum(max(1, math.ceil(len(json.dumps(item)) / 4096)) for item in found)
+            missing = max(0, asked - len(found) - unprocessed)
+            self.tally.rru += per * (units + missing)
+            return
+        units = max(1, math.ceil(len(content) / 4096))
+        self.tally.rru += units * (1.0 if consistent else 0.5)
 
     def _after_call(self, **_: Any) -> None:
         started = getattr(self._started, "at", None)
@@ -125,6 +144,18 @@ class AwsMeter:
     def take(self) -> Tally:
         taken, self.tally = self.tally, Tally()
         return taken
+
+
+def _keys_read(operation: str, detail: dict[str, Any]) -> tuple[int, bool] | None:
+    """For a read: how many keys it names (0 for Query and Scan) and whether it reads consistently."""
+    if operation == "BatchGetItem":
+        tables = detail.get("RequestItems", {}).values()
+        return sum(len(t.get("Keys", [])) for t in tables), all(t.get("ConsistentRead") for t in tables)
+    if operation == "TransactGetItems":
+        return len(detail.get("TransactItems", [])), True
+    if operation in READS:
+        return (1 if operation == "GetItem" else 0), bool(detail.get("ConsistentRead"))
+    return None
 
 
 def _caller() -> str:
