@@ -63,17 +63,19 @@ def _needed(lines: Iterable[Any]) -> dict[str, int]:
     return needed
 
 
+def _keys(store_codes: Iterable[str]) -> list[tuple[str, str]]:
+    return [(RESERVATION_KIND, store) for store in dict.fromkeys(store_codes)]
+
+
 def records_of(ctx: "FlowContext", store_codes: Iterable[str]) -> list[tuple[str, str]]:
     """The (kind, key) of the stores' reservation records that routing and a hold read (none when
     the tenant does not reserve stock): for a flow's batch read. Named by the store alone."""
-    if not ctx.tenant.order_centre.reserve_stock:
-        return []
-    return [(RESERVATION_KIND, store) for store in dict.fromkeys(store_codes)]
+    return _keys(store_codes) if ctx.tenant.order_centre.reserve_stock else []
 
 
 def reported_records(ctx: "FlowContext", store_codes: Iterable[str]) -> list[tuple[str, str]]:
     """``records_of`` where the stock reported to the ERP takes off what orders hold (the S4 flush)."""
-    return [(RESERVATION_KIND, store) for store in dict.fromkeys(store_codes)] if reported(ctx) else []
+    return _keys(store_codes) if reported(ctx) else []
 
 
 LET_GO = "let_go:"  # a record's mark: the order after it holds nothing there any more (release_unread)
@@ -84,20 +86,23 @@ def _old_layout(record: Any) -> bool:
     return record is not None and "sku_id" in record.data
 
 
+def _let_go_ids(record: Any) -> set[str]:
+    """The orders the record is marked as no longer holding (``release_unread``)."""
+    return {mark[len(LET_GO):] for mark in getattr(record, "marks", None) or () if mark.startswith(LET_GO)}
+
+
 def _holds(record: Any) -> dict[str, dict[str, int]]:
     """What the store record's orders hold, io_id -> {sku: qty}, without the orders marked let go."""
     if record is None or _old_layout(record):
         return {}
-    orders = record.data.get("orders", {})
-    gone = {mark[len(LET_GO):] for mark in getattr(record, "marks", ()) if mark.startswith(LET_GO)}
-    return {io_id: dict(lines) for io_id, lines in orders.items() if io_id not in gone}
+    gone = _let_go_ids(record)
+    return {io_id: dict(lines) for io_id, lines in record.data.get("orders", {}).items() if io_id not in gone}
 
 
 def _old_orders(record: Any) -> dict[str, Any]:
     """An old-layout record's map (one SKU), without the orders marked let go."""
-    orders = record.data.get("orders", {})
-    gone = {mark[len(LET_GO):] for mark in getattr(record, "marks", ()) if mark.startswith(LET_GO)}
-    return {io_id: qty for io_id, qty in orders.items() if io_id not in gone}
+    gone = _let_go_ids(record)
+    return {io_id: qty for io_id, qty in record.data.get("orders", {}).items() if io_id not in gone}
 
 
 def _totals(record: Any) -> dict[tuple[str, str], int]:
@@ -115,9 +120,12 @@ def _totals(record: Any) -> dict[tuple[str, str], int]:
     return {pair: qty for pair, qty in found.items() if qty}
 
 
-def held(ctx: "FlowContext", store_code: str, sku_id: str, *, excluding: str | None = None) -> int:
-    holds = _holds(ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code))
+def _held_in(holds: dict[str, dict[str, int]], sku_id: str, excluding: str | None = None) -> int:
     return sum(int(lines.get(sku_id, 0)) for io_id, lines in holds.items() if io_id != excluding)
+
+
+def held(ctx: "FlowContext", store_code: str, sku_id: str, *, excluding: str | None = None) -> int:
+    return _held_in(_holds(ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)), sku_id, excluding)
 
 
 def available(ctx: "FlowContext", store_code: str, on_hand: dict[str, int], *, excluding: str | None = None) -> dict[str, int]:
@@ -125,8 +133,7 @@ def available(ctx: "FlowContext", store_code: str, on_hand: dict[str, int], *, e
     if not ctx.tenant.order_centre.reserve_stock:
         return on_hand
     holds = _holds(ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code))
-    return {sku: qty - sum(int(lines.get(sku, 0)) for io_id, lines in holds.items() if io_id != excluding)
-            for sku, qty in on_hand.items()}
+    return {sku: qty - _held_in(holds, sku, excluding) for sku, qty in on_hand.items()}
 
 
 def slots_of(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
@@ -174,8 +181,7 @@ def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = N
         if needed is not None and holds.get(io_id) != needed:
             if on_hand is not None:
                 for sku, qty in needed.items():
-                    others = sum(int(other.get(sku, 0)) for other_id, other in holds.items() if other_id != io_id)
-                    if others + qty > on_hand.get(sku, 0) - safety:
+                    if _held_in(holds, sku, io_id) + qty > on_hand.get(sku, 0) - safety:
                         return False
             holds[io_id] = needed
             if len(json.dumps(holds, ensure_ascii=False)) > MAX_RECORD_BYTES:
@@ -217,9 +223,9 @@ def reserve(ctx: "FlowContext", store_code: str, io_id: str, lines: Iterable[Any
     return take(ctx, store_code, io_id, lines=list(lines), on_hand=on_hand, safety=safety)
 
 
-def release(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any] = ()) -> int:
+def release(ctx: "FlowContext", store_code: str | None, io_id: str) -> int:
     """The store no longer holds ``io_id``'s lines (shipped, picked up, cancelled, rejected).
-    Returns how many SKUs were let go now (0 on a repeat). One record: ``lines`` are not needed."""
+    Returns how many SKUs were let go now (0 on a repeat)."""
     return give_back(ctx, store_code, io_id)
 
 
@@ -229,7 +235,7 @@ def let_go(ctx: "FlowContext", store_code: str | None, io_id: str, day: str | No
     return give_back(ctx, store_code, io_id, day=day)
 
 
-def release_unread(ctx: "FlowContext", store_code: str | None, io_id: str, lines: Iterable[Any] = ()) -> None:
+def release_unread(ctx: "FlowContext", store_code: str | None, io_id: str) -> None:
     """``release`` with nothing read: the store's record marked ``let_go:<io_id>`` in one write
     that cannot be refused (inside a "done" that holds writes, it goes with the "done"). A record
     not there is written empty with the mark. For a tenant that does not reserve stock now (holds
@@ -326,7 +332,7 @@ def upgrade(ctx: "FlowContext", still_held: Callable[[str, str], bool], *, dry_r
             current = ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code)
             holds = _holds(current)
             there = set(holds)  # held since (or moved by a run cut short): kept as it is
-            let_go = {mark[len(LET_GO):] for mark in (current.marks if current else ()) if mark.startswith(LET_GO)}
+            let_go = _let_go_ids(current)
             live: dict[str, bool] = {}
             moved = dropped = 0
             for record in records:

@@ -40,7 +40,7 @@ def queue_confirmation(ctx: "FlowContext", payload: dict[str, Any]) -> None:
     if not payload.get("hold_released"):  # the caller released it (store_events.store_finished)
         known = load_order(ctx, io_id)
         if known is not None:
-            reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+            reservations.release(ctx, known.data.get("store_code"), io_id)
             # Said so in the request: its confirmation does not read the holds again to release them.
             payload = {**payload, "hold_released": True}
     ctx.records.put(ctx.ent_id, PENDING_CONFIRM_KIND, io_id, payload, ttl_days=ORDER_TTL_DAYS)
@@ -237,7 +237,7 @@ def _confirmed(ctx: "FlowContext", payload: dict[str, Any], outcome: Any) -> dic
     if known is not None and not payload.get("hold_released"):
         # Gone at the store event already (its request says so); a retry queued before batching,
         # or a request written before it said so, had not.
-        reservations.release(ctx, known.data.get("store_code"), io_id, known.data.get("items", []))
+        reservations.release(ctx, known.data.get("store_code"), io_id)
     change_order(ctx, io_id, Order.confirm, status)
     if not outcome.repeated:
         ctx.timeline.record(io_id, ctx.ent_id, "s1.confirmed_in_jst", {**outcome.result,

@@ -71,8 +71,8 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
     The event keeps no record of its own (its route says ``once_by_its_effect``): it claims the
     order's record (``kit.claim_document``, one write that returns the order, so nothing is read
     first), and the "done" marks it finished for this fulfilment, with the event's step, the hold
-    released (``reservations.release_unread``: the order's store and lines name the holds, which
-    are marked let go, not read) and the confirmation queued, in one request. A repeat (the same event, or another
+    released (``reservations.release_unread``: the order's store names the record of its holds,
+    which is marked let go, not read) and the confirmation queued, in one request. A repeat (the same event, or another
     about the same fulfilment) is the claim refused by that mark. The order answers which
     fulfilment it is at now; one it is not at (an earlier route's) is checked by its link."""
     data = event.data
@@ -86,7 +86,7 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
             if not claim.data:
                 raise UnprocessableRequest(f"data.external_id: outbound {io_id} is not known to the bridge")
         order = claim.data
-        store_code, items = order.get("store_code"), order.get("items", [])
+        store_code = order.get("store_code")
         # Noted before the "done" (a COD order only; repeat-safe: the first hand-over counts), its
         # steps ride with the "done".
         cod.handed_over(ctx, io_id, how=how, at=at, collected=data.cod_collected, order=order)
@@ -97,9 +97,9 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
                    ORDER_SNAPSHOT: {"version": claim.version + 1, "data": order}}
 
         def book() -> None:
-            # The store and lines the claim returned name the holds: released with nothing read
-            # (a mark on each SKU's record), in the "done"'s request.
-            reservations.release_unread(ctx, store_code, io_id, items)
+            # The store the claim returned names the holds: released with nothing read (a mark
+            # on the store's reservation record), in the "done"'s request.
+            reservations.release_unread(ctx, store_code, io_id)
             queue_confirmation(ctx, payload)
 
         claim.complete(marks=(mark,), step=step, book=book)
