@@ -66,5 +66,6 @@ def upgrade_reservations(args) -> int:
         echo(f"{where}: tenant {row['ent_id']}: {verb} {row['moved']} held line(s) of {row['old_records']} per-SKU "
              f"reservation record(s) at {row['stores']} store(s) into one record per store ({row['dropped']} no "
              f"longer held: let go; {row['deleted']} old record(s) deleted) and {row['marks_moved']} of "
-             f"{row['old_marks']} per-SKU out-of-stock mark(s) into one record per store and day")
+             f"{row['old_marks']} per-SKU out-of-stock mark(s) into one record per store and day, and "
+             f"{row['slots_moved']} capacity slot(s) of {row['old_slots']} per-day record(s) into the stores' records")
     return 0
