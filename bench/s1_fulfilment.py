@@ -212,9 +212,9 @@ class Remote:
                                 ttl_days=ttl_days), result
 
 
-READS = {"get", "get_many", "list", "list_page", "find", "entries"}
-WRITES = {"put", "put_or_current", "put_newer", "put_always", "put_many", "delete", "advance", "link", "record",
-          "append"}
+READS = {"get", "get_many", "get_many_of", "prefetch", "list", "list_page", "find", "entries"}
+WRITES = {"put", "put_or_current", "put_newer", "put_always", "put_many", "write_together", "delete", "advance",
+          "link", "record", "append"}
 
 
 def _serve_state(conn) -> None:

@@ -227,8 +227,10 @@ class FakeRecords:
         data), changed by the write's add_members / drop_members."""
         members = ((before.members if before is not None else frozenset()) | set(write.add_members)) - set(
             write.drop_members)
-        if members != record.members:
-            self.items[(record.ent_id, record.kind, record.key)] = dataclasses.replace(record, members=frozenset(members))
+        marks = record.marks - set(write.drop_marks)
+        if members != record.members or marks != record.marks:
+            self.items[(record.ent_id, record.kind, record.key)] = dataclasses.replace(
+                record, members=frozenset(members), marks=frozenset(marks))
 
     def put_many_traced(self, ent_id, kind, writes, *, trace_key, ttl_days=None):
         """The timeline is written as it is recorded here: nothing held to write along."""

@@ -41,10 +41,12 @@ def holders(world, store_code):
 
     fresh = RecordView(world.state)  # not the context's remembered reads
     day = routing.shanghai_day(world.ctx)
-    # One record per store: the day's capacity slots and what orders hold there.
-    hold = fresh.get("10010", reservations.RESERVATION_KIND, store_code)
-    return (str(IO) in (hold.data.get("slots", {}).get(day, []) if hold else []),
-            (hold.data["orders"] if hold else {}).get(str(IO), {}).get("SKU-RED-M", 0) > 0)
+    # The store's record: the day's capacity slots and the totals held; the order's hold: its lines.
+    store = fresh.get("10010", reservations.RESERVATION_KIND, store_code)
+    hold = fresh.get("10010", reservations.HOLD_KIND, reservations.hold_key(store_code, str(IO)))
+    return (str(IO) in (store.data.get("slots", {}).get(day, []) if store else []),
+            (hold.data["lines"] if hold else {}).get("SKU-RED-M", 0) > 0
+            and (store.data.get("held", {}).get("SKU-RED-M", 0) > 0))
 
 
 def settled(world, store_code):
@@ -86,7 +88,7 @@ def slots_taken_after_the_read_ahead(world, monkeypatch, io_ids_then):
             record = fresh.get("10010", reservations.RESERVATION_KIND, decision.store_code)
             slots = dict(record.data.get("slots", {})) if record else {}
             slots[day] = io_ids_then(slots.get(day))
-            data = {"store_code": decision.store_code, "orders": {}, **(record.data if record else {}),
+            data = {"store_code": decision.store_code, "held": {}, **(record.data if record else {}),
                     "slots": slots}
             fresh.put("10010", reservations.RESERVATION_KIND, decision.store_code, data,
                       expected_version=record.version if record else None, ttl_days=3)

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from o2o_bridge.flows import reservations, stock_sync
+from o2o_bridge.ports import TogetherWrite
 from o2o_bridge.flows import store_fulfilment as s1
 
 LAST_UNIT = {"S001": {"SKU-RED-L": 1}, "S002": {}, "S003": {}}
@@ -99,31 +100,100 @@ def test_the_stock_reported_for_the_offline_warehouse_is_store_stock_minus_what_
     assert stock_sync.offline_quantities(world.ctx, ["SKU-RED-L"]) == {"SKU-RED-L": 3}
 
 
-def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_writes_it_out(make_world):
-    """The store event's "done" marks the store's record (``let_go:<io_id>``) instead of reading and
-    rewriting its map: the order holds nothing from then on, a writer that read the record before
-    is refused (the version rose), and the next hold there writes the map without it."""
+def test_a_shipped_orders_hold_goes_with_nothing_read_and_the_next_hold_folds_it_in(make_world):
+    """The store event's "done" marks the store's record let go, with the order's lines, instead of
+    reading it: the order holds nothing from then on, a writer that read the record before is
+    refused (the version rose), and the next hold there deletes the order's hold and takes its lines
+    off the store's totals, in the write it makes anyway."""
     world = make_world(stock={"S001": {"SKU-RED-L": 3}, "S002": {}, "S003": {}})
     world.jst.add(700001, items=[("SKU-RED-L", 2)])
     s1.poll_jst_outbound(world.ctx)
     key = ("10010", reservations.RESERVATION_KIND, "S001")  # one record per store
+    hold_700001 = ("10010", reservations.HOLD_KIND, "S001/700001")
     before = world.ctx.records.get(*key)
+    assert before.data["held"] == {"SKU-RED-L": 2} and world.ctx.records.get(*hold_700001).data["lines"] == {
+        "SKU-RED-L": 2}
 
     shipped = world.shipped(700001)
     world.mark(shipped)
     s1.on_fulfilment_shipped(shipped, world.ctx)
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700001": {"SKU-RED-L": 2}} and record.marks == {"let_go:700001"}
+    assert record.data["held"] == {"SKU-RED-L": 2}
+    assert record.marks == {reservations.let_go_mark("700001", {"SKU-RED-L": 2})}
     assert held(world) == 0 and reservations.holding(world.ctx) == []
-    assert reservations.release(world.ctx, "S001", "700001") == 0
-    assert world.ctx.records.put(*key, {**before.data, "orders": {"700001": {"SKU-RED-L": 2}, "X": {"SKU-RED-L": 1}}},
+    assert reservations.by_sku_and_store(world.ctx) == {}
+    assert world.ctx.records.put(*key, {**before.data, "held": {"SKU-RED-L": 9}},
                                  expected_version=before.version) is None
 
     world.jst.add(700002, items=[("SKU-RED-L", 3)])  # all 3 units: free again
     s1.poll_jst_outbound(world.ctx)
     assert world.order(700002)["store_code"] == "S001"
     record = world.ctx.records.get(*key)
-    assert record.data["orders"] == {"700002": {"SKU-RED-L": 3}} and record.marks == frozenset()
+    assert record.data["held"] == {"SKU-RED-L": 3} and record.marks == frozenset()
+    assert world.ctx.records.get(*hold_700001) is None
+    assert reservations.release(world.ctx, "S001", "700001") == 0
+    assert reservations.holding(world.ctx) == [{"store_code": "S001", "sku_id": "SKU-RED-L", "io_id": "700002",
+                                                "qty": 3}]
+
+
+def test_a_store_that_only_ships_has_its_marks_folded_in_by_the_confirmation_poll(make_world, monkeypatch):
+    """Orders shipped at a store that takes no new hold leave a mark each on its record: the poll that
+    confirms many of them (``SETTLE_FROM``) folds them in, so the record does not grow with what the
+    store ships."""
+    monkeypatch.setattr(reservations, "SETTLE_FROM", 2)
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    for io_id in (700001, 700002, 700003):
+        world.jst.add(io_id, items=[("SKU-RED-L", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    for io_id in (700001, 700002):
+        shipped = world.shipped(io_id)
+        world.mark(shipped)
+        s1.on_fulfilment_shipped(shipped, world.ctx)
+    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert len(record.marks) == 2 and held(world) == 1
+
+    s1.poll_jst_outbound(world.ctx)  # confirms both in JST and folds their marks in
+    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert record.marks == frozenset() and record.data["held"] == {"SKU-RED-L": 1} and held(world) == 1
+    assert [h.key for h in world.ctx.records.list("10010", reservations.HOLD_KIND)] == ["S001/700003"]
+
+
+def test_a_shipped_event_for_an_order_let_go_before_takes_nothing_off_twice(make_world):
+    """A store that ships an order cancelled (its hold let go) before: the mark finds no hold when
+    folded in, so the other orders' holds stay as they are."""
+    world = make_world(stock={"S001": {"SKU-RED-L": 5}, "S002": {}, "S003": {}})
+    world.jst.add(700001, items=[("SKU-RED-L", 2)])
+    world.jst.add(700002, items=[("SKU-RED-L", 1)])
+    s1.poll_jst_outbound(world.ctx)
+    assert reservations.release(world.ctx, "S001", "700001") == 1 and held(world) == 1
+    reservations.release_unread(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 2}])
+    reservations.settle_let_go(world.ctx, {"S001": reservations.SETTLE_FROM})
+    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert record.marks == frozenset() and record.data["held"] == {"SKU-RED-L": 1} and held(world) == 1
+
+
+def test_a_record_listing_every_held_order_is_read_released_from_and_upgraded(make_world):
+    """The layout before holds of their own: one record per store listing its orders' lines, marked
+    ``let_go:<io_id>`` by a shipped event. Its orders count as held, a release finds them there, a
+    hold moves its order out, and the upgrade moves the rest into holds of their own."""
+    world = make_world(stock={"S001": {"SKU-RED-L": 9}, "S002": {}, "S003": {}})
+    records = world.ctx.records
+    records.put("10010", reservations.RESERVATION_KIND, "S001", {"store_code": "S001", "orders": {
+        "1": {"SKU-RED-L": 1}, "2": {"SKU-RED-L": 2}, "3": {"SKU-RED-L": 3}, "4": {"SKU-RED-M": 4}}})
+    records.write_together("10010", [TogetherWrite(reservations.RESERVATION_KIND, "S001", {},
+                                                 add_marks=("let_go:3",))])
+    assert held(world) == 3 and held(world, sku="SKU-RED-M") == 4
+    assert reservations.release(world.ctx, "S001", "1") == 1 and held(world) == 2
+    assert reservations.reserve(world.ctx, "S001", "2", [{"sku_id": "SKU-RED-L", "qty": 2}], on_hand={"SKU-RED-L": 2})
+    assert held(world) == 2 and records.get("10010", reservations.HOLD_KIND, "S001/2").data["lines"] == {"SKU-RED-L": 2}
+    assert s1.upgrade_reservations(world.ctx, dry_run=True)["listed_moved"] == 1
+    summary = s1.upgrade_reservations(world.ctx)
+    assert summary["listed_moved"] == 1
+    record = records.get("10010", reservations.RESERVATION_KIND, "S001")
+    assert "orders" not in record.data and record.marks == frozenset()
+    assert record.data["held"] == {"SKU-RED-L": 2, "SKU-RED-M": 4} and held(world) == 2
+    assert [row["io_id"] for row in reservations.holding(world.ctx)] == ["2", "4"]
+    assert s1.upgrade_reservations(world.ctx)["listed_moved"] == 0
 
 
 def _to_old_layout(world, store, orders_by_sku):
@@ -136,6 +206,8 @@ def _to_old_layout(world, store, orders_by_sku):
         for day, io_ids in current.data.get("slots", {}).items():
             records.put("10010", routing.OLD_CAPACITY_KIND, f"{store}:{day}", {"io_ids": io_ids})
         records.delete("10010", reservations.RESERVATION_KIND, store)
+    for hold in records.list("10010", reservations.HOLD_KIND, prefix=f"{store}/"):
+        records.delete("10010", reservations.HOLD_KIND, hold.key)
     for sku, orders in orders_by_sku.items():
         records.put("10010", reservations.RESERVATION_KIND, f"{sku}|{store}",
                     {"store_code": store, "sku_id": sku, "orders": orders})
@@ -167,19 +239,21 @@ def test_the_upgrade_moves_the_holds_still_live_into_the_stores_record_and_no_ot
     day = routing.shanghai_day(world.ctx)
     slots = world.ctx.records.get("10010", routing.OLD_CAPACITY_KIND, f"S001:{day}")
     summary = s1.upgrade_reservations(world.ctx)
-    assert summary == {"old_records": 2, "moved": 2, "dropped": 1, "deleted": 2, "stores": 1, "old_marks": 1,
+    assert summary == {"old_records": 2, "moved": 2, "dropped": 1, "deleted": 2, "stores": 1, "listed_moved": 0,
+                       "old_marks": 1,
                        "marks_moved": 1, "old_slots": int(bool(slots)),
                        "slots_moved": len(slots.data["io_ids"]) if slots else 0}
     assert routing.capacity_used(world.ctx, "S001", day) == (slots.data["io_ids"] if slots else [])
     assert world.ctx.records.list("10010", routing.OLD_CAPACITY_KIND) == []
-    record = world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")
-    assert reservations._holds(record) == {"700001": {"SKU-RED-L": 2, "SKU-RED-M": 1}}
+    assert reservations.holding(world.ctx) == [
+        {"store_code": "S001", "sku_id": "SKU-RED-L", "io_id": "700001", "qty": 2},
+        {"store_code": "S001", "sku_id": "SKU-RED-M", "io_id": "700001", "qty": 1}]
     assert held(world) == 2 and held(world, sku="SKU-RED-M") == 1
     assert reservations.by_sku_and_store(world.ctx) == {("SKU-RED-L", "S001"): 2, ("SKU-RED-M", "S001"): 1}
     assert routing.unavailable_skus(world.ctx, "S002", ["SKU-RED-L", "SKU-RED-M"]) == ["SKU-RED-L"]
     assert world.ctx.records.list("10010", routing.OLD_UNAVAILABLE_KIND) == []
     assert s1.upgrade_reservations(world.ctx) == {"old_records": 0, "moved": 0, "dropped": 0, "deleted": 0,
-                                                  "stores": 0, "old_marks": 0, "marks_moved": 0, "old_slots": 0,
+                                                  "stores": 0, "listed_moved": 0, "old_marks": 0, "marks_moved": 0, "old_slots": 0,
                                                   "slots_moved": 0}
 
     shipped = world.shipped(700001)  # the moved hold goes like any
@@ -197,8 +271,9 @@ def test_the_upgrade_keeps_the_capacity_slots_already_on_the_stores_record(make_
     day = routing.shanghai_day(world.ctx)
     world.ctx.records.put("10010", reservations.RESERVATION_KIND, "SKU-RED-L|S001",
                           {"store_code": "S001", "sku_id": "SKU-RED-L", "orders": {"700001": 2}})
+    world.ctx.records.delete("10010", reservations.HOLD_KIND, "S001/700001")  # held the old way, not this
     world.ctx.records.put("10010", reservations.RESERVATION_KIND, "S001",  # dispatched after the deploy
-                          {"store_code": "S001", "orders": {}, "slots": {day: ["700001", "700002"]}},
+                          {"store_code": "S001", "held": {}, "slots": {day: ["700001", "700002"]}},
                           expected_version=world.ctx.records.get("10010", reservations.RESERVATION_KIND,
                                                                  "S001").version)
     s1.upgrade_reservations(world.ctx)
@@ -228,11 +303,13 @@ def test_an_upgrade_cut_short_after_the_stores_record_is_written_finishes_on_the
 
 
 def test_a_store_whose_record_is_full_takes_no_further_hold(make_world, monkeypatch):
-    """A store's record stays under DynamoDB's item limit: past ``MAX_RECORD_BYTES`` the store takes
-    no further hold (as if out of stock) and routing moves on, nothing written."""
+    """A store's record stays under DynamoDB's item limit: one that would grow past
+    ``MAX_RECORD_BYTES`` (a SKU more) takes no further hold there (as if out of stock) and routing
+    moves on, nothing written; a hold of a SKU it counts already does not grow it."""
     world = make_world(stock={"S001": {"SKU-RED-L": 9}, "S002": {}, "S003": {}})
-    monkeypatch.setattr(reservations, "MAX_RECORD_BYTES", 40)
+    monkeypatch.setattr(reservations, "MAX_RECORD_BYTES", 50)
     assert reservations.reserve(world.ctx, "S001", "700001", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
-    assert not reservations.reserve(world.ctx, "S001", "700002", [{"sku_id": "SKU-RED-L", "qty": 1}], on_hand=None)
-    assert reservations._holds(world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001")) == {
-        "700001": {"SKU-RED-L": 1}}
+    assert not reservations.reserve(world.ctx, "S001", "700002", [{"sku_id": "SKU-RED-M", "qty": 1}], on_hand=None)
+    assert reservations.reserve(world.ctx, "S001", "700003", [{"sku_id": "SKU-RED-L", "qty": 2}], on_hand=None)
+    assert world.ctx.records.get("10010", reservations.RESERVATION_KIND, "S001").data["held"] == {"SKU-RED-L": 3}
+    assert world.ctx.records.get("10010", reservations.HOLD_KIND, "S001/700002") is None

@@ -18,9 +18,10 @@ def register(commands) -> None:
     add_json_flag(timelines)
     timelines.set_defaults(run=migrate_timelines)
     holds = sub.add_parser(
-        "reservations", help="move store reservations and out-of-stock marks stored one per SKU into the records "
-                             "of one per store (and day) this version reads; only holds whose order is still at "
-                             "the store move (safe to run twice; run it right after the deploy)")
+        "reservations", help="move store reservations stored one per SKU, or listed on one record per store, "
+                             "into a hold per order and the store's totals, and out-of-stock marks stored one per "
+                             "SKU into one record per store and day; only holds whose order is still at the store "
+                             "move (safe to run twice; run it right after the deploy)")
     holds.add_argument("--tenant", metavar="ENT_ID", help="only this tenant (default: every tenant)")
     holds.add_argument("--dry-run", action="store_true", help="count what would move; change nothing")
     add_json_flag(holds)
@@ -64,8 +65,9 @@ def upgrade_reservations(args) -> int:
     verb = "would move" if args.dry_run else "moved"
     for row in rows:
         echo(f"{where}: tenant {row['ent_id']}: {verb} {row['moved']} held line(s) of {row['old_records']} per-SKU "
-             f"reservation record(s) at {row['stores']} store(s) into one record per store ({row['dropped']} no "
-             f"longer held: let go; {row['deleted']} old record(s) deleted) and {row['marks_moved']} of "
+             f"reservation record(s) at {row['stores']} store(s) into holds of their own ({row['dropped']} no "
+             f"longer held: let go; {row['deleted']} old record(s) deleted), {row['listed_moved']} order(s) listed "
+             f"on a store's record into holds of their own, and {row['marks_moved']} of "
              f"{row['old_marks']} per-SKU out-of-stock mark(s) into one record per store and day, and "
              f"{row['slots_moved']} capacity slot(s) of {row['old_slots']} per-day record(s) into the stores' records")
     return 0

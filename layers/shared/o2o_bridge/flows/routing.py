@@ -171,31 +171,38 @@ def _filtered_out(store: "Store", order: OrderToRoute, rejected: set[str], tenan
     return None
 
 
-def store_records(ctx: "FlowContext", store: "Store", day: str) -> list[tuple[str, str]]:
-    """What routing reads of one store, as (kind, key), named by the store and day alone: the SKUs it
-    said it is out of that day, and its record of what orders hold there and its day's capacity."""
+def store_records(ctx: "FlowContext", store: "Store", day: str, io_id: str | None = None) -> list[tuple[str, str]]:
+    """What routing reads of one store, as (kind, key), named by the store, day and order alone: the
+    SKUs it said it is out of that day, its record of what orders hold there and its day's capacity,
+    and (given ``io_id``, where stock is checked) what that order holds there itself: a dispatch run
+    again after a crash finds its own hold, which is not another order's."""
     from . import reservations
 
-    held = ctx.tenant.order_centre.reserve_stock or store.daily_capacity is not None
-    return [(UNAVAILABLE_KIND, f"{store.code}:{day}"), *([(reservations.RESERVATION_KIND, store.code)] if held else [])]
+    keys = [(UNAVAILABLE_KIND, f"{store.code}:{day}")]
+    if ctx.tenant.order_centre.reserve_stock:
+        keys += reservations.records_of(ctx, [store.code], io_id if ctx.tenant.routing.check_stock else None)
+    elif store.daily_capacity is not None:
+        keys.append((reservations.RESERVATION_KIND, store.code))
+    return keys
 
 
 def records_read(ctx: "FlowContext", order: OrderToRoute | None, *,
-                 rejected_by: Iterable[str] = ()) -> list[tuple[str, str]]:
+                 rejected_by: Iterable[str] = (), io_id: str | None = None) -> list[tuple[str, str]]:
     """The records ``route_outbound`` and the hold at the store it picks read, as (kind, key): the
-    day's capacity, the SKUs marked unavailable and what other orders hold, of every store that
-    passes the filters read from the tenant alone (and the fallback store's). A flow reads
-    them in one batch (``records.prefetch``) before it routes. ``order`` None: every store's (the
-    keys name no SKU, so a flow that has not read its order yet reads them with it)."""
+    day's capacity, the SKUs marked unavailable and what orders hold, of every store that passes
+    the filters read from the tenant alone (and the fallback store's). A flow reads them in one
+    batch (``records.prefetch``) before it routes. ``order`` None: every store's (the keys name no
+    SKU, so a flow that has not read its order yet reads them with it, naming its ``io_id``)."""
     tenant, rejected, day = ctx.tenant, set(rejected_by), shanghai_day(ctx)
+    io_id = order.io_id if order is not None else io_id
     wanted: list[tuple[str, str]] = []
     for store in tenant.stores:
         if order is not None and _filtered_out(store, order, rejected, tenant) is not None:
             continue
-        wanted.extend(store_records(ctx, store, day))
+        wanted.extend(store_records(ctx, store, day, io_id))
     fallback = next((s for s in tenant.stores if s.code == tenant.routing.fallback_store), None)
     if fallback is not None and fallback.code not in rejected:  # it takes what no store passed
-        wanted.extend(store_records(ctx, fallback, day))
+        wanted.extend(store_records(ctx, fallback, day, io_id))
     return list(dict.fromkeys(wanted))
 
 
@@ -208,6 +215,8 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     options = tenant.routing
     rejected = set(rejected_by)
     day = shanghai_day(ctx)
+    # One batch for what the stores' filters and the hold read (nothing when a flow read it already).
+    ctx.records.prefetch(ctx.ent_id, records_read(ctx, order, rejected_by=rejected)[:100])
     dropped: dict[str, str] = {}
     survivors: list["Store"] = []
     for store in tenant.stores:

@@ -87,6 +87,8 @@ class TogetherWrite:
     # data stays otherwise). Cannot be refused, so inside a block that holds writes
     # (``put_joined``, ``complete(writes=...)``) such writes go with the block's request.
     add_marks: tuple[str, ...] = ()
+    # Marks taken from the record by a write of its ``data`` (the others stay, as its members do).
+    drop_marks: tuple[str, ...] = ()
     # The record's ``members`` (a set of strings kept beside its data, e.g. the SKUs a stock flush
     # is to send): added to, or taken from, in the same write; a touch adds too. ``members_below``:
     # the write holds only while the record has fewer members than that (or none).

@@ -596,9 +596,10 @@ class DynamoStateStore:
         request each."""
         items = self.together_items(ent_id, writes, trace=trace, traces=traces)
         held = self._held_writes()
-        if held is not None and writes and all(write.add_marks for write in writes):
-            # Nothing of these can be refused: they go with the block's request (put_joined,
-            # complete_record(writes=...)); should that be refused, the block runs again unjoined.
+        if held is not None and writes:
+            # Inside a block that holds writes (put_joined, complete_record(writes=...)) they go with
+            # the block's request and are answered as written, as its puts are: should a condition
+            # fail, nothing of the block is written and it runs again unjoined, answered by the table.
             held.extend(items)
             return None
         try:
@@ -769,7 +770,8 @@ class DynamoStateStore:
         conditional put of this record, all in one TransactWriteItems: all of it or none.
 
         While ``writes()`` runs, its record puts (``put_record``, ``put_record_or_current``), record
-        deletes (``delete_record``) and links are held and answered as written; the timeline entries this invocation holds (its
+        deletes (``delete_record``), transactions (``write_records_together``) and links are held and
+        answered as written; the timeline entries this invocation holds (its
         steps so far, connectors/aws/held.py) go with them. Should the transaction be refused
         (this put's condition, a held write's, a document already there, more than 100 items),
         nothing of it is written: ``writes()`` runs again with every write sent at once and
@@ -1034,17 +1036,23 @@ def _record(ent_id: str, kind: str, item: dict[str, Any]) -> Record:
 
 
 def _members_clauses(write: TogetherWrite, names: dict[str, str], values: dict[str, Any]) -> tuple[str, str]:
-    """The ``ADD`` and ``DELETE`` parts of a write's members (a string set attribute; DynamoDB
-    takes no empty set, so an empty change is no clause)."""
+    """The ``ADD`` and ``DELETE`` parts of a write's members and, for a write of its data, the marks
+    it drops (string set attributes; DynamoDB takes no empty set, so an empty change is no clause)."""
     adds = removes = ""
     if write.add_members:
         names["#members"] = "members"
         values[":add_members"] = {"SS": sorted(set(write.add_members))}
         adds = ", #members :add_members"
+    dropped = []
     if write.drop_members:
         names["#members"] = "members"
         values[":drop_members"] = {"SS": sorted(set(write.drop_members))}
-        removes = " DELETE #members :drop_members"
+        dropped.append("#members :drop_members")
+    if write.drop_marks and write.data is not None:
+        values[":drop_marks"] = {"SS": sorted(set(write.drop_marks))}
+        dropped.append("marks :drop_marks")
+    if dropped:
+        removes = f" DELETE {', '.join(dropped)}"
     return adds, removes
 
 

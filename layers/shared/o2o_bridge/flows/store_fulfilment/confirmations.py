@@ -65,6 +65,7 @@ def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str |
     size = max(1, ctx.erp.info.max_confirmations_per_call)
     counts: dict[str, Any] = {"calls": 0, "confirmed": 0, "refused": 0, "waiting": 0}
     after, last = "", None
+    finished_at: dict[str, int] = {}
     while True:
         batch = ctx.records.list_page(ctx.ent_id, PENDING_CONFIRM_KIND, after=after, limit=size)
         if not batch:
@@ -79,6 +80,9 @@ def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str |
             counts["deferred"] = str(exc)
             break
         counts["calls"] += 1
+        for record in batch:
+            store = _store_of(record.data)
+            finished_at[store] = finished_at.get(store, 0) + 1
         # The outbounds whose request carries their order: settled together, nothing read first.
         settled = _settle_together(ctx, [r for r in batch if _settles_together(r, results.get(r.key))], results)
         rest = [r for r in batch if r.key not in settled]
@@ -98,7 +102,17 @@ def confirm_pending_with_last(ctx: "FlowContext") -> tuple[dict[str, Any], str |
             break
         # Settled ones are deleted; one whose request changed meanwhile stays for the next run.
         after = batch[-1].key
+    try:
+        # The stores' records carry a let-go mark per order they finished (store_events): folded in
+        # here for a store with many, so a store that only ships keeps a small record.
+        reservations.settle_let_go(ctx, finished_at)
+    except TransientError:
+        pass  # throttled or contended: the next run, or the store's next hold, folds them
     return counts, last
+
+
+def _store_of(payload: dict[str, Any]) -> str:
+    return ((payload.get(ORDER_SNAPSHOT) or {}).get("data") or {}).get("store_code") or ""
 
 
 def _confirmation_of(payload: dict[str, Any]) -> "OutboundConfirmation":

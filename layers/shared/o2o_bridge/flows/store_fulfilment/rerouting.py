@@ -107,8 +107,8 @@ def read_with_order(ctx: "FlowContext", io_id: str, store_code: str) -> None:
     today = routing.shanghai_day(ctx)
     wanted: list[tuple[str, str]] = [
         (ORDER_KIND, io_id), (ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id), (pickup_clock.PICKUP_WAITING_KIND, io_id),
-        (reservations.RESERVATION_KIND, store_code), (routing.UNAVAILABLE_KIND, f"{store_code}:{today}"),
-        *routing.records_read(ctx, None)]
+        (reservations.RESERVATION_KIND, store_code), (reservations.HOLD_KIND, reservations.hold_key(store_code, io_id)),
+        (routing.UNAVAILABLE_KIND, f"{store_code}:{today}"), *routing.records_read(ctx, None, io_id=io_id)]
     # One request: what does not fit is read after the order, filtered by it (_read_ahead).
     ctx.records.prefetch(ctx.ent_id, list(dict.fromkeys(wanted))[:PREFETCH_MAX])
 
@@ -282,8 +282,8 @@ def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reas
     io_id = str(after["io_id"])
     wanted: list[tuple[str, str]] = [(ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id)]
     released = after.get("released") or {}
-    if released.get("store_code") == store_code:  # its capacity slot and holds: the store's record
-        wanted.append((reservations.RESERVATION_KIND, store_code))
+    if released.get("store_code") == store_code:  # its capacity slot and holds: the store's record and its hold
+        wanted += [(reservations.RESERVATION_KIND, store_code), (reservations.HOLD_KIND, reservations.hold_key(store_code, io_id))]
     if reason == "out_of_stock":
         wanted.append((routing.UNAVAILABLE_KIND, f"{store_code}:{routing.shanghai_day(ctx)}"))
     if after.get("delivery") == "pickup":
