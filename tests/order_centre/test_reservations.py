@@ -172,27 +172,31 @@ def test_a_shipped_event_for_an_order_let_go_before_takes_nothing_off_twice(make
     assert record.marks == frozenset() and record.data["held"] == {"SKU-RED-L": 1} and held(world) == 1
 
 
-def test_a_record_listing_every_held_order_is_read_released_from_and_upgraded(make_world):
+def test_a_record_listing_every_held_order_is_read_released_from_and_upgraded(make_world, monkeypatch):
     """The layout before holds of their own: one record per store listing its orders' lines, marked
     ``let_go:<io_id>`` by a shipped event. Its orders count as held, a release finds them there, a
-    hold moves its order out, and the upgrade moves the rest into holds of their own."""
+    hold moves its order out, and the upgrade moves the rest into holds of their own (one order a
+    transaction here: ``MOVE_AT_ONCE``)."""
+    monkeypatch.setattr(reservations, "MOVE_AT_ONCE", 1)
     world = make_world(stock={"S001": {"SKU-RED-L": 9}, "S002": {}, "S003": {}})
     records = world.ctx.records
     records.put("10010", reservations.RESERVATION_KIND, "S001", {"store_code": "S001", "orders": {
-        "1": {"SKU-RED-L": 1}, "2": {"SKU-RED-L": 2}, "3": {"SKU-RED-L": 3}, "4": {"SKU-RED-M": 4}}})
+        "1": {"SKU-RED-L": 1}, "2": {"SKU-RED-L": 2}, "3": {"SKU-RED-L": 3}, "4": {"SKU-RED-M": 3},
+        "5": {"SKU-RED-M": 1}}})
     records.write_together("10010", [TogetherWrite(reservations.RESERVATION_KIND, "S001", {},
                                                  add_marks=("let_go:3",))])
     assert held(world) == 3 and held(world, sku="SKU-RED-M") == 4
     assert reservations.release(world.ctx, "S001", "1") == 1 and held(world) == 2
     assert reservations.reserve(world.ctx, "S001", "2", [{"sku_id": "SKU-RED-L", "qty": 2}], on_hand={"SKU-RED-L": 2})
     assert held(world) == 2 and records.get("10010", reservations.HOLD_KIND, "S001/2").data["lines"] == {"SKU-RED-L": 2}
-    assert s1.upgrade_reservations(world.ctx, dry_run=True)["listed_moved"] == 1
+    assert s1.upgrade_reservations(world.ctx, dry_run=True)["listed_moved"] == 2
+    assert records.get("10010", reservations.RESERVATION_KIND, "S001").data["orders"].keys() == {"4", "5"}
     summary = s1.upgrade_reservations(world.ctx)
-    assert summary["listed_moved"] == 1
+    assert summary["listed_moved"] == 2
     record = records.get("10010", reservations.RESERVATION_KIND, "S001")
     assert "orders" not in record.data and record.marks == frozenset()
     assert record.data["held"] == {"SKU-RED-L": 2, "SKU-RED-M": 4} and held(world) == 2
-    assert [row["io_id"] for row in reservations.holding(world.ctx)] == ["2", "4"]
+    assert [row["io_id"] for row in reservations.holding(world.ctx)] == ["2", "4", "5"]
     assert s1.upgrade_reservations(world.ctx)["listed_moved"] == 0
 
 

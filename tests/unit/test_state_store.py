@@ -698,3 +698,50 @@ def test_marks_are_added_to_a_record_with_nothing_read_and_ride_with_a_documents
     fresh.put("10010", "reservation", "SKU|S1", {"orders": {"IO-9": 2}}, expected_version=again.version)
     assert RecordView(store).get("10010", "reservation", "SKU|S1").marks == frozenset()
     assert [r.marks for r in store.list_records("10010", "reservation")] == [frozenset(), {"let_go:IO-1"}]
+
+
+def test_a_data_write_drops_only_the_marks_it_names_and_joins_a_blocks_request(aws):
+    """``TogetherWrite.drop_marks``: a write of the record's data takes those marks off and keeps the
+    others (a store's reservations fold in the let-go marks they read, not one added since). Inside
+    ``put_joined`` a conditional ``write_together`` goes with the block's put, one request; refused
+    (its condition), nothing of the block is written and it runs again one write at a time."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+    from o2o_bridge.ports import TogetherWrite
+
+    store = runtime.state_store()
+    work = RecordView(store)
+    work.put("10010", "reservation", "S1", {"held": {"A": 3}})
+    work.write_together("10010", [TogetherWrite("reservation", "S1", add_marks=("let_go:1", "let_go:2"))])
+    read = RecordView(store).get("10010", "reservation", "S1")
+    assert read.marks == {"let_go:1", "let_go:2"}
+    assert work.write_together("10010", [TogetherWrite("reservation", "S1", {"held": {"A": 2}}, expect_version=True,
+                                                       expected_version=read.version, drop_marks=("let_go:1",))]) is None
+    kept = RecordView(store).get("10010", "reservation", "S1")
+    assert kept.data == {"held": {"A": 2}} and kept.marks == {"let_go:2"}
+
+    order = work.put("10010", "s1.order", "IO-1", {"status": "routing"})
+    calls = []
+    store.client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(event_name))
+    hold = TogetherWrite("reservation_hold", "S1/IO-1", {"lines": {"A": 1}}, expect_version=True,
+                         expected_version=None)
+    store_write = TogetherWrite("reservation", "S1", {"held": {"A": 3}}, expect_version=True,
+                                expected_version=kept.version)
+    answers = []
+    written, _ = work.put_joined("10010", "s1.order", "IO-1", {"status": "dispatched"}, expected_version=order.version,
+                                 writes=lambda: answers.append(work.write_together("10010", [store_write, hold])))
+    assert written is not None and answers == [None] and calls == ["before-call.dynamodb.TransactWriteItems"]
+    fresh = RecordView(store)
+    assert fresh.get("10010", "reservation", "S1").data == {"held": {"A": 3}}
+    assert fresh.get("10010", "reservation_hold", "S1/IO-1").data == {"lines": {"A": 1}}
+
+    calls.clear()
+    answers.clear()
+    order = fresh.get("10010", "s1.order", "IO-1")
+    stale = TogetherWrite("reservation", "S1", {"held": {"A": 9}}, expect_version=True, expected_version=kept.version)
+    written, _ = work.put_joined("10010", "s1.order", "IO-1", {"status": "cancelled"}, expected_version=order.version,
+                                 writes=lambda: answers.append(work.write_together("10010", [stale])))
+    # The joined request refused by the stale write; run again one by one: it is refused on its own
+    # (answered with what is stored), and the order's put goes alone.
+    assert calls == ["before-call.dynamodb.TransactWriteItems"] * 2 + ["before-call.dynamodb.PutItem"]
+    assert answers[0] is None and answers[1][0][0] is True and written is not None
+    assert RecordView(store).get("10010", "reservation", "S1").data == {"held": {"A": 3}}

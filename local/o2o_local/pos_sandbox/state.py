@@ -290,13 +290,15 @@ class PosState:
         if m.stores and store_code not in m.stores:
             return error(404, NOT_FOUND, f"store {store_code} not found")
         external_id = str(body["external_id"])
-        for existing in m.fulfilments.values():  # one live fulfilment per outbound and store
-            if existing["external_id"] == external_id and existing["store_code"] == store_code \
-                    and existing["status"] not in ("cancelled", "rejected"):
+        # FO<outbound>-<n>, n counting from 1: readable, and the same on every fresh sandbox whatever
+        # ran before (the sample events in events/ name FO700001-1). An outbound's fulfilments are
+        # found by their ids, not by looking through every fulfilment of the merchant.
+        earlier = 0
+        while (existing := m.fulfilments.get(f"FO{external_id}-{earlier + 1}")) is not None:
+            earlier += 1
+            # one live fulfilment per outbound and store
+            if existing["store_code"] == store_code and existing["status"] not in ("cancelled", "rejected"):
                 return ok({"fulfilment_id": existing["fulfilment_id"], "status": existing["status"]})
-        # FO<outbound>-<n>: readable, and the same on every fresh sandbox whatever ran before
-        # (the sample events in events/ name FO700001-1).
-        earlier = sum(1 for f in m.fulfilments.values() if f["external_id"] == external_id)
         fulfilment_id = f"FO{external_id}-{earlier + 1}"
         m.fulfilments[fulfilment_id] = {
             **copy.deepcopy(body), "fulfilment_id": fulfilment_id, "external_id": external_id,

@@ -563,8 +563,8 @@ def _move(ctx: "FlowContext", store_code: str, oldest: dict[str, dict[str, int]]
     store record's listed orders moved into holds of their own, ``MOVE_AT_ONCE`` a transaction. How
     many moved: SKU lines of the first, orders of the second."""
     pending = dict(oldest)
-    moved = listed_moved = 0
-    for _ in range(TRIES + len(oldest) + 10_000 // MOVE_AT_ONCE):
+    moved = listed_moved = refused = 0
+    while refused < TRIES:  # each write that goes through moves orders (or drops marks): it ends
         change = _Change.at(ctx, store_code)
         # A mark of the listing layout names its order alone: that order was left out when read.
         change.dropped_marks = sorted({*change.dropped_marks, *(
@@ -572,14 +572,11 @@ def _move(ctx: "FlowContext", store_code: str, oldest: dict[str, dict[str, int]]
             if mark.startswith(LET_GO) and change.state.marked.get(_mark_io(mark), {}) is None)})
         batch = [*((io_id, lines, True) for io_id, lines in change.listed.items()),
                  *((io_id, lines, False) for io_id, lines in pending.items() if io_id not in change.listed)]
-        if dry_run:
-            return sum(sum(1 for qty in lines.values() if int(qty)) for _, lines, listed in batch if not listed), \
-                sum(1 for _, _, listed in batch if listed)
-        batch = batch[:MOVE_AT_ONCE]
+        batch = batch if dry_run else batch[:MOVE_AT_ONCE]
         if not batch and not change.changed():
             return moved, listed_moved
         there = ctx.records.get_many(ctx.ent_id, HOLD_KIND, [hold_key(store_code, io_id) for io_id, _, _ in batch])
-        counted = [0, 0]
+        lines_now = listed_now = 0
         for io_id, lines, listed in batch:
             if listed:
                 del change.listed[io_id]
@@ -591,9 +588,16 @@ def _move(ctx: "FlowContext", store_code: str, oldest: dict[str, dict[str, int]]
                                                {"store_code": store_code, "io_id": io_id, "lines": lines},
                                                expect_version=True, expected_version=None,
                                                ttl_days=RESERVATION_TTL_DAYS))
-            counted[listed] += 1 if listed else sum(1 for qty in lines.values() if int(qty))
-        if change.write(ctx):
-            moved, listed_moved = moved + counted[0], listed_moved + counted[1]
-            for io_id, _, _ in batch:
-                pending.pop(io_id, None)
+            if listed:
+                listed_now += 1
+            else:
+                lines_now += sum(1 for qty in lines.values() if int(qty))
+        if dry_run:
+            return lines_now, listed_now
+        if not change.write(ctx):
+            refused += 1
+            continue
+        moved, listed_moved = moved + lines_now, listed_moved + listed_now
+        for io_id, _, _ in batch:
+            pending.pop(io_id, None)
     raise TransientError(f"reservations at store {store_code} are contended; run the upgrade again")
