@@ -734,9 +734,9 @@ def test_a_data_write_drops_only_the_marks_it_names_and_joins_a_blocks_request(a
     assert fresh.get("10010", "reservation", "S1").data == {"held": {"A": 3}}
     assert fresh.get("10010", "reservation_hold", "S1/IO-1").data == {"lines": {"A": 1}}
 
+    order = fresh.get("10010", "s1.order", "IO-1")
     calls.clear()
     answers.clear()
-    order = fresh.get("10010", "s1.order", "IO-1")
     stale = TogetherWrite("reservation", "S1", {"held": {"A": 9}}, expect_version=True, expected_version=kept.version)
     written, _ = work.put_joined("10010", "s1.order", "IO-1", {"status": "cancelled"}, expected_version=order.version,
                                  writes=lambda: answers.append(work.write_together("10010", [stale])))

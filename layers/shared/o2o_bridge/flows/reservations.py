@@ -27,9 +27,10 @@ A release that must not read (the store's shipped or picked-up event: its "done"
 hold in the same request, ``release_unread``) marks the store's record ``let_go:`` with the
 order's io_id and lines instead: what a store holds is its totals less the lines of the orders
 marked. The next hold or release at the store (and the confirmation poll, ``settle_let_go``, for
-a store it confirmed ``SETTLE_FROM`` orders of) folds the marks in: each marked order's hold read, deleted on its version and its lines taken off
-the totals, the marks dropped, in the write it makes anyway. A mark whose hold is not there (let
-go before the store shipped) is dropped with nothing taken off.
+a store it confirmed ``SETTLE_FROM`` orders of) folds the marks in: each marked order's hold
+read, deleted on its version and its lines taken off the totals, the marks dropped, in the write
+it makes anyway. A mark whose hold is not there (let go before the store shipped) is dropped
+with nothing taken off; until then that order's lines are taken off what the others hold too.
 
 Tables written before this layout hold either one record per SKU and store (key
 ``<sku>|<store>``, ``{io_id: qty}``) or one record per store listing every held order

@@ -174,13 +174,13 @@ def _filtered_out(store: "Store", order: OrderToRoute, rejected: set[str], tenan
 def store_records(ctx: "FlowContext", store: "Store", day: str, io_id: str | None = None) -> list[tuple[str, str]]:
     """What routing reads of one store, as (kind, key), named by the store, day and order alone: the
     SKUs it said it is out of that day, its record of what orders hold there and its day's capacity,
-    and (given ``io_id``, where stock is checked) what that order holds there itself: a dispatch run
-    again after a crash finds its own hold, which is not another order's."""
+    and (given ``io_id``) what that order holds there itself: the hold there reads it, and a
+    dispatch run again after a crash finds its own hold, which is not another order's."""
     from . import reservations
 
     keys = [(UNAVAILABLE_KIND, f"{store.code}:{day}")]
     if ctx.tenant.order_centre.reserve_stock:
-        keys += reservations.records_of(ctx, [store.code], io_id if ctx.tenant.routing.check_stock else None)
+        keys += reservations.records_of(ctx, [store.code], io_id)
     elif store.daily_capacity is not None:
         keys.append((reservations.RESERVATION_KIND, store.code))
     return keys
