@@ -10,8 +10,9 @@ Printed, counted from outside the flow (the sandboxes' request logs, the state p
 of the requests it served, this process's clock and CPU time, each process's max RSS from /proc):
 - the poll: JST calls (scan pages) vs the minimum floor(N / 50) + 1 (the full pages, then the
   short or empty one that ends the scan), 店+ calls per order (P7 per candidate store + P1),
-  wall time, orders dispatched per second, calls of the state ports per order (reads, writes:
-  the ports' calls, not DynamoDB requests, which bench/cost.py counts); with
+  wall time, orders dispatched per second, the bridge's CPU time per order (its process's clock:
+  the wall time also holds the sandboxes' and the state process's), calls of the state ports per
+  order (reads, writes: the ports' calls, not DynamoDB requests, which bench/cost.py counts); with
   ``--pages-per-run K`` the poll runs out of time after K pages and is run again until the
   backlog is through;
 - the confirmations: every order's ``fulfilment.shipped`` handled as the store event handler
@@ -346,11 +347,13 @@ def side_by_side(sizes: list[int], args) -> int:
     print()
     print("the bridge's process (flow, adapters, bench driver) and the state process (DynamoDB and S3 stand-ins), "
           "max RSS from /proc")
-    print(f"{'outbounds':>9} | {'dispatched/s':>12} | {'scan calls':>10} | {'confirmed/min':>13} | "
+    print(f"{'outbounds':>9} | {'dispatched/s':>12} | {'CPU ms/order':>12} | {'scan calls':>10} | "
+          f"{'confirmed/min':>13} | "
           f"{'sent/upload calls':>17} | {'confirm scans':>13} | {'confirm s':>9} | {'bound s':>7} | "
           f"{'bridge MB':>9} | {'at start':>8} | {'state MB':>8} | {'state objects MB':>16}")
     for r in rows:
-        print(f"{r['orders']:>9} | {r['dispatch_rate']:>12.0f} | {r['scan_calls']:>10} | {r['confirm_rate']:>13.0f} | "
+        print(f"{r['orders']:>9} | {r['dispatch_rate']:>12.0f} | {r['dispatch_cpu_ms']:>12.1f} | {r['scan_calls']:>10} | "
+              f"{r['confirm_rate']:>13.0f} | "
               f"{r['sent_calls']:>17} | {r['extra_scans']:>13} | {r['confirm_seconds']:>9.1f} | "
               f"{r['confirm_bound']:>7.0f} | {r['peak_mb']:>9.0f} | {r['start_mb']:>8.0f} | "
               f"{r['state_peak_mb']:>8.0f} | {r['state_mb']:>16.1f}")
@@ -454,6 +457,7 @@ def run(args) -> dict:
             for envelope, _delay in batch:
                 runner.run(envelope)
         poll_seconds = time.monotonic() - started
+        poll_cpu = time.process_time() - cpu0
         poll_mb = peak_rss_mb()
         poll_requests = state.call("", "figures")["requests"]
         pos_calls = pos_box.call("requests") - pos_requests_before
@@ -462,7 +466,11 @@ def run(args) -> dict:
             print(f"poll in {len(runs)} runs of at most {args.pages_per_run} pages: JST scan calls {scan_calls} "
                   f"over all runs (an uninterrupted scan: {total_pages})")
         dispatch_rate = summary["dispatched"] / max(poll_seconds, 1e-9)
-        print(f"poll: dispatched {summary['dispatched']} in {poll_seconds:.1f} s ({dispatch_rate:.0f}/s); "
+        # The bridge's own work per order, by this process's CPU clock: the wall rate also holds the
+        # sandboxes' and the state process's time, and the waits between them.
+        dispatch_cpu_ms = poll_cpu * 1000 / max(summary["dispatched"], 1)
+        print(f"poll: dispatched {summary['dispatched']} in {poll_seconds:.1f} s ({dispatch_rate:.0f}/s; the bridge's "
+              f"CPU {dispatch_cpu_ms:.1f} ms an order); "
               f"JST scan calls {scan_calls} (minimum {args.orders // 50 + 1}); 店+ calls {pos_calls} "
               f"({pos_calls / args.orders:.1f} per order: {'P1' if args.no_stock_check else 'P7 per candidate + P1'}); "
               f"state port calls per order {per_order(poll_requests, args.orders)}; retries queued {queued_by_poll} "
@@ -516,7 +524,8 @@ def run(args) -> dict:
                   f"held by file:")
             for name, size in traced:
                 print(f"  {size / 2 ** 10:9.0f} KB  {name}")
-        return {"orders": args.orders, "dispatch_rate": dispatch_rate, "scan_calls": scan_calls,
+        return {"orders": args.orders, "dispatch_rate": dispatch_rate, "dispatch_cpu_ms": dispatch_cpu_ms,
+                "scan_calls": scan_calls,
                 "confirm_rate": confirm_rate, "sent_calls": sent_calls, "extra_scans": extra_scans,
                 "confirm_seconds": confirm_seconds, "confirm_bound": bound, "peak_mb": peak_mb, "poll_mb": poll_mb,
                 "start_mb": rss_before, "state_peak_mb": figures["peak_mb"], "state_mb": figures["objects_mb"],

@@ -127,3 +127,30 @@ def test_a_store_filled_up_after_the_read_ahead_refuses_the_transaction_and_the_
     assert order["status"] == "exception" and [r["store_code"] for r in order["rejections"]] == ["S001"]
     assert holders(world, "S001") == (False, False) and holders(world, "S003") == (False, False)
     assert RecordView(world.state).get("10010", s1.ROUTING_KIND, str(IO)) is None
+
+
+def test_a_shipped_orders_mark_is_folded_in_over_dynamodb(world, monkeypatch):
+    """Over DynamoDB: the shipped event marks the store's record with nothing read; folding it in
+    deletes the order's hold on its version and takes its lines off the store's totals, the mark
+    dropped by the same transaction."""
+    from o2o_bridge.connectors.aws.dynamodb_state import RecordView
+
+    store_code = world.store.current(IO)["store_code"]
+    fresh = RecordView(world.state)
+    hold_key = reservations.hold_key(store_code, str(IO))
+    lines = fresh.get("10010", reservations.HOLD_KIND, hold_key).data["lines"]
+    held_before = dict(fresh.get("10010", reservations.RESERVATION_KIND, store_code).data["held"])
+    shipped = world.shipped(IO)
+    world.mark(shipped)
+    s1.on_fulfilment_shipped(shipped, world.ctx)
+    marked = RecordView(world.state).get("10010", reservations.RESERVATION_KIND, store_code)
+    assert marked.marks == {reservations.let_go_mark(str(IO), lines)}
+    assert all(reservations.held(world.ctx, store_code, sku) == held_before[sku] - qty for sku, qty in lines.items())
+
+    monkeypatch.setattr(reservations, "SETTLE_FROM", 1)
+    reservations.settle_let_go(world.ctx, {store_code: 1})
+    fresh = RecordView(world.state)
+    folded = fresh.get("10010", reservations.RESERVATION_KIND, store_code)
+    assert folded.marks == frozenset() and fresh.get("10010", reservations.HOLD_KIND, hold_key) is None
+    assert {sku: folded.data["held"].get(sku, 0) for sku in lines} == {
+        sku: held_before[sku] - qty for sku, qty in lines.items()}

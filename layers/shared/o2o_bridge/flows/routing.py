@@ -90,6 +90,7 @@ def covers_region(store: "Store", province: str, city: str) -> bool:
 # what orders hold there (reservations.py: ``slots``), so a dispatch takes its slot and its lines
 # in one write. Before, they were a record per store and day (OLD_CAPACITY_KIND, key <store>:<day>).
 OLD_CAPACITY_KIND = "s1.capacity"
+ONE_BATCH = 100  # keys a BatchGetItem reads
 
 
 def capacity_used(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
@@ -216,7 +217,7 @@ def route_outbound(ctx: "FlowContext", order: OrderToRoute, *, rejected_by: Iter
     rejected = set(rejected_by)
     day = shanghai_day(ctx)
     # One batch for what the stores' filters and the hold read (nothing when a flow read it already).
-    ctx.records.prefetch(ctx.ent_id, records_read(ctx, order, rejected_by=rejected)[:100])
+    ctx.records.prefetch(ctx.ent_id, records_read(ctx, order, rejected_by=rejected)[:ONE_BATCH])
     dropped: dict[str, str] = {}
     survivors: list["Store"] = []
     for store in tenant.stores:

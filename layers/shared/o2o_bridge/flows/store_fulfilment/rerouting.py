@@ -282,8 +282,9 @@ def _read_ahead(ctx: "FlowContext", after: dict[str, Any], store_code: str, reas
     io_id = str(after["io_id"])
     wanted: list[tuple[str, str]] = [(ROUTING_KIND, io_id), (EXCEPTION_KIND, io_id)]
     released = after.get("released") or {}
-    if released.get("store_code") == store_code:  # its capacity slot and holds: the store's record and its hold
-        wanted += [(reservations.RESERVATION_KIND, store_code), (reservations.HOLD_KIND, reservations.hold_key(store_code, io_id))]
+    if released.get("store_code") == store_code:  # its capacity slot and lines: the store's record, its hold
+        wanted += [(reservations.RESERVATION_KIND, store_code),
+                   (reservations.HOLD_KIND, reservations.hold_key(store_code, io_id))]
     if reason == "out_of_stock":
         wanted.append((routing.UNAVAILABLE_KIND, f"{store_code}:{routing.shanghai_day(ctx)}"))
     if after.get("delivery") == "pickup":

@@ -72,8 +72,8 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
     order's record (``kit.claim_document``, one write that returns the order, so nothing is read
     first), and the "done" marks it finished for this fulfilment, with the event's step, the hold
     released (``reservations.release_unread``: the order's store names the record of its holds,
-    which is marked let go with the order's lines, not read) and the confirmation queued, in one request. A repeat (the same event, or another
-    about the same fulfilment) is the claim refused by that mark. The order answers which
+    which is marked let go with the order's lines, not read) and the confirmation queued, in one
+    request. A repeat (the same event, or another about the same fulfilment) is the claim refused by that mark. The order answers which
     fulfilment it is at now; one it is not at (an earlier route's) is checked by its link."""
     data = event.data
     io_id = str(data.external_id)
