@@ -58,7 +58,10 @@ if TYPE_CHECKING:
 
 RESERVATION_KIND = "reservation"
 HOLD_KIND = "reservation_hold"
-RESERVATION_TTL_DAYS = 60  # an order held longer than this is long gone (pickup expiry is days)
+# A store's record untouched this long goes (an order held longer is long gone: pickup expiry is
+# days). An order's hold does not expire: its lines are in its store's totals until it is released
+# or folded in, which deletes it.
+RESERVATION_TTL_DAYS = 60
 # A store's record stays well under DynamoDB's 400 KB item limit: one that would grow past this
 # (SKUs held and let-go marks not folded yet) takes no further hold, as if out of stock.
 MAX_RECORD_BYTES = 350_000
@@ -332,8 +335,7 @@ def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = N
                     change.add(sku, qty)
                 change.writes.append(TogetherWrite(
                     HOLD_KIND, hold_key(store_code, io_id), {"store_code": store_code, "io_id": io_id, "lines": needed},
-                    expect_version=True, expected_version=hold.version if hold is not None else None,
-                    ttl_days=RESERVATION_TTL_DAYS))
+                    expect_version=True, expected_version=hold.version if hold is not None else None))
                 growing = True
         try:
             if not change.changed() or change.write(ctx, growing=growing):
@@ -587,8 +589,7 @@ def _move(ctx: "FlowContext", store_code: str, oldest: dict[str, dict[str, int]]
                 change.add(sku, int(qty))
             change.writes.append(TogetherWrite(HOLD_KIND, hold_key(store_code, io_id),
                                                {"store_code": store_code, "io_id": io_id, "lines": lines},
-                                               expect_version=True, expected_version=None,
-                                               ttl_days=RESERVATION_TTL_DAYS))
+                                               expect_version=True, expected_version=None))
             if listed:
                 listed_now += 1
             else:
