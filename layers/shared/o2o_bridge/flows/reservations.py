@@ -300,10 +300,10 @@ def _contended(store_code: str) -> TransientError:
     return TransientError(f"reservations at store {store_code} are contended; try again")
 
 
-def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = None, capacity: int | None = None,
+def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = None, capacity: float | None = None,
          lines: Iterable[Any] | None = None, on_hand: dict[str, int] | None = None, safety: int = 0) -> bool:
     """What a dispatch takes at a store, in one transaction: a slot of ``day``'s ``capacity`` (when
-    both are given) and ``lines`` held (when given and the tenant reserves stock; ``on_hand`` None:
+    both are given; ``math.inf``: counted with no limit) and ``lines`` held (when given and the tenant reserves stock; ``on_hand`` None:
     held without a limit). False, nothing written, when the day is full or another order took the
     stock since it was read. Taking again what is taken changes nothing (nor does taking what the
     store has finished with: marked let go)."""

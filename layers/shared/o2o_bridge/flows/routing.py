@@ -17,6 +17,7 @@ batch as the order (``records_read``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -148,7 +149,7 @@ def upgrade_marks(ctx: "FlowContext", *, dry_run: bool = False) -> dict[str, int
             for io_id in record.data.get("io_ids", []):
                 summary["slots_moved"] += 1
                 if not dry_run:  # counted as it was: no capacity check
-                    reservations.take(ctx, store_code, str(io_id), day=day, capacity=len(record.data["io_ids"]) + 10**6)
+                    reservations.take(ctx, store_code, str(io_id), day=day, capacity=math.inf)
         if not dry_run:
             ctx.records.delete(ctx.ent_id, OLD_CAPACITY_KIND, record.key, expected_version=record.version)
     return summary

@@ -243,9 +243,15 @@ def _alongside(ctx: "FlowContext", io_id: str, before: dict[str, Any], after: di
     released = _released_here(before, after, store_code)
     if released is not None:
         reservations.let_go(ctx, store_code, io_id, released.get("day"))  # one write: slot and holds
+    _mark_out_of_stock(ctx, io_id, before, store_code, reason, named_skus)
+
+
+def _mark_out_of_stock(ctx: "FlowContext", io_id: str, order: dict[str, Any], store_code: str, reason: str,
+                       named_skus: list[str] | None) -> None:
+    """An ``out_of_stock`` rejection marks the SKUs the store named unavailable there for the day;
+    when it named none, every SKU of the order."""
     if reason == "out_of_stock":
-        sku_ids = named_skus or [i["sku_id"] for i in before.get("items", [])]
-        routing.mark_unavailable(ctx, store_code, sku_ids, io_id)
+        routing.mark_unavailable(ctx, store_code, named_skus or [i["sku_id"] for i in order.get("items", [])], io_id)
 
 
 def _finish_cut_short(ctx: "FlowContext", data: dict[str, Any], store_code: str, fulfilment_id: str, reason: str,
@@ -260,9 +266,7 @@ def _finish_cut_short(ctx: "FlowContext", data: dict[str, Any], store_code: str,
         return
     note_routing(ctx, str(data["io_id"]), data["route_no"])
     reservations.let_go(ctx, store_code, str(data["io_id"]), released.get("day"))
-    if reason == "out_of_stock":
-        routing.mark_unavailable(ctx, store_code, named_skus or [i["sku_id"] for i in data.get("items", [])],
-                                 str(data["io_id"]))
+    _mark_out_of_stock(ctx, str(data["io_id"]), data, store_code, reason, named_skus)
 
 
 def _released_here(before: dict[str, Any], after: dict[str, Any], store_code: str) -> dict[str, Any] | None:
