@@ -168,7 +168,11 @@ class StoreHolds:
         return {sku: qty for sku in sorted(skus) if (qty := self.quantity(sku))}
 
 
-def _store(ctx: "FlowContext", store_code: str) -> StoreHolds:
+def _store(ctx: "FlowContext", store_code: str, io_id: str | None = None) -> StoreHolds:
+    """The store's record; with ``io_id``, read in one batch with that order's hold there (which
+    ``_own`` then finds read)."""
+    if io_id is not None:
+        ctx.records.prefetch(ctx.ent_id, records_of(ctx, [store_code], io_id))
     return StoreHolds.of(ctx.records.get(ctx.ent_id, RESERVATION_KIND, store_code))
 
 
@@ -182,19 +186,23 @@ def _own(ctx: "FlowContext", store: StoreHolds, store_code: str, io_id: str) -> 
     return record, {sku: int(qty) for sku, qty in record.data.get("lines", {}).items()}
 
 
+def _held_by_others(ctx: "FlowContext", store_code: str, excluding: str | None) -> Callable[[str], int]:
+    """What the store's orders hold of a SKU, less what ``excluding`` holds there itself."""
+    store = _store(ctx, store_code, excluding)
+    mine = (_own(ctx, store, store_code, excluding)[1] if excluding is not None else None) or {}
+    return lambda sku_id: store.quantity(sku_id) - int(mine.get(sku_id, 0))
+
+
 def held(ctx: "FlowContext", store_code: str, sku_id: str, *, excluding: str | None = None) -> int:
-    store = _store(ctx, store_code)
-    mine = _own(ctx, store, store_code, excluding)[1] if excluding is not None else None
-    return store.quantity(sku_id) - int((mine or {}).get(sku_id, 0))
+    return _held_by_others(ctx, store_code, excluding)(sku_id)
 
 
 def available(ctx: "FlowContext", store_code: str, on_hand: dict[str, int], *, excluding: str | None = None) -> dict[str, int]:
     """``on_hand`` (P7 stock by SKU) minus what other dispatched orders hold at the store."""
     if not ctx.tenant.order_centre.reserve_stock:
         return on_hand
-    store = _store(ctx, store_code)
-    mine = (_own(ctx, store, store_code, excluding)[1] if excluding is not None else None) or {}
-    return {sku: qty - (store.quantity(sku) - int(mine.get(sku, 0))) for sku, qty in on_hand.items()}
+    others = _held_by_others(ctx, store_code, excluding)
+    return {sku: qty - others(sku) for sku, qty in on_hand.items()}
 
 
 def slots_of(ctx: "FlowContext", store_code: str, day: str) -> list[str]:
@@ -219,8 +227,9 @@ class _Change:
 
     @classmethod
     def at(cls, ctx: "FlowContext", store_code: str, io_id: str | None = None) -> "_Change":
-        """The store's record read, with its let-go marks folded in (``io_id``'s first, if marked)."""
-        state = _store(ctx, store_code)
+        """The store's record read (with ``io_id``'s hold, in one batch), its let-go marks folded in
+        (``io_id``'s first, if marked)."""
+        state = _store(ctx, store_code, io_id)
         change = cls(store_code, state, dict(state.held), dict(state.listed),
                      {day: list(ids) for day, ids in state.slots.items()})
         change._fold(ctx, io_id)
@@ -303,9 +312,9 @@ def _contended(store_code: str) -> TransientError:
 def take(ctx: "FlowContext", store_code: str, io_id: str, *, day: str | None = None, capacity: float | None = None,
          lines: Iterable[Any] | None = None, on_hand: dict[str, int] | None = None, safety: int = 0) -> bool:
     """What a dispatch takes at a store, in one transaction: a slot of ``day``'s ``capacity`` (when
-    both are given; ``math.inf``: counted with no limit) and ``lines`` held (when given and the tenant reserves stock; ``on_hand`` None:
-    held without a limit). False, nothing written, when the day is full or another order took the
-    stock since it was read. Taking again what is taken changes nothing (nor does taking what the
+    both are given; ``math.inf``: counted with no limit) and ``lines`` held (when given and the
+    tenant reserves stock; ``on_hand`` None: held without a limit). False, nothing written, when
+    the day is full or another order took the stock since it was read. Taking again what is taken changes nothing (nor does taking what the
     store has finished with: marked let go)."""
     slot = day is not None and capacity is not None
     needed = _needed(lines) if lines is not None and ctx.tenant.order_centre.reserve_stock else None

@@ -73,8 +73,9 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
     first), and the "done" marks it finished for this fulfilment, with the event's step, the hold
     released (``reservations.release_unread``: the order's store names the record of its holds,
     which is marked let go with the order's lines, not read) and the confirmation queued, in one
-    request. A repeat (the same event, or another about the same fulfilment) is the claim refused by that mark. The order answers which
-    fulfilment it is at now; one it is not at (an earlier route's) is checked by its link."""
+    request. A repeat (the same event, or another about the same fulfilment) is the claim refused
+    by that mark. The order answers which fulfilment it is at now; one it is not at (an earlier
+    route's) is checked by its link."""
     data = event.data
     io_id = str(data.external_id)
     mark = finished_mark(data.fulfilment_id)
@@ -97,8 +98,8 @@ def store_finished(ctx: "FlowContext", event: "PosEvent", *, how: str, at: Any, 
                    ORDER_SNAPSHOT: {"version": claim.version + 1, "data": order}}
 
         def book() -> None:
-            # The store the claim returned names the holds: released with nothing read (a mark
-            # on the store's reservation record), in the "done"'s request.
+            # The store and lines the claim returned name the hold: released with nothing read (a
+            # mark with the lines on the store's reservation record), in the "done"'s request.
             reservations.release_unread(ctx, store_code, io_id, order.get("items") or [])
             queue_confirmation(ctx, payload)
 
